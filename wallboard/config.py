@@ -1,0 +1,388 @@
+"""Configuration: one TOML file, ``WALLBOARD_*`` environment overrides, command-line flags on top.
+
+Precedence: command-line flag > ``WALLBOARD_*`` environment (nested with ``__``, e.g.
+``WALLBOARD_CENTRE__TIMEZONE``) > config file > defaults. ``REDIS_URL`` is honoured too (it beats the
+file's ``redis.url``). ``load_config`` raises ``ConfigError`` with every problem, each naming its field path
+and a hint; ``wallboard check-config`` prints them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from contextvars import ContextVar
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+SlFormula = Literal["answered", "excl_short_abandons", "all_offered", "abandons_good"]
+WindowKind = Literal["since_reset", "rolling"]
+Direction = Literal["above", "below"]
+
+# Metrics a threshold may read: the names used in snapshots.
+THRESHOLD_METRICS = (
+    "service_level",
+    "asa_s",
+    "avg_wait_s",
+    "abandon_rate",
+    "aht_s",
+    "waiting",
+    "longest_wait_s",
+    "ewt_s",
+    "callbacks_pending",
+    "oldest_callback_s",
+    "agents_available",
+)
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS_RE = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CentreConfig(_Section):
+    name: str = "Contact centre"
+    timezone: str = Field("UTC", description="IANA zone of the centre; the daily reset and hours use it.")
+    reset_time: str = Field("00:00", description="Local time of the daily reset of since-reset counters (HH:MM).")
+    week_start: Literal["sunday", "monday", "saturday"] = "sunday"
+    rolling_minutes: int = Field(30, ge=1, le=1440, description="Length of the rolling window, in minutes.")
+    mask_callers: bool = Field(True, description="Mask caller numbers on screens and in logs.")
+    mask_keep_digits: int = Field(4, ge=0, le=20)
+    entry_expiry_h: float = Field(48, gt=0, description="How long a queue-entry marker (per-call record) lives.")
+    bucket_expiry_h: float = Field(72, gt=0, description="How long minute buckets live (reports roll them up).")
+    caller_expiry_s: float = Field(
+        0, ge=0, description="Drop a waiting caller whose leave never arrives after this long (0 = never)."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as 'Asia/Jerusalem' or 'UTC'")
+        return v
+
+    @field_validator("reset_time")
+    @classmethod
+    def _reset(cls, v: str) -> str:
+        parse_hhmm(v)
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def parse_hhmm(v: str) -> time:
+    m = re.fullmatch(r"(\d\d):(\d\d)", v)
+    if not m or int(m[1]) > 23 or int(m[2]) > 59:
+        raise ValueError(f"{v!r} is not a time of day; write HH:MM, e.g. '07:30'")
+    return time(int(m[1]), int(m[2]))
+
+
+class Threshold(_Section):
+    warn: float | None = Field(None, description="Level at which the metric shows 'warn'.")
+    breach: float | None = Field(None, description="Level at which the metric shows 'breach' (and flashes).")
+    direction: Direction = Field("above", description="'above': high is bad (waits); 'below': low is bad (SL).")
+    window: WindowKind = Field("since_reset", description="Which window's value is compared.")
+    margin: float = Field(0, ge=0, description="Hysteresis: how far back past a level before it clears.")
+    hold_s: float = Field(0, ge=0, description="Hysteresis: how long it must stay back before it clears.")
+    min_calls: int | None = Field(None, ge=0, description="Offered calls needed before a ratio may breach.")
+
+    @model_validator(mode="after")
+    def _order(self) -> Threshold:
+        if self.warn is not None and self.breach is not None:
+            bad = self.breach < self.warn if self.direction == "above" else self.breach > self.warn
+            if bad:
+                side = "at or above" if self.direction == "above" else "at or below"
+                raise ValueError(
+                    f"breach {self.breach} must be {side} warn {self.warn} for direction '{self.direction}'"
+                )
+        return self
+
+
+class QueueConfig(_Section):
+    name: str = Field(min_length=1)
+    label: str | None = Field(None, description="Display name on screens.")
+    sl_threshold_s: float = Field(20, gt=0, description="Answered within this many seconds counts for SL.")
+    short_abandon_s: float = Field(5, ge=0, description="Abandoned within this many seconds is a short abandon.")
+    sl_formula: SlFormula = "excl_short_abandons"
+    count_overflow: bool = Field(False, description="Count overflowed calls in SL denominators.")
+    min_calls: int = Field(10, ge=0, description="Offered calls needed before a ratio may breach.")
+    wrapup_s: float = Field(0, ge=0, description="Wrap-up time after each call (used where the PBX hides it).")
+    hours: dict[str, str] = Field(
+        default_factory=dict,
+        description="Business hours, e.g. { sun-thu = '08:00-20:00', fri = '08:00-13:00' }; empty = always open.",
+    )
+    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, v: dict[str, str]) -> dict[str, str]:
+        for days, span in v.items():
+            expand_days(days)
+            m = _HOURS_RE.match(span)
+            if not m:
+                raise ValueError(f"hours for {days!r}: {span!r} is not 'HH:MM-HH:MM'")
+            parse_hhmm(f"{m[1]}:{m[2]}")
+            parse_hhmm(f"{m[3]}:{m[4]}")
+        return v
+
+    @field_validator("thresholds")
+    @classmethod
+    def _metrics(cls, v: dict[str, Threshold]) -> dict[str, Threshold]:
+        for metric in v:
+            if metric not in THRESHOLD_METRICS:
+                raise ValueError(f"no metric {metric!r}; thresholds take one of {', '.join(THRESHOLD_METRICS)}")
+        return v
+
+
+def expand_days(spec: str) -> list[str]:
+    """'sun-thu' -> ['sun', 'mon', 'tue', 'wed', 'thu']; 'fri' -> ['fri']; 'sat,sun' too."""
+    out: list[str] = []
+    for part in spec.split(","):
+        part = part.strip().lower()
+        if "-" in part:
+            a, b = part.split("-", 1)
+            if a not in DAYS or b not in DAYS:
+                raise ValueError(f"{spec!r}: days are {', '.join(DAYS)}")
+            i = DAYS.index(a)
+            while True:
+                out.append(DAYS[i])
+                if DAYS[i] == b:
+                    break
+                i = (i + 1) % 7
+        elif part in DAYS:
+            out.append(part)
+        else:
+            raise ValueError(f"{spec!r}: days are {', '.join(DAYS)} (ranges like 'sun-thu')")
+    return out
+
+
+class AgentConfig(_Section):
+    id: str = Field(min_length=1)
+    name: str | None = None
+    skills: dict[str, int] = Field(default_factory=dict, description="queue = penalty (0 is best).")
+    interface: str | None = Field(None, description="PBX interface, e.g. 'PJSIP/1001', mapped to this agent.")
+    device: str | None = Field(None, description="Device the supervisor's ChanSpy targets, if not the interface.")
+
+
+class AgentAlerts(_Section):
+    long_call_s: float = Field(900, gt=0)
+    long_wrap_s: float = Field(120, gt=0)
+    long_pause_s: dict[str, float] = Field(
+        default_factory=lambda: {"default": 900.0}, description="Per pause reason; 'default' for the rest."
+    )
+    missed_in_row: int = Field(3, ge=1)
+
+
+class RedisConfig(_Section):
+    url: str | None = Field(None, description="redis:// rediss:// or unix://; unset = the embedded server.")
+    prefix: str = Field("wb", min_length=1, description="Key prefix, so centres or test runs can share a server.")
+    password_file: Path | None = None
+    retry_initial_s: float = Field(0.2, gt=0)
+    retry_max_s: float = Field(10, gt=0)
+
+
+class EngineConfig(_Section):
+    batch_size: int = Field(100, ge=1, le=10000, description="Events per script call.")
+    tick_s: float = Field(1.0, gt=0)
+    lease_ms: int = Field(5000, ge=500)
+    publish_min_interval_ms: int = Field(250, ge=0, description="Leading-edge coalescing of snapshots.")
+    health_ttl_s: int = Field(10, ge=1)
+
+
+class DisplayConfig(_Section):
+    flash: bool = Field(True, description="Flash breaches (off for photosensitive floors).")
+    flash_hz: float = Field(1.0, gt=0, le=2, description="At most 2 Hz.")
+    stale_after_s: float = Field(5, gt=0)
+    keys: dict[str, str] = Field(default_factory=dict, description="Binding id = key, to remap keys.")
+
+
+class RoleConfig(_Section):
+    permissions: list[str] = Field(default_factory=list, description="e.g. ['listen', 'move', 'ack'].")
+    queues: list[str] | None = Field(None, description="Limit to these queues; unset = all.")
+
+
+class UserConfig(_Section):
+    name: str = Field(min_length=1)
+    roles: list[str] = Field(default_factory=list)
+    device: str | None = Field(None, description="Supervisor's phone for listen/whisper/barge.")
+    token_env: str | None = Field(None, description="Environment variable holding this user's token.")
+
+
+class HubConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=0, le=65535)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    client_buffer: int = Field(16, ge=1)
+
+
+class AmiConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(5038, ge=1, le=65535)
+    username_env: str = "WALLBOARD_AMI_USER"
+    secret_env: str = "WALLBOARD_AMI_SECRET"
+    secret_file: Path | None = None
+    keepalive_s: float = Field(5, gt=0)
+
+
+class SmtpConfig(_Section):
+    host: str = "localhost"
+    port: int = Field(25, ge=1, le=65535)
+    tls: Literal["none", "starttls", "tls"] = "none"
+    username: str | None = None
+    password_env: str = "WALLBOARD_SMTP_PASSWORD"
+    sender: str = "wallboard@localhost"
+
+
+class ReportSchedule(_Section):
+    name: str
+    period: Literal["day", "week", "month"] = "day"
+    at: str = "07:00"
+    recipients: list[str] = Field(default_factory=list)
+    queues: list[str] | None = None
+
+
+class WallboardConfig(BaseSettings):
+    """The whole configuration (see config/wallboard.toml)."""
+
+    model_config = SettingsConfigDict(env_prefix="WALLBOARD_", env_nested_delimiter="__", extra="forbid")
+
+    centre: CentreConfig = Field(default_factory=CentreConfig)
+    redis: RedisConfig = Field(default_factory=RedisConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    display: DisplayConfig = Field(default_factory=DisplayConfig)
+    agent_alerts: AgentAlerts = Field(default_factory=AgentAlerts)
+    queues: list[QueueConfig] = Field(default_factory=list)
+    agents: list[AgentConfig] = Field(default_factory=list)
+    roles: dict[str, RoleConfig] = Field(default_factory=dict)
+    users: list[UserConfig] = Field(default_factory=list)
+    hub: HubConfig = Field(default_factory=HubConfig)
+    ami: AmiConfig = Field(default_factory=AmiConfig)
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+    reports: list[ReportSchedule] = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # flags (init) > WALLBOARD_* environment > the TOML file > defaults
+        return (init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=_FILE_DATA.get()))
+
+    @model_validator(mode="after")
+    def _cross(self) -> WallboardConfig:
+        names = [q.name for q in self.queues]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"queues: {dup} defined twice; each [[queues]] needs its own name")
+        ids = [a.id for a in self.agents]
+        dup = sorted({n for n in ids if ids.count(n) > 1})
+        if dup:
+            raise ValueError(f"agents: ids {dup} defined twice")
+        known = set(names)
+        for i, a in enumerate(self.agents):
+            for q in a.skills:
+                if known and q not in known:
+                    raise ValueError(
+                        f"agents.{i}.skills: agent {a.id} is skilled for queue {q!r}, which has no [[queues]] entry"
+                    )
+        for i, u in enumerate(self.users):
+            for r in u.roles:
+                if r not in self.roles:
+                    raise ValueError(f"users.{i}.roles: role {r!r} is not defined under [roles]")
+        return self
+
+    def queue(self, name: str) -> QueueConfig:
+        """The queue's config; a queue not in the file gets the defaults (unknown queues are created on the fly)."""
+        for q in self.queues:
+            if q.name == name:
+                return q
+        return QueueConfig(name=name)
+
+    def agent_by_interface(self) -> dict[str, str]:
+        return {a.interface: a.id for a in self.agents if a.interface}
+
+
+class ConfigError(Exception):
+    """Every problem found, each as (field path, message, hint)."""
+
+    def __init__(self, problems: list[tuple[str, str, str]], path: Path | None = None):
+        self.problems = problems
+        self.path = path
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        head = f"{self.path}: " if self.path else ""
+        lines = [f"{head}{len(self.problems)} problem(s) in the configuration:"]
+        for field, msg, hint in self.problems:
+            lines.append(f"  {field}: {msg}" + (f"\n      hint: {hint}" if hint else ""))
+        return "\n".join(lines)
+
+
+_HINTS = {
+    "missing": "add this setting",
+    "extra_forbidden": "remove it, or check its spelling against config/wallboard.toml",
+    "literal_error": "use one of the values listed",
+    "int_parsing": "write a whole number",
+    "float_parsing": "write a number",
+    "bool_parsing": "write true or false",
+    "greater_than": "use a larger value",
+    "greater_than_equal": "use a larger value",
+    "less_than_equal": "use a smaller value",
+    "string_too_short": "it may not be empty",
+    "dict_type": "write a table, e.g. { key = value }",
+    "list_type": "write a list, e.g. [ ... ]",
+}
+
+
+def _problems(err: ValidationError) -> list[tuple[str, str, str]]:
+    out = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        hint = _HINTS.get(e["type"], "")
+        if e["type"] == "value_error":
+            hint = "see the message; config/wallboard.toml shows a working example"
+        out.append((loc, msg, hint))
+    return out
+
+
+def load_config(path: str | Path | None = None, **flags: Any) -> WallboardConfig:
+    """Load the TOML file (optional) under ``WALLBOARD_*`` and ``REDIS_URL`` from the environment, under
+    ``flags`` (command-line values, as nested dicts). Raises ConfigError listing every problem."""
+    data: dict[str, Any] = {}
+    p = Path(path) if path else None
+    if p is not None:
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError([("(file)", f"{p} does not exist", "give the path of a TOML file")], p) from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError([("(file)", f"not valid TOML: {e}", "fix the TOML syntax at that line")], p) from None
+    env_redis = os.environ.get("REDIS_URL")
+    if env_redis:  # the conventional variable beats the file, as WALLBOARD_REDIS__URL would
+        flags = {**flags, "redis": {"url": env_redis, **flags.get("redis", {})}}
+    token = _FILE_DATA.set(data)
+    try:
+        return WallboardConfig(**flags)
+    except ValidationError as e:
+        raise ConfigError(_problems(e), p) from None
+    finally:
+        _FILE_DATA.reset(token)
+
+
+_FILE_DATA: ContextVar[dict[str, Any]] = ContextVar("_FILE_DATA", default={})

@@ -1,0 +1,209 @@
+"""The event model: what every feed produces and the engine applies.
+
+A feed turns its wire format into these and nothing else. Every event has an ``id`` (stable for the same
+input, so a re-sent event can be recognised and traced), an aware ``ts``, its ``source`` (feed name and
+position) and, where it has one, the ``call_id``.
+
+Call transitions (counted once per queue entry): ``caller_joined``, ``caller_answered``,
+``caller_abandoned``, ``caller_overflowed`` (``callback_requested`` is an overflow with reason ``callback``),
+``call_completed`` (talk ends) and ``wrapup_completed`` (wrap-up ends). Agent-side facts are keyed by the
+agent: state and membership *set* state (older never overwrites newer); missed rings, dial attempts and
+outbound calls are counted once by their own key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal, Union
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+AgentState = Literal["available", "ringing", "on_call", "wrap_up", "paused", "logged_out"]
+AGENT_STATES: tuple[str, ...] = ("available", "ringing", "on_call", "wrap_up", "paused", "logged_out")
+OverflowReason = Literal["timeout", "empty", "key", "withdrawn", "callback"]
+OVERFLOW_REASONS: tuple[str, ...] = ("timeout", "empty", "key", "withdrawn", "callback")
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1, description="Stable id for the same input (feed:position or PBX id).")
+    ts: AwareDatetime = Field(description="When it happened, timezone-aware.")
+    source: str = Field(min_length=1, description="Feed name and position, e.g. 'queue-log:/var/log/queue_log:812'.")
+
+
+class _QueueCall(_Event):
+    queue: str = Field(min_length=1)
+    call_id: str = Field(min_length=1)
+
+
+class CallerJoined(_QueueCall):
+    type: Literal["caller_joined"] = "caller_joined"
+    caller: str | None = Field(None, description="Caller number (masked on screens per config).")
+    position: int | None = None
+
+
+class CallerAnswered(_QueueCall):
+    type: Literal["caller_answered"] = "caller_answered"
+    agent: str | None = None
+    wait_s: float | None = Field(None, ge=0, description="Join to answer; derived from the join when absent.")
+    ring_s: float | None = Field(None, ge=0)
+
+
+class CallerAbandoned(_QueueCall):
+    type: Literal["caller_abandoned"] = "caller_abandoned"
+    wait_s: float | None = Field(None, ge=0)
+    position: int | None = None
+
+
+class CallerOverflowed(_QueueCall):
+    type: Literal["caller_overflowed"] = "caller_overflowed"
+    reason: OverflowReason
+    wait_s: float | None = Field(None, ge=0)
+
+
+class CallbackRequested(_QueueCall):
+    """The caller leaves the queue asking to be called back: an overflow with reason ``callback`` that keeps
+    its place (the original entry time) in the pending callbacks."""
+
+    type: Literal["callback_requested"] = "callback_requested"
+    caller: str | None = None
+    wait_s: float | None = Field(None, ge=0)
+
+
+class CallbackDone(_QueueCall):
+    type: Literal["callback_done"] = "callback_done"
+    outcome: Literal["answered", "failed", "cancelled"] = "answered"
+    agent: str | None = None
+
+
+class CallCompleted(_QueueCall):
+    """Talk ended (wrap-up may follow)."""
+
+    type: Literal["call_completed"] = "call_completed"
+    agent: str | None = None
+    talk_s: float = Field(ge=0)
+    ended_by: Literal["caller", "agent", "transfer"] | None = None
+
+
+class WrapupCompleted(_QueueCall):
+    type: Literal["wrapup_completed"] = "wrapup_completed"
+    agent: str | None = None
+    wrap_s: float = Field(ge=0)
+
+
+class _AgentEvent(_Event):
+    agent: str = Field(min_length=1)
+
+
+class AgentStateChanged(_AgentEvent):
+    type: Literal["agent_state"] = "agent_state"
+    state: AgentState
+    reason: str | None = Field(None, description="Pause reason (paused only).")
+    queue: str | None = None
+    call_id: str | None = None
+
+
+class MemberAdded(_AgentEvent):
+    type: Literal["member_added"] = "member_added"
+    queue: str = Field(min_length=1)
+    penalty: int = Field(0, ge=0)
+
+
+class MemberRemoved(_AgentEvent):
+    type: Literal["member_removed"] = "member_removed"
+    queue: str = Field(min_length=1)
+
+
+class MemberPenalty(_AgentEvent):
+    type: Literal["member_penalty"] = "member_penalty"
+    queue: str = Field(min_length=1)
+    penalty: int = Field(ge=0)
+
+
+class AgentMissed(_AgentEvent):
+    """Rang and was not answered (AgentRingNoAnswer / RINGNOANSWER); a ring lost to another member is not."""
+
+    type: Literal["agent_missed"] = "agent_missed"
+    queue: str = Field(min_length=1)
+    call_id: str = Field(min_length=1)
+    ring_s: float | None = Field(None, ge=0)
+
+
+class DialAttempt(_AgentEvent):
+    """The agent's own device dialled out (DialBegin); ``call_id`` is the dialled channel's Uniqueid."""
+
+    type: Literal["dial_attempt"] = "dial_attempt"
+    call_id: str = Field(min_length=1)
+    number: str | None = None
+
+
+class OutboundCall(_AgentEvent):
+    """A dial attempt that was answered (DialEnd ANSWER); ``call_id`` is the dialled channel's Uniqueid."""
+
+    type: Literal["outbound_call"] = "outbound_call"
+    call_id: str = Field(min_length=1)
+    number: str | None = None
+
+
+QUEUE_CALL_EVENTS = (
+    CallerJoined,
+    CallerAnswered,
+    CallerAbandoned,
+    CallerOverflowed,
+    CallbackRequested,
+    CallbackDone,
+    CallCompleted,
+    WrapupCompleted,
+)
+AGENT_EVENTS = (AgentStateChanged, MemberAdded, MemberRemoved, MemberPenalty, AgentMissed, DialAttempt, OutboundCall)
+
+Event = Annotated[
+    Union[
+        CallerJoined,
+        CallerAnswered,
+        CallerAbandoned,
+        CallerOverflowed,
+        CallbackRequested,
+        CallbackDone,
+        CallCompleted,
+        WrapupCompleted,
+        AgentStateChanged,
+        MemberAdded,
+        MemberRemoved,
+        MemberPenalty,
+        AgentMissed,
+        DialAttempt,
+        OutboundCall,
+    ],
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(data: dict | str | bytes) -> Event:
+    """Validate one event from a dict or a JSON text; raises pydantic.ValidationError."""
+    if isinstance(data, (str, bytes)):
+        return EVENT_ADAPTER.validate_json(data)
+    return EVENT_ADAPTER.validate_python(data)
+
+
+def event_epoch(event: _Event) -> float:
+    return event.ts.timestamp()
+
+
+def partition_of(event: _Event) -> str:
+    """Events are partitioned by queue (call events) or by agent (agent-only events), so that per call order
+    holds inside a partition and several ingesters can split the partitions."""
+    queue = getattr(event, "queue", None)
+    if isinstance(event, QUEUE_CALL_EVENTS):
+        return f"q:{queue}"
+    return f"a:{event.agent}"  # type: ignore[attr-defined]
+
+
+def utc(ts: datetime) -> str:
+    """ISO 8601 in UTC with a Z, as snapshots carry it."""
+    from datetime import timezone
+
+    return ts.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,1 @@
+"""The Textual views (desk UI, large screen). Only this package imports Textual."""
