@@ -1,0 +1,79 @@
+"""The Redis key layout (the contract between ingest, engine, views and reports).
+
+Every key starts with the configured prefix ``P`` (default ``wb``) so several centres or test runs can share
+one server. Keys carry a hash tag so the layout works on Redis Cluster: per queue ``{q:NAME}``, per agent
+``{a:ID}``, centre-wide ``{c}``. No Lua script touches keys of two hash tags: a script gets one key, the
+tag's base (``KEYS[1]``), and builds every key it touches from it.
+
+Queue slot ``P:{q:NAME}``
+  ``:e:<call_id>``       hash   queue-entry marker: ``n`` entries; per entry i ``j<i>`` join epoch,
+                                ``f<i>`` applied transitions (J joined, A answered, L left, C completed,
+                                W wrap-up done, D callback done, X lost), ``a<i>`` agent. Expires after
+                                ``centre.entry_expiry_h``.
+  ``:w:<window>``        hash   counters of one window (``window`` = epoch second of its daily reset, or
+                                ``all`` for ``replay --window all``)
+  ``:m:<minute>``        hash   the same counters for one minute (epoch second, floored), plus
+                                ``peak_waiting``; expire after ``centre.bucket_expiry_h``
+  ``:waiting``           zset   call_id -> join epoch (callers waiting now)
+  ``:callers``           hash   call_id -> caller number (waiting callers only)
+  ``:callbacks``         zset   call_id -> original entry epoch (pending callbacks keep their place)
+  ``:stats``             hash   ``duplicates`` (transitions delivered again), ``applied``
+  ``:cursor``            hash   feed name -> position of the last event applied to this queue
+
+Agent slot ``P:{a:ID}``
+  ``:state``             hash   ``state``, ``reason``, ``since`` (epoch), ``ts`` (time of the newest state
+                                event applied), ``call_id``, ``call_queue``, ``missed_in_row``
+  ``:queues``            hash   queue -> penalty (membership); ``:qts`` queue -> time of the newest
+                                membership event (an older one never overwrites a newer one)
+  ``:w:<window>``        hash   ``calls_handled``, ``missed``, ``outbound_calls``, ``dial_attempts``,
+                                seconds per state (``available_s``, ``ringing_s``, ``on_call_s``, ``wrap_up_s``,
+                                ``paused_s``, ``paused_s:<reason>``)
+  ``:m:<minute>``        hash   the same per minute
+  ``:x:<what>``          string once-markers: ``h:<call>:<queue>:<join>`` handled, ``m:<call>:<ring second>``
+                                missed, ``d:<uniqueid>`` dial attempt, ``o:<uniqueid>`` outbound call
+  ``:stats``             hash   ``duplicates``
+
+Centre slot ``P:{c}``
+  ``:queues`` / ``:agents``  sets   every queue and agent ever seen (registries)
+  ``:seq``               string snapshot sequence (INCR)
+  ``:lease``             string the engine owner's lease (SET NX PX, renewed)
+  ``:summary`` / ``:agents_detail``  string  the latest published snapshot parts (JSON)
+  ``:snap`` / ``:snap:agents``       channels  pub/sub for the two parts
+  ``:deadletter``        stream rejected input (source, reason, raw); ``:dlcount`` its count
+  ``:requests``          stream requests from the views (ack, snooze, actions)
+  ``:alerts``            hash   ``<queue>|<metric>`` -> alert state JSON
+  ``:gaps``              zset   feed gaps (JSON) by start epoch
+  ``:health:<process>``  string heartbeat with a TTL
+"""
+
+from __future__ import annotations
+
+
+class Keys:
+    def __init__(self, prefix: str = "wb"):
+        self.prefix = prefix
+        c = f"{prefix}:{{c}}"
+        self.centre = c
+        self.queues = f"{c}:queues"
+        self.agents = f"{c}:agents"
+        self.seq = f"{c}:seq"
+        self.lease = f"{c}:lease"
+        self.summary = f"{c}:summary"
+        self.agents_detail = f"{c}:agents_detail"
+        self.channel = f"{c}:snap"
+        self.agents_channel = f"{c}:snap:agents"
+        self.deadletter = f"{c}:deadletter"
+        self.dlcount = f"{c}:dlcount"
+        self.requests = f"{c}:requests"
+        self.alerts = f"{c}:alerts"
+        self.gaps = f"{c}:gaps"
+
+    def health(self, process: str) -> str:
+        return f"{self.centre}:health:{process}"
+
+    def queue(self, name: str) -> str:
+        """Base of a queue's slot; every key of the queue is ``base + ':' + suffix``."""
+        return f"{self.prefix}:{{q:{name}}}"
+
+    def agent(self, agent_id: str) -> str:
+        return f"{self.prefix}:{{a:{agent_id}}}"
