@@ -1,0 +1,174 @@
+"""The ``wallboard`` command. UI modules are imported lazily, inside the commands that need them."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from .config import ConfigError, WallboardConfig, load_config
+from .store import StoreUnavailable
+
+DEFAULT_CONFIG = Path("config/wallboard.toml")
+
+
+def _config(args) -> WallboardConfig:
+    flags: dict = {}
+    if getattr(args, "prefix", None):
+        flags["redis"] = {"prefix": args.prefix}
+    path = getattr(args, "config", None)
+    return load_config(path, **flags)
+
+
+def _fmt(v, pct=False) -> str:
+    if v is None:
+        return "-"
+    if pct:
+        return f"{v * 100:.1f}%"
+    if isinstance(v, float):
+        return f"{v:.1f}"
+    return str(v)
+
+
+def print_table(snap) -> None:
+    head = ("queue", "entered", "offered", "answered", "abandoned", "overflow", "SL", "ASA s", "avg wait s",
+            "aband %", "AHT s", "waiting")  # fmt: skip
+    rows = []
+    for name, q in [*snap.queues.items(), ("TOTAL", snap.total)]:
+        rows.append((name, q.entered, q.offered, q.answered, q.abandoned, q.overflowed,
+                     _fmt(q.service_level, True), _fmt(q.asa_s), _fmt(q.avg_wait_s),
+                     _fmt(q.abandon_rate, True), _fmt(q.aht_s), q.waiting))  # fmt: skip
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    since = snap.window.since or "start of input"
+    print(f"{snap.centre} — window {snap.window.kind} since {since}, at {snap.at} (seq {snap.seq})")
+    for r in [head, *rows]:
+        print("  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    if snap.dead_letters:
+        print(f"{snap.dead_letters} input record(s) rejected: see `wallboard deadletter`")
+
+
+def cmd_replay(args) -> int:
+    from .feed import UnknownFeed, load_feed
+    from .replay import replay
+
+    config = _config(args)
+    options = {}
+    if args.mapping:
+        options["mapping"] = args.mapping
+    try:
+        feed = load_feed(args.feed, args.path, config, **options)
+    except UnknownFeed as e:
+        print(f"wallboard: {e}", file=sys.stderr)
+        return 2
+    snap, stats = asyncio.run(
+        replay(feed, config, redis_url=args.redis, prefix=args.prefix,
+               window_mode="all" if args.window == "all" else "since_reset")
+    )  # fmt: skip
+    if args.json:
+        print(snap.model_dump_json(indent=None))
+    else:
+        print_table(snap)
+        print(f"{stats.events} events, {stats.applied} transitions applied, {stats.duplicates} duplicates, "
+              f"{stats.dead_letters} dead letters", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def cmd_snapshot(args) -> int:
+    from .keys import Keys
+    from .snapshot import Snapshot
+    from .store import connect_sync
+
+    config = _config(args)
+    r = connect_sync(config, args.redis)
+    keys = Keys(config.redis.prefix)
+    summary, agents = r.get(keys.summary), r.get(keys.agents_detail)
+    if not summary:
+        print("wallboard: no snapshot published yet (is `wallboard ingest` or `demo` running?)", file=sys.stderr)
+        return 1
+    data = json.loads(summary)
+    data["agents"] = json.loads(agents)["agents"] if agents else {}
+    if args.json:
+        print(json.dumps(data))
+    else:
+        print_table(Snapshot.model_validate(data))
+    return 0
+
+
+def cmd_check_config(args) -> int:
+    try:
+        cfg = load_config(args.path)
+    except ConfigError as e:
+        print(e.render())
+        return 1
+    print(f"{args.path}: OK — {len(cfg.queues)} queues, {len(cfg.agents)} agents, timezone {cfg.centre.timezone}")
+    return 0
+
+
+def cmd_redis(args) -> int:
+    from . import redis_server
+
+    if args.action == "status":
+        info = redis_server.status()
+        print(json.dumps(info, indent=2))
+        return 0 if info["running"] else 1
+    if args.action == "stop":
+        stopped = redis_server.stop()
+        print("stopped" if stopped else "not running")
+        return 0
+    if args.action == "start":
+        print(redis_server.ensure_embedded())
+        return 0
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="wallboard", description="Real-time contact-centre wallboard.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp, config_default: str | None = None):
+        sp.add_argument("--config", default=config_default, help="TOML config file")
+        sp.add_argument("--redis", default=None, help="Redis URL (beats REDIS_URL and the config)")
+        sp.add_argument("--prefix", default=None, help="key prefix (namespace)")
+
+    sp = sub.add_parser("replay", help="offline replay of a file; prints the final snapshot")
+    sp.add_argument("--feed", required=True, help="feed name: jsonl, queue-log, calls-csv, ...")
+    sp.add_argument("path")
+    sp.add_argument("--mapping", default=None, help="calls-csv column mapping: a name (bank) or a TOML path")
+    sp.add_argument("--window", choices=["since_reset", "all"], default="since_reset")
+    sp.add_argument("--json", action="store_true")
+    common(sp)
+    sp.set_defaults(func=cmd_replay)
+
+    sp = sub.add_parser("snapshot", help="print the current snapshot")
+    sp.add_argument("--json", action="store_true")
+    common(sp)
+    sp.set_defaults(func=cmd_snapshot)
+
+    sp = sub.add_parser("check-config", help="validate a config file; lists every problem")
+    sp.add_argument("path")
+    sp.set_defaults(func=cmd_check_config)
+
+    sp = sub.add_parser("redis", help="the embedded Redis server")
+    sp.add_argument("action", choices=["status", "stop", "start"])
+    sp.set_defaults(func=cmd_redis)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as e:
+        print(e.render(), file=sys.stderr)
+        return 2
+    except StoreUnavailable as e:
+        print(f"wallboard: {e}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+-- Apply a batch of agent-side facts of ONE agent. Idempotent: state and membership are set with their
+-- time (an older event never overwrites a newer one); counted facts have once-markers.
+-- KEYS[1]: the agent's slot base "P:{a:ID}"; every key touched is built from it (one hash tag).
+-- ARGV[1]: JSON params {exp, bexp, bounds}  bounds: ascending window starts (epoch) or "all"
+-- ARGV[2]: JSON array of events:
+--   {k='S', t, st, r, q, c}          state set (available, ringing, on_call, wrap_up, paused, logged_out)
+--   {k='MA'|'MP', t, q, p} / {k='MR', t, q}   membership added / penalty / removed
+--   {k='H', t, c, q, j, win, min}    handled (answered) call, once per (call, queue entry)
+--   {k='MS', t, c, q, rs, win, min}  missed ring, once per (call, ring start second)
+--   {k='DA'|'OC', t, c, win, min}    dial attempt / outbound call, once per dialled Uniqueid
+-- Returns the number of duplicates.
+local base = KEYS[1]
+local p = cjson.decode(ARGV[1])
+local evs = cjson.decode(ARGV[2])
+local skey = base .. ':state'
+local dups = 0
+local expire_set = {}
+
+local function window_of(m)
+  if p.bounds == 'all' then return 'all' end
+  local w = nil
+  for _, b in ipairs(p.bounds) do
+    if b <= m then w = b else break end
+  end
+  return w
+end
+
+local function add(wk, mk, field, by)
+  if wk then redis.call('HINCRBYFLOAT', wk, field, by); expire_set[wk] = true end
+  redis.call('HINCRBYFLOAT', mk, field, by)
+  expire_set[mk] = true
+end
+
+-- seconds in a state, split per minute bucket and per window (talk, wrap-up, pause time come from here)
+local function accumulate(state, reason, from, to)
+  if state == 'logged_out' or state == '' or to <= from then return end
+  if from < to - p.bexp then from = to - p.bexp end
+  local field = state .. '_s'
+  local sums = {}
+  while from < to do
+    local m = math.floor(from / 60) * 60
+    local seg = math.min(to, m + 60) - from
+    local mk = base .. ':m:' .. m
+    redis.call('HINCRBYFLOAT', mk, field, seg)
+    if state == 'paused' then redis.call('HINCRBYFLOAT', mk, 'paused_s:' .. reason, seg) end
+    expire_set[mk] = true
+    local w = window_of(m)
+    if w then sums[w] = (sums[w] or 0) + seg end
+    from = m + 60
+  end
+  for w, s in pairs(sums) do
+    local wk = base .. ':w:' .. w
+    redis.call('HINCRBYFLOAT', wk, field, s)
+    if state == 'paused' then redis.call('HINCRBYFLOAT', wk, 'paused_s:' .. reason, s) end
+    expire_set[wk] = true
+  end
+end
+
+local function once(marker)
+  return redis.call('SET', base .. ':x:' .. marker, 1, 'NX', 'EX', p.exp)
+end
+
+for _, e in ipairs(evs) do
+  local k = e.k
+  if k == 'S' then
+    local cur = redis.call('HMGET', skey, 'state', 'reason', 'since', 'ts')
+    local st, rs, since, ts = cur[1], cur[2] or '', tonumber(cur[3]), tonumber(cur[4])
+    local reason = e.r or ''
+    if ts and e.t < ts then
+      dups = dups + 1  -- older than what we hold: never overwrites
+    elseif st == e.st and rs == reason then
+      if ts and e.t == ts then dups = dups + 1 else redis.call('HSET', skey, 'ts', e.t) end
+    else
+      if st and since then accumulate(st, rs, since, e.t) end
+      redis.call('HSET', skey, 'state', e.st, 'reason', reason, 'since', e.t, 'ts', e.t,
+                 'call_id', e.c or '', 'call_queue', e.q or '')
+      if e.st == 'on_call' and (e.c or '') ~= '' then redis.call('HSET', skey, 'missed_in_row', 0) end
+    end
+  elseif k == 'MA' or k == 'MP' or k == 'MR' then
+    local last = tonumber(redis.call('HGET', base .. ':qts', e.q) or '-1')
+    if e.t < last then
+      dups = dups + 1
+    else
+      if k == 'MR' then
+        redis.call('HDEL', base .. ':queues', e.q)
+      else
+        redis.call('HSET', base .. ':queues', e.q, e.p)
+      end
+      redis.call('HSET', base .. ':qts', e.q, e.t)
+    end
+  else
+    local marker, field
+    if k == 'H' then marker = 'h:' .. e.c .. ':' .. e.q .. ':' .. math.floor(e.j); field = 'calls_handled'
+    elseif k == 'MS' then marker = 'm:' .. e.c .. ':' .. e.rs; field = 'missed'
+    elseif k == 'DA' then marker = 'd:' .. e.c; field = 'dial_attempts'
+    elseif k == 'OC' then marker = 'o:' .. e.c; field = 'outbound_calls'
+    end
+    if once(marker) then
+      local w = e.win
+      add(base .. ':w:' .. w, base .. ':m:' .. e.min, field, 1)
+      if k == 'MS' then redis.call('HINCRBY', skey, 'missed_in_row', 1) end
+    else
+      dups = dups + 1
+    end
+  end
+end
+
+for key, _ in pairs(expire_set) do redis.call('EXPIRE', key, p.bexp) end
+if dups > 0 then redis.call('HINCRBY', base .. ':stats', 'duplicates', dups) end
+return dups

@@ -1,0 +1,441 @@
+"""Thresholds, levels and alerts: pure functions the engine calls on every tick (no I/O, no wall clock).
+
+Every function takes ``now`` (an aware datetime from the engine's clock), so replay and tests drive the
+hysteresis holds, snooze expiry and the flash phase.
+
+Levels. Each queue metric with a configured ``Threshold`` reads its value from the window the threshold
+names. Direction ``above`` (high is bad): ``value >= breach`` is breach, ``>= warn`` is warn; ``below`` is
+the mirror image. A rise is immediate. A fall needs the value back past the level by ``margin`` (strictly:
+``value < limit - margin`` for ``above``) continuously for ``hold_s`` seconds; going back over restarts the
+hold. Each level keeps its own hold timer, so breach -> ok needs the value clear of *warn* for the whole
+hold, not just the last part of it. Ratios stay ``ok`` until the window's ``offered`` reaches ``min_calls``;
+gauges ignore it. ``None`` (nothing to measure: empty window, nobody waiting) and too few calls are ``ok`` at
+once and drop any held level: there is no value left to hold it against. Outside business hours every
+metric is ``closed`` and the queue's state is dropped, so no alert carries into the next opening.
+
+Alerts. ``LevelState`` holds one ``MetricState`` per (queue, metric) whose level is warn or breach; that
+entry *is* the alert (level, since, acknowledged by, snoozed until). It serialises to plain JSON, and
+``to_hash``/``from_hash`` match the ``:alerts`` hash of ``wallboard.keys`` (``<queue>|<metric>`` -> JSON).
+An acknowledgement lasts until the level changes; a snooze lasts until its time (across level changes)
+or until the alert ends.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, time, timedelta, timezone, tzinfo
+from typing import Any, Iterable, Literal, Mapping, Protocol
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from wallboard.config import DAYS, THRESHOLD_METRICS, AgentAlerts, DisplayConfig, QueueConfig, Threshold
+from wallboard.config import expand_days, parse_hhmm
+from wallboard.events import utc
+from wallboard.metrics import offered as offered_of
+from wallboard.snapshot import Alert, Level
+
+AlertLevel = Literal["warn", "breach"]
+
+# Ratios need min_calls offered before they may leave ok; gauges are "now" and need no sample size.
+RATIO_METRICS = frozenset({"service_level", "asa_s", "avg_wait_s", "abandon_rate", "aht_s"})
+GAUGE_METRICS = frozenset(THRESHOLD_METRICS) - RATIO_METRICS
+
+MAX_FLASH_HZ = 2.0  # photosensitivity limit (DESIGN.md: flashing is at most 2 Hz)
+
+_RANK = {"ok": 0, "warn": 1, "breach": 2}
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class NoAlertError(LookupError):
+    """Acknowledge or snooze named a metric that has no alert (it may have cleared in the meantime)."""
+
+
+def _aware(when: datetime, what: str = "now") -> datetime:
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(f"{what} must be a timezone-aware datetime")
+    return when
+
+
+def _as_dt(v: datetime | str | None) -> datetime | None:
+    """Snapshot models carry times as ISO strings with Z; the state carries datetimes. Accept both."""
+    if v is None or isinstance(v, datetime):
+        return _aware(v, "time") if v is not None else None
+    return _aware(datetime.fromisoformat(v), "time")
+
+
+# --- business hours -------------------------------------------------------------------------------------
+
+
+def _span(span: str) -> tuple[time, time]:
+    start, _, end = span.partition("-")
+    return parse_hhmm(start.strip()), parse_hhmm(end.strip())
+
+
+def is_open(queue_cfg: QueueConfig, when: datetime, tz: tzinfo) -> bool:
+    """Whether the queue is within its business hours at ``when`` (local time in ``tz``, the centre's zone).
+
+    ``hours`` maps days (``sun-thu``, ``fri``, ``sat,sun``) to ``HH:MM-HH:MM``, half-open ``[start, end)``.
+    A span ending at or before its start runs past midnight into the next day (``22:00-06:00`` listed for
+    ``thu`` covers Friday until 06:00). No hours at all means always open.
+    """
+    if not queue_cfg.hours:
+        return True
+    local = _aware(when, "when").astimezone(tz)
+    today = DAYS[local.weekday()]
+    yesterday = DAYS[(local.weekday() - 1) % 7]
+    t = local.time().replace(tzinfo=None)
+    for days, span in queue_cfg.hours.items():
+        start, end = _span(span)
+        listed = expand_days(days)
+        if start < end:
+            if today in listed and start <= t < end:
+                return True
+        else:  # wraps: the evening part today, the early part carried over from yesterday's listing
+            if today in listed and t >= start:
+                return True
+            if yesterday in listed and t < end:
+                return True
+    return False
+
+
+# --- state -----------------------------------------------------------------------------------------------
+
+
+class MetricState(BaseModel):
+    """One (queue, metric) at warn or breach: the alert, plus the hysteresis timers behind it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")  # ignore: an older engine may read a newer record
+
+    level: AlertLevel
+    since: AwareDatetime
+    # When the value (first, and continuously since) came back past the breach / warn limit by the margin.
+    breach_clear_since: AwareDatetime | None = None
+    warn_clear_since: AwareDatetime | None = None
+    acked_by: str | None = None
+    acked_at: AwareDatetime | None = None
+    snoozed_by: str | None = None
+    snoozed_until: AwareDatetime | None = None
+
+    def alert(self) -> Alert:
+        """The snapshot's view of this alert."""
+        return Alert(
+            level=self.level,
+            since=utc(self.since),
+            acked_by=self.acked_by,
+            snoozed_until=utc(self.snoozed_until) if self.snoozed_until else None,
+        )
+
+
+def _key(queue: str, metric: str) -> str:
+    return f"{queue}|{metric}"
+
+
+def _split(key: str) -> tuple[str, str]:
+    queue, sep, metric = key.rpartition("|")  # metric names never hold '|'; a queue name might
+    if not sep or not queue:
+        raise ValueError(f"alert key {key!r} is not '<queue>|<metric>'")
+    return queue, metric
+
+
+class LevelState:
+    """Every current alert, keyed by (queue, metric). Treat as immutable: the functions return new ones."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, entries: Mapping[tuple[str, str], MetricState] | None = None):
+        self._entries: dict[tuple[str, str], MetricState] = dict(entries or {})
+
+    def get(self, queue: str, metric: str) -> MetricState | None:
+        return self._entries.get((queue, metric))
+
+    def items(self) -> Iterable[tuple[tuple[str, str], MetricState]]:
+        return self._entries.items()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LevelState) and self._entries == other._entries
+
+    def __repr__(self) -> str:
+        return f"LevelState({self._entries!r})"
+
+    def alerts(self, queue: str) -> dict[str, Alert]:
+        """The queue's ``alerts`` for the snapshot."""
+        return {m: s.alert() for (q, m), s in sorted(self._entries.items()) if q == queue}
+
+    def _replace(self, queue: str, entries: Mapping[str, MetricState]) -> LevelState:
+        kept = {k: v for k, v in self._entries.items() if k[0] != queue}
+        kept.update({(queue, m): s for m, s in entries.items()})
+        return LevelState(kept)
+
+    def _with(self, queue: str, metric: str, entry: MetricState) -> LevelState:
+        out = dict(self._entries)
+        out[(queue, metric)] = entry
+        return LevelState(out)
+
+    # serialisation: the engine keeps this in Redis
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return {_key(q, m): s.model_dump(mode="json") for (q, m), s in sorted(self._entries.items())}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Mapping[str, Any]]) -> LevelState:
+        return cls({_split(k): MetricState.model_validate(v) for k, v in data.items()})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> LevelState:
+        return cls.from_dict(json.loads(text))
+
+    def to_hash(self) -> dict[str, str]:
+        """Field -> JSON for the ``:alerts`` hash (``<queue>|<metric>``)."""
+        return {_key(q, m): s.model_dump_json() for (q, m), s in sorted(self._entries.items())}
+
+    @classmethod
+    def from_hash(cls, data: Mapping[str | bytes, str | bytes]) -> LevelState:
+        out = {}
+        for k, v in data.items():
+            out[_split(k.decode() if isinstance(k, bytes) else k)] = MetricState.model_validate_json(v)
+        return cls(out)
+
+    def diff(self, old: LevelState) -> tuple[dict[str, str], list[str]]:
+        """What to HSET and HDEL to turn ``old`` (as stored) into this state."""
+        new_hash, old_hash = self.to_hash(), old.to_hash()
+        changed = {k: v for k, v in new_hash.items() if old_hash.get(k) != v}
+        return changed, sorted(set(old_hash) - set(new_hash))
+
+
+# --- evaluation ------------------------------------------------------------------------------------------
+
+
+def _dump(figures: Any) -> Mapping[str, Any]:
+    return figures.model_dump() if hasattr(figures, "model_dump") else figures
+
+
+def _window(figures: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
+    """``figures`` has the shape of a QueueSnapshot: the since-reset window and the gauges at the top,
+    the rolling window under ``rolling``. An explicit ``since_reset`` sub-mapping is accepted too."""
+    if kind == "rolling":
+        return _dump(figures.get("rolling") or {})
+    sr = figures.get("since_reset")
+    return _dump(sr) if isinstance(sr, Mapping) or hasattr(sr, "model_dump") else figures
+
+
+def _value(metric: str, t: Threshold, figures: Mapping[str, Any]) -> float | None:
+    win = _window(figures, t.window)
+    if metric in GAUGE_METRICS and metric in figures:  # a gauge is "now": no window to choose
+        return figures[metric]
+    return win.get(metric)
+
+
+def _offered(t: Threshold, figures: Mapping[str, Any]) -> float:
+    win = _window(figures, t.window)
+    return win["offered"] if win.get("offered") is not None else offered_of(win)
+
+
+def _classify(v: float, t: Threshold) -> str:
+    if t.direction == "above":
+        if t.breach is not None and v >= t.breach:
+            return "breach"
+        if t.warn is not None and v >= t.warn:
+            return "warn"
+    else:
+        if t.breach is not None and v <= t.breach:
+            return "breach"
+        if t.warn is not None and v <= t.warn:
+            return "warn"
+    return "ok"
+
+
+def _past(v: float, limit: float | None, t: Threshold) -> bool:
+    """Back past ``limit`` by more than the margin (a missing limit is never reached, so always past)."""
+    if limit is None:
+        return True
+    return v < limit - t.margin if t.direction == "above" else v > limit + t.margin
+
+
+def _held(since: datetime | None, now: datetime, t: Threshold) -> bool:
+    return since is not None and (now - since).total_seconds() >= t.hold_s
+
+
+def _step(prev: MetricState | None, v: float, t: Threshold, now: datetime) -> MetricState | None:
+    """One metric's next state (None = ok)."""
+    raw = _classify(v, t)
+    cur = prev.level if prev else "ok"
+    if _RANK[raw] > _RANK[cur]:
+        # Rise: immediate, a fresh alert (an acknowledgement was for the lower level); a snooze has its own time.
+        return MetricState(
+            level=raw,
+            since=now,
+            snoozed_by=prev.snoozed_by if prev else None,
+            snoozed_until=prev.snoozed_until if prev else None,
+        )
+    if prev is None:
+        return None
+    clear_breach = _past(v, t.breach, t)
+    clear_warn = clear_breach and _past(v, t.warn, t)  # clear of warn implies clear of breach
+    breach_since = (prev.breach_clear_since or now) if clear_breach and cur == "breach" else None
+    warn_since = (prev.warn_clear_since or now) if clear_warn else None
+    if _held(warn_since, now, t):
+        return None
+    if cur == "breach" and _held(breach_since, now, t) and t.warn is not None:
+        # Down to warn: a new level, so the acknowledgement ends; the warn timer keeps running.
+        return prev.model_copy(
+            update=dict(level="warn", since=now, breach_clear_since=None, warn_clear_since=warn_since,
+                        acked_by=None, acked_at=None)
+        )
+    return prev.model_copy(update=dict(breach_clear_since=breach_since, warn_clear_since=warn_since))
+
+
+def evaluate_queue(
+    queue_cfg: QueueConfig,
+    figures: Mapping[str, Any] | BaseModel,
+    state: LevelState,
+    now: datetime,
+    *,
+    tz: tzinfo,
+) -> tuple[dict[str, Level], LevelState]:
+    """The queue's level per metric (every metric in ``THRESHOLD_METRICS``) and the new state.
+
+    ``figures``: the queue's figures shaped like a ``QueueSnapshot`` (its ``model_dump()`` or the model
+    itself): since-reset counters, ratios and gauges at the top level, the rolling window's counters and
+    ratios under ``rolling``; each window's ``offered`` decides ``min_calls``. ``tz`` is the centre's zone,
+    for business hours. The state of other queues is passed through unchanged.
+    """
+    _aware(now)
+    name = queue_cfg.name
+    if not is_open(queue_cfg, now, tz):
+        return {m: "closed" for m in THRESHOLD_METRICS}, state._replace(name, {})
+    figures = _dump(figures)
+    levels: dict[str, Level] = {m: "ok" for m in THRESHOLD_METRICS}
+    entries: dict[str, MetricState] = {}
+    for metric, t in queue_cfg.thresholds.items():
+        v = _value(metric, t, figures)
+        if v is None:
+            continue
+        if metric in RATIO_METRICS:
+            need = t.min_calls if t.min_calls is not None else queue_cfg.min_calls
+            if _offered(t, figures) < need:
+                continue
+        entry = _step(state.get(name, metric), float(v), t, now)
+        if entry is None:
+            continue
+        if entry.snoozed_until is not None and entry.snoozed_until <= now:
+            entry = entry.model_copy(update=dict(snoozed_by=None, snoozed_until=None))  # expired: tidy the record
+        entries[metric] = entry
+        levels[metric] = entry.level
+    return levels, state._replace(name, entries)
+
+
+def next_deadline(state: LevelState, queue_cfg: QueueConfig) -> datetime | None:
+    """The earliest time the queue's state can change on time alone (a hold ending, a snooze expiring),
+    so replay can tick there instead of every second. Business-hours edges are not included."""
+    out: list[datetime] = []
+    for (q, metric), s in state.items():
+        t = queue_cfg.thresholds.get(metric)
+        if q != queue_cfg.name or t is None:
+            continue
+        hold = timedelta(seconds=t.hold_s)
+        out += [ts + hold for ts in (s.breach_clear_since, s.warn_clear_since) if ts is not None]
+        if s.snoozed_until is not None:
+            out.append(s.snoozed_until)
+    return min(out, default=None)
+
+
+# --- acknowledge, snooze, flashing -----------------------------------------------------------------------
+
+
+def _existing(state: LevelState, queue: str, metric: str) -> MetricState:
+    s = state.get(queue, metric)
+    if s is None:
+        raise NoAlertError(f"queue {queue!r} has no alert on {metric!r} (it may have cleared)")
+    return s
+
+
+def ack(state: LevelState, queue: str, metric: str, user: str, now: datetime) -> LevelState:
+    """Acknowledge the current alert: flashing stops, the colour stays, until the level changes.
+    Raises NoAlertError when there is no alert to acknowledge."""
+    if not user:
+        raise ValueError("an acknowledgement needs the user's name")
+    s = _existing(state, queue, metric)
+    return state._with(queue, metric, s.model_copy(update=dict(acked_by=user, acked_at=_aware(now))))
+
+
+def snooze(state: LevelState, queue: str, metric: str, user: str, until: datetime | None) -> LevelState:
+    """Stop the alert flashing until ``until`` (None cancels a snooze). It outlasts level changes but not the
+    alert itself. Raises NoAlertError when there is no alert."""
+    if not user:
+        raise ValueError("a snooze needs the user's name")
+    s = _existing(state, queue, metric)
+    if until is None:
+        return state._with(queue, metric, s.model_copy(update=dict(snoozed_by=None, snoozed_until=None)))
+    return state._with(
+        queue, metric, s.model_copy(update=dict(snoozed_by=user, snoozed_until=_aware(until, "until")))
+    )
+
+
+class _AlertLike(Protocol):
+    level: str
+    acked_by: str | None
+    snoozed_until: Any  # datetime (state) or ISO string (snapshot)
+
+
+def should_flash(alert: _AlertLike | None, now: datetime) -> bool:
+    """A breach flashes unless acknowledged or snoozed (a snooze that has run out flashes again).
+    Takes a snapshot ``Alert`` or a ``MetricState``."""
+    if alert is None or alert.level != "breach" or alert.acked_by:
+        return False
+    until = _as_dt(alert.snoozed_until)
+    return until is None or _aware(now) >= until
+
+
+def flash_phase(now: datetime, hz: float) -> bool:
+    """On for the first half of each period, from the clock itself: every screen on the same clock flashes in
+    step, and a test clock drives it. Capped at 2 Hz."""
+    if hz <= 0:
+        raise ValueError("flash rate must be above 0 Hz")
+    period_us = round(1_000_000 / min(hz, MAX_FLASH_HZ))
+    # integer microseconds: float epoch seconds would blur the phase edges
+    t_us = (_aware(now) - _EPOCH) // timedelta(microseconds=1)
+    return t_us % period_us < period_us / 2
+
+
+def flash_on(alert: _AlertLike | None, now: datetime, display: DisplayConfig) -> bool:
+    """Whether a breach cell is drawn in its 'on' phase now: flashing enabled, alert flashing, phase on."""
+    return display.flash and should_flash(alert, now) and flash_phase(now, display.flash_hz)
+
+
+# --- per-agent alerts ------------------------------------------------------------------------------------
+
+
+class _AgentLike(Protocol):
+    state: str
+    reason: str | None
+    since: Any  # datetime or ISO string (AgentSnapshot)
+    missed_in_row: int
+
+
+def agent_alerts(agent: _AgentLike, cfg: AgentAlerts, now: datetime) -> list[str]:
+    """``long_call``, ``long_wrap``, ``long_pause`` (the reason's limit, else ``default``; a reason with
+    neither has no limit) and ``missed_in_row``; each fires at its limit exactly. A logged-out agent gets none:
+    their last streak of missed rings is no longer something to act on."""
+    _aware(now)
+    out: list[str] = []
+    if agent.state == "logged_out":
+        return out
+    since = _as_dt(agent.since)
+    age = (now - since).total_seconds() if since is not None else None
+    if age is not None:
+        if agent.state == "on_call" and age >= cfg.long_call_s:
+            out.append("long_call")
+        elif agent.state == "wrap_up" and age >= cfg.long_wrap_s:
+            out.append("long_wrap")
+        elif agent.state == "paused":
+            limit = cfg.long_pause_s.get(agent.reason or "default", cfg.long_pause_s.get("default"))
+            if limit is not None and age >= limit:
+                out.append("long_pause")
+    if (agent.missed_in_row or 0) >= cfg.missed_in_row:
+        out.append("missed_in_row")
+    return out
