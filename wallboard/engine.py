@@ -21,6 +21,7 @@ from .config import WallboardConfig
 from .events import (
     AGENT_STATES,
     OVERFLOW_REASONS,
+    QUEUE_CALL_EVENTS,
     AgentMissed,
     AgentStateChanged,
     CallbackDone,
@@ -123,6 +124,8 @@ class Engine:
         )  # fmt: skip
 
     def _queue_record(self, ev, t: float) -> dict | None:
+        if not isinstance(ev, QUEUE_CALL_EVENTS):
+            return None
         rec: dict = {"c": ev.call_id, "t": t, "win": self.windows.window_id(t), "min": Windows.minute(t)}
         if isinstance(ev, CallerJoined):
             rec["k"] = "J"

@@ -1,0 +1,578 @@
+"""``calls-csv``: call records, one row per call (CSV or TSV), turned into queue events.
+
+A **mapping** (a small TOML file) says how to read a file: the delimiter, whether there is a header, the
+time zone of the times, which column holds which field, what each outcome value means, and the **profile**
+(the reading rules, written in Python here). Built-in mappings live in ``feeds/mappings/NAME.toml`` and are
+chosen by name (``--mapping bank``); any other mapping is given by its path.
+
+Profiles:
+
+- ``generic`` — one row per queue entry: call id, queue, join time, wait, outcome (answered / abandoned /
+  overflowed), talk, agent. Answered: join, answer at join + wait, completion at answer + talk (when a talk
+  is given). Abandoned / overflowed: join, leave at join + wait. See ``feeds/mappings/generic.toml``.
+- ``bank`` — the Technion SEE "Anonymous Bank" records (1999; ``feeds/mappings/bank.toml``), read as
+  PROTOCOLS.md says:
+
+  * the queue is the service ``type``; the call id is ``f"{vru+line}-{call_id}"`` (``call_id`` alone repeats);
+  * times are local wall clock (Asia/Jerusalem); ``date`` is the day of ``vru_entry``; every other time of
+    day is placed on the day that puts it nearest to ``vru_entry`` (so ``0:00:10`` after ``23:59:50`` is the
+    next day, while an exit a few minutes *before* the entry — the 291 rows with a negative ``vru_time`` —
+    stays on the same day);
+  * ``0:00:00`` in the ``q_*`` / ``ser_*`` columns means "not applicable", unless the other columns of the
+    same group say it happened (then it is a real midnight: one February row queued at exactly 0:00:00, two
+    rows were served from exactly 0:00:00);
+  * AGENT = answered: queued (join at ``q_start``, answered at ``q_start + q_time`` with wait ``q_time``) or
+    served straight from the voice menu (join and answer at ``vru_exit``, wait 0); the talk ends at
+    ``ser_exit`` (never before the answer: service can start before ``q_exit``) with ``talk_s = ser_time``;
+    no service times, no completion. ``NO_SERVER`` is no agent. AGENT with neither queue nor service times
+    is a dead letter;
+  * HANG after queueing = abandoned at ``q_start + q_time`` with wait ``q_time``; HANG without a queue start
+    hung up in the voice menu: never offered, no events (counted in ``not_offered``);
+  * PHANTOM rows are ignored (counted in ``phantom``).
+
+Rows are not in time order, so ``read()`` reads the whole file, builds every event, sorts them by (time,
+order within the call) with a stable sort, and yields them; the dead letters (malformed rows: wrong column
+count, unparsable time or number, unknown outcome) come first, in file order, each naming its column.
+Event ids are stable for the same file: ``csv:{file name}:{line}:j`` (join), ``:a`` (answer or leave),
+``:c`` (completion). After ``read()`` the feed carries its counters: ``rows``, ``offered``, ``answered``,
+``abandoned``, ``overflowed``, ``not_offered``, ``phantom``, ``dead``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import tomllib
+from datetime import date, datetime, time, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Iterator, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from wallboard.config import WallboardConfig
+from wallboard.events import (
+    OVERFLOW_REASONS,
+    CallCompleted,
+    CallerAbandoned,
+    CallerAnswered,
+    CallerJoined,
+    CallerOverflowed,
+    Event,
+    OverflowReason,
+)
+from wallboard.feed import DeadLetter
+
+Meaning = Literal["answered", "abandoned", "overflowed", "not_offered", "ignore"]
+
+# Order of a call's events at the same second: join, then answer/leave, then completion.
+JOIN, LEAVE, COMPLETE = 0, 1, 2
+_HALF_DAY_S = 12 * 3600
+_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class MappingError(ValueError):
+    """A mapping that cannot be used (not found, not valid TOML, wrong fields), or a file that does not fit it."""
+
+
+class Mapping(BaseModel):
+    """One mapping file (see feeds/mappings/*.toml)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("", description="Defaults to the file's stem.")
+    description: str = ""
+    profile: Literal["generic", "bank"] = Field("generic", description="The reading rules (Python, in this module).")
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    quoting: bool = Field(True, description="Honour CSV quotes; false for plain TAB files (faster).")
+    header: bool = Field(True, description="The first line names the columns.")
+    encoding: str = "utf-8"
+    timezone: str | None = Field(None, description="Zone of naive times; unset = the centre's timezone.")
+    time_format: str = Field("iso", description="'iso', 'epoch' or a strptime format (generic profile).")
+    date_format: str = Field("%Y-%m-%d", description="strptime format of a date column (bank profile).")
+    overflow_reason: OverflowReason = Field("timeout", description="Reason of an overflow without a reason column.")
+    columns: dict[str, str | int] = Field(description="field = column header name (or 0-based index without header)")
+    outcomes: dict[str, Meaning] = Field(description="value in the file = what it means")
+    no_agent: list[str] = Field(default_factory=list, description="Agent values that mean 'no agent'.")
+    queue_names: dict[str, str] = Field(default_factory=dict, description="Queue value in the file = queue name.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                ZoneInfo(v)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {v!r}; use an IANA name such as 'Asia/Jerusalem'") from None
+        return v
+
+
+# Fields each profile needs (required) and may use (optional).
+_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "generic": (("call_id", "queue", "joined_at", "wait_s", "outcome"), ("talk_s", "agent", "caller", "overflow_reason")),
+    "bank": (
+        (
+            "vru_line", "call_id", "queue", "date", "vru_entry", "vru_exit", "q_start", "q_exit", "q_time",
+            "outcome", "ser_start", "ser_exit", "ser_time", "server",
+        ),
+        ("vru_time",),
+    ),
+}  # fmt: skip
+
+
+def builtin_mappings() -> list[str]:
+    folder = resources.files("feeds") / "mappings"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_mapping(mapping: str | os.PathLike[str]) -> Mapping:
+    """A built-in mapping by name (``bank``) or a mapping file by path."""
+    text: str
+    where: str
+    spec = os.fspath(mapping)
+    builtin = resources.files("feeds") / "mappings" / f"{spec}.toml"
+    if _NAME_RE.match(spec) and builtin.is_file():
+        text, where, stem = builtin.read_text(encoding="utf-8"), f"built-in mapping {spec!r}", spec
+    else:
+        p = Path(spec)
+        if not p.is_file():
+            raise MappingError(
+                f"no mapping {spec!r}: not a built-in ({', '.join(builtin_mappings())}) and no such file"
+            )
+        text, where, stem = p.read_text(encoding="utf-8"), str(p), p.stem
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise MappingError(f"{where}: not valid TOML: {e}") from None
+    try:
+        m = Mapping(**data)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, x['loc'])) or '(top)'}: {x['msg']}" for x in e.errors())
+        raise MappingError(f"{where}: {problems}") from None
+    required, optional = _FIELDS[m.profile]
+    missing = [f for f in required if f not in m.columns]
+    unknown = [f for f in m.columns if f not in required and f not in optional]
+    if missing or unknown:
+        raise MappingError(
+            f"{where}: profile {m.profile!r} "
+            + (f"needs columns for {missing}" if missing else "")
+            + ("; " if missing and unknown else "")
+            + (f"has no field(s) {unknown} (it reads {list(required + optional)})" if unknown else "")
+        )
+    if not m.name:
+        m = m.model_copy(update={"name": stem})
+    return m
+
+
+class _Bad(Exception):
+    """A row that cannot be read; the message names the column."""
+
+
+class CallsCsvFeed:
+    name = "calls-csv"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None,
+        config: WallboardConfig,
+        mapping: str | os.PathLike[str] | None = "bank",
+        **options: Any,
+    ):
+        if not path:
+            raise ValueError("the calls-csv feed reads a file: give its path")
+        unknown = sorted(k for k, v in options.items() if v is not None and k not in ("timezone",))
+        if unknown:
+            raise TypeError(f"calls-csv: unknown option(s) {unknown}; it takes mapping= and timezone=")
+        self.path = os.fspath(path)
+        self.config = config
+        self.mapping = load_mapping(mapping or "bank")
+        zone = options.get("timezone") or self.mapping.timezone
+        self.tz = ZoneInfo(zone) if zone else config.centre.tz
+        self._file_tag = Path(self.path).name
+        self.cursor: int = 0
+        self._idx: dict[str, int] = {}
+        self._tods: dict[str, int] = {}  # caches: a month repeats its days and times of day
+        self._days: dict[str, date] = {}
+        self._epochs: dict[tuple[date, int, int], float] = {}
+        self._reset_counters()
+
+    def _reset_counters(self) -> None:
+        self.rows = 0
+        self.offered = 0
+        self.answered = 0
+        self.abandoned = 0
+        self.overflowed = 0
+        self.not_offered = 0
+        self.phantom = 0
+        self.dead = 0
+        self.events = 0
+
+    @property
+    def counters(self) -> dict[str, int]:
+        keys = ("rows", "offered", "answered", "abandoned", "overflowed", "not_offered", "phantom", "dead", "events")
+        return {k: getattr(self, k) for k in keys}
+
+    # -- reading ---------------------------------------------------------------------------------------
+
+    def read(self) -> Iterator[Event | DeadLetter]:
+        self._reset_counters()
+        m = self.mapping
+        profile: Callable[[list[str], int], list[tuple[float, int, Any]]] = (
+            self._bank_row if m.profile == "bank" else self._generic_row
+        )
+        built: list[tuple[float, int, Any]] = []
+        dead: list[DeadLetter] = []
+        with open(self.path, encoding=m.encoding, errors="replace", newline="") as f:
+            lines = _Lines(f)
+            reader = csv.reader(
+                lines,
+                delimiter=m.delimiter,
+                quoting=csv.QUOTE_MINIMAL if m.quoting else csv.QUOTE_NONE,
+                strict=False,
+            )
+            ncols: int | None = None
+            for row in reader:
+                raw = "".join(lines.taken).rstrip("\r\n")
+                line_no = lines.line_no - len(lines.taken) + 1
+                lines.taken.clear()
+                if not raw.strip():
+                    continue
+                if m.header and ncols is None:
+                    ncols = len(row)
+                    self._idx = self._columns(row)
+                    continue
+                if ncols is None:  # no header: the first row sets the width
+                    ncols = len(row)
+                    self._idx = self._columns(None)
+                self.rows += 1
+                self.cursor = line_no
+                if len(row) != ncols:
+                    dead.append(self._dead(line_no, f"expected {ncols} columns, found {len(row)}", raw))
+                    continue
+                try:
+                    built.extend(profile(row, line_no))
+                except _Bad as e:
+                    dead.append(self._dead(line_no, str(e), raw))
+        built.sort(key=lambda item: (item[0], item[1]))  # stable: equal keys keep file order
+        self.events = len(built)
+        yield from dead
+        for _, _, ev in built:
+            yield ev
+
+    def _dead(self, line_no: int, reason: str, raw: str) -> DeadLetter:
+        self.dead += 1
+        return DeadLetter(f"{self.name}:{self.path}:{line_no}", reason, raw)
+
+    def _columns(self, header: list[str] | None) -> dict[str, int]:
+        idx: dict[str, int] = {}
+        names = [h.strip() for h in header] if header is not None else None
+        for field, col in self.mapping.columns.items():
+            if isinstance(col, int):
+                idx[field] = col
+            elif names is None:
+                raise MappingError(f"mapping {self.mapping.name!r}: column {col!r} is named but the file has no header")
+            elif col in names:
+                idx[field] = names.index(col)
+            else:
+                raise MappingError(
+                    f"{self.path}: mapping {self.mapping.name!r} wants column {col!r} for {field}; "
+                    f"the header has {names}"
+                )
+        return idx
+
+    def _src(self, line_no: int) -> str:
+        return f"{self.name}:{self.path}:{line_no}"
+
+    def _ids(self, line_no: int) -> tuple[str, str, str]:
+        base = f"csv:{self._file_tag}:{line_no}"
+        return f"{base}:j", f"{base}:a", f"{base}:c"
+
+    def _dt(self, epoch: float) -> datetime:
+        return datetime.fromtimestamp(epoch, self.tz)
+
+    def _meaning(self, row: list[str], col: str = "outcome") -> Meaning:
+        value = row[self._idx[col]].strip()
+        meaning = self.mapping.outcomes.get(value)
+        if meaning is None:
+            raise _Bad(f"column {self._colname(col)!r}: unknown outcome {value!r} (known: {sorted(self.mapping.outcomes)})")
+        return meaning
+
+    def _colname(self, field: str) -> str:
+        return str(self.mapping.columns[field])
+
+    def _agent(self, value: str) -> str | None:
+        value = value.strip()
+        return None if not value or value in self.mapping.no_agent else value
+
+    def _queue(self, value: str, field: str = "queue") -> str:
+        value = value.strip()
+        if not value:
+            raise _Bad(f"column {self._colname(field)!r}: empty queue")
+        return self.mapping.queue_names.get(value, value)
+
+    def _number(self, row: list[str], field: str, *, allow_negative: bool = False) -> float:
+        text = row[self._idx[field]].strip()
+        try:
+            v = float(text)
+        except ValueError:
+            raise _Bad(f"column {self._colname(field)!r}: {text!r} is not a number") from None
+        if v != v or v in (float("inf"), float("-inf")) or (v < 0 and not allow_negative):
+            raise _Bad(f"column {self._colname(field)!r}: {text!r} is not a valid duration")
+        return v
+
+    def _count(self, meaning: Meaning) -> None:
+        self.offered += 1
+        if meaning == "answered":
+            self.answered += 1
+        elif meaning == "abandoned":
+            self.abandoned += 1
+        else:
+            self.overflowed += 1
+
+    # -- the bank profile -----------------------------------------------------------------------------
+
+    def _bank_row(self, row: list[str], line_no: int) -> list[tuple[float, int, Any]]:
+        ix = self._idx
+        tod_cache = self._tods
+
+        def cell(field: str) -> str:
+            return row[ix[field]].strip()
+
+        def tod(field: str) -> int:
+            text = row[ix[field]]
+            v = tod_cache.get(text)
+            if v is None:
+                v = _time_of_day(text.strip())
+                if v is None:
+                    raise _Bad(f"column {self._colname(field)!r}: {text.strip()!r} is not a time of day H:MM:SS")
+                tod_cache[text] = v
+            return v
+
+        def seconds(field: str, allow_negative: bool = False) -> int:
+            text = cell(field)
+            try:
+                v = int(text)
+            except ValueError:
+                raise _Bad(f"column {self._colname(field)!r}: {text!r} is not a whole number of seconds") from None
+            if v < 0 and not allow_negative:
+                raise _Bad(f"column {self._colname(field)!r}: negative duration {v}")
+            return v
+
+        vru_line, call_no = cell("vru_line"), cell("call_id")
+        if not vru_line or not call_no:
+            raise _Bad(f"column {self._colname('vru_line' if not vru_line else 'call_id')!r}: empty")
+        queue_raw = cell("queue")
+        date_text = cell("date")
+        day = self._days.get(date_text)
+        if day is None:
+            try:
+                day = datetime.strptime(date_text, self.mapping.date_format).date()
+            except ValueError:
+                raise _Bad(f"column {self._colname('date')!r}: {date_text!r} is not a date") from None
+            self._days[date_text] = day
+        vru_entry, vru_exit = tod("vru_entry"), tod("vru_exit")
+        if "vru_time" in ix:
+            seconds("vru_time", allow_negative=True)  # checked, not used (negative in 291 rows, see above)
+        q_start, q_exit, q_time = tod("q_start"), tod("q_exit"), seconds("q_time")
+        ser_start, ser_exit, ser_time = tod("ser_start"), tod("ser_exit"), seconds("ser_time")
+        server = cell("server")
+        meaning = self._meaning(row)
+
+        if meaning == "ignore":
+            self.phantom += 1
+            return []
+        queued = bool(q_start or q_exit or q_time)  # "0:00:00" everywhere = no queue
+        served = bool(ser_start or ser_exit or ser_time)
+        if meaning == "not_offered" or (meaning != "answered" and not queued):
+            self.not_offered += 1  # hung up in the voice menu
+            return []
+        if meaning == "answered" and not queued and not served:
+            raise _Bad(
+                f"column {self._colname('outcome')!r}: {cell('outcome')} with neither queue nor service times "
+                f"({self._colname('q_start')} and {self._colname('ser_start')} are 0:00:00)"
+            )
+        queue = self._queue(queue_raw)
+
+        epochs = self._epochs
+
+        def at(tod_s: int) -> float:
+            """Epoch of a time of day of this call: on the day that puts it nearest to vru_entry."""
+            delta = tod_s - vru_entry
+            shift = 1 if delta < -_HALF_DAY_S else -1 if delta > _HALF_DAY_S else 0
+            key = (day, shift, tod_s)
+            epoch = epochs.get(key)
+            if epoch is None:
+                epoch = epochs[key] = _local_epoch(day + timedelta(days=shift), tod_s, self.tz)
+            return epoch
+
+        call_id = f"{vru_line}-{call_no}"
+        src = self._src(line_no)
+        jid, aid, cid = self._ids(line_no)
+        if queued:
+            join_e = at(q_start)
+            wait = float(q_time)
+        else:  # served straight from the voice menu
+            join_e = at(vru_exit)
+            wait = 0.0
+        leave_e = join_e + wait
+        out: list[tuple[float, int, Any]] = [
+            (join_e, JOIN, CallerJoined(id=jid, ts=self._dt(join_e), source=src, queue=queue, call_id=call_id))
+        ]
+        self._count(meaning)
+        if meaning == "answered":
+            agent = self._agent(server)
+            out.append(
+                (
+                    leave_e,
+                    LEAVE,
+                    CallerAnswered(
+                        id=aid, ts=self._dt(leave_e), source=src, queue=queue, call_id=call_id, agent=agent, wait_s=wait
+                    ),
+                )
+            )
+            if served:
+                end_e = max(at(ser_exit), leave_e)  # service may start (and end) before the recorded answer
+                out.append(
+                    (
+                        end_e,
+                        COMPLETE,
+                        CallCompleted(
+                            id=cid,
+                            ts=self._dt(end_e),
+                            source=src,
+                            queue=queue,
+                            call_id=call_id,
+                            agent=agent,
+                            talk_s=float(ser_time),
+                        ),
+                    )
+                )
+        elif meaning == "abandoned":
+            out.append(
+                (
+                    leave_e,
+                    LEAVE,
+                    CallerAbandoned(id=aid, ts=self._dt(leave_e), source=src, queue=queue, call_id=call_id, wait_s=wait),
+                )
+            )
+        else:
+            out.append(
+                (
+                    leave_e,
+                    LEAVE,
+                    CallerOverflowed(
+                        id=aid,
+                        ts=self._dt(leave_e),
+                        source=src,
+                        queue=queue,
+                        call_id=call_id,
+                        reason=self.mapping.overflow_reason,
+                        wait_s=wait,
+                    ),
+                )
+            )
+        return out
+
+    # -- the generic profile --------------------------------------------------------------------------
+
+    def _generic_row(self, row: list[str], line_no: int) -> list[tuple[float, int, Any]]:
+        ix = self._idx
+
+        def opt(field: str) -> str | None:
+            if field not in ix:
+                return None
+            v = row[ix[field]].strip()
+            return v or None
+
+        call_id = row[ix["call_id"]].strip()
+        if not call_id:
+            raise _Bad(f"column {self._colname('call_id')!r}: empty call id")
+        queue = self._queue(row[ix["queue"]])
+        join_e = self._parse_time(row[ix["joined_at"]].strip(), "joined_at")
+        meaning = self._meaning(row)
+        if meaning == "ignore":
+            self.phantom += 1
+            return []
+        if meaning == "not_offered":
+            self.not_offered += 1
+            return []
+        wait = self._number(row, "wait_s")
+        talk = self._number(row, "talk_s") if opt("talk_s") is not None else None
+        agent = self._agent(row[ix["agent"]]) if "agent" in ix else None
+        reason: str = self.mapping.overflow_reason
+        if meaning == "overflowed" and opt("overflow_reason") is not None:
+            reason = opt("overflow_reason")  # type: ignore[assignment]
+            if reason not in OVERFLOW_REASONS:
+                raise _Bad(f"column {self._colname('overflow_reason')!r}: {reason!r} is not one of {OVERFLOW_REASONS}")
+        src = self._src(line_no)
+        jid, aid, cid = self._ids(line_no)
+        leave_e = join_e + wait
+        common = {"source": src, "queue": queue, "call_id": call_id}
+        out: list[tuple[float, int, Any]] = [
+            (join_e, JOIN, CallerJoined(id=jid, ts=self._dt(join_e), caller=opt("caller"), **common))
+        ]
+        if meaning == "answered":
+            out.append((leave_e, LEAVE, CallerAnswered(id=aid, ts=self._dt(leave_e), agent=agent, wait_s=wait, **common)))
+            if talk is not None:
+                end_e = leave_e + talk
+                out.append(
+                    (end_e, COMPLETE, CallCompleted(id=cid, ts=self._dt(end_e), agent=agent, talk_s=talk, **common))
+                )
+        elif meaning == "abandoned":
+            out.append((leave_e, LEAVE, CallerAbandoned(id=aid, ts=self._dt(leave_e), wait_s=wait, **common)))
+        else:
+            out.append(
+                (leave_e, LEAVE, CallerOverflowed(id=aid, ts=self._dt(leave_e), reason=reason, wait_s=wait, **common))
+            )
+        self._count(meaning)
+        return out
+
+    def _parse_time(self, text: str, field: str) -> float:
+        fmt = self.mapping.time_format
+        try:
+            if fmt == "epoch":
+                return float(text)
+            dt = datetime.fromisoformat(text) if fmt == "iso" else datetime.strptime(text, fmt)
+        except ValueError:
+            raise _Bad(f"column {self._colname(field)!r}: {text!r} is not a time ({fmt})") from None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=self.tz)
+        return dt.timestamp()
+
+
+def _time_of_day(text: str) -> int | None:
+    """'H:MM:SS' to seconds since midnight; None if it is not one."""
+    parts = text.split(":")
+    if len(parts) != 3 or not all(p.isdigit() and len(p) <= 2 for p in parts):
+        return None
+    h, mi, s = int(parts[0]), int(parts[1]), int(parts[2])
+    if h >= 24 or mi >= 60 or s >= 60 or len(parts[1]) != 2 or len(parts[2]) != 2:
+        return None
+    return h * 3600 + mi * 60 + s
+
+
+def _local_epoch(d: date, tod_s: int, tz: ZoneInfo) -> float:
+    """Local wall clock to epoch. An ambiguous time (the hour repeated when summer time ends) is read as
+    its first occurrence (fold=0); a time skipped when summer time starts, with the offset before it."""
+    h, rem = divmod(tod_s, 3600)
+    return datetime.combine(d, time(h, rem // 60, rem % 60), tzinfo=tz).timestamp()
+
+
+class _Lines:
+    """Feeds csv.reader line by line, keeping the raw lines of the current record and the line number."""
+
+    def __init__(self, f: Any):
+        self._f = f
+        self.line_no = 0
+        self.taken: list[str] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._f)
+        self.line_no += 1
+        self.taken.append(line)
+        return line

@@ -1,0 +1,471 @@
+"""Asterisk queue_log, the flat file: ``epoch|callid|queue|agent|EVENT|data1|data2|...`` -> Events.
+
+Each verb's data fields are in PROTOCOLS.md (queue_log section). What this adapter decides:
+
+- **Answers.** CONNECT gives the answer. A transfer row (BLINDTRANSFER, ATTENDEDTRANSFER, pre-12 TRANSFER)
+  gives a ``CallerAnswered`` as well, always before its ``CallCompleted``: a call can end in ATTENDEDTRANSFER
+  with no CONNECT row, and the engine counts one answer per queue entry, so after a CONNECT it changes nothing.
+- **Wrap-up.** queue_log has no wrap-up end row, so it is inferred from the queue's ``wrapup_s``: ``wrap_up``
+  at the end of talk, then ``WrapupCompleted`` and ``available`` ``wrapup_s`` later. Those later events wait
+  in a small heap and come out in time order among the later rows. A state the file itself gives for the
+  agent before then (a pause, a new CONNECT, a log-off) is newer news: the inferred ``available`` is dropped
+  (the ``WrapupCompleted`` still comes, so wrap time is counted).
+- **Not counted, not dead letters.** RINGCANCELED (a ring lost to another member or to a caller hang-up is
+  not a miss), AGENTDUMP (the caller stays queued; only RINGNOANSWER is a miss), RINGINUSE, SYSCOMPAT,
+  QUEUESTART, CONFIGRELOAD and custom rows (DID, INFO, ...): counted in ``ignored`` by verb.
+- **Dead letters.** Too few fields, a bad epoch, an empty call id or queue on a call row, a missing agent on a
+  member row, a data field that should be a non-negative number and is not. A data field the event needs
+  (talk time, penalty) must be there; an optional one (a wait, a position, a ring time) may be missing, as
+  older Asterisk versions write fewer fields, but if present it must be valid.
+- **Ids** are ``ql:<line>:<n>`` (``n`` = 1, 2, ... for the events of one row; ``w`` and ``a`` for the inferred
+  end of wrap-up), so reading the same file again gives the same ids.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator
+
+from pydantic import ValidationError
+
+from wallboard.config import WallboardConfig
+from wallboard.events import (
+    AgentMissed,
+    AgentStateChanged,
+    CallCompleted,
+    CallerAbandoned,
+    CallerAnswered,
+    CallerJoined,
+    CallerOverflowed,
+    Event,
+    MemberAdded,
+    MemberPenalty,
+    MemberRemoved,
+    WrapupCompleted,
+)
+from wallboard.feed import DeadLetter
+
+_UTC = timezone.utc
+
+# Rows about one queue call: they need a call id and a queue.
+_CALL_VERBS = frozenset(
+    {
+        "ENTERQUEUE",
+        "CONNECT",
+        "COMPLETECALLER",
+        "COMPLETEAGENT",
+        "ABANDON",
+        "EXITWITHTIMEOUT",
+        "EXITEMPTY",
+        "EXITWITHKEY",
+        "WITHDRAW",
+        "BLINDTRANSFER",
+        "ATTENDEDTRANSFER",
+        "TRANSFER",
+        "RINGNOANSWER",
+    }
+)
+# Rows about a queue membership: they need a queue.
+_MEMBER_VERBS = frozenset({"ADDMEMBER", "REMOVEMEMBER", "PENALTY"})
+# Overflow exits: reason and which data field (0-based) holds the wait.
+_OVERFLOWS = {"EXITWITHTIMEOUT": ("timeout", 2), "EXITEMPTY": ("empty", 2), "EXITWITHKEY": ("key", 3), "WITHDRAW": ("withdrawn", 2)}
+# ATTENDEDTRANSFER: how many data fields the destination takes before holdtime and talktime.
+_ATXFER_DEST_FIELDS = {"BRIDGE": 2, "APP": 2, "LINK": 3}
+
+
+class _Bad(Exception):
+    """The row cannot become events; the message is the dead letter's reason."""
+
+
+class _Row:
+    __slots__ = ("n", "id", "epoch", "ts", "source", "verb", "call_id", "queue", "agent", "data")
+
+    def __init__(self, n: int, epoch: float, ts: datetime, source: str, parts: list[str], agent: str | None):
+        self.n = n
+        self.id = f"ql:{n}:"
+        self.epoch = epoch
+        self.ts = ts
+        self.source = source
+        self.verb = parts[4]
+        callid, queue = parts[1], parts[2]
+        self.call_id = callid if callid and callid != "NONE" else None
+        self.queue = queue if queue and queue != "NONE" else None
+        self.agent = agent
+        self.data = parts[5:]
+
+
+def _field(d: list[str], i: int) -> str:
+    return d[i] if i < len(d) else ""
+
+
+def _seconds(d: list[str], i: int, name: str, required: bool = False, scale: float = 1.0) -> float | None:
+    """Data field ``i`` (0-based) as a non-negative duration; ``None`` when absent and not required."""
+    v = d[i] if i < len(d) else ""
+    if not v:
+        if required:
+            raise _Bad(f"{name} (data{i + 1}) is missing")
+        return None
+    try:
+        x = float(v)
+    except ValueError:
+        raise _Bad(f"{name} (data{i + 1}) is not a number: {v!r}") from None
+    if not 0 <= x < math.inf:  # also rejects nan
+        raise _Bad(f"{name} (data{i + 1}) must be a non-negative number, got {v!r}")
+    return x / scale if scale != 1.0 else x
+
+
+def _count(d: list[str], i: int, name: str, required: bool = False) -> int | None:
+    """Data field ``i`` (0-based) as a non-negative whole number (positions, penalties)."""
+    v = d[i] if i < len(d) else ""
+    if not v:
+        if required:
+            raise _Bad(f"{name} (data{i + 1}) is missing")
+        return None
+    try:
+        x = int(v)
+    except ValueError:
+        raise _Bad(f"{name} (data{i + 1}) is not a whole number: {v!r}") from None
+    if x < 0:
+        raise _Bad(f"{name} (data{i + 1}) must not be negative, got {v!r}")
+    return x
+
+
+class QueueLogFeed:
+    """Reads an Asterisk queue_log file (see the module docstring for the mapping)."""
+
+    name = "queue-log"
+
+    def __init__(self, path: Any, config: WallboardConfig, **options: Any):
+        if path is None:
+            raise ValueError("the queue-log feed needs the path of a queue_log file")
+        if options:
+            raise TypeError(f"the queue-log feed takes no options; got {', '.join(sorted(options))}")
+        self.path = str(path)
+        self.config = config
+        self.ignored: Counter[str] = Counter()
+        self.cursor: tuple[int, int] = (0, 0)  # (line number, byte offset after it) of the last line read
+        self._wrapup_s: dict[str, float] = {}
+        self._handlers: dict[str, Callable[[_Row], list[Any]]] = {
+            "ENTERQUEUE": self._enterqueue,
+            "CONNECT": self._connect,
+            "COMPLETECALLER": self._complete,
+            "COMPLETEAGENT": self._complete,
+            "ABANDON": self._abandon,
+            "EXITWITHTIMEOUT": self._overflow,
+            "EXITEMPTY": self._overflow,
+            "EXITWITHKEY": self._overflow,
+            "WITHDRAW": self._overflow,
+            "BLINDTRANSFER": self._transfer,
+            "ATTENDEDTRANSFER": self._transfer,
+            "TRANSFER": self._transfer,
+            "RINGNOANSWER": self._ringnoanswer,
+            "ADDMEMBER": self._addmember,
+            "REMOVEMEMBER": self._removemember,
+            "PENALTY": self._penalty,
+            "PAUSE": self._pause,
+            "PAUSEALL": self._pause,
+            "UNPAUSE": self._available,
+            "UNPAUSEALL": self._available,
+            "AGENTLOGIN": self._available,
+            "AGENTLOGOFF": self._logoff,
+        }
+
+    # -- reading ----------------------------------------------------------------------------------------------
+
+    def read(self) -> Iterator[Event | DeadLetter]:
+        """Events and dead letters in file order (inferred wrap-up ends in time order among them)."""
+        self.ignored = Counter()
+        self.cursor = (0, 0)
+        # Inferred end of wrap-up: (due epoch, line, WrapupCompleted, available or None); the line breaks ties.
+        self._pending: list[tuple[float, int, WrapupCompleted, AgentStateChanged | None]] = []
+        self._avail_line: dict[str, int] = {}  # agent -> line whose inferred `available` is still wanted
+        self._staged: tuple[float, int, WrapupCompleted, AgentStateChanged | None] | None = None
+        self._agent_ids: dict[str, str | None] = {"NONE": None, "": None, **self.config.agent_by_interface()}
+        pending = self._pending
+        prefix = f"queue-log:{self.path}:"
+        offset = 0
+        with open(self.path, "rb") as f:  # bytes, so the cursor is a byte offset a reader can seek to
+            for n, raw in enumerate(f, 1):
+                offset += len(raw)
+                self.cursor = (n, offset)
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                if not line or line[0] == "#" or line.isspace():
+                    continue
+                parts = line.split("|")
+                if len(parts) < 5:
+                    yield DeadLetter(prefix + str(n), f"too few fields ({len(parts)}): need epoch|callid|queue|agent|EVENT", line)
+                    continue
+                try:
+                    epoch = float(parts[0])
+                    if not 0 <= epoch < math.inf:
+                        raise ValueError
+                    ts = datetime.fromtimestamp(epoch, _UTC)
+                except (ValueError, OverflowError, OSError):
+                    yield DeadLetter(prefix + str(n), f"epoch is not a valid time: {parts[0]!r}", line)
+                    continue
+                while pending and pending[0][0] <= epoch:
+                    yield from self._due(heapq.heappop(pending))
+                verb = parts[4]
+                try:
+                    events = self._row(_Row(n, epoch, ts, prefix + str(n), parts, self._agent(parts[3])))
+                except _Bad as e:
+                    yield DeadLetter(prefix + str(n), f"{verb}: {e}", line)
+                    continue
+                except ValidationError as e:  # a backstop: the checks above should catch what matters first
+                    err = e.errors()[0]
+                    where = ".".join(str(p) for p in err["loc"])
+                    yield DeadLetter(prefix + str(n), f"{verb}: {where}: {err['msg']}", line)
+                    continue
+                yield from events
+        while pending:
+            yield from self._due(heapq.heappop(pending))
+
+    def _row(self, r: _Row) -> list[Any]:
+        verb = r.verb
+        handler = self._handlers.get(verb)
+        if handler is None:
+            self.ignored[verb] += 1
+            return []
+        if verb in _CALL_VERBS:
+            if r.call_id is None:
+                raise _Bad("call id is empty")
+            if r.queue is None:
+                raise _Bad("queue is empty")
+        elif verb in _MEMBER_VERBS and r.queue is None:
+            raise _Bad("queue is empty")
+        self._staged = None
+        events = handler(r)
+        # Only now that the whole row has become events: a state the file gives supersedes an inferred one.
+        for e in events:
+            if type(e) is AgentStateChanged:
+                self._avail_line.pop(e.agent, None)
+        if self._staged is not None:
+            heapq.heappush(self._pending, self._staged)
+            if self._staged[3] is not None:
+                self._avail_line[self._staged[3].agent] = r.n
+        return events
+
+    def _due(self, item: tuple[float, int, WrapupCompleted, AgentStateChanged | None]) -> list[Any]:
+        _, n, done, available = item
+        if available is None or self._avail_line.get(available.agent) != n:
+            return [done]
+        del self._avail_line[available.agent]
+        return [done, available]
+
+    def _agent(self, field: str) -> str | None:
+        """PBX interface -> configured agent id; ``Agent/1001`` -> ``1001``; anything else as it is."""
+        try:
+            return self._agent_ids[field]
+        except KeyError:
+            agent = field.removeprefix("Agent/") or None
+            self._agent_ids[field] = agent
+            return agent
+
+    def _need_agent(self, r: _Row) -> str:
+        if r.agent is None:
+            raise _Bad("agent is empty (NONE)")
+        return r.agent
+
+    def _queue_wrapup_s(self, queue: str) -> float:
+        try:
+            return self._wrapup_s[queue]
+        except KeyError:
+            wrap = self._wrapup_s[queue] = self.config.queue(queue).wrapup_s
+            return wrap
+
+    # -- calls ------------------------------------------------------------------------------------------------
+
+    def _enterqueue(self, r: _Row) -> list[Any]:
+        d = r.data
+        return [
+            CallerJoined(
+                id=r.id + "1",
+                ts=r.ts,
+                source=r.source,
+                queue=r.queue,
+                call_id=r.call_id,
+                caller=_field(d, 1) or None,
+                position=_count(d, 2, "original position"),
+            )
+        ]
+
+    def _connect(self, r: _Row) -> list[Any]:
+        d = r.data
+        events: list[Any] = [
+            CallerAnswered(
+                id=r.id + "1",
+                ts=r.ts,
+                source=r.source,
+                queue=r.queue,
+                call_id=r.call_id,
+                agent=r.agent,
+                wait_s=_seconds(d, 0, "holdtime"),
+                ring_s=_seconds(d, 2, "ringtime"),
+            )
+        ]
+        if r.agent is not None:
+            events.append(self._state(r, "2", "on_call", call=True))
+        return events
+
+    def _complete(self, r: _Row) -> list[Any]:
+        ended = CallCompleted(
+            id=r.id + "1",
+            ts=r.ts,
+            source=r.source,
+            queue=r.queue,
+            call_id=r.call_id,
+            agent=r.agent,
+            talk_s=_seconds(r.data, 1, "talktime", required=True),
+            ended_by="caller" if r.verb == "COMPLETECALLER" else "agent",
+        )
+        return self._after_talk(r, [ended])
+
+    def _transfer(self, r: _Row) -> list[Any]:
+        d = r.data
+        if r.verb == "ATTENDEDTRANSFER":
+            kind = _field(d, 0)
+            # Known destinations take a fixed number of fields; an unknown one: count from the end
+            # (holdtime, talktime, original position are always the last three).
+            i = _ATXFER_DEST_FIELDS.get(kind, len(d) - 3)
+            if i < 1:
+                raise _Bad(f"too few data fields ({len(d)}) for ATTENDEDTRANSFER {kind or '(no kind)'}")
+        else:  # BLINDTRANSFER and pre-12 TRANSFER: exten, context, holdtime, talktime
+            i = 2
+        wait_s = _seconds(d, i, "holdtime")
+        talk_s = _seconds(d, i + 1, "talktime", required=True)
+        answered = CallerAnswered(
+            id=r.id + "1", ts=r.ts, source=r.source, queue=r.queue, call_id=r.call_id, agent=r.agent, wait_s=wait_s
+        )
+        ended = CallCompleted(
+            id=r.id + "2",
+            ts=r.ts,
+            source=r.source,
+            queue=r.queue,
+            call_id=r.call_id,
+            agent=r.agent,
+            talk_s=talk_s,
+            ended_by="transfer",
+        )
+        return self._after_talk(r, [answered, ended])
+
+    def _after_talk(self, r: _Row, events: list[Any]) -> list[Any]:
+        """The agent's side after talk ends: wrap-up for the queue's ``wrapup_s``, then available."""
+        wrap_s = self._queue_wrapup_s(r.queue)
+        k = str(len(events) + 1)
+        if wrap_s <= 0:
+            if r.agent is not None:
+                events.append(self._state(r, k, "available"))
+            return events
+        if r.agent is not None:
+            events.append(self._state(r, k, "wrap_up", call=True))
+        due = r.epoch + wrap_s
+        due_ts = datetime.fromtimestamp(due, _UTC)
+        done = WrapupCompleted(
+            id=r.id + "w",
+            ts=due_ts,
+            source=r.source,
+            queue=r.queue,
+            call_id=r.call_id,
+            agent=r.agent,
+            wrap_s=wrap_s,
+        )
+        available = None
+        if r.agent is not None:
+            available = AgentStateChanged(
+                id=r.id + "a",
+                ts=due_ts,
+                source=r.source,
+                agent=r.agent,
+                state="available",
+                queue=r.queue,
+                call_id=r.call_id,
+            )
+        self._staged = (due, r.n, done, available)
+        return events
+
+    def _abandon(self, r: _Row) -> list[Any]:
+        d = r.data
+        return [
+            CallerAbandoned(
+                id=r.id + "1",
+                ts=r.ts,
+                source=r.source,
+                queue=r.queue,
+                call_id=r.call_id,
+                wait_s=_seconds(d, 2, "waittime"),
+                position=_count(d, 0, "position"),
+            )
+        ]
+
+    def _overflow(self, r: _Row) -> list[Any]:
+        reason, wait_field = _OVERFLOWS[r.verb]
+        return [
+            CallerOverflowed(
+                id=r.id + "1",
+                ts=r.ts,
+                source=r.source,
+                queue=r.queue,
+                call_id=r.call_id,
+                reason=reason,
+                wait_s=_seconds(r.data, wait_field, "waittime"),
+            )
+        ]
+
+    def _ringnoanswer(self, r: _Row) -> list[Any]:
+        return [
+            AgentMissed(
+                id=r.id + "1",
+                ts=r.ts,
+                source=r.source,
+                agent=self._need_agent(r),
+                queue=r.queue,
+                call_id=r.call_id,
+                ring_s=_seconds(r.data, 0, "ringtime ms", scale=1000.0),
+            )
+        ]
+
+    # -- members and agent states -----------------------------------------------------------------------------
+
+    def _state(self, r: _Row, k: str, state: str, reason: str | None = None, call: bool = False) -> AgentStateChanged:
+        return AgentStateChanged(
+            id=r.id + k,
+            ts=r.ts,
+            source=r.source,
+            agent=self._need_agent(r),
+            state=state,
+            reason=reason,
+            queue=r.queue,
+            call_id=r.call_id if call else None,
+        )
+
+    def _addmember(self, r: _Row) -> list[Any]:
+        # queue_log does not say the penalty: 0 until a PENALTY row says otherwise.
+        events: list[Any] = [
+            MemberAdded(id=r.id + "1", ts=r.ts, source=r.source, agent=self._need_agent(r), queue=r.queue, penalty=0)
+        ]
+        if _field(r.data, 0) == "PAUSED":
+            events.append(self._state(r, "2", "paused"))
+        return events
+
+    def _removemember(self, r: _Row) -> list[Any]:
+        return [MemberRemoved(id=r.id + "1", ts=r.ts, source=r.source, agent=self._need_agent(r), queue=r.queue)]
+
+    def _penalty(self, r: _Row) -> list[Any]:
+        penalty = _count(r.data, 0, "penalty", required=True)
+        return [
+            MemberPenalty(
+                id=r.id + "1", ts=r.ts, source=r.source, agent=self._need_agent(r), queue=r.queue, penalty=penalty
+            )
+        ]
+
+    def _pause(self, r: _Row) -> list[Any]:
+        return [self._state(r, "1", "paused", reason=_field(r.data, 0) or None)]
+
+    def _available(self, r: _Row) -> list[Any]:
+        return [self._state(r, "1", "available")]
+
+    def _logoff(self, r: _Row) -> list[Any]:
+        return [self._state(r, "1", "logged_out")]

@@ -1,0 +1,564 @@
+"""The simulated centre: a discrete-event model on its own time axis.
+
+Time inside the model is seconds since ``start`` (milliseconds exact), so nothing depends on the wall clock:
+``advance_to(t)`` runs every scheduled action up to ``t`` and returns the events that happened, in time
+order. Actions live in a heap of ``(time, sequence, action)``; the sequence keeps equal times in the order
+they were scheduled, which with seeded ``random.Random`` streams (one per queue's arrivals, per queue's
+callers and per agent, so a routing change does not reshuffle who calls) makes a run deterministic.
+
+The model's state (callers, agents, call log) is kept apart from its output: every fact leaves through
+``_emit`` as a ``wallboard.events`` model, in the order Asterisk reports it (PROTOCOLS.md), so a protocol
+face (AMI, queue_log) can be written from that stream.
+
+Routing, as chosen here:
+- A free agent takes callers only from the queues where it has its lowest penalty among the queues that
+  have someone waiting; among those, the queue whose first caller has waited longest (FIFO inside a queue).
+- A waiting caller goes to the eligible free agent with the lowest penalty for its queue, then the one
+  available longest (then config order). One agent rings per caller at a time; several callers of a queue
+  may ring agents at once (Asterisk's ``autofill``).
+- A free agent with nobody waiting in its queues calls back the oldest due callback of its queues.
+Pauses requested while an agent is busy take effect when the call (and wrap-up) ends.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from ..config import DAYS, WallboardConfig, expand_days
+from ..events import (
+    AgentMissed,
+    AgentStateChanged,
+    CallbackDone,
+    CallbackRequested,
+    CallCompleted,
+    CallerAbandoned,
+    CallerAnswered,
+    CallerJoined,
+    CallerOverflowed,
+    DialAttempt,
+    Event,
+    MemberAdded,
+    MemberPenalty,
+    MemberRemoved,
+    OutboundCall,
+    WrapupCompleted,
+)
+from .scenarios import Scenario
+
+WAITING = None  # CallRecord.outcome while the caller is still in the queue
+
+
+@dataclass
+class CallRecord:
+    """One queue entry, as the model saw it (for tests and figures; independent of the event stream)."""
+
+    call_id: str
+    queue: str
+    joined: datetime
+    outcome: str | None = WAITING  # answered | abandoned | overflow | callback
+    reason: str | None = None  # overflow reason: timeout | key
+    wait_s: float | None = None
+    agent: str | None = None
+    talk_s: float | None = None
+    wrap_s: float | None = None
+    missed: int = 0  # rings not answered while this caller waited
+    callback: str | None = None  # callback outcome once called back: answered | failed
+
+
+@dataclass
+class _Caller:
+    record: CallRecord
+    t_join: float
+    number: str
+    talk_s: float
+    ringing: str | None = None  # agent being rung for this caller
+    ring_t: float = 0.0
+
+
+@dataclass
+class _Callback:
+    record: CallRecord
+    number: str
+    due: float
+
+
+@dataclass
+class _Agent:
+    id: str
+    order: int
+    skills: dict[str, int]  # queue -> penalty, in the order they were added
+    rng: random.Random
+    state: str = "available"  # available | ringing | on_call | wrap_up | paused | dialing
+    since: float = 0.0  # became available at (longest idle goes first)
+    ready_at: float = 0.0  # not offered calls before this (rest after a missed ring)
+    caller: _Caller | None = None
+    pause_reason: str | None = None
+    pending_pause: tuple[str, float | None] | None = None  # (reason, duration or None = until unpaused)
+    pause_token: int = 0  # a scheduled end of break applies only to the pause it was made for
+
+
+def _q(t: float) -> float:
+    return round(t, 3)  # milliseconds: timestamps and durations then agree exactly
+
+
+def _lognormal(rng: random.Random, mean: float, sigma: float) -> float:
+    return rng.lognormvariate(math.log(mean) - sigma * sigma / 2.0, sigma)
+
+
+class _Hours:
+    """A queue's configured business hours, read in the centre's zone (empty = always open)."""
+
+    def __init__(self, hours: dict[str, str]):
+        self.spans: dict[str, list[tuple[int, int]]] = {}
+        for days, span in hours.items():
+            h1, m1, h2, m2 = (int(x) for x in re.findall(r"\d\d", span))
+            for day in expand_days(days):
+                self.spans.setdefault(day, []).append((h1 * 60 + m1, h2 * 60 + m2))
+
+    def open_at(self, local: datetime) -> bool:
+        if not self.spans:
+            return True
+        minute = local.hour * 60 + local.minute
+        today = DAYS[local.weekday()]
+        yesterday = DAYS[(local.weekday() - 1) % 7]
+        for a, b in self.spans.get(today, ()):
+            if (a <= minute < b) if a < b else minute >= a:
+                return True
+        return any(b <= a and minute < b for a, b in self.spans.get(yesterday, ()))  # overnight span
+
+
+class SimCentre:
+    def __init__(self, config: WallboardConfig, scenario: Scenario, seed: int, start: datetime):
+        if start.tzinfo is None:
+            raise ValueError("SimCentre needs an aware start datetime")
+        self.config = config
+        self.scenario = scenario
+        self.seed = seed
+        self.start = start.astimezone(timezone.utc)
+        self.calls: list[CallRecord] = []
+        self._t = 0.0
+        self._heap: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._seq = 0
+        self._out: list[Event] = []
+        self._n = 0
+        self._channels = 0
+        self._run = int(self.start.timestamp())  # in event ids: runs started at other moments never collide
+        self._tz = config.centre.tz
+        self._queues = [q.name for q in config.queues]
+        self._queue_order = {q: i for i, q in enumerate(self._queues)}
+        self._hours = {q.name: _Hours(q.hours) for q in config.queues}
+        self._wrap = {q.name: q.wrapup_s for q in config.queues}
+        self._waiting: dict[str, list[_Caller]] = {q: [] for q in self._queues}
+        self._callbacks: dict[str, list[_Callback]] = {q: [] for q in self._queues}
+        self._arrival_rng = {q: random.Random(f"{seed}:arrivals:{q}") for q in self._queues}
+        self._caller_rng = {q: random.Random(f"{seed}:callers:{q}") for q in self._queues}
+        self._agents = [
+            _Agent(a.id, i, dict(a.skills), random.Random(f"{seed}:agent:{a.id}"))
+            for i, a in enumerate(config.agents)
+        ]
+        self._by_id = {a.id: a for a in self._agents}
+        for a in self._agents:  # logged in and free at the start
+            for q, p in a.skills.items():
+                self._emit(MemberAdded, agent=a.id, queue=q, penalty=p)
+            self._emit(AgentStateChanged, agent=a.id, state="available")
+        for q in self._queues:
+            if self.scenario.profile(q).calls_per_hour > 0:
+                self._next_arrival(q)
+        for a in self._agents:
+            if scenario.break_every_s > 0:
+                self._at(a.rng.expovariate(1.0 / scenario.break_every_s), self._break_due, a)
+            if scenario.outbound_per_hour > 0:
+                self._at(a.rng.expovariate(scenario.outbound_per_hour / 3600.0), self._outbound_due, a)
+
+    # --- time and output -------------------------------------------------------------------------------
+
+    @property
+    def now(self) -> datetime:
+        return self._ts(self._t)
+
+    def advance_to(self, t: datetime) -> list[Event]:
+        """Run the model up to ``t`` (inclusive) and return the events since the last call, in time order."""
+        target = (t - self.start).total_seconds()
+        while self._heap and self._heap[0][0] <= target:
+            when, _, action, args = heapq.heappop(self._heap)
+            self._t = when
+            action(*args)
+        self._t = max(self._t, target)
+        out, self._out = self._out, []
+        return out
+
+    def _at(self, delay_s: float, action: Callable[..., None], *args: Any) -> None:
+        heapq.heappush(self._heap, (_q(self._t + delay_s), self._seq, action, args))
+        self._seq += 1
+
+    def _ts(self, t: float) -> datetime:
+        return self.start + timedelta(seconds=t)
+
+    def _emit(self, cls: type, **fields: Any) -> None:
+        self._out.append(cls(id=f"sim:{self.seed}:{self._run}:{self._n}", ts=self._ts(self._t), source="sim",
+                             **fields))
+        self._n += 1
+
+    def _uniqueid(self) -> str:
+        """Asterisk-like channel id: epoch second of creation, a running counter."""
+        self._channels += 1
+        return f"{int(self.start.timestamp() + self._t)}.{self._channels}"
+
+    # --- arrivals ---------------------------------------------------------------------------------------
+
+    def _rate_per_hour(self, queue: str) -> float:
+        profile = self.scenario.profile(queue)
+        factor = self.scenario.spike_factor(queue, self._t)
+        local = self.now.astimezone(self._tz)
+        if self.scenario.honour_hours and not self._hours[queue].open_at(local):
+            return 0.0
+        if factor is not None:
+            return profile.calls_per_hour * factor
+        if self.scenario.shape_anchor == "start":
+            hour = self.scenario.shape_start_hour + self._t / 3600.0
+        else:
+            hour = local.hour + local.minute / 60.0 + local.second / 3600.0
+        from .scenarios import day_shape
+
+        return profile.calls_per_hour * day_shape(hour)
+
+    def _next_arrival(self, queue: str) -> None:
+        """Thinning: candidates at the queue's highest possible rate, each kept with rate(t) / highest."""
+        top = self.scenario.profile(queue).calls_per_hour * self.scenario.peak_factor(queue)
+        self._at(self._arrival_rng[queue].expovariate(top / 3600.0), self._arrival, queue, top)
+
+    def _arrival(self, queue: str, top: float) -> None:
+        if self._arrival_rng[queue].random() * top < self._rate_per_hour(queue):
+            self._join(queue, self._draw_caller(queue))
+        self._next_arrival(queue)
+
+    def _draw_caller(self, queue: str) -> dict[str, Any]:
+        rng, p = self._caller_rng[queue], self.scenario.profile(queue)
+        exits = [(rng.expovariate(1.0 / p.patience_mean_s), "abandon"), (p.max_wait_s, "timeout")]
+        u = rng.random()
+        if u < p.key_exit_p:
+            exits.append((rng.uniform(*p.key_after_s), "key"))
+        elif u < p.key_exit_p + p.callback_p:
+            exits.append((rng.uniform(*p.callback_after_s), "callback"))
+        leave_after, how = min(exits)
+        return {
+            "number": f"05{rng.randrange(10**8):08d}",
+            "talk_s": _q(_lognormal(rng, p.talk_mean_s, p.talk_sigma)),
+            "leave_after_s": leave_after,
+            "leave_how": how,
+        }
+
+    def schedule_caller(
+        self,
+        queue: str,
+        at: datetime,
+        *,
+        talk_s: float = 120.0,
+        patience_s: float = math.inf,
+        number: str = "0500000000",
+    ) -> None:
+        """Put a caller of your own in the queue at ``at`` (not before now): talks ``talk_s`` once answered,
+        hangs up after ``patience_s`` of waiting (never, by default). For tests and hand-made scenarios."""
+        if queue not in self._waiting:
+            raise ValueError(f"no queue {queue!r} in the configuration")
+        delay = max(0.0, (at - self.start).total_seconds() - self._t)
+        caller = {"number": number, "talk_s": _q(talk_s), "leave_after_s": patience_s, "leave_how": "abandon"}
+        self._at(delay, self._join, queue, caller)
+
+    def _join(self, queue: str, c: dict[str, Any]) -> None:
+        rec = CallRecord(call_id=self._uniqueid(), queue=queue, joined=self.now)
+        self.calls.append(rec)
+        caller = _Caller(rec, self._t, c["number"], c["talk_s"])
+        self._waiting[queue].append(caller)
+        self._emit(CallerJoined, queue=queue, call_id=rec.call_id, caller=caller.number,
+                   position=len(self._waiting[queue]))
+        if math.isfinite(c["leave_after_s"]):
+            self._at(c["leave_after_s"], self._leave, caller, c["leave_how"])
+        self._dispatch()
+
+    # --- a caller's way out of the queue ----------------------------------------------------------------
+
+    def _leave(self, caller: _Caller, how: str) -> None:
+        rec = caller.record
+        if rec.outcome is not WAITING:
+            return  # answered (or gone) before running out of patience
+        queue = rec.queue
+        position = self._waiting[queue].index(caller) + 1
+        self._waiting[queue].remove(caller)
+        rec.wait_s = _q(self._t - caller.t_join)
+        ids = {"queue": queue, "call_id": rec.call_id}
+        if how == "abandon":
+            rec.outcome = "abandoned"
+            self._emit(CallerAbandoned, wait_s=rec.wait_s, position=position, **ids)
+        elif how == "callback":  # a withdraw: the place is kept among the pending callbacks
+            rec.outcome = "callback"
+            self._emit(CallbackRequested, caller=caller.number, wait_s=rec.wait_s, **ids)
+            lo, hi = self.scenario.callback_delay_s
+            due = _q(self._t + self._caller_rng[queue].uniform(lo, hi))
+            self._callbacks[queue].append(_Callback(rec, caller.number, due))
+            self._at(due - self._t, self._dispatch)
+        else:
+            rec.outcome, rec.reason = "overflow", how
+            self._emit(CallerOverflowed, reason=how, wait_s=rec.wait_s, **ids)
+        if caller.ringing:  # the ring stops with the caller; not the agent's miss
+            agent = self._by_id[caller.ringing]
+            caller.ringing = None
+            agent.caller = None
+            self._free(agent)
+        self._dispatch()
+
+    # --- routing ----------------------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        while True:
+            free = [a for a in self._agents if a.state == "available" and a.ready_at <= self._t]
+            if not free:
+                return
+            heads = {}
+            for q in self._queues:
+                head = next((c for c in self._waiting[q] if c.ringing is None), None)
+                if head is not None:
+                    heads[q] = head
+            wants: dict[str, list[str]] = {}  # agent -> the queues it takes from now (its lowest penalty)
+            for a in free:
+                pens = [(p, q) for q, p in a.skills.items() if q in heads]
+                if pens:
+                    low = min(p for p, _ in pens)
+                    wants[a.id] = [q for p, q in pens if p == low]
+            rung = False
+            for q in sorted(heads, key=lambda q: (heads[q].t_join, self._queue_order[q])):
+                cands = [a for a in free if q in wants.get(a.id, ())]
+                if cands:
+                    self._ring(min(cands, key=lambda a: (a.skills[q], a.since, a.order)), heads[q])
+                    rung = True
+                    break
+            if not rung:
+                break
+        self._dispatch_callbacks()
+
+    def _dispatch_callbacks(self) -> None:
+        for a in sorted(self._agents, key=lambda a: (a.since, a.order)):
+            if a.state != "available" or a.ready_at > self._t:
+                continue
+            due = [
+                (p, cb.record.joined, self._queue_order[q], cb)
+                for q, p in a.skills.items()
+                for cb in self._callbacks.get(q, ())
+                if cb.due <= self._t
+            ]
+            if due:
+                cb = min(due, key=lambda d: d[:3])[3]
+                self._callbacks[cb.record.queue].remove(cb)
+                self._dial(a, cb.number, cb)
+
+    def _ring(self, agent: _Agent, caller: _Caller) -> None:
+        caller.ringing, caller.ring_t = agent.id, self._t
+        agent.caller = caller
+        self._set_state(agent, "ringing", queue=caller.record.queue, call_id=caller.record.call_id)
+        s = self.scenario
+        if agent.rng.random() < s.miss_p:
+            self._at(s.ring_timeout_s, self._ring_timeout, agent, caller)
+        else:
+            self._at(agent.rng.uniform(*s.ring_s), self._answer, agent, caller)
+
+    def _still_ringing(self, agent: _Agent, caller: _Caller) -> bool:
+        return agent.caller is caller and caller.ringing == agent.id and caller.record.outcome is WAITING
+
+    def _ring_timeout(self, agent: _Agent, caller: _Caller) -> None:
+        if not self._still_ringing(agent, caller):
+            return
+        rec = caller.record
+        caller.ringing, agent.caller = None, None
+        rec.missed += 1
+        self._emit(AgentMissed, agent=agent.id, queue=rec.queue, call_id=rec.call_id,
+                   ring_s=_q(self._t - caller.ring_t))
+        agent.ready_at = _q(self._t + self.scenario.retry_s)
+        self._at(self.scenario.retry_s, self._dispatch)
+        self._free(agent)
+
+    def _answer(self, agent: _Agent, caller: _Caller) -> None:
+        if not self._still_ringing(agent, caller):
+            return
+        rec = caller.record
+        self._waiting[rec.queue].remove(caller)
+        caller.ringing = None
+        rec.outcome, rec.agent, rec.wait_s, rec.talk_s = "answered", agent.id, _q(self._t - caller.t_join), caller.talk_s
+        # Asterisk's order: the caller leaves the queue, then the agent connects.
+        self._emit(CallerAnswered, queue=rec.queue, call_id=rec.call_id, agent=agent.id, wait_s=rec.wait_s,
+                   ring_s=_q(self._t - caller.ring_t))
+        self._set_state(agent, "on_call", queue=rec.queue, call_id=rec.call_id)
+        self._at(caller.talk_s, self._hang_up, agent, caller)
+        self._dispatch()
+
+    def _hang_up(self, agent: _Agent, caller: _Caller) -> None:
+        rec = caller.record
+        ended_by = "agent" if agent.rng.random() < self.scenario.agent_hangup_p else "caller"
+        self._emit(CallCompleted, queue=rec.queue, call_id=rec.call_id, agent=agent.id, talk_s=rec.talk_s,
+                   ended_by=ended_by)
+        wrap = self._wrap.get(rec.queue, 0.0)
+        if wrap > 0:
+            self._set_state(agent, "wrap_up", queue=rec.queue, call_id=rec.call_id)
+            self._at(wrap, self._wrap_end, agent, caller)
+        else:
+            agent.caller = None
+            self._free(agent)
+
+    def _wrap_end(self, agent: _Agent, caller: _Caller) -> None:
+        rec = caller.record
+        rec.wrap_s = self._wrap[rec.queue]
+        self._emit(WrapupCompleted, queue=rec.queue, call_id=rec.call_id, agent=agent.id, wrap_s=rec.wrap_s)
+        agent.caller = None
+        self._free(agent)
+
+    def _set_state(self, agent: _Agent, state: str, **fields: Any) -> None:
+        agent.state = state
+        shown = "on_call" if state == "dialing" else state  # a dialling device is in use
+        self._emit(AgentStateChanged, agent=agent.id, state=shown, **fields)
+
+    def _free(self, agent: _Agent) -> None:
+        """The agent's work is done: a pause asked for meanwhile starts now, else the agent is available."""
+        if agent.pending_pause is not None:
+            reason, duration = agent.pending_pause
+            agent.pending_pause = None
+            self._pause_now(agent, reason, duration)
+            return
+        agent.since = self._t
+        self._set_state(agent, "available")
+        self._dispatch()
+
+    # --- breaks and pauses ------------------------------------------------------------------------------
+
+    def _pause_now(self, agent: _Agent, reason: str, duration: float | None) -> None:
+        agent.pause_token += 1
+        agent.pause_reason = reason
+        self._set_state(agent, "paused", reason=reason)
+        if duration is not None:
+            self._at(duration, self._break_end, agent, agent.pause_token)
+
+    def _break_end(self, agent: _Agent, token: int) -> None:
+        if agent.state == "paused" and agent.pause_token == token:
+            agent.pause_reason = None
+            self._free(agent)
+
+    def _pauses_allowed(self, agent: _Agent) -> bool:
+        def paused(a: _Agent) -> bool:
+            return a.state == "paused" or a.pending_pause is not None
+
+        share = self.scenario.max_paused_share
+        if sum(paused(a) for a in self._agents) >= max(1, int(share * len(self._agents))):
+            return False
+        for q in agent.skills:
+            members = [a for a in self._agents if q in a.skills]
+            if sum(paused(a) for a in members) >= max(1, int(share * len(members))):
+                return False
+        return True
+
+    def _break_due(self, agent: _Agent) -> None:
+        s = self.scenario
+        self._at(agent.rng.expovariate(1.0 / s.break_every_s), self._break_due, agent)
+        if agent.state == "paused" or agent.pending_pause is not None or not self._pauses_allowed(agent):
+            return  # the next request comes round later
+        pick = agent.rng.random() * sum(r.weight for r in s.break_reasons)
+        for r in s.break_reasons:
+            pick -= r.weight
+            if pick < 0:
+                break
+        duration = _q(_lognormal(agent.rng, r.mean_s, 0.3))
+        if agent.state == "available":
+            self._pause_now(agent, r.reason, duration)
+        else:
+            agent.pending_pause = (r.reason, duration)
+
+    # --- outbound calls and callbacks -------------------------------------------------------------------
+
+    def _outbound_due(self, agent: _Agent) -> None:
+        self._at(agent.rng.expovariate(self.scenario.outbound_per_hour / 3600.0), self._outbound_due, agent)
+        if agent.state == "available" and agent.ready_at <= self._t:
+            self._dial(agent, f"0{agent.rng.randrange(10**9):09d}", None)
+
+    def _dial(self, agent: _Agent, number: str, callback: _Callback | None) -> None:
+        uid = self._uniqueid()
+        self._emit(DialAttempt, agent=agent.id, call_id=uid, number=number)
+        self._set_state(agent, "dialing", call_id=uid)
+        s = self.scenario
+        answered = agent.rng.random() < s.dial_answer_p
+        self._at(agent.rng.uniform(*s.dial_ring_s), self._dial_end, agent, uid, number, answered, callback)
+
+    def _dial_end(self, agent: _Agent, uid: str, number: str, answered: bool, callback: _Callback | None) -> None:
+        if callback is not None:
+            rec = callback.record
+            rec.callback = "answered" if answered else "failed"
+            self._emit(CallbackDone, queue=rec.queue, call_id=rec.call_id, agent=agent.id, outcome=rec.callback)
+        if not answered:
+            self._free(agent)
+            return
+        self._emit(OutboundCall, agent=agent.id, call_id=uid, number=number)
+        mean = self.scenario.outbound_talk_mean_s if callback is None else self.scenario.profile(rec.queue).talk_mean_s
+        self._at(_lognormal(agent.rng, mean, 0.6), self._free, agent)
+
+    # --- supervisor actions -----------------------------------------------------------------------------
+
+    def _agent(self, agent_id: str) -> _Agent:
+        try:
+            return self._by_id[agent_id]
+        except KeyError:
+            raise ValueError(f"no agent {agent_id!r} in the simulated centre") from None
+
+    def move_agent(self, agent_id: str, queue: str, penalty: int | None = None) -> None:
+        """Make the agent a member of ``queue`` with ``penalty`` (new member: 0 if None; a member: its
+        penalty changes, None keeps it). Routing follows at once."""
+        agent = self._agent(agent_id)
+        if queue not in self._waiting:
+            raise ValueError(f"no queue {queue!r} in the configuration")
+        if queue not in agent.skills:
+            agent.skills[queue] = 0 if penalty is None else penalty
+            self._emit(MemberAdded, agent=agent.id, queue=queue, penalty=agent.skills[queue])
+        elif penalty is not None and penalty != agent.skills[queue]:
+            agent.skills[queue] = penalty
+            self._emit(MemberPenalty, agent=agent.id, queue=queue, penalty=penalty)
+        self._dispatch()
+
+    def remove_member(self, agent_id: str, queue: str) -> None:
+        """Take the agent out of ``queue`` (a ring already under way goes on)."""
+        agent = self._agent(agent_id)
+        if agent.skills.pop(queue, None) is not None:
+            self._emit(MemberRemoved, agent=agent.id, queue=queue)
+            self._dispatch()
+
+    def pause_agent(self, agent_id: str, reason: str = "supervisor") -> None:
+        """Pause until unpaused. A busy agent pauses when the call and its wrap-up end."""
+        agent = self._agent(agent_id)
+        if agent.state == "available":
+            self._pause_now(agent, reason, None)
+        elif agent.state == "paused":
+            self._pause_now(agent, reason, None)  # new reason; no scheduled end any more
+        else:
+            agent.pending_pause = (reason, None)
+
+    def unpause_agent(self, agent_id: str) -> None:
+        agent = self._agent(agent_id)
+        agent.pending_pause = None
+        if agent.state == "paused":
+            agent.pause_reason = None
+            agent.pause_token += 1
+            self._free(agent)
+
+    # --- views for tests and tools ----------------------------------------------------------------------
+
+    def agent_state(self, agent_id: str) -> str:
+        return self._agent(agent_id).state
+
+    def skills(self, agent_id: str) -> dict[str, int]:
+        return dict(self._agent(agent_id).skills)
+
+    def waiting(self, queue: str) -> int:
+        return len(self._waiting[queue])
+
+    def callbacks_pending(self, queue: str) -> int:
+        return len(self._callbacks[queue])

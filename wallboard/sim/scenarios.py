@@ -1,0 +1,189 @@
+"""Scenarios for the simulated centre: the numbers that shape a day, apart from the model that runs them.
+
+A scenario is plain data: per-queue caller profiles (rate, handle time, patience, exits), the day shape,
+overload spikes, agents' habits (rings, breaks, outbound calls, callbacks). ``scenario_by_name`` picks one by
+the name used on the command line: ``normal``, ``spike``, ``demo`` and ``quiet`` (nothing happens on its own;
+tests and hand-scheduled callers).
+
+The rates are tuned on the example centre (config/wallboard.toml: 4 queues, 7 first-choice agents each plus
+a few second-choice ones) to be busy but mostly healthy at the peaks, and clearly breaching in a spike.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Literal
+
+
+@dataclass(frozen=True)
+class QueueProfile:
+    """How callers of one queue behave."""
+
+    calls_per_hour: float  # arrival rate at the top of the day shape
+    talk_mean_s: float  # lognormal talk time: mean ...
+    talk_sigma: float = 0.6  # ... and sigma of its logarithm
+    patience_mean_s: float = 180.0  # exponential patience; a caller who runs out hangs up (abandoned)
+    max_wait_s: float = 300.0  # then the queue sends the caller on (overflow "timeout")
+    key_exit_p: float = 0.02  # share of callers who press a key to leave (overflow "key") ...
+    key_after_s: tuple[float, float] = (15.0, 60.0)  # ... after a wait in this range
+    callback_p: float = 0.25  # share of callers who accept the callback offer (overflow "callback") ...
+    callback_after_s: tuple[float, float] = (45.0, 120.0)  # ... which the queue makes after this wait
+
+
+@dataclass(frozen=True)
+class Spike:
+    """An overload on one queue: from ``at_offset_s`` after the start, for ``duration_s``, callers arrive at
+    ``factor`` times the queue's peak rate (whatever the hour, so a spike is an overload wherever it lands)."""
+
+    queue: str
+    at_offset_s: float
+    duration_s: float
+    factor: float
+
+
+@dataclass(frozen=True)
+class BreakReason:
+    reason: str
+    weight: float
+    mean_s: float  # lognormal duration, sigma 0.3
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    queues: dict[str, QueueProfile] = field(default_factory=dict)
+    default_queue: QueueProfile = QueueProfile(calls_per_hour=30.0, talk_mean_s=200.0)
+    # Day shape: "clock" reads the centre's local time of day; "start" places the shape's
+    # ``shape_start_hour`` at the moment the simulation starts (the demo: busy at once, any time of day).
+    shape_anchor: Literal["clock", "start"] = "clock"
+    shape_start_hour: float = 0.0
+    honour_hours: bool = True  # no arrivals while a queue is closed by its configured hours
+    spikes: tuple[Spike, ...] = ()
+    # Rings: answered after a few seconds; a missed ring lasts the ring timeout, then the agent rests
+    # ``retry_s`` before being offered a call again (Asterisk's ``retry``).
+    ring_s: tuple[float, float] = (2.0, 6.0)
+    miss_p: float = 0.03
+    ring_timeout_s: float = 15.0
+    retry_s: float = 5.0
+    agent_hangup_p: float = 0.3  # share of calls the agent ends (AgentComplete reason)
+    # Breaks: each agent asks for one about every ``break_every_s``; granted while few are paused.
+    break_every_s: float = 6000.0
+    break_reasons: tuple[BreakReason, ...] = (
+        BreakReason("break", 0.7, 600.0),
+        BreakReason("lunch", 0.2, 1800.0),
+        BreakReason("training", 0.1, 1200.0),
+    )
+    max_paused_share: float = 0.25  # of a queue's members, and of the centre (at least one)
+    # Outbound calls an available agent places now and then; callbacks are placed the same way.
+    outbound_per_hour: float = 0.5
+    dial_answer_p: float = 0.7
+    dial_ring_s: tuple[float, float] = (5.0, 25.0)
+    outbound_talk_mean_s: float = 90.0
+    callback_delay_s: tuple[float, float] = (120.0, 600.0)  # earliest call back after the request
+
+    def profile(self, queue: str) -> QueueProfile:
+        return self.queues.get(queue, self.default_queue)
+
+    def spike_factor(self, queue: str, offset_s: float) -> float | None:
+        """The spike factor in force for the queue at this offset from the start, if any."""
+        best = None
+        for s in self.spikes:
+            if s.queue == queue and s.at_offset_s <= offset_s < s.at_offset_s + s.duration_s:
+                best = s.factor if best is None else max(best, s.factor)
+        return best
+
+    def peak_factor(self, queue: str) -> float:
+        """The largest rate multiplier the queue ever sees (for thinning the arrival process)."""
+        return max([1.0] + [s.factor for s in self.spikes if s.queue == queue])
+
+
+def _bump(hour: float, centre: float, width: float) -> float:
+    d = (hour - centre + 12.0) % 24.0 - 12.0  # distance on the 24-hour circle
+    return math.exp(-0.5 * (d / width) ** 2)
+
+
+def _raw_shape(hour: float) -> float:
+    return 0.03 + _bump(hour, 10.5, 1.5) + 0.85 * _bump(hour, 15.0, 1.8)
+
+
+_SHAPE_MAX = max(_raw_shape(h / 60.0) for h in range(24 * 60))
+
+
+def day_shape(hour: float) -> float:
+    """Share (0..1] of the peak arrival rate at a local hour of the day: a quiet night, a morning peak near
+    10:30, a lunch dip and a slightly lower afternoon peak near 15:00."""
+    return _raw_shape(hour % 24.0) / _SHAPE_MAX
+
+
+# The example centre's queues. Per queue the peak load is about 4.5 erlangs on 7 first-choice agents
+# (less breaks), which Erlang C puts near 80 % answered within 20 s at the peaks.
+_EXAMPLE_QUEUES = {
+    "support": QueueProfile(calls_per_hour=62.0, talk_mean_s=210.0, patience_mean_s=180.0, max_wait_s=300.0),
+    "tech": QueueProfile(calls_per_hour=45.0, talk_mean_s=300.0, talk_sigma=0.7, patience_mean_s=240.0,
+                         max_wait_s=420.0),
+    "billing": QueueProfile(calls_per_hour=60.0, talk_mean_s=190.0, patience_mean_s=150.0, max_wait_s=300.0),
+    "sales": QueueProfile(calls_per_hour=70.0, talk_mean_s=170.0, patience_mean_s=120.0, max_wait_s=240.0,
+                          callback_p=0.15),
+}
+
+
+def normal_day() -> Scenario:
+    """An ordinary day on the centre's own clock and business hours."""
+    return Scenario(name="normal", queues=dict(_EXAMPLE_QUEUES))
+
+
+def overload_spike(
+    queue: str = "support", at_offset_s: float = 10 * 3600.0, factor: float = 3.0, duration_s: float = 3600.0
+) -> Scenario:
+    """A normal day with an overload on one queue (by default 10:00-11:00 when started at midnight)."""
+    return replace(normal_day(), name="spike", spikes=(Spike(queue, at_offset_s, duration_s, factor),))
+
+
+def demo(
+    queue: str = "support", at_offset_s: float = 20.0, factor: float = 3.0, duration_s: float = 900.0
+) -> Scenario:
+    """For ``wallboard demo``: open around the clock, the day shape placed so the demo starts at 10:00 of
+    a busy morning whenever it is run, and an overload on one queue within the first minute."""
+    return replace(
+        normal_day(),
+        name="demo",
+        shape_anchor="start",
+        shape_start_hour=10.0,
+        honour_hours=False,
+        spikes=(Spike(queue, at_offset_s, duration_s, factor),),
+    )
+
+
+def quiet() -> Scenario:
+    """Nothing happens on its own: no arrivals, breaks, outbound calls or missed rings. Callers are
+    scheduled by hand (``SimCentre.schedule_caller``); for tests."""
+    quiet_queue = QueueProfile(calls_per_hour=0.0, talk_mean_s=120.0, key_exit_p=0.0, callback_p=0.0)
+    return Scenario(
+        name="quiet",
+        default_queue=quiet_queue,
+        honour_hours=False,
+        miss_p=0.0,
+        break_every_s=0.0,
+        outbound_per_hour=0.0,
+    )
+
+
+SCENARIOS: dict[str, Callable[..., Scenario]] = {
+    "normal": normal_day,
+    "spike": overload_spike,
+    "demo": demo,
+    "quiet": quiet,
+}
+
+
+def scenario_by_name(name: str, queues: list[str] | None = None, **params: Any) -> Scenario:
+    """The named scenario; ``params`` go to its factory. A spike (``spike``, ``demo``) lands on ``support``
+    when the centre has it, else on the first of ``queues`` (the configured queue names)."""
+    try:
+        factory = SCENARIOS[name]
+    except KeyError:
+        raise ValueError(f"no scenario {name!r}; choose one of {', '.join(SCENARIOS)}") from None
+    if name in ("spike", "demo") and "queue" not in params and queues and "support" not in queues:
+        params["queue"] = queues[0]
+    return factory(**params)
