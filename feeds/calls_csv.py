@@ -195,7 +195,7 @@ class CallsCsvFeed:
         self._idx: dict[str, int] = {}
         self._tods: dict[str, int] = {}  # caches: a month repeats its days and times of day
         self._days: dict[str, date] = {}
-        self._epochs: dict[tuple[date, int, int], float] = {}
+        self._day_base: dict[date, float | None] = {}
         self._reset_counters()
 
     def _reset_counters(self) -> None:
@@ -395,17 +395,19 @@ class CallsCsvFeed:
             )
         queue = self._queue(queue_raw)
 
-        epochs = self._epochs
+        day_base = self._day_base
 
         def at(tod_s: int) -> float:
             """Epoch of a time of day of this call: on the day that puts it nearest to vru_entry."""
             delta = tod_s - vru_entry
             shift = 1 if delta < -_HALF_DAY_S else -1 if delta > _HALF_DAY_S else 0
-            key = (day, shift, tod_s)
-            epoch = epochs.get(key)
-            if epoch is None:
-                epoch = epochs[key] = _local_epoch(day + timedelta(days=shift), tod_s, self.tz)
-            return epoch
+            d = day + timedelta(days=shift) if shift else day
+            base = day_base.get(d, 0.5)
+            if base == 0.5:
+                base = day_base[d] = _uniform_day_base(d, self.tz)
+            if base is None:  # a summer-time change that day
+                return _local_epoch(d, tod_s, self.tz)
+            return base + tod_s
 
         call_id = f"{vru_line}-{call_no}"
         src = self._src(line_no)
@@ -551,6 +553,15 @@ def _time_of_day(text: str) -> int | None:
     if h >= 24 or mi >= 60 or s >= 60 or len(parts[1]) != 2 or len(parts[2]) != 2:
         return None
     return h * 3600 + mi * 60 + s
+
+
+def _uniform_day_base(d: date, tz: ZoneInfo) -> float | None:
+    """Epoch of local midnight when the day has one UTC offset throughout; None on a day with a change."""
+    start = datetime.combine(d, time(0), tzinfo=tz)
+    end = datetime.combine(d, time(23, 59, 59), tzinfo=tz)
+    if start.utcoffset() != end.utcoffset():
+        return None
+    return start.timestamp()
 
 
 def _local_epoch(d: date, tod_s: int, tz: ZoneInfo) -> float:

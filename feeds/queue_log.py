@@ -331,7 +331,7 @@ class QueueLogFeed:
             # (holdtime, talktime, original position are always the last three).
             i = _ATXFER_DEST_FIELDS.get(kind, len(d) - 3)
             if i < 1:
-                raise _Bad(f"too few data fields ({len(d)}) for ATTENDEDTRANSFER {kind or '(no kind)'}")
+                raise _Bad(f"destination {kind!r} with {len(d)} data fields: no room for holdtime and talktime")
         else:  # BLINDTRANSFER and pre-12 TRANSFER: exten, context, holdtime, talktime
             i = 2
         wait_s = _seconds(d, i, "holdtime")

@@ -96,6 +96,50 @@ def cmd_snapshot(args) -> int:
     return 0
 
 
+def _feed_options(args) -> dict:
+    options: dict = {}
+    for name in ("mapping", "scenario", "seed", "speed", "follow"):
+        v = getattr(args, name, None)
+        if v is not None:
+            options[name] = v
+    return options
+
+
+def _setup_logging(path: str | None, verbose: bool) -> None:
+    import logging
+
+    level = logging.INFO if verbose else logging.WARNING
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    if path:
+        logging.basicConfig(filename=path, level=level, format=fmt)
+    else:
+        logging.basicConfig(stream=sys.stderr, level=level, format=fmt)
+
+
+def cmd_ingest(args) -> int:
+    from .feed import UnknownFeed, load_feed
+    from .ingest import Ingest
+    from .store import connect
+
+    _setup_logging(args.log, args.verbose)
+    config = _config(args)
+    try:
+        feed = load_feed(args.feed, args.path, config, **_feed_options(args))
+    except UnknownFeed as e:
+        print(f"wallboard: {e}", file=sys.stderr)
+        return 2
+
+    async def main() -> None:
+        client = await connect(config, args.redis)
+        try:
+            await Ingest(client, config, feed).run()
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())
+    return 0
+
+
 def cmd_check_config(args) -> int:
     try:
         cfg = load_config(args.path)
@@ -140,6 +184,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
     common(sp)
     sp.set_defaults(func=cmd_replay)
+
+    sp = sub.add_parser("ingest", help="long-running ingest of a live feed (the lease owner also publishes)")
+    sp.add_argument("--feed", required=True, help="feed name: sim, queue-log, ami, ...")
+    sp.add_argument("path", nargs="?", default=None)
+    sp.add_argument("--scenario", default=None, help="sim: normal, spike, demo")
+    sp.add_argument("--seed", type=int, default=None, help="sim: random seed")
+    sp.add_argument("--speed", type=float, default=None, help="sim: time multiplier")
+    sp.add_argument("--log", default=None, help="log to this file instead of stderr")
+    sp.add_argument("--verbose", action="store_true")
+    common(sp)
+    sp.set_defaults(func=cmd_ingest)
 
     sp = sub.add_parser("snapshot", help="print the current snapshot")
     sp.add_argument("--json", action="store_true")

@@ -54,6 +54,7 @@ from .snapshot import (
     Window,
 )
 from .store import Scripts
+from .thresholds import LevelState, agent_alerts, evaluate_queue
 from .windows import Windows
 
 _INT_COUNTERS = {
@@ -521,6 +522,35 @@ class Engine:
             pause_s=round(secs["paused"], 3),
             pause_s_by_reason={k: round(v, 3) for k, v in by_reason.items()},
         )
+
+    # ---- levels and alerts (the lease owner's job) -------------------------------------------------------
+
+    async def load_levels(self) -> LevelState:
+        return LevelState.from_hash(await self.r.hgetall(self.keys.alerts))
+
+    async def save_levels(self, new: LevelState, old: LevelState) -> None:
+        put, gone = new.diff(old)
+        if not put and not gone:
+            return
+        pipe = self.r.pipeline(transaction=True)
+        if put:
+            pipe.hset(self.keys.alerts, mapping=put)
+        if gone:
+            pipe.hdel(self.keys.alerts, *gone)
+        await pipe.execute()
+
+    def evaluate(self, snap: Snapshot, state: LevelState, now: datetime) -> tuple[Snapshot, LevelState]:
+        """Levels per queue metric (hysteresis on ``now``), alerts, business hours, per-agent alerts."""
+        tz = self.windows.tz
+        for name, q in snap.queues.items():
+            levels, state = evaluate_queue(self.config.queue(name), q, state, now, tz=tz)
+            q.levels = {m: lv for m, lv in levels.items() if m in self.config.queue(name).thresholds or lv == "closed"}
+            q.open = not any(lv == "closed" for lv in levels.values())
+            q.alerts = state.alerts(name)
+        for a in snap.agents.values():
+            if a.since:
+                a.alerts = agent_alerts(a, self.config.agent_alerts, now)
+        return snap, state
 
     async def publish(self, snap: Snapshot) -> Snapshot:
         """Give the snapshot its ``seq`` and publish both parts (summary apart from agent detail)."""

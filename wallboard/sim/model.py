@@ -49,7 +49,7 @@ from ..events import (
     OutboundCall,
     WrapupCompleted,
 )
-from .scenarios import Scenario
+from .scenarios import Scenario, day_shape
 
 WAITING = None  # CallRecord.outcome while the caller is still in the queue
 
@@ -224,8 +224,6 @@ class SimCentre:
             hour = self.scenario.shape_start_hour + self._t / 3600.0
         else:
             hour = local.hour + local.minute / 60.0 + local.second / 3600.0
-        from .scenarios import day_shape
-
         return profile.calls_per_hour * day_shape(hour)
 
     def _next_arrival(self, queue: str) -> None:
@@ -499,7 +497,8 @@ class SimCentre:
             self._free(agent)
             return
         self._emit(OutboundCall, agent=agent.id, call_id=uid, number=number)
-        mean = self.scenario.outbound_talk_mean_s if callback is None else self.scenario.profile(rec.queue).talk_mean_s
+        s = self.scenario
+        mean = s.outbound_talk_mean_s if callback is None else s.profile(callback.record.queue).talk_mean_s
         self._at(_lognormal(agent.rng, mean, 0.6), self._free, agent)
 
     # --- supervisor actions -----------------------------------------------------------------------------

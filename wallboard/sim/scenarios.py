@@ -119,11 +119,11 @@ def day_shape(hour: float) -> float:
 # The example centre's queues. Per queue the peak load is about 4.5 erlangs on 7 first-choice agents
 # (less breaks), which Erlang C puts near 80 % answered within 20 s at the peaks.
 _EXAMPLE_QUEUES = {
-    "support": QueueProfile(calls_per_hour=62.0, talk_mean_s=210.0, patience_mean_s=180.0, max_wait_s=300.0),
-    "tech": QueueProfile(calls_per_hour=45.0, talk_mean_s=300.0, talk_sigma=0.7, patience_mean_s=240.0,
-                         max_wait_s=420.0),
-    "billing": QueueProfile(calls_per_hour=60.0, talk_mean_s=190.0, patience_mean_s=150.0, max_wait_s=300.0),
-    "sales": QueueProfile(calls_per_hour=70.0, talk_mean_s=170.0, patience_mean_s=120.0, max_wait_s=240.0,
+    "support": QueueProfile(calls_per_hour=95.0, talk_mean_s=210.0, patience_mean_s=180.0, max_wait_s=240.0),
+    "tech": QueueProfile(calls_per_hour=72.0, talk_mean_s=300.0, talk_sigma=0.7, patience_mean_s=240.0,
+                         max_wait_s=360.0),
+    "billing": QueueProfile(calls_per_hour=90.0, talk_mean_s=190.0, patience_mean_s=150.0, max_wait_s=240.0),
+    "sales": QueueProfile(calls_per_hour=105.0, talk_mean_s=170.0, patience_mean_s=120.0, max_wait_s=180.0,
                           callback_p=0.15),
 }
 
