@@ -13,7 +13,55 @@ from wallboard.config import load_config
 from wallboard.engine import Engine
 from wallboard.keys import Keys
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+_private_server = None
+
+
+def pytest_configure(config):
+    """Without REDIS_URL the suite starts its own real server (the embedded binary) on a private socket,
+    so `pytest` works on a machine with no Redis; CI points REDIS_URL at its server."""
+    global _private_server
+    if os.environ.get("REDIS_URL") or hasattr(config, "workerinput"):
+        return
+    import shutil
+    import subprocess
+    import tempfile
+    import time
+
+    import redis
+
+    from wallboard.redis_server import binary_path
+
+    root = tempfile.mkdtemp(prefix="wbt", dir="/tmp")
+    sock = f"{root}/redis.sock"
+    subprocess.run([str(binary_path()), "--daemonize", "yes", "--port", "0", "--unixsocket", sock,
+                    "--dir", root, "--save", "", "--appendonly", "no", "--pidfile", f"{root}/pid"],
+                   check=True, capture_output=True)  # fmt: skip
+    for _ in range(200):
+        try:
+            redis.Redis(unix_socket_path=sock).ping()
+            break
+        except (redis.ConnectionError, FileNotFoundError):
+            time.sleep(0.02)
+    os.environ["REDIS_URL"] = f"unix://{sock}"
+    _private_server = (sock, root, shutil)
+
+
+def pytest_unconfigure(config):
+    if _private_server:
+        import redis
+
+        sock, root, shutil = _private_server
+        try:
+            redis.Redis(unix_socket_path=sock).shutdown(nosave=True)
+        except (redis.ConnectionError, OSError):
+            pass
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def redis_url() -> str:
+    return os.environ["REDIS_URL"]
+
+
 T0 = datetime(2026, 11, 23, 9, 0, 0, tzinfo=timezone.utc)
 
 
@@ -23,7 +71,7 @@ def at(seconds: float) -> datetime:
 
 @pytest.fixture
 async def redis_client():
-    client = aredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    client = aredis.Redis.from_url(redis_url(), decode_responses=True)
     yield client
     await client.aclose()
 
