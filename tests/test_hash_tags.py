@@ -512,7 +512,7 @@ async def test_no_script_call_touches_two_hash_tags_at_run_time(make_engine, red
     assert not reader.is_alive(), "MONITOR never showed the end marker"
 
     # the replay did what it should (so the MONITOR trace below is of real work)
-    assert first.applied == 13 and first.duplicates == 0
+    assert first.applied == 15 and first.duplicates == 0
     assert again.applied == 0 and again.duplicates > 0
     assert snap.queues["support"].entered == 2 and snap.queues["billing"].abandoned == 1
     assert snap.agents["1003"].outbound_calls == 1 and snap.agents["1002"].missed == 1
