@@ -44,7 +44,7 @@ import csv
 import os
 import re
 import tomllib
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal
@@ -111,7 +111,10 @@ class Mapping(BaseModel):
 
 # Fields each profile needs (required) and may use (optional).
 _FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "generic": (("call_id", "queue", "joined_at", "wait_s", "outcome"), ("talk_s", "agent", "caller", "overflow_reason")),
+    "generic": (
+        ("call_id", "queue", "joined_at", "wait_s", "outcome"),
+        ("talk_s", "agent", "caller", "overflow_reason"),
+    ),
     "bank": (
         (
             "vru_line", "call_id", "queue", "date", "vru_entry", "vru_exit", "q_start", "q_exit", "q_time",
@@ -191,11 +194,11 @@ class CallsCsvFeed:
         zone = options.get("timezone") or self.mapping.timezone
         self.tz = ZoneInfo(zone) if zone else config.centre.tz
         self._file_tag = Path(self.path).name
-        self.cursor: int = 0
         self._idx: dict[str, int] = {}
         self._tods: dict[str, int] = {}  # caches: a month repeats its days and times of day
         self._days: dict[str, date] = {}
         self._day_base: dict[date, float | None] = {}
+        self._offsets: dict[timedelta | None, timezone] = {}
         self._reset_counters()
 
     def _reset_counters(self) -> None:
@@ -245,9 +248,8 @@ class CallsCsvFeed:
                     continue
                 if ncols is None:  # no header: the first row sets the width
                     ncols = len(row)
-                    self._idx = self._columns(None)
+                    self._idx = self._columns(None, ncols)
                 self.rows += 1
-                self.cursor = line_no
                 if len(row) != ncols:
                     dead.append(self._dead(line_no, f"expected {ncols} columns, found {len(row)}", raw))
                     continue
@@ -255,6 +257,10 @@ class CallsCsvFeed:
                     built.extend(profile(row, line_no))
                 except _Bad as e:
                     dead.append(self._dead(line_no, str(e), raw))
+                except ValidationError as e:  # an event the model refuses: still this row's fault, not a crash
+                    first = e.errors()[0]
+                    where = ".".join(str(x) for x in first["loc"]) or "(event)"
+                    dead.append(self._dead(line_no, f"event field {where}: {first['msg']}", raw))
         built.sort(key=lambda item: (item[0], item[1]))  # stable: equal keys keep file order
         self.events = len(built)
         yield from dead
@@ -265,14 +271,22 @@ class CallsCsvFeed:
         self.dead += 1
         return DeadLetter(f"{self.name}:{self.path}:{line_no}", reason, raw)
 
-    def _columns(self, header: list[str] | None) -> dict[str, int]:
+    def _columns(self, header: list[str] | None, width: int | None = None) -> dict[str, int]:
         idx: dict[str, int] = {}
         names = [h.strip() for h in header] if header is not None else None
+        width = len(names) if names is not None else width or 0
         for field, col in self.mapping.columns.items():
             if isinstance(col, int):
+                if not 0 <= col < width:
+                    raise MappingError(
+                        f"{self.path}: mapping {self.mapping.name!r} wants column {col} for {field}; "
+                        f"the file has {width} columns (0 to {width - 1})"
+                    )
                 idx[field] = col
             elif names is None:
-                raise MappingError(f"mapping {self.mapping.name!r}: column {col!r} is named but the file has no header")
+                raise MappingError(
+                    f"mapping {self.mapping.name!r}: column {col!r} is named but the mapping says there is no header"
+                )
             elif col in names:
                 idx[field] = names.index(col)
             else:
@@ -290,13 +304,21 @@ class CallsCsvFeed:
         return f"{base}:j", f"{base}:a", f"{base}:c"
 
     def _dt(self, epoch: float) -> datetime:
-        return datetime.fromtimestamp(epoch, self.tz)
+        """Local time of the mapping's zone, carried with its fixed UTC offset (+02:00 / +03:00): subtracting
+        two datetimes of one ZoneInfo in Python ignores a summer-time change between them; fixed offsets don't."""
+        local = datetime.fromtimestamp(epoch, self.tz)
+        off = local.utcoffset()
+        fixed = self._offsets.get(off)
+        if fixed is None:
+            fixed = self._offsets[off] = timezone(off)  # type: ignore[arg-type]
+        return local.replace(tzinfo=fixed)
 
-    def _meaning(self, row: list[str], col: str = "outcome") -> Meaning:
-        value = row[self._idx[col]].strip()
+    def _meaning(self, row: list[str]) -> Meaning:
+        value = row[self._idx["outcome"]].strip()
         meaning = self.mapping.outcomes.get(value)
         if meaning is None:
-            raise _Bad(f"column {self._colname(col)!r}: unknown outcome {value!r} (known: {sorted(self.mapping.outcomes)})")
+            known = sorted(self.mapping.outcomes)
+            raise _Bad(f"column {self._colname('outcome')!r}: unknown outcome {value!r} (known: {known})")
         return meaning
 
     def _colname(self, field: str) -> str:

@@ -6,10 +6,12 @@ Each verb's data fields are in PROTOCOLS.md (queue_log section). What this adapt
   gives a ``CallerAnswered`` as well, always before its ``CallCompleted``: a call can end in ATTENDEDTRANSFER
   with no CONNECT row, and the engine counts one answer per queue entry, so after a CONNECT it changes nothing.
 - **Wrap-up.** queue_log has no wrap-up end row, so it is inferred from the queue's ``wrapup_s``: ``wrap_up``
-  at the end of talk, then ``WrapupCompleted`` and ``available`` ``wrapup_s`` later. Those later events wait
-  in a small heap and come out in time order among the later rows. A state the file itself gives for the
-  agent before then (a pause, a new CONNECT, a log-off) is newer news: the inferred ``available`` is dropped
-  (the ``WrapupCompleted`` still comes, so wrap time is counted).
+  at the end of talk, then ``WrapupCompleted`` and ``available`` ``wrapup_s`` later (``available`` at once
+  when ``wrapup_s`` is 0). Those later events wait in a small heap and come out in time order among the later
+  rows. A state the file itself gives for the agent before then (a pause, a new CONNECT, a log-off) is newer
+  news: the inferred ``available`` is dropped (the ``WrapupCompleted`` still comes, so wrap time is counted).
+  An agent paused during the call (a pause stays until UNPAUSE in Asterisk) goes back to ``paused`` with
+  its reason instead of ``available``.
 - **Not counted, not dead letters.** RINGCANCELED (a ring lost to another member or to a caller hang-up is
   not a miss), AGENTDUMP (the caller stays queued; only RINGNOANSWER is a miss), RINGINUSE, SYSCOMPAT,
   QUEUESTART, CONFIGRELOAD and custom rows (DID, INFO, ...): counted in ``ignored`` by verb.
@@ -179,9 +181,11 @@ class QueueLogFeed:
         """Events and dead letters in file order (inferred wrap-up ends in time order among them)."""
         self.ignored = Counter()
         self.cursor = (0, 0)
-        # Inferred end of wrap-up: (due epoch, line, WrapupCompleted, available or None); the line breaks ties.
+        # Inferred end of wrap-up: (due epoch, line, WrapupCompleted, the state after it or None); the line
+        # breaks ties.
         self._pending: list[tuple[float, int, WrapupCompleted, AgentStateChanged | None]] = []
-        self._avail_line: dict[str, int] = {}  # agent -> line whose inferred `available` is still wanted
+        self._return_line: dict[str, int] = {}  # agent -> line whose inferred state after wrap-up still holds
+        self._paused: dict[str, str | None] = {}  # agent -> pause reason, while paused
         self._staged: tuple[float, int, WrapupCompleted, AgentStateChanged | None] | None = None
         self._agent_ids: dict[str, str | None] = {"NONE": None, "": None, **self.config.agent_by_interface()}
         pending = self._pending
@@ -241,19 +245,23 @@ class QueueLogFeed:
         # Only now that the whole row has become events: a state the file gives supersedes an inferred one.
         for e in events:
             if type(e) is AgentStateChanged:
-                self._avail_line.pop(e.agent, None)
+                self._return_line.pop(e.agent, None)
+                if e.state == "paused":
+                    self._paused[e.agent] = e.reason
+                elif e.state == "available" or e.state == "logged_out":
+                    self._paused.pop(e.agent, None)
         if self._staged is not None:
             heapq.heappush(self._pending, self._staged)
             if self._staged[3] is not None:
-                self._avail_line[self._staged[3].agent] = r.n
+                self._return_line[self._staged[3].agent] = r.n
         return events
 
     def _due(self, item: tuple[float, int, WrapupCompleted, AgentStateChanged | None]) -> list[Any]:
-        _, n, done, available = item
-        if available is None or self._avail_line.get(available.agent) != n:
+        _, n, done, after = item
+        if after is None or self._return_line.get(after.agent) != n:
             return [done]
-        del self._avail_line[available.agent]
-        return [done, available]
+        del self._return_line[after.agent]
+        return [done, after]
 
     def _agent(self, field: str) -> str | None:
         """PBX interface -> configured agent id; ``Agent/1001`` -> ``1001``; anything else as it is."""
@@ -352,12 +360,16 @@ class QueueLogFeed:
         return self._after_talk(r, [answered, ended])
 
     def _after_talk(self, r: _Row, events: list[Any]) -> list[Any]:
-        """The agent's side after talk ends: wrap-up for the queue's ``wrapup_s``, then available."""
+        """The agent's side after talk ends: wrap-up for the queue's ``wrapup_s``, then available (or paused)."""
         wrap_s = self._queue_wrapup_s(r.queue)
         k = str(len(events) + 1)
+        if r.agent in self._paused:
+            after, reason = "paused", self._paused[r.agent]
+        else:
+            after, reason = "available", None
         if wrap_s <= 0:
             if r.agent is not None:
-                events.append(self._state(r, k, "available"))
+                events.append(self._state(r, k, after, reason=reason, call=True))
             return events
         if r.agent is not None:
             events.append(self._state(r, k, "wrap_up", call=True))
@@ -372,18 +384,19 @@ class QueueLogFeed:
             agent=r.agent,
             wrap_s=wrap_s,
         )
-        available = None
+        back = None
         if r.agent is not None:
-            available = AgentStateChanged(
+            back = AgentStateChanged(
                 id=r.id + "a",
                 ts=due_ts,
                 source=r.source,
                 agent=r.agent,
-                state="available",
+                state=after,
+                reason=reason,
                 queue=r.queue,
                 call_id=r.call_id,
             )
-        self._staged = (due, r.n, done, available)
+        self._staged = (due, r.n, done, back)
         return events
 
     def _abandon(self, r: _Row) -> list[Any]:

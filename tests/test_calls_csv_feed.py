@@ -257,7 +257,7 @@ def test_daylight_saving_days(tmp_path):
     c2 = by[("AA0101-2", "call_completed")]
     assert j2.ts == datetime(1999, 4, 1, 23, 59, 50, tzinfo=timezone.utc)  # 01:59:50 +02:00
     assert a2.ts == datetime(1999, 4, 2, 0, 0, 10, tzinfo=timezone.utc)  # 03:00:10 +03:00
-    assert a2.ts - j2.ts == timedelta(seconds=20) and a2.wait_s == 20.0
+    assert a2.ts - j2.ts == timedelta(seconds=20) and a2.wait_s == 20.0  # fixed offsets: real elapsed time
     assert a2.ts.utcoffset() == timedelta(hours=3) and (a2.ts.hour, a2.ts.minute, a2.ts.second) == (3, 0, 10)
     assert c2.ts == datetime(1999, 4, 2, 3, 1, 10, tzinfo=IDT)
     j3 = by[("AA0101-3", "caller_joined")]

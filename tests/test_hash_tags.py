@@ -467,6 +467,7 @@ def _events() -> list:
     ]
 
 
+KEYLESS = {"TIME", "PING", "ECHO"}
 EXPECTED_TAGS = {"q:support", "q:tech", "q:billing", "a:1001", "a:1002", "a:1003"}
 
 
@@ -549,7 +550,7 @@ async def test_no_script_call_touches_two_hash_tags_at_run_time(make_engine, red
         pipe = sync.pipeline(transaction=False)
         flat = [c for g in mine for c in g["cmds"]]
         for c in flat:
-            pipe.execute_command("COMMAND", "GETKEYS", *c)
+            pipe.command_getkeys(*c)
         answers = pipe.execute(raise_on_error=False)
     finally:
         sync.close()
@@ -568,8 +569,8 @@ async def test_no_script_call_touches_two_hash_tags_at_run_time(make_engine, red
         assert g["cmds"], f"script on {base} ran no command"
         for cmd in g["cmds"]:
             keys = next(key_lists)
-            if isinstance(keys, Exception):
-                assert "no key arguments" in str(keys).lower(), (cmd, keys)
+            if isinstance(keys, Exception):  # only a command that takes no key may have none
+                assert cmd[0].upper() in KEYLESS, (cmd, keys)
                 keys = []
             for k in keys:
                 touched += 1

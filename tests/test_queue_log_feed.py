@@ -348,6 +348,49 @@ def test_second_call_wrapup_replaces_the_first(tmp_path):
     ]
 
 
+def test_paused_during_the_call_goes_back_to_paused_after_wrapup(tmp_path):
+    # A supervisor pauses the agent mid-call; Asterisk keeps the pause, so wrap-up ends in 'paused', not 'available'.
+    items, _ = read(
+        tmp_path,
+        rows(
+            "10|c1|support|PJSIP/1001|CONNECT|10|u1|2",
+            "30|NONE|support|PJSIP/1001|PAUSE|meeting",
+            "100|c1|support|PJSIP/1001|COMPLETECALLER|10|90|1",
+            "101|c2|nowrap|PJSIP/1002|CONNECT|1|u2|1",
+            "102|NONE|nowrap|PJSIP/1002|PAUSE|",
+            "103|c2|nowrap|PJSIP/1002|COMPLETEAGENT|1|2|1",
+        ),
+    )
+    assert summary(items) == [
+        ("ql:1:1", "caller_answered", 10, None),
+        ("ql:1:2", "agent_state", 10, "on_call"),
+        ("ql:2:1", "agent_state", 30, "paused"),
+        ("ql:3:1", "call_completed", 100, None),
+        ("ql:3:2", "agent_state", 100, "wrap_up"),
+        ("ql:4:1", "caller_answered", 101, None),
+        ("ql:4:2", "agent_state", 101, "on_call"),
+        ("ql:5:1", "agent_state", 102, "paused"),
+        ("ql:6:1", "call_completed", 103, None),
+        ("ql:6:2", "agent_state", 103, "paused"),  # no wrap-up in this queue: back to paused at once
+        ("ql:3:w", "wrapup_completed", 115, None),
+        ("ql:3:a", "agent_state", 115, "paused"),
+    ]
+    assert (items[-1].agent, items[-1].reason) == ("1001", "meeting")
+    assert (items[9].agent, items[9].reason) == ("1002", None)
+
+
+def test_unpaused_during_the_call_is_available_after_wrapup(tmp_path):
+    items, _ = read(
+        tmp_path,
+        rows(
+            "5|NONE|NONE|PJSIP/1001|PAUSEALL|",
+            "30|NONE|NONE|PJSIP/1001|UNPAUSEALL|",
+            "100|c1|support|PJSIP/1001|COMPLETECALLER|10|90|1",
+        ),
+    )
+    assert summary(items)[-1] == ("ql:3:a", "agent_state", 115, "available")
+
+
 def test_pending_wrapups_flush_at_end_of_file_in_time_order(tmp_path):
     items, _ = read(
         tmp_path,

@@ -140,6 +140,53 @@ def cmd_ingest(args) -> int:
     return 0
 
 
+def demo_config_path() -> Path:
+    from importlib.resources import files
+
+    return Path(str(files("wallboard").joinpath("data", "demo.toml")))
+
+
+def cmd_demo(args) -> int:
+    """Embedded Redis + the simulated centre + ingest (a child process) + the desk UI, in one command."""
+    import os
+    import signal
+    import subprocess
+
+    from .redis_server import state_dir
+    from .replay import drop_namespace_sync
+    from .store import connect_sync, resolve_url
+
+    args.config = args.config or str(demo_config_path())
+    config = _config(args)
+    redis_url = resolve_url(config, args.redis)  # starts the shared embedded server when needed
+    client = connect_sync(config, redis_url)
+    # a fresh demo every time: the simulated centre starts its day now
+    drop_namespace_sync(client, config.redis.prefix)
+    client.close()
+    log_dir = state_dir()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / "demo-ingest.log"
+    cmd = [sys.executable, "-m", "wallboard.cli", "ingest", "--feed", "sim", "--scenario", args.scenario,
+           "--seed", str(args.seed), "--config", args.config, "--redis", redis_url,
+           "--prefix", config.redis.prefix, "--log", str(log), "--verbose"]  # fmt: skip
+    child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)  # fmt: skip
+    try:
+        from .ui.app import build_desk_app
+
+        app = build_desk_app(config, redis_url=redis_url, user=args.user or os.environ.get("USER") or "demo")
+        app.run()
+    finally:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+    return 0
+
+
 def cmd_check_config(args) -> int:
     try:
         cfg = load_config(args.path)
@@ -195,6 +242,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--verbose", action="store_true")
     common(sp)
     sp.set_defaults(func=cmd_ingest)
+
+    sp = sub.add_parser("demo", help="a simulated centre, live, on the desk UI (embedded Redis)")
+    sp.add_argument("--scenario", default="demo", help="sim scenario: demo, normal, spike")
+    sp.add_argument("--seed", type=int, default=1)
+    sp.add_argument("--user", default=None, help="your name on acknowledgements")
+    common(sp)
+    sp.set_defaults(func=cmd_demo)
 
     sp = sub.add_parser("snapshot", help="print the current snapshot")
     sp.add_argument("--json", action="store_true")

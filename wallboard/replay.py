@@ -87,3 +87,16 @@ async def _drop_namespace(client, prefix: str) -> None:
             batch.clear()
     if batch:
         await client.unlink(*batch)
+
+
+def drop_namespace_sync(client, prefix: str) -> int:
+    """Delete every key of a namespace (sync client); returns how many."""
+    n, batch = 0, []
+    for key in client.scan_iter(match=f"{prefix}:*", count=2000):
+        batch.append(key)
+        if len(batch) >= 2000:
+            n += client.unlink(*batch)
+            batch.clear()
+    if batch:
+        n += client.unlink(*batch)
+    return n
