@@ -34,8 +34,11 @@ Rows are not in time order, so ``read()`` reads the whole file, builds every eve
 order within the call) with a stable sort, and yields them; the dead letters (malformed rows: wrong column
 count, unparsable time or number, unknown outcome) come first, in file order, each naming its column.
 Event ids are stable for the same file: ``csv:{file name}:{line}:j`` (join), ``:a`` (answer or leave),
-``:c`` (completion). After ``read()`` the feed carries its counters: ``rows``, ``offered``, ``answered``,
-``abandoned``, ``overflowed``, ``not_offered``, ``phantom``, ``dead``.
+``:c`` (completion); the file name keeps two months' line 812 apart. Times are made aware with the
+mapping's zone (``timezone=`` overrides it; no zone at all = the centre's) and carried with their fixed UTC
+offset, so that subtracting two event times gives the real elapsed time across a summer-time change.
+After ``read()`` the feed carries its counters: ``rows`` (data rows, header and blank lines excluded) =
+``offered`` (= ``answered`` + ``abandoned`` + ``overflowed``) + ``not_offered`` + ``phantom`` + ``dead``.
 """
 
 from __future__ import annotations
@@ -431,72 +434,30 @@ class CallsCsvFeed:
                 return _local_epoch(d, tod_s, self.tz)
             return base + tod_s
 
-        call_id = f"{vru_line}-{call_no}"
         src = self._src(line_no)
         jid, aid, cid = self._ids(line_no)
+        common = {"source": src, "queue": queue, "call_id": f"{vru_line}-{call_no}"}
         if queued:
-            join_e = at(q_start)
-            wait = float(q_time)
+            join_e, wait = at(q_start), float(q_time)
         else:  # served straight from the voice menu
-            join_e = at(vru_exit)
-            wait = 0.0
+            join_e, wait = at(vru_exit), 0.0
         leave_e = join_e + wait
-        out: list[tuple[float, int, Any]] = [
-            (join_e, JOIN, CallerJoined(id=jid, ts=self._dt(join_e), source=src, queue=queue, call_id=call_id))
-        ]
-        self._count(meaning)
+        out: list[tuple[float, int, Any]] = [(join_e, JOIN, CallerJoined(id=jid, ts=self._dt(join_e), **common))]
         if meaning == "answered":
             agent = self._agent(server)
-            out.append(
-                (
-                    leave_e,
-                    LEAVE,
-                    CallerAnswered(
-                        id=aid, ts=self._dt(leave_e), source=src, queue=queue, call_id=call_id, agent=agent, wait_s=wait
-                    ),
-                )
-            )
+            answered = CallerAnswered(id=aid, ts=self._dt(leave_e), agent=agent, wait_s=wait, **common)
+            out.append((leave_e, LEAVE, answered))
             if served:
                 end_e = max(at(ser_exit), leave_e)  # service may start (and end) before the recorded answer
-                out.append(
-                    (
-                        end_e,
-                        COMPLETE,
-                        CallCompleted(
-                            id=cid,
-                            ts=self._dt(end_e),
-                            source=src,
-                            queue=queue,
-                            call_id=call_id,
-                            agent=agent,
-                            talk_s=float(ser_time),
-                        ),
-                    )
-                )
+                done = CallCompleted(id=cid, ts=self._dt(end_e), agent=agent, talk_s=float(ser_time), **common)
+                out.append((end_e, COMPLETE, done))
         elif meaning == "abandoned":
-            out.append(
-                (
-                    leave_e,
-                    LEAVE,
-                    CallerAbandoned(id=aid, ts=self._dt(leave_e), source=src, queue=queue, call_id=call_id, wait_s=wait),
-                )
-            )
+            out.append((leave_e, LEAVE, CallerAbandoned(id=aid, ts=self._dt(leave_e), wait_s=wait, **common)))
         else:
-            out.append(
-                (
-                    leave_e,
-                    LEAVE,
-                    CallerOverflowed(
-                        id=aid,
-                        ts=self._dt(leave_e),
-                        source=src,
-                        queue=queue,
-                        call_id=call_id,
-                        reason=self.mapping.overflow_reason,
-                        wait_s=wait,
-                    ),
-                )
-            )
+            reason = self.mapping.overflow_reason
+            left = CallerOverflowed(id=aid, ts=self._dt(leave_e), reason=reason, wait_s=wait, **common)
+            out.append((leave_e, LEAVE, left))
+        self._count(meaning)
         return out
 
     # -- the generic profile --------------------------------------------------------------------------
@@ -538,7 +499,8 @@ class CallsCsvFeed:
             (join_e, JOIN, CallerJoined(id=jid, ts=self._dt(join_e), caller=opt("caller"), **common))
         ]
         if meaning == "answered":
-            out.append((leave_e, LEAVE, CallerAnswered(id=aid, ts=self._dt(leave_e), agent=agent, wait_s=wait, **common)))
+            answered = CallerAnswered(id=aid, ts=self._dt(leave_e), agent=agent, wait_s=wait, **common)
+            out.append((leave_e, LEAVE, answered))
             if talk is not None:
                 end_e = leave_e + talk
                 out.append(

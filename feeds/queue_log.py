@@ -51,6 +51,7 @@ from wallboard.events import (
 from wallboard.feed import DeadLetter
 
 _UTC = timezone.utc
+_MAX_EPOCH = 253402300800.0  # 10000-01-01: datetime's limit
 
 # Rows about one queue call: they need a call id and a queue.
 _CALL_VERBS = frozenset(
@@ -85,11 +86,11 @@ class _Bad(Exception):
 class _Row:
     __slots__ = ("n", "id", "epoch", "ts", "source", "verb", "call_id", "queue", "agent", "data")
 
-    def __init__(self, n: int, epoch: float, ts: datetime, source: str, parts: list[str], agent: str | None):
+    def __init__(self, n: int, epoch: float, source: str, parts: list[str], agent: str | None):
         self.n = n
         self.id = f"ql:{n}:"
         self.epoch = epoch
-        self.ts = ts
+        self.ts = datetime.fromtimestamp(epoch, _UTC)
         self.source = source
         self.verb = parts[4]
         callid, queue = parts[1], parts[2]
@@ -188,7 +189,7 @@ class QueueLogFeed:
         self._paused: dict[str, str | None] = {}  # agent -> pause reason, while paused
         self._staged: tuple[float, int, WrapupCompleted, AgentStateChanged | None] | None = None
         self._agent_ids: dict[str, str | None] = {"NONE": None, "": None, **self.config.agent_by_interface()}
-        pending = self._pending
+        pending, handlers, ignored = self._pending, self._handlers, self.ignored
         prefix = f"queue-log:{self.path}:"
         offset = 0
         with open(self.path, "rb") as f:  # bytes, so the cursor is a byte offset a reader can seek to
@@ -204,17 +205,20 @@ class QueueLogFeed:
                     continue
                 try:
                     epoch = float(parts[0])
-                    if not 0 <= epoch < math.inf:
-                        raise ValueError
-                    ts = datetime.fromtimestamp(epoch, _UTC)
-                except (ValueError, OverflowError, OSError):
+                except ValueError:
+                    epoch = math.nan
+                if not 0 <= epoch < _MAX_EPOCH:  # also nan
                     yield DeadLetter(prefix + str(n), f"epoch is not a valid time: {parts[0]!r}", line)
                     continue
                 while pending and pending[0][0] <= epoch:
                     yield from self._due(heapq.heappop(pending))
                 verb = parts[4]
+                handler = handlers.get(verb)
+                if handler is None:
+                    ignored[verb] += 1
+                    continue
                 try:
-                    events = self._row(_Row(n, epoch, ts, prefix + str(n), parts, self._agent(parts[3])))
+                    events = self._row(handler, _Row(n, epoch, prefix + str(n), parts, self._agent(parts[3])))
                 except _Bad as e:
                     yield DeadLetter(prefix + str(n), f"{verb}: {e}", line)
                     continue
@@ -227,12 +231,8 @@ class QueueLogFeed:
         while pending:
             yield from self._due(heapq.heappop(pending))
 
-    def _row(self, r: _Row) -> list[Any]:
+    def _row(self, handler: Callable[[_Row], list[Any]], r: _Row) -> list[Any]:
         verb = r.verb
-        handler = self._handlers.get(verb)
-        if handler is None:
-            self.ignored[verb] += 1
-            return []
         if verb in _CALL_VERBS:
             if r.call_id is None:
                 raise _Bad("call id is empty")

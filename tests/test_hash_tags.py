@@ -41,7 +41,12 @@ from wallboard.events import (
 )
 from wallboard.store import SCRIPT_NAMES, Scripts
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def redis_url() -> str:
+    """The test server (conftest starts a private one when REDIS_URL is unset)."""
+    return os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
 LUA_DIR = Path(wallboard.__file__).parent / "lua"
 LUA_FILES = sorted(LUA_DIR.glob("*.lua"))
 
@@ -478,7 +483,7 @@ async def test_no_script_call_touches_two_hash_tags_at_run_time(make_engine, red
 
     engine = await make_engine(engine={"batch_size": 4})  # small batches: several script calls per slot
     sentinel = f"wbtest-monitor-end-{uuid.uuid4().hex}"
-    mon_client = redis.Redis.from_url(REDIS_URL, decode_responses=True, socket_timeout=60)
+    mon_client = redis.Redis.from_url(redis_url(), decode_responses=True, socket_timeout=60)
     monitor = mon_client.monitor()
     monitor.__enter__()  # MONITOR is on once this returns
     lines: list[str] = []
@@ -545,7 +550,7 @@ async def test_no_script_call_touches_two_hash_tags_at_run_time(make_engine, red
     assert {g["call"][0].upper() for g in mine} == {"EVALSHA"}
 
     # which arguments of each script command are keys: asked of the server itself (COMMAND GETKEYS)
-    sync = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    sync = redis.Redis.from_url(redis_url(), decode_responses=True)
     try:
         pipe = sync.pipeline(transaction=False)
         flat = [c for g in mine for c in g["cmds"]]

@@ -608,7 +608,7 @@ def test_sample_day_events_come_in_time_order(sample_items):
 
 
 def test_sample_day_calls_follow_asterisk_row_order():
-    """Per call: DID?, ENTERQUEUE, RINGNOANSWER*, then one ending: CONNECT + COMPLETE*/transfer, a transfer
+    """Per call: DID?, ENTERQUEUE, failed rings (RINGNOANSWER, AGENTDUMP)*, then one ending: CONNECT + COMPLETE*/transfer, a transfer
     alone (the no-CONNECT case, once), RINGCANCELED* + ABANDON, or an EXIT*/WITHDRAW."""
     calls: dict[str, list[str]] = defaultdict(list)
     epochs = []
@@ -628,7 +628,7 @@ def test_sample_day_calls_follow_asterisk_row_order():
             verbs = verbs[1:]
         assert verbs[0] == "ENTERQUEUE", (call_id, verbs)
         rest = verbs[1:]
-        while rest and rest[0] == "RINGNOANSWER":
+        while rest and rest[0] in ("RINGNOANSWER", "AGENTDUMP"):
             rest = rest[1:]
         if rest[0] == "CONNECT":
             assert len(rest) == 2 and rest[1] in ends, (call_id, verbs)

@@ -16,6 +16,7 @@ from .feed import DeadLetter
 from .keys import Keys
 from .snapshot import Snapshot
 from .store import connect
+from .thresholds import LevelState
 
 CHUNK = 5000  # events per apply() round (each queue's share goes in scripts of batch_size events)
 
@@ -69,7 +70,10 @@ async def replay(
                 await flush()
         await flush()
         end = (datetime.fromtimestamp(last, timezone.utc) if last is not None else datetime.now(timezone.utc))
-        snap = await engine.build_snapshot(end + timedelta(seconds=1))
+        now = end + timedelta(seconds=1)
+        snap = await engine.build_snapshot(now)
+        # levels at the end of input (no hysteresis history in a one-shot replay: one tick at the end)
+        snap, _ = engine.evaluate(snap, LevelState(), now)
         snap = await engine.publish(snap)
         return snap, stats
     finally:

@@ -22,12 +22,13 @@ end
 local function bump(e, field, by)
   local wk = base .. ':w:' .. e.win
   local mk = base .. ':m:' .. e.min
-  if math.floor(by) == by then
-    redis.call('HINCRBY', wk, field, by)
-    redis.call('HINCRBY', mk, field, by)
-  else
+  -- sums of seconds are floats (AMI waits have microseconds); counts stay integers
+  if string.sub(field, -2) == '_s' then
     redis.call('HINCRBYFLOAT', wk, field, by)
     redis.call('HINCRBYFLOAT', mk, field, by)
+  else
+    redis.call('HINCRBY', wk, field, by)
+    redis.call('HINCRBY', mk, field, by)
   end
   expire_set[wk] = true
   expire_set[mk] = true

@@ -25,12 +25,11 @@ from __future__ import annotations
 import heapq
 import math
 import random
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from ..config import DAYS, WallboardConfig, expand_days
+from ..config import WallboardConfig
 from ..events import (
     AgentMissed,
     AgentStateChanged,
@@ -49,6 +48,7 @@ from ..events import (
     OutboundCall,
     WrapupCompleted,
 )
+from ..thresholds import is_open
 from .scenarios import Scenario, day_shape
 
 WAITING = None  # CallRecord.outcome while the caller is still in the queue
@@ -111,28 +111,6 @@ def _lognormal(rng: random.Random, mean: float, sigma: float) -> float:
     return rng.lognormvariate(math.log(mean) - sigma * sigma / 2.0, sigma)
 
 
-class _Hours:
-    """A queue's configured business hours, read in the centre's zone (empty = always open)."""
-
-    def __init__(self, hours: dict[str, str]):
-        self.spans: dict[str, list[tuple[int, int]]] = {}
-        for days, span in hours.items():
-            h1, m1, h2, m2 = (int(x) for x in re.findall(r"\d\d", span))
-            for day in expand_days(days):
-                self.spans.setdefault(day, []).append((h1 * 60 + m1, h2 * 60 + m2))
-
-    def open_at(self, local: datetime) -> bool:
-        if not self.spans:
-            return True
-        minute = local.hour * 60 + local.minute
-        today = DAYS[local.weekday()]
-        yesterday = DAYS[(local.weekday() - 1) % 7]
-        for a, b in self.spans.get(today, ()):
-            if (a <= minute < b) if a < b else minute >= a:
-                return True
-        return any(b <= a and minute < b for a, b in self.spans.get(yesterday, ()))  # overnight span
-
-
 class SimCentre:
     def __init__(self, config: WallboardConfig, scenario: Scenario, seed: int, start: datetime):
         if start.tzinfo is None:
@@ -152,7 +130,7 @@ class SimCentre:
         self._tz = config.centre.tz
         self._queues = [q.name for q in config.queues]
         self._queue_order = {q: i for i, q in enumerate(self._queues)}
-        self._hours = {q.name: _Hours(q.hours) for q in config.queues}
+        self._queue_cfg = {q.name: q for q in config.queues}
         self._wrap = {q.name: q.wrapup_s for q in config.queues}
         self._waiting: dict[str, list[_Caller]] = {q: [] for q in self._queues}
         self._callbacks: dict[str, list[_Callback]] = {q: [] for q in self._queues}
@@ -216,7 +194,7 @@ class SimCentre:
         profile = self.scenario.profile(queue)
         factor = self.scenario.spike_factor(queue, self._t)
         local = self.now.astimezone(self._tz)
-        if self.scenario.honour_hours and not self._hours[queue].open_at(local):
+        if self.scenario.honour_hours and not is_open(self._queue_cfg[queue], local, self._tz):
             return 0.0
         if factor is not None:
             return profile.calls_per_hour * factor
@@ -315,14 +293,16 @@ class SimCentre:
 
     def _dispatch(self) -> None:
         while True:
-            free = [a for a in self._agents if a.state == "available" and a.ready_at <= self._t]
-            if not free:
-                return
             heads = {}
             for q in self._queues:
                 head = next((c for c in self._waiting[q] if c.ringing is None), None)
                 if head is not None:
                     heads[q] = head
+            if not heads:
+                break
+            free = [a for a in self._agents if a.state == "available" and a.ready_at <= self._t]
+            if not free:
+                return
             wants: dict[str, list[str]] = {}  # agent -> the queues it takes from now (its lowest penalty)
             for a in free:
                 pens = [(p, q) for q, p in a.skills.items() if q in heads]
@@ -341,6 +321,8 @@ class SimCentre:
         self._dispatch_callbacks()
 
     def _dispatch_callbacks(self) -> None:
+        if not any(cb.due <= self._t for cbs in self._callbacks.values() for cb in cbs):
+            return
         for a in sorted(self._agents, key=lambda a: (a.since, a.order)):
             if a.state != "available" or a.ready_at > self._t:
                 continue
@@ -386,7 +368,8 @@ class SimCentre:
         rec = caller.record
         self._waiting[rec.queue].remove(caller)
         caller.ringing = None
-        rec.outcome, rec.agent, rec.wait_s, rec.talk_s = "answered", agent.id, _q(self._t - caller.t_join), caller.talk_s
+        rec.outcome, rec.agent, rec.talk_s = "answered", agent.id, caller.talk_s
+        rec.wait_s = _q(self._t - caller.t_join)
         # Asterisk's order: the caller leaves the queue, then the agent connects.
         self._emit(CallerAnswered, queue=rec.queue, call_id=rec.call_id, agent=agent.id, wait_s=rec.wait_s,
                    ring_s=_q(self._t - caller.ring_t))
@@ -533,10 +516,8 @@ class SimCentre:
     def pause_agent(self, agent_id: str, reason: str = "supervisor") -> None:
         """Pause until unpaused. A busy agent pauses when the call and its wrap-up end."""
         agent = self._agent(agent_id)
-        if agent.state == "available":
+        if agent.state in ("available", "paused"):  # paused already: the new reason, and no scheduled end
             self._pause_now(agent, reason, None)
-        elif agent.state == "paused":
-            self._pause_now(agent, reason, None)  # new reason; no scheduled end any more
         else:
             agent.pending_pause = (reason, None)
 

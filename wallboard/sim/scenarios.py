@@ -116,8 +116,9 @@ def day_shape(hour: float) -> float:
     return _raw_shape(hour % 24.0) / _SHAPE_MAX
 
 
-# The example centre's queues. Per queue the peak load is about 4.5 erlangs on 7 first-choice agents
-# (less breaks), which Erlang C puts near 80 % answered within 20 s at the peaks.
+# The example centre's queues. At the morning peak each queue brings 5-6.3 erlangs (rate x (talk + wrap-up))
+# to 7 first-choice agents less breaks, helped by the second-choice ones. Measured on config/wallboard.toml,
+# seeds 1-4: service level 81-91 % per queue over the day, 58-88 % in the 10:00-11:00 peak hour.
 _EXAMPLE_QUEUES = {
     "support": QueueProfile(calls_per_hour=95.0, talk_mean_s=210.0, patience_mean_s=180.0, max_wait_s=240.0),
     "tech": QueueProfile(calls_per_hour=72.0, talk_mean_s=300.0, talk_sigma=0.7, patience_mean_s=240.0,

@@ -1,0 +1,171 @@
+"""``wallboard check-config`` and the settings precedence: flag > WALLBOARD_* environment > file > defaults,
+and REDIS_URL beats the file's redis.url (DESIGN.md, Commands; wallboard.config)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wallboard.config import ConfigError, load_config
+from wallboard.store import resolve_url
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "config" / "wallboard.toml"
+WALLBOARD = Path(sys.executable).with_name("wallboard")
+
+BROKEN = """\
+[centre]
+name = "Broken centre"
+timezone = "Mars/Olympus_Mons"
+colour = "red"
+
+[[queues]]
+name = "support"
+sl_formula = "most_answered"
+hours = { sun-thu = "8-20" }
+
+[queues.thresholds.service_level]
+warn = 0.70
+breach = 0.80
+direction = "below"
+"""
+
+# field path -> a word its message must contain (each problem named by where it is, with a hint)
+BROKEN_PROBLEMS = {
+    "centre.timezone": "Mars/Olympus_Mons",
+    "centre.colour": "not permitted",
+    "queues.0.sl_formula": "excl_short_abandons",
+    "queues.0.hours": "HH:MM-HH:MM",
+    "queues.0.thresholds.service_level": "breach",
+}
+
+
+def _env() -> dict:
+    return {k: v for k, v in os.environ.items() if not k.startswith("WALLBOARD_") and k != "REDIS_URL"}
+
+
+def check_config(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(WALLBOARD), "check-config", str(path)], env=_env(), cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch):
+    for k in list(os.environ):
+        if k.startswith("WALLBOARD_") or k == "REDIS_URL":
+            monkeypatch.delenv(k)
+
+
+def test_example_config_is_valid():
+    proc = check_config(EXAMPLE)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "OK" in proc.stdout
+    assert "4 queues" in proc.stdout and "28 agents" in proc.stdout and "Asia/Jerusalem" in proc.stdout
+
+
+def test_broken_config_lists_every_problem_with_its_path_and_a_hint(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(BROKEN, encoding="utf-8")
+    proc = check_config(bad)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "Traceback" not in out
+    assert str(bad) in out
+    lines = out.splitlines()
+    for path, word in BROKEN_PROBLEMS.items():
+        idx = [i for i, line in enumerate(lines) if line.strip().startswith(f"{path}:")]
+        assert len(idx) == 1, f"{path} not named exactly once in:\n{out}"
+        i = idx[0]
+        assert word in lines[i], lines[i]
+        assert i + 1 < len(lines) and lines[i + 1].strip().startswith("hint:") and len(lines[i + 1].strip()) > 10, (
+            f"no hint under {path}"
+        )
+    assert f"{len(BROKEN_PROBLEMS)} problem(s)" in out
+
+
+def test_broken_config_raises_config_error_in_process(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(BROKEN, encoding="utf-8")
+    with pytest.raises(ConfigError) as ei:
+        load_config(bad)
+    assert {p for p, _, _ in ei.value.problems} == set(BROKEN_PROBLEMS)
+    assert all(hint for _, _, hint in ei.value.problems)
+
+
+def test_invalid_toml_syntax_gives_a_clear_message(tmp_path):
+    bad = tmp_path / "syntax.toml"
+    bad.write_text('[centre]\ntimezone = "UTC"\nrolling_minutes = = 5\n', encoding="utf-8")
+    proc = check_config(bad)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "Traceback" not in out
+    assert "not valid TOML" in out
+    assert "line 3" in out  # where the syntax error is
+    assert "hint:" in out
+
+
+def test_missing_file_is_named(tmp_path):
+    proc = check_config(tmp_path / "nowhere.toml")
+    assert proc.returncode != 0
+    assert "nowhere.toml does not exist" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_precedence_file_then_environment_then_flag(monkeypatch):
+    # the file alone
+    cfg = load_config(EXAMPLE)
+    assert cfg.centre.timezone == "Asia/Jerusalem" and cfg.centre.rolling_minutes == 30
+
+    # the environment beats the file; what it does not set still comes from the file
+    monkeypatch.setenv("WALLBOARD_CENTRE__TIMEZONE", "UTC")
+    monkeypatch.setenv("WALLBOARD_CENTRE__ROLLING_MINUTES", "15")
+    cfg = load_config(EXAMPLE)
+    assert cfg.centre.timezone == "UTC"
+    assert cfg.centre.rolling_minutes == 15
+    assert cfg.centre.name == "Example Bank — customer service"
+    assert len(cfg.queues) == 4
+
+    # a flag beats the environment, and leaves the rest of the section alone
+    cfg = load_config(EXAMPLE, centre={"rolling_minutes": 7})
+    assert cfg.centre.rolling_minutes == 7
+    assert cfg.centre.timezone == "UTC"
+    assert cfg.centre.name == "Example Bank — customer service"
+    cfg = load_config(EXAMPLE, centre={"timezone": "Europe/London"})
+    assert cfg.centre.timezone == "Europe/London" and cfg.centre.rolling_minutes == 15
+
+    # defaults under everything
+    monkeypatch.delenv("WALLBOARD_CENTRE__TIMEZONE")
+    monkeypatch.delenv("WALLBOARD_CENTRE__ROLLING_MINUTES")
+    cfg = load_config(None)
+    assert cfg.centre.timezone == "UTC" and cfg.centre.rolling_minutes == 30 and cfg.queues == []
+
+
+def test_a_bad_environment_value_is_reported_with_its_path(monkeypatch):
+    monkeypatch.setenv("WALLBOARD_CENTRE__TIMEZONE", "Mars/Olympus_Mons")
+    with pytest.raises(ConfigError) as ei:
+        load_config(EXAMPLE)
+    assert [p for p, _, _ in ei.value.problems] == ["centre.timezone"]
+
+
+def test_redis_url_beats_the_file(tmp_path, monkeypatch):
+    f = tmp_path / "r.toml"
+    f.write_text('[redis]\nurl = "redis://from-file:6379/0"\nprefix = "filepfx"\n', encoding="utf-8")
+    cfg = load_config(f)
+    assert cfg.redis.url == "redis://from-file:6379/0"
+    assert resolve_url(cfg) == "redis://from-file:6379/0"
+
+    monkeypatch.setenv("REDIS_URL", "redis://from-env:6380/1")
+    cfg = load_config(f)
+    assert cfg.redis.url == "redis://from-env:6380/1"
+    assert cfg.redis.prefix == "filepfx"  # the rest of [redis] still comes from the file
+    assert resolve_url(cfg) == "redis://from-env:6380/1"
+    # it also beats WALLBOARD_REDIS__URL (as the file's value would be beaten)
+    monkeypatch.setenv("WALLBOARD_REDIS__URL", "redis://from-wallboard-env:6381/2")
+    assert load_config(f).redis.url == "redis://from-env:6380/1"
+    # and a --redis flag beats REDIS_URL
+    assert load_config(f, redis={"url": "redis://from-flag:6382/3"}).redis.url == "redis://from-flag:6382/3"
+    assert resolve_url(cfg, "redis://from-flag:6382/3") == "redis://from-flag:6382/3"

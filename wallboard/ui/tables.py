@@ -1,0 +1,149 @@
+"""A DataTable updated by key, never cleared and refilled.
+
+``KeyedTable.sync(rows)`` inside one batch update: removes the rows that are gone, ``update_cell`` only where
+what is shown changed (text or style), ``add_row(key=...)`` for new rows, and sorts once when rows were
+added. Counters (``clears``, ``rows_added``, ``rows_removed``, ``cells_updated``, ``sorts``) let tests
+assert that an update rebuilt nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from .view import CellModel, RowModel
+
+LEVEL_STYLES = {"ok": "", "warn": "yellow", "breach": "red", "closed": "grey50"}
+FLASH_ON_STYLE = "bold white on red"
+
+
+class SortedText(Text):
+    """The first cell of a row also carries the row's sort key (DataTable.sort only sees cell values)."""
+
+    sort_key: tuple = ()
+
+
+def cell_style(cell: CellModel, flash_on: bool) -> str:
+    if cell.flash and flash_on:
+        return FLASH_ON_STYLE
+    style = LEVEL_STYLES.get(cell.level, "")
+    if cell.level == "breach" or cell.bold:
+        style = f"bold {style}".strip()
+    return style
+
+
+Shown = tuple[str, str, str]  # text, style, justify: what a cell looks like
+
+
+class KeyedTable(DataTable):
+    """A table whose rows have stable keys; see the module docstring."""
+
+    def __init__(self, columns: Sequence[tuple[str, str, int | None]] = (), **kwargs):
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self._spec: list[tuple[str, str, int | None]] = list(columns)
+        self._shown: dict[tuple[str, str], Shown] = {}
+        self.clears = 0
+        self.rows_added = 0
+        self.rows_removed = 0
+        self.cells_updated = 0
+        self.sorts = 0
+        self.flashing: set[tuple[str, str]] = set()
+
+    def on_mount(self) -> None:
+        for key, header, width in self._spec:
+            self.add_column(header, width=width, key=key)
+
+    @property
+    def column_ids(self) -> list[str]:
+        return [key for key, _, _ in self._spec]
+
+    def set_columns(self, columns: Sequence[tuple[str, str, int | None]]) -> bool:
+        """Change the column set (a layout change, e.g. the terminal was resized). Returns True if it changed.
+
+        This is the one place that clears the table, and it counts in ``clears``."""
+        columns = list(columns)
+        if columns == self._spec:
+            return False
+        self._spec = columns
+        if self.is_mounted:
+            self.clear(columns=True)
+            self.clears += 1
+            self._shown.clear()
+            for key, header, width in columns:
+                self.add_column(header, width=width, key=key)
+        return True
+
+    @property
+    def selected_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        except Exception:
+            return None
+        return row_key.value
+
+    def select_key(self, key: str) -> None:
+        if key in self.rows:
+            self.move_cursor(row=self.get_row_index(key), animate=False)
+
+    @staticmethod
+    def _render(cell: CellModel, style: str, first: bool, sort_key: tuple) -> Text:
+        if first:
+            text = SortedText(cell.text, style=style, justify=cell.justify)
+            text.sort_key = sort_key
+            return text
+        return Text(cell.text, style=style, justify=cell.justify)
+
+    def sync(self, rows: Iterable[RowModel], flash_on: bool = False) -> None:
+        """Make the table show ``rows``, touching only what changed."""
+        rows = list(rows)
+        cols = self.column_ids
+        if not cols:
+            return
+        keep = self.selected_key
+        wanted = {r.key for r in rows}
+        added = False
+        self.flashing = set()
+        with self.app.batch_update():
+            for row_key in [k.value for k in self.rows]:
+                if row_key not in wanted:
+                    self.remove_row(row_key)
+                    self.rows_removed += 1
+                    for col in cols:
+                        self._shown.pop((row_key, col), None)
+            for r in rows:
+                shown: dict[str, Shown] = {}
+                for col in cols:
+                    cell = r.cells.get(col) or CellModel("")
+                    if cell.flash:
+                        self.flashing.add((r.key, col))
+                    shown[col] = (cell.text, cell_style(cell, flash_on), cell.justify)
+                if r.key in self.rows:
+                    for i, col in enumerate(cols):
+                        if self._shown.get((r.key, col)) != shown[col]:
+                            text, style, _ = shown[col]
+                            cell = r.cells.get(col) or CellModel("")
+                            self.update_cell(r.key, col, self._render(cell, style, i == 0, r.sort_key))
+                            self._shown[(r.key, col)] = shown[col]
+                            self.cells_updated += 1
+                else:
+                    values = []
+                    for i, col in enumerate(cols):
+                        cell = r.cells.get(col) or CellModel("")
+                        values.append(self._render(cell, shown[col][1], i == 0, r.sort_key))
+                        self._shown[(r.key, col)] = shown[col]
+                    self.add_row(*values, key=r.key)
+                    self.rows_added += 1
+                    added = True
+            if added:
+                self.sort(cols[0], key=lambda first: getattr(first, "sort_key", ()))
+                self.sorts += 1
+            if keep is not None and keep in self.rows and self.get_row_index(keep) != self.cursor_row:
+                self.select_key(keep)
+
+    def shown(self, row_key: str, col: str) -> Shown | None:
+        """What a cell shows now: (text, style, justify)."""
+        return self._shown.get((row_key, col))

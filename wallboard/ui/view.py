@@ -1,0 +1,449 @@
+"""The render half's data: rows of plain cells built from the last snapshot and the server time now.
+
+Pure functions, no Textual: a cell is its text, its level (``ok | warn | breach | closed``), and whether it
+flashes (a breach nobody acknowledged or snoozed). ``tables.KeyedTable`` turns these rows into table
+updates by key; the screens only call these functions and hand the rows over.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable, Literal
+
+from ..config import WallboardConfig
+from ..snapshot import AgentSnapshot, Alert, QueueSnapshot, Summary, Total
+from .livetime import ServerTime, fmt_clock, fmt_duration, fmt_number, fmt_pct, parse_utc
+
+Justify = Literal["left", "right", "center"]
+LEVEL_RANK = {"ok": 0, "closed": 0, "warn": 1, "breach": 2}
+TOTAL_KEY = "__total__"
+
+
+@dataclass(frozen=True)
+class CellModel:
+    text: str
+    level: str = "ok"
+    flash: bool = False
+    bold: bool = False
+    justify: Justify = "right"
+
+
+@dataclass(frozen=True)
+class RowModel:
+    key: str
+    cells: dict[str, CellModel]
+    sort_key: tuple = ()
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    key: str
+    header: str
+    width: int
+    priority: int
+    group: str | None = None
+
+
+# The queue table. Priority decides what is kept on a narrow terminal (lowest first); a group is kept whole.
+QUEUE_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("name", "Queue", 12, 0),
+    ColumnSpec("waiting", "Wait", 4, 1),
+    ColumnSpec("longest", "Longest", 7, 2),
+    ColumnSpec("sl", "SL", 6, 3),
+    ColumnSpec("sl_rolling", "SL {m}m", 6, 4),
+    ColumnSpec("asa", "ASA", 5, 9),
+    ColumnSpec("avg_wait", "AvgW", 5, 12),
+    ColumnSpec("abandon_rate", "Abn%", 5, 5),
+    ColumnSpec("offered", "Off", 4, 11, group="volume"),
+    ColumnSpec("answered", "Ans", 4, 11, group="volume"),
+    ColumnSpec("abandoned", "Abn", 4, 11, group="volume"),
+    ColumnSpec("ewt", "EWT", 5, 6),
+    ColumnSpec("avail", "Avail", 5, 7),
+    ColumnSpec("busy", "Busy", 4, 8),
+    ColumnSpec("paused", "Paus", 4, 13),
+    ColumnSpec("trend", "Trend", 8, 10),
+)
+
+AGENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("agent", "Agent"),
+    ("state", "State"),
+    ("time", "Time"),
+    ("alerts", "Alerts"),
+    ("calls", "Calls"),
+    ("missed", "Miss"),
+    ("queues", "Queues"),
+)
+
+CALLER_COLUMNS: tuple[tuple[str, str], ...] = (("queue", "Queue"), ("caller", "Caller"), ("wait", "Wait"))
+
+
+def fit_columns(specs: Iterable[ColumnSpec], available: int, padding: int = 1) -> list[ColumnSpec]:
+    """The columns that fit in ``available`` cells, chosen by priority (a group all or nothing), in table order."""
+    specs = list(specs)
+    chosen: set[str] = set()
+    used = 0
+    done_groups: set[str] = set()
+    for spec in sorted(specs, key=lambda s: s.priority):
+        if spec.group:
+            if spec.group in done_groups:
+                continue
+            done_groups.add(spec.group)
+            members = [s for s in specs if s.group == spec.group]
+        else:
+            members = [spec]
+        need = sum(s.width + 2 * padding for s in members)
+        if used + need <= available or spec.priority == 0:
+            used += need
+            chosen.update(s.key for s in members)
+    return [s for s in specs if s.key in chosen]
+
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Iterable[float], width: int) -> str:
+    """The last ``width`` values as block characters, scaled from 0 to the largest shown."""
+    vals = list(values)[-width:]
+    if not vals:
+        return ""
+    top = max(vals)
+    if top <= 0:
+        return SPARK[0] * len(vals)
+    return "".join(SPARK[min(len(SPARK) - 1, int(v / top * (len(SPARK) - 1) + 0.5))] for v in vals)
+
+
+class TrendBook:
+    """Waiting callers per queue (and the total) over the last ``size`` snapshots, kept in memory."""
+
+    def __init__(self, size: int = 24):
+        self.size = size
+        self.series: dict[str, deque[float]] = {}
+        self._last_seq: int | None = None
+
+    def add(self, summary: Summary) -> None:
+        if self._last_seq == summary.seq:
+            return
+        self._last_seq = summary.seq
+        for name, q in summary.queues.items():
+            self.series.setdefault(name, deque(maxlen=self.size)).append(q.waiting)
+        self.series.setdefault(TOTAL_KEY, deque(maxlen=self.size)).append(summary.total.waiting)
+
+    def get(self, key: str) -> list[float]:
+        return list(self.series.get(key, ()))
+
+
+def is_quiet(alert: Alert | None, server_now: datetime) -> bool:
+    """Acknowledged, or snoozed until a time still to come: the colour stays, the flashing stops."""
+    if alert is None:
+        return False
+    if alert.acked_by:
+        return True
+    until = parse_utc(alert.snoozed_until)
+    return until is not None and until > server_now
+
+
+def metric_cell(text: str, metric: str, q: QueueSnapshot, server_now: datetime, **kw) -> CellModel:
+    if not q.open:
+        return CellModel(text, level="closed", **kw)
+    level = q.levels.get(metric, "ok")
+    flash = level == "breach" and not is_quiet(q.alerts.get(metric), server_now)
+    return CellModel(text, level=level, flash=flash, **kw)
+
+
+def metric_columns(metric: str, queue: str, config: WallboardConfig) -> tuple[str, ...]:
+    """Which queue-table column shows the value a threshold reads."""
+    if metric == "service_level":
+        th = config.queue(queue).thresholds.get("service_level")
+        return ("sl_rolling",) if th is not None and th.window == "rolling" else ("sl",)
+    return {
+        "waiting": ("waiting",),
+        "longest_wait_s": ("longest",),
+        "asa_s": ("asa",),
+        "avg_wait_s": ("avg_wait",),
+        "abandon_rate": ("abandon_rate",),
+        "ewt_s": ("ewt",),
+        "agents_available": ("avail",),
+    }.get(metric, ())
+
+
+def worst_level(levels: Iterable[str]) -> str:
+    worst = "ok"
+    for lv in levels:
+        if LEVEL_RANK.get(lv, 0) > LEVEL_RANK[worst]:
+            worst = lv
+    return worst
+
+
+def live_longest_wait(q: QueueSnapshot | Total, summary: Summary, server: ServerTime) -> float | None:
+    """The longest wait now: from the waiting callers' entry times, ticking locally."""
+    callers = q.callers if isinstance(q, QueueSnapshot) else [c for qq in summary.queues.values() for c in qq.callers]
+    waits = [w for w in (server.seconds_since(c.entered_at) for c in callers) if w is not None]
+    if waits:
+        return max(waits)
+    if q.longest_wait_s is None:
+        return None
+    return q.longest_wait_s + (server.seconds_since(summary.at) or 0.0)
+
+
+def queue_rows(
+    summary: Summary, config: WallboardConfig, server: ServerTime, trends: TrendBook, trend_width: int = 8
+) -> list[RowModel]:
+    """One row per queue (in snapshot order), then the centre total."""
+    now = server.now()
+    rows = []
+    for i, (name, q) in enumerate(summary.queues.items()):
+        cols: dict[str, tuple[str, str]] = {}  # column -> metric colouring it
+        for metric in set(q.levels) | set(q.alerts):
+            for col in metric_columns(metric, name, config):
+                cols[col] = metric
+
+        def cell(col: str, text: str) -> CellModel:
+            if col in cols:
+                return metric_cell(text, cols[col], q, now)
+            return CellModel(text, level="closed" if not q.open else "ok")
+
+        ac = q.agent_counts
+        name_level = "closed" if not q.open else worst_level(q.levels.values())
+        cells = {
+            "name": CellModel(name, level=name_level, bold=name_level == "breach", justify="left"),
+            "waiting": cell("waiting", str(q.waiting)),
+            "longest": cell("longest", fmt_duration(live_longest_wait(q, summary, server))),
+            "sl": cell("sl", fmt_pct(q.service_level)),
+            "sl_rolling": cell("sl_rolling", fmt_pct(q.rolling.service_level)),
+            "asa": cell("asa", fmt_duration(q.asa_s)),
+            "avg_wait": cell("avg_wait", fmt_duration(q.avg_wait_s)),
+            "abandon_rate": cell("abandon_rate", fmt_pct(q.abandon_rate)),
+            "offered": cell("offered", str(q.offered)),
+            "answered": cell("answered", str(q.answered)),
+            "abandoned": cell("abandoned", str(q.abandoned)),
+            "ewt": cell("ewt", fmt_duration(q.ewt_s)),
+            "avail": cell("avail", str(ac.available)),
+            "busy": cell("busy", str(ac.ringing + ac.on_call + ac.wrap_up)),
+            "paused": cell("paused", str(ac.paused)),
+            "trend": CellModel(sparkline(trends.get(name), trend_width), justify="left"),
+        }
+        rows.append(RowModel(name, cells, (0, i)))
+    t = summary.total
+    ac = t.agent_counts
+    total = {
+        "name": "TOTAL",
+        "waiting": str(t.waiting),
+        "longest": fmt_duration(live_longest_wait(t, summary, server)),
+        "sl": fmt_pct(t.service_level),
+        "sl_rolling": fmt_pct(t.rolling.service_level),
+        "asa": fmt_duration(t.asa_s),
+        "avg_wait": fmt_duration(t.avg_wait_s),
+        "abandon_rate": fmt_pct(t.abandon_rate),
+        "offered": str(t.offered),
+        "answered": str(t.answered),
+        "abandoned": str(t.abandoned),
+        "ewt": "-",
+        "avail": str(ac.available),
+        "busy": str(ac.ringing + ac.on_call + ac.wrap_up),
+        "paused": str(ac.paused),
+    }
+    cells = {k: CellModel(v, bold=True, justify="left" if k == "name" else "right") for k, v in total.items()}
+    cells["trend"] = CellModel(sparkline(trends.get(TOTAL_KEY), trend_width), justify="left")
+    rows.append(RowModel(TOTAL_KEY, cells, (1, 0)))
+    return rows
+
+
+def state_text(a: AgentSnapshot) -> str:
+    state = a.state.replace("_", " ")
+    if a.state == "wrap_up":
+        state = "wrap-up"
+    if a.state == "paused" and a.reason:
+        state = f"paused:{a.reason}"
+    return state
+
+
+def agent_rows(agents: dict[str, AgentSnapshot], server: ServerTime, queue: str | None = None) -> list[RowModel]:
+    """One row per agent (all of them, or the members of ``queue``), time in state ticking locally."""
+    rows = []
+    for agent_id, a in agents.items():
+        if queue is not None and queue not in a.queues:
+            continue
+        out = a.state == "logged_out"
+        base = "closed" if out else "ok"
+        alert_level = "warn" if a.alerts else base
+        queues = ",".join(q for q, _ in sorted(a.queues.items(), key=lambda kv: (kv[1], kv[0])))
+        cells = {
+            "agent": CellModel(a.name or agent_id, level=alert_level, justify="left"),
+            "state": CellModel(state_text(a), level=base, justify="left"),
+            "time": CellModel(fmt_duration(server.seconds_since(a.since)), level=base),
+            "alerts": CellModel(",".join(a.alerts), level=alert_level, justify="left"),
+            "calls": CellModel(str(a.calls_handled), level=base),
+            "missed": CellModel(str(a.missed), level="warn" if a.missed_in_row else base),
+            "queues": CellModel(queues, level=base, justify="left"),
+        }
+        if queue is not None:
+            cells["penalty"] = CellModel(str(a.queues[queue]), level=base)
+        rows.append(RowModel(agent_id, cells, ((a.name or agent_id).lower(), agent_id)))
+    return rows
+
+
+def caller_rows(summary: Summary, server: ServerTime, queue: str | None = None) -> list[RowModel]:
+    """Callers waiting now (every queue, or one), longest waiting first, waits ticking locally."""
+    rows = []
+    for name, q in summary.queues.items():
+        if queue is not None and name != queue:
+            continue
+        for c in q.callers:
+            cells = {
+                "queue": CellModel(name, justify="left"),
+                "caller": CellModel(c.caller or c.call_id, justify="left"),
+                "wait": CellModel(fmt_duration(server.seconds_since(c.entered_at))),
+            }
+            rows.append(RowModel(f"{name}|{c.call_id}", cells, (c.entered_at, name, c.call_id)))
+    return rows
+
+
+def callback_rows(q: QueueSnapshot, name: str, server: ServerTime, tz) -> list[RowModel]:
+    rows = []
+    for c in q.callbacks:
+        cells = {
+            "kind": CellModel("callback", justify="left"),
+            "caller": CellModel(c.call_id, justify="left"),
+            "entered": CellModel(fmt_clock(parse_utc(c.entered_at), tz)),
+            "wait": CellModel(fmt_duration(server.seconds_since(c.entered_at))),
+        }
+        rows.append(RowModel(f"cb|{c.call_id}", cells, (1, c.entered_at, c.call_id)))
+    return rows
+
+
+def drill_caller_rows(q: QueueSnapshot, name: str, server: ServerTime, tz) -> list[RowModel]:
+    """A queue's waiting callers, then its pending callbacks (which keep their place)."""
+    rows = []
+    for c in q.callers:
+        cells = {
+            "kind": CellModel("waiting", justify="left"),
+            "caller": CellModel(c.caller or c.call_id, justify="left"),
+            "entered": CellModel(fmt_clock(parse_utc(c.entered_at), tz)),
+            "wait": CellModel(fmt_duration(server.seconds_since(c.entered_at))),
+        }
+        rows.append(RowModel(f"w|{c.call_id}", cells, (0, c.entered_at, c.call_id)))
+    return rows + callback_rows(q, name, server, tz)
+
+
+# The drill-down's figures: (key, label, kind) with kind counter | ratio | gauge.
+FIGURES: tuple[tuple[str, str, str], ...] = (
+    ("entered", "Entered", "counter"),
+    ("offered", "Offered", "counter"),
+    ("answered", "Answered", "counter"),
+    ("answered_within_sl", "Answered in SL", "counter"),
+    ("abandoned", "Abandoned", "counter"),
+    ("short_abandoned", "Short abandons", "counter"),
+    ("overflowed", "Overflowed", "counter"),
+    ("service_level", "Service level", "ratio"),
+    ("asa_s", "ASA", "ratio"),
+    ("avg_wait_s", "Avg wait", "ratio"),
+    ("abandon_rate", "Abandon rate", "ratio"),
+    ("aht_s", "AHT", "ratio"),
+    ("waiting", "Waiting now", "gauge"),
+    ("longest_wait_s", "Longest wait now", "gauge"),
+    ("ewt_s", "EWT now", "gauge"),
+    ("callbacks_pending", "Callbacks now", "gauge"),
+    ("agents_available", "Agents available", "gauge"),
+)
+FIGURE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("figure", "Figure"),
+    ("reset", "Since reset"),
+    ("reset_num", "Numerator"),
+    ("reset_den", "Denominator"),
+    ("rolling", "Rolling {m}m"),
+    ("rolling_num", "Numerator"),
+    ("rolling_den", "Denominator"),
+)
+PCT_FIGURES = {"service_level", "abandon_rate"}
+TIME_FIGURES = {"asa_s", "avg_wait_s", "aht_s", "longest_wait_s", "ewt_s"}
+
+
+def fmt_figure(key: str, value) -> str:
+    if key in PCT_FIGURES:
+        return fmt_pct(value)
+    if key in TIME_FIGURES:
+        return fmt_duration(value)
+    return fmt_number(value)
+
+
+def figure_rows(q: QueueSnapshot | Total, summary: Summary, server: ServerTime) -> list[RowModel]:
+    """Each figure since the reset and over the rolling window, ratios with their numerator and denominator."""
+    now = server.now()
+    rows = []
+    for i, (key, label, kind) in enumerate(FIGURES):
+        if isinstance(q, Total) and key in ("ewt_s",):
+            continue
+
+        def lv(text: str) -> CellModel:
+            if isinstance(q, QueueSnapshot):
+                return metric_cell(text, key, q, now)
+            return CellModel(text)
+
+        blank = CellModel("")
+        if kind == "gauge":
+            if key == "longest_wait_s":
+                value = live_longest_wait(q, summary, server)
+            elif key == "agents_available":
+                value = q.agent_counts.available
+            else:
+                value = getattr(q, key)
+            cells = {"reset": lv(fmt_figure(key, value)), "rolling": CellModel("now")}
+            cells.update(reset_num=blank, reset_den=blank, rolling_num=blank, rolling_den=blank)
+        else:
+            cells = {
+                "reset": lv(fmt_figure(key, getattr(q, key))),
+                "rolling": CellModel(fmt_figure(key, getattr(q.rolling, key))),
+            }
+            for side, prefix in (("reset", ""), ("rolling", "rolling.")):
+                ex = q.explain.get(prefix + key) if kind == "ratio" else None
+                cells[f"{side}_num"] = CellModel(fmt_number(ex.numerator)) if ex else blank
+                cells[f"{side}_den"] = CellModel(fmt_number(ex.denominator)) if ex else blank
+        cells["figure"] = CellModel(label, justify="left", bold=kind == "ratio")
+        rows.append(RowModel(key, cells, (i,)))
+    return rows
+
+
+FORMULA_LABELS = {
+    "service_level": "Service level",
+    "asa_s": "ASA",
+    "avg_wait_s": "Avg wait",
+    "abandon_rate": "Abandon rate",
+    "aht_s": "AHT",
+}
+
+
+def describe_window(text: str, tz) -> str:
+    """An explain window as words: an epoch id is the daily reset it starts at."""
+    if text.isdigit():
+        return f"since reset {datetime.fromtimestamp(int(text), tz).strftime('%Y-%m-%d %H:%M %Z')}"
+    if text.startswith("rolling "):
+        when = parse_utc(text.removeprefix("rolling "))
+        if when is not None:
+            return f"rolling, minutes starting at or after {when.astimezone(tz).strftime('%H:%M')}"
+    return text
+
+
+@dataclass
+class Formula:
+    label: str
+    formula: str
+    reset_window: str
+    rolling_window: str
+    extra: list[str] = field(default_factory=list)
+
+
+def formulas(q: QueueSnapshot | Total, tz) -> list[Formula]:
+    out = []
+    for key, label in FORMULA_LABELS.items():
+        ex = q.explain.get(key)
+        rex = q.explain.get(f"rolling.{key}")
+        if ex is None:
+            continue
+        out.append(
+            Formula(label, ex.formula, describe_window(ex.window, tz), describe_window(rex.window, tz) if rex else "-")
+        )
+    if isinstance(q, QueueSnapshot):
+        out.append(Formula("EWT", "(waiting + 1) × AHT / agents available or busy in the queue", "now", "-"))
+    return out
