@@ -51,7 +51,7 @@ from wallboard.events import (
 from wallboard.feed import DeadLetter
 
 _UTC = timezone.utc
-_MAX_EPOCH = 253402300800.0  # 10000-01-01: datetime's limit
+_MAX_EPOCH = 1e11  # year 5138: beyond any real row, and far from datetime's limit even with a wrap-up added
 
 # Rows about one queue call: they need a call id and a queue.
 _CALL_VERBS = frozenset(
@@ -74,7 +74,12 @@ _CALL_VERBS = frozenset(
 # Rows about a queue membership: they need a queue.
 _MEMBER_VERBS = frozenset({"ADDMEMBER", "REMOVEMEMBER", "PENALTY"})
 # Overflow exits: reason and which data field (0-based) holds the wait.
-_OVERFLOWS = {"EXITWITHTIMEOUT": ("timeout", 2), "EXITEMPTY": ("empty", 2), "EXITWITHKEY": ("key", 3), "WITHDRAW": ("withdrawn", 2)}
+_OVERFLOWS = {
+    "EXITWITHTIMEOUT": ("timeout", 2),
+    "EXITEMPTY": ("empty", 2),
+    "EXITWITHKEY": ("key", 3),
+    "WITHDRAW": ("withdrawn", 2),
+}
 # ATTENDEDTRANSFER: how many data fields the destination takes before holdtime and talktime.
 _ATXFER_DEST_FIELDS = {"BRIDGE": 2, "APP": 2, "LINK": 3}
 
@@ -201,7 +206,9 @@ class QueueLogFeed:
                     continue
                 parts = line.split("|")
                 if len(parts) < 5:
-                    yield DeadLetter(prefix + str(n), f"too few fields ({len(parts)}): need epoch|callid|queue|agent|EVENT", line)
+                    yield DeadLetter(
+                        prefix + str(n), f"too few fields ({len(parts)}): need epoch|callid|queue|agent|EVENT", line
+                    )
                     continue
                 try:
                     epoch = float(parts[0])
@@ -235,11 +242,11 @@ class QueueLogFeed:
         verb = r.verb
         if verb in _CALL_VERBS:
             if r.call_id is None:
-                raise _Bad("call id is empty")
+                raise _Bad("call id is empty or NONE")
             if r.queue is None:
-                raise _Bad("queue is empty")
+                raise _Bad("queue is empty or NONE")
         elif verb in _MEMBER_VERBS and r.queue is None:
-            raise _Bad("queue is empty")
+            raise _Bad("queue is empty or NONE")
         self._staged = None
         events = handler(r)
         # Only now that the whole row has become events: a state the file gives supersedes an inferred one.

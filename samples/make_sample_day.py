@@ -63,7 +63,6 @@ class Call:
     leave_at: float = 0.0
     leave_kind: str = ""
     status: str = "waiting"  # waiting, ringing, talking, done
-    agent: Agent | None = None
     rung: dict[str, float] = field(default_factory=dict)  # agent -> when last rung for this call
 
 
@@ -127,9 +126,13 @@ class Day:
             self.at(start, "login", a)
             self.at(local(h1, m1, rng.uniform(0, 600)), "logout", a)
             k = (i // 4) % 4  # a queue's primary agents are 4 apart in the config: stagger their breaks
-            self.at(start + (100 + 20 * k + rng.uniform(-5, 5)) * 60, "want_pause", (a, "break", rng.uniform(10, 15) * 60))
-            self.at(start + (200 + 35 * k + rng.uniform(-3, 3)) * 60, "want_pause", (a, "lunch", rng.uniform(28, 32) * 60))
-            self.at(start + (370 + 15 * k + rng.uniform(-3, 3)) * 60, "want_pause", (a, "break", rng.uniform(8, 12) * 60))
+            for after_min, jitter_min, reason, (low_min, high_min) in (
+                (100 + 20 * k, 5, "break", (10, 15)),
+                (200 + 35 * k, 3, "lunch", (28, 32)),
+                (370 + 15 * k, 3, "break", (8, 12)),
+            ):
+                when = start + (after_min + rng.uniform(-jitter_min, jitter_min)) * 60
+                self.at(when, "want_pause", (a, reason, rng.uniform(low_min, high_min) * 60))
         for aid in ("1013", "1020"):
             self.at(local(15, 30), "want_pause", (self.by_id[aid], "training", 45 * 60))
         # Billing team meeting: the supervisor pauses every billing member at once.
@@ -168,7 +171,7 @@ class Day:
 
     def ring(self, t: float, call: Call, a: Agent) -> None:
         rng = self.rng
-        call.status, call.agent, a.busy = "ringing", a, True
+        call.status, a.busy = "ringing", True
         call.rung[a.id] = t
         roll = rng.random()
         if roll < 0.05:
@@ -285,7 +288,7 @@ class Day:
         else:
             kind = rng.random()
             if kind < 0.75:
-                dest = ["BRIDGE", "%08x-%04x-%04x-%04x-%012x" % tuple(rng.getrandbits(b) for b in (32, 16, 16, 16, 48))]
+                dest = ["BRIDGE", "-".join(f"{rng.getrandbits(b):0{b // 4}x}" for b in (32, 16, 16, 16, 48))]
             elif kind < 0.93:
                 n = next(self.channel_seq)
                 dest = ["LINK", f"{a.iface}-{n:08x}", f"PJSIP/2001-{n + 1:08x}"]

@@ -107,7 +107,12 @@ def test_complete_caller_then_inferred_wrapup(tmp_path):
     completed, wrap, done, available = items
     assert isinstance(completed, CallCompleted)
     assert (completed.id, completed.ts, completed.agent) == ("ql:1:1", at(100), "1001")
-    assert (completed.talk_s, completed.ended_by, completed.queue, completed.call_id) == (88.0, "caller", "support", "c1")
+    assert (completed.talk_s, completed.ended_by, completed.queue, completed.call_id) == (
+        88.0,
+        "caller",
+        "support",
+        "c1",
+    )
     assert isinstance(wrap, AgentStateChanged)
     assert (wrap.id, wrap.ts, wrap.state, wrap.call_id) == ("ql:1:2", at(100), "wrap_up", "c1")
     # support's wrapup_s is 15: the wrap-up ends at 100 + 15
@@ -324,7 +329,10 @@ def test_another_agents_pause_does_not_cancel(tmp_path):
             "105|NONE|support|PJSIP/1002|PAUSE|break",
         ),
     )
-    assert summary(items)[-2:] == [("ql:1:w", "wrapup_completed", 115, None), ("ql:1:a", "agent_state", 115, "available")]
+    assert summary(items)[-2:] == [
+        ("ql:1:w", "wrapup_completed", 115, None),
+        ("ql:1:a", "agent_state", 115, "available"),
+    ]
 
 
 def test_second_call_wrapup_replaces_the_first(tmp_path):
@@ -399,7 +407,16 @@ def test_pending_wrapups_flush_at_end_of_file_in_time_order(tmp_path):
             "101|c2|support|PJSIP/1002|COMPLETECALLER|5|60|1",
         ),
     )
-    assert [i for i, *_ in summary(items)] == ["ql:1:1", "ql:1:2", "ql:2:1", "ql:2:2", "ql:1:w", "ql:1:a", "ql:2:w", "ql:2:a"]
+    assert [i for i, *_ in summary(items)] == [
+        "ql:1:1",
+        "ql:1:2",
+        "ql:2:1",
+        "ql:2:2",
+        "ql:1:w",
+        "ql:1:a",
+        "ql:2:w",
+        "ql:2:a",
+    ]
 
 
 # -- members and agent states ----------------------------------------------------------------------------------
@@ -422,18 +439,28 @@ def test_member_and_state_verbs(tmp_path):
             "10|NONE|support|PJSIP/1002|REMOVEMEMBER|",
         ),
     )
-    added, added_paused, paused_on_add, penalty, paused, unpaused, paused_all, unpaused_all, login, logoff, removed = items
+    added, added_paused, paused_on_add, penalty, paused, unpaused, paused_all, unpaused_all, login, logoff, removed = (
+        items
+    )
     assert isinstance(added, MemberAdded) and (added.agent, added.queue, added.penalty) == ("1001", "support", 0)
     assert isinstance(added_paused, MemberAdded) and added_paused.agent == "1002"
     assert (paused_on_add.id, paused_on_add.state, paused_on_add.agent) == ("ql:2:2", "paused", "1002")
-    assert isinstance(penalty, MemberPenalty) and (penalty.agent, penalty.queue, penalty.penalty) == ("1001", "support", 2)
+    assert isinstance(penalty, MemberPenalty) and (penalty.agent, penalty.queue, penalty.penalty) == (
+        "1001",
+        "support",
+        2,
+    )
     assert (paused.state, paused.reason, paused.queue, paused.call_id) == ("paused", "training", "support", None)
     assert (unpaused.state, unpaused.reason) == ("available", None)
     assert (paused_all.state, paused_all.reason, paused_all.queue) == ("paused", None, None)
     assert unpaused_all.state == "available"
     assert (login.agent, login.state, login.ts) == ("1005", "available", at(7))
     assert (logoff.agent, logoff.state, logoff.call_id) == ("1005", "logged_out", None)
-    assert isinstance(removed, MemberRemoved) and (removed.agent, removed.queue, removed.id) == ("1002", "support", "ql:11:1")
+    assert isinstance(removed, MemberRemoved) and (removed.agent, removed.queue, removed.id) == (
+        "1002",
+        "support",
+        "ql:11:1",
+    )
     assert feed.ignored == Counter({"AGENTDUMP": 1})
 
 
@@ -479,17 +506,29 @@ def test_dead_letters_name_the_problem_and_the_read_goes_on(tmp_path):
         ("yesterday|c1|support|NONE|ENTERQUEUE||050|1", "epoch is not a valid time: 'yesterday'"),
         (f"{T0}||support|NONE|ENTERQUEUE||050|1", "ENTERQUEUE: call id is empty"),
         (f"{T0}|c1||NONE|ABANDON|1|1|5", "ABANDON: queue is empty"),
+        ("1e12|c1|support|NONE|ENTERQUEUE||050|1", "epoch is not a valid time: '1e12'"),
+        ("-5|c1|support|NONE|ENTERQUEUE||050|1", "epoch is not a valid time: '-5'"),
+        (f"{T0}|NONE|support|NONE|ABANDON|1|1|5", "ABANDON: call id is empty or NONE"),
         (f"{T0}|c1|support|PJSIP/1001|CONNECT|soon|u1|2", "CONNECT: holdtime (data1) is not a number: 'soon'"),
-        (f"{T0}|c1|support|PJSIP/1001|COMPLETECALLER|5|-3|1", "COMPLETECALLER: talktime (data2) must be a non-negative number, got '-3'"),
+        (
+            f"{T0}|c1|support|PJSIP/1001|COMPLETECALLER|5|-3|1",
+            "COMPLETECALLER: talktime (data2) must be a non-negative number, got '-3'",
+        ),
         (f"{T0}|c1|support|PJSIP/1001|COMPLETEAGENT|5", "COMPLETEAGENT: talktime (data2) is missing"),
         (f"{T0}|c1|support|NONE|ABANDON|first|1|5", "ABANDON: position (data1) is not a whole number: 'first'"),
-        (f"{T0}|c1|support|NONE|EXITWITHKEY|1|1|1|nan", "EXITWITHKEY: waittime (data4) must be a non-negative number, got 'nan'"),
+        (
+            f"{T0}|c1|support|NONE|EXITWITHKEY|1|1|1|nan",
+            "EXITWITHKEY: waittime (data4) must be a non-negative number, got 'nan'",
+        ),
         (f"{T0}|NONE|support|PJSIP/1001|PENALTY|high", "PENALTY: penalty (data1) is not a whole number: 'high'"),
         (f"{T0}|NONE|support|PJSIP/1001|PENALTY|-1", "PENALTY: penalty (data1) must not be negative, got '-1'"),
         (f"{T0}|NONE|support|NONE|ADDMEMBER|", "ADDMEMBER: agent is empty (NONE)"),
         (f"{T0}|NONE|NONE|PJSIP/1001|REMOVEMEMBER|", "REMOVEMEMBER: queue is empty"),
         (f"{T0}|c1|support|NONE|RINGNOANSWER|15000", "RINGNOANSWER: agent is empty (NONE)"),
-        (f"{T0}|c1|support|PJSIP/1001|ATTENDEDTRANSFER|WHAT|1", "ATTENDEDTRANSFER: destination 'WHAT' with 2 data fields: no room for holdtime and talktime"),
+        (
+            f"{T0}|c1|support|PJSIP/1001|ATTENDEDTRANSFER|WHAT|1",
+            "ATTENDEDTRANSFER: destination 'WHAT' with 2 data fields: no room for holdtime and talktime",
+        ),
     ]
     good = f"{T0 + 1}|c9|support|NONE|ENTERQUEUE||0509999999|1"
     text = "\n".join(line for pair in bad for line in (pair[0], good)) + "\n"
@@ -513,7 +552,11 @@ def test_a_bad_row_emits_nothing_half_done(tmp_path):
 
 
 def test_blank_lines_comments_and_crlf(tmp_path):
-    text = f"# queue_log excerpt\n\n   \n{T0}|c1|support|NONE|ENTERQUEUE||050|1\r\n{T0 + 5}|c1|support|NONE|ABANDON|1|1|5\r\n"
+    text = (
+        "# queue_log excerpt\n\n   \n"
+        f"{T0}|c1|support|NONE|ENTERQUEUE||050|1\r\n"
+        f"{T0 + 5}|c1|support|NONE|ABANDON|1|1|5\r\n"
+    )
     items, feed = read(tmp_path, text)
     assert [(e.id, e.type) for e in items] == [("ql:4:1", "caller_joined"), ("ql:5:1", "caller_abandoned")]
     assert items[1].wait_s == 5.0
@@ -585,8 +628,18 @@ def test_sample_day_parses_without_dead_letters(sample_items):
     assert dead == []
     types = Counter(e.type for e in items)
     assert 1500 <= types["caller_joined"] <= 3000
-    for t in ("caller_answered", "caller_abandoned", "caller_overflowed", "call_completed", "wrapup_completed",
-              "agent_missed", "member_added", "member_removed", "member_penalty", "agent_state"):
+    for t in (
+        "caller_answered",
+        "caller_abandoned",
+        "caller_overflowed",
+        "call_completed",
+        "wrapup_completed",
+        "agent_missed",
+        "member_added",
+        "member_removed",
+        "member_penalty",
+        "agent_state",
+    ):
         assert types[t] > 0, t
     reasons = Counter(e.reason for e in items if e.type == "caller_overflowed")
     assert set(reasons) == {"timeout", "empty", "key", "withdrawn"}
@@ -596,6 +649,16 @@ def test_sample_day_parses_without_dead_letters(sample_items):
     # every agent id is a configured one
     agents = {e.agent for e in items if getattr(e, "agent", None)}
     assert agents <= {f"{i}" for i in range(1001, 1029)}
+    # counted again from the raw rows: one join per ENTERQUEUE, an answer per CONNECT and per transfer, and
+    # (every queue here has a wrap-up) one wrap-up end per completed or transferred call
+    verbs = Counter(line.split("|")[4] for line in SAMPLE.read_text(encoding="utf-8").splitlines())
+    transfers = verbs["BLINDTRANSFER"] + verbs["ATTENDEDTRANSFER"]
+    ended = verbs["COMPLETECALLER"] + verbs["COMPLETEAGENT"] + transfers
+    assert types["caller_joined"] == verbs["ENTERQUEUE"]
+    assert types["caller_answered"] == verbs["CONNECT"] + transfers
+    assert types["call_completed"] == types["wrapup_completed"] == ended
+    assert types["caller_abandoned"] == verbs["ABANDON"]
+    assert types["agent_missed"] == verbs["RINGNOANSWER"]
 
 
 def test_sample_day_events_come_in_time_order(sample_items):
@@ -608,8 +671,9 @@ def test_sample_day_events_come_in_time_order(sample_items):
 
 
 def test_sample_day_calls_follow_asterisk_row_order():
-    """Per call: DID?, ENTERQUEUE, failed rings (RINGNOANSWER, AGENTDUMP)*, then one ending: CONNECT + COMPLETE*/transfer, a transfer
-    alone (the no-CONNECT case, once), RINGCANCELED* + ABANDON, or an EXIT*/WITHDRAW."""
+    """Per call: DID?, ENTERQUEUE, failed rings (RINGNOANSWER, AGENTDUMP)*, then one ending: CONNECT and a
+    COMPLETE* or transfer; a transfer alone (the no-CONNECT case, once); RINGCANCELED* and ABANDON; or one of
+    EXIT* / WITHDRAW."""
     calls: dict[str, list[str]] = defaultdict(list)
     epochs = []
     for line in SAMPLE.read_text(encoding="utf-8").splitlines():

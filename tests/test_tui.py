@@ -28,7 +28,7 @@ from wallboard.snapshot import (
     Window,
 )
 
-from .conftest import REDIS_URL
+from .conftest import redis_url
 
 T0 = datetime(2026, 11, 23, 9, 15, 0, tzinfo=timezone.utc)
 SIZE = (100, 30)
@@ -39,6 +39,7 @@ def iso(t: datetime) -> str:
 
 
 def queue(
+    name: str,
     label: str,
     *,
     offered: int,
@@ -61,7 +62,7 @@ def queue(
     sl = within / sl_den if sl_den else None
     ab_den = offered - short
     callers = [
-        Caller(call_id=f"{label[:3]}.{i}", entered_at=iso(T0 - timedelta(seconds=s)), wait_s=float(s),
+        Caller(call_id=f"{name[:3]}.{i}", entered_at=iso(T0 - timedelta(seconds=s)), wait_s=float(s),
                caller=f"***{4500 + i}")
         for i, s in enumerate(waiting_since)
     ]  # fmt: skip
@@ -104,7 +105,7 @@ def queue(
         longest_wait_s=float(max(waiting_since)) if waiting_since else None,
         ewt_s=41.0 if callers else None,
         callers=callers,
-        callbacks=[Callback(call_id=f"{label[:3]}.cb", entered_at=iso(T0 - timedelta(seconds=320)), age_s=320.0)],
+        callbacks=[Callback(call_id=f"{name[:3]}.cb", entered_at=iso(T0 - timedelta(seconds=320)), age_s=320.0)],
         callbacks_pending=1,
         oldest_callback_s=320.0,
         agent_counts=AgentCounts(available=avail, on_call=busy, paused=paused, logged_in=avail + busy + paused),
@@ -121,10 +122,10 @@ def snapshot(seq: int, at: datetime = T0, *, support: dict | None = None, agents
     sup = dict(offered=398, answered=351, within=280, abandoned=31, short=6, waiting_since=[74, 20, 5])
     sup.update(support or {})
     queues = {
-        "support": queue("Customer service", **sup),
-        "tech": queue("Technical", offered=120, answered=110, within=100, abandoned=5, short=1,
+        "support": queue("support", "Customer service", **sup),
+        "tech": queue("tech", "Technical", offered=120, answered=110, within=100, abandoned=5, short=1,
                       waiting_since=[12], agents=(1, 3, 0), roll=(30, 33)),
-        "sales": queue("Sales", offered=40, answered=38, within=37, abandoned=2, short=1, agents=(0, 0, 0),
+        "sales": queue("sales", "Sales", offered=40, answered=38, within=37, abandoned=2, short=1, agents=(0, 0, 0),
                        roll=(5, 5), open_=False, levels={"service_level": "closed"}),
     }  # fmt: skip
     total = Total(
@@ -180,7 +181,7 @@ ACKED = {
 def config_for(prefix: str, **display):
     return load_config(
         None,
-        redis={"prefix": prefix, "url": REDIS_URL},
+        redis={"prefix": prefix, "url": redis_url()},
         centre={"timezone": "UTC", "name": "Test centre"},
         display={"stale_after_s": 5, **display},
     )
@@ -189,7 +190,7 @@ def config_for(prefix: str, **display):
 def store_sync(prefix: str, snap: Snapshot) -> None:
     """Store the latest parts the way the engine does (for apps started afterwards)."""
     keys = Keys(prefix)
-    r = sync_redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    r = sync_redis.Redis.from_url(redis_url(), decode_responses=True)
     try:
         r.set(keys.summary, snap.summary_json())
         r.set(keys.agents_detail, snap.agents_json())
@@ -221,7 +222,7 @@ async def until(pilot, predicate, what: str, timeout: float = 5.0) -> None:
 def make_app(prefix: str, clock: ManualClock, user: str = "dana", **display):
     from wallboard.ui.app import build_desk_app
 
-    return build_desk_app(config_for(prefix, **display), REDIS_URL, user=user, clock=clock)
+    return build_desk_app(config_for(prefix, **display), redis_url(), user=user, clock=clock)
 
 
 def seq_is(app, n: int):
@@ -254,13 +255,13 @@ async def cleanup(redis_client, prefix):
 async def test_queue_table_shows_the_figures_and_ticks_locally(redis_client, prefix, cleanup):
     await publish(redis_client, prefix, snapshot(1))
     clock = ManualClock(T0)
-    app = make_app(prefix, clock)
+    app = make_app(prefix, clock, stale_after_s=30)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, seq_is(app, 1), "the stored snapshot")
         assert cell(app, "support", "name")[0] == "support"
         assert cell(app, "support", "waiting")[0] == "3"
         assert cell(app, "support", "longest")[0] == "1:14"
-        assert cell(app, "support", "sl")[0] == "74.3%"  # 280 / (351 + 31 - 6)
+        assert cell(app, "support", "sl")[0] == "74.5%"  # 280 / (351 + 31 - 6)
         assert cell(app, "support", "sl_rolling")[0] == "81.0%"  # 64 / 79
         assert cell(app, "support", "asa")[0] == "0:14"
         assert cell(app, "support", "abandon_rate")[0] == "6.4%"  # 25 / 392
@@ -270,7 +271,7 @@ async def test_queue_table_shows_the_figures_and_ticks_locally(redis_client, pre
         assert cell(app, "__total__", "name")[0] == "TOTAL"
         assert cell(app, "__total__", "sl")[0] == "78.9%"
         # order: queues in snapshot order, the total last
-        assert [k.value for k in app.queue_table.ordered_rows_keys()] == ["support", "tech", "sales", "__total__"]
+        assert [r.key.value for r in app.queue_table.ordered_rows] == ["support", "tech", "sales", "__total__"]
         # a closed queue is grey, all of it
         assert "grey50" in cell(app, "sales", "name")[1] and "grey50" in cell(app, "sales", "sl")[1]
         # agents and waiting callers
@@ -302,7 +303,7 @@ async def test_navigate_and_drill_down_shows_how_each_figure_is_computed(redis_c
         from wallboard.ui.screens import DrillDownScreen
 
         assert isinstance(app.screen, DrillDownScreen) and app.screen.queue == "support"
-        assert cell(app, "service_level", "reset", "#figures")[0] == "74.3%"
+        assert cell(app, "service_level", "reset", "#figures")[0] == "74.5%"
         assert cell(app, "service_level", "reset_num", "#figures")[0] == "280"
         assert cell(app, "service_level", "reset_den", "#figures")[0] == "376"
         assert cell(app, "service_level", "rolling", "#figures")[0] == "81.0%"
@@ -438,7 +439,7 @@ async def test_updates_go_by_key_with_no_table_clear(redis_client, prefix, clean
         grown = snapshot(3)
         await publish(redis_client, prefix, grown)
         await until(pilot, seq_is(app, 3), "snapshot 3")
-        assert [k.value for k in queues.ordered_rows_keys()] == ["support", "tech", "sales", "__total__"]
+        assert [r.key.value for r in queues.ordered_rows] == ["support", "tech", "sales", "__total__"]
         assert app.table_clears == 0
 
 
@@ -511,12 +512,12 @@ async def test_q_quits_cleanly_and_closes_redis(redis_client, prefix, cleanup):
     app = make_app(prefix, ManualClock(T0))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, seq_is(app, 1), "snapshot 1")
-        client = app._client
+        reader = next(w for w in app.workers if w.group == "snapshots")
         await pilot.press("q")
         await pilot.pause()
-    assert app._closed and app._client is None
-    assert not [w for w in app.workers if w.group == "snapshots" and not w.is_finished]
-    assert client.connection_pool._created_connections == 0 or not client.connection_pool._in_use_connections
+    assert app._closed and app._client is None  # the client the app opened is closed
+    assert reader.is_finished and reader.is_cancelled
+    assert app.return_code == 0
 
 
 async def test_narrow_terminal_drops_columns(redis_client, prefix, cleanup):
@@ -529,6 +530,12 @@ async def test_narrow_terminal_drops_columns(redis_client, prefix, cleanup):
         assert "trend" not in cols and "paused" not in cols
         assert sum(c.get_render_width(app.queue_table) for c in app.queue_table.columns.values()) <= 78
         assert app.has_class("-narrow")
+        # a wider terminal brings columns back: the one kind of change that rebuilds the table (counted)
+        await pilot.resize_terminal(130, 40)
+        await pilot.pause()
+        assert "trend" in app.queue_table.column_ids and not app.has_class("-narrow")
+        assert app.table_clears == 1
+        assert cell(app, "support", "trend")[0] == "█" and cell(app, "__total__", "name")[0] == "TOTAL"
 
 
 def test_core_does_not_import_textual():
@@ -546,7 +553,7 @@ def test_core_does_not_import_textual():
 def svg_prefix():
     p = f"wbtest-{uuid.uuid4().hex[:10]}"
     yield p
-    r = sync_redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    r = sync_redis.Redis.from_url(redis_url(), decode_responses=True)
     try:
         keys = list(r.scan_iter(match=f"{p}:*", count=1000))
         if keys:

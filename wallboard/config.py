@@ -285,25 +285,9 @@ class WallboardConfig(BaseSettings):
 
     @model_validator(mode="after")
     def _cross(self) -> WallboardConfig:
-        names = [q.name for q in self.queues]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"queues: {dup} defined twice; each [[queues]] needs its own name")
-        ids = [a.id for a in self.agents]
-        dup = sorted({n for n in ids if ids.count(n) > 1})
-        if dup:
-            raise ValueError(f"agents: ids {dup} defined twice")
-        known = set(names)
-        for i, a in enumerate(self.agents):
-            for q in a.skills:
-                if known and q not in known:
-                    raise ValueError(
-                        f"agents.{i}.skills: agent {a.id} is skilled for queue {q!r}, which has no [[queues]] entry"
-                    )
-        for i, u in enumerate(self.users):
-            for r in u.roles:
-                if r not in self.roles:
-                    raise ValueError(f"users.{i}.roles: role {r!r} is not defined under [roles]")
+        problems = cross_problems(self.model_dump())
+        if problems:
+            raise ValueError("; ".join(f"{where}: {msg}" for where, msg in problems))
         return self
 
     def queue(self, name: str) -> QueueConfig:
@@ -315,6 +299,36 @@ class WallboardConfig(BaseSettings):
 
     def agent_by_interface(self) -> dict[str, str]:
         return {a.interface: a.id for a in self.agents if a.interface}
+
+
+def cross_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Checks across sections (names defined twice, skills for queues that don't exist, unknown roles), on
+    plain data, so they can be listed even when a field elsewhere is wrong."""
+    out: list[tuple[str, str]] = []
+
+    def seq(name: str) -> list[dict]:
+        v = data.get(name) or []
+        return [x for x in v if isinstance(x, dict)] if isinstance(v, list) else []
+
+    names = [q.get("name") for q in seq("queues")]
+    for n in sorted({n for n in names if n and names.count(n) > 1}):
+        out.append(("queues", f"queue {n!r} is defined twice; each [[queues]] needs its own name"))
+    ids = [a.get("id") for a in seq("agents")]
+    for n in sorted({n for n in ids if n and ids.count(n) > 1}):
+        out.append(("agents", f"agent id {n!r} is defined twice"))
+    known = {n for n in names if n}
+    for i, a in enumerate(seq("agents")):
+        skills = a.get("skills") if isinstance(a.get("skills"), dict) else {}
+        for q in skills:
+            if known and q not in known:
+                out.append((f"agents.{i}.skills", f"agent {a.get('id')} is skilled for queue {q!r}, which has no "
+                            "[[queues]] entry"))  # fmt: skip
+    roles = data.get("roles") if isinstance(data.get("roles"), dict) else {}
+    for i, u in enumerate(seq("users")):
+        for r in u.get("roles") or []:
+            if r not in roles:
+                out.append((f"users.{i}.roles", f"role {r!r} is not defined under [roles]"))
+    return out
 
 
 class ConfigError(Exception):
@@ -380,7 +394,11 @@ def load_config(path: str | Path | None = None, **flags: Any) -> WallboardConfig
     try:
         return WallboardConfig(**flags)
     except ValidationError as e:
-        raise ConfigError(_problems(e), p) from None
+        # list the cross-section problems one by one, also when a field elsewhere is wrong
+        cross = cross_problems(data)
+        problems = [x for x in _problems(e) if not (x[0] == "(top level)" and any(m in x[1] for _, m in cross))]
+        problems += [(where, msg, "fix the name, or add the missing entry") for where, msg in cross]
+        raise ConfigError(problems, p) from None
     finally:
         _FILE_DATA.reset(token)
 

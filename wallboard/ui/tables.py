@@ -69,11 +69,17 @@ class KeyedTable(DataTable):
         self._spec = columns
         if self.is_mounted:
             self.clear(columns=True)
-            self.clears += 1
-            self._shown.clear()
             for key, header, width in columns:
                 self.add_column(header, width=width, key=key)
         return True
+
+    def clear(self, columns: bool = False):
+        """Counted: data updates never clear (tests assert it); only a change of the column set does."""
+        self.clears += 1
+        if hasattr(self.app, "table_clears"):
+            self.app.table_clears += 1
+        self._shown.clear()
+        return super().clear(columns)
 
     @property
     def selected_key(self) -> str | None:
