@@ -13,25 +13,22 @@ local callers = base .. ':callers'
 local callbacks = base .. ':callbacks'
 local out = {}
 local dups, applied = 0, 0
-local expire_set = {}
 
 local function has(f, letter)
   return string.find(f, letter, 1, true) ~= nil
 end
 
+-- counters are summed per key and field in the batch and written once at the end
+local acc = {}
+local function add(key, field, by)
+  local h = acc[key]
+  if not h then h = {}; acc[key] = h end
+  h[field] = (h[field] or 0) + by
+end
+
 local function bump(e, field, by)
-  local wk = base .. ':w:' .. e.win
-  local mk = base .. ':m:' .. e.min
-  -- sums of seconds are floats (AMI waits have microseconds); counts stay integers
-  if string.sub(field, -2) == '_s' then
-    redis.call('HINCRBYFLOAT', wk, field, by)
-    redis.call('HINCRBYFLOAT', mk, field, by)
-  else
-    redis.call('HINCRBY', wk, field, by)
-    redis.call('HINCRBY', mk, field, by)
-  end
-  expire_set[wk] = true
-  expire_set[mk] = true
+  add(base .. ':w:' .. e.win, field, by)
+  add(base .. ':m:' .. e.min, field, by)
 end
 
 local function leave(c)
@@ -150,7 +147,17 @@ for i, e in ipairs(evs) do
   out[i] = {dup and 1 or 0, j}
 end
 
-for key, _ in pairs(expire_set) do redis.call('EXPIRE', key, p.bexp) end
+for key, h in pairs(acc) do
+  for field, by in pairs(h) do
+    -- sums of seconds are floats (AMI waits have microseconds); counts stay integers
+    if string.sub(field, -2) == '_s' then
+      redis.call('HINCRBYFLOAT', key, field, by)
+    else
+      redis.call('HINCRBY', key, field, by)
+    end
+  end
+  redis.call('EXPIRE', key, p.bexp)
+end
 if dups > 0 then redis.call('HINCRBY', base .. ':stats', 'duplicates', dups) end
 if applied > 0 then redis.call('HINCRBY', base .. ':stats', 'applied', applied) end
 if p.feed and p.feed ~= '' then redis.call('HSET', base .. ':cursor', p.feed, p.pos) end

@@ -41,7 +41,7 @@ class KeyedTable(DataTable):
     """A table whose rows have stable keys; see the module docstring."""
 
     def __init__(self, columns: Sequence[tuple[str, str, int | None]] = (), **kwargs):
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        super().__init__(cursor_type="row", zebra_stripes=False, cursor_foreground_priority="renderable", **kwargs)
         self._spec: list[tuple[str, str, int | None]] = list(columns)
         self._shown: dict[tuple[str, str], Shown] = {}
         self.clears = 0
