@@ -187,6 +187,24 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_deadletter(args) -> int:
+    from .keys import Keys
+    from .store import connect_sync
+
+    config = _config(args)
+    r = connect_sync(config, args.redis)
+    keys = Keys(config.redis.prefix)
+    total = int(r.get(keys.dlcount) or 0)
+    entries = r.xrevrange(keys.deadletter, count=args.last)
+    if args.json:
+        print(json.dumps({"total": total, "entries": [{"id": i, **f} for i, f in entries]}))
+        return 0
+    print(f"{total} rejected input record(s); the last {len(entries)}:")
+    for rid, f in reversed(entries):
+        print(f"{rid}  {f.get('source')}\n    reason: {f.get('reason')}\n    input:  {f.get('raw', '')[:200]}")
+    return 0
+
+
 def cmd_check_config(args) -> int:
     try:
         cfg = load_config(args.path)
@@ -254,6 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
     common(sp)
     sp.set_defaults(func=cmd_snapshot)
+
+    sp = sub.add_parser("deadletter", help="list rejected input with its reason and position")
+    sp.add_argument("--last", type=int, default=50)
+    sp.add_argument("--json", action="store_true")
+    common(sp)
+    sp.set_defaults(func=cmd_deadletter)
 
     sp = sub.add_parser("check-config", help="validate a config file; lists every problem")
     sp.add_argument("path")
