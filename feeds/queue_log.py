@@ -153,6 +153,7 @@ class QueueLogFeed:
             raise TypeError(f"the queue-log feed takes no options; got {', '.join(sorted(options))}")
         self.path = str(path)
         self.config = config
+        self._skills = {a.id: a.skills for a in config.agents}
         self.ignored: Counter[str] = Counter()
         self.cursor: tuple[int, int] = (0, 0)  # (line number, byte offset after it) of the last line read
         self._wrapup_s: dict[str, float] = {}
@@ -462,9 +463,12 @@ class QueueLogFeed:
         )
 
     def _addmember(self, r: _Row) -> list[Any]:
-        # queue_log does not say the penalty: 0 until a PENALTY row says otherwise.
+        # queue_log does not say the penalty: the configured skill's penalty (as in queues.conf), else 0,
+        # until a PENALTY row says otherwise.
+        agent = self._need_agent(r)
+        penalty = self._skills.get(agent, {}).get(r.queue, 0)
         events: list[Any] = [
-            MemberAdded(id=r.id + "1", ts=r.ts, source=r.source, agent=self._need_agent(r), queue=r.queue, penalty=0)
+            MemberAdded(id=r.id + "1", ts=r.ts, source=r.source, agent=agent, queue=r.queue, penalty=penalty)
         ]
         if _field(r.data, 0) == "PAUSED":
             events.append(self._state(r, "2", "paused"))

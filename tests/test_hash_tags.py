@@ -181,7 +181,6 @@ class LuaKeyChecker:
     def __init__(self, src: str):
         self.code = strip_comments(src)
         self.problems: list[str] = []
-        self._memo: dict[str, bool] = {}
 
     # -- derivation -----------------------------------------------------------------------------------------
     def _assignments(self, name: str) -> list[str]:
@@ -233,6 +232,11 @@ class LuaKeyChecker:
         return found
 
     def derived(self, expr: str) -> bool:
+        return self._derived(expr, frozenset()) is True
+
+    def _derived(self, expr: str, visiting: frozenset) -> bool | None:
+        """True: built from base; False: not; None: only reached through a cycle (say, a table filled from
+        a function parameter of the same name) -- neutral, as long as some other source grounds it."""
         expr = expr.strip()
         while expr.startswith("(") and expr.endswith(")"):
             expr = expr[1:-1].strip()
@@ -240,13 +244,13 @@ class LuaKeyChecker:
             return True
         if not re.fullmatch(IDENT, expr) or expr in ("KEYS", "ARGV"):
             return False
-        if expr in self._memo:
-            return self._memo[expr]
-        self._memo[expr] = False  # cycles are not derived
+        if expr in visiting:
+            return None
         sources = self._assignments(expr) + (self._param_args(expr) or []) + (self._loop_keys(expr) or [])
-        ok = bool(sources) and all(self.derived(s) for s in sources)
-        self._memo[expr] = ok
-        return ok
+        results = [self._derived(s, visiting | {expr}) for s in sources]
+        if not results or False in results:
+            return False
+        return True if True in results else None
 
     # -- the checks -----------------------------------------------------------------------------------------
     def check(self) -> list[str]:
@@ -311,6 +315,8 @@ def test_every_script_key_is_built_from_base(path: Path):
         ("local base = KEYS[1]\nlocal s = {}\ns[base .. ':a'] = true\ns['x'] = true\n"
          "for key, _ in pairs(s) do redis.call('EXPIRE', key, 5) end", "not built from base"),
         ("local base = KEYS[1]\nredis.call('DEL', base .. ':a', 'elsewhere')", "not built from base"),
+        ("local base = KEYS[1]\nlocal acc = {}\nlocal function put(key, v) acc[key] = v end\nput(base .. ':x', 1)\n"
+         "put(ARGV[1], 2)\nfor key, v in pairs(acc) do redis.call('HSET', key, 'v', v) end", "not built from base"),
         ("local base = KEYS[1]\nlocal c = redis.call\nc('GET', 'x')", "aliased"),
         ("local base = KEYS[1]\nredis.call('RENAME', base .. ':a', base .. ':b')", "unknown to this test"),
         ("local base = ARGV[1]\nredis.call('GET', base)", "KEYS"),
@@ -329,6 +335,10 @@ def test_checker_accepts_a_well_formed_script():
         "local mk = base .. ':m:' .. ARGV[1]\n"
         "add(base .. ':w', 1)\nadd(mk, 2)\n"
         "for key, _ in pairs(s) do redis.call('EXPIRE', key, 60) end\n"
+        "local acc = {}\n"
+        "local function put(key, v) acc[key] = v end\n"
+        "put(base .. ':x', 1)\n"
+        "for key, v in pairs(acc) do redis.call('HSET', key, 'v', v) end\n"
     )
     assert LuaKeyChecker(src).check() == []
 

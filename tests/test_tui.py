@@ -18,8 +18,8 @@ from wallboard.snapshot import (
     AgentCounts,
     AgentSnapshot,
     Alert,
-    Caller,
     Callback,
+    Caller,
     Explain,
     QueueSnapshot,
     Rolling,
@@ -360,10 +360,11 @@ async def test_breach_colours_flashes_ack_then_steady(redis_client, prefix, clea
         await pilot.press("a")
         await until(pilot, lambda: len(app.requests_sent) == 2, "the ack requests")
         entries = await redis_client.xrange(Keys(prefix).requests)
+        at = iso(T0 + timedelta(seconds=1))
         assert [f for _, f in entries] == [
-            {"type": "ack", "queue": "support", "metric": "longest_wait_s", "user": "dana", "at": iso(T0 + timedelta(seconds=1))},
-            {"type": "ack", "queue": "support", "metric": "service_level", "user": "dana", "at": iso(T0 + timedelta(seconds=1))},
-        ]  # fmt: skip
+            {"type": "ack", "queue": "support", "metric": "longest_wait_s", "user": "dana", "at": at},
+            {"type": "ack", "queue": "support", "metric": "service_level", "user": "dana", "at": at},
+        ]
         # ingest applies it; the next snapshot has acked_by: the colour stays, the flashing stops
         await publish(redis_client, prefix, snapshot(2, support=ACKED))
         await until(pilot, seq_is(app, 2), "the acked snapshot")
@@ -386,10 +387,11 @@ async def test_snooze_request_and_snoozed_alert_stops_flashing(redis_client, pre
         assert {e["metric"] for e in entries} == {"service_level", "longest_wait_s"}
         assert all(e["type"] == "snooze" and e["user"] == "omer" for e in entries)
         assert all(e["until"] == iso(T0 + timedelta(minutes=15)) for e in entries)
+        until_15 = iso(T0 + timedelta(minutes=15))
         snoozed = {
             "levels": BREACH["levels"],
-            "alerts": {"service_level": Alert(level="breach", since=iso(T0), snoozed_until=iso(T0 + timedelta(minutes=15)))},
-        }  # fmt: skip
+            "alerts": {"service_level": Alert(level="breach", since=iso(T0), snoozed_until=until_15)},
+        }
         await publish(redis_client, prefix, snapshot(2, support=snoozed))
         await until(pilot, seq_is(app, 2), "the snoozed snapshot")
         assert not app.flashing_cells() and "red" in cell(app, "support", "sl")[1]

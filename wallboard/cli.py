@@ -59,7 +59,7 @@ def cmd_replay(args) -> int:
         options["mapping"] = args.mapping
     try:
         feed = load_feed(args.feed, args.path, config, **options)
-    except UnknownFeed as e:
+    except (UnknownFeed, TypeError, ValueError, FileNotFoundError) as e:
         print(f"wallboard: {e}", file=sys.stderr)
         return 2
     snap, stats = asyncio.run(
@@ -125,8 +125,12 @@ def cmd_ingest(args) -> int:
     config = _config(args)
     try:
         feed = load_feed(args.feed, args.path, config, **_feed_options(args))
-    except UnknownFeed as e:
+    except (UnknownFeed, TypeError, ValueError) as e:
         print(f"wallboard: {e}", file=sys.stderr)
+        return 2
+    if not hasattr(feed, "follow"):
+        print(f"wallboard: the {args.feed} feed reads a finished file; use `wallboard replay --feed {args.feed}`",
+              file=sys.stderr)  # fmt: skip
         return 2
 
     async def main() -> None:
@@ -185,6 +189,14 @@ def cmd_demo(args) -> int:
                 child.kill()
                 child.wait()
     return 0
+
+
+def cmd_tui(args) -> int:
+    """The desk UI, reading only Redis. Textual is imported here, never when the core loads."""
+    from .ui.app import run_desk
+
+    config = _config(args)
+    return run_desk(config, redis_url=args.redis, user=args.user, log_path=Path(args.log) if args.log else None)
 
 
 def cmd_deadletter(args) -> int:
@@ -267,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--user", default=None, help="your name on acknowledgements")
     common(sp)
     sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("tui", help="the supervisor's desk UI (queues, agents, callers; ack and snooze)")
+    sp.add_argument("--user", default=None, help="your name on acknowledgements (default: $WALLBOARD_USER, login)")
+    sp.add_argument("--log", default=None, help="log to this file (nothing is logged to the terminal)")
+    common(sp)
+    sp.set_defaults(func=cmd_tui)
 
     sp = sub.add_parser("snapshot", help="print the current snapshot")
     sp.add_argument("--json", action="store_true")

@@ -18,8 +18,8 @@ import asyncio
 import getpass
 import logging
 import os
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Awaitable, Callable, Iterable, Union
 
 from rich.text import Text
 from textual import work
@@ -69,7 +69,7 @@ class DeskApp(App):
     def __init__(
         self,
         config: WallboardConfig,
-        client: Union[ClientFactory, object],
+        client: ClientFactory | object,
         user: str,
         clock: Clock | None = None,
         *,

@@ -38,9 +38,7 @@ KNOWN_IDS = frozenset(k.id for k in ALL_KEYS)
 
 
 def bindings(specs: tuple[KeySpec, ...]) -> list[Binding]:
-    return [
-        Binding(s.key, s.action, s.description, show=s.show, key_display=s.key_display, id=s.id) for s in specs
-    ]
+    return [Binding(s.key, s.action, s.description, show=s.show, key_display=s.key_display, id=s.id) for s in specs]
 
 
 def effective_keys(remap: dict[str, str]) -> list[tuple[KeySpec, str]]:

@@ -5,7 +5,7 @@ Both only read the app's last snapshot; the app calls ``refresh_view()`` after e
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.markup import escape
 from rich.text import Text
@@ -87,7 +87,9 @@ class DrillDownScreen(Screen):
         server = desk.server
         if self.queue == TOTAL_KEY:
             q = summary.total
-            head = Text.assemble(("Centre total", "bold"), "  all queues · SL = sum of numerators / sum of denominators")
+            head = Text.assemble(
+                ("Centre total", "bold"), "  all queues · SL = sum of numerators / sum of denominators"
+            )
             callers = []
             agents = agent_rows(desk.agents.agents if desk.agents else {}, server)
         else:
@@ -143,14 +145,15 @@ class DrillDownScreen(Screen):
 class HelpScreen(ModalScreen):
     """Every key by its binding id, with the key it answers to after remapping."""
 
-    BINDINGS = [("escape", "dismiss", "Close"), ("question_mark", "dismiss", "Close"), ("q", "dismiss", "Close")]
+    BINDINGS: ClassVar = [("escape", "dismiss", "Close"), ("question_mark", "dismiss", "Close"),
+                          ("q", "dismiss", "Close")]  # fmt: skip
 
     def __init__(self, remap: dict[str, str]) -> None:
         super().__init__()
         self.remap = remap
 
     def compose(self) -> ComposeResult:
-        lines = ["[b]Keys[/b]  (remap in the config: [display] keys = { \"wallboard.ack\" = \"k\" })", ""]
+        lines = ['[b]Keys[/b]  (remap in the config: [display] keys = { "wallboard.ack" = "k" })', ""]
         for spec, key in effective_keys(self.remap):
             shown = {"question_mark": "?", "enter": "enter", "escape": "esc"}.get(key, key)
             lines.append(f"  [b]{escape(shown):>6}[/b]  {escape(spec.description):<14} [dim]{spec.id}[/dim]")
@@ -159,8 +162,8 @@ class HelpScreen(ModalScreen):
             "  [b]ctrl+p[/b]  command palette (drill down, ack, snooze, flash, quit)",
             "  [b]   tab[/b]  next table",
             "",
-            "Colours: [yellow]warn[/yellow], [bold red]breach[/bold red] (flashes until acknowledged or snoozed),"
-            " [grey50]closed[/grey50].",
+            "Colours: [yellow]warn[/yellow], [bold red]breach[/bold red] (flashes until acknowledged or snoozed), "
+            + "[grey50]closed[/grey50].",
             "Ack and snooze act on the selected queue's metrics in warn or breach.",
         ]
         with Vertical(id="help-box"):

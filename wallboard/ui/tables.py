@@ -8,7 +8,7 @@ assert that an update rebuilt nothing.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -130,7 +130,7 @@ class KeyedTable(DataTable):
                 if r.key in self.rows:
                     for i, col in enumerate(cols):
                         if self._shown.get((r.key, col)) != shown[col]:
-                            text, style, _ = shown[col]
+                            style = shown[col][1]
                             cell = r.cells.get(col) or CellModel("")
                             self.update_cell(r.key, col, self._render(cell, style, i == 0, r.sort_key))
                             self._shown[(r.key, col)] = shown[col]

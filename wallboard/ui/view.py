@@ -8,9 +8,10 @@ updates by key; the screens only call these functions and hand the rows over.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Literal
+from typing import Literal
 
 from ..config import WallboardConfig
 from ..snapshot import AgentSnapshot, Alert, QueueSnapshot, Summary, Total
@@ -194,12 +195,12 @@ def queue_rows(
     now = server.now()
     rows = []
     for i, (name, q) in enumerate(summary.queues.items()):
-        cols: dict[str, tuple[str, str]] = {}  # column -> metric colouring it
+        cols: dict[str, str] = {}  # column -> the metric colouring it
         for metric in set(q.levels) | set(q.alerts):
             for col in metric_columns(metric, name, config):
                 cols[col] = metric
 
-        def cell(col: str, text: str) -> CellModel:
+        def cell(col: str, text: str, q: QueueSnapshot = q, cols: dict[str, str] = cols) -> CellModel:
             if col in cols:
                 return metric_cell(text, cols[col], q, now)
             return CellModel(text, level="closed" if not q.open else "ok")
@@ -376,7 +377,7 @@ def figure_rows(q: QueueSnapshot | Total, summary: Summary, server: ServerTime) 
         if isinstance(q, Total) and key in ("ewt_s",):
             continue
 
-        def lv(text: str) -> CellModel:
+        def lv(text: str, key: str = key) -> CellModel:
             if isinstance(q, QueueSnapshot):
                 return metric_cell(text, key, q, now)
             return CellModel(text)
