@@ -327,6 +327,12 @@ async def test_navigate_and_drill_down_shows_how_each_figure_is_computed(redis_c
         assert cell(app, "service_level", "reset_num", "#figures")[0] == "300"
         await pilot.press("escape")
         assert not isinstance(app.screen, DrillDownScreen)
+        # the centre total drills down too: SL as the sum of numerators over the sum of denominators
+        app.queue_table.select_key("__total__")
+        await pilot.press("enter")
+        assert isinstance(app.screen, DrillDownScreen) and app.screen.queue == "__total__"
+        assert cell(app, "service_level", "reset", "#figures")[0] == "78.9%"
+        assert app.screen.query_one("#drill-agents").row_count == 4
 
 
 async def test_breach_colours_flashes_ack_then_steady(redis_client, prefix, cleanup):

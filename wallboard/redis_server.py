@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 
 def state_dir() -> Path:
@@ -67,7 +69,8 @@ def _ping(sock: Path) -> bool:
     if not sock.exists():
         return False
     try:
-        r = redis.Redis(unix_socket_path=str(sock), socket_connect_timeout=0.5, socket_timeout=1)
+        r = redis.Redis(unix_socket_path=str(sock), socket_connect_timeout=0.5, socket_timeout=1,
+                        retry=Retry(NoBackoff(), 0))  # fmt: skip
         ok = bool(r.ping())
         r.close()
         return ok
@@ -138,7 +141,7 @@ def stop(paths: EmbeddedPaths | None = None) -> bool:
     paths = paths or EmbeddedPaths(state_dir())
     if not _ping(paths.socket):
         return False
-    r = redis.Redis(unix_socket_path=str(paths.socket))
+    r = redis.Redis(unix_socket_path=str(paths.socket), retry=Retry(NoBackoff(), 0))
     try:
         r.shutdown()
     except (redis.ConnectionError, OSError):

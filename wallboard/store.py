@@ -10,7 +10,10 @@ from importlib.resources import files
 
 import redis
 import redis.asyncio as aredis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
+from redis.retry import Retry
 
 from .config import WallboardConfig
 
@@ -37,7 +40,8 @@ def _password(config: WallboardConfig) -> str | None:
 async def connect(config: WallboardConfig, url: str | None = None) -> aredis.Redis:
     """An asyncio client, checked with a PING; raises StoreUnavailable with the URL on failure."""
     target = resolve_url(config, url)
-    kwargs = {"decode_responses": True, "health_check_interval": 30}
+    # one immediate retry heals a stale pooled connection; longer outages are our loops' to back off from
+    kwargs = {"decode_responses": True, "health_check_interval": 30, "retry": AsyncRetry(NoBackoff(), 1)}
     pw = _password(config)
     if pw:
         kwargs["password"] = pw
@@ -55,7 +59,7 @@ async def connect(config: WallboardConfig, url: str | None = None) -> aredis.Red
 
 def connect_sync(config: WallboardConfig, url: str | None = None) -> redis.Redis:
     target = resolve_url(config, url)
-    kwargs: dict = {"decode_responses": True}
+    kwargs: dict = {"decode_responses": True, "retry": Retry(NoBackoff(), 1)}
     pw = _password(config)
     if pw:
         kwargs["password"] = pw

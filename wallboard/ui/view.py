@@ -7,6 +7,7 @@ updates by key; the screens only call these functions and hand the rows over.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -415,15 +416,24 @@ FORMULA_LABELS = {
 }
 
 
+_ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?Z")
+
+
 def describe_window(text: str, tz) -> str:
-    """An explain window as words: an epoch id is the daily reset it starts at."""
+    """An explain window in words, its times in the centre's zone: an epoch id is the daily reset it starts at;
+    ``rolling <time>`` covers the minutes starting at or after that time; any other ISO time is localised."""
     if text.isdigit():
         return f"since reset {datetime.fromtimestamp(int(text), tz).strftime('%Y-%m-%d %H:%M %Z')}"
     if text.startswith("rolling "):
         when = parse_utc(text.removeprefix("rolling "))
         if when is not None:
-            return f"rolling, minutes starting at or after {when.astimezone(tz).strftime('%H:%M')}"
-    return text
+            return f"rolling, minutes starting at or after {when.astimezone(tz).strftime('%H:%M %Z')}"
+
+    def local(m: re.Match) -> str:
+        when = parse_utc(m.group(0))
+        return when.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if when else m.group(0)
+
+    return _ISO_Z.sub(local, text)
 
 
 @dataclass
