@@ -116,6 +116,23 @@ def _setup_logging(path: str | None, verbose: bool) -> None:
         logging.basicConfig(stream=sys.stderr, level=level, format=fmt)
 
 
+def _check_ingest(config, url) -> int:
+    """Exit 0 when an ingester's heartbeat is fresh (its key has a TTL) and one of them holds the lease."""
+    from .keys import Keys
+    from .store import connect_sync
+
+    r = connect_sync(config, url)
+    keys = Keys(config.redis.prefix)
+    beats = [json.loads(v) for k in r.scan_iter(match=keys.health("*")) if (v := r.get(k))]
+    owner = r.get(keys.lease)
+    for b in beats:
+        print(f"{b['name']}: feed {b['feed']}, {b['events']} events, last beat {b['at']}"
+              + (" (owner)" if b["name"] == owner else ""))  # fmt: skip
+    if not beats:
+        print("no ingester alive")
+    return 0 if beats and owner else 1
+
+
 def cmd_ingest(args) -> int:
     from .feed import UnknownFeed, load_feed
     from .ingest import Ingest
@@ -123,6 +140,11 @@ def cmd_ingest(args) -> int:
 
     _setup_logging(args.log, args.verbose)
     config = _config(args)
+    if args.check:
+        return _check_ingest(config, args.redis)
+    if not args.feed:
+        print("wallboard: ingest needs --feed NAME", file=sys.stderr)
+        return 2
     try:
         feed = load_feed(args.feed, args.path, config, **_feed_options(args))
     except (UnknownFeed, TypeError, ValueError) as e:
@@ -263,8 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_replay)
 
     sp = sub.add_parser("ingest", help="long-running ingest of a live feed (the lease owner also publishes)")
-    sp.add_argument("--feed", required=True, help="feed name: sim, queue-log, ami, ...")
+    sp.add_argument("--feed", default=None, help="feed name: sim, queue-log, ami, ...")
     sp.add_argument("path", nargs="?", default=None)
+    sp.add_argument("--check", action="store_true", help="exit non-zero unless an ingester is alive and owns")
     sp.add_argument("--scenario", default=None, help="sim: normal, spike, demo")
     sp.add_argument("--seed", type=int, default=None, help="sim: random seed")
     sp.add_argument("--speed", type=float, default=None, help="sim: time multiplier")
