@@ -57,17 +57,7 @@ from .store import Scripts
 from .thresholds import LevelState, agent_alerts, evaluate_queue
 from .windows import Windows
 
-_INT_COUNTERS = {
-    "entered",
-    "answered",
-    "answered_within_sl",
-    "abandoned",
-    "short_abandoned",
-    "abandoned_within_sl",
-    "overflowed",
-    "completed",
-    "callbacks_done",
-}
+_INT_COUNTERS = {c for c in metrics.COUNTERS if not c.endswith("_s")}  # sums of seconds are floats
 
 
 @dataclass
