@@ -198,10 +198,10 @@ def cmd_demo(args) -> int:
     child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)  # fmt: skip
     try:
-        from .ui.app import build_desk_app
+        from .ui.app import run_desk
 
-        app = build_desk_app(config, redis_url=redis_url, user=args.user or os.environ.get("USER") or "demo")
-        app.run()
+        return run_desk(config, redis_url=redis_url, user=args.user or os.environ.get("USER") or "demo",
+                        log_path=log_dir / "demo-tui.log")  # fmt: skip
     finally:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
@@ -210,7 +210,6 @@ def cmd_demo(args) -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
-    return 0
 
 
 def cmd_tui(args) -> int:
