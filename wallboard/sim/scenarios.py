@@ -142,7 +142,7 @@ def overload_spike(
 
 
 def demo(
-    queue: str = "support", at_offset_s: float = 20.0, factor: float = 3.0, duration_s: float = 900.0
+    queue: str = "support", at_offset_s: float = 20.0, factor: float = 6.0, duration_s: float = 900.0
 ) -> Scenario:
     """For ``wallboard demo``: open around the clock, the day shape placed so the demo starts at 10:00 of
     a busy morning whenever it is run, and an overload on one queue within the first minute."""
