@@ -58,6 +58,24 @@ def pytest_unconfigure(config):
         shutil.rmtree(root, ignore_errors=True)
 
 
+def shared_data() -> "Path":
+    """The read-only real data beside the project (``../shared/data``): WALLBOARD_SHARED_DATA, else the first
+    ``shared/data`` found beside the checkout or one of its parents, else the workplace's /work/shared/data."""
+    from pathlib import Path
+
+    env = os.environ.get("WALLBOARD_SHARED_DATA")
+    candidates = [Path(env)] if env else []
+    here = Path(__file__).resolve().parent.parent
+    candidates += [p / "shared" / "data" for p in [here, *here.parents]]
+    candidates.append(Path("/work/shared/data"))
+    for c in candidates:
+        if (c / "anonymous_bank").is_dir():
+            return c
+    raise FileNotFoundError(
+        "the real data (shared/data) was not found beside the checkout; set WALLBOARD_SHARED_DATA to its path"
+    )
+
+
 def redis_url() -> str:
     return os.environ["REDIS_URL"]
 

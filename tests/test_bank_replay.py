@@ -24,7 +24,9 @@ from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "anonymous_bank"
+from .conftest import shared_data
+
+DATA = shared_data() / "anonymous_bank"
 ROOT = Path(__file__).resolve().parents[1]
 NA = "0:00:00"
 SL_THRESHOLD_S = 20
