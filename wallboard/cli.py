@@ -14,7 +14,7 @@ from .store import StoreUnavailable
 DEFAULT_CONFIG = Path("config/wallboard.toml")
 
 
-def _config(args) -> WallboardConfig:
+def config_from_args(args) -> WallboardConfig:
     flags: dict = {}
     if getattr(args, "prefix", None):
         flags["redis"] = {"prefix": args.prefix}
@@ -53,7 +53,7 @@ def cmd_replay(args) -> int:
     from .feed import UnknownFeed, load_feed
     from .replay import replay
 
-    config = _config(args)
+    config = config_from_args(args)
     options = {}
     if args.mapping:
         options["mapping"] = args.mapping
@@ -80,7 +80,7 @@ def cmd_snapshot(args) -> int:
     from .snapshot import Snapshot
     from .store import connect_sync
 
-    config = _config(args)
+    config = config_from_args(args)
     r = connect_sync(config, args.redis)
     keys = Keys(config.redis.prefix)
     summary, agents = r.get(keys.summary), r.get(keys.agents_detail)
@@ -139,7 +139,7 @@ def cmd_ingest(args) -> int:
     from .store import connect
 
     _setup_logging(args.log, args.verbose)
-    config = _config(args)
+    config = config_from_args(args)
     if args.check:
         return _check_ingest(config, args.redis)
     if not args.feed:
@@ -183,7 +183,7 @@ def cmd_demo(args) -> int:
     from .store import connect_sync, resolve_url
 
     args.config = args.config or str(demo_config_path())
-    config = _config(args)
+    config = config_from_args(args)
     redis_url = resolve_url(config, args.redis)  # starts the shared embedded server when needed
     client = connect_sync(config, redis_url)
     # a fresh demo every time: the simulated centre starts its day now
@@ -216,7 +216,7 @@ def cmd_tui(args) -> int:
     """The desk UI, reading only Redis. Textual is imported here, never when the core loads."""
     from .ui.app import run_desk
 
-    config = _config(args)
+    config = config_from_args(args)
     return run_desk(config, redis_url=args.redis, user=args.user, log_path=Path(args.log) if args.log else None)
 
 
@@ -224,7 +224,7 @@ def cmd_deadletter(args) -> int:
     from .keys import Keys
     from .store import connect_sync
 
-    config = _config(args)
+    config = config_from_args(args)
     r = connect_sync(config, args.redis)
     keys = Keys(config.redis.prefix)
     total = int(r.get(keys.dlcount) or 0)
@@ -326,6 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("redis", help="the embedded Redis server")
     sp.add_argument("action", choices=["status", "stop", "start"])
     sp.set_defaults(func=cmd_redis)
+
+    from .commands import discover
+
+    for mod in discover():
+        mod.register(sub, common)
     return p
 
 
