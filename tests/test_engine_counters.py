@@ -353,3 +353,30 @@ async def test_snapshot_publish_seq_and_summary_split(make_engine, redis_client,
 
 def test_t0_is_aware():
     assert T0.tzinfo is not None
+
+
+async def test_resync_drops_ghost_callers_without_counting_and_gaps_are_recorded(make_engine):
+    from wallboard.events import FeedGap, WaitingResync
+
+    eng = await make_engine(queues=[{"name": "support"}])
+    await eng.apply([
+        ev(CallerJoined, 0, queue="support", call_id="stays"),
+        ev(CallerJoined, 5, queue="support", call_id="ghost"),  # left while we were disconnected
+    ])  # fmt: skip
+    await eng.apply([
+        ev(FeedGap, 100, start=at(40), length_s=60, feed="ami"),
+        ev(WaitingResync, 100, queue="support", call_ids=["stays", "new"]),
+        ev(CallerJoined, 100, queue="support", call_id="new"),
+    ])  # fmt: skip
+    snap = await eng.build_snapshot(at(110))
+    q = snap.queues["support"]
+    assert [c.call_id for c in q.callers] == ["stays", "new"]
+    assert (q.entered, q.offered, q.abandoned) == (3, 0, 0)
+    assert snap.gaps == [{"start": "2026-11-23T09:00:40Z", "length_s": 60, "feed": "ami"}]
+    # the ghost coming back later (a real re-entry) is a new entry
+    await eng.apply([ev(CallerJoined, 200, queue="support", call_id="ghost")])
+    q = (await eng.build_snapshot(at(210))).queues["support"]
+    assert q.entered == 4 and q.waiting == 3
+    # an empty list empties the queue
+    await eng.apply([ev(WaitingResync, 300, queue="support", call_ids=[])])
+    assert (await eng.build_snapshot(at(310))).queues["support"].waiting == 0

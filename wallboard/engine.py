@@ -36,7 +36,9 @@ from .events import (
     MemberPenalty,
     MemberRemoved,
     OutboundCall,
+    WaitingResync,
     WrapupCompleted,
+    FeedGap,
     utc,
 )
 from .feed import DeadLetter
@@ -115,6 +117,8 @@ class Engine:
         )  # fmt: skip
 
     def _queue_record(self, ev, t: float) -> dict | None:
+        if isinstance(ev, WaitingResync):
+            return {"k": "R", "t": t, "ids": ev.call_ids}
         if not isinstance(ev, QUEUE_CALL_EVENTS):
             return None
         rec: dict = {"c": ev.call_id, "t": t, "win": self.windows.window_id(t), "min": Windows.minute(t)}
@@ -192,10 +196,14 @@ class Engine:
             return res
         by_queue: dict[str, list[tuple[int, dict, object]]] = {}
         agent_items: dict[str, list[tuple[int, dict]]] = {}
+        gaps: list[FeedGap] = []
         epochs = []
         for i, ev in enumerate(events):
             t = ev.ts.timestamp()
             epochs.append(t)
+            if isinstance(ev, FeedGap):
+                gaps.append(ev)
+                continue
             rec = self._queue_record(ev, t)
             if rec is not None:
                 by_queue.setdefault(ev.queue, []).append((i, rec, ev))
@@ -204,6 +212,9 @@ class Engine:
             if arec is not None:
                 agent_items.setdefault(ev.agent, []).append((i, arec))
         res.last_ts = max(epochs)
+        if gaps:
+            await self.r.zadd(self.keys.gaps, {json.dumps({"start": utc(g.start), "length_s": g.length_s,
+                                                           "feed": g.feed}): g.start.timestamp() for g in gaps})  # fmt: skip
         await self._register(by_queue, [*agent_items, *(getattr(e, "agent", None) or "" for e in events)])
         if "" in self._seen.agents:
             self._seen.agents.discard("")
@@ -300,6 +311,7 @@ class Engine:
             pipe.hgetall(f"{b}:qts")
             pipe.hgetall(f"{b}:w:{wid}")
         pipe.get(self.keys.dlcount)
+        pipe.zrangebyscore(self.keys.gaps, win_start.timestamp() if win_start else "-inf", "+inf")
         raw = await pipe.execute()
         pos = 0
 
@@ -327,6 +339,7 @@ class Engine:
             members[a] = queues_of
             agent_snaps[a] = self._agent_snapshot(a, cfg_agents.get(a), st, queues_of, win, tnow, win_start)
         dlcount = int(raw[pos] or 0)
+        gaps = [json.loads(g) for g in raw[pos + 1]]
 
         qsnaps = {q: self._queue_snapshot(q, *qdata[q], agent_snaps, members, tnow, roll_since, wlabel)
                   for q in queues}  # fmt: skip
@@ -342,6 +355,7 @@ class Engine:
             total=total,
             agents=agent_snaps,
             dead_letters=dlcount,
+            gaps=gaps,
         )
 
     @staticmethod

@@ -146,6 +146,25 @@ class OutboundCall(_AgentEvent):
     number: str | None = None
 
 
+class FeedGap(_Event):
+    """The feed saw nothing from ``start`` for ``length_s`` (an AMI disconnect): recorded so screens and reports
+    show it."""
+
+    type: Literal["feed_gap"] = "feed_gap"
+    start: AwareDatetime
+    length_s: float = Field(ge=0)
+    feed: str = Field(min_length=1)
+
+
+class WaitingResync(_Event):
+    """The PBX's present list of callers waiting in ``queue`` (after a reconnect, from QueueStatus): any caller
+    we still hold as waiting but who is not listed left unseen, and stops waiting (nothing is counted for it)."""
+
+    type: Literal["waiting_resync"] = "waiting_resync"
+    queue: str = Field(min_length=1)
+    call_ids: list[str] = Field(default_factory=list)
+
+
 QUEUE_CALL_EVENTS = (
     CallerJoined,
     CallerAnswered,
@@ -175,6 +194,8 @@ Event = Annotated[
         AgentMissed,
         DialAttempt,
         OutboundCall,
+        FeedGap,
+        WaitingResync,
     ],
     Field(discriminator="type"),
 ]
@@ -197,8 +218,10 @@ def partition_of(event: _Event) -> str:
     """Events are partitioned by queue (call events) or by agent (agent-only events), so that per call order
     holds inside a partition and several ingesters can split the partitions."""
     queue = getattr(event, "queue", None)
-    if isinstance(event, QUEUE_CALL_EVENTS):
+    if isinstance(event, (*QUEUE_CALL_EVENTS, WaitingResync)):
         return f"q:{queue}"
+    if isinstance(event, FeedGap):
+        return "c"
     return f"a:{event.agent}"  # type: ignore[attr-defined]
 
 

@@ -3,7 +3,7 @@
 -- ARGV[1]: JSON params {sl, sh, exp, bexp, feed, pos}
 -- ARGV[2]: JSON array of events {k, c, t, w, win, min, r, cl, ag, tk, wr}
 --   k: J joined, A answered, X abandoned, O overflowed (r = reason), C completed (tk), W wrap-up done (wr),
---      D callback done
+--      D callback done, R resync of who waits (ids)
 -- Returns JSON array, per event: [duplicate 0/1, entry join epoch]
 local base = KEYS[1]
 local p = cjson.decode(ARGV[1])
@@ -36,7 +36,31 @@ local function leave(c)
   redis.call('HDEL', callers, c)
 end
 
+-- a resync lists who waits now (QueueStatus): callers we hold as waiting but not listed left unseen;
+-- they stop waiting and nothing is counted for them (a caller who joined just now is kept)
+local function resync(e)
+  local listed = {}
+  for _, c in ipairs(e.ids) do listed[c] = true end
+  local held = redis.call('ZRANGE', waiting, 0, -1, 'WITHSCORES')
+  local gone = 0
+  for k = 1, #held, 2 do
+    local c, j = held[k], tonumber(held[k + 1])
+    if not listed[c] and j < e.t - 1 then
+      leave(c)
+      local mk = base .. ':e:' .. c
+      local n = redis.call('HGET', mk, 'n')
+      if n then redis.call('HSET', mk, 'f' .. n, (redis.call('HGET', mk, 'f' .. n) or '') .. 'X') end
+      gone = gone + 1
+    end
+  end
+  if gone > 0 then redis.call('HINCRBY', base .. ':stats', 'resync_removed', gone) end
+end
+
 for i, e in ipairs(evs) do
+ if e.k == 'R' then
+  resync(e)
+  out[i] = {0, 0}
+ else
   local mk = base .. ':e:' .. e.c
   local n = tonumber(redis.call('HGET', mk, 'n') or '0')
   local t = e.t
@@ -145,6 +169,7 @@ for i, e in ipairs(evs) do
   redis.call('EXPIRE', mk, p.exp)
   if dup then dups = dups + 1 else applied = applied + 1 end
   out[i] = {dup and 1 or 0, j}
+ end
 end
 
 for key, h in pairs(acc) do
