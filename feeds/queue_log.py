@@ -25,14 +25,19 @@ Each verb's data fields are in PROTOCOLS.md (queue_log section). What this adapt
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import heapq
+import json
 import math
+import os
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, AsyncIterator, Callable, Iterator
 
 from pydantic import ValidationError
 
+from wallboard.clock import Clock, SystemClock
 from wallboard.config import WallboardConfig
 from wallboard.events import (
     AgentMissed,
@@ -48,7 +53,7 @@ from wallboard.events import (
     MemberRemoved,
     WrapupCompleted,
 )
-from wallboard.feed import DeadLetter
+from wallboard.feed import CursorMark, DeadLetter
 
 _UTC = timezone.utc
 _MAX_EPOCH = 1e11  # year 5138: beyond any real row, and far from datetime's limit even with a wrap-up added
@@ -184,60 +189,162 @@ class QueueLogFeed:
 
     # -- reading ----------------------------------------------------------------------------------------------
 
-    def read(self) -> Iterator[Event | DeadLetter]:
-        """Events and dead letters in file order (inferred wrap-up ends in time order among them)."""
+    def _reset(self) -> None:
         self.ignored = Counter()
         self.cursor = (0, 0)
         # Inferred end of wrap-up: (due epoch, line, WrapupCompleted, the state after it or None); the line
         # breaks ties.
         self._pending: list[tuple[float, int, WrapupCompleted, AgentStateChanged | None]] = []
+        self._pending_from: dict[int, int] = {}  # line with an inferred event still to come -> its start offset
         self._return_line: dict[str, int] = {}  # agent -> line whose inferred state after wrap-up still holds
         self._paused: dict[str, str | None] = {}  # agent -> pause reason, while paused
         self._staged: tuple[float, int, WrapupCompleted, AgentStateChanged | None] | None = None
         self._agent_ids: dict[str, str | None] = {"NONE": None, "": None, **self.config.agent_by_interface()}
-        pending, handlers, ignored = self._pending, self._handlers, self.ignored
-        prefix = f"queue-log:{self.path}:"
+        self._prefix = f"queue-log:{self.path}:"
+
+    def read(self) -> Iterator[Event | DeadLetter]:
+        """Events and dead letters in file order (inferred wrap-up ends in time order among them)."""
+        self._reset()
         offset = 0
         with open(self.path, "rb") as f:  # bytes, so the cursor is a byte offset a reader can seek to
             for n, raw in enumerate(f, 1):
+                yield from self._line(raw, n, offset)
                 offset += len(raw)
-                self.cursor = (n, offset)
-                line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                if not line or line[0] == "#" or line.isspace():
-                    continue
-                parts = line.split("|")
-                if len(parts) < 5:
-                    yield DeadLetter(
-                        prefix + str(n), f"too few fields ({len(parts)}): need epoch|callid|queue|agent|EVENT", line
-                    )
-                    continue
+        yield from self._due_by(math.inf)
+
+    def _due_by(self, epoch: float) -> Iterator[Event]:
+        pending = self._pending
+        while pending and pending[0][0] <= epoch:
+            item = heapq.heappop(pending)
+            self._pending_from.pop(item[1], None)
+            yield from self._due(item)
+
+    def _line(self, raw: bytes, n: int, start: int) -> list[Event | DeadLetter]:
+        """One line (``start`` = its byte offset) -> its events, after the inferred ones that fell due."""
+        self.cursor = (n, start + len(raw))
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if not line or line[0] == "#" or line.isspace():
+            return []
+        source = self._prefix + str(n)
+        parts = line.split("|")
+        if len(parts) < 5:
+            return [DeadLetter(source, f"too few fields ({len(parts)}): need epoch|callid|queue|agent|EVENT", line)]
+        try:
+            epoch = float(parts[0])
+        except ValueError:
+            epoch = math.nan
+        if not 0 <= epoch < _MAX_EPOCH:  # also nan
+            return [DeadLetter(source, f"epoch is not a valid time: {parts[0]!r}", line)]
+        out: list[Event | DeadLetter] = list(self._due_by(epoch)) if self._pending else []
+        verb = parts[4]
+        handler = self._handlers.get(verb)
+        if handler is None:
+            self.ignored[verb] += 1
+            return out
+        try:
+            out += self._row(handler, _Row(n, epoch, source, parts, self._agent(parts[3])))
+        except _Bad as e:
+            out.append(DeadLetter(source, f"{verb}: {e}", line))
+        except ValidationError as e:  # a backstop: the checks above should catch what matters first
+            err = e.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            out.append(DeadLetter(source, f"{verb}: {where}: {err['msg']}", line))
+        if self._staged is not None or (self._pending and n not in self._pending_from):
+            for item in self._pending:
+                self._pending_from.setdefault(item[1], start)
+        return out
+
+    # -- following a live file -----------------------------------------------------------------------------
+
+    def resume(self, state: str | None) -> None:
+        """Where ``follow`` starts: a cursor it gave before (JSON), or None for the start of the file."""
+        self._resume = json.loads(state) if state else None
+
+    def cursor_key(self) -> str:
+        return f"queue-log:{os.path.abspath(self.path)}"
+
+    def _cursor_state(self, ident: tuple[int, int], line_no: int, offset: int) -> CursorMark:
+        """A safe place to resume: the start of the oldest line whose inferred events are still to come (so
+        they are made again), else the end of the last line read. Re-read lines change nothing (exactly once
+        by meaning)."""
+        if self._pending_from:
+            n0 = min(self._pending_from)
+            line_no, offset = n0 - 1, self._pending_from[n0]
+        state = {"dev": ident[0], "ino": ident[1], "line": line_no, "offset": offset, "head": self._head}
+        return CursorMark(self.cursor_key(), json.dumps(state))
+
+    @staticmethod
+    def _head_of(f) -> str:
+        """A fingerprint of the file's first line: a file truncated and written again while we were away has
+        another first line, though its inode is the same and it may have grown past our offset."""
+        pos = f.tell()
+        f.seek(0)
+        first = f.readline(512)
+        f.seek(pos)
+        return hashlib.sha1(first).hexdigest()[:16] if first.endswith(b"\n") else ""
+
+    async def follow(self, clock: Clock | None = None, poll_s: float = 0.2) -> AsyncIterator[Event | DeadLetter]:
+        """Tail the file across rotation (a new file at the path: the old one is read to its end first) and
+        truncation (copytruncate: start again at 0), from the cursor given to ``resume``. Yields a
+        ``CursorMark`` after each chunk; inferred wrap-up ends come out when due on ``clock``."""
+        clock = clock or SystemClock()
+        self._reset()
+        start = getattr(self, "_resume", None)
+        f, ident, n, offset = None, None, 0, 0
+        if start:
+            ident = (start["dev"], start["ino"])
+            old = _find_by_identity(self.path, ident)
+            if old is not None:
+                f = open(old, "rb")
+                same = os.fstat(f.fileno()).st_size >= start["offset"] and self._head_of(f) == start.get("head")
+                if same:
+                    f.seek(start["offset"])
+                    n, offset = start["line"], start["offset"]
+                # else: truncated and rewritten while we were away: read it from its start
+        buf = b""
+        self._head = self._head_of(f) if f is not None else ""
+        while True:
+            if f is None:
                 try:
-                    epoch = float(parts[0])
-                except ValueError:
-                    epoch = math.nan
-                if not 0 <= epoch < _MAX_EPOCH:  # also nan
-                    yield DeadLetter(prefix + str(n), f"epoch is not a valid time: {parts[0]!r}", line)
+                    f = open(self.path, "rb")
+                except FileNotFoundError:
+                    await asyncio.sleep(poll_s)
                     continue
-                while pending and pending[0][0] <= epoch:
-                    yield from self._due(heapq.heappop(pending))
-                verb = parts[4]
-                handler = handlers.get(verb)
-                if handler is None:
-                    ignored[verb] += 1
-                    continue
-                try:
-                    events = self._row(handler, _Row(n, epoch, prefix + str(n), parts, self._agent(parts[3])))
-                except _Bad as e:
-                    yield DeadLetter(prefix + str(n), f"{verb}: {e}", line)
-                    continue
-                except ValidationError as e:  # a backstop: the checks above should catch what matters first
-                    err = e.errors()[0]
-                    where = ".".join(str(p) for p in err["loc"])
-                    yield DeadLetter(prefix + str(n), f"{verb}: {where}: {err['msg']}", line)
-                    continue
-                yield from events
-        while pending:
-            yield from self._due(heapq.heappop(pending))
+                st = os.fstat(f.fileno())
+                ident, n, offset, buf = (st.st_dev, st.st_ino), 0, 0, b""
+            chunk = f.read(1 << 16)
+            if chunk:
+                if not self._head:
+                    self._head = self._head_of(f)
+                buf += chunk
+                lines = buf.split(b"\n")
+                buf = lines.pop()  # an unfinished last line waits for its newline
+                for raw in lines:
+                    n += 1
+                    for item in self._line(raw + b"\n", n, offset):
+                        yield item
+                    offset += len(raw) + 1
+                yield self._cursor_state(ident, n, offset)
+                continue
+            flushed = False
+            for item in self._due_by(clock.now().timestamp()):
+                flushed = True
+                yield item
+            if flushed:
+                yield self._cursor_state(ident, n, offset)
+            try:
+                st = os.stat(self.path)
+            except FileNotFoundError:
+                st = None
+            if st is not None and (st.st_dev, st.st_ino) != ident:
+                f.close()  # rotated: the old file was read to its end above; the new one from its start
+                f = None
+                continue
+            if st is not None and st.st_size < offset + len(buf):
+                f.seek(0)  # truncated in place
+                n, offset, buf, self._head = 0, 0, b"", ""
+                continue
+            await asyncio.sleep(poll_s)
 
     def _row(self, handler: Callable[[_Row], list[Any]], r: _Row) -> list[Any]:
         verb = r.verb
@@ -493,3 +600,19 @@ class QueueLogFeed:
 
     def _logoff(self, r: _Row) -> list[Any]:
         return [self._state(r, "1", "logged_out")]
+
+
+def _find_by_identity(path: str, ident: tuple[int, int]) -> str | None:
+    """The file with this (device, inode): the path itself, or a rotated copy beside it (logrotate renames)."""
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    names = [os.path.abspath(path)] + sorted(
+        os.path.join(folder, x) for x in os.listdir(folder) if x.startswith(os.path.basename(path))
+    )
+    for cand in names:
+        try:
+            st = os.stat(cand)
+        except FileNotFoundError:
+            continue
+        if (st.st_dev, st.st_ino) == ident:
+            return cand
+    return None

@@ -98,7 +98,7 @@ def cmd_snapshot(args) -> int:
 
 def _feed_options(args) -> dict:
     options: dict = {}
-    for name in ("mapping", "scenario", "seed", "speed", "follow"):
+    for name in ("mapping", "scenario", "seed", "speed"):
         v = getattr(args, name, None)
         if v is not None:
             options[name] = v
@@ -287,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--feed", default=None, help="feed name: sim, queue-log, ami, ...")
     sp.add_argument("path", nargs="?", default=None)
     sp.add_argument("--check", action="store_true", help="exit non-zero unless an ingester is alive and owns")
+    sp.add_argument("--follow", action="store_true", help="queue-log: tail the file (the default for ingest)")
     sp.add_argument("--scenario", default=None, help="sim: normal, spike, demo")
     sp.add_argument("--seed", type=int, default=None, help="sim: random seed")
     sp.add_argument("--speed", type=float, default=None, help="sim: time multiplier")

@@ -29,6 +29,15 @@ class DeadLetter:
     raw: str
 
 
+@dataclass(frozen=True)
+class CursorMark:
+    """Where a live feed has read up to, in order among its events: saved (under ``key``) once the events
+    before it are applied, and given back to ``feed.resume(state)`` after a restart."""
+
+    key: str
+    state: str
+
+
 class Feed(Protocol):
     name: str
 

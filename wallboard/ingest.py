@@ -30,7 +30,7 @@ from .clock import Clock, SystemClock
 from .config import WallboardConfig
 from .engine import Engine
 from .events import utc
-from .feed import DeadLetter
+from .feed import CursorMark, DeadLetter
 from .keys import Keys
 from .thresholds import LevelState, NoAlertError, ack, snooze
 
@@ -80,6 +80,8 @@ class Ingest:
 
     async def run(self) -> None:
         await self._retry(self.engine.start)
+        if hasattr(self.feed, "resume"):  # a feed that can resume: from where the last run got to
+            self.feed.resume(await self._retry(self.r.get, self.cursor_key(self.feed.cursor_key())))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
@@ -120,6 +122,9 @@ class Ingest:
                 except asyncio.TimeoutError:
                     pass
 
+    def cursor_key(self, feed_key: str) -> str:
+        return f"{self.keys.centre}:cursor:{feed_key}"
+
     async def _pump(self) -> None:
         """Feed -> batches -> engine. A dead letter is recorded and counted; the feed goes on."""
         queue: asyncio.Queue = asyncio.Queue(maxsize=50_000)
@@ -134,13 +139,16 @@ class Ingest:
             finished = False
             while not finished:
                 item = await queue.get()
-                batch, dead = [], []
+                batch, dead, mark = [], [], None
                 deadline = asyncio.get_running_loop().time() + FLUSH_S
                 while True:
                     if item is None:
                         finished = True
                         break
-                    (dead if isinstance(item, DeadLetter) else batch).append(item)
+                    if isinstance(item, CursorMark):
+                        mark = item
+                    else:
+                        (dead if isinstance(item, DeadLetter) else batch).append(item)
                     if len(batch) >= CHUNK:
                         break
                     timeout = deadline - asyncio.get_running_loop().time()
@@ -156,6 +164,8 @@ class Ingest:
                     self.changed.set()
                 if dead:
                     await self._retry(self.engine.dead_letters, dead)
+                if mark is not None:  # only once what it covers is applied: behind, never ahead
+                    await self._retry(self.r.set, self.cursor_key(mark.key), mark.state)
             if rtask.done() and rtask.exception():
                 raise rtask.exception()
         finally:
