@@ -69,7 +69,7 @@ async def test_owner_publishes_and_only_one_owns(redis_client, prefix):
     assert await redis_client.get(keys.health("ing-a")) is None
 
 
-async def test_ack_and_snooze_requests_recorded_with_the_user(redis_client, prefix):
+async def test_ack_and_snooze_commands_applied_with_the_user(redis_client, prefix):
     config = _config(prefix)
     clock = ManualClock(at(10))
     ing = Ingest(redis_client, config, ListFeed([]), clock=clock, name="ing")
@@ -81,7 +81,7 @@ async def test_ack_and_snooze_requests_recorded_with_the_user(redis_client, pref
     q = json.loads(await redis_client.get(keys.summary))["queues"]["support"]
     assert q["levels"]["waiting"] == "breach" and q["alerts"]["waiting"]["acked_by"] is None
 
-    await redis_client.xadd(keys.requests, {"type": "ack", "queue": "support", "metric": "waiting", "user": "rivka",
+    await redis_client.xadd(keys.centre + ":alert_cmds", {"type": "ack", "queue": "support", "metric": "waiting", "user": "rivka",
                                             "at": "2026-11-23T09:00:11Z"})  # fmt: skip
     clock.advance(1)
     await ing.tick()
@@ -89,9 +89,9 @@ async def test_ack_and_snooze_requests_recorded_with_the_user(redis_client, pref
     assert q["levels"]["waiting"] == "breach" and q["alerts"]["waiting"]["acked_by"] == "rivka"
 
     until = T0 + timedelta(minutes=5)
-    await redis_client.xadd(keys.requests, {"type": "snooze", "queue": "support", "metric": "waiting",
+    await redis_client.xadd(keys.centre + ":alert_cmds", {"type": "snooze", "queue": "support", "metric": "waiting",
                                             "user": "moshe", "until": until.isoformat()})  # fmt: skip
-    await redis_client.xadd(keys.requests, {"type": "ack", "queue": "support", "metric": "service_level",
+    await redis_client.xadd(keys.centre + ":alert_cmds", {"type": "ack", "queue": "support", "metric": "service_level",
                                             "user": "moshe"})  # no such alert: rejected, recorded
     clock.advance(1)
     await ing.tick()
@@ -99,7 +99,7 @@ async def test_ack_and_snooze_requests_recorded_with_the_user(redis_client, pref
     assert q["alerts"]["waiting"]["snoozed_until"].startswith("2026-11-23T09:05:00")
     audit = await redis_client.xrange(keys.centre + ":audit")
     assert [(e["type"], e["user"], e["result"][:8]) for _, e in audit] == [
-        ("ack", "rivka", "ok"), ("snooze", "moshe", "ok"), ("ack", "moshe", "rejected")]  # fmt: skip
+        ("ack", "rivka", "applied"), ("snooze", "moshe", "applied"), ("ack", "moshe", "rejected")]  # fmt: skip
 
     # a new owner carries on from the stored alert state, and does not apply the requests again
     ing2 = Ingest(redis_client, config, ListFeed([]), clock=clock, name="ing2")

@@ -218,12 +218,68 @@ class UserConfig(_Section):
     token_env: str | None = Field(None, description="Environment variable holding this user's token.")
 
 
+class SecurityConfig(_Section):
+    token_secret_env: str = Field("WALLBOARD_TOKEN_SECRET", description="Env var with the secret that signs user tokens.")
+    token_secret_file: Path | None = Field(None, description="Or a file holding that secret.")
+    token_ttl_h: float = Field(12, gt=0, description="Lifetime of a token issued by `wallboard token`.")
+    action_rate_per_min: int = Field(30, ge=1, description="Actions one user may request per minute.")
+
+
 class HubConfig(_Section):
+    """``wallboard serve``: the websocket hub that pushes each layout to TVs and serves the TV page."""
+
     host: str = "127.0.0.1"
     port: int = Field(8765, ge=0, le=65535)
     tls_cert: Path | None = None
     tls_key: Path | None = None
-    client_buffer: int = Field(16, ge=1)
+    client_buffer: int = Field(16, ge=1, description="Messages a client may fall behind (latest wins) before it "
+                               "is dropped as too slow.")  # fmt: skip
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Page origins (scheme://host[:port]) allowed to connect besides the hub's own; '*' = any.",
+    )
+    max_message_bytes: int = Field(4096, ge=256, le=1 << 20, description="Largest message a client may send.")
+    write_buffer_bytes: int = Field(
+        65536, ge=1024, description="Per-client send buffer cap; past it the client gets only the newest message."
+    )
+    slow_client_s: float = Field(10, gt=0, description="A client unable to take a message this long is dropped.")
+    heartbeat_s: float = Field(2, gt=0, description="Heartbeat to every client (server time, snapshot age).")
+    ticker_poll_s: float = Field(1, gt=0, description="How often the ticker message is read from Redis.")
+
+
+# Figures a TV layout may show (snapshot names; agents_available is the queue's available agents).
+BOARD_FIGURES = ("waiting", "longest_wait_s", "service_level", "agents_available", "asa_s", "avg_wait_s",
+                 "abandon_rate", "ewt_s", "callbacks_pending", "offered", "answered", "abandoned")  # fmt: skip
+BoardFigure = Literal[
+    "waiting", "longest_wait_s", "service_level", "agents_available", "asa_s", "avg_wait_s", "abandon_rate",
+    "ewt_s", "callbacks_pending", "offered", "answered", "abandoned",
+]  # fmt: skip
+
+
+class LayoutConfig(_Section):
+    """A TV layout: what ``wallboard board --layout NAME`` and the kiosk page ``/?layout=NAME&token=...`` show."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="Used in the kiosk URL and --layout.")
+    title: str | None = Field(None, description="Heading on the screen; unset = the centre's name.")
+    queues: list[str] = Field(default_factory=list, description="Queues in display order; empty = every queue.")
+    figures: list[BoardFigure] = Field(
+        default_factory=lambda: ["waiting", "longest_wait_s", "service_level", "agents_available"],
+        min_length=1,
+        description="Huge numbers per queue, in order.",
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Display text for a figure or a queue (beats the language's defaults)."
+    )
+    language: Literal["en", "he"] = Field("en", description="Labels and direction: 'he' is right to left.")
+    rotate_s: float = Field(10, ge=1, description="Seconds per page when the queues do not fit on one.")
+    per_page: int = Field(0, ge=0, description="Queues per page; 0 = as many as fit the screen.")
+    viewer_token_env: str | None = Field(
+        None, description="Env var holding this layout's read-only kiosk token; unset = WALLBOARD_VIEWER_TOKEN_<NAME>."
+    )
+
+    @property
+    def token_env(self) -> str:
+        return self.viewer_token_env or "WALLBOARD_VIEWER_TOKEN_" + re.sub(r"[^A-Z0-9]", "_", self.name.upper())
 
 
 class AmiConfig(_Section):
@@ -241,7 +297,19 @@ class SmtpConfig(_Section):
     tls: Literal["none", "starttls", "tls"] = "none"
     username: str | None = None
     password_env: str = "WALLBOARD_SMTP_PASSWORD"
+    password_file: Path | None = Field(None, description="File holding the SMTP password (beats password_env).")
     sender: str = "wallboard@localhost"
+    timeout_s: float = Field(30, gt=0, description="Per SMTP connection.")
+    retry_initial_s: float = Field(60, gt=0, description="First wait after a failed send; doubles each time.")
+    retry_max_s: float = Field(3600, gt=0, description="Longest wait between two attempts at one report.")
+
+
+class HistoryConfig(_Section):
+    interval_keep_days: int = Field(35, ge=1, description="How long 15-minute interval rollups are kept.")
+    daily_keep_days: int = Field(400, ge=1, description="How long daily rollups are kept (reports reach this far).")
+    late_h: float = Field(
+        2, ge=0, description="Each rollup recomputes this far behind what it rolled up last (late events)."
+    )
 
 
 class ReportSchedule(_Section):
@@ -267,9 +335,12 @@ class WallboardConfig(BaseSettings):
     roles: dict[str, RoleConfig] = Field(default_factory=dict)
     users: list[UserConfig] = Field(default_factory=list)
     hub: HubConfig = Field(default_factory=HubConfig)
+    layouts: list[LayoutConfig] = Field(default_factory=list, description="TV layouts (board and kiosk page).")
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
     ami: AmiConfig = Field(default_factory=AmiConfig)
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
     reports: list[ReportSchedule] = Field(default_factory=list)
+    history: HistoryConfig = Field(default_factory=HistoryConfig)
 
     @classmethod
     def settings_customise_sources(
@@ -297,6 +368,16 @@ class WallboardConfig(BaseSettings):
                 return q
         return QueueConfig(name=name)
 
+    def layout(self, name: str | None) -> LayoutConfig:
+        """The named layout; without a name the first one, else every queue with the default figures.
+        Raises KeyError for a name not in the file."""
+        if name is None:
+            return self.layouts[0] if self.layouts else LayoutConfig(name="default")
+        for lay in self.layouts:
+            if lay.name == name:
+                return lay
+        raise KeyError(name)
+
     def agent_by_interface(self) -> dict[str, str]:
         return {a.interface: a.id for a in self.agents if a.interface}
 
@@ -322,6 +403,14 @@ def cross_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
         for q in skills:
             if known and q not in known:
                 out.append((f"agents.{i}.skills", f"agent {a.get('id')} is skilled for queue {q!r}, which has no "
+                            "[[queues]] entry"))  # fmt: skip
+    lnames = [x.get("name") for x in seq("layouts")]
+    for n in sorted({n for n in lnames if n and lnames.count(n) > 1}):
+        out.append(("layouts", f"layout {n!r} is defined twice; each [[layouts]] needs its own name"))
+    for i, lay in enumerate(seq("layouts")):
+        for q in lay.get("queues") or []:
+            if known and q not in known:
+                out.append((f"layouts.{i}.queues", f"layout {lay.get('name')} shows queue {q!r}, which has no "
                             "[[queues]] entry"))  # fmt: skip
     roles = data.get("roles") if isinstance(data.get("roles"), dict) else {}
     for i, u in enumerate(seq("users")):

@@ -73,6 +73,7 @@ class Ingest:
         self.events_applied = 0
         self.last_publish = 0.0
         self.requests_cursor = "0-0"
+        self.alert_cmds = f"{self.keys.centre}:alert_cmds"  # ack/snooze, authorised by the executor
         self.backoff = Backoff(config.redis.retry_initial_s, config.redis.retry_max_s)
         self.redis_ok = True
 
@@ -202,8 +203,9 @@ class Ingest:
         await self.r.set(self.keys.health(self.name), json.dumps(body), ex=self.config.engine.health_ttl_s)
 
     async def apply_requests(self) -> None:
-        """Acknowledge / snooze requests from the views, applied to the alert state with the user's name."""
-        out = await self.r.xread({self.keys.requests: self.requests_cursor}, count=500)
+        """Acknowledge / snooze commands (authorised by the executor), applied to the alert state with the
+        user's name; the outcome goes to the audit stream."""
+        out = await self.r.xread({self.alert_cmds: self.requests_cursor}, count=500)
         if not out:
             return
         now = self.clock.now()
@@ -220,12 +222,12 @@ class Ingest:
                             else now + timedelta(minutes=15)  # fmt: skip
                         self.levels = snooze(self.levels, f["queue"], f["metric"], user, until)
                     else:
-                        continue  # actions are the executor's (a later part); leave them for it
+                        continue
                 except (NoAlertError, KeyError, ValueError) as e:
                     result = f"rejected: {e}"
-                await self.r.xadd(self.keys.centre + ":audit", {"request": rid, "type": kind, "user": user,
-                                  "queue": f.get("queue", ""), "metric": f.get("metric", ""),
-                                  "at": utc(now), "result": result})  # fmt: skip
+                await self.r.xadd(self.keys.centre + ":audit", {"request": f.get("request", rid), "type": kind,
+                                  "user": user, "queue": f.get("queue", ""), "metric": f.get("metric", ""),
+                                  "at": utc(now), "result": "applied" if result == "ok" else result})  # fmt: skip
         await self.r.set(self.keys.centre + ":requests_cursor", self.requests_cursor)
 
     async def tick(self) -> None:

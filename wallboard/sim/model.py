@@ -492,6 +492,13 @@ class SimCentre:
         except KeyError:
             raise ValueError(f"no agent {agent_id!r} in the simulated centre") from None
 
+    def member_queues(self, agent_id: str) -> dict[str, int]:
+        """The agent's queues and penalties now (read-only copy)."""
+        return dict(self._agent(agent_id).skills)
+
+    def member_penalty(self, agent_id: str, queue: str) -> int | None:
+        return self._agent(agent_id).skills.get(queue)
+
     def move_agent(self, agent_id: str, queue: str, penalty: int | None = None) -> None:
         """Make the agent a member of ``queue`` with ``penalty`` (new member: 0 if None; a member: its
         penalty changes, None keeps it). Routing follows at once."""

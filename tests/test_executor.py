@@ -1,0 +1,180 @@
+"""The executor against a real Redis and the simulated centre: tokens, permissions, audit, temporary moves,
+and a move that relieves an overloaded queue."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from feeds.sim import SimFeed
+from wallboard.actions.auth import issue
+from wallboard.actions.executor import Executor
+from wallboard.actions.model import Move, to_fields
+from wallboard.actions.sim_backend import SimBackend
+from wallboard.clock import ManualClock
+from wallboard.config import load_config
+from wallboard.engine import Engine
+from wallboard.events import AgentStateChanged, utc
+from wallboard.keys import Keys
+from wallboard.sim import SimCentre, scenario_by_name
+
+ROOT = Path(__file__).resolve().parent.parent
+START = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Jerusalem"))
+
+
+@pytest.fixture
+def secret_env(monkeypatch):
+    monkeypatch.setenv("WALLBOARD_TOKEN_SECRET", "test-secret-123")
+
+
+def _config(prefix):
+    cfg = load_config(ROOT / "config" / "wallboard.toml", redis={"prefix": prefix})
+    roles = {**{k: v.model_dump() for k, v in cfg.roles.items()}, "viewer": {"permissions": []}}
+    users = [u.model_dump() for u in cfg.users] + [{"name": "vera", "roles": ["viewer"]}]
+    return load_config(ROOT / "config" / "wallboard.toml", redis={"prefix": prefix}, roles=roles, users=users)
+
+
+async def _audit(client, prefix):
+    return [f for _, f in await client.xrange(f"{Keys(prefix).centre}:audit")]
+
+
+async def test_tokens_permissions_and_audit(redis_client, prefix, secret_env):
+    config = _config(prefix)
+    clock = ManualClock(START)
+    centre = SimCentre(config, scenario_by_name("quiet", [q.name for q in config.queues]), 1, START)
+    ex = Executor(redis_client, config, SimBackend(centre), clock=clock)
+    now = clock.now().timestamp()
+    tok = {u: issue(config, u, now=now) for u in ("rivka", "moshe", "vera")}
+    keys = Keys(prefix)
+    forged = tok["rivka"][:-3] + ("AAA" if not tok["rivka"].endswith("AAA") else "BBB")
+    expired = issue(config, "rivka", ttl_s=10, now=now - 60)
+    at = utc(clock.now())
+    requests = [
+        # (fields, expected result start)
+        ({"type": "move", "user": "rivka", "token": tok["rivka"], "agent": "1002", "queue": "support",
+          "op": "add", "penalty": "1", "at": at}, "ok"),
+        ({"type": "move", "user": "moshe", "token": tok["moshe"], "agent": "1003", "queue": "support",
+          "at": at}, "refused: moshe may not move"),
+        ({"type": "pause", "user": "moshe", "token": tok["moshe"], "agent": "1002", "queue": "tech",
+          "reason": "coaching", "at": at}, "refused: moshe may not pause on tech"),
+        ({"type": "pause", "user": "moshe", "token": tok["moshe"], "agent": "1001", "queue": "support",
+          "reason": "coaching", "at": at}, "ok"),
+        ({"type": "ack", "user": "vera", "token": tok["vera"], "queue": "support", "metric": "waiting",
+          "at": at}, "refused: vera may not ack"),
+        ({"type": "move", "user": "rivka", "token": forged, "agent": "1002", "queue": "tech", "at": at},
+         "refused: forged token"),
+        ({"type": "move", "user": "rivka", "token": expired, "agent": "1002", "queue": "tech", "at": at},
+         "refused: expired token"),
+        ({"type": "move", "user": "moshe", "token": tok["rivka"], "agent": "1002", "queue": "tech", "at": at},
+         "refused: token belongs to 'rivka'"),
+        ({"type": "move", "user": "rivka", "token": tok["rivka"], "agent": "1002", "queue": "tech",
+          "colour": "red", "at": at}, "refused: malformed request"),
+        ({"type": "move", "user": "rivka", "token": tok["rivka"], "agent": "1002", "queue": "tech",
+          "at": utc(clock.now() - timedelta(minutes=10))}, "refused: stale request"),
+    ]  # fmt: skip
+    for fields, _ in requests:
+        await redis_client.xadd(keys.requests, fields)
+    assert await ex.process_pending() == len(requests)
+    audit = await _audit(redis_client, prefix)
+    assert len(audit) == len(requests)
+    for (fields, want), got in zip(requests, audit):
+        assert got["result"].startswith(want), (want, got["result"])
+        assert got["user"] == fields["user"]
+    # the permitted actions reached the simulated PBX
+    assert centre.member_penalty("1002", "support") == 1
+    assert audit[0]["detail"] == "Add Dana to support at penalty 1"
+    # a second executor in the same group never performs them again
+    assert await Executor(redis_client, config, SimBackend(centre), clock=clock, name="other").process_pending() == 0
+
+
+async def test_temporary_move_reverts_on_time_across_restarts(redis_client, prefix, secret_env):
+    config = _config(prefix)
+    clock = ManualClock(START)
+    centre = SimCentre(config, scenario_by_name("quiet", [q.name for q in config.queues]), 1, START)
+    keys = Keys(prefix)
+    req = Move(user="rivka", token=issue(config, "rivka", now=clock.now().timestamp()), agent="1002",
+               queue="support", op="add", penalty=0, revert_after_s=600, at=utc(clock.now()))  # fmt: skip
+    assert "support" not in centre.member_queues("1002")
+    await redis_client.xadd(keys.requests, to_fields(req))
+    first = Executor(redis_client, config, SimBackend(centre), clock=clock, name="a")
+    await first.process_pending()
+    assert centre.member_penalty("1002", "support") == 0
+    del first  # every UI and this executor restart in between: the revert lives in Redis
+
+    clock.advance(599)
+    second = Executor(redis_client, config, SimBackend(centre), clock=clock, name="b")
+    assert await second.run_due_reverts() == 0
+    clock.advance(1)
+    assert await second.run_due_reverts() == 1
+    assert "support" not in centre.member_queues("1002")
+    audit = await _audit(redis_client, prefix)
+    assert audit[-1]["detail"].startswith("auto-revert of") and audit[-1]["result"] == "ok"
+    assert await second.run_due_reverts() == 0  # done once
+
+
+async def test_spy_needs_a_call_and_a_phone(redis_client, prefix, secret_env, make_engine):
+    config = _config(prefix)
+    clock = ManualClock(START)
+    centre = SimCentre(config, scenario_by_name("quiet", [q.name for q in config.queues]), 1, START)
+    backend = SimBackend(centre)
+    ex = Executor(redis_client, config, backend, clock=clock)
+    eng = Engine(redis_client, config, Keys(prefix))
+    await eng.start()
+    await eng.apply([AgentStateChanged(id="s1", ts=START, source="t", agent="1001", state="on_call",
+                                       queue="support", call_id="1700000000.42")])  # fmt: skip
+    tok = issue(config, "rivka", now=clock.now().timestamp())
+    keys = Keys(prefix)
+    await redis_client.xadd(keys.requests, {"type": "whisper", "user": "rivka", "token": tok, "agent": "1001",
+                                            "call_id": "1700000000.42", "at": utc(START)})  # fmt: skip
+    await redis_client.xadd(keys.requests, {"type": "listen", "user": "rivka", "token": tok, "agent": "1002",
+                                            "at": utc(START)})  # fmt: skip
+    await ex.process_pending()
+    audit = await _audit(redis_client, prefix)
+    assert audit[0]["result"] == "ok"
+    assert audit[0]["detail"] == "Whisper to Gefen on call 1700000000.42 — the agent hears you, the caller will not hear you"
+    assert backend.spies == [("PJSIP/2001", "1001", "whisper", False)]
+    assert audit[1]["result"] == "failed" and audit[1]["pbx"] == "Dana is not on a call"
+
+
+async def _sl_after(redis_client, prefix, config, move: bool) -> tuple[float, int]:
+    """The spike day to 10:05 (support drowning), then maybe one move, then 30 minutes on; support's rolling
+    SL at the end, and how many support calls it rests on."""
+    feed = SimFeed(None, config, scenario="spike", seed=11, start=START.replace(hour=0))
+    centre = feed.centre
+    eng = Engine(redis_client, config, Keys(prefix))
+    await eng.start()
+    t_move = START.replace(hour=10, minute=5)
+    await eng.apply(centre.advance_to(t_move))
+    if move:
+        clock = ManualClock(t_move)
+        ex = Executor(redis_client, config, SimBackend(centre), clock=clock)
+        await redis_client.xadd(Keys(prefix).requests, to_fields(Move(
+            user="rivka", token=issue(config, "rivka", now=clock.now().timestamp()), agent="1006",
+            queue="support", op="add", penalty=0, at=utc(t_move))))  # fmt: skip
+        await ex.process_pending()
+    end = t_move + timedelta(minutes=30)
+    await eng.apply(centre.advance_to(end))
+    q = (await eng.build_snapshot(end)).queues["support"]
+    return q.rolling.service_level, q.rolling.offered
+
+
+async def test_a_move_into_the_short_queue_raises_its_rolling_sl(redis_client, secret_env):
+    import uuid
+
+    base = f"wbtest-mv-{uuid.uuid4().hex[:8]}"
+    results = {}
+    try:
+        for move in (False, True):
+            prefix = f"{base}-{int(move)}"
+            results[move] = await _sl_after(redis_client, prefix, _config(prefix), move)
+    finally:
+        keys = [k async for k in redis_client.scan_iter(match=f"{base}-*")]
+        if keys:
+            await redis_client.unlink(*keys)
+    (without, n0), (with_move, n1) = results[False], results[True]
+    assert n0 > 50 and n1 > 50  # the half hour rests on enough calls to mean something
+    print("support rolling SL (without, with) the move:", without, with_move)
+    assert with_move > without, results

@@ -1,0 +1,85 @@
+"""Who is asking, and may they: signed user tokens and role permissions from config.
+
+A token is ``user.expiry.signature`` (HMAC-SHA256 over ``user.expiry`` with the centre's secret, from the
+environment or a secret file, never the command line). The executor checks the signature, the expiry and that
+the token's user is the request's user; then the permission: each action its own, optionally limited to
+queues, through the user's roles.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import time
+
+from ..config import WallboardConfig
+
+
+class Refused(Exception):
+    """Not authenticated or not permitted: the reason is shown to the user and audited."""
+
+
+def secret(config: WallboardConfig) -> bytes:
+    sec = config.security
+    value = os.environ.get(sec.token_secret_env)
+    if not value and sec.token_secret_file:
+        value = sec.token_secret_file.read_text().strip()
+    if not value:
+        raise Refused(f"no token secret: set {sec.token_secret_env} or security.token_secret_file")
+    return value.encode()
+
+
+def _sign(key: bytes, body: str) -> str:
+    mac = hmac.new(key, body.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def issue(config: WallboardConfig, user: str, ttl_s: float | None = None, now: float | None = None) -> str:
+    if "." in user:
+        raise ValueError("user names may not contain '.'")
+    exp = int((now or time.time()) + (ttl_s if ttl_s is not None else config.security.token_ttl_h * 3600))
+    body = f"{user}.{exp}"
+    return f"{body}.{_sign(secret(config), body)}"
+
+
+def verify(config: WallboardConfig, token: str, user: str, now: float | None = None) -> None:
+    """Raises Refused unless the token is genuine, unexpired and the user's own."""
+    try:
+        t_user, exp, sig = token.split(".")
+        exp_i = int(exp)
+    except ValueError:
+        raise Refused("malformed token") from None
+    if not hmac.compare_digest(_sign(secret(config), f"{t_user}.{exp}"), sig):
+        raise Refused("forged token (bad signature)")
+    if t_user != user:
+        raise Refused(f"token belongs to {t_user!r}, not {user!r}")
+    if exp_i <= (now or time.time()):
+        raise Refused("expired token")
+
+
+def permitted(config: WallboardConfig, user: str, action: str, queues: list[str]) -> None:
+    """Raises Refused unless one of the user's roles grants ``action`` on every queue concerned."""
+    u = next((x for x in config.users if x.name == user), None)
+    if u is None:
+        raise Refused(f"unknown user {user!r}")
+    for role_name in u.roles:
+        role = config.roles.get(role_name)
+        if role is None or action not in role.permissions:
+            continue
+        if role.queues is None or all(q in role.queues for q in queues):
+            return
+    scope = f" on {', '.join(queues)}" if queues else ""
+    raise Refused(f"{user} may not {action}{scope}")
+
+
+def allowed_actions(config: WallboardConfig, user: str) -> set[str]:
+    """The actions a user's roles grant anywhere (screens offer only these keys)."""
+    u = next((x for x in config.users if x.name == user), None)
+    out: set[str] = set()
+    for r in (u.roles if u else []):
+        role = config.roles.get(r)
+        if role:
+            out.update(role.permissions)
+    return out

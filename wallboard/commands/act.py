@@ -1,0 +1,170 @@
+"""`wallboard act` (a request from a script), `wallboard audit` (the trail), `wallboard token` (issue a user
+token), `wallboard executor` (the one process with PBX credentials)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+
+
+def register(sub, add_common) -> None:
+    sp = sub.add_parser("act", help="send an action request (listen, whisper, barge, move, pause, unpause, ack, snooze)")
+    sp.add_argument("action", choices=["listen", "whisper", "barge", "move", "pause", "unpause", "ack", "snooze"])
+    sp.add_argument("--agent")
+    sp.add_argument("--queue")
+    sp.add_argument("--op", choices=["add", "remove", "penalty"], default=None)
+    sp.add_argument("--penalty", type=int, default=None)
+    sp.add_argument("--revert-min", type=float, default=None, help="move: undo it after this many minutes")
+    sp.add_argument("--reason", default=None)
+    sp.add_argument("--call-id", default=None)
+    sp.add_argument("--metric", default=None, help="ack/snooze: the alert's metric")
+    sp.add_argument("--until", default=None, help="snooze: until (ISO 8601)")
+    sp.add_argument("--keypad", action="store_true", help="spy in keypad mode")
+    sp.add_argument("--user", default=os.environ.get("WALLBOARD_USER") or os.environ.get("USER"))
+    sp.add_argument("--wait", type=float, default=10.0, help="seconds to wait for the outcome (0: don't)")
+    add_common(sp)
+    sp.set_defaults(func=cmd_act)
+
+    sp = sub.add_parser("audit", help="the audit trail of requests and their outcomes")
+    sp.add_argument("--last", type=int, default=50)
+    sp.add_argument("--json", action="store_true")
+    add_common(sp)
+    sp.set_defaults(func=cmd_audit)
+
+    sp = sub.add_parser("token", help="issue a signed token for a user (needs the token secret)")
+    sp.add_argument("--user", required=True)
+    sp.add_argument("--ttl-h", type=float, default=None)
+    add_common(sp)
+    sp.set_defaults(func=cmd_token)
+
+    sp = sub.add_parser("executor", help="run the executor: authorise, perform through the PBX, audit")
+    sp.add_argument("--host", default=None, help="AMI host (default: config ami.host)")
+    sp.add_argument("--port", type=int, default=None)
+    sp.add_argument("--log", default=None)
+    add_common(sp)
+    sp.set_defaults(func=cmd_executor)
+
+
+def _token() -> str:
+    tok = os.environ.get("WALLBOARD_TOKEN", "")
+    path = os.environ.get("WALLBOARD_TOKEN_FILE")
+    if not tok and path:
+        tok = open(path).read().strip()
+    return tok
+
+
+def cmd_act(args) -> int:
+    from pydantic import ValidationError
+
+    from ..actions.model import REQUEST_ADAPTER, to_fields
+    from ..cli import config_from_args
+    from ..clock import SystemClock
+    from ..events import utc
+    from ..keys import Keys
+    from ..store import connect_sync
+
+    config = config_from_args(args)
+    data = {"type": args.action, "user": args.user or "", "token": _token(), "at": utc(SystemClock().now())}
+    for field, value in (("agent", args.agent), ("queue", args.queue), ("op", args.op), ("penalty", args.penalty),
+                         ("reason", args.reason), ("call_id", args.call_id), ("metric", args.metric),
+                         ("until", args.until)):  # fmt: skip
+        if value is not None:
+            data[field] = value
+    if args.revert_min:
+        data["revert_after_s"] = args.revert_min * 60
+    if args.keypad:
+        data["keypad"] = True
+    try:
+        req = REQUEST_ADAPTER.validate_python(data)
+    except ValidationError as e:
+        for err in e.errors():
+            print(f"wallboard act: {'.'.join(str(p) for p in err['loc'][1:])}: {err['msg']}", file=sys.stderr)
+        if not data["token"]:
+            print("  (the token comes from WALLBOARD_TOKEN or WALLBOARD_TOKEN_FILE: `wallboard token --user NAME`)",
+                  file=sys.stderr)  # fmt: skip
+        return 2
+    r = connect_sync(config, args.redis)
+    keys = Keys(config.redis.prefix)
+    rid = r.xadd(keys.requests, to_fields(req))
+    print(f"request {rid} sent")
+    if args.wait <= 0:
+        return 0
+    deadline = time.monotonic() + args.wait
+    last = "0-0"
+    while time.monotonic() < deadline:
+        for _, entries in r.xread({f"{keys.centre}:audit": last}, count=100, block=500) or []:
+            for eid, f in entries:
+                last = eid
+                if f.get("request") == rid:
+                    print(f"{f['result']}: {f.get('detail', '')}" + (f" — PBX: {f['pbx']}" if f.get("pbx") else ""))
+                    return 0 if f["result"] == "ok" else 1
+    print("no outcome yet: is `wallboard executor` running?", file=sys.stderr)
+    return 1
+
+
+def cmd_audit(args) -> int:
+    from ..cli import config_from_args
+    from ..keys import Keys
+    from ..store import connect_sync
+
+    config = config_from_args(args)
+    r = connect_sync(config, args.redis)
+    entries = r.xrevrange(f"{Keys(config.redis.prefix).centre}:audit", count=args.last)
+    if args.json:
+        print(json.dumps([{"id": i, **f} for i, f in entries]))
+        return 0
+    for eid, f in reversed(entries):
+        who = f.get("user", "")
+        what = f.get("detail") or f"{f.get('type', '')} {f.get('queue', '')} {f.get('metric', '')}".strip()
+        pbx = f" — PBX: {f['pbx']}" if f.get("pbx") else ""
+        print(f"{f.get('at', '')}  {who:<10} {what}  => {f.get('result', '')}{pbx}")
+    return 0
+
+
+def cmd_token(args) -> int:
+    from ..actions.auth import Refused, issue
+    from ..cli import config_from_args
+
+    config = config_from_args(args)
+    try:
+        print(issue(config, args.user, ttl_s=args.ttl_h * 3600 if args.ttl_h else None))
+    except Refused as e:
+        print(f"wallboard token: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_executor(args) -> int:
+    import logging
+
+    from ..actions.executor import Executor
+    from ..cli import config_from_args
+    from ..store import connect
+
+    logging.basicConfig(filename=args.log, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    config = config_from_args(args)
+
+    async def main() -> None:
+        from ..actions.ami_backend import AmiBackend
+
+        client = await connect(config, args.redis)
+        backend = AmiBackend(config, host=args.host, port=args.port)
+        await backend.start()
+        ex = Executor(client, config, backend)
+        loop = asyncio.get_running_loop()
+        import signal
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, ex.stop.set)
+        try:
+            await ex.run()
+        finally:
+            await backend.close()
+            await client.aclose()
+
+    asyncio.run(main())
+    return 0
