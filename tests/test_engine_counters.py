@@ -380,3 +380,17 @@ async def test_resync_drops_ghost_callers_without_counting_and_gaps_are_recorded
     # an empty list empties the queue
     await eng.apply([ev(WaitingResync, 300, queue="support", call_ids=[])])
     assert (await eng.build_snapshot(at(310))).queues["support"].waiting == 0
+
+
+async def test_who_is_listening_to_an_agent(make_engine):
+    from wallboard.events import SpyChanged
+
+    eng = await make_engine(queues=[{"name": "support"}])
+    await eng.apply([
+        ev(SpyChanged, 10, agent="1001", active=True, by="rivka", mode="listen"),
+        ev(SpyChanged, 20, agent="1001", active=True, by="moshe", mode="whisper"),
+    ])  # fmt: skip
+    assert (await eng.build_snapshot(at(30))).agents["1001"].spied_by == {"rivka": "listen", "moshe": "whisper"}
+    await eng.apply([ev(SpyChanged, 40, agent="1001", active=False, by="rivka"),
+                     ev(SpyChanged, 15, agent="1001", active=False, by="moshe")])  # older: ignored
+    assert (await eng.build_snapshot(at(50))).agents["1001"].spied_by == {"moshe": "whisper"}

@@ -36,6 +36,7 @@ from .events import (
     MemberPenalty,
     MemberRemoved,
     OutboundCall,
+    SpyChanged,
     WaitingResync,
     WrapupCompleted,
     FeedGap,
@@ -159,6 +160,8 @@ class Engine:
             if ev.call_id:
                 rec["c"] = ev.call_id
             return rec
+        if isinstance(ev, SpyChanged):
+            return {"k": "SP", "t": t, "by": ev.by, "on": 1 if ev.active else 0, "mode": ev.mode}
         if isinstance(ev, MemberAdded):
             return {"k": "MA", "t": t, "q": ev.queue, "p": ev.penalty}
         if isinstance(ev, MemberPenalty):
@@ -514,6 +517,7 @@ class Engine:
             since=utc(datetime.fromtimestamp(since, timezone.utc)) if since is not None else None,
             call_id=st.get("call_id") or None,
             call_queue=st.get("call_queue") or None,
+            spied_by=json.loads(st["spied_by"]) if st.get("spied_by") else {},
             queues=queues_of,
             calls_handled=int(w.get("calls_handled", 0)),
             missed=int(w.get("missed", 0)),

@@ -146,6 +146,16 @@ class OutboundCall(_AgentEvent):
     number: str | None = None
 
 
+class SpyChanged(_AgentEvent):
+    """A supervisor started or stopped listening to the agent (ChanSpyStart / ChanSpyStop). AMI does not say
+    the mode; the executor knows what it asked for, so ``mode`` may be unknown here."""
+
+    type: Literal["spy_changed"] = "spy_changed"
+    active: bool
+    by: str = Field(min_length=1, description="The supervisor (user name or spying device).")
+    mode: Literal["listen", "whisper", "barge", "keypad", "unknown"] = "unknown"
+
+
 class FeedGap(_Event):
     """The feed saw nothing from ``start`` for ``length_s`` (an AMI disconnect): recorded so screens and reports
     show it."""
@@ -175,7 +185,8 @@ QUEUE_CALL_EVENTS = (
     CallCompleted,
     WrapupCompleted,
 )
-AGENT_EVENTS = (AgentStateChanged, MemberAdded, MemberRemoved, MemberPenalty, AgentMissed, DialAttempt, OutboundCall)
+AGENT_EVENTS = (AgentStateChanged, MemberAdded, MemberRemoved, MemberPenalty, AgentMissed, DialAttempt, OutboundCall,
+                SpyChanged)
 
 Event = Annotated[
     Union[
@@ -194,6 +205,7 @@ Event = Annotated[
         AgentMissed,
         DialAttempt,
         OutboundCall,
+        SpyChanged,
         FeedGap,
         WaitingResync,
     ],

@@ -131,6 +131,7 @@ class AgentSnapshot(_M):
     call_id: str | None = None
     call_queue: str | None = None
     queues: dict[str, int] = Field(default_factory=dict, description="queue -> penalty")
+    spied_by: dict[str, str] = Field(default_factory=dict, description="supervisor -> listen|whisper|barge|keypad")
     calls_handled: int = 0
     missed: int = 0
     missed_in_row: int = 0

@@ -8,6 +8,7 @@
 --   {k='H', t, c, q, j, win, min}    handled (answered) call, once per (call, queue entry)
 --   {k='MS', t, c, q, rs, win, min}  missed ring, once per (call, ring start second)
 --   {k='DA'|'OC', t, c, win, min}    dial attempt / outbound call, once per dialled Uniqueid
+--   {k='SP', t, by, on, mode}        a supervisor started (on=1) / stopped listening
 -- Returns the number of duplicates.
 local base = KEYS[1]
 local p = cjson.decode(ARGV[1])
@@ -75,6 +76,19 @@ for _, e in ipairs(evs) do
       redis.call('HSET', skey, 'state', e.st, 'reason', reason, 'since', e.t, 'ts', e.t,
                  'call_id', e.c or '', 'call_queue', e.q or '')
       if e.st == 'on_call' and (e.c or '') ~= '' then redis.call('HSET', skey, 'missed_in_row', 0) end
+    end
+  elseif k == 'SP' then
+    -- who listens to this agent, and how: set while it lasts (a state, so older news never overwrites)
+    local raw = redis.call('HGET', skey, 'spied_by')
+    local spies = raw and cjson.decode(raw) or {}
+    local last = tonumber(redis.call('HGET', skey, 'spy_ts:' .. e.by) or '-1')
+    if e.t < last then
+      dups = dups + 1
+    else
+      if e.on == 1 then spies[e.by] = e.mode else spies[e.by] = nil end
+      if next(spies) == nil then redis.call('HDEL', skey, 'spied_by')
+      else redis.call('HSET', skey, 'spied_by', cjson.encode(spies)) end
+      redis.call('HSET', skey, 'spy_ts:' .. e.by, e.t)
     end
   elseif k == 'MA' or k == 'MP' or k == 'MR' then
     local last = tonumber(redis.call('HGET', base .. ':qts', e.q) or '-1')
