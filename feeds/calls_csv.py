@@ -44,6 +44,7 @@ After ``read()`` the feed carries its counters: ``rows`` (data rows, header and 
 from __future__ import annotations
 
 import csv
+import math
 import os
 import re
 import tomllib
@@ -202,6 +203,7 @@ class CallsCsvFeed:
         self._days: dict[str, date] = {}
         self._day_base: dict[date, float | None] = {}
         self._offsets: dict[timedelta | None, timezone] = {}
+        self._hour_offsets: dict[float, timezone | bool] = {}
         self._reset_counters()
 
     def _reset_counters(self) -> None:
@@ -308,13 +310,36 @@ class CallsCsvFeed:
 
     def _dt(self, epoch: float) -> datetime:
         """Local time of the mapping's zone, carried with its fixed UTC offset (+02:00 / +03:00): subtracting
-        two datetimes of one ZoneInfo in Python ignores a summer-time change between them; fixed offsets don't."""
+        two datetimes of one ZoneInfo in Python ignores a summer-time change between them; fixed offsets don't.
+
+        Fast path (replay speed, docs/PERFORMANCE.md): the fixed offset is looked up per UTC hour, for hours
+        that have one offset and no repeated wall-clock time from end to end (all but the hour of a change);
+        the datetime made with it equals the one made through the zone."""
+        hour = epoch // 3600
+        fixed = self._hour_offsets.get(hour)
+        if fixed is None:
+            fixed = self._hour_offsets[hour] = self._hour_offset(hour)
+        if fixed:
+            return datetime.fromtimestamp(epoch, fixed)
         local = datetime.fromtimestamp(epoch, self.tz)
         off = local.utcoffset()
         fixed = self._offsets.get(off)
         if fixed is None:
             fixed = self._offsets[off] = timezone(off)  # type: ignore[arg-type]
         return local.replace(tzinfo=fixed)
+
+    def _hour_offset(self, hour: float) -> timezone | bool:
+        """The fixed offset of a UTC hour (``hour`` = epoch // 3600) if it is the same, with no fold, at both
+        ends of the hour; False otherwise (then every time of that hour goes through the zone)."""
+        first = datetime.fromtimestamp(hour * 3600, self.tz)
+        last = datetime.fromtimestamp(math.nextafter(hour * 3600 + 3600, -math.inf), self.tz)
+        off = first.utcoffset()
+        if off != last.utcoffset() or first.fold or last.fold:
+            return False
+        fixed = self._offsets.get(off)
+        if fixed is None:
+            fixed = self._offsets[off] = timezone(off)  # type: ignore[arg-type]
+        return fixed
 
     def _meaning(self, row: list[str]) -> Meaning:
         value = row[self._idx["outcome"]].strip()

@@ -178,12 +178,24 @@ ACKED = {
 }
 
 
+# The desk offers the keys the user's roles grant; these users may acknowledge and snooze.
+ROLES = {"desk": {"permissions": ["ack", "snooze"]}}
+USERS = [{"name": "dana", "roles": ["desk"]}, {"name": "omer", "roles": ["desk"]}]
+
+
+def token_for(user: str) -> str:
+    """A token of the right shape (the desk does not check signatures; the executor does)."""
+    return f"{user}.4102444800.test-signature"
+
+
 def config_for(prefix: str, **display):
     return load_config(
         None,
         redis={"prefix": prefix, "url": redis_url()},
         centre={"timezone": "UTC", "name": "Test centre"},
         display={"stale_after_s": 5, **display},
+        roles=ROLES,
+        users=USERS,
     )
 
 
@@ -222,7 +234,7 @@ async def until(pilot, predicate, what: str, timeout: float = 5.0) -> None:
 def make_app(prefix: str, clock: ManualClock, user: str = "dana", **display):
     from wallboard.ui.app import build_desk_app
 
-    return build_desk_app(config_for(prefix, **display), redis_url(), user=user, clock=clock)
+    return build_desk_app(config_for(prefix, **display), redis_url(), user=user, clock=clock, token=token_for(user))
 
 
 def seq_is(app, n: int):
@@ -362,14 +374,15 @@ async def test_breach_colours_flashes_ack_then_steady(redis_client, prefix, clea
         assert app.flash_on is True
         assert cell(app, "support", "sl")[1] == "bold white on red"
         assert "white on red" not in cell(app, "support", "longest")[1]  # a warn never flashes
-        # acknowledge: one request per metric in warn or breach, with the user's name
+        # acknowledge: one request per metric in warn or breach, with the user's name and token
         await pilot.press("a")
         await until(pilot, lambda: len(app.requests_sent) == 2, "the ack requests")
         entries = await redis_client.xrange(Keys(prefix).requests)
         at = iso(T0 + timedelta(seconds=1))
+        tok = token_for("dana")
         assert [f for _, f in entries] == [
-            {"type": "ack", "queue": "support", "metric": "longest_wait_s", "user": "dana", "at": at},
-            {"type": "ack", "queue": "support", "metric": "service_level", "user": "dana", "at": at},
+            {"type": "ack", "queue": "support", "metric": "longest_wait_s", "user": "dana", "token": tok, "at": at},
+            {"type": "ack", "queue": "support", "metric": "service_level", "user": "dana", "token": tok, "at": at},
         ]
         # ingest applies it; the next snapshot has acked_by: the colour stays, the flashing stops
         await publish(redis_client, prefix, snapshot(2, support=ACKED))
@@ -391,7 +404,7 @@ async def test_snooze_request_and_snoozed_alert_stops_flashing(redis_client, pre
         await until(pilot, lambda: len(app.requests_sent) == 2, "the snooze requests")
         entries = [f for _, f in await redis_client.xrange(Keys(prefix).requests)]
         assert {e["metric"] for e in entries} == {"service_level", "longest_wait_s"}
-        assert all(e["type"] == "snooze" and e["user"] == "omer" for e in entries)
+        assert all(e["type"] == "snooze" and e["user"] == "omer" and e["token"] == token_for("omer") for e in entries)
         assert all(e["until"] == iso(T0 + timedelta(minutes=15)) for e in entries)
         until_15 = iso(T0 + timedelta(minutes=15))
         snoozed = {

@@ -98,7 +98,7 @@ def cmd_snapshot(args) -> int:
 
 def _feed_options(args) -> dict:
     options: dict = {}
-    for name in ("mapping", "scenario", "seed", "speed"):
+    for name in ("mapping", "scenario", "seed", "speed", "host", "port"):
         v = getattr(args, name, None)
         if v is not None:
             options[name] = v
@@ -291,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--scenario", default=None, help="sim: normal, spike, demo")
     sp.add_argument("--seed", type=int, default=None, help="sim: random seed")
     sp.add_argument("--speed", type=float, default=None, help="sim: time multiplier")
+    sp.add_argument("--host", default=None, help="ami: the PBX's AMI host (credentials: environment or secret file)")
+    sp.add_argument("--port", type=int, default=None, help="ami: the PBX's AMI port (default 5038)")
     sp.add_argument("--log", default=None, help="log to this file instead of stderr")
     sp.add_argument("--verbose", action="store_true")
     common(sp)

@@ -185,6 +185,7 @@ class AgentAlerts(_Section):
 
 class RedisConfig(_Section):
     url: str | None = Field(None, description="redis:// rediss:// or unix://; unset = the embedded server.")
+    cluster: bool = Field(False, description="The URL is a node of a Redis Cluster (as redis+cluster:// says).")
     prefix: str = Field("wb", min_length=1, description="Key prefix, so centres or test runs can share a server.")
     password_file: Path | None = None
     retry_initial_s: float = Field(0.2, gt=0)
@@ -248,8 +249,6 @@ class HubConfig(_Section):
 
 
 # Figures a TV layout may show (snapshot names; agents_available is the queue's available agents).
-BOARD_FIGURES = ("waiting", "longest_wait_s", "service_level", "agents_available", "asa_s", "avg_wait_s",
-                 "abandon_rate", "ewt_s", "callbacks_pending", "offered", "answered", "abandoned")  # fmt: skip
 BoardFigure = Literal[
     "waiting", "longest_wait_s", "service_level", "agents_available", "asa_s", "avg_wait_s", "abandon_rate",
     "ewt_s", "callbacks_pending", "offered", "answered", "abandoned",

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 import redis
 import redis.asyncio as aredis
 
+from .aio import cancel_and_wait, wait_for
 from .clock import Clock, SystemClock
 from .config import WallboardConfig
 from .engine import Engine
@@ -98,9 +99,7 @@ class Ingest:
                 if t is not stopper and t.exception():
                     raise t.exception()
         finally:
-            for t in (pump, owner, stopper):
-                t.cancel()
-            await asyncio.gather(pump, owner, stopper, return_exceptions=True)
+            await cancel_and_wait(pump, owner, stopper)
             await self._release()
 
     async def _retry(self, fn, *args):
@@ -118,7 +117,7 @@ class Ingest:
                 delay = self.backoff.next()
                 log.warning("Redis unavailable (%s); retrying in %.1fs", e, delay)
                 try:
-                    await asyncio.wait_for(self.stop.wait(), delay)
+                    await wait_for(self.stop.wait(), delay)
                     raise asyncio.CancelledError
                 except asyncio.TimeoutError:
                     pass
@@ -156,7 +155,7 @@ class Ingest:
                     if timeout <= 0:
                         break
                     try:
-                        item = await asyncio.wait_for(queue.get(), timeout)
+                        item = await wait_for(queue.get(), timeout)
                     except asyncio.TimeoutError:
                         break
                 if batch:
@@ -170,7 +169,7 @@ class Ingest:
             if rtask.done() and rtask.exception():
                 raise rtask.exception()
         finally:
-            rtask.cancel()
+            await cancel_and_wait(rtask)
 
     # ---- the owner's part ---------------------------------------------------------------------------
 
@@ -255,7 +254,7 @@ class Ingest:
             while (remaining := next_tick - loop.time()) > 0 and not self.stop.is_set():
                 self.changed.clear()
                 try:
-                    await asyncio.wait_for(self.changed.wait(), remaining)
+                    await wait_for(self.changed.wait(), remaining)
                 except asyncio.TimeoutError:
                     break
                 if not self.owner:

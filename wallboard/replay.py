@@ -6,8 +6,13 @@ last event's time plus one second.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import uuid
+import zlib
+from collections import deque
 from dataclasses import dataclass
+from typing import Callable
 from datetime import datetime, timedelta, timezone
 
 from .config import WallboardConfig
@@ -15,10 +20,13 @@ from .engine import Engine
 from .feed import DeadLetter
 from .keys import Keys
 from .snapshot import Snapshot
-from .store import connect
+from .store import connect, is_cluster
 from .thresholds import LevelState
 
-CHUNK = 5000  # events per apply() round (each queue's share goes in scripts of batch_size events)
+CHUNK = 5000  # events per batch (each queue's share goes in scripts of batch_size events)
+IN_FLIGHT = 3  # batches being applied while the next ones are read and prepared (see _Lanes)
+LANES = 4  # round trips in flight at once, partitions spread over them by a stable hash
+YIELD_EVERY = 500  # events read between two turns of the event loop (so the batches in flight move on)
 
 
 @dataclass
@@ -36,7 +44,23 @@ async def replay(
     redis_url: str | None = None,
     prefix: str | None = None,
     window_mode: str = "since_reset",
+    progress: Callable[[ReplayStats], None] | None = None,
 ) -> tuple[Snapshot, ReplayStats]:
+    """Replay ``feed``; ``progress`` (for benchmarks) is called with the running totals after each batch."""
+    # The cyclic garbage collector is paused while replaying (and run once at the end): reading a file makes
+    # millions of small objects that live until applied, and the collector's passes over them cost ~40 % of
+    # the reading time (docs/PERFORMANCE.md); what a replay throws away is freed by reference counting.
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        return await _replay(feed, config, redis_url, prefix, window_mode, progress)
+    finally:
+        if gc_was_on:
+            gc.enable()
+        gc.collect()
+
+
+async def _replay(feed, config, redis_url, prefix, window_mode, progress) -> tuple[Snapshot, ReplayStats]:
     client = await connect(config, redis_url)
     throwaway = prefix is None
     keys = Keys(prefix or f"wbreplay-{uuid.uuid4().hex[:12]}")
@@ -47,28 +71,53 @@ async def replay(
         batch: list = []
         dead: list[DeadLetter] = []
         last: float | None = None
+        inflight: deque[asyncio.Task] = deque()
+        lanes = _Lanes(engine, LANES)
 
-        async def flush() -> None:
+        def account(res) -> None:
             nonlocal last
-            res = await engine.apply(batch)
             stats.events += res.events
             stats.applied += res.applied
             stats.duplicates += res.duplicates
             if res.last_ts is not None:
                 last = res.last_ts if last is None else max(last, res.last_ts)
-            batch.clear()
-            await engine.dead_letters(dead)
-            stats.dead_letters += len(dead)
-            dead.clear()
+            if progress is not None:
+                progress(stats)
 
-        for item in feed.read():
-            if isinstance(item, DeadLetter):
-                dead.append(item)
-            else:
-                batch.append(item)
-            if len(batch) >= CHUNK or len(dead) >= CHUNK:
-                await flush()
-        await flush()
+        async def flush() -> None:
+            if batch:
+                work = engine.prepare(list(batch))
+                batch.clear()
+                inflight.append(lanes.submit(work))
+                await asyncio.sleep(0)  # let it send its queue step now; we read on while Redis works
+                while len(inflight) > IN_FLIGHT:
+                    account(await inflight.popleft())
+            if dead:
+                await engine.dead_letters(dead)
+                stats.dead_letters += len(dead)
+                dead.clear()
+
+        try:
+            n = 0
+            for item in feed.read():
+                if isinstance(item, DeadLetter):
+                    dead.append(item)
+                else:
+                    batch.append(item)
+                if len(batch) >= CHUNK or len(dead) >= CHUNK:
+                    await flush()
+                n += 1
+                if n >= YIELD_EVERY and inflight:
+                    n = 0
+                    await asyncio.sleep(0)  # the batches in flight read their replies and send their next step
+            await flush()
+            while inflight:
+                account(await inflight.popleft())
+        finally:
+            for task in inflight:
+                task.cancel()
+            if inflight:
+                await asyncio.gather(*inflight, return_exceptions=True)
         end = (datetime.fromtimestamp(last, timezone.utc) if last is not None else datetime.now(timezone.utc))
         now = end + timedelta(seconds=1)
         snap = await engine.build_snapshot(now)
@@ -82,15 +131,109 @@ async def replay(
         await client.aclose()
 
 
+class _Lanes:
+    """Applies prepared batches with several round trips in flight, keeping every partition's order.
+
+    Partitions are spread over ``LANES`` lanes by a stable hash of their name (queues and agents apart).
+    A lane sends its part of batch N only once its part of batch N-1 has come back, so the scripts of one
+    queue (or agent) run in source order; the lanes themselves run at the same time, each on its own pooled
+    connection, so Redis always has work queued while Python prepares the next batch or reads a reply:
+    Python's work and Redis's overlap instead of adding up. A batch's agent step follows its whole queue step
+    (answers carry their entry's join, from any queue) and the previous batch's agent step; the queue step
+    of batch N+1 may run beside the agent step of batch N (queue and agent slots are disjoint).
+    """
+
+    def __init__(self, engine: Engine, lanes: int):
+        self.engine = engine
+        self.lanes = lanes
+        self.q_last: dict[int, asyncio.Task] = {}
+        self.a_last: dict[int, asyncio.Task] = {}
+        self.agents_placed: asyncio.Event | None = None  # the previous batch has placed its agent work
+        self.broken: BaseException | None = None  # once a step failed, nothing later is sent
+
+    async def _step(self, coro) -> None:
+        if self.broken is not None:
+            coro.close()
+            raise RuntimeError("an earlier batch failed; nothing more is sent") from self.broken
+        try:
+            await coro
+        except BaseException as e:
+            self.broken = self.broken or e
+            raise
+
+    def lane(self, name: str) -> int:
+        return zlib.crc32(name.encode()) % self.lanes
+
+    def submit(self, work) -> asyncio.Task:
+        """Start applying a prepared batch; the task returned ends when all of it is applied."""
+        eng = self.engine
+        pre = asyncio.ensure_future(self._step(eng.register_step(work)))
+        parts: dict[int, list[str]] = {}
+        for q in work.by_queue:
+            parts.setdefault(self.lane(q), []).append(q)
+        qtasks = []
+        for ln, queues in parts.items():
+            task = asyncio.ensure_future(self._queues(work, queues, pre, self.q_last.get(ln)))
+            self.q_last[ln] = task
+            qtasks.append(task)
+        placed, before = asyncio.Event(), self.agents_placed
+        self.agents_placed = placed
+        return asyncio.ensure_future(self._agents(work, [pre, *qtasks], before, placed))
+
+    async def _queues(self, work, queues: list[str], pre: asyncio.Future, prev: asyncio.Task | None) -> None:
+        await pre
+        if prev is not None:
+            await prev
+        await self._step(self.engine.queue_step(work, queues))
+
+    async def _agents(self, work, qtasks: list, before: asyncio.Event | None, placed: asyncio.Event):
+        try:
+            await asyncio.gather(*qtasks)
+            if before is not None:
+                await before.wait()
+            parts: dict[int, list[str]] = {}
+            for a in work.agent_items:
+                parts.setdefault(self.lane(a), []).append(a)
+            atasks = []
+            for ln, agents in parts.items():
+                task = asyncio.ensure_future(self._agent_part(work, agents, self.a_last.get(ln)))
+                self.a_last[ln] = task
+                atasks.append(task)
+        finally:
+            placed.set()
+        await asyncio.gather(*atasks)
+        return work.res
+
+    async def _agent_part(self, work, agents: list[str], prev: asyncio.Task | None) -> None:
+        if prev is not None:
+            await prev
+        await self._step(self.engine.agent_step(work, agents))
+
+
 async def _drop_namespace(client, prefix: str) -> None:
-    batch = []
-    async for key in client.scan_iter(match=f"{prefix}:*", count=2000):
-        batch.append(key)
-        if len(batch) >= 2000:
+    """Delete a namespace: big SCAN pages, each page's UNLINK sent while the next page is read."""
+    if is_cluster(client):  # SCAN is per node: the cluster client's scan_iter walks every primary
+        batch = []
+        async for key in client.scan_iter(match=f"{prefix}:*", count=10_000):
+            batch.append(key)
+            if len(batch) >= 10_000:
+                await client.unlink(*batch)  # split per slot by the cluster client
+                batch.clear()
+        if batch:
             await client.unlink(*batch)
-            batch.clear()
-    if batch:
-        await client.unlink(*batch)
+        return
+    pending: list[asyncio.Future] = []
+    cursor = 0
+    try:
+        while True:
+            cursor, keys = await client.scan(cursor, match=f"{prefix}:*", count=10_000)
+            if keys:
+                pending.append(asyncio.ensure_future(client.unlink(*keys)))
+            if not cursor:
+                break
+    finally:
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
 
 def drop_namespace_sync(client, prefix: str) -> int:

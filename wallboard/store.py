@@ -1,6 +1,14 @@
 """Connecting to Redis (a URL, or the shared embedded server) and running our Lua scripts by EVALSHA.
 
 The key layout is documented in ``wallboard.keys``.
+
+Redis Cluster: a URL ``redis+cluster://host:port`` (``rediss+cluster://`` with TLS), or ``redis.cluster = true``
+in the config with a ``redis://`` URL of any node, gives a cluster client (``redis.asyncio.RedisCluster``) that
+discovers the other nodes. Nothing else changes: every key carries one hash tag and no script touches two
+(``wallboard.keys``), so each EVALSHA runs on the node that owns its slot; pipelines are redis-py's
+non-transactional cluster pipelines (split per node, sent in parallel); SCRIPT LOAD goes to every primary.
+Snapshots are published with plain PUBLISH, which a cluster forwards to every node, so a view subscribed on
+any node (``SUBSCRIBE``, as the views do) receives them; see docs/PERFORMANCE.md for that choice.
 """
 
 from __future__ import annotations
@@ -10,6 +18,8 @@ from importlib.resources import files
 
 import redis
 import redis.asyncio as aredis
+import redis.asyncio.cluster
+import redis.cluster
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
@@ -37,18 +47,51 @@ def _password(config: WallboardConfig) -> str | None:
     return f.read_text().strip() if f else None
 
 
+_CLUSTER_SCHEMES = {"redis+cluster://": "redis://", "rediss+cluster://": "rediss://"}
+_UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, OSError, redis.exceptions.RedisClusterException)
+
+
+def cluster_target(config: WallboardConfig, url: str) -> tuple[bool, str]:
+    """(is it a cluster, the URL redis-py takes): ``redis+cluster://`` / ``rediss+cluster://``, or a plain URL with
+    ``redis.cluster = true``. A cluster is reached over TCP: a ``unix://`` URL cannot be one."""
+    for scheme, plain in _CLUSTER_SCHEMES.items():
+        if url.startswith(scheme):
+            return True, plain + url[len(scheme) :]
+    if config.redis.cluster and not url.startswith("unix://"):
+        return True, url
+    if config.redis.cluster:
+        raise StoreUnavailable(f"redis.cluster is set but {url} is a unix socket; a cluster needs redis://host:port")
+    return False, url
+
+
+def is_cluster(client) -> bool:
+    return isinstance(client, (aredis.RedisCluster, redis.RedisCluster))
+
+
+_CLUSTER_PIPELINES = (aredis.cluster.ClusterPipeline, redis.cluster.ClusterPipeline)
+
+
 async def connect(config: WallboardConfig, url: str | None = None) -> aredis.Redis:
-    """An asyncio client, checked with a PING; raises StoreUnavailable with the URL on failure."""
+    """An asyncio client, checked with a PING; raises StoreUnavailable with the URL on failure. A cluster URL
+    (see the module docstring) gives a ``redis.asyncio.RedisCluster``, which takes the same calls."""
     target = resolve_url(config, url)
-    # one immediate retry heals a stale pooled connection; longer outages are our loops' to back off from
-    kwargs = {"decode_responses": True, "health_check_interval": 30, "retry": AsyncRetry(NoBackoff(), 1)}
+    cluster, plain = cluster_target(config, target)
     pw = _password(config)
-    if pw:
-        kwargs["password"] = pw
-    client = aredis.Redis.from_url(target, **kwargs)
+    if cluster:
+        # the cluster client retries MOVED/ASK and failovers itself (its default retry policy)
+        ckw: dict = {"decode_responses": True, "health_check_interval": 30}
+        if pw:
+            ckw["password"] = pw
+        client = aredis.RedisCluster.from_url(plain, **ckw)
+    else:
+        # one immediate retry heals a stale pooled connection; longer outages are our loops' to back off from
+        kwargs = {"decode_responses": True, "health_check_interval": 30, "retry": AsyncRetry(NoBackoff(), 1)}
+        if pw:
+            kwargs["password"] = pw
+        client = aredis.Redis.from_url(target, **kwargs)
     try:
         await client.ping()
-    except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
+    except _UNREACHABLE as e:
         await client.aclose()
         raise StoreUnavailable(f"cannot reach Redis at {target}: {e}") from None
     except redis.AuthenticationError as e:
@@ -59,14 +102,21 @@ async def connect(config: WallboardConfig, url: str | None = None) -> aredis.Red
 
 def connect_sync(config: WallboardConfig, url: str | None = None) -> redis.Redis:
     target = resolve_url(config, url)
-    kwargs: dict = {"decode_responses": True, "retry": Retry(NoBackoff(), 1)}
+    cluster, plain = cluster_target(config, target)
     pw = _password(config)
-    if pw:
-        kwargs["password"] = pw
-    client = redis.Redis.from_url(target, **kwargs)
     try:
+        if cluster:  # the sync cluster client reaches the nodes as it is made
+            ckw: dict = {"decode_responses": True}
+            if pw:
+                ckw["password"] = pw
+            client = redis.RedisCluster.from_url(plain, **ckw)
+        else:
+            kwargs: dict = {"decode_responses": True, "retry": Retry(NoBackoff(), 1)}
+            if pw:
+                kwargs["password"] = pw
+            client = redis.Redis.from_url(target, **kwargs)
         client.ping()
-    except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
+    except _UNREACHABLE as e:
         raise StoreUnavailable(f"cannot reach Redis at {target}: {e}") from None
     return client
 
@@ -91,14 +141,24 @@ class Scripts:
 
     def queue(self, pipe, name: str, base: str, *args: str) -> None:
         """Queue one EVALSHA on a pipeline; the only key is the slot's base (see wallboard.keys)."""
-        pipe.evalsha(self.shas[name], 1, base, *args)
+        if isinstance(pipe, _CLUSTER_PIPELINES):
+            # redis-py blocks the evalsha() method on cluster pipelines; the command itself is routed by its
+            # one key like any other (EVALSHA sha 1 base ...), so it goes through execute_command
+            pipe.execute_command("EVALSHA", self.shas[name], 1, base, *args)
+        else:
+            pipe.evalsha(self.shas[name], 1, base, *args)
 
-    async def run_pipeline(self, client: aredis.Redis, calls: list[tuple[str, str, tuple[str, ...]]]) -> list:
-        """Run (script, base, args) calls in one round trip; reload the scripts once after a server restart."""
+    async def run_pipeline(self, client: aredis.Redis, calls: list[tuple[str, str, tuple[str, ...]]],
+                           extra=None) -> list:  # fmt: skip
+        """Run (script, base, args) calls in one round trip; reload the scripts once after a server restart.
+        ``extra(pipe)``, if given, queues more (read-only) commands after the scripts, in the same round trip;
+        their replies follow the scripts' in the list returned."""
         for attempt in (0, 1):
             pipe = client.pipeline(transaction=False)
             for name, base, args in calls:
                 self.queue(pipe, name, base, *args)
+            if extra is not None:
+                extra(pipe)
             try:
                 return await pipe.execute()
             except NoScriptError:

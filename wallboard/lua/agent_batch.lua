@@ -2,6 +2,7 @@
 -- time (an older event never overwrites a newer one); counted facts have once-markers.
 -- KEYS[1]: the agent's slot base "P:{a:ID}"; every key touched is built from it (one hash tag).
 -- ARGV[1]: JSON params {exp, bexp, bounds}  bounds: ascending window starts (epoch) or "all"
+--          (or {read = ...}: see "Reading" below)
 -- ARGV[2]: JSON array of events:
 --   {k='S', t, st, r, q, c}          state set (available, ringing, on_call, wrap_up, paused, logged_out)
 --   {k='MA'|'MP', t, q, p} / {k='MR', t, q}   membership added / penalty / removed
@@ -17,6 +18,18 @@ local skey = base .. ':state'
 local dups = 0
 local expire_set = {}
 
+-- Reading, for snapshots (ARGV[1] = {"read": {"win": W}}, ARGV[2] = "[]"): the agent's state, membership
+-- and window counters as one JSON text (flat [field, value, ...] lists of the strings Redis holds); nothing
+-- written. One reply per agent instead of four (docs/PERFORMANCE.md).
+if p.read then
+  return cjson.encode({
+    s = redis.call('HGETALL', skey),
+    q = redis.call('HGETALL', base .. ':queues'),
+    t = redis.call('HGETALL', base .. ':qts'),
+    w = redis.call('HGETALL', base .. ':w:' .. p.read.win),
+  })
+end
+
 local function window_of(m)
   if p.bounds == 'all' then return 'all' end
   local w = nil
@@ -26,10 +39,25 @@ local function window_of(m)
   return w
 end
 
-local function add(wk, mk, field, by)
-  if wk then redis.call('HINCRBYFLOAT', wk, field, by); expire_set[wk] = true end
-  redis.call('HINCRBYFLOAT', mk, field, by)
-  expire_set[mk] = true
+-- once-counted facts (calls handled, missed, dials, outbound calls) are whole counts: summed per key and
+-- field in the batch and written once at the end (HINCRBY stores the same text HINCRBYFLOAT did)
+local counts = {}
+local function add(ck, field, by)
+  local h = counts[ck]
+  if not h then h = {}; counts[ck] = h end
+  h[field] = (h[field] or 0) + by
+  expire_set[ck] = true
+end
+
+-- add seconds to a field: a whole number (queue_log's seconds, the whole minutes inside an interval) by
+-- HINCRBY, cheaper than HINCRBYFLOAT and storing the same text; a fraction, or a field already holding one
+-- (HINCRBY refuses it), by HINCRBYFLOAT as before
+local function add_s(key, field, by)
+  if by == math.floor(by) and by < 1e15 and by > -1e15 then
+    local r = redis.pcall('HINCRBY', key, field, by)
+    if type(r) ~= 'table' or not r.err then return end
+  end
+  redis.call('HINCRBYFLOAT', key, field, by)
 end
 
 -- seconds in a state, split per minute bucket and per window (talk, wrap-up, pause time come from here)
@@ -42,8 +70,8 @@ local function accumulate(state, reason, from, to)
     local m = math.floor(from / 60) * 60
     local seg = math.min(to, m + 60) - from
     local mk = base .. ':m:' .. m
-    redis.call('HINCRBYFLOAT', mk, field, seg)
-    if state == 'paused' then redis.call('HINCRBYFLOAT', mk, 'paused_s:' .. reason, seg) end
+    add_s(mk, field, seg)
+    if state == 'paused' then add_s(mk, 'paused_s:' .. reason, seg) end
     expire_set[mk] = true
     local w = window_of(m)
     if w then sums[w] = (sums[w] or 0) + seg end
@@ -51,8 +79,8 @@ local function accumulate(state, reason, from, to)
   end
   for w, s in pairs(sums) do
     local wk = base .. ':w:' .. w
-    redis.call('HINCRBYFLOAT', wk, field, s)
-    if state == 'paused' then redis.call('HINCRBYFLOAT', wk, 'paused_s:' .. reason, s) end
+    add_s(wk, field, s)
+    if state == 'paused' then add_s(wk, 'paused_s:' .. reason, s) end
     expire_set[wk] = true
   end
 end
@@ -71,6 +99,8 @@ for _, e in ipairs(evs) do
       dups = dups + 1  -- older than what we hold: never overwrites
     elseif st == e.st and rs == reason then
       if ts and e.t == ts then dups = dups + 1 else redis.call('HSET', skey, 'ts', e.t) end
+      -- the same state may bring the call it is about (AMI says "in use" before AgentConnect)
+      if e.c and e.c ~= '' then redis.call('HSET', skey, 'call_id', e.c, 'call_queue', e.q or '') end
     else
       if st and since then accumulate(st, rs, since, e.t) end
       redis.call('HSET', skey, 'state', e.st, 'reason', reason, 'since', e.t, 'ts', e.t,
@@ -110,8 +140,8 @@ for _, e in ipairs(evs) do
     elseif k == 'OC' then marker = 'o:' .. e.c; field = 'outbound_calls'
     end
     if once(marker) then
-      local w = e.win
-      add(base .. ':w:' .. w, base .. ':m:' .. e.min, field, 1)
+      add(base .. ':w:' .. e.win, field, 1)
+      add(base .. ':m:' .. e.min, field, 1)
       if k == 'MS' then redis.call('HINCRBY', skey, 'missed_in_row', 1) end
     else
       dups = dups + 1
@@ -119,6 +149,12 @@ for _, e in ipairs(evs) do
   end
 end
 
+for ck, h in pairs(counts) do
+  for field, by in pairs(h) do
+    local r = redis.pcall('HINCRBY', ck, field, by)
+    if type(r) == 'table' and r.err then redis.call('HINCRBYFLOAT', ck, field, by) end  -- never a fraction, but safe
+  end
+end
 for key, _ in pairs(expire_set) do redis.call('EXPIRE', key, p.bexp) end
 if dups > 0 then redis.call('HINCRBY', base .. ':stats', 'duplicates', dups) end
 return dups

@@ -1,16 +1,40 @@
 -- Apply a batch of call transitions of ONE queue, exactly once per queue entry.
 -- KEYS[1]: the queue's slot base "P:{q:NAME}"; every key touched is built from it (one hash tag).
--- ARGV[1]: JSON params {sl, sh, exp, bexp, feed, pos}
+-- ARGV[1]: JSON params {sl, sh, exp, bexp, feed, pos} (or {read = ...}: see "Reading" below)
 -- ARGV[2]: JSON array of events {k, c, t, w, win, min, r, cl, ag, tk, wr}
 --   k: J joined, A answered, X abandoned, O overflowed (r = reason), C completed (tk), W wrap-up done (wr),
 --      D callback done, R resync of who waits (ids)
 -- Returns JSON array, per event: [duplicate 0/1, entry join epoch]
+--
+-- Performance (docs/PERFORMANCE.md): what the script reads it reads once per batch and what it writes it
+-- writes once at the end, so a call's join, answer and completion in one batch cost one HGETALL, one HSET and
+-- one EXPIRE of its marker instead of a dozen HGET/HSET/EXPIRE; the waiting count is kept from the ZADD/ZREM
+-- replies (one ZCARD per batch) and each minute's peak is read and written once. Every decision below is
+-- the one the per-event version made, in the same order, on the same values.
 local base = KEYS[1]
 local p = cjson.decode(ARGV[1])
 local evs = cjson.decode(ARGV[2])
 local waiting = base .. ':waiting'
 local callers = base .. ':callers'
 local callbacks = base .. ':callbacks'
+
+-- Reading, for snapshots (ARGV[1] = {"read": {"win": W, "mins": [minute, ...]}}, ARGV[2] = "[]"): what a
+-- snapshot needs of this queue, as one JSON text, and nothing written. One reply per queue instead of
+-- 5 + the rolling window's 30 or so, parsed by Python's json in C (docs/PERFORMANCE.md). Values stay the
+-- strings Redis holds (hashes and scored sets as flat [field, value, ...] lists).
+if p.read then
+  local rolls = {}
+  for i, m in ipairs(p.read.mins) do rolls[i] = redis.call('HGETALL', base .. ':m:' .. m) end
+  return cjson.encode({
+    w = redis.call('HGETALL', base .. ':w:' .. p.read.win),
+    m = rolls,
+    wt = redis.call('ZRANGE', waiting, 0, -1, 'WITHSCORES'),
+    cl = redis.call('HGETALL', callers),
+    cb = redis.call('ZRANGE', callbacks, 0, -1, 'WITHSCORES'),
+    d = redis.call('HGET', base .. ':stats', 'duplicates'),
+  })
+end
+
 local out = {}
 local dups, applied = 0, 0
 
@@ -26,15 +50,36 @@ local function add(key, field, by)
   h[field] = (h[field] or 0) + by
 end
 
-local function bump(e, field, by)
-  add(base .. ':w:' .. e.win, field, by)
-  add(base .. ':m:' .. e.min, field, by)
+-- queue-entry markers of the batch: call id -> fields (HGETALL once); changed fields and which markers get
+-- their expiry renewed (every call event renews it; a resync alone does not), both written at the end
+local marks, changed, renew = {}, {}, {}
+local function marker(c)
+  local h = marks[c]
+  if not h then
+    h = {}
+    local flat = redis.call('HGETALL', base .. ':e:' .. c)
+    for k = 1, #flat, 2 do h[flat[k]] = flat[k + 1] end
+    marks[c] = h
+  end
+  return h
+end
+local function put(c, h, field, value)
+  h[field] = value
+  local ch = changed[c]
+  if not ch then ch = {}; changed[c] = ch end
+  ch[field] = true
 end
 
+-- callers waiting now: ZCARD once, then kept up to date from what ZADD and ZREM report
+local nwait = nil
 local function leave(c)
-  redis.call('ZREM', waiting, c)
+  local gone = redis.call('ZREM', waiting, c)
+  if nwait then nwait = nwait - gone end
   redis.call('HDEL', callers, c)
 end
+
+-- the peak of waiting callers per minute bucket: read once, written at the end if it rose
+local peaks, peak_up = {}, {}
 
 -- a resync lists who waits now (QueueStatus): callers we hold as waiting but not listed left unseen;
 -- they stop waiting and nothing is counted for them (a caller who joined just now is kept)
@@ -47,9 +92,9 @@ local function resync(e)
     local c, j = held[k], tonumber(held[k + 1])
     if not listed[c] and j < e.t - 1 then
       leave(c)
-      local mk = base .. ':e:' .. c
-      local n = redis.call('HGET', mk, 'n')
-      if n then redis.call('HSET', mk, 'f' .. n, (redis.call('HGET', mk, 'f' .. n) or '') .. 'X') end
+      local h = marker(c)
+      local n = h['n']
+      if n then put(c, h, 'f' .. n, (h['f' .. n] or '') .. 'X') end
       gone = gone + 1
     end
   end
@@ -61,8 +106,12 @@ for i, e in ipairs(evs) do
   resync(e)
   out[i] = {0, 0}
  else
-  local mk = base .. ':e:' .. e.c
-  local n = tonumber(redis.call('HGET', mk, 'n') or '0')
+  local c = e.c
+  local h = marker(c)
+  renew[c] = true
+  local wkey = base .. ':w:' .. e.win
+  local mkey = base .. ':m:' .. e.min
+  local n = tonumber(h['n'] or '0')
   local t = e.t
   local idx = nil
   local j = nil
@@ -70,49 +119,52 @@ for i, e in ipairs(evs) do
   if e.k == 'J' then
     -- a join within 1 s of an entry's join is that entry (AMI microseconds meet queue_log seconds)
     for k = n, 1, -1 do
-      local jk = tonumber(redis.call('HGET', mk, 'j' .. k))
+      local jk = tonumber(h['j' .. k])
       if math.abs(jk - t) <= 1 then idx = k; j = jk; break end
     end
     if idx then
-      local f = redis.call('HGET', mk, 'f' .. idx) or ''
+      local f = h['f' .. idx] or ''
       if has(f, 'J') then
         dup = true
       else
         -- the join arrives after other transitions of its entry (out of order): count it, don't seat it
-        redis.call('HSET', mk, 'f' .. idx, f .. 'J')
-        bump(e, 'entered', 1)
+        put(c, h, 'f' .. idx, f .. 'J')
+        add(wkey, 'entered', 1); add(mkey, 'entered', 1)
       end
     else
       if n > 0 then
         -- a new entry while the previous one never left: that caller can't wait twice in one queue
-        local f = redis.call('HGET', mk, 'f' .. n) or ''
+        local f = h['f' .. n] or ''
         if not (has(f, 'A') or has(f, 'L') or has(f, 'X')) then
-          leave(e.c)
-          redis.call('HSET', mk, 'f' .. n, f .. 'X')
+          leave(c)
+          put(c, h, 'f' .. n, f .. 'X')
         end
       end
       n = n + 1; idx = n; j = t
-      redis.call('HSET', mk, 'n', n, 'j' .. idx, t, 'f' .. idx, 'J')
-      bump(e, 'entered', 1)
-      redis.call('ZADD', waiting, t, e.c)
-      if e.cl then redis.call('HSET', callers, e.c, e.cl) end
-      local nw = redis.call('ZCARD', waiting)
-      local bk = base .. ':m:' .. e.min
-      if nw > tonumber(redis.call('HGET', bk, 'peak_waiting') or '0') then
-        redis.call('HSET', bk, 'peak_waiting', nw)
+      put(c, h, 'n', n); put(c, h, 'j' .. idx, t); put(c, h, 'f' .. idx, 'J')
+      add(wkey, 'entered', 1); add(mkey, 'entered', 1)
+      local added = redis.call('ZADD', waiting, t, c)
+      if nwait then nwait = nwait + added else nwait = redis.call('ZCARD', waiting) end
+      if e.cl then redis.call('HSET', callers, c, e.cl) end
+      local m = e.min
+      local pk = peaks[m]
+      if pk == nil then
+        pk = tonumber(redis.call('HGET', mkey, 'peak_waiting') or '0')
+        peaks[m] = pk
       end
+      if nwait > pk then peaks[m] = nwait; peak_up[m] = true end
     end
   else
     for k = n, 1, -1 do
-      local jk = tonumber(redis.call('HGET', mk, 'j' .. k))
+      local jk = tonumber(h['j' .. k])
       if jk <= t + 1 then idx = k; j = jk; break end
     end
     if not idx then
       -- the join was never seen (feed started mid-call): the entry is made from the wait we were given
       n = n + 1; idx = n; j = t - (e.w or 0)
-      redis.call('HSET', mk, 'n', n, 'j' .. idx, j, 'f' .. idx, '')
+      put(c, h, 'n', n); put(c, h, 'j' .. idx, j); put(c, h, 'f' .. idx, '')
     end
-    local f = redis.call('HGET', mk, 'f' .. idx) or ''
+    local f = h['f' .. idx] or ''
     local w = e.w
     if w == nil then w = t - j end
     if w < 0 then w = 0 end
@@ -120,65 +172,82 @@ for i, e in ipairs(evs) do
     if k == 'A' then
       if has(f, 'A') or has(f, 'L') then dup = true else
         f = f .. 'A'
-        bump(e, 'answered', 1)
-        if w <= p.sl then bump(e, 'answered_within_sl', 1) end
-        bump(e, 'wait_answered_s', w)
-        bump(e, 'wait_all_s', w)
-        leave(e.c)
-        if e.ag then redis.call('HSET', mk, 'a' .. idx, e.ag) end
+        add(wkey, 'answered', 1); add(mkey, 'answered', 1)
+        if w <= p.sl then add(wkey, 'answered_within_sl', 1); add(mkey, 'answered_within_sl', 1) end
+        add(wkey, 'wait_answered_s', w); add(mkey, 'wait_answered_s', w)
+        add(wkey, 'wait_all_s', w); add(mkey, 'wait_all_s', w)
+        leave(c)
+        if e.ag then put(c, h, 'a' .. idx, e.ag) end
       end
     elseif k == 'X' then
       if has(f, 'A') or has(f, 'L') then dup = true else
         f = f .. 'L'
-        bump(e, 'abandoned', 1)
-        if w <= p.sh then bump(e, 'short_abandoned', 1) end
-        if w <= p.sl then bump(e, 'abandoned_within_sl', 1) end
-        bump(e, 'wait_all_s', w)
-        leave(e.c)
+        add(wkey, 'abandoned', 1); add(mkey, 'abandoned', 1)
+        if w <= p.sh then add(wkey, 'short_abandoned', 1); add(mkey, 'short_abandoned', 1) end
+        if w <= p.sl then add(wkey, 'abandoned_within_sl', 1); add(mkey, 'abandoned_within_sl', 1) end
+        add(wkey, 'wait_all_s', w); add(mkey, 'wait_all_s', w)
+        leave(c)
       end
     elseif k == 'O' then
       if has(f, 'A') or has(f, 'L') then dup = true else
         f = f .. 'L'
-        bump(e, 'overflowed', 1)
-        bump(e, 'overflowed:' .. e.r, 1)
-        bump(e, 'wait_all_s', w)
-        leave(e.c)
+        add(wkey, 'overflowed', 1); add(mkey, 'overflowed', 1)
+        add(wkey, 'overflowed:' .. e.r, 1); add(mkey, 'overflowed:' .. e.r, 1)
+        add(wkey, 'wait_all_s', w); add(mkey, 'wait_all_s', w)
+        leave(c)
         -- a pending callback keeps the caller's place: the original entry time
-        if e.r == 'callback' then redis.call('ZADD', callbacks, j, e.c) end
+        if e.r == 'callback' then redis.call('ZADD', callbacks, j, c) end
       end
     elseif k == 'C' then
       if has(f, 'C') then dup = true else
         f = f .. 'C'
-        bump(e, 'completed', 1)
-        bump(e, 'talk_s', e.tk)
+        add(wkey, 'completed', 1); add(mkey, 'completed', 1)
+        add(wkey, 'talk_s', e.tk); add(mkey, 'talk_s', e.tk)
       end
     elseif k == 'W' then
       if has(f, 'W') then dup = true else
         f = f .. 'W'
-        bump(e, 'wrap_s', e.wr)
+        add(wkey, 'wrap_s', e.wr); add(mkey, 'wrap_s', e.wr)
       end
     elseif k == 'D' then
-      redis.call('ZREM', callbacks, e.c)
+      redis.call('ZREM', callbacks, c)
       if has(f, 'D') then dup = true else
         f = f .. 'D'
-        bump(e, 'callbacks_done', 1)
+        add(wkey, 'callbacks_done', 1); add(mkey, 'callbacks_done', 1)
       end
     end
-    if not dup then redis.call('HSET', mk, 'f' .. idx, f) end
+    if not dup then put(c, h, 'f' .. idx, f) end
   end
-  redis.call('EXPIRE', mk, p.exp)
   if dup then dups = dups + 1 else applied = applied + 1 end
   out[i] = {dup and 1 or 0, j}
  end
 end
 
-for key, h in pairs(acc) do
-  for field, by in pairs(h) do
-    -- sums of seconds are floats (AMI waits have microseconds); counts stay integers
-    if string.sub(field, -2) == '_s' then
-      redis.call('HINCRBYFLOAT', key, field, by)
-    else
+-- the markers: one HSET of the changed fields, one EXPIRE
+for c, ch in pairs(changed) do
+  local h = marks[c]
+  local args = {}
+  for field, _ in pairs(ch) do
+    args[#args + 1] = field
+    args[#args + 1] = h[field]
+  end
+  redis.call('HSET', base .. ':e:' .. c, unpack(args))
+end
+for c, _ in pairs(renew) do redis.call('EXPIRE', base .. ':e:' .. c, p.exp) end
+for m, _ in pairs(peak_up) do redis.call('HSET', base .. ':m:' .. m, 'peak_waiting', peaks[m]) end
+
+for key, hh in pairs(acc) do
+  for field, by in pairs(hh) do
+    if string.sub(field, -2) ~= '_s' then
       redis.call('HINCRBY', key, field, by)
+    elseif by == math.floor(by) and by < 1e15 and by > -1e15 then
+      -- a whole number of seconds (queue_log, call records): HINCRBY is cheaper and stores the same text
+      -- as HINCRBYFLOAT would; a field already holding a fraction refuses it, and gets HINCRBYFLOAT
+      local r = redis.pcall('HINCRBY', key, field, by)
+      if type(r) == 'table' and r.err then redis.call('HINCRBYFLOAT', key, field, by) end
+    else
+      -- sums of seconds are floats (AMI waits have microseconds); counts stay integers
+      redis.call('HINCRBYFLOAT', key, field, by)
     end
   end
   redis.call('EXPIRE', key, p.bexp)

@@ -549,3 +549,17 @@ class SimCentre:
 
     def callbacks_pending(self, queue: str) -> int:
         return len(self._callbacks[queue])
+
+    def waiting_calls(self, queue: str) -> list[tuple[str, str, datetime, str | None]]:
+        """Who waits in ``queue``, first in line first: (call id, caller number, joined at, agent being rung
+        or None). A protocol face (the simulated PBX's QueueStatus) reads it; nothing changes."""
+        return [(c.record.call_id, c.number, c.record.joined, c.ringing) for c in self._waiting[queue]]
+
+    def members(self, queue: str) -> list[tuple[str, int]]:
+        """The agents that are members of ``queue`` now, in configuration order, with their penalty."""
+        return [(a.id, a.skills[queue]) for a in self._agents if queue in a.skills]
+
+    def pause_reason(self, agent_id: str) -> str | None:
+        """The reason of the agent's pause while paused, else None."""
+        agent = self._agent(agent_id)
+        return agent.pause_reason if agent.state == "paused" else None

@@ -7,9 +7,15 @@ Structure (fetch / render split):
 - the handlers keep the last parts and call ``render_all()``, which only reads them: ``view`` builds rows of
   plain cells, ``tables.KeyedTable.sync`` applies them by key (never a clear);
 - one 1 s timer ticks waits and time in state locally (server ``at`` + local monotonic time since arrival)
-  and checks staleness; one flash timer (<= 2 Hz) drives every flashing cell through ``set_flash_phase``,
-  paused when nothing flashes, never started when ``display.flash`` is off. The phase follows the injected
-  clock, so a test with a ``ManualClock`` drives it without sleeping.
+  and checks staleness (and outcomes that never came); one flash timer (<= 2 Hz) drives every flashing
+  cell through ``set_flash_phase``, paused when nothing flashes, never started when ``display.flash`` is
+  off. The phase follows the injected clock, so a test with a ``ManualClock`` drives it without sleeping.
+
+Requests (ack, snooze and the supervisor actions on the selected agent) are typed models with the user's
+token (``requests``); each action is confirmed first (``dialogs.ConfirmScreen``: ``describe`` of the very
+request sent). A second worker (``watch_outcomes``) reads the audit stream while requests are pending and
+posts each one's outcome; the pending auto-reverts (``:reverts``) are read after each agent snapshot.
+Keys for actions the user's roles do not grant are not offered (``check_action``).
 """
 
 from __future__ import annotations
@@ -22,33 +28,63 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Static
 
+from ..actions.auth import allowed_actions
+from ..actions.model import Move, Pause, Spy, describe, to_fields
 from ..clock import Clock, SystemClock
 from ..config import WallboardConfig
 from ..keys import Keys
-from ..snapshot import Summary
-from .bindings import APP_KEYS, SNOOZE_MINUTES, bindings, unknown_ids
-from .livetime import ServerTime, fmt_clock, monotonic_of, parse_utc
-from .messages import AgentsArrived, FeedStatus, SummaryArrived
-from .requests import alerting_metrics, build_request, send_requests
+from ..snapshot import AgentSnapshot, Summary
+from .bindings import (
+    AGENT_ACTIONS,
+    DESK_KEYS,
+    QUEUE_ACTIONS,
+    SNOOZE_MINUTES,
+    SPY_ACTIONS,
+    KeySpec,
+    bindings,
+    unknown_ids,
+)
+from .dialogs import ConfirmScreen, MoveScreen, PauseReasonScreen
+from .livetime import ServerTime, fmt_clock, iso_utc, monotonic_of, parse_utc
+from .messages import AgentsArrived, FeedStatus, OutcomeArrived, RevertsArrived, SummaryArrived
+from .requests import (
+    NO_TOKEN,
+    OUTCOME_TIMEOUT_S,
+    Pending,
+    Revert,
+    alerting_metrics,
+    audit_key,
+    build_request,
+    load_reverts,
+    outcome_label,
+    read_from,
+    resolve_token,
+    send_requests,
+    token_problem,
+)
 from .screens import DrillDownScreen, HelpScreen
 from .source import AgentsPart, SnapshotSource
 from .tables import KeyedTable
 from .view import (
     AGENT_COLUMNS,
     CALLER_COLUMNS,
+    LEVEL_RANK,
     QUEUE_COLUMNS,
+    SPY_SHOWN,
     TOTAL_KEY,
     TrendBook,
     agent_rows,
     caller_rows,
     fit_columns,
     is_quiet,
+    move_queue_rows,
+    queue_level,
     queue_rows,
 )
 
@@ -56,6 +92,8 @@ log = logging.getLogger(__name__)
 
 ClientFactory = Callable[[], Awaitable[object]]
 NARROW_BELOW = 100  # columns: below this the agents and callers stack instead of sitting side by side
+AGENT_TABLES = ("agents", "drill-agents")
+NOTHING_TO = {"listen": "nothing to listen to", "whisper": "nothing to whisper on", "barge": "nothing to barge in on"}
 
 
 class DeskApp(App):
@@ -64,7 +102,7 @@ class DeskApp(App):
 
     CSS_PATH = "desk.tcss"
     TITLE = "wallboard desk"
-    BINDINGS = bindings(APP_KEYS)
+    BINDINGS = bindings(DESK_KEYS)
 
     def __init__(
         self,
@@ -74,12 +112,15 @@ class DeskApp(App):
         clock: Clock | None = None,
         *,
         snooze_minutes: float = SNOOZE_MINUTES,
+        token: str = "",
     ) -> None:
         super().__init__()
         self.config = config
         self.keys = Keys(config.redis.prefix)
         self.tz = config.centre.tz
         self.user = user
+        self.token = token
+        self.allowed = frozenset(allowed_actions(config, user))  # the actions offered (the executor decides)
         self.clock: Clock = clock or SystemClock()
         self.server = ServerTime(self.clock)
         self.snooze_minutes = snooze_minutes
@@ -106,6 +147,14 @@ class DeskApp(App):
         self.table_clears = 0
         self.renders = 0
         self.requests_sent: list[dict] = []
+        self.notices: list[tuple[str, str]] = []  # (message, severity) of every notification
+        self.outcomes: list[dict] = []  # the audit entries of this desk's requests, as they came
+        # requests waiting for their outcome (request id -> its batch), and the pending auto-reverts
+        self.pending: dict[str, Pending] = {}
+        self._watching = False
+        self.reverts: dict[str, list[Revert]] = {}
+        self._key_specs: dict[str, list[KeySpec]] = {}
+        self._bindings_state: tuple | None = None
         self._closed = False
 
     # ---- layout ---------------------------------------------------------------------------------------
@@ -136,6 +185,13 @@ class DeskApp(App):
         bad = unknown_ids(self.config.display.keys)
         if bad:
             self.notify(f"display.keys: unknown binding id(s) {', '.join(bad)}", severity="warning")
+        keymap = self._normalize_keymap(self.config.display.keys)
+        for spec in DESK_KEYS:
+            for key in keymap.get(spec.id, spec.key).split(","):
+                self._key_specs.setdefault(key.strip(), []).append(spec)
+        problem = token_problem(self.token, self.user, self.clock.now().timestamp()) if self.allowed else None
+        if problem:
+            self.notify(problem, severity="warning", markup=False)
         self.query_one("#agents-box").border_title = "Agents"
         self.query_one("#callers-box").border_title = "Waiting now"
         self._apply_width(self.size.width)
@@ -228,6 +284,11 @@ class DeskApp(App):
             self.server.anchor(part.at, message.received_mono)
         self._set_stale(False)
         self.render_all()
+        self.read_reverts()
+
+    def on_reverts_arrived(self, message: RevertsArrived) -> None:
+        self.reverts = message.reverts
+        self.render_all()
 
     def on_feed_status(self, message: FeedStatus) -> None:
         self.feed_connected = message.connected
@@ -237,6 +298,10 @@ class DeskApp(App):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "queues" and event.row_key.value is not None:
             self.drill(event.row_key.value)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id in AGENT_TABLES:
+            self._refresh_action_bindings()
 
     # ---- render: only reads the last parts ----------------------------------------------------------------
 
@@ -255,12 +320,13 @@ class DeskApp(App):
             callers.sync(caller_rows(self.summary, self.server), flash)
             self.query_one("#callers-box").border_title = f"Waiting now ({callers.row_count})"
         if self.agents is not None:
-            agents.sync(agent_rows(self.agents.agents, self.server), flash)
+            agents.sync(agent_rows(self.agents.agents, self.server, reverts=self.reverts), flash)
             self.query_one("#agents-box").border_title = f"Agents ({agents.row_count})"
         for screen in self.screen_stack:
             if isinstance(screen, DrillDownScreen) and screen.is_mounted:
                 screen.refresh_view()
         self._update_flash_timer()
+        self._refresh_action_bindings()
 
     def _render_title(self) -> None:
         try:
@@ -296,6 +362,7 @@ class DeskApp(App):
         """Once a second: waits and time in state move on locally; the stale mark is checked."""
         since = self.last_message_mono if self.last_message_mono is not None else self.started_mono
         self._set_stale(monotonic_of(self.clock) - since > self.config.display.stale_after_s)
+        self.check_overdue_outcomes()
         self.render_all()
 
     def _set_stale(self, stale: bool) -> None:
@@ -388,6 +455,9 @@ class DeskApp(App):
 
     async def request_alerts(self, kind: str) -> list[dict]:
         """XADD an ack or snooze request for each metric of the selected queue in warn or breach."""
+        if kind not in self.allowed:
+            self.notify(f"{self.user} may not {kind}", severity="warning", markup=False)
+            return []
         queue = self.selected_queue()
         if self.summary is None or queue is None or queue == TOTAL_KEY or queue not in self.summary.queues:
             self.notify("Select a queue first", severity="warning")
@@ -397,17 +467,20 @@ class DeskApp(App):
         if not metrics:
             self.notify(f"{queue}: nothing to {kind}")
             return []
+        if not self.has_token():
+            return []
         now = self.clock.now()
-        reqs = [build_request(kind, queue, m, self.user, now, self.snooze_minutes) for m in metrics]
+        reqs = [build_request(kind, queue, m, self.user, self.token, now, self.snooze_minutes) for m in metrics]
         try:
-            await send_requests(await self.client(), self.keys, reqs)
+            ids = await send_requests(await self.client(), self.keys, reqs)
         except Exception as e:
             log.warning("request failed: %s", e)
-            self.notify(f"{kind} not sent: {e}", severity="error")
+            self.notify(f"{kind} not sent: {e}", severity="error", markup=False)
             return []
         self.requests_sent.extend(reqs)
-        what = "acknowledged" if kind == "ack" else f"snoozed {self.snooze_minutes:g} min"
-        self.notify(f"{queue}: {', '.join(metrics)} {what}")
+        what = "acknowledge" if kind == "ack" else f"snooze {self.snooze_minutes:g} min"
+        self.expect(ids, f"{queue}: {what} {', '.join(metrics)}")
+        self.notify(f"{queue}: {what} {', '.join(metrics)} — sent", markup=False)
         return reqs
 
     def action_toggle_flash(self) -> None:
@@ -417,7 +490,287 @@ class DeskApp(App):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.config.display.keys))
+            hidden = frozenset(a for a in AGENT_ACTIONS | QUEUE_ACTIONS if a not in self.allowed)
+            self.push_screen(HelpScreen(self.config.display.keys, hidden))
+
+    # ---- supervisor actions on the selected agent --------------------------------------------------------
+
+    def focused_agent_table(self) -> KeyedTable | None:
+        """The agents table (main or drill-down) with focus on the topmost screen that is not a dialog, so the
+        footer under a dialog still reads the screen's own context."""
+        screen = next((s for s in reversed(self.screen_stack) if not isinstance(s, ModalScreen)), None)
+        focused = screen.focused if screen is not None else None
+        if isinstance(focused, KeyedTable) and focused.id in AGENT_TABLES:
+            return focused
+        return None
+
+    def agent_of(self, agent_id: str | None) -> AgentSnapshot | None:
+        if self.agents is None or agent_id is None:
+            return None
+        return self.agents.agents.get(agent_id)
+
+    def gate(self, action: str) -> tuple[bool | None, str]:
+        """Whether a key's action is offered now: True (run it), None (shown, dimmed: not possible for this
+        agent now) or False (not offered here), with the reason a press of the key is told."""
+        if (action in AGENT_ACTIONS or action in QUEUE_ACTIONS) and action not in self.allowed:
+            return False, f"{self.user} may not {action} (not offered)"
+        table = self.focused_agent_table()
+        if action in AGENT_ACTIONS:
+            if table is None:
+                return False, "Select an agent first: tab to the Agents table"
+            agent_id = table.selected_key
+            a = self.agent_of(agent_id)
+            if a is None:
+                return None, "Select an agent first"
+            name = a.name or agent_id
+            if action == "pause" and a.state == "paused":
+                return False, f"{name} is paused already"
+            if action == "unpause" and a.state != "paused":
+                return False, f"{name} is not paused"
+            if action == "pause" and a.state == "logged_out":
+                return None, f"{name} is logged out"
+            if action in SPY_ACTIONS and not a.call_id:
+                return None, f"{name} is not on a call: {NOTHING_TO[action]}"
+            return True, ""
+        if table is not None and action in QUEUE_ACTIONS | {"drill"}:
+            return False, f"{action.capitalize()} acts on a queue: select one in the queue table"
+        return True, ""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.gate(action)[0]
+
+    def _refresh_action_bindings(self) -> None:
+        """Refresh the footer when what the action keys offer changed (agent focus, on a call, paused)."""
+        table = self.focused_agent_table()
+        state = None
+        if table is not None:
+            a = self.agent_of(table.selected_key)
+            state = (table.id, a is not None and a.state, bool(a and a.call_id))
+        if state != self._bindings_state:
+            self._bindings_state = state
+            self.refresh_bindings()
+
+    def on_key(self, event: events.Key) -> None:
+        """A key of an action not offered here does nothing but say why."""
+        if isinstance(self.screen, ModalScreen):
+            return
+        specs = self._key_specs.get(event.key)
+        if not specs:
+            return
+        active = self.screen.active_bindings.get(event.key)
+        if active is not None and active.enabled:
+            return  # a binding answers it
+        for spec in specs:
+            state, reason = self.gate(spec.action)
+            if state is True:
+                return
+        for spec in specs:
+            state, reason = self.gate(spec.action)
+            if reason and not (state is False and spec.alias):
+                self.notify(reason, severity="warning", markup=False)
+                return
+
+    def has_token(self) -> bool:
+        if not self.token:
+            self.notify(NO_TOKEN, severity="error", markup=False)
+            return False
+        return True
+
+    def _selected_agent(self, action: str) -> tuple[str, AgentSnapshot] | None:
+        state, reason = self.gate(action)
+        if state is not True:
+            self.notify(reason, severity="warning", markup=False)
+            return None
+        if not self.has_token():
+            return None
+        table = self.focused_agent_table()
+        assert table is not None and table.selected_key is not None
+        agent = self.agent_of(table.selected_key)
+        assert agent is not None
+        return table.selected_key, agent
+
+    def action_listen(self) -> None:
+        self.spy("listen")
+
+    def action_whisper(self) -> None:
+        self.spy("whisper")
+
+    def action_barge(self) -> None:
+        self.spy("barge")
+
+    def spy(self, mode: str) -> None:
+        """Listen, whisper or barge on the selected agent's current call. Escalating (listen -> whisper ->
+        barge) is the same request with the new mode: the executor re-originates the spy."""
+        sel = self._selected_agent(mode)
+        if sel is None:
+            return
+        agent_id, a = sel
+        req = Spy(type=mode, user=self.user, token=self.token, agent=agent_id, call_id=a.call_id,
+                  at=iso_utc(self.clock.now()))  # fmt: skip
+        mine = a.spied_by.get(self.user)
+        note = ""
+        if mine == "keypad":
+            note = "You are on this call in keypad mode: 4 listen, 5 whisper, 6 barge on your phone switch at once."
+        elif mine == mode:
+            note = f"You are on this call in {mode} mode already: this calls your phone again."
+        elif mine:
+            note = f"You are on this call in {SPY_SHOWN.get(mine, mine)} mode: this re-originates it in {mode} mode."
+        self.confirm(req, a.name or agent_id, note)
+
+    def action_move(self) -> None:
+        sel = self._selected_agent("move")
+        if sel is None:
+            return
+        agent_id, a = sel
+        name = a.name or agent_id
+        rows = move_queue_rows(a, self.summary, self.config)
+        # the cursor starts on the queue that needs help most (of those the agent is not in)
+        initial = None
+        if self.summary is not None:
+            candidates = [(LEVEL_RANK.get(queue_level(q), 0), q.waiting, n) for n, q in self.summary.queues.items()
+                          if n not in a.queues and q.open]  # fmt: skip
+            if candidates:
+                initial = max(candidates, key=lambda c: (c[0], c[1]))[2]
+
+        def make(queue: str, op: str, penalty: int, revert_after_s: float | None) -> Move:
+            return Move(user=self.user, token=self.token, agent=agent_id, queue=queue, op=op, penalty=penalty,
+                        revert_after_s=revert_after_s, at=iso_utc(self.clock.now()))  # fmt: skip
+
+        def chosen(req: Move | None) -> None:
+            if req is not None:
+                self.confirm(req, name)
+
+        self.push_screen(MoveScreen(agent_id, name, a.queues, rows, make, initial), callback=chosen)
+
+    def action_pause(self) -> None:
+        sel = self._selected_agent("pause")
+        if sel is None:
+            return
+        agent_id, a = sel
+        name = a.name or agent_id
+
+        def chosen(reason: str | None) -> None:
+            if reason is not None:
+                self.confirm(Pause(type="pause", user=self.user, token=self.token, agent=agent_id, reason=reason,
+                                   at=iso_utc(self.clock.now())), name)  # fmt: skip
+
+        self.push_screen(PauseReasonScreen(name), callback=chosen)
+
+    def action_unpause(self) -> None:
+        sel = self._selected_agent("unpause")
+        if sel is None:
+            return
+        agent_id, a = sel
+        self.confirm(Pause(type="unpause", user=self.user, token=self.token, agent=agent_id,
+                           at=iso_utc(self.clock.now())), a.name or agent_id)  # fmt: skip
+
+    def toggle_pause(self) -> None:
+        table = self.focused_agent_table()
+        a = self.agent_of(table.selected_key) if table is not None else None
+        if a is not None and a.state == "paused":
+            self.action_unpause()
+        else:
+            self.action_pause()
+
+    def confirm(self, req, agent_name: str | None, note: str = "") -> None:
+        """Say exactly what will happen; send it only when confirmed."""
+
+        async def confirmed(final) -> None:
+            if final is not None:
+                await self.send_action(final, agent_name)
+
+        self.push_screen(ConfirmScreen(req, agent_name, note), callback=confirmed)
+
+    async def send_action(self, req, agent_name: str | None = None) -> str | None:
+        """XADD one action request (stamped with the time it is sent) and watch for its outcome."""
+        req = req.model_copy(update={"at": iso_utc(self.clock.now())})
+        fields = to_fields(req)
+        label = outcome_label(describe(req, agent_name))
+        try:
+            ids = await send_requests(await self.client(), self.keys, [fields])
+        except Exception as e:
+            log.warning("request failed: %s", e)
+            self.notify(f"{label}: not sent: {e}", severity="error", markup=False)
+            return None
+        self.requests_sent.append(fields)
+        self.expect(ids, label)
+        self.notify(f"{label} — sent", markup=False)
+        return ids[0]
+
+    # ---- outcomes ---------------------------------------------------------------------------------------
+
+    def expect(self, ids: list[str], label: str) -> None:
+        """Wait for the audit entries of ``ids`` (one notice for them all, or "no outcome yet" after a while)."""
+        if not ids:
+            return
+        batch = Pending(label, list(ids), monotonic_of(self.clock) + OUTCOME_TIMEOUT_S)
+        for rid in ids:
+            self.pending[rid] = batch
+        if not self._watching:
+            self._watching = True
+            self.watch_outcomes(read_from(ids[0]))
+
+    @work(group="outcomes", exit_on_error=False)
+    async def watch_outcomes(self, start: str) -> None:
+        """Read the audit stream while requests are pending; post each one's entry."""
+        last = start
+        try:
+            while self.pending and not self._closed:
+                try:
+                    client = await self.client()
+                    out = await client.xread({audit_key(self.keys): last}, count=200, block=500)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:  # Redis away for a moment: the pending requests time out on their own
+                    log.warning("audit reader: %s", e)
+                    await asyncio.sleep(0.5)
+                    continue
+                for _stream, entries in out or []:
+                    for eid, fields in entries:
+                        last = eid
+                        rid = fields.get("request", "")
+                        if rid in self.pending:
+                            self.post_message(OutcomeArrived(rid, fields))
+                await asyncio.sleep(0)
+        finally:
+            self._watching = False
+
+    def on_outcome_arrived(self, message: OutcomeArrived) -> None:
+        batch = self.pending.pop(message.request_id, None)
+        if batch is None:
+            return
+        batch.results[message.request_id] = message.fields
+        self.outcomes.append(message.fields)
+        if batch.done:
+            text, severity = batch.summary()
+            self.notify(text, severity=severity, markup=False, timeout=8)  # type: ignore[arg-type]
+        if message.fields.get("type") == "move":
+            self.read_reverts()
+
+    def check_overdue_outcomes(self) -> None:
+        now = monotonic_of(self.clock)
+        overdue = {id(b): b for b in self.pending.values() if b.deadline <= now}
+        for batch in overdue.values():
+            for rid in batch.ids:
+                self.pending.pop(rid, None)
+            self.notify(f"{batch.label}: no outcome yet: is the executor running?", severity="warning",
+                        markup=False)  # fmt: skip
+
+    @work(exclusive=True, group="reverts", exit_on_error=False)
+    async def read_reverts(self) -> None:
+        try:
+            reverts = await load_reverts(await self.client(), self.keys)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.warning("reading the pending auto-reverts: %s", e)
+            return
+        self.post_message(RevertsArrived(reverts))
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = True) -> None:  # fmt: skip
+        self.notices.append((str(message), str(severity)))
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     async def action_quit(self) -> None:
         await self.close_feed()
@@ -429,7 +782,7 @@ class DeskApp(App):
             return
         self._closed = True
         for worker in list(self.workers):
-            if worker.group == "snapshots":
+            if worker.group in ("snapshots", "outcomes", "reverts"):
                 worker.cancel()
                 try:
                     await worker.wait()
@@ -449,10 +802,26 @@ class DeskApp(App):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield SystemCommand("Drill down", "Open the selected queue: how each figure is computed", self.drill)
-        yield SystemCommand("Acknowledge", "Acknowledge the selected queue's alerts (flashing stops)",
-                            self.action_ack)  # fmt: skip
-        yield SystemCommand(f"Snooze {self.snooze_minutes:g} min", "Snooze the selected queue's alerts",
-                            self.action_snooze)  # fmt: skip
+        if "ack" in self.allowed:
+            yield SystemCommand("Acknowledge", "Acknowledge the selected queue's alerts (flashing stops)",
+                                self.action_ack)  # fmt: skip
+        if "snooze" in self.allowed:
+            yield SystemCommand(f"Snooze {self.snooze_minutes:g} min", "Snooze the selected queue's alerts",
+                                self.action_snooze)  # fmt: skip
+        agent_commands = (
+            ("listen", "Listen", "Listen to the selected agent's call (nobody hears you)", self.action_listen),
+            ("whisper", "Whisper", "Speak to the selected agent on a call (the caller will not hear you)",
+             self.action_whisper),
+            ("barge", "Barge", "Join the selected agent's call (both hear you)", self.action_barge),
+            ("move", "Move agent", "Add the selected agent to a queue, remove it, change its penalty",
+             self.action_move),
+        )  # fmt: skip
+        for action, title, help_text, callback in agent_commands:
+            if action in self.allowed:
+                yield SystemCommand(title, help_text, callback)
+        if "pause" in self.allowed or "unpause" in self.allowed:
+            yield SystemCommand("Pause / unpause agent", "Pause the selected agent (with a reason), or unpause",
+                                self.toggle_pause)  # fmt: skip
         yield SystemCommand("Toggle flashing", "Turn breach flashing off or on", self.action_toggle_flash)
         yield SystemCommand("Help", "Keys and their binding ids", self.action_help)
         yield SystemCommand("Quit", "Quit the desk", self.action_quit)
@@ -466,15 +835,21 @@ def default_user() -> str:
 
 
 def build_desk_app(
-    config: WallboardConfig, redis_url: str | None = None, user: str | None = None, clock: Clock | None = None
+    config: WallboardConfig,
+    redis_url: str | None = None,
+    user: str | None = None,
+    clock: Clock | None = None,
+    token: str | None = None,
 ) -> DeskApp:
-    """The one factory, for the CLI and the tests. The app connects in its own event loop."""
+    """The one factory, for the CLI and the tests. The app connects in its own event loop. The token is the
+    argument, else $WALLBOARD_TOKEN, else the file $WALLBOARD_TOKEN_FILE (``requests.resolve_token``)."""
     from ..store import connect
 
     async def factory():
         return await connect(config, redis_url)
 
-    return DeskApp(config, factory, user or default_user(), clock)
+    user = user or default_user()
+    return DeskApp(config, factory, user, clock, token=resolve_token(config, user, token))
 
 
 def setup_logging(path: Path | None) -> None:
@@ -493,9 +868,13 @@ def setup_logging(path: Path | None) -> None:
 
 
 def run_desk(
-    config: WallboardConfig, redis_url: str | None = None, user: str | None = None, log_path: Path | None = None
+    config: WallboardConfig,
+    redis_url: str | None = None,
+    user: str | None = None,
+    log_path: Path | None = None,
+    token: str | None = None,
 ) -> int:
     setup_logging(log_path)
-    app = build_desk_app(config, redis_url, user)
+    app = build_desk_app(config, redis_url, user, token=token)
     app.run()
     return app.return_code or 0

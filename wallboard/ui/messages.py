@@ -46,3 +46,23 @@ class FeedStatus(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, FeedStatus)
+
+
+class OutcomeArrived(Message):
+    """The audit entry of a request this desk sent (its ``request`` field is the request's stream id)."""
+
+    def __init__(self, request_id: str, fields: dict) -> None:
+        super().__init__()
+        self.request_id = request_id
+        self.fields = fields
+
+
+class RevertsArrived(Message):
+    """The pending auto-reverts (``:reverts``), by agent."""
+
+    def __init__(self, reverts: dict) -> None:
+        super().__init__()
+        self.reverts = reverts
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RevertsArrived)

@@ -1,18 +1,72 @@
-"""Acknowledge and snooze: requests on the request stream (ingest applies them; snapshots then show them).
+"""Requests from the desk: acknowledge, snooze and the supervisor actions, built with the typed models of
+``wallboard.actions.model`` (user, token and ``at`` on each) and XADDed to the request stream; the executor
+authorises and performs them and writes the outcome to the audit stream, which the desk watches.
 
-Fields: ``type`` (ack | snooze), ``queue``, ``metric``, ``user``, ``until`` (snooze only, ISO UTC), ``at``
-(ISO UTC). No Textual here.
+Also: where the desk's token comes from, the pending auto-reverts (``:reverts``) and the outcome of a request
+(an audit entry). No Textual here.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
+from ..actions.model import Ack, to_fields
+from ..config import WallboardConfig
 from ..keys import Keys
 from ..snapshot import QueueSnapshot
-from .livetime import iso_utc, parse_utc
+from .livetime import fmt_duration, iso_utc, parse_utc
 
 ALERTING = ("breach", "warn")
+TOKEN_ENV = "WALLBOARD_TOKEN"
+TOKEN_FILE_ENV = "WALLBOARD_TOKEN_FILE"
+NO_TOKEN = "no token: set WALLBOARD_TOKEN or WALLBOARD_TOKEN_FILE (`wallboard token --user NAME`)"
+OUTCOME_TIMEOUT_S = 10.0
+
+
+# ---- the token ----------------------------------------------------------------------------------------------
+
+
+def resolve_token(config: WallboardConfig, user: str, token: str | None = None) -> str:
+    """The user's signed token: the argument, else $WALLBOARD_TOKEN, else the file $WALLBOARD_TOKEN_FILE names,
+    else the variable the user's ``[[users]] token_env`` names; "" when there is none."""
+    if token:
+        return token.strip()
+    if os.environ.get(TOKEN_ENV):
+        return os.environ[TOKEN_ENV].strip()
+    path = os.environ.get(TOKEN_FILE_ENV)
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError:
+            return ""
+    u = next((x for x in config.users if x.name == user), None)
+    if u is not None and u.token_env and os.environ.get(u.token_env):
+        return os.environ[u.token_env].strip()
+    return ""
+
+
+def token_problem(token: str, user: str, now: float | None = None) -> str | None:
+    """What is visibly wrong with a token (the desk cannot check the signature; the executor does)."""
+    if not token:
+        return NO_TOKEN
+    try:
+        t_user, exp, _sig = token.split(".")
+        exp_i = int(exp)
+    except ValueError:
+        return "the token is malformed: requests will be refused"
+    if t_user != user:
+        return f"the token is {t_user}'s, not {user}'s: requests will be refused"
+    if exp_i <= (now if now is not None else time.time()):
+        return "the token has expired: requests will be refused (`wallboard token --user NAME`)"
+    return None
+
+
+# ---- acknowledge and snooze ---------------------------------------------------------------------------------
 
 
 def snoozed(alert, server_now: datetime) -> bool:
@@ -36,11 +90,13 @@ def alerting_metrics(q: QueueSnapshot, kind: str, server_now: datetime) -> list[
     return out
 
 
-def build_request(kind: str, queue: str, metric: str, user: str, now: datetime, snooze_minutes: float) -> dict:
-    fields = {"type": kind, "queue": queue, "metric": metric, "user": user, "at": iso_utc(now)}
-    if kind == "snooze":
-        fields["until"] = iso_utc(now + timedelta(minutes=snooze_minutes))
-    return fields
+def build_request(
+    kind: str, queue: str, metric: str, user: str, token: str, now: datetime, snooze_minutes: float
+) -> dict[str, str]:
+    """An ack or snooze request, as stream fields."""
+    until = iso_utc(now + timedelta(minutes=snooze_minutes)) if kind == "snooze" else None
+    req = Ack(type=kind, queue=queue, metric=metric, user=user, token=token, at=iso_utc(now), until=until)
+    return to_fields(req)
 
 
 async def send_requests(client, keys: Keys, requests: list[dict]) -> list[str]:
@@ -49,3 +105,95 @@ async def send_requests(client, keys: Keys, requests: list[dict]) -> list[str]:
     for fields in requests:
         pipe.xadd(keys.requests, fields)
     return list(await pipe.execute())
+
+
+# ---- outcomes (the audit stream) --------------------------------------------------------------------------
+
+
+def audit_key(keys: Keys) -> str:
+    return f"{keys.centre}:audit"
+
+
+def reverts_key(keys: Keys) -> str:
+    return f"{keys.centre}:reverts"
+
+
+def read_from(request_id: str, margin_ms: int = 1000) -> str:
+    """Where to start reading the audit stream for the outcome of ``request_id``: a little before it (the two
+    streams' ids come from one server clock, but an audit entry may share the request's millisecond)."""
+    try:
+        ms = int(request_id.split("-", 1)[0])
+    except ValueError:
+        return "0-0"
+    return f"{max(0, ms - margin_ms)}-0"
+
+
+@dataclass
+class Pending:
+    """Requests sent together (an ack of two metrics is two requests) and what came back so far."""
+
+    label: str
+    ids: list[str]
+    deadline: float  # on the desk's monotonic clock
+    results: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return all(i in self.results for i in self.ids)
+
+    def summary(self) -> tuple[str, str]:
+        """(message, severity) once every outcome is in: ok, or the first refusal or failure with the PBX text."""
+        for rid in self.ids:
+            f = self.results[rid]
+            result = f.get("result", "")
+            if result not in ("ok", "applied"):
+                pbx = f" — PBX: {f['pbx']}" if f.get("pbx") else ""
+                return f"{self.label}: {result}{pbx}", "error"
+        return f"{self.label}: ok", "information"
+
+
+def outcome_label(text: str) -> str:
+    """The short form of a confirmation text for the outcome notice (the part before the dash)."""
+    return text.split(" — ", 1)[0]
+
+
+# ---- temporary moves ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Revert:
+    """A pending auto-revert: ``op`` is the undo (remove | add | penalty) due at ``due`` (epoch seconds)."""
+
+    agent: str
+    queue: str
+    op: str
+    penalty: int | None
+    due: float
+    user: str = ""
+    request: str = ""
+
+    def left(self, now_epoch: float) -> str:
+        """The countdown: ``m:ss`` until it reverts, or ``due`` once its time has come."""
+        seconds = self.due - now_epoch
+        return fmt_duration(seconds) if seconds > 0 else "due"
+
+
+def parse_reverts(items: list[tuple[str, float]]) -> dict[str, list[Revert]]:
+    """The ``:reverts`` zset (member JSON, score = due epoch) by agent, soonest first."""
+    out: dict[str, list[Revert]] = {}
+    for raw, score in items:
+        try:
+            d = json.loads(raw)
+            r = Revert(agent=str(d["agent"]), queue=str(d["queue"]), op=str(d["op"]),
+                       penalty=int(d["penalty"]) if d.get("penalty") is not None else None, due=float(score),
+                       user=str(d.get("user", "")), request=str(d.get("request", "")))  # fmt: skip
+        except (ValueError, KeyError, TypeError):
+            continue
+        out.setdefault(r.agent, []).append(r)
+    for lst in out.values():
+        lst.sort(key=lambda r: (r.due, r.queue))
+    return out
+
+
+async def load_reverts(client, keys: Keys) -> dict[str, list[Revert]]:
+    return parse_reverts(await client.zrange(reverts_key(keys), 0, -1, withscores=True))

@@ -91,7 +91,7 @@ class DrillDownScreen(Screen):
                 ("Centre total", "bold"), "  all queues · SL = sum of numerators / sum of denominators"
             )
             callers = []
-            agents = agent_rows(desk.agents.agents if desk.agents else {}, server)
+            agents = agent_rows(desk.agents.agents if desk.agents else {}, server, reverts=desk.reverts)
         else:
             q = summary.queues.get(self.queue)
             if q is None:
@@ -99,7 +99,8 @@ class DrillDownScreen(Screen):
                 return
             head = self._head(q)
             callers = drill_caller_rows(q, self.queue, server, tz)
-            agents = agent_rows(desk.agents.agents if desk.agents else {}, server, queue=self.queue)
+            agents = agent_rows(desk.agents.agents if desk.agents else {}, server, queue=self.queue,
+                                reverts=desk.reverts)
         title.update(head)
         flash = desk.flash_on and desk.flash_enabled
         self.query_one("#figures", KeyedTable).sync(figure_rows(q, summary, server), flash)
@@ -148,23 +149,32 @@ class HelpScreen(ModalScreen):
     BINDINGS: ClassVar = [("escape", "dismiss", "Close"), ("question_mark", "dismiss", "Close"),
                           ("q", "dismiss", "Close")]  # fmt: skip
 
-    def __init__(self, remap: dict[str, str]) -> None:
+    def __init__(self, remap: dict[str, str], hidden: frozenset[str] = frozenset()) -> None:
         super().__init__()
         self.remap = remap
+        self.hidden = hidden  # actions the user may not take: not listed
 
     def compose(self) -> ComposeResult:
-        lines = ['[b]Keys[/b]  (remap in the config: [display] keys = { "wallboard.ack" = "k" })', ""]
-        for spec, key in effective_keys(self.remap):
+        lines = ['[b]Keys[/b]  (remap in the config: \\[display] keys = { "wallboard.ack" = "k" })', ""]
+        specs = effective_keys(self.remap, self.hidden)
+        for spec, key in specs:
             shown = {"question_mark": "?", "enter": "enter", "escape": "esc"}.get(key, key)
-            lines.append(f"  [b]{escape(shown):>6}[/b]  {escape(spec.description):<14} [dim]{spec.id}[/dim]")
+            label = spec.help or spec.description
+            lines.append(f"  [b]{escape(shown):>6}[/b]  {escape(label):<14} [dim]{spec.id}[/dim]")
+        offered = {s.action for s, _ in specs}
         lines += [
             "",
-            "  [b]ctrl+p[/b]  command palette (drill down, ack, snooze, flash, quit)",
+            "  [b]ctrl+p[/b]  command palette (each of these by name)",
             "  [b]   tab[/b]  next table",
             "",
             "Colours: [yellow]warn[/yellow], [bold red]breach[/bold red] (flashes until acknowledged or snoozed), "
             + "[grey50]closed[/grey50].",
-            "Ack and snooze act on the selected queue's metrics in warn or breach.",
         ]
+        if offered & {"ack", "snooze"}:
+            lines.append("Ack and snooze act on the selected queue's metrics in warn or breach.")
+        if offered & {"listen", "whisper", "barge", "move", "pause"}:
+            lines.append("Agent actions act on the selected agent (tab to Agents); each is confirmed first.")
+        lines.append("Agents: [b]rivka:whisper[/b] who listens and how; [b]support(14:59)[/b] a temporary move, "
+                     "reverting in 14:59.")  # fmt: skip
         with Vertical(id="help-box"):
             yield Static("\n".join(lines), id="help-text")

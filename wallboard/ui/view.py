@@ -17,6 +17,7 @@ from typing import Literal
 from ..config import WallboardConfig
 from ..snapshot import AgentSnapshot, Alert, QueueSnapshot, Summary, Total
 from .livetime import ServerTime, fmt_clock, fmt_duration, fmt_number, fmt_pct, parse_utc
+from .requests import Revert
 
 Justify = Literal["left", "right", "center"]
 LEVEL_RANK = {"ok": 0, "closed": 0, "warn": 1, "breach": 2}
@@ -261,28 +262,95 @@ def state_text(a: AgentSnapshot) -> str:
     return state
 
 
-def agent_rows(agents: dict[str, AgentSnapshot], server: ServerTime, queue: str | None = None) -> list[RowModel]:
-    """One row per agent (all of them, or the members of ``queue``), time in state ticking locally."""
+SPY_SHOWN = {"unknown": "spying"}
+
+
+def spied_text(a: AgentSnapshot) -> str:
+    """Who listens to the agent and how, e.g. ``rivka:whisper`` (keypad mode shown as ``keypad``)."""
+    return ",".join(f"{who}:{SPY_SHOWN.get(mode, mode)}" for who, mode in sorted(a.spied_by.items()))
+
+
+def queues_text(a: AgentSnapshot, reverts: list[Revert], now_epoch: float) -> str:
+    """The agent's queues by penalty; a temporary move shows its countdown: ``support(14:59)`` (added, or its
+    penalty changed, until then), ``-billing(14:59)`` (taken out until then)."""
+    pending: dict[str, Revert] = {}
+    for r in reverts:  # soonest first: the first revert of a queue is the one to show
+        pending.setdefault(r.queue, r)
+    parts = []
+    for q, _ in sorted(a.queues.items(), key=lambda kv: (kv[1], kv[0])):
+        r = pending.get(q)
+        parts.append(f"{q}({r.left(now_epoch)})" if r is not None else q)
+    for q, r in pending.items():
+        if q not in a.queues and r.op == "add":
+            parts.append(f"-{q}({r.left(now_epoch)})")
+    return ",".join(parts)
+
+
+def agent_rows(
+    agents: dict[str, AgentSnapshot],
+    server: ServerTime,
+    queue: str | None = None,
+    reverts: dict[str, list[Revert]] | None = None,
+) -> list[RowModel]:
+    """One row per agent (all of them, or the members of ``queue``), time in state ticking locally. The state
+    says who listens (``spied_by``); the queues say which temporary move reverts when (``reverts``: agent ->
+    ``requests.Revert`` list, see ``queues_text``), counting down on server time."""
     rows = []
+    now_epoch = server.now().timestamp() if reverts else 0.0
     for agent_id, a in agents.items():
         if queue is not None and queue not in a.queues:
             continue
         out = a.state == "logged_out"
         base = "closed" if out else "ok"
         alert_level = "warn" if a.alerts else base
-        queues = ",".join(q for q, _ in sorted(a.queues.items(), key=lambda kv: (kv[1], kv[0])))
+        queues = queues_text(a, (reverts or {}).get(agent_id) or [], now_epoch)
+        pending = "(" in queues
+        state = state_text(a)
+        if a.spied_by:
+            state += f" · {spied_text(a)}"
         cells = {
             "agent": CellModel(a.name or agent_id, level=alert_level, justify="left"),
-            "state": CellModel(state_text(a), level=base, justify="left"),
+            "state": CellModel(state, level=base, justify="left"),
             "time": CellModel(fmt_duration(server.seconds_since(a.since)), level=base),
             "alerts": CellModel(",".join(a.alerts), level=alert_level, justify="left"),
             "calls": CellModel(str(a.calls_handled), level=base),
             "missed": CellModel(str(a.missed), level="warn" if a.missed_in_row else base),
-            "queues": CellModel(queues, level=base, justify="left"),
+            "queues": CellModel(queues, level="warn" if pending and not out else base, justify="left"),
         }
         if queue is not None:
             cells["penalty"] = CellModel(str(a.queues[queue]), level=base)
         rows.append(RowModel(agent_id, cells, ((a.name or agent_id).lower(), agent_id)))
+    return rows
+
+
+def queue_level(q: QueueSnapshot) -> str:
+    """A queue's level now: closed, or the worst of its metrics' levels."""
+    return "closed" if not q.open else worst_level(q.levels.values())
+
+
+def move_queue_rows(a: AgentSnapshot, summary: Summary | None, config: WallboardConfig) -> list[RowModel]:
+    """The move dialog's queues: the agent's own (by penalty), then the others (snapshot order, then any
+    configured queue the snapshot lacks), each with its level and waiting count now."""
+    snap_queues = dict(summary.queues) if summary is not None else {}
+    names = list(snap_queues) + [q.name for q in config.queues if q.name not in snap_queues]
+    order = {n: i for i, n in enumerate(names)}
+    names += [q for q in a.queues if q not in order]
+    own = sorted((q for q in names if q in a.queues), key=lambda q: (a.queues[q], order.get(q, 1e9), q))
+    others = [q for q in names if q not in a.queues]
+    rows = []
+    for i, name in enumerate(own + others):
+        q = snap_queues.get(name)
+        cfg = next((c for c in config.queues if c.name == name), None)
+        label = (q.label if q else None) or (cfg.label if cfg else None) or ""
+        level = queue_level(q) if q else "ok"
+        cells = {
+            "queue": CellModel(name, level=level, bold=level == "breach", justify="left"),
+            "label": CellModel(label, justify="left"),
+            "member": CellModel(f"pen {a.queues[name]}" if name in a.queues else "-", justify="left"),
+            "level": CellModel(level if q else "-", level=level, justify="left"),
+            "waiting": CellModel(str(q.waiting) if q else "-"),
+        }
+        rows.append(RowModel(name, cells, (i,)))
     return rows
 
 

@@ -1,0 +1,230 @@
+"""Live latency: the simulated centre's events fed to a real ingester at 1k, 5k and 20k events/s; how long until
+a view holds a snapshot that shows each of them (p50, p95, p99).
+
+    python bench/live_latency.py [--smoke] [--redis URL] [--rates 1000,5000,20000] [--seconds 15]
+                                 [--agents 1000] [--queues 100] [--publish-ms 250]
+
+The events come from the simulated centre (``wallboard.sim.SimCentre`` on a generated centre, every queue at
+its peak), made before the run; a feed then hands them to ``wallboard.ingest.Ingest`` at the chosen rate, in
+real time (every 2 ms, what is due). The ingester is the real one: the feed's reader, batches of whatever
+arrived within 50 ms, ``Engine.apply``, the lease owner publishing on change with leading-edge coalescing
+(``engine.publish_min_interval_ms``, 250 ms by default) and at every tick. The view is another process
+subscribed to the summary channel (``P:{c}:snap``), as the TV and the desk UI are; it notes when each snapshot
+arrives.
+
+Latency of an event = when the view received the first snapshot that shows it - when the feed handed it to
+the ingester. The probes are the callers' joins: the k-th join of a queue is shown once that queue's
+``entered`` reaches k. The first second of each rate is left out (start-up). The target: p99 <= 250 ms at 5k
+events/s. ``applied`` says whether the ingester kept up (events applied / events handed over).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _bench as B  # noqa: E402
+
+
+# ---- the view (a separate process) ------------------------------------------------------------------------
+
+
+def view_main(url: str, pattern: str, out: str) -> None:
+    """Subscribe to every summary channel matching ``pattern``; write (arrival time, channel, message) lines."""
+    import redis
+
+    r = redis.Redis.from_url(url)
+    ps = r.pubsub(ignore_subscribe_messages=True)
+    ps.psubscribe(pattern)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    with open(out, "w", encoding="utf-8") as f:
+        f.write("ready\n")
+        f.flush()
+        while not stop:
+            m = ps.get_message(timeout=0.2)
+            if m is None:
+                continue
+            t = time.time()
+            f.write(json.dumps({"t": t, "ch": m["channel"].decode(), "m": m["data"].decode()}) + "\n")
+            f.flush()
+
+
+# ---- the feed ------------------------------------------------------------------------------------------
+
+
+class Player:
+    """A live feed handing pre-made events to the ingester at ``rate`` per second; notes each join's time."""
+
+    name = "sim"
+
+    def __init__(self, events: list, rate: float):
+        self.events, self.rate = events, rate
+        self.joins: list[tuple[str, int, float]] = []  # (queue, k-th join of the queue, when handed over)
+        self.handed = 0
+        self.done = asyncio.Event()
+
+    async def follow(self, clock=None):
+        from wallboard.events import CallerJoined
+
+        counts: dict[str, int] = {}
+        t0 = time.monotonic()
+        n = len(self.events)
+        i = 0
+        while i < n:
+            due = min(n, int((time.monotonic() - t0) * self.rate) + 1)
+            while i < due:
+                ev = self.events[i]
+                if type(ev) is CallerJoined:
+                    k = counts[ev.queue] = counts.get(ev.queue, 0) + 1
+                    self.joins.append((ev.queue, k, time.time()))
+                yield ev
+                i += 1
+            self.handed = i
+            await asyncio.sleep(0.002)
+        self.done.set()
+        while True:
+            await asyncio.sleep(3600)
+
+
+# ---- one rate ------------------------------------------------------------------------------------------
+
+
+async def one_rate(url: str, config, events: list, rate: float, seconds: float, prefix: str):
+    from wallboard.ingest import Ingest
+    from wallboard.keys import Keys
+    from wallboard.store import connect
+
+    need = int(rate * seconds)
+    feed = Player(events[:need], rate)
+    client = await connect(config, url)
+    ing = Ingest(client, config, feed, keys=Keys(prefix), name=f"bench-{rate:g}")
+    cpu0 = time.process_time()
+    task = asyncio.create_task(ing.run())
+    t0 = time.perf_counter()
+    await feed.done.wait()
+    handed_s = time.perf_counter() - t0
+    # let the ingester catch up and publish what it has (at most a few seconds)
+    for _ in range(100):
+        if ing.events_applied >= need:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1.5)
+    ing.stop.set()
+    await asyncio.wait_for(task, 30)
+    cpu = time.process_time() - cpu0
+    await client.aclose()
+    return feed, ing.events_applied, handed_s, cpu
+
+
+def latencies(feed: Player, lines: list[dict], channel: str, skip_s: float = 1.0) -> list[float]:
+    """For each probe join: arrival of the first snapshot with that queue's entered >= k, minus its hand-over."""
+    snaps = []
+    for x in lines:
+        if x["ch"] != channel:
+            continue
+        q = json.loads(x["m"]).get("queues", {})
+        snaps.append((x["t"], {name: v.get("entered", 0) for name, v in q.items()}))
+    snaps.sort(key=lambda s: s[0])
+    if not feed.joins:
+        return []
+    t_first = feed.joins[0][2]
+    out = []
+    j = 0
+    pending = sorted(feed.joins, key=lambda p: p[2])
+    # walk snapshots in arrival order; a probe is shown by the first snapshot after its hand-over that has it
+    for queue, k, t in pending:
+        if t - t_first < skip_s:
+            continue
+        shown = next((ts for ts, ent in snaps if ts >= t and ent.get(queue, 0) >= k), None)
+        if shown is not None:
+            out.append(shown - t)
+    del j
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--smoke", action="store_true", help="a seconds-long run (CI)")
+    ap.add_argument("--redis", default=None, help="use this server instead of a private one")
+    ap.add_argument("--rates", default="1000,5000,20000", help="events per second, comma-separated")
+    ap.add_argument("--seconds", type=float, default=15, help="per rate")
+    ap.add_argument("--agents", type=int, default=1000)
+    ap.add_argument("--queues", type=int, default=100)
+    ap.add_argument("--publish-ms", type=int, default=None, help="engine.publish_min_interval_ms (default 250)")
+    ap.add_argument("--view", nargs=3, metavar=("URL", "PATTERN", "OUT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.view:
+        view_main(*args.view)
+        return 0
+    if args.smoke:
+        args.seconds, args.agents, args.queues = 2.0, 100, 10
+
+    from wallboard.sim import SimCentre
+
+    rates = [float(x) for x in args.rates.split(",")]
+    extra = {"engine": {"publish_min_interval_ms": args.publish_ms}} if args.publish_ms is not None else {}
+    config = B.make_centre(args.queues, args.agents, prefix="wblive")
+    if extra:
+        config = config.model_copy(update={"engine": config.engine.model_copy(update=extra["engine"])})
+    need = int(max(rates) * args.seconds)
+    # enough calls: about 9 events a call, the rest agent states; every queue busy
+    start = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    per_queue = 600.0
+    sim = SimCentre(config, B.busy_scenario(per_queue, talk_mean_s=120.0), 11, start)
+    t = time.perf_counter()
+    events: list = []
+    step = 0
+    while len(events) < need + 10_000:
+        step += 1
+        events += sim.advance_to(start + timedelta(minutes=5 * step))
+    events = events[: need + 10_000]
+    with B.redis_server(args.redis) as (url, how), tempfile.TemporaryDirectory(prefix="wbview") as tmp:
+        B.print_machine(url, how)
+        B.say(f"centre: {args.agents:,} agents, {args.queues} queues; {len(events):,} simulated events made in "
+              f"{time.perf_counter() - t:.1f} s (sim time {5 * step} min); publish_min_interval_ms="
+              f"{config.engine.publish_min_interval_ms}")  # fmt: skip
+        out = Path(tmp) / "view.jsonl"
+        view = subprocess.Popen([sys.executable, __file__, "--view", url, "wblive-*:{c}:snap", str(out)])
+        try:
+            for _ in range(500):
+                if out.exists() and out.read_text().startswith("ready"):
+                    break
+                time.sleep(0.01)
+            results = []
+            for rate in rates:
+                prefix = f"wblive-{int(rate)}"
+                feed, applied, handed_s, cpu = asyncio.run(one_rate(url, config, events, rate, args.seconds, prefix))
+                results.append((rate, prefix, feed, applied, handed_s, cpu))
+                B.drop_sync(__import__("redis").Redis.from_url(url), prefix)
+        finally:
+            view.send_signal(signal.SIGTERM)
+            view.wait(10)
+        lines = [json.loads(x) for x in out.read_text().splitlines()[1:] if x.strip()]
+        for rate, prefix, feed, applied, handed_s, cpu in results:
+            lat = latencies(feed, lines, f"{prefix}:{{c}}:snap")
+            n = feed.handed
+            name = f"live.{int(rate)}"
+            B.say(f"-- {rate:,.0f} events/s for {args.seconds:g} s: handed over {n:,} in {handed_s:.1f} s, applied "
+                  f"{applied:,}; {len(lat):,} probes (joins)")  # fmt: skip
+            B.figure(f"{name}.rate", n / handed_s if handed_s else 0.0, "events/s", "handed to the ingester")
+            B.figure(f"{name}.applied", applied / n if n else 0.0, "", "share applied by the end")
+            B.figure(f"{name}.ingest_cpu_share", cpu / (handed_s + 1.5), "of one core", "apply + snapshots + feed")
+            for q in (50, 95, 99):
+                B.figure(f"{name}.p{q}_ms", B.percentile(lat, q) * 1000 if lat else float("nan"), "ms",
+                         "event handed over -> snapshot showing it received by the view")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

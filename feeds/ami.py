@@ -1,0 +1,139 @@
+"""The ``ami`` feed: a live Asterisk Manager Interface session -> Events (``wallboard ingest --feed ami --host H
+--port 5038``). Mapping: wallboard.ami.mapper; connection, login, keep-alive and reconnects:
+wallboard.ami.client.
+
+- **Credentials** come from the environment variables named in ``[ami]`` (``username_env``, ``secret_env``)
+  or ``ami.secret_file``, never from options or the command line (a ``secret``/``username`` option is
+  refused). The file is read again at each login, so a rotated secret is picked up.
+- **After every (re)login** ``QueueStatus`` rebuilds the present: member states and memberships, a
+  ``CallerJoined`` per waiting caller (join = now - Wait; the engine takes a join within 1 s of a known entry
+  as that entry, so nothing is counted twice) and a ``WaitingResync`` per queue (callers we still held as
+  waiting who are no longer there left unseen: they stop waiting, nothing is counted).
+- **After a reconnect** a ``FeedGap`` (start = the last thing heard on the lost connection, length up to the
+  resync) so screens and reports show the hole. AMI never re-sends; with ``queue_log=PATH`` the rows of that
+  file inside the gap are replayed first (the queue-log mapping, same call ids and agent names), and the
+  engine applies them once by meaning.
+- **Times**: the ``Timestamp`` header when the PBX sends it (``timestampevents = yes``), else the time received.
+- Timed settlements (a pending queue exit, the end of an inferred wrap-up) come out on time even when the PBX
+  is quiet: the loop waits for the next event or the next due time, whichever is first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import aclosing
+from datetime import datetime, timedelta
+from typing import Any, AsyncIterator
+
+from wallboard.ami.client import AmiClient, AmiError, BadBlock, ConnectionLost, credentials
+from wallboard.ami.mapper import AmiMapper
+from wallboard.clock import Clock, SystemClock
+from wallboard.config import WallboardConfig
+from wallboard.events import Event, FeedGap
+from wallboard.feed import DeadLetter
+
+log = logging.getLogger("wallboard.feeds.ami")
+
+_OPTIONS = ("keepalive_s", "settle_s", "connect_wait_s", "auth", "queue_log", "timeout_s", "backoff_initial_s",
+            "backoff_max_s", "stable_s", "pbx_filter")  # fmt: skip
+
+
+class AmiFeed:
+    name = "ami"
+
+    def __init__(self, path: Any, config: WallboardConfig, host: str | None = None, port: int | str | None = None,
+                 **options: Any):  # fmt: skip
+        for secretish in ("secret", "password", "username", "user", "key"):
+            if secretish in options:
+                raise TypeError(f"ami feed: {secretish} is never taken from options or the command line; "
+                                f"set ${config.ami.secret_env} / ${config.ami.username_env} "
+                                "or ami.secret_file")  # fmt: skip
+        unknown = sorted(set(options) - set(_OPTIONS))
+        if unknown:
+            known = ", ".join(("host", "port", *_OPTIONS))
+            raise TypeError(f"ami feed: unknown option(s) {', '.join(unknown)}; known: {known}")
+        if path is not None:
+            raise ValueError("the ami feed is live and reads no file: give --host and --port (or [ami] host/port in "
+                             "the config); for a recorded capture use --feed ami-capture PATH")
+        self.config = config
+        self.host = host or config.ami.host
+        self.port = int(port or config.ami.port)
+        self.keepalive_s = float(options.get("keepalive_s", config.ami.keepalive_s))
+        self.settle_s = float(options.get("settle_s", 3.0))
+        self.connect_wait_s = float(options.get("connect_wait_s", 30.0))
+        self.auth = str(options.get("auth", "md5"))
+        self.queue_log = options.get("queue_log")
+        self.timeout_s = float(options.get("timeout_s", 5.0))
+        self.backoff_initial_s = float(options.get("backoff_initial_s", 0.5))
+        self.backoff_max_s = float(options.get("backoff_max_s", 30.0))
+        self.stable_s = float(options.get("stable_s", 30.0))
+        self.pbx_filter = bool(options.get("pbx_filter", True))
+        credentials(config.ami)  # fail now, clearly, when nothing is set
+        self.gaps: list[FeedGap] = []
+
+    def client(self, mapper: AmiMapper) -> AmiClient:
+        from wallboard.ami.client import PBX_FILTERS
+
+        return AmiClient(self.host, self.port, lambda: credentials(self.config.ami), auth=self.auth,
+                         filters=PBX_FILTERS if self.pbx_filter else (), keepalive_s=self.keepalive_s,
+                         timeout_s=self.timeout_s, backoff_initial_s=self.backoff_initial_s,
+                         backoff_max_s=self.backoff_max_s, stable_s=self.stable_s, wanted=mapper.wants)  # fmt: skip
+
+    async def follow(self, clock: Clock | None = None) -> AsyncIterator[Event | DeadLetter]:
+        clock = clock or SystemClock()
+        origin = f"{self.host}:{self.port}"
+        mapper = AmiMapper(self.config, feed=self.name, origin=origin, settle_s=self.settle_s,
+                           connect_wait_s=self.connect_wait_s)  # fmt: skip
+        gap_start: datetime | None = None
+        count = 0
+        async with aclosing(self.client(mapper).sessions()) as sessions:
+            async for session in sessions:
+                count += 1
+                tag = f"s{int(clock.now().timestamp())}.{count}"
+                try:
+                    for item in mapper.due(clock.now()):  # settlements that fell due while we were away
+                        yield item
+                    _, listed = await session.action_list("QueueStatus", timeout=self.timeout_s)
+                    now = clock.now()
+                    if gap_start is not None and self.queue_log:
+                        for item in await asyncio.to_thread(self._fill, gap_start, now):
+                            yield item
+                    for item in mapper.resync(listed, now, f"{tag}.resync"):
+                        yield item
+                    if gap_start is not None:
+                        gap = FeedGap(id=f"{self.name}:gap:{gap_start.timestamp():.6f}", ts=now,
+                                      source=f"{self.name}:{origin}", start=gap_start,
+                                      length_s=max(0.0, (now - gap_start).total_seconds()), feed=self.name)  # fmt: skip
+                        self.gaps.append(gap)
+                        yield gap
+                        gap_start = None
+                    while True:
+                        due = mapper.next_due()
+                        timeout = None if due is None else max(0.0, due - clock.now().timestamp())
+                        item = await session.next_item(timeout)
+                        now = clock.now()
+                        if item is None:
+                            out = mapper.due(now)
+                        elif isinstance(item, BadBlock):
+                            out = [DeadLetter(f"{self.name}:{origin}:{tag}.{item.where}", item.reason, item.raw)]
+                        else:
+                            out = mapper.map(item, now, f"{tag}.{item.line_no}")
+                        for x in out:
+                            yield x
+                except (ConnectionLost, AmiError, asyncio.TimeoutError, OSError) as e:
+                    log.warning("AMI %s: session ended (%s)", origin, e or e.__class__.__name__)
+                if gap_start is None:  # a failed resync keeps the earlier start
+                    gap_start = clock.now() - timedelta(seconds=session.idle_s())
+
+    def _fill(self, start: datetime, end: datetime) -> list[Event]:
+        """The queue_log rows inside the gap, as events (dead letters are left to a queue-log replay)."""
+        from feeds.queue_log import QueueLogFeed
+
+        lo, hi = start.timestamp() - 1, end.timestamp()
+        try:
+            rows = QueueLogFeed(self.queue_log, self.config).read()
+            return [e for e in rows if not isinstance(e, DeadLetter) and lo <= e.ts.timestamp() <= hi]
+        except OSError as e:
+            log.warning("AMI gap: cannot read queue_log %s (%s); the gap stays unfilled", self.queue_log, e)
+            return []

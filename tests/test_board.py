@@ -1,0 +1,240 @@
+"""``wallboard board`` (the TV terminal) under Pilot, at three terminal sizes, against a real Redis.
+
+Summaries are hand-built and published the way the engine does; the app runs on a ManualClock, so ticking,
+rotation, staleness and the flash phase move only when the test moves the clock (no sleeps for them).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from wallboard.clock import ManualClock
+from wallboard.hub.projection import FIGURE_FORMAT
+from wallboard.hub.ticker import ticker_key
+from wallboard.keys import Keys
+from wallboard.ui.bigdigits import render_big, rows_for, width_units
+from wallboard.ui.board import BigNumber, BoardApp, QueueCard, plan_board
+
+from .tvdata import (
+    UNMASKED,
+    breach,
+    four_queues,
+    iso,
+    make_queue,
+    make_summary,
+    now_utc,
+    publish,
+    tv_config,
+)
+
+SIZES = [(80, 24), (160, 48), (480, 135)]  # a small terminal, a large one, a 4K console (8x16 font)
+FORMATS = [FIGURE_FORMAT[f] for f in ("waiting", "longest_wait_s", "service_level", "agents_available")]
+
+
+@pytest.fixture
+async def cleanup(redis_client, prefix):
+    yield
+    keys = [k async for k in redis_client.scan_iter(match=f"{prefix}:*", count=1000)]
+    if keys:
+        await redis_client.unlink(*keys)
+
+
+async def until(pilot, cond, timeout: float = 5.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if cond():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def card_for(app: BoardApp, queue: str) -> QueueCard:
+    return next(c for c in app.query(QueueCard) if c.queue == queue)
+
+
+def values(card: QueueCard) -> list[str]:
+    return [cell.number.value for cell in card.cells]
+
+
+def labels(card: QueueCard) -> list[str]:
+    return [str(cell.label.render()) for cell in card.cells]
+
+
+def screen_text(app: BoardApp) -> str:
+    return "\n".join(str(w.render()) for w in app.query("Static"))
+
+
+# ---- the digit renderer and the page plan (pure) ------------------------------------------------------------
+
+
+def test_block_digits_scale():
+    one = render_big("12:34", 1)
+    assert len(one) == rows_for(1) == 3 and {len(line) for line in one} == {width_units("12:34")}
+    four = render_big("100%", 4)
+    assert len(four) == rows_for(4) == 10 and {len(line) for line in four} == {4 * width_units("100%")}
+    assert set("".join(four)) <= {"█", "▀", "▄", " "}
+
+
+def test_plan_pages_when_queues_do_not_fit():
+    small = plan_board(80, 22, 10, FORMATS)
+    assert small.scale >= 1 and small.per_page < 10  # ten queues rotate on an 80x24 terminal
+    big = plan_board(480, 133, 4, FORMATS)
+    assert big.per_page == 4 and big.scale >= 5  # a 4K console shows all four, large
+    assert plan_board(480, 133, 4, FORMATS, per_page=1).per_page == 1
+
+
+# ---- the app ------------------------------------------------------------------------------------------------
+
+
+async def test_board_at_three_sizes(redis_client, prefix, cleanup):
+    """The numbers of the snapshot, huge and the same scale everywhere, growing with the terminal; the
+    breach red; the longest wait ticking from server time; no caller number anywhere."""
+    config = tv_config(prefix)
+    t0 = now_utc().replace(microsecond=0)
+    await publish(redis_client, prefix, four_queues(1, t0, **breach("service_level", t0)))
+    scales = []
+    for width, height in SIZES:
+        clock = ManualClock(t0)
+        app = BoardApp(config, redis_client, config.layout("floor"), clock)
+        async with app.run_test(size=(width, height)) as pilot:
+            await until(pilot, lambda: app.projection is not None)
+            await pilot.pause(0.1)
+            support, tech = card_for(app, "support"), card_for(app, "tech")
+            assert values(support) == ["3", "1:14", "62%", "0"]
+            assert values(tech) == ["1", "0:12", "91%", "2"]
+            numbers = list(app.query(BigNumber))
+            assert len({b.scale for b in numbers}) == 1  # one scale for the whole board
+            scales.append(numbers[0].scale)
+            for b in numbers:  # every number drawn fits its box, every card fits the screen
+                lines = str(b.render()).split("\n")
+                assert len(lines) <= b.content_size.height and max(map(len, lines)) <= b.content_size.width
+            for card in app.query(QueueCard):
+                assert app.screen.region.contains_region(card.region)
+            assert support.has_class("-breach") and not tech.has_class("-breach")
+            sl = support.cells[2]
+            assert sl.has_class("-breach") and sl.has_class("-flash")
+            assert support.cells[0].has_class("-ok")
+            assert "30 min" in labels(support)[2]  # the rolling window its threshold reads
+            clock.advance(2)
+            app.tick()
+            assert values(support)[1] == "1:16"  # ticks locally from server time
+            assert UNMASKED not in screen_text(app)
+            assert app.animation_level == "none"
+            app.save_screenshot(str(_artifacts() / f"board_{width}x{height}.svg"))
+    assert scales[0] >= 1 and scales[0] < scales[1] < scales[2], scales
+
+
+async def test_board_flashes_at_most_2hz_and_shows_ack_and_snooze(redis_client, prefix, cleanup):
+    config = tv_config(prefix, display={"flash_hz": 2})
+    t0 = now_utc().replace(microsecond=0)
+    clock = ManualClock(t0)
+    app = BoardApp(config, redis_client, config.layout("floor"), clock)
+    await publish(redis_client, prefix, four_queues(1, t0, **breach("service_level", t0)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.projection is not None)
+        assert len(app.flashing_cells()) == 1
+        phases = []
+        for _ in range(40):  # two seconds of server time in 50 ms steps
+            clock.advance(0.05)
+            app.flash_tick()
+            phases.append(app.flash_on)
+        changes = sum(1 for a, b in zip(phases, phases[1:]) if a != b)
+        assert 6 <= changes <= 8  # 2 Hz: on and off twice a second, never faster
+        runs, run = [], 1
+        for a, b in zip(phases, phases[1:]):
+            if a == b:
+                run += 1
+            else:
+                runs.append(run)
+                run = 1
+        assert min(runs[1:]) >= 5  # each phase lasts a quarter second (5 steps of 50 ms)
+        assert app.has_class("-flash-on") == app.flash_on
+
+        # acknowledged: the colour stays, the flashing stops, the name shows
+        await publish(redis_client, prefix, four_queues(2, clock.now(), **breach("service_level", t0, acked_by="rivka")))
+        await until(pilot, lambda: app.summary.seq == 2)
+        sl = card_for(app, "support").cells[2]
+        assert sl.has_class("-breach") and not sl.has_class("-flash") and sl.has_class("-quiet")
+        assert "✓ ack rivka" in str(sl.label.render())
+        assert not app.flashing_cells() and not app.flash_on and not app._flash_timer._active.is_set()
+
+        # snoozed for a minute: quiet with its end shown, then flashing again once it has run out
+        until_t = clock.now() + timedelta(seconds=60)
+        await publish(redis_client, prefix, four_queues(3, clock.now(), **breach("service_level", t0, snoozed_until=until_t)))
+        await until(pilot, lambda: app.summary.seq == 3)
+        sl = card_for(app, "support").cells[2]
+        assert not sl.has_class("-flash") and f"snoozed to {iso(until_t)[11:16]}" in str(sl.label.render())
+        clock.advance(61)
+        app.tick()
+        assert sl.has_class("-flash") and app._flash_timer._active.is_set()
+
+
+async def test_board_rotates_pages_and_shows_ticker_and_stale(redis_client, prefix, cleanup):
+    config = tv_config(prefix)
+    t0 = now_utc().replace(microsecond=0)
+    clock = ManualClock(t0)
+    app = BoardApp(config, redis_client, config.layout("single"), clock)  # one queue per page, 1 s each
+    await publish(redis_client, prefix, four_queues(1, t0))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.projection is not None)
+        assert app.pages == 3 and len(list(app.query(QueueCard))) == 1
+        seen = []
+        for _ in range(3):
+            seen.append(card_for(app, app.query_one(QueueCard).queue).queue)
+            assert f"page {app.page + 1}/3" in str(app.query_one("#pageno").render())
+            clock.advance(1)
+            app.tick()
+        assert sorted(seen) == ["billing", "support", "tech"]  # every queue in turn, in step with server time
+
+        await redis_client.set(ticker_key(Keys(prefix)), "Team meeting at 14:00")
+        await until(pilot, lambda: app.ticker == "Team meeting at 14:00")
+        ticker = app.query_one("#ticker")
+        assert ticker.display and "Team meeting at 14:00" in str(ticker.render())
+
+        await publish(redis_client, prefix, four_queues(2, clock.now()))
+        await until(pilot, lambda: app.summary.seq == 2)
+        assert not app.stale
+        t2 = clock.now()
+        clock.advance(config.display.stale_after_s + 0.5)
+        app.tick()
+        badge = app.query_one("#stale")
+        assert app.stale and badge.display and f"STALE — no data since {iso(t2)[11:19]}" in str(badge.render())
+        await publish(redis_client, prefix, four_queues(3, clock.now()))
+        await until(pilot, lambda: not app.stale)
+        assert not badge.display
+
+
+async def test_board_hebrew_labels_and_closed_queue(redis_client, prefix, cleanup):
+    config = tv_config(prefix)
+    t0 = now_utc().replace(microsecond=0)
+    summary = make_summary(1, t0, {"support": make_queue("Customer service", t0, waiting_since_s=(30,)),
+                                   "tech": make_queue("Technical", t0, open_=False)})  # fmt: skip
+    await publish(redis_client, prefix, summary)
+    app = BoardApp(config, redis_client, config.layout("floor-he"), ManualClock(t0))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.projection is not None)
+        support, tech = card_for(app, "support"), card_for(app, "tech")
+        assert "שירות לקוחות" in str(support.query_one(".qname").render())
+        assert labels(support)[0].startswith("ממתינים")
+        assert tech.has_class("-closed") and "סגור" in str(tech.query_one(".qname").render())
+        assert all(cell.has_class("-closed") for cell in tech.cells)
+        assert not app.flashing_cells()
+
+
+def test_board_command_refuses_an_unknown_layout():
+    wallboard = Path(sys.executable).with_name("wallboard")
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([str(wallboard), "board", "--config", str(root / "config" / "wallboard.toml"),
+                           "--layout", "nope"], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 2
+    assert "no layout 'nope'" in proc.stderr and "floor" in proc.stderr
+
+
+def _artifacts() -> Path:
+    out = Path(__file__).resolve().parent / "artifacts"
+    out.mkdir(exist_ok=True)
+    return out

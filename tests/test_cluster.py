@@ -1,0 +1,351 @@
+"""Redis Cluster: the same code on a local 3-master cluster (DESIGN.md "Cluster-ready layout").
+
+A cluster of three masters is started here on free loopback ports (Debian's ``redis-server`` when installed,
+else the embedded valkey binary; ``--cluster-enabled yes``, created with ``redis-cli --cluster create ...
+--cluster-yes``, or with CLUSTER ADDSLOTSRANGE / MEET when there is no ``redis-cli``), in a temp dir, and torn
+down at the end. On it:
+
+- ``connect`` gives a cluster client for ``redis+cluster://`` and for ``redis.cluster = true``;
+- replay equivalence: the same input replayed on the cluster and on the single node (REDIS_URL) leaves the
+  same keys with the same values and gives the same snapshot, and the keys are spread over the three masters;
+- several ingesters (engines) splitting the partitions by a stable hash of the partition name (the queue for
+  call events, the agent for agent-only events) give the same snapshot, and a share delivered twice counts
+  nothing twice;
+- a snapshot published (plain PUBLISH) reaches a view subscribed on any node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+import zlib
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import redis
+import redis.asyncio as aredis
+
+from wallboard.config import load_config
+from wallboard.engine import Engine
+from wallboard.events import partition_of
+from wallboard.keys import Keys
+from wallboard.replay import drop_namespace_sync, replay
+from wallboard.store import StoreUnavailable, connect, connect_sync, is_cluster
+from wallboard.thresholds import LevelState
+
+from .conftest import redis_url
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "config" / "wallboard.toml"
+SAMPLE = ROOT / "samples" / "sample_day.queue_log"
+
+
+# ---- the cluster ----------------------------------------------------------------------------------------
+
+
+def _server_binary() -> str:
+    for cand in (shutil.which("redis-server"), "/usr/bin/redis-server"):
+        if cand and os.access(cand, os.X_OK):
+            return cand
+    from wallboard.redis_server import binary_path
+
+    return str(binary_path())
+
+
+def _free_ports(n: int) -> list[int]:
+    """Free ports whose cluster bus ports (port + 10000) are free too."""
+    out: list[int] = []
+    while len(out) < n:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port + 10000 > 65535 or port in out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        out.append(port)
+    return out
+
+
+def _wait(pred, what: str, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if pred():
+                return
+        except (redis.ConnectionError, redis.ResponseError, OSError):
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Three masters on loopback; yields their ports; stopped and deleted at the end."""
+    server = _server_binary()
+    root = Path(tempfile.mkdtemp(prefix="wbcluster"))
+    ports = _free_ports(3)
+    procs = []
+    try:
+        for p in ports:
+            d = root / str(p)
+            d.mkdir()
+            procs.append(subprocess.Popen(
+                [server, "--port", str(p), "--bind", "127.0.0.1", "--protected-mode", "no",
+                 "--cluster-enabled", "yes", "--cluster-config-file", str(d / "nodes.conf"),
+                 "--cluster-node-timeout", "5000", "--dir", str(d), "--save", "", "--appendonly", "no"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+        nodes = [redis.Redis(host="127.0.0.1", port=p, decode_responses=True) for p in ports]
+        for n in nodes:
+            _wait(n.ping, "a cluster node to start")
+        cli = shutil.which("redis-cli")
+        if cli:
+            subprocess.run([cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports), "--cluster-replicas",
+                            "0", "--cluster-yes"], check=True, capture_output=True, timeout=60)  # fmt: skip
+        else:  # the same by hand: a third of the 16384 slots each, then meet
+            step = 16384 // 3
+            for i, n in enumerate(nodes):
+                n.execute_command("CLUSTER", "ADDSLOTSRANGE", i * step, 16383 if i == 2 else (i + 1) * step - 1)
+            for p in ports[1:]:
+                nodes[0].execute_command("CLUSTER", "MEET", "127.0.0.1", p)
+
+        def ready() -> bool:
+            for n in nodes:
+                info = n.execute_command("CLUSTER", "INFO")
+                info = info if isinstance(info, str) else info.decode()
+                if "cluster_state:ok" not in info or "cluster_known_nodes:3" not in info:
+                    return False
+            return True
+
+        _wait(ready, "the cluster to be ok on every node")
+        for n in nodes:
+            n.close()
+        yield ports
+    finally:
+        for p in ports:
+            try:
+                redis.Redis(host="127.0.0.1", port=p).shutdown(nosave=True)
+            except (redis.ConnectionError, redis.ResponseError, OSError):
+                pass
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def cluster_url(ports: list[int]) -> str:
+    return f"redis+cluster://127.0.0.1:{ports[0]}"
+
+
+# ---- helpers -------------------------------------------------------------------------------------------
+
+
+def dump(client, prefix: str) -> dict:
+    """Every key of the namespace (prefix stripped): its type, value and whether it has a TTL."""
+    out = {}
+    for k in client.scan_iter(match=f"{prefix}:*", count=1000):
+        t = client.type(k)
+        if t == "string":
+            v = client.get(k)
+        elif t == "hash":
+            v = client.hgetall(k)
+        elif t == "zset":
+            v = client.zrange(k, 0, -1, withscores=True)
+        elif t == "set":
+            v = sorted(client.smembers(k))
+        elif t == "stream":
+            v = [f for _, f in client.xrange(k)]
+        else:
+            v = t
+        out[k[len(prefix) :]] = (t, v, client.ttl(k) > 0)
+    return out
+
+
+class ListFeed:
+    def __init__(self, items: list, name: str):
+        self.items, self.name = items, name
+
+    def read(self):
+        return iter(self.items)
+
+
+def sim_events(config) -> list:
+    from feeds.sim import SimFeed
+
+    start = datetime(2026, 11, 23, 8, 0, tzinfo=timezone(timedelta(hours=2)))
+    return list(SimFeed(None, config, "spike", 5, start=start, hours=2.5).read())
+
+
+def ql_events(config) -> list:
+    from feeds.queue_log import QueueLogFeed
+
+    return list(QueueLogFeed(SAMPLE, config).read())
+
+
+# ---- the tests -----------------------------------------------------------------------------------------
+
+
+async def test_connect_gives_a_cluster_client(cluster):
+    config = load_config(None)
+    client = await connect(config, cluster_url(cluster))
+    try:
+        assert is_cluster(client) and isinstance(client, aredis.RedisCluster)
+        assert len(client.get_primaries()) == 3
+    finally:
+        await client.aclose()
+    # a plain URL of any node with redis.cluster = true: the same
+    flagged = load_config(None, redis={"cluster": True})
+    client = await connect(flagged, f"redis://127.0.0.1:{cluster[1]}")
+    try:
+        assert is_cluster(client)
+    finally:
+        await client.aclose()
+    sync = connect_sync(config, cluster_url(cluster))
+    try:
+        assert is_cluster(sync) and sync.ping()
+    finally:
+        sync.close()
+    # the single node stays a plain client; a unix socket can't be a cluster
+    plain = await connect(config, redis_url())
+    try:
+        assert not is_cluster(plain)
+    finally:
+        await plain.aclose()
+    with pytest.raises(StoreUnavailable, match="cluster"):
+        await connect(flagged, "unix:///tmp/nowhere.sock")
+
+
+@pytest.mark.parametrize("source", ["queue_log", "sim"])
+async def test_replay_on_the_cluster_equals_the_single_node(cluster, source):
+    config = load_config(CONFIG)
+    events = ql_events(config) if source == "queue_log" else sim_events(config)
+    tag = uuid.uuid4().hex[:8]
+    on_cluster, on_node = f"wbcl-{tag}", f"wbsn-{tag}"
+    name = "queue-log" if source == "queue_log" else "sim"
+    snap_c, stats_c = await replay(ListFeed(events, name), config, redis_url=cluster_url(cluster), prefix=on_cluster)
+    snap_n, stats_n = await replay(ListFeed(events, name), config, redis_url=redis_url(), prefix=on_node)
+    ccl = redis.RedisCluster(host="127.0.0.1", port=cluster[0], decode_responses=True)
+    node = redis.Redis.from_url(redis_url(), decode_responses=True)
+    try:
+        assert stats_c == stats_n and stats_c.applied > 1000
+        assert snap_c.model_dump() == snap_n.model_dump()
+        keys_c, keys_n = dump(ccl, on_cluster), dump(node, on_node)
+        assert len(keys_c) > 1000
+        assert keys_c == keys_n
+        # and the keys really are spread over the three masters
+        per_node = [redis.Redis(host="127.0.0.1", port=p).dbsize() for p in cluster]
+        assert all(n > 0 for n in per_node), per_node
+    finally:
+        drop_namespace_sync(ccl, on_cluster)
+        drop_namespace_sync(node, on_node)
+        ccl.close()
+        node.close()
+
+
+async def test_ingesters_splitting_the_partitions_count_once(cluster):
+    config = load_config(CONFIG)
+    events = sim_events(config)
+    tag = uuid.uuid4().hex[:8]
+    single, split = f"wbsn-{tag}", f"wbsp-{tag}"
+    snap_one, _ = await replay(ListFeed(events, "sim"), config, redis_url=redis_url(), prefix=single)
+
+    n = 3
+    shares: list[list] = [[] for _ in range(n)]
+    for e in events:  # a stable hash of the partition: a queue's call events, an agent's own events
+        shares[zlib.crc32(partition_of(e).encode()) % n].append(e)
+    assert all(len(s) > 100 for s in shares)
+    clients = [await connect(config, cluster_url(cluster)) for _ in range(n)]
+    engines = [Engine(c, config, Keys(split), feed_name="sim") for c in clients]
+    try:
+        for e in engines:
+            await e.start()
+
+        async def ingest(engine: Engine, share: list) -> tuple[int, int]:
+            applied = dups = 0
+            for k in range(0, len(share), 700):  # live-sized batches, in order within the share
+                res = await engine.apply(share[k : k + 700])
+                applied, dups = applied + res.applied, dups + res.duplicates
+            return applied, dups
+
+        results = await asyncio.gather(*(ingest(e, s) for e, s in zip(engines, shares)))
+        assert sum(d for _, d in results) == 0
+
+        async def snapshot():
+            now = datetime.fromtimestamp(max(e.ts.timestamp() for e in events), timezone.utc) + timedelta(seconds=1)
+            snap = await engines[0].build_snapshot(now)
+            snap, _ = engines[0].evaluate(snap, LevelState(), now)
+            return snap
+
+        first = await snapshot()
+        import sys; sys.path.insert(0, "/tmp/wbperf"); from difftest import diff; diff(first.model_dump(exclude={"seq"}), snap_one.model_dump(exclude={"seq"}))
+        assert first.model_dump(exclude={"seq"}) == snap_one.model_dump(exclude={"seq"})
+
+        # one ingester restarts and delivers its share again: duplicates, nothing counted twice
+        again = await ingest(engines[1], shares[1])
+        assert again[0] == 0 and again[1] > 0
+        second = await snapshot()
+
+        def counted(s) -> dict:
+            d = s.model_dump(exclude={"seq"})
+            for q in d["queues"].values():
+                q.pop("duplicates")
+            return d
+
+        assert counted(second) == counted(first)
+        assert sum(q.duplicates for q in second.queues.values()) > sum(q.duplicates for q in first.queues.values())
+    finally:
+        for c in clients:
+            await c.aclose()
+        ccl = redis.RedisCluster(host="127.0.0.1", port=cluster[0], decode_responses=True)
+        drop_namespace_sync(ccl, split)
+        ccl.close()
+        node = redis.Redis.from_url(redis_url(), decode_responses=True)
+        drop_namespace_sync(node, single)
+        node.close()
+
+
+async def test_snapshots_published_reach_a_view_on_any_node(cluster):
+    config = load_config(CONFIG)
+    prefix = f"wbpub-{uuid.uuid4().hex[:8]}"
+    keys = Keys(prefix)
+    client = await connect(config, cluster_url(cluster))
+    # the {c} slot lives on one master; the views subscribe wherever they are connected
+    views = [aredis.Redis(host="127.0.0.1", port=p, decode_responses=True) for p in cluster]
+    subs = [v.pubsub(ignore_subscribe_messages=True) for v in views]
+    try:
+        for s in subs:
+            await s.subscribe(keys.channel)
+        engine = Engine(client, config, keys)
+        await engine.start()
+        await engine.apply(ql_events(config)[:500])
+        snap = await engine.publish(await engine.build_snapshot(datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)))
+        for s in subs:
+            msg = None
+            for _ in range(100):
+                msg = await s.get_message(timeout=0.1)
+                if msg is not None:
+                    break
+            assert msg is not None and msg["channel"] == keys.channel
+            assert f'"seq":{snap.seq}' in msg["data"]
+        assert await client.get(keys.summary) == msg["data"]
+    finally:
+        for s in subs:
+            await s.aclose()
+        for v in views:
+            await v.aclose()
+        await client.aclose()
+        ccl = redis.RedisCluster(host="127.0.0.1", port=cluster[0], decode_responses=True)
+        drop_namespace_sync(ccl, prefix)
+        ccl.close()

@@ -1,0 +1,227 @@
+"""Reports: the 17:00 wallboard and the daily report agree (same engine data, same definitions); week start;
+hand-computed agent occupancy; gaps shown; self-contained HTML with SVG; CSV and JSON; bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import re
+import tomllib
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from feeds.queue_log import QueueLogFeed
+from wallboard.cli import main as cli_main
+from wallboard.clock import ManualClock
+from wallboard.events import CallerAnswered, CallerJoined, FeedGap
+from wallboard.history.calendar import CentreCalendar
+from wallboard.reports.build import ReportError, ReportRequest, build_report
+from wallboard.reports.render_csv import render_csv
+from wallboard.reports.render_html import render_html
+
+from .test_rollup import DAY, SUPPORT_DAY, engine_with_day, t
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "samples" / "sample_day.queue_log"
+_ids = itertools.count()
+
+
+def report_for(eng, redis_client, now: datetime, kind="day", ref=DAY, **kw):
+    cal = CentreCalendar(eng.config.centre)
+    req = ReportRequest(cal.period(kind, ref, kw.pop("to", None)), **kw)
+    return build_report(redis_client, eng.config, req, keys=eng.keys, clock=ManualClock(now))
+
+
+def close(a, b, tol=1e-6):
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+
+
+QUEUE_KEYS = ("entered", "offered", "answered", "answered_within_sl", "abandoned", "short_abandoned",
+              "abandoned_within_sl", "overflowed", "completed", "talk_s", "wrap_s", "wait_answered_s", "wait_all_s",
+              "service_level", "asa_s", "avg_wait_s", "abandon_rate", "aht_s")  # fmt: skip
+
+
+def assert_agree(snap, rep) -> None:
+    for name, q in snap.queues.items():
+        r = rep["queues"][name]["total"]
+        for k in QUEUE_KEYS:
+            assert close(getattr(q, k), r[k]), (name, k, getattr(q, k), r[k])
+        assert q.overflowed_by_reason == r["overflowed_by_reason"], name
+    for k in QUEUE_KEYS:
+        assert close(getattr(snap.total, k), rep["total"][k]), ("total", k)
+    for aid, a in snap.agents.items():
+        r = rep["agents"][aid]["total"] if aid in rep["agents"] else None
+        if r is None:  # nobody there today: nothing on the wallboard either
+            assert a.calls_handled == a.missed == 0 and a.talk_s == a.available_s == a.pause_s == 0, aid
+            continue
+        for k in ("calls_handled", "missed", "outbound_calls", "dial_attempts", "talk_s", "wrap_s", "available_s"):
+            assert close(getattr(a, k), r[k]), (aid, k, getattr(a, k), r[k])
+        assert close(a.pause_s, r["pause_s"]), (aid, a.pause_s, r["pause_s"])
+        assert {k: v for k, v in a.pause_s_by_reason.items() if v} == r["pause_s_by_reason"], aid
+
+
+async def test_the_1700_wallboard_and_the_daily_report_agree(make_engine, redis_client):
+    """The sample day through the engine up to 17:00 local: the live snapshot's since-reset figures equal the
+    report's day so far; then the rest of the day: the end-of-day snapshot equals the report's day totals."""
+    data = tomllib.loads((ROOT / "config" / "wallboard.toml").read_text(encoding="utf-8"))
+    data.pop("redis")
+    eng = await make_engine(**data)
+    cal = CentreCalendar(eng.config.centre)
+    events = list(QueueLogFeed(SAMPLE, eng.config).read())
+    day = cal.day_of(events[0].ts.timestamp())
+    five_pm = datetime(day.year, day.month, day.day, 17, 0, tzinfo=cal.tz)
+    before = [e for e in events if e.ts < five_pm]
+    after = [e for e in events if e.ts >= five_pm]
+    assert len(before) > 5000 and len(after) > 1000
+    for k in range(0, len(before), 5000):
+        await eng.apply(before[k : k + 5000])
+    snap = await eng.build_snapshot(five_pm)
+    rep = await report_for(eng, redis_client, five_pm, ref=day)
+    assert snap.window.since == datetime.fromtimestamp(cal.day_start(day), timezone.utc).isoformat().replace(
+        "+00:00", "Z"
+    )
+    assert rep["total"]["offered"] > 1000
+    assert_agree(snap, rep)
+
+    await eng.apply(after)
+    end = max(e.ts for e in events) + timedelta(seconds=1)
+    snap = await eng.build_snapshot(end)
+    rep = await report_for(eng, redis_client, end, ref=day)  # rolls up again from where 17:00 left off
+    assert_agree(snap, rep)
+    # the interval rows add up to the day
+    for name, q in rep["queues"].items():
+        assert sum(r["entered"] for r in q["rows"]) == q["total"]["entered"] == snap.queues[name].entered
+        assert max(r["peak_waiting"] or 0 for r in q["rows"]) == q["total"]["peak_waiting"] > 0
+
+
+async def test_hand_computed_queue_and_agent_figures(make_engine, redis_client):
+    eng = await engine_with_day(make_engine)
+    rep = await report_for(eng, redis_client, t("11:00:00"))
+    q = rep["queues"]["support"]["total"]
+    assert {k: q[k] for k in ("entered", "answered", "abandoned", "short_abandoned", "overflowed")} == {
+        k: SUPPORT_DAY.get(k, 0) for k in ("entered", "answered", "abandoned", "short_abandoned", "overflowed")}
+    assert q["offered"] == 6 and q["overflowed_by_reason"] == {"timeout": 1} and q["peak_waiting"] == 2
+    assert q["service_level"] == pytest.approx(1 / (3 + 2 - 1))  # excl_short_abandons
+    assert q["asa_s"] == pytest.approx(100 / 3) and q["avg_wait_s"] == pytest.approx(175 / 6)
+    assert q["abandon_rate"] == pytest.approx((2 - 1) / (6 - 1)) and q["aht_s"] == pytest.approx(710 / 3)
+    rows = {r["label"]: r for r in rep["queues"]["support"]["rows"]}
+    assert list(rows) == ["09:00", "09:15", "09:30"]  # trimmed to the intervals with data
+    assert rows["09:15"]["aht_s"] == pytest.approx((360 + 20) / 2) and rows["09:15"]["service_level"] == 0
+    assert rows["09:00"]["service_level"] == 1 and rows["09:30"]["overflowed_by_reason"] == {"timeout": 1}
+
+    a = rep["agents"]["1001"]["total"]
+    # occupancy = (talk + wrap-up) / (talk + wrap-up + available) = (540 + 50) / (540 + 50 + 3005)
+    assert a["occupancy"] == pytest.approx(590 / 3595)
+    assert (a["calls_handled"], a["missed"], a["outbound_calls"], a["dial_attempts"]) == (2, 1, 1, 2)
+    assert (a["talk_s"], a["wrap_s"], a["available_s"], a["pause_s"]) == (540, 50, 3005, 1800)
+    assert a["pause_s_by_reason"] == {"lunch": 1800}
+    b = rep["agents"]["1002"]["total"]  # still available at 11:00: 7080 s available, 120 s talk
+    assert b["occupancy"] == pytest.approx(120 / (120 + 7080))
+    all_a = rep["agent_total"]
+    assert all_a["occupancy"] == pytest.approx((590 + 120) / (590 + 120 + 3005 + 7080))
+
+
+async def test_week_starts_on_the_configured_day(make_engine, redis_client):
+    eng = await make_engine(centre={"timezone": "UTC", "week_start": "sunday"})
+    evs = []
+    for d, n in ((21, 1), (22, 2), (23, 4)):  # Sat, Sun, Mon
+        for i in range(n):
+            ts = datetime(2026, 11, d, 10, i, tzinfo=timezone.utc)
+            evs += [CallerJoined(id=f"w{next(_ids)}", ts=ts, source="t", queue="q", call_id=f"w{d}-{i}"),
+                    CallerAnswered(id=f"w{next(_ids)}", ts=ts + timedelta(seconds=5), source="t", queue="q",
+                                   call_id=f"w{d}-{i}", wait_s=5)]  # fmt: skip
+    await eng.apply(evs)
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+    sunday = date(2026, 11, 22)
+    expect = {"sunday": (date(2026, 11, 22), 6), "monday": (date(2026, 11, 16), 3), "saturday": (date(2026, 11, 21), 7)}
+    for start, (first, entered) in expect.items():
+        centre = eng.config.centre.model_copy(update={"week_start": start})
+        eng.config = eng.config.model_copy(update={"centre": centre})
+        rep = await report_for(eng, redis_client, now, kind="week", ref=sunday)
+        assert rep["period"]["first"] == first.isoformat() and rep["period"]["week_start"] == start
+        shown = min(7, (now.date() - first).days + 1)  # day rows up to today
+        assert rep["detail"] == "day" and len(rep["queues"]["q"]["rows"]) == shown
+        assert rep["queues"]["q"]["rows"][0]["label"] == first.strftime("%a %d %b")
+        assert rep["queues"]["q"]["total"]["entered"] == entered, start
+    month = await report_for(eng, redis_client, now, kind="month", ref=sunday)
+    assert month["period"]["key"] == "2026-11" and len(month["queues"]["q"]["rows"]) == 23  # up to today
+    assert month["queues"]["q"]["total"]["entered"] == 7 and any("runs to 2026-11-30" in n for n in month["notes"])
+    rng = await report_for(eng, redis_client, now, kind="range", ref=date(2026, 11, 22), to=date(2026, 11, 23))
+    assert rng["queues"]["q"]["total"]["entered"] == 6
+
+
+async def test_gaps_are_shown_not_hidden(make_engine, redis_client):
+    eng = await engine_with_day(make_engine)
+    gap = FeedGap(id="g1", ts=t("09:50:00"), source="ami", start=t("09:44:00"), length_s=1260, feed="ami")
+    await eng.apply([gap])
+    rep = await report_for(eng, redis_client, t("11:00:00"))
+    gaps = [(g["start"], g["length_s"], g["feed"]) for g in rep["gaps"]]
+    assert gaps == [("2026-11-23T09:44:00+00:00", 1260.0, "ami")]
+    rows = {r["label"]: r for r in rep["queues"]["support"]["rows"]}
+    # 09:44-10:05: one minute of 09:30, all of 09:45, five minutes of 10:00; the empty gap intervals are shown
+    assert (rows["09:30"]["gap_s"], rows["09:45"]["gap_s"], rows["10:00"]["gap_s"]) == (60, 900, 300)
+    assert not rows["09:45"]["has_data"] and rep["queues"]["support"]["total"]["gap_s"] == 1260
+    html = render_html(rep)
+    assert "Gaps in the data" in html and html.count('<tr class="gap">') >= 3 * 1  # support rows at least
+    assert "Mon 23 Nov 09:44 – Mon 23 Nov 10:05 (21 min 00 s, feed ami)" in html
+    assert "url(#gap" in html  # hatched band on the chart
+    rows_csv = list(csv.DictReader(io.StringIO(render_csv(rep))))
+    gaps = [r for r in rows_csv if r["section"] == "gap"]
+    assert len(gaps) == 1 and gaps[0]["gap_s"] == "1260"
+    assert [r["gap_s"] for r in rows_csv if r["section"] == "queue" and r["label"] == "09:45"] == ["900"]
+
+
+async def test_html_is_self_contained_with_svg_and_csv_json_agree(make_engine, redis_client, tmp_path):
+    eng = await engine_with_day(make_engine)
+    rep = await report_for(eng, redis_client, t("11:00:00"))
+    html = render_html(rep)
+    assert html.startswith("<!DOCTYPE html>") and html.count("<svg") == 2  # the queue's chart and the agents'
+    assert "<polyline" in html and "<rect" in html
+    lowered = html.lower()
+    for external in ("http://", "https://", "//", "<script", "<link", "@import", "src=", "<img"):
+        assert external not in lowered, external
+    assert not re.search(r"href=|url\((?!#)", lowered)
+    assert "Occupancy" in html and "16.4%" in html  # 1001's occupancy, 590 / 3595
+    # the JSON round-trips and the CSV holds the same totals
+    again = json.loads(json.dumps(rep))
+    assert again["queues"]["support"]["total"]["entered"] == 6
+    rows = list(csv.DictReader(io.StringIO(render_csv(rep))))
+    qt = next(r for r in rows if r["section"] == "queue_total" and r["name"] == "support")
+    assert (qt["entered"], qt["service_level"], qt["overflowed:timeout"]) == ("6", "0.25", "1")
+    at = next(r for r in rows if r["section"] == "agent_total" and r["name"] == "1001")
+    got = (at["calls_handled"], at["agent.talk_s"], at["pause_s:lunch"], at["occupancy"])
+    assert got == ("2", "540", "1800", "0.1641")
+
+
+async def test_bad_input_gives_a_clear_message(make_engine, redis_client):
+    eng = await engine_with_day(make_engine)
+    now = t("11:00:00")
+    with pytest.raises(ReportError, match=r"unknown queue 'nope'; known queues: support"):
+        await report_for(eng, redis_client, now, queues=["nope"])
+    with pytest.raises(ReportError, match=r"unknown agent '9999'"):
+        await report_for(eng, redis_client, now, agents=["9999"])
+    with pytest.raises(ReportError, match="the period is empty"):
+        await report_for(eng, redis_client, now, kind="range", ref=DAY, to=DAY - timedelta(days=1))
+    with pytest.raises(ReportError, match="has not started yet"):
+        await report_for(eng, redis_client, now, ref=DAY + timedelta(days=1))
+    with pytest.raises(ReportError, match="kept 400 days"):
+        await report_for(eng, redis_client, now, ref=DAY - timedelta(days=500))
+    empty = await report_for(eng, redis_client, now, ref=DAY - timedelta(days=3))
+    assert "No data was recorded in this period." in empty["notes"]
+    assert empty["queues"]["support"]["total"]["offered"] == 0
+    only = await report_for(eng, redis_client, now, agents=["1002"])
+    assert list(only["agents"]) == ["1002"]
+
+
+def test_report_command_line(tmp_path, capsys):
+    # no Redis needed to reject these
+    assert cli_main(["report", "--period", "range", "--from", "2026-11-01"]) == 2
+    assert "--period range needs --from and --to" in capsys.readouterr().err
+    assert cli_main(["report", "--from", "2026-13-01"]) == 2
+    assert "is not a date" in capsys.readouterr().err

@@ -1,0 +1,263 @@
+"""The TV page in real headless Chromium (Debian's ``chromium`` at /usr/bin/chromium, driven over the DevTools
+protocol by ``tests/cdp.py``), served by a real hub that follows a real Redis.
+
+Summaries are hand-built and published on the snapshot channel a few times a second (as the engine would), so
+the page is fresh until the test stops the feed or the hub. Screenshots go to ``tests/artifacts/`` (ignored
+by git): 1080p and 4K of the English board, 1080p of the Hebrew one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+import redis.asyncio as aredis
+
+from wallboard.hub.server import Hub
+
+from .cdp import Chromium
+from .conftest import redis_url
+from .tvdata import (
+    TOKENS,
+    UNMASKED,
+    breach,
+    four_queues,
+    make_queue,
+    make_summary,
+    now_utc,
+    publish,
+    tv_config,
+)
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+@pytest.fixture(autouse=True)
+def _tokens(monkeypatch):
+    for k, v in TOKENS.items():
+        monkeypatch.setenv(k, v)
+
+
+# One browser for the module (each test opens its own page): the tests and their fixtures share the module's loop.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def browser():
+    async with Chromium.launch() as b:
+        yield b
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def new_page(browser):
+    """Open pages in the shared browser; each is closed after its test (no page outlives its hub)."""
+    opened = []
+
+    async def new(width: int, height: int):
+        page = await browser.new_page(width, height)
+        opened.append(page)
+        return page
+
+    yield new
+    for page in opened:
+        await page.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def redis_client():
+    client = aredis.Redis.from_url(redis_url(), decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def cleanup(redis_client, prefix):
+    yield
+    keys = [k async for k in redis_client.scan_iter(match=f"{prefix}:*", count=1000)]
+    if keys:
+        await redis_client.unlink(*keys)
+
+
+class Feed:
+    """Publishes ``make()`` (a summary builder taking seq and now) every ``every_s``, as the engine would."""
+
+    def __init__(self, client, prefix: str, make, every_s: float = 0.3):
+        self.client, self.prefix, self.make, self.every_s = client, prefix, make, every_s
+        self.seq = 0
+        self.task: asyncio.Task | None = None
+
+    async def once(self) -> None:
+        self.seq += 1
+        await publish(self.client, self.prefix, self.make(self.seq, now_utc()))
+
+    async def _run(self) -> None:
+        while True:
+            await self.once()
+            await asyncio.sleep(self.every_s)
+
+    async def __aenter__(self) -> Feed:
+        await self.once()
+        self.task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+@contextlib.asynccontextmanager
+async def running_hub(config, client, port: int = 0):
+    hub = Hub(config, client, port=port)
+    await hub.start()
+    try:
+        yield hub
+    finally:
+        await hub.stop()
+
+
+def kiosk(hub: Hub, layout: str, token: str, extra: str = "") -> str:
+    return f"http://127.0.0.1:{hub.port}/?layout={layout}&token={token}{extra}"
+
+
+FIGS = """Array.from(document.querySelectorAll('.card:not(.empty)')).map(c => ({
+  label: c.querySelector('.qlabel').textContent, level: c.className,
+  rect: c.getBoundingClientRect().toJSON(),
+  figs: Array.from(c.querySelectorAll('.fig')).map(f => ({cls: f.className, value: f.querySelector('.fval').textContent,
+    label: f.querySelector('.flabel').textContent, color: getComputedStyle(f.querySelector('.fval')).color,
+    height: f.querySelector('.fval').getBoundingClientRect().height}))}))"""
+
+
+async def test_page_shows_numbers_breach_flashing_at_1080p_and_4k(new_page, redis_client, prefix, cleanup):
+    config = tv_config(prefix)
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def make(seq, now):
+        return four_queues(seq, now, **breach("service_level", now))
+
+    async with Feed(redis_client, prefix, make) as feed, running_hub(config, redis_client) as hub:
+        page = await new_page(1920, 1080)
+        await page.goto(kiosk(hub, "floor", TOKENS["TV_TEST_VIEWER_FLOOR"]))
+        await page.wait_for("window.__tv.queues.length === 4 && document.querySelectorAll('.card .fval').length === 16")
+        cards = await page.eval(FIGS)
+        assert [c["label"] for c in cards] == ["Customer service", "Technical support", "Billing", "Sales"]
+        support = cards[0]
+        values = [f["value"] for f in support["figs"]]
+        assert values[0] == "3" and values[1].startswith("1:1") and values[2:] == ["62%", "0"]
+        assert [f["value"] for f in cards[2]["figs"]] == ["0", "-", "100%", "5"]
+        # red on breach: the card's border and the figure (red digits, or white on red while flashing)
+        assert "level-breach" in support["level"] and "level-breach" in support["figs"][2]["cls"]
+        assert "flash" in support["figs"][2]["cls"] and "flash" not in support["figs"][0]["cls"]
+        border = await page.eval("getComputedStyle(document.querySelector('.card.level-breach')).borderTopColor")
+        assert border == "rgb(255, 59, 59)"
+        assert support["figs"][0]["color"] == "rgb(53, 208, 127)"  # ok is green
+        assert "Service level · 30 min" in support["figs"][2]["label"]
+        # flashing: one timer, toggling at most 2 Hz (here configured at 2 Hz: every 250 ms)
+        log = await page.wait_for("window.__tv.flashLog.length >= 6 && window.__tv.flashLog", timeout=5)
+        gaps = [b - a for a, b in zip(log, log[1:])]
+        # 2 Hz = a toggle every 250 ms; a phase may come out a little short when a faster message refines the
+        # page's estimate of server time, never a flicker
+        assert (log[-1] - log[0]) / len(gaps) >= 225 and min(gaps) >= 100, gaps
+        assert await page.eval("document.body.innerText.length > 0")
+        assert UNMASKED not in await page.eval("document.documentElement.outerHTML")
+        assert UNMASKED[-4:] not in await page.eval("JSON.stringify(window.__tv.queues)")
+        # the longest wait ticks on the page between snapshots: stop the feed, watch it move
+        await page.eval("document.body.classList.remove('flash-on')")
+        await page.screenshot(ARTIFACTS / "tv_1080p.png")
+        h1080 = support["figs"][2]["height"]
+        await page.set_size(3840, 2160)
+        await page.wait_for("document.querySelector('.fval').getBoundingClientRect().height > 200")
+        await asyncio.sleep(0.3)
+        cards4k = await page.eval(FIGS)
+        assert 1.8 < cards4k[0]["figs"][2]["height"] / h1080 < 2.2  # the same layout, twice the pixels
+        await page.screenshot(ARTIFACTS / "tv_4k.png")
+
+        # acknowledged: the flashing stops, the colour stays, the name shows
+        feed.make = lambda seq, now: four_queues(seq, now, **breach("service_level", now, acked_by="rivka"))
+        await page.wait_for("!document.querySelector('.fig.flash')")
+        sl = (await page.eval(FIGS))[0]["figs"][2]
+        assert "level-breach" in sl["cls"] and "ack rivka" in sl["label"] and sl["color"] == "rgb(255, 59, 59)"
+
+
+async def test_page_rotates_pages(new_page, redis_client, prefix, cleanup):
+    config = tv_config(prefix)
+    async with Feed(redis_client, prefix, four_queues), running_hub(config, redis_client) as hub:
+        page = await new_page(1280, 720)
+        await page.goto(kiosk(hub, "single", TOKENS["TV_TEST_VIEWER_SINGLE"]))  # one queue per page, 1 s each
+        await page.wait_for("window.__tv.queues.length === 3")
+        seen = set()
+        for _ in range(14):
+            seen.add(await page.eval("document.querySelector('.card:not(.empty) .qlabel').textContent"))
+            await asyncio.sleep(0.2)
+        assert seen == {"Customer service", "Technical support", "Billing"}
+        assert (await page.eval("document.getElementById('pageno').textContent")).startswith("page ")
+        assert await page.eval("document.querySelectorAll('.card:not(.empty)').length") == 1
+
+
+async def test_page_stale_badge_when_hub_stops_and_recovers(new_page, redis_client, prefix, cleanup):
+    config = tv_config(prefix)  # stale after 2 s
+    async with Feed(redis_client, prefix, four_queues):
+        async with running_hub(config, redis_client) as hub:
+            port = hub.port
+            page = await new_page(1280, 720)
+            await page.goto(kiosk(hub, "floor", TOKENS["TV_TEST_VIEWER_FLOOR"], "&retry_max_ms=1000"))
+            await page.wait_for("window.__tv.queues.length === 4 && window.__tv.connected")
+            assert await page.eval("document.getElementById('stale').hidden")
+        # the hub is gone: the page keeps the last numbers and says they are stale
+        await page.wait_for("!document.getElementById('stale').hidden", timeout=6)
+        badge = await page.eval("document.getElementById('stale').textContent")
+        assert badge.startswith("STALE — no data since ")
+        assert not await page.eval("window.__tv.connected")
+        assert await page.eval("document.querySelectorAll('.card .fval').length") == 16
+        # a hub comes back on the same port: the page reconnects by itself and the badge goes
+        async with running_hub(config, redis_client, port=port):
+            await page.wait_for("window.__tv.connected && document.getElementById('stale').hidden", timeout=8)
+
+
+async def test_page_hebrew_right_to_left(new_page, redis_client, prefix, cleanup):
+    config = tv_config(prefix)
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def make(seq, now):
+        return make_summary(seq, now, {
+            "support": make_queue("Customer service", now, waiting_since_s=(95, 40), sl=0.64, available=0,
+                                  **breach("service_level", now)),
+            "tech": make_queue("Technical", now, sl=0.93, available=2),
+        })  # fmt: skip
+
+    async with Feed(redis_client, prefix, make), running_hub(config, redis_client) as hub:
+        await redis_client.set(f"{prefix}:{{c}}:ticker", "ישיבת צוות בשעה 14:00 — נא לעדכן זמינות")
+        page = await new_page(1920, 1080)
+        await page.goto(kiosk(hub, "floor-he", TOKENS["TV_TEST_VIEWER_HE"]))
+        await page.wait_for("window.__tv.queues.length === 2 && document.querySelectorAll('.card .fval').length === 8")
+        await page.wait_for("!document.getElementById('ticker').hidden")
+        assert await page.eval("document.documentElement.dir") == "rtl"
+        assert await page.eval("document.documentElement.lang") == "he"
+        cards = await page.eval(FIGS)
+        assert [c["label"] for c in cards] == ["שירות לקוחות", "תמיכה טכנית"]
+        assert cards[0]["figs"][0]["label"] == "ממתינים"
+        # right to left: the first queue is on the right, a label starts at its figure's right edge
+        assert cards[0]["rect"]["left"] > cards[1]["rect"]["left"]
+        geo = await page.eval("""(() => { const f = document.querySelector('.fig'), t = f.querySelector('.flabel-text');
+            const fr = f.getBoundingClientRect(), tr = t.getBoundingClientRect();
+            return {dir: getComputedStyle(t).direction, gapRight: fr.right - tr.right, gapLeft: tr.left - fr.left,
+                    digits: getComputedStyle(f.querySelector('.fval')).direction}; })()""")
+        assert geo["dir"] == "rtl" and geo["gapRight"] < geo["gapLeft"]
+        assert geo["digits"] == "ltr"  # numbers and times still read left to right
+        assert cards[0]["figs"][1]["value"].startswith("1:3")  # 1:35 and ticking
+        assert await page.eval("document.getElementById('ticker-text').textContent") == "ישיבת צוות בשעה 14:00 — נא לעדכן זמינות"
+        await page.eval("document.body.classList.remove('flash-on')")
+        await page.screenshot(ARTIFACTS / "tv_he_1080p.png")
+
+
+async def test_page_shows_a_refusal(new_page, redis_client, prefix, cleanup):
+    config = tv_config(prefix)
+    async with running_hub(config, redis_client) as hub:
+        page = await new_page(1280, 720)
+        await page.goto(kiosk(hub, "floor", "wrong-token"))
+        status = await page.wait_for("window.__tv.refused && document.getElementById('status').textContent")
+        assert status == "refused: invalid token for layout 'floor'"
+        assert hub.stats.refused["token"] == 1

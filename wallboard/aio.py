@@ -1,0 +1,28 @@
+"""asyncio helpers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Awaitable, TypeVar
+
+T = TypeVar("T")
+
+
+async def wait_for(aw: Awaitable[T], timeout: float | None) -> T:
+    """Like ``asyncio.wait_for``, raising TimeoutError, but built on ``asyncio.timeout``: on Python 3.11
+    ``wait_for`` can swallow a cancellation that races with the awaited result (gh-86296), which leaves a
+    cancelled reader running forever."""
+    if timeout is None:
+        return await aw
+    async with asyncio.timeout(timeout):
+        return await aw
+
+
+async def cancel_and_wait(*tasks: asyncio.Task, grace_s: float = 0.5) -> None:
+    """Cancel tasks and wait until they are done, cancelling again if one swallowed it (a cancellation can
+    be lost in a timeout race on Python 3.11), so a stop never hangs on a reader."""
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for t in pending:
+            t.cancel()
+        _, pending = await asyncio.wait(pending, timeout=grace_s)

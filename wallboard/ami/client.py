@@ -1,0 +1,402 @@
+"""A small asyncio AMI client (our own: panoramisk 1.4, the last release, has no MD5 login, a fixed reconnect
+delay and uses the deprecated ``get_event_loop``).
+
+- ``AmiClient.connect()``: TCP, the ``Asterisk Call Manager/x.y`` greeting, ``Login`` plain or by MD5
+  ``Challenge`` (the default: the secret never crosses the wire), an event mask (``Events: agent,call,dialplan``)
+  and optional PBX-side ``Filter`` regexes so unrelated events are not even sent (a PBX that refuses the
+  Filter action is filtered on our side only), then a keep-alive ``Ping`` every ``keepalive_s``: no answer
+  within ``keepalive_s`` drops the connection, so a half-open socket is found within two periods.
+- ``AmiClient.sessions()``: logged-in sessions one after another, reconnecting with capped exponential
+  backoff and jitter. Wrong credentials are logged once as an error per failure streak (then at debug) and
+  backed off like any failure, never a tight loop. The backoff resets only after a session lasted
+  ``stable_s``, so a flapping PBX is not hammered either.
+- ``AmiSession``: actions matched to responses by ``ActionID`` (``action``), list actions such as
+  ``QueueStatus`` (``action_list``: the response, then its events up to ``...Complete``), and the event
+  stream (``next_item``: a ``Message``, a ``BadBlock`` for input that could not be read, or None on timeout;
+  ``ConnectionLost`` once the connection is gone). Events the ``wanted`` filter rejects are dropped from
+  their first line, unparsed. The event queue is bounded: a consumer stalled long enough to fill it stops the
+  reader, the keep-alive then drops the link and the feed resyncs (a recorded gap) instead of growing memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import random
+from dataclasses import dataclass
+from typing import AsyncIterator, Callable
+
+from wallboard.aio import wait_for
+from wallboard.config import AmiConfig
+
+from .protocol import (
+    MAX_LINE,
+    Block,
+    Framer,
+    Message,
+    ParseError,
+    encode_action,
+    parse,
+    peek_event,
+    raw_text,
+)
+
+log = logging.getLogger("wallboard.ami")
+
+EVENT_MASK = "agent,call,dialplan"  # queue/member events; Dial*/Hangup; VarSet (QUEUESTATUS)
+# PBX-side whitelist (Asterisk 13+ Filter action, regexes on the event text). The QueueStatus list events are
+# included in case a PBX applies filters to them too.
+PBX_FILTERS = (
+    r"Event: (QueueCaller|QueueMember|QueueParams|QueueEntry|QueueStatusComplete|Agent|Dial|Hangup|Join|Leave)",
+    r"Variable: QUEUESTATUS",
+)
+
+
+class AmiError(Exception):
+    pass
+
+
+class AuthError(AmiError):
+    pass
+
+
+class ConnectionLost(AmiError):
+    pass
+
+
+@dataclass(frozen=True)
+class BadBlock:
+    """Input that could not become a message: the reason, the raw text, its message number in the session."""
+
+    reason: str
+    raw: str
+    where: int
+
+
+class Backoff:
+    """Capped exponential backoff with jitter (a delay in [d/2, d])."""
+
+    def __init__(self, initial: float, cap: float, rng: random.Random | None = None):
+        self.initial, self.cap, self.n = initial, cap, 0
+        self.rng = rng or random.Random()
+
+    def next(self) -> float:
+        delay = min(self.cap, self.initial * (2**self.n))
+        self.n += 1
+        return self.rng.uniform(delay / 2, delay)
+
+    def reset(self) -> None:
+        self.n = 0
+
+
+def credentials(ami: AmiConfig) -> tuple[str, str]:
+    """(username, secret) from the environment variables AmiConfig names, the secret else from its file.
+    Never from the command line. Raises ValueError saying what to set."""
+    user = os.environ.get(ami.username_env, "")
+    secret = os.environ.get(ami.secret_env, "")
+    if not secret and ami.secret_file:
+        try:
+            secret = ami.secret_file.read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise ValueError(f"AMI secret file {ami.secret_file}: {e.strerror or e}") from None
+    missing = []
+    if not user:
+        missing.append(f"the AMI user in ${ami.username_env}")
+    if not secret:
+        missing.append(f"the AMI secret in ${ami.secret_env} or ami.secret_file")
+    if missing:
+        raise ValueError("ami: set " + " and ".join(missing) + " (never on the command line)")
+    return user, secret
+
+
+def _ok(r: Message) -> bool:
+    return (r.get("response") or "").lower() in ("success", "goodbye", "follows")
+
+
+class AmiSession:
+    """One logged-in TCP session (see the module docstring)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, origin: str = "",
+                 wanted: Callable[[str | None, list[bytes]], bool] | None = None, max_line: int = MAX_LINE,
+                 queue_size: int = 100_000):  # fmt: skip
+        self.origin = origin
+        self.greeting = ""
+        self.closed: str | None = None  # why the connection ended
+        self._reader, self._writer = reader, writer
+        self._wanted = wanted
+        self._max_line = max_line
+        self._queue: asyncio.Queue = asyncio.Queue(queue_size)
+        self._pending: dict[str, asyncio.Future] = {}
+        self._lists: dict[str, list[Message]] = {}
+        self._list_done: dict[str, asyncio.Future] = {}
+        self._aid = 0
+        self._n = 0
+        self._abort_reason: str | None = None
+        self._loop = asyncio.get_running_loop()
+        self.last_rx = self._loop.time()
+        self._tasks: list[asyncio.Task] = []
+
+    def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._read(), name=f"ami-read {self.origin}"))
+
+    def start_keepalive(self, every_s: float) -> None:
+        self._tasks.append(asyncio.create_task(self._keepalive(every_s), name=f"ami-ping {self.origin}"))
+
+    def idle_s(self) -> float:
+        """Seconds since anything was received."""
+        return self._loop.time() - self.last_rx
+
+    # -- actions ----------------------------------------------------------------------------------------------
+
+    def _send(self, action: str, fields: dict | None) -> str:
+        if self.closed:
+            raise ConnectionLost(self.closed)
+        self._aid += 1
+        aid = f"wb{self._aid}"
+        self._writer.write(encode_action(action, aid, fields or {}))
+        return aid
+
+    async def action(self, action: str, fields: dict | None = None, timeout: float = 5.0) -> Message:
+        """Send one action; its response (asyncio.TimeoutError after ``timeout``)."""
+        fut = self._loop.create_future()
+        aid = self._send(action, fields)
+        self._pending[aid] = fut
+        try:
+            return await wait_for(fut, timeout)
+        finally:
+            self._pending.pop(aid, None)
+
+    async def action_list(self, action: str, fields: dict | None = None,
+                          timeout: float = 10.0) -> tuple[Message, list[Message]]:  # fmt: skip
+        """A list action (QueueStatus): its response and then its events, up to the ``...Complete`` one."""
+        fut, done = self._loop.create_future(), self._loop.create_future()
+        aid = self._send(action, fields)
+        self._pending[aid], self._lists[aid], self._list_done[aid] = fut, [], done
+        try:
+            resp = await wait_for(fut, timeout)
+            if not _ok(resp):
+                raise AmiError(f"{action} refused: {resp.get('message') or 'no reason given'}")
+            await wait_for(done, timeout)
+            return resp, self._lists[aid]
+        finally:
+            self._pending.pop(aid, None)
+            self._lists.pop(aid, None)
+            self._list_done.pop(aid, None)
+
+    # -- the event stream -------------------------------------------------------------------------------------
+
+    async def next_item(self, timeout: float | None = None) -> Message | BadBlock | None:
+        """The next event or bad block; None when ``timeout`` passes first; ConnectionLost at the end."""
+        if self.closed and self._queue.empty():
+            raise ConnectionLost(self.closed)
+        try:
+            item = await wait_for(self._queue.get(), timeout)
+        except asyncio.TimeoutError:
+            return None
+        if item is _LOST:
+            raise ConnectionLost(self.closed or "closed")
+        return item
+
+    async def _read(self) -> None:
+        framer = Framer(self._max_line)
+        reason = "the PBX closed the connection"
+        try:
+            while True:
+                data = await self._reader.read(65536)
+                if not data:
+                    break
+                self.last_rx = self._loop.time()
+                for block in framer.feed(data):
+                    await self._block(block)
+            if framer.pending:
+                tail = framer.close()
+                if tail is not None:
+                    self._n += 1
+                    await self._queue.put(BadBlock("truncated: the connection closed inside a message",
+                                                   tail.raw(), self._n))  # fmt: skip
+        except (OSError, asyncio.IncompleteReadError) as e:
+            reason = f"connection error: {e}"
+        except asyncio.CancelledError:
+            reason = "closed"
+            raise
+        finally:
+            self._lost(self._abort_reason or reason)
+
+    async def _block(self, block: Block) -> None:
+        self._n += 1
+        if block.error:
+            await self._queue.put(BadBlock(block.error, block.raw(), self._n))
+            return
+        lines = block.lines
+        name = peek_event(lines)
+        # cheap skip of unwanted events, except while a list action collects its events
+        if name is not None and not self._lists and self._wanted is not None and not self._wanted(name, lines):
+            return
+        try:
+            msg = Message(parse(lines), self._n, lines)
+        except ParseError as e:
+            await self._queue.put(BadBlock(str(e), raw_text(lines), self._n))
+            return
+        aid = msg.get("actionid")
+        if msg.get("response") is not None:
+            fut = self._pending.get(aid or "")
+            if fut is not None and not fut.done():
+                fut.set_result(msg)
+            return
+        if aid is not None and aid in self._lists:
+            self._lists[aid].append(msg)
+            if (msg.get("eventlist") or "").lower() == "complete" or (msg.name or "").endswith("complete"):
+                done = self._list_done[aid]
+                if not done.done():
+                    done.set_result(None)
+            return
+        await self._queue.put(msg)
+
+    def _lost(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = reason
+        for fut in (*self._pending.values(), *self._list_done.values()):
+            if not fut.done():
+                fut.set_exception(ConnectionLost(reason))
+        try:
+            self._queue.put_nowait(_LOST)
+        except asyncio.QueueFull:  # the reader of a full queue will find ``closed`` once it has drained it
+            pass
+
+    async def _keepalive(self, every_s: float) -> None:
+        try:
+            while not self.closed:
+                await asyncio.sleep(every_s)
+                try:
+                    await self.action("Ping", timeout=every_s)
+                except asyncio.TimeoutError:
+                    log.warning("AMI %s: no answer to Ping within %.1f s; dropping the connection", self.origin,
+                                every_s)  # fmt: skip
+                    self.abort("keep-alive: no answer to Ping")
+                    return
+        except ConnectionLost:
+            return
+
+    def abort(self, reason: str) -> None:
+        """Drop the connection now (a half-open socket would never say so itself)."""
+        self._abort_reason = self._abort_reason or reason
+        self._writer.transport.abort()
+
+    async def close(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._lost(self._abort_reason or "closed")
+        self._writer.close()
+        try:
+            await wait_for(self._writer.wait_closed(), 1.0)
+        except (OSError, asyncio.TimeoutError):
+            pass
+
+
+_LOST = object()
+
+
+class AmiClient:
+    def __init__(self, host: str, port: int, creds: Callable[[], tuple[str, str]], *, auth: str = "md5",
+                 events: str = EVENT_MASK, filters: tuple[str, ...] = PBX_FILTERS, keepalive_s: float = 5.0,
+                 timeout_s: float = 5.0, backoff_initial_s: float = 0.5, backoff_max_s: float = 30.0,
+                 stable_s: float = 30.0, wanted: Callable[[str | None, list[bytes]], bool] | None = None,
+                 rng: random.Random | None = None):  # fmt: skip
+        if auth not in ("md5", "plain"):
+            raise ValueError(f"ami: auth must be 'md5' or 'plain', not {auth!r}")
+        self.host, self.port = host, int(port)
+        self.origin = f"{host}:{port}"
+        self._creds = creds
+        self.auth, self.events, self.filters = auth, events, filters
+        self.keepalive_s, self.timeout_s, self.stable_s = keepalive_s, timeout_s, stable_s
+        self.wanted = wanted
+        self.backoff = Backoff(backoff_initial_s, backoff_max_s, rng)
+        self._filter_refused = False
+
+    async def connect(self) -> AmiSession:
+        """One attempt: connect, greeting, login, filters, keep-alive. Raises AuthError, AmiError, OSError."""
+        reader, writer = await wait_for(asyncio.open_connection(self.host, self.port), self.timeout_s)
+        session = AmiSession(reader, writer, origin=self.origin, wanted=self.wanted)
+        try:
+            try:
+                greeting = await wait_for(reader.readuntil(b"\n"), self.timeout_s)
+            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as e:
+                raise AmiError(f"{self.origin} sent no AMI greeting ({e.__class__.__name__})") from None
+            session.greeting = greeting.decode("utf-8", "replace").strip()
+            if not session.greeting.lower().startswith("asterisk call manager"):
+                log.warning("AMI %s: unexpected greeting %r; trying to log in anyway", self.origin, session.greeting)
+            session.start()
+            user, secret = self._creds()
+            if self.auth == "md5":
+                r = await session.action("Challenge", {"AuthType": "MD5"}, self.timeout_s)
+                if not _ok(r) or not r.get("challenge"):
+                    raise AmiError(f"AMI {self.origin}: MD5 challenge refused: {r.get('message') or 'no challenge'}")
+                key = hashlib.md5((r.get("challenge", "") + secret).encode("utf-8")).hexdigest()  # AMI's scheme
+                login = {"AuthType": "MD5", "Username": user, "Key": key, "Events": self.events}
+            else:
+                login = {"Username": user, "Secret": secret, "Events": self.events}
+            r = await session.action("Login", login, self.timeout_s)
+            if not _ok(r):
+                raise AuthError(f"AMI login to {self.origin} as {user!r} failed: "
+                                f"{r.get('message') or 'no reason given'}")  # fmt: skip
+            await self._add_filters(session)
+            session.start_keepalive(self.keepalive_s)
+            return session
+        except BaseException:
+            await session.close()
+            raise
+
+    async def _add_filters(self, session: AmiSession) -> None:
+        if self._filter_refused:
+            return
+        for regex in self.filters:
+            r = await session.action("Filter", {"Operation": "Add", "Filter": regex}, self.timeout_s)
+            if not _ok(r):
+                self._filter_refused = True
+                log.info("AMI %s refused the Filter action (%s): filtering on our side only", self.origin,
+                         r.get("message"))  # fmt: skip
+                return
+
+    async def sessions(self) -> AsyncIterator[AmiSession]:
+        """Logged-in sessions, forever: reconnects with backoff when one ends or an attempt fails."""
+        loop = asyncio.get_running_loop()
+        told = ""  # the failure already logged in this streak
+        while True:
+            began = loop.time()
+            try:
+                session = await self.connect()
+            except AuthError as e:
+                delay = self.backoff.next()
+                if told != "auth":
+                    log.error("%s; check the AMI user and secret; retrying with backoff (next in %.1f s)", e, delay)
+                    told = "auth"
+                else:
+                    log.debug("%s; retrying in %.1f s", e, delay)
+                await asyncio.sleep(delay)
+                continue
+            except (OSError, asyncio.TimeoutError, AmiError) as e:
+                delay = self.backoff.next()
+                what = str(e) or e.__class__.__name__
+                if told != "net":
+                    log.warning("AMI %s unreachable (%s); retrying with backoff (next in %.1f s)", self.origin,
+                                what, delay)  # fmt: skip
+                    told = "net"
+                else:
+                    log.debug("AMI %s unreachable (%s); retrying in %.1f s", self.origin, what, delay)
+                await asyncio.sleep(delay)
+                continue
+            told = ""
+            log.info("AMI %s: logged in (%s)", self.origin, session.greeting)
+            try:
+                yield session
+            finally:
+                await session.close()
+            if loop.time() - began >= self.stable_s:
+                self.backoff.reset()
+            delay = self.backoff.next()
+            log.warning("AMI %s: connection lost (%s); reconnecting in %.1f s", self.origin, session.closed, delay)
+            await asyncio.sleep(delay)

@@ -1,0 +1,87 @@
+"""`wallboard pbx`: the simulated centre as a PBX -- an AMI server (and optionally a queue_log file).
+
+Runs until SIGTERM or SIGINT. The centre's day starts now (the ``demo`` scenario: a busy 10:00 with an overload
+on ``support`` within the first minute). Without ``--config`` it uses the demo configuration, as
+``wallboard demo`` does. Host and port default to the config's ``[ami]`` section (127.0.0.1:5038), so a
+wallboard AMI feed reading the same config finds it.
+
+Credentials: the user name and secret come from the environment variables named in ``[ami]``
+(``WALLBOARD_AMI_USER`` / ``WALLBOARD_AMI_SECRET`` by default); unset, they are ``wallboard`` / ``demo`` --
+a demo default, fit only for loopback, which is why the PBX warns when it listens elsewhere with them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+DEFAULT_USER = "wallboard"
+DEFAULT_SECRET = "demo"
+
+
+def register(sub, add_common) -> None:
+    sp = sub.add_parser("pbx", help="the simulated centre as a PBX: AMI server (and queue_log) until SIGTERM")
+    sp.add_argument("--host", default=None, help="address to listen on (default: config ami.host, 127.0.0.1)")
+    sp.add_argument("--port", type=int, default=None, help="AMI port (default: config ami.port, 5038; 0 = any)")
+    sp.add_argument("--scenario", default="demo", help="sim scenario: demo, normal, spike, quiet")
+    sp.add_argument("--seed", type=int, default=1)
+    sp.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    sp.add_argument("--queue-log", default=None, metavar="PATH", help="also append the day to this queue_log")
+    sp.add_argument("--log", default=None, help="log to this file instead of stderr")
+    sp.add_argument("--verbose", action="store_true")
+    add_common(sp)
+    sp.set_defaults(func=cmd_pbx)
+
+
+def cmd_pbx(args) -> int:
+    import asyncio
+    import logging
+    import signal
+
+    from ..cli import config_from_args, demo_config_path
+    from ..clock import SystemClock
+    from ..sim import SimCentre, scenario_by_name
+    from ..sim.ami_server import SimPbx
+
+    level = logging.INFO if args.verbose else logging.WARNING
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    if args.log:
+        logging.basicConfig(filename=args.log, level=level, format=fmt)
+    else:
+        logging.basicConfig(stream=sys.stderr, level=level, format=fmt)
+    args.config = args.config or str(demo_config_path())
+    config = config_from_args(args)
+    if args.speed <= 0:
+        print("wallboard: --speed must be positive", file=sys.stderr)
+        return 2
+    try:
+        scenario = scenario_by_name(args.scenario, [q.name for q in config.queues])
+    except ValueError as e:
+        print(f"wallboard: {e}", file=sys.stderr)
+        return 2
+    host = args.host or config.ami.host
+    port = config.ami.port if args.port is None else args.port
+    username = os.environ.get(config.ami.username_env) or DEFAULT_USER
+    secret = os.environ.get(config.ami.secret_env) or DEFAULT_SECRET
+    if secret == DEFAULT_SECRET and host not in ("127.0.0.1", "::1", "localhost"):
+        print(f"wallboard: warning: the demo AMI secret on {host}; set {config.ami.secret_env}", file=sys.stderr)
+
+    async def main() -> None:
+        clock = SystemClock()
+        centre = SimCentre(config, scenario, args.seed, clock.now())
+        pbx = SimPbx(config, centre, clock, host, port, username, secret, speed=args.speed,
+                     queue_log=args.queue_log)  # fmt: skip
+        await pbx.start()
+        print(f"wallboard pbx: simulated centre (scenario {scenario.name}, seed {args.seed}, speed {args.speed:g}x) "
+              f"listening on {host}:{pbx.port}, AMI user {username}", file=sys.stderr, flush=True)  # fmt: skip
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await pbx.stop()
+
+    asyncio.run(main())
+    return 0

@@ -1,0 +1,70 @@
+"""``wallboard scheduler``: mail the ``[[reports]]`` schedules when they are due (see
+``wallboard.reports.scheduler``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+
+
+def register(sub, add_common) -> None:
+    sp = sub.add_parser("scheduler", help="send the scheduled reports ([[reports]]) by e-mail when due",
+                        description="Runs until stopped (SIGTERM/SIGINT). Each schedule's period is sent once; "
+                        "deliveries are recorded in Redis, failures retried with backoff.")  # fmt: skip
+    sp.add_argument("--once", action="store_true", help="send what is due now, then exit (for cron)")
+    sp.add_argument("--status", action="store_true", help="list recorded deliveries and exit")
+    sp.add_argument("--json", action="store_true", help="with --status or --once: JSON")
+    sp.add_argument("--log", default=None, help="log to this file instead of stderr")
+    sp.add_argument("--verbose", action="store_true")
+    add_common(sp)
+    sp.set_defaults(func=cmd_scheduler)
+
+
+def cmd_scheduler(args) -> int:
+    from wallboard.cli import _setup_logging, config_from_args
+    from wallboard.reports.scheduler import ReportScheduler
+    from wallboard.store import connect
+
+    _setup_logging(args.log, args.verbose)
+    config = config_from_args(args)
+    if not config.reports and not args.status:
+        print("wallboard: no [[reports]] schedules in the configuration; nothing to send", file=sys.stderr)
+        return 2
+
+    async def main() -> int:
+        client = await connect(config, args.redis)
+        try:
+            sched = ReportScheduler(client, config)
+            if args.status:
+                rows = await sched.deliveries()
+                if args.json:
+                    print(json.dumps(rows))
+                for r in [] if args.json else rows:
+                    extra = f" — {r['error']}" if r.get("error") else ""
+                    retry = r.get("next_attempt") and r["state"] != "sent"
+                    nxt = f", next attempt {r['next_attempt']}" if retry else ""
+                    print(f"{r['schedule']:<12} {r['period']:<22} {r['state']:<8} attempts {r['attempts']}{nxt}{extra}")
+                if not rows and not args.json:
+                    print("no deliveries recorded yet")
+                return 0
+            if args.once:
+                done = await sched.tick()
+                if args.json:
+                    print(json.dumps(done))
+                else:
+                    for d in done:
+                        err = f" ({d['error']})" if d.get("error") else ""
+                        print(f"{d['schedule']} {d['period']}: {d['state']}{err}")
+                return 0 if all(d["state"] == "sent" for d in done) else 1
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            await sched.run(stop)
+            return 0
+        finally:
+            await client.aclose()
+
+    return asyncio.run(main())

@@ -1,0 +1,84 @@
+"""``wallboard serve``: the websocket hub with the TV page (``wallboard.hub``); ``wallboard ticker``: the
+supervisor's message along the bottom of every TV."""
+
+from __future__ import annotations
+
+import sys
+
+
+def register(sub, add_common) -> None:
+    sp = sub.add_parser("serve", help="websocket hub for TVs: serves the TV page, /healthz and /metrics")
+    sp.add_argument("--host", default=None, help="address to listen on (default: hub.host)")
+    sp.add_argument("--port", type=int, default=None, help="port (default: hub.port; 0 = any free port)")
+    sp.add_argument("--log", default=None, help="log to this file instead of stderr")
+    sp.add_argument("--verbose", action="store_true")
+    add_common(sp)
+    sp.set_defaults(func=cmd_serve)
+
+    tp = sub.add_parser("ticker", help="set (or clear) the message shown along the bottom of every TV")
+    tp.add_argument("text", nargs="?", default=None, help="the message; none: print the current one")
+    tp.add_argument("--clear", action="store_true", help="remove the message")
+    tp.add_argument("--minutes", type=float, default=None, help="let the message expire after this long")
+    add_common(tp)
+    tp.set_defaults(func=cmd_ticker)
+
+
+def cmd_serve(args) -> int:
+    import asyncio
+    import logging
+    import signal
+
+    from ..cli import config_from_args
+    from ..hub.server import Hub
+    from ..store import connect
+
+    level = logging.INFO if args.verbose else logging.WARNING
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    if args.log:
+        logging.basicConfig(filename=args.log, level=level, format=fmt)
+    else:
+        logging.basicConfig(stream=sys.stderr, level=level, format=fmt)
+    logging.getLogger("websockets").setLevel(logging.WARNING)
+    config = config_from_args(args)
+
+    async def main() -> None:
+        client = await connect(config, args.redis)
+        hub = Hub(config, client, host=args.host, port=args.port)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await hub.start()
+        base = f"http://{hub.host}:{hub.port}"
+        print(f"wallboard hub on {base}  (/healthz, /metrics)", flush=True)
+        for lay in hub.layouts.values():
+            print(f"  {lay.name}: {base}/?layout={lay.name}&token=${lay.token_env}", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await hub.stop()
+            await client.aclose()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_ticker(args) -> int:
+    from ..cli import config_from_args
+    from ..hub.ticker import MAX_TICKER_CHARS, ticker_key
+    from ..keys import Keys
+    from ..store import connect_sync
+
+    config = config_from_args(args)
+    r = connect_sync(config, args.redis)
+    key = ticker_key(Keys(config.redis.prefix))
+    if args.clear:
+        r.delete(key)
+        print("ticker cleared")
+    elif args.text is not None:
+        text = args.text.strip()[:MAX_TICKER_CHARS]
+        r.set(key, text, ex=int(args.minutes * 60) if args.minutes else None)
+        print(f"ticker: {text}")
+    else:
+        print(r.get(key) or "(no ticker message)")
+    return 0

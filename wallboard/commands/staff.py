@@ -1,0 +1,320 @@
+"""``wallboard staff``: the staffing calculator. From calls per interval, handle time, a target (service level,
+ASA or maximum P(wait)) and shrinkage, the agents to schedule per interval (Erlang C), as a table or JSON.
+
+Input: a CSV with a header and the columns ``start`` (any label: a time, a date and time), ``calls`` (calls
+offered in the interval), ``aht_s`` (mean handle time, talk + wrap-up, seconds) and optionally ``interval_s``
+(the interval's length; else ``--interval-s``, default 3600). ``--from-bank FILE --queue PS`` makes those
+intervals from the Anonymous Bank call records instead (see ``bank_intervals``), and ``--write-csv`` keeps them.
+
+Per interval: load ``a = calls / interval_s x aht_s`` erlangs; ``agents`` = the fewest agents on the phones
+meeting the target; ``scheduled = ceil(agents / (1 - shrinkage))`` (shrinkage: breaks, absence, training —
+the share of paid time not on the phones).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Interval:
+    start: str
+    calls: float
+    aht_s: float
+    interval_s: float
+
+
+class InputError(ValueError):
+    pass
+
+
+def read_intervals(path: str | Path, default_interval_s: float = 3600.0) -> list[Interval]:
+    """Read the interval CSV; raises InputError naming the line and column of the first problem."""
+    p = Path(path)
+    try:
+        f = p.open(encoding="utf-8", newline="")
+    except OSError as e:
+        raise InputError(f"{p}: {e.strerror or e}") from None
+    out: list[Interval] = []
+    with f:
+        reader = csv.DictReader(f)
+        cols = [c.strip() for c in (reader.fieldnames or [])]
+        missing = [c for c in ("start", "calls", "aht_s") if c not in cols]
+        if missing:
+            raise InputError(f"{p}: the header needs the columns start, calls, aht_s[, interval_s]; missing "
+                             f"{', '.join(missing)} (found: {', '.join(cols) or 'nothing'})")  # fmt: skip
+        for i, raw in enumerate(reader, start=2):
+            row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
+            if not any(row.values()):
+                continue
+
+            calls, aht = _num(row, "calls", f"{p}:{i}"), _num(row, "aht_s", f"{p}:{i}")
+            interval = _num(row, "interval_s", f"{p}:{i}", default_interval_s)
+            if interval <= 0:
+                raise InputError(f"{p}:{i}: column interval_s: must be > 0")
+            if calls > 0 and aht <= 0:
+                raise InputError(f"{p}:{i}: column aht_s: calls without a handle time")
+            out.append(Interval(row["start"], calls, aht, interval))
+    return out
+
+
+def _num(row: dict[str, str], col: str, where: str, default: float | None = None) -> float:
+    v = row.get(col, "")
+    if v == "" and default is not None:
+        return default
+    try:
+        x = float(v)
+    except ValueError:
+        raise InputError(f"{where}: column {col}: {v!r} is not a number") from None
+    if not math.isfinite(x) or x < 0:
+        raise InputError(f"{where}: column {col}: {v!r} must be a number >= 0")
+    return x
+
+
+def write_intervals(path: str | Path, rows: list[Interval]) -> None:
+    with Path(path).open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["start", "calls", "aht_s", "interval_s"])
+        for r in rows:
+            w.writerow([r.start, _g(r.calls), _g(r.aht_s), _g(r.interval_s)])
+
+
+def _g(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:.4f}".rstrip("0")
+
+
+def staff_interval(row: Interval, target: dict, shrinkage: float) -> dict:
+    """Agents for one interval, and what they achieve."""
+    from wallboard.advisor.erlang import (
+        agents_for_asa,
+        agents_for_pwait,
+        agents_for_sl,
+        asa_c,
+        erlang_c,
+        service_level_c,
+    )
+
+    a = row.calls / row.interval_s * row.aht_s
+    if target["kind"] == "sl":
+        n = agents_for_sl(a, row.aht_s, target["seconds"], target["value"]) if a > 0 else 0
+    elif target["kind"] == "asa":
+        n = agents_for_asa(a, row.aht_s, target["value"]) if a > 0 else 0
+    else:
+        n = agents_for_pwait(a, target["value"]) if a > 0 else 0
+    sl_t = target["seconds"]
+    return {
+        "start": row.start,
+        "calls": row.calls,
+        "aht_s": round(row.aht_s, 1),
+        "interval_s": row.interval_s,
+        "load_erlangs": round(a, 3),
+        "agents": n,
+        "scheduled": math.ceil(n / (1.0 - shrinkage) - 1e-9) if n else 0,
+        "service_level": round(service_level_c(n, a, row.aht_s, sl_t), 4) if a > 0 else None,
+        "sl_seconds": sl_t,
+        "asa_s": round(asa_c(n, a, row.aht_s), 1) if a > 0 else None,
+        "p_wait": round(erlang_c(n, a), 4) if a > 0 else None,
+        "occupancy": round(a / n, 3) if n else None,
+    }
+
+
+# ---- the bank records ----------------------------------------------------------------------------------
+
+
+def bank_intervals(path: str, queue: str, per: str = "hour-of-day", days: str = "sun-thu",
+                   wrapup_s: float = 0.0) -> tuple[list[Interval], dict]:  # fmt: skip
+    """Hourly intervals for one queue (service type) from an Anonymous Bank month, read by the project's
+    ``calls-csv`` feed with the ``bank`` mapping (so a call counts as the board counts it: offered to the
+    queue when it queued, or was served straight from the voice menu; it arrives at its queue join).
+
+    - ``per="hour"``: every hour of the month with calls: calls that joined in the hour, and the mean talk
+      time (``ser_time``) of those of them that were served, plus ``wrapup_s`` (the records have no wrap-up).
+    - ``per="hour-of-day"``: for each hour of the day, the mean calls per day over the days of the month on
+      the weekdays ``days`` (e.g. ``sun-thu``) that have calls at all, and the mean handle time of those calls.
+      An hour with calls but none served takes the month's mean handle time.
+    """
+    from feeds.calls_csv import CallsCsvFeed
+    from wallboard.config import expand_days, load_config
+    from wallboard.events import CallCompleted, CallerJoined
+
+    wanted = set(expand_days(days)) if days else None
+    feed = CallsCsvFeed(path, load_config(None), mapping="bank")
+    joined: dict[str, tuple] = {}
+    calls: dict[tuple, int] = defaultdict(int)
+    talk: dict[tuple, float] = defaultdict(float)
+    done: dict[tuple, int] = defaultdict(int)
+    for ev in feed.read():
+        if getattr(ev, "queue", None) != queue:
+            continue
+        if isinstance(ev, CallerJoined):
+            local = ev.ts  # local wall clock, with its fixed offset
+            key = (local.date(), local.hour)
+            joined[ev.call_id] = key
+            calls[key] += 1
+        elif isinstance(ev, CallCompleted):
+            key = joined.get(ev.call_id)
+            if key is not None:
+                talk[key] += ev.talk_s
+                done[key] += 1
+    if not calls:
+        raise InputError(f"{path}: no calls for queue {queue!r}")
+    all_talk, all_done = sum(talk.values()), sum(done.values())
+    month_aht = (all_talk / all_done if all_done else 0.0) + wrapup_s
+    names = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    meta = {"file": Path(path).name, "queue": queue, "per": per, "calls": sum(calls.values()),
+            "served_with_talk": all_done, "month_aht_s": round(month_aht, 1), "wrapup_s": wrapup_s}  # fmt: skip
+    if per == "hour":
+        rows = []
+        for key in sorted(calls):
+            aht = talk[key] / done[key] + wrapup_s if done[key] else month_aht
+            rows.append(Interval(f"{key[0].isoformat()}T{key[1]:02d}:00", calls[key], round(aht, 2), 3600))
+        return rows, meta
+    if per != "hour-of-day":
+        raise InputError(f"--per {per!r}: use 'hour' or 'hour-of-day'")
+    day_set = sorted({d for d, _ in calls if wanted is None or names[d.weekday()] in wanted})
+    if not day_set:
+        raise InputError(f"{path}: no day of the month falls on {days}")
+    chosen = set(day_set)
+    by_hour_calls: dict[int, int] = defaultdict(int)
+    by_hour_talk: dict[int, float] = defaultdict(float)
+    by_hour_done: dict[int, int] = defaultdict(int)
+    for (d, h), n in calls.items():
+        if d in chosen:
+            by_hour_calls[h] += n
+            by_hour_talk[h] += talk[(d, h)]
+            by_hour_done[h] += done[(d, h)]
+    rows = []
+    for h in sorted(by_hour_calls):
+        aht = by_hour_talk[h] / by_hour_done[h] + wrapup_s if by_hour_done[h] else month_aht
+        rows.append(Interval(f"{h:02d}:00", round(by_hour_calls[h] / len(day_set), 2), round(aht, 2), 3600))
+    meta.update(days=days, days_counted=len(day_set), first_day=day_set[0].isoformat(),
+                last_day=day_set[-1].isoformat())  # fmt: skip
+    return rows, meta
+
+
+# ---- the command ---------------------------------------------------------------------------------------
+
+
+def _target(args) -> dict:
+    if args.target_asa is not None:
+        if args.target_asa <= 0:
+            raise InputError("--target-asa must be > 0 seconds")
+        return {"kind": "asa", "value": args.target_asa, "seconds": args.sl_seconds,
+                "text": f"ASA <= {args.target_asa:g} s"}
+    if args.max_pwait is not None:
+        if not 0 < args.max_pwait < 1:
+            raise InputError("--max-pwait must be between 0 and 1")
+        return {"kind": "pwait", "value": args.max_pwait, "seconds": args.sl_seconds,
+                "text": f"P(wait) <= {args.max_pwait:g}"}
+    sl = 0.8 if args.target_sl is None else args.target_sl
+    if not 0 < sl < 1:
+        raise InputError("--target-sl must be between 0 and 1, e.g. 0.8")
+    if args.sl_seconds <= 0:
+        raise InputError("--sl-seconds must be > 0")
+    return {"kind": "sl", "value": sl, "seconds": args.sl_seconds,
+            "text": f"{sl * 100:g}% answered within {args.sl_seconds:g} s"}  # fmt: skip
+
+
+def _fmt(v, pct: bool = False) -> str:
+    if v is None:
+        return "-"
+    if pct:
+        return f"{v * 100:.1f}%"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def print_table(result: dict, out=sys.stdout) -> None:
+    t = result["target"]
+    print(f"Target: {t['text']}; shrinkage {result['shrinkage'] * 100:g}% (Erlang C)", file=out)
+    if result.get("source"):
+        s = result["source"]
+        extra = f", {s['days']} days {s['first_day']}..{s['last_day']} ({s['days_counted']})" if "days" in s else ""
+        print(f"From {s['file']}, queue {s['queue']}, per {s['per']}{extra}", file=out)
+    head = ("start", "calls", "AHT s", "erlangs", "agents", "schedule", "SL", "ASA s", "occupancy", "")
+    rows = result["intervals"]
+    top = max((r["scheduled"] for r in rows), default=0) or 1
+    body = []
+    for r in rows:
+        bar = "#" * round(r["scheduled"] / top * 30)
+        calls = r["calls"]
+        shown = str(int(calls)) if float(calls).is_integer() else f"{calls:.1f}"
+        body.append((r["start"], shown, f"{r['aht_s']:.0f}", f"{r['load_erlangs']:.2f}", r["agents"], r["scheduled"],
+                     _fmt(r["service_level"], True), "-" if r["asa_s"] is None else f"{r['asa_s']:.1f}",
+                     _fmt(r["occupancy"], True), bar))  # fmt: skip
+    widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head))]
+    for x in [head, *body]:
+        print("  ".join(str(c).ljust(w) if i in (0, len(head) - 1) else str(c).rjust(w)
+                        for i, (c, w) in enumerate(zip(x, widths))).rstrip(), file=out)  # fmt: skip
+    print(f"Total: {result['agent_hours']:g} agent-hours on the phones, {result['scheduled_hours']:g} scheduled",
+          file=out)  # fmt: skip
+
+
+def compute(rows: list[Interval], target: dict, shrinkage: float) -> dict:
+    intervals = [staff_interval(r, target, shrinkage) for r in rows]
+    return {
+        "target": target,
+        "shrinkage": shrinkage,
+        "intervals": intervals,
+        "agent_hours": round(sum(i["agents"] * i["interval_s"] for i in intervals) / 3600, 2),
+        "scheduled_hours": round(sum(i["scheduled"] * i["interval_s"] for i in intervals) / 3600, 2),
+    }
+
+
+def cmd_staff(args) -> int:
+    try:
+        target = _target(args)
+        if not 0 <= args.shrinkage < 1:
+            raise InputError("--shrinkage must be in [0, 1), e.g. 0.3")
+        source = None
+        if args.from_bank:
+            if args.csv:
+                raise InputError("give either --csv or --from-bank, not both")
+            if not args.queue:
+                raise InputError("--from-bank needs --queue (a service type: PS, PE, IN, NE, NW, TT)")
+            rows, source = bank_intervals(args.from_bank, args.queue, args.per, args.days, args.wrapup_s)
+            if args.write_csv:
+                write_intervals(args.write_csv, rows)
+        elif args.csv:
+            rows = read_intervals(args.csv, args.interval_s)
+        else:
+            raise InputError("give --csv FILE (columns start, calls, aht_s[, interval_s]) or --from-bank FILE")
+    except (InputError, FileNotFoundError) as e:
+        print(f"wallboard staff: {e}", file=sys.stderr)
+        return 2
+    result = compute(rows, target, args.shrinkage)
+    if source:
+        result["source"] = source
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_table(result)
+    return 0
+
+
+def register(sub, add_common) -> None:
+    sp = sub.add_parser("staff", help="staffing calculator: agents to schedule per interval (Erlang C)")
+    src = sp.add_argument_group("input")
+    src.add_argument("--csv", default=None, help="intervals: columns start, calls, aht_s[, interval_s]")
+    src.add_argument("--interval-s", type=float, default=3600.0, help="interval length when the CSV has none")
+    src.add_argument("--from-bank", default=None, metavar="FILE", help="an Anonymous Bank month instead of --csv")
+    src.add_argument("--queue", default=None, help="with --from-bank: the service type (PS, PE, IN, NE, NW, TT)")
+    src.add_argument("--per", default="hour-of-day", choices=["hour-of-day", "hour"],
+                     help="with --from-bank: mean per hour of the day, or every hour of the month")  # fmt: skip
+    src.add_argument("--days", default="sun-thu", help="with --from-bank --per hour-of-day: weekdays averaged")
+    src.add_argument("--wrapup-s", type=float, default=0.0, help="with --from-bank: wrap-up added to each call")
+    src.add_argument("--write-csv", default=None, metavar="OUT", help="with --from-bank: save the intervals")
+    tgt = sp.add_mutually_exclusive_group()
+    tgt.add_argument("--target-sl", type=float, default=None, help="service level target (default 0.8)")
+    tgt.add_argument("--target-asa", type=float, default=None, metavar="S", help="average speed of answer target")
+    tgt.add_argument("--max-pwait", type=float, default=None, metavar="P", help="maximum probability of waiting")
+    sp.add_argument("--sl-seconds", type=float, default=20.0, help="service level threshold (default 20)")
+    sp.add_argument("--shrinkage", type=float, default=0.3, help="share of paid time off the phones (default 0.3)")
+    sp.add_argument("--json", action="store_true")
+    add_common(sp)
+    sp.set_defaults(func=cmd_staff)

@@ -1,0 +1,379 @@
+"""The websocket hub: one port for the TV page, ``/healthz``, ``/metrics`` and the websocket ``/ws``.
+
+It follows the Redis snapshot channel (subscribe first, then read the stored summary, so nothing published in
+between is lost), projects each summary once per layout that has screens, and pushes it: the full state on
+connect, then updates (``protocol``). It keeps no state of its own beyond the latest summary, so any number
+of hubs run side by side. The ticker text is the Redis key ``<prefix>:{c}:ticker`` (``ticker``).
+
+Screens connect to ``/ws?layout=NAME&token=TOKEN``. Refusals (missing or wrong token, foreign origin, unknown
+layout, a viewer sending anything, a malformed or oversized message) close the connection with a code and a
+reason a person can read, are logged and counted, and the hub carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import time
+from datetime import datetime
+from importlib.resources import files
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from pydantic import ValidationError
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+from websockets.http11 import Request, Response
+
+from wallboard.aio import wait_for
+
+from ..clock import Clock, SystemClock
+from ..config import WallboardConfig
+from ..keys import Keys
+from ..snapshot import Summary
+from ..ui.livetime import parse_utc
+from .auth import Access, Denied
+from .fanout import Client, Fanout, Stats, cap_kernel_buffer
+from .projection import layout_info, project
+from .protocol import Malformed, encode, iso_ms, parse_client_message, request_fields
+from .ticker import read_ticker
+
+log = logging.getLogger(__name__)
+
+STATIC = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/index.html": ("index.html", "text/html; charset=utf-8"),
+    "/tv.css": ("tv.css", "text/css; charset=utf-8"),
+    "/tv.js": ("tv.js", "text/javascript; charset=utf-8"),
+}
+# The page loads only its own files and talks only to its own hub.
+CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'"
+
+
+class Hub:
+    """``await hub.start()`` listens; ``await hub.stop()`` closes every connection and stops following Redis.
+    ``client`` is an asyncio Redis client (``decode_responses=True``); the caller owns it."""
+
+    def __init__(self, config: WallboardConfig, client, *, host: str | None = None, port: int | None = None,
+                 clock: Clock | None = None):  # fmt: skip
+        self.config = config
+        self.client = client
+        self.keys = Keys(config.redis.prefix)
+        self.host = host if host is not None else config.hub.host
+        self.port = port if port is not None else config.hub.port
+        self.clock: Clock = clock or SystemClock()
+        self.access = Access(config)
+        # without [[layouts]], one "default" layout: every queue, the default figures
+        self.layouts = {lay.name: lay for lay in (config.layouts or [config.layout(None)])}
+        self.stats = Stats()
+        hub = config.hub
+        self.fanout = Fanout(self.stats, cap_bytes=hub.write_buffer_bytes, max_behind=hub.client_buffer,
+                             slow_s=hub.slow_client_s)  # fmt: skip
+        self.summary: Summary | None = None
+        self.projections: dict[str, dict] = {}  # layout -> its projection of the latest summary
+        self.ticker = ""
+        self.redis_connected = False
+        self.ingest_lag_s: float | None = None
+        self.summaries_received = 0
+        self.fanout_s_sum = 0.0  # time to project, encode and write each summary to every screen
+        self.fanout_count = 0
+        self.server: Server | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._synced: asyncio.Event | None = None
+        self._static = {path: files("wallboard").joinpath("web", name).read_bytes() for path, (name, _) in
+                        STATIC.items()}  # fmt: skip
+
+    # ---- life cycle -------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._synced = asyncio.Event()
+        self._tasks = [loop.create_task(f(), name=f"hub-{f.__name__}") for f in
+                       (self.follow_snapshots, self.follow_ticker, self.heartbeats)]  # fmt: skip
+        try:  # the first screens get the stored summary in their full state, when Redis answers at once
+            await wait_for(self._synced.wait(), 2)
+        except TimeoutError:
+            log.warning("no snapshot from Redis yet; screens get one as soon as it comes")
+        hub = self.config.hub
+        self.server = await serve(
+            self.handler, self.host, self.port,
+            process_request=self.process_request,
+            compression=None,  # 2 KB JSON at 4 Hz: deflate costs CPU and memory per client for nothing
+            max_size=hub.max_message_bytes,
+            max_queue=4,
+            write_limit=hub.write_buffer_bytes,
+            ping_interval=20, ping_timeout=20, close_timeout=2,
+            server_header=None,
+        )  # fmt: skip
+        self.port = self.server.sockets[0].getsockname()[1]
+        log.info("hub listening on %s:%s", self.host, self.port)
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._tasks = []
+        for c in self.fanout.clients():
+            if c.buffered() and c.conn.transport is not None:  # a screen that does not read would hold the
+                c.conn.transport.abort()  # closing handshake (and the hub's exit) forever
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+            self.server = None
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    # ---- Redis ------------------------------------------------------------------------------------------
+
+    async def follow_snapshots(self) -> None:
+        delay = self.config.redis.retry_initial_s
+        while True:
+            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.keys.channel)
+                self.on_summary(await self.client.get(self.keys.summary))
+                self.redis_connected = True
+                self._synced.set()
+                delay = self.config.redis.retry_initial_s
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self.on_summary(message["data"])
+                raise ConnectionError("subscription ended")
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # Redis gone or restarting: the screens keep the last state and go stale
+                self.redis_connected = False
+                log.warning("snapshot channel: %s; retrying in %.1fs", e, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.config.redis.retry_max_s)
+            finally:
+                try:
+                    await pubsub.aclose()
+                except Exception:
+                    log.debug("pubsub close failed", exc_info=True)
+
+    def on_summary(self, text: str | None) -> None:
+        if not text:
+            return
+        try:
+            s = Summary.model_validate_json(text)
+        except (ValidationError, ValueError) as e:
+            log.warning("ignored a malformed summary: %s", str(e)[:200])
+            return
+        old = self.summary
+        if old is not None and s.seq <= old.seq and s.at <= old.at:
+            return  # the stored summary and its publication, seen twice
+        now = self.now()
+        at = parse_utc(s.at)
+        self.ingest_lag_s = (now - at).total_seconds() if at else None
+        self.summary = s
+        self.summaries_received += 1
+        self.projections.clear()
+        started = time.perf_counter()
+        for name in list(self.fanout.by_layout):
+            self.fanout.publish(name, "update", encode("update", now, **self._projection(name)))
+        self.fanout_s_sum += time.perf_counter() - started
+        self.fanout_count += 1
+
+    def _projection(self, layout: str) -> dict[str, Any]:
+        """The layout's projection of the latest summary (computed once per summary and layout)."""
+        cached = self.projections.get(layout)
+        if cached is None:
+            cached = project(self.summary, self.layouts[layout], self.config) if self.summary else \
+                {"snapshot": None, "queues": []}  # fmt: skip
+            self.projections[layout] = cached
+        return cached
+
+    async def follow_ticker(self) -> None:
+        while True:
+            try:
+                text = await read_ticker(self.client, self.keys)
+                if text != self.ticker:
+                    self.ticker = text
+                    data = encode("ticker", self.now(), text=text)
+                    for name in list(self.fanout.by_layout):
+                        self.fanout.publish(name, "ticker", data)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.debug("ticker read failed: %s", e)
+            await asyncio.sleep(self.config.hub.ticker_poll_s)
+
+    async def heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.hub.heartbeat_s)
+            data = encode("heartbeat", self.now(), snapshot_at=self.summary.at if self.summary else None)
+            for name in list(self.fanout.by_layout):
+                self.fanout.publish(name, "heartbeat", data)
+
+    # ---- HTTP -------------------------------------------------------------------------------------------
+
+    def process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if path == "/ws":
+            return None
+        if path == "/healthz":
+            ok = self.redis_connected
+            body = {"status": "ok" if ok else "redis unavailable", "clients": len(self.fanout.clients()),
+                    "snapshot_seq": self.summary.seq if self.summary else None,
+                    "snapshot_at": self.summary.at if self.summary else None, "at": iso_ms(self.now())}  # fmt: skip
+            return _response(200 if ok else 503, json.dumps(body).encode(), "application/json")
+        if path == "/metrics":
+            return _response(200, self.metrics_text().encode(), "text/plain; version=0.0.4; charset=utf-8")
+        if path in STATIC:
+            return _response(200, self._static[path], STATIC[path][1],
+                             [("Cache-Control", "no-cache"), ("Content-Security-Policy", CSP),
+                              ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer")])  # fmt: skip
+        return _response(404, b"not found\n", "text/plain; charset=utf-8")
+
+    def metrics_text(self) -> str:
+        s = self.stats
+        lines = [
+            "# HELP wallboard_hub_clients Screens connected now, by layout and role.",
+            "# TYPE wallboard_hub_clients gauge",
+        ]
+        counts = self.fanout.count()
+        if not counts:
+            lines.append("wallboard_hub_clients 0")
+        for (layout, role), n in sorted(counts.items()):
+            lines.append(f'wallboard_hub_clients{{layout="{layout}",role="{role}"}} {n}')
+        lines += [
+            "# HELP wallboard_hub_connections_total Websocket connections opened (refused ones included).",
+            "# TYPE wallboard_hub_connections_total counter",
+            f"wallboard_hub_connections_total {s.connections_total}",
+            "# HELP wallboard_hub_messages_sent_total Messages written to screens.",
+            "# TYPE wallboard_hub_messages_sent_total counter",
+            f"wallboard_hub_messages_sent_total {s.messages_sent}",
+            "# HELP wallboard_hub_bytes_sent_total Bytes of messages written to screens.",
+            "# TYPE wallboard_hub_bytes_sent_total counter",
+            f"wallboard_hub_bytes_sent_total {s.bytes_sent}",
+            "# HELP wallboard_hub_messages_dropped_total Messages replaced by a newer one while a screen was behind.",
+            "# TYPE wallboard_hub_messages_dropped_total counter",
+            f"wallboard_hub_messages_dropped_total {s.messages_dropped}",
+            "# HELP wallboard_hub_clients_dropped_total Screens disconnected for being too slow.",
+            "# TYPE wallboard_hub_clients_dropped_total counter",
+            f"wallboard_hub_clients_dropped_total {sum(s.clients_dropped.values())}",
+            "# HELP wallboard_hub_refused_total Connections or messages refused, by reason.",
+            "# TYPE wallboard_hub_refused_total counter",
+        ]
+        if not s.refused:
+            lines.append("wallboard_hub_refused_total 0")
+        for reason, n in sorted(s.refused.items()):
+            lines.append(f'wallboard_hub_refused_total{{reason="{reason}"}} {n}')
+        lag = self.ingest_lag_s
+        lines += [
+            "# HELP wallboard_hub_requests_sent_total Supervisor requests put on the request stream.",
+            "# TYPE wallboard_hub_requests_sent_total counter",
+            f"wallboard_hub_requests_sent_total {s.requests_sent}",
+            "# HELP wallboard_hub_snapshots_received_total Summaries received from Redis.",
+            "# TYPE wallboard_hub_snapshots_received_total counter",
+            f"wallboard_hub_snapshots_received_total {self.summaries_received}",
+            "# HELP wallboard_hub_ingest_lag_seconds From a summary's server time to its arrival at the hub.",
+            "# TYPE wallboard_hub_ingest_lag_seconds gauge",
+            f"wallboard_hub_ingest_lag_seconds {lag if lag is not None else 'NaN'}",
+            "# HELP wallboard_hub_fanout_seconds Projecting, encoding and writing one summary to every screen.",
+            "# TYPE wallboard_hub_fanout_seconds summary",
+            f"wallboard_hub_fanout_seconds_sum {self.fanout_s_sum:.6f}",
+            f"wallboard_hub_fanout_seconds_count {self.fanout_count}",
+            "# HELP wallboard_hub_redis_up 1 while the hub follows the snapshot channel.",
+            "# TYPE wallboard_hub_redis_up gauge",
+            f"wallboard_hub_redis_up {int(self.redis_connected)}",
+        ]
+        return "\n".join(lines) + "\n"
+
+    # ---- websocket --------------------------------------------------------------------------------------
+
+    async def refuse(self, conn: ServerConnection, code: int, kind: str, reason: str) -> None:
+        self.stats.refused[kind] += 1
+        log.warning("refused %s: %s", _peer(conn), reason)
+        await conn.close(code, reason.encode()[:120].decode(errors="ignore"))  # a close reason is <= 123 bytes
+
+    async def handler(self, conn: ServerConnection) -> None:
+        self.stats.connections_total += 1
+        request = conn.request
+        query = parse_qs(urlsplit(request.path).query)
+        origin = request.headers.get("Origin")
+        if not self.access.origin_allowed(origin, request.headers.get("Host")):
+            return await self.refuse(conn, CloseCode.POLICY_VIOLATION, "origin", f"origin not allowed: {origin}")
+        name = (query.get("layout") or [None])[0]
+        if name is None and len(self.layouts) == 1:
+            name = next(iter(self.layouts))
+        if name not in self.layouts:
+            return await self.refuse(conn, CloseCode.POLICY_VIOLATION, "layout", f"unknown layout {name!r}")
+        layout = self.layouts[name]
+        try:
+            ident = self.access.identify(layout, (query.get("token") or [None])[0])
+        except Denied as e:
+            return await self.refuse(conn, CloseCode.POLICY_VIOLATION, "token", str(e))
+        cap_kernel_buffer(conn, self.config.hub.write_buffer_bytes)
+        client = Client(conn, name, ident.role, ident.user, ident.token, _peer(conn))
+        state = encode("state", self.now(), layout=layout_info(layout, self.config), role=ident.role,
+                       user=ident.user, ticker=self.ticker, **self._projection(name))  # fmt: skip
+        self.fanout.add(client)
+        self.fanout.send([client], "update", state)
+        log.info("%s %s connected to layout %s from %s", ident.role, ident.user or "", name, client.peer)
+        try:
+            async for raw in conn:
+                if not await self.on_message(client, raw):
+                    break
+        except ConnectionClosed as e:
+            if e.sent is not None and e.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                self.stats.refused["oversized"] += 1
+                log.warning("refused %s: a message over %d bytes", client.peer, self.config.hub.max_message_bytes)
+        finally:
+            self.fanout.remove(client)
+
+    async def on_message(self, client: Client, raw: str | bytes) -> bool:
+        """Handle one message from a screen; False when the connection was closed for it."""
+        conn = client.conn
+        if client.role != "supervisor":
+            await self.refuse(conn, CloseCode.POLICY_VIOLATION, "read-only",
+                              "read-only: a viewer token cannot send messages")  # fmt: skip
+            return False
+        try:
+            msg = parse_client_message(raw)
+        except Malformed as e:
+            await self.refuse(conn, CloseCode.INVALID_DATA, "malformed", f"malformed message: {e}")
+            return False
+        denied = self.access.may(client.user or "", msg.type, msg.queue)
+        if denied is None and self.summary is not None and msg.queue not in self.summary.queues:
+            denied = f"no queue {msg.queue!r}"
+        if denied is not None:
+            self.stats.refused["permission"] += 1
+            log.warning("refused %s from %s: %s", msg.type, client.user, denied)
+            self.fanout.send([client], "refused", encode("refused", self.now(), reason=denied))
+            return True
+        fields = request_fields(msg, client.user or "", client.token, self.now())
+        try:
+            rid = await self.client.xadd(self.keys.requests, fields)
+        except Exception as e:
+            log.warning("request from %s not sent: %s", client.user, e)
+            self.fanout.send([client], "refused", encode("refused", self.now(), reason="request stream unavailable"))
+            return True
+        self.stats.requests_sent += 1
+        log.info("%s %s %s/%s (request %s)", client.user, msg.type, msg.queue, msg.metric, rid)
+        public = {k: v for k, v in fields.items() if k != "token"}
+        self.fanout.send([client], "accepted", encode("accepted", self.now(), id=rid, request=public))
+        return True
+
+
+def _peer(conn: ServerConnection) -> str:
+    addr = conn.remote_address
+    return f"{addr[0]}:{addr[1]}" if addr else "?"
+
+
+def _response(status: int, body: bytes, content_type: str, extra: list[tuple[str, str]] = ()) -> Response:
+    import http
+
+    headers = Headers([("Date", email.utils.formatdate(usegmt=True)), ("Content-Length", str(len(body))),
+                       ("Content-Type", content_type), *extra])  # fmt: skip
+    return Response(status, http.HTTPStatus(status).phrase, headers, body)

@@ -1,0 +1,234 @@
+"""One period's report as plain data (the JSON format; HTML and CSV are rendered from it).
+
+``build_report`` checks the request (unknown queue or agent, an empty or future period, a period older than
+retention: a ``ReportError`` with a clear message), rolls up what the period needs and is not rolled up yet,
+reads the stored rollups and computes every figure (``wallboard.reports.figures``). Gaps in the data (the
+``{c}:gaps`` zset: a feed that saw nothing for a while) are listed and carried on every row they touch
+(``gap_s``), never smoothed over.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+import redis.asyncio as aredis
+
+from ..clock import Clock, SystemClock
+from ..config import WallboardConfig
+from ..history.calendar import CentreCalendar, Period, utc_iso
+from ..history.codec import merge
+from ..history.rollup import HistoryReader, Rollup
+from ..keys import Keys
+from .figures import agent_figures, queue_figures, total_figures
+
+REPORT_SCHEMA_VERSION = 1
+Detail = Literal["auto", "interval", "day"]
+
+
+class ReportError(ValueError):
+    """The request cannot be answered; the message says why, for the person who asked."""
+
+
+@dataclass
+class ReportRequest:
+    period: Period
+    queues: list[str] | None = None
+    agents: list[str] | None = None
+    detail: Detail = "auto"
+
+
+async def build_report(client: aredis.Redis, config: WallboardConfig, req: ReportRequest, *,
+                       keys: Keys | None = None, clock: Clock | None = None) -> dict:  # fmt: skip
+    keys = keys or Keys(config.redis.prefix)
+    clock = clock or SystemClock()
+    cal = CentreCalendar(config.centre)
+    now = clock.now()
+    today = cal.today(now)
+    p = req.period
+    if p.last < p.first:
+        raise ReportError(f"the period is empty: --to {p.last} is before --from {p.first}")
+    if p.first > today:
+        raise ReportError(f"the period {p.label()} has not started yet (today is {today} in {cal.tz.key})")
+    rollup = Rollup(client, config, keys, clock)
+    known_q = await rollup.queue_names()
+    known_a = await rollup.agent_ids()
+    for name, asked, known in (("queue", req.queues, known_q), ("agent", req.agents, known_a)):
+        bad = [x for x in asked or [] if x not in known]
+        if bad:
+            listing = ", ".join(known[:30]) + (" ..." if len(known) > 30 else "") if known else "none yet"
+            raise ReportError(f"unknown {name}{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}; "
+                              f"known {name}s: {listing}")  # fmt: skip
+    queues = list(req.queues) if req.queues else known_q
+    if req.agents:
+        agents = list(req.agents)
+    elif req.queues:
+        agents = await _members_of(client, config, keys, known_a, set(queues))
+    else:
+        agents = known_a
+    keep_d, keep_i = config.history.daily_keep_days, config.history.interval_keep_days
+    last = min(p.last, today)
+    days = [d for d in p.days() if d <= last]
+    notes: list[str] = []
+    if p.last > today:
+        notes.append(f"The period runs to {p.last}; figures are up to {cal.local_iso(now.timestamp())}.")
+
+    # roll up what this period needs (all queues and agents, so the day is marked as rolled up, unless the
+    # request names some)
+    if days:
+        await rollup.ensure(days[0], days[-1], queues=queues if req.queues or req.agents else None,
+                            agents=agents if req.queues or req.agents else None)  # fmt: skip
+
+    detail = req.detail
+    if detail == "auto":
+        detail = "interval" if len(days) == 1 else "day"
+    reader = HistoryReader(client, config, keys)
+    qdaily = await reader.daily("q", queues, days)
+    adaily = await reader.daily("a", agents, days)
+    stored_any = any(v for per in (*qdaily.values(), *adaily.values()) for v in per.values())
+    if not stored_any and p.first < today - timedelta(days=keep_d):
+        ago = (today - p.first).days
+        raise ReportError(f"nothing is stored for {p.label()}: daily figures are kept {keep_d} days "
+                          f"(history.daily_keep_days), and that period began {ago} days ago")  # fmt: skip
+    if p.first < today - timedelta(days=keep_d):
+        notes.append(f"Part of the period is older than the {keep_d} days daily figures are kept.")
+    qint = ain = None
+    if detail == "interval":
+        qint = await reader.intervals("q", queues, days)
+        ain = await reader.intervals("a", agents, days)
+        missing = [d for d in days if any(qdaily[q][d] for q in queues) and not any(qint[q][d] for q in queues)]
+        if missing:
+            notes.append(f"15-minute intervals are kept {keep_i} days (history.interval_keep_days); "
+                         f"{', '.join(map(str, missing))} shown as day totals only.")  # fmt: skip
+
+    start, end = cal.day_start(p.first), cal.day_start(p.last + timedelta(days=1))
+    gaps = await _gaps(client, keys, cal, start, end)
+    units = _units(cal, days, detail, qint)
+
+    def rows_for(kind, name, fig_fn):
+        rows: list[dict] = []
+        for day, idx, s, e in units:
+            if idx is None:
+                c = (qdaily if kind == "q" else adaily)[name][day] or {}
+            else:
+                c = ((qint if kind == "q" else ain)[name][day] or {}).get(idx, {})
+            rows.append({"start": cal.local_iso(s), "end": cal.local_iso(e), "label": _label(cal, s, idx),
+                         "gap_s": _overlap(gaps, s, e), "has_data": bool(c), **fig_fn(c)})  # fmt: skip
+        return _trim(rows) if detail == "interval" else rows
+
+    out_queues = {}
+    qtotals = []
+    for q in queues:
+        qc = config.queue(q)
+        tot: dict[str, float] = {}
+        for d in days:
+            merge(tot, qdaily[q][d] or {})
+        qtotals.append((tot, qc))
+        out_queues[q] = {
+            "label": qc.label or q,
+            "sl_formula": qc.sl_formula,
+            "sl_threshold_s": qc.sl_threshold_s,
+            "short_abandon_s": qc.short_abandon_s,
+            "count_overflow": qc.count_overflow,
+            "sl_target": _sl_target(qc),
+            "total": {**queue_figures(tot, qc), "gap_s": _overlap(gaps, start, end)},
+            "rows": rows_for("q", q, lambda c, qc=qc: queue_figures(c, qc)),
+        }
+    names = {a.id: a.name for a in config.agents}
+    out_agents = {}
+    for a in agents:
+        tot = {}
+        for d in days:
+            merge(tot, adaily[a][d] or {})
+        if not tot and not req.agents:
+            continue  # nobody there this period
+        out_agents[a] = {"name": names.get(a), "total": agent_figures(tot), "rows": rows_for("a", a, agent_figures)}
+    agent_total: dict[str, float] = {}
+    for a in out_agents:
+        for d in days:
+            merge(agent_total, adaily[a][d] or {})
+    if not stored_any:
+        notes.append("No data was recorded in this period.")
+    return {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "centre": config.centre.name,
+        "timezone": config.centre.timezone,
+        "period": {"kind": p.kind, "key": p.key, "label": p.label(), "first": p.first.isoformat(),
+                   "last": p.last.isoformat(), "start": cal.local_iso(start), "end": cal.local_iso(end),
+                   "week_start": config.centre.week_start, "reset_time": config.centre.reset_time},  # fmt: skip
+        "generated_at": utc_iso(now.timestamp()),
+        "detail": detail,
+        "queues": out_queues,
+        "total": {**total_figures(qtotals), "gap_s": _overlap(gaps, start, end)},
+        "agents": out_agents,
+        "agent_total": agent_figures(agent_total),
+        "gaps": gaps,
+        "notes": notes,
+    }
+
+
+def _sl_target(qc) -> float | None:
+    """The service-level warn level, when the queue has one (drawn on the chart)."""
+    t = qc.thresholds.get("service_level")
+    return t.warn if t is not None and t.direction == "below" else None
+
+
+async def _members_of(client, config, keys, agents, queues: set[str]) -> list[str]:
+    """Agents skilled (config) or members now (membership events) of any of ``queues``, and agents whose
+    queues are not known at all (they may have served these queues: agent figures are not kept per queue)."""
+    pipe = client.pipeline(transaction=False)
+    for a in agents:
+        pipe.hkeys(f"{keys.agent(a)}:queues")
+    live = await pipe.execute()
+    skills = {a.id: set(a.skills) for a in config.agents}
+    out = []
+    for a, m in zip(agents, live):
+        known = set(m) | skills.get(a, set())
+        if not known or known & queues:
+            out.append(a)
+    return out
+
+
+async def _gaps(client, keys: Keys, cal: CentreCalendar, start: int, end: int) -> list[dict]:
+    """Feed gaps overlapping [start, end), each with its local start and end."""
+    out = []
+    for raw in await client.zrangebyscore(keys.gaps, start - 7 * 86400, f"({end}"):
+        g = json.loads(raw)
+        s = datetime.fromisoformat(g["start"].replace("Z", "+00:00")).timestamp()
+        e = s + float(g.get("length_s", 0))
+        if e > start and s < end:
+            out.append({"start_epoch": s, "end_epoch": e, "length_s": float(g.get("length_s", 0)),
+                        "feed": g.get("feed"), "start": cal.local(s).isoformat(timespec="seconds"),
+                        "end": cal.local(e).isoformat(timespec="seconds")})  # fmt: skip
+    return out
+
+
+def _overlap(gaps: list[dict], s: float, e: float) -> float:
+    return round(sum(max(0.0, min(e, g["end_epoch"]) - max(s, g["start_epoch"])) for g in gaps), 3)
+
+
+def _units(cal: CentreCalendar, days: list[date], detail: str, qint) -> list[tuple[date, int | None, int, int]]:
+    """Rows of the report: every 15-minute interval of each day (interval detail) or each day."""
+    out = []
+    for d in days:
+        if detail == "interval":
+            out += [(d, i, s, e) for i, (s, e) in enumerate(cal.intervals(d))]
+        else:
+            s, e = cal.day_bounds(d)
+            out.append((d, None, s, e))
+    return out
+
+
+def _label(cal: CentreCalendar, s: float, idx: int | None) -> str:
+    t = cal.local(s)
+    return t.strftime("%H:%M") if idx is not None else t.strftime("%a %d %b")
+
+
+def _trim(rows: list[dict]) -> list[dict]:
+    """Interval rows from the first with data (or a gap) to the last."""
+    keep = [i for i, r in enumerate(rows) if r["has_data"] or r["gap_s"]]
+    if not keep:
+        return []
+    return rows[keep[0] : keep[-1] + 1]

@@ -1,0 +1,112 @@
+"""E-mail: a report as a message (HTML body, plain-text alternative, HTML and CSV attachments) and sending it by
+SMTP with aiosmtplib (plain, STARTTLS or implicit TLS; login with a password from the environment or a file).
+
+The password is read when a message is sent, passed to the SMTP client only, and never logged or put in an
+error message.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from ..config import SmtpConfig
+from .render_csv import render_csv
+from .render_html import pct, render_html, secs
+
+
+class SmtpFailure(RuntimeError):
+    """Sending failed; the message says how (never with the password)."""
+
+
+def compose(rep: dict, *, sender: str, recipients: list[str], subject: str, message_id: str,
+            date: datetime) -> EmailMessage:  # fmt: skip
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = message_id
+    msg["X-Wallboard-Period"] = rep["period"]["key"]
+    msg.set_content(plain_summary(rep))
+    html = render_html(rep)
+    msg.add_alternative(html, subtype="html")
+    stem = f"report-{rep['period']['key']}"
+    msg.add_attachment(html, subtype="html", charset="utf-8", filename=f"{stem}.html")
+    msg.add_attachment(render_csv(rep), subtype="csv", charset="utf-8", filename=f"{stem}.csv")
+    return msg
+
+
+def stable_message_id(prefix: str, schedule: str, period_key: str, sender: str) -> str:
+    """The same for every attempt at one schedule's period, so a receiver can drop a second copy."""
+    domain = sender.rsplit("@", 1)[-1].strip("> ") or "wallboard.local"
+    safe = "".join(ch if ch.isalnum() or ch in "-._" else "-" for ch in f"{prefix}.{schedule}.{period_key}")
+    return f"<wallboard.{safe}@{domain}>"
+
+
+def plain_summary(rep: dict) -> str:
+    lines = [f"{rep['centre']} — {rep['period']['label']} ({rep['timezone']})", ""]
+    for n in rep["notes"]:
+        lines.append(f"Note: {n}")
+    if rep["gaps"]:
+        lines.append(f"Gaps in the data: {len(rep['gaps'])} (see the report).")
+    lines.append("queue: offered / answered / abandoned / SL / ASA / abandon rate")
+    for name, q in rep["queues"].items():
+        t = q["total"]
+        lines.append(f"  {q['label']}: {t['offered']} / {t['answered']} / {t['abandoned']} / "
+                     f"{pct(t['service_level'])} / {secs(t['asa_s'])} / {pct(t['abandon_rate'])}")  # fmt: skip
+    t = rep["total"]
+    lines.append(f"  all queues: {t['offered']} / {t['answered']} / {t['abandoned']} / {pct(t['service_level'])}")
+    lines += ["", "The full report is attached (HTML, and CSV for a spreadsheet)."]
+    return "\n".join(lines) + "\n"
+
+
+def smtp_password(smtp: SmtpConfig) -> str | None:
+    if smtp.password_file:
+        try:
+            return smtp.password_file.read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise SmtpFailure(f"cannot read the SMTP password file {smtp.password_file}: {e.strerror}") from None
+    return os.environ.get(smtp.password_env) or None
+
+
+class SmtpMailer:
+    """Sends one message per call through the configured server. ``tls_context`` overrides certificate checks
+    (a private CA); by default the system's trust store is used."""
+
+    def __init__(self, smtp: SmtpConfig, tls_context: ssl.SSLContext | None = None):
+        self.smtp = smtp
+        self.tls_context = tls_context
+
+    async def send(self, msg: EmailMessage) -> None:
+        import aiosmtplib
+
+        s = self.smtp
+        password = smtp_password(s) if s.username else None
+        if s.username and password is None:
+            raise SmtpFailure(f"smtp.username is set but no password: set ${s.password_env} or smtp.password_file")
+        try:
+            await aiosmtplib.send(
+                msg,
+                hostname=s.host,
+                port=s.port,
+                username=s.username,
+                password=password,
+                use_tls=s.tls == "tls",
+                start_tls=s.tls == "starttls",
+                tls_context=self.tls_context,
+                timeout=s.timeout_s,
+            )
+        except aiosmtplib.SMTPException as e:
+            raise SmtpFailure(f"SMTP {s.host}:{s.port}: {type(e).__name__}: {_clean(str(e), password)}") from None
+        except (OSError, ssl.SSLError) as e:
+            raise SmtpFailure(f"SMTP {s.host}:{s.port}: {type(e).__name__}: {_clean(str(e), password)}") from None
+
+
+def _clean(text: str, secret: str | None) -> str:
+    return text.replace(secret, "***") if secret else text
+
+

@@ -1,0 +1,330 @@
+"""The action dialogs: the confirmation (exactly what will happen), the move dialog and the pause reason.
+
+Each is a modal screen that dismisses with a typed request (``wallboard.actions.model``) or ``None``; the app
+sends what the confirmation returns, nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+from pydantic import ValidationError
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import DataTable, Input, Label, OptionList, Static
+
+from ..actions.model import Move, Spy, describe
+from .tables import LEVEL_STYLES
+from .view import RowModel
+
+PAUSE_REASONS = ("break", "coaching", "meeting", "other")
+REVERT_MINUTES = (0, 15, 30, 60)
+
+
+class Choice(Widget, can_focus=True):
+    """One line of mutually exclusive options; left / right pick (no separate "press" step)."""
+
+    DEFAULT_CSS = """
+    Choice { height: 1; width: 1fr; }
+    """
+    BINDINGS: ClassVar = [Binding("left", "step(-1)", "Previous", show=False),
+                          Binding("right", "step(1)", "Next", show=False)]  # fmt: skip
+    index: reactive[int] = reactive(0)
+
+    class Changed(Message):
+        def __init__(self, choice: Choice, value: object) -> None:
+            super().__init__()
+            self.choice = choice
+            self.value = value
+
+        @property
+        def control(self) -> Choice:
+            return self.choice
+
+    def __init__(self, options: Sequence[tuple[object, str]], value: object = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.options = list(options)
+        values = [v for v, _ in self.options]
+        self.set_reactive(Choice.index, values.index(value) if value in values else 0)
+
+    @property
+    def value(self) -> object:
+        return self.options[self.index][0]
+
+    def select(self, value: object) -> None:
+        values = [v for v, _ in self.options]
+        if value in values:
+            self.index = values.index(value)
+
+    def action_step(self, delta: int) -> None:
+        self.index = (self.index + delta) % len(self.options)
+
+    def watch_index(self) -> None:
+        self.post_message(self.Changed(self, self.value))
+
+    def render(self) -> Text:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        for i, (_, label) in enumerate(self.options):
+            on = i == self.index
+            style = ("reverse bold" if self.has_focus else "bold") if on else ""
+            t.append(f"{'●' if on else '○'} {label}", style=style)
+            t.append("  ")
+        return t
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+
+class ConfirmScreen(ModalScreen[object]):
+    """Says exactly what will happen (``describe``); enter or y sends it, escape or n cancels. A spy request
+    can switch to keypad mode here (k)."""
+
+    BINDINGS: ClassVar = [
+        Binding("enter,y", "confirm", "Confirm", priority=True),
+        Binding("escape,n", "cancel", "Cancel"),
+        Binding("k", "keypad", "Keypad mode"),
+    ]
+
+    def __init__(self, request, agent_name: str | None, note: str = "") -> None:
+        super().__init__()
+        self.request = request
+        self.agent_name = agent_name
+        self.note = note
+
+    @property
+    def text(self) -> str:
+        return describe(self.request, self.agent_name)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box"):
+            yield Static(Text(self.text, style="bold"), id="confirm-text")
+            yield Static(Text(self.note, style="italic"), id="confirm-note")
+            yield Static(self._keys(), id="confirm-keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-box").border_title = "Confirm"
+        self.query_one("#confirm-note").display = bool(self.note)
+
+    def _keys(self) -> Text:
+        t = Text.assemble(("⏎/y", "bold"), " confirm   ", ("esc/n", "bold"), " cancel")
+        if isinstance(self.request, Spy):
+            what = " plain spy (no keypad)" if self.request.keypad else " keypad mode"
+            t.append_text(Text.assemble("   ", ("k", "bold"), what))
+        return t
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "keypad":
+            return isinstance(self.request, Spy)
+        return True
+
+    def action_keypad(self) -> None:
+        if isinstance(self.request, Spy):
+            self.request = self.request.model_copy(update={"keypad": not self.request.keypad})
+            self.query_one("#confirm-text", Static).update(Text(self.text, style="bold"))
+            self.query_one("#confirm-keys", Static).update(self._keys())
+
+    def action_confirm(self) -> None:
+        self.dismiss(self.request)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PauseReasonScreen(ModalScreen[object]):
+    """Why the agent is paused: a short list (enter picks, 1-4 too; escape cancels)."""
+
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")] + [
+        Binding(str(i), f"pick({i - 1})", r, show=False) for i, r in enumerate(PAUSE_REASONS, 1)
+    ]
+
+    def __init__(self, agent_name: str) -> None:
+        super().__init__()
+        self.agent_name = agent_name
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="reason-box"):
+            yield Static(f"Pause {self.agent_name}: why?", id="reason-title")
+            yield OptionList(*[f"{i}  {r}" for i, r in enumerate(PAUSE_REASONS, 1)], id="reason-list")
+            yield Static(Text.assemble(("⏎", "bold"), " choose   ", ("esc", "bold"), " cancel"), id="reason-keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#reason-box").border_title = "Pause"
+        ol = self.query_one(OptionList)
+        ol.highlighted = 0
+        ol.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(PAUSE_REASONS[event.option_index])
+
+    def action_pick(self, i: int) -> None:
+        self.dismiss(PAUSE_REASONS[i])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+MoveFactory = Callable[[str, str, int, float | None], Move]
+
+
+class MoveScreen(ModalScreen[object]):
+    """Move an agent: its skills first, then the other queues, each with its current level and waiting count;
+    add / remove / penalty, a penalty, an optional auto-revert. Enter goes on to the confirmation."""
+
+    BINDINGS: ClassVar = [
+        Binding("enter", "submit", "Next", priority=True),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, agent_id: str, agent_name: str, members: dict[str, int], rows: list[RowModel],
+                 make: MoveFactory, initial: str | None = None) -> None:  # fmt: skip
+        super().__init__()
+        self.initial = initial
+        self.agent_id = agent_id
+        self.agent_name = agent_name
+        self.members = dict(members)
+        self.rows = rows
+        self.make = make
+        self.error = ""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="move-box"):
+            yield DataTable(id="move-queues", cursor_type="row", zebra_stripes=False)
+            with Horizontal(classes="move-field"):
+                yield Label("Operation", classes="move-label")
+                yield Choice([("add", "add"), ("remove", "remove"), ("penalty", "penalty")], id="move-op")
+            with Horizontal(classes="move-field"):
+                yield Label("Penalty", classes="move-label")
+                yield Input("0", id="move-penalty", type="integer", restrict=r"[0-9]*", max_length=3, compact=True)
+            with Horizontal(classes="move-field"):
+                yield Label("Auto-revert", classes="move-label")
+                yield Choice([(m, f"{m} min" if m else "off") for m in REVERT_MINUTES], id="move-revert")
+            yield Static(id="move-preview")
+            yield Static(Text.assemble(("⏎", "bold"), " next (confirm)   ", ("tab", "bold"), " next field   ",
+                                       ("←→", "bold"), " choose   ", ("esc", "bold"), " cancel"),
+                         id="move-keys")  # fmt: skip
+
+    def on_mount(self) -> None:
+        self.query_one("#move-box").border_title = f"Move {self.agent_name} ({self.agent_id})"
+        table = self.query_one("#move-queues", DataTable)
+        for key, header in (("queue", "Queue"), ("label", "Label"), ("member", "Member"), ("level", "Level"),
+                            ("waiting", "Waiting")):  # fmt: skip
+            table.add_column(header, key=key)
+        for r in self.rows:
+            values = []
+            for col in ("queue", "label", "member", "level", "waiting"):
+                c = r.cells[col]
+                values.append(Text(c.text, style=LEVEL_STYLES.get(c.level, ""), justify=c.justify))
+            table.add_row(*values, key=r.key)
+        table.focus()
+        if self.initial is not None and self.initial in table.rows:
+            self.select_queue(self.initial)
+        if self.rows:
+            self._queue_changed(self.queue)
+        self.update_preview()
+
+    # ---- state ----------------------------------------------------------------------------------------
+
+    @property
+    def queue(self) -> str | None:
+        table = self.query_one("#move-queues", DataTable)
+        if not table.row_count:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return row_key.value
+
+    def select_queue(self, queue: str) -> None:
+        table = self.query_one("#move-queues", DataTable)
+        table.move_cursor(row=table.get_row_index(queue), animate=False)
+
+    @property
+    def op(self) -> str:
+        return str(self.query_one("#move-op", Choice).value)
+
+    @property
+    def revert_minutes(self) -> int:
+        return int(self.query_one("#move-revert", Choice).value)  # type: ignore[arg-type]
+
+    @property
+    def penalty(self) -> int | None:
+        text = self.query_one("#move-penalty", Input).value.strip()
+        return int(text) if text.isdigit() else None
+
+    def request(self) -> Move | None:
+        """The request the dialog describes now, or None (and ``error`` says why)."""
+        queue, op, penalty = self.queue, self.op, self.penalty
+        self.error = ""
+        if queue is None:
+            self.error = "no queue to choose"
+            return None
+        member = queue in self.members
+        if op == "add" and member:
+            self.error = f"{self.agent_name} is in {queue} already: choose penalty or remove"
+        elif op in ("remove", "penalty") and not member:
+            self.error = f"{self.agent_name} is not in {queue}: choose add"
+        elif op == "penalty" and penalty == self.members.get(queue):
+            self.error = f"{self.agent_name} is at penalty {penalty} in {queue} now: type another, or choose remove"
+        elif op != "remove" and penalty is None:
+            self.error = "the penalty is a whole number (0 is best)"
+        if self.error:
+            return None
+        revert = self.revert_minutes * 60 or None
+        try:
+            return self.make(queue, op, penalty or 0, revert)
+        except ValidationError as e:
+            self.error = e.errors()[0]["msg"]
+            return None
+
+    def update_preview(self) -> None:
+        req = self.request()
+        preview = self.query_one("#move-preview", Static)
+        if req is None:
+            preview.update(Text(self.error, style="yellow"))
+        else:
+            preview.update(Text(describe(req, self.agent_name), style="bold"))
+        self.query_one("#move-penalty", Input).disabled = self.op == "remove"
+
+    def _queue_changed(self, queue: str | None) -> None:
+        """A member queue defaults to a penalty change (at its penalty now), another queue to add."""
+        if queue is None:
+            return
+        op = self.query_one("#move-op", Choice)
+        pen = self.query_one("#move-penalty", Input)
+        if queue in self.members:
+            if op.value == "add":
+                op.select("penalty")
+            pen.value = str(self.members[queue])
+        else:
+            op.select("add")
+            pen.value = "0"
+
+    # ---- events ---------------------------------------------------------------------------------------
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._queue_changed(event.row_key.value)
+        self.update_preview()
+
+    def on_choice_changed(self, event: Choice.Changed) -> None:
+        self.update_preview()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.update_preview()
+
+    def action_submit(self) -> None:
+        req = self.request()
+        if req is None:
+            self.app.notify(self.error, severity="warning", markup=False)
+            return
+        self.dismiss(req)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
