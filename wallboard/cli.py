@@ -172,12 +172,24 @@ def demo_config_path() -> Path:
     return Path(str(files("wallboard").joinpath("data", "demo.toml")))
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def cmd_demo(args) -> int:
-    """Embedded Redis + the simulated centre + ingest (a child process) + the desk UI, in one command."""
+    """The production path on one machine: the simulated centre as a PBX speaking AMI on loopback, the ami
+    feed's ingest, the executor (the only process with the PBX credentials) and the desk UI."""
     import os
+    import secrets
     import signal
     import subprocess
+    import time
 
+    from .actions.auth import issue
     from .redis_server import state_dir
     from .replay import drop_namespace_sync
     from .store import connect_sync, resolve_url
@@ -191,20 +203,37 @@ def cmd_demo(args) -> int:
     client.close()
     log_dir = state_dir()
     log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / "demo-ingest.log"
-    cmd = [sys.executable, "-m", "wallboard.cli", "ingest", "--feed", "sim", "--scenario", args.scenario,
-           "--seed", str(args.seed), "--config", args.config, "--redis", redis_url,
-           "--prefix", config.redis.prefix, "--log", str(log), "--verbose"]  # fmt: skip
-    child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)  # fmt: skip
+    port = _free_port()
+    env = {**os.environ, "WALLBOARD_AMI_USER": "wallboard", "WALLBOARD_AMI_SECRET": secrets.token_hex(8),
+           "WALLBOARD_TOKEN_SECRET": os.environ.get("WALLBOARD_TOKEN_SECRET") or secrets.token_hex(16)}  # fmt: skip
+    os.environ["WALLBOARD_TOKEN_SECRET"] = env["WALLBOARD_TOKEN_SECRET"]
+    user = args.user or "rivka"
+    token = issue(config, user)
+    common_args = ["--config", args.config, "--redis", redis_url, "--prefix", config.redis.prefix]
+    py = [sys.executable, "-m", "wallboard.cli"]
+    commands = {
+        "pbx": [*py, "pbx", "--host", "127.0.0.1", "--port", str(port), "--scenario", args.scenario,
+                "--seed", str(args.seed), "--config", args.config, "--log", str(log_dir / "demo-pbx.log")],
+        "ingest": [*py, "ingest", "--feed", "ami", "--host", "127.0.0.1", "--port", str(port), *common_args,
+                   "--log", str(log_dir / "demo-ingest.log"), "--verbose"],
+        "executor": [*py, "executor", "--host", "127.0.0.1", "--port", str(port), *common_args,
+                     "--log", str(log_dir / "demo-executor.log")],
+    }  # fmt: skip
+    children = []
     try:
+        for name, cmd in commands.items():
+            children.append(subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                             stderr=subprocess.DEVNULL, start_new_session=True))  # fmt: skip
+            if name == "pbx":
+                time.sleep(0.5)  # the PBX listens before the others log in (they would retry anyway)
         from .ui.app import run_desk
 
-        return run_desk(config, redis_url=redis_url, user=args.user or os.environ.get("USER") or "demo",
-                        log_path=log_dir / "demo-tui.log")  # fmt: skip
+        return run_desk(config, redis_url=redis_url, user=user, log_path=log_dir / "demo-tui.log", token=token)
     finally:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
             try:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -301,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("demo", help="a simulated centre, live, on the desk UI (embedded Redis)")
     sp.add_argument("--scenario", default="demo", help="sim scenario: demo, normal, spike")
     sp.add_argument("--seed", type=int, default=1)
-    sp.add_argument("--user", default=None, help="your name on acknowledgements")
+    sp.add_argument("--user", default=None, help="who you are in the demo (default rivka, a supervisor)")
     common(sp)
     sp.set_defaults(func=cmd_demo)
 
