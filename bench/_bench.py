@@ -26,7 +26,7 @@ import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+    sys.path.append(str(ROOT))  # last: an installed wallboard (or PYTHONPATH) wins, as it would for the CLI
 
 
 # ---- output -------------------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ import uuid
 import zlib
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 from .config import WallboardConfig
 from .engine import Engine
