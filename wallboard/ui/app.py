@@ -40,7 +40,10 @@ from ..clock import Clock, SystemClock
 from ..config import WallboardConfig
 from ..keys import Keys
 from ..snapshot import AgentSnapshot, Summary
+from ..advisor import EstimateSettings, advise, read_estimates
+from ..snapshot import Snapshot
 from .bindings import (
+    ACTION_OF,
     AGENT_ACTIONS,
     DESK_KEYS,
     QUEUE_ACTIONS,
@@ -50,7 +53,7 @@ from .bindings import (
     bindings,
     unknown_ids,
 )
-from .dialogs import ConfirmScreen, MoveScreen, PauseReasonScreen
+from .dialogs import AdviceScreen, ConfirmScreen, MoveScreen, PauseReasonScreen
 from .livetime import ServerTime, fmt_clock, iso_utc, monotonic_of, parse_utc
 from .messages import AgentsArrived, FeedStatus, OutcomeArrived, RevertsArrived, SummaryArrived
 from .requests import (
@@ -491,6 +494,7 @@ class DeskApp(App):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             hidden = frozenset(a for a in AGENT_ACTIONS | QUEUE_ACTIONS if a not in self.allowed)
+            hidden |= frozenset(a for a, needs in ACTION_OF.items() if needs not in self.allowed)
             self.push_screen(HelpScreen(self.config.display.keys, hidden))
 
     # ---- supervisor actions on the selected agent --------------------------------------------------------
@@ -514,6 +518,8 @@ class DeskApp(App):
         agent now) or False (not offered here), with the reason a press of the key is told."""
         if (action in AGENT_ACTIONS or action in QUEUE_ACTIONS) and action not in self.allowed:
             return False, f"{self.user} may not {action} (not offered)"
+        if action in ACTION_OF and ACTION_OF[action] not in self.allowed:
+            return False, f"{self.user} may not {ACTION_OF[action]} (not offered)"
         table = self.focused_agent_table()
         if action in AGENT_ACTIONS:
             if table is None:
@@ -641,6 +647,61 @@ class DeskApp(App):
                 self.confirm(req, name)
 
         self.push_screen(MoveScreen(agent_id, name, a.queues, rows, make, initial), callback=chosen)
+
+    # ---- overload advice ----------------------------------------------------------------------------------
+
+    def latest_snapshot(self) -> Snapshot | None:
+        """The desk's latest snapshot (summary and agent detail) as one ``Snapshot``."""
+        if self.summary is None:
+            return None
+        agents = self.agents.agents if self.agents is not None else {}
+        return Snapshot(**self.summary.model_dump(), agents=agents)
+
+    async def action_advice(self) -> None:
+        """Required vs staffed per queue and the advisor's ranked moves; enter applies one (via ``move``)."""
+        state, reason = self.gate("advice")
+        if state is not True:
+            self.notify(reason, severity="warning", markup=False)
+            return
+        if isinstance(self.screen, AdviceScreen):
+            return
+        snap = self.latest_snapshot()
+        if snap is None:
+            self.notify("No snapshot yet: no advice", severity="warning")
+            return
+        try:
+            estimates = await read_estimates(await self.client(), self.config, self.server.now(),
+                                             EstimateSettings(), keys=self.keys)  # fmt: skip
+            advice = advise(snap, estimates, self.config)
+        except Exception as e:
+            log.warning("advice failed: %s", e)
+            self.notify(f"No advice: {e}", severity="error", markup=False)
+            return
+
+        def chosen(move) -> None:
+            if move is not None:
+                self.apply_advice(move)
+
+        self.push_screen(AdviceScreen(advice), callback=chosen)
+
+    def apply_advice(self, move) -> None:
+        """Each step of an advised move is one ``move`` request, confirmed and sent like the move dialog's."""
+        if not self.has_token():
+            return
+        reqs = [Move(user=self.user, token=self.token, at=iso_utc(self.clock.now()), **s.request_fields(move.agent))
+                for s in move.steps]  # fmt: skip
+        self.confirm_chain(reqs, move.agent_name or move.agent)
+
+    def confirm_chain(self, reqs: list, agent_name: str | None) -> None:
+        if not reqs:
+            return
+
+        async def confirmed(final) -> None:
+            if final is not None:
+                await self.send_action(final, agent_name)
+                self.confirm_chain(reqs[1:], agent_name)
+
+        self.push_screen(ConfirmScreen(reqs[0], agent_name), callback=confirmed)
 
     def action_pause(self) -> None:
         sel = self._selected_agent("pause")
@@ -819,6 +880,9 @@ class DeskApp(App):
         for action, title, help_text, callback in agent_commands:
             if action in self.allowed:
                 yield SystemCommand(title, help_text, callback)
+        if "move" in self.allowed:
+            yield SystemCommand("Advice", "Overload advice: required vs staffed, ranked moves (enter applies one)",
+                                self.action_advice)  # fmt: skip
         if "pause" in self.allowed or "unpause" in self.allowed:
             yield SystemCommand("Pause / unpause agent", "Pause the selected agent (with a reason), or unpause",
                                 self.toggle_pause)  # fmt: skip

@@ -30,6 +30,7 @@ QUEUE_KEYS: tuple[KeySpec, ...] = (
     KeySpec("wallboard.snooze", "s", "snooze", f"Snooze {SNOOZE_MINUTES}m"),
 )
 GENERAL_KEYS: tuple[KeySpec, ...] = (
+    KeySpec("wallboard.advice", "v", "advice", "Advice", help="Overload advice (moves)"),
     KeySpec("wallboard.flash", "f", "toggle_flash", "Flash on/off"),
     KeySpec("wallboard.help", "question_mark", "help", "Help", key_display="?"),
     KeySpec("wallboard.quit", "q", "quit", "Quit"),
@@ -49,6 +50,8 @@ ACTION_KEYS: tuple[KeySpec, ...] = (
 AGENT_ACTIONS = frozenset(s.action for s in ACTION_KEYS)
 SPY_ACTIONS = frozenset(("listen", "whisper", "barge"))
 QUEUE_ACTIONS = frozenset(("ack", "snooze"))
+# the advice panel applies its moves through the ``move`` action: offered only to those who may move
+ACTION_OF = {"advice": "move"}
 
 DRILL_KEYS: tuple[KeySpec, ...] = (KeySpec("wallboard.back", "escape", "back", "Back", key_display="esc"),)
 

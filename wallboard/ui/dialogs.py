@@ -328,3 +328,50 @@ class MoveScreen(ModalScreen[object]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class AdviceScreen(ModalScreen[object]):
+    """The overload advice: per queue required vs staffed, then the ranked moves; enter on a move dismisses
+    with it (the app confirms and sends it through ``move``), escape closes."""
+
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Close")]
+
+    def __init__(self, advice) -> None:
+        super().__init__()
+        self.advice = advice
+
+    @property
+    def queue_text(self) -> str:
+        lines = [f"{'Queue':<20} {'Required':>8} {'Staffed':>7}  Status"]
+        for q in self.advice.queues.values():
+            req = "-" if q.required is None else str(q.required)
+            lines.append(f"{q.label[:20]:<20} {req:>8} {q.staffed:>7}  {q.status}" + (f" ({q.reason})" if q.reason else ""))
+        return "\n".join(lines)
+
+    @property
+    def empty_text(self) -> str:
+        why = "; ".join(self.advice.notes)
+        return "No advice: no move would help now" + (f" ({why})" if why else "")
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="advice-box"):
+            yield Static(Text(self.queue_text), id="advice-queues")
+            if self.advice.moves:
+                yield OptionList(*[m.text for m in self.advice.moves], id="advice-moves")
+            else:
+                yield Static(Text(self.empty_text, style="yellow"), id="advice-empty")
+            yield Static(Text.assemble(("⏎", "bold"), " apply (confirm)   ", ("esc", "bold"), " close"),
+                         id="advice-keys")  # fmt: skip
+
+    def on_mount(self) -> None:
+        self.query_one("#advice-box").border_title = "Overload advice"
+        if self.advice.moves:
+            ol = self.query_one(OptionList)
+            ol.highlighted = 0
+            ol.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.advice.moves[event.option_index])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
