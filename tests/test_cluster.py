@@ -6,7 +6,7 @@ else the embedded valkey binary; ``--cluster-enabled yes``, created with ``redis
 down at the end. On it:
 
 - ``connect`` gives a cluster client for ``redis+cluster://`` and for ``redis.cluster = true``;
-- replay equivalence: the same input replayed on the cluster and on the single node (REDIS_URL) leaves the
+- replay equivalence: the same input replayed on the cluster and on a single node leaves the
   same keys with the same values and gives the same snapshot, and the keys are spread over the three masters;
 - several ingesters (engines) splitting the partitions by a stable hash of the partition name (the queue for
   call events, the agent for agent-only events) give the same snapshot (every count equal; sums of seconds
@@ -41,8 +41,6 @@ from wallboard.keys import Keys
 from wallboard.replay import drop_namespace_sync, replay
 from wallboard.store import StoreUnavailable, connect, connect_sync, is_cluster
 from wallboard.thresholds import LevelState
-
-from .conftest import redis_url
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config" / "wallboard.toml"
@@ -93,12 +91,21 @@ def _wait(pred, what: str, timeout: float = 30.0) -> None:
 
 @pytest.fixture(scope="module")
 def cluster():
-    """Three masters on loopback; yields their ports; stopped and deleted at the end."""
+    """Three masters on loopback; yields their ports; stopped and deleted at the end. A fourth server of the
+    same binary, not in cluster mode, is the single node the cluster is compared with (``single_url``): the
+    same server version on both sides, whatever REDIS_URL points at."""
+    global _single_url
     server = _server_binary()
     root = Path(tempfile.mkdtemp(prefix="wbcluster"))
     ports = _free_ports(3)
     procs = []
     try:
+        (single,) = [p for p in _free_ports(4) if p not in ports][:1]
+        procs.append(subprocess.Popen(
+            [server, "--port", str(single), "--bind", "127.0.0.1", "--protected-mode", "no", "--dir", str(root),
+             "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+        _single_url = f"redis://127.0.0.1:{single}/0"
+        _wait(redis.Redis(host="127.0.0.1", port=single).ping, "the single node to start")
         for p in ports:
             d = root / str(p)
             d.mkdir()
@@ -147,6 +154,13 @@ def cluster():
 
 def cluster_url(ports: list[int]) -> str:
     return f"redis+cluster://127.0.0.1:{ports[0]}"
+
+
+_single_url = ""
+
+
+def single_url() -> str:
+    return _single_url
 
 
 # ---- helpers -------------------------------------------------------------------------------------------
@@ -240,7 +254,7 @@ async def test_connect_gives_a_cluster_client(cluster):
     finally:
         sync.close()
     # the single node stays a plain client; a unix socket can't be a cluster
-    plain = await connect(config, redis_url())
+    plain = await connect(config, single_url())
     try:
         assert not is_cluster(plain)
     finally:
@@ -266,9 +280,9 @@ async def test_replay_on_the_cluster_equals_the_single_node(cluster, source):
     on_cluster, on_node = f"wbcl-{tag}", f"wbsn-{tag}"
     name = "queue-log" if source == "queue_log" else "sim"
     snap_c, stats_c = await replay(ListFeed(events, name), config, redis_url=cluster_url(cluster), prefix=on_cluster)
-    snap_n, stats_n = await replay(ListFeed(events, name), config, redis_url=redis_url(), prefix=on_node)
+    snap_n, stats_n = await replay(ListFeed(events, name), config, redis_url=single_url(), prefix=on_node)
     ccl = redis.RedisCluster(host="127.0.0.1", port=cluster[0], decode_responses=True)
-    node = redis.Redis.from_url(redis_url(), decode_responses=True)
+    node = redis.Redis.from_url(single_url(), decode_responses=True)
     try:
         assert stats_c == stats_n and stats_c.applied > 1000
         # sums of seconds may differ in their last bits between servers (HINCRBYFLOAT's formatting)
@@ -291,7 +305,7 @@ async def test_ingesters_splitting_the_partitions_count_once(cluster):
     events = sim_events(config)
     tag = uuid.uuid4().hex[:8]
     single, split = f"wbsn-{tag}", f"wbsp-{tag}"
-    snap_one, _ = await replay(ListFeed(events, "sim"), config, redis_url=redis_url(), prefix=single)
+    snap_one, _ = await replay(ListFeed(events, "sim"), config, redis_url=single_url(), prefix=single)
 
     n = 3
     shares: list[list] = [[] for _ in range(n)]
@@ -342,7 +356,7 @@ async def test_ingesters_splitting_the_partitions_count_once(cluster):
         ccl = redis.RedisCluster(host="127.0.0.1", port=cluster[0], decode_responses=True)
         drop_namespace_sync(ccl, split)
         ccl.close()
-        node = redis.Redis.from_url(redis_url(), decode_responses=True)
+        node = redis.Redis.from_url(single_url(), decode_responses=True)
         drop_namespace_sync(node, single)
         node.close()
 

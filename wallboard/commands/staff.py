@@ -198,6 +198,76 @@ def bank_intervals(path: str, queue: str, per: str = "hour-of-day", days: str = 
     return rows, meta
 
 
+# ---- stored history -----------------------------------------------------------------------------------
+
+
+async def _history_rows(client, config, keys, queue: str, day, weeks: int, minutes: int) -> tuple[list[Interval], dict]:
+    from datetime import timedelta
+
+    from wallboard.history.calendar import CentreCalendar
+    from wallboard.history.rollup import HistoryReader, Rollup
+    from wallboard.reports.figures import queue_figures
+
+    cal = CentreCalendar(config.centre)
+    days = [day - timedelta(days=7 * k) for k in range(weeks)]
+    rollup = Rollup(client, config, keys)
+    if queue not in await rollup.queue_names():
+        raise InputError(f"unknown queue {queue!r}")
+    qc = config.queue(queue)
+    await rollup.ensure(min(days), max(days), queues=[queue], agents=[])
+    got = (await HistoryReader(client, config, keys).intervals("q", [queue], days))[queue]
+    stored = [d for d in days if got[d]]
+    if not stored:
+        raise InputError(f"no 15-minute intervals stored for queue {queue!r} on {', '.join(map(str, days))}")
+    slots: dict[str, list[float]] = {}
+    step = max(1, minutes // 15)
+    for d in stored:
+        bounds = cal.intervals(d)
+        for idx, c in got[d].items():
+            first = (idx // step) * step
+            label = cal.local_iso(bounds[first][0])[11:16]
+            acc = slots.setdefault(label, [0.0, 0.0, 0.0])
+            acc[0] += queue_figures(c, qc)["offered"] or 0.0  # offered as the report counts it
+            acc[1] += c.get("talk_s", 0.0) + c.get("wrap_s", 0.0)
+            acc[2] += c.get("completed", 0.0)
+    n = len(stored)
+    rows = [Interval(label, round(a[0] / n, 4) if n > 1 else a[0], round(a[1] / a[2], 2) if a[2] else 0.0,
+                     minutes * 60.0) for label, a in sorted(slots.items())]  # fmt: skip
+    for r in rows:
+        if r.calls > 0 and r.aht_s <= 0:  # calls but none completed in the slot: the day's handle time
+            t = sum(a[1] for a in slots.values())
+            c = sum(a[2] for a in slots.values())
+            r.aht_s = round(t / c, 2) if c else 0.0
+    meta = {"file": "history", "queue": queue, "per": f"{minutes} min",
+            "days": f"{n} x {day.strftime('%A')}", "days_counted": n,
+            "first_day": min(stored).isoformat(), "last_day": max(stored).isoformat()}  # fmt: skip
+    return [r for r in rows if r.calls > 0], meta
+
+
+def history_intervals(config, queue: str, day, weeks: int = 1, minutes: int = 15, redis_url: str | None = None,
+                      keys=None) -> tuple[list[Interval], dict]:  # fmt: skip
+    """Intervals from stored history: ``calls`` = offered, ``aht_s`` = (talk + wrap-up) / completed; one day, or
+    the mean of the same weekday over the last ``weeks`` weeks (the weeks with data)."""
+    import asyncio
+
+    from wallboard.keys import Keys
+    from wallboard.store import connect
+
+    if minutes not in (15, 60):
+        raise InputError("--history-interval must be 15 or 60 (minutes)")
+    if weeks < 1:
+        raise InputError("--weekdays must be >= 1")
+
+    async def main():
+        client = await connect(config, redis_url)
+        try:
+            return await _history_rows(client, config, keys or Keys(config.redis.prefix), queue, day, weeks, minutes)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(main())
+
+
 # ---- the command ---------------------------------------------------------------------------------------
 
 
@@ -229,7 +299,7 @@ def _fmt(v, pct: bool = False) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-def print_table(result: dict, out=sys.stdout) -> None:
+def print_table(result: dict, out=None) -> None:
     t = result["target"]
     print(f"Target: {t['text']}; shrinkage {result['shrinkage'] * 100:g}% (Erlang C)", file=out)
     if result.get("source"):
@@ -272,7 +342,24 @@ def cmd_staff(args) -> int:
         if not 0 <= args.shrinkage < 1:
             raise InputError("--shrinkage must be in [0, 1), e.g. 0.3")
         source = None
-        if args.from_bank:
+        if args.from_history:
+            from datetime import date
+
+            from wallboard.cli import config_from_args
+
+            if args.csv or args.from_bank:
+                raise InputError("give only one of --csv, --from-bank, --from-history")
+            if not args.queue or not args.day:
+                raise InputError("--from-history needs --queue Q and --day YYYY-MM-DD")
+            try:
+                day = date.fromisoformat(args.day)
+            except ValueError:
+                raise InputError(f"--day {args.day!r} is not a date (YYYY-MM-DD)") from None
+            rows, source = history_intervals(config_from_args(args), args.queue, day, args.weekdays,
+                                             args.history_interval, getattr(args, "redis", None))  # fmt: skip
+            if args.write_csv:
+                write_intervals(args.write_csv, rows)
+        elif args.from_bank:
             if args.csv:
                 raise InputError("give either --csv or --from-bank, not both")
             if not args.queue:
@@ -309,6 +396,13 @@ def register(sub, add_common) -> None:
     src.add_argument("--days", default="sun-thu", help="with --from-bank --per hour-of-day: weekdays averaged")
     src.add_argument("--wrapup-s", type=float, default=0.0, help="with --from-bank: wrap-up added to each call")
     src.add_argument("--write-csv", default=None, metavar="OUT", help="with --from-bank: save the intervals")
+    src.add_argument("--from-history", action="store_true",
+                     help="intervals from stored history (needs --queue and --day)")  # fmt: skip
+    src.add_argument("--day", default=None, metavar="YYYY-MM-DD", help="with --from-history: the day")
+    src.add_argument("--weekdays", type=int, default=1, metavar="N",
+                     help="with --from-history: mean of the same weekday over the last N weeks")  # fmt: skip
+    src.add_argument("--history-interval", type=int, default=15, choices=[15, 60],
+                     help="with --from-history: interval minutes (15 or 60)")  # fmt: skip
     tgt = sp.add_mutually_exclusive_group()
     tgt.add_argument("--target-sl", type=float, default=None, help="service level target (default 0.8)")
     tgt.add_argument("--target-asa", type=float, default=None, metavar="S", help="average speed of answer target")
