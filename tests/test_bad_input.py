@@ -136,6 +136,29 @@ def test_replay_counts_good_lines_and_dead_letters_the_bad(feed_file, namespace)
     assert "mystery" in registered_q and "9999" in registered_a
 
 
+def test_a_second_replay_into_the_same_namespace_counts_nothing_twice(feed_file, namespace, tmp_path):
+    """A restarted reader hands the same lines over again: good ones and rejected ones count once. A line
+    that differs (same position, new content: the file was rewritten) is a new record."""
+    args = ("replay", "--feed", "jsonl", "--json", "--config", str(CONFIG), "--prefix", namespace,
+            "--redis", redis_url())  # fmt: skip
+    first = json.loads(wb(*args, str(feed_file)).stdout)
+    again = json.loads(wb(*args, str(feed_file)).stdout)
+    assert again["dead_letters"] == first["dead_letters"] == len(BAD)
+    assert again["queues"]["support"]["entered"] == first["queues"]["support"]["entered"] == 3
+    r = redis.Redis.from_url(redis_url(), decode_responses=True)
+    try:
+        assert r.xlen(Keys(namespace).deadletter) == len(BAD)
+        lines = dict(LINES)
+        line_no = min(BAD)
+        lines[line_no] = lines[line_no] + " (edited)"
+        feed_file.write_text("\n".join(lines[i] for i in sorted(lines)) + "\n", encoding="utf-8")
+        third = json.loads(wb(*args, str(feed_file)).stdout)
+        assert third["dead_letters"] == len(BAD) + 1
+        assert r.xlen(Keys(namespace).deadletter) == len(BAD) + 1
+    finally:
+        r.close()
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -39,6 +39,7 @@ from wallboard.events import (
     OutboundCall,
     WrapupCompleted,
 )
+from wallboard.feed import DeadLetter
 from wallboard.store import SCRIPT_NAMES, Scripts
 
 
@@ -293,7 +294,7 @@ class LuaKeyChecker:
 
 def test_there_are_scripts_to_check():
     names = {p.stem for p in LUA_FILES}
-    assert names == set(SCRIPT_NAMES) == {"queue_batch", "agent_batch"}
+    assert names == set(SCRIPT_NAMES) == {"queue_batch", "agent_batch", "dead_letters"}
 
 
 @pytest.mark.parametrize("path", LUA_FILES, ids=lambda p: p.name)
@@ -483,7 +484,7 @@ def _events() -> list:
 
 
 KEYLESS = {"TIME", "PING", "ECHO"}
-EXPECTED_TAGS = {"q:support", "q:tech", "q:billing", "a:1001", "a:1002", "a:1003"}
+EXPECTED_TAGS = {"q:support", "q:tech", "q:billing", "a:1001", "a:1002", "a:1003", "c"}  # c: the dead letters
 
 
 async def test_no_script_call_touches_two_hash_tags_at_run_time(make_engine, redis_client, prefix):
@@ -516,6 +517,7 @@ async def test_no_script_call_touches_two_hash_tags_at_run_time(make_engine, red
     try:
         first = await engine.apply(events)
         again = await engine.apply(events)  # the duplicate paths run too
+        await engine.dead_letters([DeadLetter("test:1", "unreadable", "x|y")])  # the third script
         snap = await engine.publish(await engine.build_snapshot(T0 + timedelta(seconds=201)))
         await redis_client.get(sentinel)
         reader.join(60)
@@ -556,7 +558,7 @@ async def test_no_script_call_touches_two_hash_tags_at_run_time(make_engine, red
 
     assert mine, "no EVALSHA of ours was seen"
     shas = {g["call"][1] for g in mine}
-    assert shas == set(engine.scripts.shas.values())  # both scripts ran
+    assert shas == set(engine.scripts.shas.values())  # every script ran
     assert {g["call"][0].upper() for g in mine} == {"EVALSHA"}
 
     # which arguments of each script command are keys: asked of the server itself (COMMAND GETKEYS)

@@ -9,8 +9,10 @@ reported a duplicate (both steps are idempotent on their own).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable
@@ -398,16 +400,17 @@ class Engine:
             await self.agent_step(batch)
         return batch.res
 
-    async def dead_letters(self, items: list[DeadLetter]) -> None:
-        """Record rejected input with its reason and position; counted."""
+    async def dead_letters(self, items: list[DeadLetter]) -> int:
+        """Record rejected input with its reason and position, counted once per record (a feed that re-reads
+        after a restart hands the same bad lines over again); returns how many were new."""
         if not items:
-            return
-        pipe = self.r.pipeline(transaction=False)
+            return 0
+        args: list[str] = [str(time.time()), str(self.exp_s), "100000"]
         for d in items:
-            pipe.xadd(self.keys.deadletter, {"source": d.source, "reason": d.reason, "raw": d.raw[:4000]},
-                      maxlen=100_000, approximate=True)  # fmt: skip
-        pipe.incrby(self.keys.dlcount, len(items))
-        await pipe.execute()
+            digest = hashlib.sha1(f"{d.source}\n{d.raw}".encode("utf-8", "replace")).hexdigest()[:20]
+            args += [digest, d.source, d.reason, d.raw[:4000]]
+        out = await self.scripts.run_pipeline(self.r, [("dead_letters", self.keys.centre, tuple(args))])
+        return int(out[0])
 
     # ---- snapshots ------------------------------------------------------------------------------------
 

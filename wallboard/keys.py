@@ -39,7 +39,8 @@ Centre slot ``P:{c}``
   ``:lease``             string the engine owner's lease (SET NX PX, renewed)
   ``:summary`` / ``:agents_detail``  string  the latest published snapshot parts (JSON)
   ``:snap`` / ``:snap:agents``       channels  pub/sub for the two parts
-  ``:deadletter``        stream rejected input (source, reason, raw); ``:dlcount`` its count
+  ``:deadletter``        stream rejected input (source, reason, raw); ``:dlcount`` its count; ``:dlseen``
+                         zset digest of (source, raw) -> epoch: each record listed and counted once
   ``:requests``          stream requests from the views (ack, snooze, actions)
   ``:alerts``            hash   ``<queue>|<metric>`` -> alert state JSON
   ``:gaps``              zset   feed gaps (JSON) by start epoch
