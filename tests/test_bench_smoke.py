@@ -33,6 +33,12 @@ EXPECTED = {
         "scale.snapshot.summary_bytes", "scale.snapshot.detail_bytes", "scale.snapshot_cpu_share",
         "scale.ingest_cpu_share", "scale.redis_memory_per_hour", "scale.redis_memory_24h",
     ],
+    "soak.py": [
+        f"soak.{f}" for f in ("lines", "days", "wall_s", "events_applied", "dead_letters", "faults_injected",
+                              "reconnects", "events_lost", "events_double_counted", "longest_stale_s",
+                              "recovery_after_ingester_kill_s", "recovery_after_redis_restart_s",
+                              "ingester_rss_first_mb", "ingester_rss_last_mb", "redis_memory_end_mb")
+    ],
 }  # fmt: skip
 
 
