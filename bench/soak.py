@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import os
 import signal
@@ -158,21 +159,31 @@ class View(threading.Thread):
 
 
 class Writer(threading.Thread):
-    """The PBX writing its queue_log: ``rate`` lines a second, appended every 50 ms, a bad line now and then."""
+    """The PBX writing its queue_log: about ``rate`` lines a second, appended every 50 ms, a bad line now and then.
 
-    def __init__(self, lines: list[str], path: Path, rate: float) -> None:
+    The simulated days run some 10,000 times faster than the wall clock, and the feed, when it reaches the
+    end of the file, lets out the wrap-up ends it inferred that are due on the wall clock — all of them, here,
+    though on a real PBX none of them would be due yet. So a write ends only where the next line comes more
+    than the longest wrap-up after the last one: where no wrap-up end can fall between the two, and a real
+    queue_log could fall quiet, as Asterisk's does between calls."""
+
+    def __init__(self, lines: list[str], path: Path, rate: float, max_wrapup_s: float) -> None:
         super().__init__(daemon=True)
         self.lines, self.path, self.rate = lines, path, rate
         self.written = 0
         self.bad = 0
+        epochs = [int(line.split("|", 1)[0]) for line in lines]
+        self.quiet = [i + 1 for i in range(len(lines) - 1) if epochs[i + 1] - epochs[i] > max_wrapup_s]
+        self.quiet.append(len(lines))
 
     def run(self) -> None:
         t0 = time.monotonic()
         with open(self.path, "a", encoding="utf-8") as f:
             while self.written < len(self.lines):
-                due = min(len(self.lines), int((time.monotonic() - t0) * self.rate) + 1)
+                target = int((time.monotonic() - t0) * self.rate) + 1
+                upto = self.quiet[max(0, bisect.bisect_right(self.quiet, target) - 1)]
                 chunk = []
-                for line in self.lines[self.written:due]:
+                for line in self.lines[self.written:upto]:
                     self.written += 1
                     chunk.append(line)
                     if self.written % BAD_EVERY == 0:
@@ -259,7 +270,10 @@ def main() -> int:
           f"{args.kills} ingester kill(s), {args.redis_restarts} Redis restart(s)")  # fmt: skip
     ingester = Ingester(server.url, live, work)
     view = View(server.url)
-    writer = Writer(lines, live, args.rate)
+    from wallboard.config import load_config
+
+    config = load_config(CONFIG)
+    writer = Writer(lines, live, args.rate, max(q.wrapup_s for q in config.queues))
     mem: list[tuple[float, int, float | None, float | None]] = []  # (t, generation, rss MB, redis MB)
     recovery: dict[str, list[float]] = {"ingester": [], "redis": []}
     try:
@@ -303,11 +317,9 @@ def main() -> int:
         # the clean run: an offline replay of the same file into its own namespace
         last = _last_epoch(live)
         nows = [datetime.fromtimestamp(last - 86_400 * k + 1, timezone.utc) for k in range(days)][::-1]
-        from wallboard.config import load_config
         from wallboard.feed import load_feed
         from wallboard.replay import replay
 
-        config = load_config(CONFIG)
         asyncio.run(replay(load_feed("queue-log", str(live), config), config, redis_url=server.url,
                            prefix=PREFIX + "-clean"))  # fmt: skip
         clean = asyncio.run(day_counts(server.url, PREFIX + "-clean", nows))
@@ -349,7 +361,10 @@ def main() -> int:
         view.done.set()
         if ingester.proc is not None and ingester.proc.poll() is None:
             ingester.kill()
-        server.stop()
+        if not os.environ.get("WBSOAK_KEEP"):
+            server.stop()
+        else:
+            B.say(f"kept: {server.url} {work}")
 
 
 def _alternate(kills: int, restarts: int) -> list[str]:

@@ -35,8 +35,8 @@ from wallboard.feed import DeadLetter
 
 log = logging.getLogger("wallboard.feeds.ami")
 
-_OPTIONS = ("keepalive_s", "settle_s", "connect_wait_s", "auth", "queue_log", "timeout_s", "backoff_initial_s",
-            "backoff_max_s", "stable_s", "pbx_filter")  # fmt: skip
+_OPTIONS = ("keepalive_s", "keepalive_timeout_s", "settle_s", "connect_wait_s", "auth", "queue_log", "timeout_s",
+            "backoff_initial_s", "backoff_max_s", "stable_s", "pbx_filter")  # fmt: skip
 
 
 class AmiFeed:
@@ -60,6 +60,9 @@ class AmiFeed:
         self.host = host or config.ami.host
         self.port = int(port or config.ami.port)
         self.keepalive_s = float(options.get("keepalive_s", config.ami.keepalive_s))
+        # unset (here and in [ami]): the Ping interval, so a fast keepalive_s alone makes a fast detection
+        timeout = options.get("keepalive_timeout_s", config.ami.keepalive_timeout_s)
+        self.keepalive_timeout_s = float(timeout) if timeout else self.keepalive_s
         self.settle_s = float(options.get("settle_s", 3.0))
         self.connect_wait_s = float(options.get("connect_wait_s", 30.0))
         self.auth = str(options.get("auth", "md5"))
@@ -77,6 +80,7 @@ class AmiFeed:
 
         return AmiClient(self.host, self.port, lambda: credentials(self.config.ami), auth=self.auth,
                          filters=PBX_FILTERS if self.pbx_filter else (), keepalive_s=self.keepalive_s,
+                         keepalive_timeout_s=self.keepalive_timeout_s,
                          timeout_s=self.timeout_s, backoff_initial_s=self.backoff_initial_s,
                          backoff_max_s=self.backoff_max_s, stable_s=self.stable_s, wanted=mapper.wants)  # fmt: skip
 

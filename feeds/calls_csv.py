@@ -32,7 +32,10 @@ Profiles:
 
 Rows are not in time order, so ``read()`` reads the whole file, builds every event, sorts them by (time,
 order within the call) with a stable sort, and yields them; the dead letters (malformed rows: wrong column
-count, unparsable time or number, unknown outcome) come first, in file order, each naming its column.
+count, unparsable time or number, a time or duration out of range, unknown outcome) come first, in file
+order, each naming its column. A stray quote that would swallow the lines after it rejects its own line only:
+the lines after it are read again. ``parse_record(raw, line)`` reads one record the same way (for
+``wallboard deadletter --redrive``), the columns taken from the file's header.
 Event ids are stable for the same file: ``csv:{file name}:{line}:j`` (join), ``:a`` (answer or leave),
 ``:c`` (completion); the file name keeps two months' line 812 apart. Times are made aware with the
 mapping's zone (``timezone=`` overrides it; no zone at all = the centre's) and carried with their fixed UTC
@@ -44,6 +47,7 @@ After ``read()`` the feed carries its counters: ``rows`` (data rows, header and 
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import re
@@ -74,6 +78,10 @@ Meaning = Literal["answered", "abandoned", "overflowed", "not_offered", "ignore"
 # Order of a call's events at the same second: join, then answer/leave, then completion.
 JOIN, LEAVE, COMPLETE = 0, 1, 2
 _HALF_DAY_S = 12 * 3600
+# Times a row may give (1970 to year 5138, as the queue_log feed): a wait or talk of 1e20 s would otherwise
+# reach datetime as an OverflowError instead of a dead letter naming the column.
+_MAX_EPOCH = 1e11
+_MAX_SECONDS = 1e10  # a duration (317 years): two talk times of 1e308 s sum to inf, which Redis refuses mid-script
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -199,6 +207,7 @@ class CallsCsvFeed:
         self.tz = ZoneInfo(zone) if zone else config.centre.tz
         self._file_tag = Path(self.path).name
         self._idx: dict[str, int] = {}
+        self._width: int | None = None  # columns per record, from the header (or the first row)
         self._tods: dict[str, int] = {}  # caches: a month repeats its days and times of day
         self._days: dict[str, date] = {}
         self._day_base: dict[date, float | None] = {}
@@ -226,51 +235,107 @@ class CallsCsvFeed:
 
     def read(self) -> Iterator[Event | DeadLetter]:
         self._reset_counters()
-        m = self.mapping
-        profile: Callable[[list[str], int], list[tuple[float, int, Any]]] = (
-            self._bank_row if m.profile == "bank" else self._generic_row
-        )
         built: list[tuple[float, int, Any]] = []
         dead: list[DeadLetter] = []
-        with open(self.path, encoding=m.encoding, errors="replace", newline="") as f:
-            lines = _Lines(f)
-            reader = csv.reader(
-                lines,
-                delimiter=m.delimiter,
-                quoting=csv.QUOTE_MINIMAL if m.quoting else csv.QUOTE_NONE,
-                strict=False,
-            )
-            ncols: int | None = None
-            for row in reader:
-                raw = "".join(lines.taken).rstrip("\r\n")
-                line_no = lines.line_no - len(lines.taken) + 1
-                lines.taken.clear()
-                if not raw.strip():
-                    continue
-                if m.header and ncols is None:
-                    ncols = len(row)
-                    self._idx = self._columns(row)
-                    continue
-                if ncols is None:  # no header: the first row sets the width
-                    ncols = len(row)
-                    self._idx = self._columns(None, ncols)
-                self.rows += 1
-                if len(row) != ncols:
-                    dead.append(self._dead(line_no, f"expected {ncols} columns, found {len(row)}", raw))
-                    continue
-                try:
-                    built.extend(profile(row, line_no))
-                except _Bad as e:
-                    dead.append(self._dead(line_no, str(e), raw))
-                except ValidationError as e:  # an event the model refuses: still this row's fault, not a crash
-                    first = e.errors()[0]
-                    where = ".".join(str(x) for x in first["loc"]) or "(event)"
-                    dead.append(self._dead(line_no, f"event field {where}: {first['msg']}", raw))
+        self._width = None
+        with open(self.path, encoding=self.mapping.encoding, errors="replace", newline="") as f:
+            for got in self._records(f, self.mapping.header):
+                if isinstance(got, DeadLetter):
+                    dead.append(got)
+                else:
+                    built.extend(got)
         built.sort(key=lambda item: (item[0], item[1]))  # stable: equal keys keep file order
         self.events = len(built)
         yield from dead
         for _, _, ev in built:
             yield ev
+
+    def parse_record(self, raw: str, where: str | int) -> list[Event | DeadLetter]:
+        """One record on its own, as ``read`` would make it at line ``where`` (same ids, same checks), for
+        ``wallboard deadletter --redrive``. The columns come from the file's header (or, without one, its
+        first row's width); a mapping that does not fit the file raises MappingError, as ``read`` does."""
+        self._reset_counters()
+        line_no = int(where)
+        if self._width is None:
+            try:
+                with open(self.path, encoding=self.mapping.encoding, errors="replace", newline="") as f:
+                    for _ in self._records(f, self.mapping.header, layout_only=True):
+                        pass
+            except OSError as e:
+                if self.mapping.header:
+                    return [self._dead(line_no, f"cannot read the header of {self.path}: {e.strerror or e}", raw)]
+            if self._width is None and self.mapping.header:
+                return [self._dead(line_no, f"cannot read the header of {self.path}: the file is empty", raw)]
+        got: list[Any] = list(self._records(io.StringIO(raw + "\n", newline=""), False, first_line=line_no))
+        if len(got) != 1:  # a raw record is one record (an unclosed quote gives more: all but the first are lines)
+            return [self._dead(line_no, "the record does not read as one CSV record", raw)]
+        if isinstance(got[0], DeadLetter):
+            return [got[0]]
+        self.events = len(got[0])
+        return [ev for _, _, ev in sorted(got[0], key=lambda item: (item[0], item[1]))]
+
+    def _records(self, source: Any, header: bool, first_line: int = 1,
+                 layout_only: bool = False) -> Iterator[list[tuple[float, int, Any]] | DeadLetter]:
+        """Each data record of ``source`` (lines) -> its events (time, order, event) or its dead letter. The
+        header (or the first row, without one) sets the columns and the width; ``layout_only`` stops there."""
+        m = self.mapping
+        profile: Callable[[list[str], int], list[tuple[float, int, Any]]] = (
+            self._bank_row if m.profile == "bank" else self._generic_row
+        )
+        lines = _Lines(iter(source), first_line - 1)
+        reader = csv.reader(lines, delimiter=m.delimiter, quoting=csv.QUOTE_MINIMAL if m.quoting else csv.QUOTE_NONE,
+                            strict=False)  # fmt: skip
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:  # an unclosed quote ran past the field size limit
+                row, error = None, str(e)
+            else:
+                error = None
+            taken = lines.taken
+            line_no = lines.line_no - len(taken) + 1
+            lines.taken = []
+            raw = "".join(taken).rstrip("\r\n")
+            if not raw.strip():
+                continue
+            if row is None and self._width is None:
+                raise MappingError(f"{self.path}: the first line does not read as CSV: {error}")
+            if row is not None and self._width is None:
+                self._width = len(row)
+                self._idx = self._columns(row) if header else self._columns(None, len(row))
+                if layout_only:
+                    return
+                if header:
+                    continue
+            if row is None or (len(row) != self._width and len(taken) > 1):
+                # An unclosed quote swallows the lines after it: only its own line is rejected, the others are
+                # read again (else one stray quote would drop the rest of the file into one dead letter).
+                lines.push_back(taken[1:])
+                first = taken[0].rstrip("\r\n")
+                self.rows += 1
+                why = error or f"expected {self._width} columns, found {len(row or ())}"
+                yield self._dead(line_no, f"{why} (an unclosed quote? the lines after it are read again)", first)
+                continue
+            self.rows += 1
+            yield self._record(profile, row, line_no, raw)
+
+    def _record(self, profile: Callable, row: list[str], line_no: int,
+                raw: str) -> list[tuple[float, int, Any]] | DeadLetter:
+        """One data record -> all of its events, or one dead letter and nothing else."""
+        if len(row) != self._width:
+            return self._dead(line_no, f"expected {self._width} columns, found {len(row)}", raw)
+        try:
+            return profile(row, line_no)
+        except _Bad as e:
+            return self._dead(line_no, str(e), raw)
+        except ValidationError as e:  # an event the model refuses: still this row's fault, not a crash
+            first = e.errors()[0]
+            where = ".".join(str(x) for x in first["loc"]) or "(event)"
+            return self._dead(line_no, f"event field {where}: {first['msg']}", raw)
+        except (OverflowError, ValueError) as e:  # a backstop: the range checks should come first
+            return self._dead(line_no, f"a value out of range: {e}", raw)
 
     def _dead(self, line_no: int, reason: str, raw: str) -> DeadLetter:
         self.dead += 1
@@ -368,8 +433,8 @@ class CallsCsvFeed:
             v = float(text)
         except ValueError:
             raise _Bad(f"column {self._colname(field)!r}: {text!r} is not a number") from None
-        if v != v or v in (float("inf"), float("-inf")) or (v < 0 and not allow_negative):
-            raise _Bad(f"column {self._colname(field)!r}: {text!r} is not a valid duration")
+        if v != v or v in (float("inf"), float("-inf")) or (v < 0 and not allow_negative) or abs(v) >= _MAX_SECONDS:
+            raise _Bad(f"column {self._colname(field)!r}: {text[:40]!r} is not a valid duration")
         return v
 
     def _count(self, meaning: Meaning) -> None:
@@ -408,6 +473,8 @@ class CallsCsvFeed:
                 raise _Bad(f"column {self._colname(field)!r}: {text!r} is not a whole number of seconds") from None
             if v < 0 and not allow_negative:
                 raise _Bad(f"column {self._colname(field)!r}: negative duration {v}")
+            if abs(v) >= _MAX_SECONDS:
+                raise _Bad(f"column {self._colname(field)!r}: {text[:40]!r} is too long a duration")
             return v
 
         vru_line, call_no = cell("vru_line"), cell("call_id")
@@ -466,7 +533,7 @@ class CallsCsvFeed:
             join_e, wait = at(q_start), float(q_time)
         else:  # served straight from the voice menu
             join_e, wait = at(vru_exit), 0.0
-        leave_e = join_e + wait
+        leave_e = self._in_range(join_e + wait, "q_time")
         out: list[tuple[float, int, Any]] = [(join_e, JOIN, CallerJoined(id=jid, ts=self._dt(join_e), **common))]
         if meaning == "answered":
             agent = self._agent(server)
@@ -500,7 +567,7 @@ class CallsCsvFeed:
         if not call_id:
             raise _Bad(f"column {self._colname('call_id')!r}: empty call id")
         queue = self._queue(row[ix["queue"]])
-        join_e = self._parse_time(row[ix["joined_at"]].strip(), "joined_at")
+        join_e = self._in_range(self._parse_time(row[ix["joined_at"]].strip(), "joined_at"), "joined_at")
         meaning = self._meaning(row)
         if meaning == "ignore":
             self.phantom += 1
@@ -518,7 +585,7 @@ class CallsCsvFeed:
                 raise _Bad(f"column {self._colname('overflow_reason')!r}: {reason!r} is not one of {OVERFLOW_REASONS}")
         src = self._src(line_no)
         jid, aid, cid = self._ids(line_no)
-        leave_e = join_e + wait
+        leave_e = self._in_range(join_e + wait, "wait_s")
         common = {"source": src, "queue": queue, "call_id": call_id}
         out: list[tuple[float, int, Any]] = [
             (join_e, JOIN, CallerJoined(id=jid, ts=self._dt(join_e), caller=opt("caller"), **common))
@@ -527,7 +594,7 @@ class CallsCsvFeed:
             answered = CallerAnswered(id=aid, ts=self._dt(leave_e), agent=agent, wait_s=wait, **common)
             out.append((leave_e, LEAVE, answered))
             if talk is not None:
-                end_e = leave_e + talk
+                end_e = self._in_range(leave_e + talk, "talk_s")
                 out.append(
                     (end_e, COMPLETE, CallCompleted(id=cid, ts=self._dt(end_e), agent=agent, talk_s=talk, **common))
                 )
@@ -539,6 +606,11 @@ class CallsCsvFeed:
             )
         self._count(meaning)
         return out
+
+    def _in_range(self, epoch: float, field: str) -> float:
+        if not 0 <= epoch < _MAX_EPOCH:  # also nan
+            raise _Bad(f"column {self._colname(field)!r}: puts the time out of range (1970 to year 5138)")
+        return epoch
 
     def _parse_time(self, text: str, field: str) -> float:
         fmt = self.mapping.time_format
@@ -583,16 +655,21 @@ def _local_epoch(d: date, tod_s: int, tz: ZoneInfo) -> float:
 class _Lines:
     """Feeds csv.reader line by line, keeping the raw lines of the current record and the line number."""
 
-    def __init__(self, f: Any):
+    def __init__(self, f: Any, line_no: int = 0):
         self._f = f
-        self.line_no = 0
+        self._back: list[str] = []  # lines to read again, last first
+        self.line_no = line_no
         self.taken: list[str] = []
 
     def __iter__(self) -> _Lines:
         return self
 
     def __next__(self) -> str:
-        line = next(self._f)
+        line = self._back.pop() if self._back else next(self._f)
         self.line_no += 1
         self.taken.append(line)
         return line
+
+    def push_back(self, lines: list[str]) -> None:
+        self._back.extend(reversed(lines))
+        self.line_no -= len(lines)

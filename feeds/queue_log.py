@@ -57,6 +57,10 @@ from wallboard.feed import CursorMark, DeadLetter
 
 _UTC = timezone.utc
 _MAX_EPOCH = 1e11  # year 5138: beyond any real row, and far from datetime's limit even with a wrap-up added
+# Past these a field is a dead letter: a talk time of 1e308 s summed twice is inf, which Redis refuses
+# (HINCRBYFLOAT) halfway through a batch's script; a penalty of 10**4000 is inf once it reaches Lua.
+_MAX_SECONDS = 1e10  # 317 years
+_MAX_COUNT = 2**31 - 1  # Asterisk keeps positions and penalties in a C int
 
 # Rows about one queue call: they need a call id and a queue.
 _CALL_VERBS = frozenset(
@@ -127,6 +131,8 @@ def _seconds(d: list[str], i: int, name: str, required: bool = False, scale: flo
         raise _Bad(f"{name} (data{i + 1}) is not a number: {v!r}") from None
     if not 0 <= x < math.inf:  # also rejects nan
         raise _Bad(f"{name} (data{i + 1}) must be a non-negative number, got {v!r}")
+    if x >= _MAX_SECONDS * scale:
+        raise _Bad(f"{name} (data{i + 1}) is too large (at most {_MAX_SECONDS * scale:.0e}), got {v[:40]!r}")
     return x / scale if scale != 1.0 else x
 
 
@@ -142,7 +148,9 @@ def _count(d: list[str], i: int, name: str, required: bool = False) -> int | Non
     except ValueError:
         raise _Bad(f"{name} (data{i + 1}) is not a whole number: {v!r}") from None
     if x < 0:
-        raise _Bad(f"{name} (data{i + 1}) must not be negative, got {v!r}")
+        raise _Bad(f"{name} (data{i + 1}) must not be negative, got {v[:40]!r}")
+    if x > _MAX_COUNT:
+        raise _Bad(f"{name} (data{i + 1}) is too large (at most {_MAX_COUNT}), got {v[:40]!r}")
     return x
 
 
@@ -212,6 +220,14 @@ class QueueLogFeed:
                 offset += len(raw)
         yield from self._due_by(math.inf)
 
+    def parse_record(self, raw: str, where: str | int) -> list[Event | DeadLetter]:
+        """One row on its own, as ``read`` makes line ``where`` (same ids, same checks), with the inferred
+        end of its wrap-up, for ``wallboard deadletter --redrive``. What the rows before it said (a pause in
+        force) is not known here; the engine keeps the newest agent state by time, so an old row changes none."""
+        self._reset()
+        out = self._line(raw.encode("utf-8", "replace") + b"\n", int(where), 0)
+        return out + list(self._due_by(math.inf))
+
     def _due_by(self, epoch: float) -> Iterator[Event]:
         pending = self._pending
         while pending and pending[0][0] <= epoch:
@@ -235,20 +251,20 @@ class QueueLogFeed:
             epoch = math.nan
         if not 0 <= epoch < _MAX_EPOCH:  # also nan
             return [DeadLetter(source, f"epoch is not a valid time: {parts[0]!r}", line)]
-        out: list[Event | DeadLetter] = list(self._due_by(epoch)) if self._pending else []
         verb = parts[4]
         handler = self._handlers.get(verb)
         if handler is None:
             self.ignored[verb] += 1
-            return out
+            return list(self._due_by(epoch)) if self._pending else []
+        out: list[Event | DeadLetter]
         try:
-            out += self._row(handler, _Row(n, epoch, source, parts, self._agent(parts[3])))
+            out = self._row(handler, _Row(n, epoch, source, parts, self._agent(parts[3])))
         except _Bad as e:
-            out.append(DeadLetter(source, f"{verb}: {e}", line))
+            out = [DeadLetter(source, f"{verb}: {e}", line)]
         except ValidationError as e:  # a backstop: the checks above should catch what matters first
             err = e.errors()[0]
             where = ".".join(str(p) for p in err["loc"])
-            out.append(DeadLetter(source, f"{verb}: {where}: {err['msg']}", line))
+            out = [DeadLetter(source, f"{verb}: {where}: {err['msg']}", line)]
         if self._staged is not None or (self._pending and n not in self._pending_from):
             for item in self._pending:
                 self._pending_from.setdefault(item[1], start)
@@ -270,7 +286,12 @@ class QueueLogFeed:
         if self._pending_from:
             n0 = min(self._pending_from)
             line_no, offset = n0 - 1, self._pending_from[n0]
-        state = {"dev": ident[0], "ino": ident[1], "line": line_no, "offset": offset, "head": self._head}
+        # who is paused (and why) rides along: a call ending after the cursor infers the agent's state after
+        # wrap-up from it, and the PAUSE row that set it may lie before the cursor. Saving it as of the end of
+        # the chunk is right: re-read rows replay every change after the cursor, and an agent's state row
+        # between the cursor and here supersedes the inferred state anyway (see ``_return_line``).
+        state = {"dev": ident[0], "ino": ident[1], "line": line_no, "offset": offset, "head": self._head,
+                 "paused": self._paused}  # fmt: skip
         return CursorMark(self.cursor_key(), json.dumps(state))
 
     @staticmethod
@@ -300,6 +321,7 @@ class QueueLogFeed:
                 if same:
                     f.seek(start["offset"])
                     n, offset = start["line"], start["offset"]
+                    self._paused = dict(start.get("paused") or {})
                 # else: truncated and rewritten while we were away: read it from its start
         buf = b""
         self._head = self._head_of(f) if f is not None else ""
@@ -357,7 +379,10 @@ class QueueLogFeed:
             raise _Bad("queue is empty or NONE")
         self._staged = None
         events = handler(r)
-        # Only now that the whole row has become events: a state the file gives supersedes an inferred one.
+        # Only now that the whole row has become events (a rejected row moves nothing, not even time): the
+        # inferred events that fell due before it come first, then a state the file gives supersedes an
+        # inferred one.
+        due = list(self._due_by(r.epoch)) if self._pending else []
         for e in events:
             if type(e) is AgentStateChanged:
                 self._return_line.pop(e.agent, None)
@@ -369,7 +394,7 @@ class QueueLogFeed:
             heapq.heappush(self._pending, self._staged)
             if self._staged[3] is not None:
                 self._return_line[self._staged[3].agent] = r.n
-        return events
+        return due + events
 
     def _due(self, item: tuple[float, int, WrapupCompleted, AgentStateChanged | None]) -> list[Any]:
         _, n, done, after = item

@@ -100,6 +100,31 @@ def prefix():
 
 
 @pytest.fixture
+async def cleanup(redis_client, prefix):
+    """Drop the test's namespace (``prefix``) afterwards."""
+    yield
+    keys = [k async for k in redis_client.scan_iter(match=f"{prefix}:*", count=1000)]
+    if keys:
+        await redis_client.unlink(*keys)
+
+
+@pytest.fixture
+def namespace():
+    """A fresh key prefix for a test that works synchronously (subprocesses, sync clients); dropped after."""
+    import redis as sync_redis
+
+    p = f"wbtest-{uuid.uuid4().hex[:10]}"
+    yield p
+    r = sync_redis.Redis.from_url(redis_url(), decode_responses=True)
+    try:
+        keys = list(r.scan_iter(match=f"{p}:*", count=1000))
+        if keys:
+            r.unlink(*keys)
+    finally:
+        r.close()
+
+
+@pytest.fixture
 async def make_engine(redis_client, prefix):
     """Build an engine on a throwaway namespace: make_engine(config_overrides..., window_mode=...)."""
     made = []

@@ -54,19 +54,6 @@ BAD = {3: "JSON", 5: "caller_teleported", 7: "call_id", 10: "timezone"}
 
 
 @pytest.fixture
-def namespace():
-    p = f"wbtest-bad-{uuid.uuid4().hex[:10]}"
-    yield p
-    r = redis.Redis.from_url(redis_url(), decode_responses=True)
-    try:
-        keys = list(r.scan_iter(match=f"{p}:*", count=1000))
-        if keys:
-            r.unlink(*keys)
-    finally:
-        r.close()
-
-
-@pytest.fixture
 def feed_file(tmp_path) -> Path:
     path = tmp_path / "mixed.jsonl"
     path.write_text("\n".join(LINES[i] for i in sorted(LINES)) + "\n", encoding="utf-8")

@@ -36,14 +36,6 @@ SIZES = [(80, 24), (160, 48), (480, 135)]  # a small terminal, a large one, a 4K
 FORMATS = [FIGURE_FORMAT[f] for f in ("waiting", "longest_wait_s", "service_level", "agents_available")]
 
 
-@pytest.fixture
-async def cleanup(redis_client, prefix):
-    yield
-    keys = [k async for k in redis_client.scan_iter(match=f"{prefix}:*", count=1000)]
-    if keys:
-        await redis_client.unlink(*keys)
-
-
 async def until(pilot, cond, timeout: float = 5.0) -> None:
     for _ in range(int(timeout / 0.02)):
         if cond():

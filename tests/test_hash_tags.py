@@ -65,7 +65,7 @@ KEY_ARGS: dict[str, list[int] | str] = {
     "ZADD": [1], "ZREM": [1], "ZCARD": [1], "ZSCORE": [1], "ZRANGE": [1], "ZRANGEBYSCORE": [1],
     "ZREMRANGEBYSCORE": [1], "ZINCRBY": [1],
     "SADD": [1], "SREM": [1], "SISMEMBER": [1], "SMEMBERS": [1], "SCARD": [1],
-    "XADD": [1], "LPUSH": [1], "RPUSH": [1], "LRANGE": [1], "LTRIM": [1],
+    "XADD": [1], "XDEL": [1], "DECRBY": [1], "LPUSH": [1], "RPUSH": [1], "LRANGE": [1], "LTRIM": [1],
 }  # fmt: skip
 REDIS_API_OK = {"call", "pcall", "log", "error_reply", "status_reply", "sha1hex", "setresp", "LOG_WARNING",
                 "LOG_NOTICE", "LOG_VERBOSE", "LOG_DEBUG"}  # fmt: skip
@@ -294,7 +294,7 @@ class LuaKeyChecker:
 
 def test_there_are_scripts_to_check():
     names = {p.stem for p in LUA_FILES}
-    assert names == set(SCRIPT_NAMES) == {"queue_batch", "agent_batch", "dead_letters"}
+    assert names == set(SCRIPT_NAMES) == {"queue_batch", "agent_batch", "dead_letters", "dead_letters_settle"}
 
 
 @pytest.mark.parametrize("path", LUA_FILES, ids=lambda p: p.name)
@@ -517,7 +517,9 @@ async def test_no_script_call_touches_two_hash_tags_at_run_time(make_engine, red
     try:
         first = await engine.apply(events)
         again = await engine.apply(events)  # the duplicate paths run too
-        await engine.dead_letters([DeadLetter("test:1", "unreadable", "x|y")])  # the third script
+        await engine.dead_letters([DeadLetter("test:1", "unreadable", "x|y")])  # the dead-letter scripts
+        await engine.scripts.run_pipeline(redis_client, [("dead_letters_settle", engine.keys.centre,
+                                                          ("d", "0-1", "", "", ""))])  # fmt: skip
         snap = await engine.publish(await engine.build_snapshot(T0 + timedelta(seconds=201)))
         await redis_client.get(sentinel)
         reader.join(60)

@@ -40,14 +40,6 @@ def _tokens(monkeypatch):
         monkeypatch.setenv(k, v)
 
 
-@pytest.fixture
-async def cleanup(redis_client, prefix):
-    yield
-    keys = [k async for k in redis_client.scan_iter(match=f"{prefix}:*", count=1000)]
-    if keys:
-        await redis_client.unlink(*keys)
-
-
 @contextlib.asynccontextmanager
 async def running_hub(config, client, port: int = 0):
     hub = Hub(config, client, port=port)

@@ -135,3 +135,30 @@ def test_backoff_is_capped_and_grows():
     assert delays[0] <= 0.2 and max(delays[6:]) > 2.5  # grew to the cap's neighbourhood
     b.reset()
     assert b.next() <= 0.2
+
+
+async def test_a_killed_owner_on_this_host_is_replaced_at_once_a_live_one_is_not(redis_client, prefix):
+    """The lease of an owner that died here (SIGKILL) is taken over at the next tick, not when it runs out;
+    the lease of a process that still runs (or of another host) is left alone."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    config = _config(prefix)
+    keys = Keys(prefix)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid now names no process
+    host = socket.gethostname()
+    for holder, taken in ((f"{host}-{os.getpid()}-alive", False), (f"elsewhere-{gone.pid}-gone", False),
+                          (f"{host}-{gone.pid}-gone", True)):  # fmt: skip
+        await redis_client.set(keys.lease, holder, px=60_000)
+        ing = Ingest(redis_client, config, ListFeed([]), name=f"{host}-{os.getpid()}-new")
+        task = asyncio.create_task(ing.run())
+        try:
+            await asyncio.sleep(0.5)  # five ticks
+            assert ing.owner is taken, holder
+            assert await redis_client.get(keys.lease) == (ing.name if taken else holder)
+        finally:
+            ing.stop.set()
+            await task

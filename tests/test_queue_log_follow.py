@@ -134,3 +134,42 @@ async def test_unfinished_last_line_waits_for_its_newline(redis_client, prefix, 
     events = [g for g in got if hasattr(g, "ts")]
     assert [e.call_id for e in events] == ["c1", "c2"] and events[1].queue == "support"
     assert not [g for g in got if type(g).__name__ == "DeadLetter"]
+
+
+async def test_a_resumed_reader_remembers_who_was_paused_before_its_cursor(tmp_path):
+    """The billing meeting (sample day): agent 1011 is paused for it mid-call; the call ends at 13:07:01 with
+    15 s of wrap-up, after which 1011 is back in the meeting, not available. A reader that restarts from a
+    cursor saved while that wrap-up was still to come (so the cursor sits at the call's end, after the PAUSE
+    row) must still know 1011 was paused — or a restart moves 5 minutes of meeting into 'available'."""
+    from wallboard.clock import ManualClock
+    from wallboard.events import AgentStateChanged
+    from wallboard.feed import CursorMark
+
+    rows = ["1795344829|NONE|NONE|PJSIP/1011|UNPAUSEALL|", "1795344829|NONE|billing|PJSIP/1011|UNPAUSE|",
+            "1795345163|1795345121.49723|billing|PJSIP/1011|CONNECT|6|1795345157.49726|6",
+            "1795345205|NONE|NONE|PJSIP/1011|PAUSEALL|", "1795345205|NONE|billing|PJSIP/1011|PAUSE|meeting",
+            "1795345621|1795345121.49723|billing|PJSIP/1011|COMPLETEAGENT|6|458|1"]  # fmt: skip
+    path = tmp_path / "queue_log"
+    path.write_text("\n".join(rows) + "\n")
+    config = load_config(ROOT / "config" / "wallboard.toml")
+    end = datetime.fromtimestamp(1795345621, timezone.utc)
+
+    async def read(feed, clock, until):
+        out = []
+        async for item in feed.follow(clock, poll_s=0.01):
+            out.append(item)
+            if until(out):
+                return out
+
+    before_due = ManualClock(end + timedelta(seconds=5))  # the wrap-up end (+15 s) is still to come
+    first = await read(QueueLogFeed(str(path), config), before_due, lambda out: isinstance(out[-1], CursorMark))
+    mark = first[-1]
+    assert json.loads(mark.state)["line"] == 5  # held back to the COMPLETEAGENT row: its inference is pending
+
+    again = QueueLogFeed(str(path), config)
+    again.resume(mark.state)
+    after_due = ManualClock(end + timedelta(seconds=60))
+    second = await read(again, after_due, lambda out: any(getattr(e, "ts", None) == end + timedelta(seconds=15)
+                                                           and type(e) is AgentStateChanged for e in out))  # fmt: skip
+    back = [e for e in second if type(e) is AgentStateChanged and e.ts == end + timedelta(seconds=15)]
+    assert [(e.agent, e.state, e.reason) for e in back] == [("1011", "paused", "meeting")]

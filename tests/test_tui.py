@@ -253,14 +253,6 @@ def cell(app, row: str, col: str, table: str = "#queues"):
     return shown[0], shown[1]
 
 
-@pytest.fixture
-async def cleanup(redis_client, prefix):
-    yield
-    keys = [k async for k in redis_client.scan_iter(match=f"{prefix}:*", count=1000)]
-    if keys:
-        await redis_client.unlink(*keys)
-
-
 # ---- behaviour ---------------------------------------------------------------------------------------------
 
 
@@ -570,19 +562,6 @@ def test_core_does_not_import_textual():
 # ---- SVG snapshots of the canonical screens (frozen clock, fixed size) ---------------------------------
 
 
-@pytest.fixture
-def svg_prefix():
-    p = f"wbtest-{uuid.uuid4().hex[:10]}"
-    yield p
-    r = sync_redis.Redis.from_url(redis_url(), decode_responses=True)
-    try:
-        keys = list(r.scan_iter(match=f"{p}:*", count=1000))
-        if keys:
-            r.unlink(*keys)
-    finally:
-        r.close()
-
-
 def _loaded(seq: int):
     async def run_before(pilot) -> None:
         await until(pilot, seq_is(pilot.app, seq), "the stored snapshot")
@@ -590,22 +569,22 @@ def _loaded(seq: int):
     return run_before
 
 
-def test_svg_normal(snap_compare, svg_prefix):
-    store_sync(svg_prefix, snapshot(7))
-    assert snap_compare(make_app(svg_prefix, ManualClock(T0)), terminal_size=SIZE, run_before=_loaded(7))
+def test_svg_normal(snap_compare, namespace):
+    store_sync(namespace, snapshot(7))
+    assert snap_compare(make_app(namespace, ManualClock(T0)), terminal_size=SIZE, run_before=_loaded(7))
 
 
-def test_svg_breach(snap_compare, svg_prefix):
-    store_sync(svg_prefix, snapshot(7, support=BREACH))
+def test_svg_breach(snap_compare, namespace):
+    store_sync(namespace, snapshot(7, support=BREACH))
     # T0 is on a whole second: the clock-driven flash phase is "on"
-    assert snap_compare(make_app(svg_prefix, ManualClock(T0)), terminal_size=SIZE, run_before=_loaded(7))
+    assert snap_compare(make_app(namespace, ManualClock(T0)), terminal_size=SIZE, run_before=_loaded(7))
 
 
-def test_svg_drill_down(snap_compare, svg_prefix):
-    store_sync(svg_prefix, snapshot(7, support=BREACH))
+def test_svg_drill_down(snap_compare, namespace):
+    store_sync(namespace, snapshot(7, support=BREACH))
 
     async def run_before(pilot) -> None:
         await until(pilot, seq_is(pilot.app, 7), "the stored snapshot")
         await pilot.press("enter")
 
-    assert snap_compare(make_app(svg_prefix, ManualClock(T0)), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(make_app(namespace, ManualClock(T0)), terminal_size=SIZE, run_before=run_before)

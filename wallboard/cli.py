@@ -145,6 +145,15 @@ def cmd_ingest(args) -> int:
     if not args.feed:
         print("wallboard: ingest needs --feed NAME", file=sys.stderr)
         return 2
+    shard = None
+    if getattr(args, "shard", None) is not None:
+        from .ingest import parse_shard
+
+        try:
+            shard = parse_shard(args.shard)
+        except ValueError as e:
+            print(f"wallboard: {e}", file=sys.stderr)
+            return 2
     try:
         feed = load_feed(args.feed, args.path, config, **_feed_options(args))
     except (UnknownFeed, TypeError, ValueError) as e:
@@ -158,7 +167,7 @@ def cmd_ingest(args) -> int:
     async def main() -> None:
         client = await connect(config, args.redis)
         try:
-            await Ingest(client, config, feed).run()
+            await Ingest(client, config, feed, shard=shard).run()
         finally:
             await client.aclose()
 
@@ -209,7 +218,8 @@ def cmd_demo(args) -> int:
     os.environ["WALLBOARD_TOKEN_SECRET"] = env["WALLBOARD_TOKEN_SECRET"]
     user = args.user or "rivka"
     token = issue(config, user)
-    common_args = ["--config", args.config, "--redis", redis_url, "--prefix", config.redis.prefix]
+    env["REDIS_URL"] = redis_url  # not --redis: a password in the URL would show in every `ps`
+    common_args = ["--config", args.config, "--prefix", config.redis.prefix]
     py = [sys.executable, "-m", "wallboard.cli"]
     commands = {
         "pbx": [*py, "pbx", "--host", "127.0.0.1", "--port", str(port), "--scenario", args.scenario,
@@ -247,24 +257,6 @@ def cmd_tui(args) -> int:
 
     config = config_from_args(args)
     return run_desk(config, redis_url=args.redis, user=args.user, log_path=Path(args.log) if args.log else None)
-
-
-def cmd_deadletter(args) -> int:
-    from .keys import Keys
-    from .store import connect_sync
-
-    config = config_from_args(args)
-    r = connect_sync(config, args.redis)
-    keys = Keys(config.redis.prefix)
-    total = int(r.get(keys.dlcount) or 0)
-    entries = r.xrevrange(keys.deadletter, count=args.last)
-    if args.json:
-        print(json.dumps({"total": total, "entries": [{"id": i, **f} for i, f in entries]}))
-        return 0
-    print(f"{total} rejected input record(s); the last {len(entries)}:")
-    for rid, f in reversed(entries):
-        print(f"{rid}  {f.get('source')}\n    reason: {f.get('reason')}\n    input:  {f.get('raw', '')[:200]}")
-    return 0
 
 
 def cmd_check_config(args) -> int:
@@ -322,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--speed", type=float, default=None, help="sim: time multiplier")
     sp.add_argument("--host", default=None, help="ami: the PBX's AMI host (credentials: environment or secret file)")
     sp.add_argument("--port", type=int, default=None, help="ami: the PBX's AMI port (default 5038)")
+    sp.add_argument("--shard", default=None, metavar="I/N", help="only the queues/agents hashing to I of N (I=0..N-1)")
     sp.add_argument("--log", default=None, help="log to this file instead of stderr")
     sp.add_argument("--verbose", action="store_true")
     common(sp)
@@ -344,12 +337,6 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
     common(sp)
     sp.set_defaults(func=cmd_snapshot)
-
-    sp = sub.add_parser("deadletter", help="list rejected input with its reason and position")
-    sp.add_argument("--last", type=int, default=50)
-    sp.add_argument("--json", action="store_true")
-    common(sp)
-    sp.set_defaults(func=cmd_deadletter)
 
     sp = sub.add_parser("check-config", help="validate a config file; lists every problem")
     sp.add_argument("path")

@@ -188,8 +188,13 @@ class RedisConfig(_Section):
     cluster: bool = Field(False, description="The URL is a node of a Redis Cluster (as redis+cluster:// says).")
     prefix: str = Field("wb", min_length=1, description="Key prefix, so centres or test runs can share a server.")
     password_file: Path | None = None
-    retry_initial_s: float = Field(0.2, gt=0)
-    retry_max_s: float = Field(10, gt=0)
+    # rediss:// only: the server's CA (else the system's), and a client certificate where the server asks for one
+    tls_ca_file: Path | None = Field(None, description="rediss://: CA file that signed the server's certificate.")
+    tls_cert_file: Path | None = Field(None, description="rediss://: client certificate (PEM) if the server wants one.")
+    tls_key_file: Path | None = Field(None, description="rediss://: the client certificate's private key (PEM).")
+    retry_initial_s: float = Field(0.2, gt=0, description="First wait after Redis is lost; doubles each time.")
+    retry_max_s: float = Field(2, gt=0, description="Longest wait between two tries to reach Redis: screens stay "
+                               "stale at most about this long after it is back (bench/soak.py measures it).")
 
 
 class EngineConfig(_Section):
@@ -231,8 +236,10 @@ class HubConfig(_Section):
 
     host: str = "127.0.0.1"
     port: int = Field(8765, ge=0, le=65535)
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
+    tls_cert: Path | None = Field(None, description="PEM certificate (chain): set with tls_key to serve https/wss.")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert.")
+    metrics_token_env: str = Field("WALLBOARD_METRICS_TOKEN", description="Env var with the bearer token /metrics "
+                                   "asks for; while unset, /metrics answers loopback clients only.")  # fmt: skip
     client_buffer: int = Field(16, ge=1, description="Messages a client may fall behind (latest wins) before it "
                                "is dropped as too slow.")  # fmt: skip
     allowed_origins: list[str] = Field(
@@ -246,6 +253,14 @@ class HubConfig(_Section):
     slow_client_s: float = Field(10, gt=0, description="A client unable to take a message this long is dropped.")
     heartbeat_s: float = Field(2, gt=0, description="Heartbeat to every client (server time, snapshot age).")
     ticker_poll_s: float = Field(1, gt=0, description="How often the ticker message is read from Redis.")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> HubConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            given, missing = ("tls_cert", "tls_key") if self.tls_key is None else ("tls_key", "tls_cert")
+            raise ValueError(f"hub.{given} is set but hub.{missing} is not: TLS needs both the certificate and its "
+                             "private key (PEM files); set both, or neither for plain http")
+        return self
 
 
 # Figures a TV layout may show (snapshot names; agents_available is the queue's available agents).
@@ -287,7 +302,10 @@ class AmiConfig(_Section):
     username_env: str = "WALLBOARD_AMI_USER"
     secret_env: str = "WALLBOARD_AMI_SECRET"
     secret_file: Path | None = None
-    keepalive_s: float = Field(5, gt=0)
+    keepalive_s: float = Field(2, gt=0, description="Send a Ping this often (a half-open link is found within "
+                               "keepalive_s + keepalive_timeout_s: 4 s by default).")
+    keepalive_timeout_s: float | None = Field(None, gt=0, description="Drop the link when nothing at all comes "
+                                              "back within this long after a Ping; unset = keepalive_s.")
 
 
 class SmtpConfig(_Section):
@@ -390,10 +408,13 @@ def cross_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
         v = data.get(name) or []
         return [x for x in v if isinstance(x, dict)] if isinstance(v, list) else []
 
-    names = [q.get("name") for q in seq("queues")]
+    def strs(v: Any) -> list[str]:  # names as the file gives them; a list or a table there is not one
+        return [x for x in v if isinstance(x, str)] if isinstance(v, list) else []
+
+    names = strs([q.get("name") for q in seq("queues")])
     for n in sorted({n for n in names if n and names.count(n) > 1}):
         out.append(("queues", f"queue {n!r} is defined twice; each [[queues]] needs its own name"))
-    ids = [a.get("id") for a in seq("agents")]
+    ids = strs([a.get("id") for a in seq("agents")])
     for n in sorted({n for n in ids if n and ids.count(n) > 1}):
         out.append(("agents", f"agent id {n!r} is defined twice"))
     known = {n for n in names if n}
@@ -403,17 +424,17 @@ def cross_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
             if known and q not in known:
                 out.append((f"agents.{i}.skills", f"agent {a.get('id')} is skilled for queue {q!r}, which has no "
                             "[[queues]] entry"))  # fmt: skip
-    lnames = [x.get("name") for x in seq("layouts")]
+    lnames = strs([x.get("name") for x in seq("layouts")])
     for n in sorted({n for n in lnames if n and lnames.count(n) > 1}):
         out.append(("layouts", f"layout {n!r} is defined twice; each [[layouts]] needs its own name"))
     for i, lay in enumerate(seq("layouts")):
-        for q in lay.get("queues") or []:
+        for q in strs(lay.get("queues")):
             if known and q not in known:
                 out.append((f"layouts.{i}.queues", f"layout {lay.get('name')} shows queue {q!r}, which has no "
                             "[[queues]] entry"))  # fmt: skip
     roles = data.get("roles") if isinstance(data.get("roles"), dict) else {}
     for i, u in enumerate(seq("users")):
-        for r in u.get("roles") or []:
+        for r in strs(u.get("roles")):
             if r not in roles:
                 out.append((f"users.{i}.roles", f"role {r!r} is not defined under [roles]"))
     return out
@@ -454,7 +475,8 @@ _HINTS = {
 def _problems(err: ValidationError) -> list[tuple[str, str, str]]:
     out = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        # an empty key ("" = 1, legal TOML) shows as "", else its problem would read as the top level's
+        loc = ".".join(str(p) if p != "" else '""' for p in e["loc"]) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
         hint = _HINTS.get(e["type"], "")
         if e["type"] == "value_error":

@@ -46,6 +46,7 @@ from .events import (
 )
 from .feed import DeadLetter
 from .keys import Keys
+from .privacy import mask_number
 from .snapshot import (
     AgentCounts,
     AgentSnapshot,
@@ -130,14 +131,6 @@ def _scored(flat) -> list[tuple[str, float]]:
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # compact JSON for the scripts (cjson reads it)
-
-
-def mask_number(number: str | None, keep: int) -> str | None:
-    if not number:
-        return number
-    if keep <= 0:
-        return "***"
-    return "***" + number[-keep:] if len(number) > keep else "***" + number
 
 
 @dataclass
@@ -400,6 +393,24 @@ class Engine:
             await self.agent_step(batch)
         return batch.res
 
+    async def expire_callers(self, now: datetime) -> int:
+        """``centre.caller_expiry_s``: drop every waiting caller who joined more than that long before ``now``
+        (their leave never arrived). Like a resync's ghost, they stop waiting and nothing is counted (``:stats``
+        ``expired`` counts them); a late exit is still counted once, as what it was, and takes the caller off
+        ``expired`` again. The lease owner runs it each tick, replay once at its end. Returns how many."""
+        limit = self.config.centre.caller_expiry_s
+        if not limit:
+            return 0
+        if now.tzinfo is None:
+            raise ValueError("expire_callers needs an aware datetime (the clock's now)")
+        # an exclusive bound: a caller who joined exactly ``limit`` ago is not yet older than it
+        rec = _ENCODE([{"k": "E", "cut": f"({now.timestamp() - limit!r}"}])
+        params = json.dumps({"exp": self.exp_s, "bexp": self.bexp_s})
+        calls = [("queue_batch", self.keys.queue(q), (params, rec)) for q in await self.queue_names()]
+        if not self.scripts.shas:
+            await self.scripts.load(self.r)
+        return sum(json.loads(out)[0][1] for out in await self.scripts.run_pipeline(self.r, calls))
+
     async def dead_letters(self, items: list[DeadLetter]) -> int:
         """Record rejected input with its reason and position, counted once per record (a feed that re-reads
         after a restart hands the same bad lines over again); returns how many were new."""
@@ -455,7 +466,7 @@ class Engine:
         for q, text in zip(queues, raw):
             d = loads(text)
             qdata[q] = (_pairs(d["w"]), [_pairs(h) for h in d["m"]] if d["m"] else [], _scored(d["wt"]),
-                        _pairs(d["cl"]), _scored(d["cb"]), d["d"] or None)  # fmt: skip
+                        _pairs(d["cl"]), _scored(d["cb"]), d["d"] or None, d.get("x"))  # fmt: skip
         pos = len(queues)
 
         cfg_agents = {a.id: a for a in self.config.agents}
@@ -521,7 +532,7 @@ class Engine:
             explain[name] = Explain(formula=r.formula, numerator=r.numerator, denominator=r.denominator, window=window)
         return fig, explain
 
-    def _queue_snapshot(self, q, win, rolls, waiting, callers, callbacks, dups, counts: AgentCounts, tnow,
+    def _queue_snapshot(self, q, win, rolls, waiting, callers, callbacks, dups, expired, counts: AgentCounts, tnow,
                         roll_since, wid) -> QueueSnapshot:  # fmt: skip
         cfg = self.config.queue(q)
         c = self._counters(win)
@@ -569,6 +580,7 @@ class Engine:
             explain=explain,
             levels={m: "ok" for m in cfg.thresholds},
             duplicates=int(dups or 0),
+            expired=int(expired or 0),
         )
 
     @staticmethod
@@ -635,6 +647,7 @@ class Engine:
             longest_wait_s=max((s.longest_wait_s for s in qsnaps.values() if s.longest_wait_s is not None),
                                default=None),  # fmt: skip
             callbacks_pending=sum(s.callbacks_pending for s in qsnaps.values()),
+            expired=sum(s.expired for s in qsnaps.values()),
             agent_counts=counts,
             rolling=Rolling(minutes=self.config.centre.rolling_minutes, since=roll_since, **rfig),
             explain=explain,

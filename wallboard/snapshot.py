@@ -112,12 +112,15 @@ class QueueSnapshot(Counters):
     levels: dict[str, Level] = Field(default_factory=dict)
     alerts: dict[str, Alert] = Field(default_factory=dict)
     duplicates: int = Field(0, description="Transitions delivered again and not counted.")
+    expired: int = Field(0, description="Callers dropped from waiting by centre.caller_expiry_s whose exit never "
+                         "arrived (counted in no other figure; a late exit counts as what it was and leaves this).")
 
 
 class Total(Counters):
     waiting: int = 0
     longest_wait_s: float | None = None
     callbacks_pending: int = 0
+    expired: int = Field(0, description="The queues' expired callers, summed.")
     agent_counts: AgentCounts = Field(default_factory=AgentCounts)
     rolling: Rolling
     explain: dict[str, Explain] = Field(default_factory=dict)

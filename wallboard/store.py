@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from importlib.resources import files
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 import redis.asyncio as aredis
@@ -47,6 +48,26 @@ def _password(config: WallboardConfig) -> str | None:
     return f.read_text().strip() if f else None
 
 
+def redact_url(url: str) -> str:
+    """The URL as it may be shown or logged: any password in it replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _tls(config: WallboardConfig, url: str) -> dict:
+    """For ``rediss://``: the CA and client certificate files from ``[redis]`` (redis-py verifies the server's
+    certificate and host name by default; its URL query options, e.g. ``?ssl_cert_reqs=none``, work too)."""
+    if not url.startswith("rediss"):
+        return {}
+    r = config.redis
+    files_ = {"ssl_ca_certs": r.tls_ca_file, "ssl_certfile": r.tls_cert_file, "ssl_keyfile": r.tls_key_file}
+    return {k: str(v) for k, v in files_.items() if v is not None}
+
+
 _CLUSTER_SCHEMES = {"redis+cluster://": "redis://", "rediss+cluster://": "rediss://"}
 _UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, OSError, redis.exceptions.RedisClusterException)
 
@@ -60,7 +81,8 @@ def cluster_target(config: WallboardConfig, url: str) -> tuple[bool, str]:
     if config.redis.cluster and not url.startswith("unix://"):
         return True, url
     if config.redis.cluster:
-        raise StoreUnavailable(f"redis.cluster is set but {url} is a unix socket; a cluster needs redis://host:port")
+        raise StoreUnavailable(f"redis.cluster is set but {redact_url(url)} is a unix socket; a cluster needs "
+                               "redis://host:port")  # fmt: skip
     return False, url
 
 
@@ -79,24 +101,25 @@ async def connect(config: WallboardConfig, url: str | None = None) -> aredis.Red
     pw = _password(config)
     if cluster:
         # the cluster client retries MOVED/ASK and failovers itself (its default retry policy)
-        ckw: dict = {"decode_responses": True, "health_check_interval": 30}
+        ckw: dict = {"decode_responses": True, "health_check_interval": 30, **_tls(config, plain)}
         if pw:
             ckw["password"] = pw
         client = aredis.RedisCluster.from_url(plain, **ckw)
     else:
         # one immediate retry heals a stale pooled connection; longer outages are our loops' to back off from
-        kwargs = {"decode_responses": True, "health_check_interval": 30, "retry": AsyncRetry(NoBackoff(), 1)}
+        kwargs = {"decode_responses": True, "health_check_interval": 30, "retry": AsyncRetry(NoBackoff(), 1),
+                  **_tls(config, target)}  # fmt: skip
         if pw:
             kwargs["password"] = pw
         client = aredis.Redis.from_url(target, **kwargs)
     try:
         await client.ping()
+    except redis.AuthenticationError as e:  # before _UNREACHABLE: it is a ConnectionError too
+        await client.aclose()
+        raise StoreUnavailable(f"Redis at {redact_url(target)} refused our credentials: {e}") from None
     except _UNREACHABLE as e:
         await client.aclose()
-        raise StoreUnavailable(f"cannot reach Redis at {target}: {e}") from None
-    except redis.AuthenticationError as e:
-        await client.aclose()
-        raise StoreUnavailable(f"Redis at {target} refused our credentials: {e}") from None
+        raise StoreUnavailable(f"cannot reach Redis at {redact_url(target)}: {e}") from None
     return client
 
 
@@ -106,18 +129,20 @@ def connect_sync(config: WallboardConfig, url: str | None = None) -> redis.Redis
     pw = _password(config)
     try:
         if cluster:  # the sync cluster client reaches the nodes as it is made
-            ckw: dict = {"decode_responses": True}
+            ckw: dict = {"decode_responses": True, **_tls(config, plain)}
             if pw:
                 ckw["password"] = pw
             client = redis.RedisCluster.from_url(plain, **ckw)
         else:
-            kwargs: dict = {"decode_responses": True, "retry": Retry(NoBackoff(), 1)}
+            kwargs: dict = {"decode_responses": True, "retry": Retry(NoBackoff(), 1), **_tls(config, target)}
             if pw:
                 kwargs["password"] = pw
             client = redis.Redis.from_url(target, **kwargs)
         client.ping()
+    except redis.AuthenticationError as e:
+        raise StoreUnavailable(f"Redis at {redact_url(target)} refused our credentials: {e}") from None
     except _UNREACHABLE as e:
-        raise StoreUnavailable(f"cannot reach Redis at {target}: {e}") from None
+        raise StoreUnavailable(f"cannot reach Redis at {redact_url(target)}: {e}") from None
     return client
 
 
@@ -125,7 +150,7 @@ def script_source(name: str) -> str:
     return files("wallboard").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
 
 
-SCRIPT_NAMES = ("queue_batch", "agent_batch", "dead_letters")
+SCRIPT_NAMES = ("queue_batch", "agent_batch", "dead_letters", "dead_letters_settle")
 
 
 class Scripts:

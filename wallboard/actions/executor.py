@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import socket
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -20,6 +21,7 @@ import redis
 import redis.asyncio as aredis
 from pydantic import ValidationError
 
+from ..aio import wait_for
 from ..clock import Clock, SystemClock
 from ..config import WallboardConfig
 from ..events import utc
@@ -30,6 +32,9 @@ from .model import Ack, Move, Pause, Spy, describe, parse_request
 log = logging.getLogger("wallboard.executor")
 GROUP = "executors"
 STALE_S = 120  # a request older than this is refused: the moment it was meant for has passed
+PERFORMED_KEPT = 10_000  # outcomes of PBX actions remembered, so a request handed over again is not redone
+AUDIT_LOOKAHEAD = 500  # audit entries read from a request's id on, looking for its outcome
+REAUDIT_S = 10  # after a reconnect, the outcomes of this many seconds are checked (AOF everysec loses ~1 s)
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,9 @@ class Executor:
         self.alert_cmds = f"{self.keys.centre}:alert_cmds"
         self.reverts = f"{self.keys.centre}:reverts"
         self.stop = asyncio.Event()
+        self.redis_ok = True
+        # request -> (its fields, result, detail, PBX message, monotonic time): what this process did on the PBX
+        self.performed: OrderedDict[str, tuple[dict, str, str, str, float]] = OrderedDict()
 
     async def ensure_group(self) -> None:
         try:
@@ -80,18 +88,90 @@ class Executor:
     # ---- the loop -----------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        await self.ensure_group()
+        """Take requests until stopped, riding out Redis restarts without being restarted: after a lost
+        connection (or a group the restart lost: NOGROUP) the group is made again (MKSTREAM) and this
+        consumer's pending requests (delivered, not acknowledged when Redis went) are taken first. Pending
+        requests found at start were left by a previous process that stopped while handling them: whether
+        the PBX did them is unknown, so they are audited as interrupted, not done again."""
+        delay = self.config.redis.retry_initial_s
+        backlog = True  # read our pending entries (id 0) before new ones (>)
+        resumed = False  # False: the pending entries are a previous process's
         while not self.stop.is_set():
             try:
+                if backlog:
+                    await self.ensure_group()
+                    await self._reaudit_recent()
+                    while await self._read("0", block=None, resumed=resumed):
+                        pass
+                    backlog, resumed = False, True
+                    if not self.redis_ok:
+                        log.warning("Redis is back; taking requests again")
+                    self.redis_ok, delay = True, self.config.redis.retry_initial_s
                 await self.run_due_reverts()
-                out = await self.r.xreadgroup(GROUP, self.name, {self.keys.requests: ">"}, count=50, block=500)
-                for _stream, entries in out or []:
-                    for rid, fields in entries:
-                        await self.handle(rid, fields)
-                        await self.r.xack(self.keys.requests, GROUP, rid)
+                await self._read(">", block=500)
+            except redis.ResponseError as e:
+                if "NOGROUP" not in str(e) and "UNBLOCKED" not in str(e):  # UNBLOCKED: deleted while we waited
+                    raise
+                log.warning("the request stream or its group is gone (%s); making it again", e)
+                backlog = True
             except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
-                log.warning("Redis unavailable (%s); retrying", e)
-                await asyncio.sleep(1)
+                self.redis_ok, backlog = False, True
+                log.warning("Redis unavailable (%s); retrying in %.1fs", e, delay)
+                try:
+                    await wait_for(self.stop.wait(), delay)
+                except asyncio.TimeoutError:
+                    pass
+                delay = min(delay * 2, self.config.redis.retry_max_s)
+
+    async def _read(self, start: str, block: int | None, resumed: bool = True) -> int:
+        """One XREADGROUP from ``start`` (``0``: our pending entries; ``>``: new ones); handles and acknowledges
+        what it got. Returns how many."""
+        out = await self.r.xreadgroup(GROUP, self.name, {self.keys.requests: start}, count=50, block=block)
+        n = 0
+        for _stream, entries in out or []:
+            for rid, fields in entries:
+                if not fields:  # a pending entry whose request was trimmed away has no fields left
+                    pass
+                elif resumed:
+                    await self.handle_once(rid, fields)
+                elif not await self._audited(rid):
+                    await self.audit(rid, fields, "failed", "", "interrupted: the executor stopped while handling "
+                                     "it; not done again (send it again if still needed)")  # fmt: skip
+                await self.r.xack(self.keys.requests, GROUP, rid)
+                n += 1
+        return n
+
+    async def handle_once(self, rid: str, fields: dict) -> None:
+        """``handle``, unless this request was already done. A Redis restart can hand a request over again:
+        pending when Redis went, or delivered and acknowledged in the last second a crash lost (AOF
+        ``everysec``). Audited already: nothing to do. Performed on the PBX by this process but its audit
+        lost: audited again, not performed twice. An ack is performed again (its effect, a command to the
+        engine, was in Redis and went with the lost second; the engine's ack is idempotent)."""
+        if await self._audited(rid):
+            return
+        done = self.performed.get(rid)
+        if done is not None:
+            await self.audit(rid, fields, *done[1:4])
+            return
+        await self.handle(rid, fields)
+
+    async def _reaudit_recent(self) -> None:
+        """After a reconnect: an action done on the PBX in the last seconds whose audit entry the restart lost
+        (with its request, so it is never handed over again) is audited again: nothing done goes unrecorded."""
+        now = asyncio.get_running_loop().time()
+        for rid, (fields, result, detail, pbx, at) in reversed(list(self.performed.items())):  # newest first
+            if now - at > REAUDIT_S:
+                break
+            if not await self._audited(rid):
+                log.warning("the audit of %s went with Redis's last writes: written again", rid)
+                await self.audit(rid, fields, result, detail, pbx)
+
+    async def _audited(self, rid: str) -> bool:
+        # the audit entry comes after its request, so it is among the first entries from the request's id on
+        for _aid, f in await self.r.xrange(self.audit_key, min=rid, max="+", count=AUDIT_LOOKAHEAD):
+            if f.get("request") == rid:
+                return True
+        return False
 
     async def process_pending(self) -> int:
         """Handle every request waiting now (tests and one-shot runs). Returns how many."""
@@ -114,7 +194,9 @@ class Executor:
                  "metric": fields.get("metric", ""), "detail": detail, "at": utc(self.clock.now()),
                  "result": result, "pbx": pbx}  # fmt: skip
         await self.r.xadd(self.audit_key, entry)
-        log.info("%s %s by %s: %s %s", rid, entry["type"], entry["user"], result, pbx)
+        # a refusal is worth a warning (its reason, never the token: the entry has none)
+        log.log(logging.WARNING if result.startswith("refused") else logging.INFO, "%s %s by %s: %s %s", rid,
+                entry["type"], entry["user"], result, pbx)  # fmt: skip
 
     async def handle(self, rid: str, fields: dict) -> str:
         """Authenticate, authorise, perform, audit. Returns the audited result."""
@@ -141,6 +223,10 @@ class Executor:
         except (ConnectionError, OSError) as e:
             outcome = Outcome(False, f"the PBX is unreachable: {e}")
         result = "ok" if outcome.ok else "failed"
+        if not isinstance(req, Ack):  # done on the PBX: never again for this request (see handle_once)
+            self.performed[rid] = (fields, result, detail, outcome.message, asyncio.get_running_loop().time())
+            while len(self.performed) > PERFORMED_KEPT:
+                self.performed.popitem(last=False)
         await self.audit(rid, fields, result, detail, outcome.message)
         return result
 

@@ -4,8 +4,10 @@ delay and uses the deprecated ``get_event_loop``).
 - ``AmiClient.connect()``: TCP, the ``Asterisk Call Manager/x.y`` greeting, ``Login`` plain or by MD5
   ``Challenge`` (the default: the secret never crosses the wire), an event mask (``Events: agent,call,dialplan``)
   and optional PBX-side ``Filter`` regexes so unrelated events are not even sent (a PBX that refuses the
-  Filter action is filtered on our side only), then a keep-alive ``Ping`` every ``keepalive_s``: no answer
-  within ``keepalive_s`` drops the connection, so a half-open socket is found within two periods.
+  Filter action is filtered on our side only), then a keep-alive ``Ping`` every ``keepalive_s``: when nothing at
+  all (no Pong, no event) comes back within ``keepalive_timeout_s`` (default ``keepalive_s``) the connection is
+  dropped, so a half-open socket is found within ``keepalive_s + keepalive_timeout_s`` of going silent (4 s with
+  the defaults), while a Pong merely queued behind a burst of events is no reason to drop a working link.
 - ``AmiClient.sessions()``: logged-in sessions one after another, reconnecting with capped exponential
   backoff and jitter. Wrong credentials are logged once as an error per failure streak (then at debug) and
   backed off like any failure, never a tight loop. The backoff resets only after a session lasted
@@ -141,8 +143,9 @@ class AmiSession:
     def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._read(), name=f"ami-read {self.origin}"))
 
-    def start_keepalive(self, every_s: float) -> None:
-        self._tasks.append(asyncio.create_task(self._keepalive(every_s), name=f"ami-ping {self.origin}"))
+    def start_keepalive(self, every_s: float, timeout_s: float | None = None) -> None:
+        self._tasks.append(asyncio.create_task(self._keepalive(every_s, timeout_s or every_s),
+                                               name=f"ami-ping {self.origin}"))  # fmt: skip
 
     def idle_s(self) -> float:
         """Seconds since anything was received."""
@@ -266,15 +269,18 @@ class AmiSession:
         except asyncio.QueueFull:  # the reader of a full queue will find ``closed`` once it has drained it
             pass
 
-    async def _keepalive(self, every_s: float) -> None:
+    async def _keepalive(self, every_s: float, timeout_s: float) -> None:
         try:
             while not self.closed:
                 await asyncio.sleep(every_s)
+                sent = self._loop.time()
                 try:
-                    await self.action("Ping", timeout=every_s)
+                    await self.action("Ping", timeout=timeout_s)
                 except asyncio.TimeoutError:
-                    log.warning("AMI %s: no answer to Ping within %.1f s; dropping the connection", self.origin,
-                                every_s)  # fmt: skip
+                    if self.last_rx > sent:  # events came meanwhile: the link works, the Pong is behind them
+                        continue
+                    log.warning("AMI %s: nothing received within %.1f s of a Ping; dropping the connection",
+                                self.origin, timeout_s)  # fmt: skip
                     self.abort("keep-alive: no answer to Ping")
                     return
         except ConnectionLost:
@@ -302,9 +308,10 @@ _LOST = object()
 
 class AmiClient:
     def __init__(self, host: str, port: int, creds: Callable[[], tuple[str, str]], *, auth: str = "md5",
-                 events: str = EVENT_MASK, filters: tuple[str, ...] = PBX_FILTERS, keepalive_s: float = 5.0,
-                 timeout_s: float = 5.0, backoff_initial_s: float = 0.5, backoff_max_s: float = 30.0,
-                 stable_s: float = 30.0, wanted: Callable[[str | None, list[bytes]], bool] | None = None,
+                 events: str = EVENT_MASK, filters: tuple[str, ...] = PBX_FILTERS, keepalive_s: float = 2.0,
+                 keepalive_timeout_s: float | None = None, timeout_s: float = 5.0, backoff_initial_s: float = 0.5,
+                 backoff_max_s: float = 30.0, stable_s: float = 30.0,
+                 wanted: Callable[[str | None, list[bytes]], bool] | None = None,
                  rng: random.Random | None = None):  # fmt: skip
         if auth not in ("md5", "plain"):
             raise ValueError(f"ami: auth must be 'md5' or 'plain', not {auth!r}")
@@ -313,6 +320,7 @@ class AmiClient:
         self._creds = creds
         self.auth, self.events, self.filters = auth, events, filters
         self.keepalive_s, self.timeout_s, self.stable_s = keepalive_s, timeout_s, stable_s
+        self.keepalive_timeout_s = keepalive_timeout_s or keepalive_s
         self.wanted = wanted
         self.backoff = Backoff(backoff_initial_s, backoff_max_s, rng)
         self._filter_refused = False
@@ -344,7 +352,7 @@ class AmiClient:
                 raise AuthError(f"AMI login to {self.origin} as {user!r} failed: "
                                 f"{r.get('message') or 'no reason given'}")  # fmt: skip
             await self._add_filters(session)
-            session.start_keepalive(self.keepalive_s)
+            session.start_keepalive(self.keepalive_s, self.keepalive_timeout_s)
             return session
         except BaseException:
             await session.close()

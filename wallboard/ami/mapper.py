@@ -79,6 +79,11 @@ _ON_CALL = frozenset({2, 3, 7, 8})  # in use, busy, ring in use, on hold
 _OUT = frozenset({4, 5})  # invalid, unavailable
 _UNIQUEID = re.compile(r"^(\d{9,11})(?:\.\d+)?$")
 _NO_NUMBER = {"", "<unknown>", "unknown"}
+# Bounds that keep every time we derive inside datetime's range (year 9999 is ~2.5e11): an event time below
+# 1e11 (year 5138) plus a duration below 1e10 s. Past them a field is a dead letter, not an OverflowError.
+_MAX_EPOCH = 1e11
+_MAX_SECONDS = 1e10
+_MAX_INT = 2**31 - 1  # Asterisk's C int; a bigger penalty would reach Lua (and Redis) as inf
 
 # Events we know and do not need: skipped without parsing. Anything else is reported once as unknown.
 KNOWN_EVENTS = frozenset(
@@ -275,7 +280,9 @@ class AmiMapper:
         waiting: dict[str, list[str]] = {}
         listed: set[tuple[str, str]] = set()
         for a in self._agents.values():
-            a.emitted, a.call = None, None  # state may have changed unseen: say it again
+            # state may have changed unseen: say it again; a wrap-up only where LastCall still makes one (after
+            # a PBX restart there is none: LastCall is 0 and the member is free)
+            a.emitted, a.call, a.wrap_until = None, None, None
         self._connected.clear()
         for m in msgs:
             name = m.name
@@ -288,13 +295,13 @@ class AmiMapper:
                     agent = self._agent_of(m, "name")
                     if agent is None:
                         raise _Bad("no member name or interface")
+                    last = _float(m, "lastcall")
                     listed.add((agent, q))
                     got = self._member_update(m, agent, q, t, f"{where}.{k}")
                     a = self._agents[agent]
-                    last = _float(m, "lastcall")
                     wrap = self._wrap_s(a, q)
                     if a.status == 1 and last and wrap > 0 and last + wrap > t and not a.paused:
-                        a.wrap_until = last + wrap  # still in wrap-up after its last call (LastCall)
+                        a.wrap_until = max(a.wrap_until or 0.0, last + wrap)  # still in wrap-up (LastCall)
                         self._push_wrap(last + wrap, agent, None, q, 0.0, f"{where}.{k}")
                     out += got + self._state(agent, t, f"{where}.{k}", "s")
                 elif name == "queueentry" and q:
@@ -303,12 +310,13 @@ class AmiMapper:
                         raise _Bad("no Uniqueid")
                     wait = _float(m, "wait") or 0.0
                     join = t - wait
+                    joined = CallerJoined(id=self._id(f"{where}.{k}", 1), ts=_dt(join),
+                                          source=self._src(f"{where}.{k}"), queue=q, call_id=call,
+                                          caller=_number(m.get("calleridnum")),
+                                          position=_int(m, "position"))  # fmt: skip
                     waiting.setdefault(q, []).append(call)
                     self._entries[call] = _Entry(q, call, join)
-                    out.append(CallerJoined(id=self._id(f"{where}.{k}", 1), ts=_dt(join),
-                                            source=self._src(f"{where}.{k}"), queue=q, call_id=call,
-                                            caller=_number(m.get("calleridnum")),
-                                            position=_int(m, "position")))  # fmt: skip
+                    out.append(joined)
             except (_Bad, ValidationError) as e:
                 out.append(self._dead(f"{where}.{k}", f"QueueStatus {m.get('event')}: {e}", m))
             k += 1
@@ -333,9 +341,12 @@ class AmiMapper:
         stamp = msg.get("timestamp")
         if stamp:
             try:
-                return float(stamp)
+                x = float(stamp)
             except ValueError:
                 raise _Bad(f"Timestamp is not a number: {stamp!r}") from None
+            if not 0 <= x < _MAX_EPOCH:  # also nan and inf
+                raise _Bad(f"Timestamp is not a valid time: {stamp!r}")
+            return x
         if received is not None:
             return received.timestamp()
         t = self._clock
@@ -353,6 +364,8 @@ class AmiMapper:
             t = bound
         if t is None:
             raise _Bad("no Timestamp and no Uniqueid to date it by")
+        if t >= _MAX_EPOCH:  # HoldTime / TalkTime pushed the capture clock past any real time
+            raise _Bad(f"the capture clock would move past year 5138 (epoch {t:.0f})")
         self._clock = t
         return t
 
@@ -452,21 +465,24 @@ class AmiMapper:
 
     def _join(self, m: Message, t: float, where: str) -> list:
         call, queue = self._need_call(m)
+        # every field is checked before any state changes: a dead letter leaves the mapper as it was
+        joined = CallerJoined(id=self._id(where, 1), ts=_dt(t), source=self._src(where), queue=queue, call_id=call,
+                              caller=_number(m.get("calleridnum")), position=_int(m, "position"))  # fmt: skip
         out: list = []
         old = self._entries.get(call)
         if old is not None and old.left is not None:  # back in a queue: the previous exit is settled now
             out += self._settle(call, old, None)
         self._entries[call] = _Entry(queue, call, t)
-        out.append(CallerJoined(id=self._id(where, 1), ts=_dt(t), source=self._src(where), queue=queue, call_id=call,
-                                caller=_number(m.get("calleridnum")), position=_int(m, "position")))  # fmt: skip
+        out.append(joined)
         return out
 
     def _abandon(self, m: Message, t: float, where: str) -> list:
         call, queue = self._need_call(m)
+        hold = _float(m, "holdtime")  # checked before any state changes
         e = self._entries.get(call)
         if e is None or e.queue != queue:
             e = self._entries[call] = _Entry(queue, call, None)
-        e.abandon_wait = _float(m, "holdtime")
+        e.abandon_wait = hold
         if e.abandon_wait is None and e.join is not None:
             e.abandon_wait = max(0.0, t - e.join)
         return []
@@ -552,13 +568,14 @@ class AmiMapper:
     def _connect(self, m: Message, t: float, where: str) -> list:
         call, queue = self._need_call(m)
         agent = self._need_agent(m)
+        # built (HoldTime, RingTime checked) before the caller leaves the queue and the agent goes on the call
+        answered = CallerAnswered(id=self._id(where, 1), ts=_dt(t), source=self._src(where), queue=queue,
+                                  call_id=call, agent=agent, wait_s=_float(m, "holdtime"),
+                                  ring_s=_float(m, "ringtime"))  # fmt: skip
         self._entries.pop(call, None)
         self._connected[call] = t
         a = self._agent_model(agent)
         a.status, a.call, a.wrap_until = 2, (call, queue), None
-        answered = CallerAnswered(id=self._id(where, 1), ts=_dt(t), source=self._src(where), queue=queue,
-                                  call_id=call, agent=agent, wait_s=_float(m, "holdtime"),
-                                  ring_s=_float(m, "ringtime"))  # fmt: skip
         return [answered, *self._state(agent, t, where, 2)]
 
     def _complete(self, m: Message, t: float, where: str) -> list:
@@ -594,17 +611,18 @@ class AmiMapper:
 
     def _member_update(self, m: Message, agent: str, queue: str, t: float, where: str) -> list:
         """Membership, status, pause and wrap-up time from a member event or QueueMember."""
+        # every field is checked before the model changes: a dead letter must not leave the membership half
+        # recorded (the next member event would then not say MemberAdded)
+        penalty, status, wrap = _int(m, "penalty"), _int(m, "status"), _float(m, "wrapuptime")
         a = self._agent_model(agent)
         self._learn(m, agent)
         out: list = []
-        penalty = _int(m, "penalty")
         if queue not in a.queues or (penalty is not None and a.queues[queue] != penalty):
             p = penalty if penalty is not None else a.queues.get(queue, 0)
             a.queues[queue] = p
             out.append(MemberAdded(id=self._id(where, "m"), ts=_dt(t), source=self._src(where), agent=agent,
                                    queue=queue, penalty=max(0, p)))  # fmt: skip
         a.was_member = True
-        status = _int(m, "status")
         if status is not None:
             a.status = status
         paused = m.get("paused")
@@ -613,7 +631,6 @@ class AmiMapper:
                 a.paused[queue] = m.get("pausedreason") or m.get("reason") or None
             else:
                 a.paused.pop(queue, None)
-        wrap = _float(m, "wrapuptime")
         if wrap is not None:
             a.wrap[queue] = wrap
         return out
@@ -701,8 +718,8 @@ def _float(m: Message, key: str) -> float | None:
         x = float(v)
     except ValueError:
         raise _Bad(f"{key} is not a number: {v!r}") from None
-    if not 0 <= x < float("inf"):
-        raise _Bad(f"{key} must be a non-negative number, got {v!r}")
+    if not 0 <= x < _MAX_SECONDS:  # also nan and inf
+        raise _Bad(f"{key} must be a non-negative number below {_MAX_SECONDS:.0e}, got {v!r}")
     return x
 
 
@@ -711,6 +728,9 @@ def _int(m: Message, key: str) -> int | None:
     if v is None or v == "":
         return None
     try:
-        return int(v)
+        x = int(v)
     except ValueError:
-        raise _Bad(f"{key} is not a whole number: {v!r}") from None
+        raise _Bad(f"{key} is not a whole number: {v[:40]!r}") from None
+    if not -_MAX_INT <= x <= _MAX_INT:
+        raise _Bad(f"{key} is out of range: {v[:40]!r}")
+    return x

@@ -1,4 +1,5 @@
-"""`wallboard acl desk --user NAME`: the Redis ACL for a user who may read snapshots and add requests only."""
+"""`wallboard acl KIND --user NAME`: the Redis ACL for a user of one kind (``wallboard.acl``): ``desk`` (read
+snapshots, add requests), ``service`` (ingest, executor, rollup, scheduler: the audit append-only) or ``admin``."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import shlex
 
 
 def register(sub, add_common) -> None:
-    sp = sub.add_parser("acl", help="print the Redis ACL for a read-and-request-only (desk/TV) user")
-    sp.add_argument("kind", choices=["desk"])
+    sp = sub.add_parser("acl", help="print the Redis ACL for a desk/TV, service or admin user")
+    sp.add_argument("kind", choices=["desk", "service", "admin"],
+                    help="desk: read, request; service: all state, the audit append-only; admin: all")  # fmt: skip
     sp.add_argument("--user", required=True)
     add_common(sp)
     sp.set_defaults(func=cmd_acl)
@@ -18,6 +20,6 @@ def cmd_acl(args) -> int:
     from ..cli import config_from_args
 
     config = config_from_args(args)
-    words = setuser_command(args.user, config.redis.prefix)
+    words = setuser_command(args.user, config.redis.prefix, args.kind)
     print("redis-cli " + " ".join(shlex.quote(w) for w in words) + " '>PASSWORD'")
     return 0

@@ -39,7 +39,11 @@ def cmd_serve(args) -> int:
     else:
         logging.basicConfig(stream=sys.stderr, level=level, format=fmt)
     logging.getLogger("websockets").setLevel(logging.WARNING)
+    logging.getLogger("wallboard.hub.ws").setLevel(logging.WARNING)  # the library's own chatter, as above
     config = config_from_args(args)
+    from ..hub.tls import server_context
+
+    tls = server_context(config.hub) is not None  # a bad certificate or key stops us here, before Redis
 
     async def main() -> None:
         client = await connect(config, args.redis)
@@ -49,7 +53,11 @@ def cmd_serve(args) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await hub.start()
-        base = f"http://{hub.host}:{hub.port}"
+        base = f"{'https' if tls else 'http'}://{hub.host}:{hub.port}"
+        if not tls and hub.host not in ("127.0.0.1", "::1", "localhost"):
+            logging.getLogger("wallboard.hub").warning(
+                "serving plain http on %s: kiosk and supervisor tokens cross the network in clear; set hub.tls_cert "
+                "and hub.tls_key", hub.host)  # fmt: skip
         print(f"wallboard hub on {base}  (/healthz, /metrics)", flush=True)
         for lay in hub.layouts.values():
             print(f"  {lay.name}: {base}/?layout={lay.name}&token=${lay.token_env}", flush=True)

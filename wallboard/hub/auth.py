@@ -7,6 +7,10 @@
   supervisor may view any layout and send ``ack`` / ``snooze`` when one of the user's roles grants it on that
   queue (``wallboard.actions.auth.permitted``); the hub puts the request, with the user's name and token, on
   the request stream, where the executor checks both again.
+- **Metrics**: ``/metrics`` wants ``Authorization: Bearer`` with the value of ``hub.metrics_token_env``
+  (default ``WALLBOARD_METRICS_TOKEN``); while that is unset it answers loopback clients only. The TV page and
+  ``/healthz`` are public: the page holds no data (the figures come over ``/ws``, with a token) and probes
+  need ``/healthz`` without credentials (it tells only whether Redis is followed, the client count and seq).
 - **Origin**: a browser's ``Origin`` must be the hub's own (the page it serves) or in ``hub.allowed_origins``
   (``*`` allows any). A client that sends no Origin is not a browser page and is judged by its token alone.
 
@@ -17,6 +21,7 @@ constant time. They are never logged.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import os
 from collections.abc import Mapping
@@ -43,6 +48,14 @@ class Identity:
 
 def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+def _loopback(host: str | None) -> bool:
+    try:
+        ip = ipaddress.ip_address((host or "").split("%")[0])
+    except ValueError:
+        return False
+    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback  # ::ffff:127.0.0.1 on a dual-stack socket
 
 
 class Access:
@@ -86,6 +99,20 @@ class Access:
         except Refused as e:
             return str(e)
         return None
+
+    def metrics_denied(self, authorization: str | None, peer_host: str | None) -> str | None:
+        """None when ``/metrics`` may answer; else the reason. With the token env var set, only its bearer;
+        unset, only loopback clients (a scraper on the same host), so nothing is exposed by default."""
+        env = self.config.hub.metrics_token_env
+        expected = self.environ.get(env)
+        if expected:
+            scheme, _, given = (authorization or "").partition(" ")
+            if scheme.lower() == "bearer" and given and _same(given.strip(), expected):
+                return None
+            return "metrics: missing or wrong bearer token" if authorization else "metrics: bearer token required"
+        if _loopback(peer_host):
+            return None
+        return f"metrics: only loopback clients while {env} is unset; set it and send it as a bearer token"
 
     def origin_allowed(self, origin: str | None, host: str | None) -> bool:
         if origin is None:

@@ -4,10 +4,12 @@ with milliseconds and a Z), so screens tick timers from server time without trus
 Hub -> screen:
 
 ``state``      on connect: ``layout`` (figures, labels, language, rotation, flash), ``role``, ``user``, the
-               projection (``snapshot`` + ``queues``, see ``projection``) and ``ticker``
+               projection (``snapshot`` + ``queues``, see ``projection``), ``ticker`` and ``stale``
 ``update``     a new projection (the whole of it: a screen that missed some keeps only the newest)
 ``ticker``     the supervisor's message changed (``text``, empty when cleared)
-``heartbeat``  every ``hub.heartbeat_s``: ``snapshot_at`` (age of the data, for the stale badge)
+``heartbeat``  every ``hub.heartbeat_s``: ``snapshot_at`` (age of the data, for the stale badge) and ``stale``
+               (true while the hub cannot read Redis: the figures are the last it had); also sent at once
+               when the hub loses or regains Redis
 ``accepted``   a supervisor's request is on the request stream (``id``, ``request``)
 ``refused``    a supervisor's request was not sent (``reason``)
 
@@ -67,7 +69,10 @@ def parse_client_message(raw: str | bytes) -> AckMessage | SnoozeMessage:
     try:
         data = json.loads(raw)
     except ValueError as e:
-        raise Malformed(f"not JSON ({e.msg})") from None
+        # a plain ValueError (an integer of over 4300 digits) has no .msg
+        raise Malformed(f"not JSON ({getattr(e, 'msg', str(e))})") from None
+    except RecursionError:  # "[[[[..." within the size limit: json gives up past ~1000 levels
+        raise Malformed("not JSON (nested too deeply)") from None
     if not isinstance(data, dict) or "type" not in data:
         raise Malformed("a message is a JSON object with a 'type'")
     try:

@@ -16,6 +16,7 @@ import asyncio
 import email.utils
 import json
 import logging
+import re
 import time
 from datetime import datetime
 from importlib.resources import files
@@ -41,8 +42,26 @@ from .fanout import Client, Fanout, Stats, cap_kernel_buffer
 from .projection import layout_info, project
 from .protocol import Malformed, encode, iso_ms, parse_client_message, request_fields
 from .ticker import read_ticker
+from .tls import server_context
 
 log = logging.getLogger(__name__)
+
+
+class _HideTokens(logging.Filter):
+    """The websockets library logs request lines and headers at DEBUG (``GET /ws?...&token=...``,
+    ``Authorization: Bearer ...``): never the credential."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        hidden = _CREDENTIALS.sub(lambda m: (m.group(1) or m.group(2)) + "***", msg)
+        if hidden != msg:
+            record.msg, record.args = hidden, None
+        return True
+
+
+_CREDENTIALS = re.compile(r"(?i)(token=)[^&\s]+|((?:proxy-)?authorization:\s*|cookie:\s*)[^\r\n]+")
+_WS_LOG = logging.getLogger("wallboard.hub.ws")
+_WS_LOG.addFilter(_HideTokens())
 
 STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -67,6 +86,7 @@ class Hub:
         self.port = port if port is not None else config.hub.port
         self.clock: Clock = clock or SystemClock()
         self.access = Access(config)
+        self.ssl = server_context(config.hub)  # https/wss when hub.tls_cert and hub.tls_key are set
         # without [[layouts]], one "default" layout: every queue, the default figures
         self.layouts = {lay.name: lay for lay in (config.layouts or [config.layout(None)])}
         self.stats = Stats()
@@ -108,9 +128,11 @@ class Hub:
             write_limit=hub.write_buffer_bytes,
             ping_interval=20, ping_timeout=20, close_timeout=2,
             server_header=None,
+            ssl=self.ssl,
+            logger=_WS_LOG,
         )  # fmt: skip
         self.port = self.server.sockets[0].getsockname()[1]
-        log.info("hub listening on %s:%s", self.host, self.port)
+        log.info("hub listening on %s:%s (%s)", self.host, self.port, "https/wss" if self.ssl else "http/ws")
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -141,7 +163,7 @@ class Hub:
             try:
                 await pubsub.subscribe(self.keys.channel)
                 self.on_summary(await self.client.get(self.keys.summary))
-                self.redis_connected = True
+                self.set_redis_connected(True)
                 self._synced.set()
                 delay = self.config.redis.retry_initial_s
                 async for message in pubsub.listen():
@@ -151,7 +173,7 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # Redis gone or restarting: the screens keep the last state and go stale
-                self.redis_connected = False
+                self.set_redis_connected(False)
                 log.warning("snapshot channel: %s; retrying in %.1fs", e, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.config.redis.retry_max_s)
@@ -160,6 +182,16 @@ class Hub:
                     await pubsub.aclose()
                 except Exception:
                     log.debug("pubsub close failed", exc_info=True)
+
+    def set_redis_connected(self, ok: bool) -> None:
+        """Tell the screens at once when the hub loses or regains Redis (``stale`` in the heartbeat), rather
+        than leave them to notice the data's age ``stale_after_s`` later."""
+        if ok == self.redis_connected:
+            return
+        self.redis_connected = ok
+        log.log(logging.INFO if ok else logging.WARNING, "Redis %s: screens told the data is %s",
+                "back" if ok else "lost", "live" if ok else "stale")  # fmt: skip
+        self.send_heartbeat()
 
     def on_summary(self, text: str | None) -> None:
         if not text:
@@ -211,9 +243,13 @@ class Hub:
     async def heartbeats(self) -> None:
         while True:
             await asyncio.sleep(self.config.hub.heartbeat_s)
-            data = encode("heartbeat", self.now(), snapshot_at=self.summary.at if self.summary else None)
-            for name in list(self.fanout.by_layout):
-                self.fanout.publish(name, "heartbeat", data)
+            self.send_heartbeat()
+
+    def send_heartbeat(self) -> None:
+        data = encode("heartbeat", self.now(), snapshot_at=self.summary.at if self.summary else None,
+                      stale=not self.redis_connected)  # fmt: skip
+        for name in list(self.fanout.by_layout):
+            self.fanout.publish(name, "heartbeat", data)
 
     # ---- HTTP -------------------------------------------------------------------------------------------
 
@@ -228,6 +264,13 @@ class Hub:
                     "snapshot_at": self.summary.at if self.summary else None, "at": iso_ms(self.now())}  # fmt: skip
             return _response(200 if ok else 503, json.dumps(body).encode(), "application/json")
         if path == "/metrics":
+            addr = conn.remote_address
+            denied = self.access.metrics_denied(request.headers.get("Authorization"), addr[0] if addr else None)
+            if denied is not None:
+                self.stats.refused["metrics"] += 1
+                log.warning("refused %s: %s", _peer(conn), denied)
+                return _response(401, (denied + "\n").encode(), "text/plain; charset=utf-8",
+                                 [("WWW-Authenticate", 'Bearer realm="wallboard"')])  # fmt: skip
             return _response(200, self.metrics_text().encode(), "text/plain; version=0.0.4; charset=utf-8")
         if path in STATIC:
             return _response(200, self._static[path], STATIC[path][1],
@@ -317,7 +360,8 @@ class Hub:
         cap_kernel_buffer(conn, self.config.hub.write_buffer_bytes)
         client = Client(conn, name, ident.role, ident.user, ident.token, _peer(conn))
         state = encode("state", self.now(), layout=layout_info(layout, self.config), role=ident.role,
-                       user=ident.user, ticker=self.ticker, **self._projection(name))  # fmt: skip
+                       user=ident.user, ticker=self.ticker, stale=not self.redis_connected,
+                       **self._projection(name))  # fmt: skip
         self.fanout.add(client)
         self.fanout.send([client], "update", state)
         log.info("%s %s connected to layout %s from %s", ident.role, ident.user or "", name, client.peer)

@@ -3,7 +3,8 @@
 -- ARGV[1]: JSON params {sl, sh, exp, bexp, feed, pos} (or {read = ...}: see "Reading" below)
 -- ARGV[2]: JSON array of events {k, c, t, w, win, min, r, cl, ag, tk, wr}
 --   k: J joined, A answered, X abandoned, O overflowed (r = reason), C completed (tk), W wrap-up done (wr),
---      D callback done, R resync of who waits (ids)
+--      D callback done, R resync of who waits (ids), E expiry of callers who joined before cut (an exclusive
+--      ZRANGEBYSCORE bound, "(epoch"; centre.caller_expiry_s)
 -- Returns JSON array, per event: [duplicate 0/1, entry join epoch]
 --
 -- Performance (docs/PERFORMANCE.md): what the script reads it reads once per batch and what it writes it
@@ -32,6 +33,7 @@ if p.read then
     cl = redis.call('HGETALL', callers),
     cb = redis.call('ZRANGE', callbacks, 0, -1, 'WITHSCORES'),
     d = redis.call('HGET', base .. ':stats', 'duplicates'),
+    x = redis.call('HGET', base .. ':stats', 'expired'),
   })
 end
 
@@ -81,6 +83,16 @@ end
 -- the peak of waiting callers per minute bucket: read once, written at the end if it rose
 local peaks, peak_up = {}, {}
 
+-- a caller who stops waiting with no exit seen: nothing is counted, the entry's flag says why (X: not listed
+-- by a resync, E: expired). A real exit arriving later is still counted once, as what it was (the outcome is
+-- known at last), and never seats the caller again (its ZREM finds nothing).
+local function drop_unseen(c, flag)
+  leave(c)
+  local h = marker(c)
+  local n = h['n']
+  if n then put(c, h, 'f' .. n, (h['f' .. n] or '') .. flag) end
+end
+
 -- a resync lists who waits now (QueueStatus): callers we hold as waiting but not listed left unseen;
 -- they stop waiting and nothing is counted for them (a caller who joined just now is kept)
 local function resync(e)
@@ -91,20 +103,29 @@ local function resync(e)
   for k = 1, #held, 2 do
     local c, j = held[k], tonumber(held[k + 1])
     if not listed[c] and j < e.t - 1 then
-      leave(c)
-      local h = marker(c)
-      local n = h['n']
-      if n then put(c, h, 'f' .. n, (h['f' .. n] or '') .. 'X') end
+      drop_unseen(c, 'X')
       gone = gone + 1
     end
   end
   if gone > 0 then redis.call('HINCRBY', base .. ':stats', 'resync_removed', gone) end
 end
 
+-- expiry: callers still held as waiting who joined before the cut; their leave never arrived. ``expired``
+-- in :stats counts those whose exit is still missing (a late exit takes its caller off again, below).
+local function expire(e)
+  local old = redis.call('ZRANGEBYSCORE', waiting, '-inf', e.cut)
+  for _, c in ipairs(old) do drop_unseen(c, 'E') end
+  if #old > 0 then redis.call('HINCRBY', base .. ':stats', 'expired', #old) end
+  return #old
+end
+local unexpired = 0  -- late exits of expired callers in this batch
+
 for i, e in ipairs(evs) do
  if e.k == 'R' then
   resync(e)
   out[i] = {0, 0}
+ elseif e.k == 'E' then
+  out[i] = {0, expire(e)}
  else
   local c = e.c
   local h = marker(c)
@@ -135,7 +156,7 @@ for i, e in ipairs(evs) do
       if n > 0 then
         -- a new entry while the previous one never left: that caller can't wait twice in one queue
         local f = h['f' .. n] or ''
-        if not (has(f, 'A') or has(f, 'L') or has(f, 'X')) then
+        if not (has(f, 'A') or has(f, 'L') or has(f, 'X') or has(f, 'E')) then
           leave(c)
           put(c, h, 'f' .. n, f .. 'X')
         end
@@ -169,6 +190,9 @@ for i, e in ipairs(evs) do
     if w == nil then w = t - j end
     if w < 0 then w = 0 end
     local k = e.k
+    if (k == 'A' or k == 'X' or k == 'O') and has(f, 'E') and not (has(f, 'A') or has(f, 'L')) then
+      unexpired = unexpired + 1  -- the exit of an expired caller, late: counted below as what it was
+    end
     if k == 'A' then
       if has(f, 'A') or has(f, 'L') then dup = true else
         f = f .. 'A'
@@ -253,6 +277,7 @@ for key, hh in pairs(acc) do
   redis.call('EXPIRE', key, p.bexp)
 end
 if dups > 0 then redis.call('HINCRBY', base .. ':stats', 'duplicates', dups) end
+if unexpired > 0 then redis.call('HINCRBY', base .. ':stats', 'expired', -unexpired) end
 if applied > 0 then redis.call('HINCRBY', base .. ':stats', 'applied', applied) end
 if p.feed and p.feed ~= '' then redis.call('HSET', base .. ':cursor', p.feed, p.pos) end
 return cjson.encode(out)

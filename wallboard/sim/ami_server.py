@@ -32,8 +32,9 @@ What it speaks (Asterisk 18 manager, ``timestampevents = yes``):
   and hanging up the model's calls, are refused.
 
 For tests: ``step()`` advances the model to the clock's time at once; ``drop_connections()`` closes every
-session while the PBX runs on; ``restart()`` is a PBX restart (sessions dropped, every call gone, app_queue's
-statistics reset: a new centre from the present moment, same scenario and seed).
+session while the PBX runs on; ``freeze_connections()`` makes every present session a half-open link (silent,
+never closed: only the client's keep-alive can tell); ``restart()`` is a PBX restart (sessions dropped, every
+call gone, app_queue's statistics reset: a new centre from the present moment, same scenario and seed).
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ class _Session:
     challenge: str | None = None
     allow: list[re.Pattern[str]] = field(default_factory=list)  # Filter whitelist (any must match)
     deny: list[re.Pattern[str]] = field(default_factory=list)  # Filter blacklist ("!regex": none may match)
+    frozen: bool = False  # a half-open link: nothing goes out, what comes in is lost
 
     def wants(self, cls: str) -> bool:
         return self.authenticated and (self.mask is None or cls in self.mask)
@@ -254,6 +256,14 @@ class SimPbx:
             n += 1
         return n
 
+    def freeze_connections(self) -> int:
+        """A half-open link on every present session: from now on nothing reaches it (events, answers, Pongs)
+        and what it sends is lost, but it is never closed, as when a NAT or firewall on the way forgets the
+        connection. Connections opened afterwards work (the path is back). Returns how many."""
+        for s in self._sessions:
+            s.frozen = True
+        return len(self._sessions)
+
     def restart(self, centre: SimCentre | None = None) -> None:
         """A PBX restart: sessions dropped, every call and spy gone, statistics reset; the centre starts over
         from the present moment (``centre`` if given, else the same scenario and seed)."""
@@ -313,7 +323,7 @@ class SimPbx:
 
     def _send(self, s: _Session, data: bytes) -> None:
         transport = s.writer.transport
-        if transport.is_closing():
+        if s.frozen or transport.is_closing():
             return
         s.writer.write(data)
         if transport.get_write_buffer_size() > self.write_buffer_limit:
@@ -334,6 +344,8 @@ class SimPbx:
                 msg = await self._read_message(reader)
                 if msg is None:
                     break
+                if s.frozen:
+                    continue
                 reply = self._handle(s, msg)
                 for m in reply.messages:
                     self._send(s, format_message(m))

@@ -140,6 +140,7 @@ class DeskApp(App):
         self.started_mono = monotonic_of(self.clock)
         self.last_message_mono: float | None = None
         self.stale = False
+        self.redis_lost = False  # the reader lost Redis: stale at once, until newer data comes
         # flashing: one timer, one phase
         self.flash_enabled = config.display.flash
         self.flash_hz = min(2.0, config.display.flash_hz)
@@ -267,11 +268,12 @@ class DeskApp(App):
         self.last_message_mono = message.received_mono
         old = self.summary
         if old is not None and s.seq <= old.seq and s.at <= old.at:
-            self._set_stale(False)
+            self._set_stale(self.redis_lost)  # the stored part read again on reconnect is not news
             return
         self.summary = s
         self.server.anchor(s.at, message.received_mono)
         self.trends.add(s)
+        self.redis_lost = False
         self._set_stale(False)
         self.render_all()
 
@@ -280,11 +282,12 @@ class DeskApp(App):
         self.last_message_mono = message.received_mono
         old = self.agents
         if old is not None and part.seq <= old.seq and part.at <= old.at:
-            self._set_stale(False)
+            self._set_stale(self.redis_lost)
             return
         self.agents = part
         if self.summary is None or part.at >= self.summary.at:
             self.server.anchor(part.at, message.received_mono)
+        self.redis_lost = False
         self._set_stale(False)
         self.render_all()
         self.read_reverts()
@@ -296,6 +299,9 @@ class DeskApp(App):
     def on_feed_status(self, message: FeedStatus) -> None:
         self.feed_connected = message.connected
         self.feed_detail = message.detail
+        if not message.connected:  # the figures stop here: say so now, not stale_after_s later
+            self.redis_lost = True
+            self._set_stale(True)
         self._render_title()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -364,7 +370,7 @@ class DeskApp(App):
     def tick(self) -> None:
         """Once a second: waits and time in state move on locally; the stale mark is checked."""
         since = self.last_message_mono if self.last_message_mono is not None else self.started_mono
-        self._set_stale(monotonic_of(self.clock) - since > self.config.display.stale_after_s)
+        self._set_stale(self.redis_lost or monotonic_of(self.clock) - since > self.config.display.stale_after_s)
         self.check_overdue_outcomes()
         self.render_all()
 

@@ -5,7 +5,8 @@ level; a breach nobody acknowledged or snoozed flashes (<= 2 Hz, one timer, paus
 phase from server time so every screen flashes in step); an acknowledgement or a snooze shows beside the
 figure's label. When the queues do not fit, pages rotate every ``rotate_s`` (on server time too). A ticker
 line shows the supervisor's message (the Redis key of ``wallboard.hub.ticker``); a "stale" badge shows when
-no snapshot came for ``display.stale_after_s``. The longest wait and the clock tick locally from server time.
+no snapshot came for ``display.stale_after_s``, or at once when the reader loses Redis (until newer data
+comes: it reconnects by itself). The longest wait and the clock tick locally from server time.
 
 What a card shows is the layout's projection (``wallboard.hub.projection``), the same data the TV page gets.
 Animations are off and nothing redraws more than the 1 s tick, the flash and new snapshots ask for; the
@@ -25,6 +26,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -232,6 +234,7 @@ class BoardApp(App):
         self.started_mono = monotonic_of(self.clock)
         self.last_message_mono: float | None = None
         self.stale = False
+        self.redis_lost = False  # the reader lost Redis: stale at once, until newer data comes
         self.plan: Plan | None = None
         self.page = 0
         self.pages = 1
@@ -342,12 +345,13 @@ class BoardApp(App):
         self.last_message_mono = message.received_mono
         old = self.summary
         if old is not None and s.seq <= old.seq and s.at <= old.at:
-            self.set_stale(False)
+            self.set_stale(self.redis_lost)  # the stored summary read again on reconnect is not news
             return
         self.summary = s
         self.server.anchor(s.at, message.received_mono)
         before = self.queue_names()
         self.projection = project(s, self.layout, self.config)
+        self.redis_lost = False
         self.set_stale(False)
         if self.queue_names() != before and (self.plan is None or len(before) != len(self.queue_names())):
             await self.relayout()
@@ -356,6 +360,9 @@ class BoardApp(App):
 
     def on_feed_status(self, message: FeedStatus) -> None:
         self.feed_connected = message.connected
+        if not message.connected:  # the figures stop here: say so now, not stale_after_s later
+            self.redis_lost = True
+            self.set_stale(True)
 
     # ---- render: reads only the projection and server time -------------------------------------------------
 
@@ -428,12 +435,15 @@ class BoardApp(App):
     def tick(self) -> None:
         """Once a second: the longest wait and the clock move on, pages rotate, staleness is checked."""
         since = self.last_message_mono if self.last_message_mono is not None else self.started_mono
-        self.set_stale(monotonic_of(self.clock) - since > self.config.display.stale_after_s)
+        self.set_stale(self.redis_lost or monotonic_of(self.clock) - since > self.config.display.stale_after_s)
         self.render_board()
 
     def set_stale(self, stale: bool) -> None:
         self.stale = stale
-        badge = self.query_one("#stale", Static)
+        try:
+            badge = self.query_one("#stale", Static)
+        except NoMatches:  # a message that came in as the board quits: nothing left to mark
+            return
         if stale:
             when = parse_utc(self.summary.at) if self.summary else None
             since = fmt_clock(when, self.tz) if when else "-"

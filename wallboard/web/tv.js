@@ -36,6 +36,7 @@
     flashLog: [],          // performance.now() of each flash toggle (tests check the rate)
     messages: 0,
     stale: false,
+    redisLost: false,      // the hub says it cannot read Redis (`stale` in state/heartbeat): stale at once
   };
   window.__tv = tv;
 
@@ -235,7 +236,7 @@
     const staleAfter = ((tv.layout && tv.layout.stale_after_s) || 5) * 1000;
     const silent = tv.lastMessagePerf === null || performance.now() - tv.lastMessagePerf > staleAfter;
     const old = tv.snapshot && tv.snapshot.at ? now - Date.parse(tv.snapshot.at) > staleAfter : true;
-    const stale = tv.layout !== null && (silent || old);
+    const stale = tv.layout !== null && (silent || old || tv.redisLost);
     tv.stale = stale;
     const badge = $("stale");
     badge.hidden = !stale;
@@ -345,6 +346,7 @@
         $("title").textContent = msg.layout.title;
         built = null;
         tv.ticker = msg.ticker || "";
+        tv.redisLost = !!msg.stale;
         renderTicker();
       // falls through: a state carries a projection too
       case "update":
@@ -357,6 +359,7 @@
         renderTicker();
         break;
       case "heartbeat":
+        tv.redisLost = !!msg.stale;
         break;
       case "accepted":
         toast("✓ " + msg.request.type + " " + msg.request.queue + " " + msg.request.metric);
