@@ -12,6 +12,7 @@ Redis (it has to kill it): Debian's ``redis-server`` when installed, else the em
 The input is the sample day repeated (``_bench.long_queue_log``, each copy a day later with its own call ids),
 with one malformed line every ``BAD_EVERY`` lines. The comparison is per day (each day's window): every
 queue's counters, every agent's counters, the dead-letter count and who is waiting at the end.
+``WBSOAK_KEEP=1`` leaves the server running at the end (its URL is printed) to look into a difference.
 """
 
 from __future__ import annotations

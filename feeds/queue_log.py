@@ -14,7 +14,9 @@ Each verb's data fields are in PROTOCOLS.md (queue_log section). What this adapt
   its reason instead of ``available``.
 - **Not counted, not dead letters.** RINGCANCELED (a ring lost to another member or to a caller hang-up is
   not a miss), AGENTDUMP (the caller stays queued; only RINGNOANSWER is a miss), RINGINUSE, SYSCOMPAT,
-  QUEUESTART, CONFIGRELOAD and custom rows (DID, INFO, ...): counted in ``ignored`` by verb.
+  CONFIGRELOAD and custom rows (DID, INFO, ...): counted in ``ignored`` by verb.
+- **PBX restart.** QUEUESTART (the PBX started or restarted) empties every queue: a ``WaitingResync`` listing
+  nobody per queue, so callers whose exit row never came (they were cut off) are not left waiting as ghosts.
 - **Dead letters.** Too few fields, a bad epoch, an empty call id or queue on a call row, a missing agent on a
   member row, a data field that should be a non-negative number and is not. A data field the event needs
   (talk time, penalty) must be there; an optional one (a wait, a position, a ring time) may be missing, as
@@ -51,6 +53,7 @@ from wallboard.events import (
     MemberAdded,
     MemberPenalty,
     MemberRemoved,
+    WaitingResync,
     WrapupCompleted,
 )
 from wallboard.feed import CursorMark, DeadLetter
@@ -193,6 +196,7 @@ class QueueLogFeed:
             "UNPAUSEALL": self._available,
             "AGENTLOGIN": self._available,
             "AGENTLOGOFF": self._logoff,
+            "QUEUESTART": self._queuestart,
         }
 
     # -- reading ----------------------------------------------------------------------------------------------
@@ -208,6 +212,7 @@ class QueueLogFeed:
         self._paused: dict[str, str | None] = {}  # agent -> pause reason, while paused
         self._staged: tuple[float, int, WrapupCompleted, AgentStateChanged | None] | None = None
         self._agent_ids: dict[str, str | None] = {"NONE": None, "": None, **self.config.agent_by_interface()}
+        self._queues_named: set[str] = set()  # queues this reader has seen rows of (for QUEUESTART)
         self._prefix = f"queue-log:{self.path}:"
 
     def read(self) -> Iterator[Event | DeadLetter]:
@@ -378,6 +383,8 @@ class QueueLogFeed:
         elif verb in _MEMBER_VERBS and r.queue is None:
             raise _Bad("queue is empty or NONE")
         self._staged = None
+        if r.queue is not None:
+            self._queues_named.add(r.queue)
         events = handler(r)
         # Only now that the whole row has become events (a rejected row moves nothing, not even time): the
         # inferred events that fell due before it come first, then a state the file gives supersedes an
@@ -425,6 +432,13 @@ class QueueLogFeed:
             return wrap
 
     # -- calls ------------------------------------------------------------------------------------------------
+
+    def _queuestart(self, r: _Row) -> list[Any]:
+        """The PBX started or restarted: every caller it had is gone. A resync listing nobody, for each queue
+        (configured, or named by a row this reader saw): those we hold as waiting stop waiting, uncounted."""
+        configured = [q.name for q in self.config.queues]
+        queues = configured + sorted(self._queues_named - set(configured))
+        return [WaitingResync(id=f"{r.id}{i}", ts=r.ts, source=r.source, queue=q) for i, q in enumerate(queues, 1)]
 
     def _enterqueue(self, r: _Row) -> list[Any]:
         d = r.data

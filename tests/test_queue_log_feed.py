@@ -481,7 +481,6 @@ def test_custom_and_system_rows_are_ignored_and_counted(tmp_path):
     items, feed = read(
         tmp_path,
         rows(
-            "0|NONE|NONE|NONE|QUEUESTART|",
             "1|NONE|NONE|NONE|CONFIGRELOAD|",
             "2|c1|support|NONE|DID|035551234",
             "3|c1|support|NONE|INFO|IVR|2",
@@ -493,8 +492,33 @@ def test_custom_and_system_rows_are_ignored_and_counted(tmp_path):
     )
     assert items == []
     assert feed.ignored == Counter(
-        {"DID": 2, "QUEUESTART": 1, "CONFIGRELOAD": 1, "INFO": 1, "RINGINUSE": 1, "SYSCOMPAT": 1, "MYAPP_SURVEY": 1}
+        {"DID": 2, "CONFIGRELOAD": 1, "INFO": 1, "RINGINUSE": 1, "SYSCOMPAT": 1, "MYAPP_SURVEY": 1}
     )
+
+
+async def test_a_pbx_restart_leaves_no_ghost_callers(tmp_path, make_engine):
+    """QUEUESTART mid-day: the callers cut off by the restart never get an exit row. They stop waiting and count
+    as nothing (neither answered nor abandoned); a caller who joins after the restart waits as usual."""
+    items, _ = read(
+        tmp_path,
+        rows(
+            "0|c1|support|NONE|ENTERQUEUE||0501111111|1",
+            "5|c2|nowrap|NONE|ENTERQUEUE||0502222222|1",
+            "9|c3|mystery|NONE|ENTERQUEUE||0503333333|1",  # a queue the config does not name
+            "30|NONE|NONE|NONE|QUEUESTART|",
+            "60|c4|support|NONE|ENTERQUEUE||0504444444|1",
+        ),
+    )
+    resyncs = [e for e in items if e.type == "waiting_resync"]
+    assert [e.queue for e in resyncs] == ["support", "nowrap", "mystery"]  # configured first, then the rest
+    assert all(e.call_ids == [] and e.ts == at(30) for e in resyncs)
+    engine = await make_engine()
+    await engine.apply(items)
+    snap = await engine.build_snapshot(at(61))
+    s, n, m = snap.queues["support"], snap.queues["nowrap"], snap.queues["mystery"]
+    assert (s.entered, s.waiting, [c.call_id for c in s.callers]) == (2, 1, ["c4"])
+    assert (s.answered, s.abandoned, s.overflowed) == (0, 0, 0)
+    assert (n.entered, n.waiting, m.entered, m.waiting) == (1, 0, 1, 0)
 
 
 # -- malformed input -------------------------------------------------------------------------------------------
