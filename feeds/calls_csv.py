@@ -62,6 +62,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from wallboard.config import WallboardConfig
 from wallboard.events import (
+    MAX_SECONDS,
     OVERFLOW_REASONS,
     CallCompleted,
     CallerAbandoned,
@@ -81,7 +82,7 @@ _HALF_DAY_S = 12 * 3600
 # Times a row may give (1970 to year 5138, as the queue_log feed): a wait or talk of 1e20 s would otherwise
 # reach datetime as an OverflowError instead of a dead letter naming the column.
 _MAX_EPOCH = 1e11
-_MAX_SECONDS = 1e10  # a duration (317 years): two talk times of 1e308 s sum to inf, which Redis refuses mid-script
+_MAX_SECONDS = MAX_SECONDS  # the event model's limit: two talk times of 1e308 s sum to inf, which Redis refuses
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 

@@ -42,6 +42,8 @@ from pydantic import ValidationError
 from wallboard.clock import Clock, SystemClock
 from wallboard.config import WallboardConfig
 from wallboard.events import (
+    MAX_COUNT,
+    MAX_SECONDS,
     AgentMissed,
     AgentStateChanged,
     CallCompleted,
@@ -60,10 +62,8 @@ from wallboard.feed import CursorMark, DeadLetter
 
 _UTC = timezone.utc
 _MAX_EPOCH = 1e11  # year 5138: beyond any real row, and far from datetime's limit even with a wrap-up added
-# Past these a field is a dead letter: a talk time of 1e308 s summed twice is inf, which Redis refuses
-# (HINCRBYFLOAT) halfway through a batch's script; a penalty of 10**4000 is inf once it reaches Lua.
-_MAX_SECONDS = 1e10  # 317 years
-_MAX_COUNT = 2**31 - 1  # Asterisk keeps positions and penalties in a C int
+# Past the event model's limits a field is a dead letter naming the field (see wallboard.events.MAX_SECONDS)
+_MAX_SECONDS, _MAX_COUNT = MAX_SECONDS, MAX_COUNT
 
 # Rows about one queue call: they need a call id and a queue.
 _CALL_VERBS = frozenset(

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from wallboard.feed import DeadLetter
 from wallboard.keys import Keys
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,3 +165,22 @@ def test_unreachable_redis_is_one_clear_message_and_exit_3(feed_file, args):
     assert len(err.splitlines()) == 1, err
     assert DEAD_URL in err
     assert "cannot reach Redis" in err
+
+
+def test_values_past_the_event_models_limits_are_dead_letters(tmp_path):
+    """A duration of 1e308 s (two of them sum to inf, which Redis refuses halfway through a batch) or a penalty
+    past a C int is rejected with the field named, before it reaches the engine."""
+    from feeds.jsonl import JsonlFeed
+    from wallboard.config import load_config
+
+    lines = [ev("call_completed", 1, "09:03:05", queue="support", call_id="c1", agent="1001", talk_s=1e308),
+             ev("member_added", 2, "09:03:06", agent="1001", queue="support", penalty=2**31),
+             ev("caller_joined", 3, "09:03:07", queue="support", call_id="c2", position=10**12),
+             ev("call_completed", 4, "09:03:08", queue="support", call_id="c1", agent="1001", talk_s=9e9)]  # fmt: skip
+    path = tmp_path / "big.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    items = list(JsonlFeed(str(path), load_config(None)).read())
+    dead = [i for i in items if isinstance(i, DeadLetter)]
+    assert [d.reason.split(":")[0] for d in dead] == ["call_completed.talk_s", "member_added.penalty",
+                                                     "caller_joined.position"]
+    assert [i.talk_s for i in items if not isinstance(i, DeadLetter)] == [9e9]

@@ -18,6 +18,11 @@ from typing import Annotated, Literal, Union
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
+# Past these a value is rejected (a dead letter), not summed: two durations of 1e308 s make inf, which Redis
+# refuses partway through a batch. 1e10 s is 317 years; Asterisk keeps positions and penalties in a C int.
+MAX_SECONDS = 1e10
+MAX_COUNT = 2**31 - 1
+
 AgentState = Literal["available", "ringing", "on_call", "wrap_up", "paused", "logged_out"]
 AGENT_STATES: tuple[str, ...] = ("available", "ringing", "on_call", "wrap_up", "paused", "logged_out")
 OverflowReason = Literal["timeout", "empty", "key", "withdrawn", "callback"]
@@ -40,26 +45,26 @@ class _QueueCall(_Event):
 class CallerJoined(_QueueCall):
     type: Literal["caller_joined"] = "caller_joined"
     caller: str | None = Field(None, description="Caller number (masked on screens per config).")
-    position: int | None = None
+    position: int | None = Field(None, ge=0, le=MAX_COUNT)
 
 
 class CallerAnswered(_QueueCall):
     type: Literal["caller_answered"] = "caller_answered"
     agent: str | None = None
     wait_s: float | None = Field(None, ge=0, description="Join to answer; derived from the join when absent.")
-    ring_s: float | None = Field(None, ge=0)
+    ring_s: float | None = Field(None, ge=0, lt=MAX_SECONDS)
 
 
 class CallerAbandoned(_QueueCall):
     type: Literal["caller_abandoned"] = "caller_abandoned"
-    wait_s: float | None = Field(None, ge=0)
-    position: int | None = None
+    wait_s: float | None = Field(None, ge=0, lt=MAX_SECONDS)
+    position: int | None = Field(None, ge=0, le=MAX_COUNT)
 
 
 class CallerOverflowed(_QueueCall):
     type: Literal["caller_overflowed"] = "caller_overflowed"
     reason: OverflowReason
-    wait_s: float | None = Field(None, ge=0)
+    wait_s: float | None = Field(None, ge=0, lt=MAX_SECONDS)
 
 
 class CallbackRequested(_QueueCall):
@@ -68,7 +73,7 @@ class CallbackRequested(_QueueCall):
 
     type: Literal["callback_requested"] = "callback_requested"
     caller: str | None = None
-    wait_s: float | None = Field(None, ge=0)
+    wait_s: float | None = Field(None, ge=0, lt=MAX_SECONDS)
 
 
 class CallbackDone(_QueueCall):
@@ -82,14 +87,14 @@ class CallCompleted(_QueueCall):
 
     type: Literal["call_completed"] = "call_completed"
     agent: str | None = None
-    talk_s: float = Field(ge=0)
+    talk_s: float = Field(ge=0, lt=MAX_SECONDS)
     ended_by: Literal["caller", "agent", "transfer"] | None = None
 
 
 class WrapupCompleted(_QueueCall):
     type: Literal["wrapup_completed"] = "wrapup_completed"
     agent: str | None = None
-    wrap_s: float = Field(ge=0)
+    wrap_s: float = Field(ge=0, lt=MAX_SECONDS)
 
 
 class _AgentEvent(_Event):
@@ -107,7 +112,7 @@ class AgentStateChanged(_AgentEvent):
 class MemberAdded(_AgentEvent):
     type: Literal["member_added"] = "member_added"
     queue: str = Field(min_length=1)
-    penalty: int = Field(0, ge=0)
+    penalty: int = Field(0, ge=0, le=MAX_COUNT)
 
 
 class MemberRemoved(_AgentEvent):
@@ -118,7 +123,7 @@ class MemberRemoved(_AgentEvent):
 class MemberPenalty(_AgentEvent):
     type: Literal["member_penalty"] = "member_penalty"
     queue: str = Field(min_length=1)
-    penalty: int = Field(ge=0)
+    penalty: int = Field(ge=0, le=MAX_COUNT)
 
 
 class AgentMissed(_AgentEvent):
@@ -127,7 +132,7 @@ class AgentMissed(_AgentEvent):
     type: Literal["agent_missed"] = "agent_missed"
     queue: str = Field(min_length=1)
     call_id: str = Field(min_length=1)
-    ring_s: float | None = Field(None, ge=0)
+    ring_s: float | None = Field(None, ge=0, lt=MAX_SECONDS)
 
 
 class DialAttempt(_AgentEvent):
@@ -162,7 +167,7 @@ class FeedGap(_Event):
 
     type: Literal["feed_gap"] = "feed_gap"
     start: AwareDatetime
-    length_s: float = Field(ge=0)
+    length_s: float = Field(ge=0, lt=MAX_SECONDS)
     feed: str = Field(min_length=1)
 
 

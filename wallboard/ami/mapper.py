@@ -53,6 +53,8 @@ from pydantic import ValidationError
 
 from wallboard.config import WallboardConfig
 from wallboard.events import (
+    MAX_COUNT,
+    MAX_SECONDS,
     AgentMissed,
     AgentStateChanged,
     CallCompleted,
@@ -82,8 +84,7 @@ _NO_NUMBER = {"", "<unknown>", "unknown"}
 # Bounds that keep every time we derive inside datetime's range (year 9999 is ~2.5e11): an event time below
 # 1e11 (year 5138) plus a duration below 1e10 s. Past them a field is a dead letter, not an OverflowError.
 _MAX_EPOCH = 1e11
-_MAX_SECONDS = 1e10
-_MAX_INT = 2**31 - 1  # Asterisk's C int; a bigger penalty would reach Lua (and Redis) as inf
+_MAX_SECONDS, _MAX_INT = MAX_SECONDS, MAX_COUNT  # the event model's limits (wallboard.events)
 
 # Events we know and do not need: skipped without parsing. Anything else is reported once as unknown.
 KNOWN_EVENTS = frozenset(
