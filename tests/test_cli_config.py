@@ -108,6 +108,21 @@ def test_invalid_toml_syntax_gives_a_clear_message(tmp_path):
     assert "hint:" in out
 
 
+def test_a_password_in_the_config_file_is_refused_not_echoed(tmp_path, monkeypatch):
+    """Secrets come from the environment or secret files: a config file is copied, committed, shown."""
+    bad = tmp_path / "pw.toml"
+    bad.write_text('[redis]\nurl = "redis://svc:hunter2@10.0.0.5:6379/0"\n', encoding="utf-8")
+    proc = check_config(bad)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "redis.url" in out and "REDIS_URL" in out and "password_file" in out
+    assert "hunter2" not in out
+    # the same URL from the environment is how it is meant to be given
+    ok = tmp_path / "ok.toml"
+    ok.write_text('[redis]\nurl = "redis://10.0.0.5:6379/0"\n', encoding="utf-8")
+    monkeypatch.setenv("REDIS_URL", "redis://svc:hunter2@10.0.0.5:6379/0")
+    assert load_config(ok).redis.url == "redis://svc:hunter2@10.0.0.5:6379/0"
+
+
 def test_missing_file_is_named(tmp_path):
     proc = check_config(tmp_path / "nowhere.toml")
     assert proc.returncode != 0

@@ -178,3 +178,25 @@ async def test_a_move_into_the_short_queue_raises_its_rolling_sl(redis_client, s
     assert n0 > 50 and n1 > 50  # the half hour rests on enough calls to mean something
     print("support rolling SL (without, with) the move:", without, with_move)
     assert with_move > without, results
+
+
+async def test_requests_older_than_an_hour_are_trimmed_the_audit_stays(redis_client, prefix, secret_env,
+                                                                         monkeypatch):
+    """Requests carry tokens: the executor drops those older than an hour (the server's clock), once a minute."""
+    from wallboard.actions import executor as ex_mod
+
+    config = _config(prefix)
+    keys = Keys(prefix)
+    server_s, _ = await redis_client.time()
+    old_id = f"{(int(server_s) - ex_mod.REQUESTS_KEPT_S - 5) * 1000}-0"
+    await redis_client.xadd(keys.requests, {"type": "pause", "token": "old"}, id=old_id)
+    await redis_client.xadd(keys.requests, {"type": "pause", "token": "new"})
+    await redis_client.xadd(f"{keys.centre}:audit", {"request": old_id, "result": "applied"})
+    centre = SimCentre(config, scenario_by_name("quiet", [q.name for q in config.queues]), 1, START)
+    ex = Executor(redis_client, config, SimBackend(centre), clock=ManualClock(START))
+    await ex._trim_requests()
+    assert [f["token"] for _, f in await redis_client.xrange(keys.requests)] == ["new"]
+    assert await redis_client.xlen(f"{keys.centre}:audit") == 1
+    monkeypatch.setattr(ex_mod, "REQUESTS_KEPT_S", -60)  # would cut everything, were it not within the minute
+    await ex._trim_requests()
+    assert await redis_client.xlen(keys.requests) == 1

@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from datetime import time
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -497,6 +498,13 @@ def load_config(path: str | Path | None = None, **flags: Any) -> WallboardConfig
             raise ConfigError([("(file)", f"{p} does not exist", "give the path of a TOML file")], p) from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError([("(file)", f"not valid TOML: {e}", "fix the TOML syntax at that line")], p) from None
+    section = data.get("redis")
+    file_url = section.get("url") if isinstance(section, dict) else None
+    if isinstance(file_url, str) and _url_password(file_url):
+        # a config file is copied, committed and shown on screens; secrets come from the environment or files
+        raise ConfigError([("redis.url", "holds a password (secrets never go in the config file)",
+                            "set REDIS_URL in the environment, or put the password in the file named by "
+                            "redis.password_file")], p)  # fmt: skip
     env_redis = os.environ.get("REDIS_URL")
     if env_redis:  # the conventional variable beats the file, as WALLBOARD_REDIS__URL would
         flags = {**flags, "redis": {"url": env_redis, **flags.get("redis", {})}}
@@ -511,6 +519,13 @@ def load_config(path: str | Path | None = None, **flags: Any) -> WallboardConfig
         raise ConfigError(problems, p) from None
     finally:
         _FILE_DATA.reset(token)
+
+
+def _url_password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:  # a malformed URL is the URL's own problem, reported where it is used
+        return None
 
 
 _FILE_DATA: ContextVar[dict[str, Any]] = ContextVar("_FILE_DATA", default={})

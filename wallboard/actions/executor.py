@@ -35,6 +35,7 @@ STALE_S = 120  # a request older than this is refused: the moment it was meant f
 PERFORMED_KEPT = 10_000  # outcomes of PBX actions remembered, so a request handed over again is not redone
 AUDIT_LOOKAHEAD = 500  # audit entries read from a request's id on, looking for its outcome
 REAUDIT_S = 10  # after a reconnect, the outcomes of this many seconds are checked (AOF everysec loses ~1 s)
+REQUESTS_KEPT_S = 3600  # handled requests (tokens in them) are trimmed after this; the audit keeps the outcome
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Executor:
         self.config = config
         self.backend = backend
         self.clock = clock or SystemClock()
+        self._trimmed_at = float("-inf")
         self.keys = keys or Keys(config.redis.prefix)
         self.name = name or f"{socket.gethostname()}-executor"
         self.audit_key = f"{self.keys.centre}:audit"
@@ -108,6 +110,7 @@ class Executor:
                         log.warning("Redis is back; taking requests again")
                     self.redis_ok, delay = True, self.config.redis.retry_initial_s
                 await self.run_due_reverts()
+                await self._trim_requests()
                 await self._read(">", block=500)
             except redis.ResponseError as e:
                 if "NOGROUP" not in str(e) and "UNBLOCKED" not in str(e):  # UNBLOCKED: deleted while we waited
@@ -122,6 +125,17 @@ class Executor:
                 except asyncio.TimeoutError:
                     pass
                 delay = min(delay * 2, self.config.redis.retry_max_s)
+
+    async def _trim_requests(self) -> None:
+        """Once a minute: drop requests older than ``REQUESTS_KEPT_S``. They carry the users' tokens, and any
+        older than ``STALE_S`` would be refused anyway; the audit stream is the record. Stream ids are the
+        server's clock, so the cut is taken from the server's TIME."""
+        mono = asyncio.get_running_loop().time()
+        if mono - self._trimmed_at < 60:
+            return
+        self._trimmed_at = mono
+        server_s, _ = await self.r.time()
+        await self.r.xtrim(self.keys.requests, minid=f"{(int(server_s) - REQUESTS_KEPT_S) * 1000}-0", approximate=False)
 
     async def _read(self, start: str, block: int | None, resumed: bool = True) -> int:
         """One XREADGROUP from ``start`` (``0``: our pending entries; ``>``: new ones); handles and acknowledges
