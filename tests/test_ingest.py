@@ -10,7 +10,8 @@ from datetime import timedelta
 from wallboard.clock import ManualClock
 from wallboard.config import load_config
 from wallboard.events import CallerAnswered, CallerJoined
-from wallboard.ingest import Backoff, Ingest
+from wallboard.backoff import Backoff
+from wallboard.ingest import Ingest
 from wallboard.keys import Keys
 
 from .conftest import T0, at

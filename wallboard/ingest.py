@@ -23,7 +23,6 @@ import asyncio
 import json
 import logging
 import os
-import random
 import signal
 import socket
 import uuid
@@ -34,6 +33,7 @@ import redis
 import redis.asyncio as aredis
 
 from .aio import cancel_and_wait, wait_for
+from .backoff import redis_backoff
 from .clock import Clock, SystemClock
 from .config import WallboardConfig
 from .engine import Engine
@@ -48,22 +48,6 @@ FLUSH_S = 0.05
 CHUNK = 2000
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 IDLE_CHECK_S = 1.0  # a rewindable feed's cursor is checked this often when no input comes
-
-
-class Backoff:
-    """Capped exponential backoff with full jitter."""
-
-    def __init__(self, initial: float, cap: float, rng: random.Random | None = None):
-        self.initial, self.cap, self.n = initial, cap, 0
-        self.rng = rng or random.Random()
-
-    def next(self) -> float:
-        delay = min(self.cap, self.initial * (2**self.n))
-        self.n += 1
-        return self.rng.uniform(delay / 2, delay)
-
-    def reset(self) -> None:
-        self.n = 0
 
 
 def _dead_here(holder: str) -> bool:
@@ -128,7 +112,7 @@ class Ingest:
         self.last_publish = 0.0
         self.requests_cursor = "0-0"
         self.alert_cmds = f"{self.keys.centre}:alert_cmds"  # ack/snooze, authorised by the executor
-        self.backoff = Backoff(config.redis.retry_initial_s, config.redis.retry_max_s)
+        self.backoff = redis_backoff(config)
         self.redis_ok = True
         # a feed with a cursor can be read again from it (after Redis lost writes: see _pump)
         self.rewindable = hasattr(feed, "resume") and hasattr(feed, "cursor_key")

@@ -22,6 +22,7 @@ import redis.asyncio as aredis
 from pydantic import ValidationError
 
 from ..aio import wait_for
+from ..backoff import redis_backoff
 from ..clock import Clock, SystemClock
 from ..config import WallboardConfig
 from ..events import utc
@@ -95,7 +96,7 @@ class Executor:
         consumer's pending requests (delivered, not acknowledged when Redis went) are taken first. Pending
         requests found at start were left by a previous process that stopped while handling them: whether
         the PBX did them is unknown, so they are audited as interrupted, not done again."""
-        delay = self.config.redis.retry_initial_s
+        backoff = redis_backoff(self.config)
         backlog = True  # read our pending entries (id 0) before new ones (>)
         resumed = False  # False: the pending entries are a previous process's
         while not self.stop.is_set():
@@ -108,7 +109,8 @@ class Executor:
                     backlog, resumed = False, True
                     if not self.redis_ok:
                         log.warning("Redis is back; taking requests again")
-                    self.redis_ok, delay = True, self.config.redis.retry_initial_s
+                    self.redis_ok = True
+                    backoff.reset()
                 await self.run_due_reverts()
                 await self._trim_requests()
                 await self._read(">", block=500)
@@ -119,12 +121,12 @@ class Executor:
                 backlog = True
             except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
                 self.redis_ok, backlog = False, True
+                delay = backoff.next()
                 log.warning("Redis unavailable (%s); retrying in %.1fs", e, delay)
                 try:
                     await wait_for(self.stop.wait(), delay)
                 except asyncio.TimeoutError:
                     pass
-                delay = min(delay * 2, self.config.redis.retry_max_s)
 
     async def _trim_requests(self) -> None:
         """Once a minute: drop requests older than ``REQUESTS_KEPT_S``. They carry the users' tokens, and any

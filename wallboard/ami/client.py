@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import AsyncIterator, Callable
 
 from wallboard.aio import wait_for
+from wallboard.backoff import Backoff
 from wallboard.config import AmiConfig
 
 from .protocol import (
@@ -75,22 +76,6 @@ class BadBlock:
     reason: str
     raw: str
     where: int
-
-
-class Backoff:
-    """Capped exponential backoff with jitter (a delay in [d/2, d])."""
-
-    def __init__(self, initial: float, cap: float, rng: random.Random | None = None):
-        self.initial, self.cap, self.n = initial, cap, 0
-        self.rng = rng or random.Random()
-
-    def next(self) -> float:
-        delay = min(self.cap, self.initial * (2**self.n))
-        self.n += 1
-        return self.rng.uniform(delay / 2, delay)
-
-    def reset(self) -> None:
-        self.n = 0
 
 
 def credentials(ami: AmiConfig) -> tuple[str, str]:

@@ -32,6 +32,7 @@ from websockets.http11 import Request, Response
 
 from wallboard.aio import wait_for
 
+from ..backoff import redis_backoff
 from ..clock import Clock, SystemClock
 from ..config import WallboardConfig
 from ..keys import Keys
@@ -157,7 +158,7 @@ class Hub:
     # ---- Redis ------------------------------------------------------------------------------------------
 
     async def follow_snapshots(self) -> None:
-        delay = self.config.redis.retry_initial_s
+        backoff = redis_backoff(self.config)
         while True:
             pubsub = self.client.pubsub(ignore_subscribe_messages=True)
             try:
@@ -165,7 +166,7 @@ class Hub:
                 self.on_summary(await self.client.get(self.keys.summary))
                 self.set_redis_connected(True)
                 self._synced.set()
-                delay = self.config.redis.retry_initial_s
+                backoff.reset()
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         self.on_summary(message["data"])
@@ -174,9 +175,9 @@ class Hub:
                 raise
             except Exception as e:  # Redis gone or restarting: the screens keep the last state and go stale
                 self.set_redis_connected(False)
+                delay = backoff.next()
                 log.warning("snapshot channel: %s; retrying in %.1fs", e, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, self.config.redis.retry_max_s)
             finally:
                 try:
                     await pubsub.aclose()

@@ -36,6 +36,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from ..actions.auth import allowed_actions
 from ..actions.model import Move, Pause, Spy, describe, to_fields
+from ..backoff import redis_backoff
 from ..clock import Clock, SystemClock
 from ..config import WallboardConfig
 from ..keys import Keys
@@ -239,7 +240,7 @@ class DeskApp(App):
 
     @work(exclusive=True, group="snapshots", exit_on_error=False)
     async def read_snapshots(self) -> None:
-        delay = self.config.redis.retry_initial_s
+        backoff = redis_backoff(self.config)
         while True:
             try:
                 client = await self.client()
@@ -251,15 +252,15 @@ class DeskApp(App):
                         self.post_message(SummaryArrived(part, mono))
                     else:
                         self.post_message(AgentsArrived(part, mono))
-                    delay = self.config.redis.retry_initial_s
+                    backoff.reset()
                 raise ConnectionError("subscription ended")
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # connection lost, server restarted, Redis unreachable: retry
+                delay = backoff.next()
                 log.warning("snapshot reader: %s; retrying in %.1fs", e, delay)
                 self.post_message(FeedStatus(False, str(e)))
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, self.config.redis.retry_max_s)
 
     # ---- messages ------------------------------------------------------------------------------------
 

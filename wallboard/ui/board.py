@@ -30,6 +30,7 @@ from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Static
 
+from ..backoff import redis_backoff
 from ..clock import Clock, SystemClock
 from ..config import LayoutConfig, WallboardConfig
 from ..hub.projection import (
@@ -298,7 +299,7 @@ class BoardApp(App):
 
     @work(exclusive=True, group="snapshots", exit_on_error=False)
     async def read_snapshots(self) -> None:
-        delay = self.config.redis.retry_initial_s
+        backoff = redis_backoff(self.config)
         while True:
             try:
                 source = SnapshotSource(await self.client(), self.keys)
@@ -306,15 +307,15 @@ class BoardApp(App):
                 async for part in source.parts():
                     if isinstance(part, Summary):  # the board needs no agent detail
                         self.post_message(SummaryArrived(part, monotonic_of(self.clock)))
-                    delay = self.config.redis.retry_initial_s
+                    backoff.reset()
                 raise ConnectionError("subscription ended")
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # Redis lost or restarting: retry, the stale badge shows meanwhile
+                delay = backoff.next()
                 log.warning("board snapshot reader: %s; retrying in %.1fs", e, delay)
                 self.post_message(FeedStatus(False, str(e)))
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, self.config.redis.retry_max_s)
 
     @work(exclusive=True, group="ticker", exit_on_error=False)
     async def read_ticker(self) -> None:
