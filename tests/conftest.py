@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -85,6 +87,23 @@ T0 = datetime(2026, 11, 23, 9, 0, 0, tzinfo=timezone.utc)
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on (for the servers a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    """A self-signed certificate and key for localhost / 127.0.0.1 (openssl), for the TLS tests."""
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(d / "key.pem"),
+                    "-out", str(d / "cert.pem")], check=True, capture_output=True)  # fmt: skip
+    return d / "cert.pem", d / "key.pem"
 
 
 @pytest.fixture

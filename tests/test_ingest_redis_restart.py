@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import socket
 import subprocess
 import tempfile
 from datetime import datetime, timedelta, timezone
@@ -21,13 +20,7 @@ from wallboard.keys import Keys
 from wallboard.redis_server import binary_path
 from wallboard.store import connect
 
-
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from .conftest import free_port
 
 
 def _plain(port: int) -> redis.Redis:
@@ -69,7 +62,7 @@ class TrickleFeed:
 
 async def test_redis_restart_mid_feed_loses_nothing():
     root = tempfile.mkdtemp(prefix="wbr", dir="/tmp")
-    port = _free_port()
+    port = free_port()
     _start(port, root)
     url = f"redis://127.0.0.1:{port}/0"
     config = load_config(None, queues=[{"name": "support"}], engine={"tick_s": 0.1},

@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -49,6 +48,8 @@ from wallboard.redis_server import EmbeddedPaths, binary_path, ensure_embedded
 from wallboard.redis_server import stop as stop_embedded
 from wallboard.store import connect
 
+from .conftest import free_port
+
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "samples" / "sample_day.queue_log"
@@ -59,20 +60,12 @@ LABELS = {"ingest": "ingest applies again", "ingest caught up": "ingest has read
           "hub screen": "TV screen gets a fresh update", "desk": "desk shows fresh data (stale mark off)"}
 
 
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class Valkey:
     """A private server with AOF everysec on a TCP port, killed and restarted from the same directory."""
 
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="wbf", dir="/tmp"))
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def client(self) -> redis.Redis:

@@ -11,7 +11,6 @@ import email
 import io
 import logging
 import shutil
-import socket
 import ssl
 import subprocess
 from datetime import date, datetime, timedelta
@@ -29,6 +28,7 @@ from wallboard.events import AgentStateChanged
 from wallboard.history.calendar import CentreCalendar
 from wallboard.reports.scheduler import ReportScheduler
 
+from .conftest import free_port
 from .test_rollup import day_events
 
 TZ = ZoneInfo("Asia/Jerusalem")
@@ -49,12 +49,6 @@ class Inbox:
                               "tls": session.ssl is not None, "login": login,
                               "msg": email.message_from_bytes(envelope.content, policy=policy.default)})  # fmt: skip
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(port: int, **kw) -> tuple[Controller, Inbox]:
@@ -204,15 +198,6 @@ async def test_retries_with_backoff_while_the_server_is_down(make_engine, redis_
     # every attempt is recorded
     log = await redis_client.xrange(f"{eng.keys.centre}:reports:log")
     assert [e[1]["state"] for e in log] == ["sending", "failed", "sending", "failed", "sending", "sent"]
-
-
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(d / "key.pem"),
-                    "-out", str(d / "cert.pem")], check=True, capture_output=True)  # fmt: skip
-    return d / "cert.pem", d / "key.pem"
 
 
 async def test_starttls_login_password_from_a_file_never_logged(make_engine, redis_client, smtp_port, servers,

@@ -20,7 +20,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -55,7 +54,7 @@ from wallboard.privacy import mask_text
 from wallboard.store import StoreUnavailable, connect as store_connect
 
 from .ami_fake import FakePbx
-from .conftest import redis_url
+from .conftest import free_port, redis_url
 from .tvdata import LAYOUTS, TOKENS, UNMASKED, four_queues, now_utc, publish
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -265,15 +264,6 @@ def test_metrics_without_a_configured_token_answer_loopback_only():
 
 
 # ---- the hub over TLS ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(d / "key.pem"),
-                    "-out", str(d / "cert.pem")], check=True, capture_output=True)  # fmt: skip
-    return d / "cert.pem", d / "key.pem"
 
 
 async def test_hub_serves_https_and_wss_with_the_configured_certificate(redis_client, prefix, cleanup, tls_files):
@@ -629,12 +619,6 @@ async def test_logs_of_a_replay_carry_no_caller_numbers(make_engine, caplog):
 # ---- rediss:// with an ACL user --------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def tls_redis(tls_files, tmp_path):
     """A real Redis speaking TLS only. The embedded valkey binary is built without TLS ("Missing implement of
@@ -646,7 +630,7 @@ def tls_redis(tls_files, tmp_path):
             break
     else:
         pytest.skip("no redis-server/valkey-server with TLS on PATH")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([binary, "--port", "0", "--tls-port", str(port), "--tls-cert-file", str(cert),
                              "--tls-key-file", str(key), "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no",
                              "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
