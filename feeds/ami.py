@@ -74,6 +74,12 @@ class AmiFeed:
         self.pbx_filter = bool(options.get("pbx_filter", True))
         credentials(config.ami)  # fail now, clearly, when nothing is set
         self.gaps: list[FeedGap] = []
+        self._resync_wanted = False
+
+    def request_resync(self) -> None:
+        """Ask the PBX again who waits and what every member is doing (QueueStatus), on the live session,
+        within a second: ingest calls this when Redis comes back, since it may have lost its last writes."""
+        self._resync_wanted = True
 
     def client(self, mapper: AmiMapper) -> AmiClient:
         from wallboard.ami.client import PBX_FILTERS
@@ -91,6 +97,7 @@ class AmiFeed:
                            connect_wait_s=self.connect_wait_s)  # fmt: skip
         gap_start: datetime | None = None
         count = 0
+        asked = 0  # resyncs asked for by request_resync
         async with aclosing(self.client(mapper).sessions()) as sessions:
             async for session in sessions:
                 count += 1
@@ -113,8 +120,15 @@ class AmiFeed:
                         yield gap
                         gap_start = None
                     while True:
+                        if self._resync_wanted:
+                            self._resync_wanted = False
+                            asked += 1
+                            _, listed = await session.action_list("QueueStatus", timeout=self.timeout_s)
+                            for item in mapper.resync(listed, clock.now(), f"{tag}.resync{asked}"):
+                                yield item
                         due = mapper.next_due()
-                        timeout = None if due is None else max(0.0, due - clock.now().timestamp())
+                        # at most a second between looks at _resync_wanted (a quiet PBX sends nothing)
+                        timeout = min(1.0, max(0.0, due - clock.now().timestamp())) if due is not None else 1.0
                         item = await session.next_item(timeout)
                         now = clock.now()
                         if item is None:

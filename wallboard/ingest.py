@@ -151,6 +151,11 @@ class Ingest:
                 out = await fn(*args)
                 if not self.redis_ok:
                     log.warning("Redis is back; carrying on")
+                    if hasattr(self.feed, "request_resync"):
+                        # what the server lost with its last second (AOF everysec) the PBX still knows: who
+                        # waits and every agent's state (the transitions of that second stay lost: see
+                        # docs/RELIABILITY.md); a resync is idempotent, so one after a plain outage is harmless
+                        self.feed.request_resync()
                 self.redis_ok = True
                 self.backoff.reset()
                 return out
