@@ -173,3 +173,37 @@ async def test_a_resumed_reader_remembers_who_was_paused_before_its_cursor(tmp_p
                                                            and type(e) is AgentStateChanged for e in out))  # fmt: skip
     back = [e for e in second if type(e) is AgentStateChanged and e.ts == end + timedelta(seconds=15)]
     assert [(e.agent, e.state, e.reason) for e in back] == [("1011", "paused", "meeting")]
+
+
+async def test_a_hot_standby_on_the_same_file_shares_the_cursor_without_rereading(redis_client, prefix, tmp_path):
+    """Two ingesters following one queue_log (no shards: a hot standby) save the same cursor. Neither takes the
+    other's saves for a Redis that lost writes (each counts its own), so neither reads the file again, and the
+    counts equal a plain replay."""
+    config = _config(prefix)
+    path = tmp_path / "queue_log"
+    lines = SAMPLE[:3000]
+    path.write_text("")
+    ings = [Ingest(redis_client, config, QueueLogFeed(str(path), config), name=f"standby-{n}") for n in "ab"]
+    tasks = [asyncio.create_task(i.run()) for i in ings]
+    key = ings[0].cursor_key(QueueLogFeed(str(path), config).cursor_key())
+    try:
+        with open(path, "a") as f:
+            for k in range(0, len(lines), 300):  # written while they follow
+                f.writelines(lines[k : k + 300])
+                f.flush()
+                await asyncio.sleep(0.1)
+        for _ in range(400):
+            await asyncio.sleep(0.05)
+            raw = await redis_client.get(key)
+            if raw and json.loads(raw)["offset"] == path.stat().st_size and all(i.saves for i in ings):
+                break
+        else:
+            raise AssertionError("the cursor did not reach the end of the file")
+        assert [i.rewinds for i in ings] == [0, 0]
+        assert all(i.events_applied > 2000 for i in ings)  # both applied the whole file (idempotently)
+    finally:
+        for i in ings:
+            i.stop.set()
+        await asyncio.gather(*tasks)
+    assert await _figures(redis_client, config, prefix, lines) == await _reference(redis_client, prefix, lines,
+                                                                                   tmp_path)  # fmt: skip

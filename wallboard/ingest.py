@@ -47,6 +47,7 @@ log = logging.getLogger("wallboard.ingest")
 FLUSH_S = 0.05
 CHUNK = 2000
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+SAVES_TTL_S = 86_400  # a process's count of cursor saves outlives any outage, not the process by long
 IDLE_CHECK_S = 1.0  # a rewindable feed's cursor is checked this often when no input comes
 
 
@@ -117,6 +118,10 @@ class Ingest:
         # a feed with a cursor can be read again from it (after Redis lost writes: see _pump)
         self.rewindable = hasattr(feed, "resume") and hasattr(feed, "cursor_key")
         self.cursor_state: str | None = None  # the cursor as we last saved (or found) it in Redis
+        # how many cursors this process saved, kept in Redis beside them: a count lower than ours there means
+        # Redis lost writes (another follower of the same cursor never touches it)
+        self.saves = 0
+        self.saves_key = f"{self.keys.centre}:cursor-saves:{self.name}"
         self.rewinds = 0
 
     # ---- running ------------------------------------------------------------------------------------
@@ -207,8 +212,9 @@ class Ingest:
         (and every ``IDLE_CHECK_S`` when idle, as a quick restart can go unnoticed) the cursor in Redis is
         compared with the one we saved: when Redis lost it, the feed is read again from the cursor Redis holds
         (an older one, or the start of the source), and applying again changes nothing that was kept (exactly
-        once by meaning). Applying newer events first could split a call, hence no retry. One follower per
-        cursor: two would take each other's saves for a loss."""
+        once by meaning). Applying newer events first could split a call, hence no retry. Several followers
+        may share one cursor (a hot standby): each checks its own count of saves, and resuming from another's
+        cursor is safe, as every cursor is saved only after what it covers is applied."""
         queue, rtask = self._start_reader()
         try:
             finished = False
@@ -276,8 +282,8 @@ class Ingest:
         return queue, asyncio.create_task(reader(), name="feed")
 
     async def _cursor_lost(self) -> bool:
-        """Whether Redis no longer holds the cursor we saved (waits for Redis while it is away)."""
-        return await self._retry(self.r.get, self.cursor_key(self.feed.cursor_key())) != self.cursor_state
+        """Whether Redis lost cursor saves of ours (waits for Redis while it is away)."""
+        return int(await self._retry(self.r.get, self.saves_key) or 0) != self.saves
 
     async def _store_batch(self, batch: list, dead: list, mark: CursorMark | None) -> bool:
         """Apply a batch of a rewindable feed and save its cursor; False when Redis was lost before or during
@@ -294,19 +300,24 @@ class Ingest:
             if mark is not None:  # only once what it covers is applied: behind, never ahead
                 await self.r.set(self.cursor_key(mark.key), mark.state)
                 self.cursor_state = mark.state
+                self.saves += 1
+                await self._save_count()
             return True
         except REDIS_ERRORS as e:
             self.redis_ok = False
             log.warning("Redis lost while applying (%s); reading again from its cursor once it is back", e)
             return False
 
+    async def _save_count(self) -> None:
+        await self.r.set(self.saves_key, self.saves, ex=SAVES_TTL_S)
+
     async def _rewind(self, rtask: asyncio.Task) -> tuple[asyncio.Queue, asyncio.Task]:
         """Restart the feed from the cursor Redis holds now (once Redis answers)."""
         await cancel_and_wait(rtask)
         state = await self._retry(self.r.get, self.cursor_key(self.feed.cursor_key()))
-        lost = "; Redis lost writes made after it" if state != self.cursor_state else ""
-        log.warning("reading the feed again from the cursor in Redis (%s)%s", state or "the start", lost)
+        log.warning("reading the feed again from the cursor in Redis (%s)", state or "the start")
         self.cursor_state = state
+        await self._retry(self._save_count)  # in step again
         self.rewinds += 1
         # the registries of queues and agents may have lost members too: let the engine add them again
         self.engine._seen.queues.clear()
@@ -347,7 +358,7 @@ class Ingest:
         try:
             if self.owner and await self.r.get(self.keys.lease) == self.name:
                 await self.r.delete(self.keys.lease)
-            await self.r.delete(self.keys.health(self.name))
+            await self.r.delete(self.keys.health(self.name), self.saves_key)
         except REDIS_ERRORS:
             pass
 

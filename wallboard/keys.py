@@ -47,6 +47,8 @@ Centre slot ``P:{c}``
   ``:alerts``            hash   ``<queue>|<metric>`` -> alert state JSON
   ``:gaps``              zset   feed gaps (JSON) by start epoch
   ``:health:<process>``  string heartbeat with a TTL
+  ``:cursor:<feed>[:shard-I-of-N]``  string  where a resumable feed (queue_log) has been applied up to
+  ``:cursor-saves:<process>``  string  how many cursors that ingester saved (a lower count = Redis lost writes)
 """
 
 from __future__ import annotations
