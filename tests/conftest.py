@@ -159,3 +159,27 @@ async def make_engine(redis_client, prefix):
     keys = [k async for k in redis_client.scan_iter(match=f"{prefix}:*", count=1000)]
     if keys:
         await redis_client.unlink(*keys)
+
+
+def wire(fields: dict) -> dict:
+    """A raw request-stream entry as ``wallboard.actions.submit`` writes it, for tests that XADD by hand: the
+    ``token`` is swapped for ``cred`` and ``proof`` (the token never travels) and a fresh ``id`` is added
+    unless the entry has one. The values are signed as given, so a malformed entry stays malformed."""
+    import uuid
+
+    from wallboard.actions.auth import sign_request
+
+    out = {k: str(v) for k, v in fields.items() if k != "token"}
+    out.setdefault("id", uuid.uuid4().hex)
+    return sign_request(out, fields["token"])
+
+
+def unwire(fields: dict, token: str) -> dict:
+    """A request-stream entry checked to be signed with ``token`` (its proof recomputed here) and to carry a
+    request id; returned without ``cred``, ``proof`` and ``id``, for comparing with what was asked."""
+    from wallboard.actions.auth import sign_request
+
+    body = {k: v for k, v in fields.items() if k not in ("cred", "proof")}
+    assert sign_request(body, token) == fields, "the entry is not signed with this token"
+    assert len(fields.get("id", "")) >= 8, "the entry has no request id"
+    return {k: v for k, v in body.items() if k != "id"}

@@ -241,7 +241,7 @@ def test_advice_ranks_the_best_move_first_and_never_breaches_a_source():
                           f"Service {pct[2]} → {pct[3]}")  # fmt: skip
     assert [(s.queue, s.op, s.penalty) for s in first.steps] == [("tech", "add", 0), ("service", "remove", 0)]
     for s in first.steps:  # each step is a valid `move` action request
-        MoveRequest(user="rivka", token="t", **s.request_fields(first.agent))
+        MoveRequest(user="rivka", at=T0, **s.request_fields(first.agent))
 
     second = advice.moves[1]
     assert (second.agent, second.from_queue) == ("o", "sales")

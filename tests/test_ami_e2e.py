@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.conftest import wire
+
 from feeds.ami import AmiFeed
 from feeds.queue_log import QueueLogFeed
 from wallboard.actions.ami_backend import AmiBackend
@@ -180,12 +182,12 @@ async def test_executor_actions_reach_the_simulated_pbx(redis_client, prefix, tm
         keys = Keys(prefix)
         tok = issue(live.config, "rivka", now=live.clock.now().timestamp())
         at = utc(live.clock.now())
-        await redis_client.xadd(keys.requests, {"type": "move", "user": "rivka", "token": tok, "agent": "1006",
-                                                "queue": "support", "penalty": "2", "at": at})  # fmt: skip
-        await redis_client.xadd(keys.requests, {"type": "move", "user": "rivka", "token": tok, "agent": "1006",
-                                                "queue": "nosuchqueue", "at": at})  # fmt: skip
-        await redis_client.xadd(keys.requests, {"type": "pause", "user": "rivka", "token": tok, "agent": "1007",
-                                                "reason": "coaching", "at": at})  # fmt: skip
+        await redis_client.xadd(keys.requests, wire({"type": "move", "user": "rivka", "token": tok, "agent": "1006",
+                                                     "queue": "support", "penalty": "2", "at": at}))  # fmt: skip
+        await redis_client.xadd(keys.requests, wire({"type": "move", "user": "rivka", "token": tok, "agent": "1006",
+                                                     "queue": "nosuchqueue", "at": at}))  # fmt: skip
+        await redis_client.xadd(keys.requests, wire({"type": "pause", "user": "rivka", "token": tok, "agent": "1007",
+                                                     "reason": "coaching", "at": at}))  # fmt: skip
         await ex.process_pending()
         await backend.close()
         audit = [f for _, f in await redis_client.xrange(f"{keys.centre}:audit")]

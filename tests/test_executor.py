@@ -9,10 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.conftest import wire
+
 from feeds.sim import SimFeed
 from wallboard.actions.auth import issue
 from wallboard.actions.executor import Executor
-from wallboard.actions.model import Move, to_fields
+from wallboard.actions.model import Move
+from wallboard.actions.submit import submit
 from wallboard.actions.sim_backend import SimBackend
 from wallboard.clock import ManualClock
 from wallboard.config import load_config
@@ -65,7 +68,7 @@ async def test_tokens_permissions_and_audit(redis_client, prefix, secret_env):
         ({"type": "ack", "user": "vera", "token": tok["vera"], "queue": "support", "metric": "waiting",
           "at": at}, "refused: vera may not ack"),
         ({"type": "move", "user": "rivka", "token": forged, "agent": "1002", "queue": "tech", "at": at},
-         "refused: forged token"),
+         "refused: forged request"),
         ({"type": "move", "user": "rivka", "token": expired, "agent": "1002", "queue": "tech", "at": at},
          "refused: expired token"),
         ({"type": "move", "user": "moshe", "token": tok["rivka"], "agent": "1002", "queue": "tech", "at": at},
@@ -75,17 +78,18 @@ async def test_tokens_permissions_and_audit(redis_client, prefix, secret_env):
         ({"type": "move", "user": "rivka", "token": tok["rivka"], "agent": "1002", "queue": "tech",
           "at": utc(clock.now() - timedelta(minutes=10))}, "refused: stale request"),
     ]  # fmt: skip
-    for fields, _ in requests:
-        await redis_client.xadd(keys.requests, fields)
+    rids = [await redis_client.xadd(keys.requests, wire(fields)) for fields, _ in requests]
     assert await ex.process_pending() == len(requests)
     audit = await _audit(redis_client, prefix)
     assert len(audit) == len(requests)
-    for (fields, want), got in zip(requests, audit):
+    by_request = {a["request"]: a for a in audit}  # served round-robin by user, so not in arrival order
+    for (fields, want), rid in zip(requests, rids):
+        got = by_request[rid]
         assert got["result"].startswith(want), (want, got["result"])
         assert got["user"] == fields["user"]
     # the permitted actions reached the simulated PBX
     assert centre.member_penalty("1002", "support") == 1
-    assert audit[0]["detail"] == "Add Dana to support at penalty 1"
+    assert by_request[rids[0]]["detail"] == "Add Dana to support at penalty 1"
     # a second executor in the same group never performs them again
     assert await Executor(redis_client, config, SimBackend(centre), clock=clock, name="other").process_pending() == 0
 
@@ -95,10 +99,10 @@ async def test_temporary_move_reverts_on_time_across_restarts(redis_client, pref
     clock = ManualClock(START)
     centre = SimCentre(config, scenario_by_name("quiet", [q.name for q in config.queues]), 1, START)
     keys = Keys(prefix)
-    req = Move(user="rivka", token=issue(config, "rivka", now=clock.now().timestamp()), agent="1002",
-               queue="support", op="add", penalty=0, revert_after_s=600, at=utc(clock.now()))  # fmt: skip
+    req = Move(user="rivka", agent="1002", queue="support", op="add", penalty=0, revert_after_s=600,
+               at=clock.now())  # fmt: skip
     assert "support" not in centre.member_queues("1002")
-    await redis_client.xadd(keys.requests, to_fields(req))
+    await submit(redis_client, keys, [req], issue(config, "rivka", now=clock.now().timestamp()))
     first = Executor(redis_client, config, SimBackend(centre), clock=clock, name="a")
     await first.process_pending()
     assert centre.member_penalty("1002", "support") == 0
@@ -127,10 +131,10 @@ async def test_spy_needs_a_call_and_a_phone(redis_client, prefix, secret_env, ma
                                        queue="support", call_id="1700000000.42")])  # fmt: skip
     tok = issue(config, "rivka", now=clock.now().timestamp())
     keys = Keys(prefix)
-    await redis_client.xadd(keys.requests, {"type": "whisper", "user": "rivka", "token": tok, "agent": "1001",
-                                            "call_id": "1700000000.42", "at": utc(START)})  # fmt: skip
-    await redis_client.xadd(keys.requests, {"type": "listen", "user": "rivka", "token": tok, "agent": "1002",
-                                            "at": utc(START)})  # fmt: skip
+    await redis_client.xadd(keys.requests, wire({"type": "whisper", "user": "rivka", "token": tok, "agent": "1001",
+                                                 "call_id": "1700000000.42", "at": utc(START)}))  # fmt: skip
+    await redis_client.xadd(keys.requests, wire({"type": "listen", "user": "rivka", "token": tok, "agent": "1002",
+                                                 "at": utc(START)}))  # fmt: skip
     await ex.process_pending()
     audit = await _audit(redis_client, prefix)
     assert audit[0]["result"] == "ok"
@@ -151,9 +155,9 @@ async def _sl_after(redis_client, prefix, config, move: bool) -> tuple[float, in
     if move:
         clock = ManualClock(t_move)
         ex = Executor(redis_client, config, SimBackend(centre), clock=clock)
-        await redis_client.xadd(Keys(prefix).requests, to_fields(Move(
-            user="rivka", token=issue(config, "rivka", now=clock.now().timestamp()), agent="1006",
-            queue="support", op="add", penalty=0, at=utc(t_move))))  # fmt: skip
+        await submit(redis_client, Keys(prefix), [Move(user="rivka", agent="1006", queue="support", op="add",
+                                                       penalty=0, at=t_move)],
+                     issue(config, "rivka", now=clock.now().timestamp()))  # fmt: skip
         await ex.process_pending()
     end = t_move + timedelta(minutes=30)
     await eng.apply(centre.advance_to(end))

@@ -48,7 +48,7 @@ from wallboard.redis_server import EmbeddedPaths, binary_path, ensure_embedded
 from wallboard.redis_server import stop as stop_embedded
 from wallboard.store import connect
 
-from .conftest import free_port
+from .conftest import free_port, wire
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -251,8 +251,8 @@ async def test_mid_day_crash_every_component_recovers_and_nothing_is_lost_or_cou
         r = server.client()
         for n in range(80):
             tag = f"req{n}"
-            fields = {"type": "pause", "user": "rivka", "token": issue(config, "rivka"), "agent": "1001",
-                      "queue": "support", "reason": tag, "at": utc(datetime.now(timezone.utc))}  # fmt: skip
+            fields = wire({"type": "pause", "user": "rivka", "token": issue(config, "rivka"), "agent": "1001",
+                           "queue": "support", "reason": tag, "at": utc(datetime.now(timezone.utc))})  # fmt: skip
             try:
                 sent[await asyncio.to_thread(r.xadd, Keys(prefix).requests, fields)] = tag
             except redis.ConnectionError:
@@ -528,9 +528,9 @@ async def test_executor_remakes_a_lost_group_and_never_performs_a_request_twice(
     audit_key = f"{keys.centre}:audit"
 
     async def request(tag: str) -> str:
-        return await redis_client.xadd(keys.requests, {"type": "pause", "user": "rivka", "agent": "1001",
-                                       "token": issue(config, "rivka"), "queue": "support", "reason": tag,
-                                       "at": utc(datetime.now(timezone.utc))})  # fmt: skip
+        return await redis_client.xadd(keys.requests, wire({"type": "pause", "user": "rivka", "agent": "1001",
+                                            "token": issue(config, "rivka"), "queue": "support", "reason": tag,
+                                            "at": utc(datetime.now(timezone.utc))}))  # fmt: skip
 
     async def audited(rid: str) -> int:
         return sum(f["request"] == rid for _, f in await redis_client.xrange(audit_key))

@@ -12,6 +12,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+
+from tests.conftest import unwire
 from rich.console import Console
 
 from wallboard.actions.auth import issue
@@ -191,7 +193,7 @@ async def test_whisper_confirm_send_and_outcome(floor):
         await pilot.press("enter")
         await until(pilot, lambda: len(app.requests_sent) == 1, "the whisper request")
         [req] = await floor.requests()
-        assert req == {"type": "whisper", "user": "rivka", "token": app.token, "agent": "1002",
+        assert unwire(req, app.token) == {"type": "whisper", "user": "rivka", "agent": "1002",
                        "call_id": "1795417201.1", "keypad": "0", "at": utc(floor.clock.now())}  # fmt: skip
         assert app.pending
         # the executor performs it; the desk shows the outcome when the audit entry arrives
@@ -291,10 +293,10 @@ async def test_a_viewer_is_not_offered_actions_and_a_forced_request_is_refused(f
         assert listed == {"wallboard.drill", "wallboard.flash", "wallboard.help", "wallboard.quit", "wallboard.back"}
         await pilot.press("escape")
         # forced through the desk's own sending path: the executor refuses and audits it; the desk says so
-        forced = Spy(type="whisper", user="vera", token=app.token, agent="1002", call_id="1795417201.1")
+        forced = Spy(type="whisper", user="vera", agent="1002", call_id="1795417201.1", at=floor.clock.now())
         rid = await app.send_action(forced, "Dana")
         [req] = await floor.requests()
-        assert req["user"] == "vera" and req["token"] == app.token
+        assert unwire(req, app.token)["user"] == "vera"
         await floor.executor.process_pending()
         [entry] = await floor.audit()
         assert entry["request"] == rid and entry["result"].startswith("refused: vera may not whisper")
@@ -337,7 +339,7 @@ async def test_move_with_auto_revert_counts_down_and_reverts_on_time(floor):
         await pilot.press("enter")
         await until(pilot, lambda: len(app.requests_sent) == 1, "the move request")
         [req] = await floor.requests()
-        assert req == {"type": "move", "user": "rivka", "token": app.token, "agent": "1002", "queue": "support",
+        assert unwire(req, app.token) == {"type": "move", "user": "rivka", "agent": "1002", "queue": "support",
                        "op": "add", "penalty": "0", "revert_after_s": "900.0", "at": utc(START)}  # fmt: skip
         await floor.executor.process_pending()
         await until(pilot, noticed(app, "Add Dana to support at penalty 0, back in 15 min: ok"), "the outcome")

@@ -6,6 +6,8 @@ import asyncio
 
 import pytest
 
+from tests.conftest import unwire
+
 from wallboard.actions.auth import issue
 from wallboard.clock import ManualClock
 from wallboard.config import load_config
@@ -110,8 +112,8 @@ async def test_advice_panel_applies_the_first_move(desk, redis_client):
         assert str(app.screen.query_one("#confirm-text").render()) == "Remove Gefen from service"
         await pilot.press("enter")
         await until(pilot, lambda: len(app.requests_sent) == 2, "the remove request")
-        reqs = [f for _, f in await redis_client.xrange(keys.requests)]
-        common = {"type": "move", "user": "rivka", "token": app.token, "agent": "g", "penalty": "0"}
+        reqs = [unwire(f, app.token) for _, f in await redis_client.xrange(keys.requests)]
+        common = {"type": "move", "user": "rivka", "agent": "g", "penalty": "0"}
         assert {k: reqs[0][k] for k in common} == common and (reqs[0]["queue"], reqs[0]["op"]) == ("tech", "add")
         assert {k: reqs[1][k] for k in common} == common and (reqs[1]["queue"], reqs[1]["op"]) == ("service", "remove")
         assert any(n.endswith("— sent") for n, _ in app.notices)

@@ -1,9 +1,13 @@
 """Who is asking, and may they: signed user tokens and role permissions from config.
 
 A token is ``user.expiry.signature`` (HMAC-SHA256 over ``user.expiry`` with the centre's secret, from the
-environment or a secret file, never the command line). The executor checks the signature, the expiry and that
-the token's user is the request's user; then the permission: each action its own, optionally limited to
-queues, through the user's roles.
+environment or a secret file, never the command line). A token is never put on the request stream: a request
+carries its public part (``cred`` = ``user.expiry``, or ``user.static`` for a user's static token) and
+``proof`` = HMAC-SHA256 of the request's fields under the whole token. The executor, which holds the secret,
+rebuilds the token from ``cred``, checks the proof, the expiry and that the token's user is the request's user;
+then the permission: each action its own, optionally limited to queues, through the user's roles. Whoever reads
+an entry cannot change it or turn it into a second request (a new ``id`` breaks the proof; the same ``id`` is
+refused as seen).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ def secret(config: WallboardConfig) -> bytes:
     return value.encode()
 
 
-def _sign(key: bytes, body: str) -> str:
+def _sign(key: bytes, body: str) -> str:  # key: the centre's secret for a token, a token for a request
     mac = hmac.new(key, body.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
@@ -62,6 +66,48 @@ def verify(config: WallboardConfig, token: str, user: str, now: float | None = N
         raise Refused(f"token belongs to {t_user!r}, not {user!r}")
     if exp_i <= (now or time.time()):
         raise Refused("expired token")
+
+
+def _canonical(fields: dict[str, str]) -> bytes:
+    """The signed text: every field but the proof, sorted, one ``key=value`` a line (values as sent)."""
+    return "\n".join(f"{k}={fields[k]}" for k in sorted(fields) if k != "proof").encode()
+
+
+def sign_request(fields: dict[str, str], token: str) -> dict[str, str]:
+    """The stream entry of a request: its fields, the token's public part and the proof under the token."""
+    parts = token.split(".")
+    signed = len(parts) == 3 and parts[1].isdigit()
+    cred = f"{parts[0]}.{parts[1]}" if signed else f"{fields.get('user', '')}.static"
+    out = {**fields, "cred": cred}
+    out["proof"] = _sign(token.encode(), _canonical(out).decode())
+    return out
+
+
+def verify_request(config: WallboardConfig, fields: dict[str, str], user: str, now: float | None = None) -> None:
+    """Raises Refused unless ``fields`` were signed by ``user``'s genuine, unexpired token (``sign_request``)."""
+    cred, proof = fields.get("cred", ""), fields.get("proof", "")
+    if not cred or not proof:
+        raise Refused("unsigned request (no cred/proof): send it through `wallboard act`, the desk or the hub")
+    t_user, _, exp = cred.rpartition(".")
+    if exp == "static":
+        u = next((x for x in config.users if x.name == t_user), None)
+        token = os.environ.get(u.token_env, "") if u is not None and u.token_env else ""
+        if not token:
+            raise Refused(f"{t_user!r} has no static token configured")
+    else:
+        try:
+            exp_i = int(exp)
+        except ValueError:
+            raise Refused("malformed token") from None
+        if t_user == "" or "." in t_user:
+            raise Refused("malformed token")
+        token = f"{t_user}.{exp}.{_sign(secret(config), f'{t_user}.{exp}')}"
+        if exp_i <= (now or time.time()):
+            raise Refused("expired token")
+    if not hmac.compare_digest(_sign(token.encode(), _canonical(fields).decode()), proof):
+        raise Refused("forged request (its proof does not match the token)")
+    if t_user != user:
+        raise Refused(f"token belongs to {t_user!r}, not {user!r}")
 
 
 def permitted(config: WallboardConfig, user: str, action: str, queues: list[str]) -> None:

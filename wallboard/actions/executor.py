@@ -9,12 +9,13 @@ due, so they survive any UI restart; the undo is audited too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 import redis
@@ -27,16 +28,25 @@ from ..clock import Clock, SystemClock
 from ..config import WallboardConfig
 from ..events import utc
 from ..keys import Keys
-from .auth import Refused, permitted, verify
+from .auth import Refused, permitted, verify_request
 from .model import Ack, Move, Pause, Spy, describe, parse_request
 
 log = logging.getLogger("wallboard.executor")
 GROUP = "executors"
 STALE_S = 120  # a request older than this is refused: the moment it was meant for has passed
+FUTURE_S = 30  # a request dated further ahead than this is refused (a sender's clock may be a little fast)
+SEEN_KEPT_S = 3600  # a request id is remembered this long: far longer than STALE_S + FUTURE_S
 PERFORMED_KEPT = 10_000  # outcomes of PBX actions remembered, so a request handed over again is not redone
 AUDIT_LOOKAHEAD = 500  # audit entries read from a request's id on, looking for its outcome
 REAUDIT_S = 10  # after a reconnect, the outcomes of this many seconds are checked (AOF everysec loses ~1 s)
+READ_BATCH = 200  # requests read at once and served round-robin by user (see ``fair``)
 REQUESTS_KEPT_S = 3600  # handled requests (tokens in them) are trimmed after this; the audit keeps the outcome
+
+
+class RateLimited(Refused):
+    def __init__(self, reason: str, user: str, minute: int):
+        super().__init__(reason)
+        self.user, self.minute = user, minute
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,8 @@ class Executor:
         self.redis_ok = True
         # request -> (its fields, result, detail, PBX message, monotonic time): what this process did on the PBX
         self.performed: OrderedDict[str, tuple[dict, str, str, str, float]] = OrderedDict()
+        # (user, minute) -> [refusals for rate not yet written, first request, last request]
+        self.rate_summaries: dict[tuple[str, int], list] = {}
 
     async def ensure_group(self) -> None:
         try:
@@ -112,6 +124,7 @@ class Executor:
                     self.redis_ok = True
                     backoff.reset()
                 await self.run_due_reverts()
+                await self.flush_rate_summaries()
                 await self._trim_requests()
                 await self._read(">", block=500)
             except redis.ResponseError as e:
@@ -142,10 +155,10 @@ class Executor:
     async def _read(self, start: str, block: int | None, resumed: bool = True) -> int:
         """One XREADGROUP from ``start`` (``0``: our pending entries; ``>``: new ones); handles and acknowledges
         what it got. Returns how many."""
-        out = await self.r.xreadgroup(GROUP, self.name, {self.keys.requests: start}, count=50, block=block)
+        out = await self.r.xreadgroup(GROUP, self.name, {self.keys.requests: start}, count=READ_BATCH, block=block)
         n = 0
         for _stream, entries in out or []:
-            for rid, fields in entries:
+            for rid, fields in fair(entries):
                 if not fields:  # a pending entry whose request was trimmed away has no fields left
                     pass
                 elif resumed:
@@ -196,8 +209,9 @@ class Executor:
         while True:
             out = await self.r.xreadgroup(GROUP, self.name, {self.keys.requests: ">"}, count=100)
             if not out or not out[0][1]:
+                await self.flush_rate_summaries(force=True)
                 return n
-            for rid, fields in out[0][1]:
+            for rid, fields in fair(out[0][1]):
                 await self.handle(rid, fields)
                 await self.r.xack(self.keys.requests, GROUP, rid)
                 n += 1
@@ -205,7 +219,7 @@ class Executor:
     # ---- one request --------------------------------------------------------------------------------
 
     async def audit(self, rid: str, fields: dict, result: str, detail: str = "", pbx: str = "") -> None:
-        entry = {"request": rid, "type": fields.get("type", ""), "user": fields.get("user", ""),
+        entry = {"request": rid, "id": fields.get("id", ""), "type": fields.get("type", ""), "user": fields.get("user", ""),
                  "agent": fields.get("agent", ""), "queue": fields.get("queue", ""),
                  "metric": fields.get("metric", ""), "detail": detail, "at": utc(self.clock.now()),
                  "result": result, "pbx": pbx}  # fmt: skip
@@ -215,20 +229,37 @@ class Executor:
                 entry["type"], entry["user"], result, pbx)  # fmt: skip
 
     async def handle(self, rid: str, fields: dict) -> str:
-        """Authenticate, authorise, perform, audit. Returns the audited result."""
+        """Authenticate, authorise, perform, audit. Returns the audited result. Whatever goes wrong inside one
+        request becomes that request's audited outcome; only a lost Redis connection leaves it (the request
+        stays pending and is handled again once Redis is back, see ``handle_once``)."""
+        try:
+            return await self._handle(rid, fields)
+        except (redis.ConnectionError, redis.TimeoutError, asyncio.CancelledError):
+            raise
+        except Exception as e:  # a bug must not stop the executor, nor leave the request without an outcome
+            log.exception("request %s: internal error", rid)
+            await self.audit(rid, fields, f"failed: internal error before the PBX was asked ({type(e).__name__}: "
+                             f"{str(e)[:200]})")  # fmt: skip
+            return "failed"
+
+    async def _handle(self, rid: str, fields: dict) -> str:
         try:
             req = parse_request(fields)
         except ValidationError as e:
             err = e.errors()[0]
-            reason = f"malformed request: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            reason = f"malformed request: {'.'.join(str(p) for p in err['loc'][1:] or err['loc'])}: {err['msg']}"
             await self.audit(rid, fields, f"refused: {reason}")
             return "refused"
         detail = describe(req, self._agent_name(getattr(req, "agent", None)))
         try:
-            verify(self.config, req.token, req.user, self.clock.now().timestamp())
+            verify_request(self.config, fields, req.user, self.clock.now().timestamp())
             self._fresh(req)
+            await self._first_time(rid, req)
             await self._rate(req.user)
-            permitted(self.config, req.user, req.type, await self._queues_concerned(req))
+            await self._authorise(req)
+        except RateLimited as e:
+            await self._rate_refused(rid, fields, detail, e)
+            return "refused"
         except Refused as e:
             await self.audit(rid, fields, f"refused: {e}", detail)
             return "refused"
@@ -238,6 +269,12 @@ class Executor:
             outcome = Outcome(False, "the PBX did not answer in time")
         except (ConnectionError, OSError) as e:
             outcome = Outcome(False, f"the PBX is unreachable: {e}")
+        except (redis.ConnectionError, redis.TimeoutError, asyncio.CancelledError):
+            raise
+        except Exception as e:
+            log.exception("request %s: failed while performing", rid)
+            outcome = Outcome(False, f"internal error while asking the PBX; it may or may not have acted "
+                                     f"({type(e).__name__}: {str(e)[:200]})")  # fmt: skip
         result = "ok" if outcome.ok else "failed"
         if not isinstance(req, Ack):  # done on the PBX: never again for this request (see handle_once)
             self.performed[rid] = (fields, result, detail, outcome.message, asyncio.get_running_loop().time())
@@ -247,13 +284,23 @@ class Executor:
         return result
 
     def _fresh(self, req) -> None:
-        if req.at:
-            try:
-                sent = datetime.fromisoformat(req.at.replace("Z", "+00:00"))
-            except ValueError:
-                raise Refused(f"unreadable request time {req.at!r}") from None
-            if sent.tzinfo and (self.clock.now() - sent).total_seconds() > STALE_S:
-                raise Refused(f"stale request (sent {req.at})")
+        """``at`` is aware (the model refuses a naive one); it must be recent and not from the future."""
+        age = (self.clock.now() - req.at).total_seconds()
+        if age > STALE_S:
+            raise Refused(f"stale request (sent {utc(req.at)}, {age:.0f} s ago; the limit is {STALE_S} s)")
+        if age < -FUTURE_S:
+            raise Refused(f"request from the future (sent {utc(req.at)}): check the sender's clock")
+
+    async def _first_time(self, rid: str, req) -> None:
+        """Claim the request's id. An id is remembered for ``SEEN_KEPT_S``, longer than a request may live
+        (``STALE_S`` plus the clock skew allowed), so a copy sent again is refused whenever it comes. The same
+        stream entry handed over again after a Redis restart is not a copy."""
+        key = f"{self.keys.centre}:seen:{req.id}"
+        if await self.r.set(key, rid, nx=True, ex=SEEN_KEPT_S):
+            return
+        first = await self.r.get(key)
+        if first != rid:
+            raise Refused(f"duplicate: request id {req.id} was already handled (as {first}); not done again")
 
     async def _rate(self, user: str) -> None:
         minute = int(self.clock.now().timestamp() // 60)
@@ -262,7 +309,62 @@ class Executor:
         if n == 1:
             await self.r.expire(key, 120)
         if n > self.config.security.action_rate_per_min:
-            raise Refused(f"rate limit: more than {self.config.security.action_rate_per_min} requests a minute")
+            raise RateLimited(f"rate limit: more than {self.config.security.action_rate_per_min} requests a "
+                              "minute", user, minute)  # fmt: skip
+
+    async def _rate_refused(self, rid: str, fields: dict, detail: str, e: RateLimited) -> None:
+        """The first refusal for rate in a minute is audited as it comes; the rest of that minute's are counted
+        and written as one summary entry (``flush_rate_summaries``), so a flood costs the audit one line."""
+        key = (e.user, e.minute)
+        if key not in self.rate_summaries:
+            self.rate_summaries[key] = [0, "", ""]
+            await self.audit(rid, fields, f"refused: {e} (further refusals this minute are summarised)", detail)
+            return
+        s = self.rate_summaries[key]
+        s[0] += 1
+        s[1] = s[1] or rid
+        s[2] = rid
+
+    async def flush_rate_summaries(self, force: bool = False) -> None:
+        """Write the summary of every minute that has ended (all of them with ``force``)."""
+        minute = int(self.clock.now().timestamp() // 60)
+        for (user, m), (n, first, last) in sorted(self.rate_summaries.items()):
+            if m >= minute and not force:
+                continue
+            del self.rate_summaries[(user, m)]
+            if n:
+                since = utc(datetime.fromtimestamp(m * 60, tz=timezone.utc))
+                await self.audit(f"rate:{user}:{m}", {"type": "rate", "user": user}, "refused: rate limit",
+                                 f"{n} more requests from {user} refused for rate in the minute from {since} "
+                                 f"(requests {first} to {last})")  # fmt: skip
+
+    async def _authorise(self, req) -> None:
+        """The permission, on the queues the request concerns. An action on an agent is allowed only when the
+        agent is, or is being moved into, one of the role's queues: an agent the centre does not know, or one
+        in no queue, is refused (an empty list of queues would pass any check)."""
+        if isinstance(req, Ack):
+            permitted(self.config, req.user, req.type, [req.queue])
+            return
+        name = self._agent_name(req.agent)
+        if not any(a.id == req.agent for a in self.config.agents) and not await self.r.exists(
+            f"{self.keys.agent(req.agent)}:state"
+        ):
+            raise Refused(f"unknown agent {req.agent!r}: not in the config and never seen by the PBX")
+        queues = await self._agent_queues(req.agent)
+        if isinstance(req, Move):
+            if req.op != "add" and req.queue not in queues:
+                raise Refused(f"{name} is not in {req.queue}")
+            concerned = [req.queue]
+        elif isinstance(req, Pause) and req.queue:
+            if req.queue not in queues:
+                raise Refused(f"{name} is not in {req.queue}")
+            concerned = [req.queue]
+        else:
+            st = await self._agent_state(req.agent) if isinstance(req, Spy) else {}
+            concerned = [st["call_queue"]] if st.get("call_queue") else sorted(queues)
+            if not concerned:
+                raise Refused(f"{name} is in no queue")
+        permitted(self.config, req.user, req.type, concerned)
 
     def _agent_name(self, agent: str | None) -> str | None:
         a = next((x for x in self.config.agents if x.id == agent), None)
@@ -283,16 +385,6 @@ class Executor:
                 queues.pop(q, None)
         return queues
 
-    async def _queues_concerned(self, req) -> list[str]:
-        if isinstance(req, (Move, Ack)):
-            return [req.queue]
-        if isinstance(req, Pause):
-            return [req.queue] if req.queue else sorted(await self._agent_queues(req.agent))
-        if isinstance(req, Spy):
-            st = await self._agent_state(req.agent)
-            return [st["call_queue"]] if st.get("call_queue") else sorted(await self._agent_queues(req.agent))
-        return []
-
     async def _target(self, agent: str) -> Target:
         cfg = next((a for a in self.config.agents if a.id == agent), None)
         st = await self._agent_state(agent)
@@ -303,7 +395,7 @@ class Executor:
         if isinstance(req, Ack):
             # alert state belongs to the engine's owner: hand it the authorised command
             await self.r.xadd(self.alert_cmds, {"type": req.type, "queue": req.queue, "metric": req.metric,
-                                                "user": req.user, "until": req.until or "", "request": rid})  # fmt: skip
+                                                "user": req.user, "until": utc(req.until) if req.until else "", "request": rid})  # fmt: skip
             return Outcome(True, "handed to the engine")
         target = await self._target(req.agent)
         if isinstance(req, Spy):
@@ -326,7 +418,16 @@ class Executor:
         else:
             out = await self.backend.queue_penalty(target, req.queue, req.penalty)
         if out.ok and req.revert_after_s:
-            await self.schedule_revert(rid, req, before)
+            try:
+                await self.schedule_revert(rid, req, before)
+            except (redis.ConnectionError, redis.TimeoutError) as e:  # the move stands: say the undo does not
+                log.warning("request %s: undo not scheduled: %s", rid, e)
+                return Outcome(True, _joined(out.message, f"{req.op} done; undo NOT scheduled (Redis: {e}): undo "
+                                             "it by hand"))  # fmt: skip
+            except Exception as e:
+                log.exception("request %s: undo not scheduled", rid)
+                return Outcome(True, _joined(out.message, f"{req.op} done; undo NOT scheduled ({type(e).__name__}: "
+                                             f"{str(e)[:200]}): undo it by hand"))  # fmt: skip
         return out
 
     # ---- temporary moves ----------------------------------------------------------------------------
@@ -349,16 +450,45 @@ class Executor:
         for raw in await self.r.zrangebyscore(self.reverts, "-inf", now):
             if not await self.r.zrem(self.reverts, raw):
                 continue  # another executor took it
-            item = json.loads(raw)
-            target = await self._target(item["agent"])
-            if item["op"] == "remove":
-                out = await self.backend.queue_remove(target, item["queue"])
-            elif item["op"] == "add":
-                out = await self.backend.queue_add(target, item["queue"], int(item["penalty"]))
-            else:
-                out = await self.backend.queue_penalty(target, item["queue"], int(item["penalty"]))
-            fields = {"type": "move", "user": item["user"], "agent": item["agent"], "queue": item["queue"]}
-            detail = f"auto-revert of {item['request']}: {item['op']} {item['queue']}"
-            await self.audit(item["request"] + ":revert", fields, "ok" if out.ok else "failed", detail, out.message)
+            item = None
+            try:
+                item = json.loads(raw)
+                target = await self._target(item["agent"])
+                if item["op"] == "remove":
+                    out = await self.backend.queue_remove(target, item["queue"])
+                elif item["op"] == "add":
+                    out = await self.backend.queue_add(target, item["queue"], int(item["penalty"]))
+                else:
+                    out = await self.backend.queue_penalty(target, item["queue"], int(item["penalty"]))
+            except (redis.ConnectionError, redis.TimeoutError, asyncio.CancelledError):
+                with contextlib.suppress(redis.RedisError):  # taken, perhaps not done: due again at once
+                    await self.r.zadd(self.reverts, {raw: now})
+                raise
+            except Exception as e:  # one bad undo must not stop the others, nor the executor
+                log.exception("auto-revert %s failed", raw[:200])
+                item = item if isinstance(item, dict) else {}
+                out = Outcome(False, f"internal error ({type(e).__name__}: {str(e)[:200]})")
+            fields = {"type": "move", "user": str(item.get("user", "")), "agent": str(item.get("agent", "")),
+                      "queue": str(item.get("queue", ""))}  # fmt: skip
+            detail = f"auto-revert of {item.get('request', '?')}: {item.get('op', '?')} {item.get('queue', '?')}"
+            await self.audit(f"{item.get('request', '?')}:revert", fields, "ok" if out.ok else "failed", detail,
+                             out.message)  # fmt: skip
             done += 1
         return done
+
+
+def fair(entries: list) -> list:
+    """Stream entries reordered round-robin by user, in arrival order within each user's: a user's backlog
+    delays another user's request by at most one request per backlogged user, not by the whole backlog."""
+    by_user: dict[str, list] = {}
+    for entry in entries:
+        by_user.setdefault((entry[1] or {}).get("user", ""), []).append(entry)
+    out = []
+    queues = list(by_user.values())
+    for i in range(max((len(q) for q in queues), default=0)):
+        out.extend(q[i] for q in queues if i < len(q))
+    return out
+
+
+def _joined(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)

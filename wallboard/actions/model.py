@@ -1,30 +1,55 @@
-"""The request model: one typed request per action, sent by the TUI, the hub or `wallboard act` onto the
-request stream. Extra fields are refused (requests come from screens and browsers)."""
+"""The request model: one typed request per action, sent by the desk, the hub or `wallboard act` through
+``wallboard.actions.submit`` onto the request stream. Extra fields are refused (requests come from screens and
+browsers), and every number is bounded here, before anything can reach the PBX.
+
+Every request has a unique ``id`` (the executor performs an id at most once) and a time-zone-aware ``at`` (it
+refuses one that is stale or from the future). The user's token never travels: the stream entry carries the
+token's public part (``cred``: user and expiry) and ``proof``, an HMAC of the entry under the whole token, so an
+entry read off the stream can neither be altered nor made into a second request (see ``wallboard.actions.auth``).
+"""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_serializer
 
 SPY_MODES = ("listen", "whisper", "barge")
 ACTIONS = ("listen", "whisper", "barge", "move", "pause", "unpause", "ack", "snooze")
+WIRE_ONLY = ("cred", "proof")  # stream fields that are not part of the request itself
+PENALTY_MAX = 2_147_483_647  # Asterisk keeps a member's penalty in a C int and refuses a negative one
+REVERT_MIN_S, REVERT_MAX_S = 60.0, 24 * 3600.0  # a temporary move lasts between a minute and a day
+SNOOZE_MAX_S = 24 * 3600.0
+NAME = r"^[^\x00-\x1f\x7f{}]{1,128}$"  # agent and queue names: printable, within a key's hash tag, bounded
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    user: str = Field(min_length=1, description="Who asks (checked against the token).")
-    token: str = Field(min_length=1, description="The user's signed token (`wallboard token`).")
-    at: str | None = Field(None, description="When the screen sent it (ISO 8601).")
+    id: str = Field(default_factory=new_id, pattern=r"^[A-Za-z0-9_-]{8,64}$",
+                    description="Unique per request: the executor performs an id at most once.")  # fmt: skip
+    user: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f.]+$", description="Who asks.")
+    at: AwareDatetime = Field(description="When it was sent (ISO 8601 with a time zone).")
+
+    @field_serializer("at")
+    def _at(self, v: datetime) -> str:
+        from ..events import utc
+
+        return utc(v)
 
 
 class Spy(_Request):
     """Listen, whisper or barge on an agent's current call (ChanSpy to the supervisor's own phone)."""
 
     type: Literal["listen", "whisper", "barge"]
-    agent: str = Field(min_length=1)
-    call_id: str | None = None
+    agent: str = Field(pattern=NAME)
+    call_id: str | None = Field(None, max_length=128, pattern=r"^[^\x00-\x1f\x7f]*$")
     keypad: bool = Field(False, description="Start in keypad mode (4 listen, 5 whisper, 6 barge on the phone).")
 
 
@@ -32,25 +57,32 @@ class Move(_Request):
     """Add an agent to a skill queue, remove it, or change its penalty; optionally reverting later."""
 
     type: Literal["move"] = "move"
-    agent: str = Field(min_length=1)
-    queue: str = Field(min_length=1)
+    agent: str = Field(pattern=NAME)
+    queue: str = Field(pattern=NAME)
     op: Literal["add", "remove", "penalty"] = "add"
-    penalty: int = Field(0, ge=0)
-    revert_after_s: float | None = Field(None, gt=0, description="Undo the move after this long.")
+    penalty: int = Field(0, ge=0, le=PENALTY_MAX)
+    revert_after_s: float | None = Field(None, ge=REVERT_MIN_S, le=REVERT_MAX_S,
+                                         description="Undo the move after this long (1 min to 24 h).")  # fmt: skip
 
 
 class Pause(_Request):
     type: Literal["pause", "unpause"]
-    agent: str = Field(min_length=1)
-    reason: str | None = None
-    queue: str | None = Field(None, description="One queue, or all the agent's queues when unset.")
+    agent: str = Field(pattern=NAME)
+    reason: str | None = Field(None, max_length=64, pattern=r"^[^\x00-\x1f\x7f|]*$")
+    queue: str | None = Field(None, pattern=NAME, description="One queue, or all the agent's queues when unset.")
 
 
 class Ack(_Request):
     type: Literal["ack", "snooze"]
-    queue: str = Field(min_length=1)
-    metric: str = Field(min_length=1)
-    until: str | None = Field(None, description="Snooze until (ISO 8601); default 15 minutes.")
+    queue: str = Field(pattern=NAME)
+    metric: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
+    until: AwareDatetime | None = Field(None, description="Snooze until (ISO 8601); default 15 minutes.")
+
+    @field_serializer("until")
+    def _until(self, v: datetime | None) -> str | None:
+        from ..events import utc
+
+        return utc(v) if v is not None else None
 
 
 Request = Annotated[Union[Spy, Move, Pause, Ack], Field(discriminator="type")]
@@ -58,15 +90,16 @@ REQUEST_ADAPTER: TypeAdapter[Request] = TypeAdapter(Request)
 
 
 def parse_request(fields: dict[str, str]) -> Request:
-    """From a stream entry (all strings): numbers and flags are converted by the model."""
-    data: dict = {k: v for k, v in fields.items() if v != ""}
+    """From a stream entry (all strings, ``cred`` and ``proof`` aside): numbers, times and flags are converted
+    and bounded by the model."""
+    data: dict = {k: v for k, v in fields.items() if v != "" and k not in WIRE_ONLY}
     if "keypad" in data:
         data["keypad"] = data["keypad"] in ("1", "true", "True")
     return REQUEST_ADAPTER.validate_python(data)
 
 
 def to_fields(req: BaseModel) -> dict[str, str]:
-    """For XADD: every set field as a string."""
+    """The request as stream fields (every set field as a string), before ``cred`` and ``proof`` are added."""
     out = {}
     for k, v in req.model_dump(exclude_none=True).items():
         out[k] = ("1" if v else "0") if isinstance(v, bool) else str(v)

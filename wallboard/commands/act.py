@@ -59,21 +59,22 @@ def _token() -> str:
 def cmd_act(args) -> int:
     from pydantic import ValidationError
 
-    from ..actions.model import REQUEST_ADAPTER, to_fields
+    from ..actions.model import REQUEST_ADAPTER
+    from ..actions.submit import submit
     from ..cli import config_from_args
     from ..clock import SystemClock
-    from ..events import utc
     from ..keys import Keys
-    from ..store import connect_sync
+    from ..store import connect
 
     config = config_from_args(args)
-    data = {"type": args.action, "user": args.user or "", "token": _token(), "at": utc(SystemClock().now())}
+    token = _token()
+    data = {"type": args.action, "user": args.user or "", "at": SystemClock().now()}
     for field, value in (("agent", args.agent), ("queue", args.queue), ("op", args.op), ("penalty", args.penalty),
                          ("reason", args.reason), ("call_id", args.call_id), ("metric", args.metric),
                          ("until", args.until)):  # fmt: skip
         if value is not None:
             data[field] = value
-    if args.revert_min:
+    if args.revert_min is not None:
         data["revert_after_s"] = args.revert_min * 60
     if args.keypad:
         data["keypad"] = True
@@ -81,28 +82,38 @@ def cmd_act(args) -> int:
         req = REQUEST_ADAPTER.validate_python(data)
     except ValidationError as e:
         for err in e.errors():
-            print(f"wallboard act: {'.'.join(str(p) for p in err['loc'][1:])}: {err['msg']}", file=sys.stderr)
-        if not data["token"]:
-            print("  (the token comes from WALLBOARD_TOKEN or WALLBOARD_TOKEN_FILE: `wallboard token --user NAME`)",
-                  file=sys.stderr)  # fmt: skip
+            where = ".".join(str(p) for p in err["loc"][1:]).replace("revert_after_s", "revert-min (x60 s)")
+            print(f"wallboard act: {where}: {err['msg']}", file=sys.stderr)
         return 2
-    r = connect_sync(config, args.redis)
+    if not token:
+        print("wallboard act: no token: set WALLBOARD_TOKEN or WALLBOARD_TOKEN_FILE (`wallboard token --user NAME`)",
+              file=sys.stderr)  # fmt: skip
+        return 2
     keys = Keys(config.redis.prefix)
-    rid = r.xadd(keys.requests, to_fields(req))
-    print(f"request {rid} sent")
-    if args.wait <= 0:
-        return 0
-    deadline = time.monotonic() + args.wait
-    last = "0-0"
-    while time.monotonic() < deadline:
-        for _, entries in r.xread({f"{keys.centre}:audit": last}, count=100, block=500) or []:
-            for eid, f in entries:
-                last = eid
-                if f.get("request") == rid:
-                    print(f"{f['result']}: {f.get('detail', '')}" + (f" — PBX: {f['pbx']}" if f.get("pbx") else ""))
-                    return 0 if f["result"] == "ok" else 1
-    print("no outcome yet: is `wallboard executor` running?", file=sys.stderr)
-    return 1
+
+    async def send() -> int:
+        r = await connect(config, args.redis)
+        try:
+            [rid] = await submit(r, keys, [req], token)
+            print(f"request {rid} sent")
+            if args.wait <= 0:
+                return 0
+            deadline = time.monotonic() + args.wait
+            last = f"{max(0, int(rid.split('-')[0]) - 1000)}-0"  # an audit entry may share the request's ms
+            while time.monotonic() < deadline:
+                for _, entries in await r.xread({f"{keys.centre}:audit": last}, count=100, block=500) or []:
+                    for eid, f in entries:
+                        last = eid
+                        if f.get("request") == rid:
+                            pbx = f" — PBX: {f['pbx']}" if f.get("pbx") else ""
+                            print(f"{f['result']}: {f.get('detail', '')}{pbx}")
+                            return 0 if f["result"] == "ok" else 1
+            print("no outcome yet: is `wallboard executor` running?", file=sys.stderr)
+            return 1
+        finally:
+            await r.aclose()
+
+    return asyncio.run(send())
 
 
 def cmd_audit(args) -> int:
@@ -128,10 +139,17 @@ def cmd_token(args) -> int:
     from ..actions.auth import Refused, issue
     from ..cli import config_from_args
 
+    import math
+
+    ttl = args.ttl_h
+    if ttl is not None and not (math.isfinite(ttl) and 0 < ttl <= 8760):  # nan, inf, 0, negative, past a year
+        print(f"wallboard token: --ttl-h {ttl:g} is not a lifetime; give hours, more than 0 and at most 8760 "
+              "(a year), e.g. --ttl-h 12", file=sys.stderr)  # fmt: skip
+        return 2
     config = config_from_args(args)
     try:
-        print(issue(config, args.user, ttl_s=args.ttl_h * 3600 if args.ttl_h else None))
-    except Refused as e:
+        print(issue(config, args.user, ttl_s=ttl * 3600 if ttl is not None else None))
+    except (Refused, ValueError) as e:  # no secret; a user name with a '.'
         print(f"wallboard token: {e}", file=sys.stderr)
         return 2
     return 0

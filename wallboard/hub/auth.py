@@ -6,7 +6,10 @@
   ``wallboard token`` (checked with ``wallboard.actions.auth.verify`` when the hub has the token secret). A
   supervisor may view any layout and send ``ack`` / ``snooze`` when one of the user's roles grants it on that
   queue (``wallboard.actions.auth.permitted``); the hub puts the request, with the user's name and token, on
-  the request stream, where the executor checks both again.
+  the request stream (signed with the token, ``wallboard.actions.submit``), where the executor checks both
+  again. A connection with a signed token is closed when the token expires; its frames are rate-limited per
+  connection (``hub.connection_rate_per_s``, ``hub.connection_burst``) and per user
+  (``security.action_rate_per_min``), and excess frames are refused at the hub, never put on the stream.
 - **Metrics**: ``/metrics`` wants ``Authorization: Bearer`` with the value of ``hub.metrics_token_env``
   (default ``WALLBOARD_METRICS_TOKEN``); while that is unset it answers loopback clients only. The TV page and
   ``/healthz`` are public: the page holds no data (the figures come over ``/ws``, with a token) and probes
@@ -44,6 +47,7 @@ class Identity:
     role: Literal["viewer", "supervisor"]
     user: str | None  # the supervisor's name; None for a viewer
     token: str
+    expires: float | None = None  # a signed token's expiry (epoch seconds): the connection closes then
 
 
 def _same(a: str, b: str) -> bool:
@@ -72,7 +76,7 @@ class Access:
                 return Identity("supervisor", user.name, token)
         signed_by = self._signed_user(token)
         if signed_by is not None:
-            return Identity("supervisor", signed_by, token)
+            return Identity("supervisor", signed_by, token, float(token.split(".")[1]))
         viewer = self.environ.get(layout.token_env)
         if viewer and _same(token, viewer):
             return Identity("viewer", None, token)

@@ -42,7 +42,7 @@ class Stats:
 
 class Client:
     __slots__ = ("conn", "layout", "role", "user", "token", "peer", "pending", "behind", "blocked_since",
-                 "flusher", "closed")  # fmt: skip
+                 "flusher", "closed", "expires", "bucket")  # fmt: skip
 
     def __init__(self, conn: ServerConnection, layout: str, role: str, user: str | None, token: str, peer: str):
         self.conn = conn
@@ -56,6 +56,8 @@ class Client:
         self.blocked_since: float | None = None
         self.flusher: asyncio.Task | None = None
         self.closed = False
+        self.expires: float | None = None  # the token's expiry (epoch seconds), when it has one
+        self.bucket = None  # the connection's rate limit (ratelimit.Bucket), made at its first request
 
     def buffered(self) -> int:
         transport = self.conn.transport

@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from ..actions.model import Ack
 from ..config import THRESHOLD_METRICS
 
 Metric = Literal[THRESHOLD_METRICS]  # type: ignore[valid-type]
@@ -83,13 +84,9 @@ def parse_client_message(raw: str | bytes) -> AckMessage | SnoozeMessage:
         raise Malformed(f"{where}: {first.get('msg')}"[:100]) from None
 
 
-def request_fields(msg: AckMessage | SnoozeMessage, user: str, token: str, now: datetime) -> dict[str, str]:
-    """The request-stream entry for a supervisor's message, with the fields the desk sends: ``type``,
-    ``queue``, ``metric``, ``user``, ``at`` (ISO UTC), ``until`` for a snooze, and the user's ``token`` (the
-    executor checks it again)."""
+def to_request(msg: AckMessage | SnoozeMessage, user: str, now: datetime) -> Ack:
+    """The request for a supervisor's message (the hub signs it with the user's token when it submits it;
+    the executor checks both again)."""
     at = now.astimezone(timezone.utc).replace(microsecond=0)
-    fields = {"type": msg.type, "queue": msg.queue, "metric": msg.metric, "user": user, "token": token,
-              "at": at.isoformat().replace("+00:00", "Z")}  # fmt: skip
-    if isinstance(msg, SnoozeMessage):
-        fields["until"] = (at + timedelta(minutes=msg.minutes)).isoformat().replace("+00:00", "Z")
-    return fields
+    until = at + timedelta(minutes=msg.minutes) if isinstance(msg, SnoozeMessage) else None
+    return Ack(type=msg.type, queue=msg.queue, metric=msg.metric, user=user, at=at, until=until)

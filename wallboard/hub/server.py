@@ -32,6 +32,8 @@ from websockets.http11 import Request, Response
 
 from wallboard.aio import wait_for
 
+from ..actions.model import to_fields
+from ..actions.submit import submit
 from ..backoff import redis_backoff
 from ..clock import Clock, SystemClock
 from ..config import WallboardConfig
@@ -41,7 +43,8 @@ from ..ui.livetime import parse_utc
 from .auth import Access, Denied
 from .fanout import Client, Fanout, Stats, cap_kernel_buffer
 from .projection import layout_info, project
-from .protocol import Malformed, encode, iso_ms, parse_client_message, request_fields
+from .protocol import Malformed, encode, iso_ms, parse_client_message, to_request
+from .ratelimit import Bucket
 from .ticker import read_ticker
 from .tls import server_context
 
@@ -91,6 +94,7 @@ class Hub:
         # without [[layouts]], one "default" layout: every queue, the default figures
         self.layouts = {lay.name: lay for lay in (config.layouts or [config.layout(None)])}
         self.stats = Stats()
+        self.user_buckets: dict[str, Bucket] = {}  # per user, across the user's connections to this hub
         hub = config.hub
         self.fanout = Fanout(self.stats, cap_bytes=hub.write_buffer_bytes, max_behind=hub.client_buffer,
                              slow_s=hub.slow_client_s)  # fmt: skip
@@ -360,12 +364,17 @@ class Hub:
             return await self.refuse(conn, CloseCode.POLICY_VIOLATION, "token", str(e))
         cap_kernel_buffer(conn, self.config.hub.write_buffer_bytes)
         client = Client(conn, name, ident.role, ident.user, ident.token, _peer(conn))
+        client.expires = ident.expires
         state = encode("state", self.now(), layout=layout_info(layout, self.config), role=ident.role,
                        user=ident.user, ticker=self.ticker, stale=not self.redis_connected,
                        **self._projection(name))  # fmt: skip
         self.fanout.add(client)
         self.fanout.send([client], "update", state)
         log.info("%s %s connected to layout %s from %s", ident.role, ident.user or "", name, client.peer)
+        expiry = None
+        if ident.expires is not None:  # a signed token ends: so does the connection it opened
+            delay = max(0.0, ident.expires - self.now().timestamp())
+            expiry = asyncio.get_running_loop().create_task(self._close_at_expiry(client, delay))
         try:
             async for raw in conn:
                 if not await self.on_message(client, raw):
@@ -375,7 +384,30 @@ class Hub:
                 self.stats.refused["oversized"] += 1
                 log.warning("refused %s: a message over %d bytes", client.peer, self.config.hub.max_message_bytes)
         finally:
+            if expiry is not None:
+                expiry.cancel()
             self.fanout.remove(client)
+
+    async def _close_at_expiry(self, client: Client, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self.refuse(client.conn, CloseCode.POLICY_VIOLATION, "expired",
+                          "token expired: open the kiosk URL with a new token")  # fmt: skip
+
+    def _over_rate(self, client: Client) -> str | None:
+        """None when the connection and its user may send one more request now; else the reason."""
+        now = asyncio.get_running_loop().time()
+        hub = self.config.hub
+        if client.bucket is None:
+            client.bucket = Bucket(hub.connection_rate_per_s, hub.connection_burst, now)
+        per_min = self.config.security.action_rate_per_min
+        user = self.user_buckets.get(client.user or "")
+        if user is None:
+            user = self.user_buckets[client.user or ""] = Bucket(per_min / 60, per_min, now)
+        if not client.bucket.take(now):
+            return f"rate limit: more than {hub.connection_rate_per_s:g} requests a second on this connection"
+        if not user.take(now):
+            return f"rate limit: more than {per_min} requests a minute from {client.user}"
+        return None
 
     async def on_message(self, client: Client, raw: str | bytes) -> bool:
         """Handle one message from a screen; False when the connection was closed for it."""
@@ -384,6 +416,15 @@ class Hub:
             await self.refuse(conn, CloseCode.POLICY_VIOLATION, "read-only",
                               "read-only: a viewer token cannot send messages")  # fmt: skip
             return False
+        if client.expires is not None and client.expires <= self.now().timestamp():
+            await self.refuse(conn, CloseCode.POLICY_VIOLATION, "expired",
+                              "token expired: open the kiosk URL with a new token")  # fmt: skip
+            return False
+        over = self._over_rate(client)
+        if over is not None:  # refused here, counted, never put on the request stream
+            self.stats.refused["rate"] += 1
+            self.fanout.send([client], "refused", encode("refused", self.now(), reason=over))
+            return True
         try:
             msg = parse_client_message(raw)
         except Malformed as e:
@@ -397,17 +438,16 @@ class Hub:
             log.warning("refused %s from %s: %s", msg.type, client.user, denied)
             self.fanout.send([client], "refused", encode("refused", self.now(), reason=denied))
             return True
-        fields = request_fields(msg, client.user or "", client.token, self.now())
+        req = to_request(msg, client.user or "", self.now())
         try:
-            rid = await self.client.xadd(self.keys.requests, fields)
+            [rid] = await submit(self.client, self.keys, [req], client.token)
         except Exception as e:
             log.warning("request from %s not sent: %s", client.user, e)
             self.fanout.send([client], "refused", encode("refused", self.now(), reason="request stream unavailable"))
             return True
         self.stats.requests_sent += 1
         log.info("%s %s %s/%s (request %s)", client.user, msg.type, msg.queue, msg.metric, rid)
-        public = {k: v for k, v in fields.items() if k != "token"}
-        self.fanout.send([client], "accepted", encode("accepted", self.now(), id=rid, request=public))
+        self.fanout.send([client], "accepted", encode("accepted", self.now(), id=rid, request=to_fields(req)))
         return True
 
 

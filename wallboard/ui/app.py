@@ -36,6 +36,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from ..actions.auth import allowed_actions
 from ..actions.model import Move, Pause, Spy, describe, to_fields
+from ..actions.submit import submit
 from ..backoff import redis_backoff
 from ..clock import Clock, SystemClock
 from ..config import WallboardConfig
@@ -69,7 +70,6 @@ from .requests import (
     outcome_label,
     read_from,
     resolve_token,
-    send_requests,
     token_problem,
 )
 from .screens import DrillDownScreen, HelpScreen
@@ -480,14 +480,14 @@ class DeskApp(App):
         if not self.has_token():
             return []
         now = self.clock.now()
-        reqs = [build_request(kind, queue, m, self.user, self.token, now, self.snooze_minutes) for m in metrics]
+        reqs = [build_request(kind, queue, m, self.user, now, self.snooze_minutes) for m in metrics]
         try:
-            ids = await send_requests(await self.client(), self.keys, reqs)
+            ids = await submit(await self.client(), self.keys, reqs, self.token)
         except Exception as e:
             log.warning("request failed: %s", e)
             self.notify(f"{kind} not sent: {e}", severity="error", markup=False)
             return []
-        self.requests_sent.extend(reqs)
+        self.requests_sent.extend(to_fields(r) for r in reqs)
         what = "acknowledge" if kind == "ack" else f"snooze {self.snooze_minutes:g} min"
         self.expect(ids, f"{queue}: {what} {', '.join(metrics)}")
         self.notify(f"{queue}: {what} {', '.join(metrics)} — sent", markup=False)
@@ -618,7 +618,7 @@ class DeskApp(App):
         if sel is None:
             return
         agent_id, a = sel
-        req = Spy(type=mode, user=self.user, token=self.token, agent=agent_id, call_id=a.call_id,
+        req = Spy(type=mode, user=self.user, agent=agent_id, call_id=a.call_id,
                   at=iso_utc(self.clock.now()))  # fmt: skip
         mine = a.spied_by.get(self.user)
         note = ""
@@ -646,7 +646,7 @@ class DeskApp(App):
                 initial = max(candidates, key=lambda c: (c[0], c[1]))[2]
 
         def make(queue: str, op: str, penalty: int, revert_after_s: float | None) -> Move:
-            return Move(user=self.user, token=self.token, agent=agent_id, queue=queue, op=op, penalty=penalty,
+            return Move(user=self.user, agent=agent_id, queue=queue, op=op, penalty=penalty,
                         revert_after_s=revert_after_s, at=iso_utc(self.clock.now()))  # fmt: skip
 
         def chosen(req: Move | None) -> None:
@@ -695,7 +695,7 @@ class DeskApp(App):
         """Each step of an advised move is one ``move`` request, confirmed and sent like the move dialog's."""
         if not self.has_token():
             return
-        reqs = [Move(user=self.user, token=self.token, at=iso_utc(self.clock.now()), **s.request_fields(move.agent))
+        reqs = [Move(user=self.user, at=iso_utc(self.clock.now()), **s.request_fields(move.agent))
                 for s in move.steps]  # fmt: skip
         self.confirm_chain(reqs, move.agent_name or move.agent)
 
@@ -719,7 +719,7 @@ class DeskApp(App):
 
         def chosen(reason: str | None) -> None:
             if reason is not None:
-                self.confirm(Pause(type="pause", user=self.user, token=self.token, agent=agent_id, reason=reason,
+                self.confirm(Pause(type="pause", user=self.user, agent=agent_id, reason=reason,
                                    at=iso_utc(self.clock.now())), name)  # fmt: skip
 
         self.push_screen(PauseReasonScreen(name), callback=chosen)
@@ -729,7 +729,7 @@ class DeskApp(App):
         if sel is None:
             return
         agent_id, a = sel
-        self.confirm(Pause(type="unpause", user=self.user, token=self.token, agent=agent_id,
+        self.confirm(Pause(type="unpause", user=self.user, agent=agent_id,
                            at=iso_utc(self.clock.now())), a.name or agent_id)  # fmt: skip
 
     def toggle_pause(self) -> None:
@@ -751,11 +751,11 @@ class DeskApp(App):
 
     async def send_action(self, req, agent_name: str | None = None) -> str | None:
         """XADD one action request (stamped with the time it is sent) and watch for its outcome."""
-        req = req.model_copy(update={"at": iso_utc(self.clock.now())})
+        req = req.model_copy(update={"at": self.clock.now()})
         fields = to_fields(req)
         label = outcome_label(describe(req, agent_name))
         try:
-            ids = await send_requests(await self.client(), self.keys, [fields])
+            ids = await submit(await self.client(), self.keys, [req], self.token)
         except Exception as e:
             log.warning("request failed: %s", e)
             self.notify(f"{label}: not sent: {e}", severity="error", markup=False)

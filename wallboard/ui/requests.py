@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from ..actions.model import Ack, to_fields
+from ..actions.model import Ack
 from ..config import WallboardConfig
 from ..keys import Keys
 from ..snapshot import QueueSnapshot
@@ -90,21 +90,10 @@ def alerting_metrics(q: QueueSnapshot, kind: str, server_now: datetime) -> list[
     return out
 
 
-def build_request(
-    kind: str, queue: str, metric: str, user: str, token: str, now: datetime, snooze_minutes: float
-) -> dict[str, str]:
-    """An ack or snooze request, as stream fields."""
-    until = iso_utc(now + timedelta(minutes=snooze_minutes)) if kind == "snooze" else None
-    req = Ack(type=kind, queue=queue, metric=metric, user=user, token=token, at=iso_utc(now), until=until)
-    return to_fields(req)
-
-
-async def send_requests(client, keys: Keys, requests: list[dict]) -> list[str]:
-    """XADD each request to the request stream; returns the entry ids."""
-    pipe = client.pipeline(transaction=False)
-    for fields in requests:
-        pipe.xadd(keys.requests, fields)
-    return list(await pipe.execute())
+def build_request(kind: str, queue: str, metric: str, user: str, now: datetime, snooze_minutes: float) -> Ack:
+    """An ack or snooze request (sent with ``actions.submit.submit``, signed with the desk's token)."""
+    until = now + timedelta(minutes=snooze_minutes) if kind == "snooze" else None
+    return Ack(type=kind, queue=queue, metric=metric, user=user, at=now, until=until)
 
 
 # ---- outcomes (the audit stream) --------------------------------------------------------------------------
