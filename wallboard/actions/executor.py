@@ -39,7 +39,8 @@ SEEN_KEPT_S = 3600  # a request id is remembered this long: far longer than STAL
 PERFORMED_KEPT = 10_000  # outcomes of PBX actions remembered, so a request handed over again is not redone
 AUDIT_LOOKAHEAD = 500  # audit entries read from a request's id on, looking for its outcome
 REAUDIT_S = 10  # after a reconnect, the outcomes of this many seconds are checked (AOF everysec loses ~1 s)
-READ_BATCH = 200  # requests read at once and served round-robin by user (see ``fair``)
+READ_BATCH = 200  # requests read per XREADGROUP
+READ_AHEAD = 2000  # requests read before serving them round-robin by user (see ``fair``)
 REQUESTS_KEPT_S = 3600  # handled requests (tokens in them) are trimmed after this; the audit keeps the outcome
 
 
@@ -152,23 +153,40 @@ class Executor:
         server_s, _ = await self.r.time()
         await self.r.xtrim(self.keys.requests, minid=f"{(int(server_s) - REQUESTS_KEPT_S) * 1000}-0", approximate=False)
 
+    async def _take(self, start: str, block: int | None) -> list:
+        """Entries from ``start`` (``0``: our pending ones; ``>``: new ones). New ones are read ahead, up to
+        ``READ_AHEAD``, so that ``fair`` sees another user's request behind one user's backlog."""
+        entries: list = []
+        while True:
+            out = await self.r.xreadgroup(GROUP, self.name, {self.keys.requests: start}, count=READ_BATCH,
+                                          block=block if not entries else None)  # fmt: skip
+            got = out[0][1] if out else []
+            entries.extend(got)
+            if start != ">" or len(got) < READ_BATCH or len(entries) >= READ_AHEAD:
+                return entries
+
     async def _read(self, start: str, block: int | None, resumed: bool = True) -> int:
-        """One XREADGROUP from ``start`` (``0``: our pending entries; ``>``: new ones); handles and acknowledges
-        what it got. Returns how many."""
-        out = await self.r.xreadgroup(GROUP, self.name, {self.keys.requests: start}, count=READ_BATCH, block=block)
-        n = 0
-        for _stream, entries in out or []:
-            for rid, fields in fair(entries):
-                if not fields:  # a pending entry whose request was trimmed away has no fields left
-                    pass
-                elif resumed:
-                    await self.handle_once(rid, fields)
-                elif not await self._audited(rid):
+        """Takes entries (``_take``), handles them round-robin by user and acknowledges each. Returns how
+        many."""
+        entries = await self._take(start, block)
+        for rid, fields in fair(entries):
+            if not fields:  # a pending entry whose request was trimmed away has no fields left
+                pass
+            elif resumed:
+                await self.handle_once(rid, fields)
+            elif not await self._audited(rid):
+                if await self._started(fields):
                     await self.audit(rid, fields, "failed", "", "interrupted: the executor stopped while handling "
                                      "it; not done again (send it again if still needed)")  # fmt: skip
-                await self.r.xack(self.keys.requests, GROUP, rid)
-                n += 1
-        return n
+                else:  # read ahead by the process that stopped, never begun: handled now (if still fresh)
+                    await self.handle(rid, fields)
+            await self.r.xack(self.keys.requests, GROUP, rid)
+        return len(entries)
+
+    async def _started(self, fields: dict) -> bool:
+        """Whether an executor began handling this request (it claims the id first, see ``_first_time``)."""
+        rid_key = fields.get("id", "")
+        return not rid_key or bool(await self.r.exists(f"{self.keys.centre}:seen:{rid_key}"))
 
     async def handle_once(self, rid: str, fields: dict) -> None:
         """``handle``, unless this request was already done. A Redis restart can hand a request over again:
@@ -207,11 +225,11 @@ class Executor:
         await self.ensure_group()
         n = 0
         while True:
-            out = await self.r.xreadgroup(GROUP, self.name, {self.keys.requests: ">"}, count=100)
-            if not out or not out[0][1]:
+            entries = await self._take(">", None)
+            if not entries:
                 await self.flush_rate_summaries(force=True)
                 return n
-            for rid, fields in fair(out[0][1]):
+            for rid, fields in fair(entries):
                 await self.handle(rid, fields)
                 await self.r.xack(self.keys.requests, GROUP, rid)
                 n += 1
