@@ -1,0 +1,1 @@
+"""FreeSWITCH event socket (ESL): protocol, client and the mod_callcenter mapping."""

@@ -1,0 +1,351 @@
+"""A small asyncio client for FreeSWITCH's event socket (inbound mode: we connect to mod_event_socket).
+
+Our own rather than ``genesis`` (the maintained asyncio ESL library, checked at 2026.10.18): it pins
+``redis<6`` and ``rich<14`` where this project pins redis 8 and rich 15, stops at Python 3.12, and brings
+FastAPI, uvicorn, OpenTelemetry and typer with it; its event dicts turn a repeated header into a list and its
+consumer reconnects on its own terms. What we need is small and must behave exactly like the AMI client
+(``wallboard.ami.client``): the same keep-alive with half-open detection, the same jittered ``Backoff``,
+bad input as dead letters with the raw text, a bounded event queue. That is the protocol module plus this.
+
+- ``EslClient.connect()``: TCP, the ``auth/request`` greeting, ``auth PASSWORD`` (a ``-ERR invalid`` is an
+  ``AuthError``; the switch then closes the socket), ``event plain <events>`` (``CUSTOM callcenter::info`` by
+  default), then a keep-alive ``api status`` every ``keepalive_s``: when nothing at all (no answer, no event)
+  comes back within ``keepalive_timeout_s`` the connection is dropped, so a half-open socket is found within
+  ``keepalive_s + keepalive_timeout_s`` of going silent, while an answer queued behind a burst of events is
+  no reason to drop a working link. The password is read through a callable at every login (a rotated
+  secret file is picked up) and never logged.
+- ``EslClient.sessions()``: authenticated sessions one after another, reconnecting with ``Backoff``; wrong
+  credentials are logged once per failure streak; the backoff resets only after a session lasted
+  ``stable_s``.
+- ``EslSession``: commands answered in order (the event socket has no request ids: replies come back in the
+  order the commands were sent, so a FIFO of waiters matches them; a waiter that timed out keeps its place and
+  its late reply is dropped), ``api`` (the ``api/response`` body), ``bgapi`` (the ``Reply-Text`` with the
+  Job-UUID), and the event stream (``next_item``: an ``EslEvent``, a ``BadFrame`` for input that could not be
+  read, None on timeout, ``ConnectionLost`` once the connection is gone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import random
+from dataclasses import dataclass
+from typing import AsyncIterator, Callable
+
+from wallboard.aio import wait_for
+from wallboard.backoff import Backoff
+
+from .protocol import Frame, Framer, ParseError, encode_command, parse_event
+
+log = logging.getLogger("wallboard.esl")
+
+CALLCENTER_EVENTS = "CUSTOM callcenter::info"
+
+
+class EslError(Exception):
+    pass
+
+
+class AuthError(EslError):
+    pass
+
+
+class ConnectionLost(EslError):
+    pass
+
+
+@dataclass(frozen=True)
+class BadFrame:
+    """Input that could not become an event: the reason, the raw text, its frame number in the session."""
+
+    reason: str
+    raw: str
+    where: int
+
+
+class EslEvent:
+    """One plain event: decoded headers under lower-case names, and the raw text for a dead letter."""
+
+    __slots__ = ("fields", "number", "raw")
+
+    def __init__(self, fields: dict[str, str], number: int = 0, raw: str = ""):
+        self.fields = {k.lower(): v for k, v in fields.items()}
+        self.number = number
+        self.raw = raw
+
+    @property
+    def name(self) -> str:
+        return self.fields.get("event-name", "")
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        v = self.fields.get(key.lower())
+        return default if v is None or v == "" else v
+
+    def __repr__(self) -> str:
+        return f"EslEvent({self.fields!r})"
+
+
+def reply_ok(text: str) -> bool:
+    return text.startswith("+OK")
+
+
+class EslSession:
+    """One authenticated connection (see the module docstring)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, origin: str = "",
+                 queue_size: int = 100_000):  # fmt: skip
+        self.origin = origin
+        self.closed: str | None = None  # why the connection ended
+        self._reader, self._writer = reader, writer
+        self._queue: asyncio.Queue = asyncio.Queue(queue_size)
+        self._waiters: collections.deque[asyncio.Future] = collections.deque()
+        self._greeting: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._abort_reason: str | None = None
+        self._loop = asyncio.get_running_loop()
+        self.last_rx = self._loop.time()
+        self._tasks: list[asyncio.Task] = []
+
+    def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._read(), name=f"esl-read {self.origin}"))
+
+    def start_keepalive(self, every_s: float, timeout_s: float | None = None) -> None:
+        self._tasks.append(asyncio.create_task(self._keepalive(every_s, timeout_s or every_s),
+                                               name=f"esl-ping {self.origin}"))  # fmt: skip
+
+    def idle_s(self) -> float:
+        """Seconds since anything was received."""
+        return self._loop.time() - self.last_rx
+
+    async def greeting(self, timeout: float) -> Frame:
+        return await wait_for(asyncio.shield(self._greeting), timeout)
+
+    # -- commands -------------------------------------------------------------------------------------------
+
+    async def command(self, command: str, timeout: float = 5.0) -> Frame:
+        """Send one command; its reply frame (``command/reply`` or ``api/response``). TimeoutError after
+        ``timeout``; ValueError for a command with a line break (nothing is sent)."""
+        if self.closed:
+            raise ConnectionLost(self.closed)
+        data = encode_command(command)
+        fut = self._loop.create_future()
+        self._waiters.append(fut)
+        self._writer.write(data)
+        try:
+            return await wait_for(asyncio.shield(fut), timeout)
+        except asyncio.TimeoutError:
+            fut.cancel()  # keeps its place in the FIFO: its late reply is dropped
+            raise
+
+    async def api(self, command: str, timeout: float = 5.0) -> str:
+        """``api COMMAND``: the command's output (for mod_callcenter: ``+OK``, ``-ERR ...`` or a table)."""
+        frame = await self.command(f"api {command}", timeout)
+        return frame.body.decode("utf-8", "replace")
+
+    async def bgapi(self, command: str, timeout: float = 5.0) -> str:
+        """``bgapi COMMAND``: the switch's ``Reply-Text`` (``+OK Job-UUID: ...`` once queued)."""
+        frame = await self.command(f"bgapi {command}", timeout)
+        return frame.headers.get("reply-text", "")
+
+    # -- the event stream -----------------------------------------------------------------------------------
+
+    async def next_item(self, timeout: float | None = None) -> EslEvent | BadFrame | None:
+        """The next event or bad frame; None when ``timeout`` passes first; ConnectionLost at the end."""
+        if self.closed and self._queue.empty():
+            raise ConnectionLost(self.closed)
+        try:
+            item = await wait_for(self._queue.get(), timeout)
+        except asyncio.TimeoutError:
+            return None
+        if item is _LOST:
+            raise ConnectionLost(self.closed or "closed")
+        return item
+
+    async def _read(self) -> None:
+        framer = Framer()
+        reason = "the switch closed the connection"
+        try:
+            while True:
+                data = await self._reader.read(65536)
+                if not data:
+                    break
+                self.last_rx = self._loop.time()
+                for frame in framer.feed(data):
+                    await self._frame(frame)
+            tail = framer.close()
+            if tail is not None:
+                await self._queue.put(BadFrame(tail.error or "truncated", tail.raw(), tail.number))
+        except (OSError, asyncio.IncompleteReadError) as e:
+            reason = f"connection error: {e}"
+        except asyncio.CancelledError:
+            reason = "closed"
+            raise
+        finally:
+            self._lost(self._abort_reason or reason)
+
+    async def _frame(self, frame: Frame) -> None:
+        if frame.error:
+            await self._queue.put(BadFrame(frame.error, frame.raw(), frame.number))
+            return
+        ctype = frame.content_type
+        if ctype == "auth/request":
+            if not self._greeting.done():
+                self._greeting.set_result(frame)
+        elif ctype in ("command/reply", "api/response"):
+            while self._waiters:
+                fut = self._waiters.popleft()
+                if not fut.done():
+                    fut.set_result(frame)
+                    break
+                if not fut.cancelled():
+                    continue
+                break  # the timed-out command's reply: dropped
+        elif ctype == "text/event-plain":
+            try:
+                fields = parse_event(frame.body)
+            except ParseError as e:
+                await self._queue.put(BadFrame(str(e), frame.raw(), frame.number))
+                return
+            await self._queue.put(EslEvent(fields, frame.number, frame.raw()))
+        elif ctype in ("text/disconnect-notice", "text/rude-rejection"):
+            self._abort_reason = self._abort_reason or f"the switch sent {ctype}: " + \
+                frame.body.decode("utf-8", "replace").strip()[:200]  # fmt: skip
+            if ctype == "text/rude-rejection" and not self._greeting.done():
+                self._greeting.set_exception(AuthError(f"{self.origin} refused the connection (its ACL): "
+                                                       + frame.body.decode("utf-8", "replace").strip()[:200]))
+        else:
+            await self._queue.put(BadFrame(f"unexpected Content-Type {ctype or '(none)'!r}", frame.raw(),
+                                           frame.number))  # fmt: skip
+
+    def _lost(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = reason
+        for fut in (*self._waiters, self._greeting):
+            if not fut.done():
+                fut.set_exception(ConnectionLost(reason))
+        self._greeting.exception() if self._greeting.done() and not self._greeting.cancelled() else None
+        try:
+            self._queue.put_nowait(_LOST)
+        except asyncio.QueueFull:  # the reader of a full queue will find ``closed`` once it has drained it
+            pass
+
+    async def _keepalive(self, every_s: float, timeout_s: float) -> None:
+        try:
+            while not self.closed:
+                await asyncio.sleep(every_s)
+                sent = self._loop.time()
+                try:
+                    await self.api("status", timeout=timeout_s)
+                except asyncio.TimeoutError:
+                    if self.last_rx > sent:  # events came meanwhile: the link works, the answer is behind them
+                        continue
+                    log.warning("ESL %s: nothing received within %.1f s of `api status`; dropping the connection",
+                                self.origin, timeout_s)  # fmt: skip
+                    self.abort("keep-alive: no answer to `api status`")
+                    return
+        except ConnectionLost:
+            return
+
+    def abort(self, reason: str) -> None:
+        """Drop the connection now (a half-open socket would never say so itself)."""
+        self._abort_reason = self._abort_reason or reason
+        self._writer.transport.abort()
+
+    async def close(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._lost(self._abort_reason or "closed")
+        if not self._writer.transport.is_closing():
+            try:
+                self._writer.write(encode_command("exit"))
+            except (OSError, RuntimeError):
+                pass
+        self._writer.close()
+        try:
+            await wait_for(self._writer.wait_closed(), 1.0)
+        except (OSError, asyncio.TimeoutError):
+            pass
+
+
+_LOST = object()
+
+
+class EslClient:
+    def __init__(self, host: str, port: int, password: Callable[[], str], *, events: str = CALLCENTER_EVENTS,
+                 keepalive_s: float = 2.0, keepalive_timeout_s: float | None = None, timeout_s: float = 5.0,
+                 backoff_initial_s: float = 0.5, backoff_max_s: float = 30.0, stable_s: float = 30.0,
+                 rng: random.Random | None = None):  # fmt: skip
+        self.host, self.port = host, int(port)
+        self.origin = f"{host}:{port}"
+        self._password = password
+        self.events = events
+        self.keepalive_s, self.timeout_s, self.stable_s = keepalive_s, timeout_s, stable_s
+        self.keepalive_timeout_s = keepalive_timeout_s or keepalive_s
+        self.backoff = Backoff(backoff_initial_s, backoff_max_s, rng)
+
+    async def connect(self) -> EslSession:
+        """One attempt: connect, greeting, auth, event subscription, keep-alive. Raises AuthError, EslError,
+        OSError, TimeoutError."""
+        reader, writer = await wait_for(asyncio.open_connection(self.host, self.port), self.timeout_s)
+        session = EslSession(reader, writer, origin=self.origin)
+        try:
+            session.start()
+            try:
+                await session.greeting(self.timeout_s)
+            except ConnectionLost as e:
+                raise EslError(f"{self.origin} sent no auth/request greeting ({e})") from None
+            reply = (await session.command(f"auth {self._password()}", self.timeout_s)).headers.get("reply-text", "")
+            if not reply_ok(reply):
+                raise AuthError(f"ESL login to {self.origin} failed: {reply or 'no reply'}")
+            if self.events:
+                reply = (await session.command(f"event plain {self.events}", self.timeout_s)).headers.get(
+                    "reply-text", "")
+                if not reply_ok(reply):
+                    raise EslError(f"ESL {self.origin} refused `event plain {self.events}`: {reply or 'no reply'}")
+            session.start_keepalive(self.keepalive_s, self.keepalive_timeout_s)
+            return session
+        except BaseException:
+            await session.close()
+            raise
+
+    async def sessions(self) -> AsyncIterator[EslSession]:
+        """Authenticated sessions, forever: reconnects with backoff when one ends or an attempt fails."""
+        loop = asyncio.get_running_loop()
+        told = ""  # the failure already logged in this streak
+        while True:
+            began = loop.time()
+            try:
+                session = await self.connect()
+            except AuthError as e:
+                delay = self.backoff.next()
+                if told != "auth":
+                    log.error("%s; check the event-socket password; retrying with backoff (next in %.1f s)", e, delay)
+                    told = "auth"
+                else:
+                    log.debug("%s; retrying in %.1f s", e, delay)
+                await asyncio.sleep(delay)
+                continue
+            except (OSError, asyncio.TimeoutError, EslError) as e:
+                delay = self.backoff.next()
+                what = str(e) or e.__class__.__name__
+                if told != "net":
+                    log.warning("ESL %s unreachable (%s); retrying with backoff (next in %.1f s)", self.origin,
+                                what, delay)  # fmt: skip
+                    told = "net"
+                else:
+                    log.debug("ESL %s unreachable (%s); retrying in %.1f s", self.origin, what, delay)
+                await asyncio.sleep(delay)
+                continue
+            told = ""
+            log.info("ESL %s: authenticated", self.origin)
+            try:
+                yield session
+            finally:
+                await session.close()
+            if loop.time() - began >= self.stable_s:
+                self.backoff.reset()
+            delay = self.backoff.next()
+            log.warning("ESL %s: connection lost (%s); reconnecting in %.1f s", self.origin, session.closed, delay)
+            await asyncio.sleep(delay)
