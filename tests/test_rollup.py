@@ -276,3 +276,56 @@ async def test_incremental_rollup_follows_the_mark(make_engine, redis_client, la
     today = [sp for sp in stats.spans if sp["day"] == "2026-11-23"]
     assert today == [{"day": "2026-11-23", "since": (t("09:30:00") - timedelta(hours=late_h)).isoformat(),
                       "until": t("11:00:00").isoformat()}]  # fmt: skip
+
+
+# ---- agent time as spans: written when a state ends, split by the rollup -------------------------------------
+
+
+async def _redis_calls(redis_client) -> int:
+    """Commands the server ran so far (those inside our scripts included), INFO itself left out."""
+    stats = await redis_client.info("commandstats")
+    return sum(v["calls"] for k, v in stats.items() if k not in ("cmdstat_info",))
+
+
+async def test_agent_time_costs_the_same_for_a_minute_or_a_night(make_engine, redis_client, prefix):
+    """Round two: an agent's seconds are written when the state ends, never minute by minute, so the Redis
+    work of a state change does not grow with how long the agent sat in the state."""
+    eng = await make_engine(centre={"timezone": "UTC"})
+    costs = {}
+    for n, (agent, length_s) in enumerate((("1001", 60), ("1002", 20 * 3600))):
+        start = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+        await eng.apply([AgentStateChanged(id=f"s{n}a", ts=start, source="t", agent=agent, state="available")])
+        before = await _redis_calls(redis_client)
+        await eng.apply([AgentStateChanged(id=f"s{n}b", ts=start + timedelta(seconds=length_s), source="t",
+                                           agent=agent, state="on_call", call_id="c", queue="support")])  # fmt: skip
+        costs[length_s] = await _redis_calls(redis_client) - before - 1  # less our own INFO
+    # the night crosses one daily reset: one more window to write (a counter, a span, their expiries)
+    assert costs[20 * 3600] <= costs[60] + 4, costs
+    assert costs[20 * 3600] < 40, costs  # minute by minute it was over 2,400 (1,200 minutes x HINCRBY + EXPIRE)
+
+
+async def test_a_state_across_midnight_is_split_into_its_intervals_and_days(make_engine, redis_client, prefix):
+    """Available 22:50 to 01:10 the next day (UTC, reset at 00:00): 70 minutes on each day, hand-split into
+    15-minute intervals by the rollup from the one span written when the state ended."""
+    eng = await make_engine(centre={"timezone": "UTC"})
+    t0 = datetime(2026, 11, 23, 22, 50, tzinfo=timezone.utc)
+    await eng.apply([
+        AgentStateChanged(id="x1", ts=t0, source="t", agent="1001", state="available"),
+        AgentStateChanged(id="x2", ts=t0 + timedelta(minutes=140), source="t", agent="1001", state="paused",
+                          reason="break"),
+        AgentStateChanged(id="x3", ts=t0 + timedelta(minutes=150), source="t", agent="1001", state="logged_out"),
+    ])  # fmt: skip
+    clock = ManualClock(t0 + timedelta(hours=3))
+    await Rollup(redis_client, eng.config, eng.keys, clock=clock).run(t0 - timedelta(hours=1), clock.now())
+    reader = HistoryReader(redis_client, eng.config, eng.keys)
+    d1, d2 = date(2026, 11, 23), date(2026, 11, 24)
+    iv = await reader.intervals("a", ["1001"], [d1, d2])
+    day1, day2 = iv["1001"][d1], iv["1001"][d2]
+    assert day1 == {91: {"available_s": 600.0}, 92: {"available_s": 900.0}, 93: {"available_s": 900.0},
+                    94: {"available_s": 900.0}, 95: {"available_s": 900.0}}  # fmt: skip
+    assert day2 == {0: {"available_s": 900.0}, 1: {"available_s": 900.0}, 2: {"available_s": 900.0},
+                    3: {"available_s": 900.0}, 4: {"available_s": 600.0, "paused_s": 300.0, "paused_s:break": 300.0},
+                    5: {"paused_s": 300.0, "paused_s:break": 300.0}}  # fmt: skip
+    days = await reader.daily("a", ["1001"], [d1, d2])
+    assert days["1001"][d1] == {"available_s": 4200.0}
+    assert days["1001"][d2] == {"available_s": 4200.0, "paused_s": 600.0, "paused_s:break": 600.0}

@@ -238,6 +238,10 @@ class Rollup:
                 pipe.hgetall(self.hk.intervals(kind, name, day))
                 pipe.hget(self.hk.daily(kind, name, day), day_field(day))
                 ivs = self.cal.intervals(day)
+                if kind == "a":  # the agent's state spans of the day (of the whole replay with --window all)
+                    first = min(ivs[i][0] for i in idx)
+                    pipe.zrangebyscore(f"{base}:spans:{self.cal.day_start(day)}", f"({first}", "+inf")
+                    pipe.zrangebyscore(f"{base}:spans:all", f"({first}", "+inf")
                 for i in idx:
                     s, e = ivs[i]
                     for m in range(s - s % 60, e, 60):
@@ -252,6 +256,10 @@ class Rollup:
                 stored_day = raw[pos + 1]
                 pos += 2
                 ivs = self.cal.intervals(day)
+                spans = []
+                if kind == "a":
+                    spans = [_parse_span(m) for m in (*raw[pos], *raw[pos + 1])]
+                    pos += 2
                 had_key = bool(stored)
                 current = dict(stored)
                 set_f: dict[str, str] = {}
@@ -265,6 +273,7 @@ class Rollup:
                         pos += 1
                         stats.buckets_read += 1
                     if kind == "a":
+                        _add_spans(c, spans, s, e)
                         _add_open_state(c, state, s, e, data_now)
                     stats.intervals += 1
                     new = pack(fields, c)
@@ -333,6 +342,24 @@ def _iso(epoch: float) -> str:
 
 def _next_month(day: date) -> date:
     return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _parse_span(member: str) -> tuple[float, float, str, str]:
+    """``from|to|state|reason`` (agent_batch.lua) -> its parts."""
+    frm, to, state, reason = member.split("|", 3)
+    return float(frm), float(to), state, reason
+
+
+def _add_spans(c: dict[str, float], spans: list[tuple[float, float, str, str]], s: float, e: float) -> None:
+    """The seconds of each finished state span that fall in ``[s, e)``: the interval's share of agent time,
+    split here rather than written minute by minute when the state ended."""
+    for frm, to, st, reason in spans:
+        seg = min(e, to) - max(s, frm)
+        if seg <= 0:
+            continue
+        c[f"{st}_s"] = c.get(f"{st}_s", 0.0) + seg
+        if st == "paused":
+            c[f"paused_s:{reason}"] = c.get(f"paused_s:{reason}", 0.0) + seg
 
 
 def _add_open_state(c: dict[str, float], state: dict, s: float, e: float, now: float) -> None:

@@ -18,6 +18,8 @@ local skey = base .. ':state'
 local dups = 0
 local expire_set = {}
 
+-- Keys: ':state', ':queues', ':qts' (membership and its times), ':w:<window>' (window counters),
+-- ':m:<minute>' (counted facts per minute), ':spans:<window>' (zset of 'from|to|state|reason', score = to).
 -- Reading, for snapshots (ARGV[1] = {"read": {"win": W}}, ARGV[2] = "[]"): the agent's state, membership
 -- and window counters as one JSON text (flat [field, value, ...] lists of the strings Redis holds); nothing
 -- written. One reply per agent instead of four (docs/PERFORMANCE.md).
@@ -60,28 +62,30 @@ local function add_s(key, field, by)
   redis.call('HINCRBYFLOAT', key, field, by)
 end
 
--- seconds in a state, split per minute bucket and per window (talk, wrap-up, pause time come from here)
+-- seconds in a state, written once when the state ends: per window (the since-reset counters, split at the
+-- window starts the span crosses) and as the span itself in that window's span list ':spans:<window>', from
+-- which the rolling figures and the rollups split 15-minute intervals. The work is the same for a state of
+-- one second or of a night: it grows with the windows crossed (a day each), never with the minutes.
 local function accumulate(state, reason, from, to)
   if state == 'logged_out' or state == '' or to <= from then return end
   if from < to - p.bexp then from = to - p.bexp end
   local field = state .. '_s'
-  local sums = {}
-  while from < to do
-    local m = math.floor(from / 60) * 60
-    local seg = math.min(to, m + 60) - from
-    local mk = base .. ':m:' .. m
-    add_s(mk, field, seg)
-    if state == 'paused' then add_s(mk, 'paused_s:' .. reason, seg) end
-    expire_set[mk] = true
-    local w = window_of(m)
-    if w then sums[w] = (sums[w] or 0) + seg end
-    from = m + 60
-  end
-  for w, s in pairs(sums) do
+  local function piece(w, a, b)
     local wk = base .. ':w:' .. w
-    add_s(wk, field, s)
-    if state == 'paused' then add_s(wk, 'paused_s:' .. reason, s) end
+    add_s(wk, field, b - a)
+    if state == 'paused' then add_s(wk, 'paused_s:' .. reason, b - a) end
     expire_set[wk] = true
+    local sk = base .. ':spans:' .. w
+    redis.call('ZADD', sk, b, string.format('%.17g|%.17g|', a, b) .. state .. '|' .. reason)
+    expire_set[sk] = true
+  end
+  if p.bounds == 'all' then piece('all', from, to) return end
+  local bs = p.bounds
+  for i, w in ipairs(bs) do
+    local nxt = bs[i + 1]
+    local a, b = math.max(from, w), to
+    if nxt and nxt < b then b = nxt end
+    if a < b then piece(w, a, b) end
   end
 end
 
