@@ -1,79 +1,100 @@
-"""The desk's advice panel (v): the advisor's moves on the desk's latest snapshot, applied through ``move``."""
+"""The desk's advice panel (v) on the real path: the simulated centre's demo day (an overload on support whose
+backups stand by in sales) through the real engine into Redis; the desk reads the snapshot and the minute
+buckets itself (``read_estimates``, nothing patched), shows required vs staffed and the advisor's moves, and
+Enter applies one through the real executor on the same simulated centre. Expected figures come from the
+simulator's own state and call log, not from the advisor."""
 
 from __future__ import annotations
 
 import asyncio
+import math
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import unwire
-
 from wallboard.actions.auth import issue
+from wallboard.actions.executor import Executor
+from wallboard.actions.sim_backend import SimBackend
 from wallboard.clock import ManualClock
 from wallboard.config import load_config
+from wallboard.engine import Engine
 from wallboard.keys import Keys
+from wallboard.sim import SimCentre, scenario_by_name
 
 from .conftest import redis_url
-from .test_advisor import LOADS, estimate, make_snapshot
 
-SIZE = (120, 40)
-AGENTS = [
-    {"id": "g", "name": "Gefen", "skills": {"service": 0, "tech": 1}},
-    {"id": "n", "name": "Noa", "skills": {"billing": 0, "tech": 1}},
-    {"id": "o", "name": "Omer", "skills": {"sales": 0, "tech": 1}},
-]
+ROOT = Path(__file__).resolve().parent.parent
+START = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Jerusalem"))
+SIZE = (110, 40)
+STAFFED = ("available", "ringing", "on_call", "wrap_up", "dialing")  # the model's states of a staffed agent
 
 
-def _config(prefix: str):
-    queues = [{"name": n, "label": label, "sl_threshold_s": 20, "short_abandon_s": 5,
-               "thresholds": {"service_level": {"warn": 0.8, "breach": 0.7, "direction": "below",
-                                                "window": "rolling"}}}
-              for n, label in (("tech", "Tech support"), ("service", "Service"), ("billing", "Billing"),
-                               ("sales", "Sales"))]  # fmt: skip
-    roles = {"supervisor": {"permissions": ["move", "ack", "snooze"]}, "viewer": {"permissions": ["ack"]}}
-    users = [{"name": "rivka", "roles": ["supervisor"]}, {"name": "vera", "roles": ["viewer"]}]
-    return load_config(None, queues=queues, agents=AGENTS, roles=roles, users=users,
-                       redis={"prefix": prefix, "url": redis_url()}, display={"stale_after_s": 3600})  # fmt: skip
+class DemoFloor:
+    """The demo scenario on the demo config, its engine and an executor on it, one ManualClock."""
+
+    def __init__(self, client, prefix: str):
+        self.r = client
+        self.config = load_config(ROOT / "wallboard" / "data" / "demo.toml",
+                                  redis={"prefix": prefix, "url": redis_url()},
+                                  display={"stale_after_s": 3600})  # fmt: skip
+        self.clock = ManualClock(START)
+        self.keys = Keys(prefix)
+        names = [q.name for q in self.config.queues]
+        self.centre = SimCentre(self.config, scenario_by_name("demo", names), 1, START)
+        self.engine = Engine(client, self.config, self.keys)
+        self.executor = Executor(client, self.config, SimBackend(self.centre), clock=self.clock, name="t-exec")
+
+    async def start(self) -> None:
+        await self.engine.start()
+        await self.executor.ensure_group()
+
+    async def run(self, seconds: float, step: float = 30.0) -> int:
+        """Let the centre run ``seconds`` (events applied every ``step``), then publish; the snapshot's seq."""
+        end = self.clock.now() + timedelta(seconds=seconds)
+        while self.clock.now() < end:
+            self.clock.set(min(end, self.clock.now() + timedelta(seconds=step)))
+            await self.engine.apply(self.centre.advance_to(self.clock.now()))
+        return await self.publish()
+
+    async def publish(self) -> int:
+        now = self.clock.now()
+        await self.engine.apply(self.centre.advance_to(now))
+        snap = await self.engine.build_snapshot(now)
+        snap, _ = self.engine.evaluate(snap, await self.engine.load_levels(), now)
+        return (await self.engine.publish(snap)).seq
+
+    def staffed(self, queue: str) -> int:
+        return sum(1 for a, _ in self.centre.members(queue) if self.centre.agent_state(a) in STAFFED)
+
+    def standing_by(self, queue: str) -> set[str]:
+        """Agents skilled for ``queue`` in the config who are not its members now."""
+        members = {a for a, _ in self.centre.members(queue)}
+        return {a.id for a in self.config.agents if queue in a.skills and a.id not in members}
 
 
 @pytest.fixture
-def desk(redis_client, prefix, monkeypatch):
+async def floor(redis_client, prefix, monkeypatch):
     monkeypatch.setenv("WALLBOARD_TOKEN_SECRET", "test-secret-123")
     for name in ("WALLBOARD_TOKEN", "WALLBOARD_TOKEN_FILE"):
         monkeypatch.delenv(name, raising=False)
-    config = _config(prefix)
-    members = {"g": {"service": 0}, "n": {"billing": 0}, "o": {"sales": 0}}
-    members |= {f"t{i}": {"tech": 0} for i in range(6)}
-    members |= {f"s{i}": {"service": 0} for i in range(5)}
-    members |= {f"b{i}": {"billing": 0} for i in range(4)}
-    members |= {f"x{i}": {"sales": 0} for i in range(4)}
-    snap = make_snapshot(config, members, {"o": "on_call"})
-    seen = []
-
-    async def fake_estimates(client, cfg, now, settings=None, keys=None, queues=None):
-        seen.append((client, keys))
-        return {q: estimate(q, *v) for q, v in LOADS.items()}
-
-    import wallboard.ui.app as app_mod
-
-    monkeypatch.setattr(app_mod, "read_estimates", fake_estimates)
-    return config, snap, seen
+    f = DemoFloor(redis_client, prefix)
+    await f.start()
+    yield f
+    keys = [k async for k in redis_client.scan_iter(match=f"{prefix}:*", count=1000)]
+    if keys:
+        await redis_client.unlink(*keys)
 
 
-async def _start(redis_client, config, snap, user):
-    from datetime import datetime, timezone
-
+def make_app(floor: DemoFloor, user: str):
     from wallboard.ui.app import build_desk_app
 
-    keys = Keys(config.redis.prefix)
-    await redis_client.set(keys.summary, snap.summary_json())
-    await redis_client.set(keys.agents_detail, snap.agents_json())
-    clock = ManualClock(datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc))
-    token = issue(config, user, now=clock.now().timestamp())
-    return build_desk_app(config, redis_url(), user=user, clock=clock, token=token), keys
+    token = issue(floor.config, user, now=floor.clock.now().timestamp())
+    return build_desk_app(floor.config, redis_url(), user=user, clock=floor.clock, token=token)
 
 
-async def until(pilot, predicate, what, timeout=5.0):
+async def until(pilot, predicate, what: str, timeout: float = 5.0) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while not predicate():
@@ -83,66 +104,117 @@ async def until(pilot, predicate, what, timeout=5.0):
     await pilot.pause()
 
 
-async def test_advice_panel_applies_the_first_move(desk, redis_client):
+def seen(app, seq: int):
+    return lambda: app.summary is not None and app.agents is not None and app.agents.seq >= seq
+
+
+def text_of(screen, selector: str) -> str:
+    return str(screen.query_one(selector).render())
+
+
+def independent_rate_and_aht(floor: DemoFloor, queue: str) -> tuple[float, float]:
+    """From the simulator's call log: the arrival rate as the estimates' docstring defines it (entered per
+    minute bucket, weighted 2^(-age/5 min), over the last 60 whole minutes and the current one) and the
+    handle time ((talk + wrap-up) / completed calls in those minutes; the run is shorter than the hour)."""
+    now = floor.clock.now().timestamp()
+    cur = int(now // 60) * 60
+    num = den = 0.0
+    for m in range(cur - 3600, cur + 1, 60):
+        if m >= now:
+            continue
+        exposure = min(60.0, now - m)
+        w = 0.5 ** ((now - (m + exposure / 2)) / 60 / 5)
+        num += w * sum(1 for c in floor.centre.calls if c.queue == queue and m <= c.joined.timestamp() < m + 60)
+        den += w * exposure
+    # completed and talk_s count at the end of talk, wrap_s at the end of wrap-up (a call in wrap-up now has
+    # its talk counted and not yet its wrap-up)
+    mine = [c for c in floor.centre.calls if c.queue == queue and c.outcome == "answered"]
+    done = [c for c in mine if c.joined.timestamp() + c.wait_s + c.talk_s <= now]
+    wrap = sum(c.wrap_s for c in mine if c.wrap_s is not None)
+    return num / den, (sum(c.talk_s for c in done) + wrap) / len(done)
+
+
+async def test_advice_on_the_demo_overload_shows_required_vs_staffed_and_applies_a_move(floor):
     from wallboard.ui.dialogs import AdviceScreen, ConfirmScreen
 
-    config, snap, seen = desk
-    app, keys = await _start(redis_client, config, snap, "rivka")
+    seq = await floor.run(12 * 60)
+    support_short = floor.staffed("support")
+    assert floor.standing_by("support") == {"1004", "1016", "1028"}  # Omer, Ido, Adi: sales first, in sales only
+    app = make_app(floor, "rivka")
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.summary is not None and app.agents is not None, "the snapshot")
+        await until(pilot, seen(app, seq), "the snapshot")
         await pilot.press("v")
         await until(pilot, lambda: isinstance(app.screen, AdviceScreen), "the advice panel")
         panel = app.screen
-        assert seen and seen[0][1] == app.keys  # the desk's Redis client and keys
-        first = panel.advice.moves[0]
-        assert first.text.startswith("Move Gefen: Service → Tech support")
-        queues = str(panel.query_one("#advice-queues").render())
-        assert "Tech support" in queues and "Required" in queues and "Staffed" in queues
-        tech = panel.advice.queues["tech"]
-        assert f"{tech.required:>8} {6:>7}  short" in queues
-        options = panel.query_one("#advice-moves")
-        assert options.get_option_at_index(0).prompt == first.text
+        advice = panel.advice
+        support = advice.queues["support"]
+        # staffed: the simulator's members of support not paused; the estimates: its own call log
+        assert support.staffed == support_short == 7
+        rate, aht = independent_rate_and_aht(floor, "support")
+        assert support.rate_per_h == pytest.approx(rate * 3600, rel=1e-9)
+        assert support.aht_s == pytest.approx(aht, rel=1e-9)
+        # short: more agents required than the load in erlangs, and than are staffed
+        assert support.status == "short" and support.required > max(support_short, math.ceil(rate * aht))
+        assert support.short_by == support.required - support_short
+        queues = text_of(panel, "#advice-queues")
+        assert f"Customer service   {support.required:>8} {support_short:>7}" in queues
+        assert f"short by {support.short_by}" in queues
+        # the moves: an agent standing by, out of sales; the panel lists them as the advisor ranked them
+        first = advice.moves[0]
+        assert first.agent in floor.standing_by("support") and (first.from_queue, first.to_queue) == ("sales", "support")
+        assert first.to_sl_after > first.to_sl_before and first.text.startswith(f"Move {first.agent_name}: Sales → ")
+        assert panel.query_one("#advice-moves").get_option_at_index(0).prompt == first.text
+        screen_text = "\n".join(str(w.render()) for w in panel.query("Static"))
+        assert "Required" in screen_text and "Staffed" in screen_text and "apply (confirm)" in screen_text
+
+        # enter applies it: each step confirmed, sent, performed by the executor on the simulated centre
         await pilot.press("enter")
         assert isinstance(app.screen, ConfirmScreen)
-        assert str(app.screen.query_one("#confirm-text").render()) == "Add Gefen to tech at penalty 0"
+        assert text_of(app.screen, "#confirm-text") == f"Add {first.agent_name} to support at penalty 0"
         await pilot.press("enter")
         await until(pilot, lambda: len(app.requests_sent) == 1, "the add request")
-        # the move's second step (leave service) is confirmed on its own
         assert isinstance(app.screen, ConfirmScreen)
-        assert str(app.screen.query_one("#confirm-text").render()) == "Remove Gefen from service"
+        assert text_of(app.screen, "#confirm-text") == f"Remove {first.agent_name} from sales"
         await pilot.press("enter")
         await until(pilot, lambda: len(app.requests_sent) == 2, "the remove request")
-        reqs = [unwire(f, app.token) for _, f in await redis_client.xrange(keys.requests)]
-        common = {"type": "move", "user": "rivka", "agent": "g", "penalty": "0"}
-        assert {k: reqs[0][k] for k in common} == common and (reqs[0]["queue"], reqs[0]["op"]) == ("tech", "add")
-        assert {k: reqs[1][k] for k in common} == common and (reqs[1]["queue"], reqs[1]["op"]) == ("service", "remove")
-        assert any(n.endswith("— sent") for n, _ in app.notices)
+        assert app.screen is app.screen_stack[0]
+        assert await floor.executor.process_pending() == 2
+        assert floor.centre.member_queues(first.agent) == {"support": 0}
+        await until(pilot, lambda: any(m.endswith(": ok") for m, _ in app.notices), "the outcomes")
+        seq = await floor.publish()
+        await until(pilot, seen(app, seq), "the snapshot after the move")
+        assert app.agent_table.shown(first.agent, "queues")[0] == "support"
+        # asked again: support is staffed by one more, and that agent is no longer offered
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, AdviceScreen), "the advice panel again")
+        assert app.screen.advice.queues["support"].staffed == floor.staffed("support")
+        assert first.agent not in {m.agent for m in app.screen.advice.moves}
+        await pilot.press("escape")
         assert app.screen is app.screen_stack[0]
 
 
-async def test_advice_needs_move_and_says_when_there_is_none(desk, redis_client, monkeypatch):
+async def test_no_move_says_why_in_words_and_a_user_who_may_not_move_is_not_offered_it(floor):
     from wallboard.ui.dialogs import AdviceScreen
 
-    config, snap, _ = desk
-    app, _ = await _start(redis_client, config, snap, "vera")
+    seq = await floor.run(60, step=10)  # one minute in: too few calls to size any queue
+    app = make_app(floor, "moshe")  # a team lead: no move permission
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.summary is not None, "the snapshot")
+        await until(pilot, seen(app, seq), "the snapshot")
         await pilot.press("v")
-        assert app.notices[-1] == ("vera may not move (not offered)", "warning")
+        assert app.notices[-1] == ("moshe may not move (not offered)", "warning")
         assert "Advice" not in [c.title for c in app.get_system_commands(app.screen)]
-
-    import wallboard.ui.app as app_mod
-
-    async def nothing(*a, **k):
-        return {}
-
-    monkeypatch.setattr(app_mod, "read_estimates", nothing)
-    app, _ = await _start(redis_client, config, snap, "rivka")
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.summary is not None, "the snapshot")
-        assert "Advice" in [c.title for c in app.get_system_commands(app.screen)]
+    app = make_app(floor, "rivka")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, seen(app, seq), "the snapshot")
         await pilot.press("v")
         await until(pilot, lambda: isinstance(app.screen, AdviceScreen), "the advice panel")
-        assert str(app.screen.query_one("#advice-empty").render()).startswith("No advice: no move would help now")
+        joined = sum(1 for c in floor.centre.calls if c.queue == "support")
+        assert 0 < joined < 10
+        empty = text_of(app.screen, "#advice-empty")
+        assert empty.startswith("No move to offer yet: too few calls to size the queues")
+        assert f"- Customer service: no figures, too few calls for an arrival rate ({joined} < 10)" in empty
+        # the panel has a size: it is not an empty box
+        box = app.screen.query_one("#advice-box")
+        assert box.size.width >= 70 and box.size.height >= 10
         await pilot.press("escape")
         assert app.screen is app.screen_stack[0] and app.requests_sent == []

@@ -307,6 +307,9 @@ class AmiConfig(_Section):
                                "keepalive_s + keepalive_timeout_s: 4 s by default).")
     keepalive_timeout_s: float | None = Field(None, gt=0, description="Drop the link when nothing at all comes "
                                               "back within this long after a Ping; unset = keepalive_s.")
+    takeover_context: str = Field("from-internal", description="Take over a call: the caller's channel is "
+                                  "redirected to the supervisor's extension (users.device 'PJSIP/2001' -> 2001) "
+                                  "in this dialplan context, which must dial it.")
 
 
 class SmtpConfig(_Section):

@@ -29,7 +29,7 @@ from ..config import WallboardConfig
 from ..events import utc
 from ..keys import Keys
 from .auth import Refused, permitted, verify_request
-from .model import Ack, Move, Pause, Spy, describe, parse_request
+from .model import Ack, Move, Pause, Spy, Takeover, describe, parse_request
 
 log = logging.getLogger("wallboard.executor")
 GROUP = "executors"
@@ -68,6 +68,7 @@ class Target:
 
 class Backend(Protocol):
     async def spy(self, supervisor_device: str, target: Target, mode: str, keypad: bool) -> Outcome: ...
+    async def takeover(self, supervisor_device: str, target: Target) -> Outcome: ...
     async def queue_add(self, target: Target, queue: str, penalty: int) -> Outcome: ...
     async def queue_remove(self, target: Target, queue: str) -> Outcome: ...
     async def queue_penalty(self, target: Target, queue: str, penalty: int) -> Outcome: ...
@@ -378,7 +379,7 @@ class Executor:
                 raise Refused(f"{name} is not in {req.queue}")
             concerned = [req.queue]
         else:
-            st = await self._agent_state(req.agent) if isinstance(req, Spy) else {}
+            st = await self._agent_state(req.agent) if isinstance(req, (Spy, Takeover)) else {}
             concerned = [st["call_queue"]] if st.get("call_queue") else sorted(queues)
             if not concerned:
                 raise Refused(f"{name} is in no queue")
@@ -416,7 +417,7 @@ class Executor:
                                                 "user": req.user, "until": utc(req.until) if req.until else "", "request": rid})  # fmt: skip
             return Outcome(True, "handed to the engine")
         target = await self._target(req.agent)
-        if isinstance(req, Spy):
+        if isinstance(req, (Spy, Takeover)):
             user = next((u for u in self.config.users if u.name == req.user), None)
             if not user or not user.device:
                 return Outcome(False, f"{req.user} has no phone configured (users.device) to listen on")
@@ -424,6 +425,14 @@ class Executor:
                 return Outcome(False, f"{self._agent_name(req.agent)} is not on a call")
             if req.call_id and req.call_id != target.call_id:
                 return Outcome(False, f"{self._agent_name(req.agent)} is no longer on call {req.call_id}")
+            if isinstance(req, Takeover):
+                out = await self.backend.takeover(user.device, target)
+                if out.ok:  # screens show who took the agent's call (``:takeovers``, kept an hour)
+                    at = self.clock.now().timestamp()
+                    item = json.dumps({"agent": req.agent, "by": req.user, "call_id": target.call_id}, sort_keys=True)
+                    await self.r.zadd(f"{self.keys.centre}:takeovers", {item: at})
+                    await self.r.zremrangebyscore(f"{self.keys.centre}:takeovers", "-inf", at - 3600)
+                return out
             return await self.backend.spy(user.device, target, req.type, req.keypad)
         if isinstance(req, Pause):
             return await self.backend.queue_pause(target, req.type == "pause", req.reason, req.queue)

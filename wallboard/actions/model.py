@@ -17,7 +17,7 @@ from typing import Annotated, Literal, Union
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_serializer
 
 SPY_MODES = ("listen", "whisper", "barge")
-ACTIONS = ("listen", "whisper", "barge", "move", "pause", "unpause", "ack", "snooze")
+ACTIONS = ("listen", "whisper", "barge", "takeover", "move", "pause", "unpause", "ack", "snooze")
 WIRE_ONLY = ("cred", "proof")  # stream fields that are not part of the request itself
 PENALTY_MAX = 2_147_483_647  # Asterisk keeps a member's penalty in a C int and refuses a negative one
 REVERT_MIN_S, REVERT_MAX_S = 60.0, 24 * 3600.0  # a temporary move lasts between a minute and a day
@@ -53,6 +53,15 @@ class Spy(_Request):
     keypad: bool = Field(False, description="Start in keypad mode (4 listen, 5 whisper, 6 barge on the phone).")
 
 
+class Takeover(_Request):
+    """Take over an agent's current call: the caller is put through to the supervisor's own phone and the agent
+    drops out (on Asterisk: Redirect of the caller's channel to the supervisor's extension)."""
+
+    type: Literal["takeover"] = "takeover"
+    agent: str = Field(pattern=NAME)
+    call_id: str | None = Field(None, max_length=128, pattern=r"^[^\x00-\x1f\x7f]*$")
+
+
 class Move(_Request):
     """Add an agent to a skill queue, remove it, or change its penalty; optionally reverting later."""
 
@@ -85,7 +94,7 @@ class Ack(_Request):
         return utc(v) if v is not None else None
 
 
-Request = Annotated[Union[Spy, Move, Pause, Ack], Field(discriminator="type")]
+Request = Annotated[Union[Spy, Takeover, Move, Pause, Ack], Field(discriminator="type")]
 REQUEST_ADAPTER: TypeAdapter[Request] = TypeAdapter(Request)
 
 
@@ -118,6 +127,9 @@ def describe(req: Request, agent_name: str | None = None) -> str:
         }[req.type]
         keypad = " (keypad: 4 listen, 5 whisper, 6 barge)" if req.keypad else ""
         return f"{req.type.capitalize()} to {who}{call} — {tail}{keypad}"
+    if isinstance(req, Takeover):
+        call = f" {req.call_id}" if req.call_id else ""
+        return f"Take over {who}'s call{call} — the caller is put through to your phone; {who} drops out"
     if isinstance(req, Move):
         revert = f", back in {int(req.revert_after_s // 60)} min" if req.revert_after_s else ""
         if req.op == "add":

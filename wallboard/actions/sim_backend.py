@@ -10,6 +10,7 @@ class SimBackend:
     def __init__(self, centre: SimCentre):
         self.centre = centre
         self.spies: list[tuple[str, str, str, bool]] = []  # (supervisor device, agent, mode, keypad)
+        self.takeovers: list[tuple[str, str]] = []  # (supervisor device, agent)
 
     def _do(self, fn, *args) -> Outcome:
         try:
@@ -21,6 +22,10 @@ class SimBackend:
     async def spy(self, supervisor_device: str, target: Target, mode: str, keypad: bool) -> Outcome:
         self.spies.append((supervisor_device, target.agent, mode, keypad))
         return Outcome(True, "simulated ChanSpy")
+
+    async def takeover(self, supervisor_device: str, target: Target) -> Outcome:
+        self.takeovers.append((supervisor_device, target.agent))
+        return self._do(self.centre.take_over, target.agent)
 
     async def queue_add(self, target: Target, queue: str, penalty: int) -> Outcome:
         return self._do(self.centre.move_agent, target.agent, queue, penalty)

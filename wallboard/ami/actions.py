@@ -117,6 +117,13 @@ class AmiActions:
                   "Timeout": self.originate_timeout_ms}  # fmt: skip
         return await self._do("Originate", fields)
 
+    async def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> tuple[bool, str]:
+        """``Redirect`` a channel (its name, or its Uniqueid: Asterisk looks a channel up by either) to a
+        dialplan location. Taking over a call redirects the caller's channel to the supervisor's extension: the
+        caller leaves the bridge with the agent, whose leg then hangs up."""
+        return await self._do("Redirect", {"Channel": channel, "Context": context, "Exten": exten,
+                                           "Priority": priority})  # fmt: skip
+
     async def listen(self, supervisor_device: str, target: str) -> tuple[bool, str]:
         return await self.spy(supervisor_device, target, "listen")
 

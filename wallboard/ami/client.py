@@ -52,7 +52,7 @@ EVENT_MASK = "agent,call,dialplan"  # queue/member events; Dial*/Hangup; VarSet 
 # PBX-side whitelist (Asterisk 13+ Filter action, regexes on the event text). The QueueStatus list events are
 # included in case a PBX applies filters to them too.
 PBX_FILTERS = (
-    r"Event: (QueueCaller|QueueMember|QueueParams|QueueEntry|QueueStatusComplete|Agent|Dial|Hangup|Join|Leave)",
+    r"Event: (QueueCaller|QueueMember|QueueParams|QueueEntry|QueueStatusComplete|Agent|Dial|Hangup|Join|Leave|ChanSpy)",
     r"Variable: QUEUESTATUS",
 )
 

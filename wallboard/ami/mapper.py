@@ -67,6 +67,7 @@ from wallboard.events import (
     MemberPenalty,
     MemberRemoved,
     OutboundCall,
+    SpyChanged,
     WaitingResync,
     WrapupCompleted,
 )
@@ -204,7 +205,10 @@ class AmiMapper:
             "queuememberremoved": self._removed,
             "dialbegin": self._dialbegin,
             "dialend": self._dialend,
+            "chanspystart": self._chanspy,
+            "chanspystop": self._chanspy,
         }
+        self._supervisors = {u.device: u.name for u in config.users if u.device}  # spying device -> user
 
     # -- what to parse ----------------------------------------------------------------------------------
 
@@ -665,6 +669,27 @@ class AmiMapper:
         a.was_member = True
         gone = MemberRemoved(id=self._id(where, 1), ts=_dt(t), source=self._src(where), agent=agent, queue=queue)
         return [gone, *self._state(agent, t, where, 2)]  # logged out once in no queue
+
+    # -- supervisors listening ---------------------------------------------------------------------------------
+
+    def _chanspy(self, m: Message, t: float, where: str) -> list:
+        """ChanSpyStart / ChanSpyStop on an agent's device channel -> SpyChanged. Who: the spying device's user
+        (``users.device``), else the device. How: ChanSpy events do not say; the executor originates the spy
+        with ``CallerID: Wallboard <mode> <mode>``, which Asterisk sets on the spying channel, so its snapshot
+        (``SpyerConnectedLineNum`` / ``SpyerCallerIDNum``) carries the mode; else ``unknown``."""
+        agent = self._devices.get(device_of(m.get("spyeechannel")) or "")
+        spyer = device_of(m.get("spyerchannel"))
+        if agent is None or not spyer:
+            return []  # a spy on a channel that is no agent's (a caller's, a trunk): not an agent's news
+        mode = "unknown"
+        for key in ("spyerconnectedlinenum", "spyercalleridnum", "spyerconnectedlinename", "spyercalleridname"):
+            word = (m.get(key) or "").rsplit(" ", 1)[-1].strip("<>").lower()
+            if word in ("listen", "whisper", "barge", "keypad"):
+                mode = word
+                break
+        by = self._supervisors.get(spyer, spyer)
+        return [SpyChanged(id=self._id(where, 1), ts=_dt(t), source=self._src(where), agent=agent,
+                           active=m.name == "chanspystart", by=by, mode=mode)]  # fmt: skip
 
     # -- dials ------------------------------------------------------------------------------------------------
 

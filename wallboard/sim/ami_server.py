@@ -131,7 +131,9 @@ class _Spy:
             return False
         if self.by_uniqueid:
             return ch.uniqueid == self.target
-        return ch.name.startswith(self.target + "-")
+        # ChanSpy's target is a channel-name prefix: ``PJSIP/1001-`` (what the executor sends, exact), or a
+        # device ``PJSIP/1001``, taken here as that device's channels only
+        return ch.name.startswith(self.target if self.target.endswith("-") else self.target + "-")
 
 
 @dataclass
@@ -725,6 +727,29 @@ class SimPbx:
         reply = self._ok(msg, "Channel Hungup")
         reply.after.append(lambda: self._end_spy(spy, self.centre.now) if spy in self._spies else None)
         return reply
+
+    # --- take over a call ---------------------------------------------------------------------------------
+
+    def _action_redirect(self, s: _Session, msg: dict[str, str]) -> _Reply:
+        """``Redirect`` of an answered queue caller's channel (by name or Uniqueid, as Asterisk finds it) to the
+        supervisor's extension: the agent's part ends (AgentComplete, Reason transfer; wrap-up as after any
+        call), the caller talks on with the supervisor outside the queue. Other redirects are refused."""
+        name = msg.get("channel", "").strip()
+        if not name:
+            return self._error(msg, "Channel not specified")
+        if not msg.get("exten", "").strip():
+            return self._error(msg, "Exten not specified")
+        self.step()
+        ch = next((c for c in self.tracker.channels.values() if name in (c.name, c.uniqueid)), None)
+        if ch is None:
+            return self._error(msg, f"Channel does not exist: {name}")
+        rec = next((c for c in reversed(self.centre.calls) if c.call_id == ch.uniqueid), None)
+        agent = self.centre._by_id.get(rec.agent) if rec is not None and rec.agent else None
+        if agent is None or agent.state != "on_call" or agent.caller is None or agent.caller.record is not rec:
+            return self._error(msg, "The simulated PBX redirects the caller's channel of an answered queue call only")
+        self.centre.take_over(agent.id)
+        log.info("redirect: %s to %s@%s, %s drops out", name, msg.get("exten"), msg.get("context", ""), agent.id)
+        return self._applied(self._ok(msg, "Redirect successful"))
 
     # --- for tools ----------------------------------------------------------------------------------------
 

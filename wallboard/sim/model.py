@@ -145,6 +145,8 @@ class SimCentre:
             for q, p in a.skills.items():
                 self._emit(MemberAdded, agent=a.id, queue=q, penalty=p)
             self._emit(AgentStateChanged, agent=a.id, state="available")
+        if scenario.standby:
+            self._at(1.0, self._stand_by)
         for q in self._queues:
             if self.scenario.profile(q).calls_per_hour > 0:
                 self._next_arrival(q)
@@ -377,9 +379,11 @@ class SimCentre:
         self._at(caller.talk_s, self._hang_up, agent, caller)
         self._dispatch()
 
-    def _hang_up(self, agent: _Agent, caller: _Caller) -> None:
+    def _hang_up(self, agent: _Agent, caller: _Caller, ended_by: str | None = None) -> None:
+        if agent.caller is not caller or agent.state != "on_call":
+            return  # the call was taken over: the agent's part ended then
         rec = caller.record
-        ended_by = "agent" if agent.rng.random() < self.scenario.agent_hangup_p else "caller"
+        ended_by = ended_by or ("agent" if agent.rng.random() < self.scenario.agent_hangup_p else "caller")
         self._emit(CallCompleted, queue=rec.queue, call_id=rec.call_id, agent=agent.id, talk_s=rec.talk_s,
                    ended_by=ended_by)
         wrap = self._wrap.get(rec.queue, 0.0)
@@ -519,6 +523,27 @@ class SimCentre:
         if agent.skills.pop(queue, None) is not None:
             self._emit(MemberRemoved, agent=agent.id, queue=queue)
             self._dispatch()
+
+    def take_over(self, agent_id: str) -> str:
+        """A supervisor takes the agent's queue call: the agent's part ends now (``CallCompleted`` ended by a
+        transfer, talk so far), wrap-up follows as after any call; the caller talks on with the supervisor,
+        outside the queue's figures. Returns the call id; ValueError when the agent is on no queue call."""
+        agent = self._agent(agent_id)
+        caller = agent.caller
+        if agent.state != "on_call" or caller is None:
+            raise ValueError(f"{agent_id} is not on a queue call")
+        rec = caller.record
+        rec.talk_s = _q(self._t - caller.t_join - (rec.wait_s or 0.0))
+        self._hang_up(agent, caller, "transfer")
+        return rec.call_id
+
+    def _stand_by(self) -> None:
+        """Backups log out of the scenario's ``standby`` queues (they keep the skill in the config)."""
+        for a in self._agents:
+            best = min(a.skills.values(), default=0)
+            for q in self.scenario.standby:
+                if a.skills.get(q, best) > best:
+                    self.remove_member(a.id, q)
 
     def pause_agent(self, agent_id: str, reason: str = "supervisor") -> None:
         """Pause until unpaused. A busy agent pauses when the call and its wrap-up end."""

@@ -60,6 +60,10 @@ class Scenario:
     shape_start_hour: float = 0.0
     honour_hours: bool = True  # no arrivals while a queue is closed by its configured hours
     spikes: tuple[Spike, ...] = ()
+    # Queues the backups stand by for: an agent with a better queue elsewhere logs in to all its skills, then
+    # out of these queues a second later (QueueMemberRemoved), so the skill is in the config but idle; the
+    # supervisor (or the advisor's move) adds the agent when the queue needs it.
+    standby: tuple[str, ...] = ()
     # Rings: answered after a few seconds; a missed ring lasts the ring timeout, then the agent rests
     # ``retry_s`` before being offered a call again (Asterisk's ``retry``).
     ring_s: tuple[float, float] = (2.0, 6.0)
@@ -142,10 +146,13 @@ def overload_spike(
 
 
 def demo(
-    queue: str = "support", at_offset_s: float = 20.0, factor: float = 6.0, duration_s: float = 900.0
+    queue: str = "support", at_offset_s: float = 20.0, factor: float = 2.5, duration_s: float = 900.0
 ) -> Scenario:
     """For ``wallboard demo``: open around the clock, the day shape placed so the demo starts at 10:00 of
-    a busy morning whenever it is run, and an overload on one queue within the first minute."""
+    a busy morning whenever it is run, and an overload on one queue within the first minute. The overloaded
+    queue's backups stand by (``standby``): on the example centre Omer, Ido and Adi (sales first, skilled for
+    support) are in sales only, so the advisor has a move to offer (sales can spare them; 2.5 x support's peak
+    rate needs about 11 agents where 7 serve), and applying it shows."""
     return replace(
         normal_day(),
         name="demo",
@@ -153,6 +160,7 @@ def demo(
         shape_start_hour=10.0,
         honour_hours=False,
         spikes=(Spike(queue, at_offset_s, duration_s, factor),),
+        standby=(queue,),
     )
 
 

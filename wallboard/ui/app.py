@@ -30,12 +30,13 @@ from pathlib import Path
 from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
+from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ..actions.auth import allowed_actions
-from ..actions.model import Move, Pause, Spy, describe, to_fields
+from ..actions.model import Move, Pause, Spy, Takeover, describe, to_fields
 from ..actions.submit import submit
 from ..backoff import redis_backoff
 from ..clock import Clock, SystemClock
@@ -50,7 +51,7 @@ from .bindings import (
     DESK_KEYS,
     QUEUE_ACTIONS,
     SNOOZE_MINUTES,
-    SPY_ACTIONS,
+    CALL_ACTIONS,
     KeySpec,
     bindings,
     unknown_ids,
@@ -67,6 +68,7 @@ from .requests import (
     audit_key,
     build_request,
     load_reverts,
+    load_takeovers,
     outcome_label,
     read_from,
     resolve_token,
@@ -97,7 +99,8 @@ log = logging.getLogger(__name__)
 ClientFactory = Callable[[], Awaitable[object]]
 NARROW_BELOW = 100  # columns: below this the agents and callers stack instead of sitting side by side
 AGENT_TABLES = ("agents", "drill-agents")
-NOTHING_TO = {"listen": "nothing to listen to", "whisper": "nothing to whisper on", "barge": "nothing to barge in on"}
+NOTHING_TO = {"listen": "nothing to listen to", "whisper": "nothing to whisper on", "barge": "nothing to barge in on",
+              "takeover": "nothing to take over"}  # fmt: skip
 
 
 class DeskApp(App):
@@ -158,6 +161,7 @@ class DeskApp(App):
         self.pending: dict[str, Pending] = {}
         self._watching = False
         self.reverts: dict[str, list[Revert]] = {}
+        self.takeovers: dict = {}  # agent -> requests.TakenOver: whose call a supervisor took, lately
         self._key_specs: dict[str, list[KeySpec]] = {}
         self._bindings_state: tuple | None = None
         self._closed = False
@@ -295,6 +299,7 @@ class DeskApp(App):
 
     def on_reverts_arrived(self, message: RevertsArrived) -> None:
         self.reverts = message.reverts
+        self.takeovers = message.takeovers
         self.render_all()
 
     def on_feed_status(self, message: FeedStatus) -> None:
@@ -325,16 +330,20 @@ class DeskApp(App):
         except Exception:  # not composed yet (or tearing down)
             return
         flash = self.flash_on and self.flash_enabled
-        if self.summary is not None:
-            queues.sync(queue_rows(self.summary, self.config, self.server, self.trends), flash)
-            callers.sync(caller_rows(self.summary, self.server), flash)
-            self.query_one("#callers-box").border_title = f"Waiting now ({callers.row_count})"
-        if self.agents is not None:
-            agents.sync(agent_rows(self.agents.agents, self.server, reverts=self.reverts), flash)
-            self.query_one("#agents-box").border_title = f"Agents ({agents.row_count})"
-        for screen in self.screen_stack:
-            if isinstance(screen, DrillDownScreen) and screen.is_mounted:
-                screen.refresh_view()
+        try:
+            if self.summary is not None:
+                queues.sync(queue_rows(self.summary, self.config, self.server, self.trends), flash)
+                callers.sync(caller_rows(self.summary, self.server), flash)
+                self.query_one("#callers-box").border_title = f"Waiting now ({callers.row_count})"
+            if self.agents is not None:
+                agents.sync(agent_rows(self.agents.agents, self.server, reverts=self.reverts,
+                                       takeovers=self.takeovers), flash)  # fmt: skip
+                self.query_one("#agents-box").border_title = f"Agents ({agents.row_count})"
+        except NoMatches:  # the main screen is being taken down
+            return
+        for screen in list(self.screen_stack):
+            if isinstance(screen, DrillDownScreen):
+                screen.refresh_view()  # safe on a screen not composed yet or taken down
         self._update_flash_timer()
         self._refresh_action_bindings()
 
@@ -542,7 +551,7 @@ class DeskApp(App):
                 return False, f"{name} is not paused"
             if action == "pause" and a.state == "logged_out":
                 return None, f"{name} is logged out"
-            if action in SPY_ACTIONS and not a.call_id:
+            if action in CALL_ACTIONS and not a.call_id:
                 return None, f"{name} is not on a call: {NOTHING_TO[action]}"
             return True, ""
         if table is not None and action in QUEUE_ACTIONS | {"drill"}:
@@ -610,6 +619,16 @@ class DeskApp(App):
 
     def action_barge(self) -> None:
         self.spy("barge")
+
+    def action_takeover(self) -> None:
+        """Take over the selected agent's call: the caller comes to the user's phone, the agent drops out."""
+        sel = self._selected_agent("takeover")
+        if sel is None:
+            return
+        agent_id, a = sel
+        req = Takeover(user=self.user, agent=agent_id, call_id=a.call_id, at=iso_utc(self.clock.now()))
+        self.confirm(req, a.name or agent_id, "Your phone rings with the caller; the agent's line is cut. "
+                     "This cannot be undone from here.")  # fmt: skip
 
     def spy(self, mode: str) -> None:
         """Listen, whisper or barge on the selected agent's current call. Escalating (listen -> whisper ->
@@ -689,7 +708,7 @@ class DeskApp(App):
             if move is not None:
                 self.apply_advice(move)
 
-        self.push_screen(AdviceScreen(advice), callback=chosen)
+        self.push_screen(AdviceScreen(advice, self.tz), callback=chosen)
 
     def apply_advice(self, move) -> None:
         """Each step of an advised move is one ``move`` request, confirmed and sent like the move dialog's."""
@@ -812,7 +831,7 @@ class DeskApp(App):
         if batch.done:
             text, severity = batch.summary()
             self.notify(text, severity=severity, markup=False, timeout=8)  # type: ignore[arg-type]
-        if message.fields.get("type") == "move":
+        if message.fields.get("type") in ("move", "takeover"):
             self.read_reverts()
 
     def check_overdue_outcomes(self) -> None:
@@ -827,13 +846,15 @@ class DeskApp(App):
     @work(exclusive=True, group="reverts", exit_on_error=False)
     async def read_reverts(self) -> None:
         try:
-            reverts = await load_reverts(await self.client(), self.keys)
+            client = await self.client()
+            reverts = await load_reverts(client, self.keys)
+            takeovers = await load_takeovers(client, self.keys, self.server.now().timestamp())
         except asyncio.CancelledError:
             raise
         except Exception as e:
             log.warning("reading the pending auto-reverts: %s", e)
             return
-        self.post_message(RevertsArrived(reverts))
+        self.post_message(RevertsArrived(reverts, takeovers))
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
                markup: bool = True) -> None:  # fmt: skip
@@ -881,6 +902,8 @@ class DeskApp(App):
             ("whisper", "Whisper", "Speak to the selected agent on a call (the caller will not hear you)",
              self.action_whisper),
             ("barge", "Barge", "Join the selected agent's call (both hear you)", self.action_barge),
+            ("takeover", "Take over call", "Take the selected agent's call on your phone (the agent drops out)",
+             self.action_takeover),
             ("move", "Move agent", "Add the selected agent to a queue, remove it, change its penalty",
              self.action_move),
         )  # fmt: skip

@@ -43,12 +43,14 @@ ACTION_KEYS: tuple[KeySpec, ...] = (
     KeySpec("wallboard.listen", "l", "listen", "Listen"),
     KeySpec("wallboard.whisper", "w", "whisper", "Whisper"),
     KeySpec("wallboard.barge", "b", "barge", "Barge"),
+    KeySpec("wallboard.takeover", "t", "takeover", "Take over", help="Take over the call"),
     KeySpec("wallboard.move", "m", "move", "Move", help="Move (queues)"),
     KeySpec("wallboard.pause", "p", "pause", "Pause", help="Pause/unpause"),
     KeySpec("wallboard.pause", "p", "unpause", "Unpause", alias=True),
 )
 AGENT_ACTIONS = frozenset(s.action for s in ACTION_KEYS)
 SPY_ACTIONS = frozenset(("listen", "whisper", "barge"))
+CALL_ACTIONS = SPY_ACTIONS | {"takeover"}  # act on the agent's current call
 QUEUE_ACTIONS = frozenset(("ack", "snooze"))
 # the advice panel applies its moves through the ``move`` action: offered only to those who may move
 ACTION_OF = {"advice": "move"}

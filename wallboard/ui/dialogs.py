@@ -21,6 +21,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label, OptionList, Static
 
 from ..actions.model import Move, Spy, describe
+from .livetime import fmt_clock, parse_utc
 from .tables import LEVEL_STYLES
 from .view import RowModel
 
@@ -330,41 +331,88 @@ class MoveScreen(ModalScreen[object]):
         self.dismiss(None)
 
 
+STATUS_TEXT = {"short": "short by {short_by}", "ok": "ok", "slack": "slack, {spare} spare", "no_estimate": "no figures",
+               "closed": "closed"}  # fmt: skip
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v * 100:.0f}%"
+
+
 class AdviceScreen(ModalScreen[object]):
-    """The overload advice: per queue required vs staffed, then the ranked moves; enter on a move dismisses
-    with it (the app confirms and sends it through ``move``), escape closes."""
+    """The overload advice: per queue required vs staffed (and the live and projected SL), then the ranked
+    moves; enter on a move dismisses with it (the app confirms and sends each step through ``move``); with no
+    move, why not, in words. Escape (or v) closes."""
 
-    BINDINGS: ClassVar = [Binding("escape", "cancel", "Close")]
+    BINDINGS: ClassVar = [Binding("escape,v", "cancel", "Close")]
 
-    def __init__(self, advice) -> None:
+    def __init__(self, advice, tz=None) -> None:
         super().__init__()
         self.advice = advice
+        self.tz = tz
 
     @property
-    def queue_text(self) -> str:
-        lines = [f"{'Queue':<20} {'Required':>8} {'Staffed':>7}  Status"]
+    def queue_text(self) -> Text:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(f"{'Queue':<18} {'Required':>8} {'Staffed':>7} {'SL now':>6} {'SL model':>8}  Status\n", style="bold")
         for q in self.advice.queues.values():
             req = "-" if q.required is None else str(q.required)
-            lines.append(f"{q.label[:20]:<20} {req:>8} {q.staffed:>7}  {q.status}" + (f" ({q.reason})" if q.reason else ""))
-        return "\n".join(lines)
+            status = STATUS_TEXT.get(q.status, q.status).format(short_by=q.short_by, spare=q.spare)
+            style = {"short": "bold red", "no_estimate": "yellow", "closed": "grey50"}.get(q.status, "")
+            t.append(f"{q.label[:18]:<18} {req:>8} {q.staffed:>7} {_pct(q.live_sl):>6} {_pct(q.model_sl):>8}  ")
+            t.append(status + "\n", style=style)
+        t.rstrip()
+        return t
 
     @property
     def empty_text(self) -> str:
-        why = "; ".join(self.advice.notes)
-        return "No advice: no move would help now" + (f" ({why})" if why else "")
+        """No move: why, in words."""
+        queues = list(self.advice.queues.values())
+        short = [q.label for q in queues if q.status == "short"]
+        if short:
+            head = f"No move to offer although {', '.join(short)} {'is' if len(short) == 1 else 'are'} short"
+        elif any(q.status == "no_estimate" for q in queues):
+            head = "No move to offer yet: too few calls to size the queues"
+        else:
+            head = "No queue is short of agents: nothing to move"
+        notes = [n for n in self.advice.notes if not n.startswith("short: ")]
+        if short and any(n.startswith("short: ") for n in self.advice.notes):
+            notes.insert(0, "no agent skilled for it can be spared without taking a queue below its breach level, "
+                            "and those skilled already serve it as backups")  # fmt: skip
+        return head + (":\n" + "\n".join(f"- {n}" for n in notes) if notes else ".")
+
+    @property
+    def plan_text(self) -> str:
+        plan = self.advice.plan
+        if len(plan) < 2:
+            return ""
+        target = plan[0].to_queue
+        last = [m for m in plan if m.to_queue == target][-1]
+        names = ", ".join(m.agent_name for m in plan if m.to_queue == target)
+        return (f"Plan: {names} in turn take {plan[0].to_label} from {_pct(plan[0].to_sl_before)} to "
+                f"{_pct(last.to_sl_after)} (projected)")  # fmt: skip
 
     def compose(self) -> ComposeResult:
         with Vertical(id="advice-box"):
-            yield Static(Text(self.queue_text), id="advice-queues")
+            yield Static(self.queue_text, id="advice-queues")
             if self.advice.moves:
+                yield Static(Text("Moves, best first (projected SL, steady state):", style="bold"),
+                             id="advice-moves-title")  # fmt: skip
                 yield OptionList(*[m.text for m in self.advice.moves], id="advice-moves")
+                if self.plan_text:
+                    yield Static(Text(self.plan_text, style="italic"), id="advice-plan")
             else:
                 yield Static(Text(self.empty_text, style="yellow"), id="advice-empty")
-            yield Static(Text.assemble(("⏎", "bold"), " apply (confirm)   ", ("esc", "bold"), " close"),
-                         id="advice-keys")  # fmt: skip
+            keys = Text.assemble(("⏎", "bold"), " apply (confirm)   ") if self.advice.moves else Text()
+            keys.append_text(Text.assemble(("esc", "bold"), " close"))
+            yield Static(keys, id="advice-keys")
 
     def on_mount(self) -> None:
-        self.query_one("#advice-box").border_title = "Overload advice"
+        box = self.query_one("#advice-box")
+        box.border_title = "Overload advice"
+        when = parse_utc(self.advice.at)
+        at = fmt_clock(when, self.tz) if when is not None and self.tz is not None else self.advice.at
+        box.border_subtitle = f"at {at} · Erlang A on the last hour's calls"
         if self.advice.moves:
             ol = self.query_one(OptionList)
             ol.highlighted = 0

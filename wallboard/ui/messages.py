@@ -58,11 +58,12 @@ class OutcomeArrived(Message):
 
 
 class RevertsArrived(Message):
-    """The pending auto-reverts (``:reverts``), by agent."""
+    """The pending auto-reverts (``:reverts``) and the recent takeovers (``:takeovers``), by agent."""
 
-    def __init__(self, reverts: dict) -> None:
+    def __init__(self, reverts: dict, takeovers: dict | None = None) -> None:
         super().__init__()
         self.reverts = reverts
+        self.takeovers = takeovers or {}
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, RevertsArrived)

@@ -186,3 +186,37 @@ def parse_reverts(items: list[tuple[str, float]]) -> dict[str, list[Revert]]:
 
 async def load_reverts(client, keys: Keys) -> dict[str, list[Revert]]:
     return parse_reverts(await client.zrange(reverts_key(keys), 0, -1, withscores=True))
+
+
+# ---- calls taken over ---------------------------------------------------------------------------------------
+
+TAKEOVER_SHOWN_S = 300  # an agent row says who took its call for this long
+
+
+@dataclass(frozen=True)
+class TakenOver:
+    """A supervisor took the agent's call ``call_id`` at ``at`` (epoch seconds)."""
+
+    agent: str
+    by: str
+    call_id: str
+    at: float
+
+
+def parse_takeovers(items: list[tuple[str, float]]) -> dict[str, TakenOver]:
+    """The executor's ``:takeovers`` zset (member JSON, score = when), the latest per agent."""
+    out: dict[str, TakenOver] = {}
+    for raw, score in items:
+        try:
+            d = json.loads(raw)
+            t = TakenOver(agent=str(d["agent"]), by=str(d["by"]), call_id=str(d.get("call_id") or ""), at=float(score))
+        except (ValueError, KeyError, TypeError):
+            continue
+        if t.agent not in out or out[t.agent].at <= t.at:
+            out[t.agent] = t
+    return out
+
+
+async def load_takeovers(client, keys: Keys, now_epoch: float) -> dict[str, TakenOver]:
+    return parse_takeovers(await client.zrangebyscore(f"{keys.centre}:takeovers", now_epoch - TAKEOVER_SHOWN_S,
+                                                      "+inf", withscores=True))  # fmt: skip

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
@@ -68,15 +69,29 @@ class DrillDownScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#drill-callers-box").border_title = "Waiting callers and callbacks"
-        self.query_one("#drill-agents-box").border_title = "Agents"
-        self.refresh_view()
-        self.query_one("#figures", KeyedTable).focus()
+        try:
+            self.query_one("#drill-callers-box").border_title = "Waiting callers and callbacks"
+            self.query_one("#drill-agents-box").border_title = "Agents"
+            self._refresh_view()  # composed now (``is_mounted`` turns true only after this handler)
+            self.query_one("#figures", KeyedTable).focus()
+        except NoMatches:  # popped before it was mounted: its widgets are gone already
+            return
 
     def action_back(self) -> None:
         self.app.pop_screen()
 
     def refresh_view(self) -> None:
+        """Show the app's last snapshot. Called from timers too: a screen not composed yet (a tick between
+        ``push_screen`` and its compose) or already taken down (popped, the app closing) shows nothing and
+        raises nothing; its ``on_mount`` refreshes it once its widgets are there."""
+        if not self.is_attached or not self.is_mounted:
+            return
+        try:
+            self._refresh_view()
+        except NoMatches:  # widgets not there (yet, or any more): the next refresh after mount shows it
+            return
+
+    def _refresh_view(self) -> None:
         desk = self.desk
         summary = desk.summary
         title = self.query_one("#drill-title", Static)
@@ -91,7 +106,8 @@ class DrillDownScreen(Screen):
                 ("Centre total", "bold"), "  all queues · SL = sum of numerators / sum of denominators"
             )
             callers = []
-            agents = agent_rows(desk.agents.agents if desk.agents else {}, server, reverts=desk.reverts)
+            agents = agent_rows(desk.agents.agents if desk.agents else {}, server, reverts=desk.reverts,
+                                takeovers=desk.takeovers)  # fmt: skip
         else:
             q = summary.queues.get(self.queue)
             if q is None:
@@ -100,7 +116,7 @@ class DrillDownScreen(Screen):
             head = self._head(q)
             callers = drill_caller_rows(q, self.queue, server, tz)
             agents = agent_rows(desk.agents.agents if desk.agents else {}, server, queue=self.queue,
-                                reverts=desk.reverts)
+                                reverts=desk.reverts, takeovers=desk.takeovers)  # fmt: skip
         title.update(head)
         flash = desk.flash_on and desk.flash_enabled
         self.query_one("#figures", KeyedTable).sync(figure_rows(q, summary, server), flash)
@@ -172,9 +188,9 @@ class HelpScreen(ModalScreen):
         ]
         if offered & {"ack", "snooze"}:
             lines.append("Ack and snooze act on the selected queue's metrics in warn or breach.")
-        if offered & {"listen", "whisper", "barge", "move", "pause"}:
+        if offered & {"listen", "whisper", "barge", "takeover", "move", "pause"}:
             lines.append("Agent actions act on the selected agent (tab to Agents); each is confirmed first.")
         lines.append("Agents: [b]rivka:whisper[/b] who listens and how; [b]support(14:59)[/b] a temporary move, "
-                     "reverting in 14:59.")  # fmt: skip
+                     "reverting in 14:59; [b]call taken by rivka[/b] a call a supervisor took over.")  # fmt: skip
         with Vertical(id="help-box"):
             yield Static("\n".join(lines), id="help-text")

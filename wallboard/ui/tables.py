@@ -110,6 +110,7 @@ class KeyedTable(DataTable):
         if not cols:
             return
         keep = self.selected_key
+        auto = {key for key, _, width in self._spec if width is None}
         wanted = {r.key for r in rows}
         added = False
         self.flashing = set()
@@ -132,7 +133,9 @@ class KeyedTable(DataTable):
                         if self._shown.get((r.key, col)) != shown[col]:
                             style = shown[col][1]
                             cell = r.cells.get(col) or CellModel("")
-                            self.update_cell(r.key, col, self._render(cell, style, i == 0, r.sort_key))
+                            # an auto-width column widens for a longer text (a countdown, who listens)
+                            self.update_cell(r.key, col, self._render(cell, style, i == 0, r.sort_key),
+                                             update_width=col in auto)
                             self._shown[(r.key, col)] = shown[col]
                             self.cells_updated += 1
                 else:

@@ -17,7 +17,7 @@ from typing import Literal
 from ..config import WallboardConfig
 from ..snapshot import AgentSnapshot, Alert, QueueSnapshot, Summary, Total
 from .livetime import ServerTime, fmt_clock, fmt_duration, fmt_number, fmt_pct, parse_utc
-from .requests import Revert
+from .requests import TAKEOVER_SHOWN_S, Revert
 
 Justify = Literal["left", "right", "center"]
 LEVEL_RANK = {"ok": 0, "closed": 0, "warn": 1, "breach": 2}
@@ -286,17 +286,28 @@ def queues_text(a: AgentSnapshot, reverts: list[Revert], now_epoch: float) -> st
     return ",".join(parts)
 
 
+def taken_text(a: AgentSnapshot, taken, now_epoch: float) -> str:
+    """``call taken by rivka`` for a few minutes after a supervisor took the agent's call (not once the agent
+    is on another call)."""
+    if taken is None or now_epoch - taken.at > TAKEOVER_SHOWN_S:
+        return ""
+    if a.call_id and a.call_id != taken.call_id:
+        return ""
+    return f"call taken by {taken.by}"
+
+
 def agent_rows(
     agents: dict[str, AgentSnapshot],
     server: ServerTime,
     queue: str | None = None,
     reverts: dict[str, list[Revert]] | None = None,
+    takeovers: dict | None = None,
 ) -> list[RowModel]:
     """One row per agent (all of them, or the members of ``queue``), time in state ticking locally. The state
     says who listens (``spied_by``); the queues say which temporary move reverts when (``reverts``: agent ->
     ``requests.Revert`` list, see ``queues_text``), counting down on server time."""
     rows = []
-    now_epoch = server.now().timestamp() if reverts else 0.0
+    now_epoch = server.now().timestamp() if reverts or takeovers else 0.0
     for agent_id, a in agents.items():
         if queue is not None and queue not in a.queues:
             continue
@@ -308,6 +319,9 @@ def agent_rows(
         state = state_text(a)
         if a.spied_by:
             state += f" · {spied_text(a)}"
+        taken = taken_text(a, (takeovers or {}).get(agent_id), now_epoch)
+        if taken:
+            state += f" · {taken}"
         cells = {
             "agent": CellModel(a.name or agent_id, level=alert_level, justify="left"),
             "state": CellModel(state, level=base, justify="left"),

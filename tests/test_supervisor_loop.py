@@ -1,0 +1,137 @@
+"""What the supervisor did, seen on the desk, over the production path: the desk's requests -> the executor
+(AmiBackend) -> the simulated PBX over AMI (Originate ChanSpy, QueuePenalty, Redirect) -> the events Asterisk
+emits for them (ChanSpyStart/Stop, QueueMemberPenalty, AgentComplete) -> the ami feed -> the engine -> the
+snapshot the desk renders. Checked on the rendered screen text, not only on the row models."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from wallboard.actions.ami_backend import AmiBackend
+from wallboard.actions.auth import issue
+from wallboard.actions.executor import Executor
+from wallboard.actions.model import Move, Spy, Takeover
+from wallboard.actions.submit import submit
+from wallboard.keys import Keys
+
+from .conftest import redis_url
+from .test_ami_e2e import START, Live, ami_env  # noqa: F401
+from .test_tui_actions import screen_text
+
+
+async def _publish(live: Live) -> int:
+    now = live.clock.now()
+    snap = await live.engine.build_snapshot(now)
+    snap, _ = live.engine.evaluate(snap, await live.engine.load_levels(), now)
+    return (await live.engine.publish(snap)).seq
+
+
+async def _until(predicate, what: str, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not await predicate():
+        if loop.time() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def test_listen_move_and_takeover_show_on_the_desk(redis_client, prefix, tmp_path, ami_env):  # noqa: F811
+    from wallboard.ui.app import build_desk_app
+
+    async with Live(redis_client, prefix, tmp_path, scenario="quiet") as live:
+        config = live.config.model_copy(update={"redis": live.config.redis.model_copy(update={"url": redis_url()})})
+        keys = Keys(prefix)
+        backend = AmiBackend(config, host="127.0.0.1", port=live.pbx.port)
+        ex = Executor(redis_client, config, backend, clock=live.clock)
+        await ex.ensure_group()
+        token = issue(config, "rivka", now=live.clock.now().timestamp())
+        live.centre.schedule_caller("tech", START + timedelta(seconds=2), talk_s=600)
+        await live.run_for(10)
+        await live.settle()
+
+        async def agent(aid: str):
+            return (await live.engine.build_snapshot(live.clock.now())).agents[aid]
+
+        dana = await agent("1002")  # tech 0: she answered
+        assert dana.state == "on_call" and dana.call_id == live.centre.calls[0].call_id
+
+        async def do(req) -> dict:
+            await submit(redis_client, keys, [req.model_copy(update={"at": live.clock.now()})], token)
+            await ex.process_pending()
+            return [f for _, f in await redis_client.xrange(f"{keys.centre}:audit")][-1]
+
+        # listen: ChanSpyStart on Dana's device channel -> spied_by says who and how
+        out = await do(Spy(type="listen", user="rivka", agent="1002", call_id=dana.call_id, at=live.clock.now()))
+        assert out["result"] == "ok", out
+
+        async def spied():
+            await live.run_for(1)
+            return (await agent("1002")).spied_by == {"rivka": "listen"}
+
+        await _until(spied, "ChanSpyStart through the feed")
+        # a temporary move: penalty 0 in support for Omer (sales 0, support 1), back in 15 min
+        out = await do(Move(user="rivka", agent="1004", queue="support", op="penalty", penalty=0,
+                            revert_after_s=900, at=live.clock.now()))  # fmt: skip
+        assert out["result"] == "ok", out
+
+        async def penalty():
+            await live.run_for(1)
+            return (await agent("1004")).queues == {"sales": 0, "support": 0}
+
+        await _until(penalty, "QueueMemberPenalty through the feed")
+        seq = await _publish(live)
+
+        app = build_desk_app(config, redis_url(), user="rivka", clock=live.clock, token=token)
+        async with app.run_test(size=(160, 40)) as pilot:
+            for _ in range(250):
+                if app.agents is not None and app.agents.seq >= seq and app.reverts:
+                    break
+                await pilot.pause(0.02)
+            await pilot.pause()
+            text = screen_text(app)
+            moved = next(line for line in text.splitlines() if " Omer " in line)
+            left = app.reverts["1004"][0].left(app.server.now().timestamp())  # on the desk's server clock
+            assert left.startswith("14:") and f"sales,support({left})" in moved  # shown whole, not cut
+            heard = next(line for line in text.splitlines() if " Dana " in line)
+            assert "on call · rivka:listen" in heard
+
+            # take over Dana's call, from the desk: confirm, executor redirects, Dana drops out
+            app.agent_table.focus()
+            app.agent_table.select_key("1002")
+            await pilot.pause()
+            await pilot.press("t")
+            from wallboard.ui.dialogs import ConfirmScreen
+
+            assert isinstance(app.screen, ConfirmScreen)
+            confirm = str(app.screen.query_one("#confirm-text").render())
+            assert confirm == (f"Take over Dana's call {dana.call_id} — the caller is put through to "
+                               "your phone; Dana drops out")  # fmt: skip
+            await pilot.press("enter")
+            for _ in range(250):
+                if app.requests_sent:
+                    break
+                await pilot.pause(0.02)
+            await ex.process_pending()
+            audit = [f for _, f in await redis_client.xrange(f"{keys.centre}:audit")][-1]
+            assert (audit["type"], audit["user"], audit["agent"], audit["result"]) == ("takeover", "rivka", "1002",
+                                                                                       "ok"), audit  # fmt: skip
+            assert audit["pbx"] == "Redirect successful"
+
+            async def dropped():
+                await live.run_for(1)
+                a = await agent("1002")
+                return a.state != "on_call" and a.spied_by == {}
+
+            await _until(dropped, "AgentComplete (and ChanSpyStop) through the feed")
+            calls = live.centre.calls
+            assert calls[0].outcome == "answered" and calls[0].agent == "1002"
+            seq = await _publish(live)
+            for _ in range(250):
+                if app.agents.seq >= seq and app.takeovers:
+                    break
+                await pilot.pause(0.02)
+            await pilot.pause()
+            line = next(x for x in screen_text(app).splitlines() if " Dana " in x)
+            assert "call taken by rivka" in line and "rivka:listen" not in line
+        await backend.close()
