@@ -312,6 +312,27 @@ class AmiConfig(_Section):
                                   "in this dialplan context, which must dial it.")
 
 
+class PbxConfig(_Section):
+    """Which telephony system the executor acts on (the feeds are chosen with ``--feed``)."""
+
+    kind: Literal["asterisk", "freeswitch"] = Field("asterisk", description="'asterisk': AMI actions; "
+                                                    "'freeswitch': mod_callcenter over the event socket.")
+
+
+class EslConfig(_Section):
+    """FreeSWITCH's event socket (mod_event_socket), for the freeswitch feed and executor."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8021, ge=1, le=65535)
+    password_env: str = "WALLBOARD_ESL_PASSWORD"
+    password_file: Path | None = Field(None, description="File holding the event-socket password.")
+    domain: str = Field("default", description="Domain of queue and agent names on the switch (name@domain).")
+    keepalive_s: float = Field(2, gt=0, description="Send `api status` this often (half-open link found within "
+                               "keepalive_s + keepalive_timeout_s).")
+    keepalive_timeout_s: float | None = Field(None, gt=0, description="Unset = keepalive_s.")
+    tier_poll_s: float = Field(5, gt=0, description="Tier changes raise no event: the tier table is read this often.")
+
+
 class SmtpConfig(_Section):
     host: str = "localhost"
     port: int = Field(25, ge=1, le=65535)
@@ -359,6 +380,8 @@ class WallboardConfig(BaseSettings):
     layouts: list[LayoutConfig] = Field(default_factory=list, description="TV layouts (board and kiosk page).")
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     ami: AmiConfig = Field(default_factory=AmiConfig)
+    pbx: PbxConfig = Field(default_factory=PbxConfig)
+    esl: EslConfig = Field(default_factory=EslConfig)
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
     reports: list[ReportSchedule] = Field(default_factory=list)
     history: HistoryConfig = Field(default_factory=HistoryConfig)

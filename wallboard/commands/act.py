@@ -41,7 +41,7 @@ def register(sub, add_common) -> None:
     sp.set_defaults(func=cmd_token)
 
     sp = sub.add_parser("executor", help="run the executor: authorise, perform through the PBX, audit")
-    sp.add_argument("--host", default=None, help="AMI host (default: config ami.host)")
+    sp.add_argument("--host", default=None, help="PBX host: AMI, or ESL with pbx.kind = freeswitch (default: config)")
     sp.add_argument("--port", type=int, default=None)
     sp.add_argument("--log", default=None)
     add_common(sp)
@@ -167,10 +167,15 @@ def cmd_executor(args) -> int:
     config = config_from_args(args)
 
     async def main() -> None:
-        from ..actions.ami_backend import AmiBackend
-
         client = await connect(config, args.redis)
-        backend = AmiBackend(config, host=args.host, port=args.port)
+        if config.pbx.kind == "freeswitch":  # mod_callcenter over the event socket (--host/--port: ESL's)
+            from ..actions.fs_backend import FsBackend
+
+            backend = FsBackend(config, host=args.host, port=args.port)
+        else:
+            from ..actions.ami_backend import AmiBackend
+
+            backend = AmiBackend(config, host=args.host, port=args.port)
         await backend.start()
         ex = Executor(client, config, backend)
         loop = asyncio.get_running_loop()
