@@ -18,7 +18,7 @@ from wallboard.hub.projection import FIGURE_FORMAT
 from wallboard.hub.ticker import ticker_key
 from wallboard.keys import Keys
 from wallboard.ui.bigdigits import render_big, rows_for, width_units
-from wallboard.ui.board import BigNumber, BoardApp, QueueCard, plan_board
+from wallboard.ui.board import BigNumber, BoardApp, FigureCell, QueueCard, plan_board
 
 from .tvdata import (
     UNMASKED,
@@ -91,7 +91,9 @@ async def test_board_at_three_sizes(redis_client, prefix, cleanup):
     scales = []
     for width, height in SIZES:
         clock = ManualClock(t0)
-        app = BoardApp(config, redis_client, config.layout("floor"), clock)
+        # the figures alone (no total tile, no agents row): this test is about the digits' scale
+        layout = config.layout("floor").model_copy(update={"show_total": False, "agent_states": False})
+        app = BoardApp(config, redis_client, layout, clock)
         async with app.run_test(size=(width, height)) as pilot:
             await until(pilot, lambda: app.projection is not None)
             await pilot.pause(0.1)
@@ -160,7 +162,9 @@ async def test_board_flashes_at_most_2hz_and_shows_ack_and_snooze(redis_client, 
         await until(pilot, lambda: app.summary.seq == 3)
         sl = card_for(app, "support").cells[2]
         assert not sl.has_class("-flash") and f"snoozed to {iso(until_t)[11:16]}" in str(sl.label.render())
-        clock.advance(61)
+        clock.advance(61)  # the same snooze in a fresh snapshot (a stale board flashes nothing)
+        await publish(redis_client, prefix, four_queues(4, clock.now(), **breach("service_level", t0, snoozed_until=until_t)))
+        await until(pilot, lambda: app.summary.seq == 4)
         app.tick()
         assert sl.has_class("-flash") and app._flash_timer._active.is_set()
 
@@ -182,19 +186,22 @@ async def test_board_rotates_pages_and_shows_ticker_and_stale(redis_client, pref
             app.tick()
         assert sorted(seen) == ["billing", "support", "tech"]  # every queue in turn, in step with server time
 
+        await publish(redis_client, prefix, four_queues(2, clock.now()))  # fresh again (3 s went by)
+        await until(pilot, lambda: app.summary.seq == 2 and not app.stale)
         await redis_client.set(ticker_key(Keys(prefix)), "Team meeting at 14:00")
         await until(pilot, lambda: app.ticker == "Team meeting at 14:00")
         ticker = app.query_one("#ticker")
         assert ticker.display and "Team meeting at 14:00" in str(ticker.render())
 
-        await publish(redis_client, prefix, four_queues(2, clock.now()))
-        await until(pilot, lambda: app.summary.seq == 2)
         assert not app.stale
         t2 = clock.now()
         clock.advance(config.display.stale_after_s + 0.5)
         app.tick()
         badge = app.query_one("#stale")
         assert app.stale and badge.display and f"STALE — no data since {iso(t2)[11:19]}" in str(badge.render())
+        # the ticker row says it in words, counting; the figures are struck through
+        assert str(ticker.render()) == f"NO DATA FOR 2 s · last update {iso(t2)[11:19]}"
+        assert all(c.number.stale for c in app.query(FigureCell))
         await publish(redis_client, prefix, four_queues(3, clock.now()))
         await until(pilot, lambda: not app.stale)
         assert not badge.display
@@ -206,7 +213,8 @@ async def test_board_hebrew_labels_and_closed_queue(redis_client, prefix, cleanu
     summary = make_summary(1, t0, {"support": make_queue("Customer service", t0, waiting_since_s=(30,)),
                                    "tech": make_queue("Technical", t0, open_=False)})  # fmt: skip
     await publish(redis_client, prefix, summary)
-    app = BoardApp(config, redis_client, config.layout("floor-he"), ManualClock(t0))
+    # logical order here (a terminal that does bidi itself); test_board_hebrew_visual_order checks the default
+    app = BoardApp(config, redis_client, config.layout("floor-he"), ManualClock(t0), bidi="terminal")
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: app.projection is not None)
         support, tech = card_for(app, "support"), card_for(app, "tech")
@@ -230,3 +238,39 @@ def _artifacts() -> Path:
     out = Path(__file__).resolve().parent / "artifacts"
     out.mkdir(exist_ok=True)
     return out
+
+
+async def test_board_hebrew_visual_order_and_scrolling_ticker(redis_client, prefix, cleanup):
+    """In a terminal without bidi (tmux, xterm, the Linux console) Hebrew is sent in display order, read right
+    to left; the first queue is on the right; a ticker wider than the terminal scrolls on server time."""
+    config = tv_config(prefix)
+    t0 = now_utc().replace(microsecond=0)
+    clock = ManualClock(t0)
+    await publish(redis_client, prefix, make_summary(1, t0, {
+        "support": make_queue("Customer service", t0, waiting_since_s=(30, 20), sl=0.5, **breach("service_level", t0)),
+        "tech": make_queue("Technical", t0)}))  # fmt: skip
+    message = "ישיבת צוות בשעה 14:00 — נא לעדכן זמינות במערכת לפני תחילת המשמרת"
+    await redis_client.set(ticker_key(Keys(prefix)), message)
+    app = BoardApp(config, redis_client, config.layout("floor-he"), clock)  # bidi: visual, the default
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.projection is not None and app.ticker == message)
+        await pilot.pause(0.1)
+        support, tech = card_for(app, "support"), card_for(app, "tech")
+        # each name reversed letter by letter (what a non-bidi terminal needs to show it right to left)
+        assert "שירות לקוחות"[::-1] in str(support.query_one(".qname").render())
+        assert support.region.x > tech.region.x  # the first queue on the right
+        assert str(support.cells[0].label.render()).rstrip().endswith("ממתינים"[::-1])
+        # the message, then the alert line; the numbers keep their left-to-right order
+        line = f"{message}   •   שירות לקוחות: 2 ממתינים, רמת שירות 50%"
+        assert app.ticker_line() == line
+        from bidi.algorithm import get_display
+
+        shown = [str(app.query_one("#ticker").render())]
+        assert len(shown[0]) <= 80 and "14:00" in get_display(line, base_dir="R")
+        for _ in range(3):  # a quarter second of server time: two columns further, to the right (reading RTL)
+            clock.advance(0.25)
+            app.render_ticker()
+            shown.append(str(app.query_one("#ticker").render()))
+        assert len(set(shown)) == 4
+        assert shown[1][2:] == shown[0][: len(shown[1]) - 2]  # moved right by two columns
+        app.save_screenshot(str(_artifacts() / "board_he_80x24.svg"))

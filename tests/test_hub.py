@@ -351,3 +351,70 @@ async def test_a_stalled_client_does_not_slow_the_others(redis_client, prefix, c
                 break
             await asyncio.sleep(0.02)
         assert not hub.fanout.clients()
+
+
+# ---- when snapshots stop: /healthz degraded, the age in /metrics (issue 17, item 7) -------------------------
+
+
+async def test_healthz_degrades_and_metrics_age_grows_when_snapshots_stop(redis_client, prefix, cleanup):
+    from wallboard.clock import ManualClock
+
+    config = tv_config(prefix)  # display.stale_after_s = 2
+    t0 = now_utc().replace(microsecond=0)
+    clock = ManualClock(t0)
+    await publish(redis_client, prefix, four_queues(3, t0))
+    hub = Hub(config, redis_client, port=0, clock=clock)
+    await hub.start()
+    try:
+        base = f"http://127.0.0.1:{hub.port}"
+
+        async def health() -> tuple[int, dict]:
+            status, _, body = await http_get(base + "/healthz")
+            return status, json.loads(body)
+
+        async def age() -> float:
+            text = (await http_get(base + "/metrics"))[2].decode()
+            return float(text.split("\nwallboard_hub_snapshot_age_seconds ")[1].split()[0])
+
+        status, body = await health()
+        assert status == 200 and body["status"] == "ok" and body["snapshot_age_s"] == 0.0
+        assert await age() == 0.0
+        clock.advance(1.5)  # younger than stale_after_s: still healthy, the age moves with the clock
+        assert (await health())[0] == 200 and await age() == 1.5
+        clock.advance(38.5)  # no snapshot for 40 s: degraded, with the age, and the gauge says 40
+        status, body = await health()
+        assert status == 503 and body["snapshot_age_s"] == 40.0 and body["snapshot_seq"] == 3
+        assert body["status"] == "stale: no snapshot for 40 s (is ingest running?)"
+        assert await age() == 40.0
+        # a snapshot comes: healthy again at once
+        await publish(redis_client, prefix, four_queues(4, clock.now()))
+        deadline = time.monotonic() + 5
+        while (await health())[0] != 200:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        assert await age() == 0.0
+    finally:
+        await hub.stop()
+
+
+async def test_bare_root_names_the_layouts(redis_client, prefix, cleanup):
+    config = tv_config(prefix)
+    async with running_hub(config, redis_client) as hub:
+        async with connect(ws_url(hub, layout=None)) as ws:
+            code, reason = await closed_with(ws)
+    assert code == 1008
+    assert reason == "no layout in the URL: open /?layout=NAME&token=TOKEN with NAME one of floor, single, floor-he"
+
+
+def test_serve_prints_kiosk_urls_without_tokens_and_warns_when_unset(capsys):
+    from wallboard.commands.serve import print_kiosk_urls
+
+    config = tv_config("unused")
+    env = {"TV_TEST_VIEWER_FLOOR": "s3cret-floor"}
+    missing = print_kiosk_urls("http://10.0.0.5:8765", config.layouts, env)
+    out, err = capsys.readouterr()
+    assert missing == ["single", "floor-he"]
+    assert "floor: http://10.0.0.5:8765/?layout=floor&token=TOKEN   (TOKEN = $TV_TEST_VIEWER_FLOOR)" in out
+    assert "s3cret-floor" not in out + err
+    assert "TV_TEST_VIEWER_SINGLE is not set: every TV on layout 'single' will be refused" in err
+    assert "TV_TEST_VIEWER_FLOOR is not set" not in err

@@ -123,7 +123,7 @@ def kiosk(hub: Hub, layout: str, token: str, extra: str = "") -> str:
     return f"http://127.0.0.1:{hub.port}/?layout={layout}&token={token}{extra}"
 
 
-FIGS = """Array.from(document.querySelectorAll('.card:not(.empty)')).map(c => ({
+FIGS = """Array.from(document.querySelectorAll('.card:not(.empty):not(.total)')).map(c => ({
   label: c.querySelector('.qlabel').textContent, level: c.className,
   rect: c.getBoundingClientRect().toJSON(),
   figs: Array.from(c.querySelectorAll('.fig')).map(f => ({cls: f.className, value: f.querySelector('.fval').textContent,
@@ -141,7 +141,7 @@ async def test_page_shows_numbers_breach_flashing_at_1080p_and_4k(new_page, redi
     async with Feed(redis_client, prefix, make) as feed, running_hub(config, redis_client) as hub:
         page = await new_page(1920, 1080)
         await page.goto(kiosk(hub, "floor", TOKENS["TV_TEST_VIEWER_FLOOR"]))
-        await page.wait_for("window.__tv.queues.length === 4 && document.querySelectorAll('.card .fval').length === 16")
+        await page.wait_for("window.__tv.queues.length === 4 && document.querySelectorAll('.card:not(.total) .fval').length === 16")
         cards = await page.eval(FIGS)
         assert [c["label"] for c in cards] == ["Customer service", "Technical support", "Billing", "Sales"]
         support = cards[0]
@@ -169,8 +169,7 @@ async def test_page_shows_numbers_breach_flashing_at_1080p_and_4k(new_page, redi
         await page.screenshot(ARTIFACTS / "tv_1080p.png")
         h1080 = support["figs"][2]["height"]
         await page.set_size(3840, 2160)
-        await page.wait_for("document.querySelector('.fval').getBoundingClientRect().height > 200")
-        await asyncio.sleep(0.3)
+        await page.wait_for("document.querySelector('.fval').getBoundingClientRect().height > %f" % (1.8 * h1080))
         cards4k = await page.eval(FIGS)
         assert 1.8 < cards4k[0]["figs"][2]["height"] / h1080 < 2.2  # the same layout, twice the pixels
         await page.screenshot(ARTIFACTS / "tv_4k.png")
@@ -190,7 +189,7 @@ async def test_page_rotates_pages(new_page, redis_client, prefix, cleanup):
         await page.wait_for("window.__tv.queues.length === 3")
         seen = set()
         for _ in range(14):
-            seen.add(await page.eval("document.querySelector('.card:not(.empty) .qlabel').textContent"))
+            seen.add(await page.eval("document.querySelector('.card:not(.empty) .qlabel').textContent"))  # noqa
             await asyncio.sleep(0.2)
         assert seen == {"Customer service", "Technical support", "Billing"}
         assert (await page.eval("document.getElementById('pageno').textContent")).startswith("page ")
@@ -211,7 +210,7 @@ async def test_page_stale_badge_when_hub_stops_and_recovers(new_page, redis_clie
         badge = await page.eval("document.getElementById('stale').textContent")
         assert badge.startswith("STALE — no data since ")
         assert not await page.eval("window.__tv.connected")
-        assert await page.eval("document.querySelectorAll('.card .fval').length") == 16
+        assert await page.eval("document.querySelectorAll('.card:not(.total) .fval').length") == 16
         # a hub comes back on the same port: the page reconnects by itself and the badge goes
         async with running_hub(config, redis_client, port=port):
             await page.wait_for("window.__tv.connected && document.getElementById('stale').hidden", timeout=8)
@@ -232,7 +231,7 @@ async def test_page_hebrew_right_to_left(new_page, redis_client, prefix, cleanup
         await redis_client.set(f"{prefix}:{{c}}:ticker", "ישיבת צוות בשעה 14:00 — נא לעדכן זמינות")
         page = await new_page(1920, 1080)
         await page.goto(kiosk(hub, "floor-he", TOKENS["TV_TEST_VIEWER_HE"]))
-        await page.wait_for("window.__tv.queues.length === 2 && document.querySelectorAll('.card .fval').length === 8")
+        await page.wait_for("window.__tv.queues.length === 2 && document.querySelectorAll('.card:not(.total) .fval').length === 8")
         await page.wait_for("!document.getElementById('ticker').hidden")
         assert await page.eval("document.documentElement.dir") == "rtl"
         assert await page.eval("document.documentElement.lang") == "he"
@@ -241,14 +240,16 @@ async def test_page_hebrew_right_to_left(new_page, redis_client, prefix, cleanup
         assert cards[0]["figs"][0]["label"] == "ממתינים"
         # right to left: the first queue is on the right, a label starts at its figure's right edge
         assert cards[0]["rect"]["left"] > cards[1]["rect"]["left"]
-        geo = await page.eval("""(() => { const f = document.querySelector('.fig'), t = f.querySelector('.flabel-text');
+        geo = await page.eval("""(() => { const f = document.querySelector('.card:not(.total) .fig'), t = f.querySelector('.flabel-text');
             const fr = f.getBoundingClientRect(), tr = t.getBoundingClientRect();
             return {dir: getComputedStyle(t).direction, gapRight: fr.right - tr.right, gapLeft: tr.left - fr.left,
                     digits: getComputedStyle(f.querySelector('.fval')).direction}; })()""")
         assert geo["dir"] == "rtl" and geo["gapRight"] < geo["gapLeft"]
         assert geo["digits"] == "ltr"  # numbers and times still read left to right
         assert cards[0]["figs"][1]["value"].startswith("1:3")  # 1:35 and ticking
-        assert await page.eval("document.getElementById('ticker-text').textContent") == "ישיבת צוות בשעה 14:00 — נא לעדכן זמינות"
+        # the supervisor's message, then the alert line of the queue in breach (in Hebrew)
+        assert await page.eval("document.getElementById('ticker-text').textContent") == \
+            "ישיבת צוות בשעה 14:00 — נא לעדכן זמינות•שירות לקוחות: 2 ממתינים, רמת שירות 64%"
         await page.eval("document.body.classList.remove('flash-on')")
         await page.screenshot(ARTIFACTS / "tv_he_1080p.png")
 
@@ -261,3 +262,108 @@ async def test_page_shows_a_refusal(new_page, redis_client, prefix, cleanup):
         status = await page.wait_for("window.__tv.refused && document.getElementById('status').textContent")
         assert status == "refused: invalid token for layout 'floor'"
         assert hub.stats.refused["token"] == 1
+
+
+# ---- issue 17: stale from across the room, what a floor board shows, portrait ---------------------------------
+
+GEOMETRY = """(() => {
+  const px = (el, p) => parseFloat(getComputedStyle(el)[p]);
+  const cards = Array.from(document.querySelectorAll('.card:not(.empty)'));
+  const cut = (el) => el.scrollWidth > el.clientWidth + 1;
+  return {
+    plan: window.__tv.plan,
+    digits: Array.from(document.querySelectorAll('.card:not(.empty) .fval')).map(v => px(v, 'fontSize')),
+    labels: Array.from(document.querySelectorAll('.card:not(.empty) .flabel')).map(l => px(l, 'fontSize')),
+    cut: cards.flatMap(c => Array.from(c.querySelectorAll('.qname, .flabel, .fmain, .fsub, .agents')))
+              .filter(cut).map(e => e.textContent),
+    names: cards.map(c => c.querySelector('.qlabel').textContent),
+    rects: cards.map(c => c.getBoundingClientRect().toJSON()),
+  }; })()"""
+
+
+async def test_page_goes_unmistakably_stale_and_freezes_timers(new_page, redis_client, prefix, cleanup):
+    config = tv_config(prefix)  # stale after 2 s
+    ARTIFACTS.mkdir(exist_ok=True)
+    feed = Feed(redis_client, prefix, lambda seq, now: four_queues(seq, now, **breach("service_level", now)))
+    async with running_hub(config, redis_client) as hub:
+        page = await new_page(1920, 1080)
+        async with feed:
+            await page.goto(kiosk(hub, "floor", TOKENS["TV_TEST_VIEWER_FLOOR"]))
+            await page.wait_for("window.__tv.plan && !window.__tv.stale")
+            assert await page.eval("document.getElementById('stale-banner').hidden")
+        # the feed stopped (the hub still runs): the page goes stale on the snapshot's age
+        await page.wait_for("window.__tv.stale", timeout=6)
+        # the banner counts the seconds since the last snapshot, in large type
+        text = await page.wait_for("""(() => { const t = document.getElementById('stale-age').textContent;
+            return /^NO DATA FOR [3-9] s$/.test(t) && t; })()""", timeout=8)
+        big = await page.eval("parseFloat(getComputedStyle(document.getElementById('stale-age')).fontSize)")
+        assert big >= 100, big  # 11 % of 1080 px: legible across the room
+        fig = await page.eval("""(() => { const v = document.querySelector('.card:not(.total) .fval');
+            const f = v.closest('.fig'); return {deco: getComputedStyle(v).textDecorationLine,
+            color: getComputedStyle(f).color, cls: f.className}; })()""")
+        assert fig["deco"] == "line-through" and fig["color"] == "rgb(93, 102, 112)", fig  # struck and grey
+        assert not await page.eval("document.querySelector('.fig.flash')")  # a stale breach does not flash
+        # the longest wait stops at its value at the last snapshot: 1:14 plus under a second
+        waits = set()
+        for _ in range(3):
+            waits.add(await page.eval("document.querySelectorAll('.card:not(.total) .fval')[1].textContent"))
+            await page.wait_for("document.getElementById('stale-age').textContent !== %r" % text, timeout=3)
+            text = await page.eval("document.getElementById('stale-age').textContent")
+        assert waits <= {"1:14", "1:15"} and len(waits) == 1, waits
+        await page.screenshot(ARTIFACTS / "tv_stale_1080p.png")
+
+
+async def test_page_floor_board_total_agents_targets_alerts(new_page, redis_client, prefix, cleanup):
+    config = tv_config(prefix)
+
+    def make(seq, now):
+        s = four_queues(seq, now, sl=0.74, rolling_sl=0.38, waiting_since_s=tuple(range(150, 0, -10)),
+                        **breach("service_level", now))  # fmt: skip
+        s.total.agent_counts.available, s.total.agent_counts.on_call, s.total.agent_counts.logged_in = 8, 16, 27
+        s.total.waiting = 16
+        return s
+
+    async with Feed(redis_client, prefix, make), running_hub(config, redis_client) as hub:
+        await redis_client.set(f"{prefix}:{{c}}:ticker", "Team meeting at 14:00")
+        page = await new_page(1920, 1080)
+        await page.goto(kiosk(hub, "floor", TOKENS["TV_TEST_VIEWER_FLOOR"]))
+        await page.wait_for("window.__tv.plan && window.__tv.alerts.length === 1 && window.__tv.tickerText")
+        total = await page.eval("""(() => { const c = document.querySelector('.card.total');
+            return {name: c.querySelector('.qlabel').textContent,
+                    values: Array.from(c.querySelectorAll('.fval')).map(v => v.textContent),
+                    agents: c.querySelector('.agents').innerText.replace(/\\s+/g, ' ').trim()}; })()""")
+        assert total["name"] == "Whole centre" and total["values"][0] == "16"
+        assert total["agents"] == "8 free 16 on call 0 wrap-up 0 paused 27 logged in"
+        sl = await page.eval("""(() => { const f = document.querySelectorAll('.card:not(.total)')[0]
+            .querySelectorAll('.fig')[2]; return {main: f.querySelector('.fmain').textContent,
+            sub: f.querySelector('.fsub').textContent, icon: getComputedStyle(f.querySelector('.icon')).display,
+            clip: getComputedStyle(f.querySelector('.icon')).clipPath}; })()""")
+        # the rolling 30 minutes (what the threshold reads) against the target (its warn level, 80 %), today below
+        assert sl["main"] == "38%/ 80%" and sl["sub"] == "today 74%"
+        assert sl["icon"] != "none" and sl["clip"].startswith("polygon(29% 0")  # an octagon for breach
+        ticker = await page.eval("window.__tv.tickerText")
+        assert ticker == "Team meeting at 14:00•Customer service: 15 waiting, SL 38%"
+        await page.eval("document.body.classList.remove('flash-on')")
+        await page.screenshot(ARTIFACTS / "tv_floor_1080p.png")
+
+
+@pytest.mark.parametrize("layout,token", [("floor", "TV_TEST_VIEWER_FLOOR"), ("floor-he", "TV_TEST_VIEWER_HE")])
+async def test_page_portrait_one_digit_size_nothing_cut(new_page, redis_client, prefix, cleanup, layout, token):
+    config = tv_config(prefix)
+    async with Feed(redis_client, prefix, four_queues), running_hub(config, redis_client) as hub:
+        for width, height, name in ((1080, 1920, "portrait"), (1920, 1080, "1080p"), (3840, 2160, "4k")):
+            page = await new_page(width, height)
+            await page.goto(kiosk(hub, layout, TOKENS[token]))
+            await page.wait_for("window.__tv.plan && window.__tv.queues.length > 0")
+            geo = await page.eval(GEOMETRY)
+            assert geo["plan"]["fits"], geo["plan"]
+            assert len(set(geo["digits"])) == 1, geo["digits"]  # one digit size on the screen ("2:38" as "11")
+            digit = geo["digits"][0]
+            assert min(geo["labels"]) >= digit / 3, (geo["labels"], digit)
+            assert geo["cut"] == [], geo["cut"]  # no name, label, value or agents row cut
+            if name == "portrait":  # laid out by orientation: tiles stack more rows than columns
+                assert geo["plan"]["rows"] > geo["plan"]["cols"]
+            else:
+                assert geo["plan"]["cols"] >= geo["plan"]["rows"]
+            await page.eval("document.body.classList.remove('flash-on')")
+            await page.screenshot(ARTIFACTS / f"tv_{layout}_{name}.png")

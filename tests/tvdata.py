@@ -96,7 +96,7 @@ LAYOUTS = [
     {"name": "floor", "title": "Floor", "queues": ["support", "tech", "billing", "sales"], "rotate_s": 2,
      "viewer_token_env": "TV_TEST_VIEWER_FLOOR"},
     {"name": "single", "title": "One per page", "queues": ["support", "tech", "billing"], "per_page": 1,
-     "rotate_s": 1, "viewer_token_env": "TV_TEST_VIEWER_SINGLE"},
+     "rotate_s": 1, "viewer_token_env": "TV_TEST_VIEWER_SINGLE", "show_total": False},
     {"name": "floor-he", "title": "מוקד שירות", "language": "he", "queues": ["support", "tech"],
      "labels": {"support": "שירות לקוחות", "tech": "תמיכה טכנית"}, "viewer_token_env": "TV_TEST_VIEWER_HE"},
 ]  # fmt: skip

@@ -288,6 +288,20 @@ class LayoutConfig(_Section):
     language: Literal["en", "he"] = Field("en", description="Labels and direction: 'he' is right to left.")
     rotate_s: float = Field(10, ge=1, description="Seconds per page when the queues do not fit on one.")
     per_page: int = Field(0, ge=0, description="Queues per page; 0 = as many as fit the screen.")
+    # What a floor board shows besides the figures (each can be turned off per layout).
+    show_total: bool = Field(True, description="A centre total tile first on every page (agents counted once).")
+    agent_states: bool = Field(True, description="A second row per tile: agents available, on call, wrap-up, "
+                               "paused, logged in.")  # fmt: skip
+    targets: bool = Field(True, description="The target beside a figure with a threshold: its warn level "
+                          "('SL 38% / 80%').")  # fmt: skip
+    other_window: bool = Field(True, description="Beside a windowed figure, its other window (today beside the "
+                               "rolling minutes, and the other way round).")  # fmt: skip
+    trend_s: float = Field(300, ge=0, description="A trend arrow: each figure against its value this many seconds "
+                           "ago; 0 = no arrows.")  # fmt: skip
+    ticker_alerts: bool = Field(True, description="An alert line in the ticker per queue in breach "
+                                "('Customer service: 14 waiting, SL 38%'), beside the supervisor's message.")  # fmt: skip
+    level_icons: bool = Field(True, description="A shape besides the colour for warn (triangle) and breach "
+                              "(octagon), for colour-blind staff.")  # fmt: skip
     viewer_token_env: str | None = Field(
         None, description="Env var holding this layout's read-only kiosk token; unset = WALLBOARD_VIEWER_TOKEN_<NAME>."
     )

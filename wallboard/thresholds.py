@@ -225,6 +225,9 @@ def _window(figures: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
 
 def _value(metric: str, t: Threshold, figures: Mapping[str, Any]) -> float | None:
     win = _window(figures, t.window)
+    if metric == "agents_available":  # a gauge kept in agent_counts (the TVs' "Agents free")
+        counts = _dump(figures.get("agent_counts") or {})
+        return counts.get("available") if "available" in counts else figures.get(metric)
     if metric in GAUGE_METRICS and metric in figures:  # a gauge is "now": no window to choose
         return figures[metric]
     return win.get(metric)

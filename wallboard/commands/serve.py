@@ -59,8 +59,7 @@ def cmd_serve(args) -> int:
                 "serving plain http on %s: kiosk and supervisor tokens cross the network in clear; set hub.tls_cert "
                 "and hub.tls_key", hub.host)  # fmt: skip
         print(f"wallboard hub on {base}  (/healthz, /metrics)", flush=True)
-        for lay in hub.layouts.values():
-            print(f"  {lay.name}: {base}/?layout={lay.name}&token=${lay.token_env}", flush=True)
+        print_kiosk_urls(base, hub.layouts.values())
         try:
             await stop.wait()
         finally:
@@ -69,6 +68,25 @@ def cmd_serve(args) -> int:
 
     asyncio.run(main())
     return 0
+
+
+def print_kiosk_urls(base: str, layouts, environ=None) -> list[str]:
+    """One kiosk URL per layout. The token is never printed (this output ends up in logs and journals): the
+    URL says TOKEN and names the variable that holds it; a layout whose variable is unset gets a warning on
+    stderr, since every TV opening it is refused. Returns the layouts without a token."""
+    import os
+
+    env = os.environ if environ is None else environ
+    missing = []
+    print("kiosk URLs (TOKEN: the value of the variable named beside each):", flush=True)
+    for lay in layouts:
+        print(f"  {lay.name}: {base}/?layout={lay.name}&token=TOKEN   (TOKEN = ${lay.token_env})", flush=True)
+        if not env.get(lay.token_env):
+            missing.append(lay.name)
+            print(f"wallboard serve: warning: {lay.token_env} is not set: every TV on layout {lay.name!r} will be "
+                  f"refused; set it (any long random string) and put the same value in the kiosk URL",
+                  file=sys.stderr, flush=True)  # fmt: skip
+    return missing
 
 
 def cmd_ticker(args) -> int:

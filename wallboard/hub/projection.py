@@ -5,17 +5,22 @@ Computed once per snapshot and layout by the hub (every TV of the layout gets th
 level, the alert (acknowledged by, snoozed until) and, for the longest wait, ``since`` (the oldest waiting
 caller's entry time) so screens tick it locally from server time. Caller numbers are never included.
 
-The service level shown is the window its threshold reads (rolling when ``window = "rolling"``), so the
-number and its colour agree.
+A figure's main value is the window its threshold reads (rolling when ``window = "rolling"``), so the number
+and its colour agree; per layout (``[[layouts]]`` options) a figure also carries its target (the threshold's
+warn level: the level the centre says it wants to stay on the good side of), its other window (today beside
+the rolling minutes), and a trend arrow (against its value ``trend_s`` ago, from ``TrendBook``); a centre
+total tile leads the queues; each tile has its agents by state; and each queue in breach gives an alert line
+for the ticker ("Customer service: 14 waiting, SL 38%").
 """
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import datetime
 from typing import Any
 
 from ..config import LayoutConfig, WallboardConfig
-from ..snapshot import QueueSnapshot, Summary
+from ..snapshot import QueueSnapshot, Summary, Total
 from ..ui.livetime import (  # pure helpers (no Textual): the desk's time formats
     fmt_duration,
     parse_utc,
@@ -35,7 +40,17 @@ FIGURE_FORMAT: dict[str, str] = {
     "offered": "count",
     "answered": "count",
     "abandoned": "count",
+    # threshold metrics that are not TV figures (alert lines name them)
+    "aht_s": "duration",
+    "oldest_callback_s": "duration",
 }
+
+# Figures with a window (the since-reset counters and their rolling twins); the rest are gauges ("now").
+WINDOWED = frozenset({"service_level", "asa_s", "avg_wait_s", "abandon_rate", "offered", "answered", "abandoned",
+                      "aht_s"})  # fmt: skip
+# The second row of a tile: agents by state (snapshot AgentCounts fields), in this order.
+AGENT_STATES = ("available", "on_call", "wrap_up", "paused", "logged_in")
+TOTAL = "__total__"  # the centre total tile's name in a projection
 
 FIGURE_LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -81,6 +96,13 @@ UI_TEXT: dict[str, dict[str, str]] = {
         "reconnecting": "reconnecting…",
         "refused": "refused",
         "connecting": "connecting…",
+        "total": "Whole centre",
+        "today": "today",
+        "no_data_for": "NO DATA FOR",
+        "seconds": "s",
+        "last_update": "last update",
+        "choose_layout": "choose a layout",
+        "target": "target",
     },
     "he": {
         "stale": "לא עדכני",
@@ -93,8 +115,36 @@ UI_TEXT: dict[str, dict[str, str]] = {
         "reconnecting": "מתחבר מחדש…",
         "refused": "נדחה",
         "connecting": "מתחבר…",
+        "total": "כל המוקד",
+        "today": "היום",
+        "no_data_for": "אין נתונים כבר",
+        "seconds": "שנ׳",
+        "last_update": "עדכון אחרון",
+        "choose_layout": "בחרו תצוגה",
+        "target": "יעד",
     },
 }
+
+AGENT_LABELS: dict[str, dict[str, str]] = {
+    "en": {"available": "free", "on_call": "on call", "wrap_up": "wrap-up", "paused": "paused",
+           "logged_in": "logged in"},
+    "he": {"available": "פנויים", "on_call": "בשיחה", "wrap_up": "סיכום", "paused": "בהפסקה",
+           "logged_in": "מחוברים"},
+}  # fmt: skip
+
+# How an alert line names a metric ("{v}" is the formatted value).
+ALERT_PHRASES: dict[str, dict[str, str]] = {
+    "en": {"waiting": "{v} waiting", "service_level": "SL {v}", "longest_wait_s": "longest wait {v}",
+           "asa_s": "avg answer {v}", "avg_wait_s": "avg wait {v}", "abandon_rate": "abandoned {v}",
+           "agents_available": "{v} agents free", "ewt_s": "expected wait {v}", "callbacks_pending": "{v} callbacks",
+           "oldest_callback_s": "oldest callback {v}", "aht_s": "handle time {v}"},
+    "he": {"waiting": "{v} ממתינים", "service_level": "רמת שירות {v}", "longest_wait_s": "המתנה ארוכה {v}",
+           "asa_s": "זמן מענה {v}", "avg_wait_s": "המתנה ממוצעת {v}", "abandon_rate": "נטישה {v}",
+           "agents_available": "{v} נציגים פנויים", "ewt_s": "המתנה צפויה {v}", "callbacks_pending": "{v} שיחות חוזרות",
+           "oldest_callback_s": "שיחה חוזרת ותיקה {v}", "aht_s": "זמן טיפול {v}"},
+}  # fmt: skip
+# A change smaller than this is no trend (per format).
+TREND_DEADBAND = {"count": 1, "pct": 0.01, "duration": 5.0}
 
 _RANK = {"ok": 0, "closed": 0, "warn": 1, "breach": 2}
 
@@ -108,8 +158,13 @@ def queue_label(layout: LayoutConfig, name: str, q: QueueSnapshot | None) -> str
 
 
 def rolling_sl(config: WallboardConfig, queue: str) -> bool:
-    th = config.queue(queue).thresholds.get("service_level")
-    return th is not None and th.window == "rolling"
+    return reads_rolling(config, queue, "service_level")
+
+
+def reads_rolling(config: WallboardConfig, queue: str, key: str) -> bool:
+    """The figure's main window is the rolling one: its threshold reads that window."""
+    th = config.queue(queue).thresholds.get(key)
+    return key in WINDOWED and th is not None and th.window == "rolling"
 
 
 def layout_info(layout: LayoutConfig, config: WallboardConfig) -> dict[str, Any]:
@@ -123,18 +178,22 @@ def layout_info(layout: LayoutConfig, config: WallboardConfig) -> dict[str, Any]
         "per_page": layout.per_page,
         "figures": [{"key": f, "label": figure_label(layout, f), "format": FIGURE_FORMAT[f]} for f in layout.figures],
         "text": UI_TEXT[layout.language],
+        "agent_labels": AGENT_LABELS[layout.language],
         "timezone": config.centre.timezone,
         "stale_after_s": config.display.stale_after_s,
         "flash": {"enabled": config.display.flash, "hz": min(2.0, config.display.flash_hz)},
-    }
+        "options": {"show_total": layout.show_total, "agent_states": layout.agent_states, "targets": layout.targets,
+                    "other_window": layout.other_window, "trend": layout.trend_s > 0,
+                    "ticker_alerts": layout.ticker_alerts, "level_icons": layout.level_icons},
+    }  # fmt: skip
 
 
-def _value(q: QueueSnapshot, key: str, rolling: bool) -> float | int | None:
+def _value(q: QueueSnapshot | Total, key: str, rolling: bool) -> float | int | None:
     if key == "agents_available":
         return q.agent_counts.available
-    if key == "service_level" and rolling:
-        return q.rolling.service_level
-    return getattr(q, key)
+    if rolling:
+        return getattr(q.rolling, key, None)
+    return getattr(q, key, None)
 
 
 def _oldest_caller(q: QueueSnapshot) -> str | None:
@@ -142,16 +201,90 @@ def _oldest_caller(q: QueueSnapshot) -> str | None:
     return min(times) if times else None  # ISO UTC with Z: sorts as time
 
 
-def project_queue(name: str, q: QueueSnapshot | None, layout: LayoutConfig, config: WallboardConfig) -> dict:
+def target_of(config: WallboardConfig, queue: str, key: str) -> float | None:
+    """The figure's target: the warn level of the queue's threshold on it (None without one)."""
+    th = config.queue(queue).thresholds.get(key)
+    return th.warn if th is not None else None
+
+
+def _agents(counts) -> dict[str, int]:
+    return {k: getattr(counts, k) for k in AGENT_STATES}
+
+
+class TrendBook:
+    """Each queue's figures over the last ``keep_s`` (one value per summary time), so a figure can be compared
+    with its value ``trend_s`` ago: ``up``, ``down``, or ``flat`` within the format's dead band; None while
+    the book is younger than ``trend_s`` (a hub that just started shows no arrows for that long)."""
+
+    def __init__(self, keep_s: float = 3600.0):
+        self.keep_s = keep_s
+        self.values: dict[tuple[str, str], deque[tuple[float, float]]] = {}
+
+    def record(self, name: str, key: str, at: float, value: float | int | None) -> None:
+        if value is None:
+            return
+        d = self.values.setdefault((name, key), deque())
+        if d and at <= d[-1][0]:
+            return  # the same summary seen again (another layout, a re-read)
+        d.append((at, float(value)))
+        while d and d[0][0] < at - self.keep_s:
+            d.popleft()
+
+    def trend(self, name: str, key: str, at: float, value: float | int | None, trend_s: float) -> str | None:
+        d = self.values.get((name, key))
+        if value is None or not d or d[0][0] > at - trend_s:
+            return None
+        then = d[0][1]
+        for t, v in d:  # the newest value at or before at - trend_s
+            if t > at - trend_s:
+                break
+            then = v
+        band = TREND_DEADBAND[FIGURE_FORMAT.get(key, "count")]
+        diff = float(value) - then
+        return "flat" if abs(diff) < band - 1e-9 else "up" if diff > 0 else "down"
+
+
+def _better(config: WallboardConfig, queue: str | None, key: str, trend: str | None) -> bool | None:
+    """Whether the trend is good news: up is good for a figure whose threshold warns below, and so on."""
+    if trend not in ("up", "down"):
+        return None
+    queues = [queue] if queue is not None else [q.name for q in config.queues]
+    dirs = {th.direction for q in queues if (th := config.queue(q).thresholds.get(key)) is not None}
+    if len(dirs) != 1:
+        return None
+    return (trend == "up") == (dirs.pop() == "below")
+
+
+def _figure(name: str, source: QueueSnapshot | Total | None, key: str, layout: LayoutConfig,
+            config: WallboardConfig, rolling: bool, at: float | None, trends: TrendBook | None,
+            target: float | None, queue: str | None) -> dict[str, Any]:  # fmt: skip
     minutes = config.centre.rolling_minutes
+    fig: dict[str, Any] = {"key": key, "value": None, "level": "ok", "alert": None}
+    if rolling:
+        fig["window_min"] = minutes
+    if layout.targets and target is not None:
+        fig["target"] = target
+    if source is None:
+        return fig
+    fig["value"] = _value(source, key, rolling)
+    if layout.other_window and key in WINDOWED:
+        fig["other"] = {"value": _value(source, key, not rolling), "window": "today" if rolling else "rolling",
+                        "minutes": minutes}  # fmt: skip
+    if trends is not None and at is not None and layout.trend_s > 0:
+        t = trends.trend(name, key, at, fig["value"], layout.trend_s)
+        if t is not None:
+            fig["trend"] = t
+            fig["trend_good"] = _better(config, queue, key, t)
+    return fig
+
+
+def project_queue(name: str, q: QueueSnapshot | None, layout: LayoutConfig, config: WallboardConfig,
+                  at: float | None = None, trends: TrendBook | None = None) -> dict:  # fmt: skip
     figures = []
     for key in layout.figures:
-        rolling = key == "service_level" and rolling_sl(config, name)
-        fig: dict[str, Any] = {"key": key, "value": None, "level": "ok", "alert": None}
-        if rolling:
-            fig["window_min"] = minutes
+        rolling = reads_rolling(config, name, key)
+        fig = _figure(name, q, key, layout, config, rolling, at, trends, target_of(config, name, key), name)
         if q is not None:
-            fig["value"] = _value(q, key, rolling)
             fig["level"] = "closed" if not q.open else q.levels.get(key, "ok")
             alert = q.alerts.get(key)
             if alert is not None and q.open:
@@ -165,7 +298,7 @@ def project_queue(name: str, q: QueueSnapshot | None, layout: LayoutConfig, conf
         level = "closed"
     else:
         level = max((f["level"] for f in figures), key=lambda lv: _RANK.get(lv, 0), default="ok")
-    return {
+    out = {
         "name": name,
         "label": queue_label(layout, name, q),
         "open": q.open if q is not None else True,
@@ -173,14 +306,86 @@ def project_queue(name: str, q: QueueSnapshot | None, layout: LayoutConfig, conf
         "level": level,
         "figures": figures,
     }
+    if layout.agent_states:
+        out["agents"] = _agents(q.agent_counts) if q is not None else None
+    return out
 
 
-def project(summary: Summary, layout: LayoutConfig, config: WallboardConfig) -> dict[str, Any]:
-    """The layout's view of ``summary``: the queues it names (every queue when it names none), in order."""
+def project_total(summary: Summary, names: list[str], layout: LayoutConfig, config: WallboardConfig,
+                  at: float | None = None, trends: TrendBook | None = None) -> dict:  # fmt: skip
+    """The centre total tile: the summary's total (every queue, agents counted once). Its figures have no level
+    of their own (``none``: thresholds are per queue); a figure reads the rolling window when every queue's
+    threshold on it does, and shows a target only when every queue has the same one."""
+    t = summary.total
+    figures = []
+    for key in layout.figures:
+        rolling = bool(names) and all(reads_rolling(config, n, key) for n in names)
+        targets = {target_of(config, n, key) for n in names}
+        target = targets.pop() if len(targets) == 1 else None
+        fig = _figure(TOTAL, t, key, layout, config, rolling, at, trends, target, None)
+        fig["level"] = "none"
+        if key == "longest_wait_s":
+            oldest = [c for q in summary.queues.values() if (c := _oldest_caller(q))]
+            fig["since"] = min(oldest) if oldest else None
+        figures.append(fig)
+    out = {"name": TOTAL, "label": UI_TEXT[layout.language]["total"], "open": True, "missing": False,
+           "level": "none", "total": True, "figures": figures}  # fmt: skip
+    if layout.agent_states:
+        out["agents"] = _agents(t.agent_counts)
+    return out
+
+
+def alert_lines(projected: list[dict], layout: LayoutConfig, summary: Summary, config: WallboardConfig) -> list[str]:
+    """One line per open queue of the layout in breach: its name, how many wait, its service level, and each
+    other metric in breach, each in the window its threshold reads."""
+    phrases = ALERT_PHRASES[layout.language]
+    lines = []
+    for p in projected:
+        q = summary.queues.get(p["name"])
+        if q is None or not q.open:
+            continue
+        breaching = [m for m, lv in q.levels.items() if lv == "breach"]
+        if not breaching:
+            continue
+        parts = []
+        for key in ["waiting", "service_level", *sorted(m for m in breaching if m not in ("waiting", "service_level"))]:
+            value = _value(q, key, reads_rolling(config, p["name"], key))
+            if value is None or key not in phrases:
+                continue
+            parts.append(phrases[key].format(v=fmt_value(FIGURE_FORMAT.get(key, "count"), value)))
+        lines.append(f"{p['label']}: {', '.join(parts)}")
+    return lines
+
+
+def record_trends(trends: TrendBook, summary: Summary, config: WallboardConfig, keys: set[str]) -> None:
+    """Put every queue's and the total's figures of this summary in the book (before projecting it)."""
+    at = parse_utc(summary.at)
+    if at is None:
+        return
+    ts = at.timestamp()
+    for name, q in summary.queues.items():
+        for key in keys:
+            trends.record(name, key, ts, _value(q, key, reads_rolling(config, name, key)))
+    names = list(summary.queues)
+    for key in keys:
+        rolling = bool(names) and all(reads_rolling(config, n, key) for n in names)
+        trends.record(TOTAL, key, ts, _value(summary.total, key, rolling))
+
+
+def project(summary: Summary, layout: LayoutConfig, config: WallboardConfig,
+            trends: TrendBook | None = None) -> dict[str, Any]:  # fmt: skip
+    """The layout's view of ``summary``: the queues it names (every queue when it names none), in order; the
+    centre total (``total``, None when the layout hides it) and the ticker's alert lines (``alerts``)."""
     names = layout.queues or list(summary.queues)
+    at_dt = parse_utc(summary.at)
+    at = at_dt.timestamp() if at_dt is not None else None
+    queues = [project_queue(n, summary.queues.get(n), layout, config, at, trends) for n in names]
     return {
         "snapshot": {"seq": summary.seq, "at": summary.at, "centre": summary.centre},
-        "queues": [project_queue(n, summary.queues.get(n), layout, config) for n in names],
+        "queues": queues,
+        "total": project_total(summary, list(summary.queues), layout, config, at, trends) if layout.show_total
+        else None,
+        "alerts": alert_lines(queues, layout, summary, config) if layout.ticker_alerts else [],
     }
 
 

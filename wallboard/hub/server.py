@@ -42,7 +42,7 @@ from ..snapshot import Summary
 from ..ui.livetime import parse_utc
 from .auth import Access, Denied
 from .fanout import Client, Fanout, Stats, cap_kernel_buffer
-from .projection import layout_info, project
+from .projection import TrendBook, layout_info, project, record_trends
 from .protocol import Malformed, encode, iso_ms, parse_client_message, to_request
 from .ratelimit import Bucket
 from .ticker import read_ticker
@@ -99,6 +99,9 @@ class Hub:
         self.fanout = Fanout(self.stats, cap_bytes=hub.write_buffer_bytes, max_behind=hub.client_buffer,
                              slow_s=hub.slow_client_s)  # fmt: skip
         self.summary: Summary | None = None
+        # each figure's recent values, for the trend arrows (kept as long as the longest layout's trend_s)
+        self.trends = TrendBook(keep_s=max((lay.trend_s for lay in self.layouts.values()), default=0) + 60)
+        self._trend_keys = {f for lay in self.layouts.values() for f in lay.figures}
         self.projections: dict[str, dict] = {}  # layout -> its projection of the latest summary
         self.ticker = ""
         self.redis_connected = False
@@ -214,6 +217,7 @@ class Hub:
         self.ingest_lag_s = (now - at).total_seconds() if at else None
         self.summary = s
         self.summaries_received += 1
+        record_trends(self.trends, s, self.config, self._trend_keys)
         self.projections.clear()
         started = time.perf_counter()
         for name in list(self.fanout.by_layout):
@@ -225,8 +229,8 @@ class Hub:
         """The layout's projection of the latest summary (computed once per summary and layout)."""
         cached = self.projections.get(layout)
         if cached is None:
-            cached = project(self.summary, self.layouts[layout], self.config) if self.summary else \
-                {"snapshot": None, "queues": []}  # fmt: skip
+            cached = project(self.summary, self.layouts[layout], self.config, self.trends) if self.summary else \
+                {"snapshot": None, "queues": [], "total": None, "alerts": []}  # fmt: skip
             self.projections[layout] = cached
         return cached
 
@@ -263,11 +267,14 @@ class Hub:
         if path == "/ws":
             return None
         if path == "/healthz":
-            ok = self.redis_connected
-            body = {"status": "ok" if ok else "redis unavailable", "clients": len(self.fanout.clients()),
+            status = self.health()
+            age = self.snapshot_age_s()
+            body = {"status": status, "clients": len(self.fanout.clients()),
                     "snapshot_seq": self.summary.seq if self.summary else None,
-                    "snapshot_at": self.summary.at if self.summary else None, "at": iso_ms(self.now())}  # fmt: skip
-            return _response(200 if ok else 503, json.dumps(body).encode(), "application/json")
+                    "snapshot_at": self.summary.at if self.summary else None,
+                    "snapshot_age_s": round(age, 1) if age is not None else None,
+                    "stale_after_s": self.config.display.stale_after_s, "at": iso_ms(self.now())}  # fmt: skip
+            return _response(200 if status == "ok" else 503, json.dumps(body).encode(), "application/json")
         if path == "/metrics":
             addr = conn.remote_address
             denied = self.access.metrics_denied(request.headers.get("Authorization"), addr[0] if addr else None)
@@ -282,6 +289,23 @@ class Hub:
                              [("Cache-Control", "no-cache"), ("Content-Security-Policy", CSP),
                               ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer")])  # fmt: skip
         return _response(404, b"not found\n", "text/plain; charset=utf-8")
+
+    def snapshot_age_s(self) -> float | None:
+        """Seconds since the latest summary was computed (its server time), now: it grows while snapshots stop."""
+        at = parse_utc(self.summary.at) if self.summary else None
+        return max(0.0, (self.now() - at).total_seconds()) if at else None
+
+    def health(self) -> str:
+        """``ok``; or why the TVs show stale data: Redis lost, no snapshot yet, or snapshots stopped (older than
+        ``display.stale_after_s``: the same limit at which every screen says so)."""
+        if not self.redis_connected:
+            return "redis unavailable"
+        age = self.snapshot_age_s()
+        if age is None:
+            return "no snapshot yet (is ingest running?)"
+        if age > self.config.display.stale_after_s:
+            return f"stale: no snapshot for {age:.0f} s (is ingest running?)"
+        return "ok"
 
     def metrics_text(self) -> str:
         s = self.stats
@@ -328,6 +352,9 @@ class Hub:
             "# HELP wallboard_hub_ingest_lag_seconds From a summary's server time to its arrival at the hub.",
             "# TYPE wallboard_hub_ingest_lag_seconds gauge",
             f"wallboard_hub_ingest_lag_seconds {lag if lag is not None else 'NaN'}",
+            "# HELP wallboard_hub_snapshot_age_seconds Age of the latest summary now (grows while snapshots stop).",
+            "# TYPE wallboard_hub_snapshot_age_seconds gauge",
+            f"wallboard_hub_snapshot_age_seconds {f'{age:.3f}' if (age := self.snapshot_age_s()) is not None else 'NaN'}",
             "# HELP wallboard_hub_fanout_seconds Projecting, encoding and writing one summary to every screen.",
             "# TYPE wallboard_hub_fanout_seconds summary",
             f"wallboard_hub_fanout_seconds_sum {self.fanout_s_sum:.6f}",
@@ -355,6 +382,10 @@ class Hub:
         name = (query.get("layout") or [None])[0]
         if name is None and len(self.layouts) == 1:
             name = next(iter(self.layouts))
+        if name is None:  # the bare "/": say which layouts there are, not "unknown layout None"
+            return await self.refuse(conn, CloseCode.POLICY_VIOLATION, "layout",
+                                     "no layout in the URL: open /?layout=NAME&token=TOKEN with NAME one of "
+                                     + ", ".join(self.layouts))  # fmt: skip
         if name not in self.layouts:
             return await self.refuse(conn, CloseCode.POLICY_VIOLATION, "layout", f"unknown layout {name!r}")
         layout = self.layouts[name]

@@ -8,7 +8,18 @@ line shows the supervisor's message (the Redis key of ``wallboard.hub.ticker``);
 no snapshot came for ``display.stale_after_s``, or at once when the reader loses Redis (until newer data
 comes: it reconnects by itself). The longest wait and the clock tick locally from server time.
 
-What a card shows is the layout's projection (``wallboard.hub.projection``), the same data the TV page gets.
+What a card shows is the layout's projection (``wallboard.hub.projection``), the same data the TV page gets:
+a centre total card first when the layout shows it, each figure's target and trend arrow in its label, a
+shape beside the colour for warn (▲) and breach (■), and the agents by state along each card's foot. Alert
+lines (one per queue in breach) follow the supervisor's message in the ticker, which scrolls (8 columns a
+second, on server time) when it is wider than the terminal. Stale: every figure grey and struck through, the
+timers stopped at the last snapshot, and the ticker row turns into "NO DATA FOR 40 s · last update 09:14:22".
+
+Right-to-left layouts (Hebrew): the first queue is on the right, labels align right, and every text is
+reordered for display with python-bidi's ``get_display`` (the Unicode bidi algorithm, brackets mirrored): xterm, tmux, screen and the Linux console draw characters in the order they get, so logical-
+order Hebrew would show letter-reversed. A terminal that runs the bidi algorithm itself (mlterm, Konsole,
+VTE with bidi on) would reverse it again: ``--bidi terminal`` (or ``WALLBOARD_BIDI=terminal``) sends logical
+order to those.
 Animations are off and nothing redraws more than the 1 s tick, the flash and new snapshots ask for; the
 command also caps Textual's frame rate (``TEXTUAL_FPS``).
 """
@@ -17,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass
 from math import ceil
 from pathlib import Path
@@ -34,12 +46,16 @@ from ..backoff import redis_backoff
 from ..clock import Clock, SystemClock
 from ..config import LayoutConfig, WallboardConfig
 from ..hub.projection import (
+    AGENT_LABELS,
+    AGENT_STATES,
     FIGURE_FORMAT,
     UI_TEXT,
+    TrendBook,
     figure_label,
     fmt_value,
     live_value,
     project,
+    record_trends,
 )
 from ..hub.ticker import read_ticker
 from ..keys import Keys
@@ -57,6 +73,34 @@ TEMPLATES = {"count": "888", "duration": "88:88", "pct": "100%"}
 CHROME_ROWS = 1  # the top bar; the ticker takes one more row when it has a message
 CARD_BORDER = 2  # a round border: one cell each side
 CARD_HEADER = 1
+TICKER_COLS_PER_S = 8  # how fast a ticker wider than the terminal scrolls
+TICKER_GAP = "   •   "
+LEVEL_ICONS = {"warn": "▲ ", "breach": "■ "}  # a shape besides the colour (cp437 glyphs: every console font)
+TREND_ARROWS = {"up": " ▲", "down": " ▼"}
+
+
+def visual(text: str, rtl: bool, bidi: str = "visual") -> str:
+    """``text`` in the order a terminal without bidi support must draw it (``bidi="visual"``): right-to-left
+    runs reversed by the Unicode bidi algorithm, numbers and Latin kept left to right; unchanged for a
+    terminal that reorders by itself (``bidi="terminal"``) or for text with no right-to-left letter."""
+    if bidi != "visual" or not any("\u0590" <= ch <= "\u08ff" or "\ufb1d" <= ch <= "\ufeff" for ch in text):
+        return text
+    # python-bidi's reference implementation of the Unicode bidi algorithm: its Rust-backed get_display (the
+    # package's top level) skips rule L4, so brackets would come out facing the wrong way
+    from bidi.algorithm import get_display
+
+    return get_display(text, base_dir="R" if rtl else "L")
+
+
+def marquee(text: str, width: int, pos: int, rtl: bool) -> str:
+    """``width`` columns of ``text`` scrolled ``pos`` columns: the text moves left (right for a right-to-left
+    text, which reads from its right end), looping with a gap."""
+    if len(text) <= width:
+        return text
+    loop = text + TICKER_GAP
+    n = len(loop)
+    start = (-pos) % n if rtl else pos % n
+    return (loop * (width // n + 2))[start : start + width]
 
 
 @dataclass(frozen=True)
@@ -72,9 +116,11 @@ class Plan:
     scale: int
 
 
-def plan_board(width: int, height: int, n_queues: int, formats: list[str], per_page: int = 0) -> Plan:
+def plan_board(width: int, height: int, n_queues: int, formats: list[str], per_page: int = 0,
+               card_extra: int = 0) -> Plan:  # fmt: skip
     """The page layout with the largest digits that still shows as many queues per page as fit at scale 1
-    (``per_page`` fixes the count). Pages rotate when that is fewer than the queues."""
+    (``per_page`` fixes the count). Pages rotate when that is fewer than the queues. ``card_extra``: rows
+    each card takes besides its name and figures (the agents row)."""
     units = max(width_units(TEMPLATES[f]) for f in formats)
     n_fig = len(formats)
     n = max(1, n_queues)
@@ -87,7 +133,7 @@ def plan_board(width: int, height: int, n_queues: int, formats: list[str], per_p
             if cols * rows - k >= cols:  # a whole empty row: another cols gives the same
                 continue
             inner_w = width // cols - CARD_BORDER
-            inner_h = height // rows - CARD_BORDER - CARD_HEADER
+            inner_h = height // rows - CARD_BORDER - CARD_HEADER - card_extra
             for fc in range(1, n_fig + 1):
                 fr = ceil(n_fig / fc)
                 cell_w = (inner_w - (fc - 1)) // fc
@@ -120,6 +166,7 @@ class BigNumber(Widget):
         self.value = ""
         self.template = template  # the widest value expected: every number of a board shares one scale
         self.cap = 10_000  # the board's common scale (the smallest any figure box allows)
+        self.stale = False  # drawn struck through (and grey, by the stylesheet)
 
     def set_value(self, value: str) -> None:
         if value != self.value:
@@ -150,8 +197,12 @@ class BigNumber(Widget):
     def render(self) -> Text:
         s = self.scale
         if s < 1:
-            return Text(self.value, style="bold")
-        return Text("\n".join(render_big(self.value, s)), no_wrap=True, overflow="crop")
+            return Text(self.value, style="bold strike" if self.stale else "bold")
+        lines = render_big(self.value, s)
+        if self.stale:  # a strike through the middle row of the block digits
+            mid = len(lines) // 2
+            lines[mid] = "".join("━" if ch == " " else ch for ch in lines[mid])
+        return Text("\n".join(lines), no_wrap=True, overflow="crop")
 
 
 class FigureCell(Vertical):
@@ -175,14 +226,17 @@ class FigureCell(Vertical):
 
 
 class QueueCard(Vertical):
-    """One queue: its name (and closed state) and a grid of figures."""
+    """One queue (or the centre total): its name (and closed state), a grid of figures, the agents by state."""
 
-    def __init__(self, n_figures: int, fig_cols: int, fig_rows: int, template: str, **kw) -> None:
+    def __init__(self, n_figures: int, fig_cols: int, fig_rows: int, template: str, agents: bool = False,
+                 rtl: bool = False, **kw) -> None:  # fmt: skip
         super().__init__(**kw)
         self.template = template
         self.n_figures = n_figures
         self.fig_cols = fig_cols
         self.fig_rows = fig_rows
+        self.agents = agents
+        self.rtl = rtl
         self.queue: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -193,10 +247,21 @@ class QueueCard(Vertical):
         with grid:
             for _ in range(self.n_figures):
                 yield FigureCell(self.template)
+        if self.agents:
+            yield Static(classes="agents")
 
     @property
     def cells(self) -> list[FigureCell]:
-        return list(self.query(FigureCell))
+        """The figure cells in the layout's order (right to left in a right-to-left layout)."""
+        cells = list(self.query(FigureCell))
+        return _reading_order(cells, self.fig_cols) if self.rtl else cells
+
+
+def _reading_order(items: list, cols: int) -> list:
+    """Grid children (filled left to right) in right-to-left reading order: each row reversed."""
+    rows = [items[i : i + cols] for i in range(0, len(items), cols)]
+    return [x for row in rows for x in reversed(row + [None] * (cols - len(row))) if x is not None] \
+        if rows else []  # fmt: skip
 
 
 # ---- the app ------------------------------------------------------------------------------------------
@@ -213,7 +278,7 @@ class BoardApp(App):
     BINDINGS = [Binding("q", "quit", "Quit", show=False), Binding("f", "toggle_flash", "Flash", show=False)]
 
     def __init__(self, config: WallboardConfig, client, layout: LayoutConfig | None = None,
-                 clock: Clock | None = None) -> None:  # fmt: skip
+                 clock: Clock | None = None, bidi: str | None = None) -> None:  # fmt: skip
         super().__init__()
         self.animation_level = "none"  # a TV: no animations, whatever the environment says
         self.config = config
@@ -223,6 +288,15 @@ class BoardApp(App):
         self.clock: Clock = clock or SystemClock()
         self.server = ServerTime(self.clock)
         self.words = UI_TEXT[self.layout.language]
+        self.rtl = self.layout.language == "he"
+        self.bidi = bidi or os.environ.get("WALLBOARD_BIDI", "visual")  # visual | terminal (see the docstring)
+        self.trends = TrendBook(keep_s=self.layout.trend_s + 60)
+        self.alerts: list[str] = []
+        self._ticker_text = ""  # the ticker line shown (message and alert lines), changed between two passes
+        self._ticker_pending = ""
+        self._ticker_pass = -1
+        self._ticker_t0 = 0.0
+        self._ticker_timer = None
         self.formats = [FIGURE_FORMAT[f] for f in self.layout.figures]
         self._client_arg = client
         self._owns_client = callable(client) and not hasattr(client, "get")
@@ -250,16 +324,16 @@ class BoardApp(App):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="bar"):
-            yield Static(id="title")
-            yield Static(id="stale")
-            yield Static(id="pageno")
-            yield Static(id="clock")
+            bar = [Static(id="title"), Static(id="stale"), Static(id="pageno"), Static(id="clock")]
+            yield from reversed(bar) if self.rtl else bar
         yield Grid(id="page")
         yield Static(id="ticker")
 
     async def on_mount(self) -> None:
-        self.query_one("#title", Static).update(self.layout.title or self.config.centre.name)
+        self.set_class(self.rtl, "-rtl")
+        self.query_one("#title", Static).update(self.vis(self.layout.title or self.config.centre.name))
         self.set_interval(1.0, self.tick)
+        self._ticker_timer = self.set_interval(1 / TICKER_COLS_PER_S, self.scroll_ticker, pause=True)
         self._flash_timer = self.set_interval(1 / (4 * self.flash_hz), self.flash_tick, pause=True)
         await self.relayout()
         self.read_snapshots()
@@ -268,17 +342,31 @@ class BoardApp(App):
     async def on_resize(self, event) -> None:
         await self.relayout()
 
+    def vis(self, text: str, widget: Widget | None = None) -> str:
+        """``text`` for display; cut to ``widget``'s width first (in reading order, so a right-to-left text
+        loses its end, not its beginning, to the ellipsis)."""
+        width = widget.content_size.width if widget is not None and self.rtl else 0  # LTR: the CSS ellipsis
+        if width and len(text) > width:
+            text = text[: max(0, width - 1)] + "…"
+        return visual(text, self.rtl, self.bidi)
+
     def queue_names(self) -> list[str]:
         if self.projection is not None:
             return [q["name"] for q in self.projection["queues"]]
         return list(self.layout.queues)
 
+    def tiles(self) -> int:
+        """Cards the page plan must hold: the queues, and the centre total (pinned to every page)."""
+        return len(self.queue_names()) + (1 if self.layout.show_total else 0)
+
     async def relayout(self) -> None:
         """Plan the page for the terminal's size and the number of queues; rebuild the cards if it changed."""
         if not self.is_mounted:
             return
-        rows = self.size.height - CHROME_ROWS - (1 if self.ticker else 0)
-        plan = plan_board(self.size.width, max(1, rows), len(self.queue_names()), self.formats, self.layout.per_page)
+        rows = self.size.height - CHROME_ROWS - (1 if self.ticker_line() or self.stale else 0)
+        per_page = self.layout.per_page + (1 if self.layout.per_page and self.layout.show_total else 0)
+        plan = plan_board(self.size.width, max(1, rows), self.tiles(), self.formats, per_page,
+                          card_extra=1 if self.layout.agent_states else 0)  # fmt: skip
         if plan != self.plan:
             self.plan = plan
             page = self.query_one("#page", Grid)
@@ -286,7 +374,8 @@ class BoardApp(App):
             page.styles.grid_size_columns = plan.cols
             page.styles.grid_size_rows = plan.rows
             template = max((TEMPLATES[f] for f in self.formats), key=width_units)
-            await page.mount_all(QueueCard(len(self.formats), plan.fig_cols, plan.fig_rows, template)
+            await page.mount_all(QueueCard(len(self.formats), plan.fig_cols, plan.fig_rows, template,
+                                           self.layout.agent_states, self.rtl)
                                  for _ in range(plan.per_page))  # fmt: skip
         self.render_board()
 
@@ -328,16 +417,89 @@ class BoardApp(App):
                 log.debug("ticker read failed: %s", e)
             await asyncio.sleep(self.config.hub.ticker_poll_s)
 
+    def ticker_line(self) -> str:
+        """The supervisor's message, then one alert line per queue in breach."""
+        parts = ([self.ticker] if self.ticker else []) + (self.alerts if self.layout.ticker_alerts else [])
+        return TICKER_GAP.join(parts)
+
     async def set_ticker(self, text: str) -> None:
         if text == self.ticker:
             return
-        had = bool(self.ticker)
         self.ticker = text
-        ticker = self.query_one("#ticker", Static)
-        ticker.update(text)
-        ticker.set_class(bool(text), "-active")
-        if had != bool(text):
+        await self.update_ticker()
+
+    async def update_ticker(self, now_pass: bool = True) -> None:
+        had = bool(self._ticker_pending)
+        self._ticker_pending = self.ticker_line()
+        if now_pass or not self._ticker_text or not self._ticker_timer_running():
+            self._ticker_text = self._ticker_pending
+            self._ticker_t0 = self.server.now().timestamp()
+            self._ticker_pass = 0
+        self.render_ticker()
+        if had != bool(self._ticker_pending):
             await self.relayout()
+
+    def _ticker_timer_running(self) -> bool:
+        return self.is_mounted and self._ticker_pos_width()[1] < len(self.vis(self._ticker_text))
+
+    def _scrolling(self, on: bool) -> None:
+        if self._ticker_timer is not None:
+            self._ticker_timer.resume() if on else self._ticker_timer.pause()
+
+    def _ticker_pos_width(self) -> tuple[int, int]:
+        pos = int((self.server.now().timestamp() - self._ticker_t0) * TICKER_COLS_PER_S)
+        try:
+            width = self.query_one("#ticker", Static).content_size.width or self.size.width - 2
+        except NoMatches:
+            width = self.size.width - 2
+        return max(0, pos), max(1, width)
+
+    def scroll_ticker(self) -> None:
+        self.render_ticker()
+
+    def render_ticker(self) -> None:
+        """The ticker row: the stale notice while stale, else the ticker line, scrolled when it is too wide.
+        A new text (an alert line's numbers move often) waits for the end of the pass in progress."""
+        try:
+            ticker = self.query_one("#ticker", Static)
+        except NoMatches:
+            return
+        if self.stale:
+            ticker.set_class(True, "-active")
+            ticker.set_class(True, "-stale")
+            ticker.update(Text(self.vis(self.stale_notice()), style="bold"))
+            self._scrolling(False)
+            return
+        ticker.set_class(False, "-stale")
+        ticker.set_class(bool(self._ticker_text), "-active")
+        text = self.vis(self._ticker_text)
+        pos, width = self._ticker_pos_width()
+        if len(text) <= width:
+            self._scrolling(False)
+            ticker.update(text)
+            if self._ticker_pending != self._ticker_text:
+                self._ticker_text = self._ticker_pending
+                ticker.update(self.vis(self._ticker_text))
+            return
+        n = len(text) + len(TICKER_GAP)
+        if pos // n != self._ticker_pass:  # a pass ended: take the newest text
+            self._ticker_pass = pos // n
+            if self._ticker_pending != self._ticker_text:
+                self._ticker_text = self._ticker_pending
+                self._ticker_t0 = self.server.now().timestamp()
+                self._ticker_pass = 0
+                pos, text = 0, self.vis(self._ticker_text)
+        self._scrolling(True)
+        ticker.update(marquee(text, width, pos, self.rtl))
+
+    def stale_notice(self) -> str:
+        at = parse_utc(self.summary.at) if self.summary else None
+        if at is None:
+            return f"{self.words['no_data_for']} -"
+        age = max(0, int((self.server.now() - at).total_seconds()))
+        when = fmt_clock(at, self.tz)
+        span = f"{age} {self.words['seconds']}" if age < 120 else fmt_value("duration", age)
+        return f"{self.words['no_data_for']} {span} · {self.words['last_update']} {when}"
 
     # ---- messages -----------------------------------------------------------------------------------
 
@@ -351,7 +513,11 @@ class BoardApp(App):
         self.summary = s
         self.server.anchor(s.at, message.received_mono)
         before = self.queue_names()
-        self.projection = project(s, self.layout, self.config)
+        record_trends(self.trends, s, self.config, set(self.layout.figures))
+        self.projection = project(s, self.layout, self.config, self.trends)
+        if self.projection["alerts"] != self.alerts:
+            self.alerts = self.projection["alerts"]
+            await self.update_ticker(now_pass=False)
         self.redis_lost = False
         self.set_stale(False)
         if self.queue_names() != before and (self.plan is None or len(before) != len(self.queue_names())):
@@ -371,11 +537,12 @@ class BoardApp(App):
         if self.projection is None or self.plan is None:
             return []
         queues = self.projection["queues"]
-        per = self.plan.per_page
+        total = [self.projection["total"]] if self.projection.get("total") else []
+        per = max(1, self.plan.per_page - len(total))
         self.pages = max(1, ceil(len(queues) / per))
         now = self.server.now()
         self.page = int(now.timestamp() // self.layout.rotate_s) % self.pages if self.pages > 1 else 0
-        return queues[self.page * per : self.page * per + per]
+        return total + queues[self.page * per : self.page * per + per]
 
     def render_board(self) -> None:
         if not self.is_mounted or self.plan is None:
@@ -383,10 +550,15 @@ class BoardApp(App):
         self.renders += 1
         now = self.server.now()
         cards = list(self.query(QueueCard))
+        if self.rtl:
+            cards = _reading_order(cards, self.plan.cols)
         shown = self.page_queues()
         snapshot_at = parse_utc(self.projection["snapshot"]["at"]) if self.projection else None
+        if self.stale and snapshot_at is not None:
+            now = min(now, snapshot_at)  # stale: timers stop at the last real value
         for card, q in zip(cards, shown + [None] * (len(cards) - len(shown))):
             self.render_card(card, q, snapshot_at, now)
+        now = self.server.now()
         self.update_scale()
         self.query_one("#pageno", Static).update(
             f"{self.words['page']} {self.page + 1}/{self.pages}" if self.pages > 1 else ""
@@ -408,28 +580,46 @@ class BoardApp(App):
             return
         for cls in LEVEL_CLASSES:
             card.set_class(cls == f"-{q['level']}", cls)
-        name = Text(q["label"], style="bold")
+        card.set_class(bool(q.get("total")), "-total")
+        icons = self.layout.level_icons and not self.stale
+        name = (LEVEL_ICONS.get(q["level"], "") if icons else "") + q["label"]
         if not q["open"]:
-            name.append(f"  {self.words['closed']}", style="dim")
-        card.query_one(".qname", Static).update(name)
+            name += f"  {self.words['closed']}"
+        qname = card.query_one(".qname", Static)
+        qname.update(Text(self.vis(name, qname), style="bold"))
         for cell, fig, fmt in zip(card.cells, q["figures"], self.formats):
             alert = Alert.model_validate(fig["alert"]) if fig.get("alert") else None
-            flashing = fig["level"] == "breach" and should_flash(alert, now)
-            quiet = fig["level"] == "breach" and not flashing
-            for cls in LEVEL_CLASSES:
+            flashing = fig["level"] == "breach" and should_flash(alert, now) and not self.stale
+            quiet = fig["level"] == "breach" and not should_flash(alert, now)
+            for cls in LEVEL_CLASSES + ("-none",):
                 cell.set_class(cls == f"-{fig['level']}", cls)
             cell.set_class(flashing, "-flash")
             cell.set_class(quiet, "-quiet")
-            label = Text(figure_label(self.layout, fig["key"]))
+            cell.set_class(self.stale, "-stale")
+            label = (LEVEL_ICONS.get(fig["level"], "") if icons else "") + figure_label(self.layout, fig["key"])
             if fig.get("window_min"):
-                label.append(f" · {fig['window_min']} {self.words['minutes']}", style="dim")
-            if alert is not None and alert.acked_by:
-                label.append(f"  ✓ {self.words['acked']} {alert.acked_by}")
+                label += f" · {fig['window_min']} {self.words['minutes']}"
+            if alert is not None and alert.acked_by:  # before the rest: a narrow cell cuts from the end
+                label += f"  ✓ {self.words['acked']} {alert.acked_by}"
             elif alert is not None and quiet and alert.snoozed_until:
                 until = fmt_clock(parse_utc(alert.snoozed_until), self.tz)[:5]
-                label.append(f"  ⏸ {self.words['snoozed']} {until}")
-            cell.label.update(label)
+                label += f"  ⏸ {self.words['snoozed']} {until}"
+            if fig.get("target") is not None:
+                label += f" / {fmt_value(fmt, fig['target'])}"
+            label += TREND_ARROWS.get(fig.get("trend") or "", "")
+            if fig.get("other") is not None:
+                other = fig["other"]
+                when = self.words["today"] if other["window"] == "today" else f"{other['minutes']} {self.words['minutes']}"
+                label += f" ({when} {fmt_value(fmt, other['value'])})"
+            cell.label.update(self.vis(label, cell.label))
             cell.number.set_value(fmt_value(fmt, live_value(fig, snapshot_at, now)))
+            cell.number.stale = self.stale
+        if card.agents:
+            words = AGENT_LABELS[self.layout.language]
+            counts = q.get("agents") or {}
+            row = "  ".join(f"{counts.get(k, '-')} {words[k]}" for k in AGENT_STATES)
+            agents = card.query_one(".agents", Static)
+            agents.update(self.vis(row, agents))
 
     # ---- ticking, staleness, flashing -------------------------------------------------------------------
 
@@ -438,9 +628,14 @@ class BoardApp(App):
         since = self.last_message_mono if self.last_message_mono is not None else self.started_mono
         self.set_stale(self.redis_lost or monotonic_of(self.clock) - since > self.config.display.stale_after_s)
         self.render_board()
+        self.render_ticker()
 
     def set_stale(self, stale: bool) -> None:
+        changed = stale != self.stale
         self.stale = stale
+        if changed and self.is_mounted:
+            self.render_ticker()
+            self.call_later(self.relayout)
         try:
             badge = self.query_one("#stale", Static)
         except NoMatches:  # a message that came in as the board quits: nothing left to mark
@@ -448,7 +643,7 @@ class BoardApp(App):
         if stale:
             when = parse_utc(self.summary.at) if self.summary else None
             since = fmt_clock(when, self.tz) if when else "-"
-            badge.update(f" {self.words['stale']} — {self.words['no_data_since']} {since} ")
+            badge.update(f" {self.vis(self.words['stale'] + ' — ' + self.words['no_data_since'])} {since} ")
         badge.set_class(stale, "-stale")
 
     def flashing_cells(self) -> list[FigureCell]:
@@ -503,21 +698,21 @@ class BoardApp(App):
 
 
 def build_board_app(config: WallboardConfig, layout: LayoutConfig | None = None, redis_url: str | None = None,
-                    clock: Clock | None = None) -> BoardApp:  # fmt: skip
+                    clock: Clock | None = None, bidi: str | None = None) -> BoardApp:  # fmt: skip
     """The one factory, for the CLI and the tests. The app connects in its own event loop."""
     from ..store import connect
 
     async def factory():
         return await connect(config, redis_url)
 
-    return BoardApp(config, factory, layout, clock)
+    return BoardApp(config, factory, layout, clock, bidi)
 
 
 def run_board(config: WallboardConfig, layout: LayoutConfig | None = None, redis_url: str | None = None,
-              log_path: Path | None = None) -> int:  # fmt: skip
+              log_path: Path | None = None, bidi: str | None = None) -> int:  # fmt: skip
     from .app import setup_logging
 
     setup_logging(log_path)
-    app = build_board_app(config, layout, redis_url)
+    app = build_board_app(config, layout, redis_url, bidi=bidi)
     app.run()
     return app.return_code or 0

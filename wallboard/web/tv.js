@@ -24,7 +24,11 @@
     user: null,
     snapshot: null,        // {seq, at, centre}
     queues: [],
-    ticker: "",
+    total: null,           // the centre total tile (null when the layout hides it)
+    alerts: [],            // alert lines for the ticker, one per queue in breach
+    ticker: "",            // the supervisor's message
+    plan: null,            // the grid and digit size fit() chose
+    fits: 0,               // how many times fit() ran (a new page of names, a resize)
     offsetMs: null,        // server time (epoch ms) minus performance.now(), from the messages' `at`
     lastMessagePerf: null,
     connected: false,
@@ -110,58 +114,134 @@
     return Math.min(MAX_FLASH_HZ, Math.max(0.1, hz));
   }
 
-  // ---- paging -------------------------------------------------------------------------------------
+  // ---- paging and layout ---------------------------------------------------------------------------
 
-  function grid(n) {
-    // queues per page and their grid, from the layout or from the screen's shape
-    const per = tv.layout && tv.layout.per_page > 0 ? tv.layout.per_page : Math.min(n, 6) || 1;
-    const k = Math.max(1, Math.min(per, n || 1));
-    let cols = k <= 3 ? k : k === 4 ? 2 : 3;
-    let rows = Math.ceil(k / cols);
-    if (window.innerHeight > window.innerWidth) [cols, rows] = [rows, cols];
-    return { per: k, cols, rows };
+  function opt(name) {
+    return !!(tv.layout && tv.layout.options && tv.layout.options[name]);
+  }
+
+  function perPage() {
+    // queues per page: the layout's, or up to six tiles (the centre total is one of them)
+    const n = tv.queues.length;
+    const total = tv.total ? 1 : 0;
+    return tv.layout && tv.layout.per_page > 0 ? tv.layout.per_page : Math.max(1, Math.min(n, 6 - total));
+  }
+
+  // The widest value of each format: every figure box must hold its format's, at the one digit size.
+  const TEMPLATES = { count: "888", duration: "88:88", pct: "100%" };
+
+  function overflows(el) {
+    return el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1;
+  }
+
+  function anyOverflow(page) {
+    for (const el of page.querySelectorAll(".card:not(.empty) :is(.qname, .flabel, .fmain, .fsub, .agents)")) {
+      if (overflows(el)) return true;
+    }
+    return false;
+  }
+
+  // Pick the grid (tile columns, figure columns per tile) and the digit size: the largest digits at which every
+  // figure's widest value, its label, target and other window, every tile name and agents row fit (measured in
+  // the page itself, with the templates in place). A portrait screen thus gets one tile per row when names
+  // would not fit two across, a landscape one a wide grid.
+  function fit(tiles) {
+    const page = $("page");
+    const vals = Array.from(page.querySelectorAll(".card:not(.empty) .fval"));
+    const saved = vals.map((v) => v.textContent);
+    vals.forEach((v) => { v.textContent = TEMPLATES[v.dataset.format] || "888"; v.style.fontSize = ""; });
+    const k = tiles, n = tv.layout.figures.length;
+    const H = page.clientHeight, W = page.clientWidth;
+    // candidates, the most promising first (a bound on the digit: the figure box's height or width), so most
+    // are ruled out by their bound without a measurement
+    const cands = [];
+    for (let cols = 1; cols <= k; cols++) {
+      const rows = Math.ceil(k / cols);
+      if (cols * rows - k >= cols) continue; // a whole empty row
+      for (let fc = n; fc >= 1; fc--) {
+        const fr = Math.ceil(n / fc);
+        if (fc * fr - n >= fr && fc !== n) continue; // a lopsided last row (3 + 1)
+        cands.push({ cols, rows, fc, bound: Math.min(H / rows / fr / 1.8, W / cols / fc / 2) });
+      }
+    }
+    cands.sort((a, b) => b.bound - a.bound);
+    let best = null;
+    for (const c of cands) {
+      if (best && best.fits && c.bound * 1.3 <= best.digit) break;
+      page.style.setProperty("--cols", c.cols);
+      page.style.setProperty("--rows", c.rows);
+      page.querySelectorAll(".figs").forEach((f) => f.style.setProperty("--fc", c.fc));
+      let lo = best && best.fits ? best.digit : 8, hi = Math.max(lo + 1, c.bound * 1.3);
+      page.style.setProperty("--digit", lo + "px");
+      if (anyOverflow(page)) {
+        if (!best) best = { cols: c.cols, rows: c.rows, fc: c.fc, digit: 8, fits: false };
+        continue;
+      }
+      for (let i = 0; i < 8 && hi - lo > 1; i++) {
+        const mid = (lo + hi) / 2;
+        page.style.setProperty("--digit", mid + "px");
+        if (anyOverflow(page)) hi = mid; else lo = mid;
+      }
+      if (!best || !best.fits || lo > best.digit) best = { cols: c.cols, rows: c.rows, fc: c.fc, digit: Math.floor(lo), fits: true };
+    }
+    page.style.setProperty("--cols", best.cols);
+    page.style.setProperty("--rows", best.rows);
+    page.querySelectorAll(".figs").forEach((f) => f.style.setProperty("--fc", best.fc));
+    page.style.setProperty("--digit", best.digit + "px");
+    vals.forEach((v, i) => { v.textContent = saved[i]; });
+    tv.plan = best;
+    tv.fits += 1;
   }
 
   // ---- drawing ------------------------------------------------------------------------------------
 
-  let built = null; // key of the DOM built for the current page (queues and figures)
+  let built = null; // key of the DOM built for the current page (tiles and figures)
 
   function text(key) {
     return (tv.layout && tv.layout.text && tv.layout.text[key]) || key;
   }
 
+  function frozenNow(now) {
+    // stale: timers stop at the last real value (the time of the last snapshot), they do not run on
+    return tv.stale && tv.snapshot && tv.snapshot.at ? Math.min(now, Date.parse(tv.snapshot.at)) : now;
+  }
+
   function render() {
     if (!tv.layout) return;
     const now = serverNow();
-    const g = grid(tv.queues.length);
-    tv.pages = Math.max(1, Math.ceil(tv.queues.length / g.per));
+    const at = frozenNow(now);
+    const per = perPage();
+    tv.pages = Math.max(1, Math.ceil(tv.queues.length / per));
     tv.page = tv.pages > 1 ? Math.floor(now / (tv.layout.rotate_s * 1000)) % tv.pages : 0;
-    const shown = tv.queues.slice(tv.page * g.per, tv.page * g.per + g.per);
+    const shown = (tv.total ? [tv.total] : []).concat(tv.queues.slice(tv.page * per, tv.page * per + per));
+    const tiles = (tv.total ? 1 : 0) + Math.min(per, Math.max(1, tv.queues.length));
     const page = $("page");
-    page.style.setProperty("--cols", g.cols);
-    page.style.setProperty("--rows", g.rows);
-    const key = JSON.stringify([g, shown.map((q) => q.name), tv.layout.figures.map((f) => f.key)]);
-    if (key !== built) {
-      build(page, shown, g);
+    const key = JSON.stringify([tiles, innerWidth, innerHeight, shown.map((q) => q.label),
+      tv.layout.figures.map((f) => f.key), !!tv.total]);
+    const rebuild = key !== built;
+    if (rebuild) {
+      build(page, tiles);
       built = key;
     }
     let anyFlash = false;
     const cards = page.children;
+    const icons = opt("level_icons");
+    document.body.classList.toggle("noicons", !icons);
     shown.forEach((q, i) => {
       const card = cards[i];
-      card.className = "card level-" + q.level;
+      card.className = "card level-" + q.level + (q.total ? " total" : "");
+      card.dataset.queue = q.name;
       card.querySelector(".qlabel").textContent = q.label;
-      const state = card.querySelector(".qstate");
-      state.textContent = q.open ? "" : text("closed");
+      card.querySelector(".qstate").textContent = q.open ? "" : text("closed");
       const figs = card.querySelectorAll(".fig");
       q.figures.forEach((f, j) => {
         const el = figs[j];
         const meta = tv.layout.figures[j];
-        const value = fmtValue(meta.format, liveValue(f, tv.snapshot && tv.snapshot.at, now));
-        const flash = flashes(f, now);
+        const value = fmtValue(meta.format, liveValue(f, tv.snapshot && tv.snapshot.at, at));
+        const flash = !tv.stale && flashes(f, now);
         anyFlash = anyFlash || flash;
         const a = f.alert;
-        const quiet = f.level === "breach" && !flash;
+        const quiet = f.level === "breach" && !flashes(f, now);
         el.className = "fig level-" + f.level + (flash ? " flash" : "") + (quiet ? " quiet" : "");
         el.dataset.queue = q.name;
         el.dataset.key = f.key;
@@ -172,64 +252,155 @@
           meta.label + (f.window_min ? " · " + f.window_min + " " + text("minutes") : "");
         el.querySelector(".fnote").textContent = note;
         const v = el.querySelector(".fval");
+        v.dataset.format = meta.format;
         if (v.textContent !== value) v.textContent = value;
-        v.style.setProperty("--len", Math.max(3, value.length));
+        // one digit size per screen; only a value wider than its format's widest (an hour-long wait) shrinks
+        const tpl = TEMPLATES[meta.format] || "888";
+        v.style.fontSize = value.length > tpl.length ? "calc(var(--digit) * " + (tpl.length / value.length) + ")" : "";
+        el.querySelector(".ftarget").textContent =
+          f.target !== undefined && f.target !== null ? "/ " + fmtValue(meta.format, f.target) : "";
+        const tr = el.querySelector(".ftrend");
+        tr.textContent = f.trend === "up" ? "▲" : f.trend === "down" ? "▼" : "";
+        tr.className = "ftrend" + (f.trend_good === true ? " good" : f.trend_good === false ? " bad" : "");
+        const sub = el.querySelector(".fsub");
+        if (f.other) {
+          const w = f.other.window === "today" ? text("today") : f.other.minutes + " " + text("minutes");
+          const ov = fmtValue(meta.format, f.other.value);
+          if (sub.dataset.text !== w + ov) {
+            sub.textContent = w + " ";
+            const b = document.createElement("b");
+            b.textContent = ov;
+            sub.append(b);
+            sub.dataset.text = w + ov;
+          }
+        } else if (sub.dataset.text !== "") {
+          // an empty line all the same when any figure has one: the digits of a row stay level
+          sub.textContent = opt("other_window") ? "\u00a0" : "";
+          sub.dataset.text = "";
+        }
       });
+      const ag = card.querySelector(".agents");
+      if (q.agents) {
+        const labels = tv.layout.agent_labels || {};
+        ag.querySelectorAll("span").forEach((sp) => {
+          sp.querySelector("b").textContent = String(q.agents[sp.dataset.state] ?? "-");
+          sp.querySelector("i").textContent = labels[sp.dataset.state] || sp.dataset.state;
+        });
+      }
     });
     for (let i = shown.length; i < cards.length; i++) cards[i].className = "card empty";
+    if (rebuild) fit(tiles);
     $("pageno").textContent = tv.pages > 1 ? text("page") + " " + (tv.page + 1) + "/" + tv.pages : "";
     $("clock").textContent = clockText(now);
     tv.anyFlash = anyFlash;
   }
 
-  function build(page, shown, g) {
+  function build(page, tiles) {
     page.textContent = "";
     const n = tv.layout.figures.length;
-    for (let i = 0; i < g.per; i++) {
+    const agents = opt("agent_states");
+    for (let i = 0; i < tiles; i++) {
       const card = document.createElement("section");
       card.className = "card";
       const h = document.createElement("h2");
       h.className = "qname";
+      const icon = document.createElement("span");
+      icon.className = "icon";
       const label = document.createElement("span");
       label.className = "qlabel";
       const st = document.createElement("span");
       st.className = "qstate";
-      h.append(label, st);
+      h.append(icon, label, st);
       const figs = document.createElement("div");
       figs.className = "figs";
-      // four figures: a row on a wide card, two by two otherwise
-      const wide = (window.innerWidth / g.cols) / (window.innerHeight / g.rows) > 2.2;
-      figs.style.setProperty("--fc", wide ? n : Math.ceil(n / 2) || 1);
       for (let j = 0; j < n; j++) {
         const fig = document.createElement("div");
         fig.className = "fig";
         const fl = document.createElement("div");
         fl.className = "flabel";
+        const fi = document.createElement("span");
+        fi.className = "icon";
         const ft = document.createElement("span");
         ft.className = "flabel-text";
         const note = document.createElement("span");
         note.className = "fnote";
-        fl.append(ft, note);
-        const val = document.createElement("div");
+        fl.append(fi, ft, note);
+        const main = document.createElement("div");
+        main.className = "fmain";
+        const val = document.createElement("span");
         val.className = "fval";
-        fig.append(fl, val);
+        val.dataset.format = tv.layout.figures[j].format;
+        const target = document.createElement("span");
+        target.className = "ftarget";
+        const trend = document.createElement("span");
+        trend.className = "ftrend";
+        main.append(val, target, trend);
+        const sub = document.createElement("div");
+        sub.className = "fsub";
+        fig.append(fl, main, sub);
         figs.append(fig);
       }
-      card.append(h, figs);
+      const ag = document.createElement("div");
+      ag.className = "agents";
+      if (agents) {
+        for (const state of ["available", "on_call", "wrap_up", "paused", "logged_in"]) {
+          const sp = document.createElement("span");
+          sp.className = state;
+          sp.dataset.state = state;
+          sp.append(document.createElement("b"), document.createElement("i"));
+          sp.querySelector("i").style.fontStyle = "normal";
+          ag.append(sp);
+        }
+      }
+      card.append(h, figs, ag);
       page.append(card);
     }
   }
 
-  function renderTicker() {
+  function tickerParts() {
+    const parts = [];
+    if (tv.ticker) parts.push({ text: tv.ticker, alert: false });
+    if (opt("ticker_alerts")) for (const line of tv.alerts) parts.push({ text: line, alert: true });
+    return parts;
+  }
+
+  let tickerShown = null;
+
+  function renderTicker(force) {
+    // the text changes only between two passes of a scrolling ticker (an alert line's numbers change often)
     const box = $("ticker"), span = $("ticker-text");
-    box.hidden = !tv.ticker;
-    span.textContent = tv.ticker;
+    const parts = tickerParts();
+    const key = JSON.stringify(parts);
+    if (key === tickerShown) return;
+    if (!force && box.classList.contains("scroll") && tickerShown !== null && parts.length) return;
+    tickerShown = key;
+    box.hidden = parts.length === 0;
+    span.textContent = "";
+    parts.forEach((p, i) => {
+      if (i) {
+        const sep = document.createElement("span");
+        sep.className = "tsep";
+        sep.textContent = "•";
+        span.append(sep);
+      }
+      const el = document.createElement("span");
+      if (p.alert) {
+        el.className = "talert";
+        const icon = document.createElement("span");
+        icon.className = "icon breach";
+        el.append(icon);
+      }
+      el.append(document.createTextNode(p.text));
+      span.append(el);
+    });
+    tv.tickerText = span.textContent;
     box.classList.remove("scroll");
-    if (tv.ticker && span.scrollWidth > box.clientWidth) {
-      box.style.setProperty("--ticker-s", Math.max(10, tv.ticker.length / 6) + "s");
+    if (parts.length && span.scrollWidth > box.clientWidth) {
+      box.style.setProperty("--ticker-s", Math.max(10, tv.tickerText.length / 6) + "s");
       box.classList.add("scroll");
     }
   }
+  $("ticker-text").addEventListener("animationiteration", () => renderTicker(true));
 
   function renderStatus() {
     const now = serverNow();
@@ -237,20 +408,39 @@
     const silent = tv.lastMessagePerf === null || performance.now() - tv.lastMessagePerf > staleAfter;
     const old = tv.snapshot && tv.snapshot.at ? now - Date.parse(tv.snapshot.at) > staleAfter : true;
     const stale = tv.layout !== null && (silent || old || tv.redisLost);
+    const changed = stale !== tv.stale;
     tv.stale = stale;
+    document.body.classList.toggle("stale", stale);
     const badge = $("stale");
     badge.hidden = !stale;
+    const banner = $("stale-banner");
+    banner.hidden = !stale;
     if (stale) {
-      const since = tv.snapshot && tv.snapshot.at ? clockText(Date.parse(tv.snapshot.at)) : "-";
+      const at = tv.snapshot && tv.snapshot.at ? Date.parse(tv.snapshot.at) : null;
+      const since = at !== null ? clockText(at) : "-";
       badge.textContent = text("stale") + " — " + text("no_data_since") + " " + since;
+      // the age from the last snapshot's server time, counted on server time
+      const age = at !== null ? Math.max(0, Math.floor((now - at) / 1000)) : null;
+      $("stale-age").textContent = text("no_data_for") + " " + (age === null ? "-" : ageText(age));
+      $("stale-last").textContent = text("last_update") + " " + since;
     }
+    if (changed) render();
     let status = "";
     if (tv.refused) status = text("refused") + ": " + tv.refused;
     else if (!tv.connected) status = tv.layout ? text("reconnecting") : text("connecting");
     $("status").textContent = status;
-    const page = $("page");
     document.body.classList.toggle("connecting", !tv.layout);
-    if (!tv.layout) page.dataset.message = tv.refused ? "⛔ " + tv.refused : "…";
+    const msg = $("message");
+    msg.hidden = !!tv.layout;
+    if (!tv.layout) {
+      $("message-icon").className = tv.refused ? "icon breach" : "icon";
+      $("message-text").textContent = tv.refused ? tv.refused : "…";
+    }
+  }
+
+  function ageText(s) {
+    // "40 s" under two minutes, then "3:05" (m:ss), then "1:02:03"
+    return s < 120 ? s + " " + text("seconds") : fmtDuration(s);
   }
 
   // ---- one timer: flashing, ticking, rotation, staleness --------------------------------------------
@@ -345,18 +535,22 @@
         document.title = msg.layout.title;
         $("title").textContent = msg.layout.title;
         built = null;
+        tickerShown = null;
         tv.ticker = msg.ticker || "";
         tv.redisLost = !!msg.stale;
-        renderTicker();
       // falls through: a state carries a projection too
       case "update":
         if (msg.snapshot) tv.snapshot = msg.snapshot;
         tv.queues = msg.queues || [];
+        tv.total = msg.total || null;
+        tv.alerts = msg.alerts || [];
+        renderStatus();
         render();
+        renderTicker(false);
         break;
       case "ticker":
         tv.ticker = msg.text || "";
-        renderTicker();
+        renderTicker(true);
         break;
       case "heartbeat":
         tv.redisLost = !!msg.stale;
@@ -365,7 +559,7 @@
         toast("✓ " + msg.request.type + " " + msg.request.queue + " " + msg.request.metric);
         break;
       case "refused":
-        toast("⛔ " + msg.reason);
+        toast(msg.reason);
         break;
     }
     renderStatus();
@@ -385,13 +579,13 @@
   // A supervisor's token may acknowledge (click) or snooze (shift+click) a breach from the screen.
   $("page").addEventListener("click", (ev) => {
     const fig = ev.target.closest(".fig");
-    if (!fig || tv.role !== "supervisor" || !ws || ws.readyState !== 1) return;
+    if (!fig || tv.role !== "supervisor" || !ws || ws.readyState !== 1 || fig.dataset.queue === "__total__") return;
     if (!fig.classList.contains("level-breach") && !fig.classList.contains("level-warn")) return;
     const msg = { type: ev.shiftKey ? "snooze" : "ack", queue: fig.dataset.queue, metric: fig.dataset.key };
     ws.send(JSON.stringify(msg));
   });
 
-  window.addEventListener("resize", () => { built = null; render(); renderTicker(); });
+  window.addEventListener("resize", () => { built = null; render(); tickerShown = null; renderTicker(true); });
 
   renderStatus();
   connect();
