@@ -356,3 +356,183 @@ def test_desk_hub_and_act_submit_through_one_function():
                                                         *root.joinpath("feeds").rglob("*.py")]
                if re.search(r"xadd\([^)]*\.requests\b", p.read_text())]  # fmt: skip
     assert writers == ["wallboard/actions/submit.py"]
+
+
+# ---- the hostile review's findings: each a regression test ---------------------------------------------------
+
+
+async def test_an_entry_that_is_not_utf8_is_refused_and_the_executor_goes_on(prefix, secret_env, cleanup,
+                                                                            redis_client):
+    """A desk user XADDs bytes that are not UTF-8: the executor, on the client it uses in production
+    (``store.connect``), refuses that entry and handles the next one; it used to die at every start."""
+    import redis.asyncio as aredis
+
+    from wallboard.store import connect
+
+    w = World(redis_client, prefix)
+    client = await connect(w.config, redis_url())
+    raw = aredis.Redis.from_url(redis_url())
+    try:
+        ex = Executor(client, w.config, w.backend, clock=w.clock, name="utf8")
+        await ex.ensure_group()
+        bad = (await raw.xadd(w.keys.requests, {b"user": b"\xff\xfe", b"type": b"pause"})).decode()
+        good = await w.send(wire(pause_fields(w)))
+        task = asyncio.create_task(ex.run())
+        deadline = time.monotonic() + 10
+        while good not in await w.outcomes() and time.monotonic() < deadline and not task.done():
+            await asyncio.sleep(0.05)
+        assert not task.done(), task.exception()
+        ex.stop.set()
+        await asyncio.wait_for(task, 5)
+        out = await w.outcomes()
+        assert out[bad]["result"].startswith("refused: unsigned request") and out[good]["result"] == "ok"
+    finally:
+        await client.aclose()
+        await raw.aclose()
+
+
+async def test_another_users_request_with_the_same_id_cannot_cancel_it(redis_client, prefix, secret_env, cleanup):
+    """moshe reads rivka's pending entry and sends his own, correctly signed, with her request id first."""
+    w = World(redis_client, prefix)
+    theirs = wire(pause_fields(w, user="rivka", agent="1005"))
+    mine = wire({**pause_fields(w, user="moshe", agent="1009"), "id": theirs["id"]})
+    first = await w.send(mine)
+    second = await w.send(theirs)
+    await w.ex.process_pending()
+    out = await w.outcomes()
+    assert out[first]["result"] == "ok" and out[second]["result"] == "ok"
+    assert sorted(w.backend.calls) == [("pause", "1005"), ("pause", "1009")]
+
+
+async def test_a_flood_of_junk_naming_many_users_is_served_last_and_summarised(redis_client, prefix, secret_env,
+                                                                               cleanup):
+    w = World(redis_client, prefix)
+    pipe = redis_client.pipeline(transaction=False)
+    for i in range(5000):
+        pipe.xadd(w.keys.requests, {"type": "pause", "user": f"u{i}", "agent": "1001", "id": f"junk{i:08d}"})
+    await pipe.execute()
+    good = await w.send(wire(pause_fields(w)))
+    t0 = time.monotonic()
+    handled: list[str] = []
+    real = w.ex.handle_once
+
+    async def watch(rid, fields):
+        handled.append(rid)
+        return await real(rid, fields)
+
+    w.ex.handle_once = watch
+    await w.ex.process_pending()
+    print(f"\n5,000 junk entries and one request handled in {time.monotonic() - t0:.2f} s")
+    assert handled[0] == good  # the genuine request first: junk is served after every authenticated one
+    audit = await _audit(redis_client, prefix)
+    assert len(audit) == 1 + 10 + 1  # the request, ten refusals one by one, one summary
+    assert audit[-1]["detail"].startswith("4990 more unauthenticated requests refused")
+    assert await redis_client.xpending(w.keys.requests, "executors") == {"pending": 0, "min": None, "max": None,
+                                                                         "consumers": []}  # fmt: skip
+    assert not [k async for k in redis_client.scan_iter(match=f"{prefix}:*seen*")][1:]  # one claim: the request's
+
+
+async def test_claims_of_rate_refused_requests_are_not_kept(redis_client, prefix, secret_env, cleanup):
+    w = World(redis_client, prefix)
+    for _ in range(w.config.security.action_rate_per_min + 20):
+        await w.send(wire(pause_fields(w)))
+    await w.ex.process_pending()
+    claims = [k async for k in redis_client.scan_iter(match=f"{prefix}:*seen*")]
+    assert len(claims) == w.config.security.action_rate_per_min
+    ttl = await redis_client.ttl(claims[0])
+    assert 0 < ttl <= 120 + 30 + 60  # as long as a request could pass as fresh, not an hour
+
+
+async def test_an_outcome_far_down_the_audit_is_still_found_after_a_restart(redis_client, prefix, secret_env,
+                                                                           cleanup):
+    """The executor stops after auditing a request and before acknowledging it, with 600 other entries
+    audited after it: the next process must see the outcome, not write 'interrupted' beside an 'ok'."""
+    from wallboard.actions.executor import GROUP
+
+    w = World(redis_client, prefix)
+    v = await w.send(wire(pause_fields(w)))
+    await w.ex.ensure_group()
+    await redis_client.xreadgroup(GROUP, "x", {w.keys.requests: ">"}, count=1)
+    await w.ex.handle(v, (await redis_client.xrange(w.keys.requests, v, v))[0][1])  # audited, not acknowledged
+    for i in range(600):
+        await redis_client.xadd(f"{w.keys.centre}:audit", {"request": f"0-{i}", "result": "refused: noise"})
+    restarted = Executor(redis_client, w.config, w.backend, clock=w.clock, name="x")
+    restarted.stop.set()  # one pass over the pending entries, then stop
+    await restarted.ensure_group()
+    await restarted._read("0", None, resumed=False)
+    assert [a["result"] for a in await _audit(redis_client, prefix) if a["request"] == v] == ["ok"]
+    assert w.backend.calls == [("pause", "1001")]
+
+
+async def test_after_redis_loses_the_claim_a_copy_is_still_refused(redis_client, prefix, secret_env, cleanup):
+    """Redis restarts without its last second: the claim, the audit line and the acknowledgement are gone.
+    The executor re-audits what it did, claims the id again, and a copy sent then is refused."""
+    from wallboard.actions.executor import GROUP
+
+    w = World(redis_client, prefix)
+    fields = wire(pause_fields(w))
+    v = await w.send(fields)
+    await w.ex.ensure_group()
+    out = await redis_client.xreadgroup(GROUP, w.ex.name, {w.keys.requests: ">"}, count=10)
+    await w.ex.handle(v, out[0][1][0][1])  # performed and audited, not acknowledged
+    # the lost second: the claim, the audit entry and its outcome mark
+    for k in [k async for k in redis_client.scan_iter(match=f"{prefix}:*seen*")]:
+        await redis_client.delete(k)
+    await redis_client.delete(f"{w.keys.centre}:audit")
+    for k in [k async for k in redis_client.scan_iter(match=f"{prefix}:*outcomes*")]:
+        await redis_client.delete(k)
+    await w.ex._reaudit_recent()  # what run() does on reconnecting
+    copy = await w.send(fields)
+    await w.ex._read("0", None)
+    await w.ex._read(">", None)
+    results = {a["request"]: a["result"] for a in await _audit(redis_client, prefix)}
+    assert results[v] == "ok" and results[copy].startswith("refused: duplicate")
+    assert w.backend.calls == [("pause", "1001")]
+
+
+async def test_a_team_lead_may_not_listen_to_a_call_outside_the_queues(redis_client, prefix, secret_env, cleanup):
+    from wallboard.engine import Engine
+    from wallboard.events import AgentStateChanged
+
+    w = World(redis_client, prefix)
+    eng = Engine(redis_client, w.config, w.keys)
+    await eng.start()
+    await eng.apply([AgentStateChanged(id="o1", ts=w.clock.now() - timedelta(seconds=3), source="t", agent="1005",
+                                       state="on_call", call_id="out.1")])  # fmt: skip
+    moshe = await w.send(wire({"type": "listen", "user": "moshe", "token": w.token("moshe"), "agent": "1005",
+                               "at": utc(w.clock.now())}))  # fmt: skip
+    rivka = await w.send(wire({"type": "listen", "user": "rivka", "token": w.token("rivka"), "agent": "1005",
+                               "at": utc(w.clock.now())}))  # fmt: skip
+    await w.ex.process_pending()
+    out = await w.outcomes()
+    assert out[moshe]["result"] == "refused: moshe may not listen on a call outside the queues"
+    assert out[rivka]["result"] == "ok"  # a supervisor's role covers every queue
+
+
+async def test_an_entry_without_an_id_or_with_an_endless_snooze_is_refused(redis_client, prefix, secret_env,
+                                                                           cleanup):
+    w = World(redis_client, prefix)
+    no_id = {k: v for k, v in pause_fields(w).items()}
+    from wallboard.actions.auth import sign_request
+
+    signed = sign_request({k: str(v) for k, v in no_id.items() if k != "token"}, no_id["token"])
+    a = await w.send(signed)
+    b = await w.send(signed)
+    snooze = await w.send(wire({"type": "snooze", "user": "rivka", "token": w.token(), "queue": "support",
+                                "metric": "waiting", "at": utc(w.clock.now()), "until": "9999-12-31T00:00:00Z"}))
+    await w.ex.process_pending()
+    out = await w.outcomes()
+    assert out[a]["result"].startswith("refused: malformed request: id") and out[b]["result"].startswith("refused")
+    assert out[snooze]["result"].startswith("refused: malformed request") and "24 h" in out[snooze]["result"]
+    assert w.backend.calls == []
+
+
+async def test_what_the_audit_and_log_copy_from_an_entry_is_cut_and_printable(redis_client, prefix, secret_env,
+                                                                              cleanup, caplog):
+    w = World(redis_client, prefix)
+    rid = await w.send({"type": "move", "user": "x\n2026 INFO wallboard.executor: 1-0 move by rivka: ok",
+                        "agent": "a" * 100_000, "id": "forged0001"})  # fmt: skip
+    await w.ex.process_pending()
+    entry = (await w.outcomes())[rid]
+    assert len(entry["agent"]) == 128 and "\n" not in entry["user"]
+    assert not any("\n" in r.getMessage() for r in caplog.records if r.name == "wallboard.executor")

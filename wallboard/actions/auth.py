@@ -110,8 +110,9 @@ def verify_request(config: WallboardConfig, fields: dict[str, str], user: str, n
         raise Refused(f"token belongs to {t_user!r}, not {user!r}")
 
 
-def permitted(config: WallboardConfig, user: str, action: str, queues: list[str]) -> None:
-    """Raises Refused unless one of the user's roles grants ``action`` on every queue concerned."""
+def permitted(config: WallboardConfig, user: str, action: str, queues: list[str] | None) -> None:
+    """Raises Refused unless one of the user's roles grants ``action`` on every queue concerned. ``None``: what
+    is concerned belongs to no queue (a call outside the queues), which only a role for every queue covers."""
     u = next((x for x in config.users if x.name == user), None)
     if u is None:
         raise Refused(f"unknown user {user!r}")
@@ -119,9 +120,9 @@ def permitted(config: WallboardConfig, user: str, action: str, queues: list[str]
         role = config.roles.get(role_name)
         if role is None or action not in role.permissions:
             continue
-        if role.queues is None or all(q in role.queues for q in queues):
+        if role.queues is None or (queues is not None and all(q in role.queues for q in queues)):
             return
-    scope = f" on {', '.join(queues)}" if queues else ""
+    scope = " on a call outside the queues" if queues is None else f" on {', '.join(queues)}" if queues else ""
     raise Refused(f"{user} may not {action}{scope}")
 
 

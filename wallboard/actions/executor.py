@@ -40,6 +40,8 @@ PERFORMED_KEPT = 10_000  # outcomes of PBX actions remembered, so a request hand
 AUDIT_LOOKAHEAD = 500  # audit entries read from a request's id on, looking for its outcome
 REAUDIT_S = 10  # after a reconnect, the outcomes of this many seconds are checked (AOF everysec loses ~1 s)
 READ_BATCH = 200  # requests read per XREADGROUP
+UNAUTHENTIC_AUDITED = 10  # unauthenticated entries audited one by one per minute; the rest are summarised
+OUTCOMES_KEPT_S = 7200  # outcome marks of handled requests (``_audited``): longer than any hand-over
 READ_AHEAD = 2000  # requests read before serving them round-robin by user (see ``fair``)
 REQUESTS_KEPT_S = 3600  # handled requests (tokens in them) are trimmed after this; the audit keeps the outcome
 
@@ -94,6 +96,10 @@ class Executor:
         self.performed: OrderedDict[str, tuple[dict, str, str, str, float]] = OrderedDict()
         # (user, minute) -> [refusals for rate not yet written, first request, last request]
         self.rate_summaries: dict[tuple[str, int], list] = {}
+        # ("", minute) -> [unauthenticated entries, of those not audited one by one, first, last]
+        self.unauthentic: dict[tuple[str, int], list] = {}
+        self.claimed: OrderedDict[str, str] = OrderedDict()  # claim key -> stream id, as the claims in Redis
+        self._waitaof = True
 
     async def ensure_group(self) -> None:
         try:
@@ -167,12 +173,17 @@ class Executor:
                 return entries
 
     async def _read(self, start: str, block: int | None, resumed: bool = True) -> int:
-        """Takes entries (``_take``), handles them round-robin by user and acknowledges each. Returns how
-        many."""
+        """Takes entries (``_take``), handles them round-robin by user and acknowledges them. An entry that
+        fails authentication is served last and costs no Redis work of its own (a flood of junk, whatever
+        user it names, neither delays a genuine request nor fills the audit). Returns how many."""
         entries = await self._take(start, block)
-        for rid, fields in fair(entries):
+        now = self.clock.now().timestamp()
+        tagged = [(rid, fields, self._unauthentic(fields, now) if fields else None) for rid, fields in entries]
+        for rid, fields, refusal in fair(tagged):
             if not fields:  # a pending entry whose request was trimmed away has no fields left
                 pass
+            elif refusal is not None:
+                await self._refused_unauthentic(rid, fields, refusal)
             elif resumed:
                 await self.handle_once(rid, fields)
             elif not await self._audited(rid):
@@ -181,27 +192,60 @@ class Executor:
                                      "it; not done again (send it again if still needed)")  # fmt: skip
                 else:  # read ahead by the process that stopped, never begun: handled now (if still fresh)
                     await self.handle(rid, fields)
-            await self.r.xack(self.keys.requests, GROUP, rid)
+        if entries:
+            await self.r.xack(self.keys.requests, GROUP, *[rid for rid, _ in entries])
         return len(entries)
+
+    def _unauthentic(self, fields: dict, now: float) -> str | None:
+        """Why an entry is not a genuine request of the user it names (no Redis work), or None."""
+        try:
+            verify_request(self.config, fields, fields.get("user", ""), now)
+        except Refused as e:
+            return str(e)
+        return None
+
+    async def _refused_unauthentic(self, rid: str, fields: dict, reason: str) -> None:
+        """The first ``UNAUTHENTIC_AUDITED`` such refusals of a minute are audited one by one, the rest counted
+        and written as one summary line (``flush_rate_summaries``)."""
+        key = ("", int(self.clock.now().timestamp() // 60))
+        s = self.unauthentic.setdefault(key, [0, 0, "", ""])
+        s[0] += 1
+        if s[0] <= UNAUTHENTIC_AUDITED:
+            await self.audit(rid, fields, f"refused: {reason}" + (" (further refusals of unauthenticated requests"
+                             " this minute are summarised)" if s[0] == UNAUTHENTIC_AUDITED else ""))  # fmt: skip
+            return
+        s[1] += 1
+        s[2] = s[2] or rid
+        s[3] = rid
+
+    def _claim_key(self, user: str, rid_id: str) -> str:
+        return f"{self.keys.centre}:seen:{user}:{rid_id}"
 
     async def _started(self, fields: dict) -> bool:
         """Whether an executor began handling this request (it claims the id first, see ``_first_time``)."""
-        rid_key = fields.get("id", "")
-        return not rid_key or bool(await self.r.exists(f"{self.keys.centre}:seen:{rid_key}"))
+        rid_id = fields.get("id", "")
+        return not rid_id or bool(await self.r.exists(self._claim_key(fields.get("user", ""), rid_id)))
 
     async def handle_once(self, rid: str, fields: dict) -> None:
         """``handle``, unless this request was already done. A Redis restart can hand a request over again:
         pending when Redis went, or delivered and acknowledged in the last second a crash lost (AOF
         ``everysec``). Audited already: nothing to do. Performed on the PBX by this process but its audit
-        lost: audited again, not performed twice. An ack is performed again (its effect, a command to the
-        engine, was in Redis and went with the lost second; the engine's ack is idempotent)."""
+        lost: audited again (and its id claimed again, so a copy stays refused), not performed twice. An ack
+        is performed again (its effect, a command to the engine, was in Redis and went with the lost second;
+        the engine's ack is idempotent)."""
         if await self._audited(rid):
             return
         done = self.performed.get(rid)
         if done is not None:
+            await self._reclaim(rid, fields)
             await self.audit(rid, fields, *done[1:4])
             return
         await self.handle(rid, fields)
+
+    async def _reclaim(self, rid: str, fields: dict) -> None:
+        if fields.get("id"):
+            await self.r.set(self._claim_key(fields.get("user", ""), fields["id"]), rid, nx=True,
+                             ex=STALE_S + FUTURE_S + 60)  # fmt: skip
 
     async def _reaudit_recent(self) -> None:
         """After a reconnect: an action done on the PBX in the last seconds whose audit entry the restart lost
@@ -212,39 +256,46 @@ class Executor:
                 break
             if not await self._audited(rid):
                 log.warning("the audit of %s went with Redis's last writes: written again", rid)
+                await self._reclaim(rid, fields)
                 await self.audit(rid, fields, result, detail, pbx)
 
+    def _outcomes_key(self, rid: str) -> str | None:
+        """Where the outcome mark of a stream entry lives: one hash per minute of request ids."""
+        ms, _, seq = rid.partition("-")
+        return f"{self.keys.centre}:outcomes:{int(ms) // 60_000}" if ms.isdigit() and seq.isdigit() else None
+
     async def _audited(self, rid: str) -> bool:
-        # the audit entry comes after its request, so it is among the first entries from the request's id on
-        for _aid, f in await self.r.xrange(self.audit_key, min=rid, max="+", count=AUDIT_LOOKAHEAD):
-            if f.get("request") == rid:
-                return True
-        return False
+        """Whether the request has its outcome in the audit: a mark written in the same transaction as the
+        audit entry, so whatever a crash loses, it loses both."""
+        key = self._outcomes_key(rid)
+        return bool(key and await self.r.hexists(key, rid))
 
     async def process_pending(self) -> int:
         """Handle every request waiting now (tests and one-shot runs). Returns how many."""
         await self.ensure_group()
         n = 0
-        while True:
-            entries = await self._take(">", None)
-            if not entries:
-                await self.flush_rate_summaries(force=True)
-                return n
-            for rid, fields in fair(entries):
-                await self.handle(rid, fields)
-                await self.r.xack(self.keys.requests, GROUP, rid)
-                n += 1
+        while got := await self._read(">", None):
+            n += got
+        await self.flush_rate_summaries(force=True)
+        return n
 
     # ---- one request --------------------------------------------------------------------------------
 
     async def audit(self, rid: str, fields: dict, result: str, detail: str = "", pbx: str = "") -> None:
-        entry = {"request": rid, "id": fields.get("id", ""), "type": fields.get("type", ""), "user": fields.get("user", ""),
-                 "agent": fields.get("agent", ""), "queue": fields.get("queue", ""),
-                 "metric": fields.get("metric", ""), "detail": detail, "at": utc(self.clock.now()),
-                 "result": result, "pbx": pbx}  # fmt: skip
-        await self.r.xadd(self.audit_key, entry)
+        """One audit entry and, in the same transaction, the request's outcome mark (``_audited``). Fields
+        copied from the request are cut and made printable: an entry may come from anyone who can XADD."""
+        entry = {"request": rid, "id": _clip(fields.get("id", "")), "type": _clip(fields.get("type", "")),
+                 "user": _clip(fields.get("user", "")), "agent": _clip(fields.get("agent", "")),
+                 "queue": _clip(fields.get("queue", "")), "metric": _clip(fields.get("metric", "")),
+                 "detail": detail, "at": utc(self.clock.now()), "result": result, "pbx": pbx}  # fmt: skip
+        pipe = self.r.pipeline(transaction=True)
+        pipe.xadd(self.audit_key, entry)
+        if (okey := self._outcomes_key(rid)) is not None:
+            pipe.hset(okey, rid, result[:40])
+            pipe.expire(okey, OUTCOMES_KEPT_S)
+        await pipe.execute()
         # a refusal is worth a warning (its reason, never the token: the entry has none)
-        log.log(logging.WARNING if result.startswith("refused") else logging.INFO, "%s %s by %s: %s %s", rid,
+        log.log(logging.WARNING if result.startswith("refused") else logging.INFO, "%s %r by %r: %s %s", rid,
                 entry["type"], entry["user"], result, pbx)  # fmt: skip
 
     async def handle(self, rid: str, fields: dict) -> str:
@@ -262,6 +313,10 @@ class Executor:
             return "failed"
 
     async def _handle(self, rid: str, fields: dict) -> str:
+        refusal = self._unauthentic(fields, self.clock.now().timestamp())
+        if refusal is not None:
+            await self.audit(rid, fields, f"refused: {refusal}")
+            return "refused"
         try:
             req = parse_request(fields)
         except ValidationError as e:
@@ -271,10 +326,9 @@ class Executor:
             return "refused"
         detail = describe(req, self._agent_name(getattr(req, "agent", None)))
         try:
-            verify_request(self.config, fields, req.user, self.clock.now().timestamp())
             self._fresh(req)
-            await self._first_time(rid, req)
             await self._rate(req.user)
+            await self._first_time(rid, req)
             await self._authorise(req)
         except RateLimited as e:
             await self._rate_refused(rid, fields, detail, e)
@@ -311,15 +365,41 @@ class Executor:
             raise Refused(f"request from the future (sent {utc(req.at)}): check the sender's clock")
 
     async def _first_time(self, rid: str, req) -> None:
-        """Claim the request's id. An id is remembered for ``SEEN_KEPT_S``, longer than a request may live
-        (``STALE_S`` plus the clock skew allowed), so a copy sent again is refused whenever it comes. The same
-        stream entry handed over again after a Redis restart is not a copy."""
-        key = f"{self.keys.centre}:seen:{req.id}"
-        if await self.r.set(key, rid, nx=True, ex=SEEN_KEPT_S):
+        """Claim the request's id, for its user (another user's request of the same id is not a copy and cannot
+        cancel it). The claim lives until the request could no longer pass ``_fresh`` anyway, so a copy is
+        refused whenever it comes; it is also kept in this process, and made durable on the server's disk
+        before the PBX is asked when the server can (WAITAOF). The same stream entry handed over again after
+        a Redis restart is not a copy."""
+        key = self._claim_key(req.user, req.id)
+        mine = self.claimed.get(key)
+        if mine is not None and mine != rid:
+            raise Refused(f"duplicate: request id {req.id} was already handled (as {mine}); not done again")
+        # relative: the server's clock need not be ours; at most STALE_S + 2 * FUTURE_S + 60 s
+        ttl = max(60, int(req.at.timestamp() - self.clock.now().timestamp()) + STALE_S + FUTURE_S + 60)
+        if await self.r.set(key, rid, nx=True, ex=ttl):
+            self.claimed[key] = rid
+            while len(self.claimed) > PERFORMED_KEPT:
+                self.claimed.popitem(last=False)
+            await self._durable()
             return
         first = await self.r.get(key)
         if first != rid:
             raise Refused(f"duplicate: request id {req.id} was already handled (as {first}); not done again")
+
+    async def _durable(self) -> None:
+        """Wait (up to 1 s) until the server has the claim in its append-only file, so a power cut cannot
+        lose it and let the request be performed again. Servers without WAITAOF (before Redis 7.2) or without
+        an AOF cannot: they are used as they are (docs/RELIABILITY.md)."""
+        if not self._waitaof:
+            return
+        try:
+            local, _replicas = await self.r.execute_command("WAITAOF", 1, 0, 1000)
+        except redis.ResponseError as e:  # unknown command, or appendonly off
+            log.info("WAITAOF not available (%s): request claims are as durable as the server's writes", e)
+            self._waitaof = False
+            return
+        if not local:
+            log.warning("the request claim was not on disk within 1 s; going on")
 
     async def _rate(self, user: str) -> None:
         minute = int(self.clock.now().timestamp() // 60)
@@ -347,6 +427,15 @@ class Executor:
     async def flush_rate_summaries(self, force: bool = False) -> None:
         """Write the summary of every minute that has ended (all of them with ``force``)."""
         minute = int(self.clock.now().timestamp() // 60)
+        for (_, m), (_seen, n, first, last) in sorted(self.unauthentic.items()):
+            if m >= minute and not force:
+                continue
+            del self.unauthentic[("", m)]
+            if n:
+                since = utc(datetime.fromtimestamp(m * 60, tz=timezone.utc))
+                await self.audit(f"unauthentic:{m}", {"type": "refusals"}, "refused: unauthenticated",
+                                 f"{n} more unauthenticated requests refused in the minute from {since} "
+                                 f"(entries {first} to {last})")  # fmt: skip
         for (user, m), (n, first, last) in sorted(self.rate_summaries.items()):
             if m >= minute and not force:
                 continue
@@ -380,6 +469,9 @@ class Executor:
             concerned = [req.queue]
         else:
             st = await self._agent_state(req.agent) if isinstance(req, (Spy, Takeover)) else {}
+            if st.get("call_id") and not st.get("call_queue"):  # a call of no queue (outbound, direct)
+                permitted(self.config, req.user, req.type, None)
+                return
             concerned = [st["call_queue"]] if st.get("call_queue") else sorted(queues)
             if not concerned:
                 raise Refused(f"{name} is in no queue")
@@ -505,16 +597,27 @@ class Executor:
 
 
 def fair(entries: list) -> list:
-    """Stream entries reordered round-robin by user, in arrival order within each user's: a user's backlog
-    delays another user's request by at most one request per backlogged user, not by the whole backlog."""
+    """``(id, fields, refusal)`` entries reordered round-robin by user, in arrival order within each user's: a
+    user's backlog delays another user's request by at most one request per backlogged user, not by the whole
+    backlog. Entries with a refusal (not authenticated: their user is only a claim) come after all the rest."""
     by_user: dict[str, list] = {}
+    junk = []
     for entry in entries:
-        by_user.setdefault((entry[1] or {}).get("user", ""), []).append(entry)
+        if entry[2] is not None:
+            junk.append(entry)
+        else:
+            by_user.setdefault((entry[1] or {}).get("user", ""), []).append(entry)
     out = []
     queues = list(by_user.values())
     for i in range(max((len(q) for q in queues), default=0)):
         out.extend(q[i] for q in queues if i < len(q))
-    return out
+    return out + junk
+
+
+def _clip(value: str, limit: int = 128) -> str:
+    """A request's field as the audit may carry it: printable, at most ``limit`` characters."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in str(value)[: limit + 1])
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _joined(*parts: str) -> str:

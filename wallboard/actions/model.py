@@ -11,10 +11,10 @@ entry read off the stream can neither be altered nor made into a second request 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal, Union
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_serializer
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_serializer, model_validator
 
 SPY_MODES = ("listen", "whisper", "barge")
 ACTIONS = ("listen", "whisper", "barge", "takeover", "move", "pause", "unpause", "ack", "snooze")
@@ -34,7 +34,7 @@ class _Request(BaseModel):
 
     id: str = Field(default_factory=new_id, pattern=r"^[A-Za-z0-9_-]{8,64}$",
                     description="Unique per request: the executor performs an id at most once.")  # fmt: skip
-    user: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f.]+$", description="Who asks.")
+    user: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f.{}|]+$", description="Who asks.")
     at: AwareDatetime = Field(description="When it was sent (ISO 8601 with a time zone).")
 
     @field_serializer("at")
@@ -87,6 +87,12 @@ class Ack(_Request):
     metric: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
     until: AwareDatetime | None = Field(None, description="Snooze until (ISO 8601); default 15 minutes.")
 
+    @model_validator(mode="after")
+    def _until_bounded(self) -> Ack:
+        if self.until is not None and not (self.at < self.until <= self.at + timedelta(seconds=SNOOZE_MAX_S)):
+            raise ValueError(f"until must be after at and at most {SNOOZE_MAX_S / 3600:g} h after it")
+        return self
+
     @field_serializer("until")
     def _until(self, v: datetime | None) -> str | None:
         from ..events import utc
@@ -102,6 +108,7 @@ def parse_request(fields: dict[str, str]) -> Request:
     """From a stream entry (all strings, ``cred`` and ``proof`` aside): numbers, times and flags are converted
     and bounded by the model."""
     data: dict = {k: v for k, v in fields.items() if v != "" and k not in WIRE_ONLY}
+    data.setdefault("id", "")  # a request from the stream must name its id: one made up here would not be once
     if "keypad" in data:
         data["keypad"] = data["keypad"] in ("1", "true", "True")
     return REQUEST_ADAPTER.validate_python(data)
