@@ -27,7 +27,7 @@ def _glob(literal: str) -> str:
 
 
 def audit_key(prefix: str) -> str:
-    return f"{Keys(prefix).centre}:audit"
+    return Keys(prefix).audit
 
 
 def _all_but(prefix: str, excluded: str) -> list[str]:
@@ -50,8 +50,8 @@ def desk_rules(prefix: str = "wb") -> list[str]:
     g = _glob
     return [
         "resetkeys", "resetchannels",
-        f"%R~{g(k.summary)}", f"%R~{g(k.agents_detail)}", f"%R~{g(k.centre)}:ticker", f"%R~{g(k.centre)}:audit",
-        f"%R~{g(k.centre)}:reverts",
+        f"%R~{g(k.summary)}", f"%R~{g(k.agents_detail)}", f"%R~{g(k.ticker)}", f"%R~{g(k.audit)}",
+        f"%R~{g(k.reverts)}", f"%R~{g(k.takeovers)}",
         f"%W~{g(k.requests)}",
         f"&{g(k.channel)}", f"&{g(k.agents_channel)}",
         "-@all", "+get", "+subscribe", "+unsubscribe", "+xadd", "+xread", "+xrange", "+xrevrange", "+zrange",

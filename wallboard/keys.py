@@ -29,8 +29,10 @@ Agent slot ``P:{a:ID}``
                                 membership event (an older one never overwrites a newer one)
   ``:w:<window>``        hash   ``calls_handled``, ``missed``, ``outbound_calls``, ``dial_attempts``,
                                 seconds per state (``available_s``, ``ringing_s``, ``on_call_s``, ``wrap_up_s``,
-                                ``paused_s``, ``paused_s:<reason>``)
-  ``:m:<minute>``        hash   the same per minute
+                                ``paused_s``, ``paused_s:<reason>``), written when a state ends
+  ``:m:<minute>``        hash   the counted facts (calls, missed, dials) per minute
+  ``:spans:<window>``    zset   the agent's finished states in a window, ``from|to|state|reason`` by ``to``:
+                                written once when a state ends, split into intervals by the rollup
   ``:x:<what>``          string once-markers: ``h:<call>:<queue>:<join>`` handled, ``m:<call>:<ring second>``
                                 missed, ``d:<uniqueid>`` dial attempt, ``o:<uniqueid>`` outbound call
   ``:stats``             hash   ``duplicates``
@@ -43,7 +45,15 @@ Centre slot ``P:{c}``
   ``:snap`` / ``:snap:agents``       channels  pub/sub for the two parts
   ``:deadletter``        stream rejected input (source, reason, raw); ``:dlcount`` its count; ``:dlseen``
                          zset digest of (source, raw) -> epoch: each record listed and counted once
-  ``:requests``          stream requests from the views (ack, snooze, actions)
+  ``:requests``          stream requests from the views (ack, snooze, actions), signed, each with an id
+  ``:audit``             stream every request's outcome, append-only (``wallboard acl``)
+  ``:seen:<user>:<id>``  string a request id claimed by the executor (kept while a request may be fresh)
+  ``:outcomes:<minute>`` hash   stream id -> result: the request has its audit entry (written with it)
+  ``:rate:<user>:<minute>``  string  requests of a user in a minute (the executor's rate limit)
+  ``:alert_cmds``        stream authorised ack/snooze handed by the executor to the engine's owner
+  ``:reverts``           zset   pending auto-reverts of temporary moves (JSON) by due epoch
+  ``:takeovers``         zset   recent call takeovers (JSON) by epoch, kept an hour
+  ``:ticker``            string the supervisor's message on every TV
   ``:alerts``            hash   ``<queue>|<metric>`` -> alert state JSON
   ``:gaps``              zset   feed gaps (JSON) by start epoch
   ``:health:<process>``  string heartbeat with a TTL
@@ -72,6 +82,22 @@ class Keys:
         self.requests = f"{c}:requests"
         self.alerts = f"{c}:alerts"
         self.gaps = f"{c}:gaps"
+        self.audit = f"{c}:audit"
+        self.alert_cmds = f"{c}:alert_cmds"
+        self.reverts = f"{c}:reverts"
+        self.takeovers = f"{c}:takeovers"
+        self.ticker = f"{c}:ticker"
+
+    def claim(self, user: str, request_id: str) -> str:
+        """A request id claimed by the executor for its user (performed at most once)."""
+        return f"{self.centre}:seen:{user}:{request_id}"
+
+    def outcomes(self, minute: int) -> str:
+        """Outcome marks of the requests whose stream ids fall in ``minute`` (epoch ms // 60,000)."""
+        return f"{self.centre}:outcomes:{minute}"
+
+    def rate(self, user: str, minute: int) -> str:
+        return f"{self.centre}:rate:{user}:{minute}"
 
     def health(self, process: str) -> str:
         return f"{self.centre}:health:{process}"

@@ -87,9 +87,9 @@ class Executor:
         self._trimmed_at = float("-inf")
         self.keys = keys or Keys(config.redis.prefix)
         self.name = name or f"{socket.gethostname()}-executor"
-        self.audit_key = f"{self.keys.centre}:audit"
-        self.alert_cmds = f"{self.keys.centre}:alert_cmds"
-        self.reverts = f"{self.keys.centre}:reverts"
+        self.audit_key = self.keys.audit
+        self.alert_cmds = self.keys.alert_cmds
+        self.reverts = self.keys.reverts
         self.stop = asyncio.Event()
         self.redis_ok = True
         # request -> (its fields, result, detail, PBX message, monotonic time): what this process did on the PBX
@@ -219,7 +219,7 @@ class Executor:
         s[3] = rid
 
     def _claim_key(self, user: str, rid_id: str) -> str:
-        return f"{self.keys.centre}:seen:{user}:{rid_id}"
+        return self.keys.claim(user, rid_id)
 
     async def _started(self, fields: dict) -> bool:
         """Whether an executor began handling this request (it claims the id first, see ``_first_time``)."""
@@ -262,7 +262,7 @@ class Executor:
     def _outcomes_key(self, rid: str) -> str | None:
         """Where the outcome mark of a stream entry lives: one hash per minute of request ids."""
         ms, _, seq = rid.partition("-")
-        return f"{self.keys.centre}:outcomes:{int(ms) // 60_000}" if ms.isdigit() and seq.isdigit() else None
+        return self.keys.outcomes(int(ms) // 60_000) if ms.isdigit() and seq.isdigit() else None
 
     async def _audited(self, rid: str) -> bool:
         """Whether the request has its outcome in the audit: a mark written in the same transaction as the
@@ -403,7 +403,7 @@ class Executor:
 
     async def _rate(self, user: str) -> None:
         minute = int(self.clock.now().timestamp() // 60)
-        key = f"{self.keys.centre}:rate:{user}:{minute}"
+        key = self.keys.rate(user, minute)
         n = await self.r.incr(key)
         if n == 1:
             await self.r.expire(key, 120)
@@ -522,8 +522,8 @@ class Executor:
                 if out.ok:  # screens show who took the agent's call (``:takeovers``, kept an hour)
                     at = self.clock.now().timestamp()
                     item = json.dumps({"agent": req.agent, "by": req.user, "call_id": target.call_id}, sort_keys=True)
-                    await self.r.zadd(f"{self.keys.centre}:takeovers", {item: at})
-                    await self.r.zremrangebyscore(f"{self.keys.centre}:takeovers", "-inf", at - 3600)
+                    await self.r.zadd(self.keys.takeovers, {item: at})
+                    await self.r.zremrangebyscore(self.keys.takeovers, "-inf", at - 3600)
                 return out
             return await self.backend.spy(user.device, target, req.type, req.keypad)
         if isinstance(req, Pause):

@@ -101,7 +101,7 @@ def cmd_act(args) -> int:
             deadline = time.monotonic() + args.wait
             last = f"{max(0, int(rid.split('-')[0]) - 1000)}-0"  # an audit entry may share the request's ms
             while time.monotonic() < deadline:
-                for _, entries in await r.xread({f"{keys.centre}:audit": last}, count=100, block=500) or []:
+                for _, entries in await r.xread({keys.audit: last}, count=100, block=500) or []:
                     for eid, f in entries:
                         last = eid
                         if f.get("request") == rid:
@@ -123,7 +123,7 @@ def cmd_audit(args) -> int:
 
     config = config_from_args(args)
     r = connect_sync(config, args.redis)
-    entries = r.xrevrange(f"{Keys(config.redis.prefix).centre}:audit", count=args.last)
+    entries = r.xrevrange(Keys(config.redis.prefix).audit, count=args.last)
     if args.json:
         print(json.dumps([{"id": i, **f} for i, f in entries]))
         return 0

@@ -211,7 +211,7 @@ async def audit(client, config, res: RedriveResult, what: str) -> None:
     entry = {"request": f"deadletter-redrive:{now.timestamp():.6f}", "type": "deadletter.redrive", "user": _who(),
              "agent": "", "queue": "", "metric": "", "detail": detail, "at": utc(now),
              "result": "ok" if not res.errors else "partial", "pbx": ""}  # fmt: skip
-    await client.xadd(f"{Keys(config.redis.prefix).centre}:audit", entry)
+    await client.xadd(Keys(config.redis.prefix).audit, entry)
 
 
 def _cmd_redrive(args, config) -> int:

@@ -13,7 +13,7 @@ MAX_TICKER_CHARS = 500
 
 
 def ticker_key(keys: Keys) -> str:
-    return f"{keys.centre}:ticker"
+    return keys.ticker
 
 
 async def read_ticker(client, keys: Keys) -> str:

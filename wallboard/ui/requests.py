@@ -100,11 +100,11 @@ def build_request(kind: str, queue: str, metric: str, user: str, now: datetime, 
 
 
 def audit_key(keys: Keys) -> str:
-    return f"{keys.centre}:audit"
+    return keys.audit
 
 
 def reverts_key(keys: Keys) -> str:
-    return f"{keys.centre}:reverts"
+    return keys.reverts
 
 
 def read_from(request_id: str, margin_ms: int = 1000) -> str:
@@ -218,5 +218,5 @@ def parse_takeovers(items: list[tuple[str, float]]) -> dict[str, TakenOver]:
 
 
 async def load_takeovers(client, keys: Keys, now_epoch: float) -> dict[str, TakenOver]:
-    return parse_takeovers(await client.zrangebyscore(f"{keys.centre}:takeovers", now_epoch - TAKEOVER_SHOWN_S,
+    return parse_takeovers(await client.zrangebyscore(keys.takeovers, now_epoch - TAKEOVER_SHOWN_S,
                                                       "+inf", withscores=True))  # fmt: skip
