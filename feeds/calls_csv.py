@@ -61,6 +61,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from wallboard.config import WallboardConfig
+from wallboard.errors import InputError
 from wallboard.events import (
     MAX_SECONDS,
     OVERFLOW_REASONS,
@@ -86,8 +87,10 @@ _MAX_SECONDS = MAX_SECONDS  # the event model's limit: two talk times of 1e308 s
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-class MappingError(ValueError):
-    """A mapping that cannot be used (not found, not valid TOML, wrong fields), or a file that does not fit it."""
+class MappingError(InputError):
+    """A mapping that cannot be used (not found, not valid TOML, wrong fields), or a file that does not fit it
+    (no header, a header without the mapped columns, an empty file). An ``InputError`` (so a ``ValueError``):
+    the command line shows its message as one line and exits 2."""
 
 
 class Mapping(BaseModel):
@@ -245,6 +248,10 @@ class CallsCsvFeed:
                     dead.append(got)
                 else:
                     built.extend(got)
+        if self._width is None:  # not one line with anything on it: no header, no rows
+            what = "no header line and no rows" if self.mapping.header else "no rows"
+            raise MappingError(f"{self.path} is empty ({what}); give a call-record file "
+                               f"(mapping {self.mapping.name!r})")  # fmt: skip
         built.sort(key=lambda item: (item[0], item[1]))  # stable: equal keys keep file order
         self.events = len(built)
         yield from dead
@@ -343,29 +350,54 @@ class CallsCsvFeed:
         return DeadLetter(f"{self.name}:{self.path}:{line_no}", reason, raw)
 
     def _columns(self, header: list[str] | None, width: int | None = None) -> dict[str, int]:
+        """Column index per mapped field, from the header's names (or the numbers the mapping gives). A file
+        that does not fit is one MappingError naming every column missing and, where it can tell, why: no
+        header line at all (the first line is data), or a delimiter other than the mapping's."""
+        m = self.mapping
         idx: dict[str, int] = {}
         names = [h.strip() for h in header] if header is not None else None
         width = len(names) if names is not None else width or 0
-        for field, col in self.mapping.columns.items():
+        missing: list[str] = []
+        for field, col in m.columns.items():
             if isinstance(col, int):
                 if not 0 <= col < width:
                     raise MappingError(
-                        f"{self.path}: mapping {self.mapping.name!r} wants column {col} for {field}; "
+                        f"{self.path}: mapping {m.name!r} wants column {col} for {field}; "
                         f"the file has {width} columns (0 to {width - 1})"
                     )
                 idx[field] = col
             elif names is None:
                 raise MappingError(
-                    f"mapping {self.mapping.name!r}: column {col!r} is named but the mapping says there is no header"
+                    f"mapping {m.name!r}: column {col!r} is named but the mapping says there is no header"
                 )
             elif col in names:
                 idx[field] = names.index(col)
             else:
-                raise MappingError(
-                    f"{self.path}: mapping {self.mapping.name!r} wants column {col!r} for {field}; "
-                    f"the header has {names}"
-                )
+                missing.append(f"{col!r} ({field})" if col != field else repr(col))
+        if missing:
+            raise MappingError(f"{self.path} line 1: mapping {m.name!r} wants column(s) {', '.join(missing)}; "
+                               f"{self._header_problem(names or [])}")  # fmt: skip
         return idx
+
+    def _header_problem(self, names: list[str]) -> str:
+        """What is wrong with a header that lacks mapped columns, in a few words, with what to do."""
+        m = self.mapping
+        wanted = {str(c) for c in m.columns.values() if isinstance(c, str)}
+        shown = ", ".join(repr(n[:30]) for n in names[:8]) + (", ..." if len(names) > 8 else "")
+        delim = {",": "comma", "\t": "TAB", ";": "semicolon", "|": "bar"}
+        if len(names) == 1:
+            others = [d for d in delim if d != m.delimiter and d in names[0]]
+            if others:
+                return (f"the header is one column {names[0][:60]!r}: the file seems split by "
+                        f"{delim[others[0]]}, the mapping by {delim.get(m.delimiter, repr(m.delimiter))} "
+                        "(use a mapping with its delimiter)")  # fmt: skip
+        if not wanted & set(names):
+            looks_like_data = any(_time_of_day(n) is not None or _is_number(n) for n in names)
+            if looks_like_data:
+                return (f"no header line (the first line reads as data: {shown}); add the header line, or use "
+                        "a mapping with header = false and column numbers")  # fmt: skip
+            return f"the header names none of the mapped columns (it has {shown}); is this the right --mapping?"
+        return f"the header lacks some columns (it has {shown})"
 
     def _src(self, line_no: int) -> str:
         return f"{self.name}:{self.path}:{line_no}"
@@ -624,6 +656,14 @@ class CallsCsvFeed:
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=self.tz)
         return dt.timestamp()
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _time_of_day(text: str) -> int | None:

@@ -9,7 +9,8 @@ import os
 import sys
 from pathlib import Path
 
-from .config import ConfigError, WallboardConfig, load_config
+from .config import REDIS_URL_HINT, ConfigError, WallboardConfig, load_config, redact_url_text, redis_url_problem
+from .errors import InputError, check_input_file
 from .store import StoreUnavailable
 
 DEFAULT_CONFIG = Path("config/wallboard.toml")
@@ -17,8 +18,17 @@ DEFAULT_CONFIG = Path("config/wallboard.toml")
 
 def config_from_args(args) -> WallboardConfig:
     flags: dict = {}
+    redis_flags: dict = {}
     if getattr(args, "prefix", None):
-        flags["redis"] = {"prefix": args.prefix}
+        redis_flags["prefix"] = args.prefix
+    url = getattr(args, "redis", None)
+    if url:  # the flag beats REDIS_URL and the file: checked here, named as the flag
+        problem = redis_url_problem(url)
+        if problem:
+            raise InputError(f"--redis {problem} (hint: {REDIS_URL_HINT})")
+        redis_flags["url"] = url
+    if redis_flags:
+        flags["redis"] = redis_flags
     path = getattr(args, "config", None)
     return load_config(path, **flags)
 
@@ -33,7 +43,7 @@ def _fmt(v, pct=False) -> str:
     return str(v)
 
 
-def print_table(snap) -> None:
+def print_table(snap, rejected_note: bool = True) -> None:
     head = ("queue", "entered", "offered", "answered", "abandoned", "overflow", "SL", "ASA s", "avg wait s",
             "aband %", "AHT s", "waiting")  # fmt: skip
     rows = []
@@ -46,7 +56,7 @@ def print_table(snap) -> None:
     print(f"{snap.centre} — window {snap.window.kind} since {since}, at {snap.at} (seq {snap.seq})")
     for r in [head, *rows]:
         print("  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
-    if snap.dead_letters:
+    if snap.dead_letters and rejected_note:
         print(f"{snap.dead_letters} input record(s) rejected: see `wallboard deadletter`")
 
 
@@ -61,8 +71,10 @@ def cmd_replay(args) -> int:
     try:
         feed = load_feed(args.feed, args.path, config, **options)
     except (UnknownFeed, TypeError, ValueError, FileNotFoundError) as e:
-        print(f"wallboard: {e}", file=sys.stderr)
+        print(f"wallboard replay: {e}", file=sys.stderr)
         return 2
+    if getattr(feed, "path", None):  # before Redis is touched: a file that is not there is named as such
+        check_input_file(feed.path, f"{args.feed} input")
     snap, stats = asyncio.run(
         replay(feed, config, redis_url=args.redis, prefix=args.prefix,
                window_mode="all" if args.window == "all" else "since_reset")
@@ -70,10 +82,44 @@ def cmd_replay(args) -> int:
     if args.json:
         print(snap.model_dump_json(indent=None))
     else:
-        print_table(snap)
+        print_table(snap, rejected_note=False)  # the replay's own rejects are listed below (stderr)
         print(f"{stats.events} events, {stats.applied} transitions applied, {stats.duplicates} duplicates, "
               f"{stats.dead_letters} dead letters", file=sys.stderr)  # fmt: skip
+    print_rejected(stats, config, args)
     return 0
+
+
+def print_rejected(stats, config, args) -> None:
+    """The records this replay rejected (the first ``REJECTED_KEPT``: reason and position), on stderr in
+    both modes: with ``--json`` stdout holds the snapshot alone. A throwaway namespace is gone once the
+    replay ends, so `wallboard deadletter` could not list them; with ``--prefix`` they stay, and the exact
+    command that lists them is printed."""
+    import shlex
+
+    from .privacy import masker
+
+    n = stats.dead_letters
+    if not n:
+        return
+    mask = masker(config.centre)  # raw input holds caller numbers, as the dead-letter listing masks them
+    shown = stats.rejected
+    out = sys.stderr
+    more = f"; the first {len(shown)}" if n > len(shown) else ""
+    print(f"{n} input record(s) rejected{more} (position: feed:file:line, then the reason):", file=out)
+    for d in shown:
+        print(f"  {d.source}: {mask(d.reason)}", file=out)
+        raw = mask(d.raw)
+        print(f"      input: {raw[:160]}" + ("..." if len(raw) > 160 else ""), file=out)
+    if args.prefix:
+        cmd = ["wallboard", "deadletter", "--prefix", args.prefix, "--last", str(max(n, 50))]
+        if args.config:
+            cmd += ["--config", args.config]
+        if args.redis:
+            cmd += ["--redis", redact_url_text(args.redis)]
+        print(f"they are kept in namespace {args.prefix!r}: {shlex.join(cmd)}", file=out)
+    elif n > len(shown):
+        print(f"the replay's throwaway namespace is gone: to keep all {n}, replay with --prefix NAME, then "
+              "`wallboard deadletter --prefix NAME`", file=out)  # fmt: skip
 
 
 def cmd_snapshot(args) -> int:
@@ -264,8 +310,8 @@ def cmd_check_config(args) -> int:
     try:
         cfg = load_config(args.path)
     except ConfigError as e:
-        print(e.render())
-        return 1
+        print(e.brief())  # one problem in one line, several listed with a hint each
+        return 2
     print(f"{args.path}: OK — {len(cfg.queues)} queues, {len(cfg.agents)} agents, timezone {cfg.centre.timezone}")
     return 0
 
@@ -355,11 +401,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs one command. No traceback reaches the user: the project's own errors are one line each (usage
+    and input 2, Redis unreachable 3); anything else is a bug, said in one line with where its traceback
+    was written (``WALLBOARD_DEBUG=1`` lets it through instead)."""
     args = build_parser().parse_args(argv)
+    who = f"wallboard {args.command}"
     try:
         return args.func(args)
     except ConfigError as e:
-        print(e.render(), file=sys.stderr)
+        print(f"{who}: {e.brief()}" if len(e.problems) == 1 else e.render(), file=sys.stderr)
+        return 2
+    except InputError as e:
+        print(f"{who}: {e}", file=sys.stderr)
         return 2
     except StoreUnavailable as e:
         print(f"wallboard: {e}", file=sys.stderr)
@@ -369,6 +422,48 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # piped into `head` and the reader left: not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second complaint at exit
         return 141
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as e:
+        if e.filename is None or os.environ.get("WALLBOARD_DEBUG"):
+            return _unexpected(who, e)
+        # a path given to us (a file that went away, a directory where a file was meant): the user's to fix
+        print(f"{who}: cannot read {e.filename}: {e.strerror or e}; check the path", file=sys.stderr)
+        return 2
+    except Exception as e:
+        return _unexpected(who, e)
+
+
+def _redact_urls(text: str) -> str:
+    """Every URL password in ``text`` (a traceback, a message) replaced by ``***``."""
+    import re
+
+    return re.sub(r"(://[^\s@/]*?:)[^\s@]*@", r"\1***@", text)
+
+
+def _unexpected(who: str, e: BaseException) -> int:
+    """A bug of ours: one line, the traceback in a log file (or on the terminal with WALLBOARD_DEBUG=1)."""
+    if os.environ.get("WALLBOARD_DEBUG"):
+        raise e
+    import traceback
+
+    text = _redact_urls("".join(traceback.format_exception(e)))
+    where = None
+    try:
+        from .redis_server import state_dir
+
+        log = state_dir() / "last-error.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(f"{who} (pid {os.getpid()})\n{text}")
+        where = log
+    except Exception:  # noqa: BLE001 - a log that cannot be written must not hide the error itself
+        pass
+    first = (str(e).splitlines() or [""])[0][:200]
+    detail = f"{type(e).__name__}: {_redact_urls(first)}" if first else type(e).__name__
+    told = f"traceback in {where}; " if where else ""
+    print(f"{who}: unexpected error (a bug; please report it): {detail} ({told}run again with WALLBOARD_DEBUG=1 "
+          "to see it here)", file=sys.stderr)  # fmt: skip
+    return 1
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .notify.settings import NotificationsConfig  # the [notifications] section (wallboard notifier)
+
 SlFormula = Literal["answered", "excl_short_abandons", "all_offered", "abandons_good"]
 WindowKind = Literal["since_reset", "rolling"]
 Direction = Literal["above", "below"]
@@ -39,12 +41,16 @@ THRESHOLD_METRICS = (
     "oldest_callback_s",
     "agents_available",
 )
+# What a role may grant: the request types of wallboard.actions.model (a test keeps the two the same).
+PERMISSIONS = ("listen", "whisper", "barge", "takeover", "move", "pause", "unpause", "ack", "snooze")
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HOURS_RE = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # inf and nan are legal TOML floats; no setting of ours means either (a NaN threshold never compares)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class CentreConfig(_Section):
@@ -197,6 +203,15 @@ class RedisConfig(_Section):
     retry_max_s: float = Field(2, gt=0, description="Longest wait between two tries to reach Redis: screens stay "
                                "stale at most about this long after it is back (bench/soak.py measures it).")
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None:
+            problem = redis_url_problem(v)
+            if problem:
+                raise ValueError(problem)
+        return v
+
 
 class EngineConfig(_Section):
     batch_size: int = Field(100, ge=1, le=10000, description="Events per script call.")
@@ -217,6 +232,15 @@ class RoleConfig(_Section):
     permissions: list[str] = Field(default_factory=list, description="e.g. ['listen', 'move', 'ack'].")
     queues: list[str] | None = Field(None, description="Limit to these queues; unset = all.")
 
+    @field_validator("permissions")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        unknown = [p for p in v if p not in PERMISSIONS]
+        if unknown:
+            raise ValueError(f"no permission {', '.join(map(repr, unknown))}; a role grants some of "
+                             f"{', '.join(PERMISSIONS)}")  # fmt: skip
+        return v
+
 
 class UserConfig(_Section):
     name: str = Field(min_length=1)
@@ -228,7 +252,8 @@ class UserConfig(_Section):
 class SecurityConfig(_Section):
     token_secret_env: str = Field("WALLBOARD_TOKEN_SECRET", description="Env var with the secret that signs user tokens.")
     token_secret_file: Path | None = Field(None, description="Or a file holding that secret.")
-    token_ttl_h: float = Field(12, gt=0, description="Lifetime of a token issued by `wallboard token`.")
+    token_ttl_h: float = Field(12, gt=0, le=8760, description="Lifetime of a token issued by `wallboard token` "
+                               "(at most a year).")
     action_rate_per_min: int = Field(30, ge=1, description="Actions one user may request per minute.")
 
 
@@ -399,6 +424,7 @@ class WallboardConfig(BaseSettings):
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
     reports: list[ReportSchedule] = Field(default_factory=list)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
 
     @classmethod
     def settings_customise_sources(
@@ -474,6 +500,11 @@ def cross_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
                 out.append((f"layouts.{i}.queues", f"layout {lay.get('name')} shows queue {q!r}, which has no "
                             "[[queues]] entry"))  # fmt: skip
     roles = data.get("roles") if isinstance(data.get("roles"), dict) else {}
+    for rname, role in roles.items():
+        for q in strs(role.get("queues") if isinstance(role, dict) else None):
+            if known and q not in known:
+                out.append((f"roles.{rname}.queues", f"role {rname} is limited to queue {q!r}, which has no "
+                            "[[queues]] entry"))  # fmt: skip
     for i, u in enumerate(seq("users")):
         for r in strs(u.get("roles")):
             if r not in roles:
@@ -489,6 +520,19 @@ class ConfigError(Exception):
         self.path = path
         super().__init__(self.render())
 
+    def brief(self) -> str:
+        """The problems as the command line shows them: one problem in one line (what, where, what to do);
+        several as ``render()`` lists them."""
+        if len(self.problems) != 1:
+            return self.render()
+        field, msg, hint = self.problems[0]
+        tail = f" (hint: {hint})" if hint else ""
+        if field == "(file)":  # a file-level message starts with the file's path itself
+            return msg + tail
+        if field.endswith("(environment)"):  # not from the file: no path head
+            return f"{field}: {msg}{tail}"
+        return (f"{self.path}: " if self.path else "") + f"{field}: {msg}{tail}"
+
     def render(self) -> str:
         head = f"{self.path}: " if self.path else ""
         lines = [f"{head}{len(self.problems)} problem(s) in the configuration:"]
@@ -503,6 +547,7 @@ _HINTS = {
     "literal_error": "use one of the values listed",
     "int_parsing": "write a whole number",
     "float_parsing": "write a number",
+    "finite_number": "write a finite number (inf and nan mean nothing here)",
     "bool_parsing": "write true or false",
     "greater_than": "use a larger value",
     "greater_than_equal": "use a larger value",
@@ -520,8 +565,14 @@ def _problems(err: ValidationError) -> list[tuple[str, str, str]]:
         loc = ".".join(str(p) if p != "" else '""' for p in e["loc"]) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
         hint = _HINTS.get(e["type"], "")
+        if e["type"] == "finite_number":
+            msg = f"{msg}, not {e.get('input')!r}"
         if e["type"] == "value_error":
             hint = "see the message; config/wallboard.toml shows a working example"
+            if loc == "redis.url":
+                hint = REDIS_URL_HINT
+            elif loc.startswith("roles.") and loc.endswith(".permissions"):
+                hint = "grant only the permissions listed; spell them as the action names"
         out.append((loc, msg, hint))
     return out
 
@@ -532,12 +583,7 @@ def load_config(path: str | Path | None = None, **flags: Any) -> WallboardConfig
     data: dict[str, Any] = {}
     p = Path(path) if path else None
     if p is not None:
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError([("(file)", f"{p} does not exist", "give the path of a TOML file")], p) from None
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError([("(file)", f"not valid TOML: {e}", "fix the TOML syntax at that line")], p) from None
+        data = _read_toml(p)
     section = data.get("redis")
     file_url = section.get("url") if isinstance(section, dict) else None
     if isinstance(file_url, str) and _url_password(file_url):
@@ -545,20 +591,118 @@ def load_config(path: str | Path | None = None, **flags: Any) -> WallboardConfig
         raise ConfigError([("redis.url", "holds a password (secrets never go in the config file)",
                             "set REDIS_URL in the environment, or put the password in the file named by "
                             "redis.password_file")], p)  # fmt: skip
+    env_problems: list[tuple[str, str, str]] = []
+    if isinstance(file_url, str) and (problem := redis_url_problem(file_url)):
+        # named even when REDIS_URL or a flag overrides it: check-config checks the file
+        env_problems.append(("redis.url", problem, REDIS_URL_HINT))
     env_redis = os.environ.get("REDIS_URL")
-    if env_redis:  # the conventional variable beats the file, as WALLBOARD_REDIS__URL would
-        flags = {**flags, "redis": {"url": env_redis, **flags.get("redis", {})}}
+    if env_redis and "url" not in (flags.get("redis") or {}):
+        problem = redis_url_problem(env_redis)
+        if problem:  # named as the variable it came from (else it would read as the file's redis.url)
+            env_problems.append(("REDIS_URL (environment)", problem, REDIS_URL_HINT))
+        else:  # the conventional variable beats the file, as WALLBOARD_REDIS__URL would
+            flags = {**flags, "redis": {"url": env_redis, **flags.get("redis", {})}}
     token = _FILE_DATA.set(data)
     try:
-        return WallboardConfig(**flags)
+        cfg = WallboardConfig(**flags)
     except ValidationError as e:
         # list the cross-section problems one by one, also when a field elsewhere is wrong
         cross = cross_problems(data)
         problems = [x for x in _problems(e) if not (x[0] == "(top level)" and any(m in x[1] for _, m in cross))]
         problems += [(where, msg, "fix the name, or add the missing entry") for where, msg in cross]
-        raise ConfigError(problems, p) from None
+        seen = {(f, m) for f, m, _ in env_problems}
+        raise ConfigError(env_problems + [x for x in problems if (x[0], x[1]) not in seen], p) from None
+    except RecursionError:  # a value nested hundreds deep in WALLBOARD_* or flags
+        raise ConfigError([("(top level)", "a value is nested too deeply to check", "flatten it")], p) from None
     finally:
         _FILE_DATA.reset(token)
+    if env_problems:
+        raise ConfigError(env_problems, p)
+    return cfg
+
+
+def _read_toml(p: Path) -> dict[str, Any]:
+    """The file's TOML; ConfigError (one file-level problem) when it cannot be read or parsed."""
+
+    def bad(msg: str, hint: str) -> ConfigError:
+        return ConfigError([("(file)", msg, hint)], p)
+
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise bad(f"{p} does not exist", "give the path of a TOML file, e.g. config/wallboard.toml") from None
+    except IsADirectoryError:
+        raise bad(f"{p} is a directory, not a file", "give the path of a TOML file in it, e.g. "
+                  "config/wallboard.toml") from None  # fmt: skip
+    except NotADirectoryError:
+        raise bad(f"{p} does not exist (a part of its path is a file)", "give the path of a TOML file") from None
+    except PermissionError:
+        raise bad(f"{p} cannot be read: permission denied", "check the file's owner and mode") from None
+    except OSError as e:
+        raise bad(f"{p} cannot be read: {e.strerror or e}", "give the path of a readable TOML file") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise bad(f"{p} is not UTF-8 text: byte 0x{raw[e.start]:02x} at line {line}",
+                  "save the file as UTF-8, as TOML requires") from None  # fmt: skip
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise bad(f"{p} is not valid TOML: {e}", "fix the TOML syntax at that line") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays or inline tables
+        raise bad(f"{p} is not usable TOML: arrays or inline tables nested too deeply to read",
+                  "a configuration nests a few levels at most; flatten it") from None  # fmt: skip
+    try:
+        _depth_ok(data)
+    except RecursionError:
+        raise bad(f"{p} is not usable TOML: tables nested more than {_MAX_DEPTH} deep",
+                  "a configuration nests a few levels at most; flatten it") from None  # fmt: skip
+    return data
+
+
+_MAX_DEPTH = 64  # far deeper than any setting, far shallower than Python's recursion limit
+
+
+def _depth_ok(v: Any, depth: int = 0) -> None:
+    """Raise RecursionError for data nested past _MAX_DEPTH (validation recurses through it)."""
+    if depth > _MAX_DEPTH:
+        raise RecursionError
+    if isinstance(v, dict):
+        for x in v.values():
+            _depth_ok(x, depth + 1)
+    elif isinstance(v, list):
+        for x in v:
+            _depth_ok(x, depth + 1)
+
+
+REDIS_URL_HINT = "write redis://[user@]host[:port][/db], rediss://... (TLS) or unix:///path/to/redis.sock"
+
+
+def redact_url_text(url: str) -> str:
+    """A URL, even a malformed one, with any password replaced by ``***`` (for messages)."""
+    return re.sub(r"(://[^@/]*?:).*@", r"\1***@", url, count=1) if "@" in url else url
+
+
+def redis_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a Redis URL (None when it can). Never echoes a password."""
+    shown = repr(redact_url_text(url))
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises for a port that is not a number 0-65535
+    except ValueError as e:
+        return f"{shown} is not a valid URL: {e}"
+    if parts.scheme not in REDIS_SCHEMES:
+        schemes = ", ".join(s + "://" for s in REDIS_SCHEMES)
+        return f"{shown} has scheme {parts.scheme or '(none)'!r}; a Redis URL starts with one of {schemes}"
+    if parts.scheme == "unix":
+        if not parts.path:
+            return f"{shown} names no socket file"
+        return None
+    db = parts.path.strip("/")  # redis-py would quietly take a path that is no number as database 0
+    if db and not db.isdigit():
+        return f"{shown}: the database number {db!r} is not a whole number"
+    return None
 
 
 def _url_password(url: str) -> str | None:

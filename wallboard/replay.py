@@ -11,7 +11,7 @@ import gc
 import uuid
 import zlib
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -27,6 +27,7 @@ CHUNK = 5000  # events per batch (each queue's share goes in scripts of batch_si
 IN_FLIGHT = 3  # batches being applied while the next ones are read and prepared (see _Lanes)
 LANES = 4  # round trips in flight at once, partitions spread over them by a stable hash
 YIELD_EVERY = 500  # events read between two turns of the event loop (so the batches in flight move on)
+REJECTED_KEPT = 20  # rejected records kept in the stats, to show them (a throwaway namespace loses its stream)
 
 
 @dataclass
@@ -35,6 +36,7 @@ class ReplayStats:
     applied: int = 0
     duplicates: int = 0
     dead_letters: int = 0
+    rejected: list[DeadLetter] = field(default_factory=list)  # the first REJECTED_KEPT, in input order
 
 
 async def replay(
@@ -102,6 +104,8 @@ async def _replay(feed, config, redis_url, prefix, window_mode, progress) -> tup
             for item in feed.read():
                 if isinstance(item, DeadLetter):
                     dead.append(item)
+                    if len(stats.rejected) < REJECTED_KEPT:
+                        stats.rejected.append(item)
                 else:
                     batch.append(item)
                 if len(batch) >= CHUNK or len(dead) >= CHUNK:

@@ -26,7 +26,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
-from .config import WallboardConfig
+from .config import REDIS_URL_HINT, WallboardConfig, redact_url_text, redis_url_problem
+from .errors import InputError
 
 
 class StoreUnavailable(RuntimeError):
@@ -37,6 +38,10 @@ def resolve_url(config: WallboardConfig, url: str | None = None) -> str:
     """--redis flag > REDIS_URL > WALLBOARD_REDIS__URL / the file's redis.url > the embedded server."""
     chosen = url or os.environ.get("REDIS_URL") or config.redis.url
     if chosen:
+        problem = redis_url_problem(chosen)
+        if problem:  # (load_config and the CLI check theirs first; this names whichever one was taken)
+            source = "--redis" if url else "REDIS_URL" if os.environ.get("REDIS_URL") else "redis.url"
+            raise InputError(f"{source}: {problem} (hint: {REDIS_URL_HINT})")
         return chosen
     from .redis_server import ensure_embedded
 
@@ -50,9 +55,12 @@ def _password(config: WallboardConfig) -> str | None:
 
 def redact_url(url: str) -> str:
     """The URL as it may be shown or logged: any password in it replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:  # malformed: redact it as text
+        return redact_url_text(url)
     user = parts.username or ""
     host = parts.netloc.rsplit("@", 1)[1]
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
