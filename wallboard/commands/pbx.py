@@ -1,4 +1,6 @@
-"""`wallboard pbx`: the simulated centre as a PBX -- an AMI server (and optionally a queue_log file).
+"""`wallboard pbx`: the simulated centre as a PBX -- an AMI server (Asterisk, the default) or an event socket
+speaking mod_callcenter (``--pbx freeswitch``, the config's ``[esl]`` host and port), and optionally a queue_log
+file.
 
 Runs until SIGTERM or SIGINT. The centre's day starts now (the ``demo`` scenario: a busy 10:00 with an overload
 on ``support`` within the first minute). Without ``--config`` it uses the demo configuration, as
@@ -6,8 +8,9 @@ on ``support`` within the first minute). Without ``--config`` it uses the demo c
 wallboard AMI feed reading the same config finds it.
 
 Credentials: the user name and secret come from the environment variables named in ``[ami]``
-(``WALLBOARD_AMI_USER`` / ``WALLBOARD_AMI_SECRET`` by default); unset, they are ``wallboard`` / ``demo`` --
-a demo default, fit only for loopback, which is why the PBX warns when it listens elsewhere with them.
+(``WALLBOARD_AMI_USER`` / ``WALLBOARD_AMI_SECRET`` by default), the event socket's password from ``[esl]``
+``password_env``; unset, they are ``wallboard`` / ``demo`` and ``ClueCon`` -- demo defaults, fit only for
+loopback, which is why the PBX warns when it listens elsewhere with them.
 """
 
 from __future__ import annotations
@@ -17,12 +20,17 @@ import sys
 
 DEFAULT_USER = "wallboard"
 DEFAULT_SECRET = "demo"
+DEFAULT_ESL_PASSWORD = "ClueCon"  # FreeSWITCH's own shipped default, fit for loopback only
 
 
 def register(sub, add_common) -> None:
-    sp = sub.add_parser("pbx", help="the simulated centre as a PBX: AMI server (and queue_log) until SIGTERM")
-    sp.add_argument("--host", default=None, help="address to listen on (default: config ami.host, 127.0.0.1)")
-    sp.add_argument("--port", type=int, default=None, help="AMI port (default: config ami.port, 5038; 0 = any)")
+    sp = sub.add_parser("pbx", help="the simulated centre as a PBX: AMI server or FreeSWITCH event socket (and "
+                        "queue_log) until SIGTERM")  # fmt: skip
+    sp.add_argument("--pbx", choices=["asterisk", "freeswitch"], default=None,
+                    help="which PBX to speak (default: config pbx.kind): AMI, or mod_callcenter over ESL")  # fmt: skip
+    sp.add_argument("--host", default=None, help="address to listen on (default: config ami.host / esl.host)")
+    sp.add_argument("--port", type=int, default=None, help="port (default: config ami.port 5038 / esl.port 8021; "
+                    "0 = any)")  # fmt: skip
     sp.add_argument("--scenario", default="demo", help="sim scenario: demo, normal, spike, quiet")
     sp.add_argument("--seed", type=int, default=1)
     sp.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
@@ -59,21 +67,33 @@ def cmd_pbx(args) -> int:
     except ValueError as e:
         print(f"wallboard: {e}", file=sys.stderr)
         return 2
-    host = args.host or config.ami.host
-    port = config.ami.port if args.port is None else args.port
+    kind = args.pbx or config.pbx.kind
+    esl = kind == "freeswitch"
+    host = args.host or (config.esl.host if esl else config.ami.host)
+    port = (config.esl.port if esl else config.ami.port) if args.port is None else args.port
     username = os.environ.get(config.ami.username_env) or DEFAULT_USER
-    secret = os.environ.get(config.ami.secret_env) or DEFAULT_SECRET
-    if secret == DEFAULT_SECRET and host not in ("127.0.0.1", "::1", "localhost"):
-        print(f"wallboard: warning: the demo AMI secret on {host}; set {config.ami.secret_env}", file=sys.stderr)
+    secret_env = config.esl.password_env if esl else config.ami.secret_env
+    secret = os.environ.get(secret_env) or (DEFAULT_ESL_PASSWORD if esl else DEFAULT_SECRET)
+    if secret in (DEFAULT_SECRET, DEFAULT_ESL_PASSWORD) and host not in ("127.0.0.1", "::1", "localhost"):
+        print(f"wallboard: warning: the demo password on {host}; set {secret_env}", file=sys.stderr)
 
     async def main() -> None:
         clock = SystemClock()
         centre = SimCentre(config, scenario, args.seed, clock.now())
-        pbx = SimPbx(config, centre, clock, host, port, username, secret, speed=args.speed,
-                     queue_log=args.queue_log)  # fmt: skip
+        if esl:
+            from ..sim.esl_server import SimSwitch
+
+            if args.queue_log:
+                print("wallboard: --queue-log is written by the Asterisk face only", file=sys.stderr)
+            pbx = SimSwitch(config, centre, clock, host, port, secret, speed=args.speed, domain=config.esl.domain)
+            who = "event socket (mod_callcenter)"
+        else:
+            pbx = SimPbx(config, centre, clock, host, port, username, secret, speed=args.speed,
+                         queue_log=args.queue_log)  # fmt: skip
+            who = f"AMI user {username}"
         await pbx.start()
         print(f"wallboard pbx: simulated centre (scenario {scenario.name}, seed {args.seed}, speed {args.speed:g}x) "
-              f"listening on {host}:{pbx.port}, AMI user {username}", file=sys.stderr, flush=True)  # fmt: skip
+              f"listening on {host}:{pbx.port}, {who}", file=sys.stderr, flush=True)  # fmt: skip
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
