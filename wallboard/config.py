@@ -273,6 +273,9 @@ class HubConfig(_Section):
         description="Page origins (scheme://host[:port]) allowed to connect besides the hub's own; '*' = any.",
     )
     max_message_bytes: int = Field(4096, ge=256, le=1 << 20, description="Largest message a client may send.")
+    connection_rate_per_s: float = Field(1.0, gt=0, le=1000, description="Requests one connection may send a "
+                                         "second (sustained); excess frames are refused at the hub.")  # fmt: skip
+    connection_burst: int = Field(10, ge=1, le=10_000, description="Requests one connection may send at once.")
     write_buffer_bytes: int = Field(
         65536, ge=1024, description="Per-client send buffer cap; past it the client gets only the newest message."
     )

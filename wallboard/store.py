@@ -109,14 +109,16 @@ async def connect(config: WallboardConfig, url: str | None = None) -> aredis.Red
     pw = _password(config)
     if cluster:
         # the cluster client retries MOVED/ASK and failovers itself (its default retry policy)
-        ckw: dict = {"decode_responses": True, "health_check_interval": 30, **_tls(config, plain)}
+        # bytes that are not UTF-8 (anyone may XADD them) are read as U+FFFD, never as an exception
+        ckw: dict = {"decode_responses": True, "encoding_errors": "replace", "health_check_interval": 30,
+                     **_tls(config, plain)}  # fmt: skip
         if pw:
             ckw["password"] = pw
         client = aredis.RedisCluster.from_url(plain, **ckw)
     else:
         # one immediate retry heals a stale pooled connection; longer outages are our loops' to back off from
-        kwargs = {"decode_responses": True, "health_check_interval": 30, "retry": AsyncRetry(NoBackoff(), 1),
-                  **_tls(config, target)}  # fmt: skip
+        kwargs = {"decode_responses": True, "encoding_errors": "replace", "health_check_interval": 30,
+                  "retry": AsyncRetry(NoBackoff(), 1), **_tls(config, target)}  # fmt: skip
         if pw:
             kwargs["password"] = pw
         client = aredis.Redis.from_url(target, **kwargs)
@@ -137,12 +139,13 @@ def connect_sync(config: WallboardConfig, url: str | None = None) -> redis.Redis
     pw = _password(config)
     try:
         if cluster:  # the sync cluster client reaches the nodes as it is made
-            ckw: dict = {"decode_responses": True, **_tls(config, plain)}
+            ckw: dict = {"decode_responses": True, "encoding_errors": "replace", **_tls(config, plain)}
             if pw:
                 ckw["password"] = pw
             client = redis.RedisCluster.from_url(plain, **ckw)
         else:
-            kwargs: dict = {"decode_responses": True, "retry": Retry(NoBackoff(), 1), **_tls(config, target)}
+            kwargs: dict = {"decode_responses": True, "encoding_errors": "replace", "retry": Retry(NoBackoff(), 1),
+                            **_tls(config, target)}  # fmt: skip
             if pw:
                 kwargs["password"] = pw
             client = redis.Redis.from_url(target, **kwargs)
