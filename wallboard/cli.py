@@ -266,12 +266,17 @@ def cmd_demo(args) -> int:
     user = args.user or "rivka"
     token = issue(config, user)
     env["REDIS_URL"] = redis_url  # not --redis: a password in the URL would show in every `ps`
+    if args.pbx == "freeswitch":  # the same day spoken as mod_callcenter over the event socket; every child
+        env["WALLBOARD_PBX__KIND"] = "freeswitch"  # (the executor too) reads pbx.kind from the environment
+        env["WALLBOARD_ESL_PASSWORD"] = secrets.token_hex(8)
     common_args = ["--config", args.config, "--prefix", config.redis.prefix]
     py = [sys.executable, "-m", "wallboard.cli"]
+    feed = "freeswitch" if args.pbx == "freeswitch" else "ami"
     commands = {
-        "pbx": [*py, "pbx", "--host", "127.0.0.1", "--port", str(port), "--scenario", args.scenario,
-                "--seed", str(args.seed), "--config", args.config, "--log", str(log_dir / "demo-pbx.log")],
-        "ingest": [*py, "ingest", "--feed", "ami", "--host", "127.0.0.1", "--port", str(port), *common_args,
+        "pbx": [*py, "pbx", "--pbx", args.pbx, "--host", "127.0.0.1", "--port", str(port), "--scenario",
+                args.scenario, "--seed", str(args.seed), "--config", args.config,
+                "--log", str(log_dir / "demo-pbx.log")],
+        "ingest": [*py, "ingest", "--feed", feed, "--host", "127.0.0.1", "--port", str(port), *common_args,
                    "--log", str(log_dir / "demo-ingest.log"), "--verbose"],
         "executor": [*py, "executor", "--host", "127.0.0.1", "--port", str(port), *common_args,
                      "--log", str(log_dir / "demo-executor.log")],
@@ -371,6 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--scenario", default="demo", help="sim scenario: demo, normal, spike")
     sp.add_argument("--seed", type=int, default=1)
     sp.add_argument("--user", default=None, help="who you are in the demo (default rivka, a supervisor)")
+    sp.add_argument("--pbx", choices=["asterisk", "freeswitch"], default="asterisk",
+                    help="the PBX the simulated centre speaks: Asterisk AMI, or FreeSWITCH mod_callcenter (ESL)")
     common(sp)
     sp.set_defaults(func=cmd_demo)
 
