@@ -59,6 +59,16 @@ Centre slot ``P:{c}``
   ``:health:<process>``  string heartbeat with a TTL
   ``:cursor:<feed>[:shard-I-of-N]``  string  where a resumable feed (queue_log) has been applied up to
   ``:cursor-saves:<process>``  string  how many cursors that ingester saved (a lower count = Redis lost writes)
+  ``:notify:lease``      string the notifier that detects transitions (SET NX PX, renewed; its name)
+  ``:notify:levels``     hash   ``<queue>|<metric>`` -> the alert episode the notifier last saw (JSON)
+  ``:notify:last``       hash   ``<subscription>|<queue>|<metric>`` -> what was last sent to it (JSON)
+  ``:notify:t:<tid>``    string a transition emitted (once-marker, kept ``notifications.keep_h``)
+  ``:notify:outbox``     stream one entry per delivery (transition, subscription, channel); group ``senders``
+  ``:notify:d:<did>``    string a delivery's state (JSON): claimed, retrying, sent, failed, suppressed; claimed
+                         before sending, ``sent`` is never sent again; kept ``notifications.keep_h``
+  ``:notify:retry``      zset   outbox entry id -> epoch of the next attempt (failed deliveries)
+  ``:notify:index``      zset   delivery id -> epoch of its transition (``wallboard notifier --status``)
+  ``:notify:counters``   hash   ``sent``, ``failed``, ``gave_up``, ``suppressed:<why>``, ``retaken``, ``sent:<kind>``
 """
 
 from __future__ import annotations
@@ -87,6 +97,14 @@ class Keys:
         self.reverts = f"{c}:reverts"
         self.takeovers = f"{c}:takeovers"
         self.ticker = f"{c}:ticker"
+        n = f"{c}:notify"  # wallboard.notify.notifier
+        self.notify_lease = f"{n}:lease"
+        self.notify_levels = f"{n}:levels"
+        self.notify_last = f"{n}:last"
+        self.notify_outbox = f"{n}:outbox"
+        self.notify_retry = f"{n}:retry"
+        self.notify_index = f"{n}:index"
+        self.notify_counters = f"{n}:counters"
 
     def claim(self, user: str, request_id: str) -> str:
         """A request id claimed by the executor for its user (performed at most once)."""
@@ -98,6 +116,12 @@ class Keys:
 
     def rate(self, user: str, minute: int) -> str:
         return f"{self.centre}:rate:{user}:{minute}"
+
+    def notify_transition(self, tid: str) -> str:
+        return f"{self.centre}:notify:t:{tid}"
+
+    def notify_delivery(self, did: str) -> str:
+        return f"{self.centre}:notify:d:{did}"
 
     def health(self, process: str) -> str:
         return f"{self.centre}:health:{process}"
