@@ -84,7 +84,7 @@ async def test_md5_login_filters_and_resync(pbx):
     login = pbx.actions("Login")[0]
     assert "Secret" not in login and login["AuthType"] == "MD5" and login["Events"] == "agent,call,dialplan"
     assert [f["Filter"] for f in pbx.actions("Filter")] == [
-        "Event: (QueueCaller|QueueMember|QueueParams|QueueEntry|QueueStatusComplete|Agent|Dial|Hangup|Join|Leave)",
+        "Event: (QueueCaller|QueueMember|QueueParams|QueueEntry|QueueStatusComplete|Agent|Dial|Hangup|Join|Leave|ChanSpy)",
         "Variable: QUEUESTATUS"]  # fmt: skip
     assert len(pbx.actions("QueueStatus")) == 1
     (resync,) = run.of(WaitingResync)
