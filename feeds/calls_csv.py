@@ -11,7 +11,7 @@ Profiles:
   overflowed), talk, agent. Answered: join, answer at join + wait, completion at answer + talk (when a talk
   is given). Abandoned / overflowed: join, leave at join + wait. See ``feeds/mappings/generic.toml``.
 - ``bank`` — the Technion SEE "Anonymous Bank" records (1999; ``feeds/mappings/bank.toml``), read as
-  PROTOCOLS.md says:
+  docs/PROTOCOLS.md#real-captures-and-data-sets says:
 
   * the queue is the service ``type``; the call id is ``f"{vru+line}-{call_id}"`` (``call_id`` alone repeats);
   * times are local wall clock (Asia/Jerusalem); ``date`` is the day of ``vru_entry``; every other time of

@@ -3,8 +3,8 @@
 It greets, answers Challenge / Login (plain and MD5), Ping, Filter, QueueStatus (with the QueueParams /
 QueueMember / QueueEntry blocks it is given) and any other action (Success, or the error set in
 ``errors``), records every action it received, and can push raw event text, stop answering Pings (a
-half-open link) and drop connections. The protocol facts it follows are PROTOCOLS.md's; it is a test double,
-not a model of Asterisk.
+half-open link) and drop connections. The protocol facts it follows are docs/PROTOCOLS.md's; it is a test
+double, not a model of Asterisk.
 """
 
 from __future__ import annotations

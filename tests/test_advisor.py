@@ -453,7 +453,7 @@ def _secs(hms: str) -> int:
 
 
 def raw_hourly(path: Path, queue: str, days=("sun", "mon", "tue", "wed", "thu")):
-    """Straight from the raw rows (PROTOCOLS.md's reading, written here): a call is offered to the queue of
+    """Straight from the raw rows (docs/PROTOCOLS.md's reading, written here): a call is offered to the queue of
     its type when it queued (joined at q_start) or, answered, was served from the voice menu (joined at
     vru_exit); its day is the one that puts that time nearest to vru_entry on the row's date. Per hour of the
     day over the chosen weekdays that have calls: mean calls per day and the mean ser_time of those served."""

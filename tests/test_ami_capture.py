@@ -1,6 +1,6 @@
 """The ami-capture feed on the real captures (../shared/data/asterisk_ami) and on small hand-made ones.
 
-log_setVar.js (PROTOCOLS.md, SOURCES.md): one call on Q1 from Uniqueid 1514295827.372, agent leg
+log_setVar.js (docs/PROTOCOLS.md, SOURCES.md): one call on Q1 from Uniqueid 1514295827.372, agent leg
 1514295839.373 on SIP/777; AgentConnect HoldTime 9, RingTime 9; AgentComplete TalkTime 3, Reason caller;
 member status 1 -> 6 -> 2 -> 1. No Timestamp headers: times come from the capture clock (Uniqueid epochs,
 pushed on by HoldTime / TalkTime), so the answer is at 1514295839 (the agent leg's creation) and the

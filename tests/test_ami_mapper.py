@@ -1,5 +1,5 @@
-"""The AMI mapper on hand-written event sequences in Asterisk's real orders (PROTOCOLS.md): every way out of a
-queue, missed vs lost rings, dials, wrap-up inference, pauses, and the QueueStatus resync.
+"""The AMI mapper on hand-written event sequences in Asterisk's real orders (docs/PROTOCOLS.md): every way out
+of a queue, missed vs lost rings, dials, wrap-up inference, pauses, and the QueueStatus resync.
 
 Events carry a ``Timestamp`` of T + the given seconds, so every expected time and wait is simple arithmetic.
 """

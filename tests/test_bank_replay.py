@@ -2,7 +2,7 @@
 ``wallboard replay --feed calls-csv --mapping bank``, checked against figures this test computes itself from
 the raw file (its own small parser below; it does not use feeds.calls_csv).
 
-How a record counts (PROTOCOLS.md, "Real captures"): a call is offered to the queue of its service ``type``
+How a record counts (docs/PROTOCOLS.md, "Real captures"): a call is offered to the queue of its service ``type``
 when it queued (a queue group that happened: ``q_start``/``q_exit`` not ``0:00:00`` or ``q_time`` not 0 —
 ``0:00:00`` alone means "not applicable", yet one February row really queued at midnight) with wait
 ``q_time``, or when the outcome is AGENT and it was served from the voice menu (a service group that

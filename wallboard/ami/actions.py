@@ -2,7 +2,7 @@
 returning ``(ok, message)`` where ``message`` is the PBX's own text (its error text on failure).
 
 - **Spying** is ``Originate`` of ``ChanSpy`` to the supervisor's own device: ``Data: <target>,<options>``,
-  ``Async: true``. Options (PROTOCOLS.md): ``q`` quiet, ``E`` exit when the spied call ends, plus ``w``
+  ``Async: true``. Options (docs/PROTOCOLS.md#actions): ``q`` quiet, ``E`` exit when the spied call ends, plus ``w``
   whisper, ``B`` barge, or ``d`` (keypad: 4 listen, 5 whisper, 6 barge). AMI cannot change a running spy's
   mode: escalating means originating again. The target is the agent's *real device channel*: a full
   channel name (``PJSIP/1001-0000002a``), a device (``PJSIP/1001``, made an exact prefix ``PJSIP/1001-``

@@ -1,4 +1,4 @@
-"""The simulated centre's events as Asterisk 18 AMI events (PROTOCOLS.md, Asterisk AMI).
+"""The simulated centre's events as Asterisk 18 AMI events (docs/PROTOCOLS.md#ami).
 
 Two parts, kept apart from the model (which is not changed by any of this):
 
@@ -24,7 +24,8 @@ interface, as Asterisk sets it when a member is added without a name.
 microseconds. Durations are Asterisk's: ``HoldTime``, ``TalkTime`` and AgentConnect's ``RingTime`` are whole
 seconds between whole-second times (``time(NULL)`` differences), AgentRingNoAnswer's ``RingTime`` is in ms.
 
-**Order of each exit** (app_queue.c; PROTOCOLS.md "Order"), for the caller channel (its ``Linkedid``):
+**Order of each exit** (app_queue.c; docs/PROTOCOLS.md#events-of-one-queue-call-in-order), for the caller
+channel (its ``Linkedid``):
 
 - join: ``Newchannel``, ``QueueCallerJoin`` (Position, Count)
 - ring: ``QueueMemberStatus`` (Status 6, once per queue the agent is a member of), ``AgentCalled``,

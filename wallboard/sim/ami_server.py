@@ -1,4 +1,4 @@
-"""The simulated centre as a PBX: an Asterisk Manager Interface server on a TCP port (PROTOCOLS.md).
+"""The simulated centre as a PBX: an Asterisk Manager Interface server on a TCP port (docs/PROTOCOLS.md#ami).
 
 ``SimPbx(config, centre, clock)`` runs the model live (simulated time = the centre's time when the PBX
 started + the clock's elapsed time x ``speed``; a small step loop, every ``step_s`` of real time) and pushes the

@@ -7,8 +7,8 @@ they were scheduled, which with seeded ``random.Random`` streams (one per queue'
 callers and per agent, so a routing change does not reshuffle who calls) makes a run deterministic.
 
 The model's state (callers, agents, call log) is kept apart from its output: every fact leaves through
-``_emit`` as a ``wallboard.events`` model, in the order Asterisk reports it (PROTOCOLS.md), so a protocol
-face (AMI, queue_log) can be written from that stream.
+``_emit`` as a ``wallboard.events`` model, in the order Asterisk reports it (docs/PROTOCOLS.md), so a
+protocol face (AMI, queue_log) can be written from that stream.
 
 Routing, as chosen here:
 - A free agent takes callers only from the queues where it has its lowest penalty among the queues that

@@ -1,4 +1,4 @@
-"""The simulated centre's day as an Asterisk queue_log file (PROTOCOLS.md, Asterisk queue_log).
+"""The simulated centre's day as an Asterisk queue_log file (docs/PROTOCOLS.md#queue_log).
 
 A renderer of the model's events, like the AMI face, through the same ``PbxTracker`` (so CONNECT's bridged
 channel is the AMI's ``DestUniqueid``, positions agree, and call ids are the model's). Rows are appended as the
