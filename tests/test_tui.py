@@ -243,6 +243,12 @@ def seq_is(app, n: int):
     return lambda: app.summary is not None and app.summary.seq == n and app.agents is not None and app.agents.seq == n
 
 
+def badge(app) -> tuple[str, set[str]]:
+    """The header's breach badge: its text and its level class."""
+    b = app.query_one("#badge")
+    return str(b.render()).strip(), {c for c in b.classes if c in ("-active", "-quiet")}
+
+
 def cell(app, row: str, col: str, table: str = "#queues"):
     """(text, style) shown in a cell."""
     from wallboard.ui.tables import KeyedTable
@@ -368,9 +374,13 @@ async def test_breach_colours_flashes_ack_then_steady(redis_client, prefix, clea
         assert app.flash_on is True
         assert cell(app, "support", "sl")[1] == "bold white on red"
         assert "white on red" not in cell(app, "support", "longest")[1]  # a warn never flashes
+        assert badge(app) == ("1 BREACH", {"-active"})
         # acknowledge: one request per metric in warn or breach, with the user's name and token
         await pilot.press("a")
         await until(pilot, lambda: len(app.requests_sent) == 2, "the ack requests")
+        # said in the words on the screen: the queue's label, the metrics as a person reads them
+        assert app.notices[-1] == ("Customer service: acknowledge the longest wait and service level alerts — sent",
+                                   "information")  # fmt: skip
         entries = await redis_client.xrange(Keys(prefix).requests)
         at = iso(T0 + timedelta(seconds=1))
         tok = token_for("dana")
@@ -386,6 +396,8 @@ async def test_breach_colours_flashes_ack_then_steady(redis_client, prefix, clea
         app.set_flash_phase(True)
         await pilot.pause()
         assert cell(app, "support", "sl")[1] == "bold red"
+        # the header no longer sounds the alarm: the breach is counted as acknowledged
+        assert badge(app) == ("1 breach acknowledged", {"-quiet"})
 
 
 async def test_snooze_request_and_snoozed_alert_stops_flashing(redis_client, prefix, cleanup):
@@ -409,11 +421,13 @@ async def test_snooze_request_and_snoozed_alert_stops_flashing(redis_client, pre
         await publish(redis_client, prefix, snapshot(2, support=snoozed))
         await until(pilot, seq_is(app, 2), "the snoozed snapshot")
         assert not app.flashing_cells() and "red" in cell(app, "support", "sl")[1]
+        assert badge(app) == ("1 breach snoozed to 09:30", {"-quiet"})
         # when the snooze runs out (server time, ticking locally), it flashes again
         clock.advance(15 * 60 + 1)
         app.tick()
         await pilot.pause()
         assert ("queues", "support", "sl") in app.flashing_cells()
+        assert badge(app) == ("1 BREACH", {"-active"})
 
 
 async def test_flash_off_by_setting(redis_client, prefix, cleanup):

@@ -32,7 +32,12 @@ from .conftest import redis_url
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Jerusalem"))
 SIZE = (100, 30)
-WHISPER_TEXT = "Whisper to Dana on call 1795417201.1 — the agent hears you, the caller will not hear you"
+# the desk names the call by its caller (masked, as the desk saw it waiting), queue and how long it has lasted:
+# answered at 09:00:04.938, kept to the second in the snapshot (as the agent row's Time shows it), 09:00:13 now
+WHISPER_TEXT = ("Whisper to Dana on the call with ***4567 (Technical support, 0:09 so far) — the agent hears you, "
+                "the caller will not hear you")  # fmt: skip
+# the audit keeps the call id
+AUDIT_TEXT = "Whisper to Dana on call 1795417201.1 — the agent hears you, the caller will not hear you"
 
 
 @pytest.fixture
@@ -144,6 +149,12 @@ def screen_text(app) -> str:
     return console.export_text()
 
 
+def help_line(text: str, binding: str) -> list[str]:
+    """The help's line for a binding id: [key, label words..., id]."""
+    [line] = [ln.split() for ln in text.splitlines() if ln.split() and ln.split()[-1] == binding]
+    return line
+
+
 async def select_agent(pilot, app, agent: str) -> None:
     app.agent_table.focus()
     app.agent_table.select_key(agent)
@@ -155,13 +166,17 @@ async def select_agent(pilot, app, agent: str) -> None:
 
 
 async def test_whisper_confirm_send_and_outcome(floor):
-    floor.centre.schedule_caller("tech", START + timedelta(seconds=1), talk_s=600)
-    floor.clock.advance(10)
-    seq = await floor.publish()  # Dana answered call 1795417201.1
+    floor.centre.schedule_caller("tech", START + timedelta(seconds=1), talk_s=600, number="0521234567")
+    floor.clock.advance(2)
+    seq = await floor.publish()  # the caller waits in tech (Dana's phone rings from 1 s, she answers at 5 s)
     app = make_app(floor, "rivka")
     async with app.run_test(size=SIZE) as pilot:
         from wallboard.ui.dialogs import ConfirmScreen
 
+        await until(pilot, agents_seq(app, seq), "the snapshot with the caller waiting")
+        assert [c.caller for c in app.summary.queues["tech"].callers] == ["***4567"]
+        floor.clock.advance(11)
+        seq = await floor.publish()  # Dana on call 1795417201.1 since 09:00:04
         await until(pilot, agents_seq(app, seq), "the snapshot with Dana on a call")
         assert app.agents.agents["1002"].call_id == "1795417201.1"
         # the queue table has focus: the agent keys are not in the footer, a press says what to do
@@ -181,7 +196,10 @@ async def test_whisper_confirm_send_and_outcome(floor):
         await pilot.press("w")
         assert isinstance(app.screen, ConfirmScreen)
         assert str(app.screen.query_one("#confirm-text").render()) == WHISPER_TEXT
-        assert WHISPER_TEXT in screen_text(app)  # on one line at 100x30
+        # all of it on screen, wrapped inside the box (no word cut at its edge)
+        box = [ln[ln.index("│") + 1:ln.rindex("│")].strip() for ln in screen_text(app).splitlines()
+               if ln.count("│") >= 2]  # fmt: skip
+        assert WHISPER_TEXT in " ".join(part for part in box if part)
         # escape cancels: nothing sent
         await pilot.press("escape")
         assert not isinstance(app.screen, ConfirmScreen) and app.requests_sent == []
@@ -198,11 +216,13 @@ async def test_whisper_confirm_send_and_outcome(floor):
         assert app.pending
         # the executor performs it; the desk shows the outcome when the audit entry arrives
         assert await floor.executor.process_pending() == 1
-        await until(pilot, noticed(app, "Whisper to Dana on call 1795417201.1: ok"), "the outcome notice")
+        await until(pilot, noticed(app, "Whisper to Dana on the call with ***4567 (Technical support, 0:09 so far): ok"),
+                    "the outcome notice")  # fmt: skip
         assert app.notices[-1][1] == "information" and not app.pending
+        assert not any("1795417201" in m for m, _ in app.notices)  # no call id in front of the supervisor
         assert floor.backend.spies == [("PJSIP/2001", "1002", "whisper", False)]
         [entry] = await floor.audit()
-        assert entry["result"] == "ok" and entry["detail"] == WHISPER_TEXT and entry["user"] == "rivka"
+        assert entry["result"] == "ok" and entry["detail"] == AUDIT_TEXT and entry["user"] == "rivka"
 
         # ChanSpyStart: the row shows who listens and how, while it lasts; escalation is the new mode
         seq = await floor.publish(SpyChanged(id="spy-1", ts=floor.clock.now(), source="t", agent="1002",
@@ -212,7 +232,8 @@ async def test_whisper_confirm_send_and_outcome(floor):
         await pilot.press("b")
         assert isinstance(app.screen, ConfirmScreen)
         assert str(app.screen.query_one("#confirm-text").render()) == (
-            "Barge to Dana on call 1795417201.1 — both the agent and the caller hear you")
+            "Barge to Dana on the call with ***4567 (Technical support, 0:09 so far) — both the agent and the "
+            "caller hear you")  # fmt: skip
         assert "re-originates it in barge mode" in str(app.screen.query_one("#confirm-note").render())
         await pilot.press("k")  # keypad mode, said as such
         assert str(app.screen.query_one("#confirm-text").render()).endswith("(keypad: 4 listen, 5 whisper, 6 barge)")
@@ -220,7 +241,8 @@ async def test_whisper_confirm_send_and_outcome(floor):
         await until(pilot, lambda: len(app.requests_sent) == 2, "the barge request")
         assert (await floor.requests())[-1]["keypad"] == "1"
         await floor.executor.process_pending()
-        await until(pilot, noticed(app, "Barge to Dana on call 1795417201.1: ok"), "the barge outcome")
+        await until(pilot, noticed(app, "Barge to Dana on the call with ***4567 (Technical support, 0:09 so far): ok"),
+                    "the barge outcome")  # fmt: skip
         seq = await floor.publish(SpyChanged(id="spy-2", ts=floor.clock.now(), source="t", agent="1002",
                                              active=True, by="rivka", mode="keypad"))  # fmt: skip
         await until(pilot, agents_seq(app, seq), "keypad mode")
@@ -416,13 +438,16 @@ async def test_action_keys_remap_and_the_palette_and_the_drill_down(floor):
         assert app.screen is app.screen_stack[0]
         await pilot.press("v")
         assert isinstance(app.screen, ConfirmScreen)
-        assert str(app.screen.query_one("#confirm-text").render()) == WHISPER_TEXT
+        # the desk came up after the caller was answered: no number to show, still no call id
+        assert str(app.screen.query_one("#confirm-text").render()) == (
+            "Whisper to Dana on the call (Technical support, 0:06 so far) — the agent hears you, the caller will "
+            "not hear you")  # fmt: skip
         await pilot.press("escape")
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = str(app.screen.query_one("#help-text").render())
-        assert "     v  Whisper        wallboard.whisper" in text
-        assert "     z  Pause/unpause  wallboard.pause" in text
+        assert help_line(text, "wallboard.whisper")[:2] == ["v", "Whisper"]
+        assert help_line(text, "wallboard.pause")[:2] == ["z", "Pause/unpause"]
         await pilot.press("escape")
         # the command palette offers the actions the user may take, on the selected agent
         titles = [c.title for c in app.get_system_commands(app.screen)]
@@ -433,7 +458,8 @@ async def test_action_keys_remap_and_the_palette_and_the_drill_down(floor):
         assert isinstance(app.screen, CommandPalette)
         await pilot.press(*"barge", "enter")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation from the palette")
-        assert str(app.screen.query_one("#confirm-text").render()).startswith("Barge to Dana on call 1795417201.1")
+        assert str(app.screen.query_one("#confirm-text").render()).startswith(
+            "Barge to Dana on the call (Technical support, 0:06 so far) — ")
         await pilot.press("escape")
         # the drill-down's agents take the same keys
         app.queue_table.focus()

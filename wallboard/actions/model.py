@@ -122,11 +122,12 @@ def to_fields(req: BaseModel) -> dict[str, str]:
     return out
 
 
-def describe(req: Request, agent_name: str | None = None) -> str:
-    """What will happen, in the words a confirmation shows."""
+def describe(req: Request, agent_name: str | None = None, call: str | None = None) -> str:
+    """What will happen, in the words a confirmation shows. ``call`` names the agent's call as a supervisor
+    knows it (the desk: ``with ***5040 (Customer service, 2:41 so far)``); without it, its id."""
     who = agent_name or getattr(req, "agent", "")
     if isinstance(req, Spy):
-        call = f" on call {req.call_id}" if req.call_id else ""
+        call = f" on the call {call}" if call else f" on call {req.call_id}" if req.call_id else ""
         tail = {
             "listen": "you hear both sides; nobody hears you",
             "whisper": "the agent hears you, the caller will not hear you",
@@ -135,7 +136,7 @@ def describe(req: Request, agent_name: str | None = None) -> str:
         keypad = " (keypad: 4 listen, 5 whisper, 6 barge)" if req.keypad else ""
         return f"{req.type.capitalize()} to {who}{call} — {tail}{keypad}"
     if isinstance(req, Takeover):
-        call = f" {req.call_id}" if req.call_id else ""
+        call = f" {call}" if call else f" {req.call_id}" if req.call_id else ""
         return f"Take over {who}'s call{call} — the caller is put through to your phone; {who} drops out"
     if isinstance(req, Move):
         revert = f", back in {int(req.revert_after_s // 60)} min" if req.revert_after_s else ""

@@ -24,6 +24,7 @@ import asyncio
 import getpass
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
@@ -57,7 +58,7 @@ from .bindings import (
     unknown_ids,
 )
 from .dialogs import AdviceScreen, ConfirmScreen, MoveScreen, PauseReasonScreen
-from .livetime import ServerTime, fmt_clock, iso_utc, monotonic_of, parse_utc
+from .livetime import ServerTime, fmt_clock, fmt_duration, iso_utc, monotonic_of, parse_utc
 from .messages import AgentsArrived, FeedStatus, OutcomeArrived, RevertsArrived, SummaryArrived
 from .requests import (
     NO_TOKEN,
@@ -86,9 +87,11 @@ from .view import (
     TOTAL_KEY,
     TrendBook,
     agent_rows,
+    breach_badge,
     caller_rows,
     fit_columns,
     is_quiet,
+    metric_words,
     move_queue_rows,
     queue_level,
     queue_rows,
@@ -97,6 +100,7 @@ from .view import (
 log = logging.getLogger(__name__)
 
 ClientFactory = Callable[[], Awaitable[object]]
+CALLS_REMEMBERED = 5000  # waiting callers' numbers kept by call id (for the confirmations)
 NARROW_BELOW = 100  # columns: below this the agents and callers stack instead of sitting side by side
 AGENT_TABLES = ("agents", "drill-agents")
 NOTHING_TO = {"listen": "nothing to listen to", "whisper": "nothing to whisper on", "barge": "nothing to barge in on",
@@ -162,6 +166,9 @@ class DeskApp(App):
         self._watching = False
         self.reverts: dict[str, list[Revert]] = {}
         self.takeovers: dict = {}  # agent -> requests.TakenOver: whose call a supervisor took, lately
+        # call id -> (caller as the snapshot shows it, masked; queue), remembered from the waiting callers so a
+        # confirmation names an agent's call by its caller rather than its id
+        self.calls_seen: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._key_specs: dict[str, list[KeySpec]] = {}
         self._bindings_state: tuple | None = None
         self._closed = False
@@ -277,6 +284,7 @@ class DeskApp(App):
             return
         self.summary = s
         self.server.anchor(s.at, message.received_mono)
+        self.remember_callers(s)
         self.trends.add(s)
         self.redis_lost = False
         self._set_stale(False)
@@ -365,15 +373,45 @@ class DeskApp(App):
         if not self.feed_connected:
             t.append(f" · {self.feed_detail}", style="bold red")
         title.update(t)
-        breaches = self.breach_count()
-        badge.update(f" {breaches} BREACH " if breaches else "")
-        badge.set_class(bool(breaches), "-active")
+        text, cls = breach_badge(s, self.server.now(), self.tz)
+        badge.update(text)
+        badge.set_class(cls == "-active", "-active")
+        badge.set_class(cls == "-quiet", "-quiet")
         clock.update(Text.assemble((fmt_clock(self.server.now(), self.tz), "bold"), f" {self.user}"))
 
     def breach_count(self) -> int:
         if self.summary is None:
             return 0
         return sum(1 for q in self.summary.queues.values() for lv in q.levels.values() if lv == "breach")
+
+    # ---- calls in words ------------------------------------------------------------------------------------
+
+    def remember_callers(self, summary: Summary) -> None:
+        """Keep each waiting caller's (masked) number and queue by call id, the latest few thousand."""
+        for name, q in summary.queues.items():
+            for c in q.callers:
+                if c.call_id and c.caller:
+                    self.calls_seen[c.call_id] = (c.caller, name)
+                    self.calls_seen.move_to_end(c.call_id)
+        while len(self.calls_seen) > CALLS_REMEMBERED:
+            self.calls_seen.popitem(last=False)
+
+    def call_words(self, a: AgentSnapshot) -> str | None:
+        """The agent's call as a supervisor knows it: ``with ***5040 (Customer service, 2:41 so far)`` (the
+        caller's number as the snapshot showed it while waiting, the queue's label, how long the agent has been
+        on it); None without a call."""
+        if not a.call_id:
+            return None
+        caller, queue = self.calls_seen.get(a.call_id, ("", a.call_queue or ""))
+        queue = a.call_queue or queue
+        q = self.summary.queues.get(queue) if self.summary is not None and queue else None
+        details = [q.label or queue if q is not None else queue] if queue else []
+        if a.state == "on_call":
+            lasted = self.server.seconds_since(a.since)
+            if lasted is not None:
+                details.append(f"{fmt_duration(lasted)} so far")
+        tail = f"({', '.join(details)})" if details else ""
+        return f"with {caller} {tail}".strip() if caller else tail or None
 
     # ---- ticking and staleness -------------------------------------------------------------------------
 
@@ -483,8 +521,9 @@ class DeskApp(App):
             return []
         q = self.summary.queues[queue]
         metrics = alerting_metrics(q, kind, self.server.now())
+        what = "acknowledge" if kind == "ack" else f"snooze {self.snooze_minutes:g} min"
         if not metrics:
-            self.notify(f"{queue}: nothing to {kind}")
+            self.notify(f"{q.label or queue}: no alert to {what.split()[0]}")
             return []
         if not self.has_token():
             return []
@@ -497,9 +536,13 @@ class DeskApp(App):
             self.notify(f"{kind} not sent: {e}", severity="error", markup=False)
             return []
         self.requests_sent.extend(to_fields(r) for r in reqs)
-        what = "acknowledge" if kind == "ack" else f"snooze {self.snooze_minutes:g} min"
-        self.expect(ids, f"{queue}: {what} {', '.join(metrics)}")
-        self.notify(f"{queue}: {what} {', '.join(metrics)} — sent", markup=False)
+        alerts = "alert" if len(metrics) == 1 else "alerts"
+        if kind == "ack":
+            label = f"{q.label or queue}: acknowledge the {metric_words(metrics)} {alerts}"
+        else:
+            label = f"{q.label or queue}: snooze the {metric_words(metrics)} {alerts} for {self.snooze_minutes:g} min"
+        self.expect(ids, label)
+        self.notify(f"{label} — sent", markup=False)
         return reqs
 
     def action_toggle_flash(self) -> None:
@@ -628,7 +671,7 @@ class DeskApp(App):
         agent_id, a = sel
         req = Takeover(user=self.user, agent=agent_id, call_id=a.call_id, at=iso_utc(self.clock.now()))
         self.confirm(req, a.name or agent_id, "Your phone rings with the caller; the agent's line is cut. "
-                     "This cannot be undone from here.")  # fmt: skip
+                     "This cannot be undone from here.", self.call_words(a))  # fmt: skip
 
     def spy(self, mode: str) -> None:
         """Listen, whisper or barge on the selected agent's current call. Escalating (listen -> whisper ->
@@ -647,7 +690,7 @@ class DeskApp(App):
             note = f"You are on this call in {mode} mode already: this calls your phone again."
         elif mine:
             note = f"You are on this call in {SPY_SHOWN.get(mine, mine)} mode: this re-originates it in {mode} mode."
-        self.confirm(req, a.name or agent_id, note)
+        self.confirm(req, a.name or agent_id, note, self.call_words(a))
 
     def action_move(self) -> None:
         sel = self._selected_agent("move")
@@ -759,20 +802,20 @@ class DeskApp(App):
         else:
             self.action_pause()
 
-    def confirm(self, req, agent_name: str | None, note: str = "") -> None:
+    def confirm(self, req, agent_name: str | None, note: str = "", call: str | None = None) -> None:
         """Say exactly what will happen; send it only when confirmed."""
 
         async def confirmed(final) -> None:
             if final is not None:
-                await self.send_action(final, agent_name)
+                await self.send_action(final, agent_name, call)
 
-        self.push_screen(ConfirmScreen(req, agent_name, note), callback=confirmed)
+        self.push_screen(ConfirmScreen(req, agent_name, note, call), callback=confirmed)
 
-    async def send_action(self, req, agent_name: str | None = None) -> str | None:
+    async def send_action(self, req, agent_name: str | None = None, call: str | None = None) -> str | None:
         """XADD one action request (stamped with the time it is sent) and watch for its outcome."""
         req = req.model_copy(update={"at": self.clock.now()})
         fields = to_fields(req)
-        label = outcome_label(describe(req, agent_name))
+        label = outcome_label(describe(req, agent_name, call))
         try:
             ids = await submit(await self.client(), self.keys, [req], self.token)
         except Exception as e:

@@ -96,15 +96,16 @@ class ConfirmScreen(ModalScreen[object]):
         Binding("k", "keypad", "Keypad mode"),
     ]
 
-    def __init__(self, request, agent_name: str | None, note: str = "") -> None:
+    def __init__(self, request, agent_name: str | None, note: str = "", call: str | None = None) -> None:
         super().__init__()
         self.request = request
         self.agent_name = agent_name
         self.note = note
+        self.call = call  # the agent's call in words (``describe``), not its id
 
     @property
     def text(self) -> str:
-        return describe(self.request, self.agent_name)
+        return describe(self.request, self.agent_name, self.call)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):

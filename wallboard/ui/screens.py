@@ -20,13 +20,15 @@ from .bindings import DRILL_KEYS, bindings, effective_keys
 from .livetime import fmt_clock, parse_utc
 from .tables import KeyedTable
 from .view import (
-    FIGURE_COLUMNS,
     TOTAL_KEY,
     agent_rows,
     describe_window,
     drill_caller_rows,
+    figure_columns,
+    figure_explanation,
     figure_rows,
     formulas,
+    metric_words,
 )
 
 if TYPE_CHECKING:
@@ -54,12 +56,15 @@ class DrillDownScreen(Screen):
     def desk(self) -> DeskApp:
         return self.app  # type: ignore[return-value]
 
-    def compose(self) -> ComposeResult:
+    def _figure_columns(self, width: int) -> list[tuple[str, str, int | None]]:
         minutes = self.desk.config.centre.rolling_minutes
-        cols = [(k, h.format(m=minutes), None) for k, h in FIGURE_COLUMNS]
+        return [(k, h.format(m=minutes), None) for k, h in figure_columns(width)]
+
+    def compose(self) -> ComposeResult:
         yield Static(id="drill-title")
+        yield Static(id="drill-explain")
         with VerticalScroll(id="drill-body"):
-            yield KeyedTable(cols, id="figures")
+            yield KeyedTable(self._figure_columns(self.app.size.width or 80), id="figures")
             yield Static(id="formulas")
             with Horizontal(id="drill-lower"):
                 with Vertical(id="drill-callers-box"):
@@ -79,6 +84,29 @@ class DrillDownScreen(Screen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    def on_resize(self, event) -> None:
+        try:
+            if self.query_one("#figures", KeyedTable).set_columns(self._figure_columns(event.size.width)):
+                self.refresh_view()
+        except NoMatches:
+            return
+
+    def on_data_table_row_highlighted(self, event) -> None:
+        if event.data_table.id == "figures":
+            self._explain()
+
+    def _explain(self) -> None:
+        """The highlighted figure in words (formula, numerator / denominator = value per window), above the
+        table so it stays in sight on a short terminal."""
+        desk = self.desk
+        summary = desk.summary
+        key = self.query_one("#figures", KeyedTable).selected_key
+        q = None
+        if summary is not None:
+            q = summary.total if self.queue == TOTAL_KEY else summary.queues.get(self.queue)
+        text = figure_explanation(key, q, summary, desk.server) if q is not None and key else ""
+        self.query_one("#drill-explain", Static).update(Text(text))
 
     def refresh_view(self) -> None:
         """Show the app's last snapshot. Called from timers too: a screen not composed yet (a tick between
@@ -123,6 +151,7 @@ class DrillDownScreen(Screen):
         self.query_one("#drill-callers", KeyedTable).sync(callers, flash)
         self.query_one("#drill-agents", KeyedTable).sync(agents, flash)
         self._formulas(q, summary, tz)
+        self._explain()
 
     def _head(self, q: QueueSnapshot) -> Text:
         label = q.label or self.queue
@@ -135,7 +164,7 @@ class DrillDownScreen(Screen):
             t.append("  CLOSED", style="grey50 bold")
         for metric, alert in q.alerts.items():
             style = {"breach": "bold red", "warn": "yellow"}.get(alert.level, "")
-            note = f"  {metric} {alert.level}"
+            note = f"  {metric_words([metric])}: {alert.level}"
             if alert.acked_by:
                 note += f" (ack {alert.acked_by})"
             elif alert.snoozed_until:
@@ -171,26 +200,41 @@ class HelpScreen(ModalScreen):
         self.hidden = hidden  # actions the user may not take: not listed
 
     def compose(self) -> ComposeResult:
-        lines = ['[b]Keys[/b]  (remap in the config: \\[display] keys = { "wallboard.ack" = "k" })', ""]
+        yield VerticalScroll(Static(self.text(), id="help-text"), id="help-box")
+
+    def on_mount(self) -> None:
+        box = self.query_one("#help-box")
+        box.border_title = "Help"
+        box.border_subtitle = "↑↓ scroll · esc close"
+        box.focus()
+
+    def text(self) -> str:
+        """The keys in aligned columns (key, what it does, its binding id), then what the colours and the
+        agent notes mean; lines short enough for 80 columns, the box scrolls on a short terminal."""
         specs = effective_keys(self.remap, self.hidden)
-        for spec, key in specs:
-            shown = {"question_mark": "?", "enter": "enter", "escape": "esc"}.get(key, key)
-            label = spec.help or spec.description
-            lines.append(f"  [b]{escape(shown):>6}[/b]  {escape(label):<14} [dim]{spec.id}[/dim]")
+        keys = [({"question_mark": "?", "enter": "enter", "escape": "esc"}.get(key, key), spec.help or spec.description,
+                 spec.id) for spec, key in specs]  # fmt: skip
+        keys += [("ctrl+p", "Command palette (each by name)", ""), ("tab", "Next table", "")]
+        kw = max(len(k) for k, _, _ in keys)
+        lw = max(len(label) for _, label, binding in keys if binding)
+        lines = ["[b]Keys[/b]", ""]
+        for shown, label, binding in keys:
+            line = f"  [b]{escape(shown):>{kw}}[/b]  {escape(label):<{lw}}"
+            lines.append(f"{line}  [dim]{binding}[/dim]" if binding else line.rstrip())
         offered = {s.action for s, _ in specs}
         lines += [
             "",
-            "  [b]ctrl+p[/b]  command palette (each of these by name)",
-            "  [b]   tab[/b]  next table",
-            "",
-            "Colours: [yellow]warn[/yellow], [bold red]breach[/bold red] (flashes until acknowledged or snoozed), "
-            + "[grey50]closed[/grey50].",
+            "[b]Colours[/b]: [yellow]warn[/yellow], [bold red]breach[/bold red] (flashes until acknowledged or "
+            "snoozed), [grey50]closed[/grey50].",
         ]
         if offered & {"ack", "snooze"}:
             lines.append("Ack and snooze act on the selected queue's metrics in warn or breach.")
         if offered & {"listen", "whisper", "barge", "takeover", "move", "pause"}:
-            lines.append("Agent actions act on the selected agent (tab to Agents); each is confirmed first.")
-        lines.append("Agents: [b]rivka:whisper[/b] who listens and how; [b]support(14:59)[/b] a temporary move, "
-                     "reverting in 14:59; [b]call taken by rivka[/b] a call a supervisor took over.")  # fmt: skip
-        with Vertical(id="help-box"):
-            yield Static("\n".join(lines), id="help-text")
+            lines.append("Agent keys act on the selected agent (tab to Agents); each is confirmed.")
+        notes = (("rivka:whisper", "who listens to the agent, and how"),
+                 ("support(14:59)", "a temporary move, reverting in 14:59"),
+                 ("call taken by rivka", "a supervisor took the agent's call"))  # fmt: skip
+        nw = max(len(n) for n, _ in notes)
+        lines += ["", "[b]Agents[/b] column notes:"] + [f"  [b]{n:<{nw}}[/b]  {what}" for n, what in notes]
+        lines += ["", 'Remap a key in the config: \\[display] keys = { "wallboard.ack" = "k" }']
+        return "\n".join(lines)

@@ -55,6 +55,16 @@ class KeyedTable(DataTable):
         for key, header, width in self._spec:
             self.add_column(header, width=width, key=key)
 
+    async def _on_idle(self, event) -> None:
+        """DataTable measures an updated cell's width when idle, but keeps the cells it rendered in between
+        (at the old width) in caches keyed on its update count, which the measuring does not change: a state
+        grown from ``available`` to ``paused:coaching`` stayed cut to ``paused:coa``. Drop them when a
+        width changed."""
+        before = [c.content_width for c in self.columns.values()]
+        await super()._on_idle(event)
+        if [c.content_width for c in self.columns.values()] != before:
+            self._clear_caches()
+
     @property
     def column_ids(self) -> list[str]:
         return [key for key, _, _ in self._spec]

@@ -147,6 +147,65 @@ def is_quiet(alert: Alert | None, server_now: datetime) -> bool:
     return until is not None and until > server_now
 
 
+# A threshold metric as the desk's notices name it (the words a supervisor reads, not the snapshot's keys).
+METRIC_WORDS = {
+    "service_level": "service level",
+    "waiting": "callers waiting",
+    "longest_wait_s": "longest wait",
+    "asa_s": "average answer time",
+    "avg_wait_s": "average wait",
+    "abandon_rate": "abandon rate",
+    "ewt_s": "expected wait",
+    "agents_available": "agents free",
+    "callbacks_pending": "callbacks waiting",
+    "oldest_callback_s": "oldest callback",
+    "aht_s": "handling time",
+}
+
+
+def metric_words(metrics: Iterable[str]) -> str:
+    """``service level and callers waiting``: the metrics in words, joined as a sentence would."""
+    words = [METRIC_WORDS.get(m, m.removesuffix("_s").replace("_", " ")) for m in metrics]
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def breach_badge(summary: Summary | None, server_now: datetime, tz) -> tuple[str, str]:
+    """The header's breach badge and its class: ``2 BREACH`` (``-active``, red) for breaches nobody has
+    acknowledged or snoozed; those acknowledged or snoozed are counted apart, in words, without the alarm
+    (``-quiet``): ``2 BREACH · 1 acknowledged``, ``1 breach acknowledged``, ``1 breach snoozed to 15:52``."""
+    if summary is None:
+        return "", ""
+    loud = acked = 0
+    snoozed_until: list[datetime] = []
+    for q in summary.queues.values():
+        for metric, level in q.levels.items():
+            if level != "breach" or not q.open:
+                continue
+            alert = q.alerts.get(metric)
+            if alert is not None and alert.acked_by:
+                acked += 1
+            elif alert is not None and is_quiet(alert, server_now):
+                snoozed_until.append(parse_utc(alert.snoozed_until))  # type: ignore[arg-type]
+            else:
+                loud += 1
+    quiet = []
+    if acked:
+        quiet.append(f"{acked} acknowledged")
+    if snoozed_until:
+        quiet.append(f"{len(snoozed_until)} snoozed to {fmt_clock(min(snoozed_until), tz)[:5]}")
+    if loud:
+        return " · ".join([f" {loud} BREACH"] + quiet) + " ", "-active"
+    if quiet:
+        n = acked + len(snoozed_until)
+        head = f" {n} {'breach' if n == 1 else 'breaches'}"
+        if len(quiet) == 1:  # all acknowledged, or all snoozed: "2 breaches acknowledged"
+            return f"{head} {quiet[0].split(' ', 1)[1]} ", "-quiet"
+        return f"{head}: {', '.join(quiet)} ", "-quiet"
+    return "", ""
+
+
 def metric_cell(text: str, metric: str, q: QueueSnapshot, server_now: datetime, **kw) -> CellModel:
     if not q.open:
         return CellModel(text, level="closed", **kw)
@@ -440,6 +499,19 @@ FIGURE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("rolling_num", "Numerator"),
     ("rolling_den", "Denominator"),
 )
+# below this many columns the numerator and denominator share one column per window, so both windows fit
+FIGURES_NARROW_BELOW = 96
+FIGURE_COLUMNS_NARROW: tuple[tuple[str, str], ...] = (
+    ("figure", "Figure"),
+    ("reset", "Since reset"),
+    ("reset_frac", "Num / den"),
+    ("rolling", "Rolling {m}m"),
+    ("rolling_frac", "Num / den"),
+)
+
+
+def figure_columns(width: int) -> tuple[tuple[str, str], ...]:
+    return FIGURE_COLUMNS_NARROW if width < FIGURES_NARROW_BELOW else FIGURE_COLUMNS
 PCT_FIGURES = {"service_level", "abandon_rate"}
 TIME_FIGURES = {"asa_s", "avg_wait_s", "aht_s", "longest_wait_s", "ewt_s"}
 
@@ -474,7 +546,8 @@ def figure_rows(q: QueueSnapshot | Total, summary: Summary, server: ServerTime) 
             else:
                 value = getattr(q, key)
             cells = {"reset": lv(fmt_figure(key, value)), "rolling": CellModel("now")}
-            cells.update(reset_num=blank, reset_den=blank, rolling_num=blank, rolling_den=blank)
+            cells.update(reset_num=blank, reset_den=blank, rolling_num=blank, rolling_den=blank, reset_frac=blank,
+                         rolling_frac=blank)  # fmt: skip
         else:
             cells = {
                 "reset": lv(fmt_figure(key, getattr(q, key))),
@@ -484,9 +557,36 @@ def figure_rows(q: QueueSnapshot | Total, summary: Summary, server: ServerTime) 
                 ex = q.explain.get(prefix + key) if kind == "ratio" else None
                 cells[f"{side}_num"] = CellModel(fmt_number(ex.numerator)) if ex else blank
                 cells[f"{side}_den"] = CellModel(fmt_number(ex.denominator)) if ex else blank
+                frac = f"{fmt_number(ex.numerator)} / {fmt_number(ex.denominator)}" if ex else ""
+                cells[f"{side}_frac"] = CellModel(frac)
         cells["figure"] = CellModel(label, justify="left", bold=kind == "ratio")
         rows.append(RowModel(key, cells, (i,)))
     return rows
+
+
+def figure_explanation(key: str, q: QueueSnapshot | Total, summary: Summary, server: ServerTime) -> str:
+    """One figure in words, for the line above the figures: a ratio's formula and both windows' numerator /
+    denominator = value; a counter's windows; a gauge is the value now."""
+    found = next(((label, kind) for k, label, kind in FIGURES if k == key), None)
+    if found is None:
+        return ""
+    label, kind = found
+    minutes = q.rolling.minutes
+    if kind == "gauge":
+        return f"{label}: the value now, not counted over a window"
+    if kind == "counter":
+        return (f"{label}: {fmt_figure(key, getattr(q, key))} since the reset, "
+                f"{fmt_figure(key, getattr(q.rolling, key))} in the last {minutes} min")  # fmt: skip
+    ex = q.explain.get(key)
+    rex = q.explain.get(f"rolling.{key}")
+    if ex is None:
+        return f"{label}: {fmt_figure(key, getattr(q, key))} (no formula in this snapshot)"
+    parts = [f"since reset {fmt_number(ex.numerator)} / {fmt_number(ex.denominator)} = "
+             f"{fmt_figure(key, getattr(q, key))}"]  # fmt: skip
+    if rex is not None:
+        parts.append(f"last {minutes} min {fmt_number(rex.numerator)} / {fmt_number(rex.denominator)} = "
+                     f"{fmt_figure(key, getattr(q.rolling, key))}")  # fmt: skip
+    return f"{label} = {ex.formula}\n  " + " · ".join(parts)
 
 
 FORMULA_LABELS = {

@@ -1,0 +1,186 @@
+"""The desk at the sizes supervisors run it (80x24 and wide): nothing cut, nothing misaligned.
+
+- an agent's state that grows (``available`` -> ``paused:coaching``) is shown whole, not cut to the width the
+  column had before (DataTable kept cells rendered at the old width in its caches);
+- the help lists every key in aligned columns, fits in 80 columns and scrolls on 24 rows;
+- the drill-down keeps each ratio's numerator / denominator for both windows on screen at 80 columns, and says
+  how the highlighted figure is computed above the table.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from textual.app import App
+
+from wallboard.clock import ManualClock
+
+from wallboard.config import load_config
+
+from .conftest import redis_url
+from .test_tui import BREACH, T0, make_app, publish, seq_is, snapshot, store_sync, token_for, until
+
+SMALL = (80, 24)
+SUPERVISOR = ["listen", "whisper", "barge", "takeover", "move", "pause", "unpause", "ack", "snooze"]
+
+
+def supervisor_app(prefix: str):
+    """The desk of rivka, who may do everything (every key in the help)."""
+    from wallboard.ui.app import build_desk_app
+
+    config = load_config(None, redis={"prefix": prefix, "url": redis_url()},
+                         centre={"timezone": "UTC", "name": "Test centre"}, display={"stale_after_s": 5},
+                         roles={"supervisor": {"permissions": SUPERVISOR}},
+                         users=[{"name": "rivka", "roles": ["supervisor"]}])  # fmt: skip
+    return build_desk_app(config, redis_url(), user="rivka", clock=ManualClock(T0), token=token_for("rivka"))
+
+
+# ---- the agent state column ------------------------------------------------------------------------------------
+
+
+async def test_a_state_that_grows_is_shown_whole():
+    from wallboard.ui.tables import KeyedTable
+    from wallboard.ui.view import CellModel, RowModel
+
+    class One(App):
+        def compose(self):
+            yield KeyedTable([("agent", "Agent", None), ("state", "State", None), ("time", "Time", None)])
+
+    def rows(state: str) -> list[RowModel]:
+        return [RowModel("a", {"agent": CellModel("Adi", justify="left"), "state": CellModel(state, justify="left"),
+                               "time": CellModel("0:01")}),
+                RowModel("b", {"agent": CellModel("Avi", justify="left"),
+                               "state": CellModel("logged out", justify="left"),
+                               "time": CellModel("0:09")})]  # fmt: skip
+
+    app = One()
+    async with app.run_test(size=(160, 10)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync(rows("available"))
+        await pilot.pause()
+        table.sync(rows("paused:coaching"))
+        table.render_line(1)  # the screen is drawn before the table measures the new text (a timer's refresh)
+        await pilot.pause()
+        lines = [table.render_line(y).text for y in range(3)]
+        assert lines[1].split() == ["Adi", "paused:coaching", "0:01"], lines
+        # the columns line up under the header
+        assert lines[0].index("Time") + len("Time") == lines[1].index("0:01") + len("0:01")
+        assert lines[1].index("0:01") == lines[2].index("0:09")
+        table.sync(rows("available"))  # and shrinks back
+        table.render_line(1)
+        await pilot.pause()
+        lines = [table.render_line(y).text for y in range(3)]
+        assert lines[1].split() == ["Adi", "available", "0:01"]
+        assert lines[1].index("0:01") == lines[2].index("0:09") == lines[0].index("Time")
+
+
+# ---- help -------------------------------------------------------------------------------------------------------
+
+
+def _key_lines(text: str) -> list[str]:
+    return [ln for ln in text.splitlines() if ln.split() and ln.split()[-1].startswith("wallboard.")]
+
+
+async def test_help_is_aligned_fits_80_columns_and_scrolls_at_80x24(redis_client, prefix, cleanup):
+    from wallboard.ui.screens import HelpScreen
+
+    await publish(redis_client, prefix, snapshot(1))
+    app = supervisor_app(prefix)
+    async with app.run_test(size=SMALL) as pilot:
+        await until(pilot, seq_is(app, 1), "snapshot 1")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        box = app.screen.query_one("#help-box")
+        text = str(app.screen.query_one("#help-text").render())
+        lines = _key_lines(text)
+        ids = {ln.split()[-1] for ln in lines}
+        assert {"wallboard.drill", "wallboard.ack", "wallboard.snooze", "wallboard.advice", "wallboard.takeover",
+                "wallboard.quit"} <= ids
+        # every binding id starts in the same column, every key ends in the same column
+        assert len({ln.index("wallboard.") for ln in lines}) == 1, lines
+        assert len({len(ln) - len(ln.lstrip()) + len(ln.split()[0]) for ln in lines}) == 1, lines
+        # the box is inside the terminal, and no line is wider than the box (none is cut at its edge)
+        region = box.region
+        assert region.x >= 0 and region.right <= SMALL[0] and region.y >= 0 and region.bottom <= SMALL[1]
+        assert max(len(ln) for ln in text.splitlines()) <= box.content_region.width
+        # taller than 24 rows: it scrolls, and the end is reachable from the keyboard
+        assert box.max_scroll_y > 0
+        await pilot.press("end")
+        await pilot.pause()
+        assert box.scroll_y == box.max_scroll_y
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+# ---- drill-down -------------------------------------------------------------------------------------------------
+
+
+async def test_drill_down_keeps_numerator_denominator_and_formula_at_80x24(redis_client, prefix, cleanup):
+    from wallboard.ui.screens import DrillDownScreen
+    from wallboard.ui.tables import KeyedTable
+
+    await publish(redis_client, prefix, snapshot(1, support=BREACH))
+    app = make_app(prefix, ManualClock(T0))
+    async with app.run_test(size=SMALL) as pilot:
+        await until(pilot, seq_is(app, 1), "snapshot 1")
+        await pilot.press("enter")  # support, the first queue
+        await until(pilot, lambda: isinstance(app.screen, DrillDownScreen), "the drill-down")
+        figures = app.screen.query_one("#figures", KeyedTable)
+        # both windows' numerator / denominator in the table, and every column inside the terminal
+        assert figures.shown("service_level", "reset_frac")[0] == "280 / 376"
+        assert figures.shown("service_level", "rolling_frac")[0] == "64 / 79"
+        assert figures.shown("asa_s", "reset_frac")[0] == "4914 / 351"
+        widths = sum(c.get_render_width(figures) for c in figures.columns.values())
+        assert widths <= figures.scrollable_content_region.width
+        # the highlighted figure, in words, above the table
+        figures.select_key("service_level")
+        await pilot.pause()
+        explain = str(app.screen.query_one("#drill-explain").render())
+        assert "Service level = answered_within_sl / (answered + abandoned - short_abandoned)" in explain
+        assert "since reset 280 / 376 = 74.5%" in explain and "last 30 min 64 / 79 = 81.0%" in explain
+        assert app.screen.query_one("#drill-explain").region.bottom <= figures.region.y
+        # a counter says its two windows
+        figures.select_key("answered")
+        await pilot.pause()
+        assert str(app.screen.query_one("#drill-explain").render()) == (
+            "Answered: 351 since the reset, 80 in the last 30 min")
+        # the title names the alerts in words
+        title = str(app.screen.query_one("#drill-title").render())
+        assert "service level: breach" in title and "service_level" not in title
+        # widened, it goes back to separate numerator and denominator columns
+        await pilot.resize_terminal(120, 30)
+        await pilot.pause()
+        assert figures.shown("service_level", "reset_den")[0] == "376"
+        assert "reset_frac" not in figures.column_ids
+
+
+# ---- SVG snapshots at 80x24 -------------------------------------------------------------------------------------
+
+
+def _then(seq: int, *keys: str):
+    async def run_before(pilot) -> None:
+        await until(pilot, seq_is(pilot.app, seq), "the stored snapshot")
+        await pilot.press(*keys)
+        await pilot.pause()
+
+    return run_before
+
+
+def test_svg_help_80x24(snap_compare, namespace):
+    store_sync(namespace, snapshot(7))
+    assert snap_compare(supervisor_app(namespace), terminal_size=SMALL,
+                        run_before=_then(7, "question_mark"))  # fmt: skip
+
+
+def test_svg_drill_down_80x24(snap_compare, namespace):
+    store_sync(namespace, snapshot(7, support=BREACH))
+    assert snap_compare(make_app(namespace, ManualClock(T0)), terminal_size=SMALL,
+                        run_before=_then(7, "enter", *["down"] * 7))  # fmt: skip
+
+
+def test_svg_breach_acknowledged(snap_compare, namespace):
+    """The header after an ack: the breach counted as acknowledged, no red alarm."""
+    from .test_tui import ACKED
+
+    store_sync(namespace, snapshot(7, at=T0 + timedelta(seconds=0), support=ACKED))
+    assert snap_compare(make_app(namespace, ManualClock(T0)), terminal_size=SMALL, run_before=_then(7))
