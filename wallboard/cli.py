@@ -16,9 +16,51 @@ from .store import StoreUnavailable
 DEFAULT_CONFIG = Path("config/wallboard.toml")
 
 
+# The commands that read a centre and follow a running `wallboard demo` when nothing names a centre (no
+# --config/--prefix/--redis, no WALLBOARD_REDIS__PREFIX/URL, REDIS_URL unset or the demo's own). Writers and
+# long-running services (ingest, replay, executor, scheduler, demo itself) never follow it.
+FOLLOWS_DEMO = frozenset({"tui", "board", "serve", "snapshot", "advise", "report", "audit", "act", "ticker",
+                          "deadletter", "rollup", "staff"})  # fmt: skip
+
+
+def demo_to_follow(args):
+    """The running demo this command reads (``wallboard.demo_state``), or None; says so on stderr."""
+    if getattr(args, "command", None) not in FOLLOWS_DEMO:
+        return None
+    if any(getattr(args, n, None) for n in ("config", "prefix", "redis")):
+        return None
+    if os.environ.get("WALLBOARD_REDIS__PREFIX") or os.environ.get("WALLBOARD_REDIS__URL"):
+        return None
+    from . import demo_state
+
+    demo = demo_state.read()
+    if demo is None:
+        return None
+    env_url = os.environ.get("REDIS_URL")
+    if env_url and redact_url_text(env_url) != demo.redis_url:
+        return None  # REDIS_URL names another server: the user's centre is there
+    if not env_url and demo.url_has_password:
+        print(f"wallboard: a demo is running (pid {demo.pid}) on {demo.redis_url}, prefix {demo.prefix}; set "
+              "REDIS_URL to that server's URL to follow it", file=sys.stderr)  # fmt: skip
+        return None
+    print(f"wallboard: using the running demo ({demo.prefix}, pid {demo.pid}); --config or --prefix for "
+          "another centre", file=sys.stderr)  # fmt: skip
+    return demo
+
+
 def config_from_args(args) -> WallboardConfig:
+    """The config a command runs with: flags > ``WALLBOARD_*`` > the ``--config`` file > defaults. With none
+    of --config/--prefix/--redis (and nothing in the environment naming a server or prefix), a command that
+    reads a centre follows a running ``wallboard demo`` (``args.running_demo`` is then set)."""
     flags: dict = {}
     redis_flags: dict = {}
+    demo = demo_to_follow(args)
+    if hasattr(args, "__dict__"):
+        args.running_demo = demo
+    if demo is not None:
+        redis_flags["prefix"] = demo.prefix
+        if not demo.embedded and not os.environ.get("REDIS_URL"):
+            redis_flags["url"] = demo.redis_url  # (no password in it: checked above)
     if getattr(args, "prefix", None):
         redis_flags["prefix"] = args.prefix
     url = getattr(args, "redis", None)
@@ -29,7 +71,7 @@ def config_from_args(args) -> WallboardConfig:
         redis_flags["url"] = url
     if redis_flags:
         flags["redis"] = redis_flags
-    path = getattr(args, "config", None)
+    path = demo.config if demo is not None else getattr(args, "config", None)
     return load_config(path, **flags)
 
 
@@ -77,7 +119,8 @@ def cmd_replay(args) -> int:
         check_input_file(feed.path, f"{args.feed} input")
     snap, stats = asyncio.run(
         replay(feed, config, redis_url=args.redis, prefix=args.prefix,
-               window_mode="all" if args.window == "all" else "since_reset")
+               window_mode="all" if args.window == "all" else "since_reset",
+               note=lambda m: print(f"wallboard replay: {m}", file=sys.stderr))
     )  # fmt: skip
     if args.json:
         print(snap.model_dump_json(indent=None))
@@ -236,6 +279,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+DEMO_FOLLOW_TEXT = ("In another terminal, with no flags, these show this demo ({prefix}): `wallboard board` (the TV "
+                    "in a terminal), `wallboard serve` (the TV page: open the URL it prints), `wallboard advise`, "
+                    "`wallboard snapshot`, `wallboard report --period day`. Press q here to stop the demo.")
+
+
 def cmd_demo(args) -> int:
     """The production path on one machine: the simulated centre as a PBX speaking AMI on loopback, the ami
     feed's ingest, the executor (the only process with the PBX credentials) and the desk UI."""
@@ -281,6 +329,12 @@ def cmd_demo(args) -> int:
         "executor": [*py, "executor", "--host", "127.0.0.1", "--port", str(port), *common_args,
                      "--log", str(log_dir / "demo-executor.log")],
     }  # fmt: skip
+    from . import demo_state
+
+    shown_url = redact_url_text(redis_url)
+    embedded = not (args.redis or os.environ.get("REDIS_URL") or config.redis.url)
+    viewer_tokens = {lay.token_env: secrets.token_urlsafe(12) for lay in config.layouts
+                     if not os.environ.get(lay.token_env)}  # fmt: skip  # throwaway, for `serve` on the demo
     children = []
     try:
         for name, cmd in commands.items():
@@ -288,10 +342,26 @@ def cmd_demo(args) -> int:
                                              stderr=subprocess.DEVNULL, start_new_session=True))  # fmt: skip
             if name == "pbx":
                 time.sleep(0.5)  # the PBX listens before the others log in (they would retry anyway)
-        from .ui.app import run_desk
+        # other commands (board, serve, advise, snapshot, report, ...) follow this demo while it runs
+        demo_state.write(demo_state.RunningDemo(
+            pid=os.getpid(), config=str(Path(args.config).resolve()), prefix=config.redis.prefix,
+            redis_url=shown_url, embedded=embedded, url_has_password=shown_url != redis_url,
+            started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), viewer_tokens=viewer_tokens))  # fmt: skip
+        print(DEMO_FOLLOW_TEXT.format(prefix=config.redis.prefix), flush=True)
+        from .ui.app import build_desk_app, setup_logging
 
-        return run_desk(config, redis_url=redis_url, user=user, log_path=log_dir / "demo-tui.log", token=token)
+        setup_logging(log_dir / "demo-tui.log")
+        app = build_desk_app(config, redis_url, user, token=token)
+
+        async def tell(pilot) -> None:  # the desk's own keys are its help (?); this says where else to look
+            pilot.app.notify(DEMO_FOLLOW_TEXT.format(prefix=config.redis.prefix), title="This demo, elsewhere",
+                             timeout=45, markup=False)  # fmt: skip
+
+        app.run(auto_pilot=tell)
+        return app.return_code or 0
     finally:
+        demo_state.remove(os.getpid())
+        print("demo stopped: other commands no longer follow it", flush=True)
         for child in reversed(children):
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
@@ -339,7 +409,11 @@ def cmd_redis(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     p = argparse.ArgumentParser(prog="wallboard", description="Real-time contact-centre wallboard.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                   help="print the version and exit")  # fmt: skip
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp, config_default: str | None = None):
@@ -349,17 +423,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("replay", help="offline replay of a file; prints the final snapshot")
     sp.add_argument("--feed", required=True, help="feed name: jsonl, queue-log, calls-csv, ...")
-    sp.add_argument("path")
+    sp.add_argument("path", help="the recorded file to replay")
     sp.add_argument("--mapping", default=None, help="calls-csv column mapping: a name (bank) or a TOML path")
-    sp.add_argument("--window", choices=["since_reset", "all"], default="since_reset")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--window", choices=["since_reset", "all"], default="since_reset",
+                    help="since_reset: counters restart at each daily reset (as live); all: the whole file as "
+                    "one window (to check a month)")  # fmt: skip
+    sp.add_argument("--json", action="store_true", help="print the final snapshot as JSON instead of a table")
     common(sp)
     sp.set_defaults(func=cmd_replay)
 
     sp = sub.add_parser("ingest", help="long-running ingest of a live feed (the lease owner also publishes)")
     sp.add_argument("--feed", default=None, help="feed name: sim, queue-log, ami, ...")
-    sp.add_argument("path", nargs="?", default=None)
-    sp.add_argument("--check", action="store_true", help="exit non-zero unless an ingester is alive and owns")
+    sp.add_argument("path", nargs="?", default=None, help="the file a file feed follows (queue-log, jsonl)")
+    sp.add_argument("--check", action="store_true",
+                    help="health check: list the live ingesters; exit 0 when one is alive and holds the lease "
+                    "(it publishes the snapshots), 1 otherwise")  # fmt: skip
     sp.add_argument("--follow", action="store_true", help="queue-log: tail the file (the default for ingest)")
     sp.add_argument("--scenario", default=None, help="sim: normal, spike, demo")
     sp.add_argument("--seed", type=int, default=None, help="sim: random seed")
@@ -368,36 +446,45 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--port", type=int, default=None, help="ami: the PBX's AMI port (default 5038)")
     sp.add_argument("--shard", default=None, metavar="I/N", help="only the queues/agents hashing to I of N (I=0..N-1)")
     sp.add_argument("--log", default=None, help="log to this file instead of stderr")
-    sp.add_argument("--verbose", action="store_true")
+    sp.add_argument("--verbose", action="store_true", help="log every connection and batch (INFO), not only problems")
     common(sp)
     sp.set_defaults(func=cmd_ingest)
 
     sp = sub.add_parser("demo", help="a simulated centre, live, on the desk UI (embedded Redis)")
     sp.add_argument("--scenario", default="demo", help="sim scenario: demo, normal, spike")
-    sp.add_argument("--seed", type=int, default=1)
+    sp.add_argument("--seed", type=int, default=1, help="random seed of the simulated day (default 1)")
     sp.add_argument("--user", default=None, help="who you are in the demo (default rivka, a supervisor)")
     sp.add_argument("--pbx", choices=["asterisk", "freeswitch"], default="asterisk",
                     help="the PBX the simulated centre speaks: Asterisk AMI, or FreeSWITCH mod_callcenter (ESL)")
     common(sp)
     sp.set_defaults(func=cmd_demo)
 
-    sp = sub.add_parser("tui", help="the supervisor's desk UI (queues, agents, callers; ack and snooze)")
+    sp = sub.add_parser("tui", help="the supervisor's desk UI (queues, agents, callers; alerts and actions)",
+                        description="The supervisor's desk, live from Redis: every queue with its figures and "
+                        "alerts (flashing on breach), the agents with their state, queues and alerts, and the "
+                        "callers waiting now. Drill into a queue (Enter) to see how each figure is computed; "
+                        "acknowledge or snooze an alert; listen, whisper, barge or take over an agent's call; "
+                        "move an agent to another skill queue (for a while, undone by itself), pause and "
+                        "unpause; the advisor's panel (v) with the moves that relieve an overloaded queue. "
+                        "Actions go through the executor with your token, checked and audited. ? lists "
+                        "every key.")  # fmt: skip
     sp.add_argument("--user", default=None, help="your name on acknowledgements (default: $WALLBOARD_USER, login)")
     sp.add_argument("--log", default=None, help="log to this file (nothing is logged to the terminal)")
     common(sp)
     sp.set_defaults(func=cmd_tui)
 
     sp = sub.add_parser("snapshot", help="print the current snapshot")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--json", action="store_true", help="the whole snapshot (agents too) as JSON")
     common(sp)
     sp.set_defaults(func=cmd_snapshot)
 
     sp = sub.add_parser("check-config", help="validate a config file; lists every problem")
-    sp.add_argument("path")
+    sp.add_argument("path", help="the TOML config file")
     sp.set_defaults(func=cmd_check_config)
 
     sp = sub.add_parser("redis", help="the embedded Redis server")
-    sp.add_argument("action", choices=["status", "stop", "start"])
+    sp.add_argument("action", choices=["status", "stop", "start"],
+                    help="status (exit 1 when not running), stop, or start it now")  # fmt: skip
     sp.set_defaults(func=cmd_redis)
 
     from .commands import discover

@@ -12,38 +12,42 @@ import time
 
 def register(sub, add_common) -> None:
     sp = sub.add_parser("act", help="send an action request (listen, whisper, barge, move, pause, unpause, ack, snooze)")
-    sp.add_argument("action", choices=["listen", "whisper", "barge", "move", "pause", "unpause", "ack", "snooze"])
-    sp.add_argument("--agent")
-    sp.add_argument("--queue")
-    sp.add_argument("--op", choices=["add", "remove", "penalty"], default=None)
-    sp.add_argument("--penalty", type=int, default=None)
+    sp.add_argument("action", choices=["listen", "whisper", "barge", "move", "pause", "unpause", "ack", "snooze"],
+                    help="what to do: spy on an agent's call (listen, whisper, barge), move an agent between "
+                    "skill queues, pause/unpause an agent, acknowledge or snooze a queue's alert")  # fmt: skip
+    sp.add_argument("--agent", help="the agent's id (listen, whisper, barge, move, pause, unpause)")
+    sp.add_argument("--queue", help="the queue (move: the skill queue; pause: only in it; ack/snooze: the alert's)")
+    sp.add_argument("--op", choices=["add", "remove", "penalty"], default=None,
+                    help="move: add to the queue, remove from it, or change the penalty (default add)")  # fmt: skip
+    sp.add_argument("--penalty", type=int, default=None, help="move: the penalty in the queue (0 = first; default 0)")
     sp.add_argument("--revert-min", type=float, default=None, help="move: undo it after this many minutes")
-    sp.add_argument("--reason", default=None)
-    sp.add_argument("--call-id", default=None)
+    sp.add_argument("--reason", default=None, help="pause: the reason shown on the boards (e.g. lunch, coaching)")
+    sp.add_argument("--call-id", default=None, help="listen/whisper/barge: only if the agent is on this call")
     sp.add_argument("--metric", default=None, help="ack/snooze: the alert's metric")
     sp.add_argument("--until", default=None, help="snooze: until (ISO 8601)")
     sp.add_argument("--keypad", action="store_true", help="spy in keypad mode")
-    sp.add_argument("--user", default=os.environ.get("WALLBOARD_USER") or os.environ.get("USER"))
+    sp.add_argument("--user", default=os.environ.get("WALLBOARD_USER") or os.environ.get("USER"),
+                    help="who asks (the token's user; default $WALLBOARD_USER, else $USER)")  # fmt: skip
     sp.add_argument("--wait", type=float, default=10.0, help="seconds to wait for the outcome (0: don't)")
     add_common(sp)
     sp.set_defaults(func=cmd_act)
 
     sp = sub.add_parser("audit", help="the audit trail of requests and their outcomes")
-    sp.add_argument("--last", type=int, default=50)
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--last", type=int, default=50, help="how many of the latest entries (default 50)")
+    sp.add_argument("--json", action="store_true", help="the entries as a JSON list, newest first")
     add_common(sp)
     sp.set_defaults(func=cmd_audit)
 
     sp = sub.add_parser("token", help="issue a signed token for a user (needs the token secret)")
-    sp.add_argument("--user", required=True)
-    sp.add_argument("--ttl-h", type=float, default=None)
+    sp.add_argument("--user", required=True, help="the user the token is for (a [[users]] name for actions)")
+    sp.add_argument("--ttl-h", type=float, default=None, help="lifetime in hours (default security.token_ttl_h)")
     add_common(sp)
     sp.set_defaults(func=cmd_token)
 
     sp = sub.add_parser("executor", help="run the executor: authorise, perform through the PBX, audit")
     sp.add_argument("--host", default=None, help="PBX host: AMI, or ESL with pbx.kind = freeswitch (default: config)")
-    sp.add_argument("--port", type=int, default=None)
-    sp.add_argument("--log", default=None)
+    sp.add_argument("--port", type=int, default=None, help="PBX port: AMI (5038) or ESL (8021) (default: config)")
+    sp.add_argument("--log", default=None, help="log to this file instead of stderr")
     add_common(sp)
     sp.set_defaults(func=cmd_executor)
 

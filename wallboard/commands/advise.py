@@ -103,7 +103,7 @@ def cmd_advise(args) -> int:
 
 def register(sub, add_common) -> None:
     sp = sub.add_parser("advise", help="overload advice: agents required vs staffed, moves with their effect")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--json", action="store_true", help="the advice (queues, moves, plan) as JSON")
     sp.add_argument("--history-min", type=int, default=60, help="minutes of buckets the estimates read (60)")
     sp.add_argument("--half-life-min", type=float, default=5.0, help="arrival-rate smoothing half-life (5)")
     sp.add_argument("--min-calls", type=int, default=10, help="calls needed for a rate or handle time (10)")

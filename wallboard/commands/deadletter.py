@@ -29,8 +29,8 @@ APPLY_CHUNK = 5000  # events per engine.apply
 def register(sub, add_common) -> None:
     sp = sub.add_parser("deadletter", help="list rejected input with its reason and position; --redrive reads "
                         "it again after a fix", description=__doc__.split("\n\n", 1)[1])  # fmt: skip
-    sp.add_argument("--last", type=int, default=50)
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--last", type=int, default=50, help="list the latest N dead letters (default 50)")
+    sp.add_argument("--json", action="store_true", help="the list (or the re-drive's outcome) as JSON")
     sp.add_argument("--redrive", action="store_true",
                     help="parse every dead letter again with its feed; apply those that now parse")  # fmt: skip
     sp.add_argument("--feed", default=None, help="--redrive: only the dead letters of this feed (e.g. calls-csv)")

@@ -32,11 +32,11 @@ def register(sub, add_common) -> None:
     sp.add_argument("--port", type=int, default=None, help="port (default: config ami.port 5038 / esl.port 8021; "
                     "0 = any)")  # fmt: skip
     sp.add_argument("--scenario", default="demo", help="sim scenario: demo, normal, spike, quiet")
-    sp.add_argument("--seed", type=int, default=1)
+    sp.add_argument("--seed", type=int, default=1, help="random seed of the simulated day (default 1)")
     sp.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
     sp.add_argument("--queue-log", default=None, metavar="PATH", help="also append the day to this queue_log")
     sp.add_argument("--log", default=None, help="log to this file instead of stderr")
-    sp.add_argument("--verbose", action="store_true")
+    sp.add_argument("--verbose", action="store_true", help="log every connection and action (INFO)")
     add_common(sp)
     sp.set_defaults(func=cmd_pbx)
 

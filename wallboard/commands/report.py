@@ -12,18 +12,23 @@ def register(sub, add_common) -> None:
     sp = sub.add_parser("report", help="queue and agent report for a day, week, month or date range",
                         description="Rolls up what the period needs first, then reports from stored history. "
                         "Without --from: the latest complete period (yesterday, last week, last month).")  # fmt: skip
-    sp.add_argument("--period", choices=["day", "week", "month", "range"], default="day")
+    sp.add_argument("--period", choices=["day", "week", "month", "range"], default="day",
+                    help="the period's kind (default day); range needs --from and --to")  # fmt: skip
     sp.add_argument("--from", dest="frm", default=None, metavar="YYYY-MM-DD",
                     help="the day; any day of the week or month; or the range's first day")  # fmt: skip
     sp.add_argument("--to", default=None, metavar="YYYY-MM-DD", help="the range's last day (included)")
     sp.add_argument("--queue", action="append", default=None, help="only this queue (repeat, or a,b,c)")
     sp.add_argument("--agent", action="append", default=None, help="only this agent id (repeat, or a,b,c)")
-    sp.add_argument("--format", choices=["csv", "html", "json"], default="json")
+    sp.add_argument("--format", choices=["csv", "html", "json"], default="json",
+                    help="json (default), csv (one table), or html (the e-mailed page, with charts)")  # fmt: skip
     sp.add_argument("--detail", choices=["auto", "interval", "day"], default="auto",
                     help="rows per 15-minute interval or per day (auto: intervals for one day)")  # fmt: skip
     sp.add_argument("--output", "-o", default=None, help="write to this file instead of standard output")
     add_common(sp)
     sp.set_defaults(func=cmd_report)
+
+
+NO_DATA = "No data was recorded in this period."  # build_report's note when nothing was stored at all
 
 
 def split_names(values: list[str] | None) -> list[str] | None:
@@ -54,8 +59,16 @@ def cmd_report(args) -> int:
     config = config_from_args(args)
     cal = CentreCalendar(config.centre)
     clock = SystemClock()
+    today = cal.today(clock.now())
+    demo = getattr(args, "running_demo", None)
     try:
-        period = resolve_period(cal, args.period, args.frm, args.to, cal.today(clock.now()))
+        if demo is not None and args.frm is None and args.period != "range":
+            # the demo's centre began its day when the demo started: the latest complete period predates it
+            period = cal.period(args.period, today)
+            print(f"wallboard report: the running demo's {args.period} so far ({period.label()}); --from "
+                  "YYYY-MM-DD for another", file=sys.stderr)  # fmt: skip
+        else:
+            period = resolve_period(cal, args.period, args.frm, args.to, today)
     except ValueError as e:
         print(f"wallboard: {e}", file=sys.stderr)
         return 2
@@ -72,6 +85,16 @@ def cmd_report(args) -> int:
         rep = asyncio.run(main())
     except ReportError as e:
         print(f"wallboard: {e}", file=sys.stderr)
+        return 1
+    if NO_DATA in rep["notes"]:  # not a table of zeros: nothing was recorded at all
+        which = f" for queue(s) {', '.join(req.queues)}" if req.queues else ""
+        which += f" for agent(s) {', '.join(req.agents)}" if req.agents else ""
+        hint = ""
+        if args.frm is None and args.period != "range" and demo is None:
+            hint = (f" (the latest complete {args.period}; for the current one so far: --period {args.period} "
+                    f"--from {today.isoformat()})")  # fmt: skip
+        print(f"wallboard report: no data recorded in {period.label()}{which}{hint}; nothing written",
+              file=sys.stderr)  # fmt: skip
         return 1
     for note in rep["notes"]:
         print(f"wallboard: {note}", file=sys.stderr)

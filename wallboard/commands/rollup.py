@@ -18,7 +18,7 @@ def register(sub, add_common) -> None:
     sp.add_argument("--agent", action="append", default=None, help="only this agent (repeat, or a,b,c)")
     sp.add_argument("--force", action="store_true",
                     help="also overwrite intervals older than the minute buckets' lifetime")  # fmt: skip
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--json", action="store_true", help="what was rolled up, as JSON")
     add_common(sp)
     sp.set_defaults(func=cmd_rollup)
 

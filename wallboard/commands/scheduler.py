@@ -17,7 +17,7 @@ def register(sub, add_common) -> None:
     sp.add_argument("--status", action="store_true", help="list recorded deliveries and exit")
     sp.add_argument("--json", action="store_true", help="with --status or --once: JSON")
     sp.add_argument("--log", default=None, help="log to this file instead of stderr")
-    sp.add_argument("--verbose", action="store_true")
+    sp.add_argument("--verbose", action="store_true", help="log every run and delivery (INFO), not only problems")
     add_common(sp)
     sp.set_defaults(func=cmd_scheduler)
 

@@ -11,7 +11,7 @@ def register(sub, add_common) -> None:
     sp.add_argument("--host", default=None, help="address to listen on (default: hub.host)")
     sp.add_argument("--port", type=int, default=None, help="port (default: hub.port; 0 = any free port)")
     sp.add_argument("--log", default=None, help="log to this file instead of stderr")
-    sp.add_argument("--verbose", action="store_true")
+    sp.add_argument("--verbose", action="store_true", help="log every connection (INFO), not only problems")
     add_common(sp)
     sp.set_defaults(func=cmd_serve)
 
@@ -41,6 +41,14 @@ def cmd_serve(args) -> int:
     logging.getLogger("websockets").setLevel(logging.WARNING)
     logging.getLogger("wallboard.hub.ws").setLevel(logging.WARNING)  # the library's own chatter, as above
     config = config_from_args(args)
+    demo = getattr(args, "running_demo", None)
+    shown: dict[str, str] = {}
+    if demo is not None:  # the demo's throwaway viewer tokens (kept in its state file, mode 0600): the
+        import os  # kiosk URLs can be printed whole, a click away
+
+        for var, tok in demo.viewer_tokens.items():
+            if not os.environ.get(var):
+                os.environ[var] = shown[var] = tok
     from ..hub.tls import server_context
 
     tls = server_context(config.hub) is not None  # a bad certificate or key stops us here, before Redis
@@ -59,7 +67,7 @@ def cmd_serve(args) -> int:
                 "serving plain http on %s: kiosk and supervisor tokens cross the network in clear; set hub.tls_cert "
                 "and hub.tls_key", hub.host)  # fmt: skip
         print(f"wallboard hub on {base}  (/healthz, /metrics)", flush=True)
-        print_kiosk_urls(base, hub.layouts.values())
+        print_kiosk_urls(base, hub.layouts.values(), shown_tokens=shown)
         try:
             await stop.wait()
         finally:
@@ -70,16 +78,24 @@ def cmd_serve(args) -> int:
     return 0
 
 
-def print_kiosk_urls(base: str, layouts, environ=None) -> list[str]:
+def print_kiosk_urls(base: str, layouts, environ=None, shown_tokens=None) -> list[str]:
     """One kiosk URL per layout. The token is never printed (this output ends up in logs and journals): the
     URL says TOKEN and names the variable that holds it; a layout whose variable is unset gets a warning on
-    stderr, since every TV opening it is refused. Returns the layouts without a token."""
+    stderr, since every TV opening it is refused. Returns the layouts without a token. ``shown_tokens``
+    (variable -> token): the running demo's throwaway tokens, printed in their URLs."""
     import os
 
     env = os.environ if environ is None else environ
+    shown_tokens = shown_tokens or {}
     missing = []
-    print("kiosk URLs (TOKEN: the value of the variable named beside each):", flush=True)
+    if shown_tokens:
+        print("kiosk URLs of the running demo (open one in a browser):", flush=True)
+    else:
+        print("kiosk URLs (TOKEN: the value of the variable named beside each):", flush=True)
     for lay in layouts:
+        if lay.token_env in shown_tokens:
+            print(f"  {lay.name}: {base}/?layout={lay.name}&token={shown_tokens[lay.token_env]}", flush=True)
+            continue
         print(f"  {lay.name}: {base}/?layout={lay.name}&token=TOKEN   (TOKEN = ${lay.token_env})", flush=True)
         if not env.get(lay.token_env):
             missing.append(lay.name)

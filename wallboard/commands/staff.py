@@ -1,9 +1,11 @@
 """``wallboard staff``: the staffing calculator. From calls per interval, handle time, a target (service level,
 ASA or maximum P(wait)) and shrinkage, the agents to schedule per interval (Erlang C), as a table or JSON.
 
-Input: a CSV with a header and the columns ``start`` (any label: a time, a date and time), ``calls`` (calls
+Input: a CSV with a header and the columns ``start`` (a time, a date and time, or any label), ``calls`` (calls
 offered in the interval), ``aht_s`` (mean handle time, talk + wrap-up, seconds) and optionally ``interval_s``
-(the interval's length; else ``--interval-s``, default 3600). ``--from-bank FILE --queue PS`` makes those
+(the interval's length). A row without ``interval_s`` takes ``--interval-s``, else the interval inferred from
+the starts (the smallest step between consecutive starts, every step a multiple of it: rows may be missing);
+when the starts cannot tell (labels, one row, irregular steps) the command asks for ``--interval-s``. ``--from-bank FILE --queue PS`` makes those
 intervals from the Anonymous Bank call records instead (see ``bank_intervals``), and ``--write-csv`` keeps them.
 
 Per interval: load ``a = calls / interval_s x aht_s`` erlangs; ``agents`` = the fewest agents on the phones
@@ -34,8 +36,9 @@ class InputError(ValueError):
     pass
 
 
-def read_intervals(path: str | Path, default_interval_s: float = 3600.0) -> list[Interval]:
-    """Read the interval CSV; raises InputError naming the line and column of the first problem."""
+def read_intervals(path: str | Path, default_interval_s: float | None = None) -> list[Interval]:
+    """Read the interval CSV; raises InputError naming the line and column of the first problem. A row without
+    ``interval_s`` takes ``default_interval_s``; with None, 0 for now (``resolve_interval`` fills it in)."""
     p = Path(path)
     try:
         f = p.open(encoding="utf-8", newline="")
@@ -55,13 +58,95 @@ def read_intervals(path: str | Path, default_interval_s: float = 3600.0) -> list
                 continue
 
             calls, aht = _num(row, "calls", f"{p}:{i}"), _num(row, "aht_s", f"{p}:{i}")
-            interval = _num(row, "interval_s", f"{p}:{i}", default_interval_s)
-            if interval <= 0:
+            interval = _num(row, "interval_s", f"{p}:{i}", default_interval_s or 0.0)
+            if interval <= 0 and row.get("interval_s", "") != "":
                 raise InputError(f"{p}:{i}: column interval_s: must be > 0")
             if calls > 0 and aht <= 0:
                 raise InputError(f"{p}:{i}: column aht_s: calls without a handle time")
             out.append(Interval(row["start"], calls, aht, interval))
     return out
+
+
+def parse_start(label: str) -> tuple[float, bool] | None:
+    """A start as seconds (of the day, or since the epoch for a date and time) and whether it is a time of day
+    only; None for a label that is neither (``08:00``, ``8:30:00``, ``2026-03-01 08:30``, ``2026-03-01T08:30``)."""
+    import re
+    from datetime import datetime, timezone
+
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", label.strip())
+    if m:
+        h, mi, sec = int(m[1]), int(m[2]), int(m[3] or 0)
+        return (h * 3600 + mi * 60 + sec, True) if h < 24 and mi < 60 and sec < 60 else None
+    try:
+        t = datetime.fromisoformat(label.strip())
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)  # only the differences matter
+    return t.timestamp(), False
+
+
+def infer_interval_s(starts: list[str]) -> tuple[float | None, str]:
+    """The interval the starts imply (seconds), or None and why not. Consecutive rows are one interval apart or
+    a multiple of it (a missing row); a time of day that goes back is taken as passing midnight."""
+    parsed = [parse_start(s) for s in starts]
+    if len(starts) < 2:
+        return None, "one row has no step to measure"
+    bad = [s for s, p in zip(starts, parsed) if p is None]
+    if bad:
+        return None, f"the start {bad[0]!r} is not a time (HH:MM) or a date and time (YYYY-MM-DD HH:MM)"
+    steps = []
+    for (a, day_a), (b, _), label in zip(parsed, parsed[1:], starts[1:]):  # type: ignore[misc]
+        step = b - a
+        if step < 0 and day_a:
+            step += 86400
+        if step <= 0:
+            return None, f"the starts do not go forward (at {label!r})"
+        steps.append(step)
+    unit = min(steps)
+    odd = [s for s in steps if abs(s / unit - round(s / unit)) > 1e-6]
+    if odd:
+        return None, f"the steps between starts are irregular ({_g(unit)} s and {_g(odd[0])} s)"
+    return unit, f"{len(steps)} steps between starts"
+
+
+def resolve_interval(rows: list[Interval], flag_s: float | None) -> tuple[dict, list[str]]:
+    """Fill in the interval of the rows that have none: ``--interval-s``, else inferred from the starts.
+    Returns what was used (for the output) and warnings; raises InputError when it cannot be told."""
+    if flag_s is not None and not (math.isfinite(flag_s) and flag_s > 0):
+        raise InputError("--interval-s must be a number of seconds > 0, e.g. 1800")
+    warnings: list[str] = []
+    need = [r for r in rows if r.interval_s <= 0]
+    if not need:
+        source = "the CSV's interval_s column"
+    elif flag_s is not None:
+        inferred, _ = infer_interval_s([r.start for r in rows])
+        if inferred is not None and abs(inferred - flag_s) > 1e-6:
+            warnings.append(f"--interval-s {_g(flag_s)} but the starts are {_g(inferred)} s apart: each row is "
+                            f"taken as {_g(flag_s)} s of calls, as asked")  # fmt: skip
+        for r in need:
+            r.interval_s = flag_s
+        source = "--interval-s"
+    else:
+        inferred, why = infer_interval_s([r.start for r in rows])
+        if inferred is None:
+            raise InputError(f"cannot tell the interval length from the starts ({why}): give --interval-s "
+                             "SECONDS (e.g. 1800 for half-hours, 3600 for hours) or an interval_s column")  # fmt: skip
+        for r in need:
+            r.interval_s = inferred
+        source = "inferred from the starts"
+    if need and len(need) < len(rows):
+        source += "; rows with interval_s keep theirs"
+    lengths = {r.interval_s for r in rows}
+    return {"interval_s": lengths.pop() if len(lengths) == 1 else None, "from": source}, warnings
+
+
+def interval_text(info: dict) -> str:
+    s = info.get("interval_s")
+    if s is None:
+        return f"Intervals: of several lengths ({info['from']})"
+    size = f"{_g(s / 60)} min" if s % 60 == 0 else f"{_g(s)} s"
+    return f"Intervals: {size} ({info['from']})"
 
 
 def _num(row: dict[str, str], col: str, where: str, default: float | None = None) -> float:
@@ -306,6 +391,8 @@ def print_table(result: dict, out=None) -> None:
         s = result["source"]
         extra = f", {s['days']} days {s['first_day']}..{s['last_day']} ({s['days_counted']})" if "days" in s else ""
         print(f"From {s['file']}, queue {s['queue']}, per {s['per']}{extra}", file=out)
+    if result.get("interval"):
+        print(interval_text(result["interval"]), file=out)
     head = ("start", "calls", "AHT s", "erlangs", "agents", "schedule", "SL", "ASA s", "occupancy", "")
     rows = result["intervals"]
     top = max((r["scheduled"] for r in rows), default=0) or 1
@@ -337,6 +424,7 @@ def compute(rows: list[Interval], target: dict, shrinkage: float) -> dict:
 
 
 def cmd_staff(args) -> int:
+    interval = None
     try:
         target = _target(args)
         if not 0 <= args.shrinkage < 1:
@@ -368,7 +456,12 @@ def cmd_staff(args) -> int:
             if args.write_csv:
                 write_intervals(args.write_csv, rows)
         elif args.csv:
-            rows = read_intervals(args.csv, args.interval_s)
+            rows = read_intervals(args.csv)
+            if not rows:
+                raise InputError(f"{args.csv}: no intervals (only a header)")
+            interval, warnings = resolve_interval(rows, args.interval_s)
+            for w in warnings:
+                print(f"wallboard staff: warning: {w}", file=sys.stderr)
         else:
             raise InputError("give --csv FILE (columns start, calls, aht_s[, interval_s]) or --from-bank FILE")
     except (InputError, FileNotFoundError) as e:
@@ -377,6 +470,10 @@ def cmd_staff(args) -> int:
     result = compute(rows, target, args.shrinkage)
     if source:
         result["source"] = source
+    if interval is None:  # the bank's records and stored history make their own intervals
+        lengths = {r.interval_s for r in rows}
+        interval = {"interval_s": next(iter(lengths)) if len(lengths) == 1 else None, "from": "the input"}
+    result["interval"] = interval
     if args.json:
         print(json.dumps(result))
     else:
@@ -388,7 +485,9 @@ def register(sub, add_common) -> None:
     sp = sub.add_parser("staff", help="staffing calculator: agents to schedule per interval (Erlang C)")
     src = sp.add_argument_group("input")
     src.add_argument("--csv", default=None, help="intervals: columns start, calls, aht_s[, interval_s]")
-    src.add_argument("--interval-s", type=float, default=3600.0, help="interval length when the CSV has none")
+    src.add_argument("--interval-s", type=float, default=None, metavar="S",
+                     help="with --csv: the interval length in seconds for rows without interval_s (default: "
+                     "inferred from the starts; needed when they cannot tell)")  # fmt: skip
     src.add_argument("--from-bank", default=None, metavar="FILE", help="an Anonymous Bank month instead of --csv")
     src.add_argument("--queue", default=None, help="with --from-bank: the service type (PS, PE, IN, NE, NW, TT)")
     src.add_argument("--per", default="hour-of-day", choices=["hour-of-day", "hour"],
@@ -409,6 +508,6 @@ def register(sub, add_common) -> None:
     tgt.add_argument("--max-pwait", type=float, default=None, metavar="P", help="maximum probability of waiting")
     sp.add_argument("--sl-seconds", type=float, default=20.0, help="service level threshold (default 20)")
     sp.add_argument("--shrinkage", type=float, default=0.3, help="share of paid time off the phones (default 0.3)")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--json", action="store_true", help="the intervals and totals as JSON")
     add_common(sp)
     sp.set_defaults(func=cmd_staff)

@@ -1,0 +1,188 @@
+"""Other commands follow a running `wallboard demo` when nothing names a centre; a report over a period with no
+data says so. The demo itself runs for real in tmux (a terminal, as a user runs it), on the test server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from wallboard import demo_state
+
+ROOT = Path(__file__).resolve().parent.parent
+FOLLOWING = "using the running demo"
+
+
+def cli(*args: str, env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "wallboard.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          env=env, timeout=timeout)  # fmt: skip
+
+
+def user_env(state_dir: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WALLBOARD_")}
+    env["WALLBOARD_STATE_DIR"] = str(state_dir)
+    return env
+
+
+def until(what, check, timeout_s: float = 60.0, every_s: float = 0.2):
+    """Poll ``check`` until it returns something true (returned), or fail naming ``what``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(every_s)
+
+
+@pytest.mark.skipif(not shutil.which("tmux"), reason="needs tmux (the demo is a terminal UI)")
+def test_board_advise_snapshot_report_and_serve_follow_the_running_demo(tmp_path):
+    from wallboard.config import load_config
+    from wallboard.replay import drop_namespace_sync
+    from wallboard.store import connect_sync
+
+    env = user_env(tmp_path / "state")
+    prefix = f"wbdemo-t{uuid.uuid4().hex[:8]}"
+    sock = f"wbt{uuid.uuid4().hex[:8]}"
+    demo = (f"cd {ROOT} && exec env WALLBOARD_STATE_DIR={tmp_path / 'state'} REDIS_URL={env['REDIS_URL']} "
+            f"{sys.executable} -m wallboard.cli demo --prefix {prefix} --seed 3")  # fmt: skip
+    subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-s", "demo", "-x", "160", "-y", "48", demo], check=True)
+    try:
+        state = until("the demo's state file", demo_state_in(tmp_path / "state"), 60)
+        assert state["prefix"] == prefix and state["config"].endswith("demo.toml")
+        until("the demo's screen", lambda: "This demo, elsewhere" in pane(sock), 30)
+
+        def snapshot_with_calls():
+            out = cli("snapshot", "--json", env=env)
+            return json.loads(out.stdout) if out.returncode == 0 and json.loads(out.stdout)["total"]["entered"] else None
+
+        before = until("the demo's first calls", snapshot_with_calls, 90)
+        assert set(before["queues"]) == {"support", "tech", "billing", "sales"}
+        assert before["centre"] == "Example Bank — demo"
+
+        out = cli("report", "--period", "day", "--format", "json", env=env)
+        assert out.returncode == 0, out.stderr
+        assert FOLLOWING in out.stderr and "the running demo's day so far" in out.stderr
+        after = json.loads(cli("snapshot", "--json", env=env).stdout)
+        rep = json.loads(out.stdout)
+        assert rep["centre"] == "Example Bank — demo"
+        # the report reads the same counts the snapshots do (taken before and after it)
+        assert before["total"]["entered"] <= rep["total"]["entered"] <= after["total"]["entered"]
+
+        # the TV in a terminal, in a second window: the demo's queues, live (not stale)
+        board = (f"cd {ROOT} && exec env WALLBOARD_STATE_DIR={tmp_path / 'state'} REDIS_URL={env['REDIS_URL']} "
+                 f"{sys.executable} -m wallboard.cli board")  # fmt: skip
+        subprocess.run(["tmux", "-L", sock, "new-window", "-t", "demo", "-n", "board", board], check=True)
+        screen = until("the board", lambda: "Technical support" in (p := pane(sock, "demo:board")) and p, 30)
+        assert "Customer service floor" in screen and "no data since" not in screen.lower()
+        subprocess.run(["tmux", "-L", sock, "kill-window", "-t", "demo:board"], check=True)
+
+        out = cli("advise", "--json", env=env)
+        assert out.returncode == 0 and FOLLOWING in out.stderr, out.stderr
+        assert set(json.loads(out.stdout)["queues"]) == set(before["queues"])
+
+        # serve: the kiosk URLs carry the demo's throwaway viewer tokens, and the page opens with them
+        serve = subprocess.Popen([sys.executable, "-m", "wallboard.cli", "serve", "--port", "0"], cwd=ROOT, env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        try:
+            lines = [serve.stdout.readline() for _ in range(4)]
+            url = next(x.split(": ", 1)[1].strip() for x in lines if x.strip().startswith("floor:"))
+            assert "token=TOKEN" not in url
+            import urllib.request
+
+            with urllib.request.urlopen(url, timeout=10) as page:
+                assert page.status == 200
+        finally:
+            serve.terminate()
+            serve.wait(timeout=10)
+
+        # a centre named on the command line is not the demo
+        other = cli("snapshot", "--prefix", prefix + "-other", env=env)
+        assert other.returncode == 1 and FOLLOWING not in other.stderr
+
+        subprocess.run(["tmux", "-L", sock, "send-keys", "-t", "demo:0", "q"], check=True)
+        until("the demo to stop", lambda: not (tmp_path / "state" / "demo.json").exists(), 30)
+        gone = cli("snapshot", env=env)
+        assert gone.returncode == 1 and FOLLOWING not in gone.stderr
+    finally:
+        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
+        r = connect_sync(load_config(None), env["REDIS_URL"])
+        drop_namespace_sync(r, prefix)
+        r.close()
+
+
+def demo_state_in(state: Path):
+    def check():
+        try:
+            return json.loads((state / "demo.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    return check
+
+
+def pane(sock: str, target: str = "demo:0") -> str:
+    out = subprocess.run(["tmux", "-L", sock, "capture-pane", "-p", "-t", target], capture_output=True, text=True)
+    return out.stdout
+
+
+def _write_state(monkeypatch, state: Path, pid: int, url: str, prefix: str = "wbdemo-x") -> None:
+    monkeypatch.setenv("WALLBOARD_STATE_DIR", str(state))
+    demo_state.write(demo_state.RunningDemo(pid=pid, config=str(ROOT / "wallboard/data/demo.toml"), prefix=prefix,
+                                            redis_url=url, embedded=False))  # fmt: skip
+
+
+def test_only_a_live_demo_is_followed_and_only_when_nothing_names_a_centre(tmp_path, monkeypatch, capsys):
+    from wallboard.cli import build_parser, config_from_args
+
+    url = os.environ["REDIS_URL"]
+    for k in [k for k in os.environ if k.startswith("WALLBOARD_")]:
+        monkeypatch.delenv(k)
+
+    def follows(*argv: str, **env: str) -> bool:
+        with monkeypatch.context() as m:
+            for k, v in env.items():
+                m.setenv(k, v)
+            args = build_parser().parse_args(list(argv))
+            cfg = config_from_args(args)
+        said = FOLLOWING in capsys.readouterr().err
+        assert said == (args.running_demo is not None) == (cfg.redis.prefix == "wbdemo-x"), argv
+        return said
+
+    _write_state(monkeypatch, tmp_path, os.getpid(), url)  # this test's process stands for a live demo
+    assert all(follows(c) for c in ("advise", "snapshot", "board", "serve", "tui", "audit"))
+    assert follows("report", "--period", "day")
+    followed = cli("advise", env=user_env(tmp_path))  # the user's path, once, in a subprocess
+    assert f"{FOLLOWING} (wbdemo-x, pid {os.getpid()})" in followed.stderr
+    for told in (["--prefix", "mine"], ["--config", str(ROOT / "wallboard/data/demo.toml")], ["--redis", url]):
+        assert not follows("advise", *told), told
+    assert not follows("advise", WALLBOARD_REDIS__PREFIX="mine")
+    assert not follows("advise", REDIS_URL=url.rstrip("0123456789") + "1")  # REDIS_URL names another db
+    assert not follows("ingest", "--check") and not follows("replay", "--feed", "jsonl", "x")  # writers never
+
+    crashed = subprocess.Popen(["true"])  # a demo that died without cleaning up: its pid is gone
+    crashed.wait()
+    _write_state(monkeypatch, tmp_path, crashed.pid, url)
+    assert demo_state.read() is None and not follows("advise")
+    _write_state(monkeypatch, tmp_path, os.getpid(), url)  # a live pid, but another process's start time: reused
+    data = json.loads((tmp_path / "demo.json").read_text())
+    (tmp_path / "demo.json").write_text(json.dumps({**data, "proc_start": "1"}))
+    assert demo_state.read() is None and not follows("advise")
+
+
+def test_a_report_over_a_period_with_no_data_says_so(tmp_path):
+    env = user_env(tmp_path)
+    prefix = f"wbt-empty-{uuid.uuid4().hex[:8]}"
+    out = cli("report", "--period", "day", "--prefix", prefix, "--format", "csv", "-o", str(tmp_path / "r.csv"),
+              env=env)  # fmt: skip
+    assert out.returncode == 1 and out.stdout == ""
+    assert "no data recorded in" in out.stderr and "--from" in out.stderr
+    assert not (tmp_path / "r.csv").exists()
