@@ -24,7 +24,7 @@ def register(sub, add_common) -> None:
     sp.add_argument("--name", default=None, help="this notifier's name (unique per running notifier; a restart "
                     "under the same name takes over its unfinished deliveries at once)")  # fmt: skip
     sp.add_argument("--log", default=None, help="log to this file instead of stderr")
-    sp.add_argument("--verbose", action="store_true")
+    sp.add_argument("--verbose", action="store_true", help="log every detection and delivery (INFO), not only problems")
     add_common(sp)
     sp.set_defaults(func=cmd_notifier)
 
