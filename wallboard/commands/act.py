@@ -15,8 +15,8 @@ from ..actions.model import ACTIONS
 def register(sub, add_common) -> None:
     sp = sub.add_parser("act", help=f"send an action request ({', '.join(ACTIONS)})")
     sp.add_argument("action", choices=list(ACTIONS),
-                    help="what to do: spy on an agent's call (listen, whisper, barge), take it over, move an agent between "
-                    "skill queues, pause/unpause an agent, acknowledge or snooze a queue's alert")  # fmt: skip
+                    help="what to do: spy on an agent's call (listen, whisper, barge), take it over, move an agent "
+                    "between skill queues, pause/unpause an agent, acknowledge or snooze a queue's alert")  # fmt: skip
     sp.add_argument("--agent", help="the agent's id (listen, whisper, barge, move, pause, unpause)")
     sp.add_argument("--queue", help="the queue (move: the skill queue; pause: only in it; ack/snooze: the alert's)")
     sp.add_argument("--op", choices=["add", "remove", "penalty"], default=None,
