@@ -428,6 +428,9 @@ class WallboardConfig(BaseSettings):
     reports: list[ReportSchedule] = Field(default_factory=list)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    feeds: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="[feeds.NAME]: a feed's own options (e.g. [feeds.http]), checked by that "
+        "feed when it is built; a command-line flag beats them.")  # fmt: skip
 
     @classmethod
     def settings_customise_sources(
