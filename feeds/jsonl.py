@@ -21,7 +21,7 @@ class JsonlFeed:
         self.cursor: int = 0
 
     def read(self) -> Iterator[Event | DeadLetter]:
-        with open(self.path, encoding="utf-8", errors="replace") as f:
+        with open(self.path, encoding="utf-8-sig", errors="replace") as f:  # -sig: a leading BOM is no input
             for n, line in enumerate(f, 1):
                 self.cursor = n
                 line = line.strip()

@@ -15,9 +15,14 @@ Each verb's data fields are in PROTOCOLS.md (queue_log section). What this adapt
 - **Not counted, not dead letters.** RINGCANCELED (a ring lost to another member or to a caller hang-up is
   not a miss), AGENTDUMP (the caller stays queued; only RINGNOANSWER is a miss), RINGINUSE, SYSCOMPAT,
   CONFIGRELOAD and custom rows (DID, INFO, ...): counted in ``ignored`` by verb.
+- **Members as Asterisk means them.** ADDMEMBER without PAUSED logs a logged-out agent in, ``available`` (one
+  already logged in stays as it is); REMOVEMEMBER of the agent's last queue (the configured skills, then the
+  rows) logs it out; UNPAUSE / UNPAUSEALL during a call leaves the agent on it. What these decide from (who is
+  logged in, on which call, in which queues) rides in the cursor with the pauses.
 - **PBX restart.** QUEUESTART (the PBX started or restarted) empties every queue: a ``WaitingResync`` listing
   nobody per queue, so callers whose exit row never came (they were cut off) are not left waiting as ghosts.
-- **Dead letters.** Too few fields, a bad epoch, an empty call id or queue on a call row, a missing agent on a
+- **Dead letters.** Too few fields, a bad epoch (or one out of the event model's time bounds), a queue or
+  agent name the event model refuses, an empty call id or queue on a call row, a missing agent on a
   member row, a data field that should be a non-negative number and is not. A data field the event needs
   (talk time, penalty) must be there; an optional one (a wait, a position, a ring time) may be missing, as
   older Asterisk versions write fewer fields, but if present it must be valid.
@@ -57,11 +62,12 @@ from wallboard.events import (
     MemberRemoved,
     WaitingResync,
     WrapupCompleted,
+    time_problem,
 )
 from wallboard.feed import CursorMark, DeadLetter
 
 _UTC = timezone.utc
-_MAX_EPOCH = 1e11  # year 5138: beyond any real row, and far from datetime's limit even with a wrap-up added
+_BOM = b"\xef\xbb\xbf"
 # Past the event model's limits a field is a dead letter naming the field (see wallboard.events.MAX_SECONDS)
 _MAX_SECONDS, _MAX_COUNT = MAX_SECONDS, MAX_COUNT
 
@@ -192,8 +198,8 @@ class QueueLogFeed:
             "PENALTY": self._penalty,
             "PAUSE": self._pause,
             "PAUSEALL": self._pause,
-            "UNPAUSE": self._available,
-            "UNPAUSEALL": self._available,
+            "UNPAUSE": self._unpause,
+            "UNPAUSEALL": self._unpause,
             "AGENTLOGIN": self._available,
             "AGENTLOGOFF": self._logoff,
             "QUEUESTART": self._queuestart,
@@ -213,6 +219,10 @@ class QueueLogFeed:
         self._staged: tuple[float, int, WrapupCompleted, AgentStateChanged | None] | None = None
         self._agent_ids: dict[str, str | None] = {"NONE": None, "": None, **self.config.agent_by_interface()}
         self._queues_named: set[str] = set()  # queues this reader has seen rows of (for QUEUESTART)
+        # What Asterisk knows and a row alone does not say (see ``_addmember``, ``_removemember``, ``_unpause``):
+        self._logged_in: set[str] = set()  # agents whose last state given was not logged_out
+        self._calls: dict[str, tuple[str | None, str | None]] = {}  # agent -> (call id, queue) while talking
+        self._members: dict[str, set[str]] = {}  # agent -> queues (from the configured skills, then the rows)
         self._prefix = f"queue-log:{self.path}:"
 
     def read(self) -> Iterator[Event | DeadLetter]:
@@ -243,6 +253,8 @@ class QueueLogFeed:
     def _line(self, raw: bytes, n: int, start: int) -> list[Event | DeadLetter]:
         """One line (``start`` = its byte offset) -> its events, after the inferred ones that fell due."""
         self.cursor = (n, start + len(raw))
+        if start == 0 and raw.startswith(_BOM):  # a file saved with a byte-order mark: not part of the row
+            raw = raw[len(_BOM) :]
         line = raw.decode("utf-8", "replace").rstrip("\r\n")
         if not line or line[0] == "#" or line.isspace():
             return []
@@ -253,9 +265,10 @@ class QueueLogFeed:
         try:
             epoch = float(parts[0])
         except ValueError:
-            epoch = math.nan
-        if not 0 <= epoch < _MAX_EPOCH:  # also nan
             return [DeadLetter(source, f"epoch is not a valid time: {parts[0]!r}", line)]
+        problem = time_problem(epoch)  # the event model's bounds, before anything is built from the row
+        if problem:
+            return [DeadLetter(source, f"epoch is not a valid time: {parts[0][:40]!r}, which {problem}", line)]
         verb = parts[4]
         handler = self._handlers.get(verb)
         if handler is None:
@@ -295,8 +308,12 @@ class QueueLogFeed:
         # wrap-up from it, and the PAUSE row that set it may lie before the cursor. Saving it as of the end of
         # the chunk is right: re-read rows replay every change after the cursor, and an agent's state row
         # between the cursor and here supersedes the inferred state anyway (see ``_return_line``).
+        # The same holds for what the member rows decide from (``_addmember``, ``_removemember``, ``_unpause``):
+        # who is logged in, who is on which call, and memberships where they differ from the configured skills.
+        members = {a: sorted(qs) for a, qs in self._members.items() if qs != set(self._skills.get(a, {}))}
         state = {"dev": ident[0], "ino": ident[1], "line": line_no, "offset": offset, "head": self._head,
-                 "paused": self._paused}  # fmt: skip
+                 "paused": self._paused, "in": sorted(self._logged_in), "calls": self._calls,
+                 "members": members}  # fmt: skip
         return CursorMark(self.cursor_key(), json.dumps(state))
 
     @staticmethod
@@ -327,6 +344,9 @@ class QueueLogFeed:
                     f.seek(start["offset"])
                     n, offset = start["line"], start["offset"]
                     self._paused = dict(start.get("paused") or {})
+                    self._logged_in = set(start.get("in") or ())
+                    self._calls = {a: (c, q) for a, (c, q) in (start.get("calls") or {}).items()}
+                    self._members = {a: set(qs) for a, qs in (start.get("members") or {}).items()}
                 # else: truncated and rewritten while we were away: read it from its start
         buf = b""
         self._head = self._head_of(f) if f is not None else ""
@@ -383,9 +403,9 @@ class QueueLogFeed:
         elif verb in _MEMBER_VERBS and r.queue is None:
             raise _Bad("queue is empty or NONE")
         self._staged = None
-        if r.queue is not None:
-            self._queues_named.add(r.queue)
         events = handler(r)
+        if r.queue is not None:  # only a row that became events names a queue (a refused name is no queue)
+            self._queues_named.add(r.queue)
         # Only now that the whole row has become events (a rejected row moves nothing, not even time): the
         # inferred events that fell due before it come first, then a state the file gives supersedes an
         # inferred one.
@@ -393,10 +413,18 @@ class QueueLogFeed:
         for e in events:
             if type(e) is AgentStateChanged:
                 self._return_line.pop(e.agent, None)
+                if e.state == "logged_out":
+                    self._logged_in.discard(e.agent)
+                else:
+                    self._logged_in.add(e.agent)
                 if e.state == "paused":
                     self._paused[e.agent] = e.reason
                 elif e.state == "available" or e.state == "logged_out":
                     self._paused.pop(e.agent, None)
+                if e.state == "on_call":
+                    self._calls[e.agent] = (e.call_id, e.queue)
+                elif e.state != "paused":  # a pause may come during a call; the call goes on
+                    self._calls.pop(e.agent, None)
         if self._staged is not None:
             heapq.heappush(self._pending, self._staged)
             if self._staged[3] is not None:
@@ -408,6 +436,7 @@ class QueueLogFeed:
         if after is None or self._return_line.get(after.agent) != n:
             return [done]
         del self._return_line[after.agent]
+        self._logged_in.add(after.agent)  # available or paused
         return [done, after]
 
     def _agent(self, field: str) -> str | None:
@@ -608,6 +637,12 @@ class QueueLogFeed:
             call_id=r.call_id if call else None,
         )
 
+    def _members_of(self, agent: str) -> set[str]:
+        queues = self._members.get(agent)
+        if queues is None:  # the engine's view too: the configured skills until a membership row says more
+            queues = self._members[agent] = set(self._skills.get(agent, {}))
+        return queues
+
     def _addmember(self, r: _Row) -> list[Any]:
         # queue_log does not say the penalty: the configured skill's penalty (as in queues.conf), else 0,
         # until a PENALTY row says otherwise.
@@ -618,10 +653,23 @@ class QueueLogFeed:
         ]
         if _field(r.data, 0) == "PAUSED":
             events.append(self._state(r, "2", "paused"))
+        elif agent not in self._logged_in:
+            # Asterisk: a member added without PAUSED is logged in and available (an agent already logged in,
+            # on a call or paused, stays as it is: the new queue changes neither)
+            events.append(self._state(r, "2", "available"))
+        self._members_of(agent).add(r.queue)
         return events
 
     def _removemember(self, r: _Row) -> list[Any]:
-        return [MemberRemoved(id=r.id + "1", ts=r.ts, source=r.source, agent=self._need_agent(r), queue=r.queue)]
+        agent = self._need_agent(r)
+        events: list[Any] = [MemberRemoved(id=r.id + "1", ts=r.ts, source=r.source, agent=agent, queue=r.queue)]
+        queues = self._members_of(agent)
+        queues.discard(r.queue)
+        # Asterisk: removed from its last queue, the member takes no queue call: logged out (as the AMI mapper
+        # says; an agent never seen logged in is logged out already)
+        if not queues and agent in self._logged_in:
+            events.append(self._state(r, "2", "logged_out"))
+        return events
 
     def _penalty(self, r: _Row) -> list[Any]:
         penalty = _count(r.data, 0, "penalty", required=True)
@@ -636,6 +684,17 @@ class QueueLogFeed:
 
     def _available(self, r: _Row) -> list[Any]:
         return [self._state(r, "1", "available")]
+
+    def _unpause(self, r: _Row) -> list[Any]:
+        agent = self._need_agent(r)
+        call = self._calls.get(agent)
+        if call is None:
+            return [self._state(r, "1", "available")]
+        # Asterisk: unpaused during a call, the member is still on it (available once talk and wrap-up end)
+        back = AgentStateChanged(id=r.id + "1", ts=r.ts, source=r.source, agent=agent, state="on_call",
+                                 call_id=call[0], queue=call[1])  # fmt: skip
+        self._paused.pop(agent, None)
+        return [back]
 
     def _logoff(self, r: _Row) -> list[Any]:
         return [self._state(r, "1", "logged_out")]

@@ -79,6 +79,10 @@ class SimFeed:
         began = clock.now()
         centre = self.centre or self._build(began)
         while True:
-            for event in centre.advance_to(centre.start + (clock.now() - began) * self.speed):
+            now = clock.now()
+            # sped up, the centre runs ahead of the clock, but never past the event model's bound (a day ahead):
+            # there it waits for the clock, instead of making events every feed must refuse
+            target = min(centre.start + (now - began) * self.speed, now + timedelta(days=1))
+            for event in centre.advance_to(target):
                 yield event
             await asyncio.sleep(self.step_s)

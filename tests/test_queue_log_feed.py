@@ -439,10 +439,12 @@ def test_member_and_state_verbs(tmp_path):
             "10|NONE|support|PJSIP/1002|REMOVEMEMBER|",
         ),
     )
-    added, added_paused, paused_on_add, penalty, paused, unpaused, paused_all, unpaused_all, login, logoff, removed = (
-        items
-    )
+    (added, available_on_add, added_paused, paused_on_add, penalty, paused, unpaused, paused_all, unpaused_all, login,
+     logoff, removed, logged_out_on_remove) = items  # fmt: skip
     assert isinstance(added, MemberAdded) and (added.agent, added.queue, added.penalty) == ("1001", "support", 0)
+    # Asterisk: added without PAUSED is logged in and available; removed from its last queue, logged out
+    assert (available_on_add.id, available_on_add.state, available_on_add.agent) == ("ql:1:2", "available", "1001")
+    assert (logged_out_on_remove.id, logged_out_on_remove.state) == ("ql:11:2", "logged_out")
     assert isinstance(added_paused, MemberAdded) and added_paused.agent == "1002"
     assert (paused_on_add.id, paused_on_add.state, paused_on_add.agent) == ("ql:2:2", "paused", "1002")
     assert isinstance(penalty, MemberPenalty) and (penalty.agent, penalty.queue, penalty.penalty) == (

@@ -84,7 +84,6 @@ class Batch:
     agent_items: dict[str, list[tuple[int, dict]]] = field(default_factory=dict)
     agents: set[str] = field(default_factory=set)
     gaps: list = field(default_factory=list)
-    lo: float = 0.0
     aparams: str | None = None
 
 
@@ -227,6 +226,12 @@ class Engine:
         w = d.get("wait_s")
         if w is not None:
             rec["w"] = w
+            if w:  # an exit: where its join falls, should the script have to record the join it implies
+                jwin, jmin = self._window(t - w)
+                if jmin != minute:
+                    rec["jm"] = jmin
+                if jwin != win:
+                    rec["jw"] = jwin
         return rec
 
     def _agent_record(self, ev, t: float) -> dict | None:
@@ -287,15 +292,11 @@ class Engine:
         agent_items = batch.agent_items
         agents = batch.agents
         kinds = _KINDS
-        lo = hi = None
+        hi = None
         for i, ev in enumerate(events):
             d = ev.__dict__
             t = d["ts"].timestamp()
-            if lo is None:
-                lo = hi = t
-            elif t < lo:
-                lo = t
-            elif t > hi:
+            if hi is None or t > hi:
                 hi = t
             kind = kinds.get(type(ev)) or _kind_of(type(ev))
             a = d.get("agent")
@@ -315,7 +316,6 @@ class Engine:
             elif kind == _K_GAP:
                 batch.gaps.append(ev)
         batch.res.last_ts = hi
-        batch.lo = lo
         return batch
 
     async def register_step(self, batch: Batch) -> None:
@@ -367,7 +367,8 @@ class Engine:
         if not batch.agent_items:
             return
         if batch.aparams is None:
-            bounds = self.windows.bounds(batch.lo - self.bexp_s, batch.res.last_ts)
+            times = [rec["t"] for items in batch.agent_items.values() for _, rec in items]
+            bounds = self.windows.bounds(times, self.bexp_s)
             batch.aparams = json.dumps({"exp": self.exp_s, "bexp": self.bexp_s, "bounds": bounds})
         aparams = batch.aparams
         bs = self.config.engine.batch_size

@@ -9,14 +9,32 @@ Call transitions (counted once per queue entry): ``caller_joined``, ``caller_ans
 ``call_completed`` (talk ends) and ``wrapup_completed`` (wrap-up ends). Agent-side facts are keyed by the
 agent: state and membership *set* state (older never overwrites newer); missed rings, dial attempts and
 outbound calls are counted once by their own key.
+
+**Input at the edges**, checked here once for every feed (a feed turns the ``ValidationError`` into a dead
+letter with its reason):
+
+- *Time bounds.* An event time before 1990-01-01, or more than a day after the wall clock, is refused, as is
+  the join an exit implies (time - wait). The wall clock is ``SystemClock`` unless ``wall_clock(clock)``
+  says otherwise (tests; the ingester's own clock). Nothing real is that far off, and a far time costs work
+  somewhere that grows with the span (a window per day up to year 5000).
+- *Names.* A queue name or agent id becomes part of Redis keys and their hash tags: at most 128
+  characters, no control character, no ``{`` or ``}``, and valid UTF-8 (a feed decodes bytes with
+  ``errors="replace"``, so U+FFFD or a lone surrogate marks bytes that were not).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal, Union
+import math
+import re
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime, timezone
+from typing import Annotated, Iterator, Literal, Union
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from .clock import Clock, SystemClock
 
 # Past these a value is rejected (a dead letter), not summed: two durations of 1e308 s make inf, which Redis
 # refuses partway through a batch. 1e10 s is 317 years; Asterisk keeps positions and penalties in a C int.
@@ -28,13 +46,88 @@ AGENT_STATES: tuple[str, ...] = ("available", "ringing", "on_call", "wrap_up", "
 OverflowReason = Literal["timeout", "empty", "key", "withdrawn", "callback"]
 OVERFLOW_REASONS: tuple[str, ...] = ("timeout", "empty", "key", "withdrawn", "callback")
 
+EARLIEST_EPOCH = 631_152_000.0  # 1990-01-01T00:00:00Z
+MAX_AHEAD_S = 86_400.0  # a day after the wall clock
+NAME_MAX = 128
+_WALL: ContextVar[Clock] = ContextVar("wallboard_wall_clock", default=SystemClock())
+_BAD_NAME = re.compile("[\x00-\x1f\x7f-\x9f{}\ufffd\ud800-\udfff]")
+
+
+@contextmanager
+def wall_clock(clock: Clock) -> Iterator[None]:
+    """Events made inside (in this context: a task started inside inherits it) are bounded by ``clock``."""
+    token = _WALL.set(clock)
+    try:
+        yield
+    finally:
+        _WALL.reset(token)
+
+
+def time_problem(epoch: float) -> str | None:
+    """Why an event time (epoch seconds) is refused, or None. Feeds may ask before building anything."""
+    if not math.isfinite(epoch):
+        return "is not a finite number"
+    if epoch < EARLIEST_EPOCH:
+        return "is before 1990-01-01"
+    clock = _WALL.get()
+    now = time.time() if type(clock) is SystemClock else clock.now().timestamp()  # the same; time() is cheaper
+    if epoch > now + MAX_AHEAD_S:
+        return f"is more than a day after the wall clock ({utc(datetime.fromtimestamp(now, timezone.utc))})"
+    return None
+
+
+def name_problem(name: str) -> str | None:
+    """Why a queue name or agent id is refused, or None."""
+    if len(name) > NAME_MAX:
+        return f"is longer than {NAME_MAX} characters ({len(name)})"
+    m = _BAD_NAME.search(name)
+    if m is None:
+        return None
+    ch = m.group()
+    if ch in "{}":
+        return f"has {ch!r}, which would break a Redis key's hash tag"
+    if ch == "\ufffd" or "\ud800" <= ch <= "\udfff":
+        return "is not valid UTF-8"
+    return f"has a control character ({ch!r})"
+
+
+_GOOD_NAMES: set[str] = set()  # names already checked (a few hundred queues and agents, seen millions of times)
+
+
+def _check_name(field: str, name: str) -> None:
+    problem = name_problem(name)
+    if problem:
+        raise ValueError(f"{field}: name {name[:40]!r} {problem}")
+    if len(_GOOD_NAMES) > 100_000:  # bounded, whatever the input
+        _GOOD_NAMES.clear()
+    _GOOD_NAMES.add(name)
+
 
 class _Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(min_length=1, description="Stable id for the same input (feed:position or PBX id).")
-    ts: AwareDatetime = Field(description="When it happened, timezone-aware.")
+    ts: AwareDatetime = Field(description="When it happened, timezone-aware, within the time bounds.")
     source: str = Field(min_length=1, description="Feed name and position, e.g. 'queue-log:/var/log/queue_log:812'.")
+
+    @model_validator(mode="after")
+    def _at_the_edges(self):
+        """The bounds of the module docstring, in one pass (it runs for every event of every feed)."""
+        d = self.__dict__
+        t = d["ts"].timestamp()
+        clock = _WALL.get()
+        now = time.time() if type(clock) is SystemClock else clock.now().timestamp()  # time(): the same, cheaper
+        if not EARLIEST_EPOCH <= t <= now + MAX_AHEAD_S:
+            raise ValueError(f"ts: event time {d['ts'].isoformat()} {time_problem(t)}")
+        wait = d.get("wait_s")
+        if wait and t - wait < EARLIEST_EPOCH:  # an exit's implied join, which the engine records when unseen
+            raise ValueError(f"wait_s: the join it implies (ts - wait_s = {t - wait:.0f}) is before 1990-01-01")
+        queue, agent = d.get("queue"), d.get("agent")
+        if queue and queue not in _GOOD_NAMES:
+            _check_name("queue", queue)
+        if agent and agent not in _GOOD_NAMES:
+            _check_name("agent", agent)
+        return self
 
 
 class _QueueCall(_Event):
@@ -51,7 +144,8 @@ class CallerJoined(_QueueCall):
 class CallerAnswered(_QueueCall):
     type: Literal["caller_answered"] = "caller_answered"
     agent: str | None = None
-    wait_s: float | None = Field(None, ge=0, description="Join to answer; derived from the join when absent.")
+    wait_s: float | None = Field(None, ge=0, lt=MAX_SECONDS,
+                                 description="Join to answer; derived from the join when absent.")
     ring_s: float | None = Field(None, ge=0, lt=MAX_SECONDS)
 
 

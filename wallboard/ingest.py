@@ -37,7 +37,7 @@ from .backoff import redis_backoff
 from .clock import Clock, SystemClock
 from .config import WallboardConfig
 from .engine import Engine
-from .events import partition_of, utc
+from .events import partition_of, utc, wall_clock
 from .feed import CursorMark, DeadLetter
 from .keys import Keys
 from .store import is_cluster
@@ -275,8 +275,9 @@ class Ingest:
         queue: asyncio.Queue = asyncio.Queue(maxsize=5 * CHUNK)
 
         async def reader():
-            async for item in self.feed.follow(self.clock):
-                await queue.put(item)
+            with wall_clock(self.clock):  # the event model's time bounds follow this ingester's clock
+                async for item in self.feed.follow(self.clock):
+                    await queue.put(item)
             await queue.put(None)
 
         return queue, asyncio.create_task(reader(), name="feed")

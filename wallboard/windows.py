@@ -47,19 +47,31 @@ class Windows:
             return None
         return datetime.fromtimestamp(self.reset_at_or_before(epoch), timezone.utc)
 
-    def bounds(self, first: float, last: float) -> list[int] | str:
-        """Window starts covering [first, last], ascending (for splitting agent state time), or 'all'."""
+    def bounds(self, times: list[float], reach: float) -> list[int] | str:
+        """Window starts covering ``[t - reach, t]`` for every ``t`` in ``times``, ascending (for splitting
+        agent state time, which reaches back at most ``reach``), or 'all'. The days between two far-apart
+        times are skipped: the work grows with the days covered, never with the gap between times (an event
+        of 1990 beside one of today is two short walks, not 13,000 days)."""
         if self.mode == "all":
             return "all"
-        out = [self.reset_at_or_before(first)]
-        day = datetime.fromtimestamp(first, self.tz).date()
-        end = datetime.fromtimestamp(last, self.tz).date() + timedelta(days=1)
-        while day <= end:
-            r = self._reset_on(day)
-            if out[-1] < r <= last:
-                out.append(r)
-            day += timedelta(days=1)
-        return out
+        out: set[int] = set()
+        ts = sorted(times)
+        i = 0
+        while i < len(ts):
+            j = i  # one run of times each within ``reach`` of the one before
+            while j + 1 < len(ts) and ts[j + 1] - ts[j] <= reach:
+                j += 1
+            first, last = ts[i] - reach - 60, ts[j]  # a minute more: the script floors ``first`` to its minute
+            out.add(self.reset_at_or_before(first))
+            day = datetime.fromtimestamp(first, self.tz).date()
+            end = datetime.fromtimestamp(last, self.tz).date() + timedelta(days=1)
+            while day <= end:
+                r = self._reset_on(day)
+                if first < r <= last:
+                    out.add(r)
+                day += timedelta(days=1)
+            i = j + 1
+        return sorted(out)
 
     @staticmethod
     def minute(epoch: float) -> int:

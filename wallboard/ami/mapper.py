@@ -70,6 +70,8 @@ from wallboard.events import (
     SpyChanged,
     WaitingResync,
     WrapupCompleted,
+    name_problem,
+    time_problem,
 )
 from wallboard.feed import DeadLetter
 
@@ -82,9 +84,8 @@ _ON_CALL = frozenset({2, 3, 7, 8})  # in use, busy, ring in use, on hold
 _OUT = frozenset({4, 5})  # invalid, unavailable
 _UNIQUEID = re.compile(r"^(\d{9,11})(?:\.\d+)?$")
 _NO_NUMBER = {"", "<unknown>", "unknown"}
-# Bounds that keep every time we derive inside datetime's range (year 9999 is ~2.5e11): an event time below
-# 1e11 (year 5138) plus a duration below 1e10 s. Past them a field is a dead letter, not an OverflowError.
-_MAX_EPOCH = 1e11
+# Event times are bounded by the event model (``time_problem``: 1990 to a day after the wall clock) and
+# durations below 1e10 s, so every time we derive stays inside datetime's range; past them a dead letter.
 _MAX_SECONDS, _MAX_INT = MAX_SECONDS, MAX_COUNT  # the event model's limits (wallboard.events)
 
 # Events we know and do not need: skipped without parsing. Anything else is reported once as unknown.
@@ -224,8 +225,9 @@ class AmiMapper:
         return name not in KNOWN_EVENTS and name not in self._reported
 
     def observe(self, epoch: float) -> None:
-        """Capture clock: a Uniqueid epoch seen in a skipped event still moves time on."""
-        if self._clock is None or epoch > self._clock:
+        """Capture clock: a Uniqueid epoch seen in a skipped event still moves time on (not one out of the time
+        bounds: the clock never goes back, so it would make every later event a dead letter)."""
+        if (self._clock is None or epoch > self._clock) and not time_problem(epoch):
             self._clock = epoch
 
     # -- the entry points ---------------------------------------------------------------------------------
@@ -243,6 +245,7 @@ class AmiMapper:
             return [self._dead(where, f"unknown AMI event {msg.get('event')!r} (reported once, then ignored)", msg)]
         try:
             t = self._time(msg, name, received)
+            self._check_names(msg)
             out = handler(msg, t, where)
         except _Bad as e:
             return [self._dead(where, f"{msg.get('event')}: {e}", msg)]
@@ -293,6 +296,7 @@ class AmiMapper:
             name = m.name
             q = m.get("queue") or ""
             try:
+                self._check_names(m, "name")
                 if name == "queueparams" and q:
                     queues.append(q)
                     waiting.setdefault(q, [])
@@ -349,15 +353,16 @@ class AmiMapper:
                 x = float(stamp)
             except ValueError:
                 raise _Bad(f"Timestamp is not a number: {stamp!r}") from None
-            if not 0 <= x < _MAX_EPOCH:  # also nan and inf
-                raise _Bad(f"Timestamp is not a valid time: {stamp!r}")
+            problem = time_problem(x)
+            if problem:
+                raise _Bad(f"Timestamp is not a valid time: {stamp[:40]!r}, which {problem}")
             return x
         if received is not None:
             return received.timestamp()
         t = self._clock
         for key in ("uniqueid", "destuniqueid"):
             e = epoch_of(msg.get(key))
-            if e is not None and (t is None or e > t):
+            if e is not None and (t is None or e > t) and not time_problem(e):
                 t = float(e)
         call = _call_id(msg)
         bound = None
@@ -369,8 +374,9 @@ class AmiMapper:
             t = bound
         if t is None:
             raise _Bad("no Timestamp and no Uniqueid to date it by")
-        if t >= _MAX_EPOCH:  # HoldTime / TalkTime pushed the capture clock past any real time
-            raise _Bad(f"the capture clock would move past year 5138 (epoch {t:.0f})")
+        problem = time_problem(t)
+        if problem:  # HoldTime / TalkTime pushed the capture clock past any real time
+            raise _Bad(f"the capture clock would move to epoch {t:.0f}, which {problem}")
         self._clock = t
         return t
 
@@ -385,6 +391,14 @@ class AmiMapper:
     def _dead(self, where: str, reason: str, msg: Message) -> DeadLetter:
         raw = raw_text(msg.lines) if msg.lines else "\n".join(f"{k}: {v}" for k, v in msg.fields.items())[:4000]
         return DeadLetter(self._src(where), reason, raw)
+
+    def _check_names(self, m: Message, name_key: str = "membername") -> None:
+        """The event model's check of queue and member names, made before any handler changes the mapper (a
+        refused event leaves no trace)."""
+        for what, name in (("Queue", m.get("queue")), ("member", self._agent_of(m, name_key))):
+            problem = name_problem(name) if name else None
+            if problem:
+                raise _Bad(f"{what} {name[:40]!r} {problem}")
 
     def _agent_of(self, m: Message, name_key: str = "membername") -> str | None:
         f = m.fields
@@ -630,6 +644,10 @@ class AmiMapper:
         a.was_member = True
         if status is not None:
             a.status = status
+        elif a.status is None:
+            # no Status (an old or proxied event): a member event says it is a member, so logged in, its device
+            # state unsaid: 0 "unknown", which Asterisk rings as available (paused or not, as Paused says)
+            a.status = 0
         paused = m.get("paused")
         if paused is not None:
             if paused.strip().lower() in ("1", "true", "yes"):

@@ -1,7 +1,8 @@
 -- Apply a batch of call transitions of ONE queue, exactly once per queue entry.
 -- KEYS[1]: the queue's slot base "P:{q:NAME}"; every key touched is built from it (one hash tag).
 -- ARGV[1]: JSON params {sl, sh, exp, bexp, feed, pos} (or {read = ...}: see "Reading" below)
--- ARGV[2]: JSON array of events {k, c, t, w, win, min, r, cl, ag, tk, wr}
+-- ARGV[2]: JSON array of events {k, c, t, w, win, min, jw, jm, r, cl, ag, tk, wr}
+--   jw, jm: window and minute of t - w when they differ from win and min (an exit's implied join)
 --   k: J joined, A answered, X abandoned, O overflowed (r = reason), C completed (tk), W wrap-up done (wr),
 --      D callback done, R resync of who waits (ids), E expiry of callers who joined before cut (an exclusive
 --      ZRANGEBYSCORE bound, "(epoch"; centre.caller_expiry_s)
@@ -180,16 +181,26 @@ for i, e in ipairs(evs) do
       local jk = tonumber(h['j' .. k])
       if jk <= t + 1 then idx = k; j = jk; break end
     end
+    local k = e.k
     if not idx then
       -- the join was never seen (feed started mid-call): the entry is made from the wait we were given
       n = n + 1; idx = n; j = t - (e.w or 0)
-      put(c, h, 'n', n); put(c, h, 'j' .. idx, j); put(c, h, 'f' .. idx, '')
+      local f0 = ''
+      if k == 'A' or k == 'X' or k == 'O' then
+        -- an exit implies its join: counted entered once, in the join's window and minute, so that offered
+        -- never exceeds entered; the J flag makes that join a duplicate should it arrive after all
+        f0 = 'J'
+        local jwkey, jmkey = wkey, mkey
+        if e.jw then jwkey = base .. ':w:' .. e.jw end
+        if e.jm then jmkey = base .. ':m:' .. e.jm end
+        add(jwkey, 'entered', 1); add(jmkey, 'entered', 1)
+      end
+      put(c, h, 'n', n); put(c, h, 'j' .. idx, j); put(c, h, 'f' .. idx, f0)
     end
     local f = h['f' .. idx] or ''
     local w = e.w
     if w == nil then w = t - j end
     if w < 0 then w = 0 end
-    local k = e.k
     if (k == 'A' or k == 'X' or k == 'O') and has(f, 'E') and not (has(f, 'A') or has(f, 'L')) then
       unexpired = unexpired + 1  -- the exit of an expired caller, late: counted below as what it was
     end
