@@ -112,7 +112,7 @@ class Ingest:
         self.events_applied = 0
         self.last_publish = 0.0
         self.requests_cursor = "0-0"
-        self.alert_cmds = f"{self.keys.centre}:alert_cmds"  # ack/snooze, authorised by the executor
+        self.alert_cmds = self.keys.alert_cmds  # ack/snooze, authorised by the executor
         self.backoff = redis_backoff(config)
         self.redis_ok = True
         # a feed with a cursor can be read again from it (after Redis lost writes: see _pump)
@@ -351,7 +351,7 @@ class Ingest:
         if got and not self.owner:
             log.info("%s holds the lease: ticking and publishing", self.name)
             self.levels = await self.engine.load_levels()  # carry on from the previous owner's alerts
-            self.requests_cursor = await self.r.get(self.keys.centre + ":requests_cursor") or "0-0"
+            self.requests_cursor = await self.r.get(self.keys.requests_cursor) or "0-0"
         self.owner = bool(got)
         return self.owner
 
@@ -392,10 +392,10 @@ class Ingest:
                         continue
                 except (NoAlertError, KeyError, ValueError) as e:
                     result = f"rejected: {e}"
-                await self.r.xadd(self.keys.centre + ":audit", {"request": f.get("request", rid), "type": kind,
+                await self.r.xadd(self.keys.audit, {"request": f.get("request", rid), "type": kind,
                                   "user": user, "queue": f.get("queue", ""), "metric": f.get("metric", ""),
                                   "at": utc(now), "result": "applied" if result == "ok" else result})  # fmt: skip
-        await self.r.set(self.keys.centre + ":requests_cursor", self.requests_cursor)
+        await self.r.set(self.keys.requests_cursor, self.requests_cursor)
 
     async def tick(self) -> None:
         """One owner tick: requests, expired callers, levels, snapshot, publish."""

@@ -54,6 +54,8 @@ Centre slot ``P:{c}``
   ``:reverts``           zset   pending auto-reverts of temporary moves (JSON) by due epoch
   ``:takeovers``         zset   recent call takeovers (JSON) by epoch, kept an hour
   ``:ticker``            string the supervisor's message on every TV
+  ``:requests_cursor``   string how far the engine's owner has read ``:alert_cmds``
+  ``:hrolled``           hash   day -> ``to:at``: up to when the day was rolled up, and when
   ``:alerts``            hash   ``<queue>|<metric>`` -> alert state JSON
   ``:gaps``              zset   feed gaps (JSON) by start epoch
   ``:health:<process>``  string heartbeat with a TTL
@@ -97,6 +99,8 @@ class Keys:
         self.reverts = f"{c}:reverts"
         self.takeovers = f"{c}:takeovers"
         self.ticker = f"{c}:ticker"
+        self.requests_cursor = f"{c}:requests_cursor"
+        self.history_rolled = f"{c}:hrolled"
         n = f"{c}:notify"  # wallboard.notify.notifier
         self.notify_lease = f"{n}:lease"
         self.notify_levels = f"{n}:levels"

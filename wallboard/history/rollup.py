@@ -45,7 +45,7 @@ class HistoryKeys:
 
     def __init__(self, keys: Keys):
         self.keys = keys
-        self.rolled = f"{keys.centre}:hrolled"
+        self.rolled = keys.history_rolled
 
     def base(self, kind: Kind, name: str) -> str:
         return self.keys.queue(name) if kind == "q" else self.keys.agent(name)
