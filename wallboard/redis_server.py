@@ -10,13 +10,26 @@ An external server (``REDIS_URL``) needs the same durability, set by whoever run
 ``maxmemory-policy noeviction`` (an evicted entry marker would let a re-sent event count twice). A crash of
 the machine then loses at most about the last second of writes, which the feeds' cursors restore (see
 ``wallboard.ingest``). tests/test_redis_faults.py checks these settings here and a crash's recovery.
+
+A server that is still loading its data (a restart with a big AOF) answers ``-LOADING``: every wallboard
+process waits for it (at most ``LOADING_WAIT_S``, saying so once on stderr) instead of failing or, worse,
+taking it for dead and starting a second one on the same files.
+
+A throwaway replay does not use the shared server at all: ``PrivateServer`` starts the same binary for one
+process alone, in a temporary directory, on a unix socket, without persistence (``--save ""``, ``--appendonly
+no``), and removes it at the end (``wallboard.replay``). Millions of keys written and dropped there never reach
+the shared server's AOF, which would otherwise keep both and replay them at its next start.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import shutil
+import signal
 import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,31 +84,97 @@ def binary_path() -> Path:
     return Path(get_binary_path())
 
 
-def _ping(sock: Path) -> bool:
+LOADING_WAIT_S = 300.0  # longest wait for a server loading its data (a 1.3 GB AOF took 67 s here)
+
+
+def _client(sock: Path) -> redis.Redis:
+    return redis.Redis(unix_socket_path=str(sock), socket_connect_timeout=0.5, socket_timeout=1,
+                       retry=Retry(NoBackoff(), 0))  # fmt: skip
+
+
+def _probe(sock: Path) -> str:
+    """``"up"`` (it answers PING), ``"loading"`` (it answers ``-LOADING``: alive, still reading its data) or
+    ``"down"``."""
     if not sock.exists():
-        return False
+        return "down"
+    r = _client(sock)
     try:
-        r = redis.Redis(unix_socket_path=str(sock), socket_connect_timeout=0.5, socket_timeout=1,
-                        retry=Retry(NoBackoff(), 0))  # fmt: skip
-        ok = bool(r.ping())
-        r.close()
-        return ok
+        return "up" if r.ping() else "down"
+    except redis.BusyLoadingError:  # before ConnectionError: it is one
+        return "loading"
     except (redis.ConnectionError, redis.TimeoutError, OSError, redis.ResponseError):
-        return False
+        return "down"
+    finally:
+        r.close()
+
+
+def _ping(sock: Path) -> bool:
+    return _probe(sock) == "up"
+
+
+def loading_total_bytes(info: dict) -> int | None:
+    """The size of what a loading server reads (``INFO persistence``, which it answers while loading)."""
+    try:
+        return int(info.get("loading_total_bytes")) or None
+    except (TypeError, ValueError):
+        return None
+
+
+def say_loading(total_bytes: int | None, where: str = "") -> None:
+    """The one line a waiting command prints (stderr: stdout may hold JSON)."""
+    mb = (total_bytes or 0) / 1e6
+    size = (f"{mb:,.0f} MB" if mb >= 10 else f"{mb:.1f} MB") if total_bytes else "size not known yet"
+    at = f" at {where}" if where else ""
+    print(f"Redis{at} is loading its data ({size})… waiting for it (at most {LOADING_WAIT_S:.0f} s)",
+          file=sys.stderr, flush=True)  # fmt: skip
+
+
+def _wait_loading(paths: EmbeddedPaths) -> str:
+    """Wait for the embedded server to finish loading; its URL once it answers PING."""
+    from .store import StoreUnavailable
+
+    deadline = time.monotonic() + LOADING_WAIT_S
+    said = False
+    while True:
+        state = _probe(paths.socket)
+        if state == "up":
+            return paths.url
+        if state == "down":
+            raise StoreUnavailable(f"the embedded Redis stopped while loading its data; see {paths.logfile}")
+        if not said:
+            said = True
+            total = None
+            try:
+                r = _client(paths.socket)
+                total = loading_total_bytes(r.info("persistence"))
+                r.close()
+            except (redis.RedisError, OSError):
+                pass
+            say_loading(total)
+        if time.monotonic() > deadline:
+            raise StoreUnavailable(f"the embedded Redis on {paths.socket} is still loading its data after "
+                                   f"{LOADING_WAIT_S:.0f} s; see {paths.logfile}")  # fmt: skip
+        time.sleep(0.1)
 
 
 def ensure_embedded(paths: EmbeddedPaths | None = None, timeout_s: float = 10.0) -> str:
     """Return the URL of the shared embedded server, starting it if no process has yet."""
     paths = paths or EmbeddedPaths(state_dir())
-    if _ping(paths.socket):
+    state = _probe(paths.socket)
+    if state == "up":
         return paths.url
+    if state == "loading":  # alive: never taken for dead (its socket removed, a second server started)
+        return _wait_loading(paths)
     paths.root.mkdir(parents=True, exist_ok=True)
     paths.data.mkdir(parents=True, exist_ok=True)
     with open(paths.lock, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one starter at a time; the others find it running
         try:
-            if _ping(paths.socket):
+            state = _probe(paths.socket)
+            if state == "up":
                 return paths.url
+            if state == "loading":
+                return _wait_loading(paths)
             if paths.socket.exists():
                 paths.socket.unlink()  # left by a server that died
             cmd = [
@@ -118,21 +197,36 @@ def ensure_embedded(paths: EmbeddedPaths | None = None, timeout_s: float = 10.0)
                 )
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
-                if _ping(paths.socket):
+                state = _probe(paths.socket)
+                if state == "up":
                     return paths.url
+                if state == "loading":  # a big AOF: as long as it takes (LOADING_WAIT_S), not timeout_s
+                    return _wait_loading(paths)
                 time.sleep(0.02)
-            raise RuntimeError(f"the embedded Redis did not answer on {paths.socket}; see {paths.logfile}")
+            from .store import StoreUnavailable
+
+            raise StoreUnavailable(f"the embedded Redis did not answer on {paths.socket}; see {paths.logfile}")
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def status(paths: EmbeddedPaths | None = None) -> dict:
     paths = paths or EmbeddedPaths(state_dir())
-    running = _ping(paths.socket)
+    state = _probe(paths.socket)
+    running = state != "down"
     info: dict = {"running": running, "socket": str(paths.socket), "data": str(paths.data)}
     if paths.pidfile.exists():
         info["pid"] = paths.pidfile.read_text().strip()
-    if running:
+    if state == "loading":
+        info["loading"] = True
+        try:
+            r = _client(paths.socket)
+            p = r.info("persistence")
+            r.close()
+            info.update(loading_total_bytes=loading_total_bytes(p), loading_loaded_perc=p.get("loading_loaded_perc"))
+        except (redis.RedisError, OSError):
+            pass
+    elif running:
         r = redis.Redis(unix_socket_path=str(paths.socket))
         srv = r.info("server")
         mem = r.info("memory")
@@ -145,7 +239,7 @@ def status(paths: EmbeddedPaths | None = None) -> dict:
 def stop(paths: EmbeddedPaths | None = None) -> bool:
     """Shut the shared server down (it writes its AOF first). False when it was not running."""
     paths = paths or EmbeddedPaths(state_dir())
-    if not _ping(paths.socket):
+    if _probe(paths.socket) == "down":  # a loading server is running: SHUTDOWN works while it loads
         return False
     r = redis.Redis(unix_socket_path=str(paths.socket), retry=Retry(NoBackoff(), 0))
     try:
@@ -153,6 +247,75 @@ def stop(paths: EmbeddedPaths | None = None) -> bool:
     except (redis.ConnectionError, OSError):
         pass  # the server closes the connection as it goes
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _ping(paths.socket):
+    while time.monotonic() < deadline and _probe(paths.socket) != "down":
         time.sleep(0.05)
     return True
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child, between fork and exec
+    """The private server gets SIGTERM if the process that started it dies (even by SIGKILL): Linux only."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+class PrivateServer:
+    """The embedded binary started for one process alone (a throwaway replay): a unix socket in a temporary
+    directory, no port, no persistence (``--save ""``, ``--appendonly no``). ``stop()`` ends it and removes the
+    directory; it is safe to call twice. The server also ends if this process dies (PR_SET_PDEATHSIG)."""
+
+    def __init__(self, timeout_s: float = 10.0) -> None:
+        base = tempfile.gettempdir()
+        if len(base) > 60:  # a unix socket path must stay under ~100 characters
+            base = "/tmp"
+        self.root = Path(tempfile.mkdtemp(prefix="wbreplay-", dir=base))
+        self.socket = self.root / "redis.sock"
+        self.url = f"unix://{self.socket}"
+        self.proc: subprocess.Popen | None = None
+        cmd = [
+            str(binary_path()),
+            "--daemonize", "no",
+            "--port", "0",
+            "--unixsocket", str(self.socket),
+            "--unixsocketperm", "700",
+            "--dir", str(self.root),
+            "--logfile", str(self.root / "redis.log"),
+            "--save", "",
+            "--appendonly", "no",
+            "--maxmemory-policy", "noeviction",
+        ]  # fmt: skip
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)  # fmt: skip
+            deadline = time.monotonic() + timeout_s
+            while _probe(self.socket) != "up":
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    log = self.root / "redis.log"
+                    tail = log.read_text(errors="replace")[-500:].strip() if log.exists() else ""
+                    from .store import StoreUnavailable
+
+                    raise StoreUnavailable(f"a private Redis for this replay ({cmd[0]}) did not start: {tail}")
+                time.sleep(0.01)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()  # nothing to save: it exits at once, without freeing its memory key by key
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> "PrivateServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

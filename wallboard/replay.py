@@ -1,7 +1,19 @@
 """Offline replay: a feed's events through the engine on the events' own clock, then the final snapshot.
 
-Runs in a throwaway key namespace (deleted afterwards) unless a prefix is given. "now" at the end is the
-last event's time plus one second.
+Where it runs:
+
+- no prefix, no server named (no ``--redis``, ``REDIS_URL`` or ``redis.url``): a **private server**, the embedded
+  binary started for this replay alone (``redis_server.PrivateServer``: a temporary directory, a unix socket, no
+  persistence), stopped and removed at the end, also on an error or Ctrl-C. The shared server is not touched: a
+  replay's millions of keys, written then dropped, would stay in its AOF (both the writes and the deletions) and
+  make its next start read them all, every command failing meanwhile. There is nothing to drop either: the
+  server simply ends.
+- no prefix, a server named: that server, in a throwaway key namespace deleted afterwards (as the user chose that
+  server; ``note`` says so, since its AOF, if it keeps one, still sees the writes and the deletions).
+- a prefix: the user keeps the result, so it goes where everything else is, the named server or the shared
+  embedded one, in that namespace, and stays.
+
+"now" at the end is the last event's time plus one second.
 """
 
 from __future__ import annotations
@@ -20,7 +32,7 @@ from .engine import Engine
 from .feed import DeadLetter
 from .keys import Keys
 from .snapshot import Snapshot
-from .store import connect, is_cluster
+from .store import configured_url, connect, is_cluster, redact_url
 from .thresholds import LevelState
 
 CHUNK = 5000  # events per batch (each queue's share goes in scripts of batch_size events)
@@ -47,24 +59,49 @@ async def replay(
     prefix: str | None = None,
     window_mode: str = "since_reset",
     progress: Callable[[ReplayStats], None] | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> tuple[Snapshot, ReplayStats]:
-    """Replay ``feed``; ``progress`` (for benchmarks) is called with the running totals after each batch."""
+    """Replay ``feed``; ``progress`` (for benchmarks) is called with the running totals after each batch;
+    ``note`` (the CLI: stderr) with one line, once the replay is done, saying where a throwaway replay ran when
+    that was a named server."""
     # The cyclic garbage collector is paused while replaying (and run once at the end): reading a file makes
     # millions of small objects that live until applied, and the collector's passes over them cost ~40 % of
     # the reading time (docs/PERFORMANCE.md); what a replay throws away is freed by reference counting.
     gc_was_on = gc.isenabled()
     gc.disable()
     try:
-        return await _replay(feed, config, redis_url, prefix, window_mode, progress)
+        if prefix is None and configured_url(config, redis_url) is None:
+            from .redis_server import PrivateServer
+
+            server = PrivateServer()
+            try:
+                return await _replay(feed, _private_config(config), server.url, None, window_mode, progress,
+                                     drop=False)  # fmt: skip
+            finally:
+                server.stop()
+        result = await _replay(feed, config, redis_url, prefix, window_mode, progress)
+        if prefix is None and note is not None:  # (after the run: a failure stays the one line that says why)
+            note(f"throwaway replay in a temporary namespace on {redact_url(configured_url(config, redis_url))}, "
+                 "deleted at the end (that server's AOF, if it keeps one, records both the writes and the "
+                 "deletions; with no server named, a private in-memory one is used)")  # fmt: skip
+        return result
     finally:
         if gc_was_on:
             gc.enable()
         gc.collect()
 
 
-async def _replay(feed, config, redis_url, prefix, window_mode, progress) -> tuple[Snapshot, ReplayStats]:
+def _private_config(config: WallboardConfig) -> WallboardConfig:
+    """The config as the private server takes it: no password, no cluster (a local unix socket)."""
+    if config.redis.password_file is None and not config.redis.cluster:
+        return config
+    redis_cfg = config.redis.model_copy(update={"password_file": None, "cluster": False})
+    return config.model_copy(update={"redis": redis_cfg})
+
+
+async def _replay(feed, config, redis_url, prefix, window_mode, progress, drop: bool = True):
     client = await connect(config, redis_url)
-    throwaway = prefix is None
+    throwaway = prefix is None and drop  # a private server needs no dropping: it ends
     keys = Keys(prefix or f"wbreplay-{uuid.uuid4().hex[:12]}")
     engine = Engine(client, config, keys, window_mode=window_mode, feed_name=getattr(feed, "name", ""))
     stats = ReplayStats()

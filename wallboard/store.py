@@ -13,7 +13,9 @@ any node (``SUBSCRIBE``, as the views do) receives them; see docs/PERFORMANCE.md
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from importlib.resources import files
 from urllib.parse import urlsplit, urlunsplit
 
@@ -34,9 +36,15 @@ class StoreUnavailable(RuntimeError):
     """Redis could not be reached; the message names the URL tried."""
 
 
+def configured_url(config: WallboardConfig, url: str | None = None) -> str | None:
+    """The server the user named (--redis flag > REDIS_URL > WALLBOARD_REDIS__URL / the file's redis.url), or
+    None: the embedded server then (or, for a throwaway replay, a private one)."""
+    return url or os.environ.get("REDIS_URL") or config.redis.url or None
+
+
 def resolve_url(config: WallboardConfig, url: str | None = None) -> str:
     """--redis flag > REDIS_URL > WALLBOARD_REDIS__URL / the file's redis.url > the embedded server."""
-    chosen = url or os.environ.get("REDIS_URL") or config.redis.url
+    chosen = configured_url(config, url)
     if chosen:
         problem = redis_url_problem(chosen)
         if problem:  # (load_config and the CLI check theirs first; this names whichever one was taken)
@@ -99,6 +107,36 @@ def is_cluster(client) -> bool:
 
 
 _CLUSTER_PIPELINES = (aredis.cluster.ClusterPipeline, redis.cluster.ClusterPipeline)
+_LOADING_POLL_S = 0.1
+
+
+class _LoadingWait:
+    """A server answering ``-LOADING`` (a restart reading a big AOF) is waited for, at most
+    ``redis_server.LOADING_WAIT_S``, said once on stderr, instead of being reported unreachable."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.deadline: float | None = None
+
+    def first(self) -> bool:
+        if self.deadline is None:
+            from .redis_server import LOADING_WAIT_S
+
+            self.deadline = time.monotonic() + LOADING_WAIT_S
+            return True
+        return False
+
+    def say(self, info) -> None:
+        from .redis_server import loading_total_bytes, say_loading
+
+        say_loading(loading_total_bytes(info) if isinstance(info, dict) else None, redact_url(self.target))
+
+    def check(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            from .redis_server import LOADING_WAIT_S
+
+            raise StoreUnavailable(f"Redis at {redact_url(self.target)} is still loading its data after "
+                                   f"{LOADING_WAIT_S:.0f} s")  # fmt: skip
 
 
 async def connect(config: WallboardConfig, url: str | None = None) -> aredis.Redis:
@@ -122,8 +160,24 @@ async def connect(config: WallboardConfig, url: str | None = None) -> aredis.Red
         if pw:
             kwargs["password"] = pw
         client = aredis.Redis.from_url(target, **kwargs)
+    loading = _LoadingWait(target)
     try:
-        await client.ping()
+        while True:
+            try:
+                await client.ping()
+                break
+            except redis.BusyLoadingError:  # before _UNREACHABLE: it is a ConnectionError too
+                if loading.first():
+                    try:
+                        info = await client.info("persistence")  # answered while loading
+                    except (redis.RedisError, OSError):
+                        info = None
+                    loading.say(info)
+                loading.check()
+                await asyncio.sleep(_LOADING_POLL_S)
+    except StoreUnavailable:
+        await client.aclose()
+        raise
     except redis.AuthenticationError as e:  # before _UNREACHABLE: it is a ConnectionError too
         await client.aclose()
         raise StoreUnavailable(f"Redis at {redact_url(target)} refused our credentials: {e}") from None
@@ -149,7 +203,20 @@ def connect_sync(config: WallboardConfig, url: str | None = None) -> redis.Redis
             if pw:
                 kwargs["password"] = pw
             client = redis.Redis.from_url(target, **kwargs)
-        client.ping()
+        loading = _LoadingWait(target)
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.BusyLoadingError:
+                if loading.first():
+                    try:
+                        info = client.info("persistence")  # answered while loading
+                    except (redis.RedisError, OSError):
+                        info = None
+                    loading.say(info)
+                loading.check()
+                time.sleep(_LOADING_POLL_S)
     except redis.AuthenticationError as e:
         raise StoreUnavailable(f"Redis at {redact_url(target)} refused our credentials: {e}") from None
     except _UNREACHABLE as e:
