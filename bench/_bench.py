@@ -215,15 +215,19 @@ def shared_data() -> Path:
 def long_queue_log(target_events: int, folder: Path, sample: Path | None = None,
                    events_per_copy: int = 11_441) -> tuple[Path, int]:  # fmt: skip
     """Write a queue_log of about ``target_events`` events: the sample day repeated, each copy a day later
-    with its call ids made unique (``<callid>-<copy>``). Returns (path, copies)."""
+    with its call ids made unique (``<callid>-<copy>``), the whole run moved back by whole weeks when needed so
+    that its last day is over before today (the event model refuses times more than a day ahead of the wall
+    clock). Returns (path, copies)."""
     sample = sample or ROOT / "samples" / "sample_day.queue_log"
     lines = sample.read_text(encoding="utf-8").splitlines()
     rows = [ln.split("|") for ln in lines if ln and not ln.startswith("#")]
     copies = max(1, -(-target_events // events_per_copy))
+    last = max(int(r[0]) for r in rows) + 86_400 * (copies - 1)
+    weeks_back = max(0, -(-(last - (time.time() - 86_400)) // (7 * 86_400)))  # whole weeks keep the weekdays
     path = folder / "long.queue_log"
     with open(path, "w", encoding="utf-8") as f:
         for k in range(copies):
-            shift = 86_400 * k
+            shift = 86_400 * k - int(weeks_back) * 7 * 86_400
             buf = []
             for parts in rows:
                 p = list(parts)
