@@ -24,54 +24,82 @@ import asyncio
 import logging
 from contextlib import aclosing
 from datetime import datetime, timedelta
-from typing import Any, AsyncIterator
+from pathlib import Path
+from typing import Any, AsyncIterator, ClassVar, Literal
+
+from pydantic import Field
 
 from wallboard.ami.client import AmiClient, AmiError, BadBlock, ConnectionLost, credentials
 from wallboard.ami.mapper import AmiMapper
 from wallboard.clock import Clock, SystemClock
 from wallboard.config import WallboardConfig
 from wallboard.events import Event, FeedGap
-from wallboard.feed import DeadLetter
+from wallboard.feed import DeadLetter, FeedOptions, GapFilling, LiveFeed, Resyncable, build_options
 
 log = logging.getLogger("wallboard.feeds.ami")
 
-_OPTIONS = ("keepalive_s", "keepalive_timeout_s", "settle_s", "connect_wait_s", "auth", "queue_log", "timeout_s",
-            "backoff_initial_s", "backoff_max_s", "stable_s", "pbx_filter")  # fmt: skip
+
+class AmiOptions(FeedOptions):
+    """``[feeds.ami]`` / ``--feed-opt``. The login comes from ``[ami]`` (environment or secret file), never here."""
+
+    secret_names: ClassVar[frozenset[str]] = frozenset({"secret", "password", "passwd", "username", "user", "key",
+                                                         "token"})  # fmt: skip
+
+    host: str | None = Field(None, min_length=1, description="The PBX's AMI host (unset: [ami] host). "
+                             "Shortcut: --host.")  # fmt: skip
+    port: int | None = Field(None, ge=1, le=65535, description="The PBX's AMI port (unset: [ami] port, 5038). "
+                             "Shortcut: --port.")  # fmt: skip
+    keepalive_s: float | None = Field(None, gt=0, le=3600, description="Send a Ping this often (unset: [ami] "
+                                      "keepalive_s).")  # fmt: skip
+    keepalive_timeout_s: float | None = Field(None, gt=0, le=3600, description="Drop the link when nothing "
+                                              "comes back this long after a Ping (unset: [ami], else "
+                                              "keepalive_s).")  # fmt: skip
+    settle_s: float = Field(3.0, ge=0, le=600, description="How long a queue exit waits for what explains it "
+                            "(the events of one hang-up arrive in any order).")  # fmt: skip
+    connect_wait_s: float = Field(30.0, ge=0, le=3600, description="How long after an answer the agent's Connect "
+                                  "may still come before the answer stands alone.")  # fmt: skip
+    auth: Literal["md5", "plain"] = Field("md5", description="Login method: md5 (challenge) or plain.")
+    queue_log: Path | None = Field(None, description="Gap fill: after a reconnect, the rows of this queue_log "
+                                   "file inside the gap are replayed before the resync (unset: the gap stays a "
+                                   "hole).")  # fmt: skip
+    timeout_s: float = Field(5.0, gt=0, le=600, description="An action's answer (login, QueueStatus) within this long.")
+    backoff_initial_s: float = Field(0.5, gt=0, le=600, description="First wait before a reconnect.")
+    backoff_max_s: float = Field(30.0, gt=0, le=3600, description="Longest wait between reconnects.")
+    stable_s: float = Field(30.0, ge=0, le=86400, description="A session this long resets the reconnect backoff.")
+    pbx_filter: bool = Field(True, description="Ask the PBX to send only the events the mapping uses (AMI Filter).")
+
+    @classmethod
+    def secret_hint(cls, config: WallboardConfig) -> str:
+        return f"set ${config.ami.secret_env} / ${config.ami.username_env} or ami.secret_file"
 
 
 class AmiFeed:
     name = "ami"
+    Options = AmiOptions
+    provides = (LiveFeed, Resyncable, GapFilling)
 
     def __init__(self, path: Any, config: WallboardConfig, host: str | None = None, port: int | str | None = None,
                  **options: Any):  # fmt: skip
-        for secretish in ("secret", "password", "username", "user", "key"):
-            if secretish in options:
-                raise TypeError(f"ami feed: {secretish} is never taken from options or the command line; "
-                                f"set ${config.ami.secret_env} / ${config.ami.username_env} "
-                                "or ami.secret_file")  # fmt: skip
-        unknown = sorted(set(options) - set(_OPTIONS))
-        if unknown:
-            known = ", ".join(("host", "port", *_OPTIONS))
-            raise TypeError(f"ami feed: unknown option(s) {', '.join(unknown)}; known: {known}")
+        opts = build_options(AmiOptions, self.name, config, {"host": host, "port": port, **options})
+        self.options = opts
         if path is not None:
             raise ValueError("the ami feed is live and reads no file: give --host and --port (or [ami] host/port in "
                              "the config); for a recorded capture use --feed ami-capture PATH")
         self.config = config
-        self.host = host or config.ami.host
-        self.port = int(port or config.ami.port)
-        self.keepalive_s = float(options.get("keepalive_s", config.ami.keepalive_s))
+        self.host = opts.host or config.ami.host
+        self.port = opts.port or config.ami.port
+        self.keepalive_s = opts.keepalive_s or config.ami.keepalive_s
         # unset (here and in [ami]): the Ping interval, so a fast keepalive_s alone makes a fast detection
-        timeout = options.get("keepalive_timeout_s", config.ami.keepalive_timeout_s)
-        self.keepalive_timeout_s = float(timeout) if timeout else self.keepalive_s
-        self.settle_s = float(options.get("settle_s", 3.0))
-        self.connect_wait_s = float(options.get("connect_wait_s", 30.0))
-        self.auth = str(options.get("auth", "md5"))
-        self.queue_log = options.get("queue_log")
-        self.timeout_s = float(options.get("timeout_s", 5.0))
-        self.backoff_initial_s = float(options.get("backoff_initial_s", 0.5))
-        self.backoff_max_s = float(options.get("backoff_max_s", 30.0))
-        self.stable_s = float(options.get("stable_s", 30.0))
-        self.pbx_filter = bool(options.get("pbx_filter", True))
+        self.keepalive_timeout_s = opts.keepalive_timeout_s or config.ami.keepalive_timeout_s or self.keepalive_s
+        self.settle_s = opts.settle_s
+        self.connect_wait_s = opts.connect_wait_s
+        self.auth = opts.auth
+        self.queue_log = str(opts.queue_log) if opts.queue_log else None
+        self.timeout_s = opts.timeout_s
+        self.backoff_initial_s = opts.backoff_initial_s
+        self.backoff_max_s = opts.backoff_max_s
+        self.stable_s = opts.stable_s
+        self.pbx_filter = opts.pbx_filter
         credentials(config.ami)  # fail now, clearly, when nothing is set
         self.gaps: list[FeedGap] = []
         self._resync_wanted = False
@@ -108,7 +136,7 @@ class AmiFeed:
                     _, listed = await session.action_list("QueueStatus", timeout=self.timeout_s)
                     now = clock.now()
                     if gap_start is not None and self.queue_log:
-                        for item in await asyncio.to_thread(self._fill, gap_start, now):
+                        for item in await asyncio.to_thread(self.fill_gap, gap_start, now):
                             yield item
                     for item in mapper.resync(listed, now, f"{tag}.resync"):
                         yield item
@@ -144,10 +172,13 @@ class AmiFeed:
                 if gap_start is None:  # a failed resync keeps the earlier start
                     gap_start = clock.now() - timedelta(seconds=session.idle_s())
 
-    def _fill(self, start: datetime, end: datetime) -> list[Event]:
-        """The queue_log rows inside the gap, as events (dead letters are left to a queue-log replay)."""
+    def fill_gap(self, start: datetime, end: datetime) -> list[Event]:
+        """The queue_log rows inside the gap, as events (dead letters are left to a queue-log replay); none
+        without ``queue_log``."""
         from feeds.queue_log import QueueLogFeed
 
+        if not self.queue_log:
+            return []
         lo, hi = start.timestamp() - 1, end.timestamp()
         try:
             rows = QueueLogFeed(self.queue_log, self.config).read()

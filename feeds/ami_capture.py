@@ -30,30 +30,41 @@ import hashlib
 import re
 from typing import Any, Iterator
 
+from pydantic import Field
+
 from wallboard.ami.mapper import AmiMapper, epoch_of
 from wallboard.ami.protocol import Block, Framer, Message, ParseError, parse, peek_event, raw_text
 from wallboard.config import WallboardConfig
 from wallboard.events import Event
-from wallboard.feed import DeadLetter
+from wallboard.feed import DeadLetter, FeedOptions, FileFeed, build_options
 
 MARKER = b"<-- Examining AMI event: -->"
 _FIRST_TIME = re.compile(rb"(?im)^(?:dest)?uniqueid:[ \t]*(\d{9,11})|^timestamp:[ \t]*(\d{9,11})")
 _HEADER_START = (b"event:", b"response:")
 
 
+class AmiCaptureOptions(FeedOptions):
+    """``[feeds.ami-capture]`` / ``--feed-opt``: the mapping's timing, as for the live ``ami`` feed."""
+
+    settle_s: float = Field(3.0, ge=0, le=600, description="How long a queue exit waits for what explains it.")
+    connect_wait_s: float = Field(30.0, ge=0, le=3600, description="How long after an answer the agent's Connect "
+                                  "may still come.")  # fmt: skip
+
+
 class AmiCaptureFeed:
     name = "ami-capture"
+    Options = AmiCaptureOptions
+    provides = (FileFeed,)
 
     def __init__(self, path: Any, config: WallboardConfig, **options: Any):
+        opts = build_options(AmiCaptureOptions, self.name, config, options)
         if path is None:
             raise ValueError("the ami-capture feed needs the path of a capture file")
         self.path = str(path)
         self.config = config
-        self.settle_s = float(options.pop("settle_s", 3.0))
-        self.connect_wait_s = float(options.pop("connect_wait_s", 30.0))
-        if options:
-            raise TypeError(f"ami-capture feed: unknown option(s) {', '.join(sorted(options))}; "
-                            "known: settle_s, connect_wait_s")  # fmt: skip
+        self.options = opts
+        self.settle_s = opts.settle_s
+        self.connect_wait_s = opts.connect_wait_s
         self.duplicates = 0
         self.skipped = 0
 

@@ -73,7 +73,7 @@ from wallboard.events import (
     Event,
     OverflowReason,
 )
-from wallboard.feed import DeadLetter
+from wallboard.feed import DeadLetter, FeedOptions, FileFeed, Redrivable, build_options
 
 Meaning = Literal["answered", "abandoned", "overflowed", "not_offered", "ignore"]
 
@@ -189,25 +189,49 @@ class _Bad(Exception):
     """A row that cannot be read; the message names the column."""
 
 
+class CallsCsvOptions(FeedOptions):
+    """``[feeds.calls-csv]`` / ``--feed-opt`` (shortcut: --mapping)."""
+
+    mapping: str = Field("bank", min_length=1, description="Column mapping: a built-in name (bank, generic) or "
+                         "the path of a mapping TOML. Shortcut: --mapping.")  # fmt: skip
+    timezone: str | None = Field(None, description="Zone of the file's times (unset: the mapping's, else "
+                                 "centre.timezone).")  # fmt: skip
+
+    @field_validator("mapping", mode="before")
+    @classmethod
+    def _path(cls, v: Any) -> Any:
+        return os.fspath(v) if isinstance(v, os.PathLike) else v
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v:
+            try:
+                ZoneInfo(v)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {v!r} (an IANA name, e.g. Asia/Jerusalem)") from None
+        return v or None
+
+
 class CallsCsvFeed:
     name = "calls-csv"
+    Options = CallsCsvOptions
+    provides = (FileFeed, Redrivable)
 
     def __init__(
         self,
         path: str | os.PathLike[str] | None,
         config: WallboardConfig,
-        mapping: str | os.PathLike[str] | None = "bank",
+        mapping: str | os.PathLike[str] | None = None,
         **options: Any,
     ):
+        opts = self.options = build_options(CallsCsvOptions, self.name, config, {"mapping": mapping, **options})
         if not path:
             raise ValueError("the calls-csv feed reads a file: give its path")
-        unknown = sorted(k for k, v in options.items() if v is not None and k not in ("timezone",))
-        if unknown:
-            raise TypeError(f"calls-csv: unknown option(s) {unknown}; it takes mapping= and timezone=")
         self.path = os.fspath(path)
         self.config = config
-        self.mapping = load_mapping(mapping or "bank")
-        zone = options.get("timezone") or self.mapping.timezone
+        self.mapping = load_mapping(opts.mapping)
+        zone = opts.timezone or self.mapping.timezone
         self.tz = ZoneInfo(zone) if zone else config.centre.tz
         self._file_tag = Path(self.path).name
         self._idx: dict[str, int] = {}

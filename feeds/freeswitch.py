@@ -26,7 +26,9 @@ import logging
 import os
 from contextlib import aclosing
 from datetime import datetime, timedelta
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, ClassVar
+
+from pydantic import Field
 
 from wallboard.clock import Clock, SystemClock
 from wallboard.config import EslConfig, WallboardConfig
@@ -34,12 +36,33 @@ from wallboard.esl.client import BadFrame, ConnectionLost, EslClient, EslError, 
 from wallboard.esl.mapper import EslMapper
 from wallboard.esl.protocol import parse_table
 from wallboard.events import Event, FeedGap
-from wallboard.feed import DeadLetter
+from wallboard.feed import DeadLetter, FeedOptions, LiveFeed, Resyncable, build_options
 
 log = logging.getLogger("wallboard.feeds.freeswitch")
 
-_OPTIONS = ("keepalive_s", "keepalive_timeout_s", "timeout_s", "backoff_initial_s", "backoff_max_s", "stable_s",
-            "tier_poll_s")  # fmt: skip
+
+class FreeswitchOptions(FeedOptions):
+    """``[feeds.freeswitch]`` / ``--feed-opt``. The password comes from ``[esl]`` (environment or file), never here."""
+
+    secret_names: ClassVar[frozenset[str]] = frozenset({"password", "secret", "passwd", "auth", "token"})
+
+    host: str | None = Field(None, min_length=1, description="The switch's event-socket host (unset: [esl] host). "
+                             "Shortcut: --host.")  # fmt: skip
+    port: int | None = Field(None, ge=1, le=65535, description="Its port (unset: [esl] port, 8021). Shortcut: --port.")
+    keepalive_s: float | None = Field(None, gt=0, le=3600, description="Send `api status` this often (unset: [esl] "
+                                      "keepalive_s).")  # fmt: skip
+    keepalive_timeout_s: float | None = Field(None, gt=0, le=3600, description="Drop the link when nothing comes "
+                                              "back this long after it (unset: [esl], else keepalive_s).")  # fmt: skip
+    timeout_s: float = Field(5.0, gt=0, le=600, description="A command's answer within this long.")
+    backoff_initial_s: float = Field(0.5, gt=0, le=600, description="First wait before a reconnect.")
+    backoff_max_s: float = Field(30.0, gt=0, le=3600, description="Longest wait between reconnects.")
+    stable_s: float = Field(30.0, ge=0, le=86400, description="A session this long resets the reconnect backoff.")
+    tier_poll_s: float | None = Field(None, gt=0, le=3600, description="Read the tier table this often (unset: "
+                                      "[esl] tier_poll_s).")  # fmt: skip
+
+    @classmethod
+    def secret_hint(cls, config: WallboardConfig) -> str:
+        return f"set ${config.esl.password_env} or esl.password_file"
 
 
 def esl_password(esl: EslConfig) -> str:
@@ -59,32 +82,27 @@ def esl_password(esl: EslConfig) -> str:
 
 class FreeswitchFeed:
     name = "freeswitch"
+    Options = FreeswitchOptions
+    provides = (LiveFeed, Resyncable)
 
     def __init__(self, path: Any, config: WallboardConfig, host: str | None = None, port: int | str | None = None,
                  **options: Any):  # fmt: skip
-        for secretish in ("password", "secret", "passwd", "auth"):
-            if secretish in options:
-                raise TypeError(f"freeswitch feed: {secretish} is never taken from options or the command line; "
-                                f"set ${config.esl.password_env} or esl.password_file")  # fmt: skip
-        unknown = sorted(set(options) - set(_OPTIONS))
-        if unknown:
-            raise TypeError(f"freeswitch feed: unknown option(s) {', '.join(unknown)}; known: "
-                            f"{', '.join(('host', 'port', *_OPTIONS))}")  # fmt: skip
+        opts = build_options(FreeswitchOptions, self.name, config, {"host": host, "port": port, **options})
+        self.options = opts
         if path is not None:
             raise ValueError("the freeswitch feed is live and reads no file: give --host and --port (or [esl] "
                              "host/port in the config)")  # fmt: skip
         self.config = config
         esl = config.esl
-        self.host = host or esl.host
-        self.port = int(port or esl.port)
-        self.keepalive_s = float(options.get("keepalive_s", esl.keepalive_s))
-        timeout = options.get("keepalive_timeout_s", esl.keepalive_timeout_s)
-        self.keepalive_timeout_s = float(timeout) if timeout else self.keepalive_s
-        self.timeout_s = float(options.get("timeout_s", 5.0))
-        self.backoff_initial_s = float(options.get("backoff_initial_s", 0.5))
-        self.backoff_max_s = float(options.get("backoff_max_s", 30.0))
-        self.stable_s = float(options.get("stable_s", 30.0))
-        self.tier_poll_s = float(options.get("tier_poll_s", esl.tier_poll_s))
+        self.host = opts.host or esl.host
+        self.port = opts.port or esl.port
+        self.keepalive_s = opts.keepalive_s or esl.keepalive_s
+        self.keepalive_timeout_s = opts.keepalive_timeout_s or esl.keepalive_timeout_s or self.keepalive_s
+        self.timeout_s = opts.timeout_s
+        self.backoff_initial_s = opts.backoff_initial_s
+        self.backoff_max_s = opts.backoff_max_s
+        self.stable_s = opts.stable_s
+        self.tier_poll_s = opts.tier_poll_s or esl.tier_poll_s
         esl_password(esl)  # fail now, clearly, when nothing is set
         self.gaps: list[FeedGap] = []
         self._resync_wanted = False

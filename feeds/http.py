@@ -70,7 +70,7 @@ from wallboard.events import (
     Event,
     OverflowReason,
 )
-from wallboard.feed import DeadLetter
+from wallboard.feed import DeadLetter, FeedOptions, LiveFeed, build_options
 from wallboard.hub.ratelimit import Bucket
 
 try:  # the event model's time bounds follow the ingester's clock (where the model has them)
@@ -108,12 +108,11 @@ class HttpSource(BaseModel):
     burst: int | None = Field(None, ge=1, le=10_000_000, description="Events at once (unset: the feed's).")
 
 
-class HttpOptions(BaseModel):
-    """``[feeds.http]`` in the config; ``--host``/``--port`` on the command line beat it."""
+class HttpOptions(FeedOptions):
+    """``[feeds.http]`` in the config; ``--host``/``--port``/``--feed-opt`` on the command line beat it. Tokens
+    are never options: each source names the environment variable or file holding its own."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    host: str = "127.0.0.1"
+    host: str = Field("127.0.0.1", min_length=1, description="Listen on this address. Shortcut: --host.")
     port: int = Field(8780, ge=0, le=65535, description="0 = any free port.")
     max_body_bytes: int = Field(1 << 20, ge=256, le=64 << 20, description="Largest POST body.")
     max_events: int = Field(1000, ge=1, le=100_000, description="Most items in one POST.")
@@ -124,7 +123,9 @@ class HttpOptions(BaseModel):
     token_env: str = Field("WALLBOARD_HTTP_TOKEN", description="The token of the implicit source 'default' "
                            "(used when no [feeds.http.sources.*] is configured).")  # fmt: skip
     mapping: str | None = Field(None, description="Mapping of the implicit source 'default'.")
-    sources: dict[str, HttpSource] = Field(default_factory=dict)
+    sources: dict[str, HttpSource] = Field(default_factory=dict, description="[feeds.http.sources.NAME]: one "
+                                           "table per sender (token_env or token_file, mapping, rate_per_s, "
+                                           "burst); config only.")  # fmt: skip
 
     @field_validator("sources")
     @classmethod
@@ -292,23 +293,15 @@ class _Fifo(OrderedDict):
 
 class HttpFeed:
     name = "http"
+    Options = HttpOptions
+    provides = (LiveFeed,)
 
     def __init__(self, path: str | os.PathLike[str] | None, config: WallboardConfig, host: str | None = None,
                  port: int | str | None = None, mapping: str | None = None, **options: Any):  # fmt: skip
         """``path``: unset for a live feed; a source name when ``wallboard deadletter --redrive`` builds the
         feed to read a dead letter again (no server, no tokens)."""
-        unknown = sorted(k for k, v in options.items() if v is not None)
-        if unknown:
-            raise TypeError(f"http: unknown option(s) {unknown}; set them under [feeds.http] in the config")
-        section = dict((getattr(config, "feeds", None) or {}).get("http") or {})
-        for k, v in (("host", host), ("port", port), ("mapping", mapping)):
-            if v is not None:
-                section[k] = v
-        try:
-            self.options = HttpOptions(**section)
-        except ValidationError as e:
-            problems = "; ".join(f"{'.'.join(map(str, x['loc'])) or '(top)'}: {x['msg']}" for x in e.errors())
-            raise ValueError(f"[feeds.http]: {problems}") from None
+        given = {"host": host, "port": port, "mapping": mapping, **options}
+        self.options = build_options(HttpOptions, self.name, config, given)
         self.config = config
         self.redrive_source = os.fspath(path) if path else None
         self.sources: dict[str, _SourceState] = {}

@@ -8,13 +8,16 @@ from pydantic import ValidationError
 
 from wallboard.config import WallboardConfig
 from wallboard.events import Event, parse_event
-from wallboard.feed import DeadLetter
+from wallboard.feed import DeadLetter, FileFeed, NoOptions, build_options
 
 
 class JsonlFeed:
     name = "jsonl"
+    Options = NoOptions
+    provides = (FileFeed,)
 
     def __init__(self, path: str | None, config: WallboardConfig, **options):
+        self.options = build_options(NoOptions, self.name, config, options)
         if not path:
             raise ValueError("the jsonl feed reads a file: give its path")
         self.path = path

@@ -42,7 +42,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, AsyncIterator, Callable, Iterator
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from wallboard.clock import Clock, SystemClock
 from wallboard.config import WallboardConfig
@@ -64,7 +64,16 @@ from wallboard.events import (
     WrapupCompleted,
     time_problem,
 )
-from wallboard.feed import CursorMark, DeadLetter
+from wallboard.feed import (
+    CursorMark,
+    DeadLetter,
+    FeedOptions,
+    FileFeed,
+    LiveFeed,
+    Redrivable,
+    Resumable,
+    build_options,
+)
 
 _UTC = timezone.utc
 _BOM = b"\xef\xbb\xbf"
@@ -163,16 +172,23 @@ def _count(d: list[str], i: int, name: str, required: bool = False) -> int | Non
     return x
 
 
+class QueueLogOptions(FeedOptions):
+    """``[feeds.queue-log]`` / ``--feed-opt``."""
+
+    poll_s: float = Field(0.2, gt=0, le=60, description="Following: look for new rows (and rotation) this often.")
+
+
 class QueueLogFeed:
     """Reads an Asterisk queue_log file (see the module docstring for the mapping)."""
 
     name = "queue-log"
+    Options = QueueLogOptions
+    provides = (FileFeed, LiveFeed, Resumable, Redrivable)
 
     def __init__(self, path: Any, config: WallboardConfig, **options: Any):
+        self.options = build_options(QueueLogOptions, self.name, config, options)
         if path is None:
             raise ValueError("the queue-log feed needs the path of a queue_log file")
-        if options:
-            raise TypeError(f"the queue-log feed takes no options; got {', '.join(sorted(options))}")
         self.path = str(path)
         self.config = config
         self._skills = {a.id: a.skills for a in config.agents}
@@ -326,11 +342,13 @@ class QueueLogFeed:
         f.seek(pos)
         return hashlib.sha1(first).hexdigest()[:16] if first.endswith(b"\n") else ""
 
-    async def follow(self, clock: Clock | None = None, poll_s: float = 0.2) -> AsyncIterator[Event | DeadLetter]:
+    async def follow(self, clock: Clock | None = None,
+                     poll_s: float | None = None) -> AsyncIterator[Event | DeadLetter]:  # fmt: skip
         """Tail the file across rotation (a new file at the path: the old one is read to its end first) and
         truncation (copytruncate: start again at 0), from the cursor given to ``resume``. Yields a
         ``CursorMark`` after each chunk; inferred wrap-up ends come out when due on ``clock``."""
         clock = clock or SystemClock()
+        poll_s = poll_s or self.options.poll_s
         self._reset()
         start = getattr(self, "_resume", None)
         f, ident, n, offset = None, None, 0, 0

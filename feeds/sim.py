@@ -12,48 +12,70 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import Any, AsyncIterator, Iterator
 
+from pydantic import Field, field_validator
+
 from wallboard.clock import Clock, SystemClock
 from wallboard.config import WallboardConfig
 from wallboard.events import Event
-from wallboard.sim import Scenario, SimCentre, scenario_by_name
+from wallboard.feed import FeedOptions, FileFeed, LiveFeed, build_options
+from wallboard.sim import SCENARIOS, Scenario, SimCentre, scenario_by_name
 
 
-def _aware(value: datetime | str | None) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        when = value
-    else:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if when is not None and when.tzinfo is None:
-        raise ValueError("sim feed: start needs a time zone, e.g. 2026-11-23T08:00:00+02:00")
-    return when
+class SimOptions(FeedOptions):
+    """``[feeds.sim]`` / ``--feed-opt`` (shortcuts: --scenario, --seed, --speed)."""
+
+    scenario: str = Field("normal", description=f"The simulated day: {', '.join(SCENARIOS)}.")
+    seed: int = Field(1, ge=0, description="Random seed: the same seed gives the same day.")
+    speed: float = Field(1.0, gt=0, le=100_000, description="Live: simulated seconds per real second.")
+    start: datetime | None = Field(None, description="When the simulated day starts, with a time zone (unset: "
+                                   "read: today's local midnight; follow: now).")  # fmt: skip
+    hours: float = Field(24, gt=0, le=24 * 366, description="read(): how long a stretch to simulate.")
+    step_s: float = Field(0.2, ge=0, le=60, description="Live: real seconds between simulation steps.")
+
+    @field_validator("scenario")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in SCENARIOS:
+            raise ValueError(f"no scenario {v!r}; choose one of {', '.join(SCENARIOS)}")
+        return v
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("start needs a time zone, e.g. 2026-11-23T08:00:00+02:00")
+        return v
 
 
 class SimFeed:
     name = "sim"
+    Options = SimOptions
+    provides = (FileFeed, LiveFeed)
 
     def __init__(
         self,
         path: str | None,
         config: WallboardConfig,
-        scenario: str | Scenario = "normal",
-        seed: int | str = 1,
-        speed: float | str = 1.0,
+        scenario: str | Scenario | None = None,
+        seed: int | str | None = None,
+        speed: float | str | None = None,
         start: datetime | str | None = None,
         **options: Any,
     ):
-        # ``path`` is unused: the simulated centre reads no file.
+        # ``path`` is unused: the simulated centre reads no file. A Scenario object (tests) is taken as it is.
+        given = {"scenario": None if isinstance(scenario, Scenario) else scenario, "seed": seed, "speed": speed,
+                 "start": start, **options}  # fmt: skip
+        opts = self.options = build_options(SimOptions, self.name, config, given)
         self.config = config
         self.scenario = (
             scenario if isinstance(scenario, Scenario)
-            else scenario_by_name(scenario, [q.name for q in config.queues])
+            else scenario_by_name(opts.scenario, [q.name for q in config.queues])
         )
-        self.seed = int(seed)
-        self.speed = float(speed)
-        self.start = _aware(start)
-        self.hours = float(options.pop("hours", 24))
-        self.step_s = float(options.pop("step_s", 0.2))
-        if options:
-            raise TypeError(f"sim feed: unknown option(s) {', '.join(sorted(options))}; known: hours, step_s")
+        self.seed = opts.seed
+        self.speed = opts.speed
+        self.start = opts.start
+        self.hours = opts.hours
+        self.step_s = opts.step_s
         # Built now when the start is known, else when the feed starts (read: today's local midnight;
         # follow: the clock's now).
         self.centre: SimCentre | None = self._build(self.start) if self.start else None

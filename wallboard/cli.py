@@ -107,10 +107,8 @@ def cmd_replay(args) -> int:
     from .replay import replay
 
     config = config_from_args(args)
-    options = {}
-    if args.mapping:
-        options["mapping"] = args.mapping
     try:
+        options = given_feed_options(args)
         feed = load_feed(args.feed, args.path, config, **options)
     except (UnknownFeed, TypeError, ValueError, FileNotFoundError) as e:
         print(f"wallboard replay: {e}", file=sys.stderr)
@@ -187,12 +185,56 @@ def cmd_snapshot(args) -> int:
 
 
 def _feed_options(args) -> dict:
+    """The shortcut flags given (``--host``, ``--port``, ``--mapping``, ``--scenario``, ``--seed``, ``--speed``),
+    as the feed options they stand for."""
     options: dict = {}
     for name in ("mapping", "scenario", "seed", "speed", "host", "port"):
         v = getattr(args, name, None)
         if v is not None:
             options[name] = v
     return options
+
+
+def given_feed_options(args) -> dict:
+    """The shortcut flags and every ``--feed-opt key=value``, merged (the feed's model parses the text and
+    puts them over ``[feeds.NAME]``); FeedOptionError for a malformed pair or a clash."""
+    from .feed import merge_given, parse_feed_opts
+
+    return merge_given(_feed_options(args), parse_feed_opts(getattr(args, "feed_opt", None)))
+
+
+def feed_options_text(name: str | None = None) -> str:
+    """Every installed feed's options (or one's), as ``ingest --help`` and ``--list-opts`` show them."""
+    from .feed import describe_options, feed_names
+
+    if name:
+        return describe_options(name)  # UnknownFeed for a name no installed feed has
+    out = []
+    for n in feed_names():
+        try:
+            out.append(describe_options(n))
+        except Exception as e:  # noqa: BLE001 - a broken plug-in is named, the others still listed
+            out.append(f"{n}\n    (cannot be loaded: {type(e).__name__}: {e})")
+    return "\n".join(out)
+
+
+FEED_OPTIONS_HELP = ("Feed options (--feed-opt key=value, repeatable; or [feeds.NAME] in the config, or "
+                     "WALLBOARD_FEEDS__NAME__KEY). A flag beats the environment, which beats the config. "
+                     "Secrets are never options.")  # fmt: skip
+
+
+class _HelpWithFeedOptions(argparse.Action):
+    """``ingest --help``: the usual help, then each installed feed's options (loaded only when asked)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        import textwrap
+
+        parser.epilog = f"{textwrap.fill(FEED_OPTIONS_HELP, 108)}\n\n{feed_options_text()}"
+        parser.print_help()
+        parser.exit()
 
 
 def _setup_logging(path: str | None, verbose: bool) -> None:
@@ -224,10 +266,19 @@ def _check_ingest(config, url) -> int:
 
 
 def cmd_ingest(args) -> int:
-    from .feed import UnknownFeed, load_feed
+    from .feed import LiveFeed, UnknownFeed, load_feed
     from .ingest import Ingest
     from .store import connect
 
+    if getattr(args, "list_opts", False):
+        from .feed import UnknownFeed
+
+        try:
+            print(feed_options_text(args.feed))
+        except UnknownFeed as e:
+            print(f"wallboard ingest: {e}", file=sys.stderr)
+            return 2
+        return 0
     _setup_logging(args.log, args.verbose)
     config = config_from_args(args)
     if args.check:
@@ -245,11 +296,11 @@ def cmd_ingest(args) -> int:
             print(f"wallboard: {e}", file=sys.stderr)
             return 2
     try:
-        feed = load_feed(args.feed, args.path, config, **_feed_options(args))
+        feed = load_feed(args.feed, args.path, config, **given_feed_options(args))
     except (UnknownFeed, TypeError, ValueError) as e:
         print(f"wallboard: {e}", file=sys.stderr)
         return 2
-    if not hasattr(feed, "follow"):
+    if not isinstance(feed, LiveFeed):
         print(f"wallboard: the {args.feed} feed reads a finished file; use `wallboard replay --feed {args.feed}`",
               file=sys.stderr)  # fmt: skip
         return 2
@@ -382,13 +433,32 @@ def cmd_tui(args) -> int:
 
 
 def cmd_check_config(args) -> int:
+    from .feed import section_problems
+
     try:
         cfg = load_config(args.path)
     except ConfigError as e:
+        e = ConfigError(e.problems + _file_feed_problems(args.path), e.path)  # the [feeds.*] sections too
         print(e.brief())  # one problem in one line, several listed with a hint each
+        return 2
+    problems = section_problems(cfg.feeds, cfg)  # each [feeds.NAME] against its feed's options model
+    if problems:
+        print(ConfigError(problems, Path(args.path)).brief())
         return 2
     print(f"{args.path}: OK — {len(cfg.queues)} queues, {len(cfg.agents)} agents, timezone {cfg.centre.timezone}")
     return 0
+
+
+def _file_feed_problems(path) -> list:
+    """The ``[feeds.*]`` problems of a file whose other sections do not load (so all are listed at once)."""
+    from .config import _read_toml
+    from .feed import section_problems
+
+    try:
+        feeds = _read_toml(Path(path)).get("feeds")
+    except ConfigError:
+        return []
+    return section_problems(feeds) if isinstance(feeds, dict) else []
 
 
 def cmd_redis(args) -> int:
@@ -425,6 +495,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--feed", required=True, help="feed name: jsonl, queue-log, calls-csv, ...")
     sp.add_argument("path", help="the recorded file to replay")
     sp.add_argument("--mapping", default=None, help="calls-csv column mapping: a name (bank) or a TOML path")
+    sp.add_argument("--feed-opt", action="append", default=None, metavar="KEY=VALUE",
+                    help="a feed option (repeatable); `wallboard ingest --list-opts` lists them")  # fmt: skip
     sp.add_argument("--window", choices=["since_reset", "all"], default="since_reset",
                     help="since_reset: counters restart at each daily reset (as live); all: the whole file as "
                     "one window (to check a month)")  # fmt: skip
@@ -432,18 +504,28 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.set_defaults(func=cmd_replay)
 
-    sp = sub.add_parser("ingest", help="long-running ingest of a live feed (the lease owner also publishes)")
+    sp = sub.add_parser("ingest", help="long-running ingest of a live feed (the lease owner also publishes)",
+                        add_help=False, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    sp.add_argument("-h", "--help", action=_HelpWithFeedOptions,
+                    help="show this help, with every feed's options, and exit")  # fmt: skip
     sp.add_argument("--feed", default=None, help="feed name: sim, queue-log, ami, ...")
+    sp.add_argument("--feed-opt", action="append", default=None, metavar="KEY=VALUE",
+                    help="a feed option, e.g. --feed-opt settle_s=0.5 (repeatable; beats WALLBOARD_FEEDS__NAME__KEY "
+                    "and [feeds.NAME]); listed below and by --list-opts")  # fmt: skip
+    sp.add_argument("--list-opts", action="store_true",
+                    help="list the options of --feed NAME (or of every feed) and exit")  # fmt: skip
     sp.add_argument("path", nargs="?", default=None, help="the file a file feed follows (queue-log, jsonl)")
     sp.add_argument("--check", action="store_true",
                     help="health check: list the live ingesters; exit 0 when one is alive and holds the lease "
                     "(it publishes the snapshots), 1 otherwise")  # fmt: skip
     sp.add_argument("--follow", action="store_true", help="queue-log: tail the file (the default for ingest)")
-    sp.add_argument("--scenario", default=None, help="sim: normal, spike, demo")
-    sp.add_argument("--seed", type=int, default=None, help="sim: random seed")
-    sp.add_argument("--speed", type=float, default=None, help="sim: time multiplier")
-    sp.add_argument("--host", default=None, help="ami: the PBX's AMI host (credentials: environment or secret file)")
-    sp.add_argument("--port", type=int, default=None, help="ami: the PBX's AMI port (default 5038)")
+    sp.add_argument("--scenario", default=None, help="sim: normal, spike, demo (= --feed-opt scenario=...)")
+    sp.add_argument("--seed", type=int, default=None, help="sim: random seed (= --feed-opt seed=...)")
+    sp.add_argument("--speed", type=float, default=None, help="sim: time multiplier (= --feed-opt speed=...)")
+    sp.add_argument("--host", default=None, help="ami, freeswitch: the PBX's host; http: the address to listen on "
+                    "(= --feed-opt host=...; credentials: environment or secret file)")  # fmt: skip
+    sp.add_argument("--port", type=int, default=None, help="ami (default 5038), freeswitch (8021), http (8780): the "
+                    "port (= --feed-opt port=...)")  # fmt: skip
     sp.add_argument("--shard", default=None, metavar="I/N", help="only the queues/agents hashing to I of N (I=0..N-1)")
     sp.add_argument("--log", default=None, help="log to this file instead of stderr")
     sp.add_argument("--verbose", action="store_true", help="log every connection and batch (INFO), not only problems")

@@ -38,7 +38,7 @@ from .clock import Clock, SystemClock
 from .config import WallboardConfig
 from .engine import Engine
 from .events import partition_of, utc, wall_clock
-from .feed import CursorMark, DeadLetter
+from .feed import CursorMark, DeadLetter, Resumable, Resyncable
 from .keys import Keys
 from .store import is_cluster
 from .thresholds import LevelState, NoAlertError, ack, snooze
@@ -116,7 +116,7 @@ class Ingest:
         self.backoff = redis_backoff(config)
         self.redis_ok = True
         # a feed with a cursor can be read again from it (after Redis lost writes: see _pump)
-        self.rewindable = hasattr(feed, "resume") and hasattr(feed, "cursor_key")
+        self.rewindable = isinstance(feed, Resumable)
         self.cursor_state: str | None = None  # the cursor as we last saved (or found) it in Redis
         # how many cursors this process saved, kept in Redis beside them: a count lower than ours there means
         # Redis lost writes (another follower of the same cursor never touches it)
@@ -156,7 +156,7 @@ class Ingest:
                 out = await fn(*args)
                 if not self.redis_ok:
                     log.warning("Redis is back; carrying on")
-                    if hasattr(self.feed, "request_resync"):
+                    if isinstance(self.feed, Resyncable):
                         # what the server lost with its last second (AOF everysec) the PBX still knows: who
                         # waits and every agent's state (the transitions of that second stay lost: see
                         # docs/RELIABILITY.md); a resync is idempotent, so one after a plain outage is harmless

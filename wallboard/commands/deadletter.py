@@ -101,7 +101,7 @@ async def redrive(client, config, *, feed: str | None = None, mapping: str | Non
                   window_mode: str = "since_reset", dry_run: bool = False) -> RedriveResult:  # fmt: skip
     """Re-drive the dead letters there are now (those a re-drive adds back are not read again)."""
     from wallboard.engine import Engine
-    from wallboard.feed import DeadLetter, load_feed
+    from wallboard.feed import DeadLetter, Redrivable, load_feed
     from wallboard.keys import Keys
 
     keys = Keys(config.redis.prefix)
@@ -131,7 +131,7 @@ async def redrive(client, config, *, feed: str | None = None, mapping: str | Non
                 classes[name] = _feed_class(name)
                 if classes[name] is None:
                     res.errors[name or "(no feed name)"] = "no feed of that name is installed"
-            if classes[name] is None or not hasattr(classes[name], "parse_record"):
+            if classes[name] is None or not issubclass(classes[name], Redrivable):
                 if classes[name] is not None:  # (a live feed is not even built: it would want credentials)
                     res.cannot[name] = res.cannot.get(name, 0) + 1
                 res.still_rejected += 1
