@@ -33,6 +33,7 @@ from typing import AsyncIterator, Callable
 from wallboard.aio import wait_for
 from wallboard.backoff import Backoff
 from wallboard.config import AmiConfig
+from wallboard.link import Session
 
 from .protocol import (
     MAX_LINE,
@@ -102,39 +103,24 @@ def _ok(r: Message) -> bool:
     return (r.get("response") or "").lower() in ("success", "goodbye", "follows")
 
 
-class AmiSession:
-    """One logged-in TCP session (see the module docstring)."""
+class AmiSession(Session):
+    """One logged-in TCP session (see the module docstring; the reading, queueing and keep-alive it shares with
+    the event socket are ``wallboard.link.Session``)."""
+
+    kind, peer, probe_name, lost_error = "AMI", "the PBX", "a Ping", ConnectionLost
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, origin: str = "",
                  wanted: Callable[[str | None, list[bytes]], bool] | None = None, max_line: int = MAX_LINE,
                  queue_size: int = 100_000):  # fmt: skip
-        self.origin = origin
+        super().__init__(reader, writer, origin=origin, queue_size=queue_size)
         self.greeting = ""
-        self.closed: str | None = None  # why the connection ended
-        self._reader, self._writer = reader, writer
         self._wanted = wanted
         self._max_line = max_line
-        self._queue: asyncio.Queue = asyncio.Queue(queue_size)
         self._pending: dict[str, asyncio.Future] = {}
         self._lists: dict[str, list[Message]] = {}
         self._list_done: dict[str, asyncio.Future] = {}
         self._aid = 0
         self._n = 0
-        self._abort_reason: str | None = None
-        self._loop = asyncio.get_running_loop()
-        self.last_rx = self._loop.time()
-        self._tasks: list[asyncio.Task] = []
-
-    def start(self) -> None:
-        self._tasks.append(asyncio.create_task(self._read(), name=f"ami-read {self.origin}"))
-
-    def start_keepalive(self, every_s: float, timeout_s: float | None = None) -> None:
-        self._tasks.append(asyncio.create_task(self._keepalive(every_s, timeout_s or every_s),
-                                               name=f"ami-ping {self.origin}"))  # fmt: skip
-
-    def idle_s(self) -> float:
-        """Seconds since anything was received."""
-        return self._loop.time() - self.last_rx
 
     # -- actions ----------------------------------------------------------------------------------------------
 
@@ -173,46 +159,29 @@ class AmiSession:
             self._lists.pop(aid, None)
             self._list_done.pop(aid, None)
 
-    # -- the event stream -------------------------------------------------------------------------------------
+    # -- the link's protocol part -----------------------------------------------------------------------------
 
-    async def next_item(self, timeout: float | None = None) -> Message | BadBlock | None:
-        """The next event or bad block; None when ``timeout`` passes first; ConnectionLost at the end."""
-        if self.closed and self._queue.empty():
-            raise ConnectionLost(self.closed)
-        try:
-            item = await wait_for(self._queue.get(), timeout)
-        except asyncio.TimeoutError:
+    def _framer(self) -> Framer:
+        return Framer(self._max_line)
+
+    def _tail(self, framer: Framer) -> BadBlock | None:
+        if not framer.pending:
             return None
-        if item is _LOST:
-            raise ConnectionLost(self.closed or "closed")
-        return item
+        tail = framer.close()
+        if tail is None:
+            return None
+        self._n += 1
+        return BadBlock("truncated: the connection closed inside a message", tail.raw(), self._n)
 
-    async def _read(self) -> None:
-        framer = Framer(self._max_line)
-        reason = "the PBX closed the connection"
-        try:
-            while True:
-                data = await self._reader.read(65536)
-                if not data:
-                    break
-                self.last_rx = self._loop.time()
-                for block in framer.feed(data):
-                    await self._block(block)
-            if framer.pending:
-                tail = framer.close()
-                if tail is not None:
-                    self._n += 1
-                    await self._queue.put(BadBlock("truncated: the connection closed inside a message",
-                                                   tail.raw(), self._n))  # fmt: skip
-        except (OSError, asyncio.IncompleteReadError) as e:
-            reason = f"connection error: {e}"
-        except asyncio.CancelledError:
-            reason = "closed"
-            raise
-        finally:
-            self._lost(self._abort_reason or reason)
+    async def _probe(self, timeout: float) -> None:
+        await self.action("Ping", timeout=timeout)
 
-    async def _block(self, block: Block) -> None:
+    def _fail_waiting(self, error: Exception) -> None:
+        for fut in (*self._pending.values(), *self._list_done.values()):
+            if not fut.done():
+                fut.set_exception(error)
+
+    async def _unit(self, block: Block) -> None:
         self._n += 1
         if block.error:
             await self._queue.put(BadBlock(block.error, block.raw(), self._n))
@@ -241,54 +210,6 @@ class AmiSession:
                     done.set_result(None)
             return
         await self._queue.put(msg)
-
-    def _lost(self, reason: str) -> None:
-        if self.closed:
-            return
-        self.closed = reason
-        for fut in (*self._pending.values(), *self._list_done.values()):
-            if not fut.done():
-                fut.set_exception(ConnectionLost(reason))
-        try:
-            self._queue.put_nowait(_LOST)
-        except asyncio.QueueFull:  # the reader of a full queue will find ``closed`` once it has drained it
-            pass
-
-    async def _keepalive(self, every_s: float, timeout_s: float) -> None:
-        try:
-            while not self.closed:
-                await asyncio.sleep(every_s)
-                sent = self._loop.time()
-                try:
-                    await self.action("Ping", timeout=timeout_s)
-                except asyncio.TimeoutError:
-                    if self.last_rx > sent:  # events came meanwhile: the link works, the Pong is behind them
-                        continue
-                    log.warning("AMI %s: nothing received within %.1f s of a Ping; dropping the connection",
-                                self.origin, timeout_s)  # fmt: skip
-                    self.abort("keep-alive: no answer to Ping")
-                    return
-        except ConnectionLost:
-            return
-
-    def abort(self, reason: str) -> None:
-        """Drop the connection now (a half-open socket would never say so itself)."""
-        self._abort_reason = self._abort_reason or reason
-        self._writer.transport.abort()
-
-    async def close(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._lost(self._abort_reason or "closed")
-        self._writer.close()
-        try:
-            await wait_for(self._writer.wait_closed(), 1.0)
-        except (OSError, asyncio.TimeoutError):
-            pass
-
-
-_LOST = object()
 
 
 class AmiClient:

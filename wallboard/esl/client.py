@@ -35,6 +35,7 @@ from typing import AsyncIterator, Callable
 
 from wallboard.aio import wait_for
 from wallboard.backoff import Backoff
+from wallboard.link import Session
 
 from .protocol import Frame, Framer, ParseError, encode_command, parse_event
 
@@ -90,32 +91,17 @@ def reply_ok(text: str) -> bool:
     return text.startswith("+OK")
 
 
-class EslSession:
-    """One authenticated connection (see the module docstring)."""
+class EslSession(Session):
+    """One authenticated connection (see the module docstring; the reading, queueing and keep-alive it shares
+    with AMI are ``wallboard.link.Session``)."""
+
+    kind, peer, probe_name, lost_error = "ESL", "the switch", "`api status`", ConnectionLost
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, origin: str = "",
                  queue_size: int = 100_000):  # fmt: skip
-        self.origin = origin
-        self.closed: str | None = None  # why the connection ended
-        self._reader, self._writer = reader, writer
-        self._queue: asyncio.Queue = asyncio.Queue(queue_size)
+        super().__init__(reader, writer, origin=origin, queue_size=queue_size)
         self._waiters: collections.deque[asyncio.Future] = collections.deque()
-        self._greeting: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._abort_reason: str | None = None
-        self._loop = asyncio.get_running_loop()
-        self.last_rx = self._loop.time()
-        self._tasks: list[asyncio.Task] = []
-
-    def start(self) -> None:
-        self._tasks.append(asyncio.create_task(self._read(), name=f"esl-read {self.origin}"))
-
-    def start_keepalive(self, every_s: float, timeout_s: float | None = None) -> None:
-        self._tasks.append(asyncio.create_task(self._keepalive(every_s, timeout_s or every_s),
-                                               name=f"esl-ping {self.origin}"))  # fmt: skip
-
-    def idle_s(self) -> float:
-        """Seconds since anything was received."""
-        return self._loop.time() - self.last_rx
+        self._greeting: asyncio.Future = self._loop.create_future()
 
     async def greeting(self, timeout: float) -> Frame:
         return await wait_for(asyncio.shield(self._greeting), timeout)
@@ -147,43 +133,28 @@ class EslSession:
         frame = await self.command(f"bgapi {command}", timeout)
         return frame.headers.get("reply-text", "")
 
-    # -- the event stream -----------------------------------------------------------------------------------
+    # -- the link's protocol part ---------------------------------------------------------------------------
 
-    async def next_item(self, timeout: float | None = None) -> EslEvent | BadFrame | None:
-        """The next event or bad frame; None when ``timeout`` passes first; ConnectionLost at the end."""
-        if self.closed and self._queue.empty():
-            raise ConnectionLost(self.closed)
-        try:
-            item = await wait_for(self._queue.get(), timeout)
-        except asyncio.TimeoutError:
-            return None
-        if item is _LOST:
-            raise ConnectionLost(self.closed or "closed")
-        return item
+    def _framer(self) -> Framer:
+        return Framer()
 
-    async def _read(self) -> None:
-        framer = Framer()
-        reason = "the switch closed the connection"
-        try:
-            while True:
-                data = await self._reader.read(65536)
-                if not data:
-                    break
-                self.last_rx = self._loop.time()
-                for frame in framer.feed(data):
-                    await self._frame(frame)
-            tail = framer.close()
-            if tail is not None:
-                await self._queue.put(BadFrame(tail.error or "truncated", tail.raw(), tail.number))
-        except (OSError, asyncio.IncompleteReadError) as e:
-            reason = f"connection error: {e}"
-        except asyncio.CancelledError:
-            reason = "closed"
-            raise
-        finally:
-            self._lost(self._abort_reason or reason)
+    def _tail(self, framer: Framer) -> BadFrame | None:
+        tail = framer.close()
+        return BadFrame(tail.error or "truncated", tail.raw(), tail.number) if tail is not None else None
 
-    async def _frame(self, frame: Frame) -> None:
+    async def _probe(self, timeout: float) -> None:
+        await self.api("status", timeout=timeout)
+
+    def _fail_waiting(self, error: Exception) -> None:
+        for fut in (*self._waiters, self._greeting):
+            if not fut.done():
+                fut.set_exception(error)
+        self._greeting.exception() if self._greeting.done() and not self._greeting.cancelled() else None
+
+    def _goodbye(self) -> bytes | None:
+        return encode_command("exit")
+
+    async def _unit(self, frame: Frame) -> None:
         if frame.error:
             await self._queue.put(BadFrame(frame.error, frame.raw(), frame.number))
             return
@@ -216,60 +187,6 @@ class EslSession:
         else:
             await self._queue.put(BadFrame(f"unexpected Content-Type {ctype or '(none)'!r}", frame.raw(),
                                            frame.number))  # fmt: skip
-
-    def _lost(self, reason: str) -> None:
-        if self.closed:
-            return
-        self.closed = reason
-        for fut in (*self._waiters, self._greeting):
-            if not fut.done():
-                fut.set_exception(ConnectionLost(reason))
-        self._greeting.exception() if self._greeting.done() and not self._greeting.cancelled() else None
-        try:
-            self._queue.put_nowait(_LOST)
-        except asyncio.QueueFull:  # the reader of a full queue will find ``closed`` once it has drained it
-            pass
-
-    async def _keepalive(self, every_s: float, timeout_s: float) -> None:
-        try:
-            while not self.closed:
-                await asyncio.sleep(every_s)
-                sent = self._loop.time()
-                try:
-                    await self.api("status", timeout=timeout_s)
-                except asyncio.TimeoutError:
-                    if self.last_rx > sent:  # events came meanwhile: the link works, the answer is behind them
-                        continue
-                    log.warning("ESL %s: nothing received within %.1f s of `api status`; dropping the connection",
-                                self.origin, timeout_s)  # fmt: skip
-                    self.abort("keep-alive: no answer to `api status`")
-                    return
-        except ConnectionLost:
-            return
-
-    def abort(self, reason: str) -> None:
-        """Drop the connection now (a half-open socket would never say so itself)."""
-        self._abort_reason = self._abort_reason or reason
-        self._writer.transport.abort()
-
-    async def close(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._lost(self._abort_reason or "closed")
-        if not self._writer.transport.is_closing():
-            try:
-                self._writer.write(encode_command("exit"))
-            except (OSError, RuntimeError):
-                pass
-        self._writer.close()
-        try:
-            await wait_for(self._writer.wait_closed(), 1.0)
-        except (OSError, asyncio.TimeoutError):
-            pass
-
-
-_LOST = object()
 
 
 class EslClient:
