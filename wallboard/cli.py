@@ -137,7 +137,7 @@ def print_rejected(stats, config, args) -> None:
     command that lists them is printed."""
     import shlex
 
-    from .privacy import masker
+    from .privacy import masker, printable
 
     n = stats.dead_letters
     if not n:
@@ -148,8 +148,8 @@ def print_rejected(stats, config, args) -> None:
     more = f"; the first {len(shown)}" if n > len(shown) else ""
     print(f"{n} input record(s) rejected{more} (position: feed:file:line, then the reason):", file=out)
     for d in shown:
-        print(f"  {d.source}: {mask(d.reason)}", file=out)
-        raw = mask(d.raw)
+        print(f"  {printable(d.source)}: {printable(mask(d.reason))}", file=out)
+        raw = printable(mask(d.raw))
         print(f"      input: {raw[:160]}" + ("..." if len(raw) > 160 else ""), file=out)
     if args.prefix:
         cmd = ["wallboard", "deadletter", "--prefix", args.prefix, "--last", str(max(n, 50))]

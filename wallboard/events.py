@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import re
 import time
+import unicodedata
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timezone
@@ -82,6 +83,14 @@ def name_problem(name: str) -> str | None:
         return f"is longer than {NAME_MAX} characters ({len(name)})"
     m = _BAD_NAME.search(name)
     if m is None:
+        # invisible or look-alike text makes two rows that read the same, or text shown reversed (U+202E)
+        if name != name.strip():
+            return "starts or ends with white space"
+        for ch in name:
+            if unicodedata.category(ch) in ("Cf", "Zl", "Zp", "Co", "Cn"):
+                return f"has an invisible or unassigned character (U+{ord(ch):04X})"
+        if not unicodedata.is_normalized("NFC", name):
+            return "is not in Unicode normal form C (it could look like another name)"
         return None
     ch = m.group()
     if ch in "{}":

@@ -55,3 +55,10 @@ def masker(centre: CentreConfig):
     if not centre.mask_callers:
         return lambda text: text
     return lambda text: mask_text(text, centre.mask_keep_digits)
+
+
+def printable(text: str) -> str:
+    """Text from outside as a terminal may show it: every character a terminal would act on (escape sequences,
+    NUL, BEL, line breaks, bidi overrides) written as its escape, so a hostile input cannot recolour a screen,
+    retitle a window or forge a line of a log."""
+    return "".join(ch if ch.isprintable() or ch == "\t" else ch.encode("unicode_escape").decode("ascii") for ch in text)

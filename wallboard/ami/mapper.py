@@ -261,7 +261,12 @@ class AmiMapper:
         out: list = []
         for call, e in list(self._entries.items()):
             if e.left is not None and e.due <= t:
-                out += self._settle(call, e, None)
+                try:
+                    out += self._settle(call, e, None)
+                except ValidationError as err:  # a settlement the model refuses is a dead letter, never a crash
+                    first = err.errors()[0]
+                    where = ".".join(str(p) for p in first["loc"])
+                    out.append(DeadLetter(self._src(e.where), f"settling call {call}: {where}: {first['msg']}", call))
         while self._wraps and self._wraps[0][0] <= t:
             out += self._wrap_end(heapq.heappop(self._wraps))
         return out
@@ -734,7 +739,11 @@ class AmiMapper:
         e = self._entries.get(_call_id(m) or "")
         if answered and e is not None and e.left is None:  # a member took the queued caller
             dest = device_of(m.get("destchannel")) or ""
-            e.answer_agent = self._devices.get(dest) or dest or None
+            agent = self._devices.get(dest) or dest or None
+            problem = name_problem(agent) if agent else None
+            if problem:  # refused here, before it is kept: it would become the answering agent later
+                raise _Bad(f"DestChannel: agent {agent[:40]!r} {problem}")
+            e.answer_agent = agent
         hit = self._dial_agent(m)
         if hit is None or not answered:
             return []

@@ -56,7 +56,7 @@ def cmd_deadletter(args) -> int:
     config = config_from_args(args)
     if args.redrive:
         return _cmd_redrive(args, config)
-    from wallboard.privacy import masker
+    from wallboard.privacy import masker, printable
 
     r = connect_sync(config, args.redis)
     keys = Keys(config.redis.prefix)
@@ -69,7 +69,8 @@ def cmd_deadletter(args) -> int:
         return 0
     print(f"{total} rejected input record(s); the last {len(entries)}:")
     for rid, f in reversed(entries):
-        print(f"{rid}  {f.get('source')}\n    reason: {f.get('reason')}\n    input:  {f.get('raw', '')[:200]}")
+        print(f"{rid}  {printable(f.get('source', ''))}\n    reason: {printable(f.get('reason', ''))}\n"
+              f"    input:  {printable(f.get('raw', '')[:200])}")
     return 0
 
 
