@@ -70,7 +70,7 @@ from wallboard.events import (
     Event,
     OverflowReason,
 )
-from wallboard.feed import DeadLetter, FeedOptions, LiveFeed, build_options
+from wallboard.feed import DeadLetter, FeedOptions, LiveFeed, Redrivable, build_options
 from wallboard.hub.ratelimit import Bucket
 
 try:  # the event model's time bounds follow the ingester's clock (where the model has them)
@@ -294,7 +294,7 @@ class _Fifo(OrderedDict):
 class HttpFeed:
     name = "http"
     Options = HttpOptions
-    provides = (LiveFeed,)
+    provides = (LiveFeed, Redrivable)
 
     def __init__(self, path: str | os.PathLike[str] | None, config: WallboardConfig, host: str | None = None,
                  port: int | str | None = None, mapping: str | None = None, **options: Any):  # fmt: skip

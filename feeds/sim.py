@@ -26,7 +26,7 @@ class SimOptions(FeedOptions):
 
     scenario: str = Field("normal", description=f"The simulated day: {', '.join(SCENARIOS)}.")
     seed: int = Field(1, ge=0, description="Random seed: the same seed gives the same day.")
-    speed: float = Field(1.0, gt=0, le=100_000, description="Live: simulated seconds per real second.")
+    speed: float = Field(1.0, gt=0, le=10_000_000, description="Live: simulated seconds per real second.")
     start: datetime | None = Field(None, description="When the simulated day starts, with a time zone (unset: "
                                    "read: today's local midnight; follow: now).")  # fmt: skip
     hours: float = Field(24, gt=0, le=24 * 366, description="read(): how long a stretch to simulate.")
