@@ -51,3 +51,15 @@ def test_rejected_input_is_shown_escaped_never_as_terminal_codes(tmp_path):
                          capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
     assert "\x1b" not in out.stdout + out.stderr and "\x07" not in out.stderr
     assert "\\x1b[31mRED" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_bad_environment_variable_or_a_prefix_with_braces_is_one_line_exit_2(tmp_path):
+    sample = str(ROOT / "samples" / "sample_day.queue_log")
+    base = [sys.executable, "-m", "wallboard.cli", "replay", "--feed", "queue-log", sample]
+    for extra_env, extra_args, words in (({"WALLBOARD_QUEUES": "x"}, [], "WALLBOARD_"),
+                                         ({}, ["--prefix", "a{b}"], "redis.prefix"),
+                                         ({"WALLBOARD_REDIS__PREFIX": "wb{x"}, [], "redis.prefix")):  # fmt: skip
+        env = {**os.environ, **extra_env}
+        out = subprocess.run(base + extra_args, capture_output=True, text=True, env=env, timeout=60)
+        assert out.returncode == 2, (extra_env, extra_args, out.stderr)
+        assert words in out.stderr and "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1

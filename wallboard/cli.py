@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from pydantic_settings.exceptions import SettingsError
+
 from .config import REDIS_URL_HINT, ConfigError, WallboardConfig, load_config, redact_url_text, redis_url_problem
 from .errors import InputError, check_input_file
 from .store import StoreUnavailable
@@ -589,6 +591,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except InputError as e:
         print(f"{who}: {e}", file=sys.stderr)
+        return 2
+    except SettingsError as e:  # a WALLBOARD_* variable that is not what its setting takes
+        print(f"{who}: an environment variable WALLBOARD_* could not be read ({e}); check its value", file=sys.stderr)
         return 2
     except StoreUnavailable as e:
         print(f"wallboard: {e}", file=sys.stderr)

@@ -193,7 +193,9 @@ class AgentAlerts(_Section):
 class RedisConfig(_Section):
     url: str | None = Field(None, description="redis:// rediss:// or unix://; unset = the embedded server.")
     cluster: bool = Field(False, description="The URL is a node of a Redis Cluster (as redis+cluster:// says).")
-    prefix: str = Field("wb", min_length=1, description="Key prefix, so centres or test runs can share a server.")
+    prefix: str = Field("wb", min_length=1, max_length=64, pattern=r"^[^{}\s\x00-\x1f\x7f]+$",
+                        description="Key prefix, so centres or test runs can share a server (no braces: they "
+                        "would move every key's hash tag).")  # fmt: skip
     password_file: Path | None = None
     # rediss:// only: the server's CA (else the system's), and a client certificate where the server asks for one
     tls_ca_file: Path | None = Field(None, description="rediss://: CA file that signed the server's certificate.")
