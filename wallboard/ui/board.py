@@ -585,7 +585,10 @@ class BoardApp(App):
         name = (LEVEL_ICONS.get(q["level"], "") if icons else "") + q["label"]
         if not q["open"]:
             name += f"  {self.words['closed']}"
-        qname = card.query_one(".qname", Static)
+        found = card.query(".qname")
+        if not found:  # a card a relayout made that has not composed yet: the next tick draws it
+            return
+        qname = found.first(Static)
         qname.update(Text(self.vis(name, qname), style="bold"))
         for cell, fig, fmt in zip(card.cells, q["figures"], self.formats):
             alert = Alert.model_validate(fig["alert"]) if fig.get("alert") else None
@@ -618,8 +621,8 @@ class BoardApp(App):
             words = AGENT_LABELS[self.layout.language]
             counts = q.get("agents") or {}
             row = "  ".join(f"{counts.get(k, '-')} {words[k]}" for k in AGENT_STATES)
-            agents = card.query_one(".agents", Static)
-            agents.update(self.vis(row, agents))
+            for agents in card.query(".agents").results(Static):
+                agents.update(self.vis(row, agents))
 
     # ---- ticking, staleness, flashing -------------------------------------------------------------------
 
