@@ -21,26 +21,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
+from . import catalog
 from .notify.settings import NotificationsConfig  # the [notifications] section (wallboard notifier)
 
 SlFormula = Literal["answered", "excl_short_abandons", "all_offered", "abandons_good"]
 WindowKind = Literal["since_reset", "rolling"]
 Direction = Literal["above", "below"]
 
-# Metrics a threshold may read: the names used in snapshots.
-THRESHOLD_METRICS = (
-    "service_level",
-    "asa_s",
-    "avg_wait_s",
-    "abandon_rate",
-    "aht_s",
-    "waiting",
-    "longest_wait_s",
-    "ewt_s",
-    "callbacks_pending",
-    "oldest_callback_s",
-    "agents_available",
-)
+# Metrics a threshold may read: the names used in snapshots (the catalog's metrics with a direction).
+THRESHOLD_METRICS = catalog.threshold_metrics()
 # What a role may grant: the request types of wallboard.actions.model (a test keeps the two the same).
 PERMISSIONS = ("listen", "whisper", "barge", "takeover", "move", "pause", "unpause", "ack", "snooze")
 REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
@@ -294,11 +283,8 @@ class HubConfig(_Section):
         return self
 
 
-# Figures a TV layout may show (snapshot names; agents_available is the queue's available agents).
-BoardFigure = Literal[
-    "waiting", "longest_wait_s", "service_level", "agents_available", "asa_s", "avg_wait_s", "abandon_rate",
-    "ewt_s", "callbacks_pending", "offered", "answered", "abandoned",
-]  # fmt: skip
+# Figures a TV layout may show (snapshot names; agents_available is the queue's available agents): the catalog's.
+BoardFigure = Literal[catalog.tv_figures()]  # type: ignore[valid-type]
 
 
 class LayoutConfig(_Section):

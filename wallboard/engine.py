@@ -19,11 +19,10 @@ from typing import Iterable
 
 import redis.asyncio as aredis
 
-from . import metrics
+from . import catalog, metrics
 from .config import WallboardConfig
 from .events import (
     AGENT_STATES,
-    OVERFLOW_REASONS,
     AgentMissed,
     AgentStateChanged,
     CallbackDone,
@@ -63,8 +62,6 @@ from .store import Scripts, is_cluster
 from .thresholds import LevelState, agent_alerts, evaluate_queue
 from .windows import Windows
 
-_INT_COUNTERS = {c for c in metrics.COUNTERS if not c.endswith("_s")}  # sums of seconds are floats
-
 
 @dataclass
 class ApplyResult:
@@ -100,6 +97,10 @@ _KINDS: dict[type, int] = {
     MemberRemoved: _K_MREM, AgentMissed: _K_MISSED, DialAttempt: _K_DIAL, OutboundCall: _K_OUTBOUND,
     FeedGap: _K_GAP,
 }  # fmt: skip
+
+
+# The agent's counted facts (calls handled, missed, ...): whole counts kept per window under their own names.
+_AGENT_COUNTS = tuple(m.store for m in catalog.agent(kind="counter", unit="calls") if m.snapshot)
 
 
 def _kind_of(cls: type) -> int:
@@ -514,19 +515,8 @@ class Engine:
         return out
 
     def _figures(self, c: dict[str, float], formula: str, count_overflow: bool, window: str) -> tuple[dict, dict]:
-        """Counters and ratios of one window, and how each ratio was computed."""
-        fig: dict = {k: (int(c.get(k, 0)) if k in _INT_COUNTERS else c.get(k, 0.0)) for k in metrics.COUNTERS}
-        fig["offered"] = int(metrics.offered(c))
-        fig["overflowed_by_reason"] = {
-            r: int(c[f"overflowed:{r}"]) for r in OVERFLOW_REASONS if c.get(f"overflowed:{r}")
-        }
-        ratios = {
-            "service_level": metrics.service_level(c, formula, count_overflow),
-            "asa_s": metrics.asa_s(c),
-            "avg_wait_s": metrics.avg_wait_s(c),
-            "abandon_rate": metrics.abandon_rate(c),
-            "aht_s": metrics.aht_s(c),
-        }
+        """Counters and ratios of one window (``metrics.window_figures``), and how each ratio was computed."""
+        fig, ratios = metrics.window_figures(c, formula, count_overflow)
         explain = {}
         for name, r in ratios.items():
             fig[name] = r.value
@@ -677,11 +667,8 @@ class Engine:
             call_queue=st.get("call_queue") or None,
             spied_by=json.loads(st["spied_by"]) if st.get("spied_by") else {},
             queues=queues_of,
-            calls_handled=int(w.get("calls_handled", 0)),
-            missed=int(w.get("missed", 0)),
+            **{k: int(w.get(k, 0)) for k in _AGENT_COUNTS},
             missed_in_row=int(float(st.get("missed_in_row") or 0)),
-            outbound_calls=int(w.get("outbound_calls", 0)),
-            dial_attempts=int(w.get("dial_attempts", 0)),
             talk_s=round(secs["on_call"], 3),
             wrap_s=round(secs["wrap_up"], 3),
             available_s=round(secs["available"], 3),

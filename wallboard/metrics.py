@@ -1,4 +1,5 @@
-"""The metric definitions of DESIGN.md, as pure functions of counters (no I/O).
+"""The metric definitions of DESIGN.md, as pure functions of counters (no I/O); what each metric is, and each
+ratio's terms, are declared once in ``wallboard.catalog``.
 
 Every ratio returns a ``Ratio``: the value (``None`` when the denominator is zero), its numerator, its
 denominator and the formula in words, so any screen can show how a number was computed.
@@ -9,21 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-COUNTERS = (
-    "entered",
-    "answered",
-    "answered_within_sl",
-    "abandoned",
-    "short_abandoned",
-    "abandoned_within_sl",
-    "overflowed",
-    "completed",
-    "talk_s",
-    "wrap_s",
-    "wait_answered_s",
-    "wait_all_s",
-    "callbacks_done",
-)
+from . import catalog
+
+# The counters the engine keeps per queue and window, in their stored order (``wallboard.catalog``).
+COUNTERS = catalog.stored_counters("queue")
+# Sums of seconds are floats; the other counters are whole counts.
+INT_COUNTERS = frozenset(m.name for m in catalog.queue(kind="counter") if m.unit != "seconds")
 
 
 @dataclass(frozen=True)
@@ -38,54 +30,58 @@ def _ratio(num: float, den: float, formula: str) -> Ratio:
     return Ratio(num / den if den else None, num, den, formula)
 
 
+def ratio(name: str, c: Mapping[str, float], sl_formula: str = "excl_short_abandons", count_overflow: bool = False,
+          scope: catalog.Scope = "queue") -> Ratio:  # fmt: skip
+    """A catalog ratio of the counters ``c``: its value, numerator, denominator and formula, all from the
+    catalog's terms (service_level's by the queue's ``sl_formula``; ``count_overflow`` adds overflowed)."""
+    num, den = catalog.terms(catalog.get(name, scope), sl_formula, count_overflow)
+    return _ratio(catalog.sum_terms(c, num, scope), catalog.sum_terms(c, den, scope), catalog.formula(num, den))
+
+
 def offered(c: Mapping[str, float]) -> float:
-    return c.get("answered", 0) + c.get("abandoned", 0) + c.get("overflowed", 0)
+    return catalog.value_of(c, "offered")
 
 
 def service_level(c: Mapping[str, float], formula: str, count_overflow: bool) -> Ratio:
     """SL by the queue's ``sl_formula``; overflowed calls enter the denominator only with ``count_overflow``."""
-    ans = c.get("answered", 0)
-    within = c.get("answered_within_sl", 0)
-    ab = c.get("abandoned", 0)
-    short = c.get("short_abandoned", 0)
-    ov = c.get("overflowed", 0) if count_overflow else 0
-    ov_txt = " + overflowed" if count_overflow else ""
-    if formula == "answered":
-        return _ratio(within, ans, "answered_within_sl / answered")
-    if formula == "excl_short_abandons":
-        return _ratio(
-            within, ans + ab - short + ov, f"answered_within_sl / (answered + abandoned - short_abandoned{ov_txt})"
-        )
-    if formula == "all_offered":
-        return _ratio(within, ans + ab + ov, f"answered_within_sl / (answered + abandoned{ov_txt})")
-    if formula == "abandons_good":
-        return _ratio(
-            within + c.get("abandoned_within_sl", 0),
-            ans + ab + ov,
-            f"(answered_within_sl + abandoned_within_sl) / (answered + abandoned{ov_txt})",
-        )
-    raise ValueError(f"unknown sl_formula {formula!r}")
+    return ratio("service_level", c, formula, count_overflow)
 
 
 def asa_s(c: Mapping[str, float]) -> Ratio:
-    return _ratio(c.get("wait_answered_s", 0), c.get("answered", 0), "wait_answered_s / answered")
+    return ratio("asa_s", c)
 
 
 def avg_wait_s(c: Mapping[str, float]) -> Ratio:
-    return _ratio(c.get("wait_all_s", 0), offered(c), "wait_all_s / offered")
+    return ratio("avg_wait_s", c)
 
 
 def abandon_rate(c: Mapping[str, float]) -> Ratio:
-    short = c.get("short_abandoned", 0)
-    return _ratio(
-        c.get("abandoned", 0) - short,
-        offered(c) - short,
-        "(abandoned - short_abandoned) / (offered - short_abandoned)",
-    )
+    return ratio("abandon_rate", c)
 
 
 def aht_s(c: Mapping[str, float]) -> Ratio:
-    return _ratio(c.get("talk_s", 0) + c.get("wrap_s", 0), c.get("completed", 0), "(talk_s + wrap_s) / completed")
+    return ratio("aht_s", c)
+
+
+def occupancy(c: Mapping[str, float]) -> Ratio:
+    """(talk + wrap-up) / (talk + wrap-up + available), from an agent's seconds per state (stored names)."""
+    return ratio("occupancy", c, scope="agent")
+
+
+def window_figures(c: Mapping[str, float], sl_formula: str, count_overflow: bool) -> tuple[dict, dict[str, Ratio]]:
+    """One window's figures from its stored counters, as the catalog declares them: every counter (whole counts
+    as int, seconds as float), the derived ones (offered), each breakdown as a dict of its non-zero parts; and
+    every ratio, with how it was computed. The live snapshot and the reports both build from this."""
+    fig: dict = {}
+    for m in catalog.queue(kind="counter"):
+        if m.breakdown:
+            fig[m.name] = {p: int(c[f"{m.store}:{p}"]) for p in m.breakdown if c.get(f"{m.store}:{p}")}
+        elif m.derived:
+            fig[m.name] = int(catalog.value_of(c, m.name))
+        else:
+            fig[m.name] = int(c.get(m.store, 0)) if m.name in INT_COUNTERS else c.get(m.store, 0.0)
+    ratios = {m.name: ratio(m.name, c, sl_formula, count_overflow) for m in catalog.queue(kind="ratio")}
+    return fig, ratios
 
 
 def ewt_s(waiting: int, aht: float | None, agents_serving: int) -> float | None:

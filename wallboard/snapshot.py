@@ -2,14 +2,20 @@
 
 Published as two parts: the **summary** (queues and total, small enough for a TV) and the **agent detail**.
 ``Snapshot`` is both together; ``summary_json``/``agents_json`` give each part.
+
+The metric fields (a window's counters and ratios, a queue's gauges, an agent's figures) are the catalog's
+(``wallboard.catalog``), added in its order where they stand; the other fields are written here.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from . import catalog
 
 SCHEMA_VERSION = 1
 Level = Literal["ok", "warn", "breach", "closed"]
@@ -64,27 +70,24 @@ class Alert(_M):
     snoozed_until: str | None = None
 
 
-class Counters(_M):
-    entered: int = 0
-    offered: int = 0
-    answered: int = 0
-    answered_within_sl: int = 0
-    abandoned: int = 0
-    short_abandoned: int = 0
-    abandoned_within_sl: int = 0
-    overflowed: int = 0
-    overflowed_by_reason: dict[str, int] = Field(default_factory=dict)
-    completed: int = 0
-    talk_s: float = 0
-    wrap_s: float = 0
-    wait_answered_s: float = 0
-    wait_all_s: float = 0
-    callbacks_done: int = 0
-    service_level: float | None = None
-    asa_s: float | None = None
-    avg_wait_s: float | None = None
-    abandon_rate: float | None = None
-    aht_s: float | None = None
+def _field(m: catalog.Metric) -> tuple[Any, Any]:
+    """A catalog metric as a model field: counts are int, seconds float (0 when nothing was counted); a ratio,
+    or a gauge in seconds, is null when there is nothing to measure; a breakdown is a dict of its parts."""
+    if m.breakdown:
+        return dict[str, int], Field(default_factory=dict)
+    if m.kind == "ratio" or (m.kind == "gauge" and m.unit == "seconds"):
+        return float | None, None
+    return (float, 0) if m.unit == "seconds" else (int, 0)
+
+
+def _metric_fields(base: type[BaseModel], name: str, metrics: Iterable[catalog.Metric]) -> Any:
+    """``base`` extended by the catalog's ``metrics`` as fields, in catalog order (the model then goes on with
+    its own fields in a subclass, so the JSON keeps the catalog's order where the metrics stand)."""
+    return create_model(name, __base__=base, __module__=__name__, **{m.name: _field(m) for m in metrics})
+
+
+# A window's counters and ratios (the since-reset window at a queue's top level, the rolling one under "rolling").
+Counters = _metric_fields(_M, "Counters", (m for m in catalog.QUEUE if m.snapshot and m.windowed))
 
 
 class Rolling(Counters):
@@ -92,18 +95,19 @@ class Rolling(Counters):
     since: str
 
 
-class QueueSnapshot(Counters):
+class _QueueHead(Counters):
     label: str | None = None
     sl_formula: str
     sl_threshold_s: float
     short_abandon_s: float
     count_overflow: bool
     open: bool = True
-    waiting: int = 0
-    longest_wait_s: float | None = None
-    ewt_s: float | None = None
-    callbacks_pending: int = 0
-    oldest_callback_s: float | None = None
+
+
+_QueueGauges = _metric_fields(_QueueHead, "_QueueGauges", catalog.queue(kind="gauge", snapshot=True))
+
+
+class QueueSnapshot(_QueueGauges):
     callers: list[Caller] = Field(default_factory=list)
     callbacks: list[Callback] = Field(default_factory=list)
     agent_counts: AgentCounts = Field(default_factory=AgentCounts)
@@ -116,17 +120,17 @@ class QueueSnapshot(Counters):
                          "arrived (counted in no other figure; a late exit counts as what it was and leaves this).")
 
 
-class Total(Counters):
-    waiting: int = 0
-    longest_wait_s: float | None = None
-    callbacks_pending: int = 0
+_TotalGauges = _metric_fields(Counters, "_TotalGauges", catalog.queue(kind="gauge", snapshot=True, total=True))
+
+
+class Total(_TotalGauges):
     expired: int = Field(0, description="The queues' expired callers, summed.")
     agent_counts: AgentCounts = Field(default_factory=AgentCounts)
     rolling: Rolling
     explain: dict[str, Explain] = Field(default_factory=dict)
 
 
-class AgentSnapshot(_M):
+class _AgentHead(_M):
     name: str | None = None
     state: str = "logged_out"
     reason: str | None = None
@@ -135,15 +139,12 @@ class AgentSnapshot(_M):
     call_queue: str | None = None
     queues: dict[str, int] = Field(default_factory=dict, description="queue -> penalty")
     spied_by: dict[str, str] = Field(default_factory=dict, description="supervisor -> listen|whisper|barge|keypad")
-    calls_handled: int = 0
-    missed: int = 0
-    missed_in_row: int = 0
-    outbound_calls: int = 0
-    dial_attempts: int = 0
-    talk_s: float = 0
-    wrap_s: float = 0
-    available_s: float = 0
-    pause_s: float = 0
+
+
+_AgentFigures = _metric_fields(_AgentHead, "_AgentFigures", catalog.agent(snapshot=True))
+
+
+class AgentSnapshot(_AgentFigures):
     pause_s_by_reason: dict[str, float] = Field(default_factory=dict)
     alerts: list[str] = Field(default_factory=list)
 

@@ -28,6 +28,7 @@ from typing import Any, Iterable, Literal, Mapping, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from wallboard import catalog
 from wallboard.config import DAYS, THRESHOLD_METRICS, AgentAlerts, DisplayConfig, QueueConfig, Threshold
 from wallboard.config import expand_days, parse_hhmm
 from wallboard.events import utc
@@ -37,7 +38,7 @@ from wallboard.snapshot import Alert, Level
 AlertLevel = Literal["warn", "breach"]
 
 # Ratios need min_calls offered before they may leave ok; gauges are "now" and need no sample size.
-RATIO_METRICS = frozenset({"service_level", "asa_s", "avg_wait_s", "abandon_rate", "aht_s"})
+RATIO_METRICS = frozenset(m for m in THRESHOLD_METRICS if catalog.get(m).kind == "ratio")
 GAUGE_METRICS = frozenset(THRESHOLD_METRICS) - RATIO_METRICS
 
 MAX_FLASH_HZ = 2.0  # photosensitivity limit (DESIGN.md: flashing is at most 2 Hz)

@@ -7,7 +7,8 @@ total then left out when it is their sum. Numbers are whole where they are whole
 rounded to the millisecond. A busy queue interval packs to about 50 bytes, an agent's to about 25, so a day's
 hash stays a Redis listpack (small values, at most 100 fields).
 
-The order is part of the stored format: never reorder or remove a name; add new ones at the end.
+The order is part of the stored format: never reorder or remove a name; add new ones at the end (the
+catalog's ``stored`` slot of a new metric is the next free one).
 """
 
 from __future__ import annotations
@@ -15,20 +16,13 @@ from __future__ import annotations
 from typing import Mapping
 from urllib.parse import quote, unquote
 
-from ..events import OVERFLOW_REASONS
+from .. import catalog
 
-QUEUE_FIELDS: tuple[str, ...] = (
-    "entered", "answered", "answered_within_sl", "abandoned", "short_abandoned", "abandoned_within_sl",
-    "overflowed", "completed", "talk_s", "wrap_s", "wait_answered_s", "wait_all_s", "callbacks_done",
-    "peak_waiting",
-    *(f"overflowed:{r}" for r in OVERFLOW_REASONS),
-)  # fmt: skip
-AGENT_FIELDS: tuple[str, ...] = (
-    "calls_handled", "missed", "dial_attempts", "outbound_calls",
-    "available_s", "ringing_s", "on_call_s", "wrap_up_s", "paused_s",
-)  # fmt: skip
+# Each stored metric at its catalog slot (``Metric.stored``), a breakdown as its parts; tests pin the order.
+QUEUE_FIELDS: tuple[str, ...] = catalog.codec_fields("queue")
+AGENT_FIELDS: tuple[str, ...] = catalog.codec_fields("agent")
 # gauges: a total is their maximum, not their sum
-MAX_FIELDS = frozenset({"peak_waiting"})
+MAX_FIELDS = catalog.peak_fields()
 
 
 def fmt(v: float) -> str:

@@ -19,6 +19,7 @@ from collections import deque
 from datetime import datetime
 from typing import Any
 
+from .. import catalog
 from ..config import LayoutConfig, WallboardConfig
 from ..snapshot import QueueSnapshot, Summary, Total
 from ..ui.livetime import (  # pure helpers (no Textual): the desk's time formats
@@ -26,62 +27,17 @@ from ..ui.livetime import (  # pure helpers (no Textual): the desk's time format
     parse_utc,
 )
 
-# How each figure is formatted: count (integer), duration (m:ss), pct (whole percent).
-FIGURE_FORMAT: dict[str, str] = {
-    "waiting": "count",
-    "longest_wait_s": "duration",
-    "service_level": "pct",
-    "agents_available": "count",
-    "asa_s": "duration",
-    "avg_wait_s": "duration",
-    "abandon_rate": "pct",
-    "ewt_s": "duration",
-    "callbacks_pending": "count",
-    "offered": "count",
-    "answered": "count",
-    "abandoned": "count",
-    # threshold metrics that are not TV figures (alert lines name them)
-    "aht_s": "duration",
-    "oldest_callback_s": "duration",
-}
+# How each figure is formatted: count (integer), duration (m:ss), pct (whole percent); the TV's figures and the
+# threshold metrics (alert lines name them). All from ``wallboard.catalog``.
+FIGURE_FORMAT: dict[str, str] = dict(catalog.formats())
 
 # Figures with a window (the since-reset counters and their rolling twins); the rest are gauges ("now").
-WINDOWED = frozenset({"service_level", "asa_s", "avg_wait_s", "abandon_rate", "offered", "answered", "abandoned",
-                      "aht_s"})  # fmt: skip
+WINDOWED = frozenset(m.name for m in catalog.QUEUE if m.windowed)
 # The second row of a tile: agents by state (snapshot AgentCounts fields), in this order.
 AGENT_STATES = ("available", "on_call", "wrap_up", "paused", "logged_in")
 TOTAL = "__total__"  # the centre total tile's name in a projection
 
-FIGURE_LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "waiting": "Waiting",
-        "longest_wait_s": "Longest wait",
-        "service_level": "Service level",
-        "agents_available": "Agents free",
-        "asa_s": "Avg answer",
-        "avg_wait_s": "Avg wait",
-        "abandon_rate": "Abandoned",
-        "ewt_s": "Expected wait",
-        "callbacks_pending": "Callbacks",
-        "offered": "Offered",
-        "answered": "Answered",
-        "abandoned": "Abandoned",
-    },
-    "he": {
-        "waiting": "ממתינים",
-        "longest_wait_s": "המתנה ארוכה",
-        "service_level": "רמת שירות",
-        "agents_available": "נציגים פנויים",
-        "asa_s": "זמן מענה",
-        "avg_wait_s": "המתנה ממוצעת",
-        "abandon_rate": "נטישה",
-        "ewt_s": "המתנה צפויה",
-        "callbacks_pending": "שיחות חוזרות",
-        "offered": "הוצעו",
-        "answered": "נענו",
-        "abandoned": "ננטשו",
-    },
-}
+FIGURE_LABELS: dict[str, dict[str, str]] = {lang: catalog.tv_labels(lang) for lang in catalog.LANGUAGES}
 
 # Words the screens show around the numbers.
 UI_TEXT: dict[str, dict[str, str]] = {
@@ -133,16 +89,7 @@ AGENT_LABELS: dict[str, dict[str, str]] = {
 }  # fmt: skip
 
 # How an alert line names a metric ("{v}" is the formatted value).
-ALERT_PHRASES: dict[str, dict[str, str]] = {
-    "en": {"waiting": "{v} waiting", "service_level": "SL {v}", "longest_wait_s": "longest wait {v}",
-           "asa_s": "avg answer {v}", "avg_wait_s": "avg wait {v}", "abandon_rate": "abandoned {v}",
-           "agents_available": "{v} agents free", "ewt_s": "expected wait {v}", "callbacks_pending": "{v} callbacks",
-           "oldest_callback_s": "oldest callback {v}", "aht_s": "handle time {v}"},
-    "he": {"waiting": "{v} ממתינים", "service_level": "רמת שירות {v}", "longest_wait_s": "המתנה ארוכה {v}",
-           "asa_s": "זמן מענה {v}", "avg_wait_s": "המתנה ממוצעת {v}", "abandon_rate": "נטישה {v}",
-           "agents_available": "{v} נציגים פנויים", "ewt_s": "המתנה צפויה {v}", "callbacks_pending": "{v} שיחות חוזרות",
-           "oldest_callback_s": "שיחה חוזרת ותיקה {v}", "aht_s": "זמן טיפול {v}"},
-}  # fmt: skip
+ALERT_PHRASES: dict[str, dict[str, str]] = {lang: catalog.alert_phrases(lang) for lang in catalog.LANGUAGES}
 # A change smaller than this is no trend (per format).
 TREND_DEADBAND = {"count": 1, "pct": 0.01, "duration": 5.0}
 

@@ -1,47 +1,49 @@
-"""Report figures from rolled-up counters. Every queue ratio is ``wallboard.metrics``'s, so the report and the
-live snapshot compute each number the same way; the agent ratio (occupancy) is defined here, beside them.
+"""Report figures from rolled-up counters. Which figures there are is ``wallboard.catalog``'s; every ratio is
+``wallboard.metrics``'s, so the report and the live snapshot compute each number the same way.
 """
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
-from .. import metrics
+from .. import catalog, metrics
 from ..config import QueueConfig
-from ..events import OVERFLOW_REASONS
 
-QUEUE_COUNTS = ("entered", "offered", "answered", "answered_within_sl", "abandoned", "short_abandoned",
-                "abandoned_within_sl", "overflowed", "completed", "callbacks_done")  # fmt: skip
-QUEUE_SECONDS = ("talk_s", "wrap_s", "wait_answered_s", "wait_all_s")
-QUEUE_RATIOS = ("service_level", "asa_s", "avg_wait_s", "abandon_rate", "aht_s")
-AGENT_COUNTS = ("calls_handled", "missed", "outbound_calls", "dial_attempts")
-AGENT_SECONDS = ("talk_s", "wrap_s", "available_s", "ringing_s", "pause_s")
+# The report's figures, by kind, in the catalog's order (``wallboard.catalog``).
+QUEUE_COUNTS = tuple(m.name for m in catalog.queue(kind="counter", unit="calls", report=True) if not m.breakdown)
+QUEUE_SECONDS = tuple(m.name for m in catalog.queue(kind="counter", unit="seconds", report=True))
+QUEUE_RATIOS = tuple(m.name for m in catalog.queue(kind="ratio", report=True))
+QUEUE_PEAKS = tuple(m.name for m in catalog.queue(peak=True, report=True))
+AGENT_COUNTS = tuple(m.name for m in catalog.agent(kind="counter", unit="calls", report=True))
+AGENT_SECONDS = tuple(m.name for m in catalog.agent(kind="counter", unit="seconds", report=True))
+AGENT_RATIOS = tuple(m.name for m in catalog.agent(kind="ratio", report=True))
+_BREAKDOWNS = tuple(m.name for m in catalog.queue(kind="counter", report=True) if m.breakdown)
 
 
 def occupancy(c: Mapping[str, float]) -> metrics.Ratio:
     """(talk + wrap-up) / (talk + wrap-up + available), from seconds in each agent state. Ringing, paused and
-    logged-out time are in neither part. (Belongs in ``wallboard.metrics`` beside the queue ratios.)"""
-    busy = c.get("on_call_s", 0) + c.get("wrap_up_s", 0)
-    den = busy + c.get("available_s", 0)
-    return metrics.Ratio(busy / den if den else None, busy, den,
-                         "(on_call_s + wrap_up_s) / (on_call_s + wrap_up_s + available_s)")  # fmt: skip
+    logged-out time are in neither part (``wallboard.metrics.occupancy``, the catalog's terms)."""
+    return metrics.occupancy(c)
 
 
 def queue_figures(c: Mapping[str, float], q: QueueConfig) -> dict:
-    """Counters, overflow by reason, the ratios by the queue's own SL formula, and the peak waiting."""
-    fig: dict = {k: int(c.get(k, 0)) for k in QUEUE_COUNTS if k != "offered"}
-    fig["offered"] = int(metrics.offered(c))
-    fig["overflowed_by_reason"] = {r: int(c[f"overflowed:{r}"]) for r in OVERFLOW_REASONS if c.get(f"overflowed:{r}")}
+    """Counters, overflow by reason, the ratios by the queue's own SL formula, and the peak waiting: the live
+    snapshot's figures (``metrics.window_figures``), stored counts first, then derived ones, breakdowns, seconds
+    (to the millisecond), ratios (SL with its numerator and denominator) and peaks."""
+    base, ratios = metrics.window_figures(c, q.sl_formula, q.count_overflow)
+    counts = [k for k in QUEUE_COUNTS if not catalog.get(k).derived] + [k for k in QUEUE_COUNTS if catalog.get(k).derived]
+    fig: dict = {k: base[k] for k in counts}
+    fig.update({k: base[k] for k in _BREAKDOWNS})
     for k in QUEUE_SECONDS:
-        fig[k] = round(c.get(k, 0.0), 3)
-    sl = metrics.service_level(c, q.sl_formula, q.count_overflow)
-    fig["service_level"] = sl.value
-    fig["sl_numerator"], fig["sl_denominator"] = sl.numerator, sl.denominator
-    fig["asa_s"] = metrics.asa_s(c).value
-    fig["avg_wait_s"] = metrics.avg_wait_s(c).value
-    fig["abandon_rate"] = metrics.abandon_rate(c).value
-    fig["aht_s"] = metrics.aht_s(c).value
-    fig["peak_waiting"] = int(c["peak_waiting"]) if "peak_waiting" in c else None
+        fig[k] = round(base[k], 3)
+    for k in QUEUE_RATIOS:
+        r = ratios[k]
+        fig[k] = r.value
+        if k == "service_level":
+            fig["sl_numerator"], fig["sl_denominator"] = r.numerator, r.denominator
+    for k in QUEUE_PEAKS:
+        store = catalog.get(k).store
+        fig[k] = int(c[store]) if store in c else None
     return fig
 
 
@@ -50,9 +52,10 @@ def total_figures(per_queue: list[tuple[Mapping[str, float], QueueConfig]]) -> d
     denominator (each by its own formula, as the live total), other ratios of the sums; no peak (not additive)."""
     c: dict[str, float] = {}
     num = den = 0.0
+    peaks = catalog.peak_fields()
     for counters, q in per_queue:
         for k, v in counters.items():
-            if k != "peak_waiting":
+            if k not in peaks:
                 c[k] = c.get(k, 0.0) + v
         sl = metrics.service_level(counters, q.sl_formula, q.count_overflow)
         num += sl.numerator
@@ -60,18 +63,18 @@ def total_figures(per_queue: list[tuple[Mapping[str, float], QueueConfig]]) -> d
     fig = queue_figures(c, QueueConfig(name="total"))
     fig["service_level"] = num / den if den else None
     fig["sl_numerator"], fig["sl_denominator"] = num, den
-    fig["peak_waiting"] = None
+    for k in QUEUE_PEAKS:
+        fig[k] = None
     return fig
 
 
 def agent_figures(c: Mapping[str, float]) -> dict:
-    fig: dict = {k: int(c.get(k, 0)) for k in AGENT_COUNTS}
-    fig["talk_s"] = round(c.get("on_call_s", 0.0), 3)
-    fig["wrap_s"] = round(c.get("wrap_up_s", 0.0), 3)
-    fig["available_s"] = round(c.get("available_s", 0.0), 3)
-    fig["ringing_s"] = round(c.get("ringing_s", 0.0), 3)
-    fig["pause_s"] = round(c.get("paused_s", 0.0), 3)
+    """An agent's counts, seconds per state (to the millisecond), pause time by reason and occupancy."""
+    fig: dict = {k: int(c.get(catalog.get(k, "agent").store, 0)) for k in AGENT_COUNTS}
+    for k in AGENT_SECONDS:
+        fig[k] = round(c.get(catalog.get(k, "agent").store, 0.0), 3)
     fig["pause_s_by_reason"] = {k.split(":", 1)[1]: round(v, 3) for k, v in sorted(c.items())
                                 if k.startswith("paused_s:") and v}  # fmt: skip
-    fig["occupancy"] = occupancy(c).value
+    for k in AGENT_RATIOS:
+        fig[k] = metrics.ratio(k, c, scope="agent").value
     return fig

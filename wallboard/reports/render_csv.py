@@ -10,14 +10,13 @@ from __future__ import annotations
 import csv
 import io
 
-from ..events import OVERFLOW_REASONS
+from .. import catalog
 
-QUEUE_COLS = ("entered", "offered", "answered", "answered_within_sl", "abandoned", "short_abandoned",
-              "abandoned_within_sl", "overflowed", *(f"overflowed:{r}" for r in OVERFLOW_REASONS), "service_level",
-              "sl_numerator", "sl_denominator", "asa_s", "avg_wait_s", "abandon_rate", "aht_s", "completed",
-              "talk_s", "wrap_s", "wait_answered_s", "wait_all_s", "peak_waiting")  # fmt: skip
-AGENT_COLS = ("calls_handled", "talk_s", "wrap_s", "available_s", "occupancy", "missed", "outbound_calls",
-              "dial_attempts", "pause_s")  # fmt: skip
+# The columns of each side, in the catalog's CSV order (``Metric.csv``; a breakdown as its parts).
+QUEUE_COLS = catalog.csv_columns("queue")
+AGENT_COLS = catalog.csv_columns("agent")
+# a breakdown's column -> (the figure holding the parts, the part)
+_PARTS = {f"{m.store}:{p}": (m.name, p) for m in catalog.queue(kind="counter") if m.breakdown for p in m.breakdown}
 
 
 def _v(x) -> str:
@@ -42,8 +41,9 @@ def render_csv(rep: dict) -> str:
     def qvals(f: dict) -> list[str]:
         out = []
         for c in QUEUE_COLS:
-            if c.startswith("overflowed:"):
-                out.append(_v(f["overflowed_by_reason"].get(c.split(":", 1)[1], 0)))
+            if c in _PARTS:
+                name, part = _PARTS[c]
+                out.append(_v(f[name].get(part, 0)))
             else:
                 out.append(_v(f.get(c)))
         return out

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from .. import catalog
 from ..config import WallboardConfig
 from ..snapshot import AgentSnapshot, Alert, QueueSnapshot, Summary, Total
 from .livetime import ServerTime, fmt_clock, fmt_duration, fmt_number, fmt_pct, parse_utc
@@ -148,19 +149,7 @@ def is_quiet(alert: Alert | None, server_now: datetime) -> bool:
 
 
 # A threshold metric as the desk's notices name it (the words a supervisor reads, not the snapshot's keys).
-METRIC_WORDS = {
-    "service_level": "service level",
-    "waiting": "callers waiting",
-    "longest_wait_s": "longest wait",
-    "asa_s": "average answer time",
-    "avg_wait_s": "average wait",
-    "abandon_rate": "abandon rate",
-    "ewt_s": "expected wait",
-    "agents_available": "agents free",
-    "callbacks_pending": "callbacks waiting",
-    "oldest_callback_s": "oldest callback",
-    "aht_s": "handling time",
-}
+METRIC_WORDS = {m.name: m.words for m in catalog.QUEUE if m.words}
 
 
 def metric_words(metrics: Iterable[str]) -> str:
@@ -214,20 +203,16 @@ def metric_cell(text: str, metric: str, q: QueueSnapshot, server_now: datetime, 
     return CellModel(text, level=level, flash=flash, **kw)
 
 
+_METRIC_COLUMNS = catalog.desk_columns()  # a threshold metric -> the queue-table column showing it
+
+
 def metric_columns(metric: str, queue: str, config: WallboardConfig) -> tuple[str, ...]:
     """Which queue-table column shows the value a threshold reads."""
     if metric == "service_level":
         th = config.queue(queue).thresholds.get("service_level")
         return ("sl_rolling",) if th is not None and th.window == "rolling" else ("sl",)
-    return {
-        "waiting": ("waiting",),
-        "longest_wait_s": ("longest",),
-        "asa_s": ("asa",),
-        "avg_wait_s": ("avg_wait",),
-        "abandon_rate": ("abandon_rate",),
-        "ewt_s": ("ewt",),
-        "agents_available": ("avail",),
-    }.get(metric, ())
+    col = _METRIC_COLUMNS.get(metric)
+    return (col,) if col else ()
 
 
 def worst_level(levels: Iterable[str]) -> str:
@@ -470,26 +455,8 @@ def drill_caller_rows(q: QueueSnapshot, name: str, server: ServerTime, tz) -> li
     return rows + callback_rows(q, name, server, tz)
 
 
-# The drill-down's figures: (key, label, kind) with kind counter | ratio | gauge.
-FIGURES: tuple[tuple[str, str, str], ...] = (
-    ("entered", "Entered", "counter"),
-    ("offered", "Offered", "counter"),
-    ("answered", "Answered", "counter"),
-    ("answered_within_sl", "Answered in SL", "counter"),
-    ("abandoned", "Abandoned", "counter"),
-    ("short_abandoned", "Short abandons", "counter"),
-    ("overflowed", "Overflowed", "counter"),
-    ("service_level", "Service level", "ratio"),
-    ("asa_s", "ASA", "ratio"),
-    ("avg_wait_s", "Avg wait", "ratio"),
-    ("abandon_rate", "Abandon rate", "ratio"),
-    ("aht_s", "AHT", "ratio"),
-    ("waiting", "Waiting now", "gauge"),
-    ("longest_wait_s", "Longest wait now", "gauge"),
-    ("ewt_s", "EWT now", "gauge"),
-    ("callbacks_pending", "Callbacks now", "gauge"),
-    ("agents_available", "Agents available", "gauge"),
-)
+# The drill-down's figures: (key, label, kind) with kind counter | ratio | gauge (the catalog's ``desk`` rows).
+FIGURES: tuple[tuple[str, str, str], ...] = catalog.desk_figures()
 FIGURE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("figure", "Figure"),
     ("reset", "Since reset"),
@@ -512,8 +479,8 @@ FIGURE_COLUMNS_NARROW: tuple[tuple[str, str], ...] = (
 
 def figure_columns(width: int) -> tuple[tuple[str, str], ...]:
     return FIGURE_COLUMNS_NARROW if width < FIGURES_NARROW_BELOW else FIGURE_COLUMNS
-PCT_FIGURES = {"service_level", "abandon_rate"}
-TIME_FIGURES = {"asa_s", "avg_wait_s", "aht_s", "longest_wait_s", "ewt_s"}
+PCT_FIGURES = {k for k, _, _ in FIGURES if catalog.get(k).fmt == "pct"}
+TIME_FIGURES = {k for k, _, _ in FIGURES if catalog.get(k).fmt == "duration"}
 
 
 def fmt_figure(key: str, value) -> str:
@@ -589,13 +556,7 @@ def figure_explanation(key: str, q: QueueSnapshot | Total, summary: Summary, ser
     return f"{label} = {ex.formula}\n  " + " · ".join(parts)
 
 
-FORMULA_LABELS = {
-    "service_level": "Service level",
-    "asa_s": "ASA",
-    "avg_wait_s": "Avg wait",
-    "abandon_rate": "Abandon rate",
-    "aht_s": "AHT",
-}
+FORMULA_LABELS = {k: label for k, label, kind in FIGURES if kind == "ratio"}
 
 
 _ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?Z")

@@ -1,0 +1,317 @@
+"""The metric catalog: every counter, ratio and gauge declared once. Pure data, no I/O, no pydantic.
+
+Each ``Metric`` says what a number is (kind, unit, how screens format it), for ratios how it is computed
+(numerator and denominator as signed terms, so the formula a screen shows is derived, never written twice), its
+labels per language, whether a threshold may read it and which way is bad, and where it shows. Every surface is
+derived from here:
+
+==========================  =====================================================================================
+surface                      derived from
+==========================  =====================================================================================
+snapshot model fields        ``wallboard.snapshot`` builds its counter, ratio and gauge fields from ``fields()``
+stored counters / codec      ``metrics.COUNTERS`` and ``history.codec.QUEUE_FIELDS``/``AGENT_FIELDS``: ``stored``
+                             is the position in the packed format, append-only (``codec_fields``)
+ratios and their formulas    ``metrics.ratio()`` evaluates ``num``/``den``; ``formula()`` writes the words
+report columns               ``reports.figures`` (JSON) and ``reports.render_csv`` (``csv`` is the column order)
+TV figures                   ``config.BoardFigure`` (``tv``: order of the choices), ``hub.projection`` labels,
+                             formats and alert phrases (``labels``, ``fmt``, ``phrases``)
+threshold metrics            ``config.THRESHOLD_METRICS`` (``worse``: which way is bad; ratios need min calls)
+desk                         ``ui.view``: the drill-down's figure rows (``desk``), the queue-table column that shows
+                             a metric (``column``), a metric in words (``words``), the formulas panel
+==========================  =====================================================================================
+
+Adding a counter: one ``Metric`` here (``stored`` = the next free slot), the engine's counting (a Lua script
+and the record that feeds it), and the feed mappings that produce the fact. ``tests/test_catalog.py`` walks every
+entry through every surface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .events import OVERFLOW_REASONS
+
+Kind = Literal["counter", "ratio", "gauge"]
+Scope = Literal["queue", "agent"]
+Unit = Literal["calls", "seconds", "fraction", "callers", "agents"]
+Fmt = Literal["count", "duration", "pct"]
+Direction = Literal["above", "below"]
+Surface = Literal["snapshot", "total", "report", "csv", "tv", "desk", "threshold", "stored"]
+LANGUAGES = ("en", "he")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str  # the name in snapshots, reports, config and JSON
+    kind: Kind  # counter: counted over a window; ratio: of counters; gauge: the value now
+    unit: Unit
+    fmt: Fmt  # how screens show it: count (integer), duration (m:ss), pct (whole percent)
+    scope: Scope = "queue"
+    # a ratio (or a derived counter): signed terms, "name" added and "-name" subtracted; names are stored
+    # counters or derived ones (``offered``)
+    num: tuple[str, ...] = ()
+    den: tuple[str, ...] = ()
+    stored: int | None = None  # position in the packed rollup format (never reorder or reuse; append)
+    store_as: str | None = None  # its field in Redis and the codec when that differs from ``name``
+    breakdown: tuple[str, ...] = ()  # a counter kept per part: stored as "<store>:<part>" (overflow reasons)
+    peak: bool = False  # a stored gauge whose total over minutes is their maximum, not their sum
+    snapshot: bool = True  # a field of the snapshot model (queue: each window; gauges: the queue, now)
+    total: bool = True  # a field of the centre total as well (queue metrics)
+    report: bool = True  # a figure of the report's JSON rows
+    csv: int | None = None  # its column in the report CSV, in this order (None: not a column)
+    labels: Mapping[str, str] = field(default_factory=dict)  # TV label per language
+    tv: int | None = None  # a TV layout may show it: its place in the list of choices
+    phrases: Mapping[str, str] = field(default_factory=dict)  # the TV ticker's words, "{v}" the value
+    desk: str | None = None  # the desk drill-down's row label (None: not a row)
+    column: str | None = None  # the desk queue table's column that shows it (its threshold colours it)
+    words: str | None = None  # the metric in a sentence (desk notices)
+    worse: Direction | None = None  # may carry a threshold: which way is bad (its natural direction)
+
+    @property
+    def store(self) -> str:
+        return self.store_as or self.name
+
+    @property
+    def windowed(self) -> bool:
+        return self.kind != "gauge"
+
+    @property
+    def derived(self) -> bool:
+        """A counter computed from others (``offered``), not stored."""
+        return self.kind == "counter" and bool(self.num)
+
+
+def _he(en: str, he: str) -> dict[str, str]:
+    return {"en": en, "he": he}
+
+
+# fmt: off
+# Queue metrics, in the snapshot's order: the window's counters, then its ratios, then the gauges (now).
+QUEUE: tuple[Metric, ...] = (
+    Metric("entered", "counter", "calls", "count", stored=0, csv=0, desk="Entered"),
+    Metric("offered", "counter", "calls", "count", num=("answered", "abandoned", "overflowed"), csv=1,
+           desk="Offered", column="offered", labels=_he("Offered", "הוצעו"), tv=9),
+    Metric("answered", "counter", "calls", "count", stored=1, csv=2, desk="Answered", column="answered",
+           labels=_he("Answered", "נענו"), tv=10),
+    Metric("answered_within_sl", "counter", "calls", "count", stored=2, csv=3, desk="Answered in SL"),
+    Metric("abandoned", "counter", "calls", "count", stored=3, csv=4, desk="Abandoned", column="abandoned",
+           labels=_he("Abandoned", "ננטשו"), tv=11),
+    Metric("short_abandoned", "counter", "calls", "count", stored=4, csv=5, desk="Short abandons"),
+    Metric("abandoned_within_sl", "counter", "calls", "count", stored=5, csv=6),
+    Metric("overflowed", "counter", "calls", "count", stored=6, csv=7, desk="Overflowed"),
+    Metric("overflowed_by_reason", "counter", "calls", "count", stored=14, store_as="overflowed",
+           breakdown=OVERFLOW_REASONS, csv=8),
+    Metric("completed", "counter", "calls", "count", stored=7, csv=17),
+    Metric("talk_s", "counter", "seconds", "duration", stored=8, csv=18),
+    Metric("wrap_s", "counter", "seconds", "duration", stored=9, csv=19),
+    Metric("wait_answered_s", "counter", "seconds", "duration", stored=10, csv=20),
+    Metric("wait_all_s", "counter", "seconds", "duration", stored=11, csv=21),
+    Metric("callbacks_done", "counter", "calls", "count", stored=12),
+    # ratios: service_level's terms depend on the queue's sl_formula (SL_FORMULAS below)
+    Metric("service_level", "ratio", "fraction", "pct", csv=9, desk="Service level", column="sl",
+           labels=_he("Service level", "רמת שירות"), tv=2, words="service level", worse="below",
+           phrases=_he("SL {v}", "רמת שירות {v}")),
+    Metric("asa_s", "ratio", "seconds", "duration", num=("wait_answered_s",), den=("answered",), csv=12,
+           desk="ASA", column="asa", labels=_he("Avg answer", "זמן מענה"), tv=4, words="average answer time",
+           worse="above", phrases=_he("avg answer {v}", "זמן מענה {v}")),
+    Metric("avg_wait_s", "ratio", "seconds", "duration", num=("wait_all_s",), den=("offered",), csv=13,
+           desk="Avg wait", column="avg_wait", labels=_he("Avg wait", "המתנה ממוצעת"), tv=5,
+           words="average wait", worse="above", phrases=_he("avg wait {v}", "המתנה ממוצעת {v}")),
+    Metric("abandon_rate", "ratio", "fraction", "pct", num=("abandoned", "-short_abandoned"),
+           den=("offered", "-short_abandoned"), csv=14, desk="Abandon rate", column="abandon_rate",
+           labels=_he("Abandoned", "נטישה"), tv=6, words="abandon rate", worse="above",
+           phrases=_he("abandoned {v}", "נטישה {v}")),
+    Metric("aht_s", "ratio", "seconds", "duration", num=("talk_s", "wrap_s"), den=("completed",), csv=15,
+           desk="AHT", words="handling time", worse="above", phrases=_he("handle time {v}", "זמן טיפול {v}")),
+    # gauges: the value now
+    Metric("waiting", "gauge", "callers", "count", report=False, desk="Waiting now", column="waiting",
+           labels=_he("Waiting", "ממתינים"), tv=0, words="callers waiting", worse="above",
+           phrases=_he("{v} waiting", "{v} ממתינים")),
+    Metric("longest_wait_s", "gauge", "seconds", "duration", report=False, desk="Longest wait now",
+           column="longest", labels=_he("Longest wait", "המתנה ארוכה"), tv=1, words="longest wait", worse="above",
+           phrases=_he("longest wait {v}", "המתנה ארוכה {v}")),
+    Metric("ewt_s", "gauge", "seconds", "duration", total=False, report=False, desk="EWT now", column="ewt",
+           labels=_he("Expected wait", "המתנה צפויה"), tv=7, words="expected wait", worse="above",
+           phrases=_he("expected wait {v}", "המתנה צפויה {v}")),
+    Metric("callbacks_pending", "gauge", "calls", "count", report=False, desk="Callbacks now",
+           labels=_he("Callbacks", "שיחות חוזרות"), tv=8, words="callbacks waiting", worse="above",
+           phrases=_he("{v} callbacks", "{v} שיחות חוזרות")),
+    Metric("oldest_callback_s", "gauge", "seconds", "duration", total=False, report=False,
+           words="oldest callback", worse="above",
+           phrases=_he("oldest callback {v}", "שיחה חוזרת ותיקה {v}")),
+    # the queue's available agents: kept in the snapshot's agent_counts, not a field of its own
+    Metric("agents_available", "gauge", "agents", "count", snapshot=False, total=False, report=False,
+           desk="Agents available", column="avail", labels=_he("Agents free", "נציגים פנויים"), tv=3,
+           words="agents free", worse="below", phrases=_he("{v} agents free", "{v} נציגים פנויים")),
+    # the most callers waiting at once in a minute (reports; a longer span's is the largest of its minutes)
+    Metric("peak_waiting", "gauge", "callers", "count", stored=13, peak=True, snapshot=False, csv=22),
+)
+
+# Agent metrics, in the snapshot's order. Seconds per state are stored under the state's name.
+AGENT: tuple[Metric, ...] = (
+    Metric("calls_handled", "counter", "calls", "count", scope="agent", stored=0, csv=0, column="calls"),
+    Metric("missed", "counter", "calls", "count", scope="agent", stored=1, csv=5, column="missed"),
+    Metric("missed_in_row", "gauge", "calls", "count", scope="agent", report=False),
+    Metric("outbound_calls", "counter", "calls", "count", scope="agent", stored=3, csv=6),
+    Metric("dial_attempts", "counter", "calls", "count", scope="agent", stored=2, csv=7),
+    Metric("talk_s", "counter", "seconds", "duration", scope="agent", stored=6, store_as="on_call_s", csv=1),
+    Metric("wrap_s", "counter", "seconds", "duration", scope="agent", stored=7, store_as="wrap_up_s", csv=2),
+    Metric("available_s", "counter", "seconds", "duration", scope="agent", stored=4, csv=3),
+    Metric("ringing_s", "counter", "seconds", "duration", scope="agent", stored=5, snapshot=False),
+    Metric("pause_s", "counter", "seconds", "duration", scope="agent", stored=8, store_as="paused_s", csv=8),
+    Metric("occupancy", "ratio", "fraction", "pct", scope="agent", snapshot=False, csv=4,
+           num=("on_call_s", "wrap_up_s"), den=("on_call_s", "wrap_up_s", "available_s")),
+)
+# fmt: on
+
+# service_level's terms by the queue's sl_formula; with count_overflow, "overflowed" joins the denominator
+SL_FORMULAS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "answered": (("answered_within_sl",), ("answered",)),
+    "excl_short_abandons": (("answered_within_sl",), ("answered", "abandoned", "-short_abandoned")),
+    "all_offered": (("answered_within_sl",), ("answered", "abandoned")),
+    "abandons_good": (("answered_within_sl", "abandoned_within_sl"), ("answered", "abandoned")),
+}
+
+ALL: tuple[Metric, ...] = QUEUE + AGENT
+_BY: dict[tuple[str, str], Metric] = {(m.scope, m.name): m for m in ALL}
+
+
+def get(name: str, scope: Scope = "queue") -> Metric:
+    return _BY[(scope, name)]
+
+
+def queue(**where) -> tuple[Metric, ...]:
+    """Queue metrics matching every ``attribute=value`` given (in the catalog's order)."""
+    return tuple(m for m in QUEUE if all(getattr(m, k) == v for k, v in where.items()))
+
+
+def agent(**where) -> tuple[Metric, ...]:
+    return tuple(m for m in AGENT if all(getattr(m, k) == v for k, v in where.items()))
+
+
+# --- derived lists ----------------------------------------------------------------------------------------
+
+
+def stored_counters(scope: Scope = "queue") -> tuple[str, ...]:
+    """The counters the engine keeps per window (their stored names), in stored order (no breakdowns, no peaks)."""
+    ms = [m for m in (QUEUE if scope == "queue" else AGENT)
+          if m.stored is not None and m.kind == "counter" and not m.breakdown]  # fmt: skip
+    return tuple(m.store for m in sorted(ms, key=lambda m: m.stored or 0))
+
+
+def codec_fields(scope: Scope) -> tuple[str, ...]:
+    """The packed format's positional fields: every stored metric by its ``stored`` slot, a breakdown as its
+    parts. Part of the stored format: append-only."""
+    out: list[str] = []
+    for m in sorted((m for m in (QUEUE if scope == "queue" else AGENT) if m.stored is not None),
+                    key=lambda m: m.stored or 0):  # fmt: skip
+        out.extend(f"{m.store}:{p}" for p in m.breakdown) if m.breakdown else out.append(m.store)
+    return tuple(out)
+
+
+def peak_fields() -> frozenset[str]:
+    return frozenset(m.store for m in ALL if m.peak)
+
+
+def threshold_metrics() -> tuple[str, ...]:
+    return tuple(m.name for m in QUEUE if m.worse is not None)
+
+
+def ratio_names(scope: Scope = "queue") -> tuple[str, ...]:
+    return tuple(m.name for m in (QUEUE if scope == "queue" else AGENT) if m.kind == "ratio")
+
+
+def tv_figures() -> tuple[str, ...]:
+    """What a TV layout may show, in the order the choices are listed."""
+    return tuple(m.name for m in sorted((m for m in QUEUE if m.tv is not None), key=lambda m: m.tv or 0))
+
+
+def tv_labels(language: str) -> dict[str, str]:
+    return {m.name: m.labels[language] for m in QUEUE if m.tv is not None}
+
+
+def alert_phrases(language: str) -> dict[str, str]:
+    return {m.name: m.phrases[language] for m in QUEUE if m.phrases}
+
+
+def formats() -> dict[str, Fmt]:
+    """How the TV formats each figure it may show or name (its choices and the threshold metrics)."""
+    return {m.name: m.fmt for m in QUEUE if m.tv is not None or m.worse is not None}
+
+
+def csv_columns(scope: Scope) -> tuple[str, ...]:
+    """The report CSV's columns of one side, in order: a breakdown as its parts, SL with its numerator and
+    denominator."""
+    out: list[str] = []
+    for m in sorted((m for m in (QUEUE if scope == "queue" else AGENT) if m.csv is not None),
+                    key=lambda m: m.csv or 0):  # fmt: skip
+        if m.breakdown:
+            out.extend(f"{m.store}:{p}" for p in m.breakdown)
+        elif m.name == "service_level":
+            out.extend(("service_level", "sl_numerator", "sl_denominator"))
+        else:
+            out.append(m.name)
+    return tuple(out)
+
+
+def desk_figures() -> tuple[tuple[str, str, str], ...]:
+    """The drill-down's rows: (name, label, kind), counters then ratios then gauges, each in catalog order."""
+    rank = {"counter": 0, "ratio": 1, "gauge": 2}
+    ms = sorted((m for m in QUEUE if m.desk), key=lambda m: rank[m.kind])  # stable: catalog order within a kind
+    return tuple((m.name, m.desk or m.name, m.kind) for m in ms)
+
+
+def desk_columns() -> dict[str, str]:
+    """metric -> the desk queue table's column showing it (service_level has a rolling twin, see ui.view)."""
+    return {m.name: m.column for m in QUEUE if m.column and m.worse is not None}
+
+
+# --- ratios -----------------------------------------------------------------------------------------------
+
+
+def terms(m: Metric, sl_formula: str = "excl_short_abandons", count_overflow: bool = False):
+    """(numerator terms, denominator terms) of a ratio."""
+    if m.name != "service_level":
+        return m.num, m.den
+    if sl_formula not in SL_FORMULAS:
+        raise ValueError(f"unknown sl_formula {sl_formula!r}")
+    num, den = SL_FORMULAS[sl_formula]
+    return num, den + (("overflowed",) if count_overflow else ())
+
+
+def value_of(c: Mapping[str, float], name: str, scope: Scope = "queue") -> float:
+    """A counter's value from stored counters: stored ones as they are, derived ones from their terms."""
+    m = _BY.get((scope, name))
+    if m is not None and m.derived:
+        return sum_terms(c, m.num, scope)
+    return c.get(name, 0)
+
+
+def sum_terms(c: Mapping[str, float], ts: Iterable[str], scope: Scope = "queue") -> float:
+    total: float = 0
+    for t in ts:
+        if t.startswith("-"):
+            total -= value_of(c, t[1:], scope)
+        else:
+            total += value_of(c, t, scope)
+    return total
+
+
+def _side(ts: tuple[str, ...]) -> str:
+    text = ts[0]
+    for t in ts[1:]:
+        text += f" - {t[1:]}" if t.startswith("-") else f" + {t}"
+    return f"({text})" if len(ts) > 1 else text
+
+
+def formula(num: tuple[str, ...], den: tuple[str, ...]) -> str:
+    """The formula in words, as every screen shows it: ``(abandoned - short_abandoned) / (offered - ...)``."""
+    return f"{_side(num)} / {_side(den)}"
+
+
+def snapshot_names(scope: Scope = "queue", kinds: Iterable[str] = ("counter", "ratio", "gauge")) -> Iterator[str]:
+    for m in QUEUE if scope == "queue" else AGENT:
+        if m.snapshot and m.kind in kinds:
+            yield m.name
