@@ -127,6 +127,10 @@ class HttpOptions(FeedOptions):
                                            "table per sender (token_env or token_file, mapping, rate_per_s, "
                                            "burst); config only.")  # fmt: skip
 
+    @classmethod
+    def secret_hint(cls, config: WallboardConfig) -> str:
+        return "name the variable holding a token with token_env, or its file with token_file"
+
     @field_validator("sources")
     @classmethod
     def _names(cls, v: dict[str, HttpSource]) -> dict[str, HttpSource]:

@@ -294,7 +294,7 @@ def section_problems(feeds: Mapping[str, Any], config: WallboardConfig | None = 
             model.model_validate(data)
         except ValidationError as e:
             for loc, msg, hint in _problems(e):
-                if "extra_forbidden" in msg or msg.startswith("Extra inputs"):
+                if msg.startswith("Extra inputs") and "." not in loc:  # an unknown option: say which are known
                     msg = f"{msg}; {name} takes: {', '.join(model.model_fields) or '(no options)'}"
                 out.append((f"feeds.{key}.{loc}", msg, hint))
     return out
