@@ -1,0 +1,45 @@
+"""`wallboard demo` runs a simulated PBX, an ingester and an executor as children: they end with it however it
+ends. A closed terminal (the SIGHUP of a killed tmux) used to leave all three running, in every session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _children(prefix: str) -> list[str]:
+    out = subprocess.run(["pgrep", "-f", f"wallboard.cli (ingest|executor) .*--prefix {prefix}"],
+                         capture_output=True, text=True)  # fmt: skip
+    return out.stdout.split()
+
+
+@pytest.mark.skipif(not shutil.which("tmux"), reason="needs tmux (the demo is a terminal UI)")
+def test_the_demos_children_end_when_its_terminal_is_closed(tmp_path):
+    prefix = f"wbkids-{uuid.uuid4().hex[:8]}"
+    sock = f"wbk{uuid.uuid4().hex[:8]}"
+    demo = (f"cd {ROOT} && exec env WALLBOARD_STATE_DIR={tmp_path} REDIS_URL={os.environ['REDIS_URL']} "
+            f"{sys.executable} -m wallboard.cli demo --prefix {prefix}")  # fmt: skip
+    subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-s", "demo", "-x", "120", "-y", "40", demo], check=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_children(prefix)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(_children(prefix)) == 2, "the demo's ingester and executor did not start"
+    finally:
+        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)  # the terminal goes away
+    deadline = time.monotonic() + 15
+    while _children(prefix) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = _children(prefix)
+    for pid in left:  # never leave them behind, even when the test fails
+        subprocess.run(["kill", pid], capture_output=True)
+    assert not left, f"children left running after the demo's terminal closed: {left}"
