@@ -109,6 +109,9 @@ QUEUE: tuple[Metric, ...] = (
     Metric("wait_answered_s", "counter", "seconds", "duration", stored=10, csv=20),
     Metric("wait_all_s", "counter", "seconds", "duration", stored=11, csv=21),
     Metric("callbacks_done", "counter", "calls", "count", stored=12),
+    # a queue call the agent passed on (blind or attended transfer), once per queue entry
+    Metric("transferred", "counter", "calls", "count", stored=15, csv=23, desk="Transferred",
+           labels=_he("Transferred", "הועברו"), tv=12),
     # ratios: service_level's terms depend on the queue's sl_formula (SL_FORMULAS below)
     Metric("service_level", "ratio", "fraction", "pct", csv=9, desk="Service level", column="sl",
            labels=_he("Service level", "רמת שירות"), tv=2, words="service level", worse="below",
@@ -156,6 +159,7 @@ AGENT: tuple[Metric, ...] = (
     Metric("missed_in_row", "gauge", "calls", "count", scope="agent", report=False),
     Metric("outbound_calls", "counter", "calls", "count", scope="agent", stored=3, csv=6),
     Metric("dial_attempts", "counter", "calls", "count", scope="agent", stored=2, csv=7),
+    Metric("transferred", "counter", "calls", "count", scope="agent", stored=9, csv=9),
     Metric("talk_s", "counter", "seconds", "duration", scope="agent", stored=6, store_as="on_call_s", csv=1),
     Metric("wrap_s", "counter", "seconds", "duration", scope="agent", stored=7, store_as="wrap_up_s", csv=2),
     Metric("available_s", "counter", "seconds", "duration", scope="agent", stored=4, csv=3),

@@ -220,6 +220,8 @@ class Engine:
             rec["k"], rec["r"] = "O", "callback"
         elif kind == _K_COMPLETE:
             rec["k"], rec["tk"] = "C", d["talk_s"]
+            if d["ended_by"] == "transfer":
+                rec["x"] = 1  # transferred: counted once per queue entry, and for the agent
         elif kind == _K_WRAP:
             rec["k"], rec["wr"] = "W", d["wrap_s"]
         else:  # _K_CALLBACK_DONE
@@ -308,7 +310,7 @@ class Engine:
                 items = by_queue.get(d["queue"])
                 if items is None:
                     items = by_queue[d["queue"]] = []
-                items.append((i, rec, a if kind == _K_ANSWER else None))
+                items.append((i, rec, a if kind == _K_ANSWER or "x" in rec else None))
             elif kind < _K_OTHER:
                 items = agent_items.get(a)
                 if items is None:
@@ -352,13 +354,14 @@ class Engine:
                     dups += 1
                 else:
                     applied += 1
-                # the agent side of an answer: counted once per (call, queue entry), in the agent's slot
+                # the agent side of an answer (H) or a transfer (T): counted once per (call, queue entry), in the
+                # agent's slot
                 if agent:
                     items = agent_items.get(agent)
                     if items is None:
                         items = agent_items[agent] = []
-                    items.append((i, {"k": "H", "t": rec["t"], "c": rec["c"], "q": queue, "j": join,
-                                      "win": rec["win"], "min": rec["min"]}))  # fmt: skip
+                    items.append((i, {"k": "H" if rec["k"] == "A" else "T", "t": rec["t"], "c": rec["c"], "q": queue,
+                                      "j": join, "win": rec["win"], "min": rec["min"]}))  # fmt: skip
         batch.res.applied += applied
         batch.res.duplicates += dups
 

@@ -7,6 +7,7 @@
 --   {k='S', t, st, r, q, c}          state set (available, ringing, on_call, wrap_up, paused, logged_out)
 --   {k='MA'|'MP', t, q, p} / {k='MR', t, q}   membership added / penalty / removed
 --   {k='H', t, c, q, j, win, min}    handled (answered) call, once per (call, queue entry)
+--   {k='T', t, c, q, j, win, min}    transferred call, once per (call, queue entry)
 --   {k='MS', t, c, q, rs, win, min}  missed ring, once per (call, ring start second)
 --   {k='DA'|'OC', t, c, win, min}    dial attempt / outbound call, once per dialled Uniqueid
 --   {k='SP', t, by, on, mode}        a supervisor started (on=1) / stopped listening
@@ -139,6 +140,7 @@ for _, e in ipairs(evs) do
   else
     local marker, field
     if k == 'H' then marker = 'h:' .. e.c .. ':' .. e.q .. ':' .. math.floor(e.j); field = 'calls_handled'
+    elseif k == 'T' then marker = 't:' .. e.c .. ':' .. e.q .. ':' .. math.floor(e.j); field = 'transferred'
     elseif k == 'MS' then marker = 'm:' .. e.c .. ':' .. e.rs; field = 'missed'
     elseif k == 'DA' then marker = 'd:' .. e.c; field = 'dial_attempts'
     elseif k == 'OC' then marker = 'o:' .. e.c; field = 'outbound_calls'

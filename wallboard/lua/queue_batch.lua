@@ -3,7 +3,8 @@
 -- ARGV[1]: JSON params {sl, sh, exp, bexp, feed, pos} (or {read = ...}: see "Reading" below)
 -- ARGV[2]: JSON array of events {k, c, t, w, win, min, jw, jm, r, cl, ag, tk, wr}
 --   jw, jm: window and minute of t - w when they differ from win and min (an exit's implied join)
---   k: J joined, A answered, X abandoned, O overflowed (r = reason), C completed (tk), W wrap-up done (wr),
+--   k: J joined, A answered, X abandoned, O overflowed (r = reason), C completed (tk; x: by a transfer),
+--      W wrap-up done (wr),
 --      D callback done, R resync of who waits (ids), E expiry of callers who joined before cut (an exclusive
 --      ZRANGEBYSCORE bound, "(epoch"; centre.caller_expiry_s)
 -- Returns JSON array, per event: [duplicate 0/1, entry join epoch]
@@ -234,10 +235,18 @@ for i, e in ipairs(evs) do
         if e.r == 'callback' then redis.call('ZADD', callbacks, j, c) end
       end
     elseif k == 'C' then
-      if has(f, 'C') then dup = true else
-        f = f .. 'C'
-        add(wkey, 'completed', 1); add(mkey, 'completed', 1)
-        add(wkey, 'talk_s', e.tk); add(mkey, 'talk_s', e.tk)
+      -- a transfer (x) is its own once-mark T: counted once per entry, whichever completion says so
+      local xf = e.x and not has(f, 'T')
+      if has(f, 'C') and not xf then dup = true else
+        if not has(f, 'C') then
+          f = f .. 'C'
+          add(wkey, 'completed', 1); add(mkey, 'completed', 1)
+          add(wkey, 'talk_s', e.tk); add(mkey, 'talk_s', e.tk)
+        end
+        if xf then
+          f = f .. 'T'
+          add(wkey, 'transferred', 1); add(mkey, 'transferred', 1)
+        end
       end
     elseif k == 'W' then
       if has(f, 'W') then dup = true else
