@@ -347,7 +347,7 @@ def cmd_demo(args) -> int:
     import time
 
     from .actions.auth import issue
-    from .redis_server import state_dir
+    from .redis_server import die_with_parent, state_dir
     from .replay import drop_namespace_sync
     from .store import connect_sync, resolve_url
 
@@ -393,7 +393,7 @@ def cmd_demo(args) -> int:
         for name, cmd in commands.items():
             children.append(subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                              stderr=subprocess.DEVNULL, start_new_session=True,
-                                             preexec_fn=_die_with_parent))  # fmt: skip
+                                             preexec_fn=die_with_parent))  # fmt: skip
             if name == "pbx":
                 time.sleep(0.5)  # the PBX listens before the others log in (they would retry anyway)
         # other commands (board, serve, advise, snapshot, report, ...) follow this demo while it runs
@@ -425,19 +425,6 @@ def cmd_demo(args) -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
-
-
-def _die_with_parent() -> None:
-    """In a demo child, before it runs: the kernel sends it SIGTERM when the demo process ends, however it ends
-    (a closed terminal's SIGHUP, a SIGKILL), so no simulated PBX, ingester or executor is left behind. Linux
-    only (prctl PR_SET_PDEATHSIG); elsewhere the demo's own ``finally`` stops them on a normal exit."""
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def cmd_tui(args) -> int:

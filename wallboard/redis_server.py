@@ -252,8 +252,9 @@ def stop(paths: EmbeddedPaths | None = None) -> bool:
     return True
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child, between fork and exec
-    """The private server gets SIGTERM if the process that started it dies (even by SIGKILL): Linux only."""
+def die_with_parent() -> None:  # pragma: no cover - runs in the child, between fork and exec
+    """For ``Popen(preexec_fn=...)``: the child gets SIGTERM when the process that started it dies, however it
+    dies (a SIGKILL, a closed terminal's SIGHUP), so nothing it started is left behind. Linux only."""
     try:
         import ctypes
 
@@ -289,7 +290,7 @@ class PrivateServer:
         ]  # fmt: skip
         try:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)  # fmt: skip
+                                         stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)  # fmt: skip
             deadline = time.monotonic() + timeout_s
             while _probe(self.socket) != "up":
                 if self.proc.poll() is not None or time.monotonic() > deadline:
