@@ -69,6 +69,10 @@ class ApplyResult:
     duplicates: int = 0
     events: int = 0
     last_ts: float | None = None
+    # what the batch touched (set by ``Engine.apply``): the queues of its call transitions and the agents of
+    # its records; the lease owner rebuilds only these (``wallboard.incremental``)
+    queues: set[str] = field(default_factory=set)
+    agents: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -155,6 +159,7 @@ class Engine:
         self.scripts = Scripts()
         self.feed_name = feed_name
         self._seen = _Seen()
+        self.touched = _Seen()  # queues and agents applied to since the owner last took them (``take_touched``)
         self._wid_cache: dict[int, str] = {}
         self.exp_s = int(config.centre.entry_expiry_h * 3600)
         self.bexp_s = int(config.centre.bucket_expiry_h * 3600)
@@ -396,6 +401,13 @@ class Engine:
         if events:
             await self.queue_step(batch)
             await self.agent_step(batch)
+            res = batch.res
+            res.queues.update(batch.by_queue)
+            res.agents.update(batch.agents)
+            res.agents.update(batch.agent_items)
+            # only once applied: the owner's next snapshot reads what these wrote
+            self.touched.queues.update(res.queues)
+            self.touched.agents.update(res.agents)
         return batch.res
 
     async def expire_callers(self, now: datetime) -> int:
@@ -411,10 +423,17 @@ class Engine:
         # an exclusive bound: a caller who joined exactly ``limit`` ago is not yet older than it
         rec = _ENCODE([{"k": "E", "cut": f"({now.timestamp() - limit!r}"}])
         params = json.dumps({"exp": self.exp_s, "bexp": self.bexp_s})
-        calls = [("queue_batch", self.keys.queue(q), (params, rec)) for q in await self.queue_names()]
+        queues = await self.queue_names()
+        calls = [("queue_batch", self.keys.queue(q), (params, rec)) for q in queues]
         if not self.scripts.shas:
             await self.scripts.load(self.r)
-        return sum(json.loads(out)[0][1] for out in await self.scripts.run_pipeline(self.r, calls))
+        n = 0
+        for q, out in zip(queues, await self.scripts.run_pipeline(self.r, calls)):
+            k = json.loads(out)[0][1]
+            if k:
+                n += k
+                self.touched.queues.add(q)  # its waiting callers changed: the owner rebuilds it
+        return n
 
     async def dead_letters(self, items: list[DeadLetter]) -> int:
         """Record rejected input with its reason and position, counted once per record (a feed that re-reads
@@ -451,46 +470,13 @@ class Engine:
         agents = await self.agent_ids()
         wlabel = "all input" if wid == "all" else f"since reset {utc(win_start)}"
 
-        # One script call per queue and per agent (each in its own slot), each replying with one JSON text:
-        # a few thousand replies parsed by json in C instead of tens of thousands of hash replies parsed by
-        # redis-py (docs/PERFORMANCE.md). The values are the strings Redis holds, as HGETALL/ZRANGE gave them.
-        if not self.scripts.shas:
-            await self.scripts.load(self.r)
-        qread = json.dumps({"read": {"win": wid, "mins": minutes}})
-        aread = json.dumps({"read": {"win": wid}})
-        calls = [("queue_batch", self.keys.queue(q), (qread, "[]")) for q in queues]
-        calls += [("agent_batch", self.keys.agent(a), (aread, "[]")) for a in agents]
-
-        def centre_reads(pipe) -> None:
-            pipe.get(self.keys.dlcount)
-            pipe.zrangebyscore(self.keys.gaps, win_start.timestamp() if win_start else "-inf", "+inf")
-
-        raw = await self.scripts.run_pipeline(self.r, calls, extra=centre_reads)
-        loads = json.loads
-        qdata = {}
-        for q, text in zip(queues, raw):
-            d = loads(text)
-            qdata[q] = (_pairs(d["w"]), [_pairs(h) for h in d["m"]] if d["m"] else [], _scored(d["wt"]),
-                        _pairs(d["cl"]), _scored(d["cb"]), d["d"] or None, d.get("x"))  # fmt: skip
-        pos = len(queues)
-
-        cfg_agents = {a.id: a for a in self.config.agents}
+        qdata, aparts, dlcount, gaps = await self.read_parts(queues, agents, wid, minutes, win_start)
         agent_snaps: dict[str, AgentSnapshot] = {}
         members: dict[str, dict[str, int]] = {}
         for a in agents:
-            d = loads(raw[pos])
-            st, qs, qts, win = _pairs(d["s"]), _pairs(d["q"]), _pairs(d["t"]), _pairs(d["w"])
-            pos += 1
-            queues_of = dict(cfg_agents[a].skills) if a in cfg_agents else {}
-            for q in qts:  # a membership event seen for this queue overrides the configured skills
-                if q in qs:
-                    queues_of[q] = int(float(qs[q]))
-                else:
-                    queues_of.pop(q, None)
+            cfg, st, queues_of, win = aparts[a]
             members[a] = queues_of
-            agent_snaps[a] = self._agent_snapshot(a, cfg_agents.get(a), st, queues_of, win, tnow, win_start)
-        dlcount = int(raw[pos] or 0)
-        gaps = [json.loads(g) for g in raw[pos + 1]]
+            agent_snaps[a] = self._agent_snapshot(a, cfg, st, queues_of, win, tnow, win_start)
 
         per_queue = self._agent_counts_by_queue(queues, agent_snaps, members)
         qsnaps = {q: self._queue_snapshot(q, *qdata[q], per_queue[q], tnow, roll_since, wlabel)
@@ -509,6 +495,57 @@ class Engine:
             dead_letters=dlcount,
             gaps=gaps,
         )
+
+    async def read_parts(self, queues, agents, wid, minutes, win_start, centre: bool = True):
+        """What a snapshot is built from, for these queues and agents: per queue the raw tuple
+        ``_queue_snapshot`` takes, per agent (config, state hash, queues it is in, window counters), and the
+        centre's dead-letter count and gaps (``centre``). Shared by ``build_snapshot`` and the lease owner's
+        incremental snapshots (``wallboard.incremental``), so both read and parse exactly alike."""
+        # One script call per queue and per agent (each in its own slot), each replying with one JSON text:
+        # a few thousand replies parsed by json in C instead of tens of thousands of hash replies parsed by
+        # redis-py (docs/PERFORMANCE.md). The values are the strings Redis holds, as HGETALL/ZRANGE gave them.
+        if not self.scripts.shas:
+            await self.scripts.load(self.r)
+        qread = json.dumps({"read": {"win": wid, "mins": minutes}})
+        aread = json.dumps({"read": {"win": wid}})
+        calls = [("queue_batch", self.keys.queue(q), (qread, "[]")) for q in queues]
+        calls += [("agent_batch", self.keys.agent(a), (aread, "[]")) for a in agents]
+
+        def centre_reads(pipe) -> None:
+            pipe.get(self.keys.dlcount)
+            pipe.zrangebyscore(self.keys.gaps, win_start.timestamp() if win_start else "-inf", "+inf")
+
+        raw = await self.scripts.run_pipeline(self.r, calls, extra=centre_reads if centre else None)
+        loads = json.loads
+        qdata = {}
+        for q, text in zip(queues, raw):
+            d = loads(text)
+            qdata[q] = (_pairs(d["w"]), [_pairs(h) for h in d["m"]] if d["m"] else [], _scored(d["wt"]),
+                        _pairs(d["cl"]), _scored(d["cb"]), d["d"] or None, d.get("x"))  # fmt: skip
+        pos = len(queues)
+        cfg_agents = self._cfg_agents()
+        aparts = {}
+        for a in agents:
+            d = loads(raw[pos])
+            st, qs, qts, win = _pairs(d["s"]), _pairs(d["q"]), _pairs(d["t"]), _pairs(d["w"])
+            pos += 1
+            cfg = cfg_agents.get(a)
+            queues_of = dict(cfg.skills) if cfg is not None else {}
+            for q in qts:  # a membership event seen for this queue overrides the configured skills
+                if q in qs:
+                    queues_of[q] = int(float(qs[q]))
+                else:
+                    queues_of.pop(q, None)
+            aparts[a] = (cfg, st, queues_of, win)
+        if not centre:
+            return qdata, aparts, 0, []
+        return qdata, aparts, int(raw[pos] or 0), [json.loads(g) for g in raw[pos + 1]]
+
+    def _cfg_agents(self) -> dict:
+        cached = getattr(self, "_cfg_agents_cache", None)
+        if cached is None or cached[0] is not self.config:
+            cached = self._cfg_agents_cache = (self.config, {a.id: a for a in self.config.agents})
+        return cached[1]
 
     @staticmethod
     def _counters(h: dict) -> dict[str, float]:
@@ -647,11 +684,10 @@ class Engine:
             explain=explain,
         )
 
-    def _agent_snapshot(self, aid, cfg, st, queues_of, win, tnow, win_start) -> AgentSnapshot:
-        w = self._counters(win)
-        state = st.get("state") or "logged_out"
-        since = float(st["since"]) if st.get("since") else None
-        reason = st.get("reason") or None
+    @staticmethod
+    def agent_times(w: dict, state: str, since: float | None, reason: str | None, tnow: float, win_start):
+        """Seconds per state and paused seconds per reason in the window, the open interval counted up to
+        ``tnow`` (the lease owner ticks these locally with the same arithmetic: ``wallboard.incremental``)."""
         secs = {s: w.get(f"{s}_s", 0.0) for s in AGENT_STATES if s != "logged_out"}
         by_reason = {k.split(":", 1)[1]: v for k, v in w.items() if k.startswith("paused_s:")}
         if since is not None and state != "logged_out":
@@ -661,6 +697,14 @@ class Engine:
             secs[state] = secs.get(state, 0.0) + open_s
             if state == "paused":
                 by_reason[reason or ""] = by_reason.get(reason or "", 0.0) + open_s
+        return secs, by_reason
+
+    def _agent_snapshot(self, aid, cfg, st, queues_of, win, tnow, win_start) -> AgentSnapshot:
+        w = self._counters(win)
+        state = st.get("state") or "logged_out"
+        since = float(st["since"]) if st.get("since") else None
+        reason = st.get("reason") or None
+        secs, by_reason = self.agent_times(w, state, since, reason, tnow, win_start)
         return AgentSnapshot(
             name=cfg.name if cfg else None,
             state=state,
