@@ -36,6 +36,7 @@ from .aio import cancel_and_wait, wait_for
 from .backoff import redis_backoff
 from .clock import Clock, SystemClock
 from .config import WallboardConfig
+from .incremental import IncrementalSnapshots
 from .engine import Engine
 from .events import partition_of, utc, wall_clock
 from .feed import CursorMark, DeadLetter, Resumable, Resyncable
@@ -102,6 +103,10 @@ class Ingest:
         self.config = config
         self.feed = feed
         self.clock = clock or SystemClock()
+        # the owner's snapshots, rebuilt for what this process applied; a shard does not see what the other
+        # shards apply, so a sharded owner builds each snapshot in full
+        self.snapshots = IncrementalSnapshots(self.engine, config.engine.full_rebuild_s) \
+            if config.engine.incremental and self.shard is None else None  # fmt: skip
         self.keys = keys or Keys(config.redis.prefix)
         self.engine = Engine(client, config, self.keys, feed_name=getattr(feed, "name", ""))
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -150,6 +155,7 @@ class Ingest:
             await self._release()
 
     async def _retry(self, fn, *args):
+                    self._resnapshot()
         """Run a Redis step until it succeeds or we are stopped; back off while Redis is away."""
         while True:
             try:
@@ -299,6 +305,7 @@ class Ingest:
             if dead:
                 await self.engine.dead_letters(dead)
             if mark is not None:  # only once what it covers is applied: behind, never ahead
+            self._resnapshot()
                 await self.r.set(self.cursor_key(mark.key), mark.state)
                 self.cursor_state = mark.state
                 self.saves += 1
@@ -315,6 +322,7 @@ class Ingest:
     async def _rewind(self, rtask: asyncio.Task) -> tuple[asyncio.Queue, asyncio.Task]:
         """Restart the feed from the cursor Redis holds now (once Redis answers)."""
         await cancel_and_wait(rtask)
+        self._resnapshot()
         state = await self._retry(self.r.get, self.cursor_key(self.feed.cursor_key()))
         log.warning("reading the feed again from the cursor in Redis (%s)", state or "the start")
         self.cursor_state = state
@@ -341,10 +349,16 @@ class Ingest:
                 # screens stale until its lease runs out; only if the lease still names it
                 async with self.r.pipeline(transaction=True) as pipe:
                     try:
+            self._resnapshot()  # what others applied meanwhile is in no change set of ours
                         await pipe.watch(self.keys.lease)
                         if await pipe.get(self.keys.lease) == holder:
                             pipe.multi()
                             pipe.set(self.keys.lease, self.name, px=ms)
+    def _resnapshot(self) -> None:
+        """The next snapshot is built in full: writes may have been lost or missed by the change set."""
+        if self.snapshots is not None:
+            self.snapshots.invalidate()
+
                             got = bool((await pipe.execute())[0])
                     except redis.WatchError:
                         got = False
@@ -406,7 +420,7 @@ class Ingest:
         if expired:
             log.warning("%d waiting caller(s) dropped: no leave within centre.caller_expiry_s = %g s", expired,
                         self.config.centre.caller_expiry_s)  # fmt: skip
-        snap = await self.engine.build_snapshot(now)
+        snap = await (self.snapshots.build(now) if self.snapshots is not None else self.engine.build_snapshot(now))
         snap, self.levels = self.engine.evaluate(snap, self.levels, now)
         await self.engine.save_levels(self.levels, old)
         await self.engine.publish(snap)
