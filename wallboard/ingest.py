@@ -36,8 +36,8 @@ from .aio import cancel_and_wait, wait_for
 from .backoff import redis_backoff
 from .clock import Clock, SystemClock
 from .config import WallboardConfig
-from .incremental import IncrementalSnapshots
 from .engine import Engine
+from .incremental import IncrementalSnapshots
 from .events import partition_of, utc, wall_clock
 from .feed import CursorMark, DeadLetter, Resumable, Resyncable
 from .keys import Keys
@@ -103,12 +103,12 @@ class Ingest:
         self.config = config
         self.feed = feed
         self.clock = clock or SystemClock()
+        self.keys = keys or Keys(config.redis.prefix)
+        self.engine = Engine(client, config, self.keys, feed_name=getattr(feed, "name", ""))
         # the owner's snapshots, rebuilt for what this process applied; a shard does not see what the other
         # shards apply, so a sharded owner builds each snapshot in full
         self.snapshots = IncrementalSnapshots(self.engine, config.engine.full_rebuild_s) \
             if config.engine.incremental and self.shard is None else None  # fmt: skip
-        self.keys = keys or Keys(config.redis.prefix)
-        self.engine = Engine(client, config, self.keys, feed_name=getattr(feed, "name", ""))
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.stop = asyncio.Event()
         self.changed = asyncio.Event()
@@ -155,13 +155,13 @@ class Ingest:
             await self._release()
 
     async def _retry(self, fn, *args):
-                    self._resnapshot()
         """Run a Redis step until it succeeds or we are stopped; back off while Redis is away."""
         while True:
             try:
                 out = await fn(*args)
                 if not self.redis_ok:
                     log.warning("Redis is back; carrying on")
+                    self._resnapshot()
                     if isinstance(self.feed, Resyncable):
                         # what the server lost with its last second (AOF everysec) the PBX still knows: who
                         # waits and every agent's state (the transitions of that second stay lost: see
@@ -305,7 +305,6 @@ class Ingest:
             if dead:
                 await self.engine.dead_letters(dead)
             if mark is not None:  # only once what it covers is applied: behind, never ahead
-            self._resnapshot()
                 await self.r.set(self.cursor_key(mark.key), mark.state)
                 self.cursor_state = mark.state
                 self.saves += 1
@@ -313,6 +312,7 @@ class Ingest:
             return True
         except REDIS_ERRORS as e:
             self.redis_ok = False
+            self._resnapshot()
             log.warning("Redis lost while applying (%s); reading again from its cursor once it is back", e)
             return False
 
@@ -322,7 +322,6 @@ class Ingest:
     async def _rewind(self, rtask: asyncio.Task) -> tuple[asyncio.Queue, asyncio.Task]:
         """Restart the feed from the cursor Redis holds now (once Redis answers)."""
         await cancel_and_wait(rtask)
-        self._resnapshot()
         state = await self._retry(self.r.get, self.cursor_key(self.feed.cursor_key()))
         log.warning("reading the feed again from the cursor in Redis (%s)", state or "the start")
         self.cursor_state = state
@@ -331,6 +330,7 @@ class Ingest:
         # the registries of queues and agents may have lost members too: let the engine add them again
         self.engine._seen.queues.clear()
         self.engine._seen.agents.clear()
+        self._resnapshot()
         self.feed.resume(state)
         return self._start_reader()
 
@@ -349,25 +349,25 @@ class Ingest:
                 # screens stale until its lease runs out; only if the lease still names it
                 async with self.r.pipeline(transaction=True) as pipe:
                     try:
-            self._resnapshot()  # what others applied meanwhile is in no change set of ours
                         await pipe.watch(self.keys.lease)
                         if await pipe.get(self.keys.lease) == holder:
                             pipe.multi()
                             pipe.set(self.keys.lease, self.name, px=ms)
-    def _resnapshot(self) -> None:
-        """The next snapshot is built in full: writes may have been lost or missed by the change set."""
-        if self.snapshots is not None:
-            self.snapshots.invalidate()
-
                             got = bool((await pipe.execute())[0])
                     except redis.WatchError:
                         got = False
         if got and not self.owner:
             log.info("%s holds the lease: ticking and publishing", self.name)
+            self._resnapshot()  # what others applied meanwhile is in no change set of ours
             self.levels = await self.engine.load_levels()  # carry on from the previous owner's alerts
             self.requests_cursor = await self.r.get(self.keys.requests_cursor) or "0-0"
         self.owner = bool(got)
         return self.owner
+
+    def _resnapshot(self) -> None:
+        """The next snapshot is built in full: writes may have been lost or missed by the change set."""
+        if self.snapshots is not None:
+            self.snapshots.invalidate()
 
     async def _release(self) -> None:
         try:
