@@ -163,6 +163,9 @@ def main() -> int:
     ap.add_argument("--agents", type=int, default=1000)
     ap.add_argument("--queues", type=int, default=100)
     ap.add_argument("--publish-ms", type=int, default=None, help="engine.publish_min_interval_ms (default 250)")
+    ap.add_argument("--full-snapshots", action="store_true", help="engine.incremental = false (the owner rebuilds "
+                    "every snapshot in full, as before issue 16)")  # fmt: skip
+    ap.add_argument("--no-ceiling", action="store_true", help="skip the raw Redis ceiling (redis-benchmark)")
     ap.add_argument("--view", nargs=3, metavar=("URL", "PATTERN", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.view:
@@ -174,7 +177,10 @@ def main() -> int:
     from wallboard.sim import SimCentre
 
     rates = [float(x) for x in args.rates.split(",")]
-    extra = {"engine": {"publish_min_interval_ms": args.publish_ms}} if args.publish_ms is not None else {}
+    engine: dict = {"incremental": not args.full_snapshots}
+    if args.publish_ms is not None:
+        engine["publish_min_interval_ms"] = args.publish_ms
+    extra = {"engine": engine}
     config = B.make_centre(args.queues, args.agents, prefix="wblive")
     if extra:
         config = config.model_copy(update={"engine": config.engine.model_copy(update=extra["engine"])})
@@ -194,7 +200,7 @@ def main() -> int:
         B.print_machine(url, how)
         B.say(f"centre: {args.agents:,} agents, {args.queues} queues; {len(events):,} simulated events made in "
               f"{time.perf_counter() - t:.1f} s (sim time {5 * step} min); publish_min_interval_ms="
-              f"{config.engine.publish_min_interval_ms}")  # fmt: skip
+              f"{config.engine.publish_min_interval_ms}, incremental={config.engine.incremental}")  # fmt: skip
         out = Path(tmp) / "view.jsonl"
         view = subprocess.Popen([sys.executable, __file__, "--view", url, "wblive-*:{c}:snap", str(out)])
         try:
@@ -224,6 +230,9 @@ def main() -> int:
             for q in (50, 95, 99):
                 B.figure(f"{name}.p{q}_ms", B.percentile(lat, q) * 1000 if lat else float("nan"), "ms",
                          "event handed over -> snapshot showing it received by the view")  # fmt: skip
+        if not args.no_ceiling:
+            for name, v in B.raw_ceiling(url, args.smoke).items():
+                B.figure(f"ceiling {name}", v, "requests/s", "redis-benchmark, 50 clients, same server")
     return 0
 
 

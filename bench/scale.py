@@ -58,6 +58,7 @@ def batches(events: list, flush_s: float) -> list[list]:
 
 async def run(args, url: str) -> None:
     from wallboard.engine import Engine
+    from wallboard.incremental import IncrementalSnapshots
     from wallboard.ingest import FLUSH_S
     from wallboard.keys import Keys
     from wallboard.sim import SimCentre
@@ -87,10 +88,33 @@ async def run(args, url: str) -> None:
     mem0 = B.used_memory(sync)
 
     live = batches(window, FLUSH_S)
+    # the lease owner's incremental snapshots while the window is applied, as often as it may publish (every
+    # publish_min_interval_ms of the events' time), measured apart from applying
+    inc = IncrementalSnapshots(engine, config.engine.full_rebuild_s)
+    inc_levels = LevelState()
+    gap = timedelta(milliseconds=config.engine.publish_min_interval_ms)
+    next_pub = None
+    inc_build, inc_eval, inc_pub, inc_cpu = [], [], [], []
     cpu0, rcpu0, t0 = time.process_time(), B.redis_cpu_s(sync), time.perf_counter()
+    apply_cpu = apply_wall = 0.0
     for b in live:
+        c0, w0 = time.process_time(), time.perf_counter()
         await engine.apply(b)
-    apply_cpu, apply_wall = time.process_time() - cpu0, time.perf_counter() - t0
+        apply_cpu += time.process_time() - c0
+        apply_wall += time.perf_counter() - w0
+        at = b[-1].ts
+        if args.incremental and (next_pub is None or at >= next_pub):
+            c0, w0 = time.process_time(), time.perf_counter()
+            snap = await inc.build(at)
+            w1 = time.perf_counter()
+            snap, inc_levels = engine.evaluate(snap, inc_levels, at)
+            w2 = time.perf_counter()
+            await engine.publish(snap)
+            inc_build.append(w1 - w0)
+            inc_eval.append(w2 - w1)
+            inc_pub.append(time.perf_counter() - w2)
+            inc_cpu.append(time.process_time() - c0)
+            next_pub = at + gap
     rcpu = B.redis_cpu_s(sync) - rcpu0
     mem1 = B.used_memory(sync)
     window_s = args.minutes * 60.0
@@ -131,7 +155,26 @@ async def run(args, url: str) -> None:
     snap_share = per_s * med(cpus)
     B.figure("scale.snapshot_cpu_share", snap_share, "of one core", f"{per_s:.2f} snapshots/s while calls change it")
     total = apply_cpu / window_s + snap_share
-    B.figure("scale.ingest_cpu_share", total, "of one core", "apply + snapshots; target <= 0.30")
+    B.figure("scale.ingest_cpu_share", total, "of one core", "apply + full snapshots; target <= 0.30")
+    if inc_cpu:
+        n = len(inc_cpu)
+        pct = lambda xs, q: sorted(xs)[min(len(xs) - 1, int(q * len(xs)))]  # noqa: E731
+        B.say(f"incremental snapshots while the window was applied: {n:,} ({inc.fulls} full, {inc.partials} "
+              f"incremental; a full one every {config.engine.full_rebuild_s:g} s)")  # fmt: skip
+        B.figure("scale.incremental.build_ms", med(inc_build) * 1000, "ms",
+                 f"median; p99 {pct(inc_build, 0.99) * 1000:.0f} ms (the full ones)")  # fmt: skip
+        B.figure("scale.incremental.evaluate_ms", med(inc_eval) * 1000, "ms", "median")
+        B.figure("scale.incremental.publish_ms", med(inc_pub) * 1000, "ms", "median: both parts serialised, sent")
+        B.figure("scale.incremental.cpu_ms", sum(inc_cpu) / n * 1000, "ms",
+                 f"mean ingest CPU per snapshot, the full ones included (median {med(inc_cpu) * 1000:.0f} ms)")  # fmt: skip
+        per_s = n / window_s
+        B.figure("scale.incremental.snapshot_cpu_share", sum(inc_cpu) / window_s, "of one core",
+                 f"{per_s:.2f} snapshots/s")  # fmt: skip
+        B.figure("scale.incremental.ingest_cpu_share", apply_cpu / window_s + sum(inc_cpu) / window_s,
+                 "of one core", "apply + incremental snapshots; target <= 0.30")  # fmt: skip
+    if not args.no_ceiling:
+        for name, v in B.raw_ceiling(url, args.smoke).items():
+            B.figure(f"ceiling {name}", v, "requests/s", "redis-benchmark, 50 clients, same server")
 
     # memory
     per_hour = (mem1 - mem0) * 3600 / window_s
@@ -156,6 +199,9 @@ def main() -> int:
     ap.add_argument("--warmup-min", type=float, default=5)
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--snapshots", type=int, default=5)
+    ap.add_argument("--no-incremental", dest="incremental", action="store_false",
+                    help="skip the lease owner's incremental snapshots during the window")
+    ap.add_argument("--no-ceiling", action="store_true", help="skip the raw Redis ceiling (redis-benchmark)")
     args = ap.parse_args()
     if args.smoke:
         args.agents, args.queues, args.calls_per_hour = 200, 20, 2000
