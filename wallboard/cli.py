@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic_settings.exceptions import SettingsError
 
+from . import telemetry
 from .config import REDIS_URL_HINT, ConfigError, WallboardConfig, load_config, redact_url_text, redis_url_problem
 from .errors import InputError, check_input_file
 from .store import StoreUnavailable
@@ -309,9 +310,13 @@ def cmd_ingest(args) -> int:
 
     async def main() -> None:
         client = await connect(config, args.redis)
+        ingest = Ingest(client, config, feed, shard=shard)
+        server = telemetry.serve_from_args(args, ingest.metrics.registry, "ingest")
         try:
-            await Ingest(client, config, feed, shard=shard).run()
+            await ingest.run()
         finally:
+            if server is not None:
+                server.close()
             await client.aclose()
 
     asyncio.run(main())
@@ -532,6 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--shard", default=None, metavar="I/N", help="only the queues/agents hashing to I of N (I=0..N-1)")
     sp.add_argument("--log", default=None, help="log to this file instead of stderr")
     sp.add_argument("--verbose", action="store_true", help="log every connection and batch (INFO), not only problems")
+    telemetry.add_flags(sp)
     common(sp)
     sp.set_defaults(func=cmd_ingest)
 

@@ -25,6 +25,7 @@ import logging
 import os
 import signal
 import socket
+import time
 import uuid
 import zlib
 from datetime import datetime, timedelta
@@ -42,6 +43,7 @@ from .events import partition_of, utc, wall_clock
 from .feed import CursorMark, DeadLetter, Resumable, Resyncable
 from .keys import Keys
 from .store import is_cluster
+from .telemetry import IngestMetrics
 from .thresholds import LevelState, NoAlertError, ack, snooze
 
 log = logging.getLogger("wallboard.ingest")
@@ -128,6 +130,7 @@ class Ingest:
         self.saves = 0
         self.saves_key = f"{self.keys.centre}:cursor-saves:{self.name}"
         self.rewinds = 0
+        self.metrics = IngestMetrics(self)  # this process's figures for Prometheus (wallboard.telemetry)
 
     # ---- running ------------------------------------------------------------------------------------
 
@@ -267,6 +270,7 @@ class Ingest:
                         await self._retry(self.engine.dead_letters, dead)
                     if mark is not None:  # only once what it covers is applied: behind, never ahead
                         await self._retry(self.r.set, self.cursor_key(mark.key), mark.state)
+                self.metrics.batch(batch, dead, self.clock.now())
                 if batch:
                     self.events_applied += len(batch)
                     self.changed.set()
@@ -420,11 +424,13 @@ class Ingest:
         if expired:
             log.warning("%d waiting caller(s) dropped: no leave within centre.caller_expiry_s = %g s", expired,
                         self.config.centre.caller_expiry_s)  # fmt: skip
+        built = time.perf_counter()
         snap = await (self.snapshots.build(now) if self.snapshots is not None else self.engine.build_snapshot(now))
         snap, self.levels = self.engine.evaluate(snap, self.levels, now)
         await self.engine.save_levels(self.levels, old)
         await self.engine.publish(snap)
         self.last_publish = asyncio.get_running_loop().time()
+        self.metrics.snapshot(time.perf_counter() - built)
 
     async def _owner_loop(self) -> None:
         loop = asyncio.get_running_loop()

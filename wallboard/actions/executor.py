@@ -28,6 +28,7 @@ from ..clock import Clock, SystemClock
 from ..config import WallboardConfig
 from ..events import utc
 from ..keys import Keys
+from ..telemetry import Beat, ExecutorMetrics
 from .auth import Refused, permitted, verify_request
 from .model import Ack, Move, Pause, Spy, Takeover, describe, parse_request
 
@@ -100,6 +101,8 @@ class Executor:
         self.unauthentic: dict[tuple[str, int], list] = {}
         self.claimed: OrderedDict[str, str] = OrderedDict()  # claim key -> stream id, as the claims in Redis
         self._waitaof = True
+        self.metrics = ExecutorMetrics(self)  # this process's figures for Prometheus (wallboard.telemetry)
+        self.beat = Beat(self.keys, "executor", self.name, max(10.0, config.engine.health_ttl_s))  # for --check
 
     async def ensure_group(self) -> None:
         try:
@@ -131,6 +134,7 @@ class Executor:
                         log.warning("Redis is back; taking requests again")
                     self.redis_ok = True
                     backoff.reset()
+                await self.beat(self.r)
                 await self.run_due_reverts()
                 await self.flush_rate_summaries()
                 await self._trim_requests()
@@ -148,6 +152,7 @@ class Executor:
                     await wait_for(self.stop.wait(), delay)
                 except asyncio.TimeoutError:
                     pass
+        await self.beat.clear(self.r)  # (the mark behind `wallboard executor --check`)
 
     async def _trim_requests(self) -> None:
         """Once a minute: drop requests older than ``REQUESTS_KEPT_S``. They carry the users' tokens, and any
@@ -188,6 +193,7 @@ class Executor:
                 await self.handle_once(rid, fields)
             elif not await self._audited(rid):
                 if await self._started(fields):
+                    self.metrics.handled(fields.get("type"), "failed")
                     await self.audit(rid, fields, "failed", "", "interrupted: the executor stopped while handling "
                                      "it; not done again (send it again if still needed)")  # fmt: skip
                 else:  # read ahead by the process that stopped, never begun: handled now (if still fresh)
@@ -207,6 +213,7 @@ class Executor:
     async def _refused_unauthentic(self, rid: str, fields: dict, reason: str) -> None:
         """The first ``UNAUTHENTIC_AUDITED`` such refusals of a minute are audited one by one, the rest counted
         and written as one summary line (``flush_rate_summaries``)."""
+        self.metrics.handled(fields.get("type"), "refused")
         key = ("", int(self.clock.now().timestamp() // 60))
         s = self.unauthentic.setdefault(key, [0, 0, "", ""])
         s[0] += 1
@@ -303,14 +310,16 @@ class Executor:
         request becomes that request's audited outcome; only a lost Redis connection leaves it (the request
         stays pending and is handled again once Redis is back, see ``handle_once``)."""
         try:
-            return await self._handle(rid, fields)
+            result = await self._handle(rid, fields)
         except (redis.ConnectionError, redis.TimeoutError, asyncio.CancelledError):
             raise
         except Exception as e:  # a bug must not stop the executor, nor leave the request without an outcome
             log.exception("request %s: internal error", rid)
             await self.audit(rid, fields, f"failed: internal error before the PBX was asked ({type(e).__name__}: "
                              f"{str(e)[:200]})")  # fmt: skip
-            return "failed"
+            result = "failed"
+        self.metrics.handled(fields.get("type"), result)
+        return result
 
     async def _handle(self, rid: str, fields: dict) -> str:
         refusal = self._unauthentic(fields, self.clock.now().timestamp())
@@ -592,6 +601,7 @@ class Executor:
             detail = f"auto-revert of {item.get('request', '?')}: {item.get('op', '?')} {item.get('queue', '?')}"
             await self.audit(f"{item.get('request', '?')}:revert", fields, "ok" if out.ok else "failed", detail,
                              out.message)  # fmt: skip
+            self.metrics.handled("revert", "ok" if out.ok else "failed")
             done += 1
         return done
 

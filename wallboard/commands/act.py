@@ -9,6 +9,7 @@ import os
 import sys
 import time
 
+from .. import telemetry
 from ..actions.model import ACTIONS
 
 
@@ -50,6 +51,10 @@ def register(sub, add_common) -> None:
     sp.add_argument("--host", default=None, help="PBX host: AMI, or ESL with pbx.kind = freeswitch (default: config)")
     sp.add_argument("--port", type=int, default=None, help="PBX port: AMI (5038) or ESL (8021) (default: config)")
     sp.add_argument("--log", default=None, help="log to this file instead of stderr")
+    sp.add_argument("--check", action="store_true",
+                    help="health check: exit 0 when an executor is alive (it marks Redis every few seconds), "
+                    "1 otherwise; one line")  # fmt: skip
+    telemetry.add_flags(sp)
     add_common(sp)
     sp.set_defaults(func=cmd_executor)
 
@@ -171,6 +176,8 @@ def cmd_executor(args) -> int:
     logging.basicConfig(filename=args.log, level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
     config = config_from_args(args)
+    if args.check:
+        return telemetry.check_command(config, args, "executor")
 
     async def main() -> None:
         client = await connect(config, args.redis)
@@ -184,6 +191,7 @@ def cmd_executor(args) -> int:
             backend = AmiBackend(config, host=args.host, port=args.port)
         await backend.start()
         ex = Executor(client, config, backend)
+        server = telemetry.serve_from_args(args, ex.metrics.registry, "executor")
         loop = asyncio.get_running_loop()
         import signal
 
@@ -192,6 +200,8 @@ def cmd_executor(args) -> int:
         try:
             await ex.run()
         finally:
+            if server is not None:
+                server.close()
             await backend.close()
             await client.aclose()
 

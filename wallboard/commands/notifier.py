@@ -8,6 +8,8 @@ import json
 import signal
 import sys
 
+from .. import telemetry
+
 
 def register(sub, add_common) -> None:
     sp = sub.add_parser("notifier", help="deliver breaches, escalations and their end by e-mail and webhooks "
@@ -19,12 +21,15 @@ def register(sub, add_common) -> None:
     sp.add_argument("--status", action="store_true", help="list recent deliveries and the counters, then exit")
     sp.add_argument("--last", type=int, default=30, help="with --status: how many deliveries")
     sp.add_argument("--once", action="store_true", help="one pass (detect, deliver what is due), then exit")
-    sp.add_argument("--check", action="store_true", help="check the [notifications] names against the config")
+    sp.add_argument("--check", action="store_true",
+                    help="check the [notifications] names against the config (exit 2 on a problem), then whether a "
+                    "notifier is running (exit 0 when one marked Redis in the last 10 s, 1 otherwise); one line")
     sp.add_argument("--json", action="store_true", help="with --status or --once: JSON")
     sp.add_argument("--name", default=None, help="this notifier's name (unique per running notifier; a restart "
                     "under the same name takes over its unfinished deliveries at once)")  # fmt: skip
     sp.add_argument("--log", default=None, help="log to this file instead of stderr")
     sp.add_argument("--verbose", action="store_true", help="log every detection and delivery (INFO), not only problems")
+    telemetry.add_flags(sp)
     add_common(sp)
     sp.set_defaults(func=cmd_notifier)
 
@@ -56,8 +61,8 @@ def cmd_notifier(args) -> int:
             print(f"{where}: {msg}", file=sys.stderr)
         if args.check and not problems:
             subs = config.notifications.subscriptions
-            print(f"[notifications]: OK — {len(subs)} subscription(s), "
-                  f"{sum(len(s.channels) for s in subs)} channel(s)")  # fmt: skip
+            return telemetry.check_command(config, args, "notifier", f"[notifications] {len(subs)} subscription(s), "
+                                           f"{sum(len(s.channels) for s in subs)} channel(s); ")  # fmt: skip
         return 2 if problems else 0
     if not config.notifications.subscriptions and not args.status:
         print("wallboard: no [[notifications.subscriptions]] in the configuration; nothing to deliver", file=sys.stderr)
@@ -85,7 +90,12 @@ def cmd_notifier(args) -> int:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
-            await n.run(stop)
+            server = telemetry.serve_from_args(args, n.metrics.registry, "notifier")
+            try:
+                await n.run(stop)
+            finally:
+                if server is not None:
+                    server.close()
             return 0
         finally:
             await client.aclose()

@@ -12,6 +12,9 @@ def register(sub, add_common) -> None:
     sp.add_argument("--port", type=int, default=None, help="port (default: hub.port; 0 = any free port)")
     sp.add_argument("--log", default=None, help="log to this file instead of stderr")
     sp.add_argument("--verbose", action="store_true", help="log every connection (INFO), not only problems")
+    sp.add_argument("--check", action="store_true",
+                    help="health check: ask the running hub's /healthz (at --host/--port, default hub.host/hub.port); "
+                    "exit 0 when it is ok (Redis followed, a fresh snapshot), 1 otherwise; one line")  # fmt: skip
     add_common(sp)
     sp.set_defaults(func=cmd_serve)
 
@@ -41,6 +44,8 @@ def cmd_serve(args) -> int:
     logging.getLogger("websockets").setLevel(logging.WARNING)
     logging.getLogger("wallboard.hub.ws").setLevel(logging.WARNING)  # the library's own chatter, as above
     config = config_from_args(args)
+    if args.check:
+        return check_hub(config, args.host, args.port)
     demo = getattr(args, "running_demo", None)
     shown: dict[str, str] = {}
     if demo is not None:  # the demo's throwaway viewer tokens (kept in its state file, mode 0600): the
@@ -76,6 +81,43 @@ def cmd_serve(args) -> int:
 
     asyncio.run(main())
     return 0
+
+
+def check_hub(config, host: str | None, port: int | None) -> int:
+    """``wallboard serve --check``: one line from the hub's ``/healthz``; 0 when it says ok."""
+    import json
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    from ..hub.tls import server_context
+
+    host = host if host is not None else config.hub.host
+    host = "127.0.0.1" if host in ("", "0.0.0.0") else "::1" if host == "::" else host
+    tls = server_context(config.hub) is not None
+    url = f"{'https' if tls else 'http'}://{f'[{host}]' if ':' in host else host}:{port or config.hub.port}/healthz"
+    ctx = None
+    if tls:  # our own hub's health, not its certificate (which names the public host, not this address)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(url, timeout=5, context=ctx) as resp:
+            status, body = resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        status, body = e.code, e.read()
+    except (OSError, ValueError) as e:
+        print(f"hub: not running — nothing answers at {url} ({getattr(e, 'reason', e)})", flush=True)
+        return 1
+    try:
+        h = json.loads(body)
+    except ValueError:
+        print(f"hub: unknown — {url} answered {status} with no health report (another program on that port?)")
+        return 1
+    age = h.get("snapshot_age_s")
+    said = (f"snapshot {h.get('snapshot_seq')}, {age} s old, " if age is not None else "") + f"{h.get('clients')} screen(s)"
+    ok = status == 200 and h.get("status") == "ok"
+    print(f"hub: {'OK' if ok else h.get('status', status)} — {said} ({url})", flush=True)
+    return 0 if ok else 1
 
 
 def print_kiosk_urls(base: str, layouts, environ=None, shown_tokens=None) -> list[str]:

@@ -32,6 +32,7 @@ from websockets.http11 import Request, Response
 
 from wallboard.aio import wait_for
 
+from .. import telemetry
 from ..actions.model import to_fields
 from ..actions.submit import submit
 from ..backoff import redis_backoff
@@ -109,6 +110,7 @@ class Hub:
         self.summaries_received = 0
         self.fanout_s_sum = 0.0  # time to project, encode and write each summary to every screen
         self.fanout_count = 0
+        self.metrics_registry = telemetry.hub_registry(self)  # this hub's own: /metrics reads it
         self.server: Server | None = None
         self._tasks: list[asyncio.Task] = []
         self._synced: asyncio.Event | None = None
@@ -283,7 +285,7 @@ class Hub:
                 log.warning("refused %s: %s", _peer(conn), denied)
                 return _response(401, (denied + "\n").encode(), "text/plain; charset=utf-8",
                                  [("WWW-Authenticate", 'Bearer realm="wallboard"')])  # fmt: skip
-            return _response(200, self.metrics_text().encode(), "text/plain; version=0.0.4; charset=utf-8")
+            return _response(200, self.metrics_text().encode(), telemetry.CONTENT_TYPE)
         if path in STATIC:
             return _response(200, self._static[path], STATIC[path][1],
                              [("Cache-Control", "no-cache"), ("Content-Security-Policy", CSP),
@@ -308,62 +310,9 @@ class Hub:
         return "ok"
 
     def metrics_text(self) -> str:
-        s = self.stats
-        lines = [
-            "# HELP wallboard_hub_clients Screens connected now, by layout and role.",
-            "# TYPE wallboard_hub_clients gauge",
-        ]
-        counts = self.fanout.count()
-        if not counts:
-            lines.append("wallboard_hub_clients 0")
-        for (layout, role), n in sorted(counts.items()):
-            lines.append(f'wallboard_hub_clients{{layout="{layout}",role="{role}"}} {n}')
-        lines += [
-            "# HELP wallboard_hub_connections_total Websocket connections opened (refused ones included).",
-            "# TYPE wallboard_hub_connections_total counter",
-            f"wallboard_hub_connections_total {s.connections_total}",
-            "# HELP wallboard_hub_messages_sent_total Messages written to screens.",
-            "# TYPE wallboard_hub_messages_sent_total counter",
-            f"wallboard_hub_messages_sent_total {s.messages_sent}",
-            "# HELP wallboard_hub_bytes_sent_total Bytes of messages written to screens.",
-            "# TYPE wallboard_hub_bytes_sent_total counter",
-            f"wallboard_hub_bytes_sent_total {s.bytes_sent}",
-            "# HELP wallboard_hub_messages_dropped_total Messages replaced by a newer one while a screen was behind.",
-            "# TYPE wallboard_hub_messages_dropped_total counter",
-            f"wallboard_hub_messages_dropped_total {s.messages_dropped}",
-            "# HELP wallboard_hub_clients_dropped_total Screens disconnected for being too slow.",
-            "# TYPE wallboard_hub_clients_dropped_total counter",
-            f"wallboard_hub_clients_dropped_total {sum(s.clients_dropped.values())}",
-            "# HELP wallboard_hub_refused_total Connections or messages refused, by reason.",
-            "# TYPE wallboard_hub_refused_total counter",
-        ]
-        if not s.refused:
-            lines.append("wallboard_hub_refused_total 0")
-        for reason, n in sorted(s.refused.items()):
-            lines.append(f'wallboard_hub_refused_total{{reason="{reason}"}} {n}')
-        lag = self.ingest_lag_s
-        lines += [
-            "# HELP wallboard_hub_requests_sent_total Supervisor requests put on the request stream.",
-            "# TYPE wallboard_hub_requests_sent_total counter",
-            f"wallboard_hub_requests_sent_total {s.requests_sent}",
-            "# HELP wallboard_hub_snapshots_received_total Summaries received from Redis.",
-            "# TYPE wallboard_hub_snapshots_received_total counter",
-            f"wallboard_hub_snapshots_received_total {self.summaries_received}",
-            "# HELP wallboard_hub_ingest_lag_seconds From a summary's server time to its arrival at the hub.",
-            "# TYPE wallboard_hub_ingest_lag_seconds gauge",
-            f"wallboard_hub_ingest_lag_seconds {lag if lag is not None else 'NaN'}",
-            "# HELP wallboard_hub_snapshot_age_seconds Age of the latest summary now (grows while snapshots stop).",
-            "# TYPE wallboard_hub_snapshot_age_seconds gauge",
-            f"wallboard_hub_snapshot_age_seconds {f'{age:.3f}' if (age := self.snapshot_age_s()) is not None else 'NaN'}",
-            "# HELP wallboard_hub_fanout_seconds Projecting, encoding and writing one summary to every screen.",
-            "# TYPE wallboard_hub_fanout_seconds summary",
-            f"wallboard_hub_fanout_seconds_sum {self.fanout_s_sum:.6f}",
-            f"wallboard_hub_fanout_seconds_count {self.fanout_count}",
-            "# HELP wallboard_hub_redis_up 1 while the hub follows the snapshot channel.",
-            "# TYPE wallboard_hub_redis_up gauge",
-            f"wallboard_hub_redis_up {int(self.redis_connected)}",
-        ]
-        return "\n".join(lines) + "\n"
+        """The Prometheus exposition (``prometheus_client``; the names, help texts and labels in
+        ``wallboard.telemetry``), read from the hub's state at scrape time."""
+        return telemetry.text(self.metrics_registry).decode()
 
     # ---- websocket --------------------------------------------------------------------------------------
 

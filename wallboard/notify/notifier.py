@@ -55,6 +55,7 @@ from ..config import WallboardConfig
 from ..events import utc
 from ..keys import Keys
 from ..snapshot import Summary
+from ..telemetry import Beat, NotifierMetrics
 from .channels import DeliveryError, MailSender, WebhookSender, metric_label
 from .settings import Subscription
 
@@ -97,6 +98,7 @@ class Notifier:
         self.lease_ms = lease_ms
         self.keep_s = int(self.cfg.keep_h * 3600)
         self._group_ok = False
+        self.metrics = NotifierMetrics()  # this process's figures for Prometheus (wallboard.telemetry)
 
     # ---- subscriptions ------------------------------------------------------------------------------------
 
@@ -143,7 +145,11 @@ class Notifier:
         Returns one record per transition emitted (empty when another notifier holds the lease)."""
         if summary is None:
             summary = await self.read_summary()
-        if summary is None or not await self.acquire_lease():
+        if summary is None:
+            return []
+        held = await self.acquire_lease()
+        self.metrics.detector.set(int(held))
+        if not held:
             return []
         now = self.clock.now()
         seen = {k: json.loads(v) for k, v in (await self.r.hgetall(self.keys.notify_levels)).items()}
@@ -155,7 +161,10 @@ class Notifier:
                 prev = seen.get(field)
                 transitions, state = self._step(qname, metric, q, prev, now)
                 if transitions or state != prev:
-                    out += await self._emit(field, transitions, state, summary, q, now)
+                    emitted = await self._emit(field, transitions, state, summary, q, now)
+                    for t in emitted:
+                        self.metrics.transitions.labels(t["kind"]).inc()
+                    out += emitted
         return out
 
     def _step(self, qname: str, metric: str, q, prev: dict | None, now: datetime) -> tuple[list[dict], dict | None]:
@@ -449,6 +458,7 @@ class Notifier:
             self._audit(pipe, rec, f"sent: {detail}")
             await pipe.execute()
         log.info("notifier: sent %s", rec["delivery"])
+        self.metrics.delivered(rec.get("channel_kind", ""), "sent")
         return rec
 
     async def _failed(self, eid: str, mk: str, rec: dict, e: DeliveryError) -> dict:
@@ -475,6 +485,7 @@ class Notifier:
             pipe.hincrby(k.notify_counters, "failed", 1)
             pipe.set(mk, json.dumps(rec), keepttl=True)
             await pipe.execute()
+        self.metrics.delivered(rec.get("channel_kind", ""), "gave_up" if give_up else "failed")
         log.warning("notifier: %s not delivered (attempt %d): %s%s", rec["delivery"], attempts, e,
                     "; given up" if give_up else f"; next attempt {rec['next_attempt']}")  # fmt: skip
         return rec
@@ -492,12 +503,14 @@ class Notifier:
         """Until ``stop``: a step on every published snapshot, and at least every ``poll_s`` (escalations and
         retries are due on time alone). Rides out Redis restarts with the project's backoff."""
         backoff = redis_backoff(self.config)
+        beat = Beat(self.keys, "notifier", self.name, max(10.0, 3 * poll_s))  # for --check
         while not stop.is_set():
             pubsub = self.r.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.keys.channel)
                 backoff.reset()
                 while not stop.is_set():
+                    await beat(self.r)
                     await self.step()
                     msg = await pubsub.get_message(timeout=poll_s)
                     while msg is not None:  # coalesce: the step reads the latest summary anyway
@@ -517,6 +530,7 @@ class Notifier:
                     await pubsub.aclose()
                 except Exception:  # noqa: BLE001
                     log.debug("pubsub close failed", exc_info=True)
+        await beat.clear(self.r)  # (the mark behind `wallboard notifier --check`)
 
     async def status(self, last: int = 50) -> dict:
         k = self.keys

@@ -22,6 +22,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import socket
+import time
 import uuid
 from datetime import date, datetime, timedelta
 
@@ -33,6 +36,7 @@ from ..clock import Clock, SystemClock
 from ..config import ReportSchedule, WallboardConfig, parse_hhmm
 from ..history.calendar import CentreCalendar, Period
 from ..keys import Keys
+from ..telemetry import Beat, SchedulerMetrics
 from .build import ReportError, ReportRequest, build_report
 from .mail import SmtpFailure, SmtpMailer, compose, stable_message_id
 
@@ -56,6 +60,7 @@ class ReportScheduler:
         self.k_since = f"{c}:reports:since"
         self.k_log = f"{c}:reports:log"
         self.token = uuid.uuid4().hex
+        self.metrics = SchedulerMetrics()  # this process's figures for Prometheus (wallboard.telemetry)
 
     # -- time -----------------------------------------------------------------------------------------------
 
@@ -106,6 +111,7 @@ class ReportScheduler:
 
     async def tick(self) -> list[dict]:
         """Send what is due now; returns one record per attempt made."""
+        self.metrics.last_run.set(time.time())
         now = self.clock.now()
         done = []
         for s in self.config.reports:
@@ -151,10 +157,12 @@ class ReportScheduler:
                 await self._record(s, p, rec)
                 log.warning("report %s for %s not sent (attempt %d): %s; next attempt %s", s.name, p.key, attempts,
                             e, nxt.isoformat())  # fmt: skip
+                self.metrics.delivered(s.name, "failed")
                 return {"schedule": s.name, "period": p.key, **rec}
             rec = {**base, "state": "sent", "sent_at": self.clock.now().isoformat(), "recipients": s.recipients}
             await self._record(s, p, rec)
             log.info("report %s for %s sent to %s", s.name, p.key, ", ".join(s.recipients))
+            self.metrics.delivered(s.name, "sent")
             return {"schedule": s.name, "period": p.key, **rec}
         finally:
             if await self.r.get(lock) == self.token:
@@ -178,8 +186,10 @@ class ReportScheduler:
     async def run(self, stop: asyncio.Event, poll_s: float = 30.0) -> None:
         """Tick until ``stop`` is set, sleeping until the next wake (at most ``poll_s``, on the wall clock)."""
         delay = 1.0
+        beat = Beat(self.keys, "scheduler", f"{socket.gethostname()}-{os.getpid()}", max(10.0, 3 * poll_s))
         while not stop.is_set():
             try:
+                await beat(self.r)
                 await self.tick()
                 wake = await self.next_wake()
                 delay = 1.0
@@ -191,6 +201,7 @@ class ReportScheduler:
                 await asyncio.wait_for(stop.wait(), timeout=wait)
             except asyncio.TimeoutError:
                 pass
+        await beat.clear(self.r)  # (the mark behind `wallboard scheduler --check`)
 
     async def deliveries(self) -> list[dict]:
         raw = await self.r.hgetall(self.k_status)
