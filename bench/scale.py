@@ -95,7 +95,7 @@ async def run(args, url: str) -> None:
     gap = timedelta(milliseconds=config.engine.publish_min_interval_ms)
     next_pub = None
     inc_build, inc_eval, inc_pub, inc_cpu = [], [], [], []
-    cpu0, rcpu0, t0 = time.process_time(), B.redis_cpu_s(sync), time.perf_counter()
+    rcpu0 = B.redis_cpu_s(sync)
     apply_cpu = apply_wall = 0.0
     for b in live:
         c0, w0 = time.process_time(), time.perf_counter()

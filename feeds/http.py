@@ -62,7 +62,6 @@ from wallboard.events import (
     EVENT_ADAPTER,
     OVERFLOW_REASONS,
     CallbackRequested,
-    CallCompleted,
     CallerAbandoned,
     CallerAnswered,
     CallerJoined,

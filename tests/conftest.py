@@ -60,7 +60,7 @@ def pytest_unconfigure(config):
         shutil.rmtree(root, ignore_errors=True)
 
 
-def shared_data() -> "Path":
+def shared_data() -> "Path":  # noqa: F821 (imported inside: the module imports no more than it must)
     """The read-only real data beside the project (``../shared/data``): WALLBOARD_SHARED_DATA, else the first
     ``shared/data`` found beside the checkout or one of its parents, else the workplace's /work/shared/data."""
     from pathlib import Path

@@ -11,7 +11,6 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 
 from wallboard.clock import ManualClock
 from wallboard.hub.projection import FIGURE_FORMAT

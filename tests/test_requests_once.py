@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from websockets.asyncio.client import connect
@@ -23,9 +23,7 @@ from tests.test_hub import closed_with, http_get, recv_json, running_hub, ws_url
 from tests.tvdata import TOKENS, four_queues, now_utc, publish, tv_config
 from wallboard.actions.auth import issue
 from wallboard.actions.executor import Executor, Outcome
-from wallboard.actions.model import Move, Pause
 from wallboard.actions.sim_backend import SimBackend
-from wallboard.actions.submit import submit
 from wallboard.clock import ManualClock
 from wallboard.events import MemberRemoved, utc
 from wallboard.keys import Keys

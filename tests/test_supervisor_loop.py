@@ -12,7 +12,7 @@ from datetime import timedelta
 from wallboard.actions.ami_backend import AmiBackend
 from wallboard.actions.auth import issue
 from wallboard.actions.executor import Executor
-from wallboard.actions.model import Move, Spy, Takeover
+from wallboard.actions.model import Move, Spy
 from wallboard.actions.submit import submit
 from wallboard.keys import Keys
 

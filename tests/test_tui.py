@@ -5,10 +5,8 @@ staleness and the flash phase move only when the test advances the clock (no sle
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import datetime, timedelta, timezone
 
-import pytest
 
 from tests.conftest import unwire
 import redis as sync_redis

@@ -13,7 +13,7 @@ START_OFFSET_S = 5
 
 
 @pytest.fixture
-async def floor(redis_client, prefix, secret_env):
+async def floor(redis_client, prefix, secret_env):  # noqa: F811 (the fixture imported above)
     from wallboard.clock import ManualClock
 
     from .test_tui_actions import START

@@ -230,8 +230,9 @@ def status(paths: EmbeddedPaths | None = None) -> dict:
         r = redis.Redis(unix_socket_path=str(paths.socket))
         srv = r.info("server")
         mem = r.info("memory")
-        info.update(version=srv.get("valkey_version") or srv.get("redis_version"), uptime_s=srv.get("uptime_in_seconds"),
-                    used_memory=mem.get("used_memory_human"), keys=r.dbsize())  # fmt: skip
+        info.update(version=srv.get("valkey_version") or srv.get("redis_version"),
+                    uptime_s=srv.get("uptime_in_seconds"), used_memory=mem.get("used_memory_human"),
+                    keys=r.dbsize())  # fmt: skip
         r.close()
     return info
 

@@ -254,7 +254,8 @@ class HubCollector:
         yield self._family("wallboard_hub_snapshots_received_total", hub.summaries_received)
         yield self._family("wallboard_hub_ingest_lag_seconds", _nan_if_none(hub.ingest_lag_s))
         age = hub.snapshot_age_s()
-        yield self._family("wallboard_hub_snapshot_age_seconds", _nan_if_none(round(age, 3) if age is not None else None))
+        age_s = round(age, 3) if age is not None else None
+        yield self._family("wallboard_hub_snapshot_age_seconds", _nan_if_none(age_s))
         from prometheus_client.core import SummaryMetricFamily
 
         spec = SPECS["wallboard_hub_fanout_seconds"]

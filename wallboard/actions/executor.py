@@ -515,7 +515,8 @@ class Executor:
         if isinstance(req, Ack):
             # alert state belongs to the engine's owner: hand it the authorised command
             await self.r.xadd(self.alert_cmds, {"type": req.type, "queue": req.queue, "metric": req.metric,
-                                                "user": req.user, "until": utc(req.until) if req.until else "", "request": rid})  # fmt: skip
+                                                "user": req.user, "until": utc(req.until) if req.until else "",
+                                                "request": rid})  # fmt: skip
             return Outcome(True, "handed to the engine")
         target = await self._target(req.agent)
         if isinstance(req, (Spy, Takeover)):

@@ -114,7 +114,8 @@ def check_hub(config, host: str | None, port: int | None) -> int:
         print(f"hub: unknown — {url} answered {status} with no health report (another program on that port?)")
         return 1
     age = h.get("snapshot_age_s")
-    said = (f"snapshot {h.get('snapshot_seq')}, {age} s old, " if age is not None else "") + f"{h.get('clients')} screen(s)"
+    said = (f"snapshot {h.get('snapshot_seq')}, {age} s old, " if age is not None else "")
+    said += f"{h.get('clients')} screen(s)"
     ok = status == 200 and h.get("status") == "ok"
     print(f"hub: {'OK' if ok else h.get('status', status)} — {said} ({url})", flush=True)
     return 0 if ok else 1

@@ -5,8 +5,9 @@ Input: a CSV with a header and the columns ``start`` (a time, a date and time, o
 offered in the interval), ``aht_s`` (mean handle time, talk + wrap-up, seconds) and optionally ``interval_s``
 (the interval's length). A row without ``interval_s`` takes ``--interval-s``, else the interval inferred from
 the starts (the smallest step between consecutive starts, every step a multiple of it: rows may be missing);
-when the starts cannot tell (labels, one row, irregular steps) the command asks for ``--interval-s``. ``--from-bank FILE --queue PS`` makes those
-intervals from the Anonymous Bank call records instead (see ``bank_intervals``), and ``--write-csv`` keeps them.
+when the starts cannot tell (labels, one row, irregular steps) the command asks for ``--interval-s``.
+``--from-bank FILE --queue PS`` makes those intervals from the Anonymous Bank call records instead (see
+``bank_intervals``), and ``--write-csv`` keeps them.
 
 Per interval: load ``a = calls / interval_s x aht_s`` erlangs; ``agents`` = the fewest agents on the phones
 meeting the target; ``scheduled = ceil(agents / (1 - shrinkage))`` (shrinkage: breaks, absence, training —

@@ -57,7 +57,6 @@ from wallboard.events import (
     CallerJoined,
     CallerOverflowed,
     MemberAdded,
-    MemberPenalty,
     MemberRemoved,
     WaitingResync,
     WrapupCompleted,

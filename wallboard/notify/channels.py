@@ -202,7 +202,8 @@ def compose_mail(note: dict, ch: NotifyChannel, smtp: SmtpConfig, when: datetime
     msg["Date"] = format_datetime(when)
     domain = smtp.sender.rsplit("@", 1)[-1].strip("> ") or "wallboard.local"
     safe = "".join(c if c.isalnum() or c in "-._" else "-" for c in note["id"])
-    msg["Message-ID"] = f"<wallboard.notify.{hashlib.sha256(note['id'].encode()).hexdigest()[:24]}.{safe[:60]}@{domain}>"
+    digest = hashlib.sha256(note["id"].encode()).hexdigest()[:24]
+    msg["Message-ID"] = f"<wallboard.notify.{digest}.{safe[:60]}@{domain}>"
     msg["X-Wallboard-Delivery"] = note["id"]
     msg["X-Wallboard-Kind"] = note["kind"]
     msg.set_content(text + "\n")

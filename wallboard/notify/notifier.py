@@ -243,7 +243,8 @@ class Notifier:
                 why = "unannounced"  # nothing of this alert reached them: no 'resolved' out of the blue
             elif self.quiet(s, now) and kind not in s.quiet_allow:
                 why = "quiet_hours"
-            elif kind != "resolved" and now.timestamp() - rec["sent"].get(kind, float("-inf")) < self.cfg.repeat_window_s:
+            elif (kind != "resolved"
+                  and now.timestamp() - rec["sent"].get(kind, float("-inf")) < self.cfg.repeat_window_s):  # fmt: skip
                 why = "repeat"
             else:
                 why = None
@@ -314,8 +315,9 @@ class Notifier:
                     continue
                 pipe.set(k.notify_delivery(did), json.dumps({**base, "state": "queued"}), ex=self.keep_s)
                 body = {**note, "id": did, "subscription": s.key, "user": s.user}
-                pipe.xadd(k.notify_outbox, {"delivery": did, "subscription": s.key, "channel": ch.label,
-                          "note": json.dumps(body, sort_keys=True)}, maxlen=OUTBOX_MAXLEN, approximate=True)  # fmt: skip
+                entry = {"delivery": did, "subscription": s.key, "channel": ch.label,
+                         "note": json.dumps(body, sort_keys=True)}  # fmt: skip
+                pipe.xadd(k.notify_outbox, entry, maxlen=OUTBOX_MAXLEN, approximate=True)
                 self._audit(pipe, base, "queued")
 
     def _audit(self, pipe, rec: dict, result: str) -> None:

@@ -31,7 +31,8 @@ def queue_figures(c: Mapping[str, float], q: QueueConfig) -> dict:
     snapshot's figures (``metrics.window_figures``), stored counts first, then derived ones, breakdowns, seconds
     (to the millisecond), ratios (SL with its numerator and denominator) and peaks."""
     base, ratios = metrics.window_figures(c, q.sl_formula, q.count_overflow)
-    counts = [k for k in QUEUE_COUNTS if not catalog.get(k).derived] + [k for k in QUEUE_COUNTS if catalog.get(k).derived]
+    counts = [k for k in QUEUE_COUNTS if not catalog.get(k).derived]
+    counts += [k for k in QUEUE_COUNTS if catalog.get(k).derived]
     fig: dict = {k: base[k] for k in counts}
     fig.update({k: base[k] for k in _BREAKDOWNS})
     for k in QUEUE_SECONDS:

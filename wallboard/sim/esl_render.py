@@ -209,7 +209,8 @@ class EslRenderer:
                                                                  "CC-Member-Leaving-Time": str(whole_seconds(f.ts)),
                                                                  "CC-Member-Joined-Time": str(whole_seconds(c.joined)),
                                                                  "CC-Cause": "Cancel",
-                                                                 "CC-Cancel-Reason": CANCEL_REASON[f.exit or "abandon"]},
+                                                                 "CC-Cancel-Reason":
+                                                                     CANCEL_REASON[f.exit or "abandon"]},
                           self._member(f), calling="cc_queue_function")]  # fmt: skip
         if f.leg is not None and f.agent is not None:  # the ring under way stops: not the agent's miss
             out += self._fail(f, "ORIGINATOR_CANCEL")

@@ -15,11 +15,11 @@ lines (one per queue in breach) follow the supervisor's message in the ticker, w
 second, on server time) when it is wider than the terminal. Stale: every figure grey and struck through, the
 timers stopped at the last snapshot, and the ticker row turns into "NO DATA FOR 40 s · last update 09:14:22".
 
-Right-to-left layouts (Hebrew): the first queue is on the right, labels align right, and every text is
-reordered for display with python-bidi's ``get_display`` (the Unicode bidi algorithm, brackets mirrored): xterm, tmux, screen and the Linux console draw characters in the order they get, so logical-
-order Hebrew would show letter-reversed. A terminal that runs the bidi algorithm itself (mlterm, Konsole,
-VTE with bidi on) would reverse it again: ``--bidi terminal`` (or ``WALLBOARD_BIDI=terminal``) sends logical
-order to those.
+Right-to-left layouts (Hebrew): the first queue is on the right, labels align right, and every text is reordered for
+display with python-bidi's ``get_display`` (the Unicode bidi algorithm, brackets mirrored): xterm, tmux, screen and
+the Linux console draw characters in the order they get, so logical-order Hebrew would show letter-reversed. A
+terminal that runs the bidi algorithm itself (mlterm, Konsole, VTE with bidi on) would reverse it again: ``--bidi
+terminal`` (or ``WALLBOARD_BIDI=terminal``) sends logical order to those.
 Animations are off and nothing redraws more than the 1 s tick, the flash and new snapshots ask for; the
 command also caps Textual's frame rate (``TEXTUAL_FPS``).
 """
@@ -612,7 +612,8 @@ class BoardApp(App):
             label += TREND_ARROWS.get(fig.get("trend") or "", "")
             if fig.get("other") is not None:
                 other = fig["other"]
-                when = self.words["today"] if other["window"] == "today" else f"{other['minutes']} {self.words['minutes']}"
+                when = (self.words["today"] if other["window"] == "today"
+                        else f"{other['minutes']} {self.words['minutes']}")  # fmt: skip
                 label += f" ({when} {fmt_value(fmt, other['value'])})"
             cell.label.update(self.vis(label, cell.label))
             cell.number.set_value(fmt_value(fmt, live_value(fig, snapshot_at, now)))
