@@ -3,12 +3,15 @@ incremental snapshot equals a full ``build_snapshot`` at the same ``now``, figur
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime, timedelta, timezone
 
 from wallboard.config import load_config
 from wallboard.engine import Engine
+from wallboard.events import CallerJoined
 from wallboard.incremental import IncrementalSnapshots
+from wallboard.ingest import Ingest
 from wallboard.keys import Keys
 from wallboard.sim import SimCentre
 from wallboard.sim.scenarios import overload_spike
@@ -104,3 +107,54 @@ async def test_invalidate_forces_a_full_build(redis_client, prefix, cleanup):
     inc.invalidate()
     snap = await inc.build(START + timedelta(minutes=10, seconds=7))
     assert inc.fulls == 2 and "9999" in snap.agents
+
+
+# ---- publishing promptly (issue 16 item 4) -------------------------------------------------------------------
+
+
+class _GateFeed:
+    """A live feed that hands over what the test puts in, when it does."""
+
+    name = "gate"
+
+    def __init__(self):
+        self.q: asyncio.Queue = asyncio.Queue()
+
+    async def follow(self, clock):
+        while True:
+            yield await self.q.get()
+
+
+async def _entered(redis_client, keys) -> int:
+    raw = await redis_client.get(keys.summary)
+    return json.loads(raw)["queues"]["support"]["entered"] if raw else -1
+
+
+async def test_first_change_after_a_quiet_moment_goes_out_at_once_then_coalesced(redis_client, prefix, cleanup):
+    # a long tick and a long interval: before, a change after the periodic publish waited out the interval
+    config = load_config(None, redis={"prefix": prefix}, queues=[{"name": "support"}],
+                         engine={"tick_s": 5, "publish_min_interval_ms": 2000})  # fmt: skip
+    feed = _GateFeed()
+    ing = Ingest(redis_client, config, feed, name="ing-prompt")
+    task = asyncio.create_task(ing.run())
+    keys = Keys(prefix)
+    loop = asyncio.get_running_loop()
+    try:
+        for _ in range(500):
+            if await _entered(redis_client, keys) == 0:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # a quiet moment after the first (periodic) publish
+        took = []
+        for k in range(2):
+            t0 = loop.time()
+            feed.q.put_nowait(CallerJoined(id=f"pj{k}", ts=datetime.now(timezone.utc), source="t", queue="support",
+                                           call_id=f"pc{k}"))  # fmt: skip
+            while await _entered(redis_client, keys) != k + 1:
+                await asyncio.sleep(0.002)
+            took.append(loop.time() - t0)
+        assert took[0] < 0.25, took  # at once (~20 ms here; generous for a loaded CI machine)
+        assert took[1] > 1.0, took  # the next one within the interval is coalesced
+    finally:
+        ing.stop.set()
+        await task

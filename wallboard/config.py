@@ -209,6 +209,8 @@ class EngineConfig(_Section):
     tick_s: float = Field(1.0, gt=0)
     lease_ms: int = Field(5000, ge=500)
     publish_min_interval_ms: int = Field(250, ge=0, description="Leading-edge coalescing of snapshots.")
+    quiet_ms: int = Field(200, ge=0, description="After this long without input, the next batch is applied "
+                          "at once rather than gathered for 50 ms.")  # fmt: skip
     incremental: bool = Field(True, description="The lease owner rebuilds only the queues and agents that changed "
                               "(a sharded ingester always builds in full).")  # fmt: skip
     full_rebuild_s: float = Field(30.0, gt=0, description="With incremental snapshots: a full rebuild at least "

@@ -743,8 +743,9 @@ class Engine:
         """Levels per queue metric (hysteresis on ``now``), alerts, business hours, per-agent alerts."""
         tz = self.windows.tz
         for name, q in snap.queues.items():
-            levels, state = evaluate_queue(self.config.queue(name), q, state, now, tz=tz)
-            q.levels = {m: lv for m, lv in levels.items() if m in self.config.queue(name).thresholds or lv == "closed"}
+            cfg = self.config.queue(name)
+            levels, state = evaluate_queue(cfg, q, state, now, tz=tz)
+            q.levels = {m: lv for m, lv in levels.items() if m in cfg.thresholds or lv == "closed"}
             q.open = not any(lv == "closed" for lv in levels.values())
             q.alerts = state.alerts(name)
         for a in snap.agents.values():

@@ -99,9 +99,11 @@ class IncrementalSnapshots:
             new_q = [q for q in touched.queues if q not in p.qraw]
             new_a = [a for a in touched.agents if a not in p.aindex]
             if new_q:
-                p.queues = _ordered({q.name for q in e.config.queues}, p.queues, new_q, [q.name for q in e.config.queues])
+                order = [q.name for q in e.config.queues]
+                p.queues = _ordered(set(order), p.queues, new_q, order)
             if new_a:
-                p.agents = _ordered({a.id for a in e.config.agents}, p.agents, new_a, [a.id for a in e.config.agents])
+                order = [a.id for a in e.config.agents]
+                p.agents = _ordered(set(order), p.agents, new_a, order)
                 p.aindex = {a: i for i, a in enumerate(p.agents)}
             if minutes != p.minutes:  # the rolling window moved: every queue's rolling figures
                 p.minutes = minutes

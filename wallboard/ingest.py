@@ -5,7 +5,9 @@ acknowledge/snooze requests and publishes snapshots.
 - One process among any number of ingesters holds the lease (SET NX PX, renewed each tick); it owns the
   tick, hysteresis, ``seq`` and publishing. The others apply events and stand by.
 - Publishing is leading-edge coalesced: the first change goes out at once, then at most one every
-  ``engine.publish_min_interval_ms``; a snapshot also goes out every tick (gauges move on time alone).
+  ``engine.publish_min_interval_ms`` (counted from the start of the previous one); a snapshot also goes out every
+  tick (gauges move on time alone), which does not hold back the next change. Likewise the first batch after
+  ``engine.quiet_ms`` without one is applied at once; under load, whatever arrives within ``FLUSH_S``.
 - A lost Redis is retried with capped exponential backoff; the batch in hand is applied again when it is
   back (applying is idempotent), so ingest carries on where it was. A feed with a cursor (queue_log) is
   read again from the cursor Redis holds when it comes back, as a crash can lose its last second of writes
@@ -118,6 +120,7 @@ class Ingest:
         self.levels = LevelState()
         self.events_applied = 0
         self.last_publish = 0.0
+        self.last_batch = float("-inf")  # when the pump last began a batch (loop time)
         self.requests_cursor = "0-0"
         self.alert_cmds = self.keys.alert_cmds  # ack/snooze, authorised by the executor
         self.backoff = redis_backoff(config)
@@ -238,7 +241,12 @@ class Ingest:
                             queue, rtask = await self._rewind(rtask)
                         continue
                 batch, dead, mark = [], [], None
-                deadline = asyncio.get_running_loop().time() + FLUSH_S
+                began = asyncio.get_running_loop().time()
+                # after a quiet moment the first item goes at once (with what is already there); under load,
+                # whatever arrives within FLUSH_S
+                busy = began - self.last_batch < self.config.engine.quiet_ms / 1000
+                deadline = began + (FLUSH_S if busy else 0.0)
+                self.last_batch = began
                 while True:
                     if item is None:
                         finished = True
@@ -254,7 +262,10 @@ class Ingest:
                         break
                     timeout = deadline - asyncio.get_running_loop().time()
                     if timeout <= 0:
-                        break
+                        if queue.empty():
+                            break
+                        item = queue.get_nowait()  # what is already there comes along
+                        continue
                     try:
                         item = await wait_for(queue.get(), timeout)
                     except asyncio.TimeoutError:
@@ -415,12 +426,14 @@ class Ingest:
                                   "at": utc(now), "result": "applied" if result == "ok" else result})  # fmt: skip
         await self.r.set(self.keys.requests_cursor, self.requests_cursor)
 
-    async def tick(self) -> None:
-        """One owner tick: requests, expired callers, levels, snapshot, publish."""
+    async def tick(self, periodic: bool = True) -> None:
+        """One owner tick: requests, expired callers (``periodic``: not on a publish for a change), levels,
+        snapshot, publish."""
         now = self.clock.now()
         old = self.levels  # as stored in Redis: requests and evaluation both change it
         await self.apply_requests()
-        expired = await self.engine.expire_callers(now)  # computed once, by the owner, on the injected clock
+        # computed once, by the owner, on the injected clock; a read of every queue, so once per tick
+        expired = await self.engine.expire_callers(now) if periodic else 0
         if expired:
             log.warning("%d waiting caller(s) dropped: no leave within centre.caller_expiry_s = %g s", expired,
                         self.config.centre.caller_expiry_s)  # fmt: skip
@@ -437,6 +450,7 @@ class Ingest:
         tick_s = self.config.engine.tick_s
         min_gap = self.config.engine.publish_min_interval_ms / 1000
         next_tick = loop.time()
+        last_change = float("-inf")
         while not self.stop.is_set():
             await self._retry(self._heartbeat)
             if await self._retry(self._lease):
@@ -451,10 +465,13 @@ class Ingest:
                     break
                 if not self.owner:
                     continue
-                wait = self.last_publish + min_gap - loop.time()
+                # leading edge: a change after a quiet moment goes out at once; the interval counts from the
+                # start of the previous publish for a change (a periodic tick does not hold the next one back)
+                wait = last_change + min_gap - loop.time()
                 if wait > 0:
                     await asyncio.sleep(min(wait, max(0.0, next_tick - loop.time())))
                 if loop.time() < next_tick:
-                    await self._retry(self.tick)
+                    last_change = loop.time()
+                    await self._retry(self.tick, False)
             if loop.time() > next_tick + tick_s:  # fell behind (a long outage): don't burst
                 next_tick = loop.time()

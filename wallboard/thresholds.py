@@ -163,7 +163,8 @@ class LevelState:
 
     def alerts(self, queue: str) -> dict[str, Alert]:
         """The queue's ``alerts`` for the snapshot."""
-        return {m: s.alert() for (q, m), s in sorted(self._entries.items()) if q == queue}
+        # the queue's entries first, then sorted (not the whole state sorted once per queue)
+        return {m: s.alert() for m, s in sorted((m, s) for (q, m), s in self._entries.items() if q == queue)}
 
     def _replace(self, queue: str, entries: Mapping[str, MetricState]) -> LevelState:
         kept = {k: v for k, v in self._entries.items() if k[0] != queue}
