@@ -644,8 +644,10 @@ class Engine:
                     self._count(counts, snap)
         return out
 
-    def _total(self, qsnaps: dict[str, QueueSnapshot], agents, members, roll_since, wid) -> Total:
-        """Sums of queue entries; SL as the sum of numerators over the sum of denominators; agents once."""
+    def _total(self, qsnaps: dict[str, QueueSnapshot], agents, members, roll_since, wid,
+               counts: AgentCounts | None = None) -> Total:  # fmt: skip
+        """Sums of queue entries; SL as the sum of numerators over the sum of denominators; agents once
+        (``counts``: the agents' counts as ``total_agent_counts`` gives them, when the caller has them)."""
         def summed(parts):
             c: dict = {k: 0 for k in metrics.COUNTERS}
             by_reason: dict[str, int] = {}
@@ -668,10 +670,8 @@ class Engine:
 
         fig, explain = summed((s, s.explain["service_level"]) for s in qsnaps.values())
         rfig, _ = summed((s.rolling, s.explain["rolling.service_level"]) for s in qsnaps.values())
-        counts = AgentCounts()
-        for a, snap in agents.items():
-            if members[a] or snap.state != "logged_out":
-                self._count(counts, snap)
+        if counts is None:
+            counts = self.total_agent_counts(agents, members)
         return Total(
             **fig,
             waiting=sum(s.waiting for s in qsnaps.values()),
@@ -698,6 +698,14 @@ class Engine:
             if state == "paused":
                 by_reason[reason or ""] = by_reason.get(reason or "", 0.0) + open_s
         return secs, by_reason
+
+    def total_agent_counts(self, agents, members) -> AgentCounts:
+        """The centre's agents counted once: those in a queue or logged in."""
+        counts = AgentCounts()
+        for a, snap in agents.items():
+            if members[a] or snap.state != "logged_out":
+                self._count(counts, snap)
+        return counts
 
     def _agent_snapshot(self, aid, cfg, st, queues_of, win, tnow, win_start) -> AgentSnapshot:
         w = self._counters(win)
@@ -742,8 +750,9 @@ class Engine:
     def evaluate(self, snap: Snapshot, state: LevelState, now: datetime) -> tuple[Snapshot, LevelState]:
         """Levels per queue metric (hysteresis on ``now``), alerts, business hours, per-agent alerts."""
         tz = self.windows.tz
+        configured = {q.name: q for q in self.config.queues}  # not config.queue: a linear search per queue
         for name, q in snap.queues.items():
-            cfg = self.config.queue(name)
+            cfg = configured.get(name) or self.config.queue(name)
             levels, state = evaluate_queue(cfg, q, state, now, tz=tz)
             q.levels = {m: lv for m, lv in levels.items() if m in cfg.thresholds or lv == "closed"}
             q.open = not any(lv == "closed" for lv in levels.values())

@@ -61,6 +61,7 @@ class _Parts:
     atick: dict[str, tuple | None] = field(default_factory=dict)
     dead_letters: int = 0
     gaps: list = field(default_factory=list)
+    total_counts: AgentCounts | None = None  # the total's agent counts, kept while no agent changes
 
 
 class IncrementalSnapshots:
@@ -125,6 +126,11 @@ class IncrementalSnapshots:
             old = p.asnap.get(a)
             old_members = p.members.get(a)
             if old is None or old.state != snap.state or old.reason != snap.reason or old_members != queues_of:
+                if p.total_counts is not None:  # the total counts each agent once: the old out, the new in
+                    if old is not None and (old_members or old.state != "logged_out"):
+                        _uncount(p.total_counts, old)
+                    if queues_of or snap.state != "logged_out":
+                        e._count(p.total_counts, snap)
                 for q in old_members or ():
                     recount.add(q)
                     s = p.qagents.get(q)
@@ -151,19 +157,25 @@ class IncrementalSnapshots:
             if q in p.qraw:
                 p.counts[q] = _count_queue(e, q, p)
         rebuild = set(rq) | {q for q in recount if q in p.qraw}
+        configured = {c.name: c for c in e.config.queues}
         for q in p.queues:
             if q in rebuild:
                 p.qsnap[q] = e._queue_snapshot(q, *p.qraw[q], p.counts[q], tnow, p.roll_since, p.wlabel)
             else:
                 qs = p.qsnap[q]
                 # what ``Engine.evaluate`` set on the previous one, as ``_queue_snapshot`` leaves it
-                qs.__dict__.update(levels={m: "ok" for m in e.config.queue(q).thresholds}, alerts={}, open=True)
+                cfg = configured.get(q) or e.config.queue(q)
+                qs.__dict__.update(levels={m: "ok" for m in cfg.thresholds}, alerts={}, open=True)
                 _tick_queue(qs, p.qraw[q], tnow)
 
         qsnaps = {q: p.qsnap[q] for q in p.queues}
         agent_snaps = {a: p.asnap[a] for a in p.agents}
         members = {a: p.members[a] for a in p.agents}
-        total = e._total(qsnaps, agent_snaps, members, p.roll_since, p.wlabel)
+        if p.total_counts is None:
+            p.total_counts = e.total_agent_counts(agent_snaps, members)
+        # a copy: the snapshot's Total must not share the kept counts (nothing mutates them, but a view may)
+        total = e._total(qsnaps, agent_snaps, members, p.roll_since, p.wlabel,
+                         counts=p.total_counts.model_copy(deep=True))  # fmt: skip
         window = Window(kind="all", since=None) if wid == "all" else Window(kind="since_reset", since=utc(win_start))
         self.p = p
         return Snapshot(
@@ -193,6 +205,23 @@ def _count_queue(e: Engine, q: str, p: _Parts) -> AgentCounts:
     for a in sorted(p.qagents.get(q, ()), key=idx.__getitem__):
         e._count(counts, p.asnap[a])
     return counts
+
+
+def _uncount(counts: AgentCounts, a: AgentSnapshot) -> None:
+    """``Engine._count`` undone."""
+    d = counts.__dict__
+    if a.state == "logged_out":
+        d["logged_out"] -= 1
+        return
+    d["logged_in"] -= 1
+    d[a.state] -= 1
+    if a.state == "paused":
+        r = a.reason or "none"
+        n = counts.paused_by_reason.get(r, 0) - 1
+        if n:
+            counts.paused_by_reason[r] = n
+        else:
+            counts.paused_by_reason.pop(r, None)
 
 
 def _tick_of(e: Engine, w: dict, snap: AgentSnapshot, st: dict, win_start) -> tuple | None:
