@@ -247,7 +247,8 @@ class UserConfig(_Section):
 
 
 class SecurityConfig(_Section):
-    token_secret_env: str = Field("WALLBOARD_TOKEN_SECRET", description="Env var with the secret that signs user tokens.")
+    token_secret_env: str = Field("WALLBOARD_TOKEN_SECRET",
+                                  description="Env var with the secret that signs user tokens.")
     token_secret_file: Path | None = Field(None, description="Or a file holding that secret.")
     token_ttl_h: float = Field(12, gt=0, le=8760, description="Lifetime of a token issued by `wallboard token` "
                                "(at most a year).")
@@ -321,7 +322,8 @@ class LayoutConfig(_Section):
     trend_s: float = Field(300, ge=0, description="A trend arrow: each figure against its value this many seconds "
                            "ago; 0 = no arrows.")  # fmt: skip
     ticker_alerts: bool = Field(True, description="An alert line in the ticker per queue in breach "
-                                "('Customer service: 14 waiting, SL 38%'), beside the supervisor's message.")  # fmt: skip
+                                "('Customer service: 14 waiting, SL 38%'), beside the supervisor's "
+                                "message.")  # fmt: skip
     level_icons: bool = Field(True, description="A shape besides the colour for warn (triangle) and breach "
                               "(octagon), for colour-blind staff.")  # fmt: skip
     viewer_token_env: str | None = Field(

@@ -329,8 +329,9 @@ class Engine:
     async def register_step(self, batch: Batch) -> None:
         """Feed gaps and the registries of queues and agents (before the batch's scripts)."""
         if batch.gaps:
-            await self.r.zadd(self.keys.gaps, {json.dumps({"start": utc(g.start), "length_s": g.length_s,
-                                                           "feed": g.feed}): g.start.timestamp() for g in batch.gaps})  # fmt: skip
+            gaps = {json.dumps({"start": utc(g.start), "length_s": g.length_s, "feed": g.feed}): g.start.timestamp()
+                    for g in batch.gaps}  # fmt: skip
+            await self.r.zadd(self.keys.gaps, gaps)
         await self._register(batch.by_queue, batch.agents)
 
     async def queue_step(self, batch: Batch, queues: Iterable[str] | None = None) -> None:
