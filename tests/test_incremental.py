@@ -158,3 +158,29 @@ async def test_first_change_after_a_quiet_moment_goes_out_at_once_then_coalesced
     finally:
         ing.stop.set()
         await task
+
+
+async def test_a_failed_build_makes_the_next_one_full(redis_client, prefix, cleanup):
+    config = load_config("config/wallboard.toml")
+    engine = Engine(redis_client, config, Keys(prefix), feed_name="sim")
+    await engine.start()
+    inc = IncrementalSnapshots(engine, full_rebuild_s=1e9)
+    sim = SimCentre(config, overload_spike(), 5, START)
+    await engine.apply(sim.advance_to(START + timedelta(minutes=5)))
+    await inc.build(START + timedelta(minutes=5, seconds=5))
+    await engine.apply(sim.advance_to(START + timedelta(minutes=5, seconds=20)))
+    assert engine.touched.queues or engine.touched.agents
+
+    async def lost(*_a, **_k):
+        raise ConnectionError("Redis went away mid-read")
+
+    real, engine.read_parts = engine.read_parts, lost
+    try:
+        await inc.build(START + timedelta(minutes=5, seconds=21))
+    except ConnectionError:
+        pass
+    engine.read_parts = real
+    now = START + timedelta(minutes=5, seconds=22)
+    mine = await inc.build(now)  # the change set taken by the failed build is not lost: a full build
+    assert inc.fulls == 2
+    assert _json(mine) == _json(await engine.build_snapshot(now))

@@ -78,6 +78,15 @@ class IncrementalSnapshots:
         self.p = None
 
     async def build(self, now: datetime, seq: int = 0) -> Snapshot:
+        """The snapshot at ``now``, equal to ``Engine.build_snapshot(now)``. Should it fail (Redis lost
+        mid-read), the change set it took is gone with it: the next one is a full build."""
+        try:
+            return await self._build(now, seq)
+        except BaseException:
+            self.p = None
+            raise
+
+    async def _build(self, now: datetime, seq: int) -> Snapshot:
         e = self.e
         tnow = now.timestamp()
         wid = e.windows.window_id(tnow)
