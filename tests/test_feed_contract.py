@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import types
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -115,9 +116,10 @@ def _ingest_feed(argv: list[str], monkeypatch) -> object:
 
     got: list = []
 
-    class Stub:
+    class Stub:  # stands in for the ingest loop, with the part of its face the command uses
         def __init__(self, client, config, feed, **kw):
             got.append(feed)
+            self.metrics = types.SimpleNamespace(registry=None)  # no --metrics-port: never served
 
         async def run(self) -> None:
             return None
