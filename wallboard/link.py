@@ -163,3 +163,47 @@ class Session:
             await wait_for(self._writer.wait_closed(), 1.0)
         except (OSError, asyncio.TimeoutError):
             pass
+
+
+async def reconnecting(connect, *, kind: str, origin: str, backoff, stable_s: float, errors: tuple,
+                       auth_error: type[Exception], auth_hint: str, connected, logger: logging.Logger):  # fmt: skip
+    """Sessions, forever: ``await connect()`` again after a session ends or an attempt fails, with ``backoff``
+    (reset once a session lasted ``stable_s``). A streak of the same failure is logged once, then at debug level;
+    ``connected(session)`` says what a new session is (e.g. the PBX's greeting)."""
+    loop = asyncio.get_running_loop()
+    told = ""  # the failure already logged in this streak
+    while True:
+        began = loop.time()
+        try:
+            session = await connect()
+        except auth_error as e:
+            delay = backoff.next()
+            if told != "auth":
+                logger.error("%s; %s; retrying with backoff (next in %.1f s)", e, auth_hint, delay)
+                told = "auth"
+            else:
+                logger.debug("%s; retrying in %.1f s", e, delay)
+            await asyncio.sleep(delay)
+            continue
+        except errors as e:
+            delay = backoff.next()
+            what = str(e) or e.__class__.__name__
+            if told != "net":
+                logger.warning("%s %s unreachable (%s); retrying with backoff (next in %.1f s)", kind, origin, what,
+                               delay)  # fmt: skip
+                told = "net"
+            else:
+                logger.debug("%s %s unreachable (%s); retrying in %.1f s", kind, origin, what, delay)
+            await asyncio.sleep(delay)
+            continue
+        told = ""
+        logger.info("%s %s: %s", kind, origin, connected(session))
+        try:
+            yield session
+        finally:
+            await session.close()
+        if loop.time() - began >= stable_s:
+            backoff.reset()
+        delay = backoff.next()
+        logger.warning("%s %s: connection lost (%s); reconnecting in %.1f s", kind, origin, session.closed, delay)
+        await asyncio.sleep(delay)

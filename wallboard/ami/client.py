@@ -33,7 +33,7 @@ from typing import AsyncIterator, Callable
 from wallboard.aio import wait_for
 from wallboard.backoff import Backoff
 from wallboard.config import AmiConfig
-from wallboard.link import Session
+from wallboard.link import Session, reconnecting
 
 from .protocol import (
     MAX_LINE,
@@ -275,42 +275,10 @@ class AmiClient:
                          r.get("message"))  # fmt: skip
                 return
 
-    async def sessions(self) -> AsyncIterator[AmiSession]:
+    def sessions(self) -> AsyncIterator[AmiSession]:
         """Logged-in sessions, forever: reconnects with backoff when one ends or an attempt fails."""
-        loop = asyncio.get_running_loop()
-        told = ""  # the failure already logged in this streak
-        while True:
-            began = loop.time()
-            try:
-                session = await self.connect()
-            except AuthError as e:
-                delay = self.backoff.next()
-                if told != "auth":
-                    log.error("%s; check the AMI user and secret; retrying with backoff (next in %.1f s)", e, delay)
-                    told = "auth"
-                else:
-                    log.debug("%s; retrying in %.1f s", e, delay)
-                await asyncio.sleep(delay)
-                continue
-            except (OSError, asyncio.TimeoutError, AmiError) as e:
-                delay = self.backoff.next()
-                what = str(e) or e.__class__.__name__
-                if told != "net":
-                    log.warning("AMI %s unreachable (%s); retrying with backoff (next in %.1f s)", self.origin,
-                                what, delay)  # fmt: skip
-                    told = "net"
-                else:
-                    log.debug("AMI %s unreachable (%s); retrying in %.1f s", self.origin, what, delay)
-                await asyncio.sleep(delay)
-                continue
-            told = ""
-            log.info("AMI %s: logged in (%s)", self.origin, session.greeting)
-            try:
-                yield session
-            finally:
-                await session.close()
-            if loop.time() - began >= self.stable_s:
-                self.backoff.reset()
-            delay = self.backoff.next()
-            log.warning("AMI %s: connection lost (%s); reconnecting in %.1f s", self.origin, session.closed, delay)
-            await asyncio.sleep(delay)
+        return reconnecting(self.connect, kind="AMI", origin=self.origin, backoff=self.backoff,
+                            stable_s=self.stable_s, errors=(OSError, asyncio.TimeoutError, AmiError),
+                            auth_error=AuthError,
+                            auth_hint="check the AMI user and secret", connected=lambda s: f"logged in ({s.greeting})",
+                            logger=log)  # fmt: skip

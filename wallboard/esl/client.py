@@ -35,7 +35,7 @@ from typing import AsyncIterator, Callable
 
 from wallboard.aio import wait_for
 from wallboard.backoff import Backoff
-from wallboard.link import Session
+from wallboard.link import Session, reconnecting
 
 from .protocol import Frame, Framer, ParseError, encode_command, parse_event
 
@@ -227,42 +227,10 @@ class EslClient:
             await session.close()
             raise
 
-    async def sessions(self) -> AsyncIterator[EslSession]:
+    def sessions(self) -> AsyncIterator[EslSession]:
         """Authenticated sessions, forever: reconnects with backoff when one ends or an attempt fails."""
-        loop = asyncio.get_running_loop()
-        told = ""  # the failure already logged in this streak
-        while True:
-            began = loop.time()
-            try:
-                session = await self.connect()
-            except AuthError as e:
-                delay = self.backoff.next()
-                if told != "auth":
-                    log.error("%s; check the event-socket password; retrying with backoff (next in %.1f s)", e, delay)
-                    told = "auth"
-                else:
-                    log.debug("%s; retrying in %.1f s", e, delay)
-                await asyncio.sleep(delay)
-                continue
-            except (OSError, asyncio.TimeoutError, EslError) as e:
-                delay = self.backoff.next()
-                what = str(e) or e.__class__.__name__
-                if told != "net":
-                    log.warning("ESL %s unreachable (%s); retrying with backoff (next in %.1f s)", self.origin,
-                                what, delay)  # fmt: skip
-                    told = "net"
-                else:
-                    log.debug("ESL %s unreachable (%s); retrying in %.1f s", self.origin, what, delay)
-                await asyncio.sleep(delay)
-                continue
-            told = ""
-            log.info("ESL %s: authenticated", self.origin)
-            try:
-                yield session
-            finally:
-                await session.close()
-            if loop.time() - began >= self.stable_s:
-                self.backoff.reset()
-            delay = self.backoff.next()
-            log.warning("ESL %s: connection lost (%s); reconnecting in %.1f s", self.origin, session.closed, delay)
-            await asyncio.sleep(delay)
+        return reconnecting(self.connect, kind="ESL", origin=self.origin, backoff=self.backoff,
+                            stable_s=self.stable_s, errors=(OSError, asyncio.TimeoutError, EslError),
+                            auth_error=AuthError,
+                            auth_hint="check the event-socket password", connected=lambda s: "authenticated",
+                            logger=log)  # fmt: skip
