@@ -69,8 +69,10 @@ def print_machine(url: str, how: str) -> dict:
         "redis_where": how,
         "load": load,
     }
-    say(f"machine: cpu={m['cpu']!r} cores={m['cores']} python={m['python']} redis={server} ({how}) "
-        f"loadavg_1m={load:.2f} platform={platform.platform()}")  # fmt: skip
+    say(
+        f"machine: cpu={m['cpu']!r} cores={m['cores']} python={m['python']} redis={server} ({how}) "
+        f"loadavg_1m={load:.2f} platform={platform.platform()}"
+    )
     return m
 
 
@@ -102,10 +104,27 @@ def redis_server(url: str | None = None, extra: list[str] | None = None):
     root = tempfile.mkdtemp(prefix="wbbench")
     port = _free_port()
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", root,
-         "--daemonize", "no", "--protected-mode", "no", *(extra or [])],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            root,
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "no",
+            *(extra or []),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"redis://127.0.0.1:{port}/0"
     try:
         client = redis.Redis.from_url(url)
@@ -151,15 +170,35 @@ def benchmark_binary() -> str | None:
     return None
 
 
-def redis_benchmark(url: str, args: list[str], *, requests: int, clients: int = 50, pipeline: int = 1,
-                    keyspace: int | None = None, timeout: float = 300) -> float | None:  # fmt: skip
+def redis_benchmark(
+    url: str,
+    args: list[str],
+    *,
+    requests: int,
+    clients: int = 50,
+    pipeline: int = 1,
+    keyspace: int | None = None,
+    timeout: float = 300,
+) -> float | None:
     """Requests per second reported by ``redis-benchmark`` (None when it is not installed)."""
     binary = benchmark_binary()
     if binary is None:
         return None
     u = urlparse(url)
-    cmd = [binary, "-h", u.hostname or "127.0.0.1", "-p", str(u.port or 6379), "-n", str(requests),
-           "-c", str(clients), "-P", str(pipeline), "-q"]  # fmt: skip
+    cmd = [
+        binary,
+        "-h",
+        u.hostname or "127.0.0.1",
+        "-p",
+        str(u.port or 6379),
+        "-n",
+        str(requests),
+        "-c",
+        str(clients),
+        "-P",
+        str(pipeline),
+        "-q",
+    ]
     if u.password:
         cmd += ["-a", u.password]
     if keyspace:
@@ -176,8 +215,10 @@ def raw_ceiling(url: str, smoke: bool, prefix: str = "wbbench-raw") -> dict[str,
     """redis-benchmark's SET and HINCRBY, one command per round trip and 100 per round trip (50 clients)."""
     n = 5_000 if smoke else 400_000
     out = {}
-    for name, args in (("SET", ["SET", f"{prefix}:{{s}}:__rand_int__", "xxx"]),
-                       ("HINCRBY", ["HINCRBY", f"{prefix}:{{h}}:__rand_int__", "f", "1"])):  # fmt: skip
+    for name, args in (
+        ("SET", ["SET", f"{prefix}:{{s}}:__rand_int__", "xxx"]),
+        ("HINCRBY", ["HINCRBY", f"{prefix}:{{h}}:__rand_int__", "f", "1"]),
+    ):
         out[f"{name} P1"] = redis_benchmark(url, args, requests=n, pipeline=1, keyspace=100_000)
         out[f"{name} P100"] = redis_benchmark(url, args, requests=n * 5, pipeline=100, keyspace=100_000)
     drop_sync(redis.Redis.from_url(url), prefix)
@@ -212,8 +253,9 @@ def shared_data() -> Path:
     raise FileNotFoundError("shared/data not found beside the checkout; set WALLBOARD_SHARED_DATA")
 
 
-def long_queue_log(target_events: int, folder: Path, sample: Path | None = None,
-                   events_per_copy: int = 11_441) -> tuple[Path, int]:  # fmt: skip
+def long_queue_log(
+    target_events: int, folder: Path, sample: Path | None = None, events_per_copy: int = 11_441
+) -> tuple[Path, int]:
     """Write a queue_log of about ``target_events`` events: the sample day repeated, each copy a day later
     with its call ids made unique (``<callid>-<copy>``), the whole run moved back by whole weeks when needed so
     that its last day is over before today (the event model refuses times more than a day ahead of the wall
@@ -256,16 +298,30 @@ def make_centre(queues: int, agents: int, skills: int = 2, prefix: str = "wb", *
     ``skills`` queues (its first choice at penalty 0, the others at 1), spread evenly."""
     from wallboard.config import load_config
 
-    qs = [{"name": f"q{i:03d}", "sl_threshold_s": 20, "wrapup_s": 10,
-           "thresholds": {"service_level": {"warn": 0.8, "breach": 0.7, "direction": "below"},
-                          "longest_wait_s": {"warn": 60, "breach": 120}}} for i in range(queues)]  # fmt: skip
+    qs = [
+        {
+            "name": f"q{i:03d}",
+            "sl_threshold_s": 20,
+            "wrapup_s": 10,
+            "thresholds": {
+                "service_level": {"warn": 0.8, "breach": 0.7, "direction": "below"},
+                "longest_wait_s": {"warn": 60, "breach": 120},
+            },
+        }
+        for i in range(queues)
+    ]
     ags = []
     for i in range(agents):
         first = i % queues
         sk = {f"q{(first + k * max(1, queues // skills)) % queues:03d}": (0 if k == 0 else 1) for k in range(skills)}
         ags.append({"id": f"a{i:05d}", "name": f"Agent {i}", "skills": sk})
-    return load_config(None, centre={"name": f"Bench centre {agents} agents", **centre}, queues=qs, agents=ags,
-                       redis={"prefix": prefix})
+    return load_config(
+        None,
+        centre={"name": f"Bench centre {agents} agents", **centre},
+        queues=qs,
+        agents=ags,
+        redis={"prefix": prefix},
+    )
 
 
 def busy_scenario(calls_per_hour_per_queue: float, talk_mean_s: float = 240.0):

@@ -23,8 +23,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _bench as B  # noqa: E402
 
-MONTHS = ["01_January", "02_February", "03_March", "04_April", "05_May", "06_June", "07_July", "08_August",
-          "09_September"]  # fmt: skip
+MONTHS = [
+    "01_January",
+    "02_February",
+    "03_March",
+    "04_April",
+    "05_May",
+    "06_June",
+    "07_July",
+    "08_August",
+    "09_September",
+]
 TZ = timezone(timedelta(hours=2))  # Israel, winter time: close enough for a benchmark's day boundaries
 
 
@@ -57,7 +66,10 @@ def rows(path: Path):
                     yield min(q_start, ser_start) - 1, f"{min(q_start, ser_start) - 1}|NONE|{queue}|{agent}|ADDMEMBER|"
                 wait = max(0, ser_start - q_start)
                 yield ser_start, f"{ser_start}|{cid}|{queue}|{agent}|CONNECT|{wait}|{cid}|1"
-                yield ser_exit, f"{ser_exit}|{cid}|{queue}|{agent}|COMPLETEAGENT|{wait}|{max(0, ser_exit - ser_start)}|1"
+                yield (
+                    ser_exit,
+                    f"{ser_exit}|{cid}|{queue}|{agent}|COMPLETEAGENT|{wait}|{max(0, ser_exit - ser_start)}|1",
+                )
             else:
                 q_exit = _at(r["date"], r["q_exit"]) or q_start
                 wait = max(0, q_exit - q_start)

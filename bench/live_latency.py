@@ -162,8 +162,11 @@ def main() -> int:
     ap.add_argument("--agents", type=int, default=1000)
     ap.add_argument("--queues", type=int, default=100)
     ap.add_argument("--publish-ms", type=int, default=None, help="engine.publish_min_interval_ms (default 250)")
-    ap.add_argument("--full-snapshots", action="store_true", help="engine.incremental = false (the owner rebuilds "
-                    "every snapshot in full, as before issue 16)")  # fmt: skip
+    ap.add_argument(
+        "--full-snapshots",
+        action="store_true",
+        help="engine.incremental = false (the owner rebuilds every snapshot in full, as before issue 16)",
+    )
     ap.add_argument("--no-ceiling", action="store_true", help="skip the raw Redis ceiling (redis-benchmark)")
     ap.add_argument("--view", nargs=3, metavar=("URL", "PATTERN", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -197,9 +200,11 @@ def main() -> int:
     events = events[: need + 10_000]
     with B.redis_server(args.redis) as (url, how), tempfile.TemporaryDirectory(prefix="wbview") as tmp:
         B.print_machine(url, how)
-        B.say(f"centre: {args.agents:,} agents, {args.queues} queues; {len(events):,} simulated events made in "
-              f"{time.perf_counter() - t:.1f} s (sim time {5 * step} min); publish_min_interval_ms="
-              f"{config.engine.publish_min_interval_ms}, incremental={config.engine.incremental}")  # fmt: skip
+        B.say(
+            f"centre: {args.agents:,} agents, {args.queues} queues; {len(events):,} simulated events made in "
+            f"{time.perf_counter() - t:.1f} s (sim time {5 * step} min); publish_min_interval_ms="
+            f"{config.engine.publish_min_interval_ms}, incremental={config.engine.incremental}"
+        )
         out = Path(tmp) / "view.jsonl"
         view = subprocess.Popen([sys.executable, __file__, "--view", url, "wblive-*:{c}:snap", str(out)])
         try:
@@ -221,14 +226,20 @@ def main() -> int:
             lat = latencies(feed, lines, f"{prefix}:{{c}}:snap", skip_s=min(1.0, args.seconds / 4))
             n = feed.handed
             name = f"live.{int(rate)}"
-            B.say(f"-- {rate:,.0f} events/s for {args.seconds:g} s: handed over {n:,} in {handed_s:.1f} s, applied "
-                  f"{applied:,}; {len(lat):,} probes (joins)")  # fmt: skip
+            B.say(
+                f"-- {rate:,.0f} events/s for {args.seconds:g} s: handed over {n:,} in {handed_s:.1f} s, applied "
+                f"{applied:,}; {len(lat):,} probes (joins)"
+            )
             B.figure(f"{name}.rate", n / handed_s if handed_s else 0.0, "events/s", "handed to the ingester")
             B.figure(f"{name}.applied", applied / n if n else 0.0, "", "share applied by the end")
             B.figure(f"{name}.ingest_cpu_share", cpu / (handed_s + 1.5), "of one core", "apply + snapshots + feed")
             for q in (50, 95, 99):
-                B.figure(f"{name}.p{q}_ms", B.percentile(lat, q) * 1000 if lat else float("nan"), "ms",
-                         "event handed over -> snapshot showing it received by the view")  # fmt: skip
+                B.figure(
+                    f"{name}.p{q}_ms",
+                    B.percentile(lat, q) * 1000 if lat else float("nan"),
+                    "ms",
+                    "event handed over -> snapshot showing it received by the view",
+                )
         if not args.no_ceiling:
             for name, v in B.raw_ceiling(url, args.smoke).items():
                 B.figure(f"ceiling {name}", v, "requests/s", "redis-benchmark, 50 clients, same server")

@@ -87,8 +87,12 @@ class Recorder:
                 rec.records[name] += n
                 rec.calls[name] += 1
                 s = rec.samples[name]
-                if n >= rec.min_sample and rec.calls[name] >= rec.sample_after and len(s) < 12 \
-                        and rec.calls[name] % 3 == 0:  # fmt: skip
+                if (
+                    n >= rec.min_sample
+                    and rec.calls[name] >= rec.sample_after
+                    and len(s) < 12
+                    and rec.calls[name] % 3 == 0
+                ):
                     if name == "agent_batch":
                         args = await rec.with_prior_state(client, base, args)
                     s.append(args)
@@ -124,9 +128,22 @@ async def run_replay(feed, config, url: str, window: str, prefix: str, rec: Reco
     a = next((m for m in marks if m[1] >= lo), None)
     b = next((m for m in marks if m[1] >= hi), None)
     steady = (b[1] - a[1]) / (b[0] - a[0]) if a and b and b[0] > a[0] else n / wall
-    return {"events": n, "applied": stats.applied, "duplicates": stats.duplicates, "dead": stats.dead_letters,
-            "wall": wall, "e2e": n / wall, "steady": steady, "pcpu_us": pcpu / n * 1e6, "rcpu_us": rcpu / n * 1e6,
-            "rcpu": rcpu, "mem": mem, "keys": keys, "drop": drop, "offered": snap.total.offered}  # fmt: skip
+    return {
+        "events": n,
+        "applied": stats.applied,
+        "duplicates": stats.duplicates,
+        "dead": stats.dead_letters,
+        "wall": wall,
+        "e2e": n / wall,
+        "steady": steady,
+        "pcpu_us": pcpu / n * 1e6,
+        "rcpu_us": rcpu / n * 1e6,
+        "rcpu": rcpu,
+        "mem": mem,
+        "keys": keys,
+        "drop": drop,
+        "offered": snap.total.offered,
+    }
 
 
 def script_ceiling(url: str, rec: Recorder, smoke: bool) -> tuple[float | None, dict]:
@@ -147,9 +164,13 @@ def script_ceiling(url: str, rec: Recorder, smoke: bool) -> tuple[float | None, 
         for params, events in picks:
             nrec = events.count('"k":')
             rps = B.redis_benchmark(
-                url, ["EVALSHA", shas[name], "1", f"wbbench-ev:{{{kind}:__rand_int__}}", params, events],
-                requests=16 if smoke else 1500, clients=4, pipeline=4, keyspace=1_000_000_000,
-            )  # fmt: skip
+                url,
+                ["EVALSHA", shas[name], "1", f"wbbench-ev:{{{kind}:__rand_int__}}", params, events],
+                requests=16 if smoke else 1500,
+                clients=4,
+                pipeline=4,
+                keyspace=1_000_000_000,
+            )
             if rps is None:
                 return None, {}
             per_record_s.append(1 / (rps * nrec))
@@ -169,20 +190,34 @@ def ceiling_for(res: dict, rec_counts: dict, rates: dict | None) -> float | None
 
 
 def report(label: str, res: dict, ceiling: float | None, rec: Recorder, rates: dict | None) -> None:
-    B.say(f"-- {label}: {res['events']:,} events ({res['applied']:,} transitions applied, {res['duplicates']:,} "
-          f"duplicates, {res['dead']:,} dead letters; {res['offered']:,} offered in the final snapshot)")  # fmt: skip
+    B.say(
+        f"-- {label}: {res['events']:,} events ({res['applied']:,} transitions applied, {res['duplicates']:,} "
+        f"duplicates, {res['dead']:,} dead letters; {res['offered']:,} offered in the final snapshot)"
+    )
     B.figure(f"replay.{label}.end_to_end", res["e2e"], "events/s", f"{res['wall']:.1f} s, input read and parsed")
     B.figure(f"replay.{label}.steady", res["steady"], "events/s", "10 % -> 90 % of the events applied")
     B.figure(f"replay.{label}.python_cpu_us_per_event", res["pcpu_us"], "us", "parse + prepare + client")
     B.figure(f"replay.{label}.redis_cpu_us_per_event", res["rcpu_us"], "us", "server CPU during the replay")
-    B.figure(f"replay.{label}.ceiling_measured", res["events"] / res["rcpu"] if res["rcpu"] else float("nan"),
-             "events/s", "events / server CPU seconds of this replay")  # fmt: skip
+    B.figure(
+        f"replay.{label}.ceiling_measured",
+        res["events"] / res["rcpu"] if res["rcpu"] else float("nan"),
+        "events/s",
+        "events / server CPU seconds of this replay",
+    )
     if rates:
-        B.figure(f"replay.{label}.script_rate.queue_batch", rates.get("queue_batch", float("nan")), "records/s",
-                 "redis-benchmark EVALSHA queue_batch, batches of this input, 4 clients x 4 pipelined")  # fmt: skip
+        B.figure(
+            f"replay.{label}.script_rate.queue_batch",
+            rates.get("queue_batch", float("nan")),
+            "records/s",
+            "redis-benchmark EVALSHA queue_batch, batches of this input, 4 clients x 4 pipelined",
+        )
         if "agent_batch" in rates:
-            B.figure(f"replay.{label}.script_rate.agent_batch", rates["agent_batch"], "records/s",
-                     "redis-benchmark EVALSHA agent_batch, batches of this input")  # fmt: skip
+            B.figure(
+                f"replay.{label}.script_rate.agent_batch",
+                rates["agent_batch"],
+                "records/s",
+                "redis-benchmark EVALSHA agent_batch, batches of this input",
+            )
     recs = ", ".join(f"{k} {v:,} records in {rec.calls[k]:,} calls" for k, v in rec.records.items())
     if ceiling:
         B.figure(f"replay.{label}.ceiling", ceiling, "events/s", f"redis-benchmark, this mix: {recs}")
@@ -210,8 +245,12 @@ def main() -> int:
         B.print_machine(url, how)
         raw = B.raw_ceiling(url, args.smoke)
         for k, v in raw.items():
-            B.figure(f"redis_benchmark.{k.replace(' ', '_')}", v if v is not None else "n/a", "ops/s" if v else "",
-                     "50 clients, random keys")  # fmt: skip
+            B.figure(
+                f"redis_benchmark.{k.replace(' ', '_')}",
+                v if v is not None else "n/a",
+                "ops/s" if v else "",
+                "50 clients, random keys",
+            )
 
         if not args.skip_queue_log:
             events = 10_000 if args.smoke else args.events
@@ -221,8 +260,9 @@ def main() -> int:
             rec = Recorder(config.engine.batch_size)
             undo = rec.install()
             try:
-                res = asyncio.run(run_replay(QueueLogFeed(path, config), config, url, "since_reset",
-                                             "wbbench-ql", rec, events))  # fmt: skip
+                res = asyncio.run(
+                    run_replay(QueueLogFeed(path, config), config, url, "since_reset", "wbbench-ql", rec, events)
+                )
             finally:
                 undo()
             rates, _ = script_ceiling(url, rec, args.smoke)
@@ -242,8 +282,9 @@ def main() -> int:
             rec = Recorder(config.engine.batch_size)
             undo = rec.install()
             try:
-                res = asyncio.run(run_replay(feed, config, url, "since_reset", "wbbench-bank", rec,
-                                             1000 if args.smoke else 800_000))
+                res = asyncio.run(
+                    run_replay(feed, config, url, "since_reset", "wbbench-bank", rec, 1000 if args.smoke else 800_000)
+                )
             finally:
                 undo()
             rates, _ = script_ceiling(url, rec, args.smoke)

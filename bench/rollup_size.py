@@ -46,8 +46,10 @@ async def sample_values(config) -> tuple[list[dict], list[str], list[dict], list
         t = time.perf_counter()
         stats = await ru.ensure(day, day)
         took = time.perf_counter() - t
-        print(f"rolled up the sample day: {stats.queues} queues, {stats.agents} agents, {stats.buckets_read} "
-              f"minute buckets in {took:.2f} s ({stats.buckets_read / took:,.0f} buckets/s)")
+        print(
+            f"rolled up the sample day: {stats.queues} queues, {stats.agents} agents, {stats.buckets_read} "
+            f"minute buckets in {took:.2f} s ({stats.buckets_read / took:,.0f} buckets/s)"
+        )
         hk = HistoryKeys(keys)
         out = []
         for kind, names in (("a", await ru.agent_ids()), ("q", await ru.queue_names())):
@@ -66,16 +68,44 @@ async def sample_values(config) -> tuple[list[dict], list[str], list[dict], list
         await client.aclose()
 
 
-def measure(agent_ivs, agent_days, queue_ivs, queue_days, agents: int, queues: int, scale: int,
-            interval_days: int, daily_days: int, listpack_value: int | None = None) -> None:  # fmt: skip
+def measure(
+    agent_ivs,
+    agent_days,
+    queue_ivs,
+    queue_days,
+    agents: int,
+    queues: int,
+    scale: int,
+    interval_days: int,
+    daily_days: int,
+    listpack_value: int | None = None,
+) -> None:
     from wallboard.redis_server import binary_path
 
     root = tempfile.mkdtemp(prefix="wbsize", dir="/tmp")
     sock = f"{root}/r.sock"
-    subprocess.run([str(binary_path()), "--daemonize", "yes", "--port", "0", "--unixsocket", sock, "--dir", root,
-                    "--save", "", "--appendonly", "no", "--pidfile", f"{root}/pid",
-                    *(["--hash-max-listpack-value", str(listpack_value)] if listpack_value else [])],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            str(binary_path()),
+            "--daemonize",
+            "yes",
+            "--port",
+            "0",
+            "--unixsocket",
+            sock,
+            "--dir",
+            root,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--pidfile",
+            f"{root}/pid",
+            *(["--hash-max-listpack-value", str(listpack_value)] if listpack_value else []),
+        ],
+        check=True,
+        capture_output=True,
+    )
     r = redis.Redis(unix_socket_path=sock, decode_responses=True)
     for _ in range(200):
         try:
@@ -116,14 +146,20 @@ def measure(agent_ivs, agent_days, queue_ivs, queue_days, agents: int, queues: i
         hi_fields = [len(h) for h in agent_ivs]
         hi_len = [len(v) for h in agent_ivs for v in h.values()]
         total = used * scale
-        print(f"sample agent day: {sum(hi_fields) / len(hi_fields):.0f} intervals with data (of 96), packed "
-              f"value {sum(hi_len) / len(hi_len):.0f} bytes on average (max {max(hi_len)}); key encodings {enc}")
+        print(
+            f"sample agent day: {sum(hi_fields) / len(hi_fields):.0f} intervals with data (of 96), packed "
+            f"value {sum(hi_len) / len(hi_len):.0f} bytes on average (max {max(hi_len)}); key encodings {enc}"
+        )
         print("MEMORY USAGE by key kind: " + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sorted(mem.items())))
-        print(f"measured: {n_agents} agents + {n_queues} queues x ({interval_days} days of intervals + {months} "
-              f"month hashes of daily totals) = {used / 1e6:.1f} MB")
-        print(f"estimate for {agents} agents and {queues} queues ({interval_days} days of 15-minute intervals, "
-              f"{daily_days} days of daily totals): {total / 1e6:.0f} MB "
-              f"({total / (agents + queues) / 1e3:.1f} kB per agent)")
+        print(
+            f"measured: {n_agents} agents + {n_queues} queues x ({interval_days} days of intervals + {months} "
+            f"month hashes of daily totals) = {used / 1e6:.1f} MB"
+        )
+        print(
+            f"estimate for {agents} agents and {queues} queues ({interval_days} days of 15-minute intervals, "
+            f"{daily_days} days of daily totals): {total / 1e6:.0f} MB "
+            f"({total / (agents + queues) / 1e3:.1f} kB per agent)"
+        )
     finally:
         try:
             r.shutdown(nosave=True)
@@ -143,9 +179,15 @@ def main() -> None:
     args = ap.parse_args()
     config = load_config(ROOT / "config" / "wallboard.toml")
     vals = asyncio.run(sample_values(config))
-    measure(*vals, agents=args.agents, queues=args.queues, scale=args.scale,
-            interval_days=config.history.interval_keep_days, daily_days=config.history.daily_keep_days,
-            listpack_value=args.listpack_value)
+    measure(
+        *vals,
+        agents=args.agents,
+        queues=args.queues,
+        scale=args.scale,
+        interval_days=config.history.interval_keep_days,
+        daily_days=config.history.daily_keep_days,
+        listpack_value=args.listpack_value,
+    )
 
 
 if __name__ == "__main__":

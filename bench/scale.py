@@ -75,9 +75,11 @@ async def run(args, url: str) -> None:
     calls0 = len(sim.calls)
     window = sim.advance_to(start + timedelta(minutes=args.warmup_min + args.minutes))
     calls = len(sim.calls) - calls0
-    B.say(f"centre: {args.agents:,} agents, {args.queues:,} queues, {per_queue:g} calls/h per queue; simulated "
-          f"{args.warmup_min} + {args.minutes} min in {time.perf_counter() - t:.0f} s: {len(warm):,} warm-up events, "
-          f"{len(window):,} events and {calls:,} calls in the window ({calls * 60 / args.minutes:,.0f} calls/h)")  # fmt: skip
+    B.say(
+        f"centre: {args.agents:,} agents, {args.queues:,} queues, {per_queue:g} calls/h per queue; simulated "
+        f"{args.warmup_min} + {args.minutes} min in {time.perf_counter() - t:.0f} s: {len(warm):,} warm-up events, "
+        f"{len(window):,} events and {calls:,} calls in the window ({calls * 60 / args.minutes:,.0f} calls/h)"
+    )
 
     client = await connect(config, url)
     sync = redis.Redis.from_url(url)
@@ -118,9 +120,15 @@ async def run(args, url: str) -> None:
     rcpu = B.redis_cpu_s(sync) - rcpu0
     mem1 = B.used_memory(sync)
     window_s = args.minutes * 60.0
-    B.figure("scale.events_per_s", len(window) / window_s, "events/s", f"{len(live):,} batches of <= {FLUSH_S * 1000:.0f} ms")  # fmt: skip
-    B.figure("scale.apply_cpu_us_per_event", apply_cpu / len(window) * 1e6, "us",
-             f"{apply_cpu:.2f} s CPU ({apply_wall:.2f} s wall) for {window_s:.0f} s of events")  # fmt: skip
+    B.figure(
+        "scale.events_per_s", len(window) / window_s, "events/s", f"{len(live):,} batches of <= {FLUSH_S * 1000:.0f} ms"
+    )
+    B.figure(
+        "scale.apply_cpu_us_per_event",
+        apply_cpu / len(window) * 1e6,
+        "us",
+        f"{apply_cpu:.2f} s CPU ({apply_wall:.2f} s wall) for {window_s:.0f} s of events",
+    )
     B.figure("scale.apply_cpu_share", apply_cpu / window_s, "of one core", "ingest process, applying")
     B.figure("scale.redis_cpu_share", rcpu / window_s, "of one core", "the server, for those applies")
 
@@ -159,19 +167,34 @@ async def run(args, url: str) -> None:
     if inc_cpu:
         n = len(inc_cpu)
         pct = lambda xs, q: sorted(xs)[min(len(xs) - 1, int(q * len(xs)))]  # noqa: E731
-        B.say(f"incremental snapshots while the window was applied: {n:,} ({inc.fulls} full, {inc.partials} "
-              f"incremental; a full one every {config.engine.full_rebuild_s:g} s)")  # fmt: skip
-        B.figure("scale.incremental.build_ms", med(inc_build) * 1000, "ms",
-                 f"median; p99 {pct(inc_build, 0.99) * 1000:.0f} ms (the full ones)")  # fmt: skip
+        B.say(
+            f"incremental snapshots while the window was applied: {n:,} ({inc.fulls} full, {inc.partials} "
+            f"incremental; a full one every {config.engine.full_rebuild_s:g} s)"
+        )
+        B.figure(
+            "scale.incremental.build_ms",
+            med(inc_build) * 1000,
+            "ms",
+            f"median; p99 {pct(inc_build, 0.99) * 1000:.0f} ms (the full ones)",
+        )
         B.figure("scale.incremental.evaluate_ms", med(inc_eval) * 1000, "ms", "median")
         B.figure("scale.incremental.publish_ms", med(inc_pub) * 1000, "ms", "median: both parts serialised, sent")
-        B.figure("scale.incremental.cpu_ms", sum(inc_cpu) / n * 1000, "ms",
-                 f"mean ingest CPU per snapshot, the full ones included (median {med(inc_cpu) * 1000:.0f} ms)")  # fmt: skip
+        B.figure(
+            "scale.incremental.cpu_ms",
+            sum(inc_cpu) / n * 1000,
+            "ms",
+            f"mean ingest CPU per snapshot, the full ones included (median {med(inc_cpu) * 1000:.0f} ms)",
+        )
         per_s = n / window_s
-        B.figure("scale.incremental.snapshot_cpu_share", sum(inc_cpu) / window_s, "of one core",
-                 f"{per_s:.2f} snapshots/s")  # fmt: skip
-        B.figure("scale.incremental.ingest_cpu_share", apply_cpu / window_s + sum(inc_cpu) / window_s,
-                 "of one core", "apply + incremental snapshots; target <= 0.30")  # fmt: skip
+        B.figure(
+            "scale.incremental.snapshot_cpu_share", sum(inc_cpu) / window_s, "of one core", f"{per_s:.2f} snapshots/s"
+        )
+        B.figure(
+            "scale.incremental.ingest_cpu_share",
+            apply_cpu / window_s + sum(inc_cpu) / window_s,
+            "of one core",
+            "apply + incremental snapshots; target <= 0.30",
+        )
     if not args.no_ceiling:
         for name, v in B.raw_ceiling(url, args.smoke).items():
             B.figure(f"ceiling {name}", v, "requests/s", "redis-benchmark, 50 clients, same server")
@@ -180,11 +203,20 @@ async def run(args, url: str) -> None:
     per_hour = (mem1 - mem0) * 3600 / window_s
     shape_hours = sum(day_shape(h / 60) for h in range(24 * 60)) / 60
     B.figure("scale.redis_memory_after_warmup", mem0 / 1e6, "MB", "registries, states, memberships, first calls")
-    B.figure("scale.redis_memory_per_hour", per_hour / 1e6, "MB", f"growth over the {args.minutes}-min window x 60/{args.minutes}")  # fmt: skip
+    B.figure(
+        "scale.redis_memory_per_hour",
+        per_hour / 1e6,
+        "MB",
+        f"growth over the {args.minutes}-min window x 60/{args.minutes}",
+    )
     B.figure("scale.redis_memory_24h", (mem0 + 24 * per_hour) / 1e6, "MB", "24 h at the peak rate: an upper bound")
-    B.figure("scale.redis_memory_24h_day_shape", (mem0 + shape_hours * per_hour) / 1e6, "MB",
-             f"the normal day's shape = {shape_hours:.1f} peak hours; nothing expires within 24 h (markers 48 h, "
-             f"buckets 72 h)")  # fmt: skip
+    B.figure(
+        "scale.redis_memory_24h_day_shape",
+        (mem0 + shape_hours * per_hour) / 1e6,
+        "MB",
+        f"the normal day's shape = {shape_hours:.1f} peak hours; nothing expires within 24 h (markers 48 h, "
+        f"buckets 72 h)",
+    )
     await client.aclose()
     B.drop_sync(sync, config.redis.prefix)
 
@@ -199,8 +231,12 @@ def main() -> int:
     ap.add_argument("--warmup-min", type=float, default=5)
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--snapshots", type=int, default=5)
-    ap.add_argument("--no-incremental", dest="incremental", action="store_false",
-                    help="skip the lease owner's incremental snapshots during the window")
+    ap.add_argument(
+        "--no-incremental",
+        dest="incremental",
+        action="store_false",
+        help="skip the lease owner's incremental snapshots during the window",
+    )
     ap.add_argument("--no-ceiling", action="store_true", help="skip the raw Redis ceiling (redis-benchmark)")
     args = ap.parse_args()
     if args.smoke:

@@ -39,9 +39,22 @@ import _bench as B  # noqa: E402
 CONFIG = B.ROOT / "config" / "wallboard.toml"
 BAD_EVERY = 997
 PREFIX = "wbsoak"
-QUEUE_COUNTERS = ("entered", "offered", "answered", "answered_within_sl", "abandoned", "short_abandoned",
-                  "abandoned_within_sl", "overflowed", "completed", "talk_s", "wrap_s", "wait_answered_s",
-                  "wait_all_s", "callbacks_done")  # fmt: skip
+QUEUE_COUNTERS = (
+    "entered",
+    "offered",
+    "answered",
+    "answered_within_sl",
+    "abandoned",
+    "short_abandoned",
+    "abandoned_within_sl",
+    "overflowed",
+    "completed",
+    "talk_s",
+    "wrap_s",
+    "wait_answered_s",
+    "wait_all_s",
+    "callbacks_done",
+)
 AGENT_COUNTERS = ("calls_handled", "missed", "available_s", "on_call_s", "wrap_up_s", "paused_s")
 
 
@@ -62,10 +75,26 @@ class Server:
         """Start and wait until it answers (AOF loaded); returns the seconds that took."""
         t0 = time.monotonic()
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
-             "--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                self.dir,
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--protected-mode",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         c = redis.Redis.from_url(self.url)
         while True:
             try:
@@ -104,9 +133,24 @@ class Ingester:
 
     def start(self) -> None:
         self.generation += 1
-        cmd = [sys.executable, "-m", "wallboard.cli", "ingest", "--feed", "queue-log", str(self.path),
-               "--config", str(CONFIG), "--redis", self.url, "--prefix", PREFIX,
-               "--log", str(self.logdir / f"ingest-{self.generation}.log"), "--verbose"]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "wallboard.cli",
+            "ingest",
+            "--feed",
+            "queue-log",
+            str(self.path),
+            "--config",
+            str(CONFIG),
+            "--redis",
+            self.url,
+            "--prefix",
+            PREFIX,
+            "--log",
+            str(self.logdir / f"ingest-{self.generation}.log"),
+            "--verbose",
+        ]
         self.proc = subprocess.Popen(cmd, cwd=B.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def kill(self) -> None:
@@ -184,7 +228,7 @@ class Writer(threading.Thread):
                 target = int((time.monotonic() - t0) * self.rate) + 1
                 upto = self.quiet[max(0, bisect.bisect_right(self.quiet, target) - 1)]
                 chunk = []
-                for line in self.lines[self.written:upto]:
+                for line in self.lines[self.written : upto]:
                     self.written += 1
                     chunk.append(line)
                     if self.written % BAD_EVERY == 0:
@@ -267,8 +311,10 @@ def main() -> int:
     server = Server()
     server.start()
     B.print_machine(server.url, f"private {server.kind}, AOF everysec, restarted by the soak")
-    B.say(f"soak: {len(lines):,} lines ({days} simulated days) at {args.rate:,.0f} lines/s, "
-          f"{args.kills} ingester kill(s), {args.redis_restarts} Redis restart(s)")  # fmt: skip
+    B.say(
+        f"soak: {len(lines):,} lines ({days} simulated days) at {args.rate:,.0f} lines/s, "
+        f"{args.kills} ingester kill(s), {args.redis_restarts} Redis restart(s)"
+    )
     ingester = Ingester(server.url, live, work)
     view = View(server.url)
     from wallboard.config import load_config
@@ -321,8 +367,9 @@ def main() -> int:
         from wallboard.feed import load_feed
         from wallboard.replay import replay
 
-        asyncio.run(replay(load_feed("queue-log", str(live), config), config, redis_url=server.url,
-                           prefix=PREFIX + "-clean"))  # fmt: skip
+        asyncio.run(
+            replay(load_feed("queue-log", str(live), config), config, redis_url=server.url, prefix=PREFIX + "-clean")
+        )
         clean = asyncio.run(day_counts(server.url, PREFIX + "-clean", nows))
         got = asyncio.run(day_counts(server.url, PREFIX, nows))
         lost, double, diffs = compare(clean, got)
@@ -343,15 +390,23 @@ def main() -> int:
         B.figure("soak.wall_s", wall, "s")
         B.figure("soak.events_applied", applied, "transitions", "each counted once")
         B.figure("soak.dead_letters", got["dead_letters"], "records", f"written {writer.bad}")
-        B.figure("soak.faults_injected", len(plan), "faults",
-                 f"{args.kills} ingester SIGKILL, {args.redis_restarts} Redis SIGKILL")  # fmt: skip
+        B.figure(
+            "soak.faults_injected",
+            len(plan),
+            "faults",
+            f"{args.kills} ingester SIGKILL, {args.redis_restarts} Redis SIGKILL",
+        )
         B.figure("soak.reconnects", ingester.reconnects(), "", "ingester runs that found Redis back")
         B.figure("soak.events_lost", _num(lost), "")
         B.figure("soak.events_double_counted", _num(double), "")
         B.figure("soak.longest_stale_s", max(gaps) if gaps else float("nan"), "s", "longest gap between snapshots")
         B.figure("soak.recovery_after_ingester_kill_s", max(rec_i) if rec_i else 0.0, "s", "restart to next snapshot")
-        B.figure("soak.recovery_after_redis_restart_s", max(rec_r) if rec_r else 0.0, "s",
-                 "server answering to next snapshot")  # fmt: skip
+        B.figure(
+            "soak.recovery_after_redis_restart_s",
+            max(rec_r) if rec_r else 0.0,
+            "s",
+            "server answering to next snapshot",
+        )
         B.figure("soak.ingester_rss_first_mb", longest[0], "MB", "the longest-lived ingester run, at its start")
         B.figure("soak.ingester_rss_last_mb", longest[1], "MB", "the same run at its end")
         B.figure("soak.redis_memory_end_mb", _redis_mb(server.url) or 0.0, "MB")

@@ -57,26 +57,46 @@ def summary_json(seq: int, now: datetime) -> str:
     )
 
     def iso(t: datetime, ms: bool = False) -> str:
-        return t.astimezone(timezone.utc).isoformat(timespec="milliseconds" if ms else "seconds").replace(
-            "+00:00", "Z")
+        return t.astimezone(timezone.utc).isoformat(timespec="milliseconds" if ms else "seconds").replace("+00:00", "Z")
 
     queues = {}
     for i, name in enumerate(QUEUES):
         waiting = (seq + i) % 7
-        callers = [Caller(call_id=f"{seq}.{j}", entered_at=iso(now - timedelta(seconds=20 * j + i)), wait_s=20.0 * j,
-                          caller="***4567") for j in range(waiting)]  # fmt: skip
+        callers = [
+            Caller(
+                call_id=f"{seq}.{j}",
+                entered_at=iso(now - timedelta(seconds=20 * j + i)),
+                wait_s=20.0 * j,
+                caller="***4567",
+            )
+            for j in range(waiting)
+        ]
         breach = waiting >= 5
         queues[name] = QueueSnapshot(
-            label=name.capitalize(), sl_formula="excl_short_abandons", sl_threshold_s=20, short_abandon_s=5,
-            count_overflow=False, offered=400 + seq, answered=380 + seq, service_level=0.6 + 0.05 * (i % 6),
-            waiting=waiting, longest_wait_s=20.0 * max(0, waiting - 1), callers=callers,
+            label=name.capitalize(),
+            sl_formula="excl_short_abandons",
+            sl_threshold_s=20,
+            short_abandon_s=5,
+            count_overflow=False,
+            offered=400 + seq,
+            answered=380 + seq,
+            service_level=0.6 + 0.05 * (i % 6),
+            waiting=waiting,
+            longest_wait_s=20.0 * max(0, waiting - 1),
+            callers=callers,
             agent_counts=AgentCounts(available=i % 4, on_call=6, logged_in=10),
             rolling=Rolling(minutes=30, since=iso(now - timedelta(minutes=30)), service_level=0.7),
             levels={"waiting": "breach" if breach else "ok"},
             alerts={"waiting": Alert(level="breach", since=iso(now))} if breach else {},
-        )  # fmt: skip
-    return Summary(seq=seq, at=iso(now, ms=True), centre="Bench centre", window=Window(kind="since_reset"),
-                   queues=queues, total=Total(rolling=Rolling(minutes=30, since=iso(now)))).model_dump_json()  # fmt: skip
+        )
+    return Summary(
+        seq=seq,
+        at=iso(now, ms=True),
+        centre="Bench centre",
+        window=Window(kind="since_reset"),
+        queues=queues,
+        total=Total(rolling=Rolling(minutes=30, since=iso(now))),
+    ).model_dump_json()
 
 
 async def publish_loop(url: str, prefix: str, hz: float, stop: asyncio.Event) -> None:
@@ -114,9 +134,14 @@ async def handshake(port: int, path: str, small_buffer: bool = False) -> socket.
     sock.setblocking(False)
     await loop.sock_connect(sock, ("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
-    await loop.sock_sendall(sock, (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                                   "Sec-WebSocket-Version: 13\r\n\r\n").encode())  # fmt: skip
+    await loop.sock_sendall(
+        sock,
+        (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode(),
+    )
     head = b""
     while b"\r\n\r\n" not in head:
         head += await loop.sock_recv(sock, 1)  # byte by byte: nothing after the handshake is consumed
@@ -163,8 +188,9 @@ class Screen(asyncio.Protocol):
                 self.sink["received"] += 1
             elif op == 9:  # ping: a masked pong with the same payload
                 mask = os.urandom(4)
-                self.transport.write(bytes([0x8A, 0x80 | len(payload)]) + mask
-                                     + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))  # fmt: skip
+                self.transport.write(
+                    bytes([0x8A, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+                )
 
     def connection_lost(self, exc) -> None:
         self.sink["closed"] += 1
@@ -195,8 +221,12 @@ async def screens_main(port: int, n: int, stalled: int, every: float) -> None:
         total, hub = sorted(sink["total"]), sorted(sink["hub"])
         out = {"received": sink["received"], "closed": sink["closed"]}
         if total:
-            out.update(p50_ms=1000 * total[len(total) // 2], p99_ms=1000 * total[int(len(total) * 0.99)],
-                       max_ms=1000 * total[-1], hub_p99_ms=1000 * hub[int(len(hub) * 0.99)])  # fmt: skip
+            out.update(
+                p50_ms=1000 * total[len(total) // 2],
+                p99_ms=1000 * total[int(len(total) * 0.99)],
+                max_ms=1000 * total[-1],
+                hub_p99_ms=1000 * hub[int(len(hub) * 0.99)],
+            )
         sink.update(total=[], hub=[], received=0)
         print(json.dumps(out), flush=True)
 
@@ -209,8 +239,11 @@ def proc_stats(pid: int) -> tuple[float, float]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     cpu = (int(fields[11]) + int(fields[12])) / ticks
-    rss_kb = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                  if line.startswith("VmRSS:"))  # fmt: skip
+    rss_kb = next(
+        int(line.split()[1])
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith("VmRSS:")
+    )
     return cpu, rss_kb / 1024
 
 
@@ -232,38 +265,81 @@ async def main(args) -> None:
     url = os.environ.get("REDIS_URL") or resolve_url(load_config(None))
     prefix = f"bench-ws-{uuid.uuid4().hex[:8]}"
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
-        f.write(f'[[layouts]]\nname = "bench"\nqueues = {json.dumps(QUEUES)}\n'
-                f'viewer_token_env = "BENCH_VIEWER_TOKEN"\n'
-                f'[hub]\nclient_buffer = 16\nslow_client_s = 10\n')  # fmt: skip
+        f.write(
+            f'[[layouts]]\nname = "bench"\nqueues = {json.dumps(QUEUES)}\n'
+            f'viewer_token_env = "BENCH_VIEWER_TOKEN"\n'
+            f"[hub]\nclient_buffer = 16\nslow_client_s = 10\n"
+        )
         cfg_path = f.name
     config = load_config(cfg_path)
     sample = Summary.model_validate_json(summary_json(1, datetime.now(timezone.utc)))
-    update_bytes = len(json.dumps({"type": "update", "at": "2026-01-01T00:00:00.000Z",
-                                   **project(sample, config.layouts[0], config)}, separators=(",", ":")))  # fmt: skip
+    update_bytes = len(
+        json.dumps(
+            {"type": "update", "at": "2026-01-01T00:00:00.000Z", **project(sample, config.layouts[0], config)},
+            separators=(",", ":"),
+        )
+    )
     port = args.port
     env = {**os.environ, "BENCH_VIEWER_TOKEN": TOKEN}
     profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
-    hub = subprocess.Popen([sys.executable, *profile, "-m", "wallboard.cli", "serve", "--config", cfg_path, "--redis", url,
-                            "--prefix", prefix, "--port", str(port)], env=env, cwd=ROOT,
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    hub = subprocess.Popen(
+        [
+            sys.executable,
+            *profile,
+            "-m",
+            "wallboard.cli",
+            "serve",
+            "--config",
+            cfg_path,
+            "--redis",
+            url,
+            "--prefix",
+            prefix,
+            "--port",
+            str(port),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     if not hub.stdout.readline():  # "wallboard hub on ..." once it listens
         raise SystemExit(f"the hub did not start (is port {port} free?)")
     stop = asyncio.Event()
     pub = asyncio.create_task(publish_loop(url, prefix, args.hz, stop))
     # the screens, split over a few processes so that their own receiving does not dominate the delays
     per = -(-args.clients // args.procs)
-    screens = [await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--screens", "--port", str(port), "--clients", str(per),
-        "--stalled", str(args.stalled), "--every", str(args.every), stdout=asyncio.subprocess.PIPE, cwd=ROOT)
-        for _ in range(args.procs)]  # fmt: skip
+    screens = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--screens",
+            "--port",
+            str(port),
+            "--clients",
+            str(per),
+            "--stalled",
+            str(args.stalled),
+            "--every",
+            str(args.every),
+            stdout=asyncio.subprocess.PIPE,
+            cwd=ROOT,
+        )
+        for _ in range(args.procs)
+    ]
     for sp in screens:
         await sp.stdout.readline()  # ready
     n_stalled = int(per * args.stalled) * args.procs
-    print(f"hub pid {hub.pid}; {per * args.procs} screens ({n_stalled} stalled) in {args.procs} processes; "
-          f"summaries at {args.hz:g} Hz; "
-          f"update message {update_bytes} bytes, summary {len(summary_json(1, datetime.now(timezone.utc)))} bytes")
-    print(f"{'t s':>5} {'screens':>7} {'hub CPU':>8} {'RSS MB':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
-          f"{'in hub':>7} {'updates':>8} {'dropped':>7}")  # fmt: skip
+    print(
+        f"hub pid {hub.pid}; {per * args.procs} screens ({n_stalled} stalled) in {args.procs} processes; "
+        f"summaries at {args.hz:g} Hz; "
+        f"update message {update_bytes} bytes, summary {len(summary_json(1, datetime.now(timezone.utc)))} bytes"
+    )
+    print(
+        f"{'t s':>5} {'screens':>7} {'hub CPU':>8} {'RSS MB':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
+        f"{'in hub':>7} {'updates':>8} {'dropped':>7}"
+    )
     t0 = time.monotonic()
     cpu0, _ = proc_stats(hub.pid)
     last_t = t0
@@ -277,20 +353,30 @@ async def main(args) -> None:
                 if any(k in x for x in lines):
                     line[k] = max(x.get(k, 0) for x in lines)
             cpu, rss = proc_stats(hub.pid)
-            metrics = (await asyncio.to_thread(
-                lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()))
-            row = dict(t=now - t0, screens=metric(metrics, "wallboard_hub_clients"),
-                       cpu=100 * (cpu - cpu0) / (now - last_t), rss=rss, p50=line.get("p50_ms", float("nan")),
-                       p99=line.get("p99_ms", float("nan")), max=line.get("max_ms", float("nan")),
-                       hub=line.get("hub_p99_ms", float("nan")),
-                       updates=line["received"], dropped=metric(metrics, "wallboard_hub_clients_dropped_total"),
-                       fan_sum=metric(metrics, "wallboard_hub_fanout_seconds_sum"),
-                       fan_n=metric(metrics, "wallboard_hub_fanout_seconds_count"))  # fmt: skip
+            metrics = await asyncio.to_thread(
+                lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            )
+            row = dict(
+                t=now - t0,
+                screens=metric(metrics, "wallboard_hub_clients"),
+                cpu=100 * (cpu - cpu0) / (now - last_t),
+                rss=rss,
+                p50=line.get("p50_ms", float("nan")),
+                p99=line.get("p99_ms", float("nan")),
+                max=line.get("max_ms", float("nan")),
+                hub=line.get("hub_p99_ms", float("nan")),
+                updates=line["received"],
+                dropped=metric(metrics, "wallboard_hub_clients_dropped_total"),
+                fan_sum=metric(metrics, "wallboard_hub_fanout_seconds_sum"),
+                fan_n=metric(metrics, "wallboard_hub_fanout_seconds_count"),
+            )
             rows.append(row)
             cpu0, last_t = cpu, now
-            print(f"{row['t']:5.0f} {row['screens']:7.0f} {row['cpu']:7.1f}% {row['rss']:7.1f} {row['p50']:7.1f} "
-                  f"{row['p99']:7.1f} {row['max']:7.1f} {row['hub']:7.1f} {row['updates']:8d} {row['dropped']:7.0f}",
-                  flush=True)  # fmt: skip
+            print(
+                f"{row['t']:5.0f} {row['screens']:7.0f} {row['cpu']:7.1f}% {row['rss']:7.1f} {row['p50']:7.1f} "
+                f"{row['p99']:7.1f} {row['max']:7.1f} {row['hub']:7.1f} {row['updates']:8d} {row['dropped']:7.0f}",
+                flush=True,
+            )
     finally:
         stop.set()
         await pub
@@ -307,10 +393,12 @@ async def main(args) -> None:
         os.unlink(cfg_path)
     steady = rows[1:] or rows
     fan = (rows[-1]["fan_sum"] - rows[0]["fan_sum"]) / max(1, rows[-1]["fan_n"] - rows[0]["fan_n"])
-    print(f"steady state: hub CPU {statistics.mean(r['cpu'] for r in steady):.1f}% of one core, "
-          f"p50 {statistics.median(r['p50'] for r in steady):.1f} ms, p99 {max(r['p99'] for r in steady):.1f} ms "
-          f"(worst window), RSS {steady[0]['rss']:.1f} -> {steady[-1]['rss']:.1f} MB; the hub spends "
-          f"{1000 * fan:.1f} ms per summary projecting, encoding and writing it to every screen")
+    print(
+        f"steady state: hub CPU {statistics.mean(r['cpu'] for r in steady):.1f}% of one core, "
+        f"p50 {statistics.median(r['p50'] for r in steady):.1f} ms, p99 {max(r['p99'] for r in steady):.1f} ms "
+        f"(worst window), RSS {steady[0]['rss']:.1f} -> {steady[-1]['rss']:.1f} MB; the hub spends "
+        f"{1000 * fan:.1f} ms per summary projecting, encoding and writing it to every screen"
+    )
 
 
 if __name__ == "__main__":

@@ -42,26 +42,44 @@ log = logging.getLogger("wallboard.feeds.ami")
 class AmiOptions(FeedOptions):
     """``[feeds.ami]`` / ``--feed-opt``. The login comes from ``[ami]`` (environment or secret file), never here."""
 
-    secret_names: ClassVar[frozenset[str]] = frozenset({"secret", "password", "passwd", "username", "user", "key",
-                                                         "token"})  # fmt: skip
+    secret_names: ClassVar[frozenset[str]] = frozenset(
+        {"secret", "password", "passwd", "username", "user", "key", "token"}
+    )
 
-    host: str | None = Field(None, min_length=1, description="The PBX's AMI host (unset: [ami] host). "
-                             "Shortcut: --host.")  # fmt: skip
-    port: int | None = Field(None, ge=1, le=65535, description="The PBX's AMI port (unset: [ami] port, 5038). "
-                             "Shortcut: --port.")  # fmt: skip
-    keepalive_s: float | None = Field(None, gt=0, le=3600, description="Send a Ping this often (unset: [ami] "
-                                      "keepalive_s).")  # fmt: skip
-    keepalive_timeout_s: float | None = Field(None, gt=0, le=3600, description="Drop the link when nothing "
-                                              "comes back this long after a Ping (unset: [ami], else "
-                                              "keepalive_s).")  # fmt: skip
-    settle_s: float = Field(3.0, ge=0, le=600, description="How long a queue exit waits for what explains it "
-                            "(the events of one hang-up arrive in any order).")  # fmt: skip
-    connect_wait_s: float = Field(30.0, ge=0, le=3600, description="How long after an answer the agent's Connect "
-                                  "may still come before the answer stands alone.")  # fmt: skip
+    host: str | None = Field(
+        None, min_length=1, description="The PBX's AMI host (unset: [ami] host). Shortcut: --host."
+    )
+    port: int | None = Field(
+        None, ge=1, le=65535, description="The PBX's AMI port (unset: [ami] port, 5038). Shortcut: --port."
+    )
+    keepalive_s: float | None = Field(
+        None, gt=0, le=3600, description="Send a Ping this often (unset: [ami] keepalive_s)."
+    )
+    keepalive_timeout_s: float | None = Field(
+        None,
+        gt=0,
+        le=3600,
+        description="Drop the link when nothing comes back this long after a Ping (unset: [ami], else keepalive_s).",
+    )
+    settle_s: float = Field(
+        3.0,
+        ge=0,
+        le=600,
+        description="How long a queue exit waits for what explains it (the events of one hang-up arrive in any order).",
+    )
+    connect_wait_s: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="How long after an answer the agent's Connect may still come before the answer stands alone.",
+    )
     auth: Literal["md5", "plain"] = Field("md5", description="Login method: md5 (challenge) or plain.")
-    queue_log: Path | None = Field(None, description="Gap fill: after a reconnect, the rows of this queue_log "
-                                   "file inside the gap are replayed before the resync (unset: the gap stays a "
-                                   "hole).")  # fmt: skip
+    queue_log: Path | None = Field(
+        None,
+        description="Gap fill: after a reconnect, the rows of this queue_log "
+        "file inside the gap are replayed before the resync (unset: the gap stays a "
+        "hole).",
+    )
     timeout_s: float = Field(5.0, gt=0, le=600, description="An action's answer (login, QueueStatus) within this long.")
     backoff_initial_s: float = Field(0.5, gt=0, le=600, description="First wait before a reconnect.")
     backoff_max_s: float = Field(30.0, gt=0, le=3600, description="Longest wait between reconnects.")
@@ -78,13 +96,16 @@ class AmiFeed:
     Options = AmiOptions
     provides = (LiveFeed, Resyncable, GapFilling)
 
-    def __init__(self, path: Any, config: WallboardConfig, host: str | None = None, port: int | str | None = None,
-                 **options: Any):  # fmt: skip
+    def __init__(
+        self, path: Any, config: WallboardConfig, host: str | None = None, port: int | str | None = None, **options: Any
+    ):
         opts = build_options(AmiOptions, self.name, config, {"host": host, "port": port, **options})
         self.options = opts
         if path is not None:
-            raise ValueError("the ami feed is live and reads no file: give --host and --port (or [ami] host/port in "
-                             "the config); for a recorded capture use --feed ami-capture PATH")
+            raise ValueError(
+                "the ami feed is live and reads no file: give --host and --port (or [ami] host/port in "
+                "the config); for a recorded capture use --feed ami-capture PATH"
+            )
         self.config = config
         self.host = opts.host or config.ami.host
         self.port = opts.port or config.ami.port
@@ -112,17 +133,27 @@ class AmiFeed:
     def client(self, mapper: AmiMapper) -> AmiClient:
         from wallboard.ami.client import PBX_FILTERS
 
-        return AmiClient(self.host, self.port, lambda: credentials(self.config.ami), auth=self.auth,
-                         filters=PBX_FILTERS if self.pbx_filter else (), keepalive_s=self.keepalive_s,
-                         keepalive_timeout_s=self.keepalive_timeout_s,
-                         timeout_s=self.timeout_s, backoff_initial_s=self.backoff_initial_s,
-                         backoff_max_s=self.backoff_max_s, stable_s=self.stable_s, wanted=mapper.wants)  # fmt: skip
+        return AmiClient(
+            self.host,
+            self.port,
+            lambda: credentials(self.config.ami),
+            auth=self.auth,
+            filters=PBX_FILTERS if self.pbx_filter else (),
+            keepalive_s=self.keepalive_s,
+            keepalive_timeout_s=self.keepalive_timeout_s,
+            timeout_s=self.timeout_s,
+            backoff_initial_s=self.backoff_initial_s,
+            backoff_max_s=self.backoff_max_s,
+            stable_s=self.stable_s,
+            wanted=mapper.wants,
+        )
 
     async def follow(self, clock: Clock | None = None) -> AsyncIterator[Event | DeadLetter]:
         clock = clock or SystemClock()
         origin = f"{self.host}:{self.port}"
-        mapper = AmiMapper(self.config, feed=self.name, origin=origin, settle_s=self.settle_s,
-                           connect_wait_s=self.connect_wait_s)  # fmt: skip
+        mapper = AmiMapper(
+            self.config, feed=self.name, origin=origin, settle_s=self.settle_s, connect_wait_s=self.connect_wait_s
+        )
         gap_start: datetime | None = None
         count = 0
         asked = 0  # resyncs asked for by request_resync
@@ -141,9 +172,14 @@ class AmiFeed:
                     for item in mapper.resync(listed, now, f"{tag}.resync"):
                         yield item
                     if gap_start is not None:
-                        gap = FeedGap(id=f"{self.name}:gap:{gap_start.timestamp():.6f}", ts=now,
-                                      source=f"{self.name}:{origin}", start=gap_start,
-                                      length_s=max(0.0, (now - gap_start).total_seconds()), feed=self.name)  # fmt: skip
+                        gap = FeedGap(
+                            id=f"{self.name}:gap:{gap_start.timestamp():.6f}",
+                            ts=now,
+                            source=f"{self.name}:{origin}",
+                            start=gap_start,
+                            length_s=max(0.0, (now - gap_start).total_seconds()),
+                            feed=self.name,
+                        )
                         self.gaps.append(gap)
                         yield gap
                         gap_start = None

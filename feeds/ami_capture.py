@@ -47,8 +47,9 @@ class AmiCaptureOptions(FeedOptions):
     """``[feeds.ami-capture]`` / ``--feed-opt``: the mapping's timing, as for the live ``ami`` feed."""
 
     settle_s: float = Field(3.0, ge=0, le=600, description="How long a queue exit waits for what explains it.")
-    connect_wait_s: float = Field(30.0, ge=0, le=3600, description="How long after an answer the agent's Connect "
-                                  "may still come.")  # fmt: skip
+    connect_wait_s: float = Field(
+        30.0, ge=0, le=3600, description="How long after an answer the agent's Connect may still come."
+    )
 
 
 class AmiCaptureFeed:
@@ -70,8 +71,14 @@ class AmiCaptureFeed:
 
     def read(self) -> Iterator[Event | DeadLetter]:
         self.duplicates = self.skipped = 0
-        mapper = AmiMapper(self.config, feed=self.name, origin=self.path, capture=True, settle_s=self.settle_s,
-                           connect_wait_s=self.connect_wait_s)  # fmt: skip
+        mapper = AmiMapper(
+            self.config,
+            feed=self.name,
+            origin=self.path,
+            capture=True,
+            settle_s=self.settle_s,
+            connect_wait_s=self.connect_wait_s,
+        )
         console, first = self._scan()
         if first is not None:
             mapper.observe(first)

@@ -133,12 +133,24 @@ _FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "bank": (
         (
-            "vru_line", "call_id", "queue", "date", "vru_entry", "vru_exit", "q_start", "q_exit", "q_time",
-            "outcome", "ser_start", "ser_exit", "ser_time", "server",
+            "vru_line",
+            "call_id",
+            "queue",
+            "date",
+            "vru_entry",
+            "vru_exit",
+            "q_start",
+            "q_exit",
+            "q_time",
+            "outcome",
+            "ser_start",
+            "ser_exit",
+            "ser_time",
+            "server",
         ),
         ("vru_time",),
     ),
-}  # fmt: skip
+}
 
 
 def builtin_mappings() -> list[str]:
@@ -192,10 +204,15 @@ class _Bad(Exception):
 class CallsCsvOptions(FeedOptions):
     """``[feeds.calls-csv]`` / ``--feed-opt`` (shortcut: --mapping)."""
 
-    mapping: str = Field("bank", min_length=1, description="Column mapping: a built-in name (bank, generic) or "
-                         "the path of a mapping TOML. Shortcut: --mapping.")  # fmt: skip
-    timezone: str | None = Field(None, description="Zone of the file's times (unset: the mapping's, else "
-                                 "centre.timezone).")  # fmt: skip
+    mapping: str = Field(
+        "bank",
+        min_length=1,
+        description="Column mapping: a built-in name (bank, generic) or "
+        "the path of a mapping TOML. Shortcut: --mapping.",
+    )
+    timezone: str | None = Field(
+        None, description="Zone of the file's times (unset: the mapping's, else centre.timezone)."
+    )
 
     @field_validator("mapping", mode="before")
     @classmethod
@@ -274,8 +291,9 @@ class CallsCsvFeed:
                     built.extend(got)
         if self._width is None:  # not one line with anything on it: no header, no rows
             what = "no header line and no rows" if self.mapping.header else "no rows"
-            raise MappingError(f"{self.path} is empty ({what}); give a call-record file "
-                               f"(mapping {self.mapping.name!r})")  # fmt: skip
+            raise MappingError(
+                f"{self.path} is empty ({what}); give a call-record file (mapping {self.mapping.name!r})"
+            )
         built.sort(key=lambda item: (item[0], item[1]))  # stable: equal keys keep file order
         self.events = len(built)
         yield from dead
@@ -306,8 +324,9 @@ class CallsCsvFeed:
         self.events = len(got[0])
         return [ev for _, _, ev in sorted(got[0], key=lambda item: (item[0], item[1]))]
 
-    def _records(self, source: Any, header: bool, first_line: int = 1,
-                 layout_only: bool = False) -> Iterator[list[tuple[float, int, Any]] | DeadLetter]:
+    def _records(
+        self, source: Any, header: bool, first_line: int = 1, layout_only: bool = False
+    ) -> Iterator[list[tuple[float, int, Any]] | DeadLetter]:
         """Each data record of ``source`` (lines) -> its events (time, order, event) or its dead letter. The
         header (or the first row, without one) sets the columns and the width; ``layout_only`` stops there."""
         m = self.mapping
@@ -315,8 +334,9 @@ class CallsCsvFeed:
             self._bank_row if m.profile == "bank" else self._generic_row
         )
         lines = _Lines(iter(source), first_line - 1)
-        reader = csv.reader(lines, delimiter=m.delimiter, quoting=csv.QUOTE_MINIMAL if m.quoting else csv.QUOTE_NONE,
-                            strict=False)  # fmt: skip
+        reader = csv.reader(
+            lines, delimiter=m.delimiter, quoting=csv.QUOTE_MINIMAL if m.quoting else csv.QUOTE_NONE, strict=False
+        )
         while True:
             try:
                 row = next(reader)
@@ -353,8 +373,9 @@ class CallsCsvFeed:
             self.rows += 1
             yield self._record(profile, row, line_no, raw)
 
-    def _record(self, profile: Callable, row: list[str], line_no: int,
-                raw: str) -> list[tuple[float, int, Any]] | DeadLetter:
+    def _record(
+        self, profile: Callable, row: list[str], line_no: int, raw: str
+    ) -> list[tuple[float, int, Any]] | DeadLetter:
         """One data record -> all of its events, or one dead letter and nothing else."""
         if len(row) != self._width:
             return self._dead(line_no, f"expected {self._width} columns, found {len(row)}", raw)
@@ -399,8 +420,10 @@ class CallsCsvFeed:
             else:
                 missing.append(f"{col!r} ({field})" if col != field else repr(col))
         if missing:
-            raise MappingError(f"{self.path} line 1: mapping {m.name!r} wants column(s) {', '.join(missing)}; "
-                               f"{self._header_problem(names or [])}")  # fmt: skip
+            raise MappingError(
+                f"{self.path} line 1: mapping {m.name!r} wants column(s) {', '.join(missing)}; "
+                f"{self._header_problem(names or [])}"
+            )
         return idx
 
     def _header_problem(self, names: list[str]) -> str:
@@ -412,14 +435,18 @@ class CallsCsvFeed:
         if len(names) == 1:
             others = [d for d in delim if d != m.delimiter and d in names[0]]
             if others:
-                return (f"the header is one column {names[0][:60]!r}: the file seems split by "
-                        f"{delim[others[0]]}, the mapping by {delim.get(m.delimiter, repr(m.delimiter))} "
-                        "(use a mapping with its delimiter)")  # fmt: skip
+                return (
+                    f"the header is one column {names[0][:60]!r}: the file seems split by "
+                    f"{delim[others[0]]}, the mapping by {delim.get(m.delimiter, repr(m.delimiter))} "
+                    "(use a mapping with its delimiter)"
+                )
         if not wanted & set(names):
             looks_like_data = any(_time_of_day(n) is not None or _is_number(n) for n in names)
             if looks_like_data:
-                return (f"no header line (the first line reads as data: {shown}); add the header line, or use "
-                        "a mapping with header = false and column numbers")  # fmt: skip
+                return (
+                    f"no header line (the first line reads as data: {shown}); add the header line, or use "
+                    "a mapping with header = false and column numbers"
+                )
             return f"the header names none of the mapped columns (it has {shown}); is this the right --mapping?"
         return f"the header lacks some columns (it has {shown})"
 

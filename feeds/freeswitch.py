@@ -46,19 +46,26 @@ class FreeswitchOptions(FeedOptions):
 
     secret_names: ClassVar[frozenset[str]] = frozenset({"password", "secret", "passwd", "auth", "token"})
 
-    host: str | None = Field(None, min_length=1, description="The switch's event-socket host (unset: [esl] host). "
-                             "Shortcut: --host.")  # fmt: skip
+    host: str | None = Field(
+        None, min_length=1, description="The switch's event-socket host (unset: [esl] host). Shortcut: --host."
+    )
     port: int | None = Field(None, ge=1, le=65535, description="Its port (unset: [esl] port, 8021). Shortcut: --port.")
-    keepalive_s: float | None = Field(None, gt=0, le=3600, description="Send `api status` this often (unset: [esl] "
-                                      "keepalive_s).")  # fmt: skip
-    keepalive_timeout_s: float | None = Field(None, gt=0, le=3600, description="Drop the link when nothing comes "
-                                              "back this long after it (unset: [esl], else keepalive_s).")  # fmt: skip
+    keepalive_s: float | None = Field(
+        None, gt=0, le=3600, description="Send `api status` this often (unset: [esl] keepalive_s)."
+    )
+    keepalive_timeout_s: float | None = Field(
+        None,
+        gt=0,
+        le=3600,
+        description="Drop the link when nothing comes back this long after it (unset: [esl], else keepalive_s).",
+    )
     timeout_s: float = Field(5.0, gt=0, le=600, description="A command's answer within this long.")
     backoff_initial_s: float = Field(0.5, gt=0, le=600, description="First wait before a reconnect.")
     backoff_max_s: float = Field(30.0, gt=0, le=3600, description="Longest wait between reconnects.")
     stable_s: float = Field(30.0, ge=0, le=86400, description="A session this long resets the reconnect backoff.")
-    tier_poll_s: float | None = Field(None, gt=0, le=3600, description="Read the tier table this often (unset: "
-                                      "[esl] tier_poll_s).")  # fmt: skip
+    tier_poll_s: float | None = Field(
+        None, gt=0, le=3600, description="Read the tier table this often (unset: [esl] tier_poll_s)."
+    )
 
     @classmethod
     def secret_hint(cls, config: WallboardConfig) -> str:
@@ -75,8 +82,10 @@ def esl_password(esl: EslConfig) -> str:
         except OSError as e:
             raise ValueError(f"ESL password file {esl.password_file}: {e.strerror or e}") from None
     if not secret:
-        raise ValueError(f"esl: set the event-socket password in ${esl.password_env} or esl.password_file "
-                         "(never on the command line)")  # fmt: skip
+        raise ValueError(
+            f"esl: set the event-socket password in ${esl.password_env} or esl.password_file "
+            "(never on the command line)"
+        )
     return secret
 
 
@@ -85,13 +94,16 @@ class FreeswitchFeed:
     Options = FreeswitchOptions
     provides = (LiveFeed, Resyncable)
 
-    def __init__(self, path: Any, config: WallboardConfig, host: str | None = None, port: int | str | None = None,
-                 **options: Any):  # fmt: skip
+    def __init__(
+        self, path: Any, config: WallboardConfig, host: str | None = None, port: int | str | None = None, **options: Any
+    ):
         opts = build_options(FreeswitchOptions, self.name, config, {"host": host, "port": port, **options})
         self.options = opts
         if path is not None:
-            raise ValueError("the freeswitch feed is live and reads no file: give --host and --port (or [esl] "
-                             "host/port in the config)")  # fmt: skip
+            raise ValueError(
+                "the freeswitch feed is live and reads no file: give --host and --port (or [esl] "
+                "host/port in the config)"
+            )
         self.config = config
         esl = config.esl
         self.host = opts.host or esl.host
@@ -114,10 +126,17 @@ class FreeswitchFeed:
         self._resync_wanted = True
 
     def client(self) -> EslClient:
-        return EslClient(self.host, self.port, lambda: esl_password(self.config.esl), keepalive_s=self.keepalive_s,
-                         keepalive_timeout_s=self.keepalive_timeout_s, timeout_s=self.timeout_s,
-                         backoff_initial_s=self.backoff_initial_s, backoff_max_s=self.backoff_max_s,
-                         stable_s=self.stable_s)  # fmt: skip
+        return EslClient(
+            self.host,
+            self.port,
+            lambda: esl_password(self.config.esl),
+            keepalive_s=self.keepalive_s,
+            keepalive_timeout_s=self.keepalive_timeout_s,
+            timeout_s=self.timeout_s,
+            backoff_initial_s=self.backoff_initial_s,
+            backoff_max_s=self.backoff_max_s,
+            stable_s=self.stable_s,
+        )
 
     async def _table(self, session: EslSession, command: str) -> list[dict[str, str]]:
         rows, err = parse_table(await session.api(command, self.timeout_s))
@@ -157,9 +176,14 @@ class FreeswitchFeed:
                     for item in await self._resync(session, mapper, now, f"{tag}.resync"):
                         yield item
                     if gap_start is not None:
-                        gap = FeedGap(id=f"{self.name}:gap:{gap_start.timestamp():.6f}", ts=now,
-                                      source=f"{self.name}:{origin}", start=gap_start,
-                                      length_s=max(0.0, (now - gap_start).total_seconds()), feed=self.name)  # fmt: skip
+                        gap = FeedGap(
+                            id=f"{self.name}:gap:{gap_start.timestamp():.6f}",
+                            ts=now,
+                            source=f"{self.name}:{origin}",
+                            start=gap_start,
+                            length_s=max(0.0, (now - gap_start).total_seconds()),
+                            feed=self.name,
+                        )
                         self.gaps.append(gap)
                         yield gap
                         gap_start = None

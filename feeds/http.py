@@ -80,6 +80,7 @@ except ImportError:  # pragma: no cover - an event model without time bounds
     def wall_clock(clock):  # type: ignore[no-redef]
         return _null()
 
+
 __all__ = ["HttpFeed", "HttpOptions", "HttpSource", "WebhookMapping", "events_schema_json", "load_webhook_mapping"]
 
 log = logging.getLogger("wallboard.feeds.http")
@@ -100,10 +101,10 @@ class HttpSource(BaseModel):
 
     token_env: str | None = Field(None, description="Environment variable holding this source's bearer token.")
     token_file: Path | None = Field(None, description="Or a file holding it (beats token_env).")
-    mapping: str | None = Field(None, description="A webhook mapping (built-in name or TOML path); unset = our "
-                                "events as JSON.")  # fmt: skip
-    rate_per_s: float | None = Field(None, gt=0, le=1e6, description="Events a second, sustained (unset: the "
-                                     "feed's).")  # fmt: skip
+    mapping: str | None = Field(
+        None, description="A webhook mapping (built-in name or TOML path); unset = our events as JSON."
+    )
+    rate_per_s: float | None = Field(None, gt=0, le=1e6, description="Events a second, sustained (unset: the feed's).")
     burst: int | None = Field(None, ge=1, le=10_000_000, description="Events at once (unset: the feed's).")
 
 
@@ -119,12 +120,17 @@ class HttpOptions(FeedOptions):
     body_timeout_s: float = Field(30, gt=0, le=3600, description="A body not read within this long: 408.")
     rate_per_s: float = Field(200, gt=0, le=1e6, description="Events a source may send a second, sustained.")
     burst: int = Field(2000, ge=1, le=10_000_000, description="Events a source may send at once.")
-    token_env: str = Field("WALLBOARD_HTTP_TOKEN", description="The token of the implicit source 'default' "
-                           "(used when no [feeds.http.sources.*] is configured).")  # fmt: skip
+    token_env: str = Field(
+        "WALLBOARD_HTTP_TOKEN",
+        description="The token of the implicit source 'default' (used when no [feeds.http.sources.*] is configured).",
+    )
     mapping: str | None = Field(None, description="Mapping of the implicit source 'default'.")
-    sources: dict[str, HttpSource] = Field(default_factory=dict, description="[feeds.http.sources.NAME]: one "
-                                           "table per sender (token_env or token_file, mapping, rate_per_s, "
-                                           "burst); config only.")  # fmt: skip
+    sources: dict[str, HttpSource] = Field(
+        default_factory=dict,
+        description="[feeds.http.sources.NAME]: one "
+        "table per sender (token_env or token_file, mapping, rate_per_s, "
+        "burst); config only.",
+    )
 
     @classmethod
     def secret_hint(cls, config: WallboardConfig) -> str:
@@ -143,8 +149,10 @@ class HttpOptions(FeedOptions):
         for name, src in self.all_sources().items():
             burst = src.burst or self.burst
             if burst < self.max_events:
-                raise ValueError(f"source {name!r}: burst {burst} is below max_events {self.max_events}, so a "
-                                 "full POST could never pass the rate limit")  # fmt: skip
+                raise ValueError(
+                    f"source {name!r}: burst {burst} is below max_events {self.max_events}, so a "
+                    "full POST could never pass the rate limit"
+                )
         return self
 
     def all_sources(self) -> dict[str, HttpSource]:
@@ -188,8 +196,11 @@ class WebhookMapping(BaseModel):
     kind: Literal["webhook"]
     name: str = ""
     description: str = ""
-    items: str | None = Field(None, description="Path of the array of events inside an envelope; unset = the "
-                              "body is one event or an array of them.")  # fmt: skip
+    items: str | None = Field(
+        None,
+        description="Path of the array of events inside an envelope; unset = the "
+        "body is one event or an array of them.",
+    )
     time_format: Literal["iso", "epoch", "epoch_ms"] = "iso"
     timezone: str | None = Field(None, description="Zone of ISO times without an offset (unset: UTC).")
     queue: str | None = Field(None, description="Queue when the payload names none.")
@@ -299,8 +310,15 @@ class HttpFeed:
     Options = HttpOptions
     provides = (LiveFeed, Redrivable)
 
-    def __init__(self, path: str | os.PathLike[str] | None, config: WallboardConfig, host: str | None = None,
-                 port: int | str | None = None, mapping: str | None = None, **options: Any):  # fmt: skip
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None,
+        config: WallboardConfig,
+        host: str | None = None,
+        port: int | str | None = None,
+        mapping: str | None = None,
+        **options: Any,
+    ):
         """``path``: unset for a live feed; a source name when ``wallboard deadletter --redrive`` builds the
         feed to read a dead letter again (no server, no tokens)."""
         given = {"host": host, "port": port, "mapping": mapping, **options}
@@ -313,8 +331,9 @@ class HttpFeed:
                 continue
             digest = None if self.redrive_source else hashlib.sha256(_token(name, src).encode()).digest()
             m = load_webhook_mapping(src.mapping) if src.mapping else None
-            self.sources[name] = _SourceState(name, digest, m, src.rate_per_s or self.options.rate_per_s,
-                                              src.burst or self.options.burst)  # fmt: skip
+            self.sources[name] = _SourceState(
+                name, digest, m, src.rate_per_s or self.options.rate_per_s, src.burst or self.options.burst
+            )
         digests = [st.digest for st in self.sources.values() if st.digest is not None]
         if len(set(digests)) != len(digests):
             raise ValueError("http: two sources share a token; each source needs its own (it names the source)")
@@ -346,8 +365,12 @@ class HttpFeed:
             site = web.TCPSite(runner, self.options.host, self.options.port)
             await site.start()
             self.bound_port = runner.addresses[0][1]
-            log.info("http feed listening on %s:%s (sources: %s)", self.options.host, self.bound_port,
-                     ", ".join(self.sources))  # fmt: skip
+            log.info(
+                "http feed listening on %s:%s (sources: %s)",
+                self.options.host,
+                self.bound_port,
+                ", ".join(self.sources),
+            )
             self.started.set()
             while True:
                 yield await self._q.get()
@@ -385,8 +408,11 @@ class HttpFeed:
 
         src = self._authenticate(request)
         if src is None:
-            return self._refuse(401, "a valid bearer token for this source is required",
-                                {"WWW-Authenticate": 'Bearer realm="wallboard"'})  # fmt: skip
+            return self._refuse(
+                401,
+                "a valid bearer token for this source is required",
+                {"WWW-Authenticate": 'Bearer realm="wallboard"'},
+            )
         loop = asyncio.get_running_loop()
         if _fill(src.bucket, loop.time()) < 1:  # a flood is refused before its body is read
             return self._refuse(429, "rate limit", {"Retry-After": _retry_after(src, 1)})
@@ -496,8 +522,10 @@ class HttpFeed:
             raise _Bad(f"id {ev.id[:80]!r} was accepted before for a different event (an id names one event)")
         conv = (getattr(ev, "call_id", None), getattr(ev, "queue", None))
         if isinstance(ev, _EXITS) and ev.wait_s is None and conv not in self._open:
-            raise _Bad(f"conversation {conv[0]!r} in queue {conv[1]!r} was never opened (no caller_joined seen) "
-                       "and the exit gives no wait_s, so its wait is unknown")  # fmt: skip
+            raise _Bad(
+                f"conversation {conv[0]!r} in queue {conv[1]!r} was never opened (no caller_joined seen) "
+                "and the exit gives no wait_s, so its wait is unknown"
+            )
         if isinstance(ev, CallerJoined):
             self._open.remember(conv, None)
         elif isinstance(ev, CallerAnswered):
@@ -570,8 +598,10 @@ def _map(m: WebhookMapping, item: dict, source: str, answered_at: _Fifo) -> dict
         if answered is None:
             answered = answered_at.get((conv, queue))
         if answered is None:
-            raise _Bad(f"a close with no answer time: nothing at {f.answered_at!r} and no answer seen for "
-                       f"conversation {conv!r} in queue {queue!r}")  # fmt: skip
+            raise _Bad(
+                f"a close with no answer time: nothing at {f.answered_at!r} and no answer seen for "
+                f"conversation {conv!r} in queue {queue!r}"
+            )
         if at < answered:
             raise _Bad(f"{f.at!r} is before the answer (a negative handle time)")
         d.update(type="call_completed", agent=agent, talk_s=at - answered)
@@ -622,14 +652,17 @@ def _token(name: str, src: HttpSource) -> str:
         try:
             value = src.token_file.read_text(encoding="utf-8").strip()
         except OSError as e:
-            raise ValueError(f"http: source {name!r}: cannot read token_file {str(src.token_file)!r}: "
-                             f"{e.strerror}") from None  # fmt: skip
+            raise ValueError(
+                f"http: source {name!r}: cannot read token_file {str(src.token_file)!r}: {e.strerror}"
+            ) from None
     else:
         env = src.token_env or f"WALLBOARD_HTTP_TOKEN_{name.upper().replace('-', '_')}"
         value = os.environ.get(env, "").strip()
         if not value:
-            raise ValueError(f"http: source {name!r} has no token: set {env} in the environment (or token_file "
-                             f"under [feeds.http.sources.{name}])")  # fmt: skip
+            raise ValueError(
+                f"http: source {name!r} has no token: set {env} in the environment (or token_file "
+                f"under [feeds.http.sources.{name}])"
+            )
     if len(value) < MIN_TOKEN_CHARS:
         raise ValueError(f"http: source {name!r}: the token is shorter than {MIN_TOKEN_CHARS} characters")
     return value
@@ -647,7 +680,7 @@ def events_schema() -> dict:
         "$id": "https://wallboard.invalid/events.schema.json",
         "title": "wallboard events",
         "description": "The body of POST /events: one event or an array of events (wallboard.events). The "
-                       "server sets `source`; `id` is the event's idempotency key.",
+        "server sets `source`; `id` is the event's idempotency key.",
         **schema,
     }
 
@@ -670,4 +703,3 @@ def _main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(_main(sys.argv[1:]))
-

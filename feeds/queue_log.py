@@ -327,9 +327,17 @@ class QueueLogFeed:
         # The same holds for what the member rows decide from (``_addmember``, ``_removemember``, ``_unpause``):
         # who is logged in, who is on which call, and memberships where they differ from the configured skills.
         members = {a: sorted(qs) for a, qs in self._members.items() if qs != set(self._skills.get(a, {}))}
-        state = {"dev": ident[0], "ino": ident[1], "line": line_no, "offset": offset, "head": self._head,
-                 "paused": self._paused, "in": sorted(self._logged_in), "calls": self._calls,
-                 "members": members}  # fmt: skip
+        state = {
+            "dev": ident[0],
+            "ino": ident[1],
+            "line": line_no,
+            "offset": offset,
+            "head": self._head,
+            "paused": self._paused,
+            "in": sorted(self._logged_in),
+            "calls": self._calls,
+            "members": members,
+        }
         return CursorMark(self.cursor_key(), json.dumps(state))
 
     @staticmethod
@@ -342,8 +350,9 @@ class QueueLogFeed:
         f.seek(pos)
         return hashlib.sha1(first).hexdigest()[:16] if first.endswith(b"\n") else ""
 
-    async def follow(self, clock: Clock | None = None,
-                     poll_s: float | None = None) -> AsyncIterator[Event | DeadLetter]:  # fmt: skip
+    async def follow(
+        self, clock: Clock | None = None, poll_s: float | None = None
+    ) -> AsyncIterator[Event | DeadLetter]:
         """Tail the file across rotation (a new file at the path: the old one is read to its end first) and
         truncation (copytruncate: start again at 0), from the cursor given to ``resume``. Yields a
         ``CursorMark`` after each chunk; inferred wrap-up ends come out when due on ``clock``."""
@@ -709,8 +718,9 @@ class QueueLogFeed:
         if call is None:
             return [self._state(r, "1", "available")]
         # Asterisk: unpaused during a call, the member is still on it (available once talk and wrap-up end)
-        back = AgentStateChanged(id=r.id + "1", ts=r.ts, source=r.source, agent=agent, state="on_call",
-                                 call_id=call[0], queue=call[1])  # fmt: skip
+        back = AgentStateChanged(
+            id=r.id + "1", ts=r.ts, source=r.source, agent=agent, state="on_call", call_id=call[0], queue=call[1]
+        )
         self._paused.pop(agent, None)
         return [back]
 

@@ -27,8 +27,11 @@ class SimOptions(FeedOptions):
     scenario: str = Field("normal", description=f"The simulated day: {', '.join(SCENARIOS)}.")
     seed: int = Field(1, ge=0, description="Random seed: the same seed gives the same day.")
     speed: float = Field(1.0, gt=0, le=10_000_000, description="Live: simulated seconds per real second.")
-    start: datetime | None = Field(None, description="When the simulated day starts, with a time zone (unset: "
-                                   "read: today's local midnight; follow: now).")  # fmt: skip
+    start: datetime | None = Field(
+        None,
+        description="When the simulated day starts, with a time zone (unset: "
+        "read: today's local midnight; follow: now).",
+    )
     hours: float = Field(24, gt=0, le=24 * 366, description="read(): how long a stretch to simulate.")
     step_s: float = Field(0.2, ge=0, le=60, description="Live: real seconds between simulation steps.")
 
@@ -63,12 +66,18 @@ class SimFeed:
         **options: Any,
     ):
         # ``path`` is unused: the simulated centre reads no file. A Scenario object (tests) is taken as it is.
-        given = {"scenario": None if isinstance(scenario, Scenario) else scenario, "seed": seed, "speed": speed,
-                 "start": start, **options}  # fmt: skip
+        given = {
+            "scenario": None if isinstance(scenario, Scenario) else scenario,
+            "seed": seed,
+            "speed": speed,
+            "start": start,
+            **options,
+        }
         opts = self.options = build_options(SimOptions, self.name, config, given)
         self.config = config
         self.scenario = (
-            scenario if isinstance(scenario, Scenario)
+            scenario
+            if isinstance(scenario, Scenario)
             else scenario_by_name(opts.scenario, [q.name for q in config.queues])
         )
         self.seed = opts.seed

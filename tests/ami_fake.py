@@ -15,8 +15,15 @@ import secrets
 
 
 class FakePbx:
-    def __init__(self, username: str = "wallboard", secret: str = "s3cret", *, queue_status: list[str] | None = None,
-                 errors: dict[str, str] | None = None, filter_ok: bool = True):  # fmt: skip
+    def __init__(
+        self,
+        username: str = "wallboard",
+        secret: str = "s3cret",
+        *,
+        queue_status: list[str] | None = None,
+        errors: dict[str, str] | None = None,
+        filter_ok: bool = True,
+    ):
         self.username, self.secret = username, secret
         self.queue_status = queue_status or []  # event blocks ("Key: value" lines) listed by QueueStatus
         self.errors = errors or {}  # action (lower-case) -> error message to answer with
@@ -114,8 +121,14 @@ class FakePbx:
                     out = _block(reply)
                     for b in self.queue_status:
                         out += (b.strip().replace("\n", "\r\n") + f"\r\nActionID: {aid}\r\n\r\n").encode()
-                    out += _block({"Event": "QueueStatusComplete", "ActionID": aid, "EventList": "Complete",
-                                   "ListItems": len(self.queue_status)})  # fmt: skip
+                    out += _block(
+                        {
+                            "Event": "QueueStatusComplete",
+                            "ActionID": aid,
+                            "EventList": "Complete",
+                            "ListItems": len(self.queue_status),
+                        }
+                    )
                     writer.write(out)
                     await writer.drain()
                     continue

@@ -62,9 +62,14 @@ class Chromium:
         log = Path(profile) / "stderr.log"
         with open(log, "wb") as err:
             proc = await asyncio.create_subprocess_exec(
-                path, *FLAGS, f"--user-data-dir={profile}/data", "about:blank",
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=err,
-            )  # fmt: skip
+                path,
+                *FLAGS,
+                f"--user-data-dir={profile}/data",
+                "about:blank",
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=err,
+            )
         url = None
         deadline = time.monotonic() + 20
         while url is None:
@@ -99,8 +104,9 @@ class Chromium:
                         fut.set_result(msg.get("params", {}))
                         self._events.remove(entry)
 
-    async def send(self, method: str, params: dict | None = None, session: str | None = None,
-                   timeout: float = 30) -> dict:  # fmt: skip
+    async def send(
+        self, method: str, params: dict | None = None, session: str | None = None, timeout: float = 30
+    ) -> dict:
         mid = next(self._ids)
         fut = asyncio.get_running_loop().create_future()
         self._waiting[mid] = fut
@@ -166,8 +172,10 @@ class Page:
         await self.browser.send("Target.closeTarget", {"targetId": info["targetInfo"]["targetId"]})
 
     async def set_size(self, width: int, height: int) -> None:
-        await self.send("Emulation.setDeviceMetricsOverride",
-                        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})  # fmt: skip
+        await self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
 
     async def goto(self, url: str) -> None:
         loaded = self.browser.expect("Page.loadEventFired", self.session)
@@ -175,8 +183,9 @@ class Page:
         await asyncio.wait_for(loaded, 20)
 
     async def eval(self, expression: str) -> Any:
-        res = await self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                   "awaitPromise": True})  # fmt: skip
+        res = await self.send(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}
+        )
         if "exceptionDetails" in res:
             raise CDPError(f"{expression!r} threw: {res['exceptionDetails'].get('exception', {}).get('description')}")
         return res["result"].get("value")

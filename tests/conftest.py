@@ -35,9 +35,27 @@ def pytest_configure(config):
 
     root = tempfile.mkdtemp(prefix="wbt", dir="/tmp")
     sock = f"{root}/redis.sock"
-    subprocess.run([str(binary_path()), "--daemonize", "yes", "--port", "0", "--unixsocket", sock,
-                    "--dir", root, "--save", "", "--appendonly", "no", "--pidfile", f"{root}/pid"],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            str(binary_path()),
+            "--daemonize",
+            "yes",
+            "--port",
+            "0",
+            "--unixsocket",
+            sock,
+            "--dir",
+            root,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--pidfile",
+            f"{root}/pid",
+        ],
+        check=True,
+        capture_output=True,
+    )
     for _ in range(200):
         try:
             redis.Redis(unix_socket_path=sock).ping()
@@ -100,9 +118,28 @@ def free_port() -> int:
 def tls_files(tmp_path_factory):
     """A self-signed certificate and key for localhost / 127.0.0.1 (openssl), for the TLS tests."""
     d = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(d / "key.pem"),
-                    "-out", str(d / "cert.pem")], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+            str(d / "key.pem"),
+            "-out",
+            str(d / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return d / "cert.pem", d / "key.pem"
 
 

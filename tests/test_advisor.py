@@ -103,8 +103,7 @@ async def test_estimates_from_minute_buckets(make_engine, redis_client, prefix):
     eng = await make_engine()
     await eng.apply(tech_calls())
     now = at(NOW_S)
-    settings = EstimateSettings(history_minutes=60, half_life_min=5, min_arrivals=10, min_completed=5,
-                                min_abandons=3)  # fmt: skip
+    settings = EstimateSettings(history_minutes=60, half_life_min=5, min_arrivals=10, min_completed=5, min_abandons=3)
     before = await _all_state(redis_client, prefix)
     est = (await read_estimates(redis_client, eng.config, now, settings, keys=Keys(prefix)))["tech"]
     assert await _all_state(redis_client, prefix) == before  # read-only
@@ -155,30 +154,50 @@ def _sl_threshold():
 
 
 def advice_config(agents):
-    queues = [{"name": n, "label": label, "sl_threshold_s": 20, "short_abandon_s": 5, "thresholds": _sl_threshold()}
-              for n, label in (("tech", "Tech support"), ("service", "Service"), ("billing", "Billing"),
-                               ("sales", "Sales"))]  # fmt: skip
+    queues = [
+        {"name": n, "label": label, "sl_threshold_s": 20, "short_abandon_s": 5, "thresholds": _sl_threshold()}
+        for n, label in (("tech", "Tech support"), ("service", "Service"), ("billing", "Billing"), ("sales", "Sales"))
+    ]
     return load_config(None, queues=queues, agents=agents)
 
 
 def make_snapshot(config, members: dict[str, dict[str, int]], states: dict[str, str]) -> Snapshot:
     roll = Rolling(minutes=30, since="2026-11-23T08:30:00Z", service_level=0.5)
-    queues = {q.name: QueueSnapshot(sl_formula=q.sl_formula, sl_threshold_s=q.sl_threshold_s,
-                                    short_abandon_s=q.short_abandon_s, count_overflow=q.count_overflow, rolling=roll)
-              for q in config.queues}  # fmt: skip
+    queues = {
+        q.name: QueueSnapshot(
+            sl_formula=q.sl_formula,
+            sl_threshold_s=q.sl_threshold_s,
+            short_abandon_s=q.short_abandon_s,
+            count_overflow=q.count_overflow,
+            rolling=roll,
+        )
+        for q in config.queues
+    }
     names = {a.id: a.name for a in config.agents}
-    agents = {a: AgentSnapshot(name=names.get(a), state=states.get(a, "available"), queues=qs)
-              for a, qs in members.items()}  # fmt: skip
-    return Snapshot(seq=1, at="2026-11-23T09:00:00Z", window=Window(kind="since_reset", since="2026-11-22T22:00:00Z"),
-                    queues=queues, total=Total(rolling=roll), agents=agents)  # fmt: skip
+    agents = {
+        a: AgentSnapshot(name=names.get(a), state=states.get(a, "available"), queues=qs) for a, qs in members.items()
+    }
+    return Snapshot(
+        seq=1,
+        at="2026-11-23T09:00:00Z",
+        window=Window(kind="since_reset", since="2026-11-22T22:00:00Z"),
+        queues=queues,
+        total=Total(rolling=roll),
+        agents=agents,
+    )
 
 
 def estimate(queue, calls_per_h, aht, patience):
     def e(v, n):
         return Estimate(value=v, n=n, minimum=1, how="test")
 
-    return QueueEstimate(queue=queue, at=T0.timestamp(), arrival_rate_per_s=e(calls_per_h / 3600, 100),
-                         aht_s=e(aht, 100), patience_s=e(patience, 50 if patience else 0))  # fmt: skip
+    return QueueEstimate(
+        queue=queue,
+        at=T0.timestamp(),
+        arrival_rate_per_s=e(calls_per_h / 3600, 100),
+        aht_s=e(aht, 100),
+        patience_s=e(patience, 50 if patience else 0),
+    )
 
 
 def model_sl(calls_per_h, aht, patience, n):
@@ -237,8 +256,9 @@ def test_advice_ranks_the_best_move_first_and_never_breaches_a_source():
     rate = {q: v[0] for q, v in LOADS.items()}
     assert first.gain_per_h == pytest.approx(rate["tech"] * (sl["tech"][7] - sl["tech"][6]), rel=1e-9)
     pct = [f"{v * 100:.0f}%" for v in (sl["tech"][6], sl["tech"][7], sl["service"][6], sl["service"][5])]
-    assert first.text == (f"Move Gefen: Service → Tech support; Tech support SL {pct[0]} → {pct[1]}, "
-                          f"Service {pct[2]} → {pct[3]}")  # fmt: skip
+    assert first.text == (
+        f"Move Gefen: Service → Tech support; Tech support SL {pct[0]} → {pct[1]}, Service {pct[2]} → {pct[3]}"
+    )
     assert [(s.queue, s.op, s.penalty) for s in first.steps] == [("tech", "add", 0), ("service", "remove", 0)]
     for s in first.steps:  # each step is a valid `move` action request
         MoveRequest(user="rivka", at=T0, **s.request_fields(first.agent))
@@ -295,9 +315,13 @@ def test_no_figures_and_no_moves_without_enough_calls():
     config = advice_config([{"id": "g", "name": "Gefen", "skills": {"service": 0, "tech": 1}}])
     members = {"g": {"service": 0}} | {f"t{i}": {"tech": 0} for i in range(2)}
     snap = make_snapshot(config, members, {})
-    thin = QueueEstimate(queue="tech", at=0, arrival_rate_per_s=Estimate(value=None, n=3, minimum=10, how="t"),
-                         aht_s=Estimate(value=None, n=1, minimum=10, how="t"),
-                         patience_s=Estimate(value=None, n=0, minimum=5, how="t"))  # fmt: skip
+    thin = QueueEstimate(
+        queue="tech",
+        at=0,
+        arrival_rate_per_s=Estimate(value=None, n=3, minimum=10, how="t"),
+        aht_s=Estimate(value=None, n=1, minimum=10, how="t"),
+        patience_s=Estimate(value=None, n=0, minimum=5, how="t"),
+    )
     advice = advise(snap, {"tech": thin, "service": estimate("service", 40, 240, 200)}, config)
     assert advice.queues["tech"].status == "no_estimate"
     assert "too few calls for an arrival rate (3 < 10)" in advice.queues["tech"].reason
@@ -372,8 +396,10 @@ async def test_following_the_first_move_lifts_the_short_queue_in_the_simulated_o
         assert snap.queues["support"].rolling.since == "2026-11-23T10:45:00Z"  # 12:45 local: after the advice
     sl_without = without.queues["support"].rolling.service_level
     sl_with = with_move.queues["support"].rolling.service_level
-    print(f"\nseed {seed}: {first.text}; support rolling SL over the next 30 min: "
-          f"{sl_without:.3f} without, {sl_with:.3f} with")  # fmt: skip
+    print(
+        f"\nseed {seed}: {first.text}; support rolling SL over the next 30 min: "
+        f"{sl_without:.3f} without, {sl_with:.3f} with"
+    )
     assert sl_with > sl_without
 
 
@@ -381,19 +407,28 @@ async def test_following_the_first_move_lifts_the_short_queue_in_the_simulated_o
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "wallboard.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          check=False, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "wallboard.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 async def test_advise_command_reads_the_published_snapshot(make_engine, redis_client, prefix):
-    cfg = {"queues": [{"name": "tech", "thresholds": _sl_threshold()}, {"name": "service"}],
-           "agents": [{"id": "g", "name": "Gefen", "skills": {"service": 0, "tech": 1}}]}  # fmt: skip
+    cfg = {
+        "queues": [{"name": "tech", "thresholds": _sl_threshold()}, {"name": "service"}],
+        "agents": [{"id": "g", "name": "Gefen", "skills": {"service": 0, "tech": 1}}],
+    }
     eng = await make_engine(**cfg)
     await eng.apply(tech_calls())
     now = at(NOW_S)
     await eng.publish(await eng.build_snapshot(now))
-    proc = run_cli("advise", "--json", "--prefix", prefix, "--redis", redis_url(), "--min-calls", "5",
-                   "--min-abandons", "3")  # fmt: skip
+    proc = run_cli(
+        "advise", "--json", "--prefix", prefix, "--redis", redis_url(), "--min-calls", "5", "--min-abandons", "3"
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["at"] == "2026-11-23T09:30:30Z"
@@ -464,8 +499,9 @@ def raw_hourly(path: Path, queue: str, days=("sun", "mon", "tue", "wed", "thu"))
     with path.open(encoding="ascii") as f:
         next(f)
         for line in f:
-            (_v, _c, _cu, _p, typ, day, ve, vx, _vt, qs, qx, qt,
-             outcome, ss, sx, st, _srv) = line.rstrip("\n").split("\t")  # fmt: skip
+            (_v, _c, _cu, _p, typ, day, ve, vx, _vt, qs, qx, qt, outcome, ss, sx, st, _srv) = line.rstrip("\n").split(
+                "\t"
+            )
             if typ != queue or outcome not in ("AGENT", "HANG"):
                 continue
             queued = qs != NA or qx != NA or int(qt) != 0
@@ -523,8 +559,13 @@ def test_staff_on_a_month_of_bank_records(tmp_path, capsys):
         calls, aht = expected[int(r["start"][:2])]
         assert r["calls"] == pytest.approx(calls, abs=0.006)
         assert r["aht_s"] == pytest.approx(aht, abs=0.06)
-        a = r["calls"] / 3600 * float(next(line.split(",")[2] for line in out_csv.read_text().splitlines()
-                                           if line.startswith(r["start"])))  # fmt: skip
+        a = (
+            r["calls"]
+            / 3600
+            * float(
+                next(line.split(",")[2] for line in out_csv.read_text().splitlines() if line.startswith(r["start"]))
+            )
+        )
         assert r["load_erlangs"] == pytest.approx(a, abs=1e-3)
         n = r["agents"]
         assert independent_erlang_c_sl(n, a, r["aht_s"], 20) >= 0.8

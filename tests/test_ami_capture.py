@@ -39,20 +39,35 @@ def test_log_setvar_one_answered_call():
     feed = load_feed("ami-capture", str(LOG), load_config(None))
     out = list(feed.read())
     assert not [d for d in out if isinstance(d, DeadLetter)]
-    assert [type(e) for e in out] == [MemberAdded, AgentStateChanged, CallerJoined, AgentStateChanged,
-                                      AgentStateChanged, CallerAnswered, CallCompleted, AgentStateChanged]  # fmt: skip
+    assert [type(e) for e in out] == [
+        MemberAdded,
+        AgentStateChanged,
+        CallerJoined,
+        AgentStateChanged,
+        AgentStateChanged,
+        CallerAnswered,
+        CallCompleted,
+        AgentStateChanged,
+    ]
     joined = [e for e in out if isinstance(e, CallerJoined)]
     answered = [e for e in out if isinstance(e, CallerAnswered)]
     completed = [e for e in out if isinstance(e, CallCompleted)]
     assert [(e.queue, e.call_id, e.caller, e.position, e.ts) for e in joined] == [
-        ("Q1", CALL, "123", 1, utc(1514295827))]  # fmt: skip
+        ("Q1", CALL, "123", 1, utc(1514295827))
+    ]
     assert [(e.queue, e.call_id, e.agent, e.wait_s, e.ring_s, e.ts) for e in answered] == [
-        ("Q1", CALL, "SIP/777", 9.0, 9.0, utc(1514295839))]  # fmt: skip
+        ("Q1", CALL, "SIP/777", 9.0, 9.0, utc(1514295839))
+    ]
     assert [(e.call_id, e.agent, e.talk_s, e.ended_by, e.ts) for e in completed] == [
-        (CALL, "SIP/777", 3.0, "caller", utc(1514295842))]  # fmt: skip
+        (CALL, "SIP/777", 3.0, "caller", utc(1514295842))
+    ]
     # member status 1 -> 6 -> 2 -> 1 as agent states (AgentCalled / AgentConnect repeat the state: not re-sent)
     assert [(e.state, e.call_id) for e in out if isinstance(e, AgentStateChanged)] == [
-        ("available", None), ("ringing", None), ("on_call", CALL), ("available", None)]  # fmt: skip
+        ("available", None),
+        ("ringing", None),
+        ("on_call", CALL),
+        ("available", None),
+    ]
     assert [(e.queue, e.penalty) for e in out if isinstance(e, MemberAdded)] == [("Q1", 1)]
     # of the 221 printed events only 14 are parsed (4 QueueMemberStatus, Join, AgentCalled, DialBegin, DialEnd,
     # Leave, AgentConnect, AgentComplete, the VarSet of QUEUESTATUS, 2 Hangup); the 16 printed twice are
@@ -91,13 +106,22 @@ def test_github_excerpts_old_layouts_and_lower_case_keys():
     # PAMI#19: lower-case keys, 1.8 layout (member, bridgedchannel)
     assert isinstance(answered, CallerAnswered)
     assert (answered.queue, answered.call_id, answered.agent, answered.wait_s, answered.ring_s) == (
-        "5001", "1301942099.1324731", "Local/7001@from-queue/n", 3.0, 3.0)  # fmt: skip
+        "5001",
+        "1301942099.1324731",
+        "Local/7001@from-queue/n",
+        3.0,
+        3.0,
+    )
     assert answered.ts == utc(1301942099)
     assert (on_call.state, on_call.agent) == ("on_call", "Local/7001@from-queue/n")
     # PAMI#104: pre-12 AgentCalled (AgentCalled / AgentName / ChannelCalling / DestinationChannel)
     assert isinstance(ringing, AgentStateChanged)
     assert (ringing.state, ringing.agent, ringing.queue, ringing.call_id) == (
-        "ringing", "SIP/203", "queue-02", "1463567210.51331")  # fmt: skip
+        "ringing",
+        "SIP/203",
+        "queue-02",
+        "1463567210.51331",
+    )
     # asterisk#393: cut by the index before Uniqueid/TalkTime: read, but it cannot complete a call
     assert isinstance(dead, DeadLetter)
     assert dead.reason == "AgentComplete: missing Uniqueid, TalkTime (truncated event?)"
@@ -105,13 +129,23 @@ def test_github_excerpts_old_layouts_and_lower_case_keys():
 
 
 def test_duplicates_dropped_by_sequence_number_or_timestamp(tmp_path):
-    block = ("<-- Examining AMI event: -->\nEvent: QueueCallerJoin\nSequenceNumber: 10\nQueue: Q1\n"
-             "Uniqueid: 1700000000.1\nPosition: 1\n\n")  # fmt: skip
+    block = (
+        "<-- Examining AMI event: -->\nEvent: QueueCallerJoin\nSequenceNumber: 10\nQueue: Q1\n"
+        "Uniqueid: 1700000000.1\nPosition: 1\n\n"
+    )
     stamped = "Event: QueueCallerJoin\nQueue: Q1\nUniqueid: 1700000000.2\nTimestamp: 1700000001.250000\n\n"
     plain = "Event: QueueCallerJoin\nQueue: Q1\nUniqueid: 1700000000.3\n\n"
     p = tmp_path / "two_sessions.log"
-    p.write_text("  == Manager 'a' logged on\n" + block + "    -- Executing [s@x:1]\n" + block + stamped + stamped
-                 + plain + plain)  # fmt: skip
+    p.write_text(
+        "  == Manager 'a' logged on\n"
+        + block
+        + "    -- Executing [s@x:1]\n"
+        + block
+        + stamped
+        + stamped
+        + plain
+        + plain
+    )
     feed = AmiCaptureFeed(p, load_config(None))
     out = list(feed.read())
     assert [e.call_id for e in out] == ["1700000000.1", "1700000000.2", "1700000000.3", "1700000000.3"]
@@ -123,7 +157,9 @@ def test_bad_input_each_a_dead_letter_and_the_feed_goes_on(tmp_path):
     data = (
         good.format(n=1).encode()
         + b"Event: QueueCallerJoin\nQueue: Q1\nthis line has no colon\nUniqueid: 1700000000.2\n\n"
-        + b"Event: QueueCallerJoin\nQueue: Q1\nCallerIDName: " + b"x" * (1 << 20) + b"\nUniqueid: 1700000000.3\n\n"
+        + b"Event: QueueCallerJoin\nQueue: Q1\nCallerIDName: "
+        + b"x" * (1 << 20)
+        + b"\nUniqueid: 1700000000.3\n\n"
         + b"Event: QueueCallerJoin\nQueue: Q1\nCallerIDName: caf\xe9\nUniqueid: 1700000000.4\n\n"
         + b"Event: SomethingNew\nUniqueid: 1700000000.5\n\n"
         + good.format(n=6).encode()

@@ -45,8 +45,7 @@ def _config(prefix: str):
 
 async def _figures(eng: Engine, at: datetime) -> dict:
     snap = await eng.build_snapshot(at)
-    return {q: {f: getattr(s, f) for f in FIGS} | {"by_reason": s.overflowed_by_reason}
-            for q, s in snap.queues.items()}  # fmt: skip
+    return {q: {f: getattr(s, f) for f in FIGS} | {"by_reason": s.overflowed_by_reason} for q, s in snap.queues.items()}
 
 
 class Live:
@@ -58,8 +57,7 @@ class Live:
         names = [q.name for q in self.config.queues]
         self.centre = SimCentre(self.config, scenario_by_name(scenario, names), seed, START)
         self.queue_log = tmp_path / "queue_log"
-        self.pbx = SimPbx(self.config, self.centre, self.clock, secret="s3cret", step_s=0.005,
-                          queue_log=self.queue_log)  # fmt: skip
+        self.pbx = SimPbx(self.config, self.centre, self.clock, secret="s3cret", step_s=0.005, queue_log=self.queue_log)
         self.engine = Engine(redis_client, self.config, Keys(prefix))
         self.feed_options = feed_options
         self.dead: list[DeadLetter] = []
@@ -67,8 +65,16 @@ class Live:
     async def __aenter__(self):
         await self.engine.start()
         await self.pbx.start()
-        self.feed = AmiFeed(None, self.config, host="127.0.0.1", port=self.pbx.port, keepalive_s=5,
-                            backoff_initial_s=0.05, backoff_max_s=0.2, **self.feed_options)  # fmt: skip
+        self.feed = AmiFeed(
+            None,
+            self.config,
+            host="127.0.0.1",
+            port=self.pbx.port,
+            keepalive_s=5,
+            backoff_initial_s=0.05,
+            backoff_max_s=0.2,
+            **self.feed_options,
+        )
         self.task = asyncio.create_task(self._consume())
         return self
 
@@ -119,8 +125,7 @@ async def _drop(redis_client, prefix):
         await redis_client.unlink(*keys)
 
 
-async def test_ami_live_equals_the_queue_log_replay_and_overlap_counts_once(redis_client, prefix, tmp_path,
-                                                                             ami_env):  # fmt: skip
+async def test_ami_live_equals_the_queue_log_replay_and_overlap_counts_once(redis_client, prefix, tmp_path, ami_env):
     async with Live(redis_client, prefix, tmp_path) as live:
         await asyncio.sleep(0.3)  # logged in
         await live.run_for(15 * 60)  # a quarter of an hour of an overloaded morning
@@ -182,12 +187,28 @@ async def test_executor_actions_reach_the_simulated_pbx(redis_client, prefix, tm
         keys = Keys(prefix)
         tok = issue(live.config, "rivka", now=live.clock.now().timestamp())
         at = utc(live.clock.now())
-        await redis_client.xadd(keys.requests, wire({"type": "move", "user": "rivka", "token": tok, "agent": "1006",
-                                                     "queue": "support", "penalty": "2", "at": at}))  # fmt: skip
-        await redis_client.xadd(keys.requests, wire({"type": "move", "user": "rivka", "token": tok, "agent": "1006",
-                                                     "queue": "nosuchqueue", "at": at}))  # fmt: skip
-        await redis_client.xadd(keys.requests, wire({"type": "pause", "user": "rivka", "token": tok, "agent": "1007",
-                                                     "reason": "coaching", "at": at}))  # fmt: skip
+        await redis_client.xadd(
+            keys.requests,
+            wire(
+                {
+                    "type": "move",
+                    "user": "rivka",
+                    "token": tok,
+                    "agent": "1006",
+                    "queue": "support",
+                    "penalty": "2",
+                    "at": at,
+                }
+            ),
+        )
+        await redis_client.xadd(
+            keys.requests,
+            wire({"type": "move", "user": "rivka", "token": tok, "agent": "1006", "queue": "nosuchqueue", "at": at}),
+        )
+        await redis_client.xadd(
+            keys.requests,
+            wire({"type": "pause", "user": "rivka", "token": tok, "agent": "1007", "reason": "coaching", "at": at}),
+        )
         await ex.process_pending()
         await backend.close()
         audit = [f for _, f in await redis_client.xrange(f"{keys.centre}:audit")]

@@ -85,7 +85,8 @@ async def test_md5_login_filters_and_resync(pbx):
     assert "Secret" not in login and login["AuthType"] == "MD5" and login["Events"] == "agent,call,dialplan"
     assert [f["Filter"] for f in pbx.actions("Filter")] == [
         "Event: (QueueCaller|QueueMember|QueueParams|QueueEntry|QueueStatusComplete|Agent|Dial|Hangup|Join|Leave|ChanSpy)",
-        "Variable: QUEUESTATUS"]  # fmt: skip
+        "Variable: QUEUESTATUS",
+    ]
     assert len(pbx.actions("QueueStatus")) == 1
     (resync,) = run.of(WaitingResync)
     assert (resync.queue, resync.call_ids) == ("Q1", [])
@@ -142,12 +143,14 @@ async def test_reconnect_resyncs_without_double_counting(pbx, make_engine):
     await run.until(lambda: run.of(WaitingResync))
     t0 = time.time()
     for n, ago in ((1, 20), (2, 5)):
-        await pbx.event(Event="QueueCallerJoin", Queue="Q1", Uniqueid=f"1700000000.{n}", Position=n,
-                        Timestamp=f"{t0 - ago:.6f}")  # fmt: skip
+        await pbx.event(
+            Event="QueueCallerJoin", Queue="Q1", Uniqueid=f"1700000000.{n}", Position=n, Timestamp=f"{t0 - ago:.6f}"
+        )
     await run.until(lambda: len(run.of(CallerJoined)) == 2)
     # the link drops; meanwhile caller .1 leaves unseen; QueueStatus then lists only .2, waiting 5 s
-    pbx.queue_status.append("Event: QueueEntry\nQueue: Q1\nPosition: 1\nUniqueid: 1700000000.2\n"
-                            "CallerIDNum: 0501234567\nWait: 5")  # fmt: skip
+    pbx.queue_status.append(
+        "Event: QueueEntry\nQueue: Q1\nPosition: 1\nUniqueid: 1700000000.2\nCallerIDNum: 0501234567\nWait: 5"
+    )
     dropped = datetime.now(timezone.utc)
     pbx.drop()
     await run.until(lambda: run.of(FeedGap))
@@ -176,8 +179,10 @@ async def test_gap_filled_from_a_queue_log(pbx, tmp_path):
     t0 = time.time()
     await pbx.event(Event="QueueCallerJoin", Queue="Q1", Uniqueid="1700000000.1", Timestamp=f"{t0 - 20:.6f}")
     await run.until(lambda: run.of(CallerJoined))
-    qlog.write_text(f"{int(t0) - 30}|1700000000.9|Q1|NONE|ENTERQUEUE||0509|1\n"  # before the gap: not replayed
-                    f"{int(t0)}|1700000000.1|Q1|NONE|ABANDON|1|1|20\n")  # fmt: skip
+    qlog.write_text(
+        f"{int(t0) - 30}|1700000000.9|Q1|NONE|ENTERQUEUE||0509|1\n"  # before the gap: not replayed
+        f"{int(t0)}|1700000000.1|Q1|NONE|ABANDON|1|1|20\n"
+    )
     pbx.drop()
     await run.until(lambda: run.of(FeedGap))
     await run.stop()
@@ -190,13 +195,17 @@ async def test_bad_input_on_the_wire_and_a_truncated_message(pbx):
     run = Run(feed(pbx))
     await run.until(lambda: run.of(WaitingResync))
     join = "Event: QueueCallerJoin\r\nQueue: Q1\r\nUniqueid: 1700000000.{n}\r\nTimestamp: 1700000000.{n}\r\n\r\n"
-    await pbx.push(join.format(n=1).encode()
-                   + b"Event: QueueCallerJoin\r\nQueue: Q1\r\nno colon\r\n\r\n"
-                   + b"Event: QueueCallerJoin\r\nCallerIDName: " + b"x" * (1 << 20) + b"\r\nQueue: Q1\r\n\r\n"
-                   + b"Event: QueueCallerJoin\r\nQueue: Q\xff1\r\n\r\n"
-                   + b"Event: BrandNewThing\r\nFoo: bar\r\n\r\n"
-                   + join.format(n=2).encode()
-                   + b"Event: QueueCallerJoin\r\nQueue: Q1\r\nUniq")  # fmt: skip
+    await pbx.push(
+        join.format(n=1).encode()
+        + b"Event: QueueCallerJoin\r\nQueue: Q1\r\nno colon\r\n\r\n"
+        + b"Event: QueueCallerJoin\r\nCallerIDName: "
+        + b"x" * (1 << 20)
+        + b"\r\nQueue: Q1\r\n\r\n"
+        + b"Event: QueueCallerJoin\r\nQueue: Q\xff1\r\n\r\n"
+        + b"Event: BrandNewThing\r\nFoo: bar\r\n\r\n"
+        + join.format(n=2).encode()
+        + b"Event: QueueCallerJoin\r\nQueue: Q1\r\nUniq"
+    )
     await run.until(lambda: len(run.of(CallerJoined)) == 2 and len(run.of(DeadLetter)) == 4)
     pbx.drop()
     await run.until(lambda: len(run.of(DeadLetter)) == 5 and run.of(FeedGap))
@@ -246,7 +255,9 @@ async def test_actions_send_the_right_fields_and_return_the_pbx_text(pbx):
         ok, msg = await act.listen("PJSIP/2001", "Local/1001@agents")
         assert not ok and "Local channel" in msg
         assert await act.queue_add("support", "PJSIP/1001", penalty=2, member_name="Alice") == (
-            False, "Unable to add interface: Already there")  # fmt: skip
+            False,
+            "Unable to add interface: Already there",
+        )
         assert (await act.queue_pause("PJSIP/1001", True, queue="support", reason="lunch", user="dana"))[0]
         assert (await act.queue_penalty("PJSIP/1001", 1, queue="tech"))[0]
         assert (await act.queue_remove("support", "PJSIP/1001"))[0]
@@ -263,8 +274,12 @@ async def test_actions_send_the_right_fields_and_return_the_pbx_text(pbx):
     assert [add[k] for k in ("Queue", "Interface", "Penalty", "MemberName")] == ["support", "PJSIP/1001", "2", "Alice"]
     assert "Paused" not in add  # not given: not sent
     (pause,) = pbx.actions("QueuePause")
-    assert (pause["Interface"], pause["Paused"], pause["Queue"], pause["Reason"]) == ("PJSIP/1001", "true", "support",
-                                                                                      "lunch")  # fmt: skip
+    assert (pause["Interface"], pause["Paused"], pause["Queue"], pause["Reason"]) == (
+        "PJSIP/1001",
+        "true",
+        "support",
+        "lunch",
+    )
     assert (pbx.actions("QueuePenalty")[0]["Penalty"], pbx.actions("QueueRemove")[0]["Queue"]) == ("1", "support")
     # audit rows for the three successful queue actions, none for the refused QueueAdd
     assert [(r["Queue"], r["Event"], r["Message"]) for r in pbx.actions("QueueLog")] == [

@@ -78,13 +78,29 @@ def queuestatus(t: float, value: str, call: str = CALL) -> Message:
 
 
 def connect(t: float, hold: int, ring: int, iface: str = "PJSIP/1001", queue: str = "Q1") -> Message:
-    return ev("AgentConnect", t, Queue=queue, Uniqueid=CALL, Interface=iface, MemberName=iface, HoldTime=hold,
-              RingTime=ring, DestUniqueid="1700000001.12")  # fmt: skip
+    return ev(
+        "AgentConnect",
+        t,
+        Queue=queue,
+        Uniqueid=CALL,
+        Interface=iface,
+        MemberName=iface,
+        HoldTime=hold,
+        RingTime=ring,
+        DestUniqueid="1700000001.12",
+    )
 
 
 def dialend_answer(t: float, iface: str = "PJSIP/1001") -> Message:
-    return ev("DialEnd", t, Uniqueid=CALL, Channel="PJSIP/trunk-00000001", DestChannel=f"{iface}-00000002",
-              DestUniqueid="1700000001.12", DialStatus="ANSWER")  # fmt: skip
+    return ev(
+        "DialEnd",
+        t,
+        Uniqueid=CALL,
+        Channel="PJSIP/trunk-00000001",
+        DestChannel=f"{iface}-00000002",
+        DestUniqueid="1700000001.12",
+        DialStatus="ANSWER",
+    )
 
 
 # -- every way out of a queue --------------------------------------------------------------------------------
@@ -114,8 +130,14 @@ def test_agent_dump_cancels_the_coming_answer():
     # the member answered, then hung up during the announcement (AgentDump): the caller stays queued and
     # later leaves by a key press; that leave must not wait for an AgentConnect that will never come
     m = AmiMapper(CONFIG, settle_s=3, connect_wait_s=30)
-    run(m, join(0), called(2, "PJSIP/1001"), dialend_answer(5),
-        ev("AgentDump", 6, Queue="Q1", Uniqueid=CALL, Interface="PJSIP/1001", MemberName="PJSIP/1001"), leave(9))
+    run(
+        m,
+        join(0),
+        called(2, "PJSIP/1001"),
+        dialend_answer(5),
+        ev("AgentDump", 6, Queue="Q1", Uniqueid=CALL, Interface="PJSIP/1001", MemberName="PJSIP/1001"),
+        leave(9),
+    )
     assert m.next_due() == T + 12
     (ov,) = m.due(T + 12)
     assert isinstance(ov, CallerOverflowed) and (ov.reason, ov.wait_s) == ("key", 9.0)
@@ -138,8 +160,12 @@ def test_abandon_with_no_news_settles_as_abandoned_after_settle_s():
 
 
 def test_queuestatus_after_abandon_says_why():
-    for value, reason in [("TIMEOUT", "timeout"), ("LEAVEEMPTY", "empty"), ("LEAVEUNAVAIL", "empty"),
-                          ("WITHDRAW", "withdrawn")]:  # fmt: skip
+    for value, reason in [
+        ("TIMEOUT", "timeout"),
+        ("LEAVEEMPTY", "empty"),
+        ("LEAVEUNAVAIL", "empty"),
+        ("WITHDRAW", "withdrawn"),
+    ]:
         m = AmiMapper(CONFIG)
         out = run(m, join(0), abandon(30, hold=30), leave(30), queuestatus(30.01, value))
         (ov,) = calls(out)[1:]
@@ -158,14 +184,26 @@ def test_key_press_is_a_leave_alone():
     assert [(type(e), getattr(e, "reason", None), e.wait_s) for e in calls(out)[1:]] == [(CallerOverflowed, "key", 6.0)]
     m = AmiMapper(CONFIG)
     out = run(m, join(0), leave(6), join(6.5, queue="Q2"))
-    assert [(type(e), e.queue) for e in calls(out)] == [(CallerJoined, "Q1"), (CallerOverflowed, "Q1"),
-                                                         (CallerJoined, "Q2")]  # fmt: skip
+    assert [(type(e), e.queue) for e in calls(out)] == [
+        (CallerJoined, "Q1"),
+        (CallerOverflowed, "Q1"),
+        (CallerJoined, "Q2"),
+    ]
 
 
 def test_timeout_then_overflow_queue():
     m = AmiMapper(CONFIG)
-    out = run(m, join(0), abandon(60, hold=60), leave(60), queuestatus(60.01, "TIMEOUT"), join(60.2, queue="Q2"),
-              abandon(75, hold=15, queue="Q2"), leave(75, queue="Q2"), ev("Hangup", 75.1, Uniqueid=CALL))  # fmt: skip
+    out = run(
+        m,
+        join(0),
+        abandon(60, hold=60),
+        leave(60),
+        queuestatus(60.01, "TIMEOUT"),
+        join(60.2, queue="Q2"),
+        abandon(75, hold=15, queue="Q2"),
+        leave(75, queue="Q2"),
+        ev("Hangup", 75.1, Uniqueid=CALL),
+    )
     assert [(type(e).__name__, e.queue, getattr(e, "wait_s", None)) for e in out] == [
         ("CallerJoined", "Q1", None),
         ("CallerOverflowed", "Q1", 60.0),
@@ -182,30 +220,67 @@ def called(t: float, iface: str) -> Message:
 
 
 def qms(t: float, iface: str, status: int, queue: str = "Q1", **more: object) -> Message:
-    return ev("QueueMemberStatus", t, Queue=queue, Interface=iface, MemberName=iface, StateInterface=iface,
-              Penalty=0, Status=status, Paused=more.pop("Paused", 0), **more)  # fmt: skip
+    return ev(
+        "QueueMemberStatus",
+        t,
+        Queue=queue,
+        Interface=iface,
+        MemberName=iface,
+        StateInterface=iface,
+        Penalty=0,
+        Status=status,
+        Paused=more.pop("Paused", 0),
+        **more,
+    )
 
 
 def test_ring_all_lost_ring_is_not_missed_but_ringnoanswer_is():
     m = AmiMapper(CONFIG)
-    out = run(m, qms(0, "PJSIP/1001", 1), qms(0, "PJSIP/1002", 1), join(1), called(2, "PJSIP/1001"),
-              called(2, "PJSIP/1002"), dialend_answer(6, "PJSIP/1002"), leave(6), connect(6, 6, 4, "PJSIP/1002"),
-              qms(6.1, "PJSIP/1001", 1))  # fmt: skip
+    out = run(
+        m,
+        qms(0, "PJSIP/1001", 1),
+        qms(0, "PJSIP/1002", 1),
+        join(1),
+        called(2, "PJSIP/1001"),
+        called(2, "PJSIP/1002"),
+        dialend_answer(6, "PJSIP/1002"),
+        leave(6),
+        connect(6, 6, 4, "PJSIP/1002"),
+        qms(6.1, "PJSIP/1001", 1),
+    )
     assert not [e for e in out if isinstance(e, AgentMissed)]
     assert states(out, "1001") == ["available", "ringing", "available"]
     assert states(out, "1002") == ["available", "ringing", "on_call"]
     m = AmiMapper(CONFIG)
-    out = run(m, join(1), called(2, "PJSIP/1001"),
-              ev("AgentRingNoAnswer", 17, Queue="Q1", Uniqueid=CALL, Interface="PJSIP/1001", MemberName="PJSIP/1001",
-                 RingTime=15000))  # fmt: skip
+    out = run(
+        m,
+        join(1),
+        called(2, "PJSIP/1001"),
+        ev(
+            "AgentRingNoAnswer",
+            17,
+            Queue="Q1",
+            Uniqueid=CALL,
+            Interface="PJSIP/1001",
+            MemberName="PJSIP/1001",
+            RingTime=15000,
+        ),
+    )
     (missed,) = [e for e in out if isinstance(e, AgentMissed)]
     assert (missed.agent, missed.call_id, missed.ring_s, missed.ts) == ("1001", CALL, 15.0, dt(17))
 
 
 def test_caller_hangs_up_while_agent_rings_is_an_abandon_not_a_miss():
     m = AmiMapper(CONFIG)
-    out = run(m, join(0), called(3, "PJSIP/1001"), abandon(5, 5), leave(5), qms(5.1, "PJSIP/1001", 1),
-              ev("Hangup", 5.2, Uniqueid=CALL))  # fmt: skip
+    out = run(
+        m,
+        join(0),
+        called(3, "PJSIP/1001"),
+        abandon(5, 5),
+        leave(5),
+        qms(5.1, "PJSIP/1001", 1),
+        ev("Hangup", 5.2, Uniqueid=CALL),
+    )
     assert [type(e) for e in calls(out)] == [CallerJoined, MemberAdded, CallerAbandoned]
     assert states(out, "1001") == ["ringing", "available"]
 
@@ -215,18 +290,29 @@ def test_caller_hangs_up_while_agent_rings_is_an_abandon_not_a_miss():
 
 def dial(name: str, t: float, chan: str, dest: str, uid: str, status: str | None = None) -> Message:
     extra = {"DialStatus": status} if status else {"DialString": "trunk/0501234567"}
-    return ev(name, t, Channel=chan, Uniqueid="1700000100.20", DestChannel=dest, DestUniqueid=uid,
-              DestCallerIDNum="0501234567", **extra)  # fmt: skip
+    return ev(
+        name,
+        t,
+        Channel=chan,
+        Uniqueid="1700000100.20",
+        DestChannel=dest,
+        DestUniqueid=uid,
+        DestCallerIDNum="0501234567",
+        **extra,
+    )
 
 
 def test_dials_from_the_agents_own_device():
     m = AmiMapper(CONFIG)
-    out = run(m, dial("DialBegin", 0, "PJSIP/1001-0000000a", "PJSIP/trunk-0000000b", "1700000100.21"),
-              dial("DialEnd", 9, "PJSIP/1001-0000000a", "PJSIP/trunk-0000000b", "1700000100.21", "ANSWER"),
-              dial("DialBegin", 60, "PJSIP/1001-0000000c", "PJSIP/trunk-0000000d", "1700000160.23"),
-              dial("DialEnd", 70, "PJSIP/1001-0000000c", "PJSIP/trunk-0000000d", "1700000160.23", "BUSY"),
-              # the queue ringing an agent is a dial *to* the device, not from it
-              dial("DialBegin", 80, "PJSIP/trunk-0000000e", "PJSIP/1001-0000000f", "1700000180.25"))  # fmt: skip
+    out = run(
+        m,
+        dial("DialBegin", 0, "PJSIP/1001-0000000a", "PJSIP/trunk-0000000b", "1700000100.21"),
+        dial("DialEnd", 9, "PJSIP/1001-0000000a", "PJSIP/trunk-0000000b", "1700000100.21", "ANSWER"),
+        dial("DialBegin", 60, "PJSIP/1001-0000000c", "PJSIP/trunk-0000000d", "1700000160.23"),
+        dial("DialEnd", 70, "PJSIP/1001-0000000c", "PJSIP/trunk-0000000d", "1700000160.23", "BUSY"),
+        # the queue ringing an agent is a dial *to* the device, not from it
+        dial("DialBegin", 80, "PJSIP/trunk-0000000e", "PJSIP/1001-0000000f", "1700000180.25"),
+    )
     assert [(type(e), e.agent, e.call_id, e.number) for e in out] == [
         (DialAttempt, "1001", "1700000100.21", "0501234567"),
         (OutboundCall, "1001", "1700000100.21", "0501234567"),
@@ -238,15 +324,31 @@ def test_dials_from_the_agents_own_device():
 
 
 def complete(t: float, hold: int, talk: int, iface: str = "PJSIP/1001", queue: str = "W") -> Message:
-    return ev("AgentComplete", t, Queue=queue, Uniqueid=CALL, Interface=iface, MemberName=iface, HoldTime=hold,
-              TalkTime=talk, Reason="agent")  # fmt: skip
+    return ev(
+        "AgentComplete",
+        t,
+        Queue=queue,
+        Uniqueid=CALL,
+        Interface=iface,
+        MemberName=iface,
+        HoldTime=hold,
+        TalkTime=talk,
+        Reason="agent",
+    )
 
 
 def test_wrapup_inferred_from_the_queue_config_and_status_1_does_not_end_it():
     m = AmiMapper(CONFIG)  # queue W: wrapup_s = 10
-    out = run(m, qms(0, "PJSIP/1001", 1, queue="W"), join(1, queue="W"), leave(5, queue="W"),
-              connect(5, 4, 2, queue="W"), qms(5, "PJSIP/1001", 2, queue="W"), complete(40, 4, 35),
-              qms(40.5, "PJSIP/1001", 1, queue="W"))  # fmt: skip
+    out = run(
+        m,
+        qms(0, "PJSIP/1001", 1, queue="W"),
+        join(1, queue="W"),
+        leave(5, queue="W"),
+        connect(5, 4, 2, queue="W"),
+        qms(5, "PJSIP/1001", 2, queue="W"),
+        complete(40, 4, 35),
+        qms(40.5, "PJSIP/1001", 1, queue="W"),
+    )
     done = [e for e in out if isinstance(e, CallCompleted)]
     assert [(e.talk_s, e.ended_by, e.ts) for e in done] == [(35.0, "agent", dt(40))]
     assert states(out, "1001") == ["available", "on_call", "wrap_up"]
@@ -258,25 +360,48 @@ def test_wrapup_inferred_from_the_queue_config_and_status_1_does_not_end_it():
 
 def test_member_wrapuptime_overrides_config_and_a_pause_in_wrapup_wins():
     m = AmiMapper(CONFIG)
-    out = run(m, qms(0, "PJSIP/1001", 2, queue="W", Wrapuptime=15), complete(40, 4, 30),
-              ev("QueueMemberPause", 45, Queue="W", Interface="PJSIP/1001", MemberName="PJSIP/1001", Status=1,
-                 Paused=1, PausedReason="lunch"))  # fmt: skip
+    out = run(
+        m,
+        qms(0, "PJSIP/1001", 2, queue="W", Wrapuptime=15),
+        complete(40, 4, 30),
+        ev(
+            "QueueMemberPause",
+            45,
+            Queue="W",
+            Interface="PJSIP/1001",
+            MemberName="PJSIP/1001",
+            Status=1,
+            Paused=1,
+            PausedReason="lunch",
+        ),
+    )
     assert [(e.state, e.reason) for e in out if isinstance(e, AgentStateChanged)] == [
-        ("on_call", None), ("wrap_up", None), ("paused", "lunch")]  # fmt: skip
+        ("on_call", None),
+        ("wrap_up", None),
+        ("paused", "lunch"),
+    ]
     (wrap,) = m.due(T + 55)  # the wrap-up time is still counted; the agent stays paused
     assert isinstance(wrap, WrapupCompleted) and wrap.wrap_s == 15.0
 
 
 def test_paused_only_when_paused_in_every_queue_and_removed_from_all_is_logged_out():
     m = AmiMapper(CONFIG)
-    out = run(m, qms(0, "PJSIP/1001", 1, queue="Q1"), qms(0, "PJSIP/1001", 1, queue="Q2"),
-              qms(1, "PJSIP/1001", 1, queue="Q1", Paused=1, PausedReason="break"),
-              qms(2, "PJSIP/1001", 1, queue="Q2", Paused=1, PausedReason="break"),
-              ev("QueueMemberRemoved", 3, Queue="Q1", Interface="PJSIP/1001", MemberName="PJSIP/1001"),
-              ev("QueueMemberRemoved", 4, Queue="Q2", Interface="PJSIP/1001", MemberName="PJSIP/1001"))  # fmt: skip
+    out = run(
+        m,
+        qms(0, "PJSIP/1001", 1, queue="Q1"),
+        qms(0, "PJSIP/1001", 1, queue="Q2"),
+        qms(1, "PJSIP/1001", 1, queue="Q1", Paused=1, PausedReason="break"),
+        qms(2, "PJSIP/1001", 1, queue="Q2", Paused=1, PausedReason="break"),
+        ev("QueueMemberRemoved", 3, Queue="Q1", Interface="PJSIP/1001", MemberName="PJSIP/1001"),
+        ev("QueueMemberRemoved", 4, Queue="Q2", Interface="PJSIP/1001", MemberName="PJSIP/1001"),
+    )
     assert states(out, "1001") == ["available", "paused", "logged_out"]
     assert [(type(e), e.queue) for e in out if isinstance(e, (MemberAdded, MemberRemoved))] == [
-        (MemberAdded, "Q1"), (MemberAdded, "Q2"), (MemberRemoved, "Q1"), (MemberRemoved, "Q2")]  # fmt: skip
+        (MemberAdded, "Q1"),
+        (MemberAdded, "Q2"),
+        (MemberRemoved, "Q1"),
+        (MemberRemoved, "Q2"),
+    ]
 
 
 # -- resync, bad events, helpers ---------------------------------------------------------------------------
@@ -288,10 +413,28 @@ def test_resync_lists_members_and_waiting_callers():
     now = dt(100)
     listed = [
         Message({"event": "QueueParams", "queue": "Q1", "calls": "1"}),
-        Message({"event": "QueueMember", "queue": "Q1", "name": "Alice", "location": "PJSIP/1001",
-                 "stateinterface": "PJSIP/1001", "penalty": "2", "status": "2", "paused": "0"}),  # fmt: skip
-        Message({"event": "QueueEntry", "queue": "Q1", "position": "1", "uniqueid": "1700000002.2",
-                 "calleridnum": "0509999999", "wait": "98"}),  # fmt: skip
+        Message(
+            {
+                "event": "QueueMember",
+                "queue": "Q1",
+                "name": "Alice",
+                "location": "PJSIP/1001",
+                "stateinterface": "PJSIP/1001",
+                "penalty": "2",
+                "status": "2",
+                "paused": "0",
+            }
+        ),
+        Message(
+            {
+                "event": "QueueEntry",
+                "queue": "Q1",
+                "position": "1",
+                "uniqueid": "1700000002.2",
+                "calleridnum": "0509999999",
+                "wait": "98",
+            }
+        ),
     ]
     out = m.resync(listed, now, "r")
     assert [type(e) for e in out] == [MemberAdded, AgentStateChanged, CallerJoined, WaitingResync, MemberRemoved]
@@ -305,13 +448,20 @@ def test_resync_lists_members_and_waiting_callers():
 
 def test_bad_and_unknown_events_are_dead_letters_and_the_mapper_goes_on():
     m = AmiMapper(CONFIG)
-    out = run(m, ev("AgentConnect", 1, Queue="Q1", Interface="PJSIP/1001", HoldTime=3),
-              ev("AgentConnect", 2, Queue="Q1", Uniqueid=CALL, Interface="PJSIP/1001", HoldTime="soon"),
-              ev("FooBarStarted", 3), ev("FooBarStarted", 4), join(5))  # fmt: skip
+    out = run(
+        m,
+        ev("AgentConnect", 1, Queue="Q1", Interface="PJSIP/1001", HoldTime=3),
+        ev("AgentConnect", 2, Queue="Q1", Uniqueid=CALL, Interface="PJSIP/1001", HoldTime="soon"),
+        ev("FooBarStarted", 3),
+        ev("FooBarStarted", 4),
+        join(5),
+    )
     dead = [d.reason for d in out if isinstance(d, DeadLetter)]
-    assert dead == ["AgentConnect: missing Uniqueid (truncated event?)",
-                    "AgentConnect: holdtime is not a number: 'soon'",
-                    "unknown AMI event 'FooBarStarted' (reported once, then ignored)"]  # fmt: skip
+    assert dead == [
+        "AgentConnect: missing Uniqueid (truncated event?)",
+        "AgentConnect: holdtime is not a number: 'soon'",
+        "unknown AMI event 'FooBarStarted' (reported once, then ignored)",
+    ]
     assert isinstance(out[-1], CallerJoined)
     assert not m.wants("foobarstarted") and not m.wants("newexten") and m.wants("queuecallerjoin")
     assert m.wants("varset", [b"Variable: QUEUESTATUS"]) and m.wants("varset", [b"variable: queuestatus"])

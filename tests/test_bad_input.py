@@ -38,12 +38,21 @@ LINES = {
     4: ev("caller_joined", 4, "09:00:10", queue="support", call_id="c2"),
     5: ev("caller_teleported", 5, "09:00:20", queue="support", call_id="c2"),
     6: ev("caller_abandoned", 6, "09:00:40", queue="support", call_id="c2"),
-    7: json.dumps({"type": "caller_joined", "id": "bad:7", "ts": "2026-11-23T09:00:50Z", "source": "bad:7",
-                   "queue": "support"}),  # fmt: skip
+    7: json.dumps(
+        {"type": "caller_joined", "id": "bad:7", "ts": "2026-11-23T09:00:50Z", "source": "bad:7", "queue": "support"}
+    ),
     8: ev("caller_joined", 8, "09:01:00", queue="mystery", call_id="m1"),
     9: ev("caller_answered", 9, "09:01:05", queue="mystery", call_id="m1", agent="9999"),
-    10: json.dumps({"type": "caller_joined", "id": "bad:10", "ts": "2026-11-23T09:01:10", "source": "bad:10",
-                    "queue": "support", "call_id": "c9"}),  # fmt: skip
+    10: json.dumps(
+        {
+            "type": "caller_joined",
+            "id": "bad:10",
+            "ts": "2026-11-23T09:01:10",
+            "source": "bad:10",
+            "queue": "support",
+            "call_id": "c9",
+        }
+    ),
     11: "",
     12: "# a comment line is not input",
     13: ev("agent_state", 13, "09:01:05", agent="9999", state="on_call", queue="mystery", call_id="m1"),
@@ -66,8 +75,19 @@ def wb(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_replay_counts_good_lines_and_dead_letters_the_bad(feed_file, namespace):
-    proc = wb("replay", "--feed", "jsonl", str(feed_file), "--json", "--config", str(CONFIG),
-              "--prefix", namespace, "--redis", redis_url())  # fmt: skip
+    proc = wb(
+        "replay",
+        "--feed",
+        "jsonl",
+        str(feed_file),
+        "--json",
+        "--config",
+        str(CONFIG),
+        "--prefix",
+        namespace,
+        "--redis",
+        redis_url(),
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     snap = json.loads(proc.stdout)
@@ -126,8 +146,18 @@ def test_replay_counts_good_lines_and_dead_letters_the_bad(feed_file, namespace)
 def test_a_second_replay_into_the_same_namespace_counts_nothing_twice(feed_file, namespace, tmp_path):
     """A restarted reader hands the same lines over again: good ones and rejected ones count once. A line
     that differs (same position, new content: the file was rewritten) is a new record."""
-    args = ("replay", "--feed", "jsonl", "--json", "--config", str(CONFIG), "--prefix", namespace,
-            "--redis", redis_url())  # fmt: skip
+    args = (
+        "replay",
+        "--feed",
+        "jsonl",
+        "--json",
+        "--config",
+        str(CONFIG),
+        "--prefix",
+        namespace,
+        "--redis",
+        redis_url(),
+    )
     first = json.loads(wb(*args, str(feed_file)).stdout)
     again = json.loads(wb(*args, str(feed_file)).stdout)
     assert again["dead_letters"] == first["dead_letters"] == len(BAD)
@@ -172,14 +202,19 @@ def test_values_past_the_event_models_limits_are_dead_letters(tmp_path):
     from feeds.jsonl import JsonlFeed
     from wallboard.config import load_config
 
-    lines = [ev("call_completed", 1, "09:03:05", queue="support", call_id="c1", agent="1001", talk_s=1e308),
-             ev("member_added", 2, "09:03:06", agent="1001", queue="support", penalty=2**31),
-             ev("caller_joined", 3, "09:03:07", queue="support", call_id="c2", position=10**12),
-             ev("call_completed", 4, "09:03:08", queue="support", call_id="c1", agent="1001", talk_s=9e9)]  # fmt: skip
+    lines = [
+        ev("call_completed", 1, "09:03:05", queue="support", call_id="c1", agent="1001", talk_s=1e308),
+        ev("member_added", 2, "09:03:06", agent="1001", queue="support", penalty=2**31),
+        ev("caller_joined", 3, "09:03:07", queue="support", call_id="c2", position=10**12),
+        ev("call_completed", 4, "09:03:08", queue="support", call_id="c1", agent="1001", talk_s=9e9),
+    ]
     path = tmp_path / "big.jsonl"
     path.write_text("\n".join(lines) + "\n")
     items = list(JsonlFeed(str(path), load_config(None)).read())
     dead = [i for i in items if isinstance(i, DeadLetter)]
-    assert [d.reason.split(":")[0] for d in dead] == ["call_completed.talk_s", "member_added.penalty",
-                                                     "caller_joined.position"]
+    assert [d.reason.split(":")[0] for d in dead] == [
+        "call_completed.talk_s",
+        "member_added.penalty",
+        "caller_joined.position",
+    ]
     assert [i.talk_s for i in items if not isinstance(i, DeadLetter)] == [9e9]

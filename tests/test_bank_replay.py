@@ -42,8 +42,19 @@ FORMULAS = {
 }
 
 
-KEYS = ("entered", "offered", "answered", "answered_within_sl", "abandoned", "short_abandoned", "abandoned_within_sl",
-        "completed", "talk_s", "wait_answered_s", "wait_all_s")  # fmt: skip
+KEYS = (
+    "entered",
+    "offered",
+    "answered",
+    "answered_within_sl",
+    "abandoned",
+    "short_abandoned",
+    "abandoned_within_sl",
+    "completed",
+    "talk_s",
+    "wait_answered_s",
+    "wait_all_s",
+)
 
 
 def _happened(start: str, end: str, secs: str) -> bool:
@@ -54,8 +65,9 @@ def expected_from_raw(lines: list[str]) -> dict[str, dict[str, float]]:
     """Per queue: the counters and sums, straight from the raw TAB-separated rows (header excluded)."""
     q: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for line in lines:
-        (_vru, _cid, _cust, _prio, typ, _date, _ve, _vx, _vt, qs, qx, qt,
-         outcome, ss, sx, st, _server) = line.rstrip("\n").split("\t")  # fmt: skip
+        (_vru, _cid, _cust, _prio, typ, _date, _ve, _vx, _vt, qs, qx, qt, outcome, ss, sx, st, _server) = line.rstrip(
+            "\n"
+        ).split("\t")
         queued = _happened(qs, qx, qt)
         served = _happened(ss, sx, st)
         c = q[typ]
@@ -122,8 +134,22 @@ def write_config(tmp_path: Path) -> Path:
 
 
 def replay_json(path: Path, config: Path) -> dict:
-    cmd = [sys.executable, "-m", "wallboard.cli", "replay", "--feed", "calls-csv", "--mapping", "bank", str(path),
-           "--json", "--window", "all", "--config", str(config)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "wallboard.cli",
+        "replay",
+        "--feed",
+        "calls-csv",
+        "--mapping",
+        "bank",
+        str(path),
+        "--json",
+        "--window",
+        "all",
+        "--config",
+        str(config),
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=os.environ.copy(), capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, f"replay failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
     return json.loads(proc.stdout)
@@ -155,8 +181,16 @@ def test_one_real_day_queue_by_queue(tmp_path):
     assert snap["window"]["kind"] == "all"
     for name, exp in sorted(expected.items()):
         got = queues[name]
-        for k in ("entered", "offered", "answered", "abandoned", "answered_within_sl", "short_abandoned",
-                  "abandoned_within_sl", "completed"):  # fmt: skip
+        for k in (
+            "entered",
+            "offered",
+            "answered",
+            "abandoned",
+            "answered_within_sl",
+            "short_abandoned",
+            "abandoned_within_sl",
+            "completed",
+        ):
             assert got[k] == exp[k], f"{name}.{k}: replay {got[k]}, raw file {exp[k]}"
         assert got["overflowed"] == 0, name
         for k in ("wait_answered_s", "wait_all_s", "talk_s"):

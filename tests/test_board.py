@@ -148,7 +148,9 @@ async def test_board_flashes_at_most_2hz_and_shows_ack_and_snooze(redis_client, 
         assert app.has_class("-flash-on") == app.flash_on
 
         # acknowledged: the colour stays, the flashing stops, the name shows
-        await publish(redis_client, prefix, four_queues(2, clock.now(), **breach("service_level", t0, acked_by="rivka")))
+        await publish(
+            redis_client, prefix, four_queues(2, clock.now(), **breach("service_level", t0, acked_by="rivka"))
+        )
         await until(pilot, lambda: app.summary.seq == 2)
         sl = card_for(app, "support").cells[2]
         assert sl.has_class("-breach") and not sl.has_class("-flash") and sl.has_class("-quiet")
@@ -157,12 +159,16 @@ async def test_board_flashes_at_most_2hz_and_shows_ack_and_snooze(redis_client, 
 
         # snoozed for a minute: quiet with its end shown, then flashing again once it has run out
         until_t = clock.now() + timedelta(seconds=60)
-        await publish(redis_client, prefix, four_queues(3, clock.now(), **breach("service_level", t0, snoozed_until=until_t)))
+        await publish(
+            redis_client, prefix, four_queues(3, clock.now(), **breach("service_level", t0, snoozed_until=until_t))
+        )
         await until(pilot, lambda: app.summary.seq == 3)
         sl = card_for(app, "support").cells[2]
         assert not sl.has_class("-flash") and f"snoozed to {iso(until_t)[11:16]}" in str(sl.label.render())
         clock.advance(61)  # the same snooze in a fresh snapshot (a stale board flashes nothing)
-        await publish(redis_client, prefix, four_queues(4, clock.now(), **breach("service_level", t0, snoozed_until=until_t)))
+        await publish(
+            redis_client, prefix, four_queues(4, clock.now(), **breach("service_level", t0, snoozed_until=until_t))
+        )
         await until(pilot, lambda: app.summary.seq == 4)
         app.tick()
         assert sl.has_class("-flash") and app._flash_timer._active.is_set()
@@ -209,8 +215,14 @@ async def test_board_rotates_pages_and_shows_ticker_and_stale(redis_client, pref
 async def test_board_hebrew_labels_and_closed_queue(redis_client, prefix, cleanup):
     config = tv_config(prefix)
     t0 = now_utc().replace(microsecond=0)
-    summary = make_summary(1, t0, {"support": make_queue("Customer service", t0, waiting_since_s=(30,)),
-                                   "tech": make_queue("Technical", t0, open_=False)})  # fmt: skip
+    summary = make_summary(
+        1,
+        t0,
+        {
+            "support": make_queue("Customer service", t0, waiting_since_s=(30,)),
+            "tech": make_queue("Technical", t0, open_=False),
+        },
+    )
     await publish(redis_client, prefix, summary)
     # logical order here (a terminal that does bidi itself); test_board_hebrew_visual_order checks the default
     app = BoardApp(config, redis_client, config.layout("floor-he"), ManualClock(t0), bidi="terminal")
@@ -227,8 +239,12 @@ async def test_board_hebrew_labels_and_closed_queue(redis_client, prefix, cleanu
 def test_board_command_refuses_an_unknown_layout():
     wallboard = Path(sys.executable).with_name("wallboard")
     root = Path(__file__).resolve().parent.parent
-    proc = subprocess.run([str(wallboard), "board", "--config", str(root / "config" / "wallboard.toml"),
-                           "--layout", "nope"], capture_output=True, text=True, timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        [str(wallboard), "board", "--config", str(root / "config" / "wallboard.toml"), "--layout", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert "no layout 'nope'" in proc.stderr and "floor" in proc.stderr
 
@@ -245,9 +261,20 @@ async def test_board_hebrew_visual_order_and_scrolling_ticker(redis_client, pref
     config = tv_config(prefix)
     t0 = now_utc().replace(microsecond=0)
     clock = ManualClock(t0)
-    await publish(redis_client, prefix, make_summary(1, t0, {
-        "support": make_queue("Customer service", t0, waiting_since_s=(30, 20), sl=0.5, **breach("service_level", t0)),
-        "tech": make_queue("Technical", t0)}))  # fmt: skip
+    await publish(
+        redis_client,
+        prefix,
+        make_summary(
+            1,
+            t0,
+            {
+                "support": make_queue(
+                    "Customer service", t0, waiting_since_s=(30, 20), sl=0.5, **breach("service_level", t0)
+                ),
+                "tech": make_queue("Technical", t0),
+            },
+        ),
+    )
     message = "ישיבת צוות בשעה 14:00 — נא לעדכן זמינות במערכת לפני תחילת המשמרת"
     await redis_client.set(ticker_key(Keys(prefix)), message)
     app = BoardApp(config, redis_client, config.layout("floor-he"), clock)  # bidi: visual, the default

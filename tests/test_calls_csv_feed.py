@@ -55,9 +55,26 @@ def test_queued_answered(tmp_path):
     # Queued 10:00:10, waited 30 s; the service row starts 1 s before q_exit: the answer is q_start + q_time.
     p = bank_file(
         tmp_path,
-        row("AA0101", 100, 0, 0, "PS", 990315, "10:00:00", "10:00:10", 10,
-            "10:00:10", "10:00:40", 30, "AGENT", "10:00:39", "10:05:39", 300, "DANA"),
-    )  # fmt: skip
+        row(
+            "AA0101",
+            100,
+            0,
+            0,
+            "PS",
+            990315,
+            "10:00:00",
+            "10:00:10",
+            10,
+            "10:00:10",
+            "10:00:40",
+            30,
+            "AGENT",
+            "10:00:39",
+            "10:05:39",
+            300,
+            "DANA",
+        ),
+    )
     feed, events, dead = read(p)
     assert dead == []
     assert [type(e) for e in events] == [CallerJoined, CallerAnswered, CallCompleted]
@@ -76,17 +93,41 @@ def test_queued_answered(tmp_path):
     assert c.queue == "PS" and c.call_id == "AA0101-100"
     assert c.ts == datetime(1999, 3, 15, 10, 5, 39, tzinfo=IST)
     assert c.talk_s == 300.0 and c.agent == "DANA"
-    assert counters(feed) == {"rows": 1, "offered": 1, "answered": 1, "abandoned": 0, "not_offered": 0,
-                              "phantom": 0, "dead": 0}  # fmt: skip
+    assert counters(feed) == {
+        "rows": 1,
+        "offered": 1,
+        "answered": 1,
+        "abandoned": 0,
+        "not_offered": 0,
+        "phantom": 0,
+        "dead": 0,
+    }
 
 
 def test_served_straight_from_the_voice_menu_is_answered_with_wait_0(tmp_path):
     # No q_start, a ser_start: offered and answered at vru_exit (11:00:12) with a wait of 0; NO_SERVER = no agent.
     p = bank_file(
         tmp_path,
-        row("AA0102", 101, 0, 0, "NW", 990315, "11:00:00", "11:00:12", 12,
-            "0:00:00", "0:00:00", 0, "AGENT", "11:00:11", "11:02:11", 120, "NO_SERVER"),
-    )  # fmt: skip
+        row(
+            "AA0102",
+            101,
+            0,
+            0,
+            "NW",
+            990315,
+            "11:00:00",
+            "11:00:12",
+            12,
+            "0:00:00",
+            "0:00:00",
+            0,
+            "AGENT",
+            "11:00:11",
+            "11:02:11",
+            120,
+            "NO_SERVER",
+        ),
+    )
     feed, events, dead = read(p)
     assert dead == []
     j, a, c = events
@@ -104,9 +145,26 @@ def test_hang_after_queueing_is_abandoned(tmp_path):
     # Queued 12:00:06, hung up after 67 s: abandoned at 12:01:13; the HANG row's service columns are not read.
     p = bank_file(
         tmp_path,
-        row("AA0103", 102, 5551234, 2, "PE", 990315, "12:00:00", "12:00:06", 6,
-            "12:00:06", "12:01:13", 67, "HANG", "0:00:00", "0:00:00", 0, "NO_SERVER"),
-    )  # fmt: skip
+        row(
+            "AA0103",
+            102,
+            5551234,
+            2,
+            "PE",
+            990315,
+            "12:00:00",
+            "12:00:06",
+            6,
+            "12:00:06",
+            "12:01:13",
+            67,
+            "HANG",
+            "0:00:00",
+            "0:00:00",
+            0,
+            "NO_SERVER",
+        ),
+    )
     feed, events, dead = read(p)
     assert dead == []
     j, ab = events
@@ -115,39 +173,128 @@ def test_hang_after_queueing_is_abandoned(tmp_path):
     assert ab.id == "csv:calls.tsv:2:a"
     assert ab.ts == datetime(1999, 3, 15, 12, 1, 13, tzinfo=IST)
     assert ab.wait_s == 67.0 and ab.queue == "PE" and ab.call_id == "AA0103-102"
-    assert counters(feed) == {"rows": 1, "offered": 1, "answered": 0, "abandoned": 1, "not_offered": 0,
-                              "phantom": 0, "dead": 0}  # fmt: skip
+    assert counters(feed) == {
+        "rows": 1,
+        "offered": 1,
+        "answered": 0,
+        "abandoned": 1,
+        "not_offered": 0,
+        "phantom": 0,
+        "dead": 0,
+    }
 
 
 def test_hang_up_in_the_voice_menu_is_never_offered(tmp_path):
     p = bank_file(
         tmp_path,
-        row("AA0101", 36227, 0, 0, "PS", 990315, "0:14:46", "0:15:01", 15,
-            "0:00:00", "0:00:00", 0, "HANG", "0:00:00", "0:00:00", 0, "NO_SERVER"),
-    )  # fmt: skip
+        row(
+            "AA0101",
+            36227,
+            0,
+            0,
+            "PS",
+            990315,
+            "0:14:46",
+            "0:15:01",
+            15,
+            "0:00:00",
+            "0:00:00",
+            0,
+            "HANG",
+            "0:00:00",
+            "0:00:00",
+            0,
+            "NO_SERVER",
+        ),
+    )
     feed, events, dead = read(p)
     assert events == [] and dead == []
-    assert counters(feed) == {"rows": 1, "offered": 0, "answered": 0, "abandoned": 0, "not_offered": 1,
-                              "phantom": 0, "dead": 0}  # fmt: skip
+    assert counters(feed) == {
+        "rows": 1,
+        "offered": 0,
+        "answered": 0,
+        "abandoned": 0,
+        "not_offered": 1,
+        "phantom": 0,
+        "dead": 0,
+    }
 
 
 def test_phantom_rows_are_ignored(tmp_path):
     p = bank_file(
         tmp_path,
-        row("AA0101", 33180, 69100527, 2, "PS", 990315, "10:19:09", "10:19:15", 6,
-            "10:19:15", "10:19:31", 16, "PHANTOM", "10:19:30", "10:20:13", 43, "NO_SERVER"),
-    )  # fmt: skip
+        row(
+            "AA0101",
+            33180,
+            69100527,
+            2,
+            "PS",
+            990315,
+            "10:19:09",
+            "10:19:15",
+            6,
+            "10:19:15",
+            "10:19:31",
+            16,
+            "PHANTOM",
+            "10:19:30",
+            "10:20:13",
+            43,
+            "NO_SERVER",
+        ),
+    )
     feed, events, dead = read(p)
     assert events == [] and dead == []
-    assert counters(feed) == {"rows": 1, "offered": 0, "answered": 0, "abandoned": 0, "not_offered": 0,
-                              "phantom": 1, "dead": 0}  # fmt: skip
+    assert counters(feed) == {
+        "rows": 1,
+        "offered": 0,
+        "answered": 0,
+        "abandoned": 0,
+        "not_offered": 0,
+        "phantom": 1,
+        "dead": 0,
+    }
 
 
 def test_agent_row_without_queue_or_service_times_is_a_dead_letter(tmp_path):
-    bad = row("AA0102", 28609, 0, 0, "PS", 990315, "13:39:21", "13:39:30", 9,
-              "0:00:00", "0:00:00", 0, "AGENT", "0:00:00", "0:00:00", 0, "GILI")  # fmt: skip
-    good = row("AA0103", 7, 0, 0, "PS", 990315, "13:40:00", "13:40:05", 5,
-               "13:40:05", "13:40:15", 10, "HANG", "0:00:00", "0:00:00", 0, "NO_SERVER")  # fmt: skip
+    bad = row(
+        "AA0102",
+        28609,
+        0,
+        0,
+        "PS",
+        990315,
+        "13:39:21",
+        "13:39:30",
+        9,
+        "0:00:00",
+        "0:00:00",
+        0,
+        "AGENT",
+        "0:00:00",
+        "0:00:00",
+        0,
+        "GILI",
+    )
+    good = row(
+        "AA0103",
+        7,
+        0,
+        0,
+        "PS",
+        990315,
+        "13:40:00",
+        "13:40:05",
+        5,
+        "13:40:05",
+        "13:40:15",
+        10,
+        "HANG",
+        "0:00:00",
+        "0:00:00",
+        0,
+        "NO_SERVER",
+    )
     p = bank_file(tmp_path, bad, good)
     feed, events, dead = read(p)
     assert len(dead) == 1
@@ -156,13 +303,37 @@ def test_agent_row_without_queue_or_service_times_is_a_dead_letter(tmp_path):
     assert dead[0].raw == bad
     assert [type(e) for e in events] == [CallerJoined, CallerAbandoned]  # reading went on
     assert events[0].call_id == "AA0103-7"
-    assert counters(feed) == {"rows": 2, "offered": 1, "answered": 0, "abandoned": 1, "not_offered": 0,
-                              "phantom": 0, "dead": 1}  # fmt: skip
+    assert counters(feed) == {
+        "rows": 2,
+        "offered": 1,
+        "answered": 0,
+        "abandoned": 1,
+        "not_offered": 0,
+        "phantom": 0,
+        "dead": 1,
+    }
 
 
 def test_malformed_rows_are_dead_letters_naming_the_column(tmp_path):
-    ok = ["AA0101", 1, 0, 0, "PS", 990315, "9:00:00", "9:00:05", 5,
-          "9:00:05", "9:00:25", 20, "AGENT", "9:00:25", "9:01:25", 60, "DANA"]  # fmt: skip
+    ok = [
+        "AA0101",
+        1,
+        0,
+        0,
+        "PS",
+        990315,
+        "9:00:00",
+        "9:00:05",
+        5,
+        "9:00:05",
+        "9:00:25",
+        20,
+        "AGENT",
+        "9:00:25",
+        "9:01:25",
+        60,
+        "DANA",
+    ]
     short = "\t".join(str(c) for c in ok[:16])
     bad_time = list(ok)
     bad_time[9] = "9:0o:05"
@@ -183,17 +354,41 @@ def test_malformed_rows_are_dead_letters_naming_the_column(tmp_path):
     assert dead[0].raw == short and dead[1].raw == row(*bad_time)
     assert [type(e) for e in events] == [CallerJoined, CallerAnswered, CallCompleted]
     assert all(e.source == f"calls-csv:{p}:7" for e in events)
-    assert counters(feed) == {"rows": 6, "offered": 1, "answered": 1, "abandoned": 0, "not_offered": 0,
-                              "phantom": 0, "dead": 5}  # fmt: skip
+    assert counters(feed) == {
+        "rows": 6,
+        "offered": 1,
+        "answered": 1,
+        "abandoned": 0,
+        "not_offered": 0,
+        "phantom": 0,
+        "dead": 5,
+    }
 
 
 def test_a_call_across_midnight(tmp_path):
     # Entered 1999-03-15 23:59:50; queued 23:59:55 for 25 s: answered 00:00:20 on the 16th, talk to 00:03:19.
     p = bank_file(
         tmp_path,
-        row("AA0104", 103, 0, 0, "PS", 990315, "23:59:50", "23:59:55", 5,
-            "23:59:55", "0:00:20", 25, "AGENT", "0:00:19", "0:03:19", 180, "TOVA"),
-    )  # fmt: skip
+        row(
+            "AA0104",
+            103,
+            0,
+            0,
+            "PS",
+            990315,
+            "23:59:50",
+            "23:59:55",
+            5,
+            "23:59:55",
+            "0:00:20",
+            25,
+            "AGENT",
+            "0:00:19",
+            "0:03:19",
+            180,
+            "TOVA",
+        ),
+    )
     _, (j, a, c), dead = read(p)
     assert dead == []
     assert j.ts == datetime(1999, 3, 15, 23, 59, 55, tzinfo=IST)
@@ -205,9 +400,26 @@ def test_queue_start_at_exactly_midnight_is_a_queue_start(tmp_path):
     # A real February row: q_start "0:00:00" is midnight here (q_exit and q_time say the call queued).
     p = bank_file(
         tmp_path,
-        row("AA0102", 31056, 15696776, 2, "PS", 990215, "23:59:54", "23:59:54", 0,
-            "0:00:00", "0:00:27", 27, "AGENT", "0:00:26", "0:01:33", 67, "AVNI"),
-    )  # fmt: skip
+        row(
+            "AA0102",
+            31056,
+            15696776,
+            2,
+            "PS",
+            990215,
+            "23:59:54",
+            "23:59:54",
+            0,
+            "0:00:00",
+            "0:00:27",
+            27,
+            "AGENT",
+            "0:00:26",
+            "0:01:33",
+            67,
+            "AVNI",
+        ),
+    )
     _, (j, a, c), dead = read(p)
     assert dead == []
     assert j.ts == datetime(1999, 2, 16, 0, 0, 0, tzinfo=IST)
@@ -219,9 +431,26 @@ def test_negative_vru_time_is_not_a_midnight_crossing(tmp_path):
     # A real January row: vru_exit 53 s *before* vru_entry (vru_time -53), same day; the queue times follow it.
     p = bank_file(
         tmp_path,
-        row("AA0101", 34400, 48820351, 2, "PS", 990315, "15:46:49", "15:45:56", -53,
-            "15:45:56", "15:46:59", 63, "AGENT", "15:46:57", "15:53:31", 394, "DORIT"),
-    )  # fmt: skip
+        row(
+            "AA0101",
+            34400,
+            48820351,
+            2,
+            "PS",
+            990315,
+            "15:46:49",
+            "15:45:56",
+            -53,
+            "15:45:56",
+            "15:46:59",
+            63,
+            "AGENT",
+            "15:46:57",
+            "15:53:31",
+            394,
+            "DORIT",
+        ),
+    )
     _, (j, a, c), dead = read(p)
     assert dead == []
     assert j.ts == datetime(1999, 3, 15, 15, 45, 56, tzinfo=IST)
@@ -232,21 +461,106 @@ def test_negative_vru_time_is_not_a_midnight_crossing(tmp_path):
 def test_daylight_saving_days(tmp_path):
     rows = [
         # The day before summer time: +02:00.
-        row("AA0101", 1, 0, 0, "PS", 990401, "10:00:00", "10:00:05", 5,
-            "10:00:05", "10:00:15", 10, "HANG", "0:00:00", "0:00:00", 0, "NO_SERVER"),
+        row(
+            "AA0101",
+            1,
+            0,
+            0,
+            "PS",
+            990401,
+            "10:00:00",
+            "10:00:05",
+            5,
+            "10:00:05",
+            "10:00:15",
+            10,
+            "HANG",
+            "0:00:00",
+            "0:00:00",
+            0,
+            "NO_SERVER",
+        ),
         # The day summer time starts (02:00 -> 03:00): a 20 s wait from 01:59:50 ends at 03:00:10 wall clock.
-        row("AA0101", 2, 0, 0, "NE", 990402, "1:59:40", "1:59:50", 10,
-            "1:59:50", "3:00:10", 20, "AGENT", "3:00:10", "3:01:10", 60, "MIKI"),
+        row(
+            "AA0101",
+            2,
+            0,
+            0,
+            "NE",
+            990402,
+            "1:59:40",
+            "1:59:50",
+            10,
+            "1:59:50",
+            "3:00:10",
+            20,
+            "AGENT",
+            "3:00:10",
+            "3:01:10",
+            60,
+            "MIKI",
+        ),
         # Later that day: +03:00.
-        row("AA0101", 3, 0, 0, "PS", 990402, "10:00:00", "10:00:05", 5,
-            "10:00:05", "10:00:15", 10, "HANG", "0:00:00", "0:00:00", 0, "NO_SERVER"),
+        row(
+            "AA0101",
+            3,
+            0,
+            0,
+            "PS",
+            990402,
+            "10:00:00",
+            "10:00:05",
+            5,
+            "10:00:05",
+            "10:00:15",
+            10,
+            "HANG",
+            "0:00:00",
+            "0:00:00",
+            0,
+            "NO_SERVER",
+        ),
         # The day summer time ends (02:00 -> 01:00): 01:30 happens twice; read as the first (+03:00).
-        row("AA0101", 4, 0, 0, "TT", 990903, "1:30:00", "1:30:05", 5,
-            "1:30:05", "1:30:15", 10, "HANG", "0:00:00", "0:00:00", 0, "NO_SERVER"),
+        row(
+            "AA0101",
+            4,
+            0,
+            0,
+            "TT",
+            990903,
+            "1:30:00",
+            "1:30:05",
+            5,
+            "1:30:05",
+            "1:30:15",
+            10,
+            "HANG",
+            "0:00:00",
+            "0:00:00",
+            0,
+            "NO_SERVER",
+        ),
         # After the change: +02:00 again.
-        row("AA0101", 5, 0, 0, "TT", 990903, "10:00:00", "10:00:05", 5,
-            "10:00:05", "10:00:15", 10, "HANG", "0:00:00", "0:00:00", 0, "NO_SERVER"),
-    ]  # fmt: skip
+        row(
+            "AA0101",
+            5,
+            0,
+            0,
+            "TT",
+            990903,
+            "10:00:00",
+            "10:00:05",
+            5,
+            "10:00:05",
+            "10:00:15",
+            10,
+            "HANG",
+            "0:00:00",
+            "0:00:00",
+            0,
+            "NO_SERVER",
+        ),
+    ]
     _, events, dead = read(bank_file(tmp_path, *rows))
     assert dead == []
     by = {(e.call_id, e.type): e for e in events}
@@ -272,11 +586,45 @@ def test_daylight_saving_days(tmp_path):
 
 def test_same_call_id_on_two_lines_is_two_calls(tmp_path):
     rows = [
-        row("AA0101", 500, 0, 0, "PS", 990315, "9:00:00", "9:00:05", 5,
-            "9:00:05", "9:00:15", 10, "AGENT", "9:00:15", "9:02:15", 120, "DANA"),
-        row("AA0202", 500, 0, 0, "PS", 990315, "9:00:00", "9:00:05", 5,
-            "9:00:05", "9:00:25", 20, "HANG", "0:00:00", "0:00:00", 0, "NO_SERVER"),
-    ]  # fmt: skip
+        row(
+            "AA0101",
+            500,
+            0,
+            0,
+            "PS",
+            990315,
+            "9:00:00",
+            "9:00:05",
+            5,
+            "9:00:05",
+            "9:00:15",
+            10,
+            "AGENT",
+            "9:00:15",
+            "9:02:15",
+            120,
+            "DANA",
+        ),
+        row(
+            "AA0202",
+            500,
+            0,
+            0,
+            "PS",
+            990315,
+            "9:00:00",
+            "9:00:05",
+            5,
+            "9:00:05",
+            "9:00:25",
+            20,
+            "HANG",
+            "0:00:00",
+            "0:00:00",
+            0,
+            "NO_SERVER",
+        ),
+    ]
     feed, events, dead = read(bank_file(tmp_path, *rows))
     assert dead == []
     assert {e.call_id for e in events} == {"AA0101-500", "AA0202-500"}
@@ -296,15 +644,66 @@ def test_same_call_id_on_two_lines_is_two_calls(tmp_path):
 def test_events_come_out_in_time_order_with_the_join_first_at_equal_times(tmp_path):
     rows = [
         # Later call first in the file.
-        row("AA0101", 2, 0, 0, "PS", 990315, "9:10:00", "9:10:05", 5,
-            "9:10:05", "9:10:15", 10, "HANG", "0:00:00", "0:00:00", 0, "NO_SERVER"),
+        row(
+            "AA0101",
+            2,
+            0,
+            0,
+            "PS",
+            990315,
+            "9:10:00",
+            "9:10:05",
+            5,
+            "9:10:05",
+            "9:10:15",
+            10,
+            "HANG",
+            "0:00:00",
+            "0:00:00",
+            0,
+            "NO_SERVER",
+        ),
         # Served from the voice menu: join and answer share 9:00:05; the join must come first.
-        row("AA0101", 1, 0, 0, "PS", 990315, "9:00:00", "9:00:05", 5,
-            "0:00:00", "0:00:00", 0, "AGENT", "9:00:04", "9:05:04", 300, "DANA"),
+        row(
+            "AA0101",
+            1,
+            0,
+            0,
+            "PS",
+            990315,
+            "9:00:00",
+            "9:00:05",
+            5,
+            "0:00:00",
+            "0:00:00",
+            0,
+            "AGENT",
+            "9:00:04",
+            "9:05:04",
+            300,
+            "DANA",
+        ),
         # Another call's answer at 9:00:05 too, then its completion.
-        row("AA0102", 3, 0, 0, "PS", 990315, "8:59:50", "8:59:55", 5,
-            "8:59:55", "9:00:05", 10, "AGENT", "9:00:05", "9:00:06", 1, "MIKI"),
-    ]  # fmt: skip
+        row(
+            "AA0102",
+            3,
+            0,
+            0,
+            "PS",
+            990315,
+            "8:59:50",
+            "8:59:55",
+            5,
+            "8:59:55",
+            "9:00:05",
+            10,
+            "AGENT",
+            "9:00:05",
+            "9:00:06",
+            1,
+            "MIKI",
+        ),
+    ]
     _, events, _ = read(bank_file(tmp_path, *rows))
     assert [e.id for e in events] == [
         "csv:calls.tsv:4:j",  # 8:59:55
@@ -322,9 +721,26 @@ def test_completion_is_never_before_the_answer(tmp_path):
     # A real pattern: service 12:09:45-12:09:46 while q_start + q_time = 12:09:47.
     p = bank_file(
         tmp_path,
-        row("AA0106", 35183, 59756973, 1, "PS", 990315, "12:08:46", "12:08:52", 6,
-            "12:08:52", "12:09:47", 55, "AGENT", "12:09:45", "12:09:46", 1, "YIFAT"),
-    )  # fmt: skip
+        row(
+            "AA0106",
+            35183,
+            59756973,
+            1,
+            "PS",
+            990315,
+            "12:08:46",
+            "12:08:52",
+            6,
+            "12:08:52",
+            "12:09:47",
+            55,
+            "AGENT",
+            "12:09:45",
+            "12:09:46",
+            1,
+            "YIFAT",
+        ),
+    )
     _, (j, a, c), _ = read(p)
     assert a.ts == datetime(1999, 3, 15, 12, 9, 47, tzinfo=IST) and a.wait_s == 55.0
     assert c.ts == a.ts and c.talk_s == 1.0
@@ -333,9 +749,26 @@ def test_completion_is_never_before_the_answer(tmp_path):
 def test_queued_answered_without_service_times_has_no_completion(tmp_path):
     p = bank_file(
         tmp_path,
-        row("AA0102", 28607, 11766342, 1, "PS", 990315, "13:01:45", "13:01:51", 6,
-            "13:01:51", "13:04:08", 137, "AGENT", "0:00:00", "0:00:00", 0, "IDIT"),
-    )  # fmt: skip
+        row(
+            "AA0102",
+            28607,
+            11766342,
+            1,
+            "PS",
+            990315,
+            "13:01:45",
+            "13:01:51",
+            6,
+            "13:01:51",
+            "13:04:08",
+            137,
+            "AGENT",
+            "0:00:00",
+            "0:00:00",
+            0,
+            "IDIT",
+        ),
+    )
     feed, events, _ = read(p)
     assert [type(e) for e in events] == [CallerJoined, CallerAnswered]
     assert events[1].wait_s == 137.0 and events[1].agent == "IDIT"
@@ -344,11 +777,45 @@ def test_queued_answered_without_service_times_has_no_completion(tmp_path):
 
 def test_ids_are_stable_across_reads(tmp_path):
     rows = [
-        row("AA0101", 2, 0, 0, "PS", 990315, "9:10:00", "9:10:05", 5,
-            "9:10:05", "9:10:15", 10, "HANG", "0:00:00", "0:00:00", 0, "NO_SERVER"),
-        row("AA0101", 1, 0, 0, "PS", 990315, "9:00:00", "9:00:05", 5,
-            "0:00:00", "0:00:00", 0, "AGENT", "9:00:04", "9:05:04", 300, "DANA"),
-    ]  # fmt: skip
+        row(
+            "AA0101",
+            2,
+            0,
+            0,
+            "PS",
+            990315,
+            "9:10:00",
+            "9:10:05",
+            5,
+            "9:10:05",
+            "9:10:15",
+            10,
+            "HANG",
+            "0:00:00",
+            "0:00:00",
+            0,
+            "NO_SERVER",
+        ),
+        row(
+            "AA0101",
+            1,
+            0,
+            0,
+            "PS",
+            990315,
+            "9:00:00",
+            "9:00:05",
+            5,
+            "0:00:00",
+            "0:00:00",
+            0,
+            "AGENT",
+            "9:00:04",
+            "9:05:04",
+            300,
+            "DANA",
+        ),
+    ]
     p = bank_file(tmp_path, *rows)
     feed = CallsCsvFeed(str(p), WallboardConfig())
     first = [e.model_dump() for e in feed.read()]
@@ -360,9 +827,26 @@ def test_ids_are_stable_across_reads(tmp_path):
 def test_found_through_the_entry_point_with_the_bank_mapping_by_default(tmp_path):
     p = bank_file(
         tmp_path,
-        row("AA0101", 1, 0, 0, "IN", 990315, "9:00:00", "9:00:05", 5,
-            "9:00:05", "9:00:15", 10, "HANG", "0:00:00", "0:00:00", 0, "NO_SERVER"),
-    )  # fmt: skip
+        row(
+            "AA0101",
+            1,
+            0,
+            0,
+            "IN",
+            990315,
+            "9:00:00",
+            "9:00:05",
+            5,
+            "9:00:05",
+            "9:00:15",
+            10,
+            "HANG",
+            "0:00:00",
+            "0:00:00",
+            0,
+            "NO_SERVER",
+        ),
+    )
     feed = load_feed("calls-csv", str(p), WallboardConfig())
     assert feed.name == "calls-csv" and feed.mapping.name == "bank" and feed.mapping.profile == "bank"
     assert [e.type for e in feed.read()] == ["caller_joined", "caller_abandoned"]
@@ -376,9 +860,26 @@ def test_a_mapping_by_path_and_mapping_errors(tmp_path):
     custom.write_text(bank_toml.read_text(encoding="utf-8") + '\n[queue_names]\nPS = "private"\n', encoding="utf-8")
     p = bank_file(
         tmp_path,
-        row("AA0101", 1, 0, 0, "PS", 990315, "9:00:00", "9:00:05", 5,
-            "9:00:05", "9:00:15", 10, "HANG", "0:00:00", "0:00:00", 0, "NO_SERVER"),
-    )  # fmt: skip
+        row(
+            "AA0101",
+            1,
+            0,
+            0,
+            "PS",
+            990315,
+            "9:00:00",
+            "9:00:05",
+            5,
+            "9:00:05",
+            "9:00:15",
+            10,
+            "HANG",
+            "0:00:00",
+            "0:00:00",
+            0,
+            "NO_SERVER",
+        ),
+    )
     _, events, _ = read(p, mapping=str(custom))
     assert {e.queue for e in events} == {"private"}
 
@@ -458,11 +959,11 @@ TEST = "ignore"
     )
     p = tmp_path / "x.csv"
     p.write_text(
-        'id;q;t;w;result;why;from\n'
+        "id;q;t;w;result;why;from\n"
         'a;"billing";1700000000;5;OK;;0541234567\n'
-        'b;billing;1700000010;65;OUT;callback;\n'
-        'c;billing;1700000020;0;IVR;;\n'
-        'd;billing;1700000030;0;TEST;;\n',
+        "b;billing;1700000010;65;OUT;callback;\n"
+        "c;billing;1700000020;0;IVR;;\n"
+        "d;billing;1700000030;0;TEST;;\n",
         encoding="utf-8",
     )
     feed, events, dead = read(p, mapping=str(mapping))

@@ -19,12 +19,38 @@ from wallboard.thresholds import RATIO_METRICS
 from wallboard.ui import view
 
 # The stored format before the catalog: positions never move (rollups already on disk are read by position).
-QUEUE_FIELDS_V1 = ("entered", "answered", "answered_within_sl", "abandoned", "short_abandoned",
-                   "abandoned_within_sl", "overflowed", "completed", "talk_s", "wrap_s", "wait_answered_s",
-                   "wait_all_s", "callbacks_done", "peak_waiting", "overflowed:timeout", "overflowed:empty",
-                   "overflowed:key", "overflowed:withdrawn", "overflowed:callback")  # fmt: skip
-AGENT_FIELDS_V1 = ("calls_handled", "missed", "dial_attempts", "outbound_calls", "available_s", "ringing_s",
-                   "on_call_s", "wrap_up_s", "paused_s")  # fmt: skip
+QUEUE_FIELDS_V1 = (
+    "entered",
+    "answered",
+    "answered_within_sl",
+    "abandoned",
+    "short_abandoned",
+    "abandoned_within_sl",
+    "overflowed",
+    "completed",
+    "talk_s",
+    "wrap_s",
+    "wait_answered_s",
+    "wait_all_s",
+    "callbacks_done",
+    "peak_waiting",
+    "overflowed:timeout",
+    "overflowed:empty",
+    "overflowed:key",
+    "overflowed:withdrawn",
+    "overflowed:callback",
+)
+AGENT_FIELDS_V1 = (
+    "calls_handled",
+    "missed",
+    "dial_attempts",
+    "outbound_calls",
+    "available_s",
+    "ringing_s",
+    "on_call_s",
+    "wrap_up_s",
+    "paused_s",
+)
 
 QUEUE = [pytest.param(m, id=m.name) for m in catalog.QUEUE]
 AGENT = [pytest.param(m, id=m.name) for m in catalog.AGENT]
@@ -115,17 +141,34 @@ def test_agent_metric_on_every_surface(m: catalog.Metric):
 
 
 def test_formulas_are_derived_from_the_terms():
-    c = {"answered": 80, "answered_within_sl": 60, "abandoned": 10, "short_abandoned": 2, "abandoned_within_sl": 4,
-         "overflowed": 10, "wait_answered_s": 800, "wait_all_s": 1000, "talk_s": 300, "wrap_s": 100, "completed": 4}
+    c = {
+        "answered": 80,
+        "answered_within_sl": 60,
+        "abandoned": 10,
+        "short_abandoned": 2,
+        "abandoned_within_sl": 4,
+        "overflowed": 10,
+        "wait_answered_s": 800,
+        "wait_all_s": 1000,
+        "talk_s": 300,
+        "wrap_s": 100,
+        "completed": 4,
+    }
     assert metrics.offered(c) == 100
     sl = metrics.service_level(c, "excl_short_abandons", True)
     assert (sl.value, sl.formula) == (
-        60 / 98, "answered_within_sl / (answered + abandoned - short_abandoned + overflowed)")
+        60 / 98,
+        "answered_within_sl / (answered + abandoned - short_abandoned + overflowed)",
+    )
     assert metrics.service_level(c, "abandons_good", False).formula == (
-        "(answered_within_sl + abandoned_within_sl) / (answered + abandoned)")
+        "(answered_within_sl + abandoned_within_sl) / (answered + abandoned)"
+    )
     ab = metrics.abandon_rate(c)
     assert (ab.numerator, ab.denominator, ab.formula) == (
-        8, 98, "(abandoned - short_abandoned) / (offered - short_abandoned)")
+        8,
+        98,
+        "(abandoned - short_abandoned) / (offered - short_abandoned)",
+    )
     assert metrics.aht_s(c).formula == "(talk_s + wrap_s) / completed" and metrics.aht_s(c).value == 100
     assert metrics.avg_wait_s(c).formula == "wait_all_s / offered"
     occ = metrics.occupancy({"on_call_s": 30, "wrap_up_s": 10, "available_s": 60})

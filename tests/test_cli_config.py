@@ -49,8 +49,9 @@ def _env() -> dict:
 
 
 def check_config(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(WALLBOARD), "check-config", str(path)], env=_env(), cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    return subprocess.run(
+        [str(WALLBOARD), "check-config", str(path)], env=_env(), cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.fixture(autouse=True)

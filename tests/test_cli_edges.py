@@ -71,8 +71,18 @@ def test_the_readme_bank_example_run_from_another_folder_is_one_line(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     rel = "../shared/data/anonymous_bank/03_March.txt"
-    proc = wb("replay", "--feed", "calls-csv", "--mapping", "bank", rel, "--window", "all", cwd=elsewhere,
-              env={"WALLBOARD_STATE_DIR": str(tmp_path / "state")})  # fmt: skip
+    proc = wb(
+        "replay",
+        "--feed",
+        "calls-csv",
+        "--mapping",
+        "bank",
+        rel,
+        "--window",
+        "all",
+        cwd=elsewhere,
+        env={"WALLBOARD_STATE_DIR": str(tmp_path / "state")},
+    )
     line = one_line(proc, rel, "does not exist", str(elsewhere))
     assert line.startswith("wallboard replay:")
 
@@ -169,14 +179,31 @@ def test_a_calls_csv_that_does_not_fit_its_mapping_is_one_line(tmp_path, text, m
 
 @pytest.mark.parametrize("ttl", ["inf", "nan", "-1", "1e300", "0", "-inf", "8761"])
 def test_token_ttl_that_is_no_lifetime_is_one_line(ttl):
-    proc = wb("token", "--user", "rivka", "--config", str(CONFIG), f"--ttl-h={ttl}",  # (-inf reads as a flag)
-              env={"WALLBOARD_TOKEN_SECRET": SECRET}, url=None)  # fmt: skip
+    proc = wb(
+        "token",
+        "--user",
+        "rivka",
+        "--config",
+        str(CONFIG),
+        f"--ttl-h={ttl}",  # (-inf reads as a flag)
+        env={"WALLBOARD_TOKEN_SECRET": SECRET},
+        url=None,
+    )
     one_line(proc, "--ttl-h", "more than 0", "8760")
 
 
 def test_token_with_a_good_ttl_still_issues_one():
-    proc = wb("token", "--user", "rivka", "--config", str(CONFIG), "--ttl-h", "1.5",
-              env={"WALLBOARD_TOKEN_SECRET": SECRET}, url=None)  # fmt: skip
+    proc = wb(
+        "token",
+        "--user",
+        "rivka",
+        "--config",
+        str(CONFIG),
+        "--ttl-h",
+        "1.5",
+        env={"WALLBOARD_TOKEN_SECRET": SECRET},
+        url=None,
+    )
     assert proc.returncode == 0, proc.stderr
     user, exp, _sig = proc.stdout.strip().split(".")
     assert user == "rivka" and exp.isdigit()
@@ -191,8 +218,9 @@ def test_token_with_a_good_ttl_still_issues_one():
 def test_a_malformed_redis_url_in_the_config_is_one_line_naming_the_field(tmp_path):
     cfg = tmp_path / "url.toml"
     cfg.write_text(f'[redis]\nurl = "{BAD_URL.replace(":hunter2", "")}"\n', encoding="utf-8")
-    line = one_line(wb("snapshot", "--config", str(cfg), url=None), str(cfg), "redis.url", "not a valid URL",
-                    "redis://")  # fmt: skip
+    line = one_line(
+        wb("snapshot", "--config", str(cfg), url=None), str(cfg), "redis.url", "not a valid URL", "redis://"
+    )
     assert "hint" in line
     # check-config names it too, even while REDIS_URL (which would win) is set and fine
     proc = wb("check-config", str(cfg))
@@ -210,13 +238,16 @@ def test_a_malformed_redis_url_in_the_environment_is_one_line_naming_the_variabl
     assert "hunter2" not in line  # the password is never echoed
 
 
-@pytest.mark.parametrize("url, words", [
-    (BAD_URL, ("not a valid URL", ":***@")),
-    ("redis://127.0.0.1:99999/0", ("Port out of range",)),
-    ("http://127.0.0.1:6379/0", ("scheme 'http'",)),
-    ("redis://127.0.0.1:6379/zero", ("database number",)),
-    ("unix://", ("no socket file",)),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        (BAD_URL, ("not a valid URL", ":***@")),
+        ("redis://127.0.0.1:99999/0", ("Port out of range",)),
+        ("http://127.0.0.1:6379/0", ("scheme 'http'",)),
+        ("redis://127.0.0.1:6379/zero", ("database number",)),
+        ("unix://", ("no socket file",)),
+    ],
+)
 def test_a_malformed_redis_flag_is_one_line_naming_the_flag(url, words):
     proc = wb("snapshot", "--redis", url, env={"REDIS_URL": BAD_URL}, url=None)  # the flag beats REDIS_URL
     line = one_line(proc, "--redis", *words)
@@ -371,8 +402,18 @@ def _mixed_jsonl(path: Path, good: int, bad: int) -> list[int]:
     lines, bad_lines = [], []
     for i in range(max(good, bad)):
         if i < good:
-            lines.append(json.dumps({"type": "caller_joined", "id": f"e:{i}", "ts": f"2026-11-23T09:{i // 60:02d}:"
-                                     f"{i % 60:02d}Z", "source": "t", "queue": "support", "call_id": f"c{i}"}))
+            lines.append(
+                json.dumps(
+                    {
+                        "type": "caller_joined",
+                        "id": f"e:{i}",
+                        "ts": f"2026-11-23T09:{i // 60:02d}:{i % 60:02d}Z",
+                        "source": "t",
+                        "queue": "support",
+                        "call_id": f"c{i}",
+                    }
+                )
+            )
         if i < bad:
             lines.append('{"type": "caller_joined", "caller": "0509876543", "queue": ')
             bad_lines.append(len(lines))
@@ -419,8 +460,9 @@ def test_a_json_replay_keeps_stdout_valid_and_lists_the_rejects_on_stderr(tmp_pa
 def test_a_kept_replay_prints_the_exact_command_that_lists_its_rejects(tmp_path, namespace):
     f = tmp_path / "mixed.jsonl"
     _mixed_jsonl(f, good=5, bad=22)
-    proc = wb("replay", "--feed", "jsonl", str(f), "--config", str(CONFIG), "--prefix", namespace,
-              "--redis", redis_url())  # fmt: skip
+    proc = wb(
+        "replay", "--feed", "jsonl", str(f), "--config", str(CONFIG), "--prefix", namespace, "--redis", redis_url()
+    )
     assert proc.returncode == 0, proc.stderr
     tail = proc.stderr.strip().splitlines()[-1]
     assert namespace in tail and "wallboard deadletter" in tail

@@ -43,9 +43,24 @@ def test_every_command_has_a_summary():
 def test_version_and_the_desk_description():
     out = subprocess.run([sys.executable, "-m", "wallboard.cli", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == f"wallboard {__version__}"
-    tui = subprocess.run([sys.executable, "-m", "wallboard.cli", "tui", "--help"], capture_output=True, text=True,
-                         env={"COLUMNS": "200", "PATH": ""})  # fmt: skip
+    tui = subprocess.run(
+        [sys.executable, "-m", "wallboard.cli", "tui", "--help"],
+        capture_output=True,
+        text=True,
+        env={"COLUMNS": "200", "PATH": ""},
+    )
     assert tui.returncode == 0
-    for offered in ("queue", "agents", "callers waiting", "acknowledge", "listen", "whisper", "barge", "take over",
-                    "move", "pause", "advisor"):  # fmt: skip
+    for offered in (
+        "queue",
+        "agents",
+        "callers waiting",
+        "acknowledge",
+        "listen",
+        "whisper",
+        "barge",
+        "take over",
+        "move",
+        "pause",
+        "advisor",
+    ):
         assert offered in tui.stdout, offered

@@ -101,26 +101,78 @@ def cluster():
     procs = []
     try:
         (single,) = [p for p in _free_ports(4) if p not in ports][:1]
-        procs.append(subprocess.Popen(
-            [server, "--port", str(single), "--bind", "127.0.0.1", "--protected-mode", "no", "--dir", str(root),
-             "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+        procs.append(
+            subprocess.Popen(
+                [
+                    server,
+                    "--port",
+                    str(single),
+                    "--bind",
+                    "127.0.0.1",
+                    "--protected-mode",
+                    "no",
+                    "--dir",
+                    str(root),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         _single_url = f"redis://127.0.0.1:{single}/0"
         _wait(redis.Redis(host="127.0.0.1", port=single).ping, "the single node to start")
         for p in ports:
             d = root / str(p)
             d.mkdir()
-            procs.append(subprocess.Popen(
-                [server, "--port", str(p), "--bind", "127.0.0.1", "--protected-mode", "no",
-                 "--cluster-enabled", "yes", "--cluster-config-file", str(d / "nodes.conf"),
-                 "--cluster-node-timeout", "5000", "--dir", str(d), "--save", "", "--appendonly", "no"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+            procs.append(
+                subprocess.Popen(
+                    [
+                        server,
+                        "--port",
+                        str(p),
+                        "--bind",
+                        "127.0.0.1",
+                        "--protected-mode",
+                        "no",
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        str(d / "nodes.conf"),
+                        "--cluster-node-timeout",
+                        "5000",
+                        "--dir",
+                        str(d),
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         nodes = [redis.Redis(host="127.0.0.1", port=p, decode_responses=True) for p in ports]
         for n in nodes:
             _wait(n.ping, "a cluster node to start")
         cli = shutil.which("redis-cli")
         if cli:
-            subprocess.run([cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports), "--cluster-replicas",
-                            "0", "--cluster-yes"], check=True, capture_output=True, timeout=60)  # fmt: skip
+            subprocess.run(
+                [
+                    cli,
+                    "--cluster",
+                    "create",
+                    *(f"127.0.0.1:{p}" for p in ports),
+                    "--cluster-replicas",
+                    "0",
+                    "--cluster-yes",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
         else:  # the same by hand: a third of the 16384 slots each, then meet
             step = 16384 // 3
             for i, n in enumerate(nodes):
@@ -173,9 +225,13 @@ def dump(client, prefix: str) -> dict:
     for k in keys:
         pipe.type(k)
     types = pipe.execute()
-    read = {"string": lambda p, k: p.get(k), "hash": lambda p, k: p.hgetall(k),
-            "zset": lambda p, k: p.zrange(k, 0, -1, withscores=True), "set": lambda p, k: p.smembers(k),
-            "stream": lambda p, k: p.xrange(k)}  # fmt: skip
+    read = {
+        "string": lambda p, k: p.get(k),
+        "hash": lambda p, k: p.hgetall(k),
+        "zset": lambda p, k: p.zrange(k, 0, -1, withscores=True),
+        "set": lambda p, k: p.smembers(k),
+        "stream": lambda p, k: p.xrange(k),
+    }
     pipe = client.pipeline(transaction=False)
     for k, t in zip(keys, types):
         read[t](pipe, k)
@@ -265,8 +321,7 @@ async def test_connect_gives_a_cluster_client(cluster):
 
 async def test_a_throwaway_replay_leaves_nothing_on_the_cluster(cluster):
     config = load_config(CONFIG)
-    snap, stats = await replay(ListFeed(ql_events(config)[:3000], "queue-log"), config,
-                               redis_url=cluster_url(cluster))  # fmt: skip
+    snap, stats = await replay(ListFeed(ql_events(config)[:3000], "queue-log"), config, redis_url=cluster_url(cluster))
     assert stats.applied > 500 and snap.total.entered > 100
     left = [k for p in cluster for k in redis.Redis(host="127.0.0.1", port=p).scan_iter(match="wbreplay-*")]
     assert left == []

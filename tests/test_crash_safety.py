@@ -61,8 +61,19 @@ DAY_START = datetime(2026, 11, 1, 6, 0, tzinfo=ZoneInfo("Asia/Jerusalem"))
 DAY_HOURS = 16
 LOAD = 4.0  # times the example centre's call rates: 28,086 rows, busy queues (abandons, timeouts, callbacks)
 TIMEOUT_S = 40.0  # for one ingester to reach a kill point or the end
-QUEUE_COUNTS = ("entered", "offered", "answered", "answered_within_sl", "abandoned", "short_abandoned",
-                "abandoned_within_sl", "overflowed", "completed", "callbacks_pending", "waiting")  # fmt: skip
+QUEUE_COUNTS = (
+    "entered",
+    "offered",
+    "answered",
+    "answered_within_sl",
+    "abandoned",
+    "short_abandoned",
+    "abandoned_within_sl",
+    "overflowed",
+    "completed",
+    "callbacks_pending",
+    "waiting",
+)
 AGENT_COUNTS = ("calls_handled", "missed", "outbound_calls", "dial_attempts")
 
 
@@ -124,8 +135,12 @@ def _plain_scan(path: Path) -> dict[str, Counter]:
             abandoned[queue] += 1
         elif verb in ("EXITWITHTIMEOUT", "EXITEMPTY", "EXITWITHKEY", "WITHDRAW"):
             overflowed[queue] += 1
-    return {"entered": entered, "answered": Counter(q for _, q in answered), "abandoned": abandoned,
-            "overflowed": overflowed}  # fmt: skip
+    return {
+        "entered": entered,
+        "answered": Counter(q for _, q in answered),
+        "abandoned": abandoned,
+        "overflowed": overflowed,
+    }
 
 
 async def _snapshot(prefix: str, now: datetime) -> tuple[dict, int]:
@@ -209,8 +224,9 @@ def _cursor(client: redis.Redis, key: str) -> tuple[int, int]:
     return int(c["line"]), int(c["offset"])
 
 
-def _run_with_kills(day: Path, prefix: str, shards: int, kills_each: int, seed: int, ref: Reference,
-                    logs: Path) -> list[Runner]:  # fmt: skip
+def _run_with_kills(
+    day: Path, prefix: str, shards: int, kills_each: int, seed: int, ref: Reference, logs: Path
+) -> list[Runner]:
     """Run ``shards`` ingesters at once (unsharded for 1), each SIGKILLed at ``kills_each`` random points spread
     over the file and restarted at once; when every cursor is at the end of the file, SIGTERM them all."""
     rng = random.Random(seed)
@@ -219,8 +235,19 @@ def _run_with_kills(day: Path, prefix: str, shards: int, kills_each: int, seed: 
     base_key = f"{Keys(prefix).centre}:cursor:queue-log:{os.path.abspath(day)}"
     runners = []
     for i in range(shards):
-        args = [sys.executable, "-m", "wallboard.cli", "ingest", "--feed", "queue-log", str(day),
-                "--config", str(CONFIG), "--prefix", prefix]  # fmt: skip
+        args = [
+            sys.executable,
+            "-m",
+            "wallboard.cli",
+            "ingest",
+            "--feed",
+            "queue-log",
+            str(day),
+            "--config",
+            str(CONFIG),
+            "--prefix",
+            prefix,
+        ]
         key = base_key
         if shards > 1:
             args += ["--shard", f"{i}/{shards}"]
@@ -380,8 +407,12 @@ def test_shard_option_is_checked_with_a_clear_error(capsys):
     from wallboard import cli
 
     assert parse_shard("2/3") == (2, 3) and parse_shard("0/1") == (0, 1)
-    for text, why in (("3/2", "I must be 0..N-1"), ("0/0", "N must be at least 1"), ("a/3", "expected I/N"),
-                      ("1", "expected I/N")):  # fmt: skip
+    for text, why in (
+        ("3/2", "I must be 0..N-1"),
+        ("0/0", "N must be at least 1"),
+        ("a/3", "expected I/N"),
+        ("1", "expected I/N"),
+    ):
         with pytest.raises(ValueError, match=why):
             parse_shard(text)
         assert cli.main(["ingest", "--feed", "queue-log", "queue_log", "--shard", text]) == 2
@@ -492,14 +523,19 @@ async def test_a_restart_during_a_call_keeps_a_pause_taken_on_that_call(redis_cl
         elif f[4].startswith("COMPLETE") or f[4].endswith("TRANSFER"):
             on_call.pop(f[3], None)
         elif f[4] == "PAUSE" and f[3] in on_call and not paused_on_call:
-            paused_on_call = {a: i for a in on_call if any(g[4] == "PAUSE" and g[3] == a and g[0] == f[0]
-                                                           for g in rows[i - 40 : i + 40])}  # fmt: skip
+            paused_on_call = {
+                a: i
+                for a in on_call
+                if any(g[4] == "PAUSE" and g[3] == a and g[0] == f[0] for g in rows[i - 40 : i + 40])
+            }
     assert len(paused_on_call) >= 2  # the meeting: several agents paused on a call at the same second
     pause_at = float(rows[max(paused_on_call.values())][0])
     # cut past every wrap-up of a call that ended before the pause (the cursor resumes after the PAUSE rows)
     cut = next(i for i, f in enumerate(rows) if float(f[0]) > pause_at + 16)
-    ends = [next(j for j in range(i, len(rows)) if rows[j][3] == a and rows[j][4].startswith("COMPLETE"))
-            for a, i in paused_on_call.items()]  # fmt: skip
+    ends = [
+        next(j for j in range(i, len(rows)) if rows[j][3] == a and rows[j][4].startswith("COMPLETE"))
+        for a, i in paused_on_call.items()
+    ]
     assert all(end > cut for end in ends), "the calls end after the restart"
 
     prefix, ref_prefix = f"wbcrash-pause-{os.getpid()}", f"wbcrash-pause-ref-{os.getpid()}"

@@ -75,8 +75,9 @@ def counters(r, ns: str, queue: str) -> dict[str, float]:
 
 
 def listing(capsys, ns: str, *extra: str) -> dict:
-    code, out, _ = wb(capsys, "deadletter", "--json", "--config", CONFIG, "--prefix", ns, "--redis", redis_url(),
-                      *extra)  # fmt: skip
+    code, out, _ = wb(
+        capsys, "deadletter", "--json", "--config", CONFIG, "--prefix", ns, "--redis", redis_url(), *extra
+    )
     assert code == 0
     return json.loads(out)
 
@@ -86,8 +87,19 @@ def test_a_fixed_mapping_redrives_the_rows_it_rejected_once(tmp_path, namespace,
     mapping.write_text(MAPPING, encoding="utf-8")
     calls.write_text(CALLS, encoding="utf-8")
     common = ("--config", CONFIG, "--prefix", namespace, "--redis", redis_url())
-    code, _, _ = wb(capsys, "replay", "--feed", "calls-csv", str(calls), "--mapping", str(mapping), "--window", "all",
-                    "--json", *common)  # fmt: skip
+    code, _, _ = wb(
+        capsys,
+        "replay",
+        "--feed",
+        "calls-csv",
+        str(calls),
+        "--mapping",
+        str(mapping),
+        "--window",
+        "all",
+        "--json",
+        *common,
+    )
     assert code == 0
     before = {q: counters(r, namespace, q) for q in ("support", "sales")}
     assert before["support"]["entered"] == 2 and before["support"].get("overflowed", 0) == 0
@@ -102,8 +114,9 @@ def test_a_fixed_mapping_redrives_the_rows_it_rejected_once(tmp_path, namespace,
     assert by_line["5"]["raw"] == "c4,sales,2026-11-23 09:03:00,250,voicemail,,"
 
     # the dry run changes nothing; with the old mapping nothing re-drives either
-    code, out, _ = wb(capsys, "deadletter", "--redrive", "--dry-run", "--mapping", str(mapping), "--window", "all",
-                      *common)  # fmt: skip
+    code, out, _ = wb(
+        capsys, "deadletter", "--redrive", "--dry-run", "--mapping", str(mapping), "--window", "all", *common
+    )
     assert code == 0 and out.startswith("dry run: would have re-driven 0, still rejected 3")
     assert r.xlen(Keys(namespace).deadletter) == 3
 
@@ -125,11 +138,18 @@ def test_a_fixed_mapping_redrives_the_rows_it_rejected_once(tmp_path, namespace,
     assert {q: counters(r, namespace, q) for q in ("support", "sales")} == after
 
     # a re-drive stopped between applying and removing leaves the record behind: it re-drives, counted once
-    r.xadd(Keys(namespace).deadletter, {"source": f"calls-csv:{calls}:4", "reason": "(left behind)",
-                                 "raw": "c3,support,2026-11-23 09:02:00,300,voicemail,,"})  # fmt: skip
+    r.xadd(
+        Keys(namespace).deadletter,
+        {
+            "source": f"calls-csv:{calls}:4",
+            "reason": "(left behind)",
+            "raw": "c3,support,2026-11-23 09:02:00,300,voicemail,,",
+        },
+    )
     r.incr(Keys(namespace).dlcount)
-    code, out, _ = wb(capsys, "deadletter", "--redrive", "--feed", "calls-csv", "--mapping", str(mapping),
-                      "--window", "all", *common)  # fmt: skip
+    code, out, _ = wb(
+        capsys, "deadletter", "--redrive", "--feed", "calls-csv", "--mapping", str(mapping), "--window", "all", *common
+    )
     assert out.splitlines()[0] == "re-driven 1, still rejected 1"
     assert {q: counters(r, namespace, q) for q in ("support", "sales")} == after
     assert listing(capsys, namespace)["total"] == 1
@@ -146,13 +166,19 @@ def test_a_fixed_mapping_redrives_the_rows_it_rejected_once(tmp_path, namespace,
 def test_queue_log_redrive_after_a_code_fix_and_what_cannot_redrive(tmp_path, namespace, r, capsys, monkeypatch):
     t0 = 1795327200
     log = tmp_path / "queue_log"
-    log.write_text("\n".join([
-        f"{t0}|c1|support|PJSIP/1001|ENTERQUEUE||0501234567|1",
-        f"{t0 + 5}|c1|support|PJSIP/1001|CONNECT|5|c1.1|2",
-        f"{t0 + 5005}|c1|support|PJSIP/1001|COMPLETECALLER|5|5000|1",  # a long call, over the strict limit
-        f"{t0 + 6000}|c2|unconfigured|NONE|ENTERQUEUE||0509999999|1",  # a queue not in the config: counted
-        f"{t0 + 6001}|c2|unconfigured|NONE|ABANDON|1|1|soon",  # stays a dead letter
-    ]) + "\n", encoding="utf-8")  # fmt: skip
+    log.write_text(
+        "\n".join(
+            [
+                f"{t0}|c1|support|PJSIP/1001|ENTERQUEUE||0501234567|1",
+                f"{t0 + 5}|c1|support|PJSIP/1001|CONNECT|5|c1.1|2",
+                f"{t0 + 5005}|c1|support|PJSIP/1001|COMPLETECALLER|5|5000|1",  # a long call, over the strict limit
+                f"{t0 + 6000}|c2|unconfigured|NONE|ENTERQUEUE||0509999999|1",  # a queue not in the config: counted
+                f"{t0 + 6001}|c2|unconfigured|NONE|ABANDON|1|1|soon",  # stays a dead letter
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     capture = tmp_path / "capture.txt"
     capture.write_bytes(b"Event: QueueCallerJoin\r\nQueue: support\r\nno colon here\r\n\r\n")
     common = ("--config", CONFIG, "--prefix", namespace, "--redis", redis_url())
@@ -163,8 +189,9 @@ def test_queue_log_redrive_after_a_code_fix_and_what_cannot_redrive(tmp_path, na
     assert counters(r, namespace, "unconfigured")["entered"] == 1  # why the queue is no re-drive scenario
     assert counters(r, namespace, "support").get("completed", 0) == 0
     listed = listing(capsys, namespace)
-    reasons = {e["source"].split(":", 1)[0] + ":" + e["source"].rsplit(":", 1)[1]: e["reason"]
-               for e in listed["entries"]}  # fmt: skip
+    reasons = {
+        e["source"].split(":", 1)[0] + ":" + e["source"].rsplit(":", 1)[1]: e["reason"] for e in listed["entries"]
+    }
     assert set(reasons) == {"queue-log:3", "queue-log:5", "ami-capture:1"}
     assert "talktime (data2) is too large" in reasons["queue-log:3"]
 

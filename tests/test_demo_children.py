@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _children(prefix: str) -> list[str]:
-    out = subprocess.run(["pgrep", "-f", f"wallboard.cli (ingest|executor) .*--prefix {prefix}"],
-                         capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        ["pgrep", "-f", f"wallboard.cli (ingest|executor) .*--prefix {prefix}"], capture_output=True, text=True
+    )
     return out.stdout.split()
 
 
@@ -26,8 +27,10 @@ def _children(prefix: str) -> list[str]:
 def test_the_demos_children_end_when_its_terminal_is_closed(tmp_path):
     prefix = f"wbkids-{uuid.uuid4().hex[:8]}"
     sock = f"wbk{uuid.uuid4().hex[:8]}"
-    demo = (f"cd {ROOT} && exec env WALLBOARD_STATE_DIR={tmp_path} REDIS_URL={os.environ['REDIS_URL']} "
-            f"{sys.executable} -m wallboard.cli demo --prefix {prefix}")  # fmt: skip
+    demo = (
+        f"cd {ROOT} && exec env WALLBOARD_STATE_DIR={tmp_path} REDIS_URL={os.environ['REDIS_URL']} "
+        f"{sys.executable} -m wallboard.cli demo --prefix {prefix}"
+    )
     subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-s", "demo", "-x", "120", "-y", "40", demo], check=True)
     try:
         deadline = time.monotonic() + 60

@@ -21,8 +21,14 @@ FOLLOWING = "using the running demo"
 
 
 def cli(*args: str, env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "wallboard.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          env=env, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "wallboard.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
 
 
 def user_env(state_dir: Path) -> dict:
@@ -52,8 +58,10 @@ def test_board_advise_snapshot_report_and_serve_follow_the_running_demo(tmp_path
     env = user_env(tmp_path / "state")
     prefix = f"wbdemo-t{uuid.uuid4().hex[:8]}"
     sock = f"wbt{uuid.uuid4().hex[:8]}"
-    demo = (f"cd {ROOT} && exec env WALLBOARD_STATE_DIR={tmp_path / 'state'} REDIS_URL={env['REDIS_URL']} "
-            f"{sys.executable} -m wallboard.cli demo --prefix {prefix} --seed 3")  # fmt: skip
+    demo = (
+        f"cd {ROOT} && exec env WALLBOARD_STATE_DIR={tmp_path / 'state'} REDIS_URL={env['REDIS_URL']} "
+        f"{sys.executable} -m wallboard.cli demo --prefix {prefix} --seed 3"
+    )
     subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-s", "demo", "-x", "160", "-y", "48", demo], check=True)
     try:
         state = until("the demo's state file", demo_state_in(tmp_path / "state"), 60)
@@ -62,7 +70,9 @@ def test_board_advise_snapshot_report_and_serve_follow_the_running_demo(tmp_path
 
         def snapshot_with_calls():
             out = cli("snapshot", "--json", env=env)
-            return json.loads(out.stdout) if out.returncode == 0 and json.loads(out.stdout)["total"]["entered"] else None
+            return (
+                json.loads(out.stdout) if out.returncode == 0 and json.loads(out.stdout)["total"]["entered"] else None
+            )
 
         before = until("the demo's first calls", snapshot_with_calls, 90)
         assert set(before["queues"]) == {"support", "tech", "billing", "sales"}
@@ -78,8 +88,10 @@ def test_board_advise_snapshot_report_and_serve_follow_the_running_demo(tmp_path
         assert before["total"]["entered"] <= rep["total"]["entered"] <= after["total"]["entered"]
 
         # the TV in a terminal, in a second window: the demo's queues, live (not stale)
-        board = (f"cd {ROOT} && exec env WALLBOARD_STATE_DIR={tmp_path / 'state'} REDIS_URL={env['REDIS_URL']} "
-                 f"{sys.executable} -m wallboard.cli board")  # fmt: skip
+        board = (
+            f"cd {ROOT} && exec env WALLBOARD_STATE_DIR={tmp_path / 'state'} REDIS_URL={env['REDIS_URL']} "
+            f"{sys.executable} -m wallboard.cli board"
+        )
         subprocess.run(["tmux", "-L", sock, "new-window", "-t", "demo", "-n", "board", board], check=True)
         screen = until("the board", lambda: "Technical support" in (p := pane(sock, "demo:board")) and p, 30)
         assert "Customer service floor" in screen and "no data since" not in screen.lower()
@@ -90,8 +102,14 @@ def test_board_advise_snapshot_report_and_serve_follow_the_running_demo(tmp_path
         assert set(json.loads(out.stdout)["queues"]) == set(before["queues"])
 
         # serve: the kiosk URLs carry the demo's throwaway viewer tokens, and the page opens with them
-        serve = subprocess.Popen([sys.executable, "-m", "wallboard.cli", "serve", "--port", "0"], cwd=ROOT, env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "wallboard.cli", "serve", "--port", "0"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             lines = [serve.stdout.readline() for _ in range(4)]
             url = next(x.split(": ", 1)[1].strip() for x in lines if x.strip().startswith("floor:"))
@@ -136,8 +154,11 @@ def pane(sock: str, target: str = "demo:0") -> str:
 
 def _write_state(monkeypatch, state: Path, pid: int, url: str, prefix: str = "wbdemo-x") -> None:
     monkeypatch.setenv("WALLBOARD_STATE_DIR", str(state))
-    demo_state.write(demo_state.RunningDemo(pid=pid, config=str(ROOT / "wallboard/data/demo.toml"), prefix=prefix,
-                                            redis_url=url, embedded=False))  # fmt: skip
+    demo_state.write(
+        demo_state.RunningDemo(
+            pid=pid, config=str(ROOT / "wallboard/data/demo.toml"), prefix=prefix, redis_url=url, embedded=False
+        )
+    )
 
 
 def test_only_a_live_demo_is_followed_and_only_when_nothing_names_a_centre(tmp_path, monkeypatch, capsys):
@@ -181,8 +202,9 @@ def test_only_a_live_demo_is_followed_and_only_when_nothing_names_a_centre(tmp_p
 def test_a_report_over_a_period_with_no_data_says_so(tmp_path):
     env = user_env(tmp_path)
     prefix = f"wbt-empty-{uuid.uuid4().hex[:8]}"
-    out = cli("report", "--period", "day", "--prefix", prefix, "--format", "csv", "-o", str(tmp_path / "r.csv"),
-              env=env)  # fmt: skip
+    out = cli(
+        "report", "--period", "day", "--prefix", prefix, "--format", "csv", "-o", str(tmp_path / "r.csv"), env=env
+    )
     assert out.returncode == 1 and out.stdout == ""
     assert "no data recorded in" in out.stderr and "--from" in out.stderr
     assert not (tmp_path / "r.csv").exists()

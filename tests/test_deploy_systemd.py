@@ -21,8 +21,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 UNITS = ROOT / "deploy" / "systemd"
-SERVICES = ("wallboard-ingest@.service", "wallboard-executor.service", "wallboard-serve.service",
-            "wallboard-scheduler.service")  # fmt: skip
+SERVICES = (
+    "wallboard-ingest@.service",
+    "wallboard-executor.service",
+    "wallboard-serve.service",
+    "wallboard-scheduler.service",
+)
 INSTALLED_BIN = "/opt/wallboard/venv/bin/wallboard"
 ANALYZE = shutil.which("systemd-analyze")
 needs_analyze = pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze not installed (apt install systemd)")
@@ -62,9 +66,18 @@ def staged(tmp_path: Path) -> Path:
 
 
 def to_verify(d: Path) -> list[str]:
-    return [str(d / n) for n in ("wallboard-ingest@ami.service", "wallboard-ingest@freeswitch.service",
-                                 "wallboard-ingest@queue-log.service", "wallboard-executor.service",
-                                 "wallboard-serve.service", "wallboard-scheduler.service", "wallboard.target")]  # fmt: skip
+    return [
+        str(d / n)
+        for n in (
+            "wallboard-ingest@ami.service",
+            "wallboard-ingest@freeswitch.service",
+            "wallboard-ingest@queue-log.service",
+            "wallboard-executor.service",
+            "wallboard-serve.service",
+            "wallboard-scheduler.service",
+            "wallboard.target",
+        )
+    ]
 
 
 def verify(paths: list[str]) -> subprocess.CompletedProcess:
@@ -76,9 +89,12 @@ def test_systemd_analyze_verify_finds_nothing_to_say(tmp_path):
     d = staged(tmp_path)
     # every drop-in shipped is read along with its unit
     assert sorted(p.relative_to(d).as_posix() for p in d.glob("*.d/*.conf")) == [
-        "wallboard-ingest@ami.service.d/pbx.conf", "wallboard-ingest@freeswitch.service.d/pbx.conf",
-        "wallboard-ingest@queue-log.service.d/queue-log.conf", "wallboard-scheduler.service.d/smtp.conf",
-        "wallboard-serve.service.d/tls.conf"]  # fmt: skip
+        "wallboard-ingest@ami.service.d/pbx.conf",
+        "wallboard-ingest@freeswitch.service.d/pbx.conf",
+        "wallboard-ingest@queue-log.service.d/queue-log.conf",
+        "wallboard-scheduler.service.d/smtp.conf",
+        "wallboard-serve.service.d/tls.conf",
+    ]
     done = verify(to_verify(d))
     assert done.returncode == 0 and done.stdout + done.stderr == "", done.stdout + done.stderr
 
@@ -98,13 +114,24 @@ def test_verify_would_name_a_mistake(tmp_path):
 
 
 @needs_analyze
-@pytest.mark.parametrize("unit", ["wallboard-ingest@ami.service", "wallboard-executor.service",
-                                  "wallboard-serve.service", "wallboard-scheduler.service"])  # fmt: skip
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "wallboard-ingest@ami.service",
+        "wallboard-executor.service",
+        "wallboard-serve.service",
+        "wallboard-scheduler.service",
+    ],
+)
 def test_each_service_is_sandboxed(tmp_path, unit):
     """systemd's own exposure score (0 safest .. 10): at most 2.0 ("OK") for every service."""
     d = staged(tmp_path)
-    out = subprocess.run([ANALYZE, "security", "--offline=yes", "--threshold=20", "--no-pager", str(d / unit)],
-                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    out = subprocess.run(
+        [ANALYZE, "security", "--offline=yes", "--threshold=20", "--no-pager", str(d / unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     last = [ln for ln in out.stdout.splitlines() if "Overall exposure level" in ln][-1]
     score = float(last.split(":")[-1].split()[0])
@@ -117,9 +144,16 @@ def test_restart_user_hardening_and_credentials(name):
     svc = unit["Service"]
     assert svc["Restart"] == ["always"] and svc["User"] == ["wallboard"] and svc["Group"] == ["wallboard"]
     assert unit["Unit"]["StartLimitIntervalSec"] == ["0"]  # keeps retrying while Redis or the PBX is away
-    for key, value in {"ProtectSystem": "strict", "NoNewPrivileges": "yes", "PrivateTmp": "yes",
-                       "ProtectHome": "yes", "PrivateDevices": "yes", "RestrictSUIDSGID": "yes",
-                       "CapabilityBoundingSet": "", "SystemCallArchitectures": "native"}.items():  # fmt: skip
+    for key, value in {
+        "ProtectSystem": "strict",
+        "NoNewPrivileges": "yes",
+        "PrivateTmp": "yes",
+        "ProtectHome": "yes",
+        "PrivateDevices": "yes",
+        "RestrictSUIDSGID": "yes",
+        "CapabilityBoundingSet": "",
+        "SystemCallArchitectures": "native",
+    }.items():
         assert svc.get(key) == [value], (name, key, svc.get(key))
     assert unit["Install"]["WantedBy"] == ["wallboard.target"]
     # the Redis password only as a credential, read through the config's *_file setting
@@ -137,8 +171,11 @@ def test_the_executor_gets_its_pbx_and_token_secrets_as_credentials():
     creds = dict(v.split(":", 1) for v in svc["LoadCredential"])
     assert set(creds) == {"redis-password", "pbx-secret", "token-secret"}
     env = " ".join(svc["Environment"])
-    for setting in ("WALLBOARD_AMI__SECRET_FILE=%d/pbx-secret", "WALLBOARD_ESL__PASSWORD_FILE=%d/pbx-secret",
-                    "WALLBOARD_SECURITY__TOKEN_SECRET_FILE=%d/token-secret"):  # fmt: skip
+    for setting in (
+        "WALLBOARD_AMI__SECRET_FILE=%d/pbx-secret",
+        "WALLBOARD_ESL__PASSWORD_FILE=%d/pbx-secret",
+        "WALLBOARD_SECURITY__TOKEN_SECRET_FILE=%d/token-secret",
+    ):
         assert setting in env
 
 
@@ -197,8 +234,12 @@ def test_sysusers_creates_the_dedicated_user(tmp_path):
     (tmp_path / "etc").mkdir()
     for f in ("passwd", "group"):
         (tmp_path / "etc" / f).write_text("")
-    subprocess.run([shutil.which("systemd-sysusers"), f"--root={tmp_path}", str(UNITS / "wallboard.sysusers.conf")],
-                   check=True, capture_output=True, timeout=60)  # fmt: skip
+    subprocess.run(
+        [shutil.which("systemd-sysusers"), f"--root={tmp_path}", str(UNITS / "wallboard.sysusers.conf")],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     [user] = (tmp_path / "etc" / "passwd").read_text().splitlines()
     name, _, uid, gid, _, _, shell = user.split(":")
     assert name == "wallboard" and int(uid) < 1000 and shell == "/usr/sbin/nologin"

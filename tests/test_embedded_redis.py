@@ -49,8 +49,15 @@ EVENTS = [
 def write_events(path: Path) -> None:
     with path.open("w", encoding="utf-8") as f:
         for i, (kind, hms, queue, call, extra) in enumerate(EVENTS, 1):
-            ev = {"type": kind, "id": f"emb:{i}", "ts": f"2026-11-23T{hms}Z", "source": f"emb:{i}",
-                  "queue": queue, "call_id": call, **extra}  # fmt: skip
+            ev = {
+                "type": kind,
+                "id": f"emb:{i}",
+                "ts": f"2026-11-23T{hms}Z",
+                "source": f"emb:{i}",
+                "queue": queue,
+                "call_id": call,
+                **extra,
+            }
             f.write(json.dumps(ev) + "\n")
 
 
@@ -83,8 +90,9 @@ def _env(state: Path) -> dict:
 
 
 def wb(state: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([str(WALLBOARD), *args], env=_env(state), cwd=state, capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [str(WALLBOARD), *args], env=_env(state), cwd=state, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _alive(pid: int) -> bool:
@@ -211,8 +219,14 @@ def test_two_processes_share_one_embedded_server_that_outlives_them(state_dir: P
 
 def test_concurrent_starts_yield_a_single_server(state_dir: Path):
     procs = [
-        subprocess.Popen([str(WALLBOARD), "redis", "start"], env=_env(state_dir), cwd=state_dir,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        subprocess.Popen(
+            [str(WALLBOARD), "redis", "start"],
+            env=_env(state_dir),
+            cwd=state_dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(4)
     ]
     outs = [p.communicate(timeout=60) for p in procs]

@@ -184,13 +184,15 @@ async def test_every_kind_counted_once_and_duplicates_change_nothing(make_engine
 
 async def test_reentry_with_same_call_id_is_two_entries(make_engine):
     eng = await make_engine(queues=[{"name": "support"}])
-    await eng.apply([
-        ev(CallerJoined, 0, queue="support", call_id="c"),
-        ev(CallerOverflowed, 30, queue="support", call_id="c", reason="timeout", wait_s=30),
-        # the dialplan sends the caller back into the same queue with the same call id
-        ev(CallerJoined, 45, queue="support", call_id="c"),
-        ev(CallerAnswered, 50, queue="support", call_id="c", agent="1001", wait_s=5),
-    ])  # fmt: skip
+    await eng.apply(
+        [
+            ev(CallerJoined, 0, queue="support", call_id="c"),
+            ev(CallerOverflowed, 30, queue="support", call_id="c", reason="timeout", wait_s=30),
+            # the dialplan sends the caller back into the same queue with the same call id
+            ev(CallerJoined, 45, queue="support", call_id="c"),
+            ev(CallerAnswered, 50, queue="support", call_id="c", agent="1001", wait_s=5),
+        ]
+    )
     # AMI microsecond join of the second entry, delivered again: within 1 s, so the same entry
     await eng.apply([ev(CallerJoined, 45.6, queue="support", call_id="c")])
     q = (await eng.build_snapshot(at(100))).queues["support"]
@@ -218,12 +220,14 @@ async def test_callback_counted_once_and_keeps_its_place(make_engine):
 
 async def test_waiting_gauges_and_masking(make_engine):
     eng = await make_engine(queues=[{"name": "support"}])
-    await eng.apply([
-        ev(CallerJoined, 0, queue="support", call_id="w1", caller="0541234567"),
-        ev(CallerJoined, 20, queue="support", call_id="w2", caller="12"),
-        ev(CallerJoined, 25, queue="support", call_id="w3"),
-        ev(CallerAnswered, 30, queue="support", call_id="w3", wait_s=5),
-    ])  # fmt: skip
+    await eng.apply(
+        [
+            ev(CallerJoined, 0, queue="support", call_id="w1", caller="0541234567"),
+            ev(CallerJoined, 20, queue="support", call_id="w2", caller="12"),
+            ev(CallerJoined, 25, queue="support", call_id="w3"),
+            ev(CallerAnswered, 30, queue="support", call_id="w3", wait_s=5),
+        ]
+    )
     q = (await eng.build_snapshot(at(90))).queues["support"]
     assert q.waiting == 2 and q.longest_wait_s == pytest.approx(90)
     assert [c.caller for c in q.callers] == ["***4567", "***12"]
@@ -231,16 +235,17 @@ async def test_waiting_gauges_and_masking(make_engine):
 
 async def test_window_edges_reset_instant_and_local_midnight(make_engine):
     # Asia/Jerusalem is UTC+2 on 2026-11-23: local midnight is 22:00 UTC the day before
-    eng = await make_engine(centre={"timezone": "Asia/Jerusalem", "reset_time": "00:00"},
-                            queues=[{"name": "support"}])  # fmt: skip
+    eng = await make_engine(centre={"timezone": "Asia/Jerusalem", "reset_time": "00:00"}, queues=[{"name": "support"}])
     midnight = datetime(2026, 11, 24, 0, 0, tzinfo=ZoneInfo("Asia/Jerusalem"))
     before = midnight - timedelta(seconds=1)
-    await eng.apply([
-        ev(CallerJoined, before - timedelta(seconds=10), queue="support", call_id="a"),
-        ev(CallerAnswered, before, queue="support", call_id="a", wait_s=10),  # 23:59:59: yesterday
-        ev(CallerJoined, midnight - timedelta(seconds=5), queue="support", call_id="b"),
-        ev(CallerAnswered, midnight, queue="support", call_id="b", wait_s=5),  # exactly at reset: today
-    ])  # fmt: skip
+    await eng.apply(
+        [
+            ev(CallerJoined, before - timedelta(seconds=10), queue="support", call_id="a"),
+            ev(CallerAnswered, before, queue="support", call_id="a", wait_s=10),  # 23:59:59: yesterday
+            ev(CallerJoined, midnight - timedelta(seconds=5), queue="support", call_id="b"),
+            ev(CallerAnswered, midnight, queue="support", call_id="b", wait_s=5),  # exactly at reset: today
+        ]
+    )
     snap_before = await eng.build_snapshot(midnight - timedelta(milliseconds=500))
     q = snap_before.queues["support"]
     assert (q.entered, q.answered) == (2, 1)
@@ -254,10 +259,12 @@ async def test_window_edges_reset_instant_and_local_midnight(make_engine):
 async def test_reset_time_other_than_midnight(make_engine):
     eng = await make_engine(centre={"timezone": "UTC", "reset_time": "06:30"}, queues=[{"name": "support"}])
     t_reset = datetime(2026, 11, 23, 6, 30, tzinfo=timezone.utc)
-    await eng.apply([
-        ev(CallerJoined, t_reset - timedelta(seconds=1), queue="support", call_id="x"),
-        ev(CallerJoined, t_reset, queue="support", call_id="y"),
-    ])  # fmt: skip
+    await eng.apply(
+        [
+            ev(CallerJoined, t_reset - timedelta(seconds=1), queue="support", call_id="x"),
+            ev(CallerJoined, t_reset, queue="support", call_id="y"),
+        ]
+    )
     q = (await eng.build_snapshot(t_reset + timedelta(minutes=1))).queues["support"]
     assert q.entered == 1
 
@@ -269,8 +276,7 @@ async def test_rolling_window_floors_to_the_minute(make_engine):
     evs = []
     for cid, when in [("old", "09:59:59"), ("edge", "10:00:00"), ("in", "10:00:40"), ("late", "10:30:10")]:
         h, m, s = map(int, when.split(":"))
-        evs.append(ev(CallerJoined, datetime(2026, 11, 23, h, m, s, tzinfo=timezone.utc), queue="support",
-                      call_id=cid))  # fmt: skip
+        evs.append(ev(CallerJoined, datetime(2026, 11, 23, h, m, s, tzinfo=timezone.utc), queue="support", call_id=cid))
     await eng.apply(evs)
     q = (await eng.build_snapshot(now)).queues["support"]
     assert q.rolling.entered == 3  # edge, in, late
@@ -280,16 +286,20 @@ async def test_rolling_window_floors_to_the_minute(make_engine):
 
 async def test_window_all_counts_everything(make_engine):
     eng = await make_engine(window_mode="all", queues=[{"name": "support"}])
-    await eng.apply([
-        ev(CallerJoined, 0, queue="support", call_id="d1"),
-        ev(CallerJoined, 3 * 86400, queue="support", call_id="d2"),
-    ])  # fmt: skip
+    await eng.apply(
+        [
+            ev(CallerJoined, 0, queue="support", call_id="d1"),
+            ev(CallerJoined, 3 * 86400, queue="support", call_id="d2"),
+        ]
+    )
     snap = await eng.build_snapshot(at(3 * 86400 + 1))
     assert snap.queues["support"].entered == 2 and snap.window.kind == "all"
 
 
 async def test_agent_state_older_never_overwrites_newer(make_engine):
-    eng = await make_engine(queues=[{"name": "support"}], agents=[{"id": "7", "name": "Gefen", "skills": {"support": 0}}])
+    eng = await make_engine(
+        queues=[{"name": "support"}], agents=[{"id": "7", "name": "Gefen", "skills": {"support": 0}}]
+    )
     await eng.apply([ev(AgentStateChanged, 100, agent="7", state="paused", reason="break")])
     await eng.apply([ev(AgentStateChanged, 50, agent="7", state="available")])  # late and older
     snap = await eng.build_snapshot(at(160))
@@ -316,15 +326,17 @@ async def test_centre_total_counts_entries_and_agents_once(make_engine):
         queues=[{"name": "a"}, {"name": "b"}],
         agents=[{"id": "1", "skills": {"a": 0, "b": 1}}, {"id": "2", "skills": {"b": 0}}],
     )
-    await eng.apply([
-        ev(AgentStateChanged, 0, agent="1", state="available"),
-        ev(AgentStateChanged, 0, agent="2", state="available"),
-        # one call overflows from a into b: two queue entries
-        ev(CallerJoined, 1, queue="a", call_id="x"),
-        ev(CallerOverflowed, 31, queue="a", call_id="x", reason="timeout", wait_s=30),
-        ev(CallerJoined, 31, queue="b", call_id="x"),
-        ev(CallerAnswered, 36, queue="b", call_id="x", agent="2", wait_s=5),
-    ])  # fmt: skip
+    await eng.apply(
+        [
+            ev(AgentStateChanged, 0, agent="1", state="available"),
+            ev(AgentStateChanged, 0, agent="2", state="available"),
+            # one call overflows from a into b: two queue entries
+            ev(CallerJoined, 1, queue="a", call_id="x"),
+            ev(CallerOverflowed, 31, queue="a", call_id="x", reason="timeout", wait_s=30),
+            ev(CallerJoined, 31, queue="b", call_id="x"),
+            ev(CallerAnswered, 36, queue="b", call_id="x", agent="2", wait_s=5),
+        ]
+    )
     snap = await eng.build_snapshot(at(60))
     assert snap.total.entered == 2 and snap.total.offered == 2
     assert snap.queues["a"].agent_counts.available == 1 and snap.queues["b"].agent_counts.available == 2
@@ -359,15 +371,19 @@ async def test_resync_drops_ghost_callers_without_counting_and_gaps_are_recorded
     from wallboard.events import FeedGap, WaitingResync
 
     eng = await make_engine(queues=[{"name": "support"}])
-    await eng.apply([
-        ev(CallerJoined, 0, queue="support", call_id="stays"),
-        ev(CallerJoined, 5, queue="support", call_id="ghost"),  # left while we were disconnected
-    ])  # fmt: skip
-    await eng.apply([
-        ev(FeedGap, 100, start=at(40), length_s=60, feed="ami"),
-        ev(WaitingResync, 100, queue="support", call_ids=["stays", "new"]),
-        ev(CallerJoined, 100, queue="support", call_id="new"),
-    ])  # fmt: skip
+    await eng.apply(
+        [
+            ev(CallerJoined, 0, queue="support", call_id="stays"),
+            ev(CallerJoined, 5, queue="support", call_id="ghost"),  # left while we were disconnected
+        ]
+    )
+    await eng.apply(
+        [
+            ev(FeedGap, 100, start=at(40), length_s=60, feed="ami"),
+            ev(WaitingResync, 100, queue="support", call_ids=["stays", "new"]),
+            ev(CallerJoined, 100, queue="support", call_id="new"),
+        ]
+    )
     snap = await eng.build_snapshot(at(110))
     q = snap.queues["support"]
     assert [c.call_id for c in q.callers] == ["stays", "new"]
@@ -386,11 +402,17 @@ async def test_who_is_listening_to_an_agent(make_engine):
     from wallboard.events import SpyChanged
 
     eng = await make_engine(queues=[{"name": "support"}])
-    await eng.apply([
-        ev(SpyChanged, 10, agent="1001", active=True, by="rivka", mode="listen"),
-        ev(SpyChanged, 20, agent="1001", active=True, by="moshe", mode="whisper"),
-    ])  # fmt: skip
+    await eng.apply(
+        [
+            ev(SpyChanged, 10, agent="1001", active=True, by="rivka", mode="listen"),
+            ev(SpyChanged, 20, agent="1001", active=True, by="moshe", mode="whisper"),
+        ]
+    )
     assert (await eng.build_snapshot(at(30))).agents["1001"].spied_by == {"rivka": "listen", "moshe": "whisper"}
-    await eng.apply([ev(SpyChanged, 40, agent="1001", active=False, by="rivka"),
-                     ev(SpyChanged, 15, agent="1001", active=False, by="moshe")])  # older: ignored
+    await eng.apply(
+        [
+            ev(SpyChanged, 40, agent="1001", active=False, by="rivka"),
+            ev(SpyChanged, 15, agent="1001", active=False, by="moshe"),
+        ]
+    )  # older: ignored
     assert (await eng.build_snapshot(at(50))).agents["1001"].spied_by == {"moshe": "whisper"}

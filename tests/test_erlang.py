@@ -175,8 +175,11 @@ def test_agents_required_are_the_fewest(a):
 def test_agents_at_5000_erlangs_timing():
     """Prints how long the agents-required searches take at 5,000 erlangs (no timed assertion)."""
     a, aht = 5000.0, 300.0
-    for name, f, args in (("SL 80/20", agents_for_sl, (a, aht, 20, 0.8)), ("ASA 15 s", agents_for_asa, (a, aht, 15)),
-                          ("P(wait) 0.2", agents_for_pwait, (a, 0.2))):  # fmt: skip
+    for name, f, args in (
+        ("SL 80/20", agents_for_sl, (a, aht, 20, 0.8)),
+        ("ASA 15 s", agents_for_asa, (a, aht, 15)),
+        ("P(wait) 0.2", agents_for_pwait, (a, 0.2)),
+    ):
         f(*args)
         reps = 200
         t0 = time.perf_counter()

@@ -50,8 +50,7 @@ def _config(prefix: str, **extra):
 
 async def _figures(eng: Engine, at: datetime) -> dict:
     snap = await eng.build_snapshot(at)
-    return {q: {f: getattr(s, f) for f in FIGS} | {"by_reason": s.overflowed_by_reason}
-            for q, s in snap.queues.items()}  # fmt: skip
+    return {q: {f: getattr(s, f) for f in FIGS} | {"by_reason": s.overflowed_by_reason} for q, s in snap.queues.items()}
 
 
 class Side:
@@ -89,9 +88,20 @@ def _centre(config, scenario="spike", seed=5):
 def _esl_side(redis_client, prefix, clock, scenario="spike", **options):
     config = _config(prefix)
     switch = SimSwitch(config, _centre(config, scenario), clock, password="ClueCon-test", step_s=0.005)
-    return Side(redis_client, prefix, switch, lambda cfg, port: FreeswitchFeed(
-        None, cfg, host="127.0.0.1", port=port, backoff_initial_s=0.05, backoff_max_s=0.2,
-        **{"keepalive_s": 5, **options}))
+    return Side(
+        redis_client,
+        prefix,
+        switch,
+        lambda cfg, port: FreeswitchFeed(
+            None,
+            cfg,
+            host="127.0.0.1",
+            port=port,
+            backoff_initial_s=0.05,
+            backoff_max_s=0.2,
+            **{"keepalive_s": 5, **options},
+        ),
+    )
 
 
 async def _run_for(clock, seconds: int):
@@ -133,8 +143,7 @@ def _write_queue_log(path, config, until: datetime) -> None:
     writer.close()
 
 
-async def test_esl_gives_the_same_counters_as_the_queue_log_of_the_same_day(redis_client, prefix, tmp_path,
-                                                                            pbx_env):  # fmt: skip
+async def test_esl_gives_the_same_counters_as_the_queue_log_of_the_same_day(redis_client, prefix, tmp_path, pbx_env):
     """The same simulated day (spike, seed 5, 15 minutes from START) through the event socket and through
     Asterisk's queue_log of the same model. tests/test_ami_e2e.py runs this very day through AMI and checks
     AMI == queue_log, so ESL == queue_log is ESL == AMI too; AMI is not run live again here (that test takes
@@ -162,8 +171,14 @@ async def test_esl_gives_the_same_counters_as_the_queue_log_of_the_same_day(redi
         through_log = await _figures(ref, end)
         assert sum(q["entered"] for q in through_esl.values()) > 50  # a real morning, not an empty one
         assert sum(q["abandoned"] for q in through_esl.values()) > 0
-        diff = {q: {f: (through_esl[q][f], through_log[q][f]) for f in through_esl[q]
-                    if through_esl[q][f] != through_log[q][f]} for q in through_esl}  # fmt: skip
+        diff = {
+            q: {
+                f: (through_esl[q][f], through_log[q][f])
+                for f in through_esl[q]
+                if through_esl[q][f] != through_log[q][f]
+            }
+            for q in through_esl
+        }
         assert through_esl == through_log, {q: d for q, d in diff.items() if d}
         # the same calls by the same ids: the queue_log applied on top of the ESL day counts nothing again
         await esl.engine.apply([i for i in rows if hasattr(i, "ts")])
@@ -192,11 +207,13 @@ async def test_cut_socket_reconnects_resyncs_records_the_gap_and_counts_nothing_
         snap = await side.engine.build_snapshot(end)
         centre = side.server.centre
         for q in side.config.queues:
-            assert sorted(c.call_id for c in snap.queues[q.name].callers) == \
-                sorted(c[0] for c in centre.waiting_calls(q.name)), q.name  # fmt: skip
+            assert sorted(c.call_id for c in snap.queues[q.name].callers) == sorted(
+                c[0] for c in centre.waiting_calls(q.name)
+            ), q.name
         visible = _visible_states(centre, side.config)
-        assert {a: snap.agents[a].state for a in visible} == {a: s if s != "paused" else "paused"
-                                                              for a, s in visible.items()}  # fmt: skip
+        assert {a: snap.agents[a].state for a in visible} == {
+            a: s if s != "paused" else "paused" for a, s in visible.items()
+        }
         assert snap.gaps and snap.gaps[0]["feed"] == "freeswitch" and snap.gaps[0]["length_s"] >= 0
         assert not side.dead
         # nothing counted twice: no counter above the model's own record of the day
@@ -240,9 +257,11 @@ async def test_executor_actions_reach_the_switch_and_the_feed_sees_them(redis_cl
         keys = Keys(prefix)
         tok = issue(side.config, "rivka", now=clock.now().timestamp())
         at = utc(clock.now())
-        for req in ({"type": "move", "agent": "1006", "queue": "support", "penalty": "2"},
-                    {"type": "move", "agent": "1006", "queue": "nosuchqueue"},
-                    {"type": "pause", "agent": "1007", "reason": "coaching"}):  # fmt: skip
+        for req in (
+            {"type": "move", "agent": "1006", "queue": "support", "penalty": "2"},
+            {"type": "move", "agent": "1006", "queue": "nosuchqueue"},
+            {"type": "pause", "agent": "1007", "reason": "coaching"},
+        ):
             await redis_client.xadd(keys.requests, wire({**req, "user": "rivka", "token": tok, "at": at}))
         await ex.process_pending()
         await backend.close()

@@ -29,9 +29,11 @@ AT = datetime.fromtimestamp(SHIFT + 10_009, timezone.utc)
 
 
 def cfg(agents=None):
-    return load_config(None, queues=[{"name": "support", "wrapup_s": 0}, {"name": "sales", "wrapup_s": 15}],
-                       agents=agents or [{"id": "1000", "skills": {"support": 0}},
-                                         {"id": "AgentNameHere", "skills": {"support": 0}}])  # fmt: skip
+    return load_config(
+        None,
+        queues=[{"name": "support", "wrapup_s": 0}, {"name": "sales", "wrapup_s": 15}],
+        agents=agents or [{"id": "1000", "skills": {"support": 0}}, {"id": "AgentNameHere", "skills": {"support": 0}}],
+    )
 
 
 def ev(action: str, t: float | None = None, **headers: str) -> EslEvent:
@@ -45,9 +47,13 @@ def doc_times(*names_and_values: tuple[str, int]) -> dict[str, str]:
     return {name: str(SHIFT + v) for name, v in names_and_values}
 
 
-MEMBER = {"CC-Queue": "support@default", "CC-Member-UUID": "453324f8-3424-4322-4242362fd23d",
-          "CC-Member-Session-UUID": "c6360976-231c-43c6-bda7-7ac4c7d1c125", "CC-Member-CID-Name": "Their Name",
-          "CC-Member-CID-Number": "555-555-5555"}  # fmt: skip
+MEMBER = {
+    "CC-Queue": "support@default",
+    "CC-Member-UUID": "453324f8-3424-4322-4242362fd23d",
+    "CC-Member-Session-UUID": "c6360976-231c-43c6-bda7-7ac4c7d1c125",
+    "CC-Member-CID-Name": "Their Name",
+    "CC-Member-CID-Number": "555-555-5555",
+}
 
 
 def one(out, kind):
@@ -58,10 +64,19 @@ def one(out, kind):
 
 def test_member_queue_start_is_a_join_in_the_configured_queue():
     m = EslMapper(cfg())
-    out = m.map(ev("member-queue-start", SHIFT + 9000, **{
-        "CC-Queue": "support@default", "CC-Member-UUID": "453324f8-3424-4322-4242362fd23d",
-        "CC-Member-Session-UUID": "b77c49c2-a732-11df-9438-e7d9456f8886", "CC-Member-CID-Name": "CHOUINARD MO",
-        "CC-Member-CID-Number": "4385551212"}))  # fmt: skip
+    out = m.map(
+        ev(
+            "member-queue-start",
+            SHIFT + 9000,
+            **{
+                "CC-Queue": "support@default",
+                "CC-Member-UUID": "453324f8-3424-4322-4242362fd23d",
+                "CC-Member-Session-UUID": "b77c49c2-a732-11df-9438-e7d9456f8886",
+                "CC-Member-CID-Name": "CHOUINARD MO",
+                "CC-Member-CID-Number": "4385551212",
+            },
+        )
+    )
     j = one(out, "CallerJoined")
     assert (j.queue, j.call_id, j.caller) == ("support", "b77c49c2-a732-11df-9438-e7d9456f8886", "4385551212")
     assert j.ts.timestamp() == SHIFT + 9000
@@ -69,11 +84,22 @@ def test_member_queue_start_is_a_join_in_the_configured_queue():
 
 def test_bridge_agent_start_answers_with_the_events_own_wait_and_ring():
     m = EslMapper(cfg())
-    out = m.map(ev("bridge-agent-start", SHIFT + 10_009.25, **MEMBER, **{
-        "CC-Agent": "AgentNameHere", "CC-Agent-System": "single_box",
-        "CC-Agent-UUID": "7acfecd3-ab50-470b-8875-d37aba0429ba"},
-        **doc_times(("CC-Agent-Called-Time", 10000), ("CC-Agent-Answered-Time", 10009),
-                    ("CC-Member-Joined-Time", 9000))), received=datetime(2030, 1, 1, tzinfo=timezone.utc))  # fmt: skip
+    out = m.map(
+        ev(
+            "bridge-agent-start",
+            SHIFT + 10_009.25,
+            **MEMBER,
+            **{
+                "CC-Agent": "AgentNameHere",
+                "CC-Agent-System": "single_box",
+                "CC-Agent-UUID": "7acfecd3-ab50-470b-8875-d37aba0429ba",
+            },
+            **doc_times(
+                ("CC-Agent-Called-Time", 10000), ("CC-Agent-Answered-Time", 10009), ("CC-Member-Joined-Time", 9000)
+            ),
+        ),
+        received=datetime(2030, 1, 1, tzinfo=timezone.utc),
+    )
     a = one(out, "CallerAnswered")
     assert a.wait_s == 1009.0  # answered 10009 - joined 9000, not our clock
     assert a.ring_s == 9.0  # answered 10009 - called 10000
@@ -86,16 +112,36 @@ def test_bridge_agent_start_answers_with_the_events_own_wait_and_ring():
 def test_bridge_agent_end_completes_with_talk_from_its_times_then_wrap_up_runs_out():
     m = EslMapper(cfg())
     sales = {**MEMBER, "CC-Queue": "sales@default"}
-    m.map(ev("bridge-agent-start", SHIFT + 10_009, **sales, **{"CC-Agent": "AgentNameHere"},
-             **doc_times(("CC-Agent-Answered-Time", 10009), ("CC-Member-Joined-Time", 9000))))  # fmt: skip
-    out = m.map(ev("bridge-agent-end", SHIFT + 10_500, **sales, **{"CC-Agent": "AgentNameHere"},
-                   **doc_times(("CC-Agent-Called-Time", 10000), ("CC-Agent-Answered-Time", 10009),
-                               ("CC-Bridge-Terminated-Time", 10500), ("CC-Member-Joined-Time", 9000))))  # fmt: skip
+    m.map(
+        ev(
+            "bridge-agent-start",
+            SHIFT + 10_009,
+            **sales,
+            **{"CC-Agent": "AgentNameHere"},
+            **doc_times(("CC-Agent-Answered-Time", 10009), ("CC-Member-Joined-Time", 9000)),
+        )
+    )
+    out = m.map(
+        ev(
+            "bridge-agent-end",
+            SHIFT + 10_500,
+            **sales,
+            **{"CC-Agent": "AgentNameHere"},
+            **doc_times(
+                ("CC-Agent-Called-Time", 10000),
+                ("CC-Agent-Answered-Time", 10009),
+                ("CC-Bridge-Terminated-Time", 10500),
+                ("CC-Member-Joined-Time", 9000),
+            ),
+        )
+    )
     assert one(out, "CallCompleted").talk_s == 491.0  # 10500 - 10009
     assert one(out, "AgentStateChanged").state == "wrap_up"  # sales has wrapup_s 15 (no agent list read yet)
     # mod_callcenter puts the agent back to Waiting at once; inside the wrap-up window that is still wrap-up
-    assert m.map(ev("agent-state-change", SHIFT + 10_500.1, **{"CC-Agent": "AgentNameHere",
-                                                                "CC-Agent-State": "Waiting"})) == []  # fmt: skip
+    assert (
+        m.map(ev("agent-state-change", SHIFT + 10_500.1, **{"CC-Agent": "AgentNameHere", "CC-Agent-State": "Waiting"}))
+        == []
+    )
     assert m.next_due() == SHIFT + 10_515
     done = m.due(SHIFT + 10_515)
     assert one(done, "WrapupCompleted").wrap_s == 15.0
@@ -104,54 +150,107 @@ def test_bridge_agent_end_completes_with_talk_from_its_times_then_wrap_up_runs_o
 
 def test_member_queue_end_terminated_adds_nothing_after_its_bridge_events():
     m = EslMapper(cfg())
-    times = doc_times(("CC-Agent-Called-Time", 10000), ("CC-Agent-Answered-Time", 10009),
-                      ("CC-Member-Joined-Time", 9000), ("CC-Member-Leaving-Time", 10100))
+    times = doc_times(
+        ("CC-Agent-Called-Time", 10000),
+        ("CC-Agent-Answered-Time", 10009),
+        ("CC-Member-Joined-Time", 9000),
+        ("CC-Member-Leaving-Time", 10100),
+    )
     m.map(ev("bridge-agent-start", SHIFT + 10_009, **MEMBER, **{"CC-Agent": "AgentNameHere"}, **times))
-    m.map(ev("bridge-agent-end", SHIFT + 10_100, **MEMBER, **{"CC-Agent": "AgentNameHere"}, **times,
-             **doc_times(("CC-Bridge-Terminated-Time", 10100))))  # fmt: skip
-    out = m.map(ev("member-queue-end", SHIFT + 10_100, **MEMBER, **{"CC-Cause": "Terminated",
-                                                                   "CC-Hangup-Cause": "NORMAL_CLEARING"}, **times))
+    m.map(
+        ev(
+            "bridge-agent-end",
+            SHIFT + 10_100,
+            **MEMBER,
+            **{"CC-Agent": "AgentNameHere"},
+            **times,
+            **doc_times(("CC-Bridge-Terminated-Time", 10100)),
+        )
+    )
+    out = m.map(
+        ev(
+            "member-queue-end",
+            SHIFT + 10_100,
+            **MEMBER,
+            **{"CC-Cause": "Terminated", "CC-Hangup-Cause": "NORMAL_CLEARING"},
+            **times,
+        )
+    )
     assert out == []
 
 
 def test_member_queue_end_terminated_fills_in_a_lost_answer_and_talk():
     m = EslMapper(cfg())
-    out = m.map(ev("member-queue-end", SHIFT + 10_100, **MEMBER, **{"CC-Cause": "Terminated", "CC-Agent": "1000@default"},
-                   **doc_times(("CC-Agent-Called-Time", 10000), ("CC-Agent-Answered-Time", 10009),
-                               ("CC-Member-Joined-Time", 9000), ("CC-Member-Leaving-Time", 10100))))  # fmt: skip
+    out = m.map(
+        ev(
+            "member-queue-end",
+            SHIFT + 10_100,
+            **MEMBER,
+            **{"CC-Cause": "Terminated", "CC-Agent": "1000@default"},
+            **doc_times(
+                ("CC-Agent-Called-Time", 10000),
+                ("CC-Agent-Answered-Time", 10009),
+                ("CC-Member-Joined-Time", 9000),
+                ("CC-Member-Leaving-Time", 10100),
+            ),
+        )
+    )
     a, c = one(out, "CallerAnswered"), one(out, "CallCompleted")
     assert (a.wait_s, a.ts.timestamp(), a.agent) == (1009.0, SHIFT + 10_009, "1000")
     assert c.talk_s == 91.0  # leaving 10100 - answered 10009
 
 
-@pytest.mark.parametrize("reason, answer_state, kind, why", [
-    ("TIMEOUT", "answered", "CallerOverflowed", "timeout"),
-    ("NO_AGENT_TIMEOUT", "answered", "CallerOverflowed", "empty"),
-    ("EXIT_WITH_KEY", "answered", "CallerOverflowed", "key"),
-    ("BREAK_OUT", "hangup", "CallerAbandoned", None),
-    ("BREAK_OUT", "answered", "CallerOverflowed", "withdrawn"),
-    ("NONE", "hangup", "CallerAbandoned", None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "reason, answer_state, kind, why",
+    [
+        ("TIMEOUT", "answered", "CallerOverflowed", "timeout"),
+        ("NO_AGENT_TIMEOUT", "answered", "CallerOverflowed", "empty"),
+        ("EXIT_WITH_KEY", "answered", "CallerOverflowed", "key"),
+        ("BREAK_OUT", "hangup", "CallerAbandoned", None),
+        ("BREAK_OUT", "answered", "CallerOverflowed", "withdrawn"),
+        ("NONE", "hangup", "CallerAbandoned", None),
+    ],
+)
 def test_member_queue_end_cancel_by_reason(reason, answer_state, kind, why):
     m = EslMapper(cfg())
-    out = m.map(ev("member-queue-end", SHIFT + 10_050, **{
-        "CC-Queue": "support@default", "CC-Cause": "Cancel", "CC-Cancel-Reason": reason,
-        "CC-Member-UUID": "453324f8-3424-4322-4242362fd23d", "CC-Member-Session-UUID": "e260ffd0-a731-11df-9341",
-        "CC-Member-CID-Name": "Marc O Robinson", "CC-Member-CID-Number": "5145551212",
-        "Answer-State": answer_state}, **doc_times(("CC-Member-Joined-Time", 9000), ("CC-Member-Leaving-Time", 10050))))
+    out = m.map(
+        ev(
+            "member-queue-end",
+            SHIFT + 10_050,
+            **{
+                "CC-Queue": "support@default",
+                "CC-Cause": "Cancel",
+                "CC-Cancel-Reason": reason,
+                "CC-Member-UUID": "453324f8-3424-4322-4242362fd23d",
+                "CC-Member-Session-UUID": "e260ffd0-a731-11df-9341",
+                "CC-Member-CID-Name": "Marc O Robinson",
+                "CC-Member-CID-Number": "5145551212",
+                "Answer-State": answer_state,
+            },
+            **doc_times(("CC-Member-Joined-Time", 9000), ("CC-Member-Leaving-Time", 10050)),
+        )
+    )
     x = one(out, kind)
     assert x.wait_s == 1050.0  # leaving 10050 - joined 9000
     assert getattr(x, "reason", None) == why
 
 
-@pytest.mark.parametrize("cause, missed", [("NO_ANSWER", True), ("USER_BUSY", True), ("LOSE_RACE", False),
-                                           ("ORIGINATOR_CANCEL", False)])  # fmt: skip
+@pytest.mark.parametrize(
+    "cause, missed", [("NO_ANSWER", True), ("USER_BUSY", True), ("LOSE_RACE", False), ("ORIGINATOR_CANCEL", False)]
+)
 def test_bridge_agent_fail_is_a_missed_ring_unless_the_ring_was_lost(cause, missed):
     m = EslMapper(cfg())
-    out = m.map(ev("bridge-agent-fail", SHIFT + 10_030, **MEMBER, **{"CC-Hangup-Cause": cause,
-                                                                    "CC-Agent": "AgentNameHere"},
-                   **doc_times(("CC-Agent-Called-Time", 10000), ("CC-Agent-Aborted-Time", 10030),
-                               ("CC-Member-Joined-Time", 9000))))  # fmt: skip
+    out = m.map(
+        ev(
+            "bridge-agent-fail",
+            SHIFT + 10_030,
+            **MEMBER,
+            **{"CC-Hangup-Cause": cause, "CC-Agent": "AgentNameHere"},
+            **doc_times(
+                ("CC-Agent-Called-Time", 10000), ("CC-Agent-Aborted-Time", 10030), ("CC-Member-Joined-Time", 9000)
+            ),
+        )
+    )
     got = [e for e in out if type(e).__name__ == "AgentMissed"]
     assert bool(got) == missed
     if missed:
@@ -184,21 +283,51 @@ def test_queue_and_agent_names_map_to_the_configuration():
     assert m.agent_of("1002@default") == "1002"
 
 
-@pytest.mark.parametrize("action, headers, reason", [
-    ("member-queue-start", {"CC-Queue": "support@default"}, "member-queue-start: missing CC-Member-Session-UUID"),
-    ("bridge-agent-start", {**MEMBER, "CC-Agent": "1000", "CC-Member-Joined-Time": "soon",
-                            "CC-Agent-Answered-Time": str(SHIFT)}, "CC-Member-Joined-Time is not epoch seconds"),
-    ("bridge-agent-start", {**MEMBER, "CC-Agent": "1000", "CC-Member-Joined-Time": str(SHIFT + 10),
-                            "CC-Agent-Answered-Time": str(SHIFT)}, "a duration of -10 s"),
-    ("member-queue-end", {**MEMBER, "CC-Cause": "Exploded", "CC-Member-Joined-Time": str(SHIFT),
-                          "CC-Member-Leaving-Time": str(SHIFT)}, "unknown CC-Cause 'Exploded'"),
-    ("member-queue-end", {**MEMBER, "CC-Cause": "Cancel", "CC-Cancel-Reason": "SOLAR_FLARE",
-                          "CC-Member-Joined-Time": str(SHIFT), "CC-Member-Leaving-Time": str(SHIFT)},
-     "unknown CC-Cancel-Reason"),
-    ("agent-status-change", {"CC-Agent": "1000"}, "missing CC-Agent-Status"),
-    ("agent-state-change", {"CC-Agent": "10{00", "CC-Agent-State": "Waiting"}, "hash tag"),
-    ("member-queue-start", {**MEMBER, "CC-Member-Joined-Time": str(SHIFT)}, "Event-Date-Timestamp"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "action, headers, reason",
+    [
+        ("member-queue-start", {"CC-Queue": "support@default"}, "member-queue-start: missing CC-Member-Session-UUID"),
+        (
+            "bridge-agent-start",
+            {**MEMBER, "CC-Agent": "1000", "CC-Member-Joined-Time": "soon", "CC-Agent-Answered-Time": str(SHIFT)},
+            "CC-Member-Joined-Time is not epoch seconds",
+        ),
+        (
+            "bridge-agent-start",
+            {
+                **MEMBER,
+                "CC-Agent": "1000",
+                "CC-Member-Joined-Time": str(SHIFT + 10),
+                "CC-Agent-Answered-Time": str(SHIFT),
+            },
+            "a duration of -10 s",
+        ),
+        (
+            "member-queue-end",
+            {
+                **MEMBER,
+                "CC-Cause": "Exploded",
+                "CC-Member-Joined-Time": str(SHIFT),
+                "CC-Member-Leaving-Time": str(SHIFT),
+            },
+            "unknown CC-Cause 'Exploded'",
+        ),
+        (
+            "member-queue-end",
+            {
+                **MEMBER,
+                "CC-Cause": "Cancel",
+                "CC-Cancel-Reason": "SOLAR_FLARE",
+                "CC-Member-Joined-Time": str(SHIFT),
+                "CC-Member-Leaving-Time": str(SHIFT),
+            },
+            "unknown CC-Cancel-Reason",
+        ),
+        ("agent-status-change", {"CC-Agent": "1000"}, "missing CC-Agent-Status"),
+        ("agent-state-change", {"CC-Agent": "10{00", "CC-Agent-State": "Waiting"}, "hash tag"),
+        ("member-queue-start", {**MEMBER, "CC-Member-Joined-Time": str(SHIFT)}, "Event-Date-Timestamp"),
+    ],
+)
 def test_bad_events_are_dead_letters_with_their_reason(action, headers, reason):
     m = EslMapper(cfg())
     t = None if reason == "Event-Date-Timestamp" else SHIFT + 50
@@ -215,36 +344,79 @@ def test_unknown_action_is_reported_once_and_known_chatter_is_ignored():
     first = m.map(ev("agent-teleported", SHIFT + 1, **{"CC-Agent": "1000"}))
     assert len(first) == 1 and "unknown CC-Action 'agent-teleported'" in first[0].reason
     assert m.map(ev("agent-teleported", SHIFT + 2, **{"CC-Agent": "1000"})) == []
-    assert m.map(ev("members-count", SHIFT + 3, **{"CC-Queue": "support@default", "CC-Count": "1",
-                                                  "CC-Selection": "Single-Queue"})) == []  # fmt: skip
+    assert (
+        m.map(
+            ev(
+                "members-count",
+                SHIFT + 3,
+                **{"CC-Queue": "support@default", "CC-Count": "1", "CC-Selection": "Single-Queue"},
+            )
+        )
+        == []
+    )
     assert m.map(EslEvent({"Event-Name": "HEARTBEAT", "Up-Time": "0 years"})) == []
 
 
 def test_a_dead_letter_leaves_the_mapper_as_it_was():
     m = EslMapper(cfg())
-    bad = ev("bridge-agent-start", SHIFT + 10, **MEMBER, **{"CC-Agent": "1000", "CC-Member-Joined-Time": "x",
-                                                           "CC-Agent-Answered-Time": str(SHIFT)})  # fmt: skip
+    bad = ev(
+        "bridge-agent-start",
+        SHIFT + 10,
+        **MEMBER,
+        **{"CC-Agent": "1000", "CC-Member-Joined-Time": "x", "CC-Agent-Answered-Time": str(SHIFT)},
+    )
     assert isinstance(m.map(bad)[0], DeadLetter)
-    assert m.map(ev("agent-state-change", SHIFT + 11, **{"CC-Agent": "1000", "CC-Agent-State": "Waiting"}))[0].state \
-        == "available"  # not on_call: the refused bridge changed nothing
+    assert (
+        m.map(ev("agent-state-change", SHIFT + 11, **{"CC-Agent": "1000", "CC-Agent-State": "Waiting"}))[0].state
+        == "available"
+    )  # not on_call: the refused bridge changed nothing
 
 
 def test_resync_from_the_switch_tables():
     """Tables as ``callcenter_config`` prints them (columns of mod_callcenter.c's members/agents/tiers)."""
     m = EslMapper(cfg())
     now = datetime.fromtimestamp(SHIFT + 500, timezone.utc)
-    members = {"support@default": [
-        {"queue": "support@default", "uuid": "m1", "session_uuid": "call-1", "cid_number": "0501234567",
-         "joined_epoch": str(SHIFT + 440), "bridge_epoch": "0", "serving_agent": "", "state": "Waiting"},
-        {"queue": "support@default", "uuid": "m2", "session_uuid": "call-2", "cid_number": "0507654321",
-         "joined_epoch": str(SHIFT + 400), "bridge_epoch": str(SHIFT + 430), "serving_agent": "1000@default",
-         "state": "Answered"},
-        {"queue": "support@default", "uuid": "m3", "session_uuid": "", "joined_epoch": str(SHIFT + 100),
-         "state": "Abandoned"},
-    ]}  # fmt: skip
+    members = {
+        "support@default": [
+            {
+                "queue": "support@default",
+                "uuid": "m1",
+                "session_uuid": "call-1",
+                "cid_number": "0501234567",
+                "joined_epoch": str(SHIFT + 440),
+                "bridge_epoch": "0",
+                "serving_agent": "",
+                "state": "Waiting",
+            },
+            {
+                "queue": "support@default",
+                "uuid": "m2",
+                "session_uuid": "call-2",
+                "cid_number": "0507654321",
+                "joined_epoch": str(SHIFT + 400),
+                "bridge_epoch": str(SHIFT + 430),
+                "serving_agent": "1000@default",
+                "state": "Answered",
+            },
+            {
+                "queue": "support@default",
+                "uuid": "m3",
+                "session_uuid": "",
+                "joined_epoch": str(SHIFT + 100),
+                "state": "Abandoned",
+            },
+        ]
+    }
     tiers = [{"queue": "support@default", "agent": "1000@default", "state": "Ready", "level": "2", "position": "1"}]
-    agents = [{"name": "1000@default", "status": "Available", "state": "Waiting", "wrap_up_time": "30",
-               "last_bridge_end": str(SHIFT + 490)}]  # fmt: skip
+    agents = [
+        {
+            "name": "1000@default",
+            "status": "Available",
+            "state": "Waiting",
+            "wrap_up_time": "30",
+            "last_bridge_end": str(SHIFT + 490),
+        }
+    ]
     out = m.resync(["support@default"], members, tiers, agents, now, "r")
     j = one(out, "CallerJoined")
     assert (j.call_id, j.ts.timestamp()) == ("call-1", SHIFT + 440)  # at its own joined_epoch

@@ -13,16 +13,21 @@ import pytest
 
 from wallboard.esl.protocol import Framer, ParseError, encode_command, format_event, parse_event, parse_table
 
-EVENT_BODY = (b"Event-Name: CUSTOM\nCore-UUID: 7b1c3e0a-0000-4000-8000-000000000001\n"
-              b"Event-Subclass: callcenter%3A%3Ainfo\nCC-Queue: support%40default\n"
-              b"CC-Action: member-queue-start\nCC-Member-CID-Name: CHOUINARD%20MO\nCC-Agent-Type: _undef_\n\n")
+EVENT_BODY = (
+    b"Event-Name: CUSTOM\nCore-UUID: 7b1c3e0a-0000-4000-8000-000000000001\n"
+    b"Event-Subclass: callcenter%3A%3Ainfo\nCC-Queue: support%40default\n"
+    b"CC-Action: member-queue-start\nCC-Member-CID-Name: CHOUINARD%20MO\nCC-Agent-Type: _undef_\n\n"
+)
 
 
 def test_frames_split_anywhere_give_the_same_frames():
-    wire = (b"Content-Type: auth/request\n\n"
-            b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n"
-            + f"Content-Length: {len(EVENT_BODY)}\nContent-Type: text/event-plain\n\n".encode() + EVENT_BODY
-            + b"Content-Type: api/response\nContent-Length: 4\n\n+OK\n")
+    wire = (
+        b"Content-Type: auth/request\n\n"
+        b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n"
+        + f"Content-Length: {len(EVENT_BODY)}\nContent-Type: text/event-plain\n\n".encode()
+        + EVENT_BODY
+        + b"Content-Type: api/response\nContent-Length: 4\n\n+OK\n"
+    )
     whole = Framer().feed(wire)
     assert [f.content_type for f in whole] == ["auth/request", "command/reply", "text/event-plain", "api/response"]
     assert whole[1].headers["reply-text"] == "+OK accepted"
@@ -63,8 +68,11 @@ def test_bad_event_lines_raise_with_a_reason():
 
 def test_oversized_body_becomes_a_bad_frame_and_the_stream_goes_on():
     f = Framer(max_body=10)
-    frames = f.feed(b"Content-Type: text/event-plain\nContent-Length: 20\n\n" + b"x" * 20
-                    + b"Content-Type: command/reply\nReply-Text: +OK\n\n")
+    frames = f.feed(
+        b"Content-Type: text/event-plain\nContent-Length: 20\n\n"
+        + b"x" * 20
+        + b"Content-Type: command/reply\nReply-Text: +OK\n\n"
+    )
     assert frames[0].error and "over the 10-byte limit" in frames[0].error
     assert frames[1].headers["reply-text"] == "+OK" and frames[1].error is None
 
@@ -91,7 +99,8 @@ def test_callcenter_tables():
     # layout from mod_callcenter.c list_result_callback: header row, '|' cells, rows, then +OK
     text = "queue|agent|state|level|position\nsupport@default|1001@default|Ready|1|1\n+OK\n"
     rows, err = parse_table(text)
-    assert err is None and rows == [{"queue": "support@default", "agent": "1001@default", "state": "Ready",
-                                     "level": "1", "position": "1"}]
+    assert err is None and rows == [
+        {"queue": "support@default", "agent": "1001@default", "state": "Ready", "level": "1", "position": "1"}
+    ]
     assert parse_table("+OK\n") == ([], None)
     assert parse_table("-ERR Invalid!\n") == ([], "-ERR Invalid!")

@@ -57,27 +57,87 @@ async def test_tokens_permissions_and_audit(redis_client, prefix, secret_env):
     at = utc(clock.now())
     requests = [
         # (fields, expected result start)
-        ({"type": "move", "user": "rivka", "token": tok["rivka"], "agent": "1002", "queue": "support",
-          "op": "add", "penalty": "1", "at": at}, "ok"),
-        ({"type": "move", "user": "moshe", "token": tok["moshe"], "agent": "1003", "queue": "support",
-          "at": at}, "refused: moshe may not move"),
-        ({"type": "pause", "user": "moshe", "token": tok["moshe"], "agent": "1002", "queue": "tech",
-          "reason": "coaching", "at": at}, "refused: moshe may not pause on tech"),
-        ({"type": "pause", "user": "moshe", "token": tok["moshe"], "agent": "1001", "queue": "support",
-          "reason": "coaching", "at": at}, "ok"),
-        ({"type": "ack", "user": "vera", "token": tok["vera"], "queue": "support", "metric": "waiting",
-          "at": at}, "refused: vera may not ack"),
-        ({"type": "move", "user": "rivka", "token": forged, "agent": "1002", "queue": "tech", "at": at},
-         "refused: forged request"),
-        ({"type": "move", "user": "rivka", "token": expired, "agent": "1002", "queue": "tech", "at": at},
-         "refused: expired token"),
-        ({"type": "move", "user": "moshe", "token": tok["rivka"], "agent": "1002", "queue": "tech", "at": at},
-         "refused: token belongs to 'rivka'"),
-        ({"type": "move", "user": "rivka", "token": tok["rivka"], "agent": "1002", "queue": "tech",
-          "colour": "red", "at": at}, "refused: malformed request"),
-        ({"type": "move", "user": "rivka", "token": tok["rivka"], "agent": "1002", "queue": "tech",
-          "at": utc(clock.now() - timedelta(minutes=10))}, "refused: stale request"),
-    ]  # fmt: skip
+        (
+            {
+                "type": "move",
+                "user": "rivka",
+                "token": tok["rivka"],
+                "agent": "1002",
+                "queue": "support",
+                "op": "add",
+                "penalty": "1",
+                "at": at,
+            },
+            "ok",
+        ),
+        (
+            {"type": "move", "user": "moshe", "token": tok["moshe"], "agent": "1003", "queue": "support", "at": at},
+            "refused: moshe may not move",
+        ),
+        (
+            {
+                "type": "pause",
+                "user": "moshe",
+                "token": tok["moshe"],
+                "agent": "1002",
+                "queue": "tech",
+                "reason": "coaching",
+                "at": at,
+            },
+            "refused: moshe may not pause on tech",
+        ),
+        (
+            {
+                "type": "pause",
+                "user": "moshe",
+                "token": tok["moshe"],
+                "agent": "1001",
+                "queue": "support",
+                "reason": "coaching",
+                "at": at,
+            },
+            "ok",
+        ),
+        (
+            {"type": "ack", "user": "vera", "token": tok["vera"], "queue": "support", "metric": "waiting", "at": at},
+            "refused: vera may not ack",
+        ),
+        (
+            {"type": "move", "user": "rivka", "token": forged, "agent": "1002", "queue": "tech", "at": at},
+            "refused: forged request",
+        ),
+        (
+            {"type": "move", "user": "rivka", "token": expired, "agent": "1002", "queue": "tech", "at": at},
+            "refused: expired token",
+        ),
+        (
+            {"type": "move", "user": "moshe", "token": tok["rivka"], "agent": "1002", "queue": "tech", "at": at},
+            "refused: token belongs to 'rivka'",
+        ),
+        (
+            {
+                "type": "move",
+                "user": "rivka",
+                "token": tok["rivka"],
+                "agent": "1002",
+                "queue": "tech",
+                "colour": "red",
+                "at": at,
+            },
+            "refused: malformed request",
+        ),
+        (
+            {
+                "type": "move",
+                "user": "rivka",
+                "token": tok["rivka"],
+                "agent": "1002",
+                "queue": "tech",
+                "at": utc(clock.now() - timedelta(minutes=10)),
+            },
+            "refused: stale request",
+        ),
+    ]
     rids = [await redis_client.xadd(keys.requests, wire(fields)) for fields, _ in requests]
     assert await ex.process_pending() == len(requests)
     audit = await _audit(redis_client, prefix)
@@ -99,8 +159,7 @@ async def test_temporary_move_reverts_on_time_across_restarts(redis_client, pref
     clock = ManualClock(START)
     centre = SimCentre(config, scenario_by_name("quiet", [q.name for q in config.queues]), 1, START)
     keys = Keys(prefix)
-    req = Move(user="rivka", agent="1002", queue="support", op="add", penalty=0, revert_after_s=600,
-               at=clock.now())  # fmt: skip
+    req = Move(user="rivka", agent="1002", queue="support", op="add", penalty=0, revert_after_s=600, at=clock.now())
     assert "support" not in centre.member_queues("1002")
     await submit(redis_client, keys, [req], issue(config, "rivka", now=clock.now().timestamp()))
     first = Executor(redis_client, config, SimBackend(centre), clock=clock, name="a")
@@ -127,18 +186,38 @@ async def test_spy_needs_a_call_and_a_phone(redis_client, prefix, secret_env, ma
     ex = Executor(redis_client, config, backend, clock=clock)
     eng = Engine(redis_client, config, Keys(prefix))
     await eng.start()
-    await eng.apply([AgentStateChanged(id="s1", ts=START, source="t", agent="1001", state="on_call",
-                                       queue="support", call_id="1700000000.42")])  # fmt: skip
+    await eng.apply(
+        [
+            AgentStateChanged(
+                id="s1", ts=START, source="t", agent="1001", state="on_call", queue="support", call_id="1700000000.42"
+            )
+        ]
+    )
     tok = issue(config, "rivka", now=clock.now().timestamp())
     keys = Keys(prefix)
-    await redis_client.xadd(keys.requests, wire({"type": "whisper", "user": "rivka", "token": tok, "agent": "1001",
-                                                 "call_id": "1700000000.42", "at": utc(START)}))  # fmt: skip
-    await redis_client.xadd(keys.requests, wire({"type": "listen", "user": "rivka", "token": tok, "agent": "1002",
-                                                 "at": utc(START)}))  # fmt: skip
+    await redis_client.xadd(
+        keys.requests,
+        wire(
+            {
+                "type": "whisper",
+                "user": "rivka",
+                "token": tok,
+                "agent": "1001",
+                "call_id": "1700000000.42",
+                "at": utc(START),
+            }
+        ),
+    )
+    await redis_client.xadd(
+        keys.requests, wire({"type": "listen", "user": "rivka", "token": tok, "agent": "1002", "at": utc(START)})
+    )
     await ex.process_pending()
     audit = await _audit(redis_client, prefix)
     assert audit[0]["result"] == "ok"
-    assert audit[0]["detail"] == "Whisper to Gefen on call 1700000000.42 — the agent hears you, the caller will not hear you"
+    assert (
+        audit[0]["detail"]
+        == "Whisper to Gefen on call 1700000000.42 — the agent hears you, the caller will not hear you"
+    )
     assert backend.spies == [("PJSIP/2001", "1001", "whisper", False)]
     assert audit[1]["result"] == "failed" and audit[1]["pbx"] == "Dana is not on a call"
 
@@ -155,9 +234,12 @@ async def _sl_after(redis_client, prefix, config, move: bool) -> tuple[float, in
     if move:
         clock = ManualClock(t_move)
         ex = Executor(redis_client, config, SimBackend(centre), clock=clock)
-        await submit(redis_client, Keys(prefix), [Move(user="rivka", agent="1006", queue="support", op="add",
-                                                       penalty=0, at=t_move)],
-                     issue(config, "rivka", now=clock.now().timestamp()))  # fmt: skip
+        await submit(
+            redis_client,
+            Keys(prefix),
+            [Move(user="rivka", agent="1006", queue="support", op="add", penalty=0, at=t_move)],
+            issue(config, "rivka", now=clock.now().timestamp()),
+        )
         await ex.process_pending()
     end = t_move + timedelta(minutes=30)
     await eng.apply(centre.advance_to(end))
@@ -184,8 +266,7 @@ async def test_a_move_into_the_short_queue_raises_its_rolling_sl(redis_client, s
     assert with_move > without, results
 
 
-async def test_requests_older_than_an_hour_are_trimmed_the_audit_stays(redis_client, prefix, secret_env,
-                                                                         monkeypatch):
+async def test_requests_older_than_an_hour_are_trimmed_the_audit_stays(redis_client, prefix, secret_env, monkeypatch):
     """Requests carry tokens: the executor drops those older than an hour (the server's clock), once a minute."""
     from wallboard.actions import executor as ex_mod
 

@@ -60,14 +60,26 @@ def _members(proto: type) -> set[str]:
 def _paths(tmp_path: Path) -> dict[str, str | None]:
     """A path to build each feed with (file feeds need one; live feeds take none)."""
     (tmp_path / "x.log").write_text("")
-    return {"jsonl": str(tmp_path / "x.log"), "queue-log": str(tmp_path / "x.log"),
-            "calls-csv": str(tmp_path / "x.log"), "ami-capture": str(tmp_path / "x.log")}  # fmt: skip
+    return {
+        "jsonl": str(tmp_path / "x.log"),
+        "queue-log": str(tmp_path / "x.log"),
+        "calls-csv": str(tmp_path / "x.log"),
+        "ami-capture": str(tmp_path / "x.log"),
+    }
 
 
 def test_every_registered_feed_has_an_options_model_and_keeps_its_claims(creds, tmp_path):
     eps = list(entry_points(group="wallboard.feeds"))
-    assert {ep.name for ep in eps} >= {"jsonl", "queue-log", "calls-csv", "sim", "ami", "ami-capture",
-                                       "freeswitch", "http"}  # fmt: skip
+    assert {ep.name for ep in eps} >= {
+        "jsonl",
+        "queue-log",
+        "calls-csv",
+        "sim",
+        "ami",
+        "ami-capture",
+        "freeswitch",
+        "http",
+    }
     config = load_config(None)
     paths = _paths(tmp_path)
     for ep in eps:
@@ -107,7 +119,9 @@ def test_the_capabilities_that_ingest_and_redrive_ask_for():
         text = (ROOT / "wallboard" / module).read_text(encoding="utf-8")
         for probe in ('"resume"', '"cursor_key"', '"request_resync"', '"parse_record"', '"follow"'):
             assert f"hasattr(feed, {probe})" not in text and f", {probe})" not in text.replace("getattr", ""), (
-                module, probe)  # fmt: skip
+                module,
+                probe,
+            )
 
 
 def _ingest_feed(argv: list[str], monkeypatch) -> object:
@@ -144,10 +158,28 @@ async def test_feed_opt_settle_s_reaches_the_ami_feed_and_queue_log_fills_its_ga
     await pbx.start()
     try:
         qlog = tmp_path / "queue_log"
-        argv = ["--feed", "ami", "--host", "127.0.0.1", "--port", str(pbx.port), "--feed-opt", "settle_s=0.5",
-                "--feed-opt", f"queue_log={qlog}", "--feed-opt", "keepalive_s=0.2", "--feed-opt",
-                "backoff_initial_s=0.05", "--feed-opt", "backoff_max_s=0.2", "--feed-opt", "timeout_s=1",
-                "--feed-opt", "pbx_filter=false"]  # fmt: skip
+        argv = [
+            "--feed",
+            "ami",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(pbx.port),
+            "--feed-opt",
+            "settle_s=0.5",
+            "--feed-opt",
+            f"queue_log={qlog}",
+            "--feed-opt",
+            "keepalive_s=0.2",
+            "--feed-opt",
+            "backoff_initial_s=0.05",
+            "--feed-opt",
+            "backoff_max_s=0.2",
+            "--feed-opt",
+            "timeout_s=1",
+            "--feed-opt",
+            "pbx_filter=false",
+        ]
         feed = await asyncio.to_thread(_ingest_feed, argv, monkeypatch)
         assert (feed.settle_s, feed.queue_log, feed.pbx_filter, feed.port) == (0.5, str(qlog), False, pbx.port)
         now = datetime.now(UTC)
@@ -159,8 +191,10 @@ async def test_feed_opt_settle_s_reaches_the_ami_feed_and_queue_log_fills_its_ga
         t0 = time.time()
         await pbx.event(Event="QueueCallerJoin", Queue="Q1", Uniqueid="1700000000.1", Timestamp=f"{t0 - 20:.6f}")
         await run.until(lambda: run.of(CallerJoined))
-        qlog.write_text(f"{int(t0) - 30}|1700000000.9|Q1|NONE|ENTERQUEUE||0509|1\n"  # before the gap: not replayed
-                        f"{int(t0)}|1700000000.1|Q1|NONE|ABANDON|1|1|20\n")  # fmt: skip
+        qlog.write_text(
+            f"{int(t0) - 30}|1700000000.9|Q1|NONE|ENTERQUEUE||0509|1\n"  # before the gap: not replayed
+            f"{int(t0)}|1700000000.1|Q1|NONE|ABANDON|1|1|20\n"
+        )
         pbx.drop()
         await run.until(lambda: run.of(FeedGap))
         await run.stop()
@@ -177,9 +211,20 @@ def test_without_queue_log_the_ami_feed_leaves_the_gap_a_hole(creds):
     assert feed.queue_log is None and feed.fill_gap(now - timedelta(minutes=1), now) == []
 
 
-@pytest.mark.parametrize(("text", "want"), [("false", False), ("False", False), ("0", False), ("no", False),
-                                            ("off", False), ("true", True), ("1", True), ("yes", True),
-                                            ("on", True)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("false", False),
+        ("False", False),
+        ("0", False),
+        ("no", False),
+        ("off", False),
+        ("true", True),
+        ("1", True),
+        ("yes", True),
+        ("on", True),
+    ],
+)
 def test_bool_options_are_parsed_not_truthy(creds, text, want):
     feed = load_feed("ami", None, load_config(None), **parse_feed_opts([f"pbx_filter={text}"]))
     assert feed.pbx_filter is want
@@ -192,7 +237,7 @@ def test_a_bool_that_is_neither_is_refused(creds):
 
 def test_precedence_flag_over_env_over_config_over_default(creds, tmp_path, monkeypatch):
     path = tmp_path / "c.toml"
-    path.write_text("[feeds.ami]\nsettle_s = 2\nauth = \"plain\"\n")
+    path.write_text('[feeds.ami]\nsettle_s = 2\nauth = "plain"\n')
     assert load_feed("ami", None, load_config(None)).settle_s == 3.0  # the model's default
     assert load_feed("ami", None, load_config(path)).settle_s == 2.0  # the file
     monkeypatch.setenv("WALLBOARD_FEEDS__AMI__SETTLE_S", "1")
@@ -212,8 +257,21 @@ def test_shortcut_flags_map_onto_options(creds, tmp_path):
     clash = build_parser().parse_args(["ingest", "--feed", "ami", "--port", "5039", "--feed-opt", "port=5040"])
     with pytest.raises(FeedOptionError, match="disagree"):
         given_feed_options(clash)
-    sim = build_parser().parse_args(["ingest", "--feed", "sim", "--scenario", "spike", "--seed", "4", "--feed-opt",
-                                     "start=2026-11-23T00:00:00+02:00", "--feed-opt", "hours=2"])  # fmt: skip
+    sim = build_parser().parse_args(
+        [
+            "ingest",
+            "--feed",
+            "sim",
+            "--scenario",
+            "spike",
+            "--seed",
+            "4",
+            "--feed-opt",
+            "start=2026-11-23T00:00:00+02:00",
+            "--feed-opt",
+            "hours=2",
+        ]
+    )
     feed = load_feed("sim", None, load_config(None), **given_feed_options(sim))
     assert (feed.seed, feed.hours, feed.start.utcoffset()) == (4, 2.0, timedelta(hours=2))
     # [feeds.queue_log] (as WALLBOARD_FEEDS__QUEUE_LOG__* gives it) is the queue-log feed's section
@@ -224,14 +282,17 @@ def test_shortcut_flags_map_onto_options(creds, tmp_path):
     assert load_feed("calls-csv", str(tmp_path / "q"), config, mapping="bank").mapping.name == "bank"
 
 
-@pytest.mark.parametrize(("opts", "said"), [
-    (["password=x"], "ami feed: password: a secret is never taken from options"),
-    (["secret=x"], "$WALLBOARD_AMI_SECRET"),
-    (["nosuch=1"], "ami feed: unknown option(s) nosuch; known: host, port,"),
-    (["settle_s=-1"], "ami feed: option settle_s: Input should be greater than or equal to 0 (got '-1')"),
-    (["auth=sha1"], "auth: Input should be 'md5' or 'plain'"),
-    (["oops"], "--feed-opt 'oops': expected key=value"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("opts", "said"),
+    [
+        (["password=x"], "ami feed: password: a secret is never taken from options"),
+        (["secret=x"], "$WALLBOARD_AMI_SECRET"),
+        (["nosuch=1"], "ami feed: unknown option(s) nosuch; known: host, port,"),
+        (["settle_s=-1"], "ami feed: option settle_s: Input should be greater than or equal to 0 (got '-1')"),
+        (["auth=sha1"], "auth: Input should be 'md5' or 'plain'"),
+        (["oops"], "--feed-opt 'oops': expected key=value"),
+    ],
+)
 def test_unknown_secret_and_bad_options_are_refused_in_one_line(creds, capsys, opts, said):
     argv = ["ingest", "--feed", "ami", "--prefix", "wbtest-contract"]
     for o in opts:
@@ -244,7 +305,7 @@ def test_unknown_secret_and_bad_options_are_refused_in_one_line(creds, capsys, o
 
 def test_a_secret_in_the_config_section_is_refused_by_the_feed_and_by_check_config(creds, tmp_path, capsys):
     path = tmp_path / "c.toml"
-    path.write_text("[feeds.freeswitch]\npassword = \"ClueCon2\"\n")
+    path.write_text('[feeds.freeswitch]\npassword = "ClueCon2"\n')
     with pytest.raises(FeedOptionError, match=r"feeds.freeswitch.password \(in the config\): a secret is never"):
         load_feed("freeswitch", None, load_config(path))
     assert main(["check-config", str(path)]) == 2
@@ -260,8 +321,10 @@ def test_check_config_names_a_bad_feeds_ami_field(tmp_path, capsys):
     out = capsys.readouterr().out.strip()
     assert out.startswith(f"{path}: feeds.ami.settle_s: Input should be greater than or equal to 0")
     assert len(out.splitlines()) == 1
-    path.write_text("[feeds.ami]\nsettle = 1\npbx_filter = \"maybe\"\n[feeds.nosuch]\nx = 1\n"
-                    "[feeds.http]\nport = 99999\n[centre]\nnope = 1\n")  # fmt: skip
+    path.write_text(
+        '[feeds.ami]\nsettle = 1\npbx_filter = "maybe"\n[feeds.nosuch]\nx = 1\n'
+        "[feeds.http]\nport = 99999\n[centre]\nnope = 1\n"
+    )
     assert main(["check-config", str(path)]) == 2
     out = capsys.readouterr().out
     assert "feeds.ami.settle: Extra inputs are not permitted; ami takes: host, port," in out
@@ -269,8 +332,10 @@ def test_check_config_names_a_bad_feeds_ami_field(tmp_path, capsys):
     assert "feeds.nosuch: no feed named 'nosuch'" in out
     assert "feeds.http.port: Input should be less than or equal to 65535" in out  # the http feed's own model
     assert "centre.nope" in out  # the rest of the file is still checked with them
-    path.write_text("[feeds.ami]\nsettle_s = 0.5\nqueue_log = \"/var/log/asterisk/queue_log\"\n"
-                    "[feeds.queue-log]\npoll_s = 0.5\n[feeds.http]\nport = 8781\n")  # fmt: skip
+    path.write_text(
+        '[feeds.ami]\nsettle_s = 0.5\nqueue_log = "/var/log/asterisk/queue_log"\n'
+        "[feeds.queue-log]\npoll_s = 0.5\n[feeds.http]\nport = 8781\n"
+    )
     assert main(["check-config", str(path)]) == 0
     assert main(["check-config", str(ROOT / "config" / "wallboard.toml")]) == 0
 
@@ -287,8 +352,18 @@ def test_ingest_help_and_list_opts_list_every_feed_s_options(capsys):
     out = capsys.readouterr().out
     for ep in entry_points(group="wallboard.feeds"):
         assert f"\n{ep.name} (" in out, ep.name
-    for option in ("settle_s", "queue_log", "pbx_filter", "tier_poll_s", "poll_s", "timezone", "step_s",
-                   "max_body_bytes", "--feed-opt", "--list-opts"):  # fmt: skip
+    for option in (
+        "settle_s",
+        "queue_log",
+        "pbx_filter",
+        "tier_poll_s",
+        "poll_s",
+        "timezone",
+        "step_s",
+        "max_body_bytes",
+        "--feed-opt",
+        "--list-opts",
+    ):
         assert option in out, option
     assert main(["ingest", "--feed", "ami", "--list-opts"]) == 0
     out = capsys.readouterr().out

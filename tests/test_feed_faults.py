@@ -78,8 +78,9 @@ async def test_expiry_drops_a_caller_whose_leave_never_came_and_a_late_exit_coun
         snap = await eng.build_snapshot(at(t))
         return snap.queues["support"], snap.total
 
-    await eng.apply([ev(CallerJoined, 0, call_id="a"), ev(CallerJoined, 30, call_id="b"),
-                     ev(CallerJoined, 100, call_id="c")])  # fmt: skip
+    await eng.apply(
+        [ev(CallerJoined, 0, call_id="a"), ev(CallerJoined, 30, call_id="b"), ev(CallerJoined, 100, call_id="c")]
+    )
     assert await eng.expire_callers(at(120)) == 0  # a has waited exactly 120 s: not older than the limit yet
     assert await eng.expire_callers(at(150)) == 1  # a 150 s: out; b exactly 120 s: kept
     s, total = await q(150)
@@ -89,8 +90,12 @@ async def test_expiry_drops_a_caller_whose_leave_never_came_and_a_late_exit_coun
     assert (s.expired, total.expired) == (1, 1)
 
     # a's real exit arrives late: counted once, as what it was (wait 200 s > 20 s), and a is not seated again
-    await eng.apply([ev(CallerAbandoned, 200, call_id="a", wait_s=200),
-                     ev(CallerAnswered, 160, call_id="b", agent="1001", wait_s=130)])  # fmt: skip
+    await eng.apply(
+        [
+            ev(CallerAbandoned, 200, call_id="a", wait_s=200),
+            ev(CallerAnswered, 160, call_id="b", agent="1001", wait_s=130),
+        ]
+    )
     s, _ = await q(200)
     assert (s.abandoned, s.short_abandoned, s.abandoned_within_sl, s.wait_all_s) == (1, 0, 0, 330)
     assert (s.answered, s.answered_within_sl, s.wait_answered_s, s.offered) == (1, 0, 130, 2)
@@ -135,8 +140,11 @@ class ListFeed:
 
 async def test_replay_expires_at_its_end_as_the_live_tick_would():
     # a joins at 0 and never leaves; b joins at 150 and abandons at 200: the end is 200 + 1 s
-    events = [ev(CallerJoined, 0, call_id="a"), ev(CallerJoined, 150, call_id="b"),
-              ev(CallerAbandoned, 200, call_id="b", wait_s=50)]  # fmt: skip
+    events = [
+        ev(CallerJoined, 0, call_id="a"),
+        ev(CallerJoined, 150, call_id="b"),
+        ev(CallerAbandoned, 200, call_id="b", wait_s=50),
+    ]
     for limit, waiting, expired in ((60, 0, 1), (0, 1, 0), (202, 1, 0)):
         config = load_config(None, queues=[{"name": "support"}], centre={"caller_expiry_s": limit})
         snap, _ = await replay(ListFeed(events), config, redis_url=redis_url())
@@ -174,14 +182,13 @@ class Floor:
 
     def __init__(self, redis_client, prefix, tmp_path, scenario="demo", seed=5, **feed_options):
         self.r = redis_client
-        self.config = load_config(ROOT / "config" / "wallboard.toml", redis={"prefix": prefix},
-                                  engine={"tick_s": 0.1})  # fmt: skip
+        self.config = load_config(ROOT / "config" / "wallboard.toml", redis={"prefix": prefix}, engine={"tick_s": 0.1})
         self.clock = ManualClock(START)
-        self.centre = SimCentre(self.config, scenario_by_name(scenario, [q.name for q in self.config.queues]), seed,
-                                START)  # fmt: skip
+        self.centre = SimCentre(
+            self.config, scenario_by_name(scenario, [q.name for q in self.config.queues]), seed, START
+        )
         self.queue_log = tmp_path / "queue_log"
-        self.pbx = SimPbx(self.config, self.centre, self.clock, secret="s3cret", step_s=0.005,
-                          queue_log=self.queue_log)  # fmt: skip
+        self.pbx = SimPbx(self.config, self.centre, self.clock, secret="s3cret", step_s=0.005, queue_log=self.queue_log)
         # backoff from 0.05 s so reconnects are quick here; keep-alive as configured unless a test says otherwise
         self.feed_options = {"backoff_initial_s": 0.05, "backoff_max_s": 0.4, **feed_options}
 
@@ -247,14 +254,14 @@ class Floor:
         await ref.apply([i for i in items if hasattr(i, "ts")])
         ours, theirs = await self.figures(), await figures(ref, self.clock.now())
         assert sum(q["entered"] for q in ours.values()) > 30  # a busy morning, not an empty one
-        assert ours == theirs, {q: {f: (ours[q][f], theirs[q][f]) for f in FIGS if ours[q][f] != theirs[q][f]}
-                                for q in ours}  # fmt: skip
+        assert ours == theirs, {
+            q: {f: (ours[q][f], theirs[q][f]) for f in FIGS if ours[q][f] != theirs[q][f]} for q in ours
+        }
 
 
 async def figures(eng: Engine, now: datetime) -> dict:
     snap = await eng.build_snapshot(now)
-    return {q: {f: getattr(s, f) for f in FIGS} | {"by_reason": s.overflowed_by_reason}
-            for q, s in snap.queues.items()}  # fmt: skip
+    return {q: {f: getattr(s, f) for f in FIGS} | {"by_reason": s.overflowed_by_reason} for q, s in snap.queues.items()}
 
 
 def logged(caplog, text: str, after: float) -> float:
@@ -263,7 +270,8 @@ def logged(caplog, text: str, after: float) -> float:
 
 
 async def test_dropped_socket_reconnects_with_backoff_resyncs_and_counts_nothing_twice(
-        redis_client, prefix, tmp_path, ami_env, clean, caplog):  # fmt: skip
+    redis_client, prefix, tmp_path, ami_env, clean, caplog
+):
     # Three drops in a row with nothing in flight: each resync re-reports every waiting caller and every agent,
     # and none of it may count again. Without a queue_log to fill from, our counters must still equal it exactly.
     caplog.set_level(logging.INFO, logger="wallboard")
@@ -294,15 +302,18 @@ async def test_dropped_socket_reconnects_with_backoff_resyncs_and_counts_nothing
         recorded = {(utc(g.start), g.length_s, g.feed) for _, g in floor.feed.of(FeedGap)}
         assert len(floor.feed.of(FeedGap)) == 3 and len(snap.gaps) == len(recorded)
         assert all(g["feed"] == "ami" for g in snap.gaps)
-    print(f"\ndropped socket: reconnect {', '.join(f'{x * 1000:.0f}' for x in reconnects)} ms "
-          f"(backoff 0.05 s doubling); resync {', '.join(f'{x * 1000:.0f}' for x in resyncs)} ms")
+    print(
+        f"\ndropped socket: reconnect {', '.join(f'{x * 1000:.0f}' for x in reconnects)} ms "
+        f"(backoff 0.05 s doubling); resync {', '.join(f'{x * 1000:.0f}' for x in resyncs)} ms"
+    )
     # backoff: each delay is in [d/2, d] with d = 0.05, 0.1, 0.2 s (a session shorter than stable_s keeps it growing)
     for k, took in enumerate(reconnects):
         assert 0.05 * 2**k / 2 <= took < 0.05 * 2**k + 1.0, (k, took)
 
 
-async def test_half_open_link_is_found_by_the_keepalive_within_5_s(redis_client, prefix, tmp_path, ami_env, clean,
-                                                                    caplog):  # fmt: skip
+async def test_half_open_link_is_found_by_the_keepalive_within_5_s(
+    redis_client, prefix, tmp_path, ami_env, clean, caplog
+):
     # The configured keep-alive (no test override): the PBX goes silent without closing, calls go on meanwhile
     # on real time; the feed finds out, reconnects, resyncs, and fills the hole from the queue_log.
     caplog.set_level(logging.INFO, logger="wallboard")
@@ -332,14 +343,17 @@ async def test_half_open_link_is_found_by_the_keepalive_within_5_s(redis_client,
         await floor.versus_queue_log(prefix)
         (gap,) = (await floor.engine.build_snapshot(floor.clock.now())).gaps
     detect, reconnect, resync = found - began, back - found, gap_at - back
-    print(f"\nhalf-open link, frozen just after a Pong: detected after {detect:.2f} s (bound {bound:g} s), "
-          f"reconnect {reconnect * 1000:.0f} ms, resync {resync * 1000:.0f} ms; gap recorded {gap['length_s']:.2f} s")
+    print(
+        f"\nhalf-open link, frozen just after a Pong: detected after {detect:.2f} s (bound {bound:g} s), "
+        f"reconnect {reconnect * 1000:.0f} ms, resync {resync * 1000:.0f} ms; gap recorded {gap['length_s']:.2f} s"
+    )
     assert bound - 0.5 <= detect <= bound + 0.5, detect  # the worst case, give or take scheduling
     assert gap["length_s"] >= detect - 0.5
 
 
-async def test_pbx_restart_leaves_no_ghost_callers_and_keeps_the_counters(redis_client, prefix, tmp_path, ami_env,
-                                                                          clean, caplog):  # fmt: skip
+async def test_pbx_restart_leaves_no_ghost_callers_and_keeps_the_counters(
+    redis_client, prefix, tmp_path, ami_env, clean, caplog
+):
     caplog.set_level(logging.INFO, logger="wallboard")
     async with Floor(redis_client, prefix, tmp_path) as floor:
         await floor.run_for(5 * 60)
@@ -347,8 +361,11 @@ async def test_pbx_restart_leaves_no_ghost_callers_and_keeps_the_counters(redis_
         # restart at a moment with none, so every caller held is one the restart cut off.
         for _ in range(30):
             centre = floor.pbx.centre
-            if all((centre.now - c[2]).total_seconds() > 2 for q in floor.config.queues
-                   for c in centre.waiting_calls(q.name)):  # fmt: skip
+            if all(
+                (centre.now - c[2]).total_seconds() > 2
+                for q in floor.config.queues
+                for c in centre.waiting_calls(q.name)
+            ):
                 break
             await floor.run_for(1)
         await floor.settle()
@@ -380,14 +397,20 @@ async def test_pbx_restart_leaves_no_ghost_callers_and_keeps_the_counters(redis_
 
 
 async def test_caller_expiry_end_to_end_through_the_owners_tick(redis_client, prefix, ami_env, clean):
-    config = load_config(None, redis={"prefix": prefix}, queues=[{"name": "Q1"}], engine={"tick_s": 0.05},
-                         centre={"timezone": "Asia/Jerusalem", "caller_expiry_s": 600})  # fmt: skip
+    config = load_config(
+        None,
+        redis={"prefix": prefix},
+        queues=[{"name": "Q1"}],
+        engine={"tick_s": 0.05},
+        centre={"timezone": "Asia/Jerusalem", "caller_expiry_s": 600},
+    )
     keys = Keys(prefix)
     pbx = FakePbx(queue_status=["Event: QueueParams\nQueue: Q1\nMax: 0\nStrategy: ringall\nCalls: 0"])
     await pbx.start()
     clock = ManualClock(START)
-    feed = AmiFeed(None, config, host="127.0.0.1", port=pbx.port, keepalive_s=0.5, backoff_initial_s=0.05,
-                   backoff_max_s=0.1)  # fmt: skip
+    feed = AmiFeed(
+        None, config, host="127.0.0.1", port=pbx.port, keepalive_s=0.5, backoff_initial_s=0.05, backoff_max_s=0.1
+    )
     ingest = Ingest(redis_client, config, feed, clock=clock, name="expiry")
     task = asyncio.create_task(ingest.run())
 
@@ -410,8 +433,14 @@ async def test_caller_expiry_end_to_end_through_the_owners_tick(redis_client, pr
     try:
         await asyncio.wait_for(pbx.logged_in.wait(), 5)
         for n, t in ((1, 0), (2, 300)):
-            await pbx.event(Event="QueueCallerJoin", Queue="Q1", Uniqueid=f"1795420800.{n}", Position=n,
-                            CallerIDNum=f"050000000{n}", Timestamp=epoch(t))  # fmt: skip
+            await pbx.event(
+                Event="QueueCallerJoin",
+                Queue="Q1",
+                Uniqueid=f"1795420800.{n}",
+                Position=n,
+                CallerIDNum=f"050000000{n}",
+                Timestamp=epoch(t),
+            )
         q = await board(300, lambda q: q["waiting"] == 2)
         q = await board(600)  # caller 1 has waited exactly 600 s: not older than the limit yet
         assert (q["waiting"], q["expired"]) == (2, 0)
@@ -435,8 +464,16 @@ async def test_caller_expiry_end_to_end_through_the_owners_tick(redis_client, pr
         assert (q["waiting"], q["expired"]) == (0, 1)
         # and its late answer counts as an answer
         await pbx.event(Event="QueueCallerLeave", Queue="Q1", Uniqueid="1795420800.2", Timestamp=epoch(1010))
-        await pbx.event(Event="AgentConnect", Queue="Q1", Uniqueid="1795420800.2", MemberName="Alice",
-                        Interface="PJSIP/1001", HoldTime=710, RingTime=2, Timestamp=epoch(1010))  # fmt: skip
+        await pbx.event(
+            Event="AgentConnect",
+            Queue="Q1",
+            Uniqueid="1795420800.2",
+            MemberName="Alice",
+            Interface="PJSIP/1001",
+            HoldTime=710,
+            RingTime=2,
+            Timestamp=epoch(1010),
+        )
         q = await board(1011, lambda q: q["answered"] == 1)
         assert (q["waiting"], q["expired"], q["offered"], q["wait_answered_s"]) == (0, 0, 2, 710)
     finally:
@@ -503,5 +540,7 @@ async def test_after_a_redis_crash_the_ami_feed_asks_the_pbx_again(tmp_path, ami
         sampler.halt.set()
         await client.aclose()
         server.close()
-    print(f"\nRedis crash under an AMI feed: the present restored {took:.2f} s after the server answered "
-          f"(settle included)")
+    print(
+        f"\nRedis crash under an AMI feed: the present restored {took:.2f} s after the server answered "
+        f"(settle included)"
+    )

@@ -43,10 +43,10 @@ from wallboard.feed import DeadLetter
 from wallboard.store import SCRIPT_NAMES, Scripts
 
 
-
 def redis_url() -> str:
     """The test server (conftest starts a private one when REDIS_URL is unset)."""
     return os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
 
 LUA_DIR = Path(wallboard.__file__).parent / "lua"
 LUA_FILES = sorted(LUA_DIR.glob("*.lua"))
@@ -58,17 +58,61 @@ LUA_FILES = sorted(LUA_DIR.glob("*.lua"))
 # 1-based positions (among the arguments after the command name) of the key arguments of the commands our
 # scripts may call. A script using a command not listed here fails the test until the table is taught it.
 KEY_ARGS: dict[str, list[int] | str] = {
-    "GET": [1], "SET": [1], "INCR": [1], "INCRBY": [1], "EXPIRE": [1], "PEXPIRE": [1], "TTL": [1],
-    "EXISTS": "all", "DEL": "all", "UNLINK": "all",
-    "HGET": [1], "HSET": [1], "HMGET": [1], "HMSET": [1], "HGETALL": [1], "HDEL": [1], "HINCRBY": [1],
-    "HINCRBYFLOAT": [1], "HEXISTS": [1], "HLEN": [1], "HSETNX": [1],
-    "ZADD": [1], "ZREM": [1], "ZCARD": [1], "ZSCORE": [1], "ZRANGE": [1], "ZRANGEBYSCORE": [1],
-    "ZREMRANGEBYSCORE": [1], "ZINCRBY": [1],
-    "SADD": [1], "SREM": [1], "SISMEMBER": [1], "SMEMBERS": [1], "SCARD": [1],
-    "XADD": [1], "XDEL": [1], "DECRBY": [1], "LPUSH": [1], "RPUSH": [1], "LRANGE": [1], "LTRIM": [1],
-}  # fmt: skip
-REDIS_API_OK = {"call", "pcall", "log", "error_reply", "status_reply", "sha1hex", "setresp", "LOG_WARNING",
-                "LOG_NOTICE", "LOG_VERBOSE", "LOG_DEBUG"}  # fmt: skip
+    "GET": [1],
+    "SET": [1],
+    "INCR": [1],
+    "INCRBY": [1],
+    "EXPIRE": [1],
+    "PEXPIRE": [1],
+    "TTL": [1],
+    "EXISTS": "all",
+    "DEL": "all",
+    "UNLINK": "all",
+    "HGET": [1],
+    "HSET": [1],
+    "HMGET": [1],
+    "HMSET": [1],
+    "HGETALL": [1],
+    "HDEL": [1],
+    "HINCRBY": [1],
+    "HINCRBYFLOAT": [1],
+    "HEXISTS": [1],
+    "HLEN": [1],
+    "HSETNX": [1],
+    "ZADD": [1],
+    "ZREM": [1],
+    "ZCARD": [1],
+    "ZSCORE": [1],
+    "ZRANGE": [1],
+    "ZRANGEBYSCORE": [1],
+    "ZREMRANGEBYSCORE": [1],
+    "ZINCRBY": [1],
+    "SADD": [1],
+    "SREM": [1],
+    "SISMEMBER": [1],
+    "SMEMBERS": [1],
+    "SCARD": [1],
+    "XADD": [1],
+    "XDEL": [1],
+    "DECRBY": [1],
+    "LPUSH": [1],
+    "RPUSH": [1],
+    "LRANGE": [1],
+    "LTRIM": [1],
+}
+REDIS_API_OK = {
+    "call",
+    "pcall",
+    "log",
+    "error_reply",
+    "status_reply",
+    "sha1hex",
+    "setresp",
+    "LOG_WARNING",
+    "LOG_NOTICE",
+    "LOG_VERBOSE",
+    "LOG_DEBUG",
+}
 IDENT = r"[A-Za-z_]\w*"
 
 
@@ -208,8 +252,11 @@ class LuaKeyChecker:
                 continue
             found = found or []
             fname, idx = m.group(1), params.index(name)
-            calls = [c for c in re.finditer(rf"(?<![\w.:]){fname}\s*\(", self.code)
-                     if not re.search(r"function\s+$", self.code[: c.start()])]  # fmt: skip
+            calls = [
+                c
+                for c in re.finditer(rf"(?<![\w.:]){fname}\s*\(", self.code)
+                if not re.search(r"function\s+$", self.code[: c.start()])
+            ]
             if not calls:
                 found.append("<function never called>")
             for c in calls:
@@ -309,20 +356,30 @@ def test_every_script_key_is_built_from_base(path: Path):
         ("local base = KEYS[1]\nlocal o = KEYS[2]\nredis.call('GET', o)", "KEYS"),
         ("local base = KEYS[1]\nredis.call('GET', ARGV[1])", "not built from base"),
         ("local base = KEYS[1]\nlocal k = ARGV[1] .. ':x'\nredis.call('SET', k, 1)", "not built from base"),
-        ("local base = KEYS[1]\nlocal k = base .. ':a'\nif x then k = 'other' end\nredis.call('GET', k)",
-         "not built from base"),
-        ("local base = KEYS[1]\nlocal function f(k) redis.call('DEL', k) end\nf(base .. ':a')\nf('x:' .. base)",
-         "not built from base"),
-        ("local base = KEYS[1]\nlocal s = {}\ns[base .. ':a'] = true\ns['x'] = true\n"
-         "for key, _ in pairs(s) do redis.call('EXPIRE', key, 5) end", "not built from base"),
+        (
+            "local base = KEYS[1]\nlocal k = base .. ':a'\nif x then k = 'other' end\nredis.call('GET', k)",
+            "not built from base",
+        ),
+        (
+            "local base = KEYS[1]\nlocal function f(k) redis.call('DEL', k) end\nf(base .. ':a')\nf('x:' .. base)",
+            "not built from base",
+        ),
+        (
+            "local base = KEYS[1]\nlocal s = {}\ns[base .. ':a'] = true\ns['x'] = true\n"
+            "for key, _ in pairs(s) do redis.call('EXPIRE', key, 5) end",
+            "not built from base",
+        ),
         ("local base = KEYS[1]\nredis.call('DEL', base .. ':a', 'elsewhere')", "not built from base"),
-        ("local base = KEYS[1]\nlocal acc = {}\nlocal function put(key, v) acc[key] = v end\nput(base .. ':x', 1)\n"
-         "put(ARGV[1], 2)\nfor key, v in pairs(acc) do redis.call('HSET', key, 'v', v) end", "not built from base"),
+        (
+            "local base = KEYS[1]\nlocal acc = {}\nlocal function put(key, v) acc[key] = v end\nput(base .. ':x', 1)\n"
+            "put(ARGV[1], 2)\nfor key, v in pairs(acc) do redis.call('HSET', key, 'v', v) end",
+            "not built from base",
+        ),
         ("local base = KEYS[1]\nlocal c = redis.call\nc('GET', 'x')", "aliased"),
         ("local base = KEYS[1]\nredis.call('RENAME', base .. ':a', base .. ':b')", "unknown to this test"),
         ("local base = ARGV[1]\nredis.call('GET', base)", "KEYS"),
     ],
-)  # fmt: skip
+)
 def test_checker_catches_a_script_that_escapes_its_slot(src, expect):
     problems = LuaKeyChecker(src).check()
     assert any(expect in p for p in problems), problems
@@ -518,8 +575,9 @@ async def test_no_script_call_touches_two_hash_tags_at_run_time(make_engine, red
         first = await engine.apply(events)
         again = await engine.apply(events)  # the duplicate paths run too
         await engine.dead_letters([DeadLetter("test:1", "unreadable", "x|y")])  # the dead-letter scripts
-        await engine.scripts.run_pipeline(redis_client, [("dead_letters_settle", engine.keys.centre,
-                                                          ("d", "0-1", "", "", ""))])  # fmt: skip
+        await engine.scripts.run_pipeline(
+            redis_client, [("dead_letters_settle", engine.keys.centre, ("d", "0-1", "", "", ""))]
+        )
         snap = await engine.publish(await engine.build_snapshot(T0 + timedelta(seconds=201)))
         await redis_client.get(sentinel)
         reader.join(60)

@@ -35,11 +35,18 @@ NOW = at(6 * 3600)  # the ingester's clock: every event below is before it, on t
 
 
 def _config(prefix, **http):
-    sources = http.pop("sources", None) or {"edge": {"token_env": "WB_TEST_HTTP_EDGE"},
-                                             "chat": {"token_env": "WB_TEST_HTTP_CHAT", "mapping": "chat_webhook"}}
+    sources = http.pop("sources", None) or {
+        "edge": {"token_env": "WB_TEST_HTTP_EDGE"},
+        "chat": {"token_env": "WB_TEST_HTTP_CHAT", "mapping": "chat_webhook"},
+    }
     feeds = {"http": {"host": "127.0.0.1", "port": 0, "sources": sources, **http}}
-    return load_config(None, redis={"prefix": prefix}, feeds=feeds, engine={"tick_s": 0.2},
-                       queues=[{"name": "support"}, {"name": "chat"}])  # fmt: skip
+    return load_config(
+        None,
+        redis={"prefix": prefix},
+        feeds=feeds,
+        engine={"tick_s": 0.2},
+        queues=[{"name": "support"}, {"name": "chat"}],
+    )
 
 
 @pytest.fixture
@@ -106,10 +113,19 @@ def conversations(n, seed=7):
         leave = at(t0 + wait).isoformat()
         if outcome == "answered":
             talk = float(rnd.randint(30, 400))
-            events.append({"type": "caller_answered", "id": f"a{i}", "ts": leave, "agent": "1001", "wait_s": wait,
-                           **common})  # fmt: skip
-            events.append({"type": "call_completed", "id": f"c{i}", "ts": at(t0 + wait + talk).isoformat(),
-                           "agent": "1001", "talk_s": talk, **common})  # fmt: skip
+            events.append(
+                {"type": "caller_answered", "id": f"a{i}", "ts": leave, "agent": "1001", "wait_s": wait, **common}
+            )
+            events.append(
+                {
+                    "type": "call_completed",
+                    "id": f"c{i}",
+                    "ts": at(t0 + wait + talk).isoformat(),
+                    "agent": "1001",
+                    "talk_s": talk,
+                    **common,
+                }
+            )
             want["answered"] += 1
             want["completed"] += 1
             want["talk_s"] += talk
@@ -117,8 +133,9 @@ def conversations(n, seed=7):
             events.append({"type": "caller_abandoned", "id": f"x{i}", "ts": leave, "wait_s": wait, **common})
             want["abandoned"] += 1
         else:
-            events.append({"type": "caller_overflowed", "id": f"o{i}", "ts": leave, "reason": "timeout",
-                           "wait_s": wait, **common})  # fmt: skip
+            events.append(
+                {"type": "caller_overflowed", "id": f"o{i}", "ts": leave, "reason": "timeout", "wait_s": wait, **common}
+            )
             want["overflowed"] += 1
     return events, want
 
@@ -142,8 +159,11 @@ async def test_counts_equal_an_independent_count_and_a_retried_post_counts_once(
             status, answer, _ = await post(session, f"{base}/events/edge", events[k : k + 97])
             assert status == 202 and answer["accepted"] == len(events[k : k + 97]) and answer["rejected"] == []
             sent += answer["accepted"]
-        status, answer, _ = await post(session, f"{base}/events", {"type": "caller_joined", "id": "solo",
-                                       "ts": at(50).isoformat(), "queue": "support", "call_id": "solo"})  # fmt: skip
+        status, answer, _ = await post(
+            session,
+            f"{base}/events",
+            {"type": "caller_joined", "id": "solo", "ts": at(50).isoformat(), "queue": "support", "call_id": "solo"},
+        )
         assert status == 202 and answer == {"accepted": 1, "duplicates": 0, "ignored": 0, "rejected": []}
         want["entered"] += 1
         await until(lambda: ing.events_applied == sent + 1)
@@ -189,8 +209,9 @@ async def test_tokens_are_required_per_source_and_never_logged(redis_client, pre
         assert (await post(session, f"{base}/events", join, token=TOKEN[:-1]))[0] == 401
         assert (await post(session, f"{base}/events/chat", join, token=TOKEN))[0] == 401  # edge's token, chat's door
         assert (await post(session, f"{base}/events/nosuch", join, token=TOKEN))[0] == 401
-        async with session.post(f"{base}/events", data=json.dumps(join),
-                                headers={"Authorization": f"Basic {TOKEN}"}) as resp:  # fmt: skip
+        async with session.post(
+            f"{base}/events", data=json.dumps(join), headers={"Authorization": f"Basic {TOKEN}"}
+        ) as resp:
             assert resp.status == 401
         assert feed._q.qsize() == 0 and ing.events_applied == 0
         assert (await post(session, f"{base}/events", join))[0] == 202  # the token alone names the source
@@ -204,8 +225,19 @@ async def test_tokens_are_required_per_source_and_never_logged(redis_client, pre
 async def test_size_limits_refuse_the_whole_post(redis_client, prefix, tokens):
     events, _ = conversations(20)
     async with running(redis_client, prefix, max_body_bytes=4096, max_events=10) as (ing, feed, base, session):
-        big = json.dumps([{"type": "caller_joined", "id": f"j{i}", "ts": at(i).isoformat(), "queue": "support",
-                           "call_id": f"c{i}", "caller": "x" * 100} for i in range(40)])  # fmt: skip
+        big = json.dumps(
+            [
+                {
+                    "type": "caller_joined",
+                    "id": f"j{i}",
+                    "ts": at(i).isoformat(),
+                    "queue": "support",
+                    "call_id": f"c{i}",
+                    "caller": "x" * 100,
+                }
+                for i in range(40)
+            ]
+        )
         assert len(big) > 4096
         status, body, _ = await post(session, f"{base}/events", big)
         assert status == 413 and "4096" in body["error"]
@@ -214,8 +246,11 @@ async def test_size_limits_refuse_the_whole_post(redis_client, prefix, tokens):
             for k in range(0, len(big), 512):
                 yield big[k : k + 512].encode()
 
-        async with session.post(f"{base}/events", data=chunks(),
-                                headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}) as r:
+        async with session.post(
+            f"{base}/events",
+            data=chunks(),
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+        ) as r:
             assert r.status == 413
         status, body, _ = await post(session, f"{base}/events", events[:11])
         assert status == 413 and "at most 10" in body["error"]
@@ -226,10 +261,13 @@ async def test_size_limits_refuse_the_whole_post(redis_client, prefix, tokens):
 async def test_a_flood_is_refused_at_the_door_and_never_reaches_redis(redis_client, prefix, tokens):
     sources = {"edge": {"token_env": "WB_TEST_HTTP_EDGE", "rate_per_s": 0.001, "burst": 25}}
     async with running(redis_client, prefix, sources=sources, max_events=5) as (ing, feed, base, session):
-        joins = [{"type": "caller_joined", "id": f"j{i}", "ts": at(i).isoformat(), "queue": "support",
-                  "call_id": f"c{i}"} for i in range(60)]  # fmt: skip
-        results = await asyncio.gather(*(post(session, f"{base}/events/edge", joins[k : k + 2])
-                                         for k in range(0, 60, 2)))  # fmt: skip
+        joins = [
+            {"type": "caller_joined", "id": f"j{i}", "ts": at(i).isoformat(), "queue": "support", "call_id": f"c{i}"}
+            for i in range(60)
+        ]
+        results = await asyncio.gather(
+            *(post(session, f"{base}/events/edge", joins[k : k + 2]) for k in range(0, 60, 2))
+        )
         accepted = [k for k, (status, _, _) in enumerate(results) if status == 202]
         refused = [(status, headers) for status, _, headers in results if status != 202]
         assert len(accepted) == 12  # 25 tokens, 2 a POST; the 13th wants 2 and finds 1
@@ -329,9 +367,14 @@ def chat_day(n, seed=3):
         def ev(kind, t, agent=None, accepted=None):
             nonlocal d
             d += 1
-            return {"id": f"d{i}-{d}", "type": kind, "created_at": iso(t),
-                    "conversation": {**conv, "started_at": started, "accepted_at": accepted},
-                    "agent": {"id": agent} if agent else None, "customer": {"id": f"v{i}"}}  # fmt: skip
+            return {
+                "id": f"d{i}-{d}",
+                "type": kind,
+                "created_at": iso(t),
+                "conversation": {**conv, "started_at": started, "accepted_at": accepted},
+                "agent": {"id": agent} if agent else None,
+                "customer": {"id": f"v{i}"},
+            }
 
         out.append(ev("conversation.started", t0))
         want["entered"] += 1
@@ -375,12 +418,28 @@ async def test_a_chat_webhook_through_its_mapping_counts_as_an_independent_count
         q = (await snapshot(redis_client, prefix)).queues["chat"]
         assert counts(q) == want
 
-        bad = [{"id": "b1", "type": "conversation.snoozed", "created_at": "2026-11-23T09:00:00Z",
-                "conversation": {"id": "z"}},
-               {"id": "b2", "type": "conversation.closed", "created_at": "2026-11-23T09:00:00Z",
-                "conversation": {"id": "z9", "started_at": "2026-11-23T08:59:00Z"}, "agent": {"id": "a7"}},
-               {"id": "b3", "type": "conversation.accepted", "created_at": "yesterday",
-                "conversation": {"id": "z"}, "agent": {"id": "a7"}}]  # fmt: skip
+        bad = [
+            {
+                "id": "b1",
+                "type": "conversation.snoozed",
+                "created_at": "2026-11-23T09:00:00Z",
+                "conversation": {"id": "z"},
+            },
+            {
+                "id": "b2",
+                "type": "conversation.closed",
+                "created_at": "2026-11-23T09:00:00Z",
+                "conversation": {"id": "z9", "started_at": "2026-11-23T08:59:00Z"},
+                "agent": {"id": "a7"},
+            },
+            {
+                "id": "b3",
+                "type": "conversation.accepted",
+                "created_at": "yesterday",
+                "conversation": {"id": "z"},
+                "agent": {"id": "a7"},
+            },
+        ]
         status, answer, _ = await post(session, f"{base}/events/chat", bad, token=CHAT_TOKEN)
         reasons = [r["reason"] for r in answer["rejected"]]
         assert "unknown event 'conversation.snoozed'" in reasons[0]
@@ -424,9 +483,27 @@ def test_wallboard_ingest_feed_http_serves_and_stops(namespace, tmp_path):
     cfg = tmp_path / "wb.toml"
     cfg.write_text(f'[feeds.http.sources.edge]\ntoken_file = "{token_file}"\n')
     env = {**os.environ, "REDIS_URL": redis_url()}
-    proc = subprocess.Popen([sys.executable, "-m", "wallboard.cli", "ingest", "--feed", "http", "--host", "127.0.0.1",
-                             "--port", str(port), "--config", str(cfg), "--prefix", namespace],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "wallboard.cli",
+            "ingest",
+            "--feed",
+            "http",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--config",
+            str(cfg),
+            "--prefix",
+            namespace,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         import time
 
@@ -441,8 +518,12 @@ def test_wallboard_ingest_feed_http_serves_and_stops(namespace, tmp_path):
                 time.sleep(0.05)
         ts = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
         body = json.dumps({"type": "caller_joined", "id": "j1", "ts": ts, "queue": "support", "call_id": "c1"}).encode()
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/events", data=body, method="POST", headers={
-            "Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"})  # fmt: skip
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/events",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
+        )
         with urllib.request.urlopen(req, timeout=5) as r:
             assert r.status == 202 and json.loads(r.read())["accepted"] == 1
         import redis
@@ -460,7 +541,6 @@ def test_wallboard_ingest_feed_http_serves_and_stops(namespace, tmp_path):
     assert TOKEN not in err.decode() + out.decode()
 
 
-
 async def test_a_dead_letter_is_redriven_once_the_mapping_knows_its_event(redis_client, prefix, tokens, tmp_path):
     from wallboard.commands.deadletter import redrive
 
@@ -469,8 +549,12 @@ async def test_a_dead_letter_is_redriven_once_the_mapping_knows_its_event(redis_
     mapping.write_text(shipped)
     sources = {"chat": {"token_env": "WB_TEST_HTTP_CHAT", "mapping": str(mapping)}}
     config = _config(prefix, sources=sources)
-    delivery = {"id": "r1", "type": "conversation.queued", "created_at": "2026-11-23T09:00:00Z",
-                "conversation": {"id": "q1", "queue": "web-chat"}}  # fmt: skip
+    delivery = {
+        "id": "r1",
+        "type": "conversation.queued",
+        "created_at": "2026-11-23T09:00:00Z",
+        "conversation": {"id": "q1", "queue": "web-chat"},
+    }
     async with running(redis_client, prefix, sources=sources) as (ing, feed, base, session):
         status, answer, _ = await post(session, f"{base}/events/chat", [delivery], token=CHAT_TOKEN)
         assert "unknown event 'conversation.queued'" in answer["rejected"][0]["reason"]
@@ -480,8 +564,12 @@ async def test_a_dead_letter_is_redriven_once_the_mapping_knows_its_event(redis_
             await asyncio.sleep(0.01)
         res = await redrive(redis_client, config, feed="http")
         assert (res.redriven, res.still_rejected) == (0, 1)  # the mapping still does not know it
-        mapping.write_text(shipped.replace('"conversation.started" = "joined"',
-                                           '"conversation.started" = "joined"\n"conversation.queued" = "joined"'))
+        mapping.write_text(
+            shipped.replace(
+                '"conversation.started" = "joined"',
+                '"conversation.started" = "joined"\n"conversation.queued" = "joined"',
+            )
+        )
         res = await redrive(redis_client, config, feed="http")
         assert (res.redriven, res.still_rejected) == (1, 0), res
         assert await redis_client.xlen(Keys(prefix).deadletter) == 0

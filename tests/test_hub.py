@@ -100,8 +100,12 @@ async def test_full_state_on_connect_then_updates_per_layout(redis_client, prefi
             state = await recv_json(floor)
             assert state["type"] == "state" and state["role"] == "viewer" and state["user"] is None
             assert state["snapshot"]["seq"] == 1
-            assert [f["key"] for f in state["layout"]["figures"]] == ["waiting", "longest_wait_s", "service_level",
-                                                                      "agents_available"]  # fmt: skip
+            assert [f["key"] for f in state["layout"]["figures"]] == [
+                "waiting",
+                "longest_wait_s",
+                "service_level",
+                "agents_available",
+            ]
             support = state["queues"][0]
             assert [q["name"] for q in state["queues"]] == ["support", "tech", "billing", "sales"]
             assert support["level"] == "breach" and support["figures"][2]["alert"]["level"] == "breach"
@@ -169,10 +173,13 @@ async def test_refusals_are_clear_logged_and_the_hub_carries_on(redis_client, pr
             ("{not json", 1007, "malformed message: not JSON"),
             (json.dumps(["ack"]), 1007, "malformed message: a message is a JSON object with a 'type'"),
             (json.dumps({"type": "listen", "agent": "1001"}), 1007, "malformed message: "),
-            (json.dumps({"type": "ack", "queue": "support", "metric": "service_level", "x": 1}), 1007,
-             "malformed message: ack.x: Extra inputs are not permitted"),
+            (
+                json.dumps({"type": "ack", "queue": "support", "metric": "service_level", "x": 1}),
+                1007,
+                "malformed message: ack.x: Extra inputs are not permitted",
+            ),
             (json.dumps({"type": "ack", "queue": "support", "metric": "mood"}), 1007, "malformed message: ack.metric"),
-        ]  # fmt: skip
+        ]
         for raw, code, reason in bad:
             async with connect(ws_url(hub, token=RIVKA)) as ws:
                 await recv_json(ws, "state")
@@ -218,8 +225,12 @@ async def test_supervisor_ack_and_snooze_land_on_the_request_stream(redis_client
         entries = await redis_client.xrange(keys.requests)
         assert [rid for rid, _ in entries] == [acc["id"], acc2["id"]]
         ack, snooze = entries[0][1], entries[1][1]
-        assert {k: ack[k] for k in ("type", "queue", "metric", "user")} == \
-            {"type": "ack", "queue": "support", "metric": "service_level", "user": "rivka"}  # fmt: skip
+        assert {k: ack[k] for k in ("type", "queue", "metric", "user")} == {
+            "type": "ack",
+            "queue": "support",
+            "metric": "service_level",
+            "user": "rivka",
+        }
         # signed with the user's token, which itself never lands on the stream; the executor checks the proof
         assert ack["cred"] == "rivka.static" and len(ack["proof"]) > 20 and "until" not in ack
         assert "token" not in ack and not any(RIVKA in v for e in (ack, snooze) for v in e.values())
@@ -285,8 +296,12 @@ async def test_page_healthz_and_metrics_on_the_same_port(redis_client, prefix, c
             text = body.decode()
             assert headers["Content-Type"].startswith("text/plain; version=0.0.4")
             assert 'wallboard_hub_clients{layout="floor",role="viewer"} 1' in text
-            for name in ("wallboard_hub_messages_sent_total", "wallboard_hub_messages_dropped_total",
-                         "wallboard_hub_clients_dropped_total", "wallboard_hub_ingest_lag_seconds"):  # fmt: skip
+            for name in (
+                "wallboard_hub_messages_sent_total",
+                "wallboard_hub_messages_dropped_total",
+                "wallboard_hub_clients_dropped_total",
+                "wallboard_hub_ingest_lag_seconds",
+            ):
                 assert f"\n{name} " in text
             lag = float(text.split("\nwallboard_hub_ingest_lag_seconds ")[1].split()[0])
             assert 0 <= lag < 5
@@ -303,9 +318,14 @@ async def stalled_client(port: int, path: str) -> socket.socket:
     sock.setblocking(False)
     await loop.sock_connect(sock, ("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
-    await loop.sock_sendall(sock, (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                                   "Sec-WebSocket-Version: 13\r\n\r\n").encode())  # fmt: skip
+    await loop.sock_sendall(
+        sock,
+        (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode(),
+    )
     head = b""
     while b"\r\n\r\n" not in head:
         head += await loop.sock_recv(sock, 1)  # byte by byte: read the handshake and nothing after it
@@ -314,8 +334,9 @@ async def stalled_client(port: int, path: str) -> socket.socket:
 
 
 async def test_a_stalled_client_does_not_slow_the_others(redis_client, prefix, cleanup):
-    config = tv_config(prefix, hub={"write_buffer_bytes": 4096, "client_buffer": 4, "slow_client_s": 5,
-                                    "heartbeat_s": 30})  # fmt: skip
+    config = tv_config(
+        prefix, hub={"write_buffer_bytes": 4096, "client_buffer": 4, "slow_client_s": 5, "heartbeat_s": 30}
+    )
     await publish(redis_client, prefix, four_queues(1, now_utc()))
     async with running_hub(config, redis_client) as hub:
         stalled = await stalled_client(hub.port, f"/ws?layout=floor&token={VIEWER}")

@@ -41,15 +41,21 @@ MODULES = discover()
 
 
 def _probe(module: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", PROBE, module], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([sys.executable, "-c", PROBE, module], cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
 def test_discovery_finds_the_core():
     # the walk sees the packages and the modules we know exist, and leaves the UI out
-    for expected in ("wallboard", "wallboard.cli", "wallboard.engine", "wallboard.store", "wallboard.config",
-                     "wallboard.redis_server", "feeds", "feeds.jsonl"):  # fmt: skip
+    for expected in (
+        "wallboard",
+        "wallboard.cli",
+        "wallboard.engine",
+        "wallboard.store",
+        "wallboard.config",
+        "wallboard.redis_server",
+        "feeds",
+        "feeds.jsonl",
+    ):
         assert expected in MODULES
     assert not [m for m in MODULES if m.startswith("wallboard.ui")]
 

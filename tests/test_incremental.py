@@ -73,8 +73,9 @@ async def _busy_hour(redis_client, prefix, *, minutes: int, step_s: float, full_
 async def test_incremental_equals_full_through_a_busy_hour(redis_client, prefix, cleanup):
     # a busy hour with a spike, batch by batch, the full rebuild only at the start: every snapshot after it
     # is incremental (a minute boundary re-reads the queues, never the agents)
-    inc, checked, events = await _busy_hour(redis_client, prefix, minutes=60, step_s=4.0, full_rebuild_s=1e9,
-                                            centre={"caller_expiry_s": 600})  # fmt: skip
+    inc, checked, events = await _busy_hour(
+        redis_client, prefix, minutes=60, step_s=4.0, full_rebuild_s=1e9, centre={"caller_expiry_s": 600}
+    )
     assert checked == 900 and events > 3000
     assert inc.fulls == 1 and inc.partials == checked
 
@@ -132,8 +133,12 @@ async def _entered(redis_client, keys) -> int:
 
 async def test_first_change_after_a_quiet_moment_goes_out_at_once_then_coalesced(redis_client, prefix, cleanup):
     # a long tick and a long interval: before, a change after the periodic publish waited out the interval
-    config = load_config(None, redis={"prefix": prefix}, queues=[{"name": "support"}],
-                         engine={"tick_s": 5, "publish_min_interval_ms": 2000})  # fmt: skip
+    config = load_config(
+        None,
+        redis={"prefix": prefix},
+        queues=[{"name": "support"}],
+        engine={"tick_s": 5, "publish_min_interval_ms": 2000},
+    )
     feed = _GateFeed()
     ing = Ingest(redis_client, config, feed, name="ing-prompt")
     task = asyncio.create_task(ing.run())
@@ -148,8 +153,9 @@ async def test_first_change_after_a_quiet_moment_goes_out_at_once_then_coalesced
         took = []
         for k in range(2):
             t0 = loop.time()
-            feed.q.put_nowait(CallerJoined(id=f"pj{k}", ts=datetime.now(timezone.utc), source="t", queue="support",
-                                           call_id=f"pc{k}"))  # fmt: skip
+            feed.q.put_nowait(
+                CallerJoined(id=f"pj{k}", ts=datetime.now(timezone.utc), source="t", queue="support", call_id=f"pc{k}")
+            )
             while await _entered(redis_client, keys) != k + 1:
                 await asyncio.sleep(0.002)
             took.append(loop.time() - t0)

@@ -39,8 +39,10 @@ def _config(prefix, **kw):
 
 
 def joins(n, start=0):
-    return [CallerJoined(id=f"j{next(_ids)}", ts=at(start + i), source="t", queue="support", call_id=f"c{i}")
-            for i in range(n)]  # fmt: skip
+    return [
+        CallerJoined(id=f"j{next(_ids)}", ts=at(start + i), source="t", queue="support", call_id=f"c{i}")
+        for i in range(n)
+    ]
 
 
 async def test_owner_publishes_and_only_one_owns(redis_client, prefix):
@@ -82,25 +84,33 @@ async def test_ack_and_snooze_commands_applied_with_the_user(redis_client, prefi
     q = json.loads(await redis_client.get(keys.summary))["queues"]["support"]
     assert q["levels"]["waiting"] == "breach" and q["alerts"]["waiting"]["acked_by"] is None
 
-    await redis_client.xadd(keys.centre + ":alert_cmds", {"type": "ack", "queue": "support", "metric": "waiting", "user": "rivka",
-                                            "at": "2026-11-23T09:00:11Z"})  # fmt: skip
+    await redis_client.xadd(
+        keys.centre + ":alert_cmds",
+        {"type": "ack", "queue": "support", "metric": "waiting", "user": "rivka", "at": "2026-11-23T09:00:11Z"},
+    )
     clock.advance(1)
     await ing.tick()
     q = json.loads(await redis_client.get(keys.summary))["queues"]["support"]
     assert q["levels"]["waiting"] == "breach" and q["alerts"]["waiting"]["acked_by"] == "rivka"
 
     until = T0 + timedelta(minutes=5)
-    await redis_client.xadd(keys.centre + ":alert_cmds", {"type": "snooze", "queue": "support", "metric": "waiting",
-                                            "user": "moshe", "until": until.isoformat()})  # fmt: skip
-    await redis_client.xadd(keys.centre + ":alert_cmds", {"type": "ack", "queue": "support", "metric": "service_level",
-                                            "user": "moshe"})  # no such alert: rejected, recorded
+    await redis_client.xadd(
+        keys.centre + ":alert_cmds",
+        {"type": "snooze", "queue": "support", "metric": "waiting", "user": "moshe", "until": until.isoformat()},
+    )
+    await redis_client.xadd(
+        keys.centre + ":alert_cmds", {"type": "ack", "queue": "support", "metric": "service_level", "user": "moshe"}
+    )  # no such alert: rejected, recorded
     clock.advance(1)
     await ing.tick()
     q = json.loads(await redis_client.get(keys.summary))["queues"]["support"]
     assert q["alerts"]["waiting"]["snoozed_until"].startswith("2026-11-23T09:05:00")
     audit = await redis_client.xrange(keys.centre + ":audit")
     assert [(e["type"], e["user"], e["result"][:8]) for _, e in audit] == [
-        ("ack", "rivka", "applied"), ("snooze", "moshe", "applied"), ("ack", "moshe", "rejected")]  # fmt: skip
+        ("ack", "rivka", "applied"),
+        ("snooze", "moshe", "applied"),
+        ("ack", "moshe", "rejected"),
+    ]
 
     # a new owner carries on from the stored alert state, and does not apply the requests again
     ing2 = Ingest(redis_client, config, ListFeed([]), clock=clock, name="ing2")
@@ -151,8 +161,11 @@ async def test_a_killed_owner_on_this_host_is_replaced_at_once_a_live_one_is_not
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()  # its pid now names no process
     host = socket.gethostname()
-    for holder, taken in ((f"{host}-{os.getpid()}-alive", False), (f"elsewhere-{gone.pid}-gone", False),
-                          (f"{host}-{gone.pid}-gone", True)):  # fmt: skip
+    for holder, taken in (
+        (f"{host}-{os.getpid()}-alive", False),
+        (f"elsewhere-{gone.pid}-gone", False),
+        (f"{host}-{gone.pid}-gone", True),
+    ):
         await redis_client.set(keys.lease, holder, px=60_000)
         ing = Ingest(redis_client, config, ListFeed([]), name=f"{host}-{os.getpid()}-new")
         task = asyncio.create_task(ing.run())

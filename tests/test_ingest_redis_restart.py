@@ -28,9 +28,29 @@ def _plain(port: int) -> redis.Redis:
 
 
 def _start(port: int, root: str) -> None:
-    subprocess.run([str(binary_path()), "--daemonize", "yes", "--port", str(port), "--bind", "127.0.0.1",
-                    "--dir", root, "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-                    "--pidfile", f"{root}/pid"], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            str(binary_path()),
+            "--daemonize",
+            "yes",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            root,
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+            "--pidfile",
+            f"{root}/pid",
+        ],
+        check=True,
+        capture_output=True,
+    )
     for _ in range(200):
         try:
             _plain(port).ping()
@@ -53,8 +73,9 @@ class TrickleFeed:
     async def follow(self, clock):
         t0 = datetime.now(timezone.utc)
         for i in range(self.n):
-            yield CallerJoined(id=f"j{i}", ts=t0 + timedelta(milliseconds=10 * i), source="t", queue="support",
-                               call_id=f"c{i}")  # fmt: skip
+            yield CallerJoined(
+                id=f"j{i}", ts=t0 + timedelta(milliseconds=10 * i), source="t", queue="support", call_id=f"c{i}"
+            )
             self.sent += 1
             await asyncio.sleep(0.01)
         await asyncio.Event().wait()
@@ -65,8 +86,12 @@ async def test_redis_restart_mid_feed_loses_nothing():
     port = free_port()
     _start(port, root)
     url = f"redis://127.0.0.1:{port}/0"
-    config = load_config(None, queues=[{"name": "support"}], engine={"tick_s": 0.1},
-                         redis={"prefix": "wbrs", "retry_initial_s": 0.05, "retry_max_s": 0.3})  # fmt: skip
+    config = load_config(
+        None,
+        queues=[{"name": "support"}],
+        engine={"tick_s": 0.1},
+        redis={"prefix": "wbrs", "retry_initial_s": 0.05, "retry_max_s": 0.3},
+    )
     client = await connect(config, url)
     feed = TrickleFeed(150)
     ing = Ingest(client, config, feed, name="ing")

@@ -27,7 +27,7 @@ def test_an_answering_device_that_is_no_name_is_a_dead_letter_and_the_capture_go
         "DialStatus: ANSWER\nTimestamp: 1764000005.0\n\n"
         "Event: QueueCallerLeave\nQueue: support\nUniqueid: 1764000000.1\nPosition: 1\nTimestamp: 1764000005.0\n\n"
         "Event: QueueCallerJoin\nQueue: support\nUniqueid: 1764000100.2\nPosition: 1\nTimestamp: 1764000100.0\n\n"
-    )  # fmt: skip
+    )
     out = list(AmiCaptureFeed(cap, CONFIG).read())
     dead = [d for d in out if isinstance(d, DeadLetter)]
     assert len(dead) == 1 and "DestChannel" in dead[0].reason and "hash tag" in dead[0].reason
@@ -47,8 +47,13 @@ def test_rejected_input_is_shown_escaped_never_as_terminal_codes(tmp_path):
     ql = tmp_path / "esc.queue_log"
     ql.write_bytes(b"1764000000|c1|supp\x1b[31mRED\x1b]0;PWNED\x07|NONE|ENTERQUEUE||1|1\n")
     env = {**os.environ, "REDIS_URL": os.environ["REDIS_URL"]}
-    out = subprocess.run([sys.executable, "-m", "wallboard.cli", "replay", "--feed", "queue-log", str(ql)],
-                         capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "wallboard.cli", "replay", "--feed", "queue-log", str(ql)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert "\x1b" not in out.stdout + out.stderr and "\x07" not in out.stderr
     assert "\\x1b[31mRED" in out.stderr and "Traceback" not in out.stderr
 
@@ -56,9 +61,11 @@ def test_rejected_input_is_shown_escaped_never_as_terminal_codes(tmp_path):
 def test_a_bad_environment_variable_or_a_prefix_with_braces_is_one_line_exit_2(tmp_path):
     sample = str(ROOT / "samples" / "sample_day.queue_log")
     base = [sys.executable, "-m", "wallboard.cli", "replay", "--feed", "queue-log", sample]
-    for extra_env, extra_args, words in (({"WALLBOARD_QUEUES": "x"}, [], "WALLBOARD_"),
-                                         ({}, ["--prefix", "a{b}"], "redis.prefix"),
-                                         ({"WALLBOARD_REDIS__PREFIX": "wb{x"}, [], "redis.prefix")):  # fmt: skip
+    for extra_env, extra_args, words in (
+        ({"WALLBOARD_QUEUES": "x"}, [], "WALLBOARD_"),
+        ({}, ["--prefix", "a{b}"], "redis.prefix"),
+        ({"WALLBOARD_REDIS__PREFIX": "wb{x"}, [], "redis.prefix"),
+    ):
         env = {**os.environ, **extra_env}
         out = subprocess.run(base + extra_args, capture_output=True, text=True, env=env, timeout=60)
         assert out.returncode == 2, (extra_env, extra_args, out.stderr)

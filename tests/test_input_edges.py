@@ -49,9 +49,11 @@ YEAR_5000 = 95617584000  # 5000-01-01T00:00:00Z
 
 CONFIG = WallboardConfig(
     queues=[QueueConfig(name="support", wrapup_s=15), QueueConfig(name="tech", wrapup_s=0)],
-    agents=[AgentConfig(id="1001", interface="PJSIP/1001", skills={"support": 0}),
-            AgentConfig(id="1002", interface="PJSIP/1002", skills={"support": 0, "tech": 0})],
-)  # fmt: skip
+    agents=[
+        AgentConfig(id="1001", interface="PJSIP/1001", skills={"support": 0}),
+        AgentConfig(id="1002", interface="PJSIP/1002", skills={"support": 0, "tech": 0}),
+    ],
+)
 
 _ids = itertools.count()
 
@@ -103,10 +105,13 @@ def test_the_time_bounds_follow_an_injected_wall_clock():
 
 def test_far_times_are_dead_letters_in_every_feed(tmp_path):
     # queue_log: year 5000 (and 1989) rows are dead letters; the rows around them are read
-    items = read_ql(tmp_path, rows("0|c1|support|NONE|ENTERQUEUE||050|1")
-                    + f"{YEAR_5000}|c2|support|NONE|ENTERQUEUE||050|1\n"
-                    + "631151999|c3|support|NONE|ENTERQUEUE||050|1\n"
-                    + rows("5|c4|support|NONE|ENTERQUEUE||050|1"))  # fmt: skip
+    items = read_ql(
+        tmp_path,
+        rows("0|c1|support|NONE|ENTERQUEUE||050|1")
+        + f"{YEAR_5000}|c2|support|NONE|ENTERQUEUE||050|1\n"
+        + "631151999|c3|support|NONE|ENTERQUEUE||050|1\n"
+        + rows("5|c4|support|NONE|ENTERQUEUE||050|1"),
+    )
     assert [e.call_id for e in items if isinstance(e, CallerJoined)] == ["c1", "c4"]
     reasons = [d.reason for d in dead(items)]
     assert len(reasons) == 2
@@ -114,17 +119,23 @@ def test_far_times_are_dead_letters_in_every_feed(tmp_path):
 
     # ami-capture: a Timestamp in the year 5000
     cap = tmp_path / "cap.txt"
-    cap.write_text(f"Event: QueueCallerJoin\nTimestamp: {YEAR_5000}.000000\nQueue: support\nUniqueid: 1795424400.1\n"
-                   f"Position: 1\n\nEvent: QueueCallerJoin\nTimestamp: {QL_T0}.5\nQueue: support\n"
-                   f"Uniqueid: 1795424400.2\nPosition: 1\n\n")  # fmt: skip
+    cap.write_text(
+        f"Event: QueueCallerJoin\nTimestamp: {YEAR_5000}.000000\nQueue: support\nUniqueid: 1795424400.1\n"
+        f"Position: 1\n\nEvent: QueueCallerJoin\nTimestamp: {QL_T0}.5\nQueue: support\n"
+        f"Uniqueid: 1795424400.2\nPosition: 1\n\n"
+    )
     out = list(AmiCaptureFeed(cap, CONFIG).read())
     assert [e.call_id for e in out if isinstance(e, CallerJoined)] == ["1795424400.2"]
     assert "more than a day after the wall clock" in dead(out)[0].reason
 
     # jsonl: the largest and the smallest time ISO 8601 allows
     times = ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00+01:00", "2026-11-23T09:00:00Z"]
-    lines = [json.dumps({"type": "caller_joined", "id": f"j{n}", "ts": ts, "source": "t", "queue": "support",
-                         "call_id": f"c{n}"}) for n, ts in enumerate(times)]  # fmt: skip
+    lines = [
+        json.dumps(
+            {"type": "caller_joined", "id": f"j{n}", "ts": ts, "source": "t", "queue": "support", "call_id": f"c{n}"}
+        )
+        for n, ts in enumerate(times)
+    ]
     path = tmp_path / "e.jsonl"
     path.write_text("\n".join(lines) + "\n")
     out = list(JsonlFeed(str(path), CONFIG).read())
@@ -139,11 +150,11 @@ def test_a_capture_uniqueid_far_ahead_does_not_drag_the_capture_clock():
     mapper = AmiMapper(CONFIG, capture=True)
     out = []
     for i, (uid, q) in enumerate([("1795424400.1", "support"), ("99999999999.2", "support"), ("1795424460.3", "tech")]):
-        out += mapper.map(Message({"event": "QueueCallerJoin", "queue": q, "uniqueid": uid, "position": "1"}), None,
-                          str(i))  # fmt: skip
+        out += mapper.map(
+            Message({"event": "QueueCallerJoin", "queue": q, "uniqueid": uid, "position": "1"}), None, str(i)
+        )
     assert not dead(out)
-    assert [(e.call_id, e.ts) for e in out] == [("1795424400.1", T0), ("99999999999.2", T0),
-                                                ("1795424460.3", at(60))]  # fmt: skip
+    assert [(e.call_id, e.ts) for e in out] == [("1795424400.1", T0), ("99999999999.2", T0), ("1795424460.3", at(60))]
 
 
 def test_window_bounds_cost_the_days_covered_not_the_gap_between_times():
@@ -155,17 +166,28 @@ def test_window_bounds_cost_the_days_covered_not_the_gap_between_times():
     z = lambda *a: int(datetime(*a, 22, 0, tzinfo=timezone.utc).timestamp())  # noqa: E731 - 00:00 local
     # each run: the reset at or before (t - 72 h - 1 min), then every reset up to t
     assert w.bounds([T0.timestamp(), t1990, T0.timestamp() - 5], reach) == [
-        z(1990, 1, 6), z(1990, 1, 7), z(1990, 1, 8), z(1990, 1, 9),
-        z(2026, 11, 19), z(2026, 11, 20), z(2026, 11, 21), z(2026, 11, 22)]  # fmt: skip
+        z(1990, 1, 6),
+        z(1990, 1, 7),
+        z(1990, 1, 8),
+        z(1990, 1, 9),
+        z(2026, 11, 19),
+        z(2026, 11, 20),
+        z(2026, 11, 21),
+        z(2026, 11, 22),
+    ]
 
 
 async def test_agent_time_is_split_right_in_a_batch_spanning_decades(make_engine):
     eng = await make_engine(centre={"timezone": "Asia/Jerusalem"}, queues=[{"name": "support"}])
     old = datetime(1990, 1, 10, 12, 0, tzinfo=timezone.utc)
-    await eng.apply([ev(AgentStateChanged, old, agent="9001", state="available"),
-                     ev(AgentStateChanged, old + timedelta(minutes=5), agent="9001", state="paused", reason="x"),
-                     ev(AgentStateChanged, -3600, agent="1001", state="available"),
-                     ev(AgentStateChanged, 1800, agent="1001", state="paused", reason="lunch")])  # fmt: skip
+    await eng.apply(
+        [
+            ev(AgentStateChanged, old, agent="9001", state="available"),
+            ev(AgentStateChanged, old + timedelta(minutes=5), agent="9001", state="paused", reason="x"),
+            ev(AgentStateChanged, -3600, agent="1001", state="available"),
+            ev(AgentStateChanged, 1800, agent="1001", state="paused", reason="lunch"),
+        ]
+    )
     snap = await eng.build_snapshot(at(1800))
     assert snap.agents["1001"].available_s == 5400.0  # 08:00 to 09:30, all in the window since 22:00Z
     assert snap.agents["9001"].available_s == 0.0  # its 5 minutes are in a 1990 window
@@ -174,8 +196,10 @@ async def test_agent_time_is_split_right_in_a_batch_spanning_decades(make_engine
 async def test_a_replay_with_a_year_5000_row_is_quick_and_counts_the_rest(tmp_path, namespace):
     config = load_config(ROOT / "config" / "wallboard.toml")
     path = tmp_path / "queue_log"
-    path.write_text(rows("0|c1|support|NONE|ENTERQUEUE||050|1", "12|c1|support|PJSIP/1001|CONNECT|12|u1|3")
-                    + f"{YEAR_5000}|c2|support|NONE|ENTERQUEUE||050|1\n")  # fmt: skip
+    path.write_text(
+        rows("0|c1|support|NONE|ENTERQUEUE||050|1", "12|c1|support|PJSIP/1001|CONNECT|12|u1|3")
+        + f"{YEAR_5000}|c2|support|NONE|ENTERQUEUE||050|1\n"
+    )
     snap, stats = await replay(QueueLogFeed(str(path), config), config, redis_url=redis_url(), prefix=namespace)
     assert (stats.dead_letters, snap.dead_letters) == (1, 1)
     assert (snap.queues["support"].entered, snap.queues["support"].answered) == (1, 1)
@@ -188,8 +212,9 @@ async def test_a_sped_up_simulation_waits_at_the_bound_instead_of_failing():
     from feeds.sim import SimFeed
 
     clock = ManualClock(T0)
-    feed = SimFeed(None, load_config(ROOT / "config" / "wallboard.toml"), scenario="normal", seed=1,
-                   speed=200_000, step_s=0)  # fmt: skip
+    feed = SimFeed(
+        None, load_config(ROOT / "config" / "wallboard.toml"), scenario="normal", seed=1, speed=200_000, step_s=0
+    )
     with wall_clock(clock):
         stream = feed.follow(clock)
         await anext(stream)
@@ -204,21 +229,37 @@ async def test_a_sped_up_simulation_waits_at_the_bound_instead_of_failing():
 
 
 def test_a_byte_order_mark_is_not_part_of_the_first_row(tmp_path):
-    items = read_ql(tmp_path, b"\xef\xbb\xbf" + rows("0|c1|support|NONE|ENTERQUEUE||050|1",
-                                                     "1|c2|support|NONE|ENTERQUEUE||050|1").encode())  # fmt: skip
+    items = read_ql(
+        tmp_path,
+        b"\xef\xbb\xbf" + rows("0|c1|support|NONE|ENTERQUEUE||050|1", "1|c2|support|NONE|ENTERQUEUE||050|1").encode(),
+    )
     assert [(e.id, e.call_id) for e in items] == [("ql:1:1", "c1"), ("ql:2:1", "c2")]
     path = tmp_path / "e.jsonl"
-    line = json.dumps({"type": "caller_joined", "id": "j", "ts": "2026-11-23T09:00:00Z", "source": "t",
-                       "queue": "support", "call_id": "c1"})  # fmt: skip
+    line = json.dumps(
+        {
+            "type": "caller_joined",
+            "id": "j",
+            "ts": "2026-11-23T09:00:00Z",
+            "source": "t",
+            "queue": "support",
+            "call_id": "c1",
+        }
+    )
     path.write_bytes(b"\xef\xbb\xbf" + line.encode())
     assert [e.call_id for e in JsonlFeed(str(path), CONFIG).read()] == ["c1"]
 
 
 def test_names_that_would_break_a_key_are_dead_letters_not_queues(tmp_path):
-    data = (rows("0|c1|sup{port|NONE|ENTERQUEUE||050|1", "1|c2|a\x01b|NONE|ENTERQUEUE||050|1").encode()
-            + f"{QL_T0 + 2}|c3|caf\xe9|NONE|ENTERQUEUE||050|1\n".encode("latin-1")  # not UTF-8
-            + rows(f"3|c4|{'q' * 129}|NONE|ENTERQUEUE||050|1", "4|NONE|support|Agent/10}01|ADDMEMBER|",
-                   f"5|c6|{'q' * 128}|NONE|ENTERQUEUE||050|1", "6|NONE|NONE|NONE|QUEUESTART|").encode())  # fmt: skip
+    data = (
+        rows("0|c1|sup{port|NONE|ENTERQUEUE||050|1", "1|c2|a\x01b|NONE|ENTERQUEUE||050|1").encode()
+        + f"{QL_T0 + 2}|c3|caf\xe9|NONE|ENTERQUEUE||050|1\n".encode("latin-1")  # not UTF-8
+        + rows(
+            f"3|c4|{'q' * 129}|NONE|ENTERQUEUE||050|1",
+            "4|NONE|support|Agent/10}01|ADDMEMBER|",
+            f"5|c6|{'q' * 128}|NONE|ENTERQUEUE||050|1",
+            "6|NONE|NONE|NONE|QUEUESTART|",
+        ).encode()
+    )
     items = read_ql(tmp_path, data)
     reasons = [d.reason for d in dead(items)]
     assert len(reasons) == 5
@@ -235,10 +276,19 @@ def test_names_that_would_break_a_key_are_dead_letters_not_queues(tmp_path):
 
 def test_bad_names_from_ami_are_dead_letters_and_leave_the_mapper_as_it_was():
     mapper = AmiMapper(CONFIG)
-    msgs = [{"event": "QueueMemberAdded", "timestamp": f"{QL_T0}", "queue": "support", "membername": "Agent{1}",
-             "interface": "Local/1@x", "status": "1", "paused": "0"},
-            {"event": "QueueCallerJoin", "timestamp": f"{QL_T0 + 1}", "queue": "tech\x7f", "uniqueid": "u1"},
-            {"event": "QueueCallerJoin", "timestamp": f"{QL_T0 + 2}", "queue": "tech", "uniqueid": "u1"}]  # fmt: skip
+    msgs = [
+        {
+            "event": "QueueMemberAdded",
+            "timestamp": f"{QL_T0}",
+            "queue": "support",
+            "membername": "Agent{1}",
+            "interface": "Local/1@x",
+            "status": "1",
+            "paused": "0",
+        },
+        {"event": "QueueCallerJoin", "timestamp": f"{QL_T0 + 1}", "queue": "tech\x7f", "uniqueid": "u1"},
+        {"event": "QueueCallerJoin", "timestamp": f"{QL_T0 + 2}", "queue": "tech", "uniqueid": "u1"},
+    ]
     out = []
     for i, m in enumerate(msgs):
         out += mapper.map(Message(m), None, str(i))
@@ -263,14 +313,19 @@ async def test_a_replay_makes_no_queue_of_a_refused_name(tmp_path, namespace):
 async def test_an_exit_with_no_join_counts_the_entry_it_implies_once(make_engine):
     eng = await make_engine(queues=[{"name": "support"}])
     # the feed began mid-call: an answer after 12 s and an abandon after 40 s, their joins never seen
-    await eng.apply([ev(CallerAnswered, 30, queue="support", call_id="c1", agent="1001", wait_s=12),
-                     ev(CallerAbandoned, 100, queue="support", call_id="c2", wait_s=40)])  # fmt: skip
+    await eng.apply(
+        [
+            ev(CallerAnswered, 30, queue="support", call_id="c1", agent="1001", wait_s=12),
+            ev(CallerAbandoned, 100, queue="support", call_id="c2", wait_s=40),
+        ]
+    )
     q = (await eng.build_snapshot(at(120))).queues["support"]
     assert (q.entered, q.offered, q.answered, q.abandoned, q.answered_within_sl, q.waiting) == (2, 2, 1, 1, 1, 0)
     assert (q.wait_answered_s, q.wait_all_s) == (12.0, 52.0)
     # the ENTERQUEUEs turn up after all (a file read again; queue_log's whole seconds: within 1 s of 30 - 12)
-    res = await eng.apply([ev(CallerJoined, 18, queue="support", call_id="c1"),
-                           ev(CallerJoined, 60.4, queue="support", call_id="c2")])  # fmt: skip
+    res = await eng.apply(
+        [ev(CallerJoined, 18, queue="support", call_id="c1"), ev(CallerJoined, 60.4, queue="support", call_id="c2")]
+    )
     assert (res.applied, res.duplicates) == (0, 2)
     q = (await eng.build_snapshot(at(120))).queues["support"]
     snap = await eng.build_snapshot(at(120))
@@ -298,9 +353,27 @@ def test_a_plain_addmember_is_logged_in_and_available(tmp_path, namespace):
     path = tmp_path / "t.ql"
     path.write_text("1543940942|MANAGER|tech|PJSIP/1002|ADDMEMBER|\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("WALLBOARD_")}
-    proc = subprocess.run([str(WALLBOARD), "replay", "--feed", "queue-log", str(path), "--json", "--config",
-                           str(ROOT / "config" / "wallboard.toml"), "--prefix", namespace, "--redis", redis_url()],
-                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [
+            str(WALLBOARD),
+            "replay",
+            "--feed",
+            "queue-log",
+            str(path),
+            "--json",
+            "--config",
+            str(ROOT / "config" / "wallboard.toml"),
+            "--prefix",
+            namespace,
+            "--redis",
+            redis_url(),
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     snap = json.loads(proc.stdout)
     assert snap["agents"]["1002"]["state"] == "available"
@@ -308,19 +381,22 @@ def test_a_plain_addmember_is_logged_in_and_available(tmp_path, namespace):
 
 
 def test_queue_log_member_verbs_as_asterisk_means_them(tmp_path):
-    items = read_ql(tmp_path, rows(
-        "0|NONE|tech|PJSIP/1001|ADDMEMBER|",  # logged out until now: available
-        "1|c1|support|PJSIP/1001|CONNECT|5|u1|2",
-        "2|NONE|sales|PJSIP/1001|ADDMEMBER|",  # on a call: still on it
-        "3|NONE|NONE|PJSIP/1001|PAUSEALL|",  # this feed shows a pause at once, even on a call
-        "4|NONE|NONE|PJSIP/1001|UNPAUSEALL|",  # unpaused, still on the call
-        "10|c1|support|PJSIP/1001|COMPLETEAGENT|5|9|1",  # wrap-up, then available (not paused)
-        "29|NONE|tech|PJSIP/1002|ADDMEMBER|",  # available
-        "30|NONE|support|PJSIP/1002|REMOVEMEMBER|",  # still in tech: no change
-        "31|NONE|tech|PJSIP/1002|REMOVEMEMBER|",  # its last queue: logged out
-        "32|NONE|tech|PJSIP/1002|ADDMEMBER|",  # back: available
-        "33|NONE|tech|PJSIP/1003|REMOVEMEMBER|",  # never seen logged in: logged out already, no state
-    ))  # fmt: skip
+    items = read_ql(
+        tmp_path,
+        rows(
+            "0|NONE|tech|PJSIP/1001|ADDMEMBER|",  # logged out until now: available
+            "1|c1|support|PJSIP/1001|CONNECT|5|u1|2",
+            "2|NONE|sales|PJSIP/1001|ADDMEMBER|",  # on a call: still on it
+            "3|NONE|NONE|PJSIP/1001|PAUSEALL|",  # this feed shows a pause at once, even on a call
+            "4|NONE|NONE|PJSIP/1001|UNPAUSEALL|",  # unpaused, still on the call
+            "10|c1|support|PJSIP/1001|COMPLETEAGENT|5|9|1",  # wrap-up, then available (not paused)
+            "29|NONE|tech|PJSIP/1002|ADDMEMBER|",  # available
+            "30|NONE|support|PJSIP/1002|REMOVEMEMBER|",  # still in tech: no change
+            "31|NONE|tech|PJSIP/1002|REMOVEMEMBER|",  # its last queue: logged out
+            "32|NONE|tech|PJSIP/1002|ADDMEMBER|",  # back: available
+            "33|NONE|tech|PJSIP/1003|REMOVEMEMBER|",  # never seen logged in: logged out already, no state
+        ),
+    )
     assert not dead(items)
     assert states(items) == [
         ("ql:1:2", "1001", "available"),
@@ -341,12 +417,23 @@ def test_queue_log_member_verbs_as_asterisk_means_them(tmp_path):
 def test_ami_member_added_without_status_is_available_and_removed_from_all_is_logged_out():
     mapper = AmiMapper(CONFIG)
     out = []
-    for i, m in enumerate([
-        {"event": "QueueMemberAdded", "queue": "tech", "membername": "PJSIP/1001", "interface": "PJSIP/1001",
-         "penalty": "0", "paused": "0"},  # an old or proxied event: no Status
-        {"event": "QueueMemberRemoved", "queue": "tech", "membername": "PJSIP/1001", "interface": "PJSIP/1001"},
-    ]):  # fmt: skip
+    for i, m in enumerate(
+        [
+            {
+                "event": "QueueMemberAdded",
+                "queue": "tech",
+                "membername": "PJSIP/1001",
+                "interface": "PJSIP/1001",
+                "penalty": "0",
+                "paused": "0",
+            },  # an old or proxied event: no Status
+            {"event": "QueueMemberRemoved", "queue": "tech", "membername": "PJSIP/1001", "interface": "PJSIP/1001"},
+        ]
+    ):
         out += mapper.map(Message({**m, "timestamp": f"{QL_T0 + i}"}), None, str(i))
     assert [(type(e), getattr(e, "state", None), e.ts) for e in out] == [
-        (MemberAdded, None, T0), (AgentStateChanged, "available", T0),
-        (MemberRemoved, None, at(1)), (AgentStateChanged, "logged_out", at(1))]  # fmt: skip
+        (MemberAdded, None, T0),
+        (AgentStateChanged, "available", T0),
+        (MemberRemoved, None, at(1)),
+        (AgentStateChanged, "logged_out", at(1)),
+    ]

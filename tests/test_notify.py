@@ -89,8 +89,9 @@ class Inbox:
         self.messages: list = []
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.messages.append((list(envelope.rcpt_tos),
-                              email.message_from_bytes(envelope.content, policy=policy.default)))  # fmt: skip
+        self.messages.append(
+            (list(envelope.rcpt_tos), email.message_from_bytes(envelope.content, policy=policy.default))
+        )
         return "250 OK"
 
 
@@ -130,36 +131,75 @@ def make_config(smtp_port: int, teams_file, prefix: str, **notif):
 
 
 def config_data(smtp_port: int, teams_file, prefix: str, **notif) -> dict:
-    subs = notif.pop("subscriptions", None) or [{
-        "user": "rivka", "queues": ["support"],
-        "channels": [{"kind": "webhook", "url_env": "WB_TEST_HOOK", "secret_env": "WB_TEST_SIGN"},
-                     {"kind": "slack", "url_env": "WB_TEST_SLACK"},
-                     {"kind": "teams", "url_file": str(teams_file)},
-                     {"kind": "email", "to": ["rivka@example.com"]}],
-    }]  # fmt: skip
+    subs = notif.pop("subscriptions", None) or [
+        {
+            "user": "rivka",
+            "queues": ["support"],
+            "channels": [
+                {"kind": "webhook", "url_env": "WB_TEST_HOOK", "secret_env": "WB_TEST_SIGN"},
+                {"kind": "slack", "url_env": "WB_TEST_SLACK"},
+                {"kind": "teams", "url_file": str(teams_file)},
+                {"kind": "email", "to": ["rivka@example.com"]},
+            ],
+        }
+    ]
     return {
         "centre": {"name": "Test centre", "timezone": "Asia/Jerusalem"},
         "redis": {"prefix": prefix},
-        "queues": [{"name": "support", "label": "Customer service", "thresholds": {
-            "longest_wait_s": {"warn": 45, "breach": 60, "direction": "above"},
-            "service_level": {"warn": 0.8, "breach": 0.7, "direction": "below", "window": "rolling"}}}],
+        "queues": [
+            {
+                "name": "support",
+                "label": "Customer service",
+                "thresholds": {
+                    "longest_wait_s": {"warn": 45, "breach": 60, "direction": "above"},
+                    "service_level": {"warn": 0.8, "breach": 0.7, "direction": "below", "window": "rolling"},
+                },
+            }
+        ],
         "smtp": {"host": "127.0.0.1", "port": smtp_port, "sender": "wallboard@example.com", "timeout_s": 5},
-        "notifications": {"escalate_after_s": 300, "repeat_window_s": 900, "retry_initial_s": 10,
-                          "retry_max_s": 60, "claim_s": 120, "timeout_s": 5, "subscriptions": subs, **notif},
-    }  # fmt: skip
+        "notifications": {
+            "escalate_after_s": 300,
+            "repeat_window_s": 900,
+            "retry_initial_s": 10,
+            "retry_max_s": 60,
+            "claim_s": 120,
+            "timeout_s": 5,
+            "subscriptions": subs,
+            **notif,
+        },
+    }
 
 
-def summary(seq: int, at: datetime, alerts: dict | None = None, *, longest: float = 70.0, open_: bool = True) -> Summary:
+def summary(
+    seq: int, at: datetime, alerts: dict | None = None, *, longest: float = 70.0, open_: bool = True
+) -> Summary:
     roll = {"minutes": 30, "since": iso(at - timedelta(minutes=30))}
     levels = {m: a["level"] for m, a in (alerts or {}).items()}
     if not open_:
         levels = {"longest_wait_s": "closed", "service_level": "closed"}
-    q = {"label": "Customer service", "sl_formula": "excl_short_abandons", "sl_threshold_s": 20,
-         "short_abandon_s": 5, "count_overflow": False, "rolling": roll, "waiting": 4, "longest_wait_s": longest,
-         "open": open_, "levels": levels, "alerts": alerts or {}}  # fmt: skip
-    return Summary.model_validate({"seq": seq, "at": iso(at), "centre": "Test centre",
-                                   "window": {"kind": "since_reset", "since": iso(T0.replace(hour=0))},
-                                   "queues": {"support": q}, "total": {"rolling": roll}})  # fmt: skip
+    q = {
+        "label": "Customer service",
+        "sl_formula": "excl_short_abandons",
+        "sl_threshold_s": 20,
+        "short_abandon_s": 5,
+        "count_overflow": False,
+        "rolling": roll,
+        "waiting": 4,
+        "longest_wait_s": longest,
+        "open": open_,
+        "levels": levels,
+        "alerts": alerts or {},
+    }
+    return Summary.model_validate(
+        {
+            "seq": seq,
+            "at": iso(at),
+            "centre": "Test centre",
+            "window": {"kind": "since_reset", "since": iso(T0.replace(hour=0))},
+            "queues": {"support": q},
+            "total": {"rolling": roll},
+        }
+    )
 
 
 def breach(since: datetime, **kw) -> dict:
@@ -224,8 +264,10 @@ async def test_breach_one_message_per_chosen_channel(redis_client, env, receiver
     import hmac
 
     raw = json.dumps(b, separators=(",", ":"), ensure_ascii=False).encode()
-    assert generic["headers"]["X-Wallboard-Signature"] == "sha256=" + hmac.new(b"signing-key", raw,
-                                                                                hashlib.sha256).hexdigest()
+    assert (
+        generic["headers"]["X-Wallboard-Signature"]
+        == "sha256=" + hmac.new(b"signing-key", raw, hashlib.sha256).hexdigest()
+    )
     slack = receiver.ok("/services/T000/B000/slack-token")[0]["body"]
     assert set(slack) == {"text"} and "BREACH" in slack["text"] and "Customer service" in slack["text"]
     teams = receiver.ok("/workflows/teams-token")[0]["body"]
@@ -248,9 +290,16 @@ async def test_breach_one_message_per_chosen_channel(redis_client, env, receiver
 
 async def test_escalation_after_the_ack_window_unless_acknowledged(redis_client, env, receiver):
     build, Board_, inbox = env
-    subs = [{"user": "rivka", "channels": [{"kind": "slack", "url_env": "WB_TEST_SLACK"}]},
-            {"name": "manager", "user": "dana", "events": ["escalation"], "escalate_after_s": 600,
-             "channels": [{"kind": "email", "to": ["dana@example.com"]}]}]  # fmt: skip
+    subs = [
+        {"user": "rivka", "channels": [{"kind": "slack", "url_env": "WB_TEST_SLACK"}]},
+        {
+            "name": "manager",
+            "user": "dana",
+            "events": ["escalation"],
+            "escalate_after_s": 600,
+            "channels": [{"kind": "email", "to": ["dana@example.com"]}],
+        },
+    ]
     config, keys, clock = build(subscriptions=subs)
     board = Board_(redis_client, keys)
     n = notifier(redis_client, config, keys, clock)
@@ -292,7 +341,13 @@ async def test_escalation_after_the_ack_window_unless_acknowledged(redis_client,
 
 async def test_resolved_on_clear_and_no_repeat_within_the_window(redis_client, env, receiver):
     build, Board_, _ = env
-    subs = [{"user": "rivka", "events": ["breach", "resolved"], "channels": [{"kind": "webhook", "url_env": "WB_TEST_HOOK"}]}]
+    subs = [
+        {
+            "user": "rivka",
+            "events": ["breach", "resolved"],
+            "channels": [{"kind": "webhook", "url_env": "WB_TEST_HOOK"}],
+        }
+    ]
     config, keys, clock = build(subscriptions=subs)
     board = Board_(redis_client, keys)
     n = notifier(redis_client, config, keys, clock)
@@ -333,17 +388,28 @@ async def test_resolved_on_clear_and_no_repeat_within_the_window(redis_client, e
 async def test_quiet_hours(redis_client, env, receiver):
     build, Board_, inbox = env
     # 11:00 Monday in Jerusalem is inside these quiet hours; escalations still go out
-    subs = [{"user": "rivka", "quiet_hours": {"mon": "10:00-12:00"}, "quiet_allow": ["escalation"],
-             "channels": [{"kind": "slack", "url_env": "WB_TEST_SLACK"}, {"kind": "email", "to": ["r@example.com"]}]},
-            {"user": "yossi", "quiet_hours": {"sun-sat": "22:00-07:00"},
-             "channels": [{"kind": "webhook", "url_env": "WB_TEST_HOOK"}]}]  # fmt: skip
+    subs = [
+        {
+            "user": "rivka",
+            "quiet_hours": {"mon": "10:00-12:00"},
+            "quiet_allow": ["escalation"],
+            "channels": [{"kind": "slack", "url_env": "WB_TEST_SLACK"}, {"kind": "email", "to": ["r@example.com"]}],
+        },
+        {
+            "user": "yossi",
+            "quiet_hours": {"sun-sat": "22:00-07:00"},
+            "channels": [{"kind": "webhook", "url_env": "WB_TEST_HOOK"}],
+        },
+    ]
     config, keys, clock = build(subscriptions=subs)
     board = Board_(redis_client, keys)
     n = notifier(redis_client, config, keys, clock)
     await board.show(T0, breach(T0))
     transitions, sent = await n.step()
-    assert {d["subscription"]: d["suppressed"] for d in transitions[0]["deliveries"]} == {"rivka": "quiet_hours",
-                                                                                          "yossi": None}
+    assert {d["subscription"]: d["suppressed"] for d in transitions[0]["deliveries"]} == {
+        "rivka": "quiet_hours",
+        "yossi": None,
+    }
     assert [d["subscription"] for d in sent] == ["yossi"] and inbox.messages == []
     clock.set(T0 + timedelta(seconds=300))
     await board.show(clock.now(), breach(T0))
@@ -393,8 +459,12 @@ async def test_receiver_failing_twice_then_succeeding_gets_one_delivery(redis_cl
 async def test_permanent_failure_is_given_up_and_audited(redis_client, env, receiver, monkeypatch):
     build, Board_, _ = env
     monkeypatch.delenv("WB_TEST_SLACK")
-    subs = [{"user": "rivka", "channels": [{"kind": "slack", "url_env": "WB_TEST_SLACK"},
-                                           {"kind": "webhook", "url_env": "WB_TEST_HOOK"}]}]  # fmt: skip
+    subs = [
+        {
+            "user": "rivka",
+            "channels": [{"kind": "slack", "url_env": "WB_TEST_SLACK"}, {"kind": "webhook", "url_env": "WB_TEST_HOOK"}],
+        }
+    ]
     config, keys, clock = build(subscriptions=subs)
     board = Board_(redis_client, keys)
     n = notifier(redis_client, config, keys, clock)
@@ -493,24 +563,54 @@ async def test_one_detector_and_a_second_notifier_only_delivers(redis_client, en
 
 
 def test_config_is_checked_with_field_paths(tmp_path):
-    bad = {"notifications": {"subscriptions": [
-        {"user": "rivka", "events": ["breach", "paged"], "quiet_hours": {"mon": "7-9"},
-         "channels": [{"kind": "slack", "url_env": "A", "url_file": str(tmp_path / "u")},
-                      {"kind": "email"}, {"kind": "teams", "url_env": "B", "to": ["x@y.z"]}]},
-        {"user": "rivka", "channels": [{"kind": "email", "to": ["r@example.com"]}]}]}}  # fmt: skip
+    bad = {
+        "notifications": {
+            "subscriptions": [
+                {
+                    "user": "rivka",
+                    "events": ["breach", "paged"],
+                    "quiet_hours": {"mon": "7-9"},
+                    "channels": [
+                        {"kind": "slack", "url_env": "A", "url_file": str(tmp_path / "u")},
+                        {"kind": "email"},
+                        {"kind": "teams", "url_env": "B", "to": ["x@y.z"]},
+                    ],
+                },
+                {"user": "rivka", "channels": [{"kind": "email", "to": ["r@example.com"]}]},
+            ]
+        }
+    }
     with pytest.raises(ConfigError) as e:
         load_config(None, **bad)
     where = {p[0] for p in e.value.problems}
-    assert {"notifications.subscriptions.0.events.1", "notifications.subscriptions.0.quiet_hours",
-            "notifications.subscriptions.0.channels.0", "notifications.subscriptions.0.channels.1",
-            "notifications.subscriptions.0.channels.2"} <= where  # fmt: skip
+    assert {
+        "notifications.subscriptions.0.events.1",
+        "notifications.subscriptions.0.quiet_hours",
+        "notifications.subscriptions.0.channels.0",
+        "notifications.subscriptions.0.channels.1",
+        "notifications.subscriptions.0.channels.2",
+    } <= where
 
 
 def test_bodies_shapes():
-    note = {"id": "d1", "transition": "t", "kind": "breach", "centre": "C", "queue": "q", "queue_label": "Q",
-            "metric": "service_level", "metric_label": "Service level", "level": "breach", "value": 0.62,
-            "warn": 0.8, "breach": 0.7, "direction": "below", "since": "2026-11-23T09:00:00Z",
-            "local_since": "11:00", "link": "https://board.example/"}  # fmt: skip
+    note = {
+        "id": "d1",
+        "transition": "t",
+        "kind": "breach",
+        "centre": "C",
+        "queue": "q",
+        "queue_label": "Q",
+        "metric": "service_level",
+        "metric_label": "Service level",
+        "level": "breach",
+        "value": 0.62,
+        "warn": 0.8,
+        "breach": 0.7,
+        "direction": "below",
+        "since": "2026-11-23T09:00:00Z",
+        "local_since": "11:00",
+        "link": "https://board.example/",
+    }
     assert webhook_body("slack", note)["text"].startswith("*BREACH: Q — Service level 62%*")
     assert "breach at or below 70%" in webhook_body("webhook", note)["text"]
     card = webhook_body("teams", note)["attachments"][0]["content"]
@@ -548,8 +648,9 @@ async def test_end_to_end_with_the_engine_and_an_acknowledgement(redis_client, e
     levels = ack(levels, "support", "longest_wait_s", "rivka", T0 + timedelta(seconds=90))
     levels = await tick(T0 + timedelta(seconds=400), levels)  # past escalate_after_s, but acknowledged
     assert len(receiver.ok()) == 1
-    await eng.apply([CallerAnswered(id="a1", ts=T0 + timedelta(seconds=401), source="t", queue="support",
-                                    call_id="c1", wait_s=401)])  # fmt: skip
+    await eng.apply(
+        [CallerAnswered(id="a1", ts=T0 + timedelta(seconds=401), source="t", queue="support", call_id="c1", wait_s=401)]
+    )
     levels = await tick(T0 + timedelta(seconds=402), levels)
     texts = [p["body"]["text"] for p in receiver.ok()]
     assert len(texts) == 2 and texts[1].startswith("*RESOLVED") and "Acknowledged by rivka" in texts[1]

@@ -53,8 +53,13 @@ _RANDOM = int(os.environ.get("WALLBOARD_PROPERTY_EXAMPLES", "0"))
 
 def fuzz(n: int):
     """``n`` examples, the same ones every run (unless WALLBOARD_PROPERTY_EXAMPLES asks for a random search)."""
-    return settings(max_examples=_RANDOM or n, deadline=None, derandomize=not _RANDOM, database=None,
-                    suppress_health_check=list(HealthCheck))  # fmt: skip
+    return settings(
+        max_examples=_RANDOM or n,
+        deadline=None,
+        derandomize=not _RANDOM,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
 
 
 def redis_url() -> str:
@@ -65,12 +70,51 @@ def redis_url() -> str:
 
 # text that can be written to a UTF-8 file (no lone surrogates), no line breaks (a line is mutated, not split)
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=12)
-NASTY = st.sampled_from([
-    "", " ", "NONE", "-1", "-0", "0", "nan", "NaN", "inf", "-inf", "1e308", "1e400", "9" * 40, "9" * 400,
-    "1_000", "0x10", "١٢٣", "12abc", "３", "\u200f5", "😀", "שלום", "\x00", "\t", "|", ",", '"', '"a,b"',
-    "0:00:00", "23:59:59", "24:00:00", "9:99:99", "990231", "000000", "2026-02-30 09:00:00",
-    "9999-12-31 23:59:59", "0001-01-01 00:00:00", "PJSIP/1001", "Agent/1001", "support", "sales",
-])  # fmt: skip
+NASTY = st.sampled_from(
+    [
+        "",
+        " ",
+        "NONE",
+        "-1",
+        "-0",
+        "0",
+        "nan",
+        "NaN",
+        "inf",
+        "-inf",
+        "1e308",
+        "1e400",
+        "9" * 40,
+        "9" * 400,
+        "1_000",
+        "0x10",
+        "١٢٣",
+        "12abc",
+        "３",
+        "\u200f5",
+        "😀",
+        "שלום",
+        "\x00",
+        "\t",
+        "|",
+        ",",
+        '"',
+        '"a,b"',
+        "0:00:00",
+        "23:59:59",
+        "24:00:00",
+        "9:99:99",
+        "990231",
+        "000000",
+        "2026-02-30 09:00:00",
+        "9999-12-31 23:59:59",
+        "0001-01-01 00:00:00",
+        "PJSIP/1001",
+        "Agent/1001",
+        "support",
+        "sales",
+    ]
+)
 FIELD = st.one_of(NASTY, TEXT, st.integers(-(10**20), 10**20).map(str), st.floats().map(repr))
 
 
@@ -139,15 +183,43 @@ AMI_BLOCKS = [
     b"Event: QueueCallerLeave\nQueue: support\nUniqueid: 1795417200.2",
     b"Event: QueueMemberStatus\nQueue: sales\nMemberName: Agent/1024\nInterface: PJSIP/1024\nStatus: 1\nPaused: 0",
     b"Response: Success\nActionID: 1\nMessage: Authentication accepted",
-]  # fmt: skip
+]
 if AMI_EXCERPTS.is_file():  # real events pasted into GitHub issues (shared data, read-only)
-    AMI_BLOCKS += [b"\n".join(x for x in b.split(b"\n") if not x.startswith(b"#"))
-                   for b in AMI_EXCERPTS.read_bytes().split(b"\n\n") if b.strip(b"#\n ")]  # fmt: skip
-AMI_KEYS = ["Uniqueid", "Queue", "MemberName", "Interface", "HoldTime", "TalkTime", "RingTime", "Timestamp",
-            "Penalty", "Status", "Paused", "Wrapuptime", "Position", "CallerIDNum", "Channel", "DestChannel",
-            "DestUniqueid", "DialStatus", "Variable", "Value", "Linkedid", "Reason", "LastCall"]  # fmt: skip
-AMI_VALUE = st.one_of(FIELD.map(lambda s: s.encode("utf-8")), st.binary(max_size=8),
-                      st.sampled_from([b"\xff\xfe", b"1795417200.1", b"99999999999.9", b"1e10"]))  # fmt: skip
+    AMI_BLOCKS += [
+        b"\n".join(x for x in b.split(b"\n") if not x.startswith(b"#"))
+        for b in AMI_EXCERPTS.read_bytes().split(b"\n\n")
+        if b.strip(b"#\n ")
+    ]
+AMI_KEYS = [
+    "Uniqueid",
+    "Queue",
+    "MemberName",
+    "Interface",
+    "HoldTime",
+    "TalkTime",
+    "RingTime",
+    "Timestamp",
+    "Penalty",
+    "Status",
+    "Paused",
+    "Wrapuptime",
+    "Position",
+    "CallerIDNum",
+    "Channel",
+    "DestChannel",
+    "DestUniqueid",
+    "DialStatus",
+    "Variable",
+    "Value",
+    "Linkedid",
+    "Reason",
+    "LastCall",
+]
+AMI_VALUE = st.one_of(
+    FIELD.map(lambda s: s.encode("utf-8")),
+    st.binary(max_size=8),
+    st.sampled_from([b"\xff\xfe", b"1795417200.1", b"99999999999.9", b"1e10"]),
+)
 
 
 @st.composite
@@ -159,13 +231,13 @@ def ami_block(draw) -> bytes:
             i = draw(st.integers(0, len(lines) - 1))
             lines[i] = lines[i].split(b":", 1)[0] + b": " + draw(AMI_VALUE)
         elif op == 1:
-            lines.insert(draw(st.integers(0, len(lines))), draw(st.sampled_from(AMI_KEYS)).encode() + b": "
-                         + draw(AMI_VALUE))  # fmt: skip
+            lines.insert(
+                draw(st.integers(0, len(lines))), draw(st.sampled_from(AMI_KEYS)).encode() + b": " + draw(AMI_VALUE)
+            )
         elif op == 2 and lines:
             del lines[draw(st.integers(0, len(lines) - 1))]
         elif op == 3:  # junk: no colon, bad UTF-8, a line longer than the framer takes
-            lines.insert(draw(st.integers(0, len(lines))), draw(st.one_of(st.binary(max_size=30),
-                                                                             st.just(b"x" * 300))))  # fmt: skip
+            lines.insert(draw(st.integers(0, len(lines))), draw(st.one_of(st.binary(max_size=30), st.just(b"x" * 300))))
         else:
             lines = lines[: draw(st.integers(0, len(lines)))]
     return b"\r\n".join(line.replace(b"\n", b" ") for line in lines)
@@ -221,25 +293,53 @@ def test_ami_capture_every_block_is_events_or_one_dead_letter(blocks, newline_at
 
 MEMBERS = st.sampled_from(["1001", "PJSIP/1001", "Agent/1024", "PJSIP/1024", "", "Local/7001@from-queue/n"])
 CALLS_ = st.sampled_from(["1795417200.1", "1795417200.2", "1795417201.7", "", "junk"])
-AMI_NAMES = st.sampled_from(["QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentCalled",
-                             "AgentConnect", "AgentComplete", "AgentRingNoAnswer", "AgentDump", "QueueMemberStatus",
-                             "QueueMemberAdded", "QueueMemberRemoved", "QueueMemberPause", "QueueMemberPenalty",
-                             "DialBegin", "DialEnd", "Hangup", "VarSet", "Newchannel", "Teleport", "join"])  # fmt: skip
+AMI_NAMES = st.sampled_from(
+    [
+        "QueueCallerJoin",
+        "QueueCallerLeave",
+        "QueueCallerAbandon",
+        "AgentCalled",
+        "AgentConnect",
+        "AgentComplete",
+        "AgentRingNoAnswer",
+        "AgentDump",
+        "QueueMemberStatus",
+        "QueueMemberAdded",
+        "QueueMemberRemoved",
+        "QueueMemberPause",
+        "QueueMemberPenalty",
+        "DialBegin",
+        "DialEnd",
+        "Hangup",
+        "VarSet",
+        "Newchannel",
+        "Teleport",
+        "join",
+    ]
+)
 GOOD_NUMBER = st.sampled_from(["0", "1", "3", "12", "60", "2.5"])
 
 
 @st.composite
 def ami_message(draw) -> dict[str, str]:
-    f = {"event": draw(AMI_NAMES), "queue": draw(st.sampled_from(["support", "sales", ""])),
-         "uniqueid": draw(CALLS_), "membername": draw(MEMBERS)}  # fmt: skip
+    f = {
+        "event": draw(AMI_NAMES),
+        "queue": draw(st.sampled_from(["support", "sales", ""])),
+        "uniqueid": draw(CALLS_),
+        "membername": draw(MEMBERS),
+    }
     for key in ("holdtime", "talktime", "ringtime", "penalty", "status", "position", "wrapuptime", "paused"):
         if draw(st.booleans()):
             f[key] = draw(st.one_of(GOOD_NUMBER, GOOD_NUMBER, FIELD))
     if f["event"] == "VarSet":
         f.update(variable="QUEUESTATUS", value=draw(st.sampled_from(["TIMEOUT", "CONTINUE", "LEAVEEMPTY", ""])))
     if f["event"] in ("DialBegin", "DialEnd"):
-        f.update(channel="PJSIP/1001-0000001", destuniqueid=draw(CALLS_), destchannel="PJSIP/1024-0000002",
-                 dialstatus=draw(st.sampled_from(["ANSWER", "BUSY", ""])))  # fmt: skip
+        f.update(
+            channel="PJSIP/1001-0000001",
+            destuniqueid=draw(CALLS_),
+            destchannel="PJSIP/1024-0000002",
+            dialstatus=draw(st.sampled_from(["ANSWER", "BUSY", ""])),
+        )
     if draw(st.integers(0, 9)) == 0:
         f["timestamp"] = draw(FIELD)
     return {k: v for k, v in f.items() if v or draw(st.booleans())}
@@ -262,13 +362,21 @@ def run_mapper(msgs: list[tuple[int, dict]]) -> tuple[list, list[int]]:
 
 @fuzz(300)
 @given(st.lists(ami_message(), max_size=25))
-@example([  # found: a bad HoldTime dropped the waiting caller; a bad Status left the membership half recorded
-    {"event": "QueueCallerJoin", "queue": "support", "uniqueid": "1795417200.1"},
-    {"event": "AgentConnect", "queue": "support", "uniqueid": "1795417200.1", "membername": "1001", "holdtime": "x"},
-    {"event": "QueueMemberStatus", "queue": "support", "membername": "1001", "penalty": "0", "status": "x"},
-    {"event": "QueueMemberStatus", "queue": "support", "membername": "1001", "penalty": "0", "status": "1"},
-    {"event": "QueueCallerLeave", "queue": "support", "uniqueid": "1795417200.1"},
-])  # fmt: skip
+@example(
+    [  # found: a bad HoldTime dropped the waiting caller; a bad Status left the membership half recorded
+        {"event": "QueueCallerJoin", "queue": "support", "uniqueid": "1795417200.1"},
+        {
+            "event": "AgentConnect",
+            "queue": "support",
+            "uniqueid": "1795417200.1",
+            "membername": "1001",
+            "holdtime": "x",
+        },
+        {"event": "QueueMemberStatus", "queue": "support", "membername": "1001", "penalty": "0", "status": "x"},
+        {"event": "QueueMemberStatus", "queue": "support", "membername": "1001", "penalty": "0", "status": "1"},
+        {"event": "QueueCallerLeave", "queue": "support", "uniqueid": "1795417200.1"},
+    ]
+)
 @example([{"event": "AgentConnect", "queue": "q", "uniqueid": "1.1", "membername": "a", "timestamp": "nan"}])
 def test_ami_mapper_a_rejected_event_leaves_no_trace(msgs):
     items, rejected = run_mapper(list(enumerate(msgs)))
@@ -327,8 +435,10 @@ def test_queue_log_each_line_is_its_events_or_one_dead_letter(lines):
 
 # ---- (c) call records: the bank mapping and the generic one ----------------------------------------------------
 
-BANK_HEADER = ("vru+line\tcall_id\tcustomer_id\tpriority\ttype\tdate\tvru_entry\tvru_exit\tvru_time\tq_start\tq_exit"
-               "\tq_time\toutcome\tser_start\tser_exit\tser_time\tserver")  # fmt: skip
+BANK_HEADER = (
+    "vru+line\tcall_id\tcustomer_id\tpriority\ttype\tdate\tvru_entry\tvru_exit\tvru_time\tq_start\tq_exit"
+    "\tq_time\toutcome\tser_start\tser_exit\tser_time\tserver"
+)
 BANK_ROWS = [  # real rows of ../shared/data/anonymous_bank/03_March.txt: queued, from the menu, hung up, phantom
     "AA0101\t36233\t0\t0\tNW\t990301\t8:30:00\t8:30:09\t9\t8:30:09\t8:30:13\t4\tAGENT\t8:30:12\t8:31:00\t48\tMIKI",
     "AA0101\t36239\t22407019\t2\tPS\t990301\t9:17:16\t9:17:22\t6\t9:17:22\t9:17:34\t12\tAGENT\t9:17:33\t9:20:08\t155"
@@ -340,7 +450,7 @@ BANK_ROWS = [  # real rows of ../shared/data/anonymous_bank/03_March.txt: queued
     "AA0101\t36227\t0\t0\tPS\t990301\t0:14:46\t0:15:01\t15\t0:00:00\t0:00:00\t0\tHANG\t0:00:00\t0:00:00\t0\tNO_SERVER",
     "AA0102\t36300\t0\t0\tPS\t990301\t23:58:50\t23:59:10\t20\t23:59:10\t0:00:20\t70\tAGENT\t0:00:19\t0:02:00\t101"
     "\tMIKI",
-]  # fmt: skip
+]
 GENERIC_HEADER = "call_id,queue,joined_at,wait_s,outcome,talk_s,agent"
 GENERIC_ROWS = [
     "c1,support,2026-11-23 09:00:00,12,answered,180,1001",
@@ -449,11 +559,17 @@ def mixed_file(draw) -> tuple[str, str, list[str]]:
 
 @fuzz(30)
 @given(mixed_file())
-@example(("queue-log", "", [  # found: two talk times of 1e308 s summed to inf, which Redis refused mid-script
-    "1795327200|c1|support|PJSIP/1001|COMPLETECALLER|1|1e308|1",
-    "1795327200|c2|support|PJSIP/1001|COMPLETECALLER|1|1e308|1",
-    "1795327201|NONE|support|PJSIP/1001|PENALTY|" + "9" * 400,
-]))  # fmt: skip
+@example(
+    (
+        "queue-log",
+        "",
+        [  # found: two talk times of 1e308 s summed to inf, which Redis refused mid-script
+            "1795327200|c1|support|PJSIP/1001|COMPLETECALLER|1|1e308|1",
+            "1795327200|c2|support|PJSIP/1001|COMPLETECALLER|1|1e308|1",
+            "1795327201|NONE|support|PJSIP/1001|PENALTY|" + "9" * 400,
+        ],
+    )
+)
 def test_through_the_engine_good_records_count_and_bad_ones_leave_no_trace(file):
     kind, header, rows = file
     lines = [header, *rows] if header else rows
@@ -463,8 +579,11 @@ def test_through_the_engine_good_records_count_and_bad_ones_leave_no_trace(file)
         with tempfile.TemporaryDirectory(prefix="wbprop") as folder:
             path = Path(folder) / "input"  # the same path for both runs: ids and sources name it
             path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            make = (lambda: QueueLogFeed(path, CONFIG)) if kind == "queue-log" else \
-                (lambda: CallsCsvFeed(path, CONFIG, mapping=kind))  # fmt: skip
+            make = (
+                (lambda: QueueLogFeed(path, CONFIG))
+                if kind == "queue-log"
+                else (lambda: CallsCsvFeed(path, CONFIG, mapping=kind))
+            )
             dead = [x for x in make().read() if isinstance(x, DeadLetter)]
             _, stats = replay_into(make(), a)
             rejected: set[int] = set()
@@ -499,10 +618,17 @@ def _paths(d, pre=()) -> list[tuple]:
 
 PATHS = _paths(BASE)
 KEY = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=10)
-SCALAR = st.one_of(st.booleans(), st.integers(-(2**63), 2**63 - 1), st.floats(), KEY, NASTY,
-                   st.sampled_from(["UTC", "Mars/Olympus", "08:00-20:00", "sun-thu", "below", "rolling", "25:00"]))
-VALUE = st.recursive(SCALAR, lambda c: st.one_of(st.lists(c, max_size=3), st.dictionaries(KEY, c, max_size=3)),
-                     max_leaves=6)  # fmt: skip
+SCALAR = st.one_of(
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(),
+    KEY,
+    NASTY,
+    st.sampled_from(["UTC", "Mars/Olympus", "08:00-20:00", "sun-thu", "below", "rolling", "25:00"]),
+)
+VALUE = st.recursive(
+    SCALAR, lambda c: st.one_of(st.lists(c, max_size=3), st.dictionaries(KEY, c, max_size=3)), max_leaves=6
+)
 
 
 def toml_value(v) -> str:
@@ -571,15 +697,20 @@ def test_a_config_loads_or_the_error_names_the_field(mutation):
 
 # ---- (e) websocket messages to the hub -------------------------------------------------------------------------
 
-JSON_VALUE = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), TEXT),
-                          lambda c: st.one_of(st.lists(c, max_size=3), st.dictionaries(TEXT, c, max_size=3)),
-                          max_leaves=8)  # fmt: skip
+JSON_VALUE = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), TEXT),
+    lambda c: st.one_of(st.lists(c, max_size=3), st.dictionaries(TEXT, c, max_size=3)),
+    max_leaves=8,
+)
 CLIENT_MSG = st.fixed_dictionaries(
     {"type": st.sampled_from(["ack", "snooze", "listen", "", "ACK"])},
-    optional={"queue": st.one_of(st.sampled_from(["support", "billing", "nowhere"]), TEXT, JSON_VALUE),
-              "metric": st.one_of(st.sampled_from(["service_level", "waiting", "mood"]), JSON_VALUE),
-              "minutes": st.one_of(st.integers(-5, 2000), st.floats(), TEXT), "x": JSON_VALUE},
-)  # fmt: skip
+    optional={
+        "queue": st.one_of(st.sampled_from(["support", "billing", "nowhere"]), TEXT, JSON_VALUE),
+        "metric": st.one_of(st.sampled_from(["service_level", "waiting", "mood"]), JSON_VALUE),
+        "minutes": st.one_of(st.integers(-5, 2000), st.floats(), TEXT),
+        "x": JSON_VALUE,
+    },
+)
 FRAME = st.one_of(
     CLIENT_MSG.map(json.dumps),
     JSON_VALUE.map(json.dumps),

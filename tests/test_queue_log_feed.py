@@ -439,8 +439,21 @@ def test_member_and_state_verbs(tmp_path):
             "10|NONE|support|PJSIP/1002|REMOVEMEMBER|",
         ),
     )
-    (added, available_on_add, added_paused, paused_on_add, penalty, paused, unpaused, paused_all, unpaused_all, login,
-     logoff, removed, logged_out_on_remove) = items  # fmt: skip
+    (
+        added,
+        available_on_add,
+        added_paused,
+        paused_on_add,
+        penalty,
+        paused,
+        unpaused,
+        paused_all,
+        unpaused_all,
+        login,
+        logoff,
+        removed,
+        logged_out_on_remove,
+    ) = items
     assert isinstance(added, MemberAdded) and (added.agent, added.queue, added.penalty) == ("1001", "support", 0)
     # Asterisk: added without PAUSED is logged in and available; removed from its last queue, logged out
     assert (available_on_add.id, available_on_add.state, available_on_add.agent) == ("ql:1:2", "available", "1001")

@@ -45,8 +45,9 @@ async def _figures(client, config, prefix, lines):
     last = float(lines[-1].split("|")[0])
     eng = Engine(client, config, Keys(prefix))
     snap = await eng.build_snapshot(datetime.fromtimestamp(last, timezone.utc) + timedelta(seconds=1))
-    return {q: (s.entered, s.answered, s.abandoned, s.overflowed, s.completed, s.wrap_s)
-            for q, s in snap.queues.items()}  # fmt: skip
+    return {
+        q: (s.entered, s.answered, s.abandoned, s.overflowed, s.completed, s.wrap_s) for q, s in snap.queues.items()
+    }
 
 
 async def _reference(client, prefix, lines, tmp_path):
@@ -145,10 +146,14 @@ async def test_a_resumed_reader_remembers_who_was_paused_before_its_cursor(tmp_p
     from wallboard.events import AgentStateChanged
     from wallboard.feed import CursorMark
 
-    rows = ["1795344829|NONE|NONE|PJSIP/1011|UNPAUSEALL|", "1795344829|NONE|billing|PJSIP/1011|UNPAUSE|",
-            "1795345163|1795345121.49723|billing|PJSIP/1011|CONNECT|6|1795345157.49726|6",
-            "1795345205|NONE|NONE|PJSIP/1011|PAUSEALL|", "1795345205|NONE|billing|PJSIP/1011|PAUSE|meeting",
-            "1795345621|1795345121.49723|billing|PJSIP/1011|COMPLETEAGENT|6|458|1"]  # fmt: skip
+    rows = [
+        "1795344829|NONE|NONE|PJSIP/1011|UNPAUSEALL|",
+        "1795344829|NONE|billing|PJSIP/1011|UNPAUSE|",
+        "1795345163|1795345121.49723|billing|PJSIP/1011|CONNECT|6|1795345157.49726|6",
+        "1795345205|NONE|NONE|PJSIP/1011|PAUSEALL|",
+        "1795345205|NONE|billing|PJSIP/1011|PAUSE|meeting",
+        "1795345621|1795345121.49723|billing|PJSIP/1011|COMPLETEAGENT|6|458|1",
+    ]
     path = tmp_path / "queue_log"
     path.write_text("\n".join(rows) + "\n")
     config = load_config(ROOT / "config" / "wallboard.toml")
@@ -169,8 +174,13 @@ async def test_a_resumed_reader_remembers_who_was_paused_before_its_cursor(tmp_p
     again = QueueLogFeed(str(path), config)
     again.resume(mark.state)
     after_due = ManualClock(end + timedelta(seconds=60))
-    second = await read(again, after_due, lambda out: any(getattr(e, "ts", None) == end + timedelta(seconds=15)
-                                                           and type(e) is AgentStateChanged for e in out))  # fmt: skip
+    second = await read(
+        again,
+        after_due,
+        lambda out: any(
+            getattr(e, "ts", None) == end + timedelta(seconds=15) and type(e) is AgentStateChanged for e in out
+        ),
+    )
     back = [e for e in second if type(e) is AgentStateChanged and e.ts == end + timedelta(seconds=15)]
     assert [(e.agent, e.state, e.reason) for e in back] == [("1011", "paused", "meeting")]
 
@@ -205,5 +215,6 @@ async def test_a_hot_standby_on_the_same_file_shares_the_cursor_without_rereadin
         for i in ings:
             i.stop.set()
         await asyncio.gather(*tasks)
-    assert await _figures(redis_client, config, prefix, lines) == await _reference(redis_client, prefix, lines,
-                                                                                   tmp_path)  # fmt: skip
+    assert await _figures(redis_client, config, prefix, lines) == await _reference(
+        redis_client, prefix, lines, tmp_path
+    )

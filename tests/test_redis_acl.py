@@ -22,8 +22,9 @@ def test_desk_user_reads_and_requests_but_writes_no_state(prefix):
     admin.execute_command(*setuser_command(user, prefix), ">deskpass")
     admin.set(f"{prefix}:{{c}}:summary", '{"seq": 1}')
     try:
-        desk = redis.Redis.from_url(redis_url(), username=user, password="deskpass", decode_responses=True,
-                                    retry=Retry(NoBackoff(), 0))  # fmt: skip
+        desk = redis.Redis.from_url(
+            redis_url(), username=user, password="deskpass", decode_responses=True, retry=Retry(NoBackoff(), 0)
+        )
         assert desk.get(f"{prefix}:{{c}}:summary") == '{"seq": 1}'
         assert desk.xadd(f"{prefix}:{{c}}:requests", {"type": "ack"})
         assert desk.xrange(f"{prefix}:{{c}}:audit") == []
@@ -49,7 +50,11 @@ def test_desk_user_reads_and_requests_but_writes_no_state(prefix):
 
 
 def test_acl_command_prints_it():
-    out = subprocess.run([sys.executable, "-m", "wallboard.cli", "acl", "desk", "--user", "desk1", "--prefix", "wb"],
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "wallboard.cli", "acl", "desk", "--user", "desk1", "--prefix", "wb"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert out.startswith("redis-cli ACL SETUSER desk1 on resetkeys")
     assert "'%W~wb:{c}:requests'" in out and "-@all" in out

@@ -55,9 +55,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "samples" / "sample_day.queue_log"
 VIEWER = "fault-viewer-1"
 LOST_S = 1.0  # AOF everysec: what a crash of the machine can lose
-LABELS = {"ingest": "ingest applies again", "ingest caught up": "ingest has read the lost second again",
-          "executor": "executor takes requests again", "hub": "hub follows the snapshot channel again",
-          "hub screen": "TV screen gets a fresh update", "desk": "desk shows fresh data (stale mark off)"}
+LABELS = {
+    "ingest": "ingest applies again",
+    "ingest caught up": "ingest has read the lost second again",
+    "executor": "executor takes requests again",
+    "hub": "hub follows the snapshot channel again",
+    "hub screen": "TV screen gets a fresh update",
+    "desk": "desk shows fresh data (stale mark off)",
+}
 
 
 class Valkey:
@@ -73,10 +78,31 @@ class Valkey:
 
     def start(self) -> float:
         """Start it; returns the monotonic time it first answered."""
-        subprocess.run([str(binary_path()), "--daemonize", "yes", "--port", str(self.port), "--bind", "127.0.0.1",
-                        "--dir", str(self.root), "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-                        "--pidfile", str(self.root / "pid"), "--logfile", str(self.root / "log")],
-                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [
+                str(binary_path()),
+                "--daemonize",
+                "yes",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.root),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+                "--pidfile",
+                str(self.root / "pid"),
+                "--logfile",
+                str(self.root / "log"),
+            ],
+            check=True,
+            capture_output=True,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -171,8 +197,11 @@ def _figures(snap) -> dict:
     """Every figure of a snapshot; ``duplicates`` apart: it counts transitions delivered again (re-reading
     after the crash adds to it), not calls."""
     queues = {k: v.model_dump(exclude={"duplicates"}) for k, v in snap.queues.items()}
-    return {"queues": queues, "total": snap.total.model_dump(exclude={"duplicates"}),
-            "agents": {k: v.model_dump() for k, v in snap.agents.items()}}  # fmt: skip
+    return {
+        "queues": queues,
+        "total": snap.total.model_dump(exclude={"duplicates"}),
+        "agents": {k: v.model_dump() for k, v in snap.agents.items()},
+    }
 
 
 def _diff(a, b, path: str = "") -> list[str]:
@@ -207,8 +236,9 @@ def server():
     srv.close()
 
 
-async def test_mid_day_crash_every_component_recovers_and_nothing_is_lost_or_counted_twice(server, monkeypatch,
-                                                                                           tmp_path):  # fmt: skip
+async def test_mid_day_crash_every_component_recovers_and_nothing_is_lost_or_counted_twice(
+    server, monkeypatch, tmp_path
+):
     from wallboard.ui.app import build_desk_app
 
     monkeypatch.setenv("WALLBOARD_TOKEN_SECRET", "fault-secret")
@@ -251,8 +281,17 @@ async def test_mid_day_crash_every_component_recovers_and_nothing_is_lost_or_cou
         r = server.client()
         for n in range(80):
             tag = f"req{n}"
-            fields = wire({"type": "pause", "user": "rivka", "token": issue(config, "rivka"), "agent": "1001",
-                           "queue": "support", "reason": tag, "at": utc(datetime.now(timezone.utc))})  # fmt: skip
+            fields = wire(
+                {
+                    "type": "pause",
+                    "user": "rivka",
+                    "token": issue(config, "rivka"),
+                    "agent": "1001",
+                    "queue": "support",
+                    "reason": tag,
+                    "at": utc(datetime.now(timezone.utc)),
+                }
+            )
             try:
                 sent[await asyncio.to_thread(r.xadd, Keys(prefix).requests, fields)] = tag
             except redis.ConnectionError:
@@ -276,8 +315,13 @@ async def test_mid_day_crash_every_component_recovers_and_nothing_is_lost_or_cou
                 stale_since = None
             if tl.t_up:
                 caught_up = ing.rewinds > 0 and json.loads(ing.cursor_state or '{"line": 0}')["line"] >= cursor_before
-                checks = {"ingest": ing.redis_ok and ing.events_applied > applied_at_up, "executor": ex.redis_ok,
-                          "hub": hub.redis_connected, "desk": not app.stale, "ingest caught up": caught_up}  # fmt: skip
+                checks = {
+                    "ingest": ing.redis_ok and ing.events_applied > applied_at_up,
+                    "executor": ex.redis_ok,
+                    "hub": hub.redis_connected,
+                    "desk": not app.stale,
+                    "ingest caught up": caught_up,
+                }
                 for name, ok in checks.items():
                     if ok and name not in tl.seen:
                         tl.seen[name] = now
@@ -354,8 +398,12 @@ async def test_mid_day_crash_every_component_recovers_and_nothing_is_lost_or_cou
         done = {rid for rid, tag in sent.items() if pbx.performed[tag]}
         assert {rid: audit[rid] for rid in done} == {rid: 1 for rid in done}
         assert set(audit) <= set(sent)
-        assert await c_test.xpending(Keys(prefix).requests, GROUP) == {"pending": 0, "min": None, "max": None,
-                                                                       "consumers": []}  # fmt: skip
+        assert await c_test.xpending(Keys(prefix).requests, GROUP) == {
+            "pending": 0,
+            "min": None,
+            "max": None,
+            "consumers": [],
+        }
 
         # the screen: stale while Redis was away, then fresh updates
         stale_on = min(t for t, m in screen if m["type"] == "heartbeat" and m["stale"] and t > tl.t_kill)
@@ -366,16 +414,22 @@ async def test_mid_day_crash_every_component_recovers_and_nothing_is_lost_or_cou
 
         outage = tl.t_up - tl.t_kill
         longest_desk = max(b - a for a, b in tl.stale)
-        print(f"\noutage (kill -> server answers): {outage:.2f} s; AOF cut back by {lost_bytes} bytes "
-              f"({LOST_S:.0f} s of writes); cursor line {cursor_before} -> {cursor_after} after the restart, "
-              f"{ing.rewinds} rewind(s), {dups} transition(s) read again and recognised as applied")
+        print(
+            f"\noutage (kill -> server answers): {outage:.2f} s; AOF cut back by {lost_bytes} bytes "
+            f"({LOST_S:.0f} s of writes); cursor line {cursor_before} -> {cursor_after} after the restart, "
+            f"{ing.rewinds} rewind(s), {dups} transition(s) read again and recognised as applied"
+        )
         print("  after the server answered again:")
         for name, t in sorted(tl.seen.items(), key=lambda kv: kv[1]):
             print(f"    {t - tl.t_up:5.2f} s  {LABELS[name]}")
-        print(f"  longest stale: desk {longest_desk:.2f} s, TV screen {fresh - stale_on:.2f} s "
-              f"(stale shown {stale_on - tl.t_kill:.2f} s after the kill)")
-        print(f"  requests: {len(sent)} accepted by Redis, {len(requests)} kept after the crash, "
-              f"{len(done)} performed (none twice) and audited once, {len(sent) - len(done)} lost unperformed")
+        print(
+            f"  longest stale: desk {longest_desk:.2f} s, TV screen {fresh - stale_on:.2f} s "
+            f"(stale shown {stale_on - tl.t_kill:.2f} s after the kill)"
+        )
+        print(
+            f"  requests: {len(sent)} accepted by Redis, {len(requests)} kept after the crash, "
+            f"{len(done)} performed (none twice) and audited once, {len(sent) - len(done)} lost unperformed"
+        )
         assert longest_desk < outage + 3
     finally:
         await _drop(c_test, prefix, clean)
@@ -383,8 +437,9 @@ async def test_mid_day_crash_every_component_recovers_and_nothing_is_lost_or_cou
             await c.aclose()
 
 
-async def test_ingest_notices_a_redis_that_came_back_without_its_writes_with_no_error_seen(redis_client, prefix,
-                                                                                         tmp_path):  # fmt: skip
+async def test_ingest_notices_a_redis_that_came_back_without_its_writes_with_no_error_seen(
+    redis_client, prefix, tmp_path
+):
     """A restart quick enough that no call of ours failed (the client reconnects once on its own), of a server
     that kept nothing (no AOF): only the cursor tells. The idle check finds it gone and reads the file again."""
     config = _config(prefix)
@@ -468,8 +523,10 @@ async def test_board_shows_stale_while_redis_is_away_and_recovers(server):
                     break
             t_fresh = time.monotonic()
             assert not app.stale and app.summary.seq > before
-            print(f"\nboard: stale {t_stale - t_kill:.2f} s after the kill, fresh {t_fresh - t_up:.2f} s after the "
-                  f"server was back (outage {t_up - t_kill:.2f} s)")
+            print(
+                f"\nboard: stale {t_stale - t_kill:.2f} s after the kill, fresh {t_fresh - t_up:.2f} s after the "
+                f"server was back (outage {t_up - t_kill:.2f} s)"
+            )
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
     finally:
@@ -511,8 +568,10 @@ async def test_tv_page_says_stale_as_soon_as_the_hub_loses_redis(server, monkeyp
             assert await page.eval("window.__tv.connected")  # the hub is up: only its Redis is away
             await asyncio.to_thread(server.start)
             await page.wait_for("document.getElementById('stale').hidden", timeout=5)
-            print(f"\nTV page: stale {t_stale - t_kill:.2f} s after the kill, live again "
-                  f"{time.monotonic() - t_kill:.2f} s after it")
+            print(
+                f"\nTV page: stale {t_stale - t_kill:.2f} s after the kill, live again "
+                f"{time.monotonic() - t_kill:.2f} s after it"
+            )
             await page.close()
     finally:
         task.cancel()
@@ -532,9 +591,20 @@ async def test_executor_remakes_a_lost_group_and_never_performs_a_request_twice(
     audit_key = f"{keys.centre}:audit"
 
     async def request(tag: str) -> str:
-        return await redis_client.xadd(keys.requests, wire({"type": "pause", "user": "rivka", "agent": "1001",
-                                            "token": issue(config, "rivka"), "queue": "support", "reason": tag,
-                                            "at": utc(datetime.now(timezone.utc))}))  # fmt: skip
+        return await redis_client.xadd(
+            keys.requests,
+            wire(
+                {
+                    "type": "pause",
+                    "user": "rivka",
+                    "agent": "1001",
+                    "token": issue(config, "rivka"),
+                    "queue": "support",
+                    "reason": tag,
+                    "at": utc(datetime.now(timezone.utc)),
+                }
+            ),
+        )
 
     async def audited(rid: str) -> int:
         return sum(f["request"] == rid for _, f in await redis_client.xrange(audit_key))

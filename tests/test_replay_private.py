@@ -139,9 +139,14 @@ def test_throwaway_replay_leaves_the_shared_server_untouched(shared):
     before_conns = int(client.info("stats")["total_connections_received"])
     before_cmds = int(client.info("stats")["total_commands_processed"])
 
-    out = subprocess.run([str(WALLBOARD), "replay", "--feed", "queue-log", str(SAMPLE), "--json"],
-                         env=cli_env(paths.root, tmp), cwd=paths.root, capture_output=True, text=True,
-                         timeout=300)  # fmt: skip
+    out = subprocess.run(
+        [str(WALLBOARD), "replay", "--feed", "queue-log", str(SAMPLE), "--json"],
+        env=cli_env(paths.root, tmp),
+        cwd=paths.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     snap = json.loads(out.stdout)
     assert snap["total"]["entered"] > 1000
@@ -172,7 +177,11 @@ def test_throwaway_replay_equals_a_replay_into_a_namespace(shared, monkeypatch):
         r.close()
     assert snapshot_of(private) == snapshot_of(named)
     assert (pstats.events, pstats.applied, pstats.duplicates, pstats.dead_letters) == (
-        nstats.events, nstats.applied, nstats.duplicates, nstats.dead_letters)  # fmt: skip
+        nstats.events,
+        nstats.applied,
+        nstats.duplicates,
+        nstats.dead_letters,
+    )
     assert pstats.events > 10_000
     assert private_dirs(tmp) == []
 
@@ -184,8 +193,14 @@ def test_a_named_server_keeps_the_throwaway_namespace_and_says_so(shared):
     env = cli_env(paths.root, tmp) | {"REDIS_URL": url}
     r = redis.Redis.from_url(url)
     before = r.dbsize()
-    out = subprocess.run([str(WALLBOARD), "replay", "--feed", "queue-log", str(SAMPLE), "--json"], env=env,
-                         cwd=paths.root, capture_output=True, text=True, timeout=300)  # fmt: skip
+    out = subprocess.run(
+        [str(WALLBOARD), "replay", "--feed", "queue-log", str(SAMPLE), "--json"],
+        env=env,
+        cwd=paths.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert "throwaway replay in a temporary namespace on" in out.stderr and url in out.stderr
     assert r.dbsize() == before  # dropped at the end
@@ -196,9 +211,14 @@ def test_a_named_server_keeps_the_throwaway_namespace_and_says_so(shared):
 def test_with_a_prefix_the_replay_goes_to_the_shared_server_and_stays(shared):
     paths, client = shared
     tmp = Path(os.environ["TMPDIR"])
-    out = subprocess.run([str(WALLBOARD), "replay", "--feed", "queue-log", str(SAMPLE), "--json", "--prefix", "kept"],
-                         env=cli_env(paths.root, tmp), cwd=paths.root, capture_output=True, text=True,
-                         timeout=300)  # fmt: skip
+    out = subprocess.run(
+        [str(WALLBOARD), "replay", "--feed", "queue-log", str(SAMPLE), "--json", "--prefix", "kept"],
+        env=cli_env(paths.root, tmp),
+        cwd=paths.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert next(client.scan_iter("kept:*", count=1000), None) is not None
     assert private_dirs(tmp) == []
@@ -243,9 +263,14 @@ def test_ctrl_c_on_the_command_stops_the_private_server(shared):
     tmp = Path(os.environ["TMPDIR"])
     big = paths.root / "big.queue_log"
     big.write_text(SAMPLE.read_text() * 5)  # (repeats are duplicates: only reading them takes time)
-    proc = subprocess.Popen([str(WALLBOARD), "replay", "--feed", "queue-log", str(big), "--json"],
-                            env=cli_env(paths.root, tmp), cwd=paths.root, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [str(WALLBOARD), "replay", "--feed", "queue-log", str(big), "--json"],
+        env=cli_env(paths.root, tmp),
+        cwd=paths.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     until(lambda: private_dirs(tmp) and servers_in(private_dirs(tmp)[0]), timeout=30)
     pid = servers_in(private_dirs(tmp)[0])[0]
     proc.send_signal(signal.SIGINT)
@@ -258,9 +283,13 @@ def test_ctrl_c_on_the_command_stops_the_private_server(shared):
 def test_a_killed_replay_takes_its_private_server_with_it(shared):
     paths, _ = shared
     tmp = Path(os.environ["TMPDIR"])
-    proc = subprocess.Popen([str(WALLBOARD), "replay", "--feed", "queue-log", str(SAMPLE), "--json"],
-                            env=cli_env(paths.root, tmp), cwd=paths.root, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [str(WALLBOARD), "replay", "--feed", "queue-log", str(SAMPLE), "--json"],
+        env=cli_env(paths.root, tmp),
+        cwd=paths.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     until(lambda: private_dirs(tmp) and servers_in(private_dirs(tmp)[0]), timeout=30)
     pid = servers_in(private_dirs(tmp)[0])[0]
     proc.kill()
@@ -294,8 +323,21 @@ def loading_server():
     root = Path(tempfile.mkdtemp(prefix="wbl", dir="/tmp"))
     sock = root / "s.sock"
     procs: list[subprocess.Popen] = []
-    base = [BIN, "--port", "0", "--unixsocket", str(sock), "--dir", str(root), "--appendonly", "no",
-            "--save", "", "--daemonize", "no"]  # fmt: skip
+    base = [
+        BIN,
+        "--port",
+        "0",
+        "--unixsocket",
+        str(sock),
+        "--dir",
+        str(root),
+        "--appendonly",
+        "no",
+        "--save",
+        "",
+        "--daemonize",
+        "no",
+    ]
     p = subprocess.Popen(base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     procs.append(p)
     until(lambda: redis_server._probe(sock) == "up")
@@ -363,27 +405,67 @@ def test_a_command_waits_for_the_shared_server_loading_its_aof(shared):
     paths, client = shared
     tmp = Path(os.environ["TMPDIR"])
     env = cli_env(paths.root, tmp)
-    out = subprocess.run([str(WALLBOARD), "replay", "--feed", "queue-log", str(SAMPLE), "--json", "--prefix", "p"],
-                         env=env, cwd=paths.root, capture_output=True, text=True, timeout=300)  # fmt: skip
+    out = subprocess.run(
+        [str(WALLBOARD), "replay", "--feed", "queue-log", str(SAMPLE), "--json", "--prefix", "p"],
+        env=env,
+        cwd=paths.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     replayed = json.loads(out.stdout)
     delay_us = max(1, int(3e6 / client.dbsize()))  # ~3 s of loading, whatever the number of keys
     client.bgrewriteaof()  # the AOF's base becomes an RDB, which key-load-delay slows down
-    until(lambda: client.info("persistence")["aof_rewrite_in_progress"] == 0 and
-          client.info("persistence")["aof_rewrite_scheduled"] == 0)  # fmt: skip
+    until(
+        lambda: (
+            client.info("persistence")["aof_rewrite_in_progress"] == 0
+            and client.info("persistence")["aof_rewrite_scheduled"] == 0
+        )
+    )
     assert redis_server.stop(paths)
     until(lambda: servers_in(paths.data) == [])
     # started as ensure_embedded starts it, plus the slow load
-    subprocess.run([BIN, "--daemonize", "yes", "--port", "0", "--unixsocket", str(paths.socket), "--unixsocketperm",
-                    "700", "--dir", str(paths.data), "--pidfile", str(paths.pidfile), "--logfile", str(paths.logfile),
-                    "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", *slow_load_args(delay_us)],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            BIN,
+            "--daemonize",
+            "yes",
+            "--port",
+            "0",
+            "--unixsocket",
+            str(paths.socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(paths.data),
+            "--pidfile",
+            str(paths.pidfile),
+            "--logfile",
+            str(paths.logfile),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            *slow_load_args(delay_us),
+        ],
+        check=True,
+        capture_output=True,
+    )
     until(lambda: redis_server._probe(paths.socket) == "loading", timeout=5)
     status = subprocess.run([str(WALLBOARD), "redis", "status"], env=env, capture_output=True, text=True, timeout=30)
     info = json.loads(status.stdout)
     assert status.returncode == 0 and info["running"] is True and info["loading"] is True, status.stdout
-    shown = subprocess.run([str(WALLBOARD), "snapshot", "--json", "--prefix", "p"], env=env, cwd=paths.root,
-                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    shown = subprocess.run(
+        [str(WALLBOARD), "snapshot", "--json", "--prefix", "p"],
+        env=env,
+        cwd=paths.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert shown.returncode == 0, shown.stderr
     assert shown.stderr.count("is loading its data (") == 1, shown.stderr
     assert json.loads(shown.stdout)["queues"] == replayed["queues"]

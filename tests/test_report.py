@@ -42,9 +42,26 @@ def close(a, b, tol=1e-6):
     return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
 
 
-QUEUE_KEYS = ("entered", "offered", "answered", "answered_within_sl", "abandoned", "short_abandoned",
-              "abandoned_within_sl", "overflowed", "completed", "talk_s", "wrap_s", "wait_answered_s", "wait_all_s",
-              "service_level", "asa_s", "avg_wait_s", "abandon_rate", "aht_s")  # fmt: skip
+QUEUE_KEYS = (
+    "entered",
+    "offered",
+    "answered",
+    "answered_within_sl",
+    "abandoned",
+    "short_abandoned",
+    "abandoned_within_sl",
+    "overflowed",
+    "completed",
+    "talk_s",
+    "wrap_s",
+    "wait_answered_s",
+    "wait_all_s",
+    "service_level",
+    "asa_s",
+    "avg_wait_s",
+    "abandon_rate",
+    "aht_s",
+)
 
 
 def assert_agree(snap, rep) -> None:
@@ -105,7 +122,8 @@ async def test_hand_computed_queue_and_agent_figures(make_engine, redis_client):
     rep = await report_for(eng, redis_client, t("11:00:00"))
     q = rep["queues"]["support"]["total"]
     assert {k: q[k] for k in ("entered", "answered", "abandoned", "short_abandoned", "overflowed")} == {
-        k: SUPPORT_DAY.get(k, 0) for k in ("entered", "answered", "abandoned", "short_abandoned", "overflowed")}
+        k: SUPPORT_DAY.get(k, 0) for k in ("entered", "answered", "abandoned", "short_abandoned", "overflowed")
+    }
     assert q["offered"] == 6 and q["overflowed_by_reason"] == {"timeout": 1} and q["peak_waiting"] == 2
     assert q["service_level"] == pytest.approx(1 / (3 + 2 - 1))  # excl_short_abandons
     assert q["asa_s"] == pytest.approx(100 / 3) and q["avg_wait_s"] == pytest.approx(175 / 6)
@@ -133,9 +151,17 @@ async def test_week_starts_on_the_configured_day(make_engine, redis_client):
     for d, n in ((21, 1), (22, 2), (23, 4)):  # Sat, Sun, Mon
         for i in range(n):
             ts = datetime(2026, 11, d, 10, i, tzinfo=timezone.utc)
-            evs += [CallerJoined(id=f"w{next(_ids)}", ts=ts, source="t", queue="q", call_id=f"w{d}-{i}"),
-                    CallerAnswered(id=f"w{next(_ids)}", ts=ts + timedelta(seconds=5), source="t", queue="q",
-                                   call_id=f"w{d}-{i}", wait_s=5)]  # fmt: skip
+            evs += [
+                CallerJoined(id=f"w{next(_ids)}", ts=ts, source="t", queue="q", call_id=f"w{d}-{i}"),
+                CallerAnswered(
+                    id=f"w{next(_ids)}",
+                    ts=ts + timedelta(seconds=5),
+                    source="t",
+                    queue="q",
+                    call_id=f"w{d}-{i}",
+                    wait_s=5,
+                ),
+            ]
     await eng.apply(evs)
     now = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
     sunday = date(2026, 11, 22)

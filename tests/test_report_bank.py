@@ -49,16 +49,21 @@ def expected_from_raw(lines: list[str]) -> tuple[dict, dict]:
     out = {}
     for name, c in q.items():
         if c["answered"] + c["abandoned"]:
-            out[name] = {"offered": c["answered"] + c["abandoned"], "answered": c["answered"],
-                         "abandoned": c["abandoned"], "asa_s": c["wait_answered_s"] / c["answered"]
-                         if c["answered"] else None}  # fmt: skip
+            out[name] = {
+                "offered": c["answered"] + c["abandoned"],
+                "answered": c["answered"],
+                "abandoned": c["abandoned"],
+                "asa_s": c["wait_answered_s"] / c["answered"] if c["answered"] else None,
+            }
     return out, dict(agents)
 
 
 def write_config(tmp_path, prefix: str):
-    parts = [f'[redis]\nprefix = "{prefix}"\n',
-             f'[centre]\nname = "Anonymous Bank"\ntimezone = "Asia/Jerusalem"\nbucket_expiry_h = {KEEP_DAYS * 24}\n',
-             f"[history]\ninterval_keep_days = {KEEP_DAYS}\ndaily_keep_days = {KEEP_DAYS}\n"]  # fmt: skip
+    parts = [
+        f'[redis]\nprefix = "{prefix}"\n',
+        f'[centre]\nname = "Anonymous Bank"\ntimezone = "Asia/Jerusalem"\nbucket_expiry_h = {KEEP_DAYS * 24}\n',
+        f"[history]\ninterval_keep_days = {KEEP_DAYS}\ndaily_keep_days = {KEEP_DAYS}\n",
+    ]
     parts += [f'[[queues]]\nname = "{n}"\nsl_threshold_s = {SL_THRESHOLD_S}\n' for n in QUEUES]
     p = tmp_path / "bank.toml"
     p.write_text("\n".join(parts), encoding="utf-8")
@@ -75,11 +80,31 @@ def test_monthly_report_of_a_real_month(tmp_path, prefix, capsys):
     cfg_path = write_config(tmp_path, prefix)
     config = load_config(cfg_path)
     try:
-        asyncio.run(replay(CallsCsvFeed(path, config, mapping="bank"), config, redis_url=redis_url(), prefix=prefix,
-                           window_mode="all"))  # fmt: skip
+        asyncio.run(
+            replay(
+                CallsCsvFeed(path, config, mapping="bank"),
+                config,
+                redis_url=redis_url(),
+                prefix=prefix,
+                window_mode="all",
+            )
+        )
         capsys.readouterr()
-        rc = cli_main(["report", "--period", "month", "--from", "1999-02-01", "--format", "json",
-                       "--config", str(cfg_path), "--redis", redis_url()])  # fmt: skip
+        rc = cli_main(
+            [
+                "report",
+                "--period",
+                "month",
+                "--from",
+                "1999-02-01",
+                "--format",
+                "json",
+                "--config",
+                str(cfg_path),
+                "--redis",
+                redis_url(),
+            ]
+        )
         out = capsys.readouterr()
         assert rc == 0, out.err
         rep = json.loads(out.out)

@@ -57,8 +57,7 @@ class World:
         self.config = _config(prefix)
         self.clock = ManualClock(START)
         self.keys = Keys(prefix)
-        self.centre = SimCentre(self.config, scenario_by_name("quiet", [q.name for q in self.config.queues]), 1,
-                                START)  # fmt: skip
+        self.centre = SimCentre(self.config, scenario_by_name("quiet", [q.name for q in self.config.queues]), 1, START)
         self.backend = backend or RecordingPbx(self.centre)
         self.ex = Executor(redis_client, self.config, self.backend, clock=self.clock)
 
@@ -73,8 +72,16 @@ class World:
 
 
 def pause_fields(w: World, user: str = "rivka", **extra) -> dict:
-    return {"type": "pause", "user": user, "token": w.token(user), "agent": "1001", "queue": "support",
-            "reason": "coaching", "at": utc(w.clock.now()), **extra}  # fmt: skip
+    return {
+        "type": "pause",
+        "user": user,
+        "token": w.token(user),
+        "agent": "1001",
+        "queue": "support",
+        "reason": "coaching",
+        "at": utc(w.clock.now()),
+        **extra,
+    }
 
 
 # ---- 1. numbers are bounded before the PBX; an exception is the request's outcome ---------------------------
@@ -82,13 +89,36 @@ def pause_fields(w: World, user: str = "rivka", **extra) -> dict:
 
 def test_act_refuses_a_revert_out_of_range_before_anything_is_sent(prefix, tmp_path):
     """`wallboard act move --revert-min 1e306` used to reach the PBX and then kill the executor."""
-    env = {**os.environ, "REDIS_URL": redis_url(), "WALLBOARD_TOKEN_SECRET": "s", "WALLBOARD_TOKEN": "rivka.9999999999.x"}
-    base = [sys.executable, "-m", "wallboard.cli", "act", "move", "--agent", "1005", "--queue", "tech", "--user",
-            "rivka", "--prefix", prefix, "--wait", "0"]  # fmt: skip
-    for extra, words in ((["--revert-min", "1e306"], "less than or equal to 86400"),
-                         (["--revert-min", "inf"], "finite number"), (["--revert-min", "0.5"], "greater than or equal to 60"),
-                         (["--penalty", str(2**40)], "less than or equal to 2147483647"),
-                         (["--penalty", "-1"], "greater than or equal to 0")):  # fmt: skip
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url(),
+        "WALLBOARD_TOKEN_SECRET": "s",
+        "WALLBOARD_TOKEN": "rivka.9999999999.x",
+    }
+    base = [
+        sys.executable,
+        "-m",
+        "wallboard.cli",
+        "act",
+        "move",
+        "--agent",
+        "1005",
+        "--queue",
+        "tech",
+        "--user",
+        "rivka",
+        "--prefix",
+        prefix,
+        "--wait",
+        "0",
+    ]
+    for extra, words in (
+        (["--revert-min", "1e306"], "less than or equal to 86400"),
+        (["--revert-min", "inf"], "finite number"),
+        (["--revert-min", "0.5"], "greater than or equal to 60"),
+        (["--penalty", str(2**40)], "less than or equal to 2147483647"),
+        (["--penalty", "-1"], "greater than or equal to 0"),
+    ):
         out = subprocess.run(base + extra, capture_output=True, text=True, env=env, timeout=60)
         assert out.returncode == 2, (extra, out.stdout, out.stderr)
         assert words in out.stderr and "Traceback" not in out.stderr + out.stdout, (extra, out.stderr)
@@ -97,14 +127,35 @@ def test_act_refuses_a_revert_out_of_range_before_anything_is_sent(prefix, tmp_p
     assert redis.Redis.from_url(redis_url()).xlen(Keys(prefix).requests) == 0  # nothing was sent
 
 
-async def test_out_of_range_numbers_on_the_stream_are_refused_and_never_reach_the_pbx(redis_client, prefix,
-                                                                                       secret_env, cleanup):
+async def test_out_of_range_numbers_on_the_stream_are_refused_and_never_reach_the_pbx(
+    redis_client, prefix, secret_env, cleanup
+):
     w = World(redis_client, prefix)
     tok = w.token()
-    bad = [{"revert_after_s": "6e307"}, {"revert_after_s": "inf"}, {"revert_after_s": "nan"},
-           {"revert_after_s": "30"}, {"penalty": str(2**31)}, {"penalty": "-3"}]  # fmt: skip
-    rids = [await w.send(wire({"type": "move", "user": "rivka", "token": tok, "agent": "1005", "queue": "tech",
-                               "at": utc(w.clock.now()), **b})) for b in bad]  # fmt: skip
+    bad = [
+        {"revert_after_s": "6e307"},
+        {"revert_after_s": "inf"},
+        {"revert_after_s": "nan"},
+        {"revert_after_s": "30"},
+        {"penalty": str(2**31)},
+        {"penalty": "-3"},
+    ]
+    rids = [
+        await w.send(
+            wire(
+                {
+                    "type": "move",
+                    "user": "rivka",
+                    "token": tok,
+                    "agent": "1005",
+                    "queue": "tech",
+                    "at": utc(w.clock.now()),
+                    **b,
+                }
+            )
+        )
+        for b in bad
+    ]
     assert await w.ex.process_pending() == len(bad)
     out = await w.outcomes()
     assert all(out[r]["result"].startswith("refused: malformed request: ") for r in rids), [out[r] for r in rids]
@@ -112,13 +163,25 @@ async def test_out_of_range_numbers_on_the_stream_are_refused_and_never_reach_th
     assert await redis_client.zcard(w.ex.reverts) == 0
 
 
-async def test_a_move_whose_undo_cannot_be_scheduled_says_so_and_the_executor_goes_on(redis_client, prefix,
-                                                                                      secret_env, cleanup):
+async def test_a_move_whose_undo_cannot_be_scheduled_says_so_and_the_executor_goes_on(
+    redis_client, prefix, secret_env, cleanup
+):
     w = World(redis_client, prefix)
     await redis_client.set(w.ex.reverts, "not a sorted set")  # Redis refuses the ZADD of the undo (WRONGTYPE)
     tok = w.token()
-    moved = await w.send(wire({"type": "move", "user": "rivka", "token": tok, "agent": "1005", "queue": "tech",
-                               "revert_after_s": "900", "at": utc(w.clock.now())}))  # fmt: skip
+    moved = await w.send(
+        wire(
+            {
+                "type": "move",
+                "user": "rivka",
+                "token": tok,
+                "agent": "1005",
+                "queue": "tech",
+                "revert_after_s": "900",
+                "at": utc(w.clock.now()),
+            }
+        )
+    )
     after = await w.send(wire(pause_fields(w)))
     assert await w.ex.process_pending() == 2
     out = await w.outcomes()
@@ -147,8 +210,15 @@ async def test_an_exception_in_one_request_is_its_audited_outcome(redis_client, 
     assert out[first]["result"] == "failed" and "internal error" in out[first]["pbx"]
     assert "KeyError" in out[first]["pbx"] and out[second]["result"] == "ok"
     # and a revert that fails is audited as failed; the rest still run
-    await redis_client.zadd(w.ex.reverts, {"{not json": 1.0, json.dumps(
-        {"request": "r1", "user": "rivka", "agent": "1001", "queue": "billing", "op": "add", "penalty": 0}): 2.0})
+    await redis_client.zadd(
+        w.ex.reverts,
+        {
+            "{not json": 1.0,
+            json.dumps(
+                {"request": "r1", "user": "rivka", "agent": "1001", "queue": "billing", "op": "add", "penalty": 0}
+            ): 2.0,
+        },
+    )
     assert await w.ex.run_due_reverts() == 2
     audit = await _audit(redis_client, prefix)
     assert audit[-2]["result"] == "failed" and "internal error" in audit[-2]["pbx"]
@@ -180,8 +250,10 @@ async def test_missing_naive_stale_or_future_at_is_refused(redis_client, prefix,
     now = w.clock.now()
     cases = {
         "missing": (None, "refused: malformed request: at: Field required"),
-        "naive": ((now - timedelta(days=365)).replace(tzinfo=None).isoformat(), "refused: malformed request: at: "
-                  "Input should have timezone info"),
+        "naive": (
+            (now - timedelta(days=365)).replace(tzinfo=None).isoformat(),
+            "refused: malformed request: at: Input should have timezone info",
+        ),
         "a year old": (utc(now - timedelta(days=365)), "refused: stale request"),
         "three minutes": (utc(now - timedelta(minutes=3)), "refused: stale request"),
         "future": (utc(now + timedelta(minutes=5)), "refused: request from the future"),
@@ -201,8 +273,9 @@ async def test_missing_naive_stale_or_future_at_is_refused(redis_client, prefix,
     assert len(w.backend.calls) == 1
 
 
-async def test_an_entry_read_off_the_stream_cannot_be_made_into_a_second_request(redis_client, prefix,
-                                                                                 secret_env, cleanup):
+async def test_an_entry_read_off_the_stream_cannot_be_made_into_a_second_request(
+    redis_client, prefix, secret_env, cleanup
+):
     """Whoever can read the stream sees no token, only its public part and a proof bound to that request."""
     w = World(redis_client, prefix)
     tok = w.token()
@@ -227,12 +300,24 @@ async def test_an_entry_read_off_the_stream_cannot_be_made_into_a_second_request
 # ---- 3. one user's flood stalls nobody and costs the audit a line ---------------------------------------------
 
 
-async def test_a_flood_from_one_user_does_not_delay_another_and_is_summarised(redis_client, prefix, secret_env,
-                                                                             cleanup):
+async def test_a_flood_from_one_user_does_not_delay_another_and_is_summarised(
+    redis_client, prefix, secret_env, cleanup
+):
     w = World(redis_client, prefix)
     tok = w.token("rivka")
-    flood = [wire({"type": "ack", "user": "rivka", "token": tok, "queue": "support", "metric": "waiting",
-                   "at": utc(w.clock.now())}) for _ in range(1000)]  # fmt: skip
+    flood = [
+        wire(
+            {
+                "type": "ack",
+                "user": "rivka",
+                "token": tok,
+                "queue": "support",
+                "metric": "waiting",
+                "at": utc(w.clock.now()),
+            }
+        )
+        for _ in range(1000)
+    ]
     pipe = redis_client.pipeline(transaction=False)
     for f in flood:
         pipe.xadd(w.keys.requests, f)
@@ -303,8 +388,9 @@ async def test_a_team_lead_acts_only_on_agents_in_their_queues(redis_client, pre
 
     eng = Engine(redis_client, w.config, w.keys)
     await eng.start()
-    await eng.apply([MemberRemoved(id="m1", ts=w.clock.now() - timedelta(seconds=5), source="t", agent="1009",
-                                   queue="support")])  # fmt: skip
+    await eng.apply(
+        [MemberRemoved(id="m1", ts=w.clock.now() - timedelta(seconds=5), source="t", agent="1009", queue="support")]
+    )
     cases = {
         "in tech only": (req("pause", "1002"), "refused: moshe may not pause on tech"),
         "listen in tech": (req("listen", "1006"), "refused: moshe may not listen on tech"),
@@ -350,17 +436,18 @@ def test_desk_hub_and_act_submit_through_one_function():
     import re
 
     root = pathlib.Path(__file__).resolve().parent.parent
-    writers = [p.relative_to(root).as_posix() for p in [*root.joinpath("wallboard").rglob("*.py"),
-                                                        *root.joinpath("feeds").rglob("*.py")]
-               if re.search(r"xadd\([^)]*\.requests\b", p.read_text())]  # fmt: skip
+    writers = [
+        p.relative_to(root).as_posix()
+        for p in [*root.joinpath("wallboard").rglob("*.py"), *root.joinpath("feeds").rglob("*.py")]
+        if re.search(r"xadd\([^)]*\.requests\b", p.read_text())
+    ]
     assert writers == ["wallboard/actions/submit.py"]
 
 
 # ---- the hostile review's findings: each a regression test ---------------------------------------------------
 
 
-async def test_an_entry_that_is_not_utf8_is_refused_and_the_executor_goes_on(prefix, secret_env, cleanup,
-                                                                            redis_client):
+async def test_an_entry_that_is_not_utf8_is_refused_and_the_executor_goes_on(prefix, secret_env, cleanup, redis_client):
     """A desk user XADDs bytes that are not UTF-8: the executor, on the client it uses in production
     (``store.connect``), refuses that entry and handles the next one; it used to die at every start."""
     import redis.asyncio as aredis
@@ -402,8 +489,9 @@ async def test_another_users_request_with_the_same_id_cannot_cancel_it(redis_cli
     assert sorted(w.backend.calls) == [("pause", "1005"), ("pause", "1009")]
 
 
-async def test_a_flood_of_junk_naming_many_users_is_served_last_and_summarised(redis_client, prefix, secret_env,
-                                                                               cleanup):
+async def test_a_flood_of_junk_naming_many_users_is_served_last_and_summarised(
+    redis_client, prefix, secret_env, cleanup
+):
     w = World(redis_client, prefix)
     pipe = redis_client.pipeline(transaction=False)
     for i in range(5000):
@@ -425,8 +513,12 @@ async def test_a_flood_of_junk_naming_many_users_is_served_last_and_summarised(r
     audit = await _audit(redis_client, prefix)
     assert len(audit) == 1 + 10 + 1  # the request, ten refusals one by one, one summary
     assert audit[-1]["detail"].startswith("4990 more unauthenticated requests refused")
-    assert await redis_client.xpending(w.keys.requests, "executors") == {"pending": 0, "min": None, "max": None,
-                                                                         "consumers": []}  # fmt: skip
+    assert await redis_client.xpending(w.keys.requests, "executors") == {
+        "pending": 0,
+        "min": None,
+        "max": None,
+        "consumers": [],
+    }
     assert not [k async for k in redis_client.scan_iter(match=f"{prefix}:*seen*")][1:]  # one claim: the request's
 
 
@@ -441,8 +533,7 @@ async def test_claims_of_rate_refused_requests_are_not_kept(redis_client, prefix
     assert 0 < ttl <= 120 + 30 + 60  # as long as a request could pass as fresh, not an hour
 
 
-async def test_an_outcome_far_down_the_audit_is_still_found_after_a_restart(redis_client, prefix, secret_env,
-                                                                           cleanup):
+async def test_an_outcome_far_down_the_audit_is_still_found_after_a_restart(redis_client, prefix, secret_env, cleanup):
     """The executor stops after auditing a request and before acknowledging it, with 600 other entries
     audited after it: the next process must see the outcome, not write 'interrupted' beside an 'ok'."""
     from wallboard.actions.executor import GROUP
@@ -495,20 +586,31 @@ async def test_a_team_lead_may_not_listen_to_a_call_outside_the_queues(redis_cli
     w = World(redis_client, prefix)
     eng = Engine(redis_client, w.config, w.keys)
     await eng.start()
-    await eng.apply([AgentStateChanged(id="o1", ts=w.clock.now() - timedelta(seconds=3), source="t", agent="1005",
-                                       state="on_call", call_id="out.1")])  # fmt: skip
-    moshe = await w.send(wire({"type": "listen", "user": "moshe", "token": w.token("moshe"), "agent": "1005",
-                               "at": utc(w.clock.now())}))  # fmt: skip
-    rivka = await w.send(wire({"type": "listen", "user": "rivka", "token": w.token("rivka"), "agent": "1005",
-                               "at": utc(w.clock.now())}))  # fmt: skip
+    await eng.apply(
+        [
+            AgentStateChanged(
+                id="o1",
+                ts=w.clock.now() - timedelta(seconds=3),
+                source="t",
+                agent="1005",
+                state="on_call",
+                call_id="out.1",
+            )
+        ]
+    )
+    moshe = await w.send(
+        wire({"type": "listen", "user": "moshe", "token": w.token("moshe"), "agent": "1005", "at": utc(w.clock.now())})
+    )
+    rivka = await w.send(
+        wire({"type": "listen", "user": "rivka", "token": w.token("rivka"), "agent": "1005", "at": utc(w.clock.now())})
+    )
     await w.ex.process_pending()
     out = await w.outcomes()
     assert out[moshe]["result"] == "refused: moshe may not listen on a call outside the queues"
     assert out[rivka]["result"] == "ok"  # a supervisor's role covers every queue
 
 
-async def test_an_entry_without_an_id_or_with_an_endless_snooze_is_refused(redis_client, prefix, secret_env,
-                                                                           cleanup):
+async def test_an_entry_without_an_id_or_with_an_endless_snooze_is_refused(redis_client, prefix, secret_env, cleanup):
     w = World(redis_client, prefix)
     no_id = {k: v for k, v in pause_fields(w).items()}
     from wallboard.actions.auth import sign_request
@@ -516,8 +618,19 @@ async def test_an_entry_without_an_id_or_with_an_endless_snooze_is_refused(redis
     signed = sign_request({k: str(v) for k, v in no_id.items() if k != "token"}, no_id["token"])
     a = await w.send(signed)
     b = await w.send(signed)
-    snooze = await w.send(wire({"type": "snooze", "user": "rivka", "token": w.token(), "queue": "support",
-                                "metric": "waiting", "at": utc(w.clock.now()), "until": "9999-12-31T00:00:00Z"}))
+    snooze = await w.send(
+        wire(
+            {
+                "type": "snooze",
+                "user": "rivka",
+                "token": w.token(),
+                "queue": "support",
+                "metric": "waiting",
+                "at": utc(w.clock.now()),
+                "until": "9999-12-31T00:00:00Z",
+            }
+        )
+    )
     await w.ex.process_pending()
     out = await w.outcomes()
     assert out[a]["result"].startswith("refused: malformed request: id") and out[b]["result"].startswith("refused")
@@ -525,11 +638,18 @@ async def test_an_entry_without_an_id_or_with_an_endless_snooze_is_refused(redis
     assert w.backend.calls == []
 
 
-async def test_what_the_audit_and_log_copy_from_an_entry_is_cut_and_printable(redis_client, prefix, secret_env,
-                                                                              cleanup, caplog):
+async def test_what_the_audit_and_log_copy_from_an_entry_is_cut_and_printable(
+    redis_client, prefix, secret_env, cleanup, caplog
+):
     w = World(redis_client, prefix)
-    rid = await w.send({"type": "move", "user": "x\n2026 INFO wallboard.executor: 1-0 move by rivka: ok",
-                        "agent": "a" * 100_000, "id": "forged0001"})  # fmt: skip
+    rid = await w.send(
+        {
+            "type": "move",
+            "user": "x\n2026 INFO wallboard.executor: 1-0 move by rivka: ok",
+            "agent": "a" * 100_000,
+            "id": "forged0001",
+        }
+    )
     await w.ex.process_pending()
     entry = (await w.outcomes())[rid]
     assert len(entry["agent"]) == 128 and "\n" not in entry["user"]

@@ -89,16 +89,56 @@ def day_events() -> list:
 
 # Hand-computed: interval index = minutes since 00:00 UTC / 15 (09:00 -> 36).
 SUPPORT_INTERVALS = {
-    36: {"entered": 2, "answered": 1, "answered_within_sl": 1, "completed": 1, "talk_s": 300, "wrap_s": 30,
-         "wait_answered_s": 15, "wait_all_s": 15, "peak_waiting": 1},
-    37: {"abandoned": 1, "abandoned_within_sl": 1, "entered": 2, "answered": 2, "wait_answered_s": 85,
-         "wait_all_s": 97, "completed": 2, "talk_s": 360, "wrap_s": 20, "peak_waiting": 2},
-    38: {"entered": 2, "overflowed": 1, "overflowed:timeout": 1, "abandoned": 1, "short_abandoned": 1,
-         "abandoned_within_sl": 1, "wait_all_s": 63, "peak_waiting": 1},
-}  # fmt: skip
-SUPPORT_DAY = {"entered": 6, "answered": 3, "answered_within_sl": 1, "abandoned": 2, "short_abandoned": 1,
-               "abandoned_within_sl": 2, "overflowed": 1, "overflowed:timeout": 1, "completed": 3, "talk_s": 660,
-               "wrap_s": 50, "wait_answered_s": 100, "wait_all_s": 175, "peak_waiting": 2}  # fmt: skip
+    36: {
+        "entered": 2,
+        "answered": 1,
+        "answered_within_sl": 1,
+        "completed": 1,
+        "talk_s": 300,
+        "wrap_s": 30,
+        "wait_answered_s": 15,
+        "wait_all_s": 15,
+        "peak_waiting": 1,
+    },
+    37: {
+        "abandoned": 1,
+        "abandoned_within_sl": 1,
+        "entered": 2,
+        "answered": 2,
+        "wait_answered_s": 85,
+        "wait_all_s": 97,
+        "completed": 2,
+        "talk_s": 360,
+        "wrap_s": 20,
+        "peak_waiting": 2,
+    },
+    38: {
+        "entered": 2,
+        "overflowed": 1,
+        "overflowed:timeout": 1,
+        "abandoned": 1,
+        "short_abandoned": 1,
+        "abandoned_within_sl": 1,
+        "wait_all_s": 63,
+        "peak_waiting": 1,
+    },
+}
+SUPPORT_DAY = {
+    "entered": 6,
+    "answered": 3,
+    "answered_within_sl": 1,
+    "abandoned": 2,
+    "short_abandoned": 1,
+    "abandoned_within_sl": 2,
+    "overflowed": 1,
+    "overflowed:timeout": 1,
+    "completed": 3,
+    "talk_s": 660,
+    "wrap_s": 50,
+    "wait_answered_s": 100,
+    "wait_all_s": 175,
+    "peak_waiting": 2,
+}
 A1001_INTERVALS = {
     36: {"calls_handled": 1, "available_s": 20 + 545, "ringing_s": 5, "on_call_s": 300, "wrap_up_s": 30},
     37: {"calls_handled": 1, "missed": 1, "available_s": 340 + 300, "on_call_s": 240, "wrap_up_s": 20},
@@ -106,9 +146,19 @@ A1001_INTERVALS = {
     39: {"paused_s": 900, "paused_s:lunch": 900},
     40: {"paused_s": 600, "paused_s:lunch": 600, "available_s": 300, "dial_attempts": 1, "outbound_calls": 1},
     41: {"available_s": 900, "dial_attempts": 1},
-}  # fmt: skip
-A1001_DAY = {"calls_handled": 2, "missed": 1, "dial_attempts": 2, "outbound_calls": 1, "available_s": 3005,
-             "ringing_s": 5, "on_call_s": 540, "wrap_up_s": 50, "paused_s": 1800, "paused_s:lunch": 1800}  # fmt: skip
+}
+A1001_DAY = {
+    "calls_handled": 2,
+    "missed": 1,
+    "dial_attempts": 2,
+    "outbound_calls": 1,
+    "available_s": 3005,
+    "ringing_s": 5,
+    "on_call_s": 540,
+    "wrap_up_s": 50,
+    "paused_s": 1800,
+    "paused_s:lunch": 1800,
+}
 
 
 async def engine_with_day(make_engine, **cfg):
@@ -133,13 +183,15 @@ async def test_intervals_and_days_hand_computed(make_engine, redis_client):
     reader = HistoryReader(redis_client, eng.config, eng.keys)
     assert (await reader.intervals("q", ["support"], [DAY]))["support"][DAY] == SUPPORT_INTERVALS
     assert (await reader.daily("q", ["support"], [DAY]))["support"][DAY] == SUPPORT_DAY
-    a = (await reader.intervals("a", ["1001", "1002"], [DAY]))
+    a = await reader.intervals("a", ["1001", "1002"], [DAY])
     assert a["1001"][DAY] == A1001_INTERVALS
     assert (await reader.daily("a", ["1001"], [DAY]))["1001"][DAY] == A1001_DAY
     # 1002 is still available (since 09:22:50): its open state counts up to "now" (11:00), as on the wallboard
-    assert a["1002"][DAY] == {36: {"available_s": 900},
-                              37: {"available_s": 350 + 430, "on_call_s": 120, "calls_handled": 1},
-                              **{i: {"available_s": 900} for i in range(38, 44)}}  # fmt: skip
+    assert a["1002"][DAY] == {
+        36: {"available_s": 900},
+        37: {"available_s": 350 + 430, "on_call_s": 120, "calls_handled": 1},
+        **{i: {"available_s": 900} for i in range(38, 44)},
+    }
     snap = await eng.build_snapshot(t("11:00:00"))
     d1002 = (await reader.daily("a", ["1002"], [DAY]))["1002"][DAY]
     assert d1002["available_s"] == snap.agents["1002"].available_s == 900 + 780 + 6 * 900
@@ -167,8 +219,10 @@ async def test_idempotent_and_late_events(make_engine, redis_client, prefix):
     assert await stored(redis_client, prefix) == before
 
     # a late call in 09:00-09:15 (abandoned after 30 s), and the same events delivered again
-    late = [ev(CallerJoined, "09:10:00", queue="support", call_id="c7"),
-            ev(CallerAbandoned, "09:10:30", queue="support", call_id="c7", wait_s=30)]  # fmt: skip
+    late = [
+        ev(CallerJoined, "09:10:00", queue="support", call_id="c7"),
+        ev(CallerAbandoned, "09:10:30", queue="support", call_id="c7", wait_s=30),
+    ]
     await eng.apply(late + day_events()[:5])
     clock.set(t("11:05:00"))
     await ru.run()
@@ -202,9 +256,11 @@ async def test_out_of_the_buckets_lifetime_is_kept(make_engine, redis_client, pr
 
 async def test_time_zone_day_and_interval_index(make_engine, redis_client):
     eng = await make_engine(centre={"timezone": "Asia/Jerusalem"})
-    ts = [datetime(2026, 11, 22, 21, 59, 59, tzinfo=timezone.utc),  # 23:59:59 local on the 22nd
-          datetime(2026, 11, 22, 22, 0, 0, tzinfo=timezone.utc),  # 00:00 local on the 23rd: index 0
-          datetime(2026, 11, 23, 9, 20, 0, tzinfo=timezone.utc)]  # 11:20 local: index 45  # fmt: skip
+    ts = [
+        datetime(2026, 11, 22, 21, 59, 59, tzinfo=timezone.utc),  # 23:59:59 local on the 22nd
+        datetime(2026, 11, 22, 22, 0, 0, tzinfo=timezone.utc),  # 00:00 local on the 23rd: index 0
+        datetime(2026, 11, 23, 9, 20, 0, tzinfo=timezone.utc),
+    ]  # 11:20 local: index 45
     await eng.apply([CallerJoined(id=f"tz{i}", ts=x, source="t", queue="q", call_id=f"z{i}") for i, x in enumerate(ts)])
     clock = ManualClock(datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc))
     await Rollup(redis_client, eng.config, eng.keys, clock).run(ts[0] - timedelta(hours=1), clock.now())
@@ -232,13 +288,33 @@ def test_calendar_days_weeks_months_and_dst():
 
 
 def test_codec_round_trip_and_size():
-    q = {"entered": 120, "answered": 110, "answered_within_sl": 90, "abandoned": 8, "short_abandoned": 2,
-         "abandoned_within_sl": 4, "overflowed": 2, "overflowed:timeout": 2, "completed": 105, "talk_s": 31500.25,
-         "wrap_s": 4200, "wait_answered_s": 1320.5, "wait_all_s": 1500.125, "peak_waiting": 7}  # fmt: skip
+    q = {
+        "entered": 120,
+        "answered": 110,
+        "answered_within_sl": 90,
+        "abandoned": 8,
+        "short_abandoned": 2,
+        "abandoned_within_sl": 4,
+        "overflowed": 2,
+        "overflowed:timeout": 2,
+        "completed": 105,
+        "talk_s": 31500.25,
+        "wrap_s": 4200,
+        "wait_answered_s": 1320.5,
+        "wait_all_s": 1500.125,
+        "peak_waiting": 7,
+    }
     text = pack(QUEUE_FIELDS, q)
     assert unpack(QUEUE_FIELDS, text) == q and len(text) <= 64
-    a = {"calls_handled": 3, "available_s": 412.5, "on_call_s": 300.25, "wrap_up_s": 60, "paused_s": 127.5,
-         "paused_s:lunch": 97.5, "paused_s:a,b=c": 30}  # fmt: skip
+    a = {
+        "calls_handled": 3,
+        "available_s": 412.5,
+        "on_call_s": 300.25,
+        "wrap_up_s": 60,
+        "paused_s": 127.5,
+        "paused_s:lunch": 97.5,
+        "paused_s:a,b=c": 30,
+    }
     text = pack(AGENT_FIELDS, a)
     assert unpack(AGENT_FIELDS, text) == a and "paused_s" not in text  # pause total implied by its reasons
     assert pack(AGENT_FIELDS, {"missed": 0}) == "" and unpack(AGENT_FIELDS, "") == {}
@@ -274,8 +350,13 @@ async def test_incremental_rollup_follows_the_mark(make_engine, redis_client, la
     reader = HistoryReader(redis_client, eng.config, eng.keys)
     assert (await reader.daily("q", ["support"], [DAY]))["support"][DAY] == SUPPORT_DAY
     today = [sp for sp in stats.spans if sp["day"] == "2026-11-23"]
-    assert today == [{"day": "2026-11-23", "since": (t("09:30:00") - timedelta(hours=late_h)).isoformat(),
-                      "until": t("11:00:00").isoformat()}]  # fmt: skip
+    assert today == [
+        {
+            "day": "2026-11-23",
+            "since": (t("09:30:00") - timedelta(hours=late_h)).isoformat(),
+            "until": t("11:00:00").isoformat(),
+        }
+    ]
 
 
 # ---- agent time as spans: written when a state ends, split by the rollup -------------------------------------
@@ -307,8 +388,19 @@ async def test_agent_time_costs_the_same_for_a_minute_or_a_night():
             start = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
             await eng.apply([AgentStateChanged(id=f"s{n}a", ts=start, source="t", agent=agent, state="available")])
             before = await _redis_calls(client)
-            await eng.apply([AgentStateChanged(id=f"s{n}b", ts=start + timedelta(seconds=length_s), source="t",
-                                               agent=agent, state="on_call", call_id="c", queue="support")])  # fmt: skip
+            await eng.apply(
+                [
+                    AgentStateChanged(
+                        id=f"s{n}b",
+                        ts=start + timedelta(seconds=length_s),
+                        source="t",
+                        agent=agent,
+                        state="on_call",
+                        call_id="c",
+                        queue="support",
+                    )
+                ]
+            )
             costs[length_s] = await _redis_calls(client) - before - 1  # less our own INFO
     finally:
         await client.aclose()
@@ -323,23 +415,36 @@ async def test_a_state_across_midnight_is_split_into_its_intervals_and_days(make
     15-minute intervals by the rollup from the one span written when the state ended."""
     eng = await make_engine(centre={"timezone": "UTC"})
     t0 = datetime(2026, 11, 23, 22, 50, tzinfo=timezone.utc)
-    await eng.apply([
-        AgentStateChanged(id="x1", ts=t0, source="t", agent="1001", state="available"),
-        AgentStateChanged(id="x2", ts=t0 + timedelta(minutes=140), source="t", agent="1001", state="paused",
-                          reason="break"),
-        AgentStateChanged(id="x3", ts=t0 + timedelta(minutes=150), source="t", agent="1001", state="logged_out"),
-    ])  # fmt: skip
+    await eng.apply(
+        [
+            AgentStateChanged(id="x1", ts=t0, source="t", agent="1001", state="available"),
+            AgentStateChanged(
+                id="x2", ts=t0 + timedelta(minutes=140), source="t", agent="1001", state="paused", reason="break"
+            ),
+            AgentStateChanged(id="x3", ts=t0 + timedelta(minutes=150), source="t", agent="1001", state="logged_out"),
+        ]
+    )
     clock = ManualClock(t0 + timedelta(hours=3))
     await Rollup(redis_client, eng.config, eng.keys, clock=clock).run(t0 - timedelta(hours=1), clock.now())
     reader = HistoryReader(redis_client, eng.config, eng.keys)
     d1, d2 = date(2026, 11, 23), date(2026, 11, 24)
     iv = await reader.intervals("a", ["1001"], [d1, d2])
     day1, day2 = iv["1001"][d1], iv["1001"][d2]
-    assert day1 == {91: {"available_s": 600.0}, 92: {"available_s": 900.0}, 93: {"available_s": 900.0},
-                    94: {"available_s": 900.0}, 95: {"available_s": 900.0}}  # fmt: skip
-    assert day2 == {0: {"available_s": 900.0}, 1: {"available_s": 900.0}, 2: {"available_s": 900.0},
-                    3: {"available_s": 900.0}, 4: {"available_s": 600.0, "paused_s": 300.0, "paused_s:break": 300.0},
-                    5: {"paused_s": 300.0, "paused_s:break": 300.0}}  # fmt: skip
+    assert day1 == {
+        91: {"available_s": 600.0},
+        92: {"available_s": 900.0},
+        93: {"available_s": 900.0},
+        94: {"available_s": 900.0},
+        95: {"available_s": 900.0},
+    }
+    assert day2 == {
+        0: {"available_s": 900.0},
+        1: {"available_s": 900.0},
+        2: {"available_s": 900.0},
+        3: {"available_s": 900.0},
+        4: {"available_s": 600.0, "paused_s": 300.0, "paused_s:break": 300.0},
+        5: {"paused_s": 300.0, "paused_s:break": 300.0},
+    }
     days = await reader.daily("a", ["1001"], [d1, d2])
     assert days["1001"][d1] == {"available_s": 4200.0}
     assert days["1001"][d2] == {"available_s": 4200.0, "paused_s": 600.0, "paused_s:break": 600.0}

@@ -45,9 +45,15 @@ class Inbox:
 
     async def handle_DATA(self, server, session, envelope):
         login = session.auth_data.login if session.auth_data else None
-        self.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
-                              "tls": session.ssl is not None, "login": login,
-                              "msg": email.message_from_bytes(envelope.content, policy=policy.default)})  # fmt: skip
+        self.messages.append(
+            {
+                "from": envelope.mail_from,
+                "to": list(envelope.rcpt_tos),
+                "tls": session.ssl is not None,
+                "login": login,
+                "msg": email.message_from_bytes(envelope.content, policy=policy.default),
+            }
+        )
         return "250 OK"
 
 
@@ -75,17 +81,32 @@ def scheduler_config(port: int, **smtp):
     return dict(
         centre={"name": "Test centre", "timezone": "Asia/Jerusalem", "week_start": "sunday"},
         queues=[{"name": "support", "label": "Customer service"}],
-        smtp={"host": "127.0.0.1", "port": port, "sender": "wallboard@example.com", "retry_initial_s": 60,
-              "retry_max_s": 600, "timeout_s": 5, **smtp},
-        reports=[{"name": "daily", "period": "day", "at": "07:00",
-                  "recipients": ["manager@example.com", "ops@example.com"], "queues": ["support"]}],
-    )  # fmt: skip
+        smtp={
+            "host": "127.0.0.1",
+            "port": port,
+            "sender": "wallboard@example.com",
+            "retry_initial_s": 60,
+            "retry_max_s": 600,
+            "timeout_s": 5,
+            **smtp,
+        },
+        reports=[
+            {
+                "name": "daily",
+                "period": "day",
+                "at": "07:00",
+                "recipients": ["manager@example.com", "ops@example.com"],
+                "queues": ["support"],
+            }
+        ],
+    )
 
 
 async def loaded_engine(make_engine, port, **smtp):
     eng = await make_engine(**scheduler_config(port, **smtp))
-    logout = AgentStateChanged(id="out", ts=datetime(2026, 11, 23, 12, 45, tzinfo=TZ), source="t", agent="1002",
-                               state="logged_out")  # fmt: skip
+    logout = AgentStateChanged(
+        id="out", ts=datetime(2026, 11, 23, 12, 45, tzinfo=TZ), source="t", agent="1002", state="logged_out"
+    )
     await eng.apply([*day_events(), logout])  # Mon 23 Nov 2026, 11:00-12:30 local
     return eng
 
@@ -95,9 +116,20 @@ def render_png(html_path: Path) -> Path | None:
     if not chromium:
         return None
     png = html_path.with_suffix(".png")
-    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                    "--window-size=1100,1600", f"--screenshot={png}", html_path.as_uri()],
-                   capture_output=True, timeout=60)  # fmt: skip
+    subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1100,1600",
+            f"--screenshot={png}",
+            html_path.as_uri(),
+        ],
+        capture_output=True,
+        timeout=60,
+    )
     return png
 
 
@@ -200,19 +232,29 @@ async def test_retries_with_backoff_while_the_server_is_down(make_engine, redis_
     assert [e[1]["state"] for e in log] == ["sending", "failed", "sending", "failed", "sending", "sent"]
 
 
-async def test_starttls_login_password_from_a_file_never_logged(make_engine, redis_client, smtp_port, servers,
-                                                                tls_files, tmp_path, caplog):  # fmt: skip
+async def test_starttls_login_password_from_a_file_never_logged(
+    make_engine, redis_client, smtp_port, servers, tls_files, tmp_path, caplog
+):
     cert, key = tls_files
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)
 
     def authenticator(server, session, envelope, mechanism, auth_data):
-        ok = isinstance(auth_data, LoginPassword) and auth_data.login == b"reports" and \
-            auth_data.password == PASSWORD.encode()  # fmt: skip
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == b"reports"
+            and auth_data.password == PASSWORD.encode()
+        )
         return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
-    ctl, inbox = start_server(smtp_port, tls_context=server_ctx, require_starttls=True, auth_required=True,
-                              auth_require_tls=True, authenticator=authenticator)  # fmt: skip
+    ctl, inbox = start_server(
+        smtp_port,
+        tls_context=server_ctx,
+        require_starttls=True,
+        auth_required=True,
+        auth_require_tls=True,
+        authenticator=authenticator,
+    )
     servers.append(ctl)
     secret = tmp_path / "smtp-password"
     secret.write_text("wrong-" + PASSWORD + "\n", encoding="utf-8")
@@ -221,8 +263,9 @@ async def test_starttls_login_password_from_a_file_never_logged(make_engine, red
     from wallboard.reports.mail import SmtpMailer
 
     clock = ManualClock(local(2026, 11, 24, 6, 0))
-    s = ReportScheduler(redis_client, eng.config, keys=eng.keys, clock=clock,
-                        mailer=SmtpMailer(eng.config.smtp, tls_context=client_ctx))  # fmt: skip
+    s = ReportScheduler(
+        redis_client, eng.config, keys=eng.keys, clock=clock, mailer=SmtpMailer(eng.config.smtp, tls_context=client_ctx)
+    )
     await s.tick()
     clock.set(local(2026, 11, 24, 7, 0))
     with caplog.at_level(logging.DEBUG):
@@ -239,10 +282,15 @@ async def test_starttls_login_password_from_a_file_never_logged(make_engine, red
 
 
 def test_due_times_of_daily_weekly_monthly():
-    config = load_config(None, centre={"timezone": "Asia/Jerusalem", "week_start": "sunday"},
-                         reports=[{"name": "d", "period": "day", "at": "07:00", "recipients": ["a@x"]},
-                                  {"name": "w", "period": "week", "at": "07:00", "recipients": ["a@x"]},
-                                  {"name": "m", "period": "month", "at": "07:00", "recipients": ["a@x"]}])  # fmt: skip
+    config = load_config(
+        None,
+        centre={"timezone": "Asia/Jerusalem", "week_start": "sunday"},
+        reports=[
+            {"name": "d", "period": "day", "at": "07:00", "recipients": ["a@x"]},
+            {"name": "w", "period": "week", "at": "07:00", "recipients": ["a@x"]},
+            {"name": "m", "period": "month", "at": "07:00", "recipients": ["a@x"]},
+        ],
+    )
     s = ReportScheduler(None, config)  # the due arithmetic needs no Redis
     d, w, m = config.reports
     assert s.latest_due(d, local(2026, 11, 24, 7, 0)).key == "2026-11-23"

@@ -80,10 +80,12 @@ def sec_config(prefix: str, **over):
         agents=[{"id": "1001", "name": "Gefen", "interface": "PJSIP/1001", "skills": {"support": 0}}],
         layouts=LAYOUTS,
         roles={"supervisor": {"permissions": ["ack", "snooze", "move"]}, "viewer": {"permissions": []}},
-        users=[{"name": "rivka", "roles": ["supervisor"], "token_env": "TV_TEST_TOKEN_RIVKA"},
-               {"name": "vera", "roles": ["viewer"]}],
+        users=[
+            {"name": "rivka", "roles": ["supervisor"], "token_env": "TV_TEST_TOKEN_RIVKA"},
+            {"name": "vera", "roles": ["viewer"]},
+        ],
         hub={"host": "127.0.0.1", "port": 0, "heartbeat_s": 5, "ticker_poll_s": 1},
-    )  # fmt: skip
+    )
     for k, v in over.items():
         kw[k] = {**kw[k], **v} if isinstance(kw.get(k), dict) else v
     return load_config(None, **kw)
@@ -179,8 +181,14 @@ async def attempt(w: World, surface: str, cred: str) -> tuple[bool, str, str | N
         status, body = await asyncio.to_thread(get)
         return status == 200 and "wallboard_hub_clients" in body, body.strip(), None
     if surface == "requests":  # straight onto the request stream, as any desk user of Redis can
-        fields = {"type": "move", "user": "vera" if cred == "viewer-role" else "rivka", "agent": "1001",
-                  "queue": "support", "op": "add", "at": utc(now_utc())}  # fmt: skip
+        fields = {
+            "type": "move",
+            "user": "vera" if cred == "viewer-role" else "rivka",
+            "agent": "1001",
+            "queue": "support",
+            "op": "add",
+            "at": utc(now_utc()),
+        }
         fields = wire({**fields, "token": token}) if token is not None else {**fields, "id": "unsigned0001"}
         rid = await w.client.xadd(w.keys.requests, fields)
         entry = await _audit_of(w, rid)
@@ -221,7 +229,7 @@ CASES = [
     ("requests", "viewer-role", "refused: vera may not move on support", "vera may not move", True),
     ("requests", "forged", "refused: forged request", "refused: forged request", True),
     ("requests", "expired", "refused: expired token", "refused: expired token", True),
-]  # fmt: skip
+]
 # the credential that must work on each surface (static: the hub's users.token_env, accepted by the executor)
 GOOD = {"ws-layout": "viewer", "ws-ack": "static", "ws-snooze": "signed", "http-metrics": "good", "requests": "signed"}
 
@@ -271,8 +279,11 @@ async def test_hub_serves_https_and_wss_with_the_configured_certificate(redis_cl
     await publish(redis_client, prefix, four_queues(1, now_utc()))
     trusting = ssl.create_default_context(cafile=str(cert))
     async with running_hub(config, redis_client) as hub:
-        async with connect(f"wss://127.0.0.1:{hub.port}/ws?layout=floor&token={VIEWER}", ssl=trusting,
-                           origin=f"https://127.0.0.1:{hub.port}") as ws:  # fmt: skip
+        async with connect(
+            f"wss://127.0.0.1:{hub.port}/ws?layout=floor&token={VIEWER}",
+            ssl=trusting,
+            origin=f"https://127.0.0.1:{hub.port}",
+        ) as ws:
             assert (await _first(ws, "state"))["role"] == "viewer"
 
         def get(url, **kw):
@@ -287,8 +298,9 @@ async def test_hub_serves_https_and_wss_with_the_configured_certificate(redis_cl
             async with connect(f"ws://127.0.0.1:{hub.port}/ws?layout=floor&token={VIEWER}", open_timeout=3):
                 pass
         with pytest.raises(ssl.SSLCertVerificationError):  # a client that does not trust the certificate
-            async with connect(f"wss://127.0.0.1:{hub.port}/ws?layout=floor&token={VIEWER}",
-                               ssl=ssl.create_default_context()):  # fmt: skip
+            async with connect(
+                f"wss://127.0.0.1:{hub.port}/ws?layout=floor&token={VIEWER}", ssl=ssl.create_default_context()
+            ):
                 pass
 
 
@@ -310,8 +322,13 @@ def test_tls_config_errors_name_the_field_and_the_fix(tls_files, tmp_path):
     # `wallboard serve` stops at once (before Redis), naming the field
     cfg = tmp_path / "hub.toml"
     cfg.write_text(f'[hub]\ntls_cert = "{cert}"\ntls_key = "{tmp_path / "nokey.pem"}"\n')
-    out = subprocess.run([sys.executable, "-m", "wallboard.cli", "serve", "--config", str(cfg)], capture_output=True,
-                         text=True, timeout=30, cwd=ROOT)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "wallboard.cli", "serve", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+    )
     assert out.returncode == 2 and "hub.tls_key: cannot read" in out.stderr, out.stderr
 
 
@@ -352,44 +369,90 @@ async def _wait(pred, timeout: float = 20, what: str = "") -> None:
         await asyncio.sleep(0.1)
 
 
-async def test_secrets_never_in_logs_or_output_of_a_real_run(redis_client, prefix, cleanup, acl_user, tmp_path,
-                                                             capsys):  # fmt: skip
+async def test_secrets_never_in_logs_or_output_of_a_real_run(redis_client, prefix, cleanup, acl_user, tmp_path, capsys):
     """`wallboard ingest --feed ami` and `wallboard executor` as a centre runs them (a Redis ACL service user whose
     password is in REDIS_URL, the AMI secret, the token secret and the SMTP password in the environment), a
     caller on the wire, a malformed event and requests with a forged and a genuine token; then the logs, the
     dead-letter listing and every command's output are searched for each secret and the caller's number."""
     number = "0541239876"
     service = acl_user("service", prefix, S_REDIS)
-    env = {**os.environ, "REDIS_URL": _with_credentials(redis_url(), service, S_REDIS),
-           "WALLBOARD_TOKEN_SECRET": SECRET, "WALLBOARD_AMI_USER": "wallboard", "WALLBOARD_AMI_SECRET": S_AMI,
-           "WALLBOARD_SMTP_PASSWORD": S_SMTP}  # fmt: skip
+    env = {
+        **os.environ,
+        "REDIS_URL": _with_credentials(redis_url(), service, S_REDIS),
+        "WALLBOARD_TOKEN_SECRET": SECRET,
+        "WALLBOARD_AMI_USER": "wallboard",
+        "WALLBOARD_AMI_SECRET": S_AMI,
+        "WALLBOARD_SMTP_PASSWORD": S_SMTP,
+    }
     cfg = tmp_path / "centre.toml"
-    cfg.write_text('[centre]\ntimezone = "UTC"\n[[queues]]\nname = "Q1"\n[[agents]]\nid = "1001"\n'
-                   'interface = "PJSIP/1001"\nskills = { Q1 = 0 }\n[roles.supervisor]\npermissions = ["move"]\n'
-                   '[[users]]\nname = "rivka"\nroles = ["supervisor"]\n')  # fmt: skip
+    cfg.write_text(
+        '[centre]\ntimezone = "UTC"\n[[queues]]\nname = "Q1"\n[[agents]]\nid = "1001"\n'
+        'interface = "PJSIP/1001"\nskills = { Q1 = 0 }\n[roles.supervisor]\npermissions = ["move"]\n'
+        '[[users]]\nname = "rivka"\nroles = ["supervisor"]\n'
+    )
     pbx = FakePbx(secret=S_AMI)
     await pbx.start()
     logs = {name: tmp_path / f"{name}.log" for name in ("ingest", "executor")}
     common = ["--config", str(cfg), "--prefix", prefix, "--host", "127.0.0.1", "--port", str(pbx.port)]
     procs = [
-        await asyncio.create_subprocess_exec(sys.executable, "-m", "wallboard.cli", "ingest", "--feed", "ami", *common,
-                                             "--verbose", "--log", str(logs["ingest"]), env=env, cwd=ROOT),
-        await asyncio.create_subprocess_exec(sys.executable, "-m", "wallboard.cli", "executor", *common,
-                                             "--log", str(logs["executor"]), env=env, cwd=ROOT),
-    ]  # fmt: skip
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "wallboard.cli",
+            "ingest",
+            "--feed",
+            "ami",
+            *common,
+            "--verbose",
+            "--log",
+            str(logs["ingest"]),
+            env=env,
+            cwd=ROOT,
+        ),
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "wallboard.cli",
+            "executor",
+            *common,
+            "--log",
+            str(logs["executor"]),
+            env=env,
+            cwd=ROOT,
+        ),
+    ]
     keys = Keys(prefix)
     try:
         await _wait(lambda: _true(pbx.logins), what="the ingester's AMI login")
-        await pbx.event(Event="QueueCallerJoin", Queue="Q1", Uniqueid="1700000000.1", CallerIDNum=number,
-                        CallerIDName="Dana", Position="1", Timestamp=str(time.time()))  # fmt: skip
+        await pbx.event(
+            Event="QueueCallerJoin",
+            Queue="Q1",
+            Uniqueid="1700000000.1",
+            CallerIDNum=number,
+            CallerIDName="Dana",
+            Position="1",
+            Timestamp=str(time.time()),
+        )
         await pbx.event(Event="QueueCallerJoin", Uniqueid="1700000000.2", CallerIDNum=number)  # no Queue: rejected
         await _wait(lambda: _zcard(redis_client, keys.queue("Q1") + ":waiting"), what="the caller applied")
         await _wait(lambda: redis_client.xlen(keys.deadletter), what="the dead letter")
         good = issue(load_config(cfg), "rivka", ttl_s=600)
         for token in (good.rsplit(".", 1)[0] + ".forged", good):
-            await redis_client.xadd(keys.requests, wire({"type": "move", "user": "rivka", "token": token,
-                                                         "agent": "1001", "queue": "Q1", "op": "penalty",
-                                                         "penalty": "2", "at": utc(now_utc())}))  # fmt: skip
+            await redis_client.xadd(
+                keys.requests,
+                wire(
+                    {
+                        "type": "move",
+                        "user": "rivka",
+                        "token": token,
+                        "agent": "1001",
+                        "queue": "Q1",
+                        "op": "penalty",
+                        "penalty": "2",
+                        "at": utc(now_utc()),
+                    }
+                ),
+            )
         await _wait(lambda: _xlen_at_least(redis_client, f"{keys.centre}:audit", 2), what="two audited requests")
     finally:
         for p in procs:
@@ -411,15 +474,28 @@ async def test_secrets_never_in_logs_or_output_of_a_real_run(redis_client, prefi
 
     # the dead-letter listing, and the commands people run, with the same environment
     outputs = []
-    for args in (["deadletter", "--config", str(cfg), "--prefix", prefix],
-                 ["deadletter", "--json", "--config", str(cfg), "--prefix", prefix],
-                 ["check-config", str(cfg)], ["check-config", str(ROOT / "config" / "wallboard.toml")],
-                 ["snapshot", "--redis", _with_credentials("redis://127.0.0.1:1/0", "svc", S_REDIS)],
-                 ["snapshot", "--redis", _with_credentials(redis_url(), service, "wrong-" + S_REDIS)],
-                 ["token", "--user", "rivka", "--config", str(cfg)], ["--help"], ["serve", "--help"],
-                 ["executor", "--help"], ["scheduler", "--help"], ["acl", "service", "--user", "x"]):  # fmt: skip
-        out = subprocess.run([sys.executable, "-m", "wallboard.cli", *args], env=env, cwd=ROOT, capture_output=True,
-                             text=True, timeout=60)  # fmt: skip
+    for args in (
+        ["deadletter", "--config", str(cfg), "--prefix", prefix],
+        ["deadletter", "--json", "--config", str(cfg), "--prefix", prefix],
+        ["check-config", str(cfg)],
+        ["check-config", str(ROOT / "config" / "wallboard.toml")],
+        ["snapshot", "--redis", _with_credentials("redis://127.0.0.1:1/0", "svc", S_REDIS)],
+        ["snapshot", "--redis", _with_credentials(redis_url(), service, "wrong-" + S_REDIS)],
+        ["token", "--user", "rivka", "--config", str(cfg)],
+        ["--help"],
+        ["serve", "--help"],
+        ["executor", "--help"],
+        ["scheduler", "--help"],
+        ["acl", "service", "--user", "x"],
+    ):
+        out = subprocess.run(
+            [sys.executable, "-m", "wallboard.cli", *args],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         outputs.append((args, out.returncode, out.stdout + out.stderr))
     (_, _, listing), (_, _, listing_json), *_ = outputs
     assert "***9876" in listing and "***9876" in listing_json
@@ -457,14 +533,28 @@ async def test_the_action_past_the_rate_limit_is_refused_and_audited(redis_clien
 
     async def ask() -> str:
         token = issue(config, "rivka", ttl_s=600, now=clock.now().timestamp())
-        await redis_client.xadd(keys.requests, wire({"type": "ack", "user": "rivka", "token": token,
-                                                     "queue": "support", "metric": "waiting",
-                                                     "at": utc(clock.now())}))  # fmt: skip
+        await redis_client.xadd(
+            keys.requests,
+            wire(
+                {
+                    "type": "ack",
+                    "user": "rivka",
+                    "token": token,
+                    "queue": "support",
+                    "metric": "waiting",
+                    "at": utc(clock.now()),
+                }
+            ),
+        )
         await ex.process_pending()
         return (await redis_client.xrevrange(f"{keys.centre}:audit", count=1))[0][1]["result"]
 
-    assert [await ask() for _ in range(4)] == ["ok", "ok", "ok", "refused: rate limit: more than 3 requests a minute "
-                                               "(further refusals this minute are summarised)"]
+    assert [await ask() for _ in range(4)] == [
+        "ok",
+        "ok",
+        "ok",
+        "refused: rate limit: more than 3 requests a minute (further refusals this minute are summarised)",
+    ]
     clock.advance(50)  # the next minute: allowed again
     assert await ask() == "ok"
 
@@ -508,17 +598,37 @@ async def test_audit_is_append_only_for_every_acl_user_but_admin(redis_client, p
         eng = Engine(svc, config, Keys(prefix))
         await eng.start()
         t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=5)
-        await eng.apply([
-            CallerJoined(id="j1", ts=t0, source="t", queue="support", call_id="c1", caller=UNMASKED),
-            CallerAnswered(id="a1", ts=t0 + timedelta(seconds=8), source="t", queue="support", call_id="c1",
-                           agent="1001", wait_s=8),
-            AgentStateChanged(id="s1", ts=t0, source="t", agent="1001", state="available"),
-        ])  # fmt: skip
+        await eng.apply(
+            [
+                CallerJoined(id="j1", ts=t0, source="t", queue="support", call_id="c1", caller=UNMASKED),
+                CallerAnswered(
+                    id="a1",
+                    ts=t0 + timedelta(seconds=8),
+                    source="t",
+                    queue="support",
+                    call_id="c1",
+                    agent="1001",
+                    wait_s=8,
+                ),
+                AgentStateChanged(id="s1", ts=t0, source="t", agent="1001", state="available"),
+            ]
+        )
         snap = await eng.publish(await eng.build_snapshot(t0 + timedelta(seconds=30)))
         assert snap.queues["support"].answered == 1
         keys = Keys(prefix)
-        await svc.xadd(keys.requests, wire({"type": "move", "user": "rivka", "token": issue(config, "rivka", ttl_s=60),
-                                            "agent": "1001", "queue": "tech", "at": utc(now_utc())}))  # fmt: skip
+        await svc.xadd(
+            keys.requests,
+            wire(
+                {
+                    "type": "move",
+                    "user": "rivka",
+                    "token": issue(config, "rivka", ttl_s=60),
+                    "agent": "1001",
+                    "queue": "tech",
+                    "at": utc(now_utc()),
+                }
+            ),
+        )
         assert await Executor(svc, config, OkBackend()).process_pending() == 1
         assert (await redis_client.xrevrange(audit, count=1))[0][1]["result"] == "ok"
 
@@ -556,11 +666,22 @@ async def test_reports_e_mailed_and_printed_carry_no_caller_numbers(make_engine,
     await eng.apply(events)
     day = CentreCalendar(eng.config.centre).day_of(events[0].ts.timestamp())
     end = max(e.ts for e in events) + timedelta(seconds=1)
-    rep = await build_report(redis_client, eng.config, ReportRequest(CentreCalendar(eng.config.centre).period(
-        "day", day)), keys=eng.keys, clock=ManualClock(end))  # fmt: skip
+    rep = await build_report(
+        redis_client,
+        eng.config,
+        ReportRequest(CentreCalendar(eng.config.centre).period("day", day)),
+        keys=eng.keys,
+        clock=ManualClock(end),
+    )
     assert rep["total"]["offered"] > 100
-    mail = compose(rep, sender="wb@example.com", recipients=["m@example.com"], subject="Daily",
-                   message_id="<x@example.com>", date=end).as_string()  # fmt: skip
+    mail = compose(
+        rep,
+        sender="wb@example.com",
+        recipients=["m@example.com"],
+        subject="Daily",
+        message_id="<x@example.com>",
+        date=end,
+    ).as_string()
     from wallboard.reports.render_csv import render_csv
     from wallboard.reports.render_html import render_html
 
@@ -572,13 +693,19 @@ async def test_reports_e_mailed_and_printed_carry_no_caller_numbers(make_engine,
 def test_dead_letter_text_is_masked_in_every_input_format():
     cases = [
         ("1795327350|1795327317.48213|tech|NONE|ENTERQUEUE||0516796587|1", "0516796587", "1795327317.48213"),
-        ("Event: QueueCallerJoin\r\nCallerIDNum: 0521234567\r\nUniqueid: 1700000000.42\r\nChannel: PJSIP/t-00000012",
-         "0521234567", "PJSIP/t-00000012"),
-        ('{"type": "caller_joined", "caller": "+972521234567", "call_id": "1700000000.42"}', "972521234567",
-         "1700000000.42"),
+        (
+            "Event: QueueCallerJoin\r\nCallerIDNum: 0521234567\r\nUniqueid: 1700000000.42\r\nChannel: PJSIP/t-00000012",
+            "0521234567",
+            "PJSIP/t-00000012",
+        ),
+        (
+            '{"type": "caller_joined", "caller": "+972521234567", "call_id": "1700000000.42"}',
+            "972521234567",
+            "1700000000.42",
+        ),
         ("2026-11-23 09:00:01,c1,support,,answered,12,0521234567", "0521234567", "2026-11-23 09:00:01"),
         ("call from +972-52-123-4567 at 1795327350", "123-4567", "1795327350"),
-    ]  # fmt: skip
+    ]
     for raw, number, kept in cases:
         masked = mask_text(raw, 4)
         assert number not in masked and "***" in masked and kept in masked, masked
@@ -586,8 +713,11 @@ def test_dead_letter_text_is_masked_in_every_input_format():
 
 async def test_the_dead_letter_listing_masks_callers(redis_client, prefix, cleanup, capsys, monkeypatch):
     keys = Keys(prefix)
-    raws = ["1795327350|1795327317.48213|tech|NONE|ENTERQUEUE|0516796587", "Event: QueueCallerJoin\r\n"
-            "CallerIDNum: 0521234567\r\n", "1795327350|x|tech|NONE|ENTERQUEUE||0530001122|1|bad"]  # fmt: skip
+    raws = [
+        "1795327350|1795327317.48213|tech|NONE|ENTERQUEUE|0516796587",
+        "Event: QueueCallerJoin\r\nCallerIDNum: 0521234567\r\n",
+        "1795327350|x|tech|NONE|ENTERQUEUE||0530001122|1|bad",
+    ]
     for raw in raws:
         await redis_client.xadd(keys.deadletter, {"source": "t", "reason": "bad", "raw": raw})
     monkeypatch.setenv("REDIS_URL", redis_url())
@@ -632,10 +762,31 @@ def tls_redis(tls_files, tmp_path):
     else:
         pytest.skip("no redis-server/valkey-server with TLS on PATH")
     port = free_port()
-    proc = subprocess.Popen([binary, "--port", "0", "--tls-port", str(port), "--tls-cert-file", str(cert),
-                             "--tls-key-file", str(key), "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no",
-                             "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--tls-cert-file",
+            str(cert),
+            "--tls-key-file",
+            str(key),
+            "--tls-ca-cert-file",
+            str(cert),
+            "--tls-auth-clients",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     ctx = dict(ssl=True, ssl_ca_certs=str(cert))
     for _ in range(100):
         if proc.poll() is not None:

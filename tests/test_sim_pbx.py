@@ -263,8 +263,16 @@ def token(e: dict[str, str]) -> str:
     return name
 
 
-ANSWERED = ["Newchannel", "QueueCallerJoin", "AgentCalled", "DialBegin", "DialEnd:ANSWER", "QueueCallerLeave",
-            "AgentConnect", "AgentComplete"]  # fmt: skip
+ANSWERED = [
+    "Newchannel",
+    "QueueCallerJoin",
+    "AgentCalled",
+    "DialBegin",
+    "DialEnd:ANSWER",
+    "QueueCallerLeave",
+    "AgentConnect",
+    "AgentComplete",
+]
 RING_CANCELLED = ["AgentCalled", "DialBegin", "DialEnd:CANCEL", "Hangup:leg"]
 MISSED = ["AgentCalled", "DialBegin", "AgentRingNoAnswer", "DialEnd:NOANSWER", "Hangup:leg"]
 ABANDONED = ["QueueCallerAbandon", "QueueCallerLeave", "Hangup"]
@@ -274,11 +282,14 @@ JOIN = ["Newchannel", "QueueCallerJoin"]
 def exits_scenario():
     """Callers of queues with no members that leave by timeout, key press or a callback request."""
     base = dict(talk_mean_s=60.0, patience_mean_s=NEVER, key_exit_p=0.0, callback_p=0.0, calls_per_hour=240.0)
-    return replace(quiet(), queues={
-        "to": QueueProfile(**base, max_wait_s=30.0),
-        "key": QueueProfile(**{**base, "key_exit_p": 1.0}, max_wait_s=1000.0, key_after_s=(5.0, 10.0)),
-        "cb": QueueProfile(**{**base, "callback_p": 1.0}, max_wait_s=1000.0, callback_after_s=(5.0, 10.0)),
-    })  # fmt: skip
+    return replace(
+        quiet(),
+        queues={
+            "to": QueueProfile(**base, max_wait_s=30.0),
+            "key": QueueProfile(**{**base, "key_exit_p": 1.0}, max_wait_s=1000.0, key_after_s=(5.0, 10.0)),
+            "cb": QueueProfile(**{**base, "callback_p": 1.0}, max_wait_s=1000.0, callback_after_s=(5.0, 10.0)),
+        },
+    )
 
 
 async def test_each_exit_in_asterisks_order():
@@ -307,7 +318,7 @@ async def test_each_exit_in_asterisks_order():
                 assert seq == JOIN, seq
                 continue
             if c.queue == "a" and c.outcome == "answered":
-                hangups = seq[len(ANSWERED):]
+                hangups = seq[len(ANSWERED) :]
                 assert seq[: len(ANSWERED)] == ANSWERED and sorted(hangups) == ["Hangup", "Hangup:leg"], seq
             elif c.queue == "a" and c.missed:
                 assert seq == JOIN + MISSED + RING_CANCELLED + ABANDONED, seq
@@ -316,13 +327,21 @@ async def test_each_exit_in_asterisks_order():
             elif c.queue == "a":
                 assert seq == JOIN + ABANDONED, seq
             elif c.queue == "to":
-                assert seq == JOIN + ["QueueCallerAbandon", "QueueCallerLeave", "VarSet:QUEUESTATUS=TIMEOUT",
-                                      "Hangup"], seq  # fmt: skip
+                assert seq == JOIN + [
+                    "QueueCallerAbandon",
+                    "QueueCallerLeave",
+                    "VarSet:QUEUESTATUS=TIMEOUT",
+                    "Hangup",
+                ], seq
             elif c.queue == "key":
                 assert seq == JOIN + ["QueueCallerLeave", "Newexten", "Hangup"], seq
             else:
-                assert seq == JOIN + ["QueueCallerAbandon", "QueueCallerLeave", "VarSet:QUEUESTATUS=WITHDRAW",
-                                      "Hangup"], seq  # fmt: skip
+                assert seq == JOIN + [
+                    "QueueCallerAbandon",
+                    "QueueCallerLeave",
+                    "VarSet:QUEUESTATUS=WITHDRAW",
+                    "Hangup",
+                ], seq
             kinds[c.queue, c.outcome, c.reason] += 1
         assert kinds["a", "answered", None] == 1 and kinds["a", "abandoned", None] == 3
         assert kinds["to", "overflow", "timeout"] >= 3 and kinds["key", "overflow", "key"] >= 3
@@ -379,17 +398,27 @@ def test_renderer_orders_empty_withdraw_and_outbound():
     ]:
         out += r.render_event(e)
     seq = [(token(e), e.get("Uniqueid") or e.get("Interface")) for e in out]
-    assert [t for t, u in seq if u == "100.2"] == JOIN + ["QueueCallerAbandon", "QueueCallerLeave",
-                                                        "VarSet:QUEUESTATUS=LEAVEEMPTY", "Hangup"]  # fmt: skip
-    assert [t for t, u in seq if u == "100.1"] == JOIN + ["QueueCallerAbandon", "QueueCallerLeave",
-                                                        "VarSet:QUEUESTATUS=WITHDRAW", "Hangup"]  # fmt: skip
+    assert [t for t, u in seq if u == "100.2"] == JOIN + [
+        "QueueCallerAbandon",
+        "QueueCallerLeave",
+        "VarSet:QUEUESTATUS=LEAVEEMPTY",
+        "Hangup",
+    ]
+    assert [t for t, u in seq if u == "100.1"] == JOIN + [
+        "QueueCallerAbandon",
+        "QueueCallerLeave",
+        "VarSet:QUEUESTATUS=WITHDRAW",
+        "Hangup",
+    ]
     empty = next(e for e in out if e["Event"] == "QueueCallerAbandon")
     assert (empty["Position"], empty["OriginalPosition"], empty["HoldTime"]) == ("2", "2", "7")
     dials = [e for e in out if e["Event"].startswith("Dial")]
     assert [(e["Event"], e.get("DialStatus"), e["DestUniqueid"]) for e in dials] == [
-        ("DialBegin", None, "100.3"), ("DialEnd", "ANSWER", "100.3"),
-        ("DialBegin", None, "100.4"), ("DialEnd", "NOANSWER", "100.4"),
-    ]  # fmt: skip
+        ("DialBegin", None, "100.3"),
+        ("DialEnd", "ANSWER", "100.3"),
+        ("DialBegin", None, "100.4"),
+        ("DialEnd", "NOANSWER", "100.4"),
+    ]
     assert all(e["Channel"].startswith("PJSIP/1001-") and e["Uniqueid"] != e["DestUniqueid"] for e in dials)
     statuses = [e["Status"] for e in out if e["Event"] == "QueueMemberStatus"]
     assert statuses == ["2", "1", "2", "1"]  # the agent's device is in use while dialling out
@@ -414,7 +443,8 @@ async def test_queue_status_shows_waiting_callers_and_members():
         entries = [i for i in items if i["Event"] == "QueueEntry"]
         assert [p["Queue"] for p in params] == ["a"] and params[0]["Calls"] == "3"
         assert [(m["Location"], m["Penalty"], m["Paused"], m["PausedReason"], m["Status"]) for m in members] == [
-            ("PJSIP/1001", "0", "1", "lunch", "1")]  # fmt: skip
+            ("PJSIP/1001", "0", "1", "lunch", "1")
+        ]
         waiting = centre.waiting_calls("a")
         expected = zip(waiting, (10, 20, 30), strict=True)
         assert [(e["Position"], e["Uniqueid"], e["Wait"], e["CallerIDNum"]) for e in entries] == [
@@ -458,7 +488,8 @@ async def test_queue_add_moves_the_agent_to_the_new_queues_calls():
         stranger = await ami.action("QueueAdd", Queue="a", Interface="PJSIP/9999")
         assert stranger["Response"] == "Error"
         assert (await ami.action("QueuePenalty", Interface="PJSIP/1002", Penalty="1", Queue="a"))["Response"] == (
-            "Success")  # fmt: skip
+            "Success"
+        )
         assert centre.skills("1002")["a"] == 1
         removed = await ami.action("QueueRemove", Queue="b", Interface="PJSIP/1002")
         assert (removed["Response"], removed["Message"]) == ("Success", "Removed interface from queue")
@@ -480,8 +511,14 @@ async def test_originate_chanspy_starts_and_stops_with_the_call():
         await run_for(pbx, clock, 20)
         refused = await ami.action("Originate", Channel="PJSIP/2001", Application="Playback", Data="hello")
         assert refused["Response"] == "Error"
-        resp = await ami.action("Originate", Channel="PJSIP/2001", Application="ChanSpy", Data="PJSIP/1001,qE",
-                                Async="true", CallerID='"Rivka" <2001>')  # fmt: skip
+        resp = await ami.action(
+            "Originate",
+            Channel="PJSIP/2001",
+            Application="ChanSpy",
+            Data="PJSIP/1001,qE",
+            Async="true",
+            CallerID='"Rivka" <2001>',
+        )
         assert (resp["Response"], resp["Message"]) == ("Success", "Originate successfully queued")
         await ami.sync()
         assert ami.named("OriginateResponse")[0]["ActionID"] == resp["ActionID"]
@@ -537,7 +574,9 @@ async def test_drop_connections_while_the_model_goes_on_and_restart():
         assert not [i for i in items if i["Event"] == "QueueEntry"]
         assert {i["Completed"] for i in items if i["Event"] == "QueueParams"} == {"0"}
         assert {(i["Location"], i["Status"]) for i in items if i["Event"] == "QueueMember"} == {
-            ("PJSIP/1001", "1"), ("PJSIP/1002", "1")}  # fmt: skip
+            ("PJSIP/1001", "1"),
+            ("PJSIP/1002", "1"),
+        }
         fresh.close()
 
 
@@ -575,16 +614,26 @@ def test_seeded_day_queue_log_reads_back_with_the_models_counts(tmp_path):
     model = Counter()
     for c in centre.calls:
         model[c.queue, "caller_joined"] += 1
-        outcome = {"answered": "caller_answered", "abandoned": "caller_abandoned",
-                   "callback": "caller_overflowed:withdrawn"}.get(c.outcome or "")  # fmt: skip
+        outcome = {
+            "answered": "caller_answered",
+            "abandoned": "caller_abandoned",
+            "callback": "caller_overflowed:withdrawn",
+        }.get(c.outcome or "")
         if c.outcome == "overflow":
             outcome = f"caller_overflowed:{c.reason}"
         if outcome:
             model[c.queue, outcome] += 1
         model[c.queue, "agent_missed"] += c.missed
     for q in (q.name for q in config.queues):
-        for kind in ("caller_joined", "caller_answered", "caller_abandoned", "caller_overflowed:timeout",
-                     "caller_overflowed:key", "caller_overflowed:withdrawn", "agent_missed"):  # fmt: skip
+        for kind in (
+            "caller_joined",
+            "caller_answered",
+            "caller_abandoned",
+            "caller_overflowed:timeout",
+            "caller_overflowed:key",
+            "caller_overflowed:withdrawn",
+            "agent_missed",
+        ):
             assert read[q, kind] == model[q, kind], (q, kind)
     outcomes = Counter((c.outcome, c.reason) for c in centre.calls)
     assert outcomes["answered", None] > 100 and outcomes["abandoned", None] > 10 and outcomes["callback", None] > 0
@@ -595,8 +644,9 @@ def test_seeded_day_queue_log_reads_back_with_the_models_counts(tmp_path):
     assert {r[3] for r in rows if r[4] == "CONNECT"} <= {a.interface for a in config.agents}
     legs = {r[1]: r[6] for r in rows if r[4] == "CONNECT"}
     ami = AmiRenderer(PbxTracker(config))
-    dest = {e["Uniqueid"]: e["DestUniqueid"] for x in events for e in ami.render_event(x)
-            if e["Event"] == "AgentConnect"}  # fmt: skip
+    dest = {
+        e["Uniqueid"]: e["DestUniqueid"] for x in events for e in ami.render_event(x) if e["Event"] == "AgentConnect"
+    }
     assert legs == dest
 
 
@@ -615,8 +665,18 @@ async def test_pbx_appends_the_queue_log_live(tmp_path):
         await run_for(pbx, clock, 100)
         ami.close()
     verbs = [line.split("|")[4] for line in path.read_text().splitlines()]
-    assert verbs == ["QUEUESTART", "ADDMEMBER", "ADDMEMBER", "ENTERQUEUE", "CONNECT", "INFO", "ENTERQUEUE",
-                     "RINGCANCELED", "ABANDON", "COMPLETECALLER" if "COMPLETECALLER" in verbs else "COMPLETEAGENT"]
+    assert verbs == [
+        "QUEUESTART",
+        "ADDMEMBER",
+        "ADDMEMBER",
+        "ENTERQUEUE",
+        "CONNECT",
+        "INFO",
+        "ENTERQUEUE",
+        "RINGCANCELED",
+        "ABANDON",
+        "COMPLETECALLER" if "COMPLETECALLER" in verbs else "COMPLETEAGENT",
+    ]
     feed = QueueLogFeed(str(path), centre_config())
     out = list(feed.read())
     assert not [x for x in out if isinstance(x, DeadLetter)] and feed.ignored["INFO"] == 1
@@ -628,10 +688,23 @@ async def test_pbx_appends_the_queue_log_live(tmp_path):
 async def test_pbx_command_serves_until_sigterm(tmp_path):
     env = {**os.environ, "WALLBOARD_AMI_USER": "cmd", "WALLBOARD_AMI_SECRET": "cmd-secret"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "wallboard.cli", "pbx", "--port", "0", "--speed", "30", "--seed", "3",
-        "--queue-log", str(tmp_path / "queue_log"), cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "wallboard.cli",
+        "pbx",
+        "--port",
+        "0",
+        "--speed",
+        "30",
+        "--seed",
+        "3",
+        "--queue-log",
+        str(tmp_path / "queue_log"),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         line = (await asyncio.wait_for(proc.stderr.readline(), 30)).decode()
         port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", line)[1])

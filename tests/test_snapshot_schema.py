@@ -18,10 +18,33 @@ def test_schema_names_the_contract_fields():
     top = set(schema["properties"])
     assert {"schema_version", "seq", "at", "window", "queues", "total", "agents"} <= top
     q = schema["$defs"]["QueueSnapshot"]["properties"]
-    for f in ("entered", "offered", "answered", "answered_within_sl", "abandoned", "short_abandoned",
-              "abandoned_within_sl", "overflowed", "overflowed_by_reason", "service_level", "sl_formula",
-              "asa_s", "avg_wait_s", "abandon_rate", "aht_s", "waiting", "longest_wait_s", "ewt_s",
-              "callbacks_pending", "oldest_callback_s", "callers", "agent_counts", "rolling", "levels", "alerts"):
+    for f in (
+        "entered",
+        "offered",
+        "answered",
+        "answered_within_sl",
+        "abandoned",
+        "short_abandoned",
+        "abandoned_within_sl",
+        "overflowed",
+        "overflowed_by_reason",
+        "service_level",
+        "sl_formula",
+        "asa_s",
+        "avg_wait_s",
+        "abandon_rate",
+        "aht_s",
+        "waiting",
+        "longest_wait_s",
+        "ewt_s",
+        "callbacks_pending",
+        "oldest_callback_s",
+        "callers",
+        "agent_counts",
+        "rolling",
+        "levels",
+        "alerts",
+    ):
         assert f in q, f
     assert SCHEMA_VERSION == 1
 
@@ -29,11 +52,23 @@ def test_schema_names_the_contract_fields():
 def test_design_example_shape_validates():
     rolling = {"minutes": 30, "since": "2026-11-23T08:45:00Z", "offered": 88, "answered": 80, "service_level": 0.81}
     snap = {
-        "seq": 4211, "at": "2026-11-23T09:15:02Z", "window": {"kind": "since_reset", "since": "2026-11-22T22:00:00Z"},
-        "queues": {"support": {"entered": 412, "offered": 398, "answered": 351, "sl_formula": "excl_short_abandons",
-                               "sl_threshold_s": 20, "short_abandon_s": 5, "count_overflow": False,
-                               "rolling": rolling, "levels": {"service_level": "warn"},
-                               "alerts": {"longest_wait_s": {"level": "breach", "since": "2026-11-23T09:14:40Z"}}}},
+        "seq": 4211,
+        "at": "2026-11-23T09:15:02Z",
+        "window": {"kind": "since_reset", "since": "2026-11-22T22:00:00Z"},
+        "queues": {
+            "support": {
+                "entered": 412,
+                "offered": 398,
+                "answered": 351,
+                "sl_formula": "excl_short_abandons",
+                "sl_threshold_s": 20,
+                "short_abandon_s": 5,
+                "count_overflow": False,
+                "rolling": rolling,
+                "levels": {"service_level": "warn"},
+                "alerts": {"longest_wait_s": {"level": "breach", "since": "2026-11-23T09:14:40Z"}},
+            }
+        },
         "total": {"offered": 1230, "answered": 1101, "service_level": 0.77, "waiting": 7, "rolling": rolling},
         "agents": {"1001": {"name": "Gefen", "state": "on_call", "queues": {"support": 0, "tech": 1}}},
     }

@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def staff(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "wallboard.cli", "staff", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "wallboard.cli", "staff", *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
 
 
 def expected_agents(calls: float, aht: float, interval_s: float) -> int:

@@ -37,8 +37,22 @@ def test_staff_from_history_matches_the_report(prefix, capsys):
     day = CentreCalendar(config.centre).day_of(events[0].ts.timestamp()).isoformat()
     try:
         asyncio.run(replay(QueueLogFeed(SAMPLE, config), config, redis_url=redis_url(), prefix=prefix))
-        rep = _run(capsys, ["report", "--period", "day", "--from", day, "--detail", "interval", "--format", "json",
-                            "--prefix", prefix])  # fmt: skip
+        rep = _run(
+            capsys,
+            [
+                "report",
+                "--period",
+                "day",
+                "--from",
+                day,
+                "--detail",
+                "interval",
+                "--format",
+                "json",
+                "--prefix",
+                prefix,
+            ],
+        )
         queue = max(rep["queues"], key=lambda q: rep["queues"][q]["total"]["offered"])
         base = ["staff", "--from-history", "--queue", queue, "--day", day, "--json", "--prefix", prefix]
         st = _run(capsys, base)

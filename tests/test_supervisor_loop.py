@@ -72,8 +72,17 @@ async def test_listen_move_and_takeover_show_on_the_desk(redis_client, prefix, t
 
         await _until(spied, "ChanSpyStart through the feed")
         # a temporary move: penalty 0 in support for Omer (sales 0, support 1), back in 15 min
-        out = await do(Move(user="rivka", agent="1004", queue="support", op="penalty", penalty=0,
-                            revert_after_s=900, at=live.clock.now()))  # fmt: skip
+        out = await do(
+            Move(
+                user="rivka",
+                agent="1004",
+                queue="support",
+                op="penalty",
+                penalty=0,
+                revert_after_s=900,
+                at=live.clock.now(),
+            )
+        )
         assert out["result"] == "ok", out
 
         async def penalty():
@@ -108,8 +117,11 @@ async def test_listen_move_and_takeover_show_on_the_desk(redis_client, prefix, t
             confirm = str(app.screen.query_one("#confirm-text").render())
             # the call as a supervisor knows it (this desk came up after it was answered: its queue and how long
             # it has lasted, not the PBX's id)
-            assert re.fullmatch(r"Take over Dana's call \(Technical support, 0:\d\d so far\) — the caller is put "
-                                r"through to your phone; Dana drops out", confirm), confirm  # fmt: skip
+            assert re.fullmatch(
+                r"Take over Dana's call \(Technical support, 0:\d\d so far\) — the caller is put "
+                r"through to your phone; Dana drops out",
+                confirm,
+            ), confirm
             assert dana.call_id not in confirm
             await pilot.press("enter")
             for _ in range(250):
@@ -118,8 +130,12 @@ async def test_listen_move_and_takeover_show_on_the_desk(redis_client, prefix, t
                 await pilot.pause(0.02)
             await ex.process_pending()
             audit = [f for _, f in await redis_client.xrange(f"{keys.centre}:audit")][-1]
-            assert (audit["type"], audit["user"], audit["agent"], audit["result"]) == ("takeover", "rivka", "1002",
-                                                                                       "ok"), audit  # fmt: skip
+            assert (audit["type"], audit["user"], audit["agent"], audit["result"]) == (
+                "takeover",
+                "rivka",
+                "1002",
+                "ok",
+            ), audit
             assert audit["pbx"] == "Redirect successful"
 
             async def dropped():

@@ -94,8 +94,10 @@ class FollowedJsonl:
 async def test_ingest_counts_applied_rejected_lag_and_snapshots(redis_client, prefix, cleanup, tmp_path):
     config = load_config(None, redis={"prefix": prefix}, queues=[{"name": "support"}], engine={"tick_s": 0.1})
     events = [CallerJoined(id=f"j{i}", ts=at(i), source="t", queue="support", call_id=f"c{i}") for i in range(3)]
-    events += [CallerAnswered(id=f"a{i}", ts=at(3 + i), source="t", queue="support", call_id=f"c{i}", agent="1001",
-                              wait_s=3) for i in range(2)]  # fmt: skip
+    events += [
+        CallerAnswered(id=f"a{i}", ts=at(3 + i), source="t", queue="support", call_id=f"c{i}", agent="1001", wait_s=3)
+        for i in range(2)
+    ]
     lines = [e.model_dump_json() for e in events]
     lines.insert(2, '{"type": "caller_joined", "id": "x"}')  # no ts, no queue: a dead letter
     lines.append("this is not JSON")  # another
@@ -106,8 +108,13 @@ async def test_ingest_counts_applied_rejected_lag_and_snapshots(redis_client, pr
     server = telemetry.MetricsServer(ingest.metrics.registry, 0)
     task = asyncio.create_task(ingest.run())
     try:
-        s = await until(server.port, lambda s: value(s, "wallboard_ingest_events_applied_total", feed="jsonl") == 5
-                        and (value(s, "wallboard_ingest_snapshots_published_total") or 0) >= 1)  # fmt: skip
+        s = await until(
+            server.port,
+            lambda s: (
+                value(s, "wallboard_ingest_events_applied_total", feed="jsonl") == 5
+                and (value(s, "wallboard_ingest_snapshots_published_total") or 0) >= 1
+            ),
+        )
         assert value(s, "wallboard_ingest_events_rejected_total", feed="jsonl") == 2
         assert value(s, "wallboard_ingest_feed_lag_seconds", feed="jsonl") == 6.0
         assert value(s, "wallboard_ingest_lease_owner") == 1 and value(s, "wallboard_ingest_redis_up") == 1
@@ -161,26 +168,67 @@ async def test_executor_counts_performed_refused_failed_per_action(redis_client,
         tok = {u: issue(config, u, now=now) for u in ("rivka", "moshe", "vera")}
         when = utc(clock.now())
         requests = [
-            {"type": "pause", "user": "rivka", "token": tok["rivka"], "agent": "1001", "queue": "support",
-             "reason": "coaching", "at": when},  # performed
-            {"type": "unpause", "user": "rivka", "token": tok["rivka"], "agent": "1001", "queue": "support",
-             "at": when},  # failed: the PBX refuses
-            {"type": "move", "user": "moshe", "token": tok["moshe"], "agent": "1003", "queue": "support",
-             "at": when},  # refused: a team lead may not move
-            {"type": "ack", "user": "vera", "token": tok["vera"], "queue": "support", "metric": "waiting",
-             "at": when},  # refused: a viewer may not acknowledge
-            {"type": "move", "user": "rivka", "token": tok["rivka"][:-3] + "AAA", "agent": "1002", "queue": "tech",
-             "at": when},  # refused: forged (never authenticated)
-            {"type": "move", "user": "rivka", "token": tok["rivka"], "agent": "1002", "queue": "tech",
-             "colour": "red", "at": when},  # refused: malformed
-        ]  # fmt: skip
+            {
+                "type": "pause",
+                "user": "rivka",
+                "token": tok["rivka"],
+                "agent": "1001",
+                "queue": "support",
+                "reason": "coaching",
+                "at": when,
+            },  # performed
+            {
+                "type": "unpause",
+                "user": "rivka",
+                "token": tok["rivka"],
+                "agent": "1001",
+                "queue": "support",
+                "at": when,
+            },  # failed: the PBX refuses
+            {
+                "type": "move",
+                "user": "moshe",
+                "token": tok["moshe"],
+                "agent": "1003",
+                "queue": "support",
+                "at": when,
+            },  # refused: a team lead may not move
+            {
+                "type": "ack",
+                "user": "vera",
+                "token": tok["vera"],
+                "queue": "support",
+                "metric": "waiting",
+                "at": when,
+            },  # refused: a viewer may not acknowledge
+            {
+                "type": "move",
+                "user": "rivka",
+                "token": tok["rivka"][:-3] + "AAA",
+                "agent": "1002",
+                "queue": "tech",
+                "at": when,
+            },  # refused: forged (never authenticated)
+            {
+                "type": "move",
+                "user": "rivka",
+                "token": tok["rivka"],
+                "agent": "1002",
+                "queue": "tech",
+                "colour": "red",
+                "at": when,
+            },  # refused: malformed
+        ]
         for fields in requests:
             await redis_client.xadd(keys.requests, wire(fields))
         want = {("pause", "performed"): 1, ("unpause", "failed"): 1, ("move", "refused"): 3, ("ack", "refused"): 1}
 
         def counted(s):
-            return {(dict(k[1])["action"], dict(k[1])["result"]): v for k, v in s.items()
-                    if k[0] == "wallboard_executor_requests_total"}  # fmt: skip
+            return {
+                (dict(k[1])["action"], dict(k[1])["result"]): v
+                for k, v in s.items()
+                if k[0] == "wallboard_executor_requests_total"
+            }
 
         s = await until(server.port, lambda s: counted(s) == want)
         assert value(s, "wallboard_executor_redis_up") == 1
@@ -191,8 +239,10 @@ async def test_executor_counts_performed_refused_failed_per_action(redis_client,
         await task
         server.close()
     # a clean stop takes its mark away
-    assert telemetry.check(r, keys, "executor") == (1, f"executor: not running — no live executor marks in Redis "
-                                                      f"(prefix {prefix})")  # fmt: skip
+    assert telemetry.check(r, keys, "executor") == (
+        1,
+        f"executor: not running — no live executor marks in Redis (prefix {prefix})",
+    )
 
 
 # ---- scheduler ------------------------------------------------------------------------------------------
@@ -208,10 +258,16 @@ class Outbox:
 
 async def test_scheduler_counts_deliveries_and_marks_itself_alive(redis_client, prefix, cleanup):
     tz = ZoneInfo("Asia/Jerusalem")
-    config = load_config(None, redis={"prefix": prefix}, centre={"name": "T", "timezone": "Asia/Jerusalem"},
-                         queues=[{"name": "support"}], smtp={"host": "127.0.0.1", "sender": "wb@example.com"},
-                         reports=[{"name": "daily", "period": "day", "at": "07:00",
-                                   "recipients": ["boss@example.com"], "queues": ["support"]}])  # fmt: skip
+    config = load_config(
+        None,
+        redis={"prefix": prefix},
+        centre={"name": "T", "timezone": "Asia/Jerusalem"},
+        queues=[{"name": "support"}],
+        smtp={"host": "127.0.0.1", "sender": "wb@example.com"},
+        reports=[
+            {"name": "daily", "period": "day", "at": "07:00", "recipients": ["boss@example.com"], "queues": ["support"]}
+        ],
+    )
     clock = ManualClock(datetime(2026, 11, 24, 6, 0, tzinfo=tz))
     outbox = Outbox()
     sched = ReportScheduler(redis_client, config, clock=clock, mailer=outbox)
@@ -226,8 +282,10 @@ async def test_scheduler_counts_deliveries_and_marks_itself_alive(redis_client, 
         code, line = telemetry.check(r, keys, "scheduler")
         assert code == 0 and line.startswith("scheduler: OK — 1 alive: ")
         clock.set(datetime(2026, 11, 24, 7, 0, tzinfo=tz))  # Monday's report is due
-        s = await until(server.port, lambda s: value(s, "wallboard_scheduler_deliveries_total", schedule="daily",
-                                                      result="sent") == 1)  # fmt: skip
+        s = await until(
+            server.port,
+            lambda s: value(s, "wallboard_scheduler_deliveries_total", schedule="daily", result="sent") == 1,
+        )
         assert len(outbox.sent) == 1
     finally:
         stop.set()
@@ -292,11 +350,16 @@ def test_metrics_flags_default_off_and_loopback():
 
 
 def test_every_long_running_command_has_check_and_metrics_flags():
-    for cmd, flags in (("ingest", ("--check", "--metrics-port")), ("executor", ("--check", "--metrics-port")),
-                       ("scheduler", ("--check", "--metrics-port")), ("notifier", ("--check", "--metrics-port")),
-                       ("serve", ("--check",))):  # fmt: skip
-        out = subprocess.run([sys.executable, "-m", "wallboard.cli", cmd, "--help"], capture_output=True, text=True,
-                             cwd=ROOT, timeout=60)  # fmt: skip
+    for cmd, flags in (
+        ("ingest", ("--check", "--metrics-port")),
+        ("executor", ("--check", "--metrics-port")),
+        ("scheduler", ("--check", "--metrics-port")),
+        ("notifier", ("--check", "--metrics-port")),
+        ("serve", ("--check",)),
+    ):
+        out = subprocess.run(
+            [sys.executable, "-m", "wallboard.cli", cmd, "--help"], capture_output=True, text=True, cwd=ROOT, timeout=60
+        )
         assert out.returncode == 0, out.stderr
         for flag in flags:
             assert flag in out.stdout, (cmd, flag)
@@ -306,14 +369,21 @@ def test_serve_check_says_not_running_in_one_line(tmp_path):
     from tests.conftest import free_port
 
     port = free_port()
-    out = subprocess.run([sys.executable, "-m", "wallboard.cli", "serve", "--check", "--host", "127.0.0.1",
-                          "--port", str(port)], capture_output=True, text=True, cwd=ROOT, timeout=60)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "wallboard.cli", "serve", "--check", "--host", "127.0.0.1", "--port", str(port)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert out.returncode == 1
-    assert out.stdout.count("\n") == 1 and out.stdout.startswith(f"hub: not running — nothing answers at "
-                                                                 f"http://127.0.0.1:{port}/healthz")  # fmt: skip
+    assert out.stdout.count("\n") == 1 and out.stdout.startswith(
+        f"hub: not running — nothing answers at http://127.0.0.1:{port}/healthz"
+    )
 
 
 # ---- the Grafana dashboard ----------------------------------------------------------------------------------
+
 
 def _panels(d: dict):
     for p in d.get("panels", []):

@@ -49,7 +49,11 @@ class Series:
         self.state = LevelState()
 
     def tick(self, s: float, value: float | None) -> str:
-        figures = {"offered": self.offered, self.metric: value, "rolling": {"offered": self.offered, self.metric: value}}
+        figures = {
+            "offered": self.offered,
+            self.metric: value,
+            "rolling": {"offered": self.offered, self.metric: value},
+        }
         levels, self.state = run(self.q, figures, self.state, at(s))
         return levels[self.metric]
 
@@ -86,7 +90,9 @@ def test_breach_only_threshold_has_no_warn_level():
 def test_value_is_read_from_the_thresholds_window():
     q = queue(service_level=SL, avg_wait_s={**AVG_WAIT, "window": "rolling"})
     figures = {
-        "offered": 50, "service_level": 0.95, "avg_wait_s": 10,  # since reset: fine
+        "offered": 50,
+        "service_level": 0.95,
+        "avg_wait_s": 10,  # since reset: fine
         "rolling": {"offered": 20, "service_level": 0.65, "avg_wait_s": 50},  # last 30 min: bad
     }
     levels, _ = run(q, figures, LevelState(), T0)
@@ -108,14 +114,23 @@ def test_explicit_since_reset_mapping_is_accepted():
 
 def test_queue_snapshot_model_as_figures():
     qs = QueueSnapshot(
-        sl_formula="excl_short_abandons", sl_threshold_s=20, short_abandon_s=5, count_overflow=False,
-        offered=30, avg_wait_s=61.0, waiting=4, longest_wait_s=95.0,
+        sl_formula="excl_short_abandons",
+        sl_threshold_s=20,
+        short_abandon_s=5,
+        count_overflow=False,
+        offered=30,
+        avg_wait_s=61.0,
+        waiting=4,
+        longest_wait_s=95.0,
         rolling=Rolling(minutes=30, since="2026-11-23T08:30:00Z", offered=12, service_level=0.75),
     )
     q = queue(avg_wait_s=AVG_WAIT, service_level=SL, longest_wait_s={"warn": 90, "breach": 180}, waiting={"warn": 5})
     levels, _ = run(q, qs, LevelState(), T0)
     assert (levels["avg_wait_s"], levels["service_level"], levels["longest_wait_s"], levels["waiting"]) == (
-        "breach", "warn", "warn", "ok",
+        "breach",
+        "warn",
+        "warn",
+        "ok",
     )
 
 
@@ -165,8 +180,10 @@ def test_margin_is_respected():
 
 def test_margin_below_direction():
     # agents_available: warn at 2 or fewer, breach at 0; margin 1 -> breach clears above 1, warn above 3
-    s = Series(queue(agents_available={"warn": 2, "breach": 0, "direction": "below", "margin": 1, "hold_s": 5}),
-               "agents_available")
+    s = Series(
+        queue(agents_available={"warn": 2, "breach": 0, "direction": "below", "margin": 1, "hold_s": 5}),
+        "agents_available",
+    )
     assert s.tick(0, 0) == "breach"
     assert s.tick(1, 1) == "breach" and s.entry.breach_clear_since is None  # 1 is not past 0 + 1
     assert s.tick(2, 2) == "breach" and s.entry.breach_clear_since == at(2)
@@ -413,7 +430,13 @@ def test_warn_never_flashes():
 def test_flash_phase_alternates_at_the_rate():
     # 1 Hz: on for [0, 0.5), off for [0.5, 1)
     assert [flash_phase(at(x), 1) for x in (0, 0.25, 0.499999, 0.5, 0.75, 1.0, 1.5)] == [
-        True, True, True, False, False, True, False,
+        True,
+        True,
+        True,
+        False,
+        False,
+        True,
+        False,
     ]
     # 2 Hz: on for [0, 0.25), off for [0.25, 0.5)
     assert [flash_phase(at(x), 2) for x in (0, 0.125, 0.25, 0.375, 0.5)] == [True, True, False, False, True]
@@ -531,7 +554,10 @@ def test_diff_gives_what_to_write_and_delete():
     changed, deleted = later.diff(state)
     assert deleted == ["support|waiting"]  # back to ok: the alert ends
     assert list(changed) == ["support|avg_wait_s"]  # back over: its hold timers were cancelled
-    assert LevelState.from_json(json.dumps({k: json.loads(v) for k, v in changed.items()})).get(
-        "support", "avg_wait_s"
-    ).breach_clear_since is None
+    assert (
+        LevelState.from_json(json.dumps({k: json.loads(v) for k, v in changed.items()}))
+        .get("support", "avg_wait_s")
+        .breach_clear_since
+        is None
+    )
     assert later.diff(later) == ({}, [])

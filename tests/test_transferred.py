@@ -74,9 +74,11 @@ async def test_once_per_queue_entry_whichever_feed_says_it(make_engine):
     done = ev(CallCompleted, 70, queue="support", call_id="c1", agent="1001", talk_s=60, ended_by="transfer")
     # the same transfer from another face (AMI beside queue_log): other ids, same meaning
     done2 = CallCompleted(**{**done.model_dump(), "id": "ami:1"})
-    plain = [ev(CallerJoined, 100, queue="support", call_id="c2"),
-             ev(CallerAnswered, 105, queue="support", call_id="c2", agent="1001", wait_s=5),
-             ev(CallCompleted, 200, queue="support", call_id="c2", agent="1001", talk_s=95, ended_by="caller")]
+    plain = [
+        ev(CallerJoined, 100, queue="support", call_id="c2"),
+        ev(CallerAnswered, 105, queue="support", call_id="c2", agent="1001", wait_s=5),
+        ev(CallCompleted, 200, queue="support", call_id="c2", agent="1001", talk_s=95, ended_by="caller"),
+    ]
     await eng.apply([join, ans, done, *plain])
     await eng.apply([done2, done])
     snap = await eng.build_snapshot(at(300))
@@ -84,10 +86,13 @@ async def test_once_per_queue_entry_whichever_feed_says_it(make_engine):
     assert (q.transferred, q.completed, q.rolling.transferred) == (1, 2, 1)
     assert snap.agents["1001"].transferred == 1 and snap.agents["1001"].calls_handled == 2
     # a re-entry of the same call id is a new entry: its transfer counts again
-    await eng.apply([ev(CallerJoined, 400, queue="support", call_id="c1"),
-                     ev(CallerAnswered, 402, queue="support", call_id="c1", agent="1002", wait_s=2),
-                     ev(CallCompleted, 450, queue="support", call_id="c1", agent="1002", talk_s=48,
-                        ended_by="transfer")])  # fmt: skip
+    await eng.apply(
+        [
+            ev(CallerJoined, 400, queue="support", call_id="c1"),
+            ev(CallerAnswered, 402, queue="support", call_id="c1", agent="1002", wait_s=2),
+            ev(CallCompleted, 450, queue="support", call_id="c1", agent="1002", talk_s=48, ended_by="transfer"),
+        ]
+    )
     snap = await eng.build_snapshot(at(500))
     assert snap.queues["support"].transferred == 2 and snap.total.transferred == 2
     assert snap.agents["1002"].transferred == 1
@@ -101,13 +106,15 @@ async def test_ami_agentcomplete_reason_transfer_is_counted(make_engine):
     mapper = AmiMapper(eng.config, feed="ami")
     base = {"queue": "support", "uniqueid": "1795328857.1", "membername": "1001", "interface": "PJSIP/1001"}
     out = []
-    for n, (name, extra) in enumerate([
-        ("QueueCallerJoin", {"position": "1", "count": "1"}),
-        ("QueueCallerLeave", {"position": "1", "count": "0"}),
-        ("AgentConnect", {"holdtime": "4", "ringtime": "2"}),
-        ("BlindTransfer", {"result": "Success", "transfereeuniqueid": "1795328857.1"}),
-        ("AgentComplete", {"holdtime": "4", "talktime": "30", "reason": "transfer"}),
-    ]):  # fmt: skip
+    for n, (name, extra) in enumerate(
+        [
+            ("QueueCallerJoin", {"position": "1", "count": "1"}),
+            ("QueueCallerLeave", {"position": "1", "count": "0"}),
+            ("AgentConnect", {"holdtime": "4", "ringtime": "2"}),
+            ("BlindTransfer", {"result": "Success", "transfereeuniqueid": "1795328857.1"}),
+            ("AgentComplete", {"holdtime": "4", "talktime": "30", "reason": "transfer"}),
+        ]
+    ):
         fields = {"event": name, **base, **extra, "timestamp": str(1795328857 + 10 * n)}
         out += mapper.map(Message(fields), where=str(n))
     done = [e for e in out if isinstance(e, CallCompleted)]
@@ -129,4 +136,5 @@ def test_shown_on_the_desk_in_reports_and_on_the_tv():
 
         assert layout_info(layout, cfg)["figures"] == [{"key": "transferred", "label": label, "format": "count"}]
     assert project_queue("q", None, LayoutConfig(name="t", figures=["transferred"]), cfg)["figures"][0]["key"] == (
-        "transferred")
+        "transferred"
+    )

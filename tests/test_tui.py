@@ -62,23 +62,32 @@ def queue(
     sl = within / sl_den if sl_den else None
     ab_den = offered - short
     callers = [
-        Caller(call_id=f"{name[:3]}.{i}", entered_at=iso(T0 - timedelta(seconds=s)), wait_s=float(s),
-               caller=f"***{4500 + i}")
+        Caller(
+            call_id=f"{name[:3]}.{i}",
+            entered_at=iso(T0 - timedelta(seconds=s)),
+            wait_s=float(s),
+            caller=f"***{4500 + i}",
+        )
         for i, s in enumerate(waiting_since)
-    ]  # fmt: skip
+    ]
     window = str(int(datetime(2026, 11, 22, 22, 0, tzinfo=timezone.utc).timestamp()))
     rwin = f"rolling {iso(T0 - timedelta(minutes=30))}"
     sl_formula = "answered_within_sl / (answered + abandoned - short_abandoned)"
     explain = {
         "service_level": Explain(formula=sl_formula, numerator=within, denominator=sl_den, window=window),
-        "asa_s": Explain(formula="wait_answered_s / answered", numerator=wait_answered, denominator=answered,
-                         window=window),
+        "asa_s": Explain(
+            formula="wait_answered_s / answered", numerator=wait_answered, denominator=answered, window=window
+        ),
         "avg_wait_s": Explain(formula="wait_all_s / offered", numerator=wait_all, denominator=offered, window=window),
-        "abandon_rate": Explain(formula="(abandoned - short_abandoned) / (offered - short_abandoned)",
-                                numerator=abandoned - short, denominator=ab_den, window=window),
+        "abandon_rate": Explain(
+            formula="(abandoned - short_abandoned) / (offered - short_abandoned)",
+            numerator=abandoned - short,
+            denominator=ab_den,
+            window=window,
+        ),
         "rolling.service_level": Explain(formula=sl_formula, numerator=roll[0], denominator=roll[1], window=rwin),
         "rolling.asa_s": Explain(formula="wait_answered_s / answered", numerator=700.0, denominator=70, window=rwin),
-    }  # fmt: skip
+    }
     avail, busy, paused = agents
     return QueueSnapshot(
         label=label,
@@ -109,12 +118,18 @@ def queue(
         callbacks_pending=1,
         oldest_callback_s=320.0,
         agent_counts=AgentCounts(available=avail, on_call=busy, paused=paused, logged_in=avail + busy + paused),
-        rolling=Rolling(minutes=30, since=iso(T0 - timedelta(minutes=30)), offered=88, answered=80,
-                        service_level=roll[0] / roll[1], asa_s=10.0),
+        rolling=Rolling(
+            minutes=30,
+            since=iso(T0 - timedelta(minutes=30)),
+            offered=88,
+            answered=80,
+            service_level=roll[0] / roll[1],
+            asa_s=10.0,
+        ),
         explain=explain,
         levels=levels or {},
         alerts=alerts or {},
-    )  # fmt: skip
+    )
 
 
 def snapshot(seq: int, at: datetime = T0, *, support: dict | None = None, agents_since_s: int = 125) -> Snapshot:
@@ -123,11 +138,32 @@ def snapshot(seq: int, at: datetime = T0, *, support: dict | None = None, agents
     sup.update(support or {})
     queues = {
         "support": queue("support", "Customer service", **sup),
-        "tech": queue("tech", "Technical", offered=120, answered=110, within=100, abandoned=5, short=1,
-                      waiting_since=[12], agents=(1, 3, 0), roll=(30, 33)),
-        "sales": queue("sales", "Sales", offered=40, answered=38, within=37, abandoned=2, short=1, agents=(0, 0, 0),
-                       roll=(5, 5), open_=False, levels={"service_level": "closed"}),
-    }  # fmt: skip
+        "tech": queue(
+            "tech",
+            "Technical",
+            offered=120,
+            answered=110,
+            within=100,
+            abandoned=5,
+            short=1,
+            waiting_since=[12],
+            agents=(1, 3, 0),
+            roll=(30, 33),
+        ),
+        "sales": queue(
+            "sales",
+            "Sales",
+            offered=40,
+            answered=38,
+            within=37,
+            abandoned=2,
+            short=1,
+            agents=(0, 0, 0),
+            roll=(5, 5),
+            open_=False,
+            levels={"service_level": "closed"},
+        ),
+    }
     total = Total(
         offered=558,
         answered=499,
@@ -141,15 +177,38 @@ def snapshot(seq: int, at: datetime = T0, *, support: dict | None = None, agents
         rolling=Rolling(minutes=30, since=iso(T0 - timedelta(minutes=30)), service_level=0.84),
     )
     agents = {
-        "1001": AgentSnapshot(name="Gefen", state="on_call", since=iso(at - timedelta(seconds=agents_since_s)),
-                              queues={"support": 0, "tech": 1}, calls_handled=31, missed=1),
-        "1002": AgentSnapshot(name="Dana", state="available", since=iso(at - timedelta(seconds=40)),
-                              queues={"support": 0}, calls_handled=27),
-        "1003": AgentSnapshot(name="Omer", state="paused", reason="lunch", since=iso(at - timedelta(seconds=1900)),
-                              queues={"tech": 0}, calls_handled=12, alerts=["long_pause"]),
-        "1004": AgentSnapshot(name="Noa", state="wrap_up", since=iso(at - timedelta(seconds=9)),
-                              queues={"support": 1, "tech": 0}, calls_handled=19),
-    }  # fmt: skip
+        "1001": AgentSnapshot(
+            name="Gefen",
+            state="on_call",
+            since=iso(at - timedelta(seconds=agents_since_s)),
+            queues={"support": 0, "tech": 1},
+            calls_handled=31,
+            missed=1,
+        ),
+        "1002": AgentSnapshot(
+            name="Dana",
+            state="available",
+            since=iso(at - timedelta(seconds=40)),
+            queues={"support": 0},
+            calls_handled=27,
+        ),
+        "1003": AgentSnapshot(
+            name="Omer",
+            state="paused",
+            reason="lunch",
+            since=iso(at - timedelta(seconds=1900)),
+            queues={"tech": 0},
+            calls_handled=12,
+            alerts=["long_pause"],
+        ),
+        "1004": AgentSnapshot(
+            name="Noa",
+            state="wrap_up",
+            since=iso(at - timedelta(seconds=9)),
+            queues={"support": 1, "tech": 0},
+            calls_handled=19,
+        ),
+    }
     return Snapshot(
         seq=seq,
         at=iso(at),
@@ -377,8 +436,10 @@ async def test_breach_colours_flashes_ack_then_steady(redis_client, prefix, clea
         await pilot.press("a")
         await until(pilot, lambda: len(app.requests_sent) == 2, "the ack requests")
         # said in the words on the screen: the queue's label, the metrics as a person reads them
-        assert app.notices[-1] == ("Customer service: acknowledge the longest wait and service level alerts — sent",
-                                   "information")  # fmt: skip
+        assert app.notices[-1] == (
+            "Customer service: acknowledge the longest wait and service level alerts — sent",
+            "information",
+        )
         entries = await redis_client.xrange(Keys(prefix).requests)
         at = iso(T0 + timedelta(seconds=1))
         tok = token_for("dana")

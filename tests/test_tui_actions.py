@@ -34,8 +34,10 @@ START = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Jerusalem"))
 SIZE = (100, 30)
 # the desk names the call by its caller (masked, as the desk saw it waiting), queue and how long it has lasted:
 # answered at 09:00:04.938, kept to the second in the snapshot (as the agent row's Time shows it), 09:00:13 now
-WHISPER_TEXT = ("Whisper to Dana on the call with ***4567 (Technical support, 0:09 so far) — the agent hears you, "
-                "the caller will not hear you")  # fmt: skip
+WHISPER_TEXT = (
+    "Whisper to Dana on the call with ***4567 (Technical support, 0:09 so far) — the agent hears you, "
+    "the caller will not hear you"
+)
 # the audit keeps the call id
 AUDIT_TEXT = "Whisper to Dana on call 1795417201.1 — the agent hears you, the caller will not hear you"
 
@@ -53,8 +55,9 @@ def _config(prefix: str):
     base = load_config(path, redis={"prefix": prefix})
     roles = {**{k: v.model_dump() for k, v in base.roles.items()}, "viewer": {"permissions": []}}
     users = [u.model_dump() for u in base.users] + [{"name": "vera", "roles": ["viewer"]}]
-    return load_config(path, redis={"prefix": prefix, "url": redis_url()}, display={"stale_after_s": 3600},
-                       roles=roles, users=users)  # fmt: skip
+    return load_config(
+        path, redis={"prefix": prefix, "url": redis_url()}, display={"stale_after_s": 3600}, roles=roles, users=users
+    )
 
 
 class Floor:
@@ -143,8 +146,15 @@ def noticed(app, text: str):
 def screen_text(app) -> str:
     """What the terminal shows now, as text (the SVG snapshots' rendering, exported as plain text)."""
     width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True, record=True,
-                      legacy_windows=False, safe_box=False)  # fmt: skip
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
 
@@ -197,8 +207,9 @@ async def test_whisper_confirm_send_and_outcome(floor):
         assert isinstance(app.screen, ConfirmScreen)
         assert str(app.screen.query_one("#confirm-text").render()) == WHISPER_TEXT
         # all of it on screen, wrapped inside the box (no word cut at its edge)
-        box = [ln[ln.index("│") + 1:ln.rindex("│")].strip() for ln in screen_text(app).splitlines()
-               if ln.count("│") >= 2]  # fmt: skip
+        box = [
+            ln[ln.index("│") + 1 : ln.rindex("│")].strip() for ln in screen_text(app).splitlines() if ln.count("│") >= 2
+        ]
         assert WHISPER_TEXT in " ".join(part for part in box if part)
         # escape cancels: nothing sent
         await pilot.press("escape")
@@ -211,13 +222,22 @@ async def test_whisper_confirm_send_and_outcome(floor):
         await pilot.press("enter")
         await until(pilot, lambda: len(app.requests_sent) == 1, "the whisper request")
         [req] = await floor.requests()
-        assert unwire(req, app.token) == {"type": "whisper", "user": "rivka", "agent": "1002",
-                       "call_id": "1795417201.1", "keypad": "0", "at": utc(floor.clock.now())}  # fmt: skip
+        assert unwire(req, app.token) == {
+            "type": "whisper",
+            "user": "rivka",
+            "agent": "1002",
+            "call_id": "1795417201.1",
+            "keypad": "0",
+            "at": utc(floor.clock.now()),
+        }
         assert app.pending
         # the executor performs it; the desk shows the outcome when the audit entry arrives
         assert await floor.executor.process_pending() == 1
-        await until(pilot, noticed(app, "Whisper to Dana on the call with ***4567 (Technical support, 0:09 so far): ok"),
-                    "the outcome notice")  # fmt: skip
+        await until(
+            pilot,
+            noticed(app, "Whisper to Dana on the call with ***4567 (Technical support, 0:09 so far): ok"),
+            "the outcome notice",
+        )
         assert app.notices[-1][1] == "information" and not app.pending
         assert not any("1795417201" in m for m, _ in app.notices)  # no call id in front of the supervisor
         assert floor.backend.spies == [("PJSIP/2001", "1002", "whisper", False)]
@@ -225,15 +245,19 @@ async def test_whisper_confirm_send_and_outcome(floor):
         assert entry["result"] == "ok" and entry["detail"] == AUDIT_TEXT and entry["user"] == "rivka"
 
         # ChanSpyStart: the row shows who listens and how, while it lasts; escalation is the new mode
-        seq = await floor.publish(SpyChanged(id="spy-1", ts=floor.clock.now(), source="t", agent="1002",
-                                             active=True, by="rivka", mode="whisper"))  # fmt: skip
+        seq = await floor.publish(
+            SpyChanged(
+                id="spy-1", ts=floor.clock.now(), source="t", agent="1002", active=True, by="rivka", mode="whisper"
+            )
+        )
         await until(pilot, agents_seq(app, seq), "the snapshot with the spy")
         assert shown(app, "1002", "state") == "on call · rivka:whisper"
         await pilot.press("b")
         assert isinstance(app.screen, ConfirmScreen)
         assert str(app.screen.query_one("#confirm-text").render()) == (
             "Barge to Dana on the call with ***4567 (Technical support, 0:09 so far) — both the agent and the "
-            "caller hear you")  # fmt: skip
+            "caller hear you"
+        )
         assert "re-originates it in barge mode" in str(app.screen.query_one("#confirm-note").render())
         await pilot.press("k")  # keypad mode, said as such
         assert str(app.screen.query_one("#confirm-text").render()).endswith("(keypad: 4 listen, 5 whisper, 6 barge)")
@@ -241,14 +265,21 @@ async def test_whisper_confirm_send_and_outcome(floor):
         await until(pilot, lambda: len(app.requests_sent) == 2, "the barge request")
         assert (await floor.requests())[-1]["keypad"] == "1"
         await floor.executor.process_pending()
-        await until(pilot, noticed(app, "Barge to Dana on the call with ***4567 (Technical support, 0:09 so far): ok"),
-                    "the barge outcome")  # fmt: skip
-        seq = await floor.publish(SpyChanged(id="spy-2", ts=floor.clock.now(), source="t", agent="1002",
-                                             active=True, by="rivka", mode="keypad"))  # fmt: skip
+        await until(
+            pilot,
+            noticed(app, "Barge to Dana on the call with ***4567 (Technical support, 0:09 so far): ok"),
+            "the barge outcome",
+        )
+        seq = await floor.publish(
+            SpyChanged(
+                id="spy-2", ts=floor.clock.now(), source="t", agent="1002", active=True, by="rivka", mode="keypad"
+            )
+        )
         await until(pilot, agents_seq(app, seq), "keypad mode")
         assert shown(app, "1002", "state") == "on call · rivka:keypad"
-        seq = await floor.publish(SpyChanged(id="spy-3", ts=floor.clock.now(), source="t", agent="1002",
-                                             active=False, by="rivka"))  # fmt: skip
+        seq = await floor.publish(
+            SpyChanged(id="spy-3", ts=floor.clock.now(), source="t", agent="1002", active=False, by="rivka")
+        )
         await until(pilot, agents_seq(app, seq), "the spy ended")
         assert shown(app, "1002", "state") == "on call"
 
@@ -303,8 +334,9 @@ async def test_a_viewer_is_not_offered_actions_and_a_forced_request_is_refused(f
         for key in "lwbmp":
             await pilot.press(key)
         assert app.screen is app.screen_stack[0] and app.requests_sent == []
-        assert app.notices[-5:] == [(f"vera may not {a} (not offered)", "warning")
-                                    for a in ("listen", "whisper", "barge", "move", "pause")]  # fmt: skip
+        assert app.notices[-5:] == [
+            (f"vera may not {a} (not offered)", "warning") for a in ("listen", "whisper", "barge", "move", "pause")
+        ]
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert not {"Listen", "Whisper", "Barge", "Move agent", "Pause / unpause agent", "Acknowledge"} & set(titles)
         await pilot.press("question_mark")
@@ -322,8 +354,9 @@ async def test_a_viewer_is_not_offered_actions_and_a_forced_request_is_refused(f
         await floor.executor.process_pending()
         [entry] = await floor.audit()
         assert entry["request"] == rid and entry["result"].startswith("refused: vera may not whisper")
-        await until(pilot, noticed(app, "Whisper to Dana on call 1795417201.1: refused: vera may not whisper"),
-                    "the refusal")  # fmt: skip
+        await until(
+            pilot, noticed(app, "Whisper to Dana on call 1795417201.1: refused: vera may not whisper"), "the refusal"
+        )
         assert app.notices[-1][1] == "error"
         assert floor.backend.spies == []
 
@@ -361,8 +394,16 @@ async def test_move_with_auto_revert_counts_down_and_reverts_on_time(floor):
         await pilot.press("enter")
         await until(pilot, lambda: len(app.requests_sent) == 1, "the move request")
         [req] = await floor.requests()
-        assert unwire(req, app.token) == {"type": "move", "user": "rivka", "agent": "1002", "queue": "support",
-                       "op": "add", "penalty": "0", "revert_after_s": "900.0", "at": utc(START)}  # fmt: skip
+        assert unwire(req, app.token) == {
+            "type": "move",
+            "user": "rivka",
+            "agent": "1002",
+            "queue": "support",
+            "op": "add",
+            "penalty": "0",
+            "revert_after_s": "900.0",
+            "at": utc(START),
+        }
         await floor.executor.process_pending()
         await until(pilot, noticed(app, "Add Dana to support at penalty 0, back in 15 min: ok"), "the outcome")
         seq = await floor.publish()
@@ -422,8 +463,13 @@ async def test_action_keys_remap_and_the_palette_and_the_drill_down(floor):
     floor.centre.schedule_caller("tech", START + timedelta(seconds=1), talk_s=600)
     floor.clock.advance(10)
     seq = await floor.publish()
-    config = floor.config.model_copy(update={"display": floor.config.display.model_copy(
-        update={"keys": {"wallboard.whisper": "v", "wallboard.pause": "z"}})})  # fmt: skip
+    config = floor.config.model_copy(
+        update={
+            "display": floor.config.display.model_copy(
+                update={"keys": {"wallboard.whisper": "v", "wallboard.pause": "z"}}
+            )
+        }
+    )
     floor.config = config
     app = make_app(floor, "rivka")
     async with app.run_test(size=SIZE) as pilot:
@@ -441,7 +487,8 @@ async def test_action_keys_remap_and_the_palette_and_the_drill_down(floor):
         # the desk came up after the caller was answered: no number to show, still no call id
         assert str(app.screen.query_one("#confirm-text").render()) == (
             "Whisper to Dana on the call (Technical support, 0:06 so far) — the agent hears you, the caller will "
-            "not hear you")  # fmt: skip
+            "not hear you"
+        )
         await pilot.press("escape")
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
@@ -459,7 +506,8 @@ async def test_action_keys_remap_and_the_palette_and_the_drill_down(floor):
         await pilot.press(*"barge", "enter")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation from the palette")
         assert str(app.screen.query_one("#confirm-text").render()).startswith(
-            "Barge to Dana on the call (Technical support, 0:06 so far) — ")
+            "Barge to Dana on the call (Technical support, 0:06 so far) — "
+        )
         await pilot.press("escape")
         # the drill-down's agents take the same keys
         app.queue_table.focus()
@@ -525,16 +573,27 @@ def test_the_agent_row_shows_spies_and_temporary_moves():
 
     server = ServerTime(Clock(START))
     due = START.timestamp() + 125
-    reverts = parse_reverts([
-        ('{"request": "1-0", "user": "rivka", "agent": "1001", "queue": "support", "op": "remove"}', due),
-        ('{"request": "2-0", "user": "rivka", "agent": "1001", "queue": "billing", "op": "add", "penalty": 1}',
-         due + 60),
-        ('{"request": "3-0", "user": "rivka", "agent": "1001", "queue": "tech", "op": "penalty", "penalty": 1}',
-         START.timestamp() - 1),
-        ("not json", due),
-    ])  # fmt: skip
-    a = AgentSnapshot(name="Gefen", state="on_call", call_id="1.2", queues={"support": 0, "tech": 0},
-                      spied_by={"rivka": "keypad", "moshe": "unknown"})  # fmt: skip
+    reverts = parse_reverts(
+        [
+            ('{"request": "1-0", "user": "rivka", "agent": "1001", "queue": "support", "op": "remove"}', due),
+            (
+                '{"request": "2-0", "user": "rivka", "agent": "1001", "queue": "billing", "op": "add", "penalty": 1}',
+                due + 60,
+            ),
+            (
+                '{"request": "3-0", "user": "rivka", "agent": "1001", "queue": "tech", "op": "penalty", "penalty": 1}',
+                START.timestamp() - 1,
+            ),
+            ("not json", due),
+        ]
+    )
+    a = AgentSnapshot(
+        name="Gefen",
+        state="on_call",
+        call_id="1.2",
+        queues={"support": 0, "tech": 0},
+        spied_by={"rivka": "keypad", "moshe": "unknown"},
+    )
     [row] = agent_rows({"1001": a}, server, reverts=reverts)
     assert row.cells["state"].text == "on call · moshe:spying,rivka:keypad"
     assert row.cells["queues"].text == "support(2:05),tech(due),-billing(3:05)"

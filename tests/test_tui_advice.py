@@ -36,9 +36,11 @@ class DemoFloor:
 
     def __init__(self, client, prefix: str):
         self.r = client
-        self.config = load_config(ROOT / "wallboard" / "data" / "demo.toml",
-                                  redis={"prefix": prefix, "url": redis_url()},
-                                  display={"stale_after_s": 3600})  # fmt: skip
+        self.config = load_config(
+            ROOT / "wallboard" / "data" / "demo.toml",
+            redis={"prefix": prefix, "url": redis_url()},
+            display={"stale_after_s": 3600},
+        )
         self.clock = ManualClock(START)
         self.keys = Keys(prefix)
         names = [q.name for q in self.config.queues]
@@ -161,7 +163,10 @@ async def test_advice_on_the_demo_overload_shows_required_vs_staffed_and_applies
         assert f"short by {support.short_by}" in queues
         # the moves: an agent standing by, out of sales; the panel lists them as the advisor ranked them
         first = advice.moves[0]
-        assert first.agent in floor.standing_by("support") and (first.from_queue, first.to_queue) == ("sales", "support")
+        assert first.agent in floor.standing_by("support") and (first.from_queue, first.to_queue) == (
+            "sales",
+            "support",
+        )
         assert first.to_sl_after > first.to_sl_before and first.text.startswith(f"Move {first.agent_name}: Sales → ")
         assert panel.query_one("#advice-moves").get_option_at_index(0).prompt == first.text
         screen_text = "\n".join(str(w.render()) for w in panel.query("Static"))

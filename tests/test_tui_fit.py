@@ -28,10 +28,14 @@ def supervisor_app(prefix: str):
     """The desk of rivka, who may do everything (every key in the help)."""
     from wallboard.ui.app import build_desk_app
 
-    config = load_config(None, redis={"prefix": prefix, "url": redis_url()},
-                         centre={"timezone": "UTC", "name": "Test centre"}, display={"stale_after_s": 5},
-                         roles={"supervisor": {"permissions": SUPERVISOR}},
-                         users=[{"name": "rivka", "roles": ["supervisor"]}])  # fmt: skip
+    config = load_config(
+        None,
+        redis={"prefix": prefix, "url": redis_url()},
+        centre={"timezone": "UTC", "name": "Test centre"},
+        display={"stale_after_s": 5},
+        roles={"supervisor": {"permissions": SUPERVISOR}},
+        users=[{"name": "rivka", "roles": ["supervisor"]}],
+    )
     return build_desk_app(config, redis_url(), user="rivka", clock=ManualClock(T0), token=token_for("rivka"))
 
 
@@ -47,11 +51,24 @@ async def test_a_state_that_grows_is_shown_whole():
             yield KeyedTable([("agent", "Agent", None), ("state", "State", None), ("time", "Time", None)])
 
     def rows(state: str) -> list[RowModel]:
-        return [RowModel("a", {"agent": CellModel("Adi", justify="left"), "state": CellModel(state, justify="left"),
-                               "time": CellModel("0:01")}),
-                RowModel("b", {"agent": CellModel("Avi", justify="left"),
-                               "state": CellModel("logged out", justify="left"),
-                               "time": CellModel("0:09")})]  # fmt: skip
+        return [
+            RowModel(
+                "a",
+                {
+                    "agent": CellModel("Adi", justify="left"),
+                    "state": CellModel(state, justify="left"),
+                    "time": CellModel("0:01"),
+                },
+            ),
+            RowModel(
+                "b",
+                {
+                    "agent": CellModel("Avi", justify="left"),
+                    "state": CellModel("logged out", justify="left"),
+                    "time": CellModel("0:09"),
+                },
+            ),
+        ]
 
     app = One()
     async with app.run_test(size=(160, 10)) as pilot:
@@ -94,8 +111,14 @@ async def test_help_is_aligned_fits_80_columns_and_scrolls_at_80x24(redis_client
         text = str(app.screen.query_one("#help-text").render())
         lines = _key_lines(text)
         ids = {ln.split()[-1] for ln in lines}
-        assert {"wallboard.drill", "wallboard.ack", "wallboard.snooze", "wallboard.advice", "wallboard.takeover",
-                "wallboard.quit"} <= ids
+        assert {
+            "wallboard.drill",
+            "wallboard.ack",
+            "wallboard.snooze",
+            "wallboard.advice",
+            "wallboard.takeover",
+            "wallboard.quit",
+        } <= ids
         # every binding id starts in the same column, every key ends in the same column
         assert len({ln.index("wallboard.") for ln in lines}) == 1, lines
         assert len({len(ln) - len(ln.lstrip()) + len(ln.split()[0]) for ln in lines}) == 1, lines
@@ -143,7 +166,8 @@ async def test_drill_down_keeps_numerator_denominator_and_formula_at_80x24(redis
         figures.select_key("answered")
         await pilot.pause()
         assert str(app.screen.query_one("#drill-explain").render()) == (
-            "Answered: 351 since the reset, 80 in the last 30 min")
+            "Answered: 351 since the reset, 80 in the last 30 min"
+        )
         # the title names the alerts in words
         title = str(app.screen.query_one("#drill-title").render())
         assert "service level: breach" in title and "service_level" not in title
@@ -168,15 +192,15 @@ def _then(seq: int, *keys: str):
 
 def test_svg_help_80x24(snap_compare, namespace):
     store_sync(namespace, snapshot(7))
-    assert snap_compare(supervisor_app(namespace), terminal_size=SMALL,
-                        run_before=_then(7, "question_mark"))  # fmt: skip
+    assert snap_compare(supervisor_app(namespace), terminal_size=SMALL, run_before=_then(7, "question_mark"))
 
 
 def test_svg_drill_down_80x24(snap_compare, namespace):
     store_sync(namespace, snapshot(7, support=BREACH))
     # the cursor on service level (the 9th figure: the counters, transferred among them, come first)
-    assert snap_compare(make_app(namespace, ManualClock(T0)), terminal_size=SMALL,
-                        run_before=_then(7, "enter", *["down"] * 8))  # fmt: skip
+    assert snap_compare(
+        make_app(namespace, ManualClock(T0)), terminal_size=SMALL, run_before=_then(7, "enter", *["down"] * 8)
+    )
 
 
 def test_svg_breach_acknowledged(snap_compare, namespace):

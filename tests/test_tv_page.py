@@ -141,7 +141,9 @@ async def test_page_shows_numbers_breach_flashing_at_1080p_and_4k(new_page, redi
     async with Feed(redis_client, prefix, make) as feed, running_hub(config, redis_client) as hub:
         page = await new_page(1920, 1080)
         await page.goto(kiosk(hub, "floor", TOKENS["TV_TEST_VIEWER_FLOOR"]))
-        await page.wait_for("window.__tv.queues.length === 4 && document.querySelectorAll('.card:not(.total) .fval').length === 16")
+        await page.wait_for(
+            "window.__tv.queues.length === 4 && document.querySelectorAll('.card:not(.total) .fval').length === 16"
+        )
         cards = await page.eval(FIGS)
         assert [c["label"] for c in cards] == ["Customer service", "Technical support", "Billing", "Sales"]
         support = cards[0]
@@ -221,17 +223,29 @@ async def test_page_hebrew_right_to_left(new_page, redis_client, prefix, cleanup
     ARTIFACTS.mkdir(exist_ok=True)
 
     def make(seq, now):
-        return make_summary(seq, now, {
-            "support": make_queue("Customer service", now, waiting_since_s=(95, 40), sl=0.64, available=0,
-                                  **breach("service_level", now)),
-            "tech": make_queue("Technical", now, sl=0.93, available=2),
-        })  # fmt: skip
+        return make_summary(
+            seq,
+            now,
+            {
+                "support": make_queue(
+                    "Customer service",
+                    now,
+                    waiting_since_s=(95, 40),
+                    sl=0.64,
+                    available=0,
+                    **breach("service_level", now),
+                ),
+                "tech": make_queue("Technical", now, sl=0.93, available=2),
+            },
+        )
 
     async with Feed(redis_client, prefix, make), running_hub(config, redis_client) as hub:
         await redis_client.set(f"{prefix}:{{c}}:ticker", "ישיבת צוות בשעה 14:00 — נא לעדכן זמינות")
         page = await new_page(1920, 1080)
         await page.goto(kiosk(hub, "floor-he", TOKENS["TV_TEST_VIEWER_HE"]))
-        await page.wait_for("window.__tv.queues.length === 2 && document.querySelectorAll('.card:not(.total) .fval').length === 8")
+        await page.wait_for(
+            "window.__tv.queues.length === 2 && document.querySelectorAll('.card:not(.total) .fval').length === 8"
+        )
         await page.wait_for("!document.getElementById('ticker').hidden")
         assert await page.eval("document.documentElement.dir") == "rtl"
         assert await page.eval("document.documentElement.lang") == "he"
@@ -248,8 +262,10 @@ async def test_page_hebrew_right_to_left(new_page, redis_client, prefix, cleanup
         assert geo["digits"] == "ltr"  # numbers and times still read left to right
         assert cards[0]["figs"][1]["value"].startswith("1:3")  # 1:35 and ticking
         # the supervisor's message, then the alert line of the queue in breach (in Hebrew)
-        assert await page.eval("document.getElementById('ticker-text').textContent") == \
-            "ישיבת צוות בשעה 14:00 — נא לעדכן זמינות•שירות לקוחות: 2 ממתינים, רמת שירות 64%"
+        assert (
+            await page.eval("document.getElementById('ticker-text').textContent")
+            == "ישיבת צוות בשעה 14:00 — נא לעדכן זמינות•שירות לקוחות: 2 ממתינים, רמת שירות 64%"
+        )
         await page.eval("document.body.classList.remove('flash-on')")
         await page.screenshot(ARTIFACTS / "tv_he_1080p.png")
 
@@ -294,8 +310,11 @@ async def test_page_goes_unmistakably_stale_and_freezes_timers(new_page, redis_c
         # the feed stopped (the hub still runs): the page goes stale on the snapshot's age
         await page.wait_for("window.__tv.stale", timeout=6)
         # the banner counts the seconds since the last snapshot, in large type
-        text = await page.wait_for("""(() => { const t = document.getElementById('stale-age').textContent;
-            return /^NO DATA FOR [3-9] s$/.test(t) && t; })()""", timeout=8)
+        text = await page.wait_for(
+            """(() => { const t = document.getElementById('stale-age').textContent;
+            return /^NO DATA FOR [3-9] s$/.test(t) && t; })()""",
+            timeout=8,
+        )
         big = await page.eval("parseFloat(getComputedStyle(document.getElementById('stale-age')).fontSize)")
         assert big >= 100, big  # 11 % of 1080 px: legible across the room
         fig = await page.eval("""(() => { const v = document.querySelector('.card:not(.total) .fval');
@@ -317,8 +336,14 @@ async def test_page_floor_board_total_agents_targets_alerts(new_page, redis_clie
     config = tv_config(prefix)
 
     def make(seq, now):
-        s = four_queues(seq, now, sl=0.74, rolling_sl=0.38, waiting_since_s=tuple(range(150, 0, -10)),
-                        **breach("service_level", now))  # fmt: skip
+        s = four_queues(
+            seq,
+            now,
+            sl=0.74,
+            rolling_sl=0.38,
+            waiting_since_s=tuple(range(150, 0, -10)),
+            **breach("service_level", now),
+        )
         s.total.agent_counts.available, s.total.agent_counts.on_call, s.total.agent_counts.logged_in = 8, 16, 27
         s.total.waiting = 16
         return s

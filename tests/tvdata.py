@@ -31,11 +31,23 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def make_queue(label: str, now: datetime, *, waiting_since_s: tuple[float, ...] = (), sl: float | None = 0.85,
-               rolling_sl: float | None = None, available: int = 3, levels: dict | None = None,
-               alerts: dict | None = None, open_: bool = True, answered: int = 100) -> QueueSnapshot:  # fmt: skip
-    callers = [Caller(call_id=f"c{i}", entered_at=iso(now - timedelta(seconds=s)), wait_s=float(s), caller=UNMASKED)
-               for i, s in enumerate(waiting_since_s)]  # fmt: skip
+def make_queue(
+    label: str,
+    now: datetime,
+    *,
+    waiting_since_s: tuple[float, ...] = (),
+    sl: float | None = 0.85,
+    rolling_sl: float | None = None,
+    available: int = 3,
+    levels: dict | None = None,
+    alerts: dict | None = None,
+    open_: bool = True,
+    answered: int = 100,
+) -> QueueSnapshot:
+    callers = [
+        Caller(call_id=f"c{i}", entered_at=iso(now - timedelta(seconds=s)), wait_s=float(s), caller=UNMASKED)
+        for i, s in enumerate(waiting_since_s)
+    ]
     return QueueSnapshot(
         label=label,
         entered=answered + len(callers),
@@ -53,8 +65,13 @@ def make_queue(label: str, now: datetime, *, waiting_since_s: tuple[float, ...] 
         longest_wait_s=float(max(waiting_since_s)) if waiting_since_s else None,
         callers=callers,
         agent_counts=AgentCounts(available=available, on_call=4, logged_in=available + 4),
-        rolling=Rolling(minutes=30, since=iso(now - timedelta(minutes=30)), offered=40, answered=40,
-                        service_level=rolling_sl if rolling_sl is not None else sl),  # fmt: skip
+        rolling=Rolling(
+            minutes=30,
+            since=iso(now - timedelta(minutes=30)),
+            offered=40,
+            answered=40,
+            service_level=rolling_sl if rolling_sl is not None else sl,
+        ),
         levels=levels or {},
         alerts=alerts or {},
     )
@@ -62,8 +79,12 @@ def make_queue(label: str, now: datetime, *, waiting_since_s: tuple[float, ...] 
 
 def breach(metric: str, now: datetime, *, acked_by: str | None = None, snoozed_until: datetime | None = None) -> dict:
     """The levels and alerts of a queue breaching on ``metric``."""
-    alert = Alert(level="breach", since=iso(now - timedelta(seconds=30)), acked_by=acked_by,
-                  snoozed_until=iso(snoozed_until) if snoozed_until else None)  # fmt: skip
+    alert = Alert(
+        level="breach",
+        since=iso(now - timedelta(seconds=30)),
+        acked_by=acked_by,
+        snoozed_until=iso(snoozed_until) if snoozed_until else None,
+    )
     return {"levels": {metric: "breach"}, "alerts": {metric: alert}}
 
 
@@ -75,8 +96,10 @@ def make_summary(seq: int, now: datetime, queues: dict[str, QueueSnapshot]) -> S
         timezone="UTC",
         window=Window(kind="since_reset", since=iso(now.replace(hour=0, minute=0, second=0))),
         queues=queues,
-        total=Total(waiting=sum(q.waiting for q in queues.values()),
-                    rolling=Rolling(minutes=30, since=iso(now - timedelta(minutes=30)))),  # fmt: skip
+        total=Total(
+            waiting=sum(q.waiting for q in queues.values()),
+            rolling=Rolling(minutes=30, since=iso(now - timedelta(minutes=30))),
+        ),
     )
 
 
@@ -84,24 +107,51 @@ def four_queues(seq: int, now: datetime, **support) -> Summary:
     """support (waiting 3, longest 1:14), tech, billing, sales; ``support`` overrides support's arguments."""
     sup = dict(waiting_since_s=(74, 20, 5), sl=0.62, available=0)
     sup.update(support)
-    return make_summary(seq, now, {
-        "support": make_queue("Customer service", now, **sup),
-        "tech": make_queue("Technical support", now, waiting_since_s=(12,), sl=0.91, available=2),
-        "billing": make_queue("Billing", now, sl=1.0, available=5),
-        "sales": make_queue("Sales", now, sl=0.88, available=1),
-    })  # fmt: skip
+    return make_summary(
+        seq,
+        now,
+        {
+            "support": make_queue("Customer service", now, **sup),
+            "tech": make_queue("Technical support", now, waiting_since_s=(12,), sl=0.91, available=2),
+            "billing": make_queue("Billing", now, sl=1.0, available=5),
+            "sales": make_queue("Sales", now, sl=0.88, available=1),
+        },
+    )
 
 
 LAYOUTS = [
-    {"name": "floor", "title": "Floor", "queues": ["support", "tech", "billing", "sales"], "rotate_s": 2,
-     "viewer_token_env": "TV_TEST_VIEWER_FLOOR"},
-    {"name": "single", "title": "One per page", "queues": ["support", "tech", "billing"], "per_page": 1,
-     "rotate_s": 1, "viewer_token_env": "TV_TEST_VIEWER_SINGLE", "show_total": False},
-    {"name": "floor-he", "title": "מוקד שירות", "language": "he", "queues": ["support", "tech"],
-     "labels": {"support": "שירות לקוחות", "tech": "תמיכה טכנית"}, "viewer_token_env": "TV_TEST_VIEWER_HE"},
-]  # fmt: skip
-TOKENS = {"TV_TEST_VIEWER_FLOOR": "view-floor-1", "TV_TEST_VIEWER_SINGLE": "view-single-1",
-          "TV_TEST_VIEWER_HE": "view-he-1", "TV_TEST_TOKEN_RIVKA": "sup-rivka-1", "TV_TEST_TOKEN_MOSHE": "sup-moshe-1"}
+    {
+        "name": "floor",
+        "title": "Floor",
+        "queues": ["support", "tech", "billing", "sales"],
+        "rotate_s": 2,
+        "viewer_token_env": "TV_TEST_VIEWER_FLOOR",
+    },
+    {
+        "name": "single",
+        "title": "One per page",
+        "queues": ["support", "tech", "billing"],
+        "per_page": 1,
+        "rotate_s": 1,
+        "viewer_token_env": "TV_TEST_VIEWER_SINGLE",
+        "show_total": False,
+    },
+    {
+        "name": "floor-he",
+        "title": "מוקד שירות",
+        "language": "he",
+        "queues": ["support", "tech"],
+        "labels": {"support": "שירות לקוחות", "tech": "תמיכה טכנית"},
+        "viewer_token_env": "TV_TEST_VIEWER_HE",
+    },
+]
+TOKENS = {
+    "TV_TEST_VIEWER_FLOOR": "view-floor-1",
+    "TV_TEST_VIEWER_SINGLE": "view-single-1",
+    "TV_TEST_VIEWER_HE": "view-he-1",
+    "TV_TEST_TOKEN_RIVKA": "sup-rivka-1",
+    "TV_TEST_TOKEN_MOSHE": "sup-moshe-1",
+}
 
 
 def tv_config(prefix: str, *, hub: dict | None = None, display: dict | None = None, layouts=None):
@@ -110,16 +160,28 @@ def tv_config(prefix: str, *, hub: dict | None = None, display: dict | None = No
         redis={"prefix": prefix, "url": redis_url()},
         centre={"timezone": "UTC", "name": "Test centre"},
         display={"stale_after_s": 2, "flash_hz": 2, **(display or {})},
-        queues=[{"name": "support", "thresholds": {"service_level": {"warn": 0.8, "breach": 0.7,
-                 "direction": "below", "window": "rolling"}}},
-                {"name": "tech"}, {"name": "billing"}, {"name": "sales"}],
+        queues=[
+            {
+                "name": "support",
+                "thresholds": {
+                    "service_level": {"warn": 0.8, "breach": 0.7, "direction": "below", "window": "rolling"}
+                },
+            },
+            {"name": "tech"},
+            {"name": "billing"},
+            {"name": "sales"},
+        ],
         layouts=layouts if layouts is not None else LAYOUTS,
-        roles={"supervisor": {"permissions": ["ack", "snooze"]},
-               "team_lead": {"permissions": ["ack"], "queues": ["billing"]}},
-        users=[{"name": "rivka", "roles": ["supervisor"], "token_env": "TV_TEST_TOKEN_RIVKA"},
-               {"name": "moshe", "roles": ["team_lead"], "token_env": "TV_TEST_TOKEN_MOSHE"}],
+        roles={
+            "supervisor": {"permissions": ["ack", "snooze"]},
+            "team_lead": {"permissions": ["ack"], "queues": ["billing"]},
+        },
+        users=[
+            {"name": "rivka", "roles": ["supervisor"], "token_env": "TV_TEST_TOKEN_RIVKA"},
+            {"name": "moshe", "roles": ["team_lead"], "token_env": "TV_TEST_TOKEN_MOSHE"},
+        ],
         hub={"host": "127.0.0.1", "port": 0, "heartbeat_s": 0.5, "ticker_poll_s": 0.2, **(hub or {})},
-    )  # fmt: skip
+    )
 
 
 async def publish(client, prefix: str, summary: Summary) -> None:

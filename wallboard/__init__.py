@@ -1,2 +1,3 @@
 """wallboard: a real-time contact-centre wallboard."""
+
 __version__ = "0.1.0"

@@ -49,28 +49,48 @@ def desk_rules(prefix: str = "wb") -> list[str]:
     k = Keys(prefix)
     g = _glob
     return [
-        "resetkeys", "resetchannels",
-        f"%R~{g(k.summary)}", f"%R~{g(k.agents_detail)}", f"%R~{g(k.ticker)}", f"%R~{g(k.audit)}",
-        f"%R~{g(k.reverts)}", f"%R~{g(k.takeovers)}",
+        "resetkeys",
+        "resetchannels",
+        f"%R~{g(k.summary)}",
+        f"%R~{g(k.agents_detail)}",
+        f"%R~{g(k.ticker)}",
+        f"%R~{g(k.audit)}",
+        f"%R~{g(k.reverts)}",
+        f"%R~{g(k.takeovers)}",
         f"%W~{g(k.requests)}",
-        f"&{g(k.channel)}", f"&{g(k.agents_channel)}",
-        "-@all", "+get", "+subscribe", "+unsubscribe", "+xadd", "+xread", "+xrange", "+xrevrange", "+zrange",
-        "+ping", "+hello", "+client|setname",
-    ]  # fmt: skip
+        f"&{g(k.channel)}",
+        f"&{g(k.agents_channel)}",
+        "-@all",
+        "+get",
+        "+subscribe",
+        "+unsubscribe",
+        "+xadd",
+        "+xread",
+        "+xrange",
+        "+xrevrange",
+        "+zrange",
+        "+ping",
+        "+hello",
+        "+client|setname",
+    ]
 
 
 def service_rules(prefix: str = "wb") -> list[str]:
     audit = _glob(audit_key(prefix))
     return [
-        "resetkeys", "resetchannels", *_all_but(prefix, audit_key(prefix)), f"&{_glob(prefix)}:*",
-        "-@all", "+@all", "-@dangerous",
+        "resetkeys",
+        "resetchannels",
+        *_all_but(prefix, audit_key(prefix)),
+        f"&{_glob(prefix)}:*",
+        "-@all",
+        "+@all",
+        "-@dangerous",
         f"(~{audit} -@all +xadd +xrange +xrevrange +xread +xlen)",  # the audit: append and read, nothing else
-    ]  # fmt: skip
+    ]
 
 
 def admin_rules(prefix: str = "wb") -> list[str]:
-    return ["resetkeys", "resetchannels", f"~{_glob(prefix)}:*", f"&{_glob(prefix)}:*", "-@all", "+@all",
-            "-@dangerous"]  # fmt: skip
+    return ["resetkeys", "resetchannels", f"~{_glob(prefix)}:*", f"&{_glob(prefix)}:*", "-@all", "+@all", "-@dangerous"]
 
 
 RULES = {"desk": desk_rules, "service": service_rules, "admin": admin_rules}

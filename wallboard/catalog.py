@@ -200,8 +200,11 @@ def agent(**where) -> tuple[Metric, ...]:
 
 def stored_counters(scope: Scope = "queue") -> tuple[str, ...]:
     """The counters the engine keeps per window (their stored names), in stored order (no breakdowns, no peaks)."""
-    ms = [m for m in (QUEUE if scope == "queue" else AGENT)
-          if m.stored is not None and m.kind == "counter" and not m.breakdown]  # fmt: skip
+    ms = [
+        m
+        for m in (QUEUE if scope == "queue" else AGENT)
+        if m.stored is not None and m.kind == "counter" and not m.breakdown
+    ]
     return tuple(m.store for m in sorted(ms, key=lambda m: m.stored or 0))
 
 
@@ -209,8 +212,9 @@ def codec_fields(scope: Scope) -> tuple[str, ...]:
     """The packed format's positional fields: every stored metric by its ``stored`` slot, a breakdown as its
     parts. Part of the stored format: append-only."""
     out: list[str] = []
-    for m in sorted((m for m in (QUEUE if scope == "queue" else AGENT) if m.stored is not None),
-                    key=lambda m: m.stored or 0):  # fmt: skip
+    for m in sorted(
+        (m for m in (QUEUE if scope == "queue" else AGENT) if m.stored is not None), key=lambda m: m.stored or 0
+    ):
         out.extend(f"{m.store}:{p}" for p in m.breakdown) if m.breakdown else out.append(m.store)
     return tuple(out)
 
@@ -249,8 +253,7 @@ def csv_columns(scope: Scope) -> tuple[str, ...]:
     """The report CSV's columns of one side, in order: a breakdown as its parts, SL with its numerator and
     denominator."""
     out: list[str] = []
-    for m in sorted((m for m in (QUEUE if scope == "queue" else AGENT) if m.csv is not None),
-                    key=lambda m: m.csv or 0):  # fmt: skip
+    for m in sorted((m for m in (QUEUE if scope == "queue" else AGENT) if m.csv is not None), key=lambda m: m.csv or 0):
         if m.breakdown:
             out.extend(f"{m.store}:{p}" for p in m.breakdown)
         elif m.name == "service_level":

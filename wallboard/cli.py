@@ -22,8 +22,9 @@ DEFAULT_CONFIG = Path("config/wallboard.toml")
 # The commands that read a centre and follow a running `wallboard demo` when nothing names a centre (no
 # --config/--prefix/--redis, no WALLBOARD_REDIS__PREFIX/URL, REDIS_URL unset or the demo's own). Writers and
 # long-running services (ingest, replay, executor, scheduler, demo itself) never follow it.
-FOLLOWS_DEMO = frozenset({"tui", "board", "serve", "snapshot", "advise", "report", "audit", "act", "ticker",
-                          "deadletter", "rollup", "staff"})  # fmt: skip
+FOLLOWS_DEMO = frozenset(
+    {"tui", "board", "serve", "snapshot", "advise", "report", "audit", "act", "ticker", "deadletter", "rollup", "staff"}
+)
 
 
 def demo_to_follow(args):
@@ -43,11 +44,16 @@ def demo_to_follow(args):
     if env_url and redact_url_text(env_url) != demo.redis_url:
         return None  # REDIS_URL names another server: the user's centre is there
     if not env_url and demo.url_has_password:
-        print(f"wallboard: a demo is running (pid {demo.pid}) on {demo.redis_url}, prefix {demo.prefix}; set "
-              "REDIS_URL to that server's URL to follow it", file=sys.stderr)  # fmt: skip
+        print(
+            f"wallboard: a demo is running (pid {demo.pid}) on {demo.redis_url}, prefix {demo.prefix}; set "
+            "REDIS_URL to that server's URL to follow it",
+            file=sys.stderr,
+        )
         return None
-    print(f"wallboard: using the running demo ({demo.prefix}, pid {demo.pid}); --config or --prefix for "
-          "another centre", file=sys.stderr)  # fmt: skip
+    print(
+        f"wallboard: using the running demo ({demo.prefix}, pid {demo.pid}); --config or --prefix for another centre",
+        file=sys.stderr,
+    )
     return demo
 
 
@@ -89,13 +95,38 @@ def _fmt(v, pct=False) -> str:
 
 
 def print_table(snap, rejected_note: bool = True) -> None:
-    head = ("queue", "entered", "offered", "answered", "abandoned", "overflow", "SL", "ASA s", "avg wait s",
-            "aband %", "AHT s", "waiting")  # fmt: skip
+    head = (
+        "queue",
+        "entered",
+        "offered",
+        "answered",
+        "abandoned",
+        "overflow",
+        "SL",
+        "ASA s",
+        "avg wait s",
+        "aband %",
+        "AHT s",
+        "waiting",
+    )
     rows = []
     for name, q in [*snap.queues.items(), ("TOTAL", snap.total)]:
-        rows.append((name, q.entered, q.offered, q.answered, q.abandoned, q.overflowed,
-                     _fmt(q.service_level, True), _fmt(q.asa_s), _fmt(q.avg_wait_s),
-                     _fmt(q.abandon_rate, True), _fmt(q.aht_s), q.waiting))  # fmt: skip
+        rows.append(
+            (
+                name,
+                q.entered,
+                q.offered,
+                q.answered,
+                q.abandoned,
+                q.overflowed,
+                _fmt(q.service_level, True),
+                _fmt(q.asa_s),
+                _fmt(q.avg_wait_s),
+                _fmt(q.abandon_rate, True),
+                _fmt(q.aht_s),
+                q.waiting,
+            )
+        )
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     since = snap.window.since or "start of input"
     print(f"{snap.centre} — window {snap.window.kind} since {since}, at {snap.at} (seq {snap.seq})")
@@ -119,16 +150,24 @@ def cmd_replay(args) -> int:
     if getattr(feed, "path", None):  # before Redis is touched: a file that is not there is named as such
         check_input_file(feed.path, f"{args.feed} input")
     snap, stats = asyncio.run(
-        replay(feed, config, redis_url=args.redis, prefix=args.prefix,
-               window_mode="all" if args.window == "all" else "since_reset",
-               note=lambda m: print(f"wallboard replay: {m}", file=sys.stderr))
-    )  # fmt: skip
+        replay(
+            feed,
+            config,
+            redis_url=args.redis,
+            prefix=args.prefix,
+            window_mode="all" if args.window == "all" else "since_reset",
+            note=lambda m: print(f"wallboard replay: {m}", file=sys.stderr),
+        )
+    )
     if args.json:
         print(snap.model_dump_json(indent=None))
     else:
         print_table(snap, rejected_note=False)  # the replay's own rejects are listed below (stderr)
-        print(f"{stats.events} events, {stats.applied} transitions applied, {stats.duplicates} duplicates, "
-              f"{stats.dead_letters} dead letters", file=sys.stderr)  # fmt: skip
+        print(
+            f"{stats.events} events, {stats.applied} transitions applied, {stats.duplicates} duplicates, "
+            f"{stats.dead_letters} dead letters",
+            file=sys.stderr,
+        )
     print_rejected(stats, config, args)
     return 0
 
@@ -162,8 +201,11 @@ def print_rejected(stats, config, args) -> None:
             cmd += ["--redis", redact_url_text(args.redis)]
         print(f"they are kept in namespace {args.prefix!r}: {shlex.join(cmd)}", file=out)
     elif n > len(shown):
-        print(f"the replay's throwaway namespace is gone: to keep all {n}, replay with --prefix NAME, then "
-              "`wallboard deadletter --prefix NAME`", file=out)  # fmt: skip
+        print(
+            f"the replay's throwaway namespace is gone: to keep all {n}, replay with --prefix NAME, then "
+            "`wallboard deadletter --prefix NAME`",
+            file=out,
+        )
 
 
 def cmd_snapshot(args) -> int:
@@ -221,9 +263,11 @@ def feed_options_text(name: str | None = None) -> str:
     return "\n".join(out)
 
 
-FEED_OPTIONS_HELP = ("Feed options (--feed-opt key=value, repeatable; or [feeds.NAME] in the config, or "
-                     "WALLBOARD_FEEDS__NAME__KEY). A flag beats the environment, which beats the config. "
-                     "Secrets are never options.")  # fmt: skip
+FEED_OPTIONS_HELP = (
+    "Feed options (--feed-opt key=value, repeatable; or [feeds.NAME] in the config, or "
+    "WALLBOARD_FEEDS__NAME__KEY). A flag beats the environment, which beats the config. "
+    "Secrets are never options."
+)
 
 
 class _HelpWithFeedOptions(argparse.Action):
@@ -261,8 +305,10 @@ def _check_ingest(config, url) -> int:
     beats = [json.loads(v) for k in r.scan_iter(match=keys.health("*")) if (v := r.get(k))]
     owner = r.get(keys.lease)
     for b in beats:
-        print(f"{b['name']}: feed {b['feed']}, {b['events']} events, last beat {b['at']}"
-              + (" (owner)" if b["name"] == owner else ""))  # fmt: skip
+        print(
+            f"{b['name']}: feed {b['feed']}, {b['events']} events, last beat {b['at']}"
+            + (" (owner)" if b["name"] == owner else "")
+        )
     if not beats:
         print("no ingester alive")
     return 0 if beats and owner else 1
@@ -304,8 +350,10 @@ def cmd_ingest(args) -> int:
         print(f"wallboard: {e}", file=sys.stderr)
         return 2
     if not isinstance(feed, LiveFeed):
-        print(f"wallboard: the {args.feed} feed reads a finished file; use `wallboard replay --feed {args.feed}`",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"wallboard: the {args.feed} feed reads a finished file; use `wallboard replay --feed {args.feed}`",
+            file=sys.stderr,
+        )
         return 2
 
     async def main() -> None:
@@ -337,9 +385,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-DEMO_FOLLOW_TEXT = ("In another terminal, with no flags, these show this demo ({prefix}): `wallboard board` (the TV "
-                    "in a terminal), `wallboard serve` (the TV page: open the URL it prints), `wallboard advise`, "
-                    "`wallboard snapshot`, `wallboard report --period day`. Press q here to stop the demo.")
+DEMO_FOLLOW_TEXT = (
+    "In another terminal, with no flags, these show this demo ({prefix}): `wallboard board` (the TV "
+    "in a terminal), `wallboard serve` (the TV page: open the URL it prints), `wallboard advise`, "
+    "`wallboard snapshot`, `wallboard report --period day`. Press q here to stop the demo."
+)
 
 
 def cmd_demo(args) -> int:
@@ -366,8 +416,12 @@ def cmd_demo(args) -> int:
     log_dir = state_dir()
     log_dir.mkdir(parents=True, exist_ok=True)
     port = _free_port()
-    env = {**os.environ, "WALLBOARD_AMI_USER": "wallboard", "WALLBOARD_AMI_SECRET": secrets.token_hex(8),
-           "WALLBOARD_TOKEN_SECRET": os.environ.get("WALLBOARD_TOKEN_SECRET") or secrets.token_hex(16)}  # fmt: skip
+    env = {
+        **os.environ,
+        "WALLBOARD_AMI_USER": "wallboard",
+        "WALLBOARD_AMI_SECRET": secrets.token_hex(8),
+        "WALLBOARD_TOKEN_SECRET": os.environ.get("WALLBOARD_TOKEN_SECRET") or secrets.token_hex(16),
+    }
     os.environ["WALLBOARD_TOKEN_SECRET"] = env["WALLBOARD_TOKEN_SECRET"]
     user = args.user or "rivka"
     token = issue(config, user)
@@ -379,33 +433,86 @@ def cmd_demo(args) -> int:
     py = [sys.executable, "-m", "wallboard.cli"]
     feed = "freeswitch" if args.pbx == "freeswitch" else "ami"
     commands = {
-        "pbx": [*py, "pbx", "--pbx", args.pbx, "--host", "127.0.0.1", "--port", str(port), "--scenario",
-                args.scenario, "--seed", str(args.seed), "--config", args.config,
-                "--log", str(log_dir / "demo-pbx.log")],
-        "ingest": [*py, "ingest", "--feed", feed, "--host", "127.0.0.1", "--port", str(port), *common_args,
-                   "--log", str(log_dir / "demo-ingest.log"), "--verbose"],
-        "executor": [*py, "executor", "--host", "127.0.0.1", "--port", str(port), *common_args,
-                     "--log", str(log_dir / "demo-executor.log")],
-    }  # fmt: skip
+        "pbx": [
+            *py,
+            "pbx",
+            "--pbx",
+            args.pbx,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--scenario",
+            args.scenario,
+            "--seed",
+            str(args.seed),
+            "--config",
+            args.config,
+            "--log",
+            str(log_dir / "demo-pbx.log"),
+        ],
+        "ingest": [
+            *py,
+            "ingest",
+            "--feed",
+            feed,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *common_args,
+            "--log",
+            str(log_dir / "demo-ingest.log"),
+            "--verbose",
+        ],
+        "executor": [
+            *py,
+            "executor",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *common_args,
+            "--log",
+            str(log_dir / "demo-executor.log"),
+        ],
+    }
     from . import demo_state
 
     shown_url = redact_url_text(redis_url)
     embedded = not (args.redis or os.environ.get("REDIS_URL") or config.redis.url)
-    viewer_tokens = {lay.token_env: secrets.token_urlsafe(12) for lay in config.layouts
-                     if not os.environ.get(lay.token_env)}  # fmt: skip  # throwaway, for `serve` on the demo
+    viewer_tokens = {
+        lay.token_env: secrets.token_urlsafe(12) for lay in config.layouts if not os.environ.get(lay.token_env)
+    }  # throwaway, for `serve` on the demo
     children = []
     try:
         for name, cmd in commands.items():
-            children.append(subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                             stderr=subprocess.DEVNULL, start_new_session=True,
-                                             preexec_fn=die_with_parent))  # fmt: skip
+            children.append(
+                subprocess.Popen(
+                    cmd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                    preexec_fn=die_with_parent,
+                )
+            )
             if name == "pbx":
                 time.sleep(0.5)  # the PBX listens before the others log in (they would retry anyway)
         # other commands (board, serve, advise, snapshot, report, ...) follow this demo while it runs
-        demo_state.write(demo_state.RunningDemo(
-            pid=os.getpid(), config=str(Path(args.config).resolve()), prefix=config.redis.prefix,
-            redis_url=shown_url, embedded=embedded, url_has_password=shown_url != redis_url,
-            started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), viewer_tokens=viewer_tokens))  # fmt: skip
+        demo_state.write(
+            demo_state.RunningDemo(
+                pid=os.getpid(),
+                config=str(Path(args.config).resolve()),
+                prefix=config.redis.prefix,
+                redis_url=shown_url,
+                embedded=embedded,
+                url_has_password=shown_url != redis_url,
+                started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                viewer_tokens=viewer_tokens,
+            )
+        )
         print(DEMO_FOLLOW_TEXT.format(prefix=config.redis.prefix), flush=True)
         from .ui.app import build_desk_app, setup_logging
 
@@ -413,8 +520,12 @@ def cmd_demo(args) -> int:
         app = build_desk_app(config, redis_url, user, token=token)
 
         async def tell(pilot) -> None:  # the desk's own keys are its help (?); this says where else to look
-            pilot.app.notify(DEMO_FOLLOW_TEXT.format(prefix=config.redis.prefix), title="This demo, elsewhere",
-                             timeout=45, markup=False)  # fmt: skip
+            pilot.app.notify(
+                DEMO_FOLLOW_TEXT.format(prefix=config.redis.prefix),
+                title="This demo, elsewhere",
+                timeout=45,
+                markup=False,
+            )
 
         app.run(auto_pilot=tell)
         return app.return_code or 0
@@ -490,8 +601,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     p = argparse.ArgumentParser(prog="wallboard", description="Real-time contact-centre wallboard.")
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
-                   help="print the version and exit")  # fmt: skip
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}", help="print the version and exit")
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp, config_default: str | None = None):
@@ -503,37 +613,68 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--feed", required=True, help="feed name: jsonl, queue-log, calls-csv, ...")
     sp.add_argument("path", help="the recorded file to replay")
     sp.add_argument("--mapping", default=None, help="calls-csv column mapping: a name (bank) or a TOML path")
-    sp.add_argument("--feed-opt", action="append", default=None, metavar="KEY=VALUE",
-                    help="a feed option (repeatable); `wallboard ingest --list-opts` lists them")  # fmt: skip
-    sp.add_argument("--window", choices=["since_reset", "all"], default="since_reset",
-                    help="since_reset: counters restart at each daily reset (as live); all: the whole file as "
-                    "one window (to check a month)")  # fmt: skip
+    sp.add_argument(
+        "--feed-opt",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help="a feed option (repeatable); `wallboard ingest --list-opts` lists them",
+    )
+    sp.add_argument(
+        "--window",
+        choices=["since_reset", "all"],
+        default="since_reset",
+        help="since_reset: counters restart at each daily reset (as live); all: the whole file as "
+        "one window (to check a month)",
+    )
     sp.add_argument("--json", action="store_true", help="print the final snapshot as JSON instead of a table")
     common(sp)
     sp.set_defaults(func=cmd_replay)
 
-    sp = sub.add_parser("ingest", help="long-running ingest of a live feed (the lease owner also publishes)",
-                        add_help=False, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    sp.add_argument("-h", "--help", action=_HelpWithFeedOptions,
-                    help="show this help, with every feed's options, and exit")  # fmt: skip
+    sp = sub.add_parser(
+        "ingest",
+        help="long-running ingest of a live feed (the lease owner also publishes)",
+        add_help=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sp.add_argument(
+        "-h", "--help", action=_HelpWithFeedOptions, help="show this help, with every feed's options, and exit"
+    )
     sp.add_argument("--feed", default=None, help="feed name: sim, queue-log, ami, ...")
-    sp.add_argument("--feed-opt", action="append", default=None, metavar="KEY=VALUE",
-                    help="a feed option, e.g. --feed-opt settle_s=0.5 (repeatable; beats WALLBOARD_FEEDS__NAME__KEY "
-                    "and [feeds.NAME]); listed below and by --list-opts")  # fmt: skip
-    sp.add_argument("--list-opts", action="store_true",
-                    help="list the options of --feed NAME (or of every feed) and exit")  # fmt: skip
+    sp.add_argument(
+        "--feed-opt",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help="a feed option, e.g. --feed-opt settle_s=0.5 (repeatable; beats WALLBOARD_FEEDS__NAME__KEY "
+        "and [feeds.NAME]); listed below and by --list-opts",
+    )
+    sp.add_argument(
+        "--list-opts", action="store_true", help="list the options of --feed NAME (or of every feed) and exit"
+    )
     sp.add_argument("path", nargs="?", default=None, help="the file a file feed follows (queue-log, jsonl)")
-    sp.add_argument("--check", action="store_true",
-                    help="health check: list the live ingesters; exit 0 when one is alive and holds the lease "
-                    "(it publishes the snapshots), 1 otherwise")  # fmt: skip
+    sp.add_argument(
+        "--check",
+        action="store_true",
+        help="health check: list the live ingesters; exit 0 when one is alive and holds the lease "
+        "(it publishes the snapshots), 1 otherwise",
+    )
     sp.add_argument("--follow", action="store_true", help="queue-log: tail the file (the default for ingest)")
     sp.add_argument("--scenario", default=None, help="sim: normal, spike, demo (= --feed-opt scenario=...)")
     sp.add_argument("--seed", type=int, default=None, help="sim: random seed (= --feed-opt seed=...)")
     sp.add_argument("--speed", type=float, default=None, help="sim: time multiplier (= --feed-opt speed=...)")
-    sp.add_argument("--host", default=None, help="ami, freeswitch: the PBX's host; http: the address to listen on "
-                    "(= --feed-opt host=...; credentials: environment or secret file)")  # fmt: skip
-    sp.add_argument("--port", type=int, default=None, help="ami (default 5038), freeswitch (8021), http (8780): the "
-                    "port (= --feed-opt port=...)")  # fmt: skip
+    sp.add_argument(
+        "--host",
+        default=None,
+        help="ami, freeswitch: the PBX's host; http: the address to listen on "
+        "(= --feed-opt host=...; credentials: environment or secret file)",
+    )
+    sp.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="ami (default 5038), freeswitch (8021), http (8780): the port (= --feed-opt port=...)",
+    )
     sp.add_argument("--shard", default=None, metavar="I/N", help="only the queues/agents hashing to I of N (I=0..N-1)")
     sp.add_argument("--log", default=None, help="log to this file instead of stderr")
     sp.add_argument("--verbose", action="store_true", help="log every connection and batch (INFO), not only problems")
@@ -545,20 +686,27 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--scenario", default="demo", help="sim scenario: demo, normal, spike")
     sp.add_argument("--seed", type=int, default=1, help="random seed of the simulated day (default 1)")
     sp.add_argument("--user", default=None, help="who you are in the demo (default rivka, a supervisor)")
-    sp.add_argument("--pbx", choices=["asterisk", "freeswitch"], default="asterisk",
-                    help="the PBX the simulated centre speaks: Asterisk AMI, or FreeSWITCH mod_callcenter (ESL)")
+    sp.add_argument(
+        "--pbx",
+        choices=["asterisk", "freeswitch"],
+        default="asterisk",
+        help="the PBX the simulated centre speaks: Asterisk AMI, or FreeSWITCH mod_callcenter (ESL)",
+    )
     common(sp)
     sp.set_defaults(func=cmd_demo)
 
-    sp = sub.add_parser("tui", help="the supervisor's desk UI (queues, agents, callers; alerts and actions)",
-                        description="The supervisor's desk, live from Redis: every queue with its figures and "
-                        "alerts (flashing on breach), the agents with their state, queues and alerts, and the "
-                        "callers waiting now. Drill into a queue (Enter) to see how each figure is computed; "
-                        "acknowledge or snooze an alert; listen, whisper, barge or take over an agent's call; "
-                        "move an agent to another skill queue (for a while, undone by itself), pause and "
-                        "unpause; the advisor's panel (v) with the moves that relieve an overloaded queue. "
-                        "Actions go through the executor with your token, checked and audited. ? lists "
-                        "every key.")  # fmt: skip
+    sp = sub.add_parser(
+        "tui",
+        help="the supervisor's desk UI (queues, agents, callers; alerts and actions)",
+        description="The supervisor's desk, live from Redis: every queue with its figures and "
+        "alerts (flashing on breach), the agents with their state, queues and alerts, and the "
+        "callers waiting now. Drill into a queue (Enter) to see how each figure is computed; "
+        "acknowledge or snooze an alert; listen, whisper, barge or take over an agent's call; "
+        "move an agent to another skill queue (for a while, undone by itself), pause and "
+        "unpause; the advisor's panel (v) with the moves that relieve an overloaded queue. "
+        "Actions go through the executor with your token, checked and audited. ? lists "
+        "every key.",
+    )
     sp.add_argument("--user", default=None, help="your name on acknowledgements (default: $WALLBOARD_USER, login)")
     sp.add_argument("--log", default=None, help="log to this file (nothing is logged to the terminal)")
     common(sp)
@@ -574,8 +722,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_check_config)
 
     sp = sub.add_parser("redis", help="the embedded Redis server")
-    sp.add_argument("action", choices=["status", "stop", "start"],
-                    help="status (exit 1 when not running), stop, or start it now")  # fmt: skip
+    sp.add_argument(
+        "action", choices=["status", "stop", "start"], help="status (exit 1 when not running), stop, or start it now"
+    )
     sp.set_defaults(func=cmd_redis)
 
     from .commands import discover
@@ -649,8 +798,11 @@ def _unexpected(who: str, e: BaseException) -> int:
     first = (str(e).splitlines() or [""])[0][:200]
     detail = f"{type(e).__name__}: {_redact_urls(first)}" if first else type(e).__name__
     told = f"traceback in {where}; " if where else ""
-    print(f"{who}: unexpected error (a bug; please report it): {detail} ({told}run again with WALLBOARD_DEBUG=1 "
-          "to see it here)", file=sys.stderr)  # fmt: skip
+    print(
+        f"{who}: unexpected error (a bug; please report it): {detail} ({told}run again with WALLBOARD_DEBUG=1 "
+        "to see it here)",
+        file=sys.stderr,
+    )
     return 1
 
 

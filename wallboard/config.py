@@ -182,17 +182,26 @@ class AgentAlerts(_Section):
 class RedisConfig(_Section):
     url: str | None = Field(None, description="redis:// rediss:// or unix://; unset = the embedded server.")
     cluster: bool = Field(False, description="The URL is a node of a Redis Cluster (as redis+cluster:// says).")
-    prefix: str = Field("wb", min_length=1, max_length=64, pattern=r"^[^{}\s\x00-\x1f\x7f]+$",
-                        description="Key prefix, so centres or test runs can share a server (no braces: they "
-                        "would move every key's hash tag).")  # fmt: skip
+    prefix: str = Field(
+        "wb",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[^{}\s\x00-\x1f\x7f]+$",
+        description="Key prefix, so centres or test runs can share a server (no braces: they "
+        "would move every key's hash tag).",
+    )
     password_file: Path | None = None
     # rediss:// only: the server's CA (else the system's), and a client certificate where the server asks for one
     tls_ca_file: Path | None = Field(None, description="rediss://: CA file that signed the server's certificate.")
     tls_cert_file: Path | None = Field(None, description="rediss://: client certificate (PEM) if the server wants one.")
     tls_key_file: Path | None = Field(None, description="rediss://: the client certificate's private key (PEM).")
     retry_initial_s: float = Field(0.2, gt=0, description="First wait after Redis is lost; doubles each time.")
-    retry_max_s: float = Field(2, gt=0, description="Longest wait between two tries to reach Redis: screens stay "
-                               "stale at most about this long after it is back (bench/soak.py measures it).")
+    retry_max_s: float = Field(
+        2,
+        gt=0,
+        description="Longest wait between two tries to reach Redis: screens stay "
+        "stale at most about this long after it is back (bench/soak.py measures it).",
+    )
 
     @field_validator("url")
     @classmethod
@@ -209,12 +218,22 @@ class EngineConfig(_Section):
     tick_s: float = Field(1.0, gt=0)
     lease_ms: int = Field(5000, ge=500)
     publish_min_interval_ms: int = Field(250, ge=0, description="Leading-edge coalescing of snapshots.")
-    quiet_ms: int = Field(200, ge=0, description="After this long without input, the next batch is applied "
-                          "at once rather than gathered for 50 ms.")  # fmt: skip
-    incremental: bool = Field(True, description="The lease owner rebuilds only the queues and agents that changed "
-                              "(a sharded ingester always builds in full).")  # fmt: skip
-    full_rebuild_s: float = Field(30.0, gt=0, description="With incremental snapshots: a full rebuild at least "
-                                  "this often (and after a Redis reconnect or a new lease).")  # fmt: skip
+    quiet_ms: int = Field(
+        200,
+        ge=0,
+        description="After this long without input, the next batch is applied at once rather than gathered for 50 ms.",
+    )
+    incremental: bool = Field(
+        True,
+        description="The lease owner rebuilds only the queues and agents that changed "
+        "(a sharded ingester always builds in full).",
+    )
+    full_rebuild_s: float = Field(
+        30.0,
+        gt=0,
+        description="With incremental snapshots: a full rebuild at least "
+        "this often (and after a Redis reconnect or a new lease).",
+    )
     health_ttl_s: int = Field(10, ge=1)
 
 
@@ -234,8 +253,9 @@ class RoleConfig(_Section):
     def _known(cls, v: list[str]) -> list[str]:
         unknown = [p for p in v if p not in PERMISSIONS]
         if unknown:
-            raise ValueError(f"no permission {', '.join(map(repr, unknown))}; a role grants some of "
-                             f"{', '.join(PERMISSIONS)}")  # fmt: skip
+            raise ValueError(
+                f"no permission {', '.join(map(repr, unknown))}; a role grants some of {', '.join(PERMISSIONS)}"
+            )
         return v
 
 
@@ -247,11 +267,13 @@ class UserConfig(_Section):
 
 
 class SecurityConfig(_Section):
-    token_secret_env: str = Field("WALLBOARD_TOKEN_SECRET",
-                                  description="Env var with the secret that signs user tokens.")
+    token_secret_env: str = Field(
+        "WALLBOARD_TOKEN_SECRET", description="Env var with the secret that signs user tokens."
+    )
     token_secret_file: Path | None = Field(None, description="Or a file holding that secret.")
-    token_ttl_h: float = Field(12, gt=0, le=8760, description="Lifetime of a token issued by `wallboard token` "
-                               "(at most a year).")
+    token_ttl_h: float = Field(
+        12, gt=0, le=8760, description="Lifetime of a token issued by `wallboard token` (at most a year)."
+    )
     action_rate_per_min: int = Field(30, ge=1, description="Actions one user may request per minute.")
 
 
@@ -262,17 +284,25 @@ class HubConfig(_Section):
     port: int = Field(8765, ge=0, le=65535)
     tls_cert: Path | None = Field(None, description="PEM certificate (chain): set with tls_key to serve https/wss.")
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert.")
-    metrics_token_env: str = Field("WALLBOARD_METRICS_TOKEN", description="Env var with the bearer token /metrics "
-                                   "asks for; while unset, /metrics answers loopback clients only.")  # fmt: skip
-    client_buffer: int = Field(16, ge=1, description="Messages a client may fall behind (latest wins) before it "
-                               "is dropped as too slow.")  # fmt: skip
+    metrics_token_env: str = Field(
+        "WALLBOARD_METRICS_TOKEN",
+        description="Env var with the bearer token /metrics "
+        "asks for; while unset, /metrics answers loopback clients only.",
+    )
+    client_buffer: int = Field(
+        16, ge=1, description="Messages a client may fall behind (latest wins) before it is dropped as too slow."
+    )
     allowed_origins: list[str] = Field(
         default_factory=list,
         description="Page origins (scheme://host[:port]) allowed to connect besides the hub's own; '*' = any.",
     )
     max_message_bytes: int = Field(4096, ge=256, le=1 << 20, description="Largest message a client may send.")
-    connection_rate_per_s: float = Field(1.0, gt=0, le=1000, description="Requests one connection may send a "
-                                         "second (sustained); excess frames are refused at the hub.")  # fmt: skip
+    connection_rate_per_s: float = Field(
+        1.0,
+        gt=0,
+        le=1000,
+        description="Requests one connection may send a second (sustained); excess frames are refused at the hub.",
+    )
     connection_burst: int = Field(10, ge=1, le=10_000, description="Requests one connection may send at once.")
     write_buffer_bytes: int = Field(
         65536, ge=1024, description="Per-client send buffer cap; past it the client gets only the newest message."
@@ -285,8 +315,10 @@ class HubConfig(_Section):
     def _tls_pair(self) -> HubConfig:
         if (self.tls_cert is None) != (self.tls_key is None):
             given, missing = ("tls_cert", "tls_key") if self.tls_key is None else ("tls_key", "tls_cert")
-            raise ValueError(f"hub.{given} is set but hub.{missing} is not: TLS needs both the certificate and its "
-                             "private key (PEM files); set both, or neither for plain http")
+            raise ValueError(
+                f"hub.{given} is set but hub.{missing} is not: TLS needs both the certificate and its "
+                "private key (PEM files); set both, or neither for plain http"
+            )
         return self
 
 
@@ -313,19 +345,29 @@ class LayoutConfig(_Section):
     per_page: int = Field(0, ge=0, description="Queues per page; 0 = as many as fit the screen.")
     # What a floor board shows besides the figures (each can be turned off per layout).
     show_total: bool = Field(True, description="A centre total tile first on every page (agents counted once).")
-    agent_states: bool = Field(True, description="A second row per tile: agents available, on call, wrap-up, "
-                               "paused, logged in.")  # fmt: skip
-    targets: bool = Field(True, description="The target beside a figure with a threshold: its warn level "
-                          "('SL 38% / 80%').")  # fmt: skip
-    other_window: bool = Field(True, description="Beside a windowed figure, its other window (today beside the "
-                               "rolling minutes, and the other way round).")  # fmt: skip
-    trend_s: float = Field(300, ge=0, description="A trend arrow: each figure against its value this many seconds "
-                           "ago; 0 = no arrows.")  # fmt: skip
-    ticker_alerts: bool = Field(True, description="An alert line in the ticker per queue in breach "
-                                "('Customer service: 14 waiting, SL 38%'), beside the supervisor's "
-                                "message.")  # fmt: skip
-    level_icons: bool = Field(True, description="A shape besides the colour for warn (triangle) and breach "
-                              "(octagon), for colour-blind staff.")  # fmt: skip
+    agent_states: bool = Field(
+        True, description="A second row per tile: agents available, on call, wrap-up, paused, logged in."
+    )
+    targets: bool = Field(
+        True, description="The target beside a figure with a threshold: its warn level ('SL 38% / 80%')."
+    )
+    other_window: bool = Field(
+        True,
+        description="Beside a windowed figure, its other window (today beside the "
+        "rolling minutes, and the other way round).",
+    )
+    trend_s: float = Field(
+        300, ge=0, description="A trend arrow: each figure against its value this many seconds ago; 0 = no arrows."
+    )
+    ticker_alerts: bool = Field(
+        True,
+        description="An alert line in the ticker per queue in breach "
+        "('Customer service: 14 waiting, SL 38%'), beside the supervisor's "
+        "message.",
+    )
+    level_icons: bool = Field(
+        True, description="A shape besides the colour for warn (triangle) and breach (octagon), for colour-blind staff."
+    )
     viewer_token_env: str | None = Field(
         None, description="Env var holding this layout's read-only kiosk token; unset = WALLBOARD_VIEWER_TOKEN_<NAME>."
     )
@@ -341,20 +383,31 @@ class AmiConfig(_Section):
     username_env: str = "WALLBOARD_AMI_USER"
     secret_env: str = "WALLBOARD_AMI_SECRET"
     secret_file: Path | None = None
-    keepalive_s: float = Field(2, gt=0, description="Send a Ping this often (a half-open link is found within "
-                               "keepalive_s + keepalive_timeout_s: 4 s by default).")
-    keepalive_timeout_s: float | None = Field(None, gt=0, description="Drop the link when nothing at all comes "
-                                              "back within this long after a Ping; unset = keepalive_s.")
-    takeover_context: str = Field("from-internal", description="Take over a call: the caller's channel is "
-                                  "redirected to the supervisor's extension (users.device 'PJSIP/2001' -> 2001) "
-                                  "in this dialplan context, which must dial it.")
+    keepalive_s: float = Field(
+        2,
+        gt=0,
+        description="Send a Ping this often (a half-open link is found within "
+        "keepalive_s + keepalive_timeout_s: 4 s by default).",
+    )
+    keepalive_timeout_s: float | None = Field(
+        None,
+        gt=0,
+        description="Drop the link when nothing at all comes back within this long after a Ping; unset = keepalive_s.",
+    )
+    takeover_context: str = Field(
+        "from-internal",
+        description="Take over a call: the caller's channel is "
+        "redirected to the supervisor's extension (users.device 'PJSIP/2001' -> 2001) "
+        "in this dialplan context, which must dial it.",
+    )
 
 
 class PbxConfig(_Section):
     """Which telephony system the executor acts on (the feeds are chosen with ``--feed``)."""
 
-    kind: Literal["asterisk", "freeswitch"] = Field("asterisk", description="'asterisk': AMI actions; "
-                                                    "'freeswitch': mod_callcenter over the event socket.")
+    kind: Literal["asterisk", "freeswitch"] = Field(
+        "asterisk", description="'asterisk': AMI actions; 'freeswitch': mod_callcenter over the event socket."
+    )
 
 
 class EslConfig(_Section):
@@ -365,8 +418,11 @@ class EslConfig(_Section):
     password_env: str = "WALLBOARD_ESL_PASSWORD"
     password_file: Path | None = Field(None, description="File holding the event-socket password.")
     domain: str = Field("default", description="Domain of queue and agent names on the switch (name@domain).")
-    keepalive_s: float = Field(2, gt=0, description="Send `api status` this often (half-open link found within "
-                               "keepalive_s + keepalive_timeout_s).")
+    keepalive_s: float = Field(
+        2,
+        gt=0,
+        description="Send `api status` this often (half-open link found within keepalive_s + keepalive_timeout_s).",
+    )
     keepalive_timeout_s: float | None = Field(None, gt=0, description="Unset = keepalive_s.")
     tier_poll_s: float = Field(5, gt=0, description="Tier changes raise no event: the tier table is read this often.")
 
@@ -425,8 +481,10 @@ class WallboardConfig(BaseSettings):
     history: HistoryConfig = Field(default_factory=HistoryConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     feeds: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="[feeds.NAME]: a feed's own options (e.g. [feeds.http]), checked by that "
-        "feed when it is built; a command-line flag beats them.")  # fmt: skip
+        default_factory=dict,
+        description="[feeds.NAME]: a feed's own options (e.g. [feeds.http]), checked by that "
+        "feed when it is built; a command-line flag beats them.",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -491,22 +549,31 @@ def cross_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
         skills = a.get("skills") if isinstance(a.get("skills"), dict) else {}
         for q in skills:
             if known and q not in known:
-                out.append((f"agents.{i}.skills", f"agent {a.get('id')} is skilled for queue {q!r}, which has no "
-                            "[[queues]] entry"))  # fmt: skip
+                out.append(
+                    (
+                        f"agents.{i}.skills",
+                        f"agent {a.get('id')} is skilled for queue {q!r}, which has no [[queues]] entry",
+                    )
+                )
     lnames = strs([x.get("name") for x in seq("layouts")])
     for n in sorted({n for n in lnames if n and lnames.count(n) > 1}):
         out.append(("layouts", f"layout {n!r} is defined twice; each [[layouts]] needs its own name"))
     for i, lay in enumerate(seq("layouts")):
         for q in strs(lay.get("queues")):
             if known and q not in known:
-                out.append((f"layouts.{i}.queues", f"layout {lay.get('name')} shows queue {q!r}, which has no "
-                            "[[queues]] entry"))  # fmt: skip
+                out.append(
+                    (
+                        f"layouts.{i}.queues",
+                        f"layout {lay.get('name')} shows queue {q!r}, which has no [[queues]] entry",
+                    )
+                )
     roles = data.get("roles") if isinstance(data.get("roles"), dict) else {}
     for rname, role in roles.items():
         for q in strs(role.get("queues") if isinstance(role, dict) else None):
             if known and q not in known:
-                out.append((f"roles.{rname}.queues", f"role {rname} is limited to queue {q!r}, which has no "
-                            "[[queues]] entry"))  # fmt: skip
+                out.append(
+                    (f"roles.{rname}.queues", f"role {rname} is limited to queue {q!r}, which has no [[queues]] entry")
+                )
     for i, u in enumerate(seq("users")):
         for r in strs(u.get("roles")):
             if r not in roles:
@@ -590,9 +657,16 @@ def load_config(path: str | Path | None = None, **flags: Any) -> WallboardConfig
     file_url = section.get("url") if isinstance(section, dict) else None
     if isinstance(file_url, str) and _url_password(file_url):
         # a config file is copied, committed and shown on screens; secrets come from the environment or files
-        raise ConfigError([("redis.url", "holds a password (secrets never go in the config file)",
-                            "set REDIS_URL in the environment, or put the password in the file named by "
-                            "redis.password_file")], p)  # fmt: skip
+        raise ConfigError(
+            [
+                (
+                    "redis.url",
+                    "holds a password (secrets never go in the config file)",
+                    "set REDIS_URL in the environment, or put the password in the file named by redis.password_file",
+                )
+            ],
+            p,
+        )
     env_problems: list[tuple[str, str, str]] = []
     if isinstance(file_url, str) and (problem := redis_url_problem(file_url)):
         # named even when REDIS_URL or a flag overrides it: check-config checks the file
@@ -634,8 +708,9 @@ def _read_toml(p: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise bad(f"{p} does not exist", "give the path of a TOML file, e.g. config/wallboard.toml") from None
     except IsADirectoryError:
-        raise bad(f"{p} is a directory, not a file", "give the path of a TOML file in it, e.g. "
-                  "config/wallboard.toml") from None  # fmt: skip
+        raise bad(
+            f"{p} is a directory, not a file", "give the path of a TOML file in it, e.g. config/wallboard.toml"
+        ) from None
     except NotADirectoryError:
         raise bad(f"{p} does not exist (a part of its path is a file)", "give the path of a TOML file") from None
     except PermissionError:
@@ -646,20 +721,26 @@ def _read_toml(p: Path) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        raise bad(f"{p} is not UTF-8 text: byte 0x{raw[e.start]:02x} at line {line}",
-                  "save the file as UTF-8, as TOML requires") from None  # fmt: skip
+        raise bad(
+            f"{p} is not UTF-8 text: byte 0x{raw[e.start]:02x} at line {line}",
+            "save the file as UTF-8, as TOML requires",
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise bad(f"{p} is not valid TOML: {e}", "fix the TOML syntax at that line") from None
     except RecursionError:  # tomllib recurses once per level of nested arrays or inline tables
-        raise bad(f"{p} is not usable TOML: arrays or inline tables nested too deeply to read",
-                  "a configuration nests a few levels at most; flatten it") from None  # fmt: skip
+        raise bad(
+            f"{p} is not usable TOML: arrays or inline tables nested too deeply to read",
+            "a configuration nests a few levels at most; flatten it",
+        ) from None
     try:
         _depth_ok(data)
     except RecursionError:
-        raise bad(f"{p} is not usable TOML: tables nested more than {_MAX_DEPTH} deep",
-                  "a configuration nests a few levels at most; flatten it") from None  # fmt: skip
+        raise bad(
+            f"{p} is not usable TOML: tables nested more than {_MAX_DEPTH} deep",
+            "a configuration nests a few levels at most; flatten it",
+        ) from None
     return data
 
 

@@ -89,18 +89,48 @@ class Batch:
 
 
 # What each event class is to the engine (dispatch on the class, subclasses found through their bases).
-(_K_JOIN, _K_ANSWER, _K_ABANDON, _K_OVERFLOW, _K_CALLBACK, _K_COMPLETE, _K_WRAP, _K_CALLBACK_DONE, _K_RESYNC,
- _K_AGENT, _K_SPY, _K_MADD, _K_MPEN, _K_MREM, _K_MISSED, _K_DIAL, _K_OUTBOUND,
- _K_OTHER, _K_GAP) = range(19)  # fmt: skip
+(
+    _K_JOIN,
+    _K_ANSWER,
+    _K_ABANDON,
+    _K_OVERFLOW,
+    _K_CALLBACK,
+    _K_COMPLETE,
+    _K_WRAP,
+    _K_CALLBACK_DONE,
+    _K_RESYNC,
+    _K_AGENT,
+    _K_SPY,
+    _K_MADD,
+    _K_MPEN,
+    _K_MREM,
+    _K_MISSED,
+    _K_DIAL,
+    _K_OUTBOUND,
+    _K_OTHER,
+    _K_GAP,
+) = range(19)
 _K_STATE = _K_AGENT
 _KINDS: dict[type, int] = {
-    CallerJoined: _K_JOIN, CallerAnswered: _K_ANSWER, CallerAbandoned: _K_ABANDON, CallerOverflowed: _K_OVERFLOW,
-    CallbackRequested: _K_CALLBACK, CallCompleted: _K_COMPLETE, WrapupCompleted: _K_WRAP,
-    CallbackDone: _K_CALLBACK_DONE, WaitingResync: _K_RESYNC,
-    AgentStateChanged: _K_STATE, SpyChanged: _K_SPY, MemberAdded: _K_MADD, MemberPenalty: _K_MPEN,
-    MemberRemoved: _K_MREM, AgentMissed: _K_MISSED, DialAttempt: _K_DIAL, OutboundCall: _K_OUTBOUND,
+    CallerJoined: _K_JOIN,
+    CallerAnswered: _K_ANSWER,
+    CallerAbandoned: _K_ABANDON,
+    CallerOverflowed: _K_OVERFLOW,
+    CallbackRequested: _K_CALLBACK,
+    CallCompleted: _K_COMPLETE,
+    WrapupCompleted: _K_WRAP,
+    CallbackDone: _K_CALLBACK_DONE,
+    WaitingResync: _K_RESYNC,
+    AgentStateChanged: _K_STATE,
+    SpyChanged: _K_SPY,
+    MemberAdded: _K_MADD,
+    MemberPenalty: _K_MPEN,
+    MemberRemoved: _K_MREM,
+    AgentMissed: _K_MISSED,
+    DialAttempt: _K_DIAL,
+    OutboundCall: _K_OUTBOUND,
     FeedGap: _K_GAP,
-}  # fmt: skip
+}
 
 
 # The agent's counted facts (calls handled, missed, ...): whole counts kept per window under their own names.
@@ -179,9 +209,15 @@ class Engine:
     def _qparams(self, queue: str, pos: str) -> str:
         q = self.config.queue(queue)
         return json.dumps(
-            {"sl": q.sl_threshold_s, "sh": q.short_abandon_s, "exp": self.exp_s, "bexp": self.bexp_s,
-             "feed": self.feed_name, "pos": pos}
-        )  # fmt: skip
+            {
+                "sl": q.sl_threshold_s,
+                "sh": q.short_abandon_s,
+                "exp": self.exp_s,
+                "bexp": self.bexp_s,
+                "feed": self.feed_name,
+                "pos": pos,
+            }
+        )
 
     def _window(self, t: float) -> tuple[str, int]:
         """(window id, minute) of an epoch; the window is cached per minute when it is the same at both ends
@@ -329,8 +365,10 @@ class Engine:
     async def register_step(self, batch: Batch) -> None:
         """Feed gaps and the registries of queues and agents (before the batch's scripts)."""
         if batch.gaps:
-            gaps = {json.dumps({"start": utc(g.start), "length_s": g.length_s, "feed": g.feed}): g.start.timestamp()
-                    for g in batch.gaps}  # fmt: skip
+            gaps = {
+                json.dumps({"start": utc(g.start), "length_s": g.length_s, "feed": g.feed}): g.start.timestamp()
+                for g in batch.gaps
+            }
             await self.r.zadd(self.keys.gaps, gaps)
         await self._register(batch.by_queue, batch.agents)
 
@@ -366,8 +404,20 @@ class Engine:
                     items = agent_items.get(agent)
                     if items is None:
                         items = agent_items[agent] = []
-                    items.append((i, {"k": "H" if rec["k"] == "A" else "T", "t": rec["t"], "c": rec["c"], "q": queue,
-                                      "j": join, "win": rec["win"], "min": rec["min"]}))  # fmt: skip
+                    items.append(
+                        (
+                            i,
+                            {
+                                "k": "H" if rec["k"] == "A" else "T",
+                                "t": rec["t"],
+                                "c": rec["c"],
+                                "q": queue,
+                                "j": join,
+                                "win": rec["win"],
+                                "min": rec["min"],
+                            },
+                        )
+                    )
         batch.res.applied += applied
         batch.res.duplicates += dups
 
@@ -480,8 +530,7 @@ class Engine:
             agent_snaps[a] = self._agent_snapshot(a, cfg, st, queues_of, win, tnow, win_start)
 
         per_queue = self._agent_counts_by_queue(queues, agent_snaps, members)
-        qsnaps = {q: self._queue_snapshot(q, *qdata[q], per_queue[q], tnow, roll_since, wlabel)
-                  for q in queues}  # fmt: skip
+        qsnaps = {q: self._queue_snapshot(q, *qdata[q], per_queue[q], tnow, roll_since, wlabel) for q in queues}
         total = self._total(qsnaps, agent_snaps, members, roll_since, wlabel)
         window = Window(kind="all", since=None) if wid == "all" else Window(kind="since_reset", since=utc(win_start))
         return Snapshot(
@@ -521,8 +570,15 @@ class Engine:
         qdata = {}
         for q, text in zip(queues, raw):
             d = loads(text)
-            qdata[q] = (_pairs(d["w"]), [_pairs(h) for h in d["m"]] if d["m"] else [], _scored(d["wt"]),
-                        _pairs(d["cl"]), _scored(d["cb"]), d["d"] or None, d.get("x"))  # fmt: skip
+            qdata[q] = (
+                _pairs(d["w"]),
+                [_pairs(h) for h in d["m"]] if d["m"] else [],
+                _scored(d["wt"]),
+                _pairs(d["cl"]),
+                _scored(d["cb"]),
+                d["d"] or None,
+                d.get("x"),
+            )
         pos = len(queues)
         cfg_agents = self._cfg_agents()
         aparts = {}
@@ -564,8 +620,9 @@ class Engine:
             explain[name] = Explain(formula=r.formula, numerator=r.numerator, denominator=r.denominator, window=window)
         return fig, explain
 
-    def _queue_snapshot(self, q, win, rolls, waiting, callers, callbacks, dups, expired, counts: AgentCounts, tnow,
-                        roll_since, wid) -> QueueSnapshot:  # fmt: skip
+    def _queue_snapshot(
+        self, q, win, rolls, waiting, callers, callbacks, dups, expired, counts: AgentCounts, tnow, roll_since, wid
+    ) -> QueueSnapshot:
         cfg = self.config.queue(q)
         c = self._counters(win)
         fig, explain = self._figures(c, cfg.sl_formula, cfg.count_overflow, wid)
@@ -645,10 +702,12 @@ class Engine:
                     self._count(counts, snap)
         return out
 
-    def _total(self, qsnaps: dict[str, QueueSnapshot], agents, members, roll_since, wid,
-               counts: AgentCounts | None = None) -> Total:  # fmt: skip
+    def _total(
+        self, qsnaps: dict[str, QueueSnapshot], agents, members, roll_since, wid, counts: AgentCounts | None = None
+    ) -> Total:
         """Sums of queue entries; SL as the sum of numerators over the sum of denominators; agents once
         (``counts``: the agents' counts as ``total_agent_counts`` gives them, when the caller has them)."""
+
         def summed(parts):
             c: dict = {k: 0 for k in metrics.COUNTERS}
             by_reason: dict[str, int] = {}
@@ -666,7 +725,10 @@ class Engine:
             fig["service_level"] = num / den if den else None
             explain["service_level"] = Explain(
                 formula="sum of queue SL numerators / sum of queue SL denominators (each by its own formula)",
-                numerator=num, denominator=den, window=wid)  # fmt: skip
+                numerator=num,
+                denominator=den,
+                window=wid,
+            )
             return fig, explain
 
         fig, explain = summed((s, s.explain["service_level"]) for s in qsnaps.values())
@@ -676,8 +738,9 @@ class Engine:
         return Total(
             **fig,
             waiting=sum(s.waiting for s in qsnaps.values()),
-            longest_wait_s=max((s.longest_wait_s for s in qsnaps.values() if s.longest_wait_s is not None),
-                               default=None),  # fmt: skip
+            longest_wait_s=max(
+                (s.longest_wait_s for s in qsnaps.values() if s.longest_wait_s is not None), default=None
+            ),
             callbacks_pending=sum(s.callbacks_pending for s in qsnaps.values()),
             expired=sum(s.expired for s in qsnaps.values()),
             agent_counts=counts,
@@ -783,4 +846,3 @@ class Engine:
         pipe.publish(self.keys.agents_channel, agents)
         await pipe.execute()
         return snap
-

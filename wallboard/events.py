@@ -153,8 +153,9 @@ class CallerJoined(_QueueCall):
 class CallerAnswered(_QueueCall):
     type: Literal["caller_answered"] = "caller_answered"
     agent: str | None = None
-    wait_s: float | None = Field(None, ge=0, lt=MAX_SECONDS,
-                                 description="Join to answer; derived from the join when absent.")
+    wait_s: float | None = Field(
+        None, ge=0, lt=MAX_SECONDS, description="Join to answer; derived from the join when absent."
+    )
     ring_s: float | None = Field(None, ge=0, lt=MAX_SECONDS)
 
 
@@ -293,8 +294,16 @@ QUEUE_CALL_EVENTS = (
     CallCompleted,
     WrapupCompleted,
 )
-AGENT_EVENTS = (AgentStateChanged, MemberAdded, MemberRemoved, MemberPenalty, AgentMissed, DialAttempt, OutboundCall,
-                SpyChanged)
+AGENT_EVENTS = (
+    AgentStateChanged,
+    MemberAdded,
+    MemberRemoved,
+    MemberPenalty,
+    AgentMissed,
+    DialAttempt,
+    OutboundCall,
+    SpyChanged,
+)
 
 Event = Annotated[
     Union[

@@ -173,8 +173,9 @@ def _problem(feed: str, e: dict, origin: Mapping[str, str]) -> str:
     return f"{where}{name}: {msg}{shown}"
 
 
-def build_options(model: type[O], feed: str, config: WallboardConfig, given: Mapping[str, Any] | None = None,
-                  *, section: bool = True) -> O:  # fmt: skip
+def build_options(
+    model: type[O], feed: str, config: WallboardConfig, given: Mapping[str, Any] | None = None, *, section: bool = True
+) -> O:
     """The feed's options: defaults < ``[feeds.NAME]`` (env over file) < ``given`` (a ``None`` in ``given``
     is "not given"). FeedOptionError names the option, where it came from, and what is wrong."""
     data: dict[str, Any] = {}
@@ -188,8 +189,10 @@ def build_options(model: type[O], feed: str, config: WallboardConfig, given: Map
     secret = sorted(k for k in data if k.lower() in model.secret_names)
     if secret:
         where = f"feeds.{feed}.{secret[0]} (in the config)" if origin[secret[0]] == "config" else secret[0]
-        raise FeedOptionError(f"{feed} feed: {where}: a secret is never taken from options, the config or the "
-                              f"command line; {model.secret_hint(config)}")  # fmt: skip
+        raise FeedOptionError(
+            f"{feed} feed: {where}: a secret is never taken from options, the config or the "
+            f"command line; {model.secret_hint(config)}"
+        )
     unknown = sorted(k for k in data if k not in model.model_fields)
     if unknown:
         named = ", ".join(f"feeds.{feed}.{k}" if origin[k] == "config" else k for k in unknown)
@@ -258,8 +261,12 @@ def describe_options(name: str, cls: Any | None = None) -> str:
         default = info.get_default(call_default_factory=True)
         ann = _type_name(info.annotation)
         ops = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
-        bounds = [f" [{op} {getattr(m, k)}]" for m in info.metadata for k, op in ops.items()
-                  if getattr(m, k, None) is not None]  # fmt: skip
+        bounds = [
+            f" [{op} {getattr(m, k)}]"
+            for m in info.metadata
+            for k, op in ops.items()
+            if getattr(m, k, None) is not None
+        ]
         head = f"    {field}: {ann}" + (f" = {default!r}" if default is not None else "") + "".join(bounds)
         lines.append(head)
         if info.description:
@@ -278,8 +285,13 @@ def section_problems(feeds: Mapping[str, Any], config: WallboardConfig | None = 
     for key, section in (feeds or {}).items():
         name = names.get(key)
         if name is None:
-            out.append((f"feeds.{key}", f"no feed named {key!r}; installed feeds: {', '.join(feed_names())}",
-                        "use a --feed name, e.g. [feeds.ami]"))  # fmt: skip
+            out.append(
+                (
+                    f"feeds.{key}",
+                    f"no feed named {key!r}; installed feeds: {', '.join(feed_names())}",
+                    "use a --feed name, e.g. [feeds.ami]",
+                )
+            )
             continue
         if not isinstance(section, dict):
             out.append((f"feeds.{key}", "must be a table of options", "write [feeds.NAME] then key = value lines"))
@@ -287,8 +299,7 @@ def section_problems(feeds: Mapping[str, Any], config: WallboardConfig | None = 
         model = options_model(feed_class(name))
         for k in section:
             if k.lower() in model.secret_names:
-                out.append((f"feeds.{key}.{k}", "a secret is never set in the config file",
-                            model.secret_hint(cfg)))  # fmt: skip
+                out.append((f"feeds.{key}.{k}", "a secret is never set in the config file", model.secret_hint(cfg)))
         data = {k: v for k, v in section.items() if k.lower() not in model.secret_names}
         try:
             model.model_validate(data)

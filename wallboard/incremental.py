@@ -95,8 +95,13 @@ class IncrementalSnapshots:
         p = self.p
         # taken before reading: whatever is applied from here on is marked again and read at the next build
         touched, e.touched = e.touched, _Seen()
-        if (p is None or p.wid != wid or p.win_start != win_start or tnow < p.tnow
-                or tnow - p.full_at >= self.full_rebuild_s):  # fmt: skip
+        if (
+            p is None
+            or p.wid != wid
+            or p.win_start != win_start
+            or tnow < p.tnow
+            or tnow - p.full_at >= self.full_rebuild_s
+        ):
             roll_since = utc(datetime.fromtimestamp(minutes[0] if minutes else tnow, timezone.utc))
             wlabel = "all input" if wid == "all" else f"since reset {utc(win_start)}"
             p = _Parts(wid, win_start, minutes, roll_since, wlabel, full_at=tnow)
@@ -183,8 +188,9 @@ class IncrementalSnapshots:
         if p.total_counts is None:
             p.total_counts = e.total_agent_counts(agent_snaps, members)
         # a copy: the snapshot's Total must not share the kept counts (nothing mutates them, but a view may)
-        total = e._total(qsnaps, agent_snaps, members, p.roll_since, p.wlabel,
-                         counts=p.total_counts.model_copy(deep=True))  # fmt: skip
+        total = e._total(
+            qsnaps, agent_snaps, members, p.roll_since, p.wlabel, counts=p.total_counts.model_copy(deep=True)
+        )
         window = Window(kind="all", since=None) if wid == "all" else Window(kind="since_reset", since=utc(win_start))
         self.p = p
         return Snapshot(

@@ -96,9 +96,17 @@ def shard_of(partition: str, count: int) -> int:
 
 
 class Ingest:
-    def __init__(self, client: aredis.Redis, config: WallboardConfig, feed, *, clock: Clock | None = None,
-                 name: str | None = None, keys: Keys | None = None,
-                 shard: tuple[int, int] | None = None):  # fmt: skip
+    def __init__(
+        self,
+        client: aredis.Redis,
+        config: WallboardConfig,
+        feed,
+        *,
+        clock: Clock | None = None,
+        name: str | None = None,
+        keys: Keys | None = None,
+        shard: tuple[int, int] | None = None,
+    ):
         self.r = client
         self.shard = check_shard(shard) if shard is not None else None
         if self.shard == (0, 1):  # one shard of one: all of it, with the unsharded cursor
@@ -111,8 +119,11 @@ class Ingest:
         self.engine = Engine(client, config, self.keys, feed_name=getattr(feed, "name", ""))
         # the owner's snapshots, rebuilt for what this process applied; a shard does not see what the other
         # shards apply, so a sharded owner builds each snapshot in full
-        self.snapshots = IncrementalSnapshots(self.engine, config.engine.full_rebuild_s) \
-            if config.engine.incremental and self.shard is None else None  # fmt: skip
+        self.snapshots = (
+            IncrementalSnapshots(self.engine, config.engine.full_rebuild_s)
+            if config.engine.incremental and self.shard is None
+            else None
+        )
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.stop = asyncio.Event()
         self.changed = asyncio.Event()
@@ -393,9 +404,15 @@ class Ingest:
             pass
 
     async def _heartbeat(self) -> None:
-        body = {"name": self.name, "pid": os.getpid(), "at": utc(self.clock.now()), "owner": self.owner,
-                "events": self.events_applied, "feed": getattr(self.feed, "name", ""),
-                "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None}  # fmt: skip
+        body = {
+            "name": self.name,
+            "pid": os.getpid(),
+            "at": utc(self.clock.now()),
+            "owner": self.owner,
+            "events": self.events_applied,
+            "feed": getattr(self.feed, "name", ""),
+            "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
+        }
         await self.r.set(self.keys.health(self.name), json.dumps(body), ex=self.config.engine.health_ttl_s)
 
     async def apply_requests(self) -> None:
@@ -414,16 +431,28 @@ class Ingest:
                     if kind == "ack":
                         self.levels = ack(self.levels, f["queue"], f["metric"], user, now)
                     elif kind == "snooze":
-                        until = datetime.fromisoformat(f["until"].replace("Z", "+00:00")) if f.get("until") \
-                            else now + timedelta(minutes=15)  # fmt: skip
+                        until = (
+                            datetime.fromisoformat(f["until"].replace("Z", "+00:00"))
+                            if f.get("until")
+                            else now + timedelta(minutes=15)
+                        )
                         self.levels = snooze(self.levels, f["queue"], f["metric"], user, until)
                     else:
                         continue
                 except (NoAlertError, KeyError, ValueError) as e:
                     result = f"rejected: {e}"
-                await self.r.xadd(self.keys.audit, {"request": f.get("request", rid), "type": kind,
-                                  "user": user, "queue": f.get("queue", ""), "metric": f.get("metric", ""),
-                                  "at": utc(now), "result": "applied" if result == "ok" else result})  # fmt: skip
+                await self.r.xadd(
+                    self.keys.audit,
+                    {
+                        "request": f.get("request", rid),
+                        "type": kind,
+                        "user": user,
+                        "queue": f.get("queue", ""),
+                        "metric": f.get("metric", ""),
+                        "at": utc(now),
+                        "result": "applied" if result == "ok" else result,
+                    },
+                )
         await self.r.set(self.keys.requests_cursor, self.requests_cursor)
 
     async def tick(self, periodic: bool = True) -> None:
@@ -435,8 +464,11 @@ class Ingest:
         # computed once, by the owner, on the injected clock; a read of every queue, so once per tick
         expired = await self.engine.expire_callers(now) if periodic else 0
         if expired:
-            log.warning("%d waiting caller(s) dropped: no leave within centre.caller_expiry_s = %g s", expired,
-                        self.config.centre.caller_expiry_s)  # fmt: skip
+            log.warning(
+                "%d waiting caller(s) dropped: no leave within centre.caller_expiry_s = %g s",
+                expired,
+                self.config.centre.caller_expiry_s,
+            )
         built = time.perf_counter()
         snap = await (self.snapshots.build(now) if self.snapshots is not None else self.engine.build_snapshot(now))
         snap, self.levels = self.engine.evaluate(snap, self.levels, now)

@@ -33,8 +33,9 @@ class Session:
     probe_name = "a probe"
     lost_error: type[Exception] = ConnectionError
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, origin: str = "",
-                 queue_size: int = 100_000):  # fmt: skip
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, origin: str = "", queue_size: int = 100_000
+    ):
         self.origin = origin
         self.closed: str | None = None  # why the connection ended
         self._reader, self._writer = reader, writer
@@ -74,8 +75,11 @@ class Session:
         self._tasks.append(asyncio.create_task(self._read(), name=f"{self.kind.lower()}-read {self.origin}"))
 
     def start_keepalive(self, every_s: float, timeout_s: float | None = None) -> None:
-        self._tasks.append(asyncio.create_task(self._keepalive(every_s, timeout_s or every_s),
-                                               name=f"{self.kind.lower()}-ping {self.origin}"))  # fmt: skip
+        self._tasks.append(
+            asyncio.create_task(
+                self._keepalive(every_s, timeout_s or every_s), name=f"{self.kind.lower()}-ping {self.origin}"
+            )
+        )
 
     def idle_s(self) -> float:
         """Seconds since anything was received."""
@@ -135,8 +139,13 @@ class Session:
                 except asyncio.TimeoutError:
                     if self.last_rx > sent:  # events came meanwhile: the link works, the answer is behind them
                         continue
-                    log.warning("%s %s: nothing received within %.1f s of %s; dropping the connection",
-                                self.kind, self.origin, timeout_s, self.probe_name)  # fmt: skip
+                    log.warning(
+                        "%s %s: nothing received within %.1f s of %s; dropping the connection",
+                        self.kind,
+                        self.origin,
+                        timeout_s,
+                        self.probe_name,
+                    )
                     self.abort(f"keep-alive: no answer to {self.probe_name}")
                     return
         except self.lost_error:
@@ -165,8 +174,19 @@ class Session:
             pass
 
 
-async def reconnecting(connect, *, kind: str, origin: str, backoff, stable_s: float, errors: tuple,
-                       auth_error: type[Exception], auth_hint: str, connected, logger: logging.Logger):  # fmt: skip
+async def reconnecting(
+    connect,
+    *,
+    kind: str,
+    origin: str,
+    backoff,
+    stable_s: float,
+    errors: tuple,
+    auth_error: type[Exception],
+    auth_hint: str,
+    connected,
+    logger: logging.Logger,
+):
     """Sessions, forever: ``await connect()`` again after a session ends or an attempt fails, with ``backoff``
     (reset once a session lasted ``stable_s``). A streak of the same failure is logged once, then at debug level;
     ``connected(session)`` says what a new session is (e.g. the PBX's greeting)."""
@@ -189,8 +209,9 @@ async def reconnecting(connect, *, kind: str, origin: str, backoff, stable_s: fl
             delay = backoff.next()
             what = str(e) or e.__class__.__name__
             if told != "net":
-                logger.warning("%s %s unreachable (%s); retrying with backoff (next in %.1f s)", kind, origin, what,
-                               delay)  # fmt: skip
+                logger.warning(
+                    "%s %s unreachable (%s); retrying with backoff (next in %.1f s)", kind, origin, what, delay
+                )
                 told = "net"
             else:
                 logger.debug("%s %s unreachable (%s); retrying in %.1f s", kind, origin, what, delay)

@@ -30,8 +30,13 @@ def _ratio(num: float, den: float, formula: str) -> Ratio:
     return Ratio(num / den if den else None, num, den, formula)
 
 
-def ratio(name: str, c: Mapping[str, float], sl_formula: str = "excl_short_abandons", count_overflow: bool = False,
-          scope: catalog.Scope = "queue") -> Ratio:  # fmt: skip
+def ratio(
+    name: str,
+    c: Mapping[str, float],
+    sl_formula: str = "excl_short_abandons",
+    count_overflow: bool = False,
+    scope: catalog.Scope = "queue",
+) -> Ratio:
     """A catalog ratio of the counters ``c``: its value, numerator, denominator and formula, all from the
     catalog's terms (service_level's by the queue's ``sl_formula``; ``count_overflow`` adds overflowed)."""
     num, den = catalog.terms(catalog.get(name, scope), sl_formula, count_overflow)

@@ -20,8 +20,10 @@ def mask_number(number: str | None, keep: int) -> str | None:
 
 
 # AMI headers holding a party's number (CallerIDNum, ConnectedLineNum, DestCallerIDNum, ...)
-_AMI = re.compile(r"(?im)^([ \t]*(?:dest)?(?:calleridnum|connectedlinenum)[ \t]*:[ \t]*)"
-                  r"([^\r\n]*\d[^\r\n]*?)[ \t]*(?=\r?$)")
+_AMI = re.compile(
+    r"(?im)^([ \t]*(?:dest)?(?:calleridnum|connectedlinenum)[ \t]*:[ \t]*)"
+    r"([^\r\n]*\d[^\r\n]*?)[ \t]*(?=\r?$)"
+)
 _JSON = re.compile(r'("caller"\s*:\s*")([^"]*)(")')  # our jsonl events
 # a run of digits standing alone (not part of an id like 1700000000.42, a channel like SIP/1001-00000001)
 _DIGITS = re.compile(r"(?<![\w./-])(\+?\d{7,}|\+\d[\d -]{6,}\d)(?![\w./-])")  # +972-52-... written out too
@@ -46,8 +48,9 @@ def mask_text(text: str, keep: int) -> str:
             parts[6] = mask_number(parts[6], keep) or ""
             line = "|".join(parts)
         lines.append(line)
-    return _DIGITS.sub(lambda m: m.group(1) if _epoch(m.group(1)) else mask_number(m.group(1), keep) or "",
-                       "\n".join(lines))  # fmt: skip
+    return _DIGITS.sub(
+        lambda m: m.group(1) if _epoch(m.group(1)) else mask_number(m.group(1), keep) or "", "\n".join(lines)
+    )
 
 
 def masker(centre: CentreConfig):

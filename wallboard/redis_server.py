@@ -88,8 +88,9 @@ LOADING_WAIT_S = 300.0  # longest wait for a server loading its data (a 1.3 GB A
 
 
 def _client(sock: Path) -> redis.Redis:
-    return redis.Redis(unix_socket_path=str(sock), socket_connect_timeout=0.5, socket_timeout=1,
-                       retry=Retry(NoBackoff(), 0))  # fmt: skip
+    return redis.Redis(
+        unix_socket_path=str(sock), socket_connect_timeout=0.5, socket_timeout=1, retry=Retry(NoBackoff(), 0)
+    )
 
 
 def _probe(sock: Path) -> str:
@@ -125,8 +126,11 @@ def say_loading(total_bytes: int | None, where: str = "") -> None:
     mb = (total_bytes or 0) / 1e6
     size = (f"{mb:,.0f} MB" if mb >= 10 else f"{mb:.1f} MB") if total_bytes else "size not known yet"
     at = f" at {where}" if where else ""
-    print(f"Redis{at} is loading its data ({size})… waiting for it (at most {LOADING_WAIT_S:.0f} s)",
-          file=sys.stderr, flush=True)  # fmt: skip
+    print(
+        f"Redis{at} is loading its data ({size})… waiting for it (at most {LOADING_WAIT_S:.0f} s)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _wait_loading(paths: EmbeddedPaths) -> str:
@@ -152,8 +156,10 @@ def _wait_loading(paths: EmbeddedPaths) -> str:
                 pass
             say_loading(total)
         if time.monotonic() > deadline:
-            raise StoreUnavailable(f"the embedded Redis on {paths.socket} is still loading its data after "
-                                   f"{LOADING_WAIT_S:.0f} s; see {paths.logfile}")  # fmt: skip
+            raise StoreUnavailable(
+                f"the embedded Redis on {paths.socket} is still loading its data after "
+                f"{LOADING_WAIT_S:.0f} s; see {paths.logfile}"
+            )
         time.sleep(0.1)
 
 
@@ -179,17 +185,27 @@ def ensure_embedded(paths: EmbeddedPaths | None = None, timeout_s: float = 10.0)
                 paths.socket.unlink()  # left by a server that died
             cmd = [
                 str(binary_path()),
-                "--daemonize", "yes",
-                "--port", "0",
-                "--unixsocket", str(paths.socket),
-                "--unixsocketperm", "700",
-                "--dir", str(paths.data),
-                "--pidfile", str(paths.pidfile),
-                "--logfile", str(paths.logfile),
-                "--appendonly", "yes",
-                "--appendfsync", "everysec",
-                "--save", "",
-            ]  # fmt: skip
+                "--daemonize",
+                "yes",
+                "--port",
+                "0",
+                "--unixsocket",
+                str(paths.socket),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(paths.data),
+                "--pidfile",
+                str(paths.pidfile),
+                "--logfile",
+                str(paths.logfile),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+            ]
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
             if proc.returncode != 0:
                 raise RuntimeError(
@@ -230,9 +246,12 @@ def status(paths: EmbeddedPaths | None = None) -> dict:
         r = redis.Redis(unix_socket_path=str(paths.socket))
         srv = r.info("server")
         mem = r.info("memory")
-        info.update(version=srv.get("valkey_version") or srv.get("redis_version"),
-                    uptime_s=srv.get("uptime_in_seconds"), used_memory=mem.get("used_memory_human"),
-                    keys=r.dbsize())  # fmt: skip
+        info.update(
+            version=srv.get("valkey_version") or srv.get("redis_version"),
+            uptime_s=srv.get("uptime_in_seconds"),
+            used_memory=mem.get("used_memory_human"),
+            keys=r.dbsize(),
+        )
         r.close()
     return info
 
@@ -279,19 +298,33 @@ class PrivateServer:
         self.proc: subprocess.Popen | None = None
         cmd = [
             str(binary_path()),
-            "--daemonize", "no",
-            "--port", "0",
-            "--unixsocket", str(self.socket),
-            "--unixsocketperm", "700",
-            "--dir", str(self.root),
-            "--logfile", str(self.root / "redis.log"),
-            "--save", "",
-            "--appendonly", "no",
-            "--maxmemory-policy", "noeviction",
-        ]  # fmt: skip
+            "--daemonize",
+            "no",
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.root),
+            "--logfile",
+            str(self.root / "redis.log"),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--maxmemory-policy",
+            "noeviction",
+        ]
         try:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)  # fmt: skip
+            self.proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,
+            )
             deadline = time.monotonic() + timeout_s
             while _probe(self.socket) != "up":
                 if self.proc.poll() is not None or time.monotonic() > deadline:

@@ -75,15 +75,16 @@ async def replay(
 
             server = PrivateServer()
             try:
-                return await _replay(feed, _private_config(config), server.url, None, window_mode, progress,
-                                     drop=False)  # fmt: skip
+                return await _replay(feed, _private_config(config), server.url, None, window_mode, progress, drop=False)
             finally:
                 server.stop()
         result = await _replay(feed, config, redis_url, prefix, window_mode, progress)
         if prefix is None and note is not None:  # (after the run: a failure stays the one line that says why)
-            note(f"throwaway replay in a temporary namespace on {redact_url(configured_url(config, redis_url))}, "
-                 "deleted at the end (that server's AOF, if it keeps one, records both the writes and the "
-                 "deletions; with no server named, a private in-memory one is used)")  # fmt: skip
+            note(
+                f"throwaway replay in a temporary namespace on {redact_url(configured_url(config, redis_url))}, "
+                "deleted at the end (that server's AOF, if it keeps one, records both the writes and the "
+                "deletions; with no server named, a private in-memory one is used)"
+            )
         return result
     finally:
         if gc_was_on:
@@ -159,7 +160,7 @@ async def _replay(feed, config, redis_url, prefix, window_mode, progress, drop: 
                 task.cancel()
             if inflight:
                 await asyncio.gather(*inflight, return_exceptions=True)
-        end = (datetime.fromtimestamp(last, timezone.utc) if last is not None else datetime.now(timezone.utc))
+        end = datetime.fromtimestamp(last, timezone.utc) if last is not None else datetime.now(timezone.utc)
         now = end + timedelta(seconds=1)
         # the final tick drops callers whose leave never came, as the live owner's tick would have by now
         # (expiry counts nothing, so when it runs changes no counter: the end is as good as every tick)

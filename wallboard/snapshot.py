@@ -116,8 +116,11 @@ class QueueSnapshot(_QueueGauges):
     levels: dict[str, Level] = Field(default_factory=dict)
     alerts: dict[str, Alert] = Field(default_factory=dict)
     duplicates: int = Field(0, description="Transitions delivered again and not counted.")
-    expired: int = Field(0, description="Callers dropped from waiting by centre.caller_expiry_s whose exit never "
-                         "arrived (counted in no other figure; a late exit counts as what it was and leaves this).")
+    expired: int = Field(
+        0,
+        description="Callers dropped from waiting by centre.caller_expiry_s whose exit never "
+        "arrived (counted in no other figure; a late exit counts as what it was and leaves this).",
+    )
 
 
 _TotalGauges = _metric_fields(Counters, "_TotalGauges", catalog.queue(kind="gauge", snapshot=True, total=True))
@@ -171,8 +174,9 @@ class Snapshot(Summary):
         return self.model_dump_json(exclude={"agents"})
 
     def agents_json(self) -> str:
-        head = json.dumps({"schema_version": self.schema_version, "seq": self.seq, "at": self.at},
-                          separators=(",", ":"))  # fmt: skip
+        head = json.dumps(
+            {"schema_version": self.schema_version, "seq": self.seq, "at": self.at}, separators=(",", ":")
+        )
         return f'{head[:-1]},"agents":{_AGENTS.dump_json(self.agents).decode()}}}'
 
 

@@ -97,8 +97,9 @@ def cluster_target(config: WallboardConfig, url: str) -> tuple[bool, str]:
     if config.redis.cluster and not url.startswith("unix://"):
         return True, url
     if config.redis.cluster:
-        raise StoreUnavailable(f"redis.cluster is set but {redact_url(url)} is a unix socket; a cluster needs "
-                               "redis://host:port")  # fmt: skip
+        raise StoreUnavailable(
+            f"redis.cluster is set but {redact_url(url)} is a unix socket; a cluster needs redis://host:port"
+        )
     return False, url
 
 
@@ -135,8 +136,9 @@ class _LoadingWait:
         if self.deadline is not None and time.monotonic() > self.deadline:
             from .redis_server import LOADING_WAIT_S
 
-            raise StoreUnavailable(f"Redis at {redact_url(self.target)} is still loading its data after "
-                                   f"{LOADING_WAIT_S:.0f} s")  # fmt: skip
+            raise StoreUnavailable(
+                f"Redis at {redact_url(self.target)} is still loading its data after {LOADING_WAIT_S:.0f} s"
+            )
 
 
 async def connect(config: WallboardConfig, url: str | None = None) -> aredis.Redis:
@@ -148,15 +150,24 @@ async def connect(config: WallboardConfig, url: str | None = None) -> aredis.Red
     if cluster:
         # the cluster client retries MOVED/ASK and failovers itself (its default retry policy)
         # bytes that are not UTF-8 (anyone may XADD them) are read as U+FFFD, never as an exception
-        ckw: dict = {"decode_responses": True, "encoding_errors": "replace", "health_check_interval": 30,
-                     **_tls(config, plain)}  # fmt: skip
+        ckw: dict = {
+            "decode_responses": True,
+            "encoding_errors": "replace",
+            "health_check_interval": 30,
+            **_tls(config, plain),
+        }
         if pw:
             ckw["password"] = pw
         client = aredis.RedisCluster.from_url(plain, **ckw)
     else:
         # one immediate retry heals a stale pooled connection; longer outages are our loops' to back off from
-        kwargs = {"decode_responses": True, "encoding_errors": "replace", "health_check_interval": 30,
-                  "retry": AsyncRetry(NoBackoff(), 1), **_tls(config, target)}  # fmt: skip
+        kwargs = {
+            "decode_responses": True,
+            "encoding_errors": "replace",
+            "health_check_interval": 30,
+            "retry": AsyncRetry(NoBackoff(), 1),
+            **_tls(config, target),
+        }
         if pw:
             kwargs["password"] = pw
         client = aredis.Redis.from_url(target, **kwargs)
@@ -198,8 +209,12 @@ def connect_sync(config: WallboardConfig, url: str | None = None) -> redis.Redis
                 ckw["password"] = pw
             client = redis.RedisCluster.from_url(plain, **ckw)
         else:
-            kwargs: dict = {"decode_responses": True, "encoding_errors": "replace", "retry": Retry(NoBackoff(), 1),
-                            **_tls(config, target)}  # fmt: skip
+            kwargs: dict = {
+                "decode_responses": True,
+                "encoding_errors": "replace",
+                "retry": Retry(NoBackoff(), 1),
+                **_tls(config, target),
+            }
             if pw:
                 kwargs["password"] = pw
             client = redis.Redis.from_url(target, **kwargs)
@@ -251,8 +266,9 @@ class Scripts:
         else:
             pipe.evalsha(self.shas[name], 1, base, *args)
 
-    async def run_pipeline(self, client: aredis.Redis, calls: list[tuple[str, str, tuple[str, ...]]],
-                           extra=None) -> list:  # fmt: skip
+    async def run_pipeline(
+        self, client: aredis.Redis, calls: list[tuple[str, str, tuple[str, ...]]], extra=None
+    ) -> list:
         """Run (script, base, args) calls in one round trip; reload the scripts once after a server restart.
         ``extra(pipe)``, if given, queues more (read-only) commands after the scripts, in the same round trip;
         their replies follow the scripts' in the list returned."""

@@ -47,50 +47,81 @@ class Spec:
 _SPECS = [
     # ---- ingest ----------------------------------------------------------------------------------------------
     Spec("wallboard_ingest_events_applied_total", "counter", "Events applied to Redis, by feed.", ("feed",)),
-    Spec("wallboard_ingest_events_rejected_total", "counter",
-         "Input the feed rejected (dead letters: unparseable or impossible records), by feed.", ("feed",)),
-    Spec("wallboard_ingest_feed_lag_seconds", "gauge",
-         "From the newest applied event's time to its application, by feed (how far behind the PBX ingest is).",
-         ("feed",)),
-    Spec("wallboard_ingest_snapshot_build_seconds", "histogram",
-         "One owner tick: building, evaluating and publishing a snapshot."),
+    Spec(
+        "wallboard_ingest_events_rejected_total",
+        "counter",
+        "Input the feed rejected (dead letters: unparseable or impossible records), by feed.",
+        ("feed",),
+    ),
+    Spec(
+        "wallboard_ingest_feed_lag_seconds",
+        "gauge",
+        "From the newest applied event's time to its application, by feed (how far behind the PBX ingest is).",
+        ("feed",),
+    ),
+    Spec(
+        "wallboard_ingest_snapshot_build_seconds",
+        "histogram",
+        "One owner tick: building, evaluating and publishing a snapshot.",
+    ),
     Spec("wallboard_ingest_snapshots_published_total", "counter", "Snapshots this process built and published."),
-    Spec("wallboard_ingest_snapshot_age_seconds", "gauge",
-         "Since this process last published a snapshot (NaN before its first: a standby never publishes)."),
+    Spec(
+        "wallboard_ingest_snapshot_age_seconds",
+        "gauge",
+        "Since this process last published a snapshot (NaN before its first: a standby never publishes).",
+    ),
     Spec("wallboard_ingest_lease_owner", "gauge", "1 while this process holds the lease (ticks and publishes)."),
     Spec("wallboard_ingest_redis_up", "gauge", "1 while this process reaches Redis."),
     # ---- executor --------------------------------------------------------------------------------------------
-    Spec("wallboard_executor_requests_total", "counter",
-         "Supervisor requests handled, by action and result (performed, refused, failed); action revert: the "
-         "scheduled undo of a temporary move.", ("action", "result")),
+    Spec(
+        "wallboard_executor_requests_total",
+        "counter",
+        "Supervisor requests handled, by action and result (performed, refused, failed); action revert: the "
+        "scheduled undo of a temporary move.",
+        ("action", "result"),
+    ),
     Spec("wallboard_executor_redis_up", "gauge", "1 while the executor reaches Redis."),
     # ---- scheduler -------------------------------------------------------------------------------------------
-    Spec("wallboard_scheduler_deliveries_total", "counter",
-         "Scheduled report e-mails attempted, by schedule and result (sent, failed).", ("schedule", "result")),
-    Spec("wallboard_scheduler_last_run_timestamp_seconds", "gauge",
-         "When the scheduler last checked what is due (Unix time)."),
+    Spec(
+        "wallboard_scheduler_deliveries_total",
+        "counter",
+        "Scheduled report e-mails attempted, by schedule and result (sent, failed).",
+        ("schedule", "result"),
+    ),
+    Spec(
+        "wallboard_scheduler_last_run_timestamp_seconds",
+        "gauge",
+        "When the scheduler last checked what is due (Unix time).",
+    ),
     # ---- notifier --------------------------------------------------------------------------------------------
-    Spec("wallboard_notifier_transitions_total", "counter",
-         "Alert transitions detected (breach, escalation, end), by kind.", ("kind",)),
-    Spec("wallboard_notifier_deliveries_total", "counter",
-         "Alert deliveries attempted, by channel kind and result (sent, failed, gave_up).", ("channel", "result")),
+    Spec(
+        "wallboard_notifier_transitions_total",
+        "counter",
+        "Alert transitions detected (breach, escalation, end), by kind.",
+        ("kind",),
+    ),
+    Spec(
+        "wallboard_notifier_deliveries_total",
+        "counter",
+        "Alert deliveries attempted, by channel kind and result (sent, failed, gave_up).",
+        ("channel", "result"),
+    ),
     Spec("wallboard_notifier_detector", "gauge", "1 while this notifier holds the detector lease."),
     # ---- hub (wallboard serve): names kept from its hand-written exposition --------------------------------
     Spec("wallboard_hub_clients", "gauge", "Screens connected now, by layout and role.", ("layout", "role")),
     Spec("wallboard_hub_connections_total", "counter", "Websocket connections opened (refused ones included)."),
     Spec("wallboard_hub_messages_sent_total", "counter", "Messages written to screens."),
     Spec("wallboard_hub_bytes_sent_total", "counter", "Bytes of messages written to screens."),
-    Spec("wallboard_hub_messages_dropped_total", "counter",
-         "Messages replaced by a newer one while a screen was behind."),
+    Spec(
+        "wallboard_hub_messages_dropped_total", "counter", "Messages replaced by a newer one while a screen was behind."
+    ),
     Spec("wallboard_hub_clients_dropped_total", "counter", "Screens disconnected for being too slow."),
     Spec("wallboard_hub_refused_total", "counter", "Connections or messages refused, by reason.", ("reason",)),
     Spec("wallboard_hub_requests_sent_total", "counter", "Supervisor requests put on the request stream."),
     Spec("wallboard_hub_snapshots_received_total", "counter", "Summaries received from Redis."),
     Spec("wallboard_hub_ingest_lag_seconds", "gauge", "From a summary's server time to its arrival at the hub."),
-    Spec("wallboard_hub_snapshot_age_seconds", "gauge",
-         "Age of the latest summary now (grows while snapshots stop)."),
-    Spec("wallboard_hub_fanout_seconds", "summary",
-         "Projecting, encoding and writing one summary to every screen."),
+    Spec("wallboard_hub_snapshot_age_seconds", "gauge", "Age of the latest summary now (grows while snapshots stop)."),
+    Spec("wallboard_hub_fanout_seconds", "summary", "Projecting, encoding and writing one summary to every screen."),
     Spec("wallboard_hub_redis_up", "gauge", "1 while the hub follows the snapshot channel."),
 ]
 SPECS: dict[str, Spec] = {s.name: s for s in _SPECS}
@@ -162,13 +193,19 @@ class IngestMetrics:
         self.lag.set(math.nan)
         from prometheus_client import Histogram
 
-        self.build = Histogram("wallboard_ingest_snapshot_build_seconds",
-                               SPECS["wallboard_ingest_snapshot_build_seconds"].help, registry=reg,
-                               buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))  # fmt: skip
+        self.build = Histogram(
+            "wallboard_ingest_snapshot_build_seconds",
+            SPECS["wallboard_ingest_snapshot_build_seconds"].help,
+            registry=reg,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
         self.published = _counter(reg, "wallboard_ingest_snapshots_published_total")
         self.published_at: float | None = None  # monotonic
-        _gauge(reg, "wallboard_ingest_snapshot_age_seconds",
-               lambda: math.nan if self.published_at is None else time.monotonic() - self.published_at)
+        _gauge(
+            reg,
+            "wallboard_ingest_snapshot_age_seconds",
+            lambda: math.nan if self.published_at is None else time.monotonic() - self.published_at,
+        )
         _gauge(reg, "wallboard_ingest_lease_owner", lambda: float(bool(ingest.owner)))
         _gauge(reg, "wallboard_ingest_redis_up", lambda: float(bool(ingest.redis_ok)))
 
@@ -288,11 +325,20 @@ class MetricsServer:
 
 
 def add_flags(sp) -> None:
-    sp.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
-                    help="serve this process's figures for Prometheus on http://HOST:PORT/metrics (default: off; "
-                    "0 = any free port, printed)")  # fmt: skip
-    sp.add_argument("--metrics-host", default="127.0.0.1", metavar="HOST",
-                    help="address for --metrics-port (default 127.0.0.1; 0.0.0.0 to let a remote Prometheus in)")
+    sp.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve this process's figures for Prometheus on http://HOST:PORT/metrics (default: off; "
+        "0 = any free port, printed)",
+    )
+    sp.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address for --metrics-port (default 127.0.0.1; 0.0.0.0 to let a remote Prometheus in)",
+    )
 
 
 def serve_from_args(args, registry: CollectorRegistry, who: str) -> MetricsServer | None:
@@ -369,8 +415,9 @@ def check(r, keys, kind: str) -> tuple[int, str]:
     if not beats:
         return 1, f"{kind}: not running — no live {kind} marks in Redis (prefix {keys.prefix})"
     now = time.time()
-    who = ", ".join(f"{b['name']} (pid {b.get('pid')} on {b.get('host')}, seen {max(0.0, now - b['at']):.0f} s ago)"
-                    for b in beats)  # fmt: skip
+    who = ", ".join(
+        f"{b['name']} (pid {b.get('pid')} on {b.get('host')}, seen {max(0.0, now - b['at']):.0f} s ago)" for b in beats
+    )
     return 0, f"{kind}: OK — {len(beats)} alive: {who}"
 
 

@@ -288,8 +288,14 @@ def _step(prev: MetricState | None, v: float, t: Threshold, now: datetime) -> Me
     if cur == "breach" and _held(breach_since, now, t) and t.warn is not None:
         # Down to warn: a new level, so the acknowledgement ends; the warn timer keeps running.
         return prev.model_copy(
-            update=dict(level="warn", since=now, breach_clear_since=None, warn_clear_since=warn_since,
-                        acked_by=None, acked_at=None)
+            update=dict(
+                level="warn",
+                since=now,
+                breach_clear_since=None,
+                warn_clear_since=warn_since,
+                acked_by=None,
+                acked_at=None,
+            )
         )
     return prev.model_copy(update=dict(breach_clear_since=breach_since, warn_clear_since=warn_since))
 
@@ -376,9 +382,7 @@ def snooze(state: LevelState, queue: str, metric: str, user: str, until: datetim
     s = _existing(state, queue, metric)
     if until is None:
         return state._with(queue, metric, s.model_copy(update=dict(snoozed_by=None, snoozed_until=None)))
-    return state._with(
-        queue, metric, s.model_copy(update=dict(snoozed_by=user, snoozed_until=_aware(until, "until")))
-    )
+    return state._with(queue, metric, s.model_copy(update=dict(snoozed_by=user, snoozed_until=_aware(until, "until"))))
 
 
 class _AlertLike(Protocol):

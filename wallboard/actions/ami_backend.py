@@ -8,8 +8,13 @@ from .executor import Outcome, Target
 
 
 class AmiBackend:
-    def __init__(self, config: WallboardConfig, host: str | None = None, port: int | None = None,
-                 actions: AmiActions | None = None):  # fmt: skip
+    def __init__(
+        self,
+        config: WallboardConfig,
+        host: str | None = None,
+        port: int | None = None,
+        actions: AmiActions | None = None,
+    ):
         self.config = config
         self.ami = actions or AmiActions.from_config(config, host, port, audit=True)
 

@@ -130,7 +130,7 @@ def allowed_actions(config: WallboardConfig, user: str) -> set[str]:
     """The actions a user's roles grant anywhere (screens offer only these keys)."""
     u = next((x for x in config.users if x.name == user), None)
     out: set[str] = set()
-    for r in (u.roles if u else []):
+    for r in u.roles if u else []:
         role = config.roles.get(r)
         if role:
             out.update(role.permissions)

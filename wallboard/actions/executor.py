@@ -79,8 +79,16 @@ class Backend(Protocol):
 
 
 class Executor:
-    def __init__(self, client: aredis.Redis, config: WallboardConfig, backend: Backend, *,
-                 clock: Clock | None = None, name: str | None = None, keys: Keys | None = None):  # fmt: skip
+    def __init__(
+        self,
+        client: aredis.Redis,
+        config: WallboardConfig,
+        backend: Backend,
+        *,
+        clock: Clock | None = None,
+        name: str | None = None,
+        keys: Keys | None = None,
+    ):
         self.r = client
         self.config = config
         self.backend = backend
@@ -170,8 +178,9 @@ class Executor:
         ``READ_AHEAD``, so that ``fair`` sees another user's request behind one user's backlog."""
         entries: list = []
         while True:
-            out = await self.r.xreadgroup(GROUP, self.name, {self.keys.requests: start}, count=READ_BATCH,
-                                          block=block if not entries else None)  # fmt: skip
+            out = await self.r.xreadgroup(
+                GROUP, self.name, {self.keys.requests: start}, count=READ_BATCH, block=block if not entries else None
+            )
             got = out[0][1] if out else []
             entries.extend(got)
             if start != ">" or len(got) < READ_BATCH or len(entries) >= READ_AHEAD:
@@ -194,8 +203,14 @@ class Executor:
             elif not await self._audited(rid):
                 if await self._started(fields):
                     self.metrics.handled(fields.get("type"), "failed")
-                    await self.audit(rid, fields, "failed", "", "interrupted: the executor stopped while handling "
-                                     "it; not done again (send it again if still needed)")  # fmt: skip
+                    await self.audit(
+                        rid,
+                        fields,
+                        "failed",
+                        "",
+                        "interrupted: the executor stopped while handling "
+                        "it; not done again (send it again if still needed)",
+                    )
                 else:  # read ahead by the process that stopped, never begun: handled now (if still fresh)
                     await self.handle(rid, fields)
         if entries:
@@ -218,8 +233,16 @@ class Executor:
         s = self.unauthentic.setdefault(key, [0, 0, "", ""])
         s[0] += 1
         if s[0] <= UNAUTHENTIC_AUDITED:
-            await self.audit(rid, fields, f"refused: {reason}" + (" (further refusals of unauthenticated requests"
-                             " this minute are summarised)" if s[0] == UNAUTHENTIC_AUDITED else ""))  # fmt: skip
+            await self.audit(
+                rid,
+                fields,
+                f"refused: {reason}"
+                + (
+                    " (further refusals of unauthenticated requests this minute are summarised)"
+                    if s[0] == UNAUTHENTIC_AUDITED
+                    else ""
+                ),
+            )
             return
         s[1] += 1
         s[2] = s[2] or rid
@@ -251,8 +274,9 @@ class Executor:
 
     async def _reclaim(self, rid: str, fields: dict) -> None:
         if fields.get("id"):
-            await self.r.set(self._claim_key(fields.get("user", ""), fields["id"]), rid, nx=True,
-                             ex=STALE_S + FUTURE_S + 60)  # fmt: skip
+            await self.r.set(
+                self._claim_key(fields.get("user", ""), fields["id"]), rid, nx=True, ex=STALE_S + FUTURE_S + 60
+            )
 
     async def _reaudit_recent(self) -> None:
         """After a reconnect: an action done on the PBX in the last seconds whose audit entry the restart lost
@@ -291,10 +315,19 @@ class Executor:
     async def audit(self, rid: str, fields: dict, result: str, detail: str = "", pbx: str = "") -> None:
         """One audit entry and, in the same transaction, the request's outcome mark (``_audited``). Fields
         copied from the request are cut and made printable: an entry may come from anyone who can XADD."""
-        entry = {"request": rid, "id": _clip(fields.get("id", "")), "type": _clip(fields.get("type", "")),
-                 "user": _clip(fields.get("user", "")), "agent": _clip(fields.get("agent", "")),
-                 "queue": _clip(fields.get("queue", "")), "metric": _clip(fields.get("metric", "")),
-                 "detail": detail, "at": utc(self.clock.now()), "result": result, "pbx": pbx}  # fmt: skip
+        entry = {
+            "request": rid,
+            "id": _clip(fields.get("id", "")),
+            "type": _clip(fields.get("type", "")),
+            "user": _clip(fields.get("user", "")),
+            "agent": _clip(fields.get("agent", "")),
+            "queue": _clip(fields.get("queue", "")),
+            "metric": _clip(fields.get("metric", "")),
+            "detail": detail,
+            "at": utc(self.clock.now()),
+            "result": result,
+            "pbx": pbx,
+        }
         pipe = self.r.pipeline(transaction=True)
         pipe.xadd(self.audit_key, entry)
         if (okey := self._outcomes_key(rid)) is not None:
@@ -302,8 +335,15 @@ class Executor:
             pipe.expire(okey, OUTCOMES_KEPT_S)
         await pipe.execute()
         # a refusal is worth a warning (its reason, never the token: the entry has none)
-        log.log(logging.WARNING if result.startswith("refused") else logging.INFO, "%s %r by %r: %s %s", rid,
-                entry["type"], entry["user"], result, pbx)  # fmt: skip
+        log.log(
+            logging.WARNING if result.startswith("refused") else logging.INFO,
+            "%s %r by %r: %s %s",
+            rid,
+            entry["type"],
+            entry["user"],
+            result,
+            pbx,
+        )
 
     async def handle(self, rid: str, fields: dict) -> str:
         """Authenticate, authorise, perform, audit. Returns the audited result. Whatever goes wrong inside one
@@ -315,8 +355,9 @@ class Executor:
             raise
         except Exception as e:  # a bug must not stop the executor, nor leave the request without an outcome
             log.exception("request %s: internal error", rid)
-            await self.audit(rid, fields, f"failed: internal error before the PBX was asked ({type(e).__name__}: "
-                             f"{str(e)[:200]})")  # fmt: skip
+            await self.audit(
+                rid, fields, f"failed: internal error before the PBX was asked ({type(e).__name__}: {str(e)[:200]})"
+            )
             result = "failed"
         self.metrics.handled(fields.get("type"), result)
         return result
@@ -355,8 +396,11 @@ class Executor:
             raise
         except Exception as e:
             log.exception("request %s: failed while performing", rid)
-            outcome = Outcome(False, f"internal error while asking the PBX; it may or may not have acted "
-                                     f"({type(e).__name__}: {str(e)[:200]})")  # fmt: skip
+            outcome = Outcome(
+                False,
+                f"internal error while asking the PBX; it may or may not have acted "
+                f"({type(e).__name__}: {str(e)[:200]})",
+            )
         result = "ok" if outcome.ok else "failed"
         if not isinstance(req, Ack):  # done on the PBX: never again for this request (see handle_once)
             self.performed[rid] = (fields, result, detail, outcome.message, asyncio.get_running_loop().time())
@@ -417,8 +461,9 @@ class Executor:
         if n == 1:
             await self.r.expire(key, 120)
         if n > self.config.security.action_rate_per_min:
-            raise RateLimited(f"rate limit: more than {self.config.security.action_rate_per_min} requests a "
-                              "minute", user, minute)  # fmt: skip
+            raise RateLimited(
+                f"rate limit: more than {self.config.security.action_rate_per_min} requests a minute", user, minute
+            )
 
     async def _rate_refused(self, rid: str, fields: dict, detail: str, e: RateLimited) -> None:
         """The first refusal for rate in a minute is audited as it comes; the rest of that minute's are counted
@@ -442,18 +487,25 @@ class Executor:
             del self.unauthentic[("", m)]
             if n:
                 since = utc(datetime.fromtimestamp(m * 60, tz=timezone.utc))
-                await self.audit(f"unauthentic:{m}", {"type": "refusals"}, "refused: unauthenticated",
-                                 f"{n} more unauthenticated requests refused in the minute from {since} "
-                                 f"(entries {first} to {last})")  # fmt: skip
+                await self.audit(
+                    f"unauthentic:{m}",
+                    {"type": "refusals"},
+                    "refused: unauthenticated",
+                    f"{n} more unauthenticated requests refused in the minute from {since} (entries {first} to {last})",
+                )
         for (user, m), (n, first, last) in sorted(self.rate_summaries.items()):
             if m >= minute and not force:
                 continue
             del self.rate_summaries[(user, m)]
             if n:
                 since = utc(datetime.fromtimestamp(m * 60, tz=timezone.utc))
-                await self.audit(f"rate:{user}:{m}", {"type": "rate", "user": user}, "refused: rate limit",
-                                 f"{n} more requests from {user} refused for rate in the minute from {since} "
-                                 f"(requests {first} to {last})")  # fmt: skip
+                await self.audit(
+                    f"rate:{user}:{m}",
+                    {"type": "rate", "user": user},
+                    "refused: rate limit",
+                    f"{n} more requests from {user} refused for rate in the minute from {since} "
+                    f"(requests {first} to {last})",
+                )
 
     async def _authorise(self, req) -> None:
         """The permission, on the queues the request concerns. An action on an agent is allowed only when the
@@ -508,15 +560,27 @@ class Executor:
     async def _target(self, agent: str) -> Target:
         cfg = next((a for a in self.config.agents if a.id == agent), None)
         st = await self._agent_state(agent)
-        return Target(agent, cfg.interface if cfg else None, (cfg.device or cfg.interface) if cfg else None,
-                      st.get("call_id") or None)  # fmt: skip
+        return Target(
+            agent,
+            cfg.interface if cfg else None,
+            (cfg.device or cfg.interface) if cfg else None,
+            st.get("call_id") or None,
+        )
 
     async def perform(self, rid: str, req) -> Outcome:
         if isinstance(req, Ack):
             # alert state belongs to the engine's owner: hand it the authorised command
-            await self.r.xadd(self.alert_cmds, {"type": req.type, "queue": req.queue, "metric": req.metric,
-                                                "user": req.user, "until": utc(req.until) if req.until else "",
-                                                "request": rid})  # fmt: skip
+            await self.r.xadd(
+                self.alert_cmds,
+                {
+                    "type": req.type,
+                    "queue": req.queue,
+                    "metric": req.metric,
+                    "user": req.user,
+                    "until": utc(req.until) if req.until else "",
+                    "request": rid,
+                },
+            )
             return Outcome(True, "handed to the engine")
         target = await self._target(req.agent)
         if isinstance(req, (Spy, Takeover)):
@@ -551,12 +615,18 @@ class Executor:
                 await self.schedule_revert(rid, req, before)
             except (redis.ConnectionError, redis.TimeoutError) as e:  # the move stands: say the undo does not
                 log.warning("request %s: undo not scheduled: %s", rid, e)
-                return Outcome(True, _joined(out.message, f"{req.op} done; undo NOT scheduled (Redis: {e}): undo "
-                                             "it by hand"))  # fmt: skip
+                return Outcome(
+                    True, _joined(out.message, f"{req.op} done; undo NOT scheduled (Redis: {e}): undo it by hand")
+                )
             except Exception as e:
                 log.exception("request %s: undo not scheduled", rid)
-                return Outcome(True, _joined(out.message, f"{req.op} done; undo NOT scheduled ({type(e).__name__}: "
-                                             f"{str(e)[:200]}): undo it by hand"))  # fmt: skip
+                return Outcome(
+                    True,
+                    _joined(
+                        out.message,
+                        f"{req.op} done; undo NOT scheduled ({type(e).__name__}: {str(e)[:200]}): undo it by hand",
+                    ),
+                )
         return out
 
     # ---- temporary moves ----------------------------------------------------------------------------
@@ -597,11 +667,16 @@ class Executor:
                 log.exception("auto-revert %s failed", raw[:200])
                 item = item if isinstance(item, dict) else {}
                 out = Outcome(False, f"internal error ({type(e).__name__}: {str(e)[:200]})")
-            fields = {"type": "move", "user": str(item.get("user", "")), "agent": str(item.get("agent", "")),
-                      "queue": str(item.get("queue", ""))}  # fmt: skip
+            fields = {
+                "type": "move",
+                "user": str(item.get("user", "")),
+                "agent": str(item.get("agent", "")),
+                "queue": str(item.get("queue", "")),
+            }
             detail = f"auto-revert of {item.get('request', '?')}: {item.get('op', '?')} {item.get('queue', '?')}"
-            await self.audit(f"{item.get('request', '?')}:revert", fields, "ok" if out.ok else "failed", detail,
-                             out.message)  # fmt: skip
+            await self.audit(
+                f"{item.get('request', '?')}:revert", fields, "ok" if out.ok else "failed", detail, out.message
+            )
             self.metrics.handled("revert", "ok" if out.ok else "failed")
             done += 1
         return done

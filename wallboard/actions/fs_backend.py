@@ -38,12 +38,19 @@ def _password(config: WallboardConfig) -> str:
 
 
 class FsBackend:
-    def __init__(self, config: WallboardConfig, host: str | None = None, port: int | None = None,
-                 timeout_s: float = 5.0):  # fmt: skip
+    def __init__(
+        self, config: WallboardConfig, host: str | None = None, port: int | None = None, timeout_s: float = 5.0
+    ):
         self.config = config
         _password(config)  # fail now, clearly, when nothing is set
-        self.client = EslClient(host or config.esl.host, port or config.esl.port, lambda: _password(config),
-                                events="", keepalive_s=60.0, timeout_s=timeout_s)  # fmt: skip
+        self.client = EslClient(
+            host or config.esl.host,
+            port or config.esl.port,
+            lambda: _password(config),
+            events="",
+            keepalive_s=60.0,
+            timeout_s=timeout_s,
+        )
         self.timeout_s = timeout_s
         self.domain = config.esl.domain
         self._session: EslSession | None = None
@@ -100,8 +107,9 @@ class FsBackend:
 
     async def queue_pause(self, target: Target, paused: bool, reason: str | None, queue: str | None) -> Outcome:
         if queue:
-            return Outcome(False, "mod_callcenter pauses an agent in every queue (status On Break); send the pause "
-                           "without a queue")  # fmt: skip
+            return Outcome(
+                False, "mod_callcenter pauses an agent in every queue (status On Break); send the pause without a queue"
+            )
         status = "'On Break'" if paused else "'Available'"
         agent = self.agent_name(target)
         return await self._do("api", f"callcenter_config agent set status {agent} {status}", agent)

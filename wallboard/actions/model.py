@@ -32,8 +32,11 @@ def new_id() -> str:
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    id: str = Field(default_factory=new_id, pattern=r"^[A-Za-z0-9_-]{8,64}$",
-                    description="Unique per request: the executor performs an id at most once.")  # fmt: skip
+    id: str = Field(
+        default_factory=new_id,
+        pattern=r"^[A-Za-z0-9_-]{8,64}$",
+        description="Unique per request: the executor performs an id at most once.",
+    )
     user: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f.{}|]+$", description="Who asks.")
     at: AwareDatetime = Field(description="When it was sent (ISO 8601 with a time zone).")
 
@@ -70,8 +73,9 @@ class Move(_Request):
     queue: str = Field(pattern=NAME)
     op: Literal["add", "remove", "penalty"] = "add"
     penalty: int = Field(0, ge=0, le=PENALTY_MAX)
-    revert_after_s: float | None = Field(None, ge=REVERT_MIN_S, le=REVERT_MAX_S,
-                                         description="Undo the move after this long (1 min to 24 h).")  # fmt: skip
+    revert_after_s: float | None = Field(
+        None, ge=REVERT_MIN_S, le=REVERT_MAX_S, description="Undo the move after this long (1 min to 24 h)."
+    )
 
 
 class Pause(_Request):

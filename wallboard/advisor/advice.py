@@ -277,9 +277,18 @@ def advise(
         est = estimates.get(name)
         staffed = sum(1 for m in members.values() if name in m)
         first = sum(1 for m in members.values() if name in _primary(m))
-        base: dict = dict(queue=name, label=_label(config, name), target_sl=target, floor_sl=floor,
-                          sl_threshold_s=cfg.sl_threshold_s, sl_formula=cfg.sl_formula, staffed=staffed,
-                          first_choice=first, live_sl=qs.rolling.service_level, waiting=qs.waiting)  # fmt: skip
+        base: dict = dict(
+            queue=name,
+            label=_label(config, name),
+            target_sl=target,
+            floor_sl=floor,
+            sl_threshold_s=cfg.sl_threshold_s,
+            sl_formula=cfg.sl_formula,
+            staffed=staffed,
+            first_choice=first,
+            live_sl=qs.rolling.service_level,
+            waiting=qs.waiting,
+        )
         if est is not None:
             base.update(calls_n=est.arrival_rate_per_s.n, completed_n=est.aht_s.n, abandons_n=est.patience_s.n)
         info[name] = base
@@ -299,9 +308,14 @@ def advise(
             continue
         patience = est.patience if est.patience is not None else math.inf
         models[name] = QueueModel(cfg, est.rate, est.aht, patience)
-        base.update(model="Erlang A" if math.isfinite(patience) else "Erlang C (patience unknown)",
-                    rate_per_h=est.rate * 3600, aht_s=est.aht, patience_s=est.patience,
-                    load_erlangs=est.rate * est.aht, required=models[name].required(target))  # fmt: skip
+        base.update(
+            model="Erlang A" if math.isfinite(patience) else "Erlang C (patience unknown)",
+            rate_per_h=est.rate * 3600,
+            aht_s=est.aht,
+            patience_s=est.patience,
+            load_erlangs=est.rate * est.aht,
+            required=models[name].required(target),
+        )
 
     now = _state(members, models)
     queues: dict[str, QueueAdvice] = {}
@@ -314,10 +328,15 @@ def advise(
             while not short and spare < math.floor(eff + _TOL) and m.sl(eff - spare - 1) >= base["floor_sl"] - _TOL:
                 spare += 1
             near = m.model(math.floor(eff + 0.5))
-            base.update(status="short" if short else ("slack" if eff >= req + 1 - _TOL else "ok"),
-                        effective=round(eff, 3), short_by=math.ceil(req - eff - _TOL) if short else 0, spare=spare,
-                        model_sl=now.sl[name], model_asa_s=near.asa if math.isfinite(near.asa) else None,
-                        model_abandon=near.p_abandon)  # fmt: skip
+            base.update(
+                status="short" if short else ("slack" if eff >= req + 1 - _TOL else "ok"),
+                effective=round(eff, 3),
+                short_by=math.ceil(req - eff - _TOL) if short else 0,
+                spare=spare,
+                model_sl=now.sl[name],
+                model_asa_s=near.asa if math.isfinite(near.asa) else None,
+                model_abandon=near.p_abandon,
+            )
         queues[name] = QueueAdvice(**base)
 
     moves = _moves(snapshot, config, models, queues, now, set(), min_gain_per_h)
@@ -335,8 +354,10 @@ def advise(
         state = _state(new_members, models)
     short = [q.label for q in queues.values() if q.status == "short"]
     if short and not moves:
-        notes.append(f"short: {', '.join(short)}; no move gains: no agent skilled for it can be spared without "
-                     "taking a queue below its floor, or those skilled already serve it as backups")  # fmt: skip
+        notes.append(
+            f"short: {', '.join(short)}; no move gains: no agent skilled for it can be spared without "
+            "taking a queue below its floor, or those skilled already serve it as backups"
+        )
     return Advice(at=snapshot.at, queues=queues, moves=moves[:max_moves], plan=plan, notes=notes)
 
 
@@ -377,16 +398,21 @@ def _moves(snapshot, config, models, queues, state: _State, used: set[str], min_
                     continue  # a source needs figures, and must not be short itself
                 if t in mine:
                     kind: Literal["move", "penalty"] = "penalty"
-                    steps = [MoveStep(queue=t, op="penalty", penalty=best_pen),
-                             MoveStep(queue=s, op="penalty", penalty=mine[t])]  # fmt: skip
+                    steps = [
+                        MoveStep(queue=t, op="penalty", penalty=best_pen),
+                        MoveStep(queue=s, op="penalty", penalty=mine[t]),
+                    ]
                 else:
                     kind = "move"
                     steps = [MoveStep(queue=t, op="add", penalty=best_pen), MoveStep(queue=s, op="remove")]
                 new_members = {a: dict(q) for a, q in state.members.items()}
                 _apply(new_members[agent], steps)
                 after = _state(new_members, models)
-                breach = [q for q in models
-                          if state.sl[q] >= queues[q].floor_sl - _TOL and after.sl[q] < queues[q].floor_sl - _TOL]
+                breach = [
+                    q
+                    for q in models
+                    if state.sl[q] >= queues[q].floor_sl - _TOL and after.sl[q] < queues[q].floor_sl - _TOL
+                ]
                 if breach:
                     continue  # never a move that takes a queue into breach
                 gain = _value(models, queues, after.sl) - base_value
@@ -395,15 +421,31 @@ def _moves(snapshot, config, models, queues, state: _State, used: set[str], min_
                 name = snap.name or agent
                 sl_, tl = _label(config, s), _label(config, t)
                 how = " (penalty swap)" if kind == "penalty" else ""
-                text = (f"Move {name}{how}: {sl_} → {tl}; {tl} SL {_pct(state.sl[t])} → {_pct(after.sl[t])}, "
-                        f"{sl_} {_pct(state.sl[s])} → {_pct(after.sl[s])}")  # fmt: skip
+                text = (
+                    f"Move {name}{how}: {sl_} → {tl}; {tl} SL {_pct(state.sl[t])} → {_pct(after.sl[t])}, "
+                    f"{sl_} {_pct(state.sl[s])} → {_pct(after.sl[s])}"
+                )
                 effects = {q: (state.sl[q], after.sl[q]) for q in models if abs(after.sl[q] - state.sl[q]) > 1e-6}
-                mv = Move(agent=agent, agent_name=name, agent_state=snap.state, kind=kind, from_queue=s, to_queue=t,
-                          from_label=sl_, to_label=tl, steps=steps, to_sl_before=state.sl[t], to_sl_after=after.sl[t],
-                          from_sl_before=state.sl[s], from_sl_after=after.sl[s],
-                          to_effective_after=round(after.eff.get(t, 0.0), 3),
-                          from_effective_after=round(after.eff.get(s, 0.0), 3), gain_per_h=gain, effects=effects,
-                          text=text)  # fmt: skip
+                mv = Move(
+                    agent=agent,
+                    agent_name=name,
+                    agent_state=snap.state,
+                    kind=kind,
+                    from_queue=s,
+                    to_queue=t,
+                    from_label=sl_,
+                    to_label=tl,
+                    steps=steps,
+                    to_sl_before=state.sl[t],
+                    to_sl_after=after.sl[t],
+                    from_sl_before=state.sl[s],
+                    from_sl_after=after.sl[s],
+                    to_effective_after=round(after.eff.get(t, 0.0), 3),
+                    from_effective_after=round(after.eff.get(s, 0.0), 3),
+                    gain_per_h=gain,
+                    effects=effects,
+                    text=text,
+                )
                 key = (-round(gain, 6), kind != "penalty", _STATE_ORDER.get(snap.state, 9), name, agent)
                 out.append((key, mv))
     out.sort(key=lambda x: x[0])

@@ -126,9 +126,12 @@ def estimate_queue(
     hist = f"last {settings.history_minutes} min"
 
     rate = num / den if den > 0 and entered >= settings.min_arrivals else None
-    arrival = Estimate(value=rate, n=entered, minimum=settings.min_arrivals,
-                       how=f"entered, exponentially weighted by minute (half-life {settings.half_life_min:g} min), "
-                           f"{hist}")  # fmt: skip
+    arrival = Estimate(
+        value=rate,
+        n=entered,
+        minimum=settings.min_arrivals,
+        how=f"entered, exponentially weighted by minute (half-life {settings.half_life_min:g} min), {hist}",
+    )
 
     if completed >= settings.min_completed:
         if wrap == 0 and wrapup_s > 0:
@@ -143,11 +146,16 @@ def estimate_queue(
 
     exposure_s = wait_all + sum(waits_now)
     pat = exposure_s / abandoned if abandoned >= settings.min_abandons and exposure_s > 0 else None
-    patience = Estimate(value=pat, n=abandoned, minimum=settings.min_abandons,
-                        how=f"exponential MLE: time in queue of all callers ({exposure_s:.0f} s, incl. "
-                            f"{len(waits_now)} waiting now) / abandons, {hist}")  # fmt: skip
-    return QueueEstimate(queue=queue, at=now, arrival_rate_per_s=arrival, aht_s=handle, patience_s=patience,
-                         waiting=len(waits_now))  # fmt: skip
+    patience = Estimate(
+        value=pat,
+        n=abandoned,
+        minimum=settings.min_abandons,
+        how=f"exponential MLE: time in queue of all callers ({exposure_s:.0f} s, incl. "
+        f"{len(waits_now)} waiting now) / abandons, {hist}",
+    )
+    return QueueEstimate(
+        queue=queue, at=now, arrival_rate_per_s=arrival, aht_s=handle, patience_s=patience, waiting=len(waits_now)
+    )
 
 
 async def queue_names(client, config: WallboardConfig, keys: Keys) -> list[str]:

@@ -42,19 +42,31 @@ def spy_target(target: str) -> tuple[str, str]:
     if _UNIQUEID.match(target):
         return target, "u"
     if target.lower().startswith("local/"):
-        raise ValueError(f"{target} is a Local channel: spying it gives silence; use the agent's real device "
-                         "(agents.device in the config)")  # fmt: skip
+        raise ValueError(
+            f"{target} is a Local channel: spying it gives silence; use the agent's real device "
+            "(agents.device in the config)"
+        )
     if "/" not in target:
         raise ValueError(f"not a channel, device or Uniqueid: {target!r}")
     return (target if _CHANNEL.match(target) else target + "-"), ""
 
 
 class AmiActions:
-    def __init__(self, host: str, port: int, creds: Callable[[], tuple[str, str]], *, auth: str = "md5",
-                 timeout_s: float = 5.0, originate_timeout_ms: int = 30000, audit: bool = False,
-                 caller_id: str = "Wallboard"):  # fmt: skip
-        self.client = AmiClient(host, port, creds, auth=auth, events="off", filters=(), timeout_s=timeout_s,
-                                keepalive_s=60.0)  # fmt: skip
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        creds: Callable[[], tuple[str, str]],
+        *,
+        auth: str = "md5",
+        timeout_s: float = 5.0,
+        originate_timeout_ms: int = 30000,
+        audit: bool = False,
+        caller_id: str = "Wallboard",
+    ):
+        self.client = AmiClient(
+            host, port, creds, auth=auth, events="off", filters=(), timeout_s=timeout_s, keepalive_s=60.0
+        )
         self.timeout_s = timeout_s
         self.originate_timeout_ms = originate_timeout_ms
         self.audit = audit
@@ -63,8 +75,7 @@ class AmiActions:
         self._lock = asyncio.Lock()
 
     @classmethod
-    def from_config(cls, config: WallboardConfig, host: str | None = None, port: int | None = None,
-                    **kw) -> AmiActions:  # fmt: skip
+    def from_config(cls, config: WallboardConfig, host: str | None = None, port: int | None = None, **kw) -> AmiActions:
         credentials(config.ami)  # fail now, clearly, when nothing is set
         return cls(host or config.ami.host, port or config.ami.port, lambda: credentials(config.ami), **kw)
 
@@ -95,12 +106,17 @@ class AmiActions:
                 return ok, r.get("message") or ("ok" if ok else "failed")
         return False, "unreachable"  # pragma: no cover
 
-    async def _queue_action(self, action: str, fields: dict, queue: str | None, what: str,
-                            user: str | None) -> tuple[bool, str]:  # fmt: skip
+    async def _queue_action(
+        self, action: str, fields: dict, queue: str | None, what: str, user: str | None
+    ) -> tuple[bool, str]:
         ok, msg = await self._do(action, fields)
         if ok and self.audit:
-            await self.queue_log(queue or "NONE", "WALLBOARD", interface=fields.get("Interface"),
-                                 message=f"{what} by {user or 'unknown'}")  # fmt: skip
+            await self.queue_log(
+                queue or "NONE",
+                "WALLBOARD",
+                interface=fields.get("Interface"),
+                message=f"{what} by {user or 'unknown'}",
+            )
         return ok, msg
 
     # -- listen / whisper / barge -------------------------------------------------------------------------
@@ -112,17 +128,23 @@ class AmiActions:
             chan, extra = spy_target(target)
         except ValueError as e:
             return False, str(e)
-        fields = {"Channel": supervisor_device, "Application": "ChanSpy", "Data": f"{chan},{SPY_OPTIONS[mode]}{extra}",
-                  "Async": "true", "CallerID": f"{self.caller_id} {mode} <{mode}>",
-                  "Timeout": self.originate_timeout_ms}  # fmt: skip
+        fields = {
+            "Channel": supervisor_device,
+            "Application": "ChanSpy",
+            "Data": f"{chan},{SPY_OPTIONS[mode]}{extra}",
+            "Async": "true",
+            "CallerID": f"{self.caller_id} {mode} <{mode}>",
+            "Timeout": self.originate_timeout_ms,
+        }
         return await self._do("Originate", fields)
 
     async def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> tuple[bool, str]:
         """``Redirect`` a channel (its name, or its Uniqueid: Asterisk looks a channel up by either) to a
         dialplan location. Taking over a call redirects the caller's channel to the supervisor's extension: the
         caller leaves the bridge with the agent, whose leg then hangs up."""
-        return await self._do("Redirect", {"Channel": channel, "Context": context, "Exten": exten,
-                                           "Priority": priority})  # fmt: skip
+        return await self._do(
+            "Redirect", {"Channel": channel, "Context": context, "Exten": exten, "Priority": priority}
+        )
 
     async def listen(self, supervisor_device: str, target: str) -> tuple[bool, str]:
         return await self.spy(supervisor_device, target, "listen")
@@ -135,29 +157,53 @@ class AmiActions:
 
     # -- queue membership ---------------------------------------------------------------------------------
 
-    async def queue_add(self, queue: str, interface: str, penalty: int | None = None, paused: bool | None = None,
-                        reason: str | None = None, member_name: str | None = None,
-                        state_interface: str | None = None, user: str | None = None) -> tuple[bool, str]:  # fmt: skip
-        fields = {"Queue": queue, "Interface": interface, "Penalty": penalty, "Paused": paused, "Reason": reason,
-                  "MemberName": member_name, "StateInterface": state_interface}  # fmt: skip
+    async def queue_add(
+        self,
+        queue: str,
+        interface: str,
+        penalty: int | None = None,
+        paused: bool | None = None,
+        reason: str | None = None,
+        member_name: str | None = None,
+        state_interface: str | None = None,
+        user: str | None = None,
+    ) -> tuple[bool, str]:
+        fields = {
+            "Queue": queue,
+            "Interface": interface,
+            "Penalty": penalty,
+            "Paused": paused,
+            "Reason": reason,
+            "MemberName": member_name,
+            "StateInterface": state_interface,
+        }
         return await self._queue_action("QueueAdd", fields, queue, f"add to {queue}", user)
 
     async def queue_remove(self, queue: str, interface: str, user: str | None = None) -> tuple[bool, str]:
-        return await self._queue_action("QueueRemove", {"Queue": queue, "Interface": interface}, queue,
-                                        f"remove from {queue}", user)  # fmt: skip
+        return await self._queue_action(
+            "QueueRemove", {"Queue": queue, "Interface": interface}, queue, f"remove from {queue}", user
+        )
 
-    async def queue_penalty(self, interface: str, penalty: int, queue: str | None = None,
-                            user: str | None = None) -> tuple[bool, str]:  # fmt: skip
+    async def queue_penalty(
+        self, interface: str, penalty: int, queue: str | None = None, user: str | None = None
+    ) -> tuple[bool, str]:
         fields = {"Interface": interface, "Penalty": penalty, "Queue": queue}
         return await self._queue_action("QueuePenalty", fields, queue, f"penalty {penalty}", user)
 
-    async def queue_pause(self, interface: str, paused: bool, queue: str | None = None, reason: str | None = None,
-                          user: str | None = None) -> tuple[bool, str]:  # fmt: skip
+    async def queue_pause(
+        self, interface: str, paused: bool, queue: str | None = None, reason: str | None = None, user: str | None = None
+    ) -> tuple[bool, str]:
         fields = {"Interface": interface, "Paused": bool(paused), "Queue": queue, "Reason": reason}
         what = ("pause" + (f" ({reason})" if reason else "")) if paused else "unpause"
         return await self._queue_action("QueuePause", fields, queue, what, user)
 
-    async def queue_log(self, queue: str, event: str, uniqueid: str | None = None, interface: str | None = None,
-                        message: str | None = None) -> tuple[bool, str]:  # fmt: skip
+    async def queue_log(
+        self,
+        queue: str,
+        event: str,
+        uniqueid: str | None = None,
+        interface: str | None = None,
+        message: str | None = None,
+    ) -> tuple[bool, str]:
         fields = {"Queue": queue, "Event": event, "Uniqueid": uniqueid, "Interface": interface, "Message": message}
         return await self._do("QueueLog", fields)

@@ -109,9 +109,16 @@ class AmiSession(Session):
 
     kind, peer, probe_name, lost_error = "AMI", "the PBX", "a Ping", ConnectionLost
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, origin: str = "",
-                 wanted: Callable[[str | None, list[bytes]], bool] | None = None, max_line: int = MAX_LINE,
-                 queue_size: int = 100_000):  # fmt: skip
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        origin: str = "",
+        wanted: Callable[[str | None, list[bytes]], bool] | None = None,
+        max_line: int = MAX_LINE,
+        queue_size: int = 100_000,
+    ):
         super().__init__(reader, writer, origin=origin, queue_size=queue_size)
         self.greeting = ""
         self._wanted = wanted
@@ -142,8 +149,9 @@ class AmiSession(Session):
         finally:
             self._pending.pop(aid, None)
 
-    async def action_list(self, action: str, fields: dict | None = None,
-                          timeout: float = 10.0) -> tuple[Message, list[Message]]:  # fmt: skip
+    async def action_list(
+        self, action: str, fields: dict | None = None, timeout: float = 10.0
+    ) -> tuple[Message, list[Message]]:
         """A list action (QueueStatus): its response and then its events, up to the ``...Complete`` one."""
         fut, done = self._loop.create_future(), self._loop.create_future()
         aid = self._send(action, fields)
@@ -213,12 +221,24 @@ class AmiSession(Session):
 
 
 class AmiClient:
-    def __init__(self, host: str, port: int, creds: Callable[[], tuple[str, str]], *, auth: str = "md5",
-                 events: str = EVENT_MASK, filters: tuple[str, ...] = PBX_FILTERS, keepalive_s: float = 2.0,
-                 keepalive_timeout_s: float | None = None, timeout_s: float = 5.0, backoff_initial_s: float = 0.5,
-                 backoff_max_s: float = 30.0, stable_s: float = 30.0,
-                 wanted: Callable[[str | None, list[bytes]], bool] | None = None,
-                 rng: random.Random | None = None):  # fmt: skip
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        creds: Callable[[], tuple[str, str]],
+        *,
+        auth: str = "md5",
+        events: str = EVENT_MASK,
+        filters: tuple[str, ...] = PBX_FILTERS,
+        keepalive_s: float = 2.0,
+        keepalive_timeout_s: float | None = None,
+        timeout_s: float = 5.0,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        stable_s: float = 30.0,
+        wanted: Callable[[str | None, list[bytes]], bool] | None = None,
+        rng: random.Random | None = None,
+    ):
         if auth not in ("md5", "plain"):
             raise ValueError(f"ami: auth must be 'md5' or 'plain', not {auth!r}")
         self.host, self.port = host, int(port)
@@ -255,8 +275,9 @@ class AmiClient:
                 login = {"Username": user, "Secret": secret, "Events": self.events}
             r = await session.action("Login", login, self.timeout_s)
             if not _ok(r):
-                raise AuthError(f"AMI login to {self.origin} as {user!r} failed: "
-                                f"{r.get('message') or 'no reason given'}")  # fmt: skip
+                raise AuthError(
+                    f"AMI login to {self.origin} as {user!r} failed: {r.get('message') or 'no reason given'}"
+                )
             await self._add_filters(session)
             session.start_keepalive(self.keepalive_s, self.keepalive_timeout_s)
             return session
@@ -271,14 +292,22 @@ class AmiClient:
             r = await session.action("Filter", {"Operation": "Add", "Filter": regex}, self.timeout_s)
             if not _ok(r):
                 self._filter_refused = True
-                log.info("AMI %s refused the Filter action (%s): filtering on our side only", self.origin,
-                         r.get("message"))  # fmt: skip
+                log.info(
+                    "AMI %s refused the Filter action (%s): filtering on our side only", self.origin, r.get("message")
+                )
                 return
 
     def sessions(self) -> AsyncIterator[AmiSession]:
         """Logged-in sessions, forever: reconnects with backoff when one ends or an attempt fails."""
-        return reconnecting(self.connect, kind="AMI", origin=self.origin, backoff=self.backoff,
-                            stable_s=self.stable_s, errors=(OSError, asyncio.TimeoutError, AmiError),
-                            auth_error=AuthError,
-                            auth_hint="check the AMI user and secret", connected=lambda s: f"logged in ({s.greeting})",
-                            logger=log)  # fmt: skip
+        return reconnecting(
+            self.connect,
+            kind="AMI",
+            origin=self.origin,
+            backoff=self.backoff,
+            stable_s=self.stable_s,
+            errors=(OSError, asyncio.TimeoutError, AmiError),
+            auth_error=AuthError,
+            auth_hint="check the AMI user and secret",
+            connected=lambda s: f"logged in ({s.greeting})",
+            logger=log,
+        )

@@ -78,8 +78,14 @@ from wallboard.feed import DeadLetter
 from .protocol import Message, raw_text
 
 _UTC = timezone.utc
-_OVERFLOW = {"TIMEOUT": "timeout", "LEAVEEMPTY": "empty", "JOINEMPTY": "empty", "LEAVEUNAVAIL": "empty",
-             "JOINUNAVAIL": "empty", "WITHDRAW": "withdrawn"}  # fmt: skip
+_OVERFLOW = {
+    "TIMEOUT": "timeout",
+    "LEAVEEMPTY": "empty",
+    "JOINEMPTY": "empty",
+    "LEAVEUNAVAIL": "empty",
+    "JOINUNAVAIL": "empty",
+    "WITHDRAW": "withdrawn",
+}
 _ON_CALL = frozenset({2, 3, 7, 8})  # in use, busy, ring in use, on hold
 _OUT = frozenset({4, 5})  # invalid, unavailable
 _UNIQUEID = re.compile(r"^(\d{9,11})(?:\.\d+)?$")
@@ -163,8 +169,16 @@ class _Agent:
 
 
 class AmiMapper:
-    def __init__(self, config: WallboardConfig, feed: str = "ami", origin: str = "", *, capture: bool = False,
-                 settle_s: float = 3.0, connect_wait_s: float = 30.0):  # fmt: skip
+    def __init__(
+        self,
+        config: WallboardConfig,
+        feed: str = "ami",
+        origin: str = "",
+        *,
+        capture: bool = False,
+        settle_s: float = 3.0,
+        connect_wait_s: float = 30.0,
+    ):
         self.config = config
         self.feed = feed
         self.origin = origin
@@ -218,8 +232,9 @@ class AmiMapper:
         if name is None:
             return True
         if name == "varset":  # 100 of 221 events in the real capture; only QUEUESTATUS matters
-            return lines is None or any(line[:9].lower() == b"variable:" and b"queuestatus" in line.lower()
-                                        for line in lines)  # fmt: skip
+            return lines is None or any(
+                line[:9].lower() == b"variable:" and b"queuestatus" in line.lower() for line in lines
+            )
         if name in self._handlers:
             return True
         return name not in KNOWN_EVENTS and name not in self._reported
@@ -324,10 +339,15 @@ class AmiMapper:
                         raise _Bad("no Uniqueid")
                     wait = _float(m, "wait") or 0.0
                     join = t - wait
-                    joined = CallerJoined(id=self._id(f"{where}.{k}", 1), ts=_dt(join),
-                                          source=self._src(f"{where}.{k}"), queue=q, call_id=call,
-                                          caller=_number(m.get("calleridnum")),
-                                          position=_int(m, "position"))  # fmt: skip
+                    joined = CallerJoined(
+                        id=self._id(f"{where}.{k}", 1),
+                        ts=_dt(join),
+                        source=self._src(f"{where}.{k}"),
+                        queue=q,
+                        call_id=call,
+                        caller=_number(m.get("calleridnum")),
+                        position=_int(m, "position"),
+                    )
                     waiting.setdefault(q, []).append(call)
                     self._entries[call] = _Entry(q, call, join)
                     out.append(joined)
@@ -335,15 +355,21 @@ class AmiMapper:
                 out.append(self._dead(f"{where}.{k}", f"QueueStatus {m.get('event')}: {e}", m))
             k += 1
         for q in queues:
-            out.append(WaitingResync(id=self._id(where, f"r:{q}"), ts=now, source=self._src(where), queue=q,
-                                     call_ids=waiting[q]))  # fmt: skip
+            out.append(
+                WaitingResync(
+                    id=self._id(where, f"r:{q}"), ts=now, source=self._src(where), queue=q, call_ids=waiting[q]
+                )
+            )
         covered = set(queues)
         for agent, a in self._agents.items():  # removed while we were away
             for q in [q for q in a.queues if q in covered and (agent, q) not in listed]:
                 del a.queues[q]
                 a.paused.pop(q, None)
-                out.append(MemberRemoved(id=self._id(where, f"m:{agent}:{q}"), ts=now, source=self._src(where),
-                                         agent=agent, queue=q))  # fmt: skip
+                out.append(
+                    MemberRemoved(
+                        id=self._id(where, f"m:{agent}:{q}"), ts=now, source=self._src(where), agent=agent, queue=q
+                    )
+                )
         for call, e in list(self._entries.items()):  # left unseen: the WaitingResync clears them in the engine
             if e.queue in covered and call not in waiting.get(e.queue, ()):
                 del self._entries[call]
@@ -458,11 +484,20 @@ class AmiMapper:
             return []
         a.emitted = d
         call, queue = a.call if a.call and d[0] in ("ringing", "on_call") else (None, None)
-        return [AgentStateChanged(id=self._id(where, k), ts=_dt(t), source=self._src(where), agent=agent,
-                                  state=d[0], reason=d[1], queue=queue, call_id=call)]  # fmt: skip
+        return [
+            AgentStateChanged(
+                id=self._id(where, k),
+                ts=_dt(t),
+                source=self._src(where),
+                agent=agent,
+                state=d[0],
+                reason=d[1],
+                queue=queue,
+                call_id=call,
+            )
+        ]
 
-    def _push_wrap(self, due: float, agent: str, call: str | None, queue: str | None, wrap: float,
-                   where: str) -> None:  # fmt: skip
+    def _push_wrap(self, due: float, agent: str, call: str | None, queue: str | None, wrap: float, where: str) -> None:
         self._wrap_seq += 1
         heapq.heappush(self._wraps, (due, self._wrap_seq, agent, call, queue, wrap, where))
 
@@ -470,8 +505,17 @@ class AmiMapper:
         due, _, agent, call, queue, wrap, where = item
         out: list = []
         if call is not None:
-            out.append(WrapupCompleted(id=self._id(where, "w"), ts=_dt(due), source=self._src(where),
-                                       queue=queue, call_id=call, agent=agent, wrap_s=wrap))  # fmt: skip
+            out.append(
+                WrapupCompleted(
+                    id=self._id(where, "w"),
+                    ts=_dt(due),
+                    source=self._src(where),
+                    queue=queue,
+                    call_id=call,
+                    agent=agent,
+                    wrap_s=wrap,
+                )
+            )
         a = self._agent_model(agent)
         if a.wrap_until == due:  # still the current wrap-up: it ends now (unless newer news said otherwise)
             a.wrap_until = None
@@ -490,8 +534,15 @@ class AmiMapper:
     def _join(self, m: Message, t: float, where: str) -> list:
         call, queue = self._need_call(m)
         # every field is checked before any state changes: a dead letter leaves the mapper as it was
-        joined = CallerJoined(id=self._id(where, 1), ts=_dt(t), source=self._src(where), queue=queue, call_id=call,
-                              caller=_number(m.get("calleridnum")), position=_int(m, "position"))  # fmt: skip
+        joined = CallerJoined(
+            id=self._id(where, 1),
+            ts=_dt(t),
+            source=self._src(where),
+            queue=queue,
+            call_id=call,
+            caller=_number(m.get("calleridnum")),
+            position=_int(m, "position"),
+        )
         out: list = []
         old = self._entries.get(call)
         if old is not None and old.left is not None:  # back in a queue: the previous exit is settled now
@@ -530,13 +581,19 @@ class AmiMapper:
         if e.abandon_wait is not None:
             reason = _OVERFLOW.get((status or "").upper())
             if reason:
-                return [CallerOverflowed(id=eid, ts=ts, source=src, queue=e.queue, call_id=call, reason=reason,
-                                         wait_s=e.abandon_wait)]  # fmt: skip
+                return [
+                    CallerOverflowed(
+                        id=eid, ts=ts, source=src, queue=e.queue, call_id=call, reason=reason, wait_s=e.abandon_wait
+                    )
+                ]
             return [CallerAbandoned(id=eid, ts=ts, source=src, queue=e.queue, call_id=call, wait_s=e.abandon_wait)]
         wait = max(0.0, t - e.join) if e.join is not None else None
         if e.answer_agent is not None:  # the member answered; AgentConnect did not come
-            return [CallerAnswered(id=eid, ts=ts, source=src, queue=e.queue, call_id=call, agent=e.answer_agent,
-                                   wait_s=wait)]  # fmt: skip
+            return [
+                CallerAnswered(
+                    id=eid, ts=ts, source=src, queue=e.queue, call_id=call, agent=e.answer_agent, wait_s=wait
+                )
+            ]
         return [CallerOverflowed(id=eid, ts=ts, source=src, queue=e.queue, call_id=call, reason="key", wait_s=wait)]
 
     def _varset(self, m: Message, t: float, where: str) -> list:
@@ -585,17 +642,31 @@ class AmiMapper:
         if a.status == 6:
             a.status = 1
         a.call = None
-        missed = AgentMissed(id=self._id(where, 1), ts=_dt(t), source=self._src(where), agent=agent, queue=queue,
-                             call_id=call, ring_s=ring / 1000.0 if ring is not None else None)  # fmt: skip
+        missed = AgentMissed(
+            id=self._id(where, 1),
+            ts=_dt(t),
+            source=self._src(where),
+            agent=agent,
+            queue=queue,
+            call_id=call,
+            ring_s=ring / 1000.0 if ring is not None else None,
+        )
         return [missed, *self._state(agent, t, where, 2)]
 
     def _connect(self, m: Message, t: float, where: str) -> list:
         call, queue = self._need_call(m)
         agent = self._need_agent(m)
         # built (HoldTime, RingTime checked) before the caller leaves the queue and the agent goes on the call
-        answered = CallerAnswered(id=self._id(where, 1), ts=_dt(t), source=self._src(where), queue=queue,
-                                  call_id=call, agent=agent, wait_s=_float(m, "holdtime"),
-                                  ring_s=_float(m, "ringtime"))  # fmt: skip
+        answered = CallerAnswered(
+            id=self._id(where, 1),
+            ts=_dt(t),
+            source=self._src(where),
+            queue=queue,
+            call_id=call,
+            agent=agent,
+            wait_s=_float(m, "holdtime"),
+            ring_s=_float(m, "ringtime"),
+        )
         self._entries.pop(call, None)
         self._connected[call] = t
         a = self._agent_model(agent)
@@ -606,16 +677,28 @@ class AmiMapper:
         call, queue = _call_id(m), m.get("queue")
         agent = self._agent_of(m)
         talk = _float(m, "talktime")
-        missing = [n for n, v in (("Uniqueid", call), ("Queue", queue), ("MemberName", agent), ("TalkTime", talk))
-                   if v is None or v == ""]  # fmt: skip
+        missing = [
+            n
+            for n, v in (("Uniqueid", call), ("Queue", queue), ("MemberName", agent), ("TalkTime", talk))
+            if v is None or v == ""
+        ]
         if missing:
             raise _Bad(f"missing {', '.join(missing)} (truncated event?)")
         assert call and queue and agent and talk is not None
         self._connected.pop(call, None)
         reason = (m.get("reason") or "").lower()
-        out: list = [CallCompleted(id=self._id(where, 1), ts=_dt(t), source=self._src(where), queue=queue,
-                                   call_id=call, agent=agent, talk_s=talk,
-                                   ended_by=reason if reason in ("caller", "agent", "transfer") else None)]  # fmt: skip
+        out: list = [
+            CallCompleted(
+                id=self._id(where, 1),
+                ts=_dt(t),
+                source=self._src(where),
+                queue=queue,
+                call_id=call,
+                agent=agent,
+                talk_s=talk,
+                ended_by=reason if reason in ("caller", "agent", "transfer") else None,
+            )
+        ]
         a = self._agent_model(agent)
         a.status, a.call = 1, None  # talk is over; a QueueMemberStatus will say so shortly
         wrap = self._wrap_s(a, queue)
@@ -644,8 +727,16 @@ class AmiMapper:
         if queue not in a.queues or (penalty is not None and a.queues[queue] != penalty):
             p = penalty if penalty is not None else a.queues.get(queue, 0)
             a.queues[queue] = p
-            out.append(MemberAdded(id=self._id(where, "m"), ts=_dt(t), source=self._src(where), agent=agent,
-                                   queue=queue, penalty=max(0, p)))  # fmt: skip
+            out.append(
+                MemberAdded(
+                    id=self._id(where, "m"),
+                    ts=_dt(t),
+                    source=self._src(where),
+                    agent=agent,
+                    queue=queue,
+                    penalty=max(0, p),
+                )
+            )
         a.was_member = True
         if status is not None:
             a.status = status
@@ -678,8 +769,16 @@ class AmiMapper:
             raise _Bad("missing Queue or Penalty (truncated event?)")
         a = self._agent_model(agent)
         a.queues[queue], a.was_member = penalty, True
-        return [MemberPenalty(id=self._id(where, 1), ts=_dt(t), source=self._src(where), agent=agent, queue=queue,
-                              penalty=max(0, penalty))]  # fmt: skip
+        return [
+            MemberPenalty(
+                id=self._id(where, 1),
+                ts=_dt(t),
+                source=self._src(where),
+                agent=agent,
+                queue=queue,
+                penalty=max(0, penalty),
+            )
+        ]
 
     def _removed(self, m: Message, t: float, where: str) -> list:
         queue = m.get("queue")
@@ -711,8 +810,17 @@ class AmiMapper:
                 mode = word
                 break
         by = self._supervisors.get(spyer, spyer)
-        return [SpyChanged(id=self._id(where, 1), ts=_dt(t), source=self._src(where), agent=agent,
-                           active=m.name == "chanspystart", by=by, mode=mode)]  # fmt: skip
+        return [
+            SpyChanged(
+                id=self._id(where, 1),
+                ts=_dt(t),
+                source=self._src(where),
+                agent=agent,
+                active=m.name == "chanspystart",
+                by=by,
+                mode=mode,
+            )
+        ]
 
     # -- dials ------------------------------------------------------------------------------------------------
 
@@ -731,8 +839,16 @@ class AmiMapper:
         hit = self._dial_agent(m)
         if hit is None:
             return []
-        return [DialAttempt(id=self._id(where, 1), ts=_dt(t), source=self._src(where), agent=hit[0],
-                            call_id=hit[1], number=self._dial_number(m))]  # fmt: skip
+        return [
+            DialAttempt(
+                id=self._id(where, 1),
+                ts=_dt(t),
+                source=self._src(where),
+                agent=hit[0],
+                call_id=hit[1],
+                number=self._dial_number(m),
+            )
+        ]
 
     def _dialend(self, m: Message, t: float, where: str) -> list:
         answered = (m.get("dialstatus") or "").upper() == "ANSWER"
@@ -747,8 +863,16 @@ class AmiMapper:
         hit = self._dial_agent(m)
         if hit is None or not answered:
             return []
-        return [OutboundCall(id=self._id(where, 1), ts=_dt(t), source=self._src(where), agent=hit[0],
-                             call_id=hit[1], number=self._dial_number(m))]  # fmt: skip
+        return [
+            OutboundCall(
+                id=self._id(where, 1),
+                ts=_dt(t),
+                source=self._src(where),
+                agent=hit[0],
+                call_id=hit[1],
+                number=self._dial_number(m),
+            )
+        ]
 
 
 def _dt(epoch: float) -> datetime:

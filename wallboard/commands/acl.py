@@ -8,8 +8,11 @@ import shlex
 
 def register(sub, add_common) -> None:
     sp = sub.add_parser("acl", help="print the Redis ACL for a desk/TV, service or admin user")
-    sp.add_argument("kind", choices=["desk", "service", "admin"],
-                    help="desk: read, request; service: all state, the audit append-only; admin: all")  # fmt: skip
+    sp.add_argument(
+        "kind",
+        choices=["desk", "service", "admin"],
+        help="desk: read, request; service: all state, the audit append-only; admin: all",
+    )
     sp.add_argument("--user", required=True, help="the Redis ACL user name to create")
     add_common(sp)
     sp.set_defaults(func=cmd_acl)

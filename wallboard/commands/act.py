@@ -15,13 +15,20 @@ from ..actions.model import ACTIONS
 
 def register(sub, add_common) -> None:
     sp = sub.add_parser("act", help=f"send an action request ({', '.join(ACTIONS)})")
-    sp.add_argument("action", choices=list(ACTIONS),
-                    help="what to do: spy on an agent's call (listen, whisper, barge), take it over, move an agent "
-                    "between skill queues, pause/unpause an agent, acknowledge or snooze a queue's alert")  # fmt: skip
+    sp.add_argument(
+        "action",
+        choices=list(ACTIONS),
+        help="what to do: spy on an agent's call (listen, whisper, barge), take it over, move an agent "
+        "between skill queues, pause/unpause an agent, acknowledge or snooze a queue's alert",
+    )
     sp.add_argument("--agent", help="the agent's id (listen, whisper, barge, move, pause, unpause)")
     sp.add_argument("--queue", help="the queue (move: the skill queue; pause: only in it; ack/snooze: the alert's)")
-    sp.add_argument("--op", choices=["add", "remove", "penalty"], default=None,
-                    help="move: add to the queue, remove from it, or change the penalty (default add)")  # fmt: skip
+    sp.add_argument(
+        "--op",
+        choices=["add", "remove", "penalty"],
+        default=None,
+        help="move: add to the queue, remove from it, or change the penalty (default add)",
+    )
     sp.add_argument("--penalty", type=int, default=None, help="move: the penalty in the queue (0 = first; default 0)")
     sp.add_argument("--revert-min", type=float, default=None, help="move: undo it after this many minutes")
     sp.add_argument("--reason", default=None, help="pause: the reason shown on the boards (e.g. lunch, coaching)")
@@ -29,8 +36,11 @@ def register(sub, add_common) -> None:
     sp.add_argument("--metric", default=None, help="ack/snooze: the alert's metric")
     sp.add_argument("--until", default=None, help="snooze: until (ISO 8601)")
     sp.add_argument("--keypad", action="store_true", help="spy in keypad mode")
-    sp.add_argument("--user", default=os.environ.get("WALLBOARD_USER") or os.environ.get("USER"),
-                    help="who asks (the token's user; default $WALLBOARD_USER, else $USER)")  # fmt: skip
+    sp.add_argument(
+        "--user",
+        default=os.environ.get("WALLBOARD_USER") or os.environ.get("USER"),
+        help="who asks (the token's user; default $WALLBOARD_USER, else $USER)",
+    )
     sp.add_argument("--wait", type=float, default=10.0, help="seconds to wait for the outcome (0: don't)")
     add_common(sp)
     sp.set_defaults(func=cmd_act)
@@ -51,9 +61,11 @@ def register(sub, add_common) -> None:
     sp.add_argument("--host", default=None, help="PBX host: AMI, or ESL with pbx.kind = freeswitch (default: config)")
     sp.add_argument("--port", type=int, default=None, help="PBX port: AMI (5038) or ESL (8021) (default: config)")
     sp.add_argument("--log", default=None, help="log to this file instead of stderr")
-    sp.add_argument("--check", action="store_true",
-                    help="health check: exit 0 when an executor is alive (it marks Redis every few seconds), "
-                    "1 otherwise; one line")  # fmt: skip
+    sp.add_argument(
+        "--check",
+        action="store_true",
+        help="health check: exit 0 when an executor is alive (it marks Redis every few seconds), 1 otherwise; one line",
+    )
     telemetry.add_flags(sp)
     add_common(sp)
     sp.set_defaults(func=cmd_executor)
@@ -80,9 +92,16 @@ def cmd_act(args) -> int:
     config = config_from_args(args)
     token = _token()
     data = {"type": args.action, "user": args.user or "", "at": SystemClock().now()}
-    for field, value in (("agent", args.agent), ("queue", args.queue), ("op", args.op), ("penalty", args.penalty),
-                         ("reason", args.reason), ("call_id", args.call_id), ("metric", args.metric),
-                         ("until", args.until)):  # fmt: skip
+    for field, value in (
+        ("agent", args.agent),
+        ("queue", args.queue),
+        ("op", args.op),
+        ("penalty", args.penalty),
+        ("reason", args.reason),
+        ("call_id", args.call_id),
+        ("metric", args.metric),
+        ("until", args.until),
+    ):
         if value is not None:
             data[field] = value
     if args.revert_min is not None:
@@ -97,8 +116,10 @@ def cmd_act(args) -> int:
             print(f"wallboard act: {where}: {err['msg']}", file=sys.stderr)
         return 2
     if not token:
-        print("wallboard act: no token: set WALLBOARD_TOKEN or WALLBOARD_TOKEN_FILE (`wallboard token --user NAME`)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "wallboard act: no token: set WALLBOARD_TOKEN or WALLBOARD_TOKEN_FILE (`wallboard token --user NAME`)",
+            file=sys.stderr,
+        )
         return 2
     keys = Keys(config.redis.prefix)
 
@@ -154,8 +175,11 @@ def cmd_token(args) -> int:
 
     ttl = args.ttl_h
     if ttl is not None and not (math.isfinite(ttl) and 0 < ttl <= 8760):  # nan, inf, 0, negative, past a year
-        print(f"wallboard token: --ttl-h {ttl:g} is not a lifetime; give hours, more than 0 and at most 8760 "
-              "(a year), e.g. --ttl-h 12", file=sys.stderr)  # fmt: skip
+        print(
+            f"wallboard token: --ttl-h {ttl:g} is not a lifetime; give hours, more than 0 and at most 8760 "
+            "(a year), e.g. --ttl-h 12",
+            file=sys.stderr,
+        )
         return 2
     config = config_from_args(args)
     try:
@@ -173,8 +197,7 @@ def cmd_executor(args) -> int:
     from ..cli import config_from_args
     from ..store import connect
 
-    logging.basicConfig(filename=args.log, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    logging.basicConfig(filename=args.log, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = config_from_args(args)
     if args.check:
         return telemetry.check_command(config, args, "executor")

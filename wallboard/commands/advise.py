@@ -24,8 +24,19 @@ def _num(v, fmt: str = "{:.0f}") -> str:
 
 def print_advice(advice, centre: str = "", out=sys.stdout) -> None:
     print(f"{centre + ' — ' if centre else ''}advice at {advice.at}", file=out)
-    head = ("queue", "calls/h", "AHT s", "patience s", "erlangs", "required", "staffed", "effective", "SL model",
-            "SL live", "status")  # fmt: skip
+    head = (
+        "queue",
+        "calls/h",
+        "AHT s",
+        "patience s",
+        "erlangs",
+        "required",
+        "staffed",
+        "effective",
+        "SL model",
+        "SL live",
+        "status",
+    )
     rows = []
     for q in advice.queues.values():
         status = q.status if q.status != "short" else f"short by {q.short_by}"
@@ -35,26 +46,49 @@ def print_advice(advice, centre: str = "", out=sys.stdout) -> None:
             status = f"ok (can spare {q.spare})"
         if q.reason:
             status += f": {q.reason}"
-        rows.append((q.label, _num(q.rate_per_h, "{:.1f}"), _num(q.aht_s), _num(q.patience_s), _num(q.load_erlangs,
-                     "{:.2f}"), _num(q.required, "{}"), q.staffed, f"{q.effective:.1f}" if q.model else "-",
-                     _pct(q.model_sl), _pct(q.live_sl), status))  # fmt: skip
+        rows.append(
+            (
+                q.label,
+                _num(q.rate_per_h, "{:.1f}"),
+                _num(q.aht_s),
+                _num(q.patience_s),
+                _num(q.load_erlangs, "{:.2f}"),
+                _num(q.required, "{}"),
+                q.staffed,
+                f"{q.effective:.1f}" if q.model else "-",
+                _pct(q.model_sl),
+                _pct(q.live_sl),
+                status,
+            )
+        )
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     for r in [head, *rows]:
-        print("  ".join(str(c).ljust(w) if i in (0, len(head) - 1) else str(c).rjust(w)
-                        for i, (c, w) in enumerate(zip(r, widths))).rstrip(), file=out)  # fmt: skip
+        print(
+            "  ".join(
+                str(c).ljust(w) if i in (0, len(head) - 1) else str(c).rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths))
+            ).rstrip(),
+            file=out,
+        )
     if advice.moves:
         print("\nMoves, best first (each from the state now):", file=out)
         for i, m in enumerate(advice.moves, 1):
-            print(f"{i:2d}. {m.text}  (+{m.gain_per_h:.1f} calls/h within threshold; {m.agent_name} is "
-                  f"{m.agent_state.replace('_', ' ')})", file=out)  # fmt: skip
+            print(
+                f"{i:2d}. {m.text}  (+{m.gain_per_h:.1f} calls/h within threshold; {m.agent_name} is "
+                f"{m.agent_state.replace('_', ' ')})",
+                file=out,
+            )
     if len(advice.plan) > 1:
         print("\nPlan (one after the other):", file=out)
         for i, m in enumerate(advice.plan, 1):
             print(f"{i:2d}. {m.text}", file=out)
     for n in advice.notes:
         print(f"note: {n}", file=out)
-    print("Figures are steady-state projections (Erlang A; Erlang C where patience is unknown); callers waiting "
-          "now come first.", file=out)  # fmt: skip
+    print(
+        "Figures are steady-state projections (Erlang A; Erlang C where patience is unknown); callers waiting "
+        "now come first.",
+        file=out,
+    )
 
 
 async def _run(args):
@@ -65,9 +99,13 @@ async def _run(args):
     from wallboard.store import connect
 
     config = config_from_args(args)
-    settings = EstimateSettings(history_minutes=args.history_min, half_life_min=args.half_life_min,
-                                min_arrivals=args.min_calls, min_completed=args.min_calls,
-                                min_abandons=args.min_abandons)  # fmt: skip
+    settings = EstimateSettings(
+        history_minutes=args.history_min,
+        half_life_min=args.half_life_min,
+        min_arrivals=args.min_calls,
+        min_completed=args.min_calls,
+        min_abandons=args.min_abandons,
+    )
     client = await connect(config, args.redis)
     try:
         keys = Keys(config.redis.prefix)
@@ -91,8 +129,7 @@ def cmd_advise(args) -> int:
         print(f"wallboard advise: {e}", file=sys.stderr)
         return 2
     if advice is None:
-        print("wallboard advise: no snapshot published yet (is `wallboard ingest` or `demo` running?)",
-              file=sys.stderr)  # fmt: skip
+        print("wallboard advise: no snapshot published yet (is `wallboard ingest` or `demo` running?)", file=sys.stderr)
         return 1
     if args.json:
         print(advice.model_dump_json())

@@ -10,10 +10,14 @@ def register(sub, add_common) -> None:
     sp = sub.add_parser("board", help="large-screen TV mode in a terminal: huge numbers per queue, nothing to click")
     sp.add_argument("--layout", default=None, help="a [[layouts]] name from the config (default: the first)")
     sp.add_argument("--log", default=None, help="log to this file (nothing is logged to the terminal)")
-    sp.add_argument("--bidi", choices=("visual", "terminal"), default=None,
-                    help="right-to-left text (Hebrew): 'visual' reorders it for terminals without bidi support "
-                    "(xterm, tmux, the Linux console; the default, or WALLBOARD_BIDI); 'terminal' leaves it to a "
-                    "terminal that reorders by itself (mlterm, Konsole)")  # fmt: skip
+    sp.add_argument(
+        "--bidi",
+        choices=("visual", "terminal"),
+        default=None,
+        help="right-to-left text (Hebrew): 'visual' reorders it for terminals without bidi support "
+        "(xterm, tmux, the Linux console; the default, or WALLBOARD_BIDI); 'terminal' leaves it to a "
+        "terminal that reorders by itself (mlterm, Konsole)",
+    )
     add_common(sp)
     sp.set_defaults(func=cmd_board)
 
@@ -35,5 +39,6 @@ def cmd_board(args) -> int:
     os.environ.setdefault("TEXTUAL_FPS", "10")
     from ..ui.board import run_board
 
-    return run_board(config, layout, redis_url=args.redis, log_path=Path(args.log) if args.log else None,
-                     bidi=args.bidi)  # fmt: skip
+    return run_board(
+        config, layout, redis_url=args.redis, log_path=Path(args.log) if args.log else None, bidi=args.bidi
+    )

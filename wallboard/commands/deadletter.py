@@ -27,16 +27,24 @@ APPLY_CHUNK = 5000  # events per engine.apply
 
 
 def register(sub, add_common) -> None:
-    sp = sub.add_parser("deadletter", help="list rejected input with its reason and position; --redrive reads "
-                        "it again after a fix", description=__doc__.split("\n\n", 1)[1])  # fmt: skip
+    sp = sub.add_parser(
+        "deadletter",
+        help="list rejected input with its reason and position; --redrive reads it again after a fix",
+        description=__doc__.split("\n\n", 1)[1],
+    )
     sp.add_argument("--last", type=int, default=50, help="list the latest N dead letters (default 50)")
     sp.add_argument("--json", action="store_true", help="the list (or the re-drive's outcome) as JSON")
-    sp.add_argument("--redrive", action="store_true",
-                    help="parse every dead letter again with its feed; apply those that now parse")  # fmt: skip
+    sp.add_argument(
+        "--redrive", action="store_true", help="parse every dead letter again with its feed; apply those that now parse"
+    )
     sp.add_argument("--feed", default=None, help="--redrive: only the dead letters of this feed (e.g. calls-csv)")
     sp.add_argument("--mapping", default=None, help="--redrive: calls-csv column mapping (a name or a TOML path)")
-    sp.add_argument("--window", choices=["since_reset", "all"], default="since_reset",
-                    help="--redrive: the counting window, as given to the replay that rejected them")  # fmt: skip
+    sp.add_argument(
+        "--window",
+        choices=["since_reset", "all"],
+        default="since_reset",
+        help="--redrive: the counting window, as given to the replay that rejected them",
+    )
     sp.add_argument("--dry-run", action="store_true", help="--redrive: say what would happen; change nothing")
     add_common(sp)
     sp.set_defaults(func=cmd_deadletter)
@@ -48,8 +56,16 @@ def cmd_deadletter(args) -> int:
     from wallboard.store import connect_sync
 
     if not args.redrive:
-        given = [o for o, v in (("--feed", args.feed), ("--mapping", args.mapping), ("--dry-run", args.dry_run),
-                                ("--window", args.window != "since_reset")) if v]  # fmt: skip
+        given = [
+            o
+            for o, v in (
+                ("--feed", args.feed),
+                ("--mapping", args.mapping),
+                ("--dry-run", args.dry_run),
+                ("--window", args.window != "since_reset"),
+            )
+            if v
+        ]
         if given:
             print(f"wallboard: {', '.join(given)} go(es) with --redrive", file=sys.stderr)
             return 2
@@ -62,15 +78,19 @@ def cmd_deadletter(args) -> int:
     keys = Keys(config.redis.prefix)
     total = int(r.get(keys.dlcount) or 0)
     mask = masker(config.centre)  # raw input holds caller numbers: masked here as on every screen but the desk
-    entries = [(i, {k: mask(v) if k in ("raw", "reason") else v for k, v in f.items()})
-               for i, f in r.xrevrange(keys.deadletter, count=args.last)]  # fmt: skip
+    entries = [
+        (i, {k: mask(v) if k in ("raw", "reason") else v for k, v in f.items()})
+        for i, f in r.xrevrange(keys.deadletter, count=args.last)
+    ]
     if args.json:
         print(json.dumps({"total": total, "entries": [{"id": i, **f} for i, f in entries]}))
         return 0
     print(f"{total} rejected input record(s); the last {len(entries)}:")
     for rid, f in reversed(entries):
-        print(f"{rid}  {printable(f.get('source', ''))}\n    reason: {printable(f.get('reason', ''))}\n"
-              f"    input:  {printable(f.get('raw', '')[:200])}")
+        print(
+            f"{rid}  {printable(f.get('source', ''))}\n    reason: {printable(f.get('reason', ''))}\n"
+            f"    input:  {printable(f.get('raw', '')[:200])}"
+        )
     return 0
 
 
@@ -86,9 +106,16 @@ class RedriveResult:
     errors: dict[str, str] = field(default_factory=dict)  # "feed path" -> why its records were left alone
 
     def as_dict(self) -> dict[str, Any]:
-        return {"redriven": self.redriven, "still_rejected": self.still_rejected, "new_reason": self.new_reason,
-                "events": self.events, "applied": self.applied, "duplicates": self.duplicates,
-                "cannot_redrive": self.cannot, "errors": self.errors}  # fmt: skip
+        return {
+            "redriven": self.redriven,
+            "still_rejected": self.still_rejected,
+            "new_reason": self.new_reason,
+            "events": self.events,
+            "applied": self.applied,
+            "duplicates": self.duplicates,
+            "cannot_redrive": self.cannot,
+            "errors": self.errors,
+        }
 
 
 def split_source(source: str) -> tuple[str, str, str]:
@@ -98,8 +125,15 @@ def split_source(source: str) -> tuple[str, str, str]:
     return name, path, where
 
 
-async def redrive(client, config, *, feed: str | None = None, mapping: str | None = None,
-                  window_mode: str = "since_reset", dry_run: bool = False) -> RedriveResult:  # fmt: skip
+async def redrive(
+    client,
+    config,
+    *,
+    feed: str | None = None,
+    mapping: str | None = None,
+    window_mode: str = "since_reset",
+    dry_run: bool = False,
+) -> RedriveResult:
     """Re-drive the dead letters there are now (those a re-drive adds back are not read again)."""
     from wallboard.engine import Engine
     from wallboard.feed import DeadLetter, Redrivable, load_feed
@@ -209,24 +243,40 @@ async def audit(client, config, res: RedriveResult, what: str) -> None:
 
     now = datetime.now(timezone.utc)
     detail = f"dead letters re-driven {res.redriven}, still rejected {res.still_rejected} ({what})"
-    entry = {"request": f"deadletter-redrive:{now.timestamp():.6f}", "type": "deadletter.redrive", "user": _who(),
-             "agent": "", "queue": "", "metric": "", "detail": detail, "at": utc(now),
-             "result": "ok" if not res.errors else "partial", "pbx": ""}  # fmt: skip
+    entry = {
+        "request": f"deadletter-redrive:{now.timestamp():.6f}",
+        "type": "deadletter.redrive",
+        "user": _who(),
+        "agent": "",
+        "queue": "",
+        "metric": "",
+        "detail": detail,
+        "at": utc(now),
+        "result": "ok" if not res.errors else "partial",
+        "pbx": "",
+    }
     await client.xadd(Keys(config.redis.prefix).audit, entry)
 
 
 def _cmd_redrive(args, config) -> int:
     from wallboard.store import connect
 
-    what = ", ".join(x for x in (f"feed {args.feed}" if args.feed else "every feed",
-                                 f"mapping {args.mapping}" if args.mapping else "",
-                                 f"window {args.window}" if args.window != "since_reset" else "") if x)  # fmt: skip
+    what = ", ".join(
+        x
+        for x in (
+            f"feed {args.feed}" if args.feed else "every feed",
+            f"mapping {args.mapping}" if args.mapping else "",
+            f"window {args.window}" if args.window != "since_reset" else "",
+        )
+        if x
+    )
 
     async def main() -> RedriveResult:
         client = await connect(config, args.redis)
         try:
-            res = await redrive(client, config, feed=args.feed, mapping=args.mapping, window_mode=args.window,
-                                dry_run=args.dry_run)  # fmt: skip
+            res = await redrive(
+                client, config, feed=args.feed, mapping=args.mapping, window_mode=args.window, dry_run=args.dry_run
+            )
             if not args.dry_run:
                 await audit(client, config, res, what)
             return res
@@ -237,14 +287,15 @@ def _cmd_redrive(args, config) -> int:
     if args.json:
         print(json.dumps({**res.as_dict(), "dry_run": args.dry_run}))
     else:
-        print(("dry run: would have " if args.dry_run else "") + f"re-driven {res.redriven}, still rejected "
-              f"{res.still_rejected}")  # fmt: skip
+        print(
+            ("dry run: would have " if args.dry_run else "") + f"re-driven {res.redriven}, still rejected "
+            f"{res.still_rejected}"
+        )
         if res.new_reason:
             print(f"  {res.new_reason} of them fail for another reason now (see `wallboard deadletter`)")
         for name, n in sorted(res.cannot.items()):
             print(f"  {n} of them from the {name} feed, which cannot re-read one record alone: replay its source")
-        print(f"{res.events} events, {res.applied} transitions applied, {res.duplicates} duplicates",
-              file=sys.stderr)  # fmt: skip
+        print(f"{res.events} events, {res.applied} transitions applied, {res.duplicates} duplicates", file=sys.stderr)
     for where, why in sorted(res.errors.items()):
         print(f"wallboard: {where}: {why} (its dead letters were left as they are)", file=sys.stderr)
     return 1 if res.errors else 0

@@ -24,13 +24,19 @@ DEFAULT_ESL_PASSWORD = "ClueCon"  # FreeSWITCH's own shipped default, fit for lo
 
 
 def register(sub, add_common) -> None:
-    sp = sub.add_parser("pbx", help="the simulated centre as a PBX: AMI server or FreeSWITCH event socket (and "
-                        "queue_log) until SIGTERM")  # fmt: skip
-    sp.add_argument("--pbx", choices=["asterisk", "freeswitch"], default=None,
-                    help="which PBX to speak (default: config pbx.kind): AMI, or mod_callcenter over ESL")  # fmt: skip
+    sp = sub.add_parser(
+        "pbx", help="the simulated centre as a PBX: AMI server or FreeSWITCH event socket (and queue_log) until SIGTERM"
+    )
+    sp.add_argument(
+        "--pbx",
+        choices=["asterisk", "freeswitch"],
+        default=None,
+        help="which PBX to speak (default: config pbx.kind): AMI, or mod_callcenter over ESL",
+    )
     sp.add_argument("--host", default=None, help="address to listen on (default: config ami.host / esl.host)")
-    sp.add_argument("--port", type=int, default=None, help="port (default: config ami.port 5038 / esl.port 8021; "
-                    "0 = any)")  # fmt: skip
+    sp.add_argument(
+        "--port", type=int, default=None, help="port (default: config ami.port 5038 / esl.port 8021; 0 = any)"
+    )
     sp.add_argument("--scenario", default="demo", help="sim scenario: demo, normal, spike, quiet")
     sp.add_argument("--seed", type=int, default=1, help="random seed of the simulated day (default 1)")
     sp.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
@@ -88,12 +94,17 @@ def cmd_pbx(args) -> int:
             pbx = SimSwitch(config, centre, clock, host, port, secret, speed=args.speed, domain=config.esl.domain)
             who = "event socket (mod_callcenter)"
         else:
-            pbx = SimPbx(config, centre, clock, host, port, username, secret, speed=args.speed,
-                         queue_log=args.queue_log)  # fmt: skip
+            pbx = SimPbx(
+                config, centre, clock, host, port, username, secret, speed=args.speed, queue_log=args.queue_log
+            )
             who = f"AMI user {username}"
         await pbx.start()
-        print(f"wallboard pbx: simulated centre (scenario {scenario.name}, seed {args.seed}, speed {args.speed:g}x) "
-              f"listening on {host}:{pbx.port}, {who}", file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"wallboard pbx: simulated centre (scenario {scenario.name}, seed {args.seed}, speed {args.speed:g}x) "
+            f"listening on {host}:{pbx.port}, {who}",
+            file=sys.stderr,
+            flush=True,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -9,20 +9,40 @@ from pathlib import Path
 
 
 def register(sub, add_common) -> None:
-    sp = sub.add_parser("report", help="queue and agent report for a day, week, month or date range",
-                        description="Rolls up what the period needs first, then reports from stored history. "
-                        "Without --from: the latest complete period (yesterday, last week, last month).")  # fmt: skip
-    sp.add_argument("--period", choices=["day", "week", "month", "range"], default="day",
-                    help="the period's kind (default day); range needs --from and --to")  # fmt: skip
-    sp.add_argument("--from", dest="frm", default=None, metavar="YYYY-MM-DD",
-                    help="the day; any day of the week or month; or the range's first day")  # fmt: skip
+    sp = sub.add_parser(
+        "report",
+        help="queue and agent report for a day, week, month or date range",
+        description="Rolls up what the period needs first, then reports from stored history. "
+        "Without --from: the latest complete period (yesterday, last week, last month).",
+    )
+    sp.add_argument(
+        "--period",
+        choices=["day", "week", "month", "range"],
+        default="day",
+        help="the period's kind (default day); range needs --from and --to",
+    )
+    sp.add_argument(
+        "--from",
+        dest="frm",
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="the day; any day of the week or month; or the range's first day",
+    )
     sp.add_argument("--to", default=None, metavar="YYYY-MM-DD", help="the range's last day (included)")
     sp.add_argument("--queue", action="append", default=None, help="only this queue (repeat, or a,b,c)")
     sp.add_argument("--agent", action="append", default=None, help="only this agent id (repeat, or a,b,c)")
-    sp.add_argument("--format", choices=["csv", "html", "json"], default="json",
-                    help="json (default), csv (one table), or html (the e-mailed page, with charts)")  # fmt: skip
-    sp.add_argument("--detail", choices=["auto", "interval", "day"], default="auto",
-                    help="rows per 15-minute interval or per day (auto: intervals for one day)")  # fmt: skip
+    sp.add_argument(
+        "--format",
+        choices=["csv", "html", "json"],
+        default="json",
+        help="json (default), csv (one table), or html (the e-mailed page, with charts)",
+    )
+    sp.add_argument(
+        "--detail",
+        choices=["auto", "interval", "day"],
+        default="auto",
+        help="rows per 15-minute interval or per day (auto: intervals for one day)",
+    )
     sp.add_argument("--output", "-o", default=None, help="write to this file instead of standard output")
     add_common(sp)
     sp.set_defaults(func=cmd_report)
@@ -65,8 +85,11 @@ def cmd_report(args) -> int:
         if demo is not None and args.frm is None and args.period != "range":
             # the demo's centre began its day when the demo started: the latest complete period predates it
             period = cal.period(args.period, today)
-            print(f"wallboard report: the running demo's {args.period} so far ({period.label()}); --from "
-                  "YYYY-MM-DD for another", file=sys.stderr)  # fmt: skip
+            print(
+                f"wallboard report: the running demo's {args.period} so far ({period.label()}); --from "
+                "YYYY-MM-DD for another",
+                file=sys.stderr,
+            )
         else:
             period = resolve_period(cal, args.period, args.frm, args.to, today)
     except ValueError as e:
@@ -91,10 +114,11 @@ def cmd_report(args) -> int:
         which += f" for agent(s) {', '.join(req.agents)}" if req.agents else ""
         hint = ""
         if args.frm is None and args.period != "range" and demo is None:
-            hint = (f" (the latest complete {args.period}; for the current one so far: --period {args.period} "
-                    f"--from {today.isoformat()})")  # fmt: skip
-        print(f"wallboard report: no data recorded in {period.label()}{which}{hint}; nothing written",
-              file=sys.stderr)  # fmt: skip
+            hint = (
+                f" (the latest complete {args.period}; for the current one so far: --period {args.period} "
+                f"--from {today.isoformat()})"
+            )
+        print(f"wallboard report: no data recorded in {period.label()}{which}{hint}; nothing written", file=sys.stderr)
         return 1
     for note in rep["notes"]:
         print(f"wallboard: {note}", file=sys.stderr)

@@ -12,17 +12,23 @@ from .. import telemetry
 
 
 def register(sub, add_common) -> None:
-    sp = sub.add_parser("scheduler", help="send the scheduled reports ([[reports]]) by e-mail when due",
-                        description="Runs until stopped (SIGTERM/SIGINT). Each schedule's period is sent once; "
-                        "deliveries are recorded in Redis, failures retried with backoff.")  # fmt: skip
+    sp = sub.add_parser(
+        "scheduler",
+        help="send the scheduled reports ([[reports]]) by e-mail when due",
+        description="Runs until stopped (SIGTERM/SIGINT). Each schedule's period is sent once; "
+        "deliveries are recorded in Redis, failures retried with backoff.",
+    )
     sp.add_argument("--once", action="store_true", help="send what is due now, then exit (for cron)")
     sp.add_argument("--status", action="store_true", help="list recorded deliveries and exit")
     sp.add_argument("--json", action="store_true", help="with --status or --once: JSON")
     sp.add_argument("--log", default=None, help="log to this file instead of stderr")
     sp.add_argument("--verbose", action="store_true", help="log every run and delivery (INFO), not only problems")
-    sp.add_argument("--check", action="store_true",
-                    help="health check: exit 0 when a scheduler is running (it marks Redis at least every 30 s), "
-                    "1 otherwise; one line")  # fmt: skip
+    sp.add_argument(
+        "--check",
+        action="store_true",
+        help="health check: exit 0 when a scheduler is running (it marks Redis at least every 30 s), "
+        "1 otherwise; one line",
+    )
     telemetry.add_flags(sp)
     add_common(sp)
     sp.set_defaults(func=cmd_scheduler)

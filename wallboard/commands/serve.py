@@ -12,9 +12,12 @@ def register(sub, add_common) -> None:
     sp.add_argument("--port", type=int, default=None, help="port (default: hub.port; 0 = any free port)")
     sp.add_argument("--log", default=None, help="log to this file instead of stderr")
     sp.add_argument("--verbose", action="store_true", help="log every connection (INFO), not only problems")
-    sp.add_argument("--check", action="store_true",
-                    help="health check: ask the running hub's /healthz (at --host/--port, default hub.host/hub.port); "
-                    "exit 0 when it is ok (Redis followed, a fresh snapshot), 1 otherwise; one line")  # fmt: skip
+    sp.add_argument(
+        "--check",
+        action="store_true",
+        help="health check: ask the running hub's /healthz (at --host/--port, default hub.host/hub.port); "
+        "exit 0 when it is ok (Redis followed, a fresh snapshot), 1 otherwise; one line",
+    )
     add_common(sp)
     sp.set_defaults(func=cmd_serve)
 
@@ -70,7 +73,9 @@ def cmd_serve(args) -> int:
         if not tls and hub.host not in ("127.0.0.1", "::1", "localhost"):
             logging.getLogger("wallboard.hub").warning(
                 "serving plain http on %s: kiosk and supervisor tokens cross the network in clear; set hub.tls_cert "
-                "and hub.tls_key", hub.host)  # fmt: skip
+                "and hub.tls_key",
+                hub.host,
+            )
         print(f"wallboard hub on {base}  (/healthz, /metrics)", flush=True)
         print_kiosk_urls(base, hub.layouts.values(), shown_tokens=shown)
         try:
@@ -114,7 +119,7 @@ def check_hub(config, host: str | None, port: int | None) -> int:
         print(f"hub: unknown — {url} answered {status} with no health report (another program on that port?)")
         return 1
     age = h.get("snapshot_age_s")
-    said = (f"snapshot {h.get('snapshot_seq')}, {age} s old, " if age is not None else "")
+    said = f"snapshot {h.get('snapshot_seq')}, {age} s old, " if age is not None else ""
     said += f"{h.get('clients')} screen(s)"
     ok = status == 200 and h.get("status") == "ok"
     print(f"hub: {'OK' if ok else h.get('status', status)} — {said} ({url})", flush=True)
@@ -142,9 +147,12 @@ def print_kiosk_urls(base: str, layouts, environ=None, shown_tokens=None) -> lis
         print(f"  {lay.name}: {base}/?layout={lay.name}&token=TOKEN   (TOKEN = ${lay.token_env})", flush=True)
         if not env.get(lay.token_env):
             missing.append(lay.name)
-            print(f"wallboard serve: warning: {lay.token_env} is not set: every TV on layout {lay.name!r} will be "
-                  f"refused; set it (any long random string) and put the same value in the kiosk URL",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            print(
+                f"wallboard serve: warning: {lay.token_env} is not set: every TV on layout {lay.name!r} will be "
+                f"refused; set it (any long random string) and put the same value in the kiosk URL",
+                file=sys.stderr,
+                flush=True,
+            )
     return missing
 
 

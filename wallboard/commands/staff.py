@@ -51,8 +51,10 @@ def read_intervals(path: str | Path, default_interval_s: float | None = None) ->
         cols = [c.strip() for c in (reader.fieldnames or [])]
         missing = [c for c in ("start", "calls", "aht_s") if c not in cols]
         if missing:
-            raise InputError(f"{p}: the header needs the columns start, calls, aht_s[, interval_s]; missing "
-                             f"{', '.join(missing)} (found: {', '.join(cols) or 'nothing'})")  # fmt: skip
+            raise InputError(
+                f"{p}: the header needs the columns start, calls, aht_s[, interval_s]; missing "
+                f"{', '.join(missing)} (found: {', '.join(cols) or 'nothing'})"
+            )
         for i, raw in enumerate(reader, start=2):
             row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
             if not any(row.values()):
@@ -123,16 +125,20 @@ def resolve_interval(rows: list[Interval], flag_s: float | None) -> tuple[dict, 
     elif flag_s is not None:
         inferred, _ = infer_interval_s([r.start for r in rows])
         if inferred is not None and abs(inferred - flag_s) > 1e-6:
-            warnings.append(f"--interval-s {_g(flag_s)} but the starts are {_g(inferred)} s apart: each row is "
-                            f"taken as {_g(flag_s)} s of calls, as asked")  # fmt: skip
+            warnings.append(
+                f"--interval-s {_g(flag_s)} but the starts are {_g(inferred)} s apart: each row is "
+                f"taken as {_g(flag_s)} s of calls, as asked"
+            )
         for r in need:
             r.interval_s = flag_s
         source = "--interval-s"
     else:
         inferred, why = infer_interval_s([r.start for r in rows])
         if inferred is None:
-            raise InputError(f"cannot tell the interval length from the starts ({why}): give --interval-s "
-                             "SECONDS (e.g. 1800 for half-hours, 3600 for hours) or an interval_s column")  # fmt: skip
+            raise InputError(
+                f"cannot tell the interval length from the starts ({why}): give --interval-s "
+                "SECONDS (e.g. 1800 for half-hours, 3600 for hours) or an interval_s column"
+            )
         for r in need:
             r.interval_s = inferred
         source = "inferred from the starts"
@@ -213,8 +219,9 @@ def staff_interval(row: Interval, target: dict, shrinkage: float) -> dict:
 # ---- the bank records ----------------------------------------------------------------------------------
 
 
-def bank_intervals(path: str, queue: str, per: str = "hour-of-day", days: str = "sun-thu",
-                   wrapup_s: float = 0.0) -> tuple[list[Interval], dict]:  # fmt: skip
+def bank_intervals(
+    path: str, queue: str, per: str = "hour-of-day", days: str = "sun-thu", wrapup_s: float = 0.0
+) -> tuple[list[Interval], dict]:
     """Hourly intervals for one queue (service type) from an Anonymous Bank month, read by the project's
     ``calls-csv`` feed with the ``bank`` mapping (so a call counts as the board counts it: offered to the
     queue when it queued, or was served straight from the voice menu; it arrives at its queue join).
@@ -253,8 +260,15 @@ def bank_intervals(path: str, queue: str, per: str = "hour-of-day", days: str = 
     all_talk, all_done = sum(talk.values()), sum(done.values())
     month_aht = (all_talk / all_done if all_done else 0.0) + wrapup_s
     names = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-    meta = {"file": Path(path).name, "queue": queue, "per": per, "calls": sum(calls.values()),
-            "served_with_talk": all_done, "month_aht_s": round(month_aht, 1), "wrapup_s": wrapup_s}  # fmt: skip
+    meta = {
+        "file": Path(path).name,
+        "queue": queue,
+        "per": per,
+        "calls": sum(calls.values()),
+        "served_with_talk": all_done,
+        "month_aht_s": round(month_aht, 1),
+        "wrapup_s": wrapup_s,
+    }
     if per == "hour":
         rows = []
         for key in sorted(calls):
@@ -279,8 +293,9 @@ def bank_intervals(path: str, queue: str, per: str = "hour-of-day", days: str = 
     for h in sorted(by_hour_calls):
         aht = by_hour_talk[h] / by_hour_done[h] + wrapup_s if by_hour_done[h] else month_aht
         rows.append(Interval(f"{h:02d}:00", round(by_hour_calls[h] / len(day_set), 2), round(aht, 2), 3600))
-    meta.update(days=days, days_counted=len(day_set), first_day=day_set[0].isoformat(),
-                last_day=day_set[-1].isoformat())  # fmt: skip
+    meta.update(
+        days=days, days_counted=len(day_set), first_day=day_set[0].isoformat(), last_day=day_set[-1].isoformat()
+    )
     return rows, meta
 
 
@@ -317,21 +332,30 @@ async def _history_rows(client, config, keys, queue: str, day, weeks: int, minut
             acc[1] += c.get("talk_s", 0.0) + c.get("wrap_s", 0.0)
             acc[2] += c.get("completed", 0.0)
     n = len(stored)
-    rows = [Interval(label, round(a[0] / n, 4) if n > 1 else a[0], round(a[1] / a[2], 2) if a[2] else 0.0,
-                     minutes * 60.0) for label, a in sorted(slots.items())]  # fmt: skip
+    rows = [
+        Interval(label, round(a[0] / n, 4) if n > 1 else a[0], round(a[1] / a[2], 2) if a[2] else 0.0, minutes * 60.0)
+        for label, a in sorted(slots.items())
+    ]
     for r in rows:
         if r.calls > 0 and r.aht_s <= 0:  # calls but none completed in the slot: the day's handle time
             t = sum(a[1] for a in slots.values())
             c = sum(a[2] for a in slots.values())
             r.aht_s = round(t / c, 2) if c else 0.0
-    meta = {"file": "history", "queue": queue, "per": f"{minutes} min",
-            "days": f"{n} x {day.strftime('%A')}", "days_counted": n,
-            "first_day": min(stored).isoformat(), "last_day": max(stored).isoformat()}  # fmt: skip
+    meta = {
+        "file": "history",
+        "queue": queue,
+        "per": f"{minutes} min",
+        "days": f"{n} x {day.strftime('%A')}",
+        "days_counted": n,
+        "first_day": min(stored).isoformat(),
+        "last_day": max(stored).isoformat(),
+    }
     return [r for r in rows if r.calls > 0], meta
 
 
-def history_intervals(config, queue: str, day, weeks: int = 1, minutes: int = 15, redis_url: str | None = None,
-                      keys=None) -> tuple[list[Interval], dict]:  # fmt: skip
+def history_intervals(
+    config, queue: str, day, weeks: int = 1, minutes: int = 15, redis_url: str | None = None, keys=None
+) -> tuple[list[Interval], dict]:
     """Intervals from stored history: ``calls`` = offered, ``aht_s`` = (talk + wrap-up) / completed; one day, or
     the mean of the same weekday over the last ``weeks`` weeks (the weeks with data)."""
     import asyncio
@@ -361,20 +385,32 @@ def _target(args) -> dict:
     if args.target_asa is not None:
         if args.target_asa <= 0:
             raise InputError("--target-asa must be > 0 seconds")
-        return {"kind": "asa", "value": args.target_asa, "seconds": args.sl_seconds,
-                "text": f"ASA <= {args.target_asa:g} s"}
+        return {
+            "kind": "asa",
+            "value": args.target_asa,
+            "seconds": args.sl_seconds,
+            "text": f"ASA <= {args.target_asa:g} s",
+        }
     if args.max_pwait is not None:
         if not 0 < args.max_pwait < 1:
             raise InputError("--max-pwait must be between 0 and 1")
-        return {"kind": "pwait", "value": args.max_pwait, "seconds": args.sl_seconds,
-                "text": f"P(wait) <= {args.max_pwait:g}"}
+        return {
+            "kind": "pwait",
+            "value": args.max_pwait,
+            "seconds": args.sl_seconds,
+            "text": f"P(wait) <= {args.max_pwait:g}",
+        }
     sl = 0.8 if args.target_sl is None else args.target_sl
     if not 0 < sl < 1:
         raise InputError("--target-sl must be between 0 and 1, e.g. 0.8")
     if args.sl_seconds <= 0:
         raise InputError("--sl-seconds must be > 0")
-    return {"kind": "sl", "value": sl, "seconds": args.sl_seconds,
-            "text": f"{sl * 100:g}% answered within {args.sl_seconds:g} s"}  # fmt: skip
+    return {
+        "kind": "sl",
+        "value": sl,
+        "seconds": args.sl_seconds,
+        "text": f"{sl * 100:g}% answered within {args.sl_seconds:g} s",
+    }
 
 
 def _fmt(v, pct: bool = False) -> str:
@@ -402,15 +438,32 @@ def print_table(result: dict, out=None) -> None:
         bar = "#" * round(r["scheduled"] / top * 30)
         calls = r["calls"]
         shown = str(int(calls)) if float(calls).is_integer() else f"{calls:.1f}"
-        body.append((r["start"], shown, f"{r['aht_s']:.0f}", f"{r['load_erlangs']:.2f}", r["agents"], r["scheduled"],
-                     _fmt(r["service_level"], True), "-" if r["asa_s"] is None else f"{r['asa_s']:.1f}",
-                     _fmt(r["occupancy"], True), bar))  # fmt: skip
+        body.append(
+            (
+                r["start"],
+                shown,
+                f"{r['aht_s']:.0f}",
+                f"{r['load_erlangs']:.2f}",
+                r["agents"],
+                r["scheduled"],
+                _fmt(r["service_level"], True),
+                "-" if r["asa_s"] is None else f"{r['asa_s']:.1f}",
+                _fmt(r["occupancy"], True),
+                bar,
+            )
+        )
     widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head))]
     for x in [head, *body]:
-        print("  ".join(str(c).ljust(w) if i in (0, len(head) - 1) else str(c).rjust(w)
-                        for i, (c, w) in enumerate(zip(x, widths))).rstrip(), file=out)  # fmt: skip
-    print(f"Total: {result['agent_hours']:g} agent-hours on the phones, {result['scheduled_hours']:g} scheduled",
-          file=out)  # fmt: skip
+        print(
+            "  ".join(
+                str(c).ljust(w) if i in (0, len(head) - 1) else str(c).rjust(w)
+                for i, (c, w) in enumerate(zip(x, widths))
+            ).rstrip(),
+            file=out,
+        )
+    print(
+        f"Total: {result['agent_hours']:g} agent-hours on the phones, {result['scheduled_hours']:g} scheduled", file=out
+    )
 
 
 def compute(rows: list[Interval], target: dict, shrinkage: float) -> dict:
@@ -444,8 +497,14 @@ def cmd_staff(args) -> int:
                 day = date.fromisoformat(args.day)
             except ValueError:
                 raise InputError(f"--day {args.day!r} is not a date (YYYY-MM-DD)") from None
-            rows, source = history_intervals(config_from_args(args), args.queue, day, args.weekdays,
-                                             args.history_interval, getattr(args, "redis", None))  # fmt: skip
+            rows, source = history_intervals(
+                config_from_args(args),
+                args.queue,
+                day,
+                args.weekdays,
+                args.history_interval,
+                getattr(args, "redis", None),
+            )
             if args.write_csv:
                 write_intervals(args.write_csv, rows)
         elif args.from_bank:
@@ -486,23 +545,43 @@ def register(sub, add_common) -> None:
     sp = sub.add_parser("staff", help="staffing calculator: agents to schedule per interval (Erlang C)")
     src = sp.add_argument_group("input")
     src.add_argument("--csv", default=None, help="intervals: columns start, calls, aht_s[, interval_s]")
-    src.add_argument("--interval-s", type=float, default=None, metavar="S",
-                     help="with --csv: the interval length in seconds for rows without interval_s (default: "
-                     "inferred from the starts; needed when they cannot tell)")  # fmt: skip
+    src.add_argument(
+        "--interval-s",
+        type=float,
+        default=None,
+        metavar="S",
+        help="with --csv: the interval length in seconds for rows without interval_s (default: "
+        "inferred from the starts; needed when they cannot tell)",
+    )
     src.add_argument("--from-bank", default=None, metavar="FILE", help="an Anonymous Bank month instead of --csv")
     src.add_argument("--queue", default=None, help="with --from-bank: the service type (PS, PE, IN, NE, NW, TT)")
-    src.add_argument("--per", default="hour-of-day", choices=["hour-of-day", "hour"],
-                     help="with --from-bank: mean per hour of the day, or every hour of the month")  # fmt: skip
+    src.add_argument(
+        "--per",
+        default="hour-of-day",
+        choices=["hour-of-day", "hour"],
+        help="with --from-bank: mean per hour of the day, or every hour of the month",
+    )
     src.add_argument("--days", default="sun-thu", help="with --from-bank --per hour-of-day: weekdays averaged")
     src.add_argument("--wrapup-s", type=float, default=0.0, help="with --from-bank: wrap-up added to each call")
     src.add_argument("--write-csv", default=None, metavar="OUT", help="with --from-bank: save the intervals")
-    src.add_argument("--from-history", action="store_true",
-                     help="intervals from stored history (needs --queue and --day)")  # fmt: skip
+    src.add_argument(
+        "--from-history", action="store_true", help="intervals from stored history (needs --queue and --day)"
+    )
     src.add_argument("--day", default=None, metavar="YYYY-MM-DD", help="with --from-history: the day")
-    src.add_argument("--weekdays", type=int, default=1, metavar="N",
-                     help="with --from-history: mean of the same weekday over the last N weeks")  # fmt: skip
-    src.add_argument("--history-interval", type=int, default=15, choices=[15, 60],
-                     help="with --from-history: interval minutes (15 or 60)")  # fmt: skip
+    src.add_argument(
+        "--weekdays",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --from-history: mean of the same weekday over the last N weeks",
+    )
+    src.add_argument(
+        "--history-interval",
+        type=int,
+        default=15,
+        choices=[15, 60],
+        help="with --from-history: interval minutes (15 or 60)",
+    )
     tgt = sp.add_mutually_exclusive_group()
     tgt.add_argument("--target-sl", type=float, default=None, help="service level target (default 0.8)")
     tgt.add_argument("--target-asa", type=float, default=None, metavar="S", help="average speed of answer target")

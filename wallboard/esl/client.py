@@ -97,8 +97,9 @@ class EslSession(Session):
 
     kind, peer, probe_name, lost_error = "ESL", "the switch", "`api status`", ConnectionLost
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, origin: str = "",
-                 queue_size: int = 100_000):  # fmt: skip
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, origin: str = "", queue_size: int = 100_000
+    ):
         super().__init__(reader, writer, origin=origin, queue_size=queue_size)
         self._waiters: collections.deque[asyncio.Future] = collections.deque()
         self._greeting: asyncio.Future = self._loop.create_future()
@@ -179,21 +180,36 @@ class EslSession(Session):
                 return
             await self._queue.put(EslEvent(fields, frame.number, frame.raw()))
         elif ctype in ("text/disconnect-notice", "text/rude-rejection"):
-            self._abort_reason = self._abort_reason or f"the switch sent {ctype}: " + \
-                frame.body.decode("utf-8", "replace").strip()[:200]  # fmt: skip
+            self._abort_reason = (
+                self._abort_reason or f"the switch sent {ctype}: " + frame.body.decode("utf-8", "replace").strip()[:200]
+            )
             if ctype == "text/rude-rejection" and not self._greeting.done():
-                self._greeting.set_exception(AuthError(f"{self.origin} refused the connection (its ACL): "
-                                                       + frame.body.decode("utf-8", "replace").strip()[:200]))
+                self._greeting.set_exception(
+                    AuthError(
+                        f"{self.origin} refused the connection (its ACL): "
+                        + frame.body.decode("utf-8", "replace").strip()[:200]
+                    )
+                )
         else:
-            await self._queue.put(BadFrame(f"unexpected Content-Type {ctype or '(none)'!r}", frame.raw(),
-                                           frame.number))  # fmt: skip
+            await self._queue.put(BadFrame(f"unexpected Content-Type {ctype or '(none)'!r}", frame.raw(), frame.number))
 
 
 class EslClient:
-    def __init__(self, host: str, port: int, password: Callable[[], str], *, events: str = CALLCENTER_EVENTS,
-                 keepalive_s: float = 2.0, keepalive_timeout_s: float | None = None, timeout_s: float = 5.0,
-                 backoff_initial_s: float = 0.5, backoff_max_s: float = 30.0, stable_s: float = 30.0,
-                 rng: random.Random | None = None):  # fmt: skip
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        password: Callable[[], str],
+        *,
+        events: str = CALLCENTER_EVENTS,
+        keepalive_s: float = 2.0,
+        keepalive_timeout_s: float | None = None,
+        timeout_s: float = 5.0,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        stable_s: float = 30.0,
+        rng: random.Random | None = None,
+    ):
         self.host, self.port = host, int(port)
         self.origin = f"{host}:{port}"
         self._password = password
@@ -218,7 +234,8 @@ class EslClient:
                 raise AuthError(f"ESL login to {self.origin} failed: {reply or 'no reply'}")
             if self.events:
                 reply = (await session.command(f"event plain {self.events}", self.timeout_s)).headers.get(
-                    "reply-text", "")
+                    "reply-text", ""
+                )
                 if not reply_ok(reply):
                     raise EslError(f"ESL {self.origin} refused `event plain {self.events}`: {reply or 'no reply'}")
             session.start_keepalive(self.keepalive_s, self.keepalive_timeout_s)
@@ -229,8 +246,15 @@ class EslClient:
 
     def sessions(self) -> AsyncIterator[EslSession]:
         """Authenticated sessions, forever: reconnects with backoff when one ends or an attempt fails."""
-        return reconnecting(self.connect, kind="ESL", origin=self.origin, backoff=self.backoff,
-                            stable_s=self.stable_s, errors=(OSError, asyncio.TimeoutError, EslError),
-                            auth_error=AuthError,
-                            auth_hint="check the event-socket password", connected=lambda s: "authenticated",
-                            logger=log)  # fmt: skip
+        return reconnecting(
+            self.connect,
+            kind="ESL",
+            origin=self.origin,
+            backoff=self.backoff,
+            stable_s=self.stable_s,
+            errors=(OSError, asyncio.TimeoutError, EslError),
+            auth_error=AuthError,
+            auth_hint="check the event-socket password",
+            connected=lambda s: "authenticated",
+            logger=log,
+        )

@@ -71,8 +71,7 @@ _UTC = timezone.utc
 SUBCLASS = "callcenter::info"
 CANCEL_OVERFLOW = {"TIMEOUT": "timeout", "NO_AGENT_TIMEOUT": "empty", "EXIT_WITH_KEY": "key"}
 NOT_A_MISS = frozenset({"LOSE_RACE", "ORIGINATOR_CANCEL"})
-IGNORED_ACTIONS = frozenset({"members-count", "agent-add", "agent-del", "agent-contact-change",
-                             "agent-max-no-answer"})  # fmt: skip
+IGNORED_ACTIONS = frozenset({"members-count", "agent-add", "agent-del", "agent-contact-change", "agent-max-no-answer"})
 WAITING_MEMBER_STATES = frozenset({"waiting", "trying"})
 _NO_NUMBER = {"", "unknown", "anonymous", "0000000000"}
 
@@ -204,18 +203,40 @@ class EslMapper:
             a = self._agent_model(agent)
             if a.queues.get(queue) != level:
                 a.queues[queue] = level
-                out.append(MemberAdded(id=self._id(where, f"m:{agent}:{queue}:{level}"), ts=now,
-                                       source=self._src(where), agent=agent, queue=queue, penalty=level))  # fmt: skip
+                out.append(
+                    MemberAdded(
+                        id=self._id(where, f"m:{agent}:{queue}:{level}"),
+                        ts=now,
+                        source=self._src(where),
+                        agent=agent,
+                        queue=queue,
+                        penalty=level,
+                    )
+                )
         for agent, a in self._agents.items():
             for queue in [q for q in a.queues if q in covered and (agent, q) not in listed]:
                 del a.queues[queue]
-                out.append(MemberRemoved(id=self._id(where, f"r:{agent}:{queue}"), ts=now, source=self._src(where),
-                                         agent=agent, queue=queue))  # fmt: skip
+                out.append(
+                    MemberRemoved(
+                        id=self._id(where, f"r:{agent}:{queue}"),
+                        ts=now,
+                        source=self._src(where),
+                        agent=agent,
+                        queue=queue,
+                    )
+                )
                 out += self._emit_state(agent, now.timestamp(), where, f"s:{agent}")
         return out
 
-    def resync(self, queues: list[str], members: dict[str, list[dict[str, str]]], tiers: list[dict[str, str]],
-               agents: list[dict[str, str]], now: datetime, where: str) -> list:  # fmt: skip
+    def resync(
+        self,
+        queues: list[str],
+        members: dict[str, list[dict[str, str]]],
+        tiers: list[dict[str, str]],
+        agents: list[dict[str, str]],
+        now: datetime,
+        where: str,
+    ) -> list:
         """After a (re)connect: the switch's queue names, its member table per queue, the tier table and the
         agent table -> memberships, every agent's state, a CallerJoined per waiting caller (at its
         ``joined_epoch``: the engine takes a join within 1 s of a known entry as that entry), a CallerAnswered
@@ -248,10 +269,16 @@ class EslMapper:
                 try:
                     out += self._member_row(row, qname, waiting, f"{where}.{qname}.{k}")
                 except (_Bad, ValidationError) as e:
-                    out.append(DeadLetter(self._src(f"{where}.{qname}.{k}"), f"queue list members: {e}",
-                                          "|".join(row.values())[:4000]))  # fmt: skip
-            out.append(WaitingResync(id=self._id(where, f"w:{qname}"), ts=now, source=self._src(where), queue=qname,
-                                     call_ids=waiting))  # fmt: skip
+                    out.append(
+                        DeadLetter(
+                            self._src(f"{where}.{qname}.{k}"), f"queue list members: {e}", "|".join(row.values())[:4000]
+                        )
+                    )
+            out.append(
+                WaitingResync(
+                    id=self._id(where, f"w:{qname}"), ts=now, source=self._src(where), queue=qname, call_ids=waiting
+                )
+            )
         for agent in self._agents:
             out += self._emit_state(agent, t, where, f"s:{agent}")
         return out
@@ -266,16 +293,33 @@ class EslMapper:
             if not joined or time_problem(joined):
                 raise _Bad(f"joined_epoch is not a time: {row.get('joined_epoch')!r}")
             waiting.append(call)
-            return [CallerJoined(id=self._id(where, "j"), ts=_dt(joined), source=self._src(where), queue=queue,
-                                 call_id=call, caller=_number(row.get("cid_number")))]  # fmt: skip
+            return [
+                CallerJoined(
+                    id=self._id(where, "j"),
+                    ts=_dt(joined),
+                    source=self._src(where),
+                    queue=queue,
+                    call_id=call,
+                    caller=_number(row.get("cid_number")),
+                )
+            ]
         bridged = _int_cell(row, "bridge_epoch", 0)
         if state == "answered" and bridged and joined:
             agent = self.agent_of(row.get("serving_agent") or "") or None
             self._answered.add(call)
             if agent:
                 self._agent_model(agent).call = (call, queue)
-            return [CallerAnswered(id=self._id(where, "a"), ts=_dt(bridged), source=self._src(where), queue=queue,
-                                   call_id=call, agent=agent, wait_s=float(max(0, bridged - joined)))]  # fmt: skip
+            return [
+                CallerAnswered(
+                    id=self._id(where, "a"),
+                    ts=_dt(bridged),
+                    source=self._src(where),
+                    queue=queue,
+                    call_id=call,
+                    agent=agent,
+                    wait_s=float(max(0, bridged - joined)),
+                )
+            ]
         return []
 
     # -- handlers -------------------------------------------------------------------------------------------
@@ -297,8 +341,16 @@ class EslMapper:
         call, queue = self._call(ev)
         self._answered.discard(call)
         self._completed.discard(call)
-        return [CallerJoined(id=self._id(where, 1), ts=_dt(t), source=self._src(where), queue=queue, call_id=call,
-                             caller=_number(ev.get("cc-member-cid-number")))]  # fmt: skip
+        return [
+            CallerJoined(
+                id=self._id(where, 1),
+                ts=_dt(t),
+                source=self._src(where),
+                queue=queue,
+                call_id=call,
+                caller=_number(ev.get("cc-member-cid-number")),
+            )
+        ]
 
     def _end(self, ev: EslEvent, t: float, where: str) -> list:
         call, queue = self._call(ev)
@@ -310,11 +362,29 @@ class EslMapper:
             answered = _epoch(ev, "CC-Agent-Answered-Time", required=False)
             agent = self.agent_of(ev.get("cc-agent") or "") or None
             if call not in self._answered and answered is not None:  # its bridge-agent-start was lost
-                out.append(CallerAnswered(id=self._id(where, "a"), ts=_dt(answered), source=src, queue=queue,
-                                          call_id=call, agent=agent, wait_s=_span(joined, answered)))  # fmt: skip
+                out.append(
+                    CallerAnswered(
+                        id=self._id(where, "a"),
+                        ts=_dt(answered),
+                        source=src,
+                        queue=queue,
+                        call_id=call,
+                        agent=agent,
+                        wait_s=_span(joined, answered),
+                    )
+                )
             if call not in self._completed and answered is not None:  # its bridge-agent-end was lost
-                out.append(CallCompleted(id=self._id(where, "c"), ts=ts, source=src, queue=queue, call_id=call,
-                                         agent=agent, talk_s=_span(answered, leaving)))  # fmt: skip
+                out.append(
+                    CallCompleted(
+                        id=self._id(where, "c"),
+                        ts=ts,
+                        source=src,
+                        queue=queue,
+                        call_id=call,
+                        agent=agent,
+                        talk_s=_span(answered, leaving),
+                    )
+                )
             self._answered.discard(call)
             self._completed.discard(call)
             return out
@@ -323,13 +393,25 @@ class EslMapper:
         reason = ev.get("cc-cancel-reason") or "NONE"
         wait = _span(joined, leaving)
         if reason in CANCEL_OVERFLOW:
-            return [CallerOverflowed(id=self._id(where, 1), ts=ts, source=src, queue=queue, call_id=call,
-                                     reason=CANCEL_OVERFLOW[reason], wait_s=wait)]  # fmt: skip
+            return [
+                CallerOverflowed(
+                    id=self._id(where, 1),
+                    ts=ts,
+                    source=src,
+                    queue=queue,
+                    call_id=call,
+                    reason=CANCEL_OVERFLOW[reason],
+                    wait_s=wait,
+                )
+            ]
         if reason not in ("BREAK_OUT", "NONE"):
             raise _Bad(f"unknown CC-Cancel-Reason {reason!r}")
         if (ev.get("answer-state") or "hangup") != "hangup":  # taken out of the queue alive
-            return [CallerOverflowed(id=self._id(where, 1), ts=ts, source=src, queue=queue, call_id=call,
-                                     reason="withdrawn", wait_s=wait)]  # fmt: skip
+            return [
+                CallerOverflowed(
+                    id=self._id(where, 1), ts=ts, source=src, queue=queue, call_id=call, reason="withdrawn", wait_s=wait
+                )
+            ]
         return [CallerAbandoned(id=self._id(where, 1), ts=ts, source=src, queue=queue, call_id=call, wait_s=wait)]
 
     def _offering(self, ev: EslEvent, t: float, where: str) -> list:
@@ -346,9 +428,16 @@ class EslMapper:
         agent = self._agent(ev)
         joined, answered = _epoch(ev, "CC-Member-Joined-Time"), _epoch(ev, "CC-Agent-Answered-Time")
         called = _epoch(ev, "CC-Agent-Called-Time", required=False)
-        answer = CallerAnswered(id=self._id(where, 1), ts=_dt(t), source=self._src(where), queue=queue, call_id=call,
-                                agent=agent, wait_s=_span(joined, answered),
-                                ring_s=_span(called, answered) if called is not None else None)  # fmt: skip
+        answer = CallerAnswered(
+            id=self._id(where, 1),
+            ts=_dt(t),
+            source=self._src(where),
+            queue=queue,
+            call_id=call,
+            agent=agent,
+            wait_s=_span(joined, answered),
+            ring_s=_span(called, answered) if called is not None else None,
+        )
         self._answered.add(call)
         a = self._agent_model(agent)
         a.call, a.state, a.wrap_until, a.last = (call, queue), "In a queue call", None, None
@@ -360,8 +449,15 @@ class EslMapper:
         answered, ended = _epoch(ev, "CC-Agent-Answered-Time"), _epoch(ev, "CC-Bridge-Terminated-Time")
         if (ev.get("cc-agent-bridged") or "true") == "false":
             return []  # the agent's leg never joined the caller (uuid-standby agents)
-        done = CallCompleted(id=self._id(where, 1), ts=_dt(t), source=self._src(where), queue=queue, call_id=call,
-                             agent=agent, talk_s=_span(answered, ended))  # fmt: skip
+        done = CallCompleted(
+            id=self._id(where, 1),
+            ts=_dt(t),
+            source=self._src(where),
+            queue=queue,
+            call_id=call,
+            agent=agent,
+            talk_s=_span(answered, ended),
+        )
         self._completed.add(call)
         a = self._agent_model(agent)
         a.call, a.last = None, (call, queue, t)
@@ -385,9 +481,17 @@ class EslMapper:
             a.call = None
         if cause in NOT_A_MISS:
             return []
-        return [AgentMissed(id=self._id(where, 1), ts=_dt(t), source=self._src(where), agent=agent, queue=queue,
-                            call_id=call,
-                            ring_s=_span(called, aborted) if called is not None and aborted is not None else None)]
+        return [
+            AgentMissed(
+                id=self._id(where, 1),
+                ts=_dt(t),
+                source=self._src(where),
+                agent=agent,
+                queue=queue,
+                call_id=call,
+                ring_s=_span(called, aborted) if called is not None and aborted is not None else None,
+            )
+        ]
 
     def _status(self, ev: EslEvent, t: float, where: str) -> list:
         agent = self._agent(ev)
@@ -406,8 +510,17 @@ class EslMapper:
         out: list = []
         if a.state == "Idle" and state != "Idle" and a.last is not None:  # an On Demand agent's wrap-up ends
             call, queue, end = a.last
-            out.append(WrapupCompleted(id=self._id(where, "w"), ts=_dt(t), source=self._src(where), queue=queue,
-                                       call_id=call, agent=agent, wrap_s=max(0.0, t - end)))  # fmt: skip
+            out.append(
+                WrapupCompleted(
+                    id=self._id(where, "w"),
+                    ts=_dt(t),
+                    source=self._src(where),
+                    queue=queue,
+                    call_id=call,
+                    agent=agent,
+                    wrap_s=max(0.0, t - end),
+                )
+            )
             a.last = None
         a.state = state
         if state in ("Waiting", "Idle") and a.call is not None:
@@ -445,11 +558,20 @@ class EslMapper:
             return []
         a.emitted = d
         call, queue = a.call if a.call and d[0] in ("ringing", "on_call") else (None, None)
-        return [AgentStateChanged(id=self._id(where, k), ts=_dt(t), source=self._src(where), agent=agent,
-                                  state=d[0], reason=d[1], queue=queue, call_id=call)]  # fmt: skip
+        return [
+            AgentStateChanged(
+                id=self._id(where, k),
+                ts=_dt(t),
+                source=self._src(where),
+                agent=agent,
+                state=d[0],
+                reason=d[1],
+                queue=queue,
+                call_id=call,
+            )
+        ]
 
-    def _push_wrap(self, due: float, agent: str, call: str | None, queue: str | None, wrap: float,
-                   where: str) -> None:  # fmt: skip
+    def _push_wrap(self, due: float, agent: str, call: str | None, queue: str | None, wrap: float, where: str) -> None:
         self._wrap_seq += 1
         heapq.heappush(self._wraps, (due, self._wrap_seq, agent, call, queue, wrap, where))
 
@@ -457,8 +579,17 @@ class EslMapper:
         due, _, agent, call, queue, wrap, where = item
         out: list = []
         if call is not None:
-            out.append(WrapupCompleted(id=self._id(where, "w"), ts=_dt(due), source=self._src(where), queue=queue,
-                                       call_id=call, agent=agent, wrap_s=wrap))  # fmt: skip
+            out.append(
+                WrapupCompleted(
+                    id=self._id(where, "w"),
+                    ts=_dt(due),
+                    source=self._src(where),
+                    queue=queue,
+                    call_id=call,
+                    agent=agent,
+                    wrap_s=wrap,
+                )
+            )
         a = self._agent_model(agent)
         if a.wrap_until == due:  # still the current wrap-up (a new call did not end it)
             a.wrap_until = None
@@ -483,8 +614,10 @@ class EslMapper:
     def _check_names(self, ev: EslEvent) -> None:
         """The event model's name checks, before any handler changes the mapper (a refused event leaves no
         trace)."""
-        for what, raw, conv in (("CC-Queue", ev.get("cc-queue"), self.queue_of),
-                                ("CC-Agent", ev.get("cc-agent"), self.agent_of)):  # fmt: skip
+        for what, raw, conv in (
+            ("CC-Queue", ev.get("cc-queue"), self.queue_of),
+            ("CC-Agent", ev.get("cc-agent"), self.agent_of),
+        ):
             if raw and (problem := name_problem(conv(raw))) is not None:
                 raise _Bad(f"{what} {raw[:40]!r} {problem}")
 

@@ -85,7 +85,7 @@ class Framer:
             if self._need is not None:
                 if len(buf) - pos < self._need:
                     break
-                body = bytes(buf[pos:pos + self._need])
+                body = bytes(buf[pos : pos + self._need])
                 pos += self._need
                 self._need = None
                 out.append(self._finish(body))
@@ -187,8 +187,11 @@ def parse_event(body: bytes) -> dict[str, str]:
             fields[name] = "" if text == UNDEF else text
     if sep and rest:
         length = fields.get("Content-Length")
-        fields["_body"] = rest[: int(length)].decode("utf-8", "replace") if length and length.isdigit() else \
-            rest.decode("utf-8", "replace")  # fmt: skip
+        fields["_body"] = (
+            rest[: int(length)].decode("utf-8", "replace")
+            if length and length.isdigit()
+            else rest.decode("utf-8", "replace")
+        )
     return fields
 
 

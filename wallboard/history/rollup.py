@@ -81,8 +81,9 @@ class RollupStats:
 
 
 class Rollup:
-    def __init__(self, client: aredis.Redis, config: WallboardConfig, keys: Keys | None = None,
-                 clock: Clock | None = None):  # fmt: skip
+    def __init__(
+        self, client: aredis.Redis, config: WallboardConfig, keys: Keys | None = None, clock: Clock | None = None
+    ):
         self.r = client
         self.config = config
         self.keys = keys or Keys(config.redis.prefix)
@@ -117,9 +118,15 @@ class Rollup:
 
     # -- entry points -------------------------------------------------------------------------------------
 
-    async def run(self, since: datetime | None = None, until: datetime | None = None, *,
-                  queues: list[str] | None = None, agents: list[str] | None = None,
-                  force: bool = False) -> RollupStats:  # fmt: skip
+    async def run(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        queues: list[str] | None = None,
+        agents: list[str] | None = None,
+        force: bool = False,
+    ) -> RollupStats:
         """Recompute every interval overlapping ``[since, until)``. Without ``since``: incrementally, each day
         of the live window from what was rolled up last (less ``history.late_h``)."""
         now = self.clock.now().timestamp()
@@ -128,8 +135,9 @@ class Rollup:
             return await self._rollup(await self._plan(now - self.bexp_s, end), queues, agents, force)
         return await self._rollup(self._exact(since.timestamp(), end), queues, agents, force)
 
-    async def ensure(self, first: date, last: date, *, queues: list[str] | None = None,
-                     agents: list[str] | None = None) -> RollupStats:  # fmt: skip
+    async def ensure(
+        self, first: date, last: date, *, queues: list[str] | None = None, agents: list[str] | None = None
+    ) -> RollupStats:
         """Roll up what a report of days ``first`` .. ``last`` needs and is not rolled up yet."""
         now = self.clock.now().timestamp()
         start = self.cal.day_start(first)
@@ -222,14 +230,20 @@ class Rollup:
             state = next(raw) if kind == "a" else {}
             in_state = state.get("since") and state.get("state") not in (None, "", "logged_out")
             open_since = float(state["since"]) if in_state else None
-            days = [sp for sp, h in zip(spans, has)
-                    if any_day or h or (open_since is not None and open_since < sp[3])]  # fmt: skip
+            days = [sp for sp, h in zip(spans, has) if any_day or h or (open_since is not None and open_since < sp[3])]
             if days:
                 out.append((name, state, days))
         return out
 
-    async def _rollup_group(self, kind: Kind, work: list[tuple[str, dict, list]], now: float, data_now: float,
-                            force: bool, stats: RollupStats) -> None:  # fmt: skip
+    async def _rollup_group(
+        self,
+        kind: Kind,
+        work: list[tuple[str, dict, list]],
+        now: float,
+        data_now: float,
+        force: bool,
+        stats: RollupStats,
+    ) -> None:
         fields = FIELDS[kind]
         pipe = self.r.pipeline(transaction=False)
         for name, _, days in work:
@@ -409,4 +423,3 @@ class HistoryReader:
                 pipe.hget(self.hk.daily(kind, n, d), day_field(d))
         raw = iter(await pipe.execute())
         return {n: {d: (unpack(FIELDS[kind], v) if (v := next(raw)) else None) for d in days} for n in names}
-

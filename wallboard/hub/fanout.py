@@ -41,8 +41,21 @@ class Stats:
 
 
 class Client:
-    __slots__ = ("conn", "layout", "role", "user", "token", "peer", "pending", "behind", "blocked_since",
-                 "flusher", "closed", "expires", "bucket")  # fmt: skip
+    __slots__ = (
+        "conn",
+        "layout",
+        "role",
+        "user",
+        "token",
+        "peer",
+        "pending",
+        "behind",
+        "blocked_since",
+        "flusher",
+        "closed",
+        "expires",
+        "bucket",
+    )
 
     def __init__(self, conn: ServerConnection, layout: str, role: str, user: str | None, token: str, peer: str):
         self.conn = conn
@@ -75,8 +88,15 @@ def cap_kernel_buffer(conn: ServerConnection, size: int) -> None:
 
 
 class Fanout:
-    def __init__(self, stats: Stats, *, cap_bytes: int, max_behind: int, slow_s: float,
-                 monotonic: Callable[[], float] = time.monotonic):  # fmt: skip
+    def __init__(
+        self,
+        stats: Stats,
+        *,
+        cap_bytes: int,
+        max_behind: int,
+        slow_s: float,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
         self.stats = stats
         self.cap = cap_bytes
         self.max_behind = max_behind

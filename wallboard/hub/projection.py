@@ -82,11 +82,15 @@ UI_TEXT: dict[str, dict[str, str]] = {
 }
 
 AGENT_LABELS: dict[str, dict[str, str]] = {
-    "en": {"available": "free", "on_call": "on call", "wrap_up": "wrap-up", "paused": "paused",
-           "logged_in": "logged in"},
-    "he": {"available": "פנויים", "on_call": "בשיחה", "wrap_up": "סיכום", "paused": "בהפסקה",
-           "logged_in": "מחוברים"},
-}  # fmt: skip
+    "en": {
+        "available": "free",
+        "on_call": "on call",
+        "wrap_up": "wrap-up",
+        "paused": "paused",
+        "logged_in": "logged in",
+    },
+    "he": {"available": "פנויים", "on_call": "בשיחה", "wrap_up": "סיכום", "paused": "בהפסקה", "logged_in": "מחוברים"},
+}
 
 # How an alert line names a metric ("{v}" is the formatted value).
 ALERT_PHRASES: dict[str, dict[str, str]] = {lang: catalog.alert_phrases(lang) for lang in catalog.LANGUAGES}
@@ -129,10 +133,16 @@ def layout_info(layout: LayoutConfig, config: WallboardConfig) -> dict[str, Any]
         "timezone": config.centre.timezone,
         "stale_after_s": config.display.stale_after_s,
         "flash": {"enabled": config.display.flash, "hz": min(2.0, config.display.flash_hz)},
-        "options": {"show_total": layout.show_total, "agent_states": layout.agent_states, "targets": layout.targets,
-                    "other_window": layout.other_window, "trend": layout.trend_s > 0,
-                    "ticker_alerts": layout.ticker_alerts, "level_icons": layout.level_icons},
-    }  # fmt: skip
+        "options": {
+            "show_total": layout.show_total,
+            "agent_states": layout.agent_states,
+            "targets": layout.targets,
+            "other_window": layout.other_window,
+            "trend": layout.trend_s > 0,
+            "ticker_alerts": layout.ticker_alerts,
+            "level_icons": layout.level_icons,
+        },
+    }
 
 
 def _value(q: QueueSnapshot | Total, key: str, rolling: bool) -> float | int | None:
@@ -202,9 +212,18 @@ def _better(config: WallboardConfig, queue: str | None, key: str, trend: str | N
     return (trend == "up") == (dirs.pop() == "below")
 
 
-def _figure(name: str, source: QueueSnapshot | Total | None, key: str, layout: LayoutConfig,
-            config: WallboardConfig, rolling: bool, at: float | None, trends: TrendBook | None,
-            target: float | None, queue: str | None) -> dict[str, Any]:  # fmt: skip
+def _figure(
+    name: str,
+    source: QueueSnapshot | Total | None,
+    key: str,
+    layout: LayoutConfig,
+    config: WallboardConfig,
+    rolling: bool,
+    at: float | None,
+    trends: TrendBook | None,
+    target: float | None,
+    queue: str | None,
+) -> dict[str, Any]:
     minutes = config.centre.rolling_minutes
     fig: dict[str, Any] = {"key": key, "value": None, "level": "ok", "alert": None}
     if rolling:
@@ -215,8 +234,11 @@ def _figure(name: str, source: QueueSnapshot | Total | None, key: str, layout: L
         return fig
     fig["value"] = _value(source, key, rolling)
     if layout.other_window and key in WINDOWED:
-        fig["other"] = {"value": _value(source, key, not rolling), "window": "today" if rolling else "rolling",
-                        "minutes": minutes}  # fmt: skip
+        fig["other"] = {
+            "value": _value(source, key, not rolling),
+            "window": "today" if rolling else "rolling",
+            "minutes": minutes,
+        }
     if trends is not None and at is not None and layout.trend_s > 0:
         t = trends.trend(name, key, at, fig["value"], layout.trend_s)
         if t is not None:
@@ -225,8 +247,14 @@ def _figure(name: str, source: QueueSnapshot | Total | None, key: str, layout: L
     return fig
 
 
-def project_queue(name: str, q: QueueSnapshot | None, layout: LayoutConfig, config: WallboardConfig,
-                  at: float | None = None, trends: TrendBook | None = None) -> dict:  # fmt: skip
+def project_queue(
+    name: str,
+    q: QueueSnapshot | None,
+    layout: LayoutConfig,
+    config: WallboardConfig,
+    at: float | None = None,
+    trends: TrendBook | None = None,
+) -> dict:
     figures = []
     for key in layout.figures:
         rolling = reads_rolling(config, name, key)
@@ -258,8 +286,14 @@ def project_queue(name: str, q: QueueSnapshot | None, layout: LayoutConfig, conf
     return out
 
 
-def project_total(summary: Summary, names: list[str], layout: LayoutConfig, config: WallboardConfig,
-                  at: float | None = None, trends: TrendBook | None = None) -> dict:  # fmt: skip
+def project_total(
+    summary: Summary,
+    names: list[str],
+    layout: LayoutConfig,
+    config: WallboardConfig,
+    at: float | None = None,
+    trends: TrendBook | None = None,
+) -> dict:
     """The centre total tile: the summary's total (every queue, agents counted once). Its figures have no level
     of their own (``none``: thresholds are per queue); a figure reads the rolling window when every queue's
     threshold on it does, and shows a target only when every queue has the same one."""
@@ -275,8 +309,15 @@ def project_total(summary: Summary, names: list[str], layout: LayoutConfig, conf
             oldest = [c for q in summary.queues.values() if (c := _oldest_caller(q))]
             fig["since"] = min(oldest) if oldest else None
         figures.append(fig)
-    out = {"name": TOTAL, "label": UI_TEXT[layout.language]["total"], "open": True, "missing": False,
-           "level": "none", "total": True, "figures": figures}  # fmt: skip
+    out = {
+        "name": TOTAL,
+        "label": UI_TEXT[layout.language]["total"],
+        "open": True,
+        "missing": False,
+        "level": "none",
+        "total": True,
+        "figures": figures,
+    }
     if layout.agent_states:
         out["agents"] = _agents(t.agent_counts)
     return out
@@ -319,8 +360,9 @@ def record_trends(trends: TrendBook, summary: Summary, config: WallboardConfig, 
         trends.record(TOTAL, key, ts, _value(summary.total, key, rolling))
 
 
-def project(summary: Summary, layout: LayoutConfig, config: WallboardConfig,
-            trends: TrendBook | None = None) -> dict[str, Any]:  # fmt: skip
+def project(
+    summary: Summary, layout: LayoutConfig, config: WallboardConfig, trends: TrendBook | None = None
+) -> dict[str, Any]:
     """The layout's view of ``summary``: the queues it names (every queue when it names none), in order; the
     centre total (``total``, None when the layout hides it) and the ticker's alert lines (``alerts``)."""
     names = layout.queues or list(summary.queues)
@@ -330,7 +372,8 @@ def project(summary: Summary, layout: LayoutConfig, config: WallboardConfig,
     return {
         "snapshot": {"seq": summary.seq, "at": summary.at, "centre": summary.centre},
         "queues": queues,
-        "total": project_total(summary, list(summary.queues), layout, config, at, trends) if layout.show_total
+        "total": project_total(summary, list(summary.queues), layout, config, at, trends)
+        if layout.show_total
         else None,
         "alerts": alert_lines(queues, layout, summary, config) if layout.ticker_alerts else [],
     }

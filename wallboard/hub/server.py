@@ -82,8 +82,15 @@ class Hub:
     """``await hub.start()`` listens; ``await hub.stop()`` closes every connection and stops following Redis.
     ``client`` is an asyncio Redis client (``decode_responses=True``); the caller owns it."""
 
-    def __init__(self, config: WallboardConfig, client, *, host: str | None = None, port: int | None = None,
-                 clock: Clock | None = None):  # fmt: skip
+    def __init__(
+        self,
+        config: WallboardConfig,
+        client,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        clock: Clock | None = None,
+    ):
         self.config = config
         self.client = client
         self.keys = Keys(config.redis.prefix)
@@ -97,8 +104,9 @@ class Hub:
         self.stats = Stats()
         self.user_buckets: dict[str, Bucket] = {}  # per user, across the user's connections to this hub
         hub = config.hub
-        self.fanout = Fanout(self.stats, cap_bytes=hub.write_buffer_bytes, max_behind=hub.client_buffer,
-                             slow_s=hub.slow_client_s)  # fmt: skip
+        self.fanout = Fanout(
+            self.stats, cap_bytes=hub.write_buffer_bytes, max_behind=hub.client_buffer, slow_s=hub.slow_client_s
+        )
         self.summary: Summary | None = None
         # each figure's recent values, for the trend arrows (kept as long as the longest layout's trend_s)
         self.trends = TrendBook(keep_s=max((lay.trend_s for lay in self.layouts.values()), default=0) + 60)
@@ -114,33 +122,40 @@ class Hub:
         self.server: Server | None = None
         self._tasks: list[asyncio.Task] = []
         self._synced: asyncio.Event | None = None
-        self._static = {path: files("wallboard").joinpath("web", name).read_bytes() for path, (name, _) in
-                        STATIC.items()}  # fmt: skip
+        self._static = {
+            path: files("wallboard").joinpath("web", name).read_bytes() for path, (name, _) in STATIC.items()
+        }
 
     # ---- life cycle -------------------------------------------------------------------------------------
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._synced = asyncio.Event()
-        self._tasks = [loop.create_task(f(), name=f"hub-{f.__name__}") for f in
-                       (self.follow_snapshots, self.follow_ticker, self.heartbeats)]  # fmt: skip
+        self._tasks = [
+            loop.create_task(f(), name=f"hub-{f.__name__}")
+            for f in (self.follow_snapshots, self.follow_ticker, self.heartbeats)
+        ]
         try:  # the first screens get the stored summary in their full state, when Redis answers at once
             await wait_for(self._synced.wait(), 2)
         except TimeoutError:
             log.warning("no snapshot from Redis yet; screens get one as soon as it comes")
         hub = self.config.hub
         self.server = await serve(
-            self.handler, self.host, self.port,
+            self.handler,
+            self.host,
+            self.port,
             process_request=self.process_request,
             compression=None,  # 2 KB JSON at 4 Hz: deflate costs CPU and memory per client for nothing
             max_size=hub.max_message_bytes,
             max_queue=4,
             write_limit=hub.write_buffer_bytes,
-            ping_interval=20, ping_timeout=20, close_timeout=2,
+            ping_interval=20,
+            ping_timeout=20,
+            close_timeout=2,
             server_header=None,
             ssl=self.ssl,
             logger=_WS_LOG,
-        )  # fmt: skip
+        )
         self.port = self.server.sockets[0].getsockname()[1]
         log.info("hub listening on %s:%s (%s)", self.host, self.port, "https/wss" if self.ssl else "http/ws")
 
@@ -199,8 +214,12 @@ class Hub:
         if ok == self.redis_connected:
             return
         self.redis_connected = ok
-        log.log(logging.INFO if ok else logging.WARNING, "Redis %s: screens told the data is %s",
-                "back" if ok else "lost", "live" if ok else "stale")  # fmt: skip
+        log.log(
+            logging.INFO if ok else logging.WARNING,
+            "Redis %s: screens told the data is %s",
+            "back" if ok else "lost",
+            "live" if ok else "stale",
+        )
         self.send_heartbeat()
 
     def on_summary(self, text: str | None) -> None:
@@ -231,8 +250,11 @@ class Hub:
         """The layout's projection of the latest summary (computed once per summary and layout)."""
         cached = self.projections.get(layout)
         if cached is None:
-            cached = project(self.summary, self.layouts[layout], self.config, self.trends) if self.summary else \
-                {"snapshot": None, "queues": [], "total": None, "alerts": []}  # fmt: skip
+            cached = (
+                project(self.summary, self.layouts[layout], self.config, self.trends)
+                if self.summary
+                else {"snapshot": None, "queues": [], "total": None, "alerts": []}
+            )
             self.projections[layout] = cached
         return cached
 
@@ -257,8 +279,12 @@ class Hub:
             self.send_heartbeat()
 
     def send_heartbeat(self) -> None:
-        data = encode("heartbeat", self.now(), snapshot_at=self.summary.at if self.summary else None,
-                      stale=not self.redis_connected)  # fmt: skip
+        data = encode(
+            "heartbeat",
+            self.now(),
+            snapshot_at=self.summary.at if self.summary else None,
+            stale=not self.redis_connected,
+        )
         for name in list(self.fanout.by_layout):
             self.fanout.publish(name, "heartbeat", data)
 
@@ -271,11 +297,15 @@ class Hub:
         if path == "/healthz":
             status = self.health()
             age = self.snapshot_age_s()
-            body = {"status": status, "clients": len(self.fanout.clients()),
-                    "snapshot_seq": self.summary.seq if self.summary else None,
-                    "snapshot_at": self.summary.at if self.summary else None,
-                    "snapshot_age_s": round(age, 1) if age is not None else None,
-                    "stale_after_s": self.config.display.stale_after_s, "at": iso_ms(self.now())}  # fmt: skip
+            body = {
+                "status": status,
+                "clients": len(self.fanout.clients()),
+                "snapshot_seq": self.summary.seq if self.summary else None,
+                "snapshot_at": self.summary.at if self.summary else None,
+                "snapshot_age_s": round(age, 1) if age is not None else None,
+                "stale_after_s": self.config.display.stale_after_s,
+                "at": iso_ms(self.now()),
+            }
             return _response(200 if status == "ok" else 503, json.dumps(body).encode(), "application/json")
         if path == "/metrics":
             addr = conn.remote_address
@@ -283,13 +313,25 @@ class Hub:
             if denied is not None:
                 self.stats.refused["metrics"] += 1
                 log.warning("refused %s: %s", _peer(conn), denied)
-                return _response(401, (denied + "\n").encode(), "text/plain; charset=utf-8",
-                                 [("WWW-Authenticate", 'Bearer realm="wallboard"')])  # fmt: skip
+                return _response(
+                    401,
+                    (denied + "\n").encode(),
+                    "text/plain; charset=utf-8",
+                    [("WWW-Authenticate", 'Bearer realm="wallboard"')],
+                )
             return _response(200, self.metrics_text().encode(), telemetry.CONTENT_TYPE)
         if path in STATIC:
-            return _response(200, self._static[path], STATIC[path][1],
-                             [("Cache-Control", "no-cache"), ("Content-Security-Policy", CSP),
-                              ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer")])  # fmt: skip
+            return _response(
+                200,
+                self._static[path],
+                STATIC[path][1],
+                [
+                    ("Cache-Control", "no-cache"),
+                    ("Content-Security-Policy", CSP),
+                    ("X-Content-Type-Options", "nosniff"),
+                    ("Referrer-Policy", "no-referrer"),
+                ],
+            )
         return _response(404, b"not found\n", "text/plain; charset=utf-8")
 
     def snapshot_age_s(self) -> float | None:
@@ -332,9 +374,12 @@ class Hub:
         if name is None and len(self.layouts) == 1:
             name = next(iter(self.layouts))
         if name is None:  # the bare "/": say which layouts there are, not "unknown layout None"
-            return await self.refuse(conn, CloseCode.POLICY_VIOLATION, "layout",
-                                     "no layout in the URL: open /?layout=NAME&token=TOKEN with NAME one of "
-                                     + ", ".join(self.layouts))  # fmt: skip
+            return await self.refuse(
+                conn,
+                CloseCode.POLICY_VIOLATION,
+                "layout",
+                "no layout in the URL: open /?layout=NAME&token=TOKEN with NAME one of " + ", ".join(self.layouts),
+            )
         if name not in self.layouts:
             return await self.refuse(conn, CloseCode.POLICY_VIOLATION, "layout", f"unknown layout {name!r}")
         layout = self.layouts[name]
@@ -345,9 +390,16 @@ class Hub:
         cap_kernel_buffer(conn, self.config.hub.write_buffer_bytes)
         client = Client(conn, name, ident.role, ident.user, ident.token, _peer(conn))
         client.expires = ident.expires
-        state = encode("state", self.now(), layout=layout_info(layout, self.config), role=ident.role,
-                       user=ident.user, ticker=self.ticker, stale=not self.redis_connected,
-                       **self._projection(name))  # fmt: skip
+        state = encode(
+            "state",
+            self.now(),
+            layout=layout_info(layout, self.config),
+            role=ident.role,
+            user=ident.user,
+            ticker=self.ticker,
+            stale=not self.redis_connected,
+            **self._projection(name),
+        )
         self.fanout.add(client)
         self.fanout.send([client], "update", state)
         log.info("%s %s connected to layout %s from %s", ident.role, ident.user or "", name, client.peer)
@@ -370,8 +422,9 @@ class Hub:
 
     async def _close_at_expiry(self, client: Client, delay: float) -> None:
         await asyncio.sleep(delay)
-        await self.refuse(client.conn, CloseCode.POLICY_VIOLATION, "expired",
-                          "token expired: open the kiosk URL with a new token")  # fmt: skip
+        await self.refuse(
+            client.conn, CloseCode.POLICY_VIOLATION, "expired", "token expired: open the kiosk URL with a new token"
+        )
 
     def _over_rate(self, client: Client) -> str | None:
         """None when the connection and its user may send one more request now; else the reason."""
@@ -393,12 +446,14 @@ class Hub:
         """Handle one message from a screen; False when the connection was closed for it."""
         conn = client.conn
         if client.role != "supervisor":
-            await self.refuse(conn, CloseCode.POLICY_VIOLATION, "read-only",
-                              "read-only: a viewer token cannot send messages")  # fmt: skip
+            await self.refuse(
+                conn, CloseCode.POLICY_VIOLATION, "read-only", "read-only: a viewer token cannot send messages"
+            )
             return False
         if client.expires is not None and client.expires <= self.now().timestamp():
-            await self.refuse(conn, CloseCode.POLICY_VIOLATION, "expired",
-                              "token expired: open the kiosk URL with a new token")  # fmt: skip
+            await self.refuse(
+                conn, CloseCode.POLICY_VIOLATION, "expired", "token expired: open the kiosk URL with a new token"
+            )
             return False
         over = self._over_rate(client)
         if over is not None:  # refused here, counted, never put on the request stream
@@ -439,6 +494,12 @@ def _peer(conn: ServerConnection) -> str:
 def _response(status: int, body: bytes, content_type: str, extra: list[tuple[str, str]] = ()) -> Response:
     import http
 
-    headers = Headers([("Date", email.utils.formatdate(usegmt=True)), ("Content-Length", str(len(body))),
-                       ("Content-Type", content_type), *extra])  # fmt: skip
+    headers = Headers(
+        [
+            ("Date", email.utils.formatdate(usegmt=True)),
+            ("Content-Length", str(len(body))),
+            ("Content-Type", content_type),
+            *extra,
+        ]
+    )
     return Response(status, http.HTTPStatus(status).phrase, headers, body)

@@ -29,6 +29,13 @@ def server_context(hub: HubConfig) -> ssl.SSLContext | None:
     try:
         ctx.load_cert_chain(hub.tls_cert, hub.tls_key)
     except ssl.SSLError as e:  # not PEM, or the key is not the certificate's (never echo the key's bytes)
-        raise ConfigError([("hub.tls_cert / hub.tls_key", f"not a PEM certificate and its matching private key "
-                            f"({e.reason or e.__class__.__name__})", _HINT)]) from None  # fmt: skip
+        raise ConfigError(
+            [
+                (
+                    "hub.tls_cert / hub.tls_key",
+                    f"not a PEM certificate and its matching private key ({e.reason or e.__class__.__name__})",
+                    _HINT,
+                )
+            ]
+        ) from None
     return ctx

@@ -83,8 +83,10 @@ def render_text(note: dict) -> tuple[str, str]:
         text = f"{q}: {m} is {value} ({limit_txt}) since {local}."
     elif kind == "escalation":
         title = f"ESCALATION: {q} — {m} {value}, not acknowledged"
-        text = (f"{q}: {m} has been in breach for {_mins(note.get('duration_s') or 0)} and nobody has "
-                f"acknowledged it ({value}; {limit_txt}). Acknowledge it on the desk or the TV.")  # fmt: skip
+        text = (
+            f"{q}: {m} has been in breach for {_mins(note.get('duration_s') or 0)} and nobody has "
+            f"acknowledged it ({value}; {limit_txt}). Acknowledge it on the desk or the TV."
+        )
     else:
         why = " (the queue closed)" if note.get("closed") else ""
         title = f"RESOLVED: {q} — {m} back to normal{why}"
@@ -104,24 +106,62 @@ def webhook_body(kind: str, note: dict) -> dict:
     if kind == "slack":
         return {"text": f"*{title}*\n{text}"}
     if kind == "teams":
-        facts = [{"title": "Queue", "value": note["queue_label"]}, {"title": "Metric", "value": note["metric_label"]},
-                 {"title": "Value", "value": fmt(note["metric"], note.get("value"))},
-                 {"title": "Since", "value": note.get("local_since", note["since"])}]  # fmt: skip
+        facts = [
+            {"title": "Queue", "value": note["queue_label"]},
+            {"title": "Metric", "value": note["metric_label"]},
+            {"title": "Value", "value": fmt(note["metric"], note.get("value"))},
+            {"title": "Since", "value": note.get("local_since", note["since"])},
+        ]
         body = [
-            {"type": "TextBlock", "text": title, "weight": "Bolder", "size": "Medium", "wrap": True,
-             "color": _COLOUR.get(note["kind"], "default")},
+            {
+                "type": "TextBlock",
+                "text": title,
+                "weight": "Bolder",
+                "size": "Medium",
+                "wrap": True,
+                "color": _COLOUR.get(note["kind"], "default"),
+            },
             {"type": "TextBlock", "text": text, "wrap": True},
             {"type": "FactSet", "facts": facts},
-        ]  # fmt: skip
-        card = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
-                "version": "1.4", "body": body}  # fmt: skip
+        ]
+        card = {
+            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "type": "AdaptiveCard",
+            "version": "1.4",
+            "body": body,
+        }
         if note.get("link"):
             card["actions"] = [{"type": "Action.OpenUrl", "title": "Open the wallboard", "url": note["link"]}]
-        return {"type": "message", "attachments": [
-            {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}]}
-    keep = ("id", "transition", "kind", "centre", "queue", "queue_label", "metric", "metric_label", "level", "value",
-            "warn", "breach", "direction", "window", "since", "at", "acked_by", "duration_s", "closed",
-            "subscription", "user", "link")  # fmt: skip
+        return {
+            "type": "message",
+            "attachments": [
+                {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}
+            ],
+        }
+    keep = (
+        "id",
+        "transition",
+        "kind",
+        "centre",
+        "queue",
+        "queue_label",
+        "metric",
+        "metric_label",
+        "level",
+        "value",
+        "warn",
+        "breach",
+        "direction",
+        "window",
+        "since",
+        "at",
+        "acked_by",
+        "duration_s",
+        "closed",
+        "subscription",
+        "user",
+        "link",
+    )
     return {"schema": SCHEMA, **{k: note.get(k) for k in keep}, "title": title, "text": text}
 
 
@@ -164,8 +204,12 @@ class WebhookSender:
     async def send(self, ch: NotifyChannel, note: dict) -> str:
         url = channel_url(ch)
         body = json.dumps(webhook_body(ch.kind, note), separators=(",", ":"), ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT,
-                   "Idempotency-Key": note["id"], "X-Wallboard-Delivery": note["id"]}  # fmt: skip
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": USER_AGENT,
+            "Idempotency-Key": note["id"],
+            "X-Wallboard-Delivery": note["id"],
+        }
         key = _secret(ch.secret_env, ch.secret_file, f"{ch.label} signing secret")
         if key:
             headers["X-Wallboard-Signature"] = "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()

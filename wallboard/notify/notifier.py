@@ -82,9 +82,19 @@ class _Hours:
 
 
 class Notifier:
-    def __init__(self, client: aredis.Redis, config: WallboardConfig, *, keys: Keys | None = None,
-                 clock: Clock | None = None, name: str | None = None, webhook=None, mail=None,
-                 rng: random.Random | None = None, lease_ms: int = LEASE_MS):  # fmt: skip
+    def __init__(
+        self,
+        client: aredis.Redis,
+        config: WallboardConfig,
+        *,
+        keys: Keys | None = None,
+        clock: Clock | None = None,
+        name: str | None = None,
+        webhook=None,
+        mail=None,
+        rng: random.Random | None = None,
+        lease_ms: int = LEASE_MS,
+    ):
         self.r = client
         self.config = config
         self.cfg = config.notifications
@@ -103,8 +113,11 @@ class Notifier:
     # ---- subscriptions ------------------------------------------------------------------------------------
 
     def subscriptions(self, queue: str, metric: str) -> list[Subscription]:
-        return [s for s in self.cfg.subscriptions
-                if (not s.queues or queue in s.queues) and (not s.metrics or metric in s.metrics)]  # fmt: skip
+        return [
+            s
+            for s in self.cfg.subscriptions
+            if (not s.queues or queue in s.queues) and (not s.metrics or metric in s.metrics)
+        ]
 
     def escalate_after(self, s: Subscription) -> float:
         return s.escalate_after_s or self.cfg.escalate_after_s
@@ -174,8 +187,16 @@ class Notifier:
             if prev is None:
                 return [], None
             closed = q.levels.get(metric) == "closed" or not q.open
-            return [{"kind": "resolved", "since": prev["episode"], "episode": prev["episode"], "closed": closed,
-                     "level": prev["level"], "acked_by": prev.get("acked_by")}], None  # fmt: skip
+            return [
+                {
+                    "kind": "resolved",
+                    "since": prev["episode"],
+                    "episode": prev["episode"],
+                    "closed": closed,
+                    "level": prev["level"],
+                    "acked_by": prev.get("acked_by"),
+                }
+            ], None
         since = alert.since
         acked = alert.acked_by
         if prev is None:
@@ -192,13 +213,22 @@ class Notifier:
         snoozed = alert.snoozed_until is not None and _parse(alert.snoozed_until) > now
         if level == "breach" and not acked and not snoozed:
             age = (now - _parse(since)).total_seconds()
-            delays = sorted({self.escalate_after(s) for s in self.subscriptions(qname, metric)
-                             if "escalation" in s.events})  # fmt: skip
+            delays = sorted(
+                {self.escalate_after(s) for s in self.subscriptions(qname, metric) if "escalation" in s.events}
+            )
             for d in delays:
                 if d not in state["esc"] and age >= d:
                     state = {**state, "esc": [*state["esc"], d]}
-                    trs.append({"kind": "escalation", "since": since, "episode": state["episode"], "level": "breach",
-                                "delay": d, "duration_s": age})  # fmt: skip
+                    trs.append(
+                        {
+                            "kind": "escalation",
+                            "since": since,
+                            "episode": state["episode"],
+                            "level": "breach",
+                            "delay": d,
+                            "duration_s": age,
+                        }
+                    )
         return trs, state
 
     def _tid(self, qname: str, metric: str, tr: dict) -> str:
@@ -216,15 +246,27 @@ class Notifier:
         start = _parse(tr["episode"])
         duration = tr.get("duration_s", (now - (start if tr["kind"] == "resolved" else since)).total_seconds())
         return {
-            "transition": self._tid(qname, metric, tr), "kind": tr["kind"], "centre": self.config.centre.name,
-            "queue": qname, "queue_label": q.label or self.config.queue(qname).label or qname,
-            "metric": metric, "metric_label": metric_label(metric), "level": tr["level"], "value": value,
-            "warn": t.warn if t else None, "breach": t.breach if t else None,
-            "direction": t.direction if t else "above", "window": t.window if t else None,
-            "since": tr["since"], "local_since": since.astimezone(tz).strftime("%H:%M"), "at": utc(now),
-            "acked_by": tr.get("acked_by"), "duration_s": round(max(0.0, duration), 1),
-            "closed": bool(tr.get("closed")), "link": self.cfg.link,
-        }  # fmt: skip
+            "transition": self._tid(qname, metric, tr),
+            "kind": tr["kind"],
+            "centre": self.config.centre.name,
+            "queue": qname,
+            "queue_label": q.label or self.config.queue(qname).label or qname,
+            "metric": metric,
+            "metric_label": metric_label(metric),
+            "level": tr["level"],
+            "value": value,
+            "warn": t.warn if t else None,
+            "breach": t.breach if t else None,
+            "direction": t.direction if t else "above",
+            "window": t.window if t else None,
+            "since": tr["since"],
+            "local_since": since.astimezone(tz).strftime("%H:%M"),
+            "at": utc(now),
+            "acked_by": tr.get("acked_by"),
+            "duration_s": round(max(0.0, duration), 1),
+            "closed": bool(tr.get("closed")),
+            "link": self.cfg.link,
+        }
 
     def _plan(self, qname: str, metric: str, tr: dict, last: dict[str, dict], now: datetime) -> list[tuple]:
         """(subscription, decision, why) for each subscription the transition concerns; updates ``last``."""
@@ -243,8 +285,9 @@ class Notifier:
                 why = "unannounced"  # nothing of this alert reached them: no 'resolved' out of the blue
             elif self.quiet(s, now) and kind not in s.quiet_allow:
                 why = "quiet_hours"
-            elif (kind != "resolved"
-                  and now.timestamp() - rec["sent"].get(kind, float("-inf")) < self.cfg.repeat_window_s):  # fmt: skip
+            elif (
+                kind != "resolved" and now.timestamp() - rec["sent"].get(kind, float("-inf")) < self.cfg.repeat_window_s
+            ):
                 why = "repeat"
             else:
                 why = None
@@ -254,8 +297,9 @@ class Notifier:
             out.append((s, why, field))
         return out
 
-    async def _emit(self, field: str, transitions: list[dict], state: dict | None, summary: Summary, q,
-                    now: datetime) -> list[dict]:  # fmt: skip
+    async def _emit(
+        self, field: str, transitions: list[dict], state: dict | None, summary: Summary, q, now: datetime
+    ) -> list[dict]:
         """The (queue, metric)'s new episode state and its transitions, in one transaction."""
         qname, _, metric = field.rpartition("|")
         k = self.keys
@@ -272,8 +316,14 @@ class Notifier:
                 for tid, tr in zip(tids, transitions):
                     if await pipe.exists(k.notify_transition(tid)):
                         continue  # emitted already (a racing detector): its deliveries are on their way
-                    todo.append((tid, tr, self._plan(qname, metric, tr, last, now),
-                                 self._note(qname, metric, tr, summary, q, now)))  # fmt: skip
+                    todo.append(
+                        (
+                            tid,
+                            tr,
+                            self._plan(qname, metric, tr, last, now),
+                            self._note(qname, metric, tr, summary, q, now),
+                        )
+                    )
                 pipe.multi()
                 if state is None:
                     pipe.hdel(k.notify_levels, field)
@@ -288,43 +338,83 @@ class Notifier:
                 return []  # the lease or a marker moved under us: the next pass decides again
         out = []
         for tid, tr, plan, _ in todo:
-            log.info("notifier: %s %s (%s)", tr["kind"], field,
-                     ", ".join(f"{s.key}: {why or 'queued'}" for s, why, _ in plan) or "nobody subscribed")
-            out.append({"transition": tid, "kind": tr["kind"], "queue": qname, "metric": metric,
-                        "deliveries": [{"subscription": s.key, "channels": [c.label for c in s.channels],
-                                        "suppressed": why} for s, why, _ in plan]})  # fmt: skip
+            log.info(
+                "notifier: %s %s (%s)",
+                tr["kind"],
+                field,
+                ", ".join(f"{s.key}: {why or 'queued'}" for s, why, _ in plan) or "nobody subscribed",
+            )
+            out.append(
+                {
+                    "transition": tid,
+                    "kind": tr["kind"],
+                    "queue": qname,
+                    "metric": metric,
+                    "deliveries": [
+                        {"subscription": s.key, "channels": [c.label for c in s.channels], "suppressed": why}
+                        for s, why, _ in plan
+                    ],
+                }
+            )
         return out
 
-    def _queue(self, pipe, tid: str, tr: dict, plan: list[tuple], note: dict, qname: str, metric: str,
-               now: datetime) -> None:  # fmt: skip
+    def _queue(
+        self, pipe, tid: str, tr: dict, plan: list[tuple], note: dict, qname: str, metric: str, now: datetime
+    ) -> None:
         k = self.keys
         pipe.set(k.notify_transition(tid), utc(now), ex=self.keep_s)
         pipe.hincrby(k.notify_counters, "transitions", 1)
         for s, why, _ in plan:
             for ch in s.channels:
                 did = f"{tid}|{s.key}|{ch.label}"
-                base = {"delivery": did, "transition": tid, "kind": tr["kind"], "queue": qname, "metric": metric,
-                        "subscription": s.key, "user": s.user, "channel": ch.label, "channel_kind": ch.kind,
-                        "at": utc(now), "attempts": 0}  # fmt: skip
+                base = {
+                    "delivery": did,
+                    "transition": tid,
+                    "kind": tr["kind"],
+                    "queue": qname,
+                    "metric": metric,
+                    "subscription": s.key,
+                    "user": s.user,
+                    "channel": ch.label,
+                    "channel_kind": ch.kind,
+                    "at": utc(now),
+                    "attempts": 0,
+                }
                 pipe.zadd(k.notify_index, {did: now.timestamp()})
                 if why:
-                    pipe.set(k.notify_delivery(did), json.dumps({**base, "state": "suppressed", "reason": why}),
-                             ex=self.keep_s)  # fmt: skip
+                    pipe.set(
+                        k.notify_delivery(did),
+                        json.dumps({**base, "state": "suppressed", "reason": why}),
+                        ex=self.keep_s,
+                    )
                     pipe.hincrby(k.notify_counters, f"suppressed:{why}", 1)
                     self._audit(pipe, base, f"suppressed: {why}")
                     continue
                 pipe.set(k.notify_delivery(did), json.dumps({**base, "state": "queued"}), ex=self.keep_s)
                 body = {**note, "id": did, "subscription": s.key, "user": s.user}
-                entry = {"delivery": did, "subscription": s.key, "channel": ch.label,
-                         "note": json.dumps(body, sort_keys=True)}  # fmt: skip
+                entry = {
+                    "delivery": did,
+                    "subscription": s.key,
+                    "channel": ch.label,
+                    "note": json.dumps(body, sort_keys=True),
+                }
                 pipe.xadd(k.notify_outbox, entry, maxlen=OUTBOX_MAXLEN, approximate=True)
                 self._audit(pipe, base, "queued")
 
     def _audit(self, pipe, rec: dict, result: str) -> None:
-        fields = {"type": "notify", "kind": rec["kind"], "user": rec["user"], "queue": rec["queue"],
-                  "metric": rec["metric"], "subscription": rec["subscription"], "channel": rec["channel"],
-                  "delivery": rec["delivery"], "attempt": str(rec.get("attempts", 0)), "at": utc(self.clock.now()),
-                  "result": result[:300]}  # fmt: skip
+        fields = {
+            "type": "notify",
+            "kind": rec["kind"],
+            "user": rec["user"],
+            "queue": rec["queue"],
+            "metric": rec["metric"],
+            "subscription": rec["subscription"],
+            "channel": rec["channel"],
+            "delivery": rec["delivery"],
+            "attempt": str(rec.get("attempts", 0)),
+            "at": utc(self.clock.now()),
+            "result": result[:300],
+        }
         pipe.xadd(self.keys.audit, fields)
 
     # ---- delivering ----------------------------------------------------------------------------------------
@@ -348,8 +438,9 @@ class Notifier:
             work: list[tuple[str, dict | None]] = []
             for _, entries in await self.r.xreadgroup(GROUP, self.name, {k.notify_outbox: "0"}, count=batch) or []:
                 work += entries
-            claimed = await self.r.xautoclaim(k.notify_outbox, GROUP, self.name, int(self.cfg.claim_s * 1000),
-                                              start_id="0-0", count=batch)  # fmt: skip
+            claimed = await self.r.xautoclaim(
+                k.notify_outbox, GROUP, self.name, int(self.cfg.claim_s * 1000), start_id="0-0", count=batch
+            )
             work += claimed[1] if claimed else []
             for _, entries in await self.r.xreadgroup(GROUP, self.name, {k.notify_outbox: ">"}, count=batch) or []:
                 work += entries
@@ -419,8 +510,14 @@ class Notifier:
                     if not mine_dead and _parse(rec["until"]) > now:
                         return None  # a live notifier is sending it
                     retaken = True
-                rec = {**rec, "state": "claimed", "by": self.name, "token": self.token,
-                       "until": utc(now + timedelta(seconds=self.cfg.claim_s)), "attempts": rec.get("attempts", 0) + 1}
+                rec = {
+                    **rec,
+                    "state": "claimed",
+                    "by": self.name,
+                    "token": self.token,
+                    "until": utc(now + timedelta(seconds=self.cfg.claim_s)),
+                    "attempts": rec.get("attempts", 0) + 1,
+                }
                 pipe.multi()
                 pipe.set(mk, json.dumps(rec), keepttl=True)
                 if retaken:
@@ -488,8 +585,13 @@ class Notifier:
             pipe.set(mk, json.dumps(rec), keepttl=True)
             await pipe.execute()
         self.metrics.delivered(rec.get("channel_kind", ""), "gave_up" if give_up else "failed")
-        log.warning("notifier: %s not delivered (attempt %d): %s%s", rec["delivery"], attempts, e,
-                    "; given up" if give_up else f"; next attempt {rec['next_attempt']}")  # fmt: skip
+        log.warning(
+            "notifier: %s not delivered (attempt %d): %s%s",
+            rec["delivery"],
+            attempts,
+            e,
+            "; given up" if give_up else f"; next attempt {rec['next_attempt']}",
+        )
         return rec
 
     # ---- the loop and the listing ------------------------------------------------------------------------
@@ -544,9 +646,13 @@ class Notifier:
             pending = (await self.r.xpending(k.notify_outbox, GROUP))["pending"]
         except ResponseError:
             pending = 0
-        return {"counters": counters, "retrying": await self.r.zcard(k.notify_retry), "pending": pending,
-                "detector": await self.r.get(k.notify_lease), "deliveries": rows}  # fmt: skip
-
+        return {
+            "counters": counters,
+            "retrying": await self.r.zcard(k.notify_retry),
+            "pending": pending,
+            "detector": await self.r.get(k.notify_lease),
+            "deliveries": rows,
+        }
 
 
 def notify_problems(config: WallboardConfig) -> list[tuple[str, str]]:

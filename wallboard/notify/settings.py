@@ -36,8 +36,11 @@ class NotifyChannel(_Section):
     to: list[str] = Field(default_factory=list, description="email: the addresses.")
     url_env: str | None = Field(None, pattern=_ENV, description="Webhooks: env var holding the URL (a secret).")
     url_file: Path | None = Field(None, description="Webhooks: or a file holding the URL.")
-    secret_env: str | None = Field(None, pattern=_ENV, description="webhook: env var with an HMAC-SHA256 key; the "
-                                   "body's signature goes in X-Wallboard-Signature.")  # fmt: skip
+    secret_env: str | None = Field(
+        None,
+        pattern=_ENV,
+        description="webhook: env var with an HMAC-SHA256 key; the body's signature goes in X-Wallboard-Signature.",
+    )
     secret_file: Path | None = Field(None, description="webhook: or a file holding that key.")
 
     @property
@@ -63,8 +66,10 @@ class NotifyChannel(_Section):
             if self.to:
                 raise ValueError(f"a {self.kind} channel takes no `to`")
             if (self.url_env is None) == (self.url_file is None):
-                raise ValueError(f"a {self.kind} channel needs exactly one of url_env or url_file (the URL holds "
-                                 "a token: it never goes in the config file)")  # fmt: skip
+                raise ValueError(
+                    f"a {self.kind} channel needs exactly one of url_env or url_file (the URL holds "
+                    "a token: it never goes in the config file)"
+                )
             if (self.secret_env or self.secret_file) and self.kind != "webhook":
                 raise ValueError("only a `webhook` channel is signed (secret_env / secret_file)")
             if self.secret_env and self.secret_file:
@@ -75,20 +80,33 @@ class NotifyChannel(_Section):
 class Subscription(_Section):
     """A person's choice: which queues and metrics, which events, through which channels, and when not."""
 
-    name: str | None = Field(None, pattern=_NAME, description="Unique; default: the user. Name each one when a "
-                             "user has several: delivery records are keyed by it.")  # fmt: skip
+    name: str | None = Field(
+        None,
+        pattern=_NAME,
+        description="Unique; default: the user. Name each one when a "
+        "user has several: delivery records are keyed by it.",
+    )
     user: str = Field(min_length=1, description="Who (a [[users]] name, or anyone's name).")
     queues: list[str] = Field(default_factory=list, description="Empty = every queue.")
     metrics: list[str] = Field(default_factory=list, description="Empty = every metric with a threshold.")
-    events: list[Event] = Field(default_factory=lambda: ["breach", "escalation", "resolved"],
-                                description="Which transitions to send: warn, breach, escalation, resolved.")
-    escalate_after_s: float | None = Field(None, gt=0, description="Escalation: a breach not acknowledged this "
-                                           "long; unset = notifications.escalate_after_s.")  # fmt: skip
-    quiet_hours: dict[str, str] = Field(default_factory=dict, description="e.g. { sun-thu = '22:00-07:00', "
-                                        "'fri,sat' = '00:00-00:00' } (a span past midnight runs into the next day; "
-                                        "equal ends = the whole day), in `timezone`.")  # fmt: skip
-    quiet_allow: list[Event] = Field(default_factory=list, description="Events still sent in quiet hours, "
-                                     "e.g. ['escalation'].")  # fmt: skip
+    events: list[Event] = Field(
+        default_factory=lambda: ["breach", "escalation", "resolved"],
+        description="Which transitions to send: warn, breach, escalation, resolved.",
+    )
+    escalate_after_s: float | None = Field(
+        None,
+        gt=0,
+        description="Escalation: a breach not acknowledged this long; unset = notifications.escalate_after_s.",
+    )
+    quiet_hours: dict[str, str] = Field(
+        default_factory=dict,
+        description="e.g. { sun-thu = '22:00-07:00', "
+        "'fri,sat' = '00:00-00:00' } (a span past midnight runs into the next day; "
+        "equal ends = the whole day), in `timezone`.",
+    )
+    quiet_allow: list[Event] = Field(
+        default_factory=list, description="Events still sent in quiet hours, e.g. ['escalation']."
+    )
     timezone: str | None = Field(None, description="Zone of quiet_hours; unset = the centre's.")
     channels: list[NotifyChannel] = Field(min_length=1)
 
@@ -146,14 +164,22 @@ class Subscription(_Section):
 class NotificationsConfig(_Section):
     """``wallboard notifier``: alerts delivered to people (docs/ALERTS.md)."""
 
-    repeat_window_s: float = Field(900, ge=0, description="No second message of one kind for one (queue, metric) "
-                                   "to one subscription within this long (a flapping breach).")  # fmt: skip
+    repeat_window_s: float = Field(
+        900,
+        ge=0,
+        description="No second message of one kind for one (queue, metric) "
+        "to one subscription within this long (a flapping breach).",
+    )
     escalate_after_s: float = Field(600, gt=0, description="A breach not acknowledged this long is escalated.")
     retry_initial_s: float = Field(10, gt=0, description="First wait after a failed delivery; doubles, jittered.")
     retry_max_s: float = Field(900, gt=0, description="Longest wait between two attempts at one delivery.")
     max_attempts: int = Field(12, ge=1, description="Attempts at one delivery before it is given up (audited).")
-    claim_s: float = Field(120, gt=0, description="A delivery claimed by a notifier that stopped is taken over by "
-                           "another after this long (its own restart takes it over at once).")  # fmt: skip
+    claim_s: float = Field(
+        120,
+        gt=0,
+        description="A delivery claimed by a notifier that stopped is taken over by "
+        "another after this long (its own restart takes it over at once).",
+    )
     timeout_s: float = Field(10, gt=0, description="Per webhook request.")
     keep_h: float = Field(168, gt=0, description="How long delivery records (and their once-markers) are kept.")
     link: str | None = Field(None, description="A URL put in every message (the desk or TV page).")

@@ -40,8 +40,14 @@ class ReportRequest:
     detail: Detail = "auto"
 
 
-async def build_report(client: aredis.Redis, config: WallboardConfig, req: ReportRequest, *,
-                       keys: Keys | None = None, clock: Clock | None = None) -> dict:  # fmt: skip
+async def build_report(
+    client: aredis.Redis,
+    config: WallboardConfig,
+    req: ReportRequest,
+    *,
+    keys: Keys | None = None,
+    clock: Clock | None = None,
+) -> dict:
     keys = keys or Keys(config.redis.prefix)
     clock = clock or SystemClock()
     cal = CentreCalendar(config.centre)
@@ -59,8 +65,9 @@ async def build_report(client: aredis.Redis, config: WallboardConfig, req: Repor
         bad = [x for x in asked or [] if x not in known]
         if bad:
             listing = ", ".join(known[:30]) + (" ..." if len(known) > 30 else "") if known else "none yet"
-            raise ReportError(f"unknown {name}{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}; "
-                              f"known {name}s: {listing}")  # fmt: skip
+            raise ReportError(
+                f"unknown {name}{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}; known {name}s: {listing}"
+            )
     queues = list(req.queues) if req.queues else known_q
     if req.agents:
         agents = list(req.agents)
@@ -78,8 +85,12 @@ async def build_report(client: aredis.Redis, config: WallboardConfig, req: Repor
     # roll up what this period needs (all queues and agents, so the day is marked as rolled up, unless the
     # request names some)
     if days:
-        await rollup.ensure(days[0], days[-1], queues=queues if req.queues or req.agents else None,
-                            agents=agents if req.queues or req.agents else None)  # fmt: skip
+        await rollup.ensure(
+            days[0],
+            days[-1],
+            queues=queues if req.queues or req.agents else None,
+            agents=agents if req.queues or req.agents else None,
+        )
 
     detail = req.detail
     if detail == "auto":
@@ -90,8 +101,10 @@ async def build_report(client: aredis.Redis, config: WallboardConfig, req: Repor
     stored_any = any(v for per in (*qdaily.values(), *adaily.values()) for v in per.values())
     if not stored_any and p.first < today - timedelta(days=keep_d):
         ago = (today - p.first).days
-        raise ReportError(f"nothing is stored for {p.label()}: daily figures are kept {keep_d} days "
-                          f"(history.daily_keep_days), and that period began {ago} days ago")  # fmt: skip
+        raise ReportError(
+            f"nothing is stored for {p.label()}: daily figures are kept {keep_d} days "
+            f"(history.daily_keep_days), and that period began {ago} days ago"
+        )
     if p.first < today - timedelta(days=keep_d):
         notes.append(f"Part of the period is older than the {keep_d} days daily figures are kept.")
     qint = ain = None
@@ -100,8 +113,10 @@ async def build_report(client: aredis.Redis, config: WallboardConfig, req: Repor
         ain = await reader.intervals("a", agents, days)
         missing = [d for d in days if any(qdaily[q][d] for q in queues) and not any(qint[q][d] for q in queues)]
         if missing:
-            notes.append(f"15-minute intervals are kept {keep_i} days (history.interval_keep_days); "
-                         f"{', '.join(map(str, missing))} shown as day totals only.")  # fmt: skip
+            notes.append(
+                f"15-minute intervals are kept {keep_i} days (history.interval_keep_days); "
+                f"{', '.join(map(str, missing))} shown as day totals only."
+            )
 
     start, end = cal.day_start(p.first), cal.day_start(p.last + timedelta(days=1))
     gaps = await _gaps(client, keys, cal, start, end)
@@ -114,8 +129,16 @@ async def build_report(client: aredis.Redis, config: WallboardConfig, req: Repor
                 c = (qdaily if kind == "q" else adaily)[name][day] or {}
             else:
                 c = ((qint if kind == "q" else ain)[name][day] or {}).get(idx, {})
-            rows.append({"start": cal.local_iso(s), "end": cal.local_iso(e), "label": _label(cal, s, idx),
-                         "gap_s": _overlap(gaps, s, e), "has_data": bool(c), **fig_fn(c)})  # fmt: skip
+            rows.append(
+                {
+                    "start": cal.local_iso(s),
+                    "end": cal.local_iso(e),
+                    "label": _label(cal, s, idx),
+                    "gap_s": _overlap(gaps, s, e),
+                    "has_data": bool(c),
+                    **fig_fn(c),
+                }
+            )
         return _trim(rows) if detail == "interval" else rows
 
     out_queues = {}
@@ -155,9 +178,17 @@ async def build_report(client: aredis.Redis, config: WallboardConfig, req: Repor
         "schema_version": REPORT_SCHEMA_VERSION,
         "centre": config.centre.name,
         "timezone": config.centre.timezone,
-        "period": {"kind": p.kind, "key": p.key, "label": p.label(), "first": p.first.isoformat(),
-                   "last": p.last.isoformat(), "start": cal.local_iso(start), "end": cal.local_iso(end),
-                   "week_start": config.centre.week_start, "reset_time": config.centre.reset_time},  # fmt: skip
+        "period": {
+            "kind": p.kind,
+            "key": p.key,
+            "label": p.label(),
+            "first": p.first.isoformat(),
+            "last": p.last.isoformat(),
+            "start": cal.local_iso(start),
+            "end": cal.local_iso(end),
+            "week_start": config.centre.week_start,
+            "reset_time": config.centre.reset_time,
+        },
         "generated_at": utc_iso(now.timestamp()),
         "detail": detail,
         "queues": out_queues,
@@ -199,9 +230,16 @@ async def _gaps(client, keys: Keys, cal: CentreCalendar, start: int, end: int) -
         s = datetime.fromisoformat(g["start"].replace("Z", "+00:00")).timestamp()
         e = s + float(g.get("length_s", 0))
         if e > start and s < end:
-            out.append({"start_epoch": s, "end_epoch": e, "length_s": float(g.get("length_s", 0)),
-                        "feed": g.get("feed"), "start": cal.local(s).isoformat(timespec="seconds"),
-                        "end": cal.local(e).isoformat(timespec="seconds")})  # fmt: skip
+            out.append(
+                {
+                    "start_epoch": s,
+                    "end_epoch": e,
+                    "length_s": float(g.get("length_s", 0)),
+                    "feed": g.get("feed"),
+                    "start": cal.local(s).isoformat(timespec="seconds"),
+                    "end": cal.local(e).isoformat(timespec="seconds"),
+                }
+            )
     return out
 
 

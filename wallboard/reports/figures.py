@@ -74,8 +74,9 @@ def agent_figures(c: Mapping[str, float]) -> dict:
     fig: dict = {k: int(c.get(catalog.get(k, "agent").store, 0)) for k in AGENT_COUNTS}
     for k in AGENT_SECONDS:
         fig[k] = round(c.get(catalog.get(k, "agent").store, 0.0), 3)
-    fig["pause_s_by_reason"] = {k.split(":", 1)[1]: round(v, 3) for k, v in sorted(c.items())
-                                if k.startswith("paused_s:") and v}  # fmt: skip
+    fig["pause_s_by_reason"] = {
+        k.split(":", 1)[1]: round(v, 3) for k, v in sorted(c.items()) if k.startswith("paused_s:") and v
+    }
     for k in AGENT_RATIOS:
         fig[k] = metrics.ratio(k, c, scope="agent").value
     return fig

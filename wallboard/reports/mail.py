@@ -22,8 +22,9 @@ class SmtpFailure(RuntimeError):
     """Sending failed; the message says how (never with the password)."""
 
 
-def compose(rep: dict, *, sender: str, recipients: list[str], subject: str, message_id: str,
-            date: datetime) -> EmailMessage:  # fmt: skip
+def compose(
+    rep: dict, *, sender: str, recipients: list[str], subject: str, message_id: str, date: datetime
+) -> EmailMessage:
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = sender
@@ -56,8 +57,10 @@ def plain_summary(rep: dict) -> str:
     lines.append("queue: offered / answered / abandoned / SL / ASA / abandon rate")
     for name, q in rep["queues"].items():
         t = q["total"]
-        lines.append(f"  {q['label']}: {t['offered']} / {t['answered']} / {t['abandoned']} / "
-                     f"{pct(t['service_level'])} / {secs(t['asa_s'])} / {pct(t['abandon_rate'])}")  # fmt: skip
+        lines.append(
+            f"  {q['label']}: {t['offered']} / {t['answered']} / {t['abandoned']} / "
+            f"{pct(t['service_level'])} / {secs(t['asa_s'])} / {pct(t['abandon_rate'])}"
+        )
     t = rep["total"]
     lines.append(f"  all queues: {t['offered']} / {t['answered']} / {t['abandoned']} / {pct(t['service_level'])}")
     lines += ["", "The full report is attached (HTML, and CSV for a spreadsheet)."]
@@ -108,5 +111,3 @@ class SmtpMailer:
 
 def _clean(text: str, secret: str | None) -> str:
     return text.replace(secret, "***") if secret else text
-
-

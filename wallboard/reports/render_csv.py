@@ -55,21 +55,43 @@ def render_csv(rep: dict) -> str:
     for name, q in rep["queues"].items():
         for r in q["rows"]:
             w.writerow(["queue", name, r["label"], r["start"], r["end"], _v(r["gap_s"]), *qvals(r), *blank_a])
-        w.writerow(["queue_total", name, q["label"], period["start"], period["end"], _v(q["total"]["gap_s"]),
-                    *qvals(q["total"]), *blank_a])  # fmt: skip
-    w.writerow(["total", "", "all queues", period["start"], period["end"], _v(rep["total"]["gap_s"]),
-                *qvals(rep["total"]), *blank_a])  # fmt: skip
+        w.writerow(
+            [
+                "queue_total",
+                name,
+                q["label"],
+                period["start"],
+                period["end"],
+                _v(q["total"]["gap_s"]),
+                *qvals(q["total"]),
+                *blank_a,
+            ]
+        )
+    w.writerow(
+        [
+            "total",
+            "",
+            "all queues",
+            period["start"],
+            period["end"],
+            _v(rep["total"]["gap_s"]),
+            *qvals(rep["total"]),
+            *blank_a,
+        ]
+    )
     blank_q = [""] * len(qcols)
     for aid, a in rep["agents"].items():
         for r in a["rows"]:
             if r["has_data"] or r["gap_s"]:
-                w.writerow(["agent", aid, a.get("name") or "", r["start"], r["end"], _v(r["gap_s"]), *blank_q,
-                            *avals(r)])  # fmt: skip
-        w.writerow(["agent_total", aid, a.get("name") or "", period["start"], period["end"], "", *blank_q,
-                    *avals(a["total"])])  # fmt: skip
-    w.writerow(["agents_total", "", "all agents", period["start"], period["end"], "", *blank_q,
-                *avals(rep["agent_total"])])  # fmt: skip
+                w.writerow(
+                    ["agent", aid, a.get("name") or "", r["start"], r["end"], _v(r["gap_s"]), *blank_q, *avals(r)]
+                )
+        w.writerow(
+            ["agent_total", aid, a.get("name") or "", period["start"], period["end"], "", *blank_q, *avals(a["total"])]
+        )
+    w.writerow(
+        ["agents_total", "", "all agents", period["start"], period["end"], "", *blank_q, *avals(rep["agent_total"])]
+    )
     for g in rep["gaps"]:
-        w.writerow(["gap", g.get("feed") or "", "no data", g["start"], g["end"], _v(g["length_s"]), *blank_q,
-                    *blank_a])  # fmt: skip
+        w.writerow(["gap", g.get("feed") or "", "no data", g["start"], g["end"], _v(g["length_s"]), *blank_q, *blank_a])
     return buf.getvalue()

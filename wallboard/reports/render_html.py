@@ -18,8 +18,17 @@ SL_LABEL = {
     "all_offered": "answered within {t} s / (answered + abandoned{o})",
     "abandons_good": "(answered + abandoned within {t} s) / (answered + abandoned{o})",
 }
-COLORS = {"answered": "#2f6db5", "abandoned": "#e07b24", "overflowed": "#8c8c8c", "sl": "#1f8a4c", "talk": "#2f6db5",
-          "wrap": "#7fa7d9", "available": "#bfe0c6", "paused": "#f0c05a", "gap": "#c0392b"}  # fmt: skip
+COLORS = {
+    "answered": "#2f6db5",
+    "abandoned": "#e07b24",
+    "overflowed": "#8c8c8c",
+    "sl": "#1f8a4c",
+    "talk": "#2f6db5",
+    "wrap": "#7fa7d9",
+    "available": "#bfe0c6",
+    "paused": "#f0c05a",
+    "gap": "#c0392b",
+}
 
 CSS = """
 body{margin:0;padding:16px;background:#f4f5f7;color:#1d2733;font:14px/1.4 -apple-system,'Segoe UI',Roboto,
@@ -80,11 +89,11 @@ def render_html(rep: dict) -> str:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width,initial-scale=1">',
-        f"<title>{escape(title)}</title><style>{CSS}</style></head><body><div class=\"page\">",
+        f'<title>{escape(title)}</title><style>{CSS}</style></head><body><div class="page">',
         f"<h1>{escape(rep['centre'])}</h1>",
         f'<div class="sub">{escape(_kind_word(p["kind"]).capitalize())} report · <b>{escape(p["label"])}</b> · '
-        f'{escape(p["start"][:16].replace("T", " "))} to {escape(p["end"][:16].replace("T", " "))} '
-        f'({escape(rep["timezone"])}) · generated {escape(generated)}</div>',
+        f"{escape(p['start'][:16].replace('T', ' '))} to {escape(p['end'][:16].replace('T', ' '))} "
+        f"({escape(rep['timezone'])}) · generated {escape(generated)}</div>",
     ]
     for n in rep["notes"]:
         parts.append(f'<div class="box">{escape(n)}</div>')
@@ -97,7 +106,7 @@ def render_html(rep: dict) -> str:
         parts.append(
             '<div class="box warn"><b class="flag">Gaps in the data.</b> The feed saw nothing during these '
             "times, so the figures below miss whatever happened then. Rows they touch are hatched and marked "
-            f"<span class=\"flag\">gap</span>.<ul style=\"margin:4px 0\">{items}</ul></div>"
+            f'<span class="flag">gap</span>.<ul style="margin:4px 0">{items}</ul></div>'
         )
     parts.append(_summary(rep))
     for name, q in rep["queues"].items():
@@ -116,8 +125,10 @@ def _local(utc_iso: str, rep: dict) -> str:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    return datetime.fromisoformat(utc_iso.replace("Z", "+00:00")).astimezone(ZoneInfo(rep["timezone"])).strftime(
-        "%a %d %b %H:%M"
+    return (
+        datetime.fromisoformat(utc_iso.replace("Z", "+00:00"))
+        .astimezone(ZoneInfo(rep["timezone"]))
+        .strftime("%a %d %b %H:%M")
     )
 
 
@@ -132,14 +143,37 @@ def _gapmark(row: dict) -> str:
 
 # -- queues --------------------------------------------------------------------------------------------------
 
-Q_HEAD = ("Entered", "Offered", "Answered", "Abandoned", "Short ab.", "Overflowed", "SL", "ASA", "Avg wait",
-          "Aband. rate", "AHT", "Peak waiting")  # fmt: skip
+Q_HEAD = (
+    "Entered",
+    "Offered",
+    "Answered",
+    "Abandoned",
+    "Short ab.",
+    "Overflowed",
+    "SL",
+    "ASA",
+    "Avg wait",
+    "Aband. rate",
+    "AHT",
+    "Peak waiting",
+)
 
 
 def _qcells(f: dict) -> list[str]:
-    return [num(f["entered"]), num(f["offered"]), num(f["answered"]), num(f["abandoned"]),
-            num(f["short_abandoned"]), num(f["overflowed"]), pct(f["service_level"]), secs(f["asa_s"]),
-            secs(f["avg_wait_s"]), pct(f["abandon_rate"]), mmss(f["aht_s"]), num(f["peak_waiting"])]  # fmt: skip
+    return [
+        num(f["entered"]),
+        num(f["offered"]),
+        num(f["answered"]),
+        num(f["abandoned"]),
+        num(f["short_abandoned"]),
+        num(f["overflowed"]),
+        pct(f["service_level"]),
+        secs(f["asa_s"]),
+        secs(f["avg_wait_s"]),
+        pct(f["abandon_rate"]),
+        mmss(f["aht_s"]),
+        num(f["peak_waiting"]),
+    ]
 
 
 def _row(cells: Iterable[str], cls: str = "") -> str:
@@ -156,10 +190,12 @@ def _summary(rep: dict) -> str:
     rows = [_row([f"<b>{escape(q['label'])}</b>", *_qcells(q["total"])]) for q in rep["queues"].values()]
     if len(rep["queues"]) > 1:
         rows.append(_row(["All queues", *_qcells(rep["total"])], "total"))
-    return (f"<h2>Summary</h2><table>{_head('Queue', Q_HEAD)}<tbody>{''.join(rows)}</tbody></table>"
-            '<div class="small">SL by each queue\'s own formula (below each queue); the all-queues SL is the sum of '
-            "their numerators over the sum of their denominators. Waits and ASA in seconds, AHT in minutes:seconds."
-            "</div>")  # fmt: skip
+    return (
+        f"<h2>Summary</h2><table>{_head('Queue', Q_HEAD)}<tbody>{''.join(rows)}</tbody></table>"
+        '<div class="small">SL by each queue\'s own formula (below each queue); the all-queues SL is the sum of '
+        "their numerators over the sum of their denominators. Waits and ASA in seconds, AHT in minutes:seconds."
+        "</div>"
+    )
 
 
 def _sl_text(q: dict) -> str:
@@ -206,17 +242,20 @@ def queue_chart(q: dict, detail: str) -> str:
     bw = pw / n
     ymax = _nice_max(max([r["offered"] for r in rows] + [1]))
     uid = f"gap{zlib.crc32(q['label'].encode()):08x}"
-    out = [f'<svg width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
-           f'font-family="Helvetica,Arial,sans-serif" font-size="11" role="img" '
-           f'aria-label="Calls and service level per {"interval" if detail == "interval" else "day"}">',
-           f'<defs><pattern id="{uid}" width="6" height="6" patternUnits="userSpaceOnUse" '
-           f'patternTransform="rotate(45)"><rect width="3" height="6" fill="{COLORS["gap"]}" opacity="0.35"/>'
-           "</pattern></defs>"]  # fmt: skip
+    out = [
+        f'<svg width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
+        f'font-family="Helvetica,Arial,sans-serif" font-size="11" role="img" '
+        f'aria-label="Calls and service level per {"interval" if detail == "interval" else "day"}">',
+        f'<defs><pattern id="{uid}" width="6" height="6" patternUnits="userSpaceOnUse" '
+        f'patternTransform="rotate(45)"><rect width="3" height="6" fill="{COLORS["gap"]}" opacity="0.35"/>'
+        "</pattern></defs>",
+    ]
     for k in range(5):
         y = T + ph - ph * k / 4
         out.append(f'<line x1="{L}" y1="{y:.1f}" x2="{L + pw}" y2="{y:.1f}" stroke="#e3e6ea"/>')
         out.append(f'<text x="{L - 5}" y="{y + 4:.1f}" text-anchor="end" fill="#5b6776">{ymax * k / 4:g}</text>')
         out.append(f'<text x="{L + pw + 5}" y="{y + 4:.1f}" fill="{COLORS["sl"]}">{25 * k}%</text>')
+
     def labelled(i: int, r: dict) -> bool:
         if n <= 16:
             return True
@@ -233,11 +272,15 @@ def queue_chart(q: dict, detail: str) -> str:
             h = ph * r[key] / ymax
             if h > 0:
                 y -= h
-                out.append(f'<rect x="{x + bw * 0.12:.1f}" y="{y:.1f}" width="{bw * 0.76:.1f}" height="{h:.1f}" '
-                           f'fill="{COLORS[key]}"><title>{escape(r["label"])}: {key} {r[key]}</title></rect>')
+                out.append(
+                    f'<rect x="{x + bw * 0.12:.1f}" y="{y:.1f}" width="{bw * 0.76:.1f}" height="{h:.1f}" '
+                    f'fill="{COLORS[key]}"><title>{escape(r["label"])}: {key} {r[key]}</title></rect>'
+                )
         if labelled(i, r):
-            out.append(f'<text x="{x + bw / 2:.1f}" y="{T + ph + 14}" text-anchor="middle" fill="#5b6776">'
-                       f"{escape(r['label'] if detail == 'interval' else r['label'][4:])}</text>")  # fmt: skip
+            out.append(
+                f'<text x="{x + bw / 2:.1f}" y="{T + ph + 14}" text-anchor="middle" fill="#5b6776">'
+                f"{escape(r['label'] if detail == 'interval' else r['label'][4:])}</text>"
+            )
     # the SL line, broken where there is no SL
     seg: list[str] = []
     lines = []
@@ -260,19 +303,27 @@ def queue_chart(q: dict, detail: str) -> str:
     out.append(f'<line x1="{L}" y1="{T + ph}" x2="{L + pw}" y2="{T + ph}" stroke="#5b6776"/>')
     if q.get("sl_target") is not None:
         y = T + ph - ph * q["sl_target"]
-        out.append(f'<line x1="{L}" y1="{y:.1f}" x2="{L + pw}" y2="{y:.1f}" stroke="{COLORS["sl"]}" '
-                   f'stroke-dasharray="5,4"><title>SL target {pct(q["sl_target"])}</title></line>')
+        out.append(
+            f'<line x1="{L}" y1="{y:.1f}" x2="{L + pw}" y2="{y:.1f}" stroke="{COLORS["sl"]}" '
+            f'stroke-dasharray="5,4"><title>SL target {pct(q["sl_target"])}</title></line>'
+        )
     # legend
     lx, ly = L, H - 8
     for key, text in (("answered", "answered"), ("abandoned", "abandoned"), ("overflowed", "overflowed")):
-        out.append(f'<rect x="{lx}" y="{ly - 9}" width="10" height="10" fill="{COLORS[key]}"/>'
-                   f'<text x="{lx + 14}" y="{ly}" fill="#33404f">{text}</text>')  # fmt: skip
+        out.append(
+            f'<rect x="{lx}" y="{ly - 9}" width="10" height="10" fill="{COLORS[key]}"/>'
+            f'<text x="{lx + 14}" y="{ly}" fill="#33404f">{text}</text>'
+        )
         lx += 90
-    out.append(f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 16}" y2="{ly - 4}" stroke="{COLORS["sl"]}" stroke-width="2"/>'
-               f'<text x="{lx + 20}" y="{ly}" fill="#33404f">service level (right axis)</text>')  # fmt: skip
+    out.append(
+        f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 16}" y2="{ly - 4}" stroke="{COLORS["sl"]}" stroke-width="2"/>'
+        f'<text x="{lx + 20}" y="{ly}" fill="#33404f">service level (right axis)</text>'
+    )
     lx += 170
-    out.append(f'<rect x="{lx}" y="{ly - 9}" width="10" height="10" fill="url(#{uid})" stroke="{COLORS["gap"]}"/>'
-               f'<text x="{lx + 14}" y="{ly}" fill="#33404f">gap in the data</text>')  # fmt: skip
+    out.append(
+        f'<rect x="{lx}" y="{ly - 9}" width="10" height="10" fill="url(#{uid})" stroke="{COLORS["gap"]}"/>'
+        f'<text x="{lx + 14}" y="{ly}" fill="#33404f">gap in the data</text>'
+    )
     out.append("</svg>")
     return "".join(out)
 
@@ -285,13 +336,32 @@ def _agents_section(rep: dict) -> str:
     if not agents:
         return '<h2 class="agents">Agents</h2><p class="small">No agent activity in this period.</p>'
     reasons = sorted({r for a in agents.values() for r in a["total"]["pause_s_by_reason"]})
-    head = ["Calls", "Talk", "Wrap-up", "Available", "Occupancy", "Missed", "Outbound", "Dial attempts", "Paused",
-            *[f"Paused: {r or '(no reason)'}" for r in reasons]]  # fmt: skip
+    head = [
+        "Calls",
+        "Talk",
+        "Wrap-up",
+        "Available",
+        "Occupancy",
+        "Missed",
+        "Outbound",
+        "Dial attempts",
+        "Paused",
+        *[f"Paused: {r or '(no reason)'}" for r in reasons],
+    ]
 
     def cells(f: dict) -> list[str]:
-        return [num(f["calls_handled"]), hmm(f["talk_s"]), hmm(f["wrap_s"]), hmm(f["available_s"]),
-                pct(f["occupancy"]), num(f["missed"]), num(f["outbound_calls"]), num(f["dial_attempts"]),
-                hmm(f["pause_s"]), *[hmm(f["pause_s_by_reason"].get(r, 0)) for r in reasons]]  # fmt: skip
+        return [
+            num(f["calls_handled"]),
+            hmm(f["talk_s"]),
+            hmm(f["wrap_s"]),
+            hmm(f["available_s"]),
+            pct(f["occupancy"]),
+            num(f["missed"]),
+            num(f["outbound_calls"]),
+            num(f["dial_attempts"]),
+            hmm(f["pause_s"]),
+            *[hmm(f["pause_s_by_reason"].get(r, 0)) for r in reasons],
+        ]
 
     body = [_row([escape(_agent_name(aid, a)), *cells(a["total"])]) for aid, a in agents.items()]
     body.append(_row(["All agents", *cells(rep["agent_total"])], "total"))
@@ -318,26 +388,33 @@ def agent_chart(rep: dict) -> str:
     parts = ("talk_s", "wrap_s", "available_s", "pause_s")
     colors = ("talk", "wrap", "available", "paused")
     tmax = max([sum(a["total"][k] for k in parts) for _, a in agents] + [1])
-    out = [f'<svg width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
-           f'font-family="Helvetica,Arial,sans-serif" font-size="11" role="img" aria-label="Agent time">']  # fmt: skip
+    out = [
+        f'<svg width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
+        f'font-family="Helvetica,Arial,sans-serif" font-size="11" role="img" aria-label="Agent time">'
+    ]
     for i, (aid, a) in enumerate(agents):
         y = T + i * rowh
         f = a["total"]
-        out.append(f'<text x="{L - 6}" y="{y + 12}" text-anchor="end" fill="#33404f">'
-                   f"{escape(_agent_name(aid, a)[:24])}</text>")  # fmt: skip
+        out.append(
+            f'<text x="{L - 6}" y="{y + 12}" text-anchor="end" fill="#33404f">{escape(_agent_name(aid, a)[:24])}</text>'
+        )
         x = float(L)
         for k, c in zip(parts, colors):
             w = pw * f[k] / tmax
             if w > 0:
-                out.append(f'<rect x="{x:.1f}" y="{y + 2}" width="{w:.1f}" height="{rowh - 5}" fill="{COLORS[c]}">'
-                           f"<title>{escape(k)} {hmm(f[k])}</title></rect>")  # fmt: skip
+                out.append(
+                    f'<rect x="{x:.1f}" y="{y + 2}" width="{w:.1f}" height="{rowh - 5}" fill="{COLORS[c]}">'
+                    f"<title>{escape(k)} {hmm(f[k])}</title></rect>"
+                )
                 x += w
         out.append(f'<text x="{x + 5:.1f}" y="{y + 12}" fill="#33404f">{pct(f["occupancy"])}</text>')
     ly = H - 10
     lx = L
     for c, text in zip(colors, ("talk", "wrap-up", "available", "paused")):
-        out.append(f'<rect x="{lx}" y="{ly - 9}" width="10" height="10" fill="{COLORS[c]}"/>'
-                   f'<text x="{lx + 14}" y="{ly}" fill="#33404f">{text}</text>')  # fmt: skip
+        out.append(
+            f'<rect x="{lx}" y="{ly - 9}" width="10" height="10" fill="{COLORS[c]}"/>'
+            f'<text x="{lx + 14}" y="{ly}" fill="#33404f">{text}</text>'
+        )
         lx += 85
     out.append(f'<text x="{lx}" y="{ly}" fill="#33404f">(figure at the end of each bar: occupancy)</text>')
     out.append("</svg>")

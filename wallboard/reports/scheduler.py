@@ -47,8 +47,15 @@ LOCK_MS = 10 * 60 * 1000
 
 
 class ReportScheduler:
-    def __init__(self, client: aredis.Redis, config: WallboardConfig, *, keys: Keys | None = None,
-                 clock: Clock | None = None, mailer=None):  # fmt: skip
+    def __init__(
+        self,
+        client: aredis.Redis,
+        config: WallboardConfig,
+        *,
+        keys: Keys | None = None,
+        clock: Clock | None = None,
+        mailer=None,
+    ):
         self.r = client
         self.config = config
         self.keys = keys or Keys(config.redis.prefix)
@@ -99,8 +106,12 @@ class ReportScheduler:
     async def _record(self, s: ReportSchedule, p: Period, st: dict) -> None:
         pipe = self.r.pipeline(transaction=True)
         pipe.hset(self.k_status, f"{s.name}|{p.key}", json.dumps(st))
-        pipe.xadd(self.k_log, {"schedule": s.name, "period": p.key, **{k: str(v) for k, v in st.items()}},
-                  maxlen=10_000, approximate=True)  # fmt: skip
+        pipe.xadd(
+            self.k_log,
+            {"schedule": s.name, "period": p.key, **{k: str(v) for k, v in st.items()}},
+            maxlen=10_000,
+            approximate=True,
+        )
         await pipe.execute()
 
     def _backoff(self, failures: int) -> float:
@@ -143,20 +154,38 @@ class ReportScheduler:
             base = {"attempts": attempts, "failures": failures, "message_id": mid, "last_attempt": now.isoformat()}
             await self._record(s, p, {**base, "state": "sending"})
             try:
-                rep = await build_report(self.r, self.config, ReportRequest(p, queues=s.queues),
-                                         keys=self.keys, clock=self.clock)  # fmt: skip
+                rep = await build_report(
+                    self.r, self.config, ReportRequest(p, queues=s.queues), keys=self.keys, clock=self.clock
+                )
                 subject = f"{self.config.centre.name} — {s.name} report — {p.label()}"
-                msg = compose(rep, sender=self.config.smtp.sender, recipients=s.recipients, subject=subject,
-                              message_id=mid, date=now)  # fmt: skip
+                msg = compose(
+                    rep,
+                    sender=self.config.smtp.sender,
+                    recipients=s.recipients,
+                    subject=subject,
+                    message_id=mid,
+                    date=now,
+                )
                 await self.mailer.send(msg)
             except (SmtpFailure, ReportError) as e:
                 failures += 1
                 nxt = now + timedelta(seconds=self._backoff(failures))
-                rec = {**base, "failures": failures, "state": "failed", "error": str(e),
-                       "next_attempt": nxt.isoformat()}  # fmt: skip
+                rec = {
+                    **base,
+                    "failures": failures,
+                    "state": "failed",
+                    "error": str(e),
+                    "next_attempt": nxt.isoformat(),
+                }
                 await self._record(s, p, rec)
-                log.warning("report %s for %s not sent (attempt %d): %s; next attempt %s", s.name, p.key, attempts,
-                            e, nxt.isoformat())  # fmt: skip
+                log.warning(
+                    "report %s for %s not sent (attempt %d): %s; next attempt %s",
+                    s.name,
+                    p.key,
+                    attempts,
+                    e,
+                    nxt.isoformat(),
+                )
                 self.metrics.delivered(s.name, "failed")
                 return {"schedule": s.name, "period": p.key, **rec}
             rec = {**base, "state": "sent", "sent_at": self.clock.now().isoformat(), "recipients": s.recipients}

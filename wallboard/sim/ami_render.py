@@ -386,10 +386,19 @@ class PbxTracker:
 
     def _join(self, e: CallerJoined) -> Fact:
         number = e.caller or ""
-        ch = self.open_channel(Channel(
-            name=self.channel_name(TRUNK), uniqueid=e.call_id, linkedid=e.call_id, caller_num=number,
-            caller_name=number, kind="caller", context="queues", exten=e.queue, priority=2,
-        ))  # fmt: skip
+        ch = self.open_channel(
+            Channel(
+                name=self.channel_name(TRUNK),
+                uniqueid=e.call_id,
+                linkedid=e.call_id,
+                caller_num=number,
+                caller_name=number,
+                kind="caller",
+                context="queues",
+                exten=e.queue,
+                priority=2,
+            )
+        )
         line = self.waiting.setdefault(e.queue, [])
         line.append(e.call_id)
         call = QueueCall(e.call_id, e.queue, number, ch, e.ts, opos=len(line))
@@ -399,12 +408,23 @@ class PbxTracker:
     def _ring(self, e: AgentStateChanged) -> Fact:
         call = self.calls[e.call_id]  # type: ignore[index]
         dev = self.device(e.agent)
-        leg = self.open_channel(Channel(
-            name=self.channel_name(dev.device), uniqueid=self.new_id(e.ts), linkedid=call.call_id,
-            caller_num=device_extension(dev.device), caller_name=self.agent_name(e.agent), kind="leg", agent=e.agent,
-            connected_num=call.number, connected_name=call.number, state=0, context="from-queue",
-            exten=call.queue, priority=1,
-        ))  # fmt: skip
+        leg = self.open_channel(
+            Channel(
+                name=self.channel_name(dev.device),
+                uniqueid=self.new_id(e.ts),
+                linkedid=call.call_id,
+                caller_num=device_extension(dev.device),
+                caller_name=self.agent_name(e.agent),
+                kind="leg",
+                agent=e.agent,
+                connected_num=call.number,
+                connected_name=call.number,
+                state=0,
+                context="from-queue",
+                exten=call.queue,
+                priority=1,
+            )
+        )
         call.agent, call.leg, call.ring_start = e.agent, leg, e.ts
         fact = Fact("ring", e, e.ts, call=call, agent=e.agent, leg=leg)
         self._set_device(fact, dev, RINGING, paused=None)
@@ -444,8 +464,18 @@ class PbxTracker:
         m = self.members.get((call.queue, call.agent or ""))
         if m is not None:
             m.in_call = 1
-        return Fact("answer", e, e.ts, call=call, agent=call.agent, leg=leg, position=position, count=count,
-                    hold_s=hold, ring_s=ring)  # fmt: skip
+        return Fact(
+            "answer",
+            e,
+            e.ts,
+            call=call,
+            agent=call.agent,
+            leg=leg,
+            position=position,
+            count=count,
+            hold_s=hold,
+            ring_s=ring,
+        )
 
     def _complete(self, e: CallCompleted) -> Fact:
         call = self.calls.pop(e.call_id, None)
@@ -465,8 +495,17 @@ class PbxTracker:
             m.in_call = 0
         self.close_channel(call.leg)
         self.close_channel(call.channel)
-        fact = Fact("complete", e, e.ts, call=call, agent=agent, leg=call.leg, hold_s=hold, talk_s=talk,
-                    reason=e.ended_by or "caller")  # fmt: skip
+        fact = Fact(
+            "complete",
+            e,
+            e.ts,
+            call=call,
+            agent=agent,
+            leg=call.leg,
+            hold_s=hold,
+            talk_s=talk,
+            reason=e.ended_by or "caller",
+        )
         self._set_device(fact, self.device(agent), NOT_IN_USE, paused=None)
         return fact
 
@@ -486,8 +525,19 @@ class PbxTracker:
             stats = self.queue_stats(call.queue)
             stats.abandoned += 1
             stats.abandoned_in_sl += hold <= self.config.queue(call.queue).sl_threshold_s
-        return Fact("exit", e, e.ts, call=call, agent=call.agent, leg=leg, position=position, count=count,
-                    exit=how, hold_s=hold, ring_ms=ring_ms)  # fmt: skip
+        return Fact(
+            "exit",
+            e,
+            e.ts,
+            call=call,
+            agent=call.agent,
+            leg=leg,
+            position=position,
+            count=count,
+            exit=how,
+            hold_s=hold,
+            ring_ms=ring_ms,
+        )
 
     def _member_added(self, e: MemberAdded) -> Fact:
         dev = self.device(e.agent)
@@ -501,16 +551,40 @@ class PbxTracker:
         number = e.number or ""
         own_id = self.new_id(e.ts)
         ext = device_extension(dev.device)
-        own = self.open_channel(Channel(
-            name=self.channel_name(dev.device), uniqueid=own_id, linkedid=own_id, caller_num=ext,
-            caller_name=self.agent_name(e.agent), kind="outbound", agent=e.agent, connected_num=number,
-            connected_name=number, state=4, context="from-internal", exten=number, priority=1,
-        ))  # fmt: skip
-        dest = self.open_channel(Channel(
-            name=self.channel_name(TRUNK), uniqueid=e.call_id, linkedid=own_id, caller_num=number,
-            caller_name=number, kind="dest", agent=e.agent, connected_num=ext,
-            connected_name=self.agent_name(e.agent), state=0, context="from-internal", exten="", priority=1,
-        ))  # fmt: skip
+        own = self.open_channel(
+            Channel(
+                name=self.channel_name(dev.device),
+                uniqueid=own_id,
+                linkedid=own_id,
+                caller_num=ext,
+                caller_name=self.agent_name(e.agent),
+                kind="outbound",
+                agent=e.agent,
+                connected_num=number,
+                connected_name=number,
+                state=4,
+                context="from-internal",
+                exten=number,
+                priority=1,
+            )
+        )
+        dest = self.open_channel(
+            Channel(
+                name=self.channel_name(TRUNK),
+                uniqueid=e.call_id,
+                linkedid=own_id,
+                caller_num=number,
+                caller_name=number,
+                kind="dest",
+                agent=e.agent,
+                connected_num=ext,
+                connected_name=self.agent_name(e.agent),
+                state=0,
+                context="from-internal",
+                exten="",
+                priority=1,
+            )
+        )
         out = dev.outbound = Outbound(e.agent, own, dest, number)
         return Fact("dial", e, e.ts, agent=e.agent, outbound=out)
 
@@ -531,8 +605,7 @@ class PbxTracker:
             self._set_device(fact, dev, status, paused=None)
         return fact
 
-    def _set_device(self, fact: Fact, dev: AgentDevice, status: int, paused: bool | None,
-                    reason: str = "") -> None:  # fmt: skip
+    def _set_device(self, fact: Fact, dev: AgentDevice, status: int, paused: bool | None, reason: str = "") -> None:
         fact.members = self.agent_members(dev.agent)
         if status != dev.status:
             dev.status = status
@@ -631,50 +704,87 @@ class AmiRenderer:
         assert c is not None
         return [
             self.event("Newchannel", "call", f.ts, c.channel.snapshot(state=4, priority=1)),
-            self.event("QueueCallerJoin", "agent", f.ts, c.channel.snapshot(),
-                       {"Queue": c.queue, "Position": str(f.position), "Count": str(f.count)}),
-        ]  # fmt: skip
+            self.event(
+                "QueueCallerJoin",
+                "agent",
+                f.ts,
+                c.channel.snapshot(),
+                {"Queue": c.queue, "Position": str(f.position), "Count": str(f.count)},
+            ),
+        ]
 
     def _ring(self, f: Fact) -> list[OrderedDict[str, str]]:
         c, leg = f.call, f.leg
         assert c is not None and leg is not None and f.agent is not None
         return [
             *self._member_status(f),
-            self.event("AgentCalled", "agent", f.ts, c.channel.snapshot(), leg.snapshot("Dest"),
-                       self._agent_fields(c, f.agent)),
-            self.event("DialBegin", "call", f.ts, c.channel.snapshot(), leg.snapshot("Dest"),
-                       {"DialString": self.tracker.interface(f.agent)}),
-        ]  # fmt: skip
+            self.event(
+                "AgentCalled", "agent", f.ts, c.channel.snapshot(), leg.snapshot("Dest"), self._agent_fields(c, f.agent)
+            ),
+            self.event(
+                "DialBegin",
+                "call",
+                f.ts,
+                c.channel.snapshot(),
+                leg.snapshot("Dest"),
+                {"DialString": self.tracker.interface(f.agent)},
+            ),
+        ]
 
     def _missed(self, f: Fact) -> list[OrderedDict[str, str]]:
         c, leg = f.call, f.leg
         assert c is not None and leg is not None and f.agent is not None
         return [
-            self.event("AgentRingNoAnswer", "agent", f.ts, c.channel.snapshot(), leg.snapshot("Dest"),
-                       self._agent_fields(c, f.agent), {"RingTime": str(f.ring_ms)}),
+            self.event(
+                "AgentRingNoAnswer",
+                "agent",
+                f.ts,
+                c.channel.snapshot(),
+                leg.snapshot("Dest"),
+                self._agent_fields(c, f.agent),
+                {"RingTime": str(f.ring_ms)},
+            ),
             self._dial_end(c.channel, leg, f.ts, "NOANSWER"),
             self._hangup(leg, f.ts, 19),
-        ]  # fmt: skip
+        ]
 
     def _answer(self, f: Fact) -> list[OrderedDict[str, str]]:
         c, leg = f.call, f.leg
         assert c is not None and leg is not None and f.agent is not None
         return [
             self._dial_end(c.channel, leg, f.ts, "ANSWER"),
-            self.event("QueueCallerLeave", "agent", f.ts, c.channel.snapshot(),
-                       {"Queue": c.queue, "Position": str(f.position), "Count": str(f.count)}),
-            self.event("AgentConnect", "agent", f.ts, c.channel.snapshot(), leg.snapshot("Dest"),
-                       self._agent_fields(c, f.agent), {"HoldTime": str(f.hold_s), "RingTime": str(f.ring_s)}),
-        ]  # fmt: skip
+            self.event(
+                "QueueCallerLeave",
+                "agent",
+                f.ts,
+                c.channel.snapshot(),
+                {"Queue": c.queue, "Position": str(f.position), "Count": str(f.count)},
+            ),
+            self.event(
+                "AgentConnect",
+                "agent",
+                f.ts,
+                c.channel.snapshot(),
+                leg.snapshot("Dest"),
+                self._agent_fields(c, f.agent),
+                {"HoldTime": str(f.hold_s), "RingTime": str(f.ring_s)},
+            ),
+        ]
 
     def _complete(self, f: Fact) -> list[OrderedDict[str, str]]:
         c, leg = f.call, f.leg
         assert c is not None and leg is not None and f.agent is not None
         out = [
-            self.event("AgentComplete", "agent", f.ts, c.channel.snapshot(), leg.snapshot("Dest"),
-                       self._agent_fields(c, f.agent),
-                       {"HoldTime": str(f.hold_s), "TalkTime": str(f.talk_s), "Reason": f.reason or "caller"}),
-        ]  # fmt: skip
+            self.event(
+                "AgentComplete",
+                "agent",
+                f.ts,
+                c.channel.snapshot(),
+                leg.snapshot("Dest"),
+                self._agent_fields(c, f.agent),
+                {"HoldTime": str(f.hold_s), "TalkTime": str(f.talk_s), "Reason": f.reason or "caller"},
+            ),
+        ]
         hangups = [self._hangup(c.channel, f.ts), self._hangup(leg, f.ts)]
         out += hangups if f.reason != "agent" else hangups[::-1]
         return out + self._member_status(f)
@@ -685,26 +795,48 @@ class AmiRenderer:
         ch, out = c.channel, []
         if f.leg is not None:  # a ring under way stops with the caller
             out += [self._dial_end(ch, f.leg, f.ts, "CANCEL"), self._hangup(f.leg, f.ts)]
-        leave = self.event("QueueCallerLeave", "agent", f.ts, ch.snapshot(),
-                           {"Queue": c.queue, "Position": str(f.position), "Count": str(f.count)})  # fmt: skip
+        leave = self.event(
+            "QueueCallerLeave",
+            "agent",
+            f.ts,
+            ch.snapshot(),
+            {"Queue": c.queue, "Position": str(f.position), "Count": str(f.count)},
+        )
         if f.exit == "key":
             exit_at = {"context": EXIT_CONTEXT, "exten": EXIT_KEY, "priority": 1}
             out += [
                 leave,
-                self.event("Newexten", "dialplan", f.ts, ch.snapshot(**exit_at),
-                           {"Extension": EXIT_KEY, "Application": "VoiceMail", "AppData": f"{c.queue}@default,u"}),
+                self.event(
+                    "Newexten",
+                    "dialplan",
+                    f.ts,
+                    ch.snapshot(**exit_at),
+                    {"Extension": EXIT_KEY, "Application": "VoiceMail", "AppData": f"{c.queue}@default,u"},
+                ),
                 self._hangup(ch, f.ts, **exit_at),
-            ]  # fmt: skip
+            ]
             return out
         out += [
-            self.event("QueueCallerAbandon", "agent", f.ts, ch.snapshot(),
-                       {"Queue": c.queue, "Position": str(f.position), "OriginalPosition": str(c.opos),
-                        "HoldTime": str(f.hold_s)}),
+            self.event(
+                "QueueCallerAbandon",
+                "agent",
+                f.ts,
+                ch.snapshot(),
+                {
+                    "Queue": c.queue,
+                    "Position": str(f.position),
+                    "OriginalPosition": str(c.opos),
+                    "HoldTime": str(f.hold_s),
+                },
+            ),
             leave,
-        ]  # fmt: skip
+        ]
         if f.exit in QUEUESTATUS:  # back in the dialplan: why it left
-            out.append(self.event("VarSet", "dialplan", f.ts, ch.snapshot(),
-                                  {"Variable": "QUEUESTATUS", "Value": QUEUESTATUS[f.exit]}))  # fmt: skip
+            out.append(
+                self.event(
+                    "VarSet", "dialplan", f.ts, ch.snapshot(), {"Variable": "QUEUESTATUS", "Value": QUEUESTATUS[f.exit]}
+                )
+            )
         out.append(self._hangup(ch, f.ts))
         return out
 
@@ -734,9 +866,15 @@ class AmiRenderer:
         assert o is not None
         return [
             self.event("Newchannel", "call", f.ts, o.channel.snapshot()),
-            self.event("DialBegin", "call", f.ts, o.channel.snapshot(), o.dest.snapshot("Dest"),
-                       {"DialString": f"{o.number}@{TRUNK.split('/', 1)[1]}"}),
-        ]  # fmt: skip
+            self.event(
+                "DialBegin",
+                "call",
+                f.ts,
+                o.channel.snapshot(),
+                o.dest.snapshot("Dest"),
+                {"DialString": f"{o.number}@{TRUNK.split('/', 1)[1]}"},
+            ),
+        ]
 
     def _dial_answered(self, f: Fact) -> list[OrderedDict[str, str]]:
         o = f.outbound

@@ -390,8 +390,13 @@ class SimPbx:
     # --- actions ------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _response(msg: dict[str, str], status: str, message: str | None = None, *pairs: tuple[str, str],
-                  list_flag: str | None = None) -> dict[str, str]:  # fmt: skip
+    def _response(
+        msg: dict[str, str],
+        status: str,
+        message: str | None = None,
+        *pairs: tuple[str, str],
+        list_flag: str | None = None,
+    ) -> dict[str, str]:
         out: dict[str, str] = OrderedDict(Response=status)
         if msg.get("actionid"):
             out["ActionID"] = msg["actionid"]
@@ -440,11 +445,16 @@ class SimPbx:
         reply = self._ok(msg, "Authentication accepted")
         if s.wants("system"):
             now = self.centre.now
-            reply.messages.append(OrderedDict(
-                Event="FullyBooted", Privilege="system,all", Timestamp=ami_timestamp(now),
-                Uptime=str(held(self._booted, now)), LastReload=str(held(self._booted, now)),
-                Status="Fully Booted",
-            ))  # fmt: skip
+            reply.messages.append(
+                OrderedDict(
+                    Event="FullyBooted",
+                    Privilege="system,all",
+                    Timestamp=ami_timestamp(now),
+                    Uptime=str(held(self._booted, now)),
+                    LastReload=str(held(self._booted, now)),
+                    Status="Fully Booted",
+                )
+            )
         return reply
 
     def _action_challenge(self, s: _Session, msg: dict[str, str]) -> _Reply:
@@ -496,12 +506,24 @@ class SimPbx:
             sl = 100.0 * st.completed_in_sl / st.completed if st.completed else 0.0
             done = st.completed + st.abandoned
             sl2 = 100.0 * (st.completed_in_sl + st.abandoned_in_sl) / done if done else 0.0
-            out.append(OrderedDict(
-                Event="QueueParams", Queue=q, Max="0", Strategy="leastrecent", Calls=str(len(waiting)),
-                Holdtime=str(st.holdtime), TalkTime=str(st.talktime), Completed=str(st.completed),
-                Abandoned=str(st.abandoned), ServiceLevel=str(int(self.config.queue(q).sl_threshold_s)),
-                ServicelevelPerf=f"{sl:.1f}", ServicelevelPerf2=f"{sl2:.1f}", Weight="0", **aid,
-            ))  # fmt: skip
+            out.append(
+                OrderedDict(
+                    Event="QueueParams",
+                    Queue=q,
+                    Max="0",
+                    Strategy="leastrecent",
+                    Calls=str(len(waiting)),
+                    Holdtime=str(st.holdtime),
+                    TalkTime=str(st.talktime),
+                    Completed=str(st.completed),
+                    Abandoned=str(st.abandoned),
+                    ServiceLevel=str(int(self.config.queue(q).sl_threshold_s)),
+                    ServicelevelPerf=f"{sl:.1f}",
+                    ServicelevelPerf2=f"{sl2:.1f}",
+                    Weight="0",
+                    **aid,
+                )
+            )
             items += 1
             for agent, penalty in self.centre.members(q):
                 iface = self.tracker.interface(agent)
@@ -509,24 +531,46 @@ class SimPbx:
                     continue
                 m = self.tracker.members.get((q, agent))
                 paused = self.centre.agent_state(agent) == "paused"
-                out.append(OrderedDict(
-                    Event="QueueMember", Queue=q, Name=iface, Location=iface,
-                    StateInterface=self.tracker.device_of(agent), Membership="dynamic", Penalty=str(penalty),
-                    CallsTaken=str(m.calls if m else 0), LastCall=str(m.last_call if m else 0),
-                    LastPause=str(m.last_pause if m else 0), LoginTime=str(m.login_time if m else 0),
-                    InCall=str(m.in_call if m else 0), Status=str(self._member_status(agent)),
-                    Paused="1" if paused else "0", PausedReason=(self.centre.pause_reason(agent) or ""),
-                    Wrapuptime=str(self.tracker.wrapup_s(q)), **aid,
-                ))  # fmt: skip
+                out.append(
+                    OrderedDict(
+                        Event="QueueMember",
+                        Queue=q,
+                        Name=iface,
+                        Location=iface,
+                        StateInterface=self.tracker.device_of(agent),
+                        Membership="dynamic",
+                        Penalty=str(penalty),
+                        CallsTaken=str(m.calls if m else 0),
+                        LastCall=str(m.last_call if m else 0),
+                        LastPause=str(m.last_pause if m else 0),
+                        LoginTime=str(m.login_time if m else 0),
+                        InCall=str(m.in_call if m else 0),
+                        Status=str(self._member_status(agent)),
+                        Paused="1" if paused else "0",
+                        PausedReason=(self.centre.pause_reason(agent) or ""),
+                        Wrapuptime=str(self.tracker.wrapup_s(q)),
+                        **aid,
+                    )
+                )
                 items += 1
             for pos, (call_id, number, joined, _ringing) in enumerate(waiting, 1):
                 call = self.tracker.calls.get(call_id)
-                out.append(OrderedDict(
-                    Event="QueueEntry", Queue=q, Position=str(pos),
-                    Channel=call.channel.name if call else "", Uniqueid=call_id, CallerIDNum=number or "unknown",
-                    CallerIDName=number or "unknown", ConnectedLineNum="unknown", ConnectedLineName="unknown",
-                    Wait=str(held(joined, now)), Priority="0", **aid,
-                ))  # fmt: skip
+                out.append(
+                    OrderedDict(
+                        Event="QueueEntry",
+                        Queue=q,
+                        Position=str(pos),
+                        Channel=call.channel.name if call else "",
+                        Uniqueid=call_id,
+                        CallerIDNum=number or "unknown",
+                        CallerIDName=number or "unknown",
+                        ConnectedLineNum="unknown",
+                        ConnectedLineName="unknown",
+                        Wait=str(held(joined, now)),
+                        Priority="0",
+                        **aid,
+                    )
+                )
                 items += 1
         out.append(OrderedDict(Event="QueueStatusComplete", **aid, EventList="Complete", ListItems=str(items)))
         return _Reply(out)
@@ -548,11 +592,19 @@ class SimPbx:
             waiting = self.centre.waiting_calls(q)
             st = self.tracker.queue_stats(q)
             longest = max((held(j, now) for _, _, j, _ in waiting), default=0)
-            out.append(OrderedDict(
-                Event="QueueSummary", Queue=q, LoggedIn=str(len(members)), Available=str(available),
-                Callers=str(len(waiting)), HoldTime=str(st.holdtime), TalkTime=str(st.talktime),
-                LongestHoldTime=str(longest), **aid,
-            ))  # fmt: skip
+            out.append(
+                OrderedDict(
+                    Event="QueueSummary",
+                    Queue=q,
+                    LoggedIn=str(len(members)),
+                    Available=str(available),
+                    Callers=str(len(waiting)),
+                    HoldTime=str(st.holdtime),
+                    TalkTime=str(st.talktime),
+                    LongestHoldTime=str(longest),
+                    **aid,
+                )
+            )
             n += 1
         out.append(OrderedDict(Event="QueueSummaryComplete", **aid, EventList="Complete", ListItems=str(n)))
         return _Reply(out)
@@ -646,8 +698,14 @@ class SimPbx:
             return self._error(msg, "Need 'Queue' and 'Event' parameters.")
         if self.queue_log is not None:
             self.step()
-            self.queue_log.custom(self.centre.now, msg["queue"], msg["event"], msg.get("uniqueid", ""),
-                                  msg.get("interface", ""), msg.get("message", ""))  # fmt: skip
+            self.queue_log.custom(
+                self.centre.now,
+                msg["queue"],
+                msg["event"],
+                msg.get("uniqueid", ""),
+                msg.get("interface", ""),
+                msg.get("message", ""),
+            )
         return self._ok(msg, "Event added successfully")
 
     # --- listen / whisper / barge -------------------------------------------------------------------------
@@ -671,20 +729,40 @@ class SimPbx:
         t = self.tracker
         cid_name, _, cid_num = msg.get("callerid", "").partition("<")
         uid = t.new_id(now)
-        ch = t.open_channel(Channel(
-            name=t.channel_name(device), uniqueid=uid, linkedid=uid, caller_num=device_extension(device),
-            caller_name=device_extension(device), kind="spy", connected_num=cid_num.rstrip(">").strip() or "<unknown>",
-            connected_name=cid_name.strip().strip('"') or "<unknown>", state=6, context="default", exten="s",
-        ))  # fmt: skip
+        ch = t.open_channel(
+            Channel(
+                name=t.channel_name(device),
+                uniqueid=uid,
+                linkedid=uid,
+                caller_num=device_extension(device),
+                caller_name=device_extension(device),
+                kind="spy",
+                connected_num=cid_num.rstrip(">").strip() or "<unknown>",
+                connected_name=cid_name.strip().strip('"') or "<unknown>",
+                state=6,
+                context="default",
+                exten="s",
+            )
+        )
         self._broadcast(self.renderer.event("Newchannel", "call", now, ch.snapshot()))
         if _true(msg.get("async")):
-            resp: dict[str, str] = OrderedDict(Event="OriginateResponse", Privilege="call,all",
-                                               Timestamp=ami_timestamp(now))  # fmt: skip
+            resp: dict[str, str] = OrderedDict(
+                Event="OriginateResponse", Privilege="call,all", Timestamp=ami_timestamp(now)
+            )
             if msg.get("actionid"):
                 resp["ActionID"] = msg["actionid"]
-            resp.update(Response="Success", Channel=device, Context="", Exten="", Application="ChanSpy",
-                        Data=msg.get("data", ""), Reason="4", Uniqueid=uid, CallerIDNum=ch.connected_num,
-                        CallerIDName=ch.connected_name)  # fmt: skip
+            resp.update(
+                Response="Success",
+                Channel=device,
+                Context="",
+                Exten="",
+                Application="ChanSpy",
+                Data=msg.get("data", ""),
+                Reason="4",
+                Uniqueid=uid,
+                CallerIDNum=ch.connected_num,
+                CallerIDName=ch.connected_name,
+            )
             self._broadcast(resp)
         self._spies.append(_Spy(ch, target, options))
         self._check_spies(now)

@@ -36,8 +36,14 @@ from .ami_render import Fact, PbxTracker, epoch_parts, whole_seconds
 
 CORE_FILE = "mod_callcenter.c"
 _NS = uuid.UUID("9b0e7a3c-5f1d-4c8e-a2b4-6d7e8f901234")
-CANCEL_REASON = {"abandon": "BREAK_OUT", "timeout": "TIMEOUT", "empty": "NO_AGENT_TIMEOUT", "key": "EXIT_WITH_KEY",
-                 "withdrawn": "BREAK_OUT", "callback": "BREAK_OUT"}  # fmt: skip
+CANCEL_REASON = {
+    "abandon": "BREAK_OUT",
+    "timeout": "TIMEOUT",
+    "empty": "NO_AGENT_TIMEOUT",
+    "key": "EXIT_WITH_KEY",
+    "withdrawn": "BREAK_OUT",
+    "callback": "BREAK_OUT",
+}
 
 
 def member_uuid(call_id: str) -> str:
@@ -54,8 +60,9 @@ class EslRenderer:
     """Facts -> mod_callcenter events (ordered dicts of header -> plain value), and the switch's view of each
     agent's status and state (what ``agent list`` shows)."""
 
-    def __init__(self, tracker: PbxTracker, domain: str = "default", core_uuid: str | None = None,
-                 hostname: str = "sim-switch"):  # fmt: skip
+    def __init__(
+        self, tracker: PbxTracker, domain: str = "default", core_uuid: str | None = None, hostname: str = "sim-switch"
+    ):
         self.tracker = tracker
         self.domain = domain
         self.core_uuid = core_uuid or str(uuid.uuid4())
@@ -82,31 +89,50 @@ class EslRenderer:
     def event(self, ts: datetime, *parts: dict[str, str], calling: str = "cc_agent_update") -> OrderedDict[str, str]:
         self.seq += 1
         ev: OrderedDict[str, str] = OrderedDict()
-        ev.update({
-            "Event-Name": "CUSTOM", "Core-UUID": self.core_uuid, "FreeSWITCH-Hostname": self.hostname,
-            "FreeSWITCH-Switchname": self.hostname, "FreeSWITCH-IPv4": "127.0.0.1",
-            "Event-Date-Local": ts.strftime("%Y-%m-%d %H:%M:%S"),
-            "Event-Date-GMT": ts.strftime("%a, %d %b %Y %H:%M:%S GMT"), "Event-Date-Timestamp": microseconds(ts),
-            "Event-Calling-File": CORE_FILE, "Event-Calling-Function": calling,
-            "Event-Calling-Line-Number": "0", "Event-Sequence": str(self.seq), "Event-Subclass": "callcenter::info",
-        })  # fmt: skip
+        ev.update(
+            {
+                "Event-Name": "CUSTOM",
+                "Core-UUID": self.core_uuid,
+                "FreeSWITCH-Hostname": self.hostname,
+                "FreeSWITCH-Switchname": self.hostname,
+                "FreeSWITCH-IPv4": "127.0.0.1",
+                "Event-Date-Local": ts.strftime("%Y-%m-%d %H:%M:%S"),
+                "Event-Date-GMT": ts.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+                "Event-Date-Timestamp": microseconds(ts),
+                "Event-Calling-File": CORE_FILE,
+                "Event-Calling-Function": calling,
+                "Event-Calling-Line-Number": "0",
+                "Event-Sequence": str(self.seq),
+                "Event-Subclass": "callcenter::info",
+            }
+        )
         for p in parts:
             ev.update(p)
         return ev
 
     def channel(self, uid: str, name: str, number: str, up: bool = True) -> dict[str, str]:
         """What switch_channel_event_set_data adds (the part a consumer reads)."""
-        return {"Channel-State": "CS_EXECUTE" if up else "CS_HANGUP", "Channel-Call-State": "ACTIVE" if up else
-                "HANGUP", "Channel-Name": name, "Unique-ID": uid, "Call-Direction": "inbound",
-                "Answer-State": "answered" if up else "hangup", "Caller-Caller-ID-Number": number,
-                "Caller-Caller-ID-Name": number}  # fmt: skip
+        return {
+            "Channel-State": "CS_EXECUTE" if up else "CS_HANGUP",
+            "Channel-Call-State": "ACTIVE" if up else "HANGUP",
+            "Channel-Name": name,
+            "Unique-ID": uid,
+            "Call-Direction": "inbound",
+            "Answer-State": "answered" if up else "hangup",
+            "Caller-Caller-ID-Number": number,
+            "Caller-Caller-ID-Name": number,
+        }
 
     def _member(self, f: Fact) -> dict[str, str]:
         c = f.call
         assert c is not None
-        return {"CC-Queue": self.queue_name(c.queue), "CC-Member-UUID": member_uuid(c.call_id),
-                "CC-Member-Session-UUID": c.call_id, "CC-Member-CID-Name": c.number or "",
-                "CC-Member-CID-Number": c.number or ""}  # fmt: skip
+        return {
+            "CC-Queue": self.queue_name(c.queue),
+            "CC-Member-UUID": member_uuid(c.call_id),
+            "CC-Member-Session-UUID": c.call_id,
+            "CC-Member-CID-Name": c.number or "",
+            "CC-Member-CID-Number": c.number or "",
+        }
 
     def _caller_channel(self, f: Fact, up: bool = True) -> dict[str, str]:
         c = f.call
@@ -122,41 +148,75 @@ class EslRenderer:
         if self.state.get(agent) == state:
             return []
         self.state[agent] = state
-        return [self.event(ts, {"CC-Agent": self.agent_name(agent), "CC-Action": "agent-state-change",
-                                "CC-Agent-State": state})]  # fmt: skip
+        return [
+            self.event(
+                ts, {"CC-Agent": self.agent_name(agent), "CC-Action": "agent-state-change", "CC-Agent-State": state}
+            )
+        ]
 
     def _status(self, agent: str, ts: datetime, status: str) -> list[OrderedDict[str, str]]:
         if self.status.get(agent) == status:
             return []
         self.status[agent] = status
-        return [self.event(ts, {"CC-Agent": self.agent_name(agent), "CC-Action": "agent-status-change",
-                                "CC-Agent-Status": status})]  # fmt: skip
+        return [
+            self.event(
+                ts, {"CC-Agent": self.agent_name(agent), "CC-Action": "agent-status-change", "CC-Agent-Status": status}
+            )
+        ]
 
     # --- facts ------------------------------------------------------------------------------------------
 
     def _join(self, f: Fact) -> list[OrderedDict[str, str]]:
-        return [self.event(f.ts, self._caller_channel(f), self._member(f), {"CC-Action": "member-queue-start"},
-                           calling="cc_queue_function")]  # fmt: skip
+        return [
+            self.event(
+                f.ts,
+                self._caller_channel(f),
+                self._member(f),
+                {"CC-Action": "member-queue-start"},
+                calling="cc_queue_function",
+            )
+        ]
 
     def _ring(self, f: Fact) -> list[OrderedDict[str, str]]:
         assert f.agent is not None and f.call is not None
         self.called[f.call.call_id] = whole_seconds(f.ts)
         out = self._state(f.agent, f.ts, "Receiving")
-        out.append(self.event(f.ts, {"CC-Queue": self.queue_name(f.call.queue), "CC-Action": "agent-offering",
-                                     "CC-Agent": self.agent_name(f.agent), "CC-Agent-Type": "callback",
-                                     "CC-Agent-System": "single_box"}, self._member(f),
-                              calling="outbound_agent_thread_run"))  # fmt: skip
+        out.append(
+            self.event(
+                f.ts,
+                {
+                    "CC-Queue": self.queue_name(f.call.queue),
+                    "CC-Action": "agent-offering",
+                    "CC-Agent": self.agent_name(f.agent),
+                    "CC-Agent-Type": "callback",
+                    "CC-Agent-System": "single_box",
+                },
+                self._member(f),
+                calling="outbound_agent_thread_run",
+            )
+        )
         return out
 
     def _fail(self, f: Fact, cause: str) -> list[OrderedDict[str, str]]:
         assert f.agent is not None and f.call is not None
         called = self.called.pop(f.call.call_id, whole_seconds(f.ts))
-        out = [self.event(f.ts, {"CC-Queue": self.queue_name(f.call.queue), "CC-Action": "bridge-agent-fail",
-                                 "CC-Hangup-Cause": cause, "CC-Agent": self.agent_name(f.agent),
-                                 "CC-Agent-System": "single_box", "CC-Agent-Called-Time": str(called),
-                                 "CC-Agent-Aborted-Time": str(whole_seconds(f.ts))}, self._member(f),
-                          {"CC-Member-Joined-Time": str(whole_seconds(f.call.joined))},
-                          calling="outbound_agent_thread_run")]  # fmt: skip
+        out = [
+            self.event(
+                f.ts,
+                {
+                    "CC-Queue": self.queue_name(f.call.queue),
+                    "CC-Action": "bridge-agent-fail",
+                    "CC-Hangup-Cause": cause,
+                    "CC-Agent": self.agent_name(f.agent),
+                    "CC-Agent-System": "single_box",
+                    "CC-Agent-Called-Time": str(called),
+                    "CC-Agent-Aborted-Time": str(whole_seconds(f.ts)),
+                },
+                self._member(f),
+                {"CC-Member-Joined-Time": str(whole_seconds(f.call.joined))},
+                calling="outbound_agent_thread_run",
+            )
+        ]
         return out + self._state(f.agent, f.ts, "Waiting")
 
     def _missed(self, f: Fact) -> list[OrderedDict[str, str]]:
@@ -168,12 +228,22 @@ class EslRenderer:
         now = whole_seconds(f.ts)
         called = self.called.pop(c.call_id, now)
         self.bridge_start[f.agent] = now
-        ev = self.event(f.ts, self._agent_channel(f), {
-            "CC-Queue": self.queue_name(c.queue), "CC-Action": "bridge-agent-start",
-            "CC-Agent": self.agent_name(f.agent), "CC-Agent-System": "single_box",
-            "CC-Agent-UUID": f.leg.uniqueid if f.leg else "", "CC-Agent-Called-Time": str(called),
-            "CC-Agent-Answered-Time": str(now), "CC-Member-Joined-Time": str(whole_seconds(c.joined)),
-        }, self._member(f), calling="outbound_agent_thread_run")  # fmt: skip
+        ev = self.event(
+            f.ts,
+            self._agent_channel(f),
+            {
+                "CC-Queue": self.queue_name(c.queue),
+                "CC-Action": "bridge-agent-start",
+                "CC-Agent": self.agent_name(f.agent),
+                "CC-Agent-System": "single_box",
+                "CC-Agent-UUID": f.leg.uniqueid if f.leg else "",
+                "CC-Agent-Called-Time": str(called),
+                "CC-Agent-Answered-Time": str(now),
+                "CC-Member-Joined-Time": str(whole_seconds(c.joined)),
+            },
+            self._member(f),
+            calling="outbound_agent_thread_run",
+        )
         return [ev, *self._state(f.agent, f.ts, "In a queue call")]
 
     def _complete(self, f: Fact) -> list[OrderedDict[str, str]]:
@@ -183,20 +253,43 @@ class EslRenderer:
         answered = self.bridge_start.pop(f.agent, whole_seconds(c.connected or f.ts))
         times = {"CC-Agent-Called-Time": str(answered), "CC-Agent-Answered-Time": str(answered)}
         joined = str(whole_seconds(c.joined))
-        agent = {"CC-Agent": self.agent_name(f.agent), "CC-Agent-System": "single_box",
-                 "CC-Agent-UUID": f.leg.uniqueid if f.leg else ""}  # fmt: skip
-        end = self.event(f.ts, self._agent_channel(f), {"CC-Queue": self.queue_name(c.queue),
-                                                        "CC-Action": "bridge-agent-end",
-                                                        "CC-Hangup-Cause": "NORMAL_CLEARING"}, agent,
-                         {"CC-Agent-Bridged": "true", **times, "CC-Member-Joined-Time": joined,
-                          "CC-Bridge-Terminated-Time": str(now)}, self._member(f),
-                         calling="outbound_agent_thread_run")  # fmt: skip
-        off = self.event(f.ts, self._caller_channel(f, up=False), {"CC-Queue": self.queue_name(c.queue),
-                                                                   "CC-Action": "member-queue-end",
-                                                                   "CC-Hangup-Cause": "NORMAL_CLEARING",
-                                                                   "CC-Cause": "Terminated"}, agent,
-                         {**times, "CC-Member-Leaving-Time": str(now), "CC-Member-Joined-Time": joined},
-                         self._member(f), calling="outbound_agent_thread_run")  # fmt: skip
+        agent = {
+            "CC-Agent": self.agent_name(f.agent),
+            "CC-Agent-System": "single_box",
+            "CC-Agent-UUID": f.leg.uniqueid if f.leg else "",
+        }
+        end = self.event(
+            f.ts,
+            self._agent_channel(f),
+            {
+                "CC-Queue": self.queue_name(c.queue),
+                "CC-Action": "bridge-agent-end",
+                "CC-Hangup-Cause": "NORMAL_CLEARING",
+            },
+            agent,
+            {
+                "CC-Agent-Bridged": "true",
+                **times,
+                "CC-Member-Joined-Time": joined,
+                "CC-Bridge-Terminated-Time": str(now),
+            },
+            self._member(f),
+            calling="outbound_agent_thread_run",
+        )
+        off = self.event(
+            f.ts,
+            self._caller_channel(f, up=False),
+            {
+                "CC-Queue": self.queue_name(c.queue),
+                "CC-Action": "member-queue-end",
+                "CC-Hangup-Cause": "NORMAL_CLEARING",
+                "CC-Cause": "Terminated",
+            },
+            agent,
+            {**times, "CC-Member-Leaving-Time": str(now), "CC-Member-Joined-Time": joined},
+            self._member(f),
+            calling="outbound_agent_thread_run",
+        )
         self.last_bridge_end[f.agent] = now
         return [end, off, *self._state(f.agent, f.ts, "Waiting")]
 
@@ -204,14 +297,22 @@ class EslRenderer:
         c = f.call
         assert c is not None
         up = f.exit in ("withdrawn", "callback", "key", "timeout", "empty")  # only a hang-up takes the channel down
-        out = [self.event(f.ts, self._caller_channel(f, up=up), {"CC-Queue": self.queue_name(c.queue),
-                                                                 "CC-Action": "member-queue-end",
-                                                                 "CC-Member-Leaving-Time": str(whole_seconds(f.ts)),
-                                                                 "CC-Member-Joined-Time": str(whole_seconds(c.joined)),
-                                                                 "CC-Cause": "Cancel",
-                                                                 "CC-Cancel-Reason":
-                                                                     CANCEL_REASON[f.exit or "abandon"]},
-                          self._member(f), calling="cc_queue_function")]  # fmt: skip
+        out = [
+            self.event(
+                f.ts,
+                self._caller_channel(f, up=up),
+                {
+                    "CC-Queue": self.queue_name(c.queue),
+                    "CC-Action": "member-queue-end",
+                    "CC-Member-Leaving-Time": str(whole_seconds(f.ts)),
+                    "CC-Member-Joined-Time": str(whole_seconds(c.joined)),
+                    "CC-Cause": "Cancel",
+                    "CC-Cancel-Reason": CANCEL_REASON[f.exit or "abandon"],
+                },
+                self._member(f),
+                calling="cc_queue_function",
+            )
+        ]
         if f.leg is not None and f.agent is not None:  # the ring under way stops: not the agent's miss
             out += self._fail(f, "ORIGINATOR_CANCEL")
         return out

@@ -46,16 +46,22 @@ from .model import SimCentre
 
 log = logging.getLogger(__name__)
 
-QUEUE_COLUMNS = ("name|strategy|moh_sound|time_base_score|tier_rules_apply|tier_rule_wait_second|"
-                 "tier_rule_wait_multiply_level|tier_rule_no_agent_no_wait|discard_abandoned_after|"
-                 "abandoned_resume_allowed|max_wait_time|max_wait_time_with_no_agent|"
-                 "max_wait_time_with_no_agent_time_reached|record_template|calls_answered|calls_abandoned|"
-                 "ring_progressively_delay|skip_agents_with_external_calls|agent_no_answer_status")
-MEMBER_COLUMNS = ("queue|instance_id|uuid|session_uuid|cid_number|cid_name|system_epoch|joined_epoch|rejoined_epoch|"
-                  "bridge_epoch|abandoned_epoch|base_score|skill_score|serving_agent|serving_system|state|score")
-AGENT_COLUMNS = ("name|instance_id|uuid|type|contact|status|state|max_no_answer|wrap_up_time|reject_delay_time|"
-                 "busy_delay_time|no_answer_delay_time|last_bridge_start|last_bridge_end|last_offered_call|"
-                 "last_status_change|no_answer_count|calls_answered|talk_time|ready_time|external_calls_count")
+QUEUE_COLUMNS = (
+    "name|strategy|moh_sound|time_base_score|tier_rules_apply|tier_rule_wait_second|"
+    "tier_rule_wait_multiply_level|tier_rule_no_agent_no_wait|discard_abandoned_after|"
+    "abandoned_resume_allowed|max_wait_time|max_wait_time_with_no_agent|"
+    "max_wait_time_with_no_agent_time_reached|record_template|calls_answered|calls_abandoned|"
+    "ring_progressively_delay|skip_agents_with_external_calls|agent_no_answer_status"
+)
+MEMBER_COLUMNS = (
+    "queue|instance_id|uuid|session_uuid|cid_number|cid_name|system_epoch|joined_epoch|rejoined_epoch|"
+    "bridge_epoch|abandoned_epoch|base_score|skill_score|serving_agent|serving_system|state|score"
+)
+AGENT_COLUMNS = (
+    "name|instance_id|uuid|type|contact|status|state|max_no_answer|wrap_up_time|reject_delay_time|"
+    "busy_delay_time|no_answer_delay_time|last_bridge_start|last_bridge_end|last_offered_call|"
+    "last_status_change|no_answer_count|calls_answered|talk_time|ready_time|external_calls_count"
+)
 TIER_COLUMNS = "queue|agent|state|level|position"
 _ORIGINATE = re.compile(r"^originate\s+(\{[^}]*\})?(\S+)\s+&(eavesdrop|three_way)\(([^)]+)\)\s*$")
 
@@ -86,9 +92,20 @@ def _table(columns: str, rows: list[list[Any]]) -> str:
 
 
 class SimSwitch:
-    def __init__(self, config: WallboardConfig, centre: SimCentre, clock: Clock | None = None,
-                 host: str = "127.0.0.1", port: int = 0, password: str = "ClueCon", *, speed: float = 1.0,
-                 step_s: float = 0.1, domain: str = "default", write_buffer_limit: int = 8 * 1024 * 1024):  # fmt: skip
+    def __init__(
+        self,
+        config: WallboardConfig,
+        centre: SimCentre,
+        clock: Clock | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        password: str = "ClueCon",
+        *,
+        speed: float = 1.0,
+        step_s: float = 0.1,
+        domain: str = "default",
+        write_buffer_limit: int = 8 * 1024 * 1024,
+    ):
         self.config = config
         self.centre = centre
         self.clock = clock or SystemClock()
@@ -251,8 +268,11 @@ class SimSwitch:
         word = word.lower()
         if word in ("exit", "..."):
             self._reply(c, "+OK bye")
-            self._send(c, b"Content-Type: text/disconnect-notice\nContent-Length: 67\n\nDisconnected, goodbye.\n"
-                          b"See you at ClueCon! http://www.cluecon.com/\n")  # fmt: skip
+            self._send(
+                c,
+                b"Content-Type: text/disconnect-notice\nContent-Length: 67\n\nDisconnected, goodbye.\n"
+                b"See you at ClueCon! http://www.cluecon.com/\n",
+            )
             return False
         if not c.authed:
             if word == "auth":
@@ -295,8 +315,13 @@ class SimSwitch:
             self._reply(c, f"+OK Job-UUID: {job}", f"Job-UUID: {job}\n")
             result = self.api(rest)
             cmd, _, args = rest.partition(" ")
-            ev = {"Event-Name": "BACKGROUND_JOB", "Core-UUID": self.renderer.core_uuid, "Job-UUID": job,
-                  "Job-Command": cmd, "Job-Command-Arg": args}  # fmt: skip
+            ev = {
+                "Event-Name": "BACKGROUND_JOB",
+                "Core-UUID": self.renderer.core_uuid,
+                "Job-UUID": job,
+                "Job-Command": cmd,
+                "Job-Command-Arg": args,
+            }
             self._broadcast(ev, result)
             return True
         self._reply(c, "-ERR command not found")
@@ -309,8 +334,10 @@ class SimSwitch:
         cmd, _, args = command.strip().partition(" ")
         if cmd == "status":
             up = int((self.clock.now() - self._began).total_seconds())
-            return (f"UP 0 years, 0 days, {up // 3600} hours, {up // 60 % 60} minutes, {up % 60} seconds\n"
-                    "FreeSWITCH (Version 1.10.12 simulated) is ready\n")
+            return (
+                f"UP 0 years, 0 days, {up // 3600} hours, {up // 60 % 60} minutes, {up % 60} seconds\n"
+                "FreeSWITCH (Version 1.10.12 simulated) is ready\n"
+            )
         if cmd == "callcenter_config":
             self.step()
             try:
@@ -338,8 +365,30 @@ class SimSwitch:
 
     def _callcenter(self, argv: list[str]) -> str:
         if argv[:2] == ["queue", "list"] and len(argv) == 2:
-            rows = [[self.renderer.queue_name(q), "longest-idle-agent", "local_stream://moh", "queue", "false", 0,
-                     "false", "true", 60, "false", 0, 0, 5, "", 0, 0, 0, "true", "On Break"] for q in self._queues]
+            rows = [
+                [
+                    self.renderer.queue_name(q),
+                    "longest-idle-agent",
+                    "local_stream://moh",
+                    "queue",
+                    "false",
+                    0,
+                    "false",
+                    "true",
+                    60,
+                    "false",
+                    0,
+                    0,
+                    5,
+                    "",
+                    0,
+                    0,
+                    0,
+                    "true",
+                    "On Break",
+                ]
+                for q in self._queues
+            ]
             return _table(QUEUE_COLUMNS, rows)
         if argv[:2] == ["queue", "list"] and len(argv) >= 4:
             what, q = argv[2], self._queue(argv[3])
@@ -350,8 +399,9 @@ class SimSwitch:
             if what == "tiers":
                 return _table(TIER_COLUMNS, self._tier_rows([q]))
             if what == "agents":
-                return _table(AGENT_COLUMNS, [r for r in self._agent_rows()
-                                              if self._agent(r[0]) in dict(self.centre.members(q))])
+                return _table(
+                    AGENT_COLUMNS, [r for r in self._agent_rows() if self._agent(r[0]) in dict(self.centre.members(q))]
+                )
         if argv[:2] == ["tier", "list"]:
             return _table(TIER_COLUMNS, self._tier_rows(self._queues))
         if argv[:2] == ["agent", "list"]:
@@ -398,20 +448,59 @@ class SimSwitch:
         now = whole_seconds(self.centre.now)
         for call_id, number, joined, ringing in self.centre.waiting_calls(queue):
             j = whole_seconds(joined)
-            rows.append([self.renderer.queue_name(queue), "single_box", member_uuid(call_id), call_id, number, number,
-                         j, j, 0, 0, 0, 0, 0, self.renderer.agent_name(ringing) if ringing else "",
-                         "single_box" if ringing else "", "Trying" if ringing else "Waiting", now - j])  # fmt: skip
+            rows.append(
+                [
+                    self.renderer.queue_name(queue),
+                    "single_box",
+                    member_uuid(call_id),
+                    call_id,
+                    number,
+                    number,
+                    j,
+                    j,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    self.renderer.agent_name(ringing) if ringing else "",
+                    "single_box" if ringing else "",
+                    "Trying" if ringing else "Waiting",
+                    now - j,
+                ]
+            )
         for call in self.tracker.calls.values():  # on a call: mod_callcenter keeps the row (Answered) until the end
             if call.queue == queue and call.connected is not None and call.agent:
                 j, b = whole_seconds(call.joined), whole_seconds(call.connected)
-                rows.append([self.renderer.queue_name(queue), "single_box", member_uuid(call.call_id), call.call_id,
-                             call.number, call.number, j, j, 0, b, 0, 0, 0, self.renderer.agent_name(call.agent),
-                             "single_box", "Answered", now - j])  # fmt: skip
+                rows.append(
+                    [
+                        self.renderer.queue_name(queue),
+                        "single_box",
+                        member_uuid(call.call_id),
+                        call.call_id,
+                        call.number,
+                        call.number,
+                        j,
+                        j,
+                        0,
+                        b,
+                        0,
+                        0,
+                        0,
+                        self.renderer.agent_name(call.agent),
+                        "single_box",
+                        "Answered",
+                        now - j,
+                    ]
+                )
         return rows
 
     def _tier_rows(self, queues: list[str]) -> list[list[Any]]:
-        return [[self.renderer.queue_name(q), self.renderer.agent_name(a), "Ready", level, 1]
-                for q in queues for a, level in self.centre.members(q)]
+        return [
+            [self.renderer.queue_name(q), self.renderer.agent_name(a), "Ready", level, 1]
+            for q in queues
+            for a, level in self.centre.members(q)
+        ]
 
     def _agent_rows(self) -> list[list[Any]]:
         rows = []
@@ -419,8 +508,31 @@ class SimSwitch:
         for a in self.config.agents:
             status = r.status.get(a.id, "Logged Out")
             state = r.state.get(a.id, "Waiting")
-            rows.append([r.agent_name(a.id), "single_box", "", "callback", f"user/{a.id}@{self.domain}", status,
-                         state, 3, 0, 10, 60, 0, 0, r.last_bridge_end.get(a.id, 0), 0, 0, 0, 0, 0, 0, 0])  # fmt: skip
+            rows.append(
+                [
+                    r.agent_name(a.id),
+                    "single_box",
+                    "",
+                    "callback",
+                    f"user/{a.id}@{self.domain}",
+                    status,
+                    state,
+                    3,
+                    0,
+                    10,
+                    60,
+                    0,
+                    0,
+                    r.last_bridge_end.get(a.id, 0),
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                ]
+            )
         return rows
 
 

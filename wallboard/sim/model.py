@@ -137,8 +137,7 @@ class SimCentre:
         self._arrival_rng = {q: random.Random(f"{seed}:arrivals:{q}") for q in self._queues}
         self._caller_rng = {q: random.Random(f"{seed}:callers:{q}") for q in self._queues}
         self._agents = [
-            _Agent(a.id, i, dict(a.skills), random.Random(f"{seed}:agent:{a.id}"))
-            for i, a in enumerate(config.agents)
+            _Agent(a.id, i, dict(a.skills), random.Random(f"{seed}:agent:{a.id}")) for i, a in enumerate(config.agents)
         ]
         self._by_id = {a.id: a for a in self._agents}
         for a in self._agents:  # logged in and free at the start
@@ -181,8 +180,7 @@ class SimCentre:
         return self.start + timedelta(seconds=t)
 
     def _emit(self, cls: type, **fields: Any) -> None:
-        self._out.append(cls(id=f"sim:{self.seed}:{self._run}:{self._n}", ts=self._ts(self._t), source="sim",
-                             **fields))
+        self._out.append(cls(id=f"sim:{self.seed}:{self._run}:{self._n}", ts=self._ts(self._t), source="sim", **fields))
         self._n += 1
 
     def _uniqueid(self) -> str:
@@ -254,8 +252,9 @@ class SimCentre:
         self.calls.append(rec)
         caller = _Caller(rec, self._t, c["number"], c["talk_s"])
         self._waiting[queue].append(caller)
-        self._emit(CallerJoined, queue=queue, call_id=rec.call_id, caller=caller.number,
-                   position=len(self._waiting[queue]))
+        self._emit(
+            CallerJoined, queue=queue, call_id=rec.call_id, caller=caller.number, position=len(self._waiting[queue])
+        )
         if math.isfinite(c["leave_after_s"]):
             self._at(c["leave_after_s"], self._leave, caller, c["leave_how"])
         self._dispatch()
@@ -358,8 +357,9 @@ class SimCentre:
         rec = caller.record
         caller.ringing, agent.caller = None, None
         rec.missed += 1
-        self._emit(AgentMissed, agent=agent.id, queue=rec.queue, call_id=rec.call_id,
-                   ring_s=_q(self._t - caller.ring_t))
+        self._emit(
+            AgentMissed, agent=agent.id, queue=rec.queue, call_id=rec.call_id, ring_s=_q(self._t - caller.ring_t)
+        )
         agent.ready_at = _q(self._t + self.scenario.retry_s)
         self._at(self.scenario.retry_s, self._dispatch)
         self._free(agent)
@@ -373,8 +373,14 @@ class SimCentre:
         rec.outcome, rec.agent, rec.talk_s = "answered", agent.id, caller.talk_s
         rec.wait_s = _q(self._t - caller.t_join)
         # Asterisk's order: the caller leaves the queue, then the agent connects.
-        self._emit(CallerAnswered, queue=rec.queue, call_id=rec.call_id, agent=agent.id, wait_s=rec.wait_s,
-                   ring_s=_q(self._t - caller.ring_t))
+        self._emit(
+            CallerAnswered,
+            queue=rec.queue,
+            call_id=rec.call_id,
+            agent=agent.id,
+            wait_s=rec.wait_s,
+            ring_s=_q(self._t - caller.ring_t),
+        )
         self._set_state(agent, "on_call", queue=rec.queue, call_id=rec.call_id)
         self._at(caller.talk_s, self._hang_up, agent, caller)
         self._dispatch()
@@ -384,8 +390,9 @@ class SimCentre:
             return  # the call was taken over: the agent's part ended then
         rec = caller.record
         ended_by = ended_by or ("agent" if agent.rng.random() < self.scenario.agent_hangup_p else "caller")
-        self._emit(CallCompleted, queue=rec.queue, call_id=rec.call_id, agent=agent.id, talk_s=rec.talk_s,
-                   ended_by=ended_by)
+        self._emit(
+            CallCompleted, queue=rec.queue, call_id=rec.call_id, agent=agent.id, talk_s=rec.talk_s, ended_by=ended_by
+        )
         wrap = self._wrap.get(rec.queue, 0.0)
         if wrap > 0:
             self._set_state(agent, "wrap_up", queue=rec.queue, call_id=rec.call_id)

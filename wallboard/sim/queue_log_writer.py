@@ -76,8 +76,9 @@ class QueueLogWriter:
         """The PBX started (or restarted): app_queue's QUEUESTART row."""
         self._append([_row(ts, "NONE", "NONE", "NONE", "QUEUESTART", "")])
 
-    def custom(self, ts: datetime, queue: str, verb: str, uniqueid: str = "", interface: str = "",
-               message: str = "") -> None:  # fmt: skip
+    def custom(
+        self, ts: datetime, queue: str, verb: str, uniqueid: str = "", interface: str = "", message: str = ""
+    ) -> None:
         """A row written by the QueueLog action (kept as given, as Asterisk does)."""
         self._append([_row(ts, uniqueid or "NONE", queue, interface, verb, message)])
 

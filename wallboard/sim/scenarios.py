@@ -125,11 +125,13 @@ def day_shape(hour: float) -> float:
 # seeds 1-4: service level 81-91 % per queue over the day, 58-88 % in the 10:00-11:00 peak hour.
 _EXAMPLE_QUEUES = {
     "support": QueueProfile(calls_per_hour=95.0, talk_mean_s=210.0, patience_mean_s=180.0, max_wait_s=240.0),
-    "tech": QueueProfile(calls_per_hour=72.0, talk_mean_s=300.0, talk_sigma=0.7, patience_mean_s=240.0,
-                         max_wait_s=360.0),
+    "tech": QueueProfile(
+        calls_per_hour=72.0, talk_mean_s=300.0, talk_sigma=0.7, patience_mean_s=240.0, max_wait_s=360.0
+    ),
     "billing": QueueProfile(calls_per_hour=90.0, talk_mean_s=190.0, patience_mean_s=150.0, max_wait_s=240.0),
-    "sales": QueueProfile(calls_per_hour=105.0, talk_mean_s=170.0, patience_mean_s=120.0, max_wait_s=180.0,
-                          callback_p=0.15),
+    "sales": QueueProfile(
+        calls_per_hour=105.0, talk_mean_s=170.0, patience_mean_s=120.0, max_wait_s=180.0, callback_p=0.15
+    ),
 }
 
 
@@ -145,9 +147,7 @@ def overload_spike(
     return replace(normal_day(), name="spike", spikes=(Spike(queue, at_offset_s, duration_s, factor),))
 
 
-def demo(
-    queue: str = "support", at_offset_s: float = 20.0, factor: float = 2.5, duration_s: float = 900.0
-) -> Scenario:
+def demo(queue: str = "support", at_offset_s: float = 20.0, factor: float = 2.5, duration_s: float = 900.0) -> Scenario:
     """For ``wallboard demo``: open around the clock, the day shape placed so the demo starts at 10:00 of
     a busy morning whenever it is run, and an overload on one queue within the first minute. The overloaded
     queue's backups stand by (``standby``): on the example centre Omer, Ido and Adi (sales first, skilled for

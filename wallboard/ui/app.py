@@ -103,8 +103,12 @@ ClientFactory = Callable[[], Awaitable[object]]
 CALLS_REMEMBERED = 5000  # waiting callers' numbers kept by call id (for the confirmations)
 NARROW_BELOW = 100  # columns: below this the agents and callers stack instead of sitting side by side
 AGENT_TABLES = ("agents", "drill-agents")
-NOTHING_TO = {"listen": "nothing to listen to", "whisper": "nothing to whisper on", "barge": "nothing to barge in on",
-              "takeover": "nothing to take over"}  # fmt: skip
+NOTHING_TO = {
+    "listen": "nothing to listen to",
+    "whisper": "nothing to whisper on",
+    "barge": "nothing to barge in on",
+    "takeover": "nothing to take over",
+}
 
 
 class DeskApp(App):
@@ -344,8 +348,9 @@ class DeskApp(App):
                 callers.sync(caller_rows(self.summary, self.server), flash)
                 self.query_one("#callers-box").border_title = f"Waiting now ({callers.row_count})"
             if self.agents is not None:
-                agents.sync(agent_rows(self.agents.agents, self.server, reverts=self.reverts,
-                                       takeovers=self.takeovers), flash)  # fmt: skip
+                agents.sync(
+                    agent_rows(self.agents.agents, self.server, reverts=self.reverts, takeovers=self.takeovers), flash
+                )
                 self.query_one("#agents-box").border_title = f"Agents ({agents.row_count})"
         except NoMatches:  # the main screen is being taken down
             return
@@ -670,8 +675,12 @@ class DeskApp(App):
             return
         agent_id, a = sel
         req = Takeover(user=self.user, agent=agent_id, call_id=a.call_id, at=iso_utc(self.clock.now()))
-        self.confirm(req, a.name or agent_id, "Your phone rings with the caller; the agent's line is cut. "
-                     "This cannot be undone from here.", self.call_words(a))  # fmt: skip
+        self.confirm(
+            req,
+            a.name or agent_id,
+            "Your phone rings with the caller; the agent's line is cut. This cannot be undone from here.",
+            self.call_words(a),
+        )
 
     def spy(self, mode: str) -> None:
         """Listen, whisper or barge on the selected agent's current call. Escalating (listen -> whisper ->
@@ -680,8 +689,7 @@ class DeskApp(App):
         if sel is None:
             return
         agent_id, a = sel
-        req = Spy(type=mode, user=self.user, agent=agent_id, call_id=a.call_id,
-                  at=iso_utc(self.clock.now()))  # fmt: skip
+        req = Spy(type=mode, user=self.user, agent=agent_id, call_id=a.call_id, at=iso_utc(self.clock.now()))
         mine = a.spied_by.get(self.user)
         note = ""
         if mine == "keypad":
@@ -702,14 +710,24 @@ class DeskApp(App):
         # the cursor starts on the queue that needs help most (of those the agent is not in)
         initial = None
         if self.summary is not None:
-            candidates = [(LEVEL_RANK.get(queue_level(q), 0), q.waiting, n) for n, q in self.summary.queues.items()
-                          if n not in a.queues and q.open]  # fmt: skip
+            candidates = [
+                (LEVEL_RANK.get(queue_level(q), 0), q.waiting, n)
+                for n, q in self.summary.queues.items()
+                if n not in a.queues and q.open
+            ]
             if candidates:
                 initial = max(candidates, key=lambda c: (c[0], c[1]))[2]
 
         def make(queue: str, op: str, penalty: int, revert_after_s: float | None) -> Move:
-            return Move(user=self.user, agent=agent_id, queue=queue, op=op, penalty=penalty,
-                        revert_after_s=revert_after_s, at=iso_utc(self.clock.now()))  # fmt: skip
+            return Move(
+                user=self.user,
+                agent=agent_id,
+                queue=queue,
+                op=op,
+                penalty=penalty,
+                revert_after_s=revert_after_s,
+                at=iso_utc(self.clock.now()),
+            )
 
         def chosen(req: Move | None) -> None:
             if req is not None:
@@ -739,8 +757,9 @@ class DeskApp(App):
             self.notify("No snapshot yet: no advice", severity="warning")
             return
         try:
-            estimates = await read_estimates(await self.client(), self.config, self.server.now(),
-                                             EstimateSettings(), keys=self.keys)  # fmt: skip
+            estimates = await read_estimates(
+                await self.client(), self.config, self.server.now(), EstimateSettings(), keys=self.keys
+            )
             advice = advise(snap, estimates, self.config)
         except Exception as e:
             log.warning("advice failed: %s", e)
@@ -757,8 +776,7 @@ class DeskApp(App):
         """Each step of an advised move is one ``move`` request, confirmed and sent like the move dialog's."""
         if not self.has_token():
             return
-        reqs = [Move(user=self.user, at=iso_utc(self.clock.now()), **s.request_fields(move.agent))
-                for s in move.steps]  # fmt: skip
+        reqs = [Move(user=self.user, at=iso_utc(self.clock.now()), **s.request_fields(move.agent)) for s in move.steps]
         self.confirm_chain(reqs, move.agent_name or move.agent)
 
     def confirm_chain(self, reqs: list, agent_name: str | None) -> None:
@@ -781,8 +799,10 @@ class DeskApp(App):
 
         def chosen(reason: str | None) -> None:
             if reason is not None:
-                self.confirm(Pause(type="pause", user=self.user, agent=agent_id, reason=reason,
-                                   at=iso_utc(self.clock.now())), name)  # fmt: skip
+                self.confirm(
+                    Pause(type="pause", user=self.user, agent=agent_id, reason=reason, at=iso_utc(self.clock.now())),
+                    name,
+                )
 
         self.push_screen(PauseReasonScreen(name), callback=chosen)
 
@@ -791,8 +811,9 @@ class DeskApp(App):
         if sel is None:
             return
         agent_id, a = sel
-        self.confirm(Pause(type="unpause", user=self.user, agent=agent_id,
-                           at=iso_utc(self.clock.now())), a.name or agent_id)  # fmt: skip
+        self.confirm(
+            Pause(type="unpause", user=self.user, agent=agent_id, at=iso_utc(self.clock.now())), a.name or agent_id
+        )
 
     def toggle_pause(self) -> None:
         table = self.focused_agent_table()
@@ -883,8 +904,7 @@ class DeskApp(App):
         for batch in overdue.values():
             for rid in batch.ids:
                 self.pending.pop(rid, None)
-            self.notify(f"{batch.label}: no outcome yet: is the executor running?", severity="warning",
-                        markup=False)  # fmt: skip
+            self.notify(f"{batch.label}: no outcome yet: is the executor running?", severity="warning", markup=False)
 
     @work(exclusive=True, group="reverts", exit_on_error=False)
     async def read_reverts(self) -> None:
@@ -899,8 +919,15 @@ class DeskApp(App):
             return
         self.post_message(RevertsArrived(reverts, takeovers))
 
-    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
-               markup: bool = True) -> None:  # fmt: skip
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity="information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
         self.notices.append((str(message), str(severity)))
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
@@ -935,30 +962,46 @@ class DeskApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield SystemCommand("Drill down", "Open the selected queue: how each figure is computed", self.drill)
         if "ack" in self.allowed:
-            yield SystemCommand("Acknowledge", "Acknowledge the selected queue's alerts (flashing stops)",
-                                self.action_ack)  # fmt: skip
+            yield SystemCommand(
+                "Acknowledge", "Acknowledge the selected queue's alerts (flashing stops)", self.action_ack
+            )
         if "snooze" in self.allowed:
-            yield SystemCommand(f"Snooze {self.snooze_minutes:g} min", "Snooze the selected queue's alerts",
-                                self.action_snooze)  # fmt: skip
+            yield SystemCommand(
+                f"Snooze {self.snooze_minutes:g} min", "Snooze the selected queue's alerts", self.action_snooze
+            )
         agent_commands = (
             ("listen", "Listen", "Listen to the selected agent's call (nobody hears you)", self.action_listen),
-            ("whisper", "Whisper", "Speak to the selected agent on a call (the caller will not hear you)",
-             self.action_whisper),
+            (
+                "whisper",
+                "Whisper",
+                "Speak to the selected agent on a call (the caller will not hear you)",
+                self.action_whisper,
+            ),
             ("barge", "Barge", "Join the selected agent's call (both hear you)", self.action_barge),
-            ("takeover", "Take over call", "Take the selected agent's call on your phone (the agent drops out)",
-             self.action_takeover),
-            ("move", "Move agent", "Add the selected agent to a queue, remove it, change its penalty",
-             self.action_move),
-        )  # fmt: skip
+            (
+                "takeover",
+                "Take over call",
+                "Take the selected agent's call on your phone (the agent drops out)",
+                self.action_takeover,
+            ),
+            (
+                "move",
+                "Move agent",
+                "Add the selected agent to a queue, remove it, change its penalty",
+                self.action_move,
+            ),
+        )
         for action, title, help_text, callback in agent_commands:
             if action in self.allowed:
                 yield SystemCommand(title, help_text, callback)
         if "move" in self.allowed:
-            yield SystemCommand("Advice", "Overload advice: required vs staffed, ranked moves (enter applies one)",
-                                self.action_advice)  # fmt: skip
+            yield SystemCommand(
+                "Advice", "Overload advice: required vs staffed, ranked moves (enter applies one)", self.action_advice
+            )
         if "pause" in self.allowed or "unpause" in self.allowed:
-            yield SystemCommand("Pause / unpause agent", "Pause the selected agent (with a reason), or unpause",
-                                self.toggle_pause)  # fmt: skip
+            yield SystemCommand(
+                "Pause / unpause agent", "Pause the selected agent (with a reason), or unpause", self.toggle_pause
+            )
         yield SystemCommand("Toggle flashing", "Turn breach flashing off or on", self.action_toggle_flash)
         yield SystemCommand("Help", "Keys and their binding ids", self.action_help)
         yield SystemCommand("Quit", "Quit the desk", self.action_quit)

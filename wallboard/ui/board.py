@@ -116,8 +116,9 @@ class Plan:
     scale: int
 
 
-def plan_board(width: int, height: int, n_queues: int, formats: list[str], per_page: int = 0,
-               card_extra: int = 0) -> Plan:  # fmt: skip
+def plan_board(
+    width: int, height: int, n_queues: int, formats: list[str], per_page: int = 0, card_extra: int = 0
+) -> Plan:
     """The page layout with the largest digits that still shows as many queues per page as fit at scale 1
     (``per_page`` fixes the count). Pages rotate when that is fewer than the queues. ``card_extra``: rows
     each card takes besides its name and figures (the agents row)."""
@@ -228,8 +229,9 @@ class FigureCell(Vertical):
 class QueueCard(Vertical):
     """One queue (or the centre total): its name (and closed state), a grid of figures, the agents by state."""
 
-    def __init__(self, n_figures: int, fig_cols: int, fig_rows: int, template: str, agents: bool = False,
-                 rtl: bool = False, **kw) -> None:  # fmt: skip
+    def __init__(
+        self, n_figures: int, fig_cols: int, fig_rows: int, template: str, agents: bool = False, rtl: bool = False, **kw
+    ) -> None:
         super().__init__(**kw)
         self.template = template
         self.n_figures = n_figures
@@ -260,8 +262,7 @@ class QueueCard(Vertical):
 def _reading_order(items: list, cols: int) -> list:
     """Grid children (filled left to right) in right-to-left reading order: each row reversed."""
     rows = [items[i : i + cols] for i in range(0, len(items), cols)]
-    return [x for row in rows for x in reversed(row + [None] * (cols - len(row))) if x is not None] \
-        if rows else []  # fmt: skip
+    return [x for row in rows for x in reversed(row + [None] * (cols - len(row))) if x is not None] if rows else []
 
 
 # ---- the app ------------------------------------------------------------------------------------------
@@ -277,8 +278,14 @@ class BoardApp(App):
     TITLE = "wallboard board"
     BINDINGS = [Binding("q", "quit", "Quit", show=False), Binding("f", "toggle_flash", "Flash", show=False)]
 
-    def __init__(self, config: WallboardConfig, client, layout: LayoutConfig | None = None,
-                 clock: Clock | None = None, bidi: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        config: WallboardConfig,
+        client,
+        layout: LayoutConfig | None = None,
+        clock: Clock | None = None,
+        bidi: str | None = None,
+    ) -> None:
         super().__init__()
         self.animation_level = "none"  # a TV: no animations, whatever the environment says
         self.config = config
@@ -365,8 +372,14 @@ class BoardApp(App):
             return
         rows = self.size.height - CHROME_ROWS - (1 if self.ticker_line() or self.stale else 0)
         per_page = self.layout.per_page + (1 if self.layout.per_page and self.layout.show_total else 0)
-        plan = plan_board(self.size.width, max(1, rows), self.tiles(), self.formats, per_page,
-                          card_extra=1 if self.layout.agent_states else 0)  # fmt: skip
+        plan = plan_board(
+            self.size.width,
+            max(1, rows),
+            self.tiles(),
+            self.formats,
+            per_page,
+            card_extra=1 if self.layout.agent_states else 0,
+        )
         if plan != self.plan:
             self.plan = plan
             page = self.query_one("#page", Grid)
@@ -374,9 +387,10 @@ class BoardApp(App):
             page.styles.grid_size_columns = plan.cols
             page.styles.grid_size_rows = plan.rows
             template = max((TEMPLATES[f] for f in self.formats), key=width_units)
-            await page.mount_all(QueueCard(len(self.formats), plan.fig_cols, plan.fig_rows, template,
-                                           self.layout.agent_states, self.rtl)
-                                 for _ in range(plan.per_page))  # fmt: skip
+            await page.mount_all(
+                QueueCard(len(self.formats), plan.fig_cols, plan.fig_rows, template, self.layout.agent_states, self.rtl)
+                for _ in range(plan.per_page)
+            )
         self.render_board()
 
     # ---- fetch ------------------------------------------------------------------------------------------
@@ -612,8 +626,9 @@ class BoardApp(App):
             label += TREND_ARROWS.get(fig.get("trend") or "", "")
             if fig.get("other") is not None:
                 other = fig["other"]
-                when = (self.words["today"] if other["window"] == "today"
-                        else f"{other['minutes']} {self.words['minutes']}")  # fmt: skip
+                when = (
+                    self.words["today"] if other["window"] == "today" else f"{other['minutes']} {self.words['minutes']}"
+                )
                 label += f" ({when} {fmt_value(fmt, other['value'])})"
             cell.label.update(self.vis(label, cell.label))
             cell.number.set_value(fmt_value(fmt, live_value(fig, snapshot_at, now)))
@@ -701,8 +716,13 @@ class BoardApp(App):
         await self.close_feed()
 
 
-def build_board_app(config: WallboardConfig, layout: LayoutConfig | None = None, redis_url: str | None = None,
-                    clock: Clock | None = None, bidi: str | None = None) -> BoardApp:  # fmt: skip
+def build_board_app(
+    config: WallboardConfig,
+    layout: LayoutConfig | None = None,
+    redis_url: str | None = None,
+    clock: Clock | None = None,
+    bidi: str | None = None,
+) -> BoardApp:
     """The one factory, for the CLI and the tests. The app connects in its own event loop."""
     from ..store import connect
 
@@ -712,8 +732,13 @@ def build_board_app(config: WallboardConfig, layout: LayoutConfig | None = None,
     return BoardApp(config, factory, layout, clock, bidi)
 
 
-def run_board(config: WallboardConfig, layout: LayoutConfig | None = None, redis_url: str | None = None,
-              log_path: Path | None = None, bidi: str | None = None) -> int:  # fmt: skip
+def run_board(
+    config: WallboardConfig,
+    layout: LayoutConfig | None = None,
+    redis_url: str | None = None,
+    log_path: Path | None = None,
+    bidi: str | None = None,
+) -> int:
     from .app import setup_logging
 
     setup_logging(log_path)

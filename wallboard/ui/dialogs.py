@@ -35,8 +35,10 @@ class Choice(Widget, can_focus=True):
     DEFAULT_CSS = """
     Choice { height: 1; width: 1fr; }
     """
-    BINDINGS: ClassVar = [Binding("left", "step(-1)", "Previous", show=False),
-                          Binding("right", "step(1)", "Next", show=False)]  # fmt: skip
+    BINDINGS: ClassVar = [
+        Binding("left", "step(-1)", "Previous", show=False),
+        Binding("right", "step(1)", "Next", show=False),
+    ]
     index: reactive[int] = reactive(0)
 
     class Changed(Message):
@@ -187,8 +189,15 @@ class MoveScreen(ModalScreen[object]):
         Binding("escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, agent_id: str, agent_name: str, members: dict[str, int], rows: list[RowModel],
-                 make: MoveFactory, initial: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        agent_id: str,
+        agent_name: str,
+        members: dict[str, int],
+        rows: list[RowModel],
+        make: MoveFactory,
+        initial: str | None = None,
+    ) -> None:
         super().__init__()
         self.initial = initial
         self.agent_id = agent_id
@@ -211,15 +220,30 @@ class MoveScreen(ModalScreen[object]):
                 yield Label("Auto-revert", classes="move-label")
                 yield Choice([(m, f"{m} min" if m else "off") for m in REVERT_MINUTES], id="move-revert")
             yield Static(id="move-preview")
-            yield Static(Text.assemble(("⏎", "bold"), " next (confirm)   ", ("tab", "bold"), " next field   ",
-                                       ("←→", "bold"), " choose   ", ("esc", "bold"), " cancel"),
-                         id="move-keys")  # fmt: skip
+            yield Static(
+                Text.assemble(
+                    ("⏎", "bold"),
+                    " next (confirm)   ",
+                    ("tab", "bold"),
+                    " next field   ",
+                    ("←→", "bold"),
+                    " choose   ",
+                    ("esc", "bold"),
+                    " cancel",
+                ),
+                id="move-keys",
+            )
 
     def on_mount(self) -> None:
         self.query_one("#move-box").border_title = f"Move {self.agent_name} ({self.agent_id})"
         table = self.query_one("#move-queues", DataTable)
-        for key, header in (("queue", "Queue"), ("label", "Label"), ("member", "Member"), ("level", "Level"),
-                            ("waiting", "Waiting")):  # fmt: skip
+        for key, header in (
+            ("queue", "Queue"),
+            ("label", "Label"),
+            ("member", "Member"),
+            ("level", "Level"),
+            ("waiting", "Waiting"),
+        ):
             table.add_column(header, key=key)
         for r in self.rows:
             values = []
@@ -332,8 +356,13 @@ class MoveScreen(ModalScreen[object]):
         self.dismiss(None)
 
 
-STATUS_TEXT = {"short": "short by {short_by}", "ok": "ok", "slack": "slack, {spare} spare", "no_estimate": "no figures",
-               "closed": "closed"}  # fmt: skip
+STATUS_TEXT = {
+    "short": "short by {short_by}",
+    "ok": "ok",
+    "slack": "slack, {spare} spare",
+    "no_estimate": "no figures",
+    "closed": "closed",
+}
 
 
 def _pct(v: float | None) -> str:
@@ -378,8 +407,11 @@ class AdviceScreen(ModalScreen[object]):
             head = "No queue is short of agents: nothing to move"
         notes = [n for n in self.advice.notes if not n.startswith("short: ")]
         if short and any(n.startswith("short: ") for n in self.advice.notes):
-            notes.insert(0, "no agent skilled for it can be spared without taking a queue below its breach level, "
-                            "and those skilled already serve it as backups")  # fmt: skip
+            notes.insert(
+                0,
+                "no agent skilled for it can be spared without taking a queue below its breach level, "
+                "and those skilled already serve it as backups",
+            )
         return head + (":\n" + "\n".join(f"- {n}" for n in notes) if notes else ".")
 
     @property
@@ -390,15 +422,18 @@ class AdviceScreen(ModalScreen[object]):
         target = plan[0].to_queue
         last = [m for m in plan if m.to_queue == target][-1]
         names = ", ".join(m.agent_name for m in plan if m.to_queue == target)
-        return (f"Plan: {names} in turn take {plan[0].to_label} from {_pct(plan[0].to_sl_before)} to "
-                f"{_pct(last.to_sl_after)} (projected)")  # fmt: skip
+        return (
+            f"Plan: {names} in turn take {plan[0].to_label} from {_pct(plan[0].to_sl_before)} to "
+            f"{_pct(last.to_sl_after)} (projected)"
+        )
 
     def compose(self) -> ComposeResult:
         with Vertical(id="advice-box"):
             yield Static(self.queue_text, id="advice-queues")
             if self.advice.moves:
-                yield Static(Text("Moves, best first (projected SL, steady state):", style="bold"),
-                             id="advice-moves-title")  # fmt: skip
+                yield Static(
+                    Text("Moves, best first (projected SL, steady state):", style="bold"), id="advice-moves-title"
+                )
                 yield OptionList(*[m.text for m in self.advice.moves], id="advice-moves")
                 if self.plan_text:
                     yield Static(Text(self.plan_text, style="italic"), id="advice-plan")

@@ -173,9 +173,15 @@ def parse_reverts(items: list[tuple[str, float]]) -> dict[str, list[Revert]]:
     for raw, score in items:
         try:
             d = json.loads(raw)
-            r = Revert(agent=str(d["agent"]), queue=str(d["queue"]), op=str(d["op"]),
-                       penalty=int(d["penalty"]) if d.get("penalty") is not None else None, due=float(score),
-                       user=str(d.get("user", "")), request=str(d.get("request", "")))  # fmt: skip
+            r = Revert(
+                agent=str(d["agent"]),
+                queue=str(d["queue"]),
+                op=str(d["op"]),
+                penalty=int(d["penalty"]) if d.get("penalty") is not None else None,
+                due=float(score),
+                user=str(d.get("user", "")),
+                request=str(d.get("request", "")),
+            )
         except (ValueError, KeyError, TypeError):
             continue
         out.setdefault(r.agent, []).append(r)
@@ -218,5 +224,6 @@ def parse_takeovers(items: list[tuple[str, float]]) -> dict[str, TakenOver]:
 
 
 async def load_takeovers(client, keys: Keys, now_epoch: float) -> dict[str, TakenOver]:
-    return parse_takeovers(await client.zrangebyscore(keys.takeovers, now_epoch - TAKEOVER_SHOWN_S,
-                                                      "+inf", withscores=True))  # fmt: skip
+    return parse_takeovers(
+        await client.zrangebyscore(keys.takeovers, now_epoch - TAKEOVER_SHOWN_S, "+inf", withscores=True)
+    )

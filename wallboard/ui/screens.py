@@ -34,11 +34,21 @@ from .view import (
 if TYPE_CHECKING:
     from .app import DeskApp
 
-DRILL_CALLER_COLUMNS = (("kind", "Kind", None), ("caller", "Caller", None), ("entered", "Entered", None),
-                        ("wait", "Wait", None))  # fmt: skip
-DRILL_AGENT_COLUMNS = (("agent", "Agent", None), ("state", "State", None), ("time", "Time", None),
-                       ("penalty", "Pen", None), ("calls", "Calls", None), ("missed", "Miss", None),
-                       ("alerts", "Alerts", None))  # fmt: skip
+DRILL_CALLER_COLUMNS = (
+    ("kind", "Kind", None),
+    ("caller", "Caller", None),
+    ("entered", "Entered", None),
+    ("wait", "Wait", None),
+)
+DRILL_AGENT_COLUMNS = (
+    ("agent", "Agent", None),
+    ("state", "State", None),
+    ("time", "Time", None),
+    ("penalty", "Pen", None),
+    ("calls", "Calls", None),
+    ("missed", "Miss", None),
+    ("alerts", "Alerts", None),
+)
 
 
 class DrillDownScreen(Screen):
@@ -134,8 +144,9 @@ class DrillDownScreen(Screen):
                 ("Centre total", "bold"), "  all queues · SL = sum of numerators / sum of denominators"
             )
             callers = []
-            agents = agent_rows(desk.agents.agents if desk.agents else {}, server, reverts=desk.reverts,
-                                takeovers=desk.takeovers)  # fmt: skip
+            agents = agent_rows(
+                desk.agents.agents if desk.agents else {}, server, reverts=desk.reverts, takeovers=desk.takeovers
+            )
         else:
             q = summary.queues.get(self.queue)
             if q is None:
@@ -143,8 +154,13 @@ class DrillDownScreen(Screen):
                 return
             head = self._head(q)
             callers = drill_caller_rows(q, self.queue, server, tz)
-            agents = agent_rows(desk.agents.agents if desk.agents else {}, server, queue=self.queue,
-                                reverts=desk.reverts, takeovers=desk.takeovers)  # fmt: skip
+            agents = agent_rows(
+                desk.agents.agents if desk.agents else {},
+                server,
+                queue=self.queue,
+                reverts=desk.reverts,
+                takeovers=desk.takeovers,
+            )
         title.update(head)
         flash = desk.flash_on and desk.flash_enabled
         self.query_one("#figures", KeyedTable).sync(figure_rows(q, summary, server), flash)
@@ -191,8 +207,11 @@ class DrillDownScreen(Screen):
 class HelpScreen(ModalScreen):
     """Every key by its binding id, with the key it answers to after remapping."""
 
-    BINDINGS: ClassVar = [("escape", "dismiss", "Close"), ("question_mark", "dismiss", "Close"),
-                          ("q", "dismiss", "Close")]  # fmt: skip
+    BINDINGS: ClassVar = [
+        ("escape", "dismiss", "Close"),
+        ("question_mark", "dismiss", "Close"),
+        ("q", "dismiss", "Close"),
+    ]
 
     def __init__(self, remap: dict[str, str], hidden: frozenset[str] = frozenset()) -> None:
         super().__init__()
@@ -212,8 +231,14 @@ class HelpScreen(ModalScreen):
         """The keys in aligned columns (key, what it does, its binding id), then what the colours and the
         agent notes mean; lines short enough for 80 columns, the box scrolls on a short terminal."""
         specs = effective_keys(self.remap, self.hidden)
-        keys = [({"question_mark": "?", "enter": "enter", "escape": "esc"}.get(key, key), spec.help or spec.description,
-                 spec.id) for spec, key in specs]  # fmt: skip
+        keys = [
+            (
+                {"question_mark": "?", "enter": "enter", "escape": "esc"}.get(key, key),
+                spec.help or spec.description,
+                spec.id,
+            )
+            for spec, key in specs
+        ]
         keys += [("ctrl+p", "Command palette (each by name)", ""), ("tab", "Next table", "")]
         kw = max(len(k) for k, _, _ in keys)
         lw = max(len(label) for _, label, binding in keys if binding)
@@ -231,9 +256,11 @@ class HelpScreen(ModalScreen):
             lines.append("Ack and snooze act on the selected queue's metrics in warn or breach.")
         if offered & {"listen", "whisper", "barge", "takeover", "move", "pause"}:
             lines.append("Agent keys act on the selected agent (tab to Agents); each is confirmed.")
-        notes = (("rivka:whisper", "who listens to the agent, and how"),
-                 ("support(14:59)", "a temporary move, reverting in 14:59"),
-                 ("call taken by rivka", "a supervisor took the agent's call"))  # fmt: skip
+        notes = (
+            ("rivka:whisper", "who listens to the agent, and how"),
+            ("support(14:59)", "a temporary move, reverting in 14:59"),
+            ("call taken by rivka", "a supervisor took the agent's call"),
+        )
         nw = max(len(n) for n, _ in notes)
         lines += ["", "[b]Agents[/b] column notes:"] + [f"  [b]{n:<{nw}}[/b]  {what}" for n, what in notes]
         lines += ["", 'Remap a key in the config: \\[display] keys = { "wallboard.ack" = "k" }']

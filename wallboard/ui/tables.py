@@ -144,8 +144,9 @@ class KeyedTable(DataTable):
                             style = shown[col][1]
                             cell = r.cells.get(col) or CellModel("")
                             # an auto-width column widens for a longer text (a countdown, who listens)
-                            self.update_cell(r.key, col, self._render(cell, style, i == 0, r.sort_key),
-                                             update_width=col in auto)
+                            self.update_cell(
+                                r.key, col, self._render(cell, style, i == 0, r.sort_key), update_width=col in auto
+                            )
                             self._shown[(r.key, col)] = shown[col]
                             self.cells_updated += 1
                 else:

@@ -479,6 +479,8 @@ FIGURE_COLUMNS_NARROW: tuple[tuple[str, str], ...] = (
 
 def figure_columns(width: int) -> tuple[tuple[str, str], ...]:
     return FIGURE_COLUMNS_NARROW if width < FIGURES_NARROW_BELOW else FIGURE_COLUMNS
+
+
 PCT_FIGURES = {k for k, _, _ in FIGURES if catalog.get(k).fmt == "pct"}
 TIME_FIGURES = {k for k, _, _ in FIGURES if catalog.get(k).fmt == "duration"}
 
@@ -513,8 +515,14 @@ def figure_rows(q: QueueSnapshot | Total, summary: Summary, server: ServerTime) 
             else:
                 value = getattr(q, key)
             cells = {"reset": lv(fmt_figure(key, value)), "rolling": CellModel("now")}
-            cells.update(reset_num=blank, reset_den=blank, rolling_num=blank, rolling_den=blank, reset_frac=blank,
-                         rolling_frac=blank)  # fmt: skip
+            cells.update(
+                reset_num=blank,
+                reset_den=blank,
+                rolling_num=blank,
+                rolling_den=blank,
+                reset_frac=blank,
+                rolling_frac=blank,
+            )
         else:
             cells = {
                 "reset": lv(fmt_figure(key, getattr(q, key))),
@@ -542,17 +550,22 @@ def figure_explanation(key: str, q: QueueSnapshot | Total, summary: Summary, ser
     if kind == "gauge":
         return f"{label}: the value now, not counted over a window"
     if kind == "counter":
-        return (f"{label}: {fmt_figure(key, getattr(q, key))} since the reset, "
-                f"{fmt_figure(key, getattr(q.rolling, key))} in the last {minutes} min")  # fmt: skip
+        return (
+            f"{label}: {fmt_figure(key, getattr(q, key))} since the reset, "
+            f"{fmt_figure(key, getattr(q.rolling, key))} in the last {minutes} min"
+        )
     ex = q.explain.get(key)
     rex = q.explain.get(f"rolling.{key}")
     if ex is None:
         return f"{label}: {fmt_figure(key, getattr(q, key))} (no formula in this snapshot)"
-    parts = [f"since reset {fmt_number(ex.numerator)} / {fmt_number(ex.denominator)} = "
-             f"{fmt_figure(key, getattr(q, key))}"]  # fmt: skip
+    parts = [
+        f"since reset {fmt_number(ex.numerator)} / {fmt_number(ex.denominator)} = {fmt_figure(key, getattr(q, key))}"
+    ]
     if rex is not None:
-        parts.append(f"last {minutes} min {fmt_number(rex.numerator)} / {fmt_number(rex.denominator)} = "
-                     f"{fmt_figure(key, getattr(q.rolling, key))}")  # fmt: skip
+        parts.append(
+            f"last {minutes} min {fmt_number(rex.numerator)} / {fmt_number(rex.denominator)} = "
+            f"{fmt_figure(key, getattr(q.rolling, key))}"
+        )
     return f"{label} = {ex.formula}\n  " + " · ".join(parts)
 
 
