@@ -177,7 +177,7 @@ class FreeswitchFeed:
                         yield item
                     if gap_start is not None:
                         gap = FeedGap(
-                            id=f"{self.name}:gap:{gap_start.timestamp():.6f}",
+                            id=f"{self.name}:gap:{tag}:{gap_start.timestamp():.6f}",
                             ts=now,
                             source=f"{self.name}:{origin}",
                             start=gap_start,

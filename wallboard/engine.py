@@ -365,10 +365,12 @@ class Engine:
     async def register_step(self, batch: Batch) -> None:
         """Feed gaps and the registries of queues and agents (before the batch's scripts)."""
         if batch.gaps:
-            gaps = {
-                json.dumps({"start": utc(g.start), "length_s": g.length_s, "feed": g.feed}): g.start.timestamp()
-                for g in batch.gaps
-            }
+            # the id is in the member so that two gaps alike to the second stay two records, and a re-applied
+            # gap (a replay, a restart) stays one
+            gaps = {}
+            for g in batch.gaps:
+                member = {"start": utc(g.start), "length_s": g.length_s, "feed": g.feed, "id": g.id}
+                gaps[json.dumps(member)] = g.start.timestamp()
             await self.r.zadd(self.keys.gaps, gaps)
         await self._register(batch.by_queue, batch.agents)
 
