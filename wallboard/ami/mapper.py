@@ -43,10 +43,9 @@ Unknown event names (not in ``KNOWN_EVENTS``) are reported once each as a dead l
 
 from __future__ import annotations
 
-import heapq
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Callable
 
 from pydantic import ValidationError
@@ -56,7 +55,6 @@ from wallboard.events import (
     MAX_COUNT,
     MAX_SECONDS,
     AgentMissed,
-    AgentStateChanged,
     CallCompleted,
     CallerAbandoned,
     CallerAnswered,
@@ -69,15 +67,16 @@ from wallboard.events import (
     OutboundCall,
     SpyChanged,
     WaitingResync,
-    WrapupCompleted,
     name_problem,
     time_problem,
 )
 from wallboard.feed import DeadLetter
+from wallboard.pbxmap import Bad as _Bad
+from wallboard.pbxmap import PbxMapper, validation_reason
+from wallboard.pbxmap import dt as _dt
 
 from .protocol import Message, raw_text
 
-_UTC = timezone.utc
 _OVERFLOW = {
     "TIMEOUT": "timeout",
     "LEAVEEMPTY": "empty",
@@ -123,10 +122,6 @@ KNOWN_EVENTS = frozenset(
 )
 
 
-class _Bad(Exception):
-    """The event cannot become events; the message is the dead letter's reason."""
-
-
 def epoch_of(uniqueid: str | None) -> int | None:
     """A Uniqueid is ``<epoch>.<n>`` (channel creation time); None for anything else."""
     m = _UNIQUEID.match(uniqueid or "")
@@ -168,7 +163,7 @@ class _Agent:
     emitted: tuple[str, str | None] | None = None
 
 
-class AmiMapper:
+class AmiMapper(PbxMapper[_Agent]):
     def __init__(
         self,
         config: WallboardConfig,
@@ -179,9 +174,8 @@ class AmiMapper:
         settle_s: float = 3.0,
         connect_wait_s: float = 30.0,
     ):
+        super().__init__(feed, origin, _Agent)
         self.config = config
-        self.feed = feed
-        self.origin = origin
         self.capture = capture
         self.settle_s = settle_s
         self.connect_wait_s = connect_wait_s
@@ -191,11 +185,8 @@ class AmiMapper:
                 if dev:
                     self._by_iface[dev] = a.id
         self._devices: dict[str, str] = dict(self._by_iface)  # device -> agent, learnt from member events too
-        self._agents: dict[str, _Agent] = {}
         self._entries: dict[str, _Entry] = {}
         self._connected: dict[str, float] = {}  # call -> AgentConnect time (capture clock bound for talk)
-        self._wraps: list[tuple[float, int, str, str | None, str | None, float, str]] = []  # heap
-        self._wrap_seq = 0
         self._reported: set[str] = set()
         self._clock: float | None = None  # capture clock (epoch)
         self._wrapup_cfg: dict[str, float] = {}
@@ -265,9 +256,7 @@ class AmiMapper:
         except _Bad as e:
             return [self._dead(where, f"{msg.get('event')}: {e}", msg)]
         except ValidationError as e:
-            err = e.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"])
-            return [self._dead(where, f"{msg.get('event')}: {loc}: {err['msg']}", msg)]
+            return [self._dead(where, f"{msg.get('event')}: {validation_reason(e)}", msg)]
         return self.due(t) + out
 
     def due(self, now: datetime | float) -> list:
@@ -279,18 +268,14 @@ class AmiMapper:
                 try:
                     out += self._settle(call, e, None)
                 except ValidationError as err:  # a settlement the model refuses is a dead letter, never a crash
-                    first = err.errors()[0]
-                    where = ".".join(str(p) for p in first["loc"])
-                    out.append(DeadLetter(self._src(e.where), f"settling call {call}: {where}: {first['msg']}", call))
-        while self._wraps and self._wraps[0][0] <= t:
-            out += self._wrap_end(heapq.heappop(self._wraps))
-        return out
+                    out.append(DeadLetter(self._src(e.where), f"settling call {call}: {validation_reason(err)}", call))
+        return out + self._wraps_due(t)
 
     def next_due(self) -> float | None:
         """Epoch of the next timed settlement or wrap-up end (for a live feed's timer)."""
         times = [e.due for e in self._entries.values() if e.left is not None]
-        if self._wraps:
-            times.append(self._wraps[0][0])
+        if (wrap := self._next_wrap()) is not None:
+            times.append(wrap)
         return min(times) if times else None
 
     def flush(self) -> list:
@@ -413,15 +398,9 @@ class AmiMapper:
 
     # -- helpers ----------------------------------------------------------------------------------------------
 
-    def _id(self, where: str, k: Any) -> str:
-        return f"{self.feed}:{where}:{k}"
-
-    def _src(self, where: str) -> str:
-        return f"{self.feed}:{self.origin}:{where}" if self.origin else f"{self.feed}:{where}"
-
     def _dead(self, where: str, reason: str, msg: Message) -> DeadLetter:
         raw = raw_text(msg.lines) if msg.lines else "\n".join(f"{k}: {v}" for k, v in msg.fields.items())[:4000]
-        return DeadLetter(self._src(where), reason, raw)
+        return self._dead_text(where, reason, raw)
 
     def _check_names(self, m: Message, name_key: str = "membername") -> None:
         """The event model's check of queue and member names, made before any handler changes the mapper (a
@@ -445,12 +424,6 @@ class AmiMapper:
             v = m.get(key)
             if v and v not in self._by_iface:
                 self._devices[v] = agent
-
-    def _agent_model(self, agent: str) -> _Agent:
-        a = self._agents.get(agent)
-        if a is None:
-            a = self._agents[agent] = _Agent()
-        return a
 
     def _wrap_s(self, a: _Agent, queue: str) -> float:
         if a.wrap.get(queue):
@@ -479,48 +452,7 @@ class AmiMapper:
         a = self._agent_model(agent)
         if a.call and a.status not in _ON_CALL and a.status != 6:
             a.call = None  # the ring or call is over
-        d = self._derive(a, t)
-        if d is None or d == a.emitted:
-            return []
-        a.emitted = d
-        call, queue = a.call if a.call and d[0] in ("ringing", "on_call") else (None, None)
-        return [
-            AgentStateChanged(
-                id=self._id(where, k),
-                ts=_dt(t),
-                source=self._src(where),
-                agent=agent,
-                state=d[0],
-                reason=d[1],
-                queue=queue,
-                call_id=call,
-            )
-        ]
-
-    def _push_wrap(self, due: float, agent: str, call: str | None, queue: str | None, wrap: float, where: str) -> None:
-        self._wrap_seq += 1
-        heapq.heappush(self._wraps, (due, self._wrap_seq, agent, call, queue, wrap, where))
-
-    def _wrap_end(self, item: tuple) -> list:
-        due, _, agent, call, queue, wrap, where = item
-        out: list = []
-        if call is not None:
-            out.append(
-                WrapupCompleted(
-                    id=self._id(where, "w"),
-                    ts=_dt(due),
-                    source=self._src(where),
-                    queue=queue,
-                    call_id=call,
-                    agent=agent,
-                    wrap_s=wrap,
-                )
-            )
-        a = self._agent_model(agent)
-        if a.wrap_until == due:  # still the current wrap-up: it ends now (unless newer news said otherwise)
-            a.wrap_until = None
-            out += self._state(agent, due, where, "a")
-        return out
+        return self._emit_state(agent, t, where, k)
 
     # -- callers ----------------------------------------------------------------------------------------------
 
@@ -873,10 +805,6 @@ class AmiMapper:
                 number=self._dial_number(m),
             )
         ]
-
-
-def _dt(epoch: float) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=_UTC) + timedelta(seconds=epoch)
 
 
 def _call_id(m: Message) -> str | None:

@@ -39,10 +39,9 @@ cause) -> a dead letter with the reason; the mapper's state is left as it was.
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import datetime
+from typing import Callable
 
 from pydantic import ValidationError
 
@@ -50,7 +49,6 @@ from wallboard.config import WallboardConfig
 from wallboard.events import (
     MAX_SECONDS,
     AgentMissed,
-    AgentStateChanged,
     CallCompleted,
     CallerAbandoned,
     CallerAnswered,
@@ -64,20 +62,18 @@ from wallboard.events import (
     time_problem,
 )
 from wallboard.feed import DeadLetter
+from wallboard.pbxmap import Bad as _Bad
+from wallboard.pbxmap import PbxMapper, validation_reason
+from wallboard.pbxmap import dt as _dt
 
 from .client import EslEvent
 
-_UTC = timezone.utc
 SUBCLASS = "callcenter::info"
 CANCEL_OVERFLOW = {"TIMEOUT": "timeout", "NO_AGENT_TIMEOUT": "empty", "EXIT_WITH_KEY": "key"}
 NOT_A_MISS = frozenset({"LOSE_RACE", "ORIGINATOR_CANCEL"})
 IGNORED_ACTIONS = frozenset({"members-count", "agent-add", "agent-del", "agent-contact-change", "agent-max-no-answer"})
 WAITING_MEMBER_STATES = frozenset({"waiting", "trying"})
 _NO_NUMBER = {"", "unknown", "anonymous", "0000000000"}
-
-
-class _Bad(Exception):
-    """The event cannot become events; the message is the dead letter's reason."""
 
 
 @dataclass(slots=True)
@@ -92,23 +88,15 @@ class _Agent:
     emitted: tuple[str, str | None] | None = None
 
 
-def _dt(epoch: float) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=_UTC) + timedelta(seconds=epoch)
-
-
-class EslMapper:
+class EslMapper(PbxMapper[_Agent]):
     def __init__(self, config: WallboardConfig, feed: str = "freeswitch", origin: str = ""):
+        super().__init__(feed, origin, _Agent)
         self.config = config
-        self.feed = feed
-        self.origin = origin
         self._queue_names = {q.name for q in config.queues}
         self._agent_ids = {a.id for a in config.agents}
         self._by_name = {a.interface: a.id for a in config.agents if a.interface}
-        self._agents: dict[str, _Agent] = {}
         self._answered: set[str] = set()  # calls whose answer we emitted (a Terminated end adds nothing then)
         self._completed: set[str] = set()
-        self._wraps: list[tuple[float, int, str, str | None, str | None, float, str]] = []
-        self._wrap_seq = 0
         self._reported: set[str] = set()
         self._handlers: dict[str, Callable[[EslEvent, float, str], list]] = {
             "member-queue-start": self._join,
@@ -163,21 +151,15 @@ class EslMapper:
         except _Bad as e:
             return [self._dead(where, f"{action}: {e}", ev)]
         except ValidationError as e:
-            err = e.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"])
-            return [self._dead(where, f"{action}: {loc}: {err['msg']}", ev)]
+            return [self._dead(where, f"{action}: {validation_reason(e)}", ev)]
         return self.due(t) + out
 
     def due(self, now: datetime | float) -> list:
         """Wrap-up ends whose time has come."""
-        t = now.timestamp() if isinstance(now, datetime) else now
-        out: list = []
-        while self._wraps and self._wraps[0][0] <= t:
-            out += self._wrap_end(heapq.heappop(self._wraps))
-        return out
+        return self._wraps_due(now.timestamp() if isinstance(now, datetime) else now)
 
     def next_due(self) -> float | None:
-        return self._wraps[0][0] if self._wraps else None
+        return self._next_wrap()
 
     # -- resynchronisation ----------------------------------------------------------------------------------
 
@@ -529,14 +511,7 @@ class EslMapper:
 
     # -- agents ---------------------------------------------------------------------------------------------
 
-    def _agent_model(self, agent: str) -> _Agent:
-        a = self._agents.get(agent)
-        if a is None:
-            a = self._agents[agent] = _Agent()
-        return a
-
-    @staticmethod
-    def _derive(a: _Agent, t: float) -> tuple[str, str | None] | None:
+    def _derive(self, a: _Agent, t: float) -> tuple[str, str | None] | None:
         if a.status == "Logged Out":
             return ("logged_out", None)
         if a.state == "In a queue call":
@@ -550,51 +525,6 @@ class EslMapper:
         if a.status is None and a.state is None:
             return None
         return ("available", None)
-
-    def _emit_state(self, agent: str, t: float, where: str, k: Any) -> list:
-        a = self._agent_model(agent)
-        d = self._derive(a, t)
-        if d is None or d == a.emitted:
-            return []
-        a.emitted = d
-        call, queue = a.call if a.call and d[0] in ("ringing", "on_call") else (None, None)
-        return [
-            AgentStateChanged(
-                id=self._id(where, k),
-                ts=_dt(t),
-                source=self._src(where),
-                agent=agent,
-                state=d[0],
-                reason=d[1],
-                queue=queue,
-                call_id=call,
-            )
-        ]
-
-    def _push_wrap(self, due: float, agent: str, call: str | None, queue: str | None, wrap: float, where: str) -> None:
-        self._wrap_seq += 1
-        heapq.heappush(self._wraps, (due, self._wrap_seq, agent, call, queue, wrap, where))
-
-    def _wrap_end(self, item: tuple) -> list:
-        due, _, agent, call, queue, wrap, where = item
-        out: list = []
-        if call is not None:
-            out.append(
-                WrapupCompleted(
-                    id=self._id(where, "w"),
-                    ts=_dt(due),
-                    source=self._src(where),
-                    queue=queue,
-                    call_id=call,
-                    agent=agent,
-                    wrap_s=wrap,
-                )
-            )
-        a = self._agent_model(agent)
-        if a.wrap_until == due:  # still the current wrap-up (a new call did not end it)
-            a.wrap_until = None
-            out += self._emit_state(agent, due, where, "a")
-        return out
 
     # -- helpers --------------------------------------------------------------------------------------------
 
@@ -629,15 +559,8 @@ class EslMapper:
             return f"{core[:8]}.{seq}"
         return where
 
-    def _id(self, where: str, k: Any) -> str:
-        return f"{self.feed}:{where}:{k}"
-
-    def _src(self, where: str) -> str:
-        return f"{self.feed}:{self.origin}:{where}" if self.origin else f"{self.feed}:{where}"
-
     def _dead(self, where: str, reason: str, ev: EslEvent) -> DeadLetter:
-        raw = ev.raw or "\n".join(f"{k}: {v}" for k, v in ev.fields.items())
-        return DeadLetter(self._src(where), reason, raw[:4000])
+        return self._dead_text(where, reason, ev.raw or "\n".join(f"{k}: {v}" for k, v in ev.fields.items()))
 
 
 def _number(v: str | None) -> str | None:
