@@ -50,18 +50,15 @@ import csv
 import io
 import math
 import os
-import re
-import tomllib
 from datetime import date, datetime, time, timedelta, timezone
-from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from feeds.mapping_file import MappingError, load_mapping_file
 from wallboard.config import WallboardConfig
-from wallboard.errors import InputError
 from wallboard.events import (
     MAX_SECONDS,
     OVERFLOW_REASONS,
@@ -84,13 +81,6 @@ _HALF_DAY_S = 12 * 3600
 # reach datetime as an OverflowError instead of a dead letter naming the column.
 _MAX_EPOCH = 1e11
 _MAX_SECONDS = MAX_SECONDS  # the event model's limit: two talk times of 1e308 s sum to inf, which Redis refuses
-_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-class MappingError(InputError):
-    """A mapping that cannot be used (not found, not valid TOML, wrong fields), or a file that does not fit it
-    (no header, a header without the mapped columns, an empty file). An ``InputError`` (so a ``ValueError``):
-    the command line shows its message as one line and exits 2."""
 
 
 class Mapping(BaseModel):
@@ -153,35 +143,9 @@ _FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-def builtin_mappings() -> list[str]:
-    folder = resources.files("feeds") / "mappings"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
-
-
 def load_mapping(mapping: str | os.PathLike[str]) -> Mapping:
     """A built-in mapping by name (``bank``) or a mapping file by path."""
-    text: str
-    where: str
-    spec = os.fspath(mapping)
-    builtin = resources.files("feeds") / "mappings" / f"{spec}.toml"
-    if _NAME_RE.match(spec) and builtin.is_file():
-        text, where, stem = builtin.read_text(encoding="utf-8"), f"built-in mapping {spec!r}", spec
-    else:
-        p = Path(spec)
-        if not p.is_file():
-            raise MappingError(
-                f"no mapping {spec!r}: not a built-in ({', '.join(builtin_mappings())}) and no such file"
-            )
-        text, where, stem = p.read_text(encoding="utf-8"), str(p), p.stem
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise MappingError(f"{where}: not valid TOML: {e}") from None
-    try:
-        m = Mapping(**data)
-    except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, x['loc'])) or '(top)'}: {x['msg']}" for x in e.errors())
-        raise MappingError(f"{where}: {problems}") from None
+    m, where = load_mapping_file(mapping, Mapping)
     required, optional = _FIELDS[m.profile]
     missing = [f for f in required if f not in m.columns]
     unknown = [f for f in m.columns if f not in required and f not in optional]
@@ -192,8 +156,6 @@ def load_mapping(mapping: str | os.PathLike[str]) -> Mapping:
             + ("; " if missing and unknown else "")
             + (f"has no field(s) {unknown} (it reads {list(required + optional)})" if unknown else "")
         )
-    if not m.name:
-        m = m.model_copy(update={"name": stem})
     return m
 
 

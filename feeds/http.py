@@ -45,19 +45,17 @@ import math
 import os
 import re
 import sys
-import tomllib
 from collections import OrderedDict
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 from typing import Any, AsyncIterator, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
+from feeds.mapping_file import load_mapping_file
 from wallboard.clock import Clock, SystemClock
 from wallboard.config import WallboardConfig
-from wallboard.errors import InputError
 from wallboard.events import (
     EVENT_ADAPTER,
     OVERFLOW_REASONS,
@@ -222,29 +220,8 @@ class WebhookMapping(BaseModel):
         return v
 
 
-class MappingError(InputError):
-    """A webhook mapping that cannot be used: shown as one line, exit 2."""
-
-
 def load_webhook_mapping(spec: str) -> WebhookMapping:
-    builtin = resources.files("feeds") / "mappings" / f"{spec}.toml"
-    if re.match(r"^[A-Za-z0-9_-]+$", spec) and builtin.is_file():
-        text, where, stem = builtin.read_text(encoding="utf-8"), f"built-in mapping {spec!r}", spec
-    else:
-        p = Path(spec)
-        if not p.is_file():
-            raise MappingError(f"no webhook mapping {spec!r}: not a built-in and no such file")
-        text, where, stem = p.read_text(encoding="utf-8"), str(p), p.stem
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise MappingError(f"{where}: not valid TOML: {e}") from None
-    try:
-        m = WebhookMapping(**data)
-    except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, x['loc'])) or '(top)'}: {x['msg']}" for x in e.errors())
-        raise MappingError(f"{where}: {problems}") from None
-    return m if m.name else m.model_copy(update={"name": stem})
+    return load_mapping_file(spec, WebhookMapping, "webhook mapping")[0]
 
 
 class _Bad(Exception):
