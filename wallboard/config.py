@@ -83,6 +83,18 @@ def parse_hhmm(v: str) -> time:
     return time(int(m[1]), int(m[2]))
 
 
+def check_hours(v: dict[str, str], what: str) -> dict[str, str]:
+    """Days -> 'HH:MM-HH:MM' spans (business hours, quiet hours), each day set and time checked."""
+    for days, span in v.items():
+        expand_days(days)
+        m = _HOURS_RE.match(span)
+        if not m:
+            raise ValueError(f"{what} for {days!r}: {span!r} is not 'HH:MM-HH:MM'")
+        parse_hhmm(f"{m[1]}:{m[2]}")
+        parse_hhmm(f"{m[3]}:{m[4]}")
+    return v
+
+
 class Threshold(_Section):
     warn: float | None = Field(None, description="Level at which the metric shows 'warn'.")
     breach: float | None = Field(None, description="Level at which the metric shows 'breach' (and flashes).")
@@ -122,14 +134,7 @@ class QueueConfig(_Section):
     @field_validator("hours")
     @classmethod
     def _hours(cls, v: dict[str, str]) -> dict[str, str]:
-        for days, span in v.items():
-            expand_days(days)
-            m = _HOURS_RE.match(span)
-            if not m:
-                raise ValueError(f"hours for {days!r}: {span!r} is not 'HH:MM-HH:MM'")
-            parse_hhmm(f"{m[1]}:{m[2]}")
-            parse_hhmm(f"{m[3]}:{m[4]}")
-        return v
+        return check_hours(v, "hours")
 
     @field_validator("thresholds")
     @classmethod

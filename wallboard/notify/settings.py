@@ -117,16 +117,9 @@ class Subscription(_Section):
     @field_validator("quiet_hours")
     @classmethod
     def _hours(cls, v: dict[str, str]) -> dict[str, str]:
-        from wallboard.config import _HOURS_RE, expand_days, parse_hhmm
+        from wallboard.config import check_hours
 
-        for days, span in v.items():
-            expand_days(days)
-            m = _HOURS_RE.match(span)
-            if not m:
-                raise ValueError(f"quiet hours for {days!r}: {span!r} is not 'HH:MM-HH:MM'")
-            parse_hhmm(f"{m[1]}:{m[2]}")
-            parse_hhmm(f"{m[3]}:{m[4]}")
-        return v
+        return check_hours(v, "quiet hours")
 
     @field_validator("timezone")
     @classmethod
