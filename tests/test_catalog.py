@@ -1,5 +1,5 @@
 """The metric catalog reaches every surface: each entry is walked through the snapshot model, the stored format,
-the report (JSON and CSV), the TV (choices, labels in both languages, formats, alert phrases), the thresholds and
+the report (JSON, CSV and HTML), the TV (choices, labels in both languages, formats, alert phrases), the thresholds and
 the desk. A metric added to the catalog and forgotten by a surface fails here, by name."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from wallboard.config import THRESHOLD_METRICS, BoardFigure, LayoutConfig, Queue
 from wallboard.history.codec import AGENT_FIELDS, QUEUE_FIELDS, pack, unpack
 from wallboard.hub import projection
 from wallboard.reports.figures import agent_figures, queue_figures
+from wallboard.reports import render_html as html_columns
 from wallboard.reports.render_csv import AGENT_COLS, QUEUE_COLS
 from wallboard.snapshot import AgentSnapshot, Counters, QueueSnapshot, Rolling, Total
 from wallboard.thresholds import RATIO_METRICS
@@ -94,6 +95,11 @@ def test_queue_metric_on_every_surface(m: catalog.Metric):
     if m.csv is not None:
         cols = [f"{m.store}:{p}" for p in m.breakdown] or [m.name]
         assert set(cols) <= set(QUEUE_COLS)
+    # the HTML report: a column of the summary and per-row tables, formatted as declared
+    assert (m.name in {c[0] for c in html_columns.QUEUE_COLUMNS}) == (m.html is not None)
+    if m.html is not None:
+        assert m.report and m.csv is not None and m.html[1] in html_columns.FORMATS
+        assert html_columns.FORMATS[m.html[1]](fig[m.name]) != ""
     # TV: a choice for a layout, labelled in every language, with a format; projected with its value
     choices = typing.get_args(BoardFigure)
     assert (m.name in choices) == (m.tv is not None)
@@ -136,6 +142,9 @@ def test_agent_metric_on_every_surface(m: catalog.Metric):
     fig = agent_figures({f: 1 for f in AGENT_FIELDS})
     assert (m.name in fig) == m.report
     assert (m.name in AGENT_COLS) == (m.csv is not None)
+    assert (m.name in {c[0] for c in html_columns.AGENT_COLUMNS}) == (m.html is not None)
+    if m.html is not None:
+        assert m.report and m.csv is not None and m.html[1] in html_columns.FORMATS
     if m.column:
         assert m.column in dict(view.AGENT_COLUMNS)
 

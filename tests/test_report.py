@@ -8,6 +8,7 @@ import io
 import itertools
 import json
 import re
+from html.parser import HTMLParser
 import tomllib
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -17,17 +18,62 @@ import pytest
 from feeds.queue_log import QueueLogFeed
 from wallboard.cli import main as cli_main
 from wallboard.clock import ManualClock
-from wallboard.events import CallerAnswered, CallerJoined, FeedGap
+from wallboard.events import AgentStateChanged, CallerAnswered, CallerJoined, FeedGap
 from wallboard.history.calendar import CentreCalendar
 from wallboard.reports.build import ReportError, ReportRequest, build_report
 from wallboard.reports.render_csv import render_csv
 from wallboard.reports.render_html import render_html
 
 from .test_rollup import DAY, SUPPORT_DAY, engine_with_day, t
+from .test_transferred import raw_transfers
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "samples" / "sample_day.queue_log"
 _ids = itertools.count()
+
+
+class Page(HTMLParser):
+    """The rendered page as a browser would read it: every element with its attributes, the text of each element
+    (entities decoded) and the tables as rows of cell texts."""
+
+    def __init__(self, html: str):
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict]] = []
+        self.texts: dict[str, list[str]] = {}
+        self.tables: list[list[list[str]]] = []
+        self._open: list[tuple[str, list[str]]] = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        if tag not in ("meta", "rect", "line", "circle", "polyline"):  # the void and empty ones hold no text
+            self._open.append((tag, []))
+
+    def handle_startendtag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag):
+        if tag in ("meta", "rect", "line", "circle", "polyline"):
+            return
+        while self._open:
+            t, parts = self._open.pop()
+            text = "".join(parts)
+            if self._open:
+                self._open[-1][1].append(text)
+            self.texts.setdefault(t, []).append(text)
+            if t in ("td", "th"):
+                self.tables[-1][-1].append(text)
+            if t == tag:
+                break
+
+    def handle_data(self, data):
+        if self._open:
+            self._open[-1][1].append(data)
 
 
 def report_for(eng, redis_client, now: datetime, kind="day", ref=DAY, **kw):
@@ -115,6 +161,18 @@ async def test_the_1700_wallboard_and_the_daily_report_agree(make_engine, redis_
     for name, q in rep["queues"].items():
         assert sum(r["entered"] for r in q["rows"]) == q["total"]["entered"] == snap.queues[name].entered
         assert max(r["peak_waiting"] or 0 for r in q["rows"]) == q["total"]["peak_waiting"] > 0
+    # the HTML report's columns are the catalog's: transfers per queue and per agent, as the raw file has them
+    per_queue, per_agent, _ = raw_transfers()
+    page = Page(render_html(rep))
+    summary, *_, agents = page.tables
+    col = summary[0].index("Transferred")
+    label_of = {q["label"]: name for name, q in rep["queues"].items()}
+    assert {label_of[r[0]]: int(r[col]) for r in summary[1:-1]} == dict(per_queue)
+    assert summary[-1][0] == "All queues" and int(summary[-1][col]) == 69
+    by_interface = eng.config.agent_by_interface()
+    col = agents[0].index("Transferred")
+    shown = {r[0].rsplit(" (", 1)[-1].rstrip(")"): int(r[col]) for r in agents[1:-1]}
+    assert {a: n for a, n in shown.items() if n} == {by_interface[i]: n for i, n in per_agent.items()}
 
 
 async def test_hand_computed_queue_and_agent_figures(make_engine, redis_client):
@@ -223,6 +281,40 @@ async def test_html_is_self_contained_with_svg_and_csv_json_agree(make_engine, r
     at = next(r for r in rows if r["section"] == "agent_total" and r["name"] == "1001")
     got = (at["calls_handled"], at["agent.talk_s"], at["pause_s:lunch"], at["occupancy"])
     assert got == ("2", "540", "1800", "0.1641")
+
+
+HOSTILE_QUEUE = "<script>alert(\"q\")</script> & 'Support' </h2>"
+HOSTILE_AGENT = '"><svg onload=alert(1)> דנה לוי \u202eevil'  # quotes, markup, Hebrew and a right-to-left override
+HOSTILE_REASON = "<img src=x onerror=alert(1)>"
+
+
+async def test_hostile_queue_agent_and_reason_names_are_text(make_engine, redis_client):
+    eng = await engine_with_day(
+        make_engine,
+        queues=[{"name": "support", "label": HOSTILE_QUEUE}],
+        agents=[{"id": "1001", "name": HOSTILE_AGENT}],
+    )
+    paused = AgentStateChanged(id="hp", ts=t("10:30:00"), source="test", agent="1002", state="paused")
+    await eng.apply([paused.model_copy(update={"reason": HOSTILE_REASON})])
+    rep = await report_for(eng, redis_client, t("11:00:00"))
+    html = render_html(rep)
+    page = Page(html)
+    # no element or attribute came from the names: only the report's own tags, no event handler
+    tags = {tag for tag, _ in page.elements}
+    assert tags <= set(
+        "html head meta title style body div h1 h2 b span ul li table thead tbody tr th td p dl dt dd "
+        "svg defs pattern rect line text polyline circle".split()
+    ), tags
+    assert not [a for _, attrs in page.elements for a in attrs if a.startswith("on")]
+    assert "<script" not in html and "<img" not in html and "<svg onload" not in html
+    # each name reads back as the same text where it shows
+    assert f"{HOSTILE_QUEUE} (support)" in page.texts["h2"]
+    summary, queue_table, agents = page.tables
+    assert summary[1][0] == HOSTILE_QUEUE
+    assert [r[0] for r in agents[1:]] == [f"{HOSTILE_AGENT} (1001)", "1002", "All agents"]
+    assert f"{HOSTILE_AGENT} (1001)"[:24] in page.texts["text"]  # its bar in the agents' chart
+    assert f"Paused: {HOSTILE_REASON}" in agents[0]
+    assert page.texts["title"][0].startswith("Contact centre — daily report — ")
 
 
 async def test_bad_input_gives_a_clear_message(make_engine, redis_client):

@@ -12,7 +12,8 @@ snapshot model fields        ``wallboard.snapshot`` builds its counter, ratio an
 stored counters / codec      ``metrics.COUNTERS`` and ``history.codec.QUEUE_FIELDS``/``AGENT_FIELDS``: ``stored``
                              is the position in the packed format, append-only (``codec_fields``)
 ratios and their formulas    ``metrics.ratio()`` evaluates ``num``/``den``; ``formula()`` writes the words
-report columns               ``reports.figures`` (JSON) and ``reports.render_csv`` (``csv`` is the column order)
+report columns               ``reports.figures`` (JSON), ``reports.render_csv`` (``csv`` is the column order) and
+                             ``reports.render_html`` (``html``: heading and format, in the CSV's order)
 TV figures                   ``config.BoardFigure`` (``tv``: order of the choices), ``hub.projection`` labels,
                              formats and alert phrases (``labels``, ``fmt``, ``phrases``)
 threshold metrics            ``config.THRESHOLD_METRICS`` (``worse``: which way is bad; ratios need min calls)
@@ -37,8 +38,10 @@ Kind = Literal["counter", "ratio", "gauge"]
 Scope = Literal["queue", "agent"]
 Unit = Literal["calls", "seconds", "fraction", "callers", "agents"]
 Fmt = Literal["count", "duration", "pct"]
+# how the HTML report writes a figure: 1,234 · 81.3% · 42 s · 3:05 (m:ss) · 7:30 (h:mm)
+ReportFmt = Literal["count", "pct", "s", "m:ss", "h:mm"]
 Direction = Literal["above", "below"]
-Surface = Literal["snapshot", "total", "report", "csv", "tv", "desk", "threshold", "stored"]
+Surface = Literal["snapshot", "total", "report", "csv", "html", "tv", "desk", "threshold", "stored"]
 LANGUAGES = ("en", "he")
 
 
@@ -61,6 +64,7 @@ class Metric:
     total: bool = True  # a field of the centre total as well (queue metrics)
     report: bool = True  # a figure of the report's JSON rows
     csv: int | None = None  # its column in the report CSV, in this order (None: not a column)
+    html: tuple[str, ReportFmt] | None = None  # its HTML report column (heading, format), in the CSV's order
     labels: Mapping[str, str] = field(default_factory=dict)  # TV label per language
     tv: int | None = None  # a TV layout may show it: its place in the list of choices
     phrases: Mapping[str, str] = field(default_factory=dict)  # the TV ticker's words, "{v}" the value
@@ -90,17 +94,21 @@ def _he(en: str, he: str) -> dict[str, str]:
 # fmt: off
 # Queue metrics, in the snapshot's order: the window's counters, then its ratios, then the gauges (now).
 QUEUE: tuple[Metric, ...] = (
-    Metric("entered", "counter", "calls", "count", stored=0, csv=0, desk="Entered"),
+    Metric("entered", "counter", "calls", "count", stored=0, csv=0, desk="Entered", html=("Entered", "count")),
     Metric("offered", "counter", "calls", "count", num=("answered", "abandoned", "overflowed"), csv=1,
-           desk="Offered", column="offered", labels=_he("Offered", "הוצעו"), tv=9),
+           html=("Offered", "count"), desk="Offered", column="offered", labels=_he("Offered", "הוצעו"), tv=9),
     Metric("answered", "counter", "calls", "count", stored=1, csv=2, desk="Answered", column="answered",
+           html=("Answered", "count"),
            labels=_he("Answered", "נענו"), tv=10),
     Metric("answered_within_sl", "counter", "calls", "count", stored=2, csv=3, desk="Answered in SL"),
     Metric("abandoned", "counter", "calls", "count", stored=3, csv=4, desk="Abandoned", column="abandoned",
+           html=("Abandoned", "count"),
            labels=_he("Abandoned", "ננטשו"), tv=11),
-    Metric("short_abandoned", "counter", "calls", "count", stored=4, csv=5, desk="Short abandons"),
+    Metric("short_abandoned", "counter", "calls", "count", stored=4, csv=5, desk="Short abandons",
+           html=("Short ab.", "count")),
     Metric("abandoned_within_sl", "counter", "calls", "count", stored=5, csv=6),
-    Metric("overflowed", "counter", "calls", "count", stored=6, csv=7, desk="Overflowed"),
+    Metric("overflowed", "counter", "calls", "count", stored=6, csv=7, desk="Overflowed",
+           html=("Overflowed", "count")),
     Metric("overflowed_by_reason", "counter", "calls", "count", stored=14, store_as="overflowed",
            breakdown=OVERFLOW_REASONS, csv=8),
     Metric("completed", "counter", "calls", "count", stored=7, csv=17),
@@ -111,23 +119,25 @@ QUEUE: tuple[Metric, ...] = (
     Metric("callbacks_done", "counter", "calls", "count", stored=12),
     # a queue call the agent passed on (blind or attended transfer), once per queue entry
     Metric("transferred", "counter", "calls", "count", stored=15, csv=23, desk="Transferred",
+           html=("Transferred", "count"),
            labels=_he("Transferred", "הועברו"), tv=12),
     # ratios: service_level's terms depend on the queue's sl_formula (SL_FORMULAS below)
-    Metric("service_level", "ratio", "fraction", "pct", csv=9, desk="Service level", column="sl",
+    Metric("service_level", "ratio", "fraction", "pct", csv=9, html=("SL", "pct"), desk="Service level", column="sl",
            labels=_he("Service level", "רמת שירות"), tv=2, words="service level", worse="below",
            phrases=_he("SL {v}", "רמת שירות {v}")),
     Metric("asa_s", "ratio", "seconds", "duration", num=("wait_answered_s",), den=("answered",), csv=12,
-           desk="ASA", column="asa", labels=_he("Avg answer", "זמן מענה"), tv=4, words="average answer time",
-           worse="above", phrases=_he("avg answer {v}", "זמן מענה {v}")),
+           html=("ASA", "s"), desk="ASA", column="asa", labels=_he("Avg answer", "זמן מענה"), tv=4,
+           words="average answer time", worse="above", phrases=_he("avg answer {v}", "זמן מענה {v}")),
     Metric("avg_wait_s", "ratio", "seconds", "duration", num=("wait_all_s",), den=("offered",), csv=13,
-           desk="Avg wait", column="avg_wait", labels=_he("Avg wait", "המתנה ממוצעת"), tv=5,
+           html=("Avg wait", "s"), desk="Avg wait", column="avg_wait", labels=_he("Avg wait", "המתנה ממוצעת"), tv=5,
            words="average wait", worse="above", phrases=_he("avg wait {v}", "המתנה ממוצעת {v}")),
     Metric("abandon_rate", "ratio", "fraction", "pct", num=("abandoned", "-short_abandoned"),
-           den=("offered", "-short_abandoned"), csv=14, desk="Abandon rate", column="abandon_rate",
-           labels=_he("Abandoned", "נטישה"), tv=6, words="abandon rate", worse="above",
+           den=("offered", "-short_abandoned"), csv=14, html=("Aband. rate", "pct"), desk="Abandon rate",
+           column="abandon_rate", labels=_he("Abandoned", "נטישה"), tv=6, words="abandon rate", worse="above",
            phrases=_he("abandoned {v}", "נטישה {v}")),
     Metric("aht_s", "ratio", "seconds", "duration", num=("talk_s", "wrap_s"), den=("completed",), csv=15,
-           desk="AHT", words="handling time", worse="above", phrases=_he("handle time {v}", "זמן טיפול {v}")),
+           html=("AHT", "m:ss"), desk="AHT", words="handling time", worse="above",
+           phrases=_he("handle time {v}", "זמן טיפול {v}")),
     # gauges: the value now
     Metric("waiting", "gauge", "callers", "count", report=False, desk="Waiting now", column="waiting",
            labels=_he("Waiting", "ממתינים"), tv=0, words="callers waiting", worse="above",
@@ -149,23 +159,33 @@ QUEUE: tuple[Metric, ...] = (
            desk="Agents available", column="avail", labels=_he("Agents free", "נציגים פנויים"), tv=3,
            words="agents free", worse="below", phrases=_he("{v} agents free", "{v} נציגים פנויים")),
     # the most callers waiting at once in a minute (reports; a longer span's is the largest of its minutes)
-    Metric("peak_waiting", "gauge", "callers", "count", stored=13, peak=True, snapshot=False, csv=22),
+    Metric("peak_waiting", "gauge", "callers", "count", stored=13, peak=True, snapshot=False, csv=22,
+           html=("Peak waiting", "count")),
 )
 
 # Agent metrics, in the snapshot's order. Seconds per state are stored under the state's name.
 AGENT: tuple[Metric, ...] = (
-    Metric("calls_handled", "counter", "calls", "count", scope="agent", stored=0, csv=0, column="calls"),
-    Metric("missed", "counter", "calls", "count", scope="agent", stored=1, csv=5, column="missed"),
+    Metric("calls_handled", "counter", "calls", "count", scope="agent", stored=0, csv=0, column="calls",
+           html=("Calls", "count")),
+    Metric("missed", "counter", "calls", "count", scope="agent", stored=1, csv=5, column="missed",
+           html=("Missed", "count")),
     Metric("missed_in_row", "gauge", "calls", "count", scope="agent", report=False),
-    Metric("outbound_calls", "counter", "calls", "count", scope="agent", stored=3, csv=6),
-    Metric("dial_attempts", "counter", "calls", "count", scope="agent", stored=2, csv=7),
-    Metric("transferred", "counter", "calls", "count", scope="agent", stored=9, csv=9),
-    Metric("talk_s", "counter", "seconds", "duration", scope="agent", stored=6, store_as="on_call_s", csv=1),
-    Metric("wrap_s", "counter", "seconds", "duration", scope="agent", stored=7, store_as="wrap_up_s", csv=2),
-    Metric("available_s", "counter", "seconds", "duration", scope="agent", stored=4, csv=3),
+    Metric("outbound_calls", "counter", "calls", "count", scope="agent", stored=3, csv=6,
+           html=("Outbound", "count")),
+    Metric("dial_attempts", "counter", "calls", "count", scope="agent", stored=2, csv=7,
+           html=("Dial attempts", "count")),
+    Metric("transferred", "counter", "calls", "count", scope="agent", stored=9, csv=9,
+           html=("Transferred", "count")),
+    Metric("talk_s", "counter", "seconds", "duration", scope="agent", stored=6, store_as="on_call_s", csv=1,
+           html=("Talk", "h:mm")),
+    Metric("wrap_s", "counter", "seconds", "duration", scope="agent", stored=7, store_as="wrap_up_s", csv=2,
+           html=("Wrap-up", "h:mm")),
+    Metric("available_s", "counter", "seconds", "duration", scope="agent", stored=4, csv=3,
+           html=("Available", "h:mm")),
     Metric("ringing_s", "counter", "seconds", "duration", scope="agent", stored=5, snapshot=False),
-    Metric("pause_s", "counter", "seconds", "duration", scope="agent", stored=8, store_as="paused_s", csv=8),
-    Metric("occupancy", "ratio", "fraction", "pct", scope="agent", snapshot=False, csv=4,
+    Metric("pause_s", "counter", "seconds", "duration", scope="agent", stored=8, store_as="paused_s", csv=8,
+           html=("Paused", "h:mm")),
+    Metric("occupancy", "ratio", "fraction", "pct", scope="agent", snapshot=False, csv=4, html=("Occupancy", "pct"),
            num=("on_call_s", "wrap_up_s"), den=("on_call_s", "wrap_up_s", "available_s")),
 )
 # fmt: on
@@ -261,6 +281,12 @@ def csv_columns(scope: Scope) -> tuple[str, ...]:
         else:
             out.append(m.name)
     return tuple(out)
+
+
+def html_columns(scope: Scope) -> tuple[tuple[str, str, ReportFmt], ...]:
+    """The HTML report's table columns of one side: (figure, heading, format), in the CSV's order."""
+    ms = sorted((m for m in (QUEUE if scope == "queue" else AGENT) if m.html), key=lambda m: m.csv or 0)
+    return tuple((m.name, *m.html) for m in ms if m.html)
 
 
 def desk_figures() -> tuple[tuple[str, str, str], ...]:
