@@ -51,7 +51,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..clock import Clock, SystemClock
+from ..clock import Clock
 from ..config import WallboardConfig
 from .ami_render import (
     IN_USE,
@@ -68,6 +68,7 @@ from .ami_render import (
     interface_agents,
 )
 from .model import SimCentre
+from .server import SimServer
 from .queue_log_writer import QueueLogWriter
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,9 @@ class _Reply:
     after: list[Any] = field(default_factory=list)  # callables run once the reply is written
 
 
-class SimPbx:
+class SimPbx(SimServer):
+    what = "simulated PBX"
+
     def __init__(
         self,
         config: WallboardConfig,
@@ -161,110 +164,32 @@ class SimPbx:
         queue_log: str | Path | None = None,
         write_buffer_limit: int = 8 * 1024 * 1024,
     ):
-        self.config = config
-        self.centre = centre
-        self.clock = clock or SystemClock()
-        self.host = host
-        self._port = port
+        super().__init__(
+            config, centre, clock, host, port, speed=speed, step_s=step_s, write_buffer_limit=write_buffer_limit
+        )
         self.username = username
         self.secret = secret
-        self.speed = float(speed)
-        self.step_s = float(step_s)
-        self.write_buffer_limit = write_buffer_limit
-        self.tracker = PbxTracker(config)
         self.renderer = AmiRenderer(self.tracker)
         self.queue_log = QueueLogWriter(queue_log, config, self.tracker) if queue_log is not None else None
-        self._queues = [q.name for q in config.queues]
         self._agents = interface_agents(config)
-        self._sessions: set[_Session] = set()
         self._spies: list[_Spy] = []
-        self._handlers: set[asyncio.Task] = set()
-        self._server: asyncio.AbstractServer | None = None
-        self._loop_task: asyncio.Task | None = None
-        self._stopped = asyncio.Event()
-        self._began = self.clock.now()
-        self._base = centre.now
         self._booted = centre.now
         self._rng = random.Random(f"{centre.seed}:ami-challenge")
-        self.events_sent = 0
 
     # --- life ---------------------------------------------------------------------------------------------
 
     @property
-    def port(self) -> int:
-        if self._server is not None and self._server.sockets:
-            return self._server.sockets[0].getsockname()[1]
-        return self._port
-
-    @property
     def sessions(self) -> int:
-        return len(self._sessions)
+        return len(self._conns)
 
-    async def start(self) -> SimPbx:
-        """Listen, take the model's first events (the logins at its start) and run the step loop."""
-        self._server = await asyncio.start_server(self._serve, self.host, self._port)
-        self._began, self._base, self._booted = self.clock.now(), self.centre.now, self.centre.now
+    def _starting(self) -> None:
+        self._booted = self.centre.now
         if self.queue_log is not None:
             self.queue_log.queue_start(self.centre.now)
-        self._publish(self.centre.advance_to(self.centre.now))
-        self._loop_task = asyncio.create_task(self._run(), name="sim-pbx-step")
-        log.info("simulated PBX listening on %s:%s", self.host, self.port)
-        return self
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                self.step()
-            except Exception:  # a bug in one step must not stop the PBX; it is logged
-                log.exception("simulated PBX step failed")
-            await asyncio.sleep(self.step_s)
-
-    async def stop(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            try:
-                await self._loop_task
-            except asyncio.CancelledError:
-                pass
-            self._loop_task = None
-        self.drop_connections()
-        if self._handlers:
-            await asyncio.wait(list(self._handlers), timeout=5)
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+    def _stopping(self) -> None:
         if self.queue_log is not None:
             self.queue_log.close()
-        self._stopped.set()
-
-    async def serve_forever(self) -> None:
-        """Start (if needed) and run until ``stop()``."""
-        if self._server is None:
-            await self.start()
-        await self._stopped.wait()
-
-    async def __aenter__(self) -> SimPbx:
-        return await self.start()
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.stop()
-
-    def drop_connections(self) -> int:
-        """Close every session at once (the model runs on; clients may connect again)."""
-        n = 0
-        for s in list(self._sessions):
-            s.writer.transport.abort()
-            n += 1
-        return n
-
-    def freeze_connections(self) -> int:
-        """A half-open link on every present session: from now on nothing reaches it (events, answers, Pongs)
-        and what it sends is lost, but it is never closed, as when a NAT or firewall on the way forgets the
-        connection. Connections opened afterwards work (the path is back). Returns how many."""
-        for s in self._sessions:
-            s.frozen = True
-        return len(self._sessions)
 
     def restart(self, centre: SimCentre | None = None) -> None:
         """A PBX restart: sessions dropped, every call and spy gone, statistics reset; the centre starts over
@@ -283,16 +208,6 @@ class SimPbx:
         self._publish(self.centre.advance_to(self.centre.now))
 
     # --- the model, live ----------------------------------------------------------------------------------
-
-    def sim_time(self) -> datetime:
-        return self._base + (self.clock.now() - self._began) * self.speed
-
-    def step(self) -> int:
-        """Advance the model to the clock's time and push what happened; returns the number of model events."""
-        target = max(self.sim_time(), self.centre.now)
-        events = self.centre.advance_to(target)
-        self._publish(events)
-        return len(events)
 
     def _flush_model(self) -> None:
         """Push the events an action just caused (at the model's present time)."""
@@ -313,7 +228,7 @@ class SimPbx:
     def _broadcast(self, ev: dict[str, str]) -> None:
         cls = event_class(ev)
         data, text = b"", ""
-        for s in list(self._sessions):
+        for s in list(self._conns):
             if s.wants(cls):
                 data = data or format_message(ev)
                 if s.allow or s.deny:
@@ -323,23 +238,11 @@ class SimPbx:
                 self._send(s, data)
         self.events_sent += 1
 
-    def _send(self, s: _Session, data: bytes) -> None:
-        transport = s.writer.transport
-        if s.frozen or transport.is_closing():
-            return
-        s.writer.write(data)
-        if transport.get_write_buffer_size() > self.write_buffer_limit:
-            log.warning("AMI session of %s reads too slowly: dropped", s.username or "?")
-            transport.abort()
-
     # --- sessions -----------------------------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         s = _Session(reader, writer)
-        self._sessions.add(s)
-        task = asyncio.current_task()
-        if task is not None:
-            self._handlers.add(task)
+        task = self._track(s)
         try:
             writer.write(f"{GREETING}\r\n".encode())
             while True:
@@ -362,8 +265,7 @@ class SimPbx:
         except asyncio.CancelledError:  # the loop is closing: end the session quietly
             pass
         finally:
-            self._sessions.discard(s)
-            self._handlers.discard(task)  # type: ignore[arg-type]
+            self._untrack(s, task)
             writer.close()
 
     @staticmethod

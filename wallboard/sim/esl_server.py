@@ -34,15 +34,15 @@ import re
 import shlex
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from ..clock import Clock, SystemClock
+from ..clock import Clock
 from ..config import WallboardConfig
 from ..esl.protocol import Framer, format_event
 from .ami_render import PbxTracker, whole_seconds
 from .esl_render import EslRenderer, member_uuid
 from .model import SimCentre
+from .server import SimServer
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,9 @@ def _table(columns: str, rows: list[list[Any]]) -> str:
     return columns + "\n" + "".join("|".join(str(c) for c in r) + "\n" for r in rows) + "+OK\n"
 
 
-class SimSwitch:
+class SimSwitch(SimServer):
+    what = "simulated FreeSWITCH"
+
     def __init__(
         self,
         config: WallboardConfig,
@@ -106,81 +108,14 @@ class SimSwitch:
         domain: str = "default",
         write_buffer_limit: int = 8 * 1024 * 1024,
     ):
-        self.config = config
-        self.centre = centre
-        self.clock = clock or SystemClock()
-        self.host, self._port, self.password = host, port, password
-        self.speed, self.step_s, self.domain = float(speed), float(step_s), domain
-        self.write_buffer_limit = write_buffer_limit
-        self.tracker = PbxTracker(config)
+        super().__init__(
+            config, centre, clock, host, port, speed=speed, step_s=step_s, write_buffer_limit=write_buffer_limit
+        )
+        self.password, self.domain = password, domain
         self.renderer = EslRenderer(self.tracker, domain)
-        self._queues = [q.name for q in config.queues]
-        self._conns: set[_Conn] = set()
-        self._handlers: set[asyncio.Task] = set()
-        self._server: asyncio.AbstractServer | None = None
-        self._loop_task: asyncio.Task | None = None
-        self._began = self.clock.now()
-        self._base = centre.now
         self.spies: list[tuple[str, str, str, str]] = []  # (dial string, application, target uuid, variables)
-        self.events_sent = 0
 
     # --- life ---------------------------------------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        if self._server is not None and self._server.sockets:
-            return self._server.sockets[0].getsockname()[1]
-        return self._port
-
-    async def start(self) -> SimSwitch:
-        self._server = await asyncio.start_server(self._serve, self.host, self._port)
-        self._began, self._base = self.clock.now(), self.centre.now
-        self._publish(self.centre.advance_to(self.centre.now))
-        self._loop_task = asyncio.create_task(self._run(), name="sim-switch-step")
-        log.info("simulated FreeSWITCH listening on %s:%s", self.host, self.port)
-        return self
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                self.step()
-            except Exception:  # a bug in one step must not stop the switch; it is logged
-                log.exception("simulated switch step failed")
-            await asyncio.sleep(self.step_s)
-
-    async def stop(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            try:
-                await self._loop_task
-            except asyncio.CancelledError:
-                pass
-            self._loop_task = None
-        self.drop_connections()
-        if self._handlers:
-            await asyncio.wait(list(self._handlers), timeout=5)
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    async def __aenter__(self) -> SimSwitch:
-        return await self.start()
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.stop()
-
-    def drop_connections(self) -> int:
-        for c in list(self._conns):
-            c.writer.transport.abort()
-        return len(self._conns)
-
-    def freeze_connections(self) -> int:
-        """Every present connection becomes half-open: nothing reaches it, what it sends is lost, it is never
-        closed. Connections opened afterwards work."""
-        for c in self._conns:
-            c.frozen = True
-        return len(self._conns)
 
     def restart(self) -> None:
         """A switch restart: connections dropped, every call gone, a new Core-UUID; the centre starts over
@@ -196,14 +131,6 @@ class SimSwitch:
 
     # --- the model, live ----------------------------------------------------------------------------------
 
-    def sim_time(self) -> datetime:
-        return self._base + (self.clock.now() - self._began) * self.speed
-
-    def step(self) -> int:
-        events = self.centre.advance_to(max(self.sim_time(), self.centre.now))
-        self._publish(events)
-        return len(events)
-
     def _publish(self, events: list[Any]) -> None:
         for e in events:
             for ev in self.renderer.render(self.tracker.apply(e)):
@@ -218,23 +145,11 @@ class SimSwitch:
                 self._send(c, data)
         self.events_sent += 1
 
-    def _send(self, c: _Conn, data: bytes) -> None:
-        transport = c.writer.transport
-        if c.frozen or transport.is_closing():
-            return
-        c.writer.write(data)
-        if transport.get_write_buffer_size() > self.write_buffer_limit:
-            log.warning("an event-socket client reads too slowly: dropped")
-            transport.abort()
-
     # --- connections --------------------------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         c = _Conn(reader, writer)
-        self._conns.add(c)
-        task = asyncio.current_task()
-        if task is not None:
-            self._handlers.add(task)
+        task = self._track(c)
         framer = Framer()
         try:
             writer.write(b"Content-Type: auth/request\n\n")
@@ -255,8 +170,7 @@ class SimSwitch:
         except asyncio.CancelledError:
             pass
         finally:
-            self._conns.discard(c)
-            self._handlers.discard(task)  # type: ignore[arg-type]
+            self._untrack(c, task)
             writer.close()
 
     def _reply(self, c: _Conn, text: str, extra: str = "") -> None:
