@@ -257,7 +257,7 @@ def metric(text: str, name: str) -> float:
 
 async def main(args) -> None:
     from wallboard.config import load_config
-    from wallboard.hub.projection import project
+    from wallboard.projection import project
     from wallboard.snapshot import Summary
     from wallboard.store import resolve_url
 

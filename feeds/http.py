@@ -68,7 +68,7 @@ from wallboard.events import (
     OverflowReason,
 )
 from wallboard.feed import DeadLetter, FeedOptions, LiveFeed, Redrivable, build_options
-from wallboard.hub.ratelimit import Bucket
+from wallboard.ratelimit import Bucket
 
 try:  # the event model's time bounds follow the ingester's clock (where the model has them)
     from wallboard.events import wall_clock

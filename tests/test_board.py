@@ -13,8 +13,8 @@ from pathlib import Path
 
 
 from wallboard.clock import ManualClock
-from wallboard.hub.projection import FIGURE_FORMAT
-from wallboard.hub.ticker import ticker_key
+from wallboard.projection import FIGURE_FORMAT
+from wallboard.ticker import ticker_key
 from wallboard.keys import Keys
 from wallboard.ui.bigdigits import render_big, rows_for, width_units
 from wallboard.ui.board import BigNumber, BoardApp, FigureCell, QueueCard, plan_board

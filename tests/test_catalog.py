@@ -11,7 +11,7 @@ import pytest
 from wallboard import catalog, metrics
 from wallboard.config import THRESHOLD_METRICS, BoardFigure, LayoutConfig, QueueConfig
 from wallboard.history.codec import AGENT_FIELDS, QUEUE_FIELDS, pack, unpack
-from wallboard.hub import projection
+from wallboard import projection
 from wallboard.reports.figures import agent_figures, queue_figures
 from wallboard.reports import render_html as html_columns
 from wallboard.reports.render_csv import AGENT_COLS, QUEUE_COLS

@@ -46,7 +46,7 @@ from wallboard.config import ConfigError, HubConfig, load_config
 from wallboard.engine import Engine
 from wallboard.events import AgentStateChanged, CallerAnswered, CallerJoined, utc
 from wallboard.hub.auth import Access
-from wallboard.hub.projection import project
+from wallboard.projection import project
 from wallboard.hub.server import Hub
 from wallboard.hub.tls import server_context
 from wallboard.keys import Keys

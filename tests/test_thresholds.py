@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from wallboard.config import THRESHOLD_METRICS, AgentAlerts, DisplayConfig, QueueConfig
+from wallboard.hours import is_open
 from wallboard.snapshot import AgentSnapshot, QueueSnapshot, Rolling
 from wallboard.thresholds import (
     LevelState,
@@ -18,7 +19,6 @@ from wallboard.thresholds import (
     evaluate_queue,
     flash_on,
     flash_phase,
-    is_open,
     next_deadline,
     should_flash,
     snooze,

@@ -15,7 +15,7 @@ from wallboard.ami.mapper import AmiMapper
 from wallboard.ami.protocol import Message
 from wallboard.config import LayoutConfig, load_config
 from wallboard.events import CallCompleted, CallerAnswered, CallerJoined
-from wallboard.hub.projection import project_queue
+from wallboard.projection import project_queue
 from wallboard.reports.figures import agent_figures, queue_figures
 from wallboard.ui.view import FIGURES
 
@@ -132,7 +132,7 @@ def test_shown_on_the_desk_in_reports_and_on_the_tv():
     cfg = load_config(None, queues=[{"name": "q"}])
     for lang, label in (("en", "Transferred"), ("he", "הועברו")):
         layout = LayoutConfig(name="t", figures=["transferred"], language=lang)
-        from wallboard.hub.projection import layout_info
+        from wallboard.projection import layout_info
 
         assert layout_info(layout, cfg)["figures"] == [{"key": "transferred", "label": label, "format": "count"}]
     assert project_queue("q", None, LayoutConfig(name="t", figures=["transferred"]), cfg)["figures"][0]["key"] == (

@@ -567,7 +567,7 @@ async def test_without_a_token_nothing_is_sent(floor, monkeypatch):
 def test_the_agent_row_shows_spies_and_temporary_moves():
     from wallboard.clock import ManualClock as Clock
     from wallboard.snapshot import AgentSnapshot
-    from wallboard.ui.livetime import ServerTime
+    from wallboard.livetime import ServerTime
     from wallboard.ui.requests import parse_reverts
     from wallboard.ui.view import agent_rows
 

@@ -14,7 +14,7 @@ stored counters / codec      ``metrics.COUNTERS`` and ``history.codec.QUEUE_FIEL
 ratios and their formulas    ``metrics.ratio()`` evaluates ``num``/``den``; ``formula()`` writes the words
 report columns               ``reports.figures`` (JSON), ``reports.render_csv`` (``csv`` is the column order) and
                              ``reports.render_html`` (``html``: heading and format, in the CSV's order)
-TV figures                   ``config.BoardFigure`` (``tv``: order of the choices), ``hub.projection`` labels,
+TV figures                   ``config.BoardFigure`` (``tv``: order of the choices), ``projection`` labels,
                              formats and alert phrases (``labels``, ``fmt``, ``phrases``)
 threshold metrics            ``config.THRESHOLD_METRICS`` (``worse``: which way is bad; ratios need min calls)
 desk                         ``ui.view``: the drill-down's figure rows (``desk``), the queue-table column that shows

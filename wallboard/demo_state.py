@@ -8,8 +8,8 @@ and the throwaway viewer tokens of its TV layouts. The file is the user's alone 
 The commands that read a centre (``board``, ``serve``, ``tui``, ``advise``, ``snapshot``, ``report``, ...)
 follow it when nothing on their command line or in the environment names a centre: no ``--config``,
 ``--prefix`` or ``--redis``, no ``WALLBOARD_REDIS__PREFIX`` / ``WALLBOARD_REDIS__URL``, and ``REDIS_URL``
-unset or the demo's own (see ``wallboard.cli.config_from_args``). Writers (``ingest``, ``replay``, ``demo``)
-never do.
+unset or the demo's own (see ``wallboard.commands._context.config_from_args``). Writers (``ingest``,
+``replay``, ``demo``) never do.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from typing import Iterable
 
 import redis.asyncio as aredis
 
-from . import catalog, metrics
+from . import catalog, metrics, registry
 from .config import WallboardConfig
 from .events import (
     AGENT_STATES,
@@ -503,14 +503,10 @@ class Engine:
     # ---- snapshots ------------------------------------------------------------------------------------
 
     async def queue_names(self) -> list[str]:
-        names = {q.name for q in self.config.queues} | set(await self.r.smembers(self.keys.queues))
-        order = [q.name for q in self.config.queues]
-        return order + sorted(names - set(order))
+        return await registry.queue_names(self.r, self.config, self.keys)
 
     async def agent_ids(self) -> list[str]:
-        ids = {a.id for a in self.config.agents} | set(await self.r.smembers(self.keys.agents))
-        order = [a.id for a in self.config.agents]
-        return order + sorted(ids - set(order))
+        return await registry.agent_ids(self.r, self.config, self.keys)
 
     async def build_snapshot(self, now: datetime, seq: int = 0) -> Snapshot:
         """Read the state at ``now`` and compute every figure (no writes)."""

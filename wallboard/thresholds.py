@@ -23,15 +23,15 @@ or until the alert ends.
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timedelta, timezone, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Iterable, Literal, Mapping, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from wallboard import catalog
-from wallboard.config import DAYS, THRESHOLD_METRICS, AgentAlerts, DisplayConfig, QueueConfig, Threshold
-from wallboard.config import expand_days, parse_hhmm
+from wallboard.config import THRESHOLD_METRICS, AgentAlerts, DisplayConfig, QueueConfig, Threshold
 from wallboard.events import utc
+from wallboard.hours import is_open
 from wallboard.metrics import offered as offered_of
 from wallboard.snapshot import Alert, Level
 
@@ -62,41 +62,6 @@ def _as_dt(v: datetime | str | None) -> datetime | None:
     if v is None or isinstance(v, datetime):
         return _aware(v, "time") if v is not None else None
     return _aware(datetime.fromisoformat(v), "time")
-
-
-# --- business hours -------------------------------------------------------------------------------------
-
-
-def _span(span: str) -> tuple[time, time]:
-    start, _, end = span.partition("-")
-    return parse_hhmm(start.strip()), parse_hhmm(end.strip())
-
-
-def is_open(queue_cfg: QueueConfig, when: datetime, tz: tzinfo) -> bool:
-    """Whether the queue is within its business hours at ``when`` (local time in ``tz``, the centre's zone).
-
-    ``hours`` maps days (``sun-thu``, ``fri``, ``sat,sun``) to ``HH:MM-HH:MM``, half-open ``[start, end)``.
-    A span ending at or before its start runs past midnight into the next day (``22:00-06:00`` listed for
-    ``thu`` covers Friday until 06:00). No hours at all means always open.
-    """
-    if not queue_cfg.hours:
-        return True
-    local = _aware(when, "when").astimezone(tz)
-    today = DAYS[local.weekday()]
-    yesterday = DAYS[(local.weekday() - 1) % 7]
-    t = local.time().replace(tzinfo=None)
-    for days, span in queue_cfg.hours.items():
-        start, end = _span(span)
-        listed = expand_days(days)
-        if start < end:
-            if today in listed and start <= t < end:
-                return True
-        else:  # wraps: the evening part today, the early part carried over from yesterday's listing
-            if today in listed and t >= start:
-                return True
-            if yesterday in listed and t < end:
-                return True
-    return False
 
 
 # --- state -----------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ def register(sub, add_common) -> None:
 
 def cmd_acl(args) -> int:
     from ..acl import setuser_command
-    from ..cli import config_from_args
+    from ._context import config_from_args
 
     config = config_from_args(args)
     words = setuser_command(args.user, config.redis.prefix, args.kind)

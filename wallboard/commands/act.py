@@ -84,7 +84,7 @@ def cmd_act(args) -> int:
 
     from ..actions.model import REQUEST_ADAPTER
     from ..actions.submit import submit
-    from ..cli import config_from_args
+    from ._context import config_from_args
     from ..clock import SystemClock
     from ..keys import Keys
     from ..store import connect
@@ -149,7 +149,7 @@ def cmd_act(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    from ..cli import config_from_args
+    from ._context import config_from_args
     from ..keys import Keys
     from ..store import connect_sync
 
@@ -169,7 +169,7 @@ def cmd_audit(args) -> int:
 
 def cmd_token(args) -> int:
     from ..actions.auth import Refused, issue
-    from ..cli import config_from_args
+    from ._context import config_from_args
 
     import math
 
@@ -194,7 +194,7 @@ def cmd_executor(args) -> int:
     import logging
 
     from ..actions.executor import Executor
-    from ..cli import config_from_args
+    from ._context import config_from_args
     from ..store import connect
 
     logging.basicConfig(filename=args.log, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

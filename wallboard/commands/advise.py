@@ -93,7 +93,7 @@ def print_advice(advice, centre: str = "", out=sys.stdout) -> None:
 
 async def _run(args):
     from wallboard.advisor import EstimateSettings, advise, read_estimates
-    from wallboard.cli import config_from_args
+    from ._context import config_from_args
     from wallboard.keys import Keys
     from wallboard.snapshot import Snapshot
     from wallboard.store import connect

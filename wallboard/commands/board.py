@@ -25,7 +25,7 @@ def register(sub, add_common) -> None:
 def cmd_board(args) -> int:
     from pathlib import Path
 
-    from ..cli import config_from_args
+    from ._context import config_from_args
 
     config = config_from_args(args)
     try:

@@ -51,7 +51,7 @@ def register(sub, add_common) -> None:
 
 
 def cmd_deadletter(args) -> int:
-    from wallboard.cli import config_from_args
+    from ._context import config_from_args
     from wallboard.keys import Keys
     from wallboard.store import connect_sync
 

@@ -60,11 +60,11 @@ def _print_status(st: dict) -> None:
 
 
 def cmd_notifier(args) -> int:
-    from wallboard.cli import _setup_logging, config_from_args
+    from ._context import config_from_args, configure_logging
     from wallboard.notify.notifier import Notifier, notify_problems
     from wallboard.store import connect
 
-    _setup_logging(args.log, args.verbose)
+    configure_logging(args.log, args.verbose)
     config = config_from_args(args)
     problems = notify_problems(config)
     if args.check or problems:

@@ -52,7 +52,7 @@ def cmd_pbx(args) -> int:
     import logging
     import signal
 
-    from ..cli import config_from_args, demo_config_path
+    from ._context import config_from_args, demo_config_path
     from ..clock import SystemClock
     from ..sim import SimCentre, scenario_by_name
     from ..sim.ami_server import SimPbx

@@ -70,7 +70,7 @@ def render(rep: dict, fmt: str) -> str:
 
 
 def cmd_report(args) -> int:
-    from wallboard.cli import config_from_args
+    from ._context import config_from_args
     from wallboard.clock import SystemClock
     from wallboard.history.calendar import CentreCalendar, resolve_period
     from wallboard.reports.build import ReportError, ReportRequest, build_report

@@ -28,7 +28,7 @@ def register(sub, add_common) -> None:
 
 
 def cmd_rollup(args) -> int:
-    from wallboard.cli import config_from_args
+    from ._context import config_from_args
     from wallboard.commands.report import split_names
     from wallboard.history.calendar import CentreCalendar, parse_when
     from wallboard.history.rollup import Rollup

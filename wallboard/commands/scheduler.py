@@ -35,11 +35,11 @@ def register(sub, add_common) -> None:
 
 
 def cmd_scheduler(args) -> int:
-    from wallboard.cli import _setup_logging, config_from_args
+    from ._context import config_from_args, configure_logging
     from wallboard.reports.scheduler import ReportScheduler
     from wallboard.store import connect
 
-    _setup_logging(args.log, args.verbose)
+    configure_logging(args.log, args.verbose)
     config = config_from_args(args)
     if args.check:
         return telemetry.check_command(config, args, "scheduler")

@@ -34,7 +34,7 @@ def cmd_serve(args) -> int:
     import logging
     import signal
 
-    from ..cli import config_from_args
+    from ._context import config_from_args
     from ..hub.server import Hub
     from ..store import connect
 
@@ -157,8 +157,8 @@ def print_kiosk_urls(base: str, layouts, environ=None, shown_tokens=None) -> lis
 
 
 def cmd_ticker(args) -> int:
-    from ..cli import config_from_args
-    from ..hub.ticker import MAX_TICKER_CHARS, ticker_key
+    from ._context import config_from_args
+    from ..ticker import MAX_TICKER_CHARS, ticker_key
     from ..keys import Keys
     from ..store import connect_sync
 

@@ -487,7 +487,7 @@ def cmd_staff(args) -> int:
         if args.from_history:
             from datetime import date
 
-            from wallboard.cli import config_from_args
+            from ._context import config_from_args
 
             if args.csv or args.from_bank:
                 raise InputError("give only one of --csv, --from-bank, --from-history")

@@ -28,9 +28,9 @@ from typing import Literal
 
 import redis.asyncio as aredis
 
+from .. import registry
 from ..clock import Clock, SystemClock
 from ..config import WallboardConfig
-from ..engine import Engine
 from ..keys import Keys
 from .calendar import DAY_S, CentreCalendar
 from .codec import AGENT_FIELDS, QUEUE_FIELDS, merge, pack, unpack
@@ -94,15 +94,14 @@ class Rollup:
         self.late_s = int(config.history.late_h * 3600)
         self.ikeep_s = int(config.history.interval_keep_days * DAY_S)
         self.dkeep_s = int(config.history.daily_keep_days * DAY_S)
-        self._engine = Engine(client, config, self.keys)  # for its queue and agent registries
 
     # -- who ----------------------------------------------------------------------------------------------
 
     async def queue_names(self) -> list[str]:
-        return await self._engine.queue_names()
+        return await registry.queue_names(self.r, self.config, self.keys)
 
     async def agent_ids(self) -> list[str]:
-        return [a for a in await self._engine.agent_ids() if a]
+        return [a for a in await registry.agent_ids(self.r, self.config, self.keys) if a]
 
     async def data_now(self) -> float:
         """Up to when an agent's current state counts: the latest snapshot's time, or the clock's if earlier."""

@@ -70,7 +70,7 @@ class Client:
         self.flusher: asyncio.Task | None = None
         self.closed = False
         self.expires: float | None = None  # the token's expiry (epoch seconds), when it has one
-        self.bucket = None  # the connection's rate limit (ratelimit.Bucket), made at its first request
+        self.bucket = None  # the connection's rate limit (wallboard.ratelimit.Bucket), made at its first request
 
     def buffered(self) -> int:
         transport = self.conn.transport

@@ -40,13 +40,13 @@ from ..clock import Clock, SystemClock
 from ..config import WallboardConfig
 from ..keys import Keys
 from ..snapshot import Summary
-from ..ui.livetime import parse_utc
+from ..livetime import parse_utc
 from .auth import Access, Denied
 from .fanout import Client, Fanout, Stats, cap_kernel_buffer
-from .projection import TrendBook, layout_info, project, record_trends
+from ..projection import TrendBook, layout_info, project, record_trends
 from .protocol import Malformed, encode, iso_ms, parse_client_message, to_request
-from .ratelimit import Bucket
-from .ticker import read_ticker
+from ..ratelimit import Bucket
+from ..ticker import read_ticker
 from .tls import server_context
 
 log = logging.getLogger(__name__)

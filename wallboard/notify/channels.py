@@ -53,13 +53,13 @@ class DeliveryError(RuntimeError):
 
 
 def fmt(metric: str, value: float | None) -> str:
-    from ..hub.projection import FIGURE_FORMAT, fmt_value
+    from ..projection import FIGURE_FORMAT, fmt_value
 
     return fmt_value(FIGURE_FORMAT.get(metric, "count"), value)
 
 
 def metric_label(metric: str) -> str:
-    from ..hub.projection import FIGURE_LABELS
+    from ..projection import FIGURE_LABELS
 
     return FIGURE_LABELS["en"].get(metric, metric.replace("_s", "").replace("_", " ").capitalize())
 

@@ -75,7 +75,7 @@ def _parse(ts: str | None) -> datetime | None:
 
 
 class _Hours:
-    """Quiet hours in the shape ``thresholds.is_open`` reads (a ``hours`` mapping)."""
+    """Quiet hours in the shape ``hours.is_open`` reads (a ``hours`` mapping)."""
 
     def __init__(self, hours: dict[str, str]):
         self.hours = hours
@@ -125,7 +125,7 @@ class Notifier:
     def quiet(self, s: Subscription, now: datetime) -> bool:
         from zoneinfo import ZoneInfo
 
-        from ..thresholds import is_open
+        from ..hours import is_open
 
         if not s.quiet_hours:
             return False

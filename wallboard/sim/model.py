@@ -48,7 +48,7 @@ from ..events import (
     OutboundCall,
     WrapupCompleted,
 )
-from ..thresholds import is_open
+from ..hours import is_open
 from .scenarios import Scenario, day_shape
 
 WAITING = None  # CallRecord.outcome while the caller is still in the queue

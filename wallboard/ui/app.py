@@ -58,7 +58,7 @@ from .bindings import (
     unknown_ids,
 )
 from .dialogs import AdviceScreen, ConfirmScreen, MoveScreen, PauseReasonScreen
-from .livetime import ServerTime, fmt_clock, fmt_duration, iso_utc, monotonic_of, parse_utc
+from ..livetime import ServerTime, fmt_clock, fmt_duration, iso_utc, monotonic_of, parse_utc
 from .messages import AgentsArrived, FeedStatus, OutcomeArrived, RevertsArrived, SummaryArrived
 from .requests import (
     NO_TOKEN,

@@ -4,11 +4,11 @@ Per queue of the layout a card of a few huge numbers (``bigdigits``, scaled to t
 level; a breach nobody acknowledged or snoozed flashes (<= 2 Hz, one timer, paused when nothing flashes, its
 phase from server time so every screen flashes in step); an acknowledgement or a snooze shows beside the
 figure's label. When the queues do not fit, pages rotate every ``rotate_s`` (on server time too). A ticker
-line shows the supervisor's message (the Redis key of ``wallboard.hub.ticker``); a "stale" badge shows when
+line shows the supervisor's message (the Redis key of ``wallboard.ticker``); a "stale" badge shows when
 no snapshot came for ``display.stale_after_s``, or at once when the reader loses Redis (until newer data
 comes: it reconnects by itself). The longest wait and the clock tick locally from server time.
 
-What a card shows is the layout's projection (``wallboard.hub.projection``), the same data the TV page gets:
+What a card shows is the layout's projection (``wallboard.projection``), the same data the TV page gets:
 a centre total card first when the layout shows it, each figure's target and trend arrow in its label, a
 shape beside the colour for warn (▲) and breach (■), and the agents by state along each card's foot. Alert
 lines (one per queue in breach) follow the supervisor's message in the ticker, which scrolls (8 columns a
@@ -45,7 +45,7 @@ from textual.widgets import Static
 from ..backoff import redis_backoff
 from ..clock import Clock, SystemClock
 from ..config import LayoutConfig, WallboardConfig
-from ..hub.projection import (
+from ..projection import (
     AGENT_LABELS,
     AGENT_STATES,
     FIGURE_FORMAT,
@@ -57,12 +57,12 @@ from ..hub.projection import (
     project,
     record_trends,
 )
-from ..hub.ticker import read_ticker
+from ..ticker import read_ticker
 from ..keys import Keys
 from ..snapshot import Alert, Summary
 from ..thresholds import flash_phase, should_flash
 from .bigdigits import fit_scale, render_big, width_units
-from .livetime import ServerTime, fmt_clock, monotonic_of, parse_utc
+from ..livetime import ServerTime, fmt_clock, monotonic_of, parse_utc
 from .messages import FeedStatus, SummaryArrived
 from .source import SnapshotSource
 

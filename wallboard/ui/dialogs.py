@@ -21,7 +21,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label, OptionList, Static
 
 from ..actions.model import Move, Spy, describe
-from .livetime import fmt_clock, parse_utc
+from ..livetime import fmt_clock, parse_utc
 from .tables import LEVEL_STYLES
 from .view import RowModel
 

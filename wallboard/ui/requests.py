@@ -19,7 +19,7 @@ from ..actions.model import Ack
 from ..config import WallboardConfig
 from ..keys import Keys
 from ..snapshot import QueueSnapshot
-from .livetime import fmt_duration, parse_utc
+from ..livetime import fmt_duration, parse_utc
 
 ALERTING = ("breach", "warn")
 TOKEN_ENV = "WALLBOARD_TOKEN"

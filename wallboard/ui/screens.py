@@ -17,7 +17,7 @@ from textual.widgets import Footer, Static
 
 from ..snapshot import QueueSnapshot
 from .bindings import DRILL_KEYS, bindings, effective_keys
-from .livetime import fmt_clock, parse_utc
+from ..livetime import fmt_clock, parse_utc
 from .tables import KeyedTable
 from .view import (
     TOTAL_KEY,

@@ -17,7 +17,7 @@ from typing import Literal
 from .. import catalog
 from ..config import WallboardConfig
 from ..snapshot import AgentSnapshot, Alert, QueueSnapshot, Summary, Total
-from .livetime import ServerTime, fmt_clock, fmt_duration, fmt_number, fmt_pct, parse_utc
+from ..livetime import ServerTime, fmt_clock, fmt_duration, fmt_number, fmt_pct, parse_utc
 from .requests import TAKEOVER_SHOWN_S, Revert
 
 Justify = Literal["left", "right", "center"]

@@ -1,6 +1,6 @@
 """Token buckets for what screens send: one per connection and one per user (across that user's connections),
 so one socket, or one user with many, cannot flood the request stream. A refused frame costs the hub a counter
-and a reply; nothing reaches Redis."""
+and a reply; nothing reaches Redis. The http feed limits its senders with the same bucket."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ and ``wallboard board`` read it every ``hub.ticker_poll_s``.
 
 from __future__ import annotations
 
-from ..keys import Keys
+from .keys import Keys
 
 MAX_TICKER_CHARS = 500
 

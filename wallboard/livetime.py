@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from ..clock import Clock
+from .clock import Clock
 
 
 def monotonic_of(clock: Clock) -> float:

@@ -19,10 +19,10 @@ from collections import deque
 from datetime import datetime
 from typing import Any
 
-from .. import catalog
-from ..config import LayoutConfig, WallboardConfig
-from ..snapshot import QueueSnapshot, Summary, Total
-from ..ui.livetime import (  # pure helpers (no Textual): the desk's time formats
+from . import catalog
+from .config import LayoutConfig, WallboardConfig
+from .snapshot import QueueSnapshot, Summary, Total
+from .livetime import (
     fmt_duration,
     parse_utc,
 )
