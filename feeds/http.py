@@ -54,6 +54,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from feeds.mapping_file import load_mapping_file
+from wallboard.channels import Channel, channel_problem
 from wallboard.clock import Clock, SystemClock
 from wallboard.config import WallboardConfig
 from wallboard.events import (
@@ -202,7 +203,7 @@ class WebhookMapping(BaseModel):
     time_format: Literal["iso", "epoch", "epoch_ms"] = "iso"
     timezone: str | None = Field(None, description="Zone of ISO times without an offset (unset: UTC).")
     queue: str | None = Field(None, description="Queue when the payload names none.")
-    channel: str | None = Field(None, description="The events' channel, where the event model has one.")
+    channel: Channel | None = Field(None, description="The events' channel: must be the queue's (wallboard.channels).")
     overflow_reason: OverflowReason = "timeout"
     unknown_events: Literal["reject", "ignore"] = "reject"
     fields: _Fields
@@ -498,6 +499,9 @@ class HttpFeed:
         if before is not None and before != digest:
             raise _Bad(f"id {ev.id[:80]!r} was accepted before for a different event (an id names one event)")
         conv = (getattr(ev, "call_id", None), getattr(ev, "queue", None))
+        channel = getattr(ev, "channel", None)
+        if channel is not None and (problem := channel_problem(self.config, conv[1], channel)):
+            raise _Bad(problem)
         if isinstance(ev, _EXITS) and ev.wait_s is None and conv not in self._open:
             raise _Bad(
                 f"conversation {conv[0]!r} in queue {conv[1]!r} was never opened (no caller_joined seen) "
@@ -553,7 +557,7 @@ def _map(m: WebhookMapping, item: dict, source: str, answered_at: _Fifo) -> dict
     assert at is not None
     d: dict[str, Any] = {"queue": queue, "call_id": conv, "ts": datetime.fromtimestamp(at, timezone.utc)}
     d["id"] = _text(_get(item, f.id)) or f"{source}:{conv}:{meaning}:{at:.3f}"
-    if m.channel is not None and "channel" in CallerJoined.model_fields:
+    if m.channel is not None:
         d["channel"] = m.channel
     started = _time(m, item, f.started_at)
     wait = None if started is None else at - started

@@ -73,6 +73,7 @@ KEY_ARGS: dict[str, list[int] | str] = {
     "HMGET": [1],
     "HMSET": [1],
     "HGETALL": [1],
+    "HVALS": [1],
     "HDEL": [1],
     "HINCRBY": [1],
     "HINCRBYFLOAT": [1],

@@ -45,7 +45,7 @@ def _config(prefix, **http):
         redis={"prefix": prefix},
         feeds=feeds,
         engine={"tick_s": 0.2},
-        queues=[{"name": "support"}, {"name": "chat"}],
+        queues=[{"name": "support"}, {"name": "chat", "channel": "chat"}],
     )
 
 
@@ -345,6 +345,33 @@ async def test_bad_items_go_to_the_dead_letters_with_their_reason_and_the_feed_g
         await until(lambda: ing.events_applied == 7)
         await until(lambda: feed._q.qsize() == 0)
         assert len(await dead_letters(redis_client, prefix)) == 10
+
+
+async def test_channels_over_http_unknown_or_foreign_ones_are_dead_letters(redis_client, prefix, tokens):
+    """Our events with a ``channel``: a chat in the chat queue counts (and opens the agent's conversation); an
+    unknown channel, or a chat sent to a voice queue, is a dead letter naming the field and why."""
+    t = at(100).isoformat()
+    chat = {"queue": "chat", "channel": "chat"}
+    batch = [
+        {"type": "caller_joined", "id": "cj", "ts": t, "call_id": "k1", **chat},
+        {"type": "caller_joined", "id": "fx", "ts": t, "call_id": "k2", "queue": "chat", "channel": "fax"},
+        {"type": "caller_joined", "id": "vs", "ts": t, "call_id": "k3", "queue": "support", "channel": "chat"},
+        {"type": "caller_answered", "id": "ca", "ts": at(130).isoformat(), "call_id": "k1", "agent": "7", **chat},
+    ]
+    async with running(redis_client, prefix) as (ing, feed, base, session):
+        status, answer, _ = await post(session, f"{base}/events/edge", batch)
+        assert status == 202 and answer["accepted"] == 2
+        reasons = {r["index"]: r["reason"] for r in answer["rejected"]}
+        assert sorted(reasons) == [1, 2]
+        assert reasons[1].startswith("caller_joined.channel:") and "'chat'" in reasons[1]
+        assert "queue 'support' is a voice queue" in reasons[2]
+        await until(lambda: ing.events_applied == 2)
+        snap = await snapshot(redis_client, prefix)
+        q = snap.queues["chat"]
+        assert (q.channel, q.entered, q.answered, q.answered_within_sl) == ("chat", 1, 1, 1)  # 30 s < 60 s
+        assert snap.agents["7"].conversations == {"chat": 1}
+        dead = {d["source"]: d["reason"] for d in await dead_letters(redis_client, prefix)}
+        assert dead.get("http:edge:1") == reasons[1] and dead.get("http:edge:2") == reasons[2]
 
 
 # ---- a chat platform's webhook, mapped -------------------------------------------------------------------

@@ -72,6 +72,10 @@ class Metric:
     column: str | None = None  # the desk queue table's column that shows it (its threshold colours it)
     words: str | None = None  # the metric in a sentence (desk notices)
     worse: Direction | None = None  # may carry a threshold: which way is bad (its natural direction)
+    # what the metric is called on other channels (wallboard.channels): channel or "written" -> label per
+    # language; the value is computed alike (a chat's answer is the first agent reply, so its ASA is the
+    # first response time; an e-mail queue's longest wait is the age of its oldest unanswered e-mail)
+    by_channel: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def store(self) -> str:
@@ -127,7 +131,8 @@ QUEUE: tuple[Metric, ...] = (
            phrases=_he("SL {v}", "רמת שירות {v}")),
     Metric("asa_s", "ratio", "seconds", "duration", num=("wait_answered_s",), den=("answered",), csv=12,
            html=("ASA", "s"), desk="ASA", column="asa", labels=_he("Avg answer", "זמן מענה"), tv=4,
-           words="average answer time", worse="above", phrases=_he("avg answer {v}", "זמן מענה {v}")),
+           words="average answer time", worse="above", phrases=_he("avg answer {v}", "זמן מענה {v}"),
+           by_channel={"written": _he("First response", "תגובה ראשונה")}),
     Metric("avg_wait_s", "ratio", "seconds", "duration", num=("wait_all_s",), den=("offered",), csv=13,
            html=("Avg wait", "s"), desk="Avg wait", column="avg_wait", labels=_he("Avg wait", "המתנה ממוצעת"), tv=5,
            words="average wait", worse="above", phrases=_he("avg wait {v}", "המתנה ממוצעת {v}")),
@@ -137,14 +142,15 @@ QUEUE: tuple[Metric, ...] = (
            phrases=_he("abandoned {v}", "נטישה {v}")),
     Metric("aht_s", "ratio", "seconds", "duration", num=("talk_s", "wrap_s"), den=("completed",), csv=15,
            html=("AHT", "m:ss"), desk="AHT", words="handling time", worse="above",
-           phrases=_he("handle time {v}", "זמן טיפול {v}")),
+           phrases=_he("handle time {v}", "זמן טיפול {v}"), by_channel={"written": _he("Handle time", "זמן טיפול")}),
     # gauges: the value now
     Metric("waiting", "gauge", "callers", "count", report=False, desk="Waiting now", column="waiting",
            labels=_he("Waiting", "ממתינים"), tv=0, words="callers waiting", worse="above",
-           phrases=_he("{v} waiting", "{v} ממתינים")),
+           phrases=_he("{v} waiting", "{v} ממתינים"), by_channel={"email": _he("Backlog", "צבר")}),
     Metric("longest_wait_s", "gauge", "seconds", "duration", report=False, desk="Longest wait now",
            column="longest", labels=_he("Longest wait", "המתנה ארוכה"), tv=1, words="longest wait", worse="above",
-           phrases=_he("longest wait {v}", "המתנה ארוכה {v}")),
+           phrases=_he("longest wait {v}", "המתנה ארוכה {v}"),
+           by_channel={"email": _he("Backlog age", "גיל הצבר"), "written": _he("Oldest waiting", "הוותיק בתור")}),
     Metric("ewt_s", "gauge", "seconds", "duration", total=False, report=False, desk="EWT now", column="ewt",
            labels=_he("Expected wait", "המתנה צפויה"), tv=7, words="expected wait", worse="above",
            phrases=_he("expected wait {v}", "המתנה צפויה {v}")),
@@ -157,7 +163,8 @@ QUEUE: tuple[Metric, ...] = (
     # the queue's available agents: kept in the snapshot's agent_counts, not a field of its own
     Metric("agents_available", "gauge", "agents", "count", snapshot=False, total=False, report=False,
            desk="Agents available", column="avail", labels=_he("Agents free", "נציגים פנויים"), tv=3,
-           words="agents free", worse="below", phrases=_he("{v} agents free", "{v} נציגים פנויים")),
+           words="agents free", worse="below", phrases=_he("{v} agents free", "{v} נציגים פנויים"),
+           by_channel={"written": _he("Agents with room", "נציגים עם מקום")}),
     # the most callers waiting at once in a minute (reports; a longer span's is the largest of its minutes)
     Metric("peak_waiting", "gauge", "callers", "count", stored=13, peak=True, snapshot=False, csv=22,
            html=("Peak waiting", "count")),
@@ -185,6 +192,9 @@ AGENT: tuple[Metric, ...] = (
     Metric("ringing_s", "counter", "seconds", "duration", scope="agent", stored=5, snapshot=False),
     Metric("pause_s", "counter", "seconds", "duration", scope="agent", stored=8, store_as="paused_s", csv=8,
            html=("Paused", "h:mm")),
+    # written work: seconds with one or more conversations open, overlaps counted once (added when the last
+    # open one closes); live only, not yet in the rollups
+    Metric("conversation_s", "counter", "seconds", "duration", scope="agent", report=False),
     Metric("occupancy", "ratio", "fraction", "pct", scope="agent", snapshot=False, csv=4, html=("Occupancy", "pct"),
            num=("on_call_s", "wrap_up_s"), den=("on_call_s", "wrap_up_s", "available_s")),
 )
@@ -200,6 +210,15 @@ SL_FORMULAS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 ALL: tuple[Metric, ...] = QUEUE + AGENT
 _BY: dict[tuple[str, str], Metric] = {(m.scope, m.name): m for m in ALL}
+
+
+def label(m: Metric, language: str = "en", channel: str = "voice") -> str:
+    """The metric's label on a queue of ``channel``: its own for that channel, else for written channels,
+    else its TV label, else its desk label, else its name."""
+    alt = m.by_channel.get(channel) or (m.by_channel.get("written") if channel != "voice" else None)
+    if alt:
+        return alt.get(language) or alt["en"]
+    return m.labels.get(language) or m.desk or m.name
 
 
 def get(name: str, scope: Scope = "queue") -> Metric:

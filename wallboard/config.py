@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from . import catalog
+from .channels import DEFAULTS as CHANNEL_DEFAULTS, Channel
 from .notify.settings import NotificationsConfig  # the [notifications] section (wallboard notifier)
 
 SlFormula = Literal["answered", "excl_short_abandons", "all_offered", "abandons_good"]
@@ -119,8 +120,17 @@ class Threshold(_Section):
 class QueueConfig(_Section):
     name: str = Field(min_length=1)
     label: str | None = Field(None, description="Display name on screens.")
-    sl_threshold_s: float = Field(20, gt=0, description="Answered within this many seconds counts for SL.")
-    short_abandon_s: float = Field(5, ge=0, description="Abandoned within this many seconds is a short abandon.")
+    channel: Channel = Field(
+        "voice",
+        description="voice, chat, messaging, email or social: the defaults of sl_threshold_s, short_abandon_s "
+        "and thresholds (when left out) follow it (wallboard.channels), and agents serve it up to their capacity.",
+    )
+    sl_threshold_s: float = Field(
+        20, gt=0, description="Answered within this many seconds counts for SL (default by channel: voice 20)."
+    )
+    short_abandon_s: float = Field(
+        5, ge=0, description="Abandoned within this many seconds is a short abandon (default by channel: voice 5)."
+    )
     sl_formula: SlFormula = "excl_short_abandons"
     count_overflow: bool = Field(False, description="Count overflowed calls in SL denominators.")
     min_calls: int = Field(10, ge=0, description="Offered calls needed before a ratio may breach.")
@@ -129,7 +139,22 @@ class QueueConfig(_Section):
         default_factory=dict,
         description="Business hours, e.g. { sun-thu = '08:00-20:00', fri = '08:00-13:00' }; empty = always open.",
     )
-    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    thresholds: dict[str, Threshold] = Field(
+        default_factory=dict, description="Per metric; a queue with none gets its channel's (voice: none)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _channel_defaults(cls, data: Any) -> Any:
+        """What the file leaves out follows the channel (an e-mail queue's SL is 4 hours, not 20 s)."""
+        if isinstance(data, dict) and data.get("channel", "voice") in CHANNEL_DEFAULTS:
+            d = CHANNEL_DEFAULTS[data.get("channel", "voice")]
+            data = {**data}
+            data.setdefault("sl_threshold_s", d.sl_threshold_s)
+            data.setdefault("short_abandon_s", d.short_abandon_s)
+            if "thresholds" not in data:
+                data["thresholds"] = {m: dict(t) for m, t in d.thresholds.items()}
+        return data
 
     @field_validator("hours")
     @classmethod
@@ -173,6 +198,25 @@ class AgentConfig(_Section):
     skills: dict[str, int] = Field(default_factory=dict, description="queue = penalty (0 is best).")
     interface: str | None = Field(None, description="PBX interface, e.g. 'PJSIP/1001', mapped to this agent.")
     device: str | None = Field(None, description="Device the supervisor's ChanSpy targets, if not the interface.")
+    capacity: dict[Channel, int] = Field(
+        default_factory=dict,
+        description="Items handled at once per channel, e.g. { voice = 1, chat = 3, email = 5 }; a channel left "
+        "out takes its default (voice 1, chat 3, messaging, email and social 5); 0 = never that channel.",
+    )
+    voice_blocks_written: bool = Field(
+        False, description="While on a voice call (or ringing) the agent takes no new written conversation."
+    )
+
+    @field_validator("capacity")
+    @classmethod
+    def _capacity(cls, v: dict[str, int]) -> dict[str, int]:
+        for ch, n in v.items():
+            if not 0 <= n <= 50:
+                raise ValueError(f"capacity for {ch}: {n} is not a number of items from 0 to 50")
+        return v
+
+    def capacity_of(self, channel: str) -> int:
+        return self.capacity.get(channel, CHANNEL_DEFAULTS[channel].capacity)  # type: ignore[call-overload]
 
 
 class AgentAlerts(_Section):

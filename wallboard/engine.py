@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable
@@ -20,6 +21,7 @@ from typing import Iterable
 import redis.asyncio as aredis
 
 from . import catalog, metrics, registry
+from .channels import DEFAULTS as CHANNEL_DEFAULTS
 from .config import WallboardConfig
 from .events import (
     AGENT_STATES,
@@ -191,6 +193,7 @@ class Engine:
         self._seen = _Seen()
         self.touched = _Seen()  # queues and agents applied to since the owner last took them (``take_touched``)
         self._wid_cache: dict[int, str] = {}
+        self._channels: dict[str, str] = {}
         self.exp_s = int(config.centre.entry_expiry_h * 3600)
         self.bexp_s = int(config.centre.bucket_expiry_h * 3600)
 
@@ -218,6 +221,13 @@ class Engine:
                 "pos": pos,
             }
         )
+
+    def channel_of(self, queue: str) -> str:
+        """The queue's channel (the config's; voice for a queue it does not list), looked up once per queue."""
+        ch = self._channels.get(queue)
+        if ch is None:
+            ch = self._channels[queue] = self.config.queue(queue).channel
+        return ch
 
     def _window(self, t: float) -> tuple[str, int]:
         """(window id, minute) of an epoch; the window is cached per minute when it is the same at both ends
@@ -351,7 +361,10 @@ class Engine:
                 items = by_queue.get(d["queue"])
                 if items is None:
                     items = by_queue[d["queue"]] = []
-                items.append((i, rec, a if kind == _K_ANSWER or "x" in rec else None))
+                agent_side = (
+                    kind == _K_ANSWER or "x" in rec or (kind == _K_COMPLETE and self.channel_of(d["queue"]) != "voice")
+                )
+                items.append((i, rec, a if agent_side else None))
             elif kind < _K_OTHER:
                 items = agent_items.get(a)
                 if items is None:
@@ -401,25 +414,24 @@ class Engine:
                 else:
                     applied += 1
                 # the agent side of an answer (H) or a transfer (T): counted once per (call, queue entry), in the
-                # agent's slot
+                # agent's slot; on a written channel the answer opens the agent's conversation and its close (CC)
+                # ends it (the agent's load and busy time, wallboard.channels)
                 if agent:
                     items = agent_items.get(agent)
                     if items is None:
                         items = agent_items[agent] = []
-                    items.append(
-                        (
-                            i,
-                            {
-                                "k": "H" if rec["k"] == "A" else "T",
-                                "t": rec["t"],
-                                "c": rec["c"],
-                                "q": queue,
-                                "j": join,
-                                "win": rec["win"],
-                                "min": rec["min"],
-                            },
+                    k = rec["k"]
+                    base = {"t": rec["t"], "c": rec["c"], "q": queue, "j": join, "win": rec["win"], "min": rec["min"]}
+                    written = self.channel_of(queue) != "voice"
+                    if k == "A":
+                        items.append(
+                            (i, {**base, "k": "H", "ch": self.channel_of(queue)} if written else {**base, "k": "H"})
                         )
-                    )
+                    else:
+                        if "x" in rec:
+                            items.append((i, {**base, "k": "T"}))
+                        if written:
+                            items.append((i, {**base, "k": "CC"}))
         batch.res.applied += applied
         batch.res.duplicates += dups
 
@@ -583,6 +595,8 @@ class Engine:
         for a in agents:
             d = loads(raw[pos])
             st, qs, qts, win = _pairs(d["s"]), _pairs(d["q"]), _pairs(d["t"]), _pairs(d["w"])
+            if d.get("cv"):  # open written conversations, one channel name each: counted per channel
+                st["_conv"] = dict(Counter(d["cv"]))
             pos += 1
             cfg = cfg_agents.get(a)
             queues_of = dict(cfg.skills) if cfg is not None else {}
@@ -648,16 +662,21 @@ class Engine:
             for cid, j in callbacks
         ]
         serving = counts.logged_in - counts.paused
+        if cfg.channel == "voice":
+            ewt = metrics.ewt_s(len(caller_list), fig["aht_s"], serving)
+        else:  # concurrent conversations: slots, not agents (wallboard.channels)
+            ewt = metrics.ewt_slots_s(len(caller_list), fig["aht_s"], counts.slots, counts.slots - counts.in_use)
         return QueueSnapshot(
             **fig,
             label=cfg.label,
+            channel=cfg.channel,
             sl_formula=cfg.sl_formula,
             sl_threshold_s=cfg.sl_threshold_s,
             short_abandon_s=cfg.short_abandon_s,
             count_overflow=cfg.count_overflow,
             waiting=len(caller_list),
             longest_wait_s=max((x.wait_s for x in caller_list), default=None),
-            ewt_s=metrics.ewt_s(len(caller_list), fig["aht_s"], serving),
+            ewt_s=ewt,
             callbacks_pending=len(cb_list),
             oldest_callback_s=max((x.age_s for x in cb_list), default=None),
             callers=caller_list,
@@ -671,7 +690,9 @@ class Engine:
         )
 
     @staticmethod
-    def _count(counts: AgentCounts, a: AgentSnapshot) -> None:
+    def _count(counts: AgentCounts, a: AgentSnapshot, channel: str | None = None) -> None:
+        """Count an agent by state; for a queue of a written ``channel``, also its slots there: its capacity,
+        its open conversations, and whether it has room for one more (``free``)."""
         if a.state == "logged_out":
             counts.logged_out += 1
             return
@@ -680,12 +701,20 @@ class Engine:
         if a.state == "paused":
             r = a.reason or "none"
             counts.paused_by_reason[r] = counts.paused_by_reason.get(r, 0) + 1
+        elif channel is not None and channel != "voice":
+            cap = a.capacity.get(channel, 0)
+            busy = a.conversations.get(channel, 0)
+            counts.slots += cap
+            counts.in_use += busy
+            blocked = a.voice_blocks_written and a.state in ("on_call", "ringing")
+            if busy < cap and not blocked:
+                counts.free += 1
 
     def _agent_counts(self, q, agents, members) -> AgentCounts:
         counts = AgentCounts()
         for a, snap in agents.items():
             if q in members[a]:
-                self._count(counts, snap)
+                self._count(counts, snap, self.channel_of(q))
         return counts
 
     def _agent_counts_by_queue(self, queues, agents, members) -> dict[str, AgentCounts]:
@@ -693,11 +722,12 @@ class Engine:
         in the same agent order, so each queue's counts are built exactly as ``_agent_counts`` builds them);
         not queues x agents, which is 2.5 million steps at 5,000 agents and 500 queues."""
         out = {q: AgentCounts() for q in queues}
+        channel = self.channel_of
         for a, snap in agents.items():
             for q in members[a]:
                 counts = out.get(q)
                 if counts is not None:
-                    self._count(counts, snap)
+                    self._count(counts, snap, channel(q))
         return out
 
     def _total(
@@ -775,6 +805,10 @@ class Engine:
         since = float(st["since"]) if st.get("since") else None
         reason = st.get("reason") or None
         secs, by_reason = self.agent_times(w, state, since, reason, tnow, win_start)
+        written = {ch for ch in map(self.channel_of, queues_of) if ch != "voice"}
+        capacity = {
+            ch: cfg.capacity_of(ch) if cfg is not None else CHANNEL_DEFAULTS[ch].capacity for ch in sorted(written)
+        }
         return AgentSnapshot(
             name=cfg.name if cfg else None,
             state=state,
@@ -790,7 +824,11 @@ class Engine:
             wrap_s=round(secs["wrap_up"], 3),
             available_s=round(secs["available"], 3),
             pause_s=round(secs["paused"], 3),
+            conversation_s=round(w.get("conversation_s", 0.0), 3),
             pause_s_by_reason={k: round(v, 3) for k, v in by_reason.items()},
+            capacity=capacity,
+            conversations=st.get("_conv") or {},
+            voice_blocks_written=bool(cfg.voice_blocks_written) if cfg is not None else False,
         )
 
     # ---- levels and alerts (the lease owner's job) -------------------------------------------------------

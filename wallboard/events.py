@@ -35,6 +35,7 @@ from typing import Annotated, Iterator, Literal, Union
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
+from .channels import Channel
 from .clock import Clock, SystemClock
 
 # Past these a value is rejected (a dead letter), not summed: two durations of 1e308 s make inf, which Redis
@@ -141,7 +142,13 @@ class _Event(BaseModel):
 
 class _QueueCall(_Event):
     queue: str = Field(min_length=1)
-    call_id: str = Field(min_length=1)
+    call_id: str = Field(min_length=1, description="The call's or the written conversation's id.")
+    channel: Channel | None = Field(
+        None,
+        description="voice, chat, messaging, email or social; when given it must be the queue's channel "
+        "(a feed refuses it otherwise). On a written channel: joined = the customer opened the conversation, "
+        "answered = the first agent reply or acceptance, completed = the conversation closed.",
+    )
 
 
 class CallerJoined(_QueueCall):

@@ -139,7 +139,13 @@ class IncrementalSnapshots:
             snap = e._agent_snapshot(a, cfg, st, queues_of, win, tnow, win_start)
             old = p.asnap.get(a)
             old_members = p.members.get(a)
-            if old is None or old.state != snap.state or old.reason != snap.reason or old_members != queues_of:
+            if (
+                old is None
+                or old.state != snap.state
+                or old.reason != snap.reason
+                or old_members != queues_of
+                or old.conversations != snap.conversations  # a written queue's free agents and slots
+            ):
                 if p.total_counts is not None:  # the total counts each agent once: the old out, the new in
                     if old is not None and (old_members or old.state != "logged_out"):
                         _uncount(p.total_counts, old)
@@ -218,7 +224,7 @@ def _count_queue(e: Engine, q: str, p: _Parts) -> AgentCounts:
     counts = AgentCounts()
     idx = p.aindex
     for a in sorted(p.qagents.get(q, ()), key=idx.__getitem__):
-        e._count(counts, p.asnap[a])
+        e._count(counts, p.asnap[a], e.channel_of(q))
     return counts
 
 

@@ -94,3 +94,13 @@ def ewt_s(waiting: int, aht: float | None, agents_serving: int) -> float | None:
     if aht is None or agents_serving <= 0:
         return None
     return (waiting + 1) * aht / agents_serving
+
+
+def ewt_slots_s(waiting: int, aht: float | None, slots: int, free_slots: int) -> float | None:
+    """Estimated wait for a new conversation on a written channel, where an agent holds several at once: a
+    capacity-based estimate. ``slots`` = the serving agents' capacities summed, ``free_slots`` = those not in
+    use; AHT is one conversation's accepted -> closed. A free slot takes the next conversation at once; else
+    the ones ahead are served by all slots together: max(0, waiting + 1 - free) x AHT / slots."""
+    if aht is None or slots <= 0:
+        return None
+    return max(0, waiting + 1 - max(0, free_slots)) * aht / slots

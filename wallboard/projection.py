@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from . import catalog
+from .channels import agents_free
 from .config import LayoutConfig, WallboardConfig
 from .snapshot import QueueSnapshot, Summary, Total
 from .livetime import (
@@ -147,7 +148,7 @@ def layout_info(layout: LayoutConfig, config: WallboardConfig) -> dict[str, Any]
 
 def _value(q: QueueSnapshot | Total, key: str, rolling: bool) -> float | int | None:
     if key == "agents_available":
-        return q.agent_counts.available
+        return agents_free(q.agent_counts, getattr(q, "channel", "voice"))
     if rolling:
         return getattr(q.rolling, key, None)
     return getattr(q, key, None)

@@ -61,6 +61,11 @@ class AgentCounts(_M):
     paused_by_reason: dict[str, int] = Field(default_factory=dict)
     logged_in: int = 0
     logged_out: int = 0
+    # a queue of a written channel (wallboard.channels): its serving agents' capacity there, the conversations
+    # they hold open, and how many of them have room for one more (its "agents free"; voice: ``available``)
+    slots: int = 0
+    in_use: int = 0
+    free: int = 0
 
 
 class Alert(_M):
@@ -97,6 +102,7 @@ class Rolling(Counters):
 
 class _QueueHead(Counters):
     label: str | None = None
+    channel: str = Field("voice", description="voice, chat, messaging, email or social (wallboard.channels).")
     sl_formula: str
     sl_threshold_s: float
     short_abandon_s: float
@@ -149,6 +155,13 @@ _AgentFigures = _metric_fields(_AgentHead, "_AgentFigures", catalog.agent(snapsh
 
 class AgentSnapshot(_AgentFigures):
     pause_s_by_reason: dict[str, float] = Field(default_factory=dict)
+    capacity: dict[str, int] = Field(
+        default_factory=dict, description="Written channel of its queues -> items it handles at once."
+    )
+    conversations: dict[str, int] = Field(
+        default_factory=dict, description="Written channel -> conversations it holds open now."
+    )
+    voice_blocks_written: bool = Field(False, description="A voice call stops it taking written work.")
     alerts: list[str] = Field(default_factory=list)
 
 

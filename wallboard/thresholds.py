@@ -194,7 +194,10 @@ def _value(metric: str, t: Threshold, figures: Mapping[str, Any]) -> float | Non
     win = _window(figures, t.window)
     if metric == "agents_available":  # a gauge kept in agent_counts (the TVs' "Agents free")
         counts = _dump(figures.get("agent_counts") or {})
-        return counts.get("available") if "available" in counts else figures.get(metric)
+        if "available" not in counts:
+            return figures.get(metric)
+        ch = figures.get("channel") or "voice"  # a written queue's free agents: room for one more conversation
+        return counts.get("free", 0) if ch != "voice" else counts.get("available")
     if metric in GAUGE_METRICS and metric in figures:  # a gauge is "now": no window to choose
         return figures[metric]
     return win.get(metric)

@@ -11,6 +11,10 @@ The model, and the choices made:
 - **Queue model**: Erlang A (``erlang.erlang_a``) with the live estimates (arrival rate, handle time,
   patience); Erlang C when the patience estimate rests on too few abandons. A queue with too few calls for a
   rate or a handle time gets no figures (status ``no_estimate``) and no move takes an agent from it.
+- **Written channels** (``wallboard.channels``): an agent of a chat (or e-mail ...) queue holds several
+  conversations at once, so an agent is not one server. The model runs on **slots**: each agent counts as its
+  capacity there (the members' median capacity) and a conversation holds a slot for its handle time (accepted
+  -> closed); required and staffed stay in agents. ``QueueAdvice.model`` says which model each queue uses.
 - **Staffed** (as the board counts it): agents logged in and not paused who are members of the queue.
   For the model each of them counts as a fraction of a server, the **effective** staffing: a member at the
   agent's lowest penalty counts 1; a member at a higher penalty (a backup) counts the probability that none
@@ -47,6 +51,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import metrics
+from ..channels import DEFAULTS as CHANNEL_DEFAULTS, items
 from ..config import QueueConfig, WallboardConfig
 from ..snapshot import Snapshot
 from .erlang import ErlangA, agents_for_sl, erlang_a, smallest_n
@@ -70,7 +75,11 @@ class QueueAdvice(_M):
     label: str
     status: Status
     reason: str | None = Field(None, description="Why there are no figures (status no_estimate / closed).")
-    model: str | None = Field(None, description="'Erlang A' or 'Erlang C (patience unknown)'.")
+    model: str | None = Field(
+        None,
+        description="'Erlang A' or 'Erlang C (patience unknown)'; on a written channel 'capacity: N chats per "
+        "agent, Erlang A on slots' (an agent holds N conversations at once).",
+    )
     target_sl: float
     floor_sl: float = Field(description="The breach level: no move may take the queue below it.")
     sl_threshold_s: float
@@ -167,10 +176,12 @@ class QueueModel:
     _cache: dict[int, ErlangA] = field(default_factory=dict, repr=False)
     _sl: dict[int, float] = field(default_factory=dict, repr=False)
 
+    slots: int = 1  # conversations one agent holds at once (a written channel's capacity): servers = n x slots
+
     def model(self, n: int) -> ErlangA:
         m = self._cache.get(n)
         if m is None:
-            m = self._cache[n] = erlang_a(max(n, 0), self.rate, self.aht, self.patience)
+            m = self._cache[n] = erlang_a(max(n, 0) * self.slots, self.rate, self.aht, self.patience)
         return m
 
     def sl_n(self, n: int) -> float:
@@ -198,7 +209,18 @@ class QueueModel:
     def required(self, target: float) -> int:
         a = self.rate * self.aht
         start = agents_for_sl(a, self.aht, self.cfg.sl_threshold_s, target) if a > 0 else 0
-        return smallest_n(lambda n: self.sl_n(n) >= target - _TOL, start)
+        return smallest_n(lambda n: self.sl_n(n) >= target - _TOL, start // self.slots)
+
+
+def _slots(snapshot: Snapshot, config: WallboardConfig, queue: str, channel: str) -> int:
+    """Conversations one agent of a written queue holds at once: the median capacity there of its members
+    (the channel's default when it has none); 1 on voice."""
+    if channel == "voice":
+        return 1
+    caps = sorted(
+        a.capacity[channel] for a in snapshot.agents.values() if queue in a.queues and a.capacity.get(channel)
+    )
+    return max(1, caps[len(caps) // 2]) if caps else CHANNEL_DEFAULTS[channel].capacity
 
 
 def _label(config: WallboardConfig, q: str) -> str:
@@ -307,9 +329,14 @@ def advise(
             notes.append(f"{base['label']}: no figures, {why}")
             continue
         patience = est.patience if est.patience is not None else math.inf
-        models[name] = QueueModel(cfg, est.rate, est.aht, patience)
+        erlang = "Erlang A" if math.isfinite(patience) else "Erlang C (patience unknown)"
+        slots = _slots(snapshot, config, name, cfg.channel)
+        models[name] = QueueModel(cfg, est.rate, est.aht, patience, slots=slots)
         base.update(
-            model="Erlang A" if math.isfinite(patience) else "Erlang C (patience unknown)",
+            # concurrent conversations: an agent is not one server; the model runs on slots (agents x capacity)
+            model=erlang
+            if cfg.channel == "voice"
+            else f"capacity: {slots} {items(cfg.channel)} per agent, {erlang} on slots",
             rate_per_h=est.rate * 3600,
             aht_s=est.aht,
             patience_s=est.patience,

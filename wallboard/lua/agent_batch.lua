@@ -6,7 +6,10 @@
 -- ARGV[2]: JSON array of events:
 --   {k='S', t, st, r, q, c}          state set (available, ringing, on_call, wrap_up, paused, logged_out)
 --   {k='MA'|'MP', t, q, p} / {k='MR', t, q}   membership added / penalty / removed
---   {k='H', t, c, q, j, win, min}    handled (answered) call, once per (call, queue entry)
+--   {k='H', t, c, q, j, win, min, ch}  handled (answered) call, once per (call, queue entry); with ch (a
+--                                    written channel) it opens the agent's conversation in ':conv'
+--   {k='CC', t, c, q, j, win, min}   a written conversation closed: leaves ':conv'; when the agent's last open
+--                                    one closes, the busy stretch is added to 'conversation_s' (overlaps once)
 --   {k='T', t, c, q, j, win, min}    transferred call, once per (call, queue entry)
 --   {k='MS', t, c, q, rs, win, min}  missed ring, once per (call, ring start second)
 --   {k='DA'|'OC', t, c, win, min}    dial attempt / outbound call, once per dialled Uniqueid
@@ -30,6 +33,7 @@ if p.read then
     q = redis.call('HGETALL', base .. ':queues'),
     t = redis.call('HGETALL', base .. ':qts'),
     w = redis.call('HGETALL', base .. ':w:' .. p.read.win),
+    cv = redis.call('HVALS', base .. ':conv'),
   })
 end
 
@@ -94,6 +98,45 @@ local function once(marker)
   return redis.call('SET', base .. ':x:' .. marker, 1, 'NX', 'EX', p.exp)
 end
 
+-- seconds added to a window field, split at the window starts the stretch crosses (no span: not a state)
+local function add_windows(field, from, to)
+  if to <= from then return end
+  if from < to - p.bexp then from = to - p.bexp end
+  if p.bounds == 'all' then
+    add_s(base .. ':w:all', field, to - from); expire_set[base .. ':w:all'] = true
+    return
+  end
+  local bs = p.bounds
+  for i, w in ipairs(bs) do
+    local nxt = bs[i + 1]
+    local a, b = math.max(from, w), to
+    if nxt and nxt < b then b = nxt end
+    if a < b then
+      local wk = base .. ':w:' .. w
+      add_s(wk, field, b - a); expire_set[wk] = true
+    end
+  end
+end
+
+-- a written conversation: open from its answer (H with ch) to its close (CC), once each. A close that comes
+-- first leaves a mark, so its answer arriving late does not open it again. The agent is busy while any is
+-- open: the stretch from the first opened to the last closed is added once (overlaps counted once).
+local conv = base .. ':conv'
+local function open_conv(field, ch, t)
+  if redis.call('EXISTS', base .. ':x:cc:' .. field) == 1 then return end
+  if redis.call('HLEN', conv) == 0 then redis.call('HSET', skey, 'conv_since', t) end
+  redis.call('HSET', conv, field, ch)
+  redis.call('EXPIRE', conv, p.exp)
+end
+local function close_conv(field, t)
+  once('cc:' .. field)
+  if redis.call('HDEL', conv, field) == 1 and redis.call('HLEN', conv) == 0 then
+    local since = tonumber(redis.call('HGET', skey, 'conv_since') or '')
+    if since then add_windows('conversation_s', since, t) end
+    redis.call('HDEL', skey, 'conv_since')
+  end
+end
+
 for _, e in ipairs(evs) do
   local k = e.k
   if k == 'S' then
@@ -137,6 +180,8 @@ for _, e in ipairs(evs) do
       end
       redis.call('HSET', base .. ':qts', e.q, e.t)
     end
+  elseif k == 'CC' then
+    close_conv(e.c .. ':' .. e.q .. ':' .. math.floor(e.j), e.t)
   else
     local marker, field
     if k == 'H' then marker = 'h:' .. e.c .. ':' .. e.q .. ':' .. math.floor(e.j); field = 'calls_handled'
@@ -149,6 +194,7 @@ for _, e in ipairs(evs) do
       add(base .. ':w:' .. e.win, field, 1)
       add(base .. ':m:' .. e.min, field, 1)
       if k == 'MS' then redis.call('HINCRBY', skey, 'missed_in_row', 1) end
+      if k == 'H' and e.ch then open_conv(e.c .. ':' .. e.q .. ':' .. math.floor(e.j), e.ch, e.t) end
     else
       dups = dups + 1
     end

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from ..channels import agents_free
 from .. import catalog
 from ..config import WallboardConfig
 from ..snapshot import AgentSnapshot, Alert, QueueSnapshot, Summary, Total
@@ -511,7 +512,7 @@ def figure_rows(q: QueueSnapshot | Total, summary: Summary, server: ServerTime) 
             if key == "longest_wait_s":
                 value = live_longest_wait(q, summary, server)
             elif key == "agents_available":
-                value = q.agent_counts.available
+                value = agents_free(q.agent_counts, q.channel)
             else:
                 value = getattr(q, key)
             cells = {"reset": lv(fmt_figure(key, value)), "rolling": CellModel("now")}

@@ -1,0 +1,189 @@
+"""Channels and agent capacity (issue 19): a queue's channel sets its defaults; written conversations count
+once by meaning; an agent's open conversations, its free room and its busy time (overlaps once); a written
+queue's agents free and expected wait work on slots. Values below are worked out by hand."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+
+from wallboard.advisor import advise
+from wallboard.advisor.estimates import Estimate, QueueEstimate
+from wallboard.channels import agents_free, channel_problem, usage
+from wallboard.config import ConfigError, load_config
+from wallboard.events import CallCompleted, CallerAbandoned, CallerAnswered, CallerJoined, AgentStateChanged
+
+from wallboard.snapshot import AgentSnapshot, QueueSnapshot, Rolling, Snapshot, Total, Window
+
+from .conftest import at
+
+_ids = itertools.count()
+
+
+def ev(cls, t, **kw):
+    return cls(id=f"ch{next(_ids)}", ts=at(t), source="test", **kw)
+
+
+def test_a_queue_s_defaults_follow_its_channel_and_explicit_settings_win():
+    cfg = load_config(
+        None,
+        queues=[
+            {"name": "mail", "channel": "email"},
+            {"name": "web", "channel": "chat", "sl_threshold_s": 30, "thresholds": {}},
+            {"name": "phone"},
+        ],
+    )
+    mail, web, phone = (cfg.queue(n) for n in ("mail", "web", "phone"))
+    assert (mail.sl_threshold_s, mail.short_abandon_s) == (4 * 3600, 0)
+    assert (
+        mail.thresholds["longest_wait_s"].warn == 4 * 3600 and mail.thresholds["service_level"].window == "since_reset"
+    )
+    assert (web.sl_threshold_s, web.short_abandon_s, web.thresholds) == (30, 10, {})  # set explicitly: kept
+    assert (phone.channel, phone.sl_threshold_s, phone.short_abandon_s, phone.thresholds) == ("voice", 20, 5, {})
+
+
+def test_bad_channels_and_capacities_are_named():
+    with pytest.raises(ConfigError) as e:
+        load_config(None, queues=[{"name": "x", "channel": "fax"}])
+    assert "queues.0.channel" in e.value.brief() and "'chat'" in e.value.brief()
+    with pytest.raises(ConfigError) as e:
+        load_config(None, agents=[{"id": "1", "capacity": {"chat": 99}}])
+    assert "agents.0.capacity" in e.value.brief() and "99" in e.value.brief()
+
+
+def test_an_event_s_channel_must_be_its_queue_s():
+    cfg = load_config(None, queues=[{"name": "web", "channel": "chat"}])
+    assert channel_problem(cfg, "web", "chat") is None
+    assert "'email' but queue 'web' is a chat queue" in channel_problem(cfg, "web", "email")
+    assert "(not in the config)" in channel_problem(cfg, "other", "chat")  # unlisted = voice
+
+
+async def test_written_conversations_count_once_and_fill_the_agents_capacity(make_engine):
+    eng = await make_engine(
+        queues=[{"name": "web", "channel": "chat"}, {"name": "phone"}],
+        agents=[
+            {"id": "a1", "skills": {"web": 0}, "capacity": {"chat": 2}},
+            {"id": "a2", "skills": {"web": 0, "phone": 0}, "voice_blocks_written": True},
+        ],
+    )
+    q = {"queue": "web", "channel": "chat"}
+    events = [
+        ev(AgentStateChanged, 0, agent="a1", state="available"),
+        ev(AgentStateChanged, 0, agent="a2", state="available"),
+        ev(CallerJoined, 10, call_id="c1", **q),
+        ev(CallerJoined, 12, call_id="c2", **q),
+        ev(CallerJoined, 14, call_id="c3", **q),
+        ev(CallerJoined, 16, call_id="c4", **q),
+        ev(CallerJoined, 18, call_id="c5", **q),
+        ev(CallerAnswered, 30, call_id="c1", agent="a1", **q),  # waited 20 s: within the chat SL of 60 s
+        ev(CallerAnswered, 100, call_id="c2", agent="a1", **q),  # 88 s: outside
+        ev(CallerAnswered, 40, call_id="c3", agent="a2", **q),  # 26 s
+        ev(CallerAbandoned, 20, call_id="c4", **q),  # left after 4 s: a short abandon (chat: 10 s)
+        ev(CallCompleted, 160, call_id="c1", agent="a1", talk_s=130, **q),  # accepted 30 -> closed 160
+        ev(CallCompleted, 200, call_id="c2", agent="a1", talk_s=100, **q),  # 100 -> 200
+        # a close that comes before its answer (out of order): closed, never opened afterwards
+        ev(CallerJoined, 300, call_id="c6", **q),
+        ev(CallCompleted, 400, call_id="c6", agent="a2", talk_s=50, **q),
+        ev(CallerAnswered, 350, call_id="c6", agent="a2", **q),
+    ]
+    await eng.apply(events)
+    again = await eng.apply(events)  # everything re-sent: nothing moves
+    assert again.applied == 0
+    snap = await eng.build_snapshot(at(500))
+    web = snap.queues["web"]
+    assert web.channel == "chat" and web.sl_threshold_s == 60
+    assert (web.entered, web.answered, web.answered_within_sl) == (6, 4, 3)  # c6's wait is 50 s
+    assert (web.abandoned, web.short_abandoned, web.completed, web.talk_s) == (1, 1, 3, 280)
+    assert web.aht_s == pytest.approx(280 / 3)  # handle time of a written conversation: accepted -> closed
+    assert web.asa_s == pytest.approx((20 + 88 + 26 + 50) / 4)  # the first response time
+    a1, a2 = snap.agents["a1"], snap.agents["a2"]
+    assert (a1.calls_handled, a1.capacity, a1.conversations) == (2, {"chat": 2}, {})
+    # a1 busy from 30 (c1 accepted) to 200 (c2 closed): 170 s once, not 130 + 100 = 230
+    assert a1.conversation_s == 170
+    assert (a2.calls_handled, a2.capacity, a2.conversations) == (2, {"chat": 3}, {"chat": 1})  # c3 open
+    ac = web.agent_counts
+    assert (ac.slots, ac.in_use, ac.free, ac.available) == (5, 1, 2, 2)
+    assert agents_free(ac, "chat") == 2
+    # waiting: c5 only; EWT on slots: max(0, 1 + 1 - 4 free slots) = 0
+    assert web.waiting == 1 and web.ewt_s == 0
+    assert usage(a2.conversations["chat"], a2.capacity["chat"], "chat") == "1/3 chats"
+    assert snap.agents["a2"].voice_blocks_written is True
+
+    # a2 takes a voice call: with voice_blocks_written it has no room for chats; a1 fills up
+    more = [
+        ev(AgentStateChanged, 510, agent="a2", state="on_call", queue="phone", call_id="v1"),
+        ev(CallerJoined, 520, call_id="c7", **q),
+        ev(CallerJoined, 521, call_id="c8", **q),
+        ev(CallerAnswered, 530, call_id="c7", agent="a1", **q),
+        ev(CallerAnswered, 531, call_id="c8", agent="a1", **q),
+        ev(CallerJoined, 540, call_id="c9", **q),
+    ]
+    await eng.apply(more)
+    snap = await eng.build_snapshot(at(600))
+    web = snap.queues["web"]
+    assert snap.agents["a1"].conversations == {"chat": 2}
+    ac = web.agent_counts
+    assert (ac.slots, ac.in_use, ac.free) == (5, 3, 0)
+    # waiting c5 and c9 (2), no free slot: (2 + 1 - 2 unused slots) x AHT / 5 slots
+    assert web.waiting == 2
+    assert web.ewt_s == pytest.approx((2 + 1 - 2) * (280 / 3) / 5)
+    assert snap.queues["phone"].agent_counts.on_call == 1 and snap.queues["phone"].channel == "voice"
+
+
+def _erlang_c_sl(servers: int, load: float, aht: float, t: float) -> float:
+    """P(wait <= t) by the textbook Erlang C, written here apart from the advisor's code."""
+    if servers <= load:
+        return 0.0
+    top = load**servers / math.factorial(servers) * servers / (servers - load)
+    c = top / (sum(load**k / math.factorial(k) for k in range(servers)) + top)
+    return 1 - c * math.exp(-(servers - load) * t / aht)
+
+
+def test_the_advisor_models_a_chat_queue_on_slots_and_says_so():
+    config = load_config(
+        None,
+        queues=[{"name": "web", "channel": "chat", "thresholds": {}}, {"name": "phone"}],
+        agents=[{"id": f"c{i}", "skills": {"web": 0}, "capacity": {"chat": 3}} for i in range(4)],
+    )
+    roll = Rolling(minutes=30, since="2026-11-23T08:30:00Z")
+    queues = {
+        q.name: QueueSnapshot(
+            channel=q.channel,
+            sl_formula=q.sl_formula,
+            sl_threshold_s=q.sl_threshold_s,
+            short_abandon_s=q.short_abandon_s,
+            count_overflow=q.count_overflow,
+            rolling=roll,
+        )
+        for q in config.queues
+    }
+    agents = {f"c{i}": AgentSnapshot(state="available", queues={"web": 0}, capacity={"chat": 3}) for i in range(4)} | {
+        "v": AgentSnapshot(state="available", queues={"phone": 0})
+    }
+    snap = Snapshot(
+        seq=1,
+        at="2026-11-23T09:00:00Z",
+        window=Window(kind="since_reset", since="2026-11-22T22:00:00Z"),
+        queues=queues,
+        total=Total(rolling=roll),
+        agents=agents,
+    )
+
+    def est(q, per_h, aht):
+        def e(v, n):
+            return Estimate(value=v, n=n, minimum=1, how="test")
+
+        return QueueEstimate(
+            queue=q, at=0, arrival_rate_per_s=e(per_h / 3600, 100), aht_s=e(aht, 100), patience_s=e(None, 0)
+        )
+
+    advice = advise(snap, {"web": est("web", 60, 600), "phone": est("phone", 10, 180)}, config)
+    web, phone = advice.queues["web"], advice.queues["phone"]
+    assert web.model == "capacity: 3 chats per agent, Erlang C (patience unknown) on slots"
+    assert phone.model == "Erlang C (patience unknown)"
+    load = 60 / 3600 * 600  # 10 conversations in progress on average
+    assert web.model_sl == pytest.approx(_erlang_c_sl(12, load, 600, 60), rel=1e-9)  # 4 agents x 3 slots
+    assert web.required == next(n for n in range(1, 20) if _erlang_c_sl(3 * n, load, 600, 60) >= 0.8)
+    assert phone.model_sl == pytest.approx(_erlang_c_sl(1, 10 / 3600 * 180, 180, 20), rel=1e-9)
