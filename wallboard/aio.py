@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from typing import Awaitable, TypeVar
 
 T = TypeVar("T")
@@ -26,3 +27,16 @@ async def cancel_and_wait(*tasks: asyncio.Task, grace_s: float = 0.5) -> None:
         for t in pending:
             t.cancel()
         _, pending = await asyncio.wait(pending, timeout=grace_s)
+
+
+def stop_on_signals(stop: asyncio.Event | None = None) -> asyncio.Event:
+    """``stop`` (or a new event), set by SIGTERM (systemd's stop) or SIGINT (Ctrl-C) in the running loop; off
+    the main thread (tests drive a service in a thread) no handler can be installed and nothing is."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    return stop

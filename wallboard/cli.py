@@ -284,12 +284,10 @@ def cmd_ingest(args) -> int:
     async def main() -> None:
         client = await connect(config, args.redis)
         ingest = Ingest(client, config, feed, shard=shard)
-        server = telemetry.serve_from_args(args, ingest.metrics.registry, "ingest")
         try:
-            await ingest.run()
+            with telemetry.metrics_served(args, ingest.metrics.registry, "ingest"):
+                await ingest.run()
         finally:
-            if server is not None:
-                server.close()
             await client.aclose()
 
     asyncio.run(main())

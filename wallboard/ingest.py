@@ -25,7 +25,6 @@ import asyncio
 import json
 import logging
 import os
-import signal
 import socket
 import time
 import uuid
@@ -35,7 +34,7 @@ from datetime import datetime, timedelta
 import redis
 import redis.asyncio as aredis
 
-from .aio import cancel_and_wait, wait_for
+from .aio import cancel_and_wait, stop_on_signals, wait_for
 from .backoff import redis_backoff
 from .clock import Clock, SystemClock
 from .config import WallboardConfig
@@ -142,7 +141,7 @@ class Ingest:
         # how many cursors this process saved, kept in Redis beside them: a count lower than ours there means
         # Redis lost writes (another follower of the same cursor never touches it)
         self.saves = 0
-        self.saves_key = f"{self.keys.centre}:cursor-saves:{self.name}"
+        self.saves_key = self.keys.cursor_saves(self.name)
         self.rewinds = 0
         self.metrics = IngestMetrics(self)  # this process's figures for Prometheus (wallboard.telemetry)
 
@@ -153,12 +152,7 @@ class Ingest:
         if self.rewindable:  # a feed that can resume: from where the last run got to
             self.cursor_state = await self._retry(self.r.get, self.cursor_key(self.feed.cursor_key()))
             self.feed.resume(self.cursor_state)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                loop.add_signal_handler(sig, self.stop.set)
-            except (NotImplementedError, RuntimeError):  # not the main thread (tests)
-                pass
+        stop_on_signals(self.stop)
         pump = asyncio.create_task(self._pump(), name="pump")
         owner = asyncio.create_task(self._owner_loop(), name="owner")
         stopper = asyncio.create_task(self.stop.wait())
@@ -199,9 +193,7 @@ class Ingest:
 
     def cursor_key(self, feed_key: str) -> str:
         """Where a feed's cursor is kept; a shard's own (each resumes where it got to, not where another did)."""
-        if self.shard is None:
-            return f"{self.keys.centre}:cursor:{feed_key}"
-        return f"{self.keys.centre}:cursor:{feed_key}:shard-{self.shard[0]}-of-{self.shard[1]}"
+        return self.keys.cursor(feed_key, self.shard)
 
     def owns(self, event) -> bool:
         """Whether this ingester applies ``event``: always unsharded; sharded, when the event's partition

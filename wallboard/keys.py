@@ -59,6 +59,7 @@ Centre slot ``P:{c}``
   ``:alerts``            hash   ``<queue>|<metric>`` -> alert state JSON
   ``:gaps``              zset   feed gaps (JSON) by start epoch
   ``:health:<process>``  string heartbeat with a TTL
+  ``:beats:<kind>``      hash   one field a running process of a kind (ingest, executor…): liveness for ``--check``
   ``:cursor:<feed>[:shard-I-of-N]``  string  where a resumable feed (queue_log) has been applied up to
   ``:cursor-saves:<process>``  string  how many cursors that ingester saved (a lower count = Redis lost writes)
   ``:notify:lease``      string the notifier that detects transitions (SET NX PX, renewed; its name)
@@ -129,6 +130,18 @@ class Keys:
 
     def health(self, process: str) -> str:
         return f"{self.centre}:health:{process}"
+
+    def beats(self, kind: str) -> str:
+        """Liveness marks of the running processes of ``kind`` (``wallboard.telemetry.Beat``)."""
+        return f"{self.centre}:beats:{kind}"
+
+    def cursor(self, feed_key: str, shard: tuple[int, int] | None = None) -> str:
+        """Where a resumable feed has been applied up to (per shard when ingest runs sharded)."""
+        base = f"{self.centre}:cursor:{feed_key}"
+        return base if shard is None else f"{base}:shard-{shard[0]}-of-{shard[1]}"
+
+    def cursor_saves(self, process: str) -> str:
+        return f"{self.centre}:cursor-saves:{process}"
 
     def queue(self, name: str) -> str:
         """Base of a queue's slot; every key of the queue is ``base + ':' + suffix``."""

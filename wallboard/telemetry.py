@@ -22,7 +22,8 @@ import math
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -341,6 +342,17 @@ def add_flags(sp) -> None:
     )
 
 
+@contextmanager
+def metrics_served(args, registry: CollectorRegistry, who: str) -> Iterator[MetricsServer | None]:
+    """The process's metrics served on ``--metrics-port`` (if given) for as long as the block runs."""
+    server = serve_from_args(args, registry, who)
+    try:
+        yield server
+    finally:
+        if server is not None:
+            server.close()
+
+
 def serve_from_args(args, registry: CollectorRegistry, who: str) -> MetricsServer | None:
     port = getattr(args, "metrics_port", None)
     if port is None:
@@ -355,7 +367,7 @@ def serve_from_args(args, registry: CollectorRegistry, who: str) -> MetricsServe
 
 def beats_key(keys, kind: str) -> str:
     """A hash, one field per running process of ``kind``: ``{"until": unix time, "host", "pid", "at"}``."""
-    return f"{keys.centre}:beats:{kind}"
+    return keys.beats(kind)
 
 
 class Beat:

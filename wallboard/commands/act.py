@@ -10,6 +10,7 @@ import sys
 import time
 
 from .. import telemetry
+from ..aio import stop_on_signals
 from ..actions.model import ACTIONS
 
 
@@ -214,17 +215,11 @@ def cmd_executor(args) -> int:
             backend = AmiBackend(config, host=args.host, port=args.port)
         await backend.start()
         ex = Executor(client, config, backend)
-        server = telemetry.serve_from_args(args, ex.metrics.registry, "executor")
-        loop = asyncio.get_running_loop()
-        import signal
-
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, ex.stop.set)
+        stop_on_signals(ex.stop)
         try:
-            await ex.run()
+            with telemetry.metrics_served(args, ex.metrics.registry, "executor"):
+                await ex.run()
         finally:
-            if server is not None:
-                server.close()
             await backend.close()
             await client.aclose()
 

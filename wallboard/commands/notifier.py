@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import sys
 
 from .. import telemetry
+from ..aio import stop_on_signals
 
 
 def register(sub, add_common) -> None:
@@ -101,16 +101,8 @@ def cmd_notifier(args) -> int:
                     for d in sent:
                         print(f"{d['delivery']}: {d['state']}" + (f" ({d['error']})" if d.get("error") else ""))
                 return 0 if all(d["state"] == "sent" for d in sent) else 1
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, stop.set)
-            server = telemetry.serve_from_args(args, n.metrics.registry, "notifier")
-            try:
-                await n.run(stop)
-            finally:
-                if server is not None:
-                    server.close()
+            with telemetry.metrics_served(args, n.metrics.registry, "notifier"):
+                await n.run(stop_on_signals())
             return 0
         finally:
             await client.aclose()

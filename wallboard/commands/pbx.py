@@ -50,8 +50,8 @@ def register(sub, add_common) -> None:
 def cmd_pbx(args) -> int:
     import asyncio
     import logging
-    import signal
 
+    from ..aio import stop_on_signals
     from ._context import config_from_args, demo_config_path
     from ..clock import SystemClock
     from ..sim import SimCentre, scenario_by_name
@@ -105,10 +105,7 @@ def cmd_pbx(args) -> int:
             file=sys.stderr,
             flush=True,
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         try:
             await stop.wait()
         finally:

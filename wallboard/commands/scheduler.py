@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import sys
 
 from .. import telemetry
+from ..aio import stop_on_signals
 
 
 def register(sub, add_common) -> None:
@@ -72,16 +72,8 @@ def cmd_scheduler(args) -> int:
                         err = f" ({d['error']})" if d.get("error") else ""
                         print(f"{d['schedule']} {d['period']}: {d['state']}{err}")
                 return 0 if all(d["state"] == "sent" for d in done) else 1
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, stop.set)
-            server = telemetry.serve_from_args(args, sched.metrics.registry, "scheduler")
-            try:
-                await sched.run(stop)
-            finally:
-                if server is not None:
-                    server.close()
+            with telemetry.metrics_served(args, sched.metrics.registry, "scheduler"):
+                await sched.run(stop_on_signals())
             return 0
         finally:
             await client.aclose()

@@ -32,8 +32,8 @@ def register(sub, add_common) -> None:
 def cmd_serve(args) -> int:
     import asyncio
     import logging
-    import signal
 
+    from ..aio import stop_on_signals
     from ._context import config_from_args
     from ..hub.server import Hub
     from ..store import connect
@@ -64,10 +64,7 @@ def cmd_serve(args) -> int:
     async def main() -> None:
         client = await connect(config, args.redis)
         hub = Hub(config, client, host=args.host, port=args.port)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         await hub.start()
         base = f"{'https' if tls else 'http'}://{hub.host}:{hub.port}"
         if not tls and hub.host not in ("127.0.0.1", "::1", "localhost"):
