@@ -604,7 +604,7 @@ async def test_q_quits_cleanly_and_closes_redis(redis_client, prefix, cleanup):
         reader = next(w for w in app.workers if w.group == "snapshots")
         await pilot.press("q")
         await pilot.pause()
-    assert app._closed and app._client is None  # the client the app opened is closed
+    assert app.reader.closed and not app.reader.has_client  # the client the app opened is closed
     assert reader.is_finished and reader.is_cancelled
     assert app.return_code == 0
 

@@ -2,8 +2,9 @@
 
 Structure (fetch / render split):
 
-- a long-running worker (``read_snapshots``) reads the stored snapshot parts, subscribes to both channels
-  (``source.SnapshotSource``), and posts typed messages (``messages``) that collapse in a burst;
+- a long-running worker (``reader.SnapshotReader``, shared with the board) reads the stored snapshot parts,
+  subscribes to both channels (``source.SnapshotSource``), and posts typed messages (``messages``) that
+  collapse in a burst; it reconnects with backoff and says when the figures are stale;
 - the handlers keep the last parts and call ``render_all()``, which only reads them: ``view`` builds rows of
   plain cells, ``tables.KeyedTable.sync`` applies them by key (never a clear);
 - one 1 s timer ticks waits and time in state locally (server ``at`` + local monotonic time since arrival)
@@ -25,7 +26,7 @@ import getpass
 import logging
 import os
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from rich.text import Text
@@ -39,7 +40,6 @@ from textual.widgets import DataTable, Footer, Static
 from ..actions.auth import allowed_actions
 from ..actions.model import Move, Pause, Spy, Takeover, describe, to_fields
 from ..actions.submit import submit
-from ..backoff import redis_backoff
 from ..clock import Clock, SystemClock
 from ..config import WallboardConfig
 from ..keys import Keys
@@ -60,6 +60,7 @@ from .bindings import (
 from .dialogs import AdviceScreen, ConfirmScreen, MoveScreen, PauseReasonScreen
 from ..livetime import ServerTime, fmt_clock, fmt_duration, iso_utc, monotonic_of, parse_utc
 from .messages import AgentsArrived, FeedStatus, OutcomeArrived, RevertsArrived, SummaryArrived
+from .reader import ClientFactory, SnapshotReader
 from .requests import (
     NO_TOKEN,
     OUTCOME_TIMEOUT_S,
@@ -76,7 +77,7 @@ from .requests import (
     token_problem,
 )
 from .screens import DrillDownScreen, HelpScreen
-from .source import AgentsPart, SnapshotSource
+from .source import AgentsPart
 from .tables import KeyedTable
 from .view import (
     AGENT_COLUMNS,
@@ -99,7 +100,6 @@ from .view import (
 
 log = logging.getLogger(__name__)
 
-ClientFactory = Callable[[], Awaitable[object]]
 CALLS_REMEMBERED = 5000  # waiting callers' numbers kept by call id (for the confirmations)
 NARROW_BELOW = 100  # columns: below this the agents and callers stack instead of sitting side by side
 AGENT_TABLES = ("agents", "drill-agents")
@@ -139,20 +139,12 @@ class DeskApp(App):
         self.clock: Clock = clock or SystemClock()
         self.server = ServerTime(self.clock)
         self.snooze_minutes = snooze_minutes
-        self._client_arg = client
-        self._owns_client = callable(client) and not hasattr(client, "xadd")
-        self._client = None if self._owns_client else client
+        self.reader = SnapshotReader(self, config, client, self.clock)
         # the last snapshot parts (render reads only these)
         self.summary: Summary | None = None
         self.agents: AgentsPart | None = None
         self.trends = TrendBook()
-        self.feed_connected = False
-        self.feed_detail = "connecting to Redis…"
-        # staleness, on the local monotonic clock
-        self.started_mono = monotonic_of(self.clock)
-        self.last_message_mono: float | None = None
         self.stale = False
-        self.redis_lost = False  # the reader lost Redis: stale at once, until newer data comes
         # flashing: one timer, one phase
         self.flash_enabled = config.display.flash
         self.flash_hz = min(2.0, config.display.flash_hz)
@@ -175,7 +167,6 @@ class DeskApp(App):
         self.calls_seen: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._key_specs: dict[str, list[KeySpec]] = {}
         self._bindings_state: tuple | None = None
-        self._closed = False
 
     # ---- layout ---------------------------------------------------------------------------------------
 
@@ -218,7 +209,7 @@ class DeskApp(App):
         self.query_one("#queues", KeyedTable).focus()
         self.set_interval(1.0, self.tick)
         self.render_all()
-        self.read_snapshots()
+        self.reader.start()
 
     def on_resize(self, event) -> None:
         self._apply_width(event.size.width)
@@ -249,62 +240,30 @@ class DeskApp(App):
     # ---- fetch: the Redis-reading worker -----------------------------------------------------------------
 
     async def client(self):
-        if self._client is None:
-            self._client = await self._client_arg()  # type: ignore[operator]
-        return self._client
-
-    @work(exclusive=True, group="snapshots", exit_on_error=False)
-    async def read_snapshots(self) -> None:
-        backoff = redis_backoff(self.config)
-        while True:
-            try:
-                client = await self.client()
-                source = SnapshotSource(client, self.keys)
-                self.post_message(FeedStatus(True, "connected"))
-                async for part in source.parts():
-                    mono = monotonic_of(self.clock)
-                    if isinstance(part, Summary):
-                        self.post_message(SummaryArrived(part, mono))
-                    else:
-                        self.post_message(AgentsArrived(part, mono))
-                    backoff.reset()
-                raise ConnectionError("subscription ended")
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # connection lost, server restarted, Redis unreachable: retry
-                delay = backoff.next()
-                log.warning("snapshot reader: %s; retrying in %.1fs", e, delay)
-                self.post_message(FeedStatus(False, str(e)))
-                await asyncio.sleep(delay)
+        return await self.reader.client()
 
     # ---- messages ------------------------------------------------------------------------------------
 
     def on_summary_arrived(self, message: SummaryArrived) -> None:
         s = message.summary
-        self.last_message_mono = message.received_mono
-        old = self.summary
-        if old is not None and s.seq <= old.seq and s.at <= old.at:
-            self._set_stale(self.redis_lost)  # the stored part read again on reconnect is not news
+        if not self.reader.heard(s, self.summary, message.received_mono):
+            self._set_stale(self.reader.redis_lost)
             return
         self.summary = s
         self.server.anchor(s.at, message.received_mono)
         self.remember_callers(s)
         self.trends.add(s)
-        self.redis_lost = False
         self._set_stale(False)
         self.render_all()
 
     def on_agents_arrived(self, message: AgentsArrived) -> None:
         part = message.part
-        self.last_message_mono = message.received_mono
-        old = self.agents
-        if old is not None and part.seq <= old.seq and part.at <= old.at:
-            self._set_stale(self.redis_lost)
+        if not self.reader.heard(part, self.agents, message.received_mono):
+            self._set_stale(self.reader.redis_lost)
             return
         self.agents = part
         if self.summary is None or part.at >= self.summary.at:
             self.server.anchor(part.at, message.received_mono)
-        self.redis_lost = False
         self._set_stale(False)
         self.render_all()
         self.read_reverts()
@@ -315,10 +274,8 @@ class DeskApp(App):
         self.render_all()
 
     def on_feed_status(self, message: FeedStatus) -> None:
-        self.feed_connected = message.connected
-        self.feed_detail = message.detail
-        if not message.connected:  # the figures stop here: say so now, not stale_after_s later
-            self.redis_lost = True
+        self.reader.status(message)
+        if self.reader.redis_lost:
             self._set_stale(True)
         self._render_title()
 
@@ -375,8 +332,8 @@ class DeskApp(App):
             else:
                 t.append(" · all input")
             t.append(f" · seq {s.seq}", style="dim")
-        if not self.feed_connected:
-            t.append(f" · {self.feed_detail}", style="bold red")
+        if not self.reader.connected:
+            t.append(f" · {self.reader.detail}", style="bold red")
         title.update(t)
         text, cls = breach_badge(s, self.server.now(), self.tz)
         badge.update(text)
@@ -422,8 +379,7 @@ class DeskApp(App):
 
     def tick(self) -> None:
         """Once a second: waits and time in state move on locally; the stale mark is checked."""
-        since = self.last_message_mono if self.last_message_mono is not None else self.started_mono
-        self._set_stale(self.redis_lost or monotonic_of(self.clock) - since > self.config.display.stale_after_s)
+        self._set_stale(self.reader.is_stale())
         self.check_overdue_outcomes()
         self.render_all()
 
@@ -866,7 +822,7 @@ class DeskApp(App):
         """Read the audit stream while requests are pending; post each one's entry."""
         last = start
         try:
-            while self.pending and not self._closed:
+            while self.pending and not self.reader.closed:
                 try:
                     client = await self.client()
                     out = await client.xread({audit_key(self.keys): last}, count=200, block=500)
@@ -936,23 +892,8 @@ class DeskApp(App):
         self.exit()
 
     async def close_feed(self) -> None:
-        """Cancel the reader and close the Redis client we opened (once)."""
-        if self._closed:
-            return
-        self._closed = True
-        for worker in list(self.workers):
-            if worker.group in ("snapshots", "outcomes", "reverts"):
-                worker.cancel()
-                try:
-                    await worker.wait()
-                except Exception:  # WorkerCancelled / WorkerFailed: it is stopping, as asked
-                    pass
-        if self._owns_client and self._client is not None:
-            try:
-                await self._client.aclose()  # type: ignore[attr-defined]
-            except Exception:
-                log.debug("closing the Redis client failed", exc_info=True)
-            self._client = None
+        """Cancel the readers and close the Redis client we opened (once)."""
+        await self.reader.close(groups=("outcomes", "reverts"))
 
     async def on_unmount(self) -> None:
         await self.close_feed()

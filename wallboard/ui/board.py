@@ -42,7 +42,6 @@ from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ..backoff import redis_backoff
 from ..clock import Clock, SystemClock
 from ..config import LayoutConfig, WallboardConfig
 from ..projection import (
@@ -62,9 +61,9 @@ from ..keys import Keys
 from ..snapshot import Alert, Summary
 from ..thresholds import flash_phase, should_flash
 from .bigdigits import fit_scale, render_big, width_units
-from ..livetime import ServerTime, fmt_clock, monotonic_of, parse_utc
+from ..livetime import ServerTime, fmt_clock, parse_utc
 from .messages import FeedStatus, SummaryArrived
-from .source import SnapshotSource
+from .reader import SnapshotReader
 
 log = logging.getLogger(__name__)
 
@@ -305,27 +304,18 @@ class BoardApp(App):
         self._ticker_t0 = 0.0
         self._ticker_timer = None
         self.formats = [FIGURE_FORMAT[f] for f in self.layout.figures]
-        self._client_arg = client
-        self._owns_client = callable(client) and not hasattr(client, "get")
-        self._client = None if self._owns_client else client
-        self._closed = False
+        self.reader = SnapshotReader(self, config, client, self.clock, agents=False, name="board snapshot reader")
         self.summary: Summary | None = None
         self.projection: dict | None = None
         self.ticker = ""
-        self.feed_connected = False
-        self.started_mono = monotonic_of(self.clock)
-        self.last_message_mono: float | None = None
         self.stale = False
-        self.redis_lost = False  # the reader lost Redis: stale at once, until newer data comes
         self.plan: Plan | None = None
         self.page = 0
         self.pages = 1
         self.flash_enabled = config.display.flash
         self.flash_hz = min(2.0, config.display.flash_hz)
         self.flash_on = False
-        self.flash_toggles = 0
         self._flash_timer = None
-        self.renders = 0
 
     # ---- layout ---------------------------------------------------------------------------------------
 
@@ -343,7 +333,7 @@ class BoardApp(App):
         self._ticker_timer = self.set_interval(1 / TICKER_COLS_PER_S, self.scroll_ticker, pause=True)
         self._flash_timer = self.set_interval(1 / (4 * self.flash_hz), self.flash_tick, pause=True)
         await self.relayout()
-        self.read_snapshots()
+        self.reader.start()
         self.read_ticker()
 
     async def on_resize(self, event) -> None:
@@ -396,29 +386,7 @@ class BoardApp(App):
     # ---- fetch ------------------------------------------------------------------------------------------
 
     async def client(self):
-        if self._client is None:
-            self._client = await self._client_arg()
-        return self._client
-
-    @work(exclusive=True, group="snapshots", exit_on_error=False)
-    async def read_snapshots(self) -> None:
-        backoff = redis_backoff(self.config)
-        while True:
-            try:
-                source = SnapshotSource(await self.client(), self.keys)
-                self.post_message(FeedStatus(True, "connected"))
-                async for part in source.parts():
-                    if isinstance(part, Summary):  # the board needs no agent detail
-                        self.post_message(SummaryArrived(part, monotonic_of(self.clock)))
-                    backoff.reset()
-                raise ConnectionError("subscription ended")
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # Redis lost or restarting: retry, the stale badge shows meanwhile
-                delay = backoff.next()
-                log.warning("board snapshot reader: %s; retrying in %.1fs", e, delay)
-                self.post_message(FeedStatus(False, str(e)))
-                await asyncio.sleep(delay)
+        return await self.reader.client()
 
     @work(exclusive=True, group="ticker", exit_on_error=False)
     async def read_ticker(self) -> None:
@@ -519,10 +487,8 @@ class BoardApp(App):
 
     async def on_summary_arrived(self, message: SummaryArrived) -> None:
         s = message.summary
-        self.last_message_mono = message.received_mono
-        old = self.summary
-        if old is not None and s.seq <= old.seq and s.at <= old.at:
-            self.set_stale(self.redis_lost)  # the stored summary read again on reconnect is not news
+        if not self.reader.heard(s, self.summary, message.received_mono):
+            self.set_stale(self.reader.redis_lost)
             return
         self.summary = s
         self.server.anchor(s.at, message.received_mono)
@@ -532,7 +498,6 @@ class BoardApp(App):
         if self.projection["alerts"] != self.alerts:
             self.alerts = self.projection["alerts"]
             await self.update_ticker(now_pass=False)
-        self.redis_lost = False
         self.set_stale(False)
         if self.queue_names() != before and (self.plan is None or len(before) != len(self.queue_names())):
             await self.relayout()
@@ -540,9 +505,8 @@ class BoardApp(App):
             self.render_board()
 
     def on_feed_status(self, message: FeedStatus) -> None:
-        self.feed_connected = message.connected
-        if not message.connected:  # the figures stop here: say so now, not stale_after_s later
-            self.redis_lost = True
+        self.reader.status(message)
+        if self.reader.redis_lost:
             self.set_stale(True)
 
     # ---- render: reads only the projection and server time -------------------------------------------------
@@ -561,7 +525,6 @@ class BoardApp(App):
     def render_board(self) -> None:
         if not self.is_mounted or self.plan is None:
             return
-        self.renders += 1
         now = self.server.now()
         cards = list(self.query(QueueCard))
         if self.rtl:
@@ -644,8 +607,7 @@ class BoardApp(App):
 
     def tick(self) -> None:
         """Once a second: the longest wait and the clock move on, pages rotate, staleness is checked."""
-        since = self.last_message_mono if self.last_message_mono is not None else self.started_mono
-        self.set_stale(self.redis_lost or monotonic_of(self.clock) - since > self.config.display.stale_after_s)
+        self.set_stale(self.reader.is_stale())
         self.render_board()
         self.render_ticker()
 
@@ -687,7 +649,6 @@ class BoardApp(App):
     def set_flash_phase(self, on: bool) -> None:
         if on != self.flash_on:
             self.flash_on = on
-            self.flash_toggles += 1
             self.set_class(on, "-flash-on")
 
     def action_toggle_flash(self) -> None:
@@ -699,18 +660,7 @@ class BoardApp(App):
         self.exit()
 
     async def close_feed(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        for worker in list(self.workers):
-            if worker.group in ("snapshots", "ticker"):
-                worker.cancel()
-        if self._owns_client and self._client is not None:
-            try:
-                await self._client.aclose()
-            except Exception:
-                log.debug("closing the Redis client failed", exc_info=True)
-            self._client = None
+        await self.reader.close(groups=("ticker",), wait=False)  # no await while the screen is taken down
 
     async def on_unmount(self) -> None:
         await self.close_feed()
