@@ -283,6 +283,14 @@ class EngineConfig(_Section):
         description="With incremental snapshots: a full rebuild at least "
         "this often (and after a Redis reconnect or a new lease).",
     )
+    deltas: bool = Field(
+        True,
+        description="With incremental snapshots: publish what changed (a delta) and a full snapshot "
+        "every full_publish_s or when a view asks; off: a full snapshot every time.",
+    )
+    full_publish_s: float = Field(
+        5.0, gt=0, description="With deltas: a full snapshot at least this often (it refreshes waits and times)."
+    )
     health_ttl_s: int = Field(10, ge=1)
 
 

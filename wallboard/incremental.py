@@ -72,6 +72,14 @@ class IncrementalSnapshots:
         self.fulls = 0
         self.partials = 0
         self.last_rebuilt = (0, 0)  # (queues, agents) rebuilt by the last build
+        # what the last build rebuilt (everything when ``full_build``): where a delta looks for changes
+        self.full_build = True
+        self.changed_queues: set[str] = set()
+        self.changed_agents: set[str] = set()
+
+    def anchor(self, agent: str) -> tuple | None:
+        """What the agent's time in its current state is counted from (``_tick_of``), as of the last build."""
+        return self.p.atick.get(agent) if self.p is not None else None
 
     def invalidate(self) -> None:
         """The next build is a full one (the change set may have missed writes)."""
@@ -110,6 +118,7 @@ class IncrementalSnapshots:
             p.aindex = {a: i for i, a in enumerate(p.agents)}
             rq, ra = list(p.queues), list(p.agents)
             self.fulls += 1
+            self.full_build = True
         else:
             new_q = [q for q in touched.queues if q not in p.qraw]
             new_a = [a for a in touched.agents if a not in p.aindex]
@@ -128,6 +137,7 @@ class IncrementalSnapshots:
                 rq = [q for q in p.queues if q in touched.queues]
             ra = [a for a in p.agents if a in touched.agents]
             self.partials += 1
+            self.full_build = False
         self.last_rebuilt = (len(rq), len(ra))
         p.tnow = tnow
         qdata, aparts, p.dead_letters, p.gaps = await e.read_parts(rq, ra, wid, minutes, win_start)
@@ -177,6 +187,7 @@ class IncrementalSnapshots:
             if q in p.qraw:
                 p.counts[q] = _count_queue(e, q, p)
         rebuild = set(rq) | {q for q in recount if q in p.qraw}
+        self.changed_queues, self.changed_agents = rebuild, set(ra)
         configured = {c.name: c for c in e.config.queues}
         for q in p.queues:
             if q in rebuild:

@@ -4,6 +4,8 @@ acknowledge/snooze requests and publishes snapshots.
 - Events are applied in small batches as they arrive (whatever came within ``FLUSH_S``, at most ``CHUNK``).
 - One process among any number of ingesters holds the lease (SET NX PX, renewed each tick); it owns the
   tick, hysteresis, ``seq`` and publishing. The others apply events and stand by.
+- Views get what changed (``wallboard.delta``): a delta per snapshot, a full one every
+  ``engine.full_publish_s`` and when a view asks.
 - Publishing is leading-edge coalesced: the first change goes out at once, then at most one every
   ``engine.publish_min_interval_ms`` (counted from the start of the previous one); a snapshot also goes out every
   tick (gauges move on time alone), which does not hold back the next change. Likewise the first batch after
@@ -38,6 +40,7 @@ from .aio import cancel_and_wait, stop_on_signals, wait_for
 from .backoff import redis_backoff
 from .clock import Clock, SystemClock
 from .config import WallboardConfig
+from .delta import DeltaPublisher
 from .engine import Engine
 from .incremental import IncrementalSnapshots
 from .events import partition_of, utc, wall_clock
@@ -121,6 +124,12 @@ class Ingest:
         self.snapshots = (
             IncrementalSnapshots(self.engine, config.engine.full_rebuild_s)
             if config.engine.incremental and self.shard is None
+            else None
+        )
+        # views get what changed (a delta) and a full snapshot now and then; needs the incremental change set
+        self.publisher = (
+            DeltaPublisher(client, self.keys, self.snapshots, config.engine.full_publish_s)
+            if self.snapshots is not None and config.engine.deltas
             else None
         )
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -386,6 +395,8 @@ class Ingest:
         """The next snapshot is built in full: writes may have been lost or missed by the change set."""
         if self.snapshots is not None:
             self.snapshots.invalidate()
+        if self.publisher is not None:  # and a full one goes out: the views may have missed anything
+            self.publisher.invalidate()
 
     async def _release(self) -> None:
         try:
@@ -465,7 +476,10 @@ class Ingest:
         snap = await (self.snapshots.build(now) if self.snapshots is not None else self.engine.build_snapshot(now))
         snap, self.levels = self.engine.evaluate(snap, self.levels, now)
         await self.engine.save_levels(self.levels, old)
-        await self.engine.publish(snap)
+        if self.publisher is not None:
+            await self.publisher.publish(snap, now)
+        else:
+            await self.engine.publish(snap)
         self.last_publish = asyncio.get_running_loop().time()
         self.metrics.snapshot(time.perf_counter() - built)
 

@@ -41,8 +41,11 @@ Centre slot ``P:{c}``
   ``:queues`` / ``:agents``  sets   every queue and agent ever seen (registries)
   ``:seq``               string snapshot sequence (INCR)
   ``:lease``             string the engine owner's lease (SET NX PX, renewed)
-  ``:summary`` / ``:agents_detail``  string  the latest published snapshot parts (JSON)
-  ``:snap`` / ``:snap:agents``       channels  pub/sub for the two parts
+  ``:summary`` / ``:agents_detail``  string  the snapshot parts as of the latest publish (JSON; what a view
+                                    holds after applying every message, see ``wallboard.delta``)
+  ``:snap`` / ``:snap:agents``       channels  pub/sub for the two parts of a full snapshot
+  ``:snap:delta``        channel what changed since the previous publish (``wallboard.delta.Delta``)
+  ``:snap:want``         string a view's request for a full snapshot (taken by the owner's next publish)
   ``:deadletter``        stream rejected input (source, reason, raw); ``:dlcount`` its count; ``:dlseen``
                          zset digest of (source, raw) -> epoch: each record listed and counted once
   ``:requests``          stream requests from the views (ack, snooze, actions), signed, each with an id
@@ -90,6 +93,8 @@ class Keys:
         self.agents_detail = f"{c}:agents_detail"
         self.channel = f"{c}:snap"
         self.agents_channel = f"{c}:snap:agents"
+        self.delta_channel = f"{c}:snap:delta"
+        self.snap_want = f"{c}:snap:want"
         self.deadletter = f"{c}:deadletter"
         self.dlcount = f"{c}:dlcount"
         self.requests = f"{c}:requests"

@@ -38,6 +38,7 @@ from ..actions.submit import submit
 from ..backoff import redis_backoff
 from ..clock import Clock, SystemClock
 from ..config import WallboardConfig
+from ..delta import SnapshotStream
 from ..keys import Keys
 from ..snapshot import Summary
 from ..livetime import parse_utc
@@ -184,16 +185,13 @@ class Hub:
     async def follow_snapshots(self) -> None:
         backoff = redis_backoff(self.config)
         while True:
-            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            # the summary kept current from full parts and deltas (wallboard.delta), beginning with the stored
+            # one, read once subscribed; a gap in seq resynchronises inside the stream
+            stream = SnapshotStream(self.client, self.keys, agents=False, on_ready=self._stream_ready).parts()
             try:
-                await pubsub.subscribe(self.keys.channel)
-                self.on_summary(await self.client.get(self.keys.summary))
-                self.set_redis_connected(True)
-                self._synced.set()
-                backoff.reset()
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        self.on_summary(message["data"])
+                async for part in stream:
+                    self.on_summary_model(part)  # type: ignore[arg-type]
+                    backoff.reset()
                 raise ConnectionError("subscription ended")
             except asyncio.CancelledError:
                 raise
@@ -203,10 +201,12 @@ class Hub:
                 log.warning("snapshot channel: %s; retrying in %.1fs", e, delay)
                 await asyncio.sleep(delay)
             finally:
-                try:
-                    await pubsub.aclose()
-                except Exception:
-                    log.debug("pubsub close failed", exc_info=True)
+                await stream.aclose()
+
+    def _stream_ready(self) -> None:
+        """Subscribed and the stored summary read (there may be none yet)."""
+        self.set_redis_connected(True)
+        self._synced.set()
 
     def set_redis_connected(self, ok: bool) -> None:
         """Tell the screens at once when the hub loses or regains Redis (``stale`` in the heartbeat), rather
@@ -230,6 +230,9 @@ class Hub:
         except (ValidationError, ValueError) as e:
             log.warning("ignored a malformed summary: %s", str(e)[:200])
             return
+        self.on_summary_model(s)
+
+    def on_summary_model(self, s: Summary) -> None:
         old = self.summary
         if old is not None and s.seq <= old.seq and s.at <= old.at:
             return  # the stored summary and its publication, seen twice

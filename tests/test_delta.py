@@ -1,0 +1,194 @@
+"""Send what changed (issue 16 item 3): the lease owner publishes deltas and now and then a full snapshot; a view
+applying them holds the owner's snapshot. On real Redis, through the real publisher and the views' reader."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from wallboard import delta
+from wallboard.config import load_config
+from wallboard.delta import Delta, DeltaPublisher, SnapshotStream
+from wallboard.engine import Engine
+from wallboard.events import AgentStateChanged
+from wallboard.incremental import IncrementalSnapshots
+from wallboard.keys import Keys
+from wallboard.sim import SimCentre
+from wallboard.sim.scenarios import overload_spike
+from wallboard.thresholds import LevelState
+
+ROOT = Path(__file__).resolve().parent.parent
+START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)  # a Monday
+
+
+def test_committed_delta_schema_matches_the_model():
+    committed = (ROOT / "docs" / "delta.schema.json").read_text()
+    assert committed == delta.schema_json(), "regenerate: python -c 'from wallboard.delta import schema_json; ...'"
+    props = json.loads(committed)["properties"]
+    assert {"seq", "at", "queues", "queues_removed", "agents", "agents_removed", "total"} <= set(props)
+
+
+# what moves with the clock alone, which a view holds as last sent (written here, not taken from the module)
+def _masked(summary: dict, agents: dict) -> dict:
+    out = json.loads(json.dumps({"summary": summary, "agents": agents}))
+    for q in out["summary"]["queues"].values():
+        q.pop("longest_wait_s")
+        q.pop("oldest_callback_s")
+        for c in q["callers"]:
+            c.pop("wait_s")
+        for c in q["callbacks"]:
+            c.pop("age_s")
+    for a in out["agents"].values():
+        for k in ("talk_s", "wrap_s", "available_s", "pause_s", "pause_s_by_reason"):
+            a.pop(k)
+    return out
+
+
+def _owner(snap) -> tuple[dict, dict]:
+    d = json.loads(snap.model_dump_json())
+    agents = d.pop("agents")
+    return d, agents
+
+
+def _view(stream: SnapshotStream) -> tuple[dict, dict]:
+    m = stream.mirror
+    agents = {a: json.loads(s.model_dump_json()) for a, s in m.agents.agents.items()}
+    return json.loads(m.summary.model_dump_json()), agents
+
+
+class _Owner:
+    """The lease owner's publishing step (as ``Ingest.tick``): build, evaluate, publish."""
+
+    def __init__(self, redis_client, prefix: str, full_publish_s: float):
+        self.config = load_config("config/wallboard.toml")
+        self.keys = Keys(prefix)
+        self.engine = Engine(redis_client, self.config, self.keys, feed_name="sim")
+        self.inc = IncrementalSnapshots(self.engine, full_rebuild_s=30.0)
+        self.pub = DeltaPublisher(redis_client, self.keys, self.inc, full_publish_s)
+        self.levels = LevelState()
+        self.sim = SimCentre(self.config, overload_spike(at_offset_s=3660.0, factor=4.0), 7, START - timedelta(hours=1))
+
+    async def start(self) -> None:
+        await self.engine.start()
+        await self.engine.apply(self.sim.advance_to(START))
+
+    async def publish(self, now: datetime):
+        snap = await self.inc.build(now)
+        snap, self.levels = self.engine.evaluate(snap, self.levels, now)
+        return await self.pub.publish(snap, now)
+
+    async def step(self, t: datetime):
+        batch = self.sim.advance_to(t)
+        if batch:
+            await self.engine.apply(batch)
+        return await self.publish(t + timedelta(milliseconds=137))
+
+
+async def _until(gen, stream: SnapshotStream, seq: int) -> None:
+    """Read the view's stream until it holds ``seq`` in both parts."""
+    while not (stream.mirror.seq == seq and stream.mirror.in_step()):
+        await asyncio.wait_for(anext(gen), 5)
+
+
+async def test_deltas_applied_equal_the_owners_snapshot_and_a_gap_resynchronises(redis_client, prefix, cleanup):
+    owner = _Owner(redis_client, prefix, full_publish_s=40.0)
+    await owner.start()
+    view = SnapshotStream(redis_client, owner.keys)
+    gen = view.parts()
+    sizes = []
+    try:
+        snap = await owner.publish(START)  # the first publish is a full one; the view starts from it
+        await _until(gen, view, snap.seq)
+        t = START
+        late = None
+        for i in range(60):  # 5 minutes of a busy centre with a spike, a publish every 5 s
+            t += timedelta(seconds=5)
+            if i == 20:
+                # a delta that never arrives (as when a view's connection drops): the seq skips one
+                await redis_client.incr(owner.keys.seq)
+            deltas_before, fulls_before = owner.pub.deltas, owner.pub.fulls
+            snap = await owner.step(t)
+            if owner.pub.deltas > deltas_before:
+                sizes.append(owner.pub.last_sizes[1])
+            await _until(gen, view, snap.seq)
+            if i == 20:
+                assert view.resyncs == 1  # read the stored parts again, and asked for a full one
+                assert owner.pub.fulls == fulls_before  # this one was a delta
+            if i == 21:
+                assert owner.pub.fulls == fulls_before + 1  # the view's request: a full snapshot
+            if i == 35:  # a view starting mid-stream converges
+                late = SnapshotStream(redis_client, owner.keys)
+                late_gen = late.parts()
+                await _until(late_gen, late, snap.seq)
+            if late is not None:
+                await _until(late_gen, late, snap.seq)
+                assert _view(late) == _view(view)
+            summary, agents = _owner(snap)
+            assert _masked(*_view(view)) == _masked(summary, agents), i
+            if owner.pub.fulls > fulls_before:  # a full one: the figures that tick are current too
+                assert _view(view) == (summary, agents), i
+        assert view.resyncs == 1 and view.mirror.gaps == 1
+        assert owner.pub.deltas > 50
+        assert sizes and statistics.median(sizes) < len(snap.agents) / 4, sizes  # what changed, not everything
+        # asked for, a full snapshot: the view holds the owner's snapshot exactly
+        await view.ask_full()
+        snap = await owner.publish(t + timedelta(seconds=1))
+        await _until(gen, view, snap.seq)
+        assert _view(view) == _owner(snap)
+        # and the stored parts are the same snapshot (what `wallboard snapshot` and a starting view read)
+        stored = json.loads(await redis_client.get(owner.keys.summary))
+        assert stored == _owner(snap)[0]
+        await late_gen.aclose()
+    finally:
+        await gen.aclose()
+
+
+async def _next_delta(pubsub) -> Delta:
+    while True:  # (the subscription's confirmation reads as None)
+        msg = await pubsub.get_message(timeout=5)
+        if msg is not None:
+            return Delta.model_validate_json(msg["data"])
+
+
+async def test_a_delta_names_what_changed_and_what_was_removed(redis_client, prefix, cleanup):
+    owner = _Owner(redis_client, prefix, full_publish_s=1e9)
+    await owner.start()
+    pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(owner.keys.delta_channel)
+    try:
+        await owner.publish(START)  # full
+        before = await owner.publish(START + timedelta(seconds=1))  # nothing applied in between
+        d = await _next_delta(pubsub)
+        assert d.seq == before.seq and d.queues == {} and d.agents == {}  # nothing changed: only the head and total
+        # an agent logs in anew: that agent alone, and the queues it serves (their agent counts moved)
+        agent = next(a for a, s in before.agents.items() if s.state == "available" and s.queues)
+        await owner.engine.apply(
+            [
+                AgentStateChanged(
+                    id="x1", ts=START + timedelta(seconds=2), source="t", agent=agent, state="paused", reason="lunch"
+                )
+            ]
+        )
+        await owner.publish(START + timedelta(seconds=2))
+        d = await _next_delta(pubsub)
+        assert list(d.agents) == [agent] and d.agents[agent].state == "paused"
+        assert set(d.queues) == set(before.agents[agent].queues)
+        assert d.total.agent_counts.paused == before.total.agent_counts.paused + 1
+        # an agent never seen before: added at the end (the snapshot's order, so no order sent); then the
+        # registry loses it (a full rebuild no longer finds it): removed
+        await owner.engine.apply(
+            [AgentStateChanged(id="x2", ts=START + timedelta(seconds=3), source="t", agent="zz-new", state="available")]
+        )
+        await owner.publish(START + timedelta(seconds=3))
+        d = await _next_delta(pubsub)
+        assert list(d.agents) == ["zz-new"] and d.agent_order is None and d.agents_removed == []
+        await redis_client.srem(owner.keys.agents, "zz-new")
+        owner.inc.invalidate()
+        await owner.publish(START + timedelta(seconds=4))
+        d = await _next_delta(pubsub)
+        assert d.agents_removed == ["zz-new"] and d.agents == {} and d.agent_order is None
+    finally:
+        await pubsub.aclose()

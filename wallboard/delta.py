@@ -1,0 +1,447 @@
+"""Send what changed (issue 16 item 3): the delta message, the owner's side that makes it, a view's side that
+applies it. Its JSON Schema is committed as docs/delta.schema.json.
+
+The lease owner publishes, on ``P:{c}:snap:delta``, a small **delta** per snapshot: its ``seq``, the queues and
+agents whose content changed (each whole) or were removed, the centre total, and the head (``at``, window, dead
+letters; the feed gaps when they changed). A **full** snapshot (both parts, on ``P:{c}:snap`` and
+``P:{c}:snap:agents``) goes out every ``engine.full_publish_s``, after anything that makes the owner rebuild in
+full, when most entries changed, and when a view asks (``P:{c}:snap:want``). The stored parts
+(``P:{c}:summary``, ``P:{c}:agents_detail``) are what a view holds after applying every message, written at each
+publish from the entries' cached JSON (only what changed is serialised again).
+
+What "changed" means: anything but the figures that move with the clock alone (a waiting caller's ``wait_s``
+and the queue's ``longest_wait_s``, a callback's ``age_s`` and ``oldest_callback_s``; an agent's time in its
+current state: ``talk_s``, ``wrap_s``, ``available_s``, ``pause_s``, ``pause_s_by_reason``). Those stay as the
+last message that carried the entry had them (views tick them from ``entered_at`` / ``since``, as they always
+did), and every full snapshot brings them up to date. Levels and alerts are evaluated by the owner on the ticking
+figures and a change in them is sent.
+
+A view holds the latest full snapshot and applies each delta whose ``seq`` follows its own; on a gap it reads the
+stored parts again (they are at the gap's ``seq`` or later: the owner writes them before publishing) and asks for
+a full one. ``SnapshotStream`` does this for the desk, the board and the hub.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field, ValidationError
+
+from .keys import Keys
+from .snapshot import SCHEMA_VERSION, AgentSnapshot, QueueSnapshot, Snapshot, Summary, Total, Window, _M
+from .store import is_cluster
+
+log = logging.getLogger(__name__)
+
+# the figures that move with the clock alone: not a change (see the module's docstring)
+QUEUE_CLOCK = ("longest_wait_s", "oldest_callback_s")
+AGENT_CLOCK = ("talk_s", "wrap_s", "available_s", "pause_s", "pause_s_by_reason")
+WANT_TTL_S = 30  # a view's request for a full snapshot, kept until the owner takes it (or no owner runs)
+
+
+class Delta(_M):
+    """What changed since the message with ``seq - 1``."""
+
+    type: Literal["delta"] = "delta"
+    schema_version: int = SCHEMA_VERSION
+    seq: int
+    at: str = Field(description="Server time the snapshot was computed at (UTC, ISO 8601 with Z).")
+    window: Window
+    queues: dict[str, QueueSnapshot] = Field(default_factory=dict, description="Queues changed or added, whole.")
+    queues_removed: list[str] = Field(default_factory=list)
+    queue_order: list[str] | None = Field(
+        None, description="Every queue in snapshot order, when applying the above would not give that order."
+    )
+    agents: dict[str, AgentSnapshot] = Field(default_factory=dict, description="Agents changed or added, whole.")
+    agents_removed: list[str] = Field(default_factory=list)
+    agent_order: list[str] | None = None
+    total: Total
+    gaps: list[dict] | None = Field(None, description="Feed gaps in this window, when they changed; null: as before.")
+    dead_letters: int = 0
+
+
+def schema_json() -> str:
+    return json.dumps(Delta.model_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+@dataclass(frozen=True)
+class AgentsPart:
+    """The agent detail part of a snapshot."""
+
+    seq: int
+    at: str
+    agents: dict[str, AgentSnapshot] = field(default_factory=dict)
+
+
+def parse_summary(text: str) -> Summary:
+    return Summary.model_validate_json(text)
+
+
+def parse_agents(text: str) -> AgentsPart:
+    data = json.loads(text)
+    agents = {k: AgentSnapshot.model_validate(v) for k, v in (data.get("agents") or {}).items()}
+    return AgentsPart(seq=int(data["seq"]), at=str(data["at"]), agents=agents)
+
+
+# ---- the owner's side ------------------------------------------------------------------------------------
+
+
+def _queue_sig(q: QueueSnapshot) -> dict:
+    """A queue's content but the figures that move with the clock."""
+    d = dict(q.__dict__)
+    for k in QUEUE_CLOCK:
+        del d[k]
+    d["callers"] = [(c.call_id, c.entered_at, c.caller) for c in q.callers]
+    d["callbacks"] = [(c.call_id, c.entered_at) for c in q.callbacks]
+    return d
+
+
+def _agent_sig(a: AgentSnapshot, anchor) -> dict:
+    """An agent's content but its time in the current state, plus what that time is counted from (``anchor``:
+    a state left and taken again within one publish has the same ``since`` to the second, not the same start)."""
+    d = dict(a.__dict__)
+    for k in AGENT_CLOCK:
+        del d[k]
+    d[""] = anchor
+    return d
+
+
+def _key(name: str) -> str:
+    return json.dumps(name, ensure_ascii=False)
+
+
+class DeltaPublisher:
+    """The lease owner's publishing: a full snapshot or a delta against what was last sent.
+
+    ``changes`` tells what the build re-read (``IncrementalSnapshots``: ``full_build``, ``changed_queues``,
+    ``changed_agents``, ``anchor(agent)``); only those are compared with what was sent, and every entry's levels
+    and alerts (the owner's evaluation moves with the clock)."""
+
+    def __init__(self, client, keys: Keys, changes, full_publish_s: float = 5.0):
+        self.r = client
+        self.keys = keys
+        self.changes = changes
+        self.full_publish_s = full_publish_s
+        self.fulls = 0
+        self.deltas = 0
+        self.last_sizes = (0, 0)  # (queues, agents) in the last delta
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        """The next publish is a full snapshot (a new lease, a reconnect: the views may hold anything)."""
+        self.qsig: dict[str, dict] = {}
+        self.asig: dict[str, dict] = {}
+        self.qtext: dict[str, str] = {}  # per entry: '"name":{...}' as last sent
+        self.atext: dict[str, str] = {}
+        self.gaps: list | None = None
+        self.full_at: float | None = None
+        self.last_t = float("-inf")
+
+    async def publish(self, snap: Snapshot, now: datetime) -> Snapshot:
+        """Give the snapshot its ``seq``; store both parts; publish a delta or, when due, the full snapshot."""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.incr(self.keys.seq)
+        pipe.getdel(self.keys.snap_want)
+        seq, want = await pipe.execute()
+        snap = snap.model_copy(update={"seq": seq})
+        tnow = now.timestamp()
+        full = (
+            self.full_at is None
+            or want is not None
+            or tnow - self.full_at >= self.full_publish_s
+            or tnow < self.last_t  # the clock went back
+        )
+        self.last_t = tnow
+        delta = None if full else self._delta(snap)
+        if delta is None:
+            await self._full(snap, tnow)
+        else:
+            await self._send(snap, delta.model_dump_json(), self.keys.delta_channel)
+            self.deltas += 1
+        return snap
+
+    def _delta(self, snap: Snapshot) -> Delta | None:
+        """The delta against what was sent, or None when a full snapshot is as good (most entries changed)."""
+        ch = self.changes
+        every = ch.full_build
+        queues, agents = snap.queues, snap.agents
+        cq = ch.changed_queues
+        out_q: dict[str, QueueSnapshot] = {}
+        for q, qs in queues.items():
+            sig = self.qsig.get(q)
+            if sig is None:
+                out_q[q] = qs
+            elif every or q in cq:
+                new = _queue_sig(qs)
+                if new != sig:
+                    out_q[q] = qs
+            elif qs.levels != sig["levels"] or qs.alerts != sig["alerts"] or qs.open != sig["open"]:
+                out_q[q] = qs
+        ca = ch.changed_agents
+        out_a: dict[str, AgentSnapshot] = {}
+        for a, s in agents.items():
+            sig = self.asig.get(a)
+            if sig is None:
+                out_a[a] = s
+            elif every or a in ca:
+                if _agent_sig(s, ch.anchor(a)) != sig:
+                    out_a[a] = s
+            elif s.alerts != sig["alerts"]:
+                out_a[a] = s
+        if 2 * (len(out_q) + len(out_a)) > len(queues) + len(agents):
+            return None
+        q_removed = [q for q in self.qtext if q not in queues]
+        a_removed = [a for a in self.atext if a not in agents]
+        q_order = _order(self.qtext, queues, out_q, q_removed)
+        a_order = _order(self.atext, agents, out_a, a_removed)
+        for q in q_removed:
+            del self.qtext[q], self.qsig[q]
+        for a in a_removed:
+            del self.atext[a], self.asig[a]
+        if q_order is not None:  # the cache keeps the snapshot's order
+            self.qtext = {q: self.qtext.get(q, "") for q in q_order}
+        if a_order is not None:
+            self.atext = {a: self.atext.get(a, "") for a in a_order}
+        for q, qs in out_q.items():
+            self.qsig[q] = _queue_sig(qs)
+            self.qtext[q] = f"{_key(q)}:{qs.model_dump_json()}"
+        for a, s in out_a.items():
+            self.asig[a] = _agent_sig(s, ch.anchor(a))
+            self.atext[a] = f"{_key(a)}:{s.model_dump_json()}"
+        gaps = None
+        if snap.gaps != self.gaps:  # sent only when they changed (a long day of gaps is not small)
+            gaps = self.gaps = list(snap.gaps)
+        self.last_sizes = (len(out_q), len(out_a))
+        return Delta.model_construct(
+            type="delta",
+            schema_version=snap.schema_version,
+            seq=snap.seq,
+            at=snap.at,
+            window=snap.window,
+            queues=out_q,
+            queues_removed=q_removed,
+            queue_order=q_order,
+            agents=out_a,
+            agents_removed=a_removed,
+            agent_order=a_order,
+            total=snap.total,
+            gaps=gaps,
+            dead_letters=snap.dead_letters,
+        )
+
+    async def _full(self, snap: Snapshot, tnow: float) -> None:
+        ch = self.changes
+        self.qsig = {q: _queue_sig(qs) for q, qs in snap.queues.items()}
+        self.asig = {a: _agent_sig(s, ch.anchor(a)) for a, s in snap.agents.items()}
+        self.qtext = {q: f"{_key(q)}:{qs.model_dump_json()}" for q, qs in snap.queues.items()}
+        self.atext = {a: f"{_key(a)}:{s.model_dump_json()}" for a, s in snap.agents.items()}
+        self.gaps = list(snap.gaps)
+        self.full_at = tnow
+        self.fulls += 1
+        await self._send(snap, None, None)
+
+    async def _send(self, snap: Snapshot, message: str | None, channel: str | None) -> None:
+        """Store both parts as a view holds them now; publish the delta, or both parts when it is a full one."""
+        summary = self._summary_text(snap)
+        agents = self._agents_text(snap)
+        out = [(self.keys.channel, summary), (self.keys.agents_channel, agents)] if channel is None else []
+        if channel is not None:
+            out.append((channel, message))
+        pipe = self.r.pipeline(transaction=False)
+        pipe.set(self.keys.summary, summary)
+        pipe.set(self.keys.agents_detail, agents)
+        if is_cluster(self.r):  # a cluster pipeline takes no PUBLISH (see Engine.publish)
+            await pipe.execute()
+            for ch, text in out:
+                await self.r.publish(ch, text)
+            return
+        for ch, text in out:
+            pipe.publish(ch, text)
+        await pipe.execute()
+
+    def _summary_text(self, snap: Snapshot) -> str:
+        # the head as the model writes it (whatever fields it has), the queues as last sent
+        head = snap.model_copy(update={"queues": {}, "agents": {}}).summary_json()
+        return head.replace('"queues":{}', "".join(('"queues":{', ",".join(self.qtext.values()), "}")), 1)
+
+    def _agents_text(self, snap: Snapshot) -> str:
+        head = json.dumps(
+            {"schema_version": snap.schema_version, "seq": snap.seq, "at": snap.at}, separators=(",", ":")
+        )
+        return "".join((head[:-1], ',"agents":{', ",".join(self.atext.values()), "}}"))
+
+
+def _order(sent: dict, now: dict, out: dict, removed: list[str]) -> list[str] | None:
+    """The new order, when keeping the sent order (less what was removed) and adding the new entries at the end
+    would not give it."""
+    gone = set(removed)
+    expect = [k for k in sent if k not in gone] + [k for k in out if k not in sent]
+    return None if expect == list(now) else list(now)
+
+
+# ---- a view's side ---------------------------------------------------------------------------------------
+
+
+class Mirror:
+    """A view's copy of the snapshot, kept from full parts and deltas. ``agents``: whether it keeps the agent
+    detail (the board and the hub do not)."""
+
+    def __init__(self, agents: bool = True):
+        self.want_agents = agents
+        self.summary: Summary | None = None
+        self.agents: AgentsPart | None = None
+        self.gaps = 0  # deltas that did not follow (a resync each)
+
+    @property
+    def seq(self) -> int:
+        return self.summary.seq if self.summary is not None else -1
+
+    def in_step(self) -> bool:
+        return self.summary is not None and (
+            not self.want_agents or (self.agents is not None and self.agents.seq == self.summary.seq)
+        )
+
+    def full_summary(self, s: Summary) -> bool:
+        """Take a full summary unless it is older than what is held."""
+        if self.summary is not None and s.seq < self.summary.seq:
+            return False
+        self.summary = s
+        return True
+
+    def full_agents(self, part: AgentsPart) -> bool:
+        if self.agents is not None and part.seq < self.agents.seq:
+            return False
+        self.agents = part
+        return True
+
+    def apply(self, d: Delta) -> Literal["applied", "old", "gap"]:
+        """Apply a delta that follows what is held; ``gap`` when one (or more) is missing: resynchronise."""
+        if self.summary is not None and d.seq <= self.summary.seq:
+            return "old"
+        if not self.in_step() or d.seq != self.summary.seq + 1:  # type: ignore[union-attr]
+            self.gaps += 1
+            return "gap"
+        s = self.summary
+        queues = dict(s.queues)
+        for q in d.queues_removed:
+            queues.pop(q, None)
+        queues.update(d.queues)
+        if d.queue_order is not None:
+            queues = {q: queues[q] for q in d.queue_order if q in queues}
+        update = {
+            "seq": d.seq,
+            "at": d.at,
+            "window": d.window,
+            "queues": queues,
+            "total": d.total,
+            "dead_letters": d.dead_letters,
+        }
+        if d.gaps is not None:
+            update["gaps"] = d.gaps
+        self.summary = s.model_copy(update=update)
+        if self.want_agents and self.agents is not None:
+            agents = self.agents.agents
+            if d.agents or d.agents_removed or d.agent_order is not None:
+                agents = dict(agents)
+                for a in d.agents_removed:
+                    agents.pop(a, None)
+                agents.update(d.agents)
+                if d.agent_order is not None:
+                    agents = {a: agents[a] for a in d.agent_order if a in agents}
+            self.agents = AgentsPart(seq=d.seq, at=d.at, agents=agents)
+        return "applied"
+
+
+class SnapshotStream:
+    """Every snapshot part a view needs, parsed and kept current: the stored parts first, then each published
+    full part or delta applied (``Mirror``). On a gap it reads the stored parts again and asks the owner for a
+    full snapshot. Yields a ``Summary`` and (with ``agents``) an ``AgentsPart`` whenever they change."""
+
+    def __init__(self, client, keys: Keys, agents: bool = True, on_ready: Callable[[], None] | None = None):
+        self.client = client
+        self.keys = keys
+        self.on_ready = on_ready  # called once subscribed and the stored parts read (there may be none yet)
+        self.mirror = Mirror(agents)
+        self.rejected = 0
+        self.resyncs = 0
+
+    def _channels(self) -> list[str]:
+        out = [self.keys.channel, self.keys.delta_channel]
+        if self.mirror.want_agents:
+            out.append(self.keys.agents_channel)
+        return out
+
+    async def ask_full(self) -> None:
+        """Ask the lease owner for a full snapshot at its next publish."""
+        await self.client.set(self.keys.snap_want, "1", ex=WANT_TTL_S)
+
+    async def _stored(self) -> list[Summary | AgentsPart]:
+        """The stored parts (a full snapshot as of the latest publish), as far as they are newer."""
+        out: list[Summary | AgentsPart] = []
+        summary, agents = await self.client.mget(self.keys.summary, self.keys.agents_detail)
+        if summary:
+            s = self._parse(self.keys.channel, summary)
+            if s is not None and self.mirror.full_summary(s):
+                out.append(self.mirror.summary)
+        if agents and self.mirror.want_agents:
+            a = self._parse(self.keys.agents_channel, agents)
+            if a is not None and self.mirror.full_agents(a):
+                out.append(self.mirror.agents)
+        return out
+
+    def _parse(self, channel: str, text: str) -> Summary | AgentsPart | Delta | None:
+        try:
+            if channel == self.keys.delta_channel:
+                return Delta.model_validate_json(text)
+            if channel == self.keys.agents_channel:
+                return parse_agents(text)
+            return parse_summary(text)
+        except (ValidationError, ValueError, KeyError, TypeError) as e:
+            self.rejected += 1
+            log.warning("ignored a malformed snapshot message on %s: %s", channel, e)
+            return None
+
+    async def parts(self) -> AsyncIterator[Summary | AgentsPart]:
+        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(*self._channels())
+            stored = await self._stored()
+            if self.on_ready is not None:
+                self.on_ready()
+            for part in stored:
+                yield part
+            async for message in pubsub.listen():
+                if message.get("type") != "message":
+                    continue
+                channel = message["channel"]
+                item = self._parse(channel, message["data"])
+                if item is None:
+                    continue
+                if isinstance(item, Delta):
+                    result = self.mirror.apply(item)
+                    if result == "applied":
+                        yield self.mirror.summary  # type: ignore[misc]
+                        if self.mirror.want_agents and (item.agents or item.agents_removed or item.agent_order):
+                            yield self.mirror.agents  # type: ignore[misc]
+                    elif result == "gap":
+                        # the stored parts are at this delta's seq or later; the full one refreshes the clock
+                        self.resyncs += 1
+                        log.info("snapshot delta %d does not follow %d: resynchronising", item.seq, self.mirror.seq)
+                        await self.ask_full()
+                        for part in await self._stored():
+                            yield part
+                elif isinstance(item, AgentsPart):
+                    if self.mirror.full_agents(item):
+                        yield item
+                elif self.mirror.full_summary(item):
+                    yield item
+        finally:
+            try:
+                await pubsub.aclose()
+            except Exception:  # closing after the connection died: nothing left to release
+                log.debug("pubsub close failed", exc_info=True)
