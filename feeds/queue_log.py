@@ -32,7 +32,6 @@ Each verb's data fields are in PROTOCOLS.md (queue_log section). What this adapt
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import heapq
 import json
@@ -74,6 +73,8 @@ from wallboard.feed import (
     Resumable,
     build_options,
 )
+
+from .watch import FileChanges
 
 _UTC = timezone.utc
 _BOM = b"\xef\xbb\xbf"
@@ -175,7 +176,13 @@ def _count(d: list[str], i: int, name: str, required: bool = False) -> int | Non
 class QueueLogOptions(FeedOptions):
     """``[feeds.queue-log]`` / ``--feed-opt``."""
 
-    poll_s: float = Field(0.2, gt=0, le=60, description="Following: look for new rows (and rotation) this often.")
+    poll_s: float = Field(
+        0.2,
+        gt=0,
+        le=60,
+        description="Following: a change of the file wakes the reader at once (inotify); it also looks this often "
+        "(inferred wrap-up ends fall due; a file system without notifications).",
+    )
 
 
 class QueueLogFeed:
@@ -377,12 +384,20 @@ class QueueLogFeed:
                 # else: truncated and rewritten while we were away: read it from its start
         buf = b""
         self._head = self._head_of(f) if f is not None else ""
+        changes = FileChanges(self.path)
+        try:
+            async for item in self._tail(clock, poll_s, changes, f, ident, n, offset, buf):
+                yield item
+        finally:
+            await changes.close()
+
+    async def _tail(self, clock, poll_s, changes, f, ident, n, offset, buf) -> AsyncIterator[Event | DeadLetter]:
         while True:
             if f is None:
                 try:
                     f = open(self.path, "rb")
                 except FileNotFoundError:
-                    await asyncio.sleep(poll_s)
+                    await changes.wait(poll_s)
                     continue
                 st = os.fstat(f.fileno())
                 ident, n, offset, buf = (st.st_dev, st.st_ino), 0, 0, b""
@@ -418,7 +433,7 @@ class QueueLogFeed:
                 f.seek(0)  # truncated in place
                 n, offset, buf, self._head = 0, 0, b"", ""
                 continue
-            await asyncio.sleep(poll_s)
+            await changes.wait(poll_s)
 
     def _row(self, handler: Callable[[_Row], list[Any]], r: _Row) -> list[Any]:
         verb = r.verb

@@ -218,3 +218,21 @@ async def test_a_hot_standby_on_the_same_file_shares_the_cursor_without_rereadin
     assert await _figures(redis_client, config, prefix, lines) == await _reference(
         redis_client, prefix, lines, tmp_path
     )
+
+
+async def test_a_new_row_wakes_the_follower_without_waiting_for_the_polling_tick(tmp_path):
+    """Inotify (watchfiles): with a 30 s polling tick, a row appended is read at once."""
+    path = tmp_path / "queue_log"
+    path.write_text("")
+    feed = QueueLogFeed(str(path), load_config(None), poll_s=30)
+    rows = feed.follow()
+    try:
+        nxt = asyncio.ensure_future(anext(rows))
+        await asyncio.sleep(0.2)  # the follower has read the empty file and waits
+        assert not nxt.done()
+        with open(path, "a") as f:
+            f.write(SAMPLE[0])
+        item = await asyncio.wait_for(nxt, 5)  # the tick would take 30 s
+        assert item is not None
+    finally:
+        await rows.aclose()
