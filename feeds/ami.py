@@ -12,7 +12,8 @@ wallboard.ami.client.
 - **After a reconnect** a ``FeedGap`` (start = the last thing heard on the lost connection, length up to the
   resync) so screens and reports show the hole. AMI never re-sends; with ``queue_log=PATH`` the rows of that
   file inside the gap are replayed first (the queue-log mapping, same call ids and agent names), and the
-  engine applies them once by meaning.
+  engine applies them once by meaning. With ``backfill_s`` the first login does the same for the time before
+  the ingester started (the day so far), without a gap record.
 - **Times**: the ``Timestamp`` header when the PBX sends it (``timestampevents = yes``), else the time received.
 - Timed settlements (a pending queue exit, the end of an inferred wrap-up) come out on time even when the PBX
   is quiet: the loop waits for the next event or the next due time, whichever is first.
@@ -80,6 +81,14 @@ class AmiOptions(FeedOptions):
         "file inside the gap are replayed before the resync (unset: the gap stays a "
         "hole).",
     )
+    backfill_s: float = Field(
+        0.0,
+        ge=0,
+        le=7 * 86400,
+        description="At the first login, the rows of queue_log from this many seconds before are replayed "
+        "before the resync: an ingester started mid-day gets the day so far (counters, buckets, the advisor's "
+        "history); applied once by meaning, so a restart counts nothing twice (0: none).",
+    )
     timeout_s: float = Field(5.0, gt=0, le=600, description="An action's answer (login, QueueStatus) within this long.")
     backoff_initial_s: float = Field(0.5, gt=0, le=600, description="First wait before a reconnect.")
     backoff_max_s: float = Field(30.0, gt=0, le=3600, description="Longest wait between reconnects.")
@@ -116,6 +125,9 @@ class AmiFeed:
         self.connect_wait_s = opts.connect_wait_s
         self.auth = opts.auth
         self.queue_log = str(opts.queue_log) if opts.queue_log else None
+        if opts.backfill_s and not self.queue_log:
+            raise ValueError("ami feed option backfill_s needs queue_log (the file the history is read from)")
+        self.backfill_s = opts.backfill_s
         self.timeout_s = opts.timeout_s
         self.backoff_initial_s = opts.backoff_initial_s
         self.backoff_max_s = opts.backoff_max_s
@@ -155,6 +167,7 @@ class AmiFeed:
             self.config, feed=self.name, origin=origin, settle_s=self.settle_s, connect_wait_s=self.connect_wait_s
         )
         gap_start: datetime | None = None
+        backfill = clock.now() - timedelta(seconds=self.backfill_s) if self.backfill_s else None
         count = 0
         asked = 0  # resyncs asked for by request_resync
         async with aclosing(self.client(mapper).sessions()) as sessions:
@@ -166,9 +179,13 @@ class AmiFeed:
                         yield item
                     _, listed = await session.action_list("QueueStatus", timeout=self.timeout_s)
                     now = clock.now()
-                    if gap_start is not None and self.queue_log:
-                        for item in await asyncio.to_thread(self.fill_gap, gap_start, now):
+                    fill_from = gap_start
+                    if backfill is not None:  # the time before we started: filled, never a gap record
+                        fill_from = backfill if gap_start is None else min(gap_start, backfill)
+                    if fill_from is not None and self.queue_log:
+                        for item in await asyncio.to_thread(self.fill_gap, fill_from, now):
                             yield item
+                    backfill = None
                     for item in mapper.resync(listed, now, f"{tag}.resync"):
                         yield item
                     if gap_start is not None:

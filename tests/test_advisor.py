@@ -110,12 +110,14 @@ async def test_estimates_from_minute_buckets(make_engine, redis_client, prefix):
 
     # arrival rate: joins per minute k after T0 (k=30 is the current minute, 30 s of it elapsed); a complete
     # minute's middle is 30 - k minutes old at now, the current minute's middle 0.25 min; weights 2^(-age/5);
-    # the history covers minutes -30..30 (the empty ones count as exposure too)
+    # the history reads minutes -30..30, but the data begins at minute 0 (the first bucket): the empty minutes
+    # before it are no exposure, the empty ones after it (1..19, 21..28) are
     joins = {0: 6, 20: 4, 29: 3, 30: 2}
     num = sum(n * 2 ** (-(30 - k) / 5) for k, n in joins.items() if k < 30) + 2 * 2 ** (-0.25 / 5)
-    den = sum(60 * 2 ** (-(30 - k) / 5) for k in range(-30, 30)) + 30 * 2 ** (-0.25 / 5)
+    den = sum(60 * 2 ** (-(30 - k) / 5) for k in range(0, 30)) + 30 * 2 ** (-0.25 / 5)
     assert est.arrival_rate_per_s.value == pytest.approx(num / den, rel=1e-12)
     assert est.arrival_rate_per_s.n == 15
+    assert est.basis == "the 30 min of calls since the data began"
     # handle time: 7 completed (c0-c5, c9): talk 100+110+...+150 + 200 = 950, wrap 7 x 15
     assert est.aht_s.value == pytest.approx((950 + 105) / 7, rel=1e-12)
     assert est.aht_s.n == 7

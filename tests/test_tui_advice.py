@@ -116,12 +116,14 @@ def text_of(screen, selector: str) -> str:
 
 def independent_rate_and_aht(floor: DemoFloor, queue: str) -> tuple[float, float]:
     """From the simulator's call log: the arrival rate as the estimates' docstring defines it (entered per
-    minute bucket, weighted 2^(-age/5 min), over the last 60 whole minutes and the current one) and the
-    handle time ((talk + wrap-up) / completed calls in those minutes; the run is shorter than the hour)."""
+    minute bucket, weighted 2^(-age/5 min), over the last 60 whole minutes and the current one, from the first
+    minute with data: the minute of the centre's first join) and the handle time ((talk + wrap-up) / completed
+    calls in those minutes; the run is shorter than the hour)."""
     now = floor.clock.now().timestamp()
     cur = int(now // 60) * 60
+    first = int(min(c.joined.timestamp() for c in floor.centre.calls) // 60) * 60
     num = den = 0.0
-    for m in range(cur - 3600, cur + 1, 60):
+    for m in range(max(cur - 3600, first), cur + 1, 60):
         if m >= now:
             continue
         exposure = min(60.0, now - m)

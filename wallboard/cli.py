@@ -302,6 +302,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+DEMO_HISTORY_MIN = 60  # the simulated hour before the demo starts (the advisor's estimates read an hour)
+
 DEMO_FOLLOW_TEXT = (
     "In another terminal, with no flags, these show this demo ({prefix}): `wallboard board` (the TV "
     "in a terminal), `wallboard serve` (the TV page: open the URL it prints), `wallboard advise`, "
@@ -349,6 +351,17 @@ def cmd_demo(args) -> int:
     common_args = ["--config", args.config, "--prefix", config.redis.prefix]
     py = [sys.executable, "-m", "wallboard.cli"]
     feed = "freeswitch" if args.pbx == "freeswitch" else "ami"
+    # The PBX was up for the hour before "now": its queue_log holds it, and the ingester's first login reads it
+    # (backfill), as a wallboard started mid-day would, so the figures and the advisor's estimates have a
+    # history from the first second. mod_callcenter keeps no such log: the FreeSWITCH demo starts empty.
+    history, pbx_history, feed_history = DEMO_HISTORY_MIN if feed == "ami" else 0, [], []
+    if history:
+        queue_log = log_dir / "demo-queue_log"
+        queue_log.unlink(missing_ok=True)  # this demo's day only
+        pbx_history = ["--history-min", str(history), "--queue-log", str(queue_log)]
+        # the whole file (it is this demo's alone): the backfill starts when the ingester does, a moment after
+        # the PBX's history did, and the standby removals of the first second must not be cut off
+        feed_history = ["--feed-opt", f"queue_log={queue_log}", "--feed-opt", f"backfill_s={(history + 5) * 60}"]
     commands = {
         "pbx": [
             *py,
@@ -367,6 +380,7 @@ def cmd_demo(args) -> int:
             args.config,
             "--log",
             str(log_dir / "demo-pbx.log"),
+            *pbx_history,
         ],
         "ingest": [
             *py,
@@ -377,6 +391,7 @@ def cmd_demo(args) -> int:
             "127.0.0.1",
             "--port",
             str(port),
+            *feed_history,
             *common_args,
             "--log",
             str(log_dir / "demo-ingest.log"),

@@ -145,6 +145,7 @@ class Advice(_M):
     moves: list[Move] = Field(default_factory=list, description="Ranked, best first; each from the state now.")
     plan: list[Move] = Field(default_factory=list, description="Greedy sequence of moves, each after those above.")
     notes: list[str] = Field(default_factory=list)
+    basis: str = Field("", description="The calls the estimates rest on, in words ('the last 60 min of calls').")
 
 
 # ---- targets and queue models --------------------------------------------------------------------------
@@ -385,7 +386,15 @@ def advise(
             f"short: {', '.join(short)}; no move gains: no agent skilled for it can be spared without "
             "taking a queue below its floor, or those skilled already serve it as backups"
         )
-    return Advice(at=snapshot.at, queues=queues, moves=moves[:max_moves], plan=plan, notes=notes)
+    longest = max(estimates.values(), key=lambda e: e.history_s, default=None)
+    return Advice(
+        at=snapshot.at,
+        queues=queues,
+        moves=moves[:max_moves],
+        plan=plan,
+        notes=notes,
+        basis=longest.basis if longest is not None else "",
+    )
 
 
 def _apply(queues_of: dict[str, int], steps: list[MoveStep]) -> None:

@@ -16,6 +16,12 @@ current, unfinished minute included) and the callers waiting now (``P:{q:NAME}:w
   abandons are events, so ``rate = abandoned / total time in queue`` is the maximum-likelihood estimate of
   the abandonment rate and ``1 / rate`` the mean patience. Rests on the abandons.
 
+**Observed from**: minutes before the centre's data begins are not exposure. The history is read from the
+first minute in it with a bucket of any queue (the engine writes one for every minute with a call transition,
+so in a working centre that is the history's start, and for an ingester started a few minutes ago it is the
+minute of the first call it saw): counting the empty hour before as calm minutes would drag a fresh start's
+arrival rate to a fraction of the real one. Each estimate's ``how`` says which span it rests on.
+
 Each estimate carries the number of calls it rests on; below the configured minimum its value is ``None``
 (the advisor then gives no figures for that queue, or, for patience alone, falls back to Erlang C).
 """
@@ -67,6 +73,15 @@ class QueueEstimate(BaseModel):
     aht_s: Estimate
     patience_s: Estimate
     waiting: int = 0
+    history_s: float = Field(0.0, description="Seconds of history the estimates rest on (from the first data).")
+    history_of_s: float = Field(0.0, description="Seconds of history read (settings.history_minutes).")
+
+    @property
+    def basis(self) -> str:
+        """Which span of calls the estimates rest on, in words."""
+        if self.history_s < self.history_of_s - 60:
+            return f"the {self.history_s / 60:.0f} min of calls since the data began"
+        return f"the last {self.history_of_s / 60:.0f} min of calls"
 
     @property
     def rate(self) -> float | None:
@@ -94,6 +109,13 @@ def _f(h: Mapping[str, object], k: str) -> float:
     return float(v) if v not in (None, "") else 0.0  # type: ignore[arg-type]
 
 
+def observed_from(bucket_minutes: Iterable[int], now: float, settings: EstimateSettings) -> int:
+    """The first minute of the history with data (``bucket_minutes``: minutes with a bucket, of any queue),
+    or the history's start when there is none."""
+    minutes = minutes_in_history(now, settings)
+    return min((m for m in bucket_minutes if m >= minutes[0]), default=minutes[0]) if minutes else int(now)
+
+
 def estimate_queue(
     queue: str,
     buckets: Mapping[int, Mapping[str, object]],
@@ -101,10 +123,13 @@ def estimate_queue(
     now: float,
     settings: EstimateSettings = EstimateSettings(),
     wrapup_s: float = 0.0,
+    since: float | None = None,
 ) -> QueueEstimate:
     """The estimates from minute buckets (minute epoch -> counters) and the join times of the callers waiting
-    now. Pure; ``read_estimates`` feeds it from Redis."""
-    minutes = minutes_in_history(now, settings)
+    now. ``since``: the first minute observed (``observed_from``); earlier minutes are not exposure. Pure;
+    ``read_estimates`` feeds it from Redis."""
+    every = minutes_in_history(now, settings)
+    minutes = [m for m in every if since is None or m >= since]
     num = den = 0.0
     entered = completed = abandoned = 0
     talk = wrap = wait_all = 0.0
@@ -123,7 +148,11 @@ def estimate_queue(
         wrap += _f(h, "wrap_s")
         wait_all += _f(h, "wait_all_s")
     waits_now = [max(0.0, now - j) for j in waiting_since]
-    hist = f"last {settings.history_minutes} min"
+    span_min = (now - minutes[0]) / 60.0 if minutes else 0.0
+    if minutes and minutes[0] > every[0]:  # the data begins inside the history
+        hist = f"{span_min:.0f} min since the first data (of {settings.history_minutes})"
+    else:
+        hist = f"last {settings.history_minutes} min"
 
     rate = num / den if den > 0 and entered >= settings.min_arrivals else None
     arrival = Estimate(
@@ -154,7 +183,14 @@ def estimate_queue(
         f"{len(waits_now)} waiting now) / abandons, {hist}",
     )
     return QueueEstimate(
-        queue=queue, at=now, arrival_rate_per_s=arrival, aht_s=handle, patience_s=patience, waiting=len(waits_now)
+        queue=queue,
+        at=now,
+        arrival_rate_per_s=arrival,
+        aht_s=handle,
+        patience_s=patience,
+        waiting=len(waits_now),
+        history_s=span_min * 60.0,
+        history_of_s=settings.history_minutes * 60.0,
     )
 
 
@@ -185,12 +221,15 @@ async def read_estimates(
             pipe.hgetall(f"{base}:m:{m}")
         pipe.zrange(f"{base}:waiting", 0, -1, withscores=True)
     raw = await pipe.execute()
-    out: dict[str, QueueEstimate] = {}
+    per_queue: dict[str, tuple[dict, list[float]]] = {}
     pos = 0
     for q in names:
         buckets = {m: raw[pos + i] for i, m in enumerate(minutes)}
         pos += len(minutes)
-        waiting = [float(score) for _, score in raw[pos]]
+        per_queue[q] = buckets, [float(score) for _, score in raw[pos]]
         pos += 1
-        out[q] = estimate_queue(q, buckets, waiting, tnow, settings, config.queue(q).wrapup_s)
-    return out
+    since = observed_from((m for b, _ in per_queue.values() for m, h in b.items() if h), tnow, settings)
+    return {
+        q: estimate_queue(q, b, waiting, tnow, settings, config.queue(q).wrapup_s, since=since)
+        for q, (b, waiting) in per_queue.items()
+    }

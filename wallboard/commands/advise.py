@@ -85,18 +85,36 @@ def print_advice(advice, centre: str = "", out=sys.stdout) -> None:
     for n in advice.notes:
         print(f"note: {n}", file=out)
     print(
-        "Figures are steady-state projections (Erlang A; Erlang C where patience is unknown); callers waiting "
-        "now come first.",
+        f"Figures are steady-state projections (Erlang A; Erlang C where patience is unknown) on "
+        f"{advice.basis or 'no calls yet'}; callers waiting now come first.",
         file=out,
     )
 
 
-async def _run(args):
+async def published_advice(client, config, settings=None, keys=None):
+    """The advice on the latest published snapshot, at that snapshot's time: ``(advice, snapshot)``, or
+    ``(None, None)`` when nothing is published yet. Read-only."""
     from wallboard.advisor import EstimateSettings, advise, read_estimates
-    from ._context import config_from_args
     from wallboard.keys import Keys
     from wallboard.snapshot import Snapshot
+
+    keys = keys or Keys(config.redis.prefix)
+    summary, agents = await client.get(keys.summary), await client.get(keys.agents_detail)
+    if not summary:
+        return None, None
+    data = json.loads(summary)
+    data["agents"] = json.loads(agents)["agents"] if agents else {}
+    snap = Snapshot.model_validate(data)
+    now = datetime.fromisoformat(snap.at.replace("Z", "+00:00"))
+    estimates = await read_estimates(client, config, now, settings or EstimateSettings(), keys)
+    return advise(snap, estimates, config), snap
+
+
+async def _run(args):
+    from wallboard.advisor import EstimateSettings
     from wallboard.store import connect
+
+    from ._context import config_from_args
 
     config = config_from_args(args)
     settings = EstimateSettings(
@@ -108,16 +126,7 @@ async def _run(args):
     )
     client = await connect(config, args.redis)
     try:
-        keys = Keys(config.redis.prefix)
-        summary, agents = await client.get(keys.summary), await client.get(keys.agents_detail)
-        if not summary:
-            return None, None
-        data = json.loads(summary)
-        data["agents"] = json.loads(agents)["agents"] if agents else {}
-        snap = Snapshot.model_validate(data)
-        now = datetime.fromisoformat(snap.at.replace("Z", "+00:00"))
-        estimates = await read_estimates(client, config, now, settings, keys)
-        return advise(snap, estimates, config), snap
+        return await published_advice(client, config, settings)
     finally:
         await client.aclose()
 

@@ -3,7 +3,9 @@ speaking mod_callcenter (``--pbx freeswitch``, the config's ``[esl]`` host and p
 file.
 
 Runs until SIGTERM or SIGINT. The centre's day starts now (the ``demo`` scenario: a busy 10:00 with an overload
-on ``support`` within the first minute). Without ``--config`` it uses the demo configuration, as
+on ``support`` within the first minute), or ``--history-min`` earlier: that history is run at once into the
+``--queue-log`` file (as a real PBX's log holds the day before a wallboard connects) and the live day goes on from
+now, the scenario's times unchanged. Without ``--config`` it uses the demo configuration, as
 ``wallboard demo`` does. Host and port default to the config's ``[ami]`` section (127.0.0.1:5038), so a
 wallboard AMI feed reading the same config finds it.
 
@@ -41,6 +43,14 @@ def register(sub, add_common) -> None:
     sp.add_argument("--seed", type=int, default=1, help="random seed of the simulated day (default 1)")
     sp.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
     sp.add_argument("--queue-log", default=None, metavar="PATH", help="also append the day to this queue_log")
+    sp.add_argument(
+        "--history-min",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the day starts N minutes before now, run at once into the queue_log (a PBX that was up before the "
+        "wallboard; an ami feed with queue_log and backfill_s reads it); spikes keep their times from now",
+    )
     sp.add_argument("--log", default=None, help="log to this file instead of stderr")
     sp.add_argument("--verbose", action="store_true", help="log every connection and action (INFO)")
     add_common(sp)
@@ -50,6 +60,7 @@ def register(sub, add_common) -> None:
 def cmd_pbx(args) -> int:
     import asyncio
     import logging
+    from datetime import timedelta
 
     from ..aio import stop_on_signals
     from ._context import config_from_args, demo_config_path
@@ -68,13 +79,20 @@ def cmd_pbx(args) -> int:
     if args.speed <= 0:
         print("wallboard: --speed must be positive", file=sys.stderr)
         return 2
+    if not 0 <= args.history_min <= 24 * 60:
+        print("wallboard: --history-min must be 0..1440", file=sys.stderr)
+        return 2
+    lead_s = args.history_min * 60.0
     try:
-        scenario = scenario_by_name(args.scenario, [q.name for q in config.queues])
+        scenario = scenario_by_name(args.scenario, [q.name for q in config.queues]).preceded_by(lead_s)
     except ValueError as e:
         print(f"wallboard: {e}", file=sys.stderr)
         return 2
     kind = args.pbx or config.pbx.kind
     esl = kind == "freeswitch"
+    if esl and lead_s:
+        print("wallboard: --history-min needs the Asterisk face (its queue_log holds the history)", file=sys.stderr)
+        return 2
     host = args.host or (config.esl.host if esl else config.ami.host)
     port = (config.esl.port if esl else config.ami.port) if args.port is None else args.port
     username = os.environ.get(config.ami.username_env) or DEFAULT_USER
@@ -85,7 +103,8 @@ def cmd_pbx(args) -> int:
 
     async def main() -> None:
         clock = SystemClock()
-        centre = SimCentre(config, scenario, args.seed, clock.now())
+        now = clock.now()
+        centre = SimCentre(config, scenario, args.seed, now - timedelta(seconds=lead_s))
         if esl:
             from ..sim.esl_server import SimSwitch
 
@@ -98,7 +117,7 @@ def cmd_pbx(args) -> int:
                 config, centre, clock, host, port, username, secret, speed=args.speed, queue_log=args.queue_log
             )
             who = f"AMI user {username}"
-        await pbx.start()
+        await pbx.start(live_from=now)
         print(
             f"wallboard pbx: simulated centre (scenario {scenario.name}, seed {args.seed}, speed {args.speed:g}x) "
             f"listening on {host}:{pbx.port}, {who}",

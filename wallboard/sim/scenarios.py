@@ -101,6 +101,17 @@ class Scenario:
         """The largest rate multiplier the queue ever sees (for thinning the arrival process)."""
         return max([1.0] + [s.factor for s in self.spikes if s.queue == queue])
 
+    def preceded_by(self, lead_s: float) -> Scenario:
+        """The same day for a model started ``lead_s`` earlier (a PBX that simulates the time before "now"):
+        spikes and a start-anchored day shape land where they would without it."""
+        if lead_s <= 0:
+            return self
+        return replace(
+            self,
+            shape_start_hour=self.shape_start_hour - lead_s / 3600.0,
+            spikes=tuple(replace(s, at_offset_s=s.at_offset_s + lead_s) for s in self.spikes),
+        )
+
 
 def _bump(hour: float, centre: float, width: float) -> float:
     d = (hour - centre + 12.0) % 24.0 - 12.0  # distance on the 24-hour circle

@@ -72,12 +72,17 @@ class SimServer:
     def _stopping(self) -> None:
         """The protocol's own stop (after every connection is closed)."""
 
-    async def start(self) -> Any:
-        """Listen, take the model's first events (the logins at its start) and run the step loop."""
-        self._server = await asyncio.start_server(self._serve, self.host, self._port)
-        self._began, self._base = self.clock.now(), self.centre.now
+    async def start(self, live_from: datetime | None = None) -> Any:
+        """Listen, take the model's first events (the logins at its start) and run the step loop. With
+        ``live_from`` (after the model's start) the model first runs up to it at once, before anyone can connect:
+        that history reaches only what the protocol logs (the AMI face's queue_log), as a PBX's day before a
+        wallboard connects; the live day goes on from it."""
         self._starting()
         self._publish(self.centre.advance_to(self.centre.now))
+        if live_from is not None and live_from > self.centre.now:
+            self._publish(self.centre.advance_to(live_from))
+        self._server = await asyncio.start_server(self._serve, self.host, self._port)
+        self._began, self._base = self.clock.now(), self.centre.now
         self._loop_task = asyncio.create_task(self._run(), name="sim-pbx-step")
         log.info("%s listening on %s:%s", self.what, self.host, self.port)
         return self

@@ -448,7 +448,7 @@ class AdviceScreen(ModalScreen[object]):
         box.border_title = "Overload advice"
         when = parse_utc(self.advice.at)
         at = fmt_clock(when, self.tz) if when is not None and self.tz is not None else self.advice.at
-        box.border_subtitle = f"at {at} · Erlang A on the last hour's calls"
+        box.border_subtitle = f"at {at} · Erlang A on {self.advice.basis or 'no calls yet'}"
         if self.advice.moves:
             ol = self.query_one(OptionList)
             ol.highlighted = 0
