@@ -14,7 +14,8 @@ Each verb's data fields are in PROTOCOLS.md (queue_log section). What this adapt
   its reason instead of ``available``.
 - **Not counted, not dead letters.** RINGCANCELED (a ring lost to another member or to a caller hang-up is
   not a miss), AGENTDUMP (the caller stays queued; only RINGNOANSWER is a miss), RINGINUSE, SYSCOMPAT,
-  CONFIGRELOAD and custom rows (DID, INFO, ...): counted in ``ignored`` by verb.
+  CONFIGRELOAD and custom rows (DID, INFO, ...): counted in ``ignored`` by verb. Our own custom row ``SURVEY``
+  (a post-call IVR's answer: ``score|scale``) is a ``SurveyResponse``.
 - **Members as Asterisk means them.** ADDMEMBER without PAUSED logs a logged-out agent in, ``available`` (one
   already logged in stays as it is); REMOVEMEMBER of the agent's last queue (the configured skills, then the
   rows) logs it out; UNPAUSE / UNPAUSEALL during a call leaves the agent on it. What these decide from (who is
@@ -57,6 +58,7 @@ from wallboard.events import (
     CallerOverflowed,
     Event,
     MemberAdded,
+    SurveyResponse,
     MemberPenalty,
     MemberRemoved,
     WaitingResync,
@@ -97,6 +99,7 @@ _CALL_VERBS = frozenset(
         "ATTENDEDTRANSFER",
         "TRANSFER",
         "RINGNOANSWER",
+        "SURVEY",
     }
 )
 # Rows about a queue membership: they need a queue.
@@ -216,6 +219,7 @@ class QueueLogFeed:
             "ATTENDEDTRANSFER": self._transfer,
             "TRANSFER": self._transfer,
             "RINGNOANSWER": self._ringnoanswer,
+            "SURVEY": self._survey,
             "ADDMEMBER": self._addmember,
             "REMOVEMEMBER": self._removemember,
             "PENALTY": self._penalty,
@@ -651,6 +655,30 @@ class QueueLogFeed:
                 wait_s=_seconds(r.data, wait_field, "waittime"),
             )
         ]
+
+    def _survey(self, r: _Row) -> list[Any]:
+        """Our custom row (docs/PROTOCOLS.md): a post-call IVR writes ``QueueLog(queue,uniqueid,agent,SURVEY,
+        score|scale)`` with the queue call's uniqueid; the scale defaults to 1-5."""
+        score = _field(r.data, 0)
+        if not score.isdigit():
+            raise _Bad(f"score (data1) is not a whole number: {score!r}")
+        scale = _field(r.data, 1) or "1-5"
+        try:
+            return [
+                SurveyResponse(
+                    id=r.id + "1",
+                    ts=r.ts,
+                    source=r.source,
+                    queue=r.queue,
+                    call_id=r.call_id,
+                    agent=r.agent,
+                    score=int(score),
+                    scale=scale,
+                )
+            ]
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise _Bad(f"{'.'.join(str(p) for p in err['loc']) or 'survey'}: {err['msg']}") from None
 
     def _ringnoanswer(self, r: _Row) -> list[Any]:
         return [

@@ -392,3 +392,22 @@ async def test_page_portrait_one_digit_size_nothing_cut(new_page, redis_client, 
                 assert geo["plan"]["cols"] >= geo["plan"]["rows"]
             await page.eval("document.body.classList.remove('flash-on')")
             await page.screenshot(ARTIFACTS / f"tv_{layout}_{name}.png")
+
+
+async def test_page_shows_survey_figures_a_layout_chooses(new_page, redis_client, prefix, cleanup):
+    """CSAT, NPS and the response rate are TV choices (the catalog's): NPS as a signed whole number."""
+    layout = {"name": "quality", "queues": ["support"], "figures": ["csat", "nps", "survey_rate"]}
+    config = tv_config(prefix, layouts=[{**layout, "viewer_token_env": "TV_TEST_VIEWER_FLOOR", "show_total": False}])
+
+    def make(seq, now):
+        q = make_queue("Customer service", now).model_copy(update={"csat": 2 / 3, "nps": -0.25, "survey_rate": 0.5})
+        return make_summary(seq, now, {"support": q})
+
+    async with running_hub(config, redis_client) as hub, Feed(redis_client, prefix, make):
+        page = await new_page(1280, 720)
+        await page.goto(kiosk(hub, "quality", TOKENS["TV_TEST_VIEWER_FLOOR"]))
+        await page.wait_for("document.querySelectorAll('.card:not(.empty) .fval').length === 3")
+        figs = (await page.eval(FIGS))[0]["figs"]
+        # by hand: 2/3 -> 67 %, -0.25 -> -25, 0.5 -> 50 %
+        assert [f["value"] for f in figs] == ["67%", "-25", "50%"]
+        assert [f["label"] for f in figs] == ["CSAT", "NPS", "Surveyed"]

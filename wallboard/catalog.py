@@ -36,10 +36,10 @@ from .events import OVERFLOW_REASONS
 
 Kind = Literal["counter", "ratio", "gauge"]
 Scope = Literal["queue", "agent"]
-Unit = Literal["calls", "seconds", "fraction", "callers", "agents"]
-Fmt = Literal["count", "duration", "pct"]
-# how the HTML report writes a figure: 1,234 · 81.3% · 42 s · 3:05 (m:ss) · 7:30 (h:mm)
-ReportFmt = Literal["count", "pct", "s", "m:ss", "h:mm"]
+Unit = Literal["calls", "seconds", "fraction", "callers", "agents", "responses"]
+Fmt = Literal["count", "duration", "pct", "score"]
+# how the HTML report writes a figure: 1,234 · 81.3% · 42 s · 3:05 (m:ss) · 7:30 (h:mm) · +25 (score: NPS)
+ReportFmt = Literal["count", "pct", "s", "m:ss", "h:mm", "score"]
 Direction = Literal["above", "below"]
 Surface = Literal["snapshot", "total", "report", "csv", "html", "tv", "desk", "threshold", "stored"]
 LANGUAGES = ("en", "he")
@@ -50,7 +50,7 @@ class Metric:
     name: str  # the name in snapshots, reports, config and JSON
     kind: Kind  # counter: counted over a window; ratio: of counters; gauge: the value now
     unit: Unit
-    fmt: Fmt  # how screens show it: count (integer), duration (m:ss), pct (whole percent)
+    fmt: Fmt  # how screens show it: count (integer), duration (m:ss), pct (whole percent), score (x100, signed: NPS)
     scope: Scope = "queue"
     # a ratio (or a derived counter): signed terms, "name" added and "-name" subtracted; names are stored
     # counters or derived ones (``offered``)
@@ -125,6 +125,15 @@ QUEUE: tuple[Metric, ...] = (
     Metric("transferred", "counter", "calls", "count", stored=15, csv=23, desk="Transferred",
            html=("Transferred", "count"),
            labels=_he("Transferred", "הועברו"), tv=12),
+    # survey answers (``survey_response``), counted when they arrive, with the contact's queue entry and agent,
+    # once per (contact, question); surveyed: contacts with at least one answer (the desk shows these counts as
+    # the numerators and denominators of csat, nps and survey_rate)
+    Metric("surveyed", "counter", "calls", "count", stored=16, csv=24),
+    Metric("csat_responses", "counter", "responses", "count", stored=17, csv=25, html=("CSAT n", "count")),
+    Metric("csat_top", "counter", "responses", "count", stored=18, csv=26),
+    Metric("nps_responses", "counter", "responses", "count", stored=19, csv=27, html=("NPS n", "count")),
+    Metric("nps_promoters", "counter", "responses", "count", stored=20, csv=28),
+    Metric("nps_detractors", "counter", "responses", "count", stored=21, csv=29),
     # ratios: service_level's terms depend on the queue's sl_formula (SL_FORMULAS below)
     Metric("service_level", "ratio", "fraction", "pct", csv=9, html=("SL", "pct"), desk="Service level", column="sl",
            labels=_he("Service level", "רמת שירות"), tv=2, words="service level", worse="below",
@@ -143,6 +152,12 @@ QUEUE: tuple[Metric, ...] = (
     Metric("aht_s", "ratio", "seconds", "duration", num=("talk_s", "wrap_s"), den=("completed",), csv=15,
            html=("AHT", "m:ss"), desk="AHT", words="handling time", worse="above",
            phrases=_he("handle time {v}", "זמן טיפול {v}"), by_channel={"written": _he("Handle time", "זמן טיפול")}),
+    Metric("csat", "ratio", "fraction", "pct", num=("csat_top",), den=("csat_responses",), csv=30, desk="CSAT",
+           html=("CSAT", "pct"), labels=_he("CSAT", "שביעות רצון"), tv=13),
+    Metric("nps", "ratio", "fraction", "score", num=("nps_promoters", "-nps_detractors"), den=("nps_responses",),
+           csv=31, html=("NPS", "score"), desk="NPS", labels=_he("NPS", "NPS"), tv=14),
+    Metric("survey_rate", "ratio", "fraction", "pct", num=("surveyed",), den=("answered",), csv=32,
+           html=("Surveyed", "pct"), desk="Survey rate", labels=_he("Surveyed", "נסקרו"), tv=15),
     # gauges: the value now
     Metric("waiting", "gauge", "callers", "count", report=False, desk="Waiting now", column="waiting",
            labels=_he("Waiting", "ממתינים"), tv=0, words="callers waiting", worse="above",
@@ -197,6 +212,20 @@ AGENT: tuple[Metric, ...] = (
     Metric("conversation_s", "counter", "seconds", "duration", scope="agent", report=False),
     Metric("occupancy", "ratio", "fraction", "pct", scope="agent", snapshot=False, csv=4, html=("Occupancy", "pct"),
            num=("on_call_s", "wrap_up_s"), den=("on_call_s", "wrap_up_s", "available_s")),
+    Metric("surveyed", "counter", "calls", "count", scope="agent", stored=10, csv=10),
+    Metric("csat_responses", "counter", "responses", "count", scope="agent", stored=11, csv=11,
+           html=("CSAT n", "count")),
+    Metric("csat_top", "counter", "responses", "count", scope="agent", stored=12, csv=12),
+    Metric("nps_responses", "counter", "responses", "count", scope="agent", stored=13, csv=13,
+           html=("NPS n", "count")),
+    Metric("nps_promoters", "counter", "responses", "count", scope="agent", stored=14, csv=14),
+    Metric("nps_detractors", "counter", "responses", "count", scope="agent", stored=15, csv=15),
+    Metric("csat", "ratio", "fraction", "pct", scope="agent", snapshot=False, csv=16, html=("CSAT", "pct"),
+           num=("csat_top",), den=("csat_responses",)),
+    Metric("nps", "ratio", "fraction", "score", scope="agent", snapshot=False, csv=17, html=("NPS", "score"),
+           num=("nps_promoters", "-nps_detractors"), den=("nps_responses",)),
+    Metric("survey_rate", "ratio", "fraction", "pct", scope="agent", snapshot=False, csv=18,
+           html=("Surveyed", "pct"), num=("surveyed",), den=("calls_handled",)),
 )
 # fmt: on
 

@@ -505,6 +505,27 @@ class HistoryConfig(_Section):
     )
 
 
+class SurveysConfig(_Section):
+    """Post-contact surveys (``survey_response`` events): what counts as satisfied."""
+
+    top_box: dict[str, int] = Field(
+        default_factory=lambda: {"1-5": 4},
+        description="CSAT scale ('LO-HI') = its lowest satisfied score (1-5: 4 and 5); a scale not listed: its "
+        "two highest scores. The 0-10 scale is NPS (promoters 9-10, detractors 0-6).",
+    )
+
+    @field_validator("top_box")
+    @classmethod
+    def _scales(cls, v: dict[str, int]) -> dict[str, int]:
+        for scale, top in v.items():
+            m = re.fullmatch(r"(0|1)-([2-9]|10)", scale)
+            if m is None or scale == "0-10":
+                raise ValueError(f"top_box: {scale!r} is not a CSAT scale 'LO-HI' (0-10 is NPS)")
+            if not int(m[1]) < top <= int(m[2]):
+                raise ValueError(f"top_box: {scale} = {top} is not a score above the lowest of that scale")
+        return v
+
+
 class ReportSchedule(_Section):
     name: str
     period: Literal["day", "week", "month"] = "day"
@@ -536,6 +557,7 @@ class WallboardConfig(BaseSettings):
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
     reports: list[ReportSchedule] = Field(default_factory=list)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
+    surveys: SurveysConfig = Field(default_factory=SurveysConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     feeds: dict[str, dict[str, Any]] = Field(
         default_factory=dict,

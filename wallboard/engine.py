@@ -40,6 +40,7 @@ from .events import (
     MemberRemoved,
     OutboundCall,
     SpyChanged,
+    SurveyResponse,
     WaitingResync,
     WrapupCompleted,
     FeedGap,
@@ -100,6 +101,7 @@ class Batch:
     _K_COMPLETE,
     _K_WRAP,
     _K_CALLBACK_DONE,
+    _K_SURVEY,
     _K_RESYNC,
     _K_AGENT,
     _K_SPY,
@@ -111,7 +113,7 @@ class Batch:
     _K_OUTBOUND,
     _K_OTHER,
     _K_GAP,
-) = range(19)
+) = range(20)
 _K_STATE = _K_AGENT
 _KINDS: dict[type, int] = {
     CallerJoined: _K_JOIN,
@@ -122,6 +124,7 @@ _KINDS: dict[type, int] = {
     CallCompleted: _K_COMPLETE,
     WrapupCompleted: _K_WRAP,
     CallbackDone: _K_CALLBACK_DONE,
+    SurveyResponse: _K_SURVEY,
     WaitingResync: _K_RESYNC,
     AgentStateChanged: _K_STATE,
     SpyChanged: _K_SPY,
@@ -135,8 +138,9 @@ _KINDS: dict[type, int] = {
 }
 
 
-# The agent's counted facts (calls handled, missed, ...): whole counts kept per window under their own names.
-_AGENT_COUNTS = tuple(m.store for m in catalog.agent(kind="counter", unit="calls") if m.snapshot)
+# The agent's counted facts (calls handled, missed, survey answers, ...): whole counts kept per window under their
+# own names.
+_AGENT_COUNTS = tuple(m.store for m in catalog.agent(kind="counter") if m.snapshot and m.unit != "seconds")
 
 
 def _kind_of(cls: type) -> int:
@@ -275,6 +279,14 @@ class Engine:
                 rec["x"] = 1  # transferred: counted once per queue entry, and for the agent
         elif kind == _K_WRAP:
             rec["k"], rec["wr"] = "W", d["wrap_s"]
+        elif kind == _K_SURVEY:
+            # counted when it arrives, with the contact's entry and agent (the script finds them), once per
+            # (contact, question): "n" the NPS question (v: promoter 1, detractor -1), "c" a CSAT one (v: top box)
+            rec["k"] = "V"
+            rec["sq"], rec["v"] = metrics.survey_class(d["score"], d["scale"], self.config.surveys.top_box)
+            rec["sq"] = rec["sq"][0]
+            if d["agent"]:
+                rec["ag"] = d["agent"]
         else:  # _K_CALLBACK_DONE
             rec["k"] = "D"
         w = d.get("wait_s")
@@ -364,7 +376,7 @@ class Engine:
                 agent_side = (
                     kind == _K_ANSWER or "x" in rec or (kind == _K_COMPLETE and self.channel_of(d["queue"]) != "voice")
                 )
-                items.append((i, rec, a if agent_side else None))
+                items.append((i, rec, a if agent_side else None))  # a survey's agent: from the script
             elif kind < _K_OTHER:
                 items = agent_items.get(a)
                 if items is None:
@@ -408,14 +420,18 @@ class Engine:
         agent_items = batch.agent_items
         applied = dups = 0
         for (queue, chunk), out in zip(owners, results):
-            for (i, rec, agent), (dup, join) in zip(chunk, json.loads(out)):
+            for (i, rec, agent), reply in zip(chunk, json.loads(out)):
+                dup, join = reply[0], reply[1]
                 if dup:
                     dups += 1
                 else:
                     applied += 1
-                # the agent side of an answer (H) or a transfer (T): counted once per (call, queue entry), in the
-                # agent's slot; on a written channel the answer opens the agent's conversation and its close (CC)
-                # ends it (the agent's load and busy time, wallboard.channels)
+                survey = rec["k"] == "V"
+                if survey:
+                    agent = reply[2] or None  # the contact's answering agent (else the event's)
+                # the agent side of an answer (H), a transfer (T) or a survey answer (V): counted once per (call,
+                # queue entry), in the agent's slot; on a written channel the answer opens the agent's conversation
+                # and its close (CC) ends it (the agent's load and busy time, wallboard.channels)
                 if agent:
                     items = agent_items.get(agent)
                     if items is None:
@@ -423,7 +439,9 @@ class Engine:
                     k = rec["k"]
                     base = {"t": rec["t"], "c": rec["c"], "q": queue, "j": join, "win": rec["win"], "min": rec["min"]}
                     written = self.channel_of(queue) != "voice"
-                    if k == "A":
+                    if survey:
+                        items.append((i, {**base, "k": "V", "sq": rec["sq"], "v": rec["v"]}))
+                    elif k == "A":
                         items.append(
                             (i, {**base, "k": "H", "ch": self.channel_of(queue)} if written else {**base, "k": "H"})
                         )

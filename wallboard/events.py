@@ -6,7 +6,8 @@ position) and, where it has one, the ``call_id``.
 
 Call transitions (counted once per queue entry): ``caller_joined``, ``caller_answered``,
 ``caller_abandoned``, ``caller_overflowed`` (``callback_requested`` is an overflow with reason ``callback``),
-``call_completed`` (talk ends) and ``wrapup_completed`` (wrap-up ends). Agent-side facts are keyed by the
+``call_completed`` (talk ends) and ``wrapup_completed`` (wrap-up ends); ``survey_response`` (the customer's
+score, counted with the contact's queue entry and agent). Agent-side facts are keyed by the
 agent: state and membership *set* state (older never overwrites newer); missed rings, dial attempts and
 outbound calls are counted once by their own key.
 
@@ -208,6 +209,25 @@ class WrapupCompleted(_QueueCall):
     wrap_s: float = Field(ge=0, lt=MAX_SECONDS)
 
 
+class SurveyResponse(_QueueCall):
+    """A customer's answer to a post-contact survey question (post-call IVR, post-chat form), possibly hours
+    after the contact: counted with the contact's queue and answering agent, once per (contact, question).
+    ``scale`` "0-10" is the NPS question; any other is a CSAT question whose top box is configured
+    (``[surveys] top_box``) or else its two highest scores."""
+
+    type: Literal["survey_response"] = "survey_response"
+    score: int = Field(ge=0, le=10, description="The customer's score, within the scale.")
+    scale: str = Field("1-5", pattern=r"^(0|1)-([2-9]|10)$", description="'LO-HI': '1-5' CSAT (default), '0-10' NPS.")
+    agent: str | None = Field(None, description="Used only when the contact's answering agent is unknown.")
+
+    @model_validator(mode="after")
+    def _score_in_scale(self):
+        lo, hi = (int(x) for x in self.scale.split("-"))
+        if not lo <= self.score <= hi:
+            raise ValueError(f"score: {self.score} is outside the scale {self.scale}")
+        return self
+
+
 class _AgentEvent(_Event):
     agent: str = Field(min_length=1)
 
@@ -300,6 +320,7 @@ QUEUE_CALL_EVENTS = (
     CallbackDone,
     CallCompleted,
     WrapupCompleted,
+    SurveyResponse,
 )
 AGENT_EVENTS = (
     AgentStateChanged,
@@ -322,6 +343,7 @@ Event = Annotated[
         CallbackDone,
         CallCompleted,
         WrapupCompleted,
+        SurveyResponse,
         AgentStateChanged,
         MemberAdded,
         MemberRemoved,

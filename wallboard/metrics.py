@@ -73,6 +73,18 @@ def occupancy(c: Mapping[str, float]) -> Ratio:
     return ratio("occupancy", c, scope="agent")
 
 
+NPS_SCALE = "0-10"
+
+
+def survey_class(score: int, scale: str, top_box: Mapping[str, int]) -> tuple[str, int]:
+    """A survey answer's kind and class: ("nps", 1 promoter 9-10 / -1 detractor 0-6 / 0 passive) on the 0-10
+    scale, else ("csat", 1 in the top box / 0): the scale's configured top box, or its two highest scores."""
+    if scale == NPS_SCALE:
+        return "nps", 1 if score >= 9 else -1 if score <= 6 else 0
+    hi = int(scale.split("-")[1])
+    return "csat", 1 if score >= top_box.get(scale, hi - 1) else 0
+
+
 def window_figures(c: Mapping[str, float], sl_formula: str, count_overflow: bool) -> tuple[dict, dict[str, Ratio]]:
     """One window's figures from its stored counters, as the catalog declares them: every counter (whole counts
     as int, seconds as float), the derived ones (offered), each breakdown as a dict of its non-zero parts; and

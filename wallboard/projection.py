@@ -15,6 +15,8 @@ for the ticker ("Customer service: 14 waiting, SL 38%").
 
 from __future__ import annotations
 
+import math
+
 from collections import deque
 from datetime import datetime
 from typing import Any
@@ -28,7 +30,8 @@ from .livetime import (
     parse_utc,
 )
 
-# How each figure is formatted: count (integer), duration (m:ss), pct (whole percent); the TV's figures and the
+# How each figure is formatted: count (integer), duration (m:ss), pct (whole percent), score (NPS: -100..+100); the
+# TV's figures and the
 # threshold metrics (alert lines name them). All from ``wallboard.catalog``.
 FIGURE_FORMAT: dict[str, str] = dict(catalog.formats())
 
@@ -96,7 +99,7 @@ AGENT_LABELS: dict[str, dict[str, str]] = {
 # How an alert line names a metric ("{v}" is the formatted value).
 ALERT_PHRASES: dict[str, dict[str, str]] = {lang: catalog.alert_phrases(lang) for lang in catalog.LANGUAGES}
 # A change smaller than this is no trend (per format).
-TREND_DEADBAND = {"count": 1, "pct": 0.01, "duration": 5.0}
+TREND_DEADBAND = {"count": 1, "pct": 0.01, "duration": 5.0, "score": 0.01}
 
 _RANK = {"ok": 0, "closed": 0, "warn": 1, "breach": 2}
 
@@ -383,10 +386,19 @@ def project(
 # --- formatting (the TV page has the same rules in tv.js) -------------------------------------------------
 
 
+def _half_up(x: float) -> int:
+    """Rounded half away from zero, as tv.js does it (Python's round() goes to the even neighbour)."""
+    return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
+
+
 def fmt_value(fmt: str, value: float | int | None) -> str:
-    """``count`` as an integer, ``duration`` as m:ss (h:mm:ss past an hour), ``pct`` as a whole percent."""
+    """``count`` as an integer, ``duration`` as m:ss (h:mm:ss past an hour), ``pct`` as a whole percent, ``score``
+    (NPS) as a signed whole number of the fraction x 100."""
     if value is None:
         return "-"
+    if fmt == "score":
+        n = _half_up(value * 100)
+        return f"+{n}" if n > 0 else str(n)
     if fmt == "pct":
         return f"{int(value * 100 + 0.5)}%" if value < 0.995 or value >= 1 else "99%"
     if fmt == "duration":

@@ -11,6 +11,9 @@
 --   {k='CC', t, c, q, j, win, min}   a written conversation closed: leaves ':conv'; when the agent's last open
 --                                    one closes, the busy stretch is added to 'conversation_s' (overlaps once)
 --   {k='T', t, c, q, j, win, min}    transferred call, once per (call, queue entry)
+--   {k='V', t, c, q, j, win, min, sq, v}  a survey answer to the agent's contact, once per (call, queue entry,
+--                                    question sq: 'c' CSAT, v = 1 top box; 'n' NPS, v = 1 / -1); surveyed once
+--                                    per (call, queue entry)
 --   {k='MS', t, c, q, rs, win, min}  missed ring, once per (call, ring start second)
 --   {k='DA'|'OC', t, c, win, min}    dial attempt / outbound call, once per dialled Uniqueid
 --   {k='SP', t, by, on, mode}        a supervisor started (on=1) / stopped listening
@@ -182,6 +185,20 @@ for _, e in ipairs(evs) do
     end
   elseif k == 'CC' then
     close_conv(e.c .. ':' .. e.q .. ':' .. math.floor(e.j), e.t)
+  elseif k == 'V' then
+    local entry = e.c .. ':' .. e.q .. ':' .. math.floor(e.j)
+    if once('v' .. e.sq .. ':' .. entry) then
+      local wk, mk = base .. ':w:' .. e.win, base .. ':m:' .. e.min
+      if once('vs:' .. entry) then add(wk, 'surveyed', 1); add(mk, 'surveyed', 1) end
+      local f = (e.sq == 'n') and 'nps' or 'csat'
+      add(wk, f .. '_responses', 1); add(mk, f .. '_responses', 1)
+      local part = nil
+      if e.v == 1 then part = (f == 'nps') and 'nps_promoters' or 'csat_top' end
+      if e.v == -1 then part = 'nps_detractors' end
+      if part then add(wk, part, 1); add(mk, part, 1) end
+    else
+      dups = dups + 1
+    end
   else
     local marker, field
     if k == 'H' then marker = 'h:' .. e.c .. ':' .. e.q .. ':' .. math.floor(e.j); field = 'calls_handled'

@@ -6,8 +6,10 @@
 --   k: J joined, A answered, X abandoned, O overflowed (r = reason), C completed (tk; x: by a transfer),
 --      W wrap-up done (wr),
 --      D callback done, R resync of who waits (ids), E expiry of callers who joined before cut (an exclusive
---      ZRANGEBYSCORE bound, "(epoch"; centre.caller_expiry_s)
--- Returns JSON array, per event: [duplicate 0/1, entry join epoch]
+--      ZRANGEBYSCORE bound, "(epoch"; centre.caller_expiry_s),
+--      V a survey answer (sq: 'c' CSAT with v = 1 in the top box, 'n' NPS with v = 1 promoter / -1 detractor;
+--      ag: the agent the event names)
+-- Returns JSON array, per event: [duplicate 0/1, entry join epoch] (V: [duplicate, join, the entry's agent or ag])
 --
 -- Performance (docs/PERFORMANCE.md): what the script reads it reads once per batch and what it writes it
 -- writes once at the end, so a call's join, answer and completion in one batch cost one HGETALL, one HSET and
@@ -128,6 +130,41 @@ for i, e in ipairs(evs) do
   out[i] = {0, 0}
  elseif e.k == 'E' then
   out[i] = {0, expire(e)}
+ elseif e.k == 'V' then
+  -- a survey answer, maybe hours after the contact: counted now (its own window and minute), with the latest
+  -- entry that joined before it and that entry's agent; once per (contact, question) by the entry's flags V and
+  -- N (or the marker's own 'v0' when no entry is known: the contact was not seen or its marker expired)
+  local c = e.c
+  local h = marker(c)
+  renew[c] = true
+  local n = tonumber(h['n'] or '0')
+  local idx = nil
+  for k = n, 1, -1 do
+    if tonumber(h['j' .. k]) <= e.t + 1 then idx = k; break end
+  end
+  local ff = idx and ('f' .. idx) or 'v0'
+  local f = h[ff] or ''
+  local j = idx and tonumber(h['j' .. idx]) or 0
+  local ag = (idx and h['a' .. idx]) or e.ag or ''
+  local flag = (e.sq == 'n') and 'N' or 'V'
+  if has(f, flag) then
+    dups = dups + 1
+    out[i] = {1, j, ag}
+  else
+    local wkey, mkey = base .. ':w:' .. e.win, base .. ':m:' .. e.min
+    if not (has(f, 'V') or has(f, 'N')) then add(wkey, 'surveyed', 1); add(mkey, 'surveyed', 1) end
+    put(c, h, ff, f .. flag)
+    if flag == 'V' then
+      add(wkey, 'csat_responses', 1); add(mkey, 'csat_responses', 1)
+      if e.v == 1 then add(wkey, 'csat_top', 1); add(mkey, 'csat_top', 1) end
+    else
+      add(wkey, 'nps_responses', 1); add(mkey, 'nps_responses', 1)
+      if e.v == 1 then add(wkey, 'nps_promoters', 1); add(mkey, 'nps_promoters', 1) end
+      if e.v == -1 then add(wkey, 'nps_detractors', 1); add(mkey, 'nps_detractors', 1) end
+    end
+    applied = applied + 1
+    out[i] = {0, j, ag}
+  end
  else
   local c = e.c
   local h = marker(c)

@@ -10,11 +10,13 @@ from .. import catalog, metrics
 from ..config import QueueConfig
 
 # The report's figures, by kind, in the catalog's order (``wallboard.catalog``).
-QUEUE_COUNTS = tuple(m.name for m in catalog.queue(kind="counter", unit="calls", report=True) if not m.breakdown)
+QUEUE_COUNTS = tuple(
+    m.name for m in catalog.queue(kind="counter", report=True) if m.unit != "seconds" and not m.breakdown
+)
 QUEUE_SECONDS = tuple(m.name for m in catalog.queue(kind="counter", unit="seconds", report=True))
 QUEUE_RATIOS = tuple(m.name for m in catalog.queue(kind="ratio", report=True))
 QUEUE_PEAKS = tuple(m.name for m in catalog.queue(peak=True, report=True))
-AGENT_COUNTS = tuple(m.name for m in catalog.agent(kind="counter", unit="calls", report=True))
+AGENT_COUNTS = tuple(m.name for m in catalog.agent(kind="counter", report=True) if m.unit != "seconds")
 AGENT_SECONDS = tuple(m.name for m in catalog.agent(kind="counter", unit="seconds", report=True))
 AGENT_RATIOS = tuple(m.name for m in catalog.agent(kind="ratio", report=True))
 _BREAKDOWNS = tuple(m.name for m in catalog.queue(kind="counter", report=True) if m.breakdown)

@@ -47,6 +47,9 @@ DEFINITIONS = (
     ("AHT", "(talk + wrap-up time of the calls that ended) / calls that ended."),
     ("Peak waiting", "the most callers waiting at once, seen when a caller joined."),
     ("Occupancy", "(talk + wrap-up) / (talk + wrap-up + available), from time in each agent state."),
+    ("CSAT", "survey answers in the top box (1-5: 4 or 5) / CSAT answers (CSAT n), counted when they arrive."),
+    ("NPS", "(promoters 9-10 − detractors 0-6) / NPS answers (NPS n), × 100."),
+    ("Surveyed", "contacts with a survey answer / answered calls (agents: calls handled)."),
 )
 
 
@@ -75,7 +78,15 @@ def num(v) -> str:
 
 
 # a catalog column's format (``catalog.ReportFmt``) -> how a cell writes it
-FORMATS = {"count": num, "pct": pct, "s": secs, "m:ss": mmss, "h:mm": hmm}
+def score(v) -> str:
+    """NPS: the fraction x 100 as a signed whole number, half away from zero (as the TV and the board)."""
+    if v is None:
+        return "–"
+    n = int(math.floor(abs(v) * 100 + 0.5)) * (1 if v >= 0 else -1)
+    return f"+{n}" if n > 0 else str(n)
+
+
+FORMATS = {"count": num, "pct": pct, "s": secs, "m:ss": mmss, "h:mm": hmm, "score": score}
 QUEUE_COLUMNS = catalog.html_columns("queue")
 AGENT_COLUMNS = catalog.html_columns("agent")
 

@@ -68,7 +68,7 @@ from .reader import SnapshotReader
 log = logging.getLogger(__name__)
 
 # The widest value each format must fit: the board sizes every figure of a layout for the widest.
-TEMPLATES = {"count": "888", "duration": "88:88", "pct": "100%"}
+TEMPLATES = {"count": "888", "duration": "88:88", "pct": "100%", "score": "-100"}
 CHROME_ROWS = 1  # the top bar; the ticker takes one more row when it has a message
 CARD_BORDER = 2  # a round border: one cell each side
 CARD_HEADER = 1

@@ -484,11 +484,14 @@ def figure_columns(width: int) -> tuple[tuple[str, str], ...]:
 
 PCT_FIGURES = {k for k, _, _ in FIGURES if catalog.get(k).fmt == "pct"}
 TIME_FIGURES = {k for k, _, _ in FIGURES if catalog.get(k).fmt == "duration"}
+SCORE_FIGURES = {k for k, _, _ in FIGURES if catalog.get(k).fmt == "score"}
 
 
 def fmt_figure(key: str, value) -> str:
     if key in PCT_FIGURES:
         return fmt_pct(value)
+    if key in SCORE_FIGURES:
+        return "-" if value is None else f"{value * 100:+.1f}"
     if key in TIME_FIGURES:
         return fmt_duration(value)
     return fmt_number(value)

@@ -71,6 +71,10 @@
   function fmtValue(format, v) {
     if (v === null || v === undefined) return "-";
     if (format === "pct") return (v >= 0.995 && v < 1 ? 99 : Math.floor(v * 100 + 0.5)) + "%";
+    if (format === "score") {
+      const n = Math.floor(Math.abs(v) * 100 + 0.5) * (v < 0 ? -1 : 1);
+      return (n > 0 ? "+" : "") + String(n);
+    }
     if (format === "duration") return fmtDuration(v);
     return String(Math.trunc(v));
   }
@@ -128,7 +132,7 @@
   }
 
   // The widest value of each format: every figure box must hold its format's, at the one digit size.
-  const TEMPLATES = { count: "888", duration: "88:88", pct: "100%" };
+  const TEMPLATES = { count: "888", duration: "88:88", pct: "100%", score: "-100" };
 
   function overflows(el) {
     return el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1;
