@@ -166,7 +166,7 @@ def test_queue_log_survey_rows(tmp_path):
 
 async def test_desk_drill_down_shows_each_figure_with_the_counts_it_rests_on(make_engine):
     from wallboard.clock import ManualClock
-    from wallboard.ui.livetime import ServerTime
+    from wallboard.livetime import ServerTime
     from wallboard.ui.view import figure_rows
 
     eng = await make_engine(**CONFIG)
@@ -180,3 +180,39 @@ async def test_desk_drill_down_shows_each_figure_with_the_counts_it_rests_on(mak
 
 # by hand (SALES above): 2 of 3 in the top box; (2 - 1) of 4 -> +25.0; 5 contacts surveyed of 5 answered
 SHOWN = {"csat": ("66.7%", "2", "3"), "nps": ("+25.0", "1", "4"), "survey_rate": ("100%", "5", "5")}
+
+
+async def test_report_counts_answers_in_the_interval_they_arrive_with_the_contacts_queue_and_agent(
+    make_engine, redis_client
+):
+    from datetime import timedelta
+
+    from wallboard.clock import ManualClock
+    from wallboard.history.calendar import CentreCalendar
+    from wallboard.reports.build import ReportRequest, build_report
+    from wallboard.reports.render_csv import render_csv
+    from wallboard.reports.render_html import render_html
+
+    eng = await make_engine(**CONFIG)
+    calls, answers = day()
+    await eng.apply(calls + answers)
+    await eng.build_snapshot(at(5 * H))
+    day_ = at(0).date()
+    req = ReportRequest(CentreCalendar(eng.config.centre).period("day", day_, None))
+    clock = ManualClock(at(0).replace(hour=0) + timedelta(days=1, hours=4))
+    rep = await build_report(redis_client, eng.config, req, keys=eng.keys, clock=clock)
+    sales, care = rep["queues"]["sales"], rep["queues"]["care"]
+    assert {k: sales["total"][k] for k in SALES} == SALES
+    assert {k: care["total"][k] for k in CARE} == CARE
+    assert sales["total"]["csat"] == pytest.approx(2 / 3) and sales["total"]["nps"] == pytest.approx(0.25)
+    agent = rep["agents"]["1001"]["total"]
+    assert {k: agent[k] for k in SALES} == SALES
+    assert agent["csat"] == pytest.approx(2 / 3) and agent["survey_rate"] == 1
+    # the calls are in the 09:00-09:30 intervals, the answers in 12:00 (T0 + 3 h): counted there
+    by_row = {r["start"][11:16]: r for r in sales["rows"]}
+    assert by_row["12:00"]["csat_responses"] == 3 and by_row["12:00"]["answered"] == 0
+    assert by_row["09:00"]["csat_responses"] == 0
+    html = render_html(rep)
+    assert "CSAT" in html and "+25" in html and "66.7%" in html
+    header = render_csv(rep).splitlines()[0].split(",")
+    assert {"queue.csat", "queue.nps", "queue.csat_responses", "agent.csat", "agent.nps"} <= set(header)
