@@ -147,6 +147,9 @@ def credential(w: World, name: str, surface: str) -> str | None:
         "viewer-role": issue(w.config, "vera", ttl_s=600),  # genuine, but vera's roles grant nothing
         "forged": signed.rsplit(".", 1)[0] + "." + ("A" * 43),  # the right shape, the wrong signature
         "expired": issue(w.config, "rivka", ttl_s=60, now=time.time() - 3600),
+        # a genuine kiosk token (`wallboard token --viewer floor`); on the request stream one named like rivka,
+        # so that only its purpose differs from hers
+        "signed-viewer": issue(w.config, "rivka" if surface == "requests" else "floor", ttl_s=600, purpose="viewer"),
     }[name]
 
 
@@ -221,11 +224,13 @@ CASES = [
     ("ws-layout", "foreign-origin", "origin not allowed: http://evil.example", "origin not allowed", False),
     ("ws-ack", "viewer", "read-only: a viewer token cannot send messages", "read-only", False),
     ("ws-snooze", "viewer", "read-only: a viewer token cannot send messages", "read-only", False),
+    ("ws-ack", "signed-viewer", "read-only: a viewer token cannot send messages", "read-only", False),
     ("ws-ack", "viewer-role", "vera may not ack on support", "refused ack from vera: vera may not ack", False),
     ("http-metrics", "none", "metrics: bearer token required", "metrics: bearer token required", False),
     ("http-metrics", "forged", "metrics: missing or wrong bearer token", "wrong bearer token", False),
     ("requests", "none", "refused: unsigned request", "refused: unsigned request", True),
     ("requests", "viewer", "refused: forged request", "refused: forged request", True),
+    ("requests", "signed-viewer", "refused: forged request", "refused: forged request", True),
     ("requests", "viewer-role", "refused: vera may not move on support", "vera may not move", True),
     ("requests", "forged", "refused: forged request", "refused: forged request", True),
     ("requests", "expired", "refused: expired token", "refused: expired token", True),

@@ -325,9 +325,11 @@ class UserConfig(_Section):
 
 class SecurityConfig(_Section):
     token_secret_env: str = Field(
-        "WALLBOARD_TOKEN_SECRET", description="Env var with the secret that signs user tokens."
+        "WALLBOARD_TOKEN_SECRET",
+        description="Env var with the secrets that sign tokens, one a line: the first signs, every one verifies "
+        "(rotation: docs/DEPLOY.md).",
     )
-    token_secret_file: Path | None = Field(None, description="Or a file holding that secret.")
+    token_secret_file: Path | None = Field(None, description="Or a file holding those secrets, one a line.")
     token_ttl_h: float = Field(
         12, gt=0, le=8760, description="Lifetime of a token issued by `wallboard token` (at most a year)."
     )

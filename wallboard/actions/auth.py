@@ -1,70 +1,104 @@
-"""Who is asking, and may they: signed user tokens and role permissions from config.
+"""Who is asking, and may they: signed tokens with a purpose, request proofs, and role permissions from config.
 
-A token is ``user.expiry.signature`` (HMAC-SHA256 over ``user.expiry`` with the centre's secret, from the
-environment or a secret file, never the command line). A token is never put on the request stream: a request
-carries its public part (``cred`` = ``user.expiry``, or ``user.static`` for a user's static token) and
-``proof`` = HMAC-SHA256 of the request's fields under the whole token. The executor, which holds the secret,
-rebuilds the token from ``cred``, checks the proof, the expiry and that the token's user is the request's user;
-then the permission: each action its own, optionally limited to queues, through the user's roles. Whoever reads
-an entry cannot change it or turn it into a second request (a new ``id`` breaks the proof; the same ``id`` is
-refused as seen).
+A signed token is ``subject.expiry.signature``, made and checked by itsdangerous (``Signer``: HMAC-SHA256 under a
+key derived from the centre's secret and the token's **purpose**, its salt). A token signed for one purpose never
+verifies for another: a TV viewer's token (``viewer``, the subject a layout) is no supervisor's (``user``, the
+subject a user name), whatever the two names are. The secrets come from the environment or a secret file, never
+the command line: one a line, the first signs, every line verifies, so an operator rotates the secret without
+logging everybody out (docs/DEPLOY.md, "Tokens and rotating the token secret").
+
+A token is never put on the request stream: a request carries its public part (``cred`` = ``user.expiry``, or
+``user.static`` for a user's static token) and ``proof``, a signature of the request's fields under the whole
+token (purpose ``request``). The executor, which holds the secrets, rebuilds the token from ``cred`` under each
+secret, checks the proof, the expiry and that the token's user is the request's user; then the permission: each
+action its own, optionally limited to queues, through the user's roles. Whoever reads an entry cannot change it or
+turn it into a second request (a new ``id`` breaks the proof; the same ``id`` is refused as seen).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import os
 import time
+from typing import Literal
+
+from itsdangerous import Signer
 
 from ..config import WallboardConfig
+
+Purpose = Literal["user", "viewer"]
+# the salt of each purpose: part of the signed format (a new salt logs everybody out)
+_SALTS: dict[str, bytes] = {
+    "user": b"wallboard.token.user",
+    "viewer": b"wallboard.token.viewer",
+    "request": b"wallboard.request.proof",
+}
 
 
 class Refused(Exception):
     """Not authenticated or not permitted: the reason is shown to the user and audited."""
 
 
-def secret(config: WallboardConfig) -> bytes:
+def secrets(config: WallboardConfig) -> list[bytes]:
+    """The token secrets, the signing one first: the lines of ``security.token_secret_env``'s value, else of
+    ``security.token_secret_file`` (blank lines and surrounding spaces ignored)."""
     sec = config.security
     value = os.environ.get(sec.token_secret_env)
     if not value and sec.token_secret_file:
-        value = sec.token_secret_file.read_text().strip()
-    if not value:
+        value = sec.token_secret_file.read_text()
+    keys = [line.strip().encode() for line in (value or "").splitlines() if line.strip()]
+    if not keys:
         raise Refused(f"no token secret: set {sec.token_secret_env} or security.token_secret_file")
-    return value.encode()
+    return keys
 
 
-def _sign(key: bytes, body: str) -> str:  # key: the centre's secret for a token, a token for a request
-    mac = hmac.new(key, body.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+def _signer(key: bytes, purpose: str) -> Signer:
+    return Signer(key, salt=_SALTS[purpose], sep=".", key_derivation="hmac", digest_method=hashlib.sha256)
 
 
-def issue(config: WallboardConfig, user: str, ttl_s: float | None = None, now: float | None = None) -> str:
-    if "." in user:
-        raise ValueError("user names may not contain '.'")
+def issue(
+    config: WallboardConfig, user: str, ttl_s: float | None = None, now: float | None = None, purpose: Purpose = "user"
+) -> str:
+    """A token for ``user`` (purpose ``user``) or for the layout named ``user`` (purpose ``viewer``), signed with
+    the first secret, valid ``ttl_s`` (default ``security.token_ttl_h``)."""
+    if not user or "." in user:
+        raise ValueError(f"{'layout' if purpose == 'viewer' else 'user'} names may not be empty or contain '.'")
     exp = int((now or time.time()) + (ttl_s if ttl_s is not None else config.security.token_ttl_h * 3600))
-    body = f"{user}.{exp}"
-    return f"{body}.{_sign(secret(config), body)}"
+    return _signer(secrets(config)[0], purpose).sign(f"{user}.{exp}").decode()
+
+
+def genuine(config: WallboardConfig, token: str, purpose: Purpose) -> tuple[str, int]:
+    """(subject, expiry) of a token signed for ``purpose`` under any of the secrets, expired or not; else Refused
+    (malformed, or forged: a wrong signature, a removed secret, or signed for another purpose)."""
+    subject, _, exp = token.rpartition(".")[0].partition(".")
+    if not subject or not exp.isdigit() or token.count(".") != 2:
+        raise Refused("malformed token")
+    if not any(_signer(key, purpose).validate(token) for key in secrets(config)):
+        raise Refused("forged token (bad signature)")
+    return subject, int(exp)
+
+
+def check(config: WallboardConfig, token: str, purpose: Purpose, now: float | None = None) -> tuple[str, int]:
+    """``genuine`` and unexpired."""
+    subject, exp = genuine(config, token, purpose)
+    if exp <= (now or time.time()):
+        raise Refused("expired token")
+    return subject, exp
 
 
 def verify(config: WallboardConfig, token: str, user: str, now: float | None = None) -> None:
-    """Raises Refused unless the token is genuine, unexpired and the user's own: signed (``wallboard token``),
-    or the user's static token (``users.token_env``), which the hub also accepts, so its requests pass here."""
+    """Raises Refused unless the token is genuine, unexpired and the user's own: signed (``wallboard token``) for
+    a user, or the user's static token (``users.token_env``), which the hub also accepts, so its requests pass
+    here."""
     u = next((x for x in config.users if x.name == user), None)
     static = os.environ.get(u.token_env) if u is not None and u.token_env else None
     if static and hmac.compare_digest(token.encode(), static.encode()):
         return
-    try:
-        t_user, exp, sig = token.split(".")
-        exp_i = int(exp)
-    except ValueError:
-        raise Refused("malformed token") from None
-    if not hmac.compare_digest(_sign(secret(config), f"{t_user}.{exp}"), sig):
-        raise Refused("forged token (bad signature)")
+    t_user, exp = genuine(config, token, "user")
     if t_user != user:
         raise Refused(f"token belongs to {t_user!r}, not {user!r}")
-    if exp_i <= (now or time.time()):
+    if exp <= (now or time.time()):
         raise Refused("expired token")
 
 
@@ -73,13 +107,17 @@ def _canonical(fields: dict[str, str]) -> bytes:
     return "\n".join(f"{k}={fields[k]}" for k in sorted(fields) if k != "proof").encode()
 
 
+def _proof(token: str, fields: dict[str, str]) -> str:
+    return _signer(token.encode(), "request").get_signature(_canonical(fields)).decode()
+
+
 def sign_request(fields: dict[str, str], token: str) -> dict[str, str]:
     """The stream entry of a request: its fields, the token's public part and the proof under the token."""
     parts = token.split(".")
     signed = len(parts) == 3 and parts[1].isdigit()
     cred = f"{parts[0]}.{parts[1]}" if signed else f"{fields.get('user', '')}.static"
     out = {**fields, "cred": cred}
-    out["proof"] = _sign(token.encode(), _canonical(out).decode())
+    out["proof"] = _proof(token, out)
     return out
 
 
@@ -94,17 +132,15 @@ def verify_request(config: WallboardConfig, fields: dict[str, str], user: str, n
         token = os.environ.get(u.token_env, "") if u is not None and u.token_env else ""
         if not token:
             raise Refused(f"{t_user!r} has no static token configured")
+        tokens = [token]
     else:
-        try:
-            exp_i = int(exp)
-        except ValueError:
-            raise Refused("malformed token") from None
-        if t_user == "" or "." in t_user:
+        if t_user == "" or "." in t_user or not exp.isdigit():
             raise Refused("malformed token")
-        token = f"{t_user}.{exp}.{_sign(secret(config), f'{t_user}.{exp}')}"
-        if exp_i <= (now or time.time()):
+        if int(exp) <= (now or time.time()):
             raise Refused("expired token")
-    if not hmac.compare_digest(_sign(token.encode(), _canonical(fields).decode()), proof):
+        # the user's token as each secret signs it: the one that signed it makes the proof match
+        tokens = [_signer(key, "user").sign(cred).decode() for key in secrets(config)]
+    if not any(hmac.compare_digest(_proof(t, fields), proof) for t in tokens):
         raise Refused("forged request (its proof does not match the token)")
     if t_user != user:
         raise Refused(f"token belongs to {t_user!r}, not {user!r}")

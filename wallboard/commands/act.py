@@ -52,8 +52,10 @@ def register(sub, add_common) -> None:
     add_common(sp)
     sp.set_defaults(func=cmd_audit)
 
-    sp = sub.add_parser("token", help="issue a signed token for a user (needs the token secret)")
-    sp.add_argument("--user", required=True, help="the user the token is for (a [[users]] name for actions)")
+    sp = sub.add_parser("token", help="issue a signed token for a user or a TV layout (needs the token secret)")
+    who = sp.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="the user the token is for (a [[users]] name for actions)")
+    who.add_argument("--viewer", metavar="LAYOUT", help="a read-only kiosk token for this layout's TVs")
     sp.add_argument("--ttl-h", type=float, default=None, help="lifetime in hours (default security.token_ttl_h)")
     add_common(sp)
     sp.set_defaults(func=cmd_token)
@@ -183,8 +185,16 @@ def cmd_token(args) -> int:
         )
         return 2
     config = config_from_args(args)
+    if args.viewer is not None and not any(lay.name == args.viewer for lay in config.layouts):
+        known = ", ".join(lay.name for lay in config.layouts) or "none"
+        print(f"wallboard token: --viewer {args.viewer!r} is no layout; layouts: {known}", file=sys.stderr)
+        return 2
     try:
-        print(issue(config, args.user, ttl_s=ttl * 3600 if ttl is not None else None))
+        ttl_s = ttl * 3600 if ttl is not None else None
+        if args.viewer is not None:
+            print(issue(config, args.viewer, ttl_s=ttl_s, purpose="viewer"))
+        else:
+            print(issue(config, args.user, ttl_s=ttl_s))
     except (Refused, ValueError) as e:  # no secret; a user name with a '.'
         print(f"wallboard token: {e}", file=sys.stderr)
         return 2

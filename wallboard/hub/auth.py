@@ -1,7 +1,9 @@
 """Who may connect to the hub, and what they may send.
 
 - **Viewer**: the layout's read-only kiosk token (``layouts.viewer_token_env``, default
-  ``WALLBOARD_VIEWER_TOKEN_<NAME>``), in the kiosk URL. A viewer sees its layout and can change nothing.
+  ``WALLBOARD_VIEWER_TOKEN_<NAME>``), or a token signed for viewing that layout (``wallboard token --viewer
+  NAME``, purpose ``viewer``: it is no supervisor's token and opens no other layout), in the kiosk URL. A viewer
+  sees its layout and can change nothing.
 - **Supervisor**: a user's own token: the value of the user's ``users.token_env``, or a token signed by
   ``wallboard token`` (checked with ``wallboard.actions.auth.verify`` when the hub has the token secret). A
   supervisor may view any layout and send ``ack`` / ``snooze`` when one of the user's roles grants it on that
@@ -31,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from ..actions.auth import Refused, permitted, verify
+from ..actions.auth import Refused, check, permitted, verify
 from ..config import LayoutConfig, WallboardConfig
 
 
@@ -77,6 +79,9 @@ class Access:
         signed_by = self._signed_user(token)
         if signed_by is not None:
             return Identity("supervisor", signed_by, token, float(token.split(".")[1]))
+        expires = self._signed_viewer(layout, token)
+        if expires is not None:
+            return Identity("viewer", None, token, expires)
         viewer = self.environ.get(layout.token_env)
         if viewer and _same(token, viewer):
             return Identity("viewer", None, token)
@@ -95,6 +100,16 @@ class Access:
             log.warning("signed token of %s not accepted: %s", user, e)
             return None
         return user
+
+    def _signed_viewer(self, layout: LayoutConfig, token: str) -> float | None:
+        """The expiry of a genuine, unexpired token signed for viewing this layout."""
+        if token.count(".") != 2 or token.split(".", 1)[0] != layout.name:
+            return None
+        try:
+            return float(check(self.config, token, "viewer")[1])
+        except Refused as e:
+            log.warning("signed viewer token of layout %s not accepted: %s", layout.name, e)
+            return None
 
     def may(self, user: str, kind: str, queue: str) -> str | None:
         """None when one of the user's roles grants ``kind`` on ``queue``; else the reason it does not."""
