@@ -1,6 +1,13 @@
 """A small Chrome DevTools Protocol driver for the TV page tests: Debian's real headless Chromium, driven over
 its DevTools websocket with the ``websockets`` package (no Node, no browser download).
 
+Hand-written on purpose: the tests need a dozen CDP methods (create, attach and close a target, navigate, wait for
+the load event, evaluate, set the viewport, take a screenshot) over a websocket library the project already
+depends on. Playwright, the well-kept choice, ships a Node.js driver in its wheel and is built against its own
+Chromium revision, which it downloads (``playwright install``); pointing it at the distribution's
+``/usr/bin/chromium`` through ``executable_path`` is, in its own words, at your own risk. pyppeteer is unmaintained and
+downloads Chromium too; Selenium needs a chromedriver matching the browser's version. Kept to what the tests use.
+
     async with Chromium.launch() as browser:
         page = await browser.new_page(1920, 1080)
         await page.goto("http://127.0.0.1:8765/?layout=floor&token=...")

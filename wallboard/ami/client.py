@@ -1,5 +1,7 @@
 """A small asyncio AMI client (our own: panoramisk 1.4, the last release, has no MD5 login, a fixed reconnect
-delay and uses the deprecated ``get_event_loop``).
+delay and uses the deprecated ``get_event_loop``; asterisk-ami runs on threads and pyst2 stopped in 2019. What
+we need must behave exactly like the event-socket client: ``wallboard.link``'s reconnect loop and keep-alive,
+bad input as dead letters with the raw text, a bounded event queue).
 
 - ``AmiClient.connect()``: TCP, the ``Asterisk Call Manager/x.y`` greeting, ``Login`` plain or by MD5
   ``Challenge`` (the default: the secret never crosses the wire), an event mask (``Events: agent,call,dialplan``)

@@ -1,1 +1,2 @@
-"""FreeSWITCH event socket (ESL): protocol, client and the mod_callcenter mapping."""
+"""FreeSWITCH event socket (ESL): protocol, client and the mod_callcenter mapping. Hand-written, not a library:
+why is at the top of ``client``."""
