@@ -3,9 +3,10 @@
 Our own rather than ``genesis`` (the maintained asyncio ESL library, checked at 2026.10.18; greenswitch is
 gevent, python-ESL a SWIG binding last released in 2016): genesis pins ``redis<6`` and ``rich<14`` where this
 project pins redis 8 and rich 15, stops at Python 3.12, and brings FastAPI, uvicorn, OpenTelemetry and typer with
-it; its event dicts turn a repeated header into a list and its consumer reconnects on its own terms. What we need is small and must behave exactly like the AMI client
-(``wallboard.ami.client``): the same keep-alive with half-open detection, the same jittered ``Backoff``,
-bad input as dead letters with the raw text, a bounded event queue. That is the protocol module plus this.
+it; its event dicts turn a repeated header into a list and its consumer reconnects on its own terms. What we need
+is small and must behave exactly like the AMI client (``wallboard.ami.client``): the same keep-alive with half-open
+detection, the same jittered ``Backoff``, bad input as dead letters with the raw text, a bounded event queue. That
+is the protocol module plus this.
 
 - ``EslClient.connect()``: TCP, the ``auth/request`` greeting, ``auth PASSWORD`` (a ``-ERR invalid`` is an
   ``AuthError``; the switch then closes the socket), ``event plain <events>`` (``CUSTOM callcenter::info`` by
