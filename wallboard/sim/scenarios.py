@@ -162,11 +162,14 @@ def demo(queue: str = "support", at_offset_s: float = 20.0, factor: float = 2.5,
     """For ``wallboard demo``: open around the clock, the day shape placed so the demo starts at 10:00 of
     a busy morning whenever it is run, and an overload on one queue within the first minute. The overloaded
     queue's backups stand by (``standby``): on the example centre Omer, Ido and Adi (sales first, skilled for
-    support) are in sales only, so the advisor has a move to offer (sales can spare them; 2.5 x support's peak
-    rate needs about 11 agents where 7 serve), and applying it shows."""
+    support) are in sales only, and sales is quiet this morning (70 calls/h at the peak, not 105), so the advisor
+    has a move to offer from the first minute (sales can spare them; 2.5 x support's peak rate needs about 11
+    agents where 7 serve), and applying it shows."""
+    quiet_sales = replace(_EXAMPLE_QUEUES["sales"], calls_per_hour=70.0)  # its backups can be spared for support
     return replace(
         normal_day(),
         name="demo",
+        queues={**_EXAMPLE_QUEUES, "sales": quiet_sales},
         shape_anchor="start",
         shape_start_hour=10.0,
         honour_hours=False,
