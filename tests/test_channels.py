@@ -4,20 +4,37 @@ queue's agents free and expected wait work on slots. Values below are worked out
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
+import tomllib
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
+from feeds.http import HttpFeed
+from feeds.sim import SimFeed
 from wallboard.advisor import advise
 from wallboard.advisor.estimates import Estimate, QueueEstimate
 from wallboard.channels import agents_free, channel_problem, usage
 from wallboard.config import ConfigError, load_config
 from wallboard.events import CallCompleted, CallerAbandoned, CallerAnswered, CallerJoined, AgentStateChanged
 
+from wallboard.clock import ManualClock
+from wallboard.engine import Engine
+from wallboard.ingest import Ingest
+from wallboard.keys import Keys
+from wallboard.replay import replay
+from wallboard.sim import SimCentre
+from wallboard.sim.scenarios import scenario_by_name
+from wallboard.sim.written import WrittenSender, split_written
 from wallboard.snapshot import AgentSnapshot, QueueSnapshot, Rolling, Snapshot, Total, Window
 
-from .conftest import at
+from .conftest import at, redis_url
+
+ROOT = Path(__file__).resolve().parent.parent
 
 _ids = itertools.count()
 
@@ -187,3 +204,143 @@ def test_the_advisor_models_a_chat_queue_on_slots_and_says_so():
     assert web.model_sl == pytest.approx(_erlang_c_sl(12, load, 600, 60), rel=1e-9)  # 4 agents x 3 slots
     assert web.required == next(n for n in range(1, 20) if _erlang_c_sl(3 * n, load, 600, 60) >= 0.8)
     assert phone.model_sl == pytest.approx(_erlang_c_sl(1, 10 / 3600 * 180, 180, 20), rel=1e-9)
+
+
+async def test_a_simulated_blended_day_s_written_counters_match_an_independent_count():
+    """The demo centre's chat and e-mail queues for 8 hours of the simulated centre, through replay and the real
+    engine; every figure counted again here from the simulator's own log of conversations and its events."""
+    data = tomllib.loads((ROOT / "wallboard" / "data" / "demo.toml").read_text(encoding="utf-8"))
+    written = [q for q in data["queues"] if q.get("channel", "voice") != "voice"]
+    names = {q["name"] for q in written}
+    agents = [a for a in data["agents"] if set(a["skills"]) <= names]
+    config = load_config(None, centre=data["centre"], queues=written, agents=agents)
+    start = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)  # 10:00 in Jerusalem
+    feed = SimFeed(None, config, scenario="normal", seed=5, start=start, hours=8)
+    events: list = []
+    recorder = feed.read
+
+    def read():
+        for e in recorder():
+            events.append(e)
+            yield e
+
+    feed.read = read  # a tap on the stream (not our code under test: the test keeps a copy of what passes)
+    snap, stats = await replay(feed, config, redis_url=redis_url())
+    assert stats.dead_letters == 0 and stats.duplicates == 0
+    log = feed.centre.calls
+    for name in ("chat", "email"):
+        cfg = config.queue(name)
+        mine = [c for c in log if c.queue == name]
+        out = Counter(c.outcome for c in mine)
+        q = snap.queues[name]
+        assert q.channel == name and len(mine) > 100, name
+        assert (q.entered, q.answered, q.abandoned) == (len(mine), out["answered"], out["abandoned"]), name
+        assert q.overflowed == 0 and q.waiting == out[None], name
+        answered = [c for c in mine if c.outcome == "answered"]
+        assert q.answered_within_sl == sum(c.wait_s <= cfg.sl_threshold_s for c in answered), name
+        short = sum(c.wait_s <= cfg.short_abandon_s for c in mine if c.outcome == "abandoned")
+        assert q.short_abandoned == short, name
+        assert q.asa_s == pytest.approx(sum(c.wait_s for c in answered) / len(answered), rel=1e-9), name
+        end = snap_time(snap)
+        closed = [c for c in answered if c.joined.timestamp() + c.wait_s + c.talk_s < end]
+        assert q.completed == len(closed), name
+        assert q.talk_s == pytest.approx(sum(c.talk_s for c in closed), rel=1e-9), name
+    assert Counter(c.outcome for c in log if c.queue == "chat")["abandoned"] > 0  # a busy chat queue loses some
+
+    # per agent, from the events: open conversations never above capacity, and the busy time (overlaps once)
+    caps = {a.id: a for a in config.agents}
+    chan = {q.name: q.channel for q in config.queues}
+    open_now: dict[str, Counter] = {a.id: Counter() for a in config.agents}
+    spans: dict[str, list[tuple[float, float]]] = {a.id: [] for a in config.agents}
+    accepted: dict[str, float] = {}
+    closed_ids: set[str] = set()
+    for e in events:
+        if isinstance(e, CallerAnswered):
+            open_now[e.agent][chan[e.queue]] += 1
+            assert open_now[e.agent][chan[e.queue]] <= caps[e.agent].capacity_of(chan[e.queue])
+            accepted[e.call_id] = e.ts.timestamp()
+        elif isinstance(e, CallCompleted):
+            open_now[e.agent][chan[e.queue]] -= 1
+            spans[e.agent].append((accepted[e.call_id], e.ts.timestamp()))
+            closed_ids.add(e.call_id)
+    assert max(n for c in open_now.values() for n in c.values()) >= 2  # concurrency really happened
+    for e in events:  # conversations still open at the end: busy from acceptance on, with no end yet
+        if isinstance(e, CallerAnswered) and e.call_id not in closed_ids:
+            spans[e.agent].append((accepted[e.call_id], math.inf))
+    for aid, ss in spans.items():
+        # the union of the agent's conversations; a stretch counts once it has ended (its last one closed)
+        busy, cur = 0.0, None
+        for a, b in sorted(ss) + [(math.inf, math.inf)]:
+            if cur is not None and a > cur[1]:
+                busy += cur[1] - cur[0]
+                cur = None
+            if cur is None:
+                cur = [a, b]
+            else:
+                cur[1] = max(cur[1], b)
+        assert snap.agents[aid].conversation_s == pytest.approx(busy, abs=0.01), aid
+        assert snap.agents[aid].conversations == {k: v for k, v in open_now[aid].items() if v}, aid
+
+
+def snap_time(snap) -> float:
+    return datetime.fromisoformat(snap.at.replace("Z", "+00:00")).timestamp()
+
+
+async def test_the_simulated_platform_posts_its_chats_to_a_running_http_ingester(redis_client, prefix, monkeypatch):
+    """The simulated centre's written queues over real HTTP: the sender POSTs the day's chat and e-mail events
+    to an ingester running the http feed; the counts equal those of the simulator's own log."""
+    token = "written-token-0123456789abcdef"
+    monkeypatch.setenv("WB_TEST_WRITTEN", token)
+    config = load_config(
+        None,
+        redis={"prefix": prefix},
+        engine={"tick_s": 0.2},
+        feeds={"http": {"port": 0, "sources": {"platform": {"token_env": "WB_TEST_WRITTEN"}}}},
+        queues=[{"name": "chat", "channel": "chat"}, {"name": "email", "channel": "email"}, {"name": "support"}],
+        agents=[
+            {"id": "h", "skills": {"chat": 0}, "capacity": {"chat": 2}},
+            {"id": "m", "skills": {"email": 0, "chat": 1}},
+            {"id": "v", "skills": {"support": 0}},
+        ],
+    )
+    start = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
+    centre = SimCentre(config, scenario_by_name("normal"), 3, start)
+    end = start + timedelta(hours=2)
+    pbx_events, written = split_written(centre.advance_to(end), {"chat", "email"})
+    assert written and all(getattr(e, "queue", None) in ("chat", "email") for e in written)
+    assert any(getattr(e, "queue", None) == "support" for e in pbx_events)  # the phones stay with the PBX
+    feed = HttpFeed(None, config)
+    ing = Ingest(redis_client, config, feed, clock=ManualClock(end), keys=Keys(prefix), name="written-test")
+    task = asyncio.create_task(ing.run())
+    sender = None
+    try:
+        await asyncio.wait_for(feed.started.wait(), 10)
+        sender = WrittenSender(f"http://127.0.0.1:{feed.bound_port}/events", token)
+        sender.start()
+        sender.put(written[: len(written) // 2])
+        sender.put(written)  # the first half again: a retry never counts twice
+        deadline = asyncio.get_running_loop().time() + 20
+        while ing.events_applied < len(written) + len(written) // 2:
+            assert asyncio.get_running_loop().time() < deadline, "the ingester did not apply every POST"
+            await asyncio.sleep(0.02)
+        assert sender.rejected == 0
+        eng = Engine(redis_client, config, Keys(prefix))
+        await eng.start()
+        snap = await eng.build_snapshot(end)
+    finally:
+        if sender is not None:
+            await sender.stop()
+        ing.stop.set()
+        await asyncio.wait_for(task, 10)
+        keys = [k async for k in redis_client.scan_iter(match=f"{prefix}:*", count=1000)]
+        if keys:
+            await redis_client.unlink(*keys)
+    for name in ("chat", "email"):
+        mine = [c for c in centre.calls if c.queue == name]
+        out = Counter(c.outcome for c in mine)
+        q = snap.queues[name]
+        assert mine and (q.entered, q.answered, q.abandoned) == (len(mine), out["answered"], out["abandoned"]), name
+        limit = config.queue(name).sl_threshold_s
+        assert q.answered_within_sl == sum(c.wait_s <= limit for c in mine if c.outcome == "answered"), name
+    assert snap.queues["support"].entered == 0  # its calls went to the PBX face, not here
+    assert snap.agents["h"].conversations == {k: v for k, v in centre.open_conversations("h").items() if v}

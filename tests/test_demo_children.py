@@ -1,4 +1,4 @@
-"""`wallboard demo` runs a simulated PBX, an ingester and an executor as children: they end with it however it
+"""`wallboard demo` runs a simulated PBX, two ingesters (its PBX face, its chats over http) and an executor as children: they end with it however it
 ends. A closed terminal (the SIGHUP of a killed tmux) used to leave all three running, in every session."""
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ def test_the_demos_children_end_when_its_terminal_is_closed(tmp_path):
     subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-s", "demo", "-x", "120", "-y", "40", demo], check=True)
     try:
         deadline = time.monotonic() + 60
-        while len(_children(prefix)) < 2 and time.monotonic() < deadline:
+        while len(_children(prefix)) < 3 and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert len(_children(prefix)) == 2, "the demo's ingester and executor did not start"
+        assert len(_children(prefix)) == 3, "the demo's ingesters (PBX, http) and executor did not start"
     finally:
         subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)  # the terminal goes away
     deadline = time.monotonic() + 15

@@ -75,7 +75,7 @@ def test_board_advise_snapshot_report_and_serve_follow_the_running_demo(tmp_path
             )
 
         before = until("the demo's first calls", snapshot_with_calls, 90)
-        assert set(before["queues"]) == {"support", "tech", "billing", "sales"}
+        assert set(before["queues"]) == {"support", "tech", "billing", "sales", "chat", "email"}
         assert before["centre"] == "Example Bank — demo"
 
         out = cli("report", "--period", "day", "--format", "json", env=env)

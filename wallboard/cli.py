@@ -335,10 +335,12 @@ def cmd_demo(args) -> int:
     log_dir = state_dir()
     log_dir.mkdir(parents=True, exist_ok=True)
     port = _free_port()
+    http_port = _free_port()  # the written channels' ingester (a chat platform's webhooks, simulated)
     env = {
         **os.environ,
         "WALLBOARD_AMI_USER": "wallboard",
         "WALLBOARD_AMI_SECRET": secrets.token_hex(8),
+        "WALLBOARD_HTTP_TOKEN": secrets.token_hex(16),
         "WALLBOARD_TOKEN_SECRET": os.environ.get("WALLBOARD_TOKEN_SECRET") or secrets.token_hex(16),
     }
     os.environ["WALLBOARD_TOKEN_SECRET"] = env["WALLBOARD_TOKEN_SECRET"]
@@ -378,6 +380,8 @@ def cmd_demo(args) -> int:
             str(args.seed),
             "--config",
             args.config,
+            "--written-url",
+            f"http://127.0.0.1:{http_port}/events",
             "--log",
             str(log_dir / "demo-pbx.log"),
             *pbx_history,
@@ -396,6 +400,19 @@ def cmd_demo(args) -> int:
             "--log",
             str(log_dir / "demo-ingest.log"),
             "--verbose",
+        ],
+        "ingest-http": [  # chats and e-mails: the http feed, as a real chat platform would reach it
+            *py,
+            "ingest",
+            "--feed",
+            "http",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(http_port),
+            *common_args,
+            "--log",
+            str(log_dir / "demo-ingest-http.log"),
         ],
         "executor": [
             *py,

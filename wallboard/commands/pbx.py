@@ -51,6 +51,13 @@ def register(sub, add_common) -> None:
         help="the day starts N minutes before now, run at once into the queue_log (a PBX that was up before the "
         "wallboard; an ami feed with queue_log and backfill_s reads it); spikes keep their times from now",
     )
+    sp.add_argument(
+        "--written-url",
+        default=None,
+        metavar="URL",
+        help="POST the written queues' events (chat, e-mail) to this http feed, e.g. http://127.0.0.1:8780/events "
+        "(token from $WALLBOARD_HTTP_TOKEN); unset: they are not sent",
+    )
     sp.add_argument("--log", default=None, help="log to this file instead of stderr")
     sp.add_argument("--verbose", action="store_true", help="log every connection and action (INFO)")
     add_common(sp)
@@ -117,6 +124,14 @@ def cmd_pbx(args) -> int:
                 config, centre, clock, host, port, username, secret, speed=args.speed, queue_log=args.queue_log
             )
             who = f"AMI user {username}"
+        if args.written_url:
+            from ..sim.written import WrittenSender
+
+            token = os.environ.get("WALLBOARD_HTTP_TOKEN", "")
+            if not token:
+                print("wallboard: --written-url needs the feed's token in WALLBOARD_HTTP_TOKEN", file=sys.stderr)
+                raise SystemExit(2)
+            pbx.written = WrittenSender(args.written_url, token)
         await pbx.start(live_from=now)
         print(
             f"wallboard pbx: simulated centre (scenario {scenario.name}, seed {args.seed}, speed {args.speed:g}x) "

@@ -18,6 +18,13 @@ Routing, as chosen here:
   may ring agents at once (Asterisk's ``autofill``).
 - A free agent with nobody waiting in its queues calls back the oldest due callback of its queues.
 Pauses requested while an agent is busy take effect when the call (and wrap-up) ends.
+
+Written queues (a queue whose ``channel`` is chat, messaging, email or social) have their own arrivals (the
+profile's ``shape``) and are served apart from the phones: a conversation is accepted at once by a member with
+room on that channel (its ``capacity``; none while paused, or on a call when ``voice_blocks_written``), the
+lowest penalty first, then the fewest open, then the one idle longest; it stays open for its handle time and
+closes (``CallCompleted`` with the handle time as ``talk_s``). There is no ring, wrap-up or callback, and the
+agent's voice state does not change: it can hold chats and take a call.
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ from ..events import (
     WrapupCompleted,
 )
 from ..hours import is_open
-from .scenarios import Scenario, day_shape
+from .scenarios import Scenario, shape_of
 
 WAITING = None  # CallRecord.outcome while the caller is still in the queue
 
@@ -101,6 +108,10 @@ class _Agent:
     pause_reason: str | None = None
     pending_pause: tuple[str, float | None] | None = None  # (reason, duration or None = until unpaused)
     pause_token: int = 0  # a scheduled end of break applies only to the pause it was made for
+    capacity: dict[str, int] | None = None  # written channel -> conversations at once
+    blocks_written: bool = False  # voice_blocks_written
+    open: dict[str, int] | None = None  # written channel -> conversations open now
+    idle_since: float = 0.0  # last time a written conversation closed (longest idle goes first)
 
 
 def _q(t: float) -> float:
@@ -140,6 +151,12 @@ class SimCentre:
             _Agent(a.id, i, dict(a.skills), random.Random(f"{seed}:agent:{a.id}")) for i, a in enumerate(config.agents)
         ]
         self._by_id = {a.id: a for a in self._agents}
+        # written queues: channel by queue, and each agent's capacity there
+        self._written = {q.name: q.channel for q in config.queues if q.channel != "voice"}
+        for a, cfg in zip(self._agents, config.agents):
+            a.capacity = {ch: cfg.capacity_of(ch) for ch in set(self._written.values())}
+            a.blocks_written = cfg.voice_blocks_written
+            a.open = {ch: 0 for ch in a.capacity}
         for a in self._agents:  # logged in and free at the start
             for q, p in a.skills.items():
                 self._emit(MemberAdded, agent=a.id, queue=q, penalty=p)
@@ -180,6 +197,9 @@ class SimCentre:
         return self.start + timedelta(seconds=t)
 
     def _emit(self, cls: type, **fields: Any) -> None:
+        ch = self._written.get(fields.get("queue")) if self._written else None  # type: ignore[arg-type]
+        if ch is not None and "channel" in cls.model_fields:  # a written queue's transitions say their channel
+            fields["channel"] = ch
         self._out.append(cls(id=f"sim:{self.seed}:{self._run}:{self._n}", ts=self._ts(self._t), source="sim", **fields))
         self._n += 1
 
@@ -202,7 +222,7 @@ class SimCentre:
             hour = self.scenario.shape_start_hour + self._t / 3600.0
         else:
             hour = local.hour + local.minute / 60.0 + local.second / 3600.0
-        return profile.calls_per_hour * day_shape(hour)
+        return profile.calls_per_hour * shape_of(profile.shape)(hour)
 
     def _next_arrival(self, queue: str) -> None:
         """Thinning: candidates at the queue's highest possible rate, each kept with rate(t) / highest."""
@@ -216,7 +236,8 @@ class SimCentre:
 
     def _draw_caller(self, queue: str) -> dict[str, Any]:
         rng, p = self._caller_rng[queue], self.scenario.profile(queue)
-        exits = [(rng.expovariate(1.0 / p.patience_mean_s), "abandon"), (p.max_wait_s, "timeout")]
+        patience = rng.expovariate(1.0 / p.patience_mean_s) if math.isfinite(p.patience_mean_s) else math.inf
+        exits = [(patience, "abandon"), (p.max_wait_s, "timeout")]
         u = rng.random()
         if u < p.key_exit_p:
             exits.append((rng.uniform(*p.key_after_s), "key"))
@@ -296,6 +317,8 @@ class SimCentre:
         while True:
             heads = {}
             for q in self._queues:
+                if q in self._written:
+                    continue
                 head = next((c for c in self._waiting[q] if c.ringing is None), None)
                 if head is not None:
                     heads[q] = head
@@ -320,6 +343,53 @@ class SimCentre:
             if not rung:
                 break
         self._dispatch_callbacks()
+        if self._written:
+            self._dispatch_written()
+
+    # --- written conversations ------------------------------------------------------------------------
+
+    def _room(self, a: _Agent, channel: str) -> bool:
+        if a.state == "paused" or a.open is None or a.capacity is None:
+            return False
+        if a.blocks_written and a.state in ("ringing", "on_call", "dialing", "wrap_up"):
+            return False
+        return a.open[channel] < a.capacity[channel]
+
+    def _dispatch_written(self) -> None:
+        """Seat waiting conversations with members that have room, the longest-waiting queue first."""
+        while True:
+            heads = [(self._waiting[q][0].t_join, self._queue_order[q], q) for q in self._written if self._waiting[q]]
+            seated = False
+            for _, _, q in sorted(heads):
+                ch = self._written[q]
+                cands = [a for a in self._agents if q in a.skills and self._room(a, ch)]
+                if cands:
+                    a = min(cands, key=lambda a: (a.skills[q], a.open[ch], a.idle_since, a.order))  # type: ignore[index]
+                    self._accept(a, self._waiting[q][0])
+                    seated = True
+                    break
+            if not seated:
+                return
+
+    def _accept(self, agent: _Agent, caller: _Caller) -> None:
+        rec = caller.record
+        self._waiting[rec.queue].remove(caller)
+        rec.outcome, rec.agent, rec.talk_s = "answered", agent.id, caller.talk_s
+        rec.wait_s = _q(self._t - caller.t_join)
+        agent.open[self._written[rec.queue]] += 1  # type: ignore[index]
+        self._emit(CallerAnswered, queue=rec.queue, call_id=rec.call_id, agent=agent.id, wait_s=rec.wait_s)
+        self._at(caller.talk_s, self._close, agent, caller)
+
+    def _close(self, agent: _Agent, caller: _Caller) -> None:
+        rec = caller.record
+        agent.open[self._written[rec.queue]] -= 1  # type: ignore[index]
+        agent.idle_since = self._t
+        self._emit(CallCompleted, queue=rec.queue, call_id=rec.call_id, agent=agent.id, talk_s=rec.talk_s)
+        self._dispatch()
+
+    def open_conversations(self, agent_id: str) -> dict[str, int]:
+        """The agent's written conversations open now, per channel (read-only copy)."""
+        return dict(self._agent(agent_id).open or {})
 
     def _dispatch_callbacks(self) -> None:
         if not any(cb.due <= self._t for cbs in self._callbacks.values() for cb in cbs):

@@ -29,6 +29,7 @@ class QueueProfile:
     key_after_s: tuple[float, float] = (15.0, 60.0)  # ... after a wait in this range
     callback_p: float = 0.25  # share of callers who accept the callback offer (overflow "callback") ...
     callback_after_s: tuple[float, float] = (45.0, 120.0)  # ... which the queue makes after this wait
+    shape: Literal["voice", "chat", "email"] = "voice"  # the arrival curve over the day (``shape_of``)
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,60 @@ def day_shape(hour: float) -> float:
     return _raw_shape(hour % 24.0) / _SHAPE_MAX
 
 
+def _raw_chat(hour: float) -> float:
+    return 0.05 + 0.8 * _bump(hour, 12.5, 2.5) + _bump(hour, 20.5, 1.8)
+
+
+def _raw_email(hour: float) -> float:
+    return 0.25 + _bump(hour, 9.0, 2.0) + 0.6 * _bump(hour, 14.0, 2.5)
+
+
+_CHAT_MAX = max(_raw_chat(h / 60.0) for h in range(24 * 60))
+_EMAIL_MAX = max(_raw_email(h / 60.0) for h in range(24 * 60))
+
+
+def chat_shape(hour: float) -> float:
+    """Chats: a slow morning, a lunchtime rise near 12:30 and the day's peak in the evening near 20:30, when
+    the phones are closed or busy (web and app users write after work)."""
+    return _raw_chat(hour % 24.0) / _CHAT_MAX
+
+
+def email_shape(hour: float) -> float:
+    """E-mails: they arrive around the clock (a quarter of the peak at night) with a peak near 09:00, as
+    the night's mail is read, and a lower one in the afternoon."""
+    return _raw_email(hour % 24.0) / _EMAIL_MAX
+
+
+def shape_of(kind: str) -> Callable[[float], float]:
+    return {"voice": day_shape, "chat": chat_shape, "email": email_shape}[kind]
+
+
+# Written queues of the demo centre (wallboard/data/demo.toml): chat handled 3 at a time (about 9 minutes from
+# acceptance to close, customers who give up after some 4 minutes), e-mail 5 at a time (a reply drafted over a
+# quarter of an hour, nobody "hangs up").
+_WRITTEN_QUEUES = {
+    "chat": QueueProfile(
+        calls_per_hour=90.0,
+        talk_mean_s=540.0,
+        talk_sigma=0.5,
+        patience_mean_s=240.0,
+        max_wait_s=math.inf,
+        key_exit_p=0.0,
+        callback_p=0.0,
+        shape="chat",
+    ),
+    "email": QueueProfile(
+        calls_per_hour=40.0,
+        talk_mean_s=900.0,
+        talk_sigma=0.5,
+        patience_mean_s=math.inf,
+        max_wait_s=math.inf,
+        key_exit_p=0.0,
+        callback_p=0.0,
+        shape="email",
+    ),
+}
+
 # The example centre's queues. At the morning peak each queue brings 5-6.3 erlangs (rate x (talk + wrap-up))
 # to 7 first-choice agents less breaks, helped by the second-choice ones. Measured on config/wallboard.toml,
 # seeds 1-4: service level 81-91 % per queue over the day, 58-88 % in the 10:00-11:00 peak hour.
@@ -148,7 +203,7 @@ _EXAMPLE_QUEUES = {
 
 def normal_day() -> Scenario:
     """An ordinary day on the centre's own clock and business hours."""
-    return Scenario(name="normal", queues=dict(_EXAMPLE_QUEUES))
+    return Scenario(name="normal", queues={**_EXAMPLE_QUEUES, **_WRITTEN_QUEUES})
 
 
 def overload_spike(

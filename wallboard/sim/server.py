@@ -14,6 +14,7 @@ from ..clock import Clock, SystemClock
 from ..config import WallboardConfig
 from .model import SimCentre
 from .ami_render import PbxTracker
+from .written import WrittenSender, split_written, written_only_agents
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,11 @@ class SimServer:
         self.speed, self.step_s = float(speed), float(step_s)
         self.write_buffer_limit = write_buffer_limit
         self.tracker = PbxTracker(config)
-        self._queues = [q.name for q in config.queues]
+        # the PBX face serves the phones; written queues' events go to ``written`` (a chat platform), if any
+        self._queues = [q.name for q in config.queues if q.channel == "voice"]
+        self._written_queues = {q.name for q in config.queues if q.channel != "voice"}
+        self._written_agents = written_only_agents(config)
+        self.written: WrittenSender | None = None
         self._conns: set[Any] = set()
         self._handlers: set[asyncio.Task] = set()
         self._server: asyncio.AbstractServer | None = None
@@ -78,9 +83,11 @@ class SimServer:
         that history reaches only what the protocol logs (the AMI face's queue_log), as a PBX's day before a
         wallboard connects; the live day goes on from it."""
         self._starting()
-        self._publish(self.centre.advance_to(self.centre.now))
+        if self.written is not None:
+            self.written.start()
+        self._route(self.centre.advance_to(self.centre.now))
         if live_from is not None and live_from > self.centre.now:
-            self._publish(self.centre.advance_to(live_from))
+            self._route(self.centre.advance_to(live_from))
         self._server = await asyncio.start_server(self._serve, self.host, self._port)
         self._began, self._base = self.clock.now(), self.centre.now
         self._loop_task = asyncio.create_task(self._run(), name="sim-pbx-step")
@@ -103,6 +110,8 @@ class SimServer:
             except asyncio.CancelledError:
                 pass
             self._loop_task = None
+        if self.written is not None:
+            await self.written.stop()
         self.drop_connections()
         if self._handlers:
             await asyncio.wait(list(self._handlers), timeout=5)
@@ -172,8 +181,14 @@ class SimServer:
     def step(self) -> int:
         """Advance the model to the clock's time and push what happened; returns the number of model events."""
         events = self.centre.advance_to(max(self.sim_time(), self.centre.now))
-        self._publish(events)
+        self._route(events)
         return len(events)
+
+    def _route(self, events: list[Any]) -> None:
+        pbx, written = split_written(events, self._written_queues, self._written_agents)
+        if self.written is not None:
+            self.written.put(written)
+        self._publish(pbx)
 
     def _publish(self, events: list[Any]) -> None:
         raise NotImplementedError
