@@ -86,8 +86,10 @@ class SimServer:
         if self.written is not None:
             self.written.start()
         self._route(self.centre.advance_to(self.centre.now))
-        if live_from is not None and live_from > self.centre.now:
-            self._route(self.centre.advance_to(live_from))
+        if live_from is not None and live_from > self.centre.now:  # the chat platform posts only the live day
+            self._publish(
+                split_written(self.centre.advance_to(live_from), self._written_queues, self._written_agents)[0]
+            )
         self._server = await asyncio.start_server(self._serve, self.host, self._port)
         self._began, self._base = self.clock.now(), self.centre.now
         self._loop_task = asyncio.create_task(self._run(), name="sim-pbx-step")
