@@ -38,8 +38,8 @@ Kind = Literal["counter", "ratio", "gauge"]
 Scope = Literal["queue", "agent"]
 Unit = Literal["calls", "seconds", "fraction", "callers", "agents", "responses"]
 Fmt = Literal["count", "duration", "pct", "score"]
-# how the HTML report writes a figure: 1,234 · 81.3% · 42 s · 3:05 (m:ss) · 7:30 (h:mm) · +25 (score: NPS)
-ReportFmt = Literal["count", "pct", "s", "m:ss", "h:mm", "score"]
+# how the HTML report writes a figure: 1,234 · 81.3% · 42 s · 3:05 (m:ss) · 7:30 (h:mm) · +25 (score: NPS) · 5.3 (rate)
+ReportFmt = Literal["count", "pct", "s", "m:ss", "h:mm", "score", "rate"]
 Direction = Literal["above", "below"]
 Surface = Literal["snapshot", "total", "report", "csv", "html", "tv", "desk", "threshold", "stored"]
 LANGUAGES = ("en", "he")
@@ -71,7 +71,9 @@ class Metric:
     desk: str | None = None  # the desk drill-down's row label (None: not a row)
     column: str | None = None  # the desk queue table's column that shows it (its threshold colours it)
     words: str | None = None  # the metric in a sentence (desk notices)
-    worse: Direction | None = None  # may carry a threshold: which way is bad (its natural direction)
+    worse: Direction | None = None  # may carry a threshold: which way is bad (its natural direction); an agent
+    # metric's says which way a scorecard target is missed
+    per: float = 1.0  # a ratio's value is num / den x per (calls per logged-in hour: 3600)
     # what the metric is called on other channels (wallboard.channels): channel or "written" -> label per
     # language; the value is computed alike (a chat's answer is the first agent reply, so its ASA is the
     # first response time; an e-mail queue's longest wait is the age of its oldest unanswered e-mail)
@@ -188,14 +190,14 @@ QUEUE: tuple[Metric, ...] = (
 # Agent metrics, in the snapshot's order. Seconds per state are stored under the state's name.
 AGENT: tuple[Metric, ...] = (
     Metric("calls_handled", "counter", "calls", "count", scope="agent", stored=0, csv=0, column="calls",
-           html=("Calls", "count")),
+           html=("Calls", "count"), worse="below"),
     Metric("missed", "counter", "calls", "count", scope="agent", stored=1, csv=5, column="missed",
-           html=("Missed", "count")),
+           html=("Missed", "count"), worse="above"),
     Metric("missed_in_row", "gauge", "calls", "count", scope="agent", report=False),
     Metric("outbound_calls", "counter", "calls", "count", scope="agent", stored=3, csv=6,
-           html=("Outbound", "count")),
+           html=("Outbound", "count"), worse="below"),
     Metric("dial_attempts", "counter", "calls", "count", scope="agent", stored=2, csv=7,
-           html=("Dial attempts", "count")),
+           html=("Dial attempts", "count"), worse="below"),
     Metric("transferred", "counter", "calls", "count", scope="agent", stored=9, csv=9,
            html=("Transferred", "count")),
     Metric("talk_s", "counter", "seconds", "duration", scope="agent", stored=6, store_as="on_call_s", csv=1,
@@ -211,7 +213,18 @@ AGENT: tuple[Metric, ...] = (
     # open one closes); live only, not yet in the rollups
     Metric("conversation_s", "counter", "seconds", "duration", scope="agent", report=False),
     Metric("occupancy", "ratio", "fraction", "pct", scope="agent", snapshot=False, csv=4, html=("Occupancy", "pct"),
-           num=("on_call_s", "wrap_up_s"), den=("on_call_s", "wrap_up_s", "available_s")),
+           num=("on_call_s", "wrap_up_s"), den=("on_call_s", "wrap_up_s", "available_s"), worse="below"),
+    # scorecard figures: logged in = every state but logged out; a queue call offered to the agent either
+    # answered or missed; handle time over queue calls and outbound calls alike (talk is the on_call state)
+    Metric("logged_in_s", "counter", "seconds", "duration", scope="agent", snapshot=False, csv=19,
+           num=("on_call_s", "wrap_up_s", "available_s", "ringing_s", "paused_s"), html=("Logged in", "h:mm")),
+    Metric("calls_per_hour", "ratio", "fraction", "count", scope="agent", snapshot=False, csv=20, per=3600.0,
+           num=("calls_handled",), den=("logged_in_s",), html=("Calls/h", "rate"), worse="below"),
+    Metric("answer_rate", "ratio", "fraction", "pct", scope="agent", snapshot=False, csv=21,
+           num=("calls_handled",), den=("calls_handled", "missed"), html=("Answer rate", "pct"), worse="below"),
+    Metric("aht_s", "ratio", "seconds", "duration", scope="agent", snapshot=False, csv=22,
+           num=("on_call_s", "wrap_up_s"), den=("calls_handled", "outbound_calls"), html=("AHT", "m:ss"),
+           worse="above"),
     Metric("surveyed", "counter", "calls", "count", scope="agent", stored=10, csv=10),
     Metric("csat_responses", "counter", "responses", "count", scope="agent", stored=11, csv=11,
            html=("CSAT n", "count")),
@@ -221,9 +234,9 @@ AGENT: tuple[Metric, ...] = (
     Metric("nps_promoters", "counter", "responses", "count", scope="agent", stored=14, csv=14),
     Metric("nps_detractors", "counter", "responses", "count", scope="agent", stored=15, csv=15),
     Metric("csat", "ratio", "fraction", "pct", scope="agent", snapshot=False, csv=16, html=("CSAT", "pct"),
-           num=("csat_top",), den=("csat_responses",)),
+           num=("csat_top",), den=("csat_responses",), worse="below"),
     Metric("nps", "ratio", "fraction", "score", scope="agent", snapshot=False, csv=17, html=("NPS", "score"),
-           num=("nps_promoters", "-nps_detractors"), den=("nps_responses",)),
+           num=("nps_promoters", "-nps_detractors"), den=("nps_responses",), worse="below"),
     Metric("survey_rate", "ratio", "fraction", "pct", scope="agent", snapshot=False, csv=18,
            html=("Surveyed", "pct"), num=("surveyed",), den=("calls_handled",)),
 )
@@ -387,9 +400,9 @@ def _side(ts: tuple[str, ...]) -> str:
     return f"({text})" if len(ts) > 1 else text
 
 
-def formula(num: tuple[str, ...], den: tuple[str, ...]) -> str:
+def formula(num: tuple[str, ...], den: tuple[str, ...], per: float = 1.0) -> str:
     """The formula in words, as every screen shows it: ``(abandoned - short_abandoned) / (offered - ...)``."""
-    return f"{_side(num)} / {_side(den)}"
+    return f"{_side(num)} / {_side(den)}" + (f" x {per:g}" if per != 1 else "")
 
 
 def snapshot_names(scope: Scope = "queue", kinds: Iterable[str] = ("counter", "ratio", "gauge")) -> Iterator[str]:

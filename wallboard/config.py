@@ -528,6 +528,30 @@ class SurveysConfig(_Section):
         return v
 
 
+# Agent figures a scorecard target may name (the catalog's agent metrics with a good direction)
+AGENT_TARGETS = tuple(m.name for m in catalog.AGENT if m.worse is not None)
+
+
+class TargetsConfig(_Section):
+    """Targets the figures are held to (docs/REPORTS.md)."""
+
+    agents: dict[str, float] = Field(
+        default_factory=dict,
+        description="Agent scorecards: figure = target for every agent, e.g. calls_per_hour = 8, occupancy = 0.85, "
+        "answer_rate = 0.95, aht_s = 300, csat = 0.8 (met at or past it in the figure's good direction).",
+    )
+
+    @field_validator("agents")
+    @classmethod
+    def _agent_figures(cls, v: dict[str, float]) -> dict[str, float]:
+        for k in v:
+            if k not in AGENT_TARGETS:
+                raise ValueError(
+                    f"agents: {k!r} is not an agent figure with a target (one of {', '.join(AGENT_TARGETS)})"
+                )
+        return v
+
+
 class ReportSchedule(_Section):
     name: str
     period: Literal["day", "week", "month"] = "day"
@@ -560,6 +584,7 @@ class WallboardConfig(BaseSettings):
     reports: list[ReportSchedule] = Field(default_factory=list)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
     surveys: SurveysConfig = Field(default_factory=SurveysConfig)
+    targets: TargetsConfig = Field(default_factory=TargetsConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     feeds: dict[str, dict[str, Any]] = Field(
         default_factory=dict,

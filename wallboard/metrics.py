@@ -39,8 +39,12 @@ def ratio(
 ) -> Ratio:
     """A catalog ratio of the counters ``c``: its value, numerator, denominator and formula, all from the
     catalog's terms (service_level's by the queue's ``sl_formula``; ``count_overflow`` adds overflowed)."""
-    num, den = catalog.terms(catalog.get(name, scope), sl_formula, count_overflow)
-    return _ratio(catalog.sum_terms(c, num, scope), catalog.sum_terms(c, den, scope), catalog.formula(num, den))
+    m = catalog.get(name, scope)
+    num, den = catalog.terms(m, sl_formula, count_overflow)
+    n, d = catalog.sum_terms(c, num, scope), catalog.sum_terms(c, den, scope)
+    if m.per != 1:  # a rate (calls per logged-in hour): num / den x per
+        return Ratio(n / d * m.per if d else None, n, d, catalog.formula(num, den, m.per))
+    return _ratio(n, d, catalog.formula(num, den))
 
 
 def offered(c: Mapping[str, float]) -> float:

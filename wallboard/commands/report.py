@@ -32,6 +32,16 @@ def register(sub, add_common) -> None:
     sp.add_argument("--queue", action="append", default=None, help="only this queue (repeat, or a,b,c)")
     sp.add_argument("--agent", action="append", default=None, help="only this agent id (repeat, or a,b,c)")
     sp.add_argument(
+        "--role",
+        default=None,
+        help="a team lead's view: only the role's queues and their agents (asking for others is refused)",
+    )
+    sp.add_argument(
+        "--scorecard",
+        action="store_true",
+        help="agent scorecards instead: each agent's figures per day and for the period beside [targets] agents",
+    )
+    sp.add_argument(
         "--format",
         choices=["csv", "html", "json"],
         default="json",
@@ -58,6 +68,14 @@ def split_names(values: list[str] | None) -> list[str] | None:
 
 
 def render(rep: dict, fmt: str) -> str:
+    if rep.get("kind") == "scorecard":
+        from wallboard.reports import scorecard
+
+        if fmt == "html":
+            from wallboard.reports.render_html import render_scorecard_html
+
+            return render_scorecard_html(rep)
+        return scorecard.render_csv(rep) if fmt == "csv" else json.dumps(rep, ensure_ascii=False, indent=1)
     if fmt == "html":
         from wallboard.reports.render_html import render_html
 
@@ -95,7 +113,22 @@ def cmd_report(args) -> int:
     except ValueError as e:
         print(f"wallboard: {e}", file=sys.stderr)
         return 2
-    req = ReportRequest(period, queues=split_names(args.queue), agents=split_names(args.agent), detail=args.detail)
+    team = None
+    if args.role is not None:
+        role = config.roles.get(args.role)
+        if role is None:
+            known = ", ".join(config.roles) or "none configured"
+            print(f"wallboard: unknown --role {args.role!r}; roles: {known}", file=sys.stderr)
+            return 2
+        team = role.queues  # None: a role over every queue sees the whole centre
+    req = ReportRequest(
+        period,
+        queues=split_names(args.queue),
+        agents=split_names(args.agent),
+        detail="day" if args.scorecard and args.detail == "auto" else args.detail,  # a scorecard's rows are days
+        team=team,
+        team_name=args.role or "",
+    )
 
     async def main() -> dict:
         client = await connect(config, args.redis)
@@ -122,6 +155,10 @@ def cmd_report(args) -> int:
         return 1
     for note in rep["notes"]:
         print(f"wallboard: {note}", file=sys.stderr)
+    if args.scorecard:
+        from wallboard.reports.scorecard import scorecards
+
+        rep = scorecards(rep, config, {"role": args.role, "queues": team} if team is not None else None)
     text = render(rep, args.format)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")

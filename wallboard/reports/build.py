@@ -38,6 +38,9 @@ class ReportRequest:
     queues: list[str] | None = None
     agents: list[str] | None = None
     detail: Detail = "auto"
+    # a team lead's view: only these queues and their agents (a role's queues); None: the whole centre
+    team: list[str] | None = None
+    team_name: str = ""
 
 
 async def build_report(
@@ -68,11 +71,13 @@ async def build_report(
             raise ReportError(
                 f"unknown {name}{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}; known {name}s: {listing}"
             )
-    queues = list(req.queues) if req.queues else known_q
+    if req.team is not None:
+        _team_check(req, await _members_of(client, config, keys, known_a, set(req.team), strict=True))
+    queues = list(req.queues) if req.queues else list(req.team) if req.team is not None else known_q
     if req.agents:
         agents = list(req.agents)
-    elif req.queues:
-        agents = await _members_of(client, config, keys, known_a, set(queues))
+    elif req.queues or req.team is not None:
+        agents = await _members_of(client, config, keys, known_a, set(queues), strict=req.team is not None)
     else:
         agents = known_a
     keep_d, keep_i = config.history.daily_keep_days, config.history.interval_keep_days
@@ -206,9 +211,21 @@ def _sl_target(qc) -> float | None:
     return t.warn if t is not None and t.direction == "below" else None
 
 
-async def _members_of(client, config, keys, agents, queues: set[str]) -> list[str]:
+def _team_check(req: ReportRequest, members: list[str]) -> None:
+    """A team lead asks only about their team: their role's queues and the agents in them."""
+    team = ", ".join(req.team or []) or "none"
+    for q in req.queues or []:
+        if q not in (req.team or []):
+            raise ReportError(f"queue {q!r} is not in {req.team_name}'s queues ({team})")
+    for a in req.agents or []:
+        if a not in members:
+            raise ReportError(f"agent {a!r} is not in {req.team_name}'s team (the agents of {team})")
+
+
+async def _members_of(client, config, keys, agents, queues: set[str], strict: bool = False) -> list[str]:
     """Agents skilled (config) or members now (membership events) of any of ``queues``, and agents whose
-    queues are not known at all (they may have served these queues: agent figures are not kept per queue)."""
+    queues are not known at all (they may have served these queues: agent figures are not kept per queue) —
+    except for a team (``strict``): an agent of unknown queues is nobody's team."""
     pipe = client.pipeline(transaction=False)
     for a in agents:
         pipe.hkeys(f"{keys.agent(a)}:queues")
@@ -217,7 +234,7 @@ async def _members_of(client, config, keys, agents, queues: set[str]) -> list[st
     out = []
     for a, m in zip(agents, live):
         known = set(m) | skills.get(a, set())
-        if not known or known & queues:
+        if known & queues or (not known and not strict):
             out.append(a)
     return out
 

@@ -74,8 +74,8 @@ def total_figures(per_queue: list[tuple[Mapping[str, float], QueueConfig]]) -> d
 def agent_figures(c: Mapping[str, float]) -> dict:
     """An agent's counts, seconds per state (to the millisecond), pause time by reason and occupancy."""
     fig: dict = {k: int(c.get(catalog.get(k, "agent").store, 0)) for k in AGENT_COUNTS}
-    for k in AGENT_SECONDS:
-        fig[k] = round(c.get(catalog.get(k, "agent").store, 0.0), 3)
+    for k in AGENT_SECONDS:  # stored by their state's name; logged_in_s derived from them
+        fig[k] = round(catalog.value_of(c, catalog.get(k, "agent").store, "agent"), 3)
     fig["pause_s_by_reason"] = {
         k.split(":", 1)[1]: round(v, 3) for k, v in sorted(c.items()) if k.startswith("paused_s:") and v
     }

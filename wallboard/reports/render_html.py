@@ -86,7 +86,11 @@ def score(v) -> str:
     return f"+{n}" if n > 0 else str(n)
 
 
-FORMATS = {"count": num, "pct": pct, "s": secs, "m:ss": mmss, "h:mm": hmm, "score": score}
+def rate(v) -> str:
+    return "–" if v is None else f"{v:.1f}"
+
+
+FORMATS = {"count": num, "pct": pct, "s": secs, "m:ss": mmss, "h:mm": hmm, "score": score, "rate": rate}
 QUEUE_COLUMNS = catalog.html_columns("queue")
 AGENT_COLUMNS = catalog.html_columns("agent")
 
@@ -303,3 +307,46 @@ def agent_chart(rep: dict) -> dict:
                 x += w
         bars.append({"y": T + i * rowh, "name": _agent_name(aid, a)[:24], "segments": segments, "end": x, "f": f})
     return {"W": W, "H": H, "L": L, "rowh": rowh, "bars": bars}
+
+
+def render_scorecard_html(doc: dict) -> str:
+    """Agent scorecards (``reports.scorecard``) as one self-contained page: per agent the period's figures and
+    each day's, each beside its target, a missed one marked."""
+    from .scorecard import FIGURES
+
+    fmts = {name: fmt for name, _, fmt in AGENT_COLUMNS}
+    heads = {name: head for name, head, _ in AGENT_COLUMNS}
+
+    def shown(figs: list[dict]) -> list[dict]:
+        out = []
+        for f in figs:
+            fmt = FORMATS[fmts[f["figure"]]]
+            target = f["target"]
+            out.append(
+                {
+                    "shown": fmt(f["value"]),
+                    "target_shown": fmt(target) if target is not None else "",
+                    "met": f["met"],
+                }
+            )
+        return out
+
+    agents = [
+        {
+            "id": aid,
+            "name": a["name"] or aid,
+            "total": shown(a["total"]),
+            "rows": [{"label": r["label"], "figures": shown(r["figures"])} for r in a["rows"]],
+        }
+        for aid, a in doc["agents"].items()
+    ]
+    return (
+        _env()
+        .get_template("scorecard.html.j2")
+        .render(
+            doc=doc,
+            agents=agents,
+            heads=[heads[k] for k in FIGURES],
+            generated=doc["generated_at"].replace("T", " ").replace("Z", " UTC"),
+        )
+    )

@@ -1,0 +1,170 @@
+"""Agent scorecards (`wallboard report --scorecard`): each figure by hand from a small day of events, beside its
+target, met or missed; a team lead's role sees only its team. Real Redis, the real report path."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import itertools
+import json
+from datetime import timedelta
+
+import pytest
+
+from wallboard.cli import main as cli_main
+from wallboard.clock import ManualClock
+from wallboard.events import (
+    AgentMissed,
+    AgentStateChanged,
+    CallCompleted,
+    CallerAnswered,
+    CallerJoined,
+    SurveyResponse,
+    WrapupCompleted,
+)
+from wallboard.history.calendar import CentreCalendar
+from wallboard.reports.build import ReportError, ReportRequest, build_report
+from wallboard.reports.render_html import render_scorecard_html
+from wallboard.reports.scorecard import render_csv, scorecards
+
+from .conftest import at, redis_url
+
+_ids = itertools.count()
+M = 60
+
+
+def ev(cls, t, **kw):
+    return cls(id=f"sc{next(_ids)}", ts=at(t), source="test", **kw)
+
+
+def state(agent, t, st, **kw):
+    return ev(AgentStateChanged, t, agent=agent, state=st, **kw)
+
+
+def call(queue, cid, agent, t_join, wait, talk, wrap):
+    """A queue call answered by ``agent``: on call, wrap-up, available again."""
+    ans = t_join + wait
+    return [
+        ev(CallerJoined, t_join, queue=queue, call_id=cid),
+        ev(CallerAnswered, ans, queue=queue, call_id=cid, agent=agent, wait_s=wait),
+        state(agent, ans, "on_call", queue=queue, call_id=cid),
+        ev(CallCompleted, ans + talk, queue=queue, call_id=cid, agent=agent, talk_s=talk),
+        state(agent, ans + talk, "wrap_up", queue=queue, call_id=cid),
+        ev(WrapupCompleted, ans + talk + wrap, queue=queue, call_id=cid, agent=agent, wrap_s=wrap),
+        state(agent, ans + talk + wrap, "available"),
+    ]
+
+
+def day() -> list:
+    """T0 = 09:00 UTC. Agent 1001 (sales): logged in 09:00-11:00; c1 answered 09:05:10, talk 600 s, wrap 60 s;
+    c2 rings 1001 unanswered (missed) then is answered 09:31, talk 300 s, wrap 60 s; paused 10:00-10:30; surveys
+    c1 = 5, c2 = 3. Agent 1002 (care): one call 09:10, talk 120 s, wrap 0; logged in 09:00-10:00."""
+    a = [state("1001", 0, "available"), state("1002", 0, "available")]
+    a += call("sales", "c1", "1001", 5 * M, 10, 600, 60)
+    a += [ev(AgentMissed, 30 * M + 20, agent="1001", queue="sales", call_id="c2", ring_s=15)]
+    a += call("sales", "c2", "1001", 30 * M, 60, 300, 60)
+    a += [state("1001", 60 * M, "paused", reason="lunch"), state("1001", 90 * M, "available")]
+    a += [state("1001", 120 * M, "logged_out")]
+    a += call("care", "c9", "1002", 10 * M, 0, 120, 0)
+    a += [state("1002", 60 * M, "logged_out")]
+    a += [ev(SurveyResponse, 150 * M, queue="sales", call_id=c, score=s) for c, s in (("c1", 5), ("c2", 3))]
+    return sorted(a, key=lambda e: e.ts)
+
+
+CONFIG = dict(
+    centre={"timezone": "UTC"},
+    queues=[{"name": "sales"}, {"name": "care"}],
+    agents=[
+        {"id": "1001", "name": "Dana", "skills": {"sales": 0}},
+        {"id": "1002", "name": "Omer", "skills": {"care": 0}},
+    ],
+    roles={"care_lead": {"queues": ["care"]}},
+    targets={"agents": {"calls_per_hour": 8, "occupancy": 0.15, "answer_rate": 0.9, "aht_s": 600, "csat": 0.5,
+                        "missed": 0}},
+)  # fmt: skip
+
+# Dana by hand: logged in 09:00-11:00 = 7200 s; on call 600 + 300 = 900 s, wrap-up 60 + 60 = 120 s, paused
+# 1800 s, so available 7200 - 900 - 120 - 1800 = 4380 s
+DANA = {
+    "calls_handled": (2, None, None),
+    "calls_per_hour": (2 / 2.0, 8, False),  # 2 calls in 2 logged-in hours
+    "occupancy": ((900 + 120) / (900 + 120 + 4380), 0.15, True),
+    "answer_rate": (2 / (2 + 1), 0.9, False),  # 2 answered of 3 offered (one ring missed)
+    "aht_s": ((900 + 120) / 2, 600, True),  # 510 s, at most 600
+    "missed": (1, 0, False),
+    "outbound_calls": (0, None, None),  # queue_log and this day have no outbound dialling
+    "dial_attempts": (0, None, None),
+    "csat": (1 / 2, 0.5, True),  # the 5 is in the top box, the 3 is not; 50 % meets 50 %
+    "csat_responses": (2, None, None),
+}
+
+
+def check(card: list[dict], want: dict) -> None:
+    got = {f["figure"]: (f["value"], f["target"], f["met"]) for f in card}
+    assert set(got) == set(want)
+    for k, (v, target, met) in want.items():
+        assert got[k][0] == pytest.approx(v), k
+        assert got[k][1:] == (target, met), k
+
+
+async def report(eng, redis_client, kind="day", **kw):
+    cal = CentreCalendar(eng.config.centre)
+    req = ReportRequest(cal.period(kind, at(0).date(), None), detail="day", **kw)
+    clock = ManualClock(at(0) + timedelta(days=1))
+    return await build_report(redis_client, eng.config, req, keys=eng.keys, clock=clock)
+
+
+async def test_scorecard_figures_targets_and_team(make_engine, redis_client):
+    eng = await make_engine(**CONFIG)
+    await eng.apply(day())
+    rep = await report(eng, redis_client, kind="week")
+    doc = scorecards(rep, eng.config)
+    dana = doc["agents"]["1001"]
+    check(dana["total"], DANA)
+    assert dana["logged_in_s"] == 7200
+    [row] = dana["rows"]  # the week's one day with data
+    check(row["figures"], DANA)
+    omer = {f["figure"]: f["value"] for f in doc["agents"]["1002"]["total"]}
+    assert omer["calls_per_hour"] == pytest.approx(1.0) and omer["aht_s"] == 120 and omer["answer_rate"] == 1
+    # CSV: a row per agent and day, each figure with its target and met/missed
+    rows = list(csv.DictReader(io.StringIO(render_csv(doc))))
+    dana_total = next(r for r in rows if r["agent"] == "1001" and r["row"] == "total")
+    assert (dana_total["calls_per_hour"], dana_total["calls_per_hour.target"], dana_total["calls_per_hour.met"]) == (
+        "1",
+        "8",
+        "missed",
+    )
+    assert (dana_total["aht_s"], dana_total["aht_s.met"], dana_total["csat.met"]) == ("510", "met", "met")
+    html = render_scorecard_html(doc)
+    assert "Dana" in html and '1.0 <span class="target">/ 8.0</span>' in html and "8:30" in html
+
+    # a team lead (role care_lead: queue care) sees Omer only; asking for Dana is refused, naming the team
+    team = await report(eng, redis_client, team=["care"], team_name="care_lead")
+    assert set(team["agents"]) == {"1002"} and set(team["queues"]) == {"care"}
+    with pytest.raises(ReportError, match="agent '1001' is not in care_lead's team"):
+        await report(eng, redis_client, agents=["1001"], team=["care"], team_name="care_lead")
+    with pytest.raises(ReportError, match="queue 'sales' is not in care_lead's queues"):
+        await report(eng, redis_client, queues=["sales"], team=["care"], team_name="care_lead")
+
+
+async def test_scorecard_command(make_engine, redis_client, tmp_path, capsys):
+    eng = await make_engine(**CONFIG)
+    await eng.apply(day())
+    cfg = tmp_path / "wallboard.toml"
+    cfg.write_text(
+        '[centre]\ntimezone = "UTC"\n[[queues]]\nname = "sales"\n[[queues]]\nname = "care"\n'
+        '[[agents]]\nid = "1001"\nname = "Dana"\nskills = {sales = 0}\n'
+        '[[agents]]\nid = "1002"\nname = "Omer"\nskills = {care = 0}\n'
+        '[roles.care_lead]\nqueues = ["care"]\n[targets.agents]\ncalls_per_hour = 8\n'
+    )
+    base = ["report", "--config", str(cfg), "--redis", redis_url(), "--prefix", eng.keys.prefix]
+    base += ["--from", at(0).date().isoformat(), "--scorecard"]
+    out = tmp_path / "card.json"
+    assert await asyncio.to_thread(cli_main, [*base, "--agent", "1001", "-o", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["kind"] == "scorecard" and list(doc["agents"]) == ["1001"]
+    assert await asyncio.to_thread(cli_main, [*base, "--role", "care_lead", "--agent", "1001"]) == 1
+    assert "agent '1001' is not in care_lead's team" in capsys.readouterr().err
+    assert await asyncio.to_thread(cli_main, [*base, "--role", "nobody"]) == 2
+    assert "unknown --role 'nobody'; roles: care_lead" in capsys.readouterr().err

@@ -1,0 +1,102 @@
+"""Agent scorecards: each agent's figures per day and for the period, each beside its target (``[targets]
+agents``) and whether it was met. Built from a report (``build.build_report``): the same rolled-up counters and
+the same catalog ratios, so a scorecard and the report agree."""
+
+from __future__ import annotations
+
+from .. import catalog
+from ..config import WallboardConfig
+
+# What a scorecard shows, in order (agent metrics of the catalog; docs/REPORTS.md defines them)
+FIGURES = (
+    "calls_handled",
+    "calls_per_hour",
+    "occupancy",
+    "answer_rate",
+    "aht_s",
+    "missed",
+    "outbound_calls",
+    "dial_attempts",
+    "csat",
+    "csat_responses",
+)
+# the numbers a figure rests on, shown with it
+BASIS = {"calls_per_hour": "logged_in_s", "csat": "csat_responses", "answer_rate": "calls_handled"}
+
+
+def met(figure: str, value: float | None, target: float | None) -> bool | None:
+    """Met: at or past the target in the good direction (the catalog's ``worse``); None without a value or a
+    target."""
+    if value is None or target is None:
+        return None
+    return value <= target if catalog.get(figure, "agent").worse == "above" else value >= target
+
+
+def card(fig: dict, targets: dict[str, float]) -> list[dict]:
+    return [
+        {"figure": k, "value": fig.get(k), "target": targets.get(k), "met": met(k, fig.get(k), targets.get(k))}
+        for k in FIGURES
+    ]
+
+
+def scorecards(rep: dict, config: WallboardConfig, team: dict | None = None) -> dict:
+    """The scorecard document: the report's period, the targets, and per agent the period's card and a card
+    per row (per day for a week or month; per interval for one day)."""
+    targets = dict(config.targets.agents)
+    agents = {}
+    for aid, a in rep["agents"].items():
+        agents[aid] = {
+            "name": a["name"],
+            "total": card(a["total"], targets),
+            "logged_in_s": a["total"]["logged_in_s"],
+            "rows": [
+                {"start": r["start"], "label": r["label"], "figures": card(r, targets)}
+                for r in a["rows"]
+                if r.get("has_data", True)
+            ],
+        }
+    return {
+        "schema_version": 1,
+        "kind": "scorecard",
+        "centre": rep["centre"],
+        "timezone": rep["timezone"],
+        "period": rep["period"],
+        "generated_at": rep["generated_at"],
+        "team": team,  # a role's view: {"role", "queues"}
+        "targets": targets,
+        "agents": agents,
+        "notes": rep["notes"],
+    }
+
+
+def render_csv(card_doc: dict) -> str:
+    """One row per agent and row (``row`` = total for the period), each figure with its target and met."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    head = ["agent", "name", "row", "start"]
+    for k in FIGURES:
+        head += [k, f"{k}.target", f"{k}.met"]
+    w.writerow(head)
+
+    def cells(figs):
+        row = []
+        for f in figs:
+            row += [_num(f["value"]), _num(f["target"]), "" if f["met"] is None else ("met" if f["met"] else "missed")]
+        return row
+
+    for aid, a in card_doc["agents"].items():
+        w.writerow([aid, a["name"] or "", "total", card_doc["period"]["start"], *cells(a["total"])])
+        for r in a["rows"]:
+            w.writerow([aid, a["name"] or "", r["label"], r["start"], *cells(r["figures"])])
+    return out.getvalue()
+
+
+def _num(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
