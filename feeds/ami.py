@@ -23,18 +23,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import aclosing
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, AsyncIterator, ClassVar, Literal
 
 from pydantic import Field
 
-from wallboard.ami.client import AmiClient, AmiError, BadBlock, ConnectionLost, credentials
+from wallboard.ami.client import AmiClient, AmiError, AmiSession, BadBlock, ConnectionLost, credentials
 from wallboard.ami.mapper import AmiMapper
-from wallboard.clock import Clock, SystemClock
+from wallboard.clock import Clock
 from wallboard.config import WallboardConfig
-from wallboard.events import Event, FeedGap
+from wallboard.events import Event
+from feeds.pbx_live import PbxLiveFeed
 from wallboard.feed import DeadLetter, FeedOptions, GapFilling, LiveFeed, Resyncable, build_options
 
 log = logging.getLogger("wallboard.feeds.ami")
@@ -100,8 +100,12 @@ class AmiOptions(FeedOptions):
         return f"set ${config.ami.secret_env} / ${config.ami.username_env} or ami.secret_file"
 
 
-class AmiFeed:
+class AmiFeed(PbxLiveFeed):
     name = "ami"
+    protocol = "AMI"
+    session_errors = (ConnectionLost, AmiError, asyncio.TimeoutError, OSError)
+    bad_item = BadBlock
+    log = log
     Options = AmiOptions
     provides = (LiveFeed, Resyncable, GapFilling)
 
@@ -134,13 +138,8 @@ class AmiFeed:
         self.stable_s = opts.stable_s
         self.pbx_filter = opts.pbx_filter
         credentials(config.ami)  # fail now, clearly, when nothing is set
-        self.gaps: list[FeedGap] = []
-        self._resync_wanted = False
-
-    def request_resync(self) -> None:
-        """Ask the PBX again who waits and what every member is doing (QueueStatus), on the live session,
-        within a second: ingest calls this when Redis comes back, since it may have lost its last writes."""
-        self._resync_wanted = True
+        super().__init__()
+        self._backfill: datetime | None = None  # from where the first login fills the history (backfill_s)
 
     def client(self, mapper: AmiMapper) -> AmiClient:
         from wallboard.ami.client import PBX_FILTERS
@@ -160,70 +159,35 @@ class AmiFeed:
             wanted=mapper.wants,
         )
 
-    async def follow(self, clock: Clock | None = None) -> AsyncIterator[Event | DeadLetter]:
-        clock = clock or SystemClock()
-        origin = f"{self.host}:{self.port}"
-        mapper = AmiMapper(
+    def _mapper(self, origin: str, clock: Clock) -> AmiMapper:
+        self._backfill = clock.now() - timedelta(seconds=self.backfill_s) if self.backfill_s else None
+        return AmiMapper(
             self.config, feed=self.name, origin=origin, settle_s=self.settle_s, connect_wait_s=self.connect_wait_s
         )
-        gap_start: datetime | None = None
-        backfill = clock.now() - timedelta(seconds=self.backfill_s) if self.backfill_s else None
-        count = 0
-        asked = 0  # resyncs asked for by request_resync
-        async with aclosing(self.client(mapper).sessions()) as sessions:
-            async for session in sessions:
-                count += 1
-                tag = f"s{int(clock.now().timestamp())}.{count}"
-                try:
-                    for item in mapper.due(clock.now()):  # settlements that fell due while we were away
-                        yield item
-                    _, listed = await session.action_list("QueueStatus", timeout=self.timeout_s)
-                    now = clock.now()
-                    fill_from = gap_start
-                    if backfill is not None:  # the time before we started: filled, never a gap record
-                        fill_from = backfill if gap_start is None else min(gap_start, backfill)
-                    if fill_from is not None and self.queue_log:
-                        for item in await asyncio.to_thread(self.fill_gap, fill_from, now):
-                            yield item
-                    backfill = None
-                    for item in mapper.resync(listed, now, f"{tag}.resync"):
-                        yield item
-                    if gap_start is not None:
-                        gap = FeedGap(
-                            id=f"{self.name}:gap:{tag}:{gap_start.timestamp():.6f}",
-                            ts=now,
-                            source=f"{self.name}:{origin}",
-                            start=gap_start,
-                            length_s=max(0.0, (now - gap_start).total_seconds()),
-                            feed=self.name,
-                        )
-                        self.gaps.append(gap)
-                        yield gap
-                        gap_start = None
-                    while True:
-                        if self._resync_wanted:
-                            self._resync_wanted = False
-                            asked += 1
-                            _, listed = await session.action_list("QueueStatus", timeout=self.timeout_s)
-                            for item in mapper.resync(listed, clock.now(), f"{tag}.resync{asked}"):
-                                yield item
-                        due = mapper.next_due()
-                        # at most a second between looks at _resync_wanted (a quiet PBX sends nothing)
-                        timeout = min(1.0, max(0.0, due - clock.now().timestamp())) if due is not None else 1.0
-                        item = await session.next_item(timeout)
-                        now = clock.now()
-                        if item is None:
-                            out = mapper.due(now)
-                        elif isinstance(item, BadBlock):
-                            out = [DeadLetter(f"{self.name}:{origin}:{tag}.{item.where}", item.reason, item.raw)]
-                        else:
-                            out = mapper.map(item, now, f"{tag}.{item.line_no}")
-                        for x in out:
-                            yield x
-                except (ConnectionLost, AmiError, asyncio.TimeoutError, OSError) as e:
-                    log.warning("AMI %s: session ended (%s)", origin, e or e.__class__.__name__)
-                if gap_start is None:  # a failed resync keeps the earlier start
-                    gap_start = clock.now() - timedelta(seconds=session.idle_s())
+
+    def _sessions(self, mapper: AmiMapper) -> AsyncIterator[AmiSession]:
+        return self.client(mapper).sessions()
+
+    async def _on_connect(
+        self, session: AmiSession, mapper: AmiMapper, clock: Clock, tag: str, gap_start: datetime | None
+    ) -> tuple[list, datetime]:
+        _, listed = await session.action_list("QueueStatus", timeout=self.timeout_s)
+        now = clock.now()
+        fill_from, backfill = gap_start, self._backfill
+        if backfill is not None:  # the time before we started: filled, never a gap record
+            fill_from = backfill if gap_start is None else min(gap_start, backfill)
+        out: list = []
+        if fill_from is not None and self.queue_log:  # the rows the PBX wrote while we were away, first
+            out += await asyncio.to_thread(self.fill_gap, fill_from, now)
+        self._backfill = None
+        return out + mapper.resync(listed, now, f"{tag}.resync"), now
+
+    async def _resync(self, session: AmiSession, mapper: AmiMapper, clock: Clock, where: str) -> list:
+        _, listed = await session.action_list("QueueStatus", timeout=self.timeout_s)
+        return mapper.resync(listed, clock.now(), where)
+
+    def _where(self, item: Any) -> str:
+        return str(item.line_no)
 
     def fill_gap(self, start: datetime, end: datetime) -> list[Event]:
         """The queue_log rows inside the gap, as events (dead letters are left to a queue-log replay); none

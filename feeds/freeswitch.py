@@ -24,19 +24,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from contextlib import aclosing
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, AsyncIterator, ClassVar
 
 from pydantic import Field
 
-from wallboard.clock import Clock, SystemClock
+from wallboard.clock import Clock
 from wallboard.config import EslConfig, WallboardConfig
 from wallboard.esl.client import BadFrame, ConnectionLost, EslClient, EslError, EslSession
 from wallboard.esl.mapper import EslMapper
 from wallboard.esl.protocol import parse_table
-from wallboard.events import Event, FeedGap
-from wallboard.feed import DeadLetter, FeedOptions, LiveFeed, Resyncable, build_options
+from feeds.pbx_live import PbxLiveFeed
+from wallboard.feed import FeedOptions, LiveFeed, Resyncable, build_options
 
 log = logging.getLogger("wallboard.feeds.freeswitch")
 
@@ -89,8 +88,12 @@ def esl_password(esl: EslConfig) -> str:
     return secret
 
 
-class FreeswitchFeed:
+class FreeswitchFeed(PbxLiveFeed):
     name = "freeswitch"
+    protocol = "ESL"
+    session_errors = (ConnectionLost, EslError, asyncio.TimeoutError, OSError)
+    bad_item = BadFrame
+    log = log
     Options = FreeswitchOptions
     provides = (LiveFeed, Resyncable)
 
@@ -116,14 +119,10 @@ class FreeswitchFeed:
         self.stable_s = opts.stable_s
         self.tier_poll_s = opts.tier_poll_s or esl.tier_poll_s
         esl_password(esl)  # fail now, clearly, when nothing is set
-        self.gaps: list[FeedGap] = []
-        self._resync_wanted = False
+        super().__init__()
+        self._next_poll = 0.0  # loop time of the next tier poll
+        self._polls = 0
         self._queues: list[str] = []  # the switch's queue names (name@domain), from the last resync
-
-    def request_resync(self) -> None:
-        """Read the switch's tables again on the live session, within a second (ingest asks when Redis comes
-        back: it may have lost its last writes)."""
-        self._resync_wanted = True
 
     def client(self) -> EslClient:
         return EslClient(
@@ -144,7 +143,10 @@ class FreeswitchFeed:
             raise EslError(f"`{command}` refused: {err}")
         return rows
 
-    async def _resync(self, session: EslSession, mapper: EslMapper, now: datetime, where: str) -> list:
+    async def _resync(self, session: EslSession, mapper: EslMapper, clock: Clock, where: str) -> list:
+        return await self._resync_at(session, mapper, clock.now(), where)
+
+    async def _resync_at(self, session: EslSession, mapper: EslMapper, now: datetime, where: str) -> list:
         queues = [r["name"] for r in await self._table(session, "callcenter_config queue list") if r.get("name")]
         members = {q: await self._table(session, f"callcenter_config queue list members {q}") for q in queues}
         tiers: list[dict[str, str]] = []
@@ -158,62 +160,31 @@ class FreeswitchFeed:
         rows = await self._table(session, "callcenter_config tier list")
         return mapper.tiers(rows, now, where, covered={mapper.queue_of(q) for q in self._queues})
 
-    async def follow(self, clock: Clock | None = None) -> AsyncIterator[Event | DeadLetter]:
-        clock = clock or SystemClock()
-        origin = f"{self.host}:{self.port}"
-        mapper = EslMapper(self.config, feed=self.name, origin=origin)
-        gap_start: datetime | None = None
-        count = asked = polls = 0
-        loop = asyncio.get_running_loop()
-        async with aclosing(self.client().sessions()) as sessions:
-            async for session in sessions:
-                count += 1
-                tag = f"s{int(clock.now().timestamp())}.{count}"
-                try:
-                    for item in mapper.due(clock.now()):  # wrap-ups that ended while we were away
-                        yield item
-                    now = clock.now()
-                    for item in await self._resync(session, mapper, now, f"{tag}.resync"):
-                        yield item
-                    if gap_start is not None:
-                        gap = FeedGap(
-                            id=f"{self.name}:gap:{tag}:{gap_start.timestamp():.6f}",
-                            ts=now,
-                            source=f"{self.name}:{origin}",
-                            start=gap_start,
-                            length_s=max(0.0, (now - gap_start).total_seconds()),
-                            feed=self.name,
-                        )
-                        self.gaps.append(gap)
-                        yield gap
-                        gap_start = None
-                    next_poll = loop.time() + self.tier_poll_s
-                    while True:
-                        if self._resync_wanted:
-                            self._resync_wanted = False
-                            asked += 1
-                            for item in await self._resync(session, mapper, clock.now(), f"{tag}.resync{asked}"):
-                                yield item
-                        if loop.time() >= next_poll:
-                            polls += 1
-                            next_poll = loop.time() + self.tier_poll_s
-                            for item in await self._poll_tiers(session, mapper, clock.now(), f"{tag}.tiers{polls}"):
-                                yield item
-                        due = mapper.next_due()
-                        # at most a second between looks at the resync flag and the tier poll
-                        timeout = min(1.0, max(0.0, due - clock.now().timestamp())) if due is not None else 1.0
-                        timeout = min(timeout, max(0.0, next_poll - loop.time()))
-                        item = await session.next_item(timeout)
-                        now = clock.now()
-                        if item is None:
-                            out = mapper.due(now)
-                        elif isinstance(item, BadFrame):
-                            out = [DeadLetter(f"{self.name}:{origin}:{tag}.{item.where}", item.reason, item.raw)]
-                        else:
-                            out = mapper.map(item, now, f"{tag}.{item.number}")
-                        for x in out:
-                            yield x
-                except (ConnectionLost, EslError, asyncio.TimeoutError, OSError) as e:
-                    log.warning("ESL %s: session ended (%s)", origin, e or e.__class__.__name__)
-                if gap_start is None:  # a failed resync keeps the earlier start
-                    gap_start = clock.now() - timedelta(seconds=session.idle_s())
+    def _mapper(self, origin: str, clock: Clock) -> EslMapper:
+        return EslMapper(self.config, feed=self.name, origin=origin)
+
+    def _sessions(self, mapper: EslMapper) -> AsyncIterator[EslSession]:
+        return self.client().sessions()
+
+    async def _on_connect(
+        self, session: EslSession, mapper: EslMapper, clock: Clock, tag: str, gap_start: datetime | None
+    ) -> tuple[list, datetime]:
+        now = clock.now()
+        return await self._resync_at(session, mapper, now, f"{tag}.resync"), now
+
+    def _session_started(self) -> None:
+        self._next_poll = asyncio.get_running_loop().time() + self.tier_poll_s
+
+    def _until_tick(self) -> float:
+        return max(0.0, self._next_poll - asyncio.get_running_loop().time())
+
+    async def _tick(self, session: EslSession, mapper: EslMapper, clock: Clock, tag: str) -> list:
+        """The tier table polled (mod_callcenter sends no event when a tier is added or removed)."""
+        if asyncio.get_running_loop().time() < self._next_poll:
+            return []
+        self._polls += 1
+        self._session_started()
+        return await self._poll_tiers(session, mapper, clock.now(), f"{tag}.tiers{self._polls}")
+
+    def _where(self, item: Any) -> str:
+        return str(item.number)
