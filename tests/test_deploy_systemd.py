@@ -179,6 +179,14 @@ def test_the_executor_gets_its_pbx_and_token_secrets_as_credentials():
         assert setting in env
 
 
+def test_the_hub_gets_the_token_secret_to_check_signed_tokens():
+    """Supervisors' and signed kiosk tokens reach the hub: it checks them with the executor's secret."""
+    svc = read_unit(UNITS / "wallboard-serve.service")["Service"]
+    creds = dict(v.split(":", 1) for v in svc["LoadCredential"])
+    assert creds["token-secret"] == "/etc/wallboard/credentials/token-secret"
+    assert "WALLBOARD_SECURITY__TOKEN_SECRET_FILE=%d/token-secret" in " ".join(svc["Environment"])
+
+
 def test_the_credential_settings_are_the_configs_own(tmp_path, monkeypatch):
     """The WALLBOARD_* variables the units set name real settings: the config reads each file path."""
     from wallboard.config import load_config

@@ -439,3 +439,9 @@ def test_serve_prints_kiosk_urls_without_tokens_and_warns_when_unset(capsys):
     assert "s3cret-floor" not in out + err
     assert "TV_TEST_VIEWER_SINGLE is not set: every TV on layout 'single' will be refused" in err
     assert "TV_TEST_VIEWER_FLOOR is not set" not in err
+    # with the token secret at the hub, a layout without a static token is opened by a signed kiosk token
+    missing = print_kiosk_urls("http://10.0.0.5:8765", config.layouts, env, signed=True)
+    out, err = capsys.readouterr()
+    assert missing == ["single", "floor-he"] and "will be refused" not in err
+    assert "TV_TEST_VIEWER_SINGLE is not set: TVs on layout 'single' need a signed kiosk token" in err
+    assert "`wallboard token --viewer single`" in err

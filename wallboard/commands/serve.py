@@ -74,7 +74,7 @@ def cmd_serve(args) -> int:
                 hub.host,
             )
         print(f"wallboard hub on {base}  (/healthz, /metrics)", flush=True)
-        print_kiosk_urls(base, hub.layouts.values(), shown_tokens=shown)
+        print_kiosk_urls(base, hub.layouts.values(), shown_tokens=shown, signed=_has_token_secret(config))
         try:
             await stop.wait()
         finally:
@@ -123,11 +123,22 @@ def check_hub(config, host: str | None, port: int | None) -> int:
     return 0 if ok else 1
 
 
-def print_kiosk_urls(base: str, layouts, environ=None, shown_tokens=None) -> list[str]:
+def _has_token_secret(config) -> bool:
+    from ..actions.auth import Refused, secrets
+
+    try:
+        return bool(secrets(config))
+    except (Refused, OSError):
+        return False
+
+
+def print_kiosk_urls(base: str, layouts, environ=None, shown_tokens=None, signed: bool = False) -> list[str]:
     """One kiosk URL per layout. The token is never printed (this output ends up in logs and journals): the
     URL says TOKEN and names the variable that holds it; a layout whose variable is unset gets a warning on
-    stderr, since every TV opening it is refused. Returns the layouts without a token. ``shown_tokens``
-    (variable -> token): the running demo's throwaway tokens, printed in their URLs."""
+    stderr, since every TV opening it with a static token is refused (``signed``: the hub has the token secret,
+    so a signed kiosk token still opens it, and the line says how to make one). Returns the layouts without a
+    static token. ``shown_tokens`` (variable -> token): the running demo's throwaway tokens, printed in their
+    URLs."""
     import os
 
     env = os.environ if environ is None else environ
@@ -144,6 +155,14 @@ def print_kiosk_urls(base: str, layouts, environ=None, shown_tokens=None) -> lis
         print(f"  {lay.name}: {base}/?layout={lay.name}&token=TOKEN   (TOKEN = ${lay.token_env})", flush=True)
         if not env.get(lay.token_env):
             missing.append(lay.name)
+            if signed:
+                print(
+                    f"wallboard serve: {lay.token_env} is not set: TVs on layout {lay.name!r} need a signed kiosk "
+                    f"token (`wallboard token --viewer {lay.name}`)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                continue
             print(
                 f"wallboard serve: warning: {lay.token_env} is not set: every TV on layout {lay.name!r} will be "
                 f"refused; set it (any long random string) and put the same value in the kiosk URL",
