@@ -17,6 +17,7 @@ from wallboard.actions.submit import submit
 from wallboard.keys import Keys
 
 from .conftest import redis_url
+from .ui_seen import requests_sent
 from .test_ami_e2e import START, Live, ami_env  # noqa: F401
 from .test_tui_actions import screen_text
 
@@ -125,7 +126,7 @@ async def test_listen_move_and_takeover_show_on_the_desk(redis_client, prefix, t
             assert dana.call_id not in confirm
             await pilot.press("enter")
             for _ in range(250):
-                if app.requests_sent:
+                if requests_sent(app):
                     break
                 await pilot.pause(0.02)
             await ex.process_pending()

@@ -29,6 +29,7 @@ from wallboard.snapshot import (
 )
 
 from .conftest import redis_url
+from .ui_seen import Notices, requests_sent
 
 T0 = datetime(2026, 11, 23, 9, 15, 0, tzinfo=timezone.utc)
 SIZE = (100, 30)
@@ -290,6 +291,11 @@ async def until(pilot, predicate, what: str, timeout: float = 5.0) -> None:
     await pilot.pause()
 
 
+def table_clears(app) -> int:
+    """How often any of the desk's tables was cleared (``KeyedTable.clear``)."""
+    return sum(t.clears for t in app.tables())
+
+
 def make_app(prefix: str, clock: ManualClock, user: str = "dana", **display):
     from wallboard.ui.app import build_desk_app
 
@@ -408,7 +414,8 @@ async def test_breach_colours_flashes_ack_then_steady(redis_client, prefix, clea
     clock = ManualClock(T0)
     await publish(redis_client, prefix, snapshot(1, support=BREACH))
     app = make_app(prefix, clock, user="dana")
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await until(pilot, seq_is(app, 1), "the breach snapshot")
         # SL's threshold reads the since-reset window by default: that cell is red; longest wait is yellow
         assert "red" in cell(app, "support", "sl")[1]
@@ -434,9 +441,9 @@ async def test_breach_colours_flashes_ack_then_steady(redis_client, prefix, clea
         assert badge(app) == ("1 BREACH", {"-active"})
         # acknowledge: one request per metric in warn or breach, with the user's name and token
         await pilot.press("a")
-        await until(pilot, lambda: len(app.requests_sent) == 2, "the ack requests")
+        await until(pilot, lambda: len(requests_sent(app)) == 2, "the ack requests")
         # said in the words on the screen: the queue's label, the metrics as a person reads them
-        assert app.notices[-1] == (
+        assert notices[-1] == (
             "Customer service: acknowledge the longest wait and service level alerts — sent",
             "information",
         )
@@ -466,7 +473,7 @@ async def test_snooze_request_and_snoozed_alert_stops_flashing(redis_client, pre
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, seq_is(app, 1), "the breach snapshot")
         await pilot.press("s")
-        await until(pilot, lambda: len(app.requests_sent) == 2, "the snooze requests")
+        await until(pilot, lambda: len(requests_sent(app)) == 2, "the snooze requests")
         entries = [f for _, f in await redis_client.xrange(Keys(prefix).requests)]
         assert {e["metric"] for e in entries} == {"service_level", "longest_wait_s"}
         entries = [unwire(e, token_for("omer")) for e in entries]
@@ -509,13 +516,13 @@ async def test_updates_go_by_key_with_no_table_clear(redis_client, prefix, clean
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, seq_is(app, 1), "snapshot 1")
         queues = app.queue_table
-        added, clears = queues.rows_added, app.table_clears
+        added, clears = queues.rows_added, table_clears(app)
         assert clears == 0
         changed = snapshot(2, support={"within": 290, "waiting_since": [80, 20, 5, 1]})
         del changed.queues["sales"]  # a queue that disappears is removed by key
         await publish(redis_client, prefix, changed)
         await until(pilot, seq_is(app, 2), "snapshot 2")
-        assert app.table_clears == 0
+        assert table_clears(app) == 0
         assert queues.rows_added == added  # nothing re-added
         assert queues.rows_removed == 1 and "sales" not in queues.rows
         assert cell(app, "support", "waiting")[0] == "4"
@@ -529,7 +536,7 @@ async def test_updates_go_by_key_with_no_table_clear(redis_client, prefix, clean
         await publish(redis_client, prefix, grown)
         await until(pilot, seq_is(app, 3), "snapshot 3")
         assert [r.key.value for r in queues.ordered_rows] == ["support", "tech", "sales", "__total__"]
-        assert app.table_clears == 0
+        assert table_clears(app) == 0
 
 
 async def test_stale_mark_when_messages_stop(redis_client, prefix, cleanup):
@@ -557,9 +564,9 @@ async def test_remapped_key(redis_client, prefix, cleanup):
         await until(pilot, seq_is(app, 1), "the breach snapshot")
         await pilot.press("a")  # no longer bound
         await pilot.pause()
-        assert app.requests_sent == []
+        assert requests_sent(app) == []
         await pilot.press("k")
-        await until(pilot, lambda: len(app.requests_sent) == 2, "the ack requests")
+        await until(pilot, lambda: len(requests_sent(app)) == 2, "the ack requests")
         assert {f["type"] for _, f in await redis_client.xrange(Keys(prefix).requests)} == {"ack"}
         await pilot.press("x")
         from wallboard.ui.screens import DrillDownScreen
@@ -623,7 +630,7 @@ async def test_narrow_terminal_drops_columns(redis_client, prefix, cleanup):
         await pilot.resize_terminal(130, 40)
         await pilot.pause()
         assert "trend" in app.queue_table.column_ids and not app.has_class("-narrow")
-        assert app.table_clears == 1
+        assert table_clears(app) == 1
         assert cell(app, "support", "trend")[0] == "█" and cell(app, "__total__", "name")[0] == "TOTAL"
 
 

@@ -28,6 +28,7 @@ from wallboard.keys import Keys
 from wallboard.sim import SimCentre, scenario_by_name
 
 from .conftest import redis_url
+from .ui_seen import Notices, requests_sent
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Jerusalem"))
@@ -139,8 +140,8 @@ def footer_keys(app) -> set[str]:
     return {b.binding.action for b in app.screen.active_bindings.values() if b.binding.show}
 
 
-def noticed(app, text: str):
-    return lambda: any(text in m for m, _ in app.notices)
+def noticed(notices, text: str):
+    return lambda: any(text in m for m, _ in notices)
 
 
 def screen_text(app) -> str:
@@ -180,7 +181,8 @@ async def test_whisper_confirm_send_and_outcome(floor):
     floor.clock.advance(2)
     seq = await floor.publish()  # the caller waits in tech (Dana's phone rings from 1 s, she answers at 5 s)
     app = make_app(floor, "rivka")
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         from wallboard.ui.dialogs import ConfirmScreen
 
         await until(pilot, agents_seq(app, seq), "the snapshot with the caller waiting")
@@ -192,13 +194,13 @@ async def test_whisper_confirm_send_and_outcome(floor):
         # the queue table has focus: the agent keys are not in the footer, a press says what to do
         assert "whisper" not in footer_keys(app)
         await pilot.press("w")
-        assert app.notices[-1] == ("Select an agent first: tab to the Agents table", "warning")
+        assert notices[-1] == ("Select an agent first: tab to the Agents table", "warning")
         # Omer (1004) is free: listening is shown but not possible, and the key says why
         await select_agent(pilot, app, "1004")
         assert {"listen", "whisper", "barge", "move", "pause"} <= footer_keys(app)
         assert not app.screen.active_bindings["w"].enabled
         await pilot.press("w")
-        assert app.notices[-1] == ("Omer is not on a call: nothing to whisper on", "warning")
+        assert notices[-1] == ("Omer is not on a call: nothing to whisper on", "warning")
         assert not isinstance(app.screen, ConfirmScreen)
 
         await select_agent(pilot, app, "1002")
@@ -213,14 +215,14 @@ async def test_whisper_confirm_send_and_outcome(floor):
         assert WHISPER_TEXT in " ".join(part for part in box if part)
         # escape cancels: nothing sent
         await pilot.press("escape")
-        assert not isinstance(app.screen, ConfirmScreen) and app.requests_sent == []
+        assert not isinstance(app.screen, ConfirmScreen) and requests_sent(app) == []
         await pilot.press("w")
         await pilot.press("n")
-        assert app.requests_sent == []
+        assert requests_sent(app) == []
         # enter confirms: the request lands in the stream with the user and the token
         await pilot.press("w")
         await pilot.press("enter")
-        await until(pilot, lambda: len(app.requests_sent) == 1, "the whisper request")
+        await until(pilot, lambda: len(requests_sent(app)) == 1, "the whisper request")
         [req] = await floor.requests()
         assert unwire(req, app.token) == {
             "type": "whisper",
@@ -235,11 +237,11 @@ async def test_whisper_confirm_send_and_outcome(floor):
         assert await floor.executor.process_pending() == 1
         await until(
             pilot,
-            noticed(app, "Whisper to Dana on the call with ***4567 (Technical support, 0:09 so far): ok"),
+            noticed(notices, "Whisper to Dana on the call with ***4567 (Technical support, 0:09 so far): ok"),
             "the outcome notice",
         )
-        assert app.notices[-1][1] == "information" and not app.pending
-        assert not any("1795417201" in m for m, _ in app.notices)  # no call id in front of the supervisor
+        assert notices[-1][1] == "information" and not app.pending
+        assert not any("1795417201" in m for m, _ in notices)  # no call id in front of the supervisor
         assert floor.backend.spies == [("PJSIP/2001", "1002", "whisper", False)]
         [entry] = await floor.audit()
         assert entry["result"] == "ok" and entry["detail"] == AUDIT_TEXT and entry["user"] == "rivka"
@@ -262,12 +264,12 @@ async def test_whisper_confirm_send_and_outcome(floor):
         await pilot.press("k")  # keypad mode, said as such
         assert str(app.screen.query_one("#confirm-text").render()).endswith("(keypad: 4 listen, 5 whisper, 6 barge)")
         await pilot.press("y")
-        await until(pilot, lambda: len(app.requests_sent) == 2, "the barge request")
+        await until(pilot, lambda: len(requests_sent(app)) == 2, "the barge request")
         assert (await floor.requests())[-1]["keypad"] == "1"
         await floor.executor.process_pending()
         await until(
             pilot,
-            noticed(app, "Barge to Dana on the call with ***4567 (Technical support, 0:09 so far): ok"),
+            noticed(notices, "Barge to Dana on the call with ***4567 (Technical support, 0:09 so far): ok"),
             "the barge outcome",
         )
         seq = await floor.publish(
@@ -286,7 +288,8 @@ async def test_whisper_confirm_send_and_outcome(floor):
 
 async def test_no_outcome_yet_when_no_executor_runs(floor):
     app = make_app(floor, "rivka")
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await until(pilot, agents_seq(app, 1), "the first snapshot")
         await select_agent(pilot, app, "1005")
         await pilot.press("p")
@@ -297,15 +300,15 @@ async def test_no_outcome_yet_when_no_executor_runs(floor):
         assert isinstance(app.screen, ConfirmScreen)
         assert str(app.screen.query_one("#confirm-text").render()) == "Pause Yael (coaching)"
         await pilot.press("enter")
-        await until(pilot, lambda: len(app.requests_sent) == 1, "the pause request")
+        await until(pilot, lambda: len(requests_sent(app)) == 1, "the pause request")
         floor.clock.advance(9)
         app.tick()
         await pilot.pause()
-        assert not any("no outcome yet" in m for m, _ in app.notices)
+        assert not any("no outcome yet" in m for m, _ in notices)
         floor.clock.advance(2)
         app.tick()
         await pilot.pause()
-        assert app.notices[-1] == ("Pause Yael (coaching): no outcome yet: is the executor running?", "warning")
+        assert notices[-1] == ("Pause Yael (coaching): no outcome yet: is the executor running?", "warning")
         assert not app.pending
         # the executor comes later: the pause happens, the row follows, and p now unpauses
         await floor.executor.process_pending()
@@ -322,7 +325,8 @@ async def test_a_viewer_is_not_offered_actions_and_a_forced_request_is_refused(f
     floor.clock.advance(10)
     seq = await floor.publish()
     app = make_app(floor, "vera")
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         from wallboard.ui.screens import HelpScreen
 
         await until(pilot, agents_seq(app, seq), "the snapshot")
@@ -333,8 +337,8 @@ async def test_a_viewer_is_not_offered_actions_and_a_forced_request_is_refused(f
         assert "toggle_flash" in offered and "help" in offered
         for key in "lwbmp":
             await pilot.press(key)
-        assert app.screen is app.screen_stack[0] and app.requests_sent == []
-        assert app.notices[-5:] == [
+        assert app.screen is app.screen_stack[0] and requests_sent(app) == []
+        assert notices[-5:] == [
             (f"vera may not {a} (not offered)", "warning") for a in ("listen", "whisper", "barge", "move", "pause")
         ]
         titles = [c.title for c in app.get_system_commands(app.screen)]
@@ -355,15 +359,18 @@ async def test_a_viewer_is_not_offered_actions_and_a_forced_request_is_refused(f
         [entry] = await floor.audit()
         assert entry["request"] == rid and entry["result"].startswith("refused: vera may not whisper")
         await until(
-            pilot, noticed(app, "Whisper to Dana on call 1795417201.1: refused: vera may not whisper"), "the refusal"
+            pilot,
+            noticed(notices, "Whisper to Dana on call 1795417201.1: refused: vera may not whisper"),
+            "the refusal",
         )
-        assert app.notices[-1][1] == "error"
+        assert notices[-1][1] == "error"
         assert floor.backend.spies == []
 
 
 async def test_move_with_auto_revert_counts_down_and_reverts_on_time(floor):
     app = make_app(floor, "rivka")
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         from wallboard.ui.dialogs import Choice, ConfirmScreen, MoveScreen
 
         await until(pilot, agents_seq(app, 1), "the first snapshot")
@@ -392,7 +399,7 @@ async def test_move_with_auto_revert_counts_down_and_reverts_on_time(floor):
         assert isinstance(app.screen, ConfirmScreen)
         assert str(app.screen.query_one("#confirm-text").render()) == "Add Dana to support at penalty 0, back in 15 min"
         await pilot.press("enter")
-        await until(pilot, lambda: len(app.requests_sent) == 1, "the move request")
+        await until(pilot, lambda: len(requests_sent(app)) == 1, "the move request")
         [req] = await floor.requests()
         assert unwire(req, app.token) == {
             "type": "move",
@@ -405,7 +412,7 @@ async def test_move_with_auto_revert_counts_down_and_reverts_on_time(floor):
             "at": utc(START),
         }
         await floor.executor.process_pending()
-        await until(pilot, noticed(app, "Add Dana to support at penalty 0, back in 15 min: ok"), "the outcome")
+        await until(pilot, noticed(notices, "Add Dana to support at penalty 0, back in 15 min: ok"), "the outcome")
         seq = await floor.publish()
         await until(pilot, lambda: agents_seq(app, seq)() and "1002" in app.reverts, "the move and its revert")
         assert shown(app, "1002", "queues") == "support(15:00),tech"
@@ -429,14 +436,15 @@ async def test_move_with_auto_revert_counts_down_and_reverts_on_time(floor):
 
 async def test_move_dialog_checks_the_operation(floor):
     app = make_app(floor, "moshe")  # a team lead: listen, pause, unpause, ack on support and billing; no move
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await until(pilot, agents_seq(app, 1), "the first snapshot")
         await select_agent(pilot, app, "1001")
         assert {"listen", "pause"} <= footer_keys(app) and not footer_keys(app) & {"move", "whisper", "barge"}
         await pilot.press("m")
-        assert app.notices[-1] == ("moshe may not move (not offered)", "warning")
+        assert notices[-1] == ("moshe may not move (not offered)", "warning")
     app = make_app(floor, "rivka")
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         from wallboard.ui.dialogs import MoveScreen
 
         await until(pilot, agents_seq(app, 1), "the first snapshot")
@@ -456,7 +464,7 @@ async def test_move_dialog_checks_the_operation(floor):
         await pilot.press("shift+tab", "left")  # remove
         assert dialog.op == "remove" and str(preview.render()) == "Remove Gefen from tech"
         await pilot.press("escape")
-        assert app.screen is app.screen_stack[0] and app.requests_sent == []
+        assert app.screen is app.screen_stack[0] and requests_sent(app) == []
 
 
 async def test_action_keys_remap_and_the_palette_and_the_drill_down(floor):
@@ -555,12 +563,13 @@ async def test_without_a_token_nothing_is_sent(floor, monkeypatch):
 
     monkeypatch.delenv("WALLBOARD_TOKEN_RIVKA", raising=False)
     app = build_desk_app(floor.config, redis_url(), user="rivka", clock=floor.clock)
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await until(pilot, agents_seq(app, 1), "the first snapshot")
-        assert app.token == "" and (NO_TOKEN, "warning") in app.notices
+        assert app.token == "" and (NO_TOKEN, "warning") in notices
         await select_agent(pilot, app, "1002")
         await pilot.press("m")
-        assert app.screen is app.screen_stack[0] and app.notices[-1] == (NO_TOKEN, "error")
+        assert app.screen is app.screen_stack[0] and notices[-1] == (NO_TOKEN, "error")
         assert await floor.requests() == []
 
 

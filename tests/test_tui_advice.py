@@ -24,6 +24,7 @@ from wallboard.keys import Keys
 from wallboard.sim import SimCentre, scenario_by_name
 
 from .conftest import redis_url
+from .ui_seen import Notices, requests_sent
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Jerusalem"))
@@ -145,7 +146,8 @@ async def test_advice_on_the_demo_overload_shows_required_vs_staffed_and_applies
     support_short = floor.staffed("support")
     assert floor.standing_by("support") == {"1004", "1016", "1028"}  # Omer, Ido, Adi: sales first, in sales only
     app = make_app(floor, "rivka")
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await until(pilot, seen(app, seq), "the snapshot")
         await pilot.press("v")
         await until(pilot, lambda: isinstance(app.screen, AdviceScreen), "the advice panel")
@@ -179,15 +181,15 @@ async def test_advice_on_the_demo_overload_shows_required_vs_staffed_and_applies
         assert isinstance(app.screen, ConfirmScreen)
         assert text_of(app.screen, "#confirm-text") == f"Add {first.agent_name} to support at penalty 0"
         await pilot.press("enter")
-        await until(pilot, lambda: len(app.requests_sent) == 1, "the add request")
+        await until(pilot, lambda: len(requests_sent(app)) == 1, "the add request")
         assert isinstance(app.screen, ConfirmScreen)
         assert text_of(app.screen, "#confirm-text") == f"Remove {first.agent_name} from sales"
         await pilot.press("enter")
-        await until(pilot, lambda: len(app.requests_sent) == 2, "the remove request")
+        await until(pilot, lambda: len(requests_sent(app)) == 2, "the remove request")
         assert app.screen is app.screen_stack[0]
         assert await floor.executor.process_pending() == 2
         assert floor.centre.member_queues(first.agent) == {"support": 0}
-        await until(pilot, lambda: any(m.endswith(": ok") for m, _ in app.notices), "the outcomes")
+        await until(pilot, lambda: any(m.endswith(": ok") for m, _ in notices), "the outcomes")
         seq = await floor.publish()
         await until(pilot, seen(app, seq), "the snapshot after the move")
         assert app.agent_table.shown(first.agent, "queues")[0] == "support"
@@ -205,13 +207,14 @@ async def test_no_move_says_why_in_words_and_a_user_who_may_not_move_is_not_offe
 
     seq = await floor.run(60, step=10)  # one minute in: too few calls to size any queue
     app = make_app(floor, "moshe")  # a team lead: no move permission
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await until(pilot, seen(app, seq), "the snapshot")
         await pilot.press("v")
-        assert app.notices[-1] == ("moshe may not move (not offered)", "warning")
+        assert notices[-1] == ("moshe may not move (not offered)", "warning")
         assert "Advice" not in [c.title for c in app.get_system_commands(app.screen)]
     app = make_app(floor, "rivka")
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=notices) as pilot:
         await until(pilot, seen(app, seq), "the snapshot")
         await pilot.press("v")
         await until(pilot, lambda: isinstance(app.screen, AdviceScreen), "the advice panel")
@@ -224,4 +227,4 @@ async def test_no_move_says_why_in_words_and_a_user_who_may_not_move_is_not_offe
         box = app.screen.query_one("#advice-box")
         assert box.size.width >= 70 and box.size.height >= 10
         await pilot.press("escape")
-        assert app.screen is app.screen_stack[0] and app.requests_sent == []
+        assert app.screen is app.screen_stack[0] and requests_sent(app) == []

@@ -95,12 +95,6 @@ class DeskApp(DeskActions, App):
         self.flash_on = False
         self._flash_timer = None
         self._flash_running = False
-        # counters for tests and diagnostics
-        self.table_clears = 0
-        self.renders = 0
-        self.requests_sent: list[dict] = []
-        self.notices: list[tuple[str, str]] = []  # (message, severity) of every notification
-        self.outcomes: list[dict] = []  # the audit entries of this desk's requests, as they came
         # requests waiting for their outcome, and the pending auto-reverts
         self.outcome_watch = OutcomeWatch(self, self.reader)
         self.reverts: dict[str, list[Revert]] = {}
@@ -248,7 +242,6 @@ class DeskApp(DeskActions, App):
     def render_all(self) -> None:
         if not self.is_mounted:
             return
-        self.renders += 1
         state = self.panel_state()
         self._render_title(state)
         flash = self.flash_on and self.flash_enabled
@@ -390,7 +383,6 @@ class DeskApp(DeskActions, App):
     def on_outcome_arrived(self, message: OutcomeArrived) -> None:
         if message.request_id not in self.pending:
             return
-        self.outcomes.append(message.fields)
         batch = self.outcome_watch.arrived(message)
         if batch is not None:
             text, severity = batch.summary()
@@ -404,18 +396,6 @@ class DeskApp(DeskActions, App):
 
     def read_reverts(self) -> None:
         self.outcome_watch.read_reverts(self.server.now().timestamp())
-
-    def notify(
-        self,
-        message: str,
-        *,
-        title: str = "",
-        severity="information",
-        timeout: float | None = None,
-        markup: bool = True,
-    ) -> None:
-        self.notices.append((str(message), str(severity)))
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     async def action_quit(self) -> None:
         await self.close_feed()

@@ -17,7 +17,7 @@ from textual import events
 from textual.app import SystemCommand
 from textual.screen import ModalScreen, Screen
 
-from ..actions.model import Move, Pause, Spy, Takeover, describe, to_fields
+from ..actions.model import Move, Pause, Spy, Takeover, describe
 from ..actions.submit import submit
 from ..advisor import EstimateSettings, advise, read_estimates
 from ..livetime import iso_utc
@@ -90,7 +90,6 @@ class DeskActions:
             log.warning("request failed: %s", e)
             self.notify(f"{kind} not sent: {e}", severity="error", markup=False)
             return []
-        self.requests_sent.extend(to_fields(r) for r in reqs)
         alerts = "alert" if len(metrics) == 1 else "alerts"
         if kind == "ack":
             label = f"{q.label or queue}: acknowledge the {metric_words(metrics)} {alerts}"
@@ -385,7 +384,6 @@ class DeskActions:
     async def send_action(self, req, agent_name: str | None = None, call: str | None = None) -> str | None:
         """XADD one action request (stamped with the time it is sent) and watch for its outcome."""
         req = req.model_copy(update={"at": self.clock.now()})
-        fields = to_fields(req)
         label = outcome_label(describe(req, agent_name, call))
         try:
             ids = await submit(await self.client(), self.keys, [req], self.token)
@@ -393,7 +391,6 @@ class DeskActions:
             log.warning("request failed: %s", e)
             self.notify(f"{label}: not sent: {e}", severity="error", markup=False)
             return None
-        self.requests_sent.append(fields)
         self.expect(ids, label)
         self.notify(f"{label} — sent", markup=False)
         return ids[0]

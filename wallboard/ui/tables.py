@@ -86,8 +86,6 @@ class KeyedTable(DataTable):
     def clear(self, columns: bool = False):
         """Counted: data updates never clear (tests assert it); only a change of the column set does."""
         self.clears += 1
-        if hasattr(self.app, "table_clears"):
-            self.app.table_clears += 1
         self._shown.clear()
         return super().clear(columns)
 
