@@ -515,7 +515,8 @@ def figure_rows(q: QueueSnapshot | Total, summary: Summary, server: ServerTime) 
             if key == "longest_wait_s":
                 value = live_longest_wait(q, summary, server)
             elif key == "agents_available":
-                value = agents_free(q.agent_counts, q.channel)
+                # the centre total mixes channels: its agents free are those available, as before channels
+                value = agents_free(q.agent_counts, q.channel if isinstance(q, QueueSnapshot) else "voice")
             else:
                 value = getattr(q, key)
             cells = {"reset": lv(fmt_figure(key, value)), "rolling": CellModel("now")}
