@@ -299,6 +299,8 @@ class CallsCsvFeed:
         reader = csv.reader(
             lines, delimiter=m.delimiter, quoting=csv.QUOTE_MINIMAL if m.quoting else csv.QUOTE_NONE, strict=False
         )
+        row: list[str] | None
+        error: str | None
         while True:
             try:
                 row = next(reader)
@@ -430,13 +432,14 @@ class CallsCsvFeed:
         fixed = self._hour_offsets.get(hour)
         if fixed is None:
             fixed = self._hour_offsets[hour] = self._hour_offset(hour)
-        if fixed:
+        if isinstance(fixed, timezone):
             return datetime.fromtimestamp(epoch, fixed)
         local = datetime.fromtimestamp(epoch, self.tz)
         off = local.utcoffset()
+        assert off is not None  # a time in a zone (self.tz) has an offset
         fixed = self._offsets.get(off)
         if fixed is None:
-            fixed = self._offsets[off] = timezone(off)  # type: ignore[arg-type]
+            fixed = self._offsets[off] = timezone(off)
         return local.replace(tzinfo=fixed)
 
     def _hour_offset(self, hour: float) -> timezone | bool:
@@ -445,11 +448,11 @@ class CallsCsvFeed:
         first = datetime.fromtimestamp(hour * 3600, self.tz)
         last = datetime.fromtimestamp(math.nextafter(hour * 3600 + 3600, -math.inf), self.tz)
         off = first.utcoffset()
-        if off != last.utcoffset() or first.fold or last.fold:
+        if off is None or off != last.utcoffset() or first.fold or last.fold:
             return False
         fixed = self._offsets.get(off)
         if fixed is None:
-            fixed = self._offsets[off] = timezone(off)  # type: ignore[arg-type]
+            fixed = self._offsets[off] = timezone(off)
         return fixed
 
     def _meaning(self, row: list[str]) -> Meaning:
@@ -625,8 +628,8 @@ class CallsCsvFeed:
         talk = self._number(row, "talk_s") if opt("talk_s") is not None else None
         agent = self._agent(row[ix["agent"]]) if "agent" in ix else None
         reason: str = self.mapping.overflow_reason
-        if meaning == "overflowed" and opt("overflow_reason") is not None:
-            reason = opt("overflow_reason")  # type: ignore[assignment]
+        if meaning == "overflowed" and (given := opt("overflow_reason")) is not None:
+            reason = given
             if reason not in OVERFLOW_REASONS:
                 raise _Bad(f"column {self._colname('overflow_reason')!r}: {reason!r} is not one of {OVERFLOW_REASONS}")
         src = self._src(line_no)

@@ -76,7 +76,7 @@ try:  # the event model's time bounds follow the ingester's clock (where the mod
 except ImportError:  # pragma: no cover - an event model without time bounds
     from contextlib import nullcontext as _null
 
-    def wall_clock(clock):  # type: ignore[no-redef]
+    def wall_clock(clock):
         return _null()
 
 
@@ -499,8 +499,8 @@ class HttpFeed:
         if before is not None and before != digest:
             raise _Bad(f"id {ev.id[:80]!r} was accepted before for a different event (an id names one event)")
         conv = (getattr(ev, "call_id", None), getattr(ev, "queue", None))
-        channel = getattr(ev, "channel", None)
-        if channel is not None and (problem := channel_problem(self.config, conv[1], channel)):
+        channel, queue = getattr(ev, "channel", None), conv[1]  # a queue's call events carry both
+        if channel is not None and queue is not None and (problem := channel_problem(self.config, queue, channel)):
             raise _Bad(problem)
         if isinstance(ev, _EXITS) and ev.wait_s is None and conv not in self._open:
             raise _Bad(
@@ -654,7 +654,7 @@ def _token(name: str, src: HttpSource) -> str:
 
 def events_schema() -> dict:
     """The JSON Schema of a POST /events body (one event or an array of them), from the pydantic models."""
-    adapter: TypeAdapter = TypeAdapter(Union[Event, list[Event]])  # type: ignore[arg-type]
+    adapter: TypeAdapter = TypeAdapter(Union[Event, list[Event]])
     schema = adapter.json_schema(ref_template="#/$defs/{model}")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

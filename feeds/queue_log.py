@@ -363,7 +363,7 @@ class QueueLogFeed:
 
     async def follow(
         self, clock: Clock | None = None, poll_s: float | None = None
-    ) -> AsyncIterator[Event | DeadLetter]:
+    ) -> AsyncIterator[Event | DeadLetter | CursorMark]:
         """Tail the file across rotation (a new file at the path: the old one is read to its end first) and
         truncation (copytruncate: start again at 0), from the cursor given to ``resume``. Yields a
         ``CursorMark`` after each chunk; inferred wrap-up ends come out when due on ``clock``."""
@@ -371,7 +371,8 @@ class QueueLogFeed:
         poll_s = poll_s or self.options.poll_s
         self._reset()
         start = getattr(self, "_resume", None)
-        f, ident, n, offset = None, None, 0, 0
+        f, n, offset = None, 0, 0
+        ident: tuple[int, int] = (-1, -1)  # the open file's (device, inode), set whenever f is
         if start:
             ident = (start["dev"], start["ino"])
             old = _find_by_identity(self.path, ident)
@@ -395,7 +396,9 @@ class QueueLogFeed:
         finally:
             await changes.close()
 
-    async def _tail(self, clock, poll_s, changes, f, ident, n, offset, buf) -> AsyncIterator[Event | DeadLetter]:
+    async def _tail(
+        self, clock, poll_s, changes, f, ident, n, offset, buf
+    ) -> AsyncIterator[Event | DeadLetter | CursorMark]:
         while True:
             if f is None:
                 try:
@@ -403,8 +406,8 @@ class QueueLogFeed:
                 except FileNotFoundError:
                     await changes.wait(poll_s)
                     continue
-                st = os.fstat(f.fileno())
-                ident, n, offset, buf = (st.st_dev, st.st_ino), 0, 0, b""
+                opened = os.fstat(f.fileno())
+                ident, n, offset, buf = (opened.st_dev, opened.st_ino), 0, 0, b""
             chunk = f.read(1 << 16)
             if chunk:
                 if not self._head:
@@ -425,6 +428,7 @@ class QueueLogFeed:
                 yield item
             if flushed:
                 yield self._cursor_state(ident, n, offset)
+            st: os.stat_result | None
             try:
                 st = os.stat(self.path)
             except FileNotFoundError:
@@ -444,10 +448,9 @@ class QueueLogFeed:
         if verb in _CALL_VERBS:
             if r.call_id is None:
                 raise _Bad("call id is empty or NONE")
-            if r.queue is None:
-                raise _Bad("queue is empty or NONE")
-        elif verb in _MEMBER_VERBS and r.queue is None:
-            raise _Bad("queue is empty or NONE")
+            self._need_queue(r)
+        elif verb in _MEMBER_VERBS:
+            self._need_queue(r)
         self._staged = None
         events = handler(r)
         if r.queue is not None:  # only a row that became events names a queue (a refused name is no queue)
@@ -498,6 +501,12 @@ class QueueLogFeed:
         if r.agent is None:
             raise _Bad("agent is empty (NONE)")
         return r.agent
+
+    @staticmethod
+    def _need_queue(r: _Row) -> str:
+        if r.queue is None:
+            raise _Bad("queue is empty or NONE")
+        return r.queue
 
     def _queue_wrapup_s(self, queue: str) -> float:
         try:
@@ -590,7 +599,7 @@ class QueueLogFeed:
 
     def _after_talk(self, r: _Row, events: list[Any]) -> list[Any]:
         """The agent's side after talk ends: wrap-up for the queue's ``wrapup_s``, then available (or paused)."""
-        wrap_s = self._queue_wrapup_s(r.queue)
+        wrap_s = self._queue_wrapup_s(self._need_queue(r))
         k = str(len(events) + 1)
         if r.agent in self._paused:
             after, reason = "paused", self._paused[r.agent]
@@ -716,10 +725,10 @@ class QueueLogFeed:
     def _addmember(self, r: _Row) -> list[Any]:
         # queue_log does not say the penalty: the configured skill's penalty (as in queues.conf), else 0,
         # until a PENALTY row says otherwise.
-        agent = self._need_agent(r)
-        penalty = self._skills.get(agent, {}).get(r.queue, 0)
+        agent, queue = self._need_agent(r), self._need_queue(r)
+        penalty = self._skills.get(agent, {}).get(queue, 0)
         events: list[Any] = [
-            MemberAdded(id=r.id + "1", ts=r.ts, source=r.source, agent=agent, queue=r.queue, penalty=penalty)
+            MemberAdded(id=r.id + "1", ts=r.ts, source=r.source, agent=agent, queue=queue, penalty=penalty)
         ]
         if _field(r.data, 0) == "PAUSED":
             events.append(self._state(r, "2", "paused"))
@@ -727,7 +736,7 @@ class QueueLogFeed:
             # Asterisk: a member added without PAUSED is logged in and available (an agent already logged in,
             # on a call or paused, stays as it is: the new queue changes neither)
             events.append(self._state(r, "2", "available"))
-        self._members_of(agent).add(r.queue)
+        self._members_of(agent).add(queue)
         return events
 
     def _removemember(self, r: _Row) -> list[Any]:

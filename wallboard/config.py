@@ -14,7 +14,7 @@ import tomllib
 from contextvars import ContextVar
 from datetime import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -382,7 +382,10 @@ class HubConfig(_Section):
 
 
 # Figures a TV layout may show (snapshot names; agents_available is the queue's available agents): the catalog's.
-BoardFigure = Literal[catalog.tv_figures()]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    BoardFigure = str  # the choices are made at import time, which mypy cannot see
+else:
+    BoardFigure = Literal[catalog.tv_figures()]
 
 
 class LayoutConfig(_Section):
@@ -652,7 +655,7 @@ def cross_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
         out.append(("agents", f"agent id {n!r} is defined twice"))
     known = {n for n in names if n}
     for i, a in enumerate(seq("agents")):
-        skills = a.get("skills") if isinstance(a.get("skills"), dict) else {}
+        skills = given if isinstance(given := a.get("skills"), dict) else {}
         for q in skills:
             if known and q not in known:
                 out.append(
@@ -673,7 +676,7 @@ def cross_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
                         f"layout {lay.get('name')} shows queue {q!r}, which has no [[queues]] entry",
                     )
                 )
-    roles = data.get("roles") if isinstance(data.get("roles"), dict) else {}
+    roles = given if isinstance(given := data.get("roles"), dict) else {}
     for rname, role in roles.items():
         for q in strs(role.get("queues") if isinstance(role, dict) else None):
             if known and q not in known:

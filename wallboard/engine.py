@@ -16,9 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable
-
-import redis.asyncio as aredis
+from typing import Any, Iterable
 
 from . import catalog, metrics, registry
 from .channels import DEFAULTS as CHANNEL_DEFAULTS
@@ -61,7 +59,7 @@ from .snapshot import (
     Total,
     Window,
 )
-from .store import Scripts, is_cluster
+from .store import AsyncClient, Scripts, is_cluster
 from .thresholds import LevelState, agent_alerts, evaluate_queue
 from .windows import Windows
 
@@ -170,6 +168,10 @@ def _scored(flat) -> list[tuple[str, float]]:
     return [(flat[i], float(flat[i + 1])) for i in range(0, len(flat), 2)]
 
 
+# What ``read_parts`` gives per queue, in ``_queue_snapshot``'s order: window counters, rolling minutes' counters,
+# waiting callers (call, joined), callers' details, callbacks (call, joined), duplicates, expired.
+QueueParts = tuple[dict, list[dict], list[tuple[str, float]], dict, list[tuple[str, float]], Any, Any]
+
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # compact JSON for the scripts (cjson reads it)
 
 
@@ -182,7 +184,7 @@ class _Seen:
 class Engine:
     def __init__(
         self,
-        client: aredis.Redis,
+        client: AsyncClient,
         config: WallboardConfig,
         keys: Keys | None = None,
         window_mode: str = "since_reset",
@@ -359,6 +361,7 @@ class Engine:
         agents = batch.agents
         kinds = _KINDS
         hi = None
+        items: list | None  # a queue's (i, record, agent side) or an agent's (i, record)
         for i, ev in enumerate(events):
             d = ev.__dict__
             t = d["ts"].timestamp()
@@ -408,13 +411,14 @@ class Engine:
         calls, owners = [], []
         bs = self.config.engine.batch_size
         enc = _ENCODE
+        items: list | None  # a queue's (i, record, agent side), then an agent's (i, record)
         for queue in queues:
             items = batch.by_queue[queue]
-            base = self.keys.queue(queue)
+            slot = self.keys.queue(queue)
             params = self._qparams(queue, batch.cursor)
             for k in range(0, len(items), bs):
                 chunk = items[k : k + bs]
-                calls.append(("queue_batch", base, (params, enc([r for _, r, _ in chunk]))))
+                calls.append(("queue_batch", slot, (params, enc([r for _, r, _ in chunk]))))
                 owners.append((queue, chunk))
         results = await self.scripts.run_pipeline(self.r, calls) if calls else []
         agent_items = batch.agent_items
@@ -547,7 +551,7 @@ class Engine:
         roll_since = utc(datetime.fromtimestamp(minutes[0] if minutes else tnow, timezone.utc))
         queues = await self.queue_names()
         agents = await self.agent_ids()
-        wlabel = "all input" if wid == "all" else f"since reset {utc(win_start)}"
+        wlabel = "all input" if win_start is None else f"since reset {utc(win_start)}"
 
         qdata, aparts, dlcount, gaps = await self.read_parts(queues, agents, wid, minutes, win_start)
         agent_snaps: dict[str, AgentSnapshot] = {}
@@ -560,7 +564,9 @@ class Engine:
         per_queue = self._agent_counts_by_queue(queues, agent_snaps, members)
         qsnaps = {q: self._queue_snapshot(q, *qdata[q], per_queue[q], tnow, roll_since, wlabel) for q in queues}
         total = self._total(qsnaps, agent_snaps, members, roll_since, wlabel)
-        window = Window(kind="all", since=None) if wid == "all" else Window(kind="since_reset", since=utc(win_start))
+        window = (
+            Window(kind="all", since=None) if win_start is None else Window(kind="since_reset", since=utc(win_start))
+        )
         return Snapshot(
             seq=seq,
             at=utc(now),
@@ -574,7 +580,9 @@ class Engine:
             gaps=gaps,
         )
 
-    async def read_parts(self, queues, agents, wid, minutes, win_start, centre: bool = True):
+    async def read_parts(
+        self, queues, agents, wid, minutes, win_start, centre: bool = True
+    ) -> tuple[dict[str, QueueParts], dict[str, tuple], int, list]:
         """What a snapshot is built from, for these queues and agents: per queue the raw tuple
         ``_queue_snapshot`` takes, per agent (config, state hash, queues it is in, window counters), and the
         centre's dead-letter count and gaps (``centre``). Shared by ``build_snapshot`` and the lease owner's
@@ -595,7 +603,7 @@ class Engine:
 
         raw = await self.scripts.run_pipeline(self.r, calls, extra=centre_reads if centre else None)
         loads = json.loads
-        qdata = {}
+        qdata: dict[str, QueueParts] = {}
         for q, text in zip(queues, raw):
             d = loads(text)
             qdata[q] = (
@@ -860,7 +868,7 @@ class Engine:
             return
         pipe = self.r.pipeline(transaction=True)
         if put:
-            pipe.hset(self.keys.alerts, mapping=put)
+            pipe.hset(self.keys.alerts, mapping=put)  # type: ignore[arg-type]  # redis-py's Mapping key is invariant
         if gone:
             pipe.hdel(self.keys.alerts, *gone)
         await pipe.execute()

@@ -380,7 +380,9 @@ def partition_of(event: _Event) -> str:
         return f"q:{queue}"
     if isinstance(event, FeedGap):
         return "c"
-    return f"a:{event.agent}"  # type: ignore[attr-defined]
+    if isinstance(event, AGENT_EVENTS):
+        return f"a:{event.agent}"
+    raise TypeError(f"no partition for a {type(event).__name__} event")
 
 
 def utc(ts: datetime) -> str:

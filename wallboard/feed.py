@@ -40,6 +40,7 @@ from importlib.metadata import entry_points
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import ErrorDetails
 
 from .clock import Clock
 from .config import WallboardConfig
@@ -160,7 +161,7 @@ def config_section(config: WallboardConfig, feed: str) -> dict[str, Any]:
     return out
 
 
-def _problem(feed: str, e: dict, origin: Mapping[str, str]) -> str:
+def _problem(feed: str, e: ErrorDetails, origin: Mapping[str, str]) -> str:
     loc = [str(p) for p in e["loc"]]
     top = loc[0] if loc else ""
     where = f"{origin.get(top, 'option')} " if top else ""

@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from .engine import Engine, _Seen
+from .engine import Engine, QueueParts, _Seen
 from .events import utc
 from .snapshot import AgentCounts, AgentSnapshot, QueueSnapshot, Snapshot, Window
 
@@ -50,7 +50,7 @@ class _Parts:
     queues: list[str] = field(default_factory=list)
     agents: list[str] = field(default_factory=list)
     aindex: dict[str, int] = field(default_factory=dict)
-    qraw: dict[str, tuple] = field(default_factory=dict)
+    qraw: dict[str, QueueParts] = field(default_factory=dict)
     qsnap: dict[str, QueueSnapshot] = field(default_factory=dict)
     counts: dict[str, AgentCounts] = field(default_factory=dict)
     asnap: dict[str, AgentSnapshot] = field(default_factory=dict)
@@ -111,7 +111,7 @@ class IncrementalSnapshots:
             or tnow - p.full_at >= self.full_rebuild_s
         ):
             roll_since = utc(datetime.fromtimestamp(minutes[0] if minutes else tnow, timezone.utc))
-            wlabel = "all input" if wid == "all" else f"since reset {utc(win_start)}"
+            wlabel = "all input" if win_start is None else f"since reset {utc(win_start)}"
             p = _Parts(wid, win_start, minutes, roll_since, wlabel, full_at=tnow)
             p.queues = await e.queue_names()
             p.agents = await e.agent_ids()
@@ -208,7 +208,9 @@ class IncrementalSnapshots:
         total = e._total(
             qsnaps, agent_snaps, members, p.roll_since, p.wlabel, counts=p.total_counts.model_copy(deep=True)
         )
-        window = Window(kind="all", since=None) if wid == "all" else Window(kind="since_reset", since=utc(win_start))
+        window = (
+            Window(kind="all", since=None) if win_start is None else Window(kind="since_reset", since=utc(win_start))
+        )
         self.p = p
         return Snapshot(
             seq=seq,
@@ -283,7 +285,7 @@ def _tick_agent(snap: AgentSnapshot, t: tuple, tnow: float) -> None:
         d["pause_s_by_reason"] = by_reason
 
 
-def _tick_queue(qs: QueueSnapshot, raw: tuple, tnow: float) -> None:
+def _tick_queue(qs: QueueSnapshot, raw: QueueParts, tnow: float) -> None:
     """Waiting callers' and callbacks' ages at ``tnow`` (as ``Engine._queue_snapshot`` computes them)."""
     if qs.callers:
         waiting = raw[2]
@@ -297,9 +299,9 @@ def _tick_queue(qs: QueueSnapshot, raw: tuple, tnow: float) -> None:
     if qs.callbacks:
         callbacks = raw[4]
         oldest = None
-        for c, (_cid, j) in zip(qs.callbacks, callbacks):
+        for cb, (_cid, j) in zip(qs.callbacks, callbacks):
             age = round(tnow - j, 3)
-            c.__dict__["age_s"] = age
+            cb.__dict__["age_s"] = age
             if oldest is None or age > oldest:
                 oldest = age
         qs.__dict__["oldest_callback_s"] = oldest

@@ -34,7 +34,6 @@ import zlib
 from datetime import datetime, timedelta
 
 import redis
-import redis.asyncio as aredis
 
 from .aio import cancel_and_wait, stop_on_signals, wait_for
 from .backoff import redis_backoff
@@ -46,7 +45,7 @@ from .incremental import IncrementalSnapshots
 from .events import partition_of, utc, wall_clock
 from .feed import CursorMark, DeadLetter, Resumable, Resyncable
 from .keys import Keys
-from .store import is_cluster
+from .store import AsyncClient, is_cluster, streams, text
 from .telemetry import IngestMetrics
 from .thresholds import LevelState, NoAlertError, ack, snooze
 
@@ -100,7 +99,7 @@ def shard_of(partition: str, count: int) -> int:
 class Ingest:
     def __init__(
         self,
-        client: aredis.Redis,
+        client: AsyncClient,
         config: WallboardConfig,
         feed,
         *,
@@ -168,8 +167,8 @@ class Ingest:
         try:
             done, _ = await asyncio.wait({pump, owner, stopper}, return_when=asyncio.FIRST_COMPLETED)
             for t in done:
-                if t is not stopper and t.exception():
-                    raise t.exception()
+                if t is not stopper and (err := t.exception()) is not None:
+                    raise err
         finally:
             await cancel_and_wait(pump, owner, stopper)
             await self._release()
@@ -297,8 +296,8 @@ class Ingest:
                 if batch:
                     self.events_applied += len(batch)
                     self.changed.set()
-            if rtask.done() and rtask.exception():
-                raise rtask.exception()
+            if rtask.done() and (err := rtask.exception()) is not None:
+                raise err
         finally:
             await cancel_and_wait(rtask)
 
@@ -371,7 +370,7 @@ class Ingest:
             if holder == self.name:
                 await self.r.pexpire(self.keys.lease, ms)
                 got = True
-            elif holder is not None and not is_cluster(self.r) and _dead_here(holder):
+            elif holder is not None and not is_cluster(self.r) and _dead_here(text(holder)):
                 # the owner was killed on this host (SIGKILL, OOM): take over now rather than leave the
                 # screens stale until its lease runs out; only if the lease still names it
                 async with self.r.pipeline(transaction=True) as pipe:
@@ -387,7 +386,7 @@ class Ingest:
             log.info("%s holds the lease: ticking and publishing", self.name)
             self._resnapshot()  # what others applied meanwhile is in no change set of ours
             self.levels = await self.engine.load_levels()  # carry on from the previous owner's alerts
-            self.requests_cursor = await self.r.get(self.keys.requests_cursor) or "0-0"
+            self.requests_cursor = text(await self.r.get(self.keys.requests_cursor) or "0-0")
         self.owner = bool(got)
         return self.owner
 
@@ -421,14 +420,14 @@ class Ingest:
     async def apply_requests(self) -> None:
         """Acknowledge / snooze commands (authorised by the executor), applied to the alert state with the
         user's name; the outcome goes to the audit stream."""
-        out = await self.r.xread({self.alert_cmds: self.requests_cursor}, count=500)
+        out = streams(await self.r.xread({self.alert_cmds: self.requests_cursor}, count=500))
         if not out:
             return
         now = self.clock.now()
         for _stream, entries in out:
             for rid, f in entries:
                 self.requests_cursor = rid
-                kind, user = f.get("type"), f.get("user") or ""
+                kind, user = f.get("type", ""), f.get("user") or ""
                 result = "ok"
                 try:
                     if kind == "ack":

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncGenerator
+from typing import Any
 
 from .aio import wait_for
 
@@ -186,7 +188,7 @@ async def reconnecting(
     auth_hint: str,
     connected,
     logger: logging.Logger,
-):
+) -> AsyncGenerator[Any, None]:
     """Sessions, forever: ``await connect()`` again after a session ends or an attempt fails, with ``backoff``
     (reset once a session lasted ``stable_s``). A streak of the same failure is logged once, then at debug level;
     ``connected(session)`` says what a new session is (e.g. the PBX's greeting)."""

@@ -411,9 +411,9 @@ def live_value(fig: dict, snapshot_at: datetime | None, now: datetime) -> float 
     value plus the time since the snapshot); everything else is as computed."""
     if fig["key"] != "longest_wait_s":
         return fig["value"]
-    since = fig.get("since")
-    if since:
-        return max(0.0, (now - parse_utc(since)).total_seconds())
+    since = parse_utc(fig.get("since"))
+    if since is not None:
+        return max(0.0, (now - since).total_seconds())
     if fig["value"] is None:
         return None
     gone = (now - snapshot_at).total_seconds() if snapshot_at is not None else 0.0

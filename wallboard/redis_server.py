@@ -116,8 +116,8 @@ def _ping(sock: Path) -> bool:
 def loading_total_bytes(info: dict) -> int | None:
     """The size of what a loading server reads (``INFO persistence``, which it answers while loading)."""
     try:
-        return int(info.get("loading_total_bytes")) or None
-    except (TypeError, ValueError):
+        return int(info["loading_total_bytes"]) or None
+    except (KeyError, TypeError, ValueError):
         return None
 
 

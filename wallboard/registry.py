@@ -4,19 +4,18 @@ the same way."""
 
 from __future__ import annotations
 
-import redis.asyncio as aredis
-
 from .config import WallboardConfig
 from .keys import Keys
+from .store import AsyncClient, texts
 
 
-async def queue_names(client: aredis.Redis, config: WallboardConfig, keys: Keys) -> list[str]:
+async def queue_names(client: AsyncClient, config: WallboardConfig, keys: Keys) -> list[str]:
     order = [q.name for q in config.queues]
-    seen = set(await client.smembers(keys.queues))
+    seen = texts(await client.smembers(keys.queues))
     return order + sorted(seen - set(order))
 
 
-async def agent_ids(client: aredis.Redis, config: WallboardConfig, keys: Keys) -> list[str]:
+async def agent_ids(client: AsyncClient, config: WallboardConfig, keys: Keys) -> list[str]:
     order = [a.id for a in config.agents]
-    seen = set(await client.smembers(keys.agents))
+    seen = texts(await client.smembers(keys.agents))
     return order + sorted(seen - set(order))

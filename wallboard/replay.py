@@ -70,7 +70,8 @@ async def replay(
     gc_was_on = gc.isenabled()
     gc.disable()
     try:
-        if prefix is None and configured_url(config, redis_url) is None:
+        named = configured_url(config, redis_url)
+        if prefix is None and named is None:
             from .redis_server import PrivateServer
 
             server = PrivateServer()
@@ -79,9 +80,10 @@ async def replay(
             finally:
                 server.stop()
         result = await _replay(feed, config, redis_url, prefix, window_mode, progress)
-        if prefix is None and note is not None:  # (after the run: a failure stays the one line that says why)
+        # (after the run: a failure stays the one line that says why; a replay with no server named ran above)
+        if prefix is None and note is not None and named is not None:
             note(
-                f"throwaway replay in a temporary namespace on {redact_url(configured_url(config, redis_url))}, "
+                f"throwaway replay in a temporary namespace on {redact_url(named)}, "
                 "deleted at the end (that server's AOF, if it keeps one, records both the writes and the "
                 "deletions; with no server named, a private in-memory one is used)"
             )

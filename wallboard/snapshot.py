@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
@@ -88,11 +88,24 @@ def _field(m: catalog.Metric) -> tuple[Any, Any]:
 def _metric_fields(base: type[BaseModel], name: str, metrics: Iterable[catalog.Metric]) -> Any:
     """``base`` extended by the catalog's ``metrics`` as fields, in catalog order (the model then goes on with
     its own fields in a subclass, so the JSON keeps the catalog's order where the metrics stand)."""
-    return create_model(name, __base__=base, __module__=__name__, **{m.name: _field(m) for m in metrics})
+    fields: dict[str, Any] = {m.name: _field(m) for m in metrics}  # Any: the stubs can't tell them from __config__
+    return create_model(name, __base__=base, __module__=__name__, **fields)
+
+
+if TYPE_CHECKING:
+    # mypy cannot see fields made at import time: to it the catalog's fields are extra arguments and Any
+    # attributes; the fields written here stay typed.
+    class _Catalogued(_M):
+        model_config = ConfigDict(extra="allow")
+
+        def __getattr__(self, name: str) -> Any: ...
 
 
 # A window's counters and ratios (the since-reset window at a queue's top level, the rolling one under "rolling").
-Counters = _metric_fields(_M, "Counters", (m for m in catalog.QUEUE if m.snapshot and m.windowed))
+if TYPE_CHECKING:
+    Counters = _Catalogued
+else:
+    Counters = _metric_fields(_M, "Counters", (m for m in catalog.QUEUE if m.snapshot and m.windowed))
 
 
 class Rolling(Counters):
@@ -110,7 +123,10 @@ class _QueueHead(Counters):
     open: bool = True
 
 
-_QueueGauges = _metric_fields(_QueueHead, "_QueueGauges", catalog.queue(kind="gauge", snapshot=True))
+if TYPE_CHECKING:
+    _QueueGauges = _QueueHead
+else:
+    _QueueGauges = _metric_fields(_QueueHead, "_QueueGauges", catalog.queue(kind="gauge", snapshot=True))
 
 
 class QueueSnapshot(_QueueGauges):
@@ -129,7 +145,10 @@ class QueueSnapshot(_QueueGauges):
     )
 
 
-_TotalGauges = _metric_fields(Counters, "_TotalGauges", catalog.queue(kind="gauge", snapshot=True, total=True))
+if TYPE_CHECKING:
+    _TotalGauges = Counters
+else:
+    _TotalGauges = _metric_fields(Counters, "_TotalGauges", catalog.queue(kind="gauge", snapshot=True, total=True))
 
 
 class Total(_TotalGauges):
@@ -150,7 +169,12 @@ class _AgentHead(_M):
     spied_by: dict[str, str] = Field(default_factory=dict, description="supervisor -> listen|whisper|barge|keypad")
 
 
-_AgentFigures = _metric_fields(_AgentHead, "_AgentFigures", catalog.agent(snapshot=True))
+if TYPE_CHECKING:
+
+    class _AgentFigures(_Catalogued, _AgentHead): ...
+
+else:
+    _AgentFigures = _metric_fields(_AgentHead, "_AgentFigures", catalog.agent(snapshot=True))
 
 
 class AgentSnapshot(_AgentFigures):

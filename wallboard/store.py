@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Sequence
+from typing import cast
 from importlib.resources import files
 from urllib.parse import urlsplit, urlunsplit
 
@@ -141,12 +143,31 @@ class _LoadingWait:
             )
 
 
-async def connect(config: WallboardConfig, url: str | None = None) -> aredis.Redis:
+# What ``connect`` gives: a cluster client for a cluster URL, else a plain one (the same commands).
+AsyncClient = aredis.Redis | aredis.RedisCluster
+
+
+# Our clients decode replies (``decode_responses``), which redis-py's types cannot tell: these say so.
+def text(reply: bytes | str) -> str:
+    return cast(str, reply)
+
+
+def texts(members: set[bytes | str]) -> set[str]:
+    return cast("set[str]", members)
+
+
+def streams(reply: object) -> list[tuple[str, list[tuple[str, dict[str, str]]]]]:
+    """XREAD's reply as RESP2 gives it (our clients speak RESP2): [(stream, [(id, fields)])]."""
+    return cast("list[tuple[str, list[tuple[str, dict[str, str]]]]]", reply)
+
+
+async def connect(config: WallboardConfig, url: str | None = None) -> AsyncClient:
     """An asyncio client, checked with a PING; raises StoreUnavailable with the URL on failure. A cluster URL
     (see the module docstring) gives a ``redis.asyncio.RedisCluster``, which takes the same calls."""
     target = resolve_url(config, url)
     cluster, plain = cluster_target(config, target)
     pw = _password(config)
+    client: AsyncClient
     if cluster:
         # the cluster client retries MOVED/ASK and failovers itself (its default retry policy)
         # bytes that are not UTF-8 (anyone may XADD them) are read as U+FFFD, never as an exception
@@ -198,10 +219,11 @@ async def connect(config: WallboardConfig, url: str | None = None) -> aredis.Red
     return client
 
 
-def connect_sync(config: WallboardConfig, url: str | None = None) -> redis.Redis:
+def connect_sync(config: WallboardConfig, url: str | None = None) -> redis.Redis | redis.RedisCluster:
     target = resolve_url(config, url)
     cluster, plain = cluster_target(config, target)
     pw = _password(config)
+    client: redis.Redis | redis.RedisCluster
     try:
         if cluster:  # the sync cluster client reaches the nodes as it is made
             ckw: dict = {"decode_responses": True, "encoding_errors": "replace", **_tls(config, plain)}
@@ -253,7 +275,7 @@ class Scripts:
         self.sources = {name: script_source(name) for name in SCRIPT_NAMES}
         self.shas: dict[str, str] = {}
 
-    async def load(self, client: aredis.Redis) -> None:
+    async def load(self, client: AsyncClient) -> None:
         for name, src in self.sources.items():
             self.shas[name] = await client.script_load(src)
 
@@ -267,7 +289,7 @@ class Scripts:
             pipe.evalsha(self.shas[name], 1, base, *args)
 
     async def run_pipeline(
-        self, client: aredis.Redis, calls: list[tuple[str, str, tuple[str, ...]]], extra=None
+        self, client: AsyncClient, calls: Sequence[tuple[str, str, tuple[str, ...]]], extra=None
     ) -> list:
         """Run (script, base, args) calls in one round trip; reload the scripts once after a server restart.
         ``extra(pipe)``, if given, queues more (read-only) commands after the scripts, in the same round trip;

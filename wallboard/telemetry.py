@@ -22,7 +22,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -265,7 +265,7 @@ class HubCollector:
     def __init__(self, hub) -> None:
         self.hub = hub
 
-    def _family(self, name: str, value: float | None = None, labels: Iterable[str] | None = None):
+    def _family(self, name: str, value: float | None = None, labels: Sequence[str] | None = None):
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         s = SPECS[name]

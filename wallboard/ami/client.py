@@ -30,7 +30,7 @@ import logging
 import os
 import random
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable
+from typing import AsyncGenerator, Callable
 
 from wallboard.aio import wait_for
 from wallboard.backoff import Backoff
@@ -299,7 +299,7 @@ class AmiClient:
                 )
                 return
 
-    def sessions(self) -> AsyncIterator[AmiSession]:
+    def sessions(self) -> AsyncGenerator[AmiSession, None]:
         """Logged-in sessions, forever: reconnects with backoff when one ends or an attempt fails."""
         return reconnecting(
             self.connect,

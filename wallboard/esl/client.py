@@ -32,7 +32,7 @@ import collections
 import logging
 import random
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable
+from typing import AsyncGenerator, Callable
 
 from wallboard.aio import wait_for
 from wallboard.backoff import Backoff
@@ -245,7 +245,7 @@ class EslClient:
             await session.close()
             raise
 
-    def sessions(self) -> AsyncIterator[EslSession]:
+    def sessions(self) -> AsyncGenerator[EslSession, None]:
         """Authenticated sessions, forever: reconnects with backoff when one ends or an attempt fails."""
         return reconnecting(
             self.connect,
