@@ -250,7 +250,7 @@ class DeltaPublisher:
         summary = self._summary_text(snap)
         agents = self._agents_text(snap)
         out = [(self.keys.channel, summary), (self.keys.agents_channel, agents)] if channel is None else []
-        if channel is not None:
+        if channel is not None and message is not None:
             out.append((channel, message))
         pipe = self.r.pipeline(transaction=False)
         pipe.set(self.keys.summary, summary)
@@ -323,10 +323,10 @@ class Mirror:
         """Apply a delta that follows what is held; ``gap`` when one (or more) is missing: resynchronise."""
         if self.summary is not None and d.seq <= self.summary.seq:
             return "old"
-        if not self.in_step() or d.seq != self.summary.seq + 1:  # type: ignore[union-attr]
+        s = self.summary
+        if s is None or not self.in_step() or d.seq != s.seq + 1:
             self.gaps += 1
             return "gap"
-        s = self.summary
         queues = dict(s.queues)
         for q in d.queues_removed:
             queues.pop(q, None)
@@ -386,12 +386,12 @@ class SnapshotStream:
         summary, agents = await self.client.mget(self.keys.summary, self.keys.agents_detail)
         if summary:
             s = self._parse(self.keys.channel, summary)
-            if s is not None and self.mirror.full_summary(s):
-                out.append(self.mirror.summary)
+            if isinstance(s, Summary) and self.mirror.full_summary(s):
+                out.append(s)
         if agents and self.mirror.want_agents:
             a = self._parse(self.keys.agents_channel, agents)
-            if a is not None and self.mirror.full_agents(a):
-                out.append(self.mirror.agents)
+            if isinstance(a, AgentsPart) and self.mirror.full_agents(a):
+                out.append(a)
         return out
 
     def _parse(self, channel: str, text: str) -> Summary | AgentsPart | Delta | None:
