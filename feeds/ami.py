@@ -25,7 +25,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, AsyncIterator, ClassVar, Literal
+from typing import Any, AsyncGenerator, ClassVar, Literal
 
 from pydantic import Field
 
@@ -165,7 +165,7 @@ class AmiFeed(PbxLiveFeed):
             self.config, feed=self.name, origin=origin, settle_s=self.settle_s, connect_wait_s=self.connect_wait_s
         )
 
-    def _sessions(self, mapper: AmiMapper) -> AsyncIterator[AmiSession]:
+    def _sessions(self, mapper: AmiMapper) -> AsyncGenerator[AmiSession, None]:
         return self.client(mapper).sessions()
 
     async def _on_connect(

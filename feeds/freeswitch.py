@@ -25,7 +25,7 @@ import asyncio
 import logging
 import os
 from datetime import datetime
-from typing import Any, AsyncIterator, ClassVar
+from typing import Any, AsyncGenerator, ClassVar
 
 from pydantic import Field
 
@@ -163,7 +163,7 @@ class FreeswitchFeed(PbxLiveFeed):
     def _mapper(self, origin: str, clock: Clock) -> EslMapper:
         return EslMapper(self.config, feed=self.name, origin=origin)
 
-    def _sessions(self, mapper: EslMapper) -> AsyncIterator[EslSession]:
+    def _sessions(self, mapper: EslMapper) -> AsyncGenerator[EslSession, None]:
         return self.client().sessions()
 
     async def _on_connect(

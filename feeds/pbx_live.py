@@ -13,7 +13,7 @@ import asyncio
 import logging
 from contextlib import aclosing
 from datetime import datetime, timedelta
-from typing import Any, AsyncIterator
+from typing import Any, AsyncGenerator, AsyncIterator
 
 from wallboard.clock import Clock, SystemClock
 from wallboard.events import Event, FeedGap
@@ -26,7 +26,7 @@ class PbxLiveFeed:
     port: int
     protocol = "PBX"  # for log lines
     session_errors: tuple[type[BaseException], ...] = (asyncio.TimeoutError, OSError)
-    bad_item: type  # the client's item for a block it could not parse (a dead letter)
+    bad_item: type[Any]  # the client's item for a block it could not parse (a dead letter)
     log: logging.Logger
 
     def __init__(self) -> None:
@@ -44,7 +44,7 @@ class PbxLiveFeed:
         """The mapper for a follow that begins now."""
         raise NotImplementedError
 
-    def _sessions(self, mapper: Any) -> AsyncIterator[Any]:
+    def _sessions(self, mapper: Any) -> AsyncGenerator[Any, None]:
         raise NotImplementedError
 
     async def _on_connect(
