@@ -262,11 +262,6 @@ class DeskApp(DeskActions, App):
         except NoMatches:
             return
 
-    def breach_count(self) -> int:
-        if self.summary is None:
-            return 0
-        return sum(1 for q in self.summary.queues.values() for lv in q.levels.values() if lv == "breach")
-
     # ---- calls in words ------------------------------------------------------------------------------------
 
     def remember_callers(self, summary: Summary) -> None:

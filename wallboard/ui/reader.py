@@ -46,7 +46,7 @@ class Part(Protocol):
 class SnapshotReader:
     """One app's Redis client and snapshot subscription. ``client`` is an asyncio Redis client (the caller
     closes it) or a zero-argument async factory (the reader connects in the app's loop and closes it).
-    ``agents``: post the agent detail parts too (the board needs only the summary)."""
+    ``agents``: read and post the agent detail parts too (the board needs only the summary)."""
 
     def __init__(
         self,
@@ -93,7 +93,7 @@ class SnapshotReader:
         post = self.app.post_message
         while True:
             try:
-                source = SnapshotSource(await self.client(), self.keys)
+                source = SnapshotSource(await self.client(), self.keys, agents=self.agents)
                 post(FeedStatus(True, "connected"))
                 async for part in source.parts():
                     mono = monotonic_of(self.clock)
