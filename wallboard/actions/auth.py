@@ -40,13 +40,25 @@ class Refused(Exception):
     """Not authenticated or not permitted: the reason is shown to the user and audited."""
 
 
+# an expiry is epoch seconds in ASCII digits: str.isdigit alone passes '²' (int() fails) and 5,000 digits (past
+# Python's int conversion limit), which anyone writing to the request stream could send
+_EXPIRY_DIGITS = 18
+
+
+def _expiry(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= _EXPIRY_DIGITS else None
+
+
 def secrets(config: WallboardConfig) -> list[bytes]:
     """The token secrets, the signing one first: the lines of ``security.token_secret_env``'s value, else of
     ``security.token_secret_file`` (blank lines and surrounding spaces ignored)."""
     sec = config.security
     value = os.environ.get(sec.token_secret_env)
     if not value and sec.token_secret_file:
-        value = sec.token_secret_file.read_text()
+        try:  # utf-8-sig: a BOM (Notepad) is no part of the first secret
+            value = sec.token_secret_file.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeError) as e:  # not mounted, a directory, unreadable, not text
+            raise Refused(f"token secret file {sec.token_secret_file}: {getattr(e, 'strerror', None) or e}") from e
     keys = [line.strip().encode() for line in (value or "").splitlines() if line.strip()]
     if not keys:
         raise Refused(f"no token secret: set {sec.token_secret_env} or security.token_secret_file")
@@ -72,11 +84,12 @@ def genuine(config: WallboardConfig, token: str, purpose: Purpose) -> tuple[str,
     """(subject, expiry) of a token signed for ``purpose`` under any of the secrets, expired or not; else Refused
     (malformed, or forged: a wrong signature, a removed secret, or signed for another purpose)."""
     subject, _, exp = token.rpartition(".")[0].partition(".")
-    if not subject or not exp.isdigit() or token.count(".") != 2:
+    expiry = _expiry(exp)
+    if not subject or expiry is None or token.count(".") != 2:
         raise Refused("malformed token")
     if not any(_signer(key, purpose).validate(token) for key in secrets(config)):
         raise Refused("forged token (bad signature)")
-    return subject, int(exp)
+    return subject, expiry
 
 
 def check(config: WallboardConfig, token: str, purpose: Purpose, now: float | None = None) -> tuple[str, int]:
@@ -134,9 +147,10 @@ def verify_request(config: WallboardConfig, fields: dict[str, str], user: str, n
             raise Refused(f"{t_user!r} has no static token configured")
         tokens = [token]
     else:
-        if t_user == "" or "." in t_user or not exp.isdigit():
+        expiry = _expiry(exp)
+        if t_user == "" or "." in t_user or expiry is None:
             raise Refused("malformed token")
-        if int(exp) <= (now or time.time()):
+        if expiry <= (now or time.time()):
             raise Refused("expired token")
         # the user's token as each secret signs it: the one that signed it makes the proof match
         tokens = [_signer(key, "user").sign(cred).decode() for key in secrets(config)]
