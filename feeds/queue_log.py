@@ -669,8 +669,8 @@ class QueueLogFeed:
         """Our custom row (docs/PROTOCOLS.md): a post-call IVR writes ``QueueLog(queue,uniqueid,agent,SURVEY,
         score|scale)`` with the queue call's uniqueid; the scale defaults to 1-5."""
         score = _field(r.data, 0)
-        if not score.isdigit():
-            raise _Bad(f"score (data1) is not a whole number: {score!r}")
+        if not (score.isascii() and score.isdigit() and len(score) <= 9):  # '²' and 5,000 digits fail int()
+            raise _Bad(f"score (data1) is not a whole number: {score[:20]!r}")
         scale = _field(r.data, 1) or "1-5"
         try:
             return [
