@@ -57,6 +57,7 @@ def batches(events: list, flush_s: float) -> list[list]:
 
 
 async def run(args, url: str) -> None:
+    from wallboard.delta import DeltaPublisher
     from wallboard.engine import Engine
     from wallboard.incremental import IncrementalSnapshots
     from wallboard.ingest import FLUSH_S
@@ -94,6 +95,9 @@ async def run(args, url: str) -> None:
     # publish_min_interval_ms of the events' time), measured apart from applying
     inc = IncrementalSnapshots(engine, config.engine.full_rebuild_s)
     inc_levels = LevelState()
+    keys = Keys(config.redis.prefix)
+    pub = DeltaPublisher(client, keys, inc, config.engine.full_publish_s) if args.deltas else None
+    sent_bytes = []
     gap = timedelta(milliseconds=config.engine.publish_min_interval_ms)
     next_pub = None
     inc_build, inc_eval, inc_pub, inc_cpu = [], [], [], []
@@ -111,7 +115,11 @@ async def run(args, url: str) -> None:
             w1 = time.perf_counter()
             snap, inc_levels = engine.evaluate(snap, inc_levels, at)
             w2 = time.perf_counter()
-            await engine.publish(snap)
+            if pub is not None:
+                await pub.publish(snap, at)
+                sent_bytes.append(pub.last_bytes)
+            else:
+                await engine.publish(snap)
             inc_build.append(w1 - w0)
             inc_eval.append(w2 - w1)
             inc_pub.append(time.perf_counter() - w2)
@@ -178,7 +186,13 @@ async def run(args, url: str) -> None:
             f"median; p99 {pct(inc_build, 0.99) * 1000:.0f} ms (the full ones)",
         )
         B.figure("scale.incremental.evaluate_ms", med(inc_eval) * 1000, "ms", "median")
-        B.figure("scale.incremental.publish_ms", med(inc_pub) * 1000, "ms", "median: both parts serialised, sent")
+        if pub is not None:
+            B.say(
+                f"published: {pub.deltas:,} deltas, {pub.fulls} full (every {config.engine.full_publish_s:g} s); "
+                f"bytes per publish: median {med(sent_bytes):,}, mean {sum(sent_bytes) / len(sent_bytes):,.0f}"
+            )
+        what = "a delta, or both parts when full; the stored parts" if pub is not None else "both parts"
+        B.figure("scale.incremental.publish_ms", med(inc_pub) * 1000, "ms", f"median: {what} serialised, sent")
         B.figure(
             "scale.incremental.cpu_ms",
             sum(inc_cpu) / n * 1000,
@@ -236,6 +250,12 @@ def main() -> int:
         dest="incremental",
         action="store_false",
         help="skip the lease owner's incremental snapshots during the window",
+    )
+    ap.add_argument(
+        "--no-deltas",
+        dest="deltas",
+        action="store_false",
+        help="publish every incremental snapshot in full (before issue 16 item 3)",
     )
     ap.add_argument("--no-ceiling", action="store_true", help="skip the raw Redis ceiling (redis-benchmark)")
     args = ap.parse_args()

@@ -130,6 +130,7 @@ class DeltaPublisher:
         self.fulls = 0
         self.deltas = 0
         self.last_sizes = (0, 0)  # (queues, agents) in the last delta
+        self.last_bytes = 0  # the last message published (a delta, or both parts of a full one)
         self.invalidate()
 
     def invalidate(self) -> None:
@@ -252,6 +253,7 @@ class DeltaPublisher:
         out = [(self.keys.channel, summary), (self.keys.agents_channel, agents)] if channel is None else []
         if channel is not None and message is not None:
             out.append((channel, message))
+        self.last_bytes = sum(len(text) for _, text in out)
         pipe = self.r.pipeline(transaction=False)
         pipe.set(self.keys.summary, summary)
         pipe.set(self.keys.agents_detail, agents)
