@@ -96,23 +96,81 @@ class Player:
             await asyncio.sleep(3600)
 
 
+class LineWriter:
+    """A PBX writing its queue_log: appends pre-rendered rows to ``path`` at ``rate`` rows per second (what is
+    due every 2 ms, flushed); notes when each join row was written. The ingester follows the file."""
+
+    def __init__(self, rows: list[str], rate: float, path: Path):
+        self.rows, self.rate, self.path = rows, rate, path
+        self.joins: list[tuple[str, int, float]] = []
+        self.handed = 0
+        self.done = asyncio.Event()
+
+    async def run(self) -> None:
+        counts: dict[str, int] = {}
+        n = len(self.rows)
+        i = 0
+        t0 = time.monotonic()
+        with open(self.path, "a", encoding="utf-8") as f:
+            while i < n:
+                due = min(n, int((time.monotonic() - t0) * self.rate) + 1)
+                chunk = self.rows[i:due]
+                f.write("".join(chunk))
+                f.flush()
+                t = time.time()
+                for row in chunk:
+                    parts = row.split("|", 5)
+                    if parts[4] == "ENTERQUEUE":
+                        k = counts[parts[2]] = counts.get(parts[2], 0) + 1
+                        self.joins.append((parts[2], k, t))
+                i = due
+                self.handed = i
+                await asyncio.sleep(0.002)
+        self.done.set()
+
+
+def queue_log_rows(config, events: list, tmp: Path) -> list[str]:
+    """The simulated centre's events as the queue_log rows Asterisk would write (``QueueLogWriter``)."""
+    from wallboard.sim.queue_log_writer import QueueLogWriter
+
+    path = tmp / "rendered.queue_log"
+    with QueueLogWriter(path, config) as w:
+        w.write(events)
+    return path.read_text().splitlines(keepends=True)
+
+
 # ---- one rate ------------------------------------------------------------------------------------------
 
 
-async def one_rate(url: str, config, events: list, rate: float, seconds: float, prefix: str):
+async def one_rate(url: str, config, events: list, rate: float, seconds: float, prefix: str, queue_log=None):
     from wallboard.ingest import Ingest
     from wallboard.keys import Keys
     from wallboard.store import connect
 
     need = int(rate * seconds)
-    feed = Player(events[:need], rate)
+    writer = None
+    if queue_log is not None:  # rows written to a file the ingester follows (feeds/queue_log.py)
+        from feeds.queue_log import QueueLogFeed
+
+        path = queue_log / f"live-{int(rate)}.queue_log"
+        path.write_text("")
+        writer = feed = LineWriter(events[:need], rate, path)
+        source = QueueLogFeed(str(path), config)
+    else:
+        feed = source = Player(events[:need], rate)
     client = await connect(config, url)
-    ing = Ingest(client, config, feed, keys=Keys(prefix), name=f"bench-{rate:g}")
+    ing = Ingest(client, config, source, keys=Keys(prefix), name=f"bench-{rate:g}")
     cpu0 = time.process_time()
     task = asyncio.create_task(ing.run())
     t0 = time.perf_counter()
+    if writer is not None:
+        await asyncio.sleep(0.5)  # the follower has opened the file
+        t0 = time.perf_counter()
+        wtask = asyncio.create_task(writer.run())
     await feed.done.wait()
     handed_s = time.perf_counter() - t0
+    if writer is not None:
+        await wtask
     # let the ingester catch up and publish what it has (at most a few seconds)
     for _ in range(100):
         if ing.events_applied >= need:
@@ -129,15 +187,21 @@ async def one_rate(url: str, config, events: list, rate: float, seconds: float, 
     return feed, ing.events_applied, handed_s, cpu
 
 
-def latencies(feed: Player, lines: list[dict], channel: str, skip_s: float = 1.0) -> list[float]:
-    """For each probe join: arrival of the first snapshot with that queue's entered >= k, minus its hand-over."""
+def latencies(feed, lines: list[dict], prefix: str, skip_s: float = 1.0) -> list[float]:
+    """For each probe join: arrival of the first snapshot with that queue's entered >= k, minus its hand-over.
+    What the view holds is followed as it would keep it: a full summary (``:snap``) replaces it, a delta
+    (``:snap:delta``, issue 16 item 3) updates the queues it carries (the recorder saw every message, in order)."""
+    full, delta = f"{prefix}:{{c}}:snap", f"{prefix}:{{c}}:snap:delta"
     snaps = []
-    for x in lines:
-        if x["ch"] != channel:
+    held: dict[str, int] = {}
+    for x in sorted(lines, key=lambda x: x["t"]):
+        if x["ch"] == full:
+            held = {name: v.get("entered", 0) for name, v in json.loads(x["m"]).get("queues", {}).items()}
+        elif x["ch"] == delta:
+            held = {**held, **{name: v.get("entered", 0) for name, v in json.loads(x["m"]).get("queues", {}).items()}}
+        else:
             continue
-        q = json.loads(x["m"]).get("queues", {})
-        snaps.append((x["t"], {name: v.get("entered", 0) for name, v in q.items()}))
-    snaps.sort(key=lambda s: s[0])
+        snaps.append((x["t"], held))
     if not feed.joins:
         return []
     t_first = feed.joins[0][2]
@@ -167,6 +231,12 @@ def main() -> int:
         action="store_true",
         help="engine.incremental = false (the owner rebuilds every snapshot in full, as before issue 16)",
     )
+    ap.add_argument(
+        "--queue-log",
+        action="store_true",
+        help="the events as queue_log rows written to a file the ingester follows (rates are rows/s)",
+    )
+    ap.add_argument("--no-deltas", action="store_true", help="engine.deltas = false: every snapshot in full")
     ap.add_argument("--no-ceiling", action="store_true", help="skip the raw Redis ceiling (redis-benchmark)")
     ap.add_argument("--view", nargs=3, metavar=("URL", "PATTERN", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -179,7 +249,7 @@ def main() -> int:
     from wallboard.sim import SimCentre
 
     rates = [float(x) for x in args.rates.split(",")]
-    engine: dict = {"incremental": not args.full_snapshots}
+    engine: dict = {"incremental": not args.full_snapshots, "deltas": not args.no_deltas}
     if args.publish_ms is not None:
         engine["publish_min_interval_ms"] = args.publish_ms
     extra = {"engine": engine}
@@ -203,19 +273,33 @@ def main() -> int:
         B.say(
             f"centre: {args.agents:,} agents, {args.queues} queues; {len(events):,} simulated events made in "
             f"{time.perf_counter() - t:.1f} s (sim time {5 * step} min); publish_min_interval_ms="
-            f"{config.engine.publish_min_interval_ms}, incremental={config.engine.incremental}"
+            f"{config.engine.publish_min_interval_ms}, incremental={config.engine.incremental}, "
+            f"deltas={config.engine.deltas}"
         )
         out = Path(tmp) / "view.jsonl"
-        view = subprocess.Popen([sys.executable, __file__, "--view", url, "wblive-*:{c}:snap", str(out)])
+        view = subprocess.Popen([sys.executable, __file__, "--view", url, "wblive-*:{c}:snap*", str(out)])
         try:
             for _ in range(500):
                 if out.exists() and out.read_text().startswith("ready"):
                     break
                 time.sleep(0.01)
             results = []
+            rows = queue_log_rows(config, events, Path(tmp)) if args.queue_log else None
+            if rows is not None:
+                B.say(f"as queue_log: {len(rows):,} rows for {len(events):,} events")
             for rate in rates:
                 prefix = f"wblive-{int(rate)}"
-                feed, applied, handed_s, cpu = asyncio.run(one_rate(url, config, events, rate, args.seconds, prefix))
+                feed, applied, handed_s, cpu = asyncio.run(
+                    one_rate(
+                        url,
+                        config,
+                        rows if rows is not None else events,
+                        rate,
+                        args.seconds,
+                        prefix,
+                        Path(tmp) if rows is not None else None,
+                    )
+                )
                 results.append((rate, prefix, feed, applied, handed_s, cpu))
                 B.drop_sync(__import__("redis").Redis.from_url(url), prefix)
         finally:
@@ -223,7 +307,7 @@ def main() -> int:
             view.wait(10)
         lines = [json.loads(x) for x in out.read_text().splitlines()[1:] if x.strip()]
         for rate, prefix, feed, applied, handed_s, cpu in results:
-            lat = latencies(feed, lines, f"{prefix}:{{c}}:snap", skip_s=min(1.0, args.seconds / 4))
+            lat = latencies(feed, lines, prefix, skip_s=min(1.0, args.seconds / 4))
             n = feed.handed
             name = f"live.{int(rate)}"
             B.say(
