@@ -177,8 +177,30 @@ class LevelState:
 # --- evaluation ------------------------------------------------------------------------------------------
 
 
+class _Fields(Mapping):
+    """A model's fields as a read-only mapping, its nested models likewise: what ``model_dump()`` gives for the
+    few figures a threshold reads, without copying the whole queue (callers, explanations) at every evaluation
+    (at 500 queues that copy was most of ``Engine.evaluate``)."""
+
+    __slots__ = ("_m",)
+
+    def __init__(self, model: BaseModel):
+        self._m = model
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in type(self._m).model_fields:
+            raise KeyError(key)
+        return _dump(getattr(self._m, key))
+
+    def __iter__(self):
+        return iter(type(self._m).model_fields)
+
+    def __len__(self) -> int:
+        return len(type(self._m).model_fields)
+
+
 def _dump(figures: Any) -> Mapping[str, Any]:
-    return figures.model_dump() if hasattr(figures, "model_dump") else figures
+    return _Fields(figures) if isinstance(figures, BaseModel) else figures
 
 
 def _window(figures: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
