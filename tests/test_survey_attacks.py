@@ -4,11 +4,15 @@ the real queue_log feed and engine, expected values by hand."""
 
 from __future__ import annotations
 
+import json
+
 from feeds.queue_log import QueueLogFeed
 from wallboard.config import load_config
+from wallboard.events import CallbackDone, CallerAbandoned, CallerJoined, CallerOverflowed
 from wallboard.feed import DeadLetter
 
 from .conftest import at
+from .test_surveys import CONFIG, contact, ev, survey
 
 
 def test_a_survey_row_whose_score_int_cannot_read_is_a_dead_letter(tmp_path):
@@ -26,3 +30,44 @@ def test_a_survey_row_whose_score_int_cannot_read_is_a_dead_letter(tmp_path):
     )
     assert isinstance(huge, DeadLetter) and huge.reason.startswith("SURVEY: score (data1) is not a whole number: '999")
     assert (fine.call_id, fine.score) == ("c3", 4)
+
+
+async def test_an_answer_for_a_contact_the_queue_never_answered_is_a_dead_letter_not_a_count(make_engine, redis_client):
+    """A caller still waiting, one who hung up, one who overflowed to care (the answer names sales): none spoke to
+    anyone in sales, so their answers went into sales' CSAT and made its response rate 4 of 1 answered. They are
+    dead letters with the reason; the answered contact and the called-back one count; an unknown contact still
+    counts (docs/REPORTS.md: a contact no longer known)."""
+    eng = await make_engine(**CONFIG)
+    await eng.apply(
+        contact("sales", "ok", 0, "1001")
+        + [ev(CallerJoined, 100, queue="sales", call_id="waiting")]
+        + [
+            ev(CallerJoined, 110, queue="sales", call_id="gone"),
+            ev(CallerAbandoned, 130, queue="sales", call_id="gone", wait_s=20),
+        ]
+        + [ev(CallerJoined, 140, queue="sales", call_id="moved")]
+        + [ev(CallerOverflowed, 170, queue="sales", call_id="moved", reason="timeout", wait_s=30)]
+        + contact("care", "moved", 170, "1002")
+        + [ev(CallerJoined, 200, queue="sales", call_id="cb")]
+        + [ev(CallerOverflowed, 210, queue="sales", call_id="cb", reason="callback", wait_s=10)]
+        + [ev(CallbackDone, 600, queue="sales", call_id="cb", agent="1001")]
+    )
+    answers = [survey("sales", cid, 900 + n, 5, id=f"v-{cid}") for n, cid in enumerate(("ok", "waiting", "gone"))]
+    answers += [survey("sales", "moved", 903, 5, id="v-moved"), survey("sales", "cb", 904, 5, id="v-cb")]
+    res = await eng.apply(answers + [survey("sales", "unknown", 950, 1), survey("care", "moved", 960, 4)])
+    assert sorted(d.reason.split("'")[1] for d in res.rejected) == ["gone", "moved", "waiting"]
+    assert res.rejected[0].reason == (
+        "survey_response: contact 'waiting' was not answered in queue 'sales' (still waiting, abandoned or "
+        "overflowed): the answer is not counted"
+    )
+    letters = await redis_client.xrange(eng.keys.deadletter)
+    assert sorted(json.loads(f["raw"])["id"] for _, f in letters) == ["v-gone", "v-moved", "v-waiting"]
+    snap = await eng.build_snapshot(at(1000))
+    sales, care = snap.queues["sales"], snap.queues["care"]
+    # by hand: sales counts ok (5), cb (5) and unknown (1): 3 surveyed, 2 of 3 in the top box; care: moved (4)
+    assert (sales.surveyed, sales.csat_responses, sales.csat_top) == (3, 3, 2)
+    assert (care.surveyed, care.csat_responses, care.csat_top) == (1, 1, 1)
+    # re-applied (a restart re-reads the feed): still refused, nothing counted twice, one dead letter each
+    assert len((await eng.apply(answers)).rejected) == 3
+    assert len(await redis_client.xrange(eng.keys.deadletter)) == 3
+    assert (await eng.build_snapshot(at(1000))).queues["sales"].surveyed == 3

@@ -69,6 +69,7 @@ class ApplyResult:
     applied: int = 0
     duplicates: int = 0
     events: int = 0
+    rejected: list[DeadLetter] = field(default_factory=list)  # refused by what Redis knows (apply records them)
     last_ts: float | None = None
     # what the batch touched (set by ``Engine.apply``): the queues of its call transitions and the agents of
     # its records; the lease owner rebuilds only these (``wallboard.incremental``)
@@ -82,6 +83,7 @@ class Batch:
 
     res: ApplyResult
     cursor: str = ""
+    events: list = field(default_factory=list)
     by_queue: dict[str, list[tuple[int, dict, str | None]]] = field(default_factory=dict)
     agent_items: dict[str, list[tuple[int, dict]]] = field(default_factory=dict)
     agents: set[str] = field(default_factory=set)
@@ -353,7 +355,7 @@ class Engine:
 
     def prepare(self, events: list, cursor: str = "") -> Batch:
         """Group events by partition and build the scripts' records (no I/O; safe to call again)."""
-        batch = Batch(ApplyResult(events=len(events)), cursor)
+        batch = Batch(ApplyResult(events=len(events)), cursor, events)
         if not events:
             return batch
         by_queue = batch.by_queue
@@ -426,6 +428,14 @@ class Engine:
         for (queue, chunk), out in zip(owners, results):
             for (i, rec, agent), reply in zip(chunk, json.loads(out)):
                 dup, join = reply[0], reply[1]
+                if dup == 2:  # a survey answer of a contact this queue never answered (docs/REPORTS.md)
+                    ev = batch.events[i]
+                    reason = (
+                        f"survey_response: contact {ev.call_id!r} was not answered in queue {queue!r} (still "
+                        "waiting, abandoned or overflowed): the answer is not counted"
+                    )
+                    batch.res.rejected.append(DeadLetter(ev.source, reason, ev.model_dump_json()))
+                    continue
                 if dup:
                     dups += 1
                 else:
@@ -489,6 +499,7 @@ class Engine:
             await self.queue_step(batch)
             await self.agent_step(batch)
             res = batch.res
+            await self.dead_letters(res.rejected)  # after the steps: a crash before re-applies and finds them again
             res.queues.update(batch.by_queue)
             res.agents.update(batch.agents)
             res.agents.update(batch.agent_items)

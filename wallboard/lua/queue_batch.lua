@@ -9,7 +9,8 @@
 --      ZRANGEBYSCORE bound, "(epoch"; centre.caller_expiry_s),
 --      V a survey answer (sq: 'c' CSAT with v = 1 in the top box, 'n' NPS with v = 1 promoter / -1 detractor;
 --      ag: the agent the event names)
--- Returns JSON array, per event: [duplicate 0/1, entry join epoch] (V: [duplicate, join, the entry's agent or ag])
+-- Returns JSON array, per event: [duplicate 0/1, entry join epoch] (V: [duplicate, join, the entry's agent or ag];
+-- duplicate 2: the entry is known and was never answered, so the answer is not counted)
 --
 -- Performance (docs/PERFORMANCE.md): what the script reads it reads once per batch and what it writes it
 -- writes once at the end, so a call's join, answer and completion in one batch cost one HGETALL, one HSET and
@@ -147,7 +148,9 @@ for i, e in ipairs(evs) do
   local j = idx and tonumber(h['j' .. idx]) or 0
   local ag = (idx and h['a' .. idx]) or e.ag or ''
   local flag = (e.sq == 'n') and 'N' or 'V'
-  if has(f, flag) then
+  if idx and not (has(f, 'A') or has(f, 'C') or has(f, 'D')) then
+    out[i] = {2, j, ''}  -- this queue never answered (nor called back) the contact: not counted, a dead letter
+  elseif has(f, flag) then
     dups = dups + 1
     out[i] = {1, j, ag}
   else
