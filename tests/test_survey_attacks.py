@@ -71,3 +71,17 @@ async def test_an_answer_for_a_contact_the_queue_never_answered_is_a_dead_letter
     assert len((await eng.apply(answers)).rejected) == 3
     assert len(await redis_client.xrange(eng.keys.deadletter)) == 3
     assert (await eng.build_snapshot(at(1000))).queues["sales"].surveyed == 3
+
+
+async def test_an_answer_dated_before_the_contact_is_the_contacts_and_counted_once(make_engine):
+    """The IVR's clock is two minutes behind the PBX's: its answer is dated before the call joined. The same answer
+    through the http feed (another id, the right time) must not count a second time, and the agent is the one who
+    answered, not none."""
+    eng = await make_engine(**CONFIG)
+    await eng.apply(contact("sales", "b1", 1000, "1001"))
+    await eng.apply([survey("sales", "b1", 900, 5, id="ivr-copy")])
+    await eng.apply([survey("sales", "b1", 1120, 5, id="http-copy")])
+    snap = await eng.build_snapshot(at(1300))
+    sales, agent = snap.queues["sales"], snap.agents["1001"]
+    assert (sales.surveyed, sales.csat_responses, sales.csat_top) == (1, 1, 1)
+    assert (agent.surveyed, agent.csat_responses, agent.csat_top) == (1, 1, 1)

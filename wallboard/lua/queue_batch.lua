@@ -143,6 +143,9 @@ for i, e in ipairs(evs) do
   for k = n, 1, -1 do
     if tonumber(h['j' .. k]) <= e.t + 1 then idx = k; break end
   end
+  -- dated before the contact joined (the survey platform's clock behind the PBX's): still the contact's first
+  -- entry, so that a copy with another time (the other feed's) finds the same flags
+  if not idx and n > 0 then idx = 1 end
   local ff = idx and ('f' .. idx) or 'v0'
   local f = h[ff] or ''
   local j = idx and tonumber(h['j' .. idx]) or 0
