@@ -119,7 +119,7 @@ class Mapping(BaseModel):
 _FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "generic": (
         ("call_id", "queue", "joined_at", "wait_s", "outcome"),
-        ("talk_s", "agent", "caller", "overflow_reason"),
+        ("talk_s", "agent", "caller", "overflow_reason", "customer"),
     ),
     "bank": (
         (
@@ -138,7 +138,7 @@ _FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "ser_time",
             "server",
         ),
-        ("vru_time",),
+        ("vru_time", "customer"),
     ),
 }
 
@@ -583,7 +583,11 @@ class CallsCsvFeed:
         else:  # served straight from the voice menu
             join_e, wait = at(vru_exit), 0.0
         leave_e = self._in_range(join_e + wait, "q_time")
-        out: list[tuple[float, int, Any]] = [(join_e, JOIN, CallerJoined(id=jid, ts=self._dt(join_e), **common))]
+        customer = cell("customer") if "customer" in ix else ""
+        # customer_id 0: not identified (the documentation); the id is hashed by the engine, never stored
+        who = customer if customer and customer != "0" else None
+        join = CallerJoined(id=jid, ts=self._dt(join_e), customer=who, **common)
+        out: list[tuple[float, int, Any]] = [(join_e, JOIN, join)]
         if meaning == "answered":
             agent = self._agent(server)
             answered = CallerAnswered(id=aid, ts=self._dt(leave_e), agent=agent, wait_s=wait, **common)
@@ -637,7 +641,11 @@ class CallsCsvFeed:
         leave_e = self._in_range(join_e + wait, "wait_s")
         common = {"source": src, "queue": queue, "call_id": call_id}
         out: list[tuple[float, int, Any]] = [
-            (join_e, JOIN, CallerJoined(id=jid, ts=self._dt(join_e), caller=opt("caller"), **common))
+            (
+                join_e,
+                JOIN,
+                CallerJoined(id=jid, ts=self._dt(join_e), caller=opt("caller"), customer=opt("customer"), **common),
+            )
         ]
         if meaning == "answered":
             answered = CallerAnswered(id=aid, ts=self._dt(leave_e), agent=agent, wait_s=wait, **common)

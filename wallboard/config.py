@@ -531,6 +531,20 @@ class SurveysConfig(_Section):
         return v
 
 
+class FcrConfig(_Section):
+    """First contact resolution (docs/REPORTS.md): on only when a salt is set."""
+
+    days: int = Field(7, ge=1, le=90, description="A repeat contact within this many days means not resolved.")
+    groups: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="A matter spanning several queues: group = [queues]; a queue not listed is its own matter.",
+    )
+    salt_env: str = Field(
+        "WALLBOARD_FCR_SALT", description="Environment variable holding the salt customers are hashed with."
+    )
+    salt_file: Path | None = Field(None, description="Or a file holding it (wins).")
+
+
 # Agent figures a scorecard target may name (the catalog's agent metrics with a good direction)
 AGENT_TARGETS = tuple(m.name for m in catalog.AGENT if m.worse is not None)
 
@@ -588,6 +602,7 @@ class WallboardConfig(BaseSettings):
     history: HistoryConfig = Field(default_factory=HistoryConfig)
     surveys: SurveysConfig = Field(default_factory=SurveysConfig)
     targets: TargetsConfig = Field(default_factory=TargetsConfig)
+    fcr: FcrConfig = Field(default_factory=FcrConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     feeds: dict[str, dict[str, Any]] = Field(
         default_factory=dict,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from . import catalog, metrics, registry
+from . import catalog, fcr, metrics, registry
 from .channels import DEFAULTS as CHANNEL_DEFAULTS
 from .config import WallboardConfig
 from .events import (
@@ -204,6 +204,10 @@ class Engine:
         self._channels: dict[str, str] = {}
         self.exp_s = int(config.centre.entry_expiry_h * 3600)
         self.bexp_s = int(config.centre.bucket_expiry_h * 3600)
+        # first contact resolution (wallboard.fcr): customers recorded by a salted hash, only with a salt
+        self.fcr_salt = fcr.load_salt(config)
+        self._matters = fcr.matters(config)
+        self._fcr_days: dict[str, str] = {}
 
     async def start(self) -> None:
         await self.scripts.load(self.r)
@@ -227,8 +231,18 @@ class Engine:
                 "bexp": self.bexp_s,
                 "feed": self.feed_name,
                 "pos": pos,
+                "fexp": self.config.history.daily_keep_days * 86400,
             }
         )
+
+    def _report_day(self, win: str, t: float) -> str:
+        """YYYYMMDD of the report day a window starts (or of ``t`` without daily windows): FCR's day index."""
+        if win == "all":
+            return datetime.fromtimestamp(t, self.windows.tz).strftime("%Y%m%d")
+        day = self._fcr_days.get(win)
+        if day is None:
+            day = self._fcr_days[win] = datetime.fromtimestamp(float(win), self.windows.tz).strftime("%Y%m%d")
+        return day
 
     def channel_of(self, queue: str) -> str:
         """The queue's channel (the config's; voice for a queue it does not list), looked up once per queue."""
@@ -267,10 +281,15 @@ class Engine:
             rec["k"] = "J"
             if d["caller"]:
                 rec["cl"] = d["caller"]
+            who = d["customer"] or d["caller"]
+            if who and self.fcr_salt:
+                rec["cu"] = fcr.customer_hash(self.fcr_salt, who)
         elif kind == _K_ANSWER:
             rec["k"] = "A"
             if d["agent"]:
                 rec["ag"] = d["agent"]
+            if self.fcr_salt:
+                rec["dy"] = self._report_day(win, t)
         elif kind == _K_ABANDON:
             rec["k"] = "X"
         elif kind == _K_OVERFLOW:
@@ -402,7 +421,29 @@ class Engine:
                 member = {"start": utc(g.start), "length_s": g.length_s, "feed": g.feed, "id": g.id}
                 gaps[json.dumps(member)] = g.start.timestamp()
             await self.r.zadd(self.keys.gaps, gaps)
+        if self.fcr_salt:
+            await self._record_contacts(batch)
         await self._register(batch.by_queue, batch.agents)
+
+    async def _record_contacts(self, batch: Batch) -> None:
+        """Each queue entry of a known customer under the customer (their own slot), before the queue scripts
+        save the feed's cursor: a replay adds the same member again, which changes nothing."""
+        # kept as long as the reports reach back (a month's FCR needs each contact's next N days), trimmed of
+        # contacts older than that
+        keep = (self.config.history.daily_keep_days + self.config.fcr.days) * 86400
+        pipe = None
+        for queue, items in batch.by_queue.items():
+            matter = fcr.matter_of(self.config, queue, self._matters)
+            for _, rec, _ in items:
+                cu = rec.get("cu")
+                if cu:
+                    pipe = pipe or self.r.pipeline(transaction=False)
+                    key = self.keys.customer_contacts(cu)
+                    pipe.zadd(key, {f"{matter}|{rec['c']}|{int(rec['t'])}": rec["t"]})
+                    pipe.zremrangebyscore(key, "-inf", f"({rec['t'] - keep}")
+                    pipe.expire(key, keep)
+        if pipe is not None:
+            await pipe.execute()
 
     async def queue_step(self, batch: Batch, queues: Iterable[str] | None = None) -> None:
         """The call transitions of the batch's queues (``queues``: only those, the caller having run

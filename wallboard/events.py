@@ -156,6 +156,12 @@ class CallerJoined(_QueueCall):
     type: Literal["caller_joined"] = "caller_joined"
     caller: str | None = Field(None, description="Caller number (masked on screens per config).")
     position: int | None = Field(None, ge=0, le=MAX_COUNT)
+    customer: str | None = Field(
+        None,
+        max_length=256,
+        description="The customer's id in the CRM, when known (else the caller number identifies them): kept only "
+        "as a salted hash, for first contact resolution.",
+    )
 
 
 class CallerAnswered(_QueueCall):

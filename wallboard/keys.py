@@ -21,6 +21,9 @@ Queue slot ``P:{q:NAME}``
   ``:stats``             hash   ``duplicates`` (transitions delivered again), ``applied``, ``resync_removed``
                                 (ghosts a resync dropped), ``expired`` (dropped by expiry, exit still missing)
   ``:cursor``            hash   feed name -> position of the last event applied to this queue
+  ``:fcr:<YYYYMMDD>``    hash   answered contacts of a report day with a known customer (first contact
+                                resolution): ``<call_id>|<join>`` -> ``<customer hash>|<answer epoch>|<agent>``;
+                                kept ``history.daily_keep_days``
 
 Agent slot ``P:{a:ID}``
   ``:state``             hash   ``state``, ``reason``, ``since`` (epoch), ``ts`` (time of the newest state
@@ -36,6 +39,10 @@ Agent slot ``P:{a:ID}``
   ``:x:<what>``          string once-markers: ``h:<call>:<queue>:<join>`` handled, ``m:<call>:<ring second>``
                                 missed, ``d:<uniqueid>`` dial attempt, ``o:<uniqueid>`` outbound call
   ``:stats``             hash   ``duplicates``
+
+Customer slot ``P:{k:HASH}`` (``HASH``: the salted hash of a caller number or customer id, ``wallboard.fcr``)
+  ``:contacts``          zset   ``<matter>|<call_id>|<join>`` -> join epoch: every queue entry of the customer,
+                                kept ``history.daily_keep_days`` + ``fcr.days``
 
 Centre slot ``P:{c}``
   ``:queues`` / ``:agents``  sets   every queue and agent ever seen (registries)
@@ -154,3 +161,10 @@ class Keys:
 
     def agent(self, agent_id: str) -> str:
         return f"{self.prefix}:{{a:{agent_id}}}"
+
+    def customer_contacts(self, customer_hash: str) -> str:
+        return f"{self.prefix}:{{k:{customer_hash}}}:contacts"
+
+    def fcr_day(self, queue: str, day: str) -> str:
+        """A queue's answered contacts of report day ``day`` (YYYYMMDD) with their customer hash."""
+        return f"{self.queue(queue)}:fcr:{day}"

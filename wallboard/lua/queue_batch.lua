@@ -1,8 +1,9 @@
 -- Apply a batch of call transitions of ONE queue, exactly once per queue entry.
 -- KEYS[1]: the queue's slot base "P:{q:NAME}"; every key touched is built from it (one hash tag).
--- ARGV[1]: JSON params {sl, sh, exp, bexp, feed, pos} (or {read = ...}: see "Reading" below)
+-- ARGV[1]: JSON params {sl, sh, exp, bexp, feed, pos, fexp} (or {read = ...}: see "Reading" below)
 -- ARGV[2]: JSON array of events {k, c, t, w, win, min, jw, jm, r, cl, ag, tk, wr}
---   jw, jm: window and minute of t - w when they differ from win and min (an exit's implied join)
+--   jw, jm: window and minute of t - w when they differ from win and min (an exit's implied join);
+--   cu (J): the customer's salted hash; dy (A): the report day YYYYMMDD (first contact resolution)
 --   k: J joined, A answered, X abandoned, O overflowed (r = reason), C completed (tk; x: by a transfer),
 --      W wrap-up done (wr),
 --      D callback done, R resync of who waits (ids), E expiry of callers who joined before cut (an exclusive
@@ -208,6 +209,7 @@ for i, e in ipairs(evs) do
       end
       n = n + 1; idx = n; j = t
       put(c, h, 'n', n); put(c, h, 'j' .. idx, t); put(c, h, 'f' .. idx, 'J')
+      if e.cu then put(c, h, 'u' .. idx, e.cu) end  -- the customer (a salted hash): first contact resolution
       add(wkey, 'entered', 1); add(mkey, 'entered', 1)
       local added = redis.call('ZADD', waiting, t, c)
       if nwait then nwait = nwait + added else nwait = redis.call('ZCARD', waiting) end
@@ -257,6 +259,13 @@ for i, e in ipairs(evs) do
         add(wkey, 'wait_all_s', w); add(mkey, 'wait_all_s', w)
         leave(c)
         if e.ag then put(c, h, 'a' .. idx, e.ag) end
+        -- an answered contact of a known customer, under its report day (first contact resolution)
+        local cu = h['u' .. idx]
+        if e.dy and cu then
+          local fk = base .. ':fcr:' .. e.dy
+          redis.call('HSET', fk, c .. '|' .. math.floor(j), cu .. '|' .. t .. '|' .. (e.ag or ''))
+          redis.call('EXPIRE', fk, p.fexp)
+        end
       end
     elseif k == 'X' then
       if has(f, 'A') or has(f, 'L') then dup = true else

@@ -22,6 +22,7 @@ from ..history.calendar import CentreCalendar, Period, utc_iso
 from ..history.codec import merge
 from ..history.rollup import HistoryReader, Rollup
 from ..keys import Keys
+from .fcr import fcr_section
 from .figures import agent_figures, queue_figures, total_figures
 
 REPORT_SCHEMA_VERSION = 1
@@ -179,6 +180,15 @@ async def build_report(
             merge(agent_total, adaily[a][d] or {})
     if not stored_any:
         notes.append("No data was recorded in this period.")
+    period_end = datetime.fromtimestamp(end, cal.tz)
+    fcr = await fcr_section(client, config, keys, queues, days, period_end, now)
+    if req.agents or req.team is not None:
+        fcr["agents"] = {a: v for a, v in fcr["agents"].items() if a in set(agents)}
+    if fcr["provisional"] and fcr["total"]["contacts"]:
+        notes.append(
+            f"First contact resolution is provisional until {fcr['final_at'][:16].replace('T', ' ')}: a customer may "
+            f"still contact the centre again within {fcr['days']} days of a contact."
+        )
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "centre": config.centre.name,
@@ -200,6 +210,7 @@ async def build_report(
         "total": {**total_figures(qtotals), "gap_s": _overlap(gaps, start, end)},
         "agents": out_agents,
         "agent_total": agent_figures(agent_total),
+        "fcr": fcr,
         "gaps": gaps,
         "notes": notes,
     }

@@ -33,9 +33,29 @@ def render_csv(rep: dict) -> str:
     qcols = [f"queue.{c}" if c in AGENT_COLS else c for c in QUEUE_COLS]
     acols = [f"agent.{c}" if c in QUEUE_COLS else c for c in AGENT_COLS]
     head += qcols + acols + [f"pause_s:{r}" for r in reasons]
+    # first contact resolution: on the queue, all-queues and agent totals (reports.fcr)
+    head += ["fcr.contacts", "fcr.resolved", "fcr", "fcr.provisional"]
+    fcr = rep.get("fcr") or {}
+    fcr_of = {
+        "queue_total": fcr.get("queues", {}),
+        "agent_total": fcr.get("agents", {}),
+        "total": {"": fcr["total"]} if fcr else {},
+    }
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(head)
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(head)
+
+    class _Rows:
+        @staticmethod
+        def writerow(cells: list[str]) -> None:
+            f = fcr_of.get(cells[0], {}).get(cells[1])
+            if f is None:
+                writer.writerow([*cells, "", "", "", ""])
+            else:
+                prov = "provisional" if fcr["provisional"] else "final"
+                writer.writerow([*cells, _v(f["contacts"]), _v(f["resolved"]), _v(f["fcr"]), prov])
+
+    w = _Rows()
     blank_a = [""] * (len(acols) + len(reasons))
 
     def qvals(f: dict) -> list[str]:

@@ -50,6 +50,7 @@ DEFINITIONS = (
     ("CSAT", "survey answers in the top box (1-5: 4 or 5) / CSAT answers (CSAT n), counted when they arrive."),
     ("NPS", "(promoters 9-10 − detractors 0-6) / NPS answers (NPS n), × 100."),
     ("Surveyed", "contacts with a survey answer / answered calls (agents: calls handled)."),
+    ("FCR", "answered contacts whose customer did not contact the same matter again within the set days / contacts."),
 )
 
 
@@ -134,6 +135,7 @@ def render_html(rep: dict) -> str:
             summary=_summary_rows(rep),
             queues=[_queue_section(name, q, rep) for name, q in rep["queues"].items()],
             agents=_agents_section(rep),
+            fcr=_fcr_section(rep),
             definitions=DEFINITIONS,
             colors=COLORS,
         )
@@ -167,6 +169,17 @@ def _row(label: str, cells: list[str], cls: str = "", bold: bool = False, gap_s:
 
 def _qcells(f: dict) -> list[str]:
     return [FORMATS[fmt](f[name]) for name, _, fmt in QUEUE_COLUMNS]
+
+
+def _fcr_section(rep: dict) -> dict | None:
+    f = rep.get("fcr")
+    if not f:
+        return None
+    names = {a: (rep["agents"].get(a) or {}).get("name") or a for a in f["agents"]}
+    rows = [{"label": rep["queues"].get(q, {}).get("label") or q, "bold": False, **v} for q, v in f["queues"].items()]
+    rows.append({"label": "All queues", "bold": True, **f["total"]})
+    rows += [{"label": f"Agent {names[a]}", "bold": False, **v} for a, v in f["agents"].items()]
+    return {**f, "final_at": f["final_at"][:16].replace("T", " "), "rows": rows}
 
 
 def _summary_rows(rep: dict) -> list[dict]:
