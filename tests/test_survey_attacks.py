@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from feeds.queue_log import QueueLogFeed
+from wallboard.commands.deadletter import redrive
 from wallboard.config import load_config
 from wallboard.events import CallbackDone, CallerAbandoned, CallerJoined, CallerOverflowed
 from wallboard.feed import DeadLetter
@@ -32,12 +33,14 @@ def test_a_survey_row_whose_score_int_cannot_read_is_a_dead_letter(tmp_path):
     assert (fine.call_id, fine.score) == ("c3", 4)
 
 
-async def test_an_answer_for_a_contact_the_queue_never_answered_is_a_dead_letter_not_a_count(make_engine, redis_client):
+async def test_an_answer_for_a_contact_the_queue_never_answered_is_a_dead_letter_not_a_count(
+    make_engine, redis_client, prefix
+):
     """A caller still waiting, one who hung up, one who overflowed to care (the answer names sales): none spoke to
     anyone in sales, so their answers went into sales' CSAT and made its response rate 4 of 1 answered. They are
     dead letters with the reason; the answered contact and the called-back one count; an unknown contact still
     counts (docs/REPORTS.md: a contact no longer known)."""
-    eng = await make_engine(**CONFIG)
+    eng = await make_engine(redis={"prefix": prefix}, **CONFIG)  # the prefix: for the re-drive below
     await eng.apply(
         contact("sales", "ok", 0, "1001")
         + [ev(CallerJoined, 100, queue="sales", call_id="waiting")]
@@ -71,6 +74,10 @@ async def test_an_answer_for_a_contact_the_queue_never_answered_is_a_dead_letter
     assert len((await eng.apply(answers)).rejected) == 3
     assert len(await redis_client.xrange(eng.keys.deadletter)) == 3
     assert (await eng.build_snapshot(at(1000))).queues["sales"].surveyed == 3
+    # `wallboard deadletter --redrive` has no feed record to read again: it leaves them, saying so
+    redriven = await redrive(redis_client, eng.config)
+    assert (redriven.redriven, redriven.still_rejected, redriven.cannot) == (0, 3, {"engine": 3})
+    assert [f["source"] for _, f in await redis_client.xrange(eng.keys.deadletter)] == ["engine:test"] * 3
 
 
 async def test_an_answer_dated_before_the_contact_is_the_contacts_and_counted_once(make_engine):

@@ -44,7 +44,7 @@ from .events import (
     FeedGap,
     utc,
 )
-from .feed import DeadLetter
+from .feed import ENGINE_SOURCE, DeadLetter
 from .keys import Keys
 from .privacy import mask_number
 from .snapshot import (
@@ -475,7 +475,8 @@ class Engine:
                         f"survey_response: contact {ev.call_id!r} was not answered in queue {queue!r} (still "
                         "waiting, abandoned or overflowed): the answer is not counted"
                     )
-                    batch.res.rejected.append(DeadLetter(ev.source, reason, ev.model_dump_json()))
+                    source = f"{ENGINE_SOURCE}:{ev.source}"
+                    batch.res.rejected.append(DeadLetter(source, reason, ev.model_dump_json()))
                     continue
                 if dup:
                     dups += 1

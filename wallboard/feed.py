@@ -48,6 +48,11 @@ from .errors import InputError
 from .events import Event
 
 
+# The source of an event the engine refused by what Redis knows (``engine:<the event's source>``): its raw is the
+# event's JSON, not its feed's record, so ``wallboard deadletter --redrive`` cannot read it again.
+ENGINE_SOURCE = "engine"
+
+
 @dataclass(frozen=True)
 class DeadLetter:
     """Input that could not become an event: recorded with its reason and position, counted, skipped."""

@@ -136,7 +136,7 @@ async def redrive(
 ) -> RedriveResult:
     """Re-drive the dead letters there are now (those a re-drive adds back are not read again)."""
     from wallboard.engine import Engine
-    from wallboard.feed import DeadLetter, Redrivable, load_feed
+    from wallboard.feed import ENGINE_SOURCE, DeadLetter, Redrivable, load_feed
     from wallboard.keys import Keys
 
     keys = Keys(config.redis.prefix)
@@ -161,6 +161,10 @@ async def redrive(
             source, reason, raw = f.get("source", ""), f.get("reason", ""), f.get("raw", "")
             name, path, where = split_source(source)
             if feed is not None and name != feed:
+                continue
+            if name == ENGINE_SOURCE:  # refused by the engine, not a feed: nothing to read again
+                res.cannot[name] = res.cannot.get(name, 0) + 1
+                res.still_rejected += 1
                 continue
             if name not in classes:
                 classes[name] = _feed_class(name)
