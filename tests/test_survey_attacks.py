@@ -13,6 +13,7 @@ from wallboard.events import CallbackDone, CallerAbandoned, CallerJoined, Caller
 from wallboard.feed import DeadLetter
 
 from .conftest import at
+from .test_http_feed import TOKEN, post, running
 from .test_surveys import CONFIG, contact, ev, survey
 
 
@@ -92,3 +93,17 @@ async def test_an_answer_dated_before_the_contact_is_the_contacts_and_counted_on
     sales, agent = snap.queues["sales"], snap.agents["1001"]
     assert (sales.surveyed, sales.csat_responses, sales.csat_top) == (1, 1, 1)
     assert (agent.surveyed, agent.csat_responses, agent.csat_top) == (1, 1, 1)
+
+
+async def test_a_yes_no_answer_posted_as_a_score_is_rejected_naming_score(redis_client, prefix, monkeypatch):
+    """A post-chat form posts "score": true for a thumbs-up: pydantic took it as 1, the worst CSAT score."""
+    monkeypatch.setenv("WB_TEST_HTTP_EDGE", TOKEN)
+    async with running(redis_client, prefix) as (ing, feed, url, session):
+        answer = {"type": "survey_response", "ts": at(3600).isoformat(), "queue": "support", "call_id": "c1"}
+        status, body, _ = await post(session, url + "/events", [{**answer, "id": "yes", "score": True}])
+        assert status == 202 and body["accepted"] == 0
+        assert body["rejected"] == [
+            {"index": 0, "reason": "survey_response.score: Value error, true is a yes/no, not a score on the scale"}
+        ]
+        status, body, _ = await post(session, url + "/events", [{**answer, "id": "four", "score": 4}])
+        assert (status, body["accepted"], body["rejected"]) == (202, 1, [])

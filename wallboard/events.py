@@ -34,7 +34,7 @@ from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Annotated, Iterator, Literal, Union
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 from .channels import Channel
 from .clock import Clock, SystemClock
@@ -225,6 +225,13 @@ class SurveyResponse(_QueueCall):
     score: int = Field(ge=0, le=10, description="The customer's score, within the scale.")
     scale: str = Field("1-5", pattern=r"^(0|1)-([2-9]|10)$", description="'LO-HI': '1-5' CSAT (default), '0-10' NPS.")
     agent: str | None = Field(None, description="Used only when the contact's answering agent is unknown.")
+
+    @field_validator("score", mode="before")
+    @classmethod
+    def _not_a_yes_no(cls, v):
+        if isinstance(v, bool):  # pydantic would take true as 1, the worst score
+            raise ValueError(f"{str(v).lower()} is a yes/no, not a score on the scale")
+        return v
 
     @model_validator(mode="after")
     def _score_in_scale(self):
