@@ -13,7 +13,7 @@ from wallboard.events import CallbackDone, CallerAbandoned, CallerJoined, Caller
 from wallboard.feed import DeadLetter
 
 from .conftest import at
-from .test_http_feed import TOKEN, post, running
+from .test_http_feed import CHAT_TOKEN, TOKEN, post, running
 from .test_surveys import CONFIG, contact, ev, survey
 
 
@@ -98,6 +98,7 @@ async def test_an_answer_dated_before_the_contact_is_the_contacts_and_counted_on
 async def test_a_yes_no_answer_posted_as_a_score_is_rejected_naming_score(redis_client, prefix, monkeypatch):
     """A post-chat form posts "score": true for a thumbs-up: pydantic took it as 1, the worst CSAT score."""
     monkeypatch.setenv("WB_TEST_HTTP_EDGE", TOKEN)
+    monkeypatch.setenv("WB_TEST_HTTP_CHAT", CHAT_TOKEN)
     async with running(redis_client, prefix) as (ing, feed, url, session):
         answer = {"type": "survey_response", "ts": at(3600).isoformat(), "queue": "support", "call_id": "c1"}
         status, body, _ = await post(session, url + "/events", [{**answer, "id": "yes", "score": True}])
