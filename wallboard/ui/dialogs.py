@@ -7,6 +7,7 @@ sends what the confirmation returns, nothing else.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 from pydantic import ValidationError
@@ -41,11 +42,10 @@ class Choice(Widget, can_focus=True):
     ]
     index: reactive[int] = reactive(0)
 
+    @dataclass
     class Changed(Message):
-        def __init__(self, choice: Choice, value: object) -> None:
-            super().__init__()
-            self.choice = choice
-            self.value = value
+        choice: Choice
+        value: object
 
         @property
         def control(self) -> Choice:
