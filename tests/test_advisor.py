@@ -395,7 +395,7 @@ async def test_following_the_first_move_lifts_the_short_queue_in_the_simulated_o
     advice_again, with_move = await run_centre(seed, follow_first_move=True)
     assert advice_again.moves[0] == first  # same seed, same moment: the same advice
     for snap in (without, with_move):
-        assert snap.queues["support"].rolling.since == "2026-11-23T10:45:00Z"  # 12:45 local: after the advice
+        assert snap.queues["support"].rolling.since == datetime(2026, 11, 23, 12, 45, tzinfo=TZ)  # after the advice
     sl_without = without.queues["support"].rolling.service_level
     sl_with = with_move.queues["support"].rolling.service_level
     print(

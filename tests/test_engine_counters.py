@@ -211,7 +211,7 @@ async def test_callback_counted_once_and_keeps_its_place(make_engine):
     q = (await eng.build_snapshot(at(100))).queues["support"]
     assert q.overflowed == 1 and q.overflowed_by_reason == {"callback": 1}
     assert q.callbacks_pending == 1 and q.oldest_callback_s == pytest.approx(100)  # from the entry, not the request
-    assert q.callbacks[0].entered_at == "2026-11-23T09:00:00Z"
+    assert q.callbacks[0].entered_at == datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
     assert q.waiting == 0 and q.offered == 1
     await eng.apply([ev(CallbackDone, 300, queue="support", call_id="cb")])
     q = (await eng.build_snapshot(at(400))).queues["support"]
@@ -249,11 +249,11 @@ async def test_window_edges_reset_instant_and_local_midnight(make_engine):
     snap_before = await eng.build_snapshot(midnight - timedelta(milliseconds=500))
     q = snap_before.queues["support"]
     assert (q.entered, q.answered) == (2, 1)
-    assert snap_before.window.since == "2026-11-22T22:00:00Z"
+    assert snap_before.window.since == datetime(2026, 11, 22, 22, 0, tzinfo=timezone.utc)
     snap_after = await eng.build_snapshot(midnight + timedelta(seconds=1))
     q = snap_after.queues["support"]
     assert (q.entered, q.answered) == (0, 1)  # both joins were before the reset
-    assert snap_after.window.since == "2026-11-23T22:00:00Z"
+    assert snap_after.window.since == datetime(2026, 11, 23, 22, 0, tzinfo=timezone.utc)
 
 
 async def test_reset_time_other_than_midnight(make_engine):
@@ -280,7 +280,7 @@ async def test_rolling_window_floors_to_the_minute(make_engine):
     await eng.apply(evs)
     q = (await eng.build_snapshot(now)).queues["support"]
     assert q.rolling.entered == 3  # edge, in, late
-    assert q.rolling.since == "2026-11-23T10:00:00Z"
+    assert q.rolling.since == datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
     assert q.entered == 4
 
 
@@ -304,7 +304,7 @@ async def test_agent_state_older_never_overwrites_newer(make_engine):
     await eng.apply([ev(AgentStateChanged, 50, agent="7", state="available")])  # late and older
     snap = await eng.build_snapshot(at(160))
     a = snap.agents["7"]
-    assert (a.state, a.reason, a.since) == ("paused", "break", "2026-11-23T09:01:40Z")
+    assert (a.state, a.reason, a.since) == ("paused", "break", datetime(2026, 11, 23, 9, 1, 40, tzinfo=timezone.utc))
     assert a.name == "Gefen" and a.queues == {"support": 0}
     c = snap.queues["support"].agent_counts
     assert (c.paused, c.logged_in, c.paused_by_reason) == (1, 1, {"break": 1})

@@ -203,7 +203,7 @@ async def test_a_replay_with_a_year_5000_row_is_quick_and_counts_the_rest(tmp_pa
     snap, stats = await replay(QueueLogFeed(str(path), config), config, redis_url=redis_url(), prefix=namespace)
     assert (stats.dead_letters, snap.dead_letters) == (1, 1)
     assert (snap.queues["support"].entered, snap.queues["support"].answered) == (1, 1)
-    assert snap.at == "2026-11-23T09:00:13Z"  # the last good event + 1 s
+    assert snap.at == datetime(2026, 11, 23, 9, 0, 13, tzinfo=timezone.utc)  # the last good event + 1 s
 
 
 async def test_a_sped_up_simulation_waits_at_the_bound_instead_of_failing():

@@ -402,8 +402,9 @@ def test_snooze_until_a_time_then_flashing_resumes():
     assert should_flash(s.entry, at(0))
     s.state = snooze(s.state, "support", "waiting", "dana", at(300))
     alert = s.state.alerts("support")["waiting"]
-    assert alert.snoozed_until == "2026-11-23T09:05:00Z"
-    assert not should_flash(alert, at(299))  # works on the snapshot's Alert (ISO strings) too
+    assert alert.snoozed_until == datetime(2026, 11, 23, 9, 5, tzinfo=UTC)  # published as ISO 8601 with a Z
+    assert '"snoozed_until":"2026-11-23T09:05:00Z"' in alert.model_dump_json()
+    assert not should_flash(alert, at(299))  # works on the snapshot's Alert too
     assert should_flash(alert, at(300))
     s.tick(299, 12)
     assert not should_flash(s.entry, at(299))
@@ -473,7 +474,7 @@ class _A:
 
 def agent(state, age_s, reason=None, missed=0, as_text=False):
     since = T0 - timedelta(seconds=age_s)
-    if as_text:  # the snapshot's AgentSnapshot carries ``since`` as ISO text
+    if as_text:  # an AgentSnapshot read from ISO text
         return AgentSnapshot(state=state, reason=reason, missed_in_row=missed, since=since.isoformat())
     return _A(state, reason, since, missed)
 

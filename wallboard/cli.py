@@ -15,6 +15,7 @@ from . import telemetry
 from .commands._context import config_from_args, configure_logging, demo_config_path
 from .config import ConfigError, load_config, redact_url_text
 from .errors import InputError, check_input_file
+from .events import utc
 from .store import StoreUnavailable
 
 DEFAULT_CONFIG = Path("config/wallboard.toml")
@@ -64,8 +65,8 @@ def print_table(snap, rejected_note: bool = True) -> None:
             )
         )
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
-    since = snap.window.since or "start of input"
-    print(f"{snap.centre} — window {snap.window.kind} since {since}, at {snap.at} (seq {snap.seq})")
+    since = utc(snap.window.since) if snap.window.since else "start of input"
+    print(f"{snap.centre} — window {snap.window.kind} since {since}, at {utc(snap.at)} (seq {snap.seq})")
     for r in [head, *rows]:
         print("  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
     if snap.dead_letters and rejected_note:

@@ -32,6 +32,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationError
 
+from .clock import UTC_TIME, UtcTime
 from .keys import Keys
 from .snapshot import SCHEMA_VERSION, AgentSnapshot, QueueSnapshot, Snapshot, Summary, Total, Window, _M
 from .store import is_cluster
@@ -50,7 +51,7 @@ class Delta(_M):
     type: Literal["delta"] = "delta"
     schema_version: int = SCHEMA_VERSION
     seq: int
-    at: str = Field(description="Server time the snapshot was computed at (UTC, ISO 8601 with Z).")
+    at: UtcTime = Field(description="Server time the snapshot was computed at (UTC, ISO 8601 with Z).")
     window: Window
     queues: dict[str, QueueSnapshot] = Field(default_factory=dict, description="Queues changed or added, whole.")
     queues_removed: list[str] = Field(default_factory=list)
@@ -74,7 +75,7 @@ class AgentsPart:
     """The agent detail part of a snapshot."""
 
     seq: int
-    at: str
+    at: datetime
     agents: dict[str, AgentSnapshot] = field(default_factory=dict)
 
 
@@ -85,7 +86,7 @@ def parse_summary(text: str) -> Summary:
 def parse_agents(text: str) -> AgentsPart:
     data = json.loads(text)
     agents = {k: AgentSnapshot.model_validate(v) for k, v in (data.get("agents") or {}).items()}
-    return AgentsPart(seq=int(data["seq"]), at=str(data["at"]), agents=agents)
+    return AgentsPart(seq=int(data["seq"]), at=UTC_TIME.validate_python(data["at"]), agents=agents)
 
 
 # ---- the owner's side ------------------------------------------------------------------------------------
@@ -272,9 +273,7 @@ class DeltaPublisher:
         return head.replace('"queues":{}', "".join(('"queues":{', ",".join(self.qtext.values()), "}")), 1)
 
     def _agents_text(self, snap: Snapshot) -> str:
-        head = json.dumps(
-            {"schema_version": snap.schema_version, "seq": snap.seq, "at": snap.at}, separators=(",", ":")
-        )
+        head = snap.model_dump_json(include={"schema_version", "seq", "at"})
         return "".join((head[:-1], ',"agents":{', ",".join(self.atext.values()), "}}"))
 
 

@@ -15,11 +15,12 @@ import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterable
 
 from . import catalog, fcr, metrics, registry
 from .channels import DEFAULTS as CHANNEL_DEFAULTS
+from .clock import utc_at
 from .config import WallboardConfig
 from .events import (
     AGENT_STATES,
@@ -601,7 +602,7 @@ class Engine:
         wid = self.windows.window_id(tnow)
         win_start = self.windows.window_start(tnow)
         minutes = self.windows.rolling_minutes_at(tnow)
-        roll_since = utc(datetime.fromtimestamp(minutes[0] if minutes else tnow, timezone.utc))
+        roll_since = utc_at(minutes[0] if minutes else tnow)
         queues = await self.queue_names()
         agents = await self.agent_ids()
         wlabel = "all input" if win_start is None else f"since reset {utc(win_start)}"
@@ -617,12 +618,10 @@ class Engine:
         per_queue = self._agent_counts_by_queue(queues, agent_snaps, members)
         qsnaps = {q: self._queue_snapshot(q, *qdata[q], per_queue[q], tnow, roll_since, wlabel) for q in queues}
         total = self._total(qsnaps, agent_snaps, members, roll_since, wlabel)
-        window = (
-            Window(kind="all", since=None) if win_start is None else Window(kind="since_reset", since=utc(win_start))
-        )
+        window = Window(kind="all", since=None) if win_start is None else Window(kind="since_reset", since=win_start)
         return Snapshot(
             seq=seq,
-            at=utc(now),
+            at=now,
             centre=self.config.centre.name,
             timezone=self.config.centre.timezone,
             window=window,
@@ -722,7 +721,7 @@ class Engine:
             for k, v in h.items():
                 if k != "peak_waiting":
                     rc[k] = rc.get(k, 0.0) + float(v)
-        rfig, rexplain = self._figures(rc, cfg.sl_formula, cfg.count_overflow, f"rolling {roll_since}")
+        rfig, rexplain = self._figures(rc, cfg.sl_formula, cfg.count_overflow, f"rolling {utc(roll_since)}")
         for k, v in rexplain.items():
             explain[f"rolling.{k}"] = v
         keep = self.config.centre.mask_keep_digits
@@ -730,16 +729,13 @@ class Engine:
         caller_list = [
             Caller(
                 call_id=cid,
-                entered_at=utc(datetime.fromtimestamp(j, timezone.utc)),
+                entered_at=utc_at(j),
                 wait_s=round(max(0.0, tnow - j), 3),
                 caller=mask_number(callers.get(cid), keep) if mask else callers.get(cid),
             )
             for cid, j in waiting
         ]
-        cb_list = [
-            Callback(call_id=cid, entered_at=utc(datetime.fromtimestamp(j, timezone.utc)), age_s=round(tnow - j, 3))
-            for cid, j in callbacks
-        ]
+        cb_list = [Callback(call_id=cid, entered_at=utc_at(j), age_s=round(tnow - j, 3)) for cid, j in callbacks]
         serving = counts.logged_in - counts.paused
         if cfg.channel == "voice":
             ewt = metrics.ewt_s(len(caller_list), fig["aht_s"], serving)
@@ -892,7 +888,7 @@ class Engine:
             name=cfg.name if cfg else None,
             state=state,
             reason=reason,
-            since=utc(datetime.fromtimestamp(since, timezone.utc)) if since is not None else None,
+            since=utc_at(since) if since is not None else None,
             call_id=st.get("call_id") or None,
             call_queue=st.get("call_queue") or None,
             spied_by=json.loads(st["spied_by"]) if st.get("spied_by") else {},

@@ -28,8 +28,9 @@ other shards touched, so a sharded owner builds full snapshots (``Ingest``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
+from .clock import utc_at
 from .engine import Engine, QueueParts, _Seen
 from .events import utc
 from .snapshot import AgentCounts, AgentSnapshot, QueueSnapshot, Snapshot, Window
@@ -43,7 +44,7 @@ class _Parts:
     wid: str
     win_start: datetime | None
     minutes: list
-    roll_since: str
+    roll_since: datetime
     wlabel: str
     full_at: float
     tnow: float = 0.0
@@ -110,7 +111,7 @@ class IncrementalSnapshots:
             or tnow < p.tnow
             or tnow - p.full_at >= self.full_rebuild_s
         ):
-            roll_since = utc(datetime.fromtimestamp(minutes[0] if minutes else tnow, timezone.utc))
+            roll_since = utc_at(minutes[0] if minutes else tnow)
             wlabel = "all input" if win_start is None else f"since reset {utc(win_start)}"
             p = _Parts(wid, win_start, minutes, roll_since, wlabel, full_at=tnow)
             p.queues = await e.queue_names()
@@ -131,7 +132,7 @@ class IncrementalSnapshots:
                 p.aindex = {a: i for i, a in enumerate(p.agents)}
             if minutes != p.minutes:  # the rolling window moved: every queue's rolling figures
                 p.minutes = minutes
-                p.roll_since = utc(datetime.fromtimestamp(minutes[0] if minutes else tnow, timezone.utc))
+                p.roll_since = utc_at(minutes[0] if minutes else tnow)
                 rq = list(p.queues)
             else:
                 rq = [q for q in p.queues if q in touched.queues]
@@ -208,13 +209,11 @@ class IncrementalSnapshots:
         total = e._total(
             qsnaps, agent_snaps, members, p.roll_since, p.wlabel, counts=p.total_counts.model_copy(deep=True)
         )
-        window = (
-            Window(kind="all", since=None) if win_start is None else Window(kind="since_reset", since=utc(win_start))
-        )
+        window = Window(kind="all", since=None) if win_start is None else Window(kind="since_reset", since=win_start)
         self.p = p
         return Snapshot(
             seq=seq,
-            at=utc(now),
+            at=now,
             centre=e.config.centre.name,
             timezone=e.config.centre.timezone,
             window=window,

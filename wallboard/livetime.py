@@ -24,7 +24,7 @@ def monotonic_of(clock: Clock) -> float:
 
 
 def parse_utc(text: str | None) -> datetime | None:
-    """Snapshot times are ISO 8601 with a Z; None stays None."""
+    """A time in wire text (a TV projection's, ISO 8601 with a Z); None stays None. Models parse their own."""
     if not text:
         return None
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
@@ -43,11 +43,9 @@ class ServerTime:
         self._anchor_at: datetime | None = None
         self._anchor_mono = 0.0
 
-    def anchor(self, at: str, received_mono: float) -> None:
-        when = parse_utc(at)
-        if when is not None:
-            self._anchor_at = when
-            self._anchor_mono = received_mono
+    def anchor(self, at: datetime, received_mono: float) -> None:
+        self._anchor_at = at
+        self._anchor_mono = received_mono
 
     @property
     def anchored(self) -> bool:
@@ -59,9 +57,8 @@ class ServerTime:
         elapsed = max(0.0, monotonic_of(self.clock) - self._anchor_mono)
         return self._anchor_at + timedelta(seconds=elapsed)
 
-    def seconds_since(self, text: str | None) -> float | None:
-        """Seconds from ``text`` (an ISO time) to server-now; None when ``text`` is None."""
-        when = parse_utc(text)
+    def seconds_since(self, when: datetime | None) -> float | None:
+        """Seconds from ``when`` to server-now; None when ``when`` is None."""
         if when is None:
             return None
         return max(0.0, (self.now() - when).total_seconds())

@@ -24,11 +24,9 @@ from typing import Any
 from . import catalog
 from .channels import agents_free
 from .config import LayoutConfig, WallboardConfig
+from .events import utc
+from .livetime import fmt_duration, parse_utc
 from .snapshot import QueueSnapshot, Summary, Total
-from .livetime import (
-    fmt_duration,
-    parse_utc,
-)
 
 # How each figure is formatted: count (integer), duration (m:ss), pct (whole percent), score (NPS: -100..+100); the
 # TV's figures and the
@@ -157,9 +155,13 @@ def _value(q: QueueSnapshot | Total, key: str, rolling: bool) -> float | int | N
     return getattr(q, key, None)
 
 
-def _oldest_caller(q: QueueSnapshot) -> str | None:
-    times = [c.entered_at for c in q.callers if c.entered_at]
-    return min(times) if times else None  # ISO UTC with Z: sorts as time
+def _oldest_caller(q: QueueSnapshot) -> datetime | None:
+    return min((c.entered_at for c in q.callers), default=None)
+
+
+def _text(when: datetime | None) -> str | None:
+    """A time as the projection carries it (JSON-ready: ISO 8601 with a Z, as the snapshot publishes it)."""
+    return utc(when) if when is not None else None
 
 
 def target_of(config: WallboardConfig, queue: str, key: str) -> float | None:
@@ -267,9 +269,9 @@ def project_queue(
             fig["level"] = "closed" if not q.open else q.levels.get(key, "ok")
             alert = q.alerts.get(key)
             if alert is not None and q.open:
-                fig["alert"] = alert.model_dump()
+                fig["alert"] = alert.model_dump(mode="json")
             if key == "longest_wait_s":
-                fig["since"] = _oldest_caller(q)
+                fig["since"] = _text(_oldest_caller(q))
         figures.append(fig)
     if q is None:
         level = "ok"
@@ -311,7 +313,7 @@ def project_total(
         fig["level"] = "none"
         if key == "longest_wait_s":
             oldest = [c for q in summary.queues.values() if (c := _oldest_caller(q))]
-            fig["since"] = min(oldest) if oldest else None
+            fig["since"] = _text(min(oldest)) if oldest else None
         figures.append(fig)
     out = {
         "name": TOTAL,
@@ -351,10 +353,7 @@ def alert_lines(projected: list[dict], layout: LayoutConfig, summary: Summary, c
 
 def record_trends(trends: TrendBook, summary: Summary, config: WallboardConfig, keys: set[str]) -> None:
     """Put every queue's and the total's figures of this summary in the book (before projecting it)."""
-    at = parse_utc(summary.at)
-    if at is None:
-        return
-    ts = at.timestamp()
+    ts = summary.at.timestamp()
     for name, q in summary.queues.items():
         for key in keys:
             trends.record(name, key, ts, _value(q, key, reads_rolling(config, name, key)))
@@ -370,11 +369,10 @@ def project(
     """The layout's view of ``summary``: the queues it names (every queue when it names none), in order; the
     centre total (``total``, None when the layout hides it) and the ticker's alert lines (``alerts``)."""
     names = layout.queues or list(summary.queues)
-    at_dt = parse_utc(summary.at)
-    at = at_dt.timestamp() if at_dt is not None else None
+    at = summary.at.timestamp()
     queues = [project_queue(n, summary.queues.get(n), layout, config, at, trends) for n in names]
     return {
-        "snapshot": {"seq": summary.seq, "at": summary.at, "centre": summary.centre},
+        "snapshot": {"seq": summary.seq, "at": utc(summary.at), "centre": summary.centre},
         "queues": queues,
         "total": project_total(summary, list(summary.queues), layout, config, at, trends)
         if layout.show_total

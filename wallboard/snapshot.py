@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 from . import catalog
+from .clock import UtcTime
 
 SCHEMA_VERSION = 1
 Level = Literal["ok", "warn", "breach", "closed"]
@@ -27,7 +28,7 @@ class _M(BaseModel):
 
 class Window(_M):
     kind: Literal["since_reset", "all"]
-    since: str | None = Field(None, description="Start of the window (UTC, ISO 8601 with Z); null for 'all'.")
+    since: UtcTime | None = Field(None, description="Start of the window (UTC, ISO 8601 with Z); null for 'all'.")
 
 
 class Explain(_M):
@@ -41,14 +42,14 @@ class Explain(_M):
 
 class Caller(_M):
     call_id: str
-    entered_at: str
+    entered_at: UtcTime
     wait_s: float
     caller: str | None = None
 
 
 class Callback(_M):
     call_id: str
-    entered_at: str
+    entered_at: UtcTime
     age_s: float
 
 
@@ -70,9 +71,9 @@ class AgentCounts(_M):
 
 class Alert(_M):
     level: Level
-    since: str
+    since: UtcTime
     acked_by: str | None = None
-    snoozed_until: str | None = None
+    snoozed_until: UtcTime | None = None
 
 
 def _field(m: catalog.Metric) -> tuple[Any, Any]:
@@ -110,7 +111,7 @@ else:
 
 class Rolling(Counters):
     minutes: int
-    since: str
+    since: UtcTime
 
 
 class _QueueHead(Counters):
@@ -162,7 +163,7 @@ class _AgentHead(_M):
     name: str | None = None
     state: str = "logged_out"
     reason: str | None = None
-    since: str | None = None
+    since: UtcTime | None = None
     call_id: str | None = None
     call_queue: str | None = None
     queues: dict[str, int] = Field(default_factory=dict, description="queue -> penalty")
@@ -192,7 +193,7 @@ class AgentSnapshot(_AgentFigures):
 class Summary(_M):
     schema_version: int = SCHEMA_VERSION
     seq: int
-    at: str = Field(description="Server time the snapshot was computed at (UTC, ISO 8601 with Z).")
+    at: UtcTime = Field(description="Server time the snapshot was computed at (UTC, ISO 8601 with Z).")
     centre: str = ""
     timezone: str = "UTC"
     window: Window
@@ -211,9 +212,7 @@ class Snapshot(Summary):
         return self.model_dump_json(exclude={"agents"})
 
     def agents_json(self) -> str:
-        head = json.dumps(
-            {"schema_version": self.schema_version, "seq": self.seq, "at": self.at}, separators=(",", ":")
-        )
+        head = self.model_dump_json(include={"schema_version", "seq", "at"})
         return f'{head[:-1]},"agents":{_AGENTS.dump_json(self.agents).decode()}}}'
 
 

@@ -30,7 +30,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from wallboard import catalog
 from wallboard.config import THRESHOLD_METRICS, AgentAlerts, DisplayConfig, QueueConfig, Threshold
-from wallboard.events import utc
 from wallboard.hours import is_open
 from wallboard.metrics import offered as offered_of
 from wallboard.snapshot import Alert, Level
@@ -57,13 +56,6 @@ def _aware(when: datetime, what: str = "now") -> datetime:
     return when
 
 
-def _as_dt(v: datetime | str | None) -> datetime | None:
-    """Snapshot models carry times as ISO strings with Z; the state carries datetimes. Accept both."""
-    if v is None or isinstance(v, datetime):
-        return _aware(v, "time") if v is not None else None
-    return _aware(datetime.fromisoformat(v), "time")
-
-
 # --- state -----------------------------------------------------------------------------------------------
 
 
@@ -86,9 +78,9 @@ class MetricState(BaseModel):
         """The snapshot's view of this alert."""
         return Alert(
             level=self.level,
-            since=utc(self.since),
+            since=self.since,
             acked_by=self.acked_by,
-            snoozed_until=utc(self.snoozed_until) if self.snoozed_until else None,
+            snoozed_until=self.snoozed_until,
         )
 
 
@@ -378,7 +370,7 @@ def snooze(state: LevelState, queue: str, metric: str, user: str, until: datetim
 class _AlertLike(Protocol):
     level: str
     acked_by: str | None
-    snoozed_until: Any  # datetime (state) or ISO string (snapshot)
+    snoozed_until: datetime | None
 
 
 def should_flash(alert: _AlertLike | None, now: datetime) -> bool:
@@ -386,7 +378,7 @@ def should_flash(alert: _AlertLike | None, now: datetime) -> bool:
     Takes a snapshot ``Alert`` or a ``MetricState``."""
     if alert is None or alert.level != "breach" or alert.acked_by:
         return False
-    until = _as_dt(alert.snoozed_until)
+    until = alert.snoozed_until
     return until is None or _aware(now) >= until
 
 
@@ -412,7 +404,7 @@ def flash_on(alert: _AlertLike | None, now: datetime, display: DisplayConfig) ->
 class _AgentLike(Protocol):
     state: str
     reason: str | None
-    since: Any  # datetime or ISO string (AgentSnapshot)
+    since: datetime | None
     missed_in_row: int
 
 
@@ -424,7 +416,7 @@ def agent_alerts(agent: _AgentLike, cfg: AgentAlerts, now: datetime) -> list[str
     out: list[str] = []
     if agent.state == "logged_out":
         return out
-    since = _as_dt(agent.since)
+    since = agent.since
     age = (now - since).total_seconds() if since is not None else None
     if age is not None:
         if agent.state == "on_call" and age >= cfg.long_call_s:

@@ -52,6 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import metrics
 from ..channels import DEFAULTS as CHANNEL_DEFAULTS, items
+from ..clock import UtcTime
 from ..config import QueueConfig, WallboardConfig
 from ..snapshot import Snapshot
 from .erlang import ErlangA, agents_for_sl, erlang_a, smallest_n
@@ -140,7 +141,7 @@ class Move(_M):
 
 
 class Advice(_M):
-    at: str
+    at: UtcTime
     queues: dict[str, QueueAdvice]
     moves: list[Move] = Field(default_factory=list, description="Ranked, best first; each from the state now.")
     plan: list[Move] = Field(default_factory=list, description="Greedy sequence of moves, each after those above.")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from datetime import datetime
+
+from wallboard.events import utc
 
 
 def _pct(v) -> str:
@@ -23,7 +24,7 @@ def _num(v, fmt: str = "{:.0f}") -> str:
 
 
 def print_advice(advice, centre: str = "", out=sys.stdout) -> None:
-    print(f"{centre + ' — ' if centre else ''}advice at {advice.at}", file=out)
+    print(f"{centre + ' — ' if centre else ''}advice at {utc(advice.at)}", file=out)
     head = (
         "queue",
         "calls/h",
@@ -105,7 +106,7 @@ async def published_advice(client, config, settings=None, keys=None):
     data = json.loads(summary)
     data["agents"] = json.loads(agents)["agents"] if agents else {}
     snap = Snapshot.model_validate(data)
-    now = datetime.fromisoformat(snap.at.replace("Z", "+00:00"))
+    now = snap.at
     estimates = await read_estimates(client, config, now, settings or EstimateSettings(), keys)
     return advise(snap, estimates, config), snap
 

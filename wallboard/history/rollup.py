@@ -29,7 +29,7 @@ from typing import Literal
 import redis.asyncio as aredis
 
 from .. import registry
-from ..clock import Clock, SystemClock
+from ..clock import UTC_TIME, Clock, SystemClock
 from ..config import WallboardConfig
 from ..keys import Keys
 from .calendar import DAY_S, CentreCalendar
@@ -109,7 +109,7 @@ class Rollup:
         raw = await self.r.get(self.keys.summary)
         if raw:
             try:
-                at = datetime.fromisoformat(json.loads(raw)["at"].replace("Z", "+00:00")).timestamp()
+                at = UTC_TIME.validate_python(json.loads(raw)["at"]).timestamp()
                 return min(now, at)
             except (ValueError, KeyError, TypeError):
                 pass

@@ -39,15 +39,15 @@ from ..backoff import redis_backoff
 from ..clock import Clock, SystemClock
 from ..config import WallboardConfig
 from ..delta import SnapshotStream
+from ..events import utc
 from ..keys import Keys
+from ..projection import TrendBook, layout_info, project, record_trends
+from ..ratelimit import Bucket
 from ..snapshot import Summary
-from ..livetime import parse_utc
+from ..ticker import read_ticker
 from .auth import Access, Denied
 from .fanout import Client, Fanout, Stats, cap_kernel_buffer
-from ..projection import TrendBook, layout_info, project, record_trends
 from .protocol import Malformed, encode, iso_ms, parse_client_message, to_request
-from ..ratelimit import Bucket
-from ..ticker import read_ticker
 from .tls import server_context
 
 log = logging.getLogger(__name__)
@@ -237,8 +237,7 @@ class Hub:
         if old is not None and s.seq <= old.seq and s.at <= old.at:
             return  # the stored summary and its publication, seen twice
         now = self.now()
-        at = parse_utc(s.at)
-        self.ingest_lag_s = (now - at).total_seconds() if at else None
+        self.ingest_lag_s = (now - s.at).total_seconds()
         self.summary = s
         self.summaries_received += 1
         record_trends(self.trends, s, self.config, self._trend_keys)
@@ -285,7 +284,7 @@ class Hub:
         data = encode(
             "heartbeat",
             self.now(),
-            snapshot_at=self.summary.at if self.summary else None,
+            snapshot_at=utc(self.summary.at) if self.summary else None,
             stale=not self.redis_connected,
         )
         for name in list(self.fanout.by_layout):
@@ -304,7 +303,7 @@ class Hub:
                 "status": status,
                 "clients": len(self.fanout.clients()),
                 "snapshot_seq": self.summary.seq if self.summary else None,
-                "snapshot_at": self.summary.at if self.summary else None,
+                "snapshot_at": utc(self.summary.at) if self.summary else None,
                 "snapshot_age_s": round(age, 1) if age is not None else None,
                 "stale_after_s": self.config.display.stale_after_s,
                 "at": iso_ms(self.now()),
@@ -339,7 +338,7 @@ class Hub:
 
     def snapshot_age_s(self) -> float | None:
         """Seconds since the latest summary was computed (its server time), now: it grows while snapshots stop."""
-        at = parse_utc(self.summary.at) if self.summary else None
+        at = self.summary.at if self.summary else None
         return max(0.0, (self.now() - at).total_seconds()) if at else None
 
     def health(self) -> str:

@@ -71,6 +71,7 @@ def _epoch(dt: datetime) -> int:
 
 
 def _parse(ts: str | None) -> datetime | None:
+    """A time of the notifier's own records (the alert's published text)."""
     return datetime.fromisoformat(ts.replace("Z", "+00:00")) if ts else None
 
 
@@ -197,7 +198,7 @@ class Notifier:
                     "acked_by": prev.get("acked_by"),
                 }
             ], None
-        since = alert.since
+        since = utc(alert.since)  # the notifier's records keep the published text (stored as JSON, compared)
         acked = alert.acked_by
         if prev is None:
             state = {"episode": since, "level": level, "since": since, "esc": [], "acked_by": acked}
@@ -210,7 +211,7 @@ class Notifier:
             if prev["since"] != since:
                 state["esc"] = []
             trs = []
-        snoozed = alert.snoozed_until is not None and _parse(alert.snoozed_until) > now
+        snoozed = alert.snoozed_until is not None and alert.snoozed_until > now
         if level == "breach" and not acked and not snoozed:
             age = (now - _parse(since)).total_seconds()
             delays = sorted(

@@ -35,7 +35,7 @@ from ..actions.auth import allowed_actions
 from ..clock import Clock, SystemClock
 from ..config import WallboardConfig
 from ..keys import Keys
-from ..livetime import ServerTime, fmt_clock, fmt_duration, monotonic_of, parse_utc
+from ..livetime import ServerTime, fmt_clock, fmt_duration, monotonic_of
 from ..snapshot import AgentSnapshot, Summary
 from .bindings import DESK_KEYS, SNOOZE_MINUTES, KeySpec, bindings, unknown_ids
 from .desk_actions import AGENT_TABLES, DeskActions
@@ -306,7 +306,7 @@ class DeskApp(DeskActions, App):
         except Exception:
             return
         if stale:
-            when = parse_utc(self.summary.at) if self.summary else None
+            when = self.summary.at if self.summary else None
             since = fmt_clock(when, self.tz) if when else "start (no snapshot yet)"
             mark.update(f"STALE — no data since {since}")
         mark.set_class(stale, "-stale")

@@ -61,7 +61,7 @@ from ..keys import Keys
 from ..snapshot import Alert, Summary
 from ..thresholds import flash_phase, should_flash
 from .bigdigits import fit_scale, render_big, width_units
-from ..livetime import ServerTime, fmt_clock, parse_utc
+from ..livetime import ServerTime, fmt_clock
 from .messages import FeedStatus, SummaryArrived
 from .reader import SnapshotReader
 
@@ -475,7 +475,7 @@ class BoardApp(App):
         ticker.update(marquee(text, width, pos, self.rtl))
 
     def stale_notice(self) -> str:
-        at = parse_utc(self.summary.at) if self.summary else None
+        at = self.summary.at if self.summary else None
         if at is None:
             return f"{self.words['no_data_for']} -"
         age = max(0, int((self.server.now() - at).total_seconds()))
@@ -530,7 +530,7 @@ class BoardApp(App):
         if self.rtl:
             cards = _reading_order(cards, self.plan.cols)
         shown = self.page_queues()
-        snapshot_at = parse_utc(self.projection["snapshot"]["at"]) if self.projection else None
+        snapshot_at = self.summary.at if self.projection and self.summary else None
         if self.stale and snapshot_at is not None:
             now = min(now, snapshot_at)  # stale: timers stop at the last real value
         for card, q in zip(cards, shown + [None] * (len(cards) - len(shown))):
@@ -582,7 +582,7 @@ class BoardApp(App):
             if alert is not None and alert.acked_by:  # before the rest: a narrow cell cuts from the end
                 label += f"  ✓ {self.words['acked']} {alert.acked_by}"
             elif alert is not None and quiet and alert.snoozed_until:
-                until = fmt_clock(parse_utc(alert.snoozed_until), self.tz)[:5]
+                until = fmt_clock(alert.snoozed_until, self.tz)[:5]
                 label += f"  ⏸ {self.words['snoozed']} {until}"
             if fig.get("target") is not None:
                 label += f" / {fmt_value(fmt, fig['target'])}"
@@ -622,7 +622,7 @@ class BoardApp(App):
         except NoMatches:  # a message that came in as the board quits: nothing left to mark
             return
         if stale:
-            when = parse_utc(self.summary.at) if self.summary else None
+            when = self.summary.at if self.summary else None
             since = fmt_clock(when, self.tz) if when else "-"
             badge.update(f" {self.vis(self.words['stale'] + ' — ' + self.words['no_data_since'])} {since} ")
         badge.set_class(stale, "-stale")

@@ -22,7 +22,8 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label, OptionList, Static
 
 from ..actions.model import Move, Spy, describe
-from ..livetime import fmt_clock, parse_utc
+from ..events import utc
+from ..livetime import fmt_clock
 from .tables import LEVEL_STYLES
 from .view import RowModel
 
@@ -446,8 +447,7 @@ class AdviceScreen(ModalScreen[object]):
     def on_mount(self) -> None:
         box = self.query_one("#advice-box")
         box.border_title = "Overload advice"
-        when = parse_utc(self.advice.at)
-        at = fmt_clock(when, self.tz) if when is not None and self.tz is not None else self.advice.at
+        at = fmt_clock(self.advice.at, self.tz) if self.tz is not None else utc(self.advice.at)
         box.border_subtitle = f"at {at} · Erlang A on {self.advice.basis or 'no calls yet'}"
         if self.advice.moves:
             ol = self.query_one(OptionList)

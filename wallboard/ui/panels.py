@@ -19,7 +19,7 @@ from textual.app import App
 from textual.widgets import Static
 
 from ..config import WallboardConfig
-from ..livetime import ServerTime, fmt_clock, parse_utc
+from ..livetime import ServerTime, fmt_clock
 from ..snapshot import Summary
 from .requests import Revert
 from .source import AgentsPart
@@ -83,7 +83,7 @@ class TitlePanel:
         window = None
         if summary is not None:
             if summary.window.kind == "since_reset":
-                since = parse_utc(summary.window.since)
+                since = summary.window.since
                 window = f" · since {fmt_clock(since, s.tz)[:5]}" if since else " · since reset"
             else:
                 window = " · all input"

@@ -19,7 +19,7 @@ from ..actions.model import Ack
 from ..config import WallboardConfig
 from ..keys import Keys
 from ..snapshot import QueueSnapshot
-from ..livetime import fmt_duration, parse_utc
+from ..livetime import fmt_duration
 
 ALERTING = ("breach", "warn")
 TOKEN_ENV = "WALLBOARD_TOKEN"
@@ -70,7 +70,7 @@ def token_problem(token: str, user: str, now: float | None = None) -> str | None
 
 
 def snoozed(alert, server_now: datetime) -> bool:
-    until = parse_utc(alert.snoozed_until)
+    until = alert.snoozed_until
     return until is not None and until > server_now
 
 

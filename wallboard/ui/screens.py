@@ -17,7 +17,7 @@ from textual.widgets import Footer, Static
 
 from ..snapshot import QueueSnapshot
 from .bindings import DRILL_KEYS, bindings, effective_keys
-from ..livetime import fmt_clock, parse_utc
+from ..livetime import fmt_clock
 from .tables import KeyedTable
 from .view import (
     TOTAL_KEY,
@@ -184,7 +184,7 @@ class DrillDownScreen(Screen):
             if alert.acked_by:
                 note += f" (ack {alert.acked_by})"
             elif alert.snoozed_until:
-                note += f" (snoozed to {fmt_clock(parse_utc(alert.snoozed_until), self.desk.tz)})"
+                note += f" (snoozed to {fmt_clock(alert.snoozed_until, self.desk.tz)})"
             t.append(note, style=style)
         return t
 

@@ -145,7 +145,7 @@ def is_quiet(alert: Alert | None, server_now: datetime) -> bool:
         return False
     if alert.acked_by:
         return True
-    until = parse_utc(alert.snoozed_until)
+    until = alert.snoozed_until
     return until is not None and until > server_now
 
 
@@ -177,7 +177,7 @@ def breach_badge(summary: Summary | None, server_now: datetime, tz) -> tuple[str
             if alert is not None and alert.acked_by:
                 acked += 1
             elif alert is not None and is_quiet(alert, server_now):
-                snoozed_until.append(parse_utc(alert.snoozed_until))  # type: ignore[arg-type]
+                snoozed_until.append(alert.snoozed_until)  # type: ignore[arg-type]
             else:
                 loud += 1
     quiet = []
@@ -435,7 +435,7 @@ def callback_rows(q: QueueSnapshot, name: str, server: ServerTime, tz) -> list[R
         cells = {
             "kind": CellModel("callback", justify="left"),
             "caller": CellModel(c.call_id, justify="left"),
-            "entered": CellModel(fmt_clock(parse_utc(c.entered_at), tz)),
+            "entered": CellModel(fmt_clock(c.entered_at, tz)),
             "wait": CellModel(fmt_duration(server.seconds_since(c.entered_at))),
         }
         rows.append(RowModel(f"cb|{c.call_id}", cells, (1, c.entered_at, c.call_id)))
@@ -449,7 +449,7 @@ def drill_caller_rows(q: QueueSnapshot, name: str, server: ServerTime, tz) -> li
         cells = {
             "kind": CellModel("waiting", justify="left"),
             "caller": CellModel(c.caller or c.call_id, justify="left"),
-            "entered": CellModel(fmt_clock(parse_utc(c.entered_at), tz)),
+            "entered": CellModel(fmt_clock(c.entered_at, tz)),
             "wait": CellModel(fmt_duration(server.seconds_since(c.entered_at))),
         }
         rows.append(RowModel(f"w|{c.call_id}", cells, (0, c.entered_at, c.call_id)))
