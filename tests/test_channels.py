@@ -283,7 +283,7 @@ async def test_a_simulated_blended_day_s_written_counters_match_an_independent_c
 
 
 def snap_time(snap) -> float:
-    return datetime.fromisoformat(snap.at.replace("Z", "+00:00")).timestamp()
+    return snap.at.timestamp()
 
 
 async def test_the_simulated_platform_posts_its_chats_to_a_running_http_ingester(redis_client, prefix, monkeypatch):

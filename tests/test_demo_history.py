@@ -106,7 +106,7 @@ async def test_the_demo_offers_a_move_within_its_first_minute(redis_client, pref
 
         async def advice_at_minute():
             advice, snap = await published_advice(redis_client, config, keys=keys)
-            at = datetime.fromisoformat(snap.at.replace("Z", "+00:00")) if snap is not None else None
+            at = snap.at if snap is not None else None
             return advice if at is not None and at >= minute else None
 
         advice = await poll(advice_at_minute, "the snapshot of the first minute")
