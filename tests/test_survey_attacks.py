@@ -12,7 +12,7 @@ from wallboard.config import load_config
 from wallboard.events import CallbackDone, CallerAbandoned, CallerJoined, CallerOverflowed
 from wallboard.feed import DeadLetter
 
-from .conftest import at
+from .conftest import at, redis_url
 from .test_http_feed import CHAT_TOKEN, TOKEN, post, running
 from .test_surveys import CONFIG, contact, ev, survey
 
@@ -108,3 +108,19 @@ async def test_a_yes_no_answer_posted_as_a_score_is_rejected_naming_score(redis_
         ]
         status, body, _ = await post(session, url + "/events", [{**answer, "id": "four", "score": 4}])
         assert (status, body["accepted"], body["rejected"]) == (202, 1, [])
+
+
+async def test_a_replay_reports_the_answers_it_does_not_count(redis_client, prefix, tmp_path):
+    """`wallboard replay` of a queue_log with a SURVEY row for a caller who hung up: a rejected record, as live."""
+    from wallboard.replay import replay
+
+    t = int(at(0).timestamp())
+    path = tmp_path / "queue_log"
+    path.write_text(
+        f"{t}|c1|sales|NONE|ENTERQUEUE||5551234|1\n{t + 20}|c1|sales|NONE|ABANDON|1|1|20\n"
+        f"{t + 300}|c1|sales|NONE|SURVEY|5|1-5\n"
+    )
+    config = load_config(None, redis={"prefix": prefix}, **CONFIG)
+    snap, stats = await replay(QueueLogFeed(str(path), config), config, redis_url=redis_url(), prefix=prefix)
+    assert stats.dead_letters == 1 and stats.rejected[0].reason.startswith("survey_response: contact 'c1' was not")
+    assert (snap.queues["sales"].abandoned, snap.queues["sales"].surveyed) == (1, 0)

@@ -121,6 +121,10 @@ async def _replay(feed, config, redis_url, prefix, window_mode, progress, drop: 
             stats.events += res.events
             stats.applied += res.applied
             stats.duplicates += res.duplicates
+            for d in res.rejected:  # refused by the engine (a survey of a contact never answered): as the feed's
+                dead.append(d)
+                if len(stats.rejected) < REJECTED_KEPT:
+                    stats.rejected.append(d)
             if res.last_ts is not None:
                 last = res.last_ts if last is None else max(last, res.last_ts)
             if progress is not None:
@@ -157,6 +161,7 @@ async def _replay(feed, config, redis_url, prefix, window_mode, progress, drop: 
             await flush()
             while inflight:
                 account(await inflight.popleft())
+            await flush()  # the engine's dead letters of the last batches
         finally:
             for task in inflight:
                 task.cancel()
