@@ -1,9 +1,15 @@
-"""The committed JSON Schema is the model's, and a snapshot in DESIGN.md's shape validates against it."""
+"""The committed JSON Schema is the model's, a snapshot in DESIGN.md's shape validates against it, and its times
+are written one way."""
 
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from wallboard.snapshot import SCHEMA_VERSION, Snapshot, schema_json
+import pytest
+from pydantic import ValidationError
+
+from wallboard.events import utc
+from wallboard.snapshot import SCHEMA_VERSION, Alert, Snapshot, schema_json
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,3 +81,17 @@ def test_design_example_shape_validates():
     s = Snapshot.model_validate(snap)
     assert s.queues["support"].alerts["longest_wait_s"].level == "breach"
     assert '"agents"' not in s.summary_json()
+
+
+def test_published_times_are_utc_to_the_second_with_a_z():
+    # written once by the model: an aware datetime in, UTC to the whole second, ISO 8601 with a Z out
+    at_jerusalem = datetime(2026, 11, 23, 11, 5, 0, 700_000, tzinfo=timezone(timedelta(hours=2)))
+    alert = Alert(level="breach", since="2026-11-23T09:00:00Z", snoozed_until=at_jerusalem)
+    assert alert.since == datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+    assert alert.snoozed_until == datetime(2026, 11, 23, 9, 5, tzinfo=timezone.utc)
+    text = '{"level":"breach","since":"2026-11-23T09:00:00Z","acked_by":null,"snoozed_until":"2026-11-23T09:05:00Z"}'
+    assert alert.model_dump_json() == text
+    assert Alert.model_validate_json(text).model_dump_json() == text  # read back, written the same
+    assert utc(alert.snoozed_until) == "2026-11-23T09:05:00Z"  # the labels' text (explain windows) agrees
+    with pytest.raises(ValidationError, match="since"):
+        Alert(level="warn", since="2026-11-23T09:00:00")  # no time zone: refused, naming the field
