@@ -549,8 +549,38 @@ class FcrConfig(_Section):
 AGENT_TARGETS = tuple(m.name for m in catalog.AGENT if m.worse is not None)
 
 
+# Queue figures a target may name: the catalog's queue ratios with a good direction
+QUEUE_TARGETS = tuple(m.name for m in catalog.QUEUE if m.kind == "ratio" and m.worse is not None)
+
+
+class PeriodTargets(_Section):
+    """A figure's target per report period; one left out is the day's."""
+
+    day: float | None = None
+    week: float | None = None
+    month: float | None = None
+
+
 class TargetsConfig(_Section):
     """Targets the figures are held to (docs/REPORTS.md)."""
+
+    queues: dict[str, dict[str, float | PeriodTargets]] = Field(
+        default_factory=dict,
+        description="[targets.queues.NAME] (NAME '*': every queue not listed): figure = target, or "
+        "{ day = .., week = .., month = .. }; shown beside the figure on the desk and the TV (the day's) and met or "
+        "missed per day, week and month in reports.",
+    )
+
+    @field_validator("queues")
+    @classmethod
+    def _queue_figures(cls, v: dict) -> dict:
+        for q, figs in v.items():
+            for k in figs:
+                if k not in QUEUE_TARGETS:
+                    raise ValueError(
+                        f"queues.{q}: {k!r} is not a queue figure with a target (one of {', '.join(QUEUE_TARGETS)})"
+                    )
+        return v
 
     agents: dict[str, float] = Field(
         default_factory=dict,

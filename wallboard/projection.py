@@ -23,6 +23,7 @@ from typing import Any
 
 from . import catalog
 from .channels import agents_free
+from .targets import queue_target
 from .config import LayoutConfig, WallboardConfig
 from .events import utc
 from .livetime import fmt_duration, parse_utc
@@ -165,7 +166,11 @@ def _text(when: datetime | None) -> str | None:
 
 
 def target_of(config: WallboardConfig, queue: str, key: str) -> float | None:
-    """The figure's target: the warn level of the queue's threshold on it (None without one)."""
+    """The figure's target: the queue's daily target (``[targets.queues]``, docs/REPORTS.md), else the warn level
+    of its threshold on it (None without either)."""
+    t = queue_target(config, queue, key, "day")
+    if t is not None:
+        return t
     th = config.queue(queue).thresholds.get(key)
     return th.warn if th is not None else None
 

@@ -22,6 +22,7 @@ from ..history.calendar import CentreCalendar, Period, utc_iso
 from ..history.codec import merge
 from ..history.rollup import HistoryReader, Rollup
 from ..keys import Keys
+from ..targets import queue_met, queue_targets
 from .fcr import fcr_section
 from .figures import agent_figures, queue_figures, total_figures
 
@@ -165,6 +166,7 @@ async def build_report(
             "total": {**queue_figures(tot, qc), "gap_s": _overlap(gaps, start, end)},
             "rows": rows_for("q", q, lambda c, qc=qc: queue_figures(c, qc)),
         }
+        _mark_targets(config, q, out_queues[q], p.kind, detail)
     names = {a.id: a.name for a in config.agents}
     out_agents = {}
     for a in agents:
@@ -214,6 +216,25 @@ async def build_report(
         "gaps": gaps,
         "notes": notes,
     }
+
+
+def _mark_targets(config: WallboardConfig, queue: str, out: dict, kind: str, detail: str) -> None:
+    """Each figure with a target: the period's total against the period's target (a range has none), each day
+    row against the day's, and how many days met it."""
+    day = queue_targets(config, queue, "day")
+    whole = queue_targets(config, queue, kind) if kind in ("day", "week", "month") else {}
+    out["targets"] = {"day": day, "period": whole}
+    out["total"]["met"] = {k: queue_met(k, out["total"].get(k), t) for k, t in whole.items()}
+    days_met = {k: [0, 0] for k in day}
+    for r in out["rows"]:
+        if detail != "day" or not r.get("has_data"):
+            continue
+        r["met"] = {k: queue_met(k, r.get(k), t) for k, t in day.items()}
+        for k, m in r["met"].items():
+            if m is not None:
+                days_met[k][0] += m
+                days_met[k][1] += 1
+    out["days_met"] = {k: {"met": v[0], "of": v[1]} for k, v in days_met.items()}
 
 
 def _sl_target(qc) -> float | None:

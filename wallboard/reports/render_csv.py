@@ -35,6 +35,14 @@ def render_csv(rep: dict) -> str:
     head += qcols + acols + [f"pause_s:{r}" for r in reasons]
     # first contact resolution: on the queue, all-queues and agent totals (reports.fcr)
     head += ["fcr.contacts", "fcr.resolved", "fcr", "fcr.provisional"]
+    # targets (wallboard.targets): figure=met|missed on day rows (their day's target) and queue totals (the period's)
+    head += ["targets"]
+    met_of: dict[tuple[str, ...], dict] = {}
+    for qn, q in rep["queues"].items():
+        met_of[("queue_total", qn, rep["period"]["start"])] = q["total"].get("met") or {}
+        for r in q["rows"]:
+            if r.get("met"):
+                met_of[("queue", qn, r["start"])] = r["met"]
     fcr = rep.get("fcr") or {}
     fcr_of = {
         "queue_total": fcr.get("queues", {}),
@@ -50,10 +58,13 @@ def render_csv(rep: dict) -> str:
         def writerow(cells: list[str]) -> None:
             f = fcr_of.get(cells[0], {}).get(cells[1])
             if f is None:
-                writer.writerow([*cells, "", "", "", ""])
+                extra = ["", "", "", ""]
             else:
                 prov = "provisional" if fcr["provisional"] else "final"
-                writer.writerow([*cells, _v(f["contacts"]), _v(f["resolved"]), _v(f["fcr"]), prov])
+                extra = [_v(f["contacts"]), _v(f["resolved"]), _v(f["fcr"]), prov]
+            met = met_of.get((cells[0], cells[1], cells[3]), {})
+            shown = ";".join(f"{k}={'met' if v else 'missed'}" for k, v in met.items() if v is not None)
+            writer.writerow([*cells, *extra, shown])
 
     w = _Rows()
     blank_a = [""] * (len(acols) + len(reasons))

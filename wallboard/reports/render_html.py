@@ -208,7 +208,33 @@ def _queue_section(name: str, q: dict, rep: dict) -> dict:
         "chart": queue_chart(q, rep["detail"]),
         "unit": "Interval" if rep["detail"] == "interval" else "Day",
         "rows": rows,
+        "targets": _targets_rows(q, rep["period"]["kind"]),
     }
+
+
+def _targets_rows(q: dict, kind: str) -> list[dict]:
+    """Per figure with a target: the period's value beside its target, met or missed, and the days that met the
+    day's target."""
+    t = q.get("targets") or {}
+    day, whole = t.get("day", {}), t.get("period", {})
+    fmts = {name: FORMATS[fmt] for name, _, fmt in QUEUE_COLUMNS}
+    heads = {name: head for name, head, _ in QUEUE_COLUMNS}
+    out = []
+    for k in sorted(set(day) | set(whole)):
+        f = fmts.get(k, pct)
+        met = q["total"].get("met", {}).get(k)
+        dm = q.get("days_met", {}).get(k)
+        out.append(
+            {
+                "figure": heads.get(k, k),
+                "value": f(q["total"].get(k)),
+                "target": f(whole[k]) if k in whole else "–",
+                "met": "–" if met is None else ("met" if met else "missed"),
+                "day_target": f(day[k]) if k in day else "–",
+                "days": f"{dm['met']} of {dm['of']}" if dm and dm["of"] else "–",
+            }
+        )
+    return out
 
 
 def _nice_max(v: float) -> float:

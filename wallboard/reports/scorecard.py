@@ -4,7 +4,7 @@ the same catalog ratios, so a scorecard and the report agree."""
 
 from __future__ import annotations
 
-from .. import catalog
+from .. import catalog, targets
 from ..config import WallboardConfig
 
 # What a scorecard shows, in order (agent metrics of the catalog; docs/REPORTS.md defines them)
@@ -27,14 +27,12 @@ BASIS = {"calls_per_hour": "logged_in_s", "csat": "csat_responses", "answer_rate
 def met(figure: str, value: float | None, target: float | None) -> bool | None:
     """Met: at or past the target in the good direction (the catalog's ``worse``); None without a value or a
     target."""
-    if value is None or target is None:
-        return None
-    return value <= target if catalog.get(figure, "agent").worse == "above" else value >= target
+    return targets.met(value, target, catalog.get(figure, "agent").worse)
 
 
-def card(fig: dict, targets: dict[str, float]) -> list[dict]:
+def card(fig: dict, goals: dict[str, float]) -> list[dict]:
     return [
-        {"figure": k, "value": fig.get(k), "target": targets.get(k), "met": met(k, fig.get(k), targets.get(k))}
+        {"figure": k, "value": fig.get(k), "target": goals.get(k), "met": met(k, fig.get(k), goals.get(k))}
         for k in FIGURES
     ]
 
@@ -42,15 +40,15 @@ def card(fig: dict, targets: dict[str, float]) -> list[dict]:
 def scorecards(rep: dict, config: WallboardConfig, team: dict | None = None) -> dict:
     """The scorecard document: the report's period, the targets, and per agent the period's card and a card
     per row (per day for a week or month; per interval for one day)."""
-    targets = dict(config.targets.agents)
+    goals = dict(config.targets.agents)
     agents = {}
     for aid, a in rep["agents"].items():
         agents[aid] = {
             "name": a["name"],
-            "total": card(a["total"], targets),
+            "total": card(a["total"], goals),
             "logged_in_s": a["total"]["logged_in_s"],
             "rows": [
-                {"start": r["start"], "label": r["label"], "figures": card(r, targets)}
+                {"start": r["start"], "label": r["label"], "figures": card(r, goals)}
                 for r in a["rows"]
                 if r.get("has_data", True)
             ],
@@ -63,7 +61,7 @@ def scorecards(rep: dict, config: WallboardConfig, team: dict | None = None) -> 
         "period": rep["period"],
         "generated_at": rep["generated_at"],
         "team": team,  # a role's view: {"role", "queues"}
-        "targets": targets,
+        "targets": goals,
         "agents": agents,
         "notes": rep["notes"],
     }

@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
+from ..targets import queue_targets
 from ..snapshot import QueueSnapshot
 from .bindings import DRILL_KEYS, bindings, effective_keys
 from ..livetime import fmt_clock
@@ -163,7 +164,8 @@ class DrillDownScreen(Screen):
             )
         title.update(head)
         flash = desk.flash_on and desk.flash_enabled
-        self.query_one("#figures", KeyedTable).sync(figure_rows(q, summary, server), flash)
+        goals = queue_targets(desk.config, self.queue) if self.queue != TOTAL_KEY else None
+        self.query_one("#figures", KeyedTable).sync(figure_rows(q, summary, server, goals), flash)
         self.query_one("#drill-callers", KeyedTable).sync(callers, flash)
         self.query_one("#drill-agents", KeyedTable).sync(agents, flash)
         self._formulas(q, summary, tz)

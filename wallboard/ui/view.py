@@ -497,8 +497,11 @@ def fmt_figure(key: str, value) -> str:
     return fmt_number(value)
 
 
-def figure_rows(q: QueueSnapshot | Total, summary: Summary, server: ServerTime) -> list[RowModel]:
-    """Each figure since the reset and over the rolling window, ratios with their numerator and denominator."""
+def figure_rows(
+    q: QueueSnapshot | Total, summary: Summary, server: ServerTime, targets: dict[str, float] | None = None
+) -> list[RowModel]:
+    """Each figure since the reset and over the rolling window, ratios with their numerator and denominator;
+    a figure with a daily target (``wallboard.targets``) shows it beside the value since the reset."""
     now = server.now()
     rows = []
     for i, (key, label, kind) in enumerate(FIGURES):
@@ -529,8 +532,10 @@ def figure_rows(q: QueueSnapshot | Total, summary: Summary, server: ServerTime) 
                 rolling_frac=blank,
             )
         else:
+            target = (targets or {}).get(key)
+            shown = fmt_figure(key, getattr(q, key)) + (f" / {fmt_figure(key, target)}" if target is not None else "")
             cells = {
-                "reset": lv(fmt_figure(key, getattr(q, key))),
+                "reset": lv(shown),
                 "rolling": CellModel(fmt_figure(key, getattr(q.rolling, key))),
             }
             for side, prefix in (("reset", ""), ("rolling", "rolling.")):
