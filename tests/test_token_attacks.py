@@ -60,6 +60,18 @@ def test_a_secret_file_with_a_bom_and_crlf_holds_the_same_secrets(monkeypatch, t
     assert issue(from_file, "rivka", ttl_s=600, now=1) == at_zero  # the file's first secret signs as the variable did
 
 
+def test_a_secret_in_the_environment_that_is_not_utf8_signs_and_verifies(monkeypatch):
+    """The variable holds bytes that are not UTF-8 (Python hands them over as surrogates): every check raised
+    UnicodeEncodeError, so the hub dropped the connection and the executor stopped on the request."""
+    monkeypatch.setenv("WALLBOARD_TOKEN_SECRET", b"\xff\xfe-raw-secret".decode("utf-8", "surrogateescape"))
+    config = tv_config("p")
+    token = issue(config, "rivka", ttl_s=600)
+    verify(config, token, "rivka")
+    verify_request(config, sign_request({"id": "r1", "type": "ack", "user": "rivka"}, token), "rivka")
+    with pytest.raises(Refused, match="forged request"):
+        verify_request(config, sign_request({"id": "r1", "type": "ack", "user": "rivka"}, token + "x"), "rivka")
+
+
 @pytest.mark.parametrize("what", ["missing", "directory", "not utf-8"])
 def test_an_unreadable_secret_file_is_a_one_line_refusal(monkeypatch, tmp_path, capsys, what):
     """Issuing, and judging a request, say which file and why; so does `wallboard token`."""

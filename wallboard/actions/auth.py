@@ -57,9 +57,14 @@ def secrets(config: WallboardConfig) -> list[bytes]:
     if not value and sec.token_secret_file:
         try:  # utf-8-sig: a BOM (Notepad) is no part of the first secret
             value = sec.token_secret_file.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeError) as e:  # not mounted, a directory, unreadable, not text
-            raise Refused(f"token secret file {sec.token_secret_file}: {getattr(e, 'strerror', None) or e}") from e
-    keys = [line.strip().encode() for line in (value or "").splitlines() if line.strip()]
+        except OSError as e:  # not mounted, a directory, unreadable
+            raise Refused(f"token secret file {sec.token_secret_file}: {e.strerror or e}") from e
+        except UnicodeError:  # raw bytes (`openssl rand 32`): a newline among them would split the secret
+            raise Refused(
+                f"token secret file {sec.token_secret_file}: not text (UTF-8); make one with `openssl rand -base64 32`"
+            ) from None
+    # surrogateescape: the environment's bytes that are not UTF-8 come back as they were, not as an exception
+    keys = [line.strip().encode("utf-8", "surrogateescape") for line in (value or "").splitlines() if line.strip()]
     if not keys:
         raise Refused(f"no token secret: set {sec.token_secret_env} or security.token_secret_file")
     return keys
