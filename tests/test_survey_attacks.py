@@ -9,7 +9,7 @@ import json
 from feeds.queue_log import QueueLogFeed
 from wallboard.commands.deadletter import redrive
 from wallboard.config import load_config
-from wallboard.events import CallbackDone, CallerAbandoned, CallerJoined, CallerOverflowed
+from wallboard.events import CallbackDone, CallerAbandoned, CallerAnswered, CallerJoined, CallerOverflowed
 from wallboard.feed import DeadLetter
 
 from .conftest import at, redis_url
@@ -75,10 +75,22 @@ async def test_an_answer_for_a_contact_the_queue_never_answered_is_a_dead_letter
     assert len((await eng.apply(answers)).rejected) == 3
     assert len(await redis_client.xrange(eng.keys.deadletter)) == 3
     assert (await eng.build_snapshot(at(1000))).queues["sales"].surveyed == 3
-    # `wallboard deadletter --redrive` has no feed record to read again: it leaves them, saying so
+    # `wallboard deadletter --redrive` applies the events again: still refused, they stay (not settled away)
     redriven = await redrive(redis_client, eng.config)
-    assert (redriven.redriven, redriven.still_rejected, redriven.cannot) == (0, 3, {"engine": 3})
+    assert (redriven.redriven, redriven.still_rejected, redriven.cannot) == (0, 3, {})
     assert [f["source"] for _, f in await redis_client.xrange(eng.keys.deadletter)] == ["engine:test"] * 3
+    # the PBX feed was behind: the waiting caller's answer arrives after the survey; a re-drive counts it now
+    await eng.apply([ev(CallerAnswered, 150, queue="sales", call_id="waiting", agent="1001", wait_s=50)])
+    redriven = await redrive(redis_client, eng.config)
+    assert (redriven.redriven, redriven.still_rejected) == (1, 2)
+    assert sorted(json.loads(f["raw"])["id"] for _, f in await redis_client.xrange(eng.keys.deadletter)) == [
+        "v-gone",
+        "v-moved",
+    ]
+    snap = await eng.build_snapshot(at(1000))
+    assert (snap.queues["sales"].surveyed, snap.queues["sales"].csat_top) == (4, 3)
+    # ok and waiting (5s); cb's callback names no answering agent in the entry, so its answer is the queue's only
+    assert (snap.agents["1001"].surveyed, snap.agents["1001"].csat_top) == (2, 2)
 
 
 async def test_an_answer_dated_before_the_contact_is_the_contacts_and_counted_once(make_engine):

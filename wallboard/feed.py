@@ -49,7 +49,7 @@ from .events import Event
 
 
 # The source of an event the engine refused by what Redis knows (``engine:<the event's source>``): its raw is the
-# event's JSON, not its feed's record, so ``wallboard deadletter --redrive`` cannot read it again.
+# event's JSON, not its feed's record, so ``wallboard deadletter --redrive`` applies that event again.
 ENGINE_SOURCE = "engine"
 
 

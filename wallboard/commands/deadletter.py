@@ -136,6 +136,7 @@ async def redrive(
 ) -> RedriveResult:
     """Re-drive the dead letters there are now (those a re-drive adds back are not read again)."""
     from wallboard.engine import Engine
+    from wallboard.events import parse_event
     from wallboard.feed import ENGINE_SOURCE, DeadLetter, Redrivable, load_feed
     from wallboard.keys import Keys
 
@@ -156,15 +157,18 @@ async def redrive(
         if not page:
             break
         events: list = []
+        refused: list = []  # (record id, event) of the engine's dead letters
         settle_args: list[str] = []
         for rid, f in page:
             source, reason, raw = f.get("source", ""), f.get("reason", ""), f.get("raw", "")
             name, path, where = split_source(source)
             if feed is not None and name != feed:
                 continue
-            if name == ENGINE_SOURCE:  # refused by the engine, not a feed: nothing to read again
-                res.cannot[name] = res.cannot.get(name, 0) + 1
-                res.still_rejected += 1
+            if name == ENGINE_SOURCE:  # an event the engine refused (its raw is the event): applied again below
+                try:
+                    refused.append((rid, parse_event(raw)))
+                except ValueError:  # (pydantic's ValidationError is one) not an event: it stays as it is
+                    res.still_rejected += 1
                 continue
             if name not in classes:
                 classes[name] = _feed_class(name)
@@ -209,9 +213,24 @@ async def redrive(
                 got = await engine.apply(events[k : k + APPLY_CHUNK])
                 res.applied += got.applied
                 res.duplicates += got.duplicates
+            if refused:  # once the feeds' events are in (an answer they bring makes a survey count now)
+                got = await engine.apply([ev for _, ev in refused])
+                still = {d.raw for d in got.rejected}
+                res.applied += got.applied
+                res.duplicates += got.duplicates
+                for rid, ev in refused:
+                    if ev.model_dump_json() in still:  # refused again: the record stays
+                        res.still_rejected += 1
+                    else:
+                        res.redriven += 1
+                        settle_args += ["d", rid, "", "", ""]
             if settle_args:
                 await engine.scripts.run_pipeline(client, [("dead_letters_settle", keys.centre, tuple(settle_args))])
         res.events += len(events)
+        if dry_run:
+            res.still_rejected += len(refused)  # the engine decides only when they are applied
+        else:
+            res.events += len(refused)
         if page[-1][0] == end:
             break
         start = "(" + page[-1][0]
