@@ -168,3 +168,67 @@ async def test_scorecard_command(make_engine, redis_client, tmp_path, capsys):
     assert "agent '1001' is not in care_lead's team" in capsys.readouterr().err
     assert await asyncio.to_thread(cli_main, [*base, "--role", "nobody"]) == 2
     assert "unknown --role 'nobody'; roles: care_lead" in capsys.readouterr().err
+
+
+async def test_desk_agent_card_shows_today_beside_targets_and_keeps_a_team_lead_to_the_team(namespace):
+    """Enter on an agent opens the card: today's figures from the snapshot beside [targets.agents]; a team lead
+    (role limited to tech) gets no card for a support agent."""
+    from wallboard.ui.screens import AgentCardScreen
+    from wallboard.ui.tables import KeyedTable
+
+    from .test_tui import T0, ROLES, seq_is, snapshot, store_sync, token_for, until
+
+    snap = snapshot(3)
+    a = snap.agents["1002"]  # Dana: 27 calls; by hand below: 2 h logged in, 1,800 s on call, 600 s wrap-up
+    snap.agents["1002"] = a.model_copy(
+        update={"talk_s": 1800.0, "wrap_s": 600.0, "available_s": 4200.0, "pause_s": 600.0, "missed": 3,
+                "csat_responses": 4, "csat_top": 3}
+    )  # fmt: skip
+    store_sync(namespace, snap)
+    from wallboard.clock import ManualClock
+    from wallboard.config import load_config
+    from wallboard.ui.app import build_desk_app
+
+    from .conftest import redis_url
+
+    def desk(user: str):
+        config = load_config(
+            None,
+            redis={"prefix": namespace, "url": redis_url()},
+            centre={"timezone": "UTC"},
+            roles={**ROLES, "tech_lead": {"permissions": ["ack"], "queues": ["tech"]}},
+            users=[{"name": "dana", "roles": ["desk"]}, {"name": "rina", "roles": ["tech_lead"]}],
+            targets={"agents": {"calls_per_hour": 12, "answer_rate": 0.95, "csat": 0.7}},
+        )
+        return build_desk_app(config, redis_url(), user=user, clock=ManualClock(T0), token=token_for(user))
+
+    app = desk("dana")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, seq_is(app, 3), "the stored snapshot")
+        table = app.query_one("#agents", KeyedTable)
+        table.focus()
+        table.select_key("1002")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, AgentCardScreen), "the card")
+        card = app.screen.query_one("#card", KeyedTable)
+        shown = {k: [str(card.get_cell(k, c)) for c in ("today", "target", "met")] for k in card.rows}
+        # by hand: 27 calls in (1800 + 600 + 4200 + 600) s = 2 h -> 13.5 an hour (target 12: met); 27 of 27 + 3
+        # rang -> 90.0 % (target 95 %: missed); AHT (1800 + 600) / 27 = 88.9 s; CSAT 3 of 4 = 75 %: met
+        assert shown["calls_per_hour"] == ["13.5", "12.0", "met"]
+        assert shown["answer_rate"] == ["90.0%", "95.0%", "missed"]
+        assert shown["aht_s"] == ["1:28", "", ""]  # 88.9 s: the desk shows whole seconds, as its other durations
+        assert shown["csat"] == ["75.0%", "70.0%", "met"]
+        await pilot.press("escape")
+
+    lead = desk("rina")
+    async with lead.run_test(size=(140, 40)) as pilot:
+        await until(pilot, seq_is(lead, 3), "the stored snapshot")
+        table = lead.query_one("#agents", KeyedTable)
+        table.focus()
+        table.select_key("1002")  # support only: not rina's team
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(lead.screen, AgentCardScreen)
+        table.select_key("1003")  # tech: her team
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(lead.screen, AgentCardScreen), "the team member's card")

@@ -98,3 +98,38 @@ def _num(v) -> str:
     if isinstance(v, float):
         return f"{v:.6g}"
     return str(v)
+
+
+def live_card(agent, config: WallboardConfig) -> list[dict]:
+    """Today's card from the live snapshot's agent (``AgentSnapshot``: its since-reset counters, the current state
+    counted up to now), by the same catalog ratios as the reports. The live snapshot has no ringing seconds, so
+    logged-in time there is talk + wrap-up + available + paused."""
+    from .. import metrics
+
+    c = {
+        "calls_handled": agent.calls_handled,
+        "missed": agent.missed,
+        "outbound_calls": agent.outbound_calls,
+        "dial_attempts": agent.dial_attempts,
+        "on_call_s": agent.talk_s,
+        "wrap_up_s": agent.wrap_s,
+        "available_s": agent.available_s,
+        "paused_s": agent.pause_s,
+        "csat_top": agent.csat_top,
+        "csat_responses": agent.csat_responses,
+    }
+    fig = {k: c[k] for k in ("calls_handled", "missed", "outbound_calls", "dial_attempts", "csat_responses")}
+    for k in FIGURES:
+        if catalog.get(k, "agent").kind == "ratio":
+            fig[k] = metrics.ratio(k, c, scope="agent").value
+    return card(fig, dict(config.targets.agents))
+
+
+def team_of(config: WallboardConfig, user: str) -> set[str] | None:
+    """The queues a user's roles limit them to (a team lead's team), or None when a role of theirs covers every
+    queue (or the user has no limiting role)."""
+    u = next((x for x in config.users if x.name == user), None)
+    roles = [config.roles[r] for r in (u.roles if u else []) if r in config.roles]
+    if not roles or any(r.queues is None for r in roles):
+        return None
+    return {q for r in roles for q in r.queues or []}

@@ -218,6 +218,8 @@ class DeskApp(DeskActions, App):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "queues" and event.row_key.value is not None:
             self.drill(event.row_key.value)
+        elif event.data_table.id in AGENT_TABLES and event.row_key.value is not None:
+            self.agent_card(event.row_key.value)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id in AGENT_TABLES:

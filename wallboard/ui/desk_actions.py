@@ -59,6 +59,20 @@ class DeskActions:
     def action_drill(self) -> None:
         self.drill()
 
+    def agent_card(self, agent_id: str) -> None:
+        """The agent's scorecard for today (enter on an agent); a team lead sees only their team's agents."""
+        from ..reports.scorecard import team_of
+        from .screens import AgentCardScreen
+
+        a = self.agent_of(agent_id)
+        if a is None or isinstance(self.screen, AgentCardScreen):
+            return
+        team = team_of(self.config, self.user)
+        if team is not None and not team & set(a.queues):
+            self.notify(f"{a.name or agent_id} is not in {self.user}'s team", severity="warning", markup=False)
+            return
+        self.push_screen(AgentCardScreen(agent_id))
+
     async def action_ack(self) -> None:
         await self.request_alerts("ack")
 

@@ -21,6 +21,8 @@ from .bindings import DRILL_KEYS, bindings, effective_keys
 from ..livetime import fmt_clock
 from .tables import KeyedTable
 from .view import (
+    SCORECARD_COLUMNS,
+    scorecard_rows,
     TOTAL_KEY,
     agent_rows,
     describe_window,
@@ -204,6 +206,37 @@ class DrillDownScreen(Screen):
         if self._formulas_plain != lines.plain:
             self._formulas_plain = lines.plain
             self.query_one("#formulas", Static).update(lines)
+
+
+class AgentCardScreen(ModalScreen):
+    """An agent's scorecard for today: each figure since the reset beside its target (``[targets.agents]``), met
+    or missed (``reports.scorecard.live_card``); refreshed from the latest agents part each second."""
+
+    BINDINGS: ClassVar = [("escape", "dismiss", "Close"), ("q", "dismiss", "Close")]
+
+    def __init__(self, agent_id: str) -> None:
+        super().__init__()
+        self.agent_id = agent_id
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="card-box"):
+            yield KeyedTable([(k, h, None) for k, h in SCORECARD_COLUMNS], id="card")
+
+    def on_mount(self) -> None:
+        self._refresh_card()
+        self.set_interval(1.0, self._refresh_card)
+        self.query_one("#card", KeyedTable).focus()
+
+    def _refresh_card(self) -> None:
+        from ..reports.scorecard import live_card
+
+        desk = self.app
+        a = desk.agent_of(self.agent_id)  # type: ignore[attr-defined]
+        box = self.query_one("#card-box")
+        box.border_title = f"{(a.name if a else None) or self.agent_id}: today against targets"
+        box.border_subtitle = "esc close"
+        if a is not None:
+            self.query_one("#card", KeyedTable).sync(scorecard_rows(live_card(a, desk.config)))  # type: ignore[attr-defined]
 
 
 class HelpScreen(ModalScreen):

@@ -624,3 +624,40 @@ def formulas(q: QueueSnapshot | Total, tz) -> list[Formula]:
     if isinstance(q, QueueSnapshot):
         out.append(Formula("EWT", "(waiting + 1) × AHT / agents available or busy in the queue", "now", "-"))
     return out
+
+
+def scorecard_rows(card: list[dict]) -> list[RowModel]:
+    """An agent's card (``reports.scorecard``): figure, today's value, its target, met or missed."""
+    rows = []
+    for i, f in enumerate(card):
+        m = catalog.get(f["figure"], "agent")
+        head, fmt = m.html or (f["figure"], "count")
+        show = _CARD_FORMATS[fmt]
+        met = f["met"]
+        cells = {
+            "figure": CellModel(head, justify="left"),
+            "today": CellModel(show(f["value"])),
+            "target": CellModel(show(f["target"]) if f["target"] is not None else ""),
+            "met": CellModel(
+                "" if met is None else "met" if met else "missed", level="breach" if met is False else "ok"
+            ),
+        }
+        rows.append(RowModel(f["figure"], cells, (i,)))
+    return rows
+
+
+_CARD_FORMATS = {
+    "count": fmt_number,
+    "pct": fmt_pct,
+    "rate": lambda v: "-" if v is None else f"{v:.1f}",
+    "m:ss": fmt_duration,
+    "s": fmt_duration,
+    "h:mm": fmt_duration,
+    "score": lambda v: "-" if v is None else f"{v * 100:+.0f}",
+}
+SCORECARD_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("figure", "Figure"),
+    ("today", "Today"),
+    ("target", "Target"),
+    ("met", ""),
+)
