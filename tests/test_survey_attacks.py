@@ -136,3 +136,20 @@ async def test_a_replay_reports_the_answers_it_does_not_count(redis_client, pref
     snap, stats = await replay(QueueLogFeed(str(path), config), config, redis_url=redis_url(), prefix=prefix)
     assert stats.dead_letters == 1 and stats.rejected[0].reason.startswith("survey_response: contact 'c1' was not")
     assert (snap.queues["sales"].abandoned, snap.queues["sales"].surveyed) == (1, 0)
+
+
+async def test_an_answer_counted_before_its_contact_was_known_is_not_counted_again(make_engine):
+    """The PBX feed is behind: the answer arrives first and counts for a contact not yet known (with the agent it
+    names). The feed catches up with the call; the survey platform re-sends the answer (no 202 seen; the http
+    ingester restarted, so its memory of ids is gone). It must not count a second time, for the queue or the
+    agent."""
+    eng = await make_engine(**CONFIG)
+    first = survey("sales", "lag", 400, 5, id="lag:csat", agent="1001")
+    await eng.apply([first])
+    await eng.apply(contact("sales", "lag", 0, "1001"))
+    await eng.apply([first])
+    await eng.apply([survey("sales", "lag", 410, 9, "0-10", id="lag:nps")])  # the other question: counted, once
+    snap = await eng.build_snapshot(at(600))
+    sales, agent = snap.queues["sales"], snap.agents["1001"]
+    assert (sales.surveyed, sales.csat_responses, sales.nps_responses, sales.answered) == (1, 1, 1, 1)
+    assert (agent.surveyed, agent.csat_responses, agent.csat_top, agent.nps_responses) == (1, 1, 1, 1)

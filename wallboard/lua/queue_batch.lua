@@ -147,16 +147,19 @@ for i, e in ipairs(evs) do
   -- dated before the contact joined (the survey platform's clock behind the PBX's): still the contact's first
   -- entry, so that a copy with another time (the other feed's) finds the same flags
   if not idx and n > 0 then idx = 1 end
-  local ff = idx and ('f' .. idx) or 'v0'
-  local f = h[ff] or ''
-  local j = idx and tonumber(h['j' .. idx]) or 0
+  -- a contact answered before any entry of it was known (the PBX feed behind the survey's) keeps that record,
+  -- 'v0', for its answers: a re-sent answer finds its flag there, and the agent step its once-marks (join 0)
+  local fe = idx and (h['f' .. idx] or '') or ''
+  local f0 = h['v0'] or ''
+  local ff, f, j = 'v0', f0, 0
+  if idx and f0 == '' then ff, f, j = 'f' .. idx, fe, tonumber(h['j' .. idx]) end
   local ag = (idx and h['a' .. idx]) or e.ag or ''
   local flag = (e.sq == 'n') and 'N' or 'V'
-  if idx and not (has(f, 'A') or has(f, 'C') or has(f, 'D')) then
-    out[i] = {2, j, ''}  -- this queue never answered (nor called back) the contact: not counted, a dead letter
-  elseif has(f, flag) then
+  if has(f, flag) then
     dups = dups + 1
     out[i] = {1, j, ag}
+  elseif idx and not (has(fe, 'A') or has(fe, 'C') or has(fe, 'D')) then
+    out[i] = {2, j, ''}  -- this queue never answered (nor called back) the contact: not counted, a dead letter
   else
     local wkey, mkey = base .. ':w:' .. e.win, base .. ':m:' .. e.min
     if not (has(f, 'V') or has(f, 'N')) then add(wkey, 'surveyed', 1); add(mkey, 'surveyed', 1) end
