@@ -542,7 +542,8 @@ class Engine:
             await self.queue_step(batch)
             await self.agent_step(batch)
             res = batch.res
-            await self.dead_letters(res.rejected)  # after the steps: a crash before re-applies and finds them again
+            if res.rejected:  # after the steps: a crash before re-applies and finds them again
+                await self.dead_letters(res.rejected)
             res.queues.update(batch.by_queue)
             res.agents.update(batch.agents)
             res.agents.update(batch.agent_items)
