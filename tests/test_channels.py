@@ -344,3 +344,48 @@ async def test_the_simulated_platform_posts_its_chats_to_a_running_http_ingester
         assert q.answered_within_sl == sum(c.wait_s <= limit for c in mine if c.outcome == "answered"), name
     assert snap.queues["support"].entered == 0  # its calls went to the PBX face, not here
     assert snap.agents["h"].conversations == {k: v for k, v in centre.open_conversations("h").items() if v}
+
+
+def test_screens_name_the_channel_and_its_figures_in_both_languages():
+    from wallboard.config import LayoutConfig
+    from wallboard.projection import project_queue
+    from wallboard.ui.view import agent_rows
+
+    config = load_config(None, queues=[{"name": "web", "channel": "chat", "label": "Web chat"}, {"name": "phone"}])
+    roll = Rolling(minutes=30, since="2026-11-23T08:30:00Z")
+    q = QueueSnapshot(
+        channel="chat",
+        sl_formula="excl_short_abandons",
+        sl_threshold_s=60,
+        short_abandon_s=10,
+        count_overflow=False,
+        rolling=roll,
+        label="Web chat",
+    )
+    q.agent_counts.available, q.agent_counts.free = 4, 1
+    figures = ["waiting", "asa_s", "agents_available", "service_level"]
+    en = project_queue("web", q, LayoutConfig(name="en", figures=figures), config)
+    he = project_queue("web", q, LayoutConfig(name="he", figures=figures, language="he"), config)
+    assert (en["channel"], en["channel_label"], he["channel_label"]) == ("chat", "Chat", "צ'אט")
+    assert [f.get("label") for f in en["figures"]] == [None, "First response", "Agents with room", None]
+    assert [f.get("label") for f in he["figures"]] == [None, "תגובה ראשונה", "נציגים עם מקום", None]
+    assert en["figures"][2]["value"] == 1  # free = room for one more conversation, not the 4 "available"
+    own = LayoutConfig(name="own", figures=figures, labels={"asa_s": "Reply"})
+    assert project_queue("web", q, own, config)["figures"][1].get("label") is None  # the layout's own label wins
+    phone = q.model_copy(update={"channel": "voice"})
+    assert project_queue("phone", phone, LayoutConfig(name="en", figures=figures), config)["channel_label"] is None
+
+    a = AgentSnapshot(state="available", queues={"web": 0}, capacity={"chat": 3, "email": 5}, conversations={"chat": 2})
+    full = AgentSnapshot(state="available", queues={"web": 0}, capacity={"chat": 2}, conversations={"chat": 2})
+
+    class Clock:
+        def now(self):
+            return datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+
+        def seconds_since(self, _):
+            return None
+
+    rows = {r.key: r for r in agent_rows({"a": a, "f": full, "v": AgentSnapshot(state="on_call")}, Clock())}
+    assert rows["a"].cells["load"].text == "2/3 chats 0/5 e-mails" and rows["a"].cells["load"].level == "ok"
+    assert rows["f"].cells["load"].text == "2/2 chats" and rows["f"].cells["load"].level == "warn"
+    assert rows["v"].cells["load"].text == ""

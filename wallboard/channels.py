@@ -96,6 +96,14 @@ def items(channel: str, language: str = "en") -> str:
     return DEFAULTS[channel].items.get(language, channel) if channel in DEFAULTS else channel
 
 
+_SHORT = {"voice": "voice", "chat": "chat", "messaging": "msg", "email": "email", "social": "soc"}
+
+
+def short(channel: str) -> str:
+    """The channel in a narrow table column (5 characters at most)."""
+    return _SHORT.get(channel, channel[:5])
+
+
 def usage(open_now: int, capacity: int, channel: str, language: str = "en") -> str:
     """An agent's load on a channel as the agent grid shows it: ``2/3 chats``."""
     return f"{open_now}/{capacity} {items(channel, language)}"

@@ -22,7 +22,8 @@ from datetime import datetime
 from typing import Any
 
 from . import catalog
-from .channels import agents_free
+from .channels import agents_free, is_written
+from .channels import label as channel_label
 from .targets import queue_target
 from .config import LayoutConfig, WallboardConfig
 from .events import utc
@@ -277,6 +278,10 @@ def project_queue(
                 fig["alert"] = alert.model_dump(mode="json")
             if key == "longest_wait_s":
                 fig["since"] = _text(_oldest_caller(q))
+            if is_written(q.channel) and key not in layout.labels:  # "First response" on a chat queue
+                own = catalog.label(catalog.get(key), layout.language, q.channel)
+                if own != figure_label(layout, key):
+                    fig["label"] = own
         figures.append(fig)
     if q is None:
         level = "ok"
@@ -291,6 +296,9 @@ def project_queue(
         "missing": q is None,
         "level": level,
         "figures": figures,
+        # a written queue's tile names its channel (voice, the usual, is left unsaid)
+        "channel": q.channel if q is not None else "voice",
+        "channel_label": channel_label(q.channel, layout.language) if q is not None and is_written(q.channel) else None,
     }
     if layout.agent_states:
         out["agents"] = _agents(q.agent_counts) if q is not None else None

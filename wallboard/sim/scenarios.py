@@ -165,7 +165,7 @@ def shape_of(kind: str) -> Callable[[float], float]:
 # quarter of an hour, nobody "hangs up").
 _WRITTEN_QUEUES = {
     "chat": QueueProfile(
-        calls_per_hour=90.0,
+        calls_per_hour=150.0,
         talk_mean_s=540.0,
         talk_sigma=0.5,
         patience_mean_s=240.0,
@@ -175,7 +175,7 @@ _WRITTEN_QUEUES = {
         shape="chat",
     ),
     "email": QueueProfile(
-        calls_per_hour=40.0,
+        calls_per_hour=60.0,
         talk_mean_s=900.0,
         talk_sigma=0.5,
         patience_mean_s=math.inf,

@@ -560,6 +560,8 @@ class BoardApp(App):
         card.set_class(bool(q.get("total")), "-total")
         icons = self.layout.level_icons and not self.stale
         name = (LEVEL_ICONS.get(q["level"], "") if icons else "") + q["label"]
+        if q.get("channel_label"):  # a written queue names its channel
+            name += f" · {q['channel_label']}"
         if not q["open"]:
             name += f"  {self.words['closed']}"
         found = card.query(".qname")
@@ -576,7 +578,9 @@ class BoardApp(App):
             cell.set_class(flashing, "-flash")
             cell.set_class(quiet, "-quiet")
             cell.set_class(self.stale, "-stale")
-            label = (LEVEL_ICONS.get(fig["level"], "") if icons else "") + figure_label(self.layout, fig["key"])
+            label = (LEVEL_ICONS.get(fig["level"], "") if icons else "") + (
+                fig.get("label") or figure_label(self.layout, fig["key"])
+            )
             if fig.get("window_min"):
                 label += f" · {fig['window_min']} {self.words['minutes']}"
             if alert is not None and alert.acked_by:  # before the rest: a narrow cell cuts from the end

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from ..channels import agents_free
+from ..channels import agents_free, short as short_channel, usage
 from .. import catalog
 from ..config import WallboardConfig
 from ..snapshot import AgentSnapshot, Alert, QueueSnapshot, Summary, Total
@@ -54,6 +54,7 @@ class ColumnSpec:
 # The queue table. Priority decides what is kept on a narrow terminal (lowest first); a group is kept whole.
 QUEUE_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("name", "Queue", 12, 0),
+    ColumnSpec("channel", "Ch", 5, 14),  # the last kept: a narrow desk has the queue names
     ColumnSpec("waiting", "Wait", 4, 1),
     ColumnSpec("longest", "Longest", 7, 2),
     ColumnSpec("sl", "SL", 6, 3),
@@ -78,6 +79,7 @@ AGENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("alerts", "Alerts"),
     ("calls", "Calls"),
     ("missed", "Miss"),
+    ("load", "Load"),
     ("queues", "Queues"),
 )
 
@@ -256,6 +258,7 @@ def queue_rows(
         name_level = "closed" if not q.open else worst_level(q.levels.values())
         cells = {
             "name": CellModel(name, level=name_level, bold=name_level == "breach", justify="left"),
+            "channel": CellModel(short_channel(q.channel), justify="left"),
             "waiting": cell("waiting", str(q.waiting)),
             "longest": cell("longest", fmt_duration(live_longest_wait(q, summary, server))),
             "sl": cell("sl", fmt_pct(q.service_level)),
@@ -267,7 +270,7 @@ def queue_rows(
             "answered": cell("answered", str(q.answered)),
             "abandoned": cell("abandoned", str(q.abandoned)),
             "ewt": cell("ewt", fmt_duration(q.ewt_s)),
-            "avail": cell("avail", str(ac.available)),
+            "avail": cell("avail", str(agents_free(ac, q.channel))),  # written: agents with room for one more
             "busy": cell("busy", str(ac.ringing + ac.on_call + ac.wrap_up)),
             "paused": cell("paused", str(ac.paused)),
             "trend": CellModel(sparkline(trends.get(name), trend_width), justify="left"),
@@ -277,6 +280,7 @@ def queue_rows(
     ac = t.agent_counts
     total = {
         "name": "TOTAL",
+        "channel": "all",
         "waiting": str(t.waiting),
         "longest": fmt_duration(live_longest_wait(t, summary, server)),
         "sl": fmt_pct(t.service_level),
@@ -331,6 +335,18 @@ def queues_text(a: AgentSnapshot, reverts: list[Revert], now_epoch: float) -> st
     return ",".join(parts)
 
 
+def load_text(a: AgentSnapshot) -> str:
+    """The agent's written work against its capacity, e.g. ``2/3 chats`` (``2/3 chats 1/5 e-mails``); empty
+    for an agent of voice queues only."""
+    return " ".join(usage(a.conversations.get(ch, 0), cap, ch) for ch, cap in a.capacity.items() if cap)
+
+
+def load_level(a: AgentSnapshot, base: str) -> str:
+    """Full on every written channel it serves: ``warn`` (no room for one more)."""
+    caps = [(a.conversations.get(ch, 0), cap) for ch, cap in a.capacity.items() if cap]
+    return "warn" if caps and base == "ok" and all(n >= cap for n, cap in caps) else base
+
+
 def taken_text(a: AgentSnapshot, taken, now_epoch: float) -> str:
     """``call taken by rivka`` for a few minutes after a supervisor took the agent's call (not once the agent
     is on another call)."""
@@ -374,6 +390,7 @@ def agent_rows(
             "alerts": CellModel(",".join(a.alerts), level=alert_level, justify="left"),
             "calls": CellModel(str(a.calls_handled), level=base),
             "missed": CellModel(str(a.missed), level="warn" if a.missed_in_row else base),
+            "load": CellModel(load_text(a), level=load_level(a, base), justify="left"),
             "queues": CellModel(queues, level="warn" if pending and not out else base, justify="left"),
         }
         if queue is not None:

@@ -235,7 +235,7 @@
       const card = cards[i];
       card.className = "card level-" + q.level + (q.total ? " total" : "");
       card.dataset.queue = q.name;
-      card.querySelector(".qlabel").textContent = q.label;
+      card.querySelector(".qlabel").textContent = q.label + (q.channel_label ? " · " + q.channel_label : "");
       card.querySelector(".qstate").textContent = q.open ? "" : text("closed");
       const figs = card.querySelectorAll(".fig");
       q.figures.forEach((f, j) => {
@@ -253,7 +253,7 @@
         if (a && a.acked_by) note = text("acked") + " " + a.acked_by;
         else if (snoozed(a, now)) note = text("snoozed") + " " + clockText(Date.parse(a.snoozed_until)).slice(0, 5);
         el.querySelector(".flabel-text").textContent =
-          meta.label + (f.window_min ? " · " + f.window_min + " " + text("minutes") : "");
+          (f.label || meta.label) + (f.window_min ? " · " + f.window_min + " " + text("minutes") : "");
         el.querySelector(".fnote").textContent = note;
         const v = el.querySelector(".fval");
         v.dataset.format = meta.format;
