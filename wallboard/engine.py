@@ -282,7 +282,7 @@ class Engine:
             rec["k"] = "J"
             if d["caller"]:
                 rec["cl"] = d["caller"]
-            who = d["customer"] or d["caller"]
+            who = fcr.customer_ident(d["customer"], d["caller"])
             if who and self.fcr_salt:
                 rec["cu"] = fcr.customer_hash(self.fcr_salt, who)
         elif kind == _K_ANSWER:

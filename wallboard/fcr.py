@@ -31,6 +31,17 @@ def load_salt(config: WallboardConfig) -> bytes | None:
     return text.encode() if text else None
 
 
+def customer_ident(customer: str | None, caller: str | None) -> str | None:
+    """Who a contact's customer is: the CRM id, else a caller number with a digit other than 0. A withheld
+    number ('anonymous', 'Restricted', '<unknown>', zeros) identifies nobody: all such callers are not one
+    customer, each of whose contacts would make the one before a repeat."""
+    if customer and customer.strip():
+        return customer
+    if caller and any(c in "123456789" for c in caller):
+        return caller
+    return None
+
+
 def customer_hash(salt: bytes, ident: str) -> str:
     return hmac.new(salt, ident.strip().encode(), hashlib.sha256).hexdigest()[:HASH_CHARS]
 
