@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import wire
+from tests.polling import task_failed, until
 
 from feeds.ami import AmiFeed
 from feeds.queue_log import QueueLogFeed
@@ -61,6 +62,7 @@ class Live:
         self.engine = Engine(redis_client, self.config, Keys(prefix))
         self.feed_options = feed_options
         self.dead: list[DeadLetter] = []
+        self.items = 0
 
     async def __aenter__(self):
         await self.engine.start()
@@ -80,10 +82,15 @@ class Live:
 
     async def _consume(self):
         async for item in self.feed.follow(self.clock):
+            self.items += 1
             if isinstance(item, DeadLetter):
                 self.dead.append(item)
             elif hasattr(item, "ts"):
                 await self.engine.apply([item])
+
+    async def logged_in(self):
+        """Until the feed is logged in and has read the PBX's present (its first items)."""
+        await until(lambda: self.items, "the feed's login and the PBX's present", check=task_failed(self.task))
 
     async def run_for(self, seconds: int, step: float = 1.0):
         for _ in range(int(seconds / step)):
@@ -127,7 +134,7 @@ async def _drop(redis_client, prefix):
 
 async def test_ami_live_equals_the_queue_log_replay_and_overlap_counts_once(redis_client, prefix, tmp_path, ami_env):
     async with Live(redis_client, prefix, tmp_path) as live:
-        await asyncio.sleep(0.3)  # logged in
+        await live.logged_in()
         await live.run_for(15 * 60)  # a quarter of an hour of an overloaded morning
         await live.run_for(10)  # let the last exits settle
         await live.settle()
@@ -154,7 +161,7 @@ async def test_ami_live_equals_the_queue_log_replay_and_overlap_counts_once(redi
 async def test_cut_socket_reconnects_resyncs_and_records_the_gap(redis_client, prefix, tmp_path, ami_env):
     async with Live(redis_client, prefix, tmp_path) as live:
         live.feed.queue_log = str(live.queue_log)  # gap filling from the PBX's queue_log
-        await asyncio.sleep(0.3)
+        await live.logged_in()
         await live.run_for(5 * 60)
         live.pbx.drop_connections()  # the PBX runs on; our socket is gone
         await live.run_for(60)  # a minute of calls while we are away (the feed reconnects meanwhile)
@@ -181,7 +188,7 @@ async def test_cut_socket_reconnects_resyncs_and_records_the_gap(redis_client, p
 
 async def test_executor_actions_reach_the_simulated_pbx(redis_client, prefix, tmp_path, ami_env):
     async with Live(redis_client, prefix, tmp_path, scenario="quiet") as live:
-        await asyncio.sleep(0.3)
+        await live.logged_in()
         backend = AmiBackend(live.config, host="127.0.0.1", port=live.pbx.port)
         ex = Executor(redis_client, live.config, backend, clock=live.clock)
         keys = Keys(prefix)

@@ -16,6 +16,7 @@ import pytest
 
 from feeds.ami import AmiFeed
 from tests.ami_fake import FakePbx
+from tests.polling import task_failed, until
 from wallboard.ami.actions import AmiActions
 from wallboard.cli import _feed_options, build_parser
 from wallboard.config import load_config
@@ -56,12 +57,7 @@ class Run:
             self.items.append(x)
 
     async def until(self, pred, timeout: float = 3.0) -> None:
-        end = time.monotonic() + timeout
-        while not pred():
-            if self.task.done():
-                self.task.result()
-            assert time.monotonic() < end, f"timed out; got {self.items}"
-            await asyncio.sleep(0.01)
+        await until(pred, f"the feed's items (got {self.items})", timeout=timeout, check=task_failed(self.task))
 
     def of(self, kind) -> list:
         return [x for x in self.items if isinstance(x, kind)]

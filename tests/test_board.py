@@ -19,6 +19,7 @@ from wallboard.keys import Keys
 from wallboard.ui.bigdigits import render_big, rows_for, width_units
 from wallboard.ui.board import BigNumber, BoardApp, FigureCell, QueueCard, plan_board
 
+from . import polling
 from .tvdata import (
     UNMASKED,
     breach,
@@ -36,11 +37,7 @@ FORMATS = [FIGURE_FORMAT[f] for f in ("waiting", "longest_wait_s", "service_leve
 
 
 async def until(pilot, cond, timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if cond():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition not met in time")
+    await polling.until(cond, "the board to show it", timeout=timeout, every=0.02, pilot=pilot)
 
 
 def card_for(app: BoardApp, queue: str) -> QueueCard:

@@ -24,7 +24,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
 import zlib
 from datetime import datetime, timedelta, timezone
@@ -41,6 +40,8 @@ from wallboard.keys import Keys
 from wallboard.replay import drop_namespace_sync, replay
 from wallboard.store import StoreUnavailable, connect, connect_sync, is_cluster
 from wallboard.thresholds import LevelState
+
+from .polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config" / "wallboard.toml"
@@ -77,16 +78,7 @@ def _free_ports(n: int) -> list[int]:
     return out
 
 
-def _wait(pred, what: str, timeout: float = 30.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            if pred():
-                return
-        except (redis.ConnectionError, redis.ResponseError, OSError):
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+_STARTING = (redis.ConnectionError, redis.ResponseError, OSError)  # a node still starting, a cluster still forming
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +115,9 @@ def cluster():
             )
         )
         _single_url = f"redis://127.0.0.1:{single}/0"
-        _wait(redis.Redis(host="127.0.0.1", port=single).ping, "the single node to start")
+        wait_until(
+            redis.Redis(host="127.0.0.1", port=single).ping, "the single node to start", timeout=30, ignoring=_STARTING
+        )
         for p in ports:
             d = root / str(p)
             d.mkdir()
@@ -156,7 +150,7 @@ def cluster():
             )
         nodes = [redis.Redis(host="127.0.0.1", port=p, decode_responses=True) for p in ports]
         for n in nodes:
-            _wait(n.ping, "a cluster node to start")
+            wait_until(n.ping, "a cluster node to start", timeout=30, ignoring=_STARTING)
         cli = shutil.which("redis-cli")
         if cli:
             subprocess.run(
@@ -188,7 +182,7 @@ def cluster():
                     return False
             return True
 
-        _wait(ready, "the cluster to be ok on every node")
+        wait_until(ready, "the cluster to be ok on every node", timeout=30, ignoring=_STARTING)
         for n in nodes:
             n.close()
         yield ports

@@ -8,13 +8,14 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from wallboard import demo_state
+
+from .polling import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLLOWING = "using the running demo"
@@ -37,18 +38,6 @@ def user_env(state_dir: Path) -> dict:
     return env
 
 
-def until(what, check, timeout_s: float = 60.0, every_s: float = 0.2):
-    """Poll ``check`` until it returns something true (returned), or fail naming ``what``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(every_s)
-
-
 @pytest.mark.skipif(not shutil.which("tmux"), reason="needs tmux (the demo is a terminal UI)")
 def test_board_advise_snapshot_report_and_serve_follow_the_running_demo(tmp_path):
     from wallboard.config import load_config
@@ -64,9 +53,9 @@ def test_board_advise_snapshot_report_and_serve_follow_the_running_demo(tmp_path
     )
     subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-s", "demo", "-x", "160", "-y", "48", demo], check=True)
     try:
-        state = until("the demo's state file", demo_state_in(tmp_path / "state"), 60)
+        state = wait_until(demo_state_in(tmp_path / "state"), "the demo's state file", timeout=60, every=0.2)
         assert state["prefix"] == prefix and state["config"].endswith("demo.toml")
-        until("the demo's screen", lambda: "This demo, elsewhere" in pane(sock), 30)
+        wait_until(lambda: "This demo, elsewhere" in pane(sock), "the demo's screen", timeout=30, every=0.2)
 
         def snapshot_with_calls():
             out = cli("snapshot", "--json", env=env)
@@ -74,7 +63,7 @@ def test_board_advise_snapshot_report_and_serve_follow_the_running_demo(tmp_path
                 json.loads(out.stdout) if out.returncode == 0 and json.loads(out.stdout)["total"]["entered"] else None
             )
 
-        before = until("the demo's first calls", snapshot_with_calls, 90)
+        before = wait_until(snapshot_with_calls, "the demo's first calls", timeout=90, every=0.2)
         assert set(before["queues"]) == {"support", "tech", "billing", "sales", "chat", "email"}
         assert before["centre"] == "Example Bank — demo"
 
@@ -95,7 +84,9 @@ def test_board_advise_snapshot_report_and_serve_follow_the_running_demo(tmp_path
         subprocess.run(["tmux", "-L", sock, "new-window", "-t", "demo", "-n", "board", board], check=True)
         # (tiles in alert come first, so which queues fit an 80x24 window depends on the demo's moment)
         tiles = ("Technical support", "Billing", "Sales")
-        screen = until("the board", lambda: any(t in (p := pane(sock, "demo:board")) for t in tiles) and p, 30)
+        screen = wait_until(
+            lambda: any(t in (p := pane(sock, "demo:board")) for t in tiles) and p, "the board", timeout=30, every=0.2
+        )
         assert "Whole centre" in screen
         assert "Customer service floor" in screen and "no data since" not in screen.lower()
         subprocess.run(["tmux", "-L", sock, "kill-window", "-t", "demo:board"], check=True)
@@ -130,7 +121,7 @@ def test_board_advise_snapshot_report_and_serve_follow_the_running_demo(tmp_path
         assert other.returncode == 1 and FOLLOWING not in other.stderr
 
         subprocess.run(["tmux", "-L", sock, "send-keys", "-t", "demo:0", "q"], check=True)
-        until("the demo to stop", lambda: not (tmp_path / "state" / "demo.json").exists(), 30)
+        wait_until(lambda: not (tmp_path / "state" / "demo.json").exists(), "the demo to stop", timeout=30, every=0.2)
         gone = cli("snapshot", env=env)
         assert gone.returncode == 1 and FOLLOWING not in gone.stderr
     finally:

@@ -23,22 +23,11 @@ from wallboard.sim import SimCentre, scenario_by_name
 from wallboard.sim.ami_server import SimPbx
 
 from .conftest import redis_url
+from .polling import until
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Jerusalem"))
 HISTORY_S = 3600.0
-
-
-async def poll(predicate, what: str, timeout: float = 20.0):
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while True:
-        got = await predicate()
-        if got:
-            return got
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_the_demo_offers_a_move_within_its_first_minute(redis_client, prefix, cleanup, tmp_path, monkeypatch):
@@ -80,7 +69,7 @@ async def test_the_demo_offers_a_move_within_its_first_minute(redis_client, pref
             advice, snap = await published_advice(redis_client, config, keys=keys)
             return advice if advice is not None and advice.queues["support"].calls_n >= joined_hour else None
 
-        advice = await poll(hour_in, "a snapshot with the hour before now")
+        advice = await until(hour_in, "a snapshot with the hour before now", timeout=20)
         support = advice.queues["support"]
         assert support.calls_n == joined_hour > 60  # the estimates rest on the hour, not on a few live calls
         assert advice.basis == "the last 60 min of calls"
@@ -94,7 +83,7 @@ async def test_the_demo_offers_a_move_within_its_first_minute(redis_client, pref
             _, snap = await published_advice(redis_client, config, keys=keys)
             return {a: s.queues for a, s in snap.agents.items()} == in_pbx
 
-        await poll(members_as_in_pbx, "the memberships of the PBX")
+        await until(members_as_in_pbx, "the memberships of the PBX", timeout=20)
 
         # within a simulated minute of "now": a move, an agent standing by for support out of sales
         standby = {a.id for a in config.agents if "support" in a.skills and "support" not in centre.member_queues(a.id)}
@@ -109,7 +98,7 @@ async def test_the_demo_offers_a_move_within_its_first_minute(redis_client, pref
             at = snap.at if snap is not None else None
             return advice if at is not None and at >= minute else None
 
-        advice = await poll(advice_at_minute, "the snapshot of the first minute")
+        advice = await until(advice_at_minute, "the snapshot of the first minute", timeout=20)
         assert advice.queues["support"].status == "short"
         assert advice.moves, advice.notes
         first = advice.moves[0]

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import wire
+from tests.polling import task_failed, until
 
 from feeds.freeswitch import FreeswitchFeed
 from feeds.queue_log import QueueLogFeed
@@ -62,6 +63,7 @@ class Side:
         self.engine = Engine(redis_client, self.config, Keys(prefix))
         self.server, self.feed_factory = server, feed_factory
         self.dead: list[DeadLetter] = []
+        self.items = 0
 
     async def start(self, clock):
         await self.engine.start()
@@ -71,10 +73,15 @@ class Side:
 
     async def _consume(self, clock):
         async for item in self.feed.follow(clock):
+            self.items += 1
             if isinstance(item, DeadLetter):
                 self.dead.append(item)
             elif hasattr(item, "ts"):
                 await self.engine.apply([item])
+
+    async def logged_in(self):
+        """Until the feed is logged in and has read the switch's present (its first items)."""
+        await until(lambda: self.items, "the feed's login and the switch's present", check=task_failed(self.task))
 
     async def stop(self):
         await cancel_and_wait(self.task)
@@ -153,7 +160,7 @@ async def test_esl_gives_the_same_counters_as_the_queue_log_of_the_same_day(redi
     ql_prefix = prefix + "-ql"
     try:
         await esl.start(clock)
-        await asyncio.sleep(0.3)  # logged in
+        await esl.logged_in()
         await _run_for(clock, 15 * 60)  # a quarter of an hour of an overloaded morning
         await _run_for(clock, 10)
         await _settle(esl.engine, clock=clock)
@@ -197,7 +204,7 @@ async def test_cut_socket_reconnects_resyncs_records_the_gap_and_counts_nothing_
     side = _esl_side(redis_client, prefix, clock)
     try:
         await side.start(clock)
-        await asyncio.sleep(0.3)
+        await side.logged_in()
         await _run_for(clock, 5 * 60)
         side.server.drop_connections()  # the switch runs on; our socket is gone
         await _run_for(clock, 60)
@@ -233,13 +240,11 @@ async def test_half_open_socket_is_found_by_the_keep_alive(redis_client, prefix,
     side = _esl_side(redis_client, prefix, clock, scenario="quiet", keepalive_s=0.3, keepalive_timeout_s=0.3)
     try:
         await side.start(clock)
-        await asyncio.sleep(0.3)
+        await side.logged_in()
         assert side.server.freeze_connections() == 1
         began = time.monotonic()
-        while not side.feed.gaps and time.monotonic() - began < 5:
-            await asyncio.sleep(0.02)
+        await until(lambda: side.feed.gaps, "the half-open link noticed", timeout=5)
         took = time.monotonic() - began
-        assert side.feed.gaps, "the half-open link was never noticed"
         # keepalive_s + keepalive_timeout_s = 0.6 s, plus a backoff of at most 0.2 s and the resync
         assert took < 1.5, took
     finally:
@@ -251,7 +256,7 @@ async def test_executor_actions_reach_the_switch_and_the_feed_sees_them(redis_cl
     side = _esl_side(redis_client, prefix, clock, scenario="quiet", tier_poll_s=0.2)
     try:
         await side.start(clock)
-        await asyncio.sleep(0.3)
+        await side.logged_in()
         backend = FsBackend(side.config, host="127.0.0.1", port=side.server.port)
         ex = Executor(redis_client, side.config, backend, clock=clock)
         keys = Keys(prefix)
@@ -272,7 +277,12 @@ async def test_executor_actions_reach_the_switch_and_the_feed_sees_them(redis_cl
         assert centre.member_penalty("1006", "support") == 2  # the tier level is the penalty
         assert centre.agent_state("1007") in ("paused", "on_call", "ringing", "wrap_up")  # busy: pauses after
         await _run_for(clock, 3)
-        await asyncio.sleep(0.5)  # a tier poll or two
+
+        async def tier_seen():  # the tier table is polled: the move shows at the next poll
+            snap = await side.engine.build_snapshot(clock.now())
+            return snap.agents["1006"].queues.get("support") == 2
+
+        await until(tier_seen, "the tier poll to see the move")
         await _settle(side.engine, clock=clock)
         snap = await side.engine.build_snapshot(clock.now())
         assert snap.agents["1006"].queues.get("support") == 2  # seen through the tier table

@@ -41,6 +41,7 @@ from wallboard.sim import SimCentre, scenario_by_name
 from wallboard.sim.ami_server import SimPbx
 
 from .conftest import at, redis_url
+from .polling import task_failed, until
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Jerusalem"))  # aware, and not UTC on purpose
@@ -207,12 +208,7 @@ class Floor:
         await self.pbx.stop()
 
     async def until(self, pred, timeout: float = 10.0, what: str = "") -> None:
-        end = time.monotonic() + timeout
-        while not pred():
-            if self.task.done():
-                self.task.result()
-            assert time.monotonic() < end, f"timed out waiting for {what}"
-            await asyncio.sleep(0.005)
+        await until(pred, what, timeout=timeout, every=0.005, check=task_failed(self.task))
 
     async def run_for(self, seconds: float, step: float = 1.0) -> None:
         """The model's time, fast: a second of calls per few milliseconds."""
@@ -458,7 +454,11 @@ async def test_caller_expiry_end_to_end_through_the_owners_tick(redis_client, pr
         # a reconnect whose QueueStatus still lists .2 as waiting re-reports its join: not seated again
         pbx.queue_status.append("Event: QueueEntry\nQueue: Q1\nPosition: 1\nUniqueid: 1795420800.2\nWait: 700")
         pbx.drop()
-        await asyncio.wait_for(_until(lambda: pbx.connections == 2 and len(pbx.actions("QueueStatus")) == 2), 5)
+        await until(
+            lambda: pbx.connections == 2 and len(pbx.actions("QueueStatus")) == 2,
+            "the second login's QueueStatus",
+            timeout=5,
+        )
         q = await board(1001, lambda q: q["entered"] == 2 and q["duplicates"] >= 1)
         assert (q["waiting"], q["expired"]) == (0, 1)
         # and its late answer counts as an answer
@@ -479,11 +479,6 @@ async def test_caller_expiry_end_to_end_through_the_owners_tick(redis_client, pr
         ingest.stop.set()
         await asyncio.wait_for(task, 5)
         await pbx.close()
-
-
-async def _until(pred) -> None:
-    while not pred():
-        await asyncio.sleep(0.01)
 
 
 # --- Redis lost its last writes: the PBX still knows the present -----------------------------------------------

@@ -27,6 +27,7 @@ from wallboard.ingest import Ingest
 from wallboard.keys import Keys
 
 from .conftest import at, free_port, redis_url
+from .polling import until
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "edge-token-0123456789abcdef"
@@ -81,15 +82,6 @@ async def post(session, url, body, token=TOKEN, ctype="application/json"):
         headers["Authorization"] = f"Bearer {token}"
     async with session.post(url, data=data, headers=headers) as resp:
         return resp.status, await resp.json(content_type=None), resp.headers
-
-
-async def until(predicate, timeout=10.0):
-    """Poll (no fixed sleep) until ``predicate()`` holds."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < end, "timed out"
-        await asyncio.sleep(0.01)
 
 
 async def snapshot(redis_client, prefix):

@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed
 from wallboard.hub.server import Hub
 from wallboard.keys import Keys
 
+from .polling import until
 from .tvdata import TOKENS, UNMASKED, breach, four_queues, now_utc, publish, tv_config
 
 VIEWER = TOKENS["TV_TEST_VIEWER_FLOOR"]
@@ -190,7 +191,7 @@ async def test_refusals_are_clear_logged_and_the_hub_carries_on(redis_client, pr
             await recv_json(ws, "state")
             await ws.send("x" * (config.hub.max_message_bytes + 1))
             assert (await closed_with(ws))[0] == 1009  # message too big
-        await asyncio.sleep(0.1)
+        await until(lambda: sum(hub.stats.refused.values()) >= 12, "every refusal counted")
 
         # nothing reached the request stream; every refusal is counted and logged; the hub carries on
         assert await redis_client.xlen(Keys(prefix).requests) == 0
@@ -351,14 +352,16 @@ async def test_a_stalled_client_does_not_slow_the_others(redis_client, prefix, c
         async with contextlib.AsyncExitStack() as stack:
             sockets = [await stack.enter_async_context(connect(ws_url(hub))) for _ in range(5)]
             tasks = [asyncio.create_task(screen(i, ws)) for i, ws in enumerate(sockets)]
-            await asyncio.sleep(0.1)
-            assert len(hub.fanout.clients()) == 6
+            await until(lambda: len(hub.fanout.clients()) == 6, "the six screens registered")
             sent: dict[int, float] = {}
             for seq in range(2, 62):  # 60 summaries at 40 Hz, each ~2.6 KB to each screen
                 sent[seq] = time.monotonic()
                 await publish(redis_client, prefix, four_queues(seq, now_utc()))
                 await asyncio.sleep(0.025)
-            await asyncio.sleep(0.3)
+            await until(
+                lambda: all(61 in received[i] for i in range(5)) and sum(hub.stats.clients_dropped.values()),
+                "the last update on every healthy screen, the stalled one dropped",
+            )
             for t in tasks:
                 t.cancel()
         stalled.close()
@@ -367,11 +370,8 @@ async def test_a_stalled_client_does_not_slow_the_others(redis_client, prefix, c
         assert statistics.median(delays) < 0.1 and max(delays) < 1.0, (statistics.median(delays), max(delays))
         assert sum(hub.stats.clients_dropped.values()) == 1  # the stalled one, and only it
         assert hub.stats.messages_dropped >= 1  # it got the newest only, while it was behind
-        for _ in range(100):  # the healthy screens have closed: nobody is left registered
-            if not hub.fanout.clients():
-                break
-            await asyncio.sleep(0.02)
-        assert not hub.fanout.clients()
+        # the healthy screens have closed: nobody is left registered
+        await until(lambda: not hub.fanout.clients(), "every screen unregistered", timeout=2)
 
 
 # ---- when snapshots stop: /healthz degraded, the age in /metrics (issue 17, item 7) -------------------------
@@ -409,10 +409,11 @@ async def test_healthz_degrades_and_metrics_age_grows_when_snapshots_stop(redis_
         assert await age() == 40.0
         # a snapshot comes: healthy again at once
         await publish(redis_client, prefix, four_queues(4, clock.now()))
-        deadline = time.monotonic() + 5
-        while (await health())[0] != 200:
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.02)
+
+        async def healthy():
+            return (await health())[0] == 200
+
+        await until(healthy, "/healthz healthy again", timeout=5)
         assert await age() == 0.0
     finally:
         await hub.stop()

@@ -17,6 +17,8 @@ from wallboard.sim import SimCentre
 from wallboard.sim.scenarios import overload_spike
 from wallboard.thresholds import LevelState
 
+from .polling import until
+
 START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)  # a Monday
 
 
@@ -145,10 +147,11 @@ async def test_first_change_after_a_quiet_moment_goes_out_at_once_then_coalesced
     keys = Keys(prefix)
     loop = asyncio.get_running_loop()
     try:
-        for _ in range(500):
-            if await _entered(redis_client, keys) == 0:
-                break
-            await asyncio.sleep(0.01)
+
+        async def first_published():
+            return await _entered(redis_client, keys) == 0
+
+        await until(first_published, "the first (periodic) publish", timeout=5)
         await asyncio.sleep(0.3)  # a quiet moment after the first (periodic) publish
         took = []
         for k in range(2):

@@ -15,6 +15,7 @@ from wallboard.ingest import Ingest
 from wallboard.keys import Keys
 
 from .conftest import T0, at
+from .polling import task_failed, until
 
 _ids = itertools.count()
 
@@ -52,19 +53,20 @@ async def test_owner_publishes_and_only_one_owns(redis_client, prefix):
     ta, tb = asyncio.create_task(a.run()), asyncio.create_task(b.run())
     keys = Keys(prefix)
     try:
-        for _ in range(100):
-            await asyncio.sleep(0.05)
+
+        async def published(test):
             raw = await redis_client.get(keys.summary)
-            if raw and json.loads(raw)["queues"]["support"]["entered"] == 2:
-                break
+            return raw and test(json.loads(raw))
+
+        await until(lambda: published(lambda s: s["queues"]["support"]["entered"] == 2), "both joins published")
         summary = json.loads(await redis_client.get(keys.summary))
         assert summary["queues"]["support"]["waiting"] == 2
         assert summary["queues"]["support"]["levels"]["waiting"] == "warn"
         assert [a.owner, b.owner].count(True) == 1
         assert 0 < await redis_client.ttl(keys.health("ing-a")) <= config.engine.health_ttl_s
         seq1 = summary["seq"]
-        await asyncio.sleep(0.35)  # ticks go on publishing (gauges move on time alone)
-        assert json.loads(await redis_client.get(keys.summary))["seq"] > seq1
+        # ticks go on publishing with nothing new applied (gauges move on time alone)
+        await until(lambda: published(lambda s: s["seq"] > seq1), "a later tick's snapshot")
     finally:
         a.stop.set(), b.stop.set()
         await asyncio.gather(ta, tb)
@@ -170,7 +172,11 @@ async def test_a_killed_owner_on_this_host_is_replaced_at_once_a_live_one_is_not
         ing = Ingest(redis_client, config, ListFeed([]), name=f"{host}-{os.getpid()}-new")
         task = asyncio.create_task(ing.run())
         try:
-            await asyncio.sleep(0.5)  # five ticks
+            # two heartbeats: the lease was tried in between (a tick is heartbeat, then the lease)
+            health = keys.health(ing.name)
+            await until(lambda: redis_client.exists(health), "the first heartbeat", check=task_failed(task))
+            await redis_client.delete(health)
+            await until(lambda: redis_client.exists(health), "the next heartbeat", check=task_failed(task))
             assert ing.owner is taken, holder
             assert await redis_client.get(keys.lease) == (ing.name if taken else holder)
         finally:

@@ -21,6 +21,7 @@ from wallboard.redis_server import binary_path
 from wallboard.store import connect
 
 from .conftest import free_port
+from .polling import task_failed, until, wait_until
 
 
 def _plain(port: int) -> redis.Redis:
@@ -51,14 +52,14 @@ def _start(port: int, root: str) -> None:
         check=True,
         capture_output=True,
     )
-    for _ in range(200):
-        try:
-            _plain(port).ping()
-            return
-        except redis.ConnectionError:
-            import time
 
-            time.sleep(0.02)
+    def answers() -> bool:
+        try:
+            return bool(_plain(port).ping())
+        except redis.ConnectionError:
+            return False
+
+    wait_until(answers, f"the server on port {port}", timeout=4)
 
 
 class TrickleFeed:
@@ -97,17 +98,16 @@ async def test_redis_restart_mid_feed_loses_nothing():
     ing = Ingest(client, config, feed, name="ing")
     task = asyncio.create_task(ing.run())
     try:
-        while feed.sent < 50:
-            await asyncio.sleep(0.01)
+        await until(lambda: feed.sent >= 50, "50 joins handed over", check=task_failed(task))
         _plain(port).shutdown()  # Redis goes away mid-feed
-        await asyncio.sleep(0.5)
-        assert not ing.redis_ok  # noticed, backing off
+        await until(lambda: not ing.redis_ok, "ingest to notice Redis gone (and back off)")
         _start(port, root)  # and comes back with its AOF
-        for _ in range(300):
-            await asyncio.sleep(0.05)
+
+        async def all_counted():
             raw = await client.get(Keys("wbrs").summary)
-            if raw and json.loads(raw)["queues"]["support"]["entered"] == 150:
-                break
+            return raw and json.loads(raw)["queues"]["support"]["entered"] == 150
+
+        await until(all_counted, "all 150 joins counted", timeout=15)
         q = json.loads(await client.get(Keys("wbrs").summary))["queues"]["support"]
         assert q["entered"] == 150 and q["waiting"] == 150  # nothing lost, nothing twice
         assert ing.redis_ok

@@ -10,8 +10,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from feeds.queue_log import QueueLogFeed
+from tests.polling import task_failed, until
 from wallboard.config import load_config
 from wallboard.engine import Engine
+from wallboard.feed import CursorMark
 from wallboard.ingest import Ingest
 from wallboard.keys import Keys
 
@@ -28,12 +30,7 @@ async def _run_until(client, config, path, stop_when, timeout=20.0):
     ing = Ingest(client, config, feed, name="follower")
     task = asyncio.create_task(ing.run())
     try:
-        for _ in range(int(timeout / 0.05)):
-            await asyncio.sleep(0.05)
-            if await stop_when(ing):
-                break
-        else:
-            raise AssertionError("the follower did not get there in time")
+        await until(lambda: stop_when(ing), "the follower to get there", timeout=timeout, check=task_failed(task))
     finally:
         ing.stop.set()
         await asyncio.wait_for(task, 10)
@@ -125,12 +122,14 @@ async def test_unfinished_last_line_waits_for_its_newline(redis_client, prefix, 
             got.append(item)
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.3)
+    # the chunk read: its complete line came out and the cursor after it (which the half line is not part of)
+    await until(lambda: any(isinstance(g, CursorMark) for g in got), "the first chunk's cursor")
     events = [g for g in got if hasattr(g, "ts")]
     assert [e.call_id for e in events] == ["c1"]
+    assert json.loads(next(g for g in got if isinstance(g, CursorMark)).state)["line"] == 1
     with open(path, "a") as f:
         f.write("ort|NONE|ENTERQUEUE||0507654321|2\n")
-    await asyncio.sleep(0.3)
+    await until(lambda: len([g for g in got if hasattr(g, "ts")]) == 2, "the finished line's event")
     task.cancel()
     events = [g for g in got if hasattr(g, "ts")]
     assert [e.call_id for e in events] == ["c1", "c2"] and events[1].queue == "support"
@@ -197,18 +196,22 @@ async def test_a_hot_standby_on_the_same_file_shares_the_cursor_without_rereadin
     tasks = [asyncio.create_task(i.run()) for i in ings]
     key = ings[0].cursor_key(QueueLogFeed(str(path), config).cursor_key())
     try:
+
+        async def read_to(size):
+            raw = await redis_client.get(key)
+            return raw and json.loads(raw)["offset"] >= size
+
         with open(path, "a") as f:
-            for k in range(0, len(lines), 300):  # written while they follow
+            for k in range(0, len(lines), 300):  # written while they follow: the next part once this one is read
                 f.writelines(lines[k : k + 300])
                 f.flush()
-                await asyncio.sleep(0.1)
-        for _ in range(400):
-            await asyncio.sleep(0.05)
-            raw = await redis_client.get(key)
-            if raw and json.loads(raw)["offset"] == path.stat().st_size and all(i.saves for i in ings):
-                break
-        else:
-            raise AssertionError("the cursor did not reach the end of the file")
+                size = path.stat().st_size
+                await until(lambda: read_to(size), "the cursor past the part just written")
+
+        async def at_the_end():
+            return await read_to(path.stat().st_size) and all(i.saves for i in ings)
+
+        await until(at_the_end, "the cursor at the end of the file", timeout=20)
         assert [i.rewinds for i in ings] == [0, 0]
         assert all(i.events_applied > 2000 for i in ings)  # both applied the whole file (idempotently)
     finally:

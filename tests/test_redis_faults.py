@@ -49,6 +49,7 @@ from wallboard.redis_server import stop as stop_embedded
 from wallboard.store import connect
 
 from .conftest import free_port, wire
+from .polling import until
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -608,13 +609,6 @@ async def test_executor_remakes_a_lost_group_and_never_performs_a_request_twice(
 
     async def audited(rid: str) -> int:
         return sum(f["request"] == rid for _, f in await redis_client.xrange(audit_key))
-
-    async def until(cond) -> None:
-        for _ in range(500):
-            if await cond():
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError("timed out")
 
     # a previous process of this executor took z and y, began z (claimed its id) and stopped before its outcome
     z = await request("z")

@@ -35,6 +35,7 @@ from wallboard.replay import drop_namespace_sync, replay
 from wallboard.store import StoreUnavailable, connect, connect_sync
 
 from .conftest import redis_url
+from .polling import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config" / "wallboard.toml"
@@ -73,13 +74,6 @@ def servers_in(directory: Path) -> list[int]:
 
 def aof_bytes(paths: EmbeddedPaths) -> int:
     return sum(f.stat().st_size for f in paths.data.rglob("*") if f.is_file())
-
-
-def until(cond, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def clean_env(monkeypatch, state: Path, tmp: Path) -> None:
@@ -253,7 +247,7 @@ def test_the_private_server_is_removed_after_an_error(shared, exc):
     assert len(feed.seen) == 1, feed.seen  # one private server was running, in its own directory
     (d, pids) = feed.seen[0]
     assert len(pids) == 1
-    until(lambda: not _alive(pids[0]))
+    wait_until(lambda: not _alive(pids[0]))
     assert not d.exists() and private_dirs(tmp) == []
     assert client.dbsize() == 0
 
@@ -271,12 +265,12 @@ def test_ctrl_c_on_the_command_stops_the_private_server(shared):
         stderr=subprocess.PIPE,
         text=True,
     )
-    until(lambda: private_dirs(tmp) and servers_in(private_dirs(tmp)[0]), timeout=30)
+    wait_until(lambda: private_dirs(tmp) and servers_in(private_dirs(tmp)[0]), timeout=30)
     pid = servers_in(private_dirs(tmp)[0])[0]
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode in (130, 0), err  # 0: it had finished before the signal came
-    until(lambda: not _alive(pid))
+    wait_until(lambda: not _alive(pid))
     assert private_dirs(tmp) == []
 
 
@@ -290,11 +284,11 @@ def test_a_killed_replay_takes_its_private_server_with_it(shared):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    until(lambda: private_dirs(tmp) and servers_in(private_dirs(tmp)[0]), timeout=30)
+    wait_until(lambda: private_dirs(tmp) and servers_in(private_dirs(tmp)[0]), timeout=30)
     pid = servers_in(private_dirs(tmp)[0])[0]
     proc.kill()
     proc.wait(10)
-    until(lambda: not _alive(pid))  # PR_SET_PDEATHSIG: no server left behind by a SIGKILL
+    wait_until(lambda: not _alive(pid))  # PR_SET_PDEATHSIG: no server left behind by a SIGKILL
 
 
 # ---- a server loading its data is waited for -----------------------------------------------------------------
@@ -340,7 +334,7 @@ def loading_server():
     ]
     p = subprocess.Popen(base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     procs.append(p)
-    until(lambda: redis_server._probe(sock) == "up")
+    wait_until(lambda: redis_server._probe(sock) == "up")
     fill(sock)
     r = redis.Redis(unix_socket_path=str(sock))
     r.save()
@@ -350,7 +344,7 @@ def loading_server():
     def start() -> str:
         q = subprocess.Popen([*base, *slow_load_args()], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(q)
-        until(lambda: redis_server._probe(sock) == "loading", timeout=5)
+        wait_until(lambda: redis_server._probe(sock) == "loading", timeout=5)
         return f"unix://{sock}"
 
     try:
@@ -417,14 +411,14 @@ def test_a_command_waits_for_the_shared_server_loading_its_aof(shared):
     replayed = json.loads(out.stdout)
     delay_us = max(1, int(3e6 / client.dbsize()))  # ~3 s of loading, whatever the number of keys
     client.bgrewriteaof()  # the AOF's base becomes an RDB, which key-load-delay slows down
-    until(
+    wait_until(
         lambda: (
             client.info("persistence")["aof_rewrite_in_progress"] == 0
             and client.info("persistence")["aof_rewrite_scheduled"] == 0
         )
     )
     assert redis_server.stop(paths)
-    until(lambda: servers_in(paths.data) == [])
+    wait_until(lambda: servers_in(paths.data) == [])
     # started as ensure_embedded starts it, plus the slow load
     subprocess.run(
         [
@@ -454,7 +448,7 @@ def test_a_command_waits_for_the_shared_server_loading_its_aof(shared):
         check=True,
         capture_output=True,
     )
-    until(lambda: redis_server._probe(paths.socket) == "loading", timeout=5)
+    wait_until(lambda: redis_server._probe(paths.socket) == "loading", timeout=5)
     status = subprocess.run([str(WALLBOARD), "redis", "status"], env=env, capture_output=True, text=True, timeout=30)
     info = json.loads(status.stdout)
     assert status.returncode == 0 and info["running"] is True and info["loading"] is True, status.stdout

@@ -55,6 +55,7 @@ from wallboard.store import StoreUnavailable, connect as store_connect
 
 from .ami_fake import FakePbx
 from .conftest import free_port, redis_url, wire
+from .polling import until
 from .tvdata import LAYOUTS, TOKENS, UNMASKED, four_queues, now_utc, publish
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -367,13 +368,6 @@ def acl_user():
     admin.close()
 
 
-async def _wait(pred, timeout: float = 20, what: str = "") -> None:
-    end = time.monotonic() + timeout
-    while not await pred():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
-
-
 async def test_secrets_never_in_logs_or_output_of_a_real_run(redis_client, prefix, cleanup, acl_user, tmp_path, capsys):
     """`wallboard ingest --feed ami` and `wallboard executor` as a centre runs them (a Redis ACL service user whose
     password is in REDIS_URL, the AMI secret, the token secret and the SMTP password in the environment), a
@@ -428,7 +422,7 @@ async def test_secrets_never_in_logs_or_output_of_a_real_run(redis_client, prefi
     ]
     keys = Keys(prefix)
     try:
-        await _wait(lambda: _true(pbx.logins), what="the ingester's AMI login")
+        await until(lambda: _true(pbx.logins), "the ingester's AMI login", timeout=20)
         await pbx.event(
             Event="QueueCallerJoin",
             Queue="Q1",
@@ -439,8 +433,8 @@ async def test_secrets_never_in_logs_or_output_of_a_real_run(redis_client, prefi
             Timestamp=str(time.time()),
         )
         await pbx.event(Event="QueueCallerJoin", Uniqueid="1700000000.2", CallerIDNum=number)  # no Queue: rejected
-        await _wait(lambda: _zcard(redis_client, keys.queue("Q1") + ":waiting"), what="the caller applied")
-        await _wait(lambda: redis_client.xlen(keys.deadletter), what="the dead letter")
+        await until(lambda: _zcard(redis_client, keys.queue("Q1") + ":waiting"), "the caller applied", timeout=20)
+        await until(lambda: redis_client.xlen(keys.deadletter), "the dead letter", timeout=20)
         good = issue(load_config(cfg), "rivka", ttl_s=600)
         for token in (good.rsplit(".", 1)[0] + ".forged", good):
             await redis_client.xadd(
@@ -458,7 +452,7 @@ async def test_secrets_never_in_logs_or_output_of_a_real_run(redis_client, prefi
                     }
                 ),
             )
-        await _wait(lambda: _xlen_at_least(redis_client, f"{keys.centre}:audit", 2), what="two audited requests")
+        await until(lambda: _xlen_at_least(redis_client, f"{keys.centre}:audit", 2), "two audited requests", timeout=20)
     finally:
         for p in procs:
             if p.returncode is None:

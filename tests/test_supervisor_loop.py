@@ -5,7 +5,6 @@ snapshot the desk renders. Checked on the rendered screen text, not only on the 
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import timedelta
 
@@ -17,6 +16,7 @@ from wallboard.actions.submit import submit
 from wallboard.keys import Keys
 
 from .conftest import redis_url
+from .polling import until
 from .ui_seen import requests_sent
 from .test_ami_e2e import START, Live, ami_env  # noqa: F401
 from .test_tui_actions import screen_text
@@ -27,15 +27,6 @@ async def _publish(live: Live) -> int:
     snap = await live.engine.build_snapshot(now)
     snap, _ = live.engine.evaluate(snap, await live.engine.load_levels(), now)
     return (await live.engine.publish(snap)).seq
-
-
-async def _until(predicate, what: str, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not await predicate():
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def test_listen_move_and_takeover_show_on_the_desk(redis_client, prefix, tmp_path, ami_env):  # noqa: F811
@@ -71,7 +62,7 @@ async def test_listen_move_and_takeover_show_on_the_desk(redis_client, prefix, t
             await live.run_for(1)
             return (await agent("1002")).spied_by == {"rivka": "listen"}
 
-        await _until(spied, "ChanSpyStart through the feed")
+        await until(spied, "ChanSpyStart through the feed")
         # a temporary move: penalty 0 in support for Omer (sales 0, support 1), back in 15 min
         out = await do(
             Move(
@@ -90,7 +81,7 @@ async def test_listen_move_and_takeover_show_on_the_desk(redis_client, prefix, t
             await live.run_for(1)
             return (await agent("1004")).queues == {"sales": 0, "support": 0}
 
-        await _until(penalty, "QueueMemberPenalty through the feed")
+        await until(penalty, "QueueMemberPenalty through the feed")
         seq = await _publish(live)
 
         app = build_desk_app(config, redis_url(), user="rivka", clock=live.clock, token=token)
@@ -144,7 +135,7 @@ async def test_listen_move_and_takeover_show_on_the_desk(redis_client, prefix, t
                 a = await agent("1002")
                 return a.state != "on_call" and a.spied_by == {}
 
-            await _until(dropped, "AgentComplete (and ChanSpyStop) through the feed")
+            await until(dropped, "AgentComplete (and ChanSpyStop) through the feed")
             calls = live.centre.calls
             assert calls[0].outcome == "answered" and calls[0].agent == "1002"
             seq = await _publish(live)

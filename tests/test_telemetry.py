@@ -10,7 +10,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 import urllib.request
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +31,7 @@ from wallboard.keys import Keys
 from wallboard.reports.scheduler import ReportScheduler
 from wallboard.sim import SimCentre, scenario_by_name
 
+from . import polling
 from .conftest import at, redis_url, wire
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,13 +61,12 @@ def value(samples: dict, name: str, **labels) -> float | None:
 
 async def until(port: int, ready, timeout: float = 10.0) -> dict:
     """Scrape until ``ready(samples)`` holds (no fixed sleeps: a short poll with a deadline)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        samples = await scrape(port)
-        if ready(samples):
-            return samples
-        assert time.monotonic() < deadline, f"not reached in {timeout} s: {sorted(samples)[:40]}"
-        await asyncio.sleep(0.02)
+
+    async def samples():
+        got = await scrape(port)
+        return got if ready(got) else None
+
+    return await polling.until(samples, "the figures", timeout=timeout, every=0.02)
 
 
 def sync_client():

@@ -4,7 +4,6 @@ staleness and the flash phase move only when the test advances the clock (no sle
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta, timezone
 
 
@@ -28,6 +27,7 @@ from wallboard.snapshot import (
     Window,
 )
 
+from . import polling
 from .conftest import redis_url
 from .ui_seen import Notices, requests_sent
 
@@ -282,13 +282,7 @@ async def publish(client, prefix: str, snap: Snapshot) -> None:
 
 async def until(pilot, predicate, what: str, timeout: float = 5.0) -> None:
     """Let the app run until ``predicate()`` holds (waiting on Redis I/O, not on time-dependent behaviour)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
-    await pilot.pause()
+    await polling.until(predicate, what, timeout=timeout, every=0.02, pilot=pilot)
 
 
 def table_clears(app) -> int:

@@ -5,7 +5,6 @@ and the snapshots' time, so countdowns and auto-reverts move only when the test 
 
 from __future__ import annotations
 
-import asyncio
 import io
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,6 +26,7 @@ from wallboard.events import SpyChanged, utc
 from wallboard.keys import Keys
 from wallboard.sim import SimCentre, scenario_by_name
 
+from . import polling
 from .conftest import redis_url
 from .ui_seen import Notices, requests_sent
 
@@ -114,13 +114,7 @@ def make_app(floor: Floor, user: str):
 
 async def until(pilot, predicate, what: str, timeout: float = 5.0) -> None:
     """Let the app run until ``predicate()`` holds (Redis I/O and workers, never time-dependent behaviour)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
-    await pilot.pause()
+    await polling.until(predicate, what, timeout=timeout, every=0.02, pilot=pilot)
 
 
 def agents_seq(app, seq: int):

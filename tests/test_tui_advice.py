@@ -6,7 +6,6 @@ simulator's own state and call log, not from the advisor."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ from wallboard.engine import Engine
 from wallboard.keys import Keys
 from wallboard.sim import SimCentre, scenario_by_name
 
+from . import polling
 from .conftest import redis_url
 from .ui_seen import Notices, requests_sent
 
@@ -98,13 +98,7 @@ def make_app(floor: DemoFloor, user: str):
 
 
 async def until(pilot, predicate, what: str, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
-    await pilot.pause()
+    await polling.until(predicate, what, timeout=timeout, every=0.02, pilot=pilot)
 
 
 def seen(app, seq: int):
