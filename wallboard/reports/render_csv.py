@@ -19,6 +19,13 @@ AGENT_COLS = catalog.csv_columns("agent")
 _PARTS = {f"{m.store}:{p}": (m.name, p) for m in catalog.queue(kind="counter") if m.breakdown for p in m.breakdown}
 
 
+def text_cell(s: str) -> str:
+    """A name or id as a spreadsheet should show it: one that begins like a formula (=, +, -, @, tab, CR) gets a
+    leading apostrophe (OWASP's CSV injection advice), so opening the report never runs what an agent or queue
+    was named."""
+    return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
+
+
 def _v(x) -> str:
     if x is None:
         return ""
@@ -64,7 +71,7 @@ def render_csv(rep: dict) -> str:
                 extra = [_v(f["contacts"]), _v(f["resolved"]), _v(f["fcr"]), prov]
             met = met_of.get((cells[0], cells[1], cells[3]), {})
             shown = ";".join(f"{k}={'met' if v else 'missed'}" for k, v in met.items() if v is not None)
-            writer.writerow([*cells, *extra, shown])
+            writer.writerow([cells[0], text_cell(cells[1]), text_cell(cells[2]), *cells[3:], *extra, shown])
 
     w = _Rows()
     blank_a = [""] * (len(acols) + len(reasons))

@@ -72,6 +72,8 @@ def render_csv(card_doc: dict) -> str:
     import csv
     import io
 
+    from .render_csv import text_cell
+
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     head = ["agent", "name", "row", "start"]
@@ -86,9 +88,10 @@ def render_csv(card_doc: dict) -> str:
         return row
 
     for aid, a in card_doc["agents"].items():
-        w.writerow([aid, a["name"] or "", "total", card_doc["period"]["start"], *cells(a["total"])])
+        who = [text_cell(aid), text_cell(a["name"] or "")]
+        w.writerow([*who, "total", card_doc["period"]["start"], *cells(a["total"])])
         for r in a["rows"]:
-            w.writerow([aid, a["name"] or "", r["label"], r["start"], *cells(r["figures"])])
+            w.writerow([*who, r["label"], r["start"], *cells(r["figures"])])
     return out.getvalue()
 
 
