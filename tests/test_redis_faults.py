@@ -364,10 +364,10 @@ async def test_mid_day_crash_every_component_recovers_and_nothing_is_lost_or_cou
             assert json.loads(raw)["offset"] == size, "the cursor did not catch up with the file"
             assert set(tl.seen) == {"ingest", "executor", "hub", "desk", "ingest caught up"}, tl.seen
             assert not any(t.done() for t in tasks.values()), "a component stopped instead of reconnecting"
-            await asyncio.sleep(0.5)  # the last requests are handled, the screens get the last snapshot
+            # the last requests are handled, the screens get the last snapshot
+            await until(lambda: not app.stale and app.summary is not None, "the desk fresh again")
             for t in side[2:]:
                 t.cancel()
-            assert not app.stale and app.summary is not None
             ing.stop.set()  # no snapshot arrives as the desk quits
             await asyncio.wait_for(tasks["ingest"], 10)
     finally:
@@ -453,19 +453,18 @@ async def test_ingest_notices_a_redis_that_came_back_without_its_writes_with_no_
     key = f"{Keys(prefix).centre}:cursor:{QueueLogFeed(live, config).cursor_key()}"
 
     async def caught_up() -> None:
-        for _ in range(1000):
+        async def at_the_end():
             raw = await redis_client.get(key)
-            if raw and json.loads(raw)["offset"] == live.stat().st_size:
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError("the cursor did not reach the end of the file")
+            return raw and json.loads(raw)["offset"] == live.stat().st_size
+
+        await until(at_the_end, "the cursor at the end of the file")
 
     try:
         await caught_up()
         before = _figures(await Engine(redis_client, config, Keys(prefix)).build_snapshot(end))
         await _drop(redis_client, prefix)  # every key of the centre gone, no connection lost
         t0 = time.monotonic()
-        await asyncio.sleep(0.1)
+        await until(lambda: ing.rewinds == 1, "the loss noticed (the file read again)")
         await caught_up()
         after = _figures(await Engine(redis_client, config, Keys(prefix)).build_snapshot(end))
         assert ing.rewinds == 1 and ing.redis_ok

@@ -20,6 +20,7 @@ from wallboard.hub.server import Hub
 
 from .cdp import Chromium
 from .conftest import redis_url
+from .polling import until
 from .tvdata import (
     TOKENS,
     UNMASKED,
@@ -189,11 +190,14 @@ async def test_page_rotates_pages(new_page, redis_client, prefix, cleanup):
         page = await new_page(1280, 720)
         await page.goto(kiosk(hub, "single", TOKENS["TV_TEST_VIEWER_SINGLE"]))  # one queue per page, 1 s each
         await page.wait_for("window.__tv.queues.length === 3")
-        seen = set()
-        for _ in range(14):
+        seen, every_queue = set(), {"Customer service", "Technical support", "Billing"}
+
+        async def each_page_shown():
             seen.add(await page.eval("document.querySelector('.card:not(.empty) .qlabel').textContent"))  # noqa
-            await asyncio.sleep(0.2)
-        assert seen == {"Customer service", "Technical support", "Billing"}
+            return seen >= every_queue
+
+        await until(each_page_shown, "each queue's page in turn", every=0.1)
+        assert seen == every_queue  # and nothing else
         assert (await page.eval("document.getElementById('pageno').textContent")).startswith("page ")
         assert await page.eval("document.querySelectorAll('.card:not(.empty)').length") == 1
 
