@@ -207,9 +207,10 @@ def test_token_with_a_good_ttl_still_issues_one():
     assert proc.returncode == 0, proc.stderr
     user, exp, _sig = proc.stdout.strip().split(".")
     assert user == "rivka" and exp.isdigit()
-    # a user name the token format cannot carry is one line too
+    # a user the config does not know is one line naming the users there are (the executor would refuse the
+    # token's every request)
     bad = wb("token", "--user", "a.b", "--config", str(CONFIG), env={"WALLBOARD_TOKEN_SECRET": SECRET}, url=None)
-    one_line(bad, "'.'")
+    one_line(bad, "'a.b' is no user of the config", "rivka")
 
 
 # ---- 10 and 11: a malformed Redis URL ---------------------------------------------------------------------

@@ -5,6 +5,8 @@ executor and hub over websockets."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from websockets.asyncio.client import connect
 
@@ -108,3 +110,27 @@ async def test_a_secret_file_gone_while_the_hub_runs_refuses_signed_tokens_clean
                 assert await closed_with(ws) == (1008, "invalid token for layout 'floor'")
         async with connect(ws_url(hub)) as ws:  # the layout's static kiosk token
             assert (await recv_json(ws, "state"))["role"] == "viewer"
+
+
+def test_a_blank_secret_variable_does_not_hide_the_secret_file(monkeypatch, tmp_path):
+    """A unit that sets the variable empty (or to spaces) still has the file's secret, not "no token secret"."""
+    monkeypatch.setenv("WALLBOARD_TOKEN_SECRET", "   ")
+    path = _secret_file(tmp_path, b"from-the-file-0123456789\n")
+    config = _reading(tv_config("p"), path)
+    token = issue(config, "rivka", ttl_s=60)
+    monkeypatch.setenv("WALLBOARD_TOKEN_SECRET", "from-the-file-0123456789")  # the file's secret, by the variable
+    verify(config, token, "rivka")  # raises Refused if the first token was signed by anything else
+
+
+def test_token_for_an_unknown_user_is_refused_and_a_short_secret_is_warned_about(monkeypatch, capsys):
+    monkeypatch.setenv("WALLBOARD_TOKEN_SECRET", "short")
+    cfg = ["--config", str(Path(__file__).parents[1] / "config" / "wallboard.toml")]  # its users: rivka, moshe…
+    assert cli_main(["token", "--user", "nobody-here", *cfg]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'nobody-here' is no user of the config" in err and "rivka" in err
+    assert cli_main(["token", "--user", "rivka", *cfg]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("rivka.") and "shorter than 16 bytes" in err
+    monkeypatch.setenv("WALLBOARD_TOKEN_SECRET", "a" * 16)
+    assert cli_main(["token", "--user", "rivka", *cfg]) == 0
+    assert "shorter" not in capsys.readouterr().err

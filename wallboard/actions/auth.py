@@ -43,6 +43,7 @@ class Refused(Exception):
 # an expiry is epoch seconds in ASCII digits: str.isdigit alone passes '²' (int() fails) and 5,000 digits (past
 # Python's int conversion limit), which anyone writing to the request stream could send
 _EXPIRY_DIGITS = 18
+MIN_SECRET_BYTES = 16  # `wallboard token` warns below this (openssl rand -base64 32 gives 44)
 
 
 def _expiry(text: str) -> int | None:
@@ -54,7 +55,7 @@ def secrets(config: WallboardConfig) -> list[bytes]:
     ``security.token_secret_file`` (blank lines and surrounding spaces ignored)."""
     sec = config.security
     value = os.environ.get(sec.token_secret_env)
-    if not value and sec.token_secret_file:
+    if not (value or "").strip() and sec.token_secret_file:  # set but blank: the file still counts
         try:  # utf-8-sig: a BOM (Notepad) is no part of the first secret
             value = sec.token_secret_file.read_text(encoding="utf-8-sig")
         except OSError as e:  # not mounted, a directory, unreadable

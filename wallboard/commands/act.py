@@ -171,7 +171,7 @@ def cmd_audit(args) -> int:
 
 
 def cmd_token(args) -> int:
-    from ..actions.auth import Refused, issue
+    from ..actions.auth import MIN_SECRET_BYTES, Refused, issue, secrets
     from ._context import config_from_args
 
     import math
@@ -191,6 +191,21 @@ def cmd_token(args) -> int:
         return 2
     try:
         ttl_s = ttl * 3600 if ttl is not None else None
+        signing = secrets(config)[0]  # no secret, an unreadable file: said first, whoever the token is for
+        if args.viewer is None and not any(u.name == args.user for u in config.users):
+            known = ", ".join(u.name for u in config.users) or "none"
+            print(
+                f"wallboard token: --user {args.user!r} is no user of the config (its role says what it may do); "
+                f"users: {known}",
+                file=sys.stderr,
+            )
+            return 2
+        if len(signing) < MIN_SECRET_BYTES:
+            print(
+                f"wallboard token: warning: the signing secret is shorter than {MIN_SECRET_BYTES} bytes; anyone "
+                "who guesses it can sign tokens (make one with `openssl rand -base64 32`)",
+                file=sys.stderr,
+            )
         if args.viewer is not None:
             print(issue(config, args.viewer, ttl_s=ttl_s, purpose="viewer"))
         else:
