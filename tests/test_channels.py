@@ -351,7 +351,7 @@ def test_screens_name_the_channel_and_its_figures_in_both_languages():
     from wallboard.projection import project_queue
     from wallboard.ui.view import agent_rows
 
-    config = load_config(None, queues=[{"name": "web", "channel": "chat", "label": "Web chat"}, {"name": "phone"}])
+    config = load_config(None, queues=[{"name": "web", "channel": "chat", "label": "Web help"}, {"name": "phone"}])
     roll = Rolling(minutes=30, since="2026-11-23T08:30:00Z")
     q = QueueSnapshot(
         channel="chat",
@@ -360,7 +360,7 @@ def test_screens_name_the_channel_and_its_figures_in_both_languages():
         short_abandon_s=10,
         count_overflow=False,
         rolling=roll,
-        label="Web chat",
+        label="Web help",
     )
     q.agent_counts.available, q.agent_counts.free = 4, 1
     figures = ["waiting", "asa_s", "agents_available", "service_level"]
@@ -372,6 +372,8 @@ def test_screens_name_the_channel_and_its_figures_in_both_languages():
     assert en["figures"][2]["value"] == 1  # free = room for one more conversation, not the 4 "available"
     own = LayoutConfig(name="own", figures=figures, labels={"asa_s": "Reply"})
     assert project_queue("web", q, own, config)["figures"][1].get("label") is None  # the layout's own label wins
+    said = project_queue("web", q.model_copy(update={"label": "Web chat"}), LayoutConfig(name="en"), config)
+    assert said["label"] == "Web chat" and said["channel_label"] is None  # the name says it already
     phone = q.model_copy(update={"channel": "voice"})
     assert project_queue("phone", phone, LayoutConfig(name="en", figures=figures), config)["channel_label"] is None
 

@@ -289,20 +289,29 @@ def project_queue(
         level = "closed"
     else:
         level = max((f["level"] for f in figures), key=lambda lv: _RANK.get(lv, 0), default="ok")
+    label = queue_label(layout, name, q)
     out = {
         "name": name,
-        "label": queue_label(layout, name, q),
+        "label": label,
         "open": q.open if q is not None else True,
         "missing": q is None,
         "level": level,
         "figures": figures,
         # a written queue's tile names its channel (voice, the usual, is left unsaid)
         "channel": q.channel if q is not None else "voice",
-        "channel_label": channel_label(q.channel, layout.language) if q is not None and is_written(q.channel) else None,
+        "channel_label": _channel_tag(label, q, layout.language),
     }
     if layout.agent_states:
         out["agents"] = _agents(q.agent_counts) if q is not None else None
     return out
+
+
+def _channel_tag(label: str, q: QueueSnapshot | None, language: str) -> str | None:
+    """A written queue's channel beside its name, unless the name says it already ("Web chat", "E-mail")."""
+    if q is None or not is_written(q.channel):
+        return None
+    tag = channel_label(q.channel, language)
+    return None if tag.lower() in label.lower() or q.channel in label.lower() else tag
 
 
 def project_total(

@@ -51,6 +51,7 @@ class SimServer:
         self._written_queues = {q.name for q in config.queues if q.channel != "voice"}
         self._written_agents = written_only_agents(config)
         self.written: WrittenSender | None = None
+        self._unposted: set[str] = set()  # written conversations opened in the history (see ``start``)
         self._conns: set[Any] = set()
         self._handlers: set[asyncio.Task] = set()
         self._server: asyncio.AbstractServer | None = None
@@ -86,10 +87,13 @@ class SimServer:
         if self.written is not None:
             self.written.start()
         self._route(self.centre.advance_to(self.centre.now))
-        if live_from is not None and live_from > self.centre.now:  # the chat platform posts only the live day
-            self._publish(
-                split_written(self.centre.advance_to(live_from), self._written_queues, self._written_agents)[0]
+        if live_from is not None and live_from > self.centre.now:
+            # the chat platform posts only the live day: conversations it opened before are never posted
+            pbx, before = split_written(self.centre.advance_to(live_from), self._written_queues, self._written_agents)
+            self._unposted.update(
+                e.call_id for e in before if getattr(e, "queue", None) and getattr(e, "call_id", None)
             )
+            self._publish(pbx)
         self._server = await asyncio.start_server(self._serve, self.host, self._port)
         self._began, self._base = self.clock.now(), self.centre.now
         self._loop_task = asyncio.create_task(self._run(), name="sim-pbx-step")
@@ -189,7 +193,8 @@ class SimServer:
     def _route(self, events: list[Any]) -> None:
         pbx, written = split_written(events, self._written_queues, self._written_agents)
         if self.written is not None:
-            self.written.put(written)
+            unposted = self._unposted
+            self.written.put([e for e in written if not unposted or getattr(e, "call_id", None) not in unposted])
         self._publish(pbx)
 
     def _publish(self, events: list[Any]) -> None:
