@@ -584,8 +584,9 @@ class CallsCsvFeed:
             join_e, wait = at(vru_exit), 0.0
         leave_e = self._in_range(join_e + wait, "q_time")
         customer = cell("customer") if "customer" in ix else ""
-        # customer_id 0: not identified (the documentation); the id is hashed by the engine, never stored
-        who = customer if customer and customer != "0" else None
+        # customer_id 0: not identified (the documentation); an id a spreadsheet wrote as a float ("6.02E+11", 24
+        # January rows) stands for many customers: not identified either. The engine hashes the id, never stores it
+        who = customer if customer.isascii() and customer.isdigit() and customer.strip("0") else None
         join = CallerJoined(id=jid, ts=self._dt(join_e), customer=who, **common)
         out: list[tuple[float, int, Any]] = [(join_e, JOIN, join)]
         if meaning == "answered":

@@ -9,6 +9,7 @@ import csv
 import io
 import itertools
 import re
+import zlib
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -62,7 +63,9 @@ def expected_from_raw(lines: list[str]):
         vru, cid, cust, _p, typ, d, ve, vx, _vt, qs, qx, qt, outcome, ss, sx, st, server = line.rstrip("\n").split("\t")
         queued = qs != NA or qx != NA or int(qt) != 0
         served = ss != NA or sx != NA or int(st) != 0
-        if outcome == "PHANTOM" or not (queued or (outcome == "AGENT" and served)) or cust == "0":
+        if outcome == "PHANTOM" or not (queued or (outcome == "AGENT" and served)):
+            continue
+        if not cust.isdigit() or int(cust) == 0:  # 0: not identified; "6.02E+11": an id mangled into a float
             continue
         day = date(1900 + int(d[:2]), int(d[2:4]), int(d[4:]))
         join = _epoch(day, ve, qs) if queued else _epoch(day, ve, vx)
@@ -97,7 +100,9 @@ def bank_config():
 
 async def test_fcr_on_the_bank_data_matches_an_independent_count(make_engine, redis_client, tmp_path):
     raw = (shared_data() / "anonymous_bank" / "01_January.txt").read_text().splitlines(keepends=True)
-    lines = [r for r in raw[1:] if r.split("\t")[5] <= "990110"]  # Jan 1-10: the report days and 7 after
+    # Jan 1-10 (the report days and 7 after), a third of the customers (by id): a customer's FCR depends only on
+    # their own contacts, so the slice is exact for those it keeps, and the test stays quick
+    lines = [r for r in raw[1:] if r.split("\t")[5] <= "990110" and zlib.crc32(r.split("\t")[2].encode()) % 3 == 1]
     path = tmp_path / "bank_jan_1_10.txt"
     path.write_text(raw[0] + "".join(lines))
     eng = await make_engine(**bank_config())
@@ -120,7 +125,7 @@ async def test_fcr_on_the_bank_data_matches_an_independent_count(make_engine, re
     }
     total = sum(v[0] for v in want_q.values())
     repeats = total - sum(v[1] for v in want_q.values())
-    assert total > 800 and repeats > 100  # the data has repeat callers (889 and 457): the check is not vacuous
+    assert total > 250 and repeats > 100  # the data has repeat callers: the check is not vacuous
     assert got["total"]["fcr"] == pytest.approx((total - repeats) / total)
     assert got["provisional"]  # made on Jan 4: a repeat could still come until Jan 11
     # the customer ids are nowhere in Redis: only their salted hashes
