@@ -55,11 +55,11 @@ from .conftest import redis_url
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config" / "wallboard.toml"
-# A past Sunday (the ingesters release queue_log's inferred wrap-up ends on the wall clock), 06:00-22:00
+# A past Sunday (the ingesters release queue_log's inferred wrap-up ends on the wall clock), 06:00-14:00
 # local: one daily window, every inferred event before midnight.
 DAY_START = datetime(2026, 11, 1, 6, 0, tzinfo=ZoneInfo("Asia/Jerusalem"))
-DAY_HOURS = 16
-LOAD = 4.0  # times the example centre's call rates: 28,086 rows, busy queues (abandons, timeouts, callbacks)
+DAY_HOURS = 8
+LOAD = 4.0  # times the example centre's call rates: 17,491 rows, busy queues (abandons, timeouts, callbacks)
 TIMEOUT_S = 40.0  # for one ingester to reach a kill point or the end
 QUEUE_COUNTS = (
     "entered",
