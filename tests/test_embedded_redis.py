@@ -2,7 +2,8 @@
 themselves (DESIGN.md, Redis): the first starts it, the others connect, it outlives them, AOF keeps the data
 across ``wallboard redis stop`` and a restart, and concurrent starters end up with a single server.
 
-Every server started here lives in a fresh state directory and is stopped in the fixture's teardown.
+Every server started here lives in a fresh state directory and is stopped in the fixture's teardown. What
+needs no process of its own (status, stop, a start that finds the server up) runs in the test's process.
 """
 
 from __future__ import annotations
@@ -95,6 +96,21 @@ def wb(state: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProc
     )
 
 
+def wb_here(monkeypatch, capsys, state: Path, *args: str) -> tuple[int, str]:
+    """The same command in this process, for what needs no process of its own (status, stop, a start that finds
+    the server running): the environment as ``wb`` gives it; the return code and what it printed."""
+    from wallboard import cli
+
+    with monkeypatch.context() as m:
+        for k in list(os.environ):
+            if k == "REDIS_URL" or k.startswith("WALLBOARD_"):
+                m.delenv(k)
+        m.setenv("WALLBOARD_STATE_DIR", str(state))
+        capsys.readouterr()
+        code = cli.main(list(args))
+        return code, capsys.readouterr().out
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -137,7 +153,9 @@ def state_dir():
         yield state
     finally:
         try:
-            wb(state, "redis", "stop", timeout=30)
+            from wallboard.redis_server import EmbeddedPaths, stop
+
+            stop(EmbeddedPaths(state))
         finally:
             for pid in servers_in(state):  # only servers of this directory: started by this test
                 try:
@@ -156,7 +174,7 @@ def test_wallboard_script_is_installed():
     assert WALLBOARD.exists(), f"no wallboard console script next to {sys.executable}"
 
 
-def test_two_processes_share_one_embedded_server_that_outlives_them(state_dir: Path):
+def test_two_processes_share_one_embedded_server_that_outlives_them(state_dir: Path, monkeypatch, capsys):
     feed = state_dir / "day.jsonl"
     write_events(feed)
     assert servers_in(state_dir) == []
@@ -185,25 +203,24 @@ def test_two_processes_share_one_embedded_server_that_outlives_them(state_dir: P
     assert shown["queues"] == json.loads(first.stdout)["queues"]
     assert servers_in(state_dir) == [server_pid] and run_id(state_dir) == rid
 
-    status = wb(state_dir, "redis", "status")
-    assert status.returncode == 0, status.stderr
-    info = json.loads(status.stdout)
+    code, out = wb_here(monkeypatch, capsys, state_dir, "redis", "status")
+    assert code == 0
+    info = json.loads(out)
     assert info["running"] is True
     assert int(info["pid"]) == server_pid
     assert info["socket"] == str(state_dir / "redis.sock")
     assert info["data"] == str(state_dir / "redis-data")
     assert info["keys"] > 0
 
-    stop = wb(state_dir, "redis", "stop")
-    assert stop.returncode == 0 and stop.stdout.strip() == "stopped", (stop.stdout, stop.stderr)
+    assert wb_here(monkeypatch, capsys, state_dir, "redis", "stop") == (0, "stopped\n")
     deadline = time.monotonic() + 10
     while _alive(server_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(server_pid)
     assert servers_in(state_dir) == []
-    down = wb(state_dir, "redis", "status")
-    assert down.returncode == 1 and json.loads(down.stdout)["running"] is False
-    assert wb(state_dir, "redis", "stop").stdout.strip() == "not running"
+    code, out = wb_here(monkeypatch, capsys, state_dir, "redis", "status")
+    assert code == 1 and json.loads(out)["running"] is False
+    assert wb_here(monkeypatch, capsys, state_dir, "redis", "stop") == (0, "not running\n")
 
     # 3rd process: starts the server again; the AOF kept the namespace
     third = wb(state_dir, "snapshot", "--json", "--prefix", PREFIX)
@@ -217,7 +234,7 @@ def test_two_processes_share_one_embedded_server_that_outlives_them(state_dir: P
     assert list((state_dir / "redis-data").rglob("*.aof")), "no AOF file in the data directory"
 
 
-def test_concurrent_starts_yield_a_single_server(state_dir: Path):
+def test_concurrent_starts_yield_a_single_server(state_dir: Path, monkeypatch, capsys):
     procs = [
         subprocess.Popen(
             [str(WALLBOARD), "redis", "start"],
@@ -235,9 +252,10 @@ def test_concurrent_starts_yield_a_single_server(state_dir: Path):
     assert urls == {f"unix://{state_dir / 'redis.sock'}"}
     pids = servers_in(state_dir)
     assert len(pids) == 1, f"{len(pids)} servers: {pids}"
-    info = json.loads(wb(state_dir, "redis", "status").stdout)
+    code, out = wb_here(monkeypatch, capsys, state_dir, "redis", "status")
+    info = json.loads(out)
     assert info["running"] is True and int(info["pid"]) == pids[0]
     # a later start finds it running and starts nothing
-    again = wb(state_dir, "redis", "start")
-    assert again.returncode == 0 and again.stdout.strip() in urls
+    code, out = wb_here(monkeypatch, capsys, state_dir, "redis", "start")
+    assert code == 0 and out.strip() in urls
     assert servers_in(state_dir) == pids
