@@ -159,7 +159,7 @@ def prefix():
 async def cleanup(redis_client, prefix):
     """Drop the test's namespace (``prefix``) afterwards."""
     yield
-    keys = [k async for k in redis_client.scan_iter(match=f"{prefix}:*", count=1000)]
+    keys = [k async for k in redis_client.scan_iter(match=f"{prefix}:*", count=10_000)]
     if keys:
         await redis_client.unlink(*keys)
 
@@ -173,7 +173,7 @@ def namespace():
     yield p
     r = sync_redis.Redis.from_url(redis_url(), decode_responses=True)
     try:
-        keys = list(r.scan_iter(match=f"{p}:*", count=1000))
+        keys = list(r.scan_iter(match=f"{p}:*", count=10_000))
         if keys:
             r.unlink(*keys)
     finally:
@@ -193,7 +193,7 @@ async def make_engine(redis_client, prefix):
         return eng
 
     yield factory
-    keys = [k async for k in redis_client.scan_iter(match=f"{prefix}:*", count=1000)]
+    keys = [k async for k in redis_client.scan_iter(match=f"{prefix}:*", count=10_000)]
     if keys:
         await redis_client.unlink(*keys)
 

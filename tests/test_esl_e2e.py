@@ -131,7 +131,7 @@ async def _settle(*engines, clock):
 
 
 async def _drop(redis_client, prefix):
-    keys = [k async for k in redis_client.scan_iter(match=f"{prefix}:*")]
+    keys = [k async for k in redis_client.scan_iter(match=f"{prefix}:*", count=10_000)]
     if keys:
         await redis_client.unlink(*keys)
 

@@ -257,7 +257,7 @@ async def test_a_move_into_the_short_queue_raises_its_rolling_sl(redis_client, s
             prefix = f"{base}-{int(move)}"
             results[move] = await _sl_after(redis_client, prefix, _config(prefix), move)
     finally:
-        keys = [k async for k in redis_client.scan_iter(match=f"{base}-*")]
+        keys = [k async for k in redis_client.scan_iter(match=f"{base}-*", count=10_000)]
         if keys:
             await redis_client.unlink(*keys)
     (without, n0), (with_move, n1) = results[False], results[True]

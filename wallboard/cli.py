@@ -228,7 +228,8 @@ def _check_ingest(config, url) -> int:
 
     r = connect_sync(config, url)
     keys = Keys(config.redis.prefix)
-    beats = [json.loads(v) for k in r.scan_iter(match=keys.health("*")) if (v := r.get(k))]
+    # the whole keyspace is walked: a large COUNT keeps that to a few round trips on a centre's millions of keys
+    beats = [json.loads(v) for k in r.scan_iter(match=keys.health("*"), count=10_000) if (v := r.get(k))]
     owner = r.get(keys.lease)
     for b in beats:
         print(
