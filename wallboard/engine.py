@@ -486,27 +486,31 @@ class Engine:
                 survey = rec["k"] == "V"
                 if survey:
                     agent = reply[2] or None  # the contact's answering agent (else the event's)
+                closer = agent
+                if rec["k"] == "C" and len(reply) > 2 and reply[2]:
+                    # a written conversation is the load of the agent who answered it, whoever its close names
+                    closer = reply[2]
                 # the agent side of an answer (H), a transfer (T) or a survey answer (V): counted once per (call,
                 # queue entry), in the agent's slot; on a written channel the answer opens the agent's conversation
                 # and its close (CC) ends it (the agent's load and busy time, wallboard.channels)
+                written = self.channel_of(queue) != "voice"
+                if written and closer and rec["k"] == "C":
+                    base = {"t": rec["t"], "c": rec["c"], "q": queue, "j": join, "win": rec["win"], "min": rec["min"]}
+                    agent_items.setdefault(closer, []).append((i, {**base, "k": "CC"}))
                 if agent:
                     items = agent_items.get(agent)
                     if items is None:
                         items = agent_items[agent] = []
                     k = rec["k"]
                     base = {"t": rec["t"], "c": rec["c"], "q": queue, "j": join, "win": rec["win"], "min": rec["min"]}
-                    written = self.channel_of(queue) != "voice"
                     if survey:
                         items.append((i, {**base, "k": "V", "sq": rec["sq"], "v": rec["v"]}))
                     elif k == "A":
                         items.append(
                             (i, {**base, "k": "H", "ch": self.channel_of(queue)} if written else {**base, "k": "H"})
                         )
-                    else:
-                        if "x" in rec:
-                            items.append((i, {**base, "k": "T"}))
-                        if written:
-                            items.append((i, {**base, "k": "CC"}))
+                    elif "x" in rec:
+                        items.append((i, {**base, "k": "T"}))
         batch.res.applied += applied
         batch.res.duplicates += dups
 

@@ -318,7 +318,8 @@ for i, e in ipairs(evs) do
     if not dup then put(c, h, 'f' .. idx, f) end
   end
   if dup then dups = dups + 1 else applied = applied + 1 end
-  out[i] = {dup and 1 or 0, j}
+  -- a close: the entry's answering agent too, whose conversation it ends (the close may name another or none)
+  out[i] = {dup and 1 or 0, j, (e.k == 'C' and h['a' .. idx]) or ''}
  end
 end
 
