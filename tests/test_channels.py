@@ -391,3 +391,39 @@ def test_screens_name_the_channel_and_its_figures_in_both_languages():
     assert rows["a"].cells["load"].text == "2/3 chats 0/5 e-mails" and rows["a"].cells["load"].level == "ok"
     assert rows["f"].cells["load"].text == "2/2 chats" and rows["f"].cells["load"].level == "warn"
     assert rows["v"].cells["load"].text == ""
+
+
+async def test_a_blended_day_s_report_has_each_channel_s_totals(make_engine, redis_client):
+    from wallboard.reports.render_csv import render_csv
+    from wallboard.reports.render_html import render_html
+
+    from .test_report import report_for
+    from .test_rollup import SUPPORT_DAY, day_events, t
+
+    eng = await make_engine(
+        centre={"timezone": "UTC"},
+        queues=[{"name": "support"}, {"name": "web", "channel": "chat", "label": "Web help"}],
+    )
+    q = {"queue": "web", "channel": "chat"}
+    base = t("09:00:00")
+    chats = [
+        CallerJoined(id="w1", ts=base, source="t", call_id="w1", **q),
+        CallerAnswered(id="w1a", ts=base + timedelta(seconds=20), source="t", call_id="w1", agent="1001", **q),
+        CallerJoined(id="w2", ts=base, source="t", call_id="w2", **q),
+        CallerAnswered(id="w2a", ts=base + timedelta(seconds=90), source="t", call_id="w2", agent="1001", **q),
+        CallerJoined(id="w3", ts=base, source="t", call_id="w3", **q),
+        CallerAbandoned(id="w3x", ts=base + timedelta(seconds=5), source="t", call_id="w3", **q),
+    ]
+    await eng.apply(day_events() + chats)
+    rep = await report_for(eng, redis_client, t("11:00:00"))
+    assert rep["queues"]["web"]["channel"] == "chat" and rep["queues"]["support"]["channel"] == "voice"
+    chat, voice = rep["channels"]["chat"], rep["channels"]["voice"]
+    assert (chat["entered"], chat["answered"], chat["answered_within_sl"], chat["short_abandoned"]) == (3, 2, 1, 1)
+    assert chat["service_level"] == pytest.approx(1 / (2 + 1 - 1))  # 60 s threshold, 10 s short abandons
+    assert voice["entered"] == SUPPORT_DAY["entered"] and voice["answered"] == SUPPORT_DAY["answered"]
+    assert rep["total"]["entered"] == SUPPORT_DAY["entered"] + 3
+    html = render_html(rep)
+    assert "Web help (chat)" in html and "All chat queues" in html and "All voice queues" in html
+    lines = render_csv(rep).splitlines()
+    assert sum(line.startswith("channel_total,chat,all chat queues,") for line in lines) == 1
+    assert sum(line.startswith("channel_total,voice,") for line in lines) == 1

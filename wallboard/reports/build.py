@@ -16,6 +16,7 @@ from typing import Literal
 
 import redis.asyncio as aredis
 
+from ..channels import CHANNELS
 from ..clock import Clock, SystemClock
 from ..config import WallboardConfig
 from ..history.calendar import CentreCalendar, Period, utc_iso
@@ -158,6 +159,7 @@ async def build_report(
         qtotals.append((tot, qc))
         out_queues[q] = {
             "label": qc.label or q,
+            "channel": qc.channel,
             "sl_formula": qc.sl_formula,
             "sl_threshold_s": qc.sl_threshold_s,
             "short_abandon_s": qc.short_abandon_s,
@@ -210,12 +212,22 @@ async def build_report(
         "detail": detail,
         "queues": out_queues,
         "total": {**total_figures(qtotals), "gap_s": _overlap(gaps, start, end)},
+        # a blended centre: the all-queues figures per channel too (entries of one channel; SL by each queue's own
+        # formula and threshold, summed as the total is); {} when every queue is of one channel
+        "channels": _by_channel(qtotals),
         "agents": out_agents,
         "agent_total": agent_figures(agent_total),
         "fcr": fcr,
         "gaps": gaps,
         "notes": notes,
     }
+
+
+def _by_channel(qtotals: list) -> dict[str, dict]:
+    channels = sorted({qc.channel for _, qc in qtotals}, key=CHANNELS.index)
+    if len(channels) < 2:
+        return {}
+    return {ch: total_figures([(t, qc) for t, qc in qtotals if qc.channel == ch]) for ch in channels}
 
 
 def _mark_targets(config: WallboardConfig, queue: str, out: dict, kind: str, detail: str) -> None:

@@ -117,6 +117,8 @@ def render_csv(rep: dict) -> str:
             *blank_a,
         ]
     )
+    for ch, f in (rep.get("channels") or {}).items():  # a blended centre: each channel's queues together
+        w.writerow(["channel_total", ch, f"all {ch} queues", period["start"], period["end"], "", *qvals(f), *blank_a])
     blank_q = [""] * len(qcols)
     for aid, a in rep["agents"].items():
         for r in a["rows"]:

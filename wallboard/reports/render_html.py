@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from ..channels import label as channel_label
 from .. import catalog
 
 SL_LABEL = {
@@ -183,10 +184,18 @@ def _fcr_section(rep: dict) -> dict | None:
 
 
 def _summary_rows(rep: dict) -> list[dict]:
-    rows = [_row(q["label"], _qcells(q["total"]), bold=True) for q in rep["queues"].values()]
+    rows = [_row(_qname(q), _qcells(q["total"]), bold=True) for q in rep["queues"].values()]
     if len(rep["queues"]) > 1:
         rows.append(_row("All queues", _qcells(rep["total"]), "total"))
+    for ch, f in (rep.get("channels") or {}).items():  # a blended centre: each channel's queues together
+        rows.append(_row(f"All {channel_label(ch).lower()} queues", _qcells(f), "total"))
     return rows
+
+
+def _qname(q: dict) -> str:
+    """A queue's name, with its channel when it is a written one: ``Web help (chat)``."""
+    ch = q.get("channel") or "voice"
+    return q["label"] if ch == "voice" else f"{q['label']} ({channel_label(ch).lower()})"
 
 
 def _sl_text(q: dict) -> str:
