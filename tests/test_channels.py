@@ -392,6 +392,16 @@ def test_screens_name_the_channel_and_its_figures_in_both_languages():
     assert rows["f"].cells["load"].text == "2/2 chats" and rows["f"].cells["load"].level == "warn"
     assert rows["v"].cells["load"].text == ""
 
+    from wallboard.snapshot import Summary
+    from wallboard.ui.view import figure_rows
+
+    window = Window(kind="since_reset", since="2026-11-22T22:00:00Z")
+    summary = Summary(seq=1, at="2026-11-23T09:00:00Z", window=window, queues={"web": q}, total=Total(rolling=roll))
+    shown = {r.key: r.cells["figure"].text for r in figure_rows(q, summary, Clock())}
+    assert shown["asa_s"] == "First response" and shown["aht_s"] == "Handle time"
+    voice = {r.key: r.cells["figure"].text for r in figure_rows(phone, summary, Clock())}
+    assert voice["asa_s"] == "ASA"
+
 
 async def test_a_blended_day_s_report_has_each_channel_s_totals(make_engine, redis_client):
     from wallboard.reports.render_csv import render_csv

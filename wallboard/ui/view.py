@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from ..channels import agents_free, short as short_channel, usage
+from ..channels import agents_free, is_written, short as short_channel, usage
 from .. import catalog
 from ..config import WallboardConfig
 from ..snapshot import AgentSnapshot, Alert, QueueSnapshot, Summary, Total
@@ -561,6 +561,9 @@ def figure_rows(
                 cells[f"{side}_den"] = CellModel(fmt_number(ex.denominator)) if ex else blank
                 frac = f"{fmt_number(ex.numerator)} / {fmt_number(ex.denominator)}" if ex else ""
                 cells[f"{side}_frac"] = CellModel(frac)
+        if isinstance(q, QueueSnapshot) and is_written(q.channel):  # "First response" on a chat queue
+            alt = catalog.get(key).by_channel
+            label = (alt.get(q.channel) or alt.get("written") or {}).get("en", label)
         cells["figure"] = CellModel(label, justify="left", bold=kind == "ratio")
         rows.append(RowModel(key, cells, (i,)))
     return rows
