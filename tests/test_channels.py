@@ -143,9 +143,9 @@ async def test_written_conversations_count_once_and_fill_the_agents_capacity(mak
     assert snap.agents["a1"].conversations == {"chat": 2}
     ac = web.agent_counts
     assert (ac.slots, ac.in_use, ac.free) == (5, 3, 0)
-    # waiting c5 and c9 (2), no free slot: (2 + 1 - 2 unused slots) x AHT / 5 slots
+    # waiting c5 and c9 (2), no free slot (a2 has room but is on a blocking call): (2 + 1) x AHT / 5 slots
     assert web.waiting == 2
-    assert web.ewt_s == pytest.approx((2 + 1 - 2) * (280 / 3) / 5)
+    assert web.ewt_s == pytest.approx((2 + 1) * (280 / 3) / 5)
     assert snap.queues["phone"].agent_counts.on_call == 1 and snap.queues["phone"].channel == "voice"
 
 

@@ -42,3 +42,31 @@ async def test_a_close_without_the_answering_agent_still_frees_that_agent(make_e
     assert (a2.conversations, a2.conversation_s) == ({}, 0)
     ac = snap.queues["web"].agent_counts
     assert (ac.slots, ac.in_use, ac.free) == (2 + 3, 0, 2)
+
+
+async def test_the_expected_wait_counts_each_agent_s_own_free_slots(make_engine):
+    # a1 may hold 1 chat but holds 3 (its capacity lowered while they were open, or the platform over-assigned);
+    # a2 may hold 3 and holds none. One customer waits: a2 takes them at once, so the expected wait is 0. Summed
+    # over the queue (4 slots, 3 in use) only 1 slot looked free and the wait was 1 x AHT / 4.
+    eng = await make_engine(
+        queues=[{"name": "web", "channel": "chat"}],
+        agents=[{"id": "a1", "skills": {"web": 0}, "capacity": {"chat": 1}}, {"id": "a2", "skills": {"web": 0}}],
+    )
+    q = {"queue": "web", "channel": "chat"}
+    events = [ev(AgentStateChanged, 0, agent=a, state="available") for a in ("a1", "a2")]
+    events += [
+        ev(CallerJoined, 5, call_id="c0", **q),
+        ev(CallerAnswered, 10, call_id="c0", agent="a2", **q),
+        ev(CallCompleted, 110, call_id="c0", agent="a2", talk_s=100, **q),  # AHT 100 s
+    ]
+    for n in (1, 2, 3):
+        events += [
+            ev(CallerJoined, 100 + n, call_id=f"o{n}", **q),
+            ev(CallerAnswered, 120 + n, call_id=f"o{n}", agent="a1", **q),
+        ]
+    events.append(ev(CallerJoined, 200, call_id="w1", **q))
+    await eng.apply(events)
+    web = (await eng.build_snapshot(at(210))).queues["web"]
+    ac = web.agent_counts
+    assert (ac.slots, ac.in_use, ac.free, web.waiting, web.aht_s) == (1 + 3, 3, 1, 1, 100)
+    assert web.ewt_s == 0

@@ -745,7 +745,7 @@ class Engine:
         if cfg.channel == "voice":
             ewt = metrics.ewt_s(len(caller_list), fig["aht_s"], serving)
         else:  # concurrent conversations: slots, not agents (wallboard.channels)
-            ewt = metrics.ewt_slots_s(len(caller_list), fig["aht_s"], counts.slots, counts.slots - counts.in_use)
+            ewt = metrics.ewt_slots_s(len(caller_list), fig["aht_s"], counts.slots, counts._open_slots)
         return QueueSnapshot(
             **fig,
             label=cfg.label,
@@ -789,6 +789,7 @@ class Engine:
             blocked = a.voice_blocks_written and a.state in ("on_call", "ringing")
             if busy < cap and not blocked:
                 counts.free += 1
+                counts._open_slots += cap - busy
 
     def _agent_counts(self, q, agents, members) -> AgentCounts:
         counts = AgentCounts()

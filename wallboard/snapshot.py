@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, create_model
 
 from . import catalog
 from .clock import UtcTime
@@ -67,6 +67,9 @@ class AgentCounts(_M):
     slots: int = 0
     in_use: int = 0
     free: int = 0
+    # the slots that take a conversation at once, agent by agent (for the expected wait; not published): one
+    # agent over its capacity takes nothing from another's room, one on a blocking call offers none
+    _open_slots: int = PrivateAttr(0)
 
 
 class Alert(_M):
