@@ -437,3 +437,31 @@ async def test_a_blended_day_s_report_has_each_channel_s_totals(make_engine, red
     lines = render_csv(rep).splitlines()
     assert sum(line.startswith("channel_total,chat,all chat queues,") for line in lines) == 1
     assert sum(line.startswith("channel_total,voice,") for line in lines) == 1
+
+
+async def test_incremental_snapshots_follow_written_conversations(make_engine):
+    """The lease owner's incremental snapshot equals a full build while agents' chats and e-mails open and close
+    (a conversation changes no agent state, yet its queue's free agents and slots move)."""
+    from wallboard.incremental import IncrementalSnapshots
+
+    from .test_incremental import _diff, _json
+
+    data = tomllib.loads((ROOT / "wallboard" / "data" / "demo.toml").read_text(encoding="utf-8"))
+    written = [q for q in data["queues"] if q.get("channel", "voice") != "voice"]
+    agents = [a for a in data["agents"] if set(a["skills"]) <= {q["name"] for q in written}]
+    eng = await make_engine(centre=data["centre"], queues=written, agents=agents)
+    inc = IncrementalSnapshots(eng, full_rebuild_s=1e9)
+    start = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)  # 12:00 local: a lunchtime rise of chats
+    sim = SimCentre(eng.config, scenario_by_name("normal"), 9, start - timedelta(hours=1))
+    await eng.apply(sim.advance_to(start))
+    await inc.build(start)
+    t, moved = start, 0
+    for _ in range(60):
+        t += timedelta(seconds=20)
+        batch = sim.advance_to(t)
+        await eng.apply(batch)
+        moved += sum(isinstance(e, (CallerAnswered, CallCompleted)) for e in batch)
+        now = t + timedelta(milliseconds=250)
+        diff = _diff(_json(await inc.build(now)), _json(await eng.build_snapshot(now)))
+        assert not diff, f"at {now}: " + "; ".join(diff[:10])
+    assert moved > 20 and inc.fulls == 1
