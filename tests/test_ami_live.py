@@ -291,11 +291,11 @@ async def test_actions_reconnect_once_and_report_an_unreachable_pbx(pbx):
     try:
         assert (await act.queue_remove("support", "PJSIP/1001"))[0]
         pbx.drop()
-        await asyncio.sleep(0.05)
+        await until(lambda: act._session.closed, "the drop seen by the session")
         assert (await act.queue_remove("support", "PJSIP/1002"))[0]  # a new session, transparently
         assert pbx.connections == 2
         await pbx.close()
-        await asyncio.sleep(0.05)
+        await until(lambda: act._session.closed, "the PBX gone, seen by the session")
         ok, msg = await act.queue_remove("support", "PJSIP/1003")
         assert not ok and msg.startswith("AMI")
     finally:
