@@ -540,7 +540,7 @@ def _map(m: WebhookMapping, item: dict, source: str, answered_at: _Fifo) -> dict
     agent = _text(_get(item, f.agent))
     if isinstance(rule, str):
         meaning = rule
-    elif agent is None and rule.without_agent is not None:
+    elif agent is None and rule.without_agent is not None and not _was_answered(m, item, answered_at):
         meaning = rule.without_agent
     else:
         meaning = rule.meaning
@@ -587,6 +587,17 @@ def _map(m: WebhookMapping, item: dict, source: str, answered_at: _Fifo) -> dict
             raise _Bad(f"{f.at!r} is before the answer (a negative handle time)")
         d.update(type="call_completed", agent=agent, talk_s=at - answered)
     return d
+
+
+def _was_answered(m: WebhookMapping, item: dict, answered_at: _Fifo) -> bool:
+    """An agent took the conversation (the payload's answer time, else the answer seen here): an event meaning
+    one thing without an agent (a close: abandoned) means the other once it was answered (the customer closed
+    it: completed, which ends the answering agent's conversation)."""
+    f = m.fields
+    if _get(item, f.answered_at) not in (None, ""):
+        return True
+    queue = _text(_get(item, f.queue)) or m.queue
+    return (_text(_get(item, f.conversation_id)), m.queue_names.get(queue, queue) if queue else None) in answered_at
 
 
 def _time(m: WebhookMapping, item: dict, path: str | None, required: bool = False) -> float | None:

@@ -7,6 +7,8 @@ import itertools
 from wallboard.events import AgentStateChanged, CallCompleted, CallerAnswered, CallerJoined
 
 from .conftest import at
+from .polling import until
+from .test_http_feed import CHAT_TOKEN, post, running, snapshot
 
 _ids = itertools.count()
 
@@ -70,3 +72,40 @@ async def test_the_expected_wait_counts_each_agent_s_own_free_slots(make_engine)
     ac = web.agent_counts
     assert (ac.slots, ac.in_use, ac.free, web.waiting, web.aht_s) == (1 + 3, 3, 1, 1, 100)
     assert web.ewt_s == 0
+
+
+async def test_a_chat_the_customer_closes_after_an_agent_took_it_is_completed_over_http(
+    redis_client, prefix, monkeypatch
+):
+    """The shipped chat mapping reads a close naming no agent as an abandon ("closed before any agent"); a
+    customer who closes a chat an agent accepted sends that too. By hand: one chat, accepted 10 s after it
+    started, closed 90 s later: answered 1, completed 1, handled 90 s, abandoned 0, and a7 holds nothing."""
+    monkeypatch.setenv("WB_TEST_HTTP_EDGE", "edge-token-0123456789abcdef")
+    monkeypatch.setenv("WB_TEST_HTTP_CHAT", CHAT_TOKEN)
+
+    def iso(s):
+        return at(s).isoformat().replace("+00:00", "Z")
+
+    def delivery(n, kind, t, agent=None, accepted=None):
+        return {
+            "id": f"d{n}",
+            "type": kind,
+            "created_at": iso(t),
+            "conversation": {"id": "conv1", "started_at": iso(100), "accepted_at": accepted},
+            "agent": {"id": agent} if agent else None,
+            "customer": {"id": "v1"},
+        }
+
+    async with running(redis_client, prefix) as (ing, _feed, base, session):
+        body = [
+            delivery(1, "conversation.started", 100),
+            delivery(2, "conversation.accepted", 110, "a7", iso(110)),
+            delivery(3, "conversation.closed", 200, None, iso(110)),  # the customer closed it
+        ]
+        status, answer, _ = await post(session, f"{base}/events/chat", body, token=CHAT_TOKEN)
+        assert status == 202 and answer["accepted"] == 3 and answer["rejected"] == []
+        await until(lambda: ing.events_applied == 3)
+        snap = await snapshot(redis_client, prefix)
+        q, a7 = snap.queues["chat"], snap.agents["a7"]
+        assert (q.answered, q.completed, q.talk_s, q.abandoned) == (1, 1, 90, 0)
+        assert (a7.conversations, a7.conversation_s) == ({}, 90)
