@@ -5,6 +5,8 @@ queue's agents free and expected wait work on slots. Values below are worked out
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import itertools
 import math
 import tomllib
@@ -465,3 +467,68 @@ async def test_incremental_snapshots_follow_written_conversations(make_engine):
         diff = _diff(_json(await inc.build(now)), _json(await eng.build_snapshot(now)))
         assert not diff, f"at {now}: " + "; ".join(diff[:10])
     assert moved > 20 and inc.fulls == 1
+
+
+async def test_written_busy_time_is_rolled_up_split_at_interval_boundaries_once(make_engine, redis_client, prefix):
+    """Two overlapping chats across the 09:15 boundary and one still open: the agent's busy time (overlaps once)
+    in 15-minute intervals, by hand; the same events again and the rollup again change nothing."""
+    from wallboard.history.calendar import CentreCalendar
+    from wallboard.history.rollup import HistoryReader, Rollup
+    from wallboard.reports.build import ReportRequest, build_report
+    from wallboard.reports.render_csv import render_csv
+    from wallboard.reports.render_html import render_html
+
+    eng = await make_engine(
+        centre={"timezone": "UTC"},
+        queues=[{"name": "web", "channel": "chat"}],
+        agents=[{"id": "a1", "skills": {"web": 0}}],
+    )
+    q = {"queue": "web", "channel": "chat"}
+    events = [
+        ev(AgentStateChanged, 0, agent="a1", state="available"),
+        ev(CallerJoined, 590, call_id="c1", **q),
+        ev(CallerJoined, 830, call_id="c2", **q),
+        ev(CallerAnswered, 600, call_id="c1", agent="a1", **q),  # 09:10:00
+        ev(CallerAnswered, 840, call_id="c2", agent="a1", **q),  # 09:14:00
+        ev(CallCompleted, 1200, call_id="c1", agent="a1", talk_s=600, **q),  # 09:20:00
+        ev(CallCompleted, 1350, call_id="c2", agent="a1", talk_s=510, **q),  # 09:22:30: busy 09:10 -> 09:22:30
+        ev(CallerJoined, 2390, call_id="c3", **q),
+        ev(CallerAnswered, 2400, call_id="c3", agent="a1", **q),  # 09:40:00, still open at 09:50
+    ]
+    await eng.apply(events)
+    clock = ManualClock(at(3000))  # 09:50
+    ru = Rollup(redis_client, eng.config, eng.keys, clock)
+    reader = HistoryReader(redis_client, eng.config, eng.keys)
+    day = at(0).date()
+
+    async def busy() -> dict:
+        iv = (await reader.intervals("a", ["a1"], [day]))["a1"][day]
+        return {i: c["conversation_s"] for i, c in iv.items() if "conversation_s" in c}
+
+    await ru.run(at(0), clock.now())
+    # 09:10-09:15 300 s, 09:15-09:22:30 450 s; c3 open 09:40 -> 09:50: 300 s in 09:30-09:45, 300 s after
+    assert await busy() == {36: 300, 37: 450, 38: 300, 39: 300}
+    keys = sorted([k async for k in redis_client.scan_iter(match=f"{prefix}:*:h[id]:*")])
+    before = {k: await redis_client.hgetall(k) for k in keys}
+    assert (await eng.apply(events)).applied == 0  # a replay of the same events
+    again = await ru.run(at(0), clock.now())
+    assert again.written == again.cleared == 0
+    assert {k: await redis_client.hgetall(k) for k in keys} == before
+
+    await eng.apply([ev(CallCompleted, 3300, call_id="c3", agent="a1", talk_s=900, **q)])  # 09:55
+    clock.set(at(3600))
+    await ru.run(at(0), clock.now())
+    assert await busy() == {36: 300, 37: 450, 38: 300, 39: 600}
+    assert (await reader.daily("a", ["a1"], [day]))["a1"][day]["conversation_s"] == 750 + 900
+    snap = await eng.build_snapshot(at(3600))
+    assert snap.agents["a1"].conversation_s == 1650  # the live figure agrees
+
+    cal = CentreCalendar(eng.config.centre)
+    rep = await build_report(
+        redis_client, eng.config, ReportRequest(cal.period("day", day)), keys=eng.keys, clock=clock
+    )
+    assert rep["agents"]["a1"]["total"]["conversation_s"] == 1650
+    assert [r["conversation_s"] for r in rep["agents"]["a1"]["rows"] if r["conversation_s"]] == [300, 450, 300, 600]
+    rows = list(csv.DictReader(io.StringIO(render_csv(rep))))
+    assert [r["conversation_s"] for r in rows if r["section"] == "agent_total"] == ["1650"]
+    assert "<th>Written busy</th>" in render_html(rep)

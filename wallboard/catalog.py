@@ -213,8 +213,9 @@ AGENT: tuple[Metric, ...] = (
     Metric("pause_s", "counter", "seconds", "duration", scope="agent", stored=8, store_as="paused_s", csv=8,
            html=("Paused", "h:mm")),
     # written work: seconds with one or more conversations open, overlaps counted once (added when the last
-    # open one closes); live only, not yet in the rollups
-    Metric("conversation_s", "counter", "seconds", "duration", scope="agent", report=False),
+    # open one closes; kept as a span too, so the rollup splits it at interval boundaries as state time)
+    Metric("conversation_s", "counter", "seconds", "duration", scope="agent", stored=16, csv=23,
+           html=("Written busy", "h:mm")),
     Metric("occupancy", "ratio", "fraction", "pct", scope="agent", snapshot=False, csv=4, html=("Occupancy", "pct"),
            num=("on_call_s", "wrap_up_s"), den=("on_call_s", "wrap_up_s", "available_s"), worse="below"),
     # scorecard figures: logged in = every state but logged out; a queue call offered to the agent either

@@ -35,7 +35,8 @@ Agent slot ``P:{a:ID}``
                                 ``paused_s``, ``paused_s:<reason>``), written when a state ends
   ``:m:<minute>``        hash   the counted facts (calls, missed, dials) per minute
   ``:spans:<window>``    zset   the agent's finished states in a window, ``from|to|state|reason`` by ``to``:
-                                written once when a state ends, split into intervals by the rollup
+                                written once when a state ends, split into intervals by the rollup; a
+                                written busy stretch (``conversation_s``) as state ``conversation``
   ``:x:<what>``          string once-markers: ``h:<call>:<queue>:<join>`` handled, ``m:<call>:<ring second>``
                                 missed, ``d:<uniqueid>`` dial attempt, ``o:<uniqueid>`` outbound call
   ``:stats``             hash   ``duplicates``

@@ -376,7 +376,12 @@ def _add_spans(c: dict[str, float], spans: list[tuple[float, float, str, str]], 
 
 
 def _add_open_state(c: dict[str, float], state: dict, s: float, e: float, now: float) -> None:
-    """The agent's current state, from ``since`` up to ``now``, where it overlaps ``[s, e)``."""
+    """The agent's current state, from ``since`` up to ``now``, where it overlaps ``[s, e)``; and its written
+    busy stretch still open (``conv_since``: a conversation not closed yet), as the engine will write it."""
+    if conv := state.get("conv_since"):
+        seg = min(e, now) - max(s, float(conv))
+        if seg > 0:
+            c["conversation_s"] = c.get("conversation_s", 0.0) + seg
     st = state.get("state")
     since = state.get("since")
     if not st or st == "logged_out" or not since:

@@ -26,7 +26,8 @@ local dups = 0
 local expire_set = {}
 
 -- Keys: ':state', ':queues', ':qts' (membership and its times), ':w:<window>' (window counters),
--- ':m:<minute>' (counted facts per minute), ':spans:<window>' (zset of 'from|to|state|reason', score = to).
+-- ':m:<minute>' (counted facts per minute), ':spans:<window>' (zset of 'from|to|state|reason', score = to;
+-- a written busy stretch as state 'conversation').
 -- Reading, for snapshots (ARGV[1] = {"read": {"win": W}}, ARGV[2] = "[]"): the agent's state, membership
 -- and window counters as one JSON text (flat [field, value, ...] lists of the strings Redis holds); nothing
 -- written. One reply per agent instead of four (docs/PERFORMANCE.md).
@@ -101,12 +102,20 @@ local function once(marker)
   return redis.call('SET', base .. ':x:' .. marker, 1, 'NX', 'EX', p.exp)
 end
 
--- seconds added to a window field, split at the window starts the stretch crosses (no span: not a state)
-local function add_windows(field, from, to)
+-- seconds added to a window field, split at the window starts the stretch crosses; with ``span`` also kept
+-- as a span ('from|to|<span>|') in ':spans:<window>', so the rollup splits it into intervals as states are
+local function add_windows(field, from, to, span)
   if to <= from then return end
   if from < to - p.bexp then from = to - p.bexp end
+  local function keep(w, a, b)
+    if not span then return end
+    local sk = base .. ':spans:' .. w
+    redis.call('ZADD', sk, b, string.format('%.17g|%.17g|', a, b) .. span .. '|')
+    expire_set[sk] = true
+  end
   if p.bounds == 'all' then
     add_s(base .. ':w:all', field, to - from); expire_set[base .. ':w:all'] = true
+    keep('all', from, to)
     return
   end
   local bs = p.bounds
@@ -117,6 +126,7 @@ local function add_windows(field, from, to)
     if a < b then
       local wk = base .. ':w:' .. w
       add_s(wk, field, b - a); expire_set[wk] = true
+      keep(w, a, b)
     end
   end
 end
@@ -135,7 +145,7 @@ local function close_conv(field, t)
   once('cc:' .. field)
   if redis.call('HDEL', conv, field) == 1 and redis.call('HLEN', conv) == 0 then
     local since = tonumber(redis.call('HGET', skey, 'conv_since') or '')
-    if since then add_windows('conversation_s', since, t) end
+    if since then add_windows('conversation_s', since, t, 'conversation') end
     redis.call('HDEL', skey, 'conv_since')
   end
 end
