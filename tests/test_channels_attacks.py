@@ -109,3 +109,28 @@ async def test_a_chat_the_customer_closes_after_an_agent_took_it_is_completed_ov
         q, a7 = snap.queues["chat"], snap.agents["a7"]
         assert (q.answered, q.completed, q.talk_s, q.abandoned) == (1, 1, 90, 0)
         assert (a7.conversations, a7.conversation_s) == ({}, 90)
+
+
+async def test_an_e_mail_waiting_longer_than_a_marker_lives_is_counted_once_with_its_wait(make_engine, redis_client):
+    # The queue-entry marker lives centre.entry_expiry_h from the entry's last event; an e-mail waits longer than
+    # that with no event (a weekend's backlog: 48 h). Here the marker lives 1 s of real time, and the e-mail
+    # is answered 5 h after it arrived (the e-mail SL: 4 h). By hand: entered 1, answered 1, not within the SL,
+    # a 5 h wait. Its marker gone, the answer made a second entry, counted entered again with a wait of 0.
+    eng = await make_engine(queues=[{"name": "mail", "channel": "email"}], centre={"entry_expiry_h": 1 / 3600})
+    q = {"queue": "mail", "channel": "email"}
+    await eng.apply([ev(CallerJoined, 0, call_id="m1", **q)])
+    # a key of the same 1 s life, set now: once Redis has expired it, an unprotected marker is gone too
+    probe = f"{eng.keys.prefix}:probe"
+    await redis_client.set(probe, "1", ex=1)
+
+    async def probe_gone():
+        return not await redis_client.exists(probe)
+
+    await until(probe_gone, "the probe key's expiry")
+    marker = f"{eng.keys.queue('mail')}:e:m1"
+    assert await redis_client.ttl(marker) == -1  # waiting: kept
+    await eng.apply([ev(CallerAnswered, 5 * 3600, call_id="m1", agent="a1", **q)])
+    assert await redis_client.ttl(marker) != -1  # no longer waiting: expires (or has already)
+    mail = (await eng.build_snapshot(at(5 * 3600 + 60))).queues["mail"]
+    assert (mail.entered, mail.answered, mail.answered_within_sl, mail.waiting) == (1, 1, 0, 0)
+    assert mail.asa_s == 5 * 3600

@@ -84,6 +84,7 @@ local function leave(c)
   local gone = redis.call('ZREM', waiting, c)
   if nwait then nwait = nwait - gone end
   redis.call('HDEL', callers, c)
+  renew[c] = true  -- its marker's expiry starts now (below)
 end
 
 -- the peak of waiting callers per minute bucket: read once, written at the end if it rose
@@ -333,7 +334,15 @@ for c, ch in pairs(changed) do
   end
   redis.call('HSET', base .. ':e:' .. c, unpack(args))
 end
-for c, _ in pairs(renew) do redis.call('EXPIRE', base .. ':e:' .. c, p.exp) end
+-- a caller still waiting keeps its marker however long it waits (an e-mail over a weekend, past the marker's
+-- life): it expires from when the caller stops waiting
+for c, _ in pairs(renew) do
+  if redis.call('ZSCORE', waiting, c) then
+    redis.call('PERSIST', base .. ':e:' .. c)
+  else
+    redis.call('EXPIRE', base .. ':e:' .. c, p.exp)
+  end
+end
 for m, _ in pairs(peak_up) do redis.call('HSET', base .. ':m:' .. m, 'peak_waiting', peaks[m]) end
 
 for key, hh in pairs(acc) do
