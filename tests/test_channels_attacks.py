@@ -134,3 +134,27 @@ async def test_an_e_mail_waiting_longer_than_a_marker_lives_is_counted_once_with
     mail = (await eng.build_snapshot(at(5 * 3600 + 60))).queues["mail"]
     assert (mail.entered, mail.answered, mail.answered_within_sl, mail.waiting) == (1, 1, 0, 0)
     assert mail.asa_s == 5 * 3600
+
+
+async def test_a_chat_taken_over_by_a_second_acceptance_frees_both_agents_when_it_closes(make_engine):
+    # a1 accepts c1 at 30; a2 takes it over by accepting it too at 90 (the platform's hand-over); a2 closes it
+    # at 200. By hand: the queue answered it once; each agent handled it; neither holds it after the close;
+    # a1 busy 30 -> 200 and a2 90 -> 200 (the platform sent no event when a1 let go)
+    eng = await make_engine(
+        queues=[{"name": "web", "channel": "chat"}],
+        agents=[{"id": "a1", "skills": {"web": 0}}, {"id": "a2", "skills": {"web": 0}}],
+    )
+    q = {"queue": "web", "channel": "chat"}
+    events = [ev(AgentStateChanged, 0, agent=a, state="available") for a in ("a1", "a2")]
+    events += [
+        ev(CallerJoined, 10, call_id="c1", **q),
+        ev(CallerAnswered, 30, call_id="c1", agent="a1", **q),
+        ev(CallerAnswered, 90, call_id="c1", agent="a2", **q),
+        ev(CallCompleted, 200, call_id="c1", agent="a2", talk_s=170, **q),
+    ]
+    await eng.apply(events)
+    snap = await eng.build_snapshot(at(300))
+    a1, a2 = snap.agents["a1"], snap.agents["a2"]
+    assert snap.queues["web"].answered == 1 and (a1.calls_handled, a2.calls_handled) == (1, 1)
+    assert (a1.conversations, a2.conversations) == ({}, {})
+    assert (a1.conversation_s, a2.conversation_s) == (170, 110)

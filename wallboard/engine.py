@@ -486,17 +486,17 @@ class Engine:
                 survey = rec["k"] == "V"
                 if survey:
                     agent = reply[2] or None  # the contact's answering agent (else the event's)
-                closer = agent
-                if rec["k"] == "C" and len(reply) > 2 and reply[2]:
-                    # a written conversation is the load of the agent who answered it, whoever its close names
-                    closer = reply[2]
+                # a written conversation's close ends it for the agent who answered it (the customer's close
+                # names none) and for the agent it names (one who took it over by accepting it again)
+                closers = sorted({a for a in (agent, reply[2] if len(reply) > 2 else None) if a})
                 # the agent side of an answer (H), a transfer (T) or a survey answer (V): counted once per (call,
                 # queue entry), in the agent's slot; on a written channel the answer opens the agent's conversation
                 # and its close (CC) ends it (the agent's load and busy time, wallboard.channels)
                 written = self.channel_of(queue) != "voice"
-                if written and closer and rec["k"] == "C":
+                if written and rec["k"] == "C":
                     base = {"t": rec["t"], "c": rec["c"], "q": queue, "j": join, "win": rec["win"], "min": rec["min"]}
-                    agent_items.setdefault(closer, []).append((i, {**base, "k": "CC"}))
+                    for closer in closers:
+                        agent_items.setdefault(closer, []).append((i, {**base, "k": "CC"}))
                 if agent:
                     items = agent_items.get(agent)
                     if items is None:
