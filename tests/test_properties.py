@@ -520,7 +520,7 @@ _VOLATILE = ("{c}:deadletter", "{c}:dlcount", "{c}:dlseen", "{c}:seq", "{c}:summ
 def namespace_content(r: redis.Redis, prefix: str) -> dict:
     """Everything the engine wrote, by key without the prefix (dead letters and the published snapshot apart)."""
     out = {}
-    for key in r.scan_iter(match=f"{prefix}:*", count=1000):
+    for key in r.scan_iter(match=f"{prefix}:*", count=10_000):
         name = key[len(prefix) + 1 :]
         if name in _VOLATILE:
             continue
@@ -538,14 +538,49 @@ def namespace_content(r: redis.Redis, prefix: str) -> dict:
     return out
 
 
-def replay_into(feed, prefix: str):
+def replay_into(feed, prefix: str, url: str):
     from wallboard.replay import replay
 
-    return asyncio.run(replay(feed, CONFIG, redis_url=redis_url(), prefix=prefix, window_mode="all"))
+    return asyncio.run(replay(feed, CONFIG, redis_url=url, prefix=prefix, window_mode="all"))
+
+
+@pytest.fixture(scope="module")
+def own_redis(tmp_path_factory):
+    """A real server of this module's own (the embedded binary, on a unix socket): ``namespace_content`` walks
+    the whole keyspace four times an example, which on a shared server of a hundred thousand keys was most of
+    this module's time."""
+    import subprocess
+    import time
+
+    from wallboard.redis_server import binary_path
+
+    root = tmp_path_factory.mktemp("prop-redis")
+    sock = f"/tmp/wbprop-{uuid.uuid4().hex[:8]}.sock"  # unix socket paths stay short
+    subprocess.run(
+        [str(binary_path()), "--daemonize", "yes", "--port", "0", "--unixsocket", sock, "--dir", str(root)]
+        + ["--save", "", "--appendonly", "no", "--pidfile", str(root / "pid")],
+        check=True,
+        capture_output=True,
+    )
+    r = redis.Redis(unix_socket_path=sock)
+    for _ in range(200):
+        try:
+            r.ping()
+            break
+        except (redis.ConnectionError, FileNotFoundError):
+            time.sleep(0.02)
+    try:
+        yield f"unix://{sock}"
+    finally:
+        try:
+            r.shutdown(nosave=True)
+        except (redis.ConnectionError, OSError):
+            pass
+        r.close()
 
 
 def drop(r: redis.Redis, prefix: str) -> None:
-    keys = list(r.scan_iter(match=f"{prefix}:*", count=1000))
+    keys = list(r.scan_iter(match=f"{prefix}:*", count=10_000))
     if keys:
         r.unlink(*keys)
 
@@ -570,10 +605,10 @@ def mixed_file(draw) -> tuple[str, str, list[str]]:
         ],
     )
 )
-def test_through_the_engine_good_records_count_and_bad_ones_leave_no_trace(file):
+def test_through_the_engine_good_records_count_and_bad_ones_leave_no_trace(own_redis, file):
     kind, header, rows = file
     lines = [header, *rows] if header else rows
-    r = redis.Redis.from_url(redis_url(), decode_responses=True)
+    r = redis.Redis.from_url(own_redis, decode_responses=True)
     a, b = f"wbtest-prop-{uuid.uuid4().hex[:10]}", f"wbtest-prop-{uuid.uuid4().hex[:10]}"
     try:
         with tempfile.TemporaryDirectory(prefix="wbprop") as folder:
@@ -585,13 +620,13 @@ def test_through_the_engine_good_records_count_and_bad_ones_leave_no_trace(file)
                 else (lambda: CallsCsvFeed(path, CONFIG, mapping=kind))
             )
             dead = [x for x in make().read() if isinstance(x, DeadLetter)]
-            _, stats = replay_into(make(), a)
+            _, stats = replay_into(make(), a, own_redis)
             rejected: set[int] = set()
             for d in dead:
                 n = int(d.source.rsplit(":", 1)[1])
                 rejected.update(range(n, n + d.raw.count("\n") + 1))
             path.write_text("\n".join(blank(lines, rejected)) + "\n", encoding="utf-8")
-            _, clean = replay_into(make(), b)
+            _, clean = replay_into(make(), b, own_redis)
         assert stats.dead_letters == len(dead) and clean.dead_letters == 0
         assert int(r.get(Keys(a).dlcount) or 0) == len(dead)
         listed = [f for _, f in r.xrange(Keys(a).deadletter)]
