@@ -156,6 +156,12 @@ async def desk_main(url: str, prefix: str, agents: int, queues: int, seconds: fl
             if loop.time() >= next_rss:
                 rss.append((loop.time() - t0, rss_mb()))
                 next_rss += 10.0
+                recent = work[-1000:]
+                B.say(  # as it goes: a run cut short still says something
+                    f"  {loop.time() - t0:.0f} s: rss {rss[-1][1]:.0f} MB, longest stall {max(stalls) * 1000:.0f} ms, "
+                    f"most thread CPU between wake-ups {max(work) * 1000:.0f} ms (last {len(recent)}: "
+                    f"{max(recent) * 1000:.0f} ms), summaries {summaries}"
+                )
         await pilot.pause()
     return {"stalls": stalls, "work": work, "rss": rss, "summaries": summaries, "agent_parts": agent_parts}
 
