@@ -162,8 +162,33 @@ async def desk_main(url: str, prefix: str, agents: int, queues: int, seconds: fl
                     f"most thread CPU between wake-ups {max(work) * 1000:.0f} ms (last {len(recent)}: "
                     f"{max(recent) * 1000:.0f} ms), summaries {summaries}"
                 )
+        # reported before the app closes: a desk far behind takes long to close (its backlog is drawn first)
+        report({"stalls": stalls, "work": work, "rss": rss, "summaries": summaries, "agent_parts": agent_parts})
         await pilot.pause()
-    return {"stalls": stalls, "work": work, "rss": rss, "summaries": summaries, "agent_parts": agent_parts}
+
+
+def report(out: dict) -> None:
+    stalls = sorted(out["stalls"])
+    B.figure("desk.loop_stall_max_ms", stalls[-1] * 1000, "ms", "longest time the desk's loop was busy; target <= 100")
+    B.figure("desk.loop_stall_p99_ms", B.percentile(stalls, 99) * 1000, "ms", f"{len(stalls):,} wake-ups every 10 ms")
+    B.figure("desk.loop_stalls_over_100ms", sum(1 for s in stalls if s > 0.1), "", "")
+    work = sorted(out["work"])
+    B.figure(
+        "desk.loop_work_max_ms",
+        work[-1] * 1000,
+        "ms",
+        "the most CPU the desk's thread spent between two wake-ups (a stall on an idle machine)",
+    )
+    B.figure("desk.loop_work_p99_ms", B.percentile(work, 99) * 1000, "ms", "")
+    B.figure("desk.loop_work_over_100ms", sum(1 for s in work if s > 0.1), "", "")
+    B.figure("desk.summaries", out["summaries"], "", "summaries the desk took (1 a second expected)")
+    B.figure("desk.agent_parts", out["agent_parts"], "", "agent parts the desk took")
+    if out["rss"]:
+        values = [m for _, m in out["rss"]]
+        B.figure("desk.rss_mb_first", values[0], "MB", f"at {out['rss'][0][0]:.0f} s")
+        B.figure("desk.rss_mb_last", values[-1], "MB", f"at {out['rss'][-1][0]:.0f} s")
+        B.figure("desk.rss_mb_max", max(values), "MB", f"{len(values)} samples, every 10 s after the first minute")
+    B.figure("desk.cpu_s", resource.getrusage(resource.RUSAGE_SELF).ru_utime, "s", "the desk process (user)")
 
 
 def main() -> int:
@@ -209,38 +234,13 @@ def main() -> int:
                 import cProfile
 
                 prof = cProfile.Profile()
-                out = prof.runcall(asyncio.run, desk_main(url, prefix, args.agents, args.queues, seconds))
+                prof.runcall(asyncio.run, desk_main(url, prefix, args.agents, args.queues, seconds))
                 prof.dump_stats(args.profile)
             else:
-                out = asyncio.run(desk_main(url, prefix, args.agents, args.queues, seconds))
+                asyncio.run(desk_main(url, prefix, args.agents, args.queues, seconds))
         finally:
             owner.send_signal(signal.SIGTERM)
             owner.wait(30)
-        stalls = sorted(out["stalls"])
-        B.figure(
-            "desk.loop_stall_max_ms", stalls[-1] * 1000, "ms", "longest time the desk's loop was busy; target <= 100"
-        )
-        B.figure(
-            "desk.loop_stall_p99_ms", B.percentile(stalls, 99) * 1000, "ms", f"{len(stalls):,} wake-ups every 10 ms"
-        )
-        B.figure("desk.loop_stalls_over_100ms", sum(1 for s in stalls if s > 0.1), "", "")
-        work = sorted(out["work"])
-        B.figure(
-            "desk.loop_work_max_ms",
-            work[-1] * 1000,
-            "ms",
-            "the most CPU the desk's thread spent between two wake-ups (a stall on an idle machine)",
-        )
-        B.figure("desk.loop_work_p99_ms", B.percentile(work, 99) * 1000, "ms", "")
-        B.figure("desk.loop_work_over_100ms", sum(1 for s in work if s > 0.1), "", "")
-        B.figure("desk.summaries", out["summaries"], "", "summaries the desk took (1 a second expected)")
-        B.figure("desk.agent_parts", out["agent_parts"], "", "agent parts the desk took")
-        if out["rss"]:
-            values = [m for _, m in out["rss"]]
-            B.figure("desk.rss_mb_first", values[0], "MB", f"at {out['rss'][0][0]:.0f} s")
-            B.figure("desk.rss_mb_last", values[-1], "MB", f"at {out['rss'][-1][0]:.0f} s")
-            B.figure("desk.rss_mb_max", max(values), "MB", f"{len(values)} samples, every 10 s after the first minute")
-        B.figure("desk.cpu_s", resource.getrusage(resource.RUSAGE_SELF).ru_utime, "s", "the desk process (user)")
         if not args.no_ceiling:
             for name, v in B.raw_ceiling(url, args.smoke).items():
                 B.figure(f"ceiling {name}", v, "requests/s", "redis-benchmark, 50 clients, same server")
