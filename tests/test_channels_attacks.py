@@ -185,3 +185,31 @@ async def test_an_agent_logged_out_holds_no_conversation(make_engine):
     await eng.apply([ev(CallCompleted, 2000, call_id="c1", agent="a1", talk_s=1970, **q)])
     a1 = (await eng.build_snapshot(at(2100))).agents["a1"]
     assert (a1.conversations, a1.conversation_s) == ({}, 70)
+
+
+async def test_an_event_whose_channel_is_not_its_queue_s_is_a_dead_letter_from_any_feed(
+    make_engine, redis_client, tmp_path
+):
+    # The http feed refuses it at its door; the jsonl feed (our own events, read from a file) passed it, and a
+    # chat was counted in the voice queue by its 20 s SL. By hand: support entered 1 (the voice call), chat 0;
+    # one dead letter naming the channel.
+    from feeds.jsonl import JsonlFeed
+    from wallboard.feed import DeadLetter
+
+    eng = await make_engine(queues=[{"name": "support"}])
+    path = tmp_path / "in.jsonl"
+    path.write_text(
+        '{"type": "caller_joined", "id": "j1", "ts": "%s", "source": "t", "queue": "support", "call_id": "v1"}\n'
+        '{"type": "caller_joined", "id": "j2", "ts": "%s", "source": "t", "queue": "support", "call_id": "c1", '
+        '"channel": "chat"}\n' % (at(0).isoformat(), at(5).isoformat())
+    )
+    items = list(JsonlFeed(str(path), eng.config).read())
+    events = [e for e in items if not isinstance(e, DeadLetter)]
+    res = await eng.apply(events)
+    support = (await eng.build_snapshot(at(60))).queues["support"]
+    assert (support.entered, support.waiting) == (1, 1)
+    assert [d.reason for d in res.rejected] == [
+        "channel: 'chat' but queue 'support' is a voice queue; set channel = 'chat' under its [[queues]]"
+    ]
+    dead = [f for _id, f in await redis_client.xrange(eng.keys.deadletter)]
+    assert len(dead) == 1 and "'chat' but queue 'support' is a voice queue" in dead[0]["reason"]

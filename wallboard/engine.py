@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 from . import catalog, fcr, metrics, registry
 from .channels import DEFAULTS as CHANNEL_DEFAULTS
+from .channels import channel_problem
 from .clock import utc_at
 from .config import WallboardConfig
 from .events import (
@@ -389,6 +390,12 @@ class Engine:
             t = d["ts"].timestamp()
             if hi is None or t > hi:
                 hi = t
+            ch = d.get("channel")
+            if ch is not None and ch != self.channel_of(d["queue"]):
+                # a feed that does not check it (jsonl, a mapping): never counted by another channel's measures
+                problem = channel_problem(self.config, d["queue"], ch) or ch
+                batch.res.rejected.append(DeadLetter(f"{ENGINE_SOURCE}:{ev.source}", problem, ev.model_dump_json()))
+                continue
             kind = kinds.get(type(ev)) or _kind_of(type(ev))
             a = d.get("agent")
             if a:
