@@ -315,6 +315,60 @@ async def test_hostile_queue_agent_and_reason_names_are_text(make_engine, redis_
     assert page.texts["title"][0].startswith("Contact centre — daily report — ")
 
 
+async def test_the_hebrew_report_is_right_to_left_with_the_catalogs_labels(make_engine, redis_client):
+    """``--lang he``: dir=rtl, every column headed by the catalog's Hebrew label, the channels named in Hebrew,
+    figures and times kept left to right, and hostile names still text."""
+    from wallboard import catalog
+    from wallboard.events import CallerAbandoned
+
+    eng = await engine_with_day(
+        make_engine,
+        queues=[{"name": "support", "label": HOSTILE_QUEUE}, {"name": "web", "channel": "chat", "label": "Web help"}],
+        agents=[{"id": "1001", "name": HOSTILE_AGENT}],
+    )
+    q = {"queue": "web", "channel": "chat", "source": "t"}
+    await eng.apply(
+        [
+            CallerJoined(id="w1", ts=t("09:00:00"), call_id="w1", **q),
+            CallerAnswered(id="w1a", ts=t("09:00:20"), call_id="w1", agent="1001", **q),
+            CallerJoined(id="w2", ts=t("09:00:00"), call_id="w2", **q),
+            CallerAbandoned(id="w2x", ts=t("09:00:05"), call_id="w2", **q),
+        ]
+    )
+    rep = await report_for(eng, redis_client, t("11:00:00"))
+    html = render_html(rep, "he")
+    page = Page(html)
+    assert page.elements[0] == ("html", {"lang": "he", "dir": "rtl"})
+    summary, _support, _web, agents = page.tables
+    qheads = [h for _, h, _ in catalog.html_columns("queue", "he")]
+    aheads = [h for _, h, _ in catalog.html_columns("agent", "he")]
+    assert summary[0] == ["תור", *qheads] and agents[0][: len(aheads) + 1] == ["נציג", *aheads]
+    hand = {"service_level": "רמת שירות", "asa_s": "זמן מענה", "offered": "הוצעו", "abandoned": "ננטשו"}
+    for name, label in hand.items():
+        assert summary[0][1 + [n for n, _, _ in catalog.html_columns("queue")].index(name)] == label
+    assert "תפוסה" in agents[0] and "עסוק בכתב" in agents[0] and "זמן טיפול" in agents[0]
+    assert all(re.search("[\u0590-\u05ff]", h) or h in ("NPS",) for h in qheads + aheads), qheads + aheads
+    # the channels in Hebrew: the written queue's name and the per-channel totals
+    assert [r[0] for r in summary[1:]] == [
+        HOSTILE_QUEUE,
+        "Web help (צ'אט)",
+        "כל התורים",
+        "כל תורי קולי",
+        "כל תורי צ'אט",
+    ]
+    # figures and times left to right inside the right-to-left page: each figure cell isolated as ltr
+    assert re.search(r'<td><bdi dir="ltr">[0-9]+</bdi></td>', html) and '<bdi dir="ltr">09:00</bdi>' in html
+    assert not re.findall(r"</td><td>(?!<bdi dir=\"ltr\">)", html)  # every cell after a row's name
+    # hostile names: text, never markup
+    tags = {tag for tag, _ in page.elements}
+    assert "script" not in tags and "img" not in tags and "<svg onload" not in html
+    assert not [a for _, attrs in page.elements for a in attrs if a.startswith("on")]
+    assert [r[0] for r in agents[1:]][:1] == [f"{HOSTILE_AGENT} (1001)"] and agents[-1][0] == "כל הנציגים"
+    rows = list(csv.reader(io.StringIO(render_csv(rep, "he"))))
+    assert ["channel_total", "chat", "כל תורי צ'אט"] in [r[:3] for r in rows]
+    assert rows[0] == list(csv.reader(io.StringIO(render_csv(rep))))[0]  # the same columns in every language
+
+
 async def test_bad_input_gives_a_clear_message(make_engine, redis_client):
     eng = await engine_with_day(make_engine)
     now = t("11:00:00")

@@ -348,10 +348,51 @@ def csv_columns(scope: Scope) -> tuple[str, ...]:
     return tuple(out)
 
 
-def html_columns(scope: Scope) -> tuple[tuple[str, str, ReportFmt], ...]:
+# The HTML report's Hebrew headings of the columns whose TV label is not one (agent columns, report-only
+# counts); a queue column with a TV label uses that (``labels["he"]``).
+REPORT_HE: dict[tuple[Scope, str], str] = {
+    ("queue", "entered"): "נכנסו",
+    ("queue", "short_abandoned"): "נטישות קצרות",
+    ("queue", "overflowed"): "גלשו",
+    ("queue", "csat_responses"): "תשובות CSAT",
+    ("queue", "nps_responses"): "תשובות NPS",
+    ("queue", "aht_s"): "זמן טיפול",
+    ("queue", "peak_waiting"): "שיא ממתינים",
+    ("agent", "calls_handled"): "שיחות",
+    ("agent", "missed"): "לא נענו",
+    ("agent", "outbound_calls"): "יוצאות",
+    ("agent", "dial_attempts"): "חיוגים",
+    ("agent", "transferred"): "הועברו",
+    ("agent", "talk_s"): "שיחה",
+    ("agent", "wrap_s"): "סיכום",
+    ("agent", "available_s"): "פנוי",
+    ("agent", "pause_s"): "הפסקה",
+    ("agent", "conversation_s"): "עסוק בכתב",
+    ("agent", "occupancy"): "תפוסה",
+    ("agent", "logged_in_s"): "מחובר",
+    ("agent", "calls_per_hour"): "שיחות לשעה",
+    ("agent", "answer_rate"): "שיעור מענה",
+    ("agent", "aht_s"): "זמן טיפול",
+    ("agent", "csat_responses"): "תשובות CSAT",
+    ("agent", "nps_responses"): "תשובות NPS",
+    ("agent", "csat"): "שביעות רצון",
+    ("agent", "nps"): "NPS",
+    ("agent", "survey_rate"): "נסקרו",
+}
+
+
+def html_heading(m: Metric, language: str = "en") -> str:
+    """A report column's heading: the English one of ``Metric.html``; in Hebrew ``REPORT_HE``'s, else the
+    metric's TV label."""
+    if language == "en" or not m.html:
+        return m.html[0] if m.html else m.name
+    return REPORT_HE.get((m.scope, m.name)) or m.labels[language]
+
+
+def html_columns(scope: Scope, language: str = "en") -> tuple[tuple[str, str, ReportFmt], ...]:
     """The HTML report's table columns of one side: (figure, heading, format), in the CSV's order."""
     ms = sorted((m for m in (QUEUE if scope == "queue" else AGENT) if m.html), key=lambda m: m.csv or 0)
-    return tuple((m.name, *m.html) for m in ms if m.html)
+    return tuple((m.name, html_heading(m, language), m.html[1]) for m in ms if m.html)
 
 
 def desk_figures() -> tuple[tuple[str, str, str], ...]:

@@ -605,6 +605,7 @@ class ReportSchedule(_Section):
     at: str = "07:00"
     recipients: list[str] = Field(default_factory=list)
     queues: list[str] | None = None
+    language: Literal["en", "he"] = Field("en", description="The e-mailed report's language: 'he' is right to left.")
 
 
 class WallboardConfig(BaseSettings):

@@ -53,6 +53,12 @@ def register(sub, add_common) -> None:
         default="auto",
         help="rows per 15-minute interval or per day (auto: intervals for one day)",
     )
+    sp.add_argument(
+        "--lang",
+        choices=["en", "he"],
+        default="en",
+        help="the HTML and CSV report's language: en (default) or he (Hebrew, right to left)",
+    )
     sp.add_argument("--output", "-o", default=None, help="write to this file instead of standard output")
     add_common(sp)
     sp.set_defaults(func=cmd_report)
@@ -67,7 +73,7 @@ def split_names(values: list[str] | None) -> list[str] | None:
     return [n.strip() for v in values for n in v.split(",") if n.strip()]
 
 
-def render(rep: dict, fmt: str) -> str:
+def render(rep: dict, fmt: str, lang: str = "en") -> str:
     if rep.get("kind") == "scorecard":
         from wallboard.reports import scorecard
 
@@ -79,11 +85,11 @@ def render(rep: dict, fmt: str) -> str:
     if fmt == "html":
         from wallboard.reports.render_html import render_html
 
-        return render_html(rep)
+        return render_html(rep, lang)
     if fmt == "csv":
         from wallboard.reports.render_csv import render_csv
 
-        return render_csv(rep)
+        return render_csv(rep, lang)
     return json.dumps(rep, ensure_ascii=False, indent=1)
 
 
@@ -159,7 +165,7 @@ def cmd_report(args) -> int:
         from wallboard.reports.scorecard import scorecards
 
         rep = scorecards(rep, config, {"role": args.role, "queues": team} if team is not None else None)
-    text = render(rep, args.format)
+    text = render(rep, args.format, args.lang)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"wrote {args.output} ({period.label()}, {args.format})", file=sys.stderr)

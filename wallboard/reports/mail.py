@@ -23,7 +23,14 @@ class SmtpFailure(RuntimeError):
 
 
 def compose(
-    rep: dict, *, sender: str, recipients: list[str], subject: str, message_id: str, date: datetime
+    rep: dict,
+    *,
+    sender: str,
+    recipients: list[str],
+    subject: str,
+    message_id: str,
+    date: datetime,
+    lang: str = "en",
 ) -> EmailMessage:
     msg = EmailMessage()
     msg["Subject"] = subject
@@ -32,12 +39,12 @@ def compose(
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = message_id
     msg["X-Wallboard-Period"] = rep["period"]["key"]
-    msg.set_content(plain_summary(rep))
-    html = render_html(rep)
+    msg.set_content(plain_summary(rep, lang))
+    html = render_html(rep, lang)
     msg.add_alternative(html, subtype="html")
     stem = f"report-{rep['period']['key']}"
     msg.add_attachment(html, subtype="html", charset="utf-8", filename=f"{stem}.html")
-    msg.add_attachment(render_csv(rep), subtype="csv", charset="utf-8", filename=f"{stem}.csv")
+    msg.add_attachment(render_csv(rep, lang), subtype="csv", charset="utf-8", filename=f"{stem}.csv")
     return msg
 
 
@@ -48,13 +55,14 @@ def stable_message_id(prefix: str, schedule: str, period_key: str, sender: str) 
     return f"<wallboard.{safe}@{domain}>"
 
 
-def plain_summary(rep: dict) -> str:
+def plain_summary(rep: dict, lang: str = "en") -> str:
+    w = PLAIN[lang]
     lines = [f"{rep['centre']} — {rep['period']['label']} ({rep['timezone']})", ""]
     for n in rep["notes"]:
-        lines.append(f"Note: {n}")
+        lines.append(f"{w['note']}: {n}")
     if rep["gaps"]:
-        lines.append(f"Gaps in the data: {len(rep['gaps'])} (see the report).")
-    lines.append("queue: offered / answered / abandoned / SL / ASA / abandon rate")
+        lines.append(w["gaps"].format(n=len(rep["gaps"])))
+    lines.append(w["head"])
     for name, q in rep["queues"].items():
         t = q["total"]
         lines.append(
@@ -62,9 +70,28 @@ def plain_summary(rep: dict) -> str:
             f"{pct(t['service_level'])} / {secs(t['asa_s'])} / {pct(t['abandon_rate'])}"
         )
     t = rep["total"]
-    lines.append(f"  all queues: {t['offered']} / {t['answered']} / {t['abandoned']} / {pct(t['service_level'])}")
-    lines += ["", "The full report is attached (HTML, and CSV for a spreadsheet)."]
+    lines.append(f"  {w['all']}: {t['offered']} / {t['answered']} / {t['abandoned']} / {pct(t['service_level'])}")
+    lines += ["", w["attached"]]
     return "\n".join(lines) + "\n"
+
+
+# the plain-text part's words (the HTML's are ``reports.words``)
+PLAIN = {
+    "en": {
+        "note": "Note",
+        "gaps": "Gaps in the data: {n} (see the report).",
+        "head": "queue: offered / answered / abandoned / SL / ASA / abandon rate",
+        "all": "all queues",
+        "attached": "The full report is attached (HTML, and CSV for a spreadsheet).",
+    },
+    "he": {
+        "note": "הערה",
+        "gaps": "פערים בנתונים: {n} (ראו בדוח).",
+        "head": "תור: הוצעו / נענו / ננטשו / רמת שירות / זמן מענה / נטישה",
+        "all": "כל התורים",
+        "attached": "הדוח המלא מצורף (HTML, ו-CSV לגיליון אלקטרוני).",
+    },
+}
 
 
 def smtp_password(smtp: SmtpConfig) -> str | None:

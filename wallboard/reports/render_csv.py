@@ -11,6 +11,7 @@ import csv
 import io
 
 from .. import catalog
+from ..channels import label as channel_label
 
 # The columns of each side, in the catalog's CSV order (``Metric.csv``; a breakdown as its parts).
 QUEUE_COLS = catalog.csv_columns("queue")
@@ -34,7 +35,15 @@ def _v(x) -> str:
     return str(x)
 
 
-def render_csv(rep: dict) -> str:
+# the label column of the total rows, per language (the column names stay the same in every language)
+TOTAL_LABELS = {
+    "en": {"total": "all queues", "channel": "all {channel} queues", "agents": "all agents", "gap": "no data"},
+    "he": {"total": "כל התורים", "channel": "כל תורי {channel}", "agents": "כל הנציגים", "gap": "אין נתונים"},
+}
+
+
+def render_csv(rep: dict, lang: str = "en") -> str:
+    lw = TOTAL_LABELS[lang]
     reasons = sorted({r for a in rep["agents"].values() for r in a["total"]["pause_s_by_reason"]})
     head = ["section", "name", "label", "start", "end", "gap_s"]
     qcols = [f"queue.{c}" if c in AGENT_COLS else c for c in QUEUE_COLS]
@@ -109,7 +118,7 @@ def render_csv(rep: dict) -> str:
         [
             "total",
             "",
-            "all queues",
+            lw["total"],
             period["start"],
             period["end"],
             _v(rep["total"]["gap_s"]),
@@ -118,7 +127,19 @@ def render_csv(rep: dict) -> str:
         ]
     )
     for ch, f in (rep.get("channels") or {}).items():  # a blended centre: each channel's queues together
-        w.writerow(["channel_total", ch, f"all {ch} queues", period["start"], period["end"], "", *qvals(f), *blank_a])
+        name = ch if lang == "en" else channel_label(ch, lang)
+        w.writerow(
+            [
+                "channel_total",
+                ch,
+                lw["channel"].format(channel=name),
+                period["start"],
+                period["end"],
+                "",
+                *qvals(f),
+                *blank_a,
+            ]
+        )
     blank_q = [""] * len(qcols)
     for aid, a in rep["agents"].items():
         for r in a["rows"]:
@@ -130,8 +151,8 @@ def render_csv(rep: dict) -> str:
             ["agent_total", aid, a.get("name") or "", period["start"], period["end"], "", *blank_q, *avals(a["total"])]
         )
     w.writerow(
-        ["agents_total", "", "all agents", period["start"], period["end"], "", *blank_q, *avals(rep["agent_total"])]
+        ["agents_total", "", lw["agents"], period["start"], period["end"], "", *blank_q, *avals(rep["agent_total"])]
     )
     for g in rep["gaps"]:
-        w.writerow(["gap", g.get("feed") or "", "no data", g["start"], g["end"], _v(g["length_s"]), *blank_q, *blank_a])
+        w.writerow(["gap", g.get("feed") or "", lw["gap"], g["start"], g["end"], _v(g["length_s"]), *blank_q, *blank_a])
     return buf.getvalue()

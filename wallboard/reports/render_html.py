@@ -18,16 +18,12 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 import jinja2
+from markupsafe import Markup, escape
 
 from ..channels import label as channel_label
 from .. import catalog
+from .words import DEFINITIONS, SL_LABEL, words
 
-SL_LABEL = {
-    "answered": "answered within {t} s / answered",
-    "excl_short_abandons": "answered within {t} s / (answered + abandoned − short abandoned{o})",
-    "all_offered": "answered within {t} s / (answered + abandoned{o})",
-    "abandons_good": "(answered + abandoned within {t} s) / (answered + abandoned{o})",
-}
 COLORS = {
     "answered": "#2f6db5",
     "abandoned": "#e07b24",
@@ -39,20 +35,6 @@ COLORS = {
     "paused": "#f0c05a",
     "gap": "#c0392b",
 }
-DEFINITIONS = (
-    ("Offered", "answered + abandoned + overflowed (queue entries that ended)."),
-    ("Service level", "by the queue's formula, shown under its name; answered within the threshold counts."),
-    ("ASA", "total wait of answered calls / answered."),
-    ("Average wait", "total wait of every call that left the queue / offered."),
-    ("Abandon rate", "(abandoned − short abandoned) / (offered − short abandoned)."),
-    ("AHT", "(talk + wrap-up time of the calls that ended) / calls that ended."),
-    ("Peak waiting", "the most callers waiting at once, seen when a caller joined."),
-    ("Occupancy", "(talk + wrap-up) / (talk + wrap-up + available), from time in each agent state."),
-    ("CSAT", "survey answers in the top box (1-5: 4 or 5) / CSAT answers (CSAT n), counted when they arrive."),
-    ("NPS", "(promoters 9-10 − detractors 0-6) / NPS answers (NPS n), × 100."),
-    ("Surveyed", "contacts with a survey answer / answered calls (agents: calls handled)."),
-    ("FCR", "answered contacts whose customer did not contact the same matter again within the set days / contacts."),
-)
 
 
 def pct(v) -> str:
@@ -111,15 +93,21 @@ def _env() -> jinja2.Environment:
     return env
 
 
-def render_html(rep: dict) -> str:
+def render_html(rep: dict, lang: str = "en") -> str:
+    """The page in ``lang``: English, or Hebrew right to left with its numbers and times kept left to right."""
     p = rep["period"]
-    queue_heads = [h for _, h, _ in QUEUE_COLUMNS]
+    w = words(lang)
+    queue_heads = [h for _, h, _ in catalog.html_columns("queue", lang)]
     return (
         _env()
         .get_template("report.html.j2")
         .render(
             rep=rep,
-            kind_word=_kind_word(p["kind"]),
+            w=w,
+            lang=lang,
+            ltr=_ltr if w["dir"] == "rtl" else str,
+            name=_isolated if w["dir"] == "rtl" else str,
+            kind_word=w.get(_kind_word(p["kind"]), w["period"]),
             generated=rep["generated_at"].replace("T", " ").replace("Z", " UTC"),
             start=p["start"][:16].replace("T", " "),
             end=p["end"][:16].replace("T", " "),
@@ -133,14 +121,24 @@ def render_html(rep: dict) -> str:
                 for g in rep["gaps"]
             ],
             queue_heads=queue_heads,
-            summary=_summary_rows(rep),
-            queues=[_queue_section(name, q, rep) for name, q in rep["queues"].items()],
-            agents=_agents_section(rep),
-            fcr=_fcr_section(rep),
-            definitions=DEFINITIONS,
+            summary=_summary_rows(rep, lang),
+            queues=[_queue_section(name, q, rep, lang) for name, q in rep["queues"].items()],
+            agents=_agents_section(rep, lang),
+            fcr=_fcr_section(rep, lang),
+            definitions=DEFINITIONS[lang],
             colors=COLORS,
         )
     )
+
+
+def _ltr(v) -> Markup:
+    """A number, time or date inside right-to-left text, kept left to right (``3:05``, ``-12``, ``81.3%``)."""
+    return Markup('<bdi dir="ltr">%s</bdi>') % escape(v)
+
+
+def _isolated(v) -> Markup:
+    """A name inside right-to-left text, in its own direction: a Latin queue name keeps its brackets in place."""
+    return Markup("<bdi>%s</bdi>") % escape(v)
 
 
 def _kind_word(kind: str) -> str:
@@ -160,9 +158,10 @@ def _dur(s: float) -> str:
     return f"{s // 3600} h {s % 3600 // 60:02d} min" if s >= 3600 else f"{s // 60} min {s % 60:02d} s"
 
 
-def _row(label: str, cells: list[str], cls: str = "", bold: bool = False, gap_s: float = 0) -> dict:
-    """A table row: its first cell's text (bold, or marked with a gap of ``gap_s``), then the figures."""
-    return {"label": label, "cells": cells, "cls": cls, "bold": bold, "gap_s": int(gap_s or 0)}
+def _row(label: str, cells: list[str], cls: str = "", bold: bool = False, gap_s: float = 0, time: bool = False) -> dict:
+    """A table row: its first cell's text (bold, or marked with a gap of ``gap_s``; ``time``: a time or date,
+    kept left to right), then the figures."""
+    return {"label": label, "cells": cells, "cls": cls, "bold": bold, "gap_s": int(gap_s or 0), "time": time}
 
 
 # -- queues --------------------------------------------------------------------------------------------------
@@ -172,62 +171,77 @@ def _qcells(f: dict) -> list[str]:
     return [FORMATS[fmt](f[name]) for name, _, fmt in QUEUE_COLUMNS]
 
 
-def _fcr_section(rep: dict) -> dict | None:
+def _fcr_section(rep: dict, lang: str = "en") -> dict | None:
     f = rep.get("fcr")
     if not f:
         return None
     names = {a: (rep["agents"].get(a) or {}).get("name") or a for a in f["agents"]}
     rows = [{"label": rep["queues"].get(q, {}).get("label") or q, "bold": False, **v} for q, v in f["queues"].items()]
-    rows.append({"label": "All queues", "bold": True, **f["total"]})
-    rows += [{"label": f"Agent {names[a]}", "bold": False, **v} for a, v in f["agents"].items()]
+    w = words(lang)
+    rows.append({"label": w["all_queues"], "bold": True, **f["total"]})
+    rows += [{"label": f"{w['agent']} {names[a]}", "bold": False, **v} for a, v in f["agents"].items()]
     return {**f, "final_at": f["final_at"][:16].replace("T", " "), "rows": rows}
 
 
-def _summary_rows(rep: dict) -> list[dict]:
-    rows = [_row(_qname(q), _qcells(q["total"]), bold=True) for q in rep["queues"].values()]
+def _summary_rows(rep: dict, lang: str = "en") -> list[dict]:
+    w = words(lang)
+    rows = [_row(_qname(q, lang), _qcells(q["total"]), bold=True) for q in rep["queues"].values()]
     if len(rep["queues"]) > 1:
-        rows.append(_row("All queues", _qcells(rep["total"]), "total"))
+        rows.append(_row(w["all_queues"], _qcells(rep["total"]), "total"))
     for ch, f in (rep.get("channels") or {}).items():  # a blended centre: each channel's queues together
-        rows.append(_row(f"All {channel_label(ch).lower()} queues", _qcells(f), "total"))
+        rows.append(_row(w["all_channel_queues"].format(channel=_ch(ch, lang)), _qcells(f), "total"))
     return rows
 
 
-def _qname(q: dict) -> str:
+def _ch(channel: str, lang: str) -> str:
+    name = channel_label(channel, lang)
+    return name.lower() if lang == "en" else name
+
+
+def _qname(q: dict, lang: str = "en") -> str:
     """A queue's name, with its channel when it is a written one: ``Web help (chat)``."""
     ch = q.get("channel") or "voice"
-    return q["label"] if ch == "voice" else f"{q['label']} ({channel_label(ch).lower()})"
+    return q["label"] if ch == "voice" else f"{q['label']} ({_ch(ch, lang)})"
 
 
-def _sl_text(q: dict) -> str:
-    o = " + overflowed" if q["count_overflow"] else ""
-    return SL_LABEL[q["sl_formula"]].format(t=f"{q['sl_threshold_s']:g}", o=o)
+def _sl_text(q: dict, lang: str = "en") -> str:
+    o = SL_LABEL[lang]["overflow"] if q["count_overflow"] else ""
+    return SL_LABEL[lang][q["sl_formula"]].format(t=f"{q['sl_threshold_s']:g}", o=o)
 
 
-def _queue_section(name: str, q: dict, rep: dict) -> dict:
+def _queue_section(name: str, q: dict, rep: dict, lang: str = "en") -> dict:
+    w = words(lang)
     rows = [
-        _row(r["label"], _qcells(r), "gap" if r["gap_s"] else ("" if r["has_data"] else "empty"), gap_s=r["gap_s"])
+        _row(
+            r["label"],
+            _qcells(r),
+            "gap" if r["gap_s"] else ("" if r["has_data"] else "empty"),
+            gap_s=r["gap_s"],
+            time=True,
+        )
         for r in q["rows"]
     ]
-    rows.append(_row("Total", _qcells(q["total"]), "total"))
+    rows.append(_row(w["total"], _qcells(q["total"]), "total"))
     return {
         "title": q["label"] if q["label"] == name else f"{q['label']} ({name})",
-        "sl_text": _sl_text(q),
+        "sl_text": _sl_text(q, lang),
         "short_abandon_s": f"{q['short_abandon_s']:g}",
         "reasons": sorted(q["total"]["overflowed_by_reason"].items()),
         "chart": queue_chart(q, rep["detail"]),
-        "unit": "Interval" if rep["detail"] == "interval" else "Day",
+        "unit": w["interval"] if rep["detail"] == "interval" else w["day"],
         "rows": rows,
-        "targets": _targets_rows(q, rep["period"]["kind"]),
+        "targets": _targets_rows(q, rep["period"]["kind"], lang),
     }
 
 
-def _targets_rows(q: dict, kind: str) -> list[dict]:
+def _targets_rows(q: dict, kind: str, lang: str = "en") -> list[dict]:
     """Per figure with a target: the period's value beside its target, met or missed, and the days that met the
     day's target."""
     t = q.get("targets") or {}
     day, whole = t.get("day", {}), t.get("period", {})
     fmts = {name: FORMATS[fmt] for name, _, fmt in QUEUE_COLUMNS}
-    heads = {name: head for name, head, _ in QUEUE_COLUMNS}
+    heads = {name: head for name, head, _ in catalog.html_columns("queue", lang)}
+    w = words(lang)
     out = []
     for k in sorted(set(day) | set(whole)):
         f = fmts.get(k, pct)
@@ -239,6 +253,7 @@ def _targets_rows(q: dict, kind: str) -> list[dict]:
                 "value": f(q["total"].get(k)),
                 "target": f(whole[k]) if k in whole else "–",
                 "met": "–" if met is None else ("met" if met else "missed"),
+                "met_shown": "–" if met is None else (w["met_yes"] if met else w["missed"]),
                 "day_target": f(day[k]) if k in day else "–",
                 "days": f"{dm['met']} of {dm['of']}" if dm and dm["of"] else "–",
             }
@@ -314,7 +329,7 @@ def queue_chart(q: dict, detail: str) -> dict:
 # -- agents --------------------------------------------------------------------------------------------------
 
 
-def _agents_section(rep: dict) -> dict | None:
+def _agents_section(rep: dict, lang: str = "en") -> dict | None:
     agents = rep["agents"]
     if not agents:
         return None
@@ -325,9 +340,11 @@ def _agents_section(rep: dict) -> dict | None:
             hmm(f["pause_s_by_reason"].get(r, 0)) for r in reasons
         ]
 
+    w = words(lang)
     rows = [_row(_agent_name(aid, a), cells(a["total"])) for aid, a in agents.items()]
-    rows.append(_row("All agents", cells(rep["agent_total"]), "total"))
-    heads = [h for _, h, _ in AGENT_COLUMNS] + [f"Paused: {r or '(no reason)'}" for r in reasons]
+    rows.append(_row(w["all_agents"], cells(rep["agent_total"]), "total"))
+    heads = [h for _, h, _ in catalog.html_columns("agent", lang)]
+    heads += [f"{w['paused']}: {r or w['no_reason']}" for r in reasons]
     return {"heads": heads, "rows": rows, "chart": agent_chart(rep)}
 
 

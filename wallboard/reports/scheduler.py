@@ -165,6 +165,7 @@ class ReportScheduler:
                     subject=subject,
                     message_id=mid,
                     date=now,
+                    lang=s.language,
                 )
                 await self.mailer.send(msg)
             except (SmtpFailure, ReportError) as e:

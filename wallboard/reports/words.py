@@ -1,0 +1,194 @@
+"""The report's own words per language (headings, notes, row names, definitions); the figures' column headings
+are the catalog's (``catalog.html_columns``), the channel names ``wallboard.channels``'. A Hebrew report is
+right to left; its numbers, times and dates are kept left to right inside it (the templates isolate them).
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("en", "he")
+
+EN: dict[str, str] = {
+    "dir": "ltr",
+    "report": "report",
+    "daily": "Daily report",
+    "weekly": "Weekly report",
+    "monthly": "Monthly report",
+    "period": "Period report",
+    "to": "to",
+    "generated": "generated",
+    "gaps_title": "Gaps in the data.",
+    "gaps_text": "The feed saw nothing during these times, so the figures below miss whatever happened then. "
+    "Rows they touch are hatched and marked",
+    "gap": "gap",
+    "feed": "feed",
+    "summary": "Summary",
+    "queue": "Queue",
+    "summary_note": "SL by each queue's own formula (below each queue); the all-queues SL is the sum of their "
+    "numerators over the sum of their denominators. Waits and ASA in seconds, AHT in minutes:seconds.",
+    "sl_is": "Service level",
+    "short_abandon": "short abandon",
+    "overflow_by": "Overflowed by reason",
+    "none": "none",
+    "interval": "Interval",
+    "day": "Day",
+    "total": "Total",
+    "all_queues": "All queues",
+    "all_channel_queues": "All {channel} queues",
+    "all_agents": "All agents",
+    "agents": "Agents",
+    "agent": "Agent",
+    "agents_note": "Times in hours:minutes. Occupancy = (talk + wrap-up) / (talk + wrap-up + available). Missed = "
+    "rang and not answered (a ring lost to another agent is not a miss); outbound calls are the answered ones of "
+    "the dial attempts. Written busy = time with a written conversation open, overlaps once.",
+    "no_agents": "No agent activity in this period.",
+    "paused": "Paused",
+    "no_reason": "(no reason)",
+    "target": "Target",
+    "this_period": "This {kind}",
+    "met": "Met",
+    "day_target": "Day target",
+    "days_met": "Days met",
+    "missed": "missed",
+    "met_yes": "met",
+    "fcr": "First contact resolution",
+    "fcr_note": "Answered contacts of identified customers whose customer did not contact the same matter again "
+    "within {days} days.",
+    "provisional": "Provisional",
+    "until": "until",
+    "fcr_more": "a repeat may still come.",
+    "contacts": "Contacts",
+    "resolved": "Resolved",
+    "definitions": "Definitions",
+    "answered": "answered",
+    "abandoned": "abandoned",
+    "overflowed": "overflowed",
+    "sl_axis": "service level (right axis)",
+    "gap_legend": "gap in the data",
+    "talk": "talk",
+    "wrap": "wrap-up",
+    "available": "available",
+    "occ_note": "(figure at the end of each bar: occupancy)",
+}
+
+HE: dict[str, str] = {
+    "dir": "rtl",
+    "report": "דוח",
+    "daily": "דוח יומי",
+    "weekly": "דוח שבועי",
+    "monthly": "דוח חודשי",
+    "period": "דוח תקופתי",
+    "to": "עד",
+    "generated": "הופק",
+    "gaps_title": "פערים בנתונים.",
+    "gaps_text": "בזמנים אלה לא התקבל דבר מהמקור, ולכן הנתונים שלהלן חסרים את מה שקרה בהם. "
+    "השורות שהם נוגעים בהן מקווקוות ומסומנות",
+    "gap": "פער",
+    "feed": "מקור",
+    "summary": "סיכום",
+    "queue": "תור",
+    "summary_note": "רמת השירות לפי הנוסחה של כל תור (מתחת לכל תור); רמת השירות של כל התורים היא סכום המונים "
+    "חלקי סכום המכנים. המתנה וזמן מענה בשניות, זמן טיפול בדקות:שניות.",
+    "sl_is": "רמת שירות",
+    "short_abandon": "נטישה קצרה",
+    "overflow_by": "גלישה לפי סיבה",
+    "none": "אין",
+    "interval": "רבע שעה",
+    "day": "יום",
+    "total": 'סה"כ',
+    "all_queues": "כל התורים",
+    "all_channel_queues": "כל תורי {channel}",
+    "all_agents": "כל הנציגים",
+    "agents": "נציגים",
+    "agent": "נציג",
+    "agents_note": "זמנים בשעות:דקות. תפוסה = (שיחה + סיכום) / (שיחה + סיכום + פנוי). לא נענו = צלצל ולא נענה "
+    "(צלצול שנלקח על ידי נציג אחר אינו החמצה); שיחות יוצאות הן החיוגים שנענו. עסוק בכתב = זמן שבו פתוחה "
+    "שיחה כתובה אחת לפחות, חפיפה נספרת פעם אחת.",
+    "no_agents": "אין פעילות נציגים בתקופה זו.",
+    "paused": "הפסקה",
+    "no_reason": "(ללא סיבה)",
+    "target": "יעד",
+    "this_period": "התקופה",
+    "met": "הושג",
+    "day_target": "יעד יומי",
+    "days_met": "ימים שהושג",
+    "missed": "לא הושג",
+    "met_yes": "הושג",
+    "fcr": "פתרון בפנייה ראשונה",
+    "fcr_note": "פניות שנענו של לקוחות מזוהים שלא פנו שוב באותו עניין בתוך {days} ימים.",
+    "provisional": "זמני",
+    "until": "עד",
+    "fcr_more": "עוד עשויה להגיע פנייה חוזרת.",
+    "contacts": "פניות",
+    "resolved": "נפתרו",
+    "definitions": "הגדרות",
+    "answered": "נענו",
+    "abandoned": "ננטשו",
+    "overflowed": "גלשו",
+    "sl_axis": "רמת שירות (ציר ימני)",
+    "gap_legend": "פער בנתונים",
+    "talk": "שיחה",
+    "wrap": "סיכום",
+    "available": "פנוי",
+    "occ_note": "(המספר בסוף כל פס: תפוסה)",
+}
+
+WORDS = {"en": EN, "he": HE}
+
+SL_LABEL = {
+    "en": {
+        "answered": "answered within {t} s / answered",
+        "excl_short_abandons": "answered within {t} s / (answered + abandoned − short abandoned{o})",
+        "all_offered": "answered within {t} s / (answered + abandoned{o})",
+        "abandons_good": "(answered + abandoned within {t} s) / (answered + abandoned{o})",
+        "overflow": " + overflowed",
+    },
+    "he": {
+        "answered": "נענו בתוך {t} שנ' / נענו",
+        "excl_short_abandons": "נענו בתוך {t} שנ' / (נענו + ננטשו − נטישות קצרות{o})",
+        "all_offered": "נענו בתוך {t} שנ' / (נענו + ננטשו{o})",
+        "abandons_good": "(נענו + ננטשו בתוך {t} שנ') / (נענו + ננטשו{o})",
+        "overflow": " + גלשו",
+    },
+}
+
+DEFINITIONS = {
+    "en": (
+        ("Offered", "answered + abandoned + overflowed (queue entries that ended)."),
+        ("Service level", "by the queue's formula, shown under its name; answered within the threshold counts."),
+        ("ASA", "total wait of answered calls / answered."),
+        ("Average wait", "total wait of every call that left the queue / offered."),
+        ("Abandon rate", "(abandoned − short abandoned) / (offered − short abandoned)."),
+        ("AHT", "(talk + wrap-up time of the calls that ended) / calls that ended."),
+        ("Peak waiting", "the most callers waiting at once, seen when a caller joined."),
+        ("Occupancy", "(talk + wrap-up) / (talk + wrap-up + available), from time in each agent state."),
+        ("Written busy", "time with one or more written conversations open (accepted to closed), overlaps once."),
+        ("CSAT", "survey answers in the top box (1-5: 4 or 5) / CSAT answers (CSAT n), counted when they arrive."),
+        ("NPS", "(promoters 9-10 − detractors 0-6) / NPS answers (NPS n), × 100."),
+        ("Surveyed", "contacts with a survey answer / answered calls (agents: calls handled)."),
+        (
+            "FCR",
+            "answered contacts whose customer did not contact the same matter again within the set days / contacts.",
+        ),
+    ),
+    "he": (
+        ("הוצעו", "נענו + ננטשו + גלשו (כניסות לתור שהסתיימו)."),
+        ("רמת שירות", "לפי הנוסחה של התור, המוצגת מתחת לשמו; נספרות שיחות שנענו בתוך הסף."),
+        ("זמן מענה", "סך ההמתנה של השיחות שנענו / נענו. בערוץ כתוב: זמן התגובה הראשונה."),
+        ("המתנה ממוצעת", "סך ההמתנה של כל השיחות שיצאו מהתור / הוצעו."),
+        ("נטישה", "(ננטשו − נטישות קצרות) / (הוצעו − נטישות קצרות)."),
+        ("זמן טיפול", "(זמן שיחה + סיכום של השיחות שהסתיימו) / השיחות שהסתיימו."),
+        ("שיא ממתינים", "מספר הממתינים הגבוה ביותר בבת אחת, כפי שנראה כשמתקשר הצטרף."),
+        ("תפוסה", "(שיחה + סיכום) / (שיחה + סיכום + פנוי), מהזמן בכל מצב של הנציג."),
+        ("עסוק בכתב", "זמן שבו פתוחה שיחה כתובה אחת לפחות (מקבלה ועד סגירה), חפיפה נספרת פעם אחת."),
+        ("שביעות רצון", "תשובות סקר בציון העליון (1-5: 4 או 5) / תשובות CSAT, נספרות כשהן מגיעות."),
+        ("NPS", "(ממליצים 9-10 − מלעיזים 0-6) / תשובות NPS, × 100."),
+        ("נסקרו", "פניות עם תשובת סקר / שיחות שנענו (נציגים: שיחות שטופלו)."),
+        ("פתרון בפנייה ראשונה", "פניות שנענו שהלקוח לא פנה שוב באותו עניין בתוך הימים שנקבעו / פניות."),
+    ),
+}
+
+
+def words(language: str) -> dict[str, str]:
+    if language not in WORDS:
+        raise ValueError(f"language: {language!r} is not one of {', '.join(LANGUAGES)}")
+    return WORDS[language]
