@@ -28,15 +28,23 @@ def ev(cls, t, **kw):
 
 async def test_withheld_numbers_are_not_one_customer(make_engine, redis_client):
     # Asterisk's queue_log and AMI give a withheld caller as 'anonymous', carriers 'Restricted' or 'Private',
-    # some PBXs '<unknown>' or zeros: six different people, each answered once and never calling again (each later one
+    # some PBXs '<unknown>' or zeros: seven different people, each answered once and never calling again (each later one
     # made the one before a repeat when read as one customer).
     eng = await make_engine(queues=[{"name": "cards"}], fcr={"days": 2})
     events = []
-    for i, who in enumerate(["anonymous", "anonymous", "anonymous", "Restricted", "Restricted", "0000000000"]):
+    for i, who in enumerate(
+        ["anonymous", "anonymous", "<unknown>", "Restricted", "Restricted", "0000000000", "sip:anonymous@x.invalid"]
+    ):
         t = 600 * i
         events += [
             ev(CallerJoined, t, queue="cards", call_id=f"w{i}", caller=who),
             ev(CallerAnswered, t + 20, queue="cards", call_id=f"w{i}", agent="7", wait_s=20),
+        ]
+    # identified: a chat visitor's id with no digit at all, who comes back; a number, once
+    for n, t in enumerate((4300, 4600)):
+        events += [
+            ev(CallerJoined, t, queue="cards", call_id=f"j{n}", caller="jane@example.com"),
+            ev(CallerAnswered, t + 10, queue="cards", call_id=f"j{n}", agent="7", wait_s=10),
         ]
     events += [
         ev(CallerJoined, 5000, queue="cards", call_id="k1", caller="+972501111111"),
@@ -44,7 +52,8 @@ async def test_withheld_numbers_are_not_one_customer(make_engine, redis_client):
     ]
     await eng.apply(events)
     req = ReportRequest(CentreCalendar(eng.config.centre).period("day", at(0).date(), None), detail="day")
-    rep = await build_report(redis_client, eng.config, req, keys=eng.keys, clock=ManualClock(at(3600)))
-    # a withheld number identifies nobody: FCR counts only the one identified caller, resolved (as a contact
-    # with no number at all); read as one customer it was 7 contacts, 4 resolved
-    assert rep["fcr"]["queues"]["cards"] == {"contacts": 1, "resolved": 1, "fcr": 1.0}
+    rep = await build_report(redis_client, eng.config, req, keys=eng.keys, clock=ManualClock(at(6000)))
+    # a withheld number identifies nobody: FCR counts the identified callers only (as a contact with no number
+    # at all): jane's first contact repeated, her second and the number's resolved; 3 contacts, 2 resolved.
+    # Read as customers, the withheld ones made 10 contacts, 7 resolved
+    assert rep["fcr"]["queues"]["cards"] == {"contacts": 3, "resolved": 2, "fcr": 2 / 3}

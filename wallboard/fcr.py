@@ -31,15 +31,34 @@ def load_salt(config: WallboardConfig) -> bytes | None:
     return text.encode() if text else None
 
 
+# what PBXs and carriers put for a withheld number (lower case, without <> or quotes)
+WITHHELD = frozenset(
+    {
+        "anonymous",
+        "restricted",
+        "private",
+        "unknown",
+        "unavailable",
+        "withheld",
+        "blocked",
+        "nocallerid",
+        "no caller id",
+    }
+)
+
+
 def customer_ident(customer: str | None, caller: str | None) -> str | None:
-    """Who a contact's customer is: the CRM id, else a caller number with a digit other than 0. A withheld
-    number ('anonymous', 'Restricted', '<unknown>', zeros) identifies nobody: all such callers are not one
-    customer, each of whose contacts would make the one before a repeat."""
+    """Who a contact's customer is: the CRM id, else the caller (a number, or a chat platform's visitor id). A
+    withheld number ('anonymous', 'Restricted', '<unknown>', 'sip:anonymous@...', zeros) identifies nobody:
+    all such callers are not one customer, each of whose contacts would make the one before a repeat."""
     if customer and customer.strip():
         return customer
-    if caller and any(c in "123456789" for c in caller):
-        return caller
-    return None
+    c = (caller or "").strip().strip("<>\"'").lower()
+    if not c or c in WITHHELD or c.startswith(("anonymous@", "sip:anonymous@")):
+        return None
+    if c.lstrip("+").isdigit() and not c.lstrip("+0"):
+        return None  # zeros
+    return caller
 
 
 def customer_hash(salt: bytes, ident: str) -> str:
