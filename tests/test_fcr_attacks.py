@@ -28,8 +28,8 @@ def ev(cls, t, **kw):
 
 async def test_withheld_numbers_are_not_one_customer(make_engine, redis_client):
     # Asterisk's queue_log and AMI give a withheld caller as 'anonymous', carriers 'Restricted' or 'Private',
-    # some PBXs '<unknown>' or zeros: seven different people, each answered once and never calling again (each later one
-    # made the one before a repeat when read as one customer).
+    # some PBXs '<unknown>' or zeros: seven different people, each answered once and never calling again (each
+    # later one made the one before a repeat when read as one customer).
     eng = await make_engine(queues=[{"name": "cards"}], fcr={"days": 2})
     events = []
     for i, who in enumerate(
