@@ -199,6 +199,27 @@ async def test_two_schedulers_send_one_message(make_engine, redis_client, smtp_p
     assert sorted(len(d) for d in done) == [0, 1] and len(inbox.messages) == 1
 
 
+async def test_a_hebrew_schedule_mails_the_report_in_hebrew(make_engine, redis_client, smtp_port, servers):
+    ctl, inbox = start_server(smtp_port)
+    servers.append(ctl)
+    cfg = scheduler_config(smtp_port)
+    cfg["reports"][0]["language"] = "he"
+    eng = await make_engine(**cfg)
+    await eng.apply(day_events())
+    clock = ManualClock(local(2026, 11, 24, 6, 0))
+    s = ReportScheduler(redis_client, eng.config, keys=eng.keys, clock=clock)
+    await s.tick()  # first start: what was due before is not mailed
+    clock.set(local(2026, 11, 24, 7, 0))
+    assert [d["state"] for d in await s.tick()] == ["sent"]
+    msg = inbox.messages[0]["msg"]
+    assert msg["Subject"] == "Test centre — דוח daily — Mon 23 Nov 2026"
+    html = msg.get_body(("html",)).get_content()
+    assert '<html lang="he" dir="rtl">' in html and "<h2>סיכום</h2>" in html
+    assert "הוצעו / נענו / ננטשו" in msg.get_body(("plain",)).get_content()
+    files = {p.get_filename(): p.get_content() for p in msg.iter_attachments()}
+    assert ",כל התורים," in files["report-2026-11-23.csv"]
+
+
 async def test_retries_with_backoff_while_the_server_is_down(make_engine, redis_client, smtp_port, servers, caplog):
     eng = await loaded_engine(make_engine, smtp_port)  # nothing listens on the port yet
     clock = ManualClock(local(2026, 11, 24, 6, 0))

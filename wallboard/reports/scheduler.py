@@ -39,6 +39,7 @@ from ..keys import Keys
 from ..telemetry import Beat, SchedulerMetrics
 from .build import ReportError, ReportRequest, build_report
 from .mail import SmtpFailure, SmtpMailer, compose, stable_message_id
+from .words import words
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,8 @@ class ReportScheduler:
                 rep = await build_report(
                     self.r, self.config, ReportRequest(p, queues=s.queues), keys=self.keys, clock=self.clock
                 )
-                subject = f"{self.config.centre.name} — {s.name} report — {p.label()}"
+                report = f"{s.name} report" if s.language == "en" else f"{words(s.language)['report']} {s.name}"
+                subject = f"{self.config.centre.name} — {report} — {p.label()}"
                 msg = compose(
                     rep,
                     sender=self.config.smtp.sender,
