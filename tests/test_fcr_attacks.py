@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 
 import pytest
 
+from wallboard.cli import main as cli_main
 from wallboard.clock import ManualClock
 from wallboard.events import CallerAnswered, CallerJoined
 from wallboard.history.calendar import CentreCalendar
+from wallboard.keys import Keys
 from wallboard.reports.build import ReportRequest, build_report
 
-from .conftest import at
+from .conftest import at, redis_url
 
 
 @pytest.fixture(autouse=True)
@@ -57,3 +60,24 @@ async def test_withheld_numbers_are_not_one_customer(make_engine, redis_client):
     # at all): jane's first contact repeated, her second and the number's resolved; 3 contacts, 2 resolved.
     # Read as customers, the withheld ones made 10 contacts, 7 resolved
     assert rep["fcr"]["queues"]["cards"] == {"contacts": 3, "resolved": 2, "fcr": 2 / 3}
+
+
+async def test_the_dead_letter_listing_masks_the_customer_as_the_caller(redis_client, prefix, capsys, monkeypatch):
+    # FCR keeps a customer only as a salted hash; a dead letter keeps its raw input, and the listing masked the
+    # caller's number there but showed the customer's CRM id and a chat visitor's id in full
+    dl = Keys(prefix).deadletter
+    raws = [
+        '{"type": "caller_joined", "queue": "q", "call_id": "c1", "customer": "CRM-alice-4242"}',
+        '{"type": "conversation.started", "customer": {"id": "visitor-bob-7777"}, "conversation": {}}',
+    ]
+    try:
+        for raw in raws:
+            await redis_client.xadd(dl, {"source": "t", "reason": "bad", "raw": raw})
+        monkeypatch.setenv("REDIS_URL", redis_url())
+        for args in (["deadletter"], ["deadletter", "--json"]):
+            assert await asyncio.to_thread(cli_main, [*args, "--prefix", prefix]) == 0
+            out = capsys.readouterr().out
+            assert "alice" not in out and "bob" not in out, out
+            assert "***4242" in out and "***7777" in out and "conversation.started" in out
+    finally:
+        await redis_client.delete(dl)

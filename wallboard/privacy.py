@@ -24,7 +24,8 @@ _AMI = re.compile(
     r"(?im)^([ \t]*(?:dest)?(?:calleridnum|connectedlinenum)[ \t]*:[ \t]*)"
     r"([^\r\n]*\d[^\r\n]*?)[ \t]*(?=\r?$)"
 )
-_JSON = re.compile(r'("caller"\s*:\s*")([^"]*)(")')  # our jsonl events
+# our jsonl events' caller and customer (a CRM id), and a chat webhook's customer object ({"id": ...})
+_JSON = re.compile(r'("(?:caller|customer)"\s*:\s*(?:\{\s*"id"\s*:\s*)?")([^"]*)(")')
 # a run of digits standing alone (not part of an id like 1700000000.42, a channel like SIP/1001-00000001)
 _DIGITS = re.compile(r"(?<![\w./-])(\+?\d{7,}|\+\d[\d -]{6,}\d)(?![\w./-])")  # +972-52-... written out too
 
