@@ -347,6 +347,9 @@ async def test_the_hebrew_report_is_right_to_left_with_the_catalogs_labels(make_
     for name, label in hand.items():
         assert summary[0][1 + [n for n, _, _ in catalog.html_columns("queue")].index(name)] == label
     assert "תפוסה" in agents[0] and "עסוק בכתב" in agents[0] and "זמן טיפול" in agents[0]
+    # a written queue's own table names its figures as on its channel: first response, handle time
+    assert _web[0][8:12] == ["תגובה ראשונה", "המתנה ממוצעת", "נטישה", "זמן טיפול"] and _support[0][8] == "זמן מענה"
+    assert Page(render_html(rep)).tables[2][0][8:12] == ["First response", "Avg wait", "Aband. rate", "Handle time"]
     assert all(re.search("[\u0590-\u05ff]", h) or h in ("NPS",) for h in qheads + aheads), qheads + aheads
     # the channels in Hebrew: the written queue's name and the per-channel totals
     assert [r[0] for r in summary[1:]] == [

@@ -381,18 +381,23 @@ REPORT_HE: dict[tuple[Scope, str], str] = {
 }
 
 
-def html_heading(m: Metric, language: str = "en") -> str:
+def html_heading(m: Metric, language: str = "en", channel: str = "voice") -> str:
     """A report column's heading: the English one of ``Metric.html``; in Hebrew ``REPORT_HE``'s, else the
-    metric's TV label."""
+    metric's TV label; on a queue of a written channel its name there (``by_channel``: first response, handle
+    time), where it has one."""
+    alt = m.by_channel.get(channel) or (m.by_channel.get("written") if channel != "voice" else None)
+    if alt and m.kind == "ratio":  # a gauge's other name (backlog) is not a report column
+        return alt.get(language) or alt["en"]
     if language == "en" or not m.html:
         return m.html[0] if m.html else m.name
     return REPORT_HE.get((m.scope, m.name)) or m.labels[language]
 
 
-def html_columns(scope: Scope, language: str = "en") -> tuple[tuple[str, str, ReportFmt], ...]:
-    """The HTML report's table columns of one side: (figure, heading, format), in the CSV's order."""
+def html_columns(scope: Scope, language: str = "en", channel: str = "voice") -> tuple[tuple[str, str, ReportFmt], ...]:
+    """The HTML report's table columns of one side: (figure, heading, format), in the CSV's order; ``channel``:
+    a queue's own table, its figures named as on that channel."""
     ms = sorted((m for m in (QUEUE if scope == "queue" else AGENT) if m.html), key=lambda m: m.csv or 0)
-    return tuple((m.name, html_heading(m, language), m.html[1]) for m in ms if m.html)
+    return tuple((m.name, html_heading(m, language, channel), m.html[1]) for m in ms if m.html)
 
 
 def desk_figures() -> tuple[tuple[str, str, str], ...]:

@@ -229,6 +229,7 @@ def _queue_section(name: str, q: dict, rep: dict, lang: str = "en") -> dict:
         "reasons": sorted(q["total"]["overflowed_by_reason"].items()),
         "chart": queue_chart(q, rep["detail"]),
         "unit": w["interval"] if rep["detail"] == "interval" else w["day"],
+        "heads": [h for _, h, _ in catalog.html_columns("queue", lang, q.get("channel") or "voice")],
         "rows": rows,
         "targets": _targets_rows(q, rep["period"]["kind"], lang),
     }
