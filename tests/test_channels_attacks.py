@@ -160,33 +160,6 @@ async def test_a_chat_taken_over_by_a_second_acceptance_frees_both_agents_when_i
     assert (a1.conversation_s, a2.conversation_s) == (170, 110)
 
 
-async def test_an_agent_logged_out_holds_no_conversation(make_engine):
-    # a1 accepts c1 at 30 and c2 at 50, logs out at 100 with both open, logs in again at 1000; the platform
-    # closes c1 at 2000 (naming a1). By hand: from the logout a1 holds nothing; busy 30 -> 100 = 70 s, once;
-    # at 1000 a1 has its whole capacity free.
-    eng = await make_engine(
-        queues=[{"name": "web", "channel": "chat"}],
-        agents=[{"id": "a1", "skills": {"web": 0}, "capacity": {"chat": 2}}],
-    )
-    q = {"queue": "web", "channel": "chat"}
-    events = [
-        ev(AgentStateChanged, 0, agent="a1", state="available"),
-        ev(CallerJoined, 10, call_id="c1", **q),
-        ev(CallerJoined, 20, call_id="c2", **q),
-        ev(CallerAnswered, 30, call_id="c1", agent="a1", **q),
-        ev(CallerAnswered, 50, call_id="c2", agent="a1", **q),
-        ev(AgentStateChanged, 100, agent="a1", state="logged_out"),
-        ev(AgentStateChanged, 1000, agent="a1", state="available"),
-    ]
-    await eng.apply(events)
-    snap = await eng.build_snapshot(at(1100))
-    a1 = snap.agents["a1"]
-    assert (a1.conversations, a1.conversation_s, snap.queues["web"].agent_counts.free) == ({}, 70, 1)
-    await eng.apply([ev(CallCompleted, 2000, call_id="c1", agent="a1", talk_s=1970, **q)])
-    a1 = (await eng.build_snapshot(at(2100))).agents["a1"]
-    assert (a1.conversations, a1.conversation_s) == ({}, 70)
-
-
 async def test_an_event_whose_channel_is_not_its_queue_s_is_a_dead_letter_from_any_feed(
     make_engine, redis_client, tmp_path
 ):

@@ -167,11 +167,6 @@ for _, e in ipairs(evs) do
       redis.call('HSET', skey, 'state', e.st, 'reason', reason, 'since', e.t, 'ts', e.t,
                  'call_id', e.c or '', 'call_queue', e.q or '')
       if e.st == 'on_call' and (e.c or '') ~= '' then redis.call('HSET', skey, 'missed_in_row', 0) end
-      -- logged out, the agent holds no conversation (the platform closes or hands them over): busy ends here,
-      -- and a later close (or a late answer) of one of them changes nothing
-      if e.st == 'logged_out' then
-        for _, field in ipairs(redis.call('HKEYS', conv)) do close_conv(field, e.t) end
-      end
     end
   elseif k == 'SP' then
     -- who listens to this agent, and how: set while it lasts (a state, so older news never overwrites)
