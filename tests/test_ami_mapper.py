@@ -473,3 +473,38 @@ def test_helpers():
     assert device_of("Local/7001@from-queue-f153;1") == "Local/7001@from-queue"
     assert device_of("SIP/777") == "SIP/777" and device_of(None) is None
     assert epoch_of("1514295827.372") == 1514295827 and epoch_of("abc") is None
+
+
+async def test_a_configured_skill_queuestatus_does_not_list_is_no_membership(make_engine):
+    """A fresh ingester: the agent is configured for Q1 and Q2, but the PBX lists them in Q2 only (removed from
+    Q1 before we started). The wallboard shows what the PBX has, not the configured skills."""
+    eng = await make_engine(
+        queues=[{"name": "Q1"}, {"name": "Q2"}, {"name": "W"}],
+        agents=[{"id": "1001", "interface": "PJSIP/1001", "skills": {"Q1": 0, "Q2": 1}}],
+    )
+    m = AmiMapper(eng.config)
+    listed = [
+        Message({"event": "QueueParams", "queue": "Q1", "calls": "0"}),
+        Message({"event": "QueueParams", "queue": "Q2", "calls": "0"}),
+        Message({"event": "QueueParams", "queue": "W", "calls": "0"}),
+        Message(
+            {
+                "event": "QueueMember",
+                "queue": "Q2",
+                "name": "PJSIP/1001",
+                "location": "PJSIP/1001",
+                "penalty": "1",
+                "status": "1",
+                "paused": "0",
+            }
+        ),
+    ]
+    out = m.resync(listed, dt(100), "r")
+    removed = [(e.agent, e.queue) for e in out if isinstance(e, MemberRemoved)]
+    assert removed == [("1001", "Q1")]
+    await eng.apply(out)
+    snap = await eng.build_snapshot(dt(101))
+    assert snap.agents["1001"].queues == {"Q2": 1}
+    # the next resync says it again (the config still names Q1): a removal of a non-member changes nothing
+    await eng.apply(m.resync(listed, dt(200), "r2"))
+    assert (await eng.build_snapshot(dt(201))).agents["1001"].queues == {"Q2": 1}

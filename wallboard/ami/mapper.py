@@ -346,15 +346,20 @@ class AmiMapper(PbxMapper[_Agent]):
                 )
             )
         covered = set(queues)
+        gone: set[tuple[str, str]] = set()
         for agent, a in self._agents.items():  # removed while we were away
             for q in [q for q in a.queues if q in covered and (agent, q) not in listed]:
                 del a.queues[q]
                 a.paused.pop(q, None)
-                out.append(
-                    MemberRemoved(
-                        id=self._id(where, f"m:{agent}:{q}"), ts=now, source=self._src(where), agent=agent, queue=q
-                    )
-                )
+                gone.add((agent, q))
+        # QueueStatus is the whole present of the queues it covers: a configured skill it does not list is no
+        # membership now (a fresh ingester knows no removal that happened before it; the engine would otherwise
+        # fall back on the configured skills)
+        for cfg in self.config.agents:
+            gone.update((cfg.id, q) for q in cfg.skills if q in covered and (cfg.id, q) not in listed)
+        for agent, q in sorted(gone):
+            mid = self._id(where, f"m:{agent}:{q}")
+            out.append(MemberRemoved(id=mid, ts=now, source=self._src(where), agent=agent, queue=q))
         for call, e in list(self._entries.items()):  # left unseen: the WaitingResync clears them in the engine
             if e.queue in covered and call not in waiting.get(e.queue, ()):
                 del self._entries[call]
