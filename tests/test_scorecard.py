@@ -92,6 +92,8 @@ DANA = {
     "occupancy": ((900 + 120) / (900 + 120 + 4380), 0.15, True),
     "answer_rate": (2 / (2 + 1), 0.9, False),  # 2 answered of 3 offered (one ring missed)
     "aht_s": ((900 + 120) / 2, 600, True),  # 510 s, at most 600
+    "conversations_handled": (0, None, None),  # voice only: no written work, no written handle time
+    "written_handle_s": (None, None, None),
     "missed": (1, 0, False),
     "outbound_calls": (0, None, None),  # queue_log and this day have no outbound dialling
     "dial_attempts": (0, None, None),

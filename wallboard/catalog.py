@@ -192,8 +192,9 @@ QUEUE: tuple[Metric, ...] = (
 
 # Agent metrics, in the snapshot's order. Seconds per state are stored under the state's name.
 AGENT: tuple[Metric, ...] = (
+    # every contact the agent answered, calls and written conversations alike ("Handled"); each kind apart below
     Metric("calls_handled", "counter", "calls", "count", scope="agent", stored=0, csv=0, column="calls",
-           html=("Calls", "count"), worse="below"),
+           html=("Handled", "count"), worse="below"),
     Metric("missed", "counter", "calls", "count", scope="agent", stored=1, csv=5, column="missed",
            html=("Missed", "count"), worse="above"),
     Metric("missed_in_row", "gauge", "calls", "count", scope="agent", report=False),
@@ -216,19 +217,28 @@ AGENT: tuple[Metric, ...] = (
     # open one closes; kept as a span too, so the rollup splits it at interval boundaries as state time)
     Metric("conversation_s", "counter", "seconds", "duration", scope="agent", stored=16, csv=23,
            html=("Written busy", "h:mm")),
+    # the handled contacts of a written channel (the handled event's queue is not voice); older rollups lack it
+    # and read 0, as they counted then. Voice calls handled are the rest.
+    Metric("conversations_handled", "counter", "calls", "count", scope="agent", stored=17, csv=24,
+           html=("Written", "count"), worse="below"),
+    Metric("voice_handled", "counter", "calls", "count", scope="agent", snapshot=False, csv=25,
+           num=("calls_handled", "-conversations_handled"), html=("Voice calls", "count"), worse="below"),
     Metric("occupancy", "ratio", "fraction", "pct", scope="agent", snapshot=False, csv=4, html=("Occupancy", "pct"),
            num=("on_call_s", "wrap_up_s"), den=("on_call_s", "wrap_up_s", "available_s"), worse="below"),
     # scorecard figures: logged in = every state but logged out; a queue call offered to the agent either
-    # answered or missed; handle time over queue calls and outbound calls alike (talk is the on_call state)
+    # answered or missed; handle time over voice queue calls and outbound calls alike (talk is the on_call state),
+    # written work's over its conversations (busy time, overlaps once)
     Metric("logged_in_s", "counter", "seconds", "duration", scope="agent", snapshot=False, csv=19,
            num=("on_call_s", "wrap_up_s", "available_s", "ringing_s", "paused_s"), html=("Logged in", "h:mm")),
     Metric("calls_per_hour", "ratio", "fraction", "count", scope="agent", snapshot=False, csv=20, per=3600.0,
-           num=("calls_handled",), den=("logged_in_s",), html=("Calls/h", "rate"), worse="below"),
+           num=("calls_handled",), den=("logged_in_s",), html=("Handled/h", "rate"), worse="below"),
     Metric("answer_rate", "ratio", "fraction", "pct", scope="agent", snapshot=False, csv=21,
            num=("calls_handled",), den=("calls_handled", "missed"), html=("Answer rate", "pct"), worse="below"),
     Metric("aht_s", "ratio", "seconds", "duration", scope="agent", snapshot=False, csv=22,
-           num=("on_call_s", "wrap_up_s"), den=("calls_handled", "outbound_calls"), html=("AHT", "m:ss"),
+           num=("on_call_s", "wrap_up_s"), den=("voice_handled", "outbound_calls"), html=("AHT", "m:ss"),
            worse="above"),
+    Metric("written_handle_s", "ratio", "seconds", "duration", scope="agent", snapshot=False, csv=26,
+           num=("conversation_s",), den=("conversations_handled",), html=("Written HT", "m:ss"), worse="above"),
     Metric("surveyed", "counter", "calls", "count", scope="agent", stored=10, csv=10),
     Metric("csat_responses", "counter", "responses", "count", scope="agent", stored=11, csv=11,
            html=("CSAT n", "count")),
@@ -358,7 +368,10 @@ REPORT_HE: dict[tuple[Scope, str], str] = {
     ("queue", "nps_responses"): "תשובות NPS",
     ("queue", "aht_s"): "זמן טיפול",
     ("queue", "peak_waiting"): "שיא ממתינים",
-    ("agent", "calls_handled"): "שיחות",
+    ("agent", "calls_handled"): "טופלו",
+    ("agent", "conversations_handled"): "שיחות כתובות",
+    ("agent", "voice_handled"): "שיחות קוליות",
+    ("agent", "written_handle_s"): "זמן טיפול בכתב",
     ("agent", "missed"): "לא נענו",
     ("agent", "outbound_calls"): "יוצאות",
     ("agent", "dial_attempts"): "חיוגים",
@@ -370,7 +383,7 @@ REPORT_HE: dict[tuple[Scope, str], str] = {
     ("agent", "conversation_s"): "עסוק בכתב",
     ("agent", "occupancy"): "תפוסה",
     ("agent", "logged_in_s"): "מחובר",
-    ("agent", "calls_per_hour"): "שיחות לשעה",
+    ("agent", "calls_per_hour"): "טופלו לשעה",
     ("agent", "answer_rate"): "שיעור מענה",
     ("agent", "aht_s"): "זמן טיפול",
     ("agent", "csat_responses"): "תשובות CSAT",

@@ -7,7 +7,8 @@
 --   {k='S', t, st, r, q, c}          state set (available, ringing, on_call, wrap_up, paused, logged_out)
 --   {k='MA'|'MP', t, q, p} / {k='MR', t, q}   membership added / penalty / removed
 --   {k='H', t, c, q, j, win, min, ch}  handled (answered) call, once per (call, queue entry); with ch (a
---                                    written channel) it opens the agent's conversation in ':conv'
+--                                    written channel) it is counted in 'conversations_handled' as well and
+--                                    opens the agent's conversation in ':conv'
 --   {k='CC', t, c, q, j, win, min}   a written conversation closed: leaves ':conv'; when the agent's last open
 --                                    one closes, the busy stretch is added to 'conversation_s' (overlaps once)
 --   {k='T', t, c, q, j, win, min}    transferred call, once per (call, queue entry)
@@ -221,7 +222,11 @@ for _, e in ipairs(evs) do
       add(base .. ':w:' .. e.win, field, 1)
       add(base .. ':m:' .. e.min, field, 1)
       if k == 'MS' then redis.call('HINCRBY', skey, 'missed_in_row', 1) end
-      if k == 'H' and e.ch then open_conv(e.c .. ':' .. e.q .. ':' .. math.floor(e.j), e.ch, e.t) end
+      if k == 'H' and e.ch then  -- a written conversation: counted apart too (voice calls handled are the rest)
+        add(base .. ':w:' .. e.win, 'conversations_handled', 1)
+        add(base .. ':m:' .. e.min, 'conversations_handled', 1)
+        open_conv(e.c .. ':' .. e.q .. ':' .. math.floor(e.j), e.ch, e.t)
+      end
     else
       dups = dups + 1
     end

@@ -73,7 +73,7 @@ def total_figures(per_queue: list[tuple[Mapping[str, float], QueueConfig]]) -> d
 
 def agent_figures(c: Mapping[str, float]) -> dict:
     """An agent's counts, seconds per state (to the millisecond), pause time by reason and occupancy."""
-    fig: dict = {k: int(c.get(catalog.get(k, "agent").store, 0)) for k in AGENT_COUNTS}
+    fig: dict = {k: int(catalog.value_of(c, k, "agent")) for k in AGENT_COUNTS}  # voice_handled: derived
     for k in AGENT_SECONDS:  # stored by their state's name; logged_in_s derived from them
         fig[k] = round(catalog.value_of(c, catalog.get(k, "agent").store, "agent"), 3)
     fig["pause_s_by_reason"] = {

@@ -14,6 +14,8 @@ FIGURES = (
     "occupancy",
     "answer_rate",
     "aht_s",
+    "conversations_handled",
+    "written_handle_s",
     "missed",
     "outbound_calls",
     "dial_attempts",
@@ -111,6 +113,8 @@ def live_card(agent, config: WallboardConfig) -> list[dict]:
 
     c = {
         "calls_handled": agent.calls_handled,
+        "conversations_handled": agent.conversations_handled,
+        "conversation_s": agent.conversation_s,
         "missed": agent.missed,
         "outbound_calls": agent.outbound_calls,
         "dial_attempts": agent.dial_attempts,
@@ -121,7 +125,8 @@ def live_card(agent, config: WallboardConfig) -> list[dict]:
         "csat_top": agent.csat_top,
         "csat_responses": agent.csat_responses,
     }
-    fig = {k: c[k] for k in ("calls_handled", "missed", "outbound_calls", "dial_attempts", "csat_responses")}
+    counts = ("calls_handled", "conversations_handled", "missed", "outbound_calls", "dial_attempts", "csat_responses")
+    fig = {k: c[k] for k in counts}
     for k in FIGURES:
         if catalog.get(k, "agent").kind == "ratio":
             fig[k] = metrics.ratio(k, c, scope="agent").value
