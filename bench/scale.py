@@ -65,7 +65,7 @@ async def run(args, url: str) -> None:
     from wallboard.sim import SimCentre
     from wallboard.sim.scenarios import day_shape
     from wallboard.store import connect
-    from wallboard.thresholds import LevelState
+    from wallboard.thresholds import AgentAlertTimers, LevelState
 
     config = B.make_centre(args.queues, args.agents, prefix="wbscale")
     per_queue = args.calls_per_hour / args.queues
@@ -95,6 +95,7 @@ async def run(args, url: str) -> None:
     # publish_min_interval_ms of the events' time), measured apart from applying
     inc = IncrementalSnapshots(engine, config.engine.full_rebuild_s)
     inc_levels = LevelState()
+    timers = AgentAlertTimers(config.agent_alerts)
     keys = Keys(config.redis.prefix)
     pub = DeltaPublisher(client, keys, inc, config.engine.full_publish_s) if args.deltas else None
     sent_bytes = []
@@ -113,7 +114,8 @@ async def run(args, url: str) -> None:
             c0, w0 = time.process_time(), time.perf_counter()
             snap = await inc.build(at)
             w1 = time.perf_counter()
-            snap, inc_levels = engine.evaluate(snap, inc_levels, at)
+            changed = None if inc.full_build else inc.changed_agents  # as the owner (``Ingest.tick``)
+            snap, inc_levels = engine.evaluate(snap, inc_levels, at, timers, changed)
             w2 = time.perf_counter()
             if pub is not None:
                 await pub.publish(snap, at)

@@ -62,7 +62,7 @@ from .snapshot import (
     Window,
 )
 from .store import AsyncClient, Scripts, is_cluster
-from .thresholds import LevelState, agent_alerts, evaluate_queue
+from .thresholds import AgentAlertTimers, LevelState, agent_alerts, evaluate_queue
 from .windows import Windows
 
 
@@ -935,8 +935,19 @@ class Engine:
             pipe.hdel(self.keys.alerts, *gone)
         await pipe.execute()
 
-    def evaluate(self, snap: Snapshot, state: LevelState, now: datetime) -> tuple[Snapshot, LevelState]:
-        """Levels per queue metric (hysteresis on ``now``), alerts, business hours, per-agent alerts."""
+    def evaluate(
+        self,
+        snap: Snapshot,
+        state: LevelState,
+        now: datetime,
+        timers: AgentAlertTimers | None = None,
+        changed_agents: Iterable[str] | None = None,
+    ) -> tuple[Snapshot, LevelState]:
+        """Levels per queue metric (hysteresis on ``now``), alerts, business hours, per-agent alerts.
+
+        With ``timers`` (the lease owner's), agents' alerts are evaluated only for ``changed_agents`` (None: a
+        full build, every agent) and the agents whose time-in-state limit came since; the others get the alerts
+        they had (``AgentAlertTimers``)."""
         tz = self.windows.tz
         configured = {q.name: q for q in self.config.queues}  # not config.queue: a linear search per queue
         for name, q in snap.queues.items():
@@ -945,9 +956,30 @@ class Engine:
             q.levels = {m: lv for m, lv in levels.items() if m in cfg.thresholds or lv == "closed"}
             q.open = not any(lv == "closed" for lv in levels.values())
             q.alerts = state.alerts(name)
-        for a in snap.agents.values():
-            if a.since:
-                a.alerts = agent_alerts(a, self.config.agent_alerts, now)
+        cfg = self.config.agent_alerts
+        ids = timers.take(changed_agents, now) if timers is not None else None
+        if ids is None:
+            for aid, a in snap.agents.items():
+                if a.since:
+                    a.alerts = agent_alerts(a, cfg, now)
+                    if timers is not None:
+                        timers.evaluated(aid, a, now)
+            return snap, state
+        agents = snap.agents
+        for aid in ids:
+            a = agents.get(aid)
+            if a is not None and a.since:
+                a.alerts = agent_alerts(a, cfg, now)
+                timers.evaluated(aid, a, now)
+            else:
+                timers.forget(aid)
+        for aid, alerts in list(timers.alerting.items()):
+            if aid not in ids:
+                a = agents.get(aid)
+                if a is None:
+                    timers.forget(aid)
+                else:
+                    a.__dict__["alerts"] = alerts
         return snap, state
 
     async def publish(self, snap: Snapshot) -> Snapshot:

@@ -22,6 +22,7 @@ or until the alert ends.
 
 from __future__ import annotations
 
+import heapq
 import json
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Iterable, Literal, Mapping, Protocol
@@ -408,6 +409,18 @@ class _AgentLike(Protocol):
     missed_in_row: int
 
 
+def _state_limit(agent: _AgentLike, cfg: AgentAlerts) -> tuple[str, float] | None:
+    """The time-in-state alert of the agent's current state and its limit in seconds, or None (no limit)."""
+    if agent.state == "on_call":
+        return "long_call", cfg.long_call_s
+    if agent.state == "wrap_up":
+        return "long_wrap", cfg.long_wrap_s
+    if agent.state == "paused":
+        limit = cfg.long_pause_s.get(agent.reason or "default", cfg.long_pause_s.get("default"))
+        return None if limit is None else ("long_pause", limit)
+    return None
+
+
 def agent_alerts(agent: _AgentLike, cfg: AgentAlerts, now: datetime) -> list[str]:
     """``long_call``, ``long_wrap``, ``long_pause`` (the reason's limit, else ``default``; a reason with
     neither has no limit) and ``missed_in_row``; each fires at its limit exactly. A logged-out agent gets none:
@@ -417,16 +430,65 @@ def agent_alerts(agent: _AgentLike, cfg: AgentAlerts, now: datetime) -> list[str
     if agent.state == "logged_out":
         return out
     since = agent.since
-    age = (now - since).total_seconds() if since is not None else None
-    if age is not None:
-        if agent.state == "on_call" and age >= cfg.long_call_s:
-            out.append("long_call")
-        elif agent.state == "wrap_up" and age >= cfg.long_wrap_s:
-            out.append("long_wrap")
-        elif agent.state == "paused":
-            limit = cfg.long_pause_s.get(agent.reason or "default", cfg.long_pause_s.get("default"))
-            if limit is not None and age >= limit:
-                out.append("long_pause")
+    limit = _state_limit(agent, cfg)
+    if since is not None and limit is not None and (now - since).total_seconds() >= limit[1]:
+        out.append(limit[0])
     if (agent.missed_in_row or 0) >= cfg.missed_in_row:
         out.append("missed_in_row")
     return out
+
+
+def next_agent_alert(agent: _AgentLike, cfg: AgentAlerts, now: datetime) -> datetime | None:
+    """When the agent's time-in-state alert fires, if it has not fired at ``now``; None when it has or the state
+    has no limit. Never before ``now`` (a limit that rounds past a microsecond is looked at again just after)."""
+    since = agent.since
+    limit = _state_limit(agent, cfg) if agent.state != "logged_out" else None
+    if since is None or limit is None or (now - since).total_seconds() >= limit[1]:
+        return None
+    return max(since + timedelta(seconds=limit[1]), now + timedelta(microseconds=1))
+
+
+class AgentAlertTimers:
+    """Which agents' alerts can have changed since the last evaluation: the agents the build re-read, and those
+    whose time-in-state limit has come since (a heap of each agent's next crossing), so the lease owner's
+    evaluation costs what changed, not the centre (issue 16). It keeps the alerts it set, for the agents it
+    does not look at again (an incremental build hands them back without)."""
+
+    def __init__(self, cfg: AgentAlerts):
+        self.cfg = cfg
+        self.heap: list[tuple[datetime, str]] = []
+        self.due: dict[str, datetime] = {}  # each agent's current crossing (older heap entries are stale)
+        self.alerting: dict[str, list[str]] = {}  # agents with alerts, as last evaluated
+
+    def take(self, changed: Iterable[str] | None, now: datetime) -> set[str] | None:
+        """The agents to evaluate at ``now``: ``changed`` and those whose crossing has come; None (every agent,
+        the timers started again) when ``changed`` is None (a full build)."""
+        if changed is None:
+            self.heap, self.due, self.alerting = [], {}, {}
+            return None
+        out = set(changed)
+        heap, due = self.heap, self.due
+        while heap and heap[0][0] <= now:
+            at, a = heapq.heappop(heap)
+            if due.get(a) == at:
+                del due[a]
+                out.add(a)
+        return out
+
+    def evaluated(self, agent_id: str, agent: _AgentLike, now: datetime) -> None:
+        """Keep what the agent's evaluation at ``now`` gave (``agent.alerts``) and its next crossing."""
+        alerts = agent.alerts  # type: ignore[attr-defined]
+        if alerts:
+            self.alerting[agent_id] = alerts
+        else:
+            self.alerting.pop(agent_id, None)
+        at = next_agent_alert(agent, self.cfg, now)
+        if at is None:
+            self.due.pop(agent_id, None)
+        elif self.due.get(agent_id) != at:
+            self.due[agent_id] = at
+            heapq.heappush(self.heap, (at, agent_id))
+
+    def forget(self, agent_id: str) -> None:
+        self.due.pop(agent_id, None)
+        self.alerting.pop(agent_id, None)
