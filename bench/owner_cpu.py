@@ -1,0 +1,149 @@
+"""The lease owner's CPU per publish at scale, for what changed: a 5,000-agent, 500-queue centre logged in, then
+on a simulated clock every 250 ms (the owner's ``publish_min_interval_ms``) a few real events applied (about
+0.25 % of the agents change state, a few callers join or are answered: the desk bench's load, ~50 agents a second)
+and a snapshot built, evaluated and published as ``Ingest.tick`` does (``IncrementalSnapshots``, the agents'
+alert timers, ``DeltaPublisher``: deltas, a full one every ``engine.full_publish_s``).
+
+    python bench/owner_cpu.py [--smoke] [--redis URL] [--agents 5000] [--queues 500] [--seconds 60]
+                              [--evaluate-all] [--profile FILE]
+
+Quicker than ``bench/scale.py`` (no simulation to run first), so a change to the owner is measured before and
+after in minutes. Figures: the owner's CPU per publish (mean, and apart: build, evaluate, publish) and its share
+of one core at 4 publishes a second; ``--evaluate-all`` evaluates every agent's alerts at every publish (as
+before the timers); ``--profile`` writes a cProfile of the publishes (not of applying) to FILE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import random
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _bench as B  # noqa: E402
+
+
+async def run(args, url: str) -> None:
+    from wallboard.delta import DeltaPublisher
+    from wallboard.engine import Engine
+    from wallboard.events import AgentStateChanged, CallerAnswered, CallerJoined, MemberAdded
+    from wallboard.incremental import IncrementalSnapshots
+    from wallboard.keys import Keys
+    from wallboard.store import connect
+    from wallboard.thresholds import AgentAlertTimers, LevelState
+
+    prefix = "wbowner"
+    config = B.make_centre(args.queues, args.agents, prefix=prefix)
+    client = await connect(config, url)
+    keys = Keys(prefix)
+    engine = Engine(client, config, keys, feed_name="bench")
+    await engine.start()
+    now = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
+    n = 0
+
+    def eid() -> str:
+        nonlocal n
+        n += 1
+        return f"b{n}"
+
+    logins = []
+    for a in config.agents:
+        for q, pen in a.skills.items():
+            logins.append(MemberAdded(id=eid(), ts=now, source="bench", agent=a.id, queue=q, penalty=pen))
+        logins.append(AgentStateChanged(id=eid(), ts=now, source="bench", agent=a.id, state="available"))
+    for i in range(0, len(logins), 2000):
+        await engine.apply(logins[i : i + 2000])
+    inc = IncrementalSnapshots(engine, config.engine.full_rebuild_s)
+    pub = DeltaPublisher(client, keys, inc, config.engine.full_publish_s)
+    timers = None if args.evaluate_all else AgentAlertTimers(config.agent_alerts)
+    levels = LevelState()
+    rng = random.Random(5)
+    ids = [a.id for a in config.agents]
+    names = [q.name for q in config.queues]
+    # a quarter of the agents paused: their time-in-state alerts come due on the clock, with no event
+    cycle = {"available": "on_call", "on_call": "wrap_up", "wrap_up": "paused", "paused": "available"}
+    state = {a: "available" for a in ids}
+    waiting: list[tuple[str, str]] = []
+    step = timedelta(milliseconds=config.engine.publish_min_interval_ms)
+    build = evaluate = publish = 0.0
+    cpu: list[float] = []
+    prof = cProfile.Profile() if args.profile else None
+    steps = int(args.seconds / step.total_seconds())
+    for _ in range(steps):
+        now += step
+        batch = []
+        for a in rng.sample(ids, max(1, len(ids) // 400)):
+            state[a] = cycle[state[a]]
+            batch.append(AgentStateChanged(id=eid(), ts=now, source="bench", agent=a, state=state[a]))
+        for _ in range(max(1, len(names) // 200)):
+            q = rng.choice(names)
+            call = eid()
+            batch.append(CallerJoined(id=eid(), ts=now, source="bench", queue=q, call_id=call))
+            waiting.append((q, call))
+        while len(waiting) > len(names) // 10:
+            q, call = waiting.pop(0)
+            batch.append(CallerAnswered(id=eid(), ts=now, source="bench", queue=q, call_id=call, agent=rng.choice(ids)))
+        await engine.apply(batch)
+        if prof is not None:
+            prof.enable()
+        c0, w0 = time.process_time(), time.perf_counter()
+        snap = await inc.build(now)
+        w1 = time.perf_counter()
+        changed = None if inc.full_build else inc.changed_agents  # as ``Ingest.tick``
+        snap, levels = engine.evaluate(snap, levels, now, timers, changed)
+        w2 = time.perf_counter()
+        await pub.publish(snap, now)
+        w3 = time.perf_counter()
+        cpu.append(time.process_time() - c0)
+        if prof is not None:
+            prof.disable()
+        build, evaluate, publish = build + w1 - w0, evaluate + w2 - w1, publish + w3 - w2
+    k = len(cpu)
+    B.say(
+        f"{args.agents:,} agents, {args.queues:,} queues; {k} publishes over {args.seconds:g} s of events "
+        f"({pub.deltas} deltas, {pub.fulls} full, every {config.engine.full_publish_s:g} s; "
+        f"{inc.fulls} full builds); alerts: {'every agent' if timers is None else 'timers'}"
+    )
+    B.figure(
+        "owner.cpu_ms_per_publish", sum(cpu) / k * 1000, "ms", f"mean CPU; median {sorted(cpu)[k // 2] * 1000:.1f}"
+    )
+    B.figure("owner.build_ms", build / k * 1000, "ms", "mean wall")
+    B.figure("owner.evaluate_ms", evaluate / k * 1000, "ms", "mean wall")
+    B.figure("owner.publish_ms", publish / k * 1000, "ms", "mean wall: a delta or a full one, the stored parts")
+    per_s = 1 / step.total_seconds()
+    B.figure("owner.cpu_share", sum(cpu) / k * per_s, "of one core", f"at {per_s:g} publishes/s")
+    if prof is not None:
+        prof.dump_stats(args.profile)
+        B.say(f"profile written to {args.profile}")
+    if not args.no_ceiling:
+        for name, v in B.raw_ceiling(url, args.smoke).items():
+            B.figure(f"ceiling {name}", v, "requests/s", "redis-benchmark, 50 clients, same server")
+    await client.aclose()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--smoke", action="store_true", help="a seconds-long run: 200 agents, 20 queues, 10 s")
+    ap.add_argument("--redis", default=None, help="use this server instead of a private one")
+    ap.add_argument("--agents", type=int, default=5000)
+    ap.add_argument("--queues", type=int, default=500)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--evaluate-all", action="store_true", help="every agent's alerts at every publish (before)")
+    ap.add_argument("--profile", default=None, help="write a cProfile of the publishes here")
+    ap.add_argument("--no-ceiling", action="store_true", help="skip the raw Redis ceiling (redis-benchmark)")
+    args = ap.parse_args()
+    if args.smoke:
+        args.agents, args.queues, args.seconds = 200, 20, 10
+    with B.redis_server(args.redis) as (url, how):
+        B.print_machine(url, how)
+        asyncio.run(run(args, url))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
