@@ -64,6 +64,7 @@ KEY_ARGS: dict[str, list[int] | str] = {
     "INCRBY": [1],
     "EXPIRE": [1],
     "PEXPIRE": [1],
+    "PERSIST": [1],
     "TTL": [1],
     "EXISTS": "all",
     "DEL": "all",
