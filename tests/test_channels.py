@@ -30,6 +30,7 @@ from wallboard.ingest import Ingest
 from wallboard.keys import Keys
 from wallboard.replay import replay
 from wallboard.sim import SimCentre
+from wallboard.sim.ami_server import SimPbx
 from wallboard.sim.scenarios import scenario_by_name
 from wallboard.sim.written import WrittenSender, split_written
 from wallboard.snapshot import AgentSnapshot, QueueSnapshot, Rolling, Snapshot, Total, Window
@@ -532,3 +533,45 @@ async def test_written_busy_time_is_rolled_up_split_at_interval_boundaries_once(
     rows = list(csv.DictReader(io.StringIO(render_csv(rep))))
     assert [r["conversation_s"] for r in rows if r["section"] == "agent_total"] == ["1650"]
     assert "<th>Written busy</th>" in render_html(rep)
+
+
+async def test_a_written_agent_s_time_in_state_counts_from_the_platform_s_first_post(redis_client, prefix, monkeypatch):
+    """The demo's PBX runs an hour of history first; the chat platform reports from "now" only, so a chat
+    agent's login (at the history's start in the model) is posted at "now": its time in state counts from there,
+    not from an hour before. Real PBX start, real POSTs to a running http ingester, the engine's snapshot."""
+    token = "written-token-login-0123456789ab"
+    monkeypatch.setenv("WB_TEST_WRITTEN", token)
+    config = load_config(
+        None,
+        redis={"prefix": prefix},
+        feeds={"http": {"port": 0, "sources": {"platform": {"token_env": "WB_TEST_WRITTEN"}}}},
+        queues=[{"name": "chat", "channel": "chat"}, {"name": "support"}],
+        agents=[{"id": "h", "skills": {"chat": 0}, "capacity": {"chat": 2}}, {"id": "v", "skills": {"support": 0}}],
+    )
+    now = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
+    centre = SimCentre(config, scenario_by_name("quiet"), 1, now - timedelta(minutes=10))
+    feed = HttpFeed(None, config)
+    ing = Ingest(redis_client, config, feed, clock=ManualClock(now), keys=Keys(prefix), name="login-test")
+    task = asyncio.create_task(ing.run())
+    pbx = SimPbx(config, centre, ManualClock(now), step_s=0.01)
+    try:
+        await asyncio.wait_for(feed.started.wait(), 10)
+        pbx.written = WrittenSender(f"http://127.0.0.1:{feed.bound_port}/events", token)
+        await pbx.start(live_from=now)
+        deadline = asyncio.get_running_loop().time() + 20
+        while pbx.written.sent < 1:
+            assert asyncio.get_running_loop().time() < deadline, "the platform posted no login"
+            await asyncio.sleep(0.02)
+        eng = Engine(redis_client, config, Keys(prefix))
+        await eng.start()
+        snap = await eng.build_snapshot(now + timedelta(seconds=15))
+    finally:
+        await pbx.stop()
+        ing.stop.set()
+        await asyncio.wait_for(task, 10)
+        keys = [k async for k in redis_client.scan_iter(match=f"{prefix}:*", count=1000)]
+        if keys:
+            await redis_client.unlink(*keys)
+    agent = snap.agents["h"]
+    assert agent.state == "available"
+    assert agent.since == now  # 15 s in state at "now + 15 s", not 10 min 15 s

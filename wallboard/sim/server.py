@@ -86,14 +86,22 @@ class SimServer:
         self._starting()
         if self.written is not None:
             self.written.start()
-        self._route(self.centre.advance_to(self.centre.now))
+        first = self.centre.advance_to(self.centre.now)
         if live_from is not None and live_from > self.centre.now:
+            pbx, logins = split_written(first, self._written_queues, self._written_agents)
+            self._publish(pbx)
             # the chat platform posts only the live day: conversations it opened before are never posted
             pbx, before = split_written(self.centre.advance_to(live_from), self._written_queues, self._written_agents)
             self._unposted.update(
                 e.call_id for e in before if getattr(e, "queue", None) and getattr(e, "call_id", None)
             )
             self._publish(pbx)
+            if self.written is not None:  # its agents log in as it starts reporting: their time in state counts
+                self.written.put(
+                    [e.model_copy(update={"ts": live_from}) for e in logins]
+                )  # from then, not the history's start
+        else:
+            self._route(first)
         self._server = await asyncio.start_server(self._serve, self.host, self._port)
         self._began, self._base = self.clock.now(), self.centre.now
         self._loop_task = asyncio.create_task(self._run(), name="sim-pbx-step")
