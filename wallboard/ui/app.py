@@ -52,6 +52,10 @@ from .view import TrendBook, is_quiet
 log = logging.getLogger(__name__)
 
 CALLS_REMEMBERED = 5000  # waiting callers' numbers kept by call id (for the confirmations)
+# the tables each part feeds: a summary does not rebuild the agents' rows, nor an agent part the queues'
+SUMMARY_PANELS = frozenset({"queues", "callers"})
+AGENT_PANELS = frozenset({"agents"})
+ALL_PANELS = SUMMARY_PANELS | AGENT_PANELS
 NARROW_BELOW = 100  # columns: below this the agents and callers stack instead of sitting side by side
 
 
@@ -104,6 +108,7 @@ class DeskApp(DeskActions, App):
         self.calls_seen: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._key_specs: dict[str, list[KeySpec]] = {}
         self._bindings_state: tuple | None = None
+        self._render_due: frozenset[str] = frozenset()  # panels to render once the waiting messages are handled
         # the panels: each fetches plain data from the last parts and renders only that
         self.title_panel = TitlePanel()
         self.queues_panel = QueuesPanel()
@@ -190,7 +195,7 @@ class DeskApp(DeskActions, App):
         self.remember_callers(s)
         self.trends.add(s)
         self._set_stale(False)
-        self.render_all()
+        self.request_render(SUMMARY_PANELS)
 
     def on_agents_arrived(self, message: AgentsArrived) -> None:
         part = message.part
@@ -201,13 +206,13 @@ class DeskApp(DeskActions, App):
         if self.summary is None or part.at >= self.summary.at:
             self.server.anchor(part.at, message.received_mono)
         self._set_stale(False)
-        self.render_all()
+        self.request_render(AGENT_PANELS)
         self.read_reverts()
 
     def on_reverts_arrived(self, message: RevertsArrived) -> None:
         self.reverts = message.reverts
         self.takeovers = message.takeovers
-        self.render_all()
+        self.request_render(AGENT_PANELS)
 
     def on_feed_status(self, message: FeedStatus) -> None:
         self.reader.status(message)
@@ -241,15 +246,30 @@ class DeskApp(DeskActions, App):
             detail=self.reader.detail,
         )
 
-    def render_all(self) -> None:
+    def request_render(self, panels: frozenset[str]) -> None:
+        """Render these panels once the messages waiting now are handled: a burst of snapshots (or a desk
+        that fell behind) draws only the latest, once."""
+        if not self._render_due:
+            self.call_later(self._render_due_panels)
+        self._render_due |= panels
+
+    def _render_due_panels(self) -> None:
+        panels, self._render_due = self._render_due, frozenset()
+        if panels:
+            self.render_all(panels)
+
+    def render_all(self, panels: frozenset[str] = ALL_PANELS) -> None:
+        """Render the panels named (all of them by default) from the last parts."""
         if not self.is_mounted:
             return
+        self._render_due -= panels
         state = self.panel_state()
         self._render_title(state)
         flash = self.flash_on and self.flash_enabled
         try:
             for panel in (self.queues_panel, self.callers_panel, self.agents_panel):
-                panel.render(self, panel.fetch(state), flash)
+                if panel.table_id in panels:
+                    panel.render(self, panel.fetch(state), flash)
         except NoMatches:  # not composed yet, or the main screen is being taken down
             return
         for screen in list(self.screen_stack):
@@ -328,7 +348,11 @@ class DeskApp(DeskActions, App):
         """Show every flashing cell in its bright (``on``) or plain phase."""
         self.flash_on = on
         self.set_class(on, "-flash-on")
-        self.render_all()
+        try:  # only the tables with a flashing cell change with the phase
+            flashing = frozenset(t.id for t in (self.queue_table, self.agent_table, self.caller_table) if t.flashing)
+        except NoMatches:
+            return
+        self.render_all(frozenset(i for i in flashing if i))
 
     def flashing_cells(self) -> set[tuple[str, str, str]]:
         """(table id, row key, column key) of every cell that flashes now."""

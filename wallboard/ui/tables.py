@@ -4,14 +4,27 @@
 what is shown changed (text or style), ``add_row(key=...)`` for new rows, and sorts once when rows were
 added. Counters (``clears``, ``rows_added``, ``rows_removed``, ``cells_updated``, ``sorts``) let tests
 assert that an update rebuilt nothing.
+
+An auto-width column is as wide as its widest cell (or header), as DataTable makes it, but the widths are
+counted here per column (``Counter`` of cell widths): DataTable's own ``update_width`` measures every cell of
+the column again whenever an updated cell got narrower, which at thousands of rows made each second's update
+cost seconds. An update now costs the cells that changed.
+
+A cell is drawn again only when it changed: DataTable keys its cache of drawn cells on one count of every
+update to the table, so a single clock cell ticking redrew every visible cell of the table each second.
+``_render_cell`` keys it instead on the cell's own stamp (set when ``sync`` updates it) and the table's layout
+stamp (rows added, removed or sorted, columns changed).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from .view import CellModel, RowModel
 
@@ -37,6 +50,10 @@ def cell_style(cell: CellModel, flash_on: bool) -> str:
 Shown = tuple[str, str, str]  # text, style, justify: what a cell looks like
 
 
+def text_width(text: str) -> int:
+    return max(cell_len(line) for line in text.split("\n")) if "\n" in text else cell_len(text)
+
+
 class KeyedTable(DataTable):
     """A table whose rows have stable keys; see the module docstring."""
 
@@ -50,6 +67,10 @@ class KeyedTable(DataTable):
         self.cells_updated = 0
         self.sorts = 0
         self.flashing: set[tuple[str, str]] = set()
+        self._widths: dict[str, Counter[int]] = {}  # auto-width column -> how many cells have each width
+        self._stamps: dict[tuple[str, str], int] = {}  # (row, column) -> when sync last updated the cell
+        self._stamp = 0
+        self._layout = 0  # moves when rows are added, removed or sorted, or the columns change
 
     def on_mount(self) -> None:
         for key, header, width in self._spec:
@@ -87,6 +108,9 @@ class KeyedTable(DataTable):
         """Counted: data updates never clear (tests assert it); only a change of the column set does."""
         self.clears += 1
         self._shown.clear()
+        self._widths.clear()
+        self._stamps.clear()
+        self._layout += 1
         return super().clear(columns)
 
     @property
@@ -119,6 +143,8 @@ class KeyedTable(DataTable):
             return
         keep = self.selected_key
         auto = {key for key, _, width in self._spec if width is None}
+        widths = {col: self._widths.setdefault(col, Counter()) for col in auto}
+        widened: set[str] = set()  # auto columns whose widest cell may have changed
         wanted = {r.key for r in rows}
         added = False
         self.flashing = set()
@@ -127,8 +153,13 @@ class KeyedTable(DataTable):
                 if row_key not in wanted:
                     self.remove_row(row_key)
                     self.rows_removed += 1
+                    self._layout += 1
                     for col in cols:
-                        self._shown.pop((row_key, col), None)
+                        self._stamps.pop((row_key, col), None)
+                        old = self._shown.pop((row_key, col), None)
+                        if old is not None and col in widths:
+                            self._count_width(widths[col], old[0], -1)
+                            widened.add(col)
             for r in rows:
                 shown: dict[str, Shown] = {}
                 for col in cols:
@@ -141,10 +172,16 @@ class KeyedTable(DataTable):
                         if self._shown.get((r.key, col)) != shown[col]:
                             style = shown[col][1]
                             cell = r.cells.get(col) or CellModel("")
-                            # an auto-width column widens for a longer text (a countdown, who listens)
-                            self.update_cell(
-                                r.key, col, self._render(cell, style, i == 0, r.sort_key), update_width=col in auto
-                            )
+                            self.update_cell(r.key, col, self._render(cell, style, i == 0, r.sort_key))
+                            self._stamp += 1
+                            self._stamps[(r.key, col)] = self._stamp
+                            old = self._shown.get((r.key, col))
+                            if col in widths and (old is None or old[0] != shown[col][0]):
+                                # an auto-width column widens for a longer text (a countdown, who listens)
+                                if old is not None:
+                                    self._count_width(widths[col], old[0], -1)
+                                self._count_width(widths[col], shown[col][0], +1)
+                                widened.add(col)
                             self._shown[(r.key, col)] = shown[col]
                             self.cells_updated += 1
                 else:
@@ -153,14 +190,55 @@ class KeyedTable(DataTable):
                         cell = r.cells.get(col) or CellModel("")
                         values.append(self._render(cell, shown[col][1], i == 0, r.sort_key))
                         self._shown[(r.key, col)] = shown[col]
+                        if col in widths:
+                            self._count_width(widths[col], shown[col][0], +1)
                     self.add_row(*values, key=r.key)
                     self.rows_added += 1
+                    self._layout += 1
                     added = True
             if added:
                 self.sort(cols[0], key=lambda first: getattr(first, "sort_key", ()))
                 self.sorts += 1
+            self._fit_widths(widths, widened)
             if keep is not None and keep in self.rows and self.get_row_index(keep) != self.cursor_row:
                 self.select_key(keep)
+
+    def _render_cell(self, row_index: int, column_index: int, *args, **kwargs):
+        """DataTable's, with the cell's cache keyed on the cell's own stamp (see the module docstring)."""
+        if row_index < 0 or column_index < 0:  # the header, row labels
+            return super()._render_cell(row_index, column_index, *args, **kwargs)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        count = self._update_count
+        # inside this call only; the row renderables it reads under this key hold this cell's current value
+        self._update_count = (self._layout, self._stamps.get((row_key.value, column_key.value), 0))  # type: ignore[assignment]
+        try:
+            return super()._render_cell(row_index, column_index, *args, **kwargs)
+        finally:
+            self._update_count = count
+
+    @staticmethod
+    def _count_width(counter: Counter[int], text: str, n: int) -> None:
+        w = text_width(text)
+        counter[w] += n
+        if counter[w] <= 0:
+            del counter[w]
+
+    def _fit_widths(self, widths: dict[str, Counter[int]], changed: set[str]) -> None:
+        """Set each changed auto column's width from its counted cells (a few distinct widths, not every row)."""
+        resized = False
+        for col in changed:
+            column = self.columns.get(ColumnKey(col))
+            if column is None:
+                continue
+            width = max(max(widths[col], default=0), text_width(column.label.plain))
+            if width != column.content_width:
+                column.content_width = width
+                resized = True
+        if resized:
+            self._require_update_dimensions = True  # the virtual width, at the next idle
+            self._clear_caches()  # lines rendered at the old width
+            self.check_idle()
 
     def shown(self, row_key: str, col: str) -> Shown | None:
         """What a cell shows now: (text, style, justify)."""
