@@ -57,6 +57,9 @@ def text_width(text: str) -> int:
 class KeyedTable(DataTable):
     """A table whose rows have stable keys; see the module docstring."""
 
+    _syncing = False  # DataTable refreshes the widget at each update_cell: once per sync instead
+    _refresh_wanted = False
+
     def __init__(self, columns: Sequence[tuple[str, str, int | None]] = (), **kwargs):
         super().__init__(cursor_type="row", zebra_stripes=False, cursor_foreground_priority="renderable", **kwargs)
         self._spec: list[tuple[str, str, int | None]] = list(columns)
@@ -141,8 +144,23 @@ class KeyedTable(DataTable):
         cols = self.column_ids
         if not cols:
             return
-        keep = self.selected_key
         auto = {key for key, _, width in self._spec if width is None}
+        self._syncing, self._refresh_wanted = True, False
+        try:
+            self._sync(rows, cols, auto, flash_on)
+        finally:
+            self._syncing = False
+        if self._refresh_wanted:
+            self.refresh()
+
+    def refresh(self, *args, **kwargs):
+        if self._syncing and not args and not kwargs:
+            self._refresh_wanted = True
+            return self
+        return super().refresh(*args, **kwargs)
+
+    def _sync(self, rows: list[RowModel], cols: list[str], auto: set[str], flash_on: bool) -> None:
+        keep = self.selected_key
         widths = {col: self._widths.setdefault(col, Counter()) for col in auto}
         widened: set[str] = set()  # auto columns whose widest cell may have changed
         wanted = {r.key for r in rows}
