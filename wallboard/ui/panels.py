@@ -172,10 +172,13 @@ class AgentsPanel(TablePanel):
     box_id = "agents-box"
     box_title = "Agents"
 
+    def __init__(self) -> None:
+        self.cache: dict = {}  # agent -> (snapshot, cells): see view.agent_rows
+
     def columns(self, config: WallboardConfig, width: int) -> Columns:
         return [(k, h, None) for k, h in AGENT_COLUMNS]
 
     def fetch(self, s: DeskState) -> list[RowModel] | None:
         if s.agents is None:
             return None
-        return agent_rows(s.agents.agents, s.server, reverts=s.reverts, takeovers=s.takeovers)
+        return agent_rows(s.agents.agents, s.server, reverts=s.reverts, takeovers=s.takeovers, cache=self.cache)

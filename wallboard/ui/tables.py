@@ -73,6 +73,7 @@ class KeyedTable(DataTable):
         self._widths: dict[str, Counter[int]] = {}  # auto-width column -> how many cells have each width
         self._stamps: dict[tuple[str, str], int] = {}  # (row, column) -> when sync last updated the cell
         self._stamp = 0
+        self._models: dict[tuple[str, str], CellModel] = {}  # (row, column) -> the cell model last synced
         self._layout = 0  # moves when rows are added, removed or sorted, or the columns change
 
     def on_mount(self) -> None:
@@ -113,6 +114,7 @@ class KeyedTable(DataTable):
         self._shown.clear()
         self._widths.clear()
         self._stamps.clear()
+        self._models.clear()
         self._layout += 1
         return super().clear(columns)
 
@@ -174,20 +176,27 @@ class KeyedTable(DataTable):
                     self._layout += 1
                     for col in cols:
                         self._stamps.pop((row_key, col), None)
+                        self._models.pop((row_key, col), None)
                         old = self._shown.pop((row_key, col), None)
                         if old is not None and col in widths:
                             self._count_width(widths[col], old[0], -1)
                             widened.add(col)
             for r in rows:
                 shown: dict[str, Shown] = {}
+                same: set[str] = set()  # the very cell models of the last sync, not flashing: nothing to compare
+                existing = r.key in self.rows
                 for col in cols:
                     cell = r.cells.get(col) or CellModel("")
                     if cell.flash:
                         self.flashing.add((r.key, col))
+                    elif existing and self._models.get((r.key, col)) is cell:
+                        same.add(col)
+                        continue
+                    self._models[(r.key, col)] = cell
                     shown[col] = (cell.text, cell_style(cell, flash_on), cell.justify)
-                if r.key in self.rows:
+                if existing:
                     for i, col in enumerate(cols):
-                        if self._shown.get((r.key, col)) != shown[col]:
+                        if col not in same and self._shown.get((r.key, col)) != shown[col]:
                             style = shown[col][1]
                             cell = r.cells.get(col) or CellModel("")
                             self.update_cell(r.key, col, self._render(cell, style, i == 0, r.sort_key))

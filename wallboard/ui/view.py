@@ -363,15 +363,32 @@ def agent_rows(
     queue: str | None = None,
     reverts: dict[str, list[Revert]] | None = None,
     takeovers: dict | None = None,
+    cache: dict[str, tuple[AgentSnapshot, dict[str, CellModel]]] | None = None,
 ) -> list[RowModel]:
     """One row per agent (all of them, or the members of ``queue``), time in state ticking locally. The state
     says who listens (``spied_by``); the queues say which temporary move reverts when (``reverts``: agent ->
-    ``requests.Revert`` list, see ``queues_text``), counting down on server time."""
+    ``requests.Revert`` list, see ``queues_text``), counting down on server time.
+
+    ``cache`` (the desk's agent table keeps one): an agent whose snapshot is the same object as last time (a
+    delta replaces only the agents it carries) and with no countdown keeps its cells but the ticking time, the
+    same ``CellModel`` objects, so the table skips them without comparing."""
     rows = []
     now_epoch = server.now().timestamp() if reverts or takeovers else 0.0
     for agent_id, a in agents.items():
         if queue is not None and queue not in a.queues:
             continue
+        if cache is not None:
+            hit = cache.get(agent_id)
+            if (
+                hit is not None
+                and hit[0] is a
+                and not (reverts or {}).get(agent_id)
+                and not (takeovers or {}).get(agent_id)
+            ):
+                cells = dict(hit[1])
+                cells["time"] = CellModel(fmt_duration(server.seconds_since(a.since)), level=cells["time"].level)
+                rows.append(RowModel(agent_id, cells, ((a.name or agent_id).lower(), agent_id)))
+                continue
         out = a.state == "logged_out"
         base = "closed" if out else "ok"
         alert_level = "warn" if a.alerts else base
@@ -395,7 +412,12 @@ def agent_rows(
         }
         if queue is not None:
             cells["penalty"] = CellModel(str(a.queues[queue]), level=base)
+        if cache is not None:
+            cache[agent_id] = (a, cells)
         rows.append(RowModel(agent_id, cells, ((a.name or agent_id).lower(), agent_id)))
+    if cache is not None and len(cache) > len(rows):  # agents gone
+        for gone in set(cache) - {r.key for r in rows}:
+            del cache[gone]
     return rows
 
 
