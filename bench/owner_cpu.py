@@ -35,7 +35,7 @@ async def run(args, url: str) -> None:
     from wallboard.incremental import IncrementalSnapshots
     from wallboard.keys import Keys
     from wallboard.store import connect
-    from wallboard.thresholds import AgentAlertTimers, LevelState
+    from wallboard.thresholds import AgentAlertTimers, LevelState, QueueLevels
 
     prefix = "wbowner"
     config = B.make_centre(args.queues, args.agents, prefix=prefix)
@@ -61,6 +61,7 @@ async def run(args, url: str) -> None:
     inc = IncrementalSnapshots(engine, config.engine.full_rebuild_s)
     pub = DeltaPublisher(client, keys, inc, config.engine.full_publish_s)
     timers = None if args.evaluate_all else AgentAlertTimers(config.agent_alerts)
+    qlevels = None if args.evaluate_all else QueueLevels()
     levels = LevelState()
     rng = random.Random(5)
     ids = [a.id for a in config.agents]
@@ -95,7 +96,9 @@ async def run(args, url: str) -> None:
         snap = await inc.build(now)
         w1 = time.perf_counter()
         changed = None if inc.full_build else inc.changed_agents  # as ``Ingest.tick``
-        snap, levels = engine.evaluate(snap, levels, now, timers, changed)
+        snap, levels = engine.evaluate(
+            snap, levels, now, timers, changed, qlevels, None if inc.full_build else inc.changed_queues
+        )
         w2 = time.perf_counter()
         await pub.publish(snap, now)
         w3 = time.perf_counter()

@@ -65,7 +65,7 @@ async def run(args, url: str) -> None:
     from wallboard.sim import SimCentre
     from wallboard.sim.scenarios import day_shape
     from wallboard.store import connect
-    from wallboard.thresholds import AgentAlertTimers, LevelState
+    from wallboard.thresholds import AgentAlertTimers, LevelState, QueueLevels
 
     config = B.make_centre(args.queues, args.agents, prefix="wbscale")
     per_queue = args.calls_per_hour / args.queues
@@ -96,6 +96,7 @@ async def run(args, url: str) -> None:
     inc = IncrementalSnapshots(engine, config.engine.full_rebuild_s)
     inc_levels = LevelState()
     timers = AgentAlertTimers(config.agent_alerts)
+    qlevels = QueueLevels()
     keys = Keys(config.redis.prefix)
     pub = DeltaPublisher(client, keys, inc, config.engine.full_publish_s) if args.deltas else None
     sent_bytes = []
@@ -115,7 +116,9 @@ async def run(args, url: str) -> None:
             snap = await inc.build(at)
             w1 = time.perf_counter()
             changed = None if inc.full_build else inc.changed_agents  # as the owner (``Ingest.tick``)
-            snap, inc_levels = engine.evaluate(snap, inc_levels, at, timers, changed)
+            snap, inc_levels = engine.evaluate(
+                snap, inc_levels, at, timers, changed, qlevels, None if inc.full_build else inc.changed_queues
+            )
             w2 = time.perf_counter()
             if pub is not None:
                 await pub.publish(snap, at)

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable
 
 from . import catalog, fcr, metrics, registry
 from .channels import DEFAULTS as CHANNEL_DEFAULTS
@@ -62,7 +62,7 @@ from .snapshot import (
     Window,
 )
 from .store import AsyncClient, Scripts, is_cluster
-from .thresholds import AgentAlertTimers, LevelState, agent_alerts, evaluate_queue
+from .thresholds import AgentAlertTimers, LevelState, QueueLevels, agent_alerts, evaluate_queue
 from .windows import Windows
 
 
@@ -942,20 +942,35 @@ class Engine:
         now: datetime,
         timers: AgentAlertTimers | None = None,
         changed_agents: Iterable[str] | None = None,
+        queue_levels: QueueLevels | None = None,
+        changed_queues: Collection[str] | None = None,
     ) -> tuple[Snapshot, LevelState]:
         """Levels per queue metric (hysteresis on ``now``), alerts, business hours, per-agent alerts.
 
         With ``timers`` (the lease owner's), agents' alerts are evaluated only for ``changed_agents`` (None: a
         full build, every agent) and the agents whose time-in-state limit came since; the others get the alerts
-        they had (``AgentAlertTimers``)."""
+        they had (``AgentAlertTimers``). With ``queue_levels``, a queue not in ``changed_queues`` (None: every
+        queue) keeps its levels when evaluating it again would give the same (``QueueLevels``)."""
         tz = self.windows.tz
         configured = {q.name: q for q in self.config.queues}  # not config.queue: a linear search per queue
+        cache = queue_levels if changed_queues is not None else None
+        if queue_levels is not None and cache is None:
+            queue_levels.reset()
+        grouped = cache.by_queue(state) if cache is not None else {}
         for name, q in snap.queues.items():
             cfg = configured.get(name) or self.config.queue(name)
+            kept = None
+            if cache is not None and name not in changed_queues:
+                kept = cache.unchanged(cfg, q, grouped.get(name, {}), now, tz)
+            if kept is not None:  # as evaluating it again would give (``QueueLevels``)
+                q.__dict__.update(levels=kept[2], alerts=kept[3], open=kept[1])
+                continue
             levels, state = evaluate_queue(cfg, q, state, now, tz=tz)
             q.levels = {m: lv for m, lv in levels.items() if m in cfg.thresholds or lv == "closed"}
             q.open = not any(lv == "closed" for lv in levels.values())
             q.alerts = state.alerts(name)
+            if queue_levels is not None:
+                queue_levels.keep(cfg, state, q.levels, q.alerts, q.open)
         cfg = self.config.agent_alerts
         ids = timers.take(changed_agents, now) if timers is not None else None
         if ids is None:

@@ -47,7 +47,7 @@ from .feed import CursorMark, DeadLetter, Resumable, Resyncable
 from .keys import Keys
 from .store import AsyncClient, is_cluster, streams, text
 from .telemetry import IngestMetrics
-from .thresholds import AgentAlertTimers, LevelState, NoAlertError, ack, snooze
+from .thresholds import AgentAlertTimers, LevelState, NoAlertError, QueueLevels, ack, snooze
 
 log = logging.getLogger("wallboard.ingest")
 FLUSH_S = 0.05
@@ -127,6 +127,7 @@ class Ingest:
         )
         # agents' alerts evaluated for what the incremental build re-read and on each agent's next crossing
         self.alert_timers = AgentAlertTimers(config.agent_alerts) if self.snapshots is not None else None
+        self.queue_levels = QueueLevels() if self.snapshots is not None else None
         # views get what changed (a delta) and a full snapshot now and then; needs the incremental change set
         self.publisher = (
             DeltaPublisher(client, self.keys, self.snapshots, config.engine.full_publish_s)
@@ -476,8 +477,16 @@ class Ingest:
         built = time.perf_counter()
         snap = await (self.snapshots.build(now) if self.snapshots is not None else self.engine.build_snapshot(now))
         inc = self.snapshots
-        changed = None if inc is None or inc.full_build else inc.changed_agents
-        snap, self.levels = self.engine.evaluate(snap, self.levels, now, self.alert_timers, changed)
+        full = inc is None or inc.full_build
+        snap, self.levels = self.engine.evaluate(
+            snap,
+            self.levels,
+            now,
+            self.alert_timers,
+            None if full else inc.changed_agents,
+            self.queue_levels,
+            None if full else inc.changed_queues,
+        )
         await self.engine.save_levels(self.levels, old)
         if self.publisher is not None:
             await self.publisher.publish(snap, now)

@@ -338,6 +338,52 @@ def next_deadline(state: LevelState, queue_cfg: QueueConfig) -> datetime | None:
     return min(out, default=None)
 
 
+# the gauges that move with the clock between rebuilds (the owner ticks them: ``wallboard.incremental``)
+_CLOCK_METRICS = frozenset({"longest_wait_s", "oldest_callback_s"})
+
+
+class QueueLevels:
+    """The lease owner's queue levels kept between publishes (issue 16): a queue's evaluation at ``now`` gives
+    what it gave last time when its figures are those it was evaluated on (not rebuilt, no threshold on a gauge
+    that ticks), its alert state is the same (no ack or snooze since), no hold or snooze ends by ``now``
+    (``next_deadline``) and it is still open or closed; such a queue keeps its levels, alerts and state."""
+
+    def __init__(self) -> None:
+        # queue -> (its state entries, open, levels, alerts, the next deadline), as last evaluated
+        self.last: dict[str, tuple] = {}
+        self.kept = 0  # evaluations saved (a figure for benches and tests)
+
+    def reset(self) -> None:
+        self.last = {}
+
+    def by_queue(self, state: LevelState) -> dict[str, dict[str, MetricState]]:
+        out: dict[str, dict[str, MetricState]] = {}
+        for (q, m), st in state.items():
+            out.setdefault(q, {})[m] = st
+        return out
+
+    def unchanged(
+        self, cfg: QueueConfig, figures: BaseModel, entries: dict[str, MetricState], now: datetime, tz: tzinfo
+    ) -> tuple | None:
+        """What the queue's last evaluation gave, when evaluating it again at ``now`` on ``figures`` (its
+        snapshot, not rebuilt since) gives the same."""
+        kept = self.last.get(cfg.name)
+        if kept is None or kept[0] != entries:
+            return None
+        if any(getattr(figures, m) is not None for m in _CLOCK_METRICS if m in cfg.thresholds):
+            return None  # a caller or callback waiting: the gauge ticks
+        if kept[4] is not None and now >= kept[4]:
+            return None
+        if is_open(cfg, now, tz) != kept[1]:
+            return None
+        self.kept += 1
+        return kept
+
+    def keep(self, cfg: QueueConfig, state: LevelState, levels, alerts, is_open_now: bool) -> None:
+        entries = {m: st for (q, m), st in state.items() if q == cfg.name}
+        self.last[cfg.name] = (entries, is_open_now, levels, alerts, next_deadline(state, cfg))
+
+
 # --- acknowledge, snooze, flashing -----------------------------------------------------------------------
 
 
