@@ -373,7 +373,12 @@ def agent_rows(
     delta replaces only the agents it carries) and with no countdown keeps its cells but the ticking time, the
     same ``CellModel`` objects, so the table skips them without comparing."""
     rows = []
-    now_epoch = server.now().timestamp() if reverts or takeovers else 0.0
+    now = server.now()  # one instant for every row (and one clock read, not one per agent)
+    now_epoch = now.timestamp() if reverts or takeovers else 0.0
+
+    def in_state(a: AgentSnapshot) -> str:
+        return fmt_duration(None if a.since is None else max(0.0, (now - a.since).total_seconds()))
+
     for agent_id, a in agents.items():
         if queue is not None and queue not in a.queues:
             continue
@@ -386,7 +391,7 @@ def agent_rows(
                 and not (takeovers or {}).get(agent_id)
             ):
                 cells = dict(hit[1])
-                cells["time"] = CellModel(fmt_duration(server.seconds_since(a.since)), level=cells["time"].level)
+                cells["time"] = CellModel(in_state(a), level=cells["time"].level)
                 rows.append(RowModel(agent_id, cells, ((a.name or agent_id).lower(), agent_id)))
                 continue
         out = a.state == "logged_out"
@@ -403,7 +408,7 @@ def agent_rows(
         cells = {
             "agent": CellModel(a.name or agent_id, level=alert_level, justify="left"),
             "state": CellModel(state, level=base, justify="left"),
-            "time": CellModel(fmt_duration(server.seconds_since(a.since)), level=base),
+            "time": CellModel(in_state(a), level=base),
             "alerts": CellModel(",".join(a.alerts), level=alert_level, justify="left"),
             "calls": CellModel(str(a.calls_handled), level=base),
             "missed": CellModel(str(a.missed), level="warn" if a.missed_in_row else base),
