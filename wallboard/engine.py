@@ -960,7 +960,7 @@ class Engine:
         for name, q in snap.queues.items():
             cfg = configured.get(name) or self.config.queue(name)
             kept = None
-            if cache is not None and name not in changed_queues:
+            if cache is not None and changed_queues is not None and name not in changed_queues:
                 kept = cache.unchanged(cfg, q, grouped.get(name, {}), now, tz)
             if kept is not None:  # as evaluating it again would give (``QueueLevels``)
                 q.__dict__.update(levels=kept[2], alerts=kept[3], open=kept[1])
@@ -971,30 +971,30 @@ class Engine:
             q.alerts = state.alerts(name)
             if queue_levels is not None:
                 queue_levels.keep(cfg, state, q.levels, q.alerts, q.open)
-        cfg = self.config.agent_alerts
+        acfg = self.config.agent_alerts
         ids = timers.take(changed_agents, now) if timers is not None else None
-        if ids is None:
+        if timers is None or ids is None:
             for aid, a in snap.agents.items():
                 if a.since:
-                    a.alerts = agent_alerts(a, cfg, now)
+                    a.alerts = agent_alerts(a, acfg, now)
                     if timers is not None:
                         timers.evaluated(aid, a, now)
             return snap, state
         agents = snap.agents
         for aid in ids:
-            a = agents.get(aid)
-            if a is not None and a.since:
-                a.alerts = agent_alerts(a, cfg, now)
-                timers.evaluated(aid, a, now)
+            one = agents.get(aid)
+            if one is not None and one.since:
+                one.alerts = agent_alerts(one, acfg, now)
+                timers.evaluated(aid, one, now)
             else:
                 timers.forget(aid)
         for aid, alerts in list(timers.alerting.items()):
             if aid not in ids:
-                a = agents.get(aid)
-                if a is None:
+                one = agents.get(aid)
+                if one is None:
                     timers.forget(aid)
                 else:
-                    a.__dict__["alerts"] = alerts
+                    one.__dict__["alerts"] = alerts
         return snap, state
 
     async def publish(self, snap: Snapshot) -> Snapshot:

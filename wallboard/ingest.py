@@ -476,16 +476,15 @@ class Ingest:
             )
         built = time.perf_counter()
         snap = await (self.snapshots.build(now) if self.snapshots is not None else self.engine.build_snapshot(now))
-        inc = self.snapshots
-        full = inc is None or inc.full_build
+        part = self.snapshots if self.snapshots is not None and not self.snapshots.full_build else None
         snap, self.levels = self.engine.evaluate(
             snap,
             self.levels,
             now,
             self.alert_timers,
-            None if full else inc.changed_agents,
+            part.changed_agents if part is not None else None,  # None: a full build, everything evaluated
             self.queue_levels,
-            None if full else inc.changed_queues,
+            part.changed_queues if part is not None else None,
         )
         await self.engine.save_levels(self.levels, old)
         if self.publisher is not None:
