@@ -77,10 +77,10 @@ AGENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("state", "State"),
     ("time", "Time"),
     ("alerts", "Alerts"),
-    ("calls", "Calls"),
+    ("calls", "Handled"),
     ("missed", "Miss"),
+    ("queues", "Queues"),  # before Load: on 80 columns what is cut is the written load, not the skills
     ("load", "Load"),
-    ("queues", "Queues"),
 )
 
 CALLER_COLUMNS: tuple[tuple[str, str], ...] = (("queue", "Queue"), ("caller", "Caller"), ("wait", "Wait"))
