@@ -30,11 +30,6 @@ def parse_utc(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
-def iso_utc(when: datetime) -> str:
-    """ISO 8601 in UTC with a Z (the form snapshots and requests carry)."""
-    return when.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 class ServerTime:
     """Server time now = the newest snapshot's ``at`` + local monotonic seconds since it arrived."""
 

@@ -15,6 +15,7 @@ from typing import Iterator, Literal
 from zoneinfo import ZoneInfo
 
 from ..config import CentreConfig, parse_hhmm
+from ..events import utc
 
 INTERVAL_S = 900
 DAY_S = 86400
@@ -146,7 +147,8 @@ class CentreCalendar:
 
 
 def utc_iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    """An epoch as snapshots write a time (``events.utc``, the one writer of that form)."""
+    return utc(datetime.fromtimestamp(epoch, timezone.utc))
 
 
 def parse_day(text: str, what: str = "date") -> date:

@@ -20,7 +20,7 @@ from textual.screen import ModalScreen, Screen
 from ..actions.model import Move, Pause, Spy, Takeover, describe
 from ..actions.submit import submit
 from ..advisor import EstimateSettings, advise, read_estimates
-from ..livetime import iso_utc
+from ..events import utc
 from ..snapshot import AgentSnapshot, Snapshot
 from .bindings import ACTION_OF, AGENT_ACTIONS, CALL_ACTIONS, QUEUE_ACTIONS
 from .dialogs import AdviceScreen, ConfirmScreen, MoveScreen, PauseReasonScreen
@@ -237,7 +237,7 @@ class DeskActions:
         if sel is None:
             return
         agent_id, a = sel
-        req = Takeover(user=self.user, agent=agent_id, call_id=a.call_id, at=iso_utc(self.clock.now()))
+        req = Takeover(user=self.user, agent=agent_id, call_id=a.call_id, at=utc(self.clock.now()))
         self.confirm(
             req,
             a.name or agent_id,
@@ -252,7 +252,7 @@ class DeskActions:
         if sel is None:
             return
         agent_id, a = sel
-        req = Spy(type=mode, user=self.user, agent=agent_id, call_id=a.call_id, at=iso_utc(self.clock.now()))
+        req = Spy(type=mode, user=self.user, agent=agent_id, call_id=a.call_id, at=utc(self.clock.now()))
         mine = a.spied_by.get(self.user)
         note = ""
         if mine == "keypad":
@@ -289,7 +289,7 @@ class DeskActions:
                 op=op,
                 penalty=penalty,
                 revert_after_s=revert_after_s,
-                at=iso_utc(self.clock.now()),
+                at=utc(self.clock.now()),
             )
 
         def chosen(req: Move | None) -> None:
@@ -339,7 +339,7 @@ class DeskActions:
         """Each step of an advised move is one ``move`` request, confirmed and sent like the move dialog's."""
         if not self.has_token():
             return
-        reqs = [Move(user=self.user, at=iso_utc(self.clock.now()), **s.request_fields(move.agent)) for s in move.steps]
+        reqs = [Move(user=self.user, at=utc(self.clock.now()), **s.request_fields(move.agent)) for s in move.steps]
         self.confirm_chain(reqs, move.agent_name or move.agent)
 
     def confirm_chain(self, reqs: list, agent_name: str | None) -> None:
@@ -363,7 +363,7 @@ class DeskActions:
         def chosen(reason: str | None) -> None:
             if reason is not None:
                 self.confirm(
-                    Pause(type="pause", user=self.user, agent=agent_id, reason=reason, at=iso_utc(self.clock.now())),
+                    Pause(type="pause", user=self.user, agent=agent_id, reason=reason, at=utc(self.clock.now())),
                     name,
                 )
 
@@ -375,7 +375,7 @@ class DeskActions:
             return
         agent_id, a = sel
         self.confirm(
-            Pause(type="unpause", user=self.user, agent=agent_id, at=iso_utc(self.clock.now())), a.name or agent_id
+            Pause(type="unpause", user=self.user, agent=agent_id, at=utc(self.clock.now())), a.name or agent_id
         )
 
     def toggle_pause(self) -> None:
