@@ -293,6 +293,23 @@ def percentile(values: list[float], q: float) -> float:
 # ---- a generated centre -----------------------------------------------------------------------------------
 
 
+async def logged_in(engine, config, now) -> None:
+    """Every agent of ``config`` a member of its skills' queues and available at ``now`` (the benches' start)."""
+    from wallboard.events import AgentStateChanged, MemberAdded
+
+    logins: list = []
+    for a in config.agents:
+        for q, pen in a.skills.items():
+            logins.append(
+                MemberAdded(id=f"login{len(logins)}", ts=now, source="bench", agent=a.id, queue=q, penalty=pen)
+            )
+        logins.append(
+            AgentStateChanged(id=f"login{len(logins)}", ts=now, source="bench", agent=a.id, state="available")
+        )
+    for i in range(0, len(logins), 2000):
+        await engine.apply(logins[i : i + 2000])
+
+
 def make_centre(queues: int, agents: int, skills: int = 2, prefix: str = "wb", **centre):
     """A config of ``queues`` queues (``q000``...) and ``agents`` agents (``a00000``...), each agent skilled in
     ``skills`` queues (its first choice at penalty 0, the others at 1), spread evenly."""

@@ -46,7 +46,7 @@ import _bench as B  # noqa: E402
 async def owner_main(url: str, prefix: str, agents: int, queues: int, seconds: float) -> None:
     from wallboard.delta import DeltaPublisher
     from wallboard.engine import Engine
-    from wallboard.events import AgentStateChanged, CallerAnswered, CallerJoined, MemberAdded
+    from wallboard.events import AgentStateChanged, CallerAnswered, CallerJoined
     from wallboard.incremental import IncrementalSnapshots
     from wallboard.keys import Keys
     from wallboard.store import connect
@@ -58,6 +58,7 @@ async def owner_main(url: str, prefix: str, agents: int, queues: int, seconds: f
     engine = Engine(client, config, keys, feed_name="bench")
     await engine.start()
     now = datetime.now(timezone.utc)
+    await B.logged_in(engine, config, now)
     n = 0
 
     def eid() -> str:
@@ -65,13 +66,6 @@ async def owner_main(url: str, prefix: str, agents: int, queues: int, seconds: f
         n += 1
         return f"b{n}"
 
-    logins = []
-    for a in config.agents:
-        for q, pen in a.skills.items():
-            logins.append(MemberAdded(id=eid(), ts=now, source="bench", agent=a.id, queue=q, penalty=pen))
-        logins.append(AgentStateChanged(id=eid(), ts=now, source="bench", agent=a.id, state="available"))
-    for i in range(0, len(logins), 2000):
-        await engine.apply(logins[i : i + 2000])
     inc = IncrementalSnapshots(engine, config.engine.full_rebuild_s)
     pub = DeltaPublisher(client, keys, inc, config.engine.full_publish_s)
     levels = LevelState()
