@@ -18,6 +18,7 @@ from feeds.ami import AmiFeed
 from tests.ami_fake import FakePbx
 from tests.polling import task_failed, until
 from wallboard.ami.actions import AmiActions
+from wallboard.aio import cancel_and_wait
 from wallboard.cli import _feed_options, build_parser
 from wallboard.config import load_config
 from wallboard.events import CallerJoined, FeedGap, WaitingResync
@@ -63,8 +64,7 @@ class Run:
         return [x for x in self.items if isinstance(x, kind)]
 
     async def stop(self) -> None:
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
+        await cancel_and_wait(self.task)
 
 
 def feed(pbx: FakePbx, config=None, **opts) -> AmiFeed:

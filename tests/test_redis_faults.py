@@ -35,6 +35,7 @@ from websockets.asyncio.client import connect as ws_connect
 
 from feeds.queue_log import QueueLogFeed
 from wallboard.actions.auth import issue
+from wallboard.aio import cancel_and_wait
 from wallboard.actions.executor import GROUP, Executor, Outcome
 from wallboard.clock import ManualClock
 from wallboard.config import load_config
@@ -527,8 +528,7 @@ async def test_board_shows_stale_while_redis_is_away_and_recovers(server):
                 f"\nboard: stale {t_stale - t_kill:.2f} s after the kill, fresh {t_fresh - t_up:.2f} s after the "
                 f"server was back (outage {t_up - t_kill:.2f} s)"
             )
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_and_wait(task)  # a cancellation can be lost in redis-py's connect timeout race
     finally:
         await client.aclose()
 
