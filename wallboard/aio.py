@@ -29,6 +29,17 @@ async def cancel_and_wait(*tasks: asyncio.Task, grace_s: float = 0.5) -> None:
         _, pending = await asyncio.wait(pending, timeout=grace_s)
 
 
+def cancellation_pending() -> bool:
+    """True inside a task that was asked to stop but is still running: a ``CancelledError`` was swallowed on
+    the way (redis-py can turn one into a ConnectionError when it races a connect timeout on Python 3.11), so a
+    retry loop that caught "connection lost" must stop instead of trying again."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no running loop: synchronous code
+        return False
+    return task is not None and task.cancelling() > 0
+
+
 def stop_on_signals(stop: asyncio.Event | None = None) -> asyncio.Event:
     """``stop`` (or a new event), set by SIGTERM (systemd's stop) or SIGINT (Ctrl-C) in the running loop; off
     the main thread (tests drive a service in a thread) no handler can be installed and nothing is."""

@@ -6,8 +6,10 @@ knocking at the same instant when a restarted server comes back.
 
 from __future__ import annotations
 
+import asyncio
 import random
 
+from .aio import cancellation_pending
 from .config import WallboardConfig
 
 
@@ -17,7 +19,10 @@ class Backoff:
         self.rng = rng or random.Random()
 
     def next(self) -> float:
-        """The next wait: ``initial`` doubling each time up to ``cap``, jittered."""
+        """The next wait: ``initial`` doubling each time up to ``cap``, jittered. Every retry loop asks here
+        before it waits, so a task whose cancellation was lost on the way stops here instead of retrying on."""
+        if cancellation_pending():
+            raise asyncio.CancelledError("cancelled while it failed")
         delay = min(self.cap, self.initial * (2**self.n))
         self.n += 1
         return self.rng.uniform(delay / 2, delay)
