@@ -170,18 +170,26 @@ async def test_advice_on_the_demo_overload_shows_required_vs_staffed_and_applies
         screen_text = "\n".join(str(w.render()) for w in panel.query("Static"))
         assert "Required" in screen_text and "Staffed" in screen_text and "apply (confirm)" in screen_text
 
-        # enter applies it: each step confirmed, sent, performed by the executor on the simulated centre
+        # enter applies it: both steps confirmed at once; the remove is sent only once the add is done, both
+        # performed by the executor on the simulated centre
         await pilot.press("enter")
         assert isinstance(app.screen, ConfirmScreen)
-        assert text_of(app.screen, "#confirm-text") == f"Add {first.agent_name} to support at penalty 0"
+        name = first.agent_name
+        assert (
+            text_of(app.screen, "#confirm-text")
+            == f"1. Add {name} to support at penalty 0\n2. Remove {name} from sales"
+        )
         await pilot.press("enter")
         await until(pilot, lambda: len(requests_sent(app)) == 1, "the add request")
-        assert isinstance(app.screen, ConfirmScreen)
-        assert text_of(app.screen, "#confirm-text") == f"Remove {first.agent_name} from sales"
-        await pilot.press("enter")
-        await until(pilot, lambda: len(requests_sent(app)) == 2, "the remove request")
-        assert app.screen is app.screen_stack[0]
-        assert await floor.executor.process_pending() == 2
+        assert app.screen is app.screen_stack[0]  # nothing left to confirm: a stray key cannot act on a step
+        await pilot.press("enter")  # a stray enter opens the drill-down, as on any screen; it sends nothing
+        await pilot.pause(0.3)
+        assert [r["op"] for r in requests_sent(app)] == ["add"]  # the remove waits for the add's outcome
+        await pilot.press("escape")
+        performed = await floor.executor.process_pending()  # the add (and the remove, if the desk is quick)
+        await until(pilot, lambda: len(requests_sent(app)) == 2, "the remove, once the add was done")
+        assert [r["op"] for r in requests_sent(app)] == ["add", "remove"]
+        assert performed + await floor.executor.process_pending() == 2
         assert floor.centre.member_queues(first.agent) == {"support": 0}
         await until(pilot, lambda: any(m.endswith(": ok") for m, _ in notices), "the outcomes")
         seq = await floor.publish()
@@ -194,6 +202,33 @@ async def test_advice_on_the_demo_overload_shows_required_vs_staffed_and_applies
         assert first.agent not in {m.agent for m in app.screen.advice.moves}
         await pilot.press("escape")
         assert app.screen is app.screen_stack[0]
+
+
+async def test_a_refused_first_step_sends_no_second_and_says_so(floor):
+    """The add reaches the executor too late and is refused (stale): the agent must not be taken out of sales."""
+    from wallboard.actions.executor import STALE_S
+    from wallboard.ui.dialogs import AdviceScreen
+
+    seq = await floor.run(12 * 60)
+    app = make_app(floor, "rivka")
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
+        await until(pilot, seen(app, seq), "the snapshot")
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, AdviceScreen), "the advice panel")
+        first = app.screen.advice.moves[0]
+        before = floor.centre.member_queues(first.agent)
+        await pilot.press("enter", "enter")
+        await until(pilot, lambda: len(requests_sent(app)) == 1, "the add request")
+        floor.clock.set(floor.clock.now() + timedelta(seconds=STALE_S + 1))
+        assert await floor.executor.process_pending() == 1
+        await until(pilot, lambda: any("Not sent" in m for m, _ in notices), "the notice that the remove was not sent")
+        await pilot.pause(0.3)
+        assert [r["op"] for r in requests_sent(app)] == ["add"]
+        assert floor.centre.member_queues(first.agent) == before == {"sales": 0}
+        skipped = next(m for m, _ in notices if "Not sent" in m)
+        assert skipped.endswith(f"Remove {first.agent_name} from sales"), skipped
+        assert any(m.startswith(f"Add {first.agent_name} to support") and "stale" in m for m, _ in notices), notices
 
 
 async def test_no_move_says_why_in_words_and_a_user_who_may_not_move_is_not_offered_it(floor):

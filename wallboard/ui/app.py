@@ -24,6 +24,7 @@ import getpass
 import logging
 import os
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.app import App, ComposeResult
@@ -398,8 +399,8 @@ class DeskApp(DeskActions, App):
         """Requests waiting for their outcome: request id -> its batch."""
         return self.outcome_watch.pending
 
-    def expect(self, ids: list[str], label: str) -> None:
-        self.outcome_watch.expect(ids, label)
+    def expect(self, ids: list[str], label: str, after: Callable[[bool], None] | None = None) -> None:
+        self.outcome_watch.expect(ids, label, after)
 
     def on_outcome_arrived(self, message: OutcomeArrived) -> None:
         if message.request_id not in self.pending:
@@ -408,12 +409,16 @@ class DeskApp(DeskActions, App):
         if batch is not None:
             text, severity = batch.summary()
             self.notify(text, severity=severity, markup=False, timeout=8)  # type: ignore[arg-type]
+            if batch.after is not None:
+                batch.after(batch.ok)
         if message.fields.get("type") in REVERTING_TYPES:
             self.read_reverts()
 
     def check_overdue_outcomes(self) -> None:
         for batch in self.outcome_watch.overdue():
             self.notify(f"{batch.label}: no outcome yet: is the executor running?", severity="warning", markup=False)
+            if batch.after is not None:
+                batch.after(False)
 
     def read_reverts(self) -> None:
         self.outcome_watch.read_reverts(self.server.now().timestamp())

@@ -11,7 +11,7 @@ grant are not offered.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from textual import events
 from textual.app import SystemCommand
@@ -336,22 +336,37 @@ class DeskActions:
         self.push_screen(AdviceScreen(advice, self.tz), callback=chosen)
 
     def apply_advice(self, move) -> None:
-        """Each step of an advised move is one ``move`` request, confirmed and sent like the move dialog's."""
+        """An advised move's steps (add to the queue short of staff, then remove from the other) are one
+        ``move`` request each, confirmed together once; each is sent only when the one before it is done, so a
+        refused add never leaves the agent removed from both."""
         if not self.has_token():
             return
         reqs = [Move(user=self.user, at=utc(self.clock.now()), **s.request_fields(move.agent)) for s in move.steps]
-        self.confirm_chain(reqs, move.agent_name or move.agent)
-
-    def confirm_chain(self, reqs: list, agent_name: str | None) -> None:
         if not reqs:
             return
+        agent_name = move.agent_name or move.agent
+        note = "Each step is sent once the one before it is done." if len(reqs) > 1 else ""
 
         async def confirmed(final) -> None:
             if final is not None:
-                await self.send_action(final, agent_name)
-                self.confirm_chain(reqs[1:], agent_name)
+                await self.send_chain(reqs, agent_name)
 
-        self.push_screen(ConfirmScreen(reqs[0], agent_name), callback=confirmed)
+        self.push_screen(ConfirmScreen(reqs[0], agent_name, note, then=tuple(reqs[1:])), callback=confirmed)
+
+    async def send_chain(self, reqs: list, agent_name: str | None) -> None:
+        """Send ``reqs[0]``; the rest follow, one at a time, each once the previous outcome is ok."""
+        rest = reqs[1:]
+
+        def after(ok: bool) -> None:
+            if not rest:
+                return
+            if ok:
+                self.run_worker(self.send_chain(rest, agent_name), group="requests", exit_on_error=False)
+                return
+            skipped = "; ".join(outcome_label(describe(r, agent_name)) for r in rest)
+            self.notify(f"Not sent, as the step before was not done: {skipped}", severity="warning", markup=False)
+
+        await self.send_action(reqs[0], agent_name, after=after)
 
     def action_pause(self) -> None:
         sel = self._selected_agent("pause")
@@ -395,8 +410,11 @@ class DeskActions:
 
         self.push_screen(ConfirmScreen(req, agent_name, note, call), callback=confirmed)
 
-    async def send_action(self, req, agent_name: str | None = None, call: str | None = None) -> str | None:
-        """XADD one action request (stamped with the time it is sent) and watch for its outcome."""
+    async def send_action(
+        self, req, agent_name: str | None = None, call: str | None = None, after: Callable[[bool], None] | None = None
+    ) -> str | None:
+        """XADD one action request (stamped with the time it is sent) and watch for its outcome (``after(ok)``
+        once it is in, or given up; never called when the request could not be sent)."""
         req = req.model_copy(update={"at": self.clock.now()})
         label = outcome_label(describe(req, agent_name, call))
         try:
@@ -405,7 +423,7 @@ class DeskActions:
             log.warning("request failed: %s", e)
             self.notify(f"{label}: not sent: {e}", severity="error", markup=False)
             return None
-        self.expect(ids, label)
+        self.expect(ids, label, after)
         self.notify(f"{label} — sent", markup=False)
         return ids[0]
 

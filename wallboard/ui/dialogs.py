@@ -99,16 +99,23 @@ class ConfirmScreen(ModalScreen[object]):
         Binding("k", "keypad", "Keypad mode"),
     ]
 
-    def __init__(self, request, agent_name: str | None, note: str = "", call: str | None = None) -> None:
+    def __init__(
+        self, request, agent_name: str | None, note: str = "", call: str | None = None, then: tuple = ()
+    ) -> None:
         super().__init__()
         self.request = request
         self.agent_name = agent_name
         self.note = note
         self.call = call  # the agent's call in words (``describe``), not its id
+        self.then = then  # the steps that follow ``request`` (an advised move), confirmed with it at once
 
     @property
     def text(self) -> str:
-        return describe(self.request, self.agent_name, self.call)
+        first = describe(self.request, self.agent_name, self.call)
+        if not self.then:
+            return first
+        steps = [first, *(describe(r, self.agent_name) for r in self.then)]
+        return "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from textual.app import App
 
@@ -34,11 +35,12 @@ class OutcomeWatch:
         self.pending: dict[str, Pending] = {}  # request id -> its batch
         self.watching = False
 
-    def expect(self, ids: list[str], label: str) -> None:
-        """Wait for the audit entries of ``ids`` (one notice for them all, or "no outcome yet" after a while)."""
+    def expect(self, ids: list[str], label: str, after: Callable[[bool], None] | None = None) -> None:
+        """Wait for the audit entries of ``ids`` (one notice for them all, or "no outcome yet" after a while);
+        ``after(ok)`` once they are all in, or given up."""
         if not ids:
             return
-        batch = Pending(label, list(ids), monotonic_of(self.reader.clock) + OUTCOME_TIMEOUT_S)
+        batch = Pending(label, list(ids), monotonic_of(self.reader.clock) + OUTCOME_TIMEOUT_S, after=after)
         for rid in ids:
             self.pending[rid] = batch
         if not self.watching:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ TOKEN_ENV = "WALLBOARD_TOKEN"
 TOKEN_FILE_ENV = "WALLBOARD_TOKEN_FILE"
 NO_TOKEN = "no token: set WALLBOARD_TOKEN or WALLBOARD_TOKEN_FILE (`wallboard token --user NAME`)"
 OUTCOME_TIMEOUT_S = 10.0
+OK_RESULTS = ("ok", "applied")  # the executor's "ok"; an ack or snooze applied by the lease owner
 
 
 # ---- the token ----------------------------------------------------------------------------------------------
@@ -125,17 +127,24 @@ class Pending:
     ids: list[str]
     deadline: float  # on the desk's monotonic clock
     results: dict[str, dict] = field(default_factory=dict)
+    # called once with True when every outcome is ok, False on a refusal, a failure or no outcome in time: the
+    # next step of a chain (an advised move) goes only after the one before it was done
+    after: Callable[[bool], None] | None = None
 
     @property
     def done(self) -> bool:
         return all(i in self.results for i in self.ids)
+
+    @property
+    def ok(self) -> bool:
+        return self.done and all(self.results[i].get("result", "") in OK_RESULTS for i in self.ids)
 
     def summary(self) -> tuple[str, str]:
         """(message, severity) once every outcome is in: ok, or the first refusal or failure with the PBX text."""
         for rid in self.ids:
             f = self.results[rid]
             result = f.get("result", "")
-            if result not in ("ok", "applied"):
+            if result not in OK_RESULTS:
                 pbx = f" — PBX: {f['pbx']}" if f.get("pbx") else ""
                 return f"{self.label}: {result}{pbx}", "error"
         return f"{self.label}: ok", "information"
