@@ -22,6 +22,7 @@ BROKEN = """\
 name = "Broken centre"
 timezone = "Mars/Olympus_Mons"
 colour = "red"
+pause_reasons = ["break", "lunch|dinner"]
 
 [[queues]]
 name = "support"
@@ -38,6 +39,7 @@ direction = "below"
 BROKEN_PROBLEMS = {
     "centre.timezone": "Mars/Olympus_Mons",
     "centre.colour": "not permitted",
+    "centre.pause_reasons": "lunch|dinner",
     "queues.0.sl_formula": "excl_short_abandons",
     "queues.0.hours": "HH:MM-HH:MM",
     "queues.0.thresholds.service_level": "breach",
@@ -86,6 +88,16 @@ def test_broken_config_lists_every_problem_with_its_path_and_a_hint(tmp_path):
             f"no hint under {path}"
         )
     assert f"{len(BROKEN_PROBLEMS)} problem(s)" in out
+
+
+def test_the_desk_offers_every_pause_reason_the_simulated_agents_give():
+    from wallboard.sim.scenarios import SCENARIOS, scenario_by_name
+
+    for config in (EXAMPLE, ROOT / "wallboard" / "data" / "demo.toml"):
+        offered = set(load_config(config).centre.pause_reasons)
+        for name in SCENARIOS:
+            given = {b.reason for b in scenario_by_name(name, ["support"]).break_reasons}
+            assert given <= offered, (config.name, name, given - offered)
 
 
 def test_broken_config_raises_config_error_in_process(tmp_path):

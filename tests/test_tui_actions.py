@@ -290,6 +290,9 @@ async def test_no_outcome_yet_when_no_executor_runs(floor):
         from wallboard.ui.dialogs import ConfirmScreen, PauseReasonScreen
 
         assert isinstance(app.screen, PauseReasonScreen)
+        offered = app.screen.query_one("#reason-list")
+        prompts = [str(offered.get_option_at_index(i).prompt) for i in range(offered.option_count)]
+        assert prompts == ["1  break", "2  coaching", "3  meeting", "4  lunch", "5  training", "6  other"]
         await pilot.press("down", "enter")  # coaching
         assert isinstance(app.screen, ConfirmScreen)
         assert str(app.screen.query_one("#confirm-text").render()) == "Pause Yael (coaching)"

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from . import catalog
+from .actions.model import PAUSE_REASON_MAX, PAUSE_REASON_PATTERN
 from .channels import DEFAULTS as CHANNEL_DEFAULTS, Channel
 from .notify.settings import NotificationsConfig  # the [notifications] section (wallboard notifier)
 
@@ -57,6 +58,13 @@ class CentreConfig(_Section):
     caller_expiry_s: float = Field(
         0, ge=0, description="Drop a waiting caller whose leave never arrives after this long (0 = never)."
     )
+    pause_reasons: list[str] = Field(
+        default_factory=lambda: ["break", "coaching", "meeting", "lunch", "training", "other"],
+        min_length=1,
+        max_length=9,
+        description="The reasons the desk offers when a supervisor pauses an agent (keys 1-9, in this order); "
+        "the ones agents give on their phones belong here too, so the floor and the desk speak alike.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -71,6 +79,16 @@ class CentreConfig(_Section):
     @classmethod
     def _reset(cls, v: str) -> str:
         parse_hhmm(v)
+        return v
+
+    @field_validator("pause_reasons")
+    @classmethod
+    def _reasons(cls, v: list[str]) -> list[str]:
+        for r in v:
+            if not r.strip() or len(r) > PAUSE_REASON_MAX or not re.fullmatch(PAUSE_REASON_PATTERN, r):
+                raise ValueError(f"pause reason {r!r}: 1 to {PAUSE_REASON_MAX} printable characters, no '|'")
+        if len(set(v)) != len(v):
+            raise ValueError("pause reasons must be unique")
         return v
 
     @property

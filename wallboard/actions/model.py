@@ -78,10 +78,14 @@ class Move(_Request):
     )
 
 
+PAUSE_REASON_MAX = 64
+PAUSE_REASON_PATTERN = r"^[^\x00-\x1f\x7f|]*$"  # printable, and no '|' (queue_log's separator)
+
+
 class Pause(_Request):
     type: Literal["pause", "unpause"]
     agent: str = Field(pattern=NAME)
-    reason: str | None = Field(None, max_length=64, pattern=r"^[^\x00-\x1f\x7f|]*$")
+    reason: str | None = Field(None, max_length=PAUSE_REASON_MAX, pattern=PAUSE_REASON_PATTERN)
     queue: str | None = Field(None, pattern=NAME, description="One queue, or all the agent's queues when unset.")
 
 

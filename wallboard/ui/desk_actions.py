@@ -382,7 +382,7 @@ class DeskActions:
                     name,
                 )
 
-        self.push_screen(PauseReasonScreen(name), callback=chosen)
+        self.push_screen(PauseReasonScreen(name, self.config.centre.pause_reasons), callback=chosen)
 
     def action_unpause(self) -> None:
         sel = self._selected_agent("unpause")

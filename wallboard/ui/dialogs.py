@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from pydantic import ValidationError
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -27,7 +28,6 @@ from ..livetime import fmt_clock
 from .tables import LEVEL_STYLES
 from .view import RowModel
 
-PAUSE_REASONS = ("break", "coaching", "meeting", "other")
 REVERT_MINUTES = (0, 15, 30, 60)
 
 
@@ -153,20 +153,25 @@ class ConfirmScreen(ModalScreen[object]):
 
 
 class PauseReasonScreen(ModalScreen[object]):
-    """Why the agent is paused: a short list (enter picks, 1-4 too; escape cancels)."""
+    """Why the agent is paused: the centre's reasons (``centre.pause_reasons``; enter picks, 1-9 too; escape
+    cancels)."""
 
-    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")] + [
-        Binding(str(i), f"pick({i - 1})", r, show=False) for i, r in enumerate(PAUSE_REASONS, 1)
-    ]
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, agent_name: str) -> None:
+    def __init__(self, agent_name: str, reasons: list[str]) -> None:
         super().__init__()
         self.agent_name = agent_name
+        self.reasons = list(reasons)
+
+    def on_key(self, event: events.Key) -> None:
+        if event.character and event.character.isdigit() and 1 <= int(event.character) <= len(self.reasons):
+            event.stop()
+            self.dismiss(self.reasons[int(event.character) - 1])
 
     def compose(self) -> ComposeResult:
         with Vertical(id="reason-box"):
             yield Static(f"Pause {self.agent_name}: why?", id="reason-title")
-            yield OptionList(*[f"{i}  {r}" for i, r in enumerate(PAUSE_REASONS, 1)], id="reason-list")
+            yield OptionList(*[f"{i}  {r}" for i, r in enumerate(self.reasons, 1)], id="reason-list")
             yield Static(Text.assemble(("⏎", "bold"), " choose   ", ("esc", "bold"), " cancel"), id="reason-keys")
 
     def on_mount(self) -> None:
@@ -176,10 +181,7 @@ class PauseReasonScreen(ModalScreen[object]):
         ol.focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(PAUSE_REASONS[event.option_index])
-
-    def action_pick(self, i: int) -> None:
-        self.dismiss(PAUSE_REASONS[i])
+        self.dismiss(self.reasons[event.option_index])
 
     def action_cancel(self) -> None:
         self.dismiss(None)
