@@ -342,6 +342,22 @@ def test_demo_starts_busy_with_a_spike_in_the_first_minute():
     assert all(others[q] > 0 for q in written)  # chats and e-mails from the start too
 
 
+def test_the_demo_writes_at_the_chat_and_e_mail_rates_of_its_written_queues():
+    """The demo keeps the written queues' own profiles (a chat platform's rate and curve), placed like the
+    voice day at 10:00: expected arrivals = the integral of rate x curve over the hour, from the curve itself."""
+    from wallboard.sim.scenarios import shape_of
+
+    config = load_config(ROOT / "wallboard" / "data" / "demo.toml")
+    scenario = scenario_by_name("demo", [q.name for q in config.queues])
+    start = datetime(2026, 11, 28, 1, 30, tzinfo=timezone.utc)
+    sim = SimCentre(config, scenario, 1, start)
+    sim.advance_to(start + timedelta(hours=1))
+    got = Counter(c.queue for c in sim.calls)
+    for queue, per_hour, kind in (("chat", 150.0, "chat"), ("email", 60.0, "email")):
+        expected = sum(per_hour * shape_of(kind)(10.0 + (m + 0.5) / 60) / 60 for m in range(60))
+        assert abs(got[queue] - expected) < 4 * expected**0.5, (queue, got[queue], expected)
+
+
 def test_scenario_names():
     assert scenario_by_name("normal").name == "normal"
     assert scenario_by_name("spike", ["tech", "sales"]).spikes[0].queue == "tech"

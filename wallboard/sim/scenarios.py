@@ -227,7 +227,7 @@ def demo(queue: str = "support", at_offset_s: float = 20.0, factor: float = 2.5,
     return replace(
         normal_day(),
         name="demo",
-        queues={**_EXAMPLE_QUEUES, "sales": quiet_sales, "tech": staffed_tech},
+        queues={**_EXAMPLE_QUEUES, **_WRITTEN_QUEUES, "sales": quiet_sales, "tech": staffed_tech},
         shape_anchor="start",
         shape_start_hour=10.0,
         honour_hours=False,
