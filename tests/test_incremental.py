@@ -193,3 +193,42 @@ async def test_a_failed_build_makes_the_next_one_full(redis_client, prefix, clea
     mine = await inc.build(now)  # the change set taken by the failed build is not lost: a full build
     assert inc.fulls == 2
     assert _json(mine) == _json(await engine.build_snapshot(now))
+
+
+async def test_another_ingesters_changes_reach_the_owners_incremental_build(redis_client, prefix, cleanup):
+    """A blended floor: the PBX's feed applied by the lease owner, the chat platform's (written queues, and the
+    agents who serve only them) by a second ingester on the same centre. The owner's incremental build must
+    show the second one's changes at once, not at its next full rebuild: after every step it equals a full
+    build (the full rebuild never comes here)."""
+    from wallboard.sim import scenario_by_name
+    from wallboard.sim.written import split_written, written_only_agents
+
+    config = load_config("wallboard/data/demo.toml", redis={"prefix": prefix})
+    owner = Engine(redis_client, config, Keys(prefix), feed_name="ami")
+    other = Engine(redis_client, config, Keys(prefix), feed_name="http")
+    await owner.start()
+    await other.start()
+    written = {q.name for q in config.queues if q.channel != "voice"}
+    agents = written_only_agents(config)
+    inc = IncrementalSnapshots(owner, full_rebuild_s=1e9)
+    sim = SimCentre(config, scenario_by_name("demo", [q.name for q in config.queues]), 3, START)
+    await inc.build(START)
+    t, steps, seen_written = START, 0, 0
+    while t < START + timedelta(minutes=10):
+        t += timedelta(seconds=10)
+        pbx, chat = split_written(sim.advance_to(t), written, agents)
+        if pbx:
+            await owner.apply(pbx)
+        if chat:
+            await other.apply(chat)
+            await other.share_touched()
+            seen_written += len(chat)
+        now = t + timedelta(milliseconds=250)
+        diff = _diff(_json(await inc.build(now)), _json(await owner.build_snapshot(now)))
+        assert not diff, f"at {now}: " + "; ".join(diff[:10])
+        steps += 1
+    assert inc.fulls == 1 and inc.partials == steps and seen_written > 30
+    # and what it shows is the chat platform's: the written-only agents logged in, chats answered
+    snap = await owner.build_snapshot(t)
+    assert all(snap.agents[a].state != "logged_out" for a in agents)
+    assert snap.queues["chat"].answered > 10

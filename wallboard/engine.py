@@ -177,6 +177,8 @@ def _scored(flat) -> list[tuple[str, float]]:
 QueueParts = tuple[dict, list[dict], list[tuple[str, float]], dict, list[tuple[str, float]], Any, Any]
 
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # compact JSON for the scripts (cjson reads it)
+# a change set no owner took (none running) is dropped after this; the next owner starts with a full build anyway
+TOUCHED_TTL_S = 3600
 
 
 @dataclass
@@ -562,6 +564,36 @@ class Engine:
             self.touched.queues.update(res.queues)
             self.touched.agents.update(res.agents)
         return batch.res
+
+    async def share_touched(self) -> None:
+        """Hand this process's change set to the lease owner through Redis (``Keys.touched``). The owner builds
+        only what changed (``wallboard.incremental``) and knows its own batches; an ingester that is not the
+        owner (another feed on the same centre: the chat platform's beside the PBX's) calls this after each
+        batch, or the owner would show its changes only at its next full rebuild."""
+        t, self.touched = self.touched, _Seen()
+        members = [f"q:{q}" for q in t.queues] + [f"a:{a}" for a in t.agents]
+        if members:
+            pipe = self.r.pipeline(transaction=False)
+            pipe.sadd(self.keys.touched, *members)
+            pipe.expire(self.keys.touched, TOUCHED_TTL_S)
+            try:
+                await pipe.execute()
+            except BaseException:  # kept for the next try (Redis away): a lost set would leave views stale
+                self.touched.queues |= t.queues
+                self.touched.agents |= t.agents
+                raise
+
+    async def take_shared_touched(self) -> _Seen:
+        """The owner's half: what other ingesters applied since it last looked (read and cleared at once)."""
+        pipe = self.r.pipeline(transaction=True)
+        pipe.smembers(self.keys.touched)
+        pipe.delete(self.keys.touched)
+        members, _ = await pipe.execute()
+        seen = _Seen()
+        for m in members:
+            kind, _, name = (m.decode() if isinstance(m, bytes) else m).partition(":")
+            (seen.queues if kind == "q" else seen.agents).add(name)
+        return seen
 
     async def expire_callers(self, now: datetime) -> int:
         """``centre.caller_expiry_s``: drop every waiting caller who joined more than that long before ``now``

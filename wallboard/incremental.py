@@ -21,8 +21,9 @@ anything after which the change set may have missed writes), so nothing can drif
 ``Engine.build_snapshot`` at the same ``now`` figure by figure (tests/test_incremental.py); only the order of a
 ``paused_by_reason`` mapping may differ.
 
-It sees only what this process applied: an ingester sharded with others (``--shard``) does not know what the
-other shards touched, so a sharded owner builds full snapshots (``Ingest``).
+Other ingesters on the same centre (another feed: the chat platform's beside the PBX's) hand their change sets
+over through Redis (``Engine.share_touched``), taken here with the owner's own. A sharded owner (``--shard``)
+still builds full snapshots (``Ingest``).
 """
 
 from __future__ import annotations
@@ -102,8 +103,12 @@ class IncrementalSnapshots:
         win_start = e.windows.window_start(tnow)
         minutes = e.windows.rolling_minutes_at(tnow)
         p = self.p
-        # taken before reading: whatever is applied from here on is marked again and read at the next build
+        # taken before reading: whatever is applied from here on is marked again and read at the next build;
+        # with what other ingesters applied (``Engine.share_touched``)
         touched, e.touched = e.touched, _Seen()
+        shared = await e.take_shared_touched()
+        touched.queues |= shared.queues
+        touched.agents |= shared.agents
         if (
             p is None
             or p.wid != wid

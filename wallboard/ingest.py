@@ -299,6 +299,8 @@ class Ingest:
                 if batch:
                     self.events_applied += len(batch)
                     self.changed.set()
+                    if not self.owner and self.shard is None:  # the owner builds what changed: tell it
+                        await self._retry(self.engine.share_touched)
             if rtask.done() and (err := rtask.exception()) is not None:
                 raise err
         finally:

@@ -54,6 +54,8 @@ Centre slot ``P:{c}``
   ``:snap`` / ``:snap:agents``       channels  pub/sub for the two parts of a full snapshot
   ``:snap:delta``        channel what changed since the previous publish (``wallboard.delta.Delta``)
   ``:snap:want``         string a view's request for a full snapshot (taken by the owner's next publish)
+  ``:touched``           set    ``q:NAME`` / ``a:ID`` applied to by an ingester that is not the owner (another
+                                feed's, e.g. the chat platform's beside the PBX's), taken by the owner's next build
   ``:deadletter``        stream rejected input (source, reason, raw); ``:dlcount`` its count; ``:dlseen``
                          zset digest of (source, raw) -> epoch: each record listed and counted once
   ``:requests``          stream requests from the views (ack, snooze, actions), signed, each with an id
@@ -103,6 +105,7 @@ class Keys:
         self.agents_channel = f"{c}:snap:agents"
         self.delta_channel = f"{c}:snap:delta"
         self.snap_want = f"{c}:snap:want"
+        self.touched = f"{c}:touched"
         self.deadletter = f"{c}:deadletter"
         self.dlcount = f"{c}:dlcount"
         self.requests = f"{c}:requests"
