@@ -73,8 +73,8 @@ async def test_the_demo_offers_a_move_within_its_first_minute(redis_client, pref
         support = advice.queues["support"]
         assert support.calls_n == joined_hour > 60  # the estimates rest on the hour, not on a few live calls
         assert advice.basis == "the last 60 min of calls"
-        # every voice queue has its estimate at once; the written queues' history is not posted (the chat
-        # platform posts the live day only), so they have none until their first conversations
+        # every voice queue has its estimate at once (the written queues' history goes through the chat
+        # platform's POSTs, which this test does not run: tests/test_channels.py covers them)
         voice = {q.name for q in config.queues if q.channel == "voice"}
         assert voice and all(advice.queues[q].status != "no_estimate" for q in voice)
         assert not await redis_client.zcard(keys.gaps)  # the backfill is history, not a feed gap

@@ -221,6 +221,23 @@ def test_agent_serves_its_best_queue_before_an_older_caller_elsewhere():
     assert newer_a.wait_s < older_b.wait_s  # a's caller went first
 
 
+def test_an_e_mail_is_taken_while_every_phone_is_busy():
+    """A written-only agent takes an e-mail at once though no voice agent is free (the demo's overload left
+    e-mails waiting beside idle e-mail agents)."""
+    config = load_config(
+        None,
+        queues=[{"name": "a"}, {"name": "mail", "channel": "email"}],
+        agents=[{"id": "x", "skills": {"a": 0}}, {"id": "m", "skills": {"mail": 0}}],
+    )
+    sim = SimCentre(config, quiet(), 1, DAY)
+    sim.schedule_caller("a", at(0), talk_s=600)
+    sim.schedule_caller("a", at(1), talk_s=600)  # x busy, this caller waits: no phone is free
+    sim.schedule_caller("mail", at(60), talk_s=300)
+    sim.advance_to(at(120))
+    mail = next(c for c in sim.calls if c.queue == "mail")
+    assert (mail.agent, mail.wait_s) == ("m", 0.0)
+
+
 def test_fifo_inside_a_queue():
     sim = tiny({"x": {"a": 0}})
     for i in range(4):

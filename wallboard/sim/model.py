@@ -326,7 +326,7 @@ class SimCentre:
                 break
             free = [a for a in self._agents if a.state == "available" and a.ready_at <= self._t]
             if not free:
-                return
+                break  # no phone free: callbacks and written work are still seated below
             wants: dict[str, list[str]] = {}  # agent -> the queues it takes from now (its lowest penalty)
             for a in free:
                 pens = [(p, q) for q, p in a.skills.items() if q in heads]

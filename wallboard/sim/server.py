@@ -51,7 +51,6 @@ class SimServer:
         self._written_queues = {q.name for q in config.queues if q.channel != "voice"}
         self._written_agents = written_only_agents(config)
         self.written: WrittenSender | None = None
-        self._unposted: set[str] = set()  # written conversations opened in the history (see ``start``)
         self._conns: set[Any] = set()
         self._handlers: set[asyncio.Task] = set()
         self._server: asyncio.AbstractServer | None = None
@@ -86,22 +85,13 @@ class SimServer:
         self._starting()
         if self.written is not None:
             self.written.start()
-        first = self.centre.advance_to(self.centre.now)
+        self._route(self.centre.advance_to(self.centre.now))
         if live_from is not None and live_from > self.centre.now:
-            pbx, logins = split_written(first, self._written_queues, self._written_agents)
-            self._publish(pbx)
-            # the chat platform posts only the live day: conversations it opened before are never posted
-            pbx, before = split_written(self.centre.advance_to(live_from), self._written_queues, self._written_agents)
-            self._unposted.update(
-                e.call_id for e in before if getattr(e, "queue", None) and getattr(e, "call_id", None)
-            )
-            self._publish(pbx)
-            if self.written is not None:  # its agents log in as it starts reporting: their time in state counts
-                self.written.put(
-                    [e.model_copy(update={"ts": live_from}) for e in logins]
-                )  # from then, not the history's start
-        else:
-            self._route(first)
+            # the history: the phones' part reaches what the protocol logs (the AMI face's queue_log); the chat
+            # platform reports its conversations so far, each at its own times, as a platform a wallboard
+            # connects to mid-day does (posting only the live day left the agents' open conversations unseen:
+            # idle-looking agents beside waiting e-mails)
+            self._route(self.centre.advance_to(live_from))
         self._server = await asyncio.start_server(self._serve, self.host, self._port)
         self._began, self._base = self.clock.now(), self.centre.now
         self._loop_task = asyncio.create_task(self._run(), name="sim-pbx-step")
@@ -201,8 +191,7 @@ class SimServer:
     def _route(self, events: list[Any]) -> None:
         pbx, written = split_written(events, self._written_queues, self._written_agents)
         if self.written is not None:
-            unposted = self._unposted
-            self.written.put([e for e in written if not unposted or getattr(e, "call_id", None) not in unposted])
+            self.written.put(written)
         self._publish(pbx)
 
     def _publish(self, events: list[Any]) -> None:
