@@ -114,7 +114,7 @@ class DeskApp(DeskActions, App):
         self.title_panel = TitlePanel()
         self.queues_panel = QueuesPanel()
         self.callers_panel = CallersPanel()
-        self.agents_panel = AgentsPanel()
+        self.agents_panel = AgentsPanel(self.server)
 
     # ---- layout ---------------------------------------------------------------------------------------
 

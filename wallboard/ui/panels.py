@@ -7,7 +7,8 @@ the panel's widgets. The desk calls both for every panel after each snapshot, ti
 - ``CallersPanel`` and ``AgentsPanel``: the waiting callers and the agents, with their counts in the border.
 
 Tables are updated by key (``tables.KeyedTable.sync``), never cleared; a part not read yet leaves its
-table as it is.
+table as it is. The queues and the agents (hundreds, thousands) are handed over as a ``rowsource.RowSource``:
+the table builds only the rows in view.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..config import WallboardConfig
 from ..livetime import ServerTime, fmt_clock
 from ..snapshot import Summary
 from .requests import Revert
+from .rowsource import AgentRowSource, QueueRowSource, RowSource
 from .source import AgentsPart
 from .tables import KeyedTable
 from .view import (
@@ -30,11 +32,9 @@ from .view import (
     QUEUE_COLUMNS,
     RowModel,
     TrendBook,
-    agent_rows,
     breach_badge,
     caller_rows,
     fit_columns,
-    queue_rows,
 )
 
 Columns = list[tuple[str, str, int | None]]
@@ -129,10 +129,10 @@ class TablePanel:
     def columns(self, config: WallboardConfig, width: int) -> Columns:
         raise NotImplementedError
 
-    def fetch(self, s: DeskState) -> list[RowModel] | None:
+    def fetch(self, s: DeskState) -> list[RowModel] | RowSource | None:
         raise NotImplementedError
 
-    def render(self, app: App, rows: list[RowModel] | None, flash: bool) -> None:
+    def render(self, app: App, rows: list[RowModel] | RowSource | None, flash: bool) -> None:
         if rows is None:
             return
         table = app.query_one(f"#{self.table_id}", KeyedTable)
@@ -151,8 +151,14 @@ class QueuesPanel(TablePanel):
         fitted = fit_columns(specs, max(20, width - 3))
         return [(s.key, s.header.format(m=minutes), s.width) for s in fitted]
 
-    def fetch(self, s: DeskState) -> list[RowModel] | None:
-        return queue_rows(s.summary, s.config, s.server, s.trends) if s.summary is not None else None
+    def __init__(self) -> None:
+        self.source = QueueRowSource()  # 500 queues: each second builds the rows in view
+
+    def fetch(self, s: DeskState) -> RowSource | None:
+        if s.summary is None:
+            return None
+        self.source.update(s.summary, s.config, s.server, s.trends)
+        return self.source
 
 
 class CallersPanel(TablePanel):
@@ -172,13 +178,14 @@ class AgentsPanel(TablePanel):
     box_id = "agents-box"
     box_title = "Agents"
 
-    def __init__(self) -> None:
-        self.cache: dict = {}  # agent -> (snapshot, cells): see view.agent_rows
+    def __init__(self, server: ServerTime) -> None:
+        self.source = AgentRowSource(server)  # 5,000 agents: each second builds the rows in view
 
     def columns(self, config: WallboardConfig, width: int) -> Columns:
         return [(k, h, None) for k, h in AGENT_COLUMNS]
 
-    def fetch(self, s: DeskState) -> list[RowModel] | None:
+    def fetch(self, s: DeskState) -> RowSource | None:
         if s.agents is None:
             return None
-        return agent_rows(s.agents.agents, s.server, reverts=s.reverts, takeovers=s.takeovers, cache=self.cache)
+        self.source.update(s.agents.agents, s.reverts, s.takeovers)
+        return self.source

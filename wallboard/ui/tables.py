@@ -21,11 +21,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
+from .rowsource import RowSource, text_width
 from .view import CellModel, RowModel
 
 LEVEL_STYLES = {"ok": "", "warn": "yellow", "breach": "red", "closed": "grey50"}
@@ -50,15 +50,16 @@ def cell_style(cell: CellModel, flash_on: bool) -> str:
 Shown = tuple[str, str, str]  # text, style, justify: what a cell looks like
 
 
-def text_width(text: str) -> int:
-    return max(cell_len(line) for line in text.split("\n")) if "\n" in text else cell_len(text)
-
-
 class KeyedTable(DataTable):
     """A table whose rows have stable keys; see the module docstring."""
 
     _syncing = False  # DataTable refreshes the widget at each update_cell: once per sync instead
     _refresh_wanted = False
+    # read by DataTable's own __init__ (through ordered_rows, watch_scroll_y) before ours sets them
+    _layout = 0
+    _ordered: tuple[int, list] | None = None
+    _offsets: tuple[int, list] | None = None
+    _source: RowSource | None = None
 
     def __init__(self, columns: Sequence[tuple[str, str, int | None]] = (), **kwargs):
         super().__init__(cursor_type="row", zebra_stripes=False, cursor_foreground_priority="renderable", **kwargs)
@@ -75,6 +76,11 @@ class KeyedTable(DataTable):
         self._stamp = 0
         self._models: dict[tuple[str, str], CellModel] = {}  # (row, column) -> the cell model last synced
         self._layout = 0  # moves when rows are added, removed or sorted, or the columns change
+        self._source = None  # rows built on demand (a RowSource): only those in view are filled
+        self._placed: tuple[RowSource, int] | None = None  # the source and its layout the rows were placed at
+        self._flash_on = False
+        self._ordered = None  # (layout, DataTable.ordered_rows then)
+        self._offsets = None  # (layout, DataTable._y_offsets then)
 
     def on_mount(self) -> None:
         for key, header, width in self._spec:
@@ -115,6 +121,7 @@ class KeyedTable(DataTable):
         self._widths.clear()
         self._stamps.clear()
         self._models.clear()
+        self._placed = None
         self._layout += 1
         return super().clear(columns)
 
@@ -140,16 +147,22 @@ class KeyedTable(DataTable):
             return text
         return Text(cell.text, style=style, justify=cell.justify)
 
-    def sync(self, rows: Iterable[RowModel], flash_on: bool = False) -> None:
-        """Make the table show ``rows``, touching only what changed."""
-        rows = list(rows)
+    def sync(self, rows: Iterable[RowModel] | RowSource, flash_on: bool = False) -> None:
+        """Make the table show ``rows``, touching only what changed. A ``RowSource``: every row is placed (its
+        key, at its sort key's place) but only the rows in view and a margin are filled, now and as they are
+        scrolled into view."""
         cols = self.column_ids
         if not cols:
             return
-        auto = {key for key, _, width in self._spec if width is None}
         self._syncing, self._refresh_wanted = True, False
         try:
-            self._sync(rows, cols, auto, flash_on)
+            if isinstance(rows, RowSource):
+                self._source, self._flash_on = rows, flash_on
+                self._sync_source(rows, cols)
+            else:
+                self._source = self._placed = None
+                auto = {key for key, _, width in self._spec if width is None}
+                self._sync(list(rows), cols, auto, flash_on)
         finally:
             self._syncing = False
         if self._refresh_wanted:
@@ -169,66 +182,199 @@ class KeyedTable(DataTable):
         added = False
         self.flashing = set()
         with self.app.batch_update():
-            for row_key in [k.value for k in self.rows]:
-                if row_key not in wanted:
-                    self.remove_row(row_key)
-                    self.rows_removed += 1
-                    self._layout += 1
-                    for col in cols:
-                        self._stamps.pop((row_key, col), None)
-                        self._models.pop((row_key, col), None)
-                        old = self._shown.pop((row_key, col), None)
-                        if old is not None and col in widths:
-                            self._count_width(widths[col], old[0], -1)
-                            widened.add(col)
+            self._remove_rows_but(wanted, cols, widths, widened)
             for r in rows:
-                shown: dict[str, Shown] = {}
-                same: set[str] = set()  # the very cell models of the last sync, not flashing: nothing to compare
-                existing = r.key in self.rows
-                for col in cols:
+                if r.key in self.rows:
+                    self._update_row(r, cols, flash_on, widths, widened)
+                    continue
+                values = []
+                for i, col in enumerate(cols):
                     cell = r.cells.get(col) or CellModel("")
                     if cell.flash:
                         self.flashing.add((r.key, col))
-                    elif existing and self._models.get((r.key, col)) is cell:
-                        same.add(col)
-                        continue
                     self._models[(r.key, col)] = cell
-                    shown[col] = (cell.text, cell_style(cell, flash_on), cell.justify)
-                if existing:
-                    for i, col in enumerate(cols):
-                        if col not in same and self._shown.get((r.key, col)) != shown[col]:
-                            style = shown[col][1]
-                            cell = r.cells.get(col) or CellModel("")
-                            self.update_cell(r.key, col, self._render(cell, style, i == 0, r.sort_key))
-                            self._stamp += 1
-                            self._stamps[(r.key, col)] = self._stamp
-                            old = self._shown.get((r.key, col))
-                            if col in widths and (old is None or old[0] != shown[col][0]):
-                                # an auto-width column widens for a longer text (a countdown, who listens)
-                                if old is not None:
-                                    self._count_width(widths[col], old[0], -1)
-                                self._count_width(widths[col], shown[col][0], +1)
-                                widened.add(col)
-                            self._shown[(r.key, col)] = shown[col]
-                            self.cells_updated += 1
-                else:
-                    values = []
-                    for i, col in enumerate(cols):
-                        cell = r.cells.get(col) or CellModel("")
-                        values.append(self._render(cell, shown[col][1], i == 0, r.sort_key))
-                        self._shown[(r.key, col)] = shown[col]
-                        if col in widths:
-                            self._count_width(widths[col], shown[col][0], +1)
-                    self.add_row(*values, key=r.key)
-                    self.rows_added += 1
-                    self._layout += 1
-                    added = True
+                    shown = (cell.text, cell_style(cell, flash_on), cell.justify)
+                    values.append(self._render(cell, shown[1], i == 0, r.sort_key))
+                    self._shown[(r.key, col)] = shown
+                    if col in widths:
+                        self._count_width(widths[col], shown[0], +1)
+                self.add_row(*values, key=r.key)
+                self.rows_added += 1
+                added = True
             if added:
-                self.sort(cols[0], key=lambda first: getattr(first, "sort_key", ()))
-                self.sorts += 1
+                self._sort(cols)
             self._fit_widths(widths, widened)
-            if keep is not None and keep in self.rows and self.get_row_index(keep) != self.cursor_row:
-                self.select_key(keep)
+            self._reselect(keep)
+
+    def _remove_rows_but(self, wanted, cols: list[str], widths: dict, widened: set[str]) -> None:
+        for row_key in [k.value for k in self.rows]:
+            if row_key not in wanted:
+                self.remove_row(row_key)
+                self.rows_removed += 1
+                for col in cols:
+                    self._stamps.pop((row_key, col), None)
+                    self._models.pop((row_key, col), None)
+                    old = self._shown.pop((row_key, col), None)
+                    if old is not None and col in widths:
+                        self._count_width(widths[col], old[0], -1)
+                        widened.add(col)
+
+    def _update_row(self, r: RowModel, cols: list[str], flash_on: bool, widths: dict, widened: set[str]) -> None:
+        """A row already in the table: update the cells whose text or style changed (a cell whose model is
+        the very one synced last, not flashing, is not even compared)."""
+        for i, col in enumerate(cols):
+            cell = r.cells.get(col) or CellModel("")
+            if cell.flash:
+                self.flashing.add((r.key, col))
+            elif self._models.get((r.key, col)) is cell:
+                continue
+            self._models[(r.key, col)] = cell
+            shown = (cell.text, cell_style(cell, flash_on), cell.justify)
+            old = self._shown.get((r.key, col))
+            if old == shown:
+                continue
+            self.update_cell(r.key, col, self._render(cell, shown[1], i == 0, r.sort_key))
+            self._stamp += 1
+            self._stamps[(r.key, col)] = self._stamp
+            if col in widths and (old is None or old[0] != shown[0]):
+                # an auto-width column widens for a longer text (a countdown, who listens)
+                if old is not None:
+                    self._count_width(widths[col], old[0], -1)
+                self._count_width(widths[col], shown[0], +1)
+                widened.add(col)
+            self._shown[(r.key, col)] = shown
+            self.cells_updated += 1
+
+    def _sort(self, cols: list[str]) -> None:
+        self.sort(cols[0], key=lambda first: getattr(first, "sort_key", ()))
+        self.sorts += 1
+
+    def _reselect(self, keep: str | None) -> None:
+        if keep is not None and keep in self.rows and self.get_row_index(keep) != self.cursor_row:
+            self.select_key(keep)
+
+    # ---- rows built on demand (a RowSource) -------------------------------------------------------------
+
+    def _sync_source(self, source: RowSource, cols: list[str]) -> None:
+        keep = self.selected_key
+        with self.app.batch_update():
+            if self._placed is None or self._placed[0] is not source or self._placed[1] != source.layout:
+                self._place(source.keys(), cols)
+                self._placed = (source, source.layout)
+            self._fill(cols)
+            widths = source.widths()
+            self._set_widths({key: widths.get(key, 0) for key, _, width in self._spec if width is None})
+            self._reselect(keep)
+
+    def _place(self, keys: dict[str, tuple], cols: list[str]) -> None:
+        """Every row at its place: the rows gone removed, the new ones added empty (filled once in view), and
+        sorted when a row was added or a sort key changed."""
+        self._remove_rows_but(keys, cols, {}, set())
+        resort = False
+        blank = [Text("") for _ in cols[1:]]
+        for key, sort_key in keys.items():
+            if key not in self.rows:
+                first = SortedText("")
+                first.sort_key = sort_key
+                self.add_row(first, *blank, key=key)
+                self.rows_added += 1
+                resort = True
+            else:
+                first = self.get_cell(key, cols[0])
+                if getattr(first, "sort_key", None) != sort_key:  # renamed: a new place
+                    moved = SortedText(first.plain, style=first.style, justify=first.justify)
+                    moved.sort_key = sort_key
+                    self.update_cell(key, cols[0], moved)
+                    self._stamp += 1
+                    self._stamps[(key, cols[0])] = self._stamp
+                    resort = True
+        if resort:
+            self._sort(cols)
+
+    def _window(self) -> list[str]:
+        """The keys of the rows in view, and a page above and below."""
+        n = self.row_count
+        if not n:
+            return []
+        page = max(1, self.size.height - (self.header_height if self.show_header else 0)) if self.size.height else 60
+        top = int(self.scroll_y)
+        keys = self._row_locations
+        return [keys.get_key(i).value for i in range(max(0, top - page), min(n, top + 2 * page))]
+
+    def _fill(self, cols: list[str]) -> None:
+        """Fill the rows in view from the source, as they are now."""
+        assert self._source is not None
+        self.flashing = set()
+        for r in self._source.rows(self._window()):
+            self._update_row(r, cols, self._flash_on, {}, set())
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self._source is not None and int(old_value) != int(new_value):
+            self._fill_in_view()
+
+    def _on_resize(self, event) -> None:  # DataTable's own runs too (Textual calls each class's handler)
+        if self._source is not None:
+            self._fill_in_view()
+
+    def _fill_in_view(self) -> None:
+        """Rows scrolled into view (or a taller table) show what they are now, before they are drawn."""
+        cols = self.column_ids
+        if not cols or self._placed is None:
+            return
+        self._syncing, self._refresh_wanted = True, False
+        try:
+            self._fill(cols)
+        finally:
+            self._syncing = False
+        if self._refresh_wanted:
+            self.refresh()
+
+    def _set_widths(self, widths: dict[str, int]) -> None:
+        """Each auto column as wide as its widest cell over every row (the source counts them), or its header."""
+        resized = False
+        for col, width in widths.items():
+            column = self.columns.get(ColumnKey(col))
+            if column is None:
+                continue
+            width = max(width, text_width(column.label.plain))
+            if width != column.content_width:
+                column.content_width = width
+                resized = True
+        if resized:
+            self._resized()
+
+    def _update_dimensions(self, new_rows) -> None:
+        """DataTable measures every cell of the new rows: a source's rows are added empty, its widths counted."""
+        super()._update_dimensions(() if self._source is not None else new_rows)
+
+    # ---- the row order, cached on the layout (DataTable keys it on every cell update) -------------------------
+
+    def add_row(self, *args, **kwargs):
+        self._layout += 1
+        return super().add_row(*args, **kwargs)
+
+    def remove_row(self, row_key) -> None:
+        self._layout += 1
+        super().remove_row(row_key)
+
+    def sort(self, *args, **kwargs):
+        self._layout += 1
+        result = super().sort(*args, **kwargs)
+        self._layout += 1
+        return result
+
+    @property
+    def ordered_rows(self) -> list:
+        if self._ordered is None or self._ordered[0] != self._layout:
+            self._ordered = (self._layout, DataTable.ordered_rows.fget(self))  # type: ignore[attr-defined]
+        return self._ordered[1]
+
+    @property
+    def _y_offsets(self) -> list:
+        if self._offsets is None or self._offsets[0] != self._layout:
+            self._offsets = (self._layout, DataTable._y_offsets.fget(self))  # type: ignore[attr-defined]
+        return self._offsets[1]
 
     def _render_cell(self, row_index: int, column_index: int, *args, **kwargs):
         """DataTable's, with the cell's cache keyed on the cell's own stamp (see the module docstring)."""
@@ -263,9 +409,12 @@ class KeyedTable(DataTable):
                 column.content_width = width
                 resized = True
         if resized:
-            self._require_update_dimensions = True  # the virtual width, at the next idle
-            self._clear_caches()  # lines rendered at the old width
-            self.check_idle()
+            self._resized()
+
+    def _resized(self) -> None:
+        self._require_update_dimensions = True  # the virtual width, at the next idle
+        self._clear_caches()  # lines rendered at the old width
+        self.check_idle()
 
     def shown(self, row_key: str, col: str) -> Shown | None:
         """What a cell shows now: (text, style, justify)."""

@@ -237,45 +237,54 @@ def live_longest_wait(q: QueueSnapshot | Total, summary: Summary, server: Server
     return q.longest_wait_s + (server.seconds_since(summary.at) or 0.0)
 
 
-def queue_rows(
-    summary: Summary, config: WallboardConfig, server: ServerTime, trends: TrendBook, trend_width: int = 8
-) -> list[RowModel]:
-    """One row per queue (in snapshot order), then the centre total."""
-    now = server.now()
-    rows = []
-    for i, (name, q) in enumerate(summary.queues.items()):
-        cols: dict[str, str] = {}  # column -> the metric colouring it
-        for metric in set(q.levels) | set(q.alerts):
-            for col in metric_columns(metric, name, config):
-                cols[col] = metric
+def queue_row(
+    name: str,
+    i: int,
+    summary: Summary,
+    config: WallboardConfig,
+    server: ServerTime,
+    trends: TrendBook,
+    now: datetime,
+    trend_width: int = 8,
+) -> RowModel:
+    """The ``i``-th queue's row (its sort key keeps the snapshot's order)."""
+    q = summary.queues[name]
+    cols: dict[str, str] = {}  # column -> the metric colouring it
+    for metric in set(q.levels) | set(q.alerts):
+        for col in metric_columns(metric, name, config):
+            cols[col] = metric
 
-        def cell(col: str, text: str, q: QueueSnapshot = q, cols: dict[str, str] = cols) -> CellModel:
-            if col in cols:
-                return metric_cell(text, cols[col], q, now)
-            return CellModel(text, level="closed" if not q.open else "ok")
+    def cell(col: str, text: str) -> CellModel:
+        if col in cols:
+            return metric_cell(text, cols[col], q, now)
+        return CellModel(text, level="closed" if not q.open else "ok")
 
-        ac = q.agent_counts
-        name_level = "closed" if not q.open else worst_level(q.levels.values())
-        cells = {
-            "name": CellModel(name, level=name_level, bold=name_level == "breach", justify="left"),
-            "channel": CellModel(short_channel(q.channel), justify="left"),
-            "waiting": cell("waiting", str(q.waiting)),
-            "longest": cell("longest", fmt_duration(live_longest_wait(q, summary, server))),
-            "sl": cell("sl", fmt_pct(q.service_level)),
-            "sl_rolling": cell("sl_rolling", fmt_pct(q.rolling.service_level)),
-            "asa": cell("asa", fmt_duration(q.asa_s)),
-            "avg_wait": cell("avg_wait", fmt_duration(q.avg_wait_s)),
-            "abandon_rate": cell("abandon_rate", fmt_pct(q.abandon_rate)),
-            "offered": cell("offered", str(q.offered)),
-            "answered": cell("answered", str(q.answered)),
-            "abandoned": cell("abandoned", str(q.abandoned)),
-            "ewt": cell("ewt", fmt_duration(q.ewt_s)),
-            "avail": cell("avail", str(agents_free(ac, q.channel))),  # written: agents with room for one more
-            "busy": cell("busy", str(ac.ringing + ac.on_call + ac.wrap_up)),
-            "paused": cell("paused", str(ac.paused)),
-            "trend": CellModel(sparkline(trends.get(name), trend_width), justify="left"),
-        }
-        rows.append(RowModel(name, cells, (0, i)))
+    ac = q.agent_counts
+    name_level = "closed" if not q.open else worst_level(q.levels.values())
+    cells = {
+        "name": CellModel(name, level=name_level, bold=name_level == "breach", justify="left"),
+        "channel": CellModel(short_channel(q.channel), justify="left"),
+        "waiting": cell("waiting", str(q.waiting)),
+        "longest": cell("longest", fmt_duration(live_longest_wait(q, summary, server))),
+        "sl": cell("sl", fmt_pct(q.service_level)),
+        "sl_rolling": cell("sl_rolling", fmt_pct(q.rolling.service_level)),
+        "asa": cell("asa", fmt_duration(q.asa_s)),
+        "avg_wait": cell("avg_wait", fmt_duration(q.avg_wait_s)),
+        "abandon_rate": cell("abandon_rate", fmt_pct(q.abandon_rate)),
+        "offered": cell("offered", str(q.offered)),
+        "answered": cell("answered", str(q.answered)),
+        "abandoned": cell("abandoned", str(q.abandoned)),
+        "ewt": cell("ewt", fmt_duration(q.ewt_s)),
+        "avail": cell("avail", str(agents_free(ac, q.channel))),  # written: agents with room for one more
+        "busy": cell("busy", str(ac.ringing + ac.on_call + ac.wrap_up)),
+        "paused": cell("paused", str(ac.paused)),
+        "trend": CellModel(sparkline(trends.get(name), trend_width), justify="left"),
+    }
+    return RowModel(name, cells, (0, i))
+
+
+def total_row(summary: Summary, server: ServerTime, trends: TrendBook, trend_width: int = 8) -> RowModel:
+    """The centre total's row, after every queue."""
     t = summary.total
     ac = t.agent_counts
     total = {
@@ -298,7 +307,19 @@ def queue_rows(
     }
     cells = {k: CellModel(v, bold=True, justify="left" if k == "name" else "right") for k, v in total.items()}
     cells["trend"] = CellModel(sparkline(trends.get(TOTAL_KEY), trend_width), justify="left")
-    rows.append(RowModel(TOTAL_KEY, cells, (1, 0)))
+    return RowModel(TOTAL_KEY, cells, TOTAL_SORT)
+
+
+TOTAL_SORT = (1, 0)  # the total's sort key: below every queue
+
+
+def queue_rows(
+    summary: Summary, config: WallboardConfig, server: ServerTime, trends: TrendBook, trend_width: int = 8
+) -> list[RowModel]:
+    """One row per queue (in snapshot order), then the centre total."""
+    now = server.now()
+    rows = [queue_row(n, i, summary, config, server, trends, now, trend_width) for i, n in enumerate(summary.queues)]
+    rows.append(total_row(summary, server, trends, trend_width))
     return rows
 
 
@@ -357,6 +378,52 @@ def taken_text(a: AgentSnapshot, taken, now_epoch: float) -> str:
     return f"call taken by {taken.by}"
 
 
+def agent_cells(
+    agent_id: str,
+    a: AgentSnapshot,
+    reverts: list[Revert],
+    taken,
+    now_epoch: float,
+    in_state: str,
+    queue: str | None = None,
+) -> dict[str, CellModel]:
+    """An agent's cells; ``in_state`` is its time in state as shown now (the one cell that ticks for every
+    agent), ``reverts`` its pending auto-reverts, ``taken`` its recent takeover (``requests.TakenOver``) or None.
+    Only what is not a clock figure of the snapshot is read (``delta.AGENT_CLOCK``: ``rowsource`` relies on it)."""
+    out = a.state == "logged_out"
+    base = "closed" if out else "ok"
+    alert_level = "warn" if a.alerts else base
+    queues = queues_text(a, reverts, now_epoch)
+    pending = "(" in queues
+    state = state_text(a)
+    if a.spied_by:
+        state += f" · {spied_text(a)}"
+    taken_note = taken_text(a, taken, now_epoch)
+    if taken_note:
+        state += f" · {taken_note}"
+    cells = {
+        "agent": CellModel(a.name or agent_id, level=alert_level, justify="left"),
+        "state": CellModel(state, level=base, justify="left"),
+        "time": CellModel(in_state, level=base),
+        "alerts": CellModel(",".join(a.alerts), level=alert_level, justify="left"),
+        "calls": CellModel(str(a.calls_handled), level=base),
+        "missed": CellModel(str(a.missed), level="warn" if a.missed_in_row else base),
+        "load": CellModel(load_text(a), level=load_level(a, base), justify="left"),
+        "queues": CellModel(queues, level="warn" if pending and not out else base, justify="left"),
+    }
+    if queue is not None:
+        cells["penalty"] = CellModel(str(a.queues[queue]), level=base)
+    return cells
+
+
+def agent_sort_key(agent_id: str, a: AgentSnapshot) -> tuple:
+    return ((a.name or agent_id).lower(), agent_id)
+
+
+def time_in_state(a: AgentSnapshot, now: datetime) -> str:
+    return fmt_duration(None if a.since is None else max(0.0, (now - a.since).total_seconds()))
+
+
 def agent_rows(
     agents: dict[str, AgentSnapshot],
     server: ServerTime,
@@ -369,16 +436,13 @@ def agent_rows(
     says who listens (``spied_by``); the queues say which temporary move reverts when (``reverts``: agent ->
     ``requests.Revert`` list, see ``queues_text``), counting down on server time.
 
-    ``cache`` (the desk's agent table keeps one): an agent whose snapshot is the same object as last time (a
-    delta replaces only the agents it carries) and with no countdown keeps its cells but the ticking time, the
-    same ``CellModel`` objects, so the table skips them without comparing."""
+    ``cache``: an agent whose snapshot is the same object as last time (a delta replaces only the agents it
+    carries) and with no countdown keeps its cells but the ticking time, the same ``CellModel`` objects, so the
+    table skips them without comparing. (The desk's own agent table builds only the rows in view:
+    ``rowsource.AgentRowSource``.)"""
     rows = []
     now = server.now()  # one instant for every row (and one clock read, not one per agent)
     now_epoch = now.timestamp() if reverts or takeovers else 0.0
-
-    def in_state(a: AgentSnapshot) -> str:
-        return fmt_duration(None if a.since is None else max(0.0, (now - a.since).total_seconds()))
-
     for agent_id, a in agents.items():
         if queue is not None and queue not in a.queues:
             continue
@@ -391,35 +455,21 @@ def agent_rows(
                 and not (takeovers or {}).get(agent_id)
             ):
                 cells = dict(hit[1])
-                cells["time"] = CellModel(in_state(a), level=cells["time"].level)
-                rows.append(RowModel(agent_id, cells, ((a.name or agent_id).lower(), agent_id)))
+                cells["time"] = CellModel(time_in_state(a, now), level=cells["time"].level)
+                rows.append(RowModel(agent_id, cells, agent_sort_key(agent_id, a)))
                 continue
-        out = a.state == "logged_out"
-        base = "closed" if out else "ok"
-        alert_level = "warn" if a.alerts else base
-        queues = queues_text(a, (reverts or {}).get(agent_id) or [], now_epoch)
-        pending = "(" in queues
-        state = state_text(a)
-        if a.spied_by:
-            state += f" · {spied_text(a)}"
-        taken = taken_text(a, (takeovers or {}).get(agent_id), now_epoch)
-        if taken:
-            state += f" · {taken}"
-        cells = {
-            "agent": CellModel(a.name or agent_id, level=alert_level, justify="left"),
-            "state": CellModel(state, level=base, justify="left"),
-            "time": CellModel(in_state(a), level=base),
-            "alerts": CellModel(",".join(a.alerts), level=alert_level, justify="left"),
-            "calls": CellModel(str(a.calls_handled), level=base),
-            "missed": CellModel(str(a.missed), level="warn" if a.missed_in_row else base),
-            "load": CellModel(load_text(a), level=load_level(a, base), justify="left"),
-            "queues": CellModel(queues, level="warn" if pending and not out else base, justify="left"),
-        }
-        if queue is not None:
-            cells["penalty"] = CellModel(str(a.queues[queue]), level=base)
+        cells = agent_cells(
+            agent_id,
+            a,
+            (reverts or {}).get(agent_id) or [],
+            (takeovers or {}).get(agent_id),
+            now_epoch,
+            time_in_state(a, now),
+            queue,
+        )
         if cache is not None:
             cache[agent_id] = (a, cells)
-        rows.append(RowModel(agent_id, cells, ((a.name or agent_id).lower(), agent_id)))
+        rows.append(RowModel(agent_id, cells, agent_sort_key(agent_id, a)))
     if cache is not None and len(cache) > len(rows):  # agents gone
         for gone in set(cache) - {r.key for r in rows}:
             del cache[gone]
