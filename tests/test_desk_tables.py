@@ -91,3 +91,77 @@ def test_an_unchanged_agent_keeps_its_cells_but_the_time():
         assert {c: m.text for c, m in second[key].cells.items()} == {c: m.text for c, m in plain[key].cells.items()}
     agent_rows({"b": bob2}, server, cache=cache)  # Ann left
     assert set(cache) == {"b"}
+
+
+def with_agents(snap, n: int, at: datetime, changed: dict[str, dict] | None = None):
+    """``snap`` and ``n`` more agents ("Agent 00"...: sorted before the others), available since 40 s before ``at``;
+    ``changed``: agent -> fields that differ."""
+    extra = {
+        f"a{i:02d}": AgentSnapshot(
+            name=f"Agent {i:02d}", state="available", since=at - timedelta(seconds=40), queues={"support": 0}
+        )
+        for i in range(n)
+    }
+    for agent, fields in (changed or {}).items():
+        extra[agent] = extra[agent].model_copy(update=fields)
+    return snap.model_copy(update={"agents": {**extra, **snap.agents}})
+
+
+def shown_line(table: KeyedTable, name: str) -> list[str] | None:
+    """The words of the table's line showing ``name`` as drawn now (None when it is not in view)."""
+    for y in range(table.size.height):
+        words = line(table, y).split()
+        if words[:2] == name.split():
+            return words
+    return None
+
+
+async def test_the_desk_fills_the_rows_in_view_and_rows_scrolled_to_show_what_they_are_now(
+    redis_client, prefix, cleanup
+):
+    """The desk's agent table fills only the rows in view (and a page around them); a row that changed while out
+    of view shows its new state and its time in state as of now once scrolled to, in either direction."""
+    from .test_tui import T0 as AT, make_app, publish, seq_is, snapshot, until
+
+    clock = ManualClock(AT)
+    await publish(redis_client, prefix, with_agents(snapshot(1), 60, AT))
+    app = make_app(prefix, clock, stale_after_s=60)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, seq_is(app, 1), "the first snapshot")
+        await pilot.pause()
+        table = app.agent_table
+        assert table.row_count == 64  # 60 + Dana, Gefen, Noa, Omer
+        assert shown_line(table, "Agent 00")[2:4] == ["available", "0:40"]
+        assert table.shown("a59", "state") is None  # far below: never filled
+        # Agent 59 takes a call while out of view; 3 s later the table is scrolled to its end
+        clock.advance(3)
+        later = AT + timedelta(seconds=3)
+        snap = with_agents(
+            snapshot(2, later), 60, AT, {"a59": {"state": "on_call", "since": later, "calls_handled": 5}}
+        )
+        await publish(redis_client, prefix, snap)
+        await until(pilot, seq_is(app, 2), "the second snapshot")
+        await pilot.pause()
+        assert table.shown("a59", "state") is None
+        clock.advance(4)  # 0:04 on the call by the time it is seen
+        table.focus()
+        await pilot.press("ctrl+end")
+        await pilot.wait_for_scheduled_animations()
+        assert shown_line(table, "Agent 59")[2:5] == ["on", "call", "0:04"]
+        assert shown_line(table, "Agent 59")[5] == "5"
+        assert shown_line(table, "Agent 00") is None  # scrolled out of view
+        # Agent 00 pauses while out of view; back at the top it shows it
+        clock.advance(2)
+        at3 = AT + timedelta(seconds=9)
+        changed = {
+            "a59": {"state": "on_call", "since": later, "calls_handled": 5},
+            "a00": {"state": "paused", "reason": "lunch", "since": at3},
+        }
+        await publish(redis_client, prefix, with_agents(snapshot(3, at3), 60, AT, changed))
+        await until(pilot, seq_is(app, 3), "the third snapshot")
+        await pilot.pause()
+        assert table.shown("a00", "state")[0] == "available"  # not refreshed while out of view
+        clock.advance(1)
+        await pilot.press("ctrl+home")
+        await pilot.wait_for_scheduled_animations()
+        assert shown_line(table, "Agent 00")[2:4] == ["paused:lunch", "0:01"]
