@@ -124,7 +124,7 @@ async def desk_main(url: str, prefix: str, agents: int, queues: int, seconds: fl
         roles={"desk": {"permissions": ["ack", "snooze"]}},
         users=[{"name": "bench", "roles": ["desk"]}],
     )
-    app = build_desk_app(config, url, user="bench", token="bench.4102444800.bench")
+    app = build_desk_app(config, url, user="bench", token="bench.4102444800.bench", settle_gc=True)
     stalls: list[float] = []
     work: list[float] = []  # the desk thread's CPU between two wake-ups: what a stall costs on an idle machine
     rss: list[tuple[float, float]] = []

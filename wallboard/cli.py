@@ -468,7 +468,7 @@ def cmd_demo(args) -> int:
         from .ui.app import build_desk_app, setup_logging
 
         setup_logging(log_dir / "demo-tui.log")
-        app = build_desk_app(config, redis_url, user, token=token)
+        app = build_desk_app(config, redis_url, user, token=token, settle_gc=True)
 
         async def tell(pilot) -> None:  # the desk's own keys are its help (?); this says where else to look
             pilot.app.notify(

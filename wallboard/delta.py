@@ -23,6 +23,7 @@ a full one. ``SnapshotStream`` does this for the desk, the board and the hub.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -86,6 +87,20 @@ def parse_summary(text: str) -> Summary:
 def parse_agents(text: str) -> AgentsPart:
     data = json.loads(text)
     agents = {k: AgentSnapshot.model_validate(v) for k, v in (data.get("agents") or {}).items()}
+    return AgentsPart(seq=int(data["seq"]), at=UTC_TIME.validate_python(data["at"]), agents=agents)
+
+
+PARSE_SLICE = 500  # agents parsed between two turns of the event loop (5,000 in one go: ~100 ms of a view's loop)
+
+
+async def parse_agents_sliced(text: str) -> AgentsPart:
+    """``parse_agents``, letting the event loop run every ``PARSE_SLICE`` agents (a view's frames go on)."""
+    data = json.loads(text)
+    agents = {}
+    for i, (k, v) in enumerate((data.get("agents") or {}).items(), 1):
+        agents[k] = AgentSnapshot.model_validate(v)
+        if i % PARSE_SLICE == 0:
+            await asyncio.sleep(0)
     return AgentsPart(seq=int(data["seq"]), at=UTC_TIME.validate_python(data["at"]), agents=agents)
 
 
@@ -386,21 +401,21 @@ class SnapshotStream:
         out: list[Summary | AgentsPart] = []
         summary, agents = await self.client.mget(self.keys.summary, self.keys.agents_detail)
         if summary:
-            s = self._parse(self.keys.channel, summary)
+            s = await self._parse(self.keys.channel, summary)
             if isinstance(s, Summary) and self.mirror.full_summary(s):
                 out.append(s)
         if agents and self.mirror.want_agents:
-            a = self._parse(self.keys.agents_channel, agents)
+            a = await self._parse(self.keys.agents_channel, agents)
             if isinstance(a, AgentsPart) and self.mirror.full_agents(a):
                 out.append(a)
         return out
 
-    def _parse(self, channel: str, text: str) -> Summary | AgentsPart | Delta | None:
+    async def _parse(self, channel: str, text: str) -> Summary | AgentsPart | Delta | None:
         try:
             if channel == self.keys.delta_channel:
                 return Delta.model_validate_json(text)
             if channel == self.keys.agents_channel:
-                return parse_agents(text)
+                return await parse_agents_sliced(text)
             return parse_summary(text)
         except (ValidationError, ValueError, KeyError, TypeError) as e:
             self.rejected += 1
@@ -414,13 +429,13 @@ class SnapshotStream:
             stored = await self._stored()
             if self.on_ready is not None:
                 self.on_ready()
-            for part in stored:
-                yield part
+            while stored:  # not kept: the first parts would live as long as the subscription
+                yield stored.pop(0)
             async for message in pubsub.listen():
                 if message.get("type") != "message":
                     continue
                 channel = message["channel"]
-                item = self._parse(channel, message["data"])
+                item = await self._parse(channel, message["data"])
                 if item is None:
                     continue
                 if isinstance(item, Delta):

@@ -20,6 +20,7 @@ read after each agent snapshot) are ``outcomes.OutcomeWatch``.
 
 from __future__ import annotations
 
+import gc
 import getpass
 import logging
 import os
@@ -77,8 +78,15 @@ class DeskApp(DeskActions, App):
         *,
         snooze_minutes: float = SNOOZE_MINUTES,
         token: str = "",
+        settle_gc: bool = False,
     ) -> None:
         super().__init__()
+        # A full garbage collection walks every live object: at 5,000 agents ~480,000, a pause of 300 ms every
+        # 2-3 s. ``settle_gc`` (the desk as a process: ``run_desk``, the demo, the bench; not tests, many apps
+        # in one process): once the first agents are shown, what was built until then (modules, the app, the
+        # tables' rows) lives as long as the desk and is frozen out of the collections (gc.freeze), and a full
+        # collection waits for 100 younger ones, not 10.
+        self.settle_gc = settle_gc
         self.config = config
         self.keys = Keys(config.redis.prefix)
         self.tz = config.centre.tz
@@ -278,6 +286,9 @@ class DeskApp(DeskActions, App):
                 screen.refresh_view()  # safe on a screen not composed yet or taken down
         self._update_flash_timer()
         self._refresh_action_bindings()
+        if self.settle_gc and self.agents is not None and "agents" in panels:
+            self.settle_gc = False
+            self.call_later(settle_gc)
 
     def _render_title(self, state: DeskState | None = None) -> None:
         try:
@@ -435,6 +446,16 @@ class DeskApp(DeskActions, App):
         await self.close_feed()
 
 
+FULL_GC_AFTER = 100  # younger collections before a full one (Python's default: 10)
+
+
+def settle_gc() -> None:
+    """See ``DeskApp.settle_gc``."""
+    gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_GC_AFTER)
+
+
 def default_user() -> str:
     return os.environ.get("WALLBOARD_USER") or getpass.getuser()
 
@@ -445,6 +466,7 @@ def build_desk_app(
     user: str | None = None,
     clock: Clock | None = None,
     token: str | None = None,
+    settle_gc: bool = False,
 ) -> DeskApp:
     """The one factory, for the CLI and the tests. The app connects in its own event loop. The token is the
     argument, else $WALLBOARD_TOKEN, else the file $WALLBOARD_TOKEN_FILE (``requests.resolve_token``)."""
@@ -454,7 +476,7 @@ def build_desk_app(
         return await connect(config, redis_url)
 
     user = user or default_user()
-    return DeskApp(config, factory, user, clock, token=resolve_token(config, user, token))
+    return DeskApp(config, factory, user, clock, token=resolve_token(config, user, token), settle_gc=settle_gc)
 
 
 def setup_logging(path: Path | None) -> None:
@@ -480,6 +502,6 @@ def run_desk(
     token: str | None = None,
 ) -> int:
     setup_logging(log_path)
-    app = build_desk_app(config, redis_url, user, token=token)
+    app = build_desk_app(config, redis_url, user, token=token, settle_gc=True)
     app.run()
     return app.return_code or 0

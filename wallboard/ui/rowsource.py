@@ -49,6 +49,8 @@ def text_width(text: str) -> int:
     return max(cell_len(line) for line in text.split("\n")) if "\n" in text else cell_len(text)
 
 
+INTERNED = 50_000  # distinct cells shared, at most (then forgotten: the cells built since share anew)
+
 # an agent's fields but the clock figures: equal, and its row shows the same (but the time)
 _SHOWN_FIELDS = itemgetter(*(f for f in AgentSnapshot.model_fields if f not in AGENT_CLOCK))
 
@@ -88,6 +90,7 @@ class AgentRowSource(RowSource):
         self._seen: tuple = ()
         self._earliest: datetime | None = None  # the earliest since: the longest time in state
         self._undated = False  # an agent with no since ("-")
+        self._same: dict[CellModel, CellModel] = {}  # equal cells share one object (not countdowns: they tick)
 
     def update(
         self, agents: dict[str, AgentSnapshot], reverts: dict | None = None, takeovers: dict | None = None
