@@ -19,12 +19,12 @@ from ..targets import queue_targets
 from ..snapshot import QueueSnapshot
 from .bindings import DRILL_KEYS, bindings, effective_keys
 from ..livetime import fmt_clock
+from .rowsource import AgentRowSource
 from .tables import KeyedTable
 from .view import (
     SCORECARD_COLUMNS,
     scorecard_rows,
     TOTAL_KEY,
-    agent_rows,
     describe_window,
     drill_caller_rows,
     figure_columns,
@@ -64,6 +64,7 @@ class DrillDownScreen(Screen):
         super().__init__()
         self.queue = queue
         self._formulas_plain = ""
+        self._agents: AgentRowSource | None = None  # its agents (all 5,000 for the total): the rows in view built
 
     @property
     def desk(self) -> DeskApp:
@@ -147,9 +148,6 @@ class DrillDownScreen(Screen):
                 ("Centre total", "bold"), "  all queues · SL = sum of numerators / sum of denominators"
             )
             callers = []
-            agents = agent_rows(
-                desk.agents.agents if desk.agents else {}, server, reverts=desk.reverts, takeovers=desk.takeovers
-            )
         else:
             q = summary.queues.get(self.queue)
             if q is None:
@@ -157,13 +155,10 @@ class DrillDownScreen(Screen):
                 return
             head = self._head(q)
             callers = drill_caller_rows(q, self.queue, server, tz)
-            agents = agent_rows(
-                desk.agents.agents if desk.agents else {},
-                server,
-                queue=self.queue,
-                reverts=desk.reverts,
-                takeovers=desk.takeovers,
-            )
+        if self._agents is None:
+            self._agents = AgentRowSource(server, queue=None if self.queue == TOTAL_KEY else self.queue)
+        agents = self._agents
+        agents.update(desk.agents.agents if desk.agents else {}, desk.reverts, desk.takeovers)
         title.update(head)
         flash = desk.flash_on and desk.flash_enabled
         goals = queue_targets(desk.config, self.queue) if self.queue != TOTAL_KEY else None

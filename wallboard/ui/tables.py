@@ -14,6 +14,14 @@ A cell is drawn again only when it changed: DataTable keys its cache of drawn ce
 update to the table, so a single clock cell ticking redrew every visible cell of the table each second.
 ``_render_cell`` keys it instead on the cell's own stamp (set when ``sync`` updates it) and the table's layout
 stamp (rows added, removed or sorted, columns changed).
+
+``sync(source)`` with a ``rowsource.RowSource`` (the desk's queues and agents): every row is placed by key at its
+sort key's place, but only the rows in view and a page above and below are filled (built by the source, compared
+and updated as above), at each sync and as rows are scrolled into view (``watch_scroll_y``) or the table grows;
+the auto columns take the widths the source counted over every row. An update costs the rows in view, not the
+table: at 5,000 agents the ticking time in state was 5,000 cells a second. DataTable's row order and line
+offsets are cached on the layout stamp (it keys them on every cell update: a list of every row, rebuilt each
+second), and its drawing caches are sized to a screen or two.
 """
 
 from __future__ import annotations
