@@ -293,6 +293,10 @@ async def test_no_outcome_yet_when_no_executor_runs(floor):
         offered = app.screen.query_one("#reason-list")
         prompts = [str(offered.get_option_at_index(i).prompt) for i in range(offered.option_count)]
         assert prompts == ["1  break", "2  coaching", "3  meeting", "4  lunch", "5  training", "6  other"]
+        # keys that are digits but pick nothing: beyond the six, 0, and a superscript two (AZERTY's key left of
+        # 1; str.isdigit says yes, int() refuses it): the dialog stays, nothing is sent, the desk does not fall
+        await pilot.press("7", "0", "²", "٣")
+        assert isinstance(app.screen, PauseReasonScreen) and requests_sent(app) == []
         await pilot.press("down", "enter")  # coaching
         assert isinstance(app.screen, ConfirmScreen)
         assert str(app.screen.query_one("#confirm-text").render()) == "Pause Yael (coaching)"

@@ -164,9 +164,11 @@ class PauseReasonScreen(ModalScreen[object]):
         self.reasons = list(reasons)
 
     def on_key(self, event: events.Key) -> None:
-        if event.character and event.character.isdigit() and 1 <= int(event.character) <= len(self.reasons):
+        # the digits shown (ASCII 1-9): str.isdigit also says yes to '²' (AZERTY's key left of 1), which int() refuses
+        key = event.character or ""
+        if len(key) == 1 and "1" <= key <= "9" and int(key) <= len(self.reasons):
             event.stop()
-            self.dismiss(self.reasons[int(event.character) - 1])
+            self.dismiss(self.reasons[int(key) - 1])
 
     def compose(self) -> ComposeResult:
         with Vertical(id="reason-box"):
