@@ -232,3 +232,38 @@ async def test_another_ingesters_changes_reach_the_owners_incremental_build(redi
     snap = await owner.build_snapshot(t)
     assert all(snap.agents[a].state != "logged_out" for a in agents)
     assert snap.queues["chat"].answered > 10
+
+
+async def test_a_sharded_ingester_hands_its_changes_to_an_unsharded_owner(redis_client, prefix, cleanup):
+    """The PBX's feed split over shards (``--shard I/N``) beside the chat platform's unsharded ingester, which
+    holds the lease: the owner builds incrementally, so a shard that is not the owner must hand its change set
+    over too (through the real pump), or its changes wait for the owner's next full rebuild."""
+    from wallboard.events import partition_of
+    from wallboard.ingest import shard_of
+
+    config = load_config(None, redis={"prefix": prefix}, queues=[{"name": "support"}, {"name": "sales"}])
+    keys = Keys(prefix)
+    owner = Engine(redis_client, config, keys, feed_name="http")
+    await owner.start()
+    inc = IncrementalSnapshots(owner, full_rebuild_s=1e9)
+    now = datetime.now(timezone.utc)
+    await inc.build(now)
+    await redis_client.set(keys.lease, "the-chat-ingester", px=60_000)  # the owner (not this process)
+    join = CallerJoined(id="sj1", ts=now, source="t", queue="support", call_id="sc1")
+    feed = _GateFeed()
+    ing = Ingest(redis_client, config, feed, name="pbx-shard", shard=(shard_of(partition_of(join), 2), 2))
+    task = asyncio.create_task(ing.run())
+    try:
+        feed.q.put_nowait(join)
+
+        async def handed_over():
+            return bool(await redis_client.exists(keys.touched))
+
+        await until(handed_over, "the shard's change set handed to the owner", timeout=5)
+        assert not ing.owner and ing.events_applied == 1
+    finally:
+        ing.stop.set()
+        await task
+    snap = await inc.build(now + timedelta(seconds=1))
+    assert (inc.fulls, inc.partials) == (1, 1) and inc.last_rebuilt == (1, 0)  # support alone, read again
+    assert snap.queues["support"].waiting == 1 and snap.queues["sales"].waiting == 0

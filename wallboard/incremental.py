@@ -22,8 +22,8 @@ anything after which the change set may have missed writes), so nothing can drif
 ``paused_by_reason`` mapping may differ.
 
 Other ingesters on the same centre (another feed: the chat platform's beside the PBX's) hand their change sets
-over through Redis (``Engine.share_touched``), taken here with the owner's own. A sharded owner (``--shard``)
-still builds full snapshots (``Ingest``).
+over through Redis (``Engine.share_touched``), taken here with the owner's own; so do the shards of a feed
+(``--shard``) that are not the owner. A sharded owner still builds full snapshots (``Ingest``).
 """
 
 from __future__ import annotations

@@ -299,7 +299,9 @@ class Ingest:
                 if batch:
                     self.events_applied += len(batch)
                     self.changed.set()
-                    if not self.owner and self.shard is None:  # the owner builds what changed: tell it
+                    # the owner builds what changed: tell it. A shard too: the owner may be unsharded (the chat
+                    # platform's ingester beside the PBX's shards) and build incrementally
+                    if not self.owner and self.config.engine.incremental:
                         await self._retry(self.engine.share_touched)
             if rtask.done() and (err := rtask.exception()) is not None:
                 raise err
