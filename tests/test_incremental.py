@@ -267,3 +267,18 @@ async def test_a_sharded_ingester_hands_its_changes_to_an_unsharded_owner(redis_
     snap = await inc.build(now + timedelta(seconds=1))
     assert (inc.fulls, inc.partials) == (1, 1) and inc.last_rebuilt == (1, 0)  # support alone, read again
     assert snap.queues["support"].waiting == 1 and snap.queues["sales"].waiting == 0
+
+
+async def test_an_owner_that_loses_the_lease_hands_over_what_it_did_not_build(redis_client, prefix, cleanup):
+    """Applied while it still held the lease, not yet in a snapshot of its own: once the lease is another's,
+    the new owner builds it (it would otherwise wait for this ingester's next batch, or a full rebuild)."""
+    config = load_config(None, redis={"prefix": prefix}, queues=[{"name": "support"}, {"name": "sales"}])
+    keys = Keys(prefix)
+    ing = Ingest(redis_client, config, _GateFeed(), name="old-owner")
+    await ing.engine.start()
+    assert await ing._lease() and ing.owner
+    now = datetime.now(timezone.utc)
+    await ing.engine.apply([CallerJoined(id="lj1", ts=now, source="t", queue="sales", call_id="lc1")])
+    await redis_client.set(keys.lease, "the-new-owner", px=60_000)  # ours ran out while we were slow
+    assert not await ing._lease() and not ing.owner
+    assert await redis_client.smembers(keys.touched) == {"q:sales"}

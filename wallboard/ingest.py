@@ -394,6 +394,10 @@ class Ingest:
             self._resnapshot()  # what others applied meanwhile is in no change set of ours
             self.levels = await self.engine.load_levels()  # carry on from the previous owner's alerts
             self.requests_cursor = text(await self.r.get(self.keys.requests_cursor) or "0-0")
+        if self.owner and not got and self.snapshots is not None:
+            # the lease went elsewhere: what we applied since our last build is for the new owner to build (our
+            # pump stops keeping it to itself from now on, but a quiet feed might not apply another batch soon)
+            await self.engine.share_touched()
         self.owner = bool(got)
         return self.owner
 
