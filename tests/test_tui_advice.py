@@ -231,6 +231,39 @@ async def test_a_refused_first_step_sends_no_second_and_says_so(floor):
         assert any(m.startswith(f"Add {first.agent_name} to support") and "stale" in m for m, _ in notices), notices
 
 
+async def test_a_first_step_given_up_sends_no_second_even_when_its_outcome_comes_late(floor):
+    """The executor is slow: the desk gives the add up (no outcome in time) and says the remove was not sent,
+    and why in words that allow for the add still being done; the add's late outcome must not send it."""
+    from wallboard.actions.executor import STALE_S
+    from wallboard.ui.dialogs import AdviceScreen
+    from wallboard.ui.requests import OUTCOME_TIMEOUT_S
+
+    seq = await floor.run(12 * 60)
+    app = make_app(floor, "rivka")
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
+        await until(pilot, seen(app, seq), "the snapshot")
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, AdviceScreen), "the advice panel")
+        first = app.screen.advice.moves[0]
+        await pilot.press("enter", "enter")
+        await until(pilot, lambda: len(requests_sent(app)) == 1, "the add request")
+        floor.clock.advance(OUTCOME_TIMEOUT_S + 1)
+        assert OUTCOME_TIMEOUT_S + 1 < STALE_S  # still fresh for the executor
+        app.tick()
+        await until(pilot, lambda: any("Not sent" in m for m, _ in notices), "the notice that the remove was not sent")
+        skipped = next(m for m, _ in notices if "Not sent" in m)
+        assert skipped == (
+            "Not sent, as the step before was not done (or its outcome did not come in time): "
+            f"Remove {first.agent_name} from sales"
+        )
+        assert await floor.executor.process_pending() == 1  # the add, late: performed
+        assert floor.centre.member_queues(first.agent) == {"sales": 0, "support": 0}
+        await until(pilot, lambda: not app.outcome_watch.watching, "the audit reader done")
+        await pilot.pause(0.3)
+        assert [r["op"] for r in requests_sent(app)] == ["add"]
+
+
 async def test_no_move_says_why_in_words_and_a_user_who_may_not_move_is_not_offered_it(floor):
     from wallboard.ui.dialogs import AdviceScreen
 

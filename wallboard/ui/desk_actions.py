@@ -364,7 +364,12 @@ class DeskActions:
                 self.run_worker(self.send_chain(rest, agent_name), group="requests", exit_on_error=False)
                 return
             skipped = "; ".join(outcome_label(describe(r, agent_name)) for r in rest)
-            self.notify(f"Not sent, as the step before was not done: {skipped}", severity="warning", markup=False)
+            # not done, or not known to be: given up without an outcome, it may still be done later
+            self.notify(
+                f"Not sent, as the step before was not done (or its outcome did not come in time): {skipped}",
+                severity="warning",
+                markup=False,
+            )
 
         await self.send_action(reqs[0], agent_name, after=after)
 
