@@ -211,18 +211,22 @@ class FigureCell(Vertical):
     def __init__(self, template: str, **kw) -> None:
         super().__init__(**kw)
         self.template = template
+        # held, not queried: a tick can render a card whose cells are attached but not composed yet (just
+        # mounted by a relayout), where a query found nothing and ended the board (NoMatches)
+        self._label = Static(classes="flabel")
+        self._number = BigNumber(template)
 
     def compose(self) -> ComposeResult:
-        yield Static(classes="flabel")
-        yield BigNumber(self.template)
+        yield self._label
+        yield self._number
 
     @property
     def number(self) -> BigNumber:
-        return self.query_one(BigNumber)
+        return self._number
 
     @property
     def label(self) -> Static:
-        return self.query_one(".flabel", Static)
+        return self._label
 
 
 class QueueCard(Vertical):
