@@ -88,3 +88,23 @@ def task_failed(task: asyncio.Task) -> Callable[[], None]:
             raise AssertionError(f"{task.get_name()} stopped early")
 
     return check
+
+
+async def settle(figures: Callable[[], Any], *, pbx: Any = None, what: str = "the feed", timeout: float = 15.0) -> None:
+    """Stop the clock, then wait until a simulated PBX's model has reached its clock (its step loop lags on a
+    loaded machine) and ``await figures()`` holds still for 1.2 s: longer than a second, as a quiet PBX feed
+    looks for due wrap-up ends at least once a second of real time (the wait it set while the manual clock
+    still ran at hundreds of simulated seconds a real one)."""
+    last, still = None, 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        if pbx is not None and pbx.centre.now < pbx.sim_time():
+            still = 0
+            continue
+        figs = await figures()
+        still = still + 1 if figs == last else 0
+        if still >= 12:
+            return
+        last = figs
+    raise AssertionError(f"{what} did not settle within {timeout:g} s")

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import wire
-from tests.polling import task_failed, until
+from tests.polling import settle, task_failed, until
 
 from feeds.ami import AmiFeed
 from feeds.queue_log import QueueLogFeed
@@ -98,18 +98,12 @@ class Live:
             await asyncio.sleep(0.004)
 
     async def settle(self):
-        """Stop the clock and let the feed catch up (on a loaded machine the socket lags the model): until
-        the engine's figures hold still for a while."""
-        last, still = None, 0
-        for _ in range(100):
-            await asyncio.sleep(0.1)
-            now = await self.engine.build_snapshot(self.clock.now())
-            figs = now.model_dump(include={"queues", "agents"})
-            still = still + 1 if figs == last else 0
-            if still >= 5:
-                return
-            last = figs
-        raise AssertionError("the ami feed did not settle")
+        """Stop the clock and let the feed catch up (``polling.settle``)."""
+
+        async def figs():
+            return (await self.engine.build_snapshot(self.clock.now())).model_dump(include={"queues", "agents"})
+
+        await settle(figs, pbx=self.pbx, what="the ami feed")
 
     async def __aexit__(self, *exc):
         await cancel_and_wait(self.task)

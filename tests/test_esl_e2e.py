@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import wire
-from tests.polling import task_failed, until
+from tests.polling import settle, task_failed, until
 
 from feeds.freeswitch import FreeswitchFeed
 from feeds.queue_log import QueueLogFeed
@@ -118,22 +118,12 @@ async def _run_for(clock, seconds: int):
 
 
 async def _settle(*engines, clock, server=None):
-    """Stop the clock and let the feeds catch up: until the switch's model has reached the clock (its step loop
-    can lag on a loaded machine) and every engine's figures hold still for a while."""
-    last, still = None, 0
-    for _ in range(100):
-        await asyncio.sleep(0.1)
-        if server is not None and server.centre.now < server.sim_time():
-            still = 0
-            continue
-        figs = [(await e.build_snapshot(clock.now())).model_dump(include={"queues", "agents"}) for e in engines]
-        still = still + 1 if figs == last else 0
-        # longer than a second: a quiet feed looks for due wrap-up ends at least every second of real time (its
-        # wait was set while the manual clock still ran at 250 simulated seconds a real one)
-        if still >= 12:
-            return
-        last = figs
-    raise AssertionError("the feeds did not settle")
+    """Stop the clock and let the feeds catch up (``polling.settle``)."""
+
+    async def figs():
+        return [(await e.build_snapshot(clock.now())).model_dump(include={"queues", "agents"}) for e in engines]
+
+    await settle(figs, pbx=server, what="the feeds")
 
 
 async def _drop(redis_client, prefix):

@@ -41,7 +41,7 @@ from wallboard.sim import SimCentre, scenario_by_name
 from wallboard.sim.ami_server import SimPbx
 
 from .conftest import at, redis_url
-from .polling import task_failed, until
+from .polling import settle, task_failed, until
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Jerusalem"))  # aware, and not UTC on purpose
@@ -217,16 +217,12 @@ class Floor:
             await asyncio.sleep(0.004)
 
     async def settle(self) -> None:
-        """Stop the model and let the feed catch up: until the engine's figures hold still for 0.5 s."""
-        last, still = None, 0
-        for _ in range(150):
-            await asyncio.sleep(0.1)
-            figs = (await self.engine.build_snapshot(self.clock.now())).model_dump(include={"queues", "agents"})
-            still = still + 1 if figs == last else 0
-            if still >= 5:
-                return
-            last = figs
-        raise AssertionError("the ami feed did not settle")
+        """Stop the model and let the feed catch up (``polling.settle``)."""
+
+        async def figs():
+            return (await self.engine.build_snapshot(self.clock.now())).model_dump(include={"queues", "agents"})
+
+        await settle(figs, pbx=self.pbx, what="the ami feed")
 
     async def figures(self) -> dict:
         return await figures(self.engine, self.clock.now())
