@@ -352,7 +352,7 @@ async def test_the_simulated_platform_posts_its_chats_to_a_running_http_ingester
 def test_screens_name_the_channel_and_its_figures_in_both_languages():
     from wallboard.config import LayoutConfig
     from wallboard.projection import project_queue
-    from wallboard.ui.view import agent_rows
+    from .ui_seen import agent_rows
 
     config = load_config(None, queues=[{"name": "web", "channel": "chat", "label": "Web help"}, {"name": "phone"}])
     roll = Rolling(minutes=30, since="2026-11-23T08:30:00Z")

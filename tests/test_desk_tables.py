@@ -11,7 +11,10 @@ from wallboard.clock import ManualClock
 from wallboard.livetime import ServerTime
 from wallboard.snapshot import AgentSnapshot
 from wallboard.ui.tables import KeyedTable
-from wallboard.ui.view import CellModel, RowModel, agent_rows
+from wallboard.ui.rowsource import AgentRowSource
+from wallboard.ui.view import CellModel, RowModel
+
+from .ui_seen import agent_rows
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -71,26 +74,38 @@ async def test_the_same_cell_models_are_skipped_and_new_ones_compared():
 
 
 def test_an_unchanged_agent_keeps_its_cells_but_the_time():
+    """The desk's agent rows (``rowsource.AgentRowSource``): an agent a delta did not carry (the same object),
+    or a full snapshot brought again equal but for its clock figures, keeps its cells; the time ticks."""
     clock = ManualClock(T0)
     server = ServerTime(clock)
     ann = AgentSnapshot(name="Ann", state="available", since=T0 - timedelta(seconds=65), queues={"sales": 1})
     bob = AgentSnapshot(name="Bob", state="on_call", since=T0 - timedelta(seconds=5), queues={"sales": 1})
-    cache: dict = {}
-    first = {r.key: r for r in agent_rows({"a": ann, "b": bob}, server, cache=cache)}
+    source = AgentRowSource(server)
+    source.update({"a": ann, "b": bob})
+    first = {r.key: r for r in source.rows(["a", "b"])}
     assert first["a"].cells["time"].text == "1:05"
     clock.advance(10)
     bob2 = bob.model_copy(update={"state": "wrap_up"})  # a delta carried Bob: a new object
-    second = {r.key: r for r in agent_rows({"a": ann, "b": bob2}, server, cache=cache)}
+    source.update({"a": ann, "b": bob2})
+    second = {r.key: r for r in source.rows(["a", "b"])}
     assert second["a"].cells["time"].text == "1:15"
     assert second["a"].cells["state"] is first["a"].cells["state"]
     assert second["b"].cells["state"] is not first["b"].cells["state"]
     assert second["b"].cells["state"].text.startswith("wrap")
-    # the same texts as rows built without the cache
-    plain = {r.key: r for r in agent_rows({"a": ann, "b": bob2}, server)}
+    # a full snapshot: every agent a new object; Ann's clock figure moved, nothing she shows did
+    ann2 = ann.model_copy(update={"available_s": ann.available_s + 10})
+    source.update({"a": ann2, "b": bob2.model_copy()})
+    third = {r.key: r for r in source.rows(["a", "b"])}
+    assert (
+        third["a"].cells["state"] is first["a"].cells["state"]
+        and third["b"].cells["state"] is second["b"].cells["state"]
+    )
+    # the same texts as rows built from scratch
+    plain = {r.key: r for r in agent_rows({"a": ann2, "b": bob2}, server)}
     for key in ("a", "b"):
-        assert {c: m.text for c, m in second[key].cells.items()} == {c: m.text for c, m in plain[key].cells.items()}
-    agent_rows({"b": bob2}, server, cache=cache)  # Ann left
-    assert set(cache) == {"b"}
+        assert {c: m.text for c, m in third[key].cells.items()} == {c: m.text for c, m in plain[key].cells.items()}
+    source.update({"b": bob2})  # Ann left
+    assert list(source.keys()) == ["b"] and [r.key for r in source.rows(["a", "b"])] == ["b"]
 
 
 def with_agents(snap, n: int, at: datetime, changed: dict[str, dict] | None = None):

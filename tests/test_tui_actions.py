@@ -579,7 +579,7 @@ def test_the_agent_row_shows_spies_and_temporary_moves():
     from wallboard.snapshot import AgentSnapshot
     from wallboard.livetime import ServerTime
     from wallboard.ui.requests import parse_reverts
-    from wallboard.ui.view import agent_rows
+    from .ui_seen import agent_rows
 
     server = ServerTime(Clock(START))
     due = START.timestamp() + 125

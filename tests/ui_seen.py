@@ -24,3 +24,12 @@ def requests_sent(app) -> list[dict]:
     """The entries of the app's request stream: what it sent, as the executor reads it."""
     with sync_redis.Redis.from_url(redis_url(), decode_responses=True) as r:
         return [fields for _, fields in r.xrange(Keys(app.config.redis.prefix).requests)]
+
+
+def agent_rows(agents: dict, server, queue: str | None = None, reverts=None, takeovers=None) -> list:
+    """Every agent's row as the desk builds it (``rowsource.AgentRowSource``), all of them in view."""
+    from wallboard.ui.rowsource import AgentRowSource
+
+    source = AgentRowSource(server, queue)
+    source.update(agents, reverts, takeovers)
+    return source.rows(list(source.keys()))

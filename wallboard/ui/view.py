@@ -424,58 +424,6 @@ def time_in_state(a: AgentSnapshot, now: datetime) -> str:
     return fmt_duration(None if a.since is None else max(0.0, (now - a.since).total_seconds()))
 
 
-def agent_rows(
-    agents: dict[str, AgentSnapshot],
-    server: ServerTime,
-    queue: str | None = None,
-    reverts: dict[str, list[Revert]] | None = None,
-    takeovers: dict | None = None,
-    cache: dict[str, tuple[AgentSnapshot, dict[str, CellModel]]] | None = None,
-) -> list[RowModel]:
-    """One row per agent (all of them, or the members of ``queue``), time in state ticking locally. The state
-    says who listens (``spied_by``); the queues say which temporary move reverts when (``reverts``: agent ->
-    ``requests.Revert`` list, see ``queues_text``), counting down on server time.
-
-    ``cache``: an agent whose snapshot is the same object as last time (a delta replaces only the agents it
-    carries) and with no countdown keeps its cells but the ticking time, the same ``CellModel`` objects, so the
-    table skips them without comparing. (The desk's own agent table builds only the rows in view:
-    ``rowsource.AgentRowSource``.)"""
-    rows = []
-    now = server.now()  # one instant for every row (and one clock read, not one per agent)
-    now_epoch = now.timestamp() if reverts or takeovers else 0.0
-    for agent_id, a in agents.items():
-        if queue is not None and queue not in a.queues:
-            continue
-        if cache is not None:
-            hit = cache.get(agent_id)
-            if (
-                hit is not None
-                and hit[0] is a
-                and not (reverts or {}).get(agent_id)
-                and not (takeovers or {}).get(agent_id)
-            ):
-                cells = dict(hit[1])
-                cells["time"] = CellModel(time_in_state(a, now), level=cells["time"].level)
-                rows.append(RowModel(agent_id, cells, agent_sort_key(agent_id, a)))
-                continue
-        cells = agent_cells(
-            agent_id,
-            a,
-            (reverts or {}).get(agent_id) or [],
-            (takeovers or {}).get(agent_id),
-            now_epoch,
-            time_in_state(a, now),
-            queue,
-        )
-        if cache is not None:
-            cache[agent_id] = (a, cells)
-        rows.append(RowModel(agent_id, cells, agent_sort_key(agent_id, a)))
-    if cache is not None and len(cache) > len(rows):  # agents gone
-        for gone in set(cache) - {r.key for r in rows}:
-            del cache[gone]
-    return rows
-
-
 def queue_level(q: QueueSnapshot) -> str:
     """A queue's level now: closed, or the worst of its metrics' levels."""
     return "closed" if not q.open else worst_level(q.levels.values())
