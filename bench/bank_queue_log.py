@@ -31,9 +31,9 @@ MONTHS = [
     "05_May",
     "06_June",
     "07_July",
-    "08_August",
     "09_September",
-]
+    "10_October",
+]  # the nine months the data set has (no August)
 TZ = timezone(timedelta(hours=2))  # Israel, winter time: close enough for a benchmark's day boundaries
 
 
