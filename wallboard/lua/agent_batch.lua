@@ -64,12 +64,85 @@ end
 -- add seconds to a field: a whole number (queue_log's seconds, the whole minutes inside an interval) by
 -- HINCRBY, cheaper than HINCRBYFLOAT and storing the same text; a fraction, or a field already holding one
 -- (HINCRBY refuses it), by HINCRBYFLOAT as before
-local function add_s(key, field, by)
+local function incr_s(key, field, by)
   if by == math.floor(by) and by < 1e15 and by > -1e15 then
     local r = redis.pcall('HINCRBY', key, field, by)
     if type(r) ~= 'table' or not r.err then return end
   end
   redis.call('HINCRBYFLOAT', key, field, by)
+end
+
+-- Performance (docs/PERFORMANCE.md): what the batch writes to a key it writes once at the end, each field's
+-- seconds in one HINCRBY and each span list's members in one ZADD, and the state hash is read once and written
+-- once; the values stored are the ones the per-event writes stored (nothing in the batch reads them back).
+-- Seconds per key and field, in order: whole pieces are summed (exact below 2^53), anything else is written
+-- piece by piece as before, so a float sum is the same sequence of HINCRBYFLOATs.
+local secs, secs_keys = {}, {}
+local function add_s(key, field, by)
+  local h = secs[key]
+  if not h then h = {}; secs[key] = h; secs_keys[#secs_keys + 1] = key end
+  local l = h[field]
+  if not l then l = {}; h[field] = l; h[#h + 1] = field end
+  l[#l + 1] = by
+end
+local function write_secs()
+  for _, key in ipairs(secs_keys) do
+    local h = secs[key]
+    for _, field in ipairs(h) do
+      local l, sum, whole = h[field], 0, true
+      for _, by in ipairs(l) do
+        if not (by == math.floor(by) and by >= 0 and by < 1e15) then whole = false; break end
+        sum = sum + by
+      end
+      local done = false
+      if whole and sum < 1e15 then
+        local r = redis.pcall('HINCRBY', key, field, sum)
+        done = type(r) ~= 'table' or not r.err
+      end
+      if not done then for _, by in ipairs(l) do incr_s(key, field, by) end end
+    end
+  end
+end
+
+-- span list members per key, in order, added by one ZADD per key (a member twice: the last score, as before)
+local zs, zs_keys = {}, {}
+local function zadd(key, score, member)
+  local l = zs[key]
+  if not l then l = {}; zs[key] = l; zs_keys[#zs_keys + 1] = key end
+  l[#l + 1] = score
+  l[#l + 1] = member
+end
+local function write_spans()
+  for _, key in ipairs(zs_keys) do
+    local l = zs[key]
+    for i = 1, #l, 1000 do  -- unpack takes a bounded number of values
+      redis.call('ZADD', key, unpack(l, i, math.min(i + 999, #l)))
+    end
+  end
+end
+
+-- the state hash's fields the state changes read and write: read once (HMGET), written once (HSET) at the end
+local SF = {'state', 'reason', 'since', 'ts', 'call_id', 'call_queue', 'missed_in_row'}
+local S, S_dirty = nil, {}
+local function sget()
+  if not S then
+    local cur = redis.call('HMGET', skey, unpack(SF))
+    S = {}
+    for i, f in ipairs(SF) do S[f] = cur[i] end
+  end
+  return S
+end
+local function sset(f, v)
+  sget()[f] = v
+  S_dirty[f] = true
+end
+local function write_state()
+  if not S then return end
+  local args = {}
+  for _, f in ipairs(SF) do
+    if S_dirty[f] then args[#args + 1] = f; args[#args + 1] = S[f] end
+  end
+  if #args > 0 then redis.call('HSET', skey, unpack(args)) end
 end
 
 -- seconds in a state, written once when the state ends: per window (the since-reset counters, split at the
@@ -86,7 +159,7 @@ local function accumulate(state, reason, from, to)
     if state == 'paused' then add_s(wk, 'paused_s:' .. reason, b - a) end
     expire_set[wk] = true
     local sk = base .. ':spans:' .. w
-    redis.call('ZADD', sk, b, string.format('%.17g|%.17g|', a, b) .. state .. '|' .. reason)
+    zadd(sk, b, string.format('%.17g|%.17g|', a, b) .. state .. '|' .. reason)
     expire_set[sk] = true
   end
   if p.bounds == 'all' then piece('all', from, to) return end
@@ -111,7 +184,7 @@ local function add_windows(field, from, to, span)
   local function keep(w, a, b)
     if not span then return end
     local sk = base .. ':spans:' .. w
-    redis.call('ZADD', sk, b, string.format('%.17g|%.17g|', a, b) .. span .. '|')
+    zadd(sk, b, string.format('%.17g|%.17g|', a, b) .. span .. '|')
     expire_set[sk] = true
   end
   if p.bounds == 'all' then
@@ -154,20 +227,20 @@ end
 for _, e in ipairs(evs) do
   local k = e.k
   if k == 'S' then
-    local cur = redis.call('HMGET', skey, 'state', 'reason', 'since', 'ts')
-    local st, rs, since, ts = cur[1], cur[2] or '', tonumber(cur[3]), tonumber(cur[4])
+    local cur = sget()
+    local st, rs, since, ts = cur.state, cur.reason or '', tonumber(cur.since), tonumber(cur.ts)
     local reason = e.r or ''
     if ts and e.t < ts then
       dups = dups + 1  -- older than what we hold: never overwrites
     elseif st == e.st and rs == reason then
-      if ts and e.t == ts then dups = dups + 1 else redis.call('HSET', skey, 'ts', e.t) end
+      if ts and e.t == ts then dups = dups + 1 else sset('ts', e.t) end
       -- the same state may bring the call it is about (AMI says "in use" before AgentConnect)
-      if e.c and e.c ~= '' then redis.call('HSET', skey, 'call_id', e.c, 'call_queue', e.q or '') end
+      if e.c and e.c ~= '' then sset('call_id', e.c); sset('call_queue', e.q or '') end
     else
       if st and since then accumulate(st, rs, since, e.t) end
-      redis.call('HSET', skey, 'state', e.st, 'reason', reason, 'since', e.t, 'ts', e.t,
-                 'call_id', e.c or '', 'call_queue', e.q or '')
-      if e.st == 'on_call' and (e.c or '') ~= '' then redis.call('HSET', skey, 'missed_in_row', 0) end
+      sset('state', e.st); sset('reason', reason); sset('since', e.t); sset('ts', e.t)
+      sset('call_id', e.c or ''); sset('call_queue', e.q or '')
+      if e.st == 'on_call' and (e.c or '') ~= '' then sset('missed_in_row', 0) end
     end
   elseif k == 'SP' then
     -- who listens to this agent, and how: set while it lasts (a state, so older news never overwrites)
@@ -221,7 +294,7 @@ for _, e in ipairs(evs) do
     if once(marker) then
       add(base .. ':w:' .. e.win, field, 1)
       add(base .. ':m:' .. e.min, field, 1)
-      if k == 'MS' then redis.call('HINCRBY', skey, 'missed_in_row', 1) end
+      if k == 'MS' then sset('missed_in_row', (tonumber(sget().missed_in_row) or 0) + 1) end
       if k == 'H' and e.ch then  -- a written conversation: counted apart too (voice calls handled are the rest)
         add(base .. ':w:' .. e.win, 'conversations_handled', 1)
         add(base .. ':m:' .. e.min, 'conversations_handled', 1)
@@ -233,6 +306,9 @@ for _, e in ipairs(evs) do
   end
 end
 
+write_state()
+write_secs()
+write_spans()
 for ck, h in pairs(counts) do
   for field, by in pairs(h) do
     local r = redis.pcall('HINCRBY', ck, field, by)
