@@ -45,10 +45,29 @@ end
 
 local out = {}
 local dups, applied = 0, 0
+local find, tonumber, floor = string.find, tonumber, math.floor
 
 local function has(f, letter)
-  return string.find(f, letter, 1, true) ~= nil
+  return find(f, letter, 1, true) ~= nil
 end
+
+-- Text made from numbers, made once per batch: Lua's number-to-text (sprintf, in a concatenation or in each
+-- number handed to redis.call) is a large share of a batch's cost (docs/PERFORMANCE.md). The texts are the ones
+-- made before: a concatenation's, and for redis.call the %.17g Redis itself writes (whole numbers only, where
+-- every Redis version writes the same digits).
+local function texts(make)
+  return setmetatable({}, {__index = function(t, k) local v = make(k); t[k] = v; return v end})
+end
+local J = texts(function(k) return 'j' .. k end)
+local F = texts(function(k) return 'f' .. k end)
+local MKEY = texts(function(m) return base .. ':m:' .. m end)
+local WKEY = texts(function(w) return base .. ':w:' .. w end)
+local WHOLE = texts(function(x) return string.format('%.17g', x) end)
+local function arg(x)  -- a number for redis.call: its text when whole, else the number as before
+  if x == floor(x) and x < 1e15 and x > -1e15 then return WHOLE[x] end
+  return x
+end
+local EXP, BEXP = arg(p.exp), arg(p.bexp)
 
 -- counters are summed per key and field in the batch and written once at the end
 local acc = {}
@@ -97,7 +116,7 @@ local function drop_unseen(c, flag)
   leave(c)
   local h = marker(c)
   local n = h['n']
-  if n then put(c, h, 'f' .. n, (h['f' .. n] or '') .. flag) end
+  if n then put(c, h, F[n], (h[F[n]] or '') .. flag) end
 end
 
 -- a resync lists who waits now (QueueStatus): callers we hold as waiting but not listed left unseen;
@@ -143,17 +162,17 @@ for i, e in ipairs(evs) do
   local n = tonumber(h['n'] or '0')
   local idx = nil
   for k = n, 1, -1 do
-    if tonumber(h['j' .. k]) <= e.t + 1 then idx = k; break end
+    if tonumber(h[J[k]]) <= e.t + 1 then idx = k; break end
   end
   -- dated before the contact joined (the survey platform's clock behind the PBX's): still the contact's first
   -- entry, so that a copy with another time (the other feed's) finds the same flags
   if not idx and n > 0 then idx = 1 end
   -- a contact answered before any entry of it was known (the PBX feed behind the survey's) keeps that record,
   -- 'v0', for its answers: a re-sent answer finds its flag there, and the agent step its once-marks (join 0)
-  local fe = idx and (h['f' .. idx] or '') or ''
+  local fe = idx and (h[F[idx]] or '') or ''
   local f0 = h['v0'] or ''
   local ff, f, j = 'v0', f0, 0
-  if idx and f0 == '' then ff, f, j = 'f' .. idx, fe, tonumber(h['j' .. idx]) end
+  if idx and f0 == '' then ff, f, j = F[idx], fe, tonumber(h[J[idx]]) end
   local ag = (idx and h['a' .. idx]) or e.ag or ''
   local flag = (e.sq == 'n') and 'N' or 'V'
   if has(f, flag) then
@@ -162,7 +181,7 @@ for i, e in ipairs(evs) do
   elseif idx and not (has(fe, 'A') or has(fe, 'C') or has(fe, 'D')) then
     out[i] = {2, j, ''}  -- this queue never answered (nor called back) the contact: not counted, a dead letter
   else
-    local wkey, mkey = base .. ':w:' .. e.win, base .. ':m:' .. e.min
+    local wkey, mkey = WKEY[e.win], MKEY[e.min]
     if not (has(f, 'V') or has(f, 'N')) then add(wkey, 'surveyed', 1); add(mkey, 'surveyed', 1) end
     put(c, h, ff, f .. flag)
     if flag == 'V' then
@@ -180,8 +199,8 @@ for i, e in ipairs(evs) do
   local c = e.c
   local h = marker(c)
   renew[c] = true
-  local wkey = base .. ':w:' .. e.win
-  local mkey = base .. ':m:' .. e.min
+  local wkey = WKEY[e.win]
+  local mkey = MKEY[e.min]
   local n = tonumber(h['n'] or '0')
   local t = e.t
   local idx = nil
@@ -190,29 +209,29 @@ for i, e in ipairs(evs) do
   if e.k == 'J' then
     -- a join within 1 s of an entry's join is that entry (AMI microseconds meet queue_log seconds)
     for k = n, 1, -1 do
-      local jk = tonumber(h['j' .. k])
+      local jk = tonumber(h[J[k]])
       if math.abs(jk - t) <= 1 then idx = k; j = jk; break end
     end
     if idx then
-      local f = h['f' .. idx] or ''
+      local f = h[F[idx]] or ''
       if has(f, 'J') then
         dup = true
       else
         -- the join arrives after other transitions of its entry (out of order): count it, don't seat it
-        put(c, h, 'f' .. idx, f .. 'J')
+        put(c, h, F[idx], f .. 'J')
         add(wkey, 'entered', 1); add(mkey, 'entered', 1)
       end
     else
       if n > 0 then
         -- a new entry while the previous one never left: that caller can't wait twice in one queue
-        local f = h['f' .. n] or ''
+        local f = h[F[n]] or ''
         if not (has(f, 'A') or has(f, 'L') or has(f, 'X') or has(f, 'E')) then
           leave(c)
-          put(c, h, 'f' .. n, f .. 'X')
+          put(c, h, F[n], f .. 'X')
         end
       end
       n = n + 1; idx = n; j = t
-      put(c, h, 'n', n); put(c, h, 'j' .. idx, t); put(c, h, 'f' .. idx, 'J')
+      put(c, h, 'n', n); put(c, h, J[idx], t); put(c, h, F[idx], 'J')
       if e.cu then put(c, h, 'u' .. idx, e.cu) end  -- the customer (a salted hash): first contact resolution
       add(wkey, 'entered', 1); add(mkey, 'entered', 1)
       local added = redis.call('ZADD', waiting, t, c)
@@ -228,7 +247,7 @@ for i, e in ipairs(evs) do
     end
   else
     for k = n, 1, -1 do
-      local jk = tonumber(h['j' .. k])
+      local jk = tonumber(h[J[k]])
       if jk <= t + 1 then idx = k; j = jk; break end
     end
     local k = e.k
@@ -241,13 +260,13 @@ for i, e in ipairs(evs) do
         -- never exceeds entered; the J flag makes that join a duplicate should it arrive after all
         f0 = 'J'
         local jwkey, jmkey = wkey, mkey
-        if e.jw then jwkey = base .. ':w:' .. e.jw end
-        if e.jm then jmkey = base .. ':m:' .. e.jm end
+        if e.jw then jwkey = WKEY[e.jw] end
+        if e.jm then jmkey = MKEY[e.jm] end
         add(jwkey, 'entered', 1); add(jmkey, 'entered', 1)
       end
-      put(c, h, 'n', n); put(c, h, 'j' .. idx, j); put(c, h, 'f' .. idx, f0)
+      put(c, h, 'n', n); put(c, h, J[idx], j); put(c, h, F[idx], f0)
     end
-    local f = h['f' .. idx] or ''
+    local f = h[F[idx]] or ''
     local w = e.w
     if w == nil then w = t - j end
     if w < 0 then w = 0 end
@@ -316,7 +335,7 @@ for i, e in ipairs(evs) do
         add(wkey, 'callbacks_done', 1); add(mkey, 'callbacks_done', 1)
       end
     end
-    if not dup then put(c, h, 'f' .. idx, f) end
+    if not dup then put(c, h, F[idx], f) end
   end
   if dup then dups = dups + 1 else applied = applied + 1 end
   -- a close: the entry's answering agent too, whose conversation it ends (the close may name another or none)
@@ -340,26 +359,26 @@ for c, _ in pairs(renew) do
   if redis.call('ZSCORE', waiting, c) then
     redis.call('PERSIST', base .. ':e:' .. c)
   else
-    redis.call('EXPIRE', base .. ':e:' .. c, p.exp)
+    redis.call('EXPIRE', base .. ':e:' .. c, EXP)
   end
 end
-for m, _ in pairs(peak_up) do redis.call('HSET', base .. ':m:' .. m, 'peak_waiting', peaks[m]) end
+for m, _ in pairs(peak_up) do redis.call('HSET', MKEY[m], 'peak_waiting', arg(peaks[m])) end
 
 for key, hh in pairs(acc) do
   for field, by in pairs(hh) do
     if string.sub(field, -2) ~= '_s' then
-      redis.call('HINCRBY', key, field, by)
-    elseif by == math.floor(by) and by < 1e15 and by > -1e15 then
+      redis.call('HINCRBY', key, field, arg(by))
+    elseif by == floor(by) and by < 1e15 and by > -1e15 then
       -- a whole number of seconds (queue_log, call records): HINCRBY is cheaper and stores the same text
       -- as HINCRBYFLOAT would; a field already holding a fraction refuses it, and gets HINCRBYFLOAT
-      local r = redis.pcall('HINCRBY', key, field, by)
+      local r = redis.pcall('HINCRBY', key, field, arg(by))
       if type(r) == 'table' and r.err then redis.call('HINCRBYFLOAT', key, field, by) end
     else
       -- sums of seconds are floats (AMI waits have microseconds); counts stay integers
       redis.call('HINCRBYFLOAT', key, field, by)
     end
   end
-  redis.call('EXPIRE', key, p.bexp)
+  redis.call('EXPIRE', key, BEXP)
 end
 if dups > 0 then redis.call('HINCRBY', base .. ':stats', 'duplicates', dups) end
 if unexpired > 0 then redis.call('HINCRBY', base .. ':stats', 'expired', -unexpired) end
