@@ -418,3 +418,40 @@ async def test_who_is_listening_to_an_agent(make_engine):
         ]
     )  # older: ignored
     assert (await eng.build_snapshot(at(50))).agents["1001"].spied_by == {"moshe": "whisper"}
+
+
+def test_each_transition_is_in_the_window_of_the_latest_reset_before_it_across_a_dst_change():
+    # New York, reset at 02:30: on 2026-03-08 clocks jump from 02:00 to 03:00, so that day's 02:30 does not
+    # exist and is read with the offset before the jump (EST, UTC-5). The resets by hand, in UTC:
+    # Mar 7 02:30 EST = 07:30Z; Mar 8 "02:30" = 07:30Z; Mar 9 02:30 EDT = 06:30Z; Mar 10 = 06:30Z.
+    # Transitions are prepared (no I/O) in shuffled order, back and forth across the resets, 4 s apart.
+    import bisect
+
+    from wallboard.config import load_config
+    from wallboard.engine import Engine
+    from wallboard.keys import Keys
+
+    resets = [
+        datetime(2026, 3, 7, 7, 30, tzinfo=timezone.utc).timestamp(),
+        datetime(2026, 3, 8, 7, 30, tzinfo=timezone.utc).timestamp(),
+        datetime(2026, 3, 9, 6, 30, tzinfo=timezone.utc).timestamp(),
+        datetime(2026, 3, 10, 6, 30, tzinfo=timezone.utc).timestamp(),
+    ]
+    config = load_config(None, centre={"timezone": "America/New_York", "reset_time": "02:30"})
+    eng = Engine(None, config, Keys("unused"))
+    rng = random.Random(7)
+    times = []
+    for r in resets[1:3]:
+        times += [r + d for d in range(-600, 600, 4)]  # every 4 s within 10 min of a reset
+        times += [r + rng.uniform(-86000, 86000) for _ in range(300)]  # anywhere in the two days around it
+    rng.shuffle(times)
+    events = [
+        ev(CallerJoined, datetime.fromtimestamp(t, timezone.utc), queue="support", call_id=f"c{i}")
+        for i, t in enumerate(times)
+    ]
+    batch = eng.prepare(events)
+    got = {rec["c"]: rec["win"] for _, rec, _ in batch.by_queue["support"]}
+    assert len(got) == len(events) == 2 * (300 + 300)
+    for i, e in enumerate(events):
+        t = e.ts.timestamp()
+        assert got[f"c{i}"] == str(int(resets[bisect.bisect_right(resets, t) - 1])), (i, t)

@@ -205,6 +205,7 @@ class Engine:
         self._seen = _Seen()
         self.touched = _Seen()  # queues and agents applied to since the owner last took them (``take_touched``)
         self._wid_cache: dict[int, str] = {}
+        self._wid_span: tuple[float, float, str] = (0.0, 0.0, "")  # [from, to) all in one window (``_window``)
         self._channels: dict[str, str] = {}
         self.exp_s = int(config.centre.entry_expiry_h * 3600)
         self.bexp_s = int(config.centre.bucket_expiry_h * 3600)
@@ -257,8 +258,12 @@ class Engine:
 
     def _window(self, t: float) -> tuple[str, int]:
         """(window id, minute) of an epoch; the window is cached per minute when it is the same at both ends
-        of the minute (it only moves forward in time, so then it holds for the whole minute)."""
+        of the minute (it only moves forward in time, so then it holds for the whole minute); the last window
+        found is kept whole, as a day's events mostly fall in minutes of their own, each seen once."""
         m = int(t // 60) * 60
+        lo, hi, w = self._wid_span
+        if lo <= m and m + 60 <= hi:
+            return w, m
         w = self._wid_cache.get(m)
         if w is None:
             w = self.windows.window_id(m)
@@ -267,7 +272,20 @@ class Engine:
             if len(self._wid_cache) > 200_000:
                 self._wid_cache.clear()
             self._wid_cache[m] = w
+        self._wid_span = self._span_of(w, m)
         return w, m
+
+    def _span_of(self, w: str, m: int) -> tuple[float, float, str]:
+        """The stretch known to be in window ``w`` (found for minute ``m``): the whole window when its ends
+        say so (the window id only moves forward in time), else that minute."""
+        if w == "all":
+            return (-math.inf, math.inf, w)
+        start = float(w)
+        end = self.windows.next_reset_after(start)
+        last = math.nextafter(end, start)
+        if start <= m < end and self.windows.window_id(start) == w == self.windows.window_id(last):
+            return (start, end, w)
+        return (m, m + 60, w)
 
     def _queue_record(self, ev, t: float) -> dict | None:
         """The queue script's record of a call transition or resync (None for other events)."""
@@ -285,9 +303,10 @@ class Engine:
             rec["k"] = "J"
             if d["caller"]:
                 rec["cl"] = d["caller"]
-            who = fcr.customer_ident(d["customer"], d["caller"])
-            if who and self.fcr_salt:
-                rec["cu"] = fcr.customer_hash(self.fcr_salt, who)
+            if self.fcr_salt:
+                who = fcr.customer_ident(d["customer"], d["caller"])
+                if who:
+                    rec["cu"] = fcr.customer_hash(self.fcr_salt, who)
         elif kind == _K_ANSWER:
             rec["k"] = "A"
             if d["agent"]:
@@ -398,7 +417,9 @@ class Engine:
                 problem = channel_problem(self.config, d["queue"], ch) or ch
                 batch.res.rejected.append(DeadLetter(f"{ENGINE_SOURCE}:{ev.source}", problem, ev.model_dump_json()))
                 continue
-            kind = kinds.get(type(ev)) or _kind_of(type(ev))
+            kind = kinds.get(type(ev))
+            if kind is None:
+                kind = _kind_of(type(ev))
             a = d.get("agent")
             if a:
                 agents.add(a)
@@ -477,6 +498,7 @@ class Engine:
         agent_items = batch.agent_items
         applied = dups = 0
         for (queue, chunk), out in zip(owners, results):
+            written = self.channel_of(queue) != "voice"
             for (i, rec, agent), reply in zip(chunk, json.loads(out)):
                 dup, join = reply[0], reply[1]
                 if dup == 2:  # a survey answer of a contact this queue never answered (docs/REPORTS.md)
@@ -495,14 +517,13 @@ class Engine:
                 survey = rec["k"] == "V"
                 if survey:
                     agent = reply[2] or None  # the contact's answering agent (else the event's)
-                # a written conversation's close ends it for the agent who answered it (the customer's close
-                # names none) and for the agent it names (one who took it over by accepting it again)
-                closers = sorted({a for a in (agent, reply[2] if len(reply) > 2 else None) if a})
                 # the agent side of an answer (H), a transfer (T) or a survey answer (V): counted once per (call,
                 # queue entry), in the agent's slot; on a written channel the answer opens the agent's conversation
                 # and its close (CC) ends it (the agent's load and busy time, wallboard.channels)
-                written = self.channel_of(queue) != "voice"
                 if written and rec["k"] == "C":
+                    # a written conversation's close ends it for the agent who answered it (the customer's close
+                    # names none) and for the agent it names (one who took it over by accepting it again)
+                    closers = sorted({a for a in (agent, reply[2] if len(reply) > 2 else None) if a})
                     base = {"t": rec["t"], "c": rec["c"], "q": queue, "j": join, "win": rec["win"], "min": rec["min"]}
                     for closer in closers:
                         agent_items.setdefault(closer, []).append((i, {**base, "k": "CC"}))
@@ -513,13 +534,16 @@ class Engine:
                     k = rec["k"]
                     base = {"t": rec["t"], "c": rec["c"], "q": queue, "j": join, "win": rec["win"], "min": rec["min"]}
                     if survey:
-                        items.append((i, {**base, "k": "V", "sq": rec["sq"], "v": rec["v"]}))
+                        base["k"], base["sq"], base["v"] = "V", rec["sq"], rec["v"]
+                        items.append((i, base))
                     elif k == "A":
-                        items.append(
-                            (i, {**base, "k": "H", "ch": self.channel_of(queue)} if written else {**base, "k": "H"})
-                        )
+                        base["k"] = "H"
+                        if written:
+                            base["ch"] = self.channel_of(queue)
+                        items.append((i, base))
                     elif "x" in rec:
-                        items.append((i, {**base, "k": "T"}))
+                        base["k"] = "T"
+                        items.append((i, base))
         batch.res.applied += applied
         batch.res.duplicates += dups
 

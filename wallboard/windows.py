@@ -39,6 +39,15 @@ class Windows:
             r = self._reset_on(day - timedelta(days=1))
         return r
 
+    def next_reset_after(self, epoch: float) -> int:
+        """Epoch second of the first daily reset after ``epoch``."""
+        day = datetime.fromtimestamp(epoch, self.tz).date()
+        while True:
+            day += timedelta(days=1)
+            r = self._reset_on(day)
+            if r > epoch:
+                return r
+
     def window_id(self, epoch: float) -> str:
         return "all" if self.mode == "all" else str(self.reset_at_or_before(epoch))
 

@@ -26,6 +26,21 @@ local skey = base .. ':state'
 local dups = 0
 local expire_set = {}
 
+-- Text made from numbers, made once per batch (as in queue_batch.lua: the same texts, Lua's number-to-text
+-- being a large share of a batch's cost)
+local function texts(make)
+  return setmetatable({}, {__index = function(t, k) local v = make(k); t[k] = v; return v end})
+end
+local MKEY = texts(function(m) return base .. ':m:' .. m end)
+local WKEY = texts(function(w) return base .. ':w:' .. w end)
+local SKEY = texts(function(w) return base .. ':spans:' .. w end)
+local WHOLE = texts(function(x) return string.format('%.17g', x) end)
+local function arg(x)  -- a number for redis.call: its text when whole, else the number as before
+  if x == math.floor(x) and x < 1e15 and x > -1e15 then return WHOLE[x] end
+  return x
+end
+local EXP, BEXP = p.exp and arg(p.exp), p.bexp and arg(p.bexp)  -- (none in the read mode)
+
 -- Keys: ':state', ':queues', ':qts' (membership and its times), ':w:<window>' (window counters),
 -- ':m:<minute>' (counted facts per minute), ':spans:<window>' (zset of 'from|to|state|reason', score = to;
 -- a written busy stretch as state 'conversation').
@@ -66,7 +81,7 @@ end
 -- (HINCRBY refuses it), by HINCRBYFLOAT as before
 local function incr_s(key, field, by)
   if by == math.floor(by) and by < 1e15 and by > -1e15 then
-    local r = redis.pcall('HINCRBY', key, field, by)
+    local r = redis.pcall('HINCRBY', key, field, arg(by))
     if type(r) ~= 'table' or not r.err then return end
   end
   redis.call('HINCRBYFLOAT', key, field, by)
@@ -96,7 +111,7 @@ local function write_secs()
       end
       local done = false
       if whole and sum < 1e15 then
-        local r = redis.pcall('HINCRBY', key, field, sum)
+        local r = redis.pcall('HINCRBY', key, field, arg(sum))
         done = type(r) ~= 'table' or not r.err
       end
       if not done then for _, by in ipairs(l) do incr_s(key, field, by) end end
@@ -154,11 +169,11 @@ local function accumulate(state, reason, from, to)
   if from < to - p.bexp then from = to - p.bexp end
   local field = state .. '_s'
   local function piece(w, a, b)
-    local wk = base .. ':w:' .. w
+    local wk = WKEY[w]
     add_s(wk, field, b - a)
     if state == 'paused' then add_s(wk, 'paused_s:' .. reason, b - a) end
     expire_set[wk] = true
-    local sk = base .. ':spans:' .. w
+    local sk = SKEY[w]
     zadd(sk, b, string.format('%.17g|%.17g|', a, b) .. state .. '|' .. reason)
     expire_set[sk] = true
   end
@@ -173,7 +188,7 @@ local function accumulate(state, reason, from, to)
 end
 
 local function once(marker)
-  return redis.call('SET', base .. ':x:' .. marker, 1, 'NX', 'EX', p.exp)
+  return redis.call('SET', base .. ':x:' .. marker, 1, 'NX', 'EX', EXP)
 end
 
 -- seconds added to a window field, split at the window starts the stretch crosses; with ``span`` also kept
@@ -183,7 +198,7 @@ local function add_windows(field, from, to, span)
   if from < to - p.bexp then from = to - p.bexp end
   local function keep(w, a, b)
     if not span then return end
-    local sk = base .. ':spans:' .. w
+    local sk = SKEY[w]
     zadd(sk, b, string.format('%.17g|%.17g|', a, b) .. span .. '|')
     expire_set[sk] = true
   end
@@ -198,7 +213,7 @@ local function add_windows(field, from, to, span)
     local a, b = math.max(from, w), to
     if nxt and nxt < b then b = nxt end
     if a < b then
-      local wk = base .. ':w:' .. w
+      local wk = WKEY[w]
       add_s(wk, field, b - a); expire_set[wk] = true
       keep(w, a, b)
     end
@@ -213,7 +228,7 @@ local function open_conv(field, ch, t)
   if redis.call('EXISTS', base .. ':x:cc:' .. field) == 1 then return end
   if redis.call('HLEN', conv) == 0 then redis.call('HSET', skey, 'conv_since', t) end
   redis.call('HSET', conv, field, ch)
-  redis.call('EXPIRE', conv, p.exp)
+  redis.call('EXPIRE', conv, EXP)
 end
 local function close_conv(field, t)
   once('cc:' .. field)
@@ -272,7 +287,7 @@ for _, e in ipairs(evs) do
   elseif k == 'V' then
     local entry = e.c .. ':' .. e.q .. ':' .. math.floor(e.j)
     if once('v' .. e.sq .. ':' .. entry) then
-      local wk, mk = base .. ':w:' .. e.win, base .. ':m:' .. e.min
+      local wk, mk = WKEY[e.win], MKEY[e.min]
       if once('vs:' .. entry) then add(wk, 'surveyed', 1); add(mk, 'surveyed', 1) end
       local f = (e.sq == 'n') and 'nps' or 'csat'
       add(wk, f .. '_responses', 1); add(mk, f .. '_responses', 1)
@@ -292,12 +307,12 @@ for _, e in ipairs(evs) do
     elseif k == 'OC' then marker = 'o:' .. e.c; field = 'outbound_calls'
     end
     if once(marker) then
-      add(base .. ':w:' .. e.win, field, 1)
-      add(base .. ':m:' .. e.min, field, 1)
+      add(WKEY[e.win], field, 1)
+      add(MKEY[e.min], field, 1)
       if k == 'MS' then sset('missed_in_row', (tonumber(sget().missed_in_row) or 0) + 1) end
       if k == 'H' and e.ch then  -- a written conversation: counted apart too (voice calls handled are the rest)
-        add(base .. ':w:' .. e.win, 'conversations_handled', 1)
-        add(base .. ':m:' .. e.min, 'conversations_handled', 1)
+        add(WKEY[e.win], 'conversations_handled', 1)
+        add(MKEY[e.min], 'conversations_handled', 1)
         open_conv(e.c .. ':' .. e.q .. ':' .. math.floor(e.j), e.ch, e.t)
       end
     else
@@ -311,10 +326,10 @@ write_secs()
 write_spans()
 for ck, h in pairs(counts) do
   for field, by in pairs(h) do
-    local r = redis.pcall('HINCRBY', ck, field, by)
+    local r = redis.pcall('HINCRBY', ck, field, arg(by))
     if type(r) == 'table' and r.err then redis.call('HINCRBYFLOAT', ck, field, by) end  -- never a fraction, but safe
   end
 end
-for key, _ in pairs(expire_set) do redis.call('EXPIRE', key, p.bexp) end
+for key, _ in pairs(expire_set) do redis.call('EXPIRE', key, BEXP) end
 if dups > 0 then redis.call('HINCRBY', base .. ':stats', 'duplicates', dups) end
 return dups
