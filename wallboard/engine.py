@@ -261,9 +261,9 @@ class Engine:
         of the minute (it only moves forward in time, so then it holds for the whole minute); the last window
         found is kept whole, as a day's events mostly fall in minutes of their own, each seen once."""
         m = int(t // 60) * 60
-        lo, hi, w = self._wid_span
+        lo, hi, sw = self._wid_span
         if lo <= m and m + 60 <= hi:
-            return w, m
+            return sw, m
         w = self._wid_cache.get(m)
         if w is None:
             w = self.windows.window_id(m)
@@ -272,7 +272,7 @@ class Engine:
             if len(self._wid_cache) > 200_000:
                 self._wid_cache.clear()
             self._wid_cache[m] = w
-        self._wid_span = self._span_of(w, m)
+            self._wid_span = self._span_of(w, m)
         return w, m
 
     def _span_of(self, w: str, m: int) -> tuple[float, float, str]:
