@@ -31,9 +31,9 @@ local expire_set = {}
 local function texts(make)
   return setmetatable({}, {__index = function(t, k) local v = make(k); t[k] = v; return v end})
 end
-local MKEY = texts(function(m) return base .. ':m:' .. m end)
-local WKEY = texts(function(w) return base .. ':w:' .. w end)
-local SKEY = texts(function(w) return base .. ':spans:' .. w end)
+local MSUF = texts(function(m) return ':m:' .. m end)  -- (keys stay 'base .. suffix': tests/test_hash_tags.py)
+local WSUF = texts(function(w) return ':w:' .. w end)
+local SSUF = texts(function(w) return ':spans:' .. w end)
 local WHOLE = texts(function(x) return string.format('%.17g', x) end)
 local function arg(x)  -- a number for redis.call: its text when whole, else the number as before
   if x == math.floor(x) and x < 1e15 and x > -1e15 then return WHOLE[x] end
@@ -92,19 +92,19 @@ end
 -- once; the values stored are the ones the per-event writes stored (nothing in the batch reads them back).
 -- Seconds per key and field, in order: whole pieces are summed (exact below 2^53), anything else is written
 -- piece by piece as before, so a float sum is the same sequence of HINCRBYFLOATs.
-local secs, secs_keys = {}, {}
+-- (fields in the order first written, as the hash's own order of fields is what readers of it see)
+local secs = {}
 local function add_s(key, field, by)
   local h = secs[key]
-  if not h then h = {}; secs[key] = h; secs_keys[#secs_keys + 1] = key end
-  local l = h[field]
-  if not l then l = {}; h[field] = l; h[#h + 1] = field end
+  if not h then h = {order = {}, by = {}}; secs[key] = h end
+  local l = h.by[field]
+  if not l then l = {}; h.by[field] = l; h.order[#h.order + 1] = field end
   l[#l + 1] = by
 end
 local function write_secs()
-  for _, key in ipairs(secs_keys) do
-    local h = secs[key]
-    for _, field in ipairs(h) do
-      local l, sum, whole = h[field], 0, true
+  for key, h in pairs(secs) do
+    for _, field in ipairs(h.order) do
+      local l, sum, whole = h.by[field], 0, true
       for _, by in ipairs(l) do
         if not (by == math.floor(by) and by >= 0 and by < 1e15) then whole = false; break end
         sum = sum + by
@@ -120,16 +120,15 @@ local function write_secs()
 end
 
 -- span list members per key, in order, added by one ZADD per key (a member twice: the last score, as before)
-local zs, zs_keys = {}, {}
+local zs = {}
 local function zadd(key, score, member)
   local l = zs[key]
-  if not l then l = {}; zs[key] = l; zs_keys[#zs_keys + 1] = key end
+  if not l then l = {}; zs[key] = l end
   l[#l + 1] = score
   l[#l + 1] = member
 end
 local function write_spans()
-  for _, key in ipairs(zs_keys) do
-    local l = zs[key]
+  for key, l in pairs(zs) do
     for i = 1, #l, 1000 do  -- unpack takes a bounded number of values
       redis.call('ZADD', key, unpack(l, i, math.min(i + 999, #l)))
     end
@@ -169,11 +168,11 @@ local function accumulate(state, reason, from, to)
   if from < to - p.bexp then from = to - p.bexp end
   local field = state .. '_s'
   local function piece(w, a, b)
-    local wk = WKEY[w]
+    local wk = base .. WSUF[w]
     add_s(wk, field, b - a)
     if state == 'paused' then add_s(wk, 'paused_s:' .. reason, b - a) end
     expire_set[wk] = true
-    local sk = SKEY[w]
+    local sk = base .. SSUF[w]
     zadd(sk, b, string.format('%.17g|%.17g|', a, b) .. state .. '|' .. reason)
     expire_set[sk] = true
   end
@@ -198,7 +197,7 @@ local function add_windows(field, from, to, span)
   if from < to - p.bexp then from = to - p.bexp end
   local function keep(w, a, b)
     if not span then return end
-    local sk = SKEY[w]
+    local sk = base .. SSUF[w]
     zadd(sk, b, string.format('%.17g|%.17g|', a, b) .. span .. '|')
     expire_set[sk] = true
   end
@@ -213,7 +212,7 @@ local function add_windows(field, from, to, span)
     local a, b = math.max(from, w), to
     if nxt and nxt < b then b = nxt end
     if a < b then
-      local wk = WKEY[w]
+      local wk = base .. WSUF[w]
       add_s(wk, field, b - a); expire_set[wk] = true
       keep(w, a, b)
     end
@@ -287,7 +286,7 @@ for _, e in ipairs(evs) do
   elseif k == 'V' then
     local entry = e.c .. ':' .. e.q .. ':' .. math.floor(e.j)
     if once('v' .. e.sq .. ':' .. entry) then
-      local wk, mk = WKEY[e.win], MKEY[e.min]
+      local wk, mk = base .. WSUF[e.win], base .. MSUF[e.min]
       if once('vs:' .. entry) then add(wk, 'surveyed', 1); add(mk, 'surveyed', 1) end
       local f = (e.sq == 'n') and 'nps' or 'csat'
       add(wk, f .. '_responses', 1); add(mk, f .. '_responses', 1)
@@ -307,12 +306,12 @@ for _, e in ipairs(evs) do
     elseif k == 'OC' then marker = 'o:' .. e.c; field = 'outbound_calls'
     end
     if once(marker) then
-      add(WKEY[e.win], field, 1)
-      add(MKEY[e.min], field, 1)
+      add(base .. WSUF[e.win], field, 1)
+      add(base .. MSUF[e.min], field, 1)
       if k == 'MS' then sset('missed_in_row', (tonumber(sget().missed_in_row) or 0) + 1) end
       if k == 'H' and e.ch then  -- a written conversation: counted apart too (voice calls handled are the rest)
-        add(WKEY[e.win], 'conversations_handled', 1)
-        add(MKEY[e.min], 'conversations_handled', 1)
+        add(base .. WSUF[e.win], 'conversations_handled', 1)
+        add(base .. MSUF[e.min], 'conversations_handled', 1)
         open_conv(e.c .. ':' .. e.q .. ':' .. math.floor(e.j), e.ch, e.t)
       end
     else

@@ -60,8 +60,8 @@ local function texts(make)
 end
 local J = texts(function(k) return 'j' .. k end)
 local F = texts(function(k) return 'f' .. k end)
-local MKEY = texts(function(m) return base .. ':m:' .. m end)
-local WKEY = texts(function(w) return base .. ':w:' .. w end)
+local MSUF = texts(function(m) return ':m:' .. m end)  -- (keys stay 'base .. suffix': tests/test_hash_tags.py)
+local WSUF = texts(function(w) return ':w:' .. w end)
 local WHOLE = texts(function(x) return string.format('%.17g', x) end)
 local function arg(x)  -- a number for redis.call: its text when whole, else the number as before
   if x == floor(x) and x < 1e15 and x > -1e15 then return WHOLE[x] end
@@ -181,7 +181,7 @@ for i, e in ipairs(evs) do
   elseif idx and not (has(fe, 'A') or has(fe, 'C') or has(fe, 'D')) then
     out[i] = {2, j, ''}  -- this queue never answered (nor called back) the contact: not counted, a dead letter
   else
-    local wkey, mkey = WKEY[e.win], MKEY[e.min]
+    local wkey, mkey = base .. WSUF[e.win], base .. MSUF[e.min]
     if not (has(f, 'V') or has(f, 'N')) then add(wkey, 'surveyed', 1); add(mkey, 'surveyed', 1) end
     put(c, h, ff, f .. flag)
     if flag == 'V' then
@@ -199,8 +199,8 @@ for i, e in ipairs(evs) do
   local c = e.c
   local h = marker(c)
   renew[c] = true
-  local wkey = WKEY[e.win]
-  local mkey = MKEY[e.min]
+  local wkey = base .. WSUF[e.win]
+  local mkey = base .. MSUF[e.min]
   local n = tonumber(h['n'] or '0')
   local t = e.t
   local idx = nil
@@ -260,8 +260,8 @@ for i, e in ipairs(evs) do
         -- never exceeds entered; the J flag makes that join a duplicate should it arrive after all
         f0 = 'J'
         local jwkey, jmkey = wkey, mkey
-        if e.jw then jwkey = WKEY[e.jw] end
-        if e.jm then jmkey = MKEY[e.jm] end
+        if e.jw then jwkey = base .. WSUF[e.jw] end
+        if e.jm then jmkey = base .. MSUF[e.jm] end
         add(jwkey, 'entered', 1); add(jmkey, 'entered', 1)
       end
       put(c, h, 'n', n); put(c, h, J[idx], j); put(c, h, F[idx], f0)
@@ -362,7 +362,7 @@ for c, _ in pairs(renew) do
     redis.call('EXPIRE', base .. ':e:' .. c, EXP)
   end
 end
-for m, _ in pairs(peak_up) do redis.call('HSET', MKEY[m], 'peak_waiting', arg(peaks[m])) end
+for m, _ in pairs(peak_up) do redis.call('HSET', base .. MSUF[m], 'peak_waiting', arg(peaks[m])) end
 
 for key, hh in pairs(acc) do
   for field, by in pairs(hh) do
