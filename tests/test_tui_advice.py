@@ -204,30 +204,40 @@ async def test_advice_on_the_demo_overload_shows_required_vs_staffed_and_applies
         assert app.screen is app.screen_stack[0]
 
 
+async def _first_step_sent(floor, pilot, app):
+    """Open the advice, confirm its first move: the add is on the stream, the remove waits for its outcome."""
+    from wallboard.ui.dialogs import AdviceScreen
+
+    await pilot.press("v")
+    await until(pilot, lambda: isinstance(app.screen, AdviceScreen), "the advice panel")
+    first = app.screen.advice.moves[0]
+    await pilot.press("enter", "enter")
+    await until(pilot, lambda: len(requests_sent(app)) == 1, "the add request")
+    return first
+
+
+def _skipped(notices) -> str | None:
+    return next((m for m, _ in notices if "Not sent" in m), None)
+
+
 async def test_a_refused_first_step_sends_no_second_and_says_so(floor):
     """The add reaches the executor too late and is refused (stale): the agent must not be taken out of sales."""
     from wallboard.actions.executor import STALE_S
-    from wallboard.ui.dialogs import AdviceScreen
 
     seq = await floor.run(12 * 60)
     app = make_app(floor, "rivka")
     notices = Notices()
     async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await until(pilot, seen(app, seq), "the snapshot")
-        await pilot.press("v")
-        await until(pilot, lambda: isinstance(app.screen, AdviceScreen), "the advice panel")
-        first = app.screen.advice.moves[0]
+        first = await _first_step_sent(floor, pilot, app)
         before = floor.centre.member_queues(first.agent)
-        await pilot.press("enter", "enter")
-        await until(pilot, lambda: len(requests_sent(app)) == 1, "the add request")
         floor.clock.set(floor.clock.now() + timedelta(seconds=STALE_S + 1))
         assert await floor.executor.process_pending() == 1
-        await until(pilot, lambda: any("Not sent" in m for m, _ in notices), "the notice that the remove was not sent")
+        await until(pilot, lambda: _skipped(notices), "the notice that the remove was not sent")
         await pilot.pause(0.3)
         assert [r["op"] for r in requests_sent(app)] == ["add"]
         assert floor.centre.member_queues(first.agent) == before == {"sales": 0}
-        skipped = next(m for m, _ in notices if "Not sent" in m)
-        assert skipped.endswith(f"Remove {first.agent_name} from sales"), skipped
+        assert _skipped(notices).endswith(f"Remove {first.agent_name} from sales"), _skipped(notices)
         assert any(m.startswith(f"Add {first.agent_name} to support") and "stale" in m for m, _ in notices), notices
 
 
@@ -235,7 +245,6 @@ async def test_a_first_step_given_up_sends_no_second_even_when_its_outcome_comes
     """The executor is slow: the desk gives the add up (no outcome in time) and says the remove was not sent,
     and why in words that allow for the add still being done; the add's late outcome must not send it."""
     from wallboard.actions.executor import STALE_S
-    from wallboard.ui.dialogs import AdviceScreen
     from wallboard.ui.requests import OUTCOME_TIMEOUT_S
 
     seq = await floor.run(12 * 60)
@@ -243,17 +252,12 @@ async def test_a_first_step_given_up_sends_no_second_even_when_its_outcome_comes
     notices = Notices()
     async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await until(pilot, seen(app, seq), "the snapshot")
-        await pilot.press("v")
-        await until(pilot, lambda: isinstance(app.screen, AdviceScreen), "the advice panel")
-        first = app.screen.advice.moves[0]
-        await pilot.press("enter", "enter")
-        await until(pilot, lambda: len(requests_sent(app)) == 1, "the add request")
+        first = await _first_step_sent(floor, pilot, app)
         floor.clock.advance(OUTCOME_TIMEOUT_S + 1)
         assert OUTCOME_TIMEOUT_S + 1 < STALE_S  # still fresh for the executor
         app.tick()
-        await until(pilot, lambda: any("Not sent" in m for m, _ in notices), "the notice that the remove was not sent")
-        skipped = next(m for m, _ in notices if "Not sent" in m)
-        assert skipped == (
+        await until(pilot, lambda: _skipped(notices), "the notice that the remove was not sent")
+        assert _skipped(notices) == (
             "Not sent, as the step before was not done (or its outcome did not come in time): "
             f"Remove {first.agent_name} from sales"
         )
