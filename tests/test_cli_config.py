@@ -100,6 +100,23 @@ def test_the_desk_offers_every_pause_reason_the_simulated_agents_give():
             assert given <= offered, (config.name, name, given - offered)
 
 
+@pytest.mark.parametrize(
+    "value, where, says",
+    [
+        ({"day": "x"}, "targets.queues.support.service_level.day", "valid number"),
+        ({"dya": 0.8}, "targets.queues.support.service_level.dya", "not permitted"),
+        ("abc", "targets.queues.support.service_level", "valid number"),
+    ],
+)
+def test_a_target_written_either_way_is_named_where_it_is(value, where, says):
+    """A target is a number or a table of periods: a wrong one is named by its place in the file, once, not
+    by the type members pydantic tried (``...service_level.float``, ``...PeriodTargets.day``)."""
+    with pytest.raises(ConfigError) as ei:
+        load_config(None, targets={"queues": {"support": {"service_level": value}}})
+    [(path, msg, _)] = ei.value.problems
+    assert path == where and says in msg
+
+
 def test_broken_config_raises_config_error_in_process(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(BROKEN, encoding="utf-8")

@@ -804,9 +804,41 @@ _HINTS = {
 }
 
 
+_SCALAR_BRANCHES = {"float", "int", "str", "bool"}
+
+
+def _union_branches(errors: list) -> list:
+    """A value that fails a union (``float | PeriodTargets``) fails each member, and pydantic puts the member's
+    name in the path (``...service_level.float``, ``...service_level.PeriodTargets.day``). Keep the member the
+    value was written for (a table: the model's; anything else: the scalar's) and drop the name from the path,
+    so the problem is named where it is in the file."""
+    models = {c.__name__ for c in globals().values() if isinstance(c, type) and issubclass(c, BaseModel)}
+
+    def branch(e) -> int | None:
+        return next((i for i, p in enumerate(e["loc"]) if p in _SCALAR_BRANCHES or p in models), None)
+
+    unions: dict[tuple, dict[str, list]] = {}
+    for e in errors:
+        i = branch(e)
+        if i is not None:
+            unions.setdefault(tuple(e["loc"][:i]), {}).setdefault(e["loc"][i], []).append(e)
+    out = []
+    for e in errors:
+        i = branch(e)
+        members = unions.get(tuple(e["loc"][:i])) if i is not None else None
+        if i is None or members is None or len(members) < 2:
+            out.append(e)
+            continue
+        whole = next((x["input"] for m in _SCALAR_BRANCHES & set(members) for x in members[m]), None)
+        if (e["loc"][i] in models) != isinstance(whole, dict):
+            continue  # the other member's complaint: not what was written
+        out.append({**e, "loc": (*e["loc"][:i], *e["loc"][i + 1 :])})
+    return out
+
+
 def _problems(err: ValidationError) -> list[tuple[str, str, str]]:
     out = []
-    for e in err.errors():
+    for e in _union_branches(err.errors()):
         # an empty key ("" = 1, legal TOML) shows as "", else its problem would read as the top level's
         loc = ".".join(str(p) if p != "" else '""' for p in e["loc"]) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
