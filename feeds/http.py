@@ -25,10 +25,17 @@ transition moves its counters once, whatever its id), so a retried POST never co
 *different* content is a dead letter (an idempotency key names one event). The ``source`` of an event is
 set here to ``http:<source>`` (the authenticated one), whatever the body says.
 
-**A conversation never opened.** An exit (answered, abandoned, overflowed, callback) with no ``wait_s`` for a
-conversation whose join this process has not seen would be counted as a join and an answer at the same
-second (a wait of 0, inside the service level): it is a dead letter instead. Give the wait (a mapping does,
-from the conversation's start time) and the engine records the join the exit implies.
+**A conversation never opened.** An exit (answered, abandoned, overflowed, callback) with no ``wait_s`` takes
+its wait from the conversation's queue entry in Redis, wherever and whenever its join was applied (before a
+restart of this ingester, by another one). With no entry there it would count as a join and an exit in the
+same second (a wait of 0, inside the service level): the engine refuses it as a dead letter instead
+(``wallboard.feed.EXITS_NEED_THEIR_ENTRY``), after the 202, as only Redis knows. Give the wait (a mapping
+does, from the conversation's start time) and the engine records the join the exit implies.
+
+**What this process remembers** (the last 100,000 each, lost at a restart): the ids it accepted, only to tell
+``duplicates`` and an id reused for another event in the answer (the engine counts by meaning either way);
+and each conversation's answer time, for a mapping whose payloads give none (``fields.answered_at``): a close's
+handle time, and whether a close naming no agent is the end of an answered conversation (docs/HTTP_FEED.md).
 
 **202 means** validated and queued for the engine (applied within ``FLUSH_S``, 50 ms); should the process
 die in between, those events are lost unless re-sent, and re-sending is always safe.
@@ -60,11 +67,7 @@ from wallboard.config import WallboardConfig
 from wallboard.events import (
     EVENT_ADAPTER,
     OVERFLOW_REASONS,
-    CallbackRequested,
-    CallerAbandoned,
     CallerAnswered,
-    CallerJoined,
-    CallerOverflowed,
     Event,
     OverflowReason,
 )
@@ -86,8 +89,7 @@ log = logging.getLogger("wallboard.feeds.http")
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MIN_TOKEN_CHARS = 16
-_REMEMBER = 100_000  # ids and open conversations remembered (each a bounded FIFO)
-_EXITS = (CallerAnswered, CallerAbandoned, CallerOverflowed, CallbackRequested)
+_REMEMBER = 100_000  # ids and answer times remembered (each a bounded FIFO)
 
 
 # ---- options ---------------------------------------------------------------------------------------------
@@ -318,7 +320,6 @@ class HttpFeed:
         if self.redrive_source is not None and self.redrive_source not in self.sources:
             raise ValueError(f"http: no source {self.redrive_source!r} under [feeds.http.sources]")
         self._ids: _Fifo = _Fifo()  # "source\0id" -> digest of the event accepted with it
-        self._open: _Fifo = _Fifo()  # (call_id, queue) joined here -> None
         self._answered_at: _Fifo = _Fifo()  # (call_id, queue) -> epoch of its answer (a mapping's handle time)
         self._q: asyncio.Queue | None = None
         self._clock: Clock = SystemClock()
@@ -491,8 +492,9 @@ class HttpFeed:
             raise _Bad(f"{where}: {first['msg']}") from None
 
     def _check(self, src: _SourceState, ev: Any) -> bool:
-        """The checks across events (an id reused, a conversation never opened); remembers the event.
-        Returns whether the id was accepted before with the same content."""
+        """The checks across events (an id reused, a foreign channel); remembers the event. Returns whether the
+        id was accepted before with the same content. (An exit of a conversation never opened is the engine's
+        to judge: the feed cannot tell one from a conversation opened before its start.)"""
         key = f"{src.name}\0{ev.id}"
         digest = hashlib.sha256(ev.model_dump_json().encode()).digest()
         before = self._ids.get(key)
@@ -502,14 +504,7 @@ class HttpFeed:
         channel, queue = getattr(ev, "channel", None), conv[1]  # a queue's call events carry both
         if channel is not None and queue is not None and (problem := channel_problem(self.config, queue, channel)):
             raise _Bad(problem)
-        if isinstance(ev, _EXITS) and ev.wait_s is None and conv not in self._open:
-            raise _Bad(
-                f"conversation {conv[0]!r} in queue {conv[1]!r} was never opened (no caller_joined seen) "
-                "and the exit gives no wait_s, so its wait is unknown"
-            )
-        if isinstance(ev, CallerJoined):
-            self._open.remember(conv, None)
-        elif isinstance(ev, CallerAnswered):
+        if isinstance(ev, CallerAnswered):
             self._answered_at.remember(conv, ev.ts.timestamp())
         self._ids.remember(key, digest)
         return before is not None

@@ -46,7 +46,7 @@ from .events import (
     FeedGap,
     utc,
 )
-from .feed import ENGINE_SOURCE, DeadLetter
+from .feed import ENGINE_SOURCE, EXITS_NEED_THEIR_ENTRY, DeadLetter
 from .keys import Keys
 from .privacy import mask_number
 from .snapshot import (
@@ -152,6 +152,20 @@ def _kind_of(cls: type) -> int:
             return _KINDS[cls]
     _KINDS[cls] = _K_OTHER
     return _K_OTHER
+
+
+def _refusal(code: int, ev, queue: str) -> str:
+    """Why queue_batch.lua refused an event (its reply's code 2 or 3)."""
+    if code == 2:  # a survey answer of a contact this queue never answered (docs/REPORTS.md)
+        return (
+            f"survey_response: contact {ev.call_id!r} was not answered in queue {queue!r} (still "
+            "waiting, abandoned or overflowed): the answer is not counted"
+        )
+    # an exit without a wait whose entry Redis does not hold (feed.EXITS_NEED_THEIR_ENTRY)
+    return (
+        f"{ev.type}: conversation {ev.call_id!r} in queue {queue!r} was never opened (no caller_joined known) "
+        "and the exit gives no wait_s, so its wait is unknown: not counted"
+    )
 
 
 def _first(item: tuple) -> int:
@@ -336,7 +350,10 @@ class Engine:
         else:  # _K_CALLBACK_DONE
             rec["k"] = "D"
         w = d.get("wait_s")
-        if w is not None:
+        if w is None:
+            if _K_ANSWER <= kind <= _K_CALLBACK and d["source"].partition(":")[0] in EXITS_NEED_THEIR_ENTRY:
+                rec["kn"] = 1  # counted only if its entry is known (feed.EXITS_NEED_THEIR_ENTRY)
+        else:
             rec["w"] = w
             if w:  # an exit: where its join falls, should the script have to record the join it implies
                 jwin, jmin = self._window(t - w)
@@ -501,14 +518,10 @@ class Engine:
             written = self.channel_of(queue) != "voice"
             for (i, rec, agent), reply in zip(chunk, json.loads(out)):
                 dup, join = reply[0], reply[1]
-                if dup == 2:  # a survey answer of a contact this queue never answered (docs/REPORTS.md)
+                if dup >= 2:  # refused by what the queue's entries say: a dead letter, nothing counted
                     ev = batch.events[i]
-                    reason = (
-                        f"survey_response: contact {ev.call_id!r} was not answered in queue {queue!r} (still "
-                        "waiting, abandoned or overflowed): the answer is not counted"
-                    )
                     source = f"{ENGINE_SOURCE}:{ev.source}"
-                    batch.res.rejected.append(DeadLetter(source, reason, ev.model_dump_json()))
+                    batch.res.rejected.append(DeadLetter(source, _refusal(dup, ev, queue), ev.model_dump_json()))
                     continue
                 if dup:
                     dups += 1

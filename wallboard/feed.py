@@ -52,6 +52,14 @@ from .events import Event
 # event's JSON, not its feed's record, so ``wallboard deadletter --redrive`` applies that event again.
 ENGINE_SOURCE = "engine"
 
+# Feeds whose senders may send an exit (answered, abandoned, overflowed, callback) without ``wait_s`` for a
+# conversation whose join the ingester did not see: a chat platform posting across an ingester's restart. The
+# engine counts such an exit only when Redis holds its queue entry (the wait is then the entry's), and refuses it
+# otherwise, as a dead letter: counted, it would be a join and an exit in the same second (a wait of 0, inside
+# the service level). Other feeds' exits without a wait are ones they saw without the join (a PBX feed started
+# mid-call), counted as before.
+EXITS_NEED_THEIR_ENTRY = frozenset({"http"})
+
 
 @dataclass(frozen=True)
 class DeadLetter:
