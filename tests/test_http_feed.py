@@ -57,8 +57,9 @@ def tokens(monkeypatch):
 
 
 @asynccontextmanager
-async def running(redis_client, prefix, **http):
-    """An ingester with the http feed on a free port; yields (ingest, feed, base url, session)."""
+async def running(redis_client, prefix, *, clean=True, **http):
+    """An ingester with the http feed on a free port; yields (ingest, feed, base url, session). ``clean``:
+    drop the prefix's keys when it stops (not when the next ingester carries on with them)."""
     config = _config(prefix, **http)
     feed = HttpFeed(None, config)
     ing = Ingest(redis_client, config, feed, clock=ManualClock(NOW), keys=Keys(prefix), name="http-test")
@@ -70,7 +71,7 @@ async def running(redis_client, prefix, **http):
     finally:
         ing.stop.set()
         await asyncio.wait_for(task, 10)
-        keys = [k async for k in redis_client.scan_iter(match=f"{prefix}:*", count=1000)]
+        keys = [k async for k in redis_client.scan_iter(match=f"{prefix}:*", count=1000)] if clean else []
         if keys:
             await redis_client.unlink(*keys)
 
