@@ -68,6 +68,7 @@ from wallboard.events import (
     EVENT_ADAPTER,
     OVERFLOW_REASONS,
     CallerAnswered,
+    CallerJoined,
     Event,
     OverflowReason,
 )
@@ -89,7 +90,7 @@ log = logging.getLogger("wallboard.feeds.http")
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MIN_TOKEN_CHARS = 16
-_REMEMBER = 100_000  # ids and answer times remembered (each a bounded FIFO)
+_REMEMBER = 100_000  # ids, answers and joins remembered (each a bounded FIFO)
 
 
 # ---- options ---------------------------------------------------------------------------------------------
@@ -321,6 +322,7 @@ class HttpFeed:
             raise ValueError(f"http: no source {self.redrive_source!r} under [feeds.http.sources]")
         self._ids: _Fifo = _Fifo()  # "source\0id" -> digest of the event accepted with it
         self._answered_at: _Fifo = _Fifo()  # (call_id, queue) -> epoch of its answer (a mapping's handle time)
+        self._opened: _Fifo = _Fifo()  # (call_id, queue) joined here -> None (a close naming no agent: _was_answered)
         self._q: asyncio.Queue | None = None
         self._clock: Clock = SystemClock()
         self.started = asyncio.Event()
@@ -480,7 +482,7 @@ class HttpFeed:
     def _event(self, src: _SourceState, item: Any) -> Any:
         if not isinstance(item, dict):
             raise _Bad(f"an item must be a JSON object, not {type(item).__name__}")
-        data = _map(src.mapping, item, src.name, self._answered_at) if src.mapping else dict(item)
+        data = _map(src.mapping, item, src.name, self._answered_at, self._opened) if src.mapping else dict(item)
         if data is None:
             return None
         data["source"] = f"http:{src.name}"
@@ -506,6 +508,8 @@ class HttpFeed:
             raise _Bad(problem)
         if isinstance(ev, CallerAnswered):
             self._answered_at.remember(conv, ev.ts.timestamp())
+        elif isinstance(ev, CallerJoined):
+            self._opened.remember(conv, None)
         self._ids.remember(key, digest)
         return before is not None
 
@@ -521,7 +525,7 @@ class HttpFeed:
         return out
 
 
-def _map(m: WebhookMapping, item: dict, source: str, answered_at: _Fifo) -> dict | None:
+def _map(m: WebhookMapping, item: dict, source: str, answered_at: _Fifo, opened: _Fifo) -> dict | None:
     """A platform's webhook payload -> our event as a dict (None: an event the mapping ignores)."""
     f = m.fields
     name = _text(_get(item, f.event))
@@ -535,8 +539,15 @@ def _map(m: WebhookMapping, item: dict, source: str, answered_at: _Fifo) -> dict
     agent = _text(_get(item, f.agent))
     if isinstance(rule, str):
         meaning = rule
-    elif agent is None and rule.without_agent is not None and not _was_answered(m, item, answered_at):
-        meaning = rule.without_agent
+    elif agent is None and rule.without_agent is not None:
+        answered = _was_answered(m, item, answered_at, opened)
+        if answered is None:
+            raise _Bad(
+                f"event {name[:80]!r} names no agent and gives no answer time (fields.answered_at), and this ingester "
+                "has seen neither the conversation's start nor its answer (it began before this ingester's start): "
+                "whether an agent took it is unknown, so it is not counted; map the platform's answer time"
+            )
+        meaning = rule.meaning if answered else rule.without_agent
     else:
         meaning = rule.meaning
     if meaning == "ignore":
@@ -576,7 +587,7 @@ def _map(m: WebhookMapping, item: dict, source: str, answered_at: _Fifo) -> dict
         if answered is None:
             raise _Bad(
                 f"a close with no answer time: nothing at {f.answered_at!r} and no answer seen for "
-                f"conversation {conv!r} in queue {queue!r}"
+                f"conversation {conv!r} in queue {queue!r} by this ingester (since its start)"
             )
         if at < answered:
             raise _Bad(f"{f.at!r} is before the answer (a negative handle time)")
@@ -584,15 +595,23 @@ def _map(m: WebhookMapping, item: dict, source: str, answered_at: _Fifo) -> dict
     return d
 
 
-def _was_answered(m: WebhookMapping, item: dict, answered_at: _Fifo) -> bool:
+def _was_answered(m: WebhookMapping, item: dict, answered_at: _Fifo, opened: _Fifo) -> bool | None:
     """An agent took the conversation (the payload's answer time, else the answer seen here): an event meaning
     one thing without an agent (a close: abandoned) means the other once it was answered (the customer closed
-    it: completed, which ends the answering agent's conversation)."""
+    it: completed, which ends the answering agent's conversation). Not taken: the mapping reads an answer time
+    and the payload's is empty, or this process saw the conversation start and no answer. None: unknown (a
+    conversation begun before this process started, and a mapping without an answer time: this process's
+    memory is all it has, and guessing "abandoned" would lose the completion of an answered one)."""
     f = m.fields
     if _get(item, f.answered_at) not in (None, ""):
         return True
     queue = _text(_get(item, f.queue)) or m.queue
-    return (_text(_get(item, f.conversation_id)), m.queue_names.get(queue, queue) if queue else None) in answered_at
+    conv = (_text(_get(item, f.conversation_id)), m.queue_names.get(queue, queue) if queue else None)
+    if conv in answered_at:
+        return True
+    if f.answered_at is not None or conv in opened:
+        return False
+    return None
 
 
 def _time(m: WebhookMapping, item: dict, path: str | None, required: bool = False) -> float | None:

@@ -9,7 +9,7 @@ import pytest
 
 from .conftest import at
 from .polling import until
-from .test_http_feed import CHAT_TOKEN, dead_letters, post, running, snapshot, tokens  # noqa: F401 (a fixture)
+from .test_http_feed import CHAT_TOKEN, ROOT, dead_letters, post, running, snapshot, tokens  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.usefixtures("tokens")
 
@@ -161,3 +161,46 @@ async def test_exits_of_conversations_opened_before_a_restart_count_as_without_i
         assert len(got) == 2
         for d in got:
             assert NEVER[d["source"]] in d["reason"] and "no wait_s" in d["reason"], d
+
+
+async def test_a_close_naming_no_agent_whose_answer_is_unknown_after_a_restart_is_a_dead_letter(
+    redis_client, prefix, tmp_path
+):
+    """A mapping without the platform's answer time: whether a close naming no agent ends an answered
+    conversation is this process's memory. After a restart it is refused with the reason, never guessed
+    "abandoned" (which would drop the completion of an answered one and leave its agent's conversation open)."""
+    shipped = (ROOT / "feeds" / "mappings" / "chat_webhook.toml").read_text(encoding="utf-8")
+    lines = [ln for ln in shipped.splitlines() if not ln.startswith("answered_at")]
+    mapping = tmp_path / "no_answer_time.toml"
+    mapping.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    sources = {"chat": {"token_env": "WB_TEST_HTTP_CHAT", "mapping": str(mapping)}}
+    started = [_chat("conversation.started", "s", 100, "k1"), _chat("conversation.started", "s", 105, "k2")]
+    answered = [_chat("conversation.accepted", "a", 160, "k1", "a7")]
+    closed = [_chat("conversation.closed", "c", 400, "k1"), _chat("conversation.closed", "c", 170, "k2")]
+    async with running(redis_client, prefix, clean=False, sources=sources) as (ing, feed, base, session):
+        status, answer, _ = await post(session, f"{base}/events/chat", started + answered, token=CHAT_TOKEN)
+        assert status == 202 and answer["accepted"] == 3
+        await until(lambda: ing.events_applied == 3 and feed._q.qsize() == 0, "the openings applied")
+    async with running(redis_client, prefix, sources=sources) as (ing, feed, base, session):
+        status, answer, _ = await post(session, f"{base}/events/chat", closed, token=CHAT_TOKEN)
+        assert status == 202 and answer["accepted"] == 0
+        assert [r["index"] for r in answer["rejected"]] == [0, 1]
+        for r in answer["rejected"]:
+            assert "whether an agent took it is unknown" in r["reason"], r
+        q = (await snapshot(redis_client, prefix)).queues["chat"]
+        # nothing guessed: k1 stays answered and open, k2 waiting, until the closes are sent with an answer time
+        assert (q.entered, q.answered, q.abandoned, q.completed, q.waiting) == (2, 1, 0, 0, 1)
+        status, answer, _ = await post(
+            session, f"{base}/events/chat", {**closed[0], "agent": {"id": "a7"}, "id": "k1:c2"}, token=CHAT_TOKEN
+        )
+        assert (
+            "no answer time" in answer["rejected"][0]["reason"] and "since its start" in answer["rejected"][0]["reason"]
+        )
+
+    # without the restart the same deliveries count: k1 completed (handle 240), k2 abandoned
+    async with running(redis_client, f"{prefix}-once", sources=sources) as (ing, feed, base, session):
+        status, answer, _ = await post(session, f"{base}/events/chat", started + answered + closed, token=CHAT_TOKEN)
+        assert status == 202 and answer["accepted"] == 5
+        await until(lambda: ing.events_applied == 5 and feed._q.qsize() == 0, "the deliveries applied")
+        q = (await snapshot(redis_client, f"{prefix}-once")).queues["chat"]
+        assert (q.entered, q.answered, q.abandoned, q.completed, q.talk_s, q.waiting) == (2, 1, 1, 1, 240.0, 0)
