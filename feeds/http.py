@@ -540,14 +540,14 @@ def _map(m: WebhookMapping, item: dict, source: str, answered_at: _Fifo, opened:
     if isinstance(rule, str):
         meaning = rule
     elif agent is None and rule.without_agent is not None:
-        answered = _was_answered(m, item, answered_at, opened)
-        if answered is None:
+        taken = _was_answered(m, item, answered_at, opened)
+        if taken is None:
             raise _Bad(
                 f"event {name[:80]!r} names no agent and gives no answer time (fields.answered_at), and this ingester "
                 "has seen neither the conversation's start nor its answer (it began before this ingester's start): "
                 "whether an agent took it is unknown, so it is not counted; map the platform's answer time"
             )
-        meaning = rule.meaning if answered else rule.without_agent
+        meaning = rule.meaning if taken else rule.without_agent
     else:
         meaning = rule.meaning
     if meaning == "ignore":
