@@ -323,6 +323,7 @@ class HttpFeed:
         self._ids: _Fifo = _Fifo()  # "source\0id" -> digest of the event accepted with it
         self._answered_at: _Fifo = _Fifo()  # (call_id, queue) -> epoch of its answer (a mapping's handle time)
         self._opened: _Fifo = _Fifo()  # (call_id, queue) joined here -> None (a close naming no agent: _was_answered)
+        self._since: float | None = None  # when this process began serving (epoch): what began later it has seen
         self._q: asyncio.Queue | None = None
         self._clock: Clock = SystemClock()
         self.started = asyncio.Event()
@@ -335,6 +336,7 @@ class HttpFeed:
         from aiohttp import web
 
         self._clock = clock or SystemClock()
+        self._since = self._clock.now().timestamp()
         self._q = asyncio.Queue()  # bounded by the handler's check against max_pending
         app = web.Application(client_max_size=self.options.max_body_bytes)
         app.router.add_post("/events", self._handle)
@@ -482,7 +484,7 @@ class HttpFeed:
     def _event(self, src: _SourceState, item: Any) -> Any:
         if not isinstance(item, dict):
             raise _Bad(f"an item must be a JSON object, not {type(item).__name__}")
-        data = _map(src.mapping, item, src.name, self._answered_at, self._opened) if src.mapping else dict(item)
+        data = _map(src.mapping, item, src.name, self) if src.mapping else dict(item)
         if data is None:
             return None
         data["source"] = f"http:{src.name}"
@@ -525,8 +527,10 @@ class HttpFeed:
         return out
 
 
-def _map(m: WebhookMapping, item: dict, source: str, answered_at: _Fifo, opened: _Fifo) -> dict | None:
-    """A platform's webhook payload -> our event as a dict (None: an event the mapping ignores)."""
+def _map(m: WebhookMapping, item: dict, source: str, seen: HttpFeed) -> dict | None:
+    """A platform's webhook payload -> our event as a dict (None: an event the mapping ignores); ``seen``: what
+    the feed remembers of the conversations (their answer times, their starts, since when)."""
+    answered_at = seen._answered_at
     f = m.fields
     name = _text(_get(item, f.event))
     if name is None:
@@ -540,7 +544,7 @@ def _map(m: WebhookMapping, item: dict, source: str, answered_at: _Fifo, opened:
     if isinstance(rule, str):
         meaning = rule
     elif agent is None and rule.without_agent is not None:
-        taken = _was_answered(m, item, answered_at, opened)
+        taken = _was_answered(m, item, seen)
         if taken is None:
             raise _Bad(
                 f"event {name[:80]!r} names no agent and gives no answer time (fields.answered_at), and this ingester "
@@ -595,11 +599,12 @@ def _map(m: WebhookMapping, item: dict, source: str, answered_at: _Fifo, opened:
     return d
 
 
-def _was_answered(m: WebhookMapping, item: dict, answered_at: _Fifo, opened: _Fifo) -> bool | None:
+def _was_answered(m: WebhookMapping, item: dict, seen: HttpFeed) -> bool | None:
     """An agent took the conversation (the payload's answer time, else the answer seen here): an event meaning
     one thing without an agent (a close: abandoned) means the other once it was answered (the customer closed
     it: completed, which ends the answering agent's conversation). Not taken: the mapping reads an answer time
-    and the payload's is empty, or this process saw the conversation start and no answer. None: unknown (a
+    and the payload's is empty, or this process saw the conversation start (its join, or a start time after the
+    process began serving) and no answer. None: unknown (a
     conversation begun before this process started, and a mapping without an answer time: this process's
     memory is all it has, and guessing "abandoned" would lose the completion of an answered one)."""
     f = m.fields
@@ -607,9 +612,12 @@ def _was_answered(m: WebhookMapping, item: dict, answered_at: _Fifo, opened: _Fi
         return True
     queue = _text(_get(item, f.queue)) or m.queue
     conv = (_text(_get(item, f.conversation_id)), m.queue_names.get(queue, queue) if queue else None)
-    if conv in answered_at:
+    if conv in seen._answered_at:
         return True
-    if f.answered_at is not None or conv in opened:
+    if f.answered_at is not None or conv in seen._opened:
+        return False
+    started = _time(m, item, f.started_at)
+    if started is not None and seen._since is not None and started >= seen._since:
         return False
     return None
 
