@@ -57,7 +57,7 @@ def register(sub, add_common) -> None:
         "--lang",
         choices=["en", "he"],
         default="en",
-        help="the HTML and CSV report's language: en (default) or he (Hebrew, right to left)",
+        help="the HTML and CSV report's (and the HTML scorecard's) language: en (default) or he (Hebrew, right to left)",
     )
     sp.add_argument("--output", "-o", default=None, help="write to this file instead of standard output")
     add_common(sp)
@@ -80,7 +80,7 @@ def render(rep: dict, fmt: str, lang: str = "en") -> str:
         if fmt == "html":
             from wallboard.reports.render_html import render_scorecard_html
 
-            return render_scorecard_html(rep)
+            return render_scorecard_html(rep, lang)
         return scorecard.render_csv(rep) if fmt == "csv" else json.dumps(rep, ensure_ascii=False, indent=1)
     if fmt == "html":
         from wallboard.reports.render_html import render_html

@@ -12,8 +12,9 @@ and the charts' geometry.
 from __future__ import annotations
 
 import math
+import re
 import zlib
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,7 @@ from markupsafe import Markup, escape
 
 from ..channels import label as channel_label
 from .. import catalog
+from . import words as wordbook
 from .words import DEFINITIONS, SL_LABEL, words
 
 COLORS = {
@@ -41,8 +43,8 @@ def pct(v) -> str:
     return "–" if v is None else f"{v * 100:.1f}%"
 
 
-def secs(v) -> str:
-    return "–" if v is None else f"{v:.0f} s"
+def secs(v, lang: str = "en") -> str:
+    return "–" if v is None else words(lang)["s"].format(n=f"{v:.0f}")
 
 
 def mmss(v) -> str:
@@ -75,6 +77,14 @@ def rate(v) -> str:
 
 
 FORMATS = {"count": num, "pct": pct, "s": secs, "m:ss": mmss, "h:mm": hmm, "score": score, "rate": rate}
+
+
+@cache
+def formats(lang: str) -> dict:
+    """``FORMATS`` in ``lang``: only seconds carry a unit word."""
+    return {**FORMATS, "s": lambda v: secs(v, lang)}
+
+
 QUEUE_COLUMNS = catalog.html_columns("queue")
 AGENT_COLUMNS = catalog.html_columns("agent")
 
@@ -98,6 +108,7 @@ def render_html(rep: dict, lang: str = "en") -> str:
     p = rep["period"]
     w = words(lang)
     queue_heads = [h for _, h, _ in catalog.html_columns("queue", lang)]
+    rtl = w["dir"] == "rtl"
     return (
         _env()
         .get_template("report.html.j2")
@@ -105,17 +116,18 @@ def render_html(rep: dict, lang: str = "en") -> str:
             rep=rep,
             w=w,
             lang=lang,
-            ltr=_ltr if w["dir"] == "rtl" else str,
-            name=_isolated if w["dir"] == "rtl" else str,
+            ltr=_ltr if rtl else str,
+            name=_isolated if rtl else str,
             kind_word=w.get(_kind_word(p["kind"]), w["period"]),
+            period_label=_period_label(p, lang),
             generated=rep["generated_at"].replace("T", " ").replace("Z", " UTC"),
             start=p["start"][:16].replace("T", " "),
             end=p["end"][:16].replace("T", " "),
             gaps=[
                 {
-                    "start": _local(g["start"], rep),
-                    "end": _local(g["end"], rep),
-                    "length": _dur(g["length_s"]),
+                    "start": _local(g["start"], rep, lang),
+                    "end": _local(g["end"], rep, lang),
+                    "length": _dur(g["length_s"], lang),
                     "feed": str(g.get("feed") or "?"),
                 }
                 for g in rep["gaps"]
@@ -131,9 +143,22 @@ def render_html(rep: dict, lang: str = "en") -> str:
     )
 
 
+_HEBREW = re.compile("[\u0590-\u05ff]")
+# a run of figures: numbers, times, dates and percentages, with the spaces and dashes between them
+_FIGURES = re.compile(r"[-+−]?\d[\d.,:%]*(?:[ –-]+\d[\d.,:%]*)*")
+
+
 def _ltr(v) -> Markup:
-    """A number, time or date inside right-to-left text, kept left to right (``3:05``, ``-12``, ``81.3%``)."""
-    return Markup('<bdi dir="ltr">%s</bdi>') % escape(v)
+    """A number, time or date inside right-to-left text, kept left to right (``3:05``, ``-12``, ``81.3%``); in a
+    text with Hebrew words (``31 שנ׳``, ``יום א׳ 22.11``) only its figures, so the words read right to left."""
+    text = str(v)
+    if not _HEBREW.search(text):
+        return Markup('<bdi dir="ltr">%s</bdi>') % escape(text)
+    out, at = Markup(), 0
+    for m in _FIGURES.finditer(text):
+        out += escape(text[at : m.start()]) + Markup('<bdi dir="ltr">%s</bdi>') % m.group()
+        at = m.end()
+    return out + escape(text[at:])
 
 
 def _isolated(v) -> Markup:
@@ -145,17 +170,27 @@ def _kind_word(kind: str) -> str:
     return {"day": "daily", "week": "weekly", "month": "monthly"}.get(kind, "period")
 
 
-def _local(utc_iso: str, rep: dict) -> str:
-    return (
-        datetime.fromisoformat(utc_iso.replace("Z", "+00:00"))
-        .astimezone(ZoneInfo(rep["timezone"]))
-        .strftime("%a %d %b %H:%M")
-    )
+def _local(utc_iso: str, rep: dict, lang: str = "en") -> str:
+    t = datetime.fromisoformat(utc_iso.replace("Z", "+00:00")).astimezone(ZoneInfo(rep["timezone"]))
+    return wordbook.day(t, lang)
 
 
-def _dur(s: float) -> str:
-    s = int(round(s))
-    return f"{s // 3600} h {s % 3600 // 60:02d} min" if s >= 3600 else f"{s // 60} min {s % 60:02d} s"
+def _dur(s: float, lang: str = "en") -> str:
+    s, w = int(round(s)), words(lang)
+    return w["dur_h"].format(h=s // 3600, m=s % 3600 // 60) if s >= 3600 else w["dur_m"].format(m=s // 60, s=s % 60)
+
+
+def _period_label(p: dict, lang: str) -> str:
+    if lang == "en":
+        return p["label"]
+    return wordbook.he_period_label(p["kind"], date.fromisoformat(p["first"]), date.fromisoformat(p["last"]))
+
+
+def _row_label(r: dict, lang: str) -> str:
+    """A row's name: its time of day, or its day (``Sun 22 Nov``) in ``lang``."""
+    if lang == "en" or len(r["label"]) == 5:  # HH:MM: an interval's
+        return r["label"]
+    return wordbook.day(date.fromisoformat(r["start"][:10]), lang)
 
 
 def _row(label: str, cells: list[str], cls: str = "", bold: bool = False, gap_s: float = 0, time: bool = False) -> dict:
@@ -167,8 +202,9 @@ def _row(label: str, cells: list[str], cls: str = "", bold: bool = False, gap_s:
 # -- queues --------------------------------------------------------------------------------------------------
 
 
-def _qcells(f: dict) -> list[str]:
-    return [FORMATS[fmt](f[name]) for name, _, fmt in QUEUE_COLUMNS]
+def _qcells(f: dict, lang: str = "en") -> list[str]:
+    fm = formats(lang)
+    return [fm[fmt](f[name]) for name, _, fmt in QUEUE_COLUMNS]
 
 
 def _fcr_section(rep: dict, lang: str = "en") -> dict | None:
@@ -185,11 +221,11 @@ def _fcr_section(rep: dict, lang: str = "en") -> dict | None:
 
 def _summary_rows(rep: dict, lang: str = "en") -> list[dict]:
     w = words(lang)
-    rows = [_row(_qname(q, lang), _qcells(q["total"]), bold=True) for q in rep["queues"].values()]
+    rows = [_row(_qname(q, lang), _qcells(q["total"], lang), bold=True) for q in rep["queues"].values()]
     if len(rep["queues"]) > 1:
-        rows.append(_row(w["all_queues"], _qcells(rep["total"]), "total"))
+        rows.append(_row(w["all_queues"], _qcells(rep["total"], lang), "total"))
     for ch, f in (rep.get("channels") or {}).items():  # a blended centre: each channel's queues together
-        rows.append(_row(w["all_channel_queues"].format(channel=_ch(ch, lang)), _qcells(f), "total"))
+        rows.append(_row(w["all_channel_queues"].format(channel=_ch(ch, lang)), _qcells(f, lang), "total"))
     return rows
 
 
@@ -213,21 +249,21 @@ def _queue_section(name: str, q: dict, rep: dict, lang: str = "en") -> dict:
     w = words(lang)
     rows = [
         _row(
-            r["label"],
-            _qcells(r),
+            _row_label(r, lang),
+            _qcells(r, lang),
             "gap" if r["gap_s"] else ("" if r["has_data"] else "empty"),
             gap_s=r["gap_s"],
             time=True,
         )
         for r in q["rows"]
     ]
-    rows.append(_row(w["total"], _qcells(q["total"]), "total"))
+    rows.append(_row(w["total"], _qcells(q["total"], lang), "total"))
     return {
         "title": q["label"] if q["label"] == name else f"{q['label']} ({name})",
         "sl_text": _sl_text(q, lang),
         "short_abandon_s": f"{q['short_abandon_s']:g}",
-        "reasons": sorted(q["total"]["overflowed_by_reason"].items()),
-        "chart": queue_chart(q, rep["detail"]),
+        "reasons": [(wordbook.reason(k, lang), v) for k, v in sorted(q["total"]["overflowed_by_reason"].items())],
+        "chart": queue_chart(q, rep["detail"], lang),
         "unit": w["interval"] if rep["detail"] == "interval" else w["day"],
         "heads": [h for _, h, _ in catalog.html_columns("queue", lang, q.get("channel") or "voice")],
         "rows": rows,
@@ -240,7 +276,7 @@ def _targets_rows(q: dict, kind: str, lang: str = "en") -> list[dict]:
     day's target."""
     t = q.get("targets") or {}
     day, whole = t.get("day", {}), t.get("period", {})
-    fmts = {name: FORMATS[fmt] for name, _, fmt in QUEUE_COLUMNS}
+    fmts = {name: formats(lang)[fmt] for name, _, fmt in QUEUE_COLUMNS}
     heads = {name: head for name, head, _ in catalog.html_columns("queue", lang)}
     w = words(lang)
     out = []
@@ -256,7 +292,7 @@ def _targets_rows(q: dict, kind: str, lang: str = "en") -> list[dict]:
                 "met": "–" if met is None else ("met" if met else "missed"),
                 "met_shown": "–" if met is None else (w["met_yes"] if met else w["missed"]),
                 "day_target": f(day[k]) if k in day else "–",
-                "days": f"{dm['met']} of {dm['of']}" if dm and dm["of"] else "–",
+                "days": w["of"].format(n=dm["met"], m=dm["of"]) if dm and dm["of"] else "–",
             }
         )
     return out
@@ -273,10 +309,11 @@ def _nice_max(v: float) -> float:
     return v
 
 
-def queue_chart(q: dict, detail: str) -> dict:
+def queue_chart(q: dict, detail: str, lang: str = "en") -> dict:
     """Stacked bars of answered / abandoned / overflowed per row, the SL line on its own axis, gap bands: the
     geometry, drawn by ``templates/charts.svg.j2``."""
     rows = q["rows"]
+    per = "interval" if detail == "interval" else "day"
     W, H, L, R, T, B = 960, 230, 44, 44, 12, 40
     pw, ph = W - L - R, H - T - B
     n = max(1, len(rows))
@@ -299,8 +336,13 @@ def queue_chart(q: dict, detail: str) -> dict:
             if h > 0:
                 y -= h
                 bars.append({"key": key, "y": y, "h": h, "count": r[key]})
-        tick = (r["label"] if detail == "interval" else r["label"][4:]) if labelled(i, r) else None
-        columns.append({"x": x, "gap": bool(r["gap_s"]), "label": r["label"], "bars": bars, "tick": tick})
+        tick = None
+        if labelled(i, r):  # a time of day; else the day: its label without the weekday, or 22.11 in Hebrew
+            if detail == "interval":
+                tick = r["label"]
+            else:
+                tick = r["label"][4:] if lang == "en" else wordbook.he_short_day(date.fromisoformat(r["start"][:10]))
+        columns.append({"x": x, "gap": bool(r["gap_s"]), "label": _row_label(r, lang), "bars": bars, "tick": tick})
     # the SL line, broken where there is no SL
     lines: list[list[tuple[str, str]]] = [[]]
     for i, r in enumerate(rows):
@@ -318,7 +360,7 @@ def queue_chart(q: dict, detail: str) -> dict:
         "pw": pw,
         "ph": ph,
         "bw": bw,
-        "per": "interval" if detail == "interval" else "day",
+        "per": per if lang == "en" else words(lang)[per],
         "uid": f"gap{zlib.crc32(q['label'].encode()):08x}",
         "grid": [(T + ph - ph * k / 4, f"{ymax * k / 4:g}", 25 * k) for k in range(5)],
         "columns": columns,
@@ -337,7 +379,7 @@ def _agents_section(rep: dict, lang: str = "en") -> dict | None:
     reasons = sorted({r for a in agents.values() for r in a["total"]["pause_s_by_reason"]})
 
     def cells(f: dict) -> list[str]:
-        return [FORMATS[fmt](f[name]) for name, _, fmt in AGENT_COLUMNS] + [
+        return [formats(lang)[fmt](f[name]) for name, _, fmt in AGENT_COLUMNS] + [
             hmm(f["pause_s_by_reason"].get(r, 0)) for r in reasons
         ]
 
@@ -375,18 +417,20 @@ def agent_chart(rep: dict) -> dict:
     return {"W": W, "H": H, "L": L, "rowh": rowh, "bars": bars}
 
 
-def render_scorecard_html(doc: dict) -> str:
+def render_scorecard_html(doc: dict, lang: str = "en") -> str:
     """Agent scorecards (``reports.scorecard``) as one self-contained page: per agent the period's figures and
-    each day's, each beside its target, a missed one marked."""
+    each day's, each beside its target, a missed one marked; in ``lang`` as the report."""
     from .scorecard import FIGURES
 
+    w = words(lang)
+    rtl = w["dir"] == "rtl"
     fmts = {name: fmt for name, _, fmt in AGENT_COLUMNS}
-    heads = {name: head for name, head, _ in AGENT_COLUMNS}
+    heads = {name: head for name, head, _ in catalog.html_columns("agent", lang)}
 
     def shown(figs: list[dict]) -> list[dict]:
         out = []
         for f in figs:
-            fmt = FORMATS[fmts[f["figure"]]]
+            fmt = formats(lang)[fmts[f["figure"]]]
             target = f["target"]
             out.append(
                 {
@@ -402,7 +446,7 @@ def render_scorecard_html(doc: dict) -> str:
             "id": aid,
             "name": a["name"] or aid,
             "total": shown(a["total"]),
-            "rows": [{"label": r["label"], "figures": shown(r["figures"])} for r in a["rows"]],
+            "rows": [{"label": _row_label(r, lang), "figures": shown(r["figures"])} for r in a["rows"]],
         }
         for aid, a in doc["agents"].items()
     ]
@@ -411,6 +455,11 @@ def render_scorecard_html(doc: dict) -> str:
         .get_template("scorecard.html.j2")
         .render(
             doc=doc,
+            w=w,
+            lang=lang,
+            ltr=_ltr if rtl else str,
+            name=_isolated if rtl else str,
+            period_label=_period_label(doc["period"], lang),
             agents=agents,
             heads=[heads[k] for k in FIGURES],
             generated=doc["generated_at"].replace("T", " ").replace("Z", " UTC"),

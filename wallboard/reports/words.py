@@ -1,9 +1,16 @@
-"""The report's own words per language (headings, notes, row names, definitions); the figures' column headings
-are the catalog's (``catalog.html_columns``), the channel names ``wallboard.channels``'. A Hebrew report is
-right to left; its numbers, times and dates are kept left to right inside it (the templates isolate them).
+"""The report's own words per language (headings, notes, row names, units, dates, definitions); the figures'
+column headings are the catalog's (``catalog.html_columns``), the channel names ``wallboard.channels``'. A Hebrew
+report is right to left; its numbers, times and dates are kept left to right inside it (the templates isolate
+them).
+
+Dates: English ones are ``strftime``'s (the report's stored labels, kept as they were); Hebrew ones come from the
+small tables below rather than Babel, which is not a dependency and would be one for twelve month names and seven
+day letters (the C locale's ``%a``/``%b`` are English whatever the machine's locale).
 """
 
 from __future__ import annotations
+
+from datetime import date, datetime
 
 LANGUAGES = ("en", "he")
 
@@ -68,6 +75,20 @@ EN: dict[str, str] = {
     "wrap": "wrap-up",
     "available": "available",
     "occ_note": "(figure at the end of each bar: occupancy)",
+    "of": "{n} of {m}",
+    "fcr_col": "FCR",
+    "no_data_for": "no data for {s} s",
+    "chart_calls": "Calls and service level per {per}",
+    "chart_agents": "Agent time",
+    "sl_target": "SL target",
+    "s": "{n} s",
+    "dur_h": "{h} h {m:02d} min",
+    "dur_m": "{m} min {s:02d} s",
+    "scorecards": "Agent scorecards",
+    "scorecards_title": "scorecards",
+    "team_of": "team of {role}",
+    "scorecard_note": "Each figure beside its target (value / target); a missed target is marked. Definitions: "
+    'docs/REPORTS.md, "Agent scorecards".',
 }
 
 HE: dict[str, str] = {
@@ -130,6 +151,21 @@ HE: dict[str, str] = {
     "wrap": "סיכום",
     "available": "פנוי",
     "occ_note": "(המספר בסוף כל פס: תפוסה)",
+    "of": "{n} מתוך {m}",
+    "fcr_col": "פתרון",
+    "no_data_for": "אין נתונים במשך {s} שנ׳",
+    "chart_calls": "שיחות ורמת שירות לפי {per}",
+    "chart_agents": "זמן הנציגים",
+    "sl_target": "יעד רמת שירות",
+    # units: the geresh (U+05F3) is a Hebrew letter to the bidi algorithm, so it stays at the abbreviation's end
+    "s": "{n} שנ׳",
+    "dur_h": "{h} שע׳ {m:02d} דק׳",
+    "dur_m": "{m} דק׳ {s:02d} שנ׳",
+    "scorecards": "כרטיסי ביצועים של נציגים",
+    "scorecards_title": "כרטיסי ביצועים",
+    "team_of": "הצוות של {role}",
+    "scorecard_note": "כל נתון לצד היעד שלו (ערך / יעד); יעד שלא הושג מסומן. הגדרות: docs/REPORTS.md, "
+    '"Agent scorecards".',
 }
 
 WORDS = {"en": EN, "he": HE}
@@ -198,3 +234,67 @@ def words(language: str) -> dict[str, str]:
     if language not in WORDS:
         raise ValueError(f"language: {language!r} is not one of {', '.join(LANGUAGES)}")
     return WORDS[language]
+
+
+# A queue's overflow reasons as the feeds name them (``key 3``: the caller pressed 3); others shown as they are
+OVERFLOW_REASONS = {
+    "he": {
+        "timeout": "תם זמן ההמתנה",
+        "empty": "אין נציגים",
+        "full": "התור מלא",
+        "withdrawn": "נמשכה",
+        "callback": "שיחה חוזרת",
+        "key": "מקש",
+    },
+}
+
+# Hebrew dates: day letters from Monday (``date.weekday()``), months from January
+HE_DAYS = ("יום ב׳", "יום ג׳", "יום ד׳", "יום ה׳", "יום ו׳", "שבת", "יום א׳")
+HE_MONTHS = (
+    "ינואר",
+    "פברואר",
+    "מרץ",
+    "אפריל",
+    "מאי",
+    "יוני",
+    "יולי",
+    "אוגוסט",
+    "ספטמבר",
+    "אוקטובר",
+    "נובמבר",
+    "דצמבר",
+)
+
+
+def reason(r: str, language: str) -> str:
+    """An overflow reason in ``language``: ``key 3`` -> its word for key, then 3."""
+    names = OVERFLOW_REASONS.get(language)
+    if not names:
+        return r
+    head, _, rest = r.partition(" ")
+    return f"{names[head]} {rest}".strip() if head in names else names.get(r, r)
+
+
+def day(d: date | datetime, language: str, year: bool = False) -> str:
+    """A day as a table row or chart names it: ``Sun 22 Nov`` / ``יום א׳ 22.11`` (``year``: ``2026`` / ``.2026``
+    added); a datetime with its time, ``HH:MM``."""
+    if language == "en":
+        text = d.strftime("%a %d %b %Y" if year else "%a %d %b")
+    else:
+        text = f"{HE_DAYS[d.weekday()]} {d.day}.{d.month}" + (f".{d.year}" if year else "")
+    return f"{text} {d.strftime('%H:%M')}" if isinstance(d, datetime) else text
+
+
+def he_short_day(d: date) -> str:
+    """A chart's tick in Hebrew: ``22.11`` (the English one is the row's label, ``22 Nov``)."""
+    return f"{d.day}.{d.month}"
+
+
+def he_period_label(kind: str, first: date, last: date) -> str:
+    """The period's name in Hebrew, as ``history.calendar.Period.label`` gives it in English."""
+    if kind == "day":
+        return day(first, "he", year=True)
+    if kind == "month":
+        return f"{HE_MONTHS[first.month - 1]} {first.year}"
+    span = f"{day(first, 'he', year=True)} – {day(last, 'he', year=True)}"
+    return f"שבוע {span}" if kind == "week" else span
