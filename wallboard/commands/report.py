@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from wallboard.reports.words import NOTES
+
 
 def register(sub, add_common) -> None:
     sp = sub.add_parser(
@@ -57,14 +59,14 @@ def register(sub, add_common) -> None:
         "--lang",
         choices=["en", "he"],
         default="en",
-        help="the HTML and CSV report's (and the HTML scorecard's) language: en (default) or he (Hebrew, right to left)",
+        help="the HTML and CSV report's and the HTML scorecard's language: en (default) or he (Hebrew, right to left)",
     )
     sp.add_argument("--output", "-o", default=None, help="write to this file instead of standard output")
     add_common(sp)
     sp.set_defaults(func=cmd_report)
 
 
-NO_DATA = "No data was recorded in this period."  # build_report's note when nothing was stored at all
+NO_DATA = NOTES["en"]["no_data"]  # build_report's note when nothing was stored at all
 
 
 def split_names(values: list[str] | None) -> list[str] | None:

@@ -26,6 +26,7 @@ from ..keys import Keys
 from ..targets import queue_met, queue_targets
 from .fcr import fcr_section
 from .figures import agent_figures, queue_figures, total_figures
+from .words import NOTES  # the stored report's notes are English; render_html translates them
 
 REPORT_SCHEMA_VERSION = 1
 Detail = Literal["auto", "interval", "day"]
@@ -88,7 +89,7 @@ async def build_report(
     days = [d for d in p.days() if d <= last]
     notes: list[str] = []
     if p.last > today:
-        notes.append(f"The period runs to {p.last}; figures are up to {cal.local_iso(now.timestamp())}.")
+        notes.append(NOTES["en"]["runs_to"].format(last=p.last, now=cal.local_iso(now.timestamp())))
 
     # roll up what this period needs (all queues and agents, so the day is marked as rolled up, unless the
     # request names some)
@@ -114,17 +115,14 @@ async def build_report(
             f"(history.daily_keep_days), and that period began {ago} days ago"
         )
     if p.first < today - timedelta(days=keep_d):
-        notes.append(f"Part of the period is older than the {keep_d} days daily figures are kept.")
+        notes.append(NOTES["en"]["older"].format(days=keep_d))
     qint = ain = None
     if detail == "interval":
         qint = await reader.intervals("q", queues, days)
         ain = await reader.intervals("a", agents, days)
         missing = [d for d in days if any(qdaily[q][d] for q in queues) and not any(qint[q][d] for q in queues)]
         if missing:
-            notes.append(
-                f"15-minute intervals are kept {keep_i} days (history.interval_keep_days); "
-                f"{', '.join(map(str, missing))} shown as day totals only."
-            )
+            notes.append(NOTES["en"]["intervals_kept"].format(days=keep_i, missing=", ".join(map(str, missing))))
 
     start, end = cal.day_start(p.first), cal.day_start(p.last + timedelta(days=1))
     gaps = await _gaps(client, keys, cal, start, end)
@@ -183,16 +181,14 @@ async def build_report(
         for d in days:
             merge(agent_total, adaily[a][d] or {})
     if not stored_any:
-        notes.append("No data was recorded in this period.")
+        notes.append(NOTES["en"]["no_data"])
     period_end = datetime.fromtimestamp(end, cal.tz)
     fcr = await fcr_section(client, config, keys, queues, days, period_end, now)
     if req.agents or req.team is not None:
         fcr["agents"] = {a: v for a, v in fcr["agents"].items() if a in set(agents)}
     if fcr["provisional"] and fcr["total"]["contacts"]:
-        notes.append(
-            f"First contact resolution is provisional until {fcr['final_at'][:16].replace('T', ' ')}: a customer may "
-            f"still contact the centre again within {fcr['days']} days of a contact."
-        )
+        until = fcr["final_at"][:16].replace("T", " ")
+        notes.append(NOTES["en"]["fcr_provisional"].format(until=until, days=fcr["days"]))
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "centre": config.centre.name,

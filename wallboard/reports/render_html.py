@@ -120,6 +120,7 @@ def render_html(rep: dict, lang: str = "en") -> str:
             name=_isolated if rtl else str,
             kind_word=w.get(_kind_word(p["kind"]), w["period"]),
             period_label=_period_label(p, lang),
+            notes=[wordbook.note(n, lang) for n in rep["notes"]],
             generated=rep["generated_at"].replace("T", " ").replace("Z", " UTC"),
             start=p["start"][:16].replace("T", " "),
             end=p["end"][:16].replace("T", " "),
@@ -144,8 +145,10 @@ def render_html(rep: dict, lang: str = "en") -> str:
 
 
 _HEBREW = re.compile("[\u0590-\u05ff]")
-# a run of figures: numbers, times, dates and percentages, with the spaces and dashes between them
-_FIGURES = re.compile(r"[-+−]?\d[\d.,:%]*(?:[ –-]+\d[\d.,:%]*)*")
+# a run of figures: words with a digit and no Hebrew (numbers, times, dates, percentages; the punctuation around
+# them left out), with the spaces and dashes between them
+_FIGURE = "[^\\s\u0590-\u05ff();,]*\\d(?:[^\\s\u0590-\u05ff]*[^\\s\u0590-\u05ff;:.,()])?"
+_FIGURES = re.compile(f"{_FIGURE}(?:[ –]+{_FIGURE})*")
 
 
 def _ltr(v) -> Markup:
@@ -460,6 +463,7 @@ def render_scorecard_html(doc: dict, lang: str = "en") -> str:
             ltr=_ltr if rtl else str,
             name=_isolated if rtl else str,
             period_label=_period_label(doc["period"], lang),
+            notes=[wordbook.note(n, lang) for n in doc["notes"]],
             agents=agents,
             heads=[heads[k] for k in FIGURES],
             generated=doc["generated_at"].replace("T", " ").replace("Z", " UTC"),

@@ -10,7 +10,9 @@ day letters (the C locale's ``%a``/``%b`` are English whatever the machine's loc
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
+from functools import cache
 
 LANGUAGES = ("en", "he")
 
@@ -234,6 +236,50 @@ def words(language: str) -> dict[str, str]:
     if language not in WORDS:
         raise ValueError(f"language: {language!r} is not one of {', '.join(LANGUAGES)}")
     return WORDS[language]
+
+
+# The report's notes (``build_report`` writes the English ones into the report; ``note`` reads one back in
+# another language, so the stored report stays one language)
+NOTES = {
+    "en": {
+        "runs_to": "The period runs to {last}; figures are up to {now}.",
+        "older": "Part of the period is older than the {days} days daily figures are kept.",
+        "intervals_kept": "15-minute intervals are kept {days} days (history.interval_keep_days); {missing} shown "
+        "as day totals only.",
+        "no_data": "No data was recorded in this period.",
+        "fcr_provisional": "First contact resolution is provisional until {until}: a customer may still contact "
+        "the centre again within {days} days of a contact.",
+    },
+    "he": {
+        "runs_to": "התקופה נמשכת עד {last}; הנתונים נכונים עד {now}.",
+        "older": "חלק מהתקופה ישן מ-{days} הימים שבהם נשמרים הנתונים היומיים.",
+        "intervals_kept": "נתוני רבע שעה נשמרים {days} ימים (history.interval_keep_days); {missing} מוצגים "
+        "כסיכומים יומיים בלבד.",
+        "no_data": "לא נרשמו נתונים בתקופה זו.",
+        "fcr_provisional": "פתרון בפנייה ראשונה זמני עד {until}: לקוח עוד עשוי לפנות שוב למוקד בתוך {days} ימים "
+        "מפנייה.",
+    },
+}
+
+
+@cache
+def _note_patterns() -> tuple[tuple[str, re.Pattern], ...]:
+    def pattern(t: str) -> re.Pattern:
+        parts = re.split(r"\{(\w+)\}", t)  # text, name, text, name, ..., text
+        return re.compile("".join(re.escape(x) if i % 2 == 0 else f"(?P<{x}>.+?)" for i, x in enumerate(parts)) + "$")
+
+    return tuple((k, pattern(t)) for k, t in NOTES["en"].items())
+
+
+def note(text: str, language: str) -> str:
+    """A report's (English) note in ``language``; one this table does not know stays as it is."""
+    if language == "en":
+        return text
+    for key, pat in _note_patterns():
+        m = pat.match(text)
+        if m:
+            return NOTES[language][key].format(**m.groupdict())
+    return text
 
 
 # A queue's overflow reasons as the feeds name them (``key 3``: the caller pressed 3); others shown as they are
