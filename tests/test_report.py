@@ -22,8 +22,11 @@ from wallboard.events import AgentStateChanged, CallerAnswered, CallerJoined, Fe
 from wallboard.history.calendar import CentreCalendar
 from wallboard.reports.build import ReportError, ReportRequest, build_report
 from wallboard.reports.render_csv import render_csv
-from wallboard.reports.render_html import render_html
+from wallboard.config import TargetsConfig
+from wallboard.reports.render_html import render_html, render_scorecard_html
+from wallboard.reports.scorecard import FIGURES, scorecards
 
+from .cdp import Chromium
 from .test_rollup import DAY, SUPPORT_DAY, engine_with_day, t
 from .test_transferred import raw_transfers
 
@@ -315,7 +318,7 @@ async def test_hostile_queue_agent_and_reason_names_are_text(make_engine, redis_
     assert page.texts["title"][0].startswith("Contact centre — daily report — ")
 
 
-async def test_the_hebrew_report_is_right_to_left_with_the_catalogs_labels(make_engine, redis_client):
+async def test_the_hebrew_report_is_right_to_left_with_the_catalogs_labels(make_engine, redis_client, tmp_path):
     """``--lang he``: dir=rtl, every column headed by the catalog's Hebrew label, the channels named in Hebrew,
     figures and times kept left to right, and hostile names still text."""
     from wallboard import catalog
@@ -370,6 +373,71 @@ async def test_the_hebrew_report_is_right_to_left_with_the_catalogs_labels(make_
     rows = list(csv.reader(io.StringIO(render_csv(rep, "he"))))
     assert ["channel_total", "chat", "כל תורי צ'אט"] in [r[:3] for r in rows]
     assert rows[0] == list(csv.reader(io.StringIO(render_csv(rep))))[0]  # the same columns in every language
+    # units, day names and fixed words in Hebrew: support's ASA 100 / 3 s, short abandon 5 s, overflow "timeout"
+    asa = [n for n, _, _ in catalog.html_columns("queue")].index("asa_s") + 1
+    assert summary[1][asa] == "33 שנ׳" and summary[-1][0] == "כל תורי צ'אט"
+    text = " ".join(page.texts["div"] + page.texts["h2"])
+    assert "יום ב׳ 23.11.2026" in text and "נטישה קצרה ≤ 5 שנ׳" in text and "גלישה לפי סיבה: תם זמן ההמתנה 1" in text
+    assert 'aria-label="שיחות ורמת שירות לפי רבע שעה"' in html and 'aria-label="זמן הנציגים"' in html
+    assert_no_english(page, names=(HOSTILE_QUEUE, HOSTILE_AGENT, "Web help"))
+
+    # a week (its day rows, a note, targets met or missed) and the scorecards, in Hebrew
+    targets = TargetsConfig(queues={"support": {"service_level": 0.2, "answer_rate": 0.95}}, agents={"occupancy": 0.5})
+    eng.config = eng.config.model_copy(update={"targets": targets})
+    week = await report_for(eng, redis_client, t("11:00:00"), kind="week")
+    wp = Page(render_html(week, "he"))
+    assert "שבוע יום א׳ 22.11.2026 – שבת 28.11.2026" in wp.texts["b"]  # the week starts on Sunday
+    assert "התקופה נמשכת עד 2026-11-28; הנתונים נכונים עד 2026-11-23T11:00+00:00." in wp.texts["div"]
+    support_rows, targets_table = wp.tables[1], wp.tables[2]
+    assert [r[0] for r in support_rows[1:]] == ["יום א׳ 22.11", "יום ב׳ 23.11", 'סה"כ']
+    # SL 1 / 4 = 25% meets 20% on the day; 3 answered of 6 offered misses 95%: "0 of 1" days met
+    assert targets_table[1:] == [
+        ["שיעור מענה", "50.0%", "95.0%", "לא הושג", "95.0%", "0 מתוך 1"],
+        ["רמת שירות", "25.0%", "20.0%", "הושג", "20.0%", "1 מתוך 1"],
+    ]
+    assert_no_english(wp, names=(HOSTILE_QUEUE, HOSTILE_AGENT, "Web help"))
+    card = Page(render_scorecard_html(scorecards(week, eng.config), "he"))
+    assert card.elements[0] == ("html", {"lang": "he", "dir": "rtl"})
+    heads = {n: h for n, h, _ in catalog.html_columns("agent", "he")}
+    assert card.tables[0][0] == ["", *(heads[k] for k in FIGURES)]
+    assert [r[0] for r in card.tables[0][1:]] == ["שבוע יום א׳ 22.11.2026 – שבת 28.11.2026", "יום ב׳ 23.11"]
+    # 1001's occupancy 590 / 3595 = 16.4% misses 50%
+    assert card.tables[0][1][1 + FIGURES.index("occupancy")] == "16.4% / 50.0% לא הושג"
+    assert_no_english(card, names=(HOSTILE_AGENT, '"Agent scorecards"'))  # docs/REPORTS.md's section, in English
+
+    # every table fits the page in a browser 1,400 px wide; nothing scrolls sideways
+    fits = """JSON.stringify([document.documentElement.scrollWidth <= innerWidth,
+        ...[...document.querySelectorAll('table')].map(t => t.scrollWidth <= t.parentElement.clientWidth
+            && t.parentElement.getBoundingClientRect().right <= document.querySelector('.page').getBoundingClientRect().right)])"""
+    async with Chromium.launch() as browser:
+        tab = await browser.new_page(1400, 900)
+        for i, doc in enumerate(
+            (html, render_html(week, "he"), render_scorecard_html(scorecards(week, eng.config), "he"))
+        ):
+            (tmp_path / f"{i}.html").write_text(doc, encoding="utf-8")
+            await tab.goto((tmp_path / f"{i}.html").as_uri())
+            shown = json.loads(await tab.eval(fits))
+            assert len(shown) > 2 and all(shown), (i, shown)
+
+
+# English a Hebrew page must not show (whole words; the data's own names are taken out first)
+ENGLISH = (
+    "Mon Tue Wed Thu Fri Sat Sun Nov Dec Jan week of s min h missed met Total Interval Day Summary Agents Agent "
+    "Queue Target FCR answered abandoned overflowed talk wrap available Paused timeout key generated report "
+    "scorecards team Calls service level time period runs figures data gap feed"
+).split()
+
+
+def assert_no_english(page: Page, names: tuple[str, ...]) -> None:
+    """No English word of ``ENGLISH`` in the page's text, titles and labels (``names``: the data's, left out)."""
+    shown = " ".join(
+        [t for tag, ts in page.texts.items() if tag not in ("html", "head", "body", "style") for t in ts]
+        + [a.get("aria-label", "") + " " + a.get("title", "") for _, a in page.elements]
+    )
+    for n in names:
+        shown = shown.replace(n, " ")
+    left = [m.group() for w in ENGLISH for m in [re.search(rf".{{0,30}}\b{w}\b.{{0,30}}", shown, re.IGNORECASE)] if m]
+    assert not left, left
 
 
 async def test_bad_input_gives_a_clear_message(make_engine, redis_client):

@@ -166,8 +166,8 @@ HE: dict[str, str] = {
     "scorecards": "כרטיסי ביצועים של נציגים",
     "scorecards_title": "כרטיסי ביצועים",
     "team_of": "הצוות של {role}",
-    "scorecard_note": "כל נתון לצד היעד שלו (ערך / יעד); יעד שלא הושג מסומן. הגדרות: docs/REPORTS.md, "
-    '"Agent scorecards".',
+    "scorecard_note": 'כל נתון לצד היעד שלו (ערך / יעד); יעד שלא הושג מסומן. הגדרות: בפרק "Agent scorecards" '
+    "של docs/REPORTS.md.",
 }
 
 WORDS = {"en": EN, "he": HE}
