@@ -191,7 +191,7 @@ def _period_label(p: dict, lang: str) -> str:
 
 def _row_label(r: dict, lang: str) -> str:
     """A row's name: its time of day, or its day (``Sun 22 Nov``) in ``lang``."""
-    if lang == "en" or len(r["label"]) == 5:  # HH:MM: an interval's
+    if lang == "en" or re.fullmatch(r"\d\d:\d\d", r["label"]):  # an interval's time of day
         return r["label"]
     return wordbook.day(date.fromisoformat(r["start"][:10]), lang)
 
