@@ -283,11 +283,26 @@ def get(name: str, scope: Scope = "queue") -> Metric:
 
 def queue(**where) -> tuple[Metric, ...]:
     """Queue metrics matching every ``attribute=value`` given (in the catalog's order)."""
-    return tuple(m for m in QUEUE if all(getattr(m, k) == v for k, v in where.items()))
+    return _matching(QUEUE, where)
 
 
 def agent(**where) -> tuple[Metric, ...]:
-    return tuple(m for m in AGENT if all(getattr(m, k) == v for k, v in where.items()))
+    return _matching(AGENT, where)
+
+
+_MATCHING: dict[tuple, tuple[Metric, ...]] = {}  # the catalog is constant: a snapshot asks the same a lot
+
+
+def _matching(ms: tuple[Metric, ...], where: dict) -> tuple[Metric, ...]:
+    key = (id(ms), *sorted(where.items()))
+    try:
+        return _MATCHING[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable value: not kept
+        return tuple(m for m in ms if all(getattr(m, k) == v for k, v in where.items()))
+    out = _MATCHING[key] = tuple(m for m in ms if all(getattr(m, k) == v for k, v in where.items()))
+    return out
 
 
 # --- derived lists ----------------------------------------------------------------------------------------

@@ -39,12 +39,25 @@ def ratio(
 ) -> Ratio:
     """A catalog ratio of the counters ``c``: its value, numerator, denominator and formula, all from the
     catalog's terms (service_level's by the queue's ``sl_formula``; ``count_overflow`` adds overflowed)."""
-    m = catalog.get(name, scope)
-    num, den = catalog.terms(m, sl_formula, count_overflow)
+    num, den, per, text = _terms(name, sl_formula, count_overflow, scope)
     n, d = catalog.sum_terms(c, num, scope), catalog.sum_terms(c, den, scope)
-    if m.per != 1:  # a rate (calls per logged-in hour): num / den x per
-        return Ratio(n / d * m.per if d else None, n, d, catalog.formula(num, den, m.per))
-    return _ratio(n, d, catalog.formula(num, den))
+    if per != 1:  # a rate (calls per logged-in hour): num / den x per
+        return Ratio(n / d * per if d else None, n, d, text)
+    return _ratio(n, d, text)
+
+
+_TERMS: dict[tuple, tuple] = {}  # the catalog is constant: each ratio's terms and formula worked out once
+
+
+def _terms(name: str, sl_formula: str, count_overflow: bool, scope: catalog.Scope) -> tuple:
+    """(numerator terms, denominator terms, per, the formula in words) of a catalog ratio."""
+    key = (name, sl_formula, count_overflow, scope)
+    out = _TERMS.get(key)
+    if out is None:
+        m = catalog.get(name, scope)
+        num, den = catalog.terms(m, sl_formula, count_overflow)
+        out = _TERMS[key] = (num, den, m.per, catalog.formula(num, den, m.per))
+    return out
 
 
 def offered(c: Mapping[str, float]) -> float:
