@@ -226,6 +226,7 @@ def main() -> int:
     ap.add_argument("--agents", type=int, default=1000)
     ap.add_argument("--queues", type=int, default=100)
     ap.add_argument("--publish-ms", type=int, default=None, help="engine.publish_min_interval_ms (default 250)")
+    ap.add_argument("--publish-share", type=float, default=None, help="engine.publish_share")
     ap.add_argument(
         "--full-snapshots",
         action="store_true",
@@ -252,6 +253,8 @@ def main() -> int:
     engine: dict = {"incremental": not args.full_snapshots, "deltas": not args.no_deltas}
     if args.publish_ms is not None:
         engine["publish_min_interval_ms"] = args.publish_ms
+    if args.publish_share is not None:
+        engine["publish_share"] = args.publish_share
     extra = {"engine": engine}
     config = B.make_centre(args.queues, args.agents, prefix="wblive")
     if extra:
@@ -273,7 +276,7 @@ def main() -> int:
         B.say(
             f"centre: {args.agents:,} agents, {args.queues} queues; {len(events):,} simulated events made in "
             f"{time.perf_counter() - t:.1f} s (sim time {5 * step} min); publish_min_interval_ms="
-            f"{config.engine.publish_min_interval_ms}, incremental={config.engine.incremental}, "
+            f"{config.engine.publish_min_interval_ms}, publish_share={config.engine.publish_share}, incremental={config.engine.incremental}, "
             f"deltas={config.engine.deltas}"
         )
         out = Path(tmp) / "view.jsonl"

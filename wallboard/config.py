@@ -285,7 +285,18 @@ class EngineConfig(_Section):
     batch_size: int = Field(100, ge=1, le=10000, description="Events per script call.")
     tick_s: float = Field(1.0, gt=0)
     lease_ms: int = Field(5000, ge=500)
-    publish_min_interval_ms: int = Field(250, ge=0, description="Leading-edge coalescing of snapshots.")
+    publish_min_interval_ms: int = Field(
+        100, ge=0, description="Leading-edge coalescing of snapshots: at most one per this for changes."
+    )
+    publish_share: float = Field(
+        0.25,
+        gt=0,
+        le=1,
+        description="Coalescing under load: a publish for a change starts no sooner than the previous one's "
+        "duration / publish_share after that one began (nor than publish_min_interval_ms), so publishing for "
+        "changes takes at most this share of the owner's time; cheap publishes go out every "
+        "publish_min_interval_ms.",
+    )
     quiet_ms: int = Field(
         200,
         ge=0,

@@ -96,6 +96,13 @@ def shard_of(partition: str, count: int) -> int:
     return zlib.crc32(partition.encode()) % count
 
 
+def publish_gap(cost_s: float, min_gap_s: float, share: float, tick_s: float) -> float:
+    """From the start of a publish for a change to the next (leading-edge coalescing): ``min_gap_s``, or longer
+    when publishing costs more than ``share`` of it (``cost_s``: the last publish's CPU time); at most a tick,
+    when a snapshot goes out anyway."""
+    return min(max(min_gap_s, cost_s / share), tick_s)
+
+
 class Ingest:
     def __init__(
         self,
@@ -137,6 +144,11 @@ class Ingest:
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.stop = asyncio.Event()
         self.changed = asyncio.Event()
+        # set while no snapshot is being published: the pump applies between publishes, not inside one (a
+        # publish is a few awaits; a batch applied at each would stretch it, while what the batch changes waits
+        # for the next publish either way, the change set having been taken at the publish's start)
+        self.not_publishing = asyncio.Event()
+        self.not_publishing.set()
         self.owner = False
         self.levels = LevelState()
         self.events_applied = 0
@@ -284,6 +296,7 @@ class Ingest:
                         item = await wait_for(queue.get(), timeout)
                     except asyncio.TimeoutError:
                         break
+                await self.not_publishing.wait()
                 if self.rewindable and not await self._store_batch(batch, dead, mark):
                     queue, rtask = await self._rewind(rtask)  # the batch in hand is read again too
                     finished = False
@@ -471,6 +484,13 @@ class Ingest:
     async def tick(self, periodic: bool = True) -> None:
         """One owner tick: requests, expired callers (``periodic``: not on a publish for a change), levels,
         snapshot, publish."""
+        self.not_publishing.clear()
+        try:
+            await self._tick(periodic)
+        finally:
+            self.not_publishing.set()
+
+    async def _tick(self, periodic: bool) -> None:
         now = self.clock.now()
         old = self.levels  # as stored in Redis: requests and evaluation both change it
         await self.apply_requests()
@@ -506,8 +526,10 @@ class Ingest:
         loop = asyncio.get_running_loop()
         tick_s = self.config.engine.tick_s
         min_gap = self.config.engine.publish_min_interval_ms / 1000
+        share = self.config.engine.publish_share
         next_tick = loop.time()
         last_change = float("-inf")
+        gap = min_gap  # from the start of one publish for a change to the next: longer when they cost more
         while not self.stop.is_set():
             await self._retry(self._heartbeat)
             if await self._retry(self._lease):
@@ -524,11 +546,13 @@ class Ingest:
                     continue
                 # leading edge: a change after a quiet moment goes out at once; the interval counts from the
                 # start of the previous publish for a change (a periodic tick does not hold the next one back)
-                wait = last_change + min_gap - loop.time()
+                wait = last_change + gap - loop.time()
                 if wait > 0:
                     await asyncio.sleep(min(wait, max(0.0, next_tick - loop.time())))
                 if loop.time() < next_tick:
                     last_change = loop.time()
+                    cpu = time.process_time()  # the pump waits meanwhile: this is the publish's own
                     await self._retry(self.tick, False)
+                    gap = publish_gap(time.process_time() - cpu, min_gap, share, tick_s)
             if loop.time() > next_tick + tick_s:  # fell behind (a long outage): don't burst
                 next_tick = loop.time()
