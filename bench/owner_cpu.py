@@ -1,5 +1,5 @@
 """The lease owner's CPU per publish at scale, for what changed: a 5,000-agent, 500-queue centre logged in, then
-on a simulated clock, as often as the owner would publish (``ingest.publish_gap``: every
+on a simulated clock, as often as the owner would publish (``ingest.PublishPace``: every
 ``publish_min_interval_ms``, or longer when a publish costs more than ``publish_share`` of that), the real events
 of that much time applied (~1 % of the agents change state a second, a few callers join or are answered: the desk
 bench's load, ~50 agents a second at 5,000) and a snapshot built, evaluated and published as ``Ingest.tick`` does
@@ -35,7 +35,7 @@ async def run(args, url: str) -> None:
     from wallboard.engine import Engine
     from wallboard.events import AgentStateChanged, CallerAnswered, CallerJoined
     from wallboard.incremental import IncrementalSnapshots
-    from wallboard.ingest import publish_gap
+    from wallboard.ingest import PublishPace
     from wallboard.keys import Keys
     from wallboard.store import connect
     from wallboard.thresholds import AgentAlertTimers, LevelState, QueueLevels
@@ -76,11 +76,12 @@ async def run(args, url: str) -> None:
             }
         )
     floor = eng.publish_min_interval_ms / 1000
+    pace = PublishPace(floor, eng.publish_share, eng.tick_s)
     build = evaluate = publish = 0.0
     cpu: list[float] = []
     prof = cProfile.Profile() if args.profile else None
     # the churn per second of events' time, as in 250 ms steps before (48 agents and 8 joins a second at 5,000
-    # agents and 500 queues); a step is what the owner would wait after the previous publish (``publish_gap``)
+    # agents and 500 queues); a step is what the owner would wait after the previous publish (``PublishPace``)
     agents_per_s, joins_per_s = 4 * max(1, len(ids) // 400), 4 * max(1, len(names) // 200)
     due_agents = due_joins = elapsed = 0.0
     step_s = floor
@@ -118,7 +119,7 @@ async def run(args, url: str) -> None:
         await pub.publish(snap, now)
         w3 = time.perf_counter()
         cpu.append(time.process_time() - c0)
-        step_s = publish_gap(cpu[-1], floor, eng.publish_share, eng.tick_s)
+        step_s = pace.took(cpu[-1])
         if prof is not None:
             prof.disable()
         build, evaluate, publish = build + w1 - w0, evaluate + w2 - w1, publish + w3 - w2

@@ -190,6 +190,7 @@ def _scored(flat) -> list[tuple[str, float]]:
 # waiting callers (call, joined), callers' details, callbacks (call, joined), duplicates, expired.
 QueueParts = tuple[dict, list[dict], list[tuple[str, float]], dict, list[tuple[str, float]], Any, Any]
 
+EXPLAINS_KEPT = 50_000  # ratios' explanations kept for reuse (~20 per queue and window; the rest made again)
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # compact JSON for the scripts (cjson reads it)
 # a change set no owner took (none running) is dropped after this; the next owner starts with a full build anyway
 TOUCHED_TTL_S = 3600
@@ -227,6 +228,9 @@ class Engine:
         self.fcr_salt = fcr.load_salt(config)
         self._matters = fcr.matters(config)
         self._fcr_days: dict[str, str] = {}
+        # a ratio's explanation per (formula, numerator, denominator, window): most stay as they were from one
+        # snapshot to the next, and making one costs as much as looking it up many times
+        self._explains: dict[tuple, Explain] = {}
 
     async def start(self) -> None:
         await self.scripts.load(self.r)
@@ -786,9 +790,18 @@ class Engine:
         """Counters and ratios of one window (``metrics.window_figures``), and how each ratio was computed."""
         fig, ratios = metrics.window_figures(c, formula, count_overflow)
         explain = {}
+        made = self._explains
         for name, r in ratios.items():
             fig[name] = r.value
-            explain[name] = Explain(formula=r.formula, numerator=r.numerator, denominator=r.denominator, window=window)
+            key = (r.formula, r.numerator, r.denominator, window)
+            ex = made.get(key)
+            if ex is None:
+                if len(made) >= EXPLAINS_KEPT:
+                    made.clear()
+                ex = made[key] = Explain(
+                    formula=r.formula, numerator=r.numerator, denominator=r.denominator, window=window
+                )
+            explain[name] = ex
         return fig, explain
 
     def _queue_snapshot(

@@ -96,11 +96,25 @@ def shard_of(partition: str, count: int) -> int:
     return zlib.crc32(partition.encode()) % count
 
 
-def publish_gap(cost_s: float, min_gap_s: float, share: float, tick_s: float) -> float:
-    """From the start of a publish for a change to the next (leading-edge coalescing): ``min_gap_s``, or longer
-    when publishing costs more than ``share`` of it (``cost_s``: the last publish's CPU time); at most a tick,
-    when a snapshot goes out anyway."""
-    return min(max(min_gap_s, cost_s / share), tick_s)
+class PublishPace:
+    """How long from the start of a publish for a change to the next (leading-edge coalescing):
+    ``publish_min_interval_ms``, or longer when publishing costs more than ``publish_share`` of that (the cost:
+    the publishes' CPU time, smoothed, so one dear publish, a full one, does not hold the next back fourfold);
+    at most a tick, when a snapshot goes out anyway."""
+
+    SMOOTH = 0.25  # the weight of the latest publish's cost
+
+    def __init__(self, min_gap_s: float, share: float, tick_s: float):
+        self.min_gap_s, self.share, self.tick_s = min_gap_s, share, tick_s
+        self.cost_s: float | None = None
+        self.gap_s = min_gap_s
+
+    def took(self, cost_s: float) -> float:
+        """A publish for a change took ``cost_s`` of CPU: the gap after it."""
+        c = self.cost_s
+        self.cost_s = cost_s if c is None else c + self.SMOOTH * (cost_s - c)
+        self.gap_s = min(max(self.min_gap_s, self.cost_s / self.share), self.tick_s)
+        return self.gap_s
 
 
 class Ingest:
@@ -149,6 +163,7 @@ class Ingest:
         # for the next publish either way, the change set having been taken at the publish's start)
         self.not_publishing = asyncio.Event()
         self.not_publishing.set()
+        self.held = 0  # events gathered by the pump and held while a publish runs
         self.owner = False
         self.levels = LevelState()
         self.events_applied = 0
@@ -296,7 +311,10 @@ class Ingest:
                         item = await wait_for(queue.get(), timeout)
                     except asyncio.TimeoutError:
                         break
-                await self.not_publishing.wait()
+                if not self.not_publishing.is_set():
+                    self.held = len(batch)  # gathered, applied once the publish is done
+                    await self.not_publishing.wait()
+                    self.held = 0
                 if self.rewindable and not await self._store_batch(batch, dead, mark):
                     queue, rtask = await self._rewind(rtask)  # the batch in hand is read again too
                     finished = False
@@ -526,10 +544,9 @@ class Ingest:
         loop = asyncio.get_running_loop()
         tick_s = self.config.engine.tick_s
         min_gap = self.config.engine.publish_min_interval_ms / 1000
-        share = self.config.engine.publish_share
+        pace = PublishPace(min_gap, self.config.engine.publish_share, tick_s)
         next_tick = loop.time()
         last_change = float("-inf")
-        gap = min_gap  # from the start of one publish for a change to the next: longer when they cost more
         while not self.stop.is_set():
             await self._retry(self._heartbeat)
             if await self._retry(self._lease):
@@ -546,13 +563,13 @@ class Ingest:
                     continue
                 # leading edge: a change after a quiet moment goes out at once; the interval counts from the
                 # start of the previous publish for a change (a periodic tick does not hold the next one back)
-                wait = last_change + gap - loop.time()
+                wait = last_change + pace.gap_s - loop.time()
                 if wait > 0:
                     await asyncio.sleep(min(wait, max(0.0, next_tick - loop.time())))
                 if loop.time() < next_tick:
                     last_change = loop.time()
                     cpu = time.process_time()  # the pump waits meanwhile: this is the publish's own
                     await self._retry(self.tick, False)
-                    gap = publish_gap(time.process_time() - cpu, min_gap, share, tick_s)
+                    pace.took(time.process_time() - cpu)
             if loop.time() > next_tick + tick_s:  # fell behind (a long outage): don't burst
                 next_tick = loop.time()
