@@ -178,7 +178,7 @@ class DeltaPublisher:
         if delta is None:
             await self._full(snap, tnow)
         else:
-            await self._send(snap, delta.model_dump_json(), self.keys.delta_channel)
+            await self._send(snap, self._delta_text(delta), self.keys.delta_channel)
             self.deltas += 1
         return snap
 
@@ -281,6 +281,14 @@ class DeltaPublisher:
         for ch, text in out:
             pipe.publish(ch, text)
         await pipe.execute()
+
+    def _delta_text(self, delta: Delta) -> str:
+        """The delta as its model writes it, its queues and agents from the entries' JSON just made (not again)."""
+        head = delta.model_copy(update={"queues": {}, "agents": {}}).model_dump_json()
+        i, j = head.index('"queues":{}'), head.index('"agents":{}')  # the head's own: no entry is in it yet
+        q = ",".join(self.qtext[name] for name in delta.queues)
+        a = ",".join(self.atext[name] for name in delta.agents)
+        return "".join((head[:i], '"queues":{', q, "}", head[i + 11 : j], '"agents":{', a, "}", head[j + 11 :]))
 
     def _summary_text(self, snap: Snapshot) -> str:
         # the head as the model writes it (whatever fields it has), the queues as last sent

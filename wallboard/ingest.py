@@ -7,8 +7,10 @@ acknowledge/snooze requests and publishes snapshots.
 - Views get what changed (``wallboard.delta``): a delta per snapshot, a full one every
   ``engine.full_publish_s`` and when a view asks.
 - Publishing is leading-edge coalesced: the first change goes out at once, then at most one every
-  ``engine.publish_min_interval_ms`` (counted from the start of the previous one); a snapshot also goes out every
-  tick (gauges move on time alone), which does not hold back the next change. Likewise the first batch after
+  ``engine.publish_min_interval_ms`` (counted from the start of the previous one), or less often when publishing
+  would take more than ``engine.publish_share`` of the owner's CPU (``PublishPace``); a snapshot also goes out
+  every tick (gauges move on time alone), which does not hold back the next change. The pump applies between
+  publishes, not inside one. Likewise the first batch after
   ``engine.quiet_ms`` without one is applied at once; under load, whatever arrives within ``FLUSH_S``.
 - A lost Redis is retried with capped exponential backoff; the batch in hand is applied again when it is
   back (applying is idempotent), so ingest carries on where it was. A feed with a cursor (queue_log) is
