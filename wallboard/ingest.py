@@ -162,7 +162,8 @@ class Ingest:
         self.changed = asyncio.Event()
         # set while no snapshot is being published: the pump applies between publishes, not inside one (a
         # publish is a few awaits; a batch applied at each would stretch it, while what the batch changes waits
-        # for the next publish either way, the change set having been taken at the publish's start)
+        # for the next publish either way, the change set having been taken at the publish's start); not when
+        # a backlog builds (``_pump``)
         self.not_publishing = asyncio.Event()
         self.not_publishing.set()
         self.held = 0  # events gathered by the pump and held while a publish runs
@@ -313,7 +314,8 @@ class Ingest:
                         item = await wait_for(queue.get(), timeout)
                     except asyncio.TimeoutError:
                         break
-                if not self.not_publishing.is_set():
+                # held while a publish runs, unless a backlog builds (falling behind, applying comes first)
+                if not self.not_publishing.is_set() and queue.qsize() < CHUNK:
                     self.held = len(batch)  # gathered, applied once the publish is done
                     await self.not_publishing.wait()
                     self.held = 0
