@@ -163,7 +163,8 @@ class Ingest:
         # set while no snapshot is being published: the pump applies between publishes, not inside one (a
         # publish is a few awaits; a batch applied at each would stretch it, while what the batch changes waits
         # for the next publish either way, the change set having been taken at the publish's start); not when
-        # a backlog builds (``_pump``)
+        # a backlog builds (``_pump``), nor for an owner that builds in full (sharded, or not incremental: a
+        # full build is long, and holding the pump for it would slow applying more than it saves)
         self.not_publishing = asyncio.Event()
         self.not_publishing.set()
         self.held = 0  # events gathered by the pump and held while a publish runs
@@ -315,7 +316,7 @@ class Ingest:
                     except asyncio.TimeoutError:
                         break
                 # held while a publish runs, unless a backlog builds (falling behind, applying comes first)
-                if not self.not_publishing.is_set() and queue.qsize() < CHUNK:
+                if not self.not_publishing.is_set() and queue.qsize() < CHUNK and self.snapshots is not None:
                     self.held = len(batch)  # gathered, applied once the publish is done
                     await self.not_publishing.wait()
                     self.held = 0
