@@ -1,6 +1,7 @@
 """The lease owner's CPU per publish at scale, for what changed: a 5,000-agent, 500-queue centre logged in, then
 on a simulated clock, as often as the owner would publish (``ingest.PublishPace``: every
-``publish_min_interval_ms``, or longer when a publish costs more than ``publish_share`` of that), the real events
+``publish_min_interval_ms``, or longer when a publish costs more than ``publish_share`` of that, up to
+``publish_max_interval_ms``), the real events
 of that much time applied (~1 % of the agents change state a second, a few callers join or are answered: the desk
 bench's load, ~50 agents a second at 5,000) and a snapshot built, evaluated and published as ``Ingest.tick`` does
 (``IncrementalSnapshots``, the agents' alert timers, ``DeltaPublisher``: deltas, a full one every
@@ -76,7 +77,7 @@ async def run(args, url: str) -> None:
             }
         )
     floor = eng.publish_min_interval_ms / 1000
-    pace = PublishPace(floor, eng.publish_share, eng.tick_s)
+    pace = PublishPace.of(eng)
     build = evaluate = publish = 0.0
     cpu: list[float] = []
     prof = cProfile.Profile() if args.profile else None

@@ -15,13 +15,20 @@ from .test_ingest import ListFeed, _config, joins
 
 
 def test_the_pace_is_the_minimum_interval_until_publishing_costs_more_than_its_share():
-    pace = PublishPace(0.1, 0.25, 1.0)
+    pace = PublishPace(0.1, 0.25, 0.25)
     assert pace.gap_s == 0.1  # before any publish
     assert pace.took(0.01) == 0.1  # 0.01 / 0.25 = 0.04: the minimum
     # smoothed: 0.01 + 0.25 x (0.09 - 0.01) = 0.03; / 0.25 = 0.12
     assert pace.took(0.09) == pytest.approx(0.12)
-    # 0.03 + 0.25 x (1.0 - 0.03) = 0.2725; / 0.25 = 1.09: at most a tick
-    assert pace.took(1.0) == 1.0
+    # 0.03 + 0.25 x (1.0 - 0.03) = 0.2725; / 0.25 = 1.09: at most the maximum interval
+    assert pace.took(1.0) == 0.25
+
+
+def test_the_pace_of_an_engine_section_is_capped_by_its_tick():
+    config = _config("wbpace")  # tick_s = 0.1, below the default maximum of 250 ms
+    pace = PublishPace.of(config.engine)
+    assert (pace.min_gap_s, pace.share, pace.max_gap_s) == (0.1, 0.25, 0.1)
+    assert pace.took(5.0) == 0.1
 
 
 async def waiting(ing: Ingest) -> int:

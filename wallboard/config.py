@@ -293,9 +293,12 @@ class EngineConfig(_Section):
         gt=0,
         le=1,
         description="Coalescing under load: a publish for a change starts no sooner than the previous one's "
-        "duration / publish_share after that one began (nor than publish_min_interval_ms), so publishing for "
-        "changes takes at most this share of the owner's time; cheap publishes go out every "
-        "publish_min_interval_ms.",
+        "CPU time / publish_share after that one began (nor than publish_min_interval_ms, nor later than "
+        "publish_max_interval_ms), so publishing for changes takes about this share of the owner's CPU; cheap "
+        "publishes go out every publish_min_interval_ms.",
+    )
+    publish_max_interval_ms: int = Field(
+        250, ge=0, description="Coalescing under load never holds a change back longer than this (and a tick)."
     )
     quiet_ms: int = Field(
         200,

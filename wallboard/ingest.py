@@ -102,20 +102,30 @@ class PublishPace:
     """How long from the start of a publish for a change to the next (leading-edge coalescing):
     ``publish_min_interval_ms``, or longer when publishing costs more than ``publish_share`` of that (the cost:
     the publishes' CPU time, smoothed, so one dear publish, a full one, does not hold the next back fourfold);
-    at most a tick, when a snapshot goes out anyway."""
+    never longer than ``publish_max_interval_ms`` (the owner's CPU then as with a fixed interval that long) nor
+    a tick, when a snapshot goes out anyway."""
 
     SMOOTH = 0.25  # the weight of the latest publish's cost
 
-    def __init__(self, min_gap_s: float, share: float, tick_s: float):
-        self.min_gap_s, self.share, self.tick_s = min_gap_s, share, tick_s
+    def __init__(self, min_gap_s: float, share: float, max_gap_s: float):
+        self.min_gap_s, self.share, self.max_gap_s = min_gap_s, share, max(min_gap_s, max_gap_s)
         self.cost_s: float | None = None
         self.gap_s = min_gap_s
+
+    @classmethod
+    def of(cls, engine) -> PublishPace:
+        """The pace an ``[engine]`` section sets."""
+        return cls(
+            engine.publish_min_interval_ms / 1000,
+            engine.publish_share,
+            min(engine.publish_max_interval_ms / 1000, engine.tick_s),
+        )
 
     def took(self, cost_s: float) -> float:
         """A publish for a change took ``cost_s`` of CPU: the gap after it."""
         c = self.cost_s
         self.cost_s = cost_s if c is None else c + self.SMOOTH * (cost_s - c)
-        self.gap_s = min(max(self.min_gap_s, self.cost_s / self.share), self.tick_s)
+        self.gap_s = min(max(self.min_gap_s, self.cost_s / self.share), self.max_gap_s)
         return self.gap_s
 
 
@@ -548,8 +558,7 @@ class Ingest:
     async def _owner_loop(self) -> None:
         loop = asyncio.get_running_loop()
         tick_s = self.config.engine.tick_s
-        min_gap = self.config.engine.publish_min_interval_ms / 1000
-        pace = PublishPace(min_gap, self.config.engine.publish_share, tick_s)
+        pace = PublishPace.of(self.config.engine)
         next_tick = loop.time()
         last_change = float("-inf")
         while not self.stop.is_set():
