@@ -8,9 +8,9 @@ The events come from the simulated centre (``wallboard.sim.SimCentre`` on a gene
 its peak), made before the run; a feed then hands them to ``wallboard.ingest.Ingest`` at the chosen rate, in
 real time (every 2 ms, what is due). The ingester is the real one: the feed's reader, batches of whatever
 arrived within 50 ms, ``Engine.apply``, the lease owner publishing on change with leading-edge coalescing
-(``engine.publish_min_interval_ms``, 250 ms by default) and at every tick. The view is another process
-subscribed to the summary channel (``P:{c}:snap``), as the TV and the desk UI are; it notes when each snapshot
-arrives.
+(``engine.publish_min_interval_ms``, 100 ms by default, longer when publishing is dear: ``PublishPace``) and
+at every tick. The view is another process subscribed to the summary channel (``P:{c}:snap``), as the TV and
+the desk UI are; it notes when each snapshot arrives.
 
 Latency of an event = when the view received the first snapshot that shows it - when the feed handed it to
 the ingester. The probes are the callers' joins: the k-th join of a queue is shown once that queue's
@@ -225,7 +225,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=15, help="per rate")
     ap.add_argument("--agents", type=int, default=1000)
     ap.add_argument("--queues", type=int, default=100)
-    ap.add_argument("--publish-ms", type=int, default=None, help="engine.publish_min_interval_ms (default 250)")
+    ap.add_argument("--publish-ms", type=int, default=None, help="engine.publish_min_interval_ms (default 100)")
     ap.add_argument("--publish-share", type=float, default=None, help="engine.publish_share")
     ap.add_argument(
         "--full-snapshots",
@@ -276,8 +276,8 @@ def main() -> int:
         B.say(
             f"centre: {args.agents:,} agents, {args.queues} queues; {len(events):,} simulated events made in "
             f"{time.perf_counter() - t:.1f} s (sim time {5 * step} min); publish_min_interval_ms="
-            f"{config.engine.publish_min_interval_ms}, publish_share={config.engine.publish_share}, incremental={config.engine.incremental}, "
-            f"deltas={config.engine.deltas}"
+            f"{config.engine.publish_min_interval_ms}, publish_share={config.engine.publish_share}, "
+            f"incremental={config.engine.incremental}, deltas={config.engine.deltas}"
         )
         out = Path(tmp) / "view.jsonl"
         view = subprocess.Popen([sys.executable, __file__, "--view", url, "wblive-*:{c}:snap*", str(out)])
