@@ -169,6 +169,33 @@ async def test_first_change_after_a_quiet_moment_goes_out_at_once_then_coalesced
         await task
 
 
+async def test_the_owner_publishes_another_ingesters_change_without_waiting_for_its_tick(redis_client, prefix, cleanup):
+    """The owner's own feed is quiet and its tick a minute away: a caller applied by another ingester (the chat
+    platform's beside the PBX's) is published all the same, as the owner looks for handed-over changes."""
+    config = load_config(None, redis={"prefix": prefix}, queues=[{"name": "support"}], engine={"tick_s": 60})
+    keys = Keys(prefix)
+    ing = Ingest(redis_client, config, _GateFeed(), name="ing-owner")
+    task = asyncio.create_task(ing.run())
+    try:
+
+        async def published(n: int):
+            return await _entered(redis_client, keys) == n
+
+        await until(lambda: published(0), "the first (periodic) publish", timeout=5)
+        assert ing.owner
+        other = Engine(redis_client, config, keys, feed_name="http")
+        await other.start()
+        await other.apply(
+            [CallerJoined(id="sj1", ts=datetime.now(timezone.utc), source="t", queue="support", call_id="sc1")]
+        )
+        await other.share_touched()
+
+        await until(lambda: published(1), "the other ingester's caller, before the owner's next tick", timeout=10)
+    finally:
+        ing.stop.set()
+        await task
+
+
 async def test_a_failed_build_makes_the_next_one_full(redis_client, prefix, cleanup):
     config = load_config("config/wallboard.toml")
     engine = Engine(redis_client, config, Keys(prefix), feed_name="sim")

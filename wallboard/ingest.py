@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 
 import redis
 
-from .aio import cancel_and_wait, stop_on_signals, wait_for
+from .aio import cancel_and_wait, cancellation_pending, stop_on_signals, wait_for
 from .backoff import redis_backoff
 from .clock import Clock, SystemClock
 from .config import WallboardConfig
@@ -55,6 +55,7 @@ log = logging.getLogger("wallboard.ingest")
 FLUSH_S = 0.05
 CHUNK = 2000
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+SHARED_LOOK_S = 0.1  # how often the owner looks for the changes other ingesters handed over
 SAVES_TTL_S = 86_400  # a process's count of cursor saves outlives any outage, not the process by long
 IDLE_CHECK_S = 1.0  # a rewindable feed's cursor is checked this often when no input comes
 
@@ -207,14 +208,15 @@ class Ingest:
         stop_on_signals(self.stop)
         pump = asyncio.create_task(self._pump(), name="pump")
         owner = asyncio.create_task(self._owner_loop(), name="owner")
+        shared = asyncio.create_task(self._watch_shared(), name="shared changes")
         stopper = asyncio.create_task(self.stop.wait())
         try:
-            done, _ = await asyncio.wait({pump, owner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({pump, owner, shared, stopper}, return_when=asyncio.FIRST_COMPLETED)
             for t in done:
                 if t is not stopper and (err := t.exception()) is not None:
                     raise err
         finally:
-            await cancel_and_wait(pump, owner, stopper)
+            await cancel_and_wait(pump, owner, shared, stopper)
             await self._release()
 
     async def _retry(self, fn, *args):
@@ -554,6 +556,22 @@ class Ingest:
             await self.engine.publish(snap)
         self.last_publish = asyncio.get_running_loop().time()
         self.metrics.snapshot(time.perf_counter() - built)
+
+    async def _watch_shared(self) -> None:
+        """An incremental owner publishes what other ingesters applied (another feed's: the chat platform's
+        beside the PBX's, ``Engine.share_touched``) as promptly as its own changes, not at its next tick: it looks
+        for their change set every ``SHARED_LOOK_S`` and wakes the publishing loop."""
+        while not self.stop.is_set():
+            await asyncio.sleep(SHARED_LOOK_S)
+            if not self.owner or self.snapshots is None or not self.redis_ok:
+                continue
+            try:
+                if await self.r.exists(self.keys.touched):
+                    self.changed.set()
+            except REDIS_ERRORS:
+                if cancellation_pending():
+                    raise asyncio.CancelledError from None
+                # the owner's own loop finds Redis away, says so and backs off
 
     async def _owner_loop(self) -> None:
         loop = asyncio.get_running_loop()
