@@ -193,9 +193,9 @@ def test_only_a_live_demo_is_followed_and_only_when_nothing_names_a_centre(tmp_p
     assert demo_state.read() is None and not follows("advise")
 
 
-def test_a_report_over_a_period_with_no_data_says_so(tmp_path):
+def test_a_report_over_a_period_with_no_data_says_so(tmp_path, namespace):
     env = user_env(tmp_path)
-    prefix = f"wbt-empty-{uuid.uuid4().hex[:8]}"
+    prefix = namespace  # empty, and dropped after (the report marks what it rolled up)
     out = cli(
         "report", "--period", "day", "--prefix", prefix, "--format", "csv", "-o", str(tmp_path / "r.csv"), env=env
     )
