@@ -12,7 +12,7 @@ from wallboard.livetime import ServerTime
 from wallboard.snapshot import AgentSnapshot
 from wallboard.ui.tables import KeyedTable
 from wallboard.ui.rowsource import AgentRowSource
-from wallboard.ui.view import CellModel, RowModel
+from wallboard.ui.view import CellModel, RowModel, caller_rows
 
 from .ui_seen import agent_rows
 
@@ -183,3 +183,18 @@ async def test_the_desk_fills_the_rows_in_view_and_rows_scrolled_to_show_what_th
         await pilot.press("ctrl+home")
         await pilot.wait_for_scheduled_animations()
         assert shown_line(table, "Agent 00")[2:4] == ["paused:lunch", "0:01"]
+
+
+def test_waiting_contacts_most_urgent_first_on_a_blended_floor():
+    """An e-mail waiting 4 min (its SL threshold 4 h away) goes below a caller waiting 47 s past a 20 s one;
+    within a queue, longest first. Urgency = entered + the queue's threshold, earliest first."""
+    from .tvdata import make_queue, make_summary
+
+    now = T0
+    voice = make_queue("Customer service", now, waiting_since_s=(47, 12)).model_copy(update={"sl_threshold_s": 20})
+    mail = make_queue("E-mail", now, waiting_since_s=(247, 30)).model_copy(update={"sl_threshold_s": 14_400})
+    summary = make_summary(1, now, {"email": mail, "support": voice})
+    rows = sorted(caller_rows(summary, ServerTime(ManualClock(now))), key=lambda r: r.sort_key)
+    waits = [(r.cells["queue"].text, r.cells["wait"].text) for r in rows]
+    # due: support 27 s ago and 8 s from now; e-mail in 3 h 56 min and 3 h 59.5 min
+    assert waits == [("support", "0:47"), ("support", "0:12"), ("email", "4:07"), ("email", "0:30")]

@@ -11,7 +11,7 @@ import re
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from ..channels import agents_free, is_written, short as short_channel, usage
@@ -456,18 +456,21 @@ def move_queue_rows(a: AgentSnapshot, summary: Summary | None, config: Wallboard
 
 
 def caller_rows(summary: Summary, server: ServerTime, queue: str | None = None) -> list[RowModel]:
-    """Callers waiting now (every queue, or one), longest waiting first, waits ticking locally."""
+    """Contacts waiting now (every queue, or one), waits ticking locally, the most urgent first: the earliest to
+    pass (or the longest past) its queue's service-level threshold. On a blended floor an e-mail four minutes
+    old (its threshold hours away) no longer tops a caller drowning for 47 s; in one queue it is longest first."""
     rows = []
     for name, q in summary.queues.items():
         if queue is not None and name != queue:
             continue
+        due = timedelta(seconds=q.sl_threshold_s)
         for c in q.callers:
             cells = {
                 "queue": CellModel(name, justify="left"),
                 "caller": CellModel(c.caller or c.call_id, justify="left"),
                 "wait": CellModel(fmt_duration(server.seconds_since(c.entered_at))),
             }
-            rows.append(RowModel(f"{name}|{c.call_id}", cells, (c.entered_at, name, c.call_id)))
+            rows.append(RowModel(f"{name}|{c.call_id}", cells, (c.entered_at + due, c.entered_at, name, c.call_id)))
     return rows
 
 
