@@ -117,6 +117,39 @@ def test_a_target_written_either_way_is_named_where_it_is(value, where, says):
     assert path == where and says in msg
 
 
+@pytest.mark.parametrize(
+    "reason, ok",
+    [
+        ("lunch", True),
+        ("הפסקה", True),  # any language's letters
+        ("lunch\u202e", False),  # a right-to-left override: turns the desk's text around
+        ("lunch\u2067", False),  # an isolate
+        ("x\x85", False),  # a C1 control (NEL)
+        ("a\u2028b", False),  # a line separator
+        ("a|b", False),  # queue_log's separator
+    ],
+)
+def test_a_pause_reason_is_plain_text_in_the_config_and_on_a_request(reason, ok):
+    from datetime import datetime, timezone
+
+    from pydantic import ValidationError
+
+    from wallboard.actions.model import Pause
+
+    try:
+        load_config(None, centre={"pause_reasons": [reason]})
+        config_ok = True
+    except ConfigError as e:
+        config_ok = False
+        assert [p for p, _, _ in e.problems] == ["centre.pause_reasons"]
+    try:
+        Pause(type="pause", user="rivka", agent="1001", reason=reason, at=datetime.now(timezone.utc))
+        request_ok = True
+    except ValidationError:
+        request_ok = False
+    assert (config_ok, request_ok) == (ok, ok)
+
+
 def test_broken_config_raises_config_error_in_process(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(BROKEN, encoding="utf-8")

@@ -79,7 +79,9 @@ class Move(_Request):
 
 
 PAUSE_REASON_MAX = 64
-PAUSE_REASON_PATTERN = r"^[^\x00-\x1f\x7f|]*$"  # printable, and no '|' (queue_log's separator)
+# printable, and no '|' (queue_log's separator): no C0 or C1 controls, no bidi overrides or isolates (they turn
+# the text around on a screen), no line or paragraph separators
+PAUSE_REASON_PATTERN = r"^[^\x00-\x1f\x7f-\x9f|\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]*$"
 
 
 class Pause(_Request):
