@@ -84,17 +84,11 @@ def parse_summary(text: str) -> Summary:
     return Summary.model_validate_json(text)
 
 
-def parse_agents(text: str) -> AgentsPart:
-    data = json.loads(text)
-    agents = {k: AgentSnapshot.model_validate(v) for k, v in (data.get("agents") or {}).items()}
-    return AgentsPart(seq=int(data["seq"]), at=UTC_TIME.validate_python(data["at"]), agents=agents)
-
-
 PARSE_SLICE = 500  # agents parsed between two turns of the event loop (5,000 in one go: ~100 ms of a view's loop)
 
 
-async def parse_agents_sliced(text: str) -> AgentsPart:
-    """``parse_agents``, letting the event loop run every ``PARSE_SLICE`` agents (a view's frames go on)."""
+async def parse_agents(text: str) -> AgentsPart:
+    """An agents part, letting the event loop run every ``PARSE_SLICE`` agents (a view's frames go on)."""
     data = json.loads(text)
     agents = {}
     for i, (k, v) in enumerate((data.get("agents") or {}).items(), 1):
@@ -423,7 +417,7 @@ class SnapshotStream:
             if channel == self.keys.delta_channel:
                 return Delta.model_validate_json(text)
             if channel == self.keys.agents_channel:
-                return await parse_agents_sliced(text)
+                return await parse_agents(text)
             return parse_summary(text)
         except (ValidationError, ValueError, KeyError, TypeError) as e:
             self.rejected += 1
