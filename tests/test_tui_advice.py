@@ -7,6 +7,7 @@ simulator's own state and call log, not from the advisor."""
 from __future__ import annotations
 
 import math
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -133,18 +134,28 @@ def independent_rate_and_aht(floor: DemoFloor, queue: str) -> tuple[float, float
     return num / den, (sum(c.talk_s for c in done) + wrap) / len(done)
 
 
-async def test_advice_on_the_demo_overload_shows_required_vs_staffed_and_applies_a_move(floor):
-    from wallboard.ui.dialogs import AdviceScreen, ConfirmScreen
+@asynccontextmanager
+async def advice_open(floor):
+    """The demo's busy morning 12 minutes in, on rivka's desk, the advice panel open. Yields (pilot, app,
+    notices)."""
+    from wallboard.ui.dialogs import AdviceScreen
 
     seq = await floor.run(12 * 60)
-    support_short = floor.staffed("support")
-    assert floor.standing_by("support") == {"1004", "1016", "1028"}  # Omer, Ido, Adi: sales first, in sales only
     app = make_app(floor, "rivka")
     notices = Notices()
     async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await until(pilot, seen(app, seq), "the snapshot")
         await pilot.press("v")
         await until(pilot, lambda: isinstance(app.screen, AdviceScreen), "the advice panel")
+        yield pilot, app, notices
+
+
+async def test_advice_on_the_demo_overload_shows_required_vs_staffed_and_applies_a_move(floor):
+    from wallboard.ui.dialogs import AdviceScreen, ConfirmScreen
+
+    async with advice_open(floor) as (pilot, app, notices):
+        support_short = floor.staffed("support")
+        assert floor.standing_by("support") == {"1004", "1016", "1028"}  # Omer, Ido, Adi: sales first, in sales only
         panel = app.screen
         advice = panel.advice
         support = advice.queues["support"]
@@ -204,16 +215,15 @@ async def test_advice_on_the_demo_overload_shows_required_vs_staffed_and_applies
         assert app.screen is app.screen_stack[0]
 
 
-async def _first_step_sent(floor, pilot, app):
-    """Open the advice, confirm its first move: the add is on the stream, the remove waits for its outcome."""
-    from wallboard.ui.dialogs import AdviceScreen
-
-    await pilot.press("v")
-    await until(pilot, lambda: isinstance(app.screen, AdviceScreen), "the advice panel")
-    first = app.screen.advice.moves[0]
-    await pilot.press("enter", "enter")
-    await until(pilot, lambda: len(requests_sent(app)) == 1, "the add request")
-    return first
+@asynccontextmanager
+async def first_step_sent(floor):
+    """``advice_open``, its first move confirmed: the add is on the stream, the remove waits for its outcome.
+    Yields (pilot, app, notices, the move)."""
+    async with advice_open(floor) as (pilot, app, notices):
+        first = app.screen.advice.moves[0]
+        await pilot.press("enter", "enter")
+        await until(pilot, lambda: len(requests_sent(app)) == 1, "the add request")
+        yield pilot, app, notices, first
 
 
 def _skipped(notices) -> str | None:
@@ -224,12 +234,7 @@ async def test_a_refused_first_step_sends_no_second_and_says_so(floor):
     """The add reaches the executor too late and is refused (stale): the agent must not be taken out of sales."""
     from wallboard.actions.executor import STALE_S
 
-    seq = await floor.run(12 * 60)
-    app = make_app(floor, "rivka")
-    notices = Notices()
-    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
-        await until(pilot, seen(app, seq), "the snapshot")
-        first = await _first_step_sent(floor, pilot, app)
+    async with first_step_sent(floor) as (pilot, app, notices, first):
         before = floor.centre.member_queues(first.agent)
         floor.clock.set(floor.clock.now() + timedelta(seconds=STALE_S + 1))
         assert await floor.executor.process_pending() == 1
@@ -247,12 +252,7 @@ async def test_a_first_step_given_up_sends_no_second_even_when_its_outcome_comes
     from wallboard.actions.executor import STALE_S
     from wallboard.ui.requests import OUTCOME_TIMEOUT_S
 
-    seq = await floor.run(12 * 60)
-    app = make_app(floor, "rivka")
-    notices = Notices()
-    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
-        await until(pilot, seen(app, seq), "the snapshot")
-        first = await _first_step_sent(floor, pilot, app)
+    async with first_step_sent(floor) as (pilot, app, notices, first):
         floor.clock.advance(OUTCOME_TIMEOUT_S + 1)
         assert OUTCOME_TIMEOUT_S + 1 < STALE_S  # still fresh for the executor
         app.tick()
