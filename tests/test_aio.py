@@ -57,3 +57,13 @@ async def test_cancel_and_wait_cancels_again_a_task_that_swallowed_the_first():
     await asyncio.sleep(0.01)
     await asyncio.wait_for(cancel_and_wait(task, grace_s=0.05), 2)
     assert task.cancelled() and swallowed == [1]
+
+
+async def test_cancel_and_wait_stops_a_task_that_failed_without_raising_its_error():
+    async def failing() -> None:
+        raise ConnectionError("gone")
+
+    task = asyncio.create_task(failing())
+    await asyncio.sleep(0)
+    await cancel_and_wait(task)  # a stop: the task's own error is not the caller's
+    assert isinstance(task.exception(), ConnectionError)

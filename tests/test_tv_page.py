@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 import redis.asyncio as aredis
 
+from wallboard.aio import cancel_and_wait
 from wallboard.hub.server import Hub
 
 from .cdp import Chromium
@@ -105,9 +106,7 @@ class Feed:
         return self
 
     async def __aexit__(self, *exc) -> None:
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
+        await cancel_and_wait(self.task)  # its publish may swallow a cancellation (redis-py's retry)
 
 
 @contextlib.asynccontextmanager

@@ -27,6 +27,9 @@ async def cancel_and_wait(*tasks: asyncio.Task, grace_s: float = 0.5) -> None:
         for t in pending:
             t.cancel()
         _, pending = await asyncio.wait(pending, timeout=grace_s)
+    for t in tasks:  # an error it ended with is the stop's business no more (and not "never retrieved")
+        if not t.cancelled():
+            t.exception()
 
 
 def cancellation_pending() -> bool:

@@ -19,7 +19,7 @@ import logging
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from .aio import wait_for
+from .aio import cancel_and_wait, wait_for
 
 log = logging.getLogger(__name__)
 
@@ -159,9 +159,7 @@ class Session:
         self._writer.transport.abort()
 
     async def close(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(*self._tasks)
         self._lost(self._abort_reason or "closed")
         bye = self._goodbye()
         if bye is not None and not self._writer.transport.is_closing():

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
+from .aio import cancel_and_wait
 from .config import WallboardConfig
 from .engine import Engine
 from .feed import DeadLetter
@@ -163,10 +164,7 @@ async def _replay(feed, config, redis_url, prefix, window_mode, progress, drop: 
                 account(await inflight.popleft())
             await flush()  # the engine's dead letters of the last batches
         finally:
-            for task in inflight:
-                task.cancel()
-            if inflight:
-                await asyncio.gather(*inflight, return_exceptions=True)
+            await cancel_and_wait(*inflight)
         end = datetime.fromtimestamp(last, timezone.utc) if last is not None else datetime.now(timezone.utc)
         now = end + timedelta(seconds=1)
         # the final tick drops callers whose leave never came, as the live owner's tick would have by now

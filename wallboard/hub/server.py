@@ -30,7 +30,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
-from wallboard.aio import wait_for
+from wallboard.aio import cancel_and_wait, wait_for
 
 from .. import telemetry
 from ..actions.model import to_fields
@@ -161,13 +161,7 @@ class Hub:
         log.info("hub listening on %s:%s (%s)", self.host, self.port, "https/wss" if self.ssl else "http/ws")
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(*self._tasks)
         self._tasks = []
         for c in self.fanout.clients():
             if c.buffered() and c.conn.transport is not None:  # a screen that does not read would hold the

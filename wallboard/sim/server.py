@@ -10,6 +10,7 @@ import logging
 from datetime import datetime
 from typing import Any, Protocol
 
+from ..aio import cancel_and_wait
 from ..clock import Clock, SystemClock
 from ..config import WallboardConfig
 from .model import SimCentre
@@ -108,11 +109,7 @@ class SimServer:
 
     async def stop(self) -> None:
         if self._loop_task is not None:
-            self._loop_task.cancel()
-            try:
-                await self._loop_task
-            except asyncio.CancelledError:
-                pass
+            await cancel_and_wait(self._loop_task)
             self._loop_task = None
         if self.written is not None:
             await self.written.stop()

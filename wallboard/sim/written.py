@@ -17,6 +17,8 @@ import logging
 from collections import deque
 from typing import Any
 
+from ..aio import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 500  # events per POST (the feed's default max_events is 1000)
@@ -76,11 +78,7 @@ class WrittenSender:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _run(self) -> None:
