@@ -146,11 +146,16 @@ def pane(sock: str, target: str = "demo:0") -> str:
     return out.stdout
 
 
-def _write_state(monkeypatch, state: Path, pid: int, url: str, prefix: str = "wbdemo-x") -> None:
+def _write_state(monkeypatch, state: Path, pid: int, url: str, prefix: str = "wbdemo-x", services=None) -> None:
     monkeypatch.setenv("WALLBOARD_STATE_DIR", str(state))
     demo_state.write(
         demo_state.RunningDemo(
-            pid=pid, config=str(ROOT / "wallboard/data/demo.toml"), prefix=prefix, redis_url=url, embedded=False
+            pid=pid,
+            config=str(ROOT / "wallboard/data/demo.toml"),
+            prefix=prefix,
+            redis_url=url,
+            embedded=False,
+            services=services,
         )
     )
 
@@ -181,7 +186,11 @@ def test_only_a_live_demo_is_followed_and_only_when_nothing_names_a_centre(tmp_p
         assert not follows("advise", *told), told
     assert not follows("advise", WALLBOARD_REDIS__PREFIX="mine")
     assert not follows("advise", REDIS_URL=url.rstrip("0123456789") + "1")  # REDIS_URL names another db
-    assert not follows("ingest", "--check") and not follows("replay", "--feed", "jsonl", "x")  # writers never
+    assert not follows("ingest", "--feed", "sim") and not follows("replay", "--feed", "jsonl", "x")  # writers never
+    assert not follows("executor") and not follows("scheduler") and not follows("notifier")  # services never
+    for service in ("ingest", "executor", "scheduler", "notifier", "serve"):  # ... but their health checks do
+        assert follows(service, "--check"), service
+    assert not follows("ingest", "--check", "--prefix", "mine")
 
     crashed = subprocess.Popen(["true"])  # a demo that died without cleaning up: its pid is gone
     crashed.wait()
@@ -202,3 +211,76 @@ def test_a_report_over_a_period_with_no_data_says_so(tmp_path, namespace):
     assert out.returncode == 1 and out.stdout == ""
     assert "no data recorded in" in out.stderr and "--from" in out.stderr
     assert not (tmp_path / "r.csv").exists()
+
+
+DEMO_SERVICES = ["pbx", "ingest", "ingest-http", "executor"]  # what `wallboard demo` starts (cli.cmd_demo)
+
+
+def test_every_check_follows_the_running_demo_and_says_what_it_does_not_run(tmp_path, monkeypatch, namespace):
+    """`ingest|executor|scheduler|notifier --check` with no flags answer for the running demo: its ingester and
+    executor (real processes on the demo's namespace) are found alive; the scheduler and the notifier, which the
+    demo does not run, are said to be so. With --prefix the user's own centre is checked instead."""
+    from .conftest import free_port
+
+    url = os.environ["REDIS_URL"]
+    for k in [k for k in os.environ if k.startswith("WALLBOARD_")]:
+        monkeypatch.delenv(k)
+    _write_state(monkeypatch, tmp_path, os.getpid(), url, prefix=namespace, services=DEMO_SERVICES)
+    env = user_env(tmp_path)
+    config = str(ROOT / "wallboard/data/demo.toml")
+    before = cli("executor", "--check", env=env)
+    assert before.returncode == 1 and FOLLOWING in before.stderr
+    assert f"executor: not running — no live executor marks in Redis (prefix {namespace})" in before.stdout
+
+    base = [sys.executable, "-m", "wallboard.cli"]
+    mine = ["--config", config, "--prefix", namespace]
+    pbx_env = {**env, "WALLBOARD_AMI_USER": "wallboard", "WALLBOARD_AMI_SECRET": "s3cret"}
+    # the executor marks itself alive before its first action opens the PBX session (none here)
+    procs = [
+        subprocess.Popen(
+            [*base, "executor", "--host", "127.0.0.1", "--port", str(free_port()), *mine, "--log", str(tmp_path / "e")],
+            cwd=ROOT,
+            env=pbx_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            [*base, "ingest", "--feed", "sim", "--seed", "3", *mine, "--log", str(tmp_path / "i")],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+    ]
+    try:
+        for kind in ("executor", "ingest"):
+            out = wait_until(
+                lambda kind=kind: (o := cli(kind, "--check", env=env)).returncode == 0 and o,
+                f"{kind} --check to find the demo's {kind}",
+                timeout=60,
+                every=0.3,
+            )
+            assert FOLLOWING in out.stderr and f"({namespace}, pid {os.getpid()})" in out.stderr
+        assert cli("executor", "--check", env=env).stdout.startswith("executor: OK — 1 alive: ")
+        ingest = cli("ingest", "--check", env=env).stdout
+        assert "feed sim" in ingest and "(owner)" in ingest
+
+        for kind in ("scheduler", "notifier"):
+            out = cli(kind, "--check", env=env)
+            assert out.returncode == 1 and FOLLOWING in out.stderr, out.stderr
+            said = (
+                f"{kind}: not running — the running demo ({namespace}, pid {os.getpid()}) runs no {kind} "
+                "(it runs pbx, ingest, ingest-http, executor)"
+            )
+            assert said in out.stdout, out.stdout
+        # a centre named on the command line is checked, not the demo
+        other = cli("executor", "--check", "--prefix", namespace + "-other", env=env)
+        assert other.returncode == 1 and FOLLOWING not in other.stderr
+        assert f"no live executor marks in Redis (prefix {namespace}-other)" in other.stdout
+        mine_sched = cli("scheduler", "--check", "--prefix", namespace, env=env)
+        assert mine_sched.returncode == 1 and "the running demo" not in mine_sched.stdout
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=20)

@@ -462,6 +462,7 @@ def cmd_demo(args) -> int:
                 url_has_password=shown_url != redis_url,
                 started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 viewer_tokens=viewer_tokens,
+                services=list(commands),
             )
         )
         print(DEMO_FOLLOW_TEXT.format(prefix=config.redis.prefix), flush=True)

@@ -9,7 +9,7 @@ The commands that read a centre (``board``, ``serve``, ``tui``, ``advise``, ``sn
 follow it when nothing on their command line or in the environment names a centre: no ``--config``,
 ``--prefix`` or ``--redis``, no ``WALLBOARD_REDIS__PREFIX`` / ``WALLBOARD_REDIS__URL``, and ``REDIS_URL``
 unset or the demo's own (see ``wallboard.commands._context.config_from_args``). Writers (``ingest``,
-``replay``, ``demo``) never do.
+``replay``, ``demo``) never do; their ``--check`` does, and says so when the demo runs no such process.
 """
 
 from __future__ import annotations
@@ -33,6 +33,14 @@ class RunningDemo:
     started_at: str = ""
     proc_start: str | None = None
     viewer_tokens: dict[str, str] = field(default_factory=dict)  # layout token variable -> the demo's token
+    # the processes the demo runs (``pbx``, ``ingest``, ``executor``, ...); None: a demo that did not say
+    services: list[str] | None = None
+
+    def runs(self, kind: str) -> bool | None:
+        """Whether the demo runs a ``kind`` process (``ingest-http`` counts as an ingest); None: not known."""
+        if self.services is None:
+            return None
+        return any(s == kind or s.startswith(kind + "-") for s in self.services)
 
 
 def state_path() -> Path:

@@ -445,5 +445,11 @@ def check_command(config, args, kind: str, before: str = "") -> int:
     else:
         code, line = check(r, Keys(config.redis.prefix), kind)
         r.close()
+    demo = getattr(args, "running_demo", None)  # the `wallboard demo` this check follows (commands._context)
+    if code and demo is not None and demo.runs(kind) is False:
+        line = (
+            f"{kind}: not running — the running demo ({demo.prefix}, pid {demo.pid}) runs no {kind} "
+            f"(it runs {', '.join(demo.services)})"
+        )
     print(before + line, flush=True)
     return code

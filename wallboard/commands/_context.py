@@ -12,15 +12,22 @@ from ..errors import InputError
 
 # The commands that read a centre and follow a running `wallboard demo` when nothing names a centre (no
 # --config/--prefix/--redis, no WALLBOARD_REDIS__PREFIX/URL, REDIS_URL unset or the demo's own). Writers and
-# long-running services (ingest, replay, executor, scheduler, demo itself) never follow it.
+# long-running services (ingest, replay, executor, scheduler, demo itself) never follow it; their ``--check``
+# (a read: is one alive?) does, so that every health probe answers for the demo the other commands show.
 FOLLOWS_DEMO = frozenset(
     {"tui", "board", "serve", "snapshot", "advise", "report", "audit", "act", "ticker", "deadletter", "rollup", "staff"}
 )
+CHECKS_FOLLOW_DEMO = frozenset({"ingest", "executor", "scheduler", "notifier", "serve"})
+
+
+def follows_demo(args) -> bool:
+    command = getattr(args, "command", None)
+    return command in FOLLOWS_DEMO or (command in CHECKS_FOLLOW_DEMO and getattr(args, "check", False) is True)
 
 
 def demo_to_follow(args):
     """The running demo this command reads (``wallboard.demo_state``), or None; says so on stderr."""
-    if getattr(args, "command", None) not in FOLLOWS_DEMO:
+    if not follows_demo(args):
         return None
     if any(getattr(args, n, None) for n in ("config", "prefix", "redis")):
         return None
