@@ -25,6 +25,7 @@ from wallboard.config import ConfigError, load_config
 from wallboard.events import CallCompleted, CallerAbandoned, CallerAnswered, CallerJoined, AgentStateChanged
 
 from wallboard.clock import ManualClock
+from wallboard.livetime import ServerTime
 from wallboard.engine import Engine
 from wallboard.ingest import Ingest
 from wallboard.keys import Keys
@@ -128,6 +129,8 @@ async def test_written_conversations_count_once_and_fill_the_agents_capacity(mak
     assert agents_free(ac, "chat") == 2
     # waiting: c5 only; EWT on slots: max(0, 1 + 1 - 4 free slots) = 0
     assert web.waiting == 1 and web.ewt_s == 0
+    # the desk's row: both agents have room, so none is busy; EWT 0 is "a free slot takes it", shown as "-"
+    assert _desk(snap, "web") == {"avail": "2", "busy": "0", "ewt": "-"}
     assert usage(a2.conversations["chat"], a2.capacity["chat"], "chat") == "1/3 chats"
     assert snap.agents["a2"].voice_blocks_written is True
 
@@ -150,6 +153,24 @@ async def test_written_conversations_count_once_and_fill_the_agents_capacity(mak
     assert web.waiting == 2
     assert web.ewt_s == pytest.approx((2 + 1) * (280 / 3) / 5)
     assert snap.queues["phone"].agent_counts.on_call == 1 and snap.queues["phone"].channel == "voice"
+    # busy on the chat queue = no room left: a1 (2/2 chats, "available" by state) and a2 (on a blocking call),
+    # not the 1 on a call a state count gives; EWT (3 x 93.33 s / 5 = 56 s) is a real wait now
+    assert _desk(snap, "web") == {"avail": "0", "busy": "2", "ewt": "0:56"}
+    assert _desk(snap, "phone") == {"avail": "0", "busy": "1", "ewt": "-"}  # voice: by state; no AHT yet
+    from wallboard.ui.view import formulas
+
+    drill = {f.label: f.formula for f in formulas(web, timezone.utc)}
+    assert drill["EWT"].startswith("max(0, waiting + 1 − free slots) × AHT / slots")
+
+
+def _desk(snap: Snapshot, queue: str) -> dict[str, str]:
+    """The desk's queue row (``ui.view.queue_row``) for ``queue``: agents free, busy and the expected wait."""
+    from wallboard.ui.view import TrendBook, queue_rows
+
+    config = load_config(None, queues=[{"name": n, "channel": q.channel} for n, q in snap.queues.items()])
+    rows = queue_rows(snap, config, ServerTime(ManualClock(snap.at)), TrendBook())
+    (row,) = [r for r in rows if r.key == queue]
+    return {col: row.cells[col].text for col in ("avail", "busy", "ewt")}
 
 
 def _erlang_c_sl(servers: int, load: float, aht: float, t: float) -> float:

@@ -126,3 +126,13 @@ def agents_free(counts, channel: str = "voice") -> int:
     """A queue's agents free (``AgentCounts``): on voice those available; on a written channel those with room
     for one more conversation (logged in, not paused, fewer open than their capacity, not on a blocking call)."""
     return counts.free if is_written(channel) else counts.available
+
+
+def agents_busy(counts, channel: str = "voice") -> int:
+    """A queue's agents busy (``AgentCounts``): on voice those ringing, on a call or in wrap-up; on a written
+    channel those serving with no room left (logged in, not paused, not free: every slot in use, or on a call
+    that blocks written work). An agent "available" with 3 of 3 chats open is busy; one on a call with 1 of 3
+    chats, and voice not blocking, is not: it takes the next chat."""
+    if is_written(channel):
+        return counts.logged_in - counts.paused - counts.free
+    return counts.ringing + counts.on_call + counts.wrap_up

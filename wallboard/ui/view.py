@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from ..channels import agents_free, is_written, short as short_channel, usage
+from ..channels import agents_busy, agents_free, is_written, short as short_channel, usage
 from .. import catalog
 from ..config import WallboardConfig
 from ..snapshot import AgentSnapshot, Alert, QueueSnapshot, Summary, Total
@@ -274,9 +274,10 @@ def queue_row(
         "offered": cell("offered", str(q.offered)),
         "answered": cell("answered", str(q.answered)),
         "abandoned": cell("abandoned", str(q.abandoned)),
-        "ewt": cell("ewt", fmt_duration(q.ewt_s)),
+        # written: 0 means a free slot takes the next conversation, not a wait foreseen ("-"; Avail says so)
+        "ewt": cell("ewt", fmt_duration(None if is_written(q.channel) and q.ewt_s == 0 else q.ewt_s)),
         "avail": cell("avail", str(agents_free(ac, q.channel))),  # written: agents with room for one more
-        "busy": cell("busy", str(ac.ringing + ac.on_call + ac.wrap_up)),
+        "busy": cell("busy", str(agents_busy(ac, q.channel))),  # written: agents with no room left
         "paused": cell("paused", str(ac.paused)),
         "trend": CellModel(sparkline(trends.get(name), trend_width), justify="left"),
     }
@@ -670,7 +671,11 @@ def formulas(q: QueueSnapshot | Total, tz) -> list[Formula]:
             Formula(label, ex.formula, describe_window(ex.window, tz), describe_window(rex.window, tz) if rex else "-")
         )
     if isinstance(q, QueueSnapshot):
-        out.append(Formula("EWT", "(waiting + 1) × AHT / agents available or busy in the queue", "now", "-"))
+        if is_written(q.channel):  # wallboard.metrics.ewt_slots_s
+            ewt = "max(0, waiting + 1 − free slots) × AHT / slots (agents' capacities summed)"
+        else:
+            ewt = "(waiting + 1) × AHT / agents available or busy in the queue"
+        out.append(Formula("EWT", ewt, "now", "-"))
     return out
 
 
