@@ -41,6 +41,8 @@ Agent slot ``P:{a:ID}``
                                 missed, ``d:<uniqueid>`` dial attempt, ``o:<uniqueid>`` outbound call
   ``:stats``             hash   ``duplicates``
 
+Both slots also hold the rollups ``:hi:<YYYYMMDD>`` and ``:hd:<YYYYMM>`` (``wallboard.history``).
+
 Customer slot ``P:{k:HASH}`` (``HASH``: the salted hash of a caller number or customer id, ``wallboard.fcr``)
   ``:contacts``          zset   ``<matter>|<call_id>|<join>`` -> join epoch: every queue entry of the customer,
                                 kept ``history.daily_keep_days`` + ``fcr.days``
@@ -69,6 +71,9 @@ Centre slot ``P:{c}``
   ``:ticker``            string the supervisor's message on every TV
   ``:requests_cursor``   string how far the engine's owner has read ``:alert_cmds``
   ``:hrolled``           hash   day -> ``to:at``: up to when the day was rolled up, and when
+  ``:reports``           hash   ``<schedule>|<period key>`` -> delivery state (JSON); ``:reports:since`` hash
+                                schedule -> first period to send; ``:reports:log`` stream of every attempt;
+                                ``:reports:lock:<schedule>|<period key>`` a delivery's lock (SET NX PX)
   ``:alerts``            hash   ``<queue>|<metric>`` -> alert state JSON
   ``:gaps``              zset   feed gaps (JSON) by start epoch
   ``:health:<process>``  string heartbeat with a TTL
@@ -89,6 +94,38 @@ Centre slot ``P:{c}``
 
 from __future__ import annotations
 
+# The suffixes a slot's keys add to the slot's base (``Keys.queue``, ``Keys.agent``, ``Keys.centre``). The Lua
+# scripts (wallboard/lua/*.lua) are given only the base -- a script touches the keys of one hash tag, and builds
+# them itself -- so they spell these same suffixes as literals: tests/test_keys.py reads the .lua text and checks
+# that every suffix a script appends is one of ``LUA_SUFFIXES``, spelled the same.
+STATE = ":state"  # agent
+MEMBERSHIP = ":queues"  # agent: queue -> penalty
+MEMBERSHIP_TS = ":qts"  # agent: queue -> newest membership event
+CONVERSATIONS = ":conv"  # agent
+SPANS = ":spans:"  # agent, + window
+WAITING = ":waiting"  # queue
+CALLERS = ":callers"  # queue
+CALLBACKS = ":callbacks"  # queue
+ENTRY = ":e:"  # queue, + call id
+FCR = ":fcr:"  # queue, + report day
+QUEUE_CURSOR = ":cursor"  # queue: feed -> position
+WINDOW = ":w:"  # queue or agent, + window
+MINUTE = ":m:"  # queue or agent, + minute
+STATS = ":stats"  # queue or agent
+ONCE = ":x:"  # queue or agent, + marker
+DEADLETTER = ":deadletter"  # centre
+DLCOUNT = ":dlcount"  # centre
+DLSEEN = ":dlseen"  # centre
+LUA_SUFFIXES = frozenset(
+    {
+        *(STATE, MEMBERSHIP, MEMBERSHIP_TS, CONVERSATIONS, SPANS, WAITING, CALLERS, CALLBACKS, ENTRY, FCR),
+        *(QUEUE_CURSOR, WINDOW, MINUTE, STATS, ONCE, DEADLETTER, DLCOUNT, DLSEEN),
+    }
+)
+# Written by Python only (wallboard.history).
+HISTORY_INTERVALS = ":hi:"  # queue or agent, + report day YYYYMMDD
+HISTORY_DAILY = ":hd:"  # queue or agent, + month YYYYMM
+
 
 class Keys:
     def __init__(self, prefix: str = "wb"):
@@ -106,8 +143,8 @@ class Keys:
         self.delta_channel = f"{c}:snap:delta"
         self.snap_want = f"{c}:snap:want"
         self.touched = f"{c}:touched"
-        self.deadletter = f"{c}:deadletter"
-        self.dlcount = f"{c}:dlcount"
+        self.deadletter = c + DEADLETTER
+        self.dlcount = c + DLCOUNT
         self.requests = f"{c}:requests"
         self.alerts = f"{c}:alerts"
         self.gaps = f"{c}:gaps"
@@ -118,6 +155,9 @@ class Keys:
         self.ticker = f"{c}:ticker"
         self.requests_cursor = f"{c}:requests_cursor"
         self.history_rolled = f"{c}:hrolled"
+        self.reports = f"{c}:reports"  # wallboard.reports.scheduler: delivery state per schedule and period
+        self.reports_since = f"{c}:reports:since"
+        self.reports_log = f"{c}:reports:log"
         n = f"{c}:notify"  # wallboard.notify.notifier
         self.notify_lease = f"{n}:lease"
         self.notify_levels = f"{n}:levels"
@@ -171,4 +211,50 @@ class Keys:
 
     def fcr_day(self, queue: str, day: str) -> str:
         """A queue's answered contacts of report day ``day`` (YYYYMMDD) with their customer hash."""
-        return f"{self.queue(queue)}:fcr:{day}"
+        return f"{self.queue(queue)}{FCR}{day}"
+
+    def report_lock(self, schedule: str, period_key: str) -> str:
+        """The lock of one report delivery (SET NX PX): one scheduler sends it."""
+        return f"{self.reports}:lock:{schedule}|{period_key}"
+
+    # -- keys in a queue's or an agent's slot; ``base`` is ``queue(name)`` or ``agent(id)`` ----------------
+
+    def agent_state(self, agent_id: str) -> str:
+        return self.agent(agent_id) + STATE
+
+    def agent_queues(self, agent_id: str) -> str:
+        """The agent's queue memberships (queue -> penalty)."""
+        return self.agent(agent_id) + MEMBERSHIP
+
+    def agent_queues_ts(self, agent_id: str) -> str:
+        """When each of the agent's memberships last changed (queue -> event time)."""
+        return self.agent(agent_id) + MEMBERSHIP_TS
+
+    def waiting(self, queue: str) -> str:
+        """The callers waiting in ``queue`` now (call id -> join epoch)."""
+        return self.queue(queue) + WAITING
+
+    @staticmethod
+    def window(base: str, window: int | str) -> str:
+        """A slot's counters of one window (reset epoch, or ``all``)."""
+        return f"{base}{WINDOW}{window}"
+
+    @staticmethod
+    def minute(base: str, minute: int) -> str:
+        """A slot's counters of one minute (epoch second, floored)."""
+        return f"{base}{MINUTE}{minute}"
+
+    @staticmethod
+    def spans(base: str, window: int | str) -> str:
+        """An agent's finished states of one window."""
+        return f"{base}{SPANS}{window}"
+
+    @staticmethod
+    def history_intervals(base: str, day: str) -> str:
+        """A slot's 15-minute intervals of report day ``day`` (YYYYMMDD), see ``wallboard.history``."""
+        return f"{base}{HISTORY_INTERVALS}{day}"
+
+    @staticmethod
+    def history_daily(base: str, month: str) -> str:
+        """A slot's daily totals of ``month`` (YYYYMM), see ``wallboard.history``."""
+        return f"{base}{HISTORY_DAILY}{month}"

@@ -516,7 +516,7 @@ class Executor:
             return
         name = self._agent_name(req.agent)
         if not any(a.id == req.agent for a in self.config.agents) and not await self.r.exists(
-            f"{self.keys.agent(req.agent)}:state"
+            self.keys.agent_state(req.agent)
         ):
             raise Refused(f"unknown agent {req.agent!r}: not in the config and never seen by the PBX")
         queues = await self._agent_queues(req.agent)
@@ -543,13 +543,13 @@ class Executor:
         return a.name if a and a.name else agent
 
     async def _agent_state(self, agent: str) -> dict:
-        return await self.r.hgetall(f"{self.keys.agent(agent)}:state")
+        return await self.r.hgetall(self.keys.agent_state(agent))
 
     async def _agent_queues(self, agent: str) -> dict[str, int]:
         cfg = next((a for a in self.config.agents if a.id == agent), None)
         queues = dict(cfg.skills) if cfg else {}
-        b = self.keys.agent(agent)
-        members, stamps = await self.r.hgetall(f"{b}:queues"), await self.r.hgetall(f"{b}:qts")
+        members = await self.r.hgetall(self.keys.agent_queues(agent))
+        stamps = await self.r.hgetall(self.keys.agent_queues_ts(agent))
         for q in stamps:  # membership events override the configured skills, as in snapshots
             if q in members:
                 queues[q] = int(float(members[q]))

@@ -218,8 +218,8 @@ async def read_estimates(
     for q in names:
         base = keys.queue(q)
         for m in minutes:
-            pipe.hgetall(f"{base}:m:{m}")
-        pipe.zrange(f"{base}:waiting", 0, -1, withscores=True)
+            pipe.hgetall(Keys.minute(base, m))
+        pipe.zrange(keys.waiting(q), 0, -1, withscores=True)
     raw = await pipe.execute()
     per_queue: dict[str, tuple[dict, list[float]]] = {}
     pos = 0

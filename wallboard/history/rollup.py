@@ -51,10 +51,10 @@ class HistoryKeys:
         return self.keys.queue(name) if kind == "q" else self.keys.agent(name)
 
     def intervals(self, kind: Kind, name: str, day: date) -> str:
-        return f"{self.base(kind, name)}:hi:{day.strftime('%Y%m%d')}"
+        return self.keys.history_intervals(self.base(kind, name), day.strftime("%Y%m%d"))
 
     def daily(self, kind: Kind, name: str, day: date) -> str:
-        return f"{self.base(kind, name)}:hd:{day.strftime('%Y%m')}"
+        return self.keys.history_daily(self.base(kind, name), day.strftime("%Y%m"))
 
 
 def day_field(day: date) -> str:
@@ -216,11 +216,11 @@ class Rollup:
         pipe = self.r.pipeline(transaction=False)
         for name in names:
             base = self.hk.base(kind, name)
-            pipe.exists(f"{base}:w:all")
+            pipe.exists(Keys.window(base, "all"))
             for day, *_ in spans:
-                pipe.exists(f"{base}:w:{self.cal.day_start(day)}")
+                pipe.exists(Keys.window(base, self.cal.day_start(day)))
             if kind == "a":
-                pipe.hgetall(f"{base}:state")
+                pipe.hgetall(self.keys.agent_state(name))
         raw = iter(await pipe.execute())
         out = []
         for name in names:
@@ -253,12 +253,12 @@ class Rollup:
                 ivs = self.cal.intervals(day)
                 if kind == "a":  # the agent's state spans of the day (of the whole replay with --window all)
                     first = min(ivs[i][0] for i in idx)
-                    pipe.zrangebyscore(f"{base}:spans:{self.cal.day_start(day)}", f"({first}", "+inf")
-                    pipe.zrangebyscore(f"{base}:spans:all", f"({first}", "+inf")
+                    pipe.zrangebyscore(Keys.spans(base, self.cal.day_start(day)), f"({first}", "+inf")
+                    pipe.zrangebyscore(Keys.spans(base, "all"), f"({first}", "+inf")
                 for i in idx:
                     s, e = ivs[i]
                     for m in range(s - s % 60, e, 60):
-                        pipe.hgetall(f"{base}:m:{m}")
+                        pipe.hgetall(Keys.minute(base, m))
         raw = await pipe.execute()
         pos = 0
         writes = self.r.pipeline(transaction=False)

@@ -268,7 +268,7 @@ async def _members_of(client, config, keys, agents, queues: set[str], strict: bo
     except for a team (``strict``): an agent of unknown queues is nobody's team."""
     pipe = client.pipeline(transaction=False)
     for a in agents:
-        pipe.hkeys(f"{keys.agent(a)}:queues")
+        pipe.hkeys(keys.agent_queues(a))
     live = await pipe.execute()
     skills = {a.id: set(a.skills) for a in config.agents}
     out = []

@@ -12,9 +12,8 @@ with the same ``Message-ID`` (at-least-once; a receiver can drop the copy). Seve
 per (schedule, period) lets one of them send. A failed send is retried with exponential backoff
 (``smtp.retry_initial_s`` doubling up to ``smtp.retry_max_s``), logged and recorded; ingest is not involved.
 
-Keys (centre slot): ``P:{c}:reports`` hash ``<schedule>|<period key>`` -> delivery state (JSON);
-``P:{c}:reports:since`` hash schedule -> first period to send (its first day); ``P:{c}:reports:log`` stream of
-every attempt; ``P:{c}:reports:lock:<schedule>|<period key>`` the sender's lock (SET NX PX).
+Its keys (delivery state, first period to send, log of every attempt, the sender's lock) are ``Keys.reports*``
+and ``Keys.report_lock`` (``wallboard.keys``).
 """
 
 from __future__ import annotations
@@ -63,10 +62,9 @@ class ReportScheduler:
         self.clock = clock or SystemClock()
         self.cal = CentreCalendar(config.centre)
         self.mailer = mailer or SmtpMailer(config.smtp)
-        c = self.keys.centre
-        self.k_status = f"{c}:reports"
-        self.k_since = f"{c}:reports:since"
-        self.k_log = f"{c}:reports:log"
+        self.k_status = self.keys.reports
+        self.k_since = self.keys.reports_since
+        self.k_log = self.keys.reports_log
         self.token = uuid.uuid4().hex
         self.metrics = SchedulerMetrics()  # this process's figures for Prometheus (wallboard.telemetry)
 
@@ -142,7 +140,7 @@ class ReportScheduler:
         return done
 
     async def _attempt(self, s: ReportSchedule, p: Period, st: dict | None, now: datetime) -> dict | None:
-        lock = f"{self.k_status}:lock:{s.name}|{p.key}"
+        lock = self.keys.report_lock(s.name, p.key)
         if not await self.r.set(lock, self.token, nx=True, px=LOCK_MS):
             return None  # another scheduler is sending it
         try:
