@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from wallboard.config import load_config
 from wallboard.engine import Engine
-from wallboard.events import CallerJoined
+from wallboard.events import CallerAbandoned, CallerJoined
 from wallboard.incremental import IncrementalSnapshots
 from wallboard.ingest import Ingest
 from wallboard.keys import Keys
@@ -92,6 +92,55 @@ async def test_incremental_with_periodic_full_rebuilds_and_a_daily_reset(redis_c
     finally:
         START = saved
     assert inc.fulls >= 20 and inc.partials > inc.fulls
+
+
+async def test_the_rolling_window_reads_only_the_minutes_written_and_stays_exact(redis_client, prefix, cleanup):
+    """The owner keeps each queue's rolling-window minute buckets and reads again only those a batch wrote
+    (an event's minute, an exit's implied join minute) and a minute new to the window. Events that land in
+    older minutes of the window, in a minute the window has not reached yet (a PBX clock ahead of ours), and
+    another ingester's (its change set through Redis) all show, equal to a full build, with no full rebuild."""
+    config = load_config(None, redis={"prefix": prefix}, queues=[{"name": "support"}, {"name": "sales"}])
+    keys = Keys(prefix)
+    engine = Engine(redis_client, config, keys, feed_name="t")
+    other = Engine(redis_client, config, keys, feed_name="chat")  # another ingester on the same centre
+    await engine.start()
+    await other.start()
+    inc = IncrementalSnapshots(engine, full_rebuild_s=1e9)
+    t0 = START + timedelta(seconds=30)
+    n = 0
+
+    def join(q: str, at: datetime) -> CallerJoined:
+        nonlocal n
+        n += 1
+        return CallerJoined(id=f"rj{n}", ts=at, source="t", queue=q, call_id=f"rc{n}")
+
+    async def same(now: datetime) -> None:
+        diff = _diff(_json(await inc.build(now)), _json(await engine.build_snapshot(now)))
+        assert not diff, f"at {now}: " + "; ".join(diff[:10])
+
+    await engine.apply([join("support", t0 - timedelta(minutes=m)) for m in range(5)])
+    await same(t0)
+    # late: a join 7 minutes back, and an abandon now whose implied join (no join seen) falls 12 minutes back
+    await engine.apply([join("support", t0 - timedelta(minutes=7))])
+    await engine.apply(
+        [CallerAbandoned(id="ra1", ts=t0, source="t", queue="sales", call_id="never-seen", wait_s=720.0)]
+    )
+    await same(t0 + timedelta(seconds=1))
+    # early: two minutes ahead of the owner's clock, then the window reaches it (no event in between)
+    await engine.apply([join("sales", t0 + timedelta(minutes=2))])
+    await same(t0 + timedelta(seconds=2))
+    await same(t0 + timedelta(minutes=2, seconds=10))
+    # another ingester's late join: its change set names the minute it wrote
+    await other.apply([join("sales", t0 - timedelta(minutes=9))])
+    await other.share_touched()
+    now = t0 + timedelta(minutes=2, seconds=11)
+    await same(now)
+    assert inc.fulls == 1 and inc.partials == 4
+    snap = await engine.build_snapshot(now)
+    # by hand: sales' rolling window (30 minutes back from now) holds the abandoned call's implied join (12
+    # minutes back), the early join and the other ingester's: 3 entered, 1 abandoned; support's 6 joins
+    assert snap.queues["sales"].rolling.entered == 3 and snap.queues["sales"].rolling.abandoned == 1
+    assert snap.queues["support"].rolling.entered == 6
 
 
 async def test_invalidate_forces_a_full_build(redis_client, prefix, cleanup):
@@ -273,7 +322,8 @@ async def test_a_sharded_ingester_hands_its_changes_to_an_unsharded_owner(redis_
     owner = Engine(redis_client, config, keys, feed_name="http")
     await owner.start()
     inc = IncrementalSnapshots(owner, full_rebuild_s=1e9)
-    now = datetime.now(timezone.utc)
+    # inside a minute: a build a second later in the next minute would read every queue (the window moved)
+    now = datetime.now(timezone.utc).replace(second=20, microsecond=0)
     await inc.build(now)
     await redis_client.set(keys.lease, "the-chat-ingester", px=60_000)  # the owner (not this process)
     join = CallerJoined(id="sj1", ts=now, source="t", queue="support", call_id="sc1")
@@ -308,4 +358,6 @@ async def test_an_owner_that_loses_the_lease_hands_over_what_it_did_not_build(re
     await ing.engine.apply([CallerJoined(id="lj1", ts=now, source="t", queue="sales", call_id="lc1")])
     await redis_client.set(keys.lease, "the-new-owner", px=60_000)  # ours ran out while we were slow
     assert not await ing._lease() and not ing.owner
-    assert await redis_client.smembers(keys.touched) == {"q:sales"}
+    # the queue, and the rolling window's minute bucket its join wrote (the new owner reads only that one)
+    minute = int(now.timestamp()) // 60 * 60
+    assert await redis_client.smembers(keys.touched) == {"q:sales", f"m:{minute}:sales"}

@@ -200,6 +200,15 @@ TOUCHED_TTL_S = 3600
 class _Seen:
     queues: set[str] = field(default_factory=set)
     agents: set[str] = field(default_factory=set)
+    # per queue, the rolling window's minute buckets its records wrote (their minute and an exit's implied
+    # join's): the owner re-reads only those (``wallboard.incremental``); a queue without an entry wrote none
+    minutes: dict[str, set[int]] = field(default_factory=dict)
+
+    def merge(self, other: _Seen) -> None:
+        self.queues |= other.queues
+        self.agents |= other.agents
+        for q, ms in other.minutes.items():
+            self.minutes.setdefault(q, set()).update(ms)
 
 
 class Engine:
@@ -602,8 +611,20 @@ class Engine:
             res.agents.update(batch.agents)
             res.agents.update(batch.agent_items)
             # only once applied: the owner's next snapshot reads what these wrote
-            self.touched.queues.update(res.queues)
-            self.touched.agents.update(res.agents)
+            touched = self.touched
+            touched.queues.update(res.queues)
+            touched.agents.update(res.agents)
+            for q, items in batch.by_queue.items():
+                ms = touched.minutes.get(q)
+                if ms is None:
+                    ms = touched.minutes[q] = set()
+                for _, rec, _ in items:
+                    m = rec.get("min")  # (a resync's record writes no bucket)
+                    if m is not None:
+                        ms.add(m)
+                    jm = rec.get("jm")
+                    if jm is not None:
+                        ms.add(jm)
         return batch.res
 
     async def share_touched(self) -> None:
@@ -613,6 +634,7 @@ class Engine:
         batch, or the owner would show its changes only at its next full rebuild."""
         t, self.touched = self.touched, _Seen()
         members = [f"q:{q}" for q in t.queues] + [f"a:{a}" for a in t.agents]
+        members += [f"m:{m}:{q}" for q, ms in t.minutes.items() for m in ms]
         if members:
             pipe = self.r.pipeline(transaction=False)
             pipe.sadd(self.keys.touched, *members)
@@ -620,8 +642,7 @@ class Engine:
             try:
                 await pipe.execute()
             except BaseException:  # kept for the next try (Redis away): a lost set would leave views stale
-                self.touched.queues |= t.queues
-                self.touched.agents |= t.agents
+                self.touched.merge(t)
                 raise
 
     async def take_shared_touched(self) -> _Seen:
@@ -633,7 +654,11 @@ class Engine:
         seen = _Seen()
         for m in members:
             kind, _, name = (m.decode() if isinstance(m, bytes) else m).partition(":")
-            (seen.queues if kind == "q" else seen.agents).add(name)
+            if kind == "m":  # a minute bucket of a queue: "m:<minute>:<queue>"
+                minute, _, queue = name.partition(":")
+                seen.minutes.setdefault(queue, set()).add(int(minute))
+            else:
+                (seen.queues if kind == "q" else seen.agents).add(name)
         return seen
 
     async def expire_callers(self, now: datetime) -> int:
@@ -718,12 +743,13 @@ class Engine:
         )
 
     async def read_parts(
-        self, queues, agents, wid, minutes, win_start, centre: bool = True
+        self, queues, agents, wid, minutes, win_start, centre: bool = True, mins_of: dict | None = None
     ) -> tuple[dict[str, QueueParts], dict[str, tuple], int, list]:
         """What a snapshot is built from, for these queues and agents: per queue the raw tuple
         ``_queue_snapshot`` takes, per agent (config, state hash, queues it is in, window counters), and the
         centre's dead-letter count and gaps (``centre``). Shared by ``build_snapshot`` and the lease owner's
-        incremental snapshots (``wallboard.incremental``), so both read and parse exactly alike."""
+        incremental snapshots (``wallboard.incremental``), so both read and parse exactly alike. ``mins_of``:
+        per queue, the minute buckets to read instead of ``minutes`` (the owner keeps the others)."""
         # One script call per queue and per agent (each in its own slot), each replying with one JSON text:
         # a few thousand replies parsed by json in C instead of tens of thousands of hash replies parsed by
         # redis-py (docs/PERFORMANCE.md). The values are the strings Redis holds, as HGETALL/ZRANGE gave them.
@@ -731,7 +757,19 @@ class Engine:
             await self.scripts.load(self.r)
         qread = json.dumps({"read": {"win": wid, "mins": minutes}})
         aread = json.dumps({"read": {"win": wid}})
-        calls = [("queue_batch", self.keys.queue(q), (qread, "[]")) for q in queues]
+        if mins_of is None:
+            calls = [("queue_batch", self.keys.queue(q), (qread, "[]")) for q in queues]
+        else:
+            texts: dict[tuple, str] = {}
+            calls = []
+            for q in queues:
+                ms = mins_of.get(q)
+                if ms is None:
+                    text = qread
+                else:
+                    k = tuple(ms)
+                    text = texts.get(k) or texts.setdefault(k, json.dumps({"read": {"win": wid, "mins": ms}}))
+                calls.append(("queue_batch", self.keys.queue(q), (text, "[]")))
         calls += [("agent_batch", self.keys.agent(a), (aread, "[]")) for a in agents]
 
         def centre_reads(pipe) -> None:
@@ -805,8 +843,24 @@ class Engine:
         return fig, explain
 
     def _queue_snapshot(
-        self, q, win, rolls, waiting, callers, callbacks, dups, expired, counts: AgentCounts, tnow, roll_since, wid
+        self,
+        q,
+        win,
+        rolls,
+        waiting,
+        callers,
+        callbacks,
+        dups,
+        expired,
+        counts: AgentCounts,
+        tnow,
+        roll_since,
+        wid,
+        kept: dict | None = None,
     ) -> QueueSnapshot:
+        """``kept``: the lease owner's waiting callers and callbacks of the queue's previous build (call ->
+        (joined, number, model)), reused when unchanged with their age set again, and replaced by this build's
+        (``wallboard.incremental``): a long queue's callers are not made again at every publish."""
         cfg = self.config.queue(q)
         c = self._counters(win)
         fig, explain = self._figures(c, cfg.sl_formula, cfg.count_overflow, wid)
@@ -820,16 +874,47 @@ class Engine:
             explain[f"rolling.{k}"] = v
         keep = self.config.centre.mask_keep_digits
         mask = self.config.centre.mask_callers
-        caller_list = [
-            Caller(
-                call_id=cid,
-                entered_at=utc_at(j),
-                wait_s=round(max(0.0, tnow - j), 3),
-                caller=mask_number(callers.get(cid), keep) if mask else callers.get(cid),
-            )
-            for cid, j in waiting
-        ]
-        cb_list = [Callback(call_id=cid, entered_at=utc_at(j), age_s=round(tnow - j, 3)) for cid, j in callbacks]
+        if kept is None:
+            caller_list = [
+                Caller(
+                    call_id=cid,
+                    entered_at=utc_at(j),
+                    wait_s=round(max(0.0, tnow - j), 3),
+                    caller=mask_number(callers.get(cid), keep) if mask else callers.get(cid),
+                )
+                for cid, j in waiting
+            ]
+            cb_list = [Callback(call_id=cid, entered_at=utc_at(j), age_s=round(tnow - j, 3)) for cid, j in callbacks]
+        else:
+            old_c, old_b = kept.get("c", {}), kept.get("b", {})
+            new_c, new_b = {}, {}
+            caller_list = []
+            for cid, j in waiting:
+                number = callers.get(cid)
+                was = old_c.get(cid)
+                if was is not None and was[0] == j and was[1] == number:
+                    c = was[2]
+                    c.__dict__["wait_s"] = round(max(0.0, tnow - j), 3)  # as made below, not validated again
+                else:
+                    c = Caller(
+                        call_id=cid,
+                        entered_at=utc_at(j),
+                        wait_s=round(max(0.0, tnow - j), 3),
+                        caller=mask_number(number, keep) if mask else number,
+                    )
+                new_c[cid] = (j, number, c)
+                caller_list.append(c)
+            cb_list = []
+            for cid, j in callbacks:
+                wasb = old_b.get(cid)
+                if wasb is not None and wasb[0] == j:
+                    b = wasb[1]
+                    b.__dict__["age_s"] = round(tnow - j, 3)
+                else:
+                    b = Callback(call_id=cid, entered_at=utc_at(j), age_s=round(tnow - j, 3))
+                new_b[cid] = (j, b)
+                cb_list.append(b)
+            kept["c"], kept["b"] = new_c, new_b
         serving = counts.logged_in - counts.paused
         if cfg.channel == "voice":
             ewt = metrics.ewt_s(len(caller_list), fig["aht_s"], serving)

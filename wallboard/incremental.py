@@ -53,6 +53,11 @@ class _Parts:
     agents: list[str] = field(default_factory=list)
     aindex: dict[str, int] = field(default_factory=dict)
     qraw: dict[str, QueueParts] = field(default_factory=dict)
+    # per queue, the rolling window's minute buckets as last read (minute -> hash): only those written since
+    # are read again, and a minute new to the window once (it may hold what was applied before it was in it)
+    mins: dict[str, dict[int, dict]] = field(default_factory=dict)
+    # per queue, its waiting callers' and callbacks' models, reused while unchanged (``Engine._queue_snapshot``)
+    kept: dict[str, dict] = field(default_factory=dict)
     qsnap: dict[str, QueueSnapshot] = field(default_factory=dict)
     counts: dict[str, AgentCounts] = field(default_factory=dict)
     asnap: dict[str, AgentSnapshot] = field(default_factory=dict)
@@ -106,9 +111,8 @@ class IncrementalSnapshots:
         # taken before reading: whatever is applied from here on is marked again and read at the next build;
         # with what other ingesters applied (``Engine.share_touched``)
         touched, e.touched = e.touched, _Seen()
-        shared = await e.take_shared_touched()
-        touched.queues |= shared.queues
-        touched.agents |= shared.agents
+        touched.merge(await e.take_shared_touched())
+        mins_of: dict[str, list[int]] | None = None
         if (
             p is None
             or p.wid != wid
@@ -135,18 +139,38 @@ class IncrementalSnapshots:
                 order = [a.id for a in e.config.agents]
                 p.agents = _ordered(set(order), p.agents, new_a, order)
                 p.aindex = {a: i for i, a in enumerate(p.agents)}
+            window = set(minutes)
+            new_m = window - set(p.minutes)
             if minutes != p.minutes:  # the rolling window moved: every queue's rolling figures
                 p.minutes = minutes
                 p.roll_since = utc_at(minutes[0] if minutes else tnow)
                 rq = list(p.queues)
+                for kept in p.mins.values():
+                    for m in [m for m in kept if m not in window]:
+                        del kept[m]
             else:
-                rq = [q for q in p.queues if q in touched.queues]
+                rq = [q for q in p.queues if q in touched.queues or q in touched.minutes]
+            # per queue read again: the minutes written since the last build, and those new to the window;
+            # a queue not seen before: all of them
+            mins_of = {}
+            for q in rq:
+                if q in p.mins:
+                    mins_of[q] = sorted((touched.minutes.get(q, set()) & window) | new_m)
             ra = [a for a in p.agents if a in touched.agents]
             self.partials += 1
             self.full_build = False
         self.last_rebuilt = (len(rq), len(ra))
         p.tnow = tnow
-        qdata, aparts, p.dead_letters, p.gaps = await e.read_parts(rq, ra, wid, minutes, win_start)
+        qdata, aparts, p.dead_letters, p.gaps = await e.read_parts(rq, ra, wid, minutes, win_start, mins_of=mins_of)
+        for q, raw in qdata.items():  # the rolling window's buckets: what was read, over what was kept
+            read = mins_of.get(q, minutes) if mins_of is not None else minutes
+            kept = p.mins.get(q)
+            if kept is None or read is minutes:
+                kept = p.mins[q] = dict(zip(read, raw[1]))
+            else:
+                kept.update(zip(read, raw[1]))
+            # in the window's order, as the full build sums them
+            qdata[q] = (raw[0], [kept[m] for m in minutes if m in kept], *raw[2:])
 
         # agents: rebuilt when touched, ticked otherwise
         recount: set[str] = set(q for q in rq if q not in p.counts)
@@ -197,7 +221,10 @@ class IncrementalSnapshots:
         configured = {c.name: c for c in e.config.queues}
         for q in p.queues:
             if q in rebuild:
-                p.qsnap[q] = e._queue_snapshot(q, *p.qraw[q], p.counts[q], tnow, p.roll_since, p.wlabel)
+                kept = p.kept.get(q)
+                if kept is None:
+                    kept = p.kept[q] = {}
+                p.qsnap[q] = e._queue_snapshot(q, *p.qraw[q], p.counts[q], tnow, p.roll_since, p.wlabel, kept)
             else:
                 qs = p.qsnap[q]
                 # what ``Engine.evaluate`` set on the previous one, as ``_queue_snapshot`` leaves it
