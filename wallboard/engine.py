@@ -893,17 +893,17 @@ class Engine:
                 number = callers.get(cid)
                 was = old_c.get(cid)
                 if was is not None and was[0] == j and was[1] == number:
-                    c = was[2]
-                    c.__dict__["wait_s"] = round(max(0.0, tnow - j), 3)  # as made below, not validated again
+                    one = was[2]
+                    one.__dict__["wait_s"] = round(max(0.0, tnow - j), 3)  # as made below, not validated again
                 else:
-                    c = Caller(
+                    one = Caller(
                         call_id=cid,
                         entered_at=utc_at(j),
                         wait_s=round(max(0.0, tnow - j), 3),
                         caller=mask_number(number, keep) if mask else number,
                     )
-                new_c[cid] = (j, number, c)
-                caller_list.append(c)
+                new_c[cid] = (j, number, one)
+                caller_list.append(one)
             cb_list = []
             for cid, j in callbacks:
                 wasb = old_b.get(cid)

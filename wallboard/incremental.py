@@ -139,15 +139,15 @@ class IncrementalSnapshots:
                 order = [a.id for a in e.config.agents]
                 p.agents = _ordered(set(order), p.agents, new_a, order)
                 p.aindex = {a: i for i, a in enumerate(p.agents)}
-            window = set(minutes)
-            new_m = window - set(p.minutes)
+            in_window = set(minutes)
+            new_m = in_window - set(p.minutes)
             if minutes != p.minutes:  # the rolling window moved: every queue's rolling figures
                 p.minutes = minutes
                 p.roll_since = utc_at(minutes[0] if minutes else tnow)
                 rq = list(p.queues)
-                for kept in p.mins.values():
-                    for m in [m for m in kept if m not in window]:
-                        del kept[m]
+                for held in p.mins.values():
+                    for m in [m for m in held if m not in in_window]:
+                        del held[m]
             else:
                 rq = [q for q in p.queues if q in touched.queues or q in touched.minutes]
             # per queue read again: the minutes written since the last build, and those new to the window;
@@ -155,7 +155,7 @@ class IncrementalSnapshots:
             mins_of = {}
             for q in rq:
                 if q in p.mins:
-                    mins_of[q] = sorted((touched.minutes.get(q, set()) & window) | new_m)
+                    mins_of[q] = sorted((touched.minutes.get(q, set()) & in_window) | new_m)
             ra = [a for a in p.agents if a in touched.agents]
             self.partials += 1
             self.full_build = False
@@ -164,13 +164,13 @@ class IncrementalSnapshots:
         qdata, aparts, p.dead_letters, p.gaps = await e.read_parts(rq, ra, wid, minutes, win_start, mins_of=mins_of)
         for q, raw in qdata.items():  # the rolling window's buckets: what was read, over what was kept
             read = mins_of.get(q, minutes) if mins_of is not None else minutes
-            kept = p.mins.get(q)
-            if kept is None or read is minutes:
-                kept = p.mins[q] = dict(zip(read, raw[1]))
+            buckets = p.mins.get(q)
+            if buckets is None or read is minutes:
+                buckets = p.mins[q] = dict(zip(read, raw[1]))
             else:
-                kept.update(zip(read, raw[1]))
+                buckets.update(zip(read, raw[1]))
             # in the window's order, as the full build sums them
-            qdata[q] = (raw[0], [kept[m] for m in minutes if m in kept], *raw[2:])
+            qdata[q] = (raw[0], [buckets[m] for m in minutes if m in buckets], *raw[2:])
 
         # agents: rebuilt when touched, ticked otherwise
         recount: set[str] = set(q for q in rq if q not in p.counts)
