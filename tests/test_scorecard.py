@@ -14,6 +14,7 @@ import pytest
 
 from wallboard.cli import main as cli_main
 from wallboard.clock import ManualClock
+from wallboard.config import ConfigError
 from wallboard.events import (
     AgentMissed,
     AgentStateChanged,
@@ -110,10 +111,10 @@ def check(card: list[dict], want: dict) -> None:
         assert got[k][1:] == (target, met), k
 
 
-async def report(eng, redis_client, kind="day", **kw):
+async def report(eng, redis_client, kind="day", later_days=1, **kw):
     cal = CentreCalendar(eng.config.centre)
     req = ReportRequest(cal.period(kind, at(0).date(), None), detail="day", **kw)
-    clock = ManualClock(at(0) + timedelta(days=1))
+    clock = ManualClock(at(0) + timedelta(days=later_days))
     return await build_report(redis_client, eng.config, req, keys=eng.keys, clock=clock)
 
 
@@ -234,3 +235,93 @@ async def test_desk_agent_card_shows_today_beside_targets_and_keeps_a_team_lead_
         table.select_key("1003")  # tech: her team
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(lead.screen, AgentCardScreen), "the team member's card")
+
+
+D = 86400
+
+
+def second_day() -> list:
+    """Dana on T0's day + 1: logged in 09:00-10:00 (3,600 s), one call c3 answered 09:05:10, talk 300 s, wrap
+    60 s, no miss; its survey (5) arrives the day after, when she is not logged in."""
+    a = [state("1001", D, "available")]
+    a += call("sales", "c3", "1001", D + 5 * M, 10, 300, 60)
+    a += [state("1001", D + 60 * M, "logged_out")]
+    a += [ev(SurveyResponse, 2 * D + 60 * M, queue="sales", call_id="c3", score=5)]
+    return a
+
+
+PERIOD_TARGETS = {
+    "calls_handled": 2,  # a bare count: per day logged in
+    "missed": {"day": 0, "week": 1},  # the week's own number beats the day's times the days
+    "occupancy": {"day": 0.15, "week": 0.2},  # a ratio: the period's, never scaled
+    "answer_rate": 0.9,
+}
+
+
+async def test_scorecard_targets_by_period(make_engine, redis_client):
+    """Counted figures are judged per day logged in; a period's own number wins; ratios take the period's.
+    By hand (Dana): day 1 = day() (2 calls, 1 miss, occupancy 1,020 / 5,400), day 2 = 1 call, 0 misses,
+    occupancy (300 + 60) / 3,600 = 0.1; day 3 only a survey (not logged in)."""
+    eng = await make_engine(**{**CONFIG, "targets": {"agents": PERIOD_TARGETS}})
+    await eng.apply(day() + second_day())
+    doc = scorecards(await report(eng, redis_client, kind="week", later_days=3), eng.config)
+    dana = doc["agents"]["1001"]
+
+    def figs(card):
+        return {f["figure"]: (f["value"], f["target"], f["met"]) for f in card if f["target"] is not None}
+
+    assert dana["days_logged_in"] == 2  # the survey-only day is no day worked
+    assert dana["targets"] == {"calls_handled": 4, "missed": 1, "occupancy": 0.2, "answer_rate": 0.9}
+    week = figs(dana["total"])
+    assert week["calls_handled"] == (3, 4, False)  # 2 a day x 2 days logged in; 3 handled
+    assert week["missed"] == (1, 1, True)  # the week's own target (scaled, 0 x 2 = 0, it would be missed)
+    assert week["occupancy"][1:] == (0.2, False)  # (1,020 + 360) / (5,400 + 3,600) = 0.1533 < the week's 0.2
+    assert week["occupancy"][0] == pytest.approx(1380 / 9000)
+    assert week["answer_rate"][1:] == (0.9, False) and week["answer_rate"][0] == pytest.approx(3 / 4)
+    d1, d2, d3 = (figs(r["figures"]) for r in dana["rows"])
+    assert d1["calls_handled"] == (2, 2, True) and d1["missed"] == (1, 0, False)
+    assert d1["occupancy"][1:] == (0.15, True)  # 0.1889 against the day's 0.15
+    assert d2["calls_handled"] == (1, 2, False) and d2["missed"] == (0, 0, True)
+    assert d2["occupancy"] == (pytest.approx(0.1), 0.15, False)
+    assert "calls_handled" not in d3 and "missed" not in d3  # not logged in: no count to reach
+    # Omer: logged in on day 1 only: 1 call against 2 x 1
+    omer = figs(doc["agents"]["1002"]["total"])
+    assert omer["calls_handled"] == (1, 2, False)
+
+    # the month has no numbers of its own: counts scale by the days, ratios take the day's
+    month = scorecards(await report(eng, redis_client, kind="month", later_days=3), eng.config)["agents"]["1001"]
+    assert month["targets"] == {"calls_handled": 4, "missed": 0, "occupancy": 0.15, "answer_rate": 0.9}
+    m = figs(month["total"])
+    assert m["missed"] == (1, 0, False) and m["occupancy"][2] is True  # 0.1533 >= 0.15
+
+
+async def test_scorecard_interval_rows_carry_ratio_targets_only(make_engine, redis_client):
+    """One day cut into intervals: ratios against the day's targets, counts not at all (a count's is per day)."""
+    eng = await make_engine(**{**CONFIG, "targets": {"agents": PERIOD_TARGETS}})
+    await eng.apply(day())
+    cal = CentreCalendar(eng.config.centre)
+    req = ReportRequest(cal.period("day", at(0).date(), None), detail="interval")
+    rep = await build_report(redis_client, eng.config, req, keys=eng.keys, clock=ManualClock(at(0) + timedelta(days=1)))
+    dana = scorecards(rep, eng.config)["agents"]["1001"]
+    assert dana["days_logged_in"] == 1 and dana["targets"]["calls_handled"] == 2  # the day's, one day
+    first = {f["figure"]: f["target"] for f in dana["rows"][0]["figures"] if f["target"] is not None}
+    assert first == {"occupancy": 0.15, "answer_rate": 0.9}  # 09:00-09:15: no per-interval count target
+
+
+def test_live_card_holds_today_to_the_day_target():
+    """The desk's card: the day's numbers (a week's own is not today's)."""
+    from wallboard.config import load_config
+    from wallboard.reports.scorecard import live_card
+    from wallboard.snapshot import AgentSnapshot
+
+    config = load_config(None, targets={"agents": {"calls_handled": {"day": 20, "week": 90}, "occupancy": 0.8}})
+    agent = AgentSnapshot(calls_handled=21, talk_s=600.0, wrap_s=0.0, available_s=600.0)
+    got = {f["figure"]: (f["value"], f["target"], f["met"]) for f in live_card(agent, config) if f["target"]}
+    assert got == {"calls_handled": (21, 20, True), "occupancy": (0.5, 0.8, False)}  # 600 / 1,200
+
+
+def test_agent_period_target_is_checked():
+    from wallboard.config import load_config
+
+    with pytest.raises(ConfigError, match="weak"):
+        load_config(None, targets={"agents": {"missed": {"day": 1, "weak": 2}}})

@@ -615,15 +615,18 @@ class TargetsConfig(_Section):
                     )
         return v
 
-    agents: dict[str, float] = Field(
+    agents: dict[str, float | PeriodTargets] = Field(
         default_factory=dict,
         description="Agent scorecards: figure = target for every agent, e.g. calls_per_hour = 8, occupancy = 0.85, "
-        "answer_rate = 0.95, aht_s = 300, csat = 0.8 (met at or past it in the figure's good direction).",
+        "answer_rate = 0.95, aht_s = 300, csat = 0.8, or { day = .., week = .., month = .. } (met at or past it in "
+        "the figure's good direction). A counted figure's (calls_handled, missed, ...) bare number or day target is "
+        "per day logged in: a week or month without its own is judged against it times the days the agent was "
+        "logged in (docs/REPORTS.md).",
     )
 
     @field_validator("agents")
     @classmethod
-    def _agent_figures(cls, v: dict[str, float]) -> dict[str, float]:
+    def _agent_figures(cls, v: dict) -> dict:
         for k in v:
             if k not in AGENT_TARGETS:
                 raise ValueError(

@@ -39,21 +39,41 @@ def card(fig: dict, goals: dict[str, float]) -> list[dict]:
     ]
 
 
+def _logged_in(fig: dict) -> bool:
+    return bool(fig.get("logged_in_s"))
+
+
 def scorecards(rep: dict, config: WallboardConfig, team: dict | None = None) -> dict:
     """The scorecard document: the report's period, the targets, and per agent the period's card and a card
-    per row (per day for a week or month; per interval for one day)."""
-    goals = dict(config.targets.agents)
+    per row (per day for a week or month; per interval for one day). A day row is held to the day's targets
+    (a counted figure's only on a day the agent was logged in), the period's total to the period's
+    (``targets.agent_target``: a counted figure's day target times the days logged in, unless the period has a
+    number of its own), an interval row to the day's ratio targets only (a count's target is per day)."""
+    kind = rep["period"]["kind"]
+    by_interval = rep.get("detail") == "interval"
+    day_goals = targets.agent_targets(config, "day")
+    interval_goals = {k: v for k, v in day_goals.items() if not targets.counted(k)}
     agents = {}
     for aid, a in rep["agents"].items():
+        rows = [r for r in a["rows"] if r.get("has_data", True)]
+        # the report days the agent logged in on (a day row's local start date; one day cut into intervals:
+        # that day, if logged in at all)
+        if by_interval and kind == "day":
+            days = int(_logged_in(a["total"]))
+        else:
+            days = len({r["start"][:10] for r in rows if _logged_in(r)})
+        goals = targets.agent_targets(config, kind, days)
+
+        def row_goals(r: dict) -> dict[str, float]:
+            return interval_goals if by_interval else targets.agent_targets(config, "day", int(_logged_in(r)))
+
         agents[aid] = {
             "name": a["name"],
+            "days_logged_in": days,
+            "targets": goals,
             "total": card(a["total"], goals),
             "logged_in_s": a["total"]["logged_in_s"],
-            "rows": [
-                {"start": r["start"], "label": r["label"], "figures": card(r, goals)}
-                for r in a["rows"]
-                if r.get("has_data", True)
-            ],
+            "rows": [{"start": r["start"], "label": r["label"], "figures": card(r, row_goals(r))} for r in rows],
         }
     return {
         "schema_version": 1,
@@ -63,7 +83,8 @@ def scorecards(rep: dict, config: WallboardConfig, team: dict | None = None) -> 
         "period": rep["period"],
         "generated_at": rep["generated_at"],
         "team": team,  # a role's view: {"role", "queues"}
-        "targets": goals,
+        # the day's targets (a counted figure's per day logged in); each agent's period targets are its own
+        "targets": day_goals,
         "agents": agents,
         "notes": rep["notes"],
     }
@@ -130,7 +151,7 @@ def live_card(agent, config: WallboardConfig) -> list[dict]:
     for k in FIGURES:
         if catalog.get(k, "agent").kind == "ratio":
             fig[k] = metrics.ratio(k, c, scope="agent").value
-    return card(fig, dict(config.targets.agents))
+    return card(fig, targets.agent_targets(config, "day"))
 
 
 def team_of(config: WallboardConfig, user: str) -> set[str] | None:
