@@ -145,5 +145,5 @@ async def test_listen_move_and_takeover_show_on_the_desk(redis_client, prefix, t
                 await pilot.pause(0.02)
             await pilot.pause()
             line = next(x for x in screen_text(app).splitlines() if " Dana " in x)
-            assert "call taken by rivka" in line and "rivka:listen" not in line
+            assert "taken:rivka" in line and "rivka:listen" not in line
         await backend.close()

@@ -135,6 +135,72 @@ async def test_help_is_aligned_fits_80_columns_and_scrolls_at_80x24(redis_client
         assert not isinstance(app.screen, HelpScreen)
 
 
+# ---- a takeover at 80 columns ----------------------------------------------------------------------------------
+
+
+async def test_a_takeover_note_keeps_the_agents_table_readable_at_80x24(redis_client, prefix, cleanup):
+    """Who took an agent's call shows in the Alerts column as ``taken:rivka``: the State column keeps its width
+    and every agent's queues stay whole at 80 columns (the note in the State column cut them to ``supp``)."""
+    import json
+
+    from wallboard.keys import Keys
+
+    from .test_tui_actions import screen_text
+
+    await publish(redis_client, prefix, snapshot(1))
+    # what the executor records after a takeover (``:takeovers``: the member JSON, scored by when)
+    taken = {"agent": "1002", "by": "rivka", "call_id": "sup.9"}
+    await redis_client.zadd(Keys(prefix).takeovers, {json.dumps(taken): T0.timestamp() - 20})
+    app = make_app(prefix, ManualClock(T0))
+    async with app.run_test(size=SMALL) as pilot:
+        await until(pilot, lambda: seq_is(app, 1)() and "1002" in app.takeovers, "snapshot 1 and the takeover")
+        await pilot.pause()
+        lines = screen_text(app).splitlines()
+        dana = next(ln for ln in lines if " Dana " in ln)
+        assert "taken:rivka" in dana and "available  " in dana
+        head = next(ln for ln in lines if " Agent " in ln)
+        # the State column is as wide as its widest state ("paused:lunch"), not the note
+        assert head.index("Time") - head.index("State") == len("paused:lunch") + 2  # its text and the padding
+        gefen = next(ln for ln in lines if " Gefen " in ln)
+        assert "support,tech" in gefen and "Queues" in head
+
+
+# ---- notices never over an open panel ------------------------------------------------------------------------
+
+
+async def test_toasts_wait_while_a_panel_is_open(redis_client, prefix, cleanup):
+    """A notice raised while the help is open is not drawn over it (at 80x24 and 160x48); it shows once the help
+    closes. The Notify message goes out at once (what tests and hooks watch)."""
+    from textual.widgets._toast import Toast
+
+    from wallboard.ui.screens import HelpScreen
+
+    from .ui_seen import Notices
+
+    await publish(redis_client, prefix, snapshot(1))
+    for size in (SMALL, (160, 48)):
+        app = supervisor_app(prefix)
+        notices = Notices()
+        async with app.run_test(size=size, message_hook=notices, notifications=True) as pilot:
+            await until(pilot, seq_is(app, 1), "snapshot 1")
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            app.notify("Customer service: acknowledge the service level alert — sent")
+            await until(pilot, lambda: len(notices) == 1, "the Notify message")
+            await pilot.pause()
+            assert not list(app.screen.query(Toast)), "a toast over the help"
+            assert [n.message for n in app.held_notices] == [notices[0][0]]
+            await pilot.press("escape")
+            assert not isinstance(app.screen, HelpScreen)
+
+            def shown() -> list[str]:
+                return [str(t.render()) for t in app.screen.query(Toast)]
+
+            await pilot.pause()
+            await until(pilot, lambda: any("acknowledge" in s for s in shown()), "the held notice, after the help")
+            assert app.held_notices == []
+
+
 # ---- drill-down -------------------------------------------------------------------------------------------------
 
 

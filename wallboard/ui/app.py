@@ -31,6 +31,8 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical
+from textual.notifications import Notification, Notify
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
 from ..actions.auth import allowed_actions
@@ -115,6 +117,7 @@ class DeskApp(DeskActions, App):
         # call id -> (caller as the snapshot shows it, masked; queue), remembered from the waiting callers so a
         # confirmation names an agent's call by its caller rather than its id
         self.calls_seen: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self.held_notices: list[Notification] = []  # raised while a panel is open: shown once it closes
         self._key_specs: dict[str, list[KeySpec]] = {}
         self._bindings_state: tuple | None = None
         self._render_due: frozenset[str] = frozenset()  # panels to render once the waiting messages are handled
@@ -324,6 +327,37 @@ class DeskApp(DeskActions, App):
                 details.append(f"{fmt_duration(lasted)} so far")
         tail = f"({', '.join(details)})" if details else ""
         return f"with {caller} {tail}".strip() if caller else tail or None
+
+    # ---- notices: never over an open panel -----------------------------------------------------------------
+
+    def panel_open(self) -> bool:
+        """A panel is up (help, a confirmation, a dialog, the advice, a scorecard, the command palette): a modal
+        screen over the desk."""
+        try:
+            return isinstance(self.screen, ModalScreen)
+        except Exception:  # no screen yet, or the app is closing
+            return False
+
+    def _on_notify(self, event: Notify) -> None:
+        """A toast docks bottom right, over whatever is there: at 80x24 over the help's last lines and a
+        confirmation's keys. A notice raised while a panel is open waits for it to close (and then shows for its
+        whole time); the Notify message itself goes out as always."""
+        if self.panel_open():
+            self.held_notices.append(event.notification)
+            return
+        super()._on_notify(event)
+
+    def _refresh_notifications(self) -> None:
+        """Textual calls this when a notice comes or goes and when a screen is shown again: over a panel it draws
+        no toast; back on a screen that is not a panel, the notices held meanwhile are raised, timed from now."""
+        if self.panel_open():
+            return
+        held, self.held_notices = self.held_notices, []
+        for n in held:
+            self._notifications.add(
+                Notification(n.message, n.title, n.severity, n.timeout, markup=n.markup, identity=n.identity)
+            )
+        super()._refresh_notifications()
 
     # ---- ticking and staleness -------------------------------------------------------------------------
 

@@ -359,8 +359,8 @@ class MoveScreen(ModalScreen[object]):
 
     def action_submit(self) -> None:
         req = self.request()
-        if req is None:
-            self.app.notify(self.error, severity="warning", markup=False)
+        if req is None:  # the preview says why, in the dialog (a toast would wait until it closes)
+            self.app.bell()
             return
         self.dismiss(req)
 

@@ -289,7 +289,7 @@ class HelpScreen(ModalScreen):
         notes = (
             ("rivka:whisper", "who listens to the agent, and how"),
             ("support(14:59)", "a temporary move, reverting in 14:59"),
-            ("call taken by rivka", "a supervisor took the agent's call"),
+            ("taken:rivka", "rivka took the agent's call (Alerts, for 5 minutes)"),
         )
         nw = max(len(n) for n, _ in notes)
         lines += ["", "[b]Agents[/b] column notes:"] + [f"  [b]{n:<{nw}}[/b]  {what}" for n, what in notes]
