@@ -30,7 +30,8 @@ its wait from the conversation's queue entry in Redis, wherever and whenever its
 restart of this ingester, by another one). With no entry there it would count as a join and an exit in the
 same second (a wait of 0, inside the service level): the engine refuses it as a dead letter instead
 (``wallboard.feed.EXITS_NEED_THEIR_ENTRY``), after the 202, as only Redis knows. Give the wait (a mapping
-does, from the conversation's start time) and the engine records the join the exit implies.
+does, from the conversation's start time) and the engine records the join the exit implies. A close or a
+wrap-up of a conversation with no entry in Redis is refused the same way (it carries no wait to imply one).
 
 **What this process remembers** (the last 100,000 each, lost at a restart): the ids it accepted, only to tell
 ``duplicates`` and an id reused for another event in the answer (the engine counts by meaning either way);

@@ -186,3 +186,102 @@ async def test_an_event_whose_channel_is_not_its_queue_s_is_a_dead_letter_from_a
     ]
     dead = [f for _id, f in await redis_client.xrange(eng.keys.deadletter)]
     assert len(dead) == 1 and "'chat' but queue 'support' is a voice queue" in dead[0]["reason"]
+
+
+async def test_a_close_or_wrap_up_of_a_conversation_never_opened_is_a_dead_letter_over_http(
+    redis_client, prefix, monkeypatch
+):
+    """A platform's close (and wrap-up) for a conversation Redis never saw opened, posted as our raw event and
+    as a mapped webhook close. Counted, it was completed 1 and 300 s of handle time for a chat never entered,
+    offered or answered. Refused, it is a dead letter with its reason and the agent's conversations are as
+    they were; once the platform's late start and acceptance are in, a re-drive counts the close once and ends
+    that conversation. By hand: c1 (joined 100, answered 110 by a1) is the only conversation until conv9
+    (started 200, accepted 210 by a2, closed 500: 290 s)."""
+    from wallboard.commands.deadletter import redrive
+
+    from .test_http_feed import TOKEN, _config, dead_letters
+
+    monkeypatch.setenv("WB_TEST_HTTP_EDGE", TOKEN)
+    monkeypatch.setenv("WB_TEST_HTTP_CHAT", CHAT_TOKEN)
+
+    def iso(s):
+        return at(s).isoformat().replace("+00:00", "Z")
+
+    def raw(kind, t, call_id, **kw):
+        return {"type": kind, "id": f"{kind}-{call_id}-{t}", "ts": iso(t), "queue": "chat", "call_id": call_id, **kw}
+
+    def delivery(n, kind, t, agent=None, accepted=None):
+        return {
+            "id": f"d{n}",
+            "type": kind,
+            "created_at": iso(t),
+            "conversation": {"id": "conv9", "started_at": iso(200), "accepted_at": accepted},
+            "agent": {"id": agent} if agent else None,
+        }
+
+    async def reasons():
+        return {d["reason"] for d in await dead_letters(redis_client, prefix) if d["source"].startswith("engine:")}
+
+    async with running(redis_client, prefix) as (ing, _feed, base, session):
+        body = [
+            raw("caller_joined", 100, "c1", channel="chat"),
+            raw("caller_answered", 110, "c1", agent="a1", wait_s=10),
+            raw("call_completed", 400, "ghost", agent="a1", talk_s=300, ended_by="transfer"),
+            raw("wrapup_completed", 430, "ghost", agent="a1", wrap_s=30),
+        ]
+        status, answer, _ = await post(session, f"{base}/events/edge", body)
+        assert status == 202 and answer["accepted"] == 4 and answer["rejected"] == []  # the engine's to judge
+        closed = delivery(3, "conversation.closed", 500, "a2", iso(210))  # maps to a close: handle time 290 s
+        status, answer, _ = await post(session, f"{base}/events/chat", closed, token=CHAT_TOKEN)
+        assert status == 202 and answer["accepted"] == 1
+        await until(lambda: ing.events_applied == 5)
+        got = await until(lambda: _at_least(reasons(), 3), "the engine's three dead letters")
+        never = "conversation {!r} in queue 'chat' was never opened (no caller_joined known)"
+        assert got == {
+            f"call_completed: {never.format('ghost')}: the close is not counted (no completion, handle time or "
+            "transfer) and ends no agent's conversation",
+            f"wrapup_completed: {never.format('ghost')}: its wrap-up is not counted",
+            f"call_completed: {never.format('conv9')}: the close is not counted (no completion, handle time or "
+            "transfer) and ends no agent's conversation",
+        }
+        snap = await snapshot(redis_client, prefix)
+        chat = snap.queues["chat"]
+        assert (chat.entered, chat.answered, chat.completed, chat.talk_s, chat.wrap_s) == (1, 1, 0, 0, 0)
+        assert (chat.transferred, chat.aht_s) == (0, None)
+        assert snap.agents["a1"].conversations == {"chat": 1}  # c1, still open
+        assert snap.agents["a2"].conversations == {}
+
+        # the platform's start and acceptance of conv9 arrive late: open now, for a2
+        late = [delivery(1, "conversation.started", 200), delivery(2, "conversation.accepted", 210, "a2", iso(210))]
+        status, answer, _ = await post(session, f"{base}/events/chat", late, token=CHAT_TOKEN)
+        assert status == 202 and answer["accepted"] == 2
+        await until(lambda: ing.events_applied == 7)
+        assert (await snapshot(redis_client, prefix)).agents["a2"].conversations == {"chat": 1}
+
+        res = await redrive(redis_client, _config(prefix))
+        assert (res.redriven, res.still_rejected) == (1, 2)  # conv9's close; ghost's two stay refused
+        snap = await snapshot(redis_client, prefix)
+        chat, a2 = snap.queues["chat"], snap.agents["a2"]
+        assert (chat.entered, chat.answered, chat.completed, chat.talk_s, chat.wrap_s) == (2, 2, 1, 290, 0)
+        assert (a2.conversations, a2.conversation_s) == ({}, 290)
+        assert snap.agents["a1"].conversations == {"chat": 1}
+        assert await reasons() == got - {next(r for r in got if "conv9" in r)}
+
+
+async def _at_least(reasons, n: int):
+    got = await reasons
+    return got if len(got) >= n else None
+
+
+async def test_only_the_http_feed_s_closes_need_their_entry(make_engine):
+    # A PBX feed's completion of a call whose join it never saw (a queue_log that starts mid-call, an entry
+    # expired) is a call the PBX connected: counted as before. The same close from the http feed is refused.
+    # By hand: the queue_log close counts completed 1, 60 s; the http one nothing, and one refusal.
+    eng = await make_engine(queues=[{"name": "web", "channel": "chat"}])
+    q = {"queue": "web", "channel": "chat"}
+    logged = CallCompleted(id="q1", ts=at(100), source="queue-log:/var/log/queue_log:7", call_id="p1", talk_s=60, **q)
+    posted = CallCompleted(id="h1", ts=at(100), source="http:edge", call_id="h1", talk_s=60, **q)
+    res = await eng.apply([logged, posted])
+    web = (await eng.build_snapshot(at(200))).queues["web"]
+    assert (web.completed, web.talk_s) == (1, 60)
+    assert [d.source for d in res.rejected] == ["engine:http:edge"]

@@ -161,11 +161,16 @@ def _refusal(code: int, ev, queue: str) -> str:
             f"survey_response: contact {ev.call_id!r} was not answered in queue {queue!r} (still "
             "waiting, abandoned or overflowed): the answer is not counted"
         )
-    # an exit without a wait whose entry Redis does not hold (feed.EXITS_NEED_THEIR_ENTRY)
-    return (
-        f"{ev.type}: conversation {ev.call_id!r} in queue {queue!r} was never opened (no caller_joined known) "
-        "and the exit gives no wait_s, so its wait is unknown: not counted"
-    )
+    # an exit without a wait, a close or a wrap-up whose entry Redis does not hold (feed.EXITS_NEED_THEIR_ENTRY)
+    never = f"{ev.type}: conversation {ev.call_id!r} in queue {queue!r} was never opened (no caller_joined known)"
+    if ev.type == "call_completed":
+        return (
+            f"{never}: the close is not counted (no completion, handle time or transfer) and ends no agent's "
+            "conversation"
+        )
+    if ev.type == "wrapup_completed":
+        return f"{never}: its wrap-up is not counted"
+    return f"{never} and the exit gives no wait_s, so its wait is unknown: not counted"
 
 
 def _first(item: tuple) -> int:
@@ -364,8 +369,9 @@ class Engine:
             rec["k"] = "D"
         w = d.get("wait_s")
         if w is None:
-            if _K_ANSWER <= kind <= _K_CALLBACK and d["source"].partition(":")[0] in EXITS_NEED_THEIR_ENTRY:
-                rec["kn"] = 1  # counted only if its entry is known (feed.EXITS_NEED_THEIR_ENTRY)
+            # an exit, a close or a wrap-up (neither has a wait): counted only if its entry is known
+            if _K_ANSWER <= kind <= _K_WRAP and d["source"].partition(":")[0] in EXITS_NEED_THEIR_ENTRY:
+                rec["kn"] = 1  # (feed.EXITS_NEED_THEIR_ENTRY)
         else:
             rec["w"] = w
             if w:  # an exit: where its join falls, should the script have to record the join it implies

@@ -56,8 +56,10 @@ ENGINE_SOURCE = "engine"
 # conversation whose join the ingester did not see: a chat platform posting across an ingester's restart. The
 # engine counts such an exit only when Redis holds its queue entry (the wait is then the entry's), and refuses it
 # otherwise, as a dead letter: counted, it would be a join and an exit in the same second (a wait of 0, inside
-# the service level). Other feeds' exits without a wait are ones they saw without the join (a PBX feed started
-# mid-call), counted as before.
+# the service level). A close or a wrap-up (which carry no wait) of a conversation whose entry Redis does not hold
+# is refused the same way: counted, it would be a completion and a handle time of a conversation never opened.
+# Other feeds' exits without a wait, and their completions, are ones they saw without the join (a PBX feed
+# started mid-call, a queue_log whose join predates the file or whose entry expired), counted as before.
 EXITS_NEED_THEIR_ENTRY = frozenset({"http"})
 
 

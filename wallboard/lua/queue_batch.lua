@@ -3,7 +3,7 @@
 -- ARGV[1]: JSON params {sl, sh, exp, bexp, feed, pos, fexp} (or {read = ...}: see "Reading" below)
 -- ARGV[2]: JSON array of events {k, c, t, w, win, min, jw, jm, r, cl, ag, tk, wr}
 --   jw, jm: window and minute of t - w when they differ from win and min (an exit's implied join);
---   kn (A, X, O without w): counted only if the call has an entry that joined by t, else refused (code 3);
+--   kn (A, X, O without w; C, W): counted only if the call has an entry that joined by t, else refused (code 3);
 --   cu (J): the customer's salted hash; dy (A): the report day YYYYMMDD (first contact resolution)
 --   k: J joined, A answered, X abandoned, O overflowed (r = reason), C completed (tk; x: by a transfer),
 --      W wrap-up done (wr),
@@ -12,8 +12,8 @@
 --      V a survey answer (sq: 'c' CSAT with v = 1 in the top box, 'n' NPS with v = 1 promoter / -1 detractor;
 --      ag: the agent the event names)
 -- Returns JSON array, per event: [duplicate 0/1, entry join epoch] (V: [duplicate, join, the entry's agent or ag];
--- duplicate 2: the entry is known and was never answered, so the answer is not counted; 3: an exit with kn whose
--- entry is unknown, not counted)
+-- duplicate 2: the entry is known and was never answered, so the answer is not counted; 3: an exit, close or
+-- wrap-up with kn whose entry is unknown, not counted)
 --
 -- Performance (docs/PERFORMANCE.md): what the script reads it reads once per batch and what it writes it
 -- writes once at the end, so a call's join, answer and completion in one batch cost one HGETALL, one HSET and
@@ -207,7 +207,9 @@ for i, e in ipairs(evs) do
   end
  elseif e.kn and not entry_by(marker(e.c), e.t) then
   -- an exit without its wait for an entry nobody saw join (a sender that may leave the wait out): counted, it
-  -- would be a join and an exit in the same second; refused instead (a dead letter), nothing written
+  -- would be a join and an exit in the same second; refused instead (a dead letter), nothing written. The same
+  -- for a close or a wrap-up of such an entry: counted, it would be a completion (handle time, transfer) of a
+  -- conversation never opened, and the engine's agent step ends no conversation for it
   out[i] = {3, 0}
  else
   local c = e.c
