@@ -245,7 +245,7 @@ async def test_actions_send_the_right_fields_and_return_the_pbx_text(pbx):
     pbx.errors = {"queueadd": "Unable to add interface: Already there"}
     act = AmiActions("127.0.0.1", pbx.port, lambda: ("wallboard", "s3cret"), timeout_s=1.0, audit=True)
     try:
-        assert (await act.listen("PJSIP/2001", "PJSIP/1001"))[0]
+        assert (await act.listen("PJSIP/2001", "PJSIP/1001", user="rivka"))[0]
         assert (await act.whisper("PJSIP/2001", "1700000000.42"))[0]
         assert (await act.barge("PJSIP/2001", "PJSIP/1001-0000002a"))[0]
         ok, msg = await act.listen("PJSIP/2001", "Local/1001@agents")
@@ -277,8 +277,12 @@ async def test_actions_send_the_right_fields_and_return_the_pbx_text(pbx):
         "lunch",
     )
     assert (pbx.actions("QueuePenalty")[0]["Penalty"], pbx.actions("QueueRemove")[0]["Queue"]) == ("1", "support")
-    # audit rows for the three successful queue actions, none for the refused QueueAdd
+    # audit rows for the three spies and the three successful queue actions, none for the refused listen and
+    # QueueAdd; each names who asked (a caller that named nobody: "unknown")
     assert [(r["Queue"], r["Event"], r["Message"]) for r in pbx.actions("QueueLog")] == [
+        ("NONE", "WALLBOARD", "listen by rivka"),
+        ("NONE", "WALLBOARD", "whisper by unknown"),
+        ("NONE", "WALLBOARD", "barge by unknown"),
         ("support", "WALLBOARD", "pause (lunch) by dana"),
         ("tech", "WALLBOARD", "penalty 1 by unknown"),
         ("support", "WALLBOARD", "remove from support by unknown"),

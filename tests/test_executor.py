@@ -180,7 +180,8 @@ async def test_temporary_move_reverts_on_time_across_restarts(redis_client, pref
 
 async def test_spy_needs_a_call_and_a_phone(redis_client, prefix, secret_env, make_engine):
     config = _config(prefix)
-    clock = ManualClock(START)
+    asked = START + timedelta(seconds=165)  # Gefen has been on the call 2:45 when the supervisor asks
+    clock = ManualClock(asked)
     centre = SimCentre(config, scenario_by_name("quiet", [q.name for q in config.queues]), 1, START)
     backend = SimBackend(centre)
     ex = Executor(redis_client, config, backend, clock=clock)
@@ -204,19 +205,21 @@ async def test_spy_needs_a_call_and_a_phone(redis_client, prefix, secret_env, ma
                 "token": tok,
                 "agent": "1001",
                 "call_id": "1700000000.42",
-                "at": utc(START),
+                "at": utc(asked),
             }
         ),
     )
     await redis_client.xadd(
-        keys.requests, wire({"type": "listen", "user": "rivka", "token": tok, "agent": "1002", "at": utc(START)})
+        keys.requests, wire({"type": "listen", "user": "rivka", "token": tok, "agent": "1002", "at": utc(asked)})
     )
     await ex.process_pending()
     audit = await _audit(redis_client, prefix)
     assert audit[0]["result"] == "ok"
+    # the audit names the call as the desk's confirmation does (its queue and how long so far), not by its id
     assert (
         audit[0]["detail"]
-        == "Whisper to Gefen on call 1700000000.42 — the agent hears you, the caller will not hear you"
+        == "Whisper to Gefen on the call (Customer service, 2:45 so far) — the agent hears you, the caller will "
+        "not hear you"
     )
     assert backend.spies == [("PJSIP/2001", "1001", "whisper", False)]
     assert audit[1]["result"] == "failed" and audit[1]["pbx"] == "Dana is not on a call"

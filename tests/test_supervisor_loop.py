@@ -57,6 +57,11 @@ async def test_listen_move_and_takeover_show_on_the_desk(redis_client, prefix, t
         # listen: ChanSpyStart on Dana's device channel -> spied_by says who and how
         out = await do(Spy(type="listen", user="rivka", agent="1002", call_id=dana.call_id, at=live.clock.now()))
         assert out["result"] == "ok", out
+        # `wallboard audit` names the call by its queue and time, as the desk's confirmation does
+        assert re.fullmatch(
+            r"Listen to Dana on the call \(Technical support, 0:\d\d so far\) — you hear both sides; nobody hears you",
+            out["detail"],
+        ), out["detail"]
 
         async def spied():
             await live.run_for(1)
@@ -147,3 +152,12 @@ async def test_listen_move_and_takeover_show_on_the_desk(redis_client, prefix, t
             line = next(x for x in screen_text(app).splitlines() if " Dana " in x)
             assert "taken:rivka" in line and "rivka:listen" not in line
         await backend.close()
+    # the PBX's own trail (its queue_log, written by the QueueLog action after each one) names the supervisor
+    rows = [r.split("|") for r in live.queue_log.read_text().splitlines() if "|WALLBOARD|" in r]
+    dana_dev = next(a for a in config.agents if a.id == "1002").interface
+    omer_dev = next(a for a in config.agents if a.id == "1004").interface
+    assert [(r[1], r[2], r[3], r[5]) for r in rows] == [
+        (dana.call_id, "NONE", dana_dev, "listen by rivka"),
+        ("NONE", "support", omer_dev, "penalty 0 by rivka"),
+        (dana.call_id, "NONE", dana_dev, "takeover by rivka"),
+    ]

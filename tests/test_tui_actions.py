@@ -39,8 +39,11 @@ WHISPER_TEXT = (
     "Whisper to Dana on the call with ***4567 (Technical support, 0:09 so far) — the agent hears you, "
     "the caller will not hear you"
 )
-# the audit keeps the call id
-AUDIT_TEXT = "Whisper to Dana on call 1795417201.1 — the agent hears you, the caller will not hear you"
+# the audit (`wallboard audit`) names the call by its queue and how long it has lasted (the executor never saw the
+# caller waiting); its id is kept in the entry's call_id
+AUDIT_TEXT = (
+    "Whisper to Dana on the call (Technical support, 0:09 so far) — the agent hears you, the caller will not hear you"
+)
 
 
 @pytest.fixture
@@ -239,6 +242,7 @@ async def test_whisper_confirm_send_and_outcome(floor):
         assert floor.backend.spies == [("PJSIP/2001", "1002", "whisper", False)]
         [entry] = await floor.audit()
         assert entry["result"] == "ok" and entry["detail"] == AUDIT_TEXT and entry["user"] == "rivka"
+        assert entry["call_id"] == "1795417201.1"
 
         # ChanSpyStart: the row shows who listens and how, while it lasts; escalation is the new mode
         seq = await floor.publish(

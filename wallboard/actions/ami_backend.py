@@ -33,7 +33,14 @@ class AmiBackend:
         device = target.device or target.interface
         if not device:
             return Outcome(False, f"agent {target.agent} has no device or interface in the config")
-        ok, msg = await self.ami.spy(supervisor_device, device, "keypad" if keypad else mode)
+        ok, msg = await self.ami.spy(
+            supervisor_device,
+            device,
+            "keypad" if keypad else mode,
+            user=target.by,
+            call_id=target.call_id,
+            interface=self._interface(target),
+        )
         return Outcome(ok, msg)
 
     async def takeover(self, supervisor_device: str, target: Target) -> Outcome:
@@ -44,18 +51,31 @@ class AmiBackend:
         if not target.call_id:
             return Outcome(False, f"agent {target.agent} is not on a call")
         exten = supervisor_device.rsplit("/", 1)[-1].split("@", 1)[0]
-        ok, msg = await self.ami.redirect(target.call_id, self.config.ami.takeover_context, exten)
+        ok, msg = await self.ami.redirect(
+            target.call_id,
+            self.config.ami.takeover_context,
+            exten,
+            user=target.by,
+            what="takeover",
+            interface=self._interface(target),
+        )
         return Outcome(ok, msg)
 
+    # every action names the supervisor who asked (``target.by``) in the PBX's queue_log row (``... by rivka``)
+
     async def queue_add(self, target: Target, queue: str, penalty: int) -> Outcome:
-        ok, msg = await self.ami.queue_add(queue, self._interface(target), penalty=penalty, member_name=target.agent)
+        ok, msg = await self.ami.queue_add(
+            queue, self._interface(target), penalty=penalty, member_name=target.agent, user=target.by
+        )
         return Outcome(ok, msg)
 
     async def queue_remove(self, target: Target, queue: str) -> Outcome:
-        return Outcome(*await self.ami.queue_remove(queue, self._interface(target)))
+        return Outcome(*await self.ami.queue_remove(queue, self._interface(target), user=target.by))
 
     async def queue_penalty(self, target: Target, queue: str, penalty: int) -> Outcome:
-        return Outcome(*await self.ami.queue_penalty(self._interface(target), penalty, queue=queue))
+        return Outcome(*await self.ami.queue_penalty(self._interface(target), penalty, queue=queue, user=target.by))
 
     async def queue_pause(self, target: Target, paused: bool, reason: str | None, queue: str | None) -> Outcome:
-        return Outcome(*await self.ami.queue_pause(self._interface(target), paused, queue=queue, reason=reason))
+        return Outcome(
+            *await self.ami.queue_pause(self._interface(target), paused, queue=queue, reason=reason, user=target.by)
+        )

@@ -30,7 +30,7 @@ from ..events import utc
 from ..keys import Keys
 from ..telemetry import Beat, ExecutorMetrics
 from .auth import Refused, permitted, verify_request
-from .model import Ack, Move, Pause, Spy, Takeover, describe, parse_request
+from .model import Ack, Move, Pause, Spy, Takeover, call_words, describe, parse_request
 
 log = logging.getLogger("wallboard.executor")
 GROUP = "executors"
@@ -67,6 +67,7 @@ class Target:
     interface: str | None  # queue member interface, e.g. PJSIP/1001 (or Local/1001@agents)
     device: str | None  # the agent's real phone, for ChanSpy
     call_id: str | None  # the agent's current call (Uniqueid), for spying
+    by: str | None = None  # the supervisor who asked (the PBX's own audit row names them)
 
 
 class Backend(Protocol):
@@ -323,6 +324,7 @@ class Executor:
             "agent": _clip(fields.get("agent", "")),
             "queue": _clip(fields.get("queue", "")),
             "metric": _clip(fields.get("metric", "")),
+            "call_id": _clip(fields.get("call_id", "")),  # the detail names the call by queue and time; this traces it
             "detail": detail,
             "at": utc(self.clock.now()),
             "result": result,
@@ -374,7 +376,8 @@ class Executor:
             reason = f"malformed request: {'.'.join(str(p) for p in err['loc'][1:] or err['loc'])}: {err['msg']}"
             await self.audit(rid, fields, f"refused: {reason}")
             return "refused"
-        detail = describe(req, self._agent_name(getattr(req, "agent", None)))
+        call = await self._call_words(req) if isinstance(req, (Spy, Takeover)) else None
+        detail = describe(req, self._agent_name(getattr(req, "agent", None)), call)
         try:
             self._fresh(req)
             await self._rate(req.user)
@@ -542,6 +545,23 @@ class Executor:
         a = next((x for x in self.config.agents if x.id == agent), None)
         return a.name if a and a.name else agent
 
+    async def _call_words(self, req: Spy | Takeover) -> str | None:
+        """The agent's call as the desk's confirmation named it (``(Billing, 2:45 so far)``), for the audit
+        trail: a raw call id says nothing to whoever reads `wallboard audit`. None (the id is shown) when the
+        agent is on no call or on another one than the request names."""
+        st = await self._agent_state(req.agent)
+        if not st.get("call_id") or (req.call_id and req.call_id != st["call_id"]):
+            return None
+        queue = st.get("call_queue") or None
+        cfg = next((q for q in self.config.queues if q.name == queue), None)
+        try:
+            # from the whole second, as the snapshot keeps ``since`` and the desk's confirmation counts
+            since = int(float(st["since"]))
+            lasted = max(0.0, self.clock.now().timestamp() - since) if st.get("state") == "on_call" else None
+        except (KeyError, ValueError):
+            lasted = None
+        return call_words((cfg.label or cfg.name) if cfg else queue, lasted)
+
     async def _agent_state(self, agent: str) -> dict:
         return await self.r.hgetall(self.keys.agent_state(agent))
 
@@ -557,7 +577,7 @@ class Executor:
                 queues.pop(q, None)
         return queues
 
-    async def _target(self, agent: str) -> Target:
+    async def _target(self, agent: str, by: str | None) -> Target:
         cfg = next((a for a in self.config.agents if a.id == agent), None)
         st = await self._agent_state(agent)
         return Target(
@@ -565,6 +585,7 @@ class Executor:
             cfg.interface if cfg else None,
             (cfg.device or cfg.interface) if cfg else None,
             st.get("call_id") or None,
+            by,
         )
 
     async def perform(self, rid: str, req) -> Outcome:
@@ -582,7 +603,7 @@ class Executor:
                 },
             )
             return Outcome(True, "handed to the engine")
-        target = await self._target(req.agent)
+        target = await self._target(req.agent, req.user)
         if isinstance(req, (Spy, Takeover)):
             user = next((u for u in self.config.users if u.name == req.user), None)
             if not user or not user.device:
@@ -590,7 +611,7 @@ class Executor:
             if not target.call_id:
                 return Outcome(False, f"{self._agent_name(req.agent)} is not on a call")
             if req.call_id and req.call_id != target.call_id:
-                return Outcome(False, f"{self._agent_name(req.agent)} is no longer on call {req.call_id}")
+                return Outcome(False, f"{self._agent_name(req.agent)} is no longer on that call (now on another)")
             if isinstance(req, Takeover):
                 out = await self.backend.takeover(user.device, target)
                 if out.ok:  # screens show who took the agent's call (``:takeovers``, kept an hour)
@@ -652,7 +673,7 @@ class Executor:
             item = None
             try:
                 item = json.loads(raw)
-                target = await self._target(item["agent"])
+                target = await self._target(item["agent"], f"{item.get('user') or 'unknown'} (auto-revert)")
                 if item["op"] == "remove":
                     out = await self.backend.queue_remove(target, item["queue"])
                 elif item["op"] == "add":

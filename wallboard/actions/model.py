@@ -132,6 +132,16 @@ def to_fields(req: BaseModel) -> dict[str, str]:
     return out
 
 
+def call_words(queue: str | None, lasted_s: float | None, caller: str | None = None) -> str | None:
+    """A call as a supervisor knows it, for confirmations and the audit: ``with ***5040 (Billing, 2:45 so far)``;
+    without the caller ``(Billing, 2:45 so far)``; None when nothing is known (then the call's id is shown)."""
+    from ..livetime import fmt_duration
+
+    details = ([queue] if queue else []) + ([f"{fmt_duration(lasted_s)} so far"] if lasted_s is not None else [])
+    tail = f"({', '.join(details)})" if details else ""
+    return f"with {caller} {tail}".strip() if caller else tail or None
+
+
 def describe(req: Request, agent_name: str | None = None, call: str | None = None) -> str:
     """What will happen, in the words a confirmation shows. ``call`` names the agent's call as a supervisor
     knows it (the desk: ``with ***5040 (Customer service, 2:41 so far)``); without it, its id."""

@@ -11,8 +11,9 @@ returning ``(ok, message)`` where ``message`` is the PBX's own text (its error t
   (``agents.device`` in the config). With ``Async: true`` the response says the call was queued; the
   supervisor's phone then rings.
 - **Queue actions**: QueueAdd, QueueRemove, QueuePenalty, QueuePause; ``queue_log`` writes a custom
-  queue_log row, and with ``audit=True`` every successful queue action is followed by one recording it
-  (``WALLBOARD`` event, the action and the user) so the PBX side has a trace too.
+  queue_log row, and with ``audit=True`` every successful action (spying and a redirect too) is followed by one
+  recording it (``WALLBOARD`` event, the action and the supervisor who asked: ``pause (coaching) by rivka``) so
+  the PBX side has a trace too.
 - One lazily opened session (``Events: off``); a lost one is reopened once per action before giving up.
 """
 
@@ -110,18 +111,37 @@ class AmiActions:
         self, action: str, fields: dict, queue: str | None, what: str, user: str | None
     ) -> tuple[bool, str]:
         ok, msg = await self._do(action, fields)
-        if ok and self.audit:
+        if ok:
+            await self._audit_row(queue, what, user, interface=fields.get("Interface"))
+        return ok, msg
+
+    async def _audit_row(
+        self, queue: str | None, what: str, user: str | None, interface: str | None = None, uniqueid: str | None = None
+    ) -> None:
+        """With ``audit``: the ``WALLBOARD`` queue_log row after a successful action (``NONE``: no queue, as
+        Asterisk writes for rows outside a queue). ``unknown`` only for a caller that named nobody."""
+        if self.audit:
             await self.queue_log(
                 queue or "NONE",
                 "WALLBOARD",
-                interface=fields.get("Interface"),
+                uniqueid=uniqueid,
+                interface=interface,
                 message=f"{what} by {user or 'unknown'}",
             )
-        return ok, msg
 
     # -- listen / whisper / barge -------------------------------------------------------------------------
 
-    async def spy(self, supervisor_device: str, target: str, mode: str = "listen") -> tuple[bool, str]:
+    async def spy(
+        self,
+        supervisor_device: str,
+        target: str,
+        mode: str = "listen",
+        user: str | None = None,
+        call_id: str | None = None,
+        interface: str | None = None,
+    ) -> tuple[bool, str]:
+        """Originate ChanSpy; with ``audit``, a ``listen by rivka`` row names the call (``call_id``) and the agent
+        (``interface``, else the spied target)."""
         if mode not in SPY_OPTIONS:
             return False, f"unknown spy mode {mode!r}; use one of {', '.join(SPY_OPTIONS)}"
         try:
@@ -136,24 +156,39 @@ class AmiActions:
             "CallerID": f"{self.caller_id} {mode} <{mode}>",
             "Timeout": self.originate_timeout_ms,
         }
-        return await self._do("Originate", fields)
+        ok, msg = await self._do("Originate", fields)
+        if ok:
+            await self._audit_row(None, mode, user, interface=interface or target, uniqueid=call_id)
+        return ok, msg
 
-    async def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> tuple[bool, str]:
+    async def redirect(
+        self,
+        channel: str,
+        context: str,
+        exten: str,
+        priority: int = 1,
+        user: str | None = None,
+        what: str = "redirect",
+        interface: str | None = None,
+    ) -> tuple[bool, str]:
         """``Redirect`` a channel (its name, or its Uniqueid: Asterisk looks a channel up by either) to a
         dialplan location. Taking over a call redirects the caller's channel to the supervisor's extension: the
-        caller leaves the bridge with the agent, whose leg then hangs up."""
-        return await self._do(
+        caller leaves the bridge with the agent, whose leg then hangs up (audited as ``what`` by ``user``)."""
+        ok, msg = await self._do(
             "Redirect", {"Channel": channel, "Context": context, "Exten": exten, "Priority": priority}
         )
+        if ok:
+            await self._audit_row(None, what, user, interface=interface, uniqueid=channel)
+        return ok, msg
 
-    async def listen(self, supervisor_device: str, target: str) -> tuple[bool, str]:
-        return await self.spy(supervisor_device, target, "listen")
+    async def listen(self, supervisor_device: str, target: str, user: str | None = None) -> tuple[bool, str]:
+        return await self.spy(supervisor_device, target, "listen", user=user)
 
-    async def whisper(self, supervisor_device: str, target: str) -> tuple[bool, str]:
-        return await self.spy(supervisor_device, target, "whisper")
+    async def whisper(self, supervisor_device: str, target: str, user: str | None = None) -> tuple[bool, str]:
+        return await self.spy(supervisor_device, target, "whisper", user=user)
 
-    async def barge(self, supervisor_device: str, target: str) -> tuple[bool, str]:
-        return await self.spy(supervisor_device, target, "barge")
+    async def barge(self, supervisor_device: str, target: str, user: str | None = None) -> tuple[bool, str]:
+        return await self.spy(supervisor_device, target, "barge", user=user)
 
     # -- queue membership ---------------------------------------------------------------------------------
 

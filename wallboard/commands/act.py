@@ -22,7 +22,7 @@ def register(sub, add_common) -> None:
         help="what to do: spy on an agent's call (listen, whisper, barge), take it over, move an agent "
         "between skill queues, pause/unpause an agent, acknowledge or snooze a queue's alert",
     )
-    sp.add_argument("--agent", help="the agent's id (listen, whisper, barge, move, pause, unpause)")
+    sp.add_argument("--agent", help="the agent's id (listen, whisper, barge, takeover, move, pause, unpause)")
     sp.add_argument("--queue", help="the queue (move: the skill queue; pause: only in it; ack/snooze: the alert's)")
     sp.add_argument(
         "--op",
@@ -33,7 +33,9 @@ def register(sub, add_common) -> None:
     sp.add_argument("--penalty", type=int, default=None, help="move: the penalty in the queue (0 = first; default 0)")
     sp.add_argument("--revert-min", type=float, default=None, help="move: undo it after this many minutes")
     sp.add_argument("--reason", default=None, help="pause: the reason shown on the boards (e.g. lunch, coaching)")
-    sp.add_argument("--call-id", default=None, help="listen/whisper/barge: only if the agent is on this call")
+    sp.add_argument(
+        "--call-id", default=None, help="listen/whisper/barge/takeover: only if the agent is still on this call"
+    )
     sp.add_argument("--metric", default=None, help="ack/snooze: the alert's metric")
     sp.add_argument("--until", default=None, help="snooze: until (ISO 8601)")
     sp.add_argument("--keypad", action="store_true", help="spy in keypad mode")
