@@ -92,8 +92,9 @@ WANT = {
 async def report(eng, redis_client):
     cal = CentreCalendar(eng.config.centre)
     clock = ManualClock(at(0) + timedelta(days=1))
-    return await build_report(redis_client, eng.config, ReportRequest(cal.period("day", at(0).date())), keys=eng.keys,
-                              clock=clock)  # fmt: skip
+    return await build_report(
+        redis_client, eng.config, ReportRequest(cal.period("day", at(0).date())), keys=eng.keys, clock=clock
+    )
 
 
 def figures(rep, aid):
@@ -124,8 +125,8 @@ async def test_voice_chat_and_blended_agents_handle_times(make_engine, redis_cli
     # the desk's live card agrees, from the snapshot
     snap = await eng.build_snapshot(at(3600))
     live = {f["figure"]: f["value"] for f in live_card(snap.agents["b"], eng.config)}
-    assert (live["calls_handled"], live["conversations_handled"], live["aht_s"], live["written_handle_s"]) == (
-        4, 2, pytest.approx(600), pytest.approx(120))  # fmt: skip
+    got = (live["calls_handled"], live["conversations_handled"], live["aht_s"], live["written_handle_s"])
+    assert got == (4, 2, pytest.approx(600), pytest.approx(120))
 
     # a replay changes nothing
     assert (await eng.apply(events)).applied == 0

@@ -52,6 +52,7 @@ from wallboard.sim.scenarios import Spike, normal_day
 from wallboard.store import connect
 
 from .conftest import redis_url
+from .polling import until
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config" / "wallboard.toml"
@@ -465,13 +466,12 @@ async def test_shards_split_the_partitions_and_record_dead_letters_once(redis_cl
     keys = [s.cursor_key("list:test") for s in shards]
     assert keys[1].endswith(":cursor:list:test:shard-1-of-3") and len(set(keys)) == 3
     tasks = [asyncio.create_task(s.run()) for s in shards]
+
+    async def all_at_end() -> bool:
+        return all([await redis_client.get(k) == "end" for k in keys])
+
     try:
-        for _ in range(200):
-            await asyncio.sleep(0.02)
-            if all([await redis_client.get(k) == "end" for k in keys]):
-                break
-        else:
-            raise AssertionError("the shards did not apply their events")
+        await until(all_at_end, "every shard's cursor at the end of its events", timeout=10)
     finally:
         for s in shards:
             s.stop.set()
@@ -497,13 +497,14 @@ async def _follow_to_end(client, config, path: Path) -> dict:
     ing = Ingest(client, config, feed, name="follower")
     task = asyncio.create_task(ing.run())
     key = ing.cursor_key(feed.cursor_key())
+
+    async def cursor_at_end() -> dict | None:
+        raw = await client.get(key)
+        cursor = json.loads(raw) if raw else None
+        return cursor if cursor and cursor["offset"] == path.stat().st_size else None
+
     try:
-        for _ in range(400):
-            await asyncio.sleep(0.05)
-            raw = await client.get(key)
-            if raw and json.loads(raw)["offset"] == path.stat().st_size:
-                return json.loads(raw)
-        raise AssertionError("the follower did not reach the end of the file")
+        return await until(cursor_at_end, "the follower's cursor at the end of the file", timeout=20, every=0.05)
     finally:
         ing.stop.set()
         await asyncio.wait_for(task, 10)

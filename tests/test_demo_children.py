@@ -7,11 +7,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
+
+from .polling import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,16 +34,16 @@ def test_the_demos_children_end_when_its_terminal_is_closed(tmp_path):
     )
     subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-s", "demo", "-x", "120", "-y", "40", demo], check=True)
     try:
-        deadline = time.monotonic() + 60
-        while len(_children(prefix)) < 3 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert len(_children(prefix)) == 3, "the demo's ingesters (PBX, http) and executor did not start"
+        wait_until(
+            lambda: len(_children(prefix)) == 3,
+            "the demo's ingesters (PBX, http) and executor to start",
+            timeout=60,
+            every=0.2,
+        )
     finally:
         subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)  # the terminal goes away
-    deadline = time.monotonic() + 15
-    while _children(prefix) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    left = _children(prefix)
-    for pid in left:  # never leave them behind, even when the test fails
-        subprocess.run(["kill", pid], capture_output=True)
-    assert not left, f"children left running after the demo's terminal closed: {left}"
+    try:
+        wait_until(lambda: not _children(prefix), "the demo's children to end with its terminal", timeout=15, every=0.2)
+    finally:
+        for pid in _children(prefix):  # never leave them behind, even when the test fails
+            subprocess.run(["kill", pid], capture_output=True)

@@ -15,13 +15,14 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 import redis
 
 from wallboard.redis_server import binary_path
+
+from .polling import wait_until
 
 WALLBOARD = Path(sys.executable).with_name("wallboard")
 PREFIX = "wbemb"
@@ -162,12 +163,10 @@ def state_dir():
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-            deadline = time.monotonic() + 5
-            while servers_in(state) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            leftover = servers_in(state)
-            shutil.rmtree(state, ignore_errors=True)
-            assert leftover == [], f"embedded server(s) left running: {leftover}"
+            try:
+                wait_until(lambda: not servers_in(state), "no embedded server left running", timeout=5, every=0.05)
+            finally:
+                shutil.rmtree(state, ignore_errors=True)
 
 
 def test_wallboard_script_is_installed():
@@ -213,10 +212,7 @@ def test_two_processes_share_one_embedded_server_that_outlives_them(state_dir: P
     assert info["keys"] > 0
 
     assert wb_here(monkeypatch, capsys, state_dir, "redis", "stop") == (0, "stopped\n")
-    deadline = time.monotonic() + 10
-    while _alive(server_pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(server_pid)
+    wait_until(lambda: not _alive(server_pid), "the stopped server's process gone", every=0.05)
     assert servers_in(state_dir) == []
     code, out = wb_here(monkeypatch, capsys, state_dir, "redis", "status")
     assert code == 1 and json.loads(out)["running"] is False

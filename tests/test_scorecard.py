@@ -81,9 +81,10 @@ CONFIG = dict(
         {"id": "1002", "name": "Omer", "skills": {"care": 0}},
     ],
     roles={"care_lead": {"queues": ["care"]}},
-    targets={"agents": {"calls_per_hour": 8, "occupancy": 0.15, "answer_rate": 0.9, "aht_s": 600, "csat": 0.5,
-                        "missed": 0}},
-)  # fmt: skip
+    targets={
+        "agents": {"calls_per_hour": 8, "occupancy": 0.15, "answer_rate": 0.9, "aht_s": 600, "csat": 0.5, "missed": 0}
+    },
+)
 
 # Dana by hand: logged in 09:00-11:00 = 7200 s; on call 600 + 300 = 900 s, wrap-up 60 + 60 = 120 s, paused
 # 1800 s, so available 7200 - 900 - 120 - 1800 = 4380 s
@@ -184,9 +185,16 @@ async def test_desk_agent_card_shows_today_beside_targets_and_keeps_a_team_lead_
     snap = snapshot(3)
     a = snap.agents["1002"]  # Dana: 27 calls; by hand below: 2 h logged in, 1,800 s on call, 600 s wrap-up
     snap.agents["1002"] = a.model_copy(
-        update={"talk_s": 1800.0, "wrap_s": 600.0, "available_s": 4200.0, "pause_s": 600.0, "missed": 3,
-                "csat_responses": 4, "csat_top": 3}
-    )  # fmt: skip
+        update={
+            "talk_s": 1800.0,
+            "wrap_s": 600.0,
+            "available_s": 4200.0,
+            "pause_s": 600.0,
+            "missed": 3,
+            "csat_responses": 4,
+            "csat_top": 3,
+        }
+    )
     store_sync(namespace, snap)
     from wallboard.clock import ManualClock
     from wallboard.config import load_config

@@ -52,7 +52,7 @@ async def test_listen_move_and_takeover_show_on_the_desk(redis_client, prefix, t
         async def do(req) -> dict:
             await submit(redis_client, keys, [req.model_copy(update={"at": live.clock.now()})], token)
             await ex.process_pending()
-            return [f for _, f in await redis_client.xrange(f"{keys.centre}:audit")][-1]
+            return [f for _, f in await redis_client.xrange(keys.audit)][-1]
 
         # listen: ChanSpyStart on Dana's device channel -> spied_by says who and how
         out = await do(Spy(type="listen", user="rivka", agent="1002", call_id=dana.call_id, at=live.clock.now()))
@@ -91,11 +91,12 @@ async def test_listen_move_and_takeover_show_on_the_desk(redis_client, prefix, t
 
         app = build_desk_app(config, redis_url(), user="rivka", clock=live.clock, token=token)
         async with app.run_test(size=(160, 40)) as pilot:
-            for _ in range(250):
-                if app.agents is not None and app.agents.seq >= seq and app.reverts:
-                    break
-                await pilot.pause(0.02)
-            await pilot.pause()
+            await until(
+                lambda: app.agents is not None and app.agents.seq >= seq and app.reverts,
+                "the desk showing the published snapshot and the pending revert",
+                pilot=pilot,
+                every=0.02,
+            )
             text = screen_text(app)
             moved = next(line for line in text.splitlines() if " Omer " in line)
             left = app.reverts["1004"][0].left(app.server.now().timestamp())  # on the desk's server clock
@@ -121,12 +122,9 @@ async def test_listen_move_and_takeover_show_on_the_desk(redis_client, prefix, t
             ), confirm
             assert dana.call_id not in confirm
             await pilot.press("enter")
-            for _ in range(250):
-                if requests_sent(app):
-                    break
-                await pilot.pause(0.02)
+            await until(lambda: requests_sent(app), "the desk to send the takeover", pilot=pilot, every=0.02)
             await ex.process_pending()
-            audit = [f for _, f in await redis_client.xrange(f"{keys.centre}:audit")][-1]
+            audit = [f for _, f in await redis_client.xrange(keys.audit)][-1]
             assert (audit["type"], audit["user"], audit["agent"], audit["result"]) == (
                 "takeover",
                 "rivka",
@@ -144,11 +142,12 @@ async def test_listen_move_and_takeover_show_on_the_desk(redis_client, prefix, t
             calls = live.centre.calls
             assert calls[0].outcome == "answered" and calls[0].agent == "1002"
             seq = await _publish(live)
-            for _ in range(250):
-                if app.agents.seq >= seq and app.takeovers:
-                    break
-                await pilot.pause(0.02)
-            await pilot.pause()
+            await until(
+                lambda: app.agents.seq >= seq and app.takeovers,
+                "the desk showing the snapshot after the takeover",
+                pilot=pilot,
+                every=0.02,
+            )
             line = next(x for x in screen_text(app).splitlines() if " Dana " in x)
             assert "taken:rivka" in line and "rivka:listen" not in line
         await backend.close()

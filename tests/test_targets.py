@@ -96,8 +96,12 @@ async def test_the_days_target_beside_the_figure_on_the_tv_and_the_desk(make_eng
     assert target_of(config, "tech", "service_level") is None
     await eng.apply(calls(0, 8, 2))
     snap = await eng.build_snapshot(at(3600))
-    rows = {r.key: r.cells for r in figure_rows(snap.queues["support"], snap, ServerTime(ManualClock(at(3600))),
-                                                queue_targets(config, "support"))}  # fmt: skip
+    rows = {
+        r.key: r.cells
+        for r in figure_rows(
+            snap.queues["support"], snap, ServerTime(ManualClock(at(3600))), queue_targets(config, "support")
+        )
+    }
     assert rows["service_level"]["reset"].text == "80.0% / 80.0%"
     assert rows["answer_rate"]["reset"].text == "80.0% / 90.0%"
     assert rows["asa_s"]["reset"].text == "0:10"  # no target: the value alone
