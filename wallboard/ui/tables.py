@@ -2,8 +2,9 @@
 
 ``KeyedTable.sync(rows)`` inside one batch update: removes the rows that are gone, ``update_cell`` only where
 what is shown changed (text or style), ``add_row(key=...)`` for new rows, and sorts once when rows were
-added. Counters (``clears``, ``rows_added``, ``rows_removed``, ``cells_updated``, ``sorts``) let tests
-assert that an update rebuilt nothing.
+added. It counts its work (``clears``, ``rows_added``, ``rows_removed``, ``cells_updated``, ``sorts``): what an
+update did not do looks the same on the screen, so these are how tests show it rebuilt nothing (the one set of
+counters kept for tests, see docs/ARCHITECTURE.md).
 
 An auto-width column is as wide as its widest cell (or header), as DataTable makes it, but the widths are
 counted here per column (``Counter`` of cell widths): DataTable's own ``update_width`` measures every cell of
