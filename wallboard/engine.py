@@ -953,22 +953,27 @@ class Engine:
     def _count(counts: AgentCounts, a: AgentSnapshot, channel: str | None = None) -> None:
         """Count an agent by state; for a queue of a written ``channel``, also its slots there: its capacity,
         its open conversations, and whether it has room for one more (``free``)."""
-        if a.state == "logged_out":
-            counts.logged_out += 1
+        # the fields' values themselves (whole numbers): pydantic's __setattr__ costs more than the count, and
+        # an owner recounts every agent of the queues it rebuilds at each publish
+        d = counts.__dict__
+        state = a.state
+        if state == "logged_out":
+            d["logged_out"] += 1
             return
-        counts.logged_in += 1
-        setattr(counts, a.state, getattr(counts, a.state) + 1)
-        if a.state == "paused":
+        d["logged_in"] += 1
+        d[state] += 1
+        if state == "paused":
             r = a.reason or "none"
-            counts.paused_by_reason[r] = counts.paused_by_reason.get(r, 0) + 1
+            by = d["paused_by_reason"]
+            by[r] = by.get(r, 0) + 1
         elif channel is not None and channel != "voice":
             cap = a.capacity.get(channel, 0)
             busy = a.conversations.get(channel, 0)
-            counts.slots += cap
-            counts.in_use += busy
-            blocked = a.voice_blocks_written and a.state in ("on_call", "ringing")
+            d["slots"] += cap
+            d["in_use"] += busy
+            blocked = a.voice_blocks_written and state in ("on_call", "ringing")
             if busy < cap and not blocked:
-                counts.free += 1
+                d["free"] += 1
                 counts._open_slots += cap - busy
 
     def _agent_counts(self, q, agents, members) -> AgentCounts:

@@ -7,8 +7,7 @@ denominator and the formula in words, so any screen can show how a number was co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 from . import catalog
 
@@ -18,8 +17,7 @@ COUNTERS = catalog.stored_counters("queue")
 INT_COUNTERS = frozenset(m.name for m in catalog.queue(kind="counter") if m.unit != "seconds")
 
 
-@dataclass(frozen=True)
-class Ratio:
+class Ratio(NamedTuple):  # (a tuple: made ~20 times per queue at every publish, and cheap to make)
     value: float | None
     numerator: float
     denominator: float
@@ -105,7 +103,64 @@ def survey_class(score: int, scale: str, top_box: Mapping[str, int]) -> tuple[st
 def window_figures(c: Mapping[str, float], sl_formula: str, count_overflow: bool) -> tuple[dict, dict[str, Ratio]]:
     """One window's figures from its stored counters, as the catalog declares them: every counter (whole counts
     as int, seconds as float), the derived ones (offered), each breakdown as a dict of its non-zero parts; and
-    every ratio, with how it was computed. The live snapshot and the reports both build from this."""
+    every ratio, with how it was computed. The live snapshot and the reports both build from this.
+
+    Computed by a function written from the catalog once per (``sl_formula``, ``count_overflow``)
+    (``_compiled``): the lease owner works this out twice per queue at every publish, and the walk over the
+    catalog's terms was most of its cost. ``window_figures_walked`` is the walk itself, kept as the reference
+    the compiled one is tested against (tests/test_metrics_compiled.py)."""
+    f = _COMPILED.get((sl_formula, count_overflow))
+    if f is None:
+        f = _COMPILED[(sl_formula, count_overflow)] = _compiled(sl_formula, count_overflow)
+    return f(c)
+
+
+_COMPILED: dict[tuple, object] = {}
+
+
+def _sum_expr(plan: tuple) -> str:
+    """``catalog._summed`` of ``plan`` as one expression: the same additions in the same order from 0, so the
+    same value and type (an int 0 when nothing is there, as the walk gives)."""
+    expr = "0"
+    for neg, name, sub in plan:
+        v = f"({_sum_expr(sub)})" if sub is not None else f"g({name!r}, 0)"
+        expr = f"({expr} {'-' if neg else '+'} {v})"
+    return expr
+
+
+def _compiled(sl_formula: str, count_overflow: bool):
+    """``window_figures_walked`` written out as straight-line Python for one formula and overflow setting."""
+    lines = ["def window_figures(c):", "    g = c.get", "    fig = {}"]
+    for m in catalog.queue(kind="counter"):
+        if m.breakdown:
+            lines.append("    d = {}")
+            for part in m.breakdown:
+                k = f"{m.store}:{part}"
+                lines.append(f"    if g({k!r}):\n        d[{part!r}] = int(c[{k!r}])")
+            lines.append(f"    fig[{m.name!r}] = d")
+        elif m.derived:
+            lines.append(f"    fig[{m.name!r}] = int({_sum_expr(catalog._plan(m.num, 'queue'))})")
+        elif m.name in INT_COUNTERS:
+            lines.append(f"    fig[{m.name!r}] = int(g({m.store!r}, 0))")
+        else:
+            lines.append(f"    fig[{m.name!r}] = g({m.store!r}, 0.0)")
+    lines.append("    ratios = {}")
+    for m in catalog.queue(kind="ratio"):
+        num, den, per, text = _terms(m.name, sl_formula, count_overflow, "queue")
+        lines.append(f"    n = {_sum_expr(catalog._plan(tuple(num), 'queue'))}")
+        lines.append(f"    d = {_sum_expr(catalog._plan(tuple(den), 'queue'))}")
+        value = f"n / d * {per!r} if d else None" if per != 1 else "n / d if d else None"
+        lines.append(f"    ratios[{m.name!r}] = Ratio({value}, n, d, {text!r})")
+    lines.append("    return fig, ratios")
+    scope: dict = {"Ratio": Ratio}
+    exec(compile("\n".join(lines), f"<window_figures {sl_formula} {count_overflow}>", "exec"), scope)
+    return scope["window_figures"]
+
+
+def window_figures_walked(
+    c: Mapping[str, float], sl_formula: str, count_overflow: bool
+) -> tuple[dict, dict[str, Ratio]]:
+    """The reference: ``window_figures`` by walking the catalog."""
     fig: dict = {}
     for m in catalog.queue(kind="counter"):
         if m.breakdown:
