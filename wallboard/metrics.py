@@ -7,7 +7,7 @@ denominator and the formula in words, so any screen can show how a number was co
 
 from __future__ import annotations
 
-from typing import Mapping, NamedTuple
+from typing import Callable, Mapping, NamedTuple
 
 from . import catalog
 
@@ -115,7 +115,7 @@ def window_figures(c: Mapping[str, float], sl_formula: str, count_overflow: bool
     return f(c)
 
 
-_COMPILED: dict[tuple, object] = {}
+_COMPILED: dict[tuple, Callable[[Mapping[str, float]], tuple[dict, dict[str, Ratio]]]] = {}
 
 
 def _sum_expr(plan: tuple) -> str:
