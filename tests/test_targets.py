@@ -12,7 +12,7 @@ import pytest
 
 from wallboard.clock import ManualClock
 from wallboard.config import ConfigError, load_config
-from wallboard.events import CallerAbandoned, CallerAnswered, CallerJoined
+from wallboard.events import AgentStateChanged, CallerAbandoned, CallerAnswered, CallerJoined
 from wallboard.history.calendar import CentreCalendar
 from wallboard.livetime import ServerTime
 from wallboard.projection import target_of
@@ -112,3 +112,65 @@ def test_a_target_for_a_figure_without_a_direction_is_refused():
         ConfigError, match="targets.queues: queues.support: 'offered' is not a queue figure with a target"
     ):
         load_config(None, targets={"queues": {"support": {"offered": 10}}})
+
+
+def agent_day(agent: str, day: int, talk: tuple[int, int], wrap_end: int) -> list:
+    """``agent`` on T0's day + ``day``: available from 0, on a call over ``talk`` (seconds into the hour), wrap-up
+    to ``wrap_end``, available again, logged out at 3,600 s."""
+    t = day * D
+    return [
+        ev(AgentStateChanged, t, agent=agent, state="available"),
+        ev(AgentStateChanged, t + talk[0], agent=agent, state="on_call"),
+        ev(AgentStateChanged, t + talk[1], agent=agent, state="wrap_up"),
+        ev(AgentStateChanged, t + wrap_end, agent=agent, state="available"),
+        ev(AgentStateChanged, t + 3600, agent=agent, state="logged_out"),
+    ]
+
+
+async def test_occupancy_targets_per_queue_day_and_week(make_engine, redis_client):
+    """Utilisation over time: a queue's occupancy is its crew's (the agents skilled for it), by hand from their
+    state seconds, met or missed per day against the day's target and for the week against the week's."""
+    eng = await make_engine(
+        queues=[{"name": "support"}, {"name": "tech"}],
+        agents=[{"id": "1", "skills": {"support": 0}}, {"id": "2", "skills": {"tech": 0}}],
+        targets={"queues": {"support": {"occupancy": {"day": 0.5, "week": 0.4}}}},
+    )
+    events = calls(0, 1, 0) + calls(1, 1, 0)
+    # agent 1 (support): day 1 talk 600-1800, wrap-up to 2100 -> (1200 + 300) / 3600 = 0.4167 (missed 0.5);
+    # day 2 talk 600-3000, wrap-up to 3300 -> 2700 / 3600 = 0.75 (met); the week 4200 / 7200 = 0.5833 (met 0.4)
+    events += agent_day("1", 0, (600, 1800), 2100) + agent_day("1", 1, (600, 3000), 3300)
+    # agent 2 (tech only) busy nearly all of day 1: not support's crew; 3,500 / 3,600
+    events += agent_day("2", 0, (100, 3600), 3600)[:2] + [ev(AgentStateChanged, 3600, agent="2", state="logged_out")]
+    await eng.apply(sorted(events, key=lambda e: e.ts))
+    cal = CentreCalendar(eng.config.centre)
+    req = ReportRequest(cal.period("week", at(0).date(), None))
+    rep = await build_report(redis_client, eng.config, req, keys=eng.keys, clock=ManualClock(at(0) + timedelta(days=9)))
+    q = rep["queues"]["support"]
+    assert q["targets"] == {"day": {"occupancy": 0.5}, "period": {"occupancy": 0.4}}
+    rows = [r for r in q["rows"] if r["has_data"]]
+    assert [r["occupancy"] for r in rows] == [pytest.approx(1500 / 3600), pytest.approx(2700 / 3600)]
+    assert [r["met"] for r in rows] == [{"occupancy": False}, {"occupancy": True}]
+    assert q["total"]["occupancy"] == pytest.approx(4200 / 7200) and q["total"]["met"] == {"occupancy": True}
+    assert q["days_met"] == {"occupancy": {"met": 1, "of": 2}}
+    # tech's crew is agent 2 alone; the all-queues figure counts every crew's agent once
+    assert rep["queues"]["tech"]["total"]["occupancy"] == pytest.approx(3500 / 3600)
+    assert rep["total"]["occupancy"] == pytest.approx((1500 + 2700 + 3500) / (3 * 3600))
+    table = list(csv.DictReader(io.StringIO(render_csv(rep))))
+    total = next(r for r in table if r["section"] == "queue_total" and r["name"] == "support")
+    assert total["queue.occupancy"] == "0.5833" and total["targets"] == "occupancy=met"
+    first = next(r for r in table if r["section"] == "queue" and r["start"] == rows[0]["start"])
+    assert first["targets"] == "occupancy=missed"
+    html = render_html(rep)
+    # the targets table: the week's 58 % against 40 %, met; the day's 50 %, met on 1 of 2 days
+    assert "<tr><td>Occupancy</td><td>58.3%</td><td>40.0%</td><td>met</td><td>50.0%</td><td>1 of 2</td></tr>" in html
+
+
+def test_occupancy_on_a_written_queue_is_not_by_states():
+    """A chat agent is 'available' by state while chatting: a written queue has no occupancy now."""
+    from wallboard.channels import occupancy_now
+    from wallboard.snapshot import AgentCounts
+
+    busy = AgentCounts(available=1, on_call=2, wrap_up=1, ringing=4, paused=3)
+    assert occupancy_now(busy) == 3 / 4  # ringing and paused in neither part
+    assert occupancy_now(busy, "chat") is None
+    assert occupancy_now(AgentCounts(paused=2)) is None

@@ -562,3 +562,14 @@ def test_diff_gives_what_to_write_and_delete():
         is None
     )
     assert later.diff(later) == ({}, [])
+
+
+def test_occupancy_threshold_reads_the_agents_busy_now():
+    """Occupancy (utilisation) is kept in agent_counts: on a call or in wrap-up over those and the available."""
+    q = queue(occupancy={"warn": 0.6, "breach": 0.4, "direction": "below"})
+    counts = {"available": 3, "on_call": 1, "wrap_up": 1, "ringing": 5, "paused": 4}  # 2 / 5 = 0.4: breach
+    levels, _ = run(q, {"offered": 100, "agent_counts": counts, "rolling": {}}, LevelState(), at(0))
+    assert levels["occupancy"] == "breach"
+    counts = {"available": 1, "on_call": 2, "wrap_up": 1}  # 3 / 4 = 0.75: ok
+    levels, _ = run(q, {"offered": 100, "agent_counts": counts, "rolling": {}}, LevelState(), at(0))
+    assert levels["occupancy"] == "ok"

@@ -414,3 +414,37 @@ async def test_page_shows_survey_figures_a_layout_chooses(new_page, redis_client
         # by hand: 2/3 -> 67 %, -0.25 -> -25, 0.5 -> 50 %
         assert [f["value"] for f in figs] == ["67%", "-25", "50%"]
         assert [f["label"] for f in figs] == ["CSAT", "NPS", "Surveyed"]
+
+
+async def test_page_shows_occupancy_beside_its_target(new_page, redis_client, prefix, cleanup):
+    """Utilisation on the TV: the queue's agents on a call or in wrap-up over those and the available, now, beside
+    the day's occupancy target ([targets.queues]); the centre tile's over every agent once, beside the target
+    every queue shares."""
+    layout = {"name": "util", "queues": ["support", "tech"], "figures": ["service_level", "occupancy"]}
+    config = tv_config(
+        prefix,
+        layouts=[{**layout, "viewer_token_env": "TV_TEST_VIEWER_FLOOR", "other_window": False, "trend_s": 0}],
+        targets={"queues": {"*": {"occupancy": {"day": 0.85, "week": 0.9}}}},
+    )
+
+    def make(seq, now):
+        sup = make_queue("Customer service", now, available=2)
+        sup.agent_counts.wrap_up = 2  # 4 on call + 2 in wrap-up of 8: 75 %
+        tech = make_queue("Tech", now, available=6)
+        tech.agent_counts.paused = 5  # paused agents are in neither part: 4 of 10 = 40 %
+        s = make_summary(seq, now, {"support": sup, "tech": tech})
+        counts = s.total.agent_counts
+        counts.available, counts.on_call, counts.wrap_up, counts.ringing = 7, 9, 2, 3  # 11 of 18 = 61 %
+        return s
+
+    async with running_hub(config, redis_client) as hub, Feed(redis_client, prefix, make):
+        page = await new_page(1920, 1080)
+        await page.goto(kiosk(hub, "util", TOKENS["TV_TEST_VIEWER_FLOOR"]))
+        await page.wait_for("document.querySelectorAll('.card:not(.empty):not(.total)').length === 2")
+        shown = await page.eval("""Array.from(document.querySelectorAll('.card:not(.empty)')).map(c =>
+            [c.querySelector('.qlabel').textContent, Array.from(c.querySelectorAll('.fig')).map(f =>
+              [f.querySelector('.flabel').textContent, f.querySelector('.fmain').textContent])])""")
+        # the day's target (85 %), not the week's; by hand 6/8, 4/10 and 11/18 (ringing is in neither part)
+        assert shown[0] == ["Whole centre", [["Service level", "-"], ["Occupancy", "61%/ 85%"]]]
+        assert shown[1][1][1] == ["Occupancy", "75%/ 85%"]
+        assert shown[2][1][1] == ["Occupancy", "40%/ 85%"]

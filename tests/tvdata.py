@@ -154,9 +154,10 @@ TOKENS = {
 }
 
 
-def tv_config(prefix: str, *, hub: dict | None = None, display: dict | None = None, layouts=None):
+def tv_config(prefix: str, *, hub: dict | None = None, display: dict | None = None, layouts=None, targets=None):
     return load_config(
         None,
+        targets=targets or {},
         redis={"prefix": prefix, "url": redis_url()},
         centre={"timezone": "UTC", "name": "Test centre"},
         display={"stale_after_s": 2, "flash_hz": 2, **(display or {})},

@@ -185,6 +185,11 @@ QUEUE: tuple[Metric, ...] = (
            desk="Agents available", column="avail", labels=_he("Agents free", "נציגים פנויים"), tv=3,
            words="agents free", worse="below", phrases=_he("{v} agents free", "{v} נציגים פנויים"),
            by_channel={"written": _he("Agents with room", "נציגים עם מקום")}),
+    # the queue's agents talking or in wrap-up over those and the available, now (``channels.occupancy_now``; a
+    # report's is the queue's agents' occupancy over the span, ``reports.build``): kept in agent_counts too
+    Metric("occupancy", "gauge", "fraction", "pct", snapshot=False, total=False, report=False, csv=34,
+           labels=_he("Occupancy", "תפוסה"), tv=17, words="occupancy", worse="below",
+           phrases=_he("occupancy {v}", "תפוסה {v}")),
     # the most callers waiting at once in a minute (reports; a longer span's is the largest of its minutes)
     Metric("peak_waiting", "gauge", "callers", "count", stored=13, peak=True, snapshot=False, csv=22,
            html=("Peak waiting", "count")),

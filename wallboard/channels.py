@@ -128,6 +128,22 @@ def agents_free(counts, channel: str = "voice") -> int:
     return counts.free if is_written(channel) else counts.available
 
 
+def occupancy_now(counts, channel: str = "voice") -> float | None:
+    """A queue's occupancy now (``AgentCounts``): its agents on a call or in wrap-up over those and the available
+    ones, the live twin of the agents' occupancy over time (ringing and paused agents are in neither part, as
+    ringing and paused seconds are in neither there). None with nobody in either part, and on a written channel:
+    an agent chatting is ``available`` by state, so states say nothing of its load there (its use is the slots
+    in use, the desk's Busy)."""
+    if is_written(channel):
+        return None
+    return occupancy_of(counts.on_call, counts.wrap_up, counts.available)
+
+
+def occupancy_of(on_call: int, wrap_up: int, available: int) -> float | None:
+    busy = on_call + wrap_up
+    return busy / (busy + available) if busy + available else None
+
+
 def agents_busy(counts, channel: str = "voice") -> int:
     """A queue's agents busy (``AgentCounts``): on voice those ringing, on a call or in wrap-up; on a written
     channel those serving with no room left (logged in, not paused, not free: every slot in use, or on a call

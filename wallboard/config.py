@@ -582,8 +582,9 @@ class FcrConfig(_Section):
 AGENT_TARGETS = tuple(m.name for m in catalog.AGENT if m.worse is not None)
 
 
-# Queue figures a target may name: the catalog's queue ratios with a good direction
-QUEUE_TARGETS = tuple(m.name for m in catalog.QUEUE if m.kind == "ratio" and m.worse is not None)
+# Queue figures a target may name: the catalog's queue ratios with a good direction, and the queue's agents'
+# occupancy (utilisation: live, its agents busy now; in reports, their time over the span)
+QUEUE_TARGETS = (*(m.name for m in catalog.QUEUE if m.kind == "ratio" and m.worse is not None), "occupancy")
 
 
 class PeriodTargets(_Section):

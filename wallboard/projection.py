@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from . import catalog
-from .channels import agents_free, is_written
+from .channels import agents_free, is_written, occupancy_now
 from .channels import label as channel_label
 from .targets import queue_target
 from .config import LayoutConfig, WallboardConfig
@@ -152,6 +152,8 @@ def layout_info(layout: LayoutConfig, config: WallboardConfig) -> dict[str, Any]
 def _value(q: QueueSnapshot | Total, key: str, rolling: bool) -> float | int | None:
     if key == "agents_available":
         return agents_free(q.agent_counts, getattr(q, "channel", "voice"))
+    if key == "occupancy":  # the total's: every agent once, by state
+        return occupancy_now(q.agent_counts, getattr(q, "channel", "voice"))
     if rolling:
         return getattr(q.rolling, key, None)
     return getattr(q, key, None)

@@ -30,6 +30,7 @@ from typing import Any, Iterable, Literal, Mapping, Protocol
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from wallboard import catalog
+from wallboard.channels import is_written, occupancy_of
 from wallboard.config import THRESHOLD_METRICS, AgentAlerts, DisplayConfig, QueueConfig, Threshold
 from wallboard.hours import is_open
 from wallboard.metrics import offered as offered_of
@@ -213,6 +214,13 @@ def _value(metric: str, t: Threshold, figures: Mapping[str, Any]) -> float | Non
             return figures.get(metric)
         ch = figures.get("channel") or "voice"  # a written queue's free agents: room for one more conversation
         return counts.get("free", 0) if ch != "voice" else counts.get("available")
+    if metric == "occupancy":  # kept in agent_counts too (the TVs' "Occupancy")
+        counts = _dump(figures.get("agent_counts") or {})
+        if "available" not in counts:
+            return figures.get(metric)
+        if is_written(figures.get("channel") or "voice"):
+            return None  # channels.occupancy_now, read from a mapping
+        return occupancy_of(counts.get("on_call", 0), counts.get("wrap_up", 0), counts.get("available", 0))
     if metric in GAUGE_METRICS and metric in figures:  # a gauge is "now": no window to choose
         return figures[metric]
     return win.get(metric)

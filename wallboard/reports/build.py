@@ -16,6 +16,7 @@ from typing import Literal
 
 import redis.asyncio as aredis
 
+from .. import catalog, metrics
 from ..channels import CHANNELS
 from ..clock import Clock, SystemClock
 from ..config import WallboardConfig
@@ -29,6 +30,8 @@ from .figures import agent_figures, queue_figures, total_figures
 from .words import NOTES  # the stored report's notes are English; render_html translates them
 
 REPORT_SCHEMA_VERSION = 1
+# the seconds an agent's occupancy rests on (the catalog's terms, by their stored names)
+_OCCUPANCY_TERMS = tuple(dict.fromkeys(catalog.get("occupancy", "agent").den))
 Detail = Literal["auto", "interval", "day"]
 
 
@@ -75,15 +78,20 @@ async def build_report(
             raise ReportError(
                 f"unknown {name}{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}; known {name}s: {listing}"
             )
+    queues_of = await _queues_of(client, config, keys, known_a)
     if req.team is not None:
-        _team_check(req, await _members_of(client, config, keys, known_a, set(req.team), strict=True))
+        _team_check(req, _members_of(queues_of, set(req.team), strict=True))
     queues = list(req.queues) if req.queues else list(req.team) if req.team is not None else known_q
     if req.agents:
         agents = list(req.agents)
     elif req.queues or req.team is not None:
-        agents = await _members_of(client, config, keys, known_a, set(queues), strict=req.team is not None)
+        agents = _members_of(queues_of, set(queues), strict=req.team is not None)
     else:
         agents = known_a
+    # each queue's crew: the agents skilled for it or members of it now, whose time gives its occupancy
+    # (utilisation; agent time is not kept per queue, so an agent of two queues is in both crews)
+    crews = {q: [a for a in known_a if q in queues_of[a]] for q in queues}
+    crew_only = sorted({a for c in crews.values() for a in c} - set(agents))
     keep_d, keep_i = config.history.daily_keep_days, config.history.interval_keep_days
     last = min(p.last, today)
     days = [d for d in p.days() if d <= last]
@@ -98,7 +106,7 @@ async def build_report(
             days[0],
             days[-1],
             queues=queues if req.queues or req.agents else None,
-            agents=agents if req.queues or req.agents else None,
+            agents=[*agents, *crew_only] if req.queues or req.agents else None,
         )
 
     detail = req.detail
@@ -107,6 +115,7 @@ async def build_report(
     reader = HistoryReader(client, config, keys)
     qdaily = await reader.daily("q", queues, days)
     adaily = await reader.daily("a", agents, days)
+    crew_daily = {**adaily, **(await reader.daily("a", crew_only, days) if crew_only else {})}
     stored_any = any(v for per in (*qdaily.values(), *adaily.values()) for v in per.values())
     if not stored_any and p.first < today - timedelta(days=keep_d):
         ago = (today - p.first).days
@@ -116,10 +125,11 @@ async def build_report(
         )
     if p.first < today - timedelta(days=keep_d):
         notes.append(NOTES["en"]["older"].format(days=keep_d))
-    qint = ain = None
+    qint = ain = crew_int = None
     if detail == "interval":
         qint = await reader.intervals("q", queues, days)
         ain = await reader.intervals("a", agents, days)
+        crew_int = {**ain, **(await reader.intervals("a", crew_only, days) if crew_only else {})}
         missing = [d for d in days if any(qdaily[q][d] for q in queues) and not any(qint[q][d] for q in queues)]
         if missing:
             notes.append(NOTES["en"]["intervals_kept"].format(days=keep_i, missing=", ".join(map(str, missing))))
@@ -127,6 +137,21 @@ async def build_report(
     start, end = cal.day_start(p.first), cal.day_start(p.last + timedelta(days=1))
     gaps = await _gaps(client, keys, cal, start, end)
     units = _units(cal, days, detail, qint)
+
+    voice_crew = sorted({a for q in queues if config.queue(q).channel == "voice" for a in crews[q]})
+
+    def crew_occupancy(q: str | None, day: date | None = None, idx: int | None = None) -> float | None:
+        """The occupancy of the queue's crew (None: every voice queue's, each agent once) in one row (a day, an
+        interval of it) or, with no day, over the period."""
+        if q is not None and config.queue(q).channel != "voice":
+            return None  # a written channel's load is its slots in use, not its agents' states
+        summed = dict.fromkeys(_OCCUPANCY_TERMS, 0.0)
+        for a in crews[q] if q is not None else voice_crew:
+            for d in days if day is None else [day]:
+                c = crew_daily[a][d] if idx is None else (crew_int[a][d] or {}).get(idx, {})
+                for k in _OCCUPANCY_TERMS:
+                    summed[k] += (c or {}).get(k, 0.0)
+        return metrics.occupancy(summed).value
 
     def rows_for(kind, name, fig_fn):
         rows: list[dict] = []
@@ -143,6 +168,7 @@ async def build_report(
                     "gap_s": _overlap(gaps, s, e),
                     "has_data": bool(c),
                     **fig_fn(c),
+                    **({"occupancy": crew_occupancy(name, day, idx)} if kind == "q" else {}),
                 }
             )
         return _trim(rows) if detail == "interval" else rows
@@ -163,7 +189,7 @@ async def build_report(
             "short_abandon_s": qc.short_abandon_s,
             "count_overflow": qc.count_overflow,
             "sl_target": _sl_target(qc),
-            "total": {**queue_figures(tot, qc), "gap_s": _overlap(gaps, start, end)},
+            "total": {**queue_figures(tot, qc), "occupancy": crew_occupancy(q), "gap_s": _overlap(gaps, start, end)},
             "rows": rows_for("q", q, lambda c, qc=qc: queue_figures(c, qc)),
         }
         _mark_targets(config, q, out_queues[q], p.kind, detail)
@@ -207,7 +233,7 @@ async def build_report(
         "generated_at": utc_iso(now.timestamp()),
         "detail": detail,
         "queues": out_queues,
-        "total": {**total_figures(qtotals), "gap_s": _overlap(gaps, start, end)},
+        "total": {**total_figures(qtotals), "occupancy": crew_occupancy(None), "gap_s": _overlap(gaps, start, end)},
         # a blended centre: the all-queues figures per channel too (entries of one channel; SL by each queue's own
         # formula and threshold, summed as the total is); {} when every queue is of one channel
         "channels": _by_channel(qtotals),
@@ -262,21 +288,21 @@ def _team_check(req: ReportRequest, members: list[str]) -> None:
             raise ReportError(f"agent {a!r} is not in {req.team_name}'s team (the agents of {team})")
 
 
-async def _members_of(client, config, keys, agents, queues: set[str], strict: bool = False) -> list[str]:
-    """Agents skilled (config) or members now (membership events) of any of ``queues``, and agents whose
-    queues are not known at all (they may have served these queues: agent figures are not kept per queue) —
-    except for a team (``strict``): an agent of unknown queues is nobody's team."""
+async def _queues_of(client, config, keys, agents) -> dict[str, set[str]]:
+    """Each agent's queues: skilled for them (config) or members now (membership events)."""
     pipe = client.pipeline(transaction=False)
     for a in agents:
         pipe.hkeys(keys.agent_queues(a))
     live = await pipe.execute()
     skills = {a.id: set(a.skills) for a in config.agents}
-    out = []
-    for a, m in zip(agents, live):
-        known = set(m) | skills.get(a, set())
-        if known & queues or (not known and not strict):
-            out.append(a)
-    return out
+    return {a: set(m) | skills.get(a, set()) for a, m in zip(agents, live)}
+
+
+def _members_of(queues_of: dict[str, set[str]], queues: set[str], strict: bool = False) -> list[str]:
+    """Agents skilled or members now of any of ``queues``, and agents whose queues are not known at all (they
+    may have served these queues: agent figures are not kept per queue) — except for a team (``strict``): an
+    agent of unknown queues is nobody's team."""
+    return [a for a, known in queues_of.items() if known & queues or (not known and not strict)]
 
 
 async def _gaps(client, keys: Keys, cal: CentreCalendar, start: int, end: int) -> list[dict]:

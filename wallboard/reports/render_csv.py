@@ -16,6 +16,8 @@ from ..channels import label as channel_label
 # The columns of each side, in the catalog's CSV order (``Metric.csv``; a breakdown as its parts).
 QUEUE_COLS = catalog.csv_columns("queue")
 AGENT_COLS = catalog.csv_columns("agent")
+# an agent column older than its queue twin keeps its name (the queue's is "queue.NAME"): files read by name
+_AGENT_KEEPS = frozenset({"occupancy"})
 # a breakdown's column -> (the figure holding the parts, the part)
 _PARTS = {f"{m.store}:{p}": (m.name, p) for m in catalog.queue(kind="counter") if m.breakdown for p in m.breakdown}
 
@@ -47,7 +49,7 @@ def render_csv(rep: dict, lang: str = "en") -> str:
     reasons = sorted({r for a in rep["agents"].values() for r in a["total"]["pause_s_by_reason"]})
     head = ["section", "name", "label", "start", "end", "gap_s"]
     qcols = [f"queue.{c}" if c in AGENT_COLS else c for c in QUEUE_COLS]
-    acols = [f"agent.{c}" if c in QUEUE_COLS else c for c in AGENT_COLS]
+    acols = [f"agent.{c}" if c in QUEUE_COLS and c not in _AGENT_KEEPS else c for c in AGENT_COLS]
     head += qcols + acols + [f"pause_s:{r}" for r in reasons]
     # first contact resolution: on the queue, all-queues and agent totals (reports.fcr)
     head += ["fcr.contacts", "fcr.resolved", "fcr", "fcr.provisional"]

@@ -289,7 +289,7 @@ def _targets_rows(q: dict, kind: str, lang: str = "en") -> list[dict]:
         dm = q.get("days_met", {}).get(k)
         out.append(
             {
-                "figure": heads.get(k, k),
+                "figure": heads.get(k) or catalog.label(catalog.get(k), lang),  # occupancy: no column of its own
                 "value": f(q["total"].get(k)),
                 "target": f(whole[k]) if k in whole else "–",
                 "met": "–" if met is None else ("met" if met else "missed"),
