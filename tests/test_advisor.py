@@ -22,6 +22,7 @@ from wallboard.advisor.estimates import Estimate, QueueEstimate
 from wallboard.config import load_config
 from wallboard.engine import Engine
 from wallboard.events import (
+    AgentStateChanged,
     CallCompleted,
     CallerAbandoned,
     CallerAnswered,
@@ -442,6 +443,65 @@ async def test_advise_command_reads_the_published_snapshot(make_engine, redis_cl
     assert text.returncode == 0 and "tech" in text.stdout and "required" in text.stdout
     empty = run_cli("advise", "--prefix", prefix + "-nothing", "--redis", redis_url())
     assert empty.returncode == 1 and "no snapshot" in empty.stderr
+
+
+async def test_advise_names_each_queue_s_model_and_its_effective_staffing(make_engine, redis_client, prefix, tmp_path):
+    """The table says which model each queue's figures rest on (the footer said Erlang for every queue), and
+    shows the effective staffing its status is computed from. By hand: tech has 3 abandons (Erlang A), its one
+    member Gefen serving it first (1.0); web is a chat queue of two agents holding 3 chats each (Erlang C on
+    slots, no abandon: patience unknown), Gefen a backup there (a share: 1 < effective < 2, 2 staffed)."""
+    cfg = {
+        "queues": [{"name": "tech", "thresholds": _sl_threshold()}, {"name": "web", "channel": "chat"}],
+        "agents": [
+            {"id": "g", "name": "Gefen", "skills": {"tech": 0, "web": 1}},
+            {"id": "h", "name": "Hila", "skills": {"web": 0}, "capacity": {"chat": 3}},
+        ],
+    }
+    eng = await make_engine(**cfg)
+    chats = [ev(AgentStateChanged, 0, agent=a, state="available") for a in ("g", "h")]
+    web = {"queue": "web", "channel": "chat"}
+    for i in range(8):  # a chat every 3 minutes, answered after 30 s, closed 5 minutes later
+        t = 60 + 180 * i
+        chats += [
+            ev(CallerJoined, t, call_id=f"w{i}", **web),
+            ev(CallerAnswered, t + 30, call_id=f"w{i}", agent="h", **web),
+            ev(CallCompleted, t + 330, call_id=f"w{i}", agent="h", talk_s=300, **web),
+        ]
+    await eng.apply(sorted(tech_calls() + chats, key=lambda e: e.ts))
+    await eng.publish(await eng.build_snapshot(at(NOW_S)))
+    toml = tmp_path / "centre.toml"  # the same centre, for the command
+    toml.write_text(
+        '[[queues]]\nname = "tech"\n[queues.thresholds.service_level]\nwarn = 0.8\nbreach = 0.7\n'
+        'direction = "below"\nwindow = "rolling"\n[[queues]]\nname = "web"\nchannel = "chat"\n'
+        '[[agents]]\nid = "g"\nname = "Gefen"\nskills = { tech = 0, web = 1 }\n'
+        '[[agents]]\nid = "h"\nname = "Hila"\nskills = { web = 0 }\ncapacity = { chat = 3 }\n'
+    )
+    args = (
+        "--config",
+        str(toml),
+        "--prefix",
+        prefix,
+        "--redis",
+        redis_url(),
+        "--min-calls",
+        "5",
+        "--min-abandons",
+        "3",
+    )
+    text = run_cli("advise", *args)
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    head = lines[1].split()
+    assert head[-2:] == ["model", "status"] and "effective" in head
+    rows = {line.split()[0]: line for line in lines[2:4]}
+    out = json.loads(run_cli("advise", "--json", *args).stdout)["queues"]
+    assert out["web"]["staffed"] == 2 and 1 < out["web"]["effective"] < 2
+    for name, model in (("tech", "Erlang A"), ("web", "Erlang C on slots, 3 chats/agent")):
+        q = out[name]
+        assert q["model_short"] == model
+        assert f" {math.floor(q['effective'] * 10) / 10:.1f} " in rows[name] and f" {model} " in rows[name], rows
+    footer = text.stdout.strip().splitlines()[-1]
+    assert "each queue by its model" in footer and "on slots" in footer and "effective" in footer
 
 
 def test_staff_command_from_a_csv(tmp_path, capsys):

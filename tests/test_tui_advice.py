@@ -168,8 +168,20 @@ async def test_advice_on_the_demo_overload_shows_required_vs_staffed_and_applies
         assert support.status == "short" and support.required > max(support_short, math.ceil(rate * aht))
         assert support.short_by == support.required - support_short
         queues = text_of(panel, "#advice-queues")
-        assert f"Customer service   {support.required:>8} {support_short:>7}" in queues
+        # every member of support serves it first (the simulator's penalties): its effective staffing is its count
+        assert all(p == min(floor.centre.member_queues(a).values()) for a, p in floor.centre.members("support"))
+        assert f"Customer service   {support.required:>8} {support_short:>9.1f}" in queues
         assert f"short by {support.short_by}" in queues
+        # each row's status is computed from the effective staffing it shows (a backup counts a share)
+        for q in advice.queues.values():
+            row = next(line for line in queues.splitlines() if line.startswith(q.label))
+            if q.model is None:
+                continue
+            shown = float(row[28:38])
+            assert shown == math.floor(q.effective * 10) / 10, row
+            assert row.rstrip().endswith(q.model_short) and q.model_short in ("Erlang A", "Erlang C"), row
+            if q.status == "short":
+                assert f"short by {math.ceil(q.required - shown)} " in row, row
         # the moves: an agent standing by, out of sales; the panel lists them as the advisor ranked them
         first = advice.moves[0]
         assert first.agent in floor.standing_by("support") and (first.from_queue, first.to_queue) == (
@@ -179,7 +191,7 @@ async def test_advice_on_the_demo_overload_shows_required_vs_staffed_and_applies
         assert first.to_sl_after > first.to_sl_before and first.text.startswith(f"Move {first.agent_name}: Sales → ")
         assert panel.query_one("#advice-moves").get_option_at_index(0).prompt == first.text
         screen_text = "\n".join(str(w.render()) for w in panel.query("Static"))
-        assert "Required" in screen_text and "Staffed" in screen_text and "apply (confirm)" in screen_text
+        assert "Required" in screen_text and "Effective" in screen_text and "apply (confirm)" in screen_text
 
         # enter applies it: both steps confirmed at once; the remove is sent only once the add is done, both
         # performed by the executor on the simulated centre
@@ -294,3 +306,61 @@ async def test_no_move_says_why_in_words_and_a_user_who_may_not_move_is_not_offe
         assert box.size.width >= 70 and box.size.height >= 10
         await pilot.press("escape")
         assert app.screen is app.screen_stack[0] and requests_sent(app) == []
+
+
+async def test_the_panel_names_each_queue_s_model_and_a_written_queue_s_effective_staffing(floor):
+    """A chat queue's half hour on the demo floor, through the real engine and the desk's own estimates: the
+    panel says the chat queue is modelled on slots (3 chats an agent: the members' median capacity), and
+    shows the effective staffing the status is computed from: the four chat agents count 1 each, Erez (e-mail
+    first, chat as a backup) a share, so 5 staffed are fewer than 5 servers."""
+    from wallboard.events import AgentStateChanged, CallCompleted, CallerAnswered, CallerJoined
+    from wallboard.ui.dialogs import AdviceScreen
+
+    t0 = floor.clock.now()
+
+    def ts(s: float):
+        return t0 + timedelta(seconds=s)
+
+    chat_agents = ["1029", "1030", "1031", "1032"]
+    events: list = [
+        AgentStateChanged(id=f"s{a}", ts=ts(0), source="t", agent=a, state="available")
+        for a in [*chat_agents, "1033", "1034"]
+    ]
+    end = 5460.0  # an hour and a half: a chat and an e-mail every 100 s, each closed when its time came
+    for queue, agents, answer_s, handle_s in (
+        ("chat", chat_agents, 20, 400),
+        ("email", ["1033", "1034", "1032"], 60, 900),
+    ):
+        q = {"queue": queue, "channel": queue, "source": "t"}
+        for i in range(54):
+            c, a, t = f"{queue}{i}", agents[i % len(agents)], 60 + 100 * i
+            events += [
+                CallerJoined(id=f"j{c}", ts=ts(t), call_id=c, **q),
+                CallerAnswered(id=f"a{c}", ts=ts(t + answer_s), call_id=c, agent=a, **q),
+            ]
+            if t + answer_s + handle_s < end:
+                events.append(
+                    CallCompleted(id=f"c{c}", ts=ts(t + answer_s + handle_s), call_id=c, agent=a, talk_s=handle_s, **q)
+                )
+    floor.clock.set(ts(end))
+    await floor.engine.apply(events)
+    now = floor.clock.now()
+    snap = await floor.engine.build_snapshot(now)
+    snap, _ = floor.engine.evaluate(snap, await floor.engine.load_levels(), now)
+    seq = (await floor.engine.publish(snap)).seq
+    app = make_app(floor, "rivka")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, seen(app, seq), "the snapshot")
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, AdviceScreen), "the advice panel")
+        advice = app.screen.advice
+        rows = {line.split("  ")[0].strip(): line for line in text_of(app.screen, "#advice-queues").splitlines()}
+    chat = advice.queues["chat"]
+    assert chat.model_short == "Erlang C on slots, 3 chats/agent"  # no abandons: the patience is unknown
+    assert chat.staffed == 5 and 4 < chat.effective < 5  # the backup's share
+    shown = f"{math.floor(chat.effective * 10) / 10:.1f}"
+    line = rows["Web chat"]
+    assert line.split()[3] == shown and line.endswith("Erlang C on slots, 3 chats/agent"), line
+    status = {"ok": "ok", "slack": "slack", "short": f"short by {math.ceil(chat.required - float(shown))}"}
+    assert status[chat.status] in line, line
+    assert rows["Customer service"].split()[2:5] == ["-", "-", "-"] and rows["Customer service"].endswith(" -")

@@ -81,6 +81,11 @@ class QueueAdvice(_M):
         description="'Erlang A' or 'Erlang C (patience unknown)'; on a written channel 'capacity: N chats per "
         "agent, Erlang A on slots' (an agent holds N conversations at once).",
     )
+    model_short: str | None = Field(
+        None,
+        description="The model in a table's cell: 'Erlang A', 'Erlang C', or on a written channel 'Erlang A on "
+        "slots, N chats/agent'.",
+    )
     target_sl: float
     floor_sl: float = Field(description="The breach level: no move may take the queue below it.")
     sl_threshold_s: float
@@ -103,6 +108,13 @@ class QueueAdvice(_M):
     model_abandon: float | None = None
     live_sl: float | None = Field(None, description="The board's rolling SL.")
     waiting: int = 0
+
+    def effective_text(self) -> str:
+        """The effective staffing to one decimal, rounded down, so that it reads as the status says: 8.96
+        against 9 required is short by 1, and shows 8.9, not 9.0. '-' without a model."""
+        if not self.model:
+            return "-"
+        return f"{math.floor(self.effective * 10 + _TOL) / 10:.1f}"
 
 
 class MoveStep(_M):
@@ -331,14 +343,15 @@ def advise(
             notes.append(f"{base['label']}: no figures, {why}")
             continue
         patience = est.patience if est.patience is not None else math.inf
-        erlang = "Erlang A" if math.isfinite(patience) else "Erlang C (patience unknown)"
+        named = "Erlang A" if math.isfinite(patience) else "Erlang C"
+        erlang = named if math.isfinite(patience) else "Erlang C (patience unknown)"
         slots = _slots(snapshot, config, name, cfg.channel)
         models[name] = QueueModel(cfg, est.rate, est.aht, patience, slots=slots)
+        voice = cfg.channel == "voice"
         base.update(
             # concurrent conversations: an agent is not one server; the model runs on slots (agents x capacity)
-            model=erlang
-            if cfg.channel == "voice"
-            else f"capacity: {slots} {items(cfg.channel)} per agent, {erlang} on slots",
+            model=erlang if voice else f"capacity: {slots} {items(cfg.channel)} per agent, {erlang} on slots",
+            model_short=named if voice else f"{named} on slots, {slots} {items(cfg.channel)}/agent",
             rate_per_h=est.rate * 3600,
             aht_s=est.aht,
             patience_s=est.patience,

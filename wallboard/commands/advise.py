@@ -36,6 +36,7 @@ def print_advice(advice, centre: str = "", out=sys.stdout) -> None:
         "effective",
         "SL model",
         "SL live",
+        "model",
         "status",
     )
     rows = []
@@ -56,9 +57,10 @@ def print_advice(advice, centre: str = "", out=sys.stdout) -> None:
                 _num(q.load_erlangs, "{:.2f}"),
                 _num(q.required, "{}"),
                 q.staffed,
-                f"{q.effective:.1f}" if q.model else "-",
+                q.effective_text(),
                 _pct(q.model_sl),
                 _pct(q.live_sl),
+                q.model_short or "-",
                 status,
             )
         )
@@ -66,7 +68,7 @@ def print_advice(advice, centre: str = "", out=sys.stdout) -> None:
     for r in [head, *rows]:
         print(
             "  ".join(
-                str(c).ljust(w) if i in (0, len(head) - 1) else str(c).rjust(w)
+                str(c).ljust(w) if i in (0, len(head) - 2, len(head) - 1) else str(c).rjust(w)
                 for i, (c, w) in enumerate(zip(r, widths))
             ).rstrip(),
             file=out,
@@ -86,8 +88,10 @@ def print_advice(advice, centre: str = "", out=sys.stdout) -> None:
     for n in advice.notes:
         print(f"note: {n}", file=out)
     print(
-        f"Figures are steady-state projections (Erlang A; Erlang C where patience is unknown) on "
-        f"{advice.basis or 'no calls yet'}; callers waiting now come first.",
+        f"Figures are steady-state projections on {advice.basis or 'no calls yet'}, each queue by its model "
+        "(Erlang A; Erlang C where the patience is unknown; a written queue on slots, each agent counting as its "
+        "capacity there); effective staffing counts a backup as a share of an agent, and the status is computed "
+        "from it; callers waiting now come first.",
         file=out,
     )
 

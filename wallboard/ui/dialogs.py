@@ -395,14 +395,21 @@ class AdviceScreen(ModalScreen[object]):
 
     @property
     def queue_text(self) -> Text:
+        """Per queue: required against the effective staffing (what "short by" is computed from: a backup counts
+        a share, so 10 agents staffed may be 9.4), the SLs, the status and the model it rests on."""
         t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(f"{'Queue':<18} {'Required':>8} {'Staffed':>7} {'SL now':>6} {'SL model':>8}  Status\n", style="bold")
+        t.append(
+            f"{'Queue':<18} {'Required':>8} {'Effective':>9} {'SL now':>6} {'SL model':>8}  {'Status':<16} Model\n",
+            style="bold",
+        )
         for q in self.advice.queues.values():
             req = "-" if q.required is None else str(q.required)
+            eff = q.effective_text()
             status = STATUS_TEXT.get(q.status, q.status).format(short_by=q.short_by, spare=q.spare)
             style = {"short": "bold red", "no_estimate": "yellow", "closed": "grey50"}.get(q.status, "")
-            t.append(f"{q.label[:18]:<18} {req:>8} {q.staffed:>7} {_pct(q.live_sl):>6} {_pct(q.model_sl):>8}  ")
-            t.append(status + "\n", style=style)
+            t.append(f"{q.label[:18]:<18} {req:>8} {eff:>9} {_pct(q.live_sl):>6} {_pct(q.model_sl):>8}  ")
+            t.append(f"{status:<16}", style=style)
+            t.append(f" {q.model_short or '-'}\n")
         t.rstrip()
         return t
 
@@ -459,7 +466,7 @@ class AdviceScreen(ModalScreen[object]):
         box = self.query_one("#advice-box")
         box.border_title = "Overload advice"
         at = fmt_clock(self.advice.at, self.tz) if self.tz is not None else utc(self.advice.at)
-        box.border_subtitle = f"at {at} · Erlang A on {self.advice.basis or 'no calls yet'}"
+        box.border_subtitle = f"at {at} · on {self.advice.basis or 'no calls yet'}"
         if self.advice.moves:
             ol = self.query_one(OptionList)
             ol.highlighted = 0
