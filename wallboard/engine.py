@@ -184,6 +184,18 @@ def _pairs(flat) -> dict:
     return dict(zip(flat[0::2], flat[1::2]))
 
 
+def rolling_counters(rolls) -> dict[str, float]:
+    """The rolling window's counters: its minute buckets summed in the window's order (``peak_waiting`` is a
+    peak, not a sum). The lease owner hands over its kept sum of the older minutes as the first bucket: the
+    same additions in the same order, so the same value."""
+    rc: dict[str, float] = {}
+    for h in rolls:
+        for k, v in h.items():
+            if k != "peak_waiting":
+                rc[k] = rc.get(k, 0.0) + float(v)
+    return rc
+
+
 def _scored(flat) -> list[tuple[str, float]]:
     """A scored set as [member, score, ...] (ZRANGE WITHSCORES) -> [(member, score)]."""
     if not flat:
@@ -870,11 +882,7 @@ class Engine:
         cfg = self.config.queue(q)
         c = self._counters(win)
         fig, explain = self._figures(c, cfg.sl_formula, cfg.count_overflow, wid)
-        rc: dict[str, float] = {}
-        for h in rolls:
-            for k, v in h.items():
-                if k != "peak_waiting":
-                    rc[k] = rc.get(k, 0.0) + float(v)
+        rc = rolling_counters(rolls)
         rfig, rexplain = self._figures(rc, cfg.sl_formula, cfg.count_overflow, f"rolling {utc(roll_since)}")
         for k, v in rexplain.items():
             explain[f"rolling.{k}"] = v

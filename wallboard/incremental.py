@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .clock import utc_at
-from .engine import Engine, QueueParts, _Seen
+from .engine import Engine, QueueParts, _Seen, rolling_counters
 from .events import utc
 from .snapshot import AgentCounts, AgentSnapshot, QueueSnapshot, Snapshot, Window
 
@@ -56,6 +56,8 @@ class _Parts:
     # per queue, the rolling window's minute buckets as last read (minute -> hash): only those written since
     # are read again, and a minute new to the window once (it may hold what was applied before it was in it)
     mins: dict[str, dict[int, dict]] = field(default_factory=dict)
+    # per queue, the rolling window's older minutes summed ((first, last, how many), sums)
+    rsum: dict[str, tuple] = field(default_factory=dict)
     # per queue, its waiting callers' and callbacks' models, reused while unchanged (``Engine._queue_snapshot``)
     kept: dict[str, dict] = field(default_factory=dict)
     qsnap: dict[str, QueueSnapshot] = field(default_factory=dict)
@@ -169,8 +171,15 @@ class IncrementalSnapshots:
                 buckets = p.mins[q] = dict(zip(read, raw[1]))
             else:
                 buckets.update(zip(read, raw[1]))
-            # in the window's order, as the full build sums them
-            qdata[q] = (raw[0], [buckets[m] for m in minutes if m in buckets], *raw[2:])
+            # in the window's order, as the full build sums them: the older minutes' sum kept while none of them
+            # was read again, then the newest minute
+            in_order = [m for m in minutes if m in buckets]
+            head = in_order[:-1]
+            key = (head[0], head[-1], len(head)) if head else None
+            kept_sum = p.rsum.get(q)
+            if kept_sum is None or kept_sum[0] != key or not _read_is_new(read, head):
+                kept_sum = p.rsum[q] = (key, rolling_counters([buckets[m] for m in head]))
+            qdata[q] = (raw[0], [kept_sum[1], buckets[in_order[-1]]] if in_order else [], *raw[2:])
 
         # agents: rebuilt when touched, ticked otherwise
         recount: set[str] = set(q for q in rq if q not in p.counts)
@@ -255,6 +264,11 @@ class IncrementalSnapshots:
             dead_letters=p.dead_letters,
             gaps=p.gaps,
         )
+
+
+def _read_is_new(read: list[int], head: list[int]) -> bool:
+    """Whether the minutes just read are all newer than ``head`` (the older minutes whose sum is kept)."""
+    return not head or not read or min(read) > head[-1]
 
 
 def _ordered(configured: set[str], known: list[str], new: list[str], order: list[str]) -> list[str]:
