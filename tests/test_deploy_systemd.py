@@ -26,6 +26,7 @@ SERVICES = (
     "wallboard-executor.service",
     "wallboard-serve.service",
     "wallboard-scheduler.service",
+    "wallboard-notifier.service",
 )
 INSTALLED_BIN = "/opt/wallboard/venv/bin/wallboard"
 ANALYZE = shutil.which("systemd-analyze")
@@ -75,6 +76,7 @@ def to_verify(d: Path) -> list[str]:
             "wallboard-executor.service",
             "wallboard-serve.service",
             "wallboard-scheduler.service",
+            "wallboard-notifier.service",
             "wallboard.target",
         )
     ]
@@ -92,6 +94,7 @@ def test_systemd_analyze_verify_finds_nothing_to_say(tmp_path):
         "wallboard-ingest@ami.service.d/pbx.conf",
         "wallboard-ingest@freeswitch.service.d/pbx.conf",
         "wallboard-ingest@queue-log.service.d/queue-log.conf",
+        "wallboard-notifier.service.d/secrets.conf",
         "wallboard-scheduler.service.d/smtp.conf",
         "wallboard-serve.service.d/tls.conf",
     ]
@@ -121,6 +124,7 @@ def test_verify_would_name_a_mistake(tmp_path):
         "wallboard-executor.service",
         "wallboard-serve.service",
         "wallboard-scheduler.service",
+        "wallboard-notifier.service",
     ],
 )
 def test_each_service_is_sandboxed(tmp_path, unit):
@@ -177,6 +181,51 @@ def test_the_executor_gets_its_pbx_and_token_secrets_as_credentials():
         "WALLBOARD_SECURITY__TOKEN_SECRET_FILE=%d/token-secret",
     ):
         assert setting in env
+
+
+def test_the_notifier_gets_smtp_and_webhook_secrets_as_credentials_where_its_config_reads_them():
+    """The notifier's drop-in: the SMTP password through its *_file setting, webhook URLs and signing keys as
+    credentials that a channel's url_file / secret_file names in the service's own credentials directory."""
+    from wallboard.notify.settings import NotificationsConfig
+
+    dropin = read_unit(UNITS / "wallboard-notifier.service.d" / "secrets.conf.example")["Service"]
+    creds = dict(v.split(":", 1) for v in dropin["LoadCredential"])
+    assert set(creds) == {"smtp-password", "slack-url", "pager-url", "pager-hmac"}
+    assert all(p.startswith("/etc/wallboard/credentials/") for p in creds.values())
+    assert dropin["Environment"] == ["WALLBOARD_SMTP__PASSWORD_FILE=%d/smtp-password"]
+    # the paths its comment gives are channels the config accepts (%d of wallboard-notifier.service)
+    d = "/run/credentials/wallboard-notifier.service"
+    text = (UNITS / "wallboard-notifier.service.d" / "secrets.conf.example").read_text()
+    assert f'url_file = "{d}/slack-url"' in text and f'secret_file = "{d}/pager-hmac"' in text
+    NotificationsConfig(
+        subscriptions=[
+            {
+                "user": "rivka",
+                "channels": [
+                    {"kind": "slack", "url_file": f"{d}/slack-url"},
+                    {
+                        "kind": "webhook",
+                        "name": "pager",
+                        "url_file": f"{d}/pager-url",
+                        "secret_file": f"{d}/pager-hmac",
+                    },
+                ],
+            }
+        ]
+    )
+    [line] = read_unit(UNITS / "wallboard-notifier.service")["Service"]["ExecStart"]
+    assert shlex.split(line)[1] == "notifier"
+
+
+def test_a_notifier_with_nothing_to_deliver_is_not_restarted_in_a_loop(tmp_path, capsys):
+    """Without subscriptions the notifier exits 2 at once (before Redis): its unit does not restart on that."""
+    from wallboard.cli import main as cli_main
+
+    assert read_unit(UNITS / "wallboard-notifier.service")["Service"]["RestartPreventExitStatus"] == ["2"]
+    cfg = tmp_path / "wallboard.toml"
+    cfg.write_text('[centre]\ntimezone = "UTC"\n')
+    assert cli_main(["notifier", "--config", str(cfg), "--redis", "redis://127.0.0.1:1/0"]) == 2
+    assert "no [[notifications.subscriptions]]" in capsys.readouterr().err
 
 
 def test_the_hub_gets_the_token_secret_to_check_signed_tokens():

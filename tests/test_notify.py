@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 
+from wallboard.aio import cancel_and_wait
 from wallboard.clock import ManualClock
 from wallboard.config import ConfigError, load_config
 from wallboard.keys import Keys
@@ -499,9 +500,8 @@ async def test_killed_after_claiming_restarted_delivers_once(redis_client, env, 
     first = notifier(redis_client, config, keys, clock, webhook=hang)
     task = asyncio.create_task(first.step())
     await asyncio.wait_for(hang.entered.wait(), 5)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await cancel_and_wait(task)
+    assert task.cancelled()  # stopped in the middle of the send, as a kill would
     rec = (await first.status())["deliveries"][0]
     assert rec["state"] == "claimed" and receiver.posts == []
     # another notifier (another name) leaves a live claim alone ...
@@ -536,9 +536,8 @@ async def test_retry_claimed_by_a_dead_notifier_is_taken_over_after_claim_s(redi
     hang = Hang()
     task = asyncio.create_task(notifier(redis_client, config, keys, clock, name="a", webhook=hang).deliver())
     await asyncio.wait_for(hang.entered.wait(), 5)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await cancel_and_wait(task)
+    assert task.cancelled()  # stopped in the middle of the send, as a kill would
     b = notifier(redis_client, config, keys, clock, name="b")
     assert await b.deliver() == []  # claimed by 'a' until claim_s has passed
     clock.advance(121)
@@ -590,6 +589,27 @@ def test_config_is_checked_with_field_paths(tmp_path):
         "notifications.subscriptions.0.channels.1",
         "notifications.subscriptions.0.channels.2",
     } <= where
+
+
+def test_the_shipped_config_s_commented_example_is_a_valid_notifications_section():
+    """config/wallboard.toml carries [notifications] commented out: uncommented, it loads, with what it says."""
+    import tomllib
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "config" / "wallboard.toml").read_text()
+    lines = text.splitlines()
+    start = lines.index("# [notifications]")
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("#"):
+            break
+        block.append(line.removeprefix("# ").removeprefix("#"))
+    section = tomllib.loads("\n".join(block))["notifications"]
+    config = load_config(None, users=[{"name": "rivka"}, {"name": "moshe"}], notifications=section)
+    rivka, manager = config.notifications.subscriptions
+    assert [c.kind for c in rivka.channels] == ["email", "slack", "webhook"] and rivka.queues == ["support", "sales"]
+    assert manager.key == "manager" and manager.escalate_after_s == 900 and manager.events == ["escalation"]
+    assert config.notifications.escalate_after_s == 600 and config.notifications.max_attempts == 12
 
 
 def test_bodies_shapes():
