@@ -325,3 +325,66 @@ def test_due_times_of_daily_weekly_monthly():
     assert s.latest_due(m, local(2026, 12, 1, 6, 0)).key == "2026-10"
     assert s.latest_due(m, local(2027, 1, 15, 12, 0)).key == "2026-12"
     assert s.latest_due(m, local(2026, 12, 1, 7, 0) + timedelta(days=40)).key == "2026-12"
+
+
+async def test_a_scorecard_schedule_mails_a_team_leads_morning_review(make_engine, redis_client, smtp_port, servers):
+    """kind = "scorecard" with a role: the team's scorecards, e-mailed like a report (HTML body, HTML and CSV
+    attached), each figure beside its target. By hand (tests/test_rollup.day_events): Dana (1001, support)
+    answered c1 and c3, missed c3's first ring, dialled twice (one answered); Omer (1002) is sales' agent, not
+    the support lead's, though he took a support call."""
+    ctl, inbox = start_server(smtp_port)
+    servers.append(ctl)
+    cfg = scheduler_config(smtp_port)
+    cfg["queues"].append({"name": "sales"})
+    cfg["agents"] = [{"id": "1001", "name": "Dana", "skills": {"support": 0}}, {"id": "1002", "skills": {"sales": 0}}]
+    cfg["roles"] = {"support_lead": {"queues": ["support"]}}
+    cfg["targets"] = {"agents": {"calls_handled": 2, "missed": 0, "answer_rate": 0.9}}
+    cfg["reports"] = [
+        {"name": "morning", "kind": "scorecard", "role": "support_lead", "at": "07:30", "recipients": ["lead@x.org"]}
+    ]
+    eng = await loaded_engine_with(make_engine, cfg)
+    clock = ManualClock(local(2026, 11, 24, 6, 0))
+    s = ReportScheduler(redis_client, eng.config, keys=eng.keys, clock=clock)
+    assert await s.tick() == []
+    clock.set(local(2026, 11, 24, 7, 30))
+    assert [(d["period"], d["state"]) for d in await s.tick()] == [("2026-11-23", "sent")]
+    [got] = inbox.messages
+    msg = got["msg"]
+    assert got["to"] == ["lead@x.org"] and msg["Subject"] == "Test centre — morning scorecards — Mon 23 Nov 2026"
+    plain = msg.get_body(("plain",)).get_content()
+    assert "Team of support_lead: support" in plain
+    # 2 handled of 2 a day (met), 1 missed against 0, answer rate 2 / 3 against 90 %: 1 of 3 met
+    assert "  Dana (1001): 1 of 3 targets met; missed: answer_rate, missed" in plain and "1002" not in plain
+    files = {p.get_filename(): p.get_content() for p in msg.iter_attachments()}
+    assert set(files) == {"scorecards-2026-11-23.html", "scorecards-2026-11-23.csv"}
+    rows = list(csv.DictReader(io.StringIO(files["scorecards-2026-11-23.csv"])))
+    assert {r["agent"] for r in rows} == {"1001"}
+    total = next(r for r in rows if r["row"] == "total")
+    assert (total["calls_handled"], total["calls_handled.target"], total["calls_handled.met"]) == ("2", "2", "met")
+    assert (total["missed"], total["missed.met"], total["outbound_calls"], total["dial_attempts"]) == (
+        "1",
+        "missed",
+        "1",
+        "2",
+    )
+    assert total["answer_rate"] == "0.666667" and total["answer_rate.met"] == "missed"
+    body = msg.get_body(("html",)).get_content()
+    assert "team of support_lead" in body and "Dana" in body and body == files["scorecards-2026-11-23.html"]
+
+
+async def loaded_engine_with(make_engine, cfg):
+    eng = await make_engine(**cfg)
+    logout = AgentStateChanged(
+        id="out", ts=datetime(2026, 11, 23, 12, 45, tzinfo=TZ), source="t", agent="1002", state="logged_out"
+    )
+    await eng.apply([*day_events(), logout])
+    return eng
+
+
+def test_a_schedule_for_an_unknown_role_is_refused(smtp_port):
+    from wallboard.config import ConfigError
+
+    cfg = scheduler_config(smtp_port)
+    cfg["reports"][0].update(kind="scorecard", role="nobody")
+    with pytest.raises(ConfigError, match="reports.0.role.*schedule daily: role 'nobody' is not defined under"):
+        load_config(None, **cfg)

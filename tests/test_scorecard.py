@@ -333,3 +333,30 @@ def test_agent_period_target_is_checked():
 
     with pytest.raises(ConfigError, match="weak"):
         load_config(None, targets={"agents": {"missed": {"day": 1, "weak": 2}}})
+
+
+async def test_report_for_an_agent_is_the_agents_scorecard(make_engine, redis_client, tmp_path):
+    """`wallboard report --agent ID` gives the agent's scorecard (the issue's words); --no-scorecard the queue
+    and agent report limited to them."""
+    eng = await make_engine(**CONFIG)
+    await eng.apply(day())
+    cfg = tmp_path / "wallboard.toml"
+    cfg.write_text(
+        '[centre]\ntimezone = "UTC"\n[[queues]]\nname = "sales"\n[[queues]]\nname = "care"\n'
+        '[[agents]]\nid = "1001"\nname = "Dana"\nskills = {sales = 0}\n[targets.agents]\ncalls_per_hour = 8\n'
+    )
+    base = ["report", "--config", str(cfg), "--redis", redis_url(), "--prefix", eng.keys.prefix]
+    base += ["--from", at(0).date().isoformat(), "--agent", "1001"]
+    out = tmp_path / "out.csv"
+    assert await asyncio.to_thread(cli_main, [*base, "--format", "csv", "-o", str(out)]) == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    # Dana's card: 2 calls in 2 logged-in hours against 8 an hour
+    assert [(r["agent"], r["row"], r["calls_per_hour"], r["calls_per_hour.met"]) for r in rows][0] == (
+        "1001",
+        "total",
+        "1",
+        "missed",
+    )
+    assert await asyncio.to_thread(cli_main, [*base, "--no-scorecard", "-o", str(out)]) == 0
+    rep = json.loads(out.read_text())
+    assert "kind" not in rep and list(rep["agents"]) == ["1001"] and set(rep["queues"]) == {"sales", "care"}

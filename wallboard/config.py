@@ -643,6 +643,15 @@ class ReportSchedule(_Section):
     recipients: list[str] = Field(default_factory=list)
     queues: list[str] | None = None
     language: Literal["en", "he"] = Field("en", description="The e-mailed report's language: 'he' is right to left.")
+    kind: Literal["report", "scorecard"] = Field(
+        "report",
+        description="'scorecard': the agents' scorecards (each figure per day and for the period beside "
+        "[targets.agents]), e.g. for a team lead's morning review; 'report': the queue and agent report.",
+    )
+    role: str | None = Field(
+        None, description="A team lead's view: only the role's queues and their agents (as `report --role`)."
+    )
+    agents: list[str] | None = Field(None, description="Only these agents (as `report --agent`).")
 
 
 class WallboardConfig(BaseSettings):
@@ -773,6 +782,10 @@ def cross_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
         for r in strs(u.get("roles")):
             if r not in roles:
                 out.append((f"users.{i}.roles", f"role {r!r} is not defined under [roles]"))
+    for i, sch in enumerate(seq("reports")):
+        team = sch.get("role")
+        if isinstance(team, str) and team not in roles:
+            out.append((f"reports.{i}.role", f"schedule {sch.get('name')}: role {team!r} is not defined under [roles]"))
     return out
 
 

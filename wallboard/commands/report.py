@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import sys
@@ -32,7 +33,12 @@ def register(sub, add_common) -> None:
     )
     sp.add_argument("--to", default=None, metavar="YYYY-MM-DD", help="the range's last day (included)")
     sp.add_argument("--queue", action="append", default=None, help="only this queue (repeat, or a,b,c)")
-    sp.add_argument("--agent", action="append", default=None, help="only this agent id (repeat, or a,b,c)")
+    sp.add_argument(
+        "--agent",
+        action="append",
+        default=None,
+        help="only this agent id (repeat, or a,b,c): its scorecard, unless --no-scorecard",
+    )
     sp.add_argument(
         "--role",
         default=None,
@@ -40,8 +46,10 @@ def register(sub, add_common) -> None:
     )
     sp.add_argument(
         "--scorecard",
-        action="store_true",
-        help="agent scorecards instead: each agent's figures per day and for the period beside [targets] agents",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="agent scorecards instead of the report: each agent's figures per day and for the period beside "
+        "[targets.agents] (the default with --agent; --no-scorecard: the queue and agent report for them)",
     )
     sp.add_argument(
         "--format",
@@ -103,6 +111,8 @@ def cmd_report(args) -> int:
     from wallboard.store import connect
 
     config = config_from_args(args)
+    if args.scorecard is None:  # asking about agents is asking for their scorecards (docs/REPORTS.md)
+        args.scorecard = bool(args.agent)
     cal = CentreCalendar(config.centre)
     clock = SystemClock()
     today = cal.today(clock.now())

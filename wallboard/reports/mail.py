@@ -39,12 +39,19 @@ def compose(
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = message_id
     msg["X-Wallboard-Period"] = rep["period"]["key"]
-    msg.set_content(plain_summary(rep, lang))
-    html = render_html(rep, lang)
+    if rep.get("kind") == "scorecard":  # the agents' scorecards (reports.scorecard)
+        from . import scorecard
+        from .render_html import render_scorecard_html
+
+        text, html, table = scorecard_summary(rep, lang), render_scorecard_html(rep, lang), scorecard.render_csv(rep)
+        stem = f"scorecards-{rep['period']['key']}"
+    else:
+        text, html, table = plain_summary(rep, lang), render_html(rep, lang), render_csv(rep, lang)
+        stem = f"report-{rep['period']['key']}"
+    msg.set_content(text)
     msg.add_alternative(html, subtype="html")
-    stem = f"report-{rep['period']['key']}"
     msg.add_attachment(html, subtype="html", charset="utf-8", filename=f"{stem}.html")
-    msg.add_attachment(render_csv(rep, lang), subtype="csv", charset="utf-8", filename=f"{stem}.csv")
+    msg.add_attachment(table, subtype="csv", charset="utf-8", filename=f"{stem}.csv")
     return msg
 
 
@@ -75,6 +82,25 @@ def plain_summary(rep: dict, lang: str = "en") -> str:
     return "\n".join(lines) + "\n"
 
 
+def scorecard_summary(doc: dict, lang: str = "en") -> str:
+    """The scorecards' plain-text part: per agent the period's targets met and the figures that missed theirs."""
+    w = PLAIN[lang]
+    lines = [f"{doc['centre']} — {doc['period']['label']} ({doc['timezone']})", ""]
+    if doc.get("team"):
+        lines.append(w["team"].format(role=doc["team"]["role"], queues=", ".join(doc["team"]["queues"])))
+    for n in doc["notes"]:
+        lines.append(f"{w['note']}: {n}")
+    for aid, a in doc["agents"].items():
+        judged = [f for f in a["total"] if f["met"] is not None]
+        missed = [f["figure"] for f in judged if not f["met"]]
+        line = f"  {a['name'] or aid} ({aid}): " + w["met"].format(n=len(judged) - len(missed), m=len(judged))
+        lines.append(line + (f"; {w['missed']}: {', '.join(missed)}" if missed else ""))
+    if not doc["agents"]:
+        lines.append(w["nobody"])
+    lines += ["", w["attached_cards"]]
+    return "\n".join(lines) + "\n"
+
+
 # the plain-text part's words (the HTML's are ``reports.words``)
 PLAIN = {
     "en": {
@@ -83,6 +109,11 @@ PLAIN = {
         "head": "queue: offered / answered / abandoned / SL / ASA / abandon rate",
         "all": "all queues",
         "attached": "The full report is attached (HTML, and CSV for a spreadsheet).",
+        "team": "Team of {role}: {queues}",
+        "met": "{n} of {m} targets met",
+        "missed": "missed",
+        "nobody": "No agent worked in this period.",
+        "attached_cards": "Each agent's figures per day beside the targets are attached (HTML, and CSV).",
     },
     "he": {
         "note": "הערה",
@@ -90,6 +121,11 @@ PLAIN = {
         "head": "תור: הוצעו / נענו / ננטשו / רמת שירות / זמן מענה / נטישה",
         "all": "כל התורים",
         "attached": "הדוח המלא מצורף (HTML, ו-CSV לגיליון אלקטרוני).",
+        "team": "הצוות של {role}: {queues}",
+        "met": "הושגו {n} מתוך {m} יעדים",
+        "missed": "לא הושגו",
+        "nobody": "אף נציג לא עבד בתקופה זו.",
+        "attached_cards": "הנתונים של כל נציג לפי יום לצד היעדים מצורפים (HTML, ו-CSV).",
     },
 }
 

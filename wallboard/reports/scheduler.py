@@ -42,6 +42,7 @@ from .words import words
 
 log = logging.getLogger(__name__)
 
+_WORD = {"report": "report", "scorecard": "scorecards_title"}  # the subject's word for the schedule's kind
 CATCH_UP = {"day": 7, "week": 4, "month": 3}  # most periods sent late after an outage, per schedule
 LOCK_MS = 10 * 60 * 1000
 
@@ -153,10 +154,9 @@ class ReportScheduler:
             base = {"attempts": attempts, "failures": failures, "message_id": mid, "last_attempt": now.isoformat()}
             await self._record(s, p, {**base, "state": "sending"})
             try:
-                rep = await build_report(
-                    self.r, self.config, ReportRequest(p, queues=s.queues), keys=self.keys, clock=self.clock
-                )
-                report = f"{s.name} report" if s.language == "en" else f"{words(s.language)['report']} {s.name}"
+                rep = await self._build(s, p)
+                what = words(s.language)[_WORD[s.kind]]
+                report = f"{s.name} {what}" if s.language == "en" else f"{what} {s.name}"
                 subject = f"{self.config.centre.name} — {report} — {p.label()}"
                 msg = compose(
                     rep,
@@ -197,6 +197,25 @@ class ReportScheduler:
         finally:
             if await self.r.get(lock) == self.token:
                 await self.r.delete(lock)
+
+    async def _build(self, s: ReportSchedule, p: Period) -> dict:
+        """The schedule's document: the report, or the agents' scorecards built from it (a role's: its team)."""
+        role = self.config.roles.get(s.role) if s.role else None
+        team = role.queues if role is not None else None  # a role over every queue: the whole centre
+        req = ReportRequest(
+            p,
+            queues=s.queues,
+            agents=s.agents,
+            detail="day" if s.kind == "scorecard" else "auto",  # a scorecard's rows are days (as the command's)
+            team=team,
+            team_name=s.role or "",
+        )
+        rep = await build_report(self.r, self.config, req, keys=self.keys, clock=self.clock)
+        if s.kind == "scorecard":
+            from .scorecard import scorecards
+
+            return scorecards(rep, self.config, {"role": s.role, "queues": team} if team is not None else None)
+        return rep
 
     async def next_wake(self) -> datetime:
         """When something may next be due: the next period's due time or a retry, whichever is first."""
