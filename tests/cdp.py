@@ -23,11 +23,14 @@ import itertools
 import json
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import connect
+
+from wallboard.aio import cancel_and_wait
+
+from .polling import until
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package (.ci/run installs it when missing)
 FLAGS = [
@@ -77,16 +80,19 @@ class Chromium:
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=err,
             )
-        url = None
-        deadline = time.monotonic() + 20
-        while url is None:
+
+        def devtools_url() -> str | None:
             for line in log.read_text(errors="replace").splitlines():
                 if line.startswith("DevTools listening on "):
-                    url = line.split(" ", 3)[3].strip()
-            if url is None:
-                if proc.returncode is not None or time.monotonic() > deadline:
-                    raise CDPError(f"chromium did not start: {log.read_text(errors='replace')[-2000:]}")
-                await asyncio.sleep(0.05)
+                    return line.split(" ", 3)[3].strip()
+            if proc.returncode is not None:
+                raise CDPError(f"chromium stopped: {log.read_text(errors='replace')[-2000:]}")
+            return None
+
+        try:
+            url = await until(devtools_url, "chromium's DevTools address", timeout=20, every=0.05)
+        except AssertionError:
+            raise CDPError(f"chromium did not start: {log.read_text(errors='replace')[-2000:]}") from None
         ws = await connect(url, max_size=None, compression=None, ping_interval=None)
         return cls(proc, ws, profile)
 
@@ -142,7 +148,7 @@ class Chromium:
             await asyncio.wait_for(self.send("Browser.close"), 5)
         except Exception:
             pass
-        self._reader.cancel()
+        await cancel_and_wait(self._reader)
         await self.ws.close()
         try:
             await asyncio.wait_for(self.proc.wait(), 5)
@@ -198,15 +204,8 @@ class Page:
         return res["result"].get("value")
 
     async def wait_for(self, expression: str, timeout: float = 10, interval: float = 0.05) -> Any:
-        """Poll until ``expression`` is truthy; returns its value."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = await self.eval(expression)
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"timed out waiting for {expression!r}")
-            await asyncio.sleep(interval)
+        """Poll until ``expression`` is truthy (``polling.until``); returns its value."""
+        return await until(lambda: self.eval(expression), f"the page: {expression}", timeout=timeout, every=interval)
 
     async def screenshot(self, path: Path) -> Path:
         data = await self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": False})
