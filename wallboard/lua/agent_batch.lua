@@ -1,6 +1,7 @@
 -- Apply a batch of agent-side facts of ONE agent. Idempotent: state and membership are set with their
 -- time (an older event never overwrites a newer one); counted facts have once-markers.
 -- KEYS[1]: the agent's slot base "P:{a:ID}"; every key touched is built from it (one hash tag).
+-- (the suffixes are wallboard/keys.py's LUA_SUFFIXES: tests/test_keys.py checks this file spells them the same)
 -- ARGV[1]: JSON params {exp, bexp, bounds}  bounds: ascending window starts (epoch) or "all"
 --          (or {read = ...}: see "Reading" below)
 -- ARGV[2]: JSON array of events:

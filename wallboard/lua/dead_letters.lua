@@ -1,6 +1,7 @@
 -- Record rejected input, once per record: a feed that re-reads after a restart (the queue_log cursor is saved
 -- behind what was applied) hands the same bad lines over again, and they must not be listed or counted twice.
 -- KEYS[1] = the centre slot's base (P:{c}); every key is built from it.
+-- (the suffixes are wallboard/keys.py's LUA_SUFFIXES: tests/test_keys.py checks this file spells them the same)
 -- ARGV: now (epoch), horizon_s (how long a record is remembered), maxlen, then per record: id, source, reason,
 -- raw (id = a digest of source and raw: the same position with the same content is the same record).
 -- Returns the number of records that were new.

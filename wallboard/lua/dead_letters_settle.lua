@@ -1,6 +1,7 @@
 -- After a re-drive (wallboard deadletter --redrive): per record, ARGV = what ('d' done: it parsed and was
 -- applied, so it leaves the stream; 'r' still rejected with a new reason: it moves to the end with it), the
 -- stream id, source, reason, raw. KEYS[1] = the centre slot's base (P:{c}). Returns {gone, moved}.
+-- (the suffixes are wallboard/keys.py's LUA_SUFFIXES: tests/test_keys.py checks this file spells them the same)
 local base = KEYS[1]
 local stream = base .. ':deadletter'
 local gone, moved = 0, 0

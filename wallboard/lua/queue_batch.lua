@@ -1,5 +1,6 @@
 -- Apply a batch of call transitions of ONE queue, exactly once per queue entry.
 -- KEYS[1]: the queue's slot base "P:{q:NAME}"; every key touched is built from it (one hash tag).
+-- (the suffixes are wallboard/keys.py's LUA_SUFFIXES: tests/test_keys.py checks this file spells them the same)
 -- ARGV[1]: JSON params {sl, sh, exp, bexp, feed, pos, fexp} (or {read = ...}: see "Reading" below)
 -- ARGV[2]: JSON array of events {k, c, t, w, win, min, jw, jm, r, cl, ag, tk, wr}
 --   jw, jm: window and minute of t - w when they differ from win and min (an exit's implied join);
