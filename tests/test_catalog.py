@@ -130,7 +130,12 @@ def test_queue_metric_on_every_surface(m: catalog.Metric):
 
         assert view.metric_columns(m.name, "q", WallboardConfig(queues=[{"name": "q"}])) == (m.column,)
     if m.kind == "ratio" and m.desk:
-        assert view.FORMULA_LABELS[m.name] == m.desk
+        assert m.name in view.FORMULA_KEYS
+        # its formula in words in both languages: every term has words (no field name shows)
+        for lang in catalog.LANGUAGES:
+            text = catalog.formula_words(m.name, lang)
+            assert "_" not in text, text
+        assert catalog.desk_label(m, "he") not in (m.desk, m.name) or m.name == "nps"
 
 
 @pytest.mark.parametrize("m", AGENT)

@@ -381,8 +381,10 @@ async def test_navigate_and_drill_down_shows_how_each_figure_is_computed(redis_c
         assert cell(app, "asa_s", "reset_num", "#figures")[0] == "4914"
         assert cell(app, "asa_s", "reset_den", "#figures")[0] == "351"
         formulas = str(app.screen.query_one("#formulas").render())
-        assert "answered_within_sl / (answered + abandoned - short_abandoned)" in formulas
-        assert "wait_all_s / offered" in formulas
+        # in words (the catalog's terms by the queue's SL formula), not the counters' field names
+        assert "Service level = answered within SL / (answered + abandoned - short abandons)" in formulas
+        assert "Avg wait = total wait of all / offered" in formulas
+        assert "_" not in formulas
         assert "since reset 2026-11-22 22:00" in formulas
         # the queue's waiting callers and callbacks, and its agents
         callers = app.screen.query_one("#drill-callers")

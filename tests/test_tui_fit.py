@@ -225,7 +225,7 @@ async def test_drill_down_keeps_numerator_denominator_and_formula_at_80x24(redis
         figures.select_key("service_level")
         await pilot.pause()
         explain = str(app.screen.query_one("#drill-explain").render())
-        assert "Service level = answered_within_sl / (answered + abandoned - short_abandoned)" in explain
+        assert "Service level = answered within SL / (answered + abandoned - short abandons)" in explain
         assert "since reset 280 / 376 = 74.5%" in explain and "last 30 min 64 / 79 = 81.0%" in explain
         assert app.screen.query_one("#drill-explain").region.bottom <= figures.region.y
         # a counter says its two windows
@@ -237,6 +237,8 @@ async def test_drill_down_keeps_numerator_denominator_and_formula_at_80x24(redis
         # the title names the alerts in words
         title = str(app.screen.query_one("#drill-title").render())
         assert "service level: breach" in title and "service_level" not in title
+        # the SL formula in words, not its config name
+        assert "SL within 20s · short abandons excluded" in title and "excl_short_abandons" not in title
         # widened, it goes back to separate numerator and denominator columns
         await pilot.resize_terminal(120, 30)
         await pilot.pause()

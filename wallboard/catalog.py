@@ -433,6 +433,95 @@ def html_columns(scope: Scope, language: str = "en", channel: str = "voice") -> 
     return tuple((m.name, html_heading(m, language, channel), m.html[1]) for m in ms if m.html)
 
 
+# The desk drill-down's Hebrew row labels (``Metric.desk`` is the English one).
+DESK_HE: dict[str, str] = {
+    "entered": "נכנסו",
+    "offered": "הוצעו",
+    "answered": "נענו",
+    "answered_within_sl": "נענו בזמן היעד",
+    "abandoned": "ננטשו",
+    "short_abandoned": "נטישות קצרות",
+    "overflowed": "גלשו",
+    "transferred": "הועברו",
+    "service_level": "רמת שירות",
+    "asa_s": "זמן מענה ממוצע",
+    "avg_wait_s": "המתנה ממוצעת",
+    "abandon_rate": "שיעור נטישה",
+    "aht_s": "זמן טיפול ממוצע",
+    "answer_rate": "שיעור מענה",
+    "csat": "שביעות רצון",
+    "nps": "NPS",
+    "survey_rate": "שיעור סקרים",
+    "waiting": "ממתינים עכשיו",
+    "longest_wait_s": "המתנה ארוכה עכשיו",
+    "ewt_s": "המתנה צפויה עכשיו",
+    "callbacks_pending": "שיחות חוזרות עכשיו",
+    "agents_available": "נציגים פנויים",
+}
+
+# A counter as a term of a formula, in words per language (the desk's formulas: "answered within SL / ...").
+TERM_WORDS: dict[str, dict[str, str]] = {
+    "offered": _he("offered", "הוצעו"),
+    "answered": _he("answered", "נענו"),
+    "answered_within_sl": _he("answered within SL", "נענו בזמן היעד"),
+    "abandoned": _he("abandoned", "ננטשו"),
+    "short_abandoned": _he("short abandons", "נטישות קצרות"),
+    "abandoned_within_sl": _he("abandoned within SL", "ננטשו בזמן היעד"),
+    "overflowed": _he("overflowed", "גלשו"),
+    "completed": _he("completed", "הסתיימו"),
+    "talk_s": _he("talk time", "זמן שיחה"),
+    "wrap_s": _he("wrap-up time", "זמן סיכום"),
+    "wait_answered_s": _he("total wait of the answered", "סך המתנת הנענים"),
+    "wait_all_s": _he("total wait of all", "סך המתנת כולם"),
+    "surveyed": _he("surveyed", "נסקרו"),
+    "csat_top": _he("satisfied answers", "תשובות מרוצים"),
+    "csat_responses": _he("CSAT answers", "תשובות CSAT"),
+    "nps_promoters": _he("promoters", "ממליצים"),
+    "nps_detractors": _he("detractors", "מבקרים"),
+    "nps_responses": _he("NPS answers", "תשובות NPS"),
+}
+
+# A queue's sl_formula (SL_FORMULAS) in words.
+SL_FORMULA_WORDS: dict[str, dict[str, str]] = {
+    "answered": _he("of answered calls only", "מתוך הנענים בלבד"),
+    "excl_short_abandons": _he("short abandons excluded", "בלי נטישות קצרות"),
+    "all_offered": _he("of answered and abandoned", "מתוך הנענים והנוטשים"),
+    "abandons_good": _he("an abandon within SL counts as met", "נטישה בזמן היעד נחשבת עמידה"),
+}
+
+
+def desk_label(m: Metric, language: str = "en", channel: str = "voice") -> str:
+    """The drill-down's label: on a written channel its name there (``by_channel``), else ``Metric.desk`` (in
+    Hebrew ``DESK_HE``'s)."""
+    alt = m.by_channel.get(channel) or (m.by_channel.get("written") if channel != "voice" else None)
+    if alt:
+        return alt.get(language) or alt["en"]
+    if language != "en":
+        return DESK_HE.get(m.name) or m.labels.get(language) or m.desk or m.name
+    return m.desk or m.name
+
+
+def term_words(term: str, language: str = "en") -> str:
+    return TERM_WORDS.get(term, {}).get(language) or term
+
+
+def _side_words(ts: tuple[str, ...], language: str) -> str:
+    text = term_words(ts[0], language)
+    for t in ts[1:]:
+        text += f" - {term_words(t[1:], language)}" if t.startswith("-") else f" + {term_words(t, language)}"
+    return f"({text})" if len(ts) > 1 else text
+
+
+def formula_words(
+    name: str, language: str = "en", sl_formula: str = "excl_short_abandons", count_overflow: bool = False
+) -> str:
+    """A queue ratio's formula in a supervisor's words: ``answered within SL / (answered + abandoned - short
+    abandons)`` (the snapshot's ``Explain.formula`` names the counters' fields)."""
+    m = get(name)
+    num, den = terms(m, sl_formula, count_overflow)
+    return f"{_side_words(num, language)} / {_side_words(den, language)}" + (f" x {m.per:g}" if m.per != 1 else "")
+
+
 def desk_figures() -> tuple[tuple[str, str, str], ...]:
     """The drill-down's rows: (name, label, kind), counters then ratios then gauges, each in catalog order."""
     rank = {"counter": 0, "ratio": 1, "gauge": 2}

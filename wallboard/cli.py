@@ -469,7 +469,7 @@ def cmd_demo(args) -> int:
         from .ui.app import build_desk_app, setup_logging
 
         setup_logging(log_dir / "demo-tui.log")
-        app = build_desk_app(config, redis_url, user, token=token, settle_gc=True)
+        app = build_desk_app(config, redis_url, user, token=token, settle_gc=True, language=args.lang, bidi=args.bidi)
 
         async def tell(pilot) -> None:  # the desk's own keys are its help (?); this says where else to look
             pilot.app.notify(
@@ -500,7 +500,32 @@ def cmd_tui(args) -> int:
     from .ui.app import run_desk
 
     config = config_from_args(args)
-    return run_desk(config, redis_url=args.redis, user=args.user, log_path=Path(args.log) if args.log else None)
+    return run_desk(
+        config,
+        redis_url=args.redis,
+        user=args.user,
+        log_path=Path(args.log) if args.log else None,
+        language=args.lang,
+        bidi=args.bidi,
+    )
+
+
+def desk_language_flags(sp) -> None:
+    """The desk's language (``wallboard tui``, ``wallboard demo``): beats ``[display] language``."""
+    sp.add_argument(
+        "--lang",
+        choices=("en", "he"),
+        default=None,
+        help="the desk's language: en or he (Hebrew, right to left); default [display] language, else en",
+    )
+    sp.add_argument(
+        "--bidi",
+        choices=("visual", "terminal"),
+        default=None,
+        help="right-to-left text (Hebrew): 'visual' reorders it for terminals without bidi support "
+        "(xterm, tmux, the Linux console; the default, or WALLBOARD_BIDI); 'terminal' leaves it to a "
+        "terminal that reorders by itself (mlterm, Konsole)",
+    )
 
 
 def cmd_check_config(args) -> int:
@@ -644,6 +669,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="asterisk",
         help="the PBX the simulated centre speaks: Asterisk AMI, or FreeSWITCH mod_callcenter (ESL)",
     )
+    desk_language_flags(sp)
     common(sp)
     sp.set_defaults(func=cmd_demo)
 
@@ -661,6 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--user", default=None, help="your name on acknowledgements (default: $WALLBOARD_USER, login)")
     sp.add_argument("--log", default=None, help="log to this file (nothing is logged to the terminal)")
+    desk_language_flags(sp)
     common(sp)
     sp.set_defaults(func=cmd_tui)
 

@@ -332,6 +332,9 @@ class DisplayConfig(_Section):
     flash_hz: float = Field(1.0, gt=0, le=2, description="At most 2 Hz.")
     stale_after_s: float = Field(5, gt=0)
     keys: dict[str, str] = Field(default_factory=dict, description="Binding id = key, to remap keys.")
+    language: Literal["en", "he"] = Field(
+        "en", description="The desk's language (wallboard tui): 'he' is Hebrew, right to left."
+    )
 
 
 class RoleConfig(_Section):

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from textual.app import App, ComposeResult
+from textual.binding import BindingsMap
 from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical
 from textual.notifications import Notification, Notify
@@ -52,6 +53,7 @@ from .screens import DrillDownScreen
 from .source import AgentsPart
 from .tables import KeyedTable
 from .view import TrendBook, is_quiet
+from .words import Words
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +83,15 @@ class DeskApp(DeskActions, App):
         snooze_minutes: float = SNOOZE_MINUTES,
         token: str = "",
         settle_gc: bool = False,
+        language: str | None = None,
+        bidi: str | None = None,
     ) -> None:
         super().__init__()
+        # the desk's words (``words``): the config's language unless given; Hebrew right to left, in display
+        # order for terminals without bidi support unless ``bidi="terminal"`` (or WALLBOARD_BIDI)
+        self.words = Words(language or config.display.language, bidi or os.environ.get("WALLBOARD_BIDI", "visual"))
+        if self.words.language != "en":  # the footer's words: the class's bindings are English
+            self._bindings = BindingsMap(bindings(DESK_KEYS, self.words))
         # A full garbage collection walks every live object: at 5,000 agents ~480,000, a pause of 300 ms every
         # 2-3 s. ``settle_gc`` (the desk as a process: ``run_desk``, the demo, the bench; not tests, many apps
         # in one process): once the first agents are shown, what was built until then (modules, the app, the
@@ -123,32 +132,38 @@ class DeskApp(DeskActions, App):
         self._render_due: frozenset[str] = frozenset()  # panels to render once the waiting messages are handled
         # the panels: each fetches plain data from the last parts and renders only that
         self.title_panel = TitlePanel()
-        self.queues_panel = QueuesPanel()
-        self.callers_panel = CallersPanel()
-        self.agents_panel = AgentsPanel(self.server)
+        self.queues_panel = QueuesPanel(self.words)
+        self.callers_panel = CallersPanel(self.words)
+        self.agents_panel = AgentsPanel(self.server, self.words)
 
     # ---- layout ---------------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        rtl, bidi = self.words.rtl, self.words.bidi
+        order = reversed if rtl else list  # a right-to-left desk is the mirror: the title on the right
         with Horizontal(id="top"):
-            yield Static(id="title")
-            yield Static(id="badge")
-            yield Static(id="clock")
+            yield from order([Static(id="title"), Static(id="badge"), Static(id="clock")])
         yield Static(id="stale")
         width = self.size.width or 80
-        yield KeyedTable(self.queues_panel.columns(self.config, width), id="queues")
+        yield KeyedTable(self.queues_panel.columns(self.config, width), id="queues", rtl=rtl, bidi=bidi)
         with Horizontal(id="lower"):
-            with Vertical(id="agents-box"):
-                yield KeyedTable(self.agents_panel.columns(self.config, width), id="agents")
-            with Vertical(id="callers-box"):
-                yield KeyedTable(self.callers_panel.columns(self.config, width), id="callers")
+            agents = Vertical(
+                KeyedTable(self.agents_panel.columns(self.config, width), id="agents", rtl=rtl, bidi=bidi),
+                id="agents-box",
+            )
+            callers = Vertical(
+                KeyedTable(self.callers_panel.columns(self.config, width), id="callers", rtl=rtl, bidi=bidi),
+                id="callers-box",
+            )
+            yield from order([agents, callers])
         yield Footer()
 
     def on_mount(self) -> None:
         self.set_keymap(self.config.display.keys)
+        self.set_class(self.words.rtl, "-rtl")
         bad = unknown_ids(self.config.display.keys)
         if bad:
-            self.notify(f"display.keys: unknown binding id(s) {', '.join(bad)}", severity="warning")
+            self.notify(self.words("unknown_keys", ids=", ".join(bad)), severity="warning")
         keymap = self._normalize_keymap(self.config.display.keys)
         for spec in DESK_KEYS:
             for key in keymap.get(spec.id, spec.key).split(","):
@@ -156,8 +171,8 @@ class DeskApp(DeskActions, App):
         problem = token_problem(self.token, self.user, self.clock.now().timestamp()) if self.allowed else None
         if problem:
             self.notify(problem, severity="warning", markup=False)
-        self.query_one("#agents-box").border_title = "Agents"
-        self.query_one("#callers-box").border_title = "Waiting now"
+        self.query_one("#agents-box").border_title = self.words.show(self.words("box.agents"))
+        self.query_one("#callers-box").border_title = self.words.show(self.words("box.waiting"))
         self._apply_width(self.size.width)
         self.query_one("#queues", KeyedTable).focus()
         self.set_interval(1.0, self.tick)
@@ -256,6 +271,7 @@ class DeskApp(DeskActions, App):
             takeovers=self.takeovers,
             connected=self.reader.connected,
             detail=self.reader.detail,
+            words=self.words,
         )
 
     def request_render(self, panels: frozenset[str]) -> None:
@@ -317,6 +333,7 @@ class DeskApp(DeskActions, App):
         on it); None without a call."""
         if not a.call_id:
             return None
+        w = self.words
         caller, queue = self.calls_seen.get(a.call_id, ("", a.call_queue or ""))
         queue = a.call_queue or queue
         q = self.summary.queues.get(queue) if self.summary is not None and queue else None
@@ -324,9 +341,9 @@ class DeskApp(DeskActions, App):
         if a.state == "on_call":
             lasted = self.server.seconds_since(a.since)
             if lasted is not None:
-                details.append(f"{fmt_duration(lasted)} so far")
+                details.append(w("call.so_far", d=fmt_duration(lasted)))
         tail = f"({', '.join(details)})" if details else ""
-        return f"with {caller} {tail}".strip() if caller else tail or None
+        return w("call.with", caller=caller, tail=tail).strip() if caller else tail or None
 
     # ---- notices: never over an open panel -----------------------------------------------------------------
 
@@ -337,6 +354,10 @@ class DeskApp(DeskActions, App):
             return isinstance(self.screen, ModalScreen)
         except Exception:  # no screen yet, or the app is closing
             return False
+
+    def notify(self, message: str, **kwargs) -> None:  # type: ignore[override]
+        """A notice, in display order on a right-to-left desk."""
+        super().notify(self.words.show(message), **kwargs)
 
     def _on_notify(self, event: Notify) -> None:
         """A toast docks bottom right, over whatever is there: at 80x24 over the help's last lines and a
@@ -375,8 +396,8 @@ class DeskApp(DeskActions, App):
             return
         if stale:
             when = self.summary.at if self.summary else None
-            since = fmt_clock(when, self.tz) if when else "start (no snapshot yet)"
-            mark.update(f"STALE — no data since {since}")
+            since = fmt_clock(when, self.tz) if when else self.words("stale_start")
+            mark.update(self.words.show(self.words("stale", since=since)))
         mark.set_class(stale, "-stale")
 
     # ---- flashing --------------------------------------------------------------------------------------
@@ -452,7 +473,7 @@ class DeskApp(DeskActions, App):
             return
         batch = self.outcome_watch.arrived(message)
         if batch is not None:
-            text, severity = batch.summary()
+            text, severity = batch.summary(self.words)
             self.notify(text, severity=severity, markup=False, timeout=8)  # type: ignore[arg-type]
             if batch.after is not None:
                 batch.after(batch.ok)
@@ -461,7 +482,7 @@ class DeskApp(DeskActions, App):
 
     def check_overdue_outcomes(self) -> None:
         for batch in self.outcome_watch.overdue():
-            self.notify(f"{batch.label}: no outcome yet: is the executor running?", severity="warning", markup=False)
+            self.notify(self.words("no_outcome", label=batch.label), severity="warning", markup=False)
             if batch.after is not None:
                 batch.after(False)
 
@@ -501,6 +522,8 @@ def build_desk_app(
     clock: Clock | None = None,
     token: str | None = None,
     settle_gc: bool = False,
+    language: str | None = None,
+    bidi: str | None = None,
 ) -> DeskApp:
     """The one factory, for the CLI and the tests. The app connects in its own event loop. The token is the
     argument, else $WALLBOARD_TOKEN, else the file $WALLBOARD_TOKEN_FILE (``requests.resolve_token``)."""
@@ -510,7 +533,16 @@ def build_desk_app(
         return await connect(config, redis_url)
 
     user = user or default_user()
-    return DeskApp(config, factory, user, clock, token=resolve_token(config, user, token), settle_gc=settle_gc)
+    return DeskApp(
+        config,
+        factory,
+        user,
+        clock,
+        token=resolve_token(config, user, token),
+        settle_gc=settle_gc,
+        language=language,
+        bidi=bidi,
+    )
 
 
 def setup_logging(path: Path | None) -> None:
@@ -534,8 +566,10 @@ def run_desk(
     user: str | None = None,
     log_path: Path | None = None,
     token: str | None = None,
+    language: str | None = None,
+    bidi: str | None = None,
 ) -> int:
     setup_logging(log_path)
-    app = build_desk_app(config, redis_url, user, token=token, settle_gc=True)
+    app = build_desk_app(config, redis_url, user, token=token, settle_gc=True, language=language, bidi=bidi)
     app.run()
     return app.return_code or 0

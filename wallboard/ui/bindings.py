@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
+from .words import ENGLISH, Words
+
 SNOOZE_MINUTES = 15
 
 
@@ -17,36 +19,42 @@ class KeySpec:
     id: str
     key: str
     action: str
-    description: str
     show: bool = True
     key_display: str | None = None
-    help: str | None = None  # the help screen's description, when not ``description``
+    long_help: bool = False  # the help screen says more than the footer (``help.<action>`` in ``words``)
     alias: bool = False  # a second binding of the same id (pause / unpause on one key): not listed in help
+
+    def description(self, w: Words = ENGLISH) -> str:
+        """The footer's words for it (``key.<action>``)."""
+        return w(f"key.{self.action}", m=SNOOZE_MINUTES)
+
+    def help(self, w: Words = ENGLISH) -> str:
+        return w(f"help.{self.action}") if self.long_help else self.description(w)
 
 
 QUEUE_KEYS: tuple[KeySpec, ...] = (
-    KeySpec("wallboard.drill", "enter", "drill", "Drill down", key_display="⏎"),
-    KeySpec("wallboard.ack", "a", "ack", "Ack"),
-    KeySpec("wallboard.snooze", "s", "snooze", f"Snooze {SNOOZE_MINUTES}m"),
+    KeySpec("wallboard.drill", "enter", "drill", key_display="⏎"),
+    KeySpec("wallboard.ack", "a", "ack"),
+    KeySpec("wallboard.snooze", "s", "snooze"),
 )
 GENERAL_KEYS: tuple[KeySpec, ...] = (
-    KeySpec("wallboard.advice", "v", "advice", "Advice", help="Overload advice (moves)"),
-    KeySpec("wallboard.flash", "f", "toggle_flash", "Flash on/off"),
-    KeySpec("wallboard.help", "question_mark", "help", "Help", key_display="?"),
-    KeySpec("wallboard.quit", "q", "quit", "Quit"),
+    KeySpec("wallboard.advice", "v", "advice", long_help=True),
+    KeySpec("wallboard.flash", "f", "toggle_flash"),
+    KeySpec("wallboard.help", "question_mark", "help", key_display="?"),
+    KeySpec("wallboard.quit", "q", "quit"),
 )
 APP_KEYS: tuple[KeySpec, ...] = QUEUE_KEYS + GENERAL_KEYS
 
 # Supervisor actions on the selected agent (an agents table has focus). Offered only when the user's roles grant
 # them (``allowed_actions``); pause and unpause share one id and one key, the agent's state picks which.
 ACTION_KEYS: tuple[KeySpec, ...] = (
-    KeySpec("wallboard.listen", "l", "listen", "Listen"),
-    KeySpec("wallboard.whisper", "w", "whisper", "Whisper"),
-    KeySpec("wallboard.barge", "b", "barge", "Barge"),
-    KeySpec("wallboard.takeover", "t", "takeover", "Take over", help="Take over the call"),
-    KeySpec("wallboard.move", "m", "move", "Move", help="Move (queues)"),
-    KeySpec("wallboard.pause", "p", "pause", "Pause", help="Pause/unpause"),
-    KeySpec("wallboard.pause", "p", "unpause", "Unpause", alias=True),
+    KeySpec("wallboard.listen", "l", "listen"),
+    KeySpec("wallboard.whisper", "w", "whisper"),
+    KeySpec("wallboard.barge", "b", "barge"),
+    KeySpec("wallboard.takeover", "t", "takeover", long_help=True),
+    KeySpec("wallboard.move", "m", "move", long_help=True),
+    KeySpec("wallboard.pause", "p", "pause", long_help=True),
+    KeySpec("wallboard.pause", "p", "unpause", alias=True),
 )
 AGENT_ACTIONS = frozenset(s.action for s in ACTION_KEYS)
 SPY_ACTIONS = frozenset(("listen", "whisper", "barge"))
@@ -55,7 +63,7 @@ QUEUE_ACTIONS = frozenset(("ack", "snooze"))
 # the advice panel applies its moves through the ``move`` action: offered only to those who may move
 ACTION_OF = {"advice": "move"}
 
-DRILL_KEYS: tuple[KeySpec, ...] = (KeySpec("wallboard.back", "escape", "back", "Back", key_display="esc"),)
+DRILL_KEYS: tuple[KeySpec, ...] = (KeySpec("wallboard.back", "escape", "back", key_display="esc"),)
 
 # the desk's keys in the footer's and the help's order: queue keys, agent keys (each shown where it applies), the rest
 DESK_KEYS = QUEUE_KEYS + ACTION_KEYS + GENERAL_KEYS
@@ -63,8 +71,12 @@ ALL_KEYS = DESK_KEYS + DRILL_KEYS
 KNOWN_IDS = frozenset(k.id for k in ALL_KEYS)
 
 
-def bindings(specs: tuple[KeySpec, ...]) -> list[Binding]:
-    return [Binding(s.key, s.action, s.description, show=s.show, key_display=s.key_display, id=s.id) for s in specs]
+def bindings(specs: tuple[KeySpec, ...], w: Words = ENGLISH) -> list[Binding]:
+    """The Textual bindings, described in ``w``'s language (in display order on a right-to-left desk)."""
+    return [
+        Binding(s.key, s.action, w.show(s.description(w)), show=s.show, key_display=s.key_display, id=s.id)
+        for s in specs
+    ]
 
 
 def effective_keys(remap: dict[str, str], hidden: frozenset[str] = frozenset()) -> list[tuple[KeySpec, str]]:

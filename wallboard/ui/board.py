@@ -60,6 +60,7 @@ from ..ticker import read_ticker
 from ..keys import Keys
 from ..snapshot import Alert, Summary
 from ..thresholds import flash_phase, should_flash
+from .bidi import visual
 from .bigdigits import fit_scale, render_big, width_units
 from ..livetime import ServerTime, fmt_clock
 from .messages import FeedStatus, SummaryArrived
@@ -76,19 +77,6 @@ TICKER_COLS_PER_S = 8  # how fast a ticker wider than the terminal scrolls
 TICKER_GAP = "   •   "
 LEVEL_ICONS = {"warn": "▲ ", "breach": "■ "}  # a shape besides the colour (cp437 glyphs: every console font)
 TREND_ARROWS = {"up": " ▲", "down": " ▼"}
-
-
-def visual(text: str, rtl: bool, bidi: str = "visual") -> str:
-    """``text`` in the order a terminal without bidi support must draw it (``bidi="visual"``): right-to-left
-    runs reversed by the Unicode bidi algorithm, numbers and Latin kept left to right; unchanged for a
-    terminal that reorders by itself (``bidi="terminal"``) or for text with no right-to-left letter."""
-    if bidi != "visual" or not any("\u0590" <= ch <= "\u08ff" or "\ufb1d" <= ch <= "\ufeff" for ch in text):
-        return text
-    # python-bidi's reference implementation of the Unicode bidi algorithm: its Rust-backed get_display (the
-    # package's top level) skips rule L4, so brackets would come out facing the wrong way
-    from bidi.algorithm import get_display
-
-    return get_display(text, base_dir="R" if rtl else "L")
 
 
 def marquee(text: str, width: int, pos: int, rtl: bool) -> str:

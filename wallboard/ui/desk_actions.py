@@ -17,7 +17,7 @@ from textual import events
 from textual.app import SystemCommand
 from textual.screen import ModalScreen, Screen
 
-from ..actions.model import Move, Pause, Spy, Takeover, describe
+from ..actions.model import Move, Pause, Spy, Takeover
 from ..actions.submit import submit
 from ..advisor import EstimateSettings, advise, read_estimates
 from ..events import utc
@@ -27,17 +27,12 @@ from .dialogs import AdviceScreen, ConfirmScreen, MoveScreen, PauseReasonScreen
 from .requests import NO_TOKEN, alerting_metrics, build_request, outcome_label
 from .screens import DrillDownScreen, HelpScreen
 from .tables import KeyedTable
-from .view import LEVEL_RANK, SPY_SHOWN, TOTAL_KEY, metric_words, move_queue_rows, queue_level
+from .words import describe as describe_in
+from .view import LEVEL_RANK, TOTAL_KEY, metric_words, move_queue_rows, queue_level
 
 log = logging.getLogger(__name__)
 
 AGENT_TABLES = ("agents", "drill-agents")
-NOTHING_TO = {
-    "listen": "nothing to listen to",
-    "whisper": "nothing to whisper on",
-    "barge": "nothing to barge in on",
-    "takeover": "nothing to take over",
-}
 
 
 class DeskActions:
@@ -54,7 +49,7 @@ class DeskActions:
         queue = queue or self.queue_table.selected_key
         if queue is None or isinstance(self.screen, DrillDownScreen):
             return
-        self.push_screen(DrillDownScreen(queue))
+        self.push_screen(DrillDownScreen(queue, self.words))
 
     def action_drill(self) -> None:
         self.drill()
@@ -69,7 +64,9 @@ class DeskActions:
             return
         team = team_of(self.config, self.user)
         if team is not None and not team & set(a.queues):
-            self.notify(f"{a.name or agent_id} is not in {self.user}'s team", severity="warning", markup=False)
+            self.notify(
+                self.words("not_in_team", name=a.name or agent_id, user=self.user), severity="warning", markup=False
+            )
             return
         self.push_screen(AgentCardScreen(agent_id))
 
@@ -81,18 +78,18 @@ class DeskActions:
 
     async def request_alerts(self, kind: str) -> list[dict]:
         """XADD an ack or snooze request for each metric of the selected queue in warn or breach."""
+        w = self.words
         if kind not in self.allowed:
-            self.notify(f"{self.user} may not {kind}", severity="warning", markup=False)
+            self.notify(w("may_not", user=self.user, action=self.action_words(kind)), severity="warning", markup=False)
             return []
         queue = self.selected_queue()
         if self.summary is None or queue is None or queue == TOTAL_KEY or queue not in self.summary.queues:
-            self.notify("Select a queue first", severity="warning")
+            self.notify(w("select_queue"), severity="warning")
             return []
         q = self.summary.queues[queue]
         metrics = alerting_metrics(q, kind, self.server.now())
-        what = "acknowledge" if kind == "ack" else f"snooze {self.snooze_minutes:g} min"
         if not metrics:
-            self.notify(f"{q.label or queue}: no alert to {what.split()[0]}")
+            self.notify(w("no_alert", queue=q.label or queue, what=w(f"what.{kind}")))
             return []
         if not self.has_token():
             return []
@@ -102,27 +99,30 @@ class DeskActions:
             ids = await submit(await self.client(), self.keys, reqs, self.token)
         except Exception as e:
             log.warning("request failed: %s", e)
-            self.notify(f"{kind} not sent: {e}", severity="error", markup=False)
+            self.notify(w("kind_not_sent", kind=self.action_words(kind), error=e), severity="error", markup=False)
             return []
-        alerts = "alert" if len(metrics) == 1 else "alerts"
-        if kind == "ack":
-            label = f"{q.label or queue}: acknowledge the {metric_words(metrics)} {alerts}"
-        else:
-            label = f"{q.label or queue}: snooze the {metric_words(metrics)} {alerts} for {self.snooze_minutes:g} min"
+        alerts = w("alert") if len(metrics) == 1 else w("alerts")
+        label = w(
+            f"{kind}_label",
+            queue=q.label or queue,
+            metrics=metric_words(metrics, w),
+            alerts=alerts,
+            m=self.snooze_minutes,
+        )
         self.expect(ids, label)
-        self.notify(f"{label} — sent", markup=False)
+        self.notify(w("sent", label=label), markup=False)
         return reqs
 
     def action_toggle_flash(self) -> None:
         self.flash_enabled = not self.flash_enabled
-        self.notify(f"Flashing {'on' if self.flash_enabled else 'off'}")
+        self.notify(self.words("flashing_on" if self.flash_enabled else "flashing_off"))
         self.render_all()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             hidden = frozenset(a for a in AGENT_ACTIONS | QUEUE_ACTIONS if a not in self.allowed)
             hidden |= frozenset(a for a, needs in ACTION_OF.items() if needs not in self.allowed)
-            self.push_screen(HelpScreen(self.config.display.keys, hidden))
+            self.push_screen(HelpScreen(self.config.display.keys, hidden, self.words))
 
     # ---- supervisor actions on the selected agent --------------------------------------------------------
 
@@ -140,33 +140,39 @@ class DeskActions:
             return None
         return self.agents.agents.get(agent_id)
 
+    def action_words(self, action: str) -> str:
+        """An action as a notice names it: its name in English (``move``), its key's words otherwise."""
+        return action if self.words.language == "en" else self.words(f"key.{action}", m=self.snooze_minutes)
+
     def gate(self, action: str) -> tuple[bool | None, str]:
         """Whether a key's action is offered now: True (run it), None (shown, dimmed: not possible for this
         agent now) or False (not offered here), with the reason a press of the key is told."""
+        w = self.words
         if (action in AGENT_ACTIONS or action in QUEUE_ACTIONS) and action not in self.allowed:
-            return False, f"{self.user} may not {action} (not offered)"
+            return False, w("not_offered", user=self.user, action=self.action_words(action))
         if action in ACTION_OF and ACTION_OF[action] not in self.allowed:
-            return False, f"{self.user} may not {ACTION_OF[action]} (not offered)"
+            return False, w("not_offered", user=self.user, action=self.action_words(ACTION_OF[action]))
         table = self.focused_agent_table()
         if action in AGENT_ACTIONS:
             if table is None:
-                return False, "Select an agent first: tab to the Agents table"
+                return False, w("select_agent_tab")
             agent_id = table.selected_key
             a = self.agent_of(agent_id)
             if a is None:
-                return None, "Select an agent first"
+                return None, w("select_agent")
             name = a.name or agent_id
             if action == "pause" and a.state == "paused":
-                return False, f"{name} is paused already"
+                return False, w("paused_already", name=name)
             if action == "unpause" and a.state != "paused":
-                return False, f"{name} is not paused"
+                return False, w("not_paused", name=name)
             if action == "pause" and a.state == "logged_out":
-                return None, f"{name} is logged out"
+                return None, w("logged_out", name=name)
             if action in CALL_ACTIONS and not a.call_id:
-                return None, f"{name} is not on a call: {NOTHING_TO[action]}"
+                return None, w("not_on_call", name=name, nothing=w(f"nothing.{action}"))
             return True, ""
         if table is not None and action in QUEUE_ACTIONS | {"drill"}:
-            return False, f"{action.capitalize()} acts on a queue: select one in the queue table"
+            what = action.capitalize() if w.language == "en" else self.action_words(action)
+            return False, w("queue_action", action=what)
         return True, ""
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -238,12 +244,7 @@ class DeskActions:
             return
         agent_id, a = sel
         req = Takeover(user=self.user, agent=agent_id, call_id=a.call_id, at=utc(self.clock.now()))
-        self.confirm(
-            req,
-            a.name or agent_id,
-            "Your phone rings with the caller; the agent's line is cut. This cannot be undone from here.",
-            self.call_words(a),
-        )
+        self.confirm(req, a.name or agent_id, self.words("note.takeover"), self.call_words(a))
 
     def spy(self, mode: str) -> None:
         """Listen, whisper or barge on the selected agent's current call. Escalating (listen -> whisper ->
@@ -254,13 +255,14 @@ class DeskActions:
         agent_id, a = sel
         req = Spy(type=mode, user=self.user, agent=agent_id, call_id=a.call_id, at=utc(self.clock.now()))
         mine = a.spied_by.get(self.user)
+        w = self.words
         note = ""
         if mine == "keypad":
-            note = "You are on this call in keypad mode: 4 listen, 5 whisper, 6 barge on your phone switch at once."
+            note = w("note.keypad")
         elif mine == mode:
-            note = f"You are on this call in {mode} mode already: this calls your phone again."
+            note = w("note.same_mode", mode=mode if w.language == "en" else w.spy(mode))
         elif mine:
-            note = f"You are on this call in {SPY_SHOWN.get(mine, mine)} mode: this re-originates it in {mode} mode."
+            note = w("note.other_mode", mine=w.spy(mine), mode=mode if w.language == "en" else w.spy(mode))
         self.confirm(req, a.name or agent_id, note, self.call_words(a))
 
     def action_move(self) -> None:
@@ -351,7 +353,9 @@ class DeskActions:
             if final is not None:
                 await self.send_chain(reqs, agent_name)
 
-        self.push_screen(ConfirmScreen(reqs[0], agent_name, note, then=tuple(reqs[1:])), callback=confirmed)
+        self.push_screen(
+            ConfirmScreen(reqs[0], agent_name, note, then=tuple(reqs[1:]), words=self.words), callback=confirmed
+        )
 
     async def send_chain(self, reqs: list, agent_name: str | None) -> None:
         """Send ``reqs[0]``; the rest follow, one at a time, each once the previous outcome is ok."""
@@ -363,7 +367,7 @@ class DeskActions:
             if ok:
                 self.run_worker(self.send_chain(rest, agent_name), group="requests", exit_on_error=False)
                 return
-            skipped = "; ".join(outcome_label(describe(r, agent_name)) for r in rest)
+            skipped = "; ".join(outcome_label(describe_in(r, agent_name, None, self.words)) for r in rest)
             # not done, or not known to be: given up without an outcome, it may still be done later
             self.notify(
                 f"Not sent, as the step before was not done (or its outcome did not come in time): {skipped}",
@@ -413,7 +417,7 @@ class DeskActions:
             if final is not None:
                 await self.send_action(final, agent_name, call)
 
-        self.push_screen(ConfirmScreen(req, agent_name, note, call), callback=confirmed)
+        self.push_screen(ConfirmScreen(req, agent_name, note, call, words=self.words), callback=confirmed)
 
     async def send_action(
         self, req, agent_name: str | None = None, call: str | None = None, after: Callable[[bool], None] | None = None
@@ -421,15 +425,15 @@ class DeskActions:
         """XADD one action request (stamped with the time it is sent) and watch for its outcome (``after(ok)``
         once it is in, or given up; never called when the request could not be sent)."""
         req = req.model_copy(update={"at": self.clock.now()})
-        label = outcome_label(describe(req, agent_name, call))
+        label = outcome_label(describe_in(req, agent_name, call, self.words))
         try:
             ids = await submit(await self.client(), self.keys, [req], self.token)
         except Exception as e:
             log.warning("request failed: %s", e)
-            self.notify(f"{label}: not sent: {e}", severity="error", markup=False)
+            self.notify(self.words("not_sent", label=label, error=e), severity="error", markup=False)
             return None
         self.expect(ids, label, after)
-        self.notify(f"{label} — sent", markup=False)
+        self.notify(self.words("sent", label=label), markup=False)
         return ids[0]
 
     # ---- command palette -------------------------------------------------------------------------------

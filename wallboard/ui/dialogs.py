@@ -27,6 +27,7 @@ from ..events import utc
 from ..livetime import fmt_clock
 from .tables import LEVEL_STYLES
 from .view import RowModel
+from .words import ENGLISH, Words, describe as describe_in
 
 REVERT_MINUTES = (0, 15, 30, 60)
 
@@ -100,9 +101,16 @@ class ConfirmScreen(ModalScreen[object]):
     ]
 
     def __init__(
-        self, request, agent_name: str | None, note: str = "", call: str | None = None, then: tuple = ()
+        self,
+        request,
+        agent_name: str | None,
+        note: str = "",
+        call: str | None = None,
+        then: tuple = (),
+        words: Words = ENGLISH,
     ) -> None:
         super().__init__()
+        self.words = words
         self.request = request
         self.agent_name = agent_name
         self.note = note
@@ -111,28 +119,37 @@ class ConfirmScreen(ModalScreen[object]):
 
     @property
     def text(self) -> str:
-        first = describe(self.request, self.agent_name, self.call)
+        """What will happen, in logical order (``shown``: as the screen draws it)."""
+        w = self.words
+        first = describe_in(self.request, self.agent_name, self.call, w)
         if not self.then:
             return first
-        steps = [first, *(describe(r, self.agent_name) for r in self.then)]
+        steps = [first, *(describe_in(r, self.agent_name, None, w) for r in self.then)]
         return "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
+
+    def _shown(self, text: str, style: str) -> Text:
+        w = self.words
+        if not w.rtl:
+            return Text(text, style=style)
+        return Text("\n".join(w.show(ln) for ln in text.split("\n")), style=style, justify="right")
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
-            yield Static(Text(self.text, style="bold"), id="confirm-text")
-            yield Static(Text(self.note, style="italic"), id="confirm-note")
+            yield Static(self._shown(self.text, "bold"), id="confirm-text")
+            yield Static(self._shown(self.note, "italic"), id="confirm-note")
             yield Static(self._keys(), id="confirm-keys")
 
     def on_mount(self) -> None:
-        self.query_one("#confirm-box").border_title = "Confirm"
+        self.query_one("#confirm-box").border_title = self.words.show(self.words("confirm.title"))
         self.query_one("#confirm-note").display = bool(self.note)
 
     def _keys(self) -> Text:
-        t = Text.assemble(("⏎/y", "bold"), " confirm   ", ("esc/n", "bold"), " cancel")
+        w = self.words
+        pieces = [("⏎/y", "bold"), (w("confirm.yes"), ""), ("esc/n", "bold"), (w("confirm.no"), "")]
         if isinstance(self.request, Spy):
-            what = " plain spy (no keypad)" if self.request.keypad else " keypad mode"
-            t.append_text(Text.assemble("   ", ("k", "bold"), what))
-        return t
+            what = w("confirm.plain_spy") if self.request.keypad else w("confirm.keypad")
+            pieces += [("   ", ""), ("k", "bold"), (what, "")]
+        return w.line(*pieces)
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "keypad":
@@ -142,7 +159,7 @@ class ConfirmScreen(ModalScreen[object]):
     def action_keypad(self) -> None:
         if isinstance(self.request, Spy):
             self.request = self.request.model_copy(update={"keypad": not self.request.keypad})
-            self.query_one("#confirm-text", Static).update(Text(self.text, style="bold"))
+            self.query_one("#confirm-text", Static).update(self._shown(self.text, "bold"))
             self.query_one("#confirm-keys", Static).update(self._keys())
 
     def action_confirm(self) -> None:

@@ -13,7 +13,7 @@ the table builds only the rows in view.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rich.text import Text
 from textual.app import App
@@ -36,6 +36,7 @@ from .view import (
     caller_rows,
     fit_columns,
 )
+from .words import ENGLISH, Words
 
 Columns = list[tuple[str, str, int | None]]
 
@@ -54,6 +55,7 @@ class DeskState:
     takeovers: dict = field(default_factory=dict)
     connected: bool = False
     detail: str = ""
+    words: Words = ENGLISH
 
     @property
     def tz(self) -> str:
@@ -73,6 +75,7 @@ class TitleData:
     badge_class: str  # "-active", "-quiet" or ""
     clock: str
     user: str
+    words: Words = ENGLISH
 
 
 class TitlePanel:
@@ -80,15 +83,16 @@ class TitlePanel:
 
     def fetch(self, s: DeskState) -> TitleData:
         summary = s.summary
+        w = s.words
         window = None
         if summary is not None:
             if summary.window.kind == "since_reset":
                 since = summary.window.since
-                window = f" · since {fmt_clock(since, s.tz)[:5]}" if since else " · since reset"
+                window = w("since", t=fmt_clock(since, s.tz)[:5]) if since else w("since_reset")
             else:
-                window = " · all input"
+                window = w("all_input")
         now = s.server.now()
-        badge, badge_class = breach_badge(summary, now, s.tz)
+        badge, badge_class = breach_badge(summary, now, s.tz, w)
         return TitleData(
             centre=summary.centre if summary and summary.centre else s.config.centre.name,
             window=window,
@@ -98,19 +102,19 @@ class TitlePanel:
             badge_class=badge_class,
             clock=fmt_clock(now, s.tz),
             user=s.user,
+            words=w,
         )
 
     def render(self, app: App, data: TitleData) -> None:
         title, badge, clock = (app.query_one(f"#{i}", Static) for i in self.ids)
-        t = Text()
-        t.append(data.centre, style="bold")
+        w = data.words
+        pieces = [(data.centre, "bold")]
         if data.window is not None:
-            t.append(data.window)
-            t.append(f" · seq {data.seq}", style="dim")
+            pieces += [(data.window, ""), (w("seq", n=data.seq), "dim")]
         if data.trouble is not None:
-            t.append(f" · {data.trouble}", style="bold red")
-        title.update(t)
-        badge.update(data.badge)
+            pieces.append((f" · {data.trouble}", "bold red"))
+        title.update(w.line(*pieces))
+        badge.update(w.show(data.badge))
         badge.set_class(data.badge_class == "-active", "-active")
         badge.set_class(data.badge_class == "-quiet", "-quiet")
         clock.update(Text.assemble((data.clock, "bold"), f" {data.user}"))
@@ -132,13 +136,22 @@ class TablePanel:
     def fetch(self, s: DeskState) -> list[RowModel] | RowSource | None:
         raise NotImplementedError
 
+    def __init__(self, words: Words = ENGLISH) -> None:
+        self.words = words
+
     def render(self, app: App, rows: list[RowModel] | RowSource | None, flash: bool) -> None:
         if rows is None:
             return
         table = app.query_one(f"#{self.table_id}", KeyedTable)
         table.sync(rows, flash)
         if self.box_id:
-            app.query_one(f"#{self.box_id}").border_title = f"{self.box_title} ({table.row_count})"
+            title = f"{self.words(self.box_title)} ({table.row_count})"
+            app.query_one(f"#{self.box_id}").border_title = self.words.show(title)
+
+    def headers(self, columns: list[tuple[str, str]]) -> Columns:
+        """(column, header, auto width), from the right on a right-to-left desk."""
+        out: Columns = [(k, self.words.show(self.words(h)), None) for k, h in columns]
+        return out[::-1] if self.words.rtl else out
 
 
 class QueuesPanel(TablePanel):
@@ -146,13 +159,20 @@ class QueuesPanel(TablePanel):
 
     def columns(self, config: WallboardConfig, width: int) -> Columns:
         name_w = 16 if width >= 130 else 12 if width >= 100 else 10
-        specs = [s if s.key != "name" else type(s)(s.key, s.header, name_w, s.priority) for s in QUEUE_COLUMNS]
+        w = self.words
         minutes = config.centre.rolling_minutes
+        # each column at least as wide as its header in this language (English headers fit their widths)
+        specs = [
+            replace(s, width=max(name_w if s.key == "name" else s.width, len(w(s.header, m=minutes))))
+            for s in QUEUE_COLUMNS
+        ]
         fitted = fit_columns(specs, max(20, width - 3))
-        return [(s.key, s.header.format(m=minutes), s.width) for s in fitted]
+        out: Columns = [(s.key, w.show(w(s.header, m=minutes)), s.width) for s in fitted]
+        return out[::-1] if w.rtl else out
 
-    def __init__(self) -> None:
-        self.source = QueueRowSource()  # 500 queues: each second builds the rows in view
+    def __init__(self, words: Words = ENGLISH) -> None:
+        super().__init__(words)
+        self.source = QueueRowSource(words)  # 500 queues: each second builds the rows in view
 
     def fetch(self, s: DeskState) -> RowSource | None:
         if s.summary is None:
@@ -164,10 +184,10 @@ class QueuesPanel(TablePanel):
 class CallersPanel(TablePanel):
     table_id = "callers"
     box_id = "callers-box"
-    box_title = "Waiting now"
+    box_title = "box.waiting"
 
     def columns(self, config: WallboardConfig, width: int) -> Columns:
-        return [(k, h, None) for k, h in CALLER_COLUMNS]
+        return self.headers(list(CALLER_COLUMNS))
 
     def fetch(self, s: DeskState) -> list[RowModel] | None:
         return caller_rows(s.summary, s.server) if s.summary is not None else None
@@ -176,13 +196,14 @@ class CallersPanel(TablePanel):
 class AgentsPanel(TablePanel):
     table_id = "agents"
     box_id = "agents-box"
-    box_title = "Agents"
+    box_title = "box.agents"
 
-    def __init__(self, server: ServerTime) -> None:
-        self.source = AgentRowSource(server)  # 5,000 agents: each second builds the rows in view
+    def __init__(self, server: ServerTime, words: Words = ENGLISH) -> None:
+        super().__init__(words)
+        self.source = AgentRowSource(server, words=words)  # 5,000 agents: each second builds the rows in view
 
     def columns(self, config: WallboardConfig, width: int) -> Columns:
-        return [(k, h, None) for k, h in AGENT_COLUMNS]
+        return self.headers(list(AGENT_COLUMNS))
 
     def fetch(self, s: DeskState) -> RowSource | None:
         if s.agents is None:

@@ -21,6 +21,7 @@ from ..config import WallboardConfig
 from ..keys import Keys
 from ..snapshot import QueueSnapshot
 from ..livetime import fmt_duration
+from .words import ENGLISH, Words
 
 ALERTING = ("breach", "warn")
 TOKEN_ENV = "WALLBOARD_TOKEN"
@@ -139,15 +140,15 @@ class Pending:
     def ok(self) -> bool:
         return self.done and all(self.results[i].get("result", "") in OK_RESULTS for i in self.ids)
 
-    def summary(self) -> tuple[str, str]:
+    def summary(self, w: Words = ENGLISH) -> tuple[str, str]:
         """(message, severity) once every outcome is in: ok, or the first refusal or failure with the PBX text."""
         for rid in self.ids:
             f = self.results[rid]
             result = f.get("result", "")
             if result not in OK_RESULTS:
-                pbx = f" — PBX: {f['pbx']}" if f.get("pbx") else ""
-                return f"{self.label}: {result}{pbx}", "error"
-        return f"{self.label}: ok", "information"
+                pbx = w("outcome_pbx", pbx=f["pbx"]) if f.get("pbx") else ""
+                return w("outcome_bad", label=self.label, result=result, pbx=pbx), "error"
+        return w("outcome_ok", label=self.label), "information"
 
 
 def outcome_label(text: str) -> str:

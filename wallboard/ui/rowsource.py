@@ -42,6 +42,7 @@ from .view import (
     time_in_state,
     total_row,
 )
+from .words import ENGLISH, Words
 
 
 def text_width(text: str) -> int:
@@ -76,9 +77,10 @@ class RowSource:
 class AgentRowSource(RowSource):
     """The agents' rows (``queue``: its members, with their penalty), kept from one agents part to the next."""
 
-    def __init__(self, server: ServerTime, queue: str | None = None) -> None:
+    def __init__(self, server: ServerTime, queue: str | None = None, words: Words = ENGLISH) -> None:
         self.server = server
         self.queue = queue
+        self.words = words
         self.layout = 0
         self.now: datetime = server.now()
         self._agents: dict[str, AgentSnapshot] = {}
@@ -135,7 +137,9 @@ class AgentRowSource(RowSource):
         self._undated = len(dated) < len(members)
 
     def _build(self, agent_id: str, a: AgentSnapshot, shown: tuple, reverts, takeovers, epoch: float) -> None:
-        cells = agent_cells(agent_id, a, reverts.get(agent_id) or [], takeovers.get(agent_id), epoch, "", self.queue)
+        cells = agent_cells(
+            agent_id, a, reverts.get(agent_id) or [], takeovers.get(agent_id), epoch, "", self.queue, self.words
+        )
         old = self._held.get(agent_id)
         if old is not None:
             self._count(old[2], -1)
@@ -184,7 +188,8 @@ class AgentRowSource(RowSource):
 class QueueRowSource(RowSource):
     """The queue table's rows: every queue in snapshot order, then the total."""
 
-    def __init__(self) -> None:
+    def __init__(self, words: Words = ENGLISH) -> None:
+        self.words = words
         self.layout = 0
         self._names: list[str] = []
         self._keys: dict[str, tuple] = {}
@@ -209,9 +214,9 @@ class QueueRowSource(RowSource):
         out = []
         for key in keys:
             if key == TOTAL_KEY:
-                out.append(total_row(summary, server, trends))
+                out.append(total_row(summary, server, trends, w=self.words))
             elif key in summary.queues:
-                out.append(queue_row(key, self._keys[key][1], summary, config, server, trends, now))
+                out.append(queue_row(key, self._keys[key][1], summary, config, server, trends, now, w=self.words))
         return out
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import BindingsMap
 from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
@@ -17,7 +18,9 @@ from textual.widgets import Footer, Static
 
 from ..targets import queue_targets
 from ..snapshot import QueueSnapshot
+from ..catalog import SL_FORMULA_WORDS
 from .bindings import DRILL_KEYS, bindings, effective_keys
+from .words import ENGLISH, Words
 from ..livetime import fmt_clock
 from .rowsource import AgentRowSource
 from .tables import KeyedTable
@@ -37,21 +40,28 @@ from .view import (
 if TYPE_CHECKING:
     from .app import DeskApp
 
+# (column, its header's words key)
 DRILL_CALLER_COLUMNS = (
-    ("kind", "Kind", None),
-    ("caller", "Caller", None),
-    ("entered", "Entered", None),
-    ("wait", "Wait", None),
+    ("kind", "col.kind"),
+    ("caller", "col.caller"),
+    ("entered", "col.entered"),
+    ("wait", "col.wait"),
 )
 DRILL_AGENT_COLUMNS = (
-    ("agent", "Agent", None),
-    ("state", "State", None),
-    ("time", "Time", None),
-    ("penalty", "Pen", None),
-    ("calls", "Calls", None),
-    ("missed", "Miss", None),
-    ("alerts", "Alerts", None),
+    ("agent", "col.agent"),
+    ("state", "col.state"),
+    ("time", "col.time"),
+    ("penalty", "col.penalty"),
+    ("calls", "col.drill_calls"),
+    ("missed", "col.missed"),
+    ("alerts", "col.alerts"),
 )
+
+
+def headers(columns, w: Words, **fields) -> list[tuple[str, str, int | None]]:
+    """(column, header, auto width) in ``w``'s words, from the right on a right-to-left desk."""
+    out: list[tuple[str, str, int | None]] = [(k, w.show(w(h, **fields)), None) for k, h in columns]
+    return out[::-1] if w.rtl else out
 
 
 class DrillDownScreen(Screen):
@@ -60,9 +70,12 @@ class DrillDownScreen(Screen):
 
     BINDINGS = bindings(DRILL_KEYS)
 
-    def __init__(self, queue: str) -> None:
+    def __init__(self, queue: str, words: Words = ENGLISH) -> None:
         super().__init__()
         self.queue = queue
+        self.words = words
+        if words.language != "en":
+            self._bindings = BindingsMap(bindings(DRILL_KEYS, words))
         self._formulas_plain = ""
         self._agents: AgentRowSource | None = None  # its agents (all 5,000 for the total): the rows in view built
 
@@ -71,26 +84,32 @@ class DrillDownScreen(Screen):
         return self.app  # type: ignore[return-value]
 
     def _figure_columns(self, width: int) -> list[tuple[str, str, int | None]]:
-        minutes = self.desk.config.centre.rolling_minutes
-        return [(k, h.format(m=minutes), None) for k, h in figure_columns(width)]
+        return headers(figure_columns(width), self.words, m=self.desk.config.centre.rolling_minutes)
 
     def compose(self) -> ComposeResult:
+        w = self.words
         yield Static(id="drill-title")
         yield Static(id="drill-explain")
         with VerticalScroll(id="drill-body"):
-            yield KeyedTable(self._figure_columns(self.app.size.width or 80), id="figures")
+            yield KeyedTable(self._figure_columns(self.app.size.width or 80), id="figures", rtl=w.rtl, bidi=w.bidi)
             yield Static(id="formulas")
             with Horizontal(id="drill-lower"):
-                with Vertical(id="drill-callers-box"):
-                    yield KeyedTable(DRILL_CALLER_COLUMNS, id="drill-callers")
-                with Vertical(id="drill-agents-box"):
-                    yield KeyedTable(DRILL_AGENT_COLUMNS, id="drill-agents")
+                callers = Vertical(
+                    KeyedTable(headers(DRILL_CALLER_COLUMNS, w), id="drill-callers", rtl=w.rtl, bidi=w.bidi),
+                    id="drill-callers-box",
+                )
+                agents = Vertical(
+                    KeyedTable(headers(DRILL_AGENT_COLUMNS, w), id="drill-agents", rtl=w.rtl, bidi=w.bidi),
+                    id="drill-agents-box",
+                )
+                yield from [agents, callers] if w.rtl else [callers, agents]
         yield Footer()
 
     def on_mount(self) -> None:
+        w = self.words
         try:
-            self.query_one("#drill-callers-box").border_title = "Waiting callers and callbacks"
-            self.query_one("#drill-agents-box").border_title = "Agents"
+            self.query_one("#drill-callers-box").border_title = w.show(w("box.drill_callers"))
+            self.query_one("#drill-agents-box").border_title = w.show(w("box.agents"))
             self._refresh_view()  # composed now (``is_mounted`` turns true only after this handler)
             self.query_one("#figures", KeyedTable).focus()
         except NoMatches:  # popped before it was mounted: its widgets are gone already
@@ -119,8 +138,9 @@ class DrillDownScreen(Screen):
         q = None
         if summary is not None:
             q = summary.total if self.queue == TOTAL_KEY else summary.queues.get(self.queue)
-        text = figure_explanation(key, q, summary, desk.server) if q is not None and key else ""
-        self.query_one("#drill-explain", Static).update(Text(text))
+        text = figure_explanation(key, q, summary, desk.server, self.words) if q is not None and key else ""
+        w = self.words
+        self.query_one("#drill-explain", Static).update(Text("\n".join(w.show(ln) for ln in text.split("\n"))))
 
     def refresh_view(self) -> None:
         """Show the app's last snapshot. Called from timers too: a screen not composed yet (a tick between
@@ -136,68 +156,78 @@ class DrillDownScreen(Screen):
     def _refresh_view(self) -> None:
         desk = self.desk
         summary = desk.summary
+        w = self.words
         title = self.query_one("#drill-title", Static)
         if summary is None:
-            title.update("no snapshot yet")
+            title.update(w.show(w("drill.none")))
             return
         tz = desk.tz
         server = desk.server
         if self.queue == TOTAL_KEY:
             q = summary.total
-            head = Text.assemble(
-                ("Centre total", "bold"), "  all queues · SL = sum of numerators / sum of denominators"
-            )
+            head = w.line((w("drill.total"), "bold"), (w("drill.total_how"), ""))
             callers = []
         else:
             q = summary.queues.get(self.queue)
             if q is None:
-                title.update(Text(f"{self.queue}: not in the latest snapshot", style="bold red"))
+                title.update(w.line((w("drill.gone", queue=self.queue), "bold red")))
                 return
             head = self._head(q)
-            callers = drill_caller_rows(q, self.queue, server, tz)
+            callers = drill_caller_rows(q, self.queue, server, tz, w)
         if self._agents is None:
-            self._agents = AgentRowSource(server, queue=None if self.queue == TOTAL_KEY else self.queue)
+            self._agents = AgentRowSource(server, queue=None if self.queue == TOTAL_KEY else self.queue, words=w)
         agents = self._agents
         agents.update(desk.agents.agents if desk.agents else {}, desk.reverts, desk.takeovers)
         title.update(head)
         flash = desk.flash_on and desk.flash_enabled
         goals = queue_targets(desk.config, self.queue) if self.queue != TOTAL_KEY else None
-        self.query_one("#figures", KeyedTable).sync(figure_rows(q, summary, server, goals), flash)
+        self.query_one("#figures", KeyedTable).sync(figure_rows(q, summary, server, goals, w), flash)
         self.query_one("#drill-callers", KeyedTable).sync(callers, flash)
         self.query_one("#drill-agents", KeyedTable).sync(agents, flash)
         self._formulas(q, summary, tz)
         self._explain()
 
     def _head(self, q: QueueSnapshot) -> Text:
+        """The queue, its SL threshold and formula in words, the short abandon, and its alerts."""
+        w = self.words
         label = q.label or self.queue
-        t = Text.assemble((label, "bold"), f"  ({self.queue})" if q.label else "")
-        t.append(f"  SL within {q.sl_threshold_s:g}s · {q.sl_formula}")
+        sl_formula = SL_FORMULA_WORDS.get(q.sl_formula, {}).get(w.language, q.sl_formula)
+        tail = w("drill.sl_within", s=q.sl_threshold_s, formula=sl_formula)
         if q.count_overflow:
-            t.append(" (overflow counted)")
-        t.append(f" · short abandon ≤ {q.short_abandon_s:g}s")
+            tail += w("drill.overflow")
+        tail += w("drill.short", s=q.short_abandon_s)
+        pieces = [(label, "bold"), (f"  ({self.queue})" if q.label else "", ""), (tail, "")]
         if not q.open:
-            t.append("  CLOSED", style="grey50 bold")
+            pieces.append((w("drill.closed"), "grey50 bold"))
+        notes = []
         for metric, alert in q.alerts.items():
             style = {"breach": "bold red", "warn": "yellow"}.get(alert.level, "")
-            note = f"  {metric_words([metric])}: {alert.level}"
+            note = f"  {metric_words([metric], w)}: {w.level(alert.level)}"
             if alert.acked_by:
-                note += f" (ack {alert.acked_by})"
+                note += w("drill.acked", user=alert.acked_by)
             elif alert.snoozed_until:
-                note += f" (snoozed to {fmt_clock(alert.snoozed_until, self.desk.tz)})"
-            t.append(note, style=style)
-        return t
+                note += w("drill.snoozed", t=fmt_clock(alert.snoozed_until, self.desk.tz))
+            notes.append((note, style))
+        if not w.rtl:
+            return Text.assemble(*(p for p in pieces + notes if p[0]))
+        # right to left: a line each for the queue, its SL settings and its alerts (a line wrapped by the
+        # screen would put the sentence's end on the first line: the text is in display order)
+        lines = [w.line(*(p for p in pieces[:2] if p[0])), w.line((tail.strip(), ""), *pieces[3:])]
+        if notes:
+            lines.append(w.line((notes[0][0].strip(), notes[0][1]), *notes[1:]))
+        return Text("\n").join(lines)
 
     def _formulas(self, q, summary, tz) -> None:
-        lines = Text()
-        for f in formulas(q, tz):
-            lines.append(f"{f.label}", style="bold")
-            lines.append(f" = {f.formula}\n")
+        w = self.words
+        rows: list[list[tuple[str, str]]] = [
+            [(f"{f.label}", "bold"), (f" = {f.formula}", "")] for f in formulas(q, tz, w)
+        ]
         win = summary.window
-        since = describe_window(next(iter(q.explain.values())).window, tz) if q.explain else win.kind
-        lines.append("Windows: ", style="bold")
+        since = describe_window(next(iter(q.explain.values())).window, tz, w) if q.explain else win.kind
         rolling = q.explain.get("rolling.service_level")
-        rtext = describe_window(rolling.window, tz) if rolling else f"last {q.rolling.minutes} min"
-        lines.append(f"{since}; {rtext} (last {q.rolling.minutes} min)")
+        rtext = describe_window(rolling.window, tz, w) if rolling else w("window.last", m=q.rolling.minutes)
+        rows.append([(w("windows"), "bold"), (f"{since}; {rtext}{w('window.last_paren', m=q.rolling.minutes)}", "")])
+        lines = Text("\n").join(w.line(*row) for row in rows)
         if self._formulas_plain != lines.plain:
             self._formulas_plain = lines.plain
             self.query_one("#formulas", Static).update(lines)
@@ -243,55 +273,106 @@ class HelpScreen(ModalScreen):
         ("q", "dismiss", "Close"),
     ]
 
-    def __init__(self, remap: dict[str, str], hidden: frozenset[str] = frozenset()) -> None:
+    def __init__(self, remap: dict[str, str], hidden: frozenset[str] = frozenset(), words: Words = ENGLISH) -> None:
         super().__init__()
         self.remap = remap
         self.hidden = hidden  # actions the user may not take: not listed
+        self.words = words
 
     def compose(self) -> ComposeResult:
-        yield VerticalScroll(Static(self.text(), id="help-text"), id="help-box")
+        shown = self.rtl_text() if self.words.rtl else self.text()
+        yield VerticalScroll(Static(shown, id="help-text"), id="help-box")
 
     def on_mount(self) -> None:
+        w = self.words
         box = self.query_one("#help-box")
-        box.border_title = "Help"
-        box.border_subtitle = "↑↓ scroll · esc close"
+        box.border_title = w.show(w("help.title"))
+        box.border_subtitle = w.show(w("help.subtitle"))
         box.focus()
+
+    def rows(self) -> list[tuple]:
+        """What the help says, row by row: ("head", words), ("blank",), ("key", key, words, binding id),
+        ("text", markup), ("note", note, words), ("remap", words, config)."""
+        w = self.words
+        specs = effective_keys(self.remap, self.hidden)
+        keys = [
+            ({"question_mark": "?", "enter": "enter", "escape": "esc"}.get(key, key), spec.help(w), spec.id)
+            for spec, key in specs
+        ]
+        keys += [("ctrl+p", w("help.palette"), ""), ("tab", w("help.tab"), "")]
+        rows: list[tuple] = [("head", w("help.keys")), ("blank",)]
+        rows += [("key", *k) for k in keys]
+        offered = {s.action for s, _ in specs}
+        rows += [("blank",), ("text", w("help.colours"))]
+        if offered & {"ack", "snooze"}:
+            rows.append(("text", w("help.ack")))
+        if offered & {"listen", "whisper", "barge", "takeover", "move", "pause"}:
+            rows.append(("text", w("help.agent_keys")))
+        rows += [("blank",), ("text", w("help.notes"))]
+        rows += [
+            ("note", f"rivka:{w.spy('whisper')}", w("help.note_spy")),
+            ("note", "support(14:59)", w("help.note_move")),
+            ("note", w("taken", by="rivka"), w("help.note_taken")),
+        ]
+        rows += [("blank",), ("remap", w("help.remap"), REMAP_EXAMPLE)]
+        return rows
 
     def text(self) -> str:
         """The keys in aligned columns (key, what it does, its binding id), then what the colours and the
         agent notes mean; lines short enough for 80 columns, the box scrolls on a short terminal."""
-        specs = effective_keys(self.remap, self.hidden)
-        keys = [
-            (
-                {"question_mark": "?", "enter": "enter", "escape": "esc"}.get(key, key),
-                spec.help or spec.description,
-                spec.id,
-            )
-            for spec, key in specs
-        ]
-        keys += [("ctrl+p", "Command palette (each by name)", ""), ("tab", "Next table", "")]
+        rows = self.rows()
+        keys = [r[1:] for r in rows if r[0] == "key"]
         kw = max(len(k) for k, _, _ in keys)
         lw = max(len(label) for _, label, binding in keys if binding)
-        lines = ["[b]Keys[/b]", ""]
-        for shown, label, binding in keys:
-            line = f"  [b]{escape(shown):>{kw}}[/b]  {escape(label):<{lw}}"
-            lines.append(f"{line}  [dim]{binding}[/dim]" if binding else line.rstrip())
-        offered = {s.action for s, _ in specs}
-        lines += [
-            "",
-            "[b]Colours[/b]: [yellow]warn[/yellow], [bold red]breach[/bold red] (flashes until acknowledged or "
-            "snoozed), [grey50]closed[/grey50].",
-        ]
-        if offered & {"ack", "snooze"}:
-            lines.append("Ack and snooze act on the selected queue's metrics in warn or breach.")
-        if offered & {"listen", "whisper", "barge", "takeover", "move", "pause"}:
-            lines.append("Agent keys act on the selected agent (tab to Agents); each is confirmed.")
-        notes = (
-            ("rivka:whisper", "who listens to the agent, and how"),
-            ("support(14:59)", "a temporary move, reverting in 14:59"),
-            ("taken:rivka", "rivka took the agent's call (Alerts, for 5 minutes)"),
-        )
-        nw = max(len(n) for n, _ in notes)
-        lines += ["", "[b]Agents[/b] column notes:"] + [f"  [b]{n:<{nw}}[/b]  {what}" for n, what in notes]
-        lines += ["", 'Remap a key in the config: \\[display] keys = { "wallboard.ack" = "k" }']
+        nw = max(len(r[1]) for r in rows if r[0] == "note")
+        lines = []
+        for kind, *rest in rows:
+            if kind == "head":
+                lines.append(f"[b]{rest[0]}[/b]")
+            elif kind == "blank":
+                lines.append("")
+            elif kind == "key":
+                shown, label, binding = rest
+                line = f"  [b]{escape(shown):>{kw}}[/b]  {escape(label):<{lw}}"
+                lines.append(f"{line}  [dim]{binding}[/dim]" if binding else line.rstrip())
+            elif kind == "text":
+                lines.append(rest[0])
+            elif kind == "note":
+                lines.append(f"  [b]{rest[0]:<{nw}}[/b]  {rest[1]}")
+            else:
+                lines.append(f"{rest[0]}{escape(rest[1])}")
         return "\n".join(lines)
+
+    def rtl_text(self) -> Text:
+        """The help of a right-to-left desk: the same rows mirrored, each line from the right (the key at the
+        right edge, its words, then the binding id), each piece in display order."""
+        w = self.words
+        rows = self.rows()
+        keys = [r[1:] for r in rows if r[0] == "key"]
+        kw = max(len(k) for k, _, _ in keys)
+        lw = max(len(label) for _, label, binding in keys if binding)
+        bw = max(len(b) for _, _, b in keys)
+        nw = max(len(r[1]) for r in rows if r[0] == "note")
+        lines = []
+        for kind, *rest in rows:
+            if kind == "head":
+                line = Text(w.show(rest[0]), style="bold")
+            elif kind == "blank":
+                line = Text("")
+            elif kind == "key":
+                shown, label, binding = rest
+                line = Text.assemble(
+                    (f"{binding:<{bw}}", "dim"), "  ", w.show(label).rjust(lw), "  ", (f"{shown:<{kw}}", "bold"), "  "
+                )
+            elif kind == "text":
+                line = w.markup_line(rest[0])
+            elif kind == "note":
+                line = Text.assemble(w.show(rest[1]), "  ", (w.show(rest[0]).rjust(nw), "bold"), "  ")
+            else:
+                line = Text.assemble(rest[1], " ", w.show(rest[0]))
+            line.justify = "right"
+            lines.append(line)
+        return Text("\n", justify="right").join(lines)
+
+
+REMAP_EXAMPLE = '[display] keys = { "wallboard.ack" = "k" }'  # config syntax, the same in every language

@@ -35,6 +35,7 @@ from textual.cache import LRUCache
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
+from .bidi import visual
 from .rowsource import RowSource, text_width
 from .view import CellModel, RowModel
 
@@ -74,8 +75,12 @@ class KeyedTable(DataTable):
     _offsets: tuple[int, list] | None = None
     _source: RowSource | None = None
 
-    def __init__(self, columns: Sequence[tuple[str, str, int | None]] = (), **kwargs):
+    def __init__(
+        self, columns: Sequence[tuple[str, str, int | None]] = (), *, rtl: bool = False, bidi: str = "visual", **kwargs
+    ):
         super().__init__(cursor_type="row", zebra_stripes=False, cursor_foreground_priority="renderable", **kwargs)
+        self.rtl = rtl  # cells in display order for a right-to-left desk (``bidi.visual``), aligned right
+        self.bidi = bidi
         # DataTable's caches of drawn rows, cells and lines hold up to 10,000 cells and 1,000 lines each (a few
         # objects per segment): ~100,000 live objects per table that every full garbage collection walks (at
         # 5,000 agents, pauses of 300 ms). A screen or two of them is what a table draws again.
@@ -104,7 +109,7 @@ class KeyedTable(DataTable):
 
     def on_mount(self) -> None:
         for key, header, width in self._spec:
-            self.add_column(header, width=width, key=key)
+            self.add_column(self._header(header), width=width, key=key)
 
     async def _on_idle(self, event) -> None:
         """DataTable measures an updated cell's width when idle, but keeps the cells it rendered in between
@@ -115,6 +120,9 @@ class KeyedTable(DataTable):
         await super()._on_idle(event)
         if [c.content_width for c in self.columns.values()] != before:
             self._clear_caches()
+
+    def _header(self, header: str) -> str | Text:
+        return Text(header, justify="right") if self.rtl else header
 
     @property
     def column_ids(self) -> list[str]:
@@ -131,7 +139,7 @@ class KeyedTable(DataTable):
         if self.is_mounted:
             self.clear(columns=True)
             for key, header, width in columns:
-                self.add_column(header, width=width, key=key)
+                self.add_column(self._header(header), width=width, key=key)
         return True
 
     def clear(self, columns: bool = False):
@@ -159,13 +167,16 @@ class KeyedTable(DataTable):
         if key in self.rows:
             self.move_cursor(row=self.get_row_index(key), animate=False)
 
-    @staticmethod
-    def _render(cell: CellModel, style: str, first: bool, sort_key: tuple) -> Text:
+    def _render(self, cell: CellModel, style: str, first: bool, sort_key: tuple) -> Text:
+        text, justify = cell.text, cell.justify
+        if self.rtl:  # a right-to-left desk: text reads from the right (numbers stay right-aligned)
+            text = visual(text, True, self.bidi)
+            justify = "right" if justify == "left" else justify
         if first:
-            text = SortedText(cell.text, style=style, justify=cell.justify)
-            text.sort_key = sort_key
-            return text
-        return Text(cell.text, style=style, justify=cell.justify)
+            out = SortedText(text, style=style, justify=justify)
+            out.sort_key = sort_key
+            return out
+        return Text(text, style=style, justify=justify)
 
     def sync(self, rows: Iterable[RowModel] | RowSource, flash_on: bool = False) -> None:
         """Make the table show ``rows``, touching only what changed. A ``RowSource``: every row is placed (its

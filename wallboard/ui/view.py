@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from ..channels import agents_busy, agents_free, is_written, short as short_channel, usage
+from ..channels import agents_busy, agents_free, is_written, usage
 from .. import catalog
 from ..config import WallboardConfig
 from ..snapshot import AgentSnapshot, Alert, QueueSnapshot, Summary, Total
 from ..livetime import ServerTime, fmt_clock, fmt_duration, fmt_number, fmt_pct, parse_utc
 from .requests import TAKEOVER_SHOWN_S, Revert
+from .words import ENGLISH, Words
 
 Justify = Literal["left", "right", "center"]
 LEVEL_RANK = {"ok": 0, "closed": 0, "warn": 1, "breach": 2}
@@ -45,45 +46,50 @@ class RowModel:
 @dataclass(frozen=True)
 class ColumnSpec:
     key: str
-    header: str
     width: int
     priority: int
     group: str | None = None
 
+    @property
+    def header(self) -> str:
+        """Its words' key (``words``): ``col.<key>``."""
+        return f"col.{self.key}"
+
 
 # The queue table. Priority decides what is kept on a narrow terminal (lowest first); a group is kept whole.
 QUEUE_COLUMNS: tuple[ColumnSpec, ...] = (
-    ColumnSpec("name", "Queue", 12, 0),
-    ColumnSpec("channel", "Ch", 5, 14),  # the last kept: a narrow desk has the queue names
-    ColumnSpec("waiting", "Wait", 4, 1),
-    ColumnSpec("longest", "Longest", 7, 2),
-    ColumnSpec("sl", "SL", 6, 3),
-    ColumnSpec("sl_rolling", "SL {m}m", 6, 4),
-    ColumnSpec("asa", "ASA", 5, 9),
-    ColumnSpec("avg_wait", "AvgW", 5, 12),
-    ColumnSpec("abandon_rate", "Abn%", 5, 5),
-    ColumnSpec("offered", "Off", 4, 11, group="volume"),
-    ColumnSpec("answered", "Ans", 4, 11, group="volume"),
-    ColumnSpec("abandoned", "Abn", 4, 11, group="volume"),
-    ColumnSpec("ewt", "EWT", 5, 6),
-    ColumnSpec("avail", "Avail", 5, 7),
-    ColumnSpec("busy", "Busy", 4, 8),
-    ColumnSpec("paused", "Paus", 4, 13),
-    ColumnSpec("trend", "Trend", 8, 10),
+    ColumnSpec("name", 12, 0),
+    ColumnSpec("channel", 5, 14),  # the last kept: a narrow desk has the queue names
+    ColumnSpec("waiting", 4, 1),
+    ColumnSpec("longest", 7, 2),
+    ColumnSpec("sl", 6, 3),
+    ColumnSpec("sl_rolling", 6, 4),
+    ColumnSpec("asa", 5, 9),
+    ColumnSpec("avg_wait", 5, 12),
+    ColumnSpec("abandon_rate", 5, 5),
+    ColumnSpec("offered", 4, 11, group="volume"),
+    ColumnSpec("answered", 4, 11, group="volume"),
+    ColumnSpec("abandoned", 4, 11, group="volume"),
+    ColumnSpec("ewt", 5, 6),
+    ColumnSpec("avail", 5, 7),
+    ColumnSpec("busy", 4, 8),
+    ColumnSpec("paused", 4, 13),
+    ColumnSpec("trend", 8, 10),
 )
 
+# (column, its header's words key)
 AGENT_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("agent", "Agent"),
-    ("state", "State"),
-    ("time", "Time"),
-    ("alerts", "Alerts"),
-    ("calls", "Handled"),
-    ("missed", "Miss"),
-    ("queues", "Queues"),  # before Load: on 80 columns what is cut is the written load, not the skills
-    ("load", "Load"),
+    ("agent", "col.agent"),
+    ("state", "col.state"),
+    ("time", "col.time"),
+    ("alerts", "col.alerts"),
+    ("calls", "col.calls"),
+    ("missed", "col.missed"),
+    ("queues", "col.queues"),  # before Load: on 80 columns what is cut is the written load, not the skills
+    ("load", "col.load"),
 )
 
-CALLER_COLUMNS: tuple[tuple[str, str], ...] = (("queue", "Queue"), ("caller", "Caller"), ("wait", "Wait"))
+CALLER_COLUMNS: tuple[tuple[str, str], ...] = (("queue", "col.queue"), ("caller", "col.caller"), ("wait", "col.wait"))
 
 
 def fit_columns(specs: Iterable[ColumnSpec], available: int, padding: int = 1) -> list[ColumnSpec]:
@@ -155,15 +161,18 @@ def is_quiet(alert: Alert | None, server_now: datetime) -> bool:
 METRIC_WORDS = {m.name: m.words for m in catalog.QUEUE if m.words}
 
 
-def metric_words(metrics: Iterable[str]) -> str:
+def metric_words(metrics: Iterable[str], w: Words = ENGLISH) -> str:
     """``service level and callers waiting``: the metrics in words, joined as a sentence would."""
-    words = [METRIC_WORDS.get(m, m.removesuffix("_s").replace("_", " ")) for m in metrics]
+    if w.language == "en":
+        words = [METRIC_WORDS.get(m, m.removesuffix("_s").replace("_", " ")) for m in metrics]
+    else:  # the metric's label in that language (the TV's)
+        words = [catalog.label(catalog.get(m), w.language) if m in METRIC_WORDS else m for m in metrics]
     if len(words) <= 1:
         return "".join(words)
-    return ", ".join(words[:-1]) + " and " + words[-1]
+    return ", ".join(words[:-1]) + w("and") + words[-1]
 
 
-def breach_badge(summary: Summary | None, server_now: datetime, tz) -> tuple[str, str]:
+def breach_badge(summary: Summary | None, server_now: datetime, tz, w: Words = ENGLISH) -> tuple[str, str]:
     """The header's breach badge and its class: ``2 BREACH`` (``-active``, red) for breaches nobody has
     acknowledged or snoozed; those acknowledged or snoozed are counted apart, in words, without the alarm
     (``-quiet``): ``2 BREACH · 1 acknowledged``, ``1 breach acknowledged``, ``1 breach snoozed to 15:52``."""
@@ -184,14 +193,14 @@ def breach_badge(summary: Summary | None, server_now: datetime, tz) -> tuple[str
                 loud += 1
     quiet = []
     if acked:
-        quiet.append(f"{acked} acknowledged")
+        quiet.append(w("badge.acked", n=acked))
     if snoozed_until:
-        quiet.append(f"{len(snoozed_until)} snoozed to {fmt_clock(min(snoozed_until), tz)[:5]}")
+        quiet.append(w("badge.snoozed", n=len(snoozed_until), t=fmt_clock(min(snoozed_until), tz)[:5]))
     if loud:
-        return " · ".join([f" {loud} BREACH"] + quiet) + " ", "-active"
+        return " · ".join([w("badge.loud", n=loud)] + quiet) + " ", "-active"
     if quiet:
         n = acked + len(snoozed_until)
-        head = f" {n} {'breach' if n == 1 else 'breaches'}"
+        head = f" {n} {w('badge.one') if n == 1 else w('badge.many')}"
         if len(quiet) == 1:  # all acknowledged, or all snoozed: "2 breaches acknowledged"
             return f"{head} {quiet[0].split(' ', 1)[1]} ", "-quiet"
         return f"{head}: {', '.join(quiet)} ", "-quiet"
@@ -246,6 +255,7 @@ def queue_row(
     trends: TrendBook,
     now: datetime,
     trend_width: int = 8,
+    w: Words = ENGLISH,
 ) -> RowModel:
     """The ``i``-th queue's row (its sort key keeps the snapshot's order)."""
     q = summary.queues[name]
@@ -263,7 +273,7 @@ def queue_row(
     name_level = "closed" if not q.open else worst_level(q.levels.values())
     cells = {
         "name": CellModel(name, level=name_level, bold=name_level == "breach", justify="left"),
-        "channel": CellModel(short_channel(q.channel), justify="left"),
+        "channel": CellModel(w.channel(q.channel), justify="left"),
         "waiting": cell("waiting", str(q.waiting)),
         "longest": cell("longest", fmt_duration(live_longest_wait(q, summary, server))),
         "sl": cell("sl", fmt_pct(q.service_level)),
@@ -284,13 +294,15 @@ def queue_row(
     return RowModel(name, cells, (0, i))
 
 
-def total_row(summary: Summary, server: ServerTime, trends: TrendBook, trend_width: int = 8) -> RowModel:
+def total_row(
+    summary: Summary, server: ServerTime, trends: TrendBook, trend_width: int = 8, w: Words = ENGLISH
+) -> RowModel:
     """The centre total's row, after every queue."""
     t = summary.total
     ac = t.agent_counts
     total = {
-        "name": "TOTAL",
-        "channel": "all",
+        "name": w("total"),
+        "channel": w("all_channels"),
         "waiting": str(t.waiting),
         "longest": fmt_duration(live_longest_wait(t, summary, server)),
         "sl": fmt_pct(t.service_level),
@@ -315,30 +327,30 @@ TOTAL_SORT = (1, 0)  # the total's sort key: below every queue
 
 
 def queue_rows(
-    summary: Summary, config: WallboardConfig, server: ServerTime, trends: TrendBook, trend_width: int = 8
+    summary: Summary,
+    config: WallboardConfig,
+    server: ServerTime,
+    trends: TrendBook,
+    trend_width: int = 8,
+    w: Words = ENGLISH,
 ) -> list[RowModel]:
     """One row per queue (in snapshot order), then the centre total."""
     now = server.now()
-    rows = [queue_row(n, i, summary, config, server, trends, now, trend_width) for i, n in enumerate(summary.queues)]
-    rows.append(total_row(summary, server, trends, trend_width))
+    rows = [queue_row(n, i, summary, config, server, trends, now, trend_width, w) for i, n in enumerate(summary.queues)]
+    rows.append(total_row(summary, server, trends, trend_width, w))
     return rows
 
 
-def state_text(a: AgentSnapshot) -> str:
-    state = a.state.replace("_", " ")
-    if a.state == "wrap_up":
-        state = "wrap-up"
+def state_text(a: AgentSnapshot, w: Words = ENGLISH) -> str:
     if a.state == "paused" and a.reason:
-        state = f"paused:{a.reason}"
-    return state
+        return w("paused_for", reason=a.reason)
+    return w.state(a.state)
 
 
-SPY_SHOWN = {"unknown": "spying"}
-
-
-def spied_text(a: AgentSnapshot) -> str:
-    """Who listens to the agent and how, e.g. ``rivka:whisper`` (keypad mode shown as ``keypad``)."""
-    return ",".join(f"{who}:{SPY_SHOWN.get(mode, mode)}" for who, mode in sorted(a.spied_by.items()))
+def spied_text(a: AgentSnapshot, w: Words = ENGLISH) -> str:
+    """Who listens to the agent and how, e.g. ``rivka:whisper`` (keypad mode shown as ``keypad``, a mode the
+    PBX did not say as ``spying``)."""
+    return ",".join(f"{who}:{w.spy(mode)}" for who, mode in sorted(a.spied_by.items()))
 
 
 def queues_text(a: AgentSnapshot, reverts: list[Revert], now_epoch: float) -> str:
@@ -357,10 +369,10 @@ def queues_text(a: AgentSnapshot, reverts: list[Revert], now_epoch: float) -> st
     return ",".join(parts)
 
 
-def load_text(a: AgentSnapshot) -> str:
+def load_text(a: AgentSnapshot, language: str = "en") -> str:
     """The agent's written work against its capacity, e.g. ``2/3 chats`` (``2/3 chats 1/5 e-mails``); empty
     for an agent of voice queues only."""
-    return " ".join(usage(a.conversations.get(ch, 0), cap, ch) for ch, cap in a.capacity.items() if cap)
+    return " ".join(usage(a.conversations.get(ch, 0), cap, ch, language) for ch, cap in a.capacity.items() if cap)
 
 
 def load_level(a: AgentSnapshot, base: str) -> str:
@@ -369,7 +381,7 @@ def load_level(a: AgentSnapshot, base: str) -> str:
     return "warn" if caps and base == "ok" and all(n >= cap for n, cap in caps) else base
 
 
-def taken_text(a: AgentSnapshot, taken, now_epoch: float) -> str:
+def taken_text(a: AgentSnapshot, taken, now_epoch: float, w: Words = ENGLISH) -> str:
     """``taken:rivka`` for a few minutes after a supervisor took the agent's call (not once the agent is on
     another call). Shown in the Alerts column, short: in the State column the note widened it by 20 and cut the
     Queues column at 80 columns."""
@@ -377,7 +389,7 @@ def taken_text(a: AgentSnapshot, taken, now_epoch: float) -> str:
         return ""
     if a.call_id and a.call_id != taken.call_id:
         return ""
-    return f"taken:{taken.by}"
+    return w("taken", by=taken.by)
 
 
 def agent_cells(
@@ -388,6 +400,7 @@ def agent_cells(
     now_epoch: float,
     in_state: str,
     queue: str | None = None,
+    w: Words = ENGLISH,
 ) -> dict[str, CellModel]:
     """An agent's cells; ``in_state`` is its time in state as shown now (the one cell that ticks for every
     agent), ``reverts`` its pending auto-reverts, ``taken`` its recent takeover (``requests.TakenOver``) or None.
@@ -397,10 +410,10 @@ def agent_cells(
     alert_level = "warn" if a.alerts else base
     queues = queues_text(a, reverts, now_epoch)
     pending = "(" in queues
-    state = state_text(a)
+    state = state_text(a, w)
     if a.spied_by:
-        state += f" · {spied_text(a)}"
-    notes = [*a.alerts, taken_text(a, taken, now_epoch)]
+        state += f" · {spied_text(a, w)}"
+    notes = [*(w.alert(x) for x in a.alerts), taken_text(a, taken, now_epoch, w)]
     cells = {
         "agent": CellModel(a.name or agent_id, level=alert_level, justify="left"),
         "state": CellModel(state, level=base, justify="left"),
@@ -408,7 +421,7 @@ def agent_cells(
         "alerts": CellModel(",".join(n for n in notes if n), level=alert_level, justify="left"),
         "calls": CellModel(str(a.calls_handled), level=base),
         "missed": CellModel(str(a.missed), level="warn" if a.missed_in_row else base),
-        "load": CellModel(load_text(a), level=load_level(a, base), justify="left"),
+        "load": CellModel(load_text(a, w.language), level=load_level(a, base), justify="left"),
         "queues": CellModel(queues, level="warn" if pending and not out else base, justify="left"),
     }
     if queue is not None:
@@ -474,11 +487,11 @@ def caller_rows(summary: Summary, server: ServerTime, queue: str | None = None) 
     return rows
 
 
-def callback_rows(q: QueueSnapshot, name: str, server: ServerTime, tz) -> list[RowModel]:
+def callback_rows(q: QueueSnapshot, name: str, server: ServerTime, tz, w: Words = ENGLISH) -> list[RowModel]:
     rows = []
     for c in q.callbacks:
         cells = {
-            "kind": CellModel("callback", justify="left"),
+            "kind": CellModel(w("kind.callback"), justify="left"),
             "caller": CellModel(c.call_id, justify="left"),
             "entered": CellModel(fmt_clock(c.entered_at, tz)),
             "wait": CellModel(fmt_duration(server.seconds_since(c.entered_at))),
@@ -487,39 +500,40 @@ def callback_rows(q: QueueSnapshot, name: str, server: ServerTime, tz) -> list[R
     return rows
 
 
-def drill_caller_rows(q: QueueSnapshot, name: str, server: ServerTime, tz) -> list[RowModel]:
+def drill_caller_rows(q: QueueSnapshot, name: str, server: ServerTime, tz, w: Words = ENGLISH) -> list[RowModel]:
     """A queue's waiting callers, then its pending callbacks (which keep their place)."""
     rows = []
     for c in q.callers:
         cells = {
-            "kind": CellModel("waiting", justify="left"),
+            "kind": CellModel(w("kind.waiting"), justify="left"),
             "caller": CellModel(c.caller or c.call_id, justify="left"),
             "entered": CellModel(fmt_clock(c.entered_at, tz)),
             "wait": CellModel(fmt_duration(server.seconds_since(c.entered_at))),
         }
         rows.append(RowModel(f"w|{c.call_id}", cells, (0, c.entered_at, c.call_id)))
-    return rows + callback_rows(q, name, server, tz)
+    return rows + callback_rows(q, name, server, tz, w)
 
 
 # The drill-down's figures: (key, label, kind) with kind counter | ratio | gauge (the catalog's ``desk`` rows).
 FIGURES: tuple[tuple[str, str, str], ...] = catalog.desk_figures()
+# (column, its header's words key)
 FIGURE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("figure", "Figure"),
-    ("reset", "Since reset"),
-    ("reset_num", "Numerator"),
-    ("reset_den", "Denominator"),
-    ("rolling", "Rolling {m}m"),
-    ("rolling_num", "Numerator"),
-    ("rolling_den", "Denominator"),
+    ("figure", "fig.figure"),
+    ("reset", "fig.reset"),
+    ("reset_num", "fig.num"),
+    ("reset_den", "fig.den"),
+    ("rolling", "fig.rolling"),
+    ("rolling_num", "fig.num"),
+    ("rolling_den", "fig.den"),
 )
 # below this many columns the numerator and denominator share one column per window, so both windows fit
 FIGURES_NARROW_BELOW = 96
 FIGURE_COLUMNS_NARROW: tuple[tuple[str, str], ...] = (
-    ("figure", "Figure"),
-    ("reset", "Since reset"),
-    ("reset_frac", "Num / den"),
-    ("rolling", "Rolling {m}m"),
-    ("rolling_frac", "Num / den"),
+    ("figure", "fig.figure"),
+    ("reset", "fig.reset"),
+    ("reset_frac", "fig.frac"),
+    ("rolling", "fig.rolling"),
+    ("rolling_frac", "fig.frac"),
 )
 
 
@@ -542,8 +556,26 @@ def fmt_figure(key: str, value) -> str:
     return fmt_number(value)
 
 
+def figure_label(key: str, q: QueueSnapshot | Total, w: Words = ENGLISH) -> str:
+    """A figure's drill-down label (its name on the queue's channel: "First response" on a chat queue)."""
+    channel = q.channel if isinstance(q, QueueSnapshot) else "voice"
+    return catalog.desk_label(catalog.get(key), w.language, channel)
+
+
+def formula_text(key: str, q: QueueSnapshot | Total, w: Words = ENGLISH) -> str:
+    """A ratio's formula in words (the catalog's terms by the queue's SL formula; the centre's SL sums the
+    queues')."""
+    if isinstance(q, Total):
+        return w("total_sl") if key == "service_level" else catalog.formula_words(key, w.language, "answered")
+    return catalog.formula_words(key, w.language, q.sl_formula, q.count_overflow)
+
+
 def figure_rows(
-    q: QueueSnapshot | Total, summary: Summary, server: ServerTime, targets: dict[str, float] | None = None
+    q: QueueSnapshot | Total,
+    summary: Summary,
+    server: ServerTime,
+    targets: dict[str, float] | None = None,
+    w: Words = ENGLISH,
 ) -> list[RowModel]:
     """Each figure since the reset and over the rolling window, ratios with their numerator and denominator;
     a figure with a daily target (``wallboard.targets``) shows it beside the value since the reset."""
@@ -567,7 +599,7 @@ def figure_rows(
                 value = agents_free(q.agent_counts, q.channel if isinstance(q, QueueSnapshot) else "voice")
             else:
                 value = getattr(q, key)
-            cells = {"reset": lv(fmt_figure(key, value)), "rolling": CellModel("now")}
+            cells = {"reset": lv(fmt_figure(key, value)), "rolling": CellModel(w("fig.now"))}
             cells.update(
                 reset_num=blank,
                 reset_den=blank,
@@ -589,59 +621,71 @@ def figure_rows(
                 cells[f"{side}_den"] = CellModel(fmt_number(ex.denominator)) if ex else blank
                 frac = f"{fmt_number(ex.numerator)} / {fmt_number(ex.denominator)}" if ex else ""
                 cells[f"{side}_frac"] = CellModel(frac)
-        if isinstance(q, QueueSnapshot) and is_written(q.channel):  # "First response" on a chat queue
-            alt = catalog.get(key).by_channel
-            label = (alt.get(q.channel) or alt.get("written") or {}).get("en", label)
-        cells["figure"] = CellModel(label, justify="left", bold=kind == "ratio")
+        cells["figure"] = CellModel(figure_label(key, q, w), justify="left", bold=kind == "ratio")
         rows.append(RowModel(key, cells, (i,)))
     return rows
 
 
-def figure_explanation(key: str, q: QueueSnapshot | Total, summary: Summary, server: ServerTime) -> str:
+def figure_explanation(
+    key: str, q: QueueSnapshot | Total, summary: Summary, server: ServerTime, w: Words = ENGLISH
+) -> str:
     """One figure in words, for the line above the figures: a ratio's formula and both windows' numerator /
     denominator = value; a counter's windows; a gauge is the value now."""
-    found = next(((label, kind) for k, label, kind in FIGURES if k == key), None)
-    if found is None:
+    kind = next((kind for k, _, kind in FIGURES if k == key), None)
+    if kind is None:
         return ""
-    label, kind = found
+    label = figure_label(key, q, w)
     minutes = q.rolling.minutes
     if kind == "gauge":
-        return f"{label}: the value now, not counted over a window"
+        return w("explain.gauge", label=label)
     if kind == "counter":
-        return (
-            f"{label}: {fmt_figure(key, getattr(q, key))} since the reset, "
-            f"{fmt_figure(key, getattr(q.rolling, key))} in the last {minutes} min"
+        return w(
+            "explain.counter",
+            label=label,
+            reset=fmt_figure(key, getattr(q, key)),
+            rolling=fmt_figure(key, getattr(q.rolling, key)),
+            m=minutes,
         )
     ex = q.explain.get(key)
     rex = q.explain.get(f"rolling.{key}")
     if ex is None:
-        return f"{label}: {fmt_figure(key, getattr(q, key))} (no formula in this snapshot)"
+        return w("explain.none", label=label, value=fmt_figure(key, getattr(q, key)))
     parts = [
-        f"since reset {fmt_number(ex.numerator)} / {fmt_number(ex.denominator)} = {fmt_figure(key, getattr(q, key))}"
+        w(
+            "explain.reset",
+            num=fmt_number(ex.numerator),
+            den=fmt_number(ex.denominator),
+            value=fmt_figure(key, getattr(q, key)),
+        )
     ]
     if rex is not None:
         parts.append(
-            f"last {minutes} min {fmt_number(rex.numerator)} / {fmt_number(rex.denominator)} = "
-            f"{fmt_figure(key, getattr(q.rolling, key))}"
+            w(
+                "explain.rolling",
+                m=minutes,
+                num=fmt_number(rex.numerator),
+                den=fmt_number(rex.denominator),
+                value=fmt_figure(key, getattr(q.rolling, key)),
+            )
         )
-    return f"{label} = {ex.formula}\n  " + " · ".join(parts)
+    return f"{label} = {formula_text(key, q, w)}\n  " + " · ".join(parts)
 
 
-FORMULA_LABELS = {k: label for k, label, kind in FIGURES if kind == "ratio"}
+FORMULA_KEYS = tuple(k for k, _, kind in FIGURES if kind == "ratio")
 
 
 _ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?Z")
 
 
-def describe_window(text: str, tz) -> str:
+def describe_window(text: str, tz, w: Words = ENGLISH) -> str:
     """An explain window in words, its times in the centre's zone: an epoch id is the daily reset it starts at;
     ``rolling <time>`` covers the minutes starting at or after that time; any other ISO time is localised."""
     if text.isdigit():
-        return f"since reset {datetime.fromtimestamp(int(text), tz).strftime('%Y-%m-%d %H:%M %Z')}"
+        return w("window.reset", t=datetime.fromtimestamp(int(text), tz).strftime("%Y-%m-%d %H:%M %Z"))
     if text.startswith("rolling "):
         when = parse_utc(text.removeprefix("rolling "))
         if when is not None:
-            return f"rolling, minutes starting at or after {when.astimezone(tz).strftime('%H:%M %Z')}"
+            return w("window.rolling", t=when.astimezone(tz).strftime("%H:%M %Z"))
 
     def local(m: re.Match) -> str:
         when = parse_utc(m.group(0))
@@ -659,22 +703,26 @@ class Formula:
     extra: list[str] = field(default_factory=list)
 
 
-def formulas(q: QueueSnapshot | Total, tz) -> list[Formula]:
+def formulas(q: QueueSnapshot | Total, tz, w: Words = ENGLISH) -> list[Formula]:
+    """Each ratio of the snapshot's explanations with its formula in words, then the expected wait's."""
     out = []
-    for key, label in FORMULA_LABELS.items():
+    for key in FORMULA_KEYS:
         ex = q.explain.get(key)
         rex = q.explain.get(f"rolling.{key}")
         if ex is None:
             continue
         out.append(
-            Formula(label, ex.formula, describe_window(ex.window, tz), describe_window(rex.window, tz) if rex else "-")
+            Formula(
+                figure_label(key, q, w),
+                formula_text(key, q, w),
+                describe_window(ex.window, tz, w),
+                describe_window(rex.window, tz, w) if rex else "-",
+            )
         )
     if isinstance(q, QueueSnapshot):
-        if is_written(q.channel):  # wallboard.metrics.ewt_slots_s
-            ewt = "max(0, waiting + 1 − free slots) × AHT / slots (agents' capacities summed)"
-        else:
-            ewt = "(waiting + 1) × AHT / agents available or busy in the queue"
-        out.append(Formula("EWT", ewt, "now", "-"))
+        # wallboard.metrics.ewt_slots_s on a written queue
+        ewt = w("ewt_slots_formula") if is_written(q.channel) else w("ewt_formula")
+        out.append(Formula(w("ewt"), ewt, "now", "-"))
     return out
 
 

@@ -1,0 +1,224 @@
+"""The desk in English and Hebrew (``[display] language``, ``wallboard tui --lang``): one table of words per
+language; a Hebrew desk right to left (its tables' columns from the right, every text in the order a terminal
+without bidi support draws it); the drill-down's formulas in the catalog's words, not the counters' fields.
+
+The Hebrew expectations are written by hand in display order (a run of Hebrew letters reversed, numbers and
+Latin names kept left to right), the desk driven by Textual's pilot against real Redis."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from wallboard import catalog
+from wallboard.actions.model import Move, Pause, Spy, Takeover, describe as model_describe
+from wallboard.clock import ManualClock
+from wallboard.config import load_config
+from wallboard.ui.words import EN, HE, Words, describe
+
+from .conftest import redis_url
+from .test_tui import BREACH, T0, publish, seq_is, snapshot, store_sync, token_for, until
+from .test_tui_actions import screen_text
+from .test_tui_fit import SUPERVISOR
+from .ui_seen import Notices
+
+SIZE = (100, 30)
+
+
+def he_app(prefix: str, user: str = "rivka", **display):
+    """rivka's desk (she may do everything), in Hebrew."""
+    from wallboard.ui.app import build_desk_app
+
+    config = load_config(
+        None,
+        redis={"prefix": prefix, "url": redis_url()},
+        centre={"timezone": "UTC", "name": "Test centre"},
+        display={"stale_after_s": 5, "language": "he", **display},
+        roles={"supervisor": {"permissions": SUPERVISOR}},
+        users=[{"name": "rivka", "roles": ["supervisor"]}],
+    )
+    return build_desk_app(config, redis_url(), user=user, clock=ManualClock(T0), token=token_for(user))
+
+
+def on_a_call(seq: int, **kw):
+    """The test snapshot with Gefen on a call from the support queue."""
+    snap = snapshot(seq, **kw)
+    gefen = snap.agents["1001"].model_copy(update={"call_id": "sup.9", "call_queue": "support"})
+    return snap.model_copy(update={"agents": {**snap.agents, "1001": gefen}})
+
+
+# ---- the tables of words -------------------------------------------------------------------------------------
+
+
+def test_each_language_has_every_word_with_the_same_fields():
+    import string
+
+    assert set(EN) == set(HE)
+
+    def fields(text: str) -> set[str]:
+        return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+    for key in EN:
+        assert fields(EN[key]) == fields(HE[key]), key
+
+
+REQUESTS = [
+    Spy(type="listen", user="rivka", agent="1001", call_id="1796563767.16", at=T0),
+    Spy(type="whisper", user="rivka", agent="1001", call_id="1796563767.16", at=T0, keypad=True),
+    Spy(type="barge", user="rivka", agent="1001", call_id=None, at=T0),
+    Takeover(user="rivka", agent="1001", call_id="1796563767.16", at=T0),
+    Move(user="rivka", agent="1001", queue="tech", op="add", penalty=2, revert_after_s=900, at=T0),
+    Move(user="rivka", agent="1001", queue="tech", op="remove", at=T0),
+    Move(user="rivka", agent="1001", queue="tech", op="penalty", penalty=0, at=T0),
+    Pause(type="pause", user="rivka", agent="1001", reason="lunch", at=T0),
+    Pause(type="unpause", user="rivka", agent="1001", queue="support", at=T0),
+]
+
+
+@pytest.mark.parametrize("req", REQUESTS, ids=lambda r: f"{r.type}-{getattr(r, 'op', '')}")
+def test_the_english_confirmations_are_the_requests_own_words(req):
+    """The desk's English confirmation is exactly what ``actions.model.describe`` (the audit's, the hub's) says."""
+    for call in (None, "with ***5040 (Customer service, 2:41 so far)"):
+        assert describe(req, "Gefen", call) == model_describe(req, "Gefen", call)
+
+
+def test_hebrew_confirmations():
+    he = Words("he")
+    call = "עם ***5040 (Customer service, 2:41 עד כה)"
+    assert describe(REQUESTS[3], "Gefen", call, he) == (
+        "השתלטות על השיחה של Gefen עם ***5040 (Customer service, 2:41 עד כה) — המתקשר יועבר לטלפון שלך; "
+        "Gefen יוצא/ת מהשיחה"
+    )
+    assert describe(REQUESTS[4], "Gefen", None, he) == "הוספת Gefen לתור tech בעדיפות 2, חזרה בעוד 15 דק׳"
+    assert describe(REQUESTS[7], "Gefen", None, he) == "הפסקה לGefen (lunch)"
+
+
+def test_the_formulas_in_words():
+    """Every term of every desk ratio has words in both languages, by every SL formula."""
+    assert catalog.formula_words("service_level") == "answered within SL / (answered + abandoned - short abandons)"
+    assert catalog.formula_words("service_level", "he") == "נענו בזמן היעד / (נענו + ננטשו - נטישות קצרות)"
+    assert catalog.formula_words("service_level", "en", "abandons_good", count_overflow=True) == (
+        "(answered within SL + abandoned within SL) / (answered + abandoned + overflowed)"
+    )
+    assert catalog.formula_words("abandon_rate") == "(abandoned - short abandons) / (offered - short abandons)"
+    for formula in catalog.SL_FORMULAS:
+        assert set(catalog.SL_FORMULA_WORDS[formula]) == set(catalog.LANGUAGES)
+        for language in catalog.LANGUAGES:
+            for m in catalog.queue(kind="ratio"):
+                if m.desk:
+                    text = catalog.formula_words(m.name, language, formula, True)
+                    assert "_" not in text, (m.name, language, text)
+
+
+# ---- the Hebrew desk, on screen ----------------------------------------------------------------------------------
+
+
+async def test_the_hebrew_desk_reads_right_to_left(redis_client, prefix, cleanup):
+    await publish(redis_client, prefix, snapshot(1, support=BREACH))
+    app = he_app(prefix)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, seq_is(app, 1), "snapshot 1")
+        await pilot.pause()
+        # the queue table from the right: the queue's name is the last column, the trend the first
+        cols = app.queue_table.column_ids
+        assert cols[-1] == "name" and cols[0] == "trend" and cols[-2] == "waiting"
+        assert app.agent_table.column_ids[-1] == "agent" and app.caller_table.column_ids[-1] == "queue"
+        lines = screen_text(app).splitlines()
+        # the header: the centre's name on the right, then (to its left) since when and the sequence
+        head = lines[0].rstrip()
+        assert head.endswith("7 ףצר · 22:00 זאמ · Test centre".replace("7", "1"))
+        assert head.lstrip().startswith("09:15:00 rivka")  # the clock on the left
+        assert "1 :תוגירח" in head  # "חריגות: 1": one breach nobody handled
+        # the headers in Hebrew, reversed for display, the name's at the right end
+        assert lines[1].rstrip().endswith("רות")  # תור
+        assert "רותב" in lines[1] and "השיטנ" in lines[1]  # בתור, נטישה
+        total = next(ln for ln in lines if 'כ"הס' in ln)  # סה"כ
+        assert total.rstrip().endswith('כ"הס') and "78.9%" in total
+        # the agents: states and alerts in Hebrew, names as they are, right-aligned
+        omer = next(ln for ln in lines if "31:40" in ln)
+        assert "lunch:הקספה" in omer and "הכורא הקספה" in omer  # הפסקה:lunch, הפסקה ארוכה
+        dana = next(ln for ln in lines if " יונפ" in ln)  # פנוי
+        assert "support" in dana
+        # the footer's keys in Hebrew
+        assert "a רושיא" in lines[-1] and "? הרזע" in lines[-1]  # אישור, עזרה
+
+
+async def test_hebrew_help_confirmation_toast_and_drill_down(redis_client, prefix, cleanup):
+    from wallboard.ui.dialogs import ConfirmScreen
+    from wallboard.ui.screens import DrillDownScreen, HelpScreen
+
+    await publish(redis_client, prefix, on_a_call(1, support=BREACH))
+    app = he_app(prefix)
+    notices = Notices()
+    async with app.run_test(size=(80, 24), message_hook=notices) as pilot:
+        await until(pilot, seq_is(app, 1), "snapshot 1")
+        # the help: Hebrew, each line from the right, inside the box at 80 columns
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        box = app.screen.query_one("#help-box")
+        text = screen_text(app)
+        assert "םישקמ" in text and "הרזע" in text  # מקשים, עזרה
+        key_line = next(ln for ln in text.splitlines() if "wallboard.takeover" in ln)
+        assert key_line.rstrip(" │").endswith("השתלטות על השיחה"[::-1] + "  t")
+        assert max(len(str(ln)) for ln in app.screen.query_one("#help-text").render().split()) <= (
+            box.content_region.width
+        )
+        await pilot.press("escape")
+        # a key that cannot act now says why, in Hebrew (Dana is not on a call)
+        app.agent_table.focus()
+        app.agent_table.select_key("1002")
+        await pilot.pause()
+        await pilot.press("t")
+        await until(pilot, lambda: bool(notices), "the notice")
+        assert notices[-1] == ("הילע טלתשהל החיש ןיא :החישב וניא Dana", "warning")  # Dana אינו בשיחה: ...
+        # a confirmation in Hebrew, the call by its queue
+        app.agent_table.select_key("1001")
+        await pilot.pause()
+        await pilot.press("l")
+        assert isinstance(app.screen, ConfirmScreen)
+        confirm = str(app.screen.query_one("#confirm-text").render())
+        assert "Gefen" in confirm and "Customer service" in confirm and "sup.9" not in confirm
+        assert confirm.endswith("Gefen" + "האזנה ל"[::-1])  # "האזנה לGefen ...": it starts at the right
+        await pilot.press("escape")
+        # the drill-down: the formula in Hebrew words
+        app.queue_table.focus()
+        app.queue_table.select_key("support")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DrillDownScreen), "the drill-down")
+        await pilot.pause()
+        formulas = str(app.screen.query_one("#formulas").render())
+        # רמת שירות = נענו בזמן היעד / (נענו + ננטשו - נטישות קצרות), in display order
+        assert "(תורצק תושיטנ - ושטננ + ונענ) / דעיה ןמזב ונענ = תוריש תמר" in formulas
+        assert "_" not in formulas
+
+
+async def test_english_stays_the_default(redis_client, prefix, cleanup):
+    """No language set: the desk is English, left to right (the SVG baselines hold it to the byte)."""
+    from .test_tui import make_app
+
+    await publish(redis_client, prefix, snapshot(1))
+    app = make_app(prefix, ManualClock(T0))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, seq_is(app, 1), "snapshot 1")
+        assert app.words.language == "en" and not app.has_class("-rtl")
+        assert app.queue_table.column_ids[0] == "name"
+
+
+def test_the_cli_takes_the_language():
+    from wallboard.cli import build_parser
+
+    parser = build_parser()
+    for command in ("tui", "demo"):
+        args = parser.parse_args([command, "--lang", "he", "--bidi", "terminal"])
+        assert (args.lang, args.bidi) == ("he", "terminal")
+
+
+def test_svg_hebrew_desk(snap_compare, namespace):
+    """The Hebrew desk with a breach, at 100x30: right to left, in display order."""
+    store_sync(namespace, snapshot(7, at=T0 + timedelta(seconds=0), support=BREACH))
+
+    async def run_before(pilot) -> None:
+        await until(pilot, seq_is(pilot.app, 7), "the stored snapshot")
+
+    assert snap_compare(he_app(namespace), terminal_size=SIZE, run_before=run_before)

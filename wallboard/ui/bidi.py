@@ -1,0 +1,46 @@
+"""Right-to-left text for terminals: the order a terminal without bidi support (xterm, tmux, screen, the Linux
+console) must be sent, by python-bidi's reference implementation of the Unicode bidi algorithm. A terminal that
+reorders by itself (mlterm, Konsole, VTE with bidi on) gets logical order instead (``bidi="terminal"``; the
+board's and the desk's ``--bidi``, or ``WALLBOARD_BIDI``). Shared by the board and the desk."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+MODES = ("visual", "terminal")
+
+
+def has_rtl(text: str) -> bool:
+    return any("\u0590" <= ch <= "\u08ff" or "\ufb1d" <= ch <= "\ufeff" for ch in text)
+
+
+def visual(text: str, rtl: bool, bidi: str = "visual") -> str:
+    """``text`` in the order a terminal without bidi support must draw it (``bidi="visual"``): right-to-left
+    runs reversed by the Unicode bidi algorithm, numbers and Latin kept left to right; unchanged for a
+    terminal that reorders by itself (``bidi="terminal"``) or for text with no right-to-left letter."""
+    if bidi != "visual" or not has_rtl(text):
+        return text
+    # python-bidi's reference implementation of the Unicode bidi algorithm: its Rust-backed get_display (the
+    # package's top level) skips rule L4, so brackets would come out facing the wrong way
+    from bidi.algorithm import get_display
+
+    return get_display(text, base_dir="R" if rtl else "L")
+
+
+def visual_pieces(pieces: list[tuple[str, str]], bidi: str = "visual") -> Text:
+    """Styled pieces of a right-to-left line (each a run of words): the pieces from the right, each in display
+    order, so every piece keeps its style. Logical order, pieces and all, for a terminal that reorders."""
+    if bidi != "visual":
+        return Text.assemble(*pieces)
+    return Text.assemble(*((_mirrored(text), style) for text, style in reversed(pieces)))
+
+
+def _mirrored(piece: str) -> str:
+    """A piece of a right-to-left line in display order, its leading spaces (logically first: on the right)
+    after it and its trailing ones before it, whether or not it holds a right-to-left letter."""
+    core = piece.strip(" ")
+    if not core:
+        return piece
+    lead = len(piece) - len(piece.lstrip(" "))
+    trail = len(piece) - len(piece.rstrip(" "))
+    return " " * trail + visual(core, True) + " " * lead
