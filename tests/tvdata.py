@@ -190,3 +190,36 @@ async def publish(client, prefix: str, summary: Summary) -> None:
     text = summary.model_dump_json()
     await client.set(keys.summary, text)
     await client.publish(keys.channel, text)
+
+
+def demo_floor(seq: int, now: datetime) -> Summary:
+    """The demo's six queues (wallboard/data/demo.toml) the way a floor sees them: support breaching on its
+    rolling SL (acknowledged by rivka), a chat and an e-mail queue (an e-mail waiting 1:05:00), two-digit agent
+    counts on the centre total."""
+    queues = {
+        "support": make_queue(
+            "Customer service",
+            now,
+            waiting_since_s=(74, 20, 5),
+            sl=0.62,
+            available=0,
+            **breach("service_level", now, acked_by="rivka"),
+        ),
+        "tech": make_queue("Technical support", now, waiting_since_s=(12,), sl=0.91, available=2),
+        "billing": make_queue("Billing", now, sl=1.0, available=5),
+        "sales": make_queue("Sales", now, sl=0.88, available=1),
+        "chat": make_queue("Web chat", now, sl=0.8, available=1).model_copy(update={"channel": "chat"}),
+        "email": make_queue("E-mail", now, waiting_since_s=(3900,), sl=1.0, available=0).model_copy(
+            update={"channel": "email"}
+        ),
+    }
+    for name, extra in (("support", {"wrap_up": 2, "paused": 1}), ("billing", {"paused": 3})):
+        c = queues[name].agent_counts
+        queues[name] = queues[name].model_copy(
+            update={"agent_counts": c.model_copy(update={**extra, "logged_in": c.logged_in + sum(extra.values())})}
+        )
+    s = make_summary(seq, now, queues)
+    counts = AgentCounts(available=9, on_call=18, wrap_up=2, paused=4, logged_in=33)
+    return s.model_copy(
+        update={"centre": "Example Bank — demo", "total": s.total.model_copy(update={"agent_counts": counts})}
+    )

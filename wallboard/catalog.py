@@ -355,6 +355,54 @@ def tv_labels(language: str) -> dict[str, str]:
     return {m.name: m.labels[language] for m in QUEUE if m.tv is not None}
 
 
+# The short form of each TV label (its own or a channel's), for a tile too narrow for the whole one: the one
+# table of abbreviations the screens use (``wallboard.ui.board`` tries the whole label first).
+TV_SHORT: dict[str, dict[str, str]] = {
+    "en": {
+        "Service level": "SL",
+        "Longest wait": "Longest",
+        "Agents free": "Free",
+        "Agents with room": "Room",
+        "Expected wait": "EWT",
+        "Avg answer": "ASA",
+        "First response": "1st reply",
+        "Oldest waiting": "Oldest",
+        "Backlog age": "Age",
+        "Callbacks": "Callbk",
+        "Transferred": "Xfer",
+        "Abandoned": "Aband.",
+        "Answered": "Ans.",
+        "Offered": "Off.",
+        "Surveyed": "Surv.",
+        # the agents row (``projection.AGENT_LABELS``)
+        "on call": "call",
+        "wrap-up": "wrap",
+        "logged in": "in",
+    },
+    "he": {
+        "רמת שירות": "שירות",
+        "המתנה ארוכה": "ארוכה",
+        "נציגים פנויים": "פנויים",
+        "נציגים עם מקום": "עם מקום",
+        "המתנה צפויה": "צפויה",
+        "זמן מענה": "מענה",
+        "המתנה ממוצעת": "ממוצעת",
+        "תגובה ראשונה": "תגובה",
+        "הוותיק בתור": "ותיק",
+        "גיל הצבר": "גיל",
+        "שיחות חוזרות": "חוזרות",
+        "שיעור מענה": "מענה",
+        "שביעות רצון": "CSAT",
+        "בהפסקה": "הפסקה",
+    },
+}
+
+
+def tv_short(label: str, language: str) -> str:
+    """``label``'s short form on a TV (itself when it has none)."""
+    return TV_SHORT.get(language, {}).get(label, label)
+
+
 def alert_phrases(language: str) -> dict[str, str]:
     return {m.name: m.phrases[language] for m in QUEUE if m.phrases}
 

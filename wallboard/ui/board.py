@@ -10,7 +10,10 @@ comes: it reconnects by itself). The longest wait and the clock tick locally fro
 
 What a card shows is the layout's projection (``wallboard.projection``), the same data the TV page gets:
 a centre total card first when the layout shows it, each figure's target and trend arrow in its label, a
-shape beside the colour for warn (▲) and breach (■), and the agents by state along each card's foot. Alert
+shape beside the colour for warn (▲) and breach (■), and the agents by state along each card's foot. A label
+too long for its tile takes a shorter form (``figure_label_variants``: the abbreviations of
+``catalog.TV_SHORT``, the other window left out; the target stays), the agents row wraps whole states over
+the rows the page plan gave it; an ellipsis only when nothing fits. Pages share the queues evenly. Alert
 lines (one per queue in breach) follow the supervisor's message in the ticker, which scrolls (8 columns a
 second, on server time) when it is wider than the terminal. Stale: every figure grey and struck through, the
 timers stopped at the last snapshot, and the ticker row turns into "NO DATA FOR 40 s · last update 09:14:22".
@@ -29,10 +32,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from math import ceil
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
@@ -44,6 +49,7 @@ from textual.widgets import Static
 
 from ..clock import Clock, SystemClock
 from ..config import LayoutConfig, WallboardConfig
+from .. import catalog
 from ..projection import (
     AGENT_LABELS,
     AGENT_STATES,
@@ -90,6 +96,117 @@ def marquee(text: str, width: int, pos: int, rtl: bool) -> str:
     return (loop * (width // n + 2))[start : start + width]
 
 
+# ---- fitting text to a tile (pure) ----------------------------------------------------------------------
+
+
+def fits(text: str, width: int, height: int = 1) -> bool:
+    lines = text.split("\n")
+    return len(lines) <= height and all(cell_len(line) <= width for line in lines)
+
+
+def cut(text: str, width: int) -> str:
+    """``text`` cut to ``width`` cells with an ellipsis, in reading order (a right-to-left text loses its end,
+    on the left, once reordered for display)."""
+    if cell_len(text) <= width:
+        return text
+    out = ""
+    for ch in text:
+        if cell_len(out + ch) > width - 1:
+            break
+        out += ch
+    return out.rstrip() + "…" if width > 0 else ""
+
+
+def fit(variants: list[str], width: int, height: int = 1) -> str:
+    """The first of ``variants`` (longest, most telling first) that fits ``width`` x ``height`` cells; else the
+    last, each line cut. A variant may hold several lines."""
+    for v in variants:
+        if fits(v, width, height):
+            return v
+    return "\n".join(cut(line, width) for line in variants[-1].split("\n")[: max(1, height)])
+
+
+def wrap_units(units: list[str], width: int, sep: str = "  ") -> list[str]:
+    """``units`` (never broken) on as few lines of ``width`` cells as they fit, ``sep`` between two on a line."""
+    lines: list[str] = []
+    for u in units:
+        if lines and cell_len(lines[-1] + sep + u) <= width:
+            lines[-1] += sep + u
+        else:
+            lines.append(u)
+    return lines
+
+
+def agent_units(counts: dict, language: str, short: bool = False) -> list[str]:
+    words = AGENT_LABELS[language]
+    return [f"{counts.get(k, '-')} {catalog.tv_short(words[k], language) if short else words[k]}" for k in AGENT_STATES]
+
+
+def agent_variants(counts: dict, language: str, width: int) -> list[str]:
+    """The agents row: on one line (two spaces between states, else one), else wrapped over lines, in whole
+    words, then in short ones (``catalog.TV_SHORT``)."""
+    full, short = agent_units(counts, language), agent_units(counts, language, short=True)
+    wrapped = ["\n".join(wrap_units(units, width, sep)) for units in (full, short) for sep in ("  ", " ")]
+    return ["  ".join(full), " ".join(full), *wrapped]
+
+
+def agent_rows(language: str, width: int) -> int:
+    """Rows a tile ``width`` cells wide gives its agents row: one when it fits on one line with counts of two
+    digits, else as many as its short words wrap to."""
+    counts = dict.fromkeys(AGENT_STATES, 88)
+    if cell_len(" ".join(agent_units(counts, language))) <= width:
+        return 1
+    return min(len(wrap_units(agent_units(counts, language, short=True), width, sep)) for sep in ("  ", " "))
+
+
+def figure_label_variants(
+    name: str,
+    language: str,
+    words: dict[str, str],
+    *,
+    icon: str = "",
+    window_min: int | None = None,
+    acked_by: str | None = None,
+    snoozed_to: str | None = None,
+    target: str | None = None,
+    trend: str = "",
+    other: tuple[str, str] | None = None,
+) -> list[str]:
+    """A figure's label, whole then shorter: ``■ Service level · 30 min / 80% ▲ (today 62%)`` down to
+    ``■ SL / 80%``. The target stays beside the figure to the last; the long words go first
+    (``catalog.TV_SHORT``), then the figure's other window, then the acknowledgement's words (its mark stays)."""
+    short = catalog.tv_short(name, language)
+    win = {
+        "full": f" · {window_min} {words['minutes']}" if window_min else "",
+        "short": " " + words["window_short"].format(m=window_min) if window_min else "",
+        "none": "",
+    }
+    if acked_by:
+        state = {"full": f"  ✓ {words['acked']} {acked_by}", "short": f" ✓ {acked_by}", "tiny": " ✓"}
+    elif snoozed_to:
+        state = {"full": f"  ⏸ {words['snoozed']} {snoozed_to}", "short": f" ⏸ {snoozed_to}", "tiny": " ⏸"}
+    else:
+        state = dict.fromkeys(("full", "short", "tiny"), "")
+    tail = (f" / {target}" if target else "") + trend
+    more = f" ({other[0]} {other[1]})" if other else ""
+    forms = [  # (name, window, state, the other window)
+        (name, "full", "full", True),
+        (name, "short", "full", True),
+        (short, "short", "full", True),
+        (name, "short", "full", False),
+        (short, "short", "full", False),
+        (short, "short", "short", False),
+        (short, "short", "tiny", False),
+        (short, "none", "tiny", False),
+    ]
+    out: list[str] = []
+    for n, w, st, o in forms:
+        v = f"{icon}{n}{win[w]}{state[st]}{tail}{more if o else ''}"
+        if v not in out:
+            out.append(v)
+    return out
+
+
 @dataclass(frozen=True)
 class Plan:
     """How a page is laid out: queues per page on a ``cols`` x ``rows`` grid, each card's figures on a
@@ -104,11 +221,17 @@ class Plan:
 
 
 def plan_board(
-    width: int, height: int, n_queues: int, formats: list[str], per_page: int = 0, card_extra: int = 0
+    width: int,
+    height: int,
+    n_queues: int,
+    formats: list[str],
+    per_page: int = 0,
+    card_extra: int | Callable[[int], int] = 0,
 ) -> Plan:
     """The page layout with the largest digits that still shows as many queues per page as fit at scale 1
     (``per_page`` fixes the count). Pages rotate when that is fewer than the queues. ``card_extra``: rows
-    each card takes besides its name and figures (the agents row)."""
+    each card takes besides its name and figures (the agents row), or a function of the card's inner width
+    giving them (a narrow card wraps its agents row)."""
     units = max(width_units(TEMPLATES[f]) for f in formats)
     n_fig = len(formats)
     n = max(1, n_queues)
@@ -121,7 +244,8 @@ def plan_board(
             if cols * rows - k >= cols:  # a whole empty row: another cols gives the same
                 continue
             inner_w = width // cols - CARD_BORDER
-            inner_h = height // rows - CARD_BORDER - CARD_HEADER - card_extra
+            extra = card_extra(inner_w) if callable(card_extra) else card_extra
+            inner_h = height // rows - CARD_BORDER - CARD_HEADER - extra
             for fc in range(1, n_fig + 1):
                 fr = ceil(n_fig / fc)
                 cell_w = (inner_w - (fc - 1)) // fc
@@ -193,6 +317,35 @@ class BigNumber(Widget):
         return Text("\n".join(lines), no_wrap=True, overflow="crop")
 
 
+class FitText(Static):
+    """Text that takes, of its variants, the first that fits its box (``fit``), again on every resize; then
+    reordered for display (``visual``) when right to left. ``variants`` may be a function of the width."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._variants: list[str] | Callable[[int], list[str]] = [""]
+        self._how: tuple[bool, str, str | None] = (False, "visual", None)
+        self._shown: tuple | None = None
+
+    def show(self, variants, rtl: bool = False, bidi: str = "visual", style: str | None = None) -> None:
+        self._variants, self._how = variants, (rtl, bidi, style)
+        self._fit()
+
+    def _fit(self) -> None:
+        size = self.content_size
+        variants = self._variants(size.width) if callable(self._variants) else self._variants
+        text = fit(variants, size.width, max(1, size.height)) if size.width else variants[0]
+        if (text, self._how) == self._shown:
+            return
+        self._shown = (text, self._how)
+        rtl, bidi, style = self._how
+        shown = "\n".join(visual(line, rtl, bidi) for line in text.split("\n"))
+        self.update(Text(shown, style=style) if style else shown)
+
+    def on_resize(self) -> None:
+        self._fit()
+
+
 class FigureCell(Vertical):
     """One figure of a queue: its label (with ack/snooze state) and its value."""
 
@@ -201,7 +354,7 @@ class FigureCell(Vertical):
         self.template = template
         # held, not queried: a tick can render a card whose cells are attached but not composed yet (just
         # mounted by a relayout), where a query found nothing and ended the board (NoMatches)
-        self._label = Static(classes="flabel")
+        self._label = FitText(classes="flabel")
         self._number = BigNumber(template)
 
     def compose(self) -> ComposeResult:
@@ -213,15 +366,16 @@ class FigureCell(Vertical):
         return self._number
 
     @property
-    def label(self) -> Static:
+    def label(self) -> FitText:
         return self._label
 
 
 class QueueCard(Vertical):
-    """One queue (or the centre total): its name (and closed state), a grid of figures, the agents by state."""
+    """One queue (or the centre total): its name (and closed state), a grid of figures, the agents by state
+    (``agents``: the rows that takes; 0 without)."""
 
     def __init__(
-        self, n_figures: int, fig_cols: int, fig_rows: int, template: str, agents: bool = False, rtl: bool = False, **kw
+        self, n_figures: int, fig_cols: int, fig_rows: int, template: str, agents: int = 0, rtl: bool = False, **kw
     ) -> None:
         super().__init__(**kw)
         self.template = template
@@ -233,15 +387,17 @@ class QueueCard(Vertical):
         self.queue: str | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(classes="qname")
+        yield FitText(classes="qname")
         grid = Grid(classes="figs")
         grid.styles.grid_size_columns = self.fig_cols
         grid.styles.grid_size_rows = self.fig_rows
         with grid:
             for _ in range(self.n_figures):
                 yield FigureCell(self.template)
-        if self.agents:
-            yield Static(classes="agents")
+        if self.agents:  # its rows: 1, or more when a narrow card wraps it
+            row = FitText(classes="agents")
+            row.styles.height = self.agents
+            yield row
 
     @property
     def cells(self) -> list[FigureCell]:
@@ -354,14 +510,16 @@ class BoardApp(App):
             return
         rows = self.size.height - CHROME_ROWS - (1 if self.ticker_line() or self.stale else 0)
         per_page = self.layout.per_page + (1 if self.layout.per_page and self.layout.show_total else 0)
-        plan = plan_board(
-            self.size.width,
-            max(1, rows),
-            self.tiles(),
-            self.formats,
-            per_page,
-            card_extra=1 if self.layout.agent_states else 0,
-        )
+        lang = self.layout.language
+        extra = (lambda w: agent_rows(lang, w)) if self.layout.agent_states else 0
+        plan = plan_board(self.size.width, max(1, rows), self.tiles(), self.formats, per_page, card_extra=extra)
+        # pages share the queues evenly (6 queues at 5 a page: 3 and 3, not 5 and 1), each tile as large as
+        # that fewer a page allows
+        total = 1 if self.layout.show_total else 0
+        n = len(self.queue_names())
+        pages = ceil(n / max(1, plan.per_page - total))
+        if pages > 1 and (even := ceil(n / pages) + total) < plan.per_page:
+            plan = plan_board(self.size.width, max(1, rows), even, self.formats, even, card_extra=extra)
         if plan != self.plan:
             self.plan = plan
             page = self.query_one("#page", Grid)
@@ -369,8 +527,9 @@ class BoardApp(App):
             page.styles.grid_size_columns = plan.cols
             page.styles.grid_size_rows = plan.rows
             template = max((TEMPLATES[f] for f in self.formats), key=width_units)
+            agents = agent_rows(lang, self.size.width // plan.cols - CARD_BORDER) if self.layout.agent_states else 0
             await page.mount_all(
-                QueueCard(len(self.formats), plan.fig_cols, plan.fig_rows, template, self.layout.agent_states, self.rtl)
+                QueueCard(len(self.formats), plan.fig_cols, plan.fig_rows, template, agents, self.rtl)
                 for _ in range(plan.per_page)
             )
         self.render_board()
@@ -517,6 +676,10 @@ class BoardApp(App):
     def render_board(self) -> None:
         if not self.is_mounted or self.plan is None:
             return
+        try:
+            pageno, clock = self.query_one("#pageno", Static), self.query_one("#clock", Static)
+        except NoMatches:  # a tick as the board is taken down (its screen's widgets already gone)
+            return
         now = self.server.now()
         cards = list(self.query(QueueCard))
         if self.rtl:
@@ -529,10 +692,8 @@ class BoardApp(App):
             self.render_card(card, q, snapshot_at, now)
         now = self.server.now()
         self.update_scale()
-        self.query_one("#pageno", Static).update(
-            f"{self.words['page']} {self.page + 1}/{self.pages}" if self.pages > 1 else ""
-        )
-        self.query_one("#clock", Static).update(Text(fmt_clock(now, self.tz), style="bold"))
+        pageno.update(f"{self.words['page']} {self.page + 1}/{self.pages}" if self.pages > 1 else "")
+        clock.update(Text(fmt_clock(now, self.tz), style="bold"))
         self.update_flash_timer()
 
     def update_scale(self) -> None:
@@ -552,15 +713,15 @@ class BoardApp(App):
         card.set_class(bool(q.get("total")), "-total")
         icons = self.layout.level_icons and not self.stale
         name = (LEVEL_ICONS.get(q["level"], "") if icons else "") + q["label"]
-        if q.get("channel_label"):  # a written queue names its channel
-            name += f" · {q['channel_label']}"
-        if not q["open"]:
-            name += f"  {self.words['closed']}"
+        closed = "" if q["open"] else f"  {self.words['closed']}"
+        names = [name + closed]
+        if q.get("channel_label"):  # a written queue names its channel (left out first when it does not fit)
+            names.insert(0, f"{name} · {q['channel_label']}{closed}")
         found = card.query(".qname")
         if not found:  # a card a relayout made that has not composed yet: the next tick draws it
             return
-        qname = found.first(Static)
-        qname.update(Text(self.vis(name, qname), style="bold"))
+        found.first(FitText).show(names, self.rtl, self.bidi, style="bold")
+        lang = self.layout.language
         for cell, fig, fmt in zip(card.cells, q["figures"], self.formats):
             alert = Alert.model_validate(fig["alert"]) if fig.get("alert") else None
             flashing = fig["level"] == "breach" and should_flash(alert, now) and not self.stale
@@ -570,34 +731,35 @@ class BoardApp(App):
             cell.set_class(flashing, "-flash")
             cell.set_class(quiet, "-quiet")
             cell.set_class(self.stale, "-stale")
-            label = (LEVEL_ICONS.get(fig["level"], "") if icons else "") + (
-                fig.get("label") or figure_label(self.layout, fig["key"])
-            )
-            if fig.get("window_min"):
-                label += f" · {fig['window_min']} {self.words['minutes']}"
-            if alert is not None and alert.acked_by:  # before the rest: a narrow cell cuts from the end
-                label += f"  ✓ {self.words['acked']} {alert.acked_by}"
-            elif alert is not None and quiet and alert.snoozed_until:
-                until = fmt_clock(alert.snoozed_until, self.tz)[:5]
-                label += f"  ⏸ {self.words['snoozed']} {until}"
-            if fig.get("target") is not None:
-                label += f" / {fmt_value(fmt, fig['target'])}"
-            label += TREND_ARROWS.get(fig.get("trend") or "", "")
-            if fig.get("other") is not None:
-                other = fig["other"]
-                when = (
-                    self.words["today"] if other["window"] == "today" else f"{other['minutes']} {self.words['minutes']}"
+            other = fig.get("other")
+            label = figure_label_variants(
+                fig.get("label") or figure_label(self.layout, fig["key"]),
+                lang,
+                self.words,
+                icon=LEVEL_ICONS.get(fig["level"], "") if icons else "",
+                window_min=fig.get("window_min"),
+                acked_by=alert.acked_by if alert is not None else None,
+                snoozed_to=fmt_clock(alert.snoozed_until, self.tz)[:5]
+                if alert is not None and quiet and alert.snoozed_until
+                else None,
+                target=fmt_value(fmt, fig["target"]) if fig.get("target") is not None else None,
+                trend=TREND_ARROWS.get(fig.get("trend") or "", ""),
+                other=(
+                    self.words["today"]
+                    if other["window"] == "today"
+                    else f"{other['minutes']} {self.words['minutes']}",
+                    fmt_value(fmt, other["value"]),
                 )
-                label += f" ({when} {fmt_value(fmt, other['value'])})"
-            cell.label.update(self.vis(label, cell.label))
+                if other is not None
+                else None,
+            )
+            cell.label.show(label, self.rtl, self.bidi)
             cell.number.set_value(fmt_value(fmt, live_value(fig, snapshot_at, now)))
             cell.number.stale = self.stale
         if card.agents:
-            words = AGENT_LABELS[self.layout.language]
             counts = q.get("agents") or {}
-            row = "  ".join(f"{counts.get(k, '-')} {words[k]}" for k in AGENT_STATES)
-            for agents in card.query(".agents").results(Static):
-                agents.update(self.vis(row, agents))
+            for agents in card.query(".agents").results(FitText):
+                agents.show(lambda width, c=counts: agent_variants(c, lang, width), self.rtl, self.bidi)
 
     # ---- ticking, staleness, flashing -------------------------------------------------------------------
 
