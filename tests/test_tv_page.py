@@ -23,8 +23,10 @@ from .cdp import Chromium
 from .conftest import redis_url
 from .polling import until
 from .tvdata import (
+    BLENDED_LAYOUTS,
     TOKENS,
     UNMASKED,
+    blended,
     breach,
     four_queues,
     make_queue,
@@ -271,6 +273,46 @@ async def test_page_hebrew_right_to_left(new_page, redis_client, prefix, cleanup
         )
         await page.eval("document.body.classList.remove('flash-on')")
         await page.screenshot(ARTIFACTS / "tv_he_1080p.png")
+
+
+@pytest.mark.parametrize(
+    "layout,token,labels,figures",
+    [
+        (
+            "blended",
+            "TV_TEST_VIEWER_FLOOR",
+            ["Customer service", "Web help · Chat"],
+            ["Waiting", "Oldest waiting", "Service level", "Agents with room"],
+        ),
+        (
+            "blended-he",
+            "TV_TEST_VIEWER_HE",
+            ["שירות לקוחות", "עזרה באתר · צ'אט"],
+            ["ממתינים", "הוותיק בתור", "רמת שירות", "נציגים עם מקום"],
+        ),
+    ],
+)
+async def test_page_names_a_written_queue_s_channel(
+    new_page, redis_client, prefix, cleanup, layout, token, labels, figures
+):
+    """A chat queue beside a phone queue: its tile says its channel after its name (a phone queue's says
+    nothing: voice is the usual), its longest wait reads as the oldest waiting, and its agents figure is those
+    with room for one more chat."""
+    config = tv_config(prefix, layouts=BLENDED_LAYOUTS)
+    async with Feed(redis_client, prefix, blended), running_hub(config, redis_client) as hub:
+        page = await new_page(1920, 1080)
+        await page.goto(kiosk(hub, layout, TOKENS[token]))
+        await page.wait_for(
+            "window.__tv.queues.length === 2 && document.querySelectorAll('.card:not(.total) .fval').length === 8"
+        )
+        cards = await page.eval(FIGS)
+        assert [c["label"] for c in cards] == labels
+        assert [f["label"] for f in cards[1]["figs"]] == figures
+        assert cards[1]["figs"][0]["value"] == "2" and cards[1]["figs"][3]["value"] == "2"  # 2 waiting, 2 with room
+        assert cards[0]["figs"][3]["label"] != figures[3]  # the phone queue's agents are the available
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.eval("document.body.classList.remove('flash-on')")
+        await page.screenshot(ARTIFACTS / f"tv_{layout}_1080p.png")
 
 
 async def test_page_shows_a_refusal(new_page, redis_client, prefix, cleanup):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from wallboard.channels import DEFAULTS as CHANNEL_DEFAULTS
 from wallboard.config import load_config
 from wallboard.keys import Keys
 from wallboard.snapshot import (
@@ -43,6 +44,7 @@ def make_queue(
     alerts: dict | None = None,
     open_: bool = True,
     answered: int = 100,
+    channel: str = "voice",
 ) -> QueueSnapshot:
     callers = [
         Caller(call_id=f"c{i}", entered_at=iso(now - timedelta(seconds=s)), wait_s=float(s), caller=UNMASKED)
@@ -50,6 +52,7 @@ def make_queue(
     ]
     return QueueSnapshot(
         label=label,
+        channel=channel,
         entered=answered + len(callers),
         offered=answered,
         answered=answered,
@@ -57,14 +60,17 @@ def make_queue(
         service_level=sl,
         asa_s=12.0,
         sl_formula="excl_short_abandons",
-        sl_threshold_s=20,
-        short_abandon_s=5,
+        sl_threshold_s=CHANNEL_DEFAULTS[channel].sl_threshold_s,
+        short_abandon_s=CHANNEL_DEFAULTS[channel].short_abandon_s,
         count_overflow=False,
         open=open_,
         waiting=len(callers),
         longest_wait_s=float(max(waiting_since_s)) if waiting_since_s else None,
         callers=callers,
-        agent_counts=AgentCounts(available=available, on_call=4, logged_in=available + 4),
+        # on a written queue the tile's agents are those with room for one more conversation (here: the available)
+        agent_counts=AgentCounts(
+            available=available, on_call=4, logged_in=available + 4, free=available if channel != "voice" else 0
+        ),
         rolling=Rolling(
             minutes=30,
             since=iso(now - timedelta(minutes=30)),
@@ -119,6 +125,19 @@ def four_queues(seq: int, now: datetime, **support) -> Summary:
     )
 
 
+def blended(seq: int, now: datetime) -> Summary:
+    """A phone queue beside a written one: ``web``, a chat queue whose label does not say so (its tile adds the
+    channel: "Web help · Chat")."""
+    return make_summary(
+        seq,
+        now,
+        {
+            "support": make_queue("Customer service", now, waiting_since_s=(30,), sl=0.9, available=1),
+            "web": make_queue("Web help", now, waiting_since_s=(50, 10), sl=0.82, available=2, channel="chat"),
+        },
+    )
+
+
 LAYOUTS = [
     {
         "name": "floor",
@@ -142,6 +161,17 @@ LAYOUTS = [
         "language": "he",
         "queues": ["support", "tech"],
         "labels": {"support": "שירות לקוחות", "tech": "תמיכה טכנית"},
+        "viewer_token_env": "TV_TEST_VIEWER_HE",
+    },
+]
+# a phone queue beside the written one (tv_config's queue 'web'), in English and Hebrew
+BLENDED_LAYOUTS = [
+    {"name": "blended", "queues": ["support", "web"], "viewer_token_env": "TV_TEST_VIEWER_FLOOR"},
+    {
+        "name": "blended-he",
+        "language": "he",
+        "queues": ["support", "web"],
+        "labels": {"support": "שירות לקוחות", "web": "עזרה באתר"},
         "viewer_token_env": "TV_TEST_VIEWER_HE",
     },
 ]
@@ -171,6 +201,8 @@ def tv_config(prefix: str, *, hub: dict | None = None, display: dict | None = No
             {"name": "tech"},
             {"name": "billing"},
             {"name": "sales"},
+            # written: its channel's SL threshold (60 s); no thresholds, so the total's trends read as before
+            {"name": "web", "channel": "chat", "thresholds": {}},
         ],
         layouts=layouts if layouts is not None else LAYOUTS,
         roles={
