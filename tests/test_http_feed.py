@@ -27,7 +27,7 @@ from wallboard.ingest import Ingest
 from wallboard.keys import Keys
 
 from .conftest import at, free_port, redis_url
-from .polling import until
+from .polling import until, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "edge-token-0123456789abcdef"
@@ -319,12 +319,13 @@ async def test_bad_items_go_to_the_dead_letters_with_their_reason_and_the_feed_g
         assert status == 202 and answer["accepted"] == 1
         await until(lambda: ing.events_applied == 5)
         await until(lambda: feed._q.qsize() == 0)
-        dead = await dead_letters(redis_client, prefix)
-        for _ in range(200):  # the dead letters of the last batch are written just after its events
-            if len(dead) >= 10:
-                break
-            await asyncio.sleep(0.01)
-            dead = await dead_letters(redis_client, prefix)
+
+        async def all_dead():
+            got = await dead_letters(redis_client, prefix)
+            return got if len(got) >= 10 else None
+
+        # the dead letters of the last batch are written just after its events
+        dead = await until(all_dead, "the ten dead letters")
         by_source = {}
         for d in dead:
             by_source.setdefault(d["source"], []).append(d["reason"])
@@ -527,17 +528,19 @@ def test_wallboard_ingest_feed_http_serves_and_stops(namespace, tmp_path):
         stderr=subprocess.PIPE,
     )
     try:
-        import time
 
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                    assert r.status == 200
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()
-                time.sleep(0.05)
+        def healthy() -> bool:
+            assert proc.poll() is None, proc.stderr.read().decode()  # it stopped: say why at once
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                return r.status == 200
+
+        wait_until(
+            healthy,
+            "the ingester's /healthz",
+            timeout=15,
+            every=0.05,
+            ignoring=(urllib.error.URLError, ConnectionError),
+        )
         ts = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
         body = json.dumps({"type": "caller_joined", "id": "j1", "ts": ts, "queue": "support", "call_id": "c1"}).encode()
         req = urllib.request.Request(
@@ -552,9 +555,8 @@ def test_wallboard_ingest_feed_http_serves_and_stops(namespace, tmp_path):
 
         client = redis.Redis.from_url(redis_url(), decode_responses=True)
         keys = Keys(namespace)
-        while not client.sismember(keys.queues, "support"):  # the engine registers a queue as it applies
-            assert time.monotonic() < deadline + 10
-            time.sleep(0.02)
+        # the engine registers a queue as it applies
+        wait_until(lambda: client.sismember(keys.queues, "support"), "the queue registered", timeout=10)
         client.close()
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -580,10 +582,8 @@ async def test_a_dead_letter_is_redriven_once_the_mapping_knows_its_event(redis_
     async with running(redis_client, prefix, sources=sources) as (ing, feed, base, session):
         status, answer, _ = await post(session, f"{base}/events/chat", [delivery], token=CHAT_TOKEN)
         assert "unknown event 'conversation.queued'" in answer["rejected"][0]["reason"]
-        for _ in range(500):  # handed over, then written by the ingester
-            if await redis_client.xlen(Keys(prefix).deadletter):
-                break
-            await asyncio.sleep(0.01)
+        # handed over, then written by the ingester
+        await until(lambda: redis_client.xlen(Keys(prefix).deadletter), "the dead letter written")
         res = await redrive(redis_client, config, feed="http")
         assert (res.redriven, res.still_rejected) == (0, 1)  # the mapping still does not know it
         mapping.write_text(
