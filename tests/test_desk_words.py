@@ -153,6 +153,9 @@ async def test_hebrew_help_confirmation_toast_and_drill_down(redis_client, prefi
     notices = Notices()
     async with app.run_test(size=(80, 24), message_hook=notices) as pilot:
         await until(pilot, seq_is(app, 1), "snapshot 1")
+        # narrow: the waiting callers below the agents, as in English (side by side they are left of them)
+        lower = app.query_one("#lower")
+        assert [c.id for c in lower.children] == ["agents-box", "callers-box"]
         # the help: Hebrew, each line from the right, inside the box at 80 columns
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
@@ -191,6 +194,22 @@ async def test_hebrew_help_confirmation_toast_and_drill_down(redis_client, prefi
         # רמת שירות = נענו בזמן היעד / (נענו + ננטשו - נטישות קצרות), in display order
         assert "(תורצק תושיטנ - ושטננ + ונענ) / דעיה ןמזב ונענ = תוריש תמר" in formulas
         assert "_" not in formulas
+        await pilot.press("escape")
+        await pilot.resize_terminal(120, 30)
+        await pilot.pause()
+        assert [c.id for c in lower.children] == ["callers-box", "agents-box"]
+
+
+def test_the_engines_window_labels_in_words():
+    from datetime import timezone
+
+    from wallboard.ui.view import describe_window
+
+    he = Words("he")
+    assert describe_window("since reset 2026-11-22T22:00:00Z", timezone.utc) == "since reset 2026-11-22 22:00 UTC"
+    assert describe_window("since reset 2026-11-22T22:00:00Z", timezone.utc, he) == "מאז האיפוס 2026-11-22 22:00 UTC"
+    assert describe_window("rolling 2026-11-23T08:45:00Z", timezone.utc, he) == "מתגלגל, דקות מ-08:45 UTC והלאה"
+    assert describe_window("all input", timezone.utc, he) == "כל הקלט"
 
 
 async def test_english_stays_the_default(redis_client, prefix, cleanup):

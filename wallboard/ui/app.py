@@ -155,7 +155,7 @@ class DeskApp(DeskActions, App):
                 KeyedTable(self.callers_panel.columns(self.config, width), id="callers", rtl=rtl, bidi=bidi),
                 id="callers-box",
             )
-            yield from order([agents, callers])
+            yield from [agents, callers]  # side by side on a right-to-left desk: callers first (``_apply_width``)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -184,7 +184,15 @@ class DeskApp(DeskActions, App):
         self.render_all()
 
     def _apply_width(self, width: int) -> None:
-        self.set_class(width < NARROW_BELOW, "-narrow")
+        narrow = width < NARROW_BELOW
+        self.set_class(narrow, "-narrow")
+        if self.words.rtl:  # the mirror: the waiting callers left of the agents; stacked, below them as in English
+            lower = self.query_one("#lower")
+            agents, callers = self.query_one("#agents-box"), self.query_one("#callers-box")
+            if narrow and lower.children[0] is callers:
+                lower.move_child(callers, after=agents)
+            elif not narrow and lower.children[0] is agents:
+                lower.move_child(callers, before=agents)
         self.query_one("#queues", KeyedTable).set_columns(self.queues_panel.columns(self.config, width))
 
     @property

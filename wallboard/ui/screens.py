@@ -91,7 +91,12 @@ class DrillDownScreen(Screen):
         yield Static(id="drill-title")
         yield Static(id="drill-explain")
         with VerticalScroll(id="drill-body"):
-            yield KeyedTable(self._figure_columns(self.app.size.width or 80), id="figures", rtl=w.rtl, bidi=w.bidi)
+            figures = KeyedTable(self._figure_columns(self.app.size.width or 80), id="figures", rtl=w.rtl, bidi=w.bidi)
+            if w.rtl:  # against the right edge
+                with Horizontal(id="figures-row"):
+                    yield figures
+            else:
+                yield figures
             yield Static(id="formulas")
             with Horizontal(id="drill-lower"):
                 callers = Vertical(
@@ -181,7 +186,12 @@ class DrillDownScreen(Screen):
         title.update(head)
         flash = desk.flash_on and desk.flash_enabled
         goals = queue_targets(desk.config, self.queue) if self.queue != TOTAL_KEY else None
-        self.query_one("#figures", KeyedTable).sync(figure_rows(q, summary, server, goals, w), flash)
+        figures = self.query_one("#figures", KeyedTable)
+        figures.sync(figure_rows(q, summary, server, goals, w), flash)
+        if w.rtl:  # as wide as its columns, against the right edge (a DataTable otherwise takes the width)
+            width = sum(c.get_render_width(figures) for c in figures.columns.values()) + 1
+            if figures.styles.width is None or figures.styles.width.value != width:
+                figures.styles.width = width
         self.query_one("#drill-callers", KeyedTable).sync(callers, flash)
         self.query_one("#drill-agents", KeyedTable).sync(agents, flash)
         self._formulas(q, summary, tz)

@@ -686,6 +686,12 @@ def describe_window(text: str, tz, w: Words = ENGLISH) -> str:
         when = parse_utc(text.removeprefix("rolling "))
         if when is not None:
             return w("window.rolling", t=when.astimezone(tz).strftime("%H:%M %Z"))
+    if text.startswith("since reset "):  # the engine's label of the daily window
+        when = parse_utc(text.removeprefix("since reset "))
+        if when is not None:
+            return w("window.reset", t=when.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"))
+    if text == "all input":
+        return w("window.all")
 
     def local(m: re.Match) -> str:
         when = parse_utc(m.group(0))
