@@ -59,6 +59,21 @@ def view_main(url: str, pattern: str, out: str) -> None:
             f.flush()
 
 
+def busy_events(config, n: int, with_steps: bool = False):
+    """``n`` events of the simulated centre with every queue at its peak (about 9 events a call, the rest agent
+    states), from the current minute on; with ``with_steps``, also how many 5-minute steps of simulated time."""
+    from wallboard.sim import SimCentre
+
+    start = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    sim = SimCentre(config, B.busy_scenario(600.0, talk_mean_s=120.0), 11, start)
+    events: list = []
+    step = 0
+    while len(events) < n:
+        step += 1
+        events += sim.advance_to(start + timedelta(minutes=5 * step))
+    return (events[:n], step) if with_steps else events[:n]
+
+
 # ---- the feed ------------------------------------------------------------------------------------------
 
 
@@ -247,8 +262,6 @@ def main() -> int:
     if args.smoke:
         args.seconds, args.agents, args.queues, args.rates = 1.0, 60, 6, "500,2000"
 
-    from wallboard.sim import SimCentre
-
     rates = [float(x) for x in args.rates.split(",")]
     engine: dict = {"incremental": not args.full_snapshots, "deltas": not args.no_deltas}
     if args.publish_ms is not None:
@@ -260,17 +273,8 @@ def main() -> int:
     if extra:
         config = config.model_copy(update={"engine": config.engine.model_copy(update=extra["engine"])})
     need = int(max(rates) * args.seconds)
-    # enough calls: about 9 events a call, the rest agent states; every queue busy
-    start = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-    per_queue = 600.0
-    sim = SimCentre(config, B.busy_scenario(per_queue, talk_mean_s=120.0), 11, start)
     t = time.perf_counter()
-    events: list = []
-    step = 0
-    while len(events) < need + 10_000:
-        step += 1
-        events += sim.advance_to(start + timedelta(minutes=5 * step))
-    events = events[: need + 10_000]
+    events, step = busy_events(config, need + 10_000, with_steps=True)
     with B.redis_server(args.redis) as (url, how), tempfile.TemporaryDirectory(prefix="wbview") as tmp:
         B.print_machine(url, how)
         B.say(

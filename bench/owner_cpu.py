@@ -10,6 +10,14 @@ bench's load, ~50 agents a second at 5,000) and a snapshot built, evaluated and 
     python bench/owner_cpu.py [--smoke] [--redis URL] [--agents 5000] [--queues 500] [--seconds 60]
                               [--evaluate-all] [--profile FILE] [--publish-ms MS] [--publish-share S]
 
+    python bench/owner_cpu.py --live-rate 1000 [--agents 1000] [--queues 100] [--seconds 10] [--step-ms 200]
+
+``--live-rate R``: the churn of ``bench/live_latency.py`` instead (its simulated centre, every queue at its peak:
+long queues, callbacks, most agents changing), R events a second handed over in 50 ms batches, and a publish
+every ``--step-ms`` of those seconds (fixed, so that a before and an after do the same publishes); after 10 s of
+events to warm up, the CPU of each publish and its parts (build, evaluate, publish), measured on the process's
+CPU clock: what the live latency's publishes cost, without the timing of a live run.
+
 Quicker than ``bench/scale.py`` (no simulation to run first), so a change to the owner is measured before and
 after in minutes. Figures: the owner's CPU per publish (mean, and apart: build, evaluate, publish) and its share
 of one core at the rate it published; ``--evaluate-all`` evaluates every agent's alerts at every publish (as
@@ -153,6 +161,88 @@ async def run(args, url: str) -> None:
     await client.aclose()
 
 
+async def run_live(args, url: str) -> None:
+    from live_latency import busy_events
+
+    from wallboard.delta import DeltaPublisher
+    from wallboard.engine import Engine
+    from wallboard.incremental import IncrementalSnapshots
+    from wallboard.keys import Keys
+    from wallboard.store import connect
+    from wallboard.thresholds import AgentAlertTimers, LevelState, QueueLevels
+
+    prefix = "wbownerlive"
+    config = B.make_centre(args.queues, args.agents, prefix=prefix)
+    warm = int(args.live_rate * 10)
+    need = warm + int(args.live_rate * args.seconds)
+    t = time.perf_counter()
+    events = busy_events(config, need)
+    B.say(f"{len(events):,} simulated events made in {time.perf_counter() - t:.1f} s")
+    client = await connect(config, url)
+    keys = Keys(prefix)
+    engine = Engine(client, config, keys, feed_name="bench")
+    await engine.start()
+    inc = IncrementalSnapshots(engine, config.engine.full_rebuild_s)
+    pub = DeltaPublisher(client, keys, inc, config.engine.full_publish_s)
+    timers, qlevels, levels = AgentAlertTimers(config.agent_alerts), QueueLevels(), LevelState()
+    per_batch, step = max(1, int(args.live_rate * 0.05)), args.step_ms / 1000
+    cpu: list[float] = []
+    parts = [0.0, 0.0, 0.0]
+    prof = cProfile.Profile() if args.profile else None
+    clock = since = 0.0
+    i = 0
+    while i < need:
+        batch = events[i : i + per_batch]
+        i += per_batch
+        await engine.apply(batch)
+        since += 0.05
+        if since + 1e-9 < step:
+            continue
+        since = 0.0
+        clock += step
+        now = events[0].ts + timedelta(seconds=clock)  # the owner's clock: wall time, as in the live run
+        measured = i > warm
+        if measured and prof is not None:
+            prof.enable()
+        c0 = time.process_time()
+        snap = await inc.build(now)
+        c1 = time.process_time()
+        changed = None if inc.full_build else inc.changed_agents
+        snap, levels = engine.evaluate(
+            snap, levels, now, timers, changed, qlevels, None if inc.full_build else inc.changed_queues
+        )
+        c2 = time.process_time()
+        await pub.publish(snap, now)
+        c3 = time.process_time()
+        if measured:
+            if prof is not None:
+                prof.disable()
+            cpu.append(c3 - c0)
+            parts[0] += c1 - c0
+            parts[1] += c2 - c1
+            parts[2] += c3 - c2
+    k = len(cpu)
+    waiting = sum(q.waiting for q in snap.queues.values())
+    callbacks = sum(q.callbacks_pending for q in snap.queues.values())
+    B.say(
+        f"{args.agents:,} agents, {args.queues} queues, {args.live_rate:,.0f} events/s; {k} publishes every "
+        f"{args.step_ms} ms over {args.seconds:g} s of events (after 10 s); the last rebuilt {inc.last_rebuilt[0]} "
+        f"queues and {inc.last_rebuilt[1]} agents; {waiting:,} callers waiting, {callbacks:,} callbacks"
+    )
+    cpu.sort()
+    B.figure("owner.live.cpu_ms_per_publish", sum(cpu) / k * 1000, "ms", f"mean CPU; median {cpu[k // 2] * 1000:.1f}")
+    B.figure("owner.live.build_ms", parts[0] / k * 1000, "ms", "mean CPU")
+    B.figure("owner.live.evaluate_ms", parts[1] / k * 1000, "ms", "mean CPU")
+    B.figure("owner.live.publish_ms", parts[2] / k * 1000, "ms", "mean CPU: a delta or a full one, the stored parts")
+    if prof is not None:
+        prof.dump_stats(args.profile)
+        B.say(f"profile written to {args.profile}")
+    if not args.no_ceiling:
+        for name, v in B.raw_ceiling(url, args.smoke).items():
+            B.figure(f"ceiling {name}", v, "requests/s", "redis-benchmark, 50 clients, same server")
+    await client.aclose()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="a seconds-long run: 200 agents, 20 queues, 10 s")
@@ -165,12 +255,16 @@ def main() -> int:
     ap.add_argument("--publish-share", type=float, default=None, help="engine.publish_share")
     ap.add_argument("--profile", default=None, help="write a cProfile of the publishes here")
     ap.add_argument("--no-ceiling", action="store_true", help="skip the raw Redis ceiling (redis-benchmark)")
+    ap.add_argument("--live-rate", type=float, default=None, help="the live latency's churn at this many events/s")
+    ap.add_argument("--step-ms", type=int, default=200, help="with --live-rate: a publish every this many ms")
     args = ap.parse_args()
+    if args.live_rate is not None and "--agents" not in sys.argv:
+        args.agents, args.queues, args.seconds = 1000, 100, 10
     if args.smoke:
         args.agents, args.queues, args.seconds = 200, 20, 10
     with B.redis_server(args.redis) as (url, how):
         B.print_machine(url, how)
-        asyncio.run(run(args, url))
+        asyncio.run(run(args, url) if args.live_rate is None else run_live(args, url))
     return 0
 
 
