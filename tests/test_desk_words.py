@@ -241,3 +241,37 @@ def test_svg_hebrew_desk(snap_compare, namespace):
         await until(pilot, seq_is(pilot.app, 7), "the stored snapshot")
 
     assert snap_compare(he_app(namespace), terminal_size=SIZE, run_before=run_before)
+
+
+async def test_hebrew_move_and_pause_dialogs_and_scorecard(redis_client, prefix, cleanup):
+    from wallboard.ui.dialogs import MoveScreen, PauseReasonScreen
+    from wallboard.ui.screens import AgentCardScreen
+
+    await publish(redis_client, prefix, snapshot(1))
+    app = he_app(prefix)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, seq_is(app, 1), "snapshot 1")
+        app.agent_table.focus()
+        app.agent_table.select_key("1001")  # Gefen: support 0, tech 1
+        await pilot.pause()
+        await pilot.press("m")
+        assert isinstance(app.screen, MoveScreen)
+        dialog = app.screen
+        dialog.select_queue("tech")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Gefen (1001) " + "העברת"[::-1] in text  # "העברת Gefen (1001)", from the right
+        assert "1 תופידע" in text  # "עדיפות 1": Gefen's penalty in tech
+        preview = str(dialog.query_one("#move-preview").render())
+        # "Gefen בעדיפות 1 בתור tech עכשיו: הקלידו אחרת, או בחרו הסרה", in display order
+        assert preview == "הרסה ורחב וא ,תרחא ודילקה :וישכע tech רותב 1 תופידעב Gefen"
+        await pilot.press("escape")
+        await pilot.press("p")
+        assert isinstance(app.screen, PauseReasonScreen)
+        assert str(app.screen.query_one("#reason-title").render()) == "?המל :Gefen" + "הפסקה ל"[::-1]
+        await pilot.press("escape")
+        await pilot.press("enter")  # the agent's scorecard
+        assert isinstance(app.screen, AgentCardScreen)
+        await pilot.pause()
+        card = screen_text(app)
+        assert "םידעיה לומ םויה :Gefen" in card and "ולפוט" in card  # "Gefen: היום מול היעדים", טופלו

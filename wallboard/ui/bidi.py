@@ -5,9 +5,12 @@ board's and the desk's ``--bidi``, or ``WALLBOARD_BIDI``). Shared by the board a
 
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 
 MODES = ("visual", "terminal")
+_CLOSING_AFTER_LTR = re.compile(r"(?<=[A-Za-z0-9%.])[)\]}]")
 
 
 def has_rtl(text: str) -> bool:
@@ -24,7 +27,11 @@ def visual(text: str, rtl: bool, bidi: str = "visual") -> str:
     # package's top level) skips rule L4, so brackets would come out facing the wrong way
     from bidi.algorithm import get_display
 
-    return get_display(text, base_dir="R" if rtl else "L")
+    # python-bidi's algorithm has no paired-bracket rule (N0): a ")" closing a Latin or numeric run ("Gefen
+    # (1001)") would take the paragraph's direction and land, mirrored, at the far end. A left-to-right mark after
+    # it keeps it with its run; the marks are taken out again (they are not to be drawn).
+    marked = _CLOSING_AFTER_LTR.sub("\\g<0>\u200e", text)
+    return get_display(marked, base_dir="R" if rtl else "L").replace("\u200e", "")
 
 
 def visual_pieces(pieces: list[tuple[str, str]], bidi: str = "visual") -> Text:

@@ -68,7 +68,7 @@ class DeskActions:
                 self.words("not_in_team", name=a.name or agent_id, user=self.user), severity="warning", markup=False
             )
             return
-        self.push_screen(AgentCardScreen(agent_id))
+        self.push_screen(AgentCardScreen(agent_id, self.words))
 
     async def action_ack(self) -> None:
         await self.request_alerts("ack")
@@ -271,7 +271,7 @@ class DeskActions:
             return
         agent_id, a = sel
         name = a.name or agent_id
-        rows = move_queue_rows(a, self.summary, self.config)
+        rows = move_queue_rows(a, self.summary, self.config, self.words)
         # the cursor starts on the queue that needs help most (of those the agent is not in)
         initial = None
         if self.summary is not None:
@@ -298,7 +298,7 @@ class DeskActions:
             if req is not None:
                 self.confirm(req, name)
 
-        self.push_screen(MoveScreen(agent_id, name, a.queues, rows, make, initial), callback=chosen)
+        self.push_screen(MoveScreen(agent_id, name, a.queues, rows, make, initial, self.words), callback=chosen)
 
     # ---- overload advice ----------------------------------------------------------------------------------
 
@@ -391,7 +391,7 @@ class DeskActions:
                     name,
                 )
 
-        self.push_screen(PauseReasonScreen(name, self.config.centre.pause_reasons), callback=chosen)
+        self.push_screen(PauseReasonScreen(name, self.config.centre.pause_reasons, self.words), callback=chosen)
 
     def action_unpause(self) -> None:
         sel = self._selected_agent("unpause")

@@ -22,7 +22,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label, OptionList, Static
 
-from ..actions.model import Move, Spy, describe
+from ..actions.model import Move, Spy
 from ..events import utc
 from ..livetime import fmt_clock
 from .tables import LEVEL_STYLES
@@ -175,10 +175,11 @@ class PauseReasonScreen(ModalScreen[object]):
 
     BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, agent_name: str, reasons: list[str]) -> None:
+    def __init__(self, agent_name: str, reasons: list[str], words: Words = ENGLISH) -> None:
         super().__init__()
         self.agent_name = agent_name
         self.reasons = list(reasons)
+        self.words = words
 
     def on_key(self, event: events.Key) -> None:
         # the digits shown (ASCII 1-9): str.isdigit also says yes to '²' (AZERTY's key left of 1), which int() refuses
@@ -188,13 +189,16 @@ class PauseReasonScreen(ModalScreen[object]):
             self.dismiss(self.reasons[int(key) - 1])
 
     def compose(self) -> ComposeResult:
+        w = self.words
         with Vertical(id="reason-box"):
-            yield Static(f"Pause {self.agent_name}: why?", id="reason-title")
-            yield OptionList(*[f"{i}  {r}" for i, r in enumerate(self.reasons, 1)], id="reason-list")
-            yield Static(Text.assemble(("⏎", "bold"), " choose   ", ("esc", "bold"), " cancel"), id="reason-keys")
+            yield Static(w.show(w("pause.why", name=self.agent_name)), id="reason-title")
+            yield OptionList(*[w.show(f"{i}  {r}") for i, r in enumerate(self.reasons, 1)], id="reason-list")
+            yield Static(
+                w.line(("⏎", "bold"), (w("pause.keys"), ""), ("esc", "bold"), (w("confirm.no"), "")), id="reason-keys"
+            )
 
     def on_mount(self) -> None:
-        self.query_one("#reason-box").border_title = "Pause"
+        self.query_one("#reason-box").border_title = self.words.show(self.words("pause.title"))
         ol = self.query_one(OptionList)
         ol.highlighted = 0
         ol.focus()
@@ -226,8 +230,10 @@ class MoveScreen(ModalScreen[object]):
         rows: list[RowModel],
         make: MoveFactory,
         initial: str | None = None,
+        words: Words = ENGLISH,
     ) -> None:
         super().__init__()
+        self.words = words
         self.initial = initial
         self.agent_id = agent_id
         self.agent_name = agent_name
@@ -237,48 +243,52 @@ class MoveScreen(ModalScreen[object]):
         self.error = ""
 
     def compose(self) -> ComposeResult:
+        w = self.words
+        ops = [("add", w.show(w("move.add"))), ("remove", w.show(w("move.remove")))]
+        ops.append(("penalty", w.show(w("move.penalty_op"))))
+        reverts = [(m, w.show(w("move.minutes", m=m) if m else w("move.off"))) for m in REVERT_MINUTES]
         with Vertical(id="move-box"):
             yield DataTable(id="move-queues", cursor_type="row", zebra_stripes=False)
+            order = reversed if w.rtl else list  # a right-to-left desk: each field's label on the right
             with Horizontal(classes="move-field"):
-                yield Label("Operation", classes="move-label")
-                yield Choice([("add", "add"), ("remove", "remove"), ("penalty", "penalty")], id="move-op")
+                yield from order([Label(w.show(w("move.operation")), classes="move-label"), Choice(ops, id="move-op")])
             with Horizontal(classes="move-field"):
-                yield Label("Penalty", classes="move-label")
-                yield Input("0", id="move-penalty", type="integer", restrict=r"[0-9]*", max_length=3, compact=True)
+                penalty = Input("0", id="move-penalty", type="integer", restrict=r"[0-9]*", max_length=3, compact=True)
+                yield from order([Label(w.show(w("move.penalty")), classes="move-label"), penalty])
             with Horizontal(classes="move-field"):
-                yield Label("Auto-revert", classes="move-label")
-                yield Choice([(m, f"{m} min" if m else "off") for m in REVERT_MINUTES], id="move-revert")
+                revert = Choice(reverts, id="move-revert")
+                yield from order([Label(w.show(w("move.revert")), classes="move-label"), revert])
             yield Static(id="move-preview")
             yield Static(
-                Text.assemble(
+                w.line(
                     ("⏎", "bold"),
-                    " next (confirm)   ",
+                    (w("move.next"), ""),
                     ("tab", "bold"),
-                    " next field   ",
+                    (w("move.next_field"), ""),
                     ("←→", "bold"),
-                    " choose   ",
+                    (w("move.choose"), ""),
                     ("esc", "bold"),
-                    " cancel",
+                    (w("confirm.no"), ""),
                 ),
                 id="move-keys",
             )
 
+    MOVE_COLUMNS = ("queue", "label", "member", "level", "waiting")
+
     def on_mount(self) -> None:
-        self.query_one("#move-box").border_title = f"Move {self.agent_name} ({self.agent_id})"
+        w = self.words
+        self.query_one("#move-box").border_title = w.show(w("move.title", name=self.agent_name, id=self.agent_id))
         table = self.query_one("#move-queues", DataTable)
-        for key, header in (
-            ("queue", "Queue"),
-            ("label", "Label"),
-            ("member", "Member"),
-            ("level", "Level"),
-            ("waiting", "Waiting"),
-        ):
-            table.add_column(header, key=key)
+        columns = self.MOVE_COLUMNS[::-1] if w.rtl else self.MOVE_COLUMNS  # from the right on a Hebrew desk
+        for key in columns:
+            header = w.show(w(f"move.{key}"))
+            table.add_column(Text(header, justify="right") if w.rtl else header, key=key)
         for r in self.rows:
             values = []
-            for col in ("queue", "label", "member", "level", "waiting"):
+            for col in columns:
                 c = r.cells[col]
-                values.append(Text(c.text, style=LEVEL_STYLES.get(c.level, ""), justify=c.justify))
+                justify = "right" if w.rtl else c.justify
+                values.append(Text(w.show(c.text), style=LEVEL_STYLES.get(c.level, ""), justify=justify))
             table.add_row(*values, key=r.key)
         table.focus()
         if self.initial is not None and self.initial in table.rows:
@@ -317,19 +327,20 @@ class MoveScreen(ModalScreen[object]):
     def request(self) -> Move | None:
         """The request the dialog describes now, or None (and ``error`` says why)."""
         queue, op, penalty = self.queue, self.op, self.penalty
+        w, name = self.words, self.agent_name
         self.error = ""
         if queue is None:
-            self.error = "no queue to choose"
+            self.error = w("move.no_queue")
             return None
         member = queue in self.members
         if op == "add" and member:
-            self.error = f"{self.agent_name} is in {queue} already: choose penalty or remove"
+            self.error = w("move.in_already", name=name, queue=queue)
         elif op in ("remove", "penalty") and not member:
-            self.error = f"{self.agent_name} is not in {queue}: choose add"
+            self.error = w("move.not_in", name=name, queue=queue)
         elif op == "penalty" and penalty == self.members.get(queue):
-            self.error = f"{self.agent_name} is at penalty {penalty} in {queue} now: type another, or choose remove"
+            self.error = w("move.same_penalty", name=name, penalty=penalty, queue=queue)
         elif op != "remove" and penalty is None:
-            self.error = "the penalty is a whole number (0 is best)"
+            self.error = w("move.whole")
         if self.error:
             return None
         revert = self.revert_minutes * 60 or None
@@ -342,10 +353,11 @@ class MoveScreen(ModalScreen[object]):
     def update_preview(self) -> None:
         req = self.request()
         preview = self.query_one("#move-preview", Static)
+        w = self.words
         if req is None:
-            preview.update(Text(self.error, style="yellow"))
+            preview.update(Text(w.show(self.error), style="yellow"))
         else:
-            preview.update(Text(describe(req, self.agent_name), style="bold"))
+            preview.update(Text(w.show(describe_in(req, self.agent_name, None, w)), style="bold"))
         self.query_one("#move-penalty", Input).disabled = self.op == "remove"
 
     def _queue_changed(self, queue: str | None) -> None:

@@ -188,10 +188,8 @@ class DrillDownScreen(Screen):
         goals = queue_targets(desk.config, self.queue) if self.queue != TOTAL_KEY else None
         figures = self.query_one("#figures", KeyedTable)
         figures.sync(figure_rows(q, summary, server, goals, w), flash)
-        if w.rtl:  # as wide as its columns, against the right edge (a DataTable otherwise takes the width)
-            width = sum(c.get_render_width(figures) for c in figures.columns.values()) + 1
-            if figures.styles.width is None or figures.styles.width.value != width:
-                figures.styles.width = width
+        if w.rtl:  # against the right edge
+            figures.shrink_to_columns()
         self.query_one("#drill-callers", KeyedTable).sync(callers, flash)
         self.query_one("#drill-agents", KeyedTable).sync(agents, flash)
         self._formulas(q, summary, tz)
@@ -249,13 +247,15 @@ class AgentCardScreen(ModalScreen):
 
     BINDINGS: ClassVar = [("escape", "dismiss", "Close"), ("q", "dismiss", "Close")]
 
-    def __init__(self, agent_id: str) -> None:
+    def __init__(self, agent_id: str, words: Words = ENGLISH) -> None:
         super().__init__()
         self.agent_id = agent_id
+        self.words = words
 
     def compose(self) -> ComposeResult:
+        w = self.words
         with Vertical(id="card-box"):
-            yield KeyedTable([(k, h, None) for k, h in SCORECARD_COLUMNS], id="card")
+            yield KeyedTable(headers(SCORECARD_COLUMNS, w), id="card", rtl=w.rtl, bidi=w.bidi)
 
     def on_mount(self) -> None:
         self._refresh_card()
@@ -268,10 +268,15 @@ class AgentCardScreen(ModalScreen):
         desk = self.app
         a = desk.agent_of(self.agent_id)  # type: ignore[attr-defined]
         box = self.query_one("#card-box")
-        box.border_title = f"{(a.name if a else None) or self.agent_id}: today against targets"
-        box.border_subtitle = "esc close"
+        w = self.words
+        box.border_title = w.show(w("card.title", name=(a.name if a else None) or self.agent_id))
+        box.border_subtitle = w.show(w("card.close"))
         if a is not None:
-            self.query_one("#card", KeyedTable).sync(scorecard_rows(live_card(a, desk.config)))  # type: ignore[attr-defined]
+            card = live_card(a, desk.config)  # type: ignore[attr-defined]
+            table = self.query_one("#card", KeyedTable)
+            table.sync(scorecard_rows(card, w))
+            if w.rtl:  # against the box's right edge
+                table.shrink_to_columns()
 
 
 class HelpScreen(ModalScreen):

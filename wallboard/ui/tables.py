@@ -74,6 +74,7 @@ class KeyedTable(DataTable):
     _ordered: tuple[int, list] | None = None
     _offsets: tuple[int, list] | None = None
     _source: RowSource | None = None
+    _shrink = False  # as wide as its columns (``shrink_to_columns``)
 
     def __init__(
         self, columns: Sequence[tuple[str, str, int | None]] = (), *, rtl: bool = False, bidi: str = "visual", **kwargs
@@ -120,6 +121,19 @@ class KeyedTable(DataTable):
         await super()._on_idle(event)
         if [c.content_width for c in self.columns.values()] != before:
             self._clear_caches()
+            if self._shrink:  # the columns were measured: the table's width follows
+                self._shrink_now()
+
+    def shrink_to_columns(self) -> None:
+        """As wide as its columns (a DataTable takes its container's width), so a right-to-left table can sit
+        against the right edge of a container aligned right."""
+        self._shrink = True
+        self._shrink_now()
+
+    def _shrink_now(self) -> None:
+        width = sum(c.get_render_width(self) for c in self.columns.values()) + 1
+        if self.styles.width is None or self.styles.width.value != width:
+            self.styles.width = width
 
     def _header(self, header: str) -> str | Text:
         return Text(header, justify="right") if self.rtl else header

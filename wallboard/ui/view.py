@@ -442,7 +442,9 @@ def queue_level(q: QueueSnapshot) -> str:
     return "closed" if not q.open else worst_level(q.levels.values())
 
 
-def move_queue_rows(a: AgentSnapshot, summary: Summary | None, config: WallboardConfig) -> list[RowModel]:
+def move_queue_rows(
+    a: AgentSnapshot, summary: Summary | None, config: WallboardConfig, w: Words = ENGLISH
+) -> list[RowModel]:
     """The move dialog's queues: the agent's own (by penalty), then the others (snapshot order, then any
     configured queue the snapshot lacks), each with its level and waiting count now."""
     snap_queues = dict(summary.queues) if summary is not None else {}
@@ -460,8 +462,8 @@ def move_queue_rows(a: AgentSnapshot, summary: Summary | None, config: Wallboard
         cells = {
             "queue": CellModel(name, level=level, bold=level == "breach", justify="left"),
             "label": CellModel(label, justify="left"),
-            "member": CellModel(f"pen {a.queues[name]}" if name in a.queues else "-", justify="left"),
-            "level": CellModel(level if q else "-", level=level, justify="left"),
+            "member": CellModel(w("move.pen", p=a.queues[name]) if name in a.queues else "-", justify="left"),
+            "level": CellModel(w.level(level) if q else "-", level=level, justify="left"),
             "waiting": CellModel(str(q.waiting) if q else "-"),
         }
         rows.append(RowModel(name, cells, (i,)))
@@ -732,12 +734,14 @@ def formulas(q: QueueSnapshot | Total, tz, w: Words = ENGLISH) -> list[Formula]:
     return out
 
 
-def scorecard_rows(card: list[dict]) -> list[RowModel]:
+def scorecard_rows(card: list[dict], w: Words = ENGLISH) -> list[RowModel]:
     """An agent's card (``reports.scorecard``): figure, today's value, its target, met or missed."""
     rows = []
     for i, f in enumerate(card):
         m = catalog.get(f["figure"], "agent")
         head, fmt = m.html or (f["figure"], "count")
+        if w.language != "en":
+            head = catalog.html_heading(m, w.language)
         show = _CARD_FORMATS[fmt]
         met = f["met"]
         cells = {
@@ -745,7 +749,8 @@ def scorecard_rows(card: list[dict]) -> list[RowModel]:
             "today": CellModel(show(f["value"])),
             "target": CellModel(show(f["target"]) if f["target"] is not None else ""),
             "met": CellModel(
-                "" if met is None else "met" if met else "missed", level="breach" if met is False else "ok"
+                "" if met is None else w("card.met") if met else w("card.missed"),
+                level="breach" if met is False else "ok",
             ),
         }
         rows.append(RowModel(f["figure"], cells, (i,)))
@@ -761,9 +766,10 @@ _CARD_FORMATS = {
     "h:mm": fmt_duration,
     "score": lambda v: "-" if v is None else f"{v * 100:+.0f}",
 }
+# (column, its header's words key)
 SCORECARD_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("figure", "Figure"),
-    ("today", "Today"),
-    ("target", "Target"),
-    ("met", ""),
+    ("figure", "card.figure"),
+    ("today", "card.today"),
+    ("target", "card.target"),
+    ("met", "blank"),
 )
