@@ -8,10 +8,15 @@ Each verb's data fields are in PROTOCOLS.md (queue_log section). What this adapt
 - **Wrap-up.** queue_log has no wrap-up end row, so it is inferred from the queue's ``wrapup_s``: ``wrap_up``
   at the end of talk, then ``WrapupCompleted`` and ``available`` ``wrapup_s`` later (``available`` at once
   when ``wrapup_s`` is 0). Those later events wait in a small heap and come out in time order among the later
-  rows. A state the file itself gives for the agent before then (a pause, a new CONNECT, a log-off) is newer
+  rows. A state the file itself gives for the agent before then (a new CONNECT, a log-off) is newer
   news: the inferred ``available`` is dropped (the ``WrapupCompleted`` still comes, so wrap time is counted).
-  An agent paused during the call (a pause stays until UNPAUSE in Asterisk) goes back to ``paused`` with
-  its reason instead of ``available``.
+- **Pauses of a busy agent.** app_queue pauses a member at once, on a call or not, and writes nothing when the
+  call or its wrap-up ends. So a PAUSE row during a call (or its wrap-up) keeps the agent ``on_call`` (or
+  ``wrap_up``) with ``pause_pending`` and the reason; at the inferred end of wrap-up the agent is ``paused``
+  (not ``available``), and pause time starts there. An UNPAUSE meanwhile lifts it (still on the call).
+- **States never go back in time**: a row stamped before a state already given (an inferred end of wrap-up
+  that fell due on the clock while the row was on its way) is given at that state's time, so the engine,
+  which keeps the newest state, does not drop it.
 - **Not counted, not dead letters.** RINGCANCELED (a ring lost to another member or to a caller hang-up is
   not a miss), AGENTDUMP (the caller stays queued; only RINGNOANSWER is a miss), RINGINUSE, SYSCOMPAT,
   CONFIGRELOAD and custom rows (DID, INFO, ...): counted in ``ignored`` by verb. Our own custom row ``SURVEY``
@@ -242,7 +247,8 @@ class QueueLogFeed:
         self._pending: list[tuple[float, int, WrapupCompleted, AgentStateChanged | None]] = []
         self._pending_from: dict[int, int] = {}  # line with an inferred event still to come -> its start offset
         self._return_line: dict[str, int] = {}  # agent -> line whose inferred state after wrap-up still holds
-        self._paused: dict[str, str | None] = {}  # agent -> pause reason, while paused
+        self._paused: dict[str, str | None] = {}  # agent -> pause reason, while paused (pending while busy)
+        self._stated_at: dict[str, datetime] = {}  # agent -> time of the last state given (never goes back)
         self._staged: tuple[float, int, WrapupCompleted, AgentStateChanged | None] | None = None
         self._agent_ids: dict[str, str | None] = {"NONE": None, "": None, **self.config.agent_by_interface()}
         self._queues_named: set[str] = set()  # queues this reader has seen rows of (for QUEUESTART)
@@ -459,20 +465,22 @@ class QueueLogFeed:
         # inferred events that fell due before it come first, then a state the file gives supersedes an
         # inferred one.
         due = list(self._due_by(r.epoch)) if self._pending else []
-        for e in events:
+        for i, e in enumerate(events):
             if type(e) is AgentStateChanged:
-                self._return_line.pop(e.agent, None)
+                events[i] = e = self._not_older(e)
+                if e.state != "wrap_up":  # a pause given during wrap-up leaves its inferred end in place
+                    self._return_line.pop(e.agent, None)
                 if e.state == "logged_out":
                     self._logged_in.discard(e.agent)
                 else:
                     self._logged_in.add(e.agent)
-                if e.state == "paused":
+                if e.state == "paused" or e.pause_pending:
                     self._paused[e.agent] = e.reason
                 elif e.state == "available" or e.state == "logged_out":
                     self._paused.pop(e.agent, None)
                 if e.state == "on_call":
                     self._calls[e.agent] = (e.call_id, e.queue)
-                elif e.state != "paused":  # a pause may come during a call; the call goes on
+                else:
                     self._calls.pop(e.agent, None)
         if self._staged is not None:
             heapq.heappush(self._pending, self._staged)
@@ -485,8 +493,17 @@ class QueueLogFeed:
         if after is None or self._return_line.get(after.agent) != n:
             return [done]
         del self._return_line[after.agent]
-        self._logged_in.add(after.agent)  # available or paused
-        return [done, after]
+        self._logged_in.add(after.agent)
+        if after.agent in self._paused:  # paused during the call or the wrap-up: paused from now
+            after = after.model_copy(update={"state": "paused", "reason": self._paused[after.agent]})
+        return [done, self._not_older(after)]
+
+    def _not_older(self, e: AgentStateChanged) -> AgentStateChanged:
+        last = self._stated_at.get(e.agent)
+        if last is not None and e.ts < last:
+            e = e.model_copy(update={"ts": last})
+        self._stated_at[e.agent] = e.ts
+        return e
 
     def _agent(self, field: str) -> str | None:
         """PBX interface -> configured agent id; ``Agent/1001`` -> ``1001``; anything else as it is."""
@@ -552,8 +569,8 @@ class QueueLogFeed:
                 ring_s=_seconds(d, 2, "ringtime"),
             )
         ]
-        if r.agent is not None:
-            events.append(self._state(r, "2", "on_call", call=True))
+        if r.agent is not None:  # a member paused in one queue may take another's call: paused when free
+            events.append(self._busy(r, "2", "on_call"))
         return events
 
     def _complete(self, r: _Row) -> list[Any]:
@@ -601,16 +618,15 @@ class QueueLogFeed:
         """The agent's side after talk ends: wrap-up for the queue's ``wrapup_s``, then available (or paused)."""
         wrap_s = self._queue_wrapup_s(self._need_queue(r))
         k = str(len(events) + 1)
-        if r.agent in self._paused:
-            after, reason = "paused", self._paused[r.agent]
-        else:
-            after, reason = "available", None
         if wrap_s <= 0:
             if r.agent is not None:
-                events.append(self._state(r, k, after, reason=reason, call=True))
+                if r.agent in self._paused:
+                    events.append(self._state(r, k, "paused", reason=self._paused[r.agent], call=True))
+                else:
+                    events.append(self._state(r, k, "available", call=True))
             return events
         if r.agent is not None:
-            events.append(self._state(r, k, "wrap_up", call=True))
+            events.append(self._busy(r, k, "wrap_up"))
         due = r.epoch + wrap_s
         due_ts = datetime.fromtimestamp(due, _UTC)
         done = WrapupCompleted(
@@ -624,13 +640,12 @@ class QueueLogFeed:
         )
         back = None
         if r.agent is not None:
-            back = AgentStateChanged(
+            back = AgentStateChanged(  # available, or paused if paused by then (``_due``)
                 id=r.id + "a",
                 ts=due_ts,
                 source=r.source,
                 agent=r.agent,
-                state=after,
-                reason=reason,
+                state="available",
                 queue=r.queue,
                 call_id=r.call_id,
             )
@@ -716,6 +731,13 @@ class QueueLogFeed:
             call_id=r.call_id if call else None,
         )
 
+    def _busy(self, r: _Row, k: str, state: str) -> AgentStateChanged:
+        """On a call or in wrap-up, with the pause Asterisk already holds (if any) pending."""
+        e = self._state(r, k, state, call=True)
+        if e.agent in self._paused:
+            e = e.model_copy(update={"pause_pending": True, "reason": self._paused[e.agent]})
+        return e
+
     def _members_of(self, agent: str) -> set[str]:
         queues = self._members.get(agent)
         if queues is None:  # the engine's view too: the configured skills until a membership row says more
@@ -759,20 +781,41 @@ class QueueLogFeed:
         ]
 
     def _pause(self, r: _Row) -> list[Any]:
-        return [self._state(r, "1", "paused", reason=_field(r.data, 0) or None)]
+        agent, reason = self._need_agent(r), _field(r.data, 0) or None
+        busy = self._busy_now(r, agent, pending=True, reason=reason)
+        return [busy or self._state(r, "1", "paused", reason=reason)]
+
+    def _busy_now(self, r: _Row, agent: str, pending: bool, reason: str | None = None) -> AgentStateChanged | None:
+        """The agent's state said again with a pause pending (or lifted) while it is on a call or in wrap-up;
+        None when it is free."""
+        call = self._calls.get(agent)
+        if call is not None:
+            state, call_id, queue = "on_call", call[0], call[1]
+        elif agent in self._return_line:  # the inferred end of its wrap-up is still to come
+            state, call_id, queue = "wrap_up", None, None
+        else:
+            return None
+        return AgentStateChanged(
+            id=r.id + "1",
+            ts=r.ts,
+            source=r.source,
+            agent=agent,
+            state=state,
+            reason=reason if pending else None,
+            pause_pending=pending,
+            queue=queue,
+            call_id=call_id,
+        )
 
     def _available(self, r: _Row) -> list[Any]:
         return [self._state(r, "1", "available")]
 
     def _unpause(self, r: _Row) -> list[Any]:
         agent = self._need_agent(r)
-        call = self._calls.get(agent)
-        if call is None:
+        # Asterisk: unpaused during a call or its wrap-up, the member is still busy (available once free)
+        back = self._busy_now(r, agent, pending=False)
+        if back is None:
             return [self._state(r, "1", "available")]
-        # Asterisk: unpaused during a call, the member is still on it (available once talk and wrap-up end)
-        back = AgentStateChanged(
-            id=r.id + "1", ts=r.ts, source=r.source, agent=agent, state="on_call", call_id=call[0], queue=call[1]
-        )
         self._paused.pop(agent, None)
         return [back]
 

@@ -358,30 +358,76 @@ def test_wrapup_inferred_from_the_queue_config_and_status_1_does_not_end_it():
     assert isinstance(back, AgentStateChanged) and (back.state, back.ts) == ("available", dt(50))
 
 
-def test_member_wrapuptime_overrides_config_and_a_pause_in_wrapup_wins():
+def pause(t: float, status: int, paused: int = 1, reason: str = "lunch", queue: str = "W") -> Message:
+    return ev(
+        "QueueMemberPause",
+        t,
+        Queue=queue,
+        Interface="PJSIP/1001",
+        MemberName="PJSIP/1001",
+        Status=status,
+        Paused=paused,
+        PausedReason=reason if paused else "",
+    )
+
+
+def test_member_wrapuptime_overrides_config_and_a_pause_in_wrapup_is_pending_until_it_ends():
+    m = AmiMapper(CONFIG)
+    out = run(m, qms(0, "PJSIP/1001", 2, queue="W", Wrapuptime=15), complete(40, 4, 30), pause(45, 1))
+    assert [(e.state, e.reason, e.pause_pending) for e in out if isinstance(e, AgentStateChanged)] == [
+        ("on_call", None, False),
+        ("wrap_up", None, False),
+        ("wrap_up", "lunch", True),  # app_queue paused the member at 45; the wrap-up is still the agent's
+    ]
+    wrap, paused = m.due(T + 55)  # the member's 15 s, not the config's 30: then paused, from the end of wrap-up
+    assert isinstance(wrap, WrapupCompleted) and wrap.wrap_s == 15.0
+    assert (paused.state, paused.reason, paused.pause_pending, paused.ts) == ("paused", "lunch", False, dt(55))
+
+
+def test_a_pause_during_the_call_is_pending_through_wrap_up_and_an_unpause_cancels_it():
     m = AmiMapper(CONFIG)
     out = run(
         m,
         qms(0, "PJSIP/1001", 2, queue="W", Wrapuptime=15),
+        pause(10, 2, reason="coaching"),  # Asterisk: Paused 1 while in use (InCall 1), PAUSE row at 10
         complete(40, 4, 30),
-        ev(
-            "QueueMemberPause",
-            45,
-            Queue="W",
-            Interface="PJSIP/1001",
-            MemberName="PJSIP/1001",
-            Status=1,
-            Paused=1,
-            PausedReason="lunch",
-        ),
     )
-    assert [(e.state, e.reason) for e in out if isinstance(e, AgentStateChanged)] == [
-        ("on_call", None),
-        ("wrap_up", None),
-        ("paused", "lunch"),
+    assert [(e.state, e.reason, e.pause_pending) for e in out if isinstance(e, AgentStateChanged)] == [
+        ("on_call", None, False),
+        ("on_call", "coaching", True),
+        ("wrap_up", "coaching", True),
     ]
-    (wrap,) = m.due(T + 55)  # the wrap-up time is still counted; the agent stays paused
-    assert isinstance(wrap, WrapupCompleted) and wrap.wrap_s == 15.0
+    assert [(e.state, e.reason, e.ts) for e in m.due(T + 55) if isinstance(e, AgentStateChanged)] == [
+        ("paused", "coaching", dt(55))
+    ]
+    # paused during the next call, unpaused before it ends: nothing pending any more, available after wrap-up
+    m2 = AmiMapper(CONFIG)
+    out = run(
+        m2,
+        qms(0, "PJSIP/1001", 2, queue="W", Wrapuptime=15),
+        pause(10, 2),
+        pause(20, 2, paused=0),
+        complete(40, 4, 30),
+    )
+    assert [(e.state, e.pause_pending) for e in out if isinstance(e, AgentStateChanged)] == [
+        ("on_call", False),
+        ("on_call", True),
+        ("on_call", False),
+        ("wrap_up", False),
+    ]
+    assert [e.state for e in m2.due(T + 55) if isinstance(e, AgentStateChanged)] == ["available"]
+
+
+def test_a_pause_stamped_just_before_our_wrap_up_timer_fired_is_not_sent_older():
+    """The demo's lost pause: the feed's timer ended the wrap-up at its due time (available), then the PBX's
+    pause arrived stamped half a millisecond earlier. Sent at its own time the engine would refuse it as older
+    than 'available' and the agent would stay available; sent at the time of the state before it, it wins."""
+    m = AmiMapper(CONFIG)
+    run(m, qms(0, "PJSIP/1001", 2, queue="W", Wrapuptime=15), complete(40, 4, 30))
+    avail = [e for e in m.due(T + 55) if isinstance(e, AgentStateChanged)]
+    assert [(e.state, e.ts) for e in avail] == [("available", dt(55))]
+    (paused,) = [e for e in run(m, pause(54.9995, 1)) if isinstance(e, AgentStateChanged)]
+    assert (paused.state, paused.reason) == ("paused", "lunch") and paused.ts == dt(55)
 
 
 def test_paused_only_when_paused_in_every_queue_and_removed_from_all_is_logged_out():

@@ -22,6 +22,7 @@ import pytest
 from wallboard.config import load_config
 from wallboard.esl.client import EslEvent
 from wallboard.esl.mapper import EslMapper
+from wallboard.events import AgentStateChanged
 from wallboard.feed import DeadLetter
 
 SHIFT = 1_790_000_000  # documentation time 9000 -> 1790009000 (2026-09-21)
@@ -429,3 +430,38 @@ def test_resync_from_the_switch_tables():
     # the tier goes: a later poll of the tier table says so
     gone = m.tiers([], now, "p", covered={"support"})
     assert [type(e).__name__ for e in gone][:1] == ["MemberRemoved"]
+
+
+def test_on_break_while_in_a_queue_call_is_pending_until_the_wrap_up_ends():
+    """mod_callcenter changes an agent's status at once (agent-status-change), call or not; it offers calls only
+    to Available agents, so an agent put On Break mid-call finishes the call and its wrap-up, then is paused."""
+    m = EslMapper(cfg())
+    sales = {**MEMBER, "CC-Queue": "sales@default", "CC-Agent": "1000@default"}
+    agent = {"CC-Agent": "1000@default"}
+    m.map(ev("agent-status-change", SHIFT + 1, **agent, **{"CC-Agent-Status": "Available"}))
+    m.map(ev("agent-state-change", SHIFT + 5, **agent, **{"CC-Agent-State": "In a queue call"}))
+    m.map(
+        ev(
+            "bridge-agent-start",
+            SHIFT + 5,
+            **sales,
+            **doc_times(("CC-Agent-Answered-Time", 5), ("CC-Member-Joined-Time", 0)),
+        )
+    )
+    out = m.map(ev("agent-status-change", SHIFT + 20, **agent, **{"CC-Agent-Status": "On Break"}))
+    assert [(e.state, e.reason, e.pause_pending) for e in out] == [("on_call", "On Break", True)]
+    out = m.map(
+        ev(
+            "bridge-agent-end",
+            SHIFT + 60,
+            **sales,
+            **doc_times(("CC-Agent-Answered-Time", 5), ("CC-Bridge-Terminated-Time", 60), ("CC-Member-Joined-Time", 0)),
+        )
+    )
+    out += m.map(ev("agent-state-change", SHIFT + 60, **agent, **{"CC-Agent-State": "Waiting"}))
+    states = [(e.state, e.pause_pending) for e in out if isinstance(e, AgentStateChanged)]
+    assert states == [("wrap_up", True)]  # sales: wrap-up 15 s, the break pending
+    done = m.due(SHIFT + 75)
+    assert [
+        (e.state, e.reason, e.pause_pending, e.ts.timestamp()) for e in done if isinstance(e, AgentStateChanged)
+    ] == [("paused", "On Break", False, SHIFT + 75)]

@@ -285,7 +285,9 @@ def test_inferred_wrapup_end_comes_in_time_order(tmp_path):
     ]
 
 
-def test_pause_during_wrapup_cancels_the_inferred_available(tmp_path):
+def test_pause_during_wrapup_is_pending_and_the_wrapup_ends_in_paused(tmp_path):
+    # Asterisk pauses the member at 105 (the PAUSE row) and writes nothing when its wrap-up ends at 115: the
+    # agent is still wrapping up the call until then, paused from then on (not available).
     items, _ = read(
         tmp_path,
         rows(
@@ -297,11 +299,13 @@ def test_pause_during_wrapup_cancels_the_inferred_available(tmp_path):
     assert summary(items) == [
         ("ql:1:1", "call_completed", 100, None),
         ("ql:1:2", "agent_state", 100, "wrap_up"),
-        ("ql:2:1", "agent_state", 105, "paused"),
+        ("ql:2:1", "agent_state", 105, "wrap_up"),
         ("ql:1:w", "wrapup_completed", 115, None),  # wrap time is still counted
+        ("ql:1:a", "agent_state", 115, "paused"),
         ("ql:3:1", "caller_joined", 200, None),
     ]
-    assert items[2].reason == "lunch"
+    assert (items[2].pause_pending, items[2].reason) == (True, "lunch")
+    assert (items[4].pause_pending, items[4].reason) == (False, "lunch")
 
 
 def test_new_connect_during_wrapup_cancels_the_inferred_available(tmp_path):
@@ -372,18 +376,24 @@ def test_paused_during_the_call_goes_back_to_paused_after_wrapup(tmp_path):
     assert summary(items) == [
         ("ql:1:1", "caller_answered", 10, None),
         ("ql:1:2", "agent_state", 10, "on_call"),
-        ("ql:2:1", "agent_state", 30, "paused"),
+        ("ql:2:1", "agent_state", 30, "on_call"),  # still talking: the pause is pending
         ("ql:3:1", "call_completed", 100, None),
         ("ql:3:2", "agent_state", 100, "wrap_up"),
         ("ql:4:1", "caller_answered", 101, None),
         ("ql:4:2", "agent_state", 101, "on_call"),
-        ("ql:5:1", "agent_state", 102, "paused"),
+        ("ql:5:1", "agent_state", 102, "on_call"),
         ("ql:6:1", "call_completed", 103, None),
-        ("ql:6:2", "agent_state", 103, "paused"),  # no wrap-up in this queue: back to paused at once
+        ("ql:6:2", "agent_state", 103, "paused"),  # no wrap-up in this queue: paused at once
         ("ql:3:w", "wrapup_completed", 115, None),
         ("ql:3:a", "agent_state", 115, "paused"),
     ]
-    assert (items[-1].agent, items[-1].reason) == ("1001", "meeting")
+    pending = [(e.id, e.pause_pending, e.reason, e.call_id) for e in items if getattr(e, "pause_pending", False)]
+    assert pending == [
+        ("ql:2:1", True, "meeting", "c1"),
+        ("ql:3:2", True, "meeting", "c1"),
+        ("ql:5:1", True, None, "c2"),
+    ]
+    assert (items[-1].agent, items[-1].reason, items[-1].pause_pending) == ("1001", "meeting", False)
     assert (items[9].agent, items[9].reason) == ("1002", None)
 
 

@@ -297,15 +297,37 @@ def test_paused_agent_takes_no_calls_until_unpaused():
     assert {c.agent for c in sim.calls[-2:]} == {"x", "y"}  # back at work
 
 
-def test_pause_of_a_busy_agent_starts_when_the_call_ends():
+def test_pause_of_a_busy_agent_is_held_at_once_and_starts_when_the_call_ends():
     sim = tiny({"x": {"a": 0}}, wrapup_s=10)
     sim.schedule_caller("a", at(0), talk_s=60)
     sim.advance_to(at(30))
-    assert sim.agent_state("x") == "on_call"
+    assert sim.agent_state("x") == "on_call" and not sim.is_paused("x")
     sim.pause_agent("x", "break")
+    # the PBX holds the pause at once (app_queue): said again at 30, still on the call
+    assert sim.is_paused("x") and sim.pause_reason("x") == "break" and sim.agent_state("x") == "on_call"
     events = sim.advance_to(at(200))
-    states = [e.state for e in events if e.type == "agent_state"]
-    assert states == ["wrap_up", "paused"] and sim.agent_state("x") == "paused"
+    states = [(e.state, e.pause_pending, e.reason, e.ts) for e in events if e.type == "agent_state"]
+    (done,) = [e for e in events if e.type == "call_completed"]
+    end = done.ts
+    assert states == [
+        ("on_call", True, "break", at(30)),
+        ("wrap_up", True, "break", end),
+        ("paused", False, "break", end + timedelta(seconds=10)),  # paused from the end of wrap-up
+    ]
+    assert sim.agent_state("x") == "paused"
+
+
+def test_an_unpause_while_busy_lifts_the_held_pause_and_the_agent_is_free_after_the_call():
+    sim = tiny({"x": {"a": 0}}, wrapup_s=10)
+    sim.schedule_caller("a", at(0), talk_s=60)
+    sim.advance_to(at(30))
+    sim.pause_agent("x", "break")
+    sim.advance_to(at(40))
+    sim.unpause_agent("x")
+    assert not sim.is_paused("x") and sim.pause_reason("x") is None
+    events = sim.advance_to(at(200))
+    states = [(e.state, e.pause_pending) for e in events if e.type == "agent_state"]
+    assert states == [("on_call", False), ("wrap_up", False), ("available", False)]
 
 
 def test_unknown_agent_or_queue_is_refused():

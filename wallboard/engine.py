@@ -25,6 +25,7 @@ from .clock import utc_at
 from .config import WallboardConfig
 from .events import (
     AGENT_STATES,
+    BUSY_STATES,
     AgentMissed,
     AgentStateChanged,
     CallbackDone,
@@ -55,6 +56,7 @@ from .snapshot import (
     Callback,
     Caller,
     Explain,
+    PausePending,
     QueueSnapshot,
     Rolling,
     Snapshot,
@@ -404,7 +406,11 @@ class Engine:
     def _arec(self, kind: int, d: dict, t: float) -> dict:
         if kind == _K_STATE:
             rec = {"k": "S", "t": t, "st": d["state"]}
-            if d["reason"]:
+            if d["pause_pending"] and d["state"] in BUSY_STATES:
+                # the PBX holds a busy agent paused: kept beside the state (its reason apart, so the call's or
+                # wrap-up's time is not split by it), paused when free
+                rec["pp"] = d["reason"] or ""
+            elif d["reason"]:
                 rec["r"] = d["reason"]
             if d["queue"]:
                 rec["q"] = d["queue"]
@@ -1083,11 +1089,17 @@ class Engine:
         capacity = {
             ch: cfg.capacity_of(ch) if cfg is not None else CHANNEL_DEFAULTS[ch].capacity for ch in sorted(written)
         }
+        pending = st.get("pp") or None
         return AgentSnapshot(
             name=cfg.name if cfg else None,
             state=state,
             reason=reason,
             since=utc_at(since) if since is not None else None,
+            pause_pending=(
+                PausePending(reason=st.get("pr") or None, since=utc_at(float(pending)))
+                if pending and state in BUSY_STATES
+                else None
+            ),
             call_id=st.get("call_id") or None,
             call_queue=st.get("call_queue") or None,
             spied_by=json.loads(st["spied_by"]) if st.get("spied_by") else {},

@@ -45,6 +45,7 @@ MAX_SECONDS = 1e10
 MAX_COUNT = 2**31 - 1
 
 AgentState = Literal["available", "ringing", "on_call", "wrap_up", "paused", "logged_out"]
+BUSY_STATES = frozenset({"ringing", "on_call", "wrap_up"})  # where a pause is pending until the agent is free
 AGENT_STATES: tuple[str, ...] = ("available", "ringing", "on_call", "wrap_up", "paused", "logged_out")
 OverflowReason = Literal["timeout", "empty", "key", "withdrawn", "callback"]
 OVERFLOW_REASONS: tuple[str, ...] = ("timeout", "empty", "key", "withdrawn", "callback")
@@ -248,9 +249,14 @@ class _AgentEvent(_Event):
 class AgentStateChanged(_AgentEvent):
     type: Literal["agent_state"] = "agent_state"
     state: AgentState
-    reason: str | None = Field(None, description="Pause reason (paused only).")
+    reason: str | None = Field(None, description="Pause reason (paused, or the pending pause of a busy agent).")
     queue: str | None = None
     call_id: str | None = None
+    pause_pending: bool = Field(
+        False,
+        description="Ringing, on a call or in wrap-up while the PBX holds the agent paused (Asterisk pauses a "
+        "member at once, whatever its call): paused, with ``reason``, once free.",
+    )
 
 
 class MemberAdded(_AgentEvent):

@@ -35,10 +35,13 @@ def validation_reason(e: ValidationError) -> str:
     return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
 
 
+Derived = tuple[str, str | None, bool]  # (state, reason, pause pending): see ``PbxMapper._derive``
+
+
 class AgentModel(Protocol):
     call: tuple[str, str] | None  # (call id, queue) ringing or connected
     wrap_until: float | None
-    emitted: tuple[str, str | None] | None  # the last state sent
+    emitted: Derived | None  # the last state sent
 
 
 A = TypeVar("A", bound=AgentModel)
@@ -52,6 +55,7 @@ class PbxMapper(Generic[A]):
         self.origin = origin
         self._new_agent = agent_model
         self._agents: dict[str, A] = {}
+        self._stated_at: dict[str, float] = {}  # agent -> time of the last state sent (states never go back)
         # wrap-up ends: (due, seq, agent, call, queue, wrap_s, where); seq keeps equal times in push order
         self._wraps: list[tuple[float, int, str, str | None, str | None, float, str]] = []
         self._wrap_seq = 0
@@ -75,8 +79,10 @@ class PbxMapper(Generic[A]):
             a = self._agents[agent] = self._new_agent()
         return a
 
-    def _derive(self, a: A, t: float) -> tuple[str, str | None] | None:
-        """(state, reason) of the agent at ``t`` from what the protocol told; None while nothing is known."""
+    def _derive(self, a: A, t: float) -> Derived | None:
+        """(state, reason, pause pending) of the agent at ``t`` from what the protocol told; None while nothing
+        is known. A busy agent (ringing, on a call, in wrap-up) the PBX holds paused stays busy with the pause
+        pending (and its reason): it turns paused when free, so the call's and wrap-up's time stay theirs."""
         raise NotImplementedError
 
     def _emit_state(self, agent: str, t: float, where: str, k: Any) -> list:
@@ -85,6 +91,13 @@ class PbxMapper(Generic[A]):
         if d is None or d == a.emitted:
             return []
         a.emitted = d
+        # Never older than the last state sent: our own timer may have ended a wrap-up (at its due time) before
+        # news from a moment earlier arrived (a pause stamped a millisecond before); sent at its own time it
+        # would be refused as older than what the engine holds, and the agent left as the timer said.
+        last = self._stated_at.get(agent)
+        if last is not None and t < last:
+            t = last
+        self._stated_at[agent] = t
         call, queue = a.call if a.call and d[0] in ("ringing", "on_call") else (None, None)
         return [
             AgentStateChanged(
@@ -96,6 +109,7 @@ class PbxMapper(Generic[A]):
                 reason=d[1],
                 queue=queue,
                 call_id=call,
+                pause_pending=d[2],
             )
         ]
 

@@ -162,11 +162,22 @@ class Total(_TotalGauges):
     explain: dict[str, Explain] = Field(default_factory=dict)
 
 
+class PausePending(_M):
+    """A pause the PBX already holds while the agent is still busy (Asterisk pauses a member at once, on a call or
+    not): the agent turns ``paused`` with this reason when the call and its wrap-up end."""
+
+    reason: str | None = None
+    since: UtcTime = Field(description="When the PBX paused the agent (UTC, ISO 8601 with Z).")
+
+
 class _AgentHead(_M):
     name: str | None = None
     state: str = "logged_out"
     reason: str | None = None
     since: UtcTime | None = None
+    pause_pending: PausePending | None = Field(
+        None, description="Ringing, on a call or in wrap-up and already paused at the PBX: paused once free."
+    )
     call_id: str | None = None
     call_queue: str | None = None
     queues: dict[str, int] = Field(default_factory=dict, description="queue -> penalty")

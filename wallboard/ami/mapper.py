@@ -20,11 +20,14 @@ A settled exit carries the leave's time, even when it is settled later.
 
 **Agents.** A small model per agent: the device ``Status`` (QueueMemberStatus codes), pause per queue, the
 queue call ringing or connected, and an inferred wrap-up. The state is derived from it and emitted only when
-it changes: 4/5 -> logged_out; 2/3/7/8 -> on_call; 6 -> ringing; else paused (when paused in every queue it
-is a member of) > wrap_up > available. ``AgentComplete`` ends talk: ``CallCompleted`` (TalkTime), then
-wrap-up for the member's ``Wrapuptime`` (if > 0) else the queue's ``wrapup_s`` from config, then
-``WrapupCompleted`` and the state after it. While in wrap-up Asterisk shows the member "not in use" (1), so
-a status 1 does not end it. ``AgentRingNoAnswer`` -> missed (RingTime ms); a ring that stops without it (lost
+it changes: 4/5 -> logged_out; 2/3/7/8 -> on_call; 6 -> ringing; else wrap_up while it lasts > paused (when
+paused in every queue it is a member of) > available. app_queue pauses a member at once, on a call or not, and
+says nothing more when the call or the wrap-up ends: a busy agent paused in every queue stays on_call / ringing
+/ wrap_up with ``pause_pending`` (and the reason) and turns paused when free. ``AgentComplete`` ends talk:
+``CallCompleted`` (TalkTime), then wrap-up for the member's ``Wrapuptime`` (if > 0) else the queue's
+``wrapup_s`` from config, then ``WrapupCompleted`` and the state after it. While in wrap-up Asterisk shows the
+member "not in use" (1), so a status 1 does not end it. A state is never sent older than the one before it
+(``PbxMapper._emit_state``). ``AgentRingNoAnswer`` -> missed (RingTime ms); a ring that stops without it (lost
 to another member, caller gone) is not a miss. Member ids: ``config.agent_by_interface()`` on Interface /
 Location / StateInterface / MemberName, else the MemberName (``Agent/`` stripped), as the queue_log feed.
 
@@ -72,7 +75,7 @@ from wallboard.events import (
 )
 from wallboard.feed import DeadLetter
 from wallboard.pbxmap import Bad as _Bad
-from wallboard.pbxmap import PbxMapper, validation_reason
+from wallboard.pbxmap import Derived, PbxMapper, validation_reason
 from wallboard.pbxmap import dt as _dt
 
 from .protocol import Message, raw_text
@@ -160,7 +163,7 @@ class _Agent:
     wrap: dict[str, float] = field(default_factory=dict)  # queue -> member Wrapuptime (> 0)
     call: tuple[str, str] | None = None  # (call id, queue) ringing or connected
     wrap_until: float | None = None
-    emitted: tuple[str, str | None] | None = None
+    emitted: Derived | None = None
 
 
 class AmiMapper(PbxMapper[_Agent]):
@@ -314,7 +317,7 @@ class AmiMapper(PbxMapper[_Agent]):
                     got = self._member_update(m, agent, q, t, f"{where}.{k}")
                     a = self._agents[agent]
                     wrap = self._wrap_s(a, q)
-                    if a.status == 1 and last and wrap > 0 and last + wrap > t and not a.paused:
+                    if a.status == 1 and last and wrap > 0 and last + wrap > t:
                         a.wrap_until = max(a.wrap_until or 0.0, last + wrap)  # still in wrap-up (LastCall)
                         self._push_wrap(last + wrap, agent, None, q, 0.0, f"{where}.{k}")
                     out += got + self._state(agent, t, f"{where}.{k}", "s")
@@ -437,21 +440,24 @@ class AmiMapper(PbxMapper[_Agent]):
             self._wrapup_cfg[queue] = self.config.queue(queue).wrapup_s
         return self._wrapup_cfg[queue]
 
-    def _derive(self, a: _Agent, t: float) -> tuple[str, str | None] | None:
+    def _derive(self, a: _Agent, t: float) -> Derived | None:
         st = a.status
         if st in _OUT or (a.was_member and not a.queues):
-            return ("logged_out", None)
+            return ("logged_out", None, False)
+        # paused in every queue (app_queue pauses a member at once, on a call or not): paused when free
+        paused = bool(a.queues) and all(q in a.paused for q in a.queues)
+        reason = next((r for r in a.paused.values() if r), None) if paused else None
         if st in _ON_CALL:
-            return ("on_call", None)
+            return ("on_call", reason, paused)
         if st == 6:
-            return ("ringing", None)
-        if a.queues and all(q in a.paused for q in a.queues):
-            return ("paused", next((r for r in a.paused.values() if r), None))
+            return ("ringing", reason, paused)
         if a.wrap_until is not None and t < a.wrap_until:
-            return ("wrap_up", None)
+            return ("wrap_up", reason, paused)
+        if paused:
+            return ("paused", reason, False)
         if st is None:
             return None
-        return ("available", None)
+        return ("available", None, False)
 
     def _state(self, agent: str, t: float, where: str, k: Any) -> list:
         a = self._agent_model(agent)

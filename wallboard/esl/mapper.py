@@ -26,8 +26,9 @@ one, else the time received; waits and talk from the event's own ``CC-*-Time`` h
   ring-all) and ``ORIGINATOR_CANCEL`` (the caller left, or the agent's status changed): not a miss.
 - ``agent-status-change`` / ``agent-state-change`` -> the agent's state, emitted only when it changes:
   ``Logged Out`` -> logged_out; ``In a queue call`` -> on_call; ``Receiving`` / ``Reserved`` -> ringing;
-  ``On Break`` -> paused (reason ``On Break``: the switch has no other); ``Idle`` or inside wrap-up ->
-  wrap_up; else available.
+  inside wrap-up -> wrap_up; ``On Break`` -> paused (reason ``On Break``: the switch has no other); ``Idle`` ->
+  wrap_up; else available. ``On Break`` while busy (a call, a ring, a wrap-up) keeps the busy state with
+  ``pause_pending``: the status changes at once, the agent is paused when free.
 - ``agent-offering`` names the call an agent's ringing is for; ``members-count``, ``agent-add``,
   ``agent-contact-change``, ``agent-max-no-answer`` and the ``agent-*-get`` answers say nothing we count.
 
@@ -63,7 +64,7 @@ from wallboard.events import (
 )
 from wallboard.feed import DeadLetter
 from wallboard.pbxmap import Bad as _Bad
-from wallboard.pbxmap import PbxMapper, validation_reason
+from wallboard.pbxmap import Derived, PbxMapper, validation_reason
 from wallboard.pbxmap import dt as _dt
 
 from .client import EslEvent
@@ -85,7 +86,7 @@ class _Agent:
     call: tuple[str, str] | None = None  # (call id, queue) ringing or connected
     last: tuple[str, str, float] | None = None  # (call, queue, bridge end) of the last call, for Idle wrap-up
     wrap_until: float | None = None
-    emitted: tuple[str, str | None] | None = None
+    emitted: Derived | None = None
 
 
 class EslMapper(PbxMapper[_Agent]):
@@ -511,20 +512,24 @@ class EslMapper(PbxMapper[_Agent]):
 
     # -- agents ---------------------------------------------------------------------------------------------
 
-    def _derive(self, a: _Agent, t: float) -> tuple[str, str | None] | None:
+    def _derive(self, a: _Agent, t: float) -> Derived | None:
         if a.status == "Logged Out":
-            return ("logged_out", None)
+            return ("logged_out", None, False)
+        brk = a.status == "On Break"  # set at once, on a call or not: paused once the call and wrap-up end
+        reason = "On Break" if brk else None
         if a.state == "In a queue call":
-            return ("on_call", None)
+            return ("on_call", reason, brk)
         if a.state in ("Receiving", "Reserved"):
-            return ("ringing", None)
-        if a.status == "On Break":
-            return ("paused", "On Break")
-        if a.state == "Idle" or (a.wrap_until is not None and t < a.wrap_until):
-            return ("wrap_up", None)
+            return ("ringing", reason, brk)
+        if a.wrap_until is not None and t < a.wrap_until:
+            return ("wrap_up", reason, brk)
+        if brk:
+            return ("paused", reason, False)
+        if a.state == "Idle":
+            return ("wrap_up", None, False)
         if a.status is None and a.state is None:
             return None
-        return ("available", None)
+        return ("available", None, False)
 
     # -- helpers --------------------------------------------------------------------------------------------
 

@@ -5,7 +5,9 @@
 -- ARGV[1]: JSON params {exp, bexp, bounds}  bounds: ascending window starts (epoch) or "all"
 --          (or {read = ...}: see "Reading" below)
 -- ARGV[2]: JSON array of events:
---   {k='S', t, st, r, q, c}          state set (available, ringing, on_call, wrap_up, paused, logged_out)
+--   {k='S', t, st, r, q, c, pp}      state set (available, ringing, on_call, wrap_up, paused, logged_out); pp (a
+--                                    busy state only): the PBX holds the agent paused, pp = the pause's reason;
+--                                    kept as 'pp' (since when, held across busy states) and 'pr' (the reason)
 --   {k='MA'|'MP', t, q, p} / {k='MR', t, q}   membership added / penalty / removed
 --   {k='H', t, c, q, j, win, min, ch}  handled (answered) call, once per (call, queue entry); with ch (a
 --                                    written channel) it is counted in 'conversations_handled' as well and
@@ -137,7 +139,7 @@ local function write_spans()
 end
 
 -- the state hash's fields the state changes read and write: read once (HMGET), written once (HSET) at the end
-local SF = {'state', 'reason', 'since', 'ts', 'call_id', 'call_queue', 'missed_in_row'}
+local SF = {'state', 'reason', 'since', 'ts', 'call_id', 'call_queue', 'missed_in_row', 'pp', 'pr'}
 local S, S_dirty = nil, {}
 local function sget()
   if not S then
@@ -247,15 +249,29 @@ for _, e in ipairs(evs) do
     local reason = e.r or ''
     if ts and e.t < ts then
       dups = dups + 1  -- older than what we hold: never overwrites
-    elseif st == e.st and rs == reason then
-      if ts and e.t == ts then dups = dups + 1 else sset('ts', e.t) end
-      -- the same state may bring the call it is about (AMI says "in use" before AgentConnect)
-      if e.c and e.c ~= '' then sset('call_id', e.c); sset('call_queue', e.q or '') end
     else
-      if st and since then accumulate(st, rs, since, e.t) end
-      sset('state', e.st); sset('reason', reason); sset('since', e.t); sset('ts', e.t)
-      sset('call_id', e.c or ''); sset('call_queue', e.q or '')
-      if e.st == 'on_call' and (e.c or '') ~= '' then sset('missed_in_row', 0) end
+      -- a pause the PBX holds while the agent is busy: since when (kept across busy states) and its reason
+      local was = cur.pp or ''
+      local pend = e.pp ~= nil and e.pp ~= cjson.null
+      local pchanged = pend ~= (was ~= '') or (pend and (cur.pr or '') ~= e.pp)
+      if pchanged then
+        if pend then
+          if was == '' then sset('pp', e.t) end
+          sset('pr', e.pp)
+        else
+          sset('pp', ''); sset('pr', '')
+        end
+      end
+      if st == e.st and rs == reason then
+        if ts and e.t == ts and not pchanged then dups = dups + 1 else sset('ts', e.t) end
+        -- the same state may bring the call it is about (AMI says "in use" before AgentConnect)
+        if e.c and e.c ~= '' then sset('call_id', e.c); sset('call_queue', e.q or '') end
+      else
+        if st and since then accumulate(st, rs, since, e.t) end
+        sset('state', e.st); sset('reason', reason); sset('since', e.t); sset('ts', e.t)
+        sset('call_id', e.c or ''); sset('call_queue', e.q or '')
+        if e.st == 'on_call' and (e.c or '') ~= '' then sset('missed_in_row', 0) end
+      end
     end
   elseif k == 'SP' then
     -- who listens to this agent, and how: set while it lasts (a state, so older news never overwrites)

@@ -48,11 +48,12 @@ channel (its ``Linkedid``):
   stops; it is not the agent's miss), the member's status goes back to 1 after the exit events
 
 Agent side: a pause or unpause gives ``QueueMemberPause`` (Paused, PausedReason) for each of the agent's
-queues, then ``QueueMemberStatus`` for each; membership gives ``QueueMemberAdded`` / ``QueueMemberRemoved`` /
-``QueueMemberPenalty`` (all with the full member fields). An outbound call or callback is placed from the
-agent's own device channel: ``Newchannel``, ``DialBegin`` (DestUniqueid = the model's call id),
-``QueueMemberStatus`` (2), then ``DialEnd`` ANSWER when answered; when the agent is free again ``DialEnd``
-NOANSWER (if never answered), ``Hangup`` of both channels and ``QueueMemberStatus`` (1).
+queues, then ``QueueMemberStatus`` for each, at once, on a call or not (app_queue's ``set_queue_member_pause``);
+the end of a call or of its wrap-up says nothing more about it; membership gives ``QueueMemberAdded`` /
+``QueueMemberRemoved`` / ``QueueMemberPenalty`` (all with the full member fields). An outbound call or
+callback is placed from the agent's own device channel: ``Newchannel``, ``DialBegin`` (DestUniqueid = the
+model's call id), ``QueueMemberStatus`` (2), then ``DialEnd`` ANSWER when answered; when the agent is free again
+``DialEnd`` NOANSWER (if never answered), ``Hangup`` of both channels and ``QueueMemberStatus`` (1).
 """
 
 from __future__ import annotations
@@ -597,12 +598,10 @@ class PbxTracker:
             self.close_channel(dev.outbound.dest)
             dev.outbound = None
         status = {"ringing": RINGING, "on_call": IN_USE}.get(e.state, NOT_IN_USE)
-        if e.state == "paused":
+        if e.state == "paused" or e.pause_pending:  # app_queue pauses a member at once, on a call or not
             self._set_device(fact, dev, status, paused=True, reason=e.reason or "")
-        elif e.state in ("available", "logged_out"):
+        else:  # available, logged out, or busy with no pause held (a pause lifted during the call)
             self._set_device(fact, dev, status, paused=False)
-        else:  # ringing (outside a known call), on_call, wrap_up: the pause flag stays as it is
-            self._set_device(fact, dev, status, paused=None)
         return fact
 
     def _set_device(self, fact: Fact, dev: AgentDevice, status: int, paused: bool | None, reason: str = "") -> None:

@@ -432,7 +432,7 @@ class SimPbx(SimServer):
                 if mfilter and mfilter != iface:
                     continue
                 m = self.tracker.members.get((q, agent))
-                paused = self.centre.agent_state(agent) == "paused"
+                paused = self.centre.is_paused(agent)  # on a call too: app_queue pauses a member at once
                 out.append(
                     OrderedDict(
                         Event="QueueMember",
@@ -488,9 +488,7 @@ class SimPbx(SimServer):
             if qfilter and qfilter.lower() != q.lower():
                 continue
             members = self.centre.members(q)
-            available = sum(
-                self._member_status(a) == NOT_IN_USE and self.centre.agent_state(a) != "paused" for a, _ in members
-            )
+            available = sum(self._member_status(a) == NOT_IN_USE and not self.centre.is_paused(a) for a, _ in members)
             waiting = self.centre.waiting_calls(q)
             st = self.tracker.queue_stats(q)
             longest = max((held(j, now) for _, _, j, _ in waiting), default=0)

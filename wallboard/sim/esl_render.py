@@ -327,6 +327,8 @@ class EslRenderer:
             return self._status(agent, f.ts, "Logged Out")
         if e.state == "available":
             return self._status(agent, f.ts, "Available") + self._state(agent, f.ts, "Waiting")
+        # busy: a status set meanwhile changes at once (the call goes on; paused when free)
+        out = self._status(agent, f.ts, "On Break" if e.pause_pending else "Available") if f.pause_changed else []
         if e.state == "wrap_up":
-            return self._state(agent, f.ts, "Waiting")  # mod_callcenter: Waiting, held back by wrap_up_time
-        return []  # ringing or on a call outside a queue call (outbound, callbacks): not mod_callcenter's
+            out += self._state(agent, f.ts, "Waiting")  # mod_callcenter: Waiting, held back by wrap_up_time
+        return out  # ringing or on a call outside a queue call (outbound, callbacks): not mod_callcenter's

@@ -17,7 +17,9 @@ Routing, as chosen here:
   available longest (then config order). One agent rings per caller at a time; several callers of a queue
   may ring agents at once (Asterisk's ``autofill``).
 - A free agent with nobody waiting in its queues calls back the oldest due callback of its queues.
-Pauses requested while an agent is busy take effect when the call (and wrap-up) ends.
+An agent's own break, asked for while busy, starts when the call (and wrap-up) ends. A supervisor's pause
+(``pause_agent``, the PBX's QueuePause) pauses the member at once, as app_queue does: a busy agent's state is
+said again with ``pause_pending`` (the PBX's faces write the pause then), and it turns paused when free.
 
 Written queues (a queue whose ``channel`` is chat, messaging, email or social) have their own arrivals (the
 profile's ``shape``) and are served apart from the phones: a conversation is accepted at once by a member with
@@ -38,6 +40,7 @@ from typing import Any, Callable
 
 from ..config import WallboardConfig
 from ..events import (
+    BUSY_STATES,
     AgentMissed,
     AgentStateChanged,
     CallbackDone,
@@ -107,6 +110,8 @@ class _Agent:
     caller: _Caller | None = None
     pause_reason: str | None = None
     pending_pause: tuple[str, float | None] | None = None  # (reason, duration or None = until unpaused)
+    pbx_paused: bool = False  # the pending pause is the PBX's already (a supervisor's, while busy)
+    stated: dict[str, Any] | None = None  # the fields of the last state said (queue, call id), to say it again
     pause_token: int = 0  # a scheduled end of break applies only to the pause it was made for
     capacity: dict[str, int] | None = None  # written channel -> conversations at once
     blocks_written: bool = False  # voice_blocks_written
@@ -480,7 +485,14 @@ class SimCentre:
 
     def _set_state(self, agent: _Agent, state: str, **fields: Any) -> None:
         agent.state = state
-        shown = "on_call" if state == "dialing" else state  # a dialling device is in use
+        agent.stated = fields
+        self._say_state(agent)
+
+    def _say_state(self, agent: _Agent) -> None:
+        shown = "on_call" if agent.state == "dialing" else agent.state  # a dialling device is in use
+        fields = dict(agent.stated or {})
+        if agent.pbx_paused and agent.pending_pause is not None and shown in BUSY_STATES:
+            fields.update(pause_pending=True, reason=agent.pending_pause[0])
         self._emit(AgentStateChanged, agent=agent.id, state=shown, **fields)
 
     def _free(self, agent: _Agent) -> None:
@@ -498,6 +510,7 @@ class SimCentre:
 
     def _pause_now(self, agent: _Agent, reason: str, duration: float | None) -> None:
         agent.pause_token += 1
+        agent.pbx_paused = False  # paused now: nothing pending
         agent.pause_reason = reason
         self._set_state(agent, "paused", reason=reason)
         if duration is not None:
@@ -623,20 +636,25 @@ class SimCentre:
                     self.remove_member(a.id, q)
 
     def pause_agent(self, agent_id: str, reason: str = "supervisor") -> None:
-        """Pause until unpaused. A busy agent pauses when the call and its wrap-up end."""
+        """Pause until unpaused. The PBX pauses a busy agent at once (its state is said again with the pause
+        pending); the agent is paused when the call and its wrap-up end."""
         agent = self._agent(agent_id)
         if agent.state in ("available", "paused"):  # paused already: the new reason, and no scheduled end
             self._pause_now(agent, reason, None)
         else:
-            agent.pending_pause = (reason, None)
+            agent.pending_pause, agent.pbx_paused = (reason, None), True
+            self._say_state(agent)
 
     def unpause_agent(self, agent_id: str) -> None:
         agent = self._agent(agent_id)
-        agent.pending_pause = None
+        held = agent.pbx_paused
+        agent.pending_pause, agent.pbx_paused = None, False
         if agent.state == "paused":
             agent.pause_reason = None
             agent.pause_token += 1
             self._free(agent)
+        elif held:  # busy: the PBX unpauses at once, the call goes on
+            self._say_state(agent)
 
     # --- views for tests and tools ----------------------------------------------------------------------
 
@@ -661,7 +679,14 @@ class SimCentre:
         """The agents that are members of ``queue`` now, in configuration order, with their penalty."""
         return [(a.id, a.skills[queue]) for a in self._agents if queue in a.skills]
 
-    def pause_reason(self, agent_id: str) -> str | None:
-        """The reason of the agent's pause while paused, else None."""
+    def is_paused(self, agent_id: str) -> bool:
+        """Paused at the PBX: paused, or busy with a supervisor's pause the PBX already holds."""
         agent = self._agent(agent_id)
-        return agent.pause_reason if agent.state == "paused" else None
+        return agent.state == "paused" or (agent.pbx_paused and agent.pending_pause is not None)
+
+    def pause_reason(self, agent_id: str) -> str | None:
+        """The reason of the agent's pause at the PBX (``is_paused``), else None."""
+        agent = self._agent(agent_id)
+        if agent.state == "paused":
+            return agent.pause_reason
+        return agent.pending_pause[0] if self.is_paused(agent_id) and agent.pending_pause else None
