@@ -275,3 +275,22 @@ async def test_hebrew_move_and_pause_dialogs_and_scorecard(redis_client, prefix,
         await pilot.pause()
         card = screen_text(app)
         assert "םידעיה לומ םויה :Gefen" in card and "ולפוט" in card  # "Gefen: היום מול היעדים", טופלו
+
+
+async def test_a_hebrew_acknowledgement_is_sent_and_said_in_hebrew(redis_client, prefix, cleanup):
+    from .ui_seen import requests_sent
+
+    await publish(redis_client, prefix, snapshot(1, support=BREACH))
+    app = he_app(prefix)
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
+        await until(pilot, seq_is(app, 1), "snapshot 1")
+        app.queue_table.select_key("support")
+        await pilot.press("a")
+        await until(pilot, lambda: bool(requests_sent(app)), "the ack requests on the stream")
+        sent = requests_sent(app)
+        assert {(r["type"], r["queue"]) for r in sent} == {("ack", "support")} and len(sent) == 2
+        # "Customer service: אישור התראות המתנה ארוכה ו רמת שירות — נשלח", in display order
+        text, severity = next(n for n in notices if "חלשנ" in n[0])
+        assert severity == "information" and text.endswith(":Customer service")  # the queue first, on the right
+        assert "חלשנ — " in text and "תוארתה" in text and "תוריש תמר" in text and "הכורא הנתמה" in text
