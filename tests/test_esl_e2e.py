@@ -286,3 +286,60 @@ async def test_executor_actions_reach_the_switch_and_the_feed_sees_them(redis_cl
             assert snap.agents["1007"].state == "paused" and snap.agents["1007"].reason == "On Break"
     finally:
         await side.stop()
+
+
+async def test_on_break_during_a_queue_call_is_pending_then_paused_from_the_end_of_wrap_up(
+    redis_client, prefix, pbx_env
+):
+    """The desk's pause over the event socket (``agent set status 1002 'On Break'``) while the agent talks: the
+    switch says On Break at once; the agent stays on the call with the pause pending, then wraps up, then is
+    paused (reason On Break) from the end of wrap-up."""
+    clock = ManualClock(START)
+    side = _esl_side(redis_client, prefix, clock, scenario="quiet")
+    try:
+        await side.start(clock)
+        await side.logged_in()
+        centre = side.server.centre
+        centre.schedule_caller("tech", START + timedelta(seconds=2), talk_s=40)
+
+        async def dana(check, what):
+            async def seen():
+                await _run_for(clock, 1)
+                a = (await side.engine.build_snapshot(clock.now())).agents["1002"]
+                return a if check(a) else None
+
+            return await until(seen, what)
+
+        await dana(lambda a: a.state == "on_call", "Dana answers (tech 0)")
+        backend = FsBackend(side.config, host="127.0.0.1", port=side.server.port)
+        ex = Executor(redis_client, side.config, backend, clock=clock)
+        keys, asked = Keys(prefix), clock.now()
+        tok = issue(side.config, "rivka", now=asked.timestamp())
+        await redis_client.xadd(
+            keys.requests,
+            wire(
+                {
+                    "type": "pause",
+                    "agent": "1002",
+                    "reason": "coaching",
+                    "user": "rivka",
+                    "token": tok,
+                    "at": utc(asked),
+                }
+            ),
+        )
+        await ex.process_pending()
+        await backend.close()
+        assert [f["result"] for _, f in await redis_client.xrange(f"{keys.centre}:audit")] == ["ok"]
+        a = await dana(lambda a: a.pause_pending is not None, "On Break, pending on the call")
+        assert (a.state, a.pause_pending.reason, a.pause_pending.since) == ("on_call", "On Break", asked)
+        a = await dana(lambda a: a.state == "wrap_up", "the call ends: wrap-up")
+        assert a.pause_pending is not None
+        a = await dana(lambda a: a.state == "paused", "paused once wrap-up ends")
+        rec = centre.calls[0]
+        ended = rec.joined + timedelta(seconds=rec.wait_s + 40 + 15)  # answered + talk + tech's wrap-up
+        assert (a.reason, a.pause_pending, a.since) == ("On Break", None, ended.replace(microsecond=0))
+        assert a.wrap_s == 15 and a.talk_s == 40
+        assert not side.dead
+    finally:
+        await side.stop()
