@@ -717,3 +717,39 @@ async def test_pbx_command_serves_until_sigterm(tmp_path):
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 15) == 0
     assert (tmp_path / "queue_log").read_text().startswith(tuple("0123456789"))
+
+
+def test_a_pause_while_the_phone_rings_is_written_at_once_and_rings_nothing_new(tmp_path):
+    """QueuePause while the member's phone rings: QueueMemberPause (Paused 1, Status 6) and PAUSEALL/PAUSE rows
+    at once, no second AgentCalled; answered, the agent talks with the pause pending; then paused, and nothing
+    more is written about the pause."""
+    config = centre_config()
+    centre = SimCentre(config, quiet(), 1, DAY)
+    tracker = PbxTracker(config)
+    ami, log = AmiRenderer(tracker), QueueLogWriter(tmp_path / "queue_log", config, tracker)
+    out: list = []
+    rows: list[str] = []
+
+    def run_to(s: float) -> None:
+        for e in centre.advance_to(at(s)):
+            fact = tracker.apply(e)
+            out.extend(ami.render(fact))
+            rows.extend(log.rows(fact))
+
+    agent = config.agents[0].id
+    queue = next(iter(config.agents[0].skills))
+    centre.schedule_caller(queue, at(10), talk_s=30)
+    run_to(10)
+    assert centre.agent_state(agent) == "ringing"
+    centre.pause_agent(agent, "coaching")
+    run_to(10)
+    paused = [e for e in out if e["Event"] == "QueueMemberPause"]
+    assert paused and all((e["Paused"], e["Status"], e["PausedReason"]) == ("1", "6", "coaching") for e in paused)
+    assert [e["Event"] for e in out].count("AgentCalled") == 1
+    pause_rows = [r.split("|")[4:6] for r in rows if "PAUSE" in r.split("|")[4]]
+    assert pause_rows[0] == ["PAUSEALL", "coaching"] and {v for v, _ in pause_rows[1:]} == {"PAUSE"}
+    run_to(300)
+    assert centre.agent_state(agent) == "paused"
+    assert [e["Event"] for e in out].count("QueueMemberPause") == len(paused)  # nothing more about it
+    assert sum("PAUSE" in r.split("|")[4] for r in rows) == len(pause_rows)
+    log.close()

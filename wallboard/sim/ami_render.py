@@ -347,9 +347,10 @@ class PbxTracker:
         if isinstance(e, CallerJoined):
             return self._join(e)
         if isinstance(e, AgentStateChanged):
-            if e.state == "ringing" and e.call_id in self.calls:
+            call = self.calls.get(e.call_id) if e.state == "ringing" else None
+            if call is not None and not (call.leg is not None and call.agent == e.agent):
                 return self._ring(e)
-            return self._agent_state(e)
+            return self._agent_state(e)  # a ring under way said again (a pause held meanwhile) rings nothing new
         if isinstance(e, AgentMissed):
             return self._missed(e)
         if isinstance(e, CallerAnswered):
