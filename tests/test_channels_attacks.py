@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 from wallboard.events import AgentStateChanged, CallCompleted, CallerAnswered, CallerJoined
+from wallboard.keys import Keys
 
 from .conftest import at
 from .polling import until
@@ -130,10 +131,12 @@ async def test_an_e_mail_waiting_longer_than_a_marker_lives_is_counted_once_with
     marker = f"{eng.keys.queue('mail')}:e:m1"
     assert await redis_client.ttl(marker) == -1  # waiting: kept
     await eng.apply([ev(CallerAnswered, 5 * 3600, call_id="m1", agent="a1", **q)])
-    assert await redis_client.ttl(marker) != -1  # no longer waiting: expires (or has already)
+    assert await redis_client.ttl(marker) == -1  # answered, still open: kept until its close
     mail = (await eng.build_snapshot(at(5 * 3600 + 60))).queues["mail"]
     assert (mail.entered, mail.answered, mail.answered_within_sl, mail.waiting) == (1, 1, 0, 0)
     assert mail.asa_s == 5 * 3600
+    await eng.apply([ev(CallCompleted, 6 * 3600, call_id="m1", agent="a1", talk_s=3600, **q)])
+    assert await redis_client.ttl(marker) != -1  # closed: expires (or has already)
 
 
 async def test_a_chat_taken_over_by_a_second_acceptance_frees_both_agents_when_it_closes(make_engine):
@@ -236,7 +239,10 @@ async def test_a_close_or_wrap_up_of_a_conversation_never_opened_is_a_dead_lette
         assert status == 202 and answer["accepted"] == 1
         await until(lambda: ing.events_applied == 5)
         got = await until(lambda: _at_least(reasons(), 3), "the engine's three dead letters")
-        never = "conversation {!r} in queue 'chat' was never opened (no caller_joined known)"
+        never = (
+            "conversation {!r} in queue 'chat' was never opened or its entry expired (no caller_joined known; an "
+            "entry is kept centre.entry_expiry_h, 48 h, after its last event)"
+        )
         assert got == {
             f"call_completed: {never.format('ghost')}: the close is not counted (no completion, handle time or "
             "transfer) and ends no agent's conversation",
@@ -249,7 +255,7 @@ async def test_a_close_or_wrap_up_of_a_conversation_never_opened_is_a_dead_lette
         assert (chat.entered, chat.answered, chat.completed, chat.talk_s, chat.wrap_s) == (1, 1, 0, 0, 0)
         assert (chat.transferred, chat.aht_s) == (0, None)
         assert snap.agents["a1"].conversations == {"chat": 1}  # c1, still open
-        assert snap.agents["a2"].conversations == {}
+        assert "a2" not in snap.agents  # named only by a refused close: not registered (no ghost agent)
 
         # the platform's start and acceptance of conv9 arrive late: open now, for a2
         late = [delivery(1, "conversation.started", 200), delivery(2, "conversation.accepted", 210, "a2", iso(210))]
@@ -285,3 +291,149 @@ async def test_only_the_http_feed_s_closes_need_their_entry(make_engine):
     web = (await eng.build_snapshot(at(200))).queues["web"]
     assert (web.completed, web.talk_s) == (1, 60)
     assert [d.source for d in res.rejected] == ["engine:http:edge"]
+
+
+def _iso(s):
+    return at(s).isoformat().replace("+00:00", "Z")
+
+
+def _raw(kind, t, call_id, queue="chat", **kw):
+    return {"type": kind, "id": f"{kind}-{call_id}-{t}", "ts": _iso(t), "queue": queue, "call_id": call_id, **kw}
+
+
+def _delivery(n, kind, t, conv="conv9", agent=None, accepted=None):
+    """A chat platform's webhook (the shipped chat_webhook mapping) for conversation ``conv``, started at 200."""
+    return {
+        "id": f"d{n}-{conv}",
+        "type": kind,
+        "created_at": _iso(t),
+        "conversation": {"id": conv, "started_at": _iso(200), "accepted_at": accepted},
+        "agent": {"id": agent} if agent else None,
+    }
+
+
+async def test_a_conversation_open_past_the_entry_expiry_is_closed_not_refused_over_http(
+    redis_client, prefix, monkeypatch
+):
+    """An e-mail answered on Friday and closed on Monday, past centre.entry_expiry_h (here 0.001 h: 3 s of wall
+    clock). The open conversation keeps its entry and the agent's open record until its close: the close counts
+    (completed, handle time) and ends the agent's conversation, instead of a dead letter 'never opened'. c2, an
+    abandoned chat posted after c1 was answered, has the entry expiry any finished conversation has: once it is
+    gone, c1's entry and a1's open record would have been too. By hand: c1 joined 100, answered 110 by a1,
+    closed 4000 (talk 3890); c2 joined 200, abandoned 205."""
+    from .test_http_feed import TOKEN, dead_letters
+
+    monkeypatch.setenv("WB_TEST_HTTP_EDGE", TOKEN)
+    monkeypatch.setenv("WB_TEST_HTTP_CHAT", CHAT_TOKEN)
+    slot = Keys(prefix).queue("chat")
+    async with running(redis_client, prefix, centre={"entry_expiry_h": 0.001}) as (ing, _feed, base, session):
+        opened = [_raw("caller_joined", 100, "c1", channel="chat"), _raw("caller_answered", 110, "c1", agent="a1")]
+        status, answer, _ = await post(session, f"{base}/events/edge", opened)
+        assert status == 202 and answer["accepted"] == 2
+        await until(lambda: ing.events_applied == 2)
+        gone = [_raw("caller_joined", 200, "c2"), _raw("caller_abandoned", 205, "c2", wait_s=5)]
+        status, answer, _ = await post(session, f"{base}/events/edge", gone)
+        assert status == 202 and answer["accepted"] == 2
+        await until(lambda: ing.events_applied == 4)
+        assert await redis_client.ttl(f"{slot}:e:c2") > 0  # a finished conversation's entry does expire
+        await until(lambda: _missing(redis_client, f"{slot}:e:c2"), "c2's entry to expire", timeout=30, every=0.2)
+        assert await redis_client.exists(f"{slot}:e:c1") == 1
+        snap = await snapshot(redis_client, prefix)
+        assert snap.agents["a1"].conversations == {"chat": 1}
+
+        closed = [_raw("call_completed", 4000, "c1", agent="a1", talk_s=3890)]
+        status, answer, _ = await post(session, f"{base}/events/edge", closed)
+        assert status == 202 and answer["accepted"] == 1
+        await until(lambda: ing.events_applied == 5)
+        snap = await snapshot(redis_client, prefix)
+        chat, a1 = snap.queues["chat"], snap.agents["a1"]
+        assert (chat.entered, chat.answered, chat.abandoned, chat.completed, chat.talk_s) == (2, 1, 1, 1, 3890)
+        assert (a1.conversations, a1.conversation_s) == ({}, 3890)
+        assert [d for d in await dead_letters(redis_client, prefix) if d["source"].startswith("engine:")] == []
+        # from its close, c1's entry expires as any other
+        assert await redis_client.ttl(f"{slot}:e:c1") > 0
+
+
+async def _missing(client, key: str) -> bool:
+    return await client.exists(key) == 0
+
+
+async def test_a_close_refused_for_an_entry_gone_says_it_may_have_expired(make_engine):
+    # A conversation opened before open conversations kept their entries (or one whose close is posted long
+    # after its abandon): the refusal says the entry may have expired, with the expiry, not only "never opened".
+    eng = await make_engine(queues=[{"name": "web", "channel": "chat"}], centre={"entry_expiry_h": 48})
+    q = {"queue": "web", "channel": "chat"}
+    res = await eng.apply([CallCompleted(id="h1", ts=at(100), source="http:edge", call_id="old", talk_s=60, **q)])
+    assert [d.reason for d in res.rejected] == [
+        "call_completed: conversation 'old' in queue 'web' was never opened or its entry expired (no caller_joined "
+        "known; an entry is kept centre.entry_expiry_h, 48 h, after its last event): the close is not counted (no "
+        "completion, handle time or transfer) and ends no agent's conversation"
+    ]
+
+
+async def test_a_close_refused_before_its_accept_is_re_driven_by_its_feed_name_over_http(
+    redis_client, prefix, monkeypatch
+):
+    """Webhooks come unordered: conv9's close lands before its start and acceptance and is refused. A re-drive
+    of the http feed's dead letters (``--feed http``) takes the engine's refusals of that feed's events
+    (source 'engine:http:chat') too, not only records whose source starts with 'http'. By hand: conv9 started
+    200, accepted 210 by a2, closed 500 (handle time 290)."""
+    from wallboard.commands.deadletter import redrive
+
+    from .test_http_feed import TOKEN, _config
+
+    monkeypatch.setenv("WB_TEST_HTTP_EDGE", TOKEN)
+    monkeypatch.setenv("WB_TEST_HTTP_CHAT", CHAT_TOKEN)
+    async with running(redis_client, prefix) as (ing, _feed, base, session):
+        closed = _delivery(3, "conversation.closed", 500, agent="a2", accepted=_iso(210))
+        status, answer, _ = await post(session, f"{base}/events/chat", closed, token=CHAT_TOKEN)
+        assert status == 202 and answer["accepted"] == 1
+        await until(lambda: ing.events_applied == 1)
+        late = [
+            _delivery(1, "conversation.started", 200),
+            _delivery(2, "conversation.accepted", 210, agent="a2", accepted=_iso(210)),
+        ]
+        status, answer, _ = await post(session, f"{base}/events/chat", late, token=CHAT_TOKEN)
+        assert status == 202 and answer["accepted"] == 2
+        await until(lambda: ing.events_applied == 3)
+        assert (await snapshot(redis_client, prefix)).agents["a2"].conversations == {"chat": 1}
+
+        other = await redrive(redis_client, _config(prefix), feed="queue-log")  # another feed's: left alone
+        assert (other.redriven, other.still_rejected) == (0, 0)
+        res = await redrive(redis_client, _config(prefix), feed="http")
+        assert (res.redriven, res.still_rejected) == (1, 0)
+        snap = await snapshot(redis_client, prefix)
+        chat, a2 = snap.queues["chat"], snap.agents["a2"]
+        assert (chat.entered, chat.answered, chat.completed, chat.talk_s) == (1, 1, 1, 290)
+        assert (a2.conversations, a2.conversation_s) == ({}, 290)
+
+
+async def test_refused_closes_register_no_queue_or_agent_a_new_agent_on_a_known_one_is(make_engine):
+    # Three closes of conversations never opened, in queues and by agents nobody configured: nothing of them
+    # appears on the board or in the registries. A new agent's answer (no wait: its entry must be known) of a
+    # conversation that is open, and a close naming a new agent, register that queue's agents as ever.
+    eng = await make_engine(queues=[{"name": "web", "channel": "chat"}])
+    ghosts = [
+        CallCompleted(
+            id=f"g{n}", ts=at(100), source="http:edge", queue=f"ghost{n}", call_id=f"x{n}", agent=f"bot{n}", talk_s=9
+        )
+        for n in range(3)
+    ]
+    res = await eng.apply(ghosts)
+    assert len(res.rejected) == 3 and res.queues == set() and res.agents == set()
+    assert "ghost0" not in await eng.queue_names() and await eng.agent_ids() == []
+    snap = await eng.build_snapshot(at(200))
+    assert not {"ghost0", "ghost1", "ghost2"} & set(snap.queues) and snap.agents == {}
+
+    q = {"queue": "new", "source": "http:edge"}
+    await eng.apply(
+        [
+            CallerJoined(id="j1", ts=at(110), call_id="c1", **q),
+            CallerAnswered(id="a1", ts=at(120), call_id="c1", agent="newbie", **q),
+            CallCompleted(id="c1", ts=at(180), call_id="c1", agent="closer", talk_s=60, **q),
+        ]
+    )
+    assert "new" in await eng.queue_names()
+    assert sorted(await eng.agent_ids()) == ["closer", "newbie"]
+    snap = await eng.build_snapshot(at(200))
+    assert snap.queues["new"].completed == 1 and snap.agents["newbie"].calls_handled == 1

@@ -35,7 +35,7 @@ CHAT_TOKEN = "chat-token-fedcba9876543210"
 NOW = at(6 * 3600)  # the ingester's clock: every event below is before it, on the same day
 
 
-def _config(prefix, **http):
+def _config(prefix, centre=None, **http):
     sources = http.pop("sources", None) or {
         "edge": {"token_env": "WB_TEST_HTTP_EDGE"},
         "chat": {"token_env": "WB_TEST_HTTP_CHAT", "mapping": "chat_webhook"},
@@ -47,6 +47,7 @@ def _config(prefix, **http):
         feeds=feeds,
         engine={"tick_s": 0.2},
         queues=[{"name": "support"}, {"name": "chat", "channel": "chat"}],
+        **({"centre": centre} if centre else {}),
     )
 
 
@@ -57,10 +58,11 @@ def tokens(monkeypatch):
 
 
 @asynccontextmanager
-async def running(redis_client, prefix, *, clean=True, **http):
+async def running(redis_client, prefix, *, clean=True, centre=None, **http):
     """An ingester with the http feed on a free port; yields (ingest, feed, base url, session). ``clean``:
-    drop the prefix's keys when it stops (not when the next ingester carries on with them)."""
-    config = _config(prefix, **http)
+    drop the prefix's keys when it stops (not when the next ingester carries on with them); ``centre``: its
+    [centre] settings."""
+    config = _config(prefix, centre, **http)
     feed = HttpFeed(None, config)
     ing = Ingest(redis_client, config, feed, clock=ManualClock(NOW), keys=Keys(prefix), name="http-test")
     task = asyncio.create_task(ing.run())

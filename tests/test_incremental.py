@@ -373,3 +373,38 @@ async def test_an_owner_that_loses_the_lease_hands_over_what_it_did_not_build(re
     # the queue, and the rolling window's minute bucket its join wrote (the new owner reads only that one)
     minute = int(now.timestamp()) // 60 * 60
     assert await redis_client.smembers(keys.touched) == {"q:sales", f"m:{minute}:sales"}
+
+
+async def test_a_re_driven_close_shows_in_the_owner_s_incremental_snapshot(redis_client, prefix, cleanup):
+    """``wallboard deadletter --redrive`` applies with an engine of its own: the lease owner's incremental
+    snapshot sees what it counted (its change set through Redis), rolling figures too, equal to a full build
+    with no full rebuild. By hand: c9 joined 60 s and answered 50 s before t0 by a2, its close (before its join,
+    refused) at t0 with a handle time of 50 s: re-driven, completed 1 in the window and the rolling window."""
+    from wallboard.commands.deadletter import redrive
+    from wallboard.events import CallCompleted, CallerAnswered
+
+    config = load_config(None, redis={"prefix": prefix}, queues=[{"name": "chat", "channel": "chat"}])
+    engine = Engine(redis_client, config, Keys(prefix), feed_name="http")
+    await engine.start()
+    inc = IncrementalSnapshots(engine, full_rebuild_s=1e9)
+    t0 = START + timedelta(minutes=5)
+    q = {"source": "http:chat", "queue": "chat", "channel": "chat", "call_id": "c9"}
+    closed = CallCompleted(id="k9", ts=t0, agent="a2", talk_s=50, **q)
+    assert len((await engine.apply([closed])).rejected) == 1
+    await engine.apply(
+        [
+            CallerJoined(id="j9", ts=t0 - timedelta(seconds=60), **q),
+            CallerAnswered(id="a9", ts=t0 - timedelta(seconds=50), agent="a2", **q),
+        ]
+    )
+    now = t0 + timedelta(seconds=10)
+    await inc.build(now)
+    res = await redrive(redis_client, config)
+    assert (res.redriven, res.still_rejected) == (1, 0)
+    now += timedelta(seconds=1)
+    snap = await inc.build(now)
+    diff = _diff(_json(snap), _json(await engine.build_snapshot(now)))
+    assert not diff, "; ".join(diff[:10])
+    assert (inc.fulls, inc.partials) == (1, 1)
+    chat = snap.queues["chat"]
+    assert (chat.completed, chat.rolling.completed, chat.talk_s) == (1, 1, 50)

@@ -91,6 +91,7 @@ class Batch:
     by_queue: dict[str, list[tuple[int, dict, str | None]]] = field(default_factory=dict)
     agent_items: dict[str, list[tuple[int, dict]]] = field(default_factory=dict)
     agents: set[str] = field(default_factory=set)
+    queues: set[str] = field(default_factory=set)  # those with a record the queue step did not refuse
     gaps: list = field(default_factory=list)
     aparams: str | None = None
 
@@ -156,7 +157,7 @@ def _kind_of(cls: type) -> int:
     return _K_OTHER
 
 
-def _refusal(code: int, ev, queue: str) -> str:
+def _refusal(code: int, ev, queue: str, expiry_h: float) -> str:
     """Why queue_batch.lua refused an event (its reply's code 2 or 3)."""
     if code == 2:  # a survey answer of a contact this queue never answered (docs/REPORTS.md)
         return (
@@ -164,7 +165,11 @@ def _refusal(code: int, ev, queue: str) -> str:
             "waiting, abandoned or overflowed): the answer is not counted"
         )
     # an exit without a wait, a close or a wrap-up whose entry Redis does not hold (feed.EXITS_NEED_THEIR_ENTRY)
-    never = f"{ev.type}: conversation {ev.call_id!r} in queue {queue!r} was never opened (no caller_joined known)"
+    # (a conversation still waiting or open keeps its entry; one opened before they did may have lost it)
+    never = (
+        f"{ev.type}: conversation {ev.call_id!r} in queue {queue!r} was never opened or its entry expired (no "
+        f"caller_joined known; an entry is kept centre.entry_expiry_h, {expiry_h:g} h, after its last event)"
+    )
     if ev.type == "call_completed":
         return (
             f"{never}: the close is not counted (no completion, handle time or transfer) and ends no agent's "
@@ -283,6 +288,7 @@ class Engine:
                 "feed": self.feed_name,
                 "pos": pos,
                 "fexp": self.config.history.daily_keep_days * 86400,
+                "wr": self.channel_of(queue) != "voice",  # an open conversation keeps its marker until closed
             }
         )
 
@@ -475,10 +481,10 @@ class Engine:
             if kind is None:
                 kind = _kind_of(type(ev))
             a = d.get("agent")
-            if a:
-                agents.add(a)
             if kind < _K_AGENT:
                 rec = self._qrec(kind, d, t)
+                if a and "kn" not in rec:  # (one the script may refuse: registered once it is not)
+                    agents.add(a)
                 items = by_queue.get(d["queue"])
                 if items is None:
                     items = by_queue[d["queue"]] = []
@@ -487,6 +493,8 @@ class Engine:
                 )
                 items.append((i, rec, a if agent_side else None))  # a survey's agent: from the script
             elif kind < _K_OTHER:
+                if a:
+                    agents.add(a)
                 items = agent_items.get(a)
                 if items is None:
                     items = agent_items[a] = []
@@ -508,7 +516,10 @@ class Engine:
             await self.r.zadd(self.keys.gaps, gaps)
         if self.fcr_salt:
             await self._record_contacts(batch)
-        await self._register(batch.by_queue, batch.agents)
+        # a queue whose every record may be refused (a close of a conversation never opened) is registered by
+        # ``queue_step`` once one is not: a refused close leaves no ghost queue or agent on the board
+        sure = [q for q, items in batch.by_queue.items() if any("kn" not in rec for _, rec, _ in items)]
+        await self._register(sure, batch.agents)
 
     async def _record_contacts(self, batch: Batch) -> None:
         """Each queue entry of a known customer under the customer (their own slot), before the queue scripts
@@ -551,6 +562,8 @@ class Engine:
         results = await self.scripts.run_pipeline(self.r, calls) if calls else []
         agent_items = batch.agent_items
         applied = dups = 0
+        late_q: set[str] = set()  # what the records the script might have refused name (``register_step``)
+        late_a: set[str] = set()
         for (queue, chunk), out in zip(owners, results):
             written = self.channel_of(queue) != "voice"
             for (i, rec, agent), reply in zip(chunk, json.loads(out)):
@@ -558,8 +571,15 @@ class Engine:
                 if dup >= 2:  # refused by what the queue's entries say: a dead letter, nothing counted
                     ev = batch.events[i]
                     source = f"{ENGINE_SOURCE}:{ev.source}"
-                    batch.res.rejected.append(DeadLetter(source, _refusal(dup, ev, queue), ev.model_dump_json()))
+                    why = _refusal(dup, ev, queue, self.config.centre.entry_expiry_h)
+                    batch.res.rejected.append(DeadLetter(source, why, ev.model_dump_json()))
                     continue
+                batch.queues.add(queue)
+                if "kn" in rec:
+                    late_q.add(queue)
+                    named = batch.events[i].__dict__.get("agent")
+                    if named:
+                        late_a.add(named)
                 if dup:
                     dups += 1
                 else:
@@ -596,6 +616,9 @@ class Engine:
                         items.append((i, base))
         batch.res.applied += applied
         batch.res.duplicates += dups
+        if late_q or late_a:  # before the agent step writes the agent's slot
+            await self._register(late_q, late_a)
+            batch.agents |= late_a
 
     async def agent_step(self, batch: Batch, agents: Iterable[str] | None = None) -> None:
         """Each agent's facts in source order (after the queue step: answers carry their entry's join);
@@ -631,14 +654,15 @@ class Engine:
             res = batch.res
             if res.rejected:  # after the steps: a crash before re-applies and finds them again
                 await self.dead_letters(res.rejected)
-            res.queues.update(batch.by_queue)
+            res.queues.update(batch.queues)
             res.agents.update(batch.agents)
             res.agents.update(batch.agent_items)
             # only once applied: the owner's next snapshot reads what these wrote
             touched = self.touched
             touched.queues.update(res.queues)
             touched.agents.update(res.agents)
-            for q, items in batch.by_queue.items():
+            for q in batch.queues:
+                items = batch.by_queue[q]
                 ms = touched.minutes.get(q)
                 if ms is None:
                     ms = touched.minutes[q] = set()

@@ -37,7 +37,11 @@ def register(sub, add_common) -> None:
     sp.add_argument(
         "--redrive", action="store_true", help="parse every dead letter again with its feed; apply those that now parse"
     )
-    sp.add_argument("--feed", default=None, help="--redrive: only the dead letters of this feed (e.g. calls-csv)")
+    sp.add_argument(
+        "--feed",
+        default=None,
+        help="--redrive: only the dead letters of this feed (e.g. calls-csv; with the engine's refusals of its events)",
+    )
     sp.add_argument("--mapping", default=None, help="--redrive: calls-csv column mapping (a name or a TOML path)")
     sp.add_argument(
         "--window",
@@ -125,6 +129,15 @@ def split_source(source: str) -> tuple[str, str, str]:
     return name, path, where
 
 
+def feed_of(source: str) -> str:
+    """The feed a dead letter came from: the first name of its source, or for an event the engine refused
+    (``engine:http:edge``: the http feed's, source edge) the name after ``engine:``."""
+    from wallboard.feed import ENGINE_SOURCE
+
+    name, _, rest = source.partition(":")
+    return rest.partition(":")[0] if name == ENGINE_SOURCE else name
+
+
 async def redrive(
     client,
     config,
@@ -162,7 +175,7 @@ async def redrive(
         for rid, f in page:
             source, reason, raw = f.get("source", ""), f.get("reason", ""), f.get("raw", "")
             name, path, where = split_source(source)
-            if feed is not None and name != feed:
+            if feed is not None and feed not in (name, feed_of(source)):
                 continue
             if name == ENGINE_SOURCE:  # an event the engine refused (its raw is the event): applied again below
                 try:
@@ -226,6 +239,9 @@ async def redrive(
                         settle_args += ["d", rid, "", "", ""]
             if settle_args:
                 await engine.scripts.run_pipeline(client, [("dead_letters_settle", keys.centre, tuple(settle_args))])
+            # the lease owner builds only what changed (wallboard.incremental): without its share, its rolling
+            # figures would miss the re-driven counts until its next full rebuild
+            await engine.share_touched()
         res.events += len(events)
         if dry_run:
             res.still_rejected += len(refused)  # the engine decides only when they are applied

@@ -230,7 +230,8 @@ local function open_conv(field, ch, t)
   if redis.call('EXISTS', base .. ':x:cc:' .. field) == 1 then return end
   if redis.call('HLEN', conv) == 0 then redis.call('HSET', skey, 'conv_since', t) end
   redis.call('HSET', conv, field, ch)
-  redis.call('EXPIRE', conv, EXP)
+  -- kept until its close however long it stays open (as its queue entry's marker is); empty, Redis drops it
+  redis.call('PERSIST', conv)
 end
 local function close_conv(field, t)
   once('cc:' .. field)

@@ -1,7 +1,7 @@
 -- Apply a batch of call transitions of ONE queue, exactly once per queue entry.
 -- KEYS[1]: the queue's slot base "P:{q:NAME}"; every key touched is built from it (one hash tag).
 -- (the suffixes are wallboard/keys.py's LUA_SUFFIXES: tests/test_keys.py checks this file spells them the same)
--- ARGV[1]: JSON params {sl, sh, exp, bexp, feed, pos, fexp} (or {read = ...}: see "Reading" below)
+-- ARGV[1]: JSON params {sl, sh, exp, bexp, feed, pos, fexp, wr} (wr: a written channel's queue) (or {read = ...}: see "Reading" below)
 -- ARGV[2]: JSON array of events {k, c, t, w, win, min, jw, jm, r, cl, ag, tk, wr}
 --   jw, jm: window and minute of t - w when they differ from win and min (an exit's implied join);
 --   kn (A, X, O without w; C, W): counted only if the call has an entry that joined by t, else refused (code 3);
@@ -371,9 +371,19 @@ for c, ch in pairs(changed) do
   redis.call('HSET', base .. ':e:' .. c, unpack(args))
 end
 -- a caller still waiting keeps its marker however long it waits (an e-mail over a weekend, past the marker's
--- life): it expires from when the caller stops waiting
+-- life): it expires from when the caller stops waiting. So does an answered written conversation still open
+-- (p.wr: a written queue; its latest entry answered, not closed): an e-mail answered Friday and closed Monday
+-- is closed, not refused as never opened; its marker expires from the close
+local function open_conv(c)
+  if not p.wr then return false end
+  local h = marks[c] or marker(c)
+  local n = tonumber(h['n'] or '0')
+  if n == 0 then return false end
+  local f = h[F[n]] or ''
+  return has(f, 'A') and not has(f, 'C')
+end
 for c, _ in pairs(renew) do
-  if redis.call('ZSCORE', waiting, c) then
+  if redis.call('ZSCORE', waiting, c) or open_conv(c) then
     redis.call('PERSIST', base .. ':e:' .. c)
   else
     redis.call('EXPIRE', base .. ':e:' .. c, EXP)
