@@ -387,8 +387,8 @@ def test_queue_log_member_verbs_as_asterisk_means_them(tmp_path):
             "0|NONE|tech|PJSIP/1001|ADDMEMBER|",  # logged out until now: available
             "1|c1|support|PJSIP/1001|CONNECT|5|u1|2",
             "2|NONE|sales|PJSIP/1001|ADDMEMBER|",  # on a call: still on it
-            "3|NONE|NONE|PJSIP/1001|PAUSEALL|",  # this feed shows a pause at once, even on a call
-            "4|NONE|NONE|PJSIP/1001|UNPAUSEALL|",  # unpaused, still on the call
+            "3|NONE|NONE|PJSIP/1001|PAUSEALL|",  # paused at once by Asterisk: on the call, the pause pending
+            "4|NONE|NONE|PJSIP/1001|UNPAUSEALL|",  # unpaused, still on the call, nothing pending
             "10|c1|support|PJSIP/1001|COMPLETEAGENT|5|9|1",  # wrap-up, then available (not paused)
             "29|NONE|tech|PJSIP/1002|ADDMEMBER|",  # available
             "30|NONE|support|PJSIP/1002|REMOVEMEMBER|",  # still in tech: no change
@@ -401,7 +401,7 @@ def test_queue_log_member_verbs_as_asterisk_means_them(tmp_path):
     assert states(items) == [
         ("ql:1:2", "1001", "available"),
         ("ql:2:2", "1001", "on_call"),
-        ("ql:4:1", "1001", "paused"),
+        ("ql:4:1", "1001", "on_call"),
         ("ql:5:1", "1001", "on_call"),
         ("ql:6:2", "1001", "wrap_up"),
         ("ql:6:a", "1001", "available"),
@@ -409,6 +409,8 @@ def test_queue_log_member_verbs_as_asterisk_means_them(tmp_path):
         ("ql:9:2", "1002", "logged_out"),
         ("ql:10:2", "1002", "available"),
     ]
+    pending = {e.id: e.pause_pending for e in items if e.id in ("ql:4:1", "ql:5:1", "ql:6:2")}
+    assert pending == {"ql:4:1": True, "ql:5:1": False, "ql:6:2": False}
     unpaused = next(e for e in items if e.id == "ql:5:1")
     assert (unpaused.call_id, unpaused.queue) == ("c1", "support")
     assert [type(e) for e in items if e.id in ("ql:8:1", "ql:9:1", "ql:11:1")] == [MemberRemoved] * 3
