@@ -83,6 +83,15 @@ def test_the_english_confirmations_are_the_requests_own_words(req):
         assert describe(req, "Gefen", call) == model_describe(req, "Gefen", call)
 
 
+def test_a_right_to_left_footer_is_mirrored():
+    from wallboard.ui.bindings import DESK_KEYS, mirrored
+
+    order = [(s.action, s.alias) for s in mirrored(DESK_KEYS)]
+    assert order[0] == ("quit", False) and order[-1] == ("drill", False)
+    assert order.index(("unpause", True)) == order.index(("pause", False)) + 1  # p: pause first, as in English
+    assert sorted(order) == sorted((s.action, s.alias) for s in DESK_KEYS)
+
+
 def test_hebrew_confirmations():
     he = Words("he")
     call = "עם ***5040 (Customer service, 2:41 עד כה)"
@@ -140,8 +149,13 @@ async def test_the_hebrew_desk_reads_right_to_left(redis_client, prefix, cleanup
         assert "lunch:הקספה" in omer and "הכורא הקספה" in omer  # הפסקה:lunch, הפסקה ארוכה
         dana = next(ln for ln in lines if " יונפ" in ln)  # פנוי
         assert "support" in dana
-        # the footer's keys in Hebrew
-        assert "a רושיא" in lines[-1] and "? הרזע" in lines[-1]  # אישור, עזרה
+        # the footer's keys in Hebrew, the first on the right (Ack right of Help), the command palette kept
+        footer = lines[-1]
+        assert footer.index("? הרזע") < footer.index("a רושיא") and "^p palette" in footer  # עזרה, אישור
+        await pilot.press("ctrl+p")
+        from textual.command import CommandPalette
+
+        assert isinstance(app.screen, CommandPalette)
 
 
 async def test_hebrew_help_confirmation_toast_and_drill_down(redis_client, prefix, cleanup):
@@ -194,6 +208,10 @@ async def test_hebrew_help_confirmation_toast_and_drill_down(redis_client, prefi
         # רמת שירות = נענו בזמן היעד / (נענו + ננטשו - נטישות קצרות), in display order
         assert "(תורצק תושיטנ - ושטננ + ונענ) / דעיה ןמזב ונענ = תוריש תמר" in formulas
         assert "_" not in formulas
+        # Textual's own keys are kept beside the desk's words (tab to the next table)
+        assert app.screen.focused.id == "figures"
+        await pilot.press("tab")
+        assert app.screen.focused.id != "figures"
         await pilot.press("escape")
         await pilot.resize_terminal(120, 30)
         await pilot.pause()

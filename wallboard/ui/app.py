@@ -29,7 +29,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from textual.app import App, ComposeResult
-from textual.binding import BindingsMap
 from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical
 from textual.notifications import Notification, Notify
@@ -42,7 +41,7 @@ from ..config import WallboardConfig
 from ..keys import Keys
 from ..livetime import ServerTime, fmt_clock, fmt_duration, monotonic_of
 from ..snapshot import AgentSnapshot, Summary
-from .bindings import DESK_KEYS, SNOOZE_MINUTES, KeySpec, bindings, unknown_ids
+from .bindings import DESK_KEYS, SNOOZE_MINUTES, KeySpec, bindings, in_words, unknown_ids
 from .desk_actions import AGENT_TABLES, DeskActions
 from .messages import AgentsArrived, FeedStatus, OutcomeArrived, RevertsArrived, SummaryArrived
 from .outcomes import OUTCOMES, REVERTING_TYPES, REVERTS, OutcomeWatch
@@ -91,7 +90,7 @@ class DeskApp(DeskActions, App):
         # order for terminals without bidi support unless ``bidi="terminal"`` (or WALLBOARD_BIDI)
         self.words = Words(language or config.display.language, bidi or os.environ.get("WALLBOARD_BIDI", "visual"))
         if self.words.language != "en":  # the footer's words: the class's bindings are English
-            self._bindings = BindingsMap(bindings(DESK_KEYS, self.words))
+            self._bindings = in_words(self._bindings, DESK_KEYS, self.words)
         # A full garbage collection walks every live object: at 5,000 agents ~480,000, a pause of 300 ms every
         # 2-3 s. ``settle_gc`` (the desk as a process: ``run_desk``, the demo, the bench; not tests, many apps
         # in one process): once the first agents are shown, what was built until then (modules, the app, the

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingsMap
 
 from .words import ENGLISH, Words
 
@@ -77,6 +77,26 @@ def bindings(specs: tuple[KeySpec, ...], w: Words = ENGLISH) -> list[Binding]:
         Binding(s.key, s.action, w.show(s.description(w)), show=s.show, key_display=s.key_display, id=s.id)
         for s in specs
     ]
+
+
+def in_words(merged: BindingsMap, specs: tuple[KeySpec, ...], w: Words) -> BindingsMap:
+    """A node's bindings (Textual's own and ``specs``, as the class merged them) with ``specs`` in ``w``'s words;
+    on a right-to-left desk in the mirrored order (the footer shows them in this order)."""
+    ours = {s.id for s in specs}
+    kept = [b for bs in merged.key_to_bindings.values() for b in bs if b.id not in ours]
+    return BindingsMap([*kept, *bindings(mirrored(specs) if w.rtl else specs, w)])
+
+
+def mirrored(specs: tuple[KeySpec, ...]) -> tuple[KeySpec, ...]:
+    """The keys in the footer order of a right-to-left desk (the first at the right): reversed, a second
+    binding of one key (unpause) still after the first."""
+    out: list[KeySpec] = []
+    for spec in reversed(specs):
+        if spec.alias:
+            continue
+        out.append(spec)
+        out.extend(s for s in specs if s.alias and s.id == spec.id)
+    return tuple(out)
 
 
 def effective_keys(remap: dict[str, str], hidden: frozenset[str] = frozenset()) -> list[tuple[KeySpec, str]]:

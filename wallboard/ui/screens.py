@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import BindingsMap
 from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
@@ -19,7 +18,7 @@ from textual.widgets import Footer, Static
 from ..targets import queue_targets
 from ..snapshot import QueueSnapshot
 from ..catalog import SL_FORMULA_WORDS
-from .bindings import DRILL_KEYS, bindings, effective_keys
+from .bindings import DRILL_KEYS, bindings, effective_keys, in_words
 from .words import ENGLISH, Words
 from ..livetime import fmt_clock
 from .rowsource import AgentRowSource
@@ -75,7 +74,7 @@ class DrillDownScreen(Screen):
         self.queue = queue
         self.words = words
         if words.language != "en":
-            self._bindings = BindingsMap(bindings(DRILL_KEYS, words))
+            self._bindings = in_words(self._bindings, DRILL_KEYS, words)
         self._formulas_plain = ""
         self._agents: AgentRowSource | None = None  # its agents (all 5,000 for the total): the rows in view built
 
