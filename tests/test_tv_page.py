@@ -3,7 +3,9 @@ protocol by ``tests/cdp.py``), served by a real hub that follows a real Redis.
 
 Summaries are hand-built and published on the snapshot channel a few times a second (as the engine would), so
 the page is fresh until the test stops the feed or the hub. Screenshots go to ``tests/artifacts/`` (ignored
-by git): 1080p and 4K of the English board, 1080p of the Hebrew one.
+by git): 1080p and 4K of the English board, 1080p of the Hebrew one, and each page of the demo's floor in both
+languages at 1080p, 4K and portrait. Pixels are not compared (they change with Chromium's version): the layout
+facts are, measured in the page (no text cut, one digit size, every tile on the screen, pages shared evenly).
 """
 
 from __future__ import annotations
@@ -342,16 +344,28 @@ GEOMETRY = """(() => {
   }; })()"""
 
 
+TICKER = """(() => { const t = document.getElementById('ticker-text');
+  return {text: t.textContent, animation: getComputedStyle(t).animationName,
+          color: getComputedStyle(document.getElementById('ticker')).color}; })()"""
+STALE_GREY = "rgb(93, 102, 112)"  # --stale in tv.css
+
+
 async def test_page_goes_unmistakably_stale_and_freezes_timers(new_page, redis_client, prefix, cleanup):
     config = tv_config(prefix)  # stale after 2 s
     ARTIFACTS.mkdir(exist_ok=True)
     feed = Feed(redis_client, prefix, lambda seq, now: four_queues(seq, now, **breach("service_level", now)))
     async with running_hub(config, redis_client) as hub:
         page = await new_page(1920, 1080)
+        message = ("Team meeting at 14:00 in the large room — " * 4).strip()  # wider than the screen: it scrolls
+        await redis_client.set(f"{prefix}:{{c}}:ticker", message)
         async with feed:
             await page.goto(kiosk(hub, "floor", TOKENS["TV_TEST_VIEWER_FLOOR"]))
-            await page.wait_for("window.__tv.plan && !window.__tv.stale")
+            await page.wait_for("window.__tv.plan && !window.__tv.stale && window.__tv.alerts.length === 1")
             assert await page.eval("document.getElementById('stale-banner').hidden")
+            live = await page.wait_for(
+                f"(() => {{ const t = {TICKER}; return t.text.includes('Customer service: 3 waiting') && t; }})()"
+            )
+            assert live["animation"] == "ticker" and live["color"] != STALE_GREY, live
         # the feed stopped (the hub still runs): the page goes stale on the snapshot's age
         await page.wait_for("window.__tv.stale", timeout=6)
         # the banner counts the seconds since the last snapshot, in large type
@@ -374,6 +388,10 @@ async def test_page_goes_unmistakably_stale_and_freezes_timers(new_page, redis_c
             await page.wait_for("document.getElementById('stale-age').textContent !== %r" % text, timeout=3)
             text = await page.eval("document.getElementById('stale-age').textContent")
         assert waits <= {"1:14", "1:15"} and len(waits) == 1, waits
+        # the ticker stops and greys; the last snapshot's alert line goes, the supervisor's message stays
+        ticker = await page.eval(TICKER)
+        assert ticker["text"] == message, ticker["text"]
+        assert ticker["animation"] == "none" and ticker["color"] == STALE_GREY, ticker
         await page.screenshot(ARTIFACTS / "tv_stale_1080p.png")
 
 
@@ -490,3 +508,85 @@ async def test_page_shows_occupancy_beside_its_target(new_page, redis_client, pr
         assert shown[0] == ["Whole centre", [["Service level", "-"], ["Occupancy", "61%/ 85%"]]]
         assert shown[1][1][1] == ["Occupancy", "75%/ 85%"]
         assert shown[2][1][1] == ["Occupancy", "40%/ 85%"]
+
+
+# ---- the demo's floor on the TV page: pages shared evenly, layout facts on every screen ----------------------
+
+DEMO = Path(__file__).resolve().parent.parent / "wallboard" / "data" / "demo.toml"
+SCREENS = [(1920, 1080, "1080p"), (3840, 2160, "4k"), (1080, 1920, "portrait")]
+
+# What a viewer across the room must be able to rely on, measured in the page: no text of a tile cut (its
+# scrollWidth within its clientWidth), one digit size (a value wider than its format's widest, an hour-long
+# wait, is the one allowed smaller), every tile inside the viewport.
+FACTS = """(() => {
+  const TPL = {count: 3, duration: 5, pct: 4, score: 4};
+  const cards = Array.from(document.querySelectorAll('.card:not(.empty)'));
+  const texts = cards.flatMap(c => Array.from(c.querySelectorAll(
+    '.qname, .qlabel, .flabel, .flabel-text, .fmain, .fsub, .agents, .agents span')));
+  const vals = Array.from(document.querySelectorAll('.card:not(.empty) .fval'));
+  return {
+    page: window.__tv.page, pages: window.__tv.pages, plan: window.__tv.plan,
+    slots: document.querySelectorAll('.card').length,
+    names: cards.map(c => c.querySelector('.qlabel').textContent),
+    cut: texts.filter(e => e.scrollWidth > e.clientWidth).map(e => [e.className, e.textContent]),
+    digits: Array.from(new Set(vals.filter(v => v.textContent.length <= (TPL[v.dataset.format] || 3))
+      .map(v => getComputedStyle(v).fontSize))),
+    outside: cards.map(c => c.getBoundingClientRect()).filter(r => r.left < 0 || r.top < 0 ||
+      r.right > innerWidth + 0.5 || r.bottom > innerHeight + 0.5).length,
+    viewport: [innerWidth, innerHeight],
+    tall: cards.every(c => { const r = c.getBoundingClientRect(); return r.height > r.width; }),
+  }; })()"""
+
+
+@pytest.mark.parametrize(
+    "layout,token_env", [("floor", "WALLBOARD_VIEWER_TOKEN_FLOOR"), ("floor-he", "WALLBOARD_VIEWER_TOKEN_FLOOR_HE")]
+)
+async def test_page_demo_floor_pages_even_and_nothing_cut(
+    new_page, redis_client, prefix, cleanup, monkeypatch, layout, token_env
+):
+    """The demo's layout (six queues and the total) at 1080p, 4K and portrait: the queues shared evenly among
+    the pages (3 and 3 with the total on each, never a last page of the total and one queue with two thirds of
+    the screen empty), and on every page no text cut, one digit size, every tile on the screen."""
+    from wallboard.config import load_config
+
+    from .tvdata import demo_floor
+
+    monkeypatch.setenv(token_env, "view-demo-1")
+    config = load_config(
+        DEMO,
+        redis={"prefix": prefix, "url": redis_url()},
+        display={"stale_after_s": 5},
+        hub={"host": "127.0.0.1", "port": 0, "heartbeat_s": 0.5, "ticker_poll_s": 0.2},
+    )
+    # a page a second (the demo's is 10 s) so the test sees both
+    config = config.model_copy(update={"layouts": [lay.model_copy(update={"rotate_s": 1}) for lay in config.layouts]})
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with Feed(redis_client, prefix, demo_floor), running_hub(config, redis_client) as hub:
+        for width, height, name in SCREENS:
+            page = await new_page(width, height)
+            await page.goto(kiosk(hub, layout, "view-demo-1"))
+            await page.wait_for("window.__tv.plan && window.__tv.queues.length === 6")
+            seen: dict[int, dict] = {}
+            for _ in range(2):
+                facts = await page.wait_for(
+                    f"(() => {{ const f = {FACTS}; return f.pages === 2 && !({sorted(seen)}).includes(f.page) && f; }})()",
+                    timeout=5,
+                )
+                seen[facts["page"]] = facts
+                await page.eval("document.body.classList.remove('flash-on')")
+                await page.screenshot(ARTIFACTS / f"tv_demo_{layout}_{name}_page{facts['page'] + 1}.png")
+            shown = []
+            for facts in seen.values():
+                where = (layout, name, facts["page"])
+                assert facts["slots"] == 4 and len(facts["names"]) == 4, (where, facts["names"])  # 1 + 3, no hole
+                assert facts["plan"]["fits"], (where, facts["plan"])
+                assert facts["cut"] == [], (where, facts["cut"])
+                assert len(facts["digits"]) == 1, (where, facts["digits"])
+                assert facts["outside"] == 0 and facts["viewport"] == [width, height], where
+                shown += facts["names"][1:]
+            assert len(shown) == 6 and len(set(shown)) == 6  # every queue once over the two pages
+            if name == "portrait":  # laid out by orientation: more rows of tiles, or tiles taller than wide
+                plan = seen[0]["plan"]
+                assert plan["rows"] > plan["cols"] or all(f["tall"] for f in seen.values()), (layout, plan)
+            else:
+                assert seen[0]["plan"]["cols"] >= seen[0]["plan"]["rows"]

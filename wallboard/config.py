@@ -440,7 +440,9 @@ class LayoutConfig(_Section):
     )
     language: Literal["en", "he"] = Field("en", description="Labels and direction: 'he' is right to left.")
     rotate_s: float = Field(10, ge=1, description="Seconds per page when the queues do not fit on one.")
-    per_page: int = Field(0, ge=0, description="Queues per page; 0 = as many as fit the screen.")
+    per_page: int = Field(
+        0, ge=0, description="Queues per page at most (pages share the queues evenly); 0 = as many as fit the screen."
+    )
     # What a floor board shows besides the figures (each can be turned off per layout).
     show_total: bool = Field(True, description="A centre total tile first on every page (agents counted once).")
     agent_states: bool = Field(

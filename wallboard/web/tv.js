@@ -125,21 +125,27 @@
   }
 
   function perPage() {
-    // queues per page: the layout's, or up to six tiles (the centre total is one of them)
+    // queues per page: at most the layout's, or up to six tiles (the centre total is one of them), shared
+    // evenly among the pages (six queues at five a page: 3 and 3, not 5 and a last page of one tile), so no
+    // page is mostly empty and every tile is as large as that count allows
     const n = tv.queues.length;
     const total = tv.total ? 1 : 0;
-    return tv.layout && tv.layout.per_page > 0 ? tv.layout.per_page : Math.max(1, Math.min(n, 6 - total));
+    const most = tv.layout && tv.layout.per_page > 0 ? tv.layout.per_page : Math.max(1, Math.min(n, 6 - total));
+    const pages = Math.max(1, Math.ceil(n / most));
+    return Math.max(1, Math.ceil(n / pages));
   }
 
   // The widest value of each format: every figure box must hold its format's, at the one digit size.
   const TEMPLATES = { count: "888", duration: "88:88", pct: "100%", score: "-100" };
 
   function overflows(el) {
-    return el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1;
+    // (no tolerance across: a text one pixel wider than its box is cut; down, a pixel of line height is not)
+    return el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight + 1;
   }
 
   function anyOverflow(page) {
-    for (const el of page.querySelectorAll(".card:not(.empty) :is(.qname, .flabel, .fmain, .fsub, .agents)")) {
+    // (each state of the agents row apart: they shrink in their flex row, and their words then overlap)
+    for (const el of page.querySelectorAll(".card:not(.empty) :is(.qname, .flabel, .fmain, .fsub, .agents, .agents span)")) {
       if (overflows(el)) return true;
     }
     return false;
@@ -152,7 +158,7 @@
   function fit(tiles) {
     const page = $("page");
     const vals = Array.from(page.querySelectorAll(".card:not(.empty) .fval"));
-    const saved = vals.map((v) => v.textContent);
+    const saved = vals.map((v) => [v.textContent, v.style.fontSize]);
     vals.forEach((v) => { v.textContent = TEMPLATES[v.dataset.format] || "888"; v.style.fontSize = ""; });
     const k = tiles, n = tv.layout.figures.length;
     const H = page.clientHeight, W = page.clientWidth;
@@ -192,9 +198,21 @@
     page.style.setProperty("--rows", best.rows);
     page.querySelectorAll(".figs").forEach((f) => f.style.setProperty("--fc", best.fc));
     page.style.setProperty("--digit", best.digit + "px");
-    vals.forEach((v, i) => { v.textContent = saved[i]; });
+    vals.forEach((v, i) => { [v.textContent, v.style.fontSize] = saved[i]; });
     tv.plan = best;
     tv.fits += 1;
+  }
+
+  function shrinkLong(page) {
+    // a value wider than its format's widest (an hour-long wait: "1:05:00") is the one allowed smaller: from
+    // the ratio of lengths, then down until its row (with the target beside it) fits, measured
+    for (const v of page.querySelectorAll(".card:not(.empty) .fval")) {
+      if (!v.style.fontSize) continue;
+      const main = v.parentElement;
+      for (let i = 0; i < 8 && overflows(main); i++) {
+        v.style.fontSize = parseFloat(getComputedStyle(v).fontSize) * 0.92 + "px";
+      }
+    }
   }
 
   // ---- drawing ------------------------------------------------------------------------------------
@@ -294,6 +312,7 @@
     });
     for (let i = shown.length; i < cards.length; i++) cards[i].className = "card empty";
     if (rebuild) fit(tiles);
+    shrinkLong(page);
     $("pageno").textContent = tv.pages > 1 ? text("page") + " " + (tv.page + 1) + "/" + tv.pages : "";
     $("clock").textContent = clockText(now);
     tv.anyFlash = anyFlash;
@@ -364,7 +383,8 @@
   function tickerParts() {
     const parts = [];
     if (tv.ticker) parts.push({ text: tv.ticker, alert: false });
-    if (opt("ticker_alerts")) for (const line of tv.alerts) parts.push({ text: line, alert: true });
+    // stale: the alert lines describe a moment gone by (the message stays, stopped and grey: tv.css)
+    if (opt("ticker_alerts") && !tv.stale) for (const line of tv.alerts) parts.push({ text: line, alert: true });
     return parts;
   }
 
@@ -428,7 +448,10 @@
       $("stale-age").textContent = text("no_data_for") + " " + (age === null ? "-" : ageText(age));
       $("stale-last").textContent = text("last_update") + " " + since;
     }
-    if (changed) render();
+    if (changed) {
+      render();
+      renderTicker(true);
+    }
     let status = "";
     if (tv.refused) status = text("refused") + ": " + tv.refused;
     else if (!tv.connected) status = tv.layout ? text("reconnecting") : text("connecting");
