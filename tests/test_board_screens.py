@@ -208,3 +208,17 @@ async def test_pages_share_the_queues_evenly(namespace):
             app.tick()
             await pilot.pause()
         assert sorted(seen) == sorted(q.name for q in config.queues)
+
+
+def test_every_short_form_names_a_real_label_and_is_shorter():
+    """``catalog.TV_SHORT``: each key is a label a screen shows (a figure's, a channel's or an agent state's),
+    each short form shorter than it; a renamed label would leave its abbreviation unused, silently."""
+    from wallboard import catalog
+    from wallboard.projection import AGENT_LABELS
+
+    for lang, table in catalog.TV_SHORT.items():
+        shown = set(catalog.tv_labels(lang).values()) | set(AGENT_LABELS[lang].values())
+        shown |= {by[lang] for m in catalog.QUEUE for by in m.by_channel.values() if lang in by}
+        for full, short in table.items():
+            assert full in shown, (lang, full)
+            assert cell_len(short) < cell_len(full), (lang, full, short)
