@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wallboard.ami.protocol import Framer, Message, ParseError, encode_action, parse, peek_event
 
@@ -60,3 +62,21 @@ def test_encode_action_refuses_line_breaks():
     )
     with pytest.raises(ValueError):
         encode_action("QueueAdd", "wb2", {"Queue": "q1\r\nAction: Originate"})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40), st.sampled_from(["QueueLog", "Originate", "Redirect", "QueuePause"]))
+def test_no_header_carries_a_line_break_and_no_queue_log_field_a_pipe(value, action):
+    """Whatever the value: either refused, or sent as one header line whose value is the value itself, with no
+    control character, and without '|' in a QueueLog action (the PBX writes that row as given)."""
+    try:
+        wire = encode_action(action, "wb3", {"Message": value, "Uniqueid": "1796603886.393"}).decode()
+    except ValueError as e:
+        assert "Message" in str(e)
+        assert any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value) or (action == "QueueLog" and "|" in value)
+        return
+    lines = wire.split("\r\n")
+    assert lines[:2] == [f"Action: {action}", "ActionID: wb3"] and lines[-2:] == ["", ""]
+    assert lines[2:-2] == [f"Message: {value}", "Uniqueid: 1796603886.393"]
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value)
+    assert action != "QueueLog" or "|" not in value

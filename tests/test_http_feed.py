@@ -598,3 +598,48 @@ async def test_a_dead_letter_is_redriven_once_the_mapping_knows_its_event(redis_
         assert (res.redriven, res.still_rejected) == (1, 0), res
         assert await redis_client.xlen(Keys(prefix).deadletter) == 0
         assert (await snapshot(redis_client, prefix)).queues["chat"].entered == 1
+
+
+async def test_a_pipe_or_control_character_in_an_id_is_a_dead_letter_at_the_door(redis_client, prefix, tokens):
+    """A call id goes back to the PBX in a supervisor's audit row (queue_log, '|'-separated, written as given):
+    an agent_state whose call_id carries '|' would forge a row's fields, so it is refused here with its reason,
+    as is a '|' or control character in a queue or agent; real Asterisk and FreeSWITCH ids pass."""
+    t = at(100).isoformat()
+    forged = "1795424400|x|support|PJSIP/1001|ABANDON|1|1|30"
+    batch = [
+        {"type": "agent_state", "id": "s1", "ts": t, "agent": "1001", "state": "on_call", "call_id": forged},
+        {"type": "agent_state", "id": "s2", "ts": t, "agent": "10|01", "state": "available"},
+        {"type": "caller_joined", "id": "j1", "ts": t, "queue": "sup|port", "call_id": "c1"},
+        {"type": "caller_joined", "id": "j2", "ts": t, "queue": "support", "call_id": "c2\r\nx"},
+        {"type": "caller_joined", "id": "j3", "ts": t, "queue": "support", "call_id": "c" * 257},
+        {"type": "caller_joined", "id": "ok1", "ts": t, "queue": "support", "call_id": "1796603886.393"},
+        {
+            "type": "caller_joined",
+            "id": "ok2",
+            "ts": t,
+            "queue": "support",
+            "call_id": "3f1c2a8e-9b4d-4e7f-a1c2-0d9e8f7a6b5c",
+        },
+        {"type": "agent_state", "id": "ok3", "ts": t, "agent": "1002", "state": "on_call", "call_id": "1796603886.394"},
+    ]
+    async with running(redis_client, prefix) as (ing, feed, base, session):
+        status, answer, _ = await post(session, f"{base}/events/edge", batch)
+        assert status == 202 and answer["accepted"] == 3
+        reasons = {r["index"]: r["reason"] for r in answer["rejected"]}
+        assert sorted(reasons) == [0, 1, 2, 3, 4]
+        assert "call_id" in reasons[0] and "'|'" in reasons[0] and "separator" in reasons[0]
+        assert "agent" in reasons[1] and "'|'" in reasons[1]
+        assert "queue" in reasons[2] and "'|'" in reasons[2]
+        assert "call_id" in reasons[3] and "control character" in reasons[3]
+        assert "call_id" in reasons[4] and "longer than 256" in reasons[4]
+        await until(lambda: ing.events_applied == 3)
+
+        async def five_dead():
+            got = await dead_letters(redis_client, prefix)
+            return got if len(got) >= 5 else None
+
+        dead = {d["source"]: d["reason"] for d in await until(five_dead, "the five dead letters")}
+        assert {dead.get(f"http:edge:{i}") for i in range(5)} == set(reasons.values())
+        snap = await snapshot(redis_client, prefix)
+        assert snap.agents["1002"].state == "on_call" and "1001" not in snap.agents
+        assert snap.queues["support"].entered == 2

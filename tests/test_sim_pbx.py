@@ -23,10 +23,13 @@ from pathlib import Path
 import pytest
 
 from feeds.queue_log import QueueLogFeed
+from tests.polling import until
+from wallboard.ami.actions import AmiActions
 from wallboard.clock import ManualClock
 from wallboard.config import load_config
 from wallboard.events import (
     AgentStateChanged,
+    CallerAbandoned,
     CallerJoined,
     CallerOverflowed,
     DialAttempt,
@@ -680,6 +683,45 @@ async def test_pbx_appends_the_queue_log_live(tmp_path):
     feed = QueueLogFeed(str(path), centre_config())
     out = list(feed.read())
     assert not [x for x in out if isinstance(x, DeadLetter)] and feed.ignored["INFO"] == 1
+
+
+async def test_audit_rows_never_forge_queue_log_fields(tmp_path):
+    """The action backend's audit rows on a PBX that writes queue_log rows as given (as Asterisk does): a call
+    id, reason or message carrying '|' (queue_log's separator) or CR/LF (AMI's line end) is refused before
+    anything is sent, the action with it; the PBX's queue_log, read back, holds only the honest rows."""
+    path = tmp_path / "queue_log"
+    forged = "1795424400|x|a|PJSIP/1001|ABANDON|1|1|30"
+    async with running_pbx(centre_config(), queue_log=path) as (pbx, clock, centre):
+        act = AmiActions("127.0.0.1", pbx.port, lambda: ("wallboard", "demo"), timeout_s=2.0, audit=True)
+        try:
+            start_rows = path.read_text().splitlines()
+            refused = [
+                await act.spy("PJSIP/2001", "PJSIP/1001", user="rivka", call_id=forged),
+                await act.redirect(forged, "from-internal", "2001", user="rivka", what="takeover"),
+                await act.queue_pause("PJSIP/1001", True, queue="a", reason="lunch|ABANDON", user="rivka"),
+                await act.queue_log("a", "WALLBOARD", message="note|ABANDON|1|1|30"),
+                await act.queue_log("a", "WALLBOARD", message="note\r\nAction: Logoff"),
+                await act.queue_log("a", "WALLBOARD", uniqueid="1796603886.393\x00"),
+                await act.queue_log("a|b", "WALLBOARD"),
+            ]
+            assert [ok for ok, _ in refused] == [False] * 7
+            assert all("QueueLog field" in msg and "'|'" in msg for _, msg in refused), refused
+            assert "Uniqueid" in refused[0][1] and "Message" in refused[2][1] and "Queue" in refused[6][1]
+            assert path.read_text().splitlines() == start_rows  # nothing written
+            assert pbx.spies() == [] and centre.agent_state("1001") != "paused"  # nor done
+
+            ok, _ = await act.spy("PJSIP/2001", "PJSIP/1001", user="rivka", call_id="1796603886.393")
+            assert ok
+            await until(lambda: len(path.read_text().splitlines()) == len(start_rows) + 1, "the audit row")
+            assert ok and len(pbx.spies()) == 1
+        finally:
+            await act.close()
+    (row,) = path.read_text().splitlines()[len(start_rows) :]
+    assert row.split("|")[1:] == ["1796603886.393", "NONE", "PJSIP/1001", "WALLBOARD", "listen by rivka"]
+    feed = QueueLogFeed(str(path), centre_config())
+    out = list(feed.read())
+    assert not [x for x in out if isinstance(x, (DeadLetter, CallerAbandoned))]
+    assert feed.ignored["WALLBOARD"] == 1
 
 
 # --- the command -----------------------------------------------------------------------------------------------

@@ -19,8 +19,10 @@ letter with its reason):
   says otherwise (tests; the ingester's own clock). Nothing real is that far off, and a far time costs work
   somewhere that grows with the span (a window per day up to year 5000).
 - *Names.* A queue name or agent id becomes part of Redis keys and their hash tags: at most 128
-  characters, no control character, no ``{`` or ``}``, and valid UTF-8 (a feed decodes bytes with
+  characters, no control character, no ``{`` or ``}``, no ``|``, and valid UTF-8 (a feed decodes bytes with
   ``errors="replace"``, so U+FFFD or a lone surrogate marks bytes that were not).
+- *Call ids.* At most 256 characters, no control character and no ``|``: a call id goes back to the PBX (a
+  supervisor's audit row in its queue_log, whose fields ``|`` separates; a Redirect) and onto screens.
 """
 
 from __future__ import annotations
@@ -54,7 +56,12 @@ EARLIEST_EPOCH = 631_152_000.0  # 1990-01-01T00:00:00Z
 MAX_AHEAD_S = 86_400.0  # a day after the wall clock
 NAME_MAX = 128
 _WALL: ContextVar[Clock] = ContextVar("wallboard_wall_clock", default=SystemClock())
-_BAD_NAME = re.compile("[\x00-\x1f\x7f-\x9f{}\ufffd\ud800-\udfff]")
+_BAD_NAME = re.compile("[\x00-\x1f\x7f-\x9f{}|\ufffd\ud800-\udfff]")
+# A call id is the PBX's (Asterisk's Uniqueid '1796603886.393', a FreeSWITCH UUID) or a channel's own; it is
+# written back to the PBX (a supervisor's audit row in queue_log, a Redirect) and read by people, so it has no
+# control character and no '|' (queue_log's field separator: a '|' in one would forge a row's fields).
+CALL_ID_MAX = 256
+_BAD_ID = re.compile("[\x00-\x1f\x7f-\x9f|\ufffd\ud800-\udfff]")
 
 
 @contextmanager
@@ -95,12 +102,25 @@ def name_problem(name: str) -> str | None:
         if not unicodedata.is_normalized("NFC", name):
             return "is not in Unicode normal form C (it could look like another name)"
         return None
-    ch = m.group()
+    return _char_problem(m.group())
+
+
+def _char_problem(ch: str) -> str:
     if ch in "{}":
         return f"has {ch!r}, which would break a Redis key's hash tag"
+    if ch == "|":
+        return "has '|', queue_log's field separator"
     if ch == "\ufffd" or "\ud800" <= ch <= "\udfff":
         return "is not valid UTF-8"
     return f"has a control character ({ch!r})"
+
+
+def call_id_problem(call_id: str) -> str | None:
+    """Why a call id is refused, or None."""
+    if len(call_id) > CALL_ID_MAX:
+        return f"is longer than {CALL_ID_MAX} characters ({len(call_id)})"
+    m = _BAD_ID.search(call_id)
+    return None if m is None else _char_problem(m.group())
 
 
 _GOOD_NAMES: set[str] = set()  # names already checked (a few hundred queues and agents, seen millions of times)
@@ -139,6 +159,9 @@ class _Event(BaseModel):
             _check_name("queue", queue)
         if agent and agent not in _GOOD_NAMES:
             _check_name("agent", agent)
+        for call_id in d.get("call_ids") or (d.get("call_id"),):
+            if call_id and (problem := call_id_problem(call_id)):
+                raise ValueError(f"call_id: {call_id[:40]!r} {problem}")
         return self
 
 

@@ -52,7 +52,7 @@ class Spy(_Request):
 
     type: Literal["listen", "whisper", "barge"]
     agent: str = Field(pattern=NAME)
-    call_id: str | None = Field(None, max_length=128, pattern=r"^[^\x00-\x1f\x7f]*$")
+    call_id: str | None = Field(None, max_length=128, pattern=r"^[^\x00-\x1f\x7f-\x9f|]*$")
     keypad: bool = Field(False, description="Start in keypad mode (4 listen, 5 whisper, 6 barge on the phone).")
 
 
@@ -62,7 +62,7 @@ class Takeover(_Request):
 
     type: Literal["takeover"] = "takeover"
     agent: str = Field(pattern=NAME)
-    call_id: str | None = Field(None, max_length=128, pattern=r"^[^\x00-\x1f\x7f]*$")
+    call_id: str | None = Field(None, max_length=128, pattern=r"^[^\x00-\x1f\x7f-\x9f|]*$")
 
 
 class Move(_Request):

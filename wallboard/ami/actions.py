@@ -14,6 +14,9 @@ returning ``(ok, message)`` where ``message`` is the PBX's own text (its error t
   queue_log row, and with ``audit=True`` every successful action (spying and a redirect too) is followed by one
   recording it (``WALLBOARD`` event, the action and the supervisor who asked: ``pause (coaching) by rivka``) so
   the PBX side has a trace too.
+- Every header value goes through ``protocol.header_fault``: no CR, LF or other control character anywhere,
+  and no ``|`` in a QueueLog field (Asterisk writes the row as given: a ``|`` would forge fields). An audit row
+  is checked before its action, so an action whose trace could not be written safely is refused, not done.
 - One lazily opened session (``Events: off``); a lost one is reopened once per action before giving up.
 """
 
@@ -27,12 +30,21 @@ from typing import Callable
 from wallboard.config import WallboardConfig
 
 from .client import AmiClient, AmiError, AmiSession, ConnectionLost, credentials
+from .protocol import header_fault
 
 log = logging.getLogger("wallboard.ami.actions")
 
 SPY_OPTIONS = {"listen": "qE", "whisper": "qEw", "barge": "qEB", "keypad": "qEd"}
 _UNIQUEID = re.compile(r"^\d{9,11}\.\d+$")
 _CHANNEL = re.compile(r"^[A-Za-z0-9_]+/.+-[0-9a-fA-F]+$")  # Tech/resource-<hex sequence>
+
+
+def _row_fault(row: dict) -> str | None:
+    """Why a queue_log row's fields cannot be sent (a '|' would forge fields, CR/LF headers), else None."""
+    for key, value in row.items():
+        if value is not None and (fault := header_fault("QueueLog", key, str(value))):
+            return fault
+    return None
 
 
 def spy_target(target: str) -> tuple[str, str]:
@@ -99,7 +111,7 @@ class AmiActions:
                     continue
                 except asyncio.TimeoutError:
                     return False, f"AMI {action}: no response within {self.timeout_s:g} s"
-                except ValueError as e:  # a field with a line break: refused before sending
+                except ValueError as e:  # a field with a control character (or '|' in QueueLog): refused unsent
                     return False, str(e)
                 except (OSError, AmiError) as e:
                     return False, f"AMI not reachable: {e}"
@@ -110,24 +122,29 @@ class AmiActions:
     async def _queue_action(
         self, action: str, fields: dict, queue: str | None, what: str, user: str | None
     ) -> tuple[bool, str]:
+        row = self._audit_fields(queue, what, user, interface=fields.get("Interface"))
+        if fault := _row_fault(row):
+            return False, fault
         ok, msg = await self._do(action, fields)
-        if ok:
-            await self._audit_row(queue, what, user, interface=fields.get("Interface"))
+        if ok and row:
+            await self._do("QueueLog", row)
         return ok, msg
 
-    async def _audit_row(
+    def _audit_fields(
         self, queue: str | None, what: str, user: str | None, interface: str | None = None, uniqueid: str | None = None
-    ) -> None:
-        """With ``audit``: the ``WALLBOARD`` queue_log row after a successful action (``NONE``: no queue, as
-        Asterisk writes for rows outside a queue). ``unknown`` only for a caller that named nobody."""
-        if self.audit:
-            await self.queue_log(
-                queue or "NONE",
-                "WALLBOARD",
-                uniqueid=uniqueid,
-                interface=interface,
-                message=f"{what} by {user or 'unknown'}",
-            )
+    ) -> dict:
+        """With ``audit``: the ``WALLBOARD`` queue_log row to write after a successful action (``NONE``: no queue,
+        as Asterisk writes for rows outside a queue; ``unknown`` only for a caller that named nobody). Built, and
+        checked, before the action: an action whose trace cannot be written safely is not done."""
+        if not self.audit:
+            return {}
+        return {
+            "Queue": queue or "NONE",
+            "Event": "WALLBOARD",
+            "Uniqueid": uniqueid,
+            "Interface": interface,
+            "Message": f"{what} by {user or 'unknown'}",
+        }
 
     # -- listen / whisper / barge -------------------------------------------------------------------------
 
@@ -156,9 +173,12 @@ class AmiActions:
             "CallerID": f"{self.caller_id} {mode} <{mode}>",
             "Timeout": self.originate_timeout_ms,
         }
+        row = self._audit_fields(None, mode, user, interface=interface or target, uniqueid=call_id)
+        if fault := _row_fault(row):
+            return False, fault
         ok, msg = await self._do("Originate", fields)
-        if ok:
-            await self._audit_row(None, mode, user, interface=interface or target, uniqueid=call_id)
+        if ok and row:
+            await self._do("QueueLog", row)
         return ok, msg
 
     async def redirect(
@@ -174,11 +194,14 @@ class AmiActions:
         """``Redirect`` a channel (its name, or its Uniqueid: Asterisk looks a channel up by either) to a
         dialplan location. Taking over a call redirects the caller's channel to the supervisor's extension: the
         caller leaves the bridge with the agent, whose leg then hangs up (audited as ``what`` by ``user``)."""
+        row = self._audit_fields(None, what, user, interface=interface, uniqueid=channel)
+        if fault := _row_fault(row):
+            return False, fault
         ok, msg = await self._do(
             "Redirect", {"Channel": channel, "Context": context, "Exten": exten, "Priority": priority}
         )
-        if ok:
-            await self._audit_row(None, what, user, interface=interface, uniqueid=channel)
+        if ok and row:
+            await self._do("QueueLog", row)
         return ok, msg
 
     async def listen(self, supervisor_device: str, target: str, user: str | None = None) -> tuple[bool, str]:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 MAX_LINE = 65536  # longest header line we accept (real AMI lines are < 1 KiB; RTCP reports ~700 bytes)
@@ -160,14 +161,35 @@ class Message:
         return f"Message({self.fields!r})"
 
 
+# C0 and C1 controls and DEL: CR or LF in a header would inject headers or whole actions; the rest has no place
+# in a header either. A queue_log row is '|'-separated and written by the PBX as given, so a '|' in a field of the
+# QueueLog action adds fields of the caller's choosing (a forged ABANDON row read back as a real one).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_QUEUE_LOG_UNSAFE = re.compile(r"[|\x00-\x1f\x7f-\x9f]")
+
+
+def header_fault(action: str, key: str, value: str) -> str | None:
+    """Why ``key: value`` may not go into ``action`` (None: it may). The one check for every header we send,
+    used by ``encode_action`` and, before acting, for the fields of the audit row that will follow."""
+    if _CONTROL.search(key) or (":" in key):
+        return f"AMI field name {key!r} has a control character or a colon"
+    if action.lower() == "queuelog" and _QUEUE_LOG_UNSAFE.search(value):
+        return f"AMI QueueLog field {key} may not contain '|' or a control character (queue_log's separator): {value!r}"
+    if _CONTROL.search(value):
+        return f"AMI field {key} may not contain a line break or other control character: {value!r}"
+    return None
+
+
 def encode_action(action: str, action_id: str, fields: dict[str, object]) -> bytes:
-    """One action as wire bytes. Values with CR or LF are refused: they would inject headers or actions."""
+    """One action as wire bytes. A value with CR, LF or another control character (or, in a QueueLog action, a
+    '|') is refused with ValueError before anything is sent: see ``header_fault``."""
     out = [f"Action: {action}", f"ActionID: {action_id}"]
     for k, v in fields.items():
         if v is None:
             continue
         s = ("true" if v else "false") if isinstance(v, bool) else str(v)
-        if "\r" in s or "\n" in s or "\r" in k or "\n" in k:
-            raise ValueError(f"AMI field {k!r} may not contain a line break")
+        fault = header_fault(action, k, s)
+        if fault:
+            raise ValueError(fault)
         out.append(f"{k}: {s}")
     return ("\r\n".join(out) + "\r\n\r\n").encode("utf-8")
