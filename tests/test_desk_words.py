@@ -188,7 +188,13 @@ async def test_hebrew_help_confirmation_toast_and_drill_down(redis_client, prefi
         await pilot.pause()
         await pilot.press("t")
         await until(pilot, lambda: bool(notices), "the notice")
-        assert notices[-1] == ("הילע טלתשהל החיש ןיא :החישב וניא Dana", "warning")  # Dana אינו בשיחה: ...
+        # "Dana אינו בשיחה: אין שיחה להשתלט עליה", cut into the toast's lines (36 cells at 80 columns) in reading
+        # order, each in display order and aligned right
+        text, severity = notices[-1]
+        assert severity == "warning" and text.split("\n") == [
+            "    טלתשהל החיש ןיא :החישב וניא Dana",
+            " " * 32 + "הילע",
+        ]
         # a confirmation in Hebrew, the call by its queue
         app.agent_table.select_key("1001")
         await pilot.pause()
@@ -196,7 +202,9 @@ async def test_hebrew_help_confirmation_toast_and_drill_down(redis_client, prefi
         assert isinstance(app.screen, ConfirmScreen)
         confirm = str(app.screen.query_one("#confirm-text").render())
         assert "Gefen" in confirm and "Customer service" in confirm and "sup.9" not in confirm
-        assert confirm.endswith("Gefen" + "האזנה ל"[::-1])  # "האזנה לGefen ...": it starts at the right
+        # "האזנה לGefen ...": it starts at the right of the first line, cut into the box's lines in reading order
+        first, rest = confirm.split("\n")
+        assert first.endswith("Gefen" + "האזנה ל"[::-1]) and rest == "ךתוא עמוש וניא שיא"  # איש אינו שומע אותך
         await pilot.press("escape")
         # the drill-down: the formula in Hebrew words
         app.queue_table.focus()
@@ -310,5 +318,6 @@ async def test_a_hebrew_acknowledgement_is_sent_and_said_in_hebrew(redis_client,
         assert {(r["type"], r["queue"]) for r in sent} == {("ack", "support")} and len(sent) == 2
         # "Customer service: אישור התראות המתנה ארוכה ו רמת שירות — נשלח", in display order
         text, severity = next(n for n in notices if "חלשנ" in n[0])
-        assert severity == "information" and text.endswith(":Customer service")  # the queue first, on the right
+        first = text.split("\n")[0]
+        assert severity == "information" and first.endswith(":Customer service")  # the queue first, on the right
         assert "חלשנ — " in text and "תוארתה" in text and "תוריש תמר" in text and "הכורא הנתמה" in text

@@ -363,8 +363,12 @@ class DeskApp(DeskActions, App):
             return False
 
     def notify(self, message: str, **kwargs) -> None:  # type: ignore[override]
-        """A notice, in display order on a right-to-left desk."""
-        super().notify(self.words.show(message), **kwargs)
+        """A notice, in display order on a right-to-left desk: cut into the toast's lines in reading order (a toast
+        is 60 cells, at most half the screen, less its padding and edge), each aligned right."""
+        if self.words.rtl:
+            width = min(60, (self.size.width or 80) // 2) - 4
+            message = "\n".join(line.rjust(width) for line in self.words.wrapped(message, width).split("\n"))
+        super().notify(message, **kwargs)
 
     def _on_notify(self, event: Notify) -> None:
         """A toast docks bottom right, over whatever is there: at 80x24 over the help's last lines and a

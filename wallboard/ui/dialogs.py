@@ -128,10 +128,27 @@ class ConfirmScreen(ModalScreen[object]):
         return "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
 
     def _shown(self, text: str, style: str) -> Text:
+        """A right-to-left text cut into the box's lines in reading order (``Words.wrapped``)."""
         w = self.words
         if not w.rtl:
             return Text(text, style=style)
-        return Text("\n".join(w.show(ln) for ln in text.split("\n")), style=style, justify="right")
+        return Text(w.wrapped(text, self._width()), style=style, justify="right")
+
+    def _width(self) -> int:
+        """The text's width in the box: its own once laid out, else the box's at the screen's width now."""
+        try:
+            width = self.query_one("#confirm-text").content_region.width
+        except Exception:
+            width = 0
+        return width or min(84, int((self.app.size.width or 80) * 0.98)) - 4
+
+    def on_resize(self, event) -> None:
+        if self.words.rtl:
+            self.call_after_refresh(self._rewrap)
+
+    def _rewrap(self) -> None:
+        self.query_one("#confirm-text", Static).update(self._shown(self.text, "bold"))
+        self.query_one("#confirm-note", Static).update(self._shown(self.note, "italic"))
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):

@@ -5,6 +5,7 @@ Both only read the app's last snapshot; the app calls ``refresh_view()`` after e
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.markup import escape
@@ -234,10 +235,24 @@ class DrillDownScreen(Screen):
         rolling = q.explain.get("rolling.service_level")
         rtext = describe_window(rolling.window, tz, w) if rolling else w("window.last", m=q.rolling.minutes)
         rows.append([(w("windows"), "bold"), (f"{since}; {rtext}{w('window.last_paren', m=q.rolling.minutes)}", "")])
-        lines = Text("\n").join(w.line(*row) for row in rows)
+        if w.rtl:  # a row wider than the screen: cut in reading order (``Words.wrapped``), its head kept bold
+            width = max(20, (self.app.size.width or 80) - 4)
+            lines = Text("\n").join(self._rtl_row(row, width) for row in rows)
+        else:
+            lines = Text("\n").join(w.line(*row) for row in rows)
         if self._formulas_plain != lines.plain:
             self._formulas_plain = lines.plain
             self.query_one("#formulas", Static).update(lines)
+
+    def _rtl_row(self, row: list[tuple[str, str]], width: int) -> Text:
+        (head, style), (rest, _) = row
+        w = self.words
+        if len(head) + len(rest) <= width:
+            return w.line(*row)
+        first, *more = textwrap.wrap(head + rest, width, break_on_hyphens=False)
+        lines = [w.line((head, style), (first[len(head) :], ""))] if first.startswith(head) else [w.line((first, ""))]
+        lines += [Text(w.show(line)) for line in more]
+        return Text("\n").join(lines)
 
 
 class AgentCardScreen(ModalScreen):

@@ -12,6 +12,7 @@ Names from the config and the PBX (queues, agents, pause reasons, users) are sho
 
 from __future__ import annotations
 
+import textwrap
 from typing import Literal
 
 from rich.text import Text
@@ -521,6 +522,18 @@ class Words:
     def show(self, text: str) -> str:
         """``text`` for the screen: unchanged in English, in display order on a right-to-left desk."""
         return visual(text, True, self.bidi) if self.rtl else text
+
+    def wrapped(self, text: str, width: int) -> str:
+        """``text`` for the screen in lines of at most ``width`` cells: a right-to-left text is cut into lines in
+        reading order first, then each reordered (a screen wrapping display-order text would put the sentence's
+        end on the first line); unchanged in English (the screen wraps it)."""
+        if not self.rtl:
+            return text
+        lines = []
+        for paragraph in text.split("\n"):
+            cut = textwrap.wrap(paragraph, max(10, width), break_on_hyphens=False) or [""]
+            lines.extend(self.show(line) for line in cut)
+        return "\n".join(lines)
 
     def markup_line(self, line: str) -> Text:
         """One line of markup for the screen: on a right-to-left desk reordered for display, each styled
