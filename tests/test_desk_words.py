@@ -321,3 +321,27 @@ async def test_a_hebrew_acknowledgement_is_sent_and_said_in_hebrew(redis_client,
         first = text.split("\n")[0]
         assert severity == "information" and first.endswith(":Customer service")  # the queue first, on the right
         assert "חלשנ — " in text and "תוארתה" in text and "תוריש תמר" in text and "הכורא הנתמה" in text
+
+
+def test_svg_hebrew_help_80x24(snap_compare, namespace):
+    """The Hebrew help at 80x24: every line from the right, the keys' column at the right edge."""
+    store_sync(namespace, snapshot(7))
+
+    async def run_before(pilot) -> None:
+        await until(pilot, seq_is(pilot.app, 7), "the stored snapshot")
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(he_app(namespace), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_svg_hebrew_drill_down_80x24(snap_compare, namespace):
+    """The Hebrew drill-down at 80x24, the cursor on service level: its formula in words above the table."""
+    store_sync(namespace, snapshot(7, support=BREACH))
+
+    async def run_before(pilot) -> None:
+        await until(pilot, seq_is(pilot.app, 7), "the stored snapshot")
+        await pilot.press("enter", *["down"] * 8)
+        await pilot.pause()
+
+    assert snap_compare(he_app(namespace), terminal_size=(80, 24), run_before=run_before)
