@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+from wallboard.engine import Engine
 from wallboard.events import AgentStateChanged, CallCompleted, CallerAnswered, CallerJoined
 from wallboard.keys import Keys
 
@@ -257,21 +258,22 @@ async def test_a_close_or_wrap_up_of_a_conversation_never_opened_is_a_dead_lette
         assert snap.agents["a1"].conversations == {"chat": 1}  # c1, still open
         assert "a2" not in snap.agents  # named only by a refused close: not registered (no ghost agent)
 
-        # the platform's start and acceptance of conv9 arrive late: open now, for a2
+        # the platform's start and acceptance of conv9 arrive late: its close, parked when refused, is applied
+        # once they are in (its dead letter gone), and a2's conversation ends with it
         late = [delivery(1, "conversation.started", 200), delivery(2, "conversation.accepted", 210, "a2", iso(210))]
         status, answer, _ = await post(session, f"{base}/events/chat", late, token=CHAT_TOKEN)
         assert status == 202 and answer["accepted"] == 2
         await until(lambda: ing.events_applied == 7)
-        assert (await snapshot(redis_client, prefix)).agents["a2"].conversations == {"chat": 1}
-
-        res = await redrive(redis_client, _config(prefix))
-        assert (res.redriven, res.still_rejected) == (1, 2)  # conv9's close; ghost's two stay refused
         snap = await snapshot(redis_client, prefix)
         chat, a2 = snap.queues["chat"], snap.agents["a2"]
         assert (chat.entered, chat.answered, chat.completed, chat.talk_s, chat.wrap_s) == (2, 2, 1, 290, 0)
         assert (a2.conversations, a2.conversation_s) == ({}, 290)
         assert snap.agents["a1"].conversations == {"chat": 1}
         assert await reasons() == got - {next(r for r in got if "conv9" in r)}
+
+        res = await redrive(redis_client, _config(prefix))
+        assert (res.redriven, res.still_rejected) == (0, 2)  # ghost's two stay refused
+        assert (await snapshot(redis_client, prefix)).queues["chat"].completed == 1
 
 
 async def _at_least(reasons, n: int):
@@ -374,10 +376,11 @@ async def test_a_close_refused_for_an_entry_gone_says_it_may_have_expired(make_e
 async def test_a_close_refused_before_its_accept_is_re_driven_by_its_feed_name_over_http(
     redis_client, prefix, monkeypatch
 ):
-    """Webhooks come unordered: conv9's close lands before its start and acceptance and is refused. A re-drive
-    of the http feed's dead letters (``--feed http``) takes the engine's refusals of that feed's events
-    (source 'engine:http:chat') too, not only records whose source starts with 'http'. By hand: conv9 started
-    200, accepted 210 by a2, closed 500 (handle time 290)."""
+    """conv9's close lands before its start and acceptance and is refused; they come through another feed (a
+    platform's export read as jsonl), which parks nothing free. A re-drive of the http feed's dead letters
+    (``--feed http``) takes the engine's refusals of that feed's events (source 'engine:http:chat') too, not
+    only records whose source starts with 'http'. By hand: conv9 started 200, accepted 210 by a2, closed 500
+    (handle time 290)."""
     from wallboard.commands.deadletter import redrive
 
     from .test_http_feed import TOKEN, _config
@@ -389,13 +392,15 @@ async def test_a_close_refused_before_its_accept_is_re_driven_by_its_feed_name_o
         status, answer, _ = await post(session, f"{base}/events/chat", closed, token=CHAT_TOKEN)
         assert status == 202 and answer["accepted"] == 1
         await until(lambda: ing.events_applied == 1)
-        late = [
-            _delivery(1, "conversation.started", 200),
-            _delivery(2, "conversation.accepted", 210, agent="a2", accepted=_iso(210)),
-        ]
-        status, answer, _ = await post(session, f"{base}/events/chat", late, token=CHAT_TOKEN)
-        assert status == 202 and answer["accepted"] == 2
-        await until(lambda: ing.events_applied == 3)
+        q = {"source": "jsonl:/var/spool/chat.jsonl:1", "queue": "chat", "channel": "chat", "call_id": "conv9"}
+        other_feed = Engine(redis_client, _config(prefix), Keys(prefix))
+        await other_feed.start()
+        await other_feed.apply(
+            [
+                CallerJoined(id="x1", ts=at(200), **q),
+                CallerAnswered(id="x2", ts=at(210), agent="a2", **q),
+            ]
+        )
         assert (await snapshot(redis_client, prefix)).agents["a2"].conversations == {"chat": 1}
 
         other = await redrive(redis_client, _config(prefix), feed="queue-log")  # another feed's: left alone
@@ -437,3 +442,61 @@ async def test_refused_closes_register_no_queue_or_agent_a_new_agent_on_a_known_
     assert sorted(await eng.agent_ids()) == ["closer", "newbie"]
     snap = await eng.build_snapshot(at(200))
     assert snap.queues["new"].completed == 1 and snap.agents["newbie"].calls_handled == 1
+
+
+async def test_a_close_that_overtakes_its_acceptance_is_applied_once_it_is_in_over_http(
+    redis_client, prefix, monkeypatch
+):
+    """Webhooks come unordered: conv9's close (at 500, by a2, accepted 210) is applied before the conversation's
+    start and acceptance. Refused, it is parked; the acceptance, posted to the next ingester after a restart,
+    opens the conversation and the close is applied with it: answered 1, completed 1, handle time 290, a2
+    holds nothing open, its dead letter gone. The close posted again (the same delivery, and as another
+    delivery id) and the acceptance posted again count nothing more. A close of a conversation that never
+    opens (conv8) stays a dead letter with its reason; its parking expires."""
+    from .test_http_feed import TOKEN, dead_letters
+
+    monkeypatch.setenv("WB_TEST_HTTP_EDGE", TOKEN)
+    monkeypatch.setenv("WB_TEST_HTTP_CHAT", CHAT_TOKEN)
+    keys = Keys(prefix)
+    closes = [
+        _delivery(3, "conversation.closed", 500, agent="a2", accepted=_iso(210)),
+        _delivery(3, "conversation.closed", 400, conv="conv8", agent="a3", accepted=_iso(210)),
+    ]
+    late = [
+        _delivery(1, "conversation.started", 200),
+        _delivery(2, "conversation.accepted", 210, agent="a2", accepted=_iso(210)),
+    ]
+
+    async def engine_dead():
+        return [d for d in await dead_letters(redis_client, prefix) if d["source"].startswith("engine:")]
+
+    async with running(redis_client, prefix, clean=False) as (ing, _feed, base, session):
+        status, answer, _ = await post(session, f"{base}/events/chat", closes, token=CHAT_TOKEN)
+        assert status == 202 and answer["accepted"] == 2
+        await until(lambda: ing.events_applied == 2)
+        assert len(await engine_dead()) == 2
+        assert await redis_client.hlen(keys.parked("chat", "conv9")) == 1
+    async with running(redis_client, prefix) as (ing, _feed, base, session):  # restarted: the next ingester
+        status, answer, _ = await post(session, f"{base}/events/chat", late, token=CHAT_TOKEN)
+        assert status == 202 and answer["accepted"] == 2
+        await until(lambda: ing.events_applied == 2)
+
+        async def check():
+            snap = await snapshot(redis_client, prefix)
+            chat, a2 = snap.queues["chat"], snap.agents["a2"]
+            assert (chat.entered, chat.answered, chat.completed, chat.talk_s) == (1, 1, 1, 290)
+            assert (a2.conversations, a2.conversation_s, a2.calls_handled) == ({}, 290, 1)
+            dead = await engine_dead()
+            assert [("conv8" in d["reason"], "was never opened" in d["reason"]) for d in dead] == [(True, True)]
+            assert await redis_client.get(keys.dlcount) == "1"
+
+        await check()
+        assert await redis_client.exists(keys.parked("chat", "conv9")) == 0
+        assert await redis_client.ttl(keys.parked("chat", "conv8")) > 0
+
+        again = [closes[0], {**closes[0], "id": "d3-conv9-again"}, late[1]]
+        status, answer, _ = await post(session, f"{base}/events/chat", again, token=CHAT_TOKEN)
+        # (this process saw the acceptance's delivery id, not the closes': each goes to the engine all the same)
+        assert status == 202 and (answer["accepted"], answer["duplicates"]) == (3, 1)
+        await until(lambda: ing.events_applied == 5)
+        await check()

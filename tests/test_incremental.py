@@ -391,6 +391,8 @@ async def test_a_re_driven_close_shows_in_the_owner_s_incremental_snapshot(redis
     q = {"source": "http:chat", "queue": "chat", "channel": "chat", "call_id": "c9"}
     closed = CallCompleted(id="k9", ts=t0, agent="a2", talk_s=50, **q)
     assert len((await engine.apply([closed])).rejected) == 1
+    # its join and answer through another feed (which leaves the close for the re-drive: wallboard.parking)
+    q["source"] = "jsonl:/var/spool/chat.jsonl:1"
     await engine.apply(
         [
             CallerJoined(id="j9", ts=t0 - timedelta(seconds=60), **q),

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Collection, Iterable
 
-from . import catalog, fcr, metrics, registry
+from . import catalog, fcr, metrics, parking, registry
 from .channels import DEFAULTS as CHANNEL_DEFAULTS
 from .channels import channel_problem
 from .clock import utc_at
@@ -92,6 +92,10 @@ class Batch:
     agent_items: dict[str, list[tuple[int, dict]]] = field(default_factory=dict)
     agents: set[str] = field(default_factory=set)
     queues: set[str] = field(default_factory=set)  # those with a record the queue step did not refuse
+    # (queue, call id) of the joins and answers applied from feeds whose closes need their entry, and the closes
+    # and wrap-ups refused for want of it (``wallboard.parking``)
+    opened: set[tuple[str, str]] = field(default_factory=set)
+    unknown: list[tuple[DeadLetter, str, str]] = field(default_factory=list)
     gaps: list = field(default_factory=list)
     aparams: str | None = None
 
@@ -572,9 +576,14 @@ class Engine:
                     ev = batch.events[i]
                     source = f"{ENGINE_SOURCE}:{ev.source}"
                     why = _refusal(dup, ev, queue, self.config.centre.entry_expiry_h)
-                    batch.res.rejected.append(DeadLetter(source, why, ev.model_dump_json()))
+                    dead = DeadLetter(source, why, ev.model_dump_json())
+                    batch.res.rejected.append(dead)
+                    if rec["k"] in ("C", "W"):  # parked until the conversation opens (webhooks come unordered)
+                        batch.unknown.append((dead, queue, rec["c"]))
                     continue
                 batch.queues.add(queue)
+                if rec["k"] in ("J", "A") and batch.events[i].source.partition(":")[0] in EXITS_NEED_THEIR_ENTRY:
+                    batch.opened.add((queue, rec["c"]))
                 if "kn" in rec:
                     late_q.add(queue)
                     named = batch.events[i].__dict__.get("agent")
@@ -653,7 +662,9 @@ class Engine:
             await self.agent_step(batch)
             res = batch.res
             if res.rejected:  # after the steps: a crash before re-applies and finds them again
-                await self.dead_letters(res.rejected)
+                ids = await self._dead_letter_ids(res.rejected)
+                if batch.unknown:
+                    await parking.park(self, batch.unknown, dict(zip(map(id, res.rejected), ids)))
             res.queues.update(batch.queues)
             res.agents.update(batch.agents)
             res.agents.update(batch.agent_items)
@@ -673,6 +684,8 @@ class Engine:
                     jm = rec.get("jm")
                     if jm is not None:
                         ms.add(jm)
+            if batch.opened:  # closes parked for these conversations: applied now (counted once, as ever)
+                await parking.unpark(self, batch.opened)
         return batch.res
 
     async def share_touched(self) -> None:
@@ -737,14 +750,18 @@ class Engine:
     async def dead_letters(self, items: list[DeadLetter]) -> int:
         """Record rejected input with its reason and position, counted once per record (a feed that re-reads
         after a restart hands the same bad lines over again); returns how many were new."""
+        return sum(1 for i in await self._dead_letter_ids(items) if i)
+
+    async def _dead_letter_ids(self, items: list[DeadLetter]) -> list[str]:
+        """``dead_letters``, giving each record's stream id ("" for one listed before)."""
         if not items:
-            return 0
+            return []
         args: list[str] = [str(time.time()), str(self.exp_s), "100000"]
         for d in items:
             digest = hashlib.sha1(f"{d.source}\n{d.raw}".encode("utf-8", "replace")).hexdigest()[:20]
             args += [digest, d.source, d.reason, d.raw[:4000]]
         out = await self.scripts.run_pipeline(self.r, [("dead_letters", self.keys.centre, tuple(args))])
-        return int(out[0])
+        return [i.decode() if isinstance(i, bytes) else i for i in json.loads(out[0])]
 
     # ---- snapshots ------------------------------------------------------------------------------------
 

@@ -21,6 +21,9 @@ Queue slot ``P:{q:NAME}``
   ``:stats``             hash   ``duplicates`` (transitions delivered again), ``applied``, ``resync_removed``
                                 (ghosts a resync dropped), ``expired`` (dropped by expiry, exit still missing)
   ``:cursor``            hash   feed name -> position of the last event applied to this queue
+  ``:pk:<call id>``      hash   closes and wrap-ups of the call refused before its entry was known (webhooks
+                                come unordered), parked until its join or answer (``wallboard.parking``):
+                                digest -> JSON {source, reason, raw, dead letter's stream id}
   ``:fcr:<YYYYMMDD>``    hash   answered contacts of a report day with a known customer (first contact
                                 resolution): ``<call_id>|<join>`` -> ``<customer hash>|<answer epoch>|<agent>``;
                                 kept ``history.daily_keep_days``
@@ -125,6 +128,8 @@ LUA_SUFFIXES = frozenset(
 # Written by Python only (wallboard.history).
 HISTORY_INTERVALS = ":hi:"  # queue or agent, + report day YYYYMMDD
 HISTORY_DAILY = ":hd:"  # queue or agent, + month YYYYMM
+# Written by Python only (wallboard.parking).
+PARKED = ":pk:"  # queue, + call id
 
 
 class Keys:
@@ -205,6 +210,10 @@ class Keys:
 
     def agent(self, agent_id: str) -> str:
         return f"{self.prefix}:{{a:{agent_id}}}"
+
+    def parked(self, queue: str, call_id: str) -> str:
+        """Refused closes of a call waiting for its entry (``wallboard.parking``), in the queue's slot."""
+        return self.queue(queue) + PARKED + call_id
 
     def customer_contacts(self, customer_hash: str) -> str:
         return f"{self.prefix}:{{k:{customer_hash}}}:contacts"
