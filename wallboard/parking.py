@@ -54,13 +54,14 @@ async def unpark(engine: Engine, opened: set[tuple[str, str]]) -> int:
             parked.append((engine.keys.parked(queue, call), f, json.loads(v)))
     if not parked:
         return 0
-    events, kept = [], []
+    made = []
     for key, f, p in parked:
         try:
-            events.append(parse_event(p["raw"]))
-            kept.append((key, f, p))
+            made.append((parse_event(p["raw"]), (key, f, p)))
         except ValueError:  # (cannot be: the raw is the event the engine refused) left to expire
             continue
+    made.sort(key=lambda m: m[0].ts)  # in the order they happened (a close before its wrap-up)
+    events, kept = [m[0] for m in made], [m[1] for m in made]
     res = await engine.apply(events)  # closes and wrap-ups: they open nothing, so this parks or unparks nothing
     still = {d.raw for d in res.rejected}
     done = [(key, f, p) for key, f, p in kept if p["raw"] not in still]
