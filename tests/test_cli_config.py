@@ -117,6 +117,85 @@ def test_a_target_written_either_way_is_named_where_it_is(value, where, says):
     assert path == where and says in msg
 
 
+TARGETS_BROKEN = """
+[[queues]]
+name = "support"
+
+[[queues]]
+name = "chat"
+channel = "chat"
+
+[targets.agents]
+calls_handled = -5
+occupancy = 7
+aht_s = -3
+answer_rate = true
+nps = 30
+csat = { day = 0.8, week = 1.5 }
+
+[targets.queues.support]
+service_level = 80
+answer_rate = {}
+abandon_rate = -0.1
+
+[targets.queues.chat]
+occupancy = 0.8
+"""
+TARGETS_PROBLEMS = {  # path: what its line says (by hand from the file above)
+    "targets.agents.calls_handled": "-5 is negative: a count is 0 or more",
+    "targets.agents.occupancy": "7 is not a share between 0 and 1 (7 % is written 0.07)",
+    "targets.agents.aht_s": "-3 is negative: a time in seconds is 0 or more",
+    "targets.agents.answer_rate": "true is not a target: write a number",
+    "targets.agents.nps": "30 is not a score between -1 and 1 (an NPS of 30 is written 0.3)",
+    "targets.agents.csat.week": "1.5 is not a share between 0 and 1",
+    "targets.queues.support.service_level": "80 is not a share between 0 and 1 (80 % is written 0.8)",
+    "targets.queues.support.answer_rate": "an empty table sets no target",
+    "targets.queues.support.abandon_rate": "-0.1 is not a share between 0 and 1",
+    "targets.queues.chat.occupancy": "queue chat is a written queue (chat): it has no occupancy",
+}
+
+
+def test_check_config_refuses_targets_out_of_their_range_each_named_where_it_is(tmp_path):
+    bad = tmp_path / "targets.toml"
+    bad.write_text(TARGETS_BROKEN, encoding="utf-8")
+    proc = check_config(bad)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in out
+    lines = [line.strip() for line in out.splitlines()]
+    for path, says in TARGETS_PROBLEMS.items():
+        [i] = [i for i, line in enumerate(lines) if line.startswith(f"{path}:")]
+        assert says in lines[i], lines[i]
+        assert lines[i + 1].startswith("hint:") and len(lines[i + 1]) > 10, f"no hint under {path}"
+    assert "80 % is written 0.8" in out  # the hint for a share typed as a percentage
+    assert f"{len(TARGETS_PROBLEMS)} problem(s)" in out
+
+
+@pytest.mark.parametrize(
+    "figure, value",
+    [("service_level", 0), ("service_level", 1), ("aht_s", 0), ("aht_s", 300), ("answer_rate", {"week": 0.9})],
+)
+def test_targets_at_their_bounds_load(figure, value):
+    config = load_config(None, targets={"queues": {"support": {figure: value}}})
+    assert config.targets.queues["support"][figure] is not None
+
+
+def test_a_target_for_a_queue_of_no_entry_is_a_warning_naming_it(tmp_path):
+    """Queues can appear on the fly, so a target for an unknown queue loads; a typo is named, not silent."""
+    typo = tmp_path / "typo.toml"
+    typo.write_text(
+        '[[queues]]\nname = "support"\n[targets.queues.suport]\nservice_level = 0.8\n'
+        '[targets.queues."*"]\nanswer_rate = 0.9\n',
+        encoding="utf-8",
+    )
+    proc = check_config(typo)
+    assert proc.returncode == 0 and "OK" in proc.stdout
+    warnings = [line for line in proc.stderr.splitlines() if "warning" in line]
+    assert warnings == [
+        f"{typo}: warning: targets.queues.suport: no [[queues]] entry is named 'suport': these targets apply only "
+        "if a queue of that name appears on the fly (a typo?)"
+    ]
+
+
 @pytest.mark.parametrize(
     "reason, ok",
     [

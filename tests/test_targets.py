@@ -109,7 +109,7 @@ async def test_the_days_target_beside_the_figure_on_the_tv_and_the_desk(make_eng
 
 def test_a_target_for_a_figure_without_a_direction_is_refused():
     with pytest.raises(
-        ConfigError, match="targets.queues: queues.support: 'offered' is not a queue figure with a target"
+        ConfigError, match="targets.queues.support.offered: 'offered' is not a queue figure with a target"
     ):
         load_config(None, targets={"queues": {"support": {"offered": 10}}})
 

@@ -13,7 +13,7 @@ from pydantic_settings.exceptions import SettingsError
 
 from . import telemetry
 from .commands._context import config_from_args, configure_logging, demo_config_path
-from .config import ConfigError, load_config, redact_url_text
+from .config import ConfigError, config_warnings, load_config, redact_url_text
 from .errors import InputError, check_input_file
 from .events import utc
 from .store import StoreUnavailable
@@ -541,6 +541,8 @@ def cmd_check_config(args) -> int:
     if problems:
         print(ConfigError(problems, Path(args.path)).brief())
         return 2
+    for where, msg in config_warnings(cfg):
+        print(f"{args.path}: warning: {where}: {msg}", file=sys.stderr)
     print(f"{args.path}: OK — {len(cfg.queues)} queues, {len(cfg.agents)} agents, timezone {cfg.centre.timezone}")
     return 0
 

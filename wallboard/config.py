@@ -20,11 +20,12 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from . import catalog
 from .actions.model import PAUSE_REASON_MAX, PAUSE_REASON_PATTERN
-from .channels import DEFAULTS as CHANNEL_DEFAULTS, Channel
+from .channels import DEFAULTS as CHANNEL_DEFAULTS, WRITTEN, Channel
 from .notify.settings import NotificationsConfig  # the [notifications] section (wallboard notifier)
 
 SlFormula = Literal["answered", "excl_short_abandons", "all_offered", "abandons_good"]
@@ -600,6 +601,59 @@ class PeriodTargets(_Section):
     month: float | None = None
 
 
+TARGET_HINT = "a share is a fraction (80 % is written 0.8), a count or a time 0 or more"
+
+
+def _target_value_problem(figure: str, scope: Literal["queue", "agent"], v: Any) -> str | None:
+    """Why ``v`` (as written) cannot be ``figure``'s target, or None (a non-number is left to the model's types)."""
+    if isinstance(v, bool):  # pydantic would take true as 1.0
+        return f"{str(v).lower()} is not a target: write a number"
+    if not isinstance(v, (int, float)) or v != v:
+        return None
+    # a queue's occupancy is its agents' (the agent figure's bounds)
+    m = catalog.get(figure, "agent" if figure == "occupancy" else scope)
+    if m.fmt == "pct":  # a share: SL, answer and abandon rates, occupancy, CSAT
+        if not 0 <= v <= 1:
+            as_pct = f" ({v:g} % is written {v / 100:g})" if 1 < v <= 100 else ""
+            return f"{v:g} is not a share between 0 and 1{as_pct}"
+    elif m.fmt == "score":  # NPS: -1 (all detractors) to 1 (all promoters)
+        if not -1 <= v <= 1:
+            as_pct = f" (an NPS of {v:g} is written {v / 100:g})" if 1 < abs(v) <= 100 else ""
+            return f"{v:g} is not a score between -1 and 1{as_pct}"
+    elif v < 0:
+        what = "a time in seconds" if m.unit == "seconds" else "a rate" if m.kind == "ratio" else "a count"
+        return f"{v:g} is negative: {what} is 0 or more"
+    return None
+
+
+def _target_errors(loc: tuple, figure: str, value: Any, scope: Literal["queue", "agent"]) -> list[InitErrorDetails]:
+    """The problems of one written target (a number, or a table of periods), as pydantic line errors at their
+    place in the file (``targets.agents.occupancy.day``)."""
+
+    def error(where: tuple, msg: str, v: Any, kind: str = "target_value") -> InitErrorDetails:
+        return {"type": PydanticCustomError(kind, msg), "loc": where, "input": v}
+
+    known = AGENT_TARGETS if scope == "agent" else QUEUE_TARGETS
+    if figure not in known:
+        msg = f"{figure!r} is not {'an agent' if scope == 'agent' else 'a queue'} figure with a target"
+        return [error(loc, f"{msg} (one of {', '.join(known)})", value, "target_figure")]
+    if isinstance(value, dict):
+        if not value:
+            return [error(loc, "an empty table sets no target: give day, week or month, or one number", value)]
+        return [
+            error((*loc, period), problem, value[period])
+            for period in ("day", "week", "month")
+            if period in value and (problem := _target_value_problem(figure, scope, value[period]))
+        ]
+    problem = _target_value_problem(figure, scope, value)
+    return [error(loc, problem, value)] if problem else []
+
+
+def _raise_target_errors(errors: list[InitErrorDetails]) -> None:
+    if errors:  # each named at its own path (a ValueError here would name only the section)
+        raise ValidationError.from_exception_data("TargetsConfig", errors)
+
+
 class TargetsConfig(_Section):
     """Targets the figures are held to (docs/REPORTS.md)."""
 
@@ -610,15 +664,19 @@ class TargetsConfig(_Section):
         "missed per day, week and month in reports.",
     )
 
-    @field_validator("queues")
+    @field_validator("queues", mode="before")
     @classmethod
-    def _queue_figures(cls, v: dict) -> dict:
-        for q, figs in v.items():
-            for k in figs:
-                if k not in QUEUE_TARGETS:
-                    raise ValueError(
-                        f"queues.{q}: {k!r} is not a queue figure with a target (one of {', '.join(QUEUE_TARGETS)})"
-                    )
+    def _queue_values(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            _raise_target_errors(
+                [
+                    e
+                    for q, figs in v.items()
+                    if isinstance(figs, dict)
+                    for k, t in figs.items()
+                    for e in _target_errors((q, k), k, t, "queue")
+                ]
+            )
         return v
 
     agents: dict[str, float | PeriodTargets] = Field(
@@ -630,14 +688,11 @@ class TargetsConfig(_Section):
         "logged in (docs/REPORTS.md).",
     )
 
-    @field_validator("agents")
+    @field_validator("agents", mode="before")
     @classmethod
-    def _agent_figures(cls, v: dict) -> dict:
-        for k in v:
-            if k not in AGENT_TARGETS:
-                raise ValueError(
-                    f"agents: {k!r} is not an agent figure with a target (one of {', '.join(AGENT_TARGETS)})"
-                )
+    def _agent_values(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            _raise_target_errors([e for k, t in v.items() for e in _target_errors((k,), k, t, "agent")])
         return v
 
 
@@ -791,7 +846,33 @@ def cross_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
         team = sch.get("role")
         if isinstance(team, str) and team not in roles:
             out.append((f"reports.{i}.role", f"schedule {sch.get('name')}: role {team!r} is not defined under [roles]"))
+    channels = {nm: q.get("channel", "voice") for q in seq("queues") if isinstance(nm := q.get("name"), str)}
+    targets = given if isinstance(given := data.get("targets"), dict) else {}
+    for q, figs in (tq if isinstance(tq := targets.get("queues"), dict) else {}).items():
+        if isinstance(figs, dict) and "occupancy" in figs and channels.get(q) in WRITTEN:
+            out.append(
+                (
+                    f"targets.queues.{q}.occupancy",
+                    f"queue {q} is a written queue ({channels[q]}): it has no occupancy (its agents' load is their "
+                    "slots in use), so this target would never be shown or judged; remove it",
+                )
+            )
     return out
+
+
+def config_warnings(config: WallboardConfig) -> list[tuple[str, str]]:
+    """What loads but is likely a mistake, as (field path, message): a target for a queue of no [[queues]] entry
+    (a typo goes silent; not an error, as queues also appear on the fly)."""
+    known = {q.name for q in config.queues}
+    return [
+        (
+            f"targets.queues.{q}",
+            f"no [[queues]] entry is named {q!r}: these targets apply only if a queue of that name appears on the "
+            "fly (a typo?)",
+        )
+        for q in config.targets.queues
+        if q != "*" and known and q not in known
+    ]
 
 
 class ConfigError(Exception):
@@ -837,6 +918,8 @@ _HINTS = {
     "string_too_short": "it may not be empty",
     "dict_type": "write a table, e.g. { key = value }",
     "list_type": "write a list, e.g. [ ... ]",
+    "target_value": TARGET_HINT,
+    "target_figure": "use one of the figures listed (docs/REPORTS.md)",
 }
 
 
@@ -891,6 +974,10 @@ def _problems(err: ValidationError) -> list[tuple[str, str, str]]:
     return out
 
 
+def _cross_hint(where: str) -> str:
+    return "remove the target" if where.startswith("targets.") else "fix the name, or add the missing entry"
+
+
 def load_config(path: str | Path | None = None, **flags: Any) -> WallboardConfig:
     """Load the TOML file (optional) under ``WALLBOARD_*`` and ``REDIS_URL`` from the environment, under
     ``flags`` (command-line values, as nested dicts). Raises ConfigError listing every problem."""
@@ -930,7 +1017,7 @@ def load_config(path: str | Path | None = None, **flags: Any) -> WallboardConfig
         # list the cross-section problems one by one, also when a field elsewhere is wrong
         cross = cross_problems(data)
         problems = [x for x in _problems(e) if not (x[0] == "(top level)" and any(m in x[1] for _, m in cross))]
-        problems += [(where, msg, "fix the name, or add the missing entry") for where, msg in cross]
+        problems += [(where, msg, _cross_hint(where)) for where, msg in cross]
         seen = {(f, m) for f, m, _ in env_problems}
         raise ConfigError(env_problems + [x for x in problems if (x[0], x[1]) not in seen], p) from None
     except RecursionError:  # a value nested hundreds deep in WALLBOARD_* or flags
