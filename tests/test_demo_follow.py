@@ -284,3 +284,69 @@ def test_every_check_follows_the_running_demo_and_says_what_it_does_not_run(tmp_
             p.terminate()
         for p in procs:
             p.wait(timeout=20)
+
+
+GOOD_STATE = {"pid": 0, "config": "demo.toml", "prefix": "wbdemo-x", "redis_url": "redis://127.0.0.1:6379/0"}
+
+
+@pytest.mark.parametrize(
+    "change, names",
+    [
+        ({"pid": 99999999999999999999}, "pid"),  # os.kill raised OverflowError: "unexpected error (a bug)"
+        ({"pid": -1}, "pid"),  # os.kill(-1, 0) signals every process and succeeds: any stale file was followed
+        ({"pid": 0}, "pid"),  # ... and 0 the own process group
+        ({"pid": 1}, "pid"),  # init: never a demo
+        ({"pid": "4242"}, "pid"),
+        ({"pid": True}, "pid"),
+        ({"services": 5}, "services"),  # runs() raised TypeError
+        ({"services": ["pbx", 5]}, "services.1"),
+        ({"viewer_tokens": []}, "viewer_tokens"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_a_corrupt_demo_state_file_is_ignored_in_one_line_naming_it(tmp_path, monkeypatch, capsys, change, names):
+    monkeypatch.setenv("WALLBOARD_STATE_DIR", str(tmp_path))
+    path = tmp_path / "demo.json"
+    path.write_text(json.dumps({**GOOD_STATE, "pid": os.getpid(), **change}))
+    assert demo_state.read() is None
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"wallboard: warning: ignoring the demo state file {path}: {names}: "), line
+
+
+@pytest.mark.parametrize(
+    "text, says", [(b"{", "is not JSON"), (b"[1]", "holds a JSON list"), (b"\xff{}", "cannot be read")]
+)
+def test_a_demo_state_file_that_is_no_object_is_ignored_in_one_line(tmp_path, monkeypatch, capsys, text, says):
+    monkeypatch.setenv("WALLBOARD_STATE_DIR", str(tmp_path))
+    (tmp_path / "demo.json").write_bytes(text)
+    assert demo_state.read() is None
+    [line] = capsys.readouterr().err.splitlines()
+    assert f"ignoring the demo state file {tmp_path / 'demo.json'}: {says}" in line
+
+
+def test_scheduler_and_ingest_checks_with_a_corrupt_demo_state_answer_for_the_default_centre(tmp_path):
+    """The commands that follow the demo, with the files of the review: a warning line and the check's own
+    answer (no traceback, no "unexpected error"); ``ingest --check`` names itself as the other checks do."""
+    env = user_env(tmp_path)
+    for change in ({"pid": 99999999999999999999}, {"services": 5}, {"pid": -1}):
+        (tmp_path / "demo.json").write_text(json.dumps({**GOOD_STATE, "pid": os.getpid(), **change}))
+        for kind in ("scheduler", "ingest"):
+            out = cli(kind, "--check", env=env)
+            assert out.returncode in (0, 1) and "Traceback" not in out.stderr and "a bug" not in out.stderr, out.stderr
+            assert "warning: ignoring the demo state file" in out.stderr and FOLLOWING not in out.stderr
+            assert out.stdout.startswith(f"{kind}: "), out.stdout  # the default centre's answer, whatever it is
+
+
+def test_ingest_check_names_itself_and_what_the_demo_does_not_run(tmp_path, monkeypatch, namespace):
+    env = user_env(tmp_path)
+    empty = cli("ingest", "--check", "--prefix", namespace, env=env)
+    assert (empty.returncode, empty.stdout) == (
+        1,
+        f"ingest: not running — no ingester alive in Redis (prefix {namespace})\n",
+    )
+    _write_state(monkeypatch, tmp_path, os.getpid(), os.environ["REDIS_URL"], prefix=namespace, services=["pbx"])
+    followed = cli("ingest", "--check", env=user_env(tmp_path))
+    assert followed.returncode == 1 and FOLLOWING in followed.stderr
+    assert followed.stdout == (
+        f"ingest: not running — the running demo ({namespace}, pid {os.getpid()}) runs no ingest (it runs pbx)\n"
+    )

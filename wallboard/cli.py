@@ -221,23 +221,36 @@ class _HelpWithFeedOptions(argparse.Action):
         parser.exit()
 
 
-def _check_ingest(config, url) -> int:
-    """Exit 0 when an ingester's heartbeat is fresh (its key has a TTL) and one of them holds the lease."""
+def _check_ingest(config, args) -> int:
+    """Exit 0 when an ingester's heartbeat is fresh (its key has a TTL) and one of them holds the lease; every
+    line named ``ingest:`` as the other checks name theirs (``telemetry.check``)."""
     from .keys import Keys
     from .store import connect_sync
 
-    r = connect_sync(config, url)
     keys = Keys(config.redis.prefix)
-    # the whole keyspace is walked: a large COUNT keeps that to a few round trips on a centre's millions of keys
-    beats = [json.loads(v) for k in r.scan_iter(match=keys.health("*"), count=10_000) if (v := r.get(k))]
-    owner = r.get(keys.lease)
+    try:
+        r = connect_sync(config, args.redis)
+        # the whole keyspace is walked: a large COUNT keeps that to a few round trips on a centre's millions of keys
+        beats = [json.loads(v) for k in r.scan_iter(match=keys.health("*"), count=10_000) if (v := r.get(k))]
+        owner = r.get(keys.lease)
+    except Exception as e:  # noqa: BLE001 - whatever stops us reading Redis, the answer is "cannot tell"
+        print(f"ingest: unknown — Redis unreachable ({type(e).__name__}: {e})")
+        return 1
     for b in beats:
         print(
-            f"{b['name']}: feed {b['feed']}, {b['events']} events, last beat {b['at']}"
+            f"ingest: {b['name']}: feed {b['feed']}, {b['events']} events, last beat {b['at']}"
             + (" (owner)" if b["name"] == owner else "")
         )
-    if not beats:
-        print("no ingester alive")
+    demo = getattr(args, "running_demo", None)  # the `wallboard demo` this check follows (commands._context)
+    if not beats and demo is not None and demo.runs("ingest") is False:
+        print(
+            f"ingest: not running — the running demo ({demo.prefix}, pid {demo.pid}) runs no ingest "
+            f"(it runs {', '.join(demo.services)})"
+        )
+    elif not beats:
+        print(f"ingest: not running — no ingester alive in Redis (prefix {keys.prefix})")
+    elif not owner:
+        print("ingest: no ingester holds the lease (one is starting, or they are standbys of a stopped owner)")
     return 0 if beats and owner else 1
 
 
@@ -258,7 +271,7 @@ def cmd_ingest(args) -> int:
     configure_logging(args.log, args.verbose)
     config = config_from_args(args)
     if args.check:
-        return _check_ingest(config, args.redis)
+        return _check_ingest(config, args)
     if not args.feed:
         print("wallboard: ingest needs --feed NAME", file=sys.stderr)
         return 2

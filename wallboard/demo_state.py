@@ -16,15 +16,24 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+import sys
+from dataclasses import asdict, field
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, ValidationError
+from pydantic.dataclasses import dataclass
 
 STATE_NAME = "demo.json"
+PID_MAX = 2**22  # Linux's ceiling for pid_max: a larger number is no process (os.kill would overflow)
 
 
-@dataclass
+# Checked as read (strict: no "5" for 5, no true for 1; nothing unknown): a corrupt or hand-edited file is
+# ignored with one line naming it, never followed, never a traceback. pid 0 and -1 are no demo: os.kill(0 or
+# -1, 0) signals a process group or every process, and succeeds, so any stale file would be followed.
+@dataclass(config=ConfigDict(strict=True, extra="forbid"))
 class RunningDemo:
-    pid: int
+    pid: Annotated[int, Field(gt=1, le=PID_MAX)]
     config: str
     prefix: str
     redis_url: str  # as shown: any password in it is replaced by *** (never written to the file)
@@ -81,17 +90,39 @@ def write(demo: RunningDemo) -> Path:
 
 
 def read() -> RunningDemo | None:
-    """The running demo, or None (no file, an unreadable one, or one whose process is gone)."""
+    """The running demo, or None (no file, one whose process is gone, or a bad one: said in one line on stderr)."""
+    path = state_path()
     try:
-        data = json.loads(state_path().read_text(encoding="utf-8"))
-        demo = RunningDemo(**data)
-    except (OSError, ValueError, TypeError):
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return None
-    if not isinstance(demo.pid, int) or not _alive(demo.pid):
+    except (OSError, ValueError) as e:  # unreadable, or not UTF-8
+        _ignored(path, f"cannot be read ({getattr(e, 'strerror', None) or e})")
+        return None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        _ignored(path, f"is not JSON ({e})")
+        return None
+    if not isinstance(data, dict):
+        _ignored(path, f"holds a JSON {type(data).__name__}, not an object")
+        return None
+    try:
+        demo = RunningDemo(**data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        _ignored(path, f"{where}: {err['msg']} (got {str(err.get('input'))[:40]!r})")
+        return None
+    if not _alive(demo.pid):
         return None
     if demo.proc_start is not None and _proc_start(demo.pid) not in (None, demo.proc_start):
         return None  # the pid was reused: that demo is gone
     return demo
+
+
+def _ignored(path: Path, why: str) -> None:
+    print(f"wallboard: warning: ignoring the demo state file {path}: {why}", file=sys.stderr)
 
 
 def remove(pid: int) -> None:
