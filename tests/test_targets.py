@@ -174,3 +174,23 @@ def test_occupancy_on_a_written_queue_is_not_by_states():
     assert occupancy_now(busy) == 3 / 4  # ringing and paused in neither part
     assert occupancy_now(busy, "chat") is None
     assert occupancy_now(AgentCounts(paused=2)) is None
+
+
+async def test_occupancy_now_beside_its_day_target_on_the_desk(make_engine):
+    # support's crew now: two on a call, one available, one paused (in neither part): 2 / (2 + 1) = 66.7 %
+    eng = await make_engine(
+        queues=[{"name": "support"}],
+        agents=[{"id": a, "skills": {"support": 0}} for a in ("1", "2", "3", "4")],
+        targets={"queues": {"support": {"occupancy": {"day": 0.85, "week": 0.8}}}},
+    )
+    states = {"1": "on_call", "2": "on_call", "3": "available", "4": "paused"}
+    await eng.apply([ev(AgentStateChanged, 60, agent=a, state=s) for a, s in states.items()])
+    snap = await eng.build_snapshot(at(120))
+    rows = {
+        r.key: r.cells
+        for r in figure_rows(
+            snap.queues["support"], snap, ServerTime(ManualClock(at(120))), queue_targets(eng.config, "support")
+        )
+    }
+    assert rows["occupancy"]["reset"].text == "66.7% / 85.0%"
+    assert rows["occupancy"]["rolling"].text == "now"

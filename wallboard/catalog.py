@@ -188,7 +188,7 @@ QUEUE: tuple[Metric, ...] = (
     # the queue's agents talking or in wrap-up over those and the available, now (``channels.occupancy_now``; a
     # report's is the queue's agents' occupancy over the span, ``reports.build``): kept in agent_counts too
     Metric("occupancy", "gauge", "fraction", "pct", snapshot=False, total=False, report=False, csv=34,
-           labels=_he("Occupancy", "תפוסה"), tv=17, words="occupancy", worse="below",
+           desk="Occupancy", labels=_he("Occupancy", "תפוסה"), tv=17, words="occupancy", worse="below",
            phrases=_he("occupancy {v}", "תפוסה {v}")),
     # the most callers waiting at once in a minute (reports; a longer span's is the largest of its minutes)
     Metric("peak_waiting", "gauge", "callers", "count", stored=13, peak=True, snapshot=False, csv=22,

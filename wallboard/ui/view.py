@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from ..channels import agents_busy, agents_free, is_written, usage
+from ..channels import agents_busy, agents_free, is_written, occupancy_now, usage
 from .. import catalog
 from ..config import WallboardConfig
 from ..snapshot import AgentSnapshot, Alert, QueueSnapshot, Summary, Total
@@ -603,9 +603,13 @@ def figure_rows(
             elif key == "agents_available":
                 # the centre total mixes channels: its agents free are those available, as before channels
                 value = agents_free(q.agent_counts, q.channel if isinstance(q, QueueSnapshot) else "voice")
+            elif key == "occupancy":  # its agents on a call or in wrap-up over those and the available, now
+                value = occupancy_now(q.agent_counts, q.channel if isinstance(q, QueueSnapshot) else "voice")
             else:
                 value = getattr(q, key)
-            cells = {"reset": lv(fmt_figure(key, value)), "rolling": CellModel(w("fig.now"))}
+            target = (targets or {}).get(key)
+            shown = fmt_figure(key, value) + (f" / {fmt_figure(key, target)}" if target is not None else "")
+            cells = {"reset": lv(shown), "rolling": CellModel(w("fig.now"))}
             cells.update(
                 reset_num=blank,
                 reset_den=blank,
