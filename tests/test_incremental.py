@@ -410,3 +410,44 @@ async def test_a_re_driven_close_shows_in_the_owner_s_incremental_snapshot(redis
     assert (inc.fulls, inc.partials) == (1, 1)
     chat = snap.queues["chat"]
     assert (chat.completed, chat.rolling.completed, chat.talk_s) == (1, 1, 50)
+
+
+async def test_a_replay_into_the_owner_s_namespace_shows_in_its_incremental_snapshot(
+    redis_client, prefix, cleanup, tmp_path
+):
+    """``wallboard replay --prefix`` into a live centre's namespace applies with an engine of its own: the
+    lease owner's next incremental build shows it, rolling figures too, equal to a full build. By hand: one
+    call into support 120 s before now, answered after 20 s, completed 40 s before now (talk 60 s)."""
+    from feeds.jsonl import JsonlFeed
+    from wallboard.replay import replay
+
+    from .conftest import redis_url
+
+    config = load_config(None, redis={"prefix": prefix}, queues=[{"name": "support"}])
+    engine = Engine(redis_client, config, Keys(prefix), feed_name="t")
+    await engine.start()
+    inc = IncrementalSnapshots(engine, full_rebuild_s=1e9)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    await inc.build(now)
+
+    def at_(s: int) -> str:
+        return (now - timedelta(seconds=s)).isoformat()
+
+    c = {"source": "jsonl", "queue": "support", "call_id": "r1"}
+    lines = [
+        {"type": "caller_joined", "id": "r1j", "ts": at_(120), **c},
+        {"type": "caller_answered", "id": "r1a", "ts": at_(100), "agent": "1001", "wait_s": 20, **c},
+        {"type": "call_completed", "id": "r1c", "ts": at_(40), "agent": "1001", "talk_s": 60, **c},
+    ]
+    path = tmp_path / "day.jsonl"
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    await replay(JsonlFeed(str(path), config), config, redis_url=redis_url(), prefix=prefix)
+
+    later = now + timedelta(seconds=1)
+    snap = await inc.build(later)
+    diff = _diff(_json(snap), _json(await engine.build_snapshot(later)))
+    assert not diff, "; ".join(diff[:10])
+    assert (inc.fulls, inc.partials) == (1, 1)
+    support = snap.queues["support"]
+    assert (support.rolling.entered, support.rolling.answered, support.rolling.completed) == (1, 1, 1)
+    assert "1001" in snap.agents

@@ -174,6 +174,8 @@ async def _replay(feed, config, redis_url, prefix, window_mode, progress, drop: 
         # levels at the end of input (no hysteresis history in a one-shot replay: one tick at the end)
         snap, _ = engine.evaluate(snap, LevelState(), now)
         snap = await engine.publish(snap)
+        if prefix is not None:  # kept, maybe where a live owner builds: its next incremental build reads it all
+            await _hand_over(engine)
         return snap, stats
     finally:
         if throwaway:
@@ -258,6 +260,23 @@ class _Lanes:
         if prev is not None:
             await prev
         await self._step(self.engine.agent_step(work, agents))
+
+
+async def _hand_over(engine: Engine) -> None:
+    """Name every queue and agent, and each queue's rolling window now (wall clock), in the change set a lease
+    owner takes (``Engine.share_touched``): a replay into a live centre's namespace applies through the steps,
+    which keep no change set, and the owner's incremental build (``wallboard.incremental``) would otherwise show
+    it only at its next full rebuild."""
+    import time
+
+    touched = engine.touched
+    queues = await engine.queue_names()
+    touched.queues.update(queues)
+    touched.agents.update(await engine.agent_ids())
+    minutes = engine.windows.rolling_minutes_at(time.time())
+    for q in queues:
+        touched.minutes.setdefault(q, set()).update(minutes)
+    await engine.share_touched()
 
 
 async def _drop_namespace(client, prefix: str) -> None:
