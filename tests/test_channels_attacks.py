@@ -132,7 +132,8 @@ async def test_an_e_mail_waiting_longer_than_a_marker_lives_is_counted_once_with
     marker = f"{eng.keys.queue('mail')}:e:m1"
     assert await redis_client.ttl(marker) == -1  # waiting: kept
     await eng.apply([ev(CallerAnswered, 5 * 3600, call_id="m1", agent="a1", **q)])
-    assert await redis_client.ttl(marker) == -1  # answered, still open: kept until its close
+    # answered, still open: kept until its close, or 336 h (centre.open_conversation_expiry_h) should it not come
+    assert 48 * 3600 < await redis_client.ttl(marker) <= 336 * 3600
     mail = (await eng.build_snapshot(at(5 * 3600 + 60))).queues["mail"]
     assert (mail.entered, mail.answered, mail.answered_within_sl, mail.waiting) == (1, 1, 0, 0)
     assert mail.asa_s == 5 * 3600
@@ -354,6 +355,28 @@ async def test_a_conversation_open_past_the_entry_expiry_is_closed_not_refused_o
         assert [d for d in await dead_letters(redis_client, prefix) if d["source"].startswith("engine:")] == []
         # from its close, c1's entry expires as any other
         assert await redis_client.ttl(f"{slot}:e:c1") > 0
+
+
+async def test_an_open_conversation_whose_close_never_comes_is_let_go_after_its_own_expiry(make_engine):
+    # kept past the entry expiry while open, but not for ever: a lost close would hold the agent's slot (and the
+    # entry) for good. centre.open_conversation_expiry_h (here 2 h) after its last event, both expire.
+    eng = await make_engine(
+        queues=[{"name": "web", "channel": "chat"}],
+        centre={"entry_expiry_h": 1, "open_conversation_expiry_h": 2},
+    )
+    q = {"queue": "web", "channel": "chat"}
+    await eng.apply(
+        [
+            CallerJoined(id="o1", ts=at(100), source="http:edge", call_id="lost", **q),
+            CallerAnswered(id="o2", ts=at(110), source="http:edge", call_id="lost", agent="a1", wait_s=10, **q),
+        ]
+    )
+    keys = eng.keys
+    entry, conv = keys.queue("web") + ":e:lost", keys.agent("a1") + ":conv"
+    assert list((await eng.r.hgetall(conv)).values()) == ["chat"]  # one open chat (field: call, queue, join)
+    for key in (entry, conv):
+        ttl = await eng.r.ttl(key)
+        assert 3600 < ttl <= 7200, (key, ttl)  # past the entry expiry (1 h), within the open one (2 h)
 
 
 async def _missing(client, key: str) -> bool:

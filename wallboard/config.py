@@ -55,6 +55,13 @@ class CentreConfig(_Section):
     mask_callers: bool = Field(True, description="Mask caller numbers on screens and in logs.")
     mask_keep_digits: int = Field(4, ge=0, le=20)
     entry_expiry_h: float = Field(48, gt=0, description="How long a queue-entry marker (per-call record) lives.")
+    open_conversation_expiry_h: float = Field(
+        336,
+        gt=0,
+        description="How long an answered written conversation (chat, e-mail) stays open with no event: its entry "
+        "and the agent's open slot are kept until its close, or this long after its last event should the close "
+        "never come (a lost close would otherwise hold the agent's slot for ever).",
+    )
     bucket_expiry_h: float = Field(72, gt=0, description="How long minute buckets live (reports roll them up).")
     caller_expiry_s: float = Field(
         0, ge=0, description="Drop a waiting caller whose leave never arrives after this long (0 = never)."

@@ -261,6 +261,7 @@ class Engine:
         self._channels: dict[str, str] = {}
         self.exp_s = int(config.centre.entry_expiry_h * 3600)
         self.bexp_s = int(config.centre.bucket_expiry_h * 3600)
+        self.oexp_s = int(config.centre.open_conversation_expiry_h * 3600)
         # first contact resolution (wallboard.fcr): customers recorded by a salted hash, only with a salt
         self.fcr_salt = fcr.load_salt(config)
         self._matters = fcr.matters(config)
@@ -293,6 +294,7 @@ class Engine:
                 "pos": pos,
                 "fexp": self.config.history.daily_keep_days * 86400,
                 "wr": self.channel_of(queue) != "voice",  # an open conversation keeps its marker until closed
+                "oexp": self.oexp_s,  # ... or this long after its last event, should its close never come
             }
         )
 
@@ -637,7 +639,7 @@ class Engine:
         if batch.aparams is None:
             times = [rec["t"] for items in batch.agent_items.values() for _, rec in items]
             bounds = self.windows.bounds(times, self.bexp_s)
-            batch.aparams = json.dumps({"exp": self.exp_s, "bexp": self.bexp_s, "bounds": bounds})
+            batch.aparams = json.dumps({"exp": self.exp_s, "bexp": self.bexp_s, "oexp": self.oexp_s, "bounds": bounds})
         aparams = batch.aparams
         bs = self.config.engine.batch_size
         enc = _ENCODE

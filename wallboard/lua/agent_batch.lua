@@ -2,7 +2,7 @@
 -- time (an older event never overwrites a newer one); counted facts have once-markers.
 -- KEYS[1]: the agent's slot base "P:{a:ID}"; every key touched is built from it (one hash tag).
 -- (the suffixes are wallboard/keys.py's LUA_SUFFIXES: tests/test_keys.py checks this file spells them the same)
--- ARGV[1]: JSON params {exp, bexp, bounds}  bounds: ascending window starts (epoch) or "all"
+-- ARGV[1]: JSON params {exp, bexp, oexp, bounds}  oexp: an open written conversation's life; bounds: ascending window starts (epoch) or "all"
 --          (or {read = ...}: see "Reading" below)
 -- ARGV[2]: JSON array of events:
 --   {k='S', t, st, r, q, c, pp}      state set (available, ringing, on_call, wrap_up, paused, logged_out); pp (a
@@ -43,6 +43,7 @@ local function arg(x)  -- a number for redis.call: its text when whole, else the
   return x
 end
 local EXP, BEXP = p.exp and arg(p.exp), p.bexp and arg(p.bexp)  -- (none in the read mode)
+local OEXP = p.oexp and arg(p.oexp) or EXP
 
 -- Keys: ':state', ':queues', ':qts' (membership and its times), ':w:<window>' (window counters),
 -- ':m:<minute>' (counted facts per minute), ':spans:<window>' (zset of 'from|to|state|reason', score = to;
@@ -230,8 +231,9 @@ local function open_conv(field, ch, t)
   if redis.call('EXISTS', base .. ':x:cc:' .. field) == 1 then return end
   if redis.call('HLEN', conv) == 0 then redis.call('HSET', skey, 'conv_since', t) end
   redis.call('HSET', conv, field, ch)
-  -- kept until its close however long it stays open (as its queue entry's marker is); empty, Redis drops it
-  redis.call('PERSIST', conv)
+  -- kept until its close however long it stays open (as its queue entry's marker is), or p.oexp after the last
+  -- one opened should a close never come (centre.open_conversation_expiry_h); empty, Redis drops it
+  redis.call('EXPIRE', conv, OEXP)
 end
 local function close_conv(field, t)
   once('cc:' .. field)

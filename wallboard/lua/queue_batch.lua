@@ -1,7 +1,7 @@
 -- Apply a batch of call transitions of ONE queue, exactly once per queue entry.
 -- KEYS[1]: the queue's slot base "P:{q:NAME}"; every key touched is built from it (one hash tag).
 -- (the suffixes are wallboard/keys.py's LUA_SUFFIXES: tests/test_keys.py checks this file spells them the same)
--- ARGV[1]: JSON params {sl, sh, exp, bexp, feed, pos, fexp, wr} (wr: a written channel's queue) (or {read = ...}: see "Reading" below)
+-- ARGV[1]: JSON params {sl, sh, exp, bexp, feed, pos, fexp, wr, oexp} (wr: a written channel's queue) (or {read = ...}: see "Reading" below)
 -- ARGV[2]: JSON array of events {k, c, t, w, win, min, jw, jm, r, cl, ag, tk, wr}
 --   jw, jm: window and minute of t - w when they differ from win and min (an exit's implied join);
 --   kn (A, X, O without w; C, W): counted only if the call has an entry that joined by t, else refused (code 3);
@@ -71,6 +71,7 @@ local function arg(x)  -- a number for redis.call: its text when whole, else the
   return x
 end
 local EXP, BEXP = arg(p.exp), arg(p.bexp)
+local OEXP = p.oexp and arg(p.oexp) or EXP  -- an open written conversation's marker (centre.open_conversation_expiry_h)
 
 -- counters are summed per key and field in the batch and written once at the end
 local acc = {}
@@ -383,8 +384,10 @@ local function open_conv(c)
   return has(f, 'A') and not has(f, 'C')
 end
 for c, _ in pairs(renew) do
-  if redis.call('ZSCORE', waiting, c) or open_conv(c) then
+  if redis.call('ZSCORE', waiting, c) then
     redis.call('PERSIST', base .. ':e:' .. c)
+  elseif open_conv(c) then  -- until its close, or p.oexp after its last event should the close never come
+    redis.call('EXPIRE', base .. ':e:' .. c, OEXP)
   else
     redis.call('EXPIRE', base .. ':e:' .. c, EXP)
   end
