@@ -18,8 +18,9 @@ field the member interface (config ``interface``, else ``Agent/<id>``):
 - withdrawn / a callback request: ``WITHDRAW|<position>|<original position>|<waittime>|<info>`` (info
   ``callback`` for a callback request)
 - an exit while an agent's phone rang: ``RINGCANCELED|<ms>`` (agent's row) before the exit row
-- pause / unpause (the model's pauses are the agent's, in every queue): ``PAUSEALL|<reason>`` (queue NONE)
-  then ``PAUSE|<reason>`` for each of the agent's queues (Asterisk's order); ``UNPAUSEALL`` / ``UNPAUSE`` alike
+- pause / unpause (the model's pauses are the agent's, in every queue): ``PAUSEALL|`` (queue NONE, no reason:
+  app_queue's set_member_paused writes it empty) then ``PAUSE|<reason>`` for each of the agent's queues
+  (Asterisk's order), at the request's time, on a call or not; ``UNPAUSEALL|`` / ``UNPAUSE|`` alike
 - membership: ``ADDMEMBER|`` (``PAUSED`` when the agent is paused), ``REMOVEMEMBER|``, ``PENALTY|<n>``; the
   logins at the model's start are ADDMEMBER rows (dynamic members logging in), call id ``MANAGER``
 - ``QUEUESTART`` (queue and agent NONE) when the PBX starts or restarts
@@ -133,7 +134,7 @@ class QueueLogWriter:
         if f.kind in ("agent", "ring", "complete") and f.pause_changed and f.agent:
             dev = self.tracker.device(f.agent)
             verb, reason = ("PAUSE", dev.reason) if dev.paused else ("UNPAUSE", "")
-            return [_row(t, "NONE", "NONE", iface, verb + "ALL", reason)] + [
+            return [_row(t, "NONE", "NONE", iface, verb + "ALL", "")] + [
                 _row(t, "NONE", m.queue, iface, verb, reason) for m in f.members
             ]
         if f.kind == "member_added" and f.member is not None:
