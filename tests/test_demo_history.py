@@ -69,7 +69,7 @@ async def test_the_demo_offers_a_move_within_its_first_minute(redis_client, pref
             advice, snap = await published_advice(redis_client, config, keys=keys)
             return advice if advice is not None and advice.queues["support"].calls_n >= joined_hour else None
 
-        advice = await until(hour_in, "a snapshot with the hour before now", timeout=20)
+        advice = await until(hour_in, "a snapshot with the hour before now", timeout=40)
         support = advice.queues["support"]
         assert support.calls_n == joined_hour > 60  # the estimates rest on the hour, not on a few live calls
         assert advice.basis == "the last 60 min of calls"
@@ -86,7 +86,7 @@ async def test_the_demo_offers_a_move_within_its_first_minute(redis_client, pref
             _, snap = await published_advice(redis_client, config, keys=keys)
             return {a: s.queues for a, s in snap.agents.items()} == in_pbx
 
-        await until(members_as_in_pbx, "the memberships of the PBX", timeout=20)
+        await until(members_as_in_pbx, "the memberships of the PBX", timeout=40)
 
         # within a simulated minute of "now": a move, an agent standing by for support out of sales
         standby = {a.id for a in config.agents if "support" in a.skills and "support" not in centre.member_queues(a.id)}
@@ -101,7 +101,7 @@ async def test_the_demo_offers_a_move_within_its_first_minute(redis_client, pref
             at = snap.at if snap is not None else None
             return advice if at is not None and at >= minute else None
 
-        advice = await until(advice_at_minute, "the snapshot of the first minute", timeout=20)
+        advice = await until(advice_at_minute, "the snapshot of the first minute", timeout=40)
         assert advice.queues["support"].status == "short"
         assert advice.moves, advice.notes
         first = advice.moves[0]
