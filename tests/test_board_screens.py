@@ -19,6 +19,7 @@ from wallboard.projection import UI_TEXT
 from wallboard.snapshot import Summary
 from wallboard.ticker import ticker_key
 from wallboard.ui.board import (
+    BigNumber,
     BoardApp,
     FitText,
     QueueCard,
@@ -75,7 +76,8 @@ def test_figure_label_keeps_the_target_and_sheds_words_in_order():
     assert fit(v, 24) == "■ SL 30m ✓ rivka / 80% ▼"  # 24 cells: the window and who acknowledged stay
     assert fit(v, 19) == "■ SL 30m ✓ / 80% ▼"  # 18 cells: the acknowledgement's mark stays
     he = figure_label_variants("רמת שירות", "he", UI_TEXT["he"], window_min=30, target="80%")
-    assert he == ["רמת שירות · 30 דק׳ / 80%", "רמת שירות 30ד׳ / 80%", "שירות 30ד׳ / 80%", "שירות / 80%"]
+    # the Hebrew short form abbreviates the first word ("שירות" alone reads "service"), the minutes keep their word
+    assert he == ["רמת שירות · 30 דק׳ / 80%", "רמת שירות 30 דק׳ / 80%", "ר. שירות 30 דק׳ / 80%", "ר. שירות / 80%"]
 
 
 def test_agents_row_wraps_whole_states_when_the_tile_is_narrow():
@@ -153,6 +155,8 @@ async def test_no_label_or_agents_row_is_cut(namespace, layout, size):
             (agents,) = card.query(".agents").results(FitText)
             row = str(agents.render())
             assert sum(ch.isdigit() for ch in row.replace(" ", "")) >= 5, row  # five counts
+        for number in app.query(BigNumber):  # every tile shows its figures, not only their labels
+            assert number.content_size.height >= 1 and number.value, (size, layout, number.value)
         support = next(c for c in app.query(QueueCard) if c.queue == "support")
         sl = str(support.cells[2].label.render())
         assert "80%" in sl and "✓" in sl, sl  # the target and the acknowledgement's mark, even at 80x24
@@ -222,3 +226,17 @@ def test_every_short_form_names_a_real_label_and_is_shorter():
         for full, short in table.items():
             assert full in shown, (lang, full)
             assert cell_len(short) < cell_len(full), (lang, full, short)
+
+
+def test_a_hebrew_short_form_keeps_its_first_word():
+    """A shortened Hebrew label keeps its meaning: its first word abbreviated ("ר. שירות"), not dropped ("שירות"
+    alone reads "service"); a one-word label or a Latin acronym (CSAT) is the exception."""
+    from wallboard import catalog
+
+    for full, short in catalog.TV_SHORT["he"].items():
+        first = full.split()[0]
+        if " " not in full or short.isascii():
+            continue
+        head = short.split()[0]
+        kept = first.startswith(head[:-1]) if head.endswith(".") else head in first  # "ר." of "רמת", "ותיק" of "הוותיק"
+        assert kept and len(short.split()) == len(full.split()), (full, short)

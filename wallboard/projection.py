@@ -73,7 +73,7 @@ UI_TEXT: dict[str, dict[str, str]] = {
         "snoozed": "מושתק עד",
         "page": "עמוד",
         "minutes": "דק׳",
-        "window_short": "{m}ד׳",
+        "window_short": "{m} דק׳",  # "30ד׳" reads as a typo: the minutes keep their word
         "reconnecting": "מתחבר מחדש…",
         "refused": "נדחה",
         "connecting": "מתחבר…",
