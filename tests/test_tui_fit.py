@@ -16,9 +16,10 @@ from textual.app import App
 from wallboard.clock import ManualClock
 
 from wallboard.config import load_config
+from wallboard.snapshot import Alert
 
 from .conftest import redis_url
-from .test_tui import BREACH, T0, make_app, publish, seq_is, snapshot, store_sync, token_for, until
+from .test_tui import BREACH, T0, iso, make_app, publish, seq_is, snapshot, store_sync, token_for, until
 
 SMALL = (80, 24)
 SUPERVISOR = ["listen", "whisper", "barge", "takeover", "move", "pause", "unpause", "ack", "snooze"]
@@ -277,3 +278,65 @@ def test_svg_breach_acknowledged(snap_compare, namespace):
 
     store_sync(namespace, snapshot(7, at=T0 + timedelta(seconds=0), support=ACKED))
     assert snap_compare(make_app(namespace, ManualClock(T0)), terminal_size=SMALL, run_before=_then(7))
+
+
+# ---- the header and the footer at 80 columns --------------------------------------------------------------------
+
+# a loud breach, an acknowledged one and a snoozed one: the widest badge the header shows
+MIXED = {
+    "levels": {"service_level": "breach", "longest_wait_s": "breach", "avg_wait_s": "breach"},
+    "alerts": {
+        "service_level": Alert(level="breach", since=iso(T0 - timedelta(seconds=30))),
+        "longest_wait_s": Alert(level="breach", since=iso(T0 - timedelta(seconds=10)), acked_by="rivka"),
+        "avg_wait_s": Alert(
+            level="breach", since=iso(T0 - timedelta(seconds=10)), snoozed_until=iso(T0 + timedelta(minutes=15))
+        ),
+    },
+}
+
+
+async def test_header_and_footer_keep_what_matters_at_80x24(redis_client, prefix, cleanup):
+    """At 80 columns the supervisor's footer showed "v Advic▏^p palette" (help and quit off the screen) and the
+    header shrank to the centre's name once breaches were acknowledged and snoozed. Now: ``?`` help and ``q``
+    quit in every footer (queues, agents, drill-down), the header's centre and window whole, the badge in
+    short words (its count of loud breaches first)."""
+    from wallboard.ui.screens import DrillDownScreen
+
+    from .test_tui_actions import screen_text
+
+    await publish(redis_client, prefix, snapshot(1, support=MIXED))
+    app = supervisor_app(prefix)
+    async with app.run_test(size=SMALL) as pilot:
+        await until(pilot, seq_is(app, 1), "snapshot 1")
+        await pilot.pause()
+
+        def footer() -> str:
+            return screen_text(app).splitlines()[-1]
+
+        head = screen_text(app).splitlines()[0]
+        assert "Test centre · since 22:00" in head and "…" not in head, head
+        assert "1 BREACH · 1 ack'd · 1 to 09:30" in head and head.rstrip().endswith("09:15:00 rivka"), head
+        queues = footer()
+        assert "? Help" in queues and "q Quit" in queues and "a Ack" in queues, queues
+        await pilot.press("tab")  # the agents: six action keys more
+        await until(pilot, lambda: "l Listen" in footer(), "the agents' keys")
+        agents = footer()
+        assert "? Help" in agents and "q Quit" in agents and "p Pause" in agents, agents
+        assert "Advice" not in agents and "palette" not in agents  # left to the help at this width
+        await pilot.press("shift+tab", "enter")
+        await until(pilot, lambda: isinstance(app.screen, DrillDownScreen), "the drill-down")
+        await until(pilot, lambda: "esc Back" in footer(), "the drill-down's keys")
+        drill = footer()
+        assert "? Help" in drill and "q Quit" in drill, drill
+        # a wide terminal: every key in full words, and the palette's entry
+        await pilot.press("escape")
+        await pilot.resize_terminal(160, 30)
+        await until(pilot, lambda: "Snooze 15m" in footer() and "palette" in footer(), "the full footer")
+        await until(pilot, lambda: "seq 1 " in screen_text(app).splitlines()[0], "the whole header")
+        assert "1 BREACH · 1 acknowledged · 1 snoozed to 09:30" in screen_text(app).splitlines()[0]
+
+
+def test_svg_supervisor_agents_80x24(snap_compare, namespace):
+    """The supervisor's desk at 80x24 with the agents focused: the compact footer, the header's short badge."""
+    store_sync(namespace, snapshot(7, support=MIXED))
+    assert snap_compare(supervisor_app(namespace), terminal_size=SMALL, run_before=_then(7, "tab"))

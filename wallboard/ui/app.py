@@ -33,7 +33,7 @@ from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical
 from textual.notifications import Notification, Notify
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from ..actions.auth import allowed_actions
 from ..clock import Clock, SystemClock
@@ -41,6 +41,7 @@ from ..config import WallboardConfig
 from ..keys import Keys
 from ..livetime import ServerTime, fmt_clock, fmt_duration, monotonic_of
 from ..snapshot import AgentSnapshot, Summary
+from .footer import DeskFooter
 from .bindings import DESK_KEYS, SNOOZE_MINUTES, KeySpec, bindings, in_words, unknown_ids
 from .desk_actions import AGENT_TABLES, DeskActions
 from .messages import AgentsArrived, FeedStatus, OutcomeArrived, RevertsArrived, SummaryArrived
@@ -155,7 +156,7 @@ class DeskApp(DeskActions, App):
                 id="callers-box",
             )
             yield from [agents, callers]  # side by side on a right-to-left desk: callers first (``_apply_width``)
-        yield Footer()
+        yield DeskFooter(self.words)
 
     def on_mount(self) -> None:
         self.set_keymap(self.config.display.keys)

@@ -13,6 +13,8 @@ the table builds only the rows in view.
 
 from __future__ import annotations
 
+from rich.cells import cell_len
+
 from dataclasses import dataclass, field, replace
 
 from rich.text import Text
@@ -76,6 +78,7 @@ class TitleData:
     clock: str
     user: str
     words: Words = ENGLISH
+    badge_short: str = ""  # the badge in a narrow header's words
 
 
 class TitlePanel:
@@ -93,6 +96,7 @@ class TitlePanel:
                 window = w("all_input")
         now = s.server.now()
         badge, badge_class = breach_badge(summary, now, s.tz, w)
+        badge_short = breach_badge(summary, now, s.tz, w, short=True)[0]
         return TitleData(
             centre=summary.centre if summary and summary.centre else s.config.centre.name,
             window=window,
@@ -103,18 +107,29 @@ class TitlePanel:
             clock=fmt_clock(now, s.tz),
             user=s.user,
             words=w,
+            badge_short=badge_short,
         )
 
     def render(self, app: App, data: TitleData) -> None:
         title, badge, clock = (app.query_one(f"#{i}", Static) for i in self.ids)
         w = data.words
+        when = f"{data.clock} {data.user}"
+        text, seq = f"{data.centre}{data.window or ''}", w("seq", n=data.seq) if data.seq is not None else ""
+        # a narrow header keeps the centre and its window whole: the badge in short words, then no seq number
+
+        def fits(*parts: str) -> bool:  # 4: the title's and the clock's padding
+            return sum(cell_len(p) for p in parts) + 4 <= app.size.width
+
+        shown_badge = data.badge if fits(text, seq, data.badge, when) else data.badge_short
         pieces = [(data.centre, "bold")]
         if data.window is not None:
-            pieces += [(data.window, ""), (w("seq", n=data.seq), "dim")]
+            pieces.append((data.window, ""))
+            if fits(text, seq, shown_badge, when):
+                pieces.append((seq, "dim"))
         if data.trouble is not None:
             pieces.append((f" · {data.trouble}", "bold red"))
         title.update(w.line(*pieces))
-        badge.update(w.show(data.badge))
+        badge.update(w.show(shown_badge))
         badge.set_class(data.badge_class == "-active", "-active")
         badge.set_class(data.badge_class == "-quiet", "-quiet")
         clock.update(Text.assemble((data.clock, "bold"), f" {data.user}"))

@@ -14,11 +14,12 @@ from textual.app import ComposeResult
 from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ..targets import queue_targets
 from ..snapshot import QueueSnapshot
 from ..catalog import SL_FORMULA_WORDS
+from .footer import DeskFooter
 from .bindings import DRILL_KEYS, bindings, effective_keys, in_words
 from .words import ENGLISH, Words
 from ..livetime import fmt_clock
@@ -108,7 +109,7 @@ class DrillDownScreen(Screen):
                     id="drill-agents-box",
                 )
                 yield from [agents, callers] if w.rtl else [callers, agents]
-        yield Footer()
+        yield DeskFooter(self.words)
 
     def on_mount(self) -> None:
         w = self.words

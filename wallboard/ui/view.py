@@ -172,10 +172,14 @@ def metric_words(metrics: Iterable[str], w: Words = ENGLISH) -> str:
     return ", ".join(words[:-1]) + w("and") + words[-1]
 
 
-def breach_badge(summary: Summary | None, server_now: datetime, tz, w: Words = ENGLISH) -> tuple[str, str]:
+def breach_badge(
+    summary: Summary | None, server_now: datetime, tz, w: Words = ENGLISH, short: bool = False
+) -> tuple[str, str]:
     """The header's breach badge and its class: ``2 BREACH`` (``-active``, red) for breaches nobody has
     acknowledged or snoozed; those acknowledged or snoozed are counted apart, in words, without the alarm
-    (``-quiet``): ``2 BREACH · 1 acknowledged``, ``1 breach acknowledged``, ``1 breach snoozed to 15:52``."""
+    (``-quiet``): ``2 BREACH · 1 acknowledged``, ``1 breach acknowledged``, ``1 breach snoozed to 15:52``.
+    ``short``: the words of a narrow header (``2 BREACH · 1 ack'd · 1 to 15:52``)."""
+    sfx = "_short" if short else ""
     if summary is None:
         return "", ""
     loud = acked = 0
@@ -193,9 +197,9 @@ def breach_badge(summary: Summary | None, server_now: datetime, tz, w: Words = E
                 loud += 1
     quiet = []
     if acked:
-        quiet.append(w("badge.acked", n=acked))
+        quiet.append(w(f"badge.acked{sfx}", n=acked))
     if snoozed_until:
-        quiet.append(w("badge.snoozed", n=len(snoozed_until), t=fmt_clock(min(snoozed_until), tz)[:5]))
+        quiet.append(w(f"badge.snoozed{sfx}", n=len(snoozed_until), t=fmt_clock(min(snoozed_until), tz)[:5]))
     if loud:
         return " · ".join([w("badge.loud", n=loud)] + quiet) + " ", "-active"
     if quiet:

@@ -93,6 +93,8 @@ EN: dict[str, str] = {
     "badge.loud": " {n} BREACH",
     "badge.acked": "{n} acknowledged",
     "badge.snoozed": "{n} snoozed to {t}",
+    "badge.acked_short": "{n} ack'd",  # a narrow header
+    "badge.snoozed_short": "{n} to {t}",
     "badge.one": "breach",
     "badge.many": "breaches",
     # the footer's keys (a binding id's words; the help's longer ones in ``help.<id>``)
@@ -111,6 +113,10 @@ EN: dict[str, str] = {
     "key.pause": "Pause",
     "key.unpause": "Unpause",
     "key.back": "Back",
+    # a footer too narrow for every key in full (``footer.DeskFooter``): the short words
+    "keyshort.drill": "Drill",
+    "keyshort.snooze": "Snooze",
+    "keyshort.toggle_flash": "Flash",
     "help.advice": "Overload advice (moves)",
     "help.takeover": "Take over the call",
     "help.move": "Move (queues)",
@@ -336,6 +342,8 @@ HE: dict[str, str] = {
     "badge.loud": " חריגות: {n}",
     "badge.acked": "{n} אושרו",
     "badge.snoozed": "{n} נדחו עד {t}",
+    "badge.acked_short": "{n} אושרו",
+    "badge.snoozed_short": "{n} עד {t}",
     "badge.one": "חריגה",
     "badge.many": "חריגות",
     "key.drill": "פירוט",
@@ -353,6 +361,9 @@ HE: dict[str, str] = {
     "key.pause": "הפסקה",
     "key.unpause": "סיום הפסקה",
     "key.back": "חזרה",
+    "keyshort.drill": "פירוט",
+    "keyshort.snooze": "דחייה",
+    "keyshort.toggle_flash": "הבהוב",
     "help.advice": "עצה בעומס (העברות)",
     "help.takeover": "השתלטות על השיחה",
     "help.move": "העברה (תורים)",
