@@ -308,3 +308,37 @@ async def test_board_hebrew_visual_order_and_scrolling_ticker(redis_client, pref
         assert len(set(shown)) == 4
         assert shown[1][2:] == shown[0][: len(shown[1]) - 2]  # moved right by two columns
         app.save_screenshot(str(_artifacts() / "board_he_80x24.svg"))
+
+
+async def test_board_follows_a_new_run_whose_seq_starts_again(redis_client, prefix, cleanup):
+    """The demo quit and started again (or a namespace wiped, a fresh Redis): the new run's seq is lower than
+    the one held, its snapshot later. The board takes it at once, then its deltas; a late old one is refused."""
+    from .tvdata import publish_delta, publish_late
+
+    config = tv_config(prefix)  # display.stale_after_s = 2
+    t0 = now_utc().replace(microsecond=0)
+    clock = ManualClock(t0)
+    app = BoardApp(config, redis_client, config.layout("floor"), clock)
+    await publish(redis_client, prefix, four_queues(500, t0))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.summary is not None and app.summary.seq == 500)
+        clock.advance(config.display.stale_after_s + 1)  # the old run quit: nothing more comes
+        app.tick()
+        assert app.stale
+        await publish(redis_client, prefix, four_queues(3, clock.now(), waiting_since_s=(9,)))
+        await until(pilot, lambda: app.summary.seq == 3 and not app.stale)
+        assert values(card_for(app, "support"))[0] == "1"
+        clock.advance(1)
+        await publish_delta(
+            redis_client, prefix, four_queues(4, clock.now(), waiting_since_s=(10, 1)), changed=("support",)
+        )
+        await until(pilot, lambda: app.summary.seq == 4)
+        assert values(card_for(app, "support"))[0] == "2" and not app.stale
+        # a full one arriving late (a lower seq and older): refused (were it taken, the delta at 5 would not follow)
+        await publish_late(redis_client, prefix, four_queues(2, t0 - timedelta(seconds=1)))
+        clock.advance(1)
+        await publish_delta(
+            redis_client, prefix, four_queues(5, clock.now(), waiting_since_s=(11,)), changed=("support",)
+        )
+        await until(pilot, lambda: app.summary.seq == 5)
+        assert values(card_for(app, "support"))[0] == "1" and not app.stale

@@ -192,3 +192,76 @@ async def test_a_delta_names_what_changed_and_what_was_removed(redis_client, pre
         assert d.agents_removed == ["zz-new"] and d.agents == {} and d.agent_order is None
     finally:
         await pubsub.aclose()
+
+
+async def test_a_new_run_whose_seq_starts_again_is_followed_and_a_late_full_one_refused(redis_client, prefix, cleanup):
+    """The seq counter restarts (the demo started again, the namespace wiped, a fresh Redis): a view holding the
+    old run's seq 500 takes the new run's full snapshot at seq 3 (computed later), then its deltas."""
+    old = _Owner(redis_client, prefix, full_publish_s=1e9)
+    await old.start()
+    await redis_client.set(old.keys.seq, 499)
+    view = SnapshotStream(redis_client, old.keys)
+    gen = view.parts()
+    try:
+        snap = await old.publish(START)
+        assert snap.seq == 500
+        await _until(gen, view, 500)
+        # the old run ends; its namespace is wiped and a new run starts a minute later, its seq from 1
+        keys = [k async for k in redis_client.scan_iter(match=f"{prefix}:*")]
+        await redis_client.unlink(*keys)
+        new = _Owner(redis_client, prefix, full_publish_s=1e9)
+        await new.start()
+        await redis_client.set(new.keys.seq, 2)
+        t = START + timedelta(minutes=1)
+        first = await new.publish(t)
+        assert first.seq == 3 and new.pub.fulls == 1
+        await _until(gen, view, 3)
+        assert _view(view) == _owner(first)
+        stored = await redis_client.mget(new.keys.summary, new.keys.agents_detail)  # the full one at seq 3
+        for _ in range(3):  # its deltas follow the new seq
+            t += timedelta(seconds=5)
+            snap = await new.step(t)
+            await _until(gen, view, snap.seq)
+            assert _masked(*_view(view)) == _masked(*_owner(snap))
+        assert new.pub.deltas == 3 and view.resyncs == 0
+        # the full one at seq 3 delivered late (a lower seq, older): refused, the next delta follows the held one
+        await redis_client.publish(new.keys.channel, stored[0])
+        await redis_client.publish(new.keys.agents_channel, stored[1])
+        t += timedelta(seconds=5)
+        snap = await new.step(t)
+        await _until(gen, view, snap.seq)
+        assert snap.seq == 7 and view.resyncs == 0 and view.mirror.gaps == 0
+        assert _masked(*_view(view)) == _masked(*_owner(snap))
+    finally:
+        await gen.aclose()
+
+
+async def test_a_new_runs_delta_resynchronises_a_view_still_on_the_old_run(redis_client, prefix, cleanup):
+    """A view still on the old run (it missed the new run's full snapshot) gets the new run's delta, a lower seq
+    computed later: a gap, not an old delta; the stored parts it then reads are the new run's, and taken."""
+    old = _Owner(redis_client, prefix, full_publish_s=1e9)
+    await old.start()
+    await redis_client.set(old.keys.seq, 499)
+    await old.publish(START)
+    view = SnapshotStream(redis_client, old.keys)
+    held = await view._stored()  # what the stream reads first
+    assert [p.seq for p in held] == [500, 500] and view.mirror.in_step()
+    keys = [k async for k in redis_client.scan_iter(match=f"{prefix}:*")]
+    await redis_client.unlink(*keys)
+    new = _Owner(redis_client, prefix, full_publish_s=1e9)
+    await new.start()
+    pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(new.keys.delta_channel)
+    try:
+        await new.publish(START + timedelta(minutes=1))  # full, seq 1: this view missed it
+        snap = await new.step(START + timedelta(minutes=1, seconds=5))
+        d = await _next_delta(pubsub)
+        assert d.seq == snap.seq == 2
+        assert view.mirror.apply(d) == "gap" and view.mirror.seq == 500
+        assert [p.seq for p in await view._stored()] == [2, 2]
+        assert _masked(*_view(view)) == _masked(*_owner(snap))
+        # an old run's delta arriving late (a lower seq, older than held) is an old one, not a gap
+        stale = d.model_copy(update={"seq": 1, "at": START})
+        assert view.mirror.apply(stale) == "old" and view.mirror.gaps == 1
+    finally:
+        await pubsub.aclose()

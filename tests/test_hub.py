@@ -446,3 +446,56 @@ def test_serve_prints_kiosk_urls_without_tokens_and_warns_when_unset(capsys):
     assert missing == ["single", "floor-he"] and "will be refused" not in err
     assert "TV_TEST_VIEWER_SINGLE is not set: TVs on layout 'single' need a signed kiosk token" in err
     assert "`wallboard token --viewer single`" in err
+
+
+# ---- the snapshot seq restarts (a demo started again, a namespace wiped, a fresh Redis) ---------------------
+
+
+async def test_a_new_run_with_a_lower_seq_is_followed_and_a_late_old_snapshot_refused(redis_client, prefix, cleanup):
+    from wallboard.clock import ManualClock
+
+    from .tvdata import publish_delta, publish_late
+
+    config = tv_config(prefix)  # display.stale_after_s = 2
+    t0 = now_utc().replace(microsecond=0)
+    clock = ManualClock(t0)
+    await publish(redis_client, prefix, four_queues(500, t0 - timedelta(seconds=60)))  # the old run's last
+    hub = Hub(config, redis_client, port=0, clock=clock)
+    await hub.start()
+    try:
+        base = f"http://127.0.0.1:{hub.port}"
+
+        async def health() -> tuple[int, dict]:
+            status, _, body = await http_get(base + "/healthz")
+            return status, json.loads(body)
+
+        status, body = await health()
+        assert status == 503 and body["snapshot_seq"] == 500  # the old run stopped a minute ago
+        async with connect(ws_url(hub)) as ws:
+            assert (await recv_json(ws, "state"))["snapshot"]["seq"] == 500
+            # the new run: its seq starts again, its snapshot computed later than the held one
+            await publish(redis_client, prefix, four_queues(3, t0, waiting_since_s=(9,)))
+            update = await recv_json(ws, "update")
+            assert update["snapshot"]["seq"] == 3
+            status, body = await health()
+            assert status == 200 and body["status"] == "ok" and body["snapshot_seq"] == 3
+            # its deltas follow the new seq
+            clock.advance(1)
+            await publish_delta(
+                redis_client, prefix, four_queues(4, clock.now(), waiting_since_s=(10, 1)), changed=("support",)
+            )
+            update = await recv_json(ws, "update")
+            assert update["snapshot"]["seq"] == 4
+            assert hub.summary.queues["support"].waiting == 2
+            # a full snapshot arriving late (a lower seq and older): refused; the next delta applies on 4
+            await publish_late(redis_client, prefix, four_queues(2, t0 - timedelta(seconds=1)))
+            clock.advance(1)
+            await publish_delta(
+                redis_client, prefix, four_queues(5, clock.now(), waiting_since_s=(11,)), changed=("support",)
+            )
+            update = await recv_json(ws, "update")
+            assert update["snapshot"]["seq"] == 5 and hub.summary.queues["support"].waiting == 1
+            status, body = await health()
+            assert status == 200 and body["snapshot_seq"] == 5
+    finally:
+        await hub.stop()

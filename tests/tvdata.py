@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from wallboard.channels import DEFAULTS as CHANNEL_DEFAULTS
 from wallboard.config import load_config
+from wallboard.delta import Delta
 from wallboard.keys import Keys
 from wallboard.snapshot import (
     AgentCounts,
@@ -222,6 +223,26 @@ async def publish(client, prefix: str, summary: Summary) -> None:
     text = summary.model_dump_json()
     await client.set(keys.summary, text)
     await client.publish(keys.channel, text)
+
+
+async def publish_delta(client, prefix: str, summary: Summary, changed: tuple[str, ...]) -> None:
+    """``summary`` sent as the lease owner sends a delta (wallboard.delta): the stored summary is the new one,
+    the message carries only the ``changed`` queues, whole."""
+    keys = Keys(prefix)
+    d = Delta(
+        seq=summary.seq,
+        at=summary.at,
+        window=summary.window,
+        queues={q: summary.queues[q] for q in changed},
+        total=summary.total,
+    )
+    await client.set(keys.summary, summary.model_dump_json())
+    await client.publish(keys.delta_channel, d.model_dump_json())
+
+
+async def publish_late(client, prefix: str, summary: Summary) -> None:
+    """A full summary delivered late (published, never stored: what is stored is newer)."""
+    await client.publish(Keys(prefix).channel, summary.model_dump_json())
 
 
 def demo_floor(seq: int, now: datetime) -> Summary:

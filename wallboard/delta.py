@@ -305,6 +305,13 @@ def _order(sent: dict, now: dict, out: dict, removed: list[str]) -> list[str] | 
 # ---- a view's side ---------------------------------------------------------------------------------------
 
 
+def older(seq: int, at: datetime, held_seq: int, held_at: datetime) -> bool:
+    """Whether a full part is older than the one held: a lower ``seq`` and computed no later. A lower ``seq``
+    computed later is a new run (the seq counter restarted: a demo started again, a namespace wiped, a fresh
+    Redis, a restored backup), taken so that the views follow it rather than wait for its seq to pass the old."""
+    return seq < held_seq and at <= held_at
+
+
 class Mirror:
     """A view's copy of the snapshot, kept from full parts and deltas. ``agents``: whether it keeps the agent
     detail (the board and the hub do not)."""
@@ -325,21 +332,25 @@ class Mirror:
         )
 
     def full_summary(self, s: Summary) -> bool:
-        """Take a full summary unless it is older than what is held."""
-        if self.summary is not None and s.seq < self.summary.seq:
+        """Take a full summary unless it is older than what is held (see ``older``)."""
+        if self.summary is not None and older(s.seq, s.at, self.summary.seq, self.summary.at):
             return False
         self.summary = s
         return True
 
     def full_agents(self, part: AgentsPart) -> bool:
-        if self.agents is not None and part.seq < self.agents.seq:
+        if self.agents is not None and older(part.seq, part.at, self.agents.seq, self.agents.at):
             return False
         self.agents = part
         return True
 
     def apply(self, d: Delta) -> Literal["applied", "old", "gap"]:
-        """Apply a delta that follows what is held; ``gap`` when one (or more) is missing: resynchronise."""
+        """Apply a delta that follows what is held; ``gap`` when one (or more) is missing, or when it is of a
+        new run (a lower ``seq`` computed later): resynchronise."""
         if self.summary is not None and d.seq <= self.summary.seq:
+            if d.at > self.summary.at:  # the seq restarted: the stored parts are the new run's
+                self.gaps += 1
+                return "gap"
             return "old"
         s = self.summary
         if s is None or not self.in_step() or d.seq != s.seq + 1:
