@@ -21,7 +21,7 @@ from feeds.sim import SimFeed
 from wallboard.advisor import advise
 from wallboard.advisor.estimates import Estimate, QueueEstimate
 from wallboard.channels import agents_free, channel_problem, usage
-from wallboard.config import ConfigError, load_config
+from wallboard.config import ConfigError, LayoutConfig, load_config
 from wallboard.events import CallCompleted, CallerAbandoned, CallerAnswered, CallerJoined, AgentStateChanged
 
 from wallboard.clock import ManualClock
@@ -162,6 +162,70 @@ async def test_written_conversations_count_once_and_fill_the_agents_capacity(mak
 
     drill = {f.label: f.formula for f in formulas(web, timezone.utc)}
     assert drill["EWT"].startswith("max(0, waiting + 1 − free slots) × AHT / slots")
+
+
+async def test_the_centre_total_counts_an_agent_free_when_it_can_take_a_contact_on_one_of_its_channels(make_engine):
+    """The total's agents free = those who can take a contact now on at least one channel they serve (as each
+    queue row counts them), busy = logged in, not paused, not free; the desk's TOTAL row, the TV's total tile
+    and the incremental build say the same. Worked by hand, agent by agent:
+    a1 chat only, 2 of 2 chats open, "available": no room, no phone -> busy (it was counted free by state);
+    a2 phone + chat (capacity 1), 1 of 1 chat open, "available": takes a call -> free;
+    a3 phone + chat, on a call, no chat open, voice does not block: takes a chat -> free;
+    a4 phone + chat, on a call, voice_blocks_written: nothing -> busy;  a5 phone only, paused -> paused.
+    Total: free 2 (a2, a3), busy 5 logged in - 1 paused - 2 free = 2. Rows: chat room a3 only (1), busy a1, a2,
+    a4 (3); phone available a2 (1), busy a3, a4 on a call (2), paused a5 (1)."""
+    from wallboard.incremental import IncrementalSnapshots
+    from wallboard.projection import project_total
+    from wallboard.snapshot import Summary
+
+    from .test_incremental import _diff, _json
+
+    eng = await make_engine(
+        queues=[{"name": "web", "channel": "chat"}, {"name": "phone"}],
+        agents=[
+            {"id": "a1", "skills": {"web": 0}, "capacity": {"chat": 2}},
+            {"id": "a2", "skills": {"web": 0, "phone": 0}, "capacity": {"chat": 1}},
+            {"id": "a3", "skills": {"web": 0, "phone": 0}},
+            {"id": "a4", "skills": {"web": 0, "phone": 0}, "voice_blocks_written": True},
+            {"id": "a5", "skills": {"phone": 0}},
+        ],
+    )
+    inc = IncrementalSnapshots(eng, full_rebuild_s=1e9)
+    q = {"queue": "web", "channel": "chat"}
+    await eng.apply([ev(AgentStateChanged, 0, agent=a, state="available") for a in ("a1", "a2", "a3", "a4", "a5")])
+    await inc.build(at(1))  # the kept counts from here on follow agent by agent
+    await eng.apply(
+        [
+            *(ev(CallerJoined, 10 + i, call_id=f"w{i}", **q) for i in range(3)),
+            ev(CallerAnswered, 20, call_id="w0", agent="a1", **q),
+            ev(CallerAnswered, 21, call_id="w1", agent="a1", **q),
+            ev(CallerAnswered, 22, call_id="w2", agent="a2", **q),
+            ev(AgentStateChanged, 30, agent="a3", state="on_call", queue="phone", call_id="v1"),
+            ev(AgentStateChanged, 31, agent="a4", state="on_call", queue="phone", call_id="v2"),
+            ev(AgentStateChanged, 32, agent="a5", state="paused", reason="lunch"),
+        ]
+    )
+    snap = await eng.build_snapshot(at(60))
+    diff = _diff(_json(await inc.build(at(60))), _json(snap))
+    assert not diff, "; ".join(diff[:10])
+    t = snap.total.agent_counts
+    assert (t.logged_in, t.paused, t.free, t.available) == (5, 1, 2, 2)
+    assert _desk(snap, "web") == {"avail": "1", "busy": "3", "ewt": "-"}
+    assert _desk(snap, "phone")["avail"] == "1" and _desk(snap, "phone")["busy"] == "2"
+    assert _desk(snap, "__total__")["avail"] == "2" and _desk(snap, "__total__")["busy"] == "2"
+    config = load_config(None, queues=[{"name": "web", "channel": "chat"}, {"name": "phone"}])
+    summary = Summary(seq=1, at=snap.at, window=snap.window, queues=snap.queues, total=snap.total)
+    layout = LayoutConfig(name="floor", figures=["waiting", "agents_available"])
+    tile = project_total(summary, ["web", "phone"], layout, config)
+    assert tile["agents"] == {"free": 2, "busy": 2, "paused": 1, "logged_in": 5}
+    assert [f["value"] for f in tile["figures"]] == [0, 2]
+
+    # a1 closes a chat: room again on its one channel -> free; the incremental build follows (3 free)
+    await eng.apply([ev(CallCompleted, 70, call_id="w0", agent="a1", talk_s=50, **q)])
+    snap = await eng.build_snapshot(at(80))
+    diff = _diff(_json(await inc.build(at(80))), _json(snap))
+    assert not diff, "; ".join(diff[:10])
+    assert snap.total.agent_counts.free == 3 and _desk(snap, "__total__")["busy"] == "1"
 
 
 def _desk(snap: Snapshot, queue: str) -> dict[str, str]:

@@ -174,7 +174,7 @@ def snapshot(seq: int, at: datetime = T0, *, support: dict | None = None, agents
         avg_wait_s=19.5,
         abandon_rate=0.054,
         waiting=4,
-        agent_counts=AgentCounts(available=3, on_call=8, paused=1, logged_in=12),
+        agent_counts=AgentCounts(available=3, on_call=8, paused=1, logged_in=12, free=3),
         rolling=Rolling(minutes=30, since=iso(T0 - timedelta(minutes=30)), service_level=0.84),
     )
     agents = {

@@ -278,28 +278,32 @@ async def test_page_hebrew_right_to_left(new_page, redis_client, prefix, cleanup
 
 
 @pytest.mark.parametrize(
-    "layout,token,labels,figures",
+    "layout,token,labels,figures,strips",
     [
         (
             "blended",
             "TV_TEST_VIEWER_FLOOR",
             ["Customer service", "Web help · Chat"],
             ["Waiting", "Oldest waiting", "Service level", "Agents with room"],
+            ["1 free 4 on call 0 wrap-up 0 paused 5 logged in", "2 with room 4 busy 0 paused 6 logged in"],
         ),
         (
             "blended-he",
             "TV_TEST_VIEWER_HE",
             ["שירות לקוחות", "עזרה באתר · צ'אט"],
             ["ממתינים", "הוותיק בתור", "רמת שירות", "נציגים עם מקום"],
+            ["1 פנויים 4 בשיחה 0 סיכום 0 בהפסקה 5 מחוברים", "2 עם מקום 4 עסוקים 0 בהפסקה 6 מחוברים"],
         ),
     ],
 )
 async def test_page_names_a_written_queue_s_channel(
-    new_page, redis_client, prefix, cleanup, layout, token, labels, figures
+    new_page, redis_client, prefix, cleanup, layout, token, labels, figures, strips
 ):
     """A chat queue beside a phone queue: its tile says its channel after its name (a phone queue's says
     nothing: voice is the usual), its longest wait reads as the oldest waiting, and its agents figure is those
-    with room for one more chat."""
+    with room for one more chat. Its agents strip says the same, not voice states: with room 2, busy 4 (the 6
+    logged in, none paused, less the 2 with room: chatting agents are "available" by state), paused, logged in;
+    the phone queue's strip stays by state."""
     config = tv_config(prefix, layouts=BLENDED_LAYOUTS)
     async with Feed(redis_client, prefix, blended), running_hub(config, redis_client) as hub:
         page = await new_page(1920, 1080)
@@ -312,6 +316,9 @@ async def test_page_names_a_written_queue_s_channel(
         assert [f["label"] for f in cards[1]["figs"]] == figures
         assert cards[1]["figs"][0]["value"] == "2" and cards[1]["figs"][3]["value"] == "2"  # 2 waiting, 2 with room
         assert cards[0]["figs"][3]["label"] != figures[3]  # the phone queue's agents are the available
+        shown = await page.eval("""Array.from(document.querySelectorAll('.card:not(.total) .agents'))
+            .map(a => a.innerText.replace(/\\s+/g, ' ').trim())""")
+        assert shown == strips
         ARTIFACTS.mkdir(exist_ok=True)
         await page.eval("document.body.classList.remove('flash-on')")
         await page.screenshot(ARTIFACTS / f"tv_{layout}_1080p.png")
@@ -408,6 +415,7 @@ async def test_page_floor_board_total_agents_targets_alerts(new_page, redis_clie
             **breach("service_level", now),
         )
         s.total.agent_counts.available, s.total.agent_counts.on_call, s.total.agent_counts.logged_in = 8, 16, 27
+        s.total.agent_counts.free = 9  # free for the centre: the 8 available and one on a call with chat room
         s.total.waiting = 16
         return s
 
@@ -421,7 +429,8 @@ async def test_page_floor_board_total_agents_targets_alerts(new_page, redis_clie
                     values: Array.from(c.querySelectorAll('.fval')).map(v => v.textContent),
                     agents: c.querySelector('.agents').innerText.replace(/\\s+/g, ' ').trim()}; })()""")
         assert total["name"] == "Whole centre" and total["values"][0] == "16"
-        assert total["agents"] == "8 free 16 on call 0 wrap-up 0 paused 27 logged in"
+        # the centre's free (on one channel at least, as the queue tiles count them), busy = 27 - 0 paused - 9
+        assert total["agents"] == "9 free 18 busy 0 paused 27 logged in"
         sl = await page.eval("""(() => { const f = document.querySelectorAll('.card:not(.total)')[0]
             .querySelectorAll('.fig')[2]; return {main: f.querySelector('.fmain').textContent,
             sub: f.querySelector('.fsub').textContent, icon: getComputedStyle(f.querySelector('.icon')).display,

@@ -261,7 +261,9 @@ def demo_floor(seq: int, now: datetime) -> Summary:
         "tech": make_queue("Technical support", now, waiting_since_s=(12,), sl=0.91, available=2),
         "billing": make_queue("Billing", now, sl=1.0, available=5),
         "sales": make_queue("Sales", now, sl=0.88, available=1),
-        "chat": make_queue("Web chat", now, sl=0.8, available=1).model_copy(update={"channel": "chat"}),
+        "chat": make_queue("Web chat", now, sl=0.8, available=1).model_copy(
+            update={"channel": "chat", "agent_counts": AgentCounts(available=1, on_call=4, logged_in=5, free=1)}
+        ),
         "email": make_queue("E-mail", now, waiting_since_s=(3900,), sl=1.0, available=0).model_copy(
             update={"channel": "email"}
         ),
@@ -272,7 +274,8 @@ def demo_floor(seq: int, now: datetime) -> Summary:
             update={"agent_counts": c.model_copy(update={**extra, "logged_in": c.logged_in + sum(extra.values())})}
         )
     s = make_summary(seq, now, queues)
-    counts = AgentCounts(available=9, on_call=18, wrap_up=2, paused=4, logged_in=33)
+    # free for the centre: the 9 available (the one chat agent with room among them); busy 33 - 4 paused - 9 = 20
+    counts = AgentCounts(available=9, on_call=18, wrap_up=2, paused=4, logged_in=33, free=9)
     return s.model_copy(
         update={"centre": "Example Bank — demo", "total": s.total.model_copy(update={"agent_counts": counts})}
     )

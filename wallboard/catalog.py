@@ -378,6 +378,7 @@ TV_SHORT: dict[str, dict[str, str]] = {
         "on call": "call",
         "wrap-up": "wrap",
         "logged in": "in",
+        "with room": "room",
     },
     "he": {  # a short form keeps the meaning: the first word abbreviated ("ר. שירות"), never dropped
         "רמת שירות": "ר. שירות",

@@ -128,6 +128,20 @@ def agents_free(counts, channel: str = "voice") -> int:
     return counts.free if is_written(channel) else counts.available
 
 
+def centre_free(counts) -> int:
+    """The centre total's agents free (``Total.agent_counts``): those who can take a contact now on at least one
+    channel they serve: available on voice (or serving no written queue), or with room for one more
+    conversation on a written channel (``Engine.centre_free``). An agent with 3 of 3 chats open who serves only
+    chat is busy here as on the chat queue's row; one also serving a phone queue and available takes a call."""
+    return counts.free
+
+
+def centre_busy(counts) -> int:
+    """The centre total's agents busy: logged in, not paused, not free (``centre_free``); Avail + Busy + Paused
+    is every agent logged in."""
+    return counts.logged_in - counts.paused - counts.free
+
+
 def occupancy_now(counts, channel: str = "voice") -> float | None:
     """A queue's occupancy now (``AgentCounts``): its agents on a call or in wrap-up over those and the available
     ones, the live twin of the agents' occupancy over time (ringing and paused agents are in neither part, as

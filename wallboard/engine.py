@@ -1115,12 +1115,31 @@ class Engine:
         return secs, by_reason
 
     def total_agent_counts(self, agents, members) -> AgentCounts:
-        """The centre's agents counted once: those in a queue or logged in."""
+        """The centre's agents counted once: those in a queue or logged in (``count_centre``)."""
         counts = AgentCounts()
         for a, snap in agents.items():
             if members[a] or snap.state != "logged_out":
-                self._count(counts, snap)
+                self.count_centre(counts, snap)
         return counts
+
+    def count_centre(self, counts: AgentCounts, a: AgentSnapshot) -> None:
+        """An agent in the centre total's counts: by state, and in ``free`` when it is free for the centre
+        (``centre_free``). The total keeps no slots: they are per channel, on the written queues' rows."""
+        self._count(counts, a)
+        if self.centre_free(a):
+            counts.__dict__["free"] += 1
+
+    def centre_free(self, a: AgentSnapshot) -> bool:
+        """Whether an agent can take a contact now on at least one channel it serves (the total's agents free,
+        as each queue row counts it free): available and serving a phone queue (or no written one), or with
+        room for one more conversation on a written channel (as ``_count`` counts a written queue's free)."""
+        if a.state in ("logged_out", "paused"):
+            return False
+        if a.state == "available" and (not a.capacity or any(self.channel_of(q) == "voice" for q in a.queues)):
+            return True
+        if a.voice_blocks_written and a.state in ("on_call", "ringing"):
+            return False
+        return any(a.conversations.get(ch, 0) < cap for ch, cap in a.capacity.items())
 
     def _agent_snapshot(self, aid, cfg, st, queues_of, win, tnow, win_start) -> AgentSnapshot:
         w = self._counters(win)

@@ -198,8 +198,10 @@ class IncrementalSnapshots:
                 if p.total_counts is not None:  # the total counts each agent once: the old out, the new in
                     if old is not None and (old_members or old.state != "logged_out"):
                         _uncount(p.total_counts, old)
+                        if e.centre_free(old):  # ``Engine.count_centre`` undone
+                            p.total_counts.__dict__["free"] -= 1
                     if queues_of or snap.state != "logged_out":
-                        e._count(p.total_counts, snap)
+                        e.count_centre(p.total_counts, snap)
                 for q in old_members or ():
                     recount.add(q)
                     s = p.qagents.get(q)

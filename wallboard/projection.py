@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from . import catalog
-from .channels import agents_free, is_written, occupancy_now
+from .channels import agents_busy, agents_free, centre_busy, centre_free, is_written, occupancy_now
 from .channels import label as channel_label
 from .targets import queue_target
 from .config import LayoutConfig, WallboardConfig
@@ -39,6 +39,10 @@ FIGURE_FORMAT: dict[str, str] = dict(catalog.formats())
 WINDOWED = frozenset(m.name for m in catalog.QUEUE if m.windowed)
 # The second row of a tile: agents by state (snapshot AgentCounts fields), in this order.
 AGENT_STATES = ("available", "on_call", "wrap_up", "paused", "logged_in")
+# the agents strip's parts of a written queue's tile and of the total's (``_agents``), beside a phone queue's states
+WRITTEN_PARTS = ("room", "busy", "paused", "logged_in")
+TOTAL_PARTS = ("free", "busy", "paused", "logged_in")
+STRIPS = (AGENT_STATES, WRITTEN_PARTS, TOTAL_PARTS)
 TOTAL = "__total__"  # the centre total tile's name in a projection
 
 FIGURE_LABELS: dict[str, dict[str, str]] = {lang: catalog.tv_labels(lang) for lang in catalog.LANGUAGES}
@@ -90,12 +94,24 @@ UI_TEXT: dict[str, dict[str, str]] = {
 AGENT_LABELS: dict[str, dict[str, str]] = {
     "en": {
         "available": "free",
+        "room": "with room",
+        "free": "free",
+        "busy": "busy",
         "on_call": "on call",
         "wrap_up": "wrap-up",
         "paused": "paused",
         "logged_in": "logged in",
     },
-    "he": {"available": "פנויים", "on_call": "בשיחה", "wrap_up": "סיכום", "paused": "בהפסקה", "logged_in": "מחוברים"},
+    "he": {
+        "available": "פנויים",
+        "room": "עם מקום",
+        "free": "פנויים",
+        "busy": "עסוקים",
+        "on_call": "בשיחה",
+        "wrap_up": "סיכום",
+        "paused": "בהפסקה",
+        "logged_in": "מחוברים",
+    },
 }
 
 # How an alert line names a metric ("{v}" is the formatted value).
@@ -153,7 +169,9 @@ def layout_info(layout: LayoutConfig, config: WallboardConfig) -> dict[str, Any]
 
 def _value(q: QueueSnapshot | Total, key: str, rolling: bool) -> float | int | None:
     if key == "agents_available":
-        return agents_free(q.agent_counts, getattr(q, "channel", "voice"))
+        if isinstance(q, Total):  # free on at least one channel it serves, as each queue's tile counts it
+            return centre_free(q.agent_counts)
+        return agents_free(q.agent_counts, q.channel)
     if key == "occupancy":  # the total's: every agent once, by state
         return occupancy_now(q.agent_counts, getattr(q, "channel", "voice"))
     if rolling:
@@ -180,7 +198,17 @@ def target_of(config: WallboardConfig, queue: str, key: str) -> float | None:
     return th.warn if th is not None else None
 
 
-def _agents(counts) -> dict[str, int]:
+def _agents(counts, channel: str | None = "voice") -> dict[str, int]:
+    """A tile's agents strip, in the order shown: a phone queue's agents by state; a written queue's by what
+    matters there (an agent chatting is "available" by state): with room for one more, busy (no room left),
+    paused, logged in, as the desk's Avail / Busy / Paused; the centre total's (``channel`` None) free on at
+    least one channel it serves, busy, paused, logged in (``channels.centre_free``)."""
+    if channel is None:
+        values = (centre_free(counts), centre_busy(counts), counts.paused, counts.logged_in)
+        return dict(zip(TOTAL_PARTS, values))
+    if is_written(channel):
+        values = (agents_free(counts, channel), agents_busy(counts, channel), counts.paused, counts.logged_in)
+        return dict(zip(WRITTEN_PARTS, values))
     return {k: getattr(counts, k) for k in AGENT_STATES}
 
 
@@ -306,7 +334,7 @@ def project_queue(
         "channel_label": _channel_tag(label, q, layout.language),
     }
     if layout.agent_states:
-        out["agents"] = _agents(q.agent_counts) if q is not None else None
+        out["agents"] = _agents(q.agent_counts, q.channel) if q is not None else None
     return out
 
 
@@ -351,7 +379,7 @@ def project_total(
         "figures": figures,
     }
     if layout.agent_states:
-        out["agents"] = _agents(t.agent_counts)
+        out["agents"] = _agents(t.agent_counts, None)
     return out
 
 

@@ -53,6 +53,7 @@ from .. import catalog
 from ..projection import (
     AGENT_LABELS,
     AGENT_STATES,
+    STRIPS,
     FIGURE_FORMAT,
     UI_TEXT,
     TrendBook,
@@ -138,8 +139,11 @@ def wrap_units(units: list[str], width: int, sep: str = "  ") -> list[str]:
 
 
 def agent_units(counts: dict, language: str, short: bool = False) -> list[str]:
+    """The strip's parts as the projection gives them, in its order (a written queue's and the total's are not
+    states: ``projection._agents``); the states when it gives none."""
     words = AGENT_LABELS[language]
-    return [f"{counts.get(k, '-')} {catalog.tv_short(words[k], language) if short else words[k]}" for k in AGENT_STATES]
+    keys = [k for k in counts if k in words] or AGENT_STATES
+    return [f"{counts.get(k, '-')} {catalog.tv_short(words[k], language) if short else words[k]}" for k in keys]
 
 
 def agent_variants(counts: dict, language: str, width: int) -> list[str]:
@@ -153,7 +157,10 @@ def agent_variants(counts: dict, language: str, width: int) -> list[str]:
 def agent_rows(language: str, width: int) -> int:
     """Rows a tile ``width`` cells wide gives its agents row: one when it fits on one line with counts of two
     digits, else as many as its short words wrap to."""
-    counts = dict.fromkeys(AGENT_STATES, 88)
+    return max(_strip_rows(dict.fromkeys(parts, 88), language, width) for parts in STRIPS)
+
+
+def _strip_rows(counts: dict, language: str, width: int) -> int:
     if cell_len(" ".join(agent_units(counts, language))) <= width:
         return 1
     return min(len(wrap_units(agent_units(counts, language, short=True), width, sep)) for sep in ("  ", " "))

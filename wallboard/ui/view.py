@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from ..channels import agents_busy, agents_free, is_written, occupancy_now, usage
+from ..channels import agents_busy, agents_free, centre_busy, centre_free, is_written, occupancy_now, usage
 from .. import catalog
 from ..config import WallboardConfig
 from ..snapshot import AgentSnapshot, Alert, QueueSnapshot, Summary, Total
@@ -318,8 +318,8 @@ def total_row(
         "answered": str(t.answered),
         "abandoned": str(t.abandoned),
         "ewt": "-",
-        "avail": str(ac.available),
-        "busy": str(ac.ringing + ac.on_call + ac.wrap_up),
+        "avail": str(centre_free(ac)),  # free on at least one channel it serves, as the queue rows count it
+        "busy": str(centre_busy(ac)),
         "paused": str(ac.paused),
     }
     cells = {k: CellModel(v, bold=True, justify="left" if k == "name" else "right") for k, v in total.items()}
@@ -605,8 +605,12 @@ def figure_rows(
             if key == "longest_wait_s":
                 value = live_longest_wait(q, summary, server)
             elif key == "agents_available":
-                # the centre total mixes channels: its agents free are those available, as before channels
-                value = agents_free(q.agent_counts, q.channel if isinstance(q, QueueSnapshot) else "voice")
+                # the centre total mixes channels: its agents free can take a contact on one of theirs
+                value = (
+                    agents_free(q.agent_counts, q.channel)
+                    if isinstance(q, QueueSnapshot)
+                    else centre_free(q.agent_counts)
+                )
             elif key == "occupancy":  # its agents on a call or in wrap-up over those and the available, now
                 value = occupancy_now(q.agent_counts, q.channel if isinstance(q, QueueSnapshot) else "voice")
             else:

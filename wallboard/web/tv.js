@@ -302,8 +302,12 @@
         }
       });
       const ag = card.querySelector(".agents");
-      if (q.agents) {
+      if (q.agents && ag.dataset.on) {
         const labels = tv.layout.agent_labels || {};
+        // the strip's parts are the projection's, in its order: a phone queue's by state; a written queue's
+        // with room / busy (an agent chatting is "available" by state); the total's free / busy
+        const keys = Object.keys(q.agents).join(" ");
+        if (ag.dataset.keys !== keys) agentSpans(ag, Object.keys(q.agents));
         ag.querySelectorAll("span").forEach((sp) => {
           sp.querySelector("b").textContent = String(q.agents[sp.dataset.state] ?? "-");
           sp.querySelector("i").textContent = labels[sp.dataset.state] || sp.dataset.state;
@@ -316,6 +320,19 @@
     $("pageno").textContent = tv.pages > 1 ? text("page") + " " + (tv.page + 1) + "/" + tv.pages : "";
     $("clock").textContent = clockText(now);
     tv.anyFlash = anyFlash;
+  }
+
+  function agentSpans(ag, parts) {
+    ag.textContent = "";
+    for (const state of parts) {
+      const sp = document.createElement("span");
+      sp.className = state;
+      sp.dataset.state = state;
+      sp.append(document.createElement("b"), document.createElement("i"));
+      sp.querySelector("i").style.fontStyle = "normal";
+      ag.append(sp);
+    }
+    ag.dataset.keys = parts.join(" ");
   }
 
   function build(page, tiles) {
@@ -366,14 +383,8 @@
       const ag = document.createElement("div");
       ag.className = "agents";
       if (agents) {
-        for (const state of ["available", "on_call", "wrap_up", "paused", "logged_in"]) {
-          const sp = document.createElement("span");
-          sp.className = state;
-          sp.dataset.state = state;
-          sp.append(document.createElement("b"), document.createElement("i"));
-          sp.querySelector("i").style.fontStyle = "normal";
-          ag.append(sp);
-        }
+        ag.dataset.on = "1";
+        agentSpans(ag, ["available", "on_call", "wrap_up", "paused", "logged_in"]);
       }
       card.append(h, figs, ag);
       page.append(card);
