@@ -295,6 +295,69 @@ def test_the_advisor_models_a_chat_queue_on_slots_and_says_so():
     assert phone.model_sl == pytest.approx(_erlang_c_sl(1, 10 / 3600 * 180, 180, 20), rel=1e-9)
 
 
+def test_the_advisor_says_why_an_overloaded_e_mail_queue_models_0_against_100_live():
+    """The demo's e-mail queue, worked by hand: 60 e-mails/h arrive, each held 900 s (accepted -> closed) in one
+    of an agent's 5 slots; 2 agents give 10 slots, which serve 10 x 3600 / 900 = 40/h. The load, 60/3600 x 900
+    = 15 conversations in progress, is above the 10 slots: no steady state but a backlog growing by 60 - 40 =
+    20/h, so Erlang C's P(wait <= 4 h) is 0 in the long run (model SL 0 %). Required: 3 agents give 15 slots =
+    the load (still no steady state), 4 give 20: P(wait > 4 h) = C x e^(-(20 - 15) x 14400 / 900) = C x e^-80,
+    about 0, SL 100 % >= 80 %: required 4, short by 2. The units hold: the threshold is 14,400 s, the handle time
+    per slot, not per agent (a model blocking an agent per e-mail would need more than 15 agents). The live SL is 100 % while no
+    answered e-mail has waited 4 h yet: the model is right, and the panel says why the two differ."""
+    from wallboard.ui.dialogs import AdviceScreen
+
+    config = load_config(
+        None,
+        queues=[{"name": "email", "channel": "email"}],
+        agents=[{"id": f"e{i}", "skills": {"email": 0}, "capacity": {"email": 5}} for i in range(2)],
+    )
+    q = config.queue("email")
+    assert q.sl_threshold_s == 14_400
+    roll = Rolling(minutes=30, since="2026-11-23T08:30:00Z", service_level=1.0)
+    snap = Snapshot(
+        seq=1,
+        at="2026-11-23T09:00:00Z",
+        window=Window(kind="since_reset", since="2026-11-22T22:00:00Z"),
+        queues={
+            "email": QueueSnapshot(
+                channel="email",
+                sl_formula=q.sl_formula,
+                sl_threshold_s=q.sl_threshold_s,
+                short_abandon_s=q.short_abandon_s,
+                count_overflow=q.count_overflow,
+                rolling=roll,
+            )
+        },
+        total=Total(rolling=roll),
+        agents={
+            f"e{i}": AgentSnapshot(state="available", queues={"email": 0}, capacity={"email": 5}) for i in range(2)
+        },
+    )
+
+    def e(v, n):
+        return Estimate(value=v, n=n, minimum=1, how="test")
+
+    est = QueueEstimate(
+        queue="email", at=0, arrival_rate_per_s=e(60 / 3600, 60), aht_s=e(900.0, 40), patience_s=e(None, 0)
+    )
+    em = advise(snap, {"email": est}, config).queues["email"]
+    assert em.model == "capacity: 5 e-mails per agent, Erlang C (patience unknown) on slots"
+    assert em.load_erlangs == pytest.approx(15.0) and em.sl_threshold_s == 14_400
+    assert em.model_sl == 0.0 and em.live_sl == 1.0
+    assert (em.required, em.short_by, em.status) == (4, 2, "short")
+    assert em.note is not None
+    assert "60 e-mails/h arrive, 10 slots (2.0 agents x 5) serve 40/h at 900 s each" in em.note
+    assert "the backlog grows by 20/h" in em.note and "until their waits reach 4 h" in em.note
+    assert AdviceScreen(advise(snap, {"email": est}, config)).model_notes == f"email: {em.note}"  # the desk's v panel
+
+    # with 4 agents (20 slots serve 80/h) the queue is not overloaded: SL about 100 %, no note
+    snap.agents.update(
+        {f"e{i}": AgentSnapshot(state="available", queues={"email": 0}, capacity={"email": 5}) for i in (2, 3)}
+    )
+    em = advise(snap, {"email": est}, config).queues["email"]
+    assert em.model_sl == pytest.approx(1.0, abs=1e-9) and em.status == "ok" and em.note is None
+
+
 async def test_a_simulated_blended_day_s_written_counters_match_an_independent_count():
     """The demo centre's chat and e-mail queues for 8 hours of the simulated centre, through replay and the real
     engine; every figure counted again here from the simulator's own log of conversations (not from the events

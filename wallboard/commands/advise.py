@@ -87,6 +87,9 @@ def print_advice(advice, centre: str = "", out=sys.stdout) -> None:
             print(f"{i:2d}. {m.text}", file=out)
     for n in advice.notes:
         print(f"note: {n}", file=out)
+    for q in advice.queues.values():
+        if q.note:
+            print(f"note: {q.label}: {q.note}", file=out)
     print(
         f"Figures are steady-state projections on {advice.basis or 'no calls yet'}, each queue by its model "
         "(Erlang A; Erlang C where the patience is unknown; a written queue on slots, each agent counting as its "

@@ -460,6 +460,11 @@ class AdviceScreen(ModalScreen[object]):
         return t
 
     @property
+    def model_notes(self) -> str:
+        """Why a queue's model SL and its live one differ (an overloaded queue the live figure lags), wrapped."""
+        return "\n".join(f"{q.label}: {q.note}" for q in self.advice.queues.values() if q.note)
+
+    @property
     def empty_text(self) -> str:
         """No move: why, in words."""
         queues = list(self.advice.queues.values())
@@ -495,6 +500,8 @@ class AdviceScreen(ModalScreen[object]):
     def compose(self) -> ComposeResult:
         with Vertical(id="advice-box"):
             yield Static(self.queue_text, id="advice-queues")
+            if self.model_notes:
+                yield Static(Text(self.model_notes, style="italic"), id="advice-notes")
             if self.advice.moves:
                 yield Static(
                     Text("Moves, best first (projected SL, steady state):", style="bold"), id="advice-moves-title"
