@@ -63,7 +63,9 @@ class AgentCounts(_M):
     logged_in: int = 0
     logged_out: int = 0
     # a queue of a written channel (wallboard.channels): its serving agents' capacity there, the conversations
-    # they hold open, and how many of them have room for one more (its "agents free"; voice: ``available``)
+    # they hold open, and how many of them have room for one more (its "agents free"; voice: ``available``); in
+    # the centre total, ``free`` is the agents who can take a contact on at least one channel they serve
+    # (``Engine.centre_free``), its slots 0
     slots: int = 0
     in_use: int = 0
     free: int = 0
