@@ -222,7 +222,8 @@ async def test_spy_needs_a_call_and_a_phone(redis_client, prefix, secret_env, ma
         "not hear you"
     )
     assert backend.spies == [("PJSIP/2001", "1001", "whisper", False)]
-    assert audit[1]["result"] == "failed" and audit[1]["pbx"] == "Dana is not on a call"
+    # Dana: no state at all in Redis (never seen by the PBX): refused before the PBX is asked
+    assert audit[1]["result"] == "refused: Dana is not on a call (state: unknown)" and audit[1]["pbx"] == ""
 
 
 async def _sl_after(redis_client, prefix, config, move: bool) -> tuple[float, int]:

@@ -11,7 +11,7 @@ from datetime import timedelta
 from wallboard.actions.ami_backend import AmiBackend
 from wallboard.actions.auth import issue
 from wallboard.actions.executor import Executor
-from wallboard.actions.model import Move, Spy
+from wallboard.actions.model import Move, Spy, Takeover
 from wallboard.actions.submit import submit
 from wallboard.keys import Keys
 
@@ -160,3 +160,59 @@ async def test_listen_move_and_takeover_show_on_the_desk(redis_client, prefix, t
         ("NONE", "support", omer_dev, "penalty 0 by rivka"),
         (dana.call_id, "NONE", dana_dev, "takeover by rivka"),
     ]
+
+
+async def test_spying_on_an_agent_not_on_a_call_is_refused_and_audited(redis_client, prefix, tmp_path, ami_env):  # noqa: F811
+    """Dana is available, her state still carrying her last call's id (a feed may send the state with the call
+    it was about), or ringing: listen, whisper, barge and take over are refused by the executor, on the state in
+    Redis when it performs them, and audited with the reason; the PBX is never asked (no ChanSpy, no Redirect)."""
+    from wallboard.events import AgentStateChanged
+
+    async with Live(redis_client, prefix, tmp_path, scenario="quiet") as live:
+        keys = Keys(prefix)
+        backend = AmiBackend(live.config, host="127.0.0.1", port=live.pbx.port)
+        ex = Executor(redis_client, live.config, backend, clock=live.clock)
+        await ex.ensure_group()
+        token = issue(live.config, "rivka", now=live.clock.now().timestamp())
+
+        async def agent(aid: str):
+            return (await live.engine.build_snapshot(live.clock.now())).agents[aid]
+
+        async def do(req) -> dict:
+            await submit(redis_client, keys, [req.model_copy(update={"at": live.clock.now()})], token)
+            await ex.process_pending()
+            return [f for _, f in await redis_client.xrange(keys.audit)][-1]
+
+        live.centre.schedule_caller("tech", START + timedelta(seconds=2), talk_s=5)
+
+        async def state_is(state: str):
+            await live.run_for(1)
+            return (await agent("1002")).state == state
+
+        await until(lambda: state_is("ringing"), "Dana's phone ringing")
+        out = await do(Spy(type="listen", user="rivka", agent="1002", call_id=None, at=live.clock.now()))
+        assert (out["result"], out["pbx"]) == ("refused: Dana is not on a call (state: ringing)", ""), out
+        await until(lambda: state_is("on_call"), "Dana answering")
+        call_id = (await agent("1002")).call_id
+        assert call_id == live.centre.calls[0].call_id
+        await until(lambda: state_is("available"), "Dana's call and wrap-up over")
+        # the state again, with the call it was about: the snapshot holds her last call's id while available
+        await live.engine.apply(
+            [
+                AgentStateChanged(
+                    id="late-1", ts=live.clock.now(), source="t", agent="1002", state="available", call_id=call_id
+                )
+            ]
+        )
+        dana = await agent("1002")
+        assert (dana.state, dana.call_id) == ("available", call_id)
+        for kind in ("listen", "whisper", "barge"):
+            out = await do(Spy(type=kind, user="rivka", agent="1002", call_id=call_id, at=live.clock.now()))
+            assert (out["type"], out["result"]) == (kind, "refused: Dana is not on a call (state: available)"), out
+        out = await do(Takeover(user="rivka", agent="1002", call_id=call_id, at=live.clock.now()))
+        assert (out["type"], out["result"]) == ("takeover", "refused: Dana is not on a call (state: available)")
+        await live.run_for(1)
+        assert (await agent("1002")).spied_by == {}
+        await backend.close()
+    # the PBX's own trail: nothing was done on it for the supervisor
+    assert [r for r in live.queue_log.read_text().splitlines() if "|WALLBOARD|" in r] == []

@@ -173,6 +173,45 @@ async def select_agent(pilot, app, agent: str) -> None:
 # ---- tests ---------------------------------------------------------------------------------------------------
 
 
+async def test_listen_needs_an_agent_on_a_call_not_a_call_id(floor):
+    """The spy keys go by the agent's state: an agent available whose snapshot still carries the last call's
+    id, or whose phone is ringing, is not on a call (nothing to listen to); on the call, the key confirms."""
+    from wallboard.events import AgentStateChanged
+    from wallboard.ui.dialogs import ConfirmScreen
+
+    floor.centre.schedule_caller("tech", START + timedelta(seconds=1), talk_s=600)
+    floor.clock.advance(2)
+    # Dana's phone rings from 1 s (she answers at 5 s); Omer is available, with the id of a call he had
+    seq = await floor.publish(
+        AgentStateChanged(
+            id="o1", ts=floor.clock.now(), source="t", agent="1004", state="available", call_id="1795417000.9"
+        )
+    )
+    app = make_app(floor, "rivka")
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
+        await until(pilot, agents_seq(app, seq), "the snapshot with Dana ringing")
+        omer, dana = app.agents.agents["1004"], app.agents.agents["1002"]
+        assert (omer.state, omer.call_id) == ("available", "1795417000.9") and dana.state == "ringing"
+        for agent, name in (("1004", "Omer"), ("1002", "Dana")):
+            await select_agent(pilot, app, agent)
+            assert not app.screen.active_bindings["l"].enabled
+            await pilot.press("l")
+            assert notices[-1] == (f"{name} is not on a call: nothing to listen to", "warning")
+            assert not isinstance(app.screen, ConfirmScreen)
+        floor.clock.advance(4)
+        seq = await floor.publish()
+        await until(pilot, agents_seq(app, seq), "the snapshot with Dana on the call")
+        assert app.agents.agents["1002"].state == "on_call"
+        await pilot.pause()
+        assert app.screen.active_bindings["l"].enabled
+        await pilot.press("l")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert str(app.screen.query_one("#confirm-text").render()).startswith("Listen to Dana on the call")
+        await pilot.press("escape")
+    assert requests_sent(app) == []
+
+
 async def test_whisper_confirm_send_and_outcome(floor):
     floor.centre.schedule_caller("tech", START + timedelta(seconds=1), talk_s=600, number="0521234567")
     floor.clock.advance(2)

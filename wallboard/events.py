@@ -48,6 +48,9 @@ MAX_COUNT = 2**31 - 1
 
 AgentState = Literal["available", "ringing", "on_call", "wrap_up", "paused", "logged_out"]
 BUSY_STATES = frozenset({"ringing", "on_call", "wrap_up"})  # where a pause is pending until the agent is free
+# where an agent's call can be listened to, whispered to, barged into or taken over: a conversation (ringing is
+# none yet; an agent available or in wrap-up may still carry the last call's id, which is over)
+CALL_STATES = frozenset({"on_call"})
 AGENT_STATES: tuple[str, ...] = ("available", "ringing", "on_call", "wrap_up", "paused", "logged_out")
 OverflowReason = Literal["timeout", "empty", "key", "withdrawn", "callback"]
 OVERFLOW_REASONS: tuple[str, ...] = ("timeout", "empty", "key", "withdrawn", "callback")

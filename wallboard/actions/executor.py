@@ -26,7 +26,7 @@ from ..aio import wait_for
 from ..backoff import redis_backoff
 from ..clock import Clock, SystemClock
 from ..config import WallboardConfig
-from ..events import utc
+from ..events import CALL_STATES, utc
 from ..keys import Keys
 from ..telemetry import Beat, ExecutorMetrics
 from .auth import Refused, permitted, verify_request
@@ -383,6 +383,8 @@ class Executor:
             await self._rate(req.user)
             await self._first_time(rid, req)
             await self._authorise(req)
+            if isinstance(req, (Spy, Takeover)):
+                await self._on_a_call(req)
         except RateLimited as e:
             await self._rate_refused(rid, fields, detail, e)
             return "refused"
@@ -540,6 +542,16 @@ class Executor:
             if not concerned:
                 raise Refused(f"{name} is in no queue")
         permitted(self.config, req.user, req.type, concerned)
+
+    async def _on_a_call(self, req: Spy | Takeover) -> None:
+        """The agent must be on a call now, as Redis has it when the request is performed: not whatever the
+        sender's screen showed (an agent available or in wrap-up may still carry the last call's id, and a
+        ChanSpy on them would listen to nothing, or to the next call unannounced). Every client is held to it:
+        the desk, ``wallboard act``, the hub."""
+        st = await self._agent_state(req.agent)
+        state = st.get("state") or "unknown"
+        if state not in CALL_STATES or not st.get("call_id"):
+            raise Refused(f"{self._agent_name(req.agent)} is not on a call (state: {state})")
 
     def _agent_name(self, agent: str | None) -> str | None:
         a = next((x for x in self.config.agents if x.id == agent), None)

@@ -20,7 +20,7 @@ from textual.screen import ModalScreen, Screen
 from ..actions.model import Move, Pause, Spy, Takeover
 from ..actions.submit import submit
 from ..advisor import EstimateSettings, advise, read_estimates
-from ..events import utc
+from ..events import CALL_STATES, utc
 from ..snapshot import AgentSnapshot, Snapshot
 from .bindings import ACTION_OF, AGENT_ACTIONS, CALL_ACTIONS, QUEUE_ACTIONS
 from .dialogs import AdviceScreen, ConfirmScreen, MoveScreen, PauseReasonScreen
@@ -167,7 +167,7 @@ class DeskActions:
                 return False, w("not_paused", name=name)
             if action == "pause" and a.state == "logged_out":
                 return None, w("logged_out", name=name)
-            if action in CALL_ACTIONS and not a.call_id:
+            if action in CALL_ACTIONS and not (a.call_id and a.state in CALL_STATES):
                 return None, w("not_on_call", name=name, nothing=w(f"nothing.{action}"))
             return True, ""
         if table is not None and action in QUEUE_ACTIONS | {"drill"}:
