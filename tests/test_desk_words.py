@@ -100,7 +100,7 @@ def test_hebrew_confirmations():
         "Gefen יוצא/ת מהשיחה"
     )
     assert describe(REQUESTS[4], "Gefen", None, he) == "הוספת Gefen לתור tech בעדיפות 2, חזרה בעוד 15 דק׳"
-    assert describe(REQUESTS[7], "Gefen", None, he) == "הפסקה לGefen (lunch)"
+    assert describe(REQUESTS[7], "Gefen", None, he) == "הפסקה לGefen (צהריים)"  # a shipped reason, in Hebrew
 
 
 def test_the_formulas_in_words():
@@ -146,7 +146,7 @@ async def test_the_hebrew_desk_reads_right_to_left(redis_client, prefix, cleanup
         assert total.rstrip().endswith('כ"הס') and "78.9%" in total
         # the agents: states and alerts in Hebrew, names as they are, right-aligned
         omer = next(ln for ln in lines if "31:40" in ln)
-        assert "lunch:הקספה" in omer and "הכורא הקספה" in omer  # הפסקה:lunch, הפסקה ארוכה
+        assert "םיירהצ:הקספה" in omer and "הכורא הקספה" in omer  # הפסקה:צהריים, הפסקה ארוכה
         dana = next(ln for ln in lines if " יונפ" in ln)  # פנוי
         assert "support" in dana
         # the footer's keys in Hebrew, the first on the right (Ack right of Help), the command palette kept
@@ -342,6 +342,115 @@ def test_svg_hebrew_drill_down_80x24(snap_compare, namespace):
     async def run_before(pilot) -> None:
         await until(pilot, seq_is(pilot.app, 7), "the stored snapshot")
         await pilot.press("enter", *["down"] * 8)
+        await pilot.pause()
+
+    assert snap_compare(he_app(namespace), terminal_size=(80, 24), run_before=run_before)
+
+
+# ---- pause reasons, dialog titles, radio marks, focus order ------------------------------------------------------
+
+
+def test_shipped_pause_reasons_are_translated_and_a_centres_own_stay_as_written():
+    from wallboard.config import DEFAULT_PAUSE_REASONS
+    from wallboard.snapshot import AgentSnapshot
+    from wallboard.ui.view import state_text
+
+    he = Words("he")
+    assert {r: he.reason(r) for r in DEFAULT_PAUSE_REASONS} == {
+        "break": "מנוחה",
+        "coaching": "אימון",
+        "meeting": "ישיבה",
+        "lunch": "צהריים",
+        "training": "הדרכה",
+        "other": "אחר",
+    }
+    assert Words("en").reason("lunch") == "lunch" and he.reason("Team huddle") == "Team huddle"
+    lunch = AgentSnapshot(name="Omer", state="paused", reason="lunch")
+    assert state_text(lunch, he) == "הפסקה:צהריים" and he.show(state_text(lunch, he)) == "םיירהצ:הקספה"
+    # a centre's own reason in Latin letters: as written, read after "הפסקה:" (right to left: its left side)
+    huddle = lunch.model_copy(update={"reason": "Team huddle"})
+    assert he.show(state_text(huddle, he)) == "Team huddle:הקספה"
+
+
+async def test_hebrew_pause_in_hebrew_titles_right_marks_first_and_tab_order(redis_client, prefix, cleanup):
+    """The pause dialog lists the shipped reasons in Hebrew and its confirmation says the reason in Hebrew (the
+    request still carries "lunch"); the move and pause dialogs' titles sit top right like the help's; each
+    radio mark on the right of its option (read first), the first option rightmost; Tab goes from the queues
+    to the agents, then the waiting callers, as in English."""
+    from wallboard.ui.dialogs import Choice, ConfirmScreen, MoveScreen, PauseReasonScreen
+
+    from .ui_seen import requests_sent
+
+    await publish(redis_client, prefix, snapshot(1))
+    app = he_app(prefix)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, seq_is(app, 1), "snapshot 1")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "םיירהצ:הקספה" in text and "lunch" not in text  # Omer, "הפסקה:צהריים"
+        assert app.focused is app.queue_table
+        await pilot.press("tab")
+        assert app.focused is app.agent_table
+        await pilot.press("tab")
+        assert app.focused is app.caller_table
+        await pilot.press("shift+tab")
+        assert app.focused is app.agent_table
+
+        app.agent_table.select_key("1002")  # Dana, available
+        await pilot.pause()
+        await pilot.press("m")
+        assert isinstance(app.screen, MoveScreen)
+        assert app.screen.query_one("#move-box").styles.border_title_align == "right"
+        op = app.screen.query_one("#move-op", Choice)
+        shown = str(op.render()).strip()
+        # "● הוספה  ○ הסרה  ○ עדיפות" from the right: each mark right of its option
+        assert shown == "תופידע ○  הרסה ○  הפסוה ●", shown
+        await pilot.press("tab")  # from the queues to the operation: left moves the mark left
+        assert app.screen.focused is op, app.screen.focused
+        await pilot.press("left")
+        assert op.value == "remove" and str(op.render()).strip() == "תופידע ○  הרסה ●  הפסוה ○"
+        await pilot.press("escape")
+
+        await pilot.press("p")
+        assert isinstance(app.screen, PauseReasonScreen)
+        assert app.screen.query_one("#reason-box").styles.border_title_align == "right"
+        options = [str(o.prompt) for o in app.screen.query_one("#reason-list").options]
+        assert options == ["החונמ  1", "ןומיא  2", "הבישי  3", "םיירהצ  4", "הכרדה  5", "רחא  6"]
+        await pilot.press("4")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        confirm = str(app.screen.query_one("#confirm-text").render())
+        assert "(םיירהצ)" in confirm and "lunch" not in confirm, confirm
+        await pilot.press("enter")
+        await until(pilot, lambda: bool(requests_sent(app)), "the pause request")
+        (sent,) = requests_sent(app)
+        assert (sent["type"], sent["agent"], sent["reason"]) == ("pause", "1002", "lunch")
+
+
+def test_svg_hebrew_move_dialog_80x24(snap_compare, namespace):
+    """The Hebrew move dialog at 80x24: its title top right, each radio mark right of its option."""
+    store_sync(namespace, snapshot(7))
+
+    async def run_before(pilot) -> None:
+        await until(pilot, seq_is(pilot.app, 7), "the stored snapshot")
+        pilot.app.agent_table.focus()
+        pilot.app.agent_table.select_key("1002")
+        await pilot.pause()
+        await pilot.press("m")
+        await pilot.pause()
+
+    assert snap_compare(he_app(namespace), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_svg_hebrew_pause_dialog_80x24(snap_compare, namespace):
+    """The Hebrew pause dialog at 80x24: the shipped reasons in Hebrew, its title top right."""
+    store_sync(namespace, snapshot(7))
+
+    async def run_before(pilot) -> None:
+        await until(pilot, seq_is(pilot.app, 7), "the stored snapshot")
+        pilot.app.agent_table.focus()
+        pilot.app.agent_table.select_key("1002")
+        await pilot.pause()
+        await pilot.press("p")
         await pilot.pause()
 
     assert snap_compare(he_app(namespace), terminal_size=(80, 24), run_before=run_before)

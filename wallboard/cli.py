@@ -319,12 +319,6 @@ def _free_port() -> int:
 
 DEMO_HISTORY_MIN = 60  # the simulated hour before the demo starts (the advisor's estimates read an hour)
 
-DEMO_FOLLOW_TEXT = (
-    "In another terminal, with no flags, these show this demo ({prefix}): `wallboard board` (the TV "
-    "in a terminal), `wallboard serve` (the TV page: open the URL it prints), `wallboard advise`, "
-    "`wallboard snapshot`, `wallboard report --period day`. Press q here to stop the demo."
-)
-
 
 def cmd_demo(args) -> int:
     """The production path on one machine: the simulated centre as a PBX speaking AMI on loopback, the ami
@@ -478,16 +472,19 @@ def cmd_demo(args) -> int:
                 services=list(commands),
             )
         )
-        print(DEMO_FOLLOW_TEXT.format(prefix=config.redis.prefix), flush=True)
         from .ui.app import build_desk_app, setup_logging
+        from .ui.words import ENGLISH
+
+        print(ENGLISH("demo.follow", prefix=config.redis.prefix), flush=True)
 
         setup_logging(log_dir / "demo-tui.log")
         app = build_desk_app(config, redis_url, user, token=token, settle_gc=True, language=args.lang, bidi=args.bidi)
 
         async def tell(pilot) -> None:  # the desk's own keys are its help (?); this says where else to look
+            w = pilot.app.words  # the desk's language: a Hebrew desk says it in Hebrew, in display order
             pilot.app.notify(
-                DEMO_FOLLOW_TEXT.format(prefix=config.redis.prefix),
-                title="This demo, elsewhere",
+                w.wrapped(w("demo.follow", prefix=config.redis.prefix), min(56, pilot.app.size.width // 2 - 4)),
+                title=w.show(w("demo.elsewhere")),
                 timeout=45,
                 markup=False,
             )

@@ -46,6 +46,10 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+# the pause reasons a centre gets unless it lists its own (the desk translates these: ``reason.<name>`` in its words)
+DEFAULT_PAUSE_REASONS = ("break", "coaching", "meeting", "lunch", "training", "other")
+
+
 class CentreConfig(_Section):
     name: str = "Contact centre"
     timezone: str = Field("UTC", description="IANA zone of the centre; the daily reset and hours use it.")
@@ -67,7 +71,7 @@ class CentreConfig(_Section):
         0, ge=0, description="Drop a waiting caller whose leave never arrives after this long (0 = never)."
     )
     pause_reasons: list[str] = Field(
-        default_factory=lambda: ["break", "coaching", "meeting", "lunch", "training", "other"],
+        default_factory=lambda: list(DEFAULT_PAUSE_REASONS),
         min_length=1,
         max_length=9,
         description="The reasons the desk offers when a supervisor pauses an agent (keys 1-9, in this order); "

@@ -195,6 +195,25 @@ class DeskApp(DeskActions, App):
                 lower.move_child(callers, before=agents)
         self.query_one("#queues", KeyedTable).set_columns(self.queues_panel.columns(self.config, width))
 
+    def action_focus_next(self) -> None:
+        self._step_focus(1)
+
+    def action_focus_previous(self) -> None:
+        self._step_focus(-1)
+
+    def _step_focus(self, delta: int) -> None:
+        """Tab: queues, agents, waiting callers, on a right-to-left desk too (where the callers come first in
+        the widget tree, to sit left of the agents, and Textual's focus chain would visit them first)."""
+        main = self.screen_stack[0] if self.screen_stack else None
+        if not self.words.rtl or self.screen is not main:
+            super().action_focus_next() if delta > 0 else super().action_focus_previous()
+            return
+        order = [t for t in (self.queue_table, self.agent_table, self.caller_table) if t.focusable]
+        if not order:
+            return
+        at = order.index(self.focused) if self.focused in order else (-1 if delta > 0 else 0)
+        order[(at + delta) % len(order)].focus()
+
     @property
     def queue_table(self) -> KeyedTable:
         return self.query_one("#queues", KeyedTable)

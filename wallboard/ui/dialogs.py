@@ -53,9 +53,12 @@ class Choice(Widget, can_focus=True):
         def control(self) -> Choice:
             return self.choice
 
-    def __init__(self, options: Sequence[tuple[object, str]], value: object = None, **kwargs) -> None:
+    def __init__(
+        self, options: Sequence[tuple[object, str]], value: object = None, rtl: bool = False, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.options = list(options)
+        self.rtl = rtl  # right to left: the first option on the right, each mark right of its label (read first)
         values = [v for v, _ in self.options]
         self.set_reactive(Choice.index, values.index(value) if value in values else 0)
 
@@ -69,18 +72,25 @@ class Choice(Widget, can_focus=True):
             self.index = values.index(value)
 
     def action_step(self, delta: int) -> None:
+        delta = -delta if self.rtl else delta  # the arrow moves the mark the way it points
         self.index = (self.index + delta) % len(self.options)
 
     def watch_index(self) -> None:
         self.post_message(self.Changed(self, self.value))
 
     def render(self) -> Text:
-        t = Text(no_wrap=True, overflow="ellipsis")
-        for i, (_, label) in enumerate(self.options):
+        t = Text(no_wrap=True, overflow="ellipsis", justify="right" if self.rtl else "left")
+        shown = list(enumerate(self.options))
+        for i, (_, label) in reversed(shown) if self.rtl else shown:
             on = i == self.index
             style = ("reverse bold" if self.has_focus else "bold") if on else ""
-            t.append(f"{'●' if on else '○'} {label}", style=style)
-            t.append("  ")
+            mark = "●" if on else "○"
+            if self.rtl:  # labels come in display order already (``Words.show``)
+                t.append("  ")
+                t.append(f"{label} {mark}", style=style)
+            else:
+                t.append(f"{mark} {label}", style=style)
+                t.append("  ")
         return t
 
     def on_focus(self) -> None:
@@ -209,7 +219,8 @@ class PauseReasonScreen(ModalScreen[object]):
         w = self.words
         with Vertical(id="reason-box"):
             yield Static(w.show(w("pause.why", name=self.agent_name)), id="reason-title")
-            yield OptionList(*[w.show(f"{i}  {r}") for i, r in enumerate(self.reasons, 1)], id="reason-list")
+            # the shipped reasons in the desk's words, a centre's own as written (the request carries the reason)
+            yield OptionList(*[w.show(f"{i}  {w.reason(r)}") for i, r in enumerate(self.reasons, 1)], id="reason-list")
             yield Static(
                 w.line(("⏎", "bold"), (w("pause.keys"), ""), ("esc", "bold"), (w("confirm.no"), "")), id="reason-keys"
             )
@@ -268,12 +279,14 @@ class MoveScreen(ModalScreen[object]):
             yield DataTable(id="move-queues", cursor_type="row", zebra_stripes=False)
             order = reversed if w.rtl else list  # a right-to-left desk: each field's label on the right
             with Horizontal(classes="move-field"):
-                yield from order([Label(w.show(w("move.operation")), classes="move-label"), Choice(ops, id="move-op")])
+                yield from order(
+                    [Label(w.show(w("move.operation")), classes="move-label"), Choice(ops, id="move-op", rtl=w.rtl)]
+                )
             with Horizontal(classes="move-field"):
                 penalty = Input("0", id="move-penalty", type="integer", restrict=r"[0-9]*", max_length=3, compact=True)
                 yield from order([Label(w.show(w("move.penalty")), classes="move-label"), penalty])
             with Horizontal(classes="move-field"):
-                revert = Choice(reverts, id="move-revert")
+                revert = Choice(reverts, id="move-revert", rtl=w.rtl)
                 yield from order([Label(w.show(w("move.revert")), classes="move-label"), revert])
             yield Static(id="move-preview")
             yield Static(

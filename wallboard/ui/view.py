@@ -347,11 +347,11 @@ def queue_rows(
 
 def state_text(a: AgentSnapshot, w: Words = ENGLISH) -> str:
     if a.state == "paused" and a.reason:
-        return w("paused_for", reason=a.reason)
+        return w("paused_for", reason=w.reason(a.reason))
     state = w.state(a.state)
     if a.pause_pending is not None:  # paused at the PBX already: paused when the call and wrap-up end
         pending = a.pause_pending.reason
-        state += w("pause_pending_for", reason=pending) if pending else w("pause_pending")
+        state += w("pause_pending_for", reason=w.reason(pending)) if pending else w("pause_pending")
     return state
 
 

@@ -68,6 +68,12 @@ EN: dict[str, str] = {
     "state.wrap_up": "wrap-up",
     "state.paused": "paused",
     "state.logged_out": "logged out",
+    "reason.break": "break",
+    "reason.coaching": "coaching",
+    "reason.meeting": "meeting",
+    "reason.lunch": "lunch",
+    "reason.training": "training",
+    "reason.other": "other",
     "paused_for": "paused:{reason}",
     "pause_pending": " → paused",
     "pause_pending_for": " → paused:{reason}",
@@ -113,6 +119,11 @@ EN: dict[str, str] = {
     "key.pause": "Pause",
     "key.unpause": "Unpause",
     "key.back": "Back",
+    # the demo's first notice: where else to look (``wallboard demo``)
+    "demo.elsewhere": "This demo, elsewhere",
+    "demo.follow": "In another terminal, with no flags, these show this demo ({prefix}): `wallboard board` (the TV "
+    "in a terminal), `wallboard serve` (the TV page: open the URL it prints), `wallboard advise`, "
+    "`wallboard snapshot`, `wallboard report --period day`. Press q here to stop the demo.",
     # a footer too narrow for every key in full (``footer.DeskFooter``): the short words
     "keyshort.drill": "Drill",
     "keyshort.snooze": "Snooze",
@@ -318,6 +329,13 @@ HE: dict[str, str] = {
     "state.wrap_up": "סיכום",
     "state.paused": "בהפסקה",
     "state.logged_out": "מנותק",
+    # the shipped pause reasons (``centre.pause_reasons``' defaults); a centre's own stay as written
+    "reason.break": "מנוחה",
+    "reason.coaching": "אימון",
+    "reason.meeting": "ישיבה",
+    "reason.lunch": "צהריים",
+    "reason.training": "הדרכה",
+    "reason.other": "אחר",
     "paused_for": "הפסקה:{reason}",
     "pause_pending": " ← הפסקה",
     "pause_pending_for": " ← הפסקה:{reason}",
@@ -361,6 +379,10 @@ HE: dict[str, str] = {
     "key.pause": "הפסקה",
     "key.unpause": "סיום הפסקה",
     "key.back": "חזרה",
+    "demo.elsewhere": "ההדגמה הזו, במקום אחר",
+    "demo.follow": "במסוף אחר, בלי דגלים, אלה מציגים את ההדגמה הזו ({prefix}): `wallboard board` (הטלוויזיה "
+    "במסוף), `wallboard serve` (דף הטלוויזיה: פתחו את הכתובת שהוא מדפיס), `wallboard advise`, "
+    "`wallboard snapshot`, `wallboard report --period day`. הקישו q כאן כדי לעצור את ההדגמה.",
     "keyshort.drill": "פירוט",
     "keyshort.snooze": "דחייה",
     "keyshort.toggle_flash": "הבהוב",
@@ -572,6 +594,11 @@ class Words:
     def state(self, state: str) -> str:
         return self.table.get(f"state.{state}", state.replace("_", " "))
 
+    def reason(self, reason: str) -> str:
+        """A pause reason in this language: the shipped defaults (``config.DEFAULT_PAUSE_REASONS``) translated, a
+        centre's own reason as written (the request still carries the reason as configured)."""
+        return self.table.get(f"reason.{reason}", reason)
+
     def alert(self, name: str) -> str:
         return self.table.get(f"alert.{name}", name)
 
@@ -609,7 +636,7 @@ def describe(req, agent_name: str | None = None, call: str | None = None, w: Wor
         return w(f"do.{req.op}", who=who, queue=req.queue, penalty=req.penalty, revert=revert)
     if isinstance(req, Pause):
         where = w("do.in_queue", queue=req.queue) if req.queue else ""
-        reason = w("do.reason", reason=req.reason) if req.type == "pause" and req.reason else ""
+        reason = w("do.reason", reason=w.reason(req.reason)) if req.type == "pause" and req.reason else ""
         return w(f"do.{req.type}", who=who, where=where, reason=reason)
     kind = req.type.capitalize() if w.language == "en" else w(f"key.{req.type}", m=0)
     return w("do.alert", type=kind, metric=req.metric, queue=req.queue)
