@@ -340,3 +340,28 @@ def test_svg_supervisor_agents_80x24(snap_compare, namespace):
     """The supervisor's desk at 80x24 with the agents focused: the compact footer, the header's short badge."""
     store_sync(namespace, snapshot(7, support=MIXED))
     assert snap_compare(supervisor_app(namespace), terminal_size=SMALL, run_before=_then(7, "tab"))
+
+
+async def test_the_written_load_leaves_the_80_column_agents_table_for_the_card(redis_client, prefix, cleanup):
+    """At 80 columns the agents' Load column was cut to its first letter ("L") behind the skills; now it is left
+    out there (the skills stay whole) and the agent's card says it; a wider desk shows the column again."""
+    from wallboard.ui.screens import AgentCardScreen
+
+    snap = snapshot(1)
+    dana = snap.agents["1002"].model_copy(update={"capacity": {"chat": 3}, "conversations": {"chat": 2}})
+    await publish(redis_client, prefix, snap.model_copy(update={"agents": {**snap.agents, "1002": dana}}))
+    app = supervisor_app(prefix)
+    async with app.run_test(size=SMALL) as pilot:
+        await until(pilot, seq_is(app, 1), "snapshot 1")
+        assert app.agent_table.column_ids[-1] == "queues" and "load" not in app.agent_table.column_ids
+        app.agent_table.focus()
+        app.agent_table.select_key("1002")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, AgentCardScreen), "Dana's card")
+        await pilot.pause()
+        assert app.screen.query_one("#card-box").border_subtitle == "2/3 chats · esc close"
+        await pilot.press("escape")
+        await pilot.resize_terminal(120, 30)
+        await pilot.pause()
+        assert app.agent_table.column_ids[-1] == "load"
+        await until(pilot, lambda: app.agent_table.shown("1002", "load")[0] == "2/3 chats", "the load column")

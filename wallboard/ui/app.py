@@ -194,6 +194,7 @@ class DeskApp(DeskActions, App):
             elif not narrow and lower.children[0] is agents:
                 lower.move_child(callers, before=agents)
         self.query_one("#queues", KeyedTable).set_columns(self.queues_panel.columns(self.config, width))
+        self.query_one("#agents", KeyedTable).set_columns(self.agents_panel.columns(self.config, width))
 
     def action_focus_next(self) -> None:
         self._step_focus(1)

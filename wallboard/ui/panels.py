@@ -30,6 +30,7 @@ from .source import AgentsPart
 from .tables import KeyedTable
 from .view import (
     AGENT_COLUMNS,
+    AGENT_LOAD_FROM,
     CALLER_COLUMNS,
     QUEUE_COLUMNS,
     RowModel,
@@ -218,7 +219,7 @@ class AgentsPanel(TablePanel):
         self.source = AgentRowSource(server, words=words)  # 5,000 agents: each second builds the rows in view
 
     def columns(self, config: WallboardConfig, width: int) -> Columns:
-        return self.headers(list(AGENT_COLUMNS))
+        return self.headers([c for c in AGENT_COLUMNS if c[0] != "load" or width >= AGENT_LOAD_FROM])
 
     def fetch(self, s: DeskState) -> RowSource | None:
         if s.agents is None:

@@ -35,6 +35,7 @@ from .view import (
     figure_explanation,
     figure_rows,
     formulas,
+    load_text,
     metric_words,
 )
 
@@ -285,7 +286,8 @@ class AgentCardScreen(ModalScreen):
         box = self.query_one("#card-box")
         w = self.words
         box.border_title = w.show(w("card.title", name=(a.name if a else None) or self.agent_id))
-        box.border_subtitle = w.show(w("card.close"))
+        load = load_text(a, w.language) if a is not None else ""  # the written load (the 80-column table has none)
+        box.border_subtitle = w.show(f"{load} · {w('card.close')}" if load else w("card.close"))
         if a is not None:
             card = live_card(a, desk.config)  # type: ignore[attr-defined]
             table = self.query_one("#card", KeyedTable)

@@ -85,9 +85,12 @@ AGENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("alerts", "col.alerts"),
     ("calls", "col.calls"),
     ("missed", "col.missed"),
-    ("queues", "col.queues"),  # before Load: on 80 columns what is cut is the written load, not the skills
+    ("queues", "col.queues"),
     ("load", "col.load"),
 )
+# Below this width (80 columns: the agents above the callers) the agents table leaves the written load out: the
+# skills stay whole and no header is cut to "L"; the agent's card (enter) says the load.
+AGENT_LOAD_FROM = 100
 
 CALLER_COLUMNS: tuple[tuple[str, str], ...] = (("queue", "col.queue"), ("caller", "col.caller"), ("wait", "col.wait"))
 
