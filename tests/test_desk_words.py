@@ -454,3 +454,16 @@ def test_svg_hebrew_pause_dialog_80x24(snap_compare, namespace):
         await pilot.pause()
 
     assert snap_compare(he_app(namespace), terminal_size=(80, 24), run_before=run_before)
+
+
+async def test_a_hebrew_table_wider_than_its_box_shows_its_right_end(redis_client, prefix, cleanup):
+    """At 100x30 the Hebrew agents table is wider than its box: it shows its first columns (the names, on the
+    right), its last ones (the load) are what is scrolled out, on the left."""
+    await publish(redis_client, prefix, snapshot(1))
+    app = he_app(prefix)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, seq_is(app, 1), "snapshot 1")
+        table = app.agent_table
+        await until(pilot, lambda: table.max_scroll_x > 0 and table.scroll_x == table.max_scroll_x, "the right end")
+        omer = next(ln for ln in screen_text(app).splitlines() if "31:40" in ln)
+        assert omer.rstrip().endswith("Omer"), omer

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Sequence
 
 from rich.text import Text
 from textual.cache import LRUCache
+from textual.geometry import Size
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
@@ -123,6 +124,21 @@ class KeyedTable(DataTable):
             self._clear_caches()
             if self._shrink:  # the columns were measured: the table's width follows
                 self._shrink_now()
+            if self.rtl:
+                self.call_after_refresh(self.hold_right)
+
+    def hold_right(self) -> None:
+        """A right-to-left table wider than its box shows its right end (its first columns: the agent's name),
+        not its left one, until the supervisor scrolls."""
+        if self.rtl and self.max_scroll_x > 0:
+            self.scroll_to(x=self.max_scroll_x, animate=False)
+
+    def on_resize(self, event) -> None:
+        self.call_after_refresh(self.hold_right)
+
+    def watch_virtual_size(self, old: Size, new: Size) -> None:  # the columns measured: wider or narrower
+        if self.rtl and old.width != new.width:
+            self.call_after_refresh(self.hold_right)
 
     def shrink_to_columns(self) -> None:
         """As wide as its columns (a DataTable takes its container's width), so a right-to-left table can sit
