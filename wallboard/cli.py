@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic_settings.exceptions import SettingsError
 
 from . import telemetry
-from .commands._context import config_from_args, configure_logging, demo_config_path
+from .commands._context import bidi_flag, config_from_args, configure_logging, demo_config_path
 from .config import ConfigError, config_warnings, load_config, redact_url_text
 from .errors import InputError, check_input_file
 from .events import utc
@@ -528,14 +528,7 @@ def desk_language_flags(sp) -> None:
         default=None,
         help="the desk's language: en or he (Hebrew, right to left); default [display] language, else en",
     )
-    sp.add_argument(
-        "--bidi",
-        choices=("visual", "terminal"),
-        default=None,
-        help="right-to-left text (Hebrew): 'visual' reorders it for terminals without bidi support "
-        "(xterm, tmux, the Linux console; the default, or WALLBOARD_BIDI); 'terminal' leaves it to a "
-        "terminal that reorders by itself (mlterm, Konsole)",
-    )
+    bidi_flag(sp)
 
 
 def cmd_check_config(args) -> int:

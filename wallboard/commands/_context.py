@@ -97,3 +97,15 @@ def demo_config_path() -> Path:
     from importlib.resources import files
 
     return Path(str(files("wallboard").joinpath("data", "demo.toml")))
+
+
+def bidi_flag(sp) -> None:
+    """``--bidi``, shared by the screens that draw right-to-left text (``board``, ``tui``, ``demo``)."""
+    sp.add_argument(
+        "--bidi",
+        choices=("visual", "terminal"),
+        default=None,
+        help="right-to-left text (Hebrew): 'visual' reorders it for terminals without bidi support "
+        "(xterm, tmux, the Linux console; the default, or WALLBOARD_BIDI); 'terminal' leaves it to a "
+        "terminal that reorders by itself (mlterm, Konsole)",
+    )

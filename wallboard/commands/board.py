@@ -5,19 +5,14 @@ from __future__ import annotations
 import os
 import sys
 
+from ._context import bidi_flag
+
 
 def register(sub, add_common) -> None:
     sp = sub.add_parser("board", help="large-screen TV mode in a terminal: huge numbers per queue, nothing to click")
     sp.add_argument("--layout", default=None, help="a [[layouts]] name from the config (default: the first)")
     sp.add_argument("--log", default=None, help="log to this file (nothing is logged to the terminal)")
-    sp.add_argument(
-        "--bidi",
-        choices=("visual", "terminal"),
-        default=None,
-        help="right-to-left text (Hebrew): 'visual' reorders it for terminals without bidi support "
-        "(xterm, tmux, the Linux console; the default, or WALLBOARD_BIDI); 'terminal' leaves it to a "
-        "terminal that reorders by itself (mlterm, Konsole)",
-    )
+    bidi_flag(sp)
     add_common(sp)
     sp.set_defaults(func=cmd_board)
 
