@@ -711,8 +711,11 @@ async def test_the_chat_platform_reports_its_history_so_open_conversations_show(
         await eng.start()
 
         async def answered_once():
+            # the queue's step and then the agent's: both applied (a look between them sees the answer, not yet
+            # the agent's open conversation)
             snap = await eng.build_snapshot(now + timedelta(seconds=15))
-            return snap if snap.queues["chat"].answered >= 1 else None
+            h = snap.agents.get("h")
+            return snap if snap.queues["chat"].answered >= 1 and h is not None and h.conversations else None
 
         snap = await until(
             answered_once, "the platform's history applied", timeout=20, every=0.05, check=task_failed(task)
