@@ -359,11 +359,13 @@ async def test_the_hub_refuses_excess_frames_and_counts_them(redis_client, prefi
         async with connect(ws_url(hub, token=TOKENS["TV_TEST_TOKEN_RIVKA"])) as ws:
             await recv_json(ws, "state")
 
+            notices: list[dict] = []
+
             async def read_replies() -> None:
-                # the hub answers every frame (a refusal says why): a client that does not read them falls
-                # behind and is dropped as too slow, and on a loaded machine before its last frames are read
+                # the hub tells a connection over its rate so at most once a second (a notice per frame would
+                # flood it back, and a client not reading as fast would be dropped as too slow)
                 while True:
-                    await ws.recv()
+                    notices.append(json.loads(await ws.recv()))
 
             reader = asyncio.create_task(read_replies())
             try:
@@ -377,8 +379,19 @@ async def test_the_hub_refuses_excess_frames_and_counts_them(redis_client, prefi
                     every=0.05,
                     check=task_failed(reader),
                 )
+                await until(
+                    lambda: sum(n["type"] == "accepted" for n in notices) == config.hub.connection_burst,
+                    "the burst's answers read",
+                    check=task_failed(reader),
+                )
             finally:
                 await aio.cancel_and_wait(reader)
+        # the burst accepted one by one; the refusals told, not echoed: no more notices than the 30 s the hub had
+        # to read them all allow (one a second)
+        refusals = [n for n in notices if n["type"] == "refused"]
+        assert sum(n["type"] == "accepted" for n in notices) == config.hub.connection_burst
+        assert refusals and all("rate limit" in n["reason"] for n in refusals)
+        assert len(refusals) <= 31, len(refusals)
         burst = config.hub.connection_burst
         sent = hub.stats.requests_sent
         assert sent == burst == 10, sent  # the user's allowance (30 a minute) is not what stops them

@@ -55,6 +55,7 @@ class Client:
         "closed",
         "expires",
         "bucket",
+        "rate_noticed",
     )
 
     def __init__(self, conn: ServerConnection, layout: str, role: str, user: str | None, token: str, peer: str):
@@ -65,6 +66,7 @@ class Client:
         self.token = token
         self.peer = peer
         self.pending: dict[str, bytes] = {}
+        self.rate_noticed: float | None = None  # when this connection was last told it is over its rate
         self.behind = 0
         self.blocked_since: float | None = None
         self.flusher: asyncio.Task | None = None

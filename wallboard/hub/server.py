@@ -50,6 +50,7 @@ from .fanout import Client, Fanout, Stats, cap_kernel_buffer
 from .protocol import Malformed, encode, iso_ms, parse_client_message, to_request
 from .tls import server_context
 
+RATE_NOTICE_S = 1.0  # a connection over its rate is told so at most this often (each refusal is counted)
 log = logging.getLogger(__name__)
 
 
@@ -454,7 +455,12 @@ class Hub:
         over = self._over_rate(client)
         if over is not None:  # refused here, counted, never put on the request stream
             self.stats.refused["rate"] += 1
-            self.fanout.send([client], "refused", encode("refused", self.now(), reason=over))
+            # told once a second at most: a flood answered frame by frame would be a flood back (and the
+            # client, not reading it as fast, dropped as too slow before the hub has read what it sent)
+            now = self.now().timestamp()
+            if client.rate_noticed is None or now - client.rate_noticed >= RATE_NOTICE_S:
+                client.rate_noticed = now
+                self.fanout.send([client], "refused", encode("refused", self.now(), reason=over))
             return True
         try:
             msg = parse_client_message(raw)
