@@ -152,6 +152,11 @@ async def run(args, url: str) -> None:
         f"at {per_s:.2f} publishes/s (publish_min_interval_ms={eng.publish_min_interval_ms}, "
         f"publish_share={eng.publish_share:g})",
     )
+    await _finish(args, url, client, prof)
+
+
+async def _finish(args, url: str, client, prof) -> None:
+    """The profile written, the Redis ceiling of the same server printed, the client closed."""
     if prof is not None:
         prof.dump_stats(args.profile)
         B.say(f"profile written to {args.profile}")
@@ -234,13 +239,7 @@ async def run_live(args, url: str) -> None:
     B.figure("owner.live.build_ms", parts[0] / k * 1000, "ms", "mean CPU")
     B.figure("owner.live.evaluate_ms", parts[1] / k * 1000, "ms", "mean CPU")
     B.figure("owner.live.publish_ms", parts[2] / k * 1000, "ms", "mean CPU: a delta or a full one, the stored parts")
-    if prof is not None:
-        prof.dump_stats(args.profile)
-        B.say(f"profile written to {args.profile}")
-    if not args.no_ceiling:
-        for name, v in B.raw_ceiling(url, args.smoke).items():
-            B.figure(f"ceiling {name}", v, "requests/s", "redis-benchmark, 50 clients, same server")
-    await client.aclose()
+    await _finish(args, url, client, prof)
 
 
 def main() -> int:

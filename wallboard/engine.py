@@ -937,47 +937,38 @@ class Engine:
             explain[f"rolling.{k}"] = v
         keep = self.config.centre.mask_keep_digits
         mask = self.config.centre.mask_callers
+        # one path for both builds: a full build keeps nothing (an empty ``kept``), so every model is made
         if kept is None:
-            caller_list = [
-                Caller(
+            kept = {}
+        old_c, old_b = kept.get("c", {}), kept.get("b", {})
+        new_c, new_b = {}, {}
+        caller_list = []
+        for cid, j in waiting:
+            number = callers.get(cid)
+            was = old_c.get(cid)
+            if was is not None and was[0] == j and was[1] == number:
+                one = was[2]
+                one.__dict__["wait_s"] = round(max(0.0, tnow - j), 3)  # as made below, not validated again
+            else:
+                one = Caller(
                     call_id=cid,
                     entered_at=utc_at(j),
                     wait_s=round(max(0.0, tnow - j), 3),
-                    caller=mask_number(callers.get(cid), keep) if mask else callers.get(cid),
+                    caller=mask_number(number, keep) if mask else number,
                 )
-                for cid, j in waiting
-            ]
-            cb_list = [Callback(call_id=cid, entered_at=utc_at(j), age_s=round(tnow - j, 3)) for cid, j in callbacks]
-        else:
-            old_c, old_b = kept.get("c", {}), kept.get("b", {})
-            new_c, new_b = {}, {}
-            caller_list = []
-            for cid, j in waiting:
-                number = callers.get(cid)
-                was = old_c.get(cid)
-                if was is not None and was[0] == j and was[1] == number:
-                    one = was[2]
-                    one.__dict__["wait_s"] = round(max(0.0, tnow - j), 3)  # as made below, not validated again
-                else:
-                    one = Caller(
-                        call_id=cid,
-                        entered_at=utc_at(j),
-                        wait_s=round(max(0.0, tnow - j), 3),
-                        caller=mask_number(number, keep) if mask else number,
-                    )
-                new_c[cid] = (j, number, one)
-                caller_list.append(one)
-            cb_list = []
-            for cid, j in callbacks:
-                wasb = old_b.get(cid)
-                if wasb is not None and wasb[0] == j:
-                    b = wasb[1]
-                    b.__dict__["age_s"] = round(tnow - j, 3)
-                else:
-                    b = Callback(call_id=cid, entered_at=utc_at(j), age_s=round(tnow - j, 3))
-                new_b[cid] = (j, b)
-                cb_list.append(b)
-            kept["c"], kept["b"] = new_c, new_b
+            new_c[cid] = (j, number, one)
+            caller_list.append(one)
+        cb_list = []
+        for cid, j in callbacks:
+            wasb = old_b.get(cid)
+            if wasb is not None and wasb[0] == j:
+                b = wasb[1]
+                b.__dict__["age_s"] = round(tnow - j, 3)
+            else:
+                b = Callback(call_id=cid, entered_at=utc_at(j), age_s=round(tnow - j, 3))
+            new_b[cid] = (j, b)
+            cb_list.append(b)
+        kept["c"], kept["b"] = new_c, new_b
         serving = counts.logged_in - counts.paused
         if cfg.channel == "voice":
             ewt = metrics.ewt_s(len(caller_list), fig["aht_s"], serving)
