@@ -9,7 +9,6 @@ reported a duplicate (both steps are idempotent on their own).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -760,8 +759,7 @@ class Engine:
             return []
         args: list[str] = [str(time.time()), str(self.exp_s), "100000"]
         for d in items:
-            digest = hashlib.sha1(f"{d.source}\n{d.raw}".encode("utf-8", "replace")).hexdigest()[:20]
-            args += [digest, d.source, d.reason, d.raw[:4000]]
+            args += [d.digest, d.source, d.reason, d.raw[:4000]]
         out = await self.scripts.run_pipeline(self.r, [("dead_letters", self.keys.centre, tuple(args))])
         return [i.decode() if isinstance(i, bytes) else i for i in json.loads(out[0])]
 

@@ -32,6 +32,7 @@ put it instead. ``check-config`` checks every ``[feeds.NAME]`` section against i
 
 from __future__ import annotations
 
+import hashlib
 import textwrap
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
@@ -70,6 +71,12 @@ class DeadLetter:
     source: str  # feed name, file and position, e.g. "queue-log:/var/log/asterisk/queue_log:812"
     reason: str
     raw: str
+
+    @property
+    def digest(self) -> str:
+        """The record's identity (the same position with the same content is the same record): what the dead
+        letters count once by, and what a parked close is kept under."""
+        return hashlib.sha1(f"{self.source}\n{self.raw}".encode("utf-8", "replace")).hexdigest()[:20]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ opens stays a dead letter with its reason, and its parking expires.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import TYPE_CHECKING
 
@@ -19,10 +18,6 @@ from .feed import DeadLetter
 
 if TYPE_CHECKING:
     from .engine import Engine
-
-
-def _digest(d: DeadLetter) -> str:
-    return hashlib.sha1(f"{d.source}\n{d.raw}".encode("utf-8", "replace")).hexdigest()[:20]
 
 
 async def park(engine: Engine, unknown: list[tuple[DeadLetter, str, str]], ids: dict[int, str]) -> None:
@@ -34,9 +29,9 @@ async def park(engine: Engine, unknown: list[tuple[DeadLetter, str, str]], ids: 
         sid = ids.get(id(dead), "")
         value = json.dumps({"source": dead.source, "reason": dead.reason, "raw": dead.raw, "id": sid})
         if sid:
-            pipe.hset(key, _digest(dead), value)
+            pipe.hset(key, dead.digest, value)
         else:
-            pipe.hsetnx(key, _digest(dead), value)
+            pipe.hsetnx(key, dead.digest, value)
         pipe.expire(key, engine.exp_s)
     await pipe.execute()
 
