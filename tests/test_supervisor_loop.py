@@ -185,11 +185,13 @@ async def test_spying_on_an_agent_not_on_a_call_is_refused_and_audited(redis_cli
 
         live.centre.schedule_caller("tech", START + timedelta(seconds=2), talk_s=5)
 
-        async def state_is(state: str):
+        async def state_is(state: str, settled: bool = False):
             await live.run_for(1)
+            if settled:  # the feed caught up with the clock: the state seen is the one the executor reads
+                await live.settle()
             return (await agent("1002")).state == state
 
-        await until(lambda: state_is("ringing"), "Dana's phone ringing")
+        await until(lambda: state_is("ringing", settled=True), "Dana's phone ringing", timeout=30)
         out = await do(Spy(type="listen", user="rivka", agent="1002", call_id=None, at=live.clock.now()))
         assert (out["result"], out["pbx"]) == ("refused: Dana is not on a call (state: ringing)", ""), out
         await until(lambda: state_is("on_call"), "Dana answering")

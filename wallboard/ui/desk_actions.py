@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from textual import events
 from textual.app import SystemCommand
@@ -365,7 +366,7 @@ class DeskActions:
             if not rest:
                 return
             if ok:
-                self.run_worker(self.send_chain(rest, agent_name), group="requests", exit_on_error=False)
+                self.run_worker(partial(self.send_chain, rest, agent_name), group="requests", exit_on_error=False)
                 return
             skipped = "; ".join(outcome_label(describe_in(r, agent_name, None, self.words)) for r in rest)
             # not done, or not known to be: given up without an outcome, it may still be done later

@@ -11,6 +11,7 @@ by its deadline is given up (``overdue``). ``read_reverts`` (group ``reverts``) 
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 import logging
 from collections.abc import Callable
 
@@ -45,7 +46,7 @@ class OutcomeWatch:
             self.pending[rid] = batch
         if not self.watching:
             self.watching = True
-            self.app.run_worker(self._watch(read_from(ids[0])), group=OUTCOMES, exit_on_error=False)
+            self.app.run_worker(partial(self._watch, read_from(ids[0])), group=OUTCOMES, exit_on_error=False)
 
     async def _watch(self, start: str) -> None:
         """Read the audit stream while requests are pending; post each one's entry."""
@@ -89,7 +90,7 @@ class OutcomeWatch:
         return list(late.values())
 
     def read_reverts(self, now_ts: float) -> None:
-        self.app.run_worker(self._reverts(now_ts), group=REVERTS, exclusive=True, exit_on_error=False)
+        self.app.run_worker(partial(self._reverts, now_ts), group=REVERTS, exclusive=True, exit_on_error=False)
 
     async def _reverts(self, now_ts: float) -> None:
         try:

@@ -86,7 +86,7 @@ class SnapshotReader:
     # ---- the worker ---------------------------------------------------------------------------------------
 
     def start(self) -> Worker:
-        return self.app.run_worker(self._read(), name=self.name, group=SNAPSHOTS, exclusive=True, exit_on_error=False)
+        return self.app.run_worker(self._read, name=self.name, group=SNAPSHOTS, exclusive=True, exit_on_error=False)
 
     async def _read(self) -> None:
         backoff = redis_backoff(self.config)
