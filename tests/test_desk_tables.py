@@ -185,6 +185,67 @@ async def test_the_desk_fills_the_rows_in_view_and_rows_scrolled_to_show_what_th
         assert shown_line(table, "Agent 00")[2:4] == ["paused:lunch", "0:01"]
 
 
+def test_a_budget_takes_a_large_part_in_slices_the_first_rows_first():
+    """``AgentRowSource.update(budget=...)``: a first part of many agents is built a slice at a time, the agents
+    of the table's top first; ``pending`` until every agent is taken; then the same rows as built at once."""
+    server = ServerTime(ManualClock(T0))
+    agents = {
+        f"a{i:03d}": AgentSnapshot(name=f"Agent {i:03d}", state="available", since=T0, queues={"sales": 1})
+        for i in reversed(range(300))  # the part's order is not the table's
+    }
+    source = AgentRowSource(server)
+    source.update(agents, budget=10 * 9)  # a comparison and a build (1 + 8) each: ten agents
+    assert source.pending
+    assert sorted(source.keys()) == [f"a{i:03d}" for i in range(10)]  # the first ten by name
+    slices = 1
+    while source.pending:
+        source.update(agents, budget=10 * 9)
+        slices += 1
+    assert slices == 30
+    at_once = AgentRowSource(server)
+    at_once.update(agents)
+    assert not at_once.pending
+    assert source.keys() == at_once.keys() and source.widths() == at_once.widths()
+    keys = list(agents)
+    assert [r.cells for r in source.rows(keys)] == [r.cells for r in at_once.rows(keys)]
+
+
+async def test_a_large_centre_s_first_agents_come_in_slices_the_rows_in_view_first(redis_client, prefix, cleanup):
+    """The real desk, 2,004 agents: the first agents part is placed and built in slices (the loop turns between
+    them), the rows at the top of the table first and shown at once; after the slices every agent is there, in
+    name order, and the last one shows its state when scrolled to."""
+    from .test_tui import T0 as AT, make_app, publish, seq_is, snapshot, until
+
+    clock = ManualClock(AT)
+    snap = with_agents(snapshot(1), 2000, AT, {"a1999": {"name": "Zohar Z", "state": "paused", "reason": "lunch"}})
+    await publish(redis_client, prefix, snap)
+    app = make_app(prefix, clock, stale_after_s=60)
+    seen: list[tuple[int, tuple | None]] = []  # after each sync of the agents: rows placed, Agent 00's state
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.agent_table
+        sync = table.sync
+
+        def watched(rows, flash_on=False):
+            sync(rows, flash_on)
+            seen.append((table.row_count, table.shown("a00", "state")))
+
+        table.sync = watched  # type: ignore[method-assign]
+        await until(pilot, seq_is(app, 1), "the first snapshot")
+        await until(pilot, lambda: table.row_count == 2004, "every agent placed")
+        await pilot.pause()
+        first = next(s for s in seen if s[0])
+        assert first[0] < 2004  # a slice, not the whole part
+        assert first[1] is not None and first[1][0] == "available"  # the top row filled in the first slice
+        expected = sorted(snap.agents, key=lambda k: ((snap.agents[k].name or k).lower(), k))
+        assert [r.key.value for r in table.ordered_rows] == expected
+        title = str(app.query_one("#agents-box").border_title)
+        assert "(2004)" in title
+        table.focus()
+        await pilot.press("ctrl+end")
+        await pilot.wait_for_scheduled_animations()
+        assert shown_line(table, "Zohar Z")[2] == "paused:lunch"  # the last row
+
+
 def test_waiting_contacts_most_urgent_first_on_a_blended_floor():
     """An e-mail waiting 4 min (its SL threshold 4 h away) goes below a caller waiting 47 s past a 20 s one;
     within a queue, longest first. Urgency = entered + the queue's threshold, earliest first."""

@@ -20,6 +20,7 @@ read after each agent snapshot) are ``outcomes.OutcomeWatch``.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import getpass
 import logging
@@ -130,6 +131,7 @@ class DeskApp(DeskActions, App):
         self._key_specs: dict[str, list[KeySpec]] = {}
         self._bindings_state: tuple | None = None
         self._render_due: frozenset[str] = frozenset()  # panels to render once the waiting messages are handled
+        self._agents_slice_due = False  # a large agents part is taken in slices: the next one is called for
         # the panels: each fetches plain data from the last parts and renders only that
         self.title_panel = TitlePanel()
         self.queues_panel = QueuesPanel(self.words)
@@ -333,9 +335,20 @@ class DeskApp(DeskActions, App):
                 screen.refresh_view()  # safe on a screen not composed yet or taken down
         self._update_flash_timer()
         self._refresh_action_bindings()
-        if self.settle_gc and self.agents is not None and "agents" in panels:
+        if "agents" in panels and self.agents_panel.pending:  # a large part is taken in slices
+            if not self._agents_slice_due:
+                self._agents_slice_due = True
+                self.call_later(self._next_agents_slice)
+        elif self.settle_gc and self.agents is not None and "agents" in panels:
             self.settle_gc = False
             self.call_later(settle_gc)
+
+    async def _next_agents_slice(self) -> None:
+        """The next slice of a large agents part, once the loop has turned (a frame drawn, input handled)."""
+        await asyncio.sleep(0)
+        self._agents_slice_due = False
+        if self.agents_panel.pending:
+            self.render_all(AGENT_PANELS)
 
     def _render_title(self, state: DeskState | None = None) -> None:
         try:

@@ -25,7 +25,7 @@ from ..config import WallboardConfig
 from ..livetime import ServerTime, fmt_clock
 from ..snapshot import Summary
 from .requests import Revert
-from .rowsource import AgentRowSource, QueueRowSource, RowSource
+from .rowsource import SLICE, AgentRowSource, QueueRowSource, RowSource
 from .source import AgentsPart
 from .tables import KeyedTable
 from .view import (
@@ -224,5 +224,10 @@ class AgentsPanel(TablePanel):
     def fetch(self, s: DeskState) -> RowSource | None:
         if s.agents is None:
             return None
-        self.source.update(s.agents.agents, s.reverts, s.takeovers)
+        self.source.update(s.agents.agents, s.reverts, s.takeovers, budget=SLICE)
         return self.source
+
+    @property
+    def pending(self) -> bool:
+        """Agents of the last part still to be taken: render again once the loop has turned."""
+        return self.source.pending

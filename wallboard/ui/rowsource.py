@@ -51,6 +51,12 @@ def text_width(text: str) -> int:
 
 
 INTERNED = 50_000  # distinct cells shared, at most (then forgotten: the cells built since share anew)
+# A first part of 5,000 agents built its cells (~280 ms) and placed its rows (~200 ms) in one frame; a full part
+# compared every agent (30-70 ms). Work between two turns of the desk's loop (``AgentRowSource.update``):
+SLICE = 4000  # a comparison of an agent's fields costs 1
+BUILD_COST = 8  # its cells built (and its row placed) cost about as much as comparing eight
+
+_NONE: dict = {}  # no reverts or takeovers (never written to)
 
 # an agent's fields but the clock figures: equal, and its row shows the same (but the time)
 _SHOWN_FIELDS = itemgetter(*(f for f in AgentSnapshot.model_fields if f not in AGENT_CLOCK))
@@ -89,57 +95,92 @@ class AgentRowSource(RowSource):
         self._held: dict[str, tuple[AgentSnapshot, tuple, dict[str, CellModel]]] = {}
         self._widths: dict[str, Counter[int]] = {}  # column -> how many cells have each width (not "time")
         self._noted: set[str] = set()  # agents with a countdown or a takeover note: built again at each update
+        self._renote: set[str] = set()  # agents built again in the pass under way (a note came or went)
+        self._todo: list[str] = []  # agents of the latest part not looked at yet, the next last
         self._seen: tuple = ()
         self._earliest: datetime | None = None  # the earliest since: the longest time in state
         self._undated = False  # an agent with no since ("-")
         self._same: dict[CellModel, CellModel] = {}  # equal cells share one object (not countdowns: they tick)
 
     def update(
-        self, agents: dict[str, AgentSnapshot], reverts: dict | None = None, takeovers: dict | None = None
+        self,
+        agents: dict[str, AgentSnapshot],
+        reverts: dict | None = None,
+        takeovers: dict | None = None,
+        budget: int | None = None,
     ) -> None:
         """Take the latest agents (and pending reverts, recent takeovers); costs the agents that changed (an
-        identity check, or a comparison of their fields, for the others)."""
-        reverts, takeovers = reverts or {}, takeovers or {}
+        identity check, or a comparison of their fields, for the others). ``budget``: at most this much work
+        now (``SLICE``; a comparison costs 1, cells built ``BUILD_COST`` more), the rest at the next calls while
+        ``pending`` (the agents not looked at yet keep their rows as they were)."""
+        reverts, takeovers = reverts or _NONE, takeovers or _NONE  # the same when none: not a new part
         self.now = now = self.server.now()
         epoch = now.timestamp()
         seen = (agents, reverts, takeovers)
         if len(seen) != len(self._seen) or any(x is not y for x, y in zip(seen, self._seen)):
             self._seen = seen
-            self._take(agents, reverts, takeovers, epoch)
+            self._start(agents, reverts, takeovers)
+        elif not self._todo:
+            for agent_id in self._noted:  # countdowns and notes move on
+                if agent_id in self._held:
+                    a = self._agents[agent_id]
+                    self._build(agent_id, a, _SHOWN_FIELDS(a.__dict__), reverts, takeovers, epoch)
             return
-        for agent_id in self._noted:  # countdowns and notes move on
-            if agent_id in self._held:
-                a = self._agents[agent_id]
-                self._build(agent_id, a, _SHOWN_FIELDS(a.__dict__), reverts, takeovers, epoch)
+        self._take(budget, epoch)
 
-    def _take(self, agents: dict[str, AgentSnapshot], reverts: dict, takeovers: dict, epoch: float) -> None:
+    @property
+    def pending(self) -> bool:
+        """Agents of the latest part not looked at yet (a ``budget`` ran out)."""
+        return bool(self._todo)
+
+    def _start(self, agents: dict[str, AgentSnapshot], reverts: dict, takeovers: dict) -> None:
+        """A new part: the agents gone leave now; every other is to be looked at (``_take``), the new ones first
+        and in their rows' order, so that a first part fills the top of the table first."""
         queue = self.queue
         members = agents if queue is None else {k: a for k, a in agents.items() if queue in a.queues}
         held = self._held
-        noted = {k for k in members if reverts.get(k) or takeovers.get(k)}
-        for agent_id, a in members.items():
-            hit = held.get(agent_id)
-            if hit is not None and hit[0] is a and agent_id not in noted and agent_id not in self._noted:
-                continue
-            shown = _SHOWN_FIELDS(a.__dict__)
-            if hit is not None and hit[1] == shown and agent_id not in noted and agent_id not in self._noted:
-                held[agent_id] = (a, shown, hit[2])  # the clock figures moved: the same cells
-                continue
-            self._build(agent_id, a, shown, reverts, takeovers, epoch)
         for gone in [k for k in held if k not in members]:
             self._count(held.pop(gone)[2], -1)
             self._keys.pop(gone, None)
             self.layout += 1
+        noted = {k for k in members if reverts.get(k) or takeovers.get(k)}
+        self._renote = noted | self._noted  # built again: a note came or went
         self._noted = noted
         self._agents = members
+        new = sorted((k for k in members if k not in held), key=lambda k: agent_sort_key(k, members[k]), reverse=True)
+        self._todo = [k for k in members if k in held] + new  # taken from the end
         dated = [a.since for a in members.values() if a.since is not None]
         self._earliest = min(dated, default=None)
         self._undated = len(dated) < len(members)
+
+    def _take(self, budget: int | None, epoch: float) -> None:
+        _, reverts, takeovers = self._seen
+        members, held, renote, todo = self._agents, self._held, self._renote, self._todo
+        spent = 0
+        while todo and (budget is None or spent < budget):
+            agent_id = todo.pop()
+            a = members[agent_id]
+            hit = held.get(agent_id)
+            again = agent_id in renote
+            if hit is not None and hit[0] is a and not again:
+                continue
+            spent += 1
+            shown = _SHOWN_FIELDS(a.__dict__)
+            if hit is not None and hit[1] == shown and not again:
+                held[agent_id] = (a, shown, hit[2])  # the clock figures moved: the same cells
+                continue
+            spent += BUILD_COST
+            self._build(agent_id, a, shown, reverts, takeovers, epoch)
 
     def _build(self, agent_id: str, a: AgentSnapshot, shown: tuple, reverts, takeovers, epoch: float) -> None:
         cells = agent_cells(
             agent_id, a, reverts.get(agent_id) or [], takeovers.get(agent_id), epoch, "", self.queue, self.words
         )
+        if agent_id not in self._noted:  # equal cells share one object (a countdown ticks: not worth keeping)
+            same = self._same
+            if len(same) > INTERNED:
+                same.clear()
+            cells = {col: same.setdefault(cell, cell) for col, cell in cells.items()}
         old = self._held.get(agent_id)
         if old is not None:
             self._count(old[2], -1)

@@ -105,6 +105,8 @@ class KeyedTable(DataTable):
         self._layout = 0  # moves when rows are added, removed or sorted, or the columns change
         self._source = None  # rows built on demand (a RowSource): only those in view are filled
         self._placed: tuple[RowSource, int] | None = None  # the source and its layout the rows were placed at
+        self._sort_keys: dict[str, tuple] = {}  # a source's row -> the sort key it was placed at
+        self._last_sort_key: tuple | None = None  # none of those sorts after it
         self._flash_on = False
         self._ordered = None  # (layout, DataTable.ordered_rows then)
         self._offsets = None  # (layout, DataTable._y_offsets then)
@@ -180,6 +182,8 @@ class KeyedTable(DataTable):
         self._stamps.clear()
         self._models.clear()
         self._placed = None
+        self._sort_keys.clear()
+        self._last_sort_key = None
         self._layout += 1
         return super().clear(columns)
 
@@ -221,7 +225,8 @@ class KeyedTable(DataTable):
                 self._source, self._flash_on = rows, flash_on
                 self._sync_source(rows, cols)
             else:
-                self._source = self._placed = None
+                self._source = self._placed = self._last_sort_key = None
+                self._sort_keys.clear()
                 auto = {key for key, _, width in self._spec if width is None}
                 self._sync(list(rows), cols, auto, flash_on)
         finally:
@@ -328,29 +333,45 @@ class KeyedTable(DataTable):
             self._reselect(keep)
 
     def _place(self, keys: dict[str, tuple], cols: list[str]) -> None:
-        """Every row at its place: the rows gone removed, the new ones added empty (filled once in view), and
-        sorted when a row was added or a sort key changed."""
+        """Every row at its place: the rows gone removed, the new ones added empty (filled once in view). New
+        rows that all sort after the rows placed (a source's first part, coming in slices) are added in order;
+        otherwise (a row among them, a renamed one) the table is sorted."""
+        placed = self._sort_keys
+        for gone in [k for k in placed if k not in keys]:
+            del placed[gone]
         self._remove_rows_but(keys, cols, {}, set())
-        resort = False
-        blank = [Text("") for _ in cols[1:]]
+        new: list[tuple[tuple, str]] = []
+        moved = False
         for key, sort_key in keys.items():
-            if key not in self.rows:
-                first = SortedText("")
-                first.sort_key = sort_key
-                self.add_row(first, *blank, key=key)
-                self.rows_added += 1
-                resort = True
-            else:
+            was = placed.get(key)
+            if was is None and key not in self.rows:
+                new.append((sort_key, key))
+            elif was != sort_key:  # renamed (or placed by a list's sync): a new place
+                placed[key] = sort_key
+                moved = True
                 first = self.get_cell(key, cols[0])
-                if getattr(first, "sort_key", None) != sort_key:  # renamed: a new place
-                    moved = SortedText(first.plain, style=first.style, justify=first.justify)
-                    moved.sort_key = sort_key
-                    self.update_cell(key, cols[0], moved)
-                    self._stamp += 1
-                    self._stamps[(key, cols[0])] = self._stamp
-                    resort = True
-        if resort:
+                if getattr(first, "sort_key", None) == sort_key:
+                    continue
+                again = SortedText(first.plain, style=first.style, justify=first.justify)
+                again.sort_key = sort_key
+                self.update_cell(key, cols[0], again)
+                self._stamp += 1
+                self._stamps[(key, cols[0])] = self._stamp
+        new.sort()
+        blank = [Text("") for _ in cols[1:]]
+        for sort_key, key in new:
+            first = SortedText("")
+            first.sort_key = sort_key
+            self.add_row(first, *blank, key=key)
+            placed[key] = sort_key
+            self.rows_added += 1
+        in_order = not moved and (not new or self._last_sort_key is None or new[0][0] > self._last_sort_key)
+        if in_order:
+            if new:
+                self._last_sort_key = new[-1][0]
+        else:
             self._sort(cols)
+            self._last_sort_key = max(placed.values(), default=None)
 
     def _window(self) -> list[str]:
         """The keys of the rows in view, and a page above and below."""
