@@ -12,10 +12,17 @@ arrived within 50 ms, ``Engine.apply``, the lease owner publishing on change wit
 at every tick. The view is another process subscribed to the summary channel (``P:{c}:snap``), as the TV and
 the desk UI are; it notes when each snapshot arrives.
 
-Latency of an event = when the view received the first snapshot that shows it - when the feed handed it to
-the ingester. The probes are the callers' joins: the k-th join of a queue is shown once that queue's
-``entered`` reaches k. The first second of each rate (a quarter of a shorter run) is left out (start-up). The target: p99 <= 250 ms at 5k
-events/s. ``applied`` says whether the ingester kept up (events applied / events handed over).
+Latency of an event = when the view held (received, parsed and applied) the first snapshot that shows it - when
+the feed handed it to the ingester. The probes are the callers' joins: the k-th join of a queue is shown once that
+queue's ``entered`` reaches k. The first second of each rate (a quarter of a shorter run) is left out (start-up).
+The target: p99 <= 250 ms at 5k events/s. ``applied`` says whether the ingester kept up (events applied / events
+handed over).
+
+Where the time went: the ingester keeps its records (``ingest.Timeline``: each batch's and each publish's times, a
+publish's ``seq``), the view notes each message's arrival and when it held it, so each probe's latency is split
+into stages (``STAGES``: queued, gathered, held while a publish ran, applied, waiting for the publish, the
+publish, delivery, the view's parse and apply), printed as percentiles per stage with the publishes' wall and CPU
+and the batches' sizes.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -39,14 +47,20 @@ import _bench as B  # noqa: E402
 
 
 def view_main(url: str, pattern: str, out: str) -> None:
-    """Subscribe to every summary channel matching ``pattern``; write (arrival time, channel, message) lines."""
+    """Subscribe to every summary channel matching ``pattern`` and keep each centre's snapshot as the board and
+    the hub do (``delta.Mirror``: a full summary replaces it, a delta is parsed and applied); write a line per
+    message: when it arrived, when the view held it (parsed and applied), its channel, ``seq`` and the queues'
+    ``entered`` as held then. The agent detail part is noted, not parsed (the summary's views do not take it)."""
     import redis
+
+    from wallboard.delta import Delta, Mirror, parse_summary
 
     r = redis.Redis.from_url(url)
     ps = r.pubsub(ignore_subscribe_messages=True)
     ps.psubscribe(pattern)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    mirrors: dict[str, Mirror] = {}
     with open(out, "w", encoding="utf-8") as f:
         f.write("ready\n")
         f.flush()
@@ -55,7 +69,17 @@ def view_main(url: str, pattern: str, out: str) -> None:
             if m is None:
                 continue
             t = time.time()
-            f.write(json.dumps({"t": t, "ch": m["channel"].decode(), "m": m["data"].decode()}) + "\n")
+            ch = m["channel"].decode()
+            centre, _, kind = ch.partition(":{c}:")
+            mirror = mirrors.setdefault(centre, Mirror(agents=False))
+            if kind == "snap":
+                mirror.full_summary(parse_summary(m["data"]))
+            elif kind != "snap:delta" or mirror.apply(Delta.model_validate_json(m["data"])) == "gap":
+                continue  # the agent detail; a delta that does not follow (a real view reads the stored parts)
+            held, s = time.time(), mirror.summary
+            entered = {} if s is None else {q: v.entered for q, v in s.queues.items()}
+            line = {"t": t, "held": held, "ch": ch, "seq": None if s is None else s.seq, "entered": entered}
+            f.write(json.dumps(line) + "\n")
             f.flush()
 
 
@@ -158,7 +182,7 @@ def queue_log_rows(config, events: list, tmp: Path) -> list[str]:
 
 
 async def one_rate(url: str, config, events: list, rate: float, seconds: float, prefix: str, queue_log=None):
-    from wallboard.ingest import Ingest
+    from wallboard.ingest import Ingest, Timeline
     from wallboard.keys import Keys
     from wallboard.store import connect
 
@@ -175,6 +199,7 @@ async def one_rate(url: str, config, events: list, rate: float, seconds: float, 
         feed = source = Player(events[:need], rate)
     client = await connect(config, url)
     ing = Ingest(client, config, source, keys=Keys(prefix), name=f"bench-{rate:g}")
+    ing.timeline = Timeline()
     cpu0 = time.process_time()
     task = asyncio.create_task(ing.run())
     t0 = time.perf_counter()
@@ -199,37 +224,117 @@ async def one_rate(url: str, config, events: list, rate: float, seconds: float, 
         pass
     cpu = time.process_time() - cpu0
     await client.aclose()
-    return feed, ing.events_applied, handed_s, cpu
+    return feed, ing.events_applied, handed_s, cpu, ing.timeline
 
 
-def latencies(feed, lines: list[dict], prefix: str, skip_s: float = 1.0) -> list[float]:
-    """For each probe join: arrival of the first snapshot with that queue's entered >= k, minus its hand-over.
-    What the view holds is followed as it would keep it: a full summary (``:snap``) replaces it, a delta
-    (``:snap:delta``, issue 16 item 3) updates the queues it carries (the recorder saw every message, in order)."""
-    full, delta = f"{prefix}:{{c}}:snap", f"{prefix}:{{c}}:snap:delta"
-    snaps = []
-    held: dict[str, int] = {}
-    for x in sorted(lines, key=lambda x: x["t"]):
-        if x["ch"] == full:
-            held = {name: v.get("entered", 0) for name, v in json.loads(x["m"]).get("queues", {}).items()}
-        elif x["ch"] == delta:
-            held = {**held, **{name: v.get("entered", 0) for name, v in json.loads(x["m"]).get("queues", {}).items()}}
-        else:
-            continue
-        snaps.append((x["t"], held))
+STAGES = (
+    ("queued", "handed over -> its batch began (the pump busy or the feed's reader behind)"),
+    ("gather", "gathering the batch (FLUSH_S under load)"),
+    ("held", "the batch held while a publish ran"),
+    ("apply", "Engine.apply of the batch"),
+    ("pace", "applied -> the build of the publish showing it began (the pace's wait)"),
+    ("publish", "that build began -> its snapshot sent (build, evaluate, publish)"),
+    ("deliver", "sent -> the view received it (pub/sub, the view busy)"),
+    ("view", "received -> the view held it (parse and apply)"),
+)
+
+
+@dataclass
+class Probe:
+    """One join: handed over, the batch that applied it, the publish and the view's message that showed it."""
+
+    queue: str
+    k: int
+    handed: float
+    batch: object = None  # ingest.BatchRecord
+    publish: object = None  # ingest.PublishRecord
+    line: dict | None = None  # the view's message
+
+    def stages(self) -> dict[str, float] | None:
+        """The probe's time per stage (they add up to its latency), or None when it cannot be told."""
+        b, p, x = self.batch, self.publish, self.line
+        if b is None or p is None or x is None:
+            return None
+        return {
+            "queued": max(0.0, b.taken - self.handed),
+            "gather": b.gathered - max(b.taken, self.handed),
+            "held": b.applying - b.gathered,
+            "apply": b.applied - b.applying,
+            "pace": p.building - b.applied,
+            "publish": p.sent - p.building,
+            "deliver": x["t"] - p.sent,
+            "view": x["held"] - x["t"],
+        }
+
+
+def probes(feed, timeline, lines: list[dict], prefix: str, skip_s: float = 1.0) -> list[Probe]:
+    """Every join after the first ``skip_s``, with the first view message whose held ``entered`` of its queue
+    reaches k (the k-th join of a queue: the view holds it), the batch that applied it (the k-th join of that
+    queue the pump applied) and the publish of that message's ``seq``."""
+    from wallboard.events import CallerJoined
+
+    mine = [x for x in lines if x["ch"].startswith(f"{prefix}:{{c}}:")]
+    mine.sort(key=lambda x: x["held"])
     if not feed.joins:
         return []
+    batch_of: dict[tuple[str, int], object] = {}
+    counts: dict[str, int] = {}
+    for b in timeline.batches:
+        for ev in b.events:
+            if type(ev) is CallerJoined:
+                k = counts[ev.queue] = counts.get(ev.queue, 0) + 1
+                batch_of[(ev.queue, k)] = b
+    publish_of = {p.seq: p for p in timeline.publishes}
     t_first = feed.joins[0][2]
     out = []
-    pending = sorted(feed.joins, key=lambda p: p[2])
-    # walk snapshots in arrival order; a probe is shown by the first snapshot after its hand-over that has it
-    for queue, k, t in pending:
+    for queue, k, t in sorted(feed.joins, key=lambda p: p[2]):
         if t - t_first < skip_s:
             continue
-        shown = next((ts for ts, ent in snaps if ts >= t and ent.get(queue, 0) >= k), None)
-        if shown is not None:
-            out.append(shown - t)
+        line = next((x for x in mine if x["held"] >= t and x["entered"].get(queue, 0) >= k), None)
+        pub = publish_of.get(line["seq"]) if line is not None else None
+        out.append(Probe(queue, k, t, batch_of.get((queue, k)), pub, line))
     return out
+
+
+def report_stages(name: str, shown: list[Probe], timeline) -> None:
+    """The probes' time per stage (percentiles; means, which add up to the mean latency), the publishes' wall
+    and CPU, the batches' sizes and apply time."""
+    told = [st for p in shown if (st := p.stages()) is not None]
+    B.say(f"   where the time went ({len(told):,} of {len(shown):,} probes told), ms: p50 / p95 / p99 / mean")
+    for stage, what in STAGES:
+        v = [st[stage] * 1000 for st in told]
+        if not v:
+            continue
+        B.say(
+            f"   {stage:>8}: {B.percentile(v, 50):7.1f} {B.percentile(v, 95):7.1f} {B.percentile(v, 99):7.1f} "
+            f"{sum(v) / len(v):7.1f}  ({what})"
+        )
+        B.figure(f"{name}.stage.{stage}.p95_ms", B.percentile(v, 95), "ms", what)
+    for stage, _ in STAGES:
+        odd = sum(1 for st in told if st[stage] < -0.001)
+        if odd:
+            B.say(f"   {odd:,} probes with {stage} below zero")
+    pubs = [p for p in timeline.publishes if not p.periodic]
+    if pubs:
+        wall = [(p.sent - p.building) * 1000 for p in pubs]
+        cpu = [p.cpu_s * 1000 for p in pubs]
+        starts = [p.began for p in pubs]
+        gaps = [(b - a) * 1000 for a, b in zip(starts, starts[1:])]
+        B.say(
+            f"   publishes for a change: {len(pubs):,}; build->sent wall p50 {B.percentile(wall, 50):.0f} / "
+            f"p95 {B.percentile(wall, 95):.0f} ms, CPU (the process's, the whole tick) p50 "
+            f"{B.percentile(cpu, 50):.0f} / p95 {B.percentile(cpu, 95):.0f} ms; start to start p50 "
+            f"{B.percentile(gaps, 50):.0f} / p95 {B.percentile(gaps, 95):.0f} ms"
+        )
+    bs = list(timeline.batches)
+    if bs:
+        sizes = [len(b.events) for b in bs]
+        ms = [(b.applied - b.applying) * 1000 for b in bs]
+        B.say(
+            f"   batches: {len(bs):,}, size p50 {B.percentile(sizes, 50):.0f} / p95 {B.percentile(sizes, 95):.0f}; "
+            f"apply p50 {B.percentile(ms, 50):.1f} / p95 {B.percentile(ms, 95):.1f} ms, "
+            f"{sum(ms) * 1000 / max(1, sum(sizes)):.0f} us an event"
+        )
 
 
 def main() -> int:
@@ -296,7 +401,7 @@ def main() -> int:
                 B.say(f"as queue_log: {len(rows):,} rows for {len(events):,} events")
             for rate in rates:
                 prefix = f"wblive-{int(rate)}"
-                feed, applied, handed_s, cpu = asyncio.run(
+                feed, applied, handed_s, cpu, timeline = asyncio.run(
                     one_rate(
                         url,
                         config,
@@ -307,14 +412,15 @@ def main() -> int:
                         Path(tmp) if rows is not None else None,
                     )
                 )
-                results.append((rate, prefix, feed, applied, handed_s, cpu))
+                results.append((rate, prefix, feed, applied, handed_s, cpu, timeline))
                 B.drop_sync(__import__("redis").Redis.from_url(url), prefix)
         finally:
             view.send_signal(signal.SIGTERM)
             view.wait(10)
         lines = [json.loads(x) for x in out.read_text().splitlines()[1:] if x.strip()]
-        for rate, prefix, feed, applied, handed_s, cpu in results:
-            lat = latencies(feed, lines, prefix, skip_s=min(1.0, args.seconds / 4))
+        for rate, prefix, feed, applied, handed_s, cpu, timeline in results:
+            shown = [p for p in probes(feed, timeline, lines, prefix, min(1.0, args.seconds / 4)) if p.line]
+            lat = [p.line["held"] - p.handed for p in shown]
             n = feed.handed
             name = f"live.{int(rate)}"
             B.say(
@@ -329,8 +435,9 @@ def main() -> int:
                     f"{name}.p{q}_ms",
                     B.percentile(lat, q) * 1000 if lat else float("nan"),
                     "ms",
-                    "event handed over -> snapshot showing it received by the view",
+                    "event handed over -> the view holds a snapshot showing it",
                 )
+            report_stages(name, shown, timeline)
         if not args.no_ceiling:
             for name, v in B.raw_ceiling(url, args.smoke).items():
                 B.figure(f"ceiling {name}", v, "requests/s", "redis-benchmark, 50 clients, same server")

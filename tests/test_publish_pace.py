@@ -4,13 +4,15 @@ runs, on real Redis."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
 from wallboard.aio import cancel_and_wait
-from wallboard.ingest import Ingest, PublishPace
+from wallboard.ingest import Ingest, PublishPace, Timeline
+from wallboard.keys import Keys
 
-from .polling import until
+from .polling import task_failed, until
 from .test_ingest import ListFeed, _config, joins
 
 
@@ -50,3 +52,35 @@ async def test_a_batch_gathered_while_a_publish_runs_is_applied_after_it(redis_c
         assert await waiting(ing) == 3
     finally:
         await cancel_and_wait(pump)
+
+
+async def test_the_timeline_records_each_batch_and_the_publish_that_shows_it(redis_client, prefix, cleanup):
+    """``Ingest.timeline``: the batch with the three joins, its times in the order they happen, and the publish
+    whose ``seq`` the stored summary carries with the joins, sent after the batch began to be applied (its build
+    may have begun earlier: a build reads a queue's slot when it gets to it, after a batch's writes or before)."""
+    ing = Ingest(redis_client, _config(prefix), ListFeed(joins(3)), name="ing")
+    ing.timeline = tl = Timeline()
+    task = asyncio.create_task(ing.run())
+    keys = Keys(prefix)
+
+    async def summary() -> dict:
+        raw = await redis_client.get(keys.summary)
+        return json.loads(raw) if raw else {}
+
+    async def shown() -> bool:
+        return (await summary()).get("queues", {}).get("support", {}).get("waiting") == 3
+
+    try:
+        await until(shown, "the three joins published", check=task_failed(task))
+        seq = (await summary())["seq"]
+        await until(lambda: any(p.seq == seq for p in tl.publishes), "the publish's record", check=task_failed(task))
+    finally:
+        ing.stop.set()
+        await task
+    assert [e.call_id for b in tl.batches for e in b.events] == ["c0", "c1", "c2"]
+    last = tl.batches[-1]
+    assert all(b.taken <= b.gathered <= b.applying <= b.applied for b in tl.batches)
+    pub = next(p for p in tl.publishes if p.seq == seq)
+    assert last.applying <= pub.sent
+    assert all(p.began <= p.building <= p.sent and p.cpu_s >= 0 for p in tl.publishes)
+    assert [p.seq for p in tl.publishes] == sorted(p.seq for p in tl.publishes)

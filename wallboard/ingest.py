@@ -33,6 +33,8 @@ import socket
 import time
 import uuid
 import zlib
+from collections import deque
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import redis
@@ -130,6 +132,42 @@ class PublishPace:
         return self.gap_s
 
 
+@dataclass(frozen=True)
+class BatchRecord:
+    """A batch the pump applied; times are wall-clock seconds (``time.time()``, comparable with another
+    process's): its first item taken, gathering done, applying began (later when held while a publish ran),
+    applying done."""
+
+    events: list
+    taken: float
+    gathered: float
+    applying: float
+    applied: float
+
+
+@dataclass(frozen=True)
+class PublishRecord:
+    """A tick or a publish for a change: when it began, when its build began (what was applied before this is
+    in it), when the snapshot was sent, the process's CPU time meanwhile, its ``seq``."""
+
+    periodic: bool
+    began: float
+    building: float
+    sent: float
+    cpu_s: float
+    seq: int
+
+
+class Timeline:
+    """What the ingester did and when, kept when asked for (``Ingest.timeline``): for bench/live_latency.py's
+    breakdown of an event's way to a view, and for tests telling order by the ingester's own records. Bounded:
+    the newest ``keep`` of each."""
+
+    def __init__(self, keep: int = 100_000):
+        self.batches: deque[BatchRecord] = deque(maxlen=keep)
+        self.publishes: deque[PublishRecord] = deque(maxlen=keep)
+
+
 class Ingest:
     def __init__(
         self,
@@ -197,6 +235,7 @@ class Ingest:
         self.saves_key = self.keys.cursor_saves(self.name)
         self.rewinds = 0
         self.metrics = IngestMetrics(self)  # this process's figures for Prometheus (wallboard.telemetry)
+        self.timeline: Timeline | None = None  # set one to record batches and publishes
 
     # ---- running ------------------------------------------------------------------------------------
 
@@ -298,6 +337,7 @@ class Ingest:
                             queue, rtask = await self._rewind(rtask)
                         continue
                 batch, dead, mark = [], [], None
+                taken = time.time()
                 began = asyncio.get_running_loop().time()
                 # after a quiet moment the first item goes at once (with what is already there); under load,
                 # whatever arrives within FLUSH_S
@@ -327,11 +367,13 @@ class Ingest:
                         item = await wait_for(queue.get(), timeout)
                     except asyncio.TimeoutError:
                         break
+                gathered = time.time()
                 # held while a publish runs, unless a backlog builds (falling behind, applying comes first)
                 if not self.not_publishing.is_set() and queue.qsize() < CHUNK and self.snapshots is not None:
                     self.held = len(batch)  # gathered, applied once the publish is done
                     await self.not_publishing.wait()
                     self.held = 0
+                applying = time.time()
                 if self.rewindable and not await self._store_batch(batch, dead, mark):
                     queue, rtask = await self._rewind(rtask)  # the batch in hand is read again too
                     finished = False
@@ -344,6 +386,8 @@ class Ingest:
                     if mark is not None:  # only once what it covers is applied: behind, never ahead
                         await self._retry(self.r.set, self.cursor_key(mark.key), mark.state)
                 self.metrics.batch(batch, dead, self.clock.now())
+                if self.timeline is not None and batch:
+                    self.timeline.batches.append(BatchRecord(batch, taken, gathered, applying, time.time()))
                 if batch:
                     self.events_applied += len(batch)
                     self.changed.set()
@@ -526,6 +570,7 @@ class Ingest:
             self.not_publishing.set()
 
     async def _tick(self, periodic: bool) -> None:
+        began, cpu = time.time(), time.process_time()
         now = self.clock.now()
         old = self.levels  # as stored in Redis: requests and evaluation both change it
         await self.apply_requests()
@@ -538,6 +583,7 @@ class Ingest:
                 self.config.centre.caller_expiry_s,
             )
         built = time.perf_counter()
+        building = time.time()
         snap = await (self.snapshots.build(now) if self.snapshots is not None else self.engine.build_snapshot(now))
         part = self.snapshots if self.snapshots is not None and not self.snapshots.full_build else None
         snap, self.levels = self.engine.evaluate(
@@ -551,11 +597,14 @@ class Ingest:
         )
         await self.engine.save_levels(self.levels, old)
         if self.publisher is not None:
-            await self.publisher.publish(snap, now)
+            snap = await self.publisher.publish(snap, now)
         else:
-            await self.engine.publish(snap)
+            snap = await self.engine.publish(snap)
         self.last_publish = asyncio.get_running_loop().time()
         self.metrics.snapshot(time.perf_counter() - built)
+        if self.timeline is not None:
+            cpu = time.process_time() - cpu
+            self.timeline.publishes.append(PublishRecord(periodic, began, building, time.time(), cpu, snap.seq))
 
     async def _watch_shared(self) -> None:
         """An incremental owner publishes what other ingesters applied (another feed's: the chat platform's
