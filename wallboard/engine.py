@@ -21,7 +21,7 @@ from . import catalog, fcr, metrics, parking, registry
 from .channels import DEFAULTS as CHANNEL_DEFAULTS
 from .channels import channel_problem
 from .clock import utc_at
-from .config import WallboardConfig
+from .config import QueueConfig, WallboardConfig
 from .events import (
     AGENT_STATES,
     BUSY_STATES,
@@ -61,6 +61,7 @@ from .snapshot import (
     Snapshot,
     Total,
     Window,
+    trusted,
 )
 from .store import AsyncClient, Scripts, is_cluster
 from .thresholds import AgentAlertTimers, LevelState, QueueLevels, agent_alerts, evaluate_queue
@@ -882,6 +883,13 @@ class Engine:
             cached = self._cfg_agents_cache = (self.config, {a.id: a for a in self.config.agents})
         return cached[1]
 
+    def _cfg_queue(self, q: str) -> QueueConfig:
+        """``config.queue(q)`` without its linear search (once per rebuilt queue at every publish)."""
+        cached = getattr(self, "_cfg_queues_cache", None)
+        if cached is None or cached[0] is not self.config:
+            cached = self._cfg_queues_cache = (self.config, {c.name: c for c in self.config.queues})
+        return cached[1].get(q) or self.config.queue(q)
+
     @staticmethod
     def _counters(h: dict) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -907,6 +915,16 @@ class Engine:
             explain[name] = ex
         return fig, explain
 
+    def _kept_figures(self, kept: dict, part: str, c: dict[str, float], cfg, window: str) -> tuple[dict, dict]:
+        """``_figures`` of a queue's window, those of its previous build (in ``kept``) while its counters, formula
+        and window are the same: a queue rebuilt for its agents alone has the figures it had. Read only."""
+        was = kept.get(part)
+        if was is not None and was[0] == c and was[1] == (cfg.sl_formula, cfg.count_overflow, window):
+            return was[2], was[3]
+        fig, explain = self._figures(c, cfg.sl_formula, cfg.count_overflow, window)
+        kept[part] = (c, (cfg.sl_formula, cfg.count_overflow, window), fig, explain)
+        return fig, explain
+
     def _queue_snapshot(
         self,
         q,
@@ -926,18 +944,17 @@ class Engine:
         """``kept``: the lease owner's waiting callers and callbacks of the queue's previous build (call ->
         (joined, number, model)), reused when unchanged with their age set again, and replaced by this build's
         (``wallboard.incremental``): a long queue's callers are not made again at every publish."""
-        cfg = self.config.queue(q)
-        c = self._counters(win)
-        fig, explain = self._figures(c, cfg.sl_formula, cfg.count_overflow, wid)
-        rc = rolling_counters(rolls)
-        rfig, rexplain = self._figures(rc, cfg.sl_formula, cfg.count_overflow, f"rolling {utc(roll_since)}")
+        cfg = self._cfg_queue(q)
+        # one path for both builds: a full build keeps nothing (an empty ``kept``), so every model is made
+        if kept is None:
+            kept = {}
+        fig, explain = self._kept_figures(kept, "w", self._counters(win), cfg, wid)
+        rfig, rexplain = self._kept_figures(kept, "r", rolling_counters(rolls), cfg, f"rolling {utc(roll_since)}")
+        explain = dict(explain)
         for k, v in rexplain.items():
             explain[f"rolling.{k}"] = v
         keep = self.config.centre.mask_keep_digits
         mask = self.config.centre.mask_callers
-        # one path for both builds: a full build keeps nothing (an empty ``kept``), so every model is made
-        if kept is None:
-            kept = {}
         old_c, old_b = kept.get("c", {}), kept.get("b", {})
         new_c, new_b = {}, {}
         caller_list = []
@@ -972,13 +989,16 @@ class Engine:
             ewt = metrics.ewt_s(len(caller_list), fig["aht_s"], serving)
         else:  # concurrent conversations: slots, not agents (wallboard.channels)
             ewt = metrics.ewt_slots_s(len(caller_list), fig["aht_s"], counts.slots, counts._open_slots)
-        return QueueSnapshot(
-            **fig,
+        # made without validating again (a tenth of a rebuild): every value below is already of its field's type
+        # (the figures as ``metrics.window_figures`` types them, the models made and validated): the same model
+        # and JSON as validation gives (tests/test_snapshot_construct.py)
+        values = dict(
+            fig,
             label=cfg.label,
             channel=cfg.channel,
             sl_formula=cfg.sl_formula,
-            sl_threshold_s=cfg.sl_threshold_s,
-            short_abandon_s=cfg.short_abandon_s,
+            sl_threshold_s=float(cfg.sl_threshold_s),
+            short_abandon_s=float(cfg.short_abandon_s),
             count_overflow=cfg.count_overflow,
             waiting=len(caller_list),
             longest_wait_s=max((x.wait_s for x in caller_list), default=None),
@@ -988,12 +1008,13 @@ class Engine:
             callers=caller_list,
             callbacks=cb_list,
             agent_counts=counts,
-            rolling=Rolling(minutes=self.config.centre.rolling_minutes, since=roll_since, **rfig),
+            rolling=trusted(Rolling, dict(rfig, minutes=self.config.centre.rolling_minutes, since=roll_since)),
             explain=explain,
             levels={m: "ok" for m in cfg.thresholds},
             duplicates=int(dups or 0),
             expired=int(expired or 0),
         )
+        return trusted(QueueSnapshot, values)
 
     @staticmethod
     def _count(counts: AgentCounts, a: AgentSnapshot, channel: str | None = None) -> None:
