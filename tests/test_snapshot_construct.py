@@ -1,5 +1,5 @@
-"""The queue entries the engine makes without validating them (``model_construct``, a tenth of a rebuild) are the
-models validation makes from the same values: validating each entry again changes not one byte of its JSON (an
+"""The queue and agent entries the engine makes without validating them (``snapshot.trusted``, a tenth of a
+rebuild) are the models validation makes from the same values: validating each entry again changes not one byte of its JSON (an
 int where a float belongs would write "20" for "20.0"), through a simulated busy spell, full and incremental
 builds alike, and on a chat queue (the slots' expected wait)."""
 
@@ -14,17 +14,18 @@ from wallboard.incremental import IncrementalSnapshots
 from wallboard.keys import Keys
 from wallboard.sim import SimCentre
 from wallboard.sim.scenarios import overload_spike
-from wallboard.snapshot import QueueSnapshot, Snapshot
+from wallboard.snapshot import Snapshot
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)  # a Monday
 
 
 def _unvalidated(snap: Snapshot) -> list[str]:
-    """The queues whose JSON changes when validated again (with what differs), none when every entry is exact."""
+    """The queues and agents whose JSON changes when validated again (with what differs), none when every entry
+    is exact."""
     out = []
-    for name, q in snap.queues.items():
-        made = q.model_dump_json()
-        again = QueueSnapshot.model_validate(q.model_dump()).model_dump_json()
+    for name, entry in [*snap.queues.items(), *snap.agents.items()]:
+        made = entry.model_dump_json()
+        again = type(entry).model_validate(entry.model_dump()).model_dump_json()
         if made != again:
             at = next(i for i, (x, y) in enumerate(zip(made, again)) if x != y)
             out.append(f"{name}: {made[max(0, at - 60) : at + 20]!r} != {again[max(0, at - 60) : at + 20]!r}")
@@ -38,14 +39,16 @@ async def test_queue_entries_made_unvalidated_are_what_validation_makes(redis_cl
     inc = IncrementalSnapshots(engine, full_rebuild_s=1e9)
     sim = SimCentre(config, overload_spike(at_offset_s=600.0, factor=4.0), 7, START - timedelta(hours=1))
     await engine.apply(sim.advance_to(START))
-    t, seen = START, 0
+    t, seen, paused = START, 0, 0
     for _ in range(60):
         t += timedelta(seconds=20)
         await engine.apply(sim.advance_to(t))
         for snap in (await inc.build(t), await engine.build_snapshot(t)):
             assert not _unvalidated(snap), _unvalidated(snap)[:3]
             seen += sum(q.waiting + q.answered for q in snap.queues.values())
-    assert (inc.fulls, inc.partials) == (1, 59) and seen > 0  # incremental builds; queues with callers, figures
+            paused += sum(a.state == "paused" and a.pause_s > 0 for a in snap.agents.values())
+    # incremental builds; queues with callers and figures, agents with their times
+    assert (inc.fulls, inc.partials) == (1, 59) and seen > 0 and paused > 0
 
 
 async def test_a_chat_queue_made_unvalidated_is_what_validation_makes(make_engine):

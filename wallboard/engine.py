@@ -1162,7 +1162,8 @@ class Engine:
             ch: cfg.capacity_of(ch) if cfg is not None else CHANNEL_DEFAULTS[ch].capacity for ch in sorted(written)
         }
         pending = st.get("pp") or None
-        return AgentSnapshot(
+        # made without validating again, as a queue's entry is (``_queue_snapshot``): each value of its type
+        values = dict(
             name=cfg.name if cfg else None,
             state=state,
             reason=reason,
@@ -1188,6 +1189,7 @@ class Engine:
             conversations=st.get("_conv") or {},
             voice_blocks_written=bool(cfg.voice_blocks_written) if cfg is not None else False,
         )
+        return trusted(AgentSnapshot, values)
 
     # ---- levels and alerts (the lease owner's job) -------------------------------------------------------
 
