@@ -64,7 +64,7 @@ from .snapshot import (
     trusted,
 )
 from .store import AsyncClient, Scripts, is_cluster
-from .thresholds import AgentAlertTimers, LevelState, QueueLevels, agent_alerts, evaluate_queue
+from .thresholds import AgentAlertTimers, LevelState, QueueLevels, agent_alerts, entries_alerts, evaluate_entries
 from .windows import Windows
 
 
@@ -1228,21 +1228,29 @@ class Engine:
         cache = queue_levels if changed_queues is not None else None
         if queue_levels is not None and cache is None:
             queue_levels.reset()
-        grouped = cache.by_queue(state) if cache is not None else {}
+        # each queue evaluated on its own entries, the state made once from them all (not copied per queue)
+        grouped = QueueLevels.by_queue(state)
+        changed = False
         for name, q in snap.queues.items():
             cfg = configured.get(name) or self.config.queue(name)
+            was = grouped.get(name, {})
             kept = None
             if cache is not None and changed_queues is not None and name not in changed_queues:
-                kept = cache.unchanged(cfg, q, grouped.get(name, {}), now, tz)
+                kept = cache.unchanged(cfg, q, was, now, tz)
             if kept is not None:  # as evaluating it again would give (``QueueLevels``)
                 q.__dict__.update(levels=kept[2], alerts=kept[3], open=kept[1])
                 continue
-            levels, state = evaluate_queue(cfg, q, state, now, tz=tz)
+            levels, entries = evaluate_entries(cfg, q, {m: was[m] for m in cfg.thresholds if m in was}, now, tz=tz)
+            if entries != was:
+                grouped[name] = entries
+                changed = True
             q.levels = {m: lv for m, lv in levels.items() if m in cfg.thresholds or lv == "closed"}
             q.open = not any(lv == "closed" for lv in levels.values())
-            q.alerts = state.alerts(name)
+            q.alerts = entries_alerts(entries)
             if queue_levels is not None:
-                queue_levels.keep(cfg, state, q.levels, q.alerts, q.open)
+                queue_levels.keep(cfg, entries, q.levels, q.alerts, q.open)
+        if changed:
+            state = LevelState({(qn, m): st for qn, entries in grouped.items() for m, st in entries.items()})
         acfg = self.config.agent_alerts
         ids = timers.take(changed_agents, now) if timers is not None else None
         if timers is None or ids is None:

@@ -306,10 +306,20 @@ def evaluate_queue(
     ratios under ``rolling``; each window's ``offered`` decides ``min_calls``. ``tz`` is the centre's zone,
     for business hours. The state of other queues is passed through unchanged.
     """
-    _aware(now)
     name = queue_cfg.name
+    was = {m: s for m in queue_cfg.thresholds if (s := state.get(name, m)) is not None}
+    levels, entries = evaluate_entries(queue_cfg, figures, was, now, tz=tz)
+    return levels, state._replace(name, entries)
+
+
+def evaluate_entries(
+    queue_cfg: QueueConfig, figures: Mapping[str, Any] | BaseModel, was: Mapping[str, MetricState], now, *, tz
+) -> tuple[dict[str, Level], dict[str, MetricState]]:
+    """``evaluate_queue`` on the queue's own entries (metric -> state, ``was``): its levels and its new entries.
+    The owner evaluates each queue so, without copying the whole centre's state once per queue."""
+    _aware(now)
     if not is_open(queue_cfg, now, tz):
-        return {m: "closed" for m in THRESHOLD_METRICS}, state._replace(name, {})
+        return {m: "closed" for m in THRESHOLD_METRICS}, {}
     figures = _dump(figures)
     levels: dict[str, Level] = {m: "ok" for m in THRESHOLD_METRICS}
     entries: dict[str, MetricState] = {}
@@ -321,23 +331,33 @@ def evaluate_queue(
             need = t.min_calls if t.min_calls is not None else queue_cfg.min_calls
             if _offered(t, figures) < need:
                 continue
-        entry = _step(state.get(name, metric), float(v), t, now)
+        entry = _step(was.get(metric), float(v), t, now)
         if entry is None:
             continue
         if entry.snoozed_until is not None and entry.snoozed_until <= now:
             entry = entry.model_copy(update=dict(snoozed_by=None, snoozed_until=None))  # expired: tidy the record
         entries[metric] = entry
         levels[metric] = entry.level
-    return levels, state._replace(name, entries)
+    return levels, entries
+
+
+def entries_alerts(entries: Mapping[str, MetricState]) -> dict[str, Alert]:
+    """A queue's ``alerts`` for the snapshot from its entries (``LevelState.alerts``)."""
+    return {m: entries[m].alert() for m in sorted(entries)}
 
 
 def next_deadline(state: LevelState, queue_cfg: QueueConfig) -> datetime | None:
     """The earliest time the queue's state can change on time alone (a hold ending, a snooze expiring),
     so replay can tick there instead of every second. Business-hours edges are not included."""
+    return entries_deadline({m: s for (q, m), s in state.items() if q == queue_cfg.name}, queue_cfg)
+
+
+def entries_deadline(entries: Mapping[str, MetricState], queue_cfg: QueueConfig) -> datetime | None:
+    """``next_deadline`` from the queue's own entries (metric -> state)."""
     out: list[datetime] = []
-    for (q, metric), s in state.items():
+    for metric, s in entries.items():
         t = queue_cfg.thresholds.get(metric)
-        if q != queue_cfg.name or t is None:
+        if t is None:
             continue
         hold = timedelta(seconds=t.hold_s)
         out += [ts + hold for ts in (s.breach_clear_since, s.warn_clear_since) if ts is not None]
@@ -364,7 +384,8 @@ class QueueLevels:
     def reset(self) -> None:
         self.last = {}
 
-    def by_queue(self, state: LevelState) -> dict[str, dict[str, MetricState]]:
+    @staticmethod
+    def by_queue(state: LevelState) -> dict[str, dict[str, MetricState]]:
         out: dict[str, dict[str, MetricState]] = {}
         for (q, m), st in state.items():
             out.setdefault(q, {})[m] = st
@@ -387,9 +408,9 @@ class QueueLevels:
         self.kept += 1
         return kept
 
-    def keep(self, cfg: QueueConfig, state: LevelState, levels, alerts, is_open_now: bool) -> None:
-        entries = {m: st for (q, m), st in state.items() if q == cfg.name}
-        self.last[cfg.name] = (entries, is_open_now, levels, alerts, next_deadline(state, cfg))
+    def keep(self, cfg: QueueConfig, entries: dict[str, MetricState], levels, alerts, is_open_now: bool) -> None:
+        """The queue's evaluation: its own entries (metric -> state) and what it gave."""
+        self.last[cfg.name] = (entries, is_open_now, levels, alerts, entries_deadline(entries, cfg))
 
 
 # --- acknowledge, snooze, flashing -----------------------------------------------------------------------
