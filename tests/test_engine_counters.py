@@ -428,7 +428,7 @@ def test_each_transition_is_in_the_window_of_the_latest_reset_before_it_across_a
     import bisect
 
     from wallboard.config import load_config
-    from wallboard.engine import Engine
+    from wallboard.engine import _QC, _QWIN, Engine
     from wallboard.keys import Keys
 
     resets = [
@@ -450,7 +450,7 @@ def test_each_transition_is_in_the_window_of_the_latest_reset_before_it_across_a
         for i, t in enumerate(times)
     ]
     batch = eng.prepare(events)
-    got = {rec["c"]: rec["win"] for _, rec, _ in batch.by_queue["support"]}
+    got = {rec[_QC]: rec[_QWIN] for _, rec, _ in batch.by_queue["support"]}
     assert len(got) == len(events) == 2 * (300 + 300)
     for i, e in enumerate(events):
         t = e.ts.timestamp()

@@ -88,7 +88,7 @@ class Batch:
     res: ApplyResult
     cursor: str = ""
     events: list = field(default_factory=list)
-    by_queue: dict[str, list[tuple[int, dict, str | None]]] = field(default_factory=dict)
+    by_queue: dict[str, list[tuple[int, list, str | None]]] = field(default_factory=dict)  # (_Q* records)
     agent_items: dict[str, list[tuple[int, dict]]] = field(default_factory=dict)
     agents: set[str] = field(default_factory=set)
     queues: set[str] = field(default_factory=set)  # those with a record the queue step did not refuse
@@ -146,6 +146,21 @@ _KINDS: dict[type, int] = {
     FeedGap: _K_GAP,
 }
 
+
+# The queue script's record is positional (cheaper for Python to encode and for cjson to decode than an object;
+# docs/PERFORMANCE.md): these indexes, queue_batch.lua's header, and ``false`` for an absent field.
+_QK, _QC, _QT, _QWIN, _QMIN, _QW, _QKN, _QJW, _QJM, _QX = range(10)  # _QX: the kind's own fields from here
+_QKINDS = {
+    _K_JOIN: "J",
+    _K_ANSWER: "A",
+    _K_ABANDON: "X",
+    _K_OVERFLOW: "O",
+    _K_CALLBACK: "O",
+    _K_COMPLETE: "C",
+    _K_WRAP: "W",
+    _K_SURVEY: "V",
+    _K_CALLBACK_DONE: "D",
+}
 
 # The agent's counted facts (calls handled, missed, survey answers, ...): whole counts kept per window under their
 # own names.
@@ -345,67 +360,55 @@ class Engine:
             return (start, end, w)
         return (m, m + 60, w)
 
-    def _queue_record(self, ev, t: float) -> dict | None:
+    def _queue_record(self, ev, t: float) -> list | None:
         """The queue script's record of a call transition or resync (None for other events)."""
         kind = _KINDS.get(type(ev)) or _kind_of(type(ev))
         if kind >= _K_AGENT:
             return None
         return self._qrec(kind, ev.__dict__, t)
 
-    def _qrec(self, kind: int, d: dict, t: float) -> dict:
+    def _qrec(self, kind: int, d: dict, t: float) -> list:
+        """A positional record (``_Q*``, queue_batch.lua's header): false where a field is absent."""
         if kind == _K_RESYNC:
-            return {"k": "R", "t": t, "ids": d["call_ids"]}
+            return ["R", False, t, False, False, False, False, False, False, d["call_ids"]]
         win, minute = self._window(t)
-        rec: dict = {"c": d["call_id"], "t": t, "win": win, "min": minute}
+        rec: list = [_QKINDS[kind], d["call_id"], t, win, minute, False, False, False, False]
         if kind == _K_JOIN:
-            rec["k"] = "J"
-            if d["caller"]:
-                rec["cl"] = d["caller"]
+            cu: str | bool = False
             if self.fcr_salt:
                 who = fcr.customer_ident(d["customer"], d["caller"])
                 if who:
-                    rec["cu"] = fcr.customer_hash(self.fcr_salt, who)
+                    cu = fcr.customer_hash(self.fcr_salt, who)
+            rec += (d["caller"] or False, cu)
         elif kind == _K_ANSWER:
-            rec["k"] = "A"
-            if d["agent"]:
-                rec["ag"] = d["agent"]
-            if self.fcr_salt:
-                rec["dy"] = self._report_day(win, t)
-        elif kind == _K_ABANDON:
-            rec["k"] = "X"
+            rec += (d["agent"] or False, self._report_day(win, t) if self.fcr_salt else False)
         elif kind == _K_OVERFLOW:
-            rec["k"], rec["r"] = "O", d["reason"]
+            rec.append(d["reason"])
         elif kind == _K_CALLBACK:
-            rec["k"], rec["r"] = "O", "callback"
+            rec.append("callback")
         elif kind == _K_COMPLETE:
-            rec["k"], rec["tk"] = "C", d["talk_s"]
-            if d["ended_by"] == "transfer":
-                rec["x"] = 1  # transferred: counted once per queue entry, and for the agent
+            # transferred: counted once per queue entry, and for the agent
+            rec += (d["talk_s"], 1 if d["ended_by"] == "transfer" else False)
         elif kind == _K_WRAP:
-            rec["k"], rec["wr"] = "W", d["wrap_s"]
+            rec.append(d["wrap_s"])
         elif kind == _K_SURVEY:
             # counted when it arrives, with the contact's entry and agent (the script finds them), once per
             # (contact, question): "n" the NPS question (v: promoter 1, detractor -1), "c" a CSAT one (v: top box)
-            rec["k"] = "V"
-            rec["sq"], rec["v"] = metrics.survey_class(d["score"], d["scale"], self.config.surveys.top_box)
-            rec["sq"] = rec["sq"][0]
-            if d["agent"]:
-                rec["ag"] = d["agent"]
-        else:  # _K_CALLBACK_DONE
-            rec["k"] = "D"
+            sq, v = metrics.survey_class(d["score"], d["scale"], self.config.surveys.top_box)
+            rec += (d["agent"] or False, sq[0], v)
         w = d.get("wait_s")
         if w is None:
             # an exit, a close or a wrap-up (neither has a wait): counted only if its entry is known
             if _K_ANSWER <= kind <= _K_WRAP and d["source"].partition(":")[0] in EXITS_NEED_THEIR_ENTRY:
-                rec["kn"] = 1  # (feed.EXITS_NEED_THEIR_ENTRY)
+                rec[_QKN] = 1  # (feed.EXITS_NEED_THEIR_ENTRY)
         else:
-            rec["w"] = w
+            rec[_QW] = w
             if w:  # an exit: where its join falls, should the script have to record the join it implies
                 jwin, jmin = self._window(t - w)
                 if jmin != minute:
-                    rec["jm"] = jmin
+                    rec[_QJM] = jmin
                 if jwin != win:
-                    rec["jw"] = jwin
+                    rec[_QJW] = jwin
         return rec
 
     def _agent_record(self, ev, t: float) -> dict | None:
@@ -489,13 +492,13 @@ class Engine:
             a = d.get("agent")
             if kind < _K_AGENT:
                 rec = self._qrec(kind, d, t)
-                if a and "kn" not in rec:  # (one the script may refuse: registered once it is not)
+                if a and not rec[_QKN]:  # (one the script may refuse: registered once it is not)
                     agents.add(a)
                 items = by_queue.get(d["queue"])
                 if items is None:
                     items = by_queue[d["queue"]] = []
-                agent_side = (
-                    kind == _K_ANSWER or "x" in rec or (kind == _K_COMPLETE and self.channel_of(d["queue"]) != "voice")
+                agent_side = kind == _K_ANSWER or (
+                    kind == _K_COMPLETE and (rec[_QX + 1] or self.channel_of(d["queue"]) != "voice")
                 )
                 items.append((i, rec, a if agent_side else None))  # a survey's agent: from the script
             elif kind < _K_OTHER:
@@ -524,7 +527,7 @@ class Engine:
             await self._record_contacts(batch)
         # a queue whose every record may be refused (a close of a conversation never opened) is registered by
         # ``queue_step`` once one is not: a refused close leaves no ghost queue or agent on the board
-        sure = [q for q, items in batch.by_queue.items() if any("kn" not in rec for _, rec, _ in items)]
+        sure = [q for q, items in batch.by_queue.items() if any(not rec[_QKN] for _, rec, _ in items)]
         await self._register(sure, batch.agents)
 
     async def _record_contacts(self, batch: Batch) -> None:
@@ -537,12 +540,13 @@ class Engine:
         for queue, items in batch.by_queue.items():
             matter = fcr.matter_of(self.config, queue, self._matters)
             for _, rec, _ in items:
-                cu = rec.get("cu")
+                cu: str = rec[_QX + 1] if rec[_QK] == "J" else ""
                 if cu:
                     pipe = pipe or self.r.pipeline(transaction=False)
                     key = self.keys.customer_contacts(cu)
-                    pipe.zadd(key, {f"{matter}|{rec['c']}|{int(rec['t'])}": rec["t"]})
-                    pipe.zremrangebyscore(key, "-inf", f"({rec['t'] - keep}")
+                    t = rec[_QT]
+                    pipe.zadd(key, {f"{matter}|{rec[_QC]}|{int(t)}": t})
+                    pipe.zremrangebyscore(key, "-inf", f"({t - keep}")
                     pipe.expire(key, keep)
         if pipe is not None:
             await pipe.execute()
@@ -580,13 +584,14 @@ class Engine:
                     why = _refusal(dup, ev, queue, self.config.centre.entry_expiry_h)
                     dead = DeadLetter(source, why, ev.model_dump_json())
                     batch.res.rejected.append(dead)
-                    if rec["k"] in ("C", "W"):  # parked until the conversation opens (webhooks come unordered)
-                        batch.unknown.append((dead, queue, rec["c"]))
+                    if rec[_QK] in ("C", "W"):  # parked until the conversation opens (webhooks come unordered)
+                        batch.unknown.append((dead, queue, rec[_QC]))
                     continue
                 batch.queues.add(queue)
-                if rec["k"] in ("J", "A") and batch.events[i].source.partition(":")[0] in EXITS_NEED_THEIR_ENTRY:
-                    batch.opened.add((queue, rec["c"]))
-                if "kn" in rec:
+                k = rec[_QK]
+                if k in ("J", "A") and batch.events[i].source.partition(":")[0] in EXITS_NEED_THEIR_ENTRY:
+                    batch.opened.add((queue, rec[_QC]))
+                if rec[_QKN]:
                     late_q.add(queue)
                     named = batch.events[i].__dict__.get("agent")
                     if named:
@@ -595,34 +600,33 @@ class Engine:
                     dups += 1
                 else:
                     applied += 1
-                survey = rec["k"] == "V"
+                survey = k == "V"
                 if survey:
                     agent = reply[2] or None  # the contact's answering agent (else the event's)
                 # the agent side of an answer (H), a transfer (T) or a survey answer (V): counted once per (call,
                 # queue entry), in the agent's slot; on a written channel the answer opens the agent's conversation
                 # and its close (CC) ends it (the agent's load and busy time, wallboard.channels)
-                if written and rec["k"] == "C":
+                if written and k == "C":
                     # a written conversation's close ends it for the agent who answered it (the customer's close
                     # names none) and for the agent it names (one who took it over by accepting it again)
                     closers = sorted({a for a in (agent, reply[2] if len(reply) > 2 else None) if a})
-                    base = {"t": rec["t"], "c": rec["c"], "q": queue, "j": join, "win": rec["win"], "min": rec["min"]}
+                    base = {"t": rec[_QT], "c": rec[_QC], "q": queue, "j": join, "win": rec[_QWIN], "min": rec[_QMIN]}
                     for closer in closers:
                         agent_items.setdefault(closer, []).append((i, {**base, "k": "CC"}))
                 if agent:
                     items = agent_items.get(agent)
                     if items is None:
                         items = agent_items[agent] = []
-                    k = rec["k"]
-                    base = {"t": rec["t"], "c": rec["c"], "q": queue, "j": join, "win": rec["win"], "min": rec["min"]}
+                    base = {"t": rec[_QT], "c": rec[_QC], "q": queue, "j": join, "win": rec[_QWIN], "min": rec[_QMIN]}
                     if survey:
-                        base["k"], base["sq"], base["v"] = "V", rec["sq"], rec["v"]
+                        base["k"], base["sq"], base["v"] = "V", rec[_QX + 1], rec[_QX + 2]
                         items.append((i, base))
                     elif k == "A":
                         base["k"] = "H"
                         if written:
                             base["ch"] = self.channel_of(queue)
                         items.append((i, base))
-                    elif "x" in rec:
+                    elif k == "C" and rec[_QX + 1]:
                         base["k"] = "T"
                         items.append((i, base))
         batch.res.applied += applied
@@ -680,11 +684,11 @@ class Engine:
                 if ms is None:
                     ms = touched.minutes[q] = set()
                 for _, rec, _ in items:
-                    m = rec.get("min")  # (a resync's record writes no bucket)
-                    if m is not None:
+                    m = rec[_QMIN]  # (a resync's record writes no bucket: false)
+                    if m is not False:
                         ms.add(m)
-                    jm = rec.get("jm")
-                    if jm is not None:
+                    jm = rec[_QJM]
+                    if jm is not False:
                         ms.add(jm)
             if batch.opened:  # closes parked for these conversations: applied now (counted once, as ever)
                 await parking.unpark(self, batch.opened)
@@ -735,7 +739,7 @@ class Engine:
         if now.tzinfo is None:
             raise ValueError("expire_callers needs an aware datetime (the clock's now)")
         # an exclusive bound: a caller who joined exactly ``limit`` ago is not yet older than it
-        rec = _ENCODE([{"k": "E", "cut": f"({now.timestamp() - limit!r}"}])
+        rec = _ENCODE([["E", False, False, False, False, False, False, False, False, f"({now.timestamp() - limit!r}"]])
         params = json.dumps({"exp": self.exp_s, "bexp": self.bexp_s})
         queues = await self.queue_names()
         calls = [("queue_batch", self.keys.queue(q), (params, rec)) for q in queues]

@@ -2,7 +2,10 @@
 -- KEYS[1]: the queue's slot base "P:{q:NAME}"; every key touched is built from it (one hash tag).
 -- (the suffixes are wallboard/keys.py's LUA_SUFFIXES: tests/test_keys.py checks this file spells them the same)
 -- ARGV[1]: JSON params {sl, sh, exp, bexp, feed, pos, fexp, wr, oexp} (wr: a written channel's queue) (or {read = ...}: see "Reading" below)
--- ARGV[2]: JSON array of events {k, c, t, w, win, min, jw, jm, r, cl, ag, tk, wr}
+-- ARGV[2]: JSON array of events, each a positional array (cheaper to encode and to decode than an object;
+--   wallboard/engine.py's _Q* indexes), false where a field is absent:
+--   [k, c, t, win, min, w, kn, jw, jm, then k's own: J cl, cu; A ag, dy; O r; C tk, x; W wr; V ag, sq, v;
+--    R (no c, win, min): ids; E (only k): cut]
 --   jw, jm: window and minute of t - w when they differ from win and min (an exit's implied join);
 --   kn (A, X, O without w; C, W): counted only if the call has an entry that joined by t, else refused (code 3);
 --   cu (J): the customer's salted hash; dy (A): the report day YYYYMMDD (first contact resolution)
@@ -24,6 +27,10 @@
 local base = KEYS[1]
 local p = cjson.decode(ARGV[1])
 local evs = cjson.decode(ARGV[2])
+-- an event's fields (the header's order)
+local E_K, E_C, E_T, E_WIN, E_MIN, E_W, E_KN, E_JW, E_JM, E_X1, E_X2, E_X3 = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
+local E_CL, E_CU, E_AG, E_DY, E_R, E_TK, E_X, E_WR, E_SQ, E_V = E_X1, E_X2, E_X1, E_X2, E_X1, E_X1, E_X2, E_X1, E_X2, E_X3
+local E_IDS, E_CUT = E_X1, E_X1
 local waiting = base .. ':waiting'
 local callers = base .. ':callers'
 local callbacks = base .. ':callbacks'
@@ -127,12 +134,12 @@ end
 -- they stop waiting and nothing is counted for them (a caller who joined just now is kept)
 local function resync(e)
   local listed = {}
-  for _, c in ipairs(e.ids) do listed[c] = true end
+  for _, c in ipairs(e[E_IDS]) do listed[c] = true end
   local held = redis.call('ZRANGE', waiting, 0, -1, 'WITHSCORES')
   local gone = 0
   for k = 1, #held, 2 do
     local c, j = held[k], tonumber(held[k + 1])
-    if not listed[c] and j < e.t - 1 then
+    if not listed[c] and j < e[E_T] - 1 then
       drop_unseen(c, 'X')
       gone = gone + 1
     end
@@ -143,7 +150,7 @@ end
 -- expiry: callers still held as waiting who joined before the cut; their leave never arrived. ``expired``
 -- in :stats counts those whose exit is still missing (a late exit takes its caller off again, below).
 local function expire(e)
-  local old = redis.call('ZRANGEBYSCORE', waiting, '-inf', e.cut)
+  local old = redis.call('ZRANGEBYSCORE', waiting, '-inf', e[E_CUT])
   for _, c in ipairs(old) do drop_unseen(c, 'E') end
   if #old > 0 then redis.call('HINCRBY', base .. ':stats', 'expired', #old) end
   return #old
@@ -159,22 +166,22 @@ local function entry_by(h, t)
 end
 
 for i, e in ipairs(evs) do
- if e.k == 'R' then
+ if e[E_K] == 'R' then
   resync(e)
   out[i] = {0, 0}
- elseif e.k == 'E' then
+ elseif e[E_K] == 'E' then
   out[i] = {0, expire(e)}
- elseif e.k == 'V' then
+ elseif e[E_K] == 'V' then
   -- a survey answer, maybe hours after the contact: counted now (its own window and minute), with the latest
   -- entry that joined before it and that entry's agent; once per (contact, question) by the entry's flags V and
   -- N (or the marker's own 'v0' when no entry is known: the contact was not seen or its marker expired)
-  local c = e.c
+  local c = e[E_C]
   local h = marker(c)
   renew[c] = true
   local n = tonumber(h['n'] or '0')
   local idx = nil
   for k = n, 1, -1 do
-    if tonumber(h[J[k]]) <= e.t + 1 then idx = k; break end
+    if tonumber(h[J[k]]) <= e[E_T] + 1 then idx = k; break end
   end
   -- dated before the contact joined (the survey platform's clock behind the PBX's): still the contact's first
   -- entry, so that a copy with another time (the other feed's) finds the same flags
@@ -185,46 +192,46 @@ for i, e in ipairs(evs) do
   local f0 = h['v0'] or ''
   local ff, f, j = 'v0', f0, 0
   if idx and f0 == '' then ff, f, j = F[idx], fe, tonumber(h[J[idx]]) end
-  local ag = (idx and h['a' .. idx]) or e.ag or ''
-  local flag = (e.sq == 'n') and 'N' or 'V'
+  local ag = (idx and h['a' .. idx]) or e[E_AG] or ''
+  local flag = (e[E_SQ] == 'n') and 'N' or 'V'
   if has(f, flag) then
     dups = dups + 1
     out[i] = {1, j, ag}
   elseif idx and not (has(fe, 'A') or has(fe, 'C') or has(fe, 'D')) then
     out[i] = {2, j, ''}  -- this queue never answered (nor called back) the contact: not counted, a dead letter
   else
-    local wkey, mkey = base .. WSUF[e.win], base .. MSUF[e.min]
+    local wkey, mkey = base .. WSUF[e[E_WIN]], base .. MSUF[e[E_MIN]]
     if not (has(f, 'V') or has(f, 'N')) then add(wkey, 'surveyed', 1); add(mkey, 'surveyed', 1) end
     put(c, h, ff, f .. flag)
     if flag == 'V' then
       add(wkey, 'csat_responses', 1); add(mkey, 'csat_responses', 1)
-      if e.v == 1 then add(wkey, 'csat_top', 1); add(mkey, 'csat_top', 1) end
+      if e[E_V] == 1 then add(wkey, 'csat_top', 1); add(mkey, 'csat_top', 1) end
     else
       add(wkey, 'nps_responses', 1); add(mkey, 'nps_responses', 1)
-      if e.v == 1 then add(wkey, 'nps_promoters', 1); add(mkey, 'nps_promoters', 1) end
-      if e.v == -1 then add(wkey, 'nps_detractors', 1); add(mkey, 'nps_detractors', 1) end
+      if e[E_V] == 1 then add(wkey, 'nps_promoters', 1); add(mkey, 'nps_promoters', 1) end
+      if e[E_V] == -1 then add(wkey, 'nps_detractors', 1); add(mkey, 'nps_detractors', 1) end
     end
     applied = applied + 1
     out[i] = {0, j, ag}
   end
- elseif e.kn and not entry_by(marker(e.c), e.t) then
+ elseif e[E_KN] and not entry_by(marker(e[E_C]), e[E_T]) then
   -- an exit without its wait for an entry nobody saw join (a sender that may leave the wait out): counted, it
   -- would be a join and an exit in the same second; refused instead (a dead letter), nothing written. The same
   -- for a close or a wrap-up of such an entry: counted, it would be a completion (handle time, transfer) of a
   -- conversation never opened, and the engine's agent step ends no conversation for it
   out[i] = {3, 0}
  else
-  local c = e.c
+  local c = e[E_C]
   local h = marker(c)
   renew[c] = true
-  local wkey = base .. WSUF[e.win]
-  local mkey = base .. MSUF[e.min]
+  local wkey = base .. WSUF[e[E_WIN]]
+  local mkey = base .. MSUF[e[E_MIN]]
   local n = tonumber(h['n'] or '0')
-  local t = e.t
+  local t = e[E_T]
   local idx = nil
   local j = nil
   local dup = false
-  if e.k == 'J' then
+  if e[E_K] == 'J' then
     -- a join within 1 s of an entry's join is that entry (AMI microseconds meet queue_log seconds)
     for k = n, 1, -1 do
       local jk = tonumber(h[J[k]])
@@ -250,12 +257,12 @@ for i, e in ipairs(evs) do
       end
       n = n + 1; idx = n; j = t
       put(c, h, 'n', n); put(c, h, J[idx], t); put(c, h, F[idx], 'J')
-      if e.cu then put(c, h, 'u' .. idx, e.cu) end  -- the customer (a salted hash): first contact resolution
+      if e[E_CU] then put(c, h, 'u' .. idx, e[E_CU]) end  -- the customer (a salted hash): first contact resolution
       add(wkey, 'entered', 1); add(mkey, 'entered', 1)
       local added = redis.call('ZADD', waiting, t, c)
       if nwait then nwait = nwait + added else nwait = redis.call('ZCARD', waiting) end
-      if e.cl then redis.call('HSET', callers, c, e.cl) end
-      local m = e.min
+      if e[E_CL] then redis.call('HSET', callers, c, e[E_CL]) end
+      local m = e[E_MIN]
       local pk = peaks[m]
       if pk == nil then
         pk = tonumber(redis.call('HGET', mkey, 'peak_waiting') or '0')
@@ -268,25 +275,25 @@ for i, e in ipairs(evs) do
       local jk = tonumber(h[J[k]])
       if jk <= t + 1 then idx = k; j = jk; break end
     end
-    local k = e.k
+    local k = e[E_K]
     if not idx then
       -- the join was never seen (feed started mid-call): the entry is made from the wait we were given
-      n = n + 1; idx = n; j = t - (e.w or 0)
+      n = n + 1; idx = n; j = t - (e[E_W] or 0)
       local f0 = ''
       if k == 'A' or k == 'X' or k == 'O' then
         -- an exit implies its join: counted entered once, in the join's window and minute, so that offered
         -- never exceeds entered; the J flag makes that join a duplicate should it arrive after all
         f0 = 'J'
         local jwkey, jmkey = wkey, mkey
-        if e.jw then jwkey = base .. WSUF[e.jw] end
-        if e.jm then jmkey = base .. MSUF[e.jm] end
+        if e[E_JW] then jwkey = base .. WSUF[e[E_JW]] end
+        if e[E_JM] then jmkey = base .. MSUF[e[E_JM]] end
         add(jwkey, 'entered', 1); add(jmkey, 'entered', 1)
       end
       put(c, h, 'n', n); put(c, h, J[idx], j); put(c, h, F[idx], f0)
     end
     local f = h[F[idx]] or ''
-    local w = e.w
-    if w == nil then w = t - j end
+    local w = e[E_W]
+    if not w then w = t - j end  -- (false: no wait given)
     if w < 0 then w = 0 end
     if (k == 'A' or k == 'X' or k == 'O') and has(f, 'E') and not (has(f, 'A') or has(f, 'L')) then
       unexpired = unexpired + 1  -- the exit of an expired caller, late: counted below as what it was
@@ -299,12 +306,12 @@ for i, e in ipairs(evs) do
         add(wkey, 'wait_answered_s', w); add(mkey, 'wait_answered_s', w)
         add(wkey, 'wait_all_s', w); add(mkey, 'wait_all_s', w)
         leave(c)
-        if e.ag then put(c, h, 'a' .. idx, e.ag) end
+        if e[E_AG] then put(c, h, 'a' .. idx, e[E_AG]) end
         -- an answered contact of a known customer, under its report day (first contact resolution)
         local cu = h['u' .. idx]
-        if e.dy and cu then
-          local fk = base .. ':fcr:' .. e.dy
-          redis.call('HSET', fk, c .. '|' .. math.floor(j), cu .. '|' .. t .. '|' .. (e.ag or ''))
+        if e[E_DY] and cu then
+          local fk = base .. ':fcr:' .. e[E_DY]
+          redis.call('HSET', fk, c .. '|' .. math.floor(j), cu .. '|' .. t .. '|' .. (e[E_AG] or ''))
           redis.call('EXPIRE', fk, p.fexp)
         end
       end
@@ -321,20 +328,20 @@ for i, e in ipairs(evs) do
       if has(f, 'A') or has(f, 'L') then dup = true else
         f = f .. 'L'
         add(wkey, 'overflowed', 1); add(mkey, 'overflowed', 1)
-        add(wkey, 'overflowed:' .. e.r, 1); add(mkey, 'overflowed:' .. e.r, 1)
+        add(wkey, 'overflowed:' .. e[E_R], 1); add(mkey, 'overflowed:' .. e[E_R], 1)
         add(wkey, 'wait_all_s', w); add(mkey, 'wait_all_s', w)
         leave(c)
         -- a pending callback keeps the caller's place: the original entry time
-        if e.r == 'callback' then redis.call('ZADD', callbacks, j, c) end
+        if e[E_R] == 'callback' then redis.call('ZADD', callbacks, j, c) end
       end
     elseif k == 'C' then
       -- a transfer (x) is its own once-mark T: counted once per entry, whichever completion says so
-      local xf = e.x and not has(f, 'T')
+      local xf = e[E_X] and not has(f, 'T')
       if has(f, 'C') and not xf then dup = true else
         if not has(f, 'C') then
           f = f .. 'C'
           add(wkey, 'completed', 1); add(mkey, 'completed', 1)
-          add(wkey, 'talk_s', e.tk); add(mkey, 'talk_s', e.tk)
+          add(wkey, 'talk_s', e[E_TK]); add(mkey, 'talk_s', e[E_TK])
         end
         if xf then
           f = f .. 'T'
@@ -344,7 +351,7 @@ for i, e in ipairs(evs) do
     elseif k == 'W' then
       if has(f, 'W') then dup = true else
         f = f .. 'W'
-        add(wkey, 'wrap_s', e.wr); add(mkey, 'wrap_s', e.wr)
+        add(wkey, 'wrap_s', e[E_WR]); add(mkey, 'wrap_s', e[E_WR])
       end
     elseif k == 'D' then
       redis.call('ZREM', callbacks, c)
@@ -357,7 +364,7 @@ for i, e in ipairs(evs) do
   end
   if dup then dups = dups + 1 else applied = applied + 1 end
   -- a close: the entry's answering agent too, whose conversation it ends (the close may name another or none)
-  out[i] = {dup and 1 or 0, j, (e.k == 'C' and h['a' .. idx]) or ''}
+  out[i] = {dup and 1 or 0, j, (e[E_K] == 'C' and h['a' .. idx]) or ''}
  end
 end
 
