@@ -17,6 +17,8 @@ Figures:
   no frame is drawn (target: nothing over 100 ms);
 - ``desk.loop_work_max_ms`` / ``p99``: the CPU the desk's thread spent between two wake-ups (thread time), the
   same stalls without the waits for a CPU that a shared machine adds;
+- ``desk.startup_s`` / ``startup_work_max_ms``: until every agent had its row, and the longest frame then; the
+  ``after_startup_work`` figures: the rest of the run;
 - ``desk.rss_mb`` first / last / max, sampled every 10 s after the first minute (target: flat over 10 min);
 - ``desk.summaries`` / ``desk.agent_parts``: what the desk received.
 """
@@ -134,12 +136,15 @@ async def desk_main(url: str, prefix: str, agents: int, queues: int, seconds: fl
         t0 = loop.time()
         last_seq = None
         last_agents = None
+        startup: tuple[float, int] | None = None  # (seconds, wake-ups) until every agent was placed
         next_rss = t0 + min(60.0, seconds / 4)  # after the start (the first full parts, the first layout)
         while loop.time() - t0 < seconds:
             before, cpu_before = loop.time(), time.thread_time()
             await asyncio.sleep(0.01)
             stalls.append(loop.time() - before - 0.01)
             work.append(time.thread_time() - cpu_before)
+            if startup is None and a_table_holds(app, agents):  # the start-up: until every agent has its row
+                startup = (loop.time() - t0, len(work))
             s, a = app.summary, app.agents
             if s is not None and s.seq != last_seq:
                 summaries += 1
@@ -157,8 +162,24 @@ async def desk_main(url: str, prefix: str, agents: int, queues: int, seconds: fl
                     f"{max(recent) * 1000:.0f} ms), summaries {summaries}"
                 )
         # reported before the app closes: a desk far behind takes long to close (its backlog is drawn first)
-        report({"stalls": stalls, "work": work, "rss": rss, "summaries": summaries, "agent_parts": agent_parts})
+        report(
+            {
+                "stalls": stalls,
+                "work": work,
+                "rss": rss,
+                "summaries": summaries,
+                "agent_parts": agent_parts,
+                "startup": startup,
+            }
+        )
         await pilot.pause()
+
+
+def a_table_holds(app, agents: int) -> bool:
+    try:
+        return app.agent_table.row_count >= agents
+    except Exception:  # not composed yet
+        return False
 
 
 def report(out: dict) -> None:
@@ -175,6 +196,15 @@ def report(out: dict) -> None:
     )
     B.figure("desk.loop_work_p99_ms", B.percentile(work, 99) * 1000, "ms", "")
     B.figure("desk.loop_work_over_100ms", sum(1 for s in work if s > 0.1), "", "")
+    if out["startup"] is not None:  # the first parts read and every agent placed, then the rest of the run
+        seconds, n = out["startup"]
+        first, rest = out["work"][:n], sorted(out["work"][n:])
+        B.figure("desk.startup_s", seconds, "s", "until every agent had its row in the table")
+        B.figure("desk.startup_work_max_ms", max(first, default=0) * 1000, "ms", "the start-up's longest frame (CPU)")
+        if rest:
+            B.figure("desk.after_startup_work_max_ms", rest[-1] * 1000, "ms", "")
+            B.figure("desk.after_startup_work_p99_ms", B.percentile(rest, 99) * 1000, "ms", f"{len(rest):,} wake-ups")
+            B.figure("desk.after_startup_work_over_100ms", sum(1 for s in rest if s > 0.1), "", "")
     B.figure("desk.summaries", out["summaries"], "", "summaries the desk took (1 a second expected)")
     B.figure("desk.agent_parts", out["agent_parts"], "", "agent parts the desk took")
     if out["rss"]:

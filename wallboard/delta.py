@@ -85,6 +85,21 @@ def parse_summary(text: str) -> Summary:
 
 
 PARSE_SLICE = 500  # agents parsed between two turns of the event loop (5,000 in one go: ~100 ms of a view's loop)
+QUEUE_SLICE = 50  # queues parsed between two turns (500 queues, each with its explanations, in one go: ~40 ms)
+
+
+async def read_summary(text: str) -> Summary:
+    """A summary (as ``parse_summary``), letting the event loop run every ``QUEUE_SLICE`` queues."""
+    data = json.loads(text)
+    raw = data.get("queues") if isinstance(data, dict) else None
+    if isinstance(raw, dict):
+        queues = {}
+        for i, (k, v) in enumerate(raw.items(), 1):
+            queues[k] = QueueSnapshot.model_validate(v)
+            if i % QUEUE_SLICE == 0:
+                await asyncio.sleep(0)
+        data["queues"] = queues  # models already: taken as they are
+    return Summary.model_validate(data)
 
 
 async def parse_agents(text: str) -> AgentsPart:
@@ -429,7 +444,7 @@ class SnapshotStream:
                 return Delta.model_validate_json(text)
             if channel == self.keys.agents_channel:
                 return await parse_agents(text)
-            return parse_summary(text)
+            return await read_summary(text)
         except (ValidationError, ValueError, KeyError, TypeError) as e:
             self.rejected += 1
             log.warning("ignored a malformed snapshot message on %s: %s", channel, e)

@@ -53,7 +53,7 @@ def text_width(text: str) -> int:
 INTERNED = 50_000  # distinct cells shared, at most (then forgotten: the cells built since share anew)
 # A first part of 5,000 agents built its cells (~280 ms) and placed its rows (~200 ms) in one frame; a full part
 # compared every agent (30-70 ms). Work between two turns of the desk's loop (``AgentRowSource.update``):
-SLICE = 4000  # a comparison of an agent's fields costs 1
+SLICE = 2000  # a comparison of an agent's fields costs 1
 BUILD_COST = 8  # its cells built (and its row placed) cost about as much as comparing eight
 
 _NONE: dict = {}  # no reverts or takeovers (never written to)

@@ -13,8 +13,9 @@ cost seconds. An update now costs the cells that changed.
 
 A cell is drawn again only when it changed: DataTable keys its cache of drawn cells on one count of every
 update to the table, so a single clock cell ticking redrew every visible cell of the table each second.
-``_render_cell`` keys it instead on the cell's own stamp (set when ``sync`` updates it) and the table's layout
-stamp (rows added, removed or sorted, columns changed).
+``_render_cell`` keys it instead on the cell's own stamp (set when ``sync`` updates it) and a stamp of the rows'
+places (rows removed or sorted, columns changed; not rows added at the end, as a large part's come in slices), and
+the row's formatted cells on the row's own stamp (the latest of its cells').
 
 ``sync(source)`` with a ``rowsource.RowSource`` (the desk's queues and agents): every row is placed by key at its
 sort key's place, but only the rows in view and a page above and below are filled (built by the source, compared
@@ -72,6 +73,7 @@ class KeyedTable(DataTable):
     _refresh_wanted = False
     # read by DataTable's own __init__ (through ordered_rows, watch_scroll_y) before ours sets them
     _layout = 0
+    _places = 0
     _ordered: tuple[int, list] | None = None
     _offsets: tuple[int, list] | None = None
     _source: RowSource | None = None
@@ -100,9 +102,12 @@ class KeyedTable(DataTable):
         self.flashing: set[tuple[str, str]] = set()
         self._widths: dict[str, Counter[int]] = {}  # auto-width column -> how many cells have each width
         self._stamps: dict[tuple[str, str], int] = {}  # (row, column) -> when sync last updated the cell
+        self._row_stamps: dict[str, int] = {}  # row -> when sync last updated one of its cells
         self._stamp = 0
         self._models: dict[tuple[str, str], CellModel] = {}  # (row, column) -> the cell model last synced
         self._layout = 0  # moves when rows are added, removed or sorted, or the columns change
+        self._places = 0  # moves when a row placed may have moved (removed, sorted, the columns changed); not when
+        # rows are added at the end: a drawn cell (its row's index is in its style) is still right
         self._source = None  # rows built on demand (a RowSource): only those in view are filled
         self._placed: tuple[RowSource, int] | None = None  # the source and its layout the rows were placed at
         self._sort_keys: dict[str, tuple] = {}  # a source's row -> the sort key it was placed at
@@ -180,11 +185,13 @@ class KeyedTable(DataTable):
         self._shown.clear()
         self._widths.clear()
         self._stamps.clear()
+        self._row_stamps.clear()
         self._models.clear()
         self._placed = None
         self._sort_keys.clear()
         self._last_sort_key = None
         self._layout += 1
+        self._places += 1
         return super().clear(columns)
 
     @property
@@ -277,6 +284,7 @@ class KeyedTable(DataTable):
             if row_key not in wanted:
                 self.remove_row(row_key)
                 self.rows_removed += 1
+                self._row_stamps.pop(row_key, None)
                 for col in cols:
                     self._stamps.pop((row_key, col), None)
                     self._models.pop((row_key, col), None)
@@ -301,7 +309,7 @@ class KeyedTable(DataTable):
                 continue
             self.update_cell(r.key, col, self._render(cell, shown[1], i == 0, r.sort_key))
             self._stamp += 1
-            self._stamps[(r.key, col)] = self._stamp
+            self._stamps[(r.key, col)] = self._row_stamps[r.key] = self._stamp
             if col in widths and (old is None or old[0] != shown[0]):
                 # an auto-width column widens for a longer text (a countdown, who listens)
                 if old is not None:
@@ -356,7 +364,7 @@ class KeyedTable(DataTable):
                 again.sort_key = sort_key
                 self.update_cell(key, cols[0], again)
                 self._stamp += 1
-                self._stamps[(key, cols[0])] = self._stamp
+                self._stamps[(key, cols[0])] = self._row_stamps[key] = self._stamp
         new.sort()
         blank = [Text("") for _ in cols[1:]]
         for sort_key, key in new:
@@ -438,12 +446,15 @@ class KeyedTable(DataTable):
 
     def remove_row(self, row_key) -> None:
         self._layout += 1
+        self._places += 1
         super().remove_row(row_key)
 
     def sort(self, *args, **kwargs):
         self._layout += 1
+        self._places += 1
         result = super().sort(*args, **kwargs)
         self._layout += 1
+        self._places += 1
         return result
 
     @property
@@ -466,9 +477,22 @@ class KeyedTable(DataTable):
         column_key = self._column_locations.get_key(column_index)
         count = self._update_count
         # inside this call only; the row renderables it reads under this key hold this cell's current value
-        self._update_count = (self._layout, self._stamps.get((row_key.value, column_key.value), 0))  # type: ignore[assignment]
+        self._update_count = (self._places, self._stamps.get((row_key.value, column_key.value), 0))  # type: ignore[assignment]
         try:
             return super()._render_cell(row_index, column_index, *args, **kwargs)
+        finally:
+            self._update_count = count
+
+    def _get_row_renderables(self, row_index: int):
+        """DataTable's, cached on the row's own stamp: it is keyed on the update count, which ``_render_cell``
+        sets to the cell's stamp, so the row's every cell was formatted again for each of its cells drawn."""
+        if row_index < 0:
+            return super()._get_row_renderables(row_index)
+        row_key = self._row_locations.get_key(row_index)
+        count = self._update_count
+        self._update_count = (self._places, self._row_stamps.get(row_key.value if row_key else None, 0))  # type: ignore[assignment]
+        try:
+            return super()._get_row_renderables(row_index)
         finally:
             self._update_count = count
 
