@@ -198,24 +198,27 @@ class DeltaPublisher:
         queues, agents = snap.queues, snap.agents
         cq = ch.changed_queues
         out_q: dict[str, QueueSnapshot] = {}
+        made: dict[str, dict] = {}  # the signatures made here, kept below for what is sent (not made again)
         for q, qs in queues.items():
             sig = self.qsig.get(q)
             if sig is None:
                 out_q[q] = qs
             elif every or q in cq:
-                new = _queue_sig(qs)
+                new = made[q] = _queue_sig(qs)
                 if new != sig:
                     out_q[q] = qs
             elif qs.levels != sig["levels"] or qs.alerts != sig["alerts"] or qs.open != sig["open"]:
                 out_q[q] = qs
         ca = ch.changed_agents
         out_a: dict[str, AgentSnapshot] = {}
+        amade: dict[str, dict] = {}
         for a, s in agents.items():
             sig = self.asig.get(a)
             if sig is None:
                 out_a[a] = s
             elif every or a in ca:
-                if _agent_sig(s, ch.anchor(a)) != sig:
+                new = amade[a] = _agent_sig(s, ch.anchor(a))
+                if new != sig:
                     out_a[a] = s
             elif s.alerts != sig["alerts"]:
                 out_a[a] = s
@@ -234,10 +237,10 @@ class DeltaPublisher:
         if a_order is not None:
             self.atext = {a: self.atext.get(a, "") for a in a_order}
         for q, qs in out_q.items():
-            self.qsig[q] = _queue_sig(qs)
+            self.qsig[q] = made.get(q) or _queue_sig(qs)
             self.qtext[q] = f"{_key(q)}:{qs.model_dump_json()}"
         for a, s in out_a.items():
-            self.asig[a] = _agent_sig(s, ch.anchor(a))
+            self.asig[a] = amade.get(a) or _agent_sig(s, ch.anchor(a))
             self.atext[a] = f"{_key(a)}:{s.model_dump_json()}"
         gaps = None
         if snap.gaps != self.gaps:  # sent only when they changed (a long day of gaps is not small)

@@ -22,6 +22,7 @@ or until the alert ends.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import json
 from datetime import datetime, timedelta, timezone, tzinfo
@@ -182,15 +183,21 @@ class _Fields(Mapping):
         self._m = model
 
     def __getitem__(self, key: str) -> Any:
-        if key not in type(self._m).model_fields:
+        if key not in _field_names(type(self._m)):
             raise KeyError(key)
         return _dump(getattr(self._m, key))
 
     def __iter__(self):
-        return iter(type(self._m).model_fields)
+        return iter(_field_names(type(self._m)))
 
     def __len__(self) -> int:
-        return len(type(self._m).model_fields)
+        return len(_field_names(type(self._m)))
+
+
+@functools.cache
+def _field_names(cls: type[BaseModel]) -> dict[str, None]:
+    """A model's field names in order (pydantic's ``model_fields`` is a property that costs more than the read)."""
+    return dict.fromkeys(cls.model_fields)
 
 
 def _dump(figures: Any) -> Mapping[str, Any]:
