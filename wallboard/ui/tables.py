@@ -60,8 +60,12 @@ def cell_style(cell: CellModel, flash_on: bool) -> str:
     return style
 
 
-CACHED_LINES = 120  # lines (and rows) of drawing kept per table: a screen or two (at most 60 lines at 200 x 60)
-CACHED_CELLS = 1200  # cells of drawing kept per table: a screen of the widest table (17 columns) and more
+CACHED_LINES = 120  # lines (and rows) of drawing kept per table until it has a size: a screen or two
+CACHED_CELLS = 1200  # cells of drawing kept per table until it has a size: a screen of the widest table and more
+# then two of its own screens (a page scrolled back and forth), and their cells: a row drawn is a Strip per cell,
+# each ~10 objects for every full garbage collection to walk
+CACHED_SCREENS = 2
+MIN_CACHED_LINES = 24
 
 Shown = tuple[str, str, str]  # text, style, justify: what a cell looks like
 
@@ -92,6 +96,7 @@ class KeyedTable(DataTable):
         self._row_renderable_cache = LRUCache(CACHED_LINES)
         self._line_cache = LRUCache(CACHED_LINES)
         self._cell_render_cache = LRUCache(CACHED_CELLS)
+        self._cached_lines = CACHED_LINES  # until the table has its size (``_size_caches``)
         self._spec: list[tuple[str, str, int | None]] = list(columns)
         self._shown: dict[tuple[str, str], Shown] = {}
         self.clears = 0
@@ -404,8 +409,21 @@ class KeyedTable(DataTable):
             self._fill_in_view()
 
     def _on_resize(self, event) -> None:  # DataTable's own runs too (Textual calls each class's handler)
+        self._size_caches()
         if self._source is not None:
             self._fill_in_view()
+
+    def _size_caches(self) -> None:
+        """DataTable's drawing caches: two of this table's screens of lines and of their cells (a new cache is
+        an empty one: what a resize draws again anyway)."""
+        lines = max(MIN_CACHED_LINES, CACHED_SCREENS * self.size.height)
+        if lines == self._cached_lines:
+            return
+        self._cached_lines = lines
+        self._row_render_cache = LRUCache(lines)
+        self._row_renderable_cache = LRUCache(lines)
+        self._line_cache = LRUCache(lines)
+        self._cell_render_cache = LRUCache(lines * max(1, len(self._spec)))
 
     def _fill_in_view(self) -> None:
         """Rows scrolled into view (or a taller table) show what they are now, before they are drawn."""
