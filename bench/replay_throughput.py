@@ -68,9 +68,7 @@ class Recorder:
         if not state or since is None:
             return args
         events = json.loads(args[1])
-        first = {"k": "S", "t": float(since), "st": state}
-        if reason:
-            first["r"] = reason
+        first = ["S", float(since), False, False, state, reason or False, False]  # (agent_batch.lua's header)
         return (args[0], json.dumps([first, *events], separators=(",", ":")))
 
     def install(self):

@@ -89,7 +89,7 @@ class Batch:
     cursor: str = ""
     events: list = field(default_factory=list)
     by_queue: dict[str, list[tuple[int, list, str | None]]] = field(default_factory=dict)  # (_Q* records)
-    agent_items: dict[str, list[tuple[int, dict]]] = field(default_factory=dict)
+    agent_items: dict[str, list[tuple[int, list]]] = field(default_factory=dict)  # (agent_batch.lua's records)
     agents: set[str] = field(default_factory=set)
     queues: set[str] = field(default_factory=set)  # those with a record the queue step did not refuse
     # (queue, call id) of the joins and answers applied from feeds whose closes need their entry, and the closes
@@ -411,44 +411,37 @@ class Engine:
                     rec[_QJW] = jwin
         return rec
 
-    def _agent_record(self, ev, t: float) -> dict | None:
+    def _agent_record(self, ev, t: float) -> list | None:
         """The agent script's record of an agent-side fact (None for other events)."""
         kind = _KINDS.get(type(ev)) or _kind_of(type(ev))
         if kind < _K_AGENT or kind >= _K_OTHER:
             return None
         return self._arec(kind, ev.__dict__, t)
 
-    def _arec(self, kind: int, d: dict, t: float) -> dict:
+    def _arec(self, kind: int, d: dict, t: float) -> list:
+        """A positional record (agent_batch.lua's header): false where a field is absent."""
         if kind == _K_STATE:
-            rec = {"k": "S", "t": t, "st": d["state"]}
+            reason: str | bool = False
+            pending: str | bool = False
             if d["pause_pending"] and d["state"] in BUSY_STATES:
                 # the PBX holds a busy agent paused: kept beside the state (its reason apart, so the call's or
                 # wrap-up's time is not split by it), paused when free
-                rec["pp"] = d["reason"] or ""
+                pending = d["reason"] or ""
             elif d["reason"]:
-                rec["r"] = d["reason"]
-            if d["queue"]:
-                rec["q"] = d["queue"]
-            if d["call_id"]:
-                rec["c"] = d["call_id"]
-            return rec
+                reason = d["reason"]
+            return ["S", t, d["call_id"] or False, d["queue"] or False, d["state"], reason, pending]
         if kind == _K_SPY:
-            return {"k": "SP", "t": t, "by": d["by"], "on": 1 if d["active"] else 0, "mode": d["mode"]}
+            return ["SP", t, False, False, d["by"], 1 if d["active"] else 0, d["mode"]]
         if kind == _K_MADD:
-            return {"k": "MA", "t": t, "q": d["queue"], "p": d["penalty"]}
+            return ["MA", t, False, d["queue"], d["penalty"]]
         if kind == _K_MPEN:
-            return {"k": "MP", "t": t, "q": d["queue"], "p": d["penalty"]}
+            return ["MP", t, False, d["queue"], d["penalty"]]
         if kind == _K_MREM:
-            return {"k": "MR", "t": t, "q": d["queue"]}
+            return ["MR", t, False, d["queue"]]
         win, minute = self._window(t)
-        rec = {"t": t, "c": d["call_id"], "win": win, "min": minute}
         if kind == _K_MISSED:
-            rec["k"], rec["q"], rec["rs"] = "MS", d["queue"], int(t - (d["ring_s"] or 0))
-        elif kind == _K_DIAL:
-            rec["k"] = "DA"
-        else:  # _K_OUTBOUND
-            rec["k"] = "OC"
-        return rec
+            return ["MS", t, d["call_id"], d["queue"], win, minute, False, int(t - (d["ring_s"] or 0))]
+        return ["DA" if kind == _K_DIAL else "OC", t, d["call_id"], False, win, minute]
 
     async def _register(self, queues: Iterable[str], agents: Iterable[str]) -> None:
         new_q = [q for q in queues if q not in self._seen.queues]
@@ -610,25 +603,37 @@ class Engine:
                     # a written conversation's close ends it for the agent who answered it (the customer's close
                     # names none) and for the agent it names (one who took it over by accepting it again)
                     closers = sorted({a for a in (agent, reply[2] if len(reply) > 2 else None) if a})
-                    base = {"t": rec[_QT], "c": rec[_QC], "q": queue, "j": join, "win": rec[_QWIN], "min": rec[_QMIN]}
                     for closer in closers:
-                        agent_items.setdefault(closer, []).append((i, {**base, "k": "CC"}))
+                        cc = ["CC", rec[_QT], rec[_QC], queue, rec[_QWIN], rec[_QMIN], join]
+                        agent_items.setdefault(closer, []).append((i, cc))
                 if agent:
                     items = agent_items.get(agent)
                     if items is None:
                         items = agent_items[agent] = []
-                    base = {"t": rec[_QT], "c": rec[_QC], "q": queue, "j": join, "win": rec[_QWIN], "min": rec[_QMIN]}
                     if survey:
-                        base["k"], base["sq"], base["v"] = "V", rec[_QX + 1], rec[_QX + 2]
-                        items.append((i, base))
+                        items.append(
+                            (
+                                i,
+                                [
+                                    "V",
+                                    rec[_QT],
+                                    rec[_QC],
+                                    queue,
+                                    rec[_QWIN],
+                                    rec[_QMIN],
+                                    join,
+                                    rec[_QX + 1],
+                                    rec[_QX + 2],
+                                ],
+                            )
+                        )
                     elif k == "A":
-                        base["k"] = "H"
+                        handled = ["H", rec[_QT], rec[_QC], queue, rec[_QWIN], rec[_QMIN], join]
                         if written:
-                            base["ch"] = self.channel_of(queue)
-                        items.append((i, base))
+                            handled.append(self.channel_of(queue))
+                        items.append((i, handled))
                     elif k == "C" and rec[_QX + 1]:
-                        base["k"] = "T"
-                        items.append((i, base))
+                        items.append((i, ["T", rec[_QT], rec[_QC], queue, rec[_QWIN], rec[_QMIN], join]))
         batch.res.applied += applied
         batch.res.duplicates += dups
         if late_q or late_a:  # before the agent step writes the agent's slot
@@ -641,7 +646,7 @@ class Engine:
         if not batch.agent_items:
             return
         if batch.aparams is None:
-            times = [rec["t"] for items in batch.agent_items.values() for _, rec in items]
+            times = [rec[1] for items in batch.agent_items.values() for _, rec in items]  # (each record's t)
             bounds = self.windows.bounds(times, self.bexp_s)
             batch.aparams = json.dumps({"exp": self.exp_s, "bexp": self.bexp_s, "oexp": self.oexp_s, "bounds": bounds})
         aparams = batch.aparams

@@ -4,27 +4,33 @@
 -- (the suffixes are wallboard/keys.py's LUA_SUFFIXES: tests/test_keys.py checks this file spells them the same)
 -- ARGV[1]: JSON params {exp, bexp, oexp, bounds}  oexp: an open written conversation's life; bounds: ascending window starts (epoch) or "all"
 --          (or {read = ...}: see "Reading" below)
--- ARGV[2]: JSON array of events:
---   {k='S', t, st, r, q, c, pp}      state set (available, ringing, on_call, wrap_up, paused, logged_out); pp (a
+-- ARGV[2]: JSON array of events, each a positional array (cheaper to encode and to decode than an object;
+-- made by wallboard/engine.py's Engine._arec), false where a field is absent; each starts [k, t, c, q, ...]:
+--   ['S', t, c, q, st, r, pp]        state set (available, ringing, on_call, wrap_up, paused, logged_out); pp (a
 --                                    busy state only): the PBX holds the agent paused, pp = the pause's reason;
 --                                    kept as 'pp' (since when, held across busy states) and 'pr' (the reason)
---   {k='MA'|'MP', t, q, p} / {k='MR', t, q}   membership added / penalty / removed
---   {k='H', t, c, q, j, win, min, ch}  handled (answered) call, once per (call, queue entry); with ch (a
+--   ['MA'|'MP', t, false, q, p] / ['MR', t, false, q]   membership added / penalty / removed
+--   ['H', t, c, q, win, min, j, ch]  handled (answered) call, once per (call, queue entry); with ch (a
 --                                    written channel) it is counted in 'conversations_handled' as well and
 --                                    opens the agent's conversation in ':conv'
---   {k='CC', t, c, q, j, win, min}   a written conversation closed: leaves ':conv'; when the agent's last open
+--   ['CC', t, c, q, win, min, j]     a written conversation closed: leaves ':conv'; when the agent's last open
 --                                    one closes, the busy stretch is added to 'conversation_s' (overlaps once)
---   {k='T', t, c, q, j, win, min}    transferred call, once per (call, queue entry)
---   {k='V', t, c, q, j, win, min, sq, v}  a survey answer to the agent's contact, once per (call, queue entry,
+--   ['T', t, c, q, win, min, j]      transferred call, once per (call, queue entry)
+--   ['V', t, c, q, win, min, j, sq, v]  a survey answer to the agent's contact, once per (call, queue entry,
 --                                    question sq: 'c' CSAT, v = 1 top box; 'n' NPS, v = 1 / -1); surveyed once
 --                                    per (call, queue entry)
---   {k='MS', t, c, q, rs, win, min}  missed ring, once per (call, ring start second)
---   {k='DA'|'OC', t, c, win, min}    dial attempt / outbound call, once per dialled Uniqueid
---   {k='SP', t, by, on, mode}        a supervisor started (on=1) / stopped listening
+--   ['MS', t, c, q, win, min, false, rs]  missed ring, once per (call, ring start second)
+--   ['DA'|'OC', t, c, false, win, min]    dial attempt / outbound call, once per dialled Uniqueid
+--   ['SP', t, false, false, by, on, mode] a supervisor started (on=1) / stopped listening
 -- Returns the number of duplicates.
 local base = KEYS[1]
 local p = cjson.decode(ARGV[1])
 local evs = cjson.decode(ARGV[2])
+-- an event's fields (the header's order)
+local A_K, A_T, A_C, A_Q = 1, 2, 3, 4
+local A_ST, A_R, A_PP = 5, 6, 7  -- S
+local A_WIN, A_MIN, A_J, A_CH, A_SQ, A_V, A_RS = 5, 6, 7, 8, 8, 9, 8  -- H, CC, T, V, MS, DA, OC
+local A_BY, A_ON, A_MODE, A_P = 5, 6, 7, 5  -- SP; MA, MP
 local skey = base .. ':state'
 local dups = 0
 local expire_set = {}
@@ -245,94 +251,94 @@ local function close_conv(field, t)
 end
 
 for _, e in ipairs(evs) do
-  local k = e.k
+  local k = e[A_K]
   if k == 'S' then
     local cur = sget()
     local st, rs, since, ts = cur.state, cur.reason or '', tonumber(cur.since), tonumber(cur.ts)
-    local reason = e.r or ''
-    if ts and e.t < ts then
+    local reason = e[A_R] or ''
+    if ts and e[A_T] < ts then
       dups = dups + 1  -- older than what we hold: never overwrites
     else
       -- a pause the PBX holds while the agent is busy: since when (kept across busy states) and its reason
       local was = cur.pp or ''
-      local pend = e.pp ~= nil and e.pp ~= cjson.null
-      local pchanged = pend ~= (was ~= '') or (pend and (cur.pr or '') ~= e.pp)
+      local pend = type(e[A_PP]) == 'string'  -- (false: none)
+      local pchanged = pend ~= (was ~= '') or (pend and (cur.pr or '') ~= e[A_PP])
       if pchanged then
         if pend then
-          if was == '' then sset('pp', e.t) end
-          sset('pr', e.pp)
+          if was == '' then sset('pp', e[A_T]) end
+          sset('pr', e[A_PP])
         else
           sset('pp', ''); sset('pr', '')
         end
       end
-      if st == e.st and rs == reason then
-        if ts and e.t == ts and not pchanged then dups = dups + 1 else sset('ts', e.t) end
+      if st == e[A_ST] and rs == reason then
+        if ts and e[A_T] == ts and not pchanged then dups = dups + 1 else sset('ts', e[A_T]) end
         -- the same state may bring the call it is about (AMI says "in use" before AgentConnect)
-        if e.c and e.c ~= '' then sset('call_id', e.c); sset('call_queue', e.q or '') end
+        if e[A_C] and e[A_C] ~= '' then sset('call_id', e[A_C]); sset('call_queue', e[A_Q] or '') end
       else
-        if st and since then accumulate(st, rs, since, e.t) end
-        sset('state', e.st); sset('reason', reason); sset('since', e.t); sset('ts', e.t)
-        sset('call_id', e.c or ''); sset('call_queue', e.q or '')
-        if e.st == 'on_call' and (e.c or '') ~= '' then sset('missed_in_row', 0) end
+        if st and since then accumulate(st, rs, since, e[A_T]) end
+        sset('state', e[A_ST]); sset('reason', reason); sset('since', e[A_T]); sset('ts', e[A_T])
+        sset('call_id', e[A_C] or ''); sset('call_queue', e[A_Q] or '')
+        if e[A_ST] == 'on_call' and (e[A_C] or '') ~= '' then sset('missed_in_row', 0) end
       end
     end
   elseif k == 'SP' then
     -- who listens to this agent, and how: set while it lasts (a state, so older news never overwrites)
     local raw = redis.call('HGET', skey, 'spied_by')
     local spies = raw and cjson.decode(raw) or {}
-    local last = tonumber(redis.call('HGET', skey, 'spy_ts:' .. e.by) or '-1')
-    if e.t < last then
+    local last = tonumber(redis.call('HGET', skey, 'spy_ts:' .. e[A_BY]) or '-1')
+    if e[A_T] < last then
       dups = dups + 1
     else
-      if e.on == 1 then spies[e.by] = e.mode else spies[e.by] = nil end
+      if e[A_ON] == 1 then spies[e[A_BY]] = e[A_MODE] else spies[e[A_BY]] = nil end
       if next(spies) == nil then redis.call('HDEL', skey, 'spied_by')
       else redis.call('HSET', skey, 'spied_by', cjson.encode(spies)) end
-      redis.call('HSET', skey, 'spy_ts:' .. e.by, e.t)
+      redis.call('HSET', skey, 'spy_ts:' .. e[A_BY], e[A_T])
     end
   elseif k == 'MA' or k == 'MP' or k == 'MR' then
-    local last = tonumber(redis.call('HGET', base .. ':qts', e.q) or '-1')
-    if e.t < last then
+    local last = tonumber(redis.call('HGET', base .. ':qts', e[A_Q]) or '-1')
+    if e[A_T] < last then
       dups = dups + 1
     else
       if k == 'MR' then
-        redis.call('HDEL', base .. ':queues', e.q)
+        redis.call('HDEL', base .. ':queues', e[A_Q])
       else
-        redis.call('HSET', base .. ':queues', e.q, e.p)
+        redis.call('HSET', base .. ':queues', e[A_Q], e[A_P])
       end
-      redis.call('HSET', base .. ':qts', e.q, e.t)
+      redis.call('HSET', base .. ':qts', e[A_Q], e[A_T])
     end
   elseif k == 'CC' then
-    close_conv(e.c .. ':' .. e.q .. ':' .. math.floor(e.j), e.t)
+    close_conv(e[A_C] .. ':' .. e[A_Q] .. ':' .. math.floor(e[A_J]), e[A_T])
   elseif k == 'V' then
-    local entry = e.c .. ':' .. e.q .. ':' .. math.floor(e.j)
-    if once('v' .. e.sq .. ':' .. entry) then
-      local wk, mk = base .. WSUF[e.win], base .. MSUF[e.min]
+    local entry = e[A_C] .. ':' .. e[A_Q] .. ':' .. math.floor(e[A_J])
+    if once('v' .. e[A_SQ] .. ':' .. entry) then
+      local wk, mk = base .. WSUF[e[A_WIN]], base .. MSUF[e[A_MIN]]
       if once('vs:' .. entry) then add(wk, 'surveyed', 1); add(mk, 'surveyed', 1) end
-      local f = (e.sq == 'n') and 'nps' or 'csat'
+      local f = (e[A_SQ] == 'n') and 'nps' or 'csat'
       add(wk, f .. '_responses', 1); add(mk, f .. '_responses', 1)
       local part = nil
-      if e.v == 1 then part = (f == 'nps') and 'nps_promoters' or 'csat_top' end
-      if e.v == -1 then part = 'nps_detractors' end
+      if e[A_V] == 1 then part = (f == 'nps') and 'nps_promoters' or 'csat_top' end
+      if e[A_V] == -1 then part = 'nps_detractors' end
       if part then add(wk, part, 1); add(mk, part, 1) end
     else
       dups = dups + 1
     end
   else
     local marker, field
-    if k == 'H' then marker = 'h:' .. e.c .. ':' .. e.q .. ':' .. math.floor(e.j); field = 'calls_handled'
-    elseif k == 'T' then marker = 't:' .. e.c .. ':' .. e.q .. ':' .. math.floor(e.j); field = 'transferred'
-    elseif k == 'MS' then marker = 'm:' .. e.c .. ':' .. e.rs; field = 'missed'
-    elseif k == 'DA' then marker = 'd:' .. e.c; field = 'dial_attempts'
-    elseif k == 'OC' then marker = 'o:' .. e.c; field = 'outbound_calls'
+    if k == 'H' then marker = 'h:' .. e[A_C] .. ':' .. e[A_Q] .. ':' .. math.floor(e[A_J]); field = 'calls_handled'
+    elseif k == 'T' then marker = 't:' .. e[A_C] .. ':' .. e[A_Q] .. ':' .. math.floor(e[A_J]); field = 'transferred'
+    elseif k == 'MS' then marker = 'm:' .. e[A_C] .. ':' .. e[A_RS]; field = 'missed'
+    elseif k == 'DA' then marker = 'd:' .. e[A_C]; field = 'dial_attempts'
+    elseif k == 'OC' then marker = 'o:' .. e[A_C]; field = 'outbound_calls'
     end
     if once(marker) then
-      add(base .. WSUF[e.win], field, 1)
-      add(base .. MSUF[e.min], field, 1)
+      add(base .. WSUF[e[A_WIN]], field, 1)
+      add(base .. MSUF[e[A_MIN]], field, 1)
       if k == 'MS' then sset('missed_in_row', (tonumber(sget().missed_in_row) or 0) + 1) end
-      if k == 'H' and e.ch then  -- a written conversation: counted apart too (voice calls handled are the rest)
-        add(base .. WSUF[e.win], 'conversations_handled', 1)
-        add(base .. MSUF[e.min], 'conversations_handled', 1)
-        open_conv(e.c .. ':' .. e.q .. ':' .. math.floor(e.j), e.ch, e.t)
+      if k == 'H' and e[A_CH] then  -- a written conversation: counted apart too (voice calls handled are the rest)
+        add(base .. WSUF[e[A_WIN]], 'conversations_handled', 1)
+        add(base .. MSUF[e[A_MIN]], 'conversations_handled', 1)
+        open_conv(e[A_C] .. ':' .. e[A_Q] .. ':' .. math.floor(e[A_J]), e[A_CH], e[A_T])
       end
     else
       dups = dups + 1
