@@ -321,7 +321,7 @@ def report_stages(name: str, shown: list[Probe], timeline) -> None:
         starts = [p.began for p in pubs]
         gaps = [(b - a) * 1000 for a, b in zip(starts, starts[1:])]
         B.say(
-            f"   publishes for a change: {len(pubs):,}; build->sent wall p50 {B.percentile(wall, 50):.0f} / "
+            f"   publishes for a change: {len(pubs):,} (and {len(timeline.publishes) - len(pubs):,} ticks); build->sent wall p50 {B.percentile(wall, 50):.0f} / "
             f"p95 {B.percentile(wall, 95):.0f} ms, CPU (the process's, the whole tick) p50 "
             f"{B.percentile(cpu, 50):.0f} / p95 {B.percentile(cpu, 95):.0f} ms; start to start p50 "
             f"{B.percentile(gaps, 50):.0f} / p95 {B.percentile(gaps, 95):.0f} ms"

@@ -1,7 +1,8 @@
 """Long-running ingest: a live feed applied to Redis; the lease owner ticks, evaluates levels, applies
 acknowledge/snooze requests and publishes snapshots.
 
-- Events are applied in small batches as they arrive (whatever came within ``FLUSH_S``, at most ``CHUNK``).
+- Events are applied in small batches as they arrive (whatever came within ``FLUSH_S``, at most ``CHUNK``); a
+  publish cuts the batch being gathered short (``Ingest.flush_pump``), so that it shows what came before it.
 - One process among any number of ingesters holds the lease (SET NX PX, renewed each tick); it owns the
   tick, hysteresis, ``seq`` and publishing. The others apply events and stand by.
 - Views get what changed (``wallboard.delta``): a delta per snapshot, a full one every
@@ -57,6 +58,9 @@ log = logging.getLogger("wallboard.ingest")
 FLUSH_S = 0.05
 CHUNK = 2000
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+# how long the owner waits for the pump to apply what came before a publish (``flush_pump``): a batch not
+# applied by then waits for the next publish, up to engine.publish_max_interval_ms (250 ms) later
+FLUSH_WAIT_S = 0.25
 SHARED_LOOK_S = 0.1  # how often the owner looks for the changes other ingesters handed over
 SAVES_TTL_S = 86_400  # a process's count of cursor saves outlives any outage, not the process by long
 IDLE_CHECK_S = 1.0  # a rewindable feed's cursor is checked this often when no input comes
@@ -130,6 +134,13 @@ class PublishPace:
         self.cost_s = cost_s if c is None else c + self.SMOOTH * (cost_s - c)
         self.gap_s = min(max(self.min_gap_s, self.cost_s / self.share), self.max_gap_s)
         return self.gap_s
+
+
+@dataclass(frozen=True)
+class _Flush:
+    """Put in the pump's queue by the owner before a publish: what came before it is applied now."""
+
+    n: int
 
 
 @dataclass(frozen=True)
@@ -217,10 +228,15 @@ class Ingest:
         self.not_publishing = asyncio.Event()
         self.not_publishing.set()
         self.held = 0  # events gathered by the pump and held while a publish runs
+        self._queue: asyncio.Queue | None = None  # the pump's input, where the owner puts a _Flush
+        self._flushes = 0  # asked by the owner
+        self.flushed = 0  # the latest _Flush the pump took: what came before it is applied
+        self._flush_done = asyncio.Event()
+        self.in_batch = False  # the pump is gathering or applying a batch
         self.owner = False
         self.levels = LevelState()
         self.events_applied = 0
-        self.last_publish = 0.0
+        self.last_publish = 0.0  # loop time the latest snapshot was sent
         self.last_batch = float("-inf")  # when the pump last began a batch (loop time)
         self.requests_cursor = "0-0"
         self.alert_cmds = self.keys.alert_cmds  # ack/snooze, authorised by the executor
@@ -327,6 +343,7 @@ class Ingest:
         try:
             finished = False
             while not finished:
+                self.in_batch = False
                 if not self.rewindable:
                     item = await queue.get()
                 else:
@@ -336,7 +353,11 @@ class Ingest:
                         if await self._cursor_lost():
                             queue, rtask = await self._rewind(rtask)
                         continue
-                batch, dead, mark = [], [], None
+                if isinstance(item, _Flush):  # nothing came before it: nothing to apply
+                    self._took_flush(item)
+                    continue
+                self.in_batch = True
+                batch, dead, mark, flush = [], [], None, None
                 taken = time.time()
                 began = asyncio.get_running_loop().time()
                 # after a quiet moment the first item goes at once (with what is already there); under load,
@@ -347,6 +368,9 @@ class Ingest:
                 while True:
                     if item is None:
                         finished = True
+                        break
+                    if isinstance(item, _Flush):  # a publish is about to begin: what we have goes now
+                        flush = item
                         break
                     if isinstance(item, CursorMark):
                         mark = item
@@ -388,6 +412,8 @@ class Ingest:
                 self.metrics.batch(batch, dead, self.clock.now())
                 if self.timeline is not None and batch:
                     self.timeline.batches.append(BatchRecord(batch, taken, gathered, applying, time.time()))
+                if flush is not None:
+                    self._took_flush(flush)
                 if batch:
                     self.events_applied += len(batch)
                     self.changed.set()
@@ -404,6 +430,7 @@ class Ingest:
         # read-ahead: five batches. A bigger buffer only fills while Redis is away or a restart catches up,
         # and then it is memory the process keeps (bench/soak.py: +60 MB at 50,000 items)
         queue: asyncio.Queue = asyncio.Queue(maxsize=5 * CHUNK)
+        self._queue = queue
 
         async def reader():
             with wall_clock(self.clock):  # the event model's time bounds follow this ingester's clock
@@ -412,6 +439,31 @@ class Ingest:
             await queue.put(None)
 
         return queue, asyncio.create_task(reader(), name="feed")
+
+    def _took_flush(self, flush: _Flush) -> None:
+        self.flushed = max(self.flushed, flush.n)
+        self._flush_done.set()
+
+    async def flush_pump(self) -> None:
+        """Before a publish: the pump applies what was handed over until now at once, rather than at the end of
+        its gathering (``FLUSH_S``) or after the publish (it holds a batch while one runs), so that this publish
+        shows it. Waits at most ``FLUSH_WAIT_S`` (a long apply: the publish goes ahead without it). Not when
+        nothing was handed over (an idle pump keeps its own pace: a rewindable feed's idle check), nor when the
+        pump's queue is full (a backlog: the pump applies as fast as it can already)."""
+        queue = self._queue
+        if queue is None or queue.full() or (queue.empty() and not self.in_batch):
+            return
+        self._flushes += 1
+        n = self._flushes
+        queue.put_nowait(_Flush(n))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FLUSH_WAIT_S
+        while self.flushed < n and (remaining := deadline - loop.time()) > 0:
+            self._flush_done.clear()
+            try:
+                await wait_for(self._flush_done.wait(), remaining)
+            except asyncio.TimeoutError:
+                return
 
     async def _cursor_lost(self) -> bool:
         """Whether Redis lost cursor saves of ours (waits for Redis while it is away)."""
@@ -596,11 +648,12 @@ class Ingest:
             part.changed_queues if part is not None else None,
         )
         await self.engine.save_levels(self.levels, old)
+        # stamped as it is sent, not once Redis answers: whoever sees the snapshot sees the stamp too
+        self.last_publish = asyncio.get_running_loop().time()
         if self.publisher is not None:
             snap = await self.publisher.publish(snap, now)
         else:
             snap = await self.engine.publish(snap)
-        self.last_publish = asyncio.get_running_loop().time()
         self.metrics.snapshot(time.perf_counter() - built)
         if self.timeline is not None:
             cpu = time.process_time() - cpu
@@ -631,6 +684,7 @@ class Ingest:
         while not self.stop.is_set():
             await self._retry(self._heartbeat)
             if await self._retry(self._lease):
+                await self.flush_pump()
                 await self._retry(self.tick)
             next_tick += tick_s
             # between ticks, publish on change: at once, then at most one per min_gap
@@ -649,6 +703,7 @@ class Ingest:
                     await asyncio.sleep(min(wait, max(0.0, next_tick - loop.time())))
                 if loop.time() < next_tick:
                     last_change = loop.time()
+                    await self.flush_pump()
                     cpu = time.process_time()  # the pump waits meanwhile: this is the publish's own
                     await self._retry(self.tick, False)
                     pace.took(time.process_time() - cpu)
