@@ -144,7 +144,8 @@ class AgentRowSource(RowSource):
             self._keys.pop(gone, None)
             self.layout += 1
         noted = {k for k in members if reverts.get(k) or takeovers.get(k)}
-        self._renote = noted | self._noted  # built again: a note came or went
+        # built again: a note came or went (and what a pass cut short by this part had still to build again)
+        self._renote = noted | self._noted | (self._renote if self._todo else set())
         self._noted = noted
         self._agents = members
         new = sorted((k for k in members if k not in held), key=lambda k: agent_sort_key(k, members[k]), reverse=True)
