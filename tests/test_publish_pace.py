@@ -8,9 +8,7 @@ import json
 
 import pytest
 
-from wallboard import ingest
 from wallboard.aio import cancel_and_wait
-from wallboard.config import load_config
 from wallboard.ingest import Ingest, PublishPace, Timeline
 from wallboard.keys import Keys
 
@@ -86,67 +84,3 @@ async def test_the_timeline_records_each_batch_and_the_publish_that_shows_it(red
     assert last.applying <= pub.sent
     assert all(p.began <= p.building <= p.sent and p.cpu_s >= 0 for p in tl.publishes)
     assert [p.seq for p in tl.publishes] == sorted(p.seq for p in tl.publishes)
-
-
-class _Gate:
-    """A live feed that hands over what the test puts in, when it does."""
-
-    name = "gate"
-
-    def __init__(self):
-        self.q: asyncio.Queue = asyncio.Queue()
-
-    async def follow(self, clock):
-        while True:
-            yield await self.q.get()
-
-
-def _gathering(prefix: str):
-    """A centre whose pump is never quiet after its first batch: every later one is gathered for ``FLUSH_S``."""
-    return load_config(
-        None, redis={"prefix": prefix}, queues=[{"name": "support"}], engine={"tick_s": 60, "quiet_ms": 3_600_000}
-    )
-
-
-async def test_a_flush_applies_the_batch_being_gathered_then(redis_client, prefix, cleanup, monkeypatch):
-    """Before a publish the owner flushes the pump (``Ingest.flush_pump``): the batch being gathered is applied
-    then, not at the end of its gathering, so the publish shows it."""
-    monkeypatch.setattr(ingest, "FLUSH_S", 60.0)
-    monkeypatch.setattr(ingest, "FLUSH_WAIT_S", 60.0)
-    feed = _Gate()
-    ing = Ingest(redis_client, _gathering(prefix), feed, name="ing")
-    await ing.engine.start()
-    pump = asyncio.create_task(ing._pump())
-    first, second = joins(2)
-    try:
-        feed.q.put_nowait(first)  # after a quiet moment: applied at once
-        await until(lambda: ing.events_applied == 1, "the first join applied", check=task_failed(pump))
-        feed.q.put_nowait(second)  # gathered for a minute
-        await until(lambda: feed.q.empty() and ing._queue.empty(), "the second join in the pump's hands")
-        assert ing.events_applied == 1
-        await ing.flush_pump()
-        assert ing.events_applied == 2 and ing.flushed == 1
-        assert await waiting(ing) == 2
-    finally:
-        await cancel_and_wait(pump)
-
-
-async def test_a_flush_with_nothing_handed_over_leaves_the_pump_alone(redis_client, prefix, cleanup, monkeypatch):
-    """An idle pump is not woken by a flush (a rewindable feed's idle check keeps its pace) and makes no batch:
-    the next change after a quiet moment still goes at once."""
-    monkeypatch.setattr(ingest, "FLUSH_WAIT_S", 60.0)
-    feed = _Gate()
-    ing = Ingest(redis_client, _gathering(prefix), feed, name="ing")
-    await ing.engine.start()
-    pump = asyncio.create_task(ing._pump())
-    try:
-        await until(lambda: ing._queue is not None, "the pump's queue")
-        await ing.flush_pump()
-        assert ing.flushed == 0 and ing._queue.empty()
-        assert ing.events_applied == 0 and ing.last_batch == float("-inf")
-        feed.q.put_nowait(joins(1)[0])
-        await until(lambda: ing.events_applied == 1 and not ing.in_batch, "the join applied", check=task_failed(pump))
-        await ing.flush_pump()  # nothing left in hand
-        assert ing.flushed == 0
-    finally:
-        await cancel_and_wait(pump)

@@ -1,8 +1,7 @@
 """Long-running ingest: a live feed applied to Redis; the lease owner ticks, evaluates levels, applies
 acknowledge/snooze requests and publishes snapshots.
 
-- Events are applied in small batches as they arrive (whatever came within ``FLUSH_S``, at most ``CHUNK``); a
-  publish cuts the batch being gathered short (``Ingest.flush_pump``), so that it shows what came before it.
+- Events are applied in small batches as they arrive (whatever came within ``FLUSH_S``, at most ``CHUNK``).
 - One process among any number of ingesters holds the lease (SET NX PX, renewed each tick); it owns the
   tick, hysteresis, ``seq`` and publishing. The others apply events and stand by.
 - Views get what changed (``wallboard.delta``): a delta per snapshot, a full one every
@@ -58,9 +57,6 @@ log = logging.getLogger("wallboard.ingest")
 FLUSH_S = 0.05
 CHUNK = 2000
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
-# how long the owner waits for the pump to apply what came before a publish (``flush_pump``): a batch not
-# applied by then waits for the next publish, up to engine.publish_max_interval_ms (250 ms) later
-FLUSH_WAIT_S = 0.25
 SHARED_LOOK_S = 0.1  # how often the owner looks for the changes other ingesters handed over
 SAVES_TTL_S = 86_400  # a process's count of cursor saves outlives any outage, not the process by long
 IDLE_CHECK_S = 1.0  # a rewindable feed's cursor is checked this often when no input comes
@@ -134,13 +130,6 @@ class PublishPace:
         self.cost_s = cost_s if c is None else c + self.SMOOTH * (cost_s - c)
         self.gap_s = min(max(self.min_gap_s, self.cost_s / self.share), self.max_gap_s)
         return self.gap_s
-
-
-@dataclass(frozen=True)
-class _Flush:
-    """Put in the pump's queue by the owner before a publish: what came before it is applied now."""
-
-    n: int
 
 
 @dataclass(frozen=True)
@@ -228,11 +217,6 @@ class Ingest:
         self.not_publishing = asyncio.Event()
         self.not_publishing.set()
         self.held = 0  # events gathered by the pump and held while a publish runs
-        self._queue: asyncio.Queue | None = None  # the pump's input, where the owner puts a _Flush
-        self._flushes = 0  # asked by the owner
-        self.flushed = 0  # the latest _Flush the pump took: what came before it is applied
-        self._flush_done = asyncio.Event()
-        self.in_batch = False  # the pump is gathering or applying a batch
         self.owner = False
         self.levels = LevelState()
         self.events_applied = 0
@@ -343,7 +327,6 @@ class Ingest:
         try:
             finished = False
             while not finished:
-                self.in_batch = False
                 if not self.rewindable:
                     item = await queue.get()
                 else:
@@ -353,11 +336,7 @@ class Ingest:
                         if await self._cursor_lost():
                             queue, rtask = await self._rewind(rtask)
                         continue
-                if isinstance(item, _Flush):  # nothing came before it: nothing to apply
-                    self._took_flush(item)
-                    continue
-                self.in_batch = True
-                batch, dead, mark, flush = [], [], None, None
+                batch, dead, mark = [], [], None
                 taken = time.time()
                 began = asyncio.get_running_loop().time()
                 # after a quiet moment the first item goes at once (with what is already there); under load,
@@ -368,9 +347,6 @@ class Ingest:
                 while True:
                     if item is None:
                         finished = True
-                        break
-                    if isinstance(item, _Flush):  # a publish is about to begin: what we have goes now
-                        flush = item
                         break
                     if isinstance(item, CursorMark):
                         mark = item
@@ -412,8 +388,6 @@ class Ingest:
                 self.metrics.batch(batch, dead, self.clock.now())
                 if self.timeline is not None and batch:
                     self.timeline.batches.append(BatchRecord(batch, taken, gathered, applying, time.time()))
-                if flush is not None:
-                    self._took_flush(flush)
                 if batch:
                     self.events_applied += len(batch)
                     self.changed.set()
@@ -430,7 +404,6 @@ class Ingest:
         # read-ahead: five batches. A bigger buffer only fills while Redis is away or a restart catches up,
         # and then it is memory the process keeps (bench/soak.py: +60 MB at 50,000 items)
         queue: asyncio.Queue = asyncio.Queue(maxsize=5 * CHUNK)
-        self._queue = queue
 
         async def reader():
             with wall_clock(self.clock):  # the event model's time bounds follow this ingester's clock
@@ -439,31 +412,6 @@ class Ingest:
             await queue.put(None)
 
         return queue, asyncio.create_task(reader(), name="feed")
-
-    def _took_flush(self, flush: _Flush) -> None:
-        self.flushed = max(self.flushed, flush.n)
-        self._flush_done.set()
-
-    async def flush_pump(self) -> None:
-        """Before a publish: the pump applies what was handed over until now at once, rather than at the end of
-        its gathering (``FLUSH_S``) or after the publish (it holds a batch while one runs), so that this publish
-        shows it. Waits at most ``FLUSH_WAIT_S`` (a long apply: the publish goes ahead without it). Not when
-        nothing was handed over (an idle pump keeps its own pace: a rewindable feed's idle check), nor when the
-        pump's queue is full (a backlog: the pump applies as fast as it can already)."""
-        queue = self._queue
-        if queue is None or queue.full() or (queue.empty() and not self.in_batch):
-            return
-        self._flushes += 1
-        n = self._flushes
-        queue.put_nowait(_Flush(n))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + FLUSH_WAIT_S
-        while self.flushed < n and (remaining := deadline - loop.time()) > 0:
-            self._flush_done.clear()
-            try:
-                await wait_for(self._flush_done.wait(), remaining)
-            except asyncio.TimeoutError:
-                return
 
     async def _cursor_lost(self) -> bool:
         """Whether Redis lost cursor saves of ours (waits for Redis while it is away)."""
@@ -684,7 +632,6 @@ class Ingest:
         while not self.stop.is_set():
             await self._retry(self._heartbeat)
             if await self._retry(self._lease):
-                await self.flush_pump()
                 await self._retry(self.tick)
             next_tick += tick_s
             # between ticks, publish on change: at once, then at most one per min_gap
@@ -703,7 +650,6 @@ class Ingest:
                     await asyncio.sleep(min(wait, max(0.0, next_tick - loop.time())))
                 if loop.time() < next_tick:
                     last_change = loop.time()
-                    await self.flush_pump()
                     cpu = time.process_time()  # the pump waits meanwhile: this is the publish's own
                     await self._retry(self.tick, False)
                     pace.took(time.process_time() - cpu)
