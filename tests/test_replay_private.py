@@ -414,7 +414,9 @@ def test_a_command_waits_for_the_shared_server_loading_its_aof(shared):
     )
     assert out.returncode == 0, out.stderr
     replayed = json.loads(out.stdout)
-    delay_us = max(1, int(3e6 / client.dbsize()))  # ~3 s of loading, whatever the number of keys
+    # ~8 s of loading, whatever the number of keys: two CLI processes must start within it (~3 s was not always
+    # enough on a loaded machine, where a CLI's start-up alone can take over a second)
+    delay_us = max(1, int(8e6 / client.dbsize()))
     client.bgrewriteaof()  # the AOF's base becomes an RDB, which key-load-delay slows down
     wait_until(
         lambda: (
