@@ -5,6 +5,8 @@ Each verb's data fields are in PROTOCOLS.md (queue_log section). What this adapt
 - **Answers.** CONNECT gives the answer. A transfer row (BLINDTRANSFER, ATTENDEDTRANSFER, pre-12 TRANSFER)
   gives a ``CallerAnswered`` as well, always before its ``CallCompleted``: a call can end in ATTENDEDTRANSFER
   with no CONNECT row, and the engine counts one answer per queue entry, so after a CONNECT it changes nothing.
+  With no CONNECT, the agent (on no call) is put ``on_call`` at the answer, the row's time less its talk time,
+  so the agent's talk is the queue's (else those seconds would stay ``available``).
 - **Wrap-up.** queue_log has no wrap-up end row, so it is inferred from the queue's ``wrapup_s``: ``wrap_up``
   at the end of talk, then ``WrapupCompleted`` and ``available`` ``wrapup_s`` later (``available`` at once
   when ``wrapup_s`` is 0). Those later events wait in a small heap and come out in time order among the later
@@ -33,7 +35,8 @@ Each verb's data fields are in PROTOCOLS.md (queue_log section). What this adapt
   (talk time, penalty) must be there; an optional one (a wait, a position, a ring time) may be missing, as
   older Asterisk versions write fewer fields, but if present it must be valid.
 - **Ids** are ``ql:<line>:<n>`` (``n`` = 1, 2, ... for the events of one row; ``w`` and ``a`` for the inferred
-  end of wrap-up), so reading the same file again gives the same ids.
+  end of wrap-up, ``t`` for the talk a transfer with no CONNECT infers), so reading the same file again gives the
+  same ids.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from pydantic import Field, ValidationError
 from wallboard.clock import Clock, SystemClock
 from wallboard.config import WallboardConfig
 from wallboard.events import (
+    EARLIEST_EPOCH,
     MAX_COUNT,
     MAX_SECONDS,
     AgentMissed,
@@ -599,6 +603,7 @@ class QueueLogFeed:
             i = 2
         wait_s = _seconds(d, i, "holdtime")
         talk_s = _seconds(d, i + 1, "talktime", required=True)
+        assert talk_s is not None  # (required)
         answered = CallerAnswered(
             id=r.id + "1", ts=r.ts, source=r.source, queue=r.queue, call_id=r.call_id, agent=r.agent, wait_s=wait_s
         )
@@ -612,7 +617,11 @@ class QueueLogFeed:
             talk_s=talk_s,
             ended_by="transfer",
         )
-        return self._after_talk(r, [answered, ended])
+        events = self._after_talk(r, [answered, ended])
+        if r.agent is not None and r.agent not in self._calls:  # no CONNECT put it on a call: on it from the answer
+            start = datetime.fromtimestamp(max(r.epoch - talk_s, EARLIEST_EPOCH), _UTC)
+            events.insert(1, self._busy(r, "t", "on_call").model_copy(update={"ts": start}))
+        return events
 
     def _after_talk(self, r: _Row, events: list[Any]) -> list[Any]:
         """The agent's side after talk ends: wrap-up for the queue's ``wrapup_s``, then available (or paused)."""

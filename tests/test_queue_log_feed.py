@@ -189,9 +189,11 @@ def test_ringcanceled_is_neither_miss_nor_dead_letter(tmp_path):
 
 def test_blindtransfer_is_answer_then_completed(tmp_path):
     items, _ = read(tmp_path, rows("200|c1|support|PJSIP/1001|BLINDTRANSFER|2000|from-internal|14|171|1"))
-    answered, completed, wrap, done, available = items
+    answered, talk, completed, wrap, done, available = items
     assert isinstance(answered, CallerAnswered)
     assert (answered.id, answered.agent, answered.wait_s, answered.ring_s) == ("ql:1:1", "1001", 14.0, None)
+    # no CONNECT put the agent on the call: on it from the answer, the row's time less its talk (200 - 171)
+    assert (talk.id, talk.ts, talk.state, talk.call_id, talk.queue) == ("ql:1:t", at(29), "on_call", "c1", "support")
     assert isinstance(completed, CallCompleted)
     assert (completed.id, completed.talk_s, completed.ended_by) == ("ql:1:2", 171.0, "transfer")
     assert (wrap.id, wrap.state) == ("ql:1:3", "wrap_up")
@@ -208,8 +210,9 @@ def test_blindtransfer_is_answer_then_completed(tmp_path):
 )
 def test_attendedtransfer_kinds(tmp_path, data, hold, talk):
     items, _ = read(tmp_path, rows(f"300|c1|support|PJSIP/1001|ATTENDEDTRANSFER|{data}"))
-    answered, completed = items[:2]
+    answered, on_call, completed = items[:3]
     assert (answered.type, answered.wait_s, answered.agent) == ("caller_answered", hold, "1001")
+    assert (on_call.state, on_call.ts) == ("on_call", at(300 - talk))
     assert (completed.type, completed.talk_s, completed.ended_by) == ("call_completed", talk, "transfer")
 
 
@@ -226,12 +229,13 @@ def test_attendedtransfer_without_connect_still_answered(tmp_path):
     assert summary(items) == [
         ("ql:2:1", "caller_joined", 0, None),
         ("ql:3:1", "caller_answered", 95, None),
+        ("ql:3:t", "agent_state", 8, "on_call"),  # the answer: 95 less 87 s of talk (0 + 8 s held)
         ("ql:3:2", "call_completed", 95, None),
         ("ql:3:3", "agent_state", 95, "wrap_up"),
         ("ql:3:w", "wrapup_completed", 110, None),
         ("ql:3:a", "agent_state", 110, "available"),
     ]
-    assert items[1].wait_s == 8.0 and items[2].talk_s == 87.0
+    assert items[1].wait_s == 8.0 and items[3].talk_s == 87.0 and items[2].call_id == "1717397390.239830"
     assert feed.ignored == Counter({"DID": 1})
 
 
@@ -256,9 +260,9 @@ def test_connect_then_transfer_answers_twice_for_the_engine_to_merge(tmp_path):
 
 def test_pre12_transfer(tmp_path):
     items, _ = read(tmp_path, rows("100|c1|nowrap|PJSIP/1001|TRANSFER|2000|from-internal|7|93|1"))
-    answered, completed, available = items
+    answered, talk, completed, available = items
     assert (answered.wait_s, completed.talk_s, completed.ended_by) == (7.0, 93.0, "transfer")
-    assert available.state == "available"
+    assert (talk.state, talk.ts, available.state, available.ts) == ("on_call", at(7), "available", at(100))
 
 
 # -- wrap-up inference -----------------------------------------------------------------------------------------
@@ -712,7 +716,11 @@ def test_sample_day_parses_without_dead_letters(sample_items):
 
 def test_sample_day_events_come_in_time_order(sample_items):
     items, _ = sample_items
-    stamps = [e.ts for e in items]
+    # apart from the talk a transfer with no CONNECT infers (once: 1024 on sales call 1795339114.49119, from
+    # its ATTENDEDTRANSFER row less 238 s of talk)
+    inferred = [(e.agent, e.call_id, e.ts.timestamp()) for e in items if e.id.endswith(":t")]
+    assert inferred == [("1024", "1795339114.49119", 1795339368 - 238)]
+    stamps = [e.ts for e in items if not e.id.endswith(":t")]
     assert stamps == sorted(stamps)
     tz_local = load_config(ROOT / "config" / "wallboard.toml").centre.tz
     first = stamps[0].astimezone(tz_local)

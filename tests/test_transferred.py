@@ -30,6 +30,19 @@ def ev(cls, t, **kw):
     return cls(id=f"x{next(_ids)}", ts=at(t), source="test", **kw)
 
 
+def raw_talk() -> Counter:
+    """From the raw file, independently of the feed: each agent interface's talk, the talk time field of the rows
+    that end its calls (COMPLETECALLER / COMPLETEAGENT: data2; BLINDTRANSFER: data4; ATTENDEDTRANSFER: second from
+    the end)."""
+    where = {"COMPLETECALLER": 6, "COMPLETEAGENT": 6, "BLINDTRANSFER": 8, "ATTENDEDTRANSFER": -2}
+    talk: Counter = Counter()
+    for line in SAMPLE.read_text(encoding="utf-8").splitlines():
+        parts = line.split("|")
+        if len(parts) > 4 and parts[4] in where:
+            talk[parts[3]] += int(parts[where[parts[4]]])
+    return talk
+
+
 def raw_transfers() -> tuple[Counter, Counter, Counter]:
     """From the raw file, independently of the feed: transfer rows per queue, per agent interface, per verb."""
     per_queue: Counter = Counter()
@@ -60,11 +73,39 @@ async def test_sample_day_transfers_per_queue_and_agent_from_the_raw_file(make_e
     by_interface = eng.config.agent_by_interface()
     expected_agents = {by_interface.get(i, i.split("/", 1)[-1]): n for i, n in per_agent.items()}
     assert {a: s.transferred for a, s in snap.agents.items() if s.transferred} == expected_agents
+    # every call over, each agent's talk is the talk of the rows that ended its calls: the one transfer with no
+    # CONNECT (Tal, 1024: 238 s of sales call 1795339114.49119) included
+    talk = {by_interface[i]: n for i, n in raw_talk().items()}
+    assert {a: s.talk_s for a, s in snap.agents.items() if s.talk_s} == talk
+    assert sum(talk.values()) == sum(s.talk_s for s in snap.queues.values()) == 364_897
     # the same day again (a re-read after a restart): nothing moves
     await eng.apply(events)
     again = await eng.build_snapshot(end)
     assert {q: s.transferred for q, s in again.queues.items()} == {q: s.transferred for q, s in snap.queues.items()}
     assert again.total.transferred == 69
+
+
+async def test_a_transfer_with_no_connect_is_the_agents_talk_as_well(make_engine, tmp_path):
+    # asterisk/asterisk#759: a call can end in ATTENDEDTRANSFER with no CONNECT row. The row's talk (292 s) is the
+    # agent's as it is the queue's: on the call from the row's time less its talk (400 - 292 = 108: joined at 100,
+    # held 8 s), not available until the transfer.
+    eng = await make_engine(
+        queues=[{"name": "support", "wrapup_s": 15}], agents=[{"id": "1001", "interface": "PJSIP/1001"}]
+    )
+    t0 = int(at(0).timestamp())
+    lines = [
+        (0, "NONE|support|PJSIP/1001|ADDMEMBER|"),
+        (100, "c1|support|NONE|ENTERQUEUE||0501234567|1"),
+        (400, "c1|support|PJSIP/1001|ATTENDEDTRANSFER|BRIDGE|b-1|8|292|1"),
+    ]
+    path = tmp_path / "queue_log"
+    path.write_text("".join(f"{t0 + s}|{rest}\n" for s, rest in lines), encoding="utf-8")
+    await eng.apply(list(QueueLogFeed(path, eng.config).read()))
+    snap = await eng.build_snapshot(at(1000))
+    agent, queue = snap.agents["1001"], snap.queues["support"]
+    assert (queue.talk_s, agent.talk_s, agent.calls_handled, agent.transferred) == (292, 292, 1, 1)
+    # available 0 -> 108 and from the end of wrap-up (400 + 15) to 1000
+    assert (agent.state, agent.wrap_s, agent.available_s) == ("available", 15, 108 + 585)
 
 
 async def test_once_per_queue_entry_whichever_feed_says_it(make_engine):
