@@ -448,3 +448,25 @@ async def test_a_state_across_midnight_is_split_into_its_intervals_and_days(make
     days = await reader.daily("a", ["1001"], [d1, d2])
     assert days["1001"][d1] == {"available_s": 4200.0}
     assert days["1001"][d2] == {"available_s": 4200.0, "paused_s": 600.0, "paused_s:break": 600.0}
+
+
+async def test_a_day_of_minutes_is_read_in_one_call_that_returns_only_those_written(redis_client, prefix):
+    """The rollup reads a slot's day of minute buckets with ``minutes.lua``: one call, replying with the positions
+    (1-based) and contents of only the minutes that hold something, so an idle night costs one call, not 1,440."""
+    from wallboard.keys import Keys
+    from wallboard.store import Scripts
+
+    base = Keys(prefix).queue("support")
+    day = 1_795_300_000 - 1_795_300_000 % 86_400
+    minutes = [day + 60 * i for i in range(1440)]
+    await redis_client.hset(Keys.minute(base, minutes[3]), mapping={"entered": "2"})
+    await redis_client.hset(Keys.minute(base, minutes[1439]), mapping={"answered": "1", "wait_answered_s": "7.5"})
+    scripts = Scripts()
+    await scripts.load(redis_client)
+    try:
+        got = await redis_client.evalsha(scripts.shas["minutes"], 1, base, *map(str, minutes))
+    finally:
+        await redis_client.delete(Keys.minute(base, minutes[3]), Keys.minute(base, minutes[1439]))
+    assert got[0::2] == [4, 1440]  # by hand: the 4th and the last minute of the day
+    assert dict(zip(got[1][0::2], got[1][1::2])) == {"entered": "2"}
+    assert dict(zip(got[3][0::2], got[3][1::2])) == {"answered": "1", "wait_answered_s": "7.5"}

@@ -265,7 +265,7 @@ def script_source(name: str) -> str:
     return files("wallboard").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
 
 
-SCRIPT_NAMES = ("queue_batch", "agent_batch", "dead_letters", "dead_letters_settle")
+SCRIPT_NAMES = ("queue_batch", "agent_batch", "dead_letters", "dead_letters_settle", "minutes")
 
 
 class Scripts:

@@ -27,11 +27,13 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Literal
 
 import redis.asyncio as aredis
+from redis.exceptions import NoScriptError
 
 from .. import registry
 from ..clock import UTC_TIME, Clock, SystemClock
 from ..config import WallboardConfig
 from ..keys import Keys
+from ..store import Scripts
 from .calendar import DAY_S, CentreCalendar
 from .codec import AGENT_FIELDS, QUEUE_FIELDS, merge, pack, unpack
 
@@ -88,6 +90,7 @@ class Rollup:
         self.config = config
         self.keys = keys or Keys(config.redis.prefix)
         self.hk = HistoryKeys(self.keys)
+        self.scripts = Scripts()
         self.cal = CentreCalendar(config.centre)
         self.clock = clock or SystemClock()
         self.bexp_s = int(config.centre.bucket_expiry_h * 3600)
@@ -234,6 +237,21 @@ class Rollup:
                 out.append((name, state, days))
         return out
 
+    async def _read(self, reads) -> list:
+        """``reads(pipe)``'s replies in one round trip; the scripts loaded first, and again once should the server
+        have forgotten them (a restart)."""
+        for attempt in (0, 1):
+            if not self.scripts.shas or attempt:
+                await self.scripts.load(self.r)
+            pipe = self.r.pipeline(transaction=False)
+            reads(pipe)
+            try:
+                return await pipe.execute()
+            except NoScriptError:
+                if attempt:
+                    raise
+        return []
+
     async def _rollup_group(
         self,
         kind: Kind,
@@ -244,22 +262,23 @@ class Rollup:
         stats: RollupStats,
     ) -> None:
         fields = FIELDS[kind]
-        pipe = self.r.pipeline(transaction=False)
-        for name, _, days in work:
-            base = self.hk.base(kind, name)
-            for day, idx, *_ in days:
-                pipe.hgetall(self.hk.intervals(kind, name, day))
-                pipe.hget(self.hk.daily(kind, name, day), day_field(day))
-                ivs = self.cal.intervals(day)
-                if kind == "a":  # the agent's state spans of the day (of the whole replay with --window all)
-                    first = min(ivs[i][0] for i in idx)
-                    pipe.zrangebyscore(Keys.spans(base, self.cal.day_start(day)), f"({first}", "+inf")
-                    pipe.zrangebyscore(Keys.spans(base, "all"), f"({first}", "+inf")
-                for i in idx:
-                    s, e = ivs[i]
-                    for m in range(s - s % 60, e, 60):
-                        pipe.hgetall(Keys.minute(base, m))
-        raw = await pipe.execute()
+
+        def reads(pipe) -> None:
+            for name, _, days in work:
+                base = self.hk.base(kind, name)
+                for day, idx, *_ in days:
+                    pipe.hgetall(self.hk.intervals(kind, name, day))
+                    pipe.hget(self.hk.daily(kind, name, day), day_field(day))
+                    ivs = self.cal.intervals(day)
+                    if kind == "a":  # the agent's state spans of the day (of the whole replay with --window all)
+                        first = min(ivs[i][0] for i in idx)
+                        pipe.zrangebyscore(Keys.spans(base, self.cal.day_start(day)), f"({first}", "+inf")
+                        pipe.zrangebyscore(Keys.spans(base, "all"), f"({first}", "+inf")
+                    # the day's minute buckets in one call, only those that hold something (minutes.lua)
+                    minutes = [str(m) for i in idx for m in range(ivs[i][0] - ivs[i][0] % 60, ivs[i][1], 60)]
+                    self.scripts.queue(pipe, "minutes", base, *minutes)
+
+        raw = await self._read(reads)
         pos = 0
         writes = self.r.pipeline(transaction=False)
         live_from = now - self.bexp_s
@@ -273,17 +292,22 @@ class Rollup:
                 if kind == "a":
                     spans = [_parse_span(m) for m in (*raw[pos], *raw[pos + 1])]
                     pos += 2
+                found = raw[pos]  # [i, [field, value, ...], ...]: the day's minutes that hold something, 1-based
+                pos += 1
+                held = {found[j]: found[j + 1] for j in range(0, len(found), 2)}
                 had_key = bool(stored)
                 current = dict(stored)
                 set_f: dict[str, str] = {}
                 del_f: list[str] = []
+                n = 0
                 for i in idx:
                     s, e = ivs[i]
                     c: dict[str, float] = {}
                     for _m in range(s - s % 60, e, 60):
-                        if raw[pos]:
-                            merge(c, {k: float(v) for k, v in raw[pos].items()})
-                        pos += 1
+                        n += 1
+                        bucket = held.get(n)
+                        if bucket:
+                            merge(c, {bucket[j]: float(bucket[j + 1]) for j in range(0, len(bucket), 2)})
                         stats.buckets_read += 1
                     if kind == "a":
                         _add_spans(c, spans, s, e)
