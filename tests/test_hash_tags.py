@@ -343,7 +343,9 @@ class LuaKeyChecker:
 
 def test_there_are_scripts_to_check():
     names = {p.stem for p in LUA_FILES}
-    assert names == set(SCRIPT_NAMES) == {"queue_batch", "agent_batch", "dead_letters", "dead_letters_settle"}
+    assert (
+        names == set(SCRIPT_NAMES) == {"queue_batch", "agent_batch", "dead_letters", "dead_letters_settle", "minutes"}
+    )
 
 
 @pytest.mark.parametrize("path", LUA_FILES, ids=lambda p: p.name)
@@ -580,6 +582,9 @@ async def test_no_script_call_touches_two_hash_tags_at_run_time(make_engine, red
         await engine.scripts.run_pipeline(
             redis_client, [("dead_letters_settle", engine.keys.centre, ("d", "0-1", "", "", ""))]
         )
+        first_minute = int(T0.timestamp()) // 60 * 60  # the rollup's read of the minutes the events wrote
+        minutes = tuple(str(first_minute + 60 * i) for i in range(5))
+        await engine.scripts.run_pipeline(redis_client, [("minutes", engine.keys.queue("support"), minutes)])
         snap = await engine.publish(await engine.build_snapshot(T0 + timedelta(seconds=201)))
         await redis_client.get(sentinel)
         reader.join(60)
