@@ -64,7 +64,7 @@ async def run(args, url: str) -> None:
         n += 1
         return f"b{n}"
 
-    inc = IncrementalSnapshots(engine, config.engine.full_rebuild_s)
+    inc = IncrementalSnapshots(engine, config.engine.full_rebuild_s, defer_ticks=True)  # as ``Ingest``
     pub = DeltaPublisher(client, keys, inc, config.engine.full_publish_s)
     timers = None if args.evaluate_all else AgentAlertTimers(config.agent_alerts)
     qlevels = None if args.evaluate_all else QueueLevels()
@@ -125,7 +125,7 @@ async def run(args, url: str) -> None:
             snap, levels, now, timers, changed, qlevels, None if inc.full_build else inc.changed_queues
         )
         w2 = time.perf_counter()
-        await pub.publish(snap, now)
+        await pub.publish(snap, now, None if timers is None or inc.full_build else timers.alerting)
         w3 = time.perf_counter()
         cpu.append(time.process_time() - c0)
         step_s = pace.took(cpu[-1])
@@ -187,7 +187,7 @@ async def run_live(args, url: str) -> None:
     keys = Keys(prefix)
     engine = Engine(client, config, keys, feed_name="bench")
     await engine.start()
-    inc = IncrementalSnapshots(engine, config.engine.full_rebuild_s)
+    inc = IncrementalSnapshots(engine, config.engine.full_rebuild_s, defer_ticks=True)  # as ``Ingest``
     pub = DeltaPublisher(client, keys, inc, config.engine.full_publish_s)
     timers, qlevels, levels = AgentAlertTimers(config.agent_alerts), QueueLevels(), LevelState()
     per_batch, step = max(1, int(args.live_rate * 0.05)), args.step_ms / 1000
@@ -217,7 +217,7 @@ async def run_live(args, url: str) -> None:
             snap, levels, now, timers, changed, qlevels, None if inc.full_build else inc.changed_queues
         )
         c2 = time.process_time()
-        await pub.publish(snap, now)
+        await pub.publish(snap, now, None if timers is None or inc.full_build else timers.alerting)
         c3 = time.process_time()
         if measured:
             if prof is not None:

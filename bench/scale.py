@@ -93,7 +93,7 @@ async def run(args, url: str) -> None:
     live = batches(window, FLUSH_S)
     # the lease owner's incremental snapshots while the window is applied, as often as it may publish (every
     # publish_min_interval_ms of the events' time), measured apart from applying
-    inc = IncrementalSnapshots(engine, config.engine.full_rebuild_s)
+    inc = IncrementalSnapshots(engine, config.engine.full_rebuild_s, defer_ticks=args.deltas)  # as ``Ingest``
     inc_levels = LevelState()
     timers = AgentAlertTimers(config.agent_alerts)
     qlevels = QueueLevels()
@@ -121,7 +121,7 @@ async def run(args, url: str) -> None:
             )
             w2 = time.perf_counter()
             if pub is not None:
-                await pub.publish(snap, at)
+                await pub.publish(snap, at, None if inc.full_build else timers.alerting)
                 sent_bytes.append(pub.last_bytes)
             else:
                 await engine.publish(snap)

@@ -265,3 +265,61 @@ async def test_a_new_runs_delta_resynchronises_a_view_still_on_the_old_run(redis
         assert view.mirror.apply(stale) == "old" and view.mirror.gaps == 1
     finally:
         await pubsub.aclose()
+
+
+async def test_the_owners_deferred_ticks_and_alerting_agents_publish_what_a_plain_owner_publishes(
+    redis_client, prefix, cleanup
+):
+    """The lease owner (``Ingest``) builds with ``defer_ticks`` (an agent not re-read is ticked only when written
+    out) and tells the publisher which agents may have alerts (its timers'); an owner doing neither (every agent
+    ticked and its alerts compared at every publish) stores the same two parts, text for text, after every
+    publish. Alert limits are low here, so agents cross them between their own events (the timers' work)."""
+    from wallboard.thresholds import AgentAlertTimers, QueueLevels
+
+    owners = []
+    for ns, lazy in ((prefix, False), (f"{prefix}-x", True)):
+        o = _Owner(redis_client, ns, full_publish_s=40.0)
+        alerts = o.config.agent_alerts.model_copy(
+            update={"long_call_s": 60.0, "long_wrap_s": 8.0, "long_pause_s": {"default": 45.0}}
+        )
+        o.config = o.config.model_copy(update={"agent_alerts": alerts})
+        o.engine.config = o.config
+        o.inc = IncrementalSnapshots(o.engine, full_rebuild_s=30.0, defer_ticks=lazy)
+        o.pub = DeltaPublisher(redis_client, o.keys, o.inc, 40.0)
+        o.timers, o.qlevels, o.lazy = AgentAlertTimers(alerts), QueueLevels(), lazy
+        await o.start()
+        owners.append(o)
+
+    async def publish(o, now):
+        snap = await o.inc.build(now)
+        part = not o.inc.full_build
+        snap, o.levels = o.engine.evaluate(
+            snap,
+            o.levels,
+            now,
+            o.timers,
+            o.inc.changed_agents if part else None,
+            o.qlevels,
+            o.inc.changed_queues if part else None,
+        )
+        return await o.pub.publish(snap, now, o.timers.alerting if o.lazy and part else None)
+
+    t = START
+    seen_alerts, deltas = set(), 0
+    for i in range(120):  # ten minutes, a publish every 5 s
+        t += timedelta(seconds=5)
+        for o in owners:
+            batch = o.sim.advance_to(t)
+            if batch:
+                await o.engine.apply(batch)
+            await publish(o, t + timedelta(milliseconds=137))
+        (plain, lazy) = [
+            (await redis_client.get(o.keys.summary), await redis_client.get(o.keys.agents_detail)) for o in owners
+        ]
+        assert lazy == plain, i
+        for a in json.loads(plain[1])["agents"].values():
+            seen_alerts.update(a["alerts"])
+        deltas = owners[1].pub.deltas
+    # the run crossed limits between agents' own events, and mostly sent deltas
+    assert {"long_call", "long_wrap"} <= seen_alerts, seen_alerts
+    assert deltas > 90 and owners[1].inc.partials > 90

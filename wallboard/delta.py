@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -144,8 +144,10 @@ class DeltaPublisher:
     """The lease owner's publishing: a full snapshot or a delta against what was last sent.
 
     ``changes`` tells what the build re-read (``IncrementalSnapshots``: ``full_build``, ``changed_queues``,
-    ``changed_agents``, ``anchor(agent)``); only those are compared with what was sent, and every entry's levels
-    and alerts (the owner's evaluation moves with the clock)."""
+    ``changed_agents``, ``anchor(agent)``, ``agent_index()``) and ticks the agents written out (``tick``); only
+    those are compared with what was sent, and every queue's levels and alerts (the owner's evaluation moves with
+    the clock), and the alerts of every agent, or of those ``publish`` is told may have alerts besides the ones
+    sent with alerts."""
 
     def __init__(self, client, keys: Keys, changes, full_publish_s: float = 5.0):
         self.r = client
@@ -164,12 +166,15 @@ class DeltaPublisher:
         self.asig: dict[str, dict] = {}
         self.qtext: dict[str, str] = {}  # per entry: '"name":{...}' as last sent
         self.atext: dict[str, str] = {}
+        self.alerted: set[str] = set()  # agents last sent with alerts
         self.gaps: list | None = None
         self.full_at: float | None = None
         self.last_t = float("-inf")
 
-    async def publish(self, snap: Snapshot, now: datetime) -> Snapshot:
-        """Give the snapshot its ``seq``; store both parts; publish a delta or, when due, the full snapshot."""
+    async def publish(self, snap: Snapshot, now: datetime, alerting: Collection[str] | None = None) -> Snapshot:
+        """Give the snapshot its ``seq``; store both parts; publish a delta or, when due, the full snapshot.
+        ``alerting``: the agents that may have alerts now (the owner's ``AgentAlertTimers.alerting``, after
+        ``Engine.evaluate`` with them); None: any agent may."""
         pipe = self.r.pipeline(transaction=False)
         pipe.incr(self.keys.seq)
         pipe.getdel(self.keys.snap_want)
@@ -183,7 +188,7 @@ class DeltaPublisher:
             or tnow < self.last_t  # the clock went back
         )
         self.last_t = tnow
-        delta = None if full else self._delta(snap)
+        delta = None if full else self._delta(snap, alerting)
         if delta is None:
             await self._full(snap, tnow)
         else:
@@ -191,7 +196,7 @@ class DeltaPublisher:
             self.deltas += 1
         return snap
 
-    def _delta(self, snap: Snapshot) -> Delta | None:
+    def _delta(self, snap: Snapshot, alerting: Collection[str] | None = None) -> Delta | None:
         """The delta against what was sent, or None when a full snapshot is as good (most entries changed)."""
         ch = self.changes
         every = ch.full_build
@@ -212,7 +217,16 @@ class DeltaPublisher:
         ca = ch.changed_agents
         out_a: dict[str, AgentSnapshot] = {}
         amade: dict[str, dict] = {}
-        for a, s in agents.items():
+        look: Iterable[tuple[str, AgentSnapshot]] = agents.items()
+        if alerting is not None and not every and len(self.asig) == len(agents):
+            # an agent not re-read whose alerts changed has alerts now or was sent with some: only those and
+            # the re-read are compared (in the snapshot's order), not the whole centre
+            index = ch.agent_index()
+            names = sorted(
+                (a for a in set(ca).union(alerting, self.alerted) if a in agents), key=lambda a: index.get(a, -1)
+            )
+            look = [(a, agents[a]) for a in names]
+        for a, s in look:
             sig = self.asig.get(a)
             if sig is None:
                 out_a[a] = s
@@ -232,6 +246,7 @@ class DeltaPublisher:
             del self.qtext[q], self.qsig[q]
         for a in a_removed:
             del self.atext[a], self.asig[a]
+            self.alerted.discard(a)
         if q_order is not None:  # the cache keeps the snapshot's order
             self.qtext = {q: self.qtext.get(q, "") for q in q_order}
         if a_order is not None:
@@ -239,8 +254,13 @@ class DeltaPublisher:
         for q, qs in out_q.items():
             self.qsig[q] = made.get(q) or _queue_sig(qs)
             self.qtext[q] = f"{_key(q)}:{qs.model_dump_json()}"
+        ch.tick(out_a)  # their time in state as at this build (``IncrementalSnapshots.defer_ticks``)
         for a, s in out_a.items():
-            self.asig[a] = amade.get(a) or _agent_sig(s, ch.anchor(a))
+            sig = self.asig[a] = amade.get(a) or _agent_sig(s, ch.anchor(a))
+            if sig["alerts"]:
+                self.alerted.add(a)
+            else:
+                self.alerted.discard(a)
             self.atext[a] = f"{_key(a)}:{s.model_dump_json()}"
         gaps = None
         if snap.gaps != self.gaps:  # sent only when they changed (a long day of gaps is not small)
@@ -265,8 +285,10 @@ class DeltaPublisher:
 
     async def _full(self, snap: Snapshot, tnow: float) -> None:
         ch = self.changes
+        ch.tick()
         self.qsig = {q: _queue_sig(qs) for q, qs in snap.queues.items()}
         self.asig = {a: _agent_sig(s, ch.anchor(a)) for a, s in snap.agents.items()}
+        self.alerted = {a for a, sig in self.asig.items() if sig["alerts"]}
         self.qtext = {q: f"{_key(q)}:{qs.model_dump_json()}" for q, qs in snap.queues.items()}
         self.atext = {a: f"{_key(a)}:{s.model_dump_json()}" for a, s in snap.agents.items()}
         self.gaps = list(snap.gaps)

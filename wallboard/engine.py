@@ -14,6 +14,8 @@ import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import reduce
+from operator import add, itemgetter
 from datetime import datetime
 from typing import Any, Collection, Iterable
 
@@ -207,7 +209,8 @@ def _pairs(flat) -> dict:
     """A hash as the scripts' read mode gives it ([field, value, ...]; an empty one may come as {})."""
     if not flat:
         return {}
-    return dict(zip(flat[0::2], flat[1::2]))
+    it = iter(flat)
+    return dict(zip(it, it))
 
 
 def rolling_counters(rolls) -> dict[str, float]:
@@ -226,7 +229,8 @@ def _scored(flat) -> list[tuple[str, float]]:
     """A scored set as [member, score, ...] (ZRANGE WITHSCORES) -> [(member, score)]."""
     if not flat:
         return []
-    return [(flat[i], float(flat[i + 1])) for i in range(0, len(flat), 2)]
+    it = iter(flat)
+    return list(zip(it, map(float, it)))  # zip takes a member, then map its score, from the one iterator
 
 
 # What ``read_parts`` gives per queue, in ``_queue_snapshot``'s order: window counters, rolling minutes' counters,
@@ -901,10 +905,7 @@ class Engine:
 
     @staticmethod
     def _counters(h: dict) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for k, v in h.items():
-            out[k] = float(v)
-        return out
+        return dict(zip(h, map(float, h.values())))
 
     def _figures(self, c: dict[str, float], formula: str, count_overflow: bool, window: str) -> tuple[dict, dict]:
         """Counters and ratios of one window (``metrics.window_figures``), and how each ratio was computed."""
@@ -967,29 +968,36 @@ class Engine:
         old_c, old_b = kept.get("c", {}), kept.get("b", {})
         new_c, new_b = {}, {}
         caller_list = []
+        longest = oldest = None  # the largest wait_s and age_s, as max() over the models would give
         for cid, j in waiting:
             number = callers.get(cid)
             was = old_c.get(cid)
+            wait = round(max(0.0, tnow - j), 3)
             if was is not None and was[0] == j and was[1] == number:
                 one = was[2]
-                one.__dict__["wait_s"] = round(max(0.0, tnow - j), 3)  # as made below, not validated again
+                one.__dict__["wait_s"] = wait  # as made below, not validated again
             else:
                 one = Caller(
                     call_id=cid,
                     entered_at=utc_at(j),
-                    wait_s=round(max(0.0, tnow - j), 3),
+                    wait_s=wait,
                     caller=mask_number(number, keep) if mask else number,
                 )
+            if longest is None or wait > longest:
+                longest = wait
             new_c[cid] = (j, number, one)
             caller_list.append(one)
         cb_list = []
         for cid, j in callbacks:
             wasb = old_b.get(cid)
+            age = round(tnow - j, 3)
             if wasb is not None and wasb[0] == j:
                 b = wasb[1]
-                b.__dict__["age_s"] = round(tnow - j, 3)
+                b.__dict__["age_s"] = age
             else:
-                b = Callback(call_id=cid, entered_at=utc_at(j), age_s=round(tnow - j, 3))
+                b = Callback(call_id=cid, entered_at=utc_at(j), age_s=age)
+            if oldest is None or age > oldest:
+                oldest = age
             new_b[cid] = (j, b)
             cb_list.append(b)
         kept["c"], kept["b"] = new_c, new_b
@@ -1010,10 +1018,10 @@ class Engine:
             short_abandon_s=float(cfg.short_abandon_s),
             count_overflow=cfg.count_overflow,
             waiting=len(caller_list),
-            longest_wait_s=max((x.wait_s for x in caller_list), default=None),
+            longest_wait_s=longest,
             ewt_s=ewt,
             callbacks_pending=len(cb_list),
-            oldest_callback_s=max((x.age_s for x in cb_list), default=None),
+            oldest_callback_s=oldest,
             callers=caller_list,
             callbacks=cb_list,
             agent_counts=counts,
@@ -1079,14 +1087,17 @@ class Engine:
         (``counts``: the agents' counts as ``total_agent_counts`` gives them, when the caller has them)."""
 
         def summed(parts):
-            c: dict = {k: 0 for k in metrics.COUNTERS}
+            # each counter summed over the queues in their order from 0, as a loop adding them would (floats
+            # are not associative), but by the C loops of reduce and map (the owner does this at every publish)
+            parts = list(parts)
+            values = [part.__dict__ for part, _ in parts]
+            c: dict = {k: reduce(add, map(itemgetter(k), values), 0) for k in metrics.COUNTERS}
             by_reason: dict[str, int] = {}
             num = den = 0.0
-            for part, ex in parts:
-                for k in metrics.COUNTERS:
-                    c[k] += getattr(part, k)
-                for r, n in part.overflowed_by_reason.items():
+            for v in values:
+                for r, n in v["overflowed_by_reason"].items():
                     by_reason[r] = by_reason.get(r, 0) + n
+            for _, ex in parts:
                 num += ex.numerator
                 den += ex.denominator
             fig, explain = self._figures({k: float(v) for k, v in c.items()}, "answered", False, wid)

@@ -28,6 +28,7 @@ over through Redis (``Engine.share_touched``), taken here with the owner's own; 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -68,15 +69,24 @@ class _Parts:
     # per agent: (state, reason, since, the start of its open interval, its time field's base, the paused
     # reason's base) for ticking; None when nothing of it moves with the clock
     atick: dict[str, tuple | None] = field(default_factory=dict)
+    # with ``defer_ticks``: the agents whose clock figures are at ``tnow`` (None: every agent's)
+    ticked: set[str] | None = None
     dead_letters: int = 0
     gaps: list = field(default_factory=list)
     total_counts: AgentCounts | None = None  # the total's agent counts, kept while no agent changes
 
 
 class IncrementalSnapshots:
-    def __init__(self, engine: Engine, full_rebuild_s: float = 30.0):
+    """``defer_ticks`` (the lease owner's): the agents not rebuilt are left as the last build and evaluation
+    left them, their clock figures ticked only when ``tick`` is asked for them (the publisher asks for those it
+    writes out) and their alerts left for ``Engine.evaluate`` to set (it sets every agent's: with the owner's
+    timers, those it looks at and those it keeps alerting); a build then costs what changed, not the centre's
+    5,000 agents at every publish. Without it, ``build`` gives the whole snapshot as ``build_snapshot`` does."""
+
+    def __init__(self, engine: Engine, full_rebuild_s: float = 30.0, defer_ticks: bool = False):
         self.e = engine
         self.full_rebuild_s = full_rebuild_s
+        self.defer_ticks = defer_ticks
         self.p: _Parts | None = None
         self.fulls = 0
         self.partials = 0
@@ -89,6 +99,26 @@ class IncrementalSnapshots:
     def anchor(self, agent: str) -> tuple | None:
         """What the agent's time in its current state is counted from (``_tick_of``), as of the last build."""
         return self.p.atick.get(agent) if self.p is not None else None
+
+    def tick(self, agents: Iterable[str] | None = None) -> None:
+        """With ``defer_ticks``: bring these agents' (None: every agent's) time in their state to the last
+        build's ``now``, as a build without deferring does; each agent once per build."""
+        p = self.p
+        if p is None or p.ticked is None:
+            return
+        done, tnow, atick, asnap = p.ticked, p.tnow, p.atick, p.asnap
+        for a in atick if agents is None else agents:
+            if a not in done:
+                t = atick.get(a)
+                if t is not None:
+                    _tick_agent(asnap[a], t, tnow)
+                done.add(a)
+        if agents is None:
+            p.ticked = None
+
+    def agent_index(self) -> dict[str, int]:
+        """Each agent's place in the last build's snapshot."""
+        return self.p.aindex if self.p is not None else {}
 
     def invalidate(self) -> None:
         """The next build is a full one (the change set may have missed writes)."""
@@ -214,13 +244,16 @@ class IncrementalSnapshots:
             p.members[a] = queues_of
             p.atick[a] = _tick_of(e, e._counters(win), snap, st, win_start)
         fresh = set(ra)
-        for a, t in p.atick.items():
-            if a not in fresh:
-                snap = p.asnap[a]
-                if snap.alerts:  # what ``Engine.evaluate`` set on the previous one: evaluated again
-                    snap.__dict__["alerts"] = []
-                if t is not None:
-                    _tick_agent(snap, t, tnow)
+        if self.defer_ticks:
+            p.ticked = fresh
+        else:
+            for a, t in p.atick.items():
+                if a not in fresh:
+                    snap = p.asnap[a]
+                    if snap.alerts:  # what ``Engine.evaluate`` set on the previous one: evaluated again
+                        snap.__dict__["alerts"] = []
+                    if t is not None:
+                        _tick_agent(snap, t, tnow)
 
         # queues: rebuilt when read or when their agents changed, ticked otherwise
         p.qraw.update(qdata)
@@ -243,14 +276,19 @@ class IncrementalSnapshots:
                 qs.__dict__.update(levels={m: "ok" for m in cfg.thresholds}, alerts={}, open=True)
                 _tick_queue(qs, p.qraw[q], tnow)
 
-        qsnaps = {q: p.qsnap[q] for q in p.queues}
-        agent_snaps = {a: p.asnap[a] for a in p.agents}
-        members = {a: p.members[a] for a in p.agents}
+        # kept in the registries' order (an entry new to them is added at the end: put in its place), so the
+        # snapshot takes them as they are (its validation copies the mappings, not the entries)
+        if list(p.qsnap) != p.queues:
+            p.qsnap = {q: p.qsnap[q] for q in p.queues}
+        if list(p.asnap) != p.agents:
+            p.asnap = {a: p.asnap[a] for a in p.agents}
+            p.members = {a: p.members[a] for a in p.agents}
+        qsnaps, agent_snaps = p.qsnap, p.asnap
         if p.total_counts is None:
-            p.total_counts = e.total_agent_counts(agent_snaps, members)
+            p.total_counts = e.total_agent_counts(agent_snaps, p.members)
         # a copy: the snapshot's Total must not share the kept counts (nothing mutates them, but a view may)
         total = e._total(
-            qsnaps, agent_snaps, members, p.roll_since, p.wlabel, counts=p.total_counts.model_copy(deep=True)
+            qsnaps, agent_snaps, p.members, p.roll_since, p.wlabel, counts=p.total_counts.model_copy(deep=True)
         )
         window = Window(kind="all", since=None) if win_start is None else Window(kind="since_reset", since=win_start)
         self.p = p

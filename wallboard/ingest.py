@@ -193,7 +193,8 @@ class Ingest:
         # the owner's snapshots, rebuilt for what this process applied; a shard does not see what the other
         # shards apply, so a sharded owner builds each snapshot in full
         self.snapshots = (
-            IncrementalSnapshots(self.engine, config.engine.full_rebuild_s)
+            # with deltas, the agents' clock figures are ticked for what is written out (the publisher's own)
+            IncrementalSnapshots(self.engine, config.engine.full_rebuild_s, defer_ticks=config.engine.deltas)
             if config.engine.incremental and self.shard is None
             else None
         )
@@ -599,7 +600,8 @@ class Ingest:
         # stamped as it is sent, not once Redis answers: whoever sees the snapshot sees the stamp too
         self.last_publish = asyncio.get_running_loop().time()
         if self.publisher is not None:
-            snap = await self.publisher.publish(snap, now)
+            timers = self.alert_timers if part is not None else None  # a full build evaluated every agent
+            snap = await self.publisher.publish(snap, now, timers.alerting if timers is not None else None)
         else:
             snap = await self.engine.publish(snap)
         self.metrics.snapshot(time.perf_counter() - built)
