@@ -80,8 +80,9 @@ class IncrementalSnapshots:
     """``defer_ticks`` (the lease owner's): the agents not rebuilt are left as the last build and evaluation
     left them, their clock figures ticked only when ``tick`` is asked for them (the publisher asks for those it
     writes out) and their alerts left for ``Engine.evaluate`` to set (it sets every agent's: with the owner's
-    timers, those it looks at and those it keeps alerting); a build then costs what changed, not the centre's
-    5,000 agents at every publish. Without it, ``build`` gives the whole snapshot as ``build_snapshot`` does."""
+    timers, those it looks at and those it keeps alerting), as are the queues' levels, alerts and open state;
+    a build then costs what changed, not the centre's 5,000 agents at every publish. Without it, ``build``
+    gives the whole snapshot as ``build_snapshot`` does."""
 
     def __init__(self, engine: Engine, full_rebuild_s: float = 30.0, defer_ticks: bool = False):
         self.e = engine
@@ -271,9 +272,10 @@ class IncrementalSnapshots:
                 p.qsnap[q] = e._queue_snapshot(q, *p.qraw[q], p.counts[q], tnow, p.roll_since, p.wlabel, kept)
             else:
                 qs = p.qsnap[q]
-                # what ``Engine.evaluate`` set on the previous one, as ``_queue_snapshot`` leaves it
-                cfg = configured.get(q) or e.config.queue(q)
-                qs.__dict__.update(levels={m: "ok" for m in cfg.thresholds}, alerts={}, open=True)
+                if not self.defer_ticks:  # deferring, left for ``Engine.evaluate`` to set (it sets every queue's)
+                    # what ``Engine.evaluate`` set on the previous one, as ``_queue_snapshot`` leaves it
+                    cfg = configured.get(q) or e.config.queue(q)
+                    qs.__dict__.update(levels={m: "ok" for m in cfg.thresholds}, alerts={}, open=True)
                 _tick_queue(qs, p.qraw[q], tnow)
 
         # kept in the registries' order (an entry new to them is added at the end: put in its place), so the
