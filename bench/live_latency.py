@@ -338,6 +338,9 @@ def report_stages(name: str, shown: list[Probe], timeline) -> None:
 
 
 def main() -> int:
+    from wallboard.ingest import tune_gc
+
+    tune_gc()  # as `wallboard ingest` does: this process stands for the ingester
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="a seconds-long run (CI): 500 and 2,000 events/s, 1 s each")
     ap.add_argument("--redis", default=None, help="use this server instead of a private one")

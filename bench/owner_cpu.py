@@ -243,6 +243,9 @@ async def run_live(args, url: str) -> None:
 
 
 def main() -> int:
+    from wallboard.ingest import tune_gc
+
+    tune_gc()  # as `wallboard ingest` does: this process stands for the ingester
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="a seconds-long run: 200 agents, 20 queues, 10 s")
     ap.add_argument("--redis", default=None, help="use this server instead of a private one")

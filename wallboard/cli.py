@@ -256,7 +256,7 @@ def _check_ingest(config, args) -> int:
 
 def cmd_ingest(args) -> int:
     from .feed import LiveFeed, UnknownFeed, load_feed
-    from .ingest import Ingest
+    from .ingest import Ingest, tune_gc
     from .store import connect
 
     if getattr(args, "list_opts", False):
@@ -305,6 +305,7 @@ def cmd_ingest(args) -> int:
         finally:
             await client.aclose()
 
+    tune_gc()
     asyncio.run(main())
     return 0
 
