@@ -11,7 +11,8 @@ acknowledge/snooze requests and publishes snapshots.
   would take more than ``engine.publish_share`` of the owner's CPU (``PublishPace``); a snapshot also goes out
   every tick (gauges move on time alone), which does not hold back the next change. The pump applies between
   publishes, not inside one. Likewise the first batch after
-  ``engine.quiet_ms`` without one is applied at once; under load, whatever arrives within ``FLUSH_S``.
+  ``engine.quiet_ms`` without one is applied at once; under load, whatever arrives within ``FLUSH_S``, or less
+  so that the batch is applied by the time the owner may publish next (``Ingest._gather_until``).
 - A lost Redis is retried with capped exponential backoff; the batch in hand is applied again when it is
   back (applying is idempotent), so ingest carries on where it was. A feed with a cursor (queue_log) is
   read again from the cursor Redis holds when it comes back, as a crash can lose its last second of writes
