@@ -20,6 +20,8 @@ Figures:
 - ``desk.startup_s`` / ``startup_work_max_ms``: until every agent had its row, and the longest frame then; the
   ``after_startup_work`` figures: the rest of the run;
 - ``desk.rss_mb`` first / last / max, sampled every 10 s after the first minute (target: flat over 10 min);
+- ``desk.gc_frozen`` first / last: the objects frozen out of the garbage collections (``ui.gcsettle``), sampled
+  with the RSS (flat: nothing piles up out of the collector's sight), and the settles and reclaims done;
 - ``desk.summaries`` / ``desk.agent_parts``: what the desk received.
 """
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import random
 import resource
@@ -130,6 +133,7 @@ async def desk_main(url: str, prefix: str, agents: int, queues: int, seconds: fl
     stalls: list[float] = []
     work: list[float] = []  # the desk thread's CPU between two wake-ups: what a stall costs on an idle machine
     rss: list[tuple[float, float]] = []
+    frozen: list[int] = []  # objects frozen out of the collections (``ui.gcsettle``), sampled with the RSS
     summaries = agent_parts = 0
     async with app.run_test(size=(200, 60)) as pilot:
         loop = asyncio.get_running_loop()
@@ -154,6 +158,7 @@ async def desk_main(url: str, prefix: str, agents: int, queues: int, seconds: fl
                 last_agents = a
             if loop.time() >= next_rss:
                 rss.append((loop.time() - t0, rss_mb()))
+                frozen.append(gc.get_freeze_count())
                 next_rss += 10.0
                 recent = work[-1000:]
                 B.say(  # as it goes: a run cut short still says something
@@ -170,6 +175,8 @@ async def desk_main(url: str, prefix: str, agents: int, queues: int, seconds: fl
                 "summaries": summaries,
                 "agent_parts": agent_parts,
                 "startup": startup,
+                "frozen": frozen,
+                "settle": app.gc_settle,
             }
         )
         await pilot.pause()
@@ -212,6 +219,13 @@ def report(out: dict) -> None:
         B.figure("desk.rss_mb_first", values[0], "MB", f"at {out['rss'][0][0]:.0f} s")
         B.figure("desk.rss_mb_last", values[-1], "MB", f"at {out['rss'][-1][0]:.0f} s")
         B.figure("desk.rss_mb_max", max(values), "MB", f"{len(values)} samples, every 10 s after the first minute")
+    if out["frozen"]:
+        B.figure("desk.gc_frozen_first", out["frozen"][0], "objects", "frozen out of the collections, with the RSS")
+        B.figure("desk.gc_frozen_last", out["frozen"][-1], "objects", "")
+    settle = out["settle"]
+    if settle is not None:
+        B.figure("desk.gc_settles", settle.settles, "", "collections of what is new, then frozen (ui.gcsettle)")
+        B.figure("desk.gc_reclaims", settle.reclaims, "", "settles that collected everything")
     B.figure("desk.cpu_s", resource.getrusage(resource.RUSAGE_SELF).ru_utime, "s", "the desk process (user)")
 
 

@@ -323,3 +323,21 @@ async def test_the_owners_deferred_ticks_and_alerting_agents_publish_what_a_plai
     # the run crossed limits between agents' own events, and mostly sent deltas
     assert {"long_call", "long_wrap"} <= seen_alerts, seen_alerts
     assert deltas > 90 and owners[1].inc.partials > 90
+
+
+def test_a_full_summary_read_keeps_the_models_of_the_queues_whose_json_did_not_change():
+    """``delta.read_summary`` with a view's ``seen``: a queue read again as it was is the very model read before
+    (nothing new for the view's collections to walk); a changed one is read anew; both equal a fresh read."""
+    from .test_tui import snapshot
+
+    first = snapshot(1)
+    second = snapshot(2, support={"offered": 399})  # the support queue changed, tech and the closed one did not
+    seen: dict = {}
+    a = asyncio.run(delta.read_summary(first.summary_json(), seen))
+    assert set(seen) == set(a.queues)
+    b = asyncio.run(delta.read_summary(second.summary_json(), seen))
+    fresh = asyncio.run(delta.read_summary(second.summary_json()))
+    unchanged = [q for q in b.queues if q != "support"]
+    assert unchanged and all(b.queues[q] is a.queues[q] for q in unchanged)
+    assert b.queues["support"] is not a.queues["support"] and b.queues["support"].offered == 399
+    assert b == fresh and b.seq == 2

@@ -259,3 +259,53 @@ def test_waiting_contacts_most_urgent_first_on_a_blended_floor():
     waits = [(r.cells["queue"].text, r.cells["wait"].text) for r in rows]
     # due: support 27 s ago and 8 s from now; e-mail in 3 h 56 min and 3 h 59.5 min
     assert waits == [("support", "0:47"), ("support", "0:12"), ("email", "4:07"), ("email", "0:30")]
+
+
+class Watched(KeyedTable):
+    """A table that notes what it asks to be drawn again: the whole of it (None) or regions."""
+
+    asked: list | None = None  # (DataTable's own set-up refreshes before it is made)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.asked = []
+
+    def refresh(self, *regions, **kwargs):
+        if not self._syncing and self.asked is not None:
+            self.asked.append(regions or None)
+        return super().refresh(*regions, **kwargs)
+
+
+class WatchedHost(App):
+    def compose(self):
+        yield Watched([("name", "Name", None), ("state", "State", None)], id="t")
+
+
+async def test_a_sync_that_changes_a_few_rows_draws_those_rows_again_not_the_table():
+    """A delta's few agents: only their lines are drawn again (a whole table repainted the widgets under it too);
+    rows added, or most rows in view changed (the clock's tick), draw the whole table."""
+    app = WatchedHost()
+    names = ["Ann", "Bob", "Cai", "Dov", "Eli", "Fay", "Gil", "Hod"]
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(Watched)
+        table.sync([row(n.lower(), n, "available") for n in names])
+        await pilot.pause()
+        table.asked.clear()
+        changed = {"cai": "on_call"}
+        table.sync([row(n.lower(), n, changed.get(n.lower(), "available")) for n in names])
+        assert [r for r in table.asked if r is not None] and None not in table.asked
+        (region,) = [r for regions in table.asked for r in regions]
+        assert (region.y, region.height) == (3, 1)  # the header's line, then Ann, Bob: Cai's is line 3
+        await pilot.pause()
+        assert line(table, 3).split() == ["Cai", "on_call"]
+        assert line(table, 4).split() == ["Dov", "available"]
+        # most rows in view changed: the whole table
+        table.asked.clear()
+        table.sync([row(n.lower(), n, "wrap_up") for n in names])
+        assert table.asked == [None]
+        # a row added: the whole table (every row below it moved)
+        table.asked.clear()
+        table.sync([row(n.lower(), n, "wrap_up") for n in names] + [row("abe", "Abe", "wrap_up")])
+        assert None in table.asked
+        await pilot.pause()
+        assert [line(table, y).split()[0] for y in (1, 2, 3)] == ["Abe", "Ann", "Bob"]

@@ -21,7 +21,6 @@ read after each agent snapshot) are ``outcomes.OutcomeWatch``.
 from __future__ import annotations
 
 import asyncio
-import gc
 import getpass
 import logging
 import os
@@ -43,6 +42,7 @@ from ..keys import Keys
 from ..livetime import ServerTime, fmt_clock, fmt_duration, monotonic_of
 from ..snapshot import AgentSnapshot, Summary
 from .footer import DeskFooter
+from .gcsettle import GcSettle
 from .bindings import DESK_KEYS, SNOOZE_MINUTES, KeySpec, bindings, in_words, unknown_ids
 from .desk_actions import AGENT_TABLES, DeskActions
 from .messages import AgentsArrived, FeedStatus, OutcomeArrived, RevertsArrived, SummaryArrived
@@ -63,6 +63,7 @@ CALLS_REMEMBERED = 5000  # waiting callers' numbers kept by call id (for the con
 SUMMARY_PANELS = frozenset({"queues", "callers"})
 AGENT_PANELS = frozenset({"agents"})
 ALL_PANELS = SUMMARY_PANELS | AGENT_PANELS
+SETTLE_AFTER_TICK_S = 0.5  # a collection (``GcSettle.settle``) half a second after the frame that asked for it
 NARROW_BELOW = 100  # columns: below this the agents and callers stack instead of sitting side by side
 
 
@@ -93,12 +94,11 @@ class DeskApp(DeskActions, App):
         self.words = Words(language or config.display.language, bidi or os.environ.get("WALLBOARD_BIDI", "visual"))
         if self.words.language != "en":  # the footer's words: the class's bindings are English
             self._bindings = in_words(self._bindings, DESK_KEYS, self.words)
-        # A full garbage collection walks every live object: at 5,000 agents ~480,000, a pause of 300 ms every
-        # 2-3 s. ``settle_gc`` (the desk as a process: ``run_desk``, the demo, the bench; not tests, many apps
-        # in one process): once the first agents are shown, what was built until then (modules, the app, the
-        # tables' rows) lives as long as the desk and is frozen out of the collections (gc.freeze), and a full
-        # collection waits for 100 younger ones, not 10.
-        self.settle_gc = settle_gc
+        # A full garbage collection walks every live object not frozen (~300,000 at 5,000 agents: 300 ms). The desk
+        # as a process (``settle_gc``: ``run_desk``, the demo, the bench; not tests, many apps in one process)
+        # freezes what lives on (``GcSettle``): at mount, once the first agents are placed, and every few seconds.
+        self.gc_settle: GcSettle | None = GcSettle() if settle_gc else None
+        self._first_agents_placed = False
         self.config = config
         self.keys = Keys(config.redis.prefix)
         self.tz = config.centre.tz
@@ -178,6 +178,8 @@ class DeskApp(DeskActions, App):
         self._apply_width(self.size.width)
         self.query_one("#queues", KeyedTable).focus()
         self.set_interval(1.0, self.tick)
+        if self.gc_settle is not None:
+            self.gc_settle.start()  # the modules and the app, built
         self.render_all()
         self.reader.start()
 
@@ -339,13 +341,20 @@ class DeskApp(DeskActions, App):
             if not self._agents_slice_due:
                 self._agents_slice_due = True
                 self.call_later(self._next_agents_slice)
-        elif self.settle_gc and self.agents is not None and "agents" in panels:
-            self.settle_gc = False
-            self.call_later(settle_gc)
+        elif not self._first_agents_placed and self.agents is not None and "agents" in panels:
+            self._first_agents_placed = True  # the start-up's rows: they live as long as the desk
+            if self.gc_settle is not None:
+                self.set_timer(SETTLE_AFTER_TICK_S, self.gc_settle.settle)
 
     async def _next_agents_slice(self) -> None:
-        """The next slice of a large agents part, once the loop has turned (a frame drawn, input handled)."""
+        """The next slice of a large agents part, once the loop has turned (a frame drawn, input handled). At the
+        start-up, what the last slices built is frozen first (``GcSettle.settle(young=True)``), in a turn of its
+        own: the rows built live as long as the desk, and the first settle after them walked the whole start-up
+        (~80-100 ms at 5,000 agents), the collections during it everything built so far."""
         await asyncio.sleep(0)
+        if self.gc_settle is not None and not self._first_agents_placed:
+            self.gc_settle.settle(young=True)
+            await asyncio.sleep(0)
         self._agents_slice_due = False
         if self.agents_panel.pending:
             self.render_all(AGENT_PANELS)
@@ -432,6 +441,8 @@ class DeskApp(DeskActions, App):
         self._set_stale(self.reader.is_stale())
         self.check_overdue_outcomes()
         self.render_all()
+        if self.gc_settle is not None and self._first_agents_placed and self.gc_settle.due():
+            self.set_timer(SETTLE_AFTER_TICK_S, self.gc_settle.settle)  # not in the tick's frame: between two
 
     def _set_stale(self, stale: bool) -> None:
         self.stale = stale
@@ -544,16 +555,8 @@ class DeskApp(DeskActions, App):
 
     async def on_unmount(self) -> None:
         await self.close_feed()
-
-
-FULL_GC_AFTER = 100  # younger collections before a full one (Python's default: 10)
-
-
-def settle_gc() -> None:
-    """See ``DeskApp.settle_gc``."""
-    gc.freeze()
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, FULL_GC_AFTER)
+        if self.gc_settle is not None:
+            self.gc_settle.stop()
 
 
 def default_user() -> str:

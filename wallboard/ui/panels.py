@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from rich.text import Text
@@ -129,11 +130,24 @@ class TitlePanel:
                 pieces.append((seq, "dim"))
         if data.trouble is not None:
             pieces.append((f" · {data.trouble}", "bold red"))
-        title.update(w.line(*pieces))
-        badge.update(w.show(shown_badge))
+        show(title, tuple(pieces), lambda: w.line(*pieces))
+        show(badge, shown_badge, lambda: w.show(shown_badge))
         badge.set_class(data.badge_class == "-active", "-active")
         badge.set_class(data.badge_class == "-quiet", "-quiet")
-        clock.update(Text.assemble((data.clock, "bold"), f" {data.user}"))
+        show(clock, (data.clock, data.user), lambda: Text.assemble((data.clock, "bold"), f" {data.user}"))
+
+
+def show(static: Static, key: object, content: Callable[[], Text | str]) -> None:
+    """Update a one-line Static only when what it shows changed (``key``), and lay the screen out again only when
+    its width did: ``Static.update`` lays out the whole screen by default, and each render of the desk (several a
+    second) updated the title, the badge and the clock, drawing every table again."""
+    was = getattr(static, "_shown_key", None)
+    if was is not None and was[0] == key:
+        return
+    made = content()
+    width = made.cell_len if isinstance(made, Text) else cell_len(made)
+    static.update(made, layout=was is None or was[1] != width)
+    static._shown_key = (key, width)  # type: ignore[attr-defined]
 
 
 # ---- the tables -----------------------------------------------------------------------------------------
@@ -154,6 +168,7 @@ class TablePanel:
 
     def __init__(self, words: Words = ENGLISH) -> None:
         self.words = words
+        self._titled: tuple[object, str] | None = None  # (box, title) last set
 
     def render(self, app: App, rows: list[RowModel] | RowSource | None, flash: bool) -> None:
         if rows is None:
@@ -161,8 +176,11 @@ class TablePanel:
         table = app.query_one(f"#{self.table_id}", KeyedTable)
         table.sync(rows, flash)
         if self.box_id:
-            title = f"{self.words(self.box_title)} ({table.row_count})"
-            app.query_one(f"#{self.box_id}").border_title = self.words.show(title)
+            title = self.words.show(f"{self.words(self.box_title)} ({table.row_count})")
+            box = app.query_one(f"#{self.box_id}")
+            if self._titled != (box, title):  # a border title set repaints the whole box, and the table in it
+                box.border_title = title
+                self._titled = (box, title)
 
     def headers(self, columns: list[tuple[str, str]]) -> Columns:
         """(column, header, auto width), from the right on a right-to-left desk."""

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 
 from rich.text import Text
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
@@ -75,6 +75,8 @@ class KeyedTable(DataTable):
 
     _syncing = False  # DataTable refreshes the widget at each update_cell: once per sync instead
     _refresh_wanted = False
+    _updating: str | None = None  # the row whose cell ``sync`` is updating: only that row is drawn again
+    _rows_wanted: set[str] = set()
     # read by DataTable's own __init__ (through ordered_rows, watch_scroll_y) before ours sets them
     _layout = 0
     _places = 0
@@ -231,7 +233,7 @@ class KeyedTable(DataTable):
         cols = self.column_ids
         if not cols:
             return
-        self._syncing, self._refresh_wanted = True, False
+        self._syncing, self._refresh_wanted, self._rows_wanted = True, False, set()
         try:
             if isinstance(rows, RowSource):
                 self._source, self._flash_on = rows, flash_on
@@ -243,14 +245,33 @@ class KeyedTable(DataTable):
                 self._sync(list(rows), cols, auto, flash_on)
         finally:
             self._syncing = False
-        if self._refresh_wanted:
-            self.refresh()
+        self._refresh_synced()
 
     def refresh(self, *args, **kwargs):
         if self._syncing and not args and not kwargs:
-            self._refresh_wanted = True
+            if self._updating is not None:
+                self._rows_wanted.add(self._updating)
+            else:
+                self._refresh_wanted = True
             return self
         return super().refresh(*args, **kwargs)
+
+    def _refresh_synced(self) -> None:
+        """Draw again what a sync changed: the rows whose cells it updated (a delta's few agents; a whole repaint
+        of the table under its box drew ~60 lines of every widget beneath), or the whole table when rows were
+        added, removed or sorted, a width changed, or most rows in view changed (the clock's tick)."""
+        rows, self._rows_wanted = self._rows_wanted, set()
+        if not self._refresh_wanted and not rows:
+            return
+        header = self.header_height if self.show_header else 0
+        in_view = max(1, self.size.height - header)
+        if self._refresh_wanted or len(rows) * 2 > in_view or len(self._y_offsets) != self.row_count:
+            self.refresh()  # (rows of one line each: a row's index is its line)
+            return
+        width = max(self.size.width, self.virtual_size.width)
+        for key in rows:
+            if key in self.rows:
+                self._refresh_region(Region(0, self.get_row_index(key) + header, width, 1))
 
     def _sync(self, rows: list[RowModel], cols: list[str], auto: set[str], flash_on: bool) -> None:
         keep = self.selected_key
@@ -312,7 +333,11 @@ class KeyedTable(DataTable):
             old = self._shown.get((r.key, col))
             if old == shown:
                 continue
-            self.update_cell(r.key, col, self._render(cell, shown[1], i == 0, r.sort_key))
+            self._updating = r.key
+            try:
+                self.update_cell(r.key, col, self._render(cell, shown[1], i == 0, r.sort_key))
+            finally:
+                self._updating = None
             self._stamp += 1
             self._stamps[(r.key, col)] = self._row_stamps[r.key] = self._stamp
             if col in widths and (old is None or old[0] != shown[0]):
@@ -430,13 +455,12 @@ class KeyedTable(DataTable):
         cols = self.column_ids
         if not cols or self._placed is None:
             return
-        self._syncing, self._refresh_wanted = True, False
+        self._syncing, self._refresh_wanted, self._rows_wanted = True, False, set()
         try:
             self._fill(cols)
         finally:
             self._syncing = False
-        if self._refresh_wanted:
-            self.refresh()
+        self._refresh_synced()
 
     def _set_widths(self, widths: dict[str, int]) -> None:
         """Each auto column as wide as its widest cell over every row (the source counts them), or its header."""
@@ -538,6 +562,7 @@ class KeyedTable(DataTable):
     def _resized(self) -> None:
         self._require_update_dimensions = True  # the virtual width, at the next idle
         self._clear_caches()  # lines rendered at the old width
+        self.refresh()  # every line (inside a sync: once, at its end)
         self.check_idle()
 
     def shown(self, row_key: str, col: str) -> Shown | None:
