@@ -84,3 +84,28 @@ async def test_the_timeline_records_each_batch_and_the_publish_that_shows_it(red
     assert last.applying <= pub.sent
     assert all(p.began <= p.building <= p.sent and p.cpu_s >= 0 for p in tl.publishes)
     assert [p.seq for p in tl.publishes] == sorted(p.seq for p in tl.publishes)
+
+
+async def test_under_load_the_pump_closes_its_batch_in_time_for_the_owners_next_publish(redis_client, prefix):
+    """``Ingest._gather_until``: FLUSH_S after the batch began, or sooner by the apply's smoothed time before
+    the owner's next publish; at once when that publish is due already; an ingester not holding the lease
+    gathers FLUSH_S. (Times are loop times given here, not measured.)"""
+    from wallboard.ingest import FLUSH_S
+
+    ing = Ingest(redis_client, _config(prefix), ListFeed([]), name="ing")
+    began = 1000.0
+    assert ing._gather_until(began) == began + FLUSH_S  # not the owner, nothing known of its publishes
+    ing.owner = True
+    assert ing._gather_until(began) == began + FLUSH_S
+    for wall in (0.010, 0.010, 0.010, 0.010):
+        ing._applied_in(wall)
+    # smoothed from 0 with weight 0.25: 0.0025, 0.004375, 0.00578125, 0.0068359375
+    assert ing.apply_s == pytest.approx(0.0068359375)
+    ing.publish_due = began + 0.030  # the next publish 30 ms after the batch began: closes 6.8 ms before it
+    assert ing._gather_until(began) == pytest.approx(began + 0.030 - 0.0068359375)
+    ing.publish_due = began + 0.500  # far off: FLUSH_S as before
+    assert ing._gather_until(began) == began + FLUSH_S
+    ing.publish_due = began - 0.010  # due already: what is there now goes at once
+    assert ing._gather_until(began) == began
+    ing.owner = False  # the lease went elsewhere: its pace is not ours
+    assert ing._gather_until(began) == began + FLUSH_S

@@ -11,7 +11,8 @@ acknowledge/snooze requests and publishes snapshots.
   would take more than ``engine.publish_share`` of the owner's CPU (``PublishPace``); a snapshot also goes out
   every tick (gauges move on time alone), which does not hold back the next change. The pump applies between
   publishes, not inside one. Likewise the first batch after
-  ``engine.quiet_ms`` without one is applied at once; under load, whatever arrives within ``FLUSH_S``.
+  ``engine.quiet_ms`` without one is applied at once; under load, whatever arrives within ``FLUSH_S``, or less
+  so that the batch is applied by the time the owner may publish next (``Ingest._gather_until``).
 - A lost Redis is retried with capped exponential backoff; the batch in hand is applied again when it is
   back (applying is idempotent), so ingest carries on where it was. A feed with a cursor (queue_log) is
   read again from the cursor Redis holds when it comes back, as a crash can lose its last second of writes
@@ -238,6 +239,10 @@ class Ingest:
         self.events_applied = 0
         self.last_publish = 0.0  # loop time the latest snapshot was sent
         self.last_batch = float("-inf")  # when the pump last began a batch (loop time)
+        # the owner's: when (loop time) it may next publish for a change (``PublishPace``), and a batch's apply
+        # (smoothed wall time): under load the pump closes its batch in time for that publish (``_gather_until``)
+        self.publish_due: float | None = None
+        self.apply_s = 0.0
         self.requests_cursor = "0-0"
         self.alert_cmds = self.keys.alert_cmds  # ack/snooze, authorised by the executor
         self.backoff = redis_backoff(config)
@@ -358,7 +363,7 @@ class Ingest:
                 # after a quiet moment the first item goes at once (with what is already there); under load,
                 # whatever arrives within FLUSH_S
                 busy = began - self.last_batch < self.config.engine.quiet_ms / 1000
-                deadline = began + (FLUSH_S if busy else 0.0)
+                deadline = self._gather_until(began) if busy else began
                 self.last_batch = began
                 while True:
                     if item is None:
@@ -396,7 +401,9 @@ class Ingest:
                     continue
                 if not self.rewindable:
                     if batch:
+                        t0 = asyncio.get_running_loop().time()
                         await self._retry(self.engine.apply, batch)
+                        self._applied_in(asyncio.get_running_loop().time() - t0)
                     if dead:
                         await self._retry(self.engine.dead_letters, dead)
                     if mark is not None:  # only once what it covers is applied: behind, never ahead
@@ -415,6 +422,20 @@ class Ingest:
                 raise err
         finally:
             await cancel_and_wait(rtask)
+
+    def _gather_until(self, began: float) -> float:
+        """Under load, when the batch begun at ``began`` closes: ``FLUSH_S`` later, or sooner so that it is
+        applied by the time the owner may publish next (``publish_due``): a batch still being applied when a
+        publish begins is in the publish after it (the change set is taken at the build's start), a whole
+        pace later. At once when that publish is due already (the owner waits for a change to publish)."""
+        deadline = began + FLUSH_S
+        due = self.publish_due
+        if due is not None and self.owner:
+            deadline = max(began, min(deadline, due - self.apply_s))
+        return deadline
+
+    def _applied_in(self, wall_s: float) -> None:
+        self.apply_s += PublishPace.SMOOTH * (wall_s - self.apply_s)
 
     def _start_reader(self) -> tuple[asyncio.Queue, asyncio.Task]:
         # read-ahead: five batches. A bigger buffer only fills while Redis is away or a restart catches up,
@@ -442,7 +463,9 @@ class Ingest:
             if await self._cursor_lost():
                 return False
             if batch:
+                t0 = asyncio.get_running_loop().time()
                 await self.engine.apply(batch)
+                self._applied_in(asyncio.get_running_loop().time() - t0)
             if dead:
                 await self.engine.dead_letters(dead)
             if mark is not None:  # only once what it covers is applied: behind, never ahead
@@ -667,8 +690,10 @@ class Ingest:
                     await asyncio.sleep(min(wait, max(0.0, next_tick - loop.time())))
                 if loop.time() < next_tick:
                     last_change = loop.time()
+                    self.publish_due = last_change + pace.gap_s  # as far as known: the gap after this one
                     cpu = time.process_time()  # the pump waits meanwhile: this is the publish's own
                     await self._retry(self.tick, False)
                     pace.took(time.process_time() - cpu)
+                    self.publish_due = last_change + pace.gap_s
             if loop.time() > next_tick + tick_s:  # fell behind (a long outage): don't burst
                 next_tick = loop.time()
