@@ -74,6 +74,7 @@ from wallboard.events import (
     WrapupCompleted,
     time_problem,
 )
+from wallboard.events import trusted as _event  # (tests/test_events_trusted.py reads a file both ways)
 from wallboard.feed import (
     CursorMark,
     DeadLetter,
@@ -88,6 +89,7 @@ from wallboard.feed import (
 from .watch import FileChanges
 
 _UTC = timezone.utc
+_UNSEEN = "\x00unseen"  # an interface not yet looked up (no agent id can be it: names have no control character)
 _BOM = b"\xef\xbb\xbf"
 # Past the event model's limits a field is a dead letter naming the field (see wallboard.events.MAX_SECONDS)
 _MAX_SECONDS, _MAX_COUNT = MAX_SECONDS, MAX_COUNT
@@ -313,7 +315,10 @@ class QueueLogFeed:
             return list(self._due_by(epoch)) if self._pending else []
         out: list[Event | DeadLetter]
         try:
-            out = self._row(handler, _Row(n, epoch, source, parts, self._agent(parts[3])))
+            agent = self._agent_ids.get(parts[3], _UNSEEN)
+            if agent is _UNSEEN:
+                agent = self._agent(parts[3])
+            out = self._row(handler, _Row(n, epoch, source, parts, agent))
         except _Bad as e:
             out = [DeadLetter(source, f"{verb}: {e}", line)]
         except ValidationError as e:  # a backstop: the checks above should catch what matters first
@@ -454,43 +459,47 @@ class QueueLogFeed:
             await changes.wait(poll_s)
 
     def _row(self, handler: Callable[[_Row], list[Any]], r: _Row) -> list[Any]:
-        verb = r.verb
+        verb, queue = r.verb, r.queue
         if verb in _CALL_VERBS:
             if r.call_id is None:
                 raise _Bad("call id is empty or NONE")
-            self._need_queue(r)
-        elif verb in _MEMBER_VERBS:
-            self._need_queue(r)
+            if queue is None:
+                raise _Bad("queue is empty or NONE")
+        elif verb in _MEMBER_VERBS and queue is None:
+            raise _Bad("queue is empty or NONE")
         self._staged = None
         events = handler(r)
-        if r.queue is not None:  # only a row that became events names a queue (a refused name is no queue)
-            self._queues_named.add(r.queue)
+        if queue is not None:  # only a row that became events names a queue (a refused name is no queue)
+            self._queues_named.add(queue)
         # Only now that the whole row has become events (a rejected row moves nothing, not even time): the
         # inferred events that fell due before it come first, then a state the file gives supersedes an
         # inferred one.
-        due = list(self._due_by(r.epoch)) if self._pending else []
+        due = list(self._due_by(r.epoch)) if self._pending else None
         for i, e in enumerate(events):
             if type(e) is AgentStateChanged:
                 events[i] = e = self._not_older(e)
-                if e.state != "wrap_up":  # a pause given during wrap-up leaves its inferred end in place
-                    self._return_line.pop(e.agent, None)
-                if e.state == "logged_out":
-                    self._logged_in.discard(e.agent)
+                d = e.__dict__
+                state, agent = d["state"], d["agent"]
+                if state != "wrap_up":  # a pause given during wrap-up leaves its inferred end in place
+                    self._return_line.pop(agent, None)
+                if state == "logged_out":
+                    self._logged_in.discard(agent)
                 else:
-                    self._logged_in.add(e.agent)
-                if e.state == "paused" or e.pause_pending:
-                    self._paused[e.agent] = e.reason
-                elif e.state == "available" or e.state == "logged_out":
-                    self._paused.pop(e.agent, None)
-                if e.state == "on_call":
-                    self._calls[e.agent] = (e.call_id, e.queue)
+                    self._logged_in.add(agent)
+                if state == "paused" or d["pause_pending"]:
+                    self._paused[agent] = d["reason"]
+                elif state == "available" or state == "logged_out":
+                    self._paused.pop(agent, None)
+                if state == "on_call":
+                    self._calls[agent] = (d["call_id"], d["queue"])
                 else:
-                    self._calls.pop(e.agent, None)
-        if self._staged is not None:
-            heapq.heappush(self._pending, self._staged)
-            if self._staged[3] is not None:
-                self._return_line[self._staged[3].agent] = r.n
-        return due + events
+                    self._calls.pop(agent, None)
+        staged = self._staged
+        if staged is not None:
+            heapq.heappush(self._pending, staged)
+            if staged[3] is not None:
+                self._return_line[staged[3].agent] = r.n
+        return due + events if due else events
 
     def _due(self, item: tuple[float, int, WrapupCompleted, AgentStateChanged | None]) -> list[Any]:
         _, n, done, after = item
@@ -503,10 +512,12 @@ class QueueLogFeed:
         return [done, self._not_older(after)]
 
     def _not_older(self, e: AgentStateChanged) -> AgentStateChanged:
-        last = self._stated_at.get(e.agent)
-        if last is not None and e.ts < last:
+        d = e.__dict__
+        agent = d["agent"]
+        last = self._stated_at.get(agent)
+        if last is not None and d["ts"] < last:
             e = e.model_copy(update={"ts": last})
-        self._stated_at[e.agent] = e.ts
+        self._stated_at[agent] = e.ts
         return e
 
     def _agent(self, field: str) -> str | None:
@@ -543,34 +554,43 @@ class QueueLogFeed:
         (configured, or named by a row this reader saw): those we hold as waiting stop waiting, uncounted."""
         configured = [q.name for q in self.config.queues]
         queues = configured + sorted(self._queues_named - set(configured))
-        return [WaitingResync(id=f"{r.id}{i}", ts=r.ts, source=r.source, queue=q) for i, q in enumerate(queues, 1)]
+        return [
+            WaitingResync(**{"id": f"{r.id}{i}", "ts": r.ts, "source": r.source, "queue": q})
+            for i, q in enumerate(queues, 1)
+        ]
 
     def _enterqueue(self, r: _Row) -> list[Any]:
         d = r.data
         return [
-            CallerJoined(
-                id=r.id + "1",
-                ts=r.ts,
-                source=r.source,
-                queue=r.queue,
-                call_id=r.call_id,
-                caller=_field(d, 1) or None,
-                position=_count(d, 2, "original position"),
+            _event(
+                CallerJoined,
+                {
+                    "id": r.id + "1",
+                    "ts": r.ts,
+                    "source": r.source,
+                    "queue": r.queue,
+                    "call_id": r.call_id,
+                    "caller": _field(d, 1) or None,
+                    "position": _count(d, 2, "original position"),
+                },
             )
         ]
 
     def _connect(self, r: _Row) -> list[Any]:
         d = r.data
         events: list[Any] = [
-            CallerAnswered(
-                id=r.id + "1",
-                ts=r.ts,
-                source=r.source,
-                queue=r.queue,
-                call_id=r.call_id,
-                agent=r.agent,
-                wait_s=_seconds(d, 0, "holdtime"),
-                ring_s=_seconds(d, 2, "ringtime"),
+            _event(
+                CallerAnswered,
+                {
+                    "id": r.id + "1",
+                    "ts": r.ts,
+                    "source": r.source,
+                    "queue": r.queue,
+                    "call_id": r.call_id,
+                    "agent": r.agent,
+                    "wait_s": _seconds(d, 0, "holdtime"),
+                    "ring_s": _seconds(d, 2, "ringtime"),
+                },
             )
         ]
         if r.agent is not None:  # a member paused in one queue may take another's call: paused when free
@@ -578,15 +598,18 @@ class QueueLogFeed:
         return events
 
     def _complete(self, r: _Row) -> list[Any]:
-        ended = CallCompleted(
-            id=r.id + "1",
-            ts=r.ts,
-            source=r.source,
-            queue=r.queue,
-            call_id=r.call_id,
-            agent=r.agent,
-            talk_s=_seconds(r.data, 1, "talktime", required=True),
-            ended_by="caller" if r.verb == "COMPLETECALLER" else "agent",
+        ended = _event(
+            CallCompleted,
+            {
+                "id": r.id + "1",
+                "ts": r.ts,
+                "source": r.source,
+                "queue": r.queue,
+                "call_id": r.call_id,
+                "agent": r.agent,
+                "talk_s": _seconds(r.data, 1, "talktime", required=True),
+                "ended_by": "caller" if r.verb == "COMPLETECALLER" else "agent",
+            },
         )
         return self._after_talk(r, [ended])
 
@@ -604,18 +627,30 @@ class QueueLogFeed:
         wait_s = _seconds(d, i, "holdtime")
         talk_s = _seconds(d, i + 1, "talktime", required=True)
         assert talk_s is not None  # (required)
-        answered = CallerAnswered(
-            id=r.id + "1", ts=r.ts, source=r.source, queue=r.queue, call_id=r.call_id, agent=r.agent, wait_s=wait_s
+        answered = _event(
+            CallerAnswered,
+            {
+                "id": r.id + "1",
+                "ts": r.ts,
+                "source": r.source,
+                "queue": r.queue,
+                "call_id": r.call_id,
+                "agent": r.agent,
+                "wait_s": wait_s,
+            },
         )
-        ended = CallCompleted(
-            id=r.id + "2",
-            ts=r.ts,
-            source=r.source,
-            queue=r.queue,
-            call_id=r.call_id,
-            agent=r.agent,
-            talk_s=talk_s,
-            ended_by="transfer",
+        ended = _event(
+            CallCompleted,
+            {
+                "id": r.id + "2",
+                "ts": r.ts,
+                "source": r.source,
+                "queue": r.queue,
+                "call_id": r.call_id,
+                "agent": r.agent,
+                "talk_s": talk_s,
+                "ended_by": "transfer",
+            },
         )
         events = self._after_talk(r, [answered, ended])
         if r.agent is not None and r.agent not in self._calls:  # no CONNECT put it on a call: on it from the answer
@@ -638,25 +673,31 @@ class QueueLogFeed:
             events.append(self._busy(r, k, "wrap_up"))
         due = r.epoch + wrap_s
         due_ts = datetime.fromtimestamp(due, _UTC)
-        done = WrapupCompleted(
-            id=r.id + "w",
-            ts=due_ts,
-            source=r.source,
-            queue=r.queue,
-            call_id=r.call_id,
-            agent=r.agent,
-            wrap_s=wrap_s,
+        done = _event(
+            WrapupCompleted,
+            {
+                "id": r.id + "w",
+                "ts": due_ts,
+                "source": r.source,
+                "queue": r.queue,
+                "call_id": r.call_id,
+                "agent": r.agent,
+                "wrap_s": float(wrap_s),  # (the config's float; validation would make an int one a float)
+            },
         )
         back = None
         if r.agent is not None:
-            back = AgentStateChanged(  # available, or paused if paused by then (``_due``)
-                id=r.id + "a",
-                ts=due_ts,
-                source=r.source,
-                agent=r.agent,
-                state="available",
-                queue=r.queue,
-                call_id=r.call_id,
+            back = _event(  # available, or paused if paused by then (``_due``)
+                AgentStateChanged,
+                {
+                    "id": r.id + "a",
+                    "ts": due_ts,
+                    "source": r.source,
+                    "agent": r.agent,
+                    "state": "available",
+                    "queue": r.queue,
+                    "call_id": r.call_id,
+                },
             )
         self._staged = (due, r.n, done, back)
         return events
@@ -664,28 +705,34 @@ class QueueLogFeed:
     def _abandon(self, r: _Row) -> list[Any]:
         d = r.data
         return [
-            CallerAbandoned(
-                id=r.id + "1",
-                ts=r.ts,
-                source=r.source,
-                queue=r.queue,
-                call_id=r.call_id,
-                wait_s=_seconds(d, 2, "waittime"),
-                position=_count(d, 0, "position"),
+            _event(
+                CallerAbandoned,
+                {
+                    "id": r.id + "1",
+                    "ts": r.ts,
+                    "source": r.source,
+                    "queue": r.queue,
+                    "call_id": r.call_id,
+                    "wait_s": _seconds(d, 2, "waittime"),
+                    "position": _count(d, 0, "position"),
+                },
             )
         ]
 
     def _overflow(self, r: _Row) -> list[Any]:
         reason, wait_field = _OVERFLOWS[r.verb]
         return [
-            CallerOverflowed(
-                id=r.id + "1",
-                ts=r.ts,
-                source=r.source,
-                queue=r.queue,
-                call_id=r.call_id,
-                reason=reason,
-                wait_s=_seconds(r.data, wait_field, "waittime"),
+            _event(
+                CallerOverflowed,
+                {
+                    "id": r.id + "1",
+                    "ts": r.ts,
+                    "source": r.source,
+                    "queue": r.queue,
+                    "call_id": r.call_id,
+                    "reason": reason,
+                    "wait_s": _seconds(r.data, wait_field, "waittime"),
+                },
             )
         ]
 
@@ -699,14 +746,16 @@ class QueueLogFeed:
         try:
             return [
                 SurveyResponse(
-                    id=r.id + "1",
-                    ts=r.ts,
-                    source=r.source,
-                    queue=r.queue,
-                    call_id=r.call_id,
-                    agent=r.agent,
-                    score=int(score),
-                    scale=scale,
+                    **{
+                        "id": r.id + "1",
+                        "ts": r.ts,
+                        "source": r.source,
+                        "queue": r.queue,
+                        "call_id": r.call_id,
+                        "agent": r.agent,
+                        "score": int(score),
+                        "scale": scale,
+                    },
                 )
             ]
         except ValidationError as e:
@@ -716,28 +765,33 @@ class QueueLogFeed:
     def _ringnoanswer(self, r: _Row) -> list[Any]:
         return [
             AgentMissed(
-                id=r.id + "1",
-                ts=r.ts,
-                source=r.source,
-                agent=self._need_agent(r),
-                queue=r.queue,
-                call_id=r.call_id,
-                ring_s=_seconds(r.data, 0, "ringtime ms", scale=1000.0),
+                **{
+                    "id": r.id + "1",
+                    "ts": r.ts,
+                    "source": r.source,
+                    "agent": self._need_agent(r),
+                    "queue": r.queue,
+                    "call_id": r.call_id,
+                    "ring_s": _seconds(r.data, 0, "ringtime ms", scale=1000.0),
+                },
             )
         ]
 
     # -- members and agent states -----------------------------------------------------------------------------
 
     def _state(self, r: _Row, k: str, state: str, reason: str | None = None, call: bool = False) -> AgentStateChanged:
-        return AgentStateChanged(
-            id=r.id + k,
-            ts=r.ts,
-            source=r.source,
-            agent=self._need_agent(r),
-            state=state,
-            reason=reason,
-            queue=r.queue,
-            call_id=r.call_id if call else None,
+        return _event(
+            AgentStateChanged,
+            {
+                "id": r.id + k,
+                "ts": r.ts,
+                "source": r.source,
+                "agent": self._need_agent(r),
+                "state": state,
+                "reason": reason,
+                "queue": r.queue,
+                "call_id": r.call_id if call else None,
+            },
         )
 
     def _busy(self, r: _Row, k: str, state: str) -> AgentStateChanged:
@@ -759,7 +813,16 @@ class QueueLogFeed:
         agent, queue = self._need_agent(r), self._need_queue(r)
         penalty = self._skills.get(agent, {}).get(queue, 0)
         events: list[Any] = [
-            MemberAdded(id=r.id + "1", ts=r.ts, source=r.source, agent=agent, queue=queue, penalty=penalty)
+            MemberAdded(
+                **{
+                    "id": r.id + "1",
+                    "ts": r.ts,
+                    "source": r.source,
+                    "agent": agent,
+                    "queue": queue,
+                    "penalty": penalty,
+                },
+            )
         ]
         if _field(r.data, 0) == "PAUSED":
             events.append(self._state(r, "2", "paused"))
@@ -772,7 +835,9 @@ class QueueLogFeed:
 
     def _removemember(self, r: _Row) -> list[Any]:
         agent = self._need_agent(r)
-        events: list[Any] = [MemberRemoved(id=r.id + "1", ts=r.ts, source=r.source, agent=agent, queue=r.queue)]
+        events: list[Any] = [
+            MemberRemoved(**{"id": r.id + "1", "ts": r.ts, "source": r.source, "agent": agent, "queue": r.queue})
+        ]
         queues = self._members_of(agent)
         queues.discard(r.queue)
         # Asterisk: removed from its last queue, the member takes no queue call: logged out (as the AMI mapper
@@ -785,7 +850,14 @@ class QueueLogFeed:
         penalty = _count(r.data, 0, "penalty", required=True)
         return [
             MemberPenalty(
-                id=r.id + "1", ts=r.ts, source=r.source, agent=self._need_agent(r), queue=r.queue, penalty=penalty
+                **{
+                    "id": r.id + "1",
+                    "ts": r.ts,
+                    "source": r.source,
+                    "agent": self._need_agent(r),
+                    "queue": r.queue,
+                    "penalty": penalty,
+                },
             )
         ]
 
@@ -804,16 +876,19 @@ class QueueLogFeed:
             state, call_id, queue = "wrap_up", None, None
         else:
             return None
-        return AgentStateChanged(
-            id=r.id + "1",
-            ts=r.ts,
-            source=r.source,
-            agent=agent,
-            state=state,
-            reason=reason if pending else None,
-            pause_pending=pending,
-            queue=queue,
-            call_id=call_id,
+        return _event(
+            AgentStateChanged,
+            {
+                "id": r.id + "1",
+                "ts": r.ts,
+                "source": r.source,
+                "agent": agent,
+                "state": state,
+                "reason": reason if pending else None,
+                "pause_pending": pending,
+                "queue": queue,
+                "call_id": call_id,
+            },
         )
 
     def _available(self, r: _Row) -> list[Any]:

@@ -375,7 +375,10 @@ class Engine:
         """A positional record (``_Q*``, queue_batch.lua's header): false where a field is absent."""
         if kind == _K_RESYNC:
             return ["R", False, t, False, False, False, False, False, False, d["call_ids"]]
-        win, minute = self._window(t)
+        minute = int(t // 60) * 60
+        lo, hi, win = self._wid_span  # (``_window``'s own first test, inline: it holds for nearly every event)
+        if not (lo <= minute and minute + 60 <= hi):
+            win, minute = self._window(t)
         rec: list = [_QKINDS[kind], d["call_id"], t, win, minute, False, False, False, False]
         if kind == _K_JOIN:
             cu: str | bool = False
@@ -470,12 +473,15 @@ class Engine:
         agent_items = batch.agent_items
         agents = batch.agents
         kinds = _KINDS
-        hi = None
+        hi = -math.inf
+        ts0, t = None, 0.0  # the events of one row share their time: its epoch computed once
         items: list | None  # a queue's (i, record, agent side) or an agent's (i, record)
         for i, ev in enumerate(events):
             d = ev.__dict__
-            t = d["ts"].timestamp()
-            if hi is None or t > hi:
+            ts = d["ts"]
+            if ts is not ts0:
+                ts0, t = ts, ts.timestamp()
+            if t > hi:
                 hi = t
             ch = d.get("channel")
             if ch is not None and ch != self.channel_of(d["queue"]):
