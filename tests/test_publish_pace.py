@@ -29,7 +29,7 @@ def test_the_pace_is_the_minimum_interval_until_publishing_costs_more_than_its_s
 def test_the_pace_of_an_engine_section_is_capped_by_its_tick():
     config = _config("wbpace")  # tick_s = 0.1, below the default maximum of 250 ms
     pace = PublishPace.of(config.engine)
-    assert (pace.min_gap_s, pace.share, pace.max_gap_s) == (0.1, 0.35, 0.1)  # the defaults but the tick
+    assert (pace.min_gap_s, pace.share, pace.max_gap_s) == (0.1, 0.5, 0.1)  # the defaults but the tick
     assert pace.took(5.0) == 0.1
 
 

@@ -301,7 +301,7 @@ class EngineConfig(_Section):
         100, ge=0, description="Leading-edge coalescing of snapshots: at most one per this for changes."
     )
     publish_share: float = Field(
-        0.35,
+        0.5,
         gt=0,
         le=1,
         description="Coalescing under load: a publish for a change starts no sooner than the previous one's "
