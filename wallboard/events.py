@@ -40,6 +40,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, f
 
 from .channels import Channel
 from .clock import Clock, SystemClock
+from .construct import construct
 
 # Past these a value is rejected (a dead letter), not summed: two durations of 1e308 s make inf, which Redis
 # refuses partway through a batch. 1e10 s is 317 years; Asterisk keeps positions and penalties in a C int.
@@ -148,8 +149,11 @@ class _Event(BaseModel):
 
     @model_validator(mode="after")
     def _at_the_edges(self):
-        """The bounds of the module docstring, in one pass (it runs for every event of every feed)."""
+        """The bounds of the module docstring, in one pass (it runs for every event of every feed): at once when
+        ``_edges_fine``, else closer, saying why."""
         d = self.__dict__
+        if _edges_fine(d):
+            return self
         t = d["ts"].timestamp()
         clock = _WALL.get()
         now = time.time() if type(clock) is SystemClock else clock.now().timestamp()  # time(): the same, cheaper
@@ -169,21 +173,35 @@ class _Event(BaseModel):
         return self
 
 
-_TEMPLATES: dict[type, dict] = {}  # class -> every field with its default (None for a required one)
-_set, _new = object.__setattr__, object.__new__
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__  # the slots' own setters: cheaper
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+def _edges_fine(d: dict) -> bool:
+    """Whether an event's values pass the checks at the edges (``_Event._at_the_edges``) without looking closer:
+    its time aware and within the bounds, the join a wait implies too, its names already checked, its call ids
+    clean. False does not say which (``_at_the_edges`` looks closer and says why)."""
+    ts = d["ts"]
+    if ts.tzinfo is None:
+        return False
+    t = ts.timestamp()
+    clock = _WALL.get()
+    now = time.time() if type(clock) is SystemClock else clock.now().timestamp()  # time(): the same, cheaper
+    if not EARLIEST_EPOCH <= t <= now + MAX_AHEAD_S:
+        return False
+    wait = d.get("wait_s")
+    if wait and t - wait < EARLIEST_EPOCH:
+        return False
+    queue, agent = d.get("queue"), d.get("agent")
+    if (queue and queue not in _GOOD_NAMES) or (agent and agent not in _GOOD_NAMES):
+        return False
+    for call_id in d.get("call_ids") or (d.get("call_id"),):
+        if call_id and (len(call_id) > CALL_ID_MAX or _BAD_ID.search(call_id) is not None):
+            return False
+    return True
 
 
-def _template(cls: type[BaseModel]) -> dict:
+def _trusted_event(cls: type[BaseModel]) -> None:
+    """What ``trusted`` takes for granted of an event class: no validator but the edges'."""
     assert cls.__pydantic_decorators__.model_validators.keys() == {"_at_the_edges"}, cls
-    assert not cls.__pydantic_decorators__.field_validators and not cls.__private_attributes__, cls
-    assert cls.__new__ is object.__new__, cls
-    fields = cls.model_fields
-    assert all(f.default_factory is None for f in fields.values()), cls
-    template = _TEMPLATES[cls] = {n: None if f.is_required() else f.default for n, f in fields.items()}
-    return template
+    assert not cls.__pydantic_decorators__.field_validators, cls
+    assert all(f.default_factory is None for f in cls.model_fields.values()), cls
 
 
 def trusted(cls: type[_E], values: dict) -> _E:
@@ -196,27 +214,9 @@ def trusted(cls: type[_E], values: dict) -> _E:
     ``ValidationError`` with the same reason. Only for events whose defaults are immutable and whose model has
     no validator beyond the edges' (asserted once per class). tests/test_events_trusted.py checks, event by
     event on the sample day and a bank month, that it is what validation makes."""
-    ts = values["ts"]
-    t = ts.timestamp() if ts.tzinfo is not None else 0.0
-    clock = _WALL.get()
-    now = time.time() if type(clock) is SystemClock else clock.now().timestamp()
-    wait = values.get("wait_s")
-    queue, agent, call_id = values.get("queue"), values.get("agent"), values.get("call_id")
-    if (
-        not EARLIEST_EPOCH <= t <= now + MAX_AHEAD_S
-        or (wait and t - wait < EARLIEST_EPOCH)
-        or (queue and queue not in _GOOD_NAMES)
-        or (agent and agent not in _GOOD_NAMES)
-        or (call_id and (len(call_id) > CALL_ID_MAX or _BAD_ID.search(call_id) is not None))
-    ):
+    if not _edges_fine(values):
         return cls(**values)  # validation says why (or, a name seen for the first time, checks it)
-    d = {**(_TEMPLATES.get(cls) or _template(cls)), **values}  # every field, in order, with its default
-    m = _new(cls)
-    _set(m, "__dict__", d)
-    _set_fields_set(m, set(values))
-    _set_extra(m, None)
-    _set_private(m, None)
-    return m
+    return construct(cls, values, _trusted_event)
 
 
 class _QueueCall(_Event):

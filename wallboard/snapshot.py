@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, cre
 
 from . import catalog
 from .clock import UtcTime
+from .construct import construct
 
 SCHEMA_VERSION = 1
 Level = Literal["ok", "warn", "breach", "closed"]
@@ -235,40 +236,14 @@ class Snapshot(Summary):
 _AGENTS = TypeAdapter(dict[str, AgentSnapshot])
 
 _M_ = TypeVar("_M_", bound=BaseModel)
-_IMMUTABLE = (type(None), bool, int, float, str)
-_SPECS: dict[type, tuple[dict[str, Any], tuple]] = {}
 
 
 def trusted(cls: type[_M_], values: dict[str, Any]) -> _M_:
     """``cls.model_construct(**values)`` (no validation: every value already of its field's type; the fields not
-    given their defaults) at a fraction of its cost, for a model of this module (no aliases, no private attributes)
-    and only its fields in ``values``: pydantic's walks each field's aliases in Python, which costs more than
-    validating (~80 fields a queue). The owner makes each rebuilt queue's entry so; tests/test_snapshot_construct.py
+    given their defaults) at a fraction of its cost (``construct.construct``), for a model of this module and
+    only its fields in ``values``. The owner makes each rebuilt queue's entry so; tests/test_snapshot_construct.py
     checks it is what validation makes."""
-    spec = _SPECS.get(cls)
-    if spec is None:
-        assert not cls.__private_attributes__ and not cls.__pydantic_post_init__, cls
-        fields = cls.model_fields
-        # every field in order with its default (a required one is always given), and the defaults made afresh
-        template = {n: f.default if isinstance(f.default, _IMMUTABLE) else None for n, f in fields.items()}
-        made = tuple(
-            (n, f.default_factory or (lambda f=f: f.get_default(call_default_factory=False)))
-            for n, f in fields.items()
-            if not f.is_required() and not isinstance(f.default, _IMMUTABLE)
-        )
-        assert not any(f.default_factory_takes_validated_data for f in fields.values()), cls
-        spec = _SPECS[cls] = (template, made)
-    d = dict(spec[0])
-    d.update(values)
-    for name, make in spec[1]:
-        if name not in values:
-            d[name] = make()  # type: ignore[call-arg]  # none takes the validated data (asserted)
-    m = cls.__new__(cls)
-    object.__setattr__(m, "__dict__", d)
-    object.__setattr__(m, "__pydantic_fields_set__", set(values))
-    object.__setattr__(m, "__pydantic_extra__", None)
-    object.__setattr__(m, "__pydantic_private__", None)
-    return m
+    return construct(cls, values)
 
 
 def schema_json() -> str:
