@@ -375,10 +375,7 @@ class Engine:
         """A positional record (``_Q*``, queue_batch.lua's header): false where a field is absent."""
         if kind == _K_RESYNC:
             return ["R", False, t, False, False, False, False, False, False, d["call_ids"]]
-        minute = int(t // 60) * 60
-        lo, hi, win = self._wid_span  # (``_window``'s own first test, inline: it holds for nearly every event)
-        if not (lo <= minute and minute + 60 <= hi):
-            win, minute = self._window(t)
+        win, minute = self._window(t)
         rec: list = [_QKINDS[kind], d["call_id"], t, win, minute, False, False, False, False]
         if kind == _K_JOIN:
             cu: str | bool = False
