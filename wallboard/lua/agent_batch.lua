@@ -43,10 +43,16 @@ end
 local MSUF = texts(function(m) return ':m:' .. m end)  -- (keys stay 'base .. suffix': tests/test_hash_tags.py)
 local WSUF = texts(function(w) return ':w:' .. w end)
 local SSUF = texts(function(w) return ':spans:' .. w end)
-local WHOLE = texts(function(x) return string.format('%.17g', x) end)
+local WHOLE = texts(function(x) return string.format('%d', x) end)  -- (%.17g's digits, cheaper to make)
 local function arg(x)  -- a number for redis.call: its text when whole, else the number as before
   if x == math.floor(x) and x < 1e15 and x > -1e15 then return WHOLE[x] end
   return x
+end
+-- a span's member 'from|to|' (the %.17g texts; a span's end is often the next one's start, made once)
+local function span_ends(a, b)
+  local ta, tb = arg(a), arg(b)
+  if type(ta) == 'string' and type(tb) == 'string' then return ta .. '|' .. tb .. '|' end
+  return string.format('%.17g|%.17g|', a, b)
 end
 local EXP, BEXP = p.exp and arg(p.exp), p.bexp and arg(p.bexp)  -- (none in the read mode)
 local OEXP = p.oexp and arg(p.oexp) or EXP
@@ -164,7 +170,11 @@ local function write_state()
   if not S then return end
   local args = {}
   for _, f in ipairs(SF) do
-    if S_dirty[f] then args[#args + 1] = f; args[#args + 1] = S[f] end
+    if S_dirty[f] then
+      local v = S[f]
+      if type(v) == 'number' then v = arg(v) end  -- ('since' and 'ts' are mostly the same time: made once)
+      args[#args + 1] = f; args[#args + 1] = v
+    end
   end
   if #args > 0 then redis.call('HSET', skey, unpack(args)) end
 end
@@ -183,7 +193,7 @@ local function accumulate(state, reason, from, to)
     if state == 'paused' then add_s(wk, 'paused_s:' .. reason, b - a) end
     expire_set[wk] = true
     local sk = base .. SSUF[w]
-    zadd(sk, b, string.format('%.17g|%.17g|', a, b) .. state .. '|' .. reason)
+    zadd(sk, arg(b), span_ends(a, b) .. state .. '|' .. reason)
     expire_set[sk] = true
   end
   if p.bounds == 'all' then piece('all', from, to) return end
@@ -197,7 +207,7 @@ local function accumulate(state, reason, from, to)
 end
 
 local function once(marker)
-  return redis.call('SET', base .. ':x:' .. marker, 1, 'NX', 'EX', EXP)
+  return redis.call('SET', base .. ':x:' .. marker, '1', 'NX', 'EX', EXP)
 end
 
 -- seconds added to a window field, split at the window starts the stretch crosses; with ``span`` also kept
@@ -208,7 +218,7 @@ local function add_windows(field, from, to, span)
   local function keep(w, a, b)
     if not span then return end
     local sk = base .. SSUF[w]
-    zadd(sk, b, string.format('%.17g|%.17g|', a, b) .. span .. '|')
+    zadd(sk, arg(b), span_ends(a, b) .. span .. '|')
     expire_set[sk] = true
   end
   if p.bounds == 'all' then

@@ -53,7 +53,6 @@ if p.read then
   })
 end
 
-local out = {}
 local dups, applied = 0, 0
 local find, tonumber, floor = string.find, tonumber, math.floor
 
@@ -70,15 +69,33 @@ local function texts(make)
 end
 local J = texts(function(k) return 'j' .. k end)
 local F = texts(function(k) return 'f' .. k end)
+local AG = texts(function(k) return 'a' .. k end)
+local CU = texts(function(k) return 'u' .. k end)
 local MSUF = texts(function(m) return ':m:' .. m end)  -- (keys stay 'base .. suffix': tests/test_hash_tags.py)
 local WSUF = texts(function(w) return ':w:' .. w end)
-local WHOLE = texts(function(x) return string.format('%.17g', x) end)
+local WHOLE = texts(function(x) return string.format('%d', x) end)  -- (%.17g's digits, cheaper to make)
 local function arg(x)  -- a number for redis.call: its text when whole, else the number as before
   if x == floor(x) and x < 1e15 and x > -1e15 then return WHOLE[x] end
   return x
 end
 local EXP, BEXP = arg(p.exp), arg(p.bexp)
 local OEXP = p.oexp and arg(p.oexp) or EXP  -- an open written conversation's marker (centre.open_conversation_expiry_h)
+
+-- The reply is written as pieces of text joined once at the end: cjson.encode of the whole array cost an
+-- eighth of the script (a number formatted per element). Each join and agent is still cjson's own text
+-- (encoded once per batch), so the reply is the one cjson made, byte for byte.
+local JSON = texts(cjson.encode)
+local FIRST, LATER = {[0] = '[0,', '[1,', '[2,', '[3,'}, {[0] = ',[0,', ',[1,', ',[2,', ',[3,'}
+local out, on = {}, 0
+local function reply(d, j, ag)  -- one event's [d, j] or [d, j, ag]
+  out[on + 1] = (on == 0 and FIRST or LATER)[d]
+  out[on + 2] = JSON[j]
+  if ag == nil then
+    out[on + 3] = ']'; on = on + 3
+  else
+    out[on + 3] = ','; out[on + 4] = JSON[ag]; out[on + 5] = ']'; on = on + 5
+  end
+end
 
 -- counters are summed per key and field in the batch and written once at the end
 local acc = {}
@@ -108,12 +125,19 @@ local function put(c, h, field, value)
   ch[field] = true
 end
 
--- callers waiting now: ZCARD once, then kept up to date from what ZADD and ZREM report
+-- callers waiting now: ZCARD once, then kept up to date from what ZADD and ZREM report; and per call, whether
+-- this batch's last ZADD/ZREM of it left it waiting (the markers' expiry below asks Redis only about the rest)
 local nwait = nil
+local waits = {}
+-- the callers' details (a caller's number while waiting): the batch's last word per call, written once at the
+-- end (an HDEL of every call that left, then an HSET of those set last); nothing in the batch reads them
+local cl, cl_set, cl_gone, cl_left = {}, {}, {}, {}
 local function leave(c)
   local gone = redis.call('ZREM', waiting, c)
+  waits[c] = false
   if nwait then nwait = nwait - gone end
-  redis.call('HDEL', callers, c)
+  if not cl_left[c] then cl_left[c] = true; cl_gone[#cl_gone + 1] = c end
+  cl[c] = false
   renew[c] = true  -- its marker's expiry starts now (below)
 end
 
@@ -168,9 +192,9 @@ end
 for i, e in ipairs(evs) do
  if e[E_K] == 'R' then
   resync(e)
-  out[i] = {0, 0}
+  reply(0, 0)
  elseif e[E_K] == 'E' then
-  out[i] = {0, expire(e)}
+  reply(0, expire(e))
  elseif e[E_K] == 'V' then
   -- a survey answer, maybe hours after the contact: counted now (its own window and minute), with the latest
   -- entry that joined before it and that entry's agent; once per (contact, question) by the entry's flags V and
@@ -192,13 +216,13 @@ for i, e in ipairs(evs) do
   local f0 = h['v0'] or ''
   local ff, f, j = 'v0', f0, 0
   if idx and f0 == '' then ff, f, j = F[idx], fe, tonumber(h[J[idx]]) end
-  local ag = (idx and h['a' .. idx]) or e[E_AG] or ''
+  local ag = (idx and h[AG[idx]]) or e[E_AG] or ''
   local flag = (e[E_SQ] == 'n') and 'N' or 'V'
   if has(f, flag) then
     dups = dups + 1
-    out[i] = {1, j, ag}
+    reply(1, j, ag)
   elseif idx and not (has(fe, 'A') or has(fe, 'C') or has(fe, 'D')) then
-    out[i] = {2, j, ''}  -- this queue never answered (nor called back) the contact: not counted, a dead letter
+    reply(2, j, '')  -- this queue never answered (nor called back) the contact: not counted, a dead letter
   else
     local wkey, mkey = base .. WSUF[e[E_WIN]], base .. MSUF[e[E_MIN]]
     if not (has(f, 'V') or has(f, 'N')) then add(wkey, 'surveyed', 1); add(mkey, 'surveyed', 1) end
@@ -212,14 +236,14 @@ for i, e in ipairs(evs) do
       if e[E_V] == -1 then add(wkey, 'nps_detractors', 1); add(mkey, 'nps_detractors', 1) end
     end
     applied = applied + 1
-    out[i] = {0, j, ag}
+    reply(0, j, ag)
   end
  elseif e[E_KN] and not entry_by(marker(e[E_C]), e[E_T]) then
   -- an exit without its wait for an entry nobody saw join (a sender that may leave the wait out): counted, it
   -- would be a join and an exit in the same second; refused instead (a dead letter), nothing written. The same
   -- for a close or a wrap-up of such an entry: counted, it would be a completion (handle time, transfer) of a
   -- conversation never opened, and the engine's agent step ends no conversation for it
-  out[i] = {3, 0}
+  reply(3, 0)
  else
   local c = e[E_C]
   local h = marker(c)
@@ -256,12 +280,16 @@ for i, e in ipairs(evs) do
         end
       end
       n = n + 1; idx = n; j = t
-      put(c, h, 'n', n); put(c, h, J[idx], t); put(c, h, F[idx], 'J')
-      if e[E_CU] then put(c, h, 'u' .. idx, e[E_CU]) end  -- the customer (a salted hash): first contact resolution
+      put(c, h, 'n', arg(n)); put(c, h, J[idx], arg(t)); put(c, h, F[idx], 'J')
+      if e[E_CU] then put(c, h, CU[idx], e[E_CU]) end  -- the customer (a salted hash): first contact resolution
       add(wkey, 'entered', 1); add(mkey, 'entered', 1)
-      local added = redis.call('ZADD', waiting, t, c)
+      local added = redis.call('ZADD', waiting, arg(t), c)
+      waits[c] = true
       if nwait then nwait = nwait + added else nwait = redis.call('ZCARD', waiting) end
-      if e[E_CL] then redis.call('HSET', callers, c, e[E_CL]) end
+      if e[E_CL] then
+        if not cl[c] then cl_set[#cl_set + 1] = c end
+        cl[c] = e[E_CL]
+      end
       local m = e[E_MIN]
       local pk = peaks[m]
       if pk == nil then
@@ -289,7 +317,7 @@ for i, e in ipairs(evs) do
         if e[E_JM] then jmkey = base .. MSUF[e[E_JM]] end
         add(jwkey, 'entered', 1); add(jmkey, 'entered', 1)
       end
-      put(c, h, 'n', n); put(c, h, J[idx], j); put(c, h, F[idx], f0)
+      put(c, h, 'n', arg(n)); put(c, h, J[idx], arg(j)); put(c, h, F[idx], f0)
     end
     local f = h[F[idx]] or ''
     local w = e[E_W]
@@ -306,9 +334,9 @@ for i, e in ipairs(evs) do
         add(wkey, 'wait_answered_s', w); add(mkey, 'wait_answered_s', w)
         add(wkey, 'wait_all_s', w); add(mkey, 'wait_all_s', w)
         leave(c)
-        if e[E_AG] then put(c, h, 'a' .. idx, e[E_AG]) end
+        if e[E_AG] then put(c, h, AG[idx], e[E_AG]) end
         -- an answered contact of a known customer, under its report day (first contact resolution)
-        local cu = h['u' .. idx]
+        local cu = h[CU[idx]]
         if e[E_DY] and cu then
           local fk = base .. ':fcr:' .. e[E_DY]
           redis.call('HSET', fk, c .. '|' .. math.floor(j), cu .. '|' .. t .. '|' .. (e[E_AG] or ''))
@@ -364,9 +392,18 @@ for i, e in ipairs(evs) do
   end
   if dup then dups = dups + 1 else applied = applied + 1 end
   -- a close: the entry's answering agent too, whose conversation it ends (the close may name another or none)
-  out[i] = {dup and 1 or 0, j, (e[E_K] == 'C' and h['a' .. idx]) or ''}
+  reply(dup and 1 or 0, j, (e[E_K] == 'C' and h[AG[idx]]) or '')
  end
 end
+
+for i = 1, #cl_gone, 1000 do  -- (unpack takes a bounded number of values)
+  redis.call('HDEL', callers, unpack(cl_gone, i, math.min(i + 999, #cl_gone)))
+end
+local cl_args = {}
+for _, c in ipairs(cl_set) do
+  if cl[c] then cl_args[#cl_args + 1] = c; cl_args[#cl_args + 1] = cl[c]; cl[c] = false end
+end
+for i = 1, #cl_args, 1000 do redis.call('HSET', callers, unpack(cl_args, i, math.min(i + 999, #cl_args))) end
 
 -- the markers: one HSET of the changed fields, one EXPIRE
 for c, ch in pairs(changed) do
@@ -391,7 +428,9 @@ local function open_conv(c)
   return has(f, 'A') and not has(f, 'C')
 end
 for c, _ in pairs(renew) do
-  if redis.call('ZSCORE', waiting, c) then
+  local w = waits[c]
+  if w == nil then w = redis.call('ZSCORE', waiting, c) end
+  if w then
     redis.call('PERSIST', base .. ':e:' .. c)
   elseif open_conv(c) then  -- until its close, or p.oexp after its last event should the close never come
     redis.call('EXPIRE', base .. ':e:' .. c, OEXP)
@@ -421,4 +460,5 @@ if dups > 0 then redis.call('HINCRBY', base .. ':stats', 'duplicates', dups) end
 if unexpired > 0 then redis.call('HINCRBY', base .. ':stats', 'expired', -unexpired) end
 if applied > 0 then redis.call('HINCRBY', base .. ':stats', 'applied', applied) end
 if p.feed and p.feed ~= '' then redis.call('HSET', base .. ':cursor', p.feed, p.pos) end
-return cjson.encode(out)
+if on == 0 then return '{}' end  -- (cjson's text for an empty table)
+return '[' .. table.concat(out) .. ']'
