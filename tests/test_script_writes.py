@@ -69,9 +69,7 @@ async def test_the_reply_is_cjsons_text_with_fractional_joins_and_escaped_names(
     assert out == await cjson_text(redis_client, again)
 
 
-async def test_callers_waiting_and_marker_expiry_after_joins_exits_and_a_rejoin_in_one_batch(
-    make_engine, redis_client
-):
+async def test_callers_waiting_and_marker_expiry_after_joins_exits_and_a_rejoin_in_one_batch(make_engine, redis_client):
     eng = await make_engine()
     base = eng.keys.queue("support")
     await run(eng, base, [join("a", 1000, cl="111"), join("b", 1001, cl="222"), join("e", 1002, cl="999")])
