@@ -10,6 +10,13 @@ Textual's ``Strip`` (a line drawn) keeps itself in its own caches when a cut or 
 such line drawn is a reference cycle, freed only by a collection, not when its cache lets it go. A desk draws
 thousands a second, and the ones frozen in a cache stayed forever (~16,000 objects a minute at 5,000 agents).
 ``untangle_strips`` returns the same strips without keeping those (nothing is computed there to keep).
+
+Textual's ``LRUCache`` keeps its entries in a ring of links (``[previous, next, key, value]``); its ``clear`` drops
+the ring whole, a cycle that only a collection frees. A DataTable clears its caches of drawn lines whenever its
+widths are measured again (the waiting callers' table: each second) or a whole table is drawn again: rings frozen
+at a settle and cleared after it stayed (~5,000 objects a minute at 5,000 agents: lines, segments, the row lists
+of the one-entry caches). ``untangle_lru_caches`` empties each link first, so what was cached goes with its
+reference count.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import gc
 import time
 from collections.abc import Callable, Iterable, Sequence
 
+from textual.cache import LRUCache
 from textual.strip import Strip
 
 FULL_GC_AFTER = 100  # younger collections before a full one (Python's default: 10)
@@ -48,6 +56,7 @@ class GcSettle:
 
     def start(self) -> None:
         untangle_strips()
+        untangle_lru_caches()
         self._threshold = gc.get_threshold()
         young, middle, _ = self._threshold
         gc.set_threshold(young, middle, FULL_GC_AFTER)
@@ -109,3 +118,19 @@ def untangle_strips() -> None:
     Strip.divide = divide_untangled  # type: ignore[method-assign]
     Strip.crop_extend = crop_extend_untangled  # type: ignore[method-assign]
     _untangled = True
+
+
+TEXTUAL_LRU_CLEAR = LRUCache.clear  # Textual's own (the tests show what it left)
+
+
+def untangle_lru_caches() -> None:
+    """LRU caches whose ``clear`` leaves no ring for the collector (see the module docstring); the same caches."""
+    if LRUCache.clear is not TEXTUAL_LRU_CLEAR:
+        return
+
+    def clear_untangled(self: LRUCache) -> None:
+        for link in self._cache.values():
+            link.clear()  # no link refers to another: each goes when the cache lets it go
+        TEXTUAL_LRU_CLEAR(self)
+
+    LRUCache.clear = clear_untangled  # type: ignore[method-assign]

@@ -35,6 +35,9 @@ class OutcomeWatch:
         self.reader = reader
         self.pending: dict[str, Pending] = {}  # request id -> its batch
         self.watching = False
+        self._reverts_due = asyncio.Event()  # a read asked for (``read_reverts``)
+        self._reverts_at = 0.0  # as of when
+        self._reverts_running = False
 
     def expect(self, ids: list[str], label: str, after: Callable[[bool], None] | None = None) -> None:
         """Wait for the audit entries of ``ids`` (one notice for them all, or "no outcome yet" after a while);
@@ -90,7 +93,24 @@ class OutcomeWatch:
         return list(late.values())
 
     def read_reverts(self, now_ts: float) -> None:
-        self.app.run_worker(partial(self._reverts, now_ts), group=REVERTS, exclusive=True, exit_on_error=False)
+        """Read them again (after each agents part, and each outcome that changes them), as of ``now_ts``. One
+        worker for the desk's life does every read, the latest asked for once the one under way is done: a worker
+        a read (one a second) each left a reference cycle when it finished (its task's context holds it), ~90
+        objects a second for the collector."""
+        self._reverts_at = now_ts
+        self._reverts_due.set()
+        if not self._reverts_running:
+            self._reverts_running = True
+            self.app.run_worker(self._reverts_reader, group=REVERTS, exit_on_error=False)
+
+    async def _reverts_reader(self) -> None:
+        try:
+            while not self.reader.closed:
+                await self._reverts_due.wait()
+                self._reverts_due.clear()
+                await self._reverts(self._reverts_at)
+        finally:
+            self._reverts_running = False
 
     async def _reverts(self, now_ts: float) -> None:
         try:

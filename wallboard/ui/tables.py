@@ -445,6 +445,8 @@ class KeyedTable(DataTable):
         if lines == self._cached_lines:
             return
         self._cached_lines = lines
+        for cache in (self._row_render_cache, self._row_renderable_cache, self._line_cache, self._cell_render_cache):
+            cache.clear()  # emptied, not left to the collector (``gcsettle.untangle_lru_caches``)
         self._row_render_cache = LRUCache(lines)
         self._row_renderable_cache = LRUCache(lines)
         self._line_cache = LRUCache(lines)
