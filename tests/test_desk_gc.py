@@ -1,6 +1,7 @@
 """The desk as a process keeps its garbage collections short (``ui.gcsettle``): what it built is frozen out of the
 collector's generations once its agents are shown, a settle collects what is new before freezing it, and Textual's
-lines drawn no longer keep themselves alive in their own caches."""
+lines drawn no longer keep themselves alive in their own caches, nor its cleared caches their entries, nor the
+desk a finished worker for each read of the pending reverts."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import gc
 import weakref
 
 from rich.segment import Segment
+from textual.cache import LRUCache
 from textual.strip import Strip
 
 from wallboard.clock import ManualClock
 from wallboard.ui import gcsettle
-from wallboard.ui.gcsettle import GcSettle, untangle_strips
+from wallboard.ui.gcsettle import GcSettle, untangle_lru_caches, untangle_strips
 
 from .test_desk_tables import shown_line, with_agents
 
@@ -133,3 +135,61 @@ def reaches_itself(obj: object, depth: int = 6) -> bool:
         if any(r is obj for r in level):
             return True
     return False
+
+
+def test_an_untangled_lru_cache_clears_without_a_ring_for_the_collector_and_caches_as_before():
+    untangle_lru_caches()
+    gc.disable()  # what is freed below is freed by its reference count alone
+    try:
+        cache: LRUCache[int, Node] = LRUCache(2)
+        values = [Node(), Node(), Node()]
+        held = [weakref.ref(v) for v in values]
+        for i in range(3):
+            cache.set(i, values[i])
+        # two kept, the oldest one evicted (as Textual's cache does)
+        assert sorted(cache.keys()) == [1, 2] and cache.get(0) is None and cache.get(2) is values[2]
+        del values
+        assert held[0]() is None
+        cache.clear()
+        assert held[1]() is None and held[2]() is None and len(cache) == 0
+        cache.set(5, Node())
+        assert list(cache.keys()) == [5]
+        # Textual's own clear left the ring of links (each refers to the next): the entries live until a collection
+        tangled: LRUCache[int, Node] = LRUCache(2)
+        kept = Node()
+        ref = weakref.ref(kept)
+        tangled.set(0, kept)
+        tangled.set(1, Node())
+        del kept
+        gcsettle.TEXTUAL_LRU_CLEAR(tangled)
+        assert ref() is not None
+        gc.collect()
+        assert ref() is None
+    finally:
+        gc.enable()
+
+
+async def test_the_desk_reads_the_pending_reverts_after_each_agents_part_by_one_worker(redis_client, prefix, cleanup):
+    from wallboard.keys import Keys
+
+    from .test_tui import T0 as AT, make_app, publish, seq_is, snapshot, until
+
+    keys = Keys(prefix)
+    revert = '{"request": "1-0", "user": "dana", "agent": "1001", "queue": "support", "op": "remove"}'
+    await publish(redis_client, prefix, snapshot(1))
+    app = make_app(prefix, ManualClock(AT))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, seq_is(app, 1), "the first snapshot")
+        await until(pilot, lambda: any(w.group == "reverts" for w in app.workers), "the reverts read")
+        [reader] = [w for w in app.workers if w.group == "reverts"]
+        assert app.reverts == {}
+        # a revert written, then an agents part: read after it, by the same worker, still running for the next
+        await redis_client.zadd(keys.reverts, {revert: AT.timestamp() + 120})
+        await publish(redis_client, prefix, snapshot(2))
+        await until(pilot, lambda: "1001" in app.reverts, "the revert read after the second part")
+        assert [(r.queue, r.op) for r in app.reverts["1001"]] == [("support", "remove")]
+        await redis_client.zrem(keys.reverts, revert)
+        await publish(redis_client, prefix, snapshot(3))
+        await until(pilot, lambda: app.reverts == {}, "the revert gone after the third part")
+        assert [w for w in app.workers if w.group == "reverts"] == [reader]
+        assert reader.state.name == "RUNNING"
