@@ -341,3 +341,33 @@ def test_a_full_summary_read_keeps_the_models_of_the_queues_whose_json_did_not_c
     assert unchanged and all(b.queues[q] is a.queues[q] for q in unchanged)
     assert b.queues["support"] is not a.queues["support"] and b.queues["support"].offered == 399
     assert b == fresh and b.seq == 2
+
+
+def test_a_full_agents_part_keeps_the_models_of_agents_unchanged_but_for_their_clock_figures():
+    """``delta.parse_agents`` with a view's ``seen``: an agent read again as it was is the very model read before; one
+    whose seconds in each state moved shares everything else with it (its queues: the same dict) and has the new
+    seconds; a changed agent is read anew, a new one added, a gone one left out; all equal a fresh read."""
+    from .test_tui import snapshot
+
+    first = snapshot(1)
+    a = first.agents
+    ticked = a["1002"].model_copy(update={"talk_s": 12, "pause_s_by_reason": {"lunch": 30}})
+    moved = a["1003"].model_copy(update={"state": "wrap_up", "reason": None, "pause_s": 7})
+    agents = {"1001": a["1001"], "1002": ticked, "1003": moved, "2001": a["1001"].model_copy(update={"name": "New"})}
+    second = first.model_copy(update={"seq": 2, "agents": agents})  # 1004 gone
+    seen: dict = {}
+    one = asyncio.run(delta.parse_agents(first.agents_json(), seen))
+    assert set(seen) == {"1001", "1002", "1003", "1004"}
+    two = asyncio.run(delta.parse_agents(second.agents_json(), seen))
+    fresh = asyncio.run(delta.parse_agents(second.agents_json()))
+    assert list(two.agents) == ["1001", "1002", "1003", "2001"] and two.seq == 2
+    assert two.agents["1001"] is one.agents["1001"]
+    t = two.agents["1002"]
+    assert t is not one.agents["1002"] and t.queues is one.agents["1002"].queues
+    assert (t.talk_s, t.pause_s_by_reason, t.name) == (12.0, {"lunch": 30.0}, one.agents["1002"].name)
+    assert two.agents["1003"].queues is not one.agents["1003"].queues and two.agents["1003"].state == "wrap_up"
+    assert two == fresh and all(two.agents[k].model_fields_set == fresh.agents[k].model_fields_set for k in agents)
+    assert set(seen) == set(agents)
+    # read a third time as it was: every model the very one of the second read
+    three = asyncio.run(delta.parse_agents(second.agents_json(), seen))
+    assert all(three.agents[k] is two.agents[k] for k in agents)
