@@ -371,3 +371,34 @@ def test_a_full_agents_part_keeps_the_models_of_agents_unchanged_but_for_their_c
     # read a third time as it was: every model the very one of the second read
     three = asyncio.run(delta.parse_agents(second.agents_json(), seen))
     assert all(three.agents[k] is two.agents[k] for k in agents)
+
+
+def test_a_full_part_after_a_delta_keeps_the_models_the_delta_brought():
+    """``delta.read_delta`` reads a delta as its model does and notes its queues and agents in the view's ``seen``:
+    the next full summary and agents part keep the very models the delta brought for what did not change since."""
+    from .test_tui import snapshot
+
+    first = snapshot(1)
+    queues_seen: dict = {}
+    agents_seen: dict = {}
+    asyncio.run(delta.read_summary(first.summary_json(), queues_seen))
+    asyncio.run(delta.parse_agents(first.agents_json(), agents_seen))
+    second = snapshot(2, support={"offered": 399})
+    moved = first.agents["1003"].model_copy(update={"state": "wrap_up", "reason": None})
+    second = second.model_copy(update={"agents": {**first.agents, "1003": moved}})
+    d = delta.Delta(
+        seq=2,
+        at=second.at,
+        window=second.window,
+        queues={"support": second.queues["support"]},
+        agents={"1003": moved},
+        total=second.total,
+    )
+    text = d.model_dump_json()
+    read = delta.read_delta(text, queues_seen, agents_seen)
+    assert read == delta.Delta.model_validate_json(text) and read.queues["support"].offered == 399
+    summary = asyncio.run(delta.read_summary(second.summary_json(), queues_seen))
+    agents = asyncio.run(delta.parse_agents(second.agents_json(), agents_seen))
+    assert summary.queues["support"] is read.queues["support"] and agents.agents["1003"] is read.agents["1003"]
+    assert summary == asyncio.run(delta.read_summary(second.summary_json()))
+    assert agents == asyncio.run(delta.parse_agents(second.agents_json()))

@@ -90,82 +90,101 @@ PARSE_SLICE = 500  # agents parsed between two turns of the event loop (5,000 in
 QUEUE_SLICE = 50  # queues parsed between two turns (500 queues, each with its explanations, in one go: ~40 ms)
 
 
-async def read_summary(text: str, seen: dict[str, tuple[dict, QueueSnapshot]] | None = None) -> Summary:
+Seen = dict[str, list]  # a view's: name -> [its JSON as read (an agent's without its clock figures), its model]
+
+
+async def read_summary(text: str, seen: Seen | None = None) -> Summary:
     """A summary (as ``parse_summary``), letting the event loop run every ``QUEUE_SLICE`` queues.
 
-    ``seen`` (a view's, kept from one full summary to the next: queue -> (its JSON as read, its model)): a queue
-    whose JSON is what it was keeps its model, the very object. A full summary every few seconds brought 500
-    queues' models anew (~45 tracked objects each, most in its explanations), though only the queues that changed
-    differ, and a view's garbage collections walk every one of them."""
+    ``seen`` (a view's, kept from one message to the next, deltas too: ``read_delta``): a queue whose JSON is what
+    it was keeps its model, the very object. A full summary every few seconds brought 500 queues' models anew
+    (~45 tracked objects each, most in its explanations), though only the queues that changed differ, and a
+    view's garbage collections walk every one of them."""
     data = json.loads(text)
     raw = data.get("queues") if isinstance(data, dict) else None
     if isinstance(raw, dict):
         queues = {}
-        kept = {}
         for i, (k, v) in enumerate(raw.items(), 1):
-            was = seen.get(k) if seen is not None else None
-            if was is not None and was[0] == v:
-                queues[k], kept[k] = was[1], was  # the JSON read before kept too: this one goes at once
-            else:
-                queues[k] = QueueSnapshot.model_validate(v)
-                kept[k] = (v, queues[k])
+            queues[k] = _queue(k, v, seen)
             if i % QUEUE_SLICE == 0:
                 await asyncio.sleep(0)
         data["queues"] = queues  # models already: taken as they are
-        summary = Summary.model_validate(data)
-        if seen is not None:
-            seen.clear()
-            seen.update(kept)
-        return summary
+        _forget(seen, queues)
     return Summary.model_validate(data)
-
-
-AgentsSeen = dict[str, tuple[dict, dict, AgentSnapshot]]  # agent -> (its JSON but its clock figures, those, model)
 
 
 def _as_field(name: str) -> object:
     """The model's field ``name``: its type, with its constraints if it has any."""
     f = AgentSnapshot.model_fields[name]
-    return Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation  # type: ignore[return-value]
+    return Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation
 
 
 # the clock figures validated as the model validates them
 _AGENT_CLOCK = TypeAdapter(TypedDict("_AgentClock", {k: _as_field(k) for k in AGENT_CLOCK}, total=False))  # type: ignore[operator]
 
 
-async def parse_agents(text: str, seen: AgentsSeen | None = None) -> AgentsPart:
+async def parse_agents(text: str, seen: Seen | None = None) -> AgentsPart:
     """An agents part, letting the event loop run every ``PARSE_SLICE`` agents (a view's frames go on).
 
-    ``seen`` (a view's, kept from one full agents part to the next): an agent whose JSON is what it was but for
+    ``seen`` (a view's, kept from one message to the next, deltas too): an agent whose JSON is what it was but for
     its clock figures (``AGENT_CLOCK``: its seconds in each state today, moving every second for every agent
     logged in) is its model read before with those figures read anew (``model_copy``: its queues, counts and
     the rest are the objects they were), or that very model when they did not move either. A full agents part
     every few seconds brought 5,000 agents' models anew (~10 tracked objects each) for a view's collections to
-    walk; now ~3 for an agent that only ticked."""
+    walk; now 3 for an agent that only ticked."""
     data = json.loads(text)
     agents = {}
-    kept: AgentsSeen = {}
     for i, (k, v) in enumerate((data.get("agents") or {}).items(), 1):
-        was = seen.get(k) if seen is not None else None
-        if seen is None or not isinstance(v, dict):
-            agents[k] = AgentSnapshot.model_validate(v)
-        else:
-            clock = {f: v[f] for f in AGENT_CLOCK if f in v}
-            v.update(dict.fromkeys(clock))  # the clock figures' places, kept: an agent with fewer is another
-            if was is not None and was[0] == v:
-                a = was[2] if clock == was[1] else was[2].model_copy(update=_AGENT_CLOCK.validate_python(clock))
-                kept[k] = (was[0], clock, a)  # the JSON read before kept: this one goes at once
-            else:
-                a = AgentSnapshot.model_validate({**v, **clock})
-                kept[k] = (v, clock, a)
-            agents[k] = a
+        agents[k] = _agent(k, v, seen)
         if i % PARSE_SLICE == 0:
             await asyncio.sleep(0)
-    part = AgentsPart(seq=int(data["seq"]), at=UTC_TIME.validate_python(data["at"]), agents=agents)
+    _forget(seen, agents)
+    return AgentsPart(seq=int(data["seq"]), at=UTC_TIME.validate_python(data["at"]), agents=agents)
+
+
+def read_delta(text: str, queues_seen: Seen | None = None, agents_seen: Seen | None = None) -> Delta:
+    """A delta (as ``Delta.model_validate_json``); its queues and agents noted in a view's ``seen`` (see
+    ``read_summary`` and ``parse_agents``), so that the next full part keeps the models a delta brought."""
+    data = json.loads(text)
+    if isinstance(data, dict):
+        for key, read, seen in (("queues", _queue, queues_seen), ("agents", _agent, agents_seen)):
+            raw = data.get(key)
+            if isinstance(raw, dict):
+                data[key] = {k: read(k, v, seen) for k, v in raw.items()}
+    return Delta.model_validate(data)
+
+
+def _queue(name: str, v: object, seen: Seen | None) -> QueueSnapshot:
+    was = seen.get(name) if seen is not None else None
+    if was is not None and was[0] == v:
+        return was[1]  # (the JSON read before kept: this one goes at once)
+    q = QueueSnapshot.model_validate(v)
     if seen is not None:
-        seen.clear()
-        seen.update(kept)
-    return part
+        seen[name] = [v, q]
+    return q
+
+
+def _agent(name: str, v: object, seen: Seen | None) -> AgentSnapshot:
+    if seen is None or not isinstance(v, dict):
+        return AgentSnapshot.model_validate(v)
+    clock = {f: v[f] for f in AGENT_CLOCK if f in v}
+    v.update(dict.fromkeys(clock))  # the clock figures' places kept: an agent with fewer of them is another
+    was = seen.get(name)
+    if was is None or was[0] != v:
+        a = AgentSnapshot.model_validate({**v, **clock})
+        seen[name] = [v, a]
+        return a
+    moved = {f: x for f, x in clock.items() if was[1].__dict__[f] != x}
+    if moved:
+        was[1] = was[1].model_copy(update=_AGENT_CLOCK.validate_python(moved))
+    return was[1]
+
+
+def _forget(seen: Seen | None, now: dict) -> None:
+    """A full part: what it no longer has is not kept."""
+    if seen is not None and len(seen) > len(now):
+        for k in [k for k in seen if k not in now]:
+            del seen[k]
 
 
 # ---- the owner's side ------------------------------------------------------------------------------------
@@ -491,8 +510,8 @@ class SnapshotStream:
         self.keys = keys
         self.on_ready = on_ready  # called once subscribed and the stored parts read (there may be none yet)
         self.mirror = Mirror(agents)
-        self.queues_seen: dict[str, tuple[dict, QueueSnapshot]] = {}  # the last full summary's (``read_summary``)
-        self.agents_seen: AgentsSeen = {}  # the last full agents part's (``parse_agents``)
+        self.queues_seen: Seen = {}  # the queues and agents as last read (``read_summary``, ``parse_agents``)
+        self.agents_seen: Seen = {}
         self.rejected = 0
         self.resyncs = 0
 
@@ -523,7 +542,7 @@ class SnapshotStream:
     async def _parse(self, channel: str, text: str) -> Summary | AgentsPart | Delta | None:
         try:
             if channel == self.keys.delta_channel:
-                return Delta.model_validate_json(text)
+                return read_delta(text, self.queues_seen, self.agents_seen)
             if channel == self.keys.agents_channel:
                 return await parse_agents(text, self.agents_seen)
             return await read_summary(text, self.queues_seen)
