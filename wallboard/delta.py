@@ -86,7 +86,8 @@ def parse_summary(text: str) -> Summary:
     return Summary.model_validate_json(text)
 
 
-PARSE_SLICE = 500  # agents parsed between two turns of the event loop (5,000 in one go: ~100 ms of a view's loop)
+PARSE_SLICE = 200  # agents parsed between two turns of the event loop (500 read anew: ~12 ms, which with the start-up's
+# first frame of ~70 ms and the slice of the turn before made wake-ups of 100-110 ms; 5,000 in one go: ~100 ms)
 QUEUE_SLICE = 50  # queues parsed between two turns (500 queues, each with its explanations, in one go: ~40 ms)
 
 
