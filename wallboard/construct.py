@@ -19,7 +19,8 @@ _M = TypeVar("_M", bound=BaseModel)
 _IMMUTABLE = (type(None), bool, int, float, str)
 # class -> (every field with its immutable default, None for the rest; the fields whose default is made afresh)
 _SPECS: dict[type, tuple[dict[str, Any], tuple]] = {}
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__  # the slots' own setters: cheaper
+_set_dict = BaseModel.__dict__["__dict__"].__set__  # the slots' own setters: cheaper than object.__setattr__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
@@ -47,11 +48,12 @@ def construct(cls: type[_M], values: dict[str, Any], check: Callable[[type[BaseM
     once, when its template is made."""
     template, made = _SPECS.get(cls) or _spec(cls, check)
     d = {**template, **values}  # every field, in the model's order, with its default
-    for name, make in made:
-        if name not in values:
-            d[name] = make()
+    if made:
+        for name, make in made:
+            if name not in values:
+                d[name] = make()
     m = object.__new__(cls)
-    object.__setattr__(m, "__dict__", d)
+    _set_dict(m, d)
     _set_fields_set(m, set(values))
     _set_extra(m, None)
     _set_private(m, None)

@@ -50,7 +50,7 @@ from .events import (
     FeedGap,
     utc,
 )
-from .feed import ENGINE_SOURCE, EXITS_NEED_THEIR_ENTRY, DeadLetter
+from .feed import ENGINE_SOURCE, DeadLetter, needs_its_entry
 from .keys import Keys
 from .privacy import mask_number
 from .snapshot import (
@@ -425,7 +425,7 @@ class Engine:
         w = d.get("wait_s")
         if w is None:
             # an exit, a close or a wrap-up (neither has a wait): counted only if its entry is known
-            if _K_ANSWER <= kind <= _K_WRAP and d["source"].partition(":")[0] in EXITS_NEED_THEIR_ENTRY:
+            if _K_ANSWER <= kind <= _K_WRAP and needs_its_entry(d["source"]):
                 rec[_QKN] = 1  # (feed.EXITS_NEED_THEIR_ENTRY)
         else:
             rec[_QW] = w
@@ -611,7 +611,7 @@ class Engine:
                     continue
                 batch.queues.add(queue)
                 k = rec[_QK]
-                if k in ("J", "A") and batch.events[i].source.partition(":")[0] in EXITS_NEED_THEIR_ENTRY:
+                if k in ("J", "A") and needs_its_entry(batch.events[i].source):
                     batch.opened.add((queue, rec[_QC]))
                 if rec[_QKN]:
                     late_q.add(queue)

@@ -62,6 +62,13 @@ ENGINE_SOURCE = "engine"
 # Other feeds' exits without a wait, and their completions, are ones they saw without the join (a PBX feed
 # started mid-call, a queue_log whose join predates the file or whose entry expired), counted as before.
 EXITS_NEED_THEIR_ENTRY = frozenset({"http"})
+_NEED_ENTRY_PREFIXES = tuple(f"{name}:" for name in sorted(EXITS_NEED_THEIR_ENTRY))
+
+
+def needs_its_entry(source: str) -> bool:
+    """Whether an event's source (``feed:position``) is of a feed in ``EXITS_NEED_THEIR_ENTRY``: its text before
+    the first ':' is one (asked per event: no string made)."""
+    return source.startswith(_NEED_ENTRY_PREFIXES) or (":" not in source and source in EXITS_NEED_THEIR_ENTRY)
 
 
 @dataclass(frozen=True)

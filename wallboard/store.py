@@ -279,7 +279,7 @@ class Scripts:
         for name, src in self.sources.items():
             self.shas[name] = await client.script_load(src)
 
-    def queue(self, pipe, name: str, base: str, *args: str) -> None:
+    def queue(self, pipe, name: str, base: str, *args: str | bytes) -> None:
         """Queue one EVALSHA on a pipeline; the only key is the slot's base (see wallboard.keys)."""
         if isinstance(pipe, _CLUSTER_PIPELINES):
             # redis-py blocks the evalsha() method on cluster pipelines; the command itself is routed by its
@@ -289,7 +289,7 @@ class Scripts:
             pipe.evalsha(self.shas[name], 1, base, *args)
 
     async def run_pipeline(
-        self, client: AsyncClient, calls: Sequence[tuple[str, str, tuple[str, ...]]], extra=None
+        self, client: AsyncClient, calls: Sequence[tuple[str, str, tuple[str | bytes, ...]]], extra=None
     ) -> list:
         """Run (script, base, args) calls in one round trip; reload the scripts once after a server restart.
         ``extra(pipe)``, if given, queues more (read-only) commands after the scripts, in the same round trip;
