@@ -65,11 +65,16 @@ class Windows:
         if self.mode == "all":
             return "all"
         out: set[int] = set()
-        ts = sorted(times)
-        # runs of times each within ``reach`` of the one before: the last of each (a batch's thousands of times,
-        # found in C but for the comprehension's test)
-        ends = [j for j, gap in enumerate(map(sub, ts[1:], ts)) if not gap <= reach]
-        if ts:
+        if not times:
+            return []
+        lo, hi = min(times), max(times)
+        if hi - lo <= reach:  # one run (a batch's times mostly span less than ``reach``): no sorting
+            ts, ends = [lo, hi], [1]
+        else:
+            ts = sorted(times)
+            # runs of times each within ``reach`` of the one before: the last of each (found in C but for the
+            # comprehension's test)
+            ends = [j for j, gap in enumerate(map(sub, ts[1:], ts)) if not gap <= reach]
             ends.append(len(ts) - 1)
         i = 0
         for j in ends:
