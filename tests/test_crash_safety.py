@@ -211,6 +211,42 @@ class Runner:
     wall_s: float = 0.0  # from the first start to every ingester stopped at the end of the file
 
 
+class PacedDay:
+    """The day written to ``path`` a piece (5 %, whole lines) at a time, as a PBX writes it while the ingesters
+    follow it (inotify): the next piece every ``EVERY_S`` while no kill waits and every ingester with kills to come
+    is within two pieces of the end written, and two at once when an ingester's cursor passed a kill point (the
+    kill, a moment later, finds it applying them: mid-batch). So the file's end (kill points are below 75 %) is
+    only reached once every kill was made, and a kill always finds its ingester mid-file, however fast it
+    applies."""
+
+    PIECES = 20
+    EVERY_S = 0.1
+
+    def __init__(self, day: Path, path: Path):
+        lines = day.read_bytes().splitlines(keepends=True)
+        step = -(-len(lines) // self.PIECES)
+        self.pieces = [b"".join(lines[i : i + step]) for i in range(0, len(lines), step)]
+        self.path = path
+        path.write_bytes(self.pieces[0])
+        self.written, self.next_i, self.last = len(self.pieces[0]), 1, 0.0
+
+    def write_on(self, runners: list[Runner], offset_of) -> None:
+        """The next piece, when its time came and nothing holds it back."""
+        if time.monotonic() - self.last < self.EVERY_S or any(r.kill_at is not None for r in runners):
+            return
+        reach = self.written - 2 * max(map(len, self.pieces))
+        if not any(r.targets and offset_of(r) < reach for r in runners):
+            self.write_next()
+
+    def write_next(self, pieces: int = 1) -> None:
+        more = self.pieces[self.next_i : self.next_i + pieces]
+        with open(self.path, "ab") as f:
+            f.write(b"".join(more))
+        self.written += sum(map(len, more))
+        self.next_i += len(more)
+        self.last = time.monotonic()
+
+
 def _start(r: Runner, env: dict) -> None:
     with open(r.log, "ab") as log:
         r.proc = subprocess.Popen(r.args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -229,10 +265,16 @@ def _run_with_kills(
     day: Path, prefix: str, shards: int, kills_each: int, seed: int, ref: Reference, logs: Path
 ) -> list[Runner]:
     """Run ``shards`` ingesters at once (unsharded for 1), each SIGKILLed at ``kills_each`` random points spread
-    over the file and restarted at once; when every cursor is at the end of the file, SIGTERM them all."""
+    over the file and restarted at once; when every cursor is at the end of the file, SIGTERM them all.
+
+    The ingesters follow the day as the PBX writes it (``PacedDay``): given the whole file, a shard applies it in
+    a few batches of ``ingest.CHUNK`` events it owns, and a kill placed after its cursor passed 70 % could land
+    after its last batch (the end 30-50 ms after the write before it), no longer mid-file."""
     rng = random.Random(seed)
     client = redis.Redis.from_url(redis_url(), decode_responses=True)
     env = {**os.environ, "REDIS_URL": redis_url(), "PYTHONUNBUFFERED": "1"}
+    paced = PacedDay(day, logs / "queue_log")
+    day = paced.path
     base_key = f"{Keys(prefix).centre}:cursor:queue-log:{os.path.abspath(day)}"
     runners = []
     for i in range(shards):
@@ -266,6 +308,7 @@ def _run_with_kills(
         deadline = time.monotonic() + TIMEOUT_S * (kills_each + 1)
         while not all(r.done for r in runners):
             assert time.monotonic() < deadline, "the ingesters did not reach the end in time: " + _tails(runners)
+            paced.write_on(runners, lambda r: _cursor(client, r.cursor_key)[1])
             for r in runners:
                 if r.done:
                     continue
@@ -289,7 +332,8 @@ def _run_with_kills(
                     r.recovering = kill
                 elif r.kill_at is None and r.recovering is None and r.targets and offset >= r.targets[0]:
                     r.targets.pop(0)
-                    r.kill_at = now + rng.uniform(0.0, 0.03)  # a random moment after the target: mid-batch
+                    r.kill_at = now + rng.uniform(0.005, 0.04)  # a random moment after the target: mid-batch
+                    paced.write_next(2)  # ... of the pieces written now
                 elif not r.targets and r.kill_at is None and offset == ref.size and r.recovering is None:
                     assert line == ref.lines
                     r.done = True
