@@ -26,6 +26,7 @@ import _bench as B  # noqa: E402
 import bank_queue_log as BQ  # noqa: E402
 
 import redis  # noqa: E402
+from wallboard.redis_server import REPLAY_SERVER_OPTIONS  # noqa: E402
 
 
 def commands(client: redis.Redis) -> int:
@@ -43,7 +44,7 @@ def main() -> None:
     from wallboard.config import load_config
     from wallboard.replay import replay
 
-    with tempfile.TemporaryDirectory() as tmp, B.redis_server(a.redis) as (url, how):
+    with tempfile.TemporaryDirectory() as tmp, B.redis_server(a.redis, extra=list(REPLAY_SERVER_OPTIONS)) as (url, how):
         path = Path(tmp) / "bank.queue_log"
         months = a.months[:1] if a.smoke else a.months
         with open(path, "w", encoding="utf-8") as f:

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _bench as B  # noqa: E402
 
 import redis  # noqa: E402
+from wallboard.redis_server import REPLAY_SERVER_OPTIONS  # noqa: E402
 
 
 class ChainFeed:
@@ -241,7 +242,10 @@ def main() -> int:
     from feeds.queue_log import QueueLogFeed
     from wallboard.config import load_config
 
-    with B.redis_server(args.redis) as (url, how), tempfile.TemporaryDirectory(prefix="wbbench") as tmp:
+    with (
+        B.redis_server(args.redis, extra=list(REPLAY_SERVER_OPTIONS)) as (url, how),
+        tempfile.TemporaryDirectory(prefix="wbbench") as tmp,
+    ):
         B.print_machine(url, how)
         raw = B.raw_ceiling(url, args.smoke)
         for k, v in raw.items():

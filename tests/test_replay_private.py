@@ -241,6 +241,16 @@ class FailingFeed:
             yield item
 
 
+def test_the_private_server_keeps_sorted_sets_of_more_than_8_members_as_skip_lists():
+    with redis_server.PrivateServer() as server:
+        r = redis.Redis.from_url(server.url)
+        assert r.config_get("zset-max-listpack-entries") == {"zset-max-listpack-entries": "8"}
+        r.zadd("small", {f"m{i}": i for i in range(8)})
+        r.zadd("large", {f"m{i}": i for i in range(9)})
+        assert r.object("encoding", "small") == b"listpack" and r.object("encoding", "large") == b"skiplist"
+        r.close()
+
+
 @pytest.mark.parametrize("exc", [ValueError("a broken feed"), KeyboardInterrupt()], ids=["error", "ctrl-c"])
 def test_the_private_server_is_removed_after_an_error(shared, exc):
     paths, client = shared
