@@ -402,3 +402,28 @@ def test_a_full_part_after_a_delta_keeps_the_models_the_delta_brought():
     assert summary.queues["support"] is read.queues["support"] and agents.agents["1003"] is read.agents["1003"]
     assert summary == asyncio.run(delta.read_summary(second.summary_json()))
     assert agents == asyncio.run(delta.parse_agents(second.agents_json()))
+
+
+def test_a_view_without_the_agent_detail_keeps_no_agent_a_delta_names():
+    """A hub or a board (``agents=False``) reads no agents part, so nothing would ever forget an agent a delta
+    noted for the next one (``read_delta``'s ``seen``): at 5,000 agents ~28 MB held for nothing, and more with each
+    agent id that comes and goes. Its deltas are still applied."""
+    from .test_tui import snapshot
+
+    first = snapshot(1)
+    a = next(iter(first.agents.values()))
+    stream = SnapshotStream(None, Keys("unused"), agents=False)
+    summary = asyncio.run(stream._parse(stream.keys.channel, first.summary_json()))
+    assert stream.mirror.full_summary(summary)
+    for seq in (2, 3, 4):  # each delta names agents not seen before (ids come and go)
+        d = Delta(
+            seq=seq,
+            at=first.at + timedelta(seconds=seq),
+            window=first.window,
+            agents={f"{seq}-{i}": a.model_copy(update={"name": f"n{i}"}) for i in range(3)},
+            total=first.total,
+        )
+        item = asyncio.run(stream._parse(stream.keys.delta_channel, d.model_dump_json()))
+        assert isinstance(item, Delta) and len(item.agents) == 3 and stream.mirror.apply(item) == "applied"
+    assert stream.mirror.seq == 4 and stream.mirror.agents is None
+    assert stream.agents_seen == {}

@@ -543,7 +543,8 @@ class SnapshotStream:
     async def _parse(self, channel: str, text: str) -> Summary | AgentsPart | Delta | None:
         try:
             if channel == self.keys.delta_channel:
-                return read_delta(text, self.queues_seen, self.agents_seen)
+                # (a view without the agent detail keeps none: no full agents part would ever forget them)
+                return read_delta(text, self.queues_seen, self.agents_seen if self.mirror.want_agents else None)
             if channel == self.keys.agents_channel:
                 return await parse_agents(text, self.agents_seen)
             return await read_summary(text, self.queues_seen)
