@@ -427,3 +427,14 @@ def test_a_view_without_the_agent_detail_keeps_no_agent_a_delta_names():
         assert isinstance(item, Delta) and len(item.agents) == 3 and stream.mirror.apply(item) == "applied"
     assert stream.mirror.seq == 4 and stream.mirror.agents is None
     assert stream.agents_seen == {}
+
+
+def test_a_message_nested_too_deep_is_refused_not_raised():
+    """A delta's text was read by pydantic, which refuses a text nested too deep (a ValidationError, counted and
+    ignored); read by json (``read_delta``) it raises RecursionError, which ended the view's stream (the desk
+    disconnected and retried, the hub told its screens Redis was lost). Refused on every channel."""
+    stream = SnapshotStream(None, Keys("unused"))
+    deep = '{"seq":1,"agents":{"x":' + "[" * 100_000 + "]" * 100_000 + "}}"
+    for n, channel in enumerate((stream.keys.delta_channel, stream.keys.agents_channel, stream.keys.channel), 1):
+        assert asyncio.run(stream._parse(channel, deep)) is None
+        assert stream.rejected == n

@@ -548,7 +548,8 @@ class SnapshotStream:
             if channel == self.keys.agents_channel:
                 return await parse_agents(text, self.agents_seen)
             return await read_summary(text, self.queues_seen)
-        except (ValidationError, ValueError, KeyError, TypeError) as e:
+        # (RecursionError: json's, for a text nested too deep, which pydantic's reader refused as a ValidationError)
+        except (ValidationError, ValueError, KeyError, TypeError, RecursionError) as e:
             self.rejected += 1
             log.warning("ignored a malformed snapshot message on %s: %s", channel, e)
             return None
