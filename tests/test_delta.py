@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import statistics
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -438,3 +439,98 @@ def test_a_message_nested_too_deep_is_refused_not_raised():
     for n, channel in enumerate((stream.keys.delta_channel, stream.keys.agents_channel, stream.keys.channel), 1):
         assert asyncio.run(stream._parse(channel, deep)) is None
         assert stream.rejected == n
+
+
+def _owner_step(rng, owner: dict, pool: dict) -> dict:
+    """The owner's agents a second later: some ticked (clock figures only), some changed, gone or back."""
+    out = dict(owner)
+    for name, was in pool.items():
+        cur = owner.get(name)
+        x = rng.random()
+        if cur is None:
+            if x < 0.3:  # back, as it was first or changed
+                out[name] = was.model_copy(update=rng.choice([{}, {"state": "paused", "reason": "lunch"}]))
+            continue
+        if x < 0.3:
+            tick = {"talk_s": cur.talk_s + rng.choice([0, 1, 2.5]), "pause_s_by_reason": {"lunch": rng.randint(0, 3)}}
+            out[name] = cur.model_copy(update=tick)
+        elif x < 0.4:  # a state and reason (often one it had before)
+            upd = {"state": rng.choice(["available", "paused"]), "reason": rng.choice([None, "lunch", "break"])}
+            out[name] = cur.model_copy(update=upd)
+        elif x < 0.45:
+            out[name] = cur.model_copy(update={"queues": rng.choice([{}, {"support": 1}, {"support": 2, "tech": 0}])})
+        elif x < 0.5:
+            out[name] = cur.model_copy(
+                update={"alerts": rng.choice([[], ["long_pause"]]), "name": rng.choice(["A", "B"])}
+            )
+        elif x < 0.55:
+            out[name] = cur.model_copy(update={"pause_s": cur.pause_s + 1, "state": "available", "reason": None})
+        elif x < 0.6:
+            del out[name]
+    if rng.random() < 0.2:  # the order changes
+        names = list(out)
+        rng.shuffle(names)
+        out = {k: out[k] for k in names}
+    return out
+
+
+def test_a_view_follows_the_owner_through_ticks_changes_gaps_late_deltas_and_agents_gone_and_back():
+    """Random seconds of an owner's agents (``_owner_step``) sent as full parts or deltas, some deltas lost (a gap:
+    the full part read again) and some delivered late (an old one): whenever the view's agents part is at the
+    owner's seq, each agent is what the owner holds (its state, reason, queues, alerts, name and clock figures),
+    in its order, though the view keeps models from one message to the next (``read_delta``, ``parse_agents``)."""
+    from .test_tui import snapshot
+
+    base = snapshot(1)
+    checked = 0
+    for seed in range(25):
+        rng = random.Random(seed)
+        firsts = list(base.agents.values())
+        pool = {f"a{i}": rng.choice(firsts).model_copy(update={"name": f"Agent {i}"}) for i in range(10)}
+        owner, seq, sent = dict(pool), 1, []
+        stream = SnapshotStream(None, Keys("unused"))
+        mirror = stream.mirror
+
+        async def full(snap) -> None:
+            assert mirror.full_summary(await stream._parse(stream.keys.channel, snap.summary_json()))
+            assert mirror.full_agents(await stream._parse(stream.keys.agents_channel, snap.agents_json()))
+
+        async def run() -> int:
+            nonlocal owner, seq
+            n = 0
+            await full(base.model_copy(update={"agents": owner}))
+            for _ in range(40):
+                prev, owner, seq = owner, _owner_step(rng, owner, pool), seq + 1
+                at = base.at + timedelta(seconds=seq)
+                snap = base.model_copy(update={"seq": seq, "at": at, "agents": owner})
+                changed = {k: a for k, a in owner.items() if prev.get(k) is not a}
+                d = Delta(
+                    seq=seq,
+                    at=at,
+                    window=base.window,
+                    agents=changed,
+                    agents_removed=[k for k in prev if k not in owner],
+                    agent_order=list(owner),
+                    total=base.total,
+                )
+                sent.append(d.model_dump_json())
+                x = rng.random()
+                if x < 0.15:
+                    await full(snap)
+                elif x < 0.22:
+                    continue  # lost: the next delta is a gap
+                else:
+                    if x < 0.3 and len(sent) > 3:  # a late one first
+                        mirror.apply(await stream._parse(stream.keys.delta_channel, rng.choice(sent[:-2])))
+                    if mirror.apply(await stream._parse(stream.keys.delta_channel, sent[-1])) == "gap":
+                        await full(snap)
+                if mirror.agents.seq == seq:
+                    got = mirror.agents.agents
+                    assert list(got) == list(owner), (seed, seq)
+                    for k, a in owner.items():
+                        assert got[k].model_dump() == a.model_dump(), (seed, seq, k)
+                    n += 1
+            return n
+
+        checked += asyncio.run(run())
+    assert checked > 700
