@@ -133,13 +133,19 @@ _GOOD_CALL_IDS: set[str] = set()  # call ids ``_edges_fine`` found clean (``_cal
 _last_time: tuple[datetime | None, float] = (None, 0.0)  # the last aware time ``_edges_fine`` read, and its epoch
 
 
+def _remember(good: set[str], text: str) -> None:
+    """Note a text that passed its check (names, call ids: the checks read the text alone), bounded whatever the
+    input."""
+    if len(good) > 100_000:
+        good.clear()
+    good.add(text)
+
+
 def _check_name(field: str, name: str) -> None:
     problem = name_problem(name)
     if problem:
         raise ValueError(f"{field}: name {name[:40]!r} {problem}")
-    if len(_GOOD_NAMES) > 100_000:  # bounded, whatever the input
-        _GOOD_NAMES.clear()
-    _GOOD_NAMES.add(name)
+    _remember(_GOOD_NAMES, name)
 
 
 class _Event(BaseModel):
@@ -210,13 +216,11 @@ def _edges_fine(d: dict) -> bool:
 
 
 def _call_id_clean(call_id: str) -> bool:
-    """Whether a call id passes ``call_id_problem`` (without saying why); a clean one is remembered (a call's id
-    comes in 3 to 5 of its events, and the check depends on the text alone)."""
-    if len(call_id) > CALL_ID_MAX or _BAD_ID.search(call_id) is not None:
+    """Whether a call id passes ``call_id_problem``; a clean one is remembered (a call's id comes in 3 to 5 of its
+    events)."""
+    if call_id_problem(call_id) is not None:
         return False
-    if len(_GOOD_CALL_IDS) > 100_000:  # bounded, whatever the input
-        _GOOD_CALL_IDS.clear()
-    _GOOD_CALL_IDS.add(call_id)
+    _remember(_GOOD_CALL_IDS, call_id)
     return True
 
 
