@@ -451,3 +451,70 @@ async def test_a_replay_into_the_owner_s_namespace_shows_in_its_incremental_snap
     support = snap.queues["support"]
     assert (support.rolling.entered, support.rolling.answered, support.rolling.completed) == (1, 1, 1)
     assert "1001" in snap.agents
+
+
+async def test_a_long_queue_keeps_its_callers_models_while_their_call_join_and_number_are_the_same(
+    redis_client, prefix, cleanup
+):
+    """The owner keeps each waiting caller's and callback's model from one build to the next (their ages set
+    anew): a caller whose number changed (joined again at the same second with another number) is made anew,
+    masked; one who left is gone; the others are the very models, each at its age now, and the whole queue as a
+    full build makes it."""
+    from wallboard.events import CallbackDone, CallbackRequested
+
+    config = load_config("config/wallboard.toml", centre={"mask_callers": True, "mask_keep_digits": 4})
+    engine = Engine(redis_client, config, Keys(prefix), feed_name="sim")
+    await engine.start()
+    inc = IncrementalSnapshots(engine, full_rebuild_s=1e9)
+    n = 0
+
+    def ev(cls, at_s: float, call: str, **kw):
+        nonlocal n
+        n += 1
+        return cls(id=f"e{n}", ts=START + timedelta(seconds=at_s), source="t", queue="support", call_id=call, **kw)
+
+    await engine.apply(
+        [
+            ev(CallerJoined, 0, "a", caller="0501234567"),
+            ev(CallerJoined, 1, "b", caller="0509990001"),
+            ev(CallerJoined, 2, "c"),
+            ev(CallerJoined, 3, "d", caller="0507770003"),
+            ev(CallbackRequested, 4, "d", caller="0507770003"),
+            ev(CallerJoined, 5, "e", caller="0506660005"),
+            ev(CallbackRequested, 6, "e", caller="0506660005"),
+        ]
+    )
+
+    async def both(at_s: float):
+        now = START + timedelta(seconds=at_s)
+        mine, full = await inc.build(now), await engine.build_snapshot(now)
+        diff = _diff(_json(mine), _json(full))
+        assert not diff, "; ".join(diff[:10])
+        q = mine.queues["support"]
+        return {c.call_id: c for c in q.callers}, {b.call_id: b for b in q.callbacks}, q
+
+    callers, callbacks, q = await both(10.5)
+    assert [(c, m.wait_s, m.caller) for c, m in callers.items()] == [
+        ("a", 10.5, "***4567"),
+        ("b", 9.5, "***0001"),
+        ("c", 8.5, None),
+    ]
+    assert [(c, m.age_s) for c, m in callbacks.items()] == [("d", 7.5), ("e", 5.5)]  # joined at 3 and 5
+    assert (q.longest_wait_s, q.oldest_callback_s) == (10.5, 7.5)
+
+    # b joins again with another number; a caller joins (the queue is re-read)
+    await engine.apply([ev(CallerJoined, 11, "b", caller="0508880002"), ev(CallerJoined, 12, "f")])
+    callers2, callbacks2, q = await both(13.25)
+    assert inc.last_rebuilt[0] == 1  # the queue was re-read, not ticked
+    assert callers2["a"] is callers["a"] and callers2["c"] is callers["c"]
+    assert callers2["b"] is not callers["b"] and callers2["b"].caller == "***0002"
+    assert [(c, m.wait_s) for c, m in callers2.items()] == [("a", 13.25), ("c", 11.25), ("b", 2.25), ("f", 1.25)]
+    assert callbacks2["d"] is callbacks["d"] and callbacks2["e"] is callbacks["e"]
+    assert [(c, m.age_s) for c, m in callbacks2.items()] == [("d", 10.25), ("e", 8.25)]
+
+    # a leaves, d's callback is done: gone; the rest kept, each at its age
+    await engine.apply([ev(CallerAbandoned, 14, "a"), ev(CallbackDone, 14, "d")])
+    callers3, callbacks3, q = await both(20)
+    assert list(callers3) == ["c", "b", "f"] and list(callbacks3) == ["e"]
+    assert callers3["b"] is callers2["b"] and callbacks3["e"] is callbacks["e"]
+    assert (q.longest_wait_s, q.oldest_callback_s, q.waiting, q.callbacks_pending) == (18.0, 15.0, 3, 1)
