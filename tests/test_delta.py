@@ -441,6 +441,48 @@ def test_a_message_nested_too_deep_is_refused_not_raised():
         assert stream.rejected == n
 
 
+def test_a_view_reads_what_orjson_refuses_as_json_reads_it():
+    """A view reads the snapshot's texts by orjson (``store.loads``), and by json what orjson refuses: a figure
+    written NaN or Infinity, a name with a lone surrogate, an int past 64 bits. Each reads as json reads it (the
+    models validated from json's values), in a delta, a full summary and an agents part."""
+    from .test_tui import snapshot
+
+    snap = snapshot(1)
+    d = Delta(
+        seq=2, at=snap.at, window=snap.window, queues=dict(snap.queues), agents=dict(snap.agents), total=snap.total
+    )
+    texts = {
+        "nan": d.model_dump_json().replace('"asa_s":null', '"asa_s":NaN', 1),
+        "inf": d.model_dump_json().replace('"sl_threshold_s":', '"sl_threshold_s":Infinity,"x":', 1),
+        "surrogate": d.model_dump_json().replace('"name":"', '"name":"\\ud800', 1),
+        "big int": d.model_dump_json().replace('"dead_letters":0', '"dead_letters":123456789012345678901234567890'),
+    }
+    for what, text in texts.items():
+        assert text != d.model_dump_json(), what  # the text was changed as meant
+        try:
+            want = Delta.model_validate(json.loads(text))
+        except ValueError as e:  # pydantic's ValidationError is one: what json's values fail, the view fails
+            try:
+                delta.read_delta(text)
+            except ValueError as e2:
+                assert type(e2) is type(e) and what == "inf", what
+            else:
+                raise AssertionError(f"{what}: read though json's values fail validation")
+            continue
+        assert what != "inf"
+        got = delta.read_delta(text, {}, {})
+        assert repr(got) == repr(want), what  # (repr: NaN is not equal to itself, a lone surrogate not JSON)
+    assert "asa_s=nan" in repr(delta.read_delta(texts["nan"]))  # as json reads it
+    assert delta.read_delta(texts["big int"]).dead_letters == 123456789012345678901234567890
+    assert next(iter(delta.read_delta(texts["surrogate"]).agents.values())).name.startswith("\ud800")
+    summary = snap.summary_json().replace('"asa_s":null', '"asa_s":NaN', 1)
+    read = asyncio.run(delta.read_summary(summary, {}))
+    assert repr(read) == repr(delta.Summary.model_validate(json.loads(summary)))
+    agents = snap.agents_json().replace('"name":"', '"name":"\\ud800', 1)
+    part = asyncio.run(delta.parse_agents(agents, {}))
+    assert next(iter(part.agents.values())).name.startswith("\ud800")
+
+
 def _owner_step(rng, owner: dict, pool: dict) -> dict:
     """The owner's agents a second later: some ticked (clock figures only), some changed, gone or back."""
     out = dict(owner)

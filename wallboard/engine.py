@@ -68,6 +68,7 @@ from .snapshot import (
     trusted,
 )
 from .store import AsyncClient, Scripts, is_cluster
+from .store import loads as _decode  # a script's JSON reply
 from .thresholds import AgentAlertTimers, LevelState, QueueLevels, agent_alerts, entries_alerts, evaluate_entries
 from .windows import Windows
 
@@ -251,14 +252,6 @@ def _encode(records: list) -> bytes | str:
         return orjson.dumps(records)
     except TypeError:
         return _JSON_ENCODE(records)
-
-
-def _decode(reply: str) -> Any:
-    """A script's JSON reply (orjson: a third of json's cost; json for what orjson refuses, NaN or Infinity)."""
-    try:
-        return orjson.loads(reply)
-    except orjson.JSONDecodeError:
-        return json.loads(reply)
 
 
 # a change set no owner took (none running) is dropped after this; the next owner starts with a full build anyway

@@ -14,13 +14,15 @@ any node (``SUBSCRIBE``, as the views do) receives them; see docs/PERFORMANCE.md
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 from importlib.resources import files
 from urllib.parse import urlsplit, urlunsplit
 
+import orjson
 import redis
 import redis.asyncio as aredis
 import redis.asyncio.cluster
@@ -148,6 +150,16 @@ AsyncClient = aredis.Redis | aredis.RedisCluster
 
 
 # Our clients decode replies (``decode_responses``), which redis-py's types cannot tell: these say so.
+def loads(text: str | bytes) -> Any:
+    """JSON read back from Redis (a script's reply, a snapshot part or message) as ``json.loads`` reads it, by
+    orjson (a third to a half of json's cost) and by json for what orjson refuses (NaN or Infinity, an int past
+    64 bits, a lone surrogate, nesting past orjson's limit, a text not in UTF-8): json's value or json's error."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def text(reply: bytes | str) -> str:
     return cast(str, reply)
 
