@@ -38,15 +38,15 @@ def _events(n: int) -> list:
 
 def _replay_seen(monkeypatch, prefix: str, batch_size: int, n: int):
     seen: list[int] = []  # events in each queue script call, in order
-    real = Scripts.run_pipeline
+    real = Scripts.run_calls  # (the steps' road to Redis; the snapshot's reads take run_pipeline's)
 
-    async def watched(self, client, calls, extra=None):
+    async def watched(self, client, calls):
         seen.extend(
             len(json.loads(a[1])) for name, _, a in calls if name == "queue_batch" and "read" not in json.loads(a[0])
         )
-        return await real(self, client, calls, extra)
+        return await real(self, client, calls)
 
-    monkeypatch.setattr(Scripts, "run_pipeline", watched)
+    monkeypatch.setattr(Scripts, "run_calls", watched)
     config = load_config(
         None, redis={"prefix": prefix}, queues=[{"name": "support"}], engine={"batch_size": batch_size}
     )

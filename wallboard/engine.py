@@ -584,7 +584,7 @@ class Engine:
                 chunk = items[k : k + bs]
                 calls.append(("queue_batch", slot, (params, enc([r for _, r, _ in chunk]))))
                 owners.append((queue, chunk))
-        results = await self.scripts.run_pipeline(self.r, calls) if calls else []
+        results = await self.scripts.run_calls(self.r, calls) if calls else []
         agent_items = batch.agent_items
         applied = dups = 0
         late_q: set[str] = set()  # what the records the script might have refused name (``register_step``)
@@ -683,7 +683,7 @@ class Engine:
             for k in range(0, len(recs), bs):
                 acalls.append(("agent_batch", base, (aparams, enc(recs[k : k + bs]))))
         dups = 0
-        for n in await self.scripts.run_pipeline(self.r, acalls):
+        for n in await self.scripts.run_calls(self.r, acalls):
             dups += int(n)
         batch.res.duplicates += dups
 

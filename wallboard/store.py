@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -29,7 +30,7 @@ import redis.asyncio.cluster
 import redis.cluster
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 from redis.retry import Retry
 
 from .config import REDIS_URL_HINT, WallboardConfig, redact_url_text, redis_url_problem
@@ -300,6 +301,34 @@ class Scripts:
         else:
             pipe.evalsha(self.shas[name], 1, base, *args)
 
+    async def run_calls(self, client: AsyncClient, calls: Sequence[tuple[str, str, tuple[str | bytes, ...]]]) -> list:
+        """``run_pipeline``'s calls in one round trip, packed here and sent on a pooled connection of a plain
+        client: the apply steps' hundred or more script calls a live batch (a call per queue and per agent)
+        cost redis-py's pipeline ~25 us of Python each to pack and read (docs/PERFORMANCE.md), for commands
+        that are all alike. The same EVALSHAs, each with its one key, in the same order; replies as the server
+        sends them (a script's text as bytes, not decoded: the callers parse JSON from bytes). A cluster client
+        routes per slot: its pipeline, as before."""
+        if not calls or isinstance(client, aredis.RedisCluster):
+            return await self.run_pipeline(client, calls)
+        pool = client.connection_pool
+        enc = pool.get_encoder()
+        for attempt in (0, 1):
+            packed = _pack_evalshas(self.shas, calls, enc.encoding, enc.encoding_errors)
+            conn = await pool.get_connection()
+            try:
+                replies = await conn.retry.call_with_retry(
+                    lambda: _exchange(conn, packed, len(calls)), lambda _error: conn.disconnect()
+                )
+            finally:
+                await pool.release(conn)
+            failed = next((r for r in replies if isinstance(r, ResponseError)), None)
+            if failed is None:
+                return replies
+            if attempt or not isinstance(failed, NoScriptError):
+                raise failed
+            await self.load(client)
+        return []
+
     async def run_pipeline(
         self, client: AsyncClient, calls: Sequence[tuple[str, str, tuple[str | bytes, ...]]], extra=None
     ) -> list:
@@ -319,3 +348,54 @@ class Scripts:
                     raise
                 await self.load(client)
         return []
+
+
+def _bulk(arg: str | bytes, encoding: str, errors: str) -> bytes:
+    b = arg if isinstance(arg, bytes) else arg.encode(encoding, errors)  # (the client's encoder's settings)
+    return b"$%d\r\n%s\r\n" % (len(b), b)
+
+
+def _pack_evalshas(
+    shas: dict[str, str], calls: Sequence[tuple[str, str, tuple[str | bytes, ...]]], encoding: str, errors: str
+) -> bytes:
+    """EVALSHA sha 1 base *args for each call, in the protocol (what redis-py's packer writes for them)."""
+    heads = {name: b"$7\r\nEVALSHA\r\n" + _bulk(sha, encoding, errors) + b"$1\r\n1\r\n" for name, sha in shas.items()}
+    out = []
+    for name, base, args in calls:
+        out.append(b"*%d\r\n" % (4 + len(args)))
+        out.append(heads[name])
+        out.append(_bulk(base, encoding, errors))
+        out.extend(_bulk(a, encoding, errors) for a in args)
+    return b"".join(out)
+
+
+async def _exchange(conn, packed: bytes, n: int) -> list:
+    """Send ``n`` packed commands and read their ``n`` replies (an error reply kept in its place, as the
+    pipeline keeps it); anything that breaks off the reading drops the connection, whose unread replies would
+    otherwise meet the next command sent on it. Each reply is waited for at least the connection's
+    ``socket_timeout`` (at most half as long again), as redis-py waits for each, by one deadline moved on as
+    replies come instead of a timer made and cancelled per reply (a fifth of the reading's Python)."""
+    await conn.send_packed_command(packed)
+    out: list = []
+    limit = conn.socket_timeout
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(None) as deadline:
+            moved = loop.time()
+            if limit:
+                deadline.reschedule(moved + 1.5 * limit)
+            for _ in range(n):
+                try:
+                    out.append(await conn.read_response(disable_decoding=True, timeout=math.inf))
+                except ResponseError as e:
+                    out.append(e)
+                if limit and (now := loop.time()) > moved + 0.5 * limit:
+                    moved = now
+                    deadline.reschedule(now + 1.5 * limit)
+    except TimeoutError:
+        await conn.disconnect(nowait=True)
+        raise redis.TimeoutError("Timeout reading the script calls' replies") from None
+    except BaseException:
+        await conn.disconnect(nowait=True)
+        raise
+    return out

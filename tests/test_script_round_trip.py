@@ -1,0 +1,201 @@
+"""The apply steps' script calls sent in one round trip packed by ``Scripts.run_calls`` (not redis-py's pipeline):
+the same writes and replies as the pipeline, an error reply that leaves the connection in step, a forgotten script
+loaded again, a dropped connection retried, a reply slower than the socket timeout refused. Real servers only."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta, timezone
+
+import orjson
+import pytest
+import redis
+import redis.asyncio as aredis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+
+from wallboard.config import load_config
+from wallboard.engine import Engine
+from wallboard.events import AgentStateChanged, CallCompleted, CallerAbandoned, CallerAnswered, CallerJoined
+from wallboard.keys import Keys
+from wallboard.redis_server import PrivateServer
+from wallboard.store import Scripts
+
+from .conftest import redis_url
+
+T0 = datetime(2026, 11, 23, 9, 0, 0, tzinfo=timezone.utc)
+
+
+def _day() -> list:
+    """Calls in three queues answered by four agents, some abandoned, with the agents' states: every kind of
+    reply the steps read (joins, answers with their join, closes, agents' duplicates counts)."""
+    evs: list = []
+    n = 0
+
+    def ids() -> dict:
+        nonlocal n
+        n += 1
+        return {"id": f"rt:{n}", "source": f"test:{n}"}
+
+    for a in ("1001", "1002", "1003", "1004"):
+        evs.append(AgentStateChanged(**ids(), ts=T0, agent=a, state="available"))
+    for i in range(40):
+        q = ("support", "sales", "billing")[i % 3]
+        a = ("1001", "1002", "1003", "1004")[i % 4]
+        t = T0 + timedelta(seconds=10 + 7 * i)
+        c = f"c{i}"
+        evs.append(CallerJoined(**ids(), ts=t, queue=q, call_id=c, caller=f"050{i:07d}"))
+        if i % 5 == 4:
+            evs.append(CallerAbandoned(**ids(), ts=t + timedelta(seconds=9.5), queue=q, call_id=c, wait_s=9.5))
+            continue
+        evs.append(CallerAnswered(**ids(), ts=t + timedelta(seconds=3), queue=q, call_id=c, agent=a, wait_s=3))
+        evs.append(AgentStateChanged(**ids(), ts=t + timedelta(seconds=3), agent=a, state="on_call", call_id=c))
+        evs.append(CallCompleted(**ids(), ts=t + timedelta(seconds=40.25), queue=q, call_id=c, agent=a, talk_s=37.25))
+        evs.append(AgentStateChanged(**ids(), ts=t + timedelta(seconds=40.25), agent=a, state="available"))
+    return evs
+
+
+async def _keyspace(client, prefix: str) -> dict:
+    """Every key of a namespace (its prefix taken off): its type, value and whether it expires."""
+    out = {}
+    async for key in client.scan_iter(match=f"{prefix}:*", count=10_000):
+        kind = await client.type(key)
+        if kind == "hash":
+            value: object = await client.hgetall(key)
+        elif kind == "zset":
+            value = await client.zrange(key, 0, -1, withscores=True)
+        elif kind == "set":
+            value = sorted(await client.smembers(key))
+        elif kind == "string":
+            value = await client.get(key)
+        else:
+            value = await client.xlen(key) if kind == "stream" else kind
+        out[key[len(prefix) :]] = (kind, value, await client.ttl(key) > 0)
+    return out
+
+
+async def test_the_steps_write_and_read_what_the_pipeline_did(redis_client, prefix):
+    """Two engines apply the same day (twice: the second time all duplicates), one through ``run_calls``, one
+    through redis-py's pipeline: the same results and the same keys, values and expiries."""
+    config = load_config(None, centre={"timezone": "UTC"})
+    lean = Engine(redis_client, config, Keys(f"{prefix}-a"), feed_name="sim")
+    piped = Engine(redis_client, config, Keys(f"{prefix}-b"), feed_name="sim")
+    piped.scripts.run_calls = piped.scripts.run_pipeline  # type: ignore[method-assign]
+    for eng in (lean, piped):
+        await eng.start()
+    day = _day()
+    results = []
+    for eng in (lean, piped):
+        got = []
+        for rnd in range(2):
+            for k in range(0, len(day), 25):
+                res = await eng.apply(day[k : k + 25])
+                got.append(
+                    (rnd, res.applied, res.duplicates, len(res.rejected), sorted(res.queues), sorted(res.agents))
+                )
+        results.append(got)
+    assert results[0] == results[1]
+    # by hand: 40 joins, 32 answers, 32 closes, 8 abandons applied once; all 112 again as duplicates
+    assert sum(r[1] for r in results[0] if r[0] == 0) == 112
+    assert sum(r[1] for r in results[0] if r[0] == 1) == 0
+    a, b = await _keyspace(redis_client, f"{prefix}-a"), await _keyspace(redis_client, f"{prefix}-b")
+    assert a == b and len(a) > 20
+
+
+async def test_an_error_reply_is_raised_and_the_connection_stays_in_step(prefix):
+    """A script that fails in the middle of the calls: raised, after every reply was read (the calls after it ran
+    too, as in a pipeline); the one connection then answers the next calls with their own replies."""
+    client = aredis.Redis.from_url(redis_url(), decode_responses=True, max_connections=1)
+    try:
+        scripts = Scripts()
+        await scripts.load(client)
+        k = Keys(prefix)
+        params = '{"exp": 600, "bexp": 600, "oexp": 600, "bounds": "all"}'
+        rec = '[["MA", 1795000000, false, "support", 3]]'
+        calls = [
+            ("agent_batch", k.agent("1"), (params, rec)),
+            ("agent_batch", k.agent("2"), (params, "[not json")),
+            ("agent_batch", k.agent("3"), (params, rec)),
+        ]
+        with pytest.raises(redis.ResponseError):
+            await scripts.run_calls(client, calls)
+        read = '{"read": {"win": "all"}}'
+        replies = await scripts.run_calls(
+            client, [("agent_batch", k.agent(a), (read, "[]")) for a in ("1", "2", "3")] + calls[:1]
+        )
+        parsed = [orjson.loads(r) for r in replies[:3]]
+        assert [p["q"] for p in parsed] == [["support", "3"], {}, ["support", "3"]]
+        assert replies[3] == 0  # the membership again: no duplicate counted for it (membership is not counted)
+        assert await client.ping() is True
+    finally:
+        await client.aclose()
+        r = redis.Redis.from_url(redis_url())
+        r.delete(*[f"{prefix}:{{a:{a}}}:queues" for a in "123"], *[f"{prefix}:{{a:{a}}}:qts" for a in "123"])
+        r.close()
+
+
+async def test_a_forgotten_script_is_loaded_again(redis_client, prefix):
+    scripts = Scripts()
+    await scripts.load(redis_client)
+    real = scripts.shas["agent_batch"]
+    scripts.shas["agent_batch"] = "0" * 40  # as if the server had been restarted without it
+    read = '{"read": {"win": "all"}}'
+    replies = await scripts.run_calls(redis_client, [("agent_batch", Keys(prefix).agent("9"), (read, "[]"))])
+    assert orjson.loads(replies[0])["s"] == {}
+    assert scripts.shas["agent_batch"] == real
+
+
+async def test_a_connection_dropped_before_the_calls_is_retried(prefix):
+    """The client's one immediate retry (``store.connect``'s) heals a pooled connection the server dropped."""
+    one_retry = AsyncRetry(NoBackoff(), 1)
+    client = aredis.Redis.from_url(redis_url(), decode_responses=True, max_connections=1, retry=one_retry)
+    killer = redis.Redis.from_url(redis_url())
+    try:
+        scripts = Scripts()
+        await scripts.load(client)
+        cid = await client.client_id()
+        assert killer.client_kill_filter(_id=cid) == 1
+        params = '{"exp": 600, "bexp": 600, "oexp": 600, "bounds": "all"}'
+        rec = '[["MA", 1795000000, false, "sales", 1]]'
+        replies = await scripts.run_calls(client, [("agent_batch", Keys(prefix).agent("7"), (params, rec))])
+        assert replies == [0]
+        assert await client.hgetall(f"{prefix}:{{a:7}}:queues") == {"sales": "1"}
+        assert await client.client_id() != cid
+    finally:
+        await client.aclose()
+        killer.delete(f"{prefix}:{{a:7}}:queues", f"{prefix}:{{a:7}}:qts")
+        killer.close()
+
+
+async def test_a_reply_slower_than_the_socket_timeout_is_a_timeout():
+    """Each reply is waited for the socket timeout (up to half as long again), as redis-py waits for each: replies
+    that come in time are read however long all of them take; a script that runs 2.5 s against a 0.8 s timeout is
+    a ``redis.TimeoutError``, not a reply. On a private server (the scripts hold it)."""
+    server = PrivateServer()
+    one_retry = AsyncRetry(NoBackoff(), 1)
+    client = aredis.Redis.from_url(server.url, decode_responses=True, socket_timeout=0.8, retry=one_retry)
+    try:
+        scripts = Scripts()
+        await scripts.load(client)
+        # a script that holds the server for ARGV[1] seconds of its CPU
+        scripts.shas["spin"] = await client.script_load(
+            "local s = os.clock()\nrepeat until os.clock() > s + tonumber(ARGV[1])\nreturn 1"
+        )
+        scripts.shas["quick"] = await client.script_load("return 2")
+        # eight of 0.2 s each: 1.6 s in all, past the longest single wait (1.2 s), each reply in time (padded
+        # to 20 KB: the server answers what it has read, a few calls at a time, before it reads on)
+        pad = "x" * 20_000
+        began = time.monotonic()
+        replies = await scripts.run_calls(client, [("spin", "k", ("0.2", pad)) for _ in range(8)])
+        assert replies == [1] * 8 and time.monotonic() - began >= 1.6
+        began = time.monotonic()
+        with pytest.raises(redis.TimeoutError):
+            await scripts.run_calls(client, [("quick", "k", ()), ("spin", "k", ("2.5",))])
+        took = time.monotonic() - began
+        assert took < 2.45, took  # the first try 0.8-1.2 s, the retry's connection refused in 0.8 s
+        await asyncio.sleep(3.0)  # the script ends; the dropped connection's replies went with it
+        assert await scripts.run_calls(client, [("quick", "k", ())]) == [2]
+    finally:
+        await client.aclose()
+        server.stop()
