@@ -5,6 +5,7 @@ loaded again, a dropped connection retried, a reply slower than the socket timeo
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -199,3 +200,26 @@ async def test_a_reply_slower_than_the_socket_timeout_is_a_timeout():
     finally:
         await client.aclose()
         server.stop()
+
+
+async def test_the_queue_scripts_parameters_follow_the_cursor(redis_client, prefix):
+    """The queue script's parameters are made once per queue and cursor: a batch with another cursor writes
+    that one (the queue's ``:cursor`` hash, the feed's position), a queue's own thresholds stay its own."""
+    config = load_config(
+        None,
+        centre={"timezone": "UTC"},
+        queues=[{"name": "support", "sl_threshold_s": 20}, {"name": "sales", "sl_threshold_s": 45}],
+    )
+    eng = Engine(redis_client, config, Keys(prefix), feed_name="pbx")
+    await eng.start()
+    day = [e for e in _day() if getattr(e, "queue", None) in ("support", "sales")]
+    half = len(day) // 2
+    for part, cursor in ((day[:half], "row-1"), (day[half:], "row-2")):
+        await eng.apply(part, cursor)
+        for q in ("support", "sales"):
+            assert await redis_client.hget(f"{prefix}:{{q:{q}}}:cursor", "pbx") == cursor
+    await eng.apply(day[:3], "row-1")  # back to a cursor seen before
+    assert await redis_client.hget(f"{prefix}:{{q:support}}:cursor", "pbx") == "row-1"
+    # answered within each queue's own threshold: support's 20 s, sales's 45 s (waits of 3 s: all within both)
+    params = {q: json.loads(eng._qparams(q, "")) for q in ("support", "sales")}
+    assert (params["support"]["sl"], params["sales"]["sl"]) == (20, 45)

@@ -293,6 +293,7 @@ class Engine:
         self._wid_cache: dict[int, str] = {}
         self._wid_span: tuple[float, float, str] = (0.0, 0.0, "")  # [from, to) all in one window (``_window``)
         self._channels: dict[str, str] = {}
+        self._qparams_text: dict[str, tuple[str, str]] = {}  # queue -> (cursor, its script parameters)
         self.exp_s = int(config.centre.entry_expiry_h * 3600)
         self.bexp_s = int(config.centre.bucket_expiry_h * 3600)
         self.oexp_s = int(config.centre.open_conversation_expiry_h * 3600)
@@ -317,6 +318,17 @@ class Engine:
     # looked up per minute (a daily reset falls on a whole minute, checked per minute, see ``_window``).
 
     def _qparams(self, queue: str, pos: str) -> str:
+        """The queue script's parameters: the same text for every batch of the queue with the same cursor
+        (live batches have none), made once (a json.dumps per queue a batch was a tenth of a live batch's
+        Python)."""
+        kept = self._qparams_text.get(queue)
+        if kept is not None and kept[0] == pos:
+            return kept[1]
+        text = self._make_qparams(queue, pos)
+        self._qparams_text[queue] = (pos, text)
+        return text
+
+    def _make_qparams(self, queue: str, pos: str) -> str:
         q = self.config.queue(queue)
         return json.dumps(
             {
