@@ -350,22 +350,22 @@ class Scripts:
         return []
 
 
-def _bulk(arg: str | bytes, encoding: str, errors: str) -> bytes:
-    b = arg if isinstance(arg, bytes) else arg.encode(encoding, errors)  # (the client's encoder's settings)
-    return b"$%d\r\n%s\r\n" % (len(b), b)
-
-
 def _pack_evalshas(
     shas: dict[str, str], calls: Sequence[tuple[str, str, tuple[str | bytes, ...]]], encoding: str, errors: str
 ) -> bytes:
-    """EVALSHA sha 1 base *args for each call, in the protocol (what redis-py's packer writes for them)."""
-    heads = {name: b"$7\r\nEVALSHA\r\n" + _bulk(sha, encoding, errors) + b"$1\r\n1\r\n" for name, sha in shas.items()}
+    """EVALSHA sha 1 base *args for each call, in the protocol (what redis-py's packer writes for them); texts
+    encoded as the client's encoder does."""
+    heads = {
+        name: b"$7\r\nEVALSHA\r\n$%d\r\n%s\r\n$1\r\n1\r\n" % (len(sha), sha.encode()) for name, sha in shas.items()
+    }
     out = []
+    add = out.append
     for name, base, args in calls:
-        out.append(b"*%d\r\n" % (4 + len(args)))
-        out.append(heads[name])
-        out.append(_bulk(base, encoding, errors))
-        out.extend(_bulk(a, encoding, errors) for a in args)
+        add(b"*%d\r\n" % (4 + len(args)))
+        add(heads[name])
+        for a in (base, *args):
+            b = a if isinstance(a, bytes) else a.encode(encoding, errors)
+            add(b"$%d\r\n%s\r\n" % (len(b), b))
     return b"".join(out)
 
 
