@@ -358,7 +358,7 @@ def _pack_evalshas(
     heads = {
         name: b"$7\r\nEVALSHA\r\n$%d\r\n%s\r\n$1\r\n1\r\n" % (len(sha), sha.encode()) for name, sha in shas.items()
     }
-    out = []
+    out: list[bytes] = []
     add = out.append
     for name, base, args in calls:
         add(b"*%d\r\n" % (4 + len(args)))
