@@ -170,12 +170,12 @@ async def test_a_connection_dropped_before_the_calls_is_retried(prefix):
 
 
 async def test_a_reply_slower_than_the_socket_timeout_is_a_timeout():
-    """Each reply is waited for the socket timeout (up to half as long again), as redis-py waits for each: replies
-    that come in time are read however long all of them take; a script that runs 2.5 s against a 0.8 s timeout is
-    a ``redis.TimeoutError``, not a reply. On a private server (the scripts hold it)."""
+    """Each reply is waited for the socket timeout, as redis-py waits for each: a script that runs 3 s against a
+    1 s timeout is a ``redis.TimeoutError`` (the connection dropped, tried again once), not a reply; the client
+    answers again once the script is done. On a private server (the script holds it)."""
     server = PrivateServer()
     one_retry = AsyncRetry(NoBackoff(), 1)
-    client = aredis.Redis.from_url(server.url, decode_responses=True, socket_timeout=0.8, retry=one_retry)
+    client = aredis.Redis.from_url(server.url, decode_responses=True, socket_timeout=1.0, retry=one_retry)
     try:
         scripts = Scripts()
         await scripts.load(client)
@@ -184,19 +184,20 @@ async def test_a_reply_slower_than_the_socket_timeout_is_a_timeout():
             "local s = os.clock()\nrepeat until os.clock() > s + tonumber(ARGV[1])\nreturn 1"
         )
         scripts.shas["quick"] = await client.script_load("return 2")
-        # eight of 0.2 s each: 1.6 s in all, past the longest single wait (1.2 s), each reply in time (padded
-        # to 20 KB: the server answers what it has read, a few calls at a time, before it reads on)
-        pad = "x" * 20_000
-        began = time.monotonic()
-        replies = await scripts.run_calls(client, [("spin", "k", ("0.2", pad)) for _ in range(8)])
-        assert replies == [1] * 8 and time.monotonic() - began >= 1.6
         began = time.monotonic()
         with pytest.raises(redis.TimeoutError):
-            await scripts.run_calls(client, [("quick", "k", ()), ("spin", "k", ("2.5",))])
+            await scripts.run_calls(client, [("quick", "k", ()), ("spin", "k", ("3.0",))])
         took = time.monotonic() - began
-        assert took < 2.45, took  # the first try 0.8-1.2 s, the retry's connection refused in 0.8 s
-        await asyncio.sleep(3.0)  # the script ends; the dropped connection's replies went with it
-        assert await scripts.run_calls(client, [("quick", "k", ())]) == [2]
+        assert took < 2.9, took  # the first try 1 s, the retry's connection refused in 1 s
+        for _ in range(40):  # once the script has ended (the dropped connection's replies went with it)
+            try:
+                assert await scripts.run_calls(client, [("quick", "k", ())]) == [2]
+                break
+            except (redis.TimeoutError, redis.ResponseError) as e:  # (BUSY past the server's script threshold)
+                assert isinstance(e, redis.TimeoutError) or str(e).startswith("BUSY"), e
+                await asyncio.sleep(0.5)
+        else:
+            raise AssertionError("the server did not answer again")
     finally:
         await client.aclose()
         server.stop()

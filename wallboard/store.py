@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import os
 import time
 from collections.abc import Sequence
@@ -371,30 +370,16 @@ def _pack_evalshas(
 
 async def _exchange(conn, packed: bytes, n: int) -> list:
     """Send ``n`` packed commands and read their ``n`` replies (an error reply kept in its place, as the
-    pipeline keeps it); anything that breaks off the reading drops the connection, whose unread replies would
-    otherwise meet the next command sent on it. Each reply is waited for at least the connection's
-    ``socket_timeout`` (at most half as long again), as redis-py waits for each, by one deadline moved on as
-    replies come instead of a timer made and cancelled per reply (a fifth of the reading's Python)."""
+    pipeline keeps it; each reply waited for ``socket_timeout``, as redis-py waits); anything that breaks off
+    the reading drops the connection, whose unread replies would otherwise meet the next command sent on it."""
     await conn.send_packed_command(packed)
     out: list = []
-    limit = conn.socket_timeout
-    loop = asyncio.get_running_loop()
     try:
-        async with asyncio.timeout(None) as deadline:
-            moved = loop.time()
-            if limit:
-                deadline.reschedule(moved + 1.5 * limit)
-            for _ in range(n):
-                try:
-                    out.append(await conn.read_response(disable_decoding=True, timeout=math.inf))
-                except ResponseError as e:
-                    out.append(e)
-                if limit and (now := loop.time()) > moved + 0.5 * limit:
-                    moved = now
-                    deadline.reschedule(now + 1.5 * limit)
-    except TimeoutError:
-        await conn.disconnect(nowait=True)
-        raise redis.TimeoutError("Timeout reading the script calls' replies") from None
+        for _ in range(n):
+            try:
+                out.append(await conn.read_response(disable_decoding=True))
+            except ResponseError as e:
+                out.append(e)
     except BaseException:
         await conn.disconnect(nowait=True)
         raise
