@@ -518,3 +518,34 @@ async def test_a_long_queue_keeps_its_callers_models_while_their_call_join_and_n
     assert list(callers3) == ["c", "b", "f"] and list(callbacks3) == ["e"]
     assert callers3["b"] is callers2["b"] and callbacks3["e"] is callbacks["e"]
     assert (q.longest_wait_s, q.oldest_callback_s, q.waiting, q.callbacks_pending) == (18.0, 15.0, 3, 1)
+
+
+async def test_the_owner_s_reads_decode_as_its_client_and_bring_the_centre_s_dead_letters_and_gaps(prefix, cleanup):
+    """The snapshot's reads go out packed by ``Scripts.run_calls`` (their replies as the server sends them) with
+    the centre's two reads beside them: a caller's number that is not UTF-8 (written by someone else) reads as the
+    client reads any text (``store.connect``: U+FFFD for what is not UTF-8), not as an error, and the dead-letter
+    count and the window's gaps are the ones written."""
+    import redis.asyncio as aredis
+
+    from wallboard.store import connect
+
+    from .conftest import redis_url
+
+    config = load_config("config/wallboard.toml", centre={"mask_callers": False})
+    client = await connect(config, redis_url())
+    raw = aredis.Redis.from_url(redis_url())  # bytes as they are
+    try:
+        engine = Engine(client, config, Keys(prefix), feed_name="sim")
+        await engine.start()
+        joined = CallerJoined(id="e1", ts=START, source="t", queue="support", call_id="a", caller="0501234567")
+        await engine.apply([joined, CallerJoined(id="e2", ts=START, source="t", queue="support", call_id="b")])
+        await raw.hset(engine.keys.queue("support") + ":callers", "b", b"05\xff\xfe99")
+        await raw.set(engine.keys.dlcount, 3)
+        gap = {"feed": "sim", "start": "2026-11-23T09:00:05Z", "length_s": 12.5}
+        await raw.zadd(engine.keys.gaps, {json.dumps(gap): START.timestamp() + 5})
+        for snap in (await IncrementalSnapshots(engine).build(START), await engine.build_snapshot(START)):
+            assert [c.caller for c in snap.queues["support"].callers] == ["0501234567", "05\ufffd\ufffd99"]
+            assert snap.dead_letters == 3 and snap.gaps == [gap]
+    finally:
+        await raw.aclose()
+        await client.aclose()
