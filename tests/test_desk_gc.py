@@ -97,12 +97,44 @@ def test_a_settle_collects_the_new_garbage_before_freezing_and_a_grown_frozen_he
         assert held() is not None and settle.reclaims == 0
         # the frozen objects grown by more than a quarter since the first settle: everything is collected once
         settle.frozen_after = int(gc.get_freeze_count() / (1 + gcsettle.RECLAIM_GROWTH)) - 1
+        settle.settle()  # the frozen are counted once a minute (a walk of them all): not yet
+        assert held() is not None and settle.reclaims == 0
+        now[0] += gcsettle.RECLAIM_CHECK_S
         settle.settle()
         assert held() is None and settle.reclaims == 1
         assert settle.frozen_after == gc.get_freeze_count()
     finally:
         settle.stop()
     assert gc.get_freeze_count() == 0 and gc.get_threshold() == threshold
+
+
+def test_a_pile_of_young_collections_asks_for_one_settle_once_armed():
+    """Once armed, ``SETTLE_PILE`` younger collections since the last full one ask for a settle (once, until it is
+    done): the desk's settle walks a part of what a full agents part makes, not the whole of it."""
+    asked: list[int] = []
+    settle = GcSettle(every_s=5, clock=lambda: 0.0, pile=2, on_pile=lambda: asked.append(gc.get_count()[2]))
+    try:
+        settle.start()
+        gc.collect(1)
+        gc.collect(1)
+        gc.collect(1)
+        assert asked == []  # not armed: the start-up settles young, in slices
+        settle.arm()
+        gc.collect(1)  # the fourth since the last full collection: over the pile
+        gc.collect(1)
+        assert asked == [4]  # asked once, not again until a settle is done
+        settle.settle()
+        assert gc.get_count()[2] == 0
+        gc.collect(1)
+        assert asked == [4]
+        gc.collect(1)
+        assert asked == [4, 2]
+    finally:
+        settle.stop()
+    assert settle._collected not in gc.callbacks
+    gc.collect(1)
+    gc.collect(1)
+    assert asked == [4, 2]  # stopped: no longer asks
 
 
 def test_untangled_strips_cut_and_crop_as_before_without_keeping_themselves():

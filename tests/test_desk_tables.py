@@ -309,3 +309,103 @@ async def test_a_sync_that_changes_a_few_rows_draws_those_rows_again_not_the_tab
         assert None in table.asked
         await pilot.pause()
         assert [line(table, y).split()[0] for y in (1, 2, 3)] == ["Abe", "Ann", "Bob"]
+
+
+async def test_a_sync_that_removes_rows_draws_the_table_but_lays_out_no_screen():
+    """The waiting callers: each second some answered (rows removed), some joined. A row removed asked DataTable for
+    the screen's layout, a frame that drew every table of the desk again; the table is drawn again, its size
+    measured when idle, and the screen laid out only when that size changed."""
+    app = WatchedHost()
+    names = ["Ann", "Bob", "Cai", "Dov"]
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(Watched)
+        table.sync([row(n.lower(), n, "available") for n in names])
+        await pilot.pause()
+        layouts = table._layout_updates
+        table.asked.clear()
+        # Bob answered, Eli joined: as many rows as before
+        table.sync([row(n.lower(), n, "available") for n in ("Ann", "Cai", "Dov", "Eli")])
+        assert table.asked == [None] and table.rows_removed == 1
+        await pilot.pause()
+        assert table._layout_updates == layouts
+        assert [line(table, y).split() for y in (1, 2, 3, 4)] == [
+            ["Ann", "available"],
+            ["Cai", "available"],
+            ["Dov", "available"],
+            ["Eli", "available"],
+        ]
+        assert table.virtual_size.height == 5  # the header and four rows
+        # one fewer: the table's size changed, measured when idle
+        table.sync([row(n.lower(), n, "available") for n in ("Ann", "Cai", "Eli")])
+        await pilot.pause()
+        assert table.virtual_size.height == 4
+        assert [line(table, y).split() for y in (1, 2, 3)] == [
+            ["Ann", "available"],
+            ["Cai", "available"],
+            ["Eli", "available"],
+        ]
+        assert line(table, 4) == ""
+
+
+async def test_the_tick_moves_one_table_a_turn_and_a_snapshot_is_drawn_one_table_a_frame(redis_client, prefix, cleanup):
+    """The desk's 1 s tick comes in three turns, one table each (every line in view of a table is drawn again when
+    its times move: the three in one frame were 60-100 ms at 5,000 agents); a snapshot's tables are drawn one a
+    frame, the next once the screen was drawn."""
+    from wallboard.ui.app import ALL_PANELS, TICK_TURNS
+
+    from .test_tui import T0 as AT, cell, make_app, publish, seq_is, snapshot, until
+
+    clock = ManualClock(AT)
+    await publish(redis_client, prefix, snapshot(1))
+    app = make_app(prefix, clock, stale_after_s=60)
+    rendered: list[tuple[frozenset, int]] = []  # (tables rendered, frames drawn before)
+    frames = [0]
+    render_all = app.render_all
+
+    def noting(panels=ALL_PANELS, views=True):
+        rendered.append((panels & ALL_PANELS, frames[0]))
+        return render_all(panels, views)
+
+    app.render_all = noting  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, seq_is(app, 1), "the first snapshot")
+        screen = app.screen
+        compositor_refresh = screen._compositor_refresh
+
+        def counting():
+            frames[0] += 1
+            compositor_refresh()
+
+        screen._compositor_refresh = counting  # type: ignore[method-assign]
+        watched = {  # a cell of each table whose time moves, and what it shows at the snapshot's time
+            "queues": ("support", "longest", "1:14"),
+            "agents": ("1001", "time", "2:05"),
+            "callers": ("support|sup.0", "wait", "1:14"),
+        }
+        await until(
+            pilot, lambda: all(cell(app, r, c, f"#{t}")[0] == v for t, (r, c, v) in watched.items()), "every table"
+        )
+        # 10 s later, one turn: one table's times move (no await in between: the desk's own timer waits)
+        clock.advance(10)
+        turn = app._turn
+        app.tick_turn()
+        moved = {t for t, (r, c, v) in watched.items() if cell(app, r, c, f"#{t}")[0] != v}
+        assert moved == {TICK_TURNS[turn]}
+        app.tick_turn()
+        app.tick_turn()
+        later = {"queues": "1:24", "agents": "2:15", "callers": "1:24"}
+        assert {t: cell(app, r, c, f"#{t}")[0] for t, (r, c, _) in watched.items()} == later
+        # a snapshot: its summary (queues and callers) and its agents, each table in a frame of its own
+        rendered.clear()
+        await publish(
+            redis_client, prefix, snapshot(2, AT + timedelta(seconds=10), support={"waiting_since": [84, 30]})
+        )
+        await until(pilot, seq_is(app, 2), "the second snapshot")
+        await until(pilot, lambda: {"queues", "agents", "callers"} <= {t for p, _ in rendered for t in p}, "each table")
+        tables = [(p, f) for p, f in rendered if p]
+        assert all(len(p) == 1 for p, _ in tables), tables
+        firsts = {}
+        for p, f in tables:
+            firsts.setdefault(next(iter(p)), f)
+        # the summary's two tables: the callers' after a frame drawn with the queues'
+        assert firsts["callers"] > firsts["queues"]

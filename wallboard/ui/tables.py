@@ -248,6 +248,11 @@ class KeyedTable(DataTable):
         self._refresh_synced()
 
     def refresh(self, *args, **kwargs):
+        # a row removed asks for the screen's layout too (DataTable.remove_row): a frame laying out every widget
+        # and drawing every table again, at each second's waiting callers answered. The table's size is measured
+        # at its next idle (``_update_dimensions``), and the screen is laid out then if it changed
+        if self._syncing and not args and kwargs.get("layout") and len(kwargs) == 1:
+            kwargs = {}
         if self._syncing and not args and not kwargs:
             if self._updating is not None:
                 self._rows_wanted.add(self._updating)
