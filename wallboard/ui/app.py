@@ -10,9 +10,10 @@ Structure (fetch / render split):
   applying rows by key (never a clear);
 - one timer ticks waits and time in state locally (server ``at`` + local monotonic time since arrival), each
   table once a second in turns a third of a second apart (one table's lines a frame), and checks staleness (and
-  outcomes that never came); a snapshot's tables are drawn one a frame too; one flash timer (<= 2 Hz) drives every flashing
-  cell through ``set_flash_phase``, paused when nothing flashes, never started when ``display.flash`` is
-  off. The phase follows the injected clock, so a test with a ``ManualClock`` drives it without sleeping.
+  outcomes that never came); a snapshot's tables are drawn one a frame too; one flash timer (<= 2 Hz) drives
+  every flashing cell through ``set_flash_phase``, paused when nothing flashes, never started when
+  ``display.flash`` is off. The phase follows the injected clock, so a test with a ``ManualClock`` drives it
+  without sleeping.
 
 The keys, the supervisor actions and the advice are ``desk_actions.DeskActions``; what became of each
 request (the audit stream, read while requests are pending) and the pending auto-reverts (``:reverts``,
