@@ -576,4 +576,3 @@ def test_a_view_follows_the_owner_through_ticks_changes_gaps_late_deltas_and_age
 
         checked += asyncio.run(run())
     assert checked > 700
-
