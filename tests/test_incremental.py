@@ -549,3 +549,37 @@ async def test_the_owner_s_reads_decode_as_its_client_and_bring_the_centre_s_dea
     finally:
         await raw.aclose()
         await client.aclose()
+
+
+async def test_a_client_of_one_connection_still_builds_snapshots(prefix, cleanup):
+    """A URL that caps the client's pool at one connection (``?max_connections=1``, redis-py's URL option, as for a
+    server that limits its clients) builds the snapshot as before 9bbf2be did, in one round trip at a time: the
+    owner's reads never need a second connection at once (they did, the centre's reads beside the scripts': every
+    build failed with "Too many connections")."""
+    from wallboard.store import connect
+
+    from .conftest import redis_url
+
+    url = redis_url()
+    config = load_config("config/wallboard.toml", centre={"mask_callers": False})
+    client = await connect(config, url + ("&" if "?" in url else "?") + "max_connections=1")
+    try:
+        assert client.connection_pool.max_connections == 1
+        engine = Engine(client, config, Keys(prefix), feed_name="sim")
+        await engine.start()
+        await engine.apply(
+            [
+                CallerJoined(id="e1", ts=START, source="t", queue="support", call_id="a", caller="0501234567"),
+                CallerJoined(id="e2", ts=START + timedelta(seconds=4), source="t", queue="sales", call_id="b"),
+            ]
+        )
+        await client.set(engine.keys.dlcount, 2)
+        now = START + timedelta(seconds=10)
+        for snap in (await IncrementalSnapshots(engine).build(now), await engine.build_snapshot(now)):
+            assert [(c.call_id, c.wait_s, c.caller) for c in snap.queues["support"].callers] == [
+                ("a", 10.0, "0501234567")
+            ]
+            assert [(c.call_id, c.wait_s) for c in snap.queues["sales"].callers] == [("b", 6.0)]
+            assert snap.dead_letters == 2
+    finally:
+        await client.aclose()

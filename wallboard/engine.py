@@ -9,7 +9,6 @@ reported a duplicate (both steps are idempotent on their own).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import time
@@ -889,17 +888,10 @@ class Engine:
             return await pipe.execute()
 
         # the scripts' calls packed and read by ``Scripts.run_calls`` (redis-py's pipeline cost ~17 us of Python a
-        # call, 311 calls a publish at the live churn), the centre's two reads beside them on another connection
-        raw: list
-        extra: list = []
-        if centre:
-            got = await asyncio.gather(self.scripts.run_calls(self.r, calls), centre_reads(), return_exceptions=True)
-            for g in got:
-                if isinstance(g, BaseException):
-                    raise g
-            raw, extra = cast(list, got[0]), cast(list, got[1])
-        else:
-            raw = await self.scripts.run_calls(self.r, calls)
+        # call, 311 calls a publish at the live churn), then the centre's two reads: one connection at a time, as
+        # the reads were before, so that a client whose pool gives one (``?max_connections=1``) still builds
+        raw = await self.scripts.run_calls(self.r, calls)
+        extra = await centre_reads() if centre else []
         if raw and isinstance(raw[0], bytes):  # a plain client's replies as sent: decoded as its own would be
             enc = cast(Any, self.r).connection_pool.get_encoder()  # (a cluster's replies come decoded)
             raw = [r.decode(enc.encoding, enc.encoding_errors) for r in raw]
