@@ -224,3 +224,29 @@ async def test_the_queue_scripts_parameters_follow_the_cursor(redis_client, pref
     # answered within each queue's own threshold: support's 20 s, sales's 45 s (waits of 3 s: all within both)
     params = {q: json.loads(eng._qparams(q, "")) for q in ("support", "sales")}
     assert (params["support"]["sl"], params["sales"]["sl"]) == (20, 45)
+
+
+async def test_the_queue_scripts_parameters_follow_a_config_put_in_place(redis_client, prefix):
+    """An engine given another config (``engine.config = ...``, as the owner's tests and ``_cfg_queue`` allow)
+    counts the next batch by its thresholds, not by the parameters made for the config before: support answers a
+    call after 10 s under a 20 s threshold (within), then, its threshold 5 s, another after 10 s (not within)."""
+    config = load_config(None, centre={"timezone": "UTC"}, queues=[{"name": "support", "sl_threshold_s": 20}])
+    eng = Engine(redis_client, config, Keys(prefix), feed_name="pbx")
+    await eng.start()
+
+    def call(n: int, at_s: float) -> list:
+        c, t = f"sw{n}", T0 + timedelta(seconds=at_s)
+        return [
+            CallerJoined(id=f"j{n}", source="t", ts=t, queue="support", call_id=c),
+            CallerAnswered(id=f"a{n}", source="t", ts=t + timedelta(seconds=10), queue="support", call_id=c, wait_s=10),
+        ]
+
+    await eng.apply(call(1, 0))
+    eng.config = load_config(None, centre={"timezone": "UTC"}, queues=[{"name": "support", "sl_threshold_s": 5}])
+    await eng.apply(call(2, 60))
+    answered = within = 0
+    async for key in redis_client.scan_iter(match=f"{prefix}:{{q:support}}:w:*", count=10_000):
+        h = await redis_client.hgetall(key)
+        answered += int(h.get("answered", 0))
+        within += int(h.get("answered_within_sl", 0))
+    assert (answered, within) == (2, 1)

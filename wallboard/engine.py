@@ -293,7 +293,8 @@ class Engine:
         self._wid_cache: dict[int, str] = {}
         self._wid_span: tuple[float, float, str] = (0.0, 0.0, "")  # [from, to) all in one window (``_window``)
         self._channels: dict[str, str] = {}
-        self._qparams_text: dict[str, tuple[str, str]] = {}  # queue -> (cursor, its script parameters)
+        # queue -> (cursor, the config they were made from, its script parameters)
+        self._qparams_text: dict[str, tuple[str, WallboardConfig, str]] = {}
         self.exp_s = int(config.centre.entry_expiry_h * 3600)
         self.bexp_s = int(config.centre.bucket_expiry_h * 3600)
         self.oexp_s = int(config.centre.open_conversation_expiry_h * 3600)
@@ -322,10 +323,10 @@ class Engine:
         (live batches have none), made once (a json.dumps per queue a batch was a tenth of a live batch's
         Python)."""
         kept = self._qparams_text.get(queue)
-        if kept is not None and kept[0] == pos:
-            return kept[1]
+        if kept is not None and kept[0] == pos and kept[1] is self.config:  # (a config put in place: made anew)
+            return kept[2]
         text = self._make_qparams(queue, pos)
-        self._qparams_text[queue] = (pos, text)
+        self._qparams_text[queue] = (pos, self.config, text)
         return text
 
     def _make_qparams(self, queue: str, pos: str) -> str:
