@@ -152,8 +152,10 @@ AsyncClient = aredis.Redis | aredis.RedisCluster
 # Our clients decode replies (``decode_responses``), which redis-py's types cannot tell: these say so.
 def loads(text: str | bytes) -> Any:
     """JSON read back from Redis (a script's reply, a snapshot part or message) as ``json.loads`` reads it, by
-    orjson (a third to a half of json's cost) and by json for what orjson refuses (NaN or Infinity, an int past
-    64 bits, a lone surrogate, nesting past orjson's limit, a text not in UTF-8): json's value or json's error."""
+    orjson (a third to a half of json's cost) and by json for what orjson refuses (NaN or Infinity, a lone
+    surrogate, nesting past orjson's limit, a text not in UTF-8): json's value or json's error. But for an int past
+    64 bits, which orjson does not refuse but reads as a float: our scripts write none (cjson writes 14 digits), and
+    a text that may hold one is read by ``delta._read_json``, which hands it to json."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
