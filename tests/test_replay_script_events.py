@@ -38,7 +38,7 @@ def _events(n: int) -> list:
 
 def _replay_seen(monkeypatch, prefix: str, batch_size: int, n: int):
     seen: list[int] = []  # events in each queue script call, in order
-    real = Scripts.run_calls  # (the steps' road to Redis; the snapshot's reads take run_pipeline's)
+    real = Scripts.run_calls  # (the steps' road to Redis, and the snapshot's reads': those are told apart below)
 
     async def watched(self, client, calls):
         seen.extend(
