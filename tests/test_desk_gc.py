@@ -225,3 +225,46 @@ async def test_the_desk_reads_the_pending_reverts_after_each_agents_part_by_one_
         await until(pilot, lambda: app.reverts == {}, "the revert gone after the third part")
         assert [w for w in app.workers if w.group == "reverts"] == [reader]
         assert reader.state.name == "RUNNING"
+
+
+async def test_a_pile_of_collections_in_another_thread_asks_the_desk_s_loop_for_its_settle(
+    redis_client, prefix, cleanup
+):
+    """The collector calls its callbacks in whichever thread collects: the terminal driver's key and writer threads
+    too. A pile of young collections there asks the desk's loop for the settle (as one in the loop's thread does),
+    not that thread's loop (it has none: an exception the collector could only report, and no settle asked for
+    again until the next timed one)."""
+    import sys
+    import threading
+
+    from wallboard.ui.app import build_desk_app
+
+    from .conftest import redis_url
+    from .test_tui import T0 as AT, config_for, publish, seq_is, snapshot, token_for, until
+
+    await publish(redis_client, prefix, snapshot(1))
+    app = build_desk_app(
+        config_for(prefix), redis_url(), user="dana", clock=ManualClock(AT), token=token_for("dana"), settle_gc=True
+    )
+    reported: list[BaseException | None] = []
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda u: reported.append(u.exc_value)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, seq_is(app, 1), "the first snapshot")
+            settle = app.gc_settle
+            assert settle is not None
+            await until(pilot, lambda: settle.armed and settle.settles >= 1, "the start-up's settle")
+            done = settle.settles
+
+            def collect() -> None:  # as a driver thread's allocations would
+                for _ in range(settle.pile + 1):
+                    gc.collect(1)
+
+            worker = threading.Thread(target=collect)
+            worker.start()
+            worker.join()
+            await until(pilot, lambda: settle.settles > done, "the settle the pile asked for", timeout=2.0)
+            assert reported == []
+    finally:
+        sys.unraisablehook = hook

@@ -105,6 +105,7 @@ class DeskApp(DeskActions, App):
         # as a process (``settle_gc``: ``run_desk``, the demo, the bench; not tests, many apps in one process)
         # freezes what lives on (``GcSettle``): at mount, once the first agents are placed, and every few seconds.
         self.gc_settle: GcSettle | None = GcSettle(on_pile=self._settle_soon) if settle_gc else None
+        self._settle_loop: asyncio.AbstractEventLoop | None = None  # the desk's loop, once mounted
         self._first_agents_placed = False
         self.config = config
         self.keys = Keys(config.redis.prefix)
@@ -187,6 +188,7 @@ class DeskApp(DeskActions, App):
         self.query_one("#queues", KeyedTable).focus()
         self.set_interval(TURN_S, self.tick_turn)
         if self.gc_settle is not None:
+            self._settle_loop = asyncio.get_running_loop()  # (``_settle_soon``: the collector's thread may be another)
             self.gc_settle.start()  # the modules and the app, built
         self.render_all()
         self.reader.start()
@@ -476,10 +478,12 @@ class DeskApp(DeskActions, App):
 
     def _settle_soon(self) -> None:
         """The collector's callback (``GcSettle.on_pile``): the settle a little later, not inside a collection nor
-        right after the work that made the pile (a frame, a part read); scheduled on the loop directly (nothing
-        else is touched in the middle of whatever ran)."""
-        if self.gc_settle is not None:
-            asyncio.get_running_loop().call_later(SETTLE_AFTER_PILE_S, self.gc_settle.settle)
+        right after the work that made the pile (a frame, a part read); handed to the desk's loop as another thread
+        would hand it (nothing else is touched in the middle of whatever ran): the collector runs its callbacks in
+        whichever thread collects, the terminal driver's key and writer threads too, which have no loop."""
+        loop = self._settle_loop
+        if self.gc_settle is not None and loop is not None:
+            loop.call_soon_threadsafe(loop.call_later, SETTLE_AFTER_PILE_S, self.gc_settle.settle)
 
     def _set_stale(self, stale: bool) -> None:
         self.stale = stale
