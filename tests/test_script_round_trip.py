@@ -252,3 +252,77 @@ async def test_the_queue_scripts_parameters_follow_a_config_put_in_place(redis_c
         answered += int(h.get("answered", 0))
         within += int(h.get("answered_within_sl", 0))
     assert (answered, within) == (2, 1)
+
+
+class _KilledAfterSending(aredis.Connection):
+    """A real connection that the server kills (``CLIENT KILL ADDR``, from another client) right after a large
+    packed send: the server has read part of the calls and run some, the replies never come."""
+
+    armed = 0
+    killer: redis.Redis | None = None
+
+    async def send_packed_command(self, command, check_health=True):
+        await super().send_packed_command(command, check_health)
+        size = sum(len(c) for c in command) if isinstance(command, list) else len(command)
+        if _KilledAfterSending.armed and size > 50_000 and self.killer is not None:
+            _KilledAfterSending.armed -= 1
+            host, port = self._writer.get_extra_info("sockname")[:2]
+            self.killer.execute_command("CLIENT", "KILL", "ADDR", f"{host}:{port}")
+
+
+async def test_a_connection_killed_in_the_middle_of_a_batch_loses_and_doubles_nothing(redis_client, prefix):
+    """The server kills the connection right after the steps' calls were sent (some run, their replies lost): the
+    client's one retry sends them all again on a new connection, and the scripts' once-markers take the ones that
+    ran as duplicates. Every key as a clean apply of the same batch leaves it, but the duplicates counted (each
+    call run again is one), and the pooled connection answers the next calls with their own replies."""
+    killer = redis.Redis.from_url(redis_url())
+    _KilledAfterSending.killer = killer
+    client = aredis.Redis.from_url(
+        redis_url(),
+        decode_responses=True,
+        encoding_errors="replace",
+        retry=AsyncRetry(NoBackoff(), 1),
+        max_connections=1,
+        connection_class=_KilledAfterSending,
+    )
+    config = load_config(None, centre={"timezone": "UTC"})
+    evs: list = []
+    for i in range(300):  # a call per queue and per agent: 600 script calls, ~200 KB sent
+        q, a, c, t = f"kq{i}", f"{3000 + i}", f"call-{i}-" + "x" * 100, T0 + timedelta(seconds=i)
+        ids = {"source": f"k:{i}"}
+        evs += [
+            CallerJoined(id=f"kj{i}", **ids, ts=t, queue=q, call_id=c, caller="0501234567"),
+            CallerAnswered(id=f"ka{i}", **ids, ts=t + timedelta(seconds=3), queue=q, call_id=c, agent=a, wait_s=3),
+            CallCompleted(id=f"kc{i}", **ids, ts=t + timedelta(seconds=40), queue=q, call_id=c, agent=a, talk_s=37),
+        ]
+    try:
+        results, spaces = [], []
+        for ns, kills in ((f"{prefix}-clean", 0), (f"{prefix}-killed", 1)):
+            eng = Engine(client, config, Keys(ns), feed_name="sim")
+            await eng.start()
+            _KilledAfterSending.armed = kills
+            res = await eng.apply(evs)
+            assert _KilledAfterSending.armed == 0  # (the kill happened)
+            again = await eng.apply(evs)  # the same batch again: all duplicates
+            results.append((res.applied + res.duplicates, len(res.rejected), again.applied, again.duplicates))
+            space = await _keyspace(client, ns)
+            for key, (kind, value, _) in space.items():
+                if key.endswith(":stats"):
+                    counts = dict(value)  # the duplicates counted differ: each call run again is one
+                    counts.pop("duplicates", None)
+                    space[key] = (kind, counts, _)
+            spaces.append(space)
+        clean, killed = results
+        # by hand: 900 transitions taken (applied, or run before the kill and taken again as duplicates); then all
+        # again, with the agents' side's 300 handled calls: duplicates
+        assert clean == (900, 0, 0, 1200) == killed
+        assert spaces[0] == spaces[1] and len(spaces[0]) > 600
+        assert await client.get("no-such-key") is None and await client.ping() is True
+    finally:
+        _KilledAfterSending.armed = 0
+        await client.aclose()
+        for ns in (f"{prefix}-clean", f"{prefix}-killed"):
+            keys = list(killer.scan_iter(match=f"{ns}:*", count=10_000))
+            if keys:
+                killer.delete(*keys)
+        killer.close()
