@@ -50,10 +50,12 @@ def view_main(url: str, pattern: str, out: str) -> None:
     """Subscribe to every summary channel matching ``pattern`` and keep each centre's snapshot as the board and
     the hub do (``delta.Mirror``: a full summary replaces it, a delta is parsed and applied); write a line per
     message: when it arrived, when the view held it (parsed and applied), its channel, ``seq`` and the queues'
-    ``entered`` as held then. The agent detail part is noted, not parsed (the summary's views do not take it)."""
+    ``entered`` as held then. The agent detail part is noted, not parsed (the summary's views do not take it).
+    Each part is read as the real views read it (``SnapshotStream._parse``: ``read_summary`` and ``read_delta``
+    with the queues as last read, whose models an unchanged queue keeps)."""
     import redis
 
-    from wallboard.delta import Delta, Mirror, parse_summary
+    from wallboard.delta import Mirror, Seen, read_delta, read_summary
 
     r = redis.Redis.from_url(url)
     ps = r.pubsub(ignore_subscribe_messages=True)
@@ -61,6 +63,8 @@ def view_main(url: str, pattern: str, out: str) -> None:
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     mirrors: dict[str, Mirror] = {}
+    seen: dict[str, Seen] = {}
+    loop = asyncio.new_event_loop()
     with open(out, "w", encoding="utf-8") as f:
         f.write("ready\n")
         f.flush()
@@ -72,9 +76,10 @@ def view_main(url: str, pattern: str, out: str) -> None:
             ch = m["channel"].decode()
             centre, _, kind = ch.partition(":{c}:")
             mirror = mirrors.setdefault(centre, Mirror(agents=False))
+            queues_seen = seen.setdefault(centre, {})
             if kind == "snap":
-                mirror.full_summary(parse_summary(m["data"]))
-            elif kind != "snap:delta" or mirror.apply(Delta.model_validate_json(m["data"])) == "gap":
+                mirror.full_summary(loop.run_until_complete(read_summary(m["data"], queues_seen)))
+            elif kind != "snap:delta" or mirror.apply(read_delta(m["data"], queues_seen)) == "gap":
                 continue  # the agent detail; a delta that does not follow (a real view reads the stored parts)
             held, s = time.time(), mirror.summary
             entered = {} if s is None else {q: v.entered for q, v in s.queues.items()}
