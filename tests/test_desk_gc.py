@@ -5,7 +5,9 @@ desk a finished worker for each read of the pending reverts."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import time
 import weakref
 
 from rich.segment import Segment
@@ -135,6 +137,53 @@ def test_a_pile_of_young_collections_asks_for_one_settle_once_armed():
     gc.collect(1)
     gc.collect(1)
     assert asked == [4, 2]  # stopped: no longer asks
+
+
+def test_a_settle_asked_for_waits_for_a_quiet_moment_of_the_loop():
+    """A settle asked for (by the collector's callback, or the tick) runs when its time comes in a quiet moment:
+    one whose time came while the loop was busy (a full part read, whose collections asked for it) waits again,
+    not run in the same wake-up as that work; once the desk ended (``GcSettle.stop``), not at all."""
+    from wallboard.ui.app import DeskApp
+
+    class Desk:  # the desk's state this uses: its settle and its loop
+        gc_settle: GcSettle
+        _settle_loop: asyncio.AbstractEventLoop
+
+    settled: list[float] = []
+
+    async def run(busy_s: float) -> float:
+        loop = asyncio.get_running_loop()
+        desk = Desk()
+        desk._settle_loop = loop
+        desk.gc_settle = GcSettle(every_s=5)
+        desk.gc_settle.settle = lambda young=False: settled.append(loop.time())  # type: ignore[method-assign]
+        desk.gc_settle.arm()
+        DeskApp._settle_soon(desk, 0.02)  # type: ignore[arg-type]
+        await asyncio.sleep(0.005)
+        time.sleep(busy_s)  # the loop busy past the settle's time
+        end = loop.time()
+        await asyncio.sleep(0.5)
+        return end
+
+    end = asyncio.run(run(0.05))
+    assert len(settled) == 1 and settled[0] >= end + 0.02  # a quiet 20 ms after the busy stretch, not right after it
+    settled.clear()
+    end = asyncio.run(run(0.0))
+    assert len(settled) == 1  # not busy: once, at its time
+
+    async def ended() -> None:
+        desk = Desk()
+        desk._settle_loop = asyncio.get_running_loop()
+        desk.gc_settle = GcSettle(every_s=5)
+        desk.gc_settle.settle = lambda young=False: settled.append(0.0)  # type: ignore[method-assign]
+        desk.gc_settle.arm()
+        DeskApp._settle_soon(desk, 0.02)  # type: ignore[arg-type]
+        desk.gc_settle.stop()
+        await asyncio.sleep(0.1)
+
+    settled.clear()
+    asyncio.run(ended())
+    assert settled == []
 
 
 def test_untangled_strips_cut_and_crop_as_before_without_keeping_themselves():

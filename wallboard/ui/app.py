@@ -71,6 +71,8 @@ TICK_TURNS = ("queues", "agents", "callers")
 TURN_S = 1.0 / len(TICK_TURNS)
 SETTLE_AFTER_TURN_S = TURN_S / 2  # a collection (``GcSettle.settle``) between two turns' frames, not in one
 SETTLE_AFTER_PILE_S = 0.03  # two frames' time
+SETTLE_LATE_S = 0.01  # a settle due this late finds the loop just busy (a part read, a frame): it waits again
+SETTLE_WAITS = 5  # at most, then it settles anyway
 NARROW_BELOW = 100  # columns: below this the agents and callers stack instead of sitting side by side
 
 
@@ -365,7 +367,7 @@ class DeskApp(DeskActions, App):
         elif not self._first_agents_placed and self.agents is not None and "agents" in panels:
             self._first_agents_placed = True  # the start-up's rows: they live as long as the desk
             if self.gc_settle is not None:
-                self.set_timer(SETTLE_AFTER_TURN_S, self.gc_settle.settle)
+                self._settle_soon(SETTLE_AFTER_TURN_S)
                 self.gc_settle.arm()
 
     async def _next_agents_slice(self) -> None:
@@ -474,16 +476,32 @@ class DeskApp(DeskActions, App):
             self.check_overdue_outcomes()
         self.render_all(frozenset({TICK_TURNS[turn]}), views=turn == 0)
         if self.gc_settle is not None and self._first_agents_placed and self.gc_settle.due():
-            self.set_timer(SETTLE_AFTER_TURN_S, self.gc_settle.settle)  # not in a turn's frame: between two
+            self._settle_soon(SETTLE_AFTER_TURN_S)  # not in a turn's frame: between two
 
-    def _settle_soon(self) -> None:
-        """The collector's callback (``GcSettle.on_pile``): the settle a little later, not inside a collection nor
-        right after the work that made the pile (a frame, a part read); handed to the desk's loop as another thread
+    def _settle_soon(self, after: float = SETTLE_AFTER_PILE_S) -> None:
+        """A settle ``after`` seconds from now, in a quiet moment: when its time comes late (by more than
+        ``SETTLE_LATE_S``) the loop was busy until now, with work the settle would be added to in one wake-up (the
+        read of a full part, whose collections asked for it; a frame), so it waits again, up to ``SETTLE_WAITS``
+        times. Also the collector's callback (``GcSettle.on_pile``): handed to the desk's loop as another thread
         would hand it (nothing else is touched in the middle of whatever ran): the collector runs its callbacks in
         whichever thread collects, the terminal driver's key and writer threads too, which have no loop."""
-        loop = self._settle_loop
-        if self.gc_settle is not None and loop is not None:
-            loop.call_soon_threadsafe(loop.call_later, SETTLE_AFTER_PILE_S, self.gc_settle.settle)
+        settle, loop = self.gc_settle, self._settle_loop
+        if settle is None or loop is None:
+            return
+
+        def when_quiet(due: float, waits: int) -> None:
+            if not settle.armed:  # the desk ended meanwhile (``GcSettle.stop``)
+                return
+            now = loop.time()
+            if now - due > SETTLE_LATE_S and waits < SETTLE_WAITS:
+                loop.call_later(after, when_quiet, now + after, waits + 1)
+                return
+            settle.settle()
+
+        def schedule() -> None:
+            loop.call_later(after, when_quiet, loop.time() + after, 0)
+
+        loop.call_soon_threadsafe(schedule)
 
     def _set_stale(self, stale: bool) -> None:
         self.stale = stale
