@@ -523,6 +523,8 @@ async def test_updates_go_by_key_with_no_table_clear(redis_client, prefix, clean
         assert queues.rows_removed == 1 and "sales" not in queues.rows
         assert cell(app, "support", "waiting")[0] == "4"
         assert cell(app, "support", "sl")[0] == "77.1%"
+        # the snapshot's tables are drawn one a frame (the callers' after the queues'): waited for, not raced
+        await until(pilot, lambda: "support|sup.3" in app.caller_table.rows, "the callers' table of snapshot 2")
         assert app.caller_table.rows_added == 5  # 4 callers at first, one more now
         # the trend remembers the waiting count per snapshot
         assert app.trends.get("support") == [3, 4]
