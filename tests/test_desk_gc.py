@@ -145,9 +145,10 @@ def test_a_settle_asked_for_waits_for_a_quiet_moment_of_the_loop():
     not run in the same wake-up as that work; once the desk ended (``GcSettle.stop``), not at all."""
     from wallboard.ui.app import DeskApp
 
-    class Desk:  # the desk's state this uses: its settle and its loop
+    class Desk:  # the desk's state this uses: its settle, its loop, whether a settle is on its way
         gc_settle: GcSettle
         _settle_loop: asyncio.AbstractEventLoop
+        _settle_pending = False
 
     settled: list[float] = []
 
@@ -317,3 +318,40 @@ async def test_a_pile_of_collections_in_another_thread_asks_the_desk_s_loop_for_
             assert reported == []
     finally:
         sys.unraisablehook = hook
+
+
+async def test_a_settle_asked_for_while_one_waits_for_a_quiet_moment_is_the_same_settle(redis_client, prefix, cleanup):
+    """A settle due is asked for at each turn of the tick (a third of a second) until it is done; one that waits for
+    a quiet moment (the loop busy) outlives a turn or two. Those turns ask for the settle already on its way, not
+    for more: a busy desk with one settle due settles once (each one a walk of tens of thousands of objects, at the
+    very moments the loop is busy)."""
+    import time
+
+    from wallboard.ui.app import build_desk_app
+
+    from .conftest import redis_url
+    from .test_tui import T0 as AT, config_for, publish, seq_is, snapshot, token_for, until
+
+    await publish(redis_client, prefix, snapshot(1))
+    app = build_desk_app(
+        config_for(prefix), redis_url(), user="dana", clock=ManualClock(AT), token=token_for("dana"), settle_gc=True
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, seq_is(app, 1), "the first snapshot")
+        settle = app.gc_settle
+        assert settle is not None
+        await until(pilot, lambda: settle.armed and settle.settles >= 1, "the start-up's settle")
+        settle.pile = 10**9  # (no settle asked for by the collector's callback here)
+        loop = asyncio.get_running_loop()
+        busy_until = loop.time() + 1.2
+
+        def busy() -> None:  # the loop busy: 25 ms of work every 5 ms (a large part read, frames)
+            time.sleep(0.025)
+            if loop.time() < busy_until:
+                loop.call_later(0.005, busy)
+
+        done = settle.settles
+        settle.last -= settle.every_s  # one settle due
+        busy()
+        await asyncio.sleep(2.5)  # the busy second, the waits, and a second more
+        assert settle.settles - done == 1

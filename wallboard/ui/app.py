@@ -108,6 +108,7 @@ class DeskApp(DeskActions, App):
         # freezes what lives on (``GcSettle``): at mount, once the first agents are placed, and every few seconds.
         self.gc_settle: GcSettle | None = GcSettle(on_pile=self._settle_soon) if settle_gc else None
         self._settle_loop: asyncio.AbstractEventLoop | None = None  # the desk's loop, once mounted
+        self._settle_pending = False  # a settle on its way (``_settle_soon``)
         self._first_agents_placed = False
         self.config = config
         self.keys = Keys(config.redis.prefix)
@@ -491,15 +492,20 @@ class DeskApp(DeskActions, App):
 
         def when_quiet(due: float, waits: int) -> None:
             if not settle.armed:  # the desk ended meanwhile (``GcSettle.stop``)
+                self._settle_pending = False
                 return
             now = loop.time()
             if now - due > SETTLE_LATE_S and waits < SETTLE_WAITS:
                 loop.call_later(after, when_quiet, now + after, waits + 1)
                 return
+            self._settle_pending = False
             settle.settle()
 
         def schedule() -> None:
-            loop.call_later(after, when_quiet, loop.time() + after, 0)
+            # one on its way (waiting for a quiet moment, past a turn or two that find it still due): that one
+            if not self._settle_pending:
+                self._settle_pending = True
+                loop.call_later(after, when_quiet, loop.time() + after, 0)
 
         loop.call_soon_threadsafe(schedule)
 
