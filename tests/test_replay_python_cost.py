@@ -31,6 +31,7 @@ from wallboard.keys import Keys
 from wallboard.windows import Windows
 
 from .conftest import _drop_namespace, at, redis_url
+from .keyspace import keyspace
 
 
 def test_what_orjson_refuses_is_written_by_json():
@@ -62,26 +63,6 @@ def _events() -> list:
     return out
 
 
-async def _dump(client, prefix: str) -> dict:
-    got = {}
-    async for key in client.scan_iter(match=f"{prefix}:*", count=10_000):
-        kind = await client.type(key)
-        if kind == "hash":
-            value: object = sorted((await client.hgetall(key)).items())
-        elif kind == "zset":
-            value = await client.zrange(key, 0, -1, withscores=True)
-        elif kind == "set":
-            value = sorted(await client.smembers(key))
-        elif kind == "string":
-            value = await client.get(key)
-        elif kind == "list":
-            value = await client.lrange(key, 0, -1)
-        else:
-            value = await client.xrange(key) if kind == "stream" else None
-        got[key[len(prefix) :]] = (kind, value, await client.pttl(key) >= 0)
-    return got
-
-
 async def test_records_by_orjson_leave_what_json_left(monkeypatch, prefix):
     client = aredis.Redis.from_url(redis_url(), decode_responses=True)
     config = load_config(None, queues=[{"name": q} for q in ("מכירות", "Café", "q🙂")])
@@ -99,7 +80,7 @@ async def test_records_by_orjson_leave_what_json_left(monkeypatch, prefix):
                 0,
                 [],
             )  # 60 joins, 15 exits, 45 answers, 45 ends
-            dumps.append(await _dump(client, ns))
+            dumps.append(await keyspace(client, f"{ns}:"))
             _drop_namespace(ns)
         made, before = dumps
         assert len(made) > 50 and made == before

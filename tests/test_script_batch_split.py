@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import random
 
+from .keyspace import keyspace
+
 F = False
 QPARAMS = {"sl": 20, "sh": 5, "exp": 3600, "bexp": 7200, "feed": "f", "pos": "1", "fexp": 86400}
 STATES = ["available", "ringing", "on_call", "wrap_up", "paused", "logged_out"]
@@ -86,21 +88,6 @@ def agent_events(rng: random.Random, t: float) -> tuple[list, float]:
     return evs, t
 
 
-async def _keys(client, base: str) -> dict:
-    """Every key under ``base``: its type, its value, and whether it expires (``base`` itself left out)."""
-    out = {}
-    async for k in client.scan_iter(match=f"{base}*", count=1000):
-        kind = await client.type(k)
-        if kind == "hash":
-            v: object = await client.hgetall(k)
-        elif kind == "zset":
-            v = await client.zrange(k, 0, -1, withscores=True)
-        else:
-            v = await client.get(k)
-        out[k[len(base) :]] = (kind, v, await client.ttl(k) > 0)
-    return out
-
-
 async def _both_ways(eng, client, script, one, split, params, batches) -> tuple[list, list]:
     whole, single = [], []
     for evs in batches:
@@ -128,7 +115,7 @@ async def test_a_queue_batch_in_one_call_leaves_what_its_events_one_call_each_le
         for w, s in zip(whole, single):
             assert w == [r for (r,) in s], seed  # each event's reply, in order
             seen_codes |= {r[0] for r in w}
-        a, b = await _keys(redis_client, one), await _keys(redis_client, split)
+        a, b = await keyspace(redis_client, one), await keyspace(redis_client, split)
         assert len(a) > 2 and a == b, seed
     assert seen_codes == {0, 1, 2, 3}  # applied, duplicates, refused answers and exits without their entry
 
@@ -150,7 +137,7 @@ async def test_an_agent_batch_in_one_call_leaves_what_its_events_one_call_each_l
         for w, s in zip(whole, single):
             assert int(w) == sum(int(n) for n in s), seed  # the duplicates
             dups += int(w)
-        a, b = await _keys(redis_client, one), await _keys(redis_client, split)
+        a, b = await keyspace(redis_client, one), await keyspace(redis_client, split)
         assert a and a == b, seed
         kinds |= {k.split(":")[1] for k in a}
     assert dups > 20 and {"state", "w", "m", "spans", "x", "conv", "queues"} <= kinds, kinds

@@ -23,6 +23,7 @@ from wallboard.redis_server import PrivateServer
 from wallboard.store import Scripts
 
 from .conftest import redis_url
+from .keyspace import keyspace
 
 T0 = datetime(2026, 11, 23, 9, 0, 0, tzinfo=timezone.utc)
 
@@ -56,25 +57,6 @@ def _day() -> list:
     return evs
 
 
-async def _keyspace(client, prefix: str) -> dict:
-    """Every key of a namespace (its prefix taken off): its type, value and whether it expires."""
-    out = {}
-    async for key in client.scan_iter(match=f"{prefix}:*", count=10_000):
-        kind = await client.type(key)
-        if kind == "hash":
-            value: object = await client.hgetall(key)
-        elif kind == "zset":
-            value = await client.zrange(key, 0, -1, withscores=True)
-        elif kind == "set":
-            value = sorted(await client.smembers(key))
-        elif kind == "string":
-            value = await client.get(key)
-        else:
-            value = await client.xlen(key) if kind == "stream" else kind
-        out[key[len(prefix) :]] = (kind, value, await client.ttl(key) > 0)
-    return out
-
-
 async def test_the_steps_write_and_read_what_the_pipeline_did(redis_client, prefix):
     """Two engines apply the same day (twice: the second time all duplicates), one through ``run_calls``, one
     through redis-py's pipeline: the same results and the same keys, values and expiries."""
@@ -99,7 +81,7 @@ async def test_the_steps_write_and_read_what_the_pipeline_did(redis_client, pref
     # by hand: 40 joins, 32 answers, 32 closes, 8 abandons applied once; all 112 again as duplicates
     assert sum(r[1] for r in results[0] if r[0] == 0) == 112
     assert sum(r[1] for r in results[0] if r[0] == 1) == 0
-    a, b = await _keyspace(redis_client, f"{prefix}-a"), await _keyspace(redis_client, f"{prefix}-b")
+    a, b = await keyspace(redis_client, f"{prefix}-a:"), await keyspace(redis_client, f"{prefix}-b:")
     assert a == b and len(a) > 20
 
 
@@ -305,7 +287,7 @@ async def test_a_connection_killed_in_the_middle_of_a_batch_loses_and_doubles_no
             assert _KilledAfterSending.armed == 0  # (the kill happened)
             again = await eng.apply(evs)  # the same batch again: all duplicates
             results.append((res.applied + res.duplicates, len(res.rejected), again.applied, again.duplicates))
-            space = await _keyspace(client, ns)
+            space = await keyspace(client, f"{ns}:")
             for key, (kind, value, _) in space.items():
                 if key.endswith(":stats"):
                     counts = dict(value)  # the duplicates counted differ: each call run again is one
