@@ -297,7 +297,14 @@ def make_app(prefix: str, clock: ManualClock, user: str = "dana", **display):
 
 
 def seq_is(app, n: int):
-    return lambda: app.summary is not None and app.summary.seq == n and app.agents is not None and app.agents.seq == n
+    """The desk holds both parts of snapshot ``n`` and has drawn them (its tables are drawn one a frame)."""
+    return lambda: (
+        app.summary is not None
+        and app.summary.seq == n
+        and app.agents is not None
+        and app.agents.seq == n
+        and not app.panels_due
+    )
 
 
 def badge(app) -> tuple[str, set[str]]:

@@ -326,6 +326,12 @@ class DeskApp(DeskActions, App):
             self.call_later(self._render_due_panels)
         self._render_due |= panels
 
+    @property
+    def panels_due(self) -> frozenset[str]:
+        """The panels still waiting for their turn to be drawn (``request_render``): none once the screen shows
+        the last parts taken."""
+        return self._render_due
+
     def _render_due_panels(self) -> None:
         """The panels due, one table a frame (``TICK_TURNS``' order): a summary and an agents part come together,
         each table's lines in view are drawn again (their times), and the three in one frame were 60-80 ms of CPU at
