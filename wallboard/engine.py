@@ -882,17 +882,16 @@ class Engine:
                 calls.append(("queue_batch", self.keys.queue(q), (text, "[]")))
         calls += [("agent_batch", self.keys.agent(a), (aread, "[]")) for a in agents]
 
-        async def centre_reads() -> list:
-            pipe = self.r.pipeline(transaction=False)
-            pipe.get(self.keys.dlcount)
-            pipe.zrangebyscore(self.keys.gaps, win_start.timestamp() if win_start else "-inf", "+inf")
-            return await pipe.execute()
-
         # the scripts' calls packed and read by ``Scripts.run_calls`` (redis-py's pipeline cost ~17 us of Python a
         # call, 311 calls a publish at the live churn), then the centre's two reads: one connection at a time, as
         # the reads were before, so that a client whose pool gives one (``?max_connections=1``) still builds
         raw = await self.scripts.run_calls(self.r, calls)
-        extra = await centre_reads() if centre else []
+        extra: list = []
+        if centre:
+            pipe = self.r.pipeline(transaction=False)
+            pipe.get(self.keys.dlcount)
+            pipe.zrangebyscore(self.keys.gaps, win_start.timestamp() if win_start else "-inf", "+inf")
+            extra = await pipe.execute()
         if raw and isinstance(raw[0], bytes):  # a plain client's replies as sent: decoded as its own would be
             enc = cast(Any, self.r).connection_pool.get_encoder()  # (a cluster's replies come decoded)
             raw = [r.decode(enc.encoding, enc.encoding_errors) for r in raw]

@@ -331,17 +331,13 @@ class Scripts:
         return []
 
     async def run_pipeline(
-        self, client: AsyncClient, calls: Sequence[tuple[str, str, tuple[str | bytes, ...]]], extra=None
+        self, client: AsyncClient, calls: Sequence[tuple[str, str, tuple[str | bytes, ...]]]
     ) -> list:
-        """Run (script, base, args) calls in one round trip; reload the scripts once after a server restart.
-        ``extra(pipe)``, if given, queues more (read-only) commands after the scripts, in the same round trip;
-        their replies follow the scripts' in the list returned."""
+        """Run (script, base, args) calls in one round trip; reload the scripts once after a server restart."""
         for attempt in (0, 1):
             pipe = client.pipeline(transaction=False)
             for name, base, args in calls:
                 self.queue(pipe, name, base, *args)
-            if extra is not None:
-                extra(pipe)
             try:
                 return await pipe.execute()
             except NoScriptError:
