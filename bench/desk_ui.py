@@ -5,11 +5,12 @@ and whether its memory stays flat.
     python bench/desk_ui.py [--smoke] [--redis URL] [--agents 5000] [--queues 500] [--minutes 10]
 
 The lease owner is another process (``--owner``, started by this one): the generated centre (``bench/_bench.py``
-``make_centre``) logged in (every agent available in its two queues), then once a second a few real events
-applied (about 1 % of the agents change state, a few callers join or are answered) and a snapshot published as
-the real owner does (``IncrementalSnapshots`` + ``DeltaPublisher``: deltas, a full one every
-``engine.full_publish_s``). The desk is ``wallboard.ui.app.build_desk_app`` run headless at 200 x 60 in this
-process, reading through ``SnapshotSource`` like the real one.
+``make_centre``) logged in (every agent in its two queues, a third of them each available, on a call and in
+wrap-up), then once a second a few real events applied (about 1 % of the agents change state, a few callers
+join or are answered) and a snapshot published as the real owner does (``IncrementalSnapshots`` +
+``DeltaPublisher``: deltas, a full one every ``engine.full_publish_s``). The desk is
+``wallboard.ui.app.build_desk_app`` run headless at 200 x 60 in this process, reading through ``SnapshotSource``
+like the real one.
 
 Figures:
 - ``desk.loop_stall_max_ms`` / ``p99`` / ``over_100ms``: a task that asks to wake every 10 ms notes how late it
@@ -37,6 +38,7 @@ import signal
 import subprocess
 import sys
 import time
+from array import array
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -79,6 +81,14 @@ async def owner_main(url: str, prefix: str, agents: int, queues: int, seconds: f
     names = [q.name for q in config.queues]
     cycle = {"available": "on_call", "on_call": "wrap_up", "wrap_up": "available"}
     state = {a: "available" for a in ids}
+    # the centre at work from the start, each agent at a random point of its cycle, not every one available:
+    # the desk's memory over minutes is then a steady centre's, not one's filling with calls and wrap-ups (from
+    # all available, a third of the agents' rows gained a call and an alert over the first ~5 minutes)
+    for a in ids:
+        state[a] = rng.choice(list(cycle))
+    warm = [AgentStateChanged(id=eid(), ts=now, source="bench", agent=a, state=s) for a, s in state.items()]
+    for i in range(0, len(warm), 2000):
+        await engine.apply([e for e in warm[i : i + 2000] if e.state != "available"])
     waiting: list[tuple[str, str]] = []
     loop = asyncio.get_running_loop()
     end = loop.time() + seconds
@@ -130,8 +140,10 @@ async def desk_main(url: str, prefix: str, agents: int, queues: int, seconds: fl
         users=[{"name": "bench", "roles": ["desk"]}],
     )
     app = build_desk_app(config, url, user="bench", token="bench.4102444800.bench", settle_gc=True)
-    stalls: list[float] = []
-    work: list[float] = []  # the desk thread's CPU between two wake-ups: what a stall costs on an idle machine
+    # kept in arrays made once, not lists of floats: two new floats every 10 ms (~0.3 MB a minute) were the
+    # bench's own growth in the desk's memory that it measures
+    stalls = Samples(int(seconds * 110) + 1000)
+    work = Samples(int(seconds * 110) + 1000)  # the desk thread's CPU between two wake-ups: a stall on an idle machine
     rss: list[tuple[float, float]] = []
     frozen: list[int] = []  # objects frozen out of the collections (``ui.gcsettle``), sampled with the RSS
     summaries = agent_parts = 0
@@ -160,17 +172,17 @@ async def desk_main(url: str, prefix: str, agents: int, queues: int, seconds: fl
                 rss.append((loop.time() - t0, rss_mb()))
                 frozen.append(gc.get_freeze_count())
                 next_rss += 10.0
-                recent = work[-1000:]
+                recent = work.last(1000)
                 B.say(  # as it goes: a run cut short still says something
-                    f"  {loop.time() - t0:.0f} s: rss {rss[-1][1]:.0f} MB, longest stall {max(stalls) * 1000:.0f} ms, "
-                    f"most thread CPU between wake-ups {max(work) * 1000:.0f} ms (last {len(recent)}: "
+                    f"  {loop.time() - t0:.0f} s: rss {rss[-1][1]:.0f} MB, longest stall {stalls.max() * 1000:.0f} ms, "
+                    f"most thread CPU between wake-ups {work.max() * 1000:.0f} ms (last {len(recent)}: "
                     f"{max(recent) * 1000:.0f} ms), summaries {summaries}"
                 )
         # reported before the app closes: a desk far behind takes long to close (its backlog is drawn first)
         report(
             {
-                "stalls": stalls,
-                "work": work,
+                "stalls": stalls.values(),
+                "work": work.values(),
                 "rss": rss,
                 "summaries": summaries,
                 "agent_parts": agent_parts,
@@ -180,6 +192,32 @@ async def desk_main(url: str, prefix: str, agents: int, queues: int, seconds: fl
             }
         )
         await pilot.pause()
+
+
+class Samples:
+    """Floats in an array made once (grown only if the run outlives it): no memory taken as they come."""
+
+    def __init__(self, size: int) -> None:
+        self.a = array("d", bytes(8 * size))
+        self.n = 0
+
+    def append(self, x: float) -> None:
+        if self.n == len(self.a):
+            self.a.extend(array("d", bytes(8 * len(self.a))))
+        self.a[self.n] = x
+        self.n += 1
+
+    def __len__(self) -> int:
+        return self.n
+
+    def max(self) -> float:
+        return max(self.a[: self.n], default=0.0)
+
+    def last(self, k: int) -> array:
+        return self.a[max(0, self.n - k) : self.n]
+
+    def values(self) -> list[float]:
+        return self.a[: self.n].tolist()
 
 
 def a_table_holds(app, agents: int) -> bool:

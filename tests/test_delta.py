@@ -374,6 +374,65 @@ def test_a_full_agents_part_keeps_the_models_of_agents_unchanged_but_for_their_c
     assert all(three.agents[k] is two.agents[k] for k in agents)
 
 
+def test_a_view_that_shows_no_clock_figure_keeps_the_model_of_an_agent_that_only_ticked():
+    """``parse_agents(clock=False)`` (the desk's: ``SnapshotSource``, whose rows read no clock figure): an agent
+    whose seconds in each state moved, and nothing else, is the very model read before, its seconds as they were;
+    an agent that changed is read anew with every figure the part has, clock figures included."""
+    from wallboard.ui.source import SnapshotSource
+
+    from .test_tui import snapshot
+
+    first = snapshot(1)
+    a = first.agents
+    ticked = a["1002"].model_copy(update={"talk_s": a["1002"].talk_s + 12, "available_s": 99})
+    moved = a["1003"].model_copy(update={"state": "wrap_up", "reason": None, "pause_s": 7})
+    second = first.model_copy(update={"seq": 2, "agents": {**a, "1002": ticked, "1003": moved}})
+    seen: dict = {}
+    one = asyncio.run(delta.parse_agents(first.agents_json(), seen, clock=False))
+    two = asyncio.run(delta.parse_agents(second.agents_json(), seen, clock=False))
+    assert two.agents["1002"] is one.agents["1002"]
+    assert (two.agents["1002"].talk_s, two.agents["1002"].available_s) == (a["1002"].talk_s, a["1002"].available_s)
+    assert two.agents["1003"] is not one.agents["1003"]
+    assert (two.agents["1003"].state, two.agents["1003"].pause_s) == ("wrap_up", 7.0)
+    assert two.agents["1001"] is one.agents["1001"] and two.seq == 2
+    # the desk's source reads its parts so, a view in general brings them up to date
+    assert SnapshotSource(None, Keys("unused")).stream.clock_figures is False
+    assert SnapshotStream(None, Keys("unused")).clock_figures is True
+
+
+def test_the_json_a_view_keeps_holds_one_copy_of_each_name():
+    """What ``seen`` keeps of each queue and agent (to compare the next part with) has its keys, nested ones too,
+    as the one interned string of each name: orjson's key cache (2,048 names) is thrashed by 5,000 agent ids, and
+    each entry kept held its own copies of "state", "since", ... (thousands more strings a minute on a desk)."""
+    import sys
+
+    from .test_tui import snapshot
+
+    def keys(v, out):
+        if isinstance(v, dict):
+            out.extend(v)
+            for x in v.values():
+                keys(x, out)
+        elif isinstance(v, list):
+            for x in v:
+                keys(x, out)
+        return out
+
+    first = snapshot(1)
+    queues_seen: dict = {}
+    agents_seen: dict = {}
+    for seq in (1, 2):  # read twice, the second time everything new: every entry kept again
+        s = snapshot(seq, support={"offered": 400 + seq})
+        s = s.model_copy(
+            update={"agents": {k: v.model_copy(update={"calls_handled": seq}) for k, v in first.agents.items()}}
+        )
+        asyncio.run(delta.read_summary(s.summary_json(), queues_seen))
+        asyncio.run(delta.parse_agents(s.agents_json(), agents_seen))
+    names = keys([e[0] for e in queues_seen.values()], []) + keys([e[0] for e in agents_seen.values()], [])
+    assert len(names) > 100 and {"state", "since", "offered", "callers"} <= set(names)
+    assert all(k is sys.intern(k) for k in names)
+
+
 def test_a_full_part_after_a_delta_keeps_the_models_the_delta_brought():
     """``delta.read_delta`` reads a delta as its model does and notes its queues and agents in the view's ``seen``:
     the next full summary and agents part keep the very models the delta brought for what did not change since."""

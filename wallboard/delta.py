@@ -29,6 +29,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from sys import intern
 from typing import Annotated, Any, Literal
 
 from typing_extensions import TypedDict
@@ -139,7 +140,7 @@ def _as_field(name: str) -> object:
 _AGENT_CLOCK = TypeAdapter(TypedDict("_AgentClock", {k: _as_field(k) for k in AGENT_CLOCK}, total=False))  # type: ignore[operator]
 
 
-async def parse_agents(text: str, seen: Seen | None = None) -> AgentsPart:
+async def parse_agents(text: str, seen: Seen | None = None, clock: bool = True) -> AgentsPart:
     """An agents part, letting the event loop run every ``PARSE_SLICE`` agents (a view's frames go on).
 
     ``seen`` (a view's, kept from one message to the next, deltas too): an agent whose JSON is what it was but for
@@ -147,11 +148,14 @@ async def parse_agents(text: str, seen: Seen | None = None) -> AgentsPart:
     logged in) is its model read before with those figures read anew (``model_copy``: its queues, counts and
     the rest are the objects they were), or that very model when they did not move either. A full agents part
     every few seconds brought 5,000 agents' models anew (~10 tracked objects each) for a view's collections to
-    walk; now 3 for an agent that only ticked."""
+    walk; now 3 for an agent that only ticked. ``clock=False`` (a view that shows no clock figure: the desk, whose
+    ``view.agent_cells`` reads none): such an agent keeps its model as it was, the clock figures as its last
+    change brought them; a full part makes no object for it (5,000 models a part at 5,000 agents, kept for the
+    part's life and made while its parsed text was alive: pymalloc's arenas stayed pinned, the desk's memory grew)."""
     data = _read_json(text)
     agents = {}
     for i, (k, v) in enumerate((data.get("agents") or {}).items(), 1):
-        agents[k] = _agent(k, v, seen)
+        agents[k] = _agent(k, v, seen, clock)
         if i % PARSE_SLICE == 0:
             await asyncio.sleep(0)
     _forget(seen, agents)
@@ -176,11 +180,11 @@ def _queue(name: str, v: object, seen: Seen | None) -> QueueSnapshot:
         return was[1]  # (the JSON read before kept: this one goes at once)
     q = QueueSnapshot.model_validate(v)
     if seen is not None:
-        seen[name] = [v, q]
+        seen[name] = [_kept(v), q]
     return q
 
 
-def _agent(name: str, v: object, seen: Seen | None) -> AgentSnapshot:
+def _agent(name: str, v: object, seen: Seen | None, clock_figures: bool = True) -> AgentSnapshot:
     if seen is None or not isinstance(v, dict):
         return AgentSnapshot.model_validate(v)
     clock = {f: v[f] for f in AGENT_CLOCK if f in v}
@@ -188,12 +192,26 @@ def _agent(name: str, v: object, seen: Seen | None) -> AgentSnapshot:
     was = seen.get(name)
     if was is None or was[0] != v:
         a = AgentSnapshot.model_validate({**v, **clock})
-        seen[name] = [v, a]
+        seen[name] = [_kept(v), a]
         return a
+    if not clock_figures:
+        return was[1]
     moved = {f: x for f, x in clock.items() if was[1].__dict__[f] != x}
     if moved:
         was[1] = was[1].model_copy(update=_AGENT_CLOCK.validate_python(moved))
     return was[1]
+
+
+def _kept(v: Any) -> Any:
+    """JSON kept for the next comparison, its keys the one interned copy of each name: orjson shares a key's
+    string through a cache of 2,048 that 5,000 agents' names keep evicting, so each entry kept held its own
+    copies of 'state', 'since', ...: ~10,000 more strings every few minutes at 5,000 agents, until every entry
+    had been replaced (up to ~8 MB)."""
+    if type(v) is dict:
+        return {intern(k): _kept(x) for k, x in v.items()}
+    if type(v) is list:
+        return [_kept(x) for x in v]
+    return v
 
 
 def _forget(seen: Seen | None, now: dict) -> None:
@@ -521,8 +539,16 @@ class SnapshotStream:
     full part or delta applied (``Mirror``). On a gap it reads the stored parts again and asks the owner for a
     full snapshot. Yields a ``Summary`` and (with ``agents``) an ``AgentsPart`` whenever they change."""
 
-    def __init__(self, client, keys: Keys, agents: bool = True, on_ready: Callable[[], None] | None = None):
+    def __init__(
+        self,
+        client,
+        keys: Keys,
+        agents: bool = True,
+        on_ready: Callable[[], None] | None = None,
+        clock_figures: bool = True,
+    ):
         self.client = client
+        self.clock_figures = clock_figures  # False: a full agents part leaves them as the agent's last change had them
         self.keys = keys
         self.on_ready = on_ready  # called once subscribed and the stored parts read (there may be none yet)
         self.mirror = Mirror(agents)
@@ -561,7 +587,7 @@ class SnapshotStream:
                 # (a view without the agent detail keeps none: no full agents part would ever forget them)
                 return read_delta(text, self.queues_seen, self.agents_seen if self.mirror.want_agents else None)
             if channel == self.keys.agents_channel:
-                return await parse_agents(text, self.agents_seen)
+                return await parse_agents(text, self.agents_seen, self.clock_figures)
             return await read_summary(text, self.queues_seen)
         # (RecursionError: json's, for a text nested too deep, which pydantic's reader refused as a ValidationError)
         except (ValidationError, ValueError, KeyError, TypeError, RecursionError) as e:

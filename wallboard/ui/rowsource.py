@@ -6,9 +6,10 @@ when the table asks: for the rows in view (and a margin) at each update, and for
 they come (``tables.KeyedTable``). A row built is what ``view`` would build for it at that moment.
 
 - ``AgentRowSource``: the agents (all, or one queue's members). An agent keeps its cells but the time in state
-  while nothing it shows changed — the same object (a delta carries only the agents that changed) or one equal
-  but for the clock figures (a full snapshot sends every agent again, with its talk/wrap/available/paused
-  seconds brought up to date; no cell reads them): a full snapshot rebuilds only what it changed. The time
+  while nothing it shows changed — the same object (a delta carries only the agents that changed; the desk's
+  full parts too, ``SnapshotSource``) or one equal but for the clock figures (a view's full snapshot with its
+  talk/wrap/available/paused seconds brought up to date; no cell reads them): a full snapshot rebuilds only
+  what it changed. The time
   column's widest text is the longest time in state, the earliest ``since`` (``fmt_duration`` never narrows
   as time grows).
 - ``QueueRowSource``: the queues in snapshot order, then the total (the queue table's widths are fixed).

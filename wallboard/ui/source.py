@@ -18,10 +18,13 @@ __all__ = ["AgentsPart", "SnapshotSource", "parse_agents", "parse_summary"]
 
 
 class SnapshotSource:
-    """Latest parts at start, then every change, as full parts. ``agents=False``: the summary only."""
+    """Latest parts at start, then every change, as full parts. ``agents=False``: the summary only. An agent's
+    clock figures (``delta.AGENT_CLOCK``) are as its last change brought them, not brought up to date by each
+    full part: the desk shows none (``view.agent_cells``), and a model made anew for every agent logged in at
+    each full part was memory the desk could not give back (``delta.parse_agents``)."""
 
     def __init__(self, client, keys: Keys, agents: bool = True):
-        self.stream = SnapshotStream(client, keys, agents=agents)
+        self.stream = SnapshotStream(client, keys, agents=agents, clock_figures=False)
 
     @property
     def rejected(self) -> int:
