@@ -360,3 +360,71 @@ async def test_report_for_an_agent_is_the_agents_scorecard(make_engine, redis_cl
     assert await asyncio.to_thread(cli_main, [*base, "--no-scorecard", "-o", str(out)]) == 0
     rep = json.loads(out.read_text())
     assert "kind" not in rep and list(rep["agents"]) == ["1001"] and set(rep["queues"]) == {"sales", "care"}
+
+
+async def test_desk_agent_card_follows_the_time_an_agent_spends_in_a_state_it_stays_in(namespace):
+    """The card's rates rest on the agent's seconds in each state (``live_card``: talk, wrap-up, available,
+    paused), which move while the agent stays in one state and nothing else about it changes. The desk's source
+    leaves those as the agent's last change brought them (``SnapshotSource``: its rows show none), but not for
+    an agent whose card is open: a full part brings them up to date there, and opening the card asks the owner
+    for one (``P:{c}:snap:want``)."""
+    import redis as sync_redis
+
+    from wallboard.clock import ManualClock
+    from wallboard.config import load_config
+    from wallboard.keys import Keys
+    from wallboard.ui.app import build_desk_app
+    from wallboard.ui.screens import AgentCardScreen
+    from wallboard.ui.tables import KeyedTable
+
+    from .conftest import redis_url
+    from .test_tui import T0, ROLES, publish, seq_is, snapshot, store_sync, token_for, until
+
+    three = snapshot(3)
+    a = three.agents["1002"]  # Dana: 27 calls
+    dana = a.model_copy(update={"talk_s": 1800.0, "wrap_s": 600.0, "available_s": 4200.0, "pause_s": 600.0})
+    three.agents["1002"] = dana
+
+    def ticked(seq: int, available_s: float):
+        # only Dana's seconds available moved (she stays available): her JSON is the same but for them
+        agents = {**three.agents, "1002": dana.model_copy(update={"available_s": available_s})}
+        return three.model_copy(update={"seq": seq, "agents": agents})
+
+    store_sync(namespace, three)
+    config = load_config(
+        None,
+        redis={"prefix": namespace, "url": redis_url()},
+        centre={"timezone": "UTC"},
+        roles=ROLES,
+        users=[{"name": "dana", "roles": ["desk"]}],
+        targets={"agents": {"calls_per_hour": 12}},
+    )
+    app = build_desk_app(config, redis_url(), user="dana", clock=ManualClock(T0), token=token_for("dana"))
+    want = Keys(namespace).snap_want
+    sync = sync_redis.Redis.from_url(redis_url(), decode_responses=True)
+
+    def per_hour() -> list[str]:
+        card = app.screen.query_one("#card", KeyedTable)
+        return [str(card.get_cell("calls_per_hour", c)) for c in ("today", "met")]
+
+    async with app.run_test(size=(140, 40)) as pilot:
+        client = await app.reader.client()
+        await until(pilot, seq_is(app, 3), "the stored snapshot")
+        # before the card is open: 1 h more available (by hand: 27 calls in 3 h -> 9.0 an hour, target 12 missed)
+        await publish(client, namespace, ticked(4, 7800.0))
+        await until(pilot, seq_is(app, 4), "the ticked snapshot")
+        sync.delete(want)
+        table = app.query_one("#agents", KeyedTable)
+        table.focus()
+        table.select_key("1002")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, AgentCardScreen), "the card")
+        await until(pilot, lambda: sync.get(want) is not None, "the desk asking for a full snapshot")
+        await publish(client, namespace, ticked(5, 7800.0))  # the owner's answer: a full one
+        await until(pilot, lambda: per_hour() == ["9.0", "missed"], "27 calls in 3 h logged in")
+        # the card open: another 3 h available -> 27 calls in 6 h = 4.5 an hour
+        await publish(client, namespace, ticked(6, 18600.0))
+        await until(pilot, lambda: per_hour() == ["4.5", "missed"], "27 calls in 6 h logged in")
+        await pilot.press("escape")
+    sync.delete(want)
+    sync.close()

@@ -140,7 +140,7 @@ def _as_field(name: str) -> object:
 _AGENT_CLOCK = TypeAdapter(TypedDict("_AgentClock", {k: _as_field(k) for k in AGENT_CLOCK}, total=False))  # type: ignore[operator]
 
 
-async def parse_agents(text: str, seen: Seen | None = None, clock: bool = True) -> AgentsPart:
+async def parse_agents(text: str, seen: Seen | None = None, clock: bool | Collection[str] = True) -> AgentsPart:
     """An agents part, letting the event loop run every ``PARSE_SLICE`` agents (a view's frames go on).
 
     ``seen`` (a view's, kept from one message to the next, deltas too): an agent whose JSON is what it was but for
@@ -151,11 +151,13 @@ async def parse_agents(text: str, seen: Seen | None = None, clock: bool = True) 
     walk; now 3 for an agent that only ticked. ``clock=False`` (a view that shows no clock figure: the desk, whose
     ``view.agent_cells`` reads none): such an agent keeps its model as it was, the clock figures as its last
     change brought them; a full part makes no object for it (5,000 models a part at 5,000 agents, kept for the
-    part's life and made while its parsed text was alive: pymalloc's arenas stayed pinned, the desk's memory grew)."""
+    part's life and made while its parsed text was alive: pymalloc's arenas stayed pinned, the desk's memory grew).
+    ``clock`` a collection of agent ids: those agents' clock figures are brought up to date, no other's (the
+    desk's agents whose scorecard is open: ``live_card`` rests on them)."""
     data = _read_json(text)
     agents = {}
     for i, (k, v) in enumerate((data.get("agents") or {}).items(), 1):
-        agents[k] = _agent(k, v, seen, clock)
+        agents[k] = _agent(k, v, seen, clock if isinstance(clock, bool) else k in clock)
         if i % PARSE_SLICE == 0:
             await asyncio.sleep(0)
     _forget(seen, agents)
@@ -545,10 +547,12 @@ class SnapshotStream:
         keys: Keys,
         agents: bool = True,
         on_ready: Callable[[], None] | None = None,
-        clock_figures: bool = True,
+        clock_figures: bool | Collection[str] = True,
     ):
         self.client = client
-        self.clock_figures = clock_figures  # False: a full agents part leaves them as the agent's last change had them
+        # False: a full agents part leaves them as the agent's last change had them; a collection of agent ids
+        # (read at each part: the caller may change it): only those agents' are brought up to date
+        self.clock_figures = clock_figures
         self.keys = keys
         self.on_ready = on_ready  # called once subscribed and the stored parts read (there may be none yet)
         self.mirror = Mirror(agents)

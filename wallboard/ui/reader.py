@@ -26,6 +26,7 @@ from textual.worker import Worker
 from ..backoff import redis_backoff
 from ..clock import Clock
 from ..config import WallboardConfig
+from ..delta import WANT_TTL_S
 from ..keys import Keys
 from ..snapshot import Summary
 from ..livetime import monotonic_of
@@ -73,6 +74,8 @@ class SnapshotReader:
         self.last_message_mono: float | None = None
         self.redis_lost = False  # lost Redis: stale at once, until newer data comes
         self.closed = False
+        # agents whose clock figures each full part brings up to date (``SnapshotSource``): an open scorecard's
+        self.clock_for: set[str] = set()
 
     @property
     def has_client(self) -> bool:
@@ -93,7 +96,7 @@ class SnapshotReader:
         post = self.app.post_message
         while True:
             try:
-                source = SnapshotSource(await self.client(), self.keys, agents=self.agents)
+                source = SnapshotSource(await self.client(), self.keys, agents=self.agents, clock_for=self.clock_for)
                 post(FeedStatus(True, "connected"))
                 async for part in source.parts():
                     mono = monotonic_of(self.clock)
@@ -110,6 +113,10 @@ class SnapshotReader:
                 log.warning("%s: %s; retrying in %.1fs", self.name, e, delay)
                 post(FeedStatus(False, str(e)))
                 await asyncio.sleep(delay)
+
+    async def ask_full(self) -> None:
+        """Ask the lease owner for a full snapshot at its next publish (``delta.SnapshotStream.ask_full``)."""
+        await (await self.client()).set(self.keys.snap_want, "1", ex=WANT_TTL_S)
 
     # ---- staleness ----------------------------------------------------------------------------------------
 

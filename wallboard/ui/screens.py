@@ -274,9 +274,18 @@ class AgentCardScreen(ModalScreen):
             yield KeyedTable(headers(SCORECARD_COLUMNS, w), id="card", rtl=w.rtl, bidi=w.bidi)
 
     def on_mount(self) -> None:
+        # the card rests on the agent's seconds in each state, which the desk's source leaves as the agent's last
+        # change brought them (its rows show none): brought up to date for this agent from the next full part on,
+        # and the owner asked for one now (the figures held may be hours old: an agent long available)
+        reader = self.app.reader  # type: ignore[attr-defined]
+        reader.clock_for.add(self.agent_id)
+        self.run_worker(reader.ask_full(), exit_on_error=False)
         self._refresh_card()
         self.set_interval(1.0, self._refresh_card)
         self.query_one("#card", KeyedTable).focus()
+
+    def on_unmount(self) -> None:
+        self.app.reader.clock_for.discard(self.agent_id)  # type: ignore[attr-defined]
 
     def _refresh_card(self) -> None:
         from ..reports.scorecard import live_card

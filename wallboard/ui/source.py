@@ -8,7 +8,7 @@ they change: full snapshots as published, deltas applied to the copy it holds, a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 
 from ..delta import AgentsPart, SnapshotStream, parse_agents, parse_summary
 from ..keys import Keys
@@ -21,10 +21,12 @@ class SnapshotSource:
     """Latest parts at start, then every change, as full parts. ``agents=False``: the summary only. An agent's
     clock figures (``delta.AGENT_CLOCK``) are as its last change brought them, not brought up to date by each
     full part: the desk shows none (``view.agent_cells``), and a model made anew for every agent logged in at
-    each full part was memory the desk could not give back (``delta.parse_agents``)."""
+    each full part was memory the desk could not give back (``delta.parse_agents``). The agents in ``clock_for``
+    (the desk's: those whose scorecard is open, ``live_card`` rests on their seconds in each state; the set is
+    read at each part, its owner changes it) are the exception: each full part brings theirs up to date."""
 
-    def __init__(self, client, keys: Keys, agents: bool = True):
-        self.stream = SnapshotStream(client, keys, agents=agents, clock_figures=False)
+    def __init__(self, client, keys: Keys, agents: bool = True, clock_for: Collection[str] = frozenset()):
+        self.stream = SnapshotStream(client, keys, agents=agents, clock_figures=clock_for)
 
     @property
     def rejected(self) -> int:
