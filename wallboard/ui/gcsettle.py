@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable, Sequence
 from textual.cache import LRUCache
 from textual.strip import Strip
 
+from .heap import HeapPolicy
+
 FULL_GC_AFTER = 100  # younger collections before a full one (Python's default: 10)
 SETTLE_EVERY_S = 5.0  # the desk's collections and freezes (``GcSettle``)
 SETTLE_PILE = 2  # younger collections since the last full one: a settle soon (~3,000 objects each at 5,000 agents)
@@ -45,6 +47,8 @@ class GcSettle:
     start-up's restyled nodes: ~1,700 objects in 10 minutes at 5,000 agents). So that such cycles cannot pile
     up, once the frozen objects have grown by a quarter since the last time, a settle unfreezes everything
     first: one collection of the whole heap (~200-350 ms at 5,000 agents), a backstop not reached in 10 min.
+    The C heap's side goes with it (``heap.HeapPolicy``: big blocks mapped on their own from ``start``, free
+    pages given back at a settle every ~10 s).
 
     A settle's cost is what it walks: every 5 s at 5,000 agents ~68,000 objects (60-110 ms), most of them made at
     once by the full agents part. Once ``arm``ed, a settle is also asked for (``on_pile``, called from the
@@ -57,7 +61,9 @@ class GcSettle:
         clock: Callable[[], float] = time.monotonic,
         pile: int = SETTLE_PILE,
         on_pile: Callable[[], None] | None = None,
+        heap: HeapPolicy | None = None,
     ) -> None:
+        self.heap = heap if heap is not None else HeapPolicy(clock)  # the C heap's side (``heap``)
         self.every_s = every_s
         self.clock = clock
         self.pile = pile
@@ -78,6 +84,7 @@ class GcSettle:
         self._threshold = gc.get_threshold()
         young, middle, _ = self._threshold
         gc.set_threshold(young, middle, FULL_GC_AFTER)
+        self.heap.start()
         gc.freeze()
         self.last = self.clock()
         gc.callbacks.append(self._collected)
@@ -113,6 +120,7 @@ class GcSettle:
         if young:
             return
         self._asked = False
+        self.heap.trim()
         if reclaim or self.frozen_after is None:
             self.frozen_after = gc.get_freeze_count()
             self._checked = self.clock()
