@@ -265,8 +265,21 @@ def test_svg_hebrew_desk(snap_compare, namespace):
 
     async def run_before(pilot) -> None:
         await until(pilot, seq_is(pilot.app, 7), "the stored snapshot")
+        # the columns are measured when a table is idle, and a right-to-left table wider than its box is then
+        # scrolled to its right end after the next frame (``KeyedTable.hold_right``): CI once took the SVG before
+        await until(pilot, lambda: held_right(pilot.app), "the tables measured and held right")
 
     assert snap_compare(he_app(namespace), terminal_size=SIZE, run_before=run_before)
+
+
+def held_right(app) -> bool:
+    """Every table of the desk has measured its columns, and each right-to-left one shows its right end."""
+    from wallboard.ui.tables import KeyedTable
+
+    tables = list(app.query(KeyedTable))
+    return bool(tables) and all(
+        not t._require_update_dimensions and (not t.rtl or t.scroll_x == t.max_scroll_x) for t in tables
+    )
 
 
 async def test_hebrew_move_and_pause_dialogs_and_scorecard(redis_client, prefix, cleanup):
