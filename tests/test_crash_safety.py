@@ -369,7 +369,11 @@ def _without_duplicates(snap: dict) -> dict:
     return out
 
 
-def _check_against_reference(prefix: str, ref: Reference, runners: list[Runner], title: str) -> dict:
+def _check_against_reference(
+    prefix: str, ref: Reference, runners: list[Runner], title: str, reread: bool = True
+) -> dict:
+    """Everything counted as the clean replay counted it; ``reread``: and the restarts re-read rows behind a
+    cursor (the kills landed mid-batch: the duplicates path was taken), else the caller checks that itself."""
     snap, dups = asyncio.run(_snapshot(prefix, ref.now))
     # lost / double-counted: every whole counter of every queue and agent against the clean run
     lost = double = 0
@@ -396,7 +400,8 @@ def _check_against_reference(prefix: str, ref: Reference, runners: list[Runner],
     kills = [k for r in runners for k in r.kills]
     assert all(k.recover_s is not None for k in kills)
     reapplied = dups - ref.duplicates
-    assert reapplied > 0, "restarts re-read rows behind the cursor: the engine must have recognised them"
+    if reread:
+        assert reapplied > 0, "restarts re-read rows behind the cursor: the engine must have recognised them"
     figures = {
         "title": title,
         "lines": ref.lines,
@@ -437,10 +442,23 @@ def test_three_sharded_ingesters_killed_and_restarted_count_like_a_clean_replay(
     config = load_config(CONFIG)
     parts = [f"q:{q.name}" for q in config.queues] + [f"a:{a.id}" for a in config.agents]
     assert {shard_of(p, 3) for p in parts} == {0, 1, 2}
+    # a shard writes its cursor after each batch of its events, three times in this file, so its two kills can
+    # both land right after a cursor write (nothing re-read, nothing to recognise): then the run, whose counts are
+    # still checked, is done again with other kill points, up to three runs in all
+    reapplied = []
     try:
-        runners = _run_with_kills(day, prefix, shards=3, kills_each=2, seed=9003, ref=reference, logs=tmp_path)
-        assert [len(r.kills) for r in runners] == [2, 2, 2]
-        _check_against_reference(prefix, reference, runners, "three sharded ingesters, each SIGKILLed and restarted")
+        for seed in (9003, 9013, 9023):
+            logs = tmp_path / str(seed)
+            logs.mkdir()
+            runners = _run_with_kills(day, prefix, shards=3, kills_each=2, seed=seed, ref=reference, logs=logs)
+            assert [len(r.kills) for r in runners] == [2, 2, 2]
+            title = f"three sharded ingesters, each SIGKILLed and restarted (seed {seed})"
+            figures = _check_against_reference(prefix, reference, runners, title, reread=False)
+            reapplied.append(figures["duplicates re-applied (recognised, not counted)"])
+            if reapplied[-1] > 0:
+                break
+            drop_namespace_sync(redis.Redis.from_url(redis_url()), prefix)
+        assert reapplied[-1] > 0, f"restarts re-read rows behind the cursor in none of {len(reapplied)} runs"
     finally:
         drop_namespace_sync(redis.Redis.from_url(redis_url()), prefix)
 

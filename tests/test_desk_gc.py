@@ -16,9 +16,13 @@ from textual.strip import Strip
 
 from wallboard.clock import ManualClock
 from wallboard.ui import gcsettle
+from wallboard.ui.heap import HeapPolicy
 from wallboard.ui.gcsettle import GcSettle, untangle_lru_caches, untangle_strips
 
 from .test_desk_tables import shown_line, with_agents
+
+# the test process's malloc left as it is (``ui.heap``'s own tests show the policy in fresh interpreters)
+NO_HEAP = HeapPolicy(enabled=False)
 
 
 class Node:
@@ -77,7 +81,7 @@ async def test_the_desk_freezes_what_it_built_once_every_agent_is_placed_and_sho
 
 def test_a_settle_collects_the_new_garbage_before_freezing_and_a_grown_frozen_heap_is_collected_whole():
     now = [0.0]
-    settle = GcSettle(every_s=5, clock=lambda: now[0])
+    settle = GcSettle(every_s=5, clock=lambda: now[0], heap=NO_HEAP)
     threshold = gc.get_threshold()
     try:
         settle.start()
@@ -114,7 +118,9 @@ def test_a_pile_of_young_collections_asks_for_one_settle_once_armed():
     """Once armed, ``SETTLE_PILE`` younger collections since the last full one ask for a settle (once, until it is
     done): the desk's settle walks a part of what a full agents part makes, not the whole of it."""
     asked: list[int] = []
-    settle = GcSettle(every_s=5, clock=lambda: 0.0, pile=2, on_pile=lambda: asked.append(gc.get_count()[2]))
+    settle = GcSettle(
+        every_s=5, clock=lambda: 0.0, pile=2, on_pile=lambda: asked.append(gc.get_count()[2]), heap=NO_HEAP
+    )
     try:
         settle.start()
         gc.collect(1)
@@ -156,7 +162,7 @@ def test_a_settle_asked_for_waits_for_a_quiet_moment_of_the_loop():
         loop = asyncio.get_running_loop()
         desk = Desk()
         desk._settle_loop = loop
-        desk.gc_settle = GcSettle(every_s=5)
+        desk.gc_settle = GcSettle(every_s=5, heap=NO_HEAP)
         desk.gc_settle.settle = lambda young=False: settled.append(loop.time())  # type: ignore[method-assign]
         desk.gc_settle.arm()
         DeskApp._settle_soon(desk, 0.02)  # type: ignore[arg-type]
@@ -175,7 +181,7 @@ def test_a_settle_asked_for_waits_for_a_quiet_moment_of_the_loop():
     async def ended() -> None:
         desk = Desk()
         desk._settle_loop = asyncio.get_running_loop()
-        desk.gc_settle = GcSettle(every_s=5)
+        desk.gc_settle = GcSettle(every_s=5, heap=NO_HEAP)
         desk.gc_settle.settle = lambda young=False: settled.append(0.0)  # type: ignore[method-assign]
         desk.gc_settle.arm()
         DeskApp._settle_soon(desk, 0.02)  # type: ignore[arg-type]
