@@ -409,3 +409,56 @@ async def test_the_tick_moves_one_table_a_turn_and_a_snapshot_is_drawn_one_table
             firsts.setdefault(next(iter(p)), f)
         # the summary's two tables: the callers' after a frame drawn with the queues'
         assert firsts["callers"] > firsts["queues"]
+
+
+def drawn_lines(table: KeyedTable, rows: int) -> list[list]:
+    """Every row's line as DataTable draws it: its segments, each with its style and the style's metadata."""
+    return [
+        [(s.text, s.style, s.style.meta if s.style else None) for s in table.render_line(y)] for y in range(1, rows + 1)
+    ]
+
+
+async def test_rows_that_moved_keep_their_drawing_at_their_new_place():
+    """A waiting caller answered moves every row below it up one line: their cells are not drawn again, but what
+    the table shows, the mouse's row and column in each segment included, is what a table drawing everything anew
+    shows (and a click on a moved row selects that row)."""
+    app = Host()
+    names = ["Ann", "Bob", "Cai", "Dov", "Eli", "Fay"]
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync([row(n.lower(), n, "available") for n in names])
+        await pilot.pause()
+        drawn_lines(table, len(names))
+        before = table.cells_drawn
+        assert before >= 2 * len(names)  # each row's two cells drawn once
+        # Bob answered, Gil joined at the end: Cai..Fay each one line up
+        now = [n for n in names if n != "Bob"] + ["Gil"]
+        table.sync([row(n.lower(), n, "available") for n in now])
+        await pilot.pause()
+        moved = drawn_lines(table, len(now))
+        assert table.cells_drawn - before == 2  # Gil's two cells; none of the four rows that moved
+        assert [line(table, y).split()[0] for y in range(1, 7)] == now
+        # Cai's cells say they are on row 1 (the second row) now, not row 2
+        assert {meta["row"] for _, _, meta in moved[1] if meta and "row" in meta} == {1}
+        table._clear_caches()  # the same table drawn from nothing: segment by segment the same, styles and all
+        assert drawn_lines(table, len(now)) == moved
+        # a click on Eli's line (the header, Ann, Cai, Dov, then Eli: line 4 of the table) selects Eli
+        await pilot.click(KeyedTable, offset=(2, 4))
+        await pilot.pause()
+        assert table.selected_key == "eli"
+
+
+async def test_a_row_removed_and_added_again_is_drawn_with_what_it_shows_now():
+    """A row's drawing is kept on its cells' stamps; a row gone and back under the same key (a caller who left and
+    joined again) has new cells, not the drawing kept from before."""
+    app = Host()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync([row("a", "Ann", "available"), row("b", "Bob", "on_call")])
+        await pilot.pause()
+        assert line(table, 2).split() == ["Bob", "on_call"]
+        table.sync([row("a", "Ann", "available")])
+        await pilot.pause()
+        table.sync([row("a", "Ann", "available"), row("b", "Bob", "wrap_up")])
+        await pilot.pause()
+        assert line(table, 2).split() == ["Bob", "wrap_up"]

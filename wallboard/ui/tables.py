@@ -13,9 +13,12 @@ cost seconds. An update now costs the cells that changed.
 
 A cell is drawn again only when it changed: DataTable keys its cache of drawn cells on one count of every
 update to the table, so a single clock cell ticking redrew every visible cell of the table each second.
-``_render_cell`` keys it instead on the cell's own stamp (set when ``sync`` updates it) and a stamp of the rows'
-places (rows removed or sorted, columns changed; not rows added at the end, as a large part's come in slices), and
-the row's formatted cells on the row's own stamp (the latest of its cells').
+``_render_cell`` keeps a cell's drawing instead on the cell's own stamp (set when ``sync`` updates it, or when its
+row was added), and the row's formatted cells on the row's own stamp (the latest of its cells'). A cell whose row
+moved (a row above it removed, the table sorted) keeps its drawing too, its mouse metadata (the row and column a
+click selects, the one thing in it that depends on the place) set to the new place: every second's waiting
+callers answered moved the rows below them, and each of their cells was drawn again (~70 us a cell, ~140 cells a
+frame of the callers' table).
 
 ``sync(source)`` with a ``rowsource.RowSource`` (the desk's queues and agents): every row is placed by key at its
 sort key's place, but only the rows in view and a page above and below are filled (built by the source, compared
@@ -31,6 +34,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
 from textual.geometry import Region, Size
@@ -68,6 +73,17 @@ CACHED_SCREENS = 2
 MIN_CACHED_LINES = 24
 
 Shown = tuple[str, str, str]  # text, style, justify: what a cell looks like
+HEADER = ("header",)  # the header cells' key in DataTable's cache in place of its update count
+
+
+def _placed_at(lines: list[list[Segment]], at: tuple[int, int]) -> list[list[Segment]]:
+    """A cell's drawing at another place: DataTable puts the row and column in every segment's metadata (a click
+    selects them), the rest of the drawing does not depend on the place. The new place's metadata added on the
+    right replaces theirs, as DataTable's own (added to the cell's base style) would be."""
+    meta = Style.from_meta({"row": at[0], "column": at[1]})
+    return [
+        [Segment(s.text, s.style + meta if s.style is not None else None, s.control) for s in line] for line in lines
+    ]
 
 
 class KeyedTable(DataTable):
@@ -97,7 +113,10 @@ class KeyedTable(DataTable):
         self._row_render_cache = LRUCache(CACHED_LINES)
         self._row_renderable_cache = LRUCache(CACHED_LINES)
         self._line_cache = LRUCache(CACHED_LINES)
-        self._cell_render_cache = LRUCache(CACHED_CELLS)
+        self._cell_render_cache = LRUCache(CACHED_LINES)  # the header's cells (the rows' are ``_drawn``)
+        # (row, column, style, cursor, hover, the cell's stamp, ...) -> ((row index, column index), its lines)
+        self._drawn: LRUCache = LRUCache(CACHED_CELLS)
+        self.cells_drawn = 0  # cells drawn anew (not from ``_drawn``, nor moved): what a frame costs
         self._cached_lines = CACHED_LINES  # until the table has its size (``_size_caches``)
         self._spec: list[tuple[str, str, int | None]] = list(columns)
         self._shown: dict[tuple[str, str], Shown] = {}
@@ -110,6 +129,7 @@ class KeyedTable(DataTable):
         self._widths: dict[str, Counter[int]] = {}  # auto-width column -> how many cells have each width
         self._stamps: dict[tuple[str, str], int] = {}  # (row, column) -> when sync last updated the cell
         self._row_stamps: dict[str, int] = {}  # row -> when sync last updated one of its cells
+        self._born: dict[str, int] = {}  # row -> the stamp when it was added (its cells' until updated)
         self._stamp = 0
         self._models: dict[tuple[str, str], CellModel] = {}  # (row, column) -> the cell model last synced
         self._layout = 0  # moves when rows are added, removed or sorted, or the columns change
@@ -193,6 +213,7 @@ class KeyedTable(DataTable):
         self._widths.clear()
         self._stamps.clear()
         self._row_stamps.clear()
+        self._born.clear()
         self._models.clear()
         self._placed = None
         self._sort_keys.clear()
@@ -316,6 +337,7 @@ class KeyedTable(DataTable):
                 self.remove_row(row_key)
                 self.rows_removed += 1
                 self._row_stamps.pop(row_key, None)
+                self._born.pop(row_key, None)
                 for col in cols:
                     self._stamps.pop((row_key, col), None)
                     self._models.pop((row_key, col), None)
@@ -450,12 +472,12 @@ class KeyedTable(DataTable):
         if lines == self._cached_lines:
             return
         self._cached_lines = lines
-        for cache in (self._row_render_cache, self._row_renderable_cache, self._line_cache, self._cell_render_cache):
+        for cache in (self._row_render_cache, self._row_renderable_cache, self._line_cache, self._drawn):
             cache.clear()  # emptied, not left to the collector (``gcsettle.untangle_lru_caches``)
         self._row_render_cache = LRUCache(lines)
         self._row_renderable_cache = LRUCache(lines)
         self._line_cache = LRUCache(lines)
-        self._cell_render_cache = LRUCache(lines * max(1, len(self._spec)))
+        self._drawn = LRUCache(lines * max(1, len(self._spec)))
 
     def _fill_in_view(self) -> None:
         """Rows scrolled into view (or a taller table) show what they are now, before they are drawn."""
@@ -491,7 +513,10 @@ class KeyedTable(DataTable):
 
     def add_row(self, *args, **kwargs):
         self._layout += 1
-        return super().add_row(*args, **kwargs)
+        key = super().add_row(*args, **kwargs)
+        self._stamp += 1
+        self._born[key.value] = self._stamp  # a row added again (a caller back in the queue) is drawn anew
+        return key
 
     def remove_row(self, row_key) -> None:
         self._layout += 1
@@ -518,19 +543,51 @@ class KeyedTable(DataTable):
             self._offsets = (self._layout, DataTable._y_offsets.fget(self))  # type: ignore[attr-defined]
         return self._offsets[1]
 
-    def _render_cell(self, row_index: int, column_index: int, *args, **kwargs):
-        """DataTable's, with the cell's cache keyed on the cell's own stamp (see the module docstring)."""
-        if row_index < 0 or column_index < 0:  # the header, row labels
-            return super()._render_cell(row_index, column_index, *args, **kwargs)
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._drawn.clear()
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ):
+        """DataTable's, kept on the cell's own stamp, and moved with its row (see the module docstring)."""
+        if row_index < 0 or column_index < 0:  # the header (and row labels, not shown): its labels and widths
+            count = self._update_count  # change with the caches cleared, not with every cell update
+            self._update_count = HEADER  # type: ignore[assignment]
+            try:
+                return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+            finally:
+                self._update_count = count
         row_key = self._row_locations.get_key(row_index)
         column_key = self._column_locations.get_key(column_index)
-        count = self._update_count
-        # inside this call only; the row renderables it reads under this key hold this cell's current value
-        self._update_count = (self._places, self._stamps.get((row_key.value, column_key.value), 0))  # type: ignore[assignment]
-        try:
-            return super()._render_cell(row_index, column_index, *args, **kwargs)
-        finally:
-            self._update_count = count
+        stamp = self._stamps.get((row_key.value, column_key.value)) or self._born.get(row_key.value, 0)
+        # DataTable's cell key, the cell's stamp in place of the table's update count
+        key = (row_key, column_key, base_style, cursor, hover, self._show_hover_cursor, stamp, self._pseudo_class_state)
+        at = (row_index, column_index)
+        kept = self._drawn.get(key)
+        if kept is not None:
+            if kept[0] == at:
+                return kept[1]
+            lines = _placed_at(kept[1], at)
+        else:
+            count = self._update_count
+            # inside this call only: DataTable's own cache takes it under this key (dropped after: ``_drawn`` keeps
+            # it), and the row renderables it reads under it hold this cell's current value
+            self._update_count = (self._places, stamp)  # type: ignore[assignment]
+            try:
+                lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+            finally:
+                self._update_count = count
+            self._cell_render_cache.discard(key[:6] + ((self._places, stamp), self._pseudo_class_state))
+            self.cells_drawn += 1
+        self._drawn.set(key, (at, lines))
+        return lines
 
     def _get_row_renderables(self, row_index: int):
         """DataTable's, cached on the row's own stamp: it is keyed on the update count, which ``_render_cell``
