@@ -5,7 +5,8 @@ The lease owner publishes, on ``P:{c}:snap:delta``, a small **delta** per snapsh
 agents whose content changed (each whole) or were removed, the centre total, and the head (``at``, window, dead
 letters; the feed gaps when they changed). A **full** snapshot (both parts, on ``P:{c}:snap`` and
 ``P:{c}:snap:agents``) goes out every ``engine.full_publish_s``, after anything that makes the owner rebuild in
-full, when most entries changed, and when a view asks (``P:{c}:snap:want``). The stored parts
+full, when most entries changed, and when a view asks (``P:{c}:snap:want``), preceded by the delta to it when
+one can be made: a view in step that reads no clock figure need not read the full parts. The stored parts
 (``P:{c}:summary``, ``P:{c}:agents_detail``) are what a view holds after applying every message, written at each
 publish from the entries' cached JSON (only what changed is serialised again).
 
@@ -26,10 +27,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from sys import intern
+from time import perf_counter
 from typing import Annotated, Any, Literal
 
 from typing_extensions import TypedDict
@@ -87,9 +90,22 @@ def parse_summary(text: str) -> Summary:
     return Summary.model_validate_json(text)
 
 
-PARSE_SLICE = 200  # agents parsed between two turns of the event loop (500 read anew: ~12 ms, which with the start-up's
-# first frame of ~70 ms and the slice of the turn before made wake-ups of 100-110 ms; 5,000 in one go: ~100 ms)
-QUEUE_SLICE = 50  # queues parsed between two turns (500 queues, each with its explanations, in one go: ~40 ms)
+# A view's reading lets the event loop turn (a frame drawn, a key handled) after this much work: 5,000 agents read in
+# one go were ~100 ms, 500 queues ~40 ms, and a delta of ~100 queues changed (each validated and kept: 0.4-1 ms) 40-120
+# ms; counts of entries between turns did not fit both an entry kept as it was (~10 us) and one read anew.
+SLICE_S = 0.005
+
+
+class _Slices:
+    """Turns of the event loop, one each ``SLICE_S`` of reading."""
+
+    def __init__(self) -> None:
+        self.since = perf_counter()
+
+    async def turn(self) -> None:
+        if perf_counter() - self.since >= SLICE_S:
+            await asyncio.sleep(0)
+            self.since = perf_counter()
 
 
 # orjson reads a text at half of json's cost (a delta of 99 queues and 211 agents: 8.7 -> 4.9 ms), the same values
@@ -111,7 +127,7 @@ Seen = dict[str, list]  # a view's: name -> [its JSON as read (an agent's withou
 
 
 async def read_summary(text: str, seen: Seen | None = None) -> Summary:
-    """A summary (as ``parse_summary``), letting the event loop run every ``QUEUE_SLICE`` queues.
+    """A summary (as ``parse_summary``), letting the event loop turn every ``SLICE_S`` of reading.
 
     ``seen`` (a view's, kept from one message to the next, deltas too: ``read_delta``): a queue whose JSON is what
     it was keeps its model, the very object. A full summary every few seconds brought 500 queues' models anew
@@ -121,10 +137,10 @@ async def read_summary(text: str, seen: Seen | None = None) -> Summary:
     raw = data.get("queues") if isinstance(data, dict) else None
     if isinstance(raw, dict):
         queues = {}
-        for i, (k, v) in enumerate(raw.items(), 1):
+        slices = _Slices()
+        for k, v in raw.items():
             queues[k] = _queue(k, v, seen)
-            if i % QUEUE_SLICE == 0:
-                await asyncio.sleep(0)
+            await slices.turn()
         data["queues"] = queues  # models already: taken as they are
         _forget(seen, queues)
     return Summary.model_validate(data)
@@ -141,7 +157,7 @@ _AGENT_CLOCK = TypeAdapter(TypedDict("_AgentClock", {k: _as_field(k) for k in AG
 
 
 async def parse_agents(text: str, seen: Seen | None = None, clock: bool | Collection[str] = True) -> AgentsPart:
-    """An agents part, letting the event loop run every ``PARSE_SLICE`` agents (a view's frames go on).
+    """An agents part, letting the event loop turn every ``SLICE_S`` of reading (a view's frames go on).
 
     ``seen`` (a view's, kept from one message to the next, deltas too): an agent whose JSON is what it was but for
     its clock figures (``AGENT_CLOCK``: its seconds in each state today, moving every second for every agent
@@ -156,23 +172,29 @@ async def parse_agents(text: str, seen: Seen | None = None, clock: bool | Collec
     desk's agents whose scorecard is open: ``live_card`` rests on them)."""
     data = _read_json(text)
     agents = {}
-    for i, (k, v) in enumerate((data.get("agents") or {}).items(), 1):
+    slices = _Slices()
+    for k, v in (data.get("agents") or {}).items():
         agents[k] = _agent(k, v, seen, clock if isinstance(clock, bool) else k in clock)
-        if i % PARSE_SLICE == 0:
-            await asyncio.sleep(0)
+        await slices.turn()
     _forget(seen, agents)
     return AgentsPart(seq=int(data["seq"]), at=UTC_TIME.validate_python(data["at"]), agents=agents)
 
 
-def read_delta(text: str, queues_seen: Seen | None = None, agents_seen: Seen | None = None) -> Delta:
+async def read_delta(text: str, queues_seen: Seen | None = None, agents_seen: Seen | None = None) -> Delta:
     """A delta (as ``Delta.model_validate_json``); its queues and agents noted in a view's ``seen`` (see
-    ``read_summary`` and ``parse_agents``), so that the next full part keeps the models a delta brought."""
+    ``read_summary`` and ``parse_agents``), so that the next full part keeps the models a delta brought. The event
+    loop turns every ``SLICE_S`` of reading."""
     data = _read_json(text)
     if isinstance(data, dict):
+        slices = _Slices()
         for key, read, seen in (("queues", _queue, queues_seen), ("agents", _agent, agents_seen)):
             raw = data.get(key)
             if isinstance(raw, dict):
-                data[key] = {k: read(k, v, seen) for k, v in raw.items()}
+                out = {}
+                for k, v in raw.items():
+                    out[k] = read(k, v, seen)
+                    await slices.turn()
+                data[key] = out
     return Delta.model_validate(data)
 
 
@@ -267,7 +289,7 @@ class DeltaPublisher:
         self.fulls = 0
         self.deltas = 0
         self.last_sizes = (0, 0)  # (queues, agents) in the last delta
-        self.last_bytes = 0  # the last message published (a delta, or both parts of a full one)
+        self.last_bytes = 0  # the last messages published (a delta, or both parts of a full one and its delta)
         self.invalidate()
 
     def invalidate(self) -> None:
@@ -291,19 +313,19 @@ class DeltaPublisher:
         seq, want = await pipe.execute()
         snap = snap.model_copy(update={"seq": seq})
         tnow = now.timestamp()
-        full = (
-            self.full_at is None
-            or want is not None
-            or tnow - self.full_at >= self.full_publish_s
-            or tnow < self.last_t  # the clock went back
-        )
+        back = tnow < self.last_t  # the clock went back
+        full = self.full_at is None or want is not None or tnow - self.full_at >= self.full_publish_s or back
         self.last_t = tnow
-        delta = None if full else self._delta(snap, alerting)
-        if delta is None:
-            await self._full(snap, tnow)
-        else:
-            await self._send(snap, self._delta_text(delta), self.keys.delta_channel)
+        # a full snapshot goes out with the delta to it when there is one: a view in step that needs no clock
+        # figure (the desk) applies the delta and need not read the full parts (``SnapshotStream(skip_fulls=...)``)
+        delta = None if self.full_at is None or back else self._delta(snap, alerting)
+        text = None if delta is None else self._delta_text(delta)
+        if text is not None:
             self.deltas += 1
+        if delta is None or full:
+            await self._full(snap, tnow, text)
+        else:
+            await self._send(snap, text, full=False)
         return snap
 
     def _delta(self, snap: Snapshot, alerting: Collection[str] | None = None) -> Delta | None:
@@ -393,7 +415,7 @@ class DeltaPublisher:
             dead_letters=snap.dead_letters,
         )
 
-    async def _full(self, snap: Snapshot, tnow: float) -> None:
+    async def _full(self, snap: Snapshot, tnow: float, delta: str | None = None) -> None:
         ch = self.changes
         ch.tick()
         self.qsig = {q: _queue_sig(qs) for q, qs in snap.queues.items()}
@@ -404,15 +426,16 @@ class DeltaPublisher:
         self.gaps = list(snap.gaps)
         self.full_at = tnow
         self.fulls += 1
-        await self._send(snap, None, None)
+        await self._send(snap, delta, full=True)
 
-    async def _send(self, snap: Snapshot, message: str | None, channel: str | None) -> None:
-        """Store both parts as a view holds them now; publish the delta, or both parts when it is a full one."""
+    async def _send(self, snap: Snapshot, delta: str | None, full: bool) -> None:
+        """Store both parts as a view holds them now; publish the delta (when there is one), then both parts when
+        it is a full one."""
         summary = self._summary_text(snap)
         agents = self._agents_text(snap)
-        out = [(self.keys.channel, summary), (self.keys.agents_channel, agents)] if channel is None else []
-        if channel is not None and message is not None:
-            out.append((channel, message))
+        out = [] if delta is None else [(self.keys.delta_channel, delta)]
+        if full:
+            out += [(self.keys.channel, summary), (self.keys.agents_channel, agents)]
         self.last_bytes = sum(len(text) for _, text in out)
         pipe = self.r.pipeline(transaction=False)
         pipe.set(self.keys.summary, summary)
@@ -453,6 +476,11 @@ def _order(sent: dict, now: dict, out: dict, removed: list[str]) -> list[str] | 
 
 
 # ---- a view's side ---------------------------------------------------------------------------------------
+
+
+# the head of a full part as the owner writes it (``DeltaPublisher._summary_text``, ``_agents_text``)
+_HEAD = re.compile(r'\{"schema_version":\d+,"seq":(\d+),"at":"([^"]+)"')
+HEAD_CHARS = 120
 
 
 def older(seq: int, at: datetime, held_seq: int, held_at: datetime) -> bool:
@@ -548,8 +576,15 @@ class SnapshotStream:
         agents: bool = True,
         on_ready: Callable[[], None] | None = None,
         clock_figures: bool | Collection[str] = True,
+        skip_fulls: bool = False,
     ):
         self.client = client
+        # a full part at the seq and time held (its delta applied) is not read when it would bring only clock
+        # figures up to date that the view does not read (the desk and the board tick their own; the agents' only
+        # while ``clock_figures`` names none): a 3 MB agents part at 5,000 agents is ~20 ms of orjson alone
+        self.skip_fulls = skip_fulls
+        self.skipped = 0
+        self.full_seq = -1  # the seq of the last full snapshot handled (its last part read or skipped)
         # False: a full agents part leaves them as the agent's last change had them; a collection of agent ids
         # (read at each part: the caller may change it): only those agents' are brought up to date
         self.clock_figures = clock_figures
@@ -589,7 +624,7 @@ class SnapshotStream:
         try:
             if channel == self.keys.delta_channel:
                 # (a view without the agent detail keeps none: no full agents part would ever forget them)
-                return read_delta(text, self.queues_seen, self.agents_seen if self.mirror.want_agents else None)
+                return await read_delta(text, self.queues_seen, self.agents_seen if self.mirror.want_agents else None)
             if channel == self.keys.agents_channel:
                 return await parse_agents(text, self.agents_seen, self.clock_figures)
             return await read_summary(text, self.queues_seen)
@@ -598,6 +633,26 @@ class SnapshotStream:
             self.rejected += 1
             log.warning("ignored a malformed snapshot message on %s: %s", channel, e)
             return None
+
+    def _held(self, channel: str, text: str) -> bool:
+        """A full part that ``skip_fulls`` leaves unread: of the seq and time the view holds, in step, and (the
+        agents part) with no agent's clock figures wanted. Its head, as the owner writes it, says which it is; a
+        text with another head is read."""
+        if not self.skip_fulls or channel == self.keys.delta_channel or not self.mirror.in_step():
+            return False
+        if channel == self.keys.agents_channel:
+            held: Summary | AgentsPart | None = self.mirror.agents
+            if self.clock_figures is True or (self.clock_figures is not False and len(self.clock_figures) > 0):
+                return False
+        else:
+            held = self.mirror.summary
+        head = _HEAD.match(text[:HEAD_CHARS]) if isinstance(text, str) else None
+        if held is None or head is None or int(head[1]) != held.seq:
+            return False
+        try:
+            return UTC_TIME.validate_python(head[2]) == held.at
+        except ValidationError:
+            return False
 
     async def parts(self) -> AsyncIterator[Summary | AgentsPart]:
         pubsub = self.client.pubsub(ignore_subscribe_messages=True)
@@ -612,9 +667,17 @@ class SnapshotStream:
                 if message.get("type") != "message":
                     continue
                 channel = message["channel"]
+                last = channel == (self.keys.agents_channel if self.mirror.want_agents else self.keys.channel)
+                if self._held(channel, message["data"]):
+                    self.skipped += 1
+                    if last:
+                        self.full_seq = self.mirror.seq
+                    continue
                 item = await self._parse(channel, message["data"])
                 if item is None:
                     continue
+                if last and not isinstance(item, Delta):
+                    self.full_seq = item.seq
                 if isinstance(item, Delta):
                     result = self.mirror.apply(item)
                     if result == "applied":

@@ -23,10 +23,13 @@ class SnapshotSource:
     full part: the desk shows none (``view.agent_cells``), and a model made anew for every agent logged in at
     each full part was memory the desk could not give back (``delta.parse_agents``). The agents in ``clock_for``
     (the desk's: those whose scorecard is open, ``live_card`` rests on their seconds in each state; the set is
-    read at each part, its owner changes it) are the exception: each full part brings theirs up to date."""
+    read at each part, its owner changes it) are the exception: each full part brings theirs up to date. A full
+    part the delta before it already brought (in step) is not read at all (``SnapshotStream(skip_fulls=True)``): the
+    desk and the board tick their waits and times in state themselves; the agents part is read while a card is
+    open."""
 
     def __init__(self, client, keys: Keys, agents: bool = True, clock_for: Collection[str] = frozenset()):
-        self.stream = SnapshotStream(client, keys, agents=agents, clock_figures=clock_for)
+        self.stream = SnapshotStream(client, keys, agents=agents, clock_figures=clock_for, skip_fulls=True)
 
     @property
     def rejected(self) -> int:
