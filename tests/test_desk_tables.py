@@ -14,6 +14,7 @@ from wallboard.ui.tables import KeyedTable
 from wallboard.ui.rowsource import AgentRowSource
 from wallboard.ui.view import CellModel, RowModel, caller_rows
 
+from .polling import until
 from .ui_seen import agent_rows
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -462,3 +463,76 @@ async def test_a_row_removed_and_added_again_is_drawn_with_what_it_shows_now():
         table.sync([row("a", "Ann", "available"), row("b", "Bob", "wrap_up")])
         await pilot.pause()
         assert line(table, 2).split() == ["Bob", "wrap_up"]
+
+
+# ---- a right-to-left table wider than its box: its right end in view ------------------------------------------
+
+
+class RightToLeftHost(App):
+    def compose(self):
+        yield KeyedTable([("name", "Name", None), ("state", "State", None)], rtl=True, id="t")
+
+
+async def test_a_right_to_left_table_widened_while_the_screen_waits_is_held_once_laid_out():
+    """The hold runs after a refresh (``call_after_refresh``), but the refresh it follows may not be the layout
+    that shows the table's horizontal scrollbar (CI: a screen's refresh already under way); until that scrollbar
+    is shown Textual refuses a horizontal scroll. Here the screen is held in a batch while the table measures its
+    wider column, so the callbacks after refresh run before the layout; once laid out the table shows its right
+    end. Widths by hand: a cell is its text and a space either side; Name 4 + 2, State 5 + 2 (13 <= 20), then
+    paused:coaching 15 + 2: 6 + 17 = 23, three columns more than the 20 of the box."""
+    app = RightToLeftHost()
+    async with app.run_test(size=(20, 10)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync([row("a", "Ann", "x")])
+        await until(lambda: table.virtual_size.width == 13, "the narrow columns measured", pilot=pilot)
+        assert (table.max_scroll_x, table.scroll_x) == (0, 0)
+        with app.batch_update():
+            table.sync([row("a", "Ann", "paused:coaching")])
+            await until(lambda: table.virtual_size.width == 23, "the wider column measured", pilot=pilot)
+            await pilot.pause()  # every widget's messages handled: the hold asked for after the next refresh
+            # the screen runs its callbacks after refresh when idle in a batch, without laying anything out
+            await until(lambda: not app.screen._callbacks, "the callbacks after refresh run", pilot=pilot)
+            assert not table.show_horizontal_scrollbar  # not laid out yet
+        await until(lambda: table.scroll_x == 3, "the right end", pilot=pilot)
+        assert table.max_scroll_x == 3
+        assert line(table, 1).endswith("paused:coaching")
+
+
+async def test_a_right_to_left_table_stays_at_its_right_end_when_its_vertical_scrollbar_comes():
+    """Rows enough for a vertical scrollbar take its width from the box: the right end moves two columns on
+    though neither the columns nor the box changed (no resize, the virtual width the same)."""
+    app = RightToLeftHost()
+    names = ["Ann", "Bob", "Cai", "Dov", "Eli", "Fay", "Gil", "Hod", "Ida", "Jo"]
+    async with app.run_test(size=(20, 6)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync([row(n.lower(), n, "paused:coaching") for n in names[:2]])  # the header and 2 rows: 3 of 5 lines
+        await until(lambda: table.max_scroll_x == 3 and table.scroll_x == 3, "the right end", pilot=pilot)
+        assert not table.show_vertical_scrollbar
+        table.sync([row(n.lower(), n, "paused:coaching") for n in names])  # 11 lines: a vertical scrollbar
+        await until(lambda: table.show_vertical_scrollbar, "the vertical scrollbar", pilot=pilot)
+        assert table.scrollbar_size_vertical == 2 and table.virtual_size.width == 23
+        await until(lambda: table.scroll_x == 5, "the new right end: 23 - (20 - 2)", pilot=pilot)
+        assert table.max_scroll_x == 5
+        assert line(table, 1).endswith("paused:coaching")
+
+
+async def test_a_right_to_left_table_scrolled_left_by_the_supervisor_stays_there():
+    """The supervisor scrolled left (to the last columns): a column widened does not take the table back to its
+    right end; scrolled back to the right end, it is held there again as it widens."""
+    app = RightToLeftHost()
+    async with app.run_test(size=(20, 10)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync([row("a", "Ann", "paused:coaching")])
+        await until(lambda: table.scroll_x == 3, "the right end", pilot=pilot)
+        table.focus()
+        await pilot.press("home")  # DataTable's row cursor: the left end
+        await until(lambda: table.scroll_x == 0, "the left end", pilot=pilot)
+        table.sync([row("a", "Ann", "paused:coaching+1")])  # 17 + 2: 25 wide
+        await until(lambda: table.virtual_size.width == 25 and table.max_scroll_x == 5, "widened", pilot=pilot)
+        await pilot.pause()
+        await pilot.pause()
+        assert table.scroll_x == 0
+        await pilot.press("end")  # the right end again
+        await until(lambda: table.scroll_x == 5, "the right end", pilot=pilot)
+        table.sync([row("a", "Ann", "paused:coaching+12")])  # 18 + 2: 26 wide
+        await until(lambda: table.scroll_x == 6, "held at the new right end", pilot=pilot)

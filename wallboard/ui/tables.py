@@ -112,6 +112,7 @@ class KeyedTable(DataTable):
     _source: RowSource | None = None
     _shrink = False  # as wide as its columns (``shrink_to_columns``)
     _frame: dict | None = None  # the styles read while one frame's lines are drawn (``render_lines``)
+    _held = True  # a right-to-left table at its right end, not scrolled left by the supervisor (``hold_right``)
 
     def __init__(
         self, columns: Sequence[tuple[str, str, int | None]] = (), *, rtl: bool = False, bidi: str = "visual", **kwargs
@@ -170,21 +171,42 @@ class KeyedTable(DataTable):
             self._clear_caches()
             if self._shrink:  # the columns were measured: the table's width follows
                 self._shrink_now()
-            if self.rtl:
-                self.call_after_refresh(self.hold_right)
+            self._hold_later()
+
+    # ---- a right-to-left table holds its right end ----------------------------------------------------------------
 
     def hold_right(self) -> None:
         """A right-to-left table wider than its box shows its right end (its first columns: the agent's name),
-        not its left one, until the supervisor scrolls."""
-        if self.rtl and self.max_scroll_x > 0:
+        not its left one, until the supervisor scrolls left (``watch_scroll_x``); scrolled back to the right end,
+        it is held there again. A new set of columns starts at the right end (``clear``).
+
+        Asked for after the refresh that follows each change of what the right end is (``_hold_later``). Textual
+        refuses a horizontal scroll until the layout has shown the horizontal scrollbar, and the refresh a callback
+        follows may be one already under way, before that layout: the scrollbar shown asks again."""
+        if self.rtl and self._held and self.scroll_x != self.max_scroll_x:
             self.scroll_to(x=self.max_scroll_x, animate=False)
 
-    def on_resize(self, event) -> None:
-        self.call_after_refresh(self.hold_right)
-
-    def watch_virtual_size(self, old: Size, new: Size) -> None:  # the columns measured: wider or narrower
-        if self.rtl and old.width != new.width:
+    def _hold_later(self) -> None:
+        if self.rtl and self._held:
             self.call_after_refresh(self.hold_right)
+
+    def watch_scroll_x(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_x(old_value, new_value)
+        # Textual only clamps scroll_x to the right end; any other move left is the supervisor's
+        self._held = new_value >= self.max_scroll_x
+
+    # the right end (max_scroll_x) moves with the virtual width, the box (``_on_resize``) and the vertical
+    # scrollbar's width; the horizontal scrollbar shown is when Textual lets the table scroll to it. Each changes
+    # at a layout or a measuring, not at a frame
+    def watch_virtual_size(self, old: Size, new: Size) -> None:  # the columns measured: wider or narrower
+        if old.width != new.width:
+            self._hold_later()
+
+    def watch_show_horizontal_scrollbar(self) -> None:
+        self._hold_later()
+
+    def watch_show_vertical_scrollbar(self) -> None:
+        self._hold_later()
 
     def shrink_to_columns(self) -> None:
         """As wide as its columns (a DataTable takes its container's width), so a right-to-left table can sit
@@ -232,7 +254,9 @@ class KeyedTable(DataTable):
         self._last_sort_key = None
         self._layout += 1
         self._places += 1
-        return super().clear(columns)
+        result = super().clear(columns)  # scrolled to the left end
+        self._held = True
+        return result
 
     @property
     def selected_key(self) -> str | None:
@@ -474,6 +498,7 @@ class KeyedTable(DataTable):
 
     def _on_resize(self, event) -> None:  # DataTable's own runs too (Textual calls each class's handler)
         self._size_caches()
+        self._hold_later()
         if self._source is not None:
             self._fill_in_view()
 
