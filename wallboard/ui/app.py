@@ -30,6 +30,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
+from textual import constants
 from textual.app import App, ComposeResult
 from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical
@@ -71,6 +72,7 @@ TICK_TURNS = ("queues", "agents", "callers")
 TURN_S = 1.0 / len(TICK_TURNS)
 SETTLE_AFTER_TURN_S = TURN_S / 2  # a collection (``GcSettle.settle``) between two turns' frames, not in one
 SETTLE_AFTER_PILE_S = 0.03  # two frames' time
+NEXT_TABLE_S = 2.5 / constants.MAX_FPS  # a snapshot's next table after the screen's next frame (drawn every 1/60 s)
 SETTLE_LATE_S = 0.01  # a settle due this late finds the loop just busy (a part read, a frame): it waits again
 SETTLE_WAITS = 5  # at most, then it settles anyway
 NARROW_BELOW = 100  # columns: below this the agents and callers stack instead of sitting side by side
@@ -335,13 +337,15 @@ class DeskApp(DeskActions, App):
     def _render_due_panels(self) -> None:
         """The panels due, one table a frame (``TICK_TURNS``' order): a summary and an agents part come together,
         each table's lines in view are drawn again (their times), and the three in one frame were 60-80 ms of CPU at
-        5,000 agents. The next table's turn comes once the screen is drawn (``call_after_refresh``)."""
+        5,000 agents. The next table's turn comes once the screen is drawn: ``NEXT_TABLE_S`` later (after a
+        ``call_after_refresh`` the agents' and the callers' tables were still drawn in one frame, most seconds: the
+        screen can be idle, its callbacks run, before a table's repaint has reached it)."""
         panels = self._render_due
         first = next((p for p in TICK_TURNS if p in panels), None)
         if first is not None and panels - {first}:
             self.render_all(frozenset({first}))
             self._render_due = panels - {first}
-            self.call_after_refresh(self._render_due_panels)
+            self.set_timer(NEXT_TABLE_S, self._render_due_panels)
             return
         self._render_due = frozenset()
         if panels:
