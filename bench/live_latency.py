@@ -79,7 +79,10 @@ def view_main(url: str, pattern: str, out: str) -> None:
             queues_seen = seen.setdefault(centre, {})
             if kind == "snap":
                 mirror.full_summary(loop.run_until_complete(read_summary(m["data"], queues_seen)))
-            elif kind != "snap:delta" or mirror.apply(read_delta(m["data"], queues_seen)) == "gap":
+            elif (
+                kind != "snap:delta"
+                or mirror.apply(loop.run_until_complete(read_delta(m["data"], queues_seen))) == "gap"
+            ):
                 continue  # the agent detail; a delta that does not follow (a real view reads the stored parts)
             held, s = time.time(), mirror.summary
             entered = {} if s is None else {q: v.entered for q, v in s.queues.items()}
