@@ -428,3 +428,103 @@ async def test_desk_agent_card_follows_the_time_an_agent_spends_in_a_state_it_st
         await pilot.press("escape")
     sync.delete(want)
     sync.close()
+
+
+async def test_desk_agent_card_takes_the_full_part_sent_after_its_delta(namespace):
+    """The owner sends a full snapshot with the delta to it first (``DeltaPublisher._send``: the delta, then both
+    parts, all of one seq and time). With a card open the desk reads the full agents part: it brings the card's
+    agent's seconds in each state up to date (``live_card`` rests on them). The delta before it, which moved
+    another agent, already gave the desk an agents part of that seq and time: the full part that follows is not
+    that part seen twice, and is taken. (Here the desk has taken the delta's part before the full parts come: at
+    5,000 agents reading the full agents part takes tens of milliseconds, during which the desk handles it.)"""
+    import redis as sync_redis
+
+    from wallboard.clock import ManualClock
+    from wallboard.config import load_config
+    from wallboard.delta import Delta
+    from wallboard.keys import Keys
+    from wallboard.ui.app import build_desk_app
+    from wallboard.ui.screens import AgentCardScreen
+    from wallboard.ui.tables import KeyedTable
+
+    from .conftest import redis_url
+    from .test_tui import T0, ROLES, publish, seq_is, snapshot, store_sync, token_for, until
+
+    three = snapshot(3)
+    dana = three.agents["1002"].model_copy(  # 27 calls
+        update={"talk_s": 1800.0, "wrap_s": 600.0, "available_s": 4200.0, "pause_s": 600.0}
+    )
+    three.agents["1002"] = dana
+
+    def part(seq: int, available_s: float, other: str = "available"):
+        # Dana stays available (only her seconds available move); agent 1003 changes state at times
+        agents = {
+            **three.agents,
+            "1002": dana.model_copy(update={"available_s": available_s}),
+            "1003": three.agents["1003"].model_copy(update={"state": other, "reason": None}),
+        }
+        return three.model_copy(update={"seq": seq, "at": T0 + timedelta(seconds=seq), "agents": agents})
+
+    async def full_with_delta(pilot, client, snap, moved: str) -> None:
+        # as the owner's ``_send`` at a full publish: both parts stored, the delta published, then both parts
+        keys = Keys(namespace)
+        d = Delta(
+            seq=snap.seq,
+            at=snap.at,
+            window=snap.window,
+            agents={moved: snap.agents[moved]},
+            total=snap.total,
+            dead_letters=snap.dead_letters,
+        )
+        pipe = client.pipeline(transaction=False)
+        pipe.set(keys.summary, snap.summary_json())
+        pipe.set(keys.agents_detail, snap.agents_json())
+        pipe.publish(keys.delta_channel, d.model_dump_json())
+        await pipe.execute()
+        await until(pilot, lambda: app.agents.seq == snap.seq, "the delta's agents part taken")
+        pipe = client.pipeline(transaction=False)
+        pipe.publish(keys.channel, snap.summary_json())
+        pipe.publish(keys.agents_channel, snap.agents_json())
+        await pipe.execute()
+
+    store_sync(namespace, three)
+    config = load_config(
+        None,
+        redis={"prefix": namespace, "url": redis_url()},
+        centre={"timezone": "UTC"},
+        roles=ROLES,
+        users=[{"name": "dana", "roles": ["desk"]}],
+        targets={"agents": {"calls_per_hour": 12}},
+    )
+    app = build_desk_app(config, redis_url(), user="dana", clock=ManualClock(T0), token=token_for("dana"))
+    want = Keys(namespace).snap_want
+    sync = sync_redis.Redis.from_url(redis_url(), decode_responses=True)
+
+    def per_hour() -> list[str]:
+        card = app.screen.query_one("#card", KeyedTable)
+        return [str(card.get_cell("calls_per_hour", c)) for c in ("today", "met")]
+
+    async with app.run_test(size=(140, 40)) as pilot:
+        client = await app.reader.client()
+        await until(pilot, seq_is(app, 3), "the stored snapshot")
+        # before the card is open: 1 h more available, which the desk's rows do not read
+        await publish(client, namespace, part(4, 7800.0))
+        await until(pilot, seq_is(app, 4), "the ticked snapshot")
+        sync.delete(want)
+        table = app.query_one("#agents", KeyedTable)
+        table.focus()
+        table.select_key("1002")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, AgentCardScreen), "the card")
+        await until(pilot, lambda: sync.get(want) is not None, "the desk asking for a full snapshot")
+        # the owner's answer: a full snapshot, with the delta to it (agent 1003 went on a call)
+        await full_with_delta(pilot, client, part(5, 7800.0, "on_call"), "1003")
+        # by hand: 27 calls in 1,800 + 600 + 7,800 + 600 s = 3 h logged in -> 9.0 an hour, target 12 missed
+        # (held as the delta left it, 4,200 s available: 2 h -> 13.5 an hour, met)
+        await until(pilot, lambda: per_hour() == ["9.0", "missed"], "27 calls in 3 h logged in")
+        # the card open: another 3 h available -> 27 calls in 6 h = 4.5 an hour
+        await full_with_delta(pilot, client, part(6, 18600.0, "available"), "1003")
+        await until(pilot, lambda: per_hour() == ["4.5", "missed"], "27 calls in 6 h logged in")
+        await pilot.press("escape")
+    sync.delete(want)
+    sync.close()

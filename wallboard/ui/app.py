@@ -275,6 +275,9 @@ class DeskApp(DeskActions, App):
         part = message.part
         if not self.reader.heard(part, self.agents, message.received_mono):
             self._set_stale(self.reader.redis_lost)
+            if self.reader.again(part, self.agents):  # the full part after its delta: an open card's seconds
+                self.agents = part
+                self.request_render(AGENT_PANELS)
             return
         self.agents = part
         if self.summary is None or part.at >= self.summary.at:

@@ -129,6 +129,14 @@ class SnapshotReader:
         self.redis_lost = False
         return True
 
+    @staticmethod
+    def again(part: Part, old: Part | None) -> bool:
+        """A part of the seq and time held, that ``heard`` says is no news: the full part sent after the delta to
+        it (``DeltaPublisher.publish``), which brings the figures that move with the clock alone up to date (the
+        delta left them as last sent), or the stored part read again on a reconnect (the same). Taken for its
+        figures, not as news: the server time is not anchored on it again, a lost Redis stays stale."""
+        return old is not None and part is not old and part.seq == old.seq and part.at == old.at
+
     def status(self, message: FeedStatus) -> None:
         self.connected = message.connected
         self.detail = message.detail
