@@ -342,3 +342,33 @@ async def test_board_follows_a_new_run_whose_seq_starts_again(redis_client, pref
         )
         await until(pilot, lambda: app.summary.seq == 5)
         assert values(card_for(app, "support"))[0] == "1" and not app.stale
+
+
+async def test_board_takes_the_full_summary_sent_after_its_delta(redis_client, prefix, cleanup):
+    """At a full publish the owner sends the delta to it first, then the full summary, both of one seq and time
+    (``DeltaPublisher._send``). A queue whose callers did not change keeps in the delta its longest wait as last
+    sent (it moves with the clock alone); the full summary brings it up to date, and with it the ticker's alert
+    line and the trend the board keeps of it. The board reads and takes that full summary."""
+    from .tvdata import publish_full_with_delta
+
+    config = tv_config(prefix)
+    t0 = now_utc().replace(microsecond=0)
+    clock = ManualClock(t0)
+    waits = breach("longest_wait_s", t0)  # the support queue in breach on its longest wait
+    app = BoardApp(config, redis_client, config.layout("floor"), clock)
+    await publish(redis_client, prefix, four_queues(3, t0, **waits))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.summary is not None and app.summary.seq == 3)
+        assert [line for line in app.projection["alerts"] if "longest wait 1:14" in line]  # 74 s
+        clock.advance(10)
+        # nothing changed but the waits (the same three callers, the longest now 84 s): the delta names no queue
+        ten = four_queues(4, clock.now(), waiting_since_s=(84, 30, 15), **waits)
+
+        async def delta_taken() -> None:  # (a burst of parts collapses to the newest: here they come apart)
+            await until(pilot, lambda: app.summary.seq == 4)
+
+        await publish_full_with_delta(redis_client, prefix, ten, changed=(), between=delta_taken)
+        await until(pilot, lambda: app.summary.queues["support"].longest_wait_s == 84.0, timeout=3)
+        assert [line for line in app.projection["alerts"] if "longest wait 1:24" in line]
+        # the trend arrows compare each figure with its value then: the longest wait at this time is 84 s
+        assert app.trends.values[("support", "longest_wait_s")][-1] == (ten.at.timestamp(), 84.0)

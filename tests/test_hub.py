@@ -499,3 +499,40 @@ async def test_a_new_run_with_a_lower_seq_is_followed_and_a_late_old_snapshot_re
             assert status == 200 and body["snapshot_seq"] == 5
     finally:
         await hub.stop()
+
+
+async def test_a_full_summary_after_its_delta_brings_the_waits_up_to_date(redis_client, prefix, cleanup):
+    """At a full publish the owner sends the delta to it first, then the full summary, both of one seq and time
+    (``DeltaPublisher._send``). The delta leaves a queue whose callers did not change with its longest wait as
+    last sent (a figure that moves with the clock alone); the full summary brings it up to date. The hub takes
+    the full summary though it holds the delta's of the same seq and time: the floor's alert line says the
+    longest wait now."""
+    from datetime import timedelta
+
+    from .tvdata import publish_full_with_delta
+
+    config = tv_config(prefix)
+    t0 = now_utc().replace(microsecond=0)
+    waits = breach("longest_wait_s", t0)  # the support queue in breach on its longest wait
+    await publish(redis_client, prefix, four_queues(3, t0, **waits))
+    async with running_hub(config, redis_client) as hub:
+        async with connect(ws_url(hub)) as floor:
+            state = await recv_json(floor, "state")
+            assert [line for line in state["alerts"] if "longest wait 1:14" in line]  # 74 s
+            # 10 s on, nothing changed but the waits (the same three callers): the delta names no queue
+            ten = four_queues(4, t0 + timedelta(seconds=10), waiting_since_s=(84, 30, 15), **waits)
+            held = four_queues(3, t0, **waits).queues["support"].callers
+            assert [c.entered_at for c in ten.queues["support"].callers] == [c.entered_at for c in held]
+            await publish_full_with_delta(redis_client, prefix, ten, changed=())
+            await until(lambda: hub.summary is not None and hub.summary.seq == 4, "the snapshot of seq 4")
+            await until(
+                lambda: hub.summary.queues["support"].longest_wait_s == 84.0,
+                "the full summary's longest wait",
+                timeout=3,
+            )
+            assert hub.summary == ten
+            lines = []
+            while not [line for line in lines if "longest wait 1:24" in line]:
+                update = await recv_json(floor, "update", timeout=3)
+                assert update["snapshot"]["seq"] == 4
+                lines = update["alerts"]

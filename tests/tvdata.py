@@ -240,6 +240,28 @@ async def publish_delta(client, prefix: str, summary: Summary, changed: tuple[st
     await client.publish(keys.delta_channel, d.model_dump_json())
 
 
+async def publish_full_with_delta(
+    client, prefix: str, summary: Summary, changed: tuple[str, ...], between=None
+) -> None:
+    """``summary`` sent as the lease owner sends a full snapshot (``DeltaPublisher._send``): stored, then the delta
+    to it (the ``changed`` queues, whole) and the full summary, both of its seq and time, published in that order.
+    ``between``: awaited between the two (a view that handles the delta before the full summary comes)."""
+    keys = Keys(prefix)
+    d = Delta(
+        seq=summary.seq,
+        at=summary.at,
+        window=summary.window,
+        queues={q: summary.queues[q] for q in changed},
+        total=summary.total,
+    )
+    text = summary.model_dump_json()
+    await client.set(keys.summary, text)
+    await client.publish(keys.delta_channel, d.model_dump_json())
+    if between is not None:
+        await between()
+    await client.publish(keys.channel, text)
+
+
 async def publish_late(client, prefix: str, summary: Summary) -> None:
     """A full summary delivered late (published, never stored: what is stored is newer)."""
     await client.publish(Keys(prefix).channel, summary.model_dump_json())

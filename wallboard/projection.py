@@ -226,7 +226,9 @@ class TrendBook:
             return
         d = self.values.setdefault((name, key), deque())
         if d and at <= d[-1][0]:
-            return  # the same summary seen again (another layout, a re-read)
+            if at == d[-1][0]:  # the same summary again (a re-read), or its full one after its delta: its waits now
+                d[-1] = (at, float(value))
+            return
         d.append((at, float(value)))
         while d and d[0][0] < at - self.keep_s:
             d.popleft()

@@ -230,7 +230,10 @@ class Hub:
     def on_summary_model(self, s: Summary) -> None:
         old = self.summary
         if old is not None and s.seq <= old.seq and s.at <= old.at:
-            return  # the stored summary and its publication, seen twice
+            # older, or the stored summary and its publication, seen twice; but a full summary sent after the delta
+            # to it (the same seq and time: ``DeltaPublisher.publish``) brings the waits up to date
+            if (s.seq, s.at) != (old.seq, old.at) or s == old:
+                return
         now = self.now()
         self.ingest_lag_s = (now - s.at).total_seconds()
         self.summary = s

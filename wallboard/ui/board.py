@@ -645,18 +645,23 @@ class BoardApp(App):
 
     async def on_summary_arrived(self, message: SummaryArrived) -> None:
         s = message.summary
-        if not self.reader.heard(s, self.summary, message.received_mono):
+        news = self.reader.heard(s, self.summary, message.received_mono)
+        if not news:
             self.set_stale(self.reader.redis_lost)
-            return
+            if not self.reader.again(s, self.summary):
+                return
+            # the full summary after the delta to it: the queues' waits up to date (their alert lines, trends)
         self.summary = s
-        self.server.anchor(s.at, message.received_mono)
+        if news:
+            self.server.anchor(s.at, message.received_mono)
         before = self.queue_names()
         record_trends(self.trends, s, self.config, set(self.layout.figures))
         self.projection = project(s, self.layout, self.config, self.trends)
         if self.projection["alerts"] != self.alerts:
             self.alerts = self.projection["alerts"]
             await self.update_ticker(now_pass=False)
-        self.set_stale(False)
+        if news:
+            self.set_stale(False)
         if self.queue_names() != before and (self.plan is None or len(before) != len(self.queue_names())):
             await self.relayout()
         else:

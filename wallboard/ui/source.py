@@ -23,13 +23,14 @@ class SnapshotSource:
     full part: the desk shows none (``view.agent_cells``), and a model made anew for every agent logged in at
     each full part was memory the desk could not give back (``delta.parse_agents``). The agents in ``clock_for``
     (the desk's: those whose scorecard is open, ``live_card`` rests on their seconds in each state; the set is
-    read at each part, its owner changes it) are the exception: each full part brings theirs up to date. A full
-    part the delta before it already brought (in step) is not read at all (``SnapshotStream(skip_fulls=True)``): the
-    desk and the board tick their waits and times in state themselves; the agents part is read while a card is
-    open."""
+    read at each part, its owner changes it) are the exception: each full part brings theirs up to date. With the
+    agent detail (the desk), a full part the delta before it already brought (in step) is not read at all
+    (``SnapshotStream(skip_fulls=True)``): the desk ticks its waits and times in state itself; the agents part is
+    read while a card is open. The board reads the full summaries: its alert lines and trend arrows read the
+    queues' waits as the snapshot has them."""
 
     def __init__(self, client, keys: Keys, agents: bool = True, clock_for: Collection[str] = frozenset()):
-        self.stream = SnapshotStream(client, keys, agents=agents, clock_figures=clock_for, skip_fulls=True)
+        self.stream = SnapshotStream(client, keys, agents=agents, clock_figures=clock_for, skip_fulls=agents)
 
     @property
     def rejected(self) -> int:
