@@ -690,6 +690,13 @@ def test_a_view_follows_the_owner_through_ticks_changes_gaps_late_deltas_and_age
     assert checked > 700
 
 
+async def _soon(condition) -> None:
+    for _ in range(200):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+
+
 async def test_a_full_part_is_left_unread_only_when_it_is_the_one_held(redis_client, prefix, cleanup):
     """``skip_fulls``: a full part is not read only when its head names the seq and time the view holds (its delta
     applied). The same seq computed later (a new run: the seq counter started again) is read, and so is a text
@@ -710,35 +717,23 @@ async def test_a_full_part_is_left_unread_only_when_it_is_the_one_held(redis_cli
         # the part held, sent again: left unread
         await redis_client.publish(owner.keys.channel, stored)
         await redis_client.publish(owner.keys.agents_channel, agents_text)
-        for _ in range(200):
-            if desk.skipped == 2:
-                break
-            await asyncio.sleep(0.01)
+        await _soon(lambda: desk.skipped == 2)
         assert desk.skipped == 2
         # the same seq a minute later (a new run): read, and taken
         later = stored.replace('"at":"2026-11-23T09:00:00Z"', '"at":"2026-11-23T09:01:00Z"', 1)
         await redis_client.publish(owner.keys.channel, later)
-        for _ in range(200):
-            if desk.mirror.summary.at == START + timedelta(minutes=1):
-                break
-            await asyncio.sleep(0.01)
+        await _soon(lambda: desk.mirror.summary.at == START + timedelta(minutes=1))
         assert desk.mirror.summary.at == START + timedelta(minutes=1) and desk.skipped == 2
         # the first one again, its head written in another order: read (and taken: the same seq is not older)
         data = json.loads(stored)
         reordered = json.dumps({"seq": data.pop("seq"), **data})
         await redis_client.publish(owner.keys.channel, reordered)
-        for _ in range(200):
-            if desk.mirror.summary.at == START:
-                break
-            await asyncio.sleep(0.01)
+        await _soon(lambda: desk.mirror.summary.at == START)
         assert desk.mirror.summary.at == START and desk.skipped == 2
         # and as the owner writes it, once read (not the one held), then held: left unread
         await redis_client.publish(owner.keys.channel, later)
         await redis_client.publish(owner.keys.channel, later)
-        for _ in range(200):
-            if desk.skipped == 3:
-                break
-            await asyncio.sleep(0.01)
+        await _soon(lambda: desk.skipped == 3)
         assert desk.skipped == 3 and desk.mirror.summary.at == START + timedelta(minutes=1)
     finally:
         reads.cancel()

@@ -596,25 +596,24 @@ class KeyedTable(DataTable):
         finally:
             self._frame = None
 
-    @property
-    def rich_style(self) -> Style:
+    def _per_frame(self, name: str):
+        """DataTable's property ``name``, read once while a frame is drawn."""
+        read = getattr(DataTable, name).fget
         frame = self._frame
         if frame is None:
-            return DataTable.rich_style.fget(self)  # type: ignore[attr-defined]
-        style = frame.get("rich_style")
-        if style is None:
-            style = frame["rich_style"] = DataTable.rich_style.fget(self)  # type: ignore[attr-defined]
-        return style
+            return read(self)
+        value = frame.get(name)
+        if value is None:
+            value = frame[name] = read(self)
+        return value
+
+    @property
+    def rich_style(self) -> Style:
+        return self._per_frame("rich_style")
 
     @property
     def background_colors(self):
-        frame = self._frame
-        if frame is None:
-            return DataTable.background_colors.fget(self)  # type: ignore[attr-defined]
-        colors = frame.get("background_colors")
-        if colors is None:
-            colors = frame["background_colors"] = DataTable.background_colors.fget(self)  # type: ignore[attr-defined]
-        return colors
+        return self._per_frame("background_colors")
 
     def get_component_styles(self, *names: str):
         frame = self._frame
