@@ -362,35 +362,20 @@ async def test_report_for_an_agent_is_the_agents_scorecard(make_engine, redis_cl
     assert "kind" not in rep and list(rep["agents"]) == ["1001"] and set(rep["queues"]) == {"sales", "care"}
 
 
-async def test_desk_agent_card_follows_the_time_an_agent_spends_in_a_state_it_stays_in(namespace):
-    """The card's rates rest on the agent's seconds in each state (``live_card``: talk, wrap-up, available,
-    paused), which move while the agent stays in one state and nothing else about it changes. The desk's source
-    leaves those as the agent's last change brought them (``SnapshotSource``: its rows show none), but not for
-    an agent whose card is open: a full part brings them up to date there, and opening the card asks the owner
-    for one (``P:{c}:snap:want``)."""
+def _dana_s_desk(namespace: str):
+    """The desk of Dana (the user whose card is opened), its key for a full snapshot asked, a sync client, and
+    what her card says of her calls an hour (today, met)."""
     import redis as sync_redis
 
     from wallboard.clock import ManualClock
     from wallboard.config import load_config
     from wallboard.keys import Keys
     from wallboard.ui.app import build_desk_app
-    from wallboard.ui.screens import AgentCardScreen
     from wallboard.ui.tables import KeyedTable
 
     from .conftest import redis_url
-    from .test_tui import T0, ROLES, publish, seq_is, snapshot, store_sync, token_for, until
+    from .test_tui import T0, ROLES, token_for
 
-    three = snapshot(3)
-    a = three.agents["1002"]  # Dana: 27 calls
-    dana = a.model_copy(update={"talk_s": 1800.0, "wrap_s": 600.0, "available_s": 4200.0, "pause_s": 600.0})
-    three.agents["1002"] = dana
-
-    def ticked(seq: int, available_s: float):
-        # only Dana's seconds available moved (she stays available): her JSON is the same but for them
-        agents = {**three.agents, "1002": dana.model_copy(update={"available_s": available_s})}
-        return three.model_copy(update={"seq": seq, "agents": agents})
-
-    store_sync(namespace, three)
     config = load_config(
         None,
         redis={"prefix": namespace, "url": redis_url()},
@@ -406,6 +391,34 @@ async def test_desk_agent_card_follows_the_time_an_agent_spends_in_a_state_it_st
     def per_hour() -> list[str]:
         card = app.screen.query_one("#card", KeyedTable)
         return [str(card.get_cell("calls_per_hour", c)) for c in ("today", "met")]
+
+    return app, want, sync, per_hour
+
+
+async def test_desk_agent_card_follows_the_time_an_agent_spends_in_a_state_it_stays_in(namespace):
+    """The card's rates rest on the agent's seconds in each state (``live_card``: talk, wrap-up, available,
+    paused), which move while the agent stays in one state and nothing else about it changes. The desk's source
+    leaves those as the agent's last change brought them (``SnapshotSource``: its rows show none), but not for
+    an agent whose card is open: a full part brings them up to date there, and opening the card asks the owner
+    for one (``P:{c}:snap:want``)."""
+
+    from wallboard.ui.screens import AgentCardScreen
+    from wallboard.ui.tables import KeyedTable
+
+    from .test_tui import publish, seq_is, snapshot, store_sync, until
+
+    three = snapshot(3)
+    a = three.agents["1002"]  # Dana: 27 calls
+    dana = a.model_copy(update={"talk_s": 1800.0, "wrap_s": 600.0, "available_s": 4200.0, "pause_s": 600.0})
+    three.agents["1002"] = dana
+
+    def ticked(seq: int, available_s: float):
+        # only Dana's seconds available moved (she stays available): her JSON is the same but for them
+        agents = {**three.agents, "1002": dana.model_copy(update={"available_s": available_s})}
+        return three.model_copy(update={"seq": seq, "agents": agents})
+
+    store_sync(namespace, three)
+    app, want, sync, per_hour = _dana_s_desk(namespace)
 
     async with app.run_test(size=(140, 40)) as pilot:
         client = await app.reader.client()
@@ -437,18 +450,13 @@ async def test_desk_agent_card_takes_the_full_part_sent_after_its_delta(namespac
     another agent, already gave the desk an agents part of that seq and time: the full part that follows is not
     that part seen twice, and is taken. (Here the desk has taken the delta's part before the full parts come: at
     5,000 agents reading the full agents part takes tens of milliseconds, during which the desk handles it.)"""
-    import redis as sync_redis
 
-    from wallboard.clock import ManualClock
-    from wallboard.config import load_config
     from wallboard.delta import Delta
     from wallboard.keys import Keys
-    from wallboard.ui.app import build_desk_app
     from wallboard.ui.screens import AgentCardScreen
     from wallboard.ui.tables import KeyedTable
 
-    from .conftest import redis_url
-    from .test_tui import T0, ROLES, publish, seq_is, snapshot, store_sync, token_for, until
+    from .test_tui import T0, publish, seq_is, snapshot, store_sync, until
 
     three = snapshot(3)
     dana = three.agents["1002"].model_copy(  # 27 calls
@@ -488,21 +496,7 @@ async def test_desk_agent_card_takes_the_full_part_sent_after_its_delta(namespac
         await pipe.execute()
 
     store_sync(namespace, three)
-    config = load_config(
-        None,
-        redis={"prefix": namespace, "url": redis_url()},
-        centre={"timezone": "UTC"},
-        roles=ROLES,
-        users=[{"name": "dana", "roles": ["desk"]}],
-        targets={"agents": {"calls_per_hour": 12}},
-    )
-    app = build_desk_app(config, redis_url(), user="dana", clock=ManualClock(T0), token=token_for("dana"))
-    want = Keys(namespace).snap_want
-    sync = sync_redis.Redis.from_url(redis_url(), decode_responses=True)
-
-    def per_hour() -> list[str]:
-        card = app.screen.query_one("#card", KeyedTable)
-        return [str(card.get_cell("calls_per_hour", c)) for c in ("today", "met")]
+    app, want, sync, per_hour = _dana_s_desk(namespace)
 
     async with app.run_test(size=(140, 40)) as pilot:
         client = await app.reader.client()

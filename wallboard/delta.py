@@ -584,7 +584,7 @@ class SnapshotStream:
         # while ``clock_figures`` names none): a 3 MB agents part at 5,000 agents is ~20 ms of orjson alone
         self.skip_fulls = skip_fulls
         self.skipped = 0
-        self.full_seq = -1  # the seq of the last full snapshot handled (its last part read or skipped)
+        self.full_seq = -1  # the seq of the last full snapshot handled (its last part read or skipped, or stored)
         # False: a full agents part leaves them as the agent's last change had them; a collection of agent ids
         # (read at each part: the caller may change it): only those agents' are brought up to date
         self.clock_figures = clock_figures
@@ -614,10 +614,13 @@ class SnapshotStream:
             s = await self._parse(self.keys.channel, summary)
             if isinstance(s, Summary) and self.mirror.full_summary(s):
                 out.append(s)
+                if not self.mirror.want_agents:
+                    self.full_seq = s.seq
         if agents and self.mirror.want_agents:
             a = await self._parse(self.keys.agents_channel, agents)
             if isinstance(a, AgentsPart) and self.mirror.full_agents(a):
                 out.append(a)
+                self.full_seq = a.seq
         return out
 
     async def _parse(self, channel: str, text: str) -> Summary | AgentsPart | Delta | None:
