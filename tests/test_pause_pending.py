@@ -63,7 +63,11 @@ async def _desk_shows(live: Live, redis_client, name: str, text: str) -> None:
     seq = (await live.engine.publish(snap)).seq
     app = build_desk_app(config, redis_url(), user="rivka", clock=live.clock)
     async with app.run_test(size=(160, 40)) as pilot:
-        await until(lambda: app.agents is not None and app.agents.seq >= seq, "the desk's snapshot", pilot=pilot)
+        await until(
+            lambda: app.agents is not None and app.agents.seq >= seq and not app.panels_due,
+            "the desk's snapshot",
+            pilot=pilot,
+        )
         line = next(x for x in screen_text(app).splitlines() if f" {name} " in x)
         assert text in line, line
 

@@ -489,7 +489,7 @@ async def test_desk_agent_card_takes_the_full_part_sent_after_its_delta(namespac
         pipe.set(keys.agents_detail, snap.agents_json())
         pipe.publish(keys.delta_channel, d.model_dump_json())
         await pipe.execute()
-        await until(pilot, lambda: app.agents.seq == snap.seq, "the delta's agents part taken")
+        await until(pilot, lambda: app.agents.seq == snap.seq and not app.panels_due, "the delta's agents part taken")
         pipe = client.pipeline(transaction=False)
         pipe.publish(keys.channel, snap.summary_json())
         pipe.publish(keys.agents_channel, snap.agents_json())

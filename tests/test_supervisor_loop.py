@@ -92,7 +92,7 @@ async def test_listen_move_and_takeover_show_on_the_desk(redis_client, prefix, t
         app = build_desk_app(config, redis_url(), user="rivka", clock=live.clock, token=token)
         async with app.run_test(size=(160, 40)) as pilot:
             await until(
-                lambda: app.agents is not None and app.agents.seq >= seq and app.reverts,
+                lambda: app.agents is not None and app.agents.seq >= seq and app.reverts and not app.panels_due,
                 "the desk showing the published snapshot and the pending revert",
                 pilot=pilot,
                 every=0.02,
@@ -143,7 +143,7 @@ async def test_listen_move_and_takeover_show_on_the_desk(redis_client, prefix, t
             assert calls[0].outcome == "answered" and calls[0].agent == "1002"
             seq = await _publish(live)
             await until(
-                lambda: app.agents.seq >= seq and app.takeovers,
+                lambda: app.agents.seq >= seq and app.takeovers and not app.panels_due,
                 "the desk showing the snapshot after the takeover",
                 pilot=pilot,
                 every=0.02,

@@ -121,7 +121,8 @@ async def until(pilot, predicate, what: str, timeout: float = 5.0) -> None:
 
 
 def agents_seq(app, seq: int):
-    return lambda: app.agents is not None and app.agents.seq >= seq and app.summary is not None
+    """The desk holds the agents part ``seq`` (or later) and has drawn it (its tables are drawn one a frame)."""
+    return lambda: app.agents is not None and app.agents.seq >= seq and app.summary is not None and not app.panels_due
 
 
 def shown(app, agent: str, col: str) -> str:

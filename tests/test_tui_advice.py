@@ -103,7 +103,8 @@ async def until(pilot, predicate, what: str, timeout: float = 5.0) -> None:
 
 
 def seen(app, seq: int):
-    return lambda: app.summary is not None and app.agents is not None and app.agents.seq >= seq
+    """The desk holds the agents part ``seq`` (or later) and has drawn it (its tables are drawn one a frame)."""
+    return lambda: app.summary is not None and app.agents is not None and app.agents.seq >= seq and not app.panels_due
 
 
 def text_of(screen, selector: str) -> str:
