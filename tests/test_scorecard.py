@@ -362,6 +362,22 @@ async def test_report_for_an_agent_is_the_agents_scorecard(make_engine, redis_cl
     assert "kind" not in rep and list(rep["agents"]) == ["1001"] and set(rep["queues"]) == {"sales", "care"}
 
 
+async def _open_dana_s_card(pilot, app, sync, want: str) -> None:
+    """Dana's card opened from the agents table, and the desk's request for a full snapshot seen (asked anew)."""
+    from wallboard.ui.screens import AgentCardScreen
+    from wallboard.ui.tables import KeyedTable
+
+    from .test_tui import until
+
+    sync.delete(want)
+    table = app.query_one("#agents", KeyedTable)
+    table.focus()
+    table.select_key("1002")
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, AgentCardScreen), "the card")
+    await until(pilot, lambda: sync.get(want) is not None, "the desk asking for a full snapshot")
+
+
 def _dana_s_desk(namespace: str):
     """The desk of Dana (the user whose card is opened), its key for a full snapshot asked, a sync client, and
     what her card says of her calls an hour (today, met)."""
@@ -402,9 +418,6 @@ async def test_desk_agent_card_follows_the_time_an_agent_spends_in_a_state_it_st
     an agent whose card is open: a full part brings them up to date there, and opening the card asks the owner
     for one (``P:{c}:snap:want``)."""
 
-    from wallboard.ui.screens import AgentCardScreen
-    from wallboard.ui.tables import KeyedTable
-
     from .test_tui import publish, seq_is, snapshot, store_sync, until
 
     three = snapshot(3)
@@ -426,13 +439,7 @@ async def test_desk_agent_card_follows_the_time_an_agent_spends_in_a_state_it_st
         # before the card is open: 1 h more available (by hand: 27 calls in 3 h -> 9.0 an hour, target 12 missed)
         await publish(client, namespace, ticked(4, 7800.0))
         await until(pilot, seq_is(app, 4), "the ticked snapshot")
-        sync.delete(want)
-        table = app.query_one("#agents", KeyedTable)
-        table.focus()
-        table.select_key("1002")
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, AgentCardScreen), "the card")
-        await until(pilot, lambda: sync.get(want) is not None, "the desk asking for a full snapshot")
+        await _open_dana_s_card(pilot, app, sync, want)
         await publish(client, namespace, ticked(5, 7800.0))  # the owner's answer: a full one
         await until(pilot, lambda: per_hour() == ["9.0", "missed"], "27 calls in 3 h logged in")
         # the card open: another 3 h available -> 27 calls in 6 h = 4.5 an hour
@@ -453,8 +460,6 @@ async def test_desk_agent_card_takes_the_full_part_sent_after_its_delta(namespac
 
     from wallboard.delta import Delta
     from wallboard.keys import Keys
-    from wallboard.ui.screens import AgentCardScreen
-    from wallboard.ui.tables import KeyedTable
 
     from .test_tui import T0, publish, seq_is, snapshot, store_sync, until
 
@@ -504,13 +509,7 @@ async def test_desk_agent_card_takes_the_full_part_sent_after_its_delta(namespac
         # before the card is open: 1 h more available, which the desk's rows do not read
         await publish(client, namespace, part(4, 7800.0))
         await until(pilot, seq_is(app, 4), "the ticked snapshot")
-        sync.delete(want)
-        table = app.query_one("#agents", KeyedTable)
-        table.focus()
-        table.select_key("1002")
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, AgentCardScreen), "the card")
-        await until(pilot, lambda: sync.get(want) is not None, "the desk asking for a full snapshot")
+        await _open_dana_s_card(pilot, app, sync, want)
         # the owner's answer: a full snapshot, with the delta to it (agent 1003 went on a call)
         await full_with_delta(pilot, client, part(5, 7800.0, "on_call"), "1003")
         # by hand: 27 calls in 1,800 + 600 + 7,800 + 600 s = 3 h logged in -> 9.0 an hour, target 12 missed

@@ -229,15 +229,19 @@ async def publish_delta(client, prefix: str, summary: Summary, changed: tuple[st
     """``summary`` sent as the lease owner sends a delta (wallboard.delta): the stored summary is the new one,
     the message carries only the ``changed`` queues, whole."""
     keys = Keys(prefix)
-    d = Delta(
+    await client.set(keys.summary, summary.model_dump_json())
+    await client.publish(keys.delta_channel, _delta_to(summary, changed).model_dump_json())
+
+
+def _delta_to(summary: Summary, changed: tuple[str, ...]) -> Delta:
+    """The delta to ``summary`` from the one before: its ``changed`` queues, whole."""
+    return Delta(
         seq=summary.seq,
         at=summary.at,
         window=summary.window,
         queues={q: summary.queues[q] for q in changed},
         total=summary.total,
     )
-    await client.set(keys.summary, summary.model_dump_json())
-    await client.publish(keys.delta_channel, d.model_dump_json())
 
 
 async def publish_full_with_delta(
@@ -247,13 +251,7 @@ async def publish_full_with_delta(
     to it (the ``changed`` queues, whole) and the full summary, both of its seq and time, published in that order.
     ``between``: awaited between the two (a view that handles the delta before the full summary comes)."""
     keys = Keys(prefix)
-    d = Delta(
-        seq=summary.seq,
-        at=summary.at,
-        window=summary.window,
-        queues={q: summary.queues[q] for q in changed},
-        total=summary.total,
-    )
+    d = _delta_to(summary, changed)
     text = summary.model_dump_json()
     await client.set(keys.summary, text)
     await client.publish(keys.delta_channel, d.model_dump_json())
