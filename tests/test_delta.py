@@ -782,3 +782,94 @@ async def test_a_view_s_reading_lets_the_event_loop_turn_between_entries(monkeyp
     reading = False
     await other
     assert during == 0
+
+
+async def test_a_queue_read_after_it_moved_is_the_model_its_whole_json_gives(redis_client, prefix, cleanup):
+    """A view reads a queue it read before by validating only the fields whose JSON moved (``delta._moved``): the
+    model must be the one its whole JSON gives, through a busy centre's real deltas and full summaries (a spike,
+    callers and callbacks coming and going, explanations moving)."""
+    owner = _Owner(redis_client, prefix, full_publish_s=20.0)
+    await owner.start()
+    pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(owner.keys.delta_channel, owner.keys.channel)
+    seen: dict = {}
+    read = shared = 0
+    try:
+        t = START
+        await owner.publish(t)
+        for _ in range(60):
+            t += timedelta(seconds=5)
+            await owner.step(t)
+            while (msg := await pubsub.get_message(timeout=0.2)) is not None:
+                text = msg["data"]
+                before = {q: was[1] for q, was in seen.items()}
+                if msg["channel"] == owner.keys.delta_channel:
+                    got, whole = (await delta.read_delta(text, seen)).queues, Delta.model_validate_json(text).queues
+                else:
+                    got, whole = (await delta.read_summary(text, seen)).queues, delta.parse_summary(text).queues
+                for q, model in got.items():
+                    assert model == whole[q] and model.model_dump_json() == whole[q].model_dump_json(), q
+                    assert seen[q][0] == json.loads(whole[q].model_dump_json())  # the JSON kept: what was read
+                    if q in before and model is not before[q]:
+                        read += 1
+                        shared += model.callbacks is before[q].callbacks  # what did not move was not read again
+        assert read > 100 and shared > 10, (read, shared)
+    finally:
+        await pubsub.aclose()
+
+
+def test_a_queue_that_moved_into_what_the_model_refuses_is_refused_as_when_read_whole():
+    """Only what moved is validated, but as the queue's own fields: a moved field of the wrong type, a field
+    unknown, an explanation malformed are refused as a queue read whole refuses them; a field missing (its
+    default), explanations removed, added and reordered read as whole."""
+    from pydantic import ValidationError
+
+    from .test_tui import snapshot
+
+    text = snapshot(1).summary_json()
+    seen: dict = {}
+    asyncio.run(delta.read_summary(text, seen))
+    data = json.loads(text)
+
+    def moved(change) -> str:
+        d = json.loads(json.dumps(data))
+        change(d["queues"]["support"])
+        return json.dumps(d)
+
+    bad = [
+        lambda q: q.update(entered=None),
+        lambda q: q.update(entered="many"),
+        lambda q: q.update(nope=1),
+        lambda q: q["explain"]["asa_s"].update(numerator="x"),
+        lambda q: q["callers"].append({"call_id": 1}),
+    ]
+    for change in bad:
+        with pytest.raises(ValidationError):
+            asyncio.run(delta.read_summary(moved(change), dict(seen)))
+        with pytest.raises(ValidationError):
+            asyncio.run(delta.read_summary(moved(change)))
+
+    missing = moved(lambda q: q.pop("offered"))
+    got = asyncio.run(delta.read_summary(missing, dict(seen))).queues["support"]
+    assert got == delta.parse_summary(missing).queues["support"] and got.offered == 0
+
+    def reshuffled(q) -> None:
+        ex = q["explain"]
+        gone = next(iter(ex))
+        kept = {k: ex[k] for k in reversed(ex) if k != gone}
+        kept["asa_s"] = dict(kept["asa_s"], numerator=1.5)
+        kept["made.up"] = dict(kept["asa_s"], formula="a / b")
+        q["explain"] = kept
+        q["offered"] += 1
+
+    text2 = moved(reshuffled)
+    got = asyncio.run(delta.read_summary(text2, seen)).queues["support"]
+    whole = delta.parse_summary(text2).queues["support"]
+    assert got == whole and list(got.explain) == list(whole.explain) == list(
+        json.loads(text2)["queues"]["support"]["explain"]
+    )
+    assert (
+        got.explain["asa_s"].numerator == 1.5
+        and "made.up" in got.explain
+        and got.offered == data["queues"]["support"]["offered"] + 1
+    )
