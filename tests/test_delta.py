@@ -873,3 +873,42 @@ def test_a_queue_that_moved_into_what_the_model_refuses_is_refused_as_when_read_
         and "made.up" in got.explain
         and got.offered == data["queues"]["support"]["offered"] + 1
     )
+
+
+def test_a_queue_read_before_without_its_explanations_is_read_as_whole():
+    """``explain`` has a default: a queue without it, read before, that moves (still without it) is the model its
+    whole JSON gives, not a KeyError (``_moved`` looked up the kept JSON's ``explain``)."""
+    from .test_tui import snapshot
+
+    data = json.loads(snapshot(1).summary_json())
+    seen: dict = {}
+    for offered in (1, 2, 1):
+        data["queues"]["support"].pop("explain", None)
+        data["queues"]["support"]["offered"] = offered
+        text = json.dumps(data)
+        got = asyncio.run(delta.read_summary(text, seen)).queues["support"]
+        assert got == delta.parse_summary(text).queues["support"] and got.offered == offered and got.explain == {}
+
+
+def test_a_queue_whose_dicts_are_in_another_order_has_them_in_that_order():
+    """A dict the model keeps in its JSON's key order (``explain``, ``levels``, ``alerts``, a breakdown, the
+    counts' ``paused_by_reason``: the owner pops a reason at 0 and adds it again) read before in another order,
+    with other fields moved or not, is in the order of the JSON read, as read whole; the JSON kept too."""
+    from .test_tui import snapshot
+
+    data = json.loads(snapshot(1).summary_json())
+    q = data["queues"]["support"]
+    q["agent_counts"]["paused_by_reason"] = {"lunch": 1, "break": 2}
+    q["overflowed_by_reason"] = {"full": 1, "timeout": 2}
+    seen: dict = {}
+    asyncio.run(delta.read_summary(json.dumps(data), seen))
+    for offered in (q["offered"], q["offered"] + 1, q["offered"] + 1, q["offered"]):
+        q["offered"] = offered
+        q["explain"] = dict(reversed(q["explain"].items()))
+        q["agent_counts"]["paused_by_reason"] = dict(reversed(q["agent_counts"]["paused_by_reason"].items()))
+        q["overflowed_by_reason"] = dict(reversed(q["overflowed_by_reason"].items()))
+        text = json.dumps(data)
+        got = asyncio.run(delta.read_summary(text, seen)).queues["support"]
+        whole = delta.parse_summary(text).queues["support"]
+        assert got == whole and got.model_dump_json() == whole.model_dump_json()  # (the key orders too)
+        assert json.dumps(seen["support"][0]) == json.dumps(json.loads(json.dumps(q)))

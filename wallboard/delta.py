@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from sys import intern
 from time import perf_counter
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from typing_extensions import TypedDict
 
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from .clock import UTC_TIME, UtcTime
 from .keys import Keys
@@ -164,6 +164,52 @@ _AGENT_CLOCK = _fields(AgentSnapshot, AGENT_CLOCK)
 _QUEUE_FIELDS = _fields(QueueSnapshot, QueueSnapshot.model_fields)  # (``_moved``)
 
 
+def _orders(tp: Any) -> list[tuple[str, ...]]:
+    """Where a value of type ``tp`` keeps its JSON's key order: the paths to its dicts (``()``: it is one; a
+    model's own fields are in its order, whatever the JSON's)."""
+    if get_origin(tp) is dict:
+        if _orders(get_args(tp)[1]):
+            raise NotImplementedError(f"{tp}: the key order of dicts in a dict's values")
+        return [()]
+    if get_origin(tp) is list and _orders(get_args(tp)[0]):
+        raise NotImplementedError(f"{tp}: the key order of dicts in a list's items")
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [(k, *p) for k, f in tp.model_fields.items() for p in _orders(f.annotation)]
+    return []
+
+
+# a queue's fields that keep their JSON's key order (explain, levels, alerts, breakdowns, the counts'
+# paused_by_reason): field -> the paths in it to those dicts
+_QUEUE_ORDERS: dict[str, list[tuple[str, ...]]] = {}
+for _path in _orders(QueueSnapshot):
+    _QUEUE_ORDERS.setdefault(_path[0], []).append(_path[1:])
+
+
+def _in_order(paths: list[tuple[str, ...]], x: Any, y: Any) -> bool:
+    """``x == y`` (JSON) given: are their dicts at ``paths`` (``_QUEUE_ORDERS``) in the same key order? A dict
+    equals another in any order, but the model read keeps its JSON's."""
+    for path in paths:
+        a, b = x, y
+        for k in path:
+            if type(a) is not dict or type(b) is not dict:
+                break
+            a, b = a.get(k), b.get(k)
+        else:
+            if type(a) is dict and type(b) is dict and list(a) != list(b):
+                return False
+    return True
+
+
+def _same(old: dict, v: dict) -> bool:
+    """The queue's JSON ``v`` is the one read before (``old``), its dicts in the same key order."""
+    if old != v:
+        return False
+    for k, paths in _QUEUE_ORDERS.items():
+        if not _in_order(paths, old.get(k), v.get(k)):
+            return False
+    return True
+
+
 async def parse_agents(text: str, seen: Seen | None = None, clock: bool | Collection[str] = True) -> AgentsPart:
     """An agents part, letting the event loop turn every ``SLICE_S`` of reading (a view's frames go on).
 
@@ -208,7 +254,7 @@ async def read_delta(text: str, queues_seen: Seen | None = None, agents_seen: Se
 
 def _queue(name: str, v: object, seen: Seen | None) -> QueueSnapshot:
     was = seen.get(name) if seen is not None else None
-    if was is not None and was[0] == v:
+    if was is not None and type(v) is dict and _same(was[0], v):
         return was[1]  # (the JSON read before kept: this one goes at once)
     moved = None if was is None else _moved(was, v)
     if moved is not None:
@@ -231,8 +277,11 @@ def _moved(was: list, v: object) -> tuple[QueueSnapshot, dict] | None:
     if not isinstance(v, dict) or v.keys() != old.keys():
         return None
     moved = {k: x for k, x in v.items() if old[k] != x}
+    for k, paths in _QUEUE_ORDERS.items():  # (equal in another key order: moved)
+        if k in v and k not in moved and not _in_order(paths, old[k], v[k]):
+            moved[k] = v[k]
     kept = dict(old)
-    ex, ex_old = moved.get("explain"), old["explain"]
+    ex, ex_old = moved.get("explain"), old.get("explain")
     same: dict = {}
     if isinstance(ex, dict) and isinstance(ex_old, dict):
         same = {e: model.explain[e] for e, x in ex.items() if e in model.explain and ex_old.get(e) == x}
