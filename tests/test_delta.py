@@ -912,3 +912,82 @@ def test_a_queue_whose_dicts_are_in_another_order_has_them_in_that_order():
         whole = delta.parse_summary(text).queues["support"]
         assert got == whole and got.model_dump_json() == whole.model_dump_json()  # (the key orders too)
         assert json.dumps(seen["support"][0]) == json.dumps(json.loads(json.dumps(q)))
+
+
+def test_an_agent_whose_dicts_are_in_another_order_has_them_in_that_order():
+    """A dict the model keeps in its JSON's key order (``queues``, ``spied_by``, ``capacity``, ``conversations``,
+    the clock figure ``pause_s_by_reason``) read before in another order, with other fields moved or not, its clock
+    figures moved or not, is in the order of the JSON read, as read whole (``parse_agents`` and ``read_delta``
+    without ``seen``); the JSON kept in it too. With ``clock=False``, or a collection of agent ids without this one
+    (the desk's, which reads no clock figure and keeps them as the agent's last change brought them), the clock
+    dict is a clock figure like the others: kept, its values and its key order, as the last change brought it (the
+    very model, when nothing else moved); a change elsewhere, an order too, reads the agent anew with the part's."""
+    from wallboard.snapshot import AgentSnapshot
+
+    from .test_tui import snapshot
+
+    first = snapshot(1)
+    dicts = {
+        "queues": {"x": 1, "y": 2, "z": 0},
+        "spied_by": {"sup1": "listen", "sup2": "barge"},
+        "capacity": {"chat": 2, "email": 3},
+        "conversations": {"chat": 1, "email": 2},
+        "pause_s_by_reason": {"lunch": 1.0, "break": 2.0},
+    }
+    assert set(dicts) == {p[0] for p in delta._orders(AgentSnapshot)}  # every such field of the model's
+    head = json.loads(first.model_dump_json(include={"seq", "at", "window", "total"}))
+
+    def reverse(a: dict, *names: str) -> None:
+        for k in names:
+            a[k] = dict(reversed(a[k].items()))
+
+    # each step: the dicts reversed, the other fields and the clock figures moved or not
+    steps = [
+        (("queues",), {}),
+        (("spied_by", "capacity"), {"calls_handled": 1}),
+        (("pause_s_by_reason",), {}),  # the clock dict's order alone
+        (("pause_s_by_reason",), {"talk_s": 5.0}),  # and a clock figure
+        (("pause_s_by_reason", "conversations"), {}),  # and a plain dict's order
+        (("pause_s_by_reason",), {"calls_handled": 1}),  # and another field
+        (("queues", "spied_by", "capacity", "conversations", "pause_s_by_reason"), {"talk_s": 5.0}),
+        ((), {}),  # as it was: the very model
+    ]
+    for mode in (True, False, {"1002"}, {"1001"}, "delta"):
+        data = json.loads(first.agents_json())
+        a = data["agents"]["1002"]
+        a.update(json.loads(json.dumps(dicts)))
+        seen: dict = {}
+        clock = True if mode == "delta" else mode
+        asyncio.run(delta.parse_agents(json.dumps(data), seen, clock))
+        ticks = mode is True or mode == "delta" or (isinstance(mode, set) and "1002" in mode)
+        last = dict(a["pause_s_by_reason"])  # the clock dict as the agent's last change brought it
+        for i, (names, moves) in enumerate(steps):
+            was = seen["1002"][1]
+            reverse(a, *names)
+            for k, x in moves.items():
+                a[k] += x
+            if set(names) - {"pause_s_by_reason"} or "calls_handled" in moves:
+                last = dict(a["pause_s_by_reason"])
+            text = json.dumps(data)
+            whole = asyncio.run(delta.parse_agents(text)).agents["1002"]
+            if mode == "delta" and i % 2:
+                d = {"type": "delta", **head, "seq": 2 + i, "agents": {"1002": a}}
+                got = asyncio.run(delta.read_delta(json.dumps(d), None, seen)).agents["1002"]
+                assert asyncio.run(delta.read_delta(json.dumps(d))).agents["1002"].model_dump_json() == (
+                    whole.model_dump_json()
+                )
+            else:
+                got = asyncio.run(delta.parse_agents(text, seen, clock)).agents["1002"]
+            why = f"{mode} step {i}: {names} {moves}"
+            for k in dicts:
+                assert list(seen["1002"][0][k] or {}) == (list(a[k]) if k != "pause_s_by_reason" else []), why
+            if not names and not moves:
+                assert got is was, why
+            if ticks:
+                assert got == whole and got.model_dump_json() == whole.model_dump_json(), why  # (the orders too)
+                continue
+            clocks = set(delta.AGENT_CLOCK)
+            assert got.model_dump_json(exclude=clocks) == whole.model_dump_json(exclude=clocks), why
+            assert json.dumps(got.pause_s_by_reason) == json.dumps(last), why
+            if names == ("pause_s_by_reason",) and "calls_handled" not in moves:
+                assert got is was, why
