@@ -378,6 +378,32 @@ async def _open_dana_s_card(pilot, app, sync, want: str) -> None:
     await until(pilot, lambda: sync.get(want) is not None, "the desk asking for a full snapshot")
 
 
+def _dana_s_day():
+    """The snapshot of seq 3 with Dana (agent 1002: 27 calls) at 1,800 s talking, 600 in wrap-up, 4,200 available
+    and 600 paused; and Dana."""
+    from .test_tui import snapshot
+
+    three = snapshot(3)
+    dana = three.agents["1002"].model_copy(
+        update={"talk_s": 1800.0, "wrap_s": 600.0, "available_s": 4200.0, "pause_s": 600.0}
+    )
+    three.agents["1002"] = dana
+    return three, dana
+
+
+async def _dana_s_card_opened(pilot, app, sync, want: str, namespace: str, four):
+    """The desk holding the stored snapshot (seq 3), then ``four`` (published before the card is open), then Dana's
+    card opened; the desk's client."""
+    from .test_tui import publish, seq_is, until
+
+    client = await app.reader.client()
+    await until(pilot, seq_is(app, 3), "the stored snapshot")
+    await publish(client, namespace, four)
+    await until(pilot, seq_is(app, 4), "the ticked snapshot")
+    await _open_dana_s_card(pilot, app, sync, want)
+    return client
+
+
 def _dana_s_desk(namespace: str):
     """The desk of Dana (the user whose card is opened), its key for a full snapshot asked, a sync client, and
     what her card says of her calls an hour (today, met)."""
@@ -418,12 +444,9 @@ async def test_desk_agent_card_follows_the_time_an_agent_spends_in_a_state_it_st
     an agent whose card is open: a full part brings them up to date there, and opening the card asks the owner
     for one (``P:{c}:snap:want``)."""
 
-    from .test_tui import publish, seq_is, snapshot, store_sync, until
+    from .test_tui import publish, store_sync, until
 
-    three = snapshot(3)
-    a = three.agents["1002"]  # Dana: 27 calls
-    dana = a.model_copy(update={"talk_s": 1800.0, "wrap_s": 600.0, "available_s": 4200.0, "pause_s": 600.0})
-    three.agents["1002"] = dana
+    three, dana = _dana_s_day()
 
     def ticked(seq: int, available_s: float):
         # only Dana's seconds available moved (she stays available): her JSON is the same but for them
@@ -434,12 +457,8 @@ async def test_desk_agent_card_follows_the_time_an_agent_spends_in_a_state_it_st
     app, want, sync, per_hour = _dana_s_desk(namespace)
 
     async with app.run_test(size=(140, 40)) as pilot:
-        client = await app.reader.client()
-        await until(pilot, seq_is(app, 3), "the stored snapshot")
         # before the card is open: 1 h more available (by hand: 27 calls in 3 h -> 9.0 an hour, target 12 missed)
-        await publish(client, namespace, ticked(4, 7800.0))
-        await until(pilot, seq_is(app, 4), "the ticked snapshot")
-        await _open_dana_s_card(pilot, app, sync, want)
+        client = await _dana_s_card_opened(pilot, app, sync, want, namespace, ticked(4, 7800.0))
         await publish(client, namespace, ticked(5, 7800.0))  # the owner's answer: a full one
         await until(pilot, lambda: per_hour() == ["9.0", "missed"], "27 calls in 3 h logged in")
         # the card open: another 3 h available -> 27 calls in 6 h = 4.5 an hour
@@ -461,13 +480,9 @@ async def test_desk_agent_card_takes_the_full_part_sent_after_its_delta(namespac
     from wallboard.delta import Delta
     from wallboard.keys import Keys
 
-    from .test_tui import T0, publish, seq_is, snapshot, store_sync, until
+    from .test_tui import T0, store_sync, until
 
-    three = snapshot(3)
-    dana = three.agents["1002"].model_copy(  # 27 calls
-        update={"talk_s": 1800.0, "wrap_s": 600.0, "available_s": 4200.0, "pause_s": 600.0}
-    )
-    three.agents["1002"] = dana
+    three, dana = _dana_s_day()
 
     def part(seq: int, available_s: float, other: str = "available"):
         # Dana stays available (only her seconds available move); agent 1003 changes state at times
@@ -504,12 +519,8 @@ async def test_desk_agent_card_takes_the_full_part_sent_after_its_delta(namespac
     app, want, sync, per_hour = _dana_s_desk(namespace)
 
     async with app.run_test(size=(140, 40)) as pilot:
-        client = await app.reader.client()
-        await until(pilot, seq_is(app, 3), "the stored snapshot")
         # before the card is open: 1 h more available, which the desk's rows do not read
-        await publish(client, namespace, part(4, 7800.0))
-        await until(pilot, seq_is(app, 4), "the ticked snapshot")
-        await _open_dana_s_card(pilot, app, sync, want)
+        client = await _dana_s_card_opened(pilot, app, sync, want, namespace, part(4, 7800.0))
         # the owner's answer: a full snapshot, with the delta to it (agent 1003 went on a call)
         await full_with_delta(pilot, client, part(5, 7800.0, "on_call"), "1003")
         # by hand: 27 calls in 1,800 + 600 + 7,800 + 600 s = 3 h logged in -> 9.0 an hour, target 12 missed
