@@ -326,3 +326,14 @@ def test_redis_url_beats_the_file(tmp_path, monkeypatch):
     # and a --redis flag beats REDIS_URL
     assert load_config(f, redis={"url": "redis://from-flag:6382/3"}).redis.url == "redis://from-flag:6382/3"
     assert resolve_url(cfg, "redis://from-flag:6382/3") == "redis://from-flag:6382/3"
+
+
+def test_the_demo_holds_the_example_centre_s_queues_to_its_thresholds_and_targets():
+    """The demo is the example centre open around the clock (with a chat and an e-mail queue more): its queues'
+    thresholds and the targets (shown beside the figures on the desk and the TV, marked in reports and
+    scorecards) are the example's."""
+    example, demo = load_config(EXAMPLE), load_config(ROOT / "wallboard" / "data" / "demo.toml")
+    assert demo.targets == example.targets
+    assert demo.targets.queues["support"]["service_level"].day == 0.80  # there at all: not two empty tables
+    thresholds = {q.name: q.thresholds for q in demo.queues}
+    assert {q.name: thresholds.get(q.name) for q in example.queues} == {q.name: q.thresholds for q in example.queues}
