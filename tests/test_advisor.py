@@ -217,7 +217,9 @@ LOADS = {  # calls/h, AHT s, patience s
 }
 
 
-def test_advice_ranks_the_best_move_first_and_never_breaches_a_source():
+def four_queues_tech_short():
+    """Four queues at ``LOADS``, tech short: Gefen (service) and Omer (sales) can be spared for it, Noa (billing)
+    can't. (config, snapshot, estimates)."""
     agents = [
         {"id": "g", "name": "Gefen", "skills": {"service": 0, "tech": 1}},  # skilled for tech, logged into service
         {"id": "n", "name": "Noa", "skills": {"billing": 0, "tech": 1}},  # billing can't spare her
@@ -231,7 +233,21 @@ def test_advice_ranks_the_best_move_first_and_never_breaches_a_source():
     members |= {f"x{i}": {"sales": 0} for i in range(4)}  # Omer + 4 on sales
     members["p"] = {"tech": 0}  # paused: not staffed
     snap = make_snapshot(config, members, {"p": "paused", "o": "on_call"})
-    estimates = {q: estimate(q, *v) for q, v in LOADS.items()}
+    return config, snap, {q: estimate(q, *v) for q, v in LOADS.items()}
+
+
+def omer_backs_tech_up():
+    """Omer takes sales first and tech as a backup; tech is short, sales meets its target: a penalty swap is the
+    move. (config, snapshot, estimates, the loads)."""
+    config = advice_config([{"id": "o", "name": "Omer", "skills": {"sales": 0, "tech": 1}}])
+    members = {"o": {"sales": 0, "tech": 1}} | {f"t{i}": {"tech": 0} for i in range(5)}
+    members |= {f"x{i}": {"sales": 0} for i in range(5)}
+    loads = {"tech": (70, 300, 180), "sales": (60, 240, 200)}
+    return config, make_snapshot(config, members, {}), {q: estimate(q, *v) for q, v in loads.items()}, loads
+
+
+def test_advice_ranks_the_best_move_first_and_never_breaches_a_source():
+    config, snap, estimates = four_queues_tech_short()
     advice = advise(snap, estimates, config)
 
     # hand projections with whole agents (nobody is anybody's backup here)
@@ -285,12 +301,8 @@ def test_penalty_only_move_uses_the_backups_share():
     # him take tech first: a small gain, since he already helps tech whenever nobody waits in sales. Before: tech
     # has 5 agents + Omer's share 1 - P(wait in sales with 6); after: tech 6, sales 5 + Omer's share
     # 1 - P(wait in tech with 6).
-    config = advice_config([{"id": "o", "name": "Omer", "skills": {"sales": 0, "tech": 1}}])
-    members = {"o": {"sales": 0, "tech": 1}} | {f"t{i}": {"tech": 0} for i in range(5)}
-    members |= {f"x{i}": {"sales": 0} for i in range(5)}
-    snap = make_snapshot(config, members, {})
-    loads = {"tech": (70, 300, 180), "sales": (60, 240, 200)}
-    advice = advise(snap, {q: estimate(q, *v) for q, v in loads.items()}, config)
+    config, snap, estimates, loads = omer_backs_tech_up()
+    advice = advise(snap, estimates, config)
 
     def pwait(q, n):
         calls, aht, pat = loads[q]

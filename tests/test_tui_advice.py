@@ -365,3 +365,102 @@ async def test_the_panel_names_each_queue_s_model_and_a_written_queue_s_effectiv
     status = {"ok": "ok", "slack": "slack", "short": f"short by {math.ceil(chat.required - float(shown))}"}
     assert status[chat.status] in line, line
     assert rows["Customer service"].split()[2:5] == ["-", "-", "-"] and rows["Customer service"].endswith(" -")
+
+
+# ---- the advice in the desk's language ---------------------------------------------------------------------------
+
+
+def _pct(v: float) -> str:
+    return f"{v * 100:.0f}%"
+
+
+def test_the_english_advice_lines_are_the_advisors_own_words_and_the_hebrew_ones_say_the_same():
+    """A move (added to one queue, removed from another) and a penalty swap, as the advisor ranks them: on an
+    English desk each line is exactly ``Move.text`` (what ``wallboard advise`` prints); on a Hebrew one the same
+    figures in Hebrew, written out here by hand in reading order (a terminal that reorders gets it so)."""
+    from wallboard.ui.dialogs import AdviceScreen
+    from wallboard.ui.words import Words
+
+    from wallboard.advisor import advise
+
+    from .test_advisor import four_queues_tech_short, omer_backs_tech_up
+
+    config, snap, estimates, _ = omer_backs_tech_up()
+    swap = advise(snap, estimates, config)
+    config, snap, estimates = four_queues_tech_short()
+    moved = advise(snap, estimates, config)
+    assert {m.kind for m in swap.moves} == {"penalty"} and {m.kind for m in moved.moves} == {"move"}
+    assert len(moved.plan) == 2  # a plan of two: its line too
+    he = Words("he", bidi="terminal")
+    for advice in (swap, moved):
+        en_panel, he_panel = AdviceScreen(advice), AdviceScreen(advice, words=he)
+        for m in advice.moves + advice.plan:
+            assert en_panel.move_text(m) == m.text
+            how = " (החלפת עדיפויות)" if m.kind == "penalty" else ""
+            to = "\u200f←\u200f"  # the arrow held right to left between Latin names (a right-to-left mark each side)
+            assert he_panel.move_text(m) == (
+                f"העברת {m.agent_name}{how}: {m.from_label} {to} {m.to_label}; שירות {m.to_label} "
+                f"{_pct(m.to_sl_before)} {to} {_pct(m.to_sl_after)}, {m.from_label} {_pct(m.from_sl_before)} {to} "
+                f"{_pct(m.from_sl_after)}"
+            )
+    # the plan: Gefen, then Omer, take Tech support from what it is now to what the second move leaves it at
+    first, second = moved.plan
+    assert AdviceScreen(moved).plan_text == (
+        f"Plan: Gefen, Omer in turn take Tech support from {_pct(first.to_sl_before)} to "
+        f"{_pct(second.to_sl_after)} (projected)"
+    )
+    assert AdviceScreen(moved, words=he).plan_text == (
+        f"תוכנית: Gefen, Omer בזה אחר זה מעלים את Tech support מ-{_pct(first.to_sl_before)} ל-"
+        f"{_pct(second.to_sl_after)} (צפוי)"
+    )
+
+
+async def test_the_advice_panel_on_a_hebrew_desk_reads_right_to_left(floor):
+    """rivka's desk in Hebrew on the demo's overload: the panel's title, its table from the right (the queue's name
+    in the right-hand column, the model's in the left-hand one), the statuses, the first move and the keys in
+    Hebrew, each as a terminal without bidi support must be sent it (written out here by hand: a run of Hebrew
+    letters reversed, Latin names and numbers left to right)."""
+    from wallboard.ui.app import build_desk_app
+    from wallboard.ui.dialogs import AdviceScreen
+
+    seq = await floor.run(12 * 60)
+    token = issue(floor.config, "rivka", now=floor.clock.now().timestamp())
+    app = build_desk_app(floor.config, redis_url(), user="rivka", clock=floor.clock, token=token, language="he")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, seen(app, seq), "the snapshot")
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, AdviceScreen), "the advice panel")
+        panel, advice = app.screen, app.screen.advice
+        assert panel.query_one("#advice-box").border_title == "סמועב הצע"  # עצה בעומס
+        lines = text_of(panel, "#advice-queues").splitlines()
+        head = lines[0].split()
+        assert head[0] == "לדומ" and head[-1] == "רות"  # מודל on the left, תור on the right
+        assert head[1:-1] == ["בצמ", "לדומב", "תוריש", "תעכ", "תוריש", "לעופב", "םישרדנ"]
+        support = advice.queues["support"]
+        assert support.status == "short"
+        row = next(line for line in lines if line.rstrip().endswith("Customer service"))
+        assert row.lstrip().startswith(support.model_short)
+        assert f"{support.short_by} םירסח" in row  # חסרים N: the number on its left
+        m = advice.moves[0]
+        pct = [_pct(v) for v in (m.to_sl_before, m.to_sl_after, m.from_sl_before, m.from_sl_after)]
+        # העברת Adi: Sales → Customer service; שירות Customer service a → b, Sales c → d, read from the right
+        assert str(panel.query_one("#advice-moves").get_option_at_index(0).prompt).strip() == (
+            f"{pct[3]} ← Sales {pct[2]} ,{pct[1]} ← Customer service {pct[0]} תוריש ;Customer service ← "
+            f"{m.agent_name}: Sales תרבעה"
+        )
+        assert (
+            text_of(panel, "#advice-keys").strip() == "הריגס esc   (רושיאב) הלחה ⏎"
+        )  # the brackets mirrored, as a terminal draws them
+        await pilot.press("escape")
+        assert app.screen is app.screen_stack[0]
+    # 80 columns: each queue's row fits (its name cut), its model on the line below, from the right as well
+    app = build_desk_app(floor.config, redis_url(), user="rivka", clock=floor.clock, token=token, language="he")
+    async with app.run_test(size=(80, 30)) as pilot:
+        await until(pilot, seen(app, seq), "the snapshot")
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, AdviceScreen), "the advice panel")
+        lines = text_of(app.screen, "#advice-queues").splitlines()
+        assert all(len(line) <= 74 for line in lines), lines
+        at = next(i for i, line in enumerate(lines) if line.rstrip().endswith("Customer servic"))
+        assert f"{support.short_by} םירסח" in lines[at]
+        assert lines[at + 1].strip() == support.model_short

@@ -14,7 +14,8 @@ _CLOSING_AFTER_LTR = re.compile(r"(?<=[A-Za-z0-9%.])[)\]}]")
 
 
 def has_rtl(text: str) -> bool:
-    return any("\u0590" <= ch <= "\u08ff" or "\ufb1d" <= ch <= "\ufeff" for ch in text)
+    # a right-to-left mark too: a line of figures and Latin names around one (``words``' arrows) reads right to left
+    return any("\u0590" <= ch <= "\u08ff" or "\ufb1d" <= ch <= "\ufeff" or ch == "\u200f" for ch in text)
 
 
 def visual(text: str, rtl: bool, bidi: str = "visual") -> str:
@@ -29,9 +30,10 @@ def visual(text: str, rtl: bool, bidi: str = "visual") -> str:
 
     # python-bidi's algorithm has no paired-bracket rule (N0): a ")" closing a Latin or numeric run ("Gefen
     # (1001)") would take the paragraph's direction and land, mirrored, at the far end. A left-to-right mark after
-    # it keeps it with its run; the marks are taken out again (they are not to be drawn).
+    # it keeps it with its run; the marks are taken out again (they are not to be drawn), and so are the
+    # right-to-left marks a text holds for the same reason (``words``: an arrow between two Latin names).
     marked = _CLOSING_AFTER_LTR.sub("\\g<0>\u200e", text)
-    return get_display(marked, base_dir="R" if rtl else "L").replace("\u200e", "")
+    return get_display(marked, base_dir="R" if rtl else "L").replace("\u200e", "").replace("\u200f", "")
 
 
 def visual_pieces(pieces: list[tuple[str, str]], bidi: str = "visual") -> Text:

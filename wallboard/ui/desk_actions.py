@@ -320,7 +320,7 @@ class DeskActions:
             return
         snap = self.latest_snapshot()
         if snap is None:
-            self.notify("No snapshot yet: no advice", severity="warning")
+            self.notify(self.words("advice.no_snapshot"), severity="warning")
             return
         try:
             estimates = await read_estimates(
@@ -329,14 +329,14 @@ class DeskActions:
             advice = advise(snap, estimates, self.config)
         except Exception as e:
             log.warning("advice failed: %s", e)
-            self.notify(f"No advice: {e}", severity="error", markup=False)
+            self.notify(self.words("advice.failed", error=e), severity="error", markup=False)
             return
 
         def chosen(move) -> None:
             if move is not None:
                 self.apply_advice(move)
 
-        self.push_screen(AdviceScreen(advice, self.tz), callback=chosen)
+        self.push_screen(AdviceScreen(advice, self.tz, self.words), callback=chosen)
 
     def apply_advice(self, move) -> None:
         """An advised move's steps (add to the queue short of staff, then remove from the other) are one

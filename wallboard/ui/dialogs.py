@@ -427,15 +427,6 @@ class MoveScreen(ModalScreen[object]):
         self.dismiss(None)
 
 
-STATUS_TEXT = {
-    "short": "short by {short_by}",
-    "ok": "ok",
-    "slack": "slack, {spare} spare",
-    "no_estimate": "no figures",
-    "closed": "closed",
-}
-
-
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v * 100:.0f}%"
 
@@ -443,58 +434,97 @@ def _pct(v: float | None) -> str:
 class AdviceScreen(ModalScreen[object]):
     """The overload advice: per queue required vs staffed (and the live and projected SL), then the ranked
     moves; enter on a move dismisses with it (the app confirms and sends each step through ``move``); with no
-    move, why not, in words. Escape (or v) closes."""
+    move, why not, in words. Escape (or v) closes. In the desk's language (``words``), right to left in Hebrew;
+    the advisor's own notes and model names as it words them."""
 
     BINDINGS: ClassVar = [Binding("escape,v", "cancel", "Close")]
 
-    def __init__(self, advice, tz=None) -> None:
+    # the queue table's columns: (word, width, right-aligned)
+    COLUMNS = (
+        ("queue", 18, False),
+        ("required", 8, True),
+        ("effective", 9, True),
+        ("sl_now", 6, True),
+        ("sl_model", 8, True),
+        ("status", 16, False),
+    )
+
+    def __init__(self, advice, tz=None, words: Words = ENGLISH) -> None:
         super().__init__()
         self.advice = advice
         self.tz = tz
+        self.words = words
+
+    def _row(self, cells: list[tuple[str, str]], widths: list[int], model: str, header: bool = False) -> Text:
+        """One line of the queue table: each (text, style) cell at its column's width, then the model; from the
+        right on a right-to-left desk (``Words.line`` mirrors each cell, its padding with it: a name stays at the
+        start of its column, a figure at the end), the model on a line of its own below when the line would be
+        too long (as the screen wraps an English one: a wrapped right-to-left line would lose its start)."""
+        w = self.words
+        pieces: list[tuple[str, str]] = []
+        for i, ((text, style), width, (_, _, right)) in enumerate(zip(cells, widths, self.COLUMNS)):
+            text = text[:width] if i == 0 else text  # a long label cut, as a status or figure never is
+            pieces.append((("  " if i == 5 else " ") if i else "", ""))  # the status stands a space further off
+            pieces.append((text.rjust(width) if right else text.ljust(width), style))
+        shown = (model, "bold" if header else "")
+        if not w.rtl:
+            return Text.assemble(*pieces, (" ", ""), shown, no_wrap=True, overflow="ellipsis")
+        if sum(len(t) for t, _ in pieces) + 1 + len(model) <= self._width():
+            return w.line(*pieces, (" ", ""), shown)
+        return Text("\n").join([w.line(*pieces), w.line(shown)])
 
     @property
     def queue_text(self) -> Text:
         """Per queue: required against the effective staffing (what "short by" is computed from: a backup counts
         a share, so 10 agents staffed may be 9.4), the SLs, the status and the model it rests on."""
-        t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(
-            f"{'Queue':<18} {'Required':>8} {'Effective':>9} {'SL now':>6} {'SL model':>8}  {'Status':<16} Model\n",
-            style="bold",
-        )
+        w = self.words
+        heads = [w(f"advice.col.{name}") for name, _, _ in self.COLUMNS]
+        widths = [max(width, len(h)) for h, (_, width, _) in zip(heads, self.COLUMNS)]
+        if w.rtl:  # a narrow screen: the queue's name cut rather than the line wrapped (see ``_row``)
+            widths[0] = max(8, widths[0] - max(0, sum(widths) + len(widths) - self._width()))
+        lines = [self._row([(h, "bold") for h in heads], widths, w("advice.col.model"), header=True)]
         for q in self.advice.queues.values():
             req = "-" if q.required is None else str(q.required)
-            eff = q.effective_text()
-            status = STATUS_TEXT.get(q.status, q.status).format(short_by=q.short_by, spare=q.spare)
+            status = w(f"advice.status.{q.status}", short_by=q.short_by, spare=q.spare)
             style = {"short": "bold red", "no_estimate": "yellow", "closed": "grey50"}.get(q.status, "")
-            t.append(f"{q.label[:18]:<18} {req:>8} {eff:>9} {_pct(q.live_sl):>6} {_pct(q.model_sl):>8}  ")
-            t.append(f"{status:<16}", style=style)
-            t.append(f" {q.model_short or '-'}\n")
-        t.rstrip()
-        return t
+            cells = [(q.label, ""), (req, ""), (q.effective_text(), ""), (_pct(q.live_sl), ""), (_pct(q.model_sl), "")]
+            lines.append(self._row([*cells, (status, style)], widths, q.model_short or "-"))
+        return Text("\n", no_wrap=True, overflow="ellipsis").join(lines)
 
     @property
     def model_notes(self) -> str:
         """Why a queue's model SL and its live one differ (an overloaded queue the live figure lags), wrapped."""
         return "\n".join(f"{q.label}: {q.note}" for q in self.advice.queues.values() if q.note)
 
+    def move_text(self, m) -> str:
+        """A ranked move in the desk's words (in English the advisor's own ``Move.text``)."""
+        key = "advice.move_penalty" if m.kind == "penalty" else "advice.move"
+        return self.words(
+            key,
+            name=m.agent_name,
+            src=m.from_label,
+            dst=m.to_label,
+            a=_pct(m.to_sl_before),
+            b=_pct(m.to_sl_after),
+            c=_pct(m.from_sl_before),
+            d=_pct(m.from_sl_after),
+        )
+
     @property
     def empty_text(self) -> str:
         """No move: why, in words."""
+        w = self.words
         queues = list(self.advice.queues.values())
         short = [q.label for q in queues if q.status == "short"]
         if short:
-            head = f"No move to offer although {', '.join(short)} {'is' if len(short) == 1 else 'are'} short"
+            head = w("advice.none_short_one" if len(short) == 1 else "advice.none_short_many", queues=", ".join(short))
         elif any(q.status == "no_estimate" for q in queues):
-            head = "No move to offer yet: too few calls to size the queues"
+            head = w("advice.none_yet")
         else:
-            head = "No queue is short of agents: nothing to move"
+            head = w("advice.none")
         notes = [n for n in self.advice.notes if not n.startswith("short: ")]
         if short and any(n.startswith("short: ") for n in self.advice.notes):
-            notes.insert(
-                0,
-                "no agent skilled for it can be spared without taking a queue below its breach level, "
-                "and those skilled already serve it as backups",
-            )
+            notes.insert(0, w("advice.no_spare"))
         return head + (":\n" + "\n".join(f"- {n}" for n in notes) if notes else ".")
 
     @property
@@ -505,34 +535,50 @@ class AdviceScreen(ModalScreen[object]):
         target = plan[0].to_queue
         last = [m for m in plan if m.to_queue == target][-1]
         names = ", ".join(m.agent_name for m in plan if m.to_queue == target)
-        return (
-            f"Plan: {names} in turn take {plan[0].to_label} from {_pct(plan[0].to_sl_before)} to "
-            f"{_pct(last.to_sl_after)} (projected)"
+        return self.words(
+            "advice.plan", names=names, queue=plan[0].to_label, a=_pct(plan[0].to_sl_before), b=_pct(last.to_sl_after)
         )
 
+    def _width(self) -> int:
+        """The cells a line of the panel has (``#advice-box``: the screen's width up to 110, less its border,
+        padding and the moves' scroll bar)."""
+        return max(20, min(self.app.size.width, 110) - 6)
+
+    def _text(self, text: str, style: str = "") -> Text:
+        """A paragraph for the screen: as it is in English (the screen wraps it); on a right-to-left desk cut into
+        lines in reading order, each reordered, right-aligned."""
+        w = self.words
+        if not w.rtl:
+            return Text(text, style=style)
+        return Text(w.wrapped(text, self._width()), style=style, justify="right")
+
     def compose(self) -> ComposeResult:
+        w = self.words
         with Vertical(id="advice-box"):
             yield Static(self.queue_text, id="advice-queues")
             if self.model_notes:
                 yield Static(Text(self.model_notes, style="italic"), id="advice-notes")
             if self.advice.moves:
-                yield Static(
-                    Text("Moves, best first (projected SL, steady state):", style="bold"), id="advice-moves-title"
-                )
-                yield OptionList(*[m.text for m in self.advice.moves], id="advice-moves")
+                yield Static(self._text(w("advice.moves"), "bold"), id="advice-moves-title")
+                width = self._width()
+                lines = [w.wrapped(self.move_text(m), width) for m in self.advice.moves]
+                if w.rtl:  # each line to the right (an option's text is drawn from the left whatever its justify)
+                    lines = ["\n".join(line.rjust(width) for line in text.split("\n")) for text in lines]
+                yield OptionList(*lines, id="advice-moves")
                 if self.plan_text:
-                    yield Static(Text(self.plan_text, style="italic"), id="advice-plan")
+                    yield Static(self._text(self.plan_text, "italic"), id="advice-plan")
             else:
-                yield Static(Text(self.empty_text, style="yellow"), id="advice-empty")
-            keys = Text.assemble(("⏎", "bold"), " apply (confirm)   ") if self.advice.moves else Text()
-            keys.append_text(Text.assemble(("esc", "bold"), " close"))
-            yield Static(keys, id="advice-keys")
+                yield Static(self._text(self.empty_text, "yellow"), id="advice-empty")
+            keys = [("⏎", "bold"), (f" {w('advice.apply')}   ", "")] if self.advice.moves else []
+            keys += [("esc", "bold"), (f" {w('advice.close')}", "")]
+            yield Static(Text.assemble(w.line(*keys), justify="right" if w.rtl else "left"), id="advice-keys")
 
     def on_mount(self) -> None:
+        w = self.words
         box = self.query_one("#advice-box")
-        box.border_title = "Overload advice"
+        box.border_title = w.show(w("advice.title"))
         at = fmt_clock(self.advice.at, self.tz) if self.tz is not None else utc(self.advice.at)
-        box.border_subtitle = f"at {at} · on {self.advice.basis or 'no calls yet'}"
+        box.border_subtitle = w.show(w("advice.subtitle", t=at, basis=self.advice.basis or w("advice.no_calls")))
         if self.advice.moves:
             ol = self.query_one(OptionList)
             ol.highlighted = 0

@@ -1,8 +1,8 @@
 """The desk's own words per language (``[display] language``, ``wallboard tui --lang``): column headers, states,
-the header, the footer's keys, the help, the notices, the confirmations and the drill-down. One table per
-language, the same keys in each (``tests/test_desk_words.py`` holds them to it); the figures' names and the
-formulas' terms are the catalog's (``catalog.desk_label``, ``catalog.formula_words``), the channels'
-``wallboard.channels``'.
+the header, the footer's keys, the help, the notices, the confirmations, the overload advice and the drill-down.
+One table per language, the same keys in each (``tests/test_desk_words.py`` holds them to it); the figures'
+names and the formulas' terms are the catalog's (``catalog.desk_label``, ``catalog.formula_words``), the
+channels' ``wallboard.channels``'.
 
 English is the desk as it always read: its entries are the very strings the desk showed before it had a
 language. A Hebrew desk is right to left: its tables' columns run from the right, its texts reordered for
@@ -181,6 +181,38 @@ EN: dict[str, str] = {
     "alerts": "alerts",
     "and": " and ",
     "unknown_keys": "display.keys: unknown binding id(s) {ids}",
+    # the overload advice (``dialogs.AdviceScreen``; a move's line in English is the advisor's ``Move.text``); the
+    # advisor's own notes (why a queue has no figures, why its model and live SL differ) and the model's name
+    # are its words, in English
+    "advice.title": "Overload advice",
+    "advice.subtitle": "at {t} · on {basis}",
+    "advice.no_calls": "no calls yet",
+    "advice.col.queue": "Queue",
+    "advice.col.required": "Required",
+    "advice.col.effective": "Effective",
+    "advice.col.sl_now": "SL now",
+    "advice.col.sl_model": "SL model",
+    "advice.col.status": "Status",
+    "advice.col.model": "Model",
+    "advice.status.short": "short by {short_by}",
+    "advice.status.ok": "ok",
+    "advice.status.slack": "slack, {spare} spare",
+    "advice.status.no_estimate": "no figures",
+    "advice.status.closed": "closed",
+    "advice.moves": "Moves, best first (projected SL, steady state):",
+    "advice.move": "Move {name}: {src} → {dst}; {dst} SL {a} → {b}, {src} {c} → {d}",
+    "advice.move_penalty": "Move {name} (penalty swap): {src} → {dst}; {dst} SL {a} → {b}, {src} {c} → {d}",
+    "advice.plan": "Plan: {names} in turn take {queue} from {a} to {b} (projected)",
+    "advice.none_short_one": "No move to offer although {queues} is short",
+    "advice.none_short_many": "No move to offer although {queues} are short",
+    "advice.none_yet": "No move to offer yet: too few calls to size the queues",
+    "advice.none": "No queue is short of agents: nothing to move",
+    "advice.no_spare": "no agent skilled for it can be spared without taking a queue below its breach level, "
+    "and those skilled already serve it as backups",
+    "advice.apply": "apply (confirm)",
+    "advice.close": "close",
+    "advice.no_snapshot": "No snapshot yet: no advice",
+    "advice.failed": "No advice: {error}",
     # confirmations
     "confirm.title": "Confirm",
     "confirm.yes": " confirm   ",
@@ -437,6 +469,39 @@ HE: dict[str, str] = {
     "alerts": "התראות",
     "and": " ו",
     "unknown_keys": "display.keys: מזהי מקש לא ידועים {ids}",
+    # an arrow between two Latin names (the demo's queue labels) would read left to right: the right-to-left marks
+    # around it point it from the first to the second (``bidi.visual`` draws them as nothing)
+    "advice.title": "עצה בעומס",
+    "advice.subtitle": "נכון ל-{t} · על סמך {basis}",
+    "advice.no_calls": "אין עדיין שיחות",
+    "advice.col.queue": "תור",
+    "advice.col.required": "נדרשים",
+    "advice.col.effective": "בפועל",
+    "advice.col.sl_now": "שירות כעת",
+    "advice.col.sl_model": "שירות במודל",
+    "advice.col.status": "מצב",
+    "advice.col.model": "מודל",
+    "advice.status.short": "חסרים {short_by}",
+    "advice.status.ok": "תקין",
+    "advice.status.slack": "עודף, {spare} פנויים",
+    "advice.status.no_estimate": "אין נתונים",
+    "advice.status.closed": "סגור",
+    "advice.moves": "העברות, הטובה ראשונה (שירות צפוי, במצב יציב):",
+    "advice.move": "העברת {name}: {src} \u200f←\u200f {dst}; "
+    "שירות {dst} {a} \u200f←\u200f {b}, {src} {c} \u200f←\u200f {d}",
+    "advice.move_penalty": "העברת {name} (החלפת עדיפויות): {src} \u200f←\u200f {dst}; "
+    "שירות {dst} {a} \u200f←\u200f {b}, {src} {c} \u200f←\u200f {d}",
+    "advice.plan": "תוכנית: {names} בזה אחר זה מעלים את {queue} מ-{a} ל-{b} (צפוי)",
+    "advice.none_short_one": "אין העברה להציע אף ש-{queues} חסר נציגים",
+    "advice.none_short_many": "אין העברה להציע אף ש-{queues} חסרים נציגים",
+    "advice.none_yet": "אין עדיין העברה להציע: מעט מדי שיחות כדי לחשב את התורים",
+    "advice.none": "אף תור אינו חסר נציגים: אין מה להעביר",
+    "advice.no_spare": "אין נציג מיומן לתור שאפשר לוותר עליו בלי להוריד תור אחר מתחת לרמת החריגה, "
+    "והמיומנים כבר משרתים אותו כגיבוי",
+    "advice.apply": "החלה (באישור)",
+    "advice.close": "סגירה",
+    "advice.no_snapshot": "אין עדיין תמונת מצב: אין עצה",
+    "advice.failed": "אין עצה: {error}",
     "confirm.title": "אישור",
     "confirm.yes": " אישור   ",
     "confirm.no": " ביטול",
