@@ -21,10 +21,12 @@ from wallboard.clock import ManualClock
 from wallboard.config import load_config
 from wallboard.engine import Engine
 from wallboard.keys import Keys
+from wallboard.livetime import fmt_clock
 from wallboard.sim import SimCentre, scenario_by_name
 
 from . import polling
 from .conftest import redis_url
+from .test_tui_actions import screen_text
 from .ui_seen import Notices, requests_sent
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -464,3 +466,64 @@ async def test_the_advice_panel_on_a_hebrew_desk_reads_right_to_left(floor):
         at = next(i for i, line in enumerate(lines) if line.rstrip().endswith("Customer servic"))
         assert f"{support.short_by} םירסח" in lines[at]
         assert lines[at + 1].strip() == support.model_short
+
+
+def assert_the_hebrew_panel_reads_from_the_right(app, advice, width: int) -> None:
+    """The Hebrew panel at ``width`` columns, as drawn: each line of the queue table fits the box (the screen wraps
+    none of them: a wrapped right-to-left line puts its start on the line below), each row's first line holds the
+    queue's name at its right end with the required agents to its left, the header's first line ends with תור
+    (queue), and the status comes after the name, never above it; the moves' lines fit too; the bottom border
+    (``at HH:MM:SS · on <basis>``) keeps its start, נכון ל- and the time, at its right end."""
+    room = min(width, 110) - 4  # the box's border and padding
+    lines = text_of(app.screen, "#advice-queues").splitlines()
+    assert all(len(line) <= room for line in lines), lines
+    assert lines[0].rstrip().endswith(" רות"), lines  # תור
+
+    def name(line: str) -> str:  # the rightmost cell: the name, unless a figure's or a status's
+        return line.rstrip().split("  ")[-1].strip()
+
+    starts = []
+    for q in advice.queues.values():
+        at = next(i for i, line in enumerate(lines) if q.label.startswith(name(line)) and len(name(line)) >= 5)
+        shown = name(lines[at])
+        assert len(shown) >= min(8, len(q.label)), (q.label, lines[at])
+        assert lines[at].rstrip()[: -len(shown)].split()[-1] == ("-" if q.required is None else str(q.required))
+        starts.append(at)
+    assert starts == sorted(starts) and starts[0] > 0
+    for at, end, q in zip(starts, [*starts[1:], len(lines)], advice.queues.values()):
+        if q.status == "short":  # חסרים N below or beside the name, not above it
+            assert any(f"{q.short_by} םירסח" in line for line in lines[at:end]), (q.label, lines[at:end])
+    moves = app.screen.query_one("#advice-moves")
+    for i in range(moves.option_count):
+        assert all(len(line) <= room for line in str(moves.get_option_at_index(i).prompt).split("\n"))
+    bottom = next(line for line in screen_text(app).splitlines() if "╰" in line)
+    t = fmt_clock(advice.at, app.tz)
+    assert f"{t}-ל ןוכנ" in bottom, bottom  # נכון ל-HH:MM:SS: the subtitle's start, on its right
+
+
+async def test_the_hebrew_advice_panel_on_a_narrow_screen_and_after_a_resize(floor):
+    """rivka's Hebrew desk at 60 columns (the demo's 12 minutes: the subtitle's basis is "the 12 min of calls since
+    the data began"): the queue table's rows do not fit a line, so each is cut into lines in reading order, the
+    queue's name first on the right; the subtitle is cut at its end, not its start. The same once a panel opened
+    at 110 columns is narrowed to 60 (the panel rewraps, as the confirmation does)."""
+    from wallboard.ui.app import build_desk_app
+    from wallboard.ui.dialogs import AdviceScreen
+
+    seq = await floor.run(12 * 60)
+    token = issue(floor.config, "rivka", now=floor.clock.now().timestamp())
+    for first, then in (((60, 40), None), (SIZE, (60, 40))):
+        app = build_desk_app(floor.config, redis_url(), user="rivka", clock=floor.clock, token=token, language="he")
+        async with app.run_test(size=first) as pilot:
+            await until(pilot, seen(app, seq), "the snapshot")
+            await pilot.press("v")
+            await until(pilot, lambda: isinstance(app.screen, AdviceScreen), "the advice panel")
+            advice = app.screen.advice
+            assert advice.moves and "since the data began" in advice.basis
+            if then is not None:
+                await pilot.resize_terminal(*then)
+
+                def cut_anew(room=then[0] - 4) -> bool:
+                    return all(len(line) <= room for line in text_of(app.screen, "#advice-queues").splitlines())
+
+                await until(pilot, cut_anew, "the panel cut anew")
+            assert_the_hebrew_panel_reads_from_the_right(app, advice, (then or first)[0])

@@ -458,20 +458,37 @@ class AdviceScreen(ModalScreen[object]):
     def _row(self, cells: list[tuple[str, str]], widths: list[int], model: str, header: bool = False) -> Text:
         """One line of the queue table: each (text, style) cell at its column's width, then the model; from the
         right on a right-to-left desk (``Words.line`` mirrors each cell, its padding with it: a name stays at the
-        start of its column, a figure at the end), the model on a line of its own below when the line would be
-        too long (as the screen wraps an English one: a wrapped right-to-left line would lose its start)."""
+        start of its column, a figure at the end). There a row too long for the panel is cut into lines in
+        reading order, the same columns on each row's lines (the screen would wrap it from the left, its start,
+        the queue's name, on the line below): the cells that fit on the first, the rest below, and the model
+        after them, or on a line of its own (as the screen wraps an English one)."""
         w = self.words
-        pieces: list[tuple[str, str]] = []
+        pieces: list[tuple[tuple[str, str], tuple[str, str]]] = []  # (the separator before it, the cell)
         for i, ((text, style), width, (_, _, right)) in enumerate(zip(cells, widths, self.COLUMNS)):
             text = text[:width] if i == 0 else text  # a long label cut, as a status or figure never is
-            pieces.append((("  " if i == 5 else " ") if i else "", ""))  # the status stands a space further off
-            pieces.append((text.rjust(width) if right else text.ljust(width), style))
+            sep = ("  " if i == 5 else " ") if i else ""  # the status stands a space further off
+            pieces.append(((sep, ""), (text.rjust(width) if right else text.ljust(width), style)))
         shown = (model, "bold" if header else "")
         if not w.rtl:
-            return Text.assemble(*pieces, (" ", ""), shown, no_wrap=True, overflow="ellipsis")
-        if sum(len(t) for t, _ in pieces) + 1 + len(model) <= self._width():
-            return w.line(*pieces, (" ", ""), shown)
-        return Text("\n").join([w.line(*pieces), w.line(shown)])
+            flat = [piece for pair in pieces for piece in pair]
+            return Text.assemble(*flat, (" ", ""), shown, no_wrap=True, overflow="ellipsis")
+        room = self._width()
+        lines: list[list[tuple[str, str]]] = [[]]
+        used = 0  # by the columns' widths, so that every row breaks where the header does
+        for ((sep, _), cell), width in zip(pieces, widths):
+            if lines[-1] and used + len(sep) + width > room:
+                lines.append([])
+                used = 0
+            if lines[-1]:
+                lines[-1].append((sep, ""))
+                used += len(sep)
+            lines[-1].append(cell)
+            used += width
+        if sum(len(t) for t, _ in lines[-1]) + 1 + len(model) <= room:
+            lines[-1] += [(" ", ""), shown]
+        else:
+            lines.append([shown])
+        return Text("\n").join(w.line(*line) for line in lines)
 
     @property
     def queue_text(self) -> Text:
@@ -480,8 +497,9 @@ class AdviceScreen(ModalScreen[object]):
         w = self.words
         heads = [w(f"advice.col.{name}") for name, _, _ in self.COLUMNS]
         widths = [max(width, len(h)) for h, (_, width, _) in zip(heads, self.COLUMNS)]
-        if w.rtl:  # a narrow screen: the queue's name cut rather than the line wrapped (see ``_row``)
-            widths[0] = max(8, widths[0] - max(0, sum(widths) + len(widths) - self._width()))
+        over = sum(widths) + len(widths) - self._width()
+        if w.rtl and 0 < over <= widths[0] - 8:  # a little narrow: the queue's name cut rather than the row broken
+            widths[0] -= over
         lines = [self._row([(h, "bold") for h in heads], widths, w("advice.col.model"), header=True)]
         for q in self.advice.queues.values():
             req = "-" if q.required is None else str(q.required)
@@ -552,6 +570,48 @@ class AdviceScreen(ModalScreen[object]):
             return Text(text, style=style)
         return Text(w.wrapped(text, self._width()), style=style, justify="right")
 
+    def _move_lines(self) -> list[str]:
+        """The ranked moves, each an option's text: on a right-to-left desk cut into lines in reading order, each
+        to the right (an option's text is drawn from the left whatever its justify)."""
+        w, width = self.words, self._width()
+        lines = [w.wrapped(self.move_text(m), width) for m in self.advice.moves]
+        if not w.rtl:
+            return lines
+        return ["\n".join(line.rjust(width) for line in text.split("\n")) for text in lines]
+
+    @property
+    def subtitle(self) -> str:
+        """When, and on which calls, for the box's bottom edge: on a right-to-left desk cut in reading order to the
+        edge's room (the box's width less its corners and a "─ " each side), so that the ellipsis takes its end
+        (the screen cuts a label on its right: a right-to-left one's start)."""
+        w = self.words
+        at = fmt_clock(self.advice.at, self.tz) if self.tz is not None else utc(self.advice.at)
+        text = w("advice.subtitle", t=at, basis=self.advice.basis or w("advice.no_calls"))
+        room = self._width()
+        if w.rtl and len(text) > room:
+            text = text[: room - 1] + "…"
+        return w.show(text)
+
+    def on_resize(self, event) -> None:
+        if self.words.rtl:
+            self.call_after_refresh(self._rewrap)
+
+    def _rewrap(self) -> None:
+        """A right-to-left panel cut again into lines for the screen's width now (the screen would wrap the old
+        ones from the left, their start on the line below)."""
+        w = self.words
+        self.query_one("#advice-queues", Static).update(self.queue_text)
+        self.query_one("#advice-box").border_subtitle = self.subtitle
+        if self.advice.moves:
+            self.query_one("#advice-moves-title", Static).update(self._text(w("advice.moves"), "bold"))
+            moves = self.query_one("#advice-moves", OptionList)
+            for i, line in enumerate(self._move_lines()):
+                moves.replace_option_prompt_at_index(i, line)
+            if self.plan_text:
+                self.query_one("#advice-plan", Static).update(self._text(self.plan_text, "italic"))
+        else:
+            self.query_one("#advice-empty", Static).update(self._text(self.empty_text, "yellow"))
+
     def compose(self) -> ComposeResult:
         w = self.words
         with Vertical(id="advice-box"):
@@ -560,11 +620,7 @@ class AdviceScreen(ModalScreen[object]):
                 yield Static(Text(self.model_notes, style="italic"), id="advice-notes")
             if self.advice.moves:
                 yield Static(self._text(w("advice.moves"), "bold"), id="advice-moves-title")
-                width = self._width()
-                lines = [w.wrapped(self.move_text(m), width) for m in self.advice.moves]
-                if w.rtl:  # each line to the right (an option's text is drawn from the left whatever its justify)
-                    lines = ["\n".join(line.rjust(width) for line in text.split("\n")) for text in lines]
-                yield OptionList(*lines, id="advice-moves")
+                yield OptionList(*self._move_lines(), id="advice-moves")
                 if self.plan_text:
                     yield Static(self._text(self.plan_text, "italic"), id="advice-plan")
             else:
@@ -577,8 +633,7 @@ class AdviceScreen(ModalScreen[object]):
         w = self.words
         box = self.query_one("#advice-box")
         box.border_title = w.show(w("advice.title"))
-        at = fmt_clock(self.advice.at, self.tz) if self.tz is not None else utc(self.advice.at)
-        box.border_subtitle = w.show(w("advice.subtitle", t=at, basis=self.advice.basis or w("advice.no_calls")))
+        box.border_subtitle = self.subtitle
         if self.advice.moves:
             ol = self.query_one(OptionList)
             ol.highlighted = 0
