@@ -453,6 +453,12 @@ async def test_the_advice_panel_on_a_hebrew_desk_reads_right_to_left(floor):
         assert (
             text_of(panel, "#advice-keys").strip() == "הריגס esc   (רושיאב) הלחה ⏎"
         )  # the brackets mirrored, as a terminal draws them
+        # chosen: its two steps confirmed at once, in Hebrew, the note saying each waits for the one before
+        from wallboard.ui.dialogs import ConfirmScreen
+
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        assert text_of(app.screen, "#confirm-note").strip() == ".עצוב וינפלש דעצהש ירחא קר חלשנ דעצ לכ"
         await pilot.press("escape")
         assert app.screen is app.screen_stack[0]
     # 80 columns: each queue's row fits (its name cut), its model on the line below, from the right as well

@@ -348,7 +348,7 @@ class DeskActions:
         if not reqs:
             return
         agent_name = move.agent_name or move.agent
-        note = "Each step is sent once the one before it is done." if len(reqs) > 1 else ""
+        note = self.words("advice.in_turn") if len(reqs) > 1 else ""
 
         async def confirmed(final) -> None:
             if final is not None:
@@ -370,11 +370,7 @@ class DeskActions:
                 return
             skipped = "; ".join(outcome_label(describe_in(r, agent_name, None, self.words)) for r in rest)
             # not done, or not known to be: given up without an outcome, it may still be done later
-            self.notify(
-                f"Not sent, as the step before was not done (or its outcome did not come in time): {skipped}",
-                severity="warning",
-                markup=False,
-            )
+            self.notify(self.words("advice.skipped", steps=skipped), severity="warning", markup=False)
 
         await self.send_action(reqs[0], agent_name, after=after)
 

@@ -213,6 +213,8 @@ EN: dict[str, str] = {
     "advice.close": "close",
     "advice.no_snapshot": "No snapshot yet: no advice",
     "advice.failed": "No advice: {error}",
+    "advice.in_turn": "Each step is sent once the one before it is done.",
+    "advice.skipped": "Not sent, as the step before was not done (or its outcome did not come in time): {steps}",
     # confirmations
     "confirm.title": "Confirm",
     "confirm.yes": " confirm   ",
@@ -502,6 +504,8 @@ HE: dict[str, str] = {
     "advice.close": "סגירה",
     "advice.no_snapshot": "אין עדיין תמונת מצב: אין עצה",
     "advice.failed": "אין עצה: {error}",
+    "advice.in_turn": "כל צעד נשלח רק אחרי שהצעד שלפניו בוצע.",
+    "advice.skipped": "לא נשלח, כי הצעד שלפניו לא בוצע (או שתוצאתו לא הגיעה בזמן): {steps}",
     "confirm.title": "אישור",
     "confirm.yes": " אישור   ",
     "confirm.no": " ביטול",
