@@ -522,10 +522,10 @@ class AdviceScreen(ModalScreen[object]):
             name=m.agent_name,
             src=m.from_label,
             dst=m.to_label,
-            a=_pct(m.to_sl_before),
-            b=_pct(m.to_sl_after),
-            c=_pct(m.from_sl_before),
-            d=_pct(m.from_sl_after),
+            to_was=_pct(m.to_sl_before),
+            to_now=_pct(m.to_sl_after),
+            from_was=_pct(m.from_sl_before),
+            from_now=_pct(m.from_sl_after),
         )
 
     @property
@@ -554,7 +554,11 @@ class AdviceScreen(ModalScreen[object]):
         last = [m for m in plan if m.to_queue == target][-1]
         names = ", ".join(m.agent_name for m in plan if m.to_queue == target)
         return self.words(
-            "advice.plan", names=names, queue=plan[0].to_label, a=_pct(plan[0].to_sl_before), b=_pct(last.to_sl_after)
+            "advice.plan",
+            names=names,
+            queue=plan[0].to_label,
+            was=_pct(plan[0].to_sl_before),
+            now=_pct(last.to_sl_after),
         )
 
     def _width(self) -> int:

@@ -200,9 +200,10 @@ EN: dict[str, str] = {
     "advice.status.no_estimate": "no figures",
     "advice.status.closed": "closed",
     "advice.moves": "Moves, best first (projected SL, steady state):",
-    "advice.move": "Move {name}: {src} → {dst}; {dst} SL {a} → {b}, {src} {c} → {d}",
-    "advice.move_penalty": "Move {name} (penalty swap): {src} → {dst}; {dst} SL {a} → {b}, {src} {c} → {d}",
-    "advice.plan": "Plan: {names} in turn take {queue} from {a} to {b} (projected)",
+    "advice.move": "Move {name}: {src} → {dst}; {dst} SL {to_was} → {to_now}, {src} {from_was} → {from_now}",
+    "advice.move_penalty": "Move {name} (penalty swap): {src} → {dst}; "
+    "{dst} SL {to_was} → {to_now}, {src} {from_was} → {from_now}",
+    "advice.plan": "Plan: {names} in turn take {queue} from {was} to {now} (projected)",
     "advice.none_short_one": "No move to offer although {queues} is short",
     "advice.none_short_many": "No move to offer although {queues} are short",
     "advice.none_yet": "No move to offer yet: too few calls to size the queues",
@@ -490,10 +491,10 @@ HE: dict[str, str] = {
     "advice.status.closed": "סגור",
     "advice.moves": "העברות, הטובה ראשונה (שירות צפוי, במצב יציב):",
     "advice.move": "העברת {name}: {src} \u200f←\u200f {dst}; "
-    "שירות {dst} {a} \u200f←\u200f {b}, {src} {c} \u200f←\u200f {d}",
+    "שירות {dst} {to_was} \u200f←\u200f {to_now}, {src} {from_was} \u200f←\u200f {from_now}",
     "advice.move_penalty": "העברת {name} (החלפת עדיפויות): {src} \u200f←\u200f {dst}; "
-    "שירות {dst} {a} \u200f←\u200f {b}, {src} {c} \u200f←\u200f {d}",
-    "advice.plan": "תוכנית: {names} בזה אחר זה מעלים את {queue} מ-{a} ל-{b} (צפוי)",
+    "שירות {dst} {to_was} \u200f←\u200f {to_now}, {src} {from_was} \u200f←\u200f {from_now}",
+    "advice.plan": "תוכנית: {names} בזה אחר זה מעלים את {queue} מ-{was} ל-{now} (צפוי)",
     "advice.none_short_one": "אין העברה להציע אף ש-{queues} חסר נציגים",
     "advice.none_short_many": "אין העברה להציע אף ש-{queues} חסרים נציגים",
     "advice.none_yet": "אין עדיין העברה להציע: מעט מדי שיחות כדי לחשב את התורים",
