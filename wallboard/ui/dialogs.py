@@ -568,11 +568,9 @@ class AdviceScreen(ModalScreen[object]):
 
     def _text(self, text: str, style: str = "") -> Text:
         """A paragraph for the screen: as it is in English (the screen wraps it); on a right-to-left desk cut into
-        lines in reading order, each reordered, right-aligned."""
+        lines in reading order, each reordered (aligned right by desk.tcss)."""
         w = self.words
-        if not w.rtl:
-            return Text(text, style=style)
-        return Text(w.wrapped(text, self._width()), style=style, justify="right")
+        return Text(w.wrapped(text, self._width()) if w.rtl else text, style=style)
 
     def _move_lines(self) -> list[str]:
         """The ranked moves, each an option's text: on a right-to-left desk cut into lines in reading order, each
@@ -631,7 +629,7 @@ class AdviceScreen(ModalScreen[object]):
                 yield Static(self._text(self.empty_text, "yellow"), id="advice-empty")
             keys = [("⏎", "bold"), (f" {w('advice.apply')}   ", "")] if self.advice.moves else []
             keys += [("esc", "bold"), (f" {w('advice.close')}", "")]
-            yield Static(Text.assemble(w.line(*keys), justify="right" if w.rtl else "left"), id="advice-keys")
+            yield Static(w.line(*keys), id="advice-keys")
 
     def on_mount(self) -> None:
         w = self.words
